@@ -1,0 +1,457 @@
+//! Cyber-observable values: type detection, refanging, normalisation, and their STIX form (SCO object, pattern).
+//!
+//! Normalisation is what makes "the same value from two sources one object": domains are lower-cased, stripped of
+//! a trailing dot and IDNA-encoded; IPv6 is compressed; URLs get scheme and host lower-cased; hashes lower-cased.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::{ids, ModelError};
+
+/// The shapes of observable Vigil understands natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObservableKind {
+    Domain,
+    Ipv4,
+    Ipv6,
+    Url,
+    Email,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+    Asn,
+}
+
+impl ObservableKind {
+    /// Short name used in CLI output and the sightings contract.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObservableKind::Domain => "domain",
+            ObservableKind::Ipv4 => "ipv4",
+            ObservableKind::Ipv6 => "ipv6",
+            ObservableKind::Url => "url",
+            ObservableKind::Email => "email",
+            ObservableKind::Md5 => "md5",
+            ObservableKind::Sha1 => "sha1",
+            ObservableKind::Sha256 => "sha256",
+            ObservableKind::Sha512 => "sha512",
+            ObservableKind::Asn => "asn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "domain" | "domain-name" | "hostname" => ObservableKind::Domain,
+            "ipv4" | "ip" | "ipv4-addr" | "ip-dst" | "ip-src" => ObservableKind::Ipv4,
+            "ipv6" | "ipv6-addr" => ObservableKind::Ipv6,
+            "url" | "uri" | "link" => ObservableKind::Url,
+            "email" | "email-addr" | "email-src" | "email-dst" => ObservableKind::Email,
+            "md5" => ObservableKind::Md5,
+            "sha1" | "sha-1" => ObservableKind::Sha1,
+            "sha256" | "sha-256" => ObservableKind::Sha256,
+            "sha512" | "sha-512" => ObservableKind::Sha512,
+            "asn" | "as" | "autonomous-system" => ObservableKind::Asn,
+            _ => return None,
+        })
+    }
+
+    /// The STIX SCO type that holds a value of this kind.
+    pub fn stix_type(self) -> &'static str {
+        match self {
+            ObservableKind::Domain => "domain-name",
+            ObservableKind::Ipv4 => "ipv4-addr",
+            ObservableKind::Ipv6 => "ipv6-addr",
+            ObservableKind::Url => "url",
+            ObservableKind::Email => "email-addr",
+            ObservableKind::Md5 | ObservableKind::Sha1 | ObservableKind::Sha256 | ObservableKind::Sha512 => "file",
+            ObservableKind::Asn => "autonomous-system",
+        }
+    }
+
+    /// The STIX hash algorithm name for hash kinds.
+    pub fn hash_algorithm(self) -> Option<&'static str> {
+        match self {
+            ObservableKind::Md5 => Some("MD5"),
+            ObservableKind::Sha1 => Some("SHA-1"),
+            ObservableKind::Sha256 => Some("SHA-256"),
+            ObservableKind::Sha512 => Some("SHA-512"),
+            _ => None,
+        }
+    }
+
+    pub fn from_hash_algorithm(alg: &str) -> Option<Self> {
+        match alg.to_ascii_uppercase().replace('_', "-").as_str() {
+            "MD5" => Some(ObservableKind::Md5),
+            "SHA-1" | "SHA1" => Some(ObservableKind::Sha1),
+            "SHA-256" | "SHA256" => Some(ObservableKind::Sha256),
+            "SHA-512" | "SHA512" => Some(ObservableKind::Sha512),
+            _ => None,
+        }
+    }
+
+    /// The STIX object path a pattern uses for this kind.
+    pub fn pattern_path(self) -> String {
+        match self.hash_algorithm() {
+            Some(alg) => format!("file:hashes.'{alg}'"),
+            None if self == ObservableKind::Asn => "autonomous-system:number".to_string(),
+            None => format!("{}:value", self.stix_type()),
+        }
+    }
+}
+
+impl std::fmt::Display for ObservableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A normalised observable value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Observable {
+    pub kind: ObservableKind,
+    pub value: String,
+}
+
+/// Undoes the usual ways feeds and reports defang indicators: `hxxp`, `[.]`, `(.)`, `[dot]`, `[:]`, `[@]`, `\.` ...
+pub fn refang(raw: &str) -> Cow<'_, str> {
+    let needs = raw.contains(['[', '(', '{', '\\', ' '])
+        || raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("hxxp") || p.eq_ignore_ascii_case("fxp:"))
+        || raw.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("fxp"));
+    if !needs {
+        return Cow::Borrowed(raw);
+    }
+    let mut s = raw.trim().to_string();
+    for (from, to) in [
+        ("[.]", "."),
+        ("(.)", "."),
+        ("{.}", "."),
+        ("[dot]", "."),
+        ("(dot)", "."),
+        ("{dot}", "."),
+        ("[DOT]", "."),
+        ("(DOT)", "."),
+        (" [.] ", "."),
+        ("\\.", "."),
+        ("[:]", ":"),
+        ("[://]", "://"),
+        ("[@]", "@"),
+        ("[at]", "@"),
+        ("(at)", "@"),
+        ("[AT]", "@"),
+        ("[/]", "/"),
+    ] {
+        if s.contains(from) {
+            s = s.replace(from, to);
+        }
+    }
+    let lower = s.to_ascii_lowercase();
+    for (from, to) in [("hxxps://", "https://"), ("hxxp://", "http://"), ("hxxps:", "https:"), ("hxxp:", "http:"), ("fxp://", "ftp://")] {
+        if lower.starts_with(from) {
+            s = format!("{to}{}", &s[from.len()..]);
+            break;
+        }
+    }
+    Cow::Owned(s)
+}
+
+/// Normalises a domain name: refang, lower-case, strip a trailing dot, IDNA to ASCII; rejects what is not a
+/// syntactically valid host name.
+pub fn normalize_domain(raw: &str) -> Result<String, ModelError> {
+    let bad = |reason: &str| ModelError::BadObservable { kind: "domain", value: clip(raw), reason: reason.to_string() };
+    let s = refang(raw);
+    let s = s.trim().trim_end_matches('.');
+    if s.is_empty() {
+        return Err(bad("empty"));
+    }
+    let ascii = if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(s).map_err(|_| bad("not a valid internationalised domain name"))?
+    };
+    if ascii.len() > 253 {
+        return Err(bad("longer than 253 characters"));
+    }
+    let mut labels = 0;
+    for label in ascii.split('.') {
+        labels += 1;
+        if label.is_empty() || label.len() > 63 {
+            return Err(bad("empty or over-long label"));
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(bad("characters not allowed in a host name"));
+        }
+    }
+    if labels < 2 {
+        return Err(bad("needs at least two labels"));
+    }
+    // A dotted quad is an address, not a domain.
+    if ascii.parse::<Ipv4Addr>().is_ok() {
+        return Err(bad("is an IPv4 address"));
+    }
+    let tld = ascii.rsplit('.').next().unwrap_or("");
+    if tld.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("top-level label is numeric"));
+    }
+    Ok(ascii)
+}
+
+/// Normalises an IPv4 address or CIDR block (host bits cleared; `/32` dropped).
+pub fn normalize_ipv4(raw: &str) -> Result<String, ModelError> {
+    let s = refang(raw);
+    let s = s.trim();
+    let bad = |r: &str| ModelError::BadObservable { kind: "ipv4", value: clip(raw), reason: r.to_string() };
+    if let Some((addr, len)) = s.split_once('/') {
+        let net: ipnet::Ipv4Net = format!("{addr}/{len}").parse().map_err(|_| bad("not an IPv4 CIDR block"))?;
+        let net = net.trunc();
+        return Ok(if net.prefix_len() == 32 { net.addr().to_string() } else { net.to_string() });
+    }
+    let ip: Ipv4Addr = s.parse().map_err(|_| bad("not an IPv4 address"))?;
+    Ok(ip.to_string())
+}
+
+/// Normalises an IPv6 address or CIDR block to its compressed RFC 5952 form.
+pub fn normalize_ipv6(raw: &str) -> Result<String, ModelError> {
+    let s = refang(raw);
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let bad = |r: &str| ModelError::BadObservable { kind: "ipv6", value: clip(raw), reason: r.to_string() };
+    if s.contains('/') {
+        let net: ipnet::Ipv6Net = s.parse().map_err(|_| bad("not an IPv6 CIDR block"))?;
+        let net = net.trunc();
+        return Ok(if net.prefix_len() == 128 { net.addr().to_string() } else { net.to_string() });
+    }
+    let ip: Ipv6Addr = s.parse().map_err(|_| bad("not an IPv6 address"))?;
+    Ok(ip.to_string())
+}
+
+/// Normalises a URL: refang, scheme and host lower-case, IDNA host, default port removed. A value without a
+/// scheme is taken as `http://`, as maltrail and most feeds mean it.
+pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
+    let s = refang(raw);
+    let s = s.trim();
+    let bad = |r: &str| ModelError::BadObservable { kind: "url", value: clip(raw), reason: r.to_string() };
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("empty or contains whitespace"));
+    }
+    let with_scheme: Cow<str> = if s.contains("://") { Cow::Borrowed(s) } else { Cow::Owned(format!("http://{s}")) };
+    let u = url::Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
+    if u.host_str().is_none_or(|h| h.is_empty()) {
+        return Err(bad("no host"));
+    }
+    Ok(u.to_string())
+}
+
+/// Normalises an e-mail address: the domain part as a domain, the local part kept as written.
+pub fn normalize_email(raw: &str) -> Result<String, ModelError> {
+    let s = refang(raw);
+    let s = s.trim().trim_start_matches("mailto:");
+    let bad = |r: &str| ModelError::BadObservable { kind: "email", value: clip(raw), reason: r.to_string() };
+    let (local, domain) = s.rsplit_once('@').ok_or_else(|| bad("no @"))?;
+    if local.is_empty() || local.len() > 64 || local.chars().any(|c| c.is_whitespace() || c == '@' || c.is_control()) {
+        return Err(bad("invalid local part"));
+    }
+    let domain = normalize_domain(domain).map_err(|_| bad("invalid domain part"))?;
+    Ok(format!("{local}@{domain}"))
+}
+
+/// Normalises a hex hash of the given kind.
+pub fn normalize_hash(kind: ObservableKind, raw: &str) -> Result<String, ModelError> {
+    let s = raw.trim();
+    let want = match kind {
+        ObservableKind::Md5 => 32,
+        ObservableKind::Sha1 => 40,
+        ObservableKind::Sha256 => 64,
+        ObservableKind::Sha512 => 128,
+        _ => 0,
+    };
+    if s.len() != want || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ModelError::BadObservable { kind: kind.as_str(), value: clip(raw), reason: format!("not {want} hex digits") });
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+impl Observable {
+    /// Builds an observable of a known kind, normalising the value.
+    pub fn new(kind: ObservableKind, raw: &str) -> Result<Self, ModelError> {
+        let value = match kind {
+            ObservableKind::Domain => normalize_domain(raw)?,
+            ObservableKind::Ipv4 => normalize_ipv4(raw)?,
+            ObservableKind::Ipv6 => normalize_ipv6(raw)?,
+            ObservableKind::Url => normalize_url(raw)?,
+            ObservableKind::Email => normalize_email(raw)?,
+            ObservableKind::Md5 | ObservableKind::Sha1 | ObservableKind::Sha256 | ObservableKind::Sha512 => normalize_hash(kind, raw)?,
+            ObservableKind::Asn => {
+                let s = raw.trim();
+                let digits = s.strip_prefix("AS").or_else(|| s.strip_prefix("as")).unwrap_or(s);
+                let n: u32 = digits.parse().map_err(|_| ModelError::BadObservable { kind: "asn", value: clip(raw), reason: "not an AS number".into() })?;
+                n.to_string()
+            }
+        };
+        Ok(Observable { kind, value })
+    }
+
+    /// Detects the kind of a bare value (as found in IOC lists) and normalises it. None when the value is none of
+    /// the known shapes.
+    pub fn detect(raw: &str) -> Option<Self> {
+        let r = refang(raw);
+        let s = r.trim();
+        if s.is_empty() || s.len() > 8192 {
+            return None;
+        }
+        let hex = s.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex {
+            let kind = match s.len() {
+                32 => Some(ObservableKind::Md5),
+                40 => Some(ObservableKind::Sha1),
+                64 => Some(ObservableKind::Sha256),
+                128 => Some(ObservableKind::Sha512),
+                _ => None,
+            };
+            if let Some(k) = kind {
+                return Observable::new(k, s).ok();
+            }
+        }
+        if s.contains("://") || (s.contains('/') && !looks_like_cidr(s)) {
+            return Observable::new(ObservableKind::Url, s).ok();
+        }
+        if s.contains(':') && !s.contains('@') {
+            if let Ok(o) = Observable::new(ObservableKind::Ipv6, s) {
+                return Some(o);
+            }
+            // host:port, as maltrail writes some entries: a URL without a path.
+            return Observable::new(ObservableKind::Url, s).ok();
+        }
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'/') {
+            return Observable::new(ObservableKind::Ipv4, s).ok();
+        }
+        if s.contains('@') {
+            return Observable::new(ObservableKind::Email, s).ok();
+        }
+        Observable::new(ObservableKind::Domain, s).ok()
+    }
+
+    /// True for a CIDR block rather than a single address.
+    pub fn is_cidr(&self) -> bool {
+        matches!(self.kind, ObservableKind::Ipv4 | ObservableKind::Ipv6) && self.value.contains('/')
+    }
+
+    /// The STIX pattern that matches this observable.
+    pub fn to_pattern(&self) -> String {
+        if self.is_cidr() {
+            return format!("[{}:value ISSUBSET '{}']", self.kind.stix_type(), escape_pattern_string(&self.value));
+        }
+        if self.kind == ObservableKind::Asn {
+            return format!("[autonomous-system:number = {}]", self.value);
+        }
+        format!("[{} = '{}']", self.kind.pattern_path(), escape_pattern_string(&self.value))
+    }
+
+    /// The SCO object for this value, with its deterministic id.
+    pub fn to_sco(&self) -> Value {
+        let ty = self.kind.stix_type();
+        let mut m = Map::new();
+        m.insert("type".into(), json!(ty));
+        m.insert("spec_version".into(), json!("2.1"));
+        match (self.kind.hash_algorithm(), self.kind) {
+            (Some(alg), _) => {
+                m.insert("hashes".into(), json!({ alg: self.value }));
+            }
+            (None, ObservableKind::Asn) => {
+                let n: u64 = self.value.parse().unwrap_or(0);
+                m.insert("number".into(), json!(n));
+            }
+            _ => {
+                m.insert("value".into(), json!(self.value));
+            }
+        }
+        let id = ids::sco_id(ty, &m).unwrap_or_else(|| ids::vigil_id(ty, &[&self.value]));
+        m.insert("id".into(), json!(id));
+        Value::Object(m)
+    }
+
+    /// The deterministic id of this value's SCO.
+    pub fn sco_id(&self) -> String {
+        self.to_sco()["id"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+fn looks_like_cidr(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((a, n)) => n.bytes().all(|b| b.is_ascii_digit()) && (a.parse::<Ipv4Addr>().is_ok() || a.parse::<Ipv6Addr>().is_ok()),
+        None => false,
+    }
+}
+
+/// Escapes a value for a single-quoted STIX pattern string literal.
+pub fn escape_pattern_string(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(s: &str) -> Option<(ObservableKind, String)> {
+        Observable::detect(s).map(|o| (o.kind, o.value))
+    }
+
+    #[test]
+    fn refangs_common_styles() {
+        assert_eq!(refang("hxxp://evil[.]com/a"), "http://evil.com/a");
+        assert_eq!(refang("evil(.)com"), "evil.com");
+        assert_eq!(refang("evil[dot]com"), "evil.com");
+        assert_eq!(refang("user[@]evil[.]com"), "user@evil.com");
+        assert_eq!(refang("hxxps[:]//x[.]org"), "https://x.org");
+        assert_eq!(refang("evil\\.com"), "evil.com");
+        assert_eq!(refang("plain.com"), "plain.com");
+    }
+
+    #[test]
+    fn detects_and_normalises() {
+        assert_eq!(det("Evil.COM."), Some((ObservableKind::Domain, "evil.com".into())));
+        assert_eq!(det("1.2.3.4"), Some((ObservableKind::Ipv4, "1.2.3.4".into())));
+        assert_eq!(det("10.1.2.3/8"), Some((ObservableKind::Ipv4, "10.0.0.0/8".into())));
+        assert_eq!(det("2001:0db8:0000:0000:0000:0000:0000:0001"), Some((ObservableKind::Ipv6, "2001:db8::1".into())));
+        assert_eq!(det("HTTP://Evil.COM/Path"), Some((ObservableKind::Url, "http://evil.com/Path".into())));
+        assert_eq!(det("evil.com/gate.php"), Some((ObservableKind::Url, "http://evil.com/gate.php".into())));
+        assert_eq!(det("D41D8CD98F00B204E9800998ECF8427E"), Some((ObservableKind::Md5, "d41d8cd98f00b204e9800998ecf8427e".into())));
+        assert_eq!(det("bücher.example"), Some((ObservableKind::Domain, "xn--bcher-kva.example".into())));
+        assert_eq!(det("a@Example.ORG"), Some((ObservableKind::Email, "a@example.org".into())));
+        assert_eq!(det("not a value"), None);
+        assert_eq!(det("999.1.1.1"), None);
+        assert_eq!(det("localhost"), None);
+    }
+
+    #[test]
+    fn patterns() {
+        let o = Observable::new(ObservableKind::Domain, "evil.com").unwrap();
+        assert_eq!(o.to_pattern(), "[domain-name:value = 'evil.com']");
+        let h = Observable::new(ObservableKind::Sha256, &"A".repeat(64)).unwrap();
+        assert_eq!(h.to_pattern(), format!("[file:hashes.'SHA-256' = '{}']", "a".repeat(64)));
+        let c = Observable::new(ObservableKind::Ipv4, "10.0.0.0/8").unwrap();
+        assert_eq!(c.to_pattern(), "[ipv4-addr:value ISSUBSET '10.0.0.0/8']");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn detect_never_panics(s in ".{0,200}") {
+            let _ = Observable::detect(&s);
+        }
+
+        #[test]
+        fn normalisation_is_idempotent(s in "[a-zA-Z0-9.:/@\\-\\[\\]]{1,60}") {
+            if let Some(o) = Observable::detect(&s) {
+                let again = Observable::new(o.kind, &o.value).expect("normalised value re-parses");
+                proptest::prop_assert_eq!(again.value, o.value);
+            }
+        }
+    }
+}
