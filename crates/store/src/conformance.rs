@@ -1,0 +1,182 @@
+//! The behaviour every [`Store`] backend must show. Each backend's tests call [`run_all`] with a factory that
+//! returns a fresh, empty store; a PostgreSQL backend passes the same suite.
+
+use serde_json::json;
+use vigil_model::{Provenance, StixObject, Tlp};
+
+use crate::{PutMode, PutOutcome, ScanFilter, Store, StoreError, WarningList};
+
+fn prov(source: &str) -> Provenance {
+    Provenance { source: source.into(), ingested_at: "2026-01-01T00:00:00Z".into(), original_id: None, file: None }
+}
+
+fn obj(v: serde_json::Value) -> StixObject {
+    StixObject::from_value(v.clone()).unwrap_or_else(|e| panic!("fixture {v}: {e}"))
+}
+
+fn malware(id: &str, modified: &str, name: &str) -> StixObject {
+    obj(json!({"type": "malware", "spec_version": "2.1", "id": id, "created": "2019-01-01T00:00:00.000Z",
+        "modified": modified, "name": name, "is_family": true, "aliases": ["LummaC2", "Lumma Stealer"],
+        "description": "An infostealer sold as a service", "x_custom": {"kept": [1, 2]}}))
+}
+
+fn put(s: &dyn Store, o: &StixObject, source: &str) -> Result<PutOutcome, StoreError> {
+    let mut out = PutOutcome::Unchanged;
+    s.write(&mut |tx| {
+        out = tx.put(o, &prov(source), PutMode::Source)?;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+const M: &str = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01";
+const T: &str = "attack-pattern--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a02";
+const R: &str = "relationship--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a03";
+
+/// Versions: same version is unchanged, newer adds a version and becomes latest, older goes to history.
+pub fn versions(s: &dyn Store) -> Result<(), StoreError> {
+    let v1 = malware(M, "2020-01-01T00:00:00.000Z", "Lumma");
+    let v2 = malware(M, "2021-01-01T00:00:00.000Z", "Lumma");
+    let v0 = malware(M, "2019-06-01T00:00:00.000Z", "Lumma");
+    assert_eq!(put(s, &v1, "a")?, PutOutcome::Added);
+    assert_eq!(put(s, &v1, "a")?, PutOutcome::Unchanged);
+    assert_eq!(put(s, &v2, "b")?, PutOutcome::Updated);
+    assert_eq!(put(s, &v0, "a")?, PutOutcome::Historical);
+    let latest = s.get(M)?.expect("stored");
+    assert_eq!(latest.object.str("modified"), Some("2021-01-01T00:00:00.000Z"));
+    assert_eq!(latest.object.get("x_custom"), Some(&json!({"kept": [1, 2]})));
+    assert_eq!(s.versions(M)?.len(), 3);
+    let sources: Vec<String> = s.provenance(M)?.into_iter().map(|p| p.source).collect();
+    assert!(sources.contains(&"a".to_string()) && sources.contains(&"b".to_string()));
+    assert_eq!(s.stats()?.objects.get("malware"), Some(&1));
+    assert!(s.check()?.is_empty());
+    Ok(())
+}
+
+/// Derived objects: an existing id is unchanged but gains provenance.
+pub fn derived(s: &dyn Store) -> Result<(), StoreError> {
+    let a = malware(M, "2020-01-01T00:00:00.000Z", "Lumma");
+    let b = malware(M, "2024-01-01T00:00:00.000Z", "Lumma");
+    let mut outs = Vec::new();
+    s.write(&mut |tx| {
+        outs.push(tx.put(&a, &prov("one"), PutMode::Derived)?);
+        outs.push(tx.put(&b, &prov("two"), PutMode::Derived)?);
+        Ok(())
+    })?;
+    assert_eq!(outs, vec![PutOutcome::Added, PutOutcome::Unchanged]);
+    assert_eq!(s.provenance(M)?.len(), 2);
+    Ok(())
+}
+
+/// Lookup by name, alias, external id and indicator value; full-text search; relationships both ways.
+pub fn lookup_search_graph(s: &dyn Store) -> Result<(), StoreError> {
+    put(s, &malware(M, "2020-01-01T00:00:00.000Z", "Lumma"), "a")?;
+    put(
+        s,
+        &obj(json!({"type": "attack-pattern", "spec_version": "2.1", "id": T, "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "name": "Phishing",
+            "external_references": [{"source_name": "mitre-attack", "external_id": "T1566"}]})),
+        "a",
+    )?;
+    put(
+        s,
+        &obj(json!({"type": "relationship", "spec_version": "2.1", "id": R, "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "relationship_type": "uses", "source_ref": M, "target_ref": T})),
+        "a",
+    )?;
+    let ind = "indicator--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a04";
+    put(
+        s,
+        &obj(json!({"type": "indicator", "spec_version": "2.1", "id": ind, "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "pattern": "[domain-name:value = 'lumma-c2.example']",
+            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"})),
+        "a",
+    )?;
+    assert_eq!(s.resolve("lummac2")?.first().map(|o| o.object.id().to_string()), Some(M.to_string()));
+    assert_eq!(s.resolve("t1566")?.first().map(|o| o.object.id().to_string()), Some(T.to_string()));
+    assert_eq!(s.resolve("LUMMA-C2.example")?.first().map(|o| o.object.id().to_string()), Some(ind.to_string()));
+    let mut tx_found = Vec::new();
+    s.write(&mut |tx| {
+        tx_found = tx.lookup(&["malware"], "Lumma Stealer")?;
+        Ok(())
+    })?;
+    assert_eq!(tx_found, vec![M.to_string()]);
+    let hits = s.search("infostealer", 10)?;
+    assert_eq!(hits.first().map(|h| h.id.as_str()), Some(M));
+    assert!(s.search("\"unbalanced AND (", 10).is_ok());
+    let rel = s.related(M)?;
+    assert_eq!(rel.len(), 1);
+    assert_eq!((rel[0].direction.as_str(), rel[0].id.as_str(), rel[0].external_id.as_deref()), ("out", T, Some("T1566")));
+    let back = s.related(T)?;
+    assert_eq!((back[0].direction.as_str(), back[0].id.as_str()), ("in", M));
+    Ok(())
+}
+
+/// A failed transaction leaves nothing behind.
+pub fn rollback(s: &dyn Store) -> Result<(), StoreError> {
+    let r = s.write(&mut |tx| {
+        tx.put(&malware(M, "2020-01-01T00:00:00.000Z", "Lumma"), &prov("a"), PutMode::Source)?;
+        Err(StoreError::Aborted("test".into()))
+    });
+    assert!(r.is_err());
+    assert!(s.get(M)?.is_none());
+    assert!(s.stats()?.objects.is_empty());
+    Ok(())
+}
+
+/// TLP filtering in scans: unmarked objects take the default.
+pub fn tlp_scan(s: &dyn Store) -> Result<(), StoreError> {
+    for (i, tlp) in [Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), Some(Tlp::Red), None].iter().enumerate() {
+        let mut v = json!({"type": "tool", "spec_version": "2.1", "id": format!("tool--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6b0{i}"),
+            "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "name": format!("t{i}")});
+        if let Some(t) = tlp {
+            v["object_marking_refs"] = json!([t.marking_id()]);
+        }
+        put(s, &obj(v), "a")?;
+    }
+    let count = |max: Tlp| -> Result<usize, StoreError> {
+        let mut n = 0;
+        s.scan(&ScanFilter { tlp_max: Some(max), default_tlp: Some(Tlp::Amber), ..Default::default() }, &mut |_| {
+            n += 1;
+            Ok(())
+        })?;
+        Ok(n)
+    };
+    assert_eq!(count(Tlp::Clear)?, 1);
+    assert_eq!(count(Tlp::Green)?, 2);
+    assert_eq!(count(Tlp::Amber)?, 4);
+    assert_eq!(count(Tlp::Red)?, 5);
+    Ok(())
+}
+
+/// Warning lists are stored, replaced by name, and unchanged on re-put.
+pub fn warninglists(s: &dyn Store) -> Result<(), StoreError> {
+    let wl = WarningList {
+        name: "Top domains".into(),
+        description: "d".into(),
+        list_type: "hostname".into(),
+        version: 1,
+        entries: vec!["google.com".into()],
+        matching_attributes: vec!["domain".into()],
+    };
+    let mut outs = Vec::new();
+    s.write(&mut |tx| {
+        outs.push(tx.put_warninglist(&wl)?);
+        outs.push(tx.put_warninglist(&wl)?);
+        Ok(())
+    })?;
+    assert_eq!(outs, vec![PutOutcome::Added, PutOutcome::Unchanged]);
+    assert_eq!(s.warninglists()?, vec![wl]);
+    Ok(())
+}
+
+/// Runs every conformance case, each on a fresh store from `make`.
+pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
+    versions(make().as_ref())?;
+    derived(make().as_ref())?;
+    lookup_search_graph(make().as_ref())?;
+    rollback(make().as_ref())?;
+    tlp_scan(make().as_ref())?;
+    warninglists(make().as_ref())?;
+    Ok(())
+}

@@ -1,0 +1,27 @@
+use thiserror::Error;
+
+/// Errors from a store backend.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database could not be opened, created or migrated.
+    #[error("cannot open the store at {path}: {reason}")]
+    Open { path: String, reason: String },
+    /// The database was written by a newer Vigil.
+    #[error("the store has schema version {found}, newer than this Vigil understands ({supported}); upgrade Vigil")]
+    TooNew { found: i64, supported: i64 },
+    /// A backend error.
+    #[error("database error: {0}")]
+    Db(String),
+    /// Stored data could not be decoded.
+    #[error("corrupt record {0}")]
+    Corrupt(String),
+    /// The caller aborted a transaction or a scan.
+    #[error("{0}")]
+    Aborted(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}

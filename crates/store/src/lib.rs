@@ -1,0 +1,51 @@
+//! Vigil's knowledge store.
+//!
+//! The [`Store`] trait is the only way the rest of Vigil reaches persisted knowledge; [`sqlite::SqliteStore`] is the
+//! embedded default. [`conformance`] holds the behaviour every backend must show, run against each backend by its
+//! tests. Invariant: this is the only crate that contains SQL.
+
+pub mod conformance;
+mod error;
+pub mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use types::*;
+
+/// A write transaction. Everything written through one is committed together or not at all.
+pub trait WriteTx {
+    /// Stores one version of an object with its provenance.
+    fn put(&mut self, obj: &vigil_model::StixObject, prov: &vigil_model::Provenance, mode: PutMode) -> Result<PutOutcome, StoreError>;
+    /// True when any version of the id is stored (including writes earlier in this transaction).
+    fn exists(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Ids of live objects of one of `types` whose name, alias, external id or id equals `key` (case-insensitive).
+    fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError>;
+    /// Replaces a warning list (by name).
+    fn put_warninglist(&mut self, wl: &WarningList) -> Result<PutOutcome, StoreError>;
+}
+
+/// The persisted knowledge base.
+pub trait Store: Send + Sync {
+    /// Runs `f` in one write transaction; an error from `f` rolls everything back.
+    fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    /// The latest version of an object.
+    fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError>;
+    /// Every stored version of an object, oldest first.
+    fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError>;
+    /// Where an object came from, one entry per (version, source).
+    fn provenance(&self, id: &str) -> Result<Vec<vigil_model::Provenance>, StoreError>;
+    /// Live objects whose name, alias, external id, value or id equals `key`, best match first.
+    fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError>;
+    /// Full-text search over names, aliases, descriptions and values of live objects.
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
+    /// Relationships of live objects touching `id`, in both directions, with the far end summarised.
+    fn related(&self, id: &str) -> Result<Vec<Related>, StoreError>;
+    /// Counts of live objects by type and by source.
+    fn stats(&self) -> Result<Stats, StoreError>;
+    /// Streams the latest version of every object matching the filter, in insertion order.
+    fn scan(&self, filter: &ScanFilter, f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    /// All stored warning lists.
+    fn warninglists(&self) -> Result<Vec<WarningList>, StoreError>;
+    /// Runs the backend's own consistency check (SQLite: `PRAGMA integrity_check` plus Vigil's invariants).
+    fn check(&self) -> Result<Vec<String>, StoreError>;
+}

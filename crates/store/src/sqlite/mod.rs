@@ -1,0 +1,560 @@
+//! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::Value;
+use vigil_model::{pattern::Pattern, time, Provenance, StixObject, Tlp};
+
+use crate::{
+    PutMode, PutOutcome, Related, ScanFilter, SearchHit, Stats, Store, StoreError, StoredObject, WarningList, WriteTx,
+};
+
+/// Kinds of lookup key.
+const KEY_NAME: i64 = 0;
+const KEY_ALIAS: i64 = 1;
+const KEY_EXTERNAL_ID: i64 = 2;
+const KEY_VALUE: i64 = 3;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn tlp_rank(t: Tlp) -> i64 {
+    t as i64
+}
+
+fn tlp_from_rank(r: Option<i64>) -> Option<Tlp> {
+    r.and_then(|r| Tlp::ALL.get(usize::try_from(r).ok()?).copied())
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let err = |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
+    )
+    .map_err(err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the store in `dir` (file `vigil.db`).
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open { path: dir.display().to_string(), reason: e.to_string() })?;
+        let path = dir.join("vigil.db");
+        let mut conn = open_conn(&path)?;
+        migrate(&mut conn, &path)?;
+        Ok(SqliteStore { path, writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Current schema version.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with_reader(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = {
+            let mut pool = self.readers.lock().map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => open_conn(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 16 {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = schema::MIGRATIONS.len() as i64;
+    if current > supported {
+        return Err(StoreError::TooNew { found: current, supported });
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).map_err(|e| StoreError::Open { path: path.display().to_string(), reason: format!("migration {}: {e}", i + 1) })?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn now_micros() -> String {
+    time::sort_key(&chrono::Utc::now())
+}
+
+fn version_key(obj: &StixObject) -> String {
+    let v = obj.version();
+    if v.is_empty() {
+        return String::new();
+    }
+    time::parse("modified", v).map(|t| time::sort_key(&t)).unwrap_or_else(|_| v.to_string())
+}
+
+/// Lookup keys of an object: names, aliases, external ids, and the values an indicator's pattern tests for.
+fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = Vec::new();
+    if let Some(n) = obj.name() {
+        out.push((n.to_lowercase(), KEY_NAME));
+    }
+    for a in obj.aliases() {
+        out.push((a.to_lowercase(), KEY_ALIAS));
+    }
+    if let Some(refs) = obj.get("external_references").and_then(Value::as_array) {
+        for r in refs {
+            if let Some(x) = r.get("external_id").and_then(Value::as_str) {
+                out.push((x.to_lowercase(), KEY_EXTERNAL_ID));
+            }
+        }
+    }
+    if obj.type_() == "indicator" && obj.str("pattern_type") == Some("stix") {
+        if let Some(eqs) = obj.str("pattern").and_then(|p| Pattern::parse(p).ok()).and_then(|p| p.simple_equalities()) {
+            for (_, v) in eqs.into_iter().take(64) {
+                out.push((v.to_lowercase(), KEY_VALUE));
+            }
+        }
+    }
+    if let Some(v) = obj.str("value") {
+        out.push((v.to_lowercase(), KEY_VALUE));
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+struct SqliteTx<'c> {
+    tx: Transaction<'c>,
+    now: String,
+}
+
+impl SqliteTx<'_> {
+    fn insert(&mut self, obj: &StixObject, version: &str, latest: bool, prov: &Provenance) -> Result<i64, StoreError> {
+        let retired = obj.revoked() || obj.deprecated();
+        let tlp = obj.tlp().map(tlp_rank);
+        let json = obj.to_json();
+        self.tx
+            .prepare_cached("INSERT INTO objects (stix_id, type, version, is_latest, retired, tlp, added_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+            .execute(params![obj.id(), obj.type_(), version, latest, retired, tlp, self.now, json])?;
+        let seq = self.tx.last_insert_rowid();
+        self.add_provenance(seq, prov)?;
+        if latest {
+            self.index(seq, obj)?;
+        }
+        Ok(seq)
+    }
+
+    fn add_provenance(&mut self, seq: i64, prov: &Provenance) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO provenance (seq, source, ingested_at, original_id, file) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![seq, prov.source, prov.ingested_at, prov.original_id, prov.file])?;
+        Ok(())
+    }
+
+    fn index(&mut self, seq: i64, obj: &StixObject) -> Result<(), StoreError> {
+        let text = obj.search_text();
+        if !text.is_empty() {
+            self.tx.prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)")?.execute(params![seq, text])?;
+        }
+        {
+            let mut st = self.tx.prepare_cached("INSERT OR IGNORE INTO keys (key, seq, kind) VALUES (?1, ?2, ?3)")?;
+            for (k, kind) in object_keys(obj) {
+                st.execute(params![k, seq, kind])?;
+            }
+        }
+        if obj.type_() == "relationship" {
+            self.tx
+                .prepare_cached("INSERT OR REPLACE INTO edges (rel_seq, source_id, target_id, rel_type) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![seq, obj.str("source_ref"), obj.str("target_ref"), obj.str("relationship_type")])?;
+        } else if obj.type_() == "sighting" {
+            let mut st = self.tx.prepare_cached("INSERT OR REPLACE INTO edges (rel_seq, source_id, target_id, rel_type) VALUES (?1, ?2, ?3, 'sighting-of')")?;
+            st.execute(params![seq, obj.id(), obj.str("sighting_of_ref")])?;
+        }
+        Ok(())
+    }
+
+    fn unindex(&mut self, seq: i64, json: &str) -> Result<(), StoreError> {
+        self.tx.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?.execute(params![seq])?;
+        self.tx.prepare_cached("DELETE FROM edges WHERE rel_seq = ?1")?.execute(params![seq])?;
+        if let Ok(old) = serde_json::from_str::<Value>(json).map_err(|_| ()).and_then(|v| match v {
+            Value::Object(m) => Ok(StixObject::from_map(m).ok()),
+            _ => Err(()),
+        }) {
+            if let Some(old) = old {
+                let mut st = self.tx.prepare_cached("DELETE FROM keys WHERE key = ?1 AND seq = ?2")?;
+                for (k, _) in object_keys(&old) {
+                    st.execute(params![k, seq])?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn put(&mut self, obj: &StixObject, prov: &Provenance, mode: PutMode) -> Result<PutOutcome, StoreError> {
+        let version = version_key(obj);
+        let latest: Option<(i64, String, String)> = self
+            .tx
+            .prepare_cached("SELECT seq, version, json FROM objects WHERE stix_id = ?1 AND is_latest = 1")?
+            .query_row(params![obj.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((seq, cur_version, cur_json)) = latest else {
+            self.insert(obj, &version, true, prov)?;
+            return Ok(PutOutcome::Added);
+        };
+        if mode == PutMode::Derived || cur_version == version {
+            self.add_provenance(seq, prov)?;
+            return Ok(PutOutcome::Unchanged);
+        }
+        if version > cur_version {
+            self.tx.prepare_cached("UPDATE objects SET is_latest = 0 WHERE seq = ?1")?.execute(params![seq])?;
+            self.unindex(seq, &cur_json)?;
+            self.insert(obj, &version, true, prov)?;
+            return Ok(PutOutcome::Updated);
+        }
+        let old: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT seq FROM objects WHERE stix_id = ?1 AND version = ?2")?
+            .query_row(params![obj.id(), version], |r| r.get(0))
+            .optional()?;
+        if let Some(old) = old {
+            self.add_provenance(old, prov)?;
+            return Ok(PutOutcome::Unchanged);
+        }
+        self.insert(obj, &version, false, prov)?;
+        Ok(PutOutcome::Historical)
+    }
+
+    fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.prepare_cached("SELECT 1 FROM objects WHERE stix_id = ?1 LIMIT 1")?.exists(params![id])?)
+    }
+
+    fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
+        lookup_ids(&self.tx, types, key)
+    }
+
+    fn put_warninglist(&mut self, wl: &WarningList) -> Result<PutOutcome, StoreError> {
+        let current: Option<(i64, String)> = self
+            .tx
+            .prepare_cached("SELECT version, entries FROM warninglists WHERE name = ?1")?
+            .query_row(params![wl.name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let entries = serde_json::to_string(&wl.entries).map_err(|e| StoreError::Db(e.to_string()))?;
+        let outcome = match &current {
+            None => PutOutcome::Added,
+            Some((v, e)) if *v == wl.version && *e == entries => return Ok(PutOutcome::Unchanged),
+            Some(_) => PutOutcome::Updated,
+        };
+        let attrs = serde_json::to_string(&wl.matching_attributes).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO warninglists (name, description, list_type, version, matching_attributes, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![wl.name, wl.description, wl.list_type, wl.version, attrs, entries])?;
+        Ok(outcome)
+    }
+}
+
+fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
+    let key = key.trim().to_lowercase();
+    let mut out = Vec::new();
+    if vigil_model::ids::is_valid_id(&key) {
+        let found: Option<String> = conn
+            .prepare_cached("SELECT stix_id FROM objects WHERE stix_id = ?1 AND is_latest = 1")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?;
+        out.extend(found);
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT o.stix_id, o.type, k.kind FROM keys k JOIN objects o ON o.seq = k.seq
+         WHERE k.key = ?1 AND o.is_latest = 1 ORDER BY o.retired, k.kind, o.seq",
+    )?;
+    let rows = st.query_map(params![key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (id, ty) = row?;
+        if (types.is_empty() || types.contains(&ty.as_str())) && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+fn row_to_stored(seq: i64, added_at: String, tlp: Option<i64>, json: &str) -> Result<StoredObject, StoreError> {
+    let v: Value = serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))?;
+    let Value::Object(m) = v else { return Err(StoreError::Corrupt(format!("seq {seq}: not an object"))) };
+    // Stored objects were validated on the way in; re-validating on every read would cost for nothing.
+    let object = StixObject::from_map(m.clone()).or_else(|_| {
+        // A later Vigil may validate more strictly than the one that stored the object: still readable.
+        let mut fallback = m;
+        fallback.entry("spec_version").or_insert(Value::String("2.1".into()));
+        StixObject::from_map(fallback).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))
+    })?;
+    Ok(StoredObject { object, seq, added_at, tlp: tlp_from_rank(tlp) })
+}
+
+impl Store for SqliteStore {
+    fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let mut conn = self.writer.lock().map_err(|_| StoreError::Db("writer poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut w = SqliteTx { tx, now: now_micros() };
+        f(&mut w)?;
+        w.tx.commit()?;
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
+        self.with_reader(|c| {
+            let row: Option<(i64, String, Option<i64>, String)> = c
+                .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = ?1 AND is_latest = 1")?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            row.map(|(s, a, t, j)| row_to_stored(s, a, t, &j)).transpose()
+        })
+    }
+
+    fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = ?1 ORDER BY version")?;
+            let rows = st.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)))?;
+            rows.map(|r| {
+                let (s, a, t, j) = r?;
+                row_to_stored(s, a, t, &j)
+            })
+            .collect()
+        })
+    }
+
+    fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
+                 WHERE o.stix_id = ?1 ORDER BY p.ingested_at, p.source",
+            )?;
+            let rows = st.query_map(params![id], |r| {
+                Ok(Provenance { source: r.get(0)?, ingested_at: r.get(1)?, original_id: r.get(2)?, file: r.get(3)? })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError> {
+        let mut ids = self.with_reader(|c| lookup_ids(c, &[], key))?;
+        if ids.is_empty() {
+            // A value as an analyst types it (defanged, upper-case, trailing dot) normalises to the stored form.
+            if let Some(o) = vigil_model::Observable::detect(key) {
+                if o.value != key {
+                    ids = self.with_reader(|c| lookup_ids(c, &[], &o.value))?;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(o) = self.get(&id)? {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let phrases: Vec<String> = query
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        if phrases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fts_query = phrases.join(" ");
+        let needle = query.trim().to_lowercase();
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT o.stix_id, o.type, o.json, bm25(fts) AS rank FROM fts JOIN objects o ON o.seq = fts.rowid
+                 WHERE fts MATCH ?1 AND o.is_latest = 1 ORDER BY o.retired, rank LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![fts_query, (limit * 4).max(50) as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, f64>(3)?))
+            })?;
+            let mut hits = Vec::new();
+            for row in rows {
+                let (id, ty, json, rank) = row?;
+                let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+                let name = v.get("name").and_then(Value::as_str).map(str::to_string);
+                let mut score = -rank;
+                // An exact name or alias match outranks a mention in a description.
+                let exact = name.as_deref().is_some_and(|n| n.to_lowercase() == needle)
+                    || v.get("aliases").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.to_lowercase() == needle)));
+                if exact {
+                    score += 100.0;
+                }
+                let external_id = StixObject::from_value(v).ok().and_then(|o| o.external_id().map(str::to_string));
+                hits.push(SearchHit { id, type_: ty, name, external_id, score: (score * 1000.0).round() / 1000.0 });
+            }
+            hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
+            hits.truncate(limit);
+            Ok(hits)
+        })
+    }
+
+    fn related(&self, id: &str) -> Result<Vec<Related>, StoreError> {
+        self.with_reader(|c| {
+            let mut out = Vec::new();
+            for (dir, sql) in [
+                ("out", "SELECT e.rel_type, e.target_id, r.stix_id FROM edges e JOIN objects r ON r.seq = e.rel_seq WHERE e.source_id = ?1 AND r.retired = 0"),
+                ("in", "SELECT e.rel_type, e.source_id, r.stix_id FROM edges e JOIN objects r ON r.seq = e.rel_seq WHERE e.target_id = ?1 AND r.retired = 0"),
+            ] {
+                let mut st = c.prepare_cached(sql)?;
+                let rows = st.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+                let mut far = c.prepare_cached("SELECT json, retired FROM objects WHERE stix_id = ?1 AND is_latest = 1")?;
+                for (rel_type, other, rel_id) in rows {
+                    let found: Option<(String, bool)> = far.query_row(params![other], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                    let (type_, name, external_id) = match found {
+                        Some((_, true)) => continue,
+                        Some((json, false)) => {
+                            let o = serde_json::from_str::<Value>(&json).ok().and_then(|v| StixObject::from_value(v).ok());
+                            match o {
+                                Some(o) => (o.type_().to_string(), o.name().map(str::to_string), o.external_id().map(str::to_string)),
+                                None => continue,
+                            }
+                        }
+                        None => (other.split("--").next().unwrap_or("").to_string(), None, None),
+                    };
+                    out.push(Related { relationship_type: rel_type, direction: dir.to_string(), id: other, type_, name, external_id, relationship_id: rel_id });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        self.with_reader(|c| {
+            let mut s = Stats::default();
+            let mut st = c.prepare_cached("SELECT type, count(*) FROM objects WHERE is_latest = 1 AND retired = 0 GROUP BY type")?;
+            for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (t, n) = row?;
+                s.objects.insert(t, n as u64);
+            }
+            let mut st = c.prepare_cached(
+                "SELECT p.source, count(*) FROM provenance p JOIN objects o ON o.seq = p.seq WHERE o.is_latest = 1 AND o.retired = 0 GROUP BY p.source",
+            )?;
+            for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (t, n) = row?;
+                s.sources.insert(t, n as u64);
+            }
+            let mut st = c.prepare_cached("SELECT tlp, count(*) FROM objects WHERE is_latest = 1 AND retired = 0 GROUP BY tlp")?;
+            for row in st.query_map([], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?)))? {
+                let (t, n) = row?;
+                let name = tlp_from_rank(t).map(|t| t.as_str().to_string()).unwrap_or_else(|| "unmarked".into());
+                s.tlp.insert(name, n as u64);
+            }
+            s.versions = c.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0))? as u64;
+            s.warninglists = c.query_row("SELECT count(*) FROM warninglists", [], |r| r.get::<_, i64>(0))? as u64;
+            Ok(s)
+        })
+    }
+
+    fn scan(&self, filter: &ScanFilter, f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.with_reader(|c| {
+            let mut sql = String::from("SELECT seq, added_at, tlp, json FROM objects WHERE is_latest = 1");
+            if !filter.include_retired {
+                sql.push_str(" AND retired = 0");
+            }
+            if let Some(max) = filter.tlp_max {
+                let default = filter.default_tlp.unwrap_or(Tlp::Amber);
+                if default <= max {
+                    sql.push_str(&format!(" AND (tlp IS NULL OR tlp <= {})", tlp_rank(max)));
+                } else {
+                    sql.push_str(&format!(" AND tlp <= {}", tlp_rank(max)));
+                }
+            }
+            if let Some(after) = filter.after_seq {
+                sql.push_str(&format!(" AND seq > {after}"));
+            }
+            if !filter.types.is_empty() {
+                let list: Vec<String> = filter.types.iter().map(|t| format!("'{}'", t.replace('\'', "''"))).collect();
+                sql.push_str(&format!(" AND type IN ({})", list.join(",")));
+            }
+            sql.push_str(" ORDER BY seq");
+            if let Some(l) = filter.limit {
+                sql.push_str(&format!(" LIMIT {l}"));
+            }
+            let mut st = c.prepare(&sql)?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let json: String = r.get(3)?;
+                f(row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn warninglists(&self) -> Result<Vec<WarningList>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached("SELECT name, description, list_type, version, matching_attributes, entries FROM warninglists ORDER BY name")?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (name, description, list_type, version, attrs, entries) = row?;
+                out.push(WarningList {
+                    name,
+                    description,
+                    list_type,
+                    version,
+                    matching_attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                    entries: serde_json::from_str(&entries).map_err(|e| StoreError::Corrupt(format!("warning list: {e}")))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|c| {
+            let mut problems = Vec::new();
+            let ic: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if ic != "ok" {
+                problems.push(format!("integrity_check: {ic}"));
+            }
+            let multi: i64 = c.query_row(
+                "SELECT count(*) FROM (SELECT stix_id FROM objects WHERE is_latest = 1 GROUP BY stix_id HAVING count(*) > 1)",
+                [],
+                |r| r.get(0),
+            )?;
+            if multi > 0 {
+                problems.push(format!("{multi} ids with more than one latest version"));
+            }
+            let orphans: i64 = c.query_row("SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.seq = p.seq)", [], |r| r.get(0))?;
+            if orphans > 0 {
+                problems.push(format!("{orphans} provenance rows without an object"));
+            }
+            let noprov: i64 = c.query_row("SELECT count(*) FROM objects o WHERE NOT EXISTS (SELECT 1 FROM provenance p WHERE p.seq = o.seq)", [], |r| r.get(0))?;
+            if noprov > 0 {
+                problems.push(format!("{noprov} objects without provenance"));
+            }
+            Ok(problems)
+        })
+    }
+}

@@ -1,0 +1,98 @@
+use serde::{Deserialize, Serialize};
+use vigil_model::{StixObject, Tlp};
+
+/// How `put` treats an id that is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// A source object: a different `modified` is a new version.
+    Source,
+    /// An object Vigil derived (deterministic id over its content, timestamps = ingest time): an existing id means
+    /// the same fact, so nothing changes but the provenance.
+    Derived,
+}
+
+/// What a `put` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Added,
+    Updated,
+    /// An older version than the latest: stored in the history.
+    Historical,
+    Unchanged,
+}
+
+/// An object as stored, with what the store knows about it.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub object: StixObject,
+    /// Insertion sequence number: strictly increasing, never reused (TAXII pagination keys on it).
+    pub seq: i64,
+    /// When this version was added to the store (RFC 3339, microseconds).
+    pub added_at: String,
+    /// The object's own TLP marking, if any (unmarked objects take the operator's default where read).
+    pub tlp: Option<Tlp>,
+}
+
+/// A full-text search hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub score: f64,
+}
+
+/// One relationship of an object, seen from that object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Related {
+    pub relationship_type: String,
+    /// `out` when the object is the relationship's source.
+    pub direction: String,
+    /// The object at the other end.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    /// The relationship object's id.
+    pub relationship_id: String,
+}
+
+/// Counts of live objects.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub objects: std::collections::BTreeMap<String, u64>,
+    pub sources: std::collections::BTreeMap<String, u64>,
+    pub tlp: std::collections::BTreeMap<String, u64>,
+    pub versions: u64,
+    pub warninglists: u64,
+}
+
+/// Which objects a scan returns.
+#[derive(Debug, Clone, Default)]
+pub struct ScanFilter {
+    /// Only these types (all when empty).
+    pub types: Vec<String>,
+    /// Leave out objects above this TLP; unmarked objects count as `default_tlp`.
+    pub tlp_max: Option<Tlp>,
+    pub default_tlp: Option<Tlp>,
+    /// Include revoked and deprecated objects.
+    pub include_retired: bool,
+    /// Only objects added after this sequence number.
+    pub after_seq: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+/// A MISP warning list: values known to be benign or too common to alert on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarningList {
+    pub name: String,
+    pub description: String,
+    /// MISP list type: string, substring, hostname, cidr, regex.
+    pub list_type: String,
+    pub version: i64,
+    pub entries: Vec<String>,
+    pub matching_attributes: Vec<String>,
+}
