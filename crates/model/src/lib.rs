@@ -12,6 +12,7 @@ pub mod time;
 pub mod tlp;
 pub mod upgrade;
 pub mod validate;
+pub mod warninglist;
 
 pub use error::ModelError;
 pub use object::{Provenance, StixObject};

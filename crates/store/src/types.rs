@@ -85,14 +85,4 @@ pub struct ScanFilter {
     pub limit: Option<usize>,
 }
 
-/// A MISP warning list: values known to be benign or too common to alert on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WarningList {
-    pub name: String,
-    pub description: String,
-    /// MISP list type: string, substring, hostname, cidr, regex.
-    pub list_type: String,
-    pub version: i64,
-    pub entries: Vec<String>,
-    pub matching_attributes: Vec<String>,
-}
+pub use vigil_model::warninglist::WarningList;

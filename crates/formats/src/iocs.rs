@@ -1,0 +1,265 @@
+//! Plain IOC lists: one value per line, `#` comments, optional CSV/TSV columns (maltrail trail files among them).
+//! Each value becomes an indicator (deterministic id over its pattern, so the same value from two lists is one
+//! indicator with two provenances) that `indicates` the list's malware family.
+
+use std::io::BufRead;
+
+use serde_json::{json, Map, Value};
+use vigil_model::{ids, Observable, ObservableKind, StixObject};
+
+use crate::{Emit, FormatError, Item, Link, ParseCtx};
+
+/// Longest line considered; longer lines are rejected without being held in memory whole.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Builds the indicator object for an observable, with a deterministic id.
+pub fn indicator_for(o: &Observable, ctx: &ParseCtx, extra: &[(&str, Value)]) -> Result<StixObject, vigil_model::ModelError> {
+    let pattern = o.to_pattern();
+    let mut m = Map::new();
+    m.insert("type".into(), json!("indicator"));
+    m.insert("spec_version".into(), json!("2.1"));
+    m.insert("id".into(), json!(ids::vigil_id("indicator", &[&pattern])));
+    m.insert("created".into(), json!(ctx.now));
+    m.insert("modified".into(), json!(ctx.now));
+    m.insert("name".into(), json!(o.value));
+    m.insert("indicator_types".into(), json!(["malicious-activity"]));
+    m.insert("pattern".into(), json!(pattern));
+    m.insert("pattern_type".into(), json!("stix"));
+    m.insert("valid_from".into(), json!(ctx.now));
+    if let Some(c) = ctx.confidence {
+        m.insert("confidence".into(), json!(c));
+    }
+    for (k, v) in extra {
+        m.insert((*k).to_string(), v.clone());
+    }
+    StixObject::from_map(m)
+}
+
+/// The malware family object Vigil creates when a list names a family that the store does not know yet.
+pub fn family_object(name: &str, aliases: &[String], references: &[String], ctx: &ParseCtx) -> Option<StixObject> {
+    let mut m = Map::new();
+    m.insert("type".into(), json!("malware"));
+    m.insert("spec_version".into(), json!("2.1"));
+    m.insert("id".into(), json!(ids::vigil_id("malware", &[&name.to_lowercase()])));
+    m.insert("created".into(), json!(ctx.now));
+    m.insert("modified".into(), json!(ctx.now));
+    m.insert("name".into(), json!(name));
+    m.insert("is_family".into(), json!(true));
+    if !aliases.is_empty() {
+        m.insert("aliases".into(), json!(aliases));
+    }
+    if !references.is_empty() {
+        let refs: Vec<Value> = references.iter().map(|u| json!({"source_name": "reference", "url": u})).collect();
+        m.insert("external_references".into(), Value::Array(refs));
+    }
+    StixObject::from_map(m).ok()
+}
+
+/// Family name from a file name: `lummac2.txt` -> `lummac2`, `emotet-2.txt` -> `emotet` (maltrail's split files).
+pub fn family_from_file(file: &str) -> String {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let base = base.split('.').next().unwrap_or(base);
+    match base.rsplit_once('-') {
+        Some((head, tail)) if !head.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) && !tail.is_empty() => head.to_string(),
+        _ => base.to_string(),
+    }
+}
+
+/// Reads an IOC list. `ctx.source` names the family unless it is empty, else the file name does.
+pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
+    let family = if ctx.source.is_empty() { family_from_file(&ctx.file) } else { ctx.source.clone() };
+    let mut aliases: Vec<String> = Vec::new();
+    let mut references: Vec<String> = Vec::new();
+    let mut buf = Vec::with_capacity(256);
+    let mut line_no = 0usize;
+    let mut fallback: Option<StixObject> = None;
+    loop {
+        buf.clear();
+        let n = read_line_capped(r, &mut buf).map_err(|e| FormatError::Io { file: ctx.file.clone(), reason: format!("line {}: {e}", line_no + 1) })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if n > MAX_LINE {
+            emit(Item::Reject { location: format!("line {line_no}"), reason: format!("line longer than {MAX_LINE} bytes ({n} bytes)") })?;
+            continue;
+        }
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            emit(Item::Reject { location: format!("line {line_no}"), reason: "not valid UTF-8".into() })?;
+            continue;
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#').or_else(|| line.strip_prefix("//")) {
+            let c = comment.trim();
+            if let Some(a) = c.strip_prefix("Aliases:") {
+                aliases.extend(a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case(&family)));
+                aliases.dedup();
+                fallback = None;
+            } else if let Some(u) = c.strip_prefix("Reference:") {
+                let u = u.trim();
+                if !u.is_empty() && references.len() < 50 {
+                    references.push(u.to_string());
+                    fallback = None;
+                }
+            }
+            continue;
+        }
+        // Inline comments, as maltrail writes them (`evil.com # seen 2024`).
+        let line = line.split(" #").next().unwrap_or(line).trim();
+        let mut cols = line.split([',', '\t', ';']).map(str::trim);
+        let value = cols.next().unwrap_or("");
+        let mut kind: Option<ObservableKind> = None;
+        let mut notes: Vec<&str> = Vec::new();
+        for c in cols {
+            match ObservableKind::parse(c) {
+                Some(k) if kind.is_none() => kind = Some(k),
+                _ if !c.is_empty() => notes.push(c),
+                _ => {}
+            }
+        }
+        let value = value.trim_matches('"');
+        let obs = match kind {
+            Some(k) => Observable::new(k, value).ok(),
+            None => Observable::detect(value),
+        };
+        let Some(obs) = obs else {
+            emit(Item::Reject { location: format!("line {line_no}"), reason: format!("`{}` is not a recognisable indicator", clip(value)) })?;
+            continue;
+        };
+        let mut extra: Vec<(&str, Value)> = Vec::new();
+        if !notes.is_empty() {
+            extra.push(("description", json!(notes.join("; "))));
+        }
+        let ind = match indicator_for(&obs, ctx, &extra) {
+            Ok(o) => o,
+            Err(e) => {
+                emit(Item::Reject { location: format!("line {line_no}"), reason: e.to_string() })?;
+                continue;
+            }
+        };
+        let from = ind.id().to_string();
+        emit(Item::Object { object: ind, original_id: None, derived: true })?;
+        if !family.is_empty() {
+            if fallback.is_none() {
+                fallback = family_object(&family, &aliases, &references, ctx);
+            }
+            let mut keys = vec![family.clone()];
+            keys.extend(aliases.iter().cloned());
+            emit(Item::Link(Link {
+                from,
+                relationship_type: "indicates".into(),
+                reverse: false,
+                target_types: vec!["malware".into()],
+                keys,
+                fallback: fallback.clone(),
+                marking_refs: Vec::new(),
+            }))?;
+        }
+    }
+    Ok(())
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// Reads one line into `buf`, keeping at most MAX_LINE+1 bytes of it, and returns the full length read (0 at EOF).
+pub fn read_line_capped(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(total);
+        }
+        let (used, done) = match memchr(avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        let keep = used.min((MAX_LINE + 1).saturating_sub(buf.len()));
+        let chunk = &avail[..keep];
+        let chunk = if done && keep == used { &chunk[..chunk.len() - 1] } else { chunk };
+        buf.extend_from_slice(chunk);
+        total += used;
+        r.consume(used);
+        if done {
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(total);
+        }
+    }
+}
+
+fn memchr(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(source: &str) -> ParseCtx {
+        ParseCtx { source: source.into(), file: "trails/lummac2.txt".into(), confidence: Some(70), now: "2026-01-01T00:00:00.000Z".into() }
+    }
+
+    #[test]
+    fn maltrail_style_list() {
+        let input = "# Aliases: acrstealer, remus\n# Reference: https://example.org/lumma\nevil[.]com\n1.2.3.4 # c2\nhxxp://bad.example/gate.php\n\nnot a value\n";
+        let mut items = Vec::new();
+        parse(&mut input.as_bytes(), &ctx(""), &mut |i| {
+            items.push(i);
+            Ok(())
+        })
+        .unwrap();
+        let objs: Vec<&StixObject> = items.iter().filter_map(|i| if let Item::Object { object, .. } = i { Some(object) } else { None }).collect();
+        assert_eq!(objs.len(), 3);
+        assert_eq!(objs[0].str("pattern"), Some("[domain-name:value = 'evil.com']"));
+        assert_eq!(objs[0].confidence(), Some(70));
+        assert_eq!(objs[2].str("pattern"), Some("[url:value = 'http://bad.example/gate.php']"));
+        let link = items.iter().find_map(|i| if let Item::Link(l) = i { Some(l) } else { None }).unwrap();
+        assert_eq!(link.keys, vec!["lummac2", "acrstealer", "remus"]);
+        assert_eq!(link.fallback.as_ref().and_then(|f| f.name()), Some("lummac2"));
+        assert!(items.iter().any(|i| matches!(i, Item::Reject { location, .. } if location == "line 7")));
+    }
+
+    #[test]
+    fn same_value_same_id_across_sources() {
+        let c1 = ctx("a");
+        let mut c2 = ctx("b");
+        c2.now = "2027-01-01T00:00:00.000Z".into();
+        let o = Observable::detect("evil.com").unwrap();
+        assert_eq!(indicator_for(&o, &c1, &[]).unwrap().id(), indicator_for(&o, &c2, &[]).unwrap().id());
+    }
+
+    #[test]
+    fn long_lines_and_bad_utf8() {
+        let mut input = vec![b'a'; 200_000];
+        input.extend_from_slice(b"\n\xff\xfe\nok.example\n");
+        let mut rejects = 0;
+        let mut objs = 0;
+        parse(&mut input.as_slice(), &ctx("x"), &mut |i| {
+            match i {
+                Item::Reject { .. } => rejects += 1,
+                Item::Object { .. } => objs += 1,
+                _ => {}
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((rejects, objs), (2, 1));
+    }
+
+    #[test]
+    fn family_names() {
+        assert_eq!(family_from_file("x/emotet-2.txt"), "emotet");
+        assert_eq!(family_from_file("lummac2.txt"), "lummac2");
+        assert_eq!(family_from_file("a-b.txt"), "a-b");
+    }
+}

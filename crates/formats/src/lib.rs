@@ -1,0 +1,181 @@
+//! Readers of threat-intelligence formats into the Vigil model.
+//!
+//! Every reader takes bytes (a `BufRead`) and a [`ParseCtx`], and emits [`Item`]s one at a time through a callback,
+//! so that input of any size streams through in bounded memory. A malformed object becomes an [`Item::Reject`]
+//! naming where and why; only input that cannot be read at all is a [`FormatError`].
+//!
+//! Invariant: no store, no network, no printing. Input framing (files, folders, archives, compression) is
+//! [`input`]; formats are the other modules.
+
+pub mod galaxy;
+pub mod input;
+pub mod iocs;
+pub mod misp;
+pub mod stix;
+pub mod warninglist;
+
+use std::io::BufRead;
+
+use vigil_model::{warninglist::WarningList, StixObject};
+
+/// Context every reader gets.
+#[derive(Debug, Clone)]
+pub struct ParseCtx {
+    /// Source name for provenance (`--source`, else derived from the file name).
+    pub source: String,
+    /// The file (or archive member) name, for error locations.
+    pub file: String,
+    /// Confidence to give objects that carry none (`--confidence`).
+    pub confidence: Option<u8>,
+    /// Timestamp used as created/modified of objects Vigil derives.
+    pub now: String,
+}
+
+/// A request to link an object to an existing one found by name, alias, external id or STIX id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The object the reader produced.
+    pub from: String,
+    pub relationship_type: String,
+    /// When true the relationship goes from the found object to `from`.
+    pub reverse: bool,
+    /// Acceptable types of the found object, best first.
+    pub target_types: Vec<String>,
+    /// Keys to look the target up by, best first (names, aliases, ATT&CK ids, STIX ids).
+    pub keys: Vec<String>,
+    /// Created and linked when nothing is found; None means "no link when nothing is found".
+    pub fallback: Option<StixObject>,
+    /// Markings the relationship inherits (those of `from`).
+    pub marking_refs: Vec<String>,
+}
+
+/// What a reader emits.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A STIX object. `derived` when Vigil minted it (deterministic id over its content).
+    Object { object: StixObject, original_id: Option<String>, derived: bool },
+    Link(Link),
+    WarningList(WarningList),
+    /// A part of the input that was not stored: `location` is a JSON path or line, `reason` says why.
+    Reject { location: String, reason: String },
+}
+
+/// Input that cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// Not in the format expected, or not recognisable as any format.
+    #[error("{file}: {reason}")]
+    Unreadable { file: String, reason: String },
+    /// An IO error (including a truncated compressed stream) after `read` bytes/items.
+    #[error("{file}: read error: {reason}")]
+    Io { file: String, reason: String },
+    /// The consumer stopped the stream (e.g. the store failed).
+    #[error("{0}")]
+    Sink(String),
+}
+
+/// The callback readers emit through.
+pub type Emit<'a> = dyn FnMut(Item) -> Result<(), FormatError> + 'a;
+
+/// The formats `vigil ingest --format` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Stix,
+    Misp,
+    MispFeed,
+    Galaxy,
+    WarningList,
+    Iocs,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "stix" => Format::Stix,
+            "misp" => Format::Misp,
+            "misp-feed" => Format::MispFeed,
+            "galaxy" => Format::Galaxy,
+            "warninglist" => Format::WarningList,
+            "iocs" => Format::Iocs,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Stix => "stix",
+            Format::Misp => "misp",
+            Format::MispFeed => "misp-feed",
+            Format::Galaxy => "galaxy",
+            Format::WarningList => "warninglist",
+            Format::Iocs => "iocs",
+        }
+    }
+
+    /// Sources that are public references: unmarked objects from them are TLP:CLEAR.
+    pub fn is_public_reference(self) -> bool {
+        matches!(self, Format::Galaxy | Format::WarningList)
+    }
+}
+
+/// Guesses the format from the first bytes of a file (and its name). None when it is none of ours.
+pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        let compact: String = t.chars().filter(|c| !c.is_whitespace()).take(16 * 1024).collect();
+        if compact.contains("\"type\":\"bundle\"") || (compact.contains("\"spec_version\":\"2.") && compact.contains("\"objects\":[")) {
+            return Some(Format::Stix);
+        }
+        if compact.starts_with("{\"Event\":") || compact.contains("\"Event\":{") || compact.starts_with("{\"response\":") {
+            return Some(Format::Misp);
+        }
+        if compact.contains("\"list\":[") && compact.contains("\"matching_attributes\"") {
+            return Some(Format::WarningList);
+        }
+        if compact.contains("\"values\":[") && compact.contains("\"uuid\":") && (compact.contains("\"authors\":") || compact.contains("\"category\":")) {
+            return Some(Format::Galaxy);
+        }
+        if compact.contains("\"type\":\"") && compact.contains("\"id\":\"") && compact.contains("--") {
+            // A lone STIX object or an array of them.
+            return Some(Format::Stix);
+        }
+        if name.ends_with("manifest.json") {
+            return Some(Format::MispFeed);
+        }
+        return None;
+    }
+    // Text: an IOC list when most non-comment lines look like indicators.
+    let mut seen = 0;
+    let mut good = 0;
+    for line in t.lines().take(200) {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with("//") {
+            continue;
+        }
+        seen += 1;
+        let first = l.split([',', ';', '\t', ' ']).next().unwrap_or("");
+        if vigil_model::Observable::detect(first).is_some() {
+            good += 1;
+        }
+    }
+    if seen > 0 && good * 2 >= seen {
+        return Some(Format::Iocs);
+    }
+    None
+}
+
+/// Runs the reader for `format` over one stream.
+pub fn parse(format: Format, r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
+    match format {
+        Format::Stix => stix::parse(r, ctx, emit),
+        Format::Misp => misp::parse_event(r, ctx, emit),
+        Format::Galaxy => galaxy::parse(r, ctx, emit),
+        Format::WarningList => warninglist::parse(r, ctx, emit),
+        Format::Iocs => iocs::parse(r, ctx, emit),
+        Format::MispFeed => Err(FormatError::Unreadable {
+            file: ctx.file.clone(),
+            reason: "a MISP feed is a folder (manifest.json plus events); give the folder".into(),
+        }),
+    }
+}

@@ -1,0 +1,10 @@
+//! MISP warning lists (to be completed).
+
+use std::io::BufRead;
+
+use crate::{Emit, FormatError, ParseCtx};
+
+/// Reads one MISP event JSON document.
+pub fn parse(_r: &mut dyn BufRead, ctx: &ParseCtx, _emit: &mut Emit<'_>) -> Result<(), FormatError> {
+    Err(FormatError::Unreadable { file: ctx.file.clone(), reason: "warning lists are not supported yet".into() })
+}
