@@ -1,1 +1,299 @@
-//! Input framing: turns a PATH (file, folder, archive, compressed file, or `-` for stdin) into named byte streams.
+//! Input framing: turns a PATH (file, folder, `.tar`/`.tar.gz`/`.zip` archive, gzip- or zstd-compressed file, or
+//! `-` for stdin) into named byte streams, each decompressed transparently. Formats never see compression.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
+
+use crate::FormatError;
+
+const BUF: usize = 256 * 1024;
+
+/// One stream of input: a file, an archive member, or stdin, already decompressed.
+pub struct Unit<'a> {
+    /// Display name: the path, `archive.tar.gz!member`, or `-`.
+    pub name: String,
+    pub reader: Box<dyn BufRead + 'a>,
+}
+
+/// What a path turned out to be.
+pub enum Found {
+    /// A folder that is a MISP feed (holds `manifest.json`): the caller reads it as a feed.
+    MispFeed(PathBuf),
+}
+
+/// Compression detected from magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+fn is_tar(head: &[u8]) -> bool {
+    head.len() >= 262 && &head[257..262] == b"ustar"
+}
+
+fn is_zip(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04")
+}
+
+/// Reads up to `n` bytes without losing them: returns them and a reader that yields them again first.
+fn peek<'a>(mut r: Box<dyn Read + 'a>, n: usize) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
+    let mut head = Vec::with_capacity(n);
+    (&mut r).take(n as u64).read_to_end(&mut head)?;
+    let again = Cursor::new(head.clone()).chain(r);
+    Ok((head, Box::new(again)))
+}
+
+fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
+    let (head, r) = peek(r, 4)?;
+    let inner: Box<dyn Read + 'a> = match sniff(&head) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, r))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        Compression::None => r,
+    };
+    peek(inner, 512)
+}
+
+fn io_err(name: &str, e: io::Error) -> FormatError {
+    FormatError::Io { file: name.to_string(), reason: e.to_string() }
+}
+
+/// Walks a PATH and hands every stream in it to `f` in a stable (sorted) order. Errors opening one file are passed
+/// to `on_error` and the walk goes on; `f` returning an error stops the walk.
+pub fn walk(
+    path: &str,
+    f: &mut dyn FnMut(Unit<'_>) -> Result<(), FormatError>,
+    found: &mut dyn FnMut(Found) -> Result<(), FormatError>,
+    on_error: &mut dyn FnMut(FormatError) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    if path == "-" {
+        let stdin: Box<dyn Read> = Box::new(io::stdin().lock());
+        return match decompress(stdin) {
+            Ok((head, r)) => stream_or_archive("-".into(), head, r, f, on_error),
+            Err(e) => on_error(io_err("-", e)),
+        };
+    }
+    let p = Path::new(path);
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) => return on_error(FormatError::Unreadable { file: path.to_string(), reason: e.to_string() }),
+    };
+    if meta.is_dir() {
+        return walk_dir(p, f, found, on_error);
+    }
+    open_file(p, f, on_error)
+}
+
+fn walk_dir(
+    dir: &Path,
+    f: &mut dyn FnMut(Unit<'_>) -> Result<(), FormatError>,
+    found: &mut dyn FnMut(Found) -> Result<(), FormatError>,
+    on_error: &mut dyn FnMut(FormatError) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    if dir.join("manifest.json").is_file() {
+        return found(Found::MispFeed(dir.to_path_buf()));
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => return on_error(FormatError::Unreadable { file: dir.display().to_string(), reason: e.to_string() }),
+    };
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            walk_dir(&p, f, found, on_error)?;
+        } else if p.is_file() {
+            open_file(&p, f, on_error)?;
+        }
+    }
+    Ok(())
+}
+
+fn open_file(
+    p: &Path,
+    f: &mut dyn FnMut(Unit<'_>) -> Result<(), FormatError>,
+    on_error: &mut dyn FnMut(FormatError) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    let name = p.display().to_string();
+    let mut file = match File::open(p) {
+        Ok(f) => f,
+        Err(e) => return on_error(FormatError::Unreadable { file: name, reason: e.to_string() }),
+    };
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic).unwrap_or(0);
+    if file.rewind().is_err() {
+        return on_error(FormatError::Unreadable { file: name, reason: "cannot seek".into() });
+    }
+    if is_zip(&magic[..n]) {
+        return walk_zip(file, &name, f, on_error);
+    }
+    match decompress(Box::new(file)) {
+        Ok((head, r)) => stream_or_archive(name, head, r, f, on_error),
+        Err(e) => on_error(io_err(&name, e)),
+    }
+}
+
+fn stream_or_archive<'a>(
+    name: String,
+    head: Vec<u8>,
+    r: Box<dyn Read + 'a>,
+    f: &mut dyn FnMut(Unit<'_>) -> Result<(), FormatError>,
+    on_error: &mut dyn FnMut(FormatError) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    if is_tar(&head) {
+        let mut ar = tar::Archive::new(r);
+        let entries = match ar.entries() {
+            Ok(e) => e,
+            Err(e) => return on_error(io_err(&name, e)),
+        };
+        let mut members: Vec<String> = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => return on_error(FormatError::Io { file: name.clone(), reason: format!("archive ends early or is corrupt: {e}") }),
+            };
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let member = entry.path().map(|p| p.display().to_string()).unwrap_or_else(|_| "?".into());
+            let base = member.rsplit('/').next().unwrap_or("");
+            if base.starts_with('.') || base.is_empty() {
+                continue;
+            }
+            members.push(member.clone());
+            let full = format!("{name}!{member}");
+            match decompress(Box::new(entry)) {
+                Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, inner)) })?,
+                Err(e) => on_error(io_err(&full, e))?,
+            }
+        }
+        return Ok(());
+    }
+    f(Unit { name, reader: Box::new(BufReader::with_capacity(BUF, r)) })
+}
+
+fn walk_zip(
+    file: File,
+    name: &str,
+    f: &mut dyn FnMut(Unit<'_>) -> Result<(), FormatError>,
+    on_error: &mut dyn FnMut(FormatError) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    let mut zip = match zip::ZipArchive::new(BufReader::new(file)) {
+        Ok(z) => z,
+        Err(e) => return on_error(FormatError::Unreadable { file: name.to_string(), reason: format!("not a readable zip archive: {e}") }),
+    };
+    let mut names: Vec<(usize, String)> = (0..zip.len()).filter_map(|i| zip.name_for_index(i).map(|n| (i, n.to_string()))).collect();
+    names.sort_by(|a, b| a.1.cmp(&b.1));
+    for (i, member) in names {
+        if member.ends_with('/') || member.rsplit('/').next().is_some_and(|b| b.starts_with('.')) {
+            continue;
+        }
+        let full = format!("{name}!{member}");
+        let entry = match zip.by_index(i) {
+            Ok(e) => e,
+            Err(e) => {
+                on_error(FormatError::Io { file: full, reason: e.to_string() })?;
+                continue;
+            }
+        };
+        match decompress(Box::new(entry)) {
+            Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, inner)) })?,
+            Err(e) => on_error(io_err(&full, e))?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn collect(path: &str) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+        let mut units = Vec::new();
+        let errors = std::cell::RefCell::new(Vec::new());
+        walk(
+            path,
+            &mut |mut u| {
+                let mut buf = Vec::new();
+                match u.reader.read_to_end(&mut buf) {
+                    Ok(_) => units.push((u.name, buf)),
+                    Err(e) => errors.borrow_mut().push(format!("{}: {e}", u.name)),
+                }
+                Ok(())
+            },
+            &mut |_| Ok(()),
+            &mut |e| {
+                errors.borrow_mut().push(e.to_string());
+                Ok(())
+            },
+        )
+        .unwrap();
+        (units, errors.into_inner())
+    }
+
+    #[test]
+    fn plain_gzip_zstd_tar_zip_and_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.txt"), b"evil.com\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"gz.example\n").unwrap();
+        std::fs::write(d.path().join("b.txt.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(d.path().join("c.txt.zst"), zstd::encode_all(&b"zst.example\n"[..], 1).unwrap()).unwrap();
+        let mut tb = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(12);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tb.append_data(&mut h, "in/tar.txt", &b"tar.example\n"[..]).unwrap();
+        let tar_bytes = tb.into_inner().unwrap();
+        let mut tgz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        tgz.write_all(&tar_bytes).unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/d.tar.gz"), tgz.finish().unwrap()).unwrap();
+        let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        zw.start_file("z.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        zw.write_all(b"zip.example\n").unwrap();
+        std::fs::write(d.path().join("e.zip"), zw.finish().unwrap().into_inner()).unwrap();
+
+        let (units, errors) = collect(d.path().to_str().unwrap());
+        assert!(errors.is_empty(), "{errors:?}");
+        let bodies: Vec<String> = units.iter().map(|(_, b)| String::from_utf8_lossy(b).to_string()).collect();
+        assert_eq!(bodies, vec!["evil.com\n", "gz.example\n", "zst.example\n", "zip.example\n", "tar.example\n"]);
+        assert!(units[4].0.ends_with("d.tar.gz!in/tar.txt"));
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_io_error_not_a_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b"line.example\n".repeat(10_000)).unwrap();
+        let bytes = gz.finish().unwrap();
+        let p = d.path().join("t.gz");
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let (units, errors) = collect(p.to_str().unwrap());
+        assert!(units.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
+    #[test]
+    fn missing_file() {
+        let (_, errors) = collect("/nonexistent/file.json");
+        assert_eq!(errors.len(), 1);
+    }
+}
