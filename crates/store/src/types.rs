@@ -1,4 +1,4 @@
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use vigil_model::{StixObject, Tlp};
 
 /// How `put` treats an id that is already stored.

@@ -1,0 +1,140 @@
+//! Command-line arguments. Names, flags and JSON shapes spelled out in issues are contracts: keep them stable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about = "Sovereign threat intelligence: knowledge base, hunting, vulnerability notices, sharing.")]
+pub struct Cli {
+    /// Data directory (the embedded store lives here).
+    #[arg(long, global = true, env = "VIGIL_DATA", default_value = "./vigil-data")]
+    pub data: PathBuf,
+    /// Configuration file (default: vigil.toml in the data directory, if present).
+    #[arg(long, global = true, env = "VIGIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data directory and the store (safe to run again).
+    Init(JsonFlag),
+    /// Load intelligence: STIX, MISP events and feeds, galaxies, warning lists, IOC lists.
+    Ingest(IngestArgs),
+    /// Counts of live objects by type, source and TLP.
+    Stats(JsonFlag),
+    /// Full-text search over names, aliases, descriptions and values.
+    Search(SearchArgs),
+    /// One object (by id, name, alias, ATT&CK id or indicator value) with its relationships both ways.
+    Show(ShowArgs),
+    /// Write the knowledge out in another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Build a demo store from the bundled sample and the shared data sets, and print what to try.
+    Demo(DemoArgs),
+    /// Benchmarks that compare Vigil with a reference tool in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Check the store's consistency.
+    Check(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON on stdout (and nothing else).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, folders, archives (.tar, .tar.gz, .zip), compressed files (gzip, zstd), or `-` for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Source name recorded as provenance (for IOC lists also the malware family).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// clear|green|amber|amber+strict|red: marking for objects of this input that carry none.
+    #[arg(long)]
+    pub tlp: Option<String>,
+    /// Confidence (0-100) for objects that carry none.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub confidence: Option<u8>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    pub text: String,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A STIX id, a name or alias (APT28, Fancy Bear), an ATT&CK id (T1566, G0007), or an indicator value.
+    pub key: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A STIX 2.1 bundle of the knowledge as it is (warning-listed objects kept and flagged).
+    Stix(ExportStixArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportStixArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Leave out objects marked above this level (unmarked objects count as the configured default).
+    #[arg(long)]
+    pub tlp_max: Option<String>,
+    /// Only these STIX types (repeatable).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    /// Include revoked and deprecated objects.
+    #[arg(long)]
+    pub include_retired: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the shared public data sets are (default: ../shared/data, if present).
+    #[arg(long, env = "VIGIL_SHARED_DATA")]
+    pub shared: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest speed: the ATT&CK bundle (against Python stix2 parsing it) and a 1,000,000-indicator list.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// The shared data folder (ATT&CK bundle and maltrail trails).
+    #[arg(long, default_value = "../shared/data")]
+    pub corpus: PathBuf,
+    /// Python with the `stix2` package (the peer), default .venv-peers/bin/python.
+    #[arg(long, default_value = ".venv-peers/bin/python")]
+    pub python: PathBuf,
+    /// Number of indicators in the generated list.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub indicators: usize,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,57 @@
+//! `vigil ingest`.
+
+use anyhow::bail;
+use vigil_formats::Format;
+use vigil_ingest::{ingest_paths, Options, Report};
+use vigil_model::Tlp;
+
+use super::Env;
+use crate::args::IngestArgs;
+
+pub fn options(a: &IngestArgs) -> anyhow::Result<Options> {
+    let format = match a.format.as_str() {
+        "auto" => None,
+        f => match Format::parse(f) {
+            Some(f) => Some(f),
+            None => bail!("unknown format `{f}` (auto, stix, misp, misp-feed, galaxy, warninglist, iocs)"),
+        },
+    };
+    let tlp = match &a.tlp {
+        Some(t) => Some(t.parse::<Tlp>().map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    Ok(Options { format, source: a.source.clone(), tlp, confidence: a.confidence })
+}
+
+pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
+    let opts = options(a)?;
+    let pb = crate::output::progress("ingesting");
+    let report = ingest_paths(&env.store, &a.paths, &opts, &mut |r: &Report| {
+        pb.set_message(format!("{} files, {} objects ({} added, {} rejected)", r.files, r.objects(), r.added, r.rejected));
+    })?;
+    pb.finish_and_clear();
+    if a.json {
+        crate::output::json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(report.exit_code())
+}
+
+pub fn print_report(r: &Report) {
+    let rate = if r.seconds > 0.0 { r.objects() as f64 / r.seconds } else { 0.0 };
+    println!(
+        "{} files: {} added, {} updated, {} unchanged, {} rejected ({:.1} s, {:.0} objects/s)",
+        r.files, r.added, r.updated, r.unchanged, r.rejected, r.seconds, rate
+    );
+    if r.warninglists > 0 {
+        println!("{} warning lists stored", r.warninglists);
+    }
+    for e in r.errors.iter().take(20) {
+        eprintln!("  {} [{}]: {}", e.file, e.location, e.reason);
+    }
+    let more = r.errors.len().saturating_sub(20) as u64 + r.errors_omitted;
+    if more > 0 {
+        eprintln!("  ... and {more} more (use --json for the first 1000)");
+    }
+}

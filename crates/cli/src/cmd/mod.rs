@@ -1,0 +1,51 @@
+//! One module per subcommand.
+
+mod bench;
+mod demo;
+mod export;
+mod ingest;
+mod query;
+
+use anyhow::Context;
+use vigil_store::sqlite::SqliteStore;
+
+use crate::args::{BenchCommand, Cli, Command, ExportCommand};
+use crate::settings::Settings;
+
+/// Everything a command needs: the opened store and the settings.
+pub struct Env {
+    pub store: SqliteStore,
+    pub settings: Settings,
+    pub data: std::path::PathBuf,
+}
+
+impl Env {
+    pub fn open(cli: &Cli) -> anyhow::Result<Env> {
+        let settings = Settings::load(cli.config.as_deref(), &cli.data)?;
+        let store = SqliteStore::open(&cli.data).with_context(|| format!("opening the store in {}", cli.data.display()))?;
+        Ok(Env { store, settings, data: cli.data.clone() })
+    }
+}
+
+/// Runs a parsed command; returns the exit status.
+pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Init(a) => {
+            let env = Env::open(&cli)?;
+            if a.json {
+                crate::output::json(&serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?}))?;
+            } else {
+                println!("Vigil store ready at {} (schema version {})", env.store.path().display(), env.store.schema_version()?);
+            }
+            Ok(0)
+        }
+        Command::Ingest(a) => ingest::run(&Env::open(&cli)?, a),
+        Command::Stats(a) => query::stats(&Env::open(&cli)?, a.json),
+        Command::Search(a) => query::search(&Env::open(&cli)?, a),
+        Command::Show(a) => query::show(&Env::open(&cli)?, a),
+        Command::Export(ExportCommand::Stix(a)) => export::stix(&Env::open(&cli)?, a),
+        Command::Demo(a) => demo::run(&cli, a),
+        Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
+        Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
+    }
+}

@@ -1,0 +1,55 @@
+//! Operator settings from `vigil.toml` (flags override them).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+use vigil_model::Tlp;
+
+/// What the operator configures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Marking assumed for objects that carry none (TLP:AMBER out of the box).
+    pub default_tlp: Tlp,
+    /// The operator's organisation name (the first member).
+    pub operator: String,
+    /// Server settings (read by `vigil serve`).
+    pub server: toml::Table,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { default_tlp: Tlp::Amber, operator: "Vigil operator".into(), server: toml::Table::new() }
+    }
+}
+
+impl Settings {
+    /// Loads `path` if given, else `DATA/vigil.toml` if it exists, else the defaults.
+    pub fn load(explicit: Option<&Path>, data: &Path) -> anyhow::Result<Settings> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = data.join("vigil.toml");
+                if !p.exists() {
+                    return Ok(Settings::default());
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../../vigil.example.toml");
+        let s: Settings = toml::from_str(text).expect("vigil.example.toml parses");
+        assert_eq!(s.default_tlp, Tlp::Amber);
+    }
+}
