@@ -3,7 +3,10 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
+
+/// Inputs up to this size are parsed from memory.
+const SLICE_LIMIT: usize = 128 * 1024 * 1024;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -138,8 +141,21 @@ impl<'de> Visitor<'de> for Objects<'_, '_, '_> {
 /// Streams a STIX bundle (2.0 or 2.1), a single object, or an array of objects.
 pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
     let state = RefCell::new(State { ctx, emit, spec_20: false, sink_error: None, index: 0 });
-    let mut de = serde_json::Deserializer::from_reader(r);
-    let res = Top(&state).deserialize(&mut de).and_then(|_| de.end());
+    // Parsing from a slice is several times faster than from a reader; bundles up to SLICE_LIMIT are read whole,
+    // larger ones stream so memory stays bounded.
+    let mut head = Vec::new();
+    let complete = match (&mut *r).take(SLICE_LIMIT as u64).read_to_end(&mut head) {
+        Ok(n) => n < SLICE_LIMIT,
+        Err(e) => return Err(FormatError::Io { file: ctx.file.clone(), reason: e.to_string() }),
+    };
+    let res = if complete {
+        let mut de = serde_json::Deserializer::from_slice(&head);
+        Top(&state).deserialize(&mut de).and_then(|_| de.end())
+    } else {
+        let chained = std::io::Cursor::new(head).chain(r);
+        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, chained));
+        Top(&state).deserialize(&mut de).and_then(|_| de.end())
+    };
     let st = state.into_inner();
     if let Some(e) = st.sink_error {
         return Err(e);

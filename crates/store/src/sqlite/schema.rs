@@ -48,5 +48,7 @@ pub const MIGRATIONS: &[&str] = &[
         entries TEXT NOT NULL
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO fts(fts, rank) VALUES('hashsize', 33554432);
+    INSERT INTO fts(fts, rank) VALUES('automerge', 8);
     "#,
 ];
