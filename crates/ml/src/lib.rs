@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod error;
+pub mod eval;
 pub mod extract;
 
 pub use error::{MlError, Result};

@@ -61,21 +61,38 @@ pub(crate) fn starts_registry(tok: &[u8]) -> bool {
     REG_PREFIXES.iter().any(|p| t.len() > p.len() && t[..p.len()].eq_ignore_ascii_case(p))
 }
 
-/// Extends a registry key over single spaces when the next word continues the path (`Windows NT\Current...`).
+pub(crate) fn starts_windows_path(tok: &[u8]) -> bool {
+    let t = trim_lead(tok);
+    (t.len() > 3 && t[0].is_ascii_alphabetic() && t[1] == b':' && t[2] == b'\\')
+        || (t.first() == Some(&b'%') && t[1..].iter().position(|c| *c == b'%').is_some_and(|p| t.get(p + 2) == Some(&b'\\')))
+}
+
+/// Extends a registry key or Windows path over spaces when the following words go on with the path
+/// (`Windows NT\CurrentVersion`, `Acrobat Reader DC\Reader`): up to three capitalised words, the last of which
+/// holds a `\`.
 pub(crate) fn extend_registry(text: &[u8], mut end: usize) -> usize {
-    loop {
-        if text.get(end) != Some(&b' ') {
-            return end;
+    'outer: loop {
+        let mut j = end;
+        for _ in 0..3 {
+            if text.get(j) != Some(&b' ') {
+                return end;
+            }
+            let ws = j + 1;
+            let mut k = ws;
+            while k < text.len() && super::CLASS[text[k] as usize] == 1 {
+                k += 1;
+            }
+            let word = &text[ws..k];
+            if word.is_empty() || !(word[0].is_ascii_uppercase() || word[0].is_ascii_digit()) {
+                return end;
+            }
+            if word.contains(&b'\\') {
+                end = k;
+                continue 'outer;
+            }
+            j = k;
         }
-        let mut j = end + 1;
-        while j < text.len() && super::CLASS[text[j] as usize] == 1 {
-            j += 1;
-        }
-        let word = &text[end + 1..j];
-        if word.is_empty() || !word[0].is_ascii_alphanumeric() || !word.contains(&b'\\') {
-            return end;
-        }
-        end = j;
+        return end;
     }
 }
 

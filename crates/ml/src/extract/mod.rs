@@ -534,7 +534,7 @@ pub(crate) fn scan_all(text: &[u8], opts: &ExtractOptions, report: &mut ExtractR
         }
         let mut end = i;
         // Registry keys hold spaces ("Windows NT"); continue over a space when the next word goes on with a `\`.
-        if classify::starts_registry(&text[start..end]) {
+        if classify::starts_registry(&text[start..end]) || classify::starts_windows_path(&text[start..end]) {
             end = classify::extend_registry(text, end);
             i = end;
         } else {
