@@ -11,3 +11,5 @@ pub mod stix;
 mod table;
 
 pub use set::{HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role};
+mod json;
+pub mod logs;
