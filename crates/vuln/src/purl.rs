@@ -425,7 +425,10 @@ mod tests {
 
     #[test]
     fn round_trip_is_stable() {
-        for s in ["pkg:generic/openssl@1.1.10g?download_url=https://openssl.org/source/openssl-1.1.0g.tar.gz"] {
+        for s in [
+            "pkg:generic/openssl@1.1.10g?download_url=https://openssl.org/source/openssl-1.1.0g.tar.gz",
+            "pkg:npm/%40babel/core@7.0.0#lib/index.js",
+        ] {
             let p = Purl::parse(s).unwrap();
             assert_eq!(Purl::parse(&p.canonical()).unwrap(), p);
         }
