@@ -13,3 +13,4 @@ mod table;
 pub use set::{HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role};
 mod json;
 pub mod logs;
+pub mod hunt;
