@@ -1539,7 +1539,10 @@ fn csaf_affected(
                 af.product_id = Some(pid.to_string());
                 match (&purl.version, &p.range) {
                     (Some(v), _) => af.versions.push(v.clone()),
-                    (None, Some(r)) => af.ranges.push(csaf_range(purl.scheme(), r)),
+                    (None, Some(r)) => match csaf_range(purl.scheme(), r) {
+                        Some(x) => af.ranges.push(x),
+                        None => af.any_version = true,
+                    },
                     (None, None) => af.any_version = true,
                 }
                 return Some(af);
@@ -1570,7 +1573,10 @@ fn csaf_affected(
     let mut af = Affected::new(target.clone(), Some(Scheme::Generic));
     af.product_id = Some(pid.to_string());
     match (&p.version, &p.range) {
-        (_, Some(r)) => af.ranges.push(csaf_range(Scheme::Generic, r)),
+        (_, Some(r)) => match csaf_range(Scheme::Generic, r) {
+            Some(x) => af.ranges.push(x),
+            None => af.any_version = true,
+        },
         (Some(v), None) => af
             .versions
             .push(v.trim_start_matches(['v', 'V']).to_string()),
@@ -1585,21 +1591,55 @@ fn csaf_affected(
     Some(af)
 }
 
-fn csaf_range(scheme: Scheme, text: &str) -> AffectedRange {
+/// Interprets CSAF `product_version_range` text: `vers:` strings (CISA writes `vers:all/...` with `V`-prefixed
+/// versions and sometimes without `|`), native comparators (`< V4.1.3`, `>= 1.0 | <= 1.32`), or "all versions".
+/// None means every version.
+fn csaf_range(scheme: Scheme, text: &str) -> Option<AffectedRange> {
     let t = text.trim();
-    if t.starts_with("vers:") {
-        return match VersRange::parse(t) {
-            Ok(v) if v.scheme.is_some() || v.star => AffectedRange::Vers(v),
-            Ok(v) => AffectedRange::Vers(VersRange {
-                scheme: Some(Scheme::Generic),
-                ..v
-            }),
-            Err(_) => AffectedRange::Unparsed(t.to_string()),
-        };
+    let lower = t.to_ascii_lowercase();
+    if is_placeholder(&lower)
+        || lower == "vers:all/*"
+        || lower.ends_with("/*") && lower.starts_with("vers:")
+    {
+        return None;
     }
-    // Vendors write `V3.2`, `<=V3.2`: a leading V on versions is not part of the version.
-    let cleaned = t.replace(['V', 'v'], "");
-    match vers_from_native(scheme, &cleaned) {
+    // Vendors write `V3.2`: a V before a digit is not part of the version.
+    let strip_v = |s: &str| {
+        let b: Vec<char> = s.chars().collect();
+        let mut o = String::with_capacity(s.len());
+        for (i, c) in b.iter().enumerate() {
+            let at_start = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+            if (*c == 'V' || *c == 'v')
+                && at_start
+                && b.get(i + 1).is_some_and(|n| n.is_ascii_digit())
+            {
+                continue;
+            }
+            o.push(*c);
+        }
+        o
+    };
+    if let Some(rest) = t.strip_prefix("vers:") {
+        if let Ok(v) = VersRange::parse(t) {
+            if let Some(s) = v.scheme {
+                if v.constraints.iter().all(|c| s.parse(&c.version).is_ok()) {
+                    return Some(AffectedRange::Vers(v));
+                }
+            }
+        }
+        let native = rest.split_once('/').map_or(rest, |(_, r)| r);
+        return Some(match vers_from_native(Scheme::Generic, &strip_v(native)) {
+            Ok(v)
+                if v.constraints
+                    .iter()
+                    .all(|c| Scheme::Generic.parse(&c.version).is_ok()) =>
+            {
+                AffectedRange::Vers(v)
+            }
+            _ => AffectedRange::Unparsed(t.to_string()),
+        });
+    }
+    Some(match vers_from_native(scheme, &strip_v(t)) {
         Ok(v)
             if v.constraints
                 .iter()
@@ -1608,7 +1648,7 @@ fn csaf_range(scheme: Scheme, text: &str) -> AffectedRange {
             AffectedRange::Vers(v)
         }
         _ => AffectedRange::Unparsed(t.to_string()),
-    }
+    })
 }
 
 /// Reads a CSAF 2.0 document: one [`Advisory`] per entry of `vulnerabilities`, with the affected products of

@@ -519,44 +519,45 @@ pub fn vers_from_native(scheme: Scheme, native: &str) -> Result<VersRange, Range
     if t.starts_with("vers:") {
         return VersRange::parse(t);
     }
+    // Tokens are runs of comparator characters and runs of version characters; `,`, `|` and whitespace
+    // separate, and so does the switch from a version back to a comparator (`>=7.80<9.40`).
+    let mut tokens: Vec<(bool, String)> = Vec::new();
+    for c in t.chars() {
+        let is_op = matches!(c, '<' | '>' | '=' | '!');
+        if matches!(c, ',' | '|') || c.is_whitespace() {
+            tokens.push((false, String::new()));
+            continue;
+        }
+        match tokens.last_mut() {
+            Some((op, cur)) if *op == is_op && !cur.is_empty() => cur.push(c),
+            _ => tokens.push((is_op, c.to_string())),
+        }
+    }
     let mut constraints = Vec::new();
     let mut pending: Option<Comparator> = None;
-    let tokens = t.split([',', '|', ' ']).filter(|x| !x.is_empty());
-    for tok in tokens {
-        let ops = [
-            (">=", Comparator::Ge),
-            ("<=", Comparator::Le),
-            ("!=", Comparator::Ne),
-            ("==", Comparator::Eq),
-            (">", Comparator::Gt),
-            ("<", Comparator::Lt),
-            ("=", Comparator::Eq),
-        ];
-        let mut op = None;
-        let mut rest = tok;
-        for (p, o) in ops {
-            if let Some(r) = tok.strip_prefix(p) {
-                op = Some(o);
-                rest = r;
-                break;
+    for (is_op, tok) in tokens.into_iter().filter(|(_, x)| !x.is_empty()) {
+        if is_op {
+            if pending.is_some() {
+                return Err(rerr(native, "two comparators in a row"));
             }
+            pending = Some(match tok.as_str() {
+                ">=" => Comparator::Ge,
+                "<=" => Comparator::Le,
+                "!=" => Comparator::Ne,
+                "==" | "=" => Comparator::Eq,
+                ">" => Comparator::Gt,
+                "<" => Comparator::Lt,
+                other => return Err(rerr(native, format!("unknown comparator `{other}`"))),
+            });
+        } else {
+            let op = pending
+                .take()
+                .ok_or_else(|| rerr(native, format!("`{tok}` has no comparator")))?;
+            constraints.push(Constraint { op, version: tok });
         }
-        match (op, rest.is_empty()) {
-            (Some(o), true) => pending = Some(o),
-            (Some(o), false) => constraints.push(Constraint {
-                op: o,
-                version: rest.to_string(),
-            }),
-            (None, _) => {
-                let o = pending
-                    .take()
-                    .ok_or_else(|| rerr(native, format!("`{tok}` has no comparator")))?;
-                constraints.push(Constraint {
-                    op: o,
-                    version: tok.to_string(),
-                });
-            }
-        }
+    }
+    if pending.is_some() {
+        return Err(rerr(native, "comparator without a version"));
     }
     if constraints.is_empty() {
         return Err(rerr(native, "no comparator found"));
@@ -861,6 +862,10 @@ mod tests {
         let n = vers_from_native(Scheme::Generic, "<=1.9.4.1").unwrap();
         assert!(n.contains("1.9.4").unwrap());
         assert!(!n.contains("1.9.4.2").unwrap());
+        let n = vers_from_native(Scheme::Generic, ">=7.80<9.40").unwrap();
+        assert!(n.contains("8.1").unwrap() && !n.contains("9.40").unwrap());
+        assert!(vers_from_native(Scheme::Generic, "All versions").is_err());
+        assert!(vers_from_native(Scheme::Generic, "<").is_err());
         let n = vers_from_native(Scheme::Generic, ">= 2.0, < 3.1").unwrap();
         assert!(n.contains("2.5").unwrap());
         assert_eq!(

@@ -1358,8 +1358,11 @@ impl GenericVer {
         if !t.bytes().any(|c| c.is_ascii_digit()) {
             return Err("contains no digit".into());
         }
-        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("whitespace inside version".into());
+        if !t
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-_+~:".contains(&c))
+        {
+            return Err("characters other than letters, digits and . - _ + ~ :".into());
         }
         let mut segs = Vec::new();
         let b = t.as_bytes();
