@@ -577,6 +577,9 @@ pub fn country_location(code: &str, ctx: &ParseCtx) -> Result<StixObject, ModelE
     m.insert("id".into(), json!(ids::vigil_id("location", &[&code])));
     m.insert("created".into(), json!(ctx.now));
     m.insert("modified".into(), json!(ctx.now));
+    if let Some(c) = ctx.confidence {
+        m.insert("confidence".into(), json!(c));
+    }
     m.insert("name".into(), json!(country_name(&code).unwrap_or(&code)));
     m.insert("country".into(), json!(code));
     StixObject::from_map(m)
@@ -592,6 +595,9 @@ fn region_location(region: &str, name: &str, ctx: &ParseCtx) -> Result<StixObjec
     );
     m.insert("created".into(), json!(ctx.now));
     m.insert("modified".into(), json!(ctx.now));
+    if let Some(c) = ctx.confidence {
+        m.insert("confidence".into(), json!(c));
+    }
     m.insert("name".into(), json!(name));
     m.insert("region".into(), json!(region));
     StixObject::from_map(m)
@@ -614,6 +620,9 @@ pub fn derived_relationship(
     );
     m.insert("created".into(), json!(ctx.now));
     m.insert("modified".into(), json!(ctx.now));
+    if let Some(c) = ctx.confidence {
+        m.insert("confidence".into(), json!(c));
+    }
     m.insert("relationship_type".into(), json!(rel));
     m.insert("source_ref".into(), json!(src));
     m.insert("target_ref".into(), json!(dst));

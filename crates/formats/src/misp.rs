@@ -737,6 +737,15 @@ impl<'c> EventReader<'c> {
             self.refs.retain(|r| r != id);
         }
 
+        for key in ["Attribute", "Object"] {
+            if ev.get(key).is_some_and(|v| !v.is_array() && !v.is_null()) {
+                let location = format!("{}.{key}", self.prefix);
+                emit(Item::Reject {
+                    location,
+                    reason: format!("`{key}` is not a list"),
+                })?;
+            }
+        }
         for (i, a) in ev
             .get("Attribute")
             .and_then(Value::as_array)
@@ -886,6 +895,9 @@ impl<'c> EventReader<'c> {
                 .unwrap_or_default()),
         );
         m.insert("identity_class".into(), json!("organization"));
+        if let Some(c) = self.ctx.confidence {
+            m.insert("confidence".into(), json!(c));
+        }
         match StixObject::from_map(m) {
             Ok(o) => {
                 self.emit_object(o, uuid, true, emit)?;
@@ -1531,6 +1543,14 @@ mod tests {
         );
         let arr = format!(r#"[{{"Event":{bare}}}]"#);
         assert!(run(&arr).1.is_ok());
+        let (items, res) = run(
+            r#"{"Event":{"info":"odd","Orgc":{"name":"Org"},"Attribute":{"type":"domain"},"Object":"x"}}"#,
+        );
+        res.expect("odd lists");
+        assert_eq!(
+            rejects(&items).iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            vec!["Event.Attribute", "Event.Object"]
+        );
         // an event with nothing to point at, and no org: nothing, but no error
         let (items, res) = run(r#"{"info":"empty","date":"2020-01-01"}"#);
         assert!(res.is_ok() && items.is_empty());
