@@ -483,3 +483,88 @@ fn country_names_in_galaxies_map_to_iso_codes() {
     eprintln!("{checked} country names, {sponsors} state sponsors checked");
     assert!(unmapped.is_empty(), "{unmapped:?}");
 }
+
+#[test]
+fn a_feed_laid_out_from_the_shared_events_reads_back() {
+    let Some(dir) = data("misp-events-pymisp/tests") else {
+        return;
+    };
+    let feed = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    json_files(&dir, &mut files);
+    // A MISP feed: each event as <uuid>.json, and manifest.json keyed by uuid with the event's summary.
+    let mut manifest = serde_json::Map::new();
+    for f in &files {
+        let Ok(doc) = serde_json::from_slice::<Value>(&std::fs::read(f).expect("read")) else {
+            continue;
+        };
+        let Some(uuid) = doc
+            .pointer("/Event/uuid")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let ev = &doc["Event"];
+        let mut entry = serde_json::Map::new();
+        for k in [
+            "info",
+            "date",
+            "timestamp",
+            "analysis",
+            "threat_level_id",
+            "Orgc",
+            "Tag",
+        ] {
+            if let Some(v) = ev.get(k) {
+                entry.insert(k.to_string(), v.clone());
+            }
+        }
+        manifest.insert(uuid.clone(), Value::Object(entry));
+        std::fs::write(
+            feed.path().join(format!("{uuid}.json")),
+            serde_json::to_vec(&doc).expect("json"),
+        )
+        .expect("write event");
+    }
+    assert!(
+        manifest.len() >= 15,
+        "{} events with a uuid",
+        manifest.len()
+    );
+    let bytes = serde_json::to_vec_pretty(&Value::Object(manifest.clone())).expect("json");
+    let entries =
+        misp::parse_manifest(&mut bytes.as_slice(), "manifest.json").expect("manifest parses");
+    assert_eq!(entries.len(), manifest.len());
+    let mut reports = 0;
+    for e in &entries {
+        assert!(e.problem.is_none(), "{e:?}");
+        let name = e.file_name().expect("a file name for a valid uuid");
+        let (items, res) = run(misp::parse_event, &feed.path().join(&name));
+        res.unwrap_or_else(|err| panic!("{name}: {err}"));
+        let report = objects(&items).into_iter().find(|o| o.type_() == "report");
+        if let Some(r) = report {
+            assert_eq!(r.id(), vigil_model::ids::vigil_id("report", &[&e.uuid]));
+            assert_eq!(
+                r.name(),
+                e.info
+                    .as_deref()
+                    .filter(|i| !i.trim().is_empty())
+                    .map(str::trim)
+            );
+            let tlp = e
+                .tags
+                .iter()
+                .filter(|t| t.to_ascii_lowercase().starts_with("tlp:"))
+                .filter_map(|t| Tlp::parse(t))
+                .max();
+            assert_eq!(r.tlp(), tlp, "{name}");
+            reports += 1;
+        }
+    }
+    eprintln!(
+        "feed of {} events laid out from the shared files: {reports} reports",
+        entries.len()
+    );
+    assert!(reports >= 15);
+}
