@@ -130,6 +130,14 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
         if compact.starts_with("{\"Event\":") || compact.contains("\"Event\":{") || compact.starts_with("{\"response\":") {
             return Some(Format::Misp);
         }
+        // A bare event as PyMISP writes it: MISP's capitalised lists or its event-only key (a feed manifest
+        // carries that key too, and is recognised by its name below).
+        if compact.starts_with('{')
+            && !name.ends_with("manifest.json")
+            && (compact.contains("\"Attribute\":[") || compact.contains("\"Object\":[") || compact.contains("\"threat_level_id\":"))
+        {
+            return Some(Format::Misp);
+        }
         if compact.contains("\"list\":[") && compact.contains("\"matching_attributes\"") {
             return Some(Format::WarningList);
         }

@@ -1,0 +1,1173 @@
+//! Log readers. Framing (files, stdin, gzip/zstd, line chunks) is separate from formats (one line to typed
+//! fields). Each record yields the fields that name something matchable, with their role, plus its timestamp.
+//!
+//! Field-aware by construction: a parser only emits the fields listed for its format (DNS query, HTTP host and
+//! URL, TLS SNI, connection endpoints, file and certificate digests, mail addresses, DNS answers), so a value
+//! elsewhere in the line (a user agent, a referrer, a certificate subject) is never looked up.
+//!
+//! Formats: Zeek TSV (with `#separator`, `#set_separator`, `#empty_field`, `#unset_field`, `#fields` headers,
+//! which may change mid-stream), Zeek JSON, Suricata EVE JSON (DNS v1/v2/v3 answers, HTTP, TLS, flow,
+//! fileinfo, alert, SMTP/e-mail), BIND query logs, unbound `log-queries`/`log-replies` lines, Squid native
+//! access logs, and JSON-lines or CSV with a [`FieldMap`].
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::json::{self, Leaf};
+use crate::set::Role;
+
+/// A log format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Zeek's tab-separated format with `#fields` header.
+    ZeekTsv,
+    /// Zeek JSON (one object per line).
+    ZeekJson,
+    /// Suricata EVE JSON.
+    Eve,
+    /// BIND 9 query log (`query-errors`/`queries` category lines).
+    Bind,
+    /// unbound with `log-queries`/`log-replies`.
+    Unbound,
+    /// Squid native `access.log`.
+    Squid,
+    /// JSON lines with a field mapping.
+    Jsonl(FieldMap),
+    /// CSV with a header row and a field mapping.
+    Csv(FieldMap),
+}
+
+impl Format {
+    /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`; `jsonl`/`csv`
+    /// need a mapping and are built directly.
+    pub fn parse(name: &str) -> Option<Format> {
+        Some(match name {
+            "zeek" | "zeek-tsv" => Format::ZeekTsv,
+            "zeek-json" => Format::ZeekJson,
+            "eve" | "suricata" => Format::Eve,
+            "bind" => Format::Bind,
+            "unbound" => Format::Unbound,
+            "squid" => Format::Squid,
+            _ => return None,
+        })
+    }
+
+    /// Short name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::ZeekTsv => "zeek",
+            Format::ZeekJson => "zeek-json",
+            Format::Eve => "eve",
+            Format::Bind => "bind",
+            Format::Unbound => "unbound",
+            Format::Squid => "squid",
+            Format::Jsonl(_) => "jsonl",
+            Format::Csv(_) => "csv",
+        }
+    }
+}
+
+/// Field mapping for the generic JSON-lines and CSV readers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FieldMap {
+    /// (field, role): for JSON a dotted path (`a.b` for nested objects, arrays add nothing), for CSV a header
+    /// column name.
+    pub fields: Vec<(String, Role)>,
+    /// The field holding the timestamp (RFC 3339, or epoch seconds).
+    pub ts: Option<String>,
+}
+
+/// How to choose the format of each input.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FormatChoice {
+    /// Detect from the first lines of each file.
+    #[default]
+    Auto,
+    /// Use this format for every file.
+    Fixed(Format),
+}
+
+/// Errors that stop reading one input (other inputs go on).
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The file cannot be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// Path.
+        file: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Auto-detection found no known format.
+    #[error("{file}: unknown log format (first line: {first_line:?}); name one with --format")]
+    UnknownFormat {
+        /// Path.
+        file: String,
+        /// The first non-empty line, clipped.
+        first_line: String,
+    },
+}
+
+/// One matchable value of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldRef<'a> {
+    /// Field name as written in the log (`query`, `dns.rrname`, `id.resp_h`, ...).
+    pub name: &'a str,
+    /// What the value is.
+    pub role: Role,
+    /// The value (JSON escapes decoded).
+    pub value: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TsKind {
+    /// Epoch seconds with optional fraction.
+    Epoch,
+    /// RFC 3339 or ISO 8601 with `Z`/`+hh:mm`/`+hhmm`.
+    Iso,
+    /// BIND `dd-Mon-yyyy HH:MM:SS.mmm` (local time of the server; taken as UTC).
+    Bind,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RawField {
+    name: u16,
+    role: Role,
+    in_scratch: bool,
+    start: u32,
+    end: u32,
+}
+
+/// The typed fields of one parsed line. Reused across lines so parsing does not allocate.
+#[derive(Debug, Default)]
+pub struct Record {
+    fields: Vec<RawField>,
+    scratch: Vec<u8>,
+    ts: Option<(TsKind, bool, u32, u32)>,
+    path: Vec<u8>,
+}
+
+impl Record {
+    fn clear(&mut self) {
+        self.fields.clear();
+        self.scratch.clear();
+        self.ts = None;
+    }
+
+    fn push(&mut self, name: u16, role: Role, start: usize, end: usize) {
+        self.fields.push(RawField { name, role, in_scratch: false, start: start as u32, end: end as u32 });
+    }
+
+    fn push_scratch(&mut self, name: u16, role: Role, value: &[u8]) {
+        let start = self.scratch.len();
+        self.scratch.extend_from_slice(value);
+        self.fields.push(RawField { name, role, in_scratch: true, start: start as u32, end: self.scratch.len() as u32 });
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when the record has no matchable field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// What a line turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A data record (possibly with no matchable field).
+    Record,
+    /// A comment, header or blank line, or a non-data line the format legitimately has.
+    Skip,
+}
+
+/// A line-to-record parser for one format (and, for Zeek TSV, one header). Immutable and shareable.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    kind: Kind,
+    names: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    ZeekJson,
+    Eve,
+    Jsonl { map: Vec<(String, u16, Role)>, ts: Option<String> },
+    Tsv(Tsv),
+    Bind,
+    Unbound,
+    Squid,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tsv {
+    sep: u8,
+    set_sep: u8,
+    unset: Vec<u8>,
+    empty: Vec<u8>,
+    /// Per column: (name id, role, column is a set/vector), or None when not matched.
+    cols: Vec<Option<(u16, Role, bool)>>,
+    ts_col: Option<usize>,
+    /// Columns of `host` and `uri` (for URL composition), and of the `#fields` header.
+    host_col: Option<usize>,
+    uri_col: Option<usize>,
+    /// CSV uses the same column machinery with quotes.
+    csv: bool,
+    /// CSV: the header row has not been seen yet.
+    header_pending: bool,
+    csv_map: Vec<(String, Role)>,
+    csv_ts: Option<String>,
+}
+
+/// Zeek field names (JSON keys and TSV columns) and the role of their values.
+const ZEEK_FIELDS: &[(&str, Role)] = &[
+    ("id.orig_h", Role::SrcIp),
+    ("id.resp_h", Role::DstIp),
+    ("id.orig_p", Role::SrcPort),
+    ("id.resp_p", Role::DstPort),
+    ("proto", Role::Proto),
+    ("query", Role::Domain),
+    ("answers", Role::Answer),
+    ("host", Role::Domain),
+    ("uri", Role::Url),
+    ("server_name", Role::Domain),
+    ("md5", Role::Hash),
+    ("sha1", Role::Hash),
+    ("sha256", Role::Hash),
+    ("fingerprint", Role::Hash),
+    ("san.dns", Role::Domain),
+    ("san.email", Role::Email),
+    ("cert_chain_fps", Role::Hash),
+    ("client_cert_chain_fps", Role::Hash),
+    ("tx_hosts", Role::Ip),
+    ("rx_hosts", Role::Ip),
+    ("mailfrom", Role::Email),
+    ("rcptto", Role::Email),
+];
+
+fn zeek_field(name: &[u8]) -> Option<(u16, Role)> {
+    ZEEK_FIELDS.iter().position(|(n, _)| n.as_bytes() == name).map(|i| (i as u16, ZEEK_FIELDS[i].1))
+}
+
+/// Suricata EVE paths (arrays add nothing) and roles. `dns.grouped.*` is handled separately.
+const EVE_FIELDS: &[(&str, Role)] = &[
+    ("src_ip", Role::SrcIp),
+    ("dest_ip", Role::DstIp),
+    ("src_port", Role::SrcPort),
+    ("dest_port", Role::DstPort),
+    ("proto", Role::Proto),
+    ("dns.rrname", Role::Domain),
+    ("dns.rdata", Role::Answer),
+    ("dns.queries.rrname", Role::Domain),
+    ("dns.answers.rrname", Role::Domain),
+    ("dns.answers.rdata", Role::Answer),
+    ("dns.grouped", Role::Answer),
+    ("http.hostname", Role::Domain),
+    ("http.url", Role::Url),
+    ("tls.sni", Role::Domain),
+    ("tls.fingerprint", Role::Hash),
+    ("fileinfo.md5", Role::Hash),
+    ("fileinfo.sha1", Role::Hash),
+    ("fileinfo.sha256", Role::Hash),
+    ("email.from", Role::Email),
+    ("email.to", Role::Email),
+    ("email.cc", Role::Email),
+    ("smtp.mail_from", Role::Email),
+    ("smtp.rcpt_to", Role::Email),
+];
+
+fn eve_field(path: &[u8]) -> Option<(u16, Role)> {
+    if let Some(i) = EVE_FIELDS.iter().position(|(n, _)| n.as_bytes() == path) {
+        return Some((i as u16, EVE_FIELDS[i].1));
+    }
+    if path.starts_with(b"dns.grouped.") {
+        let i = EVE_FIELDS.iter().position(|(n, _)| *n == "dns.grouped")?;
+        return Some((i as u16, Role::Answer));
+    }
+    None
+}
+
+impl Parser {
+    /// A parser for a format. For Zeek TSV this is the default header (`#separator \x09`, no columns yet);
+    /// the framing layer feeds header lines through [`Parser::with_header_line`].
+    pub fn new(format: &Format) -> Parser {
+        let names = |t: &[(&str, Role)]| t.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>();
+        match format {
+            Format::ZeekJson => Parser { kind: Kind::ZeekJson, names: names(ZEEK_FIELDS) },
+            Format::Eve => Parser { kind: Kind::Eve, names: names(EVE_FIELDS) },
+            Format::ZeekTsv => Parser {
+                kind: Kind::Tsv(Tsv { sep: b'\t', set_sep: b',', unset: b"-".to_vec(), empty: b"(empty)".to_vec(), ..Default::default() }),
+                names: names(ZEEK_FIELDS),
+            },
+            Format::Jsonl(m) => Parser {
+                kind: Kind::Jsonl {
+                    map: m.fields.iter().enumerate().map(|(i, (p, r))| (p.clone(), i as u16, *r)).collect(),
+                    ts: m.ts.clone(),
+                },
+                names: m.fields.iter().map(|(p, _)| p.clone()).collect(),
+            },
+            Format::Csv(m) => Parser {
+                kind: Kind::Tsv(Tsv {
+                    sep: b',',
+                    set_sep: 0,
+                    csv: true,
+                    header_pending: true,
+                    csv_map: m.fields.clone(),
+                    csv_ts: m.ts.clone(),
+                    ..Default::default()
+                }),
+                names: m.fields.iter().map(|(p, _)| p.clone()).collect(),
+            },
+            Format::Bind => Parser { kind: Kind::Bind, names: vec!["client".into(), "query".into(), "server".into()] },
+            Format::Unbound => Parser { kind: Kind::Unbound, names: vec!["client".into(), "query".into()] },
+            Format::Squid => Parser { kind: Kind::Squid, names: vec!["client".into(), "url".into(), "host".into(), "peer".into()] },
+        }
+    }
+
+    /// True when some lines change the parser (Zeek TSV headers, the CSV header row): the framing layer must
+    /// then hand lines through [`Parser::header_line`] before parallel parsing.
+    pub fn has_headers(&self) -> bool {
+        matches!(self.kind, Kind::Tsv(_))
+    }
+
+    /// True when this line must update the parser (a `#` line for Zeek TSV; the first data line for CSV).
+    pub fn is_header_line(&self, line: &[u8]) -> bool {
+        match &self.kind {
+            Kind::Tsv(t) if t.csv => t.header_pending && !line.iter().all(u8::is_ascii_whitespace) && line.first() != Some(&b'#'),
+            Kind::Tsv(_) => line.first() == Some(&b'#'),
+            _ => false,
+        }
+    }
+
+    /// Applies a header line; returns the updated parser (other lines are ignored).
+    pub fn with_header_line(&self, line: &[u8]) -> Parser {
+        let mut p = self.clone();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Kind::Tsv(t) = &mut p.kind else { return p };
+        if t.csv {
+            let mut cells = Vec::new();
+            csv_split(line, &mut cells);
+            t.cols = cells
+                .iter()
+                .map(|(a, b, _)| {
+                    let name = &line[*a..*b];
+                    t.csv_map.iter().position(|(n, _)| n.as_bytes() == name).map(|i| (i as u16, t.csv_map[i].1, false))
+                })
+                .collect();
+            t.ts_col = t.csv_ts.as_ref().and_then(|ts| cells.iter().position(|(a, b, _)| &line[*a..*b] == ts.as_bytes()));
+            t.header_pending = false;
+            return p;
+        }
+        let (key, rest) = match line.iter().position(|&c| c == b' ' || c == t.sep) {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line, &b""[..]),
+        };
+        match key {
+            b"#separator" => {
+                // Written as `\x09`.
+                if let Some(h) = rest.strip_prefix(b"\\x") {
+                    if let Some(v) = std::str::from_utf8(h).ok().and_then(|h| u8::from_str_radix(h.trim(), 16).ok()) {
+                        t.sep = v;
+                    }
+                } else if let Some(&c) = rest.first() {
+                    t.sep = c;
+                }
+            }
+            b"#set_separator" => t.set_sep = rest.first().copied().unwrap_or(b','),
+            b"#empty_field" => t.empty = rest.to_vec(),
+            b"#unset_field" => t.unset = rest.to_vec(),
+            b"#fields" => {
+                let names: Vec<&[u8]> = rest.split(|&c| c == t.sep).collect();
+                t.cols = names.iter().map(|n| zeek_field(n).map(|(i, r)| (i, r, false))).collect();
+                t.ts_col = names.iter().position(|n| *n == b"ts");
+                t.host_col = names.iter().position(|n| *n == b"host");
+                t.uri_col = names.iter().position(|n| *n == b"uri");
+            }
+            b"#types" => {
+                let types: Vec<&[u8]> = rest.split(|&c| c == t.sep).collect();
+                for (c, ty) in t.cols.iter_mut().zip(types) {
+                    if let Some(c) = c {
+                        c.2 = ty.starts_with(b"set[") || ty.starts_with(b"vector[");
+                    }
+                }
+            }
+            _ => {}
+        }
+        p
+    }
+
+    /// Name of field `id`.
+    fn name(&self, id: u16) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+    }
+
+    /// The fields of a parsed record.
+    pub fn fields<'a>(&'a self, line: &'a [u8], rec: &'a Record) -> impl Iterator<Item = FieldRef<'a>> + 'a {
+        rec.fields.iter().filter_map(move |f| {
+            let src = if f.in_scratch { &rec.scratch[..] } else { line };
+            Some(FieldRef { name: self.name(f.name), role: f.role, value: src.get(f.start as usize..f.end as usize)? })
+        })
+    }
+
+    /// The record's timestamp in RFC 3339 (UTC), when the line has a readable one.
+    pub fn timestamp(&self, line: &[u8], rec: &Record) -> Option<String> {
+        let (kind, in_scratch, a, b) = rec.ts?;
+        let src = if in_scratch { &rec.scratch[..] } else { line };
+        let raw = std::str::from_utf8(src.get(a as usize..b as usize)?).ok()?;
+        to_rfc3339(kind, raw)
+    }
+
+    /// Parses one line (without its newline) into `rec`. Errors say what is wrong with the line.
+    pub fn parse(&self, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+        rec.clear();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Parsed::Skip);
+        }
+        match &self.kind {
+            Kind::ZeekJson => self.parse_json(line, rec, JsonFlavor::Zeek),
+            Kind::Eve => self.parse_json(line, rec, JsonFlavor::Eve),
+            Kind::Jsonl { .. } => self.parse_json(line, rec, JsonFlavor::Mapped),
+            Kind::Tsv(t) => parse_tsv(t, line, rec),
+            Kind::Bind => parse_bind(line, rec),
+            Kind::Unbound => parse_unbound(line, rec),
+            Kind::Squid => parse_squid(line, rec),
+        }
+    }
+
+    fn parse_json(&self, line: &[u8], rec: &mut Record, flavor: JsonFlavor) -> Result<Parsed, String> {
+        if line.first() == Some(&b'#') && flavor != JsonFlavor::Eve {
+            return Ok(Parsed::Skip);
+        }
+        let mut path = std::mem::take(&mut rec.path);
+        let mut host: Option<usize> = None;
+        let mut uri: Option<usize> = None;
+        let mut err: Option<String> = None;
+        let res = json::walk(line, &mut path, &mut |p, leaf| {
+            let (start, end, escaped, is_str) = match leaf {
+                Leaf::Str { start, end, escaped } => (start, end, escaped, true),
+                Leaf::Bare { start, end } => (start, end, false, false),
+            };
+            let is_ts = match flavor {
+                JsonFlavor::Zeek => p == b"ts",
+                JsonFlavor::Eve => p == b"timestamp",
+                JsonFlavor::Mapped => matches!(&self.kind, Kind::Jsonl { ts: Some(t), .. } if t.as_bytes() == p),
+            };
+            if is_ts {
+                let kind = if is_str { TsKind::Iso } else { TsKind::Epoch };
+                if is_str && line[start..end].iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+                    rec.ts = Some((TsKind::Epoch, false, start as u32, end as u32));
+                } else {
+                    rec.ts = Some((kind, false, start as u32, end as u32));
+                }
+                return;
+            }
+            let hit = match flavor {
+                JsonFlavor::Zeek => zeek_field(p),
+                JsonFlavor::Eve => eve_field(p),
+                JsonFlavor::Mapped => match &self.kind {
+                    Kind::Jsonl { map, .. } => map.iter().find(|(k, _, _)| k.as_bytes() == p).map(|(_, i, r)| (*i, *r)),
+                    _ => None,
+                },
+            };
+            let Some((name, role)) = hit else { return };
+            if !is_str && !matches!(role, Role::SrcPort | Role::DstPort) {
+                return;
+            }
+            if escaped {
+                let mut tmp = Vec::new();
+                if let Err(e) = json::unescape(&line[start..end], &mut tmp) {
+                    err.get_or_insert(format!("{e} in `{}`", String::from_utf8_lossy(p)));
+                    return;
+                }
+                rec.push_scratch(name, role, &tmp);
+            } else {
+                rec.push(name, role, start, end);
+            }
+            match (flavor, p) {
+                (JsonFlavor::Zeek, b"host") | (JsonFlavor::Eve, b"http.hostname") => host = Some(rec.fields.len() - 1),
+                (JsonFlavor::Zeek, b"uri") | (JsonFlavor::Eve, b"http.url") => uri = Some(rec.fields.len() - 1),
+                _ => {}
+            }
+        });
+        rec.path = path;
+        res?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        compose_url(line, rec, host, uri);
+        Ok(Parsed::Record)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonFlavor {
+    Zeek,
+    Eve,
+    Mapped,
+}
+
+/// HTTP logs split the URL into host and path: rebuild `http://host/path` (unless the path is already absolute)
+/// in place of the path field, which then has the URL role.
+fn compose_url(line: &[u8], rec: &mut Record, host: Option<usize>, uri: Option<usize>) {
+    let Some(u) = uri else { return };
+    let get = |rec: &Record, i: usize| -> Vec<u8> {
+        let f = rec.fields[i];
+        let src = if f.in_scratch { &rec.scratch[..] } else { line };
+        src.get(f.start as usize..f.end as usize).unwrap_or(&[]).to_vec()
+    };
+    let path = get(rec, u);
+    if memchr::memmem::find(&path, b"://").is_some_and(|i| i < 10) {
+        return;
+    }
+    let Some(h) = host else {
+        // No host: the path alone cannot be matched as a URL.
+        rec.fields.remove(u);
+        return;
+    };
+    let host = get(rec, h);
+    let mut url = Vec::with_capacity(7 + host.len() + path.len());
+    url.extend_from_slice(b"http://");
+    url.extend_from_slice(&host);
+    if !path.starts_with(b"/") {
+        url.push(b'/');
+    }
+    url.extend_from_slice(&path);
+    let name = rec.fields[u].name;
+    rec.fields.remove(u);
+    rec.push_scratch(name, Role::Url, &url);
+}
+
+fn parse_tsv(t: &Tsv, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    if !t.csv && line.first() == Some(&b'#') {
+        return Ok(Parsed::Skip);
+    }
+    if t.csv {
+        if line.first() == Some(&b'#') || t.header_pending {
+            return Ok(Parsed::Skip);
+        }
+        let mut cells = Vec::new();
+        csv_split(line, &mut cells);
+        if cells.len() != t.cols.len() {
+            return Err(format!("{} columns, header has {}", cells.len(), t.cols.len()));
+        }
+        for (i, (a, b, quoted)) in cells.into_iter().enumerate() {
+            if t.ts_col == Some(i) {
+                let v = &line[a..b];
+                let kind = if v.iter().all(|c| c.is_ascii_digit() || *c == b'.') { TsKind::Epoch } else { TsKind::Iso };
+                rec.ts = Some((kind, false, a as u32, b as u32));
+            }
+            if let Some(Some((name, role, _))) = t.cols.get(i) {
+                if a == b {
+                    continue;
+                }
+                if quoted && line[a..b].windows(2).any(|w| w == b"\"\"") {
+                    let v: Vec<u8> = String::from_utf8_lossy(&line[a..b]).replace("\"\"", "\"").into_bytes();
+                    rec.push_scratch(*name, *role, &v);
+                } else {
+                    rec.push(*name, *role, a, b);
+                }
+            }
+        }
+        return Ok(Parsed::Record);
+    }
+    if t.cols.is_empty() {
+        return Err("data line before any #fields header".into());
+    }
+    let mut ncols = 0;
+    let mut host: Option<usize> = None;
+    let mut uri: Option<usize> = None;
+    let mut start = 0;
+    for (i, cell) in line.split(|&c| c == t.sep).enumerate() {
+        let a = start;
+        let b = a + cell.len();
+        start = b + 1;
+        ncols += 1;
+        if t.ts_col == Some(i) {
+            rec.ts = Some((TsKind::Epoch, false, a as u32, b as u32));
+        }
+        let Some(Some((name, role, is_set))) = t.cols.get(i) else { continue };
+        if cell == &t.unset[..] || cell == &t.empty[..] || cell.is_empty() {
+            continue;
+        }
+        if *is_set {
+            let mut s = a;
+            for part in cell.split(|&c| c == t.set_sep) {
+                if !part.is_empty() {
+                    rec.push(*name, *role, s, s + part.len());
+                }
+                s += part.len() + 1;
+            }
+        } else {
+            // Zeek escapes non-printable bytes as \xNN; undo that so the value compares as written.
+            if cell.contains(&b'\\') {
+                let v = zeek_unescape(cell);
+                rec.push_scratch(*name, *role, &v);
+            } else {
+                rec.push(*name, *role, a, b);
+            }
+            if Some(i) == t.host_col {
+                host = Some(rec.fields.len() - 1);
+            }
+            if Some(i) == t.uri_col {
+                uri = Some(rec.fields.len() - 1);
+            }
+        }
+    }
+    if ncols != t.cols.len() {
+        return Err(format!("{ncols} columns, #fields has {}", t.cols.len()));
+    }
+    compose_url(line, rec, host, uri);
+    Ok(Parsed::Record)
+}
+
+fn zeek_unescape(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'\\' && v.get(i + 1) == Some(&b'x') {
+            if let Some(b) = v.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(v[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Splits one CSV line into (start, end, quoted) cell ranges (quotes excluded; `""` left for the caller).
+fn csv_split(line: &[u8], out: &mut Vec<(usize, usize, bool)>) {
+    out.clear();
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            let a = i + 1;
+            let mut j = a;
+            loop {
+                match memchr::memchr(b'"', &line[j..]) {
+                    Some(k) if line.get(j + k + 1) == Some(&b'"') => j += k + 2,
+                    Some(k) => {
+                        j += k;
+                        break;
+                    }
+                    None => {
+                        j = line.len();
+                        break;
+                    }
+                }
+            }
+            out.push((a, j, true));
+            i = match memchr::memchr(b',', &line[j.min(line.len())..]) {
+                Some(k) => j + k + 1,
+                None => return,
+            };
+        } else {
+            match memchr::memchr(b',', &line[i.min(line.len())..]) {
+                Some(k) => {
+                    out.push((i, i + k, false));
+                    i += k + 1;
+                }
+                None => {
+                    out.push((i.min(line.len()), line.len(), false));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    memchr::memmem::find(h, n)
+}
+
+fn token_end(b: &[u8], from: usize) -> usize {
+    b[from..].iter().position(|c| c.is_ascii_whitespace()).map_or(b.len(), |k| from + k)
+}
+
+/// BIND: `24-Mar-2018 17:15:20.866 queries: info: client @0x7f.. 10.0.0.1#53124 (q.example): query: q.example IN A +E(0)K (10.0.0.53)`.
+fn parse_bind(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    let q = find(line, b"query: ").ok_or("no `query:` in a BIND query log line")?;
+    let c = find(line, b"client ").ok_or("no `client` in a BIND query log line")?;
+    let mut i = c + 7;
+    if line[i..].starts_with(b"@0x") {
+        i = token_end(line, i) + 1;
+    }
+    let ip_end = line[i.min(line.len())..].iter().position(|&b| b == b'#' || b.is_ascii_whitespace() || b == b':').map(|k| i + k);
+    if let Some(e) = ip_end {
+        if e > i {
+            rec.push(0, Role::SrcIp, i, e);
+        }
+    }
+    let qs = q + 7;
+    let qe = token_end(line, qs);
+    if qe == qs {
+        return Err("empty query name".into());
+    }
+    rec.push(1, Role::Domain, qs, qe);
+    // The server address BIND appends in parentheses.
+    if let (Some(o), true) = (memchr::memrchr(b'(', line), line.ends_with(b")")) {
+        if o > qe {
+            rec.push(2, Role::DstIp, o + 1, line.len() - 1);
+        }
+    }
+    // Leading `dd-Mon-yyyy HH:MM:SS.mmm`.
+    if line.len() > 20 && line[2] == b'-' && line[6] == b'-' {
+        let e = token_end(line, 12);
+        rec.ts = Some((TsKind::Bind, false, 0, e as u32));
+    }
+    Ok(Parsed::Record)
+}
+
+/// unbound: `[1521911720] unbound[1234:0] info: 10.0.0.1 q.example. A IN [NOERROR 0.000 0 45]`.
+fn parse_unbound(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    let Some(i) = find(line, b" info: ") else {
+        if find(line, b"unbound[").is_some() {
+            return Ok(Parsed::Skip);
+        }
+        return Err("not an unbound log line".into());
+    };
+    let toks: Vec<(usize, usize)> = tokens(line, i + 7).take(4).collect();
+    if toks.len() < 4 || crate::set::parse_ipv4(&line[toks[0].0..toks[0].1]).is_none() && !line[toks[0].0..toks[0].1].contains(&b':') {
+        // Other informational messages (start-up, statistics) are not queries.
+        return Ok(Parsed::Skip);
+    }
+    rec.push(0, Role::SrcIp, toks[0].0, toks[0].1);
+    rec.push(1, Role::Domain, toks[1].0, toks[1].1);
+    if line.first() == Some(&b'[') {
+        if let Some(e) = memchr::memchr(b']', line) {
+            rec.ts = Some((TsKind::Epoch, false, 1, e as u32));
+        }
+    }
+    Ok(Parsed::Record)
+}
+
+fn tokens(line: &[u8], from: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut i = from;
+    std::iter::from_fn(move || {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return None;
+        }
+        let a = i;
+        i = token_end(line, i);
+        Some((a, i))
+    })
+}
+
+/// Squid native: `ts elapsed client code/status bytes method URL user hierarchy/peer type`.
+fn parse_squid(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    if line.first() == Some(&b'#') {
+        return Ok(Parsed::Skip);
+    }
+    let t: Vec<(usize, usize)> = tokens(line, 0).take(10).collect();
+    if t.len() < 7 {
+        return Err(format!("{} fields, a Squid access.log line has at least 7", t.len()));
+    }
+    let ts = &line[t[0].0..t[0].1];
+    if !ts.iter().all(|c| c.is_ascii_digit() || *c == b'.') || !line[t[3].0..t[3].1].contains(&b'/') {
+        return Err("not a Squid native access.log line".into());
+    }
+    rec.ts = Some((TsKind::Epoch, false, t[0].0 as u32, t[0].1 as u32));
+    rec.push(0, Role::SrcIp, t[2].0, t[2].1);
+    let (ua, ub) = t[6];
+    let url = &line[ua..ub];
+    let method = &line[t[5].0..t[5].1];
+    if method == b"CONNECT" || !url.contains(&b'/') {
+        // `host:port` of a tunnel.
+        rec.push(2, Role::Domain, ua, ub);
+    } else {
+        rec.push(1, Role::Url, ua, ub);
+        let hs = find(url, b"://").map_or(0, |i| i + 3);
+        let he = url[hs..].iter().position(|&c| matches!(c, b'/' | b'?' | b'#')).map_or(url.len(), |k| hs + k);
+        if he > hs {
+            rec.push(2, Role::Domain, ua + hs, ua + he);
+        }
+    }
+    if let Some(&(pa, pb)) = t.get(8) {
+        if let Some(s) = memchr::memchr(b'/', &line[pa..pb]) {
+            let peer = &line[pa + s + 1..pb];
+            if !peer.is_empty() && peer != b"-" {
+                rec.push(3, Role::DstIp, pa + s + 1, pb);
+            }
+        }
+    }
+    Ok(Parsed::Record)
+}
+
+/// Converts a log timestamp to RFC 3339 UTC.
+fn to_rfc3339(kind: TsKind, raw: &str) -> Option<String> {
+    let dt: DateTime<Utc> = match kind {
+        TsKind::Epoch => {
+            let (s, f) = raw.split_once('.').unwrap_or((raw, ""));
+            let secs: i64 = s.parse().ok()?;
+            let mut frac = f.chars().take(9).collect::<String>();
+            while frac.len() < 9 {
+                frac.push('0');
+            }
+            let nanos: u32 = frac.parse().ok()?;
+            Utc.timestamp_opt(secs, nanos).single()?
+        }
+        TsKind::Iso => match DateTime::parse_from_rfc3339(raw) {
+            Ok(d) => d.with_timezone(&Utc),
+            Err(_) => DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z").ok()?.with_timezone(&Utc),
+        },
+        TsKind::Bind => NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f").ok()?.and_utc(),
+    };
+    Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// Detects the format from the first lines of an input; None when none fits.
+pub fn detect(head: &[u8]) -> Option<Format> {
+    let lines = head.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).filter(|l| !l.is_empty()).take(20);
+    for l in lines {
+        if l.starts_with(b"#separator") || l.starts_with(b"#fields") {
+            return Some(Format::ZeekTsv);
+        }
+        if l.first() == Some(&b'#') {
+            continue;
+        }
+        if l.first() == Some(&b'{') {
+            if find(l, b"\"event_type\"").is_some() {
+                return Some(Format::Eve);
+            }
+            if find(l, b"\"_path\"").is_some() || find(l, b"\"id.orig_h\"").is_some() || find(l, b"\"uid\"").is_some() {
+                return Some(Format::ZeekJson);
+            }
+            return None;
+        }
+        if find(l, b"query: ").is_some() && find(l, b"client ").is_some() {
+            return Some(Format::Bind);
+        }
+        if find(l, b"unbound[").is_some() {
+            return Some(Format::Unbound);
+        }
+        let mut r = Record::default();
+        if parse_squid(l, &mut r).is_ok() {
+            return Some(Format::Squid);
+        }
+        return None;
+    }
+    None
+}
+
+/// One input: a path, or `-` for standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogInput {
+    /// Path to read (`-` is standard input).
+    pub path: PathBuf,
+}
+
+impl LogInput {
+    /// An input for `path`.
+    pub fn new(path: impl Into<PathBuf>) -> LogInput {
+        LogInput { path: path.into() }
+    }
+
+    /// The name sightings carry in `file`.
+    pub fn display(&self) -> String {
+        if self.path.as_os_str() == "-" {
+            "-".to_string()
+        } else {
+            self.path.display().to_string()
+        }
+    }
+}
+
+/// Opens an input, decompressing gzip (all members) or zstd when the magic bytes say so.
+pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" { Box::new(io::stdin()) } else { Box::new(File::open(path)?) };
+    decompress(raw)
+}
+
+/// Wraps a reader in a gzip or zstd decoder when its first bytes are one of their magics.
+pub fn decompress(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 4];
+    let mut n = 0;
+    while n < 4 {
+        match raw.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head = io::Cursor::new(magic[..n].to_vec());
+    let chained = head.chain(raw);
+    if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 18, chained))));
+    }
+    if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        return Ok(Box::new(zstd::stream::read::Decoder::new(chained)?));
+    }
+    Ok(Box::new(chained))
+}
+
+/// Reads an input in chunks of whole lines. A chunk is returned with the parser that applies to all of its
+/// lines: for formats with headers, a chunk ends right after any header lines, which update the parser.
+pub struct Chunker {
+    reader: Box<dyn Read + Send>,
+    parser: Arc<Parser>,
+    carry: Vec<u8>,
+    chunk: usize,
+    max_line: usize,
+    eof: bool,
+    /// Bytes of log text returned so far.
+    pub bytes: u64,
+    skipping_long: bool,
+    pending_error: Option<io::Error>,
+}
+
+/// What [`Chunker::next_chunk`] produced.
+pub enum ChunkEvent {
+    /// Whole lines (the last one may lack its newline at end of input) and the parser for them.
+    Lines(Vec<u8>, Arc<Parser>),
+    /// A line longer than the limit was dropped (counts as one unparsable line).
+    LongLine,
+    /// Reading failed; `partial` is true when an incomplete last line was dropped.
+    Failed(io::Error),
+    /// End of input.
+    End,
+}
+
+impl Chunker {
+    /// A chunker over a reader with an initial parser; `chunk` is the target chunk size in bytes, `max_line`
+    /// the longest line kept.
+    pub fn new(reader: Box<dyn Read + Send>, parser: Parser, chunk: usize, max_line: usize) -> Chunker {
+        Chunker {
+            reader,
+            parser: Arc::new(parser),
+            carry: Vec::new(),
+            chunk: chunk.max(4096),
+            max_line: max_line.max(1024),
+            eof: false,
+            bytes: 0,
+            skipping_long: false,
+            pending_error: None,
+        }
+    }
+
+    /// The next chunk; `buf` is a recycled buffer (its contents are discarded).
+    pub fn next_chunk(&mut self, buf: Vec<u8>) -> ChunkEvent {
+        loop {
+            if self.carry.is_empty() && self.eof {
+                if let Some(e) = self.pending_error.take() {
+                    return ChunkEvent::Failed(e);
+                }
+                return ChunkEvent::End;
+            }
+            // Header handling first: a chunk never mixes lines of two parsers.
+            if self.parser.has_headers() && !self.carry.is_empty() {
+                if let Some((end, parser)) = self.find_headers() {
+                    let old = std::mem::replace(&mut self.parser, Arc::new(parser));
+                    return self.emit(buf, end, old);
+                }
+            }
+            let have_nl = memchr::memrchr(b'\n', &self.carry);
+            if self.carry.len() >= self.chunk || self.eof {
+                let p = self.parser.clone();
+                if let Some(end) = have_nl {
+                    return self.emit(buf, end + 1, p);
+                }
+                if self.eof {
+                    let n = self.carry.len();
+                    return self.emit(buf, n, p);
+                }
+            }
+            if have_nl.is_none() && self.carry.len() > self.max_line {
+                // One line bigger than the limit: drop it up to its newline.
+                self.carry.clear();
+                self.skipping_long = true;
+            }
+            let old = self.carry.len();
+            let want = (self.chunk.max(old + 65536) - old) as u64;
+            match (&mut self.reader).take(want).read_to_end(&mut self.carry) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) => {
+                    // Keep the complete lines read before the failure; drop the partial last one.
+                    self.eof = true;
+                    self.pending_error = Some(e);
+                    match memchr::memrchr(b'\n', &self.carry) {
+                        Some(end) => self.carry.truncate(end + 1),
+                        None => self.carry.clear(),
+                    }
+                    if self.skipping_long {
+                        self.carry.clear();
+                    }
+                }
+            }
+            if self.skipping_long && !self.carry.is_empty() {
+                match memchr::memchr(b'\n', &self.carry) {
+                    Some(i) => {
+                        self.carry.drain(..=i);
+                        self.skipping_long = false;
+                        return ChunkEvent::LongLine;
+                    }
+                    None => self.carry.clear(),
+                }
+            }
+            if self.skipping_long && self.eof {
+                self.skipping_long = false;
+                return ChunkEvent::LongLine;
+            }
+        }
+    }
+
+    /// Hands out `carry[..end]` and keeps the rest, reusing `buf` as the new carry (no copy of the lines).
+    fn emit(&mut self, mut buf: Vec<u8>, end: usize, parser: Arc<Parser>) -> ChunkEvent {
+        buf.clear();
+        buf.extend_from_slice(&self.carry[end..]);
+        self.carry.truncate(end);
+        let out = std::mem::replace(&mut self.carry, buf);
+        self.bytes += out.len() as u64;
+        ChunkEvent::Lines(out, parser)
+    }
+
+    /// When a header line is among the complete lines of `carry`: the end of the header block (the lines up
+    /// to it go out with the current parser) and the parser the header block makes.
+    fn find_headers(&self) -> Option<(usize, Parser)> {
+        let complete = match memchr::memrchr(b'\n', &self.carry) {
+            Some(e) => e + 1,
+            None if self.eof => self.carry.len(),
+            None => return None,
+        };
+        let data = &self.carry[..complete];
+        let csv = self.parser_is_csv();
+        let mut pos = 0;
+        let mut header_at = None;
+        while pos < data.len() {
+            let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |k| pos + k);
+            if self.parser.is_header_line(&data[pos..end]) {
+                header_at = Some(pos);
+                break;
+            }
+            if !csv {
+                // Zeek TSV: only `#` lines are headers; jump straight to the next `\n#`.
+                match memchr::memmem::find(&data[pos..], b"\n#") {
+                    Some(k) => {
+                        pos += k + 1;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            pos = end + 1;
+        }
+        let h = header_at?;
+        let mut p = (*self.parser).clone();
+        let mut e = h;
+        while e < data.len() {
+            let end = memchr::memchr(b'\n', &data[e..]).map_or(data.len(), |k| e + k);
+            let line = &data[e..end];
+            if !p.is_header_line(line) {
+                break;
+            }
+            p = p.with_header_line(line);
+            e = (end + 1).min(data.len());
+            if csv {
+                break;
+            }
+        }
+        Some((e, p))
+    }
+
+    fn parser_is_csv(&self) -> bool {
+        matches!(&self.parser.kind, Kind::Tsv(t) if t.csv)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
+        let mut r = Record::default();
+        p.parse(line.as_bytes(), &mut r).expect("parses");
+        p.fields(line.as_bytes(), &r).map(|f| (f.name.to_string(), f.role, String::from_utf8_lossy(f.value).into_owned())).collect()
+    }
+
+    #[test]
+    fn zeek_json_http_composes_url_and_ignores_user_agent() {
+        let p = Parser::new(&Format::ZeekJson);
+        let l = r#"{"ts":1521911720.5,"id.orig_h":"10.0.0.1","id.resp_h":"1.2.3.4","host":"evil.com","uri":"/a?b=1","user_agent":"evil.org"}"#;
+        let f = fields(&p, l);
+        assert!(f.contains(&("host".into(), Role::Domain, "evil.com".into())));
+        assert!(f.contains(&("uri".into(), Role::Url, "http://evil.com/a?b=1".into())));
+        assert!(!f.iter().any(|x| x.2 == "evil.org"));
+        let mut r = Record::default();
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(p.timestamp(l.as_bytes(), &r).as_deref(), Some("2018-03-24T17:15:20.500Z"));
+    }
+
+    #[test]
+    fn eve_dns_v2_answers_and_tls() {
+        let p = Parser::new(&Format::Eve);
+        let l = r#"{"timestamp":"2023-02-28T11:34:02.133169+0000","event_type":"dns","src_ip":"10.0.0.1","dest_ip":"10.0.0.53","dns":{"version":2,"type":"answer","rrname":"a.evil.com","answers":[{"rrname":"a.evil.com","rrtype":"A","rdata":"6.6.6.6"}],"grouped":{"A":["6.6.6.6"]}}}"#;
+        let f = fields(&p, l);
+        assert!(f.contains(&("dns.rrname".into(), Role::Domain, "a.evil.com".into())));
+        assert!(f.contains(&("dns.answers.rdata".into(), Role::Answer, "6.6.6.6".into())));
+        assert!(f.contains(&("dns.grouped".into(), Role::Answer, "6.6.6.6".into())));
+        let mut r = Record::default();
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(p.timestamp(l.as_bytes(), &r).as_deref(), Some("2023-02-28T11:34:02.133169Z"));
+    }
+
+    #[test]
+    fn zeek_tsv_header_and_sets() {
+        let mut p = Parser::new(&Format::ZeekTsv);
+        for h in ["#separator \\x09", "#set_separator\t,", "#fields\tts\tquery\tanswers\tid.orig_h", "#types\ttime\tstring\tvector[string]\taddr"] {
+            p = p.with_header_line(h.as_bytes());
+        }
+        let f = fields(&p, "1521911720.865716\tevil.com\t1.2.3.4,x.com\t-");
+        assert_eq!(
+            f,
+            vec![
+                ("query".into(), Role::Domain, "evil.com".into()),
+                ("answers".into(), Role::Answer, "1.2.3.4".into()),
+                ("answers".into(), Role::Answer, "x.com".into()),
+            ]
+        );
+        let mut r = Record::default();
+        assert!(p.parse(b"1\t2", &mut r).is_err());
+    }
+
+    #[test]
+    fn bind_unbound_squid() {
+        let b = Parser::new(&Format::Bind);
+        let f = fields(&b, "24-Mar-2018 17:15:20.866 queries: info: client @0x7f8b2c0a3e20 10.47.1.100#41772 (Evil.com): query: Evil.com IN A +E(0)K (10.0.0.100)");
+        assert_eq!(f[0], ("client".into(), Role::SrcIp, "10.47.1.100".into()));
+        assert_eq!(f[1], ("query".into(), Role::Domain, "Evil.com".into()));
+        assert_eq!(f[2], ("server".into(), Role::DstIp, "10.0.0.100".into()));
+        let u = Parser::new(&Format::Unbound);
+        let f = fields(&u, "[1521911720] unbound[1234:0] info: 10.0.0.1 evil.com. A IN");
+        assert_eq!(f[1], ("query".into(), Role::Domain, "evil.com.".into()));
+        let s = Parser::new(&Format::Squid);
+        let f = fields(&s, "1286536309.450    123 192.168.0.1 TCP_MISS/200 1234 GET http://evil.com/x - DIRECT/1.2.3.4 text/html");
+        assert!(f.contains(&("url".into(), Role::Url, "http://evil.com/x".into())));
+        assert!(f.contains(&("host".into(), Role::Domain, "evil.com".into())));
+        assert!(f.contains(&("peer".into(), Role::DstIp, "1.2.3.4".into())));
+    }
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(detect(b"#separator \\x09\n#fields\tts\n"), Some(Format::ZeekTsv));
+        assert_eq!(detect(br#"{"timestamp":"x","event_type":"dns"}"#), Some(Format::Eve));
+        assert_eq!(detect(br#"{"_path":"dns","ts":1}"#), Some(Format::ZeekJson));
+        assert_eq!(detect(b"1286536309.450    123 192.168.0.1 TCP_MISS/200 1234 GET http://e.com/ - DIRECT/1.2.3.4 -"), Some(Format::Squid));
+        assert_eq!(detect(b"hello world"), None);
+    }
+}

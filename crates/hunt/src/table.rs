@@ -1,0 +1,221 @@
+//! Compact open-addressing hash table over byte-string keys stored in one arena, with postings to indicators.
+//!
+//! Why not `HashMap<String, _>`: one heap string per key costs 24 bytes of header plus allocator overhead, which
+//! breaks the memory budget for a million indicators. Here a key costs its bytes, a 4-byte offset, a 4-byte
+//! posting and about 5 bytes of slots; the slot array is plain `u32`s so a snapshot stores it as is.
+
+/// Keys per table are limited to 2^24 - 1 because a slot packs an 8-bit hash tag with the key index.
+pub(crate) const MAX_KEYS: usize = (1 << 24) - 1;
+/// A posting with this bit set is an offset into `multi` (a count followed by that many indicator indices).
+pub(crate) const MULTI: u32 = 1 << 31;
+
+/// Deterministic 64-bit hash (stable across runs and machines: snapshots store the slot layout).
+#[inline]
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = (b.len() as u64).wrapping_mul(K) ^ 0x2545_F491_4F6C_DD1D;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    // fmix64 from MurmurHash3: spreads entropy into the low bits used for the slot index.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
+/// An immutable key table. Keys are unique; each has a posting (one indicator, or a `MULTI` list).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct KeyTable {
+    pub(crate) arena: Vec<u8>,
+    /// `offs[i]..offs[i+1]` is key `i` in `arena`; `len == keys + 1`.
+    pub(crate) offs: Vec<u32>,
+    pub(crate) post: Vec<u32>,
+    pub(crate) multi: Vec<u32>,
+    /// Power-of-two slot array; 0 is empty, else `(tag << 24) | (key + 1)`.
+    pub(crate) slots: Vec<u32>,
+}
+
+impl KeyTable {
+    /// Builds from (key, indicator) pairs; duplicate keys merge their indicators (kept in input order, deduped).
+    pub(crate) fn build(mut pairs: Vec<(Vec<u8>, u32)>) -> Result<KeyTable, String> {
+        // Stable sort keeps indicator order within a key deterministic.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut t = KeyTable { offs: vec![0], ..Default::default() };
+        let mut i = 0;
+        while i < pairs.len() {
+            let mut j = i + 1;
+            while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+                j += 1;
+            }
+            t.arena.extend_from_slice(&pairs[i].0);
+            if t.arena.len() > u32::MAX as usize {
+                return Err("indicator values exceed 4 GiB in one table".into());
+            }
+            t.offs.push(t.arena.len() as u32);
+            let mut ids: Vec<u32> = pairs[i..j].iter().map(|p| p.1).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.len() == 1 {
+                t.post.push(ids[0]);
+            } else {
+                t.post.push(MULTI | t.multi.len() as u32);
+                t.multi.push(ids.len() as u32);
+                t.multi.extend_from_slice(&ids);
+            }
+            i = j;
+        }
+        let n = t.post.len();
+        if n > MAX_KEYS {
+            return Err(format!("{n} distinct values in one table; the limit is {MAX_KEYS}"));
+        }
+        t.arena.shrink_to_fit();
+        let cap = (n * 8 / 5 + 1).next_power_of_two().max(8);
+        t.slots = vec![0u32; cap];
+        let mask = cap - 1;
+        for k in 0..n {
+            let key = t.key(k);
+            let h = hash_bytes(key);
+            let tag = (h >> 56) as u32;
+            let mut s = (h as usize) & mask;
+            while t.slots[s] != 0 {
+                s = (s + 1) & mask;
+            }
+            t.slots[s] = (tag << 24) | (k as u32 + 1);
+        }
+        Ok(t)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.post.len()
+    }
+
+    #[inline]
+    pub(crate) fn key(&self, k: usize) -> &[u8] {
+        match (self.offs.get(k), self.offs.get(k + 1)) {
+            (Some(&a), Some(&b)) => self.arena.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The key index of `key`, if present.
+    #[inline]
+    pub(crate) fn find(&self, key: &[u8]) -> Option<u32> {
+        if self.post.is_empty() {
+            return None;
+        }
+        let h = hash_bytes(key);
+        let tag = (h >> 56) as u32;
+        let mask = self.slots.len() - 1;
+        let mut s = (h as usize) & mask;
+        // A full table cannot occur (load < 5/8), but a crafted snapshot could make one: bound the probe.
+        for _ in 0..self.slots.len() {
+            let v = self.slots[s];
+            if v == 0 {
+                return None;
+            }
+            if v >> 24 == tag {
+                let k = (v & 0x00FF_FFFF) - 1;
+                if self.key(k as usize) == key {
+                    return Some(k);
+                }
+            }
+            s = (s + 1) & mask;
+        }
+        None
+    }
+
+    /// The indicators posted under key `k`.
+    #[inline]
+    pub(crate) fn postings(&self, k: u32) -> &[u32] {
+        let Some(p) = self.post.get(k as usize) else { return &[] };
+        postings(p, &self.multi)
+    }
+
+    /// Checks the invariants a lookup relies on (used after loading a snapshot).
+    pub(crate) fn validate(&self, n_indicators: u32) -> Result<(), String> {
+        let n = self.post.len();
+        if self.offs.len() != n + 1 || n > MAX_KEYS {
+            return Err("offset table does not match key count".into());
+        }
+        if self.offs.first() != Some(&0) || self.offs.windows(2).any(|w| w[0] > w[1]) {
+            return Err("key offsets not monotonic".into());
+        }
+        if self.offs.last().map(|&x| x as usize) != Some(self.arena.len()) {
+            return Err("key offsets do not end at the arena end".into());
+        }
+        if !self.slots.len().is_power_of_two() || self.slots.len() <= n {
+            return Err("slot array size invalid".into());
+        }
+        if self.slots.iter().any(|&v| v != 0 && (v & 0x00FF_FFFF) as usize > n) {
+            return Err("slot points past the key table".into());
+        }
+        validate_postings(&self.post, &self.multi, n_indicators)
+    }
+}
+
+#[inline]
+pub(crate) fn postings<'a>(p: &'a u32, multi: &'a [u32]) -> &'a [u32] {
+    if p & MULTI == 0 {
+        return std::slice::from_ref(p);
+    }
+    let at = (p & !MULTI) as usize;
+    let Some(&cnt) = multi.get(at) else { return &[] };
+    multi.get(at + 1..at + 1 + cnt as usize).unwrap_or(&[])
+}
+
+pub(crate) fn validate_postings(post: &[u32], multi: &[u32], n_indicators: u32) -> Result<(), String> {
+    for p in post {
+        let ids = postings(p, multi);
+        if ids.is_empty() || ids.iter().any(|&i| i >= n_indicators) {
+            return Err("posting refers to a missing indicator".into());
+        }
+    }
+    Ok(())
+}
+
+/// Merges (key, indicator) pairs of one key into a posting; shared by the CIDR tables.
+pub(crate) fn make_posting(mut ids: Vec<u32>, multi: &mut Vec<u32>) -> u32 {
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() == 1 {
+        ids[0]
+    } else {
+        let p = MULTI | multi.len() as u32;
+        multi.push(ids.len() as u32);
+        multi.extend_from_slice(&ids);
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_key_and_nothing_else() {
+        let pairs: Vec<(Vec<u8>, u32)> = (0..5000u32).map(|i| (format!("k{i}.example").into_bytes(), i % 97)).collect();
+        let mut pairs2 = pairs.clone();
+        pairs2.push((b"k1.example".to_vec(), 500));
+        let t = KeyTable::build(pairs2).expect("builds");
+        t.validate(1000).expect("valid");
+        for (k, ind) in &pairs {
+            let idx = t.find(k).expect("present");
+            assert!(t.postings(idx).contains(ind));
+        }
+        assert_eq!(t.postings(t.find(b"k1.example").expect("present")), &[1, 500]);
+        assert!(t.find(b"k5000.example").is_none());
+        assert!(t.find(b"").is_none());
+    }
+}

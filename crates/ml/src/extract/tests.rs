@@ -1,0 +1,162 @@
+//! Unit tests of the extractor on inputs written here.
+
+use super::*;
+
+fn ex(s: &str) -> Vec<(String, String)> {
+    extract(s.as_bytes()).indicators.into_iter().map(|i| (i.kind.to_string(), i.value)).collect()
+}
+
+fn has(s: &str, kind: &str, value: &str) -> bool {
+    ex(s).iter().any(|(k, v)| k == kind && v == value)
+}
+
+#[test]
+fn defang_styles() {
+    let text = "C2: hxxp://evil[.]com/gate.php and bad(.)org, mal[dot]net, x[:]y, a[@]b[.]ru, c2\\.evil\\.info and spaced [.] io here";
+    let got = ex(text);
+    for (k, v) in [
+        ("url", "http://evil.com/gate.php"),
+        ("domain", "evil.com"),
+        ("domain", "bad.org"),
+        ("domain", "mal.net"),
+        ("email", "a@b.ru"),
+        ("domain", "c2.evil.info"),
+        ("domain", "spaced.io"),
+    ] {
+        assert!(got.iter().any(|(a, b)| a == k && b == v), "{k} {v} missing from {got:?}");
+    }
+}
+
+#[test]
+fn types() {
+    let t = "IP 185.12.45.7:443 net 10.0.0.0/8 and 203.0.113.0/24 v6 2001:4860:4860::8888 \
+             md5 d41d8cd98f00b204e9800998ecf8427f sha1 19bf019fc0bf44828378f008332430a080871274 \
+             CVE-2017-11882 T1059.001 (T1566) wallet 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa \
+             key HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon is set; file %APPDATA%\\Microsoft\\wimsvc.exe and dpnom.dll";
+    let got = ex(t);
+    for (k, v) in [
+        ("ipv4", "185.12.45.7"),
+        ("ipv6", "2001:4860:4860::8888"),
+        ("md5", "d41d8cd98f00b204e9800998ecf8427f"),
+        ("sha1", "19bf019fc0bf44828378f008332430a080871274"),
+        ("cve", "CVE-2017-11882"),
+        ("attack-technique", "T1059.001"),
+        ("attack-technique", "T1566"),
+        ("btc", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+        ("registry", "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon"),
+        ("file", "%APPDATA%\\Microsoft\\wimsvc.exe"),
+        ("file", "dpnom.dll"),
+    ] {
+        assert!(got.iter().any(|(a, b)| a == k && b == v), "{k} {v} missing from {got:?}");
+    }
+    // Private ranges fall under the default confidence floor only when min_confidence is raised.
+    let strict = Extractor::new(ExtractOptions { min_confidence: 0.5, ..Default::default() });
+    let e = strict.extract_bytes(t.as_bytes());
+    assert!(!e.indicators.iter().any(|i| i.value == "10.0.0.0/8"));
+    assert!(has(t, "cidr", "10.0.0.0/8"));
+}
+
+#[test]
+fn suppression() {
+    let t = "Version 1.2.3.4 of the tool; see https://www.welivesecurity.com/2020/05/13/ramsay/ and example.com; \
+             System.IO is used; empty d41d8cd98f00b204e9800998ecf8427e; setup.zip dropped";
+    let got = ex(t);
+    assert!(!got.iter().any(|(_, v)| v == "1.2.3.4"), "{got:?}");
+    assert!(!got.iter().any(|(_, v)| v.contains("welivesecurity")), "{got:?}");
+    assert!(!got.iter().any(|(_, v)| v.contains("example.com")), "{got:?}");
+    assert!(!got.iter().any(|(k, _)| k == "domain"), "{got:?}");
+    assert!(!got.iter().any(|(k, _)| k == "md5"), "{got:?}");
+    assert!(got.iter().any(|(k, v)| k == "file" && v == "setup.zip"), "{got:?}");
+    // Defanged references are indicators: the author marked them.
+    assert!(has("hxxps://www.google[.]com/x", "url", "https://www.google.com/x"));
+}
+
+#[test]
+fn warning_lists_suppress_plain_values() {
+    let wl = vigil_model::warninglist::WarningList {
+        name: "top".into(),
+        description: String::new(),
+        list_type: "hostname".into(),
+        version: 1,
+        entries: vec!["dropbox.com".into()],
+        matching_attributes: vec![],
+    };
+    let x = Extractor::default().with_warning_lists(&[wl]);
+    let e = x.extract_bytes(b"uploads to dropbox.com and www.dropbox.com, C2 dropbox[.]com");
+    let vals: Vec<_> = e.indicators.iter().map(|i| (i.value.as_str(), i.offset)).collect();
+    assert_eq!(vals, vec![("dropbox.com", 47)]);
+    assert!(e.report.suppressed.iter().any(|(r, n)| r == "warning-list:top" && *n == 2));
+}
+
+#[test]
+fn offsets_are_bytes_into_input() {
+    let t = "é à evil[.]com";
+    let e = extract(t.as_bytes());
+    assert_eq!(e.indicators[0].offset as usize, t.find("evil").expect("there"));
+}
+
+#[test]
+fn html_input() {
+    let h = "<html><body><script>var u='http://script.evil.com/';</script><p>C2 &lt;evil[.]org&gt;</p></body></html>";
+    let e = extract(h.as_bytes());
+    let vals: Vec<_> = e.indicators.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(vals, vec!["evil.org"]);
+    assert_eq!(&h[e.indicators[0].offset as usize..][..4], "evil");
+    assert!(e.report.html_removed_bytes > 0);
+}
+
+#[test]
+fn streaming_matches_whole_and_bounds_long_tokens() {
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!("line {i} host{i}.evil[.]com 10.{}.{}.9 ok\n", i % 200, i % 100));
+    }
+    let whole = extract(text.as_bytes());
+    let x = Extractor::new(ExtractOptions { window: 4096, ..Default::default() });
+    let streamed = x.extract_reader(text.as_bytes()).expect("reads");
+    assert_eq!(whole.indicators, streamed.indicators);
+
+    // One huge token in the middle of a line, read in small windows: skipped, reported, the rest found.
+    let mut big = b"before evil[.]com ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 100_000));
+    big.extend_from_slice(b" after bad[.]org\n");
+    let x = Extractor::new(ExtractOptions { window: 4096, max_token: 1024, ..Default::default() });
+    let e = x.extract_reader(&big[..]).expect("reads");
+    let vals: Vec<_> = e.indicators.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(vals, vec!["evil.com", "bad.org"]);
+    assert_eq!(e.report.long_tokens, vec![(18, 100_000)]);
+    assert_eq!(e.indicators[1].offset as usize, big.len() - 10);
+}
+
+#[test]
+fn binary_garbage_is_survivable() {
+    let mut g: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    g.extend_from_slice(b" evil[.]com ");
+    let e = extract(&g);
+    assert!(e.indicators.iter().any(|i| i.value == "evil.com"));
+    assert!(e.report.control_bytes > 0);
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        let _ = extract(&bytes);
+    }
+
+    #[test]
+    fn never_panics_on_ioc_like_text(s in "[a-zA-Z0-9.:/@\\[\\]()\\\\%_ \\-]{0,300}") {
+        let e = extract(s.as_bytes());
+        for i in e.indicators {
+            proptest::prop_assert!((i.offset as usize) < s.len());
+            proptest::prop_assert!((0.0..=1.0).contains(&i.confidence));
+        }
+    }
+
+    #[test]
+    fn streaming_equals_whole(s in "[a-z0-9.\\[\\] \\n]{0,3000}", w in 4096usize..6000) {
+        let whole = extract(s.as_bytes());
+        let x = Extractor::new(ExtractOptions { window: w, ..Default::default() });
+        let st = x.extract_reader(s.as_bytes()).expect("reads");
+        proptest::prop_assert_eq!(whole.indicators, st.indicators);
+    }
+}

@@ -1,0 +1,379 @@
+//! Matching an inventory against the advisory index: one [`Finding`] per (component, vulnerability) with the
+//! same vulnerability from several sources merged, the evidence of each source, fixed versions, a confidence
+//! that says how the component was identified, and the explained priority; components whose version cannot be
+//! evaluated are listed as unknown, never silently dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::index::{normalise_name, Eval, Index};
+use crate::inventory::Component;
+use crate::priority::{prioritise, AssetContext, Criticality, Decision, Priority};
+use crate::purl::{ecosystem_key, normalise_package_name};
+
+/// How a component was tied to an advisory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Vendor/product names only, and the source gives no affected versions (KEV).
+    Low,
+    /// CPE vendor:product, or vendor/product names with the version inside a stated range.
+    Medium,
+    /// Package URL (ecosystem + package name) with the version inside the range.
+    High,
+}
+
+/// One source's reason for a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The advisory id in that source.
+    pub advisory: String,
+    /// Source kind (`osv`, `rustsec`, `cve5`, `csaf`, `kev`).
+    pub source: String,
+    /// File/record the advisory was read from.
+    pub location: String,
+    /// `purl`, `cpe` or `vendor/product`.
+    pub matched_by: String,
+    /// The identifier that matched (`pkg:pypi/django`, `cpe vendor:product apache:tomcat`, ...).
+    pub identifier: String,
+    /// Which range or listing made the version affected.
+    pub range: String,
+    /// Confidence of this piece of evidence.
+    pub confidence: Confidence,
+    /// Plain note on the confidence (CPE and name matches say they are weaker than purl matches).
+    pub note: String,
+}
+
+/// The component part of a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentRef {
+    /// Name.
+    pub name: String,
+    /// Version (None when unknown).
+    pub version: Option<String>,
+    /// Canonical purl, if any.
+    pub purl: Option<String>,
+    /// CPE, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpe: Option<String>,
+    /// Host, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Where it was read.
+    pub location: String,
+}
+
+impl ComponentRef {
+    fn of(c: &Component) -> ComponentRef {
+        ComponentRef {
+            name: c.name.clone(),
+            version: c.effective_version(),
+            purl: c.purl.as_ref().map(|p| p.canonical()),
+            cpe: c.cpe.as_ref().map(|p| p.to_fs()),
+            host: c.host.clone(),
+            location: c.location.clone(),
+        }
+    }
+}
+
+/// One (component, vulnerability) finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The component.
+    pub component: ComponentRef,
+    /// Canonical vulnerability id (the CVE when known).
+    pub vulnerability: String,
+    /// Every other id of the vulnerability (GHSA, PYSEC, GO, RUSTSEC, CSAF tracking ids, ...).
+    pub aliases: Vec<String>,
+    /// Versions that fix it.
+    pub fixed: Vec<String>,
+    /// One entry per source that matched.
+    pub evidence: Vec<Evidence>,
+    /// Best confidence among the evidence.
+    pub confidence: Confidence,
+    /// SSVC outcome: `track`, `track*`, `attend` or `act`.
+    pub priority: Decision,
+    /// Remediation deadline (RFC 3339 date), null for "fix on system upgrade".
+    pub deadline: Option<String>,
+    /// The BOD 26-04 row that set the deadline.
+    pub deadline_rule: String,
+    /// Why this priority: inputs, derivations, assumptions, tie-breakers.
+    pub reasons: Vec<String>,
+    /// Index of the component in the scanned slice.
+    #[serde(skip)]
+    pub component_index: usize,
+    /// The full priority computation.
+    #[serde(skip)]
+    pub detail: Priority,
+}
+
+/// A component whose version could not be evaluated against an advisory that names its package/product.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unknown {
+    /// The component.
+    pub component: ComponentRef,
+    /// The vulnerability whose range could not be evaluated.
+    pub vulnerability: String,
+    /// Why (unparseable version under the scheme, no version, uninterpretable range).
+    pub reason: String,
+}
+
+/// The result of a scan: the JSON contract of `vigil scan SBOM --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanResult {
+    /// Number of components scanned.
+    pub components: usize,
+    /// Findings, most urgent first.
+    pub findings: Vec<Finding>,
+    /// Components that could not be evaluated.
+    pub unknown: Vec<Unknown>,
+    /// The asset assumption applied to components whose inventory does not state exposure or criticality.
+    pub assumptions: String,
+}
+
+/// Scan parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanOptions {
+    /// The date deadlines count from.
+    pub today: NaiveDate,
+    /// Exposure/criticality for components that do not state them (standalone scan: not internet-facing,
+    /// medium criticality).
+    pub default_asset: AssetContext,
+}
+
+impl Default for ScanOptions {
+    /// Today (UTC) and the standalone-scan assumption: not internet-facing, medium criticality.
+    fn default() -> Self {
+        ScanOptions {
+            today: chrono::Utc::now().date_naive(),
+            default_asset: AssetContext {
+                internet_facing: Some(false),
+                criticality: Some(Criticality::Medium),
+            },
+        }
+    }
+}
+
+struct Acc {
+    evidence: Vec<Evidence>,
+    fixed: BTreeSet<String>,
+    unknown: Option<String>,
+}
+
+/// Matches every component against the index.
+pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> ScanResult {
+    let mut findings = Vec::new();
+    let mut unknown = Vec::new();
+    for (ci, c) in components.iter().enumerate() {
+        let version = c.effective_version();
+        // (entry, matched_by, identifier, base confidence)
+        let mut cands: Vec<(usize, &str, String, Confidence)> = Vec::new();
+        if let Some(p) = &c.purl {
+            if let Some(eco) = p.ecosystem() {
+                let name = normalise_package_name(eco, &p.osv_name());
+                if let Some(es) = index.by_package.get(&(ecosystem_key(eco), name)) {
+                    for e in es {
+                        cands.push((*e, "purl", p.package(), Confidence::High));
+                    }
+                }
+            }
+        }
+        if let Some(cpe) = &c.cpe {
+            if let (Some(v), Some(pr)) = (cpe.vendor_str(), cpe.product_str()) {
+                for key in [(v.clone(), pr.clone()), ("*".to_string(), pr.clone())] {
+                    if let Some(es) = index.by_cpe.get(&key) {
+                        for e in es {
+                            let ok = match &index.advisories[index.entries[*e].adv].affected
+                                [index.entries[*e].aff]
+                                .target
+                            {
+                                crate::advisory::Target::Cpe(pat) => {
+                                    // Part must agree; the version is evaluated through the ranges.
+                                    let mut t = cpe.clone();
+                                    t.version = pat.version.clone();
+                                    t.update = pat.update.clone();
+                                    let mut p2 = pat.clone();
+                                    p2.version = crate::cpe::CpeValue::Any;
+                                    p2.update = crate::cpe::CpeValue::Any;
+                                    p2.matches(cpe) || p2.matches(&t)
+                                }
+                                _ => false,
+                            };
+                            if ok {
+                                cands.push((
+                                    *e,
+                                    "cpe",
+                                    format!("cpe vendor:product {v}:{pr}"),
+                                    Confidence::Medium,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut vp_keys: Vec<(String, String)> = Vec::new();
+        if let Some(v) = &c.vendor {
+            vp_keys.push((normalise_name(v), normalise_name(&c.name)));
+        }
+        if let Some(cpe) = &c.cpe {
+            if let (Some(v), Some(pr)) = (cpe.vendor_str(), cpe.product_str()) {
+                vp_keys.push((normalise_name(&v), normalise_name(&pr)));
+            }
+        }
+        vp_keys.sort();
+        vp_keys.dedup();
+        for k in &vp_keys {
+            if let Some(es) = index.by_product.get(k) {
+                for e in es {
+                    cands.push((
+                        *e,
+                        "vendor/product",
+                        format!("vendor/product {} / {}", k.0, k.1),
+                        Confidence::Medium,
+                    ));
+                }
+            }
+        }
+        let mut per_vuln: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        for (e, by, ident, base) in cands {
+            if !seen.insert((e, by)) {
+                continue;
+            }
+            let entry = &index.entries[e];
+            let adv = &index.advisories[entry.adv];
+            let af = &adv.affected[entry.aff];
+            let canon = index.canonical_id(&adv.id).to_string();
+            let acc = per_vuln.entry(canon).or_insert_with(|| Acc {
+                evidence: Vec::new(),
+                fixed: BTreeSet::new(),
+                unknown: None,
+            });
+            match index.evaluate(entry, version.as_deref()) {
+                Eval::Affected(range) => {
+                    let (conf, note) = match (by, af.any_version) {
+                        ("purl", _) => (base, "package URL match (ecosystem and package name)".to_string()),
+                        ("cpe", false) => (
+                            Confidence::Medium,
+                            "CPE vendor:product match: lower confidence than a package URL match".to_string(),
+                        ),
+                        (_, true) => (
+                            Confidence::Low,
+                            "vendor/product name match only and the source gives no affected versions: low confidence; check the installed version".to_string(),
+                        ),
+                        _ => (
+                            Confidence::Medium,
+                            "vendor/product name match with the version inside a stated range: lower confidence than a package URL match".to_string(),
+                        ),
+                    };
+                    acc.fixed.extend(af.fixed.iter().cloned());
+                    acc.evidence.push(Evidence {
+                        advisory: adv.id.clone(),
+                        source: adv.source.as_str().to_string(),
+                        location: adv.location.clone(),
+                        matched_by: by.to_string(),
+                        identifier: ident,
+                        range,
+                        confidence: conf,
+                        note,
+                    });
+                }
+                Eval::NotAffected => {}
+                Eval::Unknown(reason) => {
+                    if acc.unknown.is_none() {
+                        acc.unknown =
+                            Some(format!("{} ({}): {reason}", adv.id, adv.source.as_str()));
+                    }
+                }
+            }
+        }
+        let asset = AssetContext {
+            internet_facing: c.internet_facing.or(opts.default_asset.internet_facing),
+            criticality: c.criticality.or(opts.default_asset.criticality),
+        };
+        for (canon, acc) in per_vuln {
+            if acc.evidence.is_empty() {
+                if let Some(reason) = acc.unknown {
+                    unknown.push(Unknown {
+                        component: ComponentRef::of(c),
+                        vulnerability: canon,
+                        reason,
+                    });
+                }
+                continue;
+            }
+            let facts = index.facts(&canon);
+            let mut pr = prioritise(&facts, &asset, opts.today);
+            if c.internet_facing.is_none() && opts.default_asset.internet_facing.is_some() {
+                for r in pr.reasons.iter_mut() {
+                    if r.starts_with("publicly exposed") {
+                        *r = "publicly exposed: no (assumed for a standalone scan: not internet-facing)".into();
+                    }
+                }
+            }
+            if c.criticality.is_none() && opts.default_asset.criticality.is_some() {
+                for r in pr.reasons.iter_mut() {
+                    if r.starts_with("mission criticality") {
+                        *r = format!(
+                            "mission criticality: {} (assumed for a standalone scan)",
+                            serde_json::to_value(pr.mission)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            let confidence = acc
+                .evidence
+                .iter()
+                .map(|e| e.confidence)
+                .max()
+                .unwrap_or(Confidence::Low);
+            let aliases: Vec<String> = index
+                .ids_of(&canon)
+                .into_iter()
+                .filter(|i| *i != canon)
+                .collect();
+            let mut fixed: Vec<String> = acc.fixed.into_iter().collect();
+            fixed.sort();
+            findings.push(Finding {
+                component: ComponentRef::of(c),
+                vulnerability: canon,
+                aliases,
+                fixed,
+                evidence: acc.evidence,
+                confidence,
+                priority: pr.decision,
+                deadline: pr.deadline.clone(),
+                deadline_rule: pr.deadline_rule.clone(),
+                reasons: pr.reasons.clone(),
+                component_index: ci,
+                detail: pr,
+            });
+        }
+    }
+    findings.sort_by(|a, b| {
+        a.detail
+            .urgency_cmp(&b.detail)
+            .then_with(|| a.vulnerability.cmp(&b.vulnerability))
+            .then_with(|| a.component_index.cmp(&b.component_index))
+    });
+    let assumptions = match (opts.default_asset.internet_facing, opts.default_asset.criticality) {
+        (Some(f), Some(c)) => format!(
+            "components whose inventory does not state exposure or criticality are assumed {} and of {} mission criticality",
+            if f { "internet-facing" } else { "not internet-facing" },
+            serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        ),
+        _ => "no default asset assumption; unknown exposure is treated as not internet-facing and unknown criticality as medium, as each finding's reasons say".to_string(),
+    };
+    ScanResult {
+        components: components.len(),
+        findings,
+        unknown,
+        assumptions,
+    }
+}
