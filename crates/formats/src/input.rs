@@ -48,6 +48,42 @@ fn is_zip(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04")
 }
 
+/// A reader whose every `read` fills the buffer unless the input ends, so the first `fill_buf` of a `BufReader`
+/// over it holds enough bytes for format detection (a chained peek would otherwise return only the peeked part).
+struct ReadFull<R> {
+    inner: R,
+    /// An error met after some bytes were read: returned by the next call, so it is never lost.
+    pending: Option<io::Error>,
+}
+
+impl<R: Read> ReadFull<R> {
+    fn new(inner: R) -> Self {
+        ReadFull { inner, pending: None }
+    }
+}
+
+impl<R: Read> Read for ReadFull<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            match self.inner.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if n > 0 => {
+                    self.pending = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Reads up to `n` bytes without losing them: returns them and a reader that yields them again first.
 fn peek<'a>(mut r: Box<dyn Read + 'a>, n: usize) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
     let mut head = Vec::with_capacity(n);
@@ -178,13 +214,13 @@ fn stream_or_archive<'a>(
             members.push(member.clone());
             let full = format!("{name}!{member}");
             match decompress(Box::new(entry)) {
-                Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, inner)) })?,
+                Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))) })?,
                 Err(e) => on_error(io_err(&full, e))?,
             }
         }
         return Ok(());
     }
-    f(Unit { name, reader: Box::new(BufReader::with_capacity(BUF, r)) })
+    f(Unit { name, reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(r))) })
 }
 
 fn walk_zip(
@@ -212,7 +248,7 @@ fn walk_zip(
             }
         };
         match decompress(Box::new(entry)) {
-            Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, inner)) })?,
+            Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))) })?,
             Err(e) => on_error(io_err(&full, e))?,
         }
     }
