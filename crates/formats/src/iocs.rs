@@ -18,7 +18,7 @@ pub fn indicator_for(o: &Observable, ctx: &ParseCtx, extra: &[(&str, Value)]) ->
     let mut m = Map::new();
     m.insert("type".into(), json!("indicator"));
     m.insert("spec_version".into(), json!("2.1"));
-    m.insert("id".into(), json!(ids::vigil_id("indicator", &[&pattern])));
+    m.insert("id".into(), json!(o.indicator_id()));
     m.insert("created".into(), json!(ctx.now));
     m.insert("modified".into(), json!(ctx.now));
     m.insert("name".into(), json!(o.value));
@@ -32,7 +32,8 @@ pub fn indicator_for(o: &Observable, ctx: &ParseCtx, extra: &[(&str, Value)]) ->
     for (k, v) in extra {
         m.insert((*k).to_string(), v.clone());
     }
-    StixObject::from_map(m)
+    // The pattern comes from a normalised observable and the rest from the context: valid by construction.
+    StixObject::from_map_trusted(m)
 }
 
 /// The malware family object Vigil creates when a list names a family that the store does not know yet.

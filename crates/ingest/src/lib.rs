@@ -419,7 +419,7 @@ impl FileWriter<'_, '_> {
         if !link.marking_refs.is_empty() {
             m.insert("object_marking_refs".into(), json!(link.marking_refs));
         }
-        match StixObject::from_map(m) {
+        match StixObject::from_map_trusted(m) {
             Ok(rel) => self.put(rel, None, PutMode::Derived),
             Err(e) => {
                 self.report.rejected += 1;

@@ -67,6 +67,15 @@ impl StixObject {
         Ok(StixObject { props })
     }
 
+    /// Wraps a property map Vigil built itself from already-normalised values (derived indicators,
+    /// relationships): validated only in debug builds, since bulk lists build millions of them.
+    pub fn from_map_trusted(props: Map<String, Value>) -> Result<Self, ModelError> {
+        if cfg!(debug_assertions) {
+            validate::validate(&props)?;
+        }
+        Ok(StixObject { props })
+    }
+
     pub fn id(&self) -> &str {
         self.str("id").unwrap_or_default()
     }

@@ -354,6 +354,12 @@ impl Observable {
         format!("[{} = '{}']", self.kind.pattern_path(), escape_pattern_string(&self.value))
     }
 
+    /// The id Vigil gives the indicator it derives for this value (UUIDv5 over the pattern), so the same value from
+    /// any source is one indicator, and the indicator can be found from the value alone.
+    pub fn indicator_id(&self) -> String {
+        ids::vigil_id("indicator", &[&self.to_pattern()])
+    }
+
     /// The SCO object for this value, with its deterministic id.
     pub fn to_sco(&self) -> Value {
         let ty = self.kind.stix_type();

@@ -1,1 +1,132 @@
-pub fn ingest(_a: &crate::args::BenchIngestArgs) -> anyhow::Result<u8> { Ok(0) }
+//! `vigil bench ingest`: Vigil's ingest speed next to the Python `stix2` library parsing the same ATT&CK bundle, in
+//! the same run, plus a 1,000,000-indicator list; whole processes timed, peak memory read from the kernel.
+
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use serde_json::json;
+
+use crate::args::BenchIngestArgs;
+
+struct Run {
+    seconds: f64,
+    max_rss_mb: f64,
+    stdout: String,
+}
+
+/// Runs `vigil` (this executable) as a child under `/usr/bin/time` to get its peak RSS.
+fn run_child(args: &[String]) -> anyhow::Result<Run> {
+    let exe = std::env::current_exe()?;
+    let timer = Path::new("/usr/bin/time");
+    let t0 = Instant::now();
+    let out = if timer.exists() {
+        Command::new(timer).arg("-f").arg("MAXRSS %M").arg(&exe).args(args).output()?
+    } else {
+        Command::new(&exe).args(args).output()?
+    };
+    let seconds = t0.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let max_rss_mb = stderr.lines().find_map(|l| l.strip_prefix("MAXRSS ")).and_then(|k| k.trim().parse::<f64>().ok()).map(|k| k / 1024.0).unwrap_or(f64::NAN);
+    if !out.status.success() && out.status.code() != Some(1) {
+        bail!("vigil {} failed: {}", args.join(" "), stderr.lines().last().unwrap_or(""));
+    }
+    Ok(Run { seconds, max_rss_mb, stdout: String::from_utf8_lossy(&out.stdout).to_string() })
+}
+
+fn python_stix2_rate(python: &Path, bundle: &Path) -> anyhow::Result<f64> {
+    let code = format!(
+        "import gzip,json,time,stix2\nb=json.load(gzip.open({:?}))\nt=time.time();n=0\nfor o in b['objects']:\n  stix2.parse(o,allow_custom=True,version='2.0');n+=1\nprint(n/(time.time()-t))",
+        bundle.display().to_string()
+    );
+    let out = Command::new(python).arg("-c").arg(code).output().with_context(|| format!("running {}", python.display()))?;
+    if !out.status.success() {
+        bail!("python stix2 peer failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+/// Writes up to `n` distinct indicator values from the maltrail trails to `out`.
+fn million_list(corpus: &Path, n: usize, out: &Path) -> anyhow::Result<usize> {
+    let tarball = corpus.join("maltrail/maltrail-static-malware.shared.tar.gz");
+    let mut seen: HashSet<String> = HashSet::with_capacity(n);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut io_err = None;
+    vigil_formats::input::walk(
+        &tarball.display().to_string(),
+        &mut |mut unit| {
+            if seen.len() >= n || !unit.name.ends_with(".txt") {
+                return Ok(());
+            }
+            let mut line = String::new();
+            while seen.len() < n {
+                line.clear();
+                match unit.reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let v = line.split('#').next().unwrap_or("").trim();
+                if !v.is_empty() && seen.insert(v.to_string()) {
+                    if let Err(e) = writeln!(w, "{v}") {
+                        io_err = Some(e);
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        },
+        &mut |_| Ok(()),
+        &mut |_| Ok(()),
+    )?;
+    if let Some(e) = io_err {
+        return Err(e.into());
+    }
+    w.flush()?;
+    Ok(seen.len())
+}
+
+pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
+    let bundle = a.corpus.join("mitre-attack/enterprise-attack.json.gz");
+    if !bundle.exists() {
+        bail!("{} not found: pass --corpus DIR (the shared data folder)", bundle.display());
+    }
+    let work = std::env::temp_dir().join(format!("vigil-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let data1 = work.join("attack");
+    let r = run_child(&["--data".into(), data1.display().to_string(), "ingest".into(), bundle.display().to_string(), "--json".into()])?;
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+    let objects = rep["added"].as_u64().unwrap_or(0) + rep["unchanged"].as_u64().unwrap_or(0) + rep["updated"].as_u64().unwrap_or(0);
+    let attack_rate = objects as f64 / r.seconds;
+    let peer = python_stix2_rate(&a.python, &bundle);
+    let list = work.join("million.txt");
+    let n = million_list(&a.corpus, a.indicators, &list)?;
+    let data2 = work.join("million");
+    let m = run_child(&["--data".into(), data2.display().to_string(), "ingest".into(), list.display().to_string(), "--source".into(), "maltrail".into(), "--json".into()])?;
+    let mrep: serde_json::Value = serde_json::from_str(&m.stdout).unwrap_or_default();
+    let list_rate = n as f64 / m.seconds;
+    let _ = std::fs::remove_dir_all(&work);
+    let peer_rate = peer.as_ref().ok().copied();
+    let doc = json!({
+        "attack": {"objects": objects, "seconds": r.seconds, "objects_per_s": attack_rate, "peak_rss_mb": r.max_rss_mb,
+                   "python_stix2_parse_per_s": peer_rate, "ratio": peer_rate.map(|p| attack_rate / p)},
+        "list": {"indicators": n, "seconds": m.seconds, "indicators_per_s": list_rate, "peak_rss_mb": m.max_rss_mb,
+                 "added": mrep["added"], "rejected": mrep["rejected"]},
+    });
+    if a.json {
+        crate::output::json(&doc)?;
+    } else {
+        println!("ATT&CK bundle: {objects} objects stored in {:.2} s = {attack_rate:.0} objects/s, peak RSS {:.0} MB", r.seconds, r.max_rss_mb);
+        match &peer {
+            Ok(p) => println!("Python stix2.parse on the same bundle, same run: {p:.0} objects/s -> Vigil stores {:.1}x faster than stix2 parses", attack_rate / p),
+            Err(e) => println!("Python stix2 peer not run: {e}"),
+        }
+        println!(
+            "{n} indicators (maltrail values) stored in {:.2} s = {list_rate:.0} indicators/s, peak RSS {:.0} MB ({} added, {} rejected)",
+            m.seconds, m.max_rss_mb, mrep["added"], mrep["rejected"]
+        );
+    }
+    Ok(0)
+}

@@ -26,6 +26,16 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
+/// FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
+pub(crate) fn h64(s: &str) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
+}
+
 fn tlp_rank(t: Tlp) -> i64 {
     t as i64
 }
@@ -40,7 +50,7 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;
-         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;",
     )
     .map_err(err)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -148,70 +158,128 @@ fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
 struct SqliteTx<'c> {
     tx: Transaction<'c>,
     now: String,
+    /// Search texts waiting to be staged in `temp.fts_pending` (see `index`).
+    fts: Vec<(i64, String)>,
 }
 
+/// Rows per multi-row insert into the FTS staging table.
+const FTS_BATCH: usize = 256;
+
 impl SqliteTx<'_> {
-    fn insert(&mut self, obj: &StixObject, version: &str, latest: bool, prov: &Provenance) -> Result<i64, StoreError> {
+    /// Inserts a version. For the latest version the unique (hid, lk) index refuses a second latest one:
+    /// then nothing is written and None comes back.
+    fn insert(&mut self, obj: &StixObject, version: &str, latest: bool, prov: &Provenance, mode: PutMode) -> Result<Option<i64>, StoreError> {
         let retired = obj.revoked() || obj.deprecated();
         let tlp = obj.tlp().map(tlp_rank);
         let json = obj.to_json();
+        let lk: Option<i64> = if latest { Some(0) } else { None };
+        let (src, dst) = match obj.type_() {
+            "relationship" => (obj.str("source_ref").map(h64), obj.str("target_ref").map(h64)),
+            "sighting" => (None, obj.str("sighting_of_ref").map(h64)),
+            _ => (None, None),
+        };
         self.tx
-            .prepare_cached("INSERT INTO objects (stix_id, type, version, is_latest, retired, tlp, added_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-            .execute(params![obj.id(), obj.type_(), version, latest, retired, tlp, self.now, json])?;
-        let seq = self.tx.last_insert_rowid();
-        self.add_provenance(seq, prov)?;
-        if latest {
-            self.index(seq, obj)?;
+            .prepare_cached(
+                "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                h64(obj.id()),
+                lk,
+                obj.id(),
+                obj.type_(),
+                version,
+                retired,
+                tlp,
+                self.now,
+                prov.source,
+                prov.ingested_at,
+                prov.original_id,
+                prov.file,
+                src,
+                dst,
+                json
+            ])?;
+        if self.tx.changes() == 0 {
+            return Ok(None);
         }
-        Ok(seq)
+        let seq = self.tx.last_insert_rowid();
+        if latest {
+            self.index(seq, obj, mode)?;
+        }
+        Ok(Some(seq))
     }
 
+    /// Records a further source of a stored version (the first one is in the version's own row).
     fn add_provenance(&mut self, seq: i64, prov: &Provenance) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached("INSERT OR IGNORE INTO provenance (seq, source, ingested_at, original_id, file) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO provenance (seq, source, ingested_at, original_id, file)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM objects WHERE seq = ?1 AND source = ?2)",
+            )?
             .execute(params![seq, prov.source, prov.ingested_at, prov.original_id, prov.file])?;
         Ok(())
     }
 
-    fn index(&mut self, seq: i64, obj: &StixObject) -> Result<(), StoreError> {
+    fn index(&mut self, seq: i64, obj: &StixObject, mode: PutMode) -> Result<(), StoreError> {
         // Relationship descriptions (ATT&CK procedure examples) are read through the graph, not searched for.
         let text = if obj.type_() == "relationship" { String::new() } else { obj.search_text() };
         if !text.is_empty() {
             // Staged, and moved into the FTS index in one statement at commit: FTS5 flushes its pending terms at
             // every statement savepoint, so interleaving FTS inserts with other writes costs 3x the ingest time.
-            self.tx.prepare_cached("INSERT INTO temp.fts_pending (seq, text) VALUES (?1, ?2)")?.execute(params![seq, text])?;
-        }
-        {
-            let mut st = self.tx.prepare_cached("INSERT OR IGNORE INTO keys (key, seq, kind) VALUES (?1, ?2, ?3)")?;
-            for (k, kind) in object_keys(obj) {
-                st.execute(params![k, seq, kind])?;
+            self.fts.push((seq, text));
+            if self.fts.len() >= FTS_BATCH {
+                self.stage_fts()?;
             }
         }
-        if obj.type_() == "relationship" {
-            self.tx
-                .prepare_cached("INSERT OR REPLACE INTO edges (rel_seq, source_id, target_id, rel_type) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![seq, obj.str("source_ref"), obj.str("target_ref"), obj.str("relationship_type")])?;
-        } else if obj.type_() == "sighting" {
-            let mut st = self.tx.prepare_cached("INSERT OR REPLACE INTO edges (rel_seq, source_id, target_id, rel_type) VALUES (?1, ?2, ?3, 'sighting-of')")?;
-            st.execute(params![seq, obj.id(), obj.str("sighting_of_ref")])?;
+        // A derived indicator is found from its value by recomputing its id (Observable::indicator_id): no key rows.
+        if !(mode == PutMode::Derived && obj.type_() == "indicator") {
+            let mut st = self.tx.prepare_cached("INSERT OR IGNORE INTO keys (khash, seq, kind) VALUES (?1, ?2, ?3)")?;
+            for (k, kind) in object_keys(obj) {
+                st.execute(params![h64(&k), seq, kind])?;
+            }
         }
         Ok(())
     }
 
-    fn unindex(&mut self, seq: i64, json: &str) -> Result<(), StoreError> {
-        let staged = self.tx.prepare_cached("DELETE FROM temp.fts_pending WHERE seq = ?1")?.execute(params![seq])?;
-        if staged == 0 {
-            self.tx.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?.execute(params![seq])?;
+    /// Moves buffered search texts into the staging table with one multi-row insert.
+    fn stage_fts(&mut self) -> Result<(), StoreError> {
+        if self.fts.is_empty() {
+            return Ok(());
         }
-        self.tx.prepare_cached("DELETE FROM edges WHERE rel_seq = ?1")?.execute(params![seq])?;
+        let rows = std::mem::take(&mut self.fts);
+        let mut sql = String::from("INSERT OR REPLACE INTO temp.fts_pending (seq, text) VALUES ");
+        for i in 0..rows.len() {
+            sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
+        }
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let mut i = 1;
+        for (seq, text) in &rows {
+            st.raw_bind_parameter(i, seq)?;
+            st.raw_bind_parameter(i + 1, text)?;
+            i += 2;
+        }
+        st.raw_execute()?;
+        Ok(())
+    }
+
+    fn unindex(&mut self, seq: i64, json: &str) -> Result<(), StoreError> {
+        let before = self.fts.len();
+        self.fts.retain(|(s, _)| *s != seq);
+        if self.fts.len() == before {
+            let staged = self.tx.prepare_cached("DELETE FROM temp.fts_pending WHERE seq = ?1")?.execute(params![seq])?;
+            if staged == 0 {
+                self.tx.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?.execute(params![seq])?;
+            }
+        }
         if let Ok(old) = serde_json::from_str::<Value>(json).map_err(|_| ()).and_then(|v| match v {
             Value::Object(m) => Ok(StixObject::from_map(m).ok()),
             _ => Err(()),
         }) {
             if let Some(old) = old {
-                let mut st = self.tx.prepare_cached("DELETE FROM keys WHERE key = ?1 AND seq = ?2")?;
+                let mut st = self.tx.prepare_cached("DELETE FROM keys WHERE khash = ?1 AND seq = ?2")?;
                 for (k, _) in object_keys(&old) {
-                    st.execute(params![k, seq])?;
+                    st.execute(params![h64(&k), seq])?;
                 }
             }
         }
@@ -222,40 +290,53 @@ impl SqliteTx<'_> {
 impl WriteTx for SqliteTx<'_> {
     fn put(&mut self, obj: &StixObject, prov: &Provenance, mode: PutMode) -> Result<PutOutcome, StoreError> {
         let version = version_key(obj);
+        if mode == PutMode::Derived {
+            // The common case of bulk lists: one statement, no look-up.
+            if self.insert(obj, "", true, prov, mode)?.is_some() {
+                return Ok(PutOutcome::Added);
+            }
+            let seq: i64 = self
+                .tx
+                .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND lk = 0")?
+                .query_row(params![h64(obj.id())], |r| r.get(0))?;
+            self.add_provenance(seq, prov)?;
+            return Ok(PutOutcome::Unchanged);
+        }
         let latest: Option<(i64, String, String)> = self
             .tx
-            .prepare_cached("SELECT seq, version, json FROM objects WHERE stix_id = ?1 AND is_latest = 1")?
-            .query_row(params![obj.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .prepare_cached("SELECT seq, version, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
+            .query_row(params![h64(obj.id()), obj.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let Some((seq, cur_version, cur_json)) = latest else {
-            self.insert(obj, &version, true, prov)?;
+            self.insert(obj, &version, true, prov, mode)?;
             return Ok(PutOutcome::Added);
         };
-        if mode == PutMode::Derived || cur_version == version {
+        if cur_version == version || cur_version.is_empty() {
+            // Same version, or an object Vigil derived earlier and a source now supplies: the first stays.
             self.add_provenance(seq, prov)?;
             return Ok(PutOutcome::Unchanged);
         }
         if version > cur_version {
-            self.tx.prepare_cached("UPDATE objects SET is_latest = 0 WHERE seq = ?1")?.execute(params![seq])?;
+            self.tx.prepare_cached("UPDATE objects SET lk = NULL WHERE seq = ?1")?.execute(params![seq])?;
             self.unindex(seq, &cur_json)?;
-            self.insert(obj, &version, true, prov)?;
+            self.insert(obj, &version, true, prov, mode)?;
             return Ok(PutOutcome::Updated);
         }
         let old: Option<i64> = self
             .tx
-            .prepare_cached("SELECT seq FROM objects WHERE stix_id = ?1 AND version = ?2")?
-            .query_row(params![obj.id(), version], |r| r.get(0))
+            .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND stix_id = ?2 AND version = ?3")?
+            .query_row(params![h64(obj.id()), obj.id(), version], |r| r.get(0))
             .optional()?;
         if let Some(old) = old {
             self.add_provenance(old, prov)?;
             return Ok(PutOutcome::Unchanged);
         }
-        self.insert(obj, &version, false, prov)?;
+        self.insert(obj, &version, false, prov, mode)?;
         Ok(PutOutcome::Historical)
     }
 
     fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.tx.prepare_cached("SELECT 1 FROM objects WHERE stix_id = ?1 LIMIT 1")?.exists(params![id])?)
+        Ok(self.tx.prepare_cached("SELECT 1 FROM objects WHERE hid = ?1 AND stix_id = ?2 LIMIT 1")?.exists(params![h64(id), id])?)
     }
 
     fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
@@ -287,16 +368,16 @@ fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String
     let mut out = Vec::new();
     if vigil_model::ids::is_valid_id(&key) {
         let found: Option<String> = conn
-            .prepare_cached("SELECT stix_id FROM objects WHERE stix_id = ?1 AND is_latest = 1")?
-            .query_row(params![key], |r| r.get(0))
+            .prepare_cached("SELECT stix_id FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
+            .query_row(params![h64(&key), key], |r| r.get(0))
             .optional()?;
         out.extend(found);
     }
     let mut st = conn.prepare_cached(
         "SELECT o.stix_id, o.type, k.kind FROM keys k JOIN objects o ON o.seq = k.seq
-         WHERE k.key = ?1 AND o.is_latest = 1 ORDER BY o.retired, k.kind, o.seq",
+         WHERE k.khash = ?1 AND o.lk = 0 ORDER BY o.retired, k.kind, o.seq",
     )?;
-    let rows = st.query_map(params![key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = st.query_map(params![h64(&key)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for row in rows {
         let (id, ty) = row?;
         if (types.is_empty() || types.contains(&ty.as_str())) && !out.contains(&id) {
@@ -323,8 +404,9 @@ impl Store for SqliteStore {
     fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let mut conn = self.writer.lock().map_err(|_| StoreError::Db("writer poisoned".into()))?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut w = SqliteTx { tx, now: now_micros() };
+        let mut w = SqliteTx { tx, now: now_micros(), fts: Vec::new() };
         f(&mut w)?;
+        w.stage_fts()?;
         w.tx.execute_batch("INSERT INTO fts (rowid, text) SELECT seq, text FROM temp.fts_pending; DELETE FROM temp.fts_pending;")?;
         w.tx.commit()?;
         Ok(())
@@ -333,8 +415,8 @@ impl Store for SqliteStore {
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
             let row: Option<(i64, String, Option<i64>, String)> = c
-                .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = ?1 AND is_latest = 1")?
-                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
+                .query_row(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
             row.map(|(s, a, t, j)| row_to_stored(s, a, t, &j)).transpose()
         })
@@ -342,8 +424,8 @@ impl Store for SqliteStore {
 
     fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError> {
         self.with_reader(|c| {
-            let mut st = c.prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = ?1 ORDER BY version")?;
-            let rows = st.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)))?;
+            let mut st = c.prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 ORDER BY version")?;
+            let rows = st.query_map(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)))?;
             rows.map(|r| {
                 let (s, a, t, j) = r?;
                 row_to_stored(s, a, t, &j)
@@ -355,10 +437,13 @@ impl Store for SqliteStore {
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
         self.with_reader(|c| {
             let mut st = c.prepare_cached(
-                "SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
-                 WHERE o.stix_id = ?1 ORDER BY p.ingested_at, p.source",
+                "SELECT source, ingested_at, original_id, file FROM objects WHERE hid = ?1 AND stix_id = ?2
+                 UNION ALL
+                 SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
+                 WHERE o.hid = ?1 AND o.stix_id = ?2
+                 ORDER BY 2, 1",
             )?;
-            let rows = st.query_map(params![id], |r| {
+            let rows = st.query_map(params![h64(id), id], |r| {
                 Ok(Provenance { source: r.get(0)?, ingested_at: r.get(1)?, original_id: r.get(2)?, file: r.get(3)? })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -367,6 +452,12 @@ impl Store for SqliteStore {
 
     fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError> {
         let mut ids = self.with_reader(|c| lookup_ids(c, &[], key))?;
+        if let Some(o) = vigil_model::Observable::detect(key) {
+            let derived = o.indicator_id();
+            if !ids.contains(&derived) && self.get(&derived)?.is_some() {
+                ids.push(derived);
+            }
+        }
         if ids.is_empty() {
             // A value as an analyst types it (defanged, upper-case, trailing dot) normalises to the stored form.
             if let Some(o) = vigil_model::Observable::detect(key) {
@@ -398,7 +489,7 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             let mut st = c.prepare_cached(
                 "SELECT o.stix_id, o.type, o.json, bm25(fts) AS rank FROM fts JOIN objects o ON o.seq = fts.rowid
-                 WHERE fts MATCH ?1 AND o.is_latest = 1 ORDER BY o.retired, rank LIMIT ?2",
+                 WHERE fts MATCH ?1 AND o.lk = 0 ORDER BY o.retired, rank LIMIT ?2",
             )?;
             let rows = st.query_map(params![fts_query, (limit * 4).max(50) as i64], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, f64>(3)?))
@@ -431,15 +522,28 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             let mut out = Vec::new();
             for (dir, sql) in [
-                ("out", "SELECT e.rel_type, e.target_id, r.stix_id FROM edges e JOIN objects r ON r.seq = e.rel_seq WHERE e.source_id = ?1 AND r.retired = 0"),
-                ("in", "SELECT e.rel_type, e.source_id, r.stix_id FROM edges e JOIN objects r ON r.seq = e.rel_seq WHERE e.target_id = ?1 AND r.retired = 0"),
+                ("out", "SELECT stix_id, type, json FROM objects WHERE src = ?1 AND lk = 0 AND retired = 0"),
+                ("in", "SELECT stix_id, type, json FROM objects WHERE dst = ?1 AND lk = 0 AND retired = 0"),
             ] {
                 let mut st = c.prepare_cached(sql)?;
-                let rows = st.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
-                let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
-                let mut far = c.prepare_cached("SELECT json, retired FROM objects WHERE stix_id = ?1 AND is_latest = 1")?;
-                for (rel_type, other, rel_id) in rows {
-                    let found: Option<(String, bool)> = far.query_row(params![other], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                let rows = st.query_map(params![h64(id)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                let mut edges = Vec::new();
+                for row in rows {
+                    let (rel_id, ty, json) = row?;
+                    let v: Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("{rel_id}: {e}")))?;
+                    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                    let edge = match (ty.as_str(), dir) {
+                        ("relationship", "out") if s("source_ref") == id => (s("relationship_type"), s("target_ref")),
+                        ("relationship", "in") if s("target_ref") == id => (s("relationship_type"), s("source_ref")),
+                        ("sighting", "in") if s("sighting_of_ref") == id => ("sighting-of".to_string(), rel_id.clone()),
+                        // A hash collision: not an edge of this object.
+                        _ => continue,
+                    };
+                    edges.push((edge.0, edge.1, rel_id));
+                }
+                let mut far = c.prepare_cached("SELECT json, retired FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?;
+                for (rel_type, other, rel_id) in edges {
+                    let found: Option<(String, bool)> = far.query_row(params![h64(&other), other], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
                     let (type_, name, external_id) = match found {
                         Some((_, true)) => continue,
                         Some((json, false)) => {
@@ -461,19 +565,22 @@ impl Store for SqliteStore {
     fn stats(&self) -> Result<Stats, StoreError> {
         self.with_reader(|c| {
             let mut s = Stats::default();
-            let mut st = c.prepare_cached("SELECT type, count(*) FROM objects WHERE is_latest = 1 AND retired = 0 GROUP BY type")?;
+            let mut st = c.prepare_cached("SELECT type, count(*) FROM objects WHERE lk = 0 AND retired = 0 GROUP BY type")?;
             for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
                 let (t, n) = row?;
                 s.objects.insert(t, n as u64);
             }
             let mut st = c.prepare_cached(
-                "SELECT p.source, count(*) FROM provenance p JOIN objects o ON o.seq = p.seq WHERE o.is_latest = 1 AND o.retired = 0 GROUP BY p.source",
+                "SELECT source, count(*) FROM (
+                    SELECT seq, source FROM objects WHERE lk = 0 AND retired = 0
+                    UNION SELECT p.seq, p.source FROM provenance p JOIN objects o ON o.seq = p.seq WHERE o.lk = 0 AND o.retired = 0
+                 ) GROUP BY source",
             )?;
             for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
                 let (t, n) = row?;
                 s.sources.insert(t, n as u64);
             }
-            let mut st = c.prepare_cached("SELECT tlp, count(*) FROM objects WHERE is_latest = 1 AND retired = 0 GROUP BY tlp")?;
+            let mut st = c.prepare_cached("SELECT tlp, count(*) FROM objects WHERE lk = 0 AND retired = 0 GROUP BY tlp")?;
             for row in st.query_map([], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?)))? {
                 let (t, n) = row?;
                 let name = tlp_from_rank(t).map(|t| t.as_str().to_string()).unwrap_or_else(|| "unmarked".into());
@@ -487,7 +594,7 @@ impl Store for SqliteStore {
 
     fn scan(&self, filter: &ScanFilter, f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>) -> Result<(), StoreError> {
         self.with_reader(|c| {
-            let mut sql = String::from("SELECT seq, added_at, tlp, json FROM objects WHERE is_latest = 1");
+            let mut sql = String::from("SELECT seq, added_at, tlp, json FROM objects WHERE lk = 0");
             if !filter.include_retired {
                 sql.push_str(" AND retired = 0");
             }
@@ -550,7 +657,7 @@ impl Store for SqliteStore {
                 problems.push(format!("integrity_check: {ic}"));
             }
             let multi: i64 = c.query_row(
-                "SELECT count(*) FROM (SELECT stix_id FROM objects WHERE is_latest = 1 GROUP BY stix_id HAVING count(*) > 1)",
+                "SELECT count(*) FROM (SELECT hid FROM objects WHERE lk = 0 GROUP BY hid HAVING count(*) > 1)",
                 [],
                 |r| r.get(0),
             )?;
@@ -561,9 +668,13 @@ impl Store for SqliteStore {
             if orphans > 0 {
                 problems.push(format!("{orphans} provenance rows without an object"));
             }
-            let noprov: i64 = c.query_row("SELECT count(*) FROM objects o WHERE NOT EXISTS (SELECT 1 FROM provenance p WHERE p.seq = o.seq)", [], |r| r.get(0))?;
-            if noprov > 0 {
-                problems.push(format!("{noprov} objects without provenance"));
+            let nolatest: i64 = c.query_row(
+                "SELECT count(*) FROM (SELECT DISTINCT hid FROM objects WHERE lk IS NULL) h WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.hid = h.hid AND o.lk = 0)",
+                [],
+                |r| r.get(0),
+            )?;
+            if nolatest > 0 {
+                problems.push(format!("{nolatest} ids with versions but no latest version"));
             }
             Ok(problems)
         })

@@ -1,21 +1,40 @@
 //! Versioned schema migrations. Each entry runs once, in order, inside a transaction; `PRAGMA user_version`
 //! records how far a database has come. Never edit a released migration: add a new one.
 
+// Graph edges are the relationship (and sighting) rows themselves: `src`/`dst` hold the hashed ends, and partial
+// indexes over the latest versions make them the adjacency lists; a superseded version leaves them by itself.
+// `seq` is never reused: rows are never deleted, so SQLite's max(rowid)+1 only grows (TAXII paging keys on it).
+// `lk` is 0 for the latest version of an id and NULL for older ones: the one unique index (hid, lk) both finds
+// every version of an id and guarantees a single latest one, so a derived object is stored with one
+// `INSERT .. ON CONFLICT DO NOTHING` and no look-up first. The first provenance of a version lives in its row;
+// `provenance` holds further sources only.
+// Ids and lookup keys are indexed by a 64-bit FNV-1a hash rather than their text: the indexes stay a quarter
+// of the size, so a million-indicator ingest keeps them in cache. Queries also compare the text where it is
+// stored (ids), so a hash collision can cost a lookup, never a wrong answer for ids.
 pub const MIGRATIONS: &[&str] = &[
     // 1: objects with every version, provenance, lookup keys, graph edges, full-text index, warning lists.
     r#"
     CREATE TABLE objects (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
+        hid INTEGER NOT NULL,
+        lk INTEGER,
         stix_id TEXT NOT NULL,
         type TEXT NOT NULL,
         version TEXT NOT NULL,
-        is_latest INTEGER NOT NULL,
         retired INTEGER NOT NULL DEFAULT 0,
         tlp INTEGER,
         added_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        original_id TEXT,
+        file TEXT,
+        src INTEGER,
+        dst INTEGER,
         json TEXT NOT NULL
     );
-    CREATE UNIQUE INDEX objects_id_version ON objects(stix_id, version);
+    CREATE UNIQUE INDEX objects_hid_lk ON objects(hid, lk);
+    CREATE INDEX objects_src ON objects(src) WHERE src IS NOT NULL AND lk = 0;
+    CREATE INDEX objects_dst ON objects(dst) WHERE dst IS NOT NULL AND lk = 0;
     CREATE TABLE provenance (
         seq INTEGER NOT NULL,
         source TEXT NOT NULL,
@@ -25,19 +44,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (seq, source)
     ) WITHOUT ROWID;
     CREATE TABLE keys (
-        key TEXT NOT NULL,
+        khash INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         kind INTEGER NOT NULL,
-        PRIMARY KEY (key, seq)
+        PRIMARY KEY (khash, seq)
     ) WITHOUT ROWID;
-    CREATE TABLE edges (
-        rel_seq INTEGER PRIMARY KEY,
-        source_id TEXT NOT NULL,
-        target_id TEXT NOT NULL,
-        rel_type TEXT NOT NULL
-    );
-    CREATE INDEX edges_source ON edges(source_id);
-    CREATE INDEX edges_target ON edges(target_id);
     CREATE VIRTUAL TABLE fts USING fts5(text, content='', contentless_delete=1, tokenize="unicode61 remove_diacritics 2");
     CREATE TABLE warninglists (
         name TEXT PRIMARY KEY,
