@@ -5,10 +5,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about = "Sovereign threat intelligence: knowledge base, hunting, vulnerability notices, sharing.")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Sovereign threat intelligence: knowledge base, hunting, vulnerability notices, sharing."
+)]
 pub struct Cli {
     /// Data directory (the embedded store lives here).
-    #[arg(long, global = true, env = "VIGIL_DATA", default_value = "./vigil-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_DATA",
+        default_value = "./vigil-data"
+    )]
     pub data: PathBuf,
     /// Configuration file (default: vigil.toml in the data directory, if present).
     #[arg(long, global = true, env = "VIGIL_CONFIG")]

@@ -20,7 +20,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { default_tlp: Tlp::Amber, operator: "Vigil operator".into(), server: toml::Table::new() }
+        Settings {
+            default_tlp: Tlp::Amber,
+            operator: "Vigil operator".into(),
+            server: toml::Table::new(),
+        }
     }
 }
 
@@ -37,7 +41,8 @@ impl Settings {
                 p
             }
         };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }

@@ -58,7 +58,10 @@ struct ReadFull<R> {
 
 impl<R: Read> ReadFull<R> {
     fn new(inner: R) -> Self {
-        ReadFull { inner, pending: None }
+        ReadFull {
+            inner,
+            pending: None,
+        }
     }
 }
 
@@ -95,7 +98,9 @@ fn peek<'a>(mut r: Box<dyn Read + 'a>, n: usize) -> io::Result<(Vec<u8>, Box<dyn
 fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
     let (head, r) = peek(r, 4)?;
     let inner: Box<dyn Read + 'a> = match sniff(&head) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, r))),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            BUF, r,
+        ))),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
         Compression::None => r,
     };
@@ -103,7 +108,10 @@ fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 
 }
 
 fn io_err(name: &str, e: io::Error) -> FormatError {
-    FormatError::Io { file: name.to_string(), reason: e.to_string() }
+    FormatError::Io {
+        file: name.to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Walks a PATH and hands every stream in it to `f` in a stable (sorted) order. Errors opening one file are passed
@@ -124,7 +132,12 @@ pub fn walk(
     let p = Path::new(path);
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
-        Err(e) => return on_error(FormatError::Unreadable { file: path.to_string(), reason: e.to_string() }),
+        Err(e) => {
+            return on_error(FormatError::Unreadable {
+                file: path.to_string(),
+                reason: e.to_string(),
+            })
+        }
     };
     if meta.is_dir() {
         return walk_dir(p, f, found, on_error);
@@ -143,7 +156,12 @@ fn walk_dir(
     }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => return on_error(FormatError::Unreadable { file: dir.display().to_string(), reason: e.to_string() }),
+        Err(e) => {
+            return on_error(FormatError::Unreadable {
+                file: dir.display().to_string(),
+                reason: e.to_string(),
+            })
+        }
     };
     entries.sort();
     for p in entries {
@@ -168,12 +186,20 @@ fn open_file(
     let name = p.display().to_string();
     let mut file = match File::open(p) {
         Ok(f) => f,
-        Err(e) => return on_error(FormatError::Unreadable { file: name, reason: e.to_string() }),
+        Err(e) => {
+            return on_error(FormatError::Unreadable {
+                file: name,
+                reason: e.to_string(),
+            })
+        }
     };
     let mut magic = [0u8; 4];
     let n = file.read(&mut magic).unwrap_or(0);
     if file.rewind().is_err() {
-        return on_error(FormatError::Unreadable { file: name, reason: "cannot seek".into() });
+        return on_error(FormatError::Unreadable {
+            file: name,
+            reason: "cannot seek".into(),
+        });
     }
     if is_zip(&magic[..n]) {
         return walk_zip(file, &name, f, on_error);
@@ -201,12 +227,20 @@ fn stream_or_archive<'a>(
         for entry in entries {
             let entry = match entry {
                 Ok(e) => e,
-                Err(e) => return on_error(FormatError::Io { file: name.clone(), reason: format!("archive ends early or is corrupt: {e}") }),
+                Err(e) => {
+                    return on_error(FormatError::Io {
+                        file: name.clone(),
+                        reason: format!("archive ends early or is corrupt: {e}"),
+                    })
+                }
             };
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let member = entry.path().map(|p| p.display().to_string()).unwrap_or_else(|_| "?".into());
+            let member = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "?".into());
             let base = member.rsplit('/').next().unwrap_or("");
             if base.starts_with('.') || base.is_empty() {
                 continue;
@@ -214,13 +248,19 @@ fn stream_or_archive<'a>(
             members.push(member.clone());
             let full = format!("{name}!{member}");
             match decompress(Box::new(entry)) {
-                Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))) })?,
+                Ok((_, inner)) => f(Unit {
+                    name: full,
+                    reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))),
+                })?,
                 Err(e) => on_error(io_err(&full, e))?,
             }
         }
         return Ok(());
     }
-    f(Unit { name, reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(r))) })
+    f(Unit {
+        name,
+        reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(r))),
+    })
 }
 
 fn walk_zip(
@@ -231,24 +271,42 @@ fn walk_zip(
 ) -> Result<(), FormatError> {
     let mut zip = match zip::ZipArchive::new(BufReader::new(file)) {
         Ok(z) => z,
-        Err(e) => return on_error(FormatError::Unreadable { file: name.to_string(), reason: format!("not a readable zip archive: {e}") }),
+        Err(e) => {
+            return on_error(FormatError::Unreadable {
+                file: name.to_string(),
+                reason: format!("not a readable zip archive: {e}"),
+            })
+        }
     };
-    let mut names: Vec<(usize, String)> = (0..zip.len()).filter_map(|i| zip.name_for_index(i).map(|n| (i, n.to_string()))).collect();
+    let mut names: Vec<(usize, String)> = (0..zip.len())
+        .filter_map(|i| zip.name_for_index(i).map(|n| (i, n.to_string())))
+        .collect();
     names.sort_by(|a, b| a.1.cmp(&b.1));
     for (i, member) in names {
-        if member.ends_with('/') || member.rsplit('/').next().is_some_and(|b| b.starts_with('.')) {
+        if member.ends_with('/')
+            || member
+                .rsplit('/')
+                .next()
+                .is_some_and(|b| b.starts_with('.'))
+        {
             continue;
         }
         let full = format!("{name}!{member}");
         let entry = match zip.by_index(i) {
             Ok(e) => e,
             Err(e) => {
-                on_error(FormatError::Io { file: full, reason: e.to_string() })?;
+                on_error(FormatError::Io {
+                    file: full,
+                    reason: e.to_string(),
+                })?;
                 continue;
             }
         };
         match decompress(Box::new(entry)) {
-            Ok((_, inner)) => f(Unit { name: full, reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))) })?,
+            Ok((_, inner)) => f(Unit {
+                name: full,
+                reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))),
+            })?,
             Err(e) => on_error(io_err(&full, e))?,
         }
     }
@@ -290,27 +348,45 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(b"gz.example\n").unwrap();
         std::fs::write(d.path().join("b.txt.gz"), gz.finish().unwrap()).unwrap();
-        std::fs::write(d.path().join("c.txt.zst"), zstd::encode_all(&b"zst.example\n"[..], 1).unwrap()).unwrap();
+        std::fs::write(
+            d.path().join("c.txt.zst"),
+            zstd::encode_all(&b"zst.example\n"[..], 1).unwrap(),
+        )
+        .unwrap();
         let mut tb = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_size(12);
         h.set_mode(0o644);
         h.set_cksum();
-        tb.append_data(&mut h, "in/tar.txt", &b"tar.example\n"[..]).unwrap();
+        tb.append_data(&mut h, "in/tar.txt", &b"tar.example\n"[..])
+            .unwrap();
         let tar_bytes = tb.into_inner().unwrap();
         let mut tgz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         tgz.write_all(&tar_bytes).unwrap();
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::fs::write(d.path().join("sub/d.tar.gz"), tgz.finish().unwrap()).unwrap();
         let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        zw.start_file("z.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        zw.start_file("z.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
         zw.write_all(b"zip.example\n").unwrap();
         std::fs::write(d.path().join("e.zip"), zw.finish().unwrap().into_inner()).unwrap();
 
         let (units, errors) = collect(d.path().to_str().unwrap());
         assert!(errors.is_empty(), "{errors:?}");
-        let bodies: Vec<String> = units.iter().map(|(_, b)| String::from_utf8_lossy(b).to_string()).collect();
-        assert_eq!(bodies, vec!["evil.com\n", "gz.example\n", "zst.example\n", "zip.example\n", "tar.example\n"]);
+        let bodies: Vec<String> = units
+            .iter()
+            .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![
+                "evil.com\n",
+                "gz.example\n",
+                "zst.example\n",
+                "zip.example\n",
+                "tar.example\n"
+            ]
+        );
         assert!(units[4].0.ends_with("d.tar.gz!in/tar.txt"));
     }
 

@@ -13,7 +13,11 @@ use crate::{Emit, FormatError, Item, Link, ParseCtx};
 const MAX_LINE: usize = 64 * 1024;
 
 /// Builds the indicator object for an observable, with a deterministic id.
-pub fn indicator_for(o: &Observable, ctx: &ParseCtx, extra: &[(&str, Value)]) -> Result<StixObject, vigil_model::ModelError> {
+pub fn indicator_for(
+    o: &Observable,
+    ctx: &ParseCtx,
+    extra: &[(&str, Value)],
+) -> Result<StixObject, vigil_model::ModelError> {
     let pattern = o.to_pattern();
     let mut m = Map::new();
     m.insert("type".into(), json!("indicator"));
@@ -37,11 +41,19 @@ pub fn indicator_for(o: &Observable, ctx: &ParseCtx, extra: &[(&str, Value)]) ->
 }
 
 /// The malware family object Vigil creates when a list names a family that the store does not know yet.
-pub fn family_object(name: &str, aliases: &[String], references: &[String], ctx: &ParseCtx) -> Option<StixObject> {
+pub fn family_object(
+    name: &str,
+    aliases: &[String],
+    references: &[String],
+    ctx: &ParseCtx,
+) -> Option<StixObject> {
     let mut m = Map::new();
     m.insert("type".into(), json!("malware"));
     m.insert("spec_version".into(), json!("2.1"));
-    m.insert("id".into(), json!(ids::vigil_id("malware", &[&name.to_lowercase()])));
+    m.insert(
+        "id".into(),
+        json!(ids::vigil_id("malware", &[&name.to_lowercase()])),
+    );
     m.insert("created".into(), json!(ctx.now));
     m.insert("modified".into(), json!(ctx.now));
     m.insert("name".into(), json!(name));
@@ -50,7 +62,10 @@ pub fn family_object(name: &str, aliases: &[String], references: &[String], ctx:
         m.insert("aliases".into(), json!(aliases));
     }
     if !references.is_empty() {
-        let refs: Vec<Value> = references.iter().map(|u| json!({"source_name": "reference", "url": u})).collect();
+        let refs: Vec<Value> = references
+            .iter()
+            .map(|u| json!({"source_name": "reference", "url": u}))
+            .collect();
         m.insert("external_references".into(), Value::Array(refs));
     }
     StixObject::from_map(m).ok()
@@ -61,14 +76,22 @@ pub fn family_from_file(file: &str) -> String {
     let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
     let base = base.split('.').next().unwrap_or(base);
     match base.rsplit_once('-') {
-        Some((head, tail)) if !head.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) && !tail.is_empty() => head.to_string(),
+        Some((head, tail))
+            if !head.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) && !tail.is_empty() =>
+        {
+            head.to_string()
+        }
         _ => base.to_string(),
     }
 }
 
 /// Reads an IOC list. `ctx.source` names the family unless it is empty, else the file name does.
 pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
-    let family = if ctx.source.is_empty() { family_from_file(&ctx.file) } else { ctx.source.clone() };
+    let family = if ctx.source.is_empty() {
+        family_from_file(&ctx.file)
+    } else {
+        ctx.source.clone()
+    };
     let mut aliases: Vec<String> = Vec::new();
     let mut references: Vec<String> = Vec::new();
     let mut buf = Vec::with_capacity(256);
@@ -76,17 +99,26 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
     let mut fallback: Option<StixObject> = None;
     loop {
         buf.clear();
-        let n = read_line_capped(r, &mut buf).map_err(|e| FormatError::Io { file: ctx.file.clone(), reason: format!("line {}: {e}", line_no + 1) })?;
+        let n = read_line_capped(r, &mut buf).map_err(|e| FormatError::Io {
+            file: ctx.file.clone(),
+            reason: format!("line {}: {e}", line_no + 1),
+        })?;
         if n == 0 {
             break;
         }
         line_no += 1;
         if n > MAX_LINE {
-            emit(Item::Reject { location: format!("line {line_no}"), reason: format!("line longer than {MAX_LINE} bytes ({n} bytes)") })?;
+            emit(Item::Reject {
+                location: format!("line {line_no}"),
+                reason: format!("line longer than {MAX_LINE} bytes ({n} bytes)"),
+            })?;
             continue;
         }
         let Ok(line) = std::str::from_utf8(&buf) else {
-            emit(Item::Reject { location: format!("line {line_no}"), reason: "not valid UTF-8".into() })?;
+            emit(Item::Reject {
+                location: format!("line {line_no}"),
+                reason: "not valid UTF-8".into(),
+            })?;
             continue;
         };
         let line = line.trim();
@@ -96,7 +128,11 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
         if let Some(comment) = line.strip_prefix('#').or_else(|| line.strip_prefix("//")) {
             let c = comment.trim();
             if let Some(a) = c.strip_prefix("Aliases:") {
-                aliases.extend(a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case(&family)));
+                aliases.extend(
+                    a.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case(&family)),
+                );
                 aliases.dedup();
                 fallback = None;
             } else if let Some(u) = c.strip_prefix("Reference:") {
@@ -127,7 +163,10 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             None => Observable::detect(value),
         };
         let Some(obs) = obs else {
-            emit(Item::Reject { location: format!("line {line_no}"), reason: format!("`{}` is not a recognisable indicator", clip(value)) })?;
+            emit(Item::Reject {
+                location: format!("line {line_no}"),
+                reason: format!("`{}` is not a recognisable indicator", clip(value)),
+            })?;
             continue;
         };
         let mut extra: Vec<(&str, Value)> = Vec::new();
@@ -137,12 +176,19 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
         let ind = match indicator_for(&obs, ctx, &extra) {
             Ok(o) => o,
             Err(e) => {
-                emit(Item::Reject { location: format!("line {line_no}"), reason: e.to_string() })?;
+                emit(Item::Reject {
+                    location: format!("line {line_no}"),
+                    reason: e.to_string(),
+                })?;
                 continue;
             }
         };
         let from = ind.id().to_string();
-        emit(Item::Object { object: ind, original_id: None, derived: true })?;
+        emit(Item::Object {
+            object: ind,
+            original_id: None,
+            derived: true,
+        })?;
         if !family.is_empty() {
             if fallback.is_none() {
                 fallback = family_object(&family, &aliases, &references, ctx);
@@ -185,7 +231,11 @@ pub fn read_line_capped(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Resu
         };
         let keep = used.min((MAX_LINE + 1).saturating_sub(buf.len()));
         let chunk = &avail[..keep];
-        let chunk = if done && keep == used { &chunk[..chunk.len() - 1] } else { chunk };
+        let chunk = if done && keep == used {
+            &chunk[..chunk.len() - 1]
+        } else {
+            chunk
+        };
         buf.extend_from_slice(chunk);
         total += used;
         r.consume(used);
@@ -207,7 +257,12 @@ mod tests {
     use super::*;
 
     fn ctx(source: &str) -> ParseCtx {
-        ParseCtx { source: source.into(), file: "trails/lummac2.txt".into(), confidence: Some(70), now: "2026-01-01T00:00:00.000Z".into() }
+        ParseCtx {
+            source: source.into(),
+            file: "trails/lummac2.txt".into(),
+            confidence: Some(70),
+            now: "2026-01-01T00:00:00.000Z".into(),
+        }
     }
 
     #[test]
@@ -219,15 +274,38 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let objs: Vec<&StixObject> = items.iter().filter_map(|i| if let Item::Object { object, .. } = i { Some(object) } else { None }).collect();
+        let objs: Vec<&StixObject> = items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Object { object, .. } = i {
+                    Some(object)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(objs.len(), 3);
-        assert_eq!(objs[0].str("pattern"), Some("[domain-name:value = 'evil.com']"));
+        assert_eq!(
+            objs[0].str("pattern"),
+            Some("[domain-name:value = 'evil.com']")
+        );
         assert_eq!(objs[0].confidence(), Some(70));
-        assert_eq!(objs[2].str("pattern"), Some("[url:value = 'http://bad.example/gate.php']"));
-        let link = items.iter().find_map(|i| if let Item::Link(l) = i { Some(l) } else { None }).unwrap();
+        assert_eq!(
+            objs[2].str("pattern"),
+            Some("[url:value = 'http://bad.example/gate.php']")
+        );
+        let link = items
+            .iter()
+            .find_map(|i| if let Item::Link(l) = i { Some(l) } else { None })
+            .unwrap();
         assert_eq!(link.keys, vec!["lummac2", "acrstealer", "remus"]);
-        assert_eq!(link.fallback.as_ref().and_then(|f| f.name()), Some("lummac2"));
-        assert!(items.iter().any(|i| matches!(i, Item::Reject { location, .. } if location == "line 7")));
+        assert_eq!(
+            link.fallback.as_ref().and_then(|f| f.name()),
+            Some("lummac2")
+        );
+        assert!(items
+            .iter()
+            .any(|i| matches!(i, Item::Reject { location, .. } if location == "line 7")));
     }
 
     #[test]
@@ -236,7 +314,10 @@ mod tests {
         let mut c2 = ctx("b");
         c2.now = "2027-01-01T00:00:00.000Z".into();
         let o = Observable::detect("evil.com").unwrap();
-        assert_eq!(indicator_for(&o, &c1, &[]).unwrap().id(), indicator_for(&o, &c2, &[]).unwrap().id());
+        assert_eq!(
+            indicator_for(&o, &c1, &[]).unwrap().id(),
+            indicator_for(&o, &c2, &[]).unwrap().id()
+        );
     }
 
     #[test]

@@ -53,11 +53,18 @@ pub struct Link {
 #[derive(Debug, Clone)]
 pub enum Item {
     /// A STIX object. `derived` when Vigil minted it (deterministic id over its content).
-    Object { object: StixObject, original_id: Option<String>, derived: bool },
+    Object {
+        object: StixObject,
+        original_id: Option<String>,
+        derived: bool,
+    },
     Link(Link),
     WarningList(WarningList),
     /// A part of the input that was not stored: `location` is a JSON path or line, `reason` says why.
-    Reject { location: String, reason: String },
+    Reject {
+        location: String,
+        reason: String,
+    },
 }
 
 /// Input that cannot be read at all.
@@ -123,28 +130,45 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
     let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
     let t = text.trim_start_matches('\u{feff}').trim_start();
     if t.starts_with('{') || t.starts_with('[') {
-        let compact: String = t.chars().filter(|c| !c.is_whitespace()).take(16 * 1024).collect();
-        if compact.contains("\"type\":\"bundle\"") || (compact.contains("\"spec_version\":\"2.") && compact.contains("\"objects\":[")) {
+        let compact: String = t
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(16 * 1024)
+            .collect();
+        if compact.contains("\"type\":\"bundle\"")
+            || (compact.contains("\"spec_version\":\"2.") && compact.contains("\"objects\":["))
+        {
             return Some(Format::Stix);
         }
-        if compact.starts_with("{\"Event\":") || compact.contains("\"Event\":{") || compact.starts_with("{\"response\":") {
+        if compact.starts_with("{\"Event\":")
+            || compact.contains("\"Event\":{")
+            || compact.starts_with("{\"response\":")
+        {
             return Some(Format::Misp);
         }
         // A bare event as PyMISP writes it: MISP's capitalised lists or its event-only key (a feed manifest
         // carries that key too, and is recognised by its name below).
         if compact.starts_with('{')
             && !name.ends_with("manifest.json")
-            && (compact.contains("\"Attribute\":[") || compact.contains("\"Object\":[") || compact.contains("\"threat_level_id\":"))
+            && (compact.contains("\"Attribute\":[")
+                || compact.contains("\"Object\":[")
+                || compact.contains("\"threat_level_id\":"))
         {
             return Some(Format::Misp);
         }
         if compact.contains("\"list\":[") && compact.contains("\"matching_attributes\"") {
             return Some(Format::WarningList);
         }
-        if compact.contains("\"values\":[") && compact.contains("\"uuid\":") && (compact.contains("\"authors\":") || compact.contains("\"category\":")) {
+        if compact.contains("\"values\":[")
+            && compact.contains("\"uuid\":")
+            && (compact.contains("\"authors\":") || compact.contains("\"category\":"))
+        {
             return Some(Format::Galaxy);
         }
-        if compact.contains("\"type\":\"") && compact.contains("\"id\":\"") && compact.contains("--") {
+        if compact.contains("\"type\":\"")
+            && compact.contains("\"id\":\"")
+            && compact.contains("--")
+        {
             // A lone STIX object or an array of them.
             return Some(Format::Stix);
         }
@@ -174,7 +198,12 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
 }
 
 /// Runs the reader for `format` over one stream.
-pub fn parse(format: Format, r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
+pub fn parse(
+    format: Format,
+    r: &mut dyn BufRead,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+) -> Result<(), FormatError> {
     match format {
         Format::Stix => stix::parse(r, ctx, emit),
         Format::Misp => misp::parse_event(r, ctx, emit),

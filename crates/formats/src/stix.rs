@@ -30,17 +30,29 @@ impl State<'_, '_> {
                     upgrade::upgrade_to_21(&mut m);
                 }
                 if let (Some(c), false) = (self.ctx.confidence, m.contains_key("confidence")) {
-                    if !vigil_model::object::is_sco_type(m.get("type").and_then(Value::as_str).unwrap_or("")) {
+                    if !vigil_model::object::is_sco_type(
+                        m.get("type").and_then(Value::as_str).unwrap_or(""),
+                    ) {
                         m.insert("confidence".into(), Value::from(c));
                     }
                 }
                 let label = describe(&m);
                 match StixObject::from_map(m) {
-                    Ok(object) => Item::Object { object, original_id: None, derived: false },
-                    Err(e) => Item::Reject { location: format!("{location} ({label})"), reason: e.to_string() },
+                    Ok(object) => Item::Object {
+                        object,
+                        original_id: None,
+                        derived: false,
+                    },
+                    Err(e) => Item::Reject {
+                        location: format!("{location} ({label})"),
+                        reason: e.to_string(),
+                    },
                 }
             }
-            other => Item::Reject { location, reason: format!("not a JSON object but {}", json_kind(&other)) },
+            other => Item::Reject {
+                location,
+                reason: format!("not a JSON object but {}", json_kind(&other)),
+            },
         };
         (self.emit)(item).map_err(|e| {
             self.sink_error = Some(e);
@@ -51,7 +63,10 @@ impl State<'_, '_> {
 fn describe(m: &Map<String, Value>) -> String {
     match m.get("id").and_then(Value::as_str) {
         Some(id) => id.chars().take(100).collect(),
-        None => format!("type {}", m.get("type").and_then(Value::as_str).unwrap_or("?")),
+        None => format!(
+            "type {}",
+            m.get("type").and_then(Value::as_str).unwrap_or("?")
+        ),
     }
 }
 
@@ -107,7 +122,8 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
         let is_bundle = rest.get("type").and_then(Value::as_str) == Some("bundle");
         if !is_bundle && !saw_objects {
             let mut st = self.0.borrow_mut();
-            st.object("$".into(), Value::Object(rest)).map_err(|_| serde::de::Error::custom("stopped by the consumer"))?;
+            st.object("$".into(), Value::Object(rest))
+                .map_err(|_| serde::de::Error::custom("stopped by the consumer"))?;
         }
         Ok(())
     }
@@ -132,7 +148,8 @@ impl<'de> Visitor<'de> for Objects<'_, '_, '_> {
             let mut st = self.0.borrow_mut();
             let i = st.index;
             st.index += 1;
-            st.object(format!("{}[{i}]", self.1), v).map_err(|_| serde::de::Error::custom("stopped by the consumer"))?;
+            st.object(format!("{}[{i}]", self.1), v)
+                .map_err(|_| serde::de::Error::custom("stopped by the consumer"))?;
         }
         Ok(())
     }
@@ -140,20 +157,34 @@ impl<'de> Visitor<'de> for Objects<'_, '_, '_> {
 
 /// Streams a STIX bundle (2.0 or 2.1), a single object, or an array of objects.
 pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
-    let state = RefCell::new(State { ctx, emit, spec_20: false, sink_error: None, index: 0 });
+    let state = RefCell::new(State {
+        ctx,
+        emit,
+        spec_20: false,
+        sink_error: None,
+        index: 0,
+    });
     // Parsing from a slice is several times faster than from a reader; bundles up to SLICE_LIMIT are read whole,
     // larger ones stream so memory stays bounded.
     let mut head = Vec::new();
     let complete = match (&mut *r).take(SLICE_LIMIT as u64).read_to_end(&mut head) {
         Ok(n) => n < SLICE_LIMIT,
-        Err(e) => return Err(FormatError::Io { file: ctx.file.clone(), reason: e.to_string() }),
+        Err(e) => {
+            return Err(FormatError::Io {
+                file: ctx.file.clone(),
+                reason: e.to_string(),
+            })
+        }
     };
     let res = if complete {
         let mut de = serde_json::Deserializer::from_slice(&head);
         Top(&state).deserialize(&mut de).and_then(|_| de.end())
     } else {
         let chained = std::io::Cursor::new(head).chain(r);
-        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, chained));
+        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
+            1 << 20,
+            chained,
+        ));
         Top(&state).deserialize(&mut de).and_then(|_| de.end())
     };
     let st = state.into_inner();
@@ -161,11 +192,21 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
         return Err(e);
     }
     res.map_err(|e| {
-        let reason = if e.is_io() { format!("read error after {} objects: {e}", st.index) } else { format!("not valid JSON: {e} (after {} objects)", st.index) };
-        if e.is_io() {
-            FormatError::Io { file: ctx.file.clone(), reason }
+        let reason = if e.is_io() {
+            format!("read error after {} objects: {e}", st.index)
         } else {
-            FormatError::Unreadable { file: ctx.file.clone(), reason }
+            format!("not valid JSON: {e} (after {} objects)", st.index)
+        };
+        if e.is_io() {
+            FormatError::Io {
+                file: ctx.file.clone(),
+                reason,
+            }
+        } else {
+            FormatError::Unreadable {
+                file: ctx.file.clone(),
+                reason,
+            }
         }
     })
 }
@@ -175,7 +216,12 @@ mod tests {
     use super::*;
 
     fn ctx() -> ParseCtx {
-        ParseCtx { source: "t".into(), file: "t.json".into(), confidence: None, now: "2026-01-01T00:00:00Z".into() }
+        ParseCtx {
+            source: "t".into(),
+            file: "t.json".into(),
+            confidence: None,
+            now: "2026-01-01T00:00:00Z".into(),
+        }
     }
 
     fn run(input: &str) -> (Vec<Item>, Result<(), FormatError>) {
@@ -191,11 +237,15 @@ mod tests {
 
     #[test]
     fn bundle_lone_object_and_array() {
-        let (items, res) = run(&format!(r#"{{"type":"bundle","id":"bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","objects":[{IND},{{"type":"indicator"}},42]}}"#));
+        let (items, res) = run(&format!(
+            r#"{{"type":"bundle","id":"bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","objects":[{IND},{{"type":"indicator"}},42]}}"#
+        ));
         assert!(res.is_ok());
         assert_eq!(items.len(), 3);
         assert!(matches!(&items[0], Item::Object { .. }));
-        assert!(matches!(&items[1], Item::Reject { location, .. } if location.starts_with("$.objects[1]")));
+        assert!(
+            matches!(&items[1], Item::Reject { location, .. } if location.starts_with("$.objects[1]"))
+        );
         assert!(matches!(&items[2], Item::Reject { reason, .. } if reason.contains("number")));
         let (items, res) = run(IND);
         assert!(res.is_ok() && items.len() == 1);
@@ -215,10 +265,14 @@ mod tests {
 
     #[test]
     fn upgrades_20() {
-        let (items, res) = run(r#"{"type":"bundle","spec_version":"2.0","objects":[{"type":"malware","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2017-01-01T00:00:00Z","modified":"2017-01-01T00:00:00Z","name":"x","labels":["trojan"]}]}"#);
+        let (items, res) = run(
+            r#"{"type":"bundle","spec_version":"2.0","objects":[{"type":"malware","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2017-01-01T00:00:00Z","modified":"2017-01-01T00:00:00Z","name":"x","labels":["trojan"]}]}"#,
+        );
         assert!(res.is_ok());
         match &items[0] {
-            Item::Object { object, .. } => assert_eq!(object.get("is_family"), Some(&Value::Bool(true))),
+            Item::Object { object, .. } => {
+                assert_eq!(object.get("is_family"), Some(&Value::Bool(true)))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -63,7 +63,11 @@ pub struct Report {
 impl Report {
     fn error(&mut self, file: &str, location: &str, reason: &str) {
         if self.errors.len() < MAX_ERRORS {
-            self.errors.push(IngestError { file: file.to_string(), location: location.to_string(), reason: reason.to_string() });
+            self.errors.push(IngestError {
+                file: file.to_string(),
+                location: location.to_string(),
+                reason: reason.to_string(),
+            });
         } else {
             self.errors_omitted += 1;
         }
@@ -104,9 +108,20 @@ pub enum IngestFailure {
 }
 
 /// Ingests every PATH into the store. `progress` is called now and then with the running report.
-pub fn ingest_paths(store: &dyn Store, paths: &[String], opts: &Options, progress: &mut dyn FnMut(&Report)) -> Result<Report, IngestFailure> {
+pub fn ingest_paths(
+    store: &dyn Store,
+    paths: &[String],
+    opts: &Options,
+    progress: &mut dyn FnMut(&Report),
+) -> Result<Report, IngestFailure> {
     let started = std::time::Instant::now();
-    let mut run = Run { store, opts, report: Report::default(), progress, fatal: None };
+    let mut run = Run {
+        store,
+        opts,
+        report: Report::default(),
+        progress,
+        fatal: None,
+    };
     for path in paths {
         let runc = std::cell::RefCell::new(&mut run);
         let res = input::walk(
@@ -141,7 +156,9 @@ struct Run<'a> {
 
 fn file_of(e: &FormatError) -> (String, String) {
     match e {
-        FormatError::Unreadable { file, reason } | FormatError::Io { file, reason } => (file.clone(), reason.clone()),
+        FormatError::Unreadable { file, reason } | FormatError::Io { file, reason } => {
+            (file.clone(), reason.clone())
+        }
         FormatError::Sink(r) => (String::new(), r.clone()),
     }
 }
@@ -159,21 +176,28 @@ impl Run<'_> {
         let text = match std::fs::read(&manifest) {
             Ok(t) => t,
             Err(e) => {
-                self.file_error(&FormatError::Unreadable { file: name, reason: e.to_string() });
+                self.file_error(&FormatError::Unreadable {
+                    file: name,
+                    reason: e.to_string(),
+                });
                 return Ok(());
             }
         };
         let uuids: Vec<String> = match serde_json::from_slice::<Value>(&text) {
             Ok(Value::Object(m)) => m.keys().cloned().collect(),
             _ => {
-                self.file_error(&FormatError::Unreadable { file: name, reason: "manifest.json is not a JSON object keyed by event uuid".into() });
+                self.file_error(&FormatError::Unreadable {
+                    file: name,
+                    reason: "manifest.json is not a JSON object keyed by event uuid".into(),
+                });
                 return Ok(());
             }
         };
         self.report.files += 1;
         for uuid in uuids {
             if uuid.contains(['/', '\\']) || uuid.starts_with('.') {
-                self.report.error(&name, &uuid, "manifest key is not an event uuid");
+                self.report
+                    .error(&name, &uuid, "manifest key is not an event uuid");
                 self.report.rejected += 1;
                 continue;
             }
@@ -181,46 +205,87 @@ impl Run<'_> {
             let pname = path.display().to_string();
             match std::fs::File::open(&path) {
                 Ok(f) => {
-                    let unit = input::Unit { name: pname, reader: Box::new(std::io::BufReader::new(f)) };
+                    let unit = input::Unit {
+                        name: pname,
+                        reader: Box::new(std::io::BufReader::new(f)),
+                    };
                     self.unit(unit, Some(Format::Misp))?;
                 }
-                Err(e) => self.file_error(&FormatError::Unreadable { file: pname, reason: format!("listed in manifest.json but unreadable: {e}") }),
+                Err(e) => self.file_error(&FormatError::Unreadable {
+                    file: pname,
+                    reason: format!("listed in manifest.json but unreadable: {e}"),
+                }),
             }
         }
         Ok(())
     }
 
-    fn unit(&mut self, mut unit: input::Unit<'_>, forced: Option<Format>) -> Result<(), FormatError> {
+    fn unit(
+        &mut self,
+        mut unit: input::Unit<'_>,
+        forced: Option<Format>,
+    ) -> Result<(), FormatError> {
         let format = match forced.or(self.opts.format) {
             Some(f) => f,
             None => {
                 let head = match unit.reader.fill_buf() {
                     Ok(h) => h,
                     Err(e) => {
-                        self.file_error(&FormatError::Io { file: unit.name.clone(), reason: e.to_string() });
+                        self.file_error(&FormatError::Io {
+                            file: unit.name.clone(),
+                            reason: e.to_string(),
+                        });
                         return Ok(());
                     }
                 };
                 match vigil_formats::detect(&unit.name, head) {
                     Some(f) => f,
                     None => {
-                        let reason = if head.is_empty() { "empty input".to_string() } else { "unknown format (not STIX, MISP, a galaxy, a warning list or an IOC list); use --format".to_string() };
-                        self.file_error(&FormatError::Unreadable { file: unit.name.clone(), reason });
+                        let reason = if head.is_empty() {
+                            "empty input".to_string()
+                        } else {
+                            "unknown format (not STIX, MISP, a galaxy, a warning list or an IOC list); use --format".to_string()
+                        };
+                        self.file_error(&FormatError::Unreadable {
+                            file: unit.name.clone(),
+                            reason,
+                        });
                         return Ok(());
                     }
                 }
             }
         };
         self.report.files += 1;
-        let file_stem = unit.name.rsplit(['/', '\\', '!']).next().unwrap_or(&unit.name).split('.').next().unwrap_or("").to_string();
-        let source = self.opts.source.clone().unwrap_or_else(|| file_stem.clone());
+        let file_stem = unit
+            .name
+            .rsplit(['/', '\\', '!'])
+            .next()
+            .unwrap_or(&unit.name)
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let source = self
+            .opts
+            .source
+            .clone()
+            .unwrap_or_else(|| file_stem.clone());
         let ctx = ParseCtx {
-            source: if format == Format::Iocs { self.opts.source.clone().unwrap_or_default() } else { source.clone() },
+            source: if format == Format::Iocs {
+                self.opts.source.clone().unwrap_or_default()
+            } else {
+                source.clone()
+            },
             file: unit.name.clone(),
             confidence: self.opts.confidence,
             now: time::now(),
         };
-        let prov = Provenance { source, ingested_at: ctx.now.clone(), original_id: None, file: Some(unit.name.clone()) };
+        let prov = Provenance {
+            source,
+            ingested_at: ctx.now.clone(),
+            original_id: None,
+            file: Some(unit.name.clone()),
+        };
         let public = format.is_public_reference();
         let mut parse_error: Option<FormatError> = None;
         let mut file_report = Report::default();
@@ -228,12 +293,22 @@ impl Run<'_> {
         let progress = &mut *self.progress;
         let base = self.report.clone();
         let res = self.store.write(&mut |tx| {
-            let mut w = FileWriter { tx, opts, prov: prov.clone(), public, report: Report::default(), deferred: Vec::new(), links: HashMap::new(), file: ctx.file.clone(), now: ctx.now.clone() };
+            let mut w = FileWriter {
+                tx,
+                opts,
+                prov: prov.clone(),
+                public,
+                report: Report::default(),
+                deferred: Vec::new(),
+                links: HashMap::new(),
+                file: ctx.file.clone(),
+                now: ctx.now.clone(),
+            };
             let mut n = 0u64;
             let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
                 w.item(item).map_err(|e| FormatError::Sink(e.to_string()))?;
                 n += 1;
-                if n % 20_000 == 0 {
+                if n.is_multiple_of(20_000) {
                     let mut snapshot = base.clone();
                     merge(&mut snapshot, &w.report);
                     progress(&snapshot);
@@ -258,7 +333,11 @@ impl Run<'_> {
             let (file, reason) = file_of(&e);
             self.report.failed_files += 1;
             let stored = file_report.added + file_report.updated + file_report.unchanged;
-            let note = if stored > 0 { format!("{reason}; the {stored} objects read before this point were stored") } else { reason };
+            let note = if stored > 0 {
+                format!("{reason}; the {stored} objects read before this point were stored")
+            } else {
+                reason
+            };
             self.report.error(&file, "file", &note);
         }
         (self.progress)(&self.report);
@@ -294,9 +373,15 @@ struct FileWriter<'t, 'o> {
 
 fn is_public_object(o: &StixObject) -> bool {
     o.str("created_by_ref") == Some(MITRE_IDENTITY)
-        || o.get("external_references").and_then(Value::as_array).is_some_and(|a| {
-            a.iter().any(|r| r.get("source_name").and_then(Value::as_str).is_some_and(|s| s.starts_with("mitre-") && s.ends_with("attack")))
-        })
+        || o.get("external_references")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter().any(|r| {
+                    r.get("source_name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.starts_with("mitre-") && s.ends_with("attack"))
+                })
+            })
 }
 
 impl FileWriter<'_, '_> {
@@ -304,20 +389,40 @@ impl FileWriter<'_, '_> {
         if o.tlp().is_some() {
             return;
         }
-        let tlp = self.opts.tlp.or(if self.public || is_public_object(o) { Some(Tlp::Clear) } else { None });
+        let tlp = self.opts.tlp.or(if self.public || is_public_object(o) {
+            Some(Tlp::Clear)
+        } else {
+            None
+        });
         if let Some(t) = tlp {
             if o.type_() == "marking-definition" && Tlp::from_marking_id(o.id()).is_some() {
                 return;
             }
-            let mut refs: Vec<Value> = o.get("object_marking_refs").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut refs: Vec<Value> = o
+                .get("object_marking_refs")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             refs.push(json!(t.marking_id()));
             o.set("object_marking_refs", Value::Array(refs));
         }
     }
 
-    fn put(&mut self, mut o: StixObject, original_id: Option<String>, mode: PutMode) -> Result<(), StoreError> {
+    fn put(
+        &mut self,
+        mut o: StixObject,
+        original_id: Option<String>,
+        mode: PutMode,
+    ) -> Result<(), StoreError> {
         self.mark(&mut o);
-        let prov = if original_id.is_some() { Provenance { original_id, ..self.prov.clone() } } else { self.prov.clone() };
+        let prov = if original_id.is_some() {
+            Provenance {
+                original_id,
+                ..self.prov.clone()
+            }
+        } else {
+            self.prov.clone()
+        };
         let out = self.tx.put(&o, &prov, mode)?;
         self.report.count(out);
         Ok(())
@@ -332,7 +437,9 @@ impl FileWriter<'_, '_> {
         for k in keys {
             if let Some(id) = o.str(k) {
                 if !self.tx.exists(id)? {
-                    return Ok(Some(format!("dangling reference: {k} {id} is neither in this input nor in the store")));
+                    return Ok(Some(format!(
+                        "dangling reference: {k} {id} is neither in this input nor in the store"
+                    )));
                 }
             }
         }
@@ -341,12 +448,25 @@ impl FileWriter<'_, '_> {
 
     fn item(&mut self, item: Item) -> Result<(), StoreError> {
         match item {
-            Item::Object { object, original_id, derived } => {
+            Item::Object {
+                object,
+                original_id,
+                derived,
+            } => {
                 if !derived && self.missing_ref(&object)?.is_some() {
-                    self.deferred.push((object.id().to_string(), object, original_id));
+                    self.deferred
+                        .push((object.id().to_string(), object, original_id));
                     return Ok(());
                 }
-                self.put(object, original_id, if derived { PutMode::Derived } else { PutMode::Source })
+                self.put(
+                    object,
+                    original_id,
+                    if derived {
+                        PutMode::Derived
+                    } else {
+                        PutMode::Source
+                    },
+                )
             }
             Item::Link(link) => self.link(link),
             Item::WarningList(wl) => {
@@ -395,7 +515,8 @@ impl FileWriter<'_, '_> {
                     self.put(fb.clone(), None, PutMode::Derived)?;
                     for ty in &link.target_types {
                         for key in &link.keys {
-                            self.links.insert((ty.clone(), key.to_lowercase()), Some(id.clone()));
+                            self.links
+                                .insert((ty.clone(), key.to_lowercase()), Some(id.clone()));
                         }
                     }
                     id
@@ -403,14 +524,24 @@ impl FileWriter<'_, '_> {
                 None => return Ok(()),
             },
         };
-        let (src, dst) = if link.reverse { (target.as_str(), link.from.as_str()) } else { (link.from.as_str(), target.as_str()) };
+        let (src, dst) = if link.reverse {
+            (target.as_str(), link.from.as_str())
+        } else {
+            (link.from.as_str(), target.as_str())
+        };
         if src == dst {
             return Ok(());
         }
         let mut m = serde_json::Map::new();
         m.insert("type".into(), json!("relationship"));
         m.insert("spec_version".into(), json!("2.1"));
-        m.insert("id".into(), json!(ids::vigil_id("relationship", &[src, &link.relationship_type, dst])));
+        m.insert(
+            "id".into(),
+            json!(ids::vigil_id(
+                "relationship",
+                &[src, &link.relationship_type, dst]
+            )),
+        );
         m.insert("created".into(), json!(self.now));
         m.insert("modified".into(), json!(self.now));
         m.insert("relationship_type".into(), json!(link.relationship_type));
@@ -424,7 +555,8 @@ impl FileWriter<'_, '_> {
             Err(e) => {
                 self.report.rejected += 1;
                 let file = self.file.clone();
-                self.report.error(&file, &link.from, &format!("link not created: {e}"));
+                self.report
+                    .error(&file, &link.from, &format!("link not created: {e}"));
                 Ok(())
             }
         }

@@ -25,11 +25,18 @@ pub enum ModelError {
     BadPattern(String),
     /// An observable value is not valid for its type.
     #[error("invalid {kind} value `{value}`: {reason}")]
-    BadObservable { kind: &'static str, value: String, reason: String },
+    BadObservable {
+        kind: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl ModelError {
     pub(crate) fn invalid(prop: &str, reason: impl Into<String>) -> Self {
-        ModelError::Invalid { prop: prop.to_string(), reason: reason.into() }
+        ModelError::Invalid {
+            prop: prop.to_string(),
+            reason: reason.into(),
+        }
     }
 }

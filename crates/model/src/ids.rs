@@ -14,7 +14,11 @@ pub const VIGIL_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b9e_4d1a_5c3e_9a7b_2e8
 /// Checks `type--uuid` and returns the type part.
 pub fn split_id(id: &str) -> Option<(&str, Uuid)> {
     let (ty, rest) = id.split_once("--")?;
-    if ty.is_empty() || !ty.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if ty.is_empty()
+        || !ty
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return None;
     }
     let uuid = Uuid::parse_str(rest).ok()?;
@@ -50,7 +54,16 @@ pub fn sco_id_properties(ty: &str) -> Option<&'static [&'static str]> {
         "email-message" => &["from_ref", "subject", "body"],
         "file" => &["hashes", "name", "extensions", "parent_directory_ref"],
         "mutex" => &["name"],
-        "network-traffic" => &["start", "end", "src_ref", "dst_ref", "src_port", "dst_port", "protocols", "extensions"],
+        "network-traffic" => &[
+            "start",
+            "end",
+            "src_ref",
+            "dst_ref",
+            "src_port",
+            "dst_port",
+            "protocols",
+            "extensions",
+        ],
         "process" => &[],
         "software" => &["name", "cpe", "swid", "vendor", "version"],
         "user-account" => &["account_type", "user_id", "account_login"],
@@ -89,7 +102,11 @@ pub fn sco_id(ty: &str, props: &Map<String, Value>) -> Option<String> {
     if contributing.is_empty() {
         return None;
     }
-    Some(derived_id(ty, STIX_SCO_NAMESPACE, &canonical_json(&Value::Object(contributing))))
+    Some(derived_id(
+        ty,
+        STIX_SCO_NAMESPACE,
+        &canonical_json(&Value::Object(contributing)),
+    ))
 }
 
 /// RFC 8785 (JCS) canonical JSON for the value shapes that occur in id-contributing properties:
@@ -154,6 +171,9 @@ mod tests {
 
     #[test]
     fn canonical_sorts_keys() {
-        assert_eq!(canonical_json(&json!({"b":1,"a":{"d":"x","c":[1,2]}})), r#"{"a":{"c":[1,2],"d":"x"},"b":1}"#);
+        assert_eq!(
+            canonical_json(&json!({"b":1,"a":{"d":"x","c":[1,2]}})),
+            r#"{"a":{"c":[1,2],"d":"x"},"b":1}"#
+        );
     }
 }

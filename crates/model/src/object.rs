@@ -125,7 +125,9 @@ impl StixObject {
     /// `modified`, else `created`, else empty: the key that orders versions of one id. SCOs and marking
     /// definitions have a single version.
     pub fn version(&self) -> &str {
-        self.str("modified").or_else(|| self.str("created")).unwrap_or("")
+        self.str("modified")
+            .or_else(|| self.str("created"))
+            .unwrap_or("")
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -133,16 +135,25 @@ impl StixObject {
     }
 
     pub fn revoked(&self) -> bool {
-        self.props.get("revoked").and_then(Value::as_bool).unwrap_or(false)
+        self.props
+            .get("revoked")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// ATT&CK marks retired objects as deprecated rather than revoked.
     pub fn deprecated(&self) -> bool {
-        self.props.get("x_mitre_deprecated").and_then(Value::as_bool).unwrap_or(false)
+        self.props
+            .get("x_mitre_deprecated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     pub fn confidence(&self) -> Option<u8> {
-        self.props.get("confidence").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok())
+        self.props
+            .get("confidence")
+            .and_then(Value::as_u64)
+            .and_then(|c| u8::try_from(c).ok())
     }
 
     pub fn marking_refs(&self) -> Vec<&str> {
@@ -208,7 +219,15 @@ impl StixObject {
     /// The text the full-text index holds for this object: names, aliases, descriptions, values, external ids.
     pub fn search_text(&self) -> String {
         let mut parts: Vec<&str> = Vec::new();
-        for k in ["name", "value", "pattern", "description", "content", "abstract", "x_mitre_shortname"] {
+        for k in [
+            "name",
+            "value",
+            "pattern",
+            "description",
+            "content",
+            "abstract",
+            "x_mitre_shortname",
+        ] {
             if let Some(s) = self.str(k) {
                 parts.push(s);
             }

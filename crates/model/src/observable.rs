@@ -68,7 +68,10 @@ impl ObservableKind {
             ObservableKind::Ipv6 => "ipv6-addr",
             ObservableKind::Url => "url",
             ObservableKind::Email => "email-addr",
-            ObservableKind::Md5 | ObservableKind::Sha1 | ObservableKind::Sha256 | ObservableKind::Sha512 => "file",
+            ObservableKind::Md5
+            | ObservableKind::Sha1
+            | ObservableKind::Sha256
+            | ObservableKind::Sha512 => "file",
             ObservableKind::Asn => "autonomous-system",
         }
     }
@@ -120,7 +123,9 @@ pub struct Observable {
 /// Undoes the usual ways feeds and reports defang indicators: `hxxp`, `[.]`, `(.)`, `[dot]`, `[:]`, `[@]`, `\.` ...
 pub fn refang(raw: &str) -> Cow<'_, str> {
     let needs = raw.contains(['[', '(', '{', '\\', ' '])
-        || raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("hxxp") || p.eq_ignore_ascii_case("fxp:"))
+        || raw
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("hxxp") || p.eq_ignore_ascii_case("fxp:"))
         || raw.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("fxp"));
     if !needs {
         return Cow::Borrowed(raw);
@@ -150,7 +155,13 @@ pub fn refang(raw: &str) -> Cow<'_, str> {
         }
     }
     let lower = s.to_ascii_lowercase();
-    for (from, to) in [("hxxps://", "https://"), ("hxxp://", "http://"), ("hxxps:", "https:"), ("hxxp:", "http:"), ("fxp://", "ftp://")] {
+    for (from, to) in [
+        ("hxxps://", "https://"),
+        ("hxxp://", "http://"),
+        ("hxxps:", "https:"),
+        ("hxxp:", "http:"),
+        ("fxp://", "ftp://"),
+    ] {
         if lower.starts_with(from) {
             s = format!("{to}{}", &s[from.len()..]);
             break;
@@ -162,7 +173,11 @@ pub fn refang(raw: &str) -> Cow<'_, str> {
 /// Normalises a domain name: refang, lower-case, strip a trailing dot, IDNA to ASCII; rejects what is not a
 /// syntactically valid host name.
 pub fn normalize_domain(raw: &str) -> Result<String, ModelError> {
-    let bad = |reason: &str| ModelError::BadObservable { kind: "domain", value: clip(raw), reason: reason.to_string() };
+    let bad = |reason: &str| ModelError::BadObservable {
+        kind: "domain",
+        value: clip(raw),
+        reason: reason.to_string(),
+    };
     let s = refang(raw);
     let s = s.trim().trim_end_matches('.');
     if s.is_empty() {
@@ -182,7 +197,10 @@ pub fn normalize_domain(raw: &str) -> Result<String, ModelError> {
         if label.is_empty() || label.len() > 63 {
             return Err(bad("empty or over-long label"));
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(bad("characters not allowed in a host name"));
         }
     }
@@ -204,11 +222,21 @@ pub fn normalize_domain(raw: &str) -> Result<String, ModelError> {
 pub fn normalize_ipv4(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
     let s = s.trim();
-    let bad = |r: &str| ModelError::BadObservable { kind: "ipv4", value: clip(raw), reason: r.to_string() };
+    let bad = |r: &str| ModelError::BadObservable {
+        kind: "ipv4",
+        value: clip(raw),
+        reason: r.to_string(),
+    };
     if let Some((addr, len)) = s.split_once('/') {
-        let net: ipnet::Ipv4Net = format!("{addr}/{len}").parse().map_err(|_| bad("not an IPv4 CIDR block"))?;
+        let net: ipnet::Ipv4Net = format!("{addr}/{len}")
+            .parse()
+            .map_err(|_| bad("not an IPv4 CIDR block"))?;
         let net = net.trunc();
-        return Ok(if net.prefix_len() == 32 { net.addr().to_string() } else { net.to_string() });
+        return Ok(if net.prefix_len() == 32 {
+            net.addr().to_string()
+        } else {
+            net.to_string()
+        });
     }
     let ip: Ipv4Addr = s.parse().map_err(|_| bad("not an IPv4 address"))?;
     Ok(ip.to_string())
@@ -218,11 +246,19 @@ pub fn normalize_ipv4(raw: &str) -> Result<String, ModelError> {
 pub fn normalize_ipv6(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
     let s = s.trim().trim_start_matches('[').trim_end_matches(']');
-    let bad = |r: &str| ModelError::BadObservable { kind: "ipv6", value: clip(raw), reason: r.to_string() };
+    let bad = |r: &str| ModelError::BadObservable {
+        kind: "ipv6",
+        value: clip(raw),
+        reason: r.to_string(),
+    };
     if s.contains('/') {
         let net: ipnet::Ipv6Net = s.parse().map_err(|_| bad("not an IPv6 CIDR block"))?;
         let net = net.trunc();
-        return Ok(if net.prefix_len() == 128 { net.addr().to_string() } else { net.to_string() });
+        return Ok(if net.prefix_len() == 128 {
+            net.addr().to_string()
+        } else {
+            net.to_string()
+        });
     }
     let ip: Ipv6Addr = s.parse().map_err(|_| bad("not an IPv6 address"))?;
     Ok(ip.to_string())
@@ -233,11 +269,19 @@ pub fn normalize_ipv6(raw: &str) -> Result<String, ModelError> {
 pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
     let s = s.trim();
-    let bad = |r: &str| ModelError::BadObservable { kind: "url", value: clip(raw), reason: r.to_string() };
+    let bad = |r: &str| ModelError::BadObservable {
+        kind: "url",
+        value: clip(raw),
+        reason: r.to_string(),
+    };
     if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("empty or contains whitespace"));
     }
-    let with_scheme: Cow<str> = if s.contains("://") { Cow::Borrowed(s) } else { Cow::Owned(format!("http://{s}")) };
+    let with_scheme: Cow<str> = if s.contains("://") {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(format!("http://{s}"))
+    };
     let u = url::Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
     if u.host_str().is_none_or(|h| h.is_empty()) {
         return Err(bad("no host"));
@@ -249,9 +293,18 @@ pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
 pub fn normalize_email(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
     let s = s.trim().trim_start_matches("mailto:");
-    let bad = |r: &str| ModelError::BadObservable { kind: "email", value: clip(raw), reason: r.to_string() };
+    let bad = |r: &str| ModelError::BadObservable {
+        kind: "email",
+        value: clip(raw),
+        reason: r.to_string(),
+    };
     let (local, domain) = s.rsplit_once('@').ok_or_else(|| bad("no @"))?;
-    if local.is_empty() || local.len() > 64 || local.chars().any(|c| c.is_whitespace() || c == '@' || c.is_control()) {
+    if local.is_empty()
+        || local.len() > 64
+        || local
+            .chars()
+            .any(|c| c.is_whitespace() || c == '@' || c.is_control())
+    {
         return Err(bad("invalid local part"));
     }
     let domain = normalize_domain(domain).map_err(|_| bad("invalid domain part"))?;
@@ -269,7 +322,11 @@ pub fn normalize_hash(kind: ObservableKind, raw: &str) -> Result<String, ModelEr
         _ => 0,
     };
     if s.len() != want || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ModelError::BadObservable { kind: kind.as_str(), value: clip(raw), reason: format!("not {want} hex digits") });
+        return Err(ModelError::BadObservable {
+            kind: kind.as_str(),
+            value: clip(raw),
+            reason: format!("not {want} hex digits"),
+        });
     }
     Ok(s.to_ascii_lowercase())
 }
@@ -287,11 +344,21 @@ impl Observable {
             ObservableKind::Ipv6 => normalize_ipv6(raw)?,
             ObservableKind::Url => normalize_url(raw)?,
             ObservableKind::Email => normalize_email(raw)?,
-            ObservableKind::Md5 | ObservableKind::Sha1 | ObservableKind::Sha256 | ObservableKind::Sha512 => normalize_hash(kind, raw)?,
+            ObservableKind::Md5
+            | ObservableKind::Sha1
+            | ObservableKind::Sha256
+            | ObservableKind::Sha512 => normalize_hash(kind, raw)?,
             ObservableKind::Asn => {
                 let s = raw.trim();
-                let digits = s.strip_prefix("AS").or_else(|| s.strip_prefix("as")).unwrap_or(s);
-                let n: u32 = digits.parse().map_err(|_| ModelError::BadObservable { kind: "asn", value: clip(raw), reason: "not an AS number".into() })?;
+                let digits = s
+                    .strip_prefix("AS")
+                    .or_else(|| s.strip_prefix("as"))
+                    .unwrap_or(s);
+                let n: u32 = digits.parse().map_err(|_| ModelError::BadObservable {
+                    kind: "asn",
+                    value: clip(raw),
+                    reason: "not an AS number".into(),
+                })?;
                 n.to_string()
             }
         };
@@ -329,7 +396,9 @@ impl Observable {
             // host:port, as maltrail writes some entries: a URL without a path.
             return Observable::new(ObservableKind::Url, s).ok();
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'/') {
+        if s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'/')
+        {
             return Observable::new(ObservableKind::Ipv4, s).ok();
         }
         if s.contains('@') {
@@ -346,12 +415,20 @@ impl Observable {
     /// The STIX pattern that matches this observable.
     pub fn to_pattern(&self) -> String {
         if self.is_cidr() {
-            return format!("[{}:value ISSUBSET '{}']", self.kind.stix_type(), escape_pattern_string(&self.value));
+            return format!(
+                "[{}:value ISSUBSET '{}']",
+                self.kind.stix_type(),
+                escape_pattern_string(&self.value)
+            );
         }
         if self.kind == ObservableKind::Asn {
             return format!("[autonomous-system:number = {}]", self.value);
         }
-        format!("[{} = '{}']", self.kind.pattern_path(), escape_pattern_string(&self.value))
+        format!(
+            "[{} = '{}']",
+            self.kind.pattern_path(),
+            escape_pattern_string(&self.value)
+        )
     }
 
     /// The id Vigil gives the indicator it derives for this value (UUIDv5 over the pattern), so the same value from
@@ -391,7 +468,10 @@ impl Observable {
 
 fn looks_like_cidr(s: &str) -> bool {
     match s.split_once('/') {
-        Some((a, n)) => n.bytes().all(|b| b.is_ascii_digit()) && (a.parse::<Ipv4Addr>().is_ok() || a.parse::<Ipv6Addr>().is_ok()),
+        Some((a, n)) => {
+            n.bytes().all(|b| b.is_ascii_digit())
+                && (a.parse::<Ipv4Addr>().is_ok() || a.parse::<Ipv6Addr>().is_ok())
+        }
         None => false,
     }
 }
@@ -422,15 +502,45 @@ mod tests {
 
     #[test]
     fn detects_and_normalises() {
-        assert_eq!(det("Evil.COM."), Some((ObservableKind::Domain, "evil.com".into())));
-        assert_eq!(det("1.2.3.4"), Some((ObservableKind::Ipv4, "1.2.3.4".into())));
-        assert_eq!(det("10.1.2.3/8"), Some((ObservableKind::Ipv4, "10.0.0.0/8".into())));
-        assert_eq!(det("2001:0db8:0000:0000:0000:0000:0000:0001"), Some((ObservableKind::Ipv6, "2001:db8::1".into())));
-        assert_eq!(det("HTTP://Evil.COM/Path"), Some((ObservableKind::Url, "http://evil.com/Path".into())));
-        assert_eq!(det("evil.com/gate.php"), Some((ObservableKind::Url, "http://evil.com/gate.php".into())));
-        assert_eq!(det("D41D8CD98F00B204E9800998ECF8427E"), Some((ObservableKind::Md5, "d41d8cd98f00b204e9800998ecf8427e".into())));
-        assert_eq!(det("bücher.example"), Some((ObservableKind::Domain, "xn--bcher-kva.example".into())));
-        assert_eq!(det("a@Example.ORG"), Some((ObservableKind::Email, "a@example.org".into())));
+        assert_eq!(
+            det("Evil.COM."),
+            Some((ObservableKind::Domain, "evil.com".into()))
+        );
+        assert_eq!(
+            det("1.2.3.4"),
+            Some((ObservableKind::Ipv4, "1.2.3.4".into()))
+        );
+        assert_eq!(
+            det("10.1.2.3/8"),
+            Some((ObservableKind::Ipv4, "10.0.0.0/8".into()))
+        );
+        assert_eq!(
+            det("2001:0db8:0000:0000:0000:0000:0000:0001"),
+            Some((ObservableKind::Ipv6, "2001:db8::1".into()))
+        );
+        assert_eq!(
+            det("HTTP://Evil.COM/Path"),
+            Some((ObservableKind::Url, "http://evil.com/Path".into()))
+        );
+        assert_eq!(
+            det("evil.com/gate.php"),
+            Some((ObservableKind::Url, "http://evil.com/gate.php".into()))
+        );
+        assert_eq!(
+            det("D41D8CD98F00B204E9800998ECF8427E"),
+            Some((
+                ObservableKind::Md5,
+                "d41d8cd98f00b204e9800998ecf8427e".into()
+            ))
+        );
+        assert_eq!(
+            det("bücher.example"),
+            Some((ObservableKind::Domain, "xn--bcher-kva.example".into()))
+        );
+        assert_eq!(
+            det("a@Example.ORG"),
+            Some((ObservableKind::Email, "a@example.org".into()))
+        );
         assert_eq!(det("not a value"), None);
         assert_eq!(det("999.1.1.1"), None);
         assert_eq!(det("localhost"), None);
@@ -441,7 +551,10 @@ mod tests {
         let o = Observable::new(ObservableKind::Domain, "evil.com").unwrap();
         assert_eq!(o.to_pattern(), "[domain-name:value = 'evil.com']");
         let h = Observable::new(ObservableKind::Sha256, &"A".repeat(64)).unwrap();
-        assert_eq!(h.to_pattern(), format!("[file:hashes.'SHA-256' = '{}']", "a".repeat(64)));
+        assert_eq!(
+            h.to_pattern(),
+            format!("[file:hashes.'SHA-256' = '{}']", "a".repeat(64))
+        );
         let c = Observable::new(ObservableKind::Ipv4, "10.0.0.0/8").unwrap();
         assert_eq!(c.to_pattern(), "[ipv4-addr:value ISSUBSET '10.0.0.0/8']");
     }

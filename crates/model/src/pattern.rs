@@ -227,7 +227,9 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, String> {
                 let (lit, next) = string_lit(s, i + 1)?;
                 let tok = match c {
                     b'b' => {
-                        if !lit.bytes().all(|x| x.is_ascii_alphanumeric() || x == b'+' || x == b'/' || x == b'=') {
+                        if !lit.bytes().all(|x| {
+                            x.is_ascii_alphanumeric() || x == b'+' || x == b'/' || x == b'='
+                        }) {
                             return Err(format!("invalid binary literal at {start}"));
                         }
                         Tok::Binary(lit)
@@ -255,17 +257,22 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, String> {
                 }
                 let text = &s[i..j];
                 if text.contains('.') {
-                    let v: f64 = text.parse().map_err(|_| format!("invalid number `{text}` at {start}"))?;
+                    let v: f64 = text
+                        .parse()
+                        .map_err(|_| format!("invalid number `{text}` at {start}"))?;
                     out.push((start, Tok::Float(v)));
                 } else {
-                    let v: i64 = text.parse().map_err(|_| format!("invalid number `{text}` at {start}"))?;
+                    let v: i64 = text
+                        .parse()
+                        .map_err(|_| format!("invalid number `{text}` at {start}"))?;
                     out.push((start, Tok::Int(v)));
                 }
                 i = j;
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let mut j = i + 1;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'-') {
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'-')
+                {
                     j += 1;
                 }
                 out.push((start, Tok::Ident(s[i..j].to_string())));
@@ -449,7 +456,11 @@ impl Parser {
             parts.push(self.comparison_and()?);
         }
         self.depth -= 1;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { CompExpr::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            CompExpr::Or(parts)
+        })
     }
 
     fn comparison_and(&mut self) -> Result<CompExpr, String> {
@@ -457,7 +468,11 @@ impl Parser {
         while self.eat_kw("AND") {
             parts.push(self.prop_test()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { CompExpr::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            CompExpr::And(parts)
+        })
     }
 
     fn prop_test(&mut self) -> Result<CompExpr, String> {
@@ -469,7 +484,12 @@ impl Parser {
         }
         if self.eat_kw("EXISTS") {
             let path = self.object_path()?;
-            return Ok(CompExpr::Test(PropTest { path, negated: false, op: Op::Exists, value: Literal::None }));
+            return Ok(CompExpr::Test(PropTest {
+                path,
+                negated: false,
+                op: Op::Exists,
+                value: Literal::None,
+            }));
         }
         let path = self.object_path()?;
         let negated = self.eat_kw("NOT");
@@ -489,7 +509,11 @@ impl Parser {
                 "ISSUPERSET" => Op::IsSuperset,
                 _ => return Err(format!("unknown operator `{k}` at {at}")),
             },
-            Some(t) => return Err(format!("expected a comparison operator at {at}, found {t:?}")),
+            Some(t) => {
+                return Err(format!(
+                    "expected a comparison operator at {at}, found {t:?}"
+                ))
+            }
             None => return Err("expected a comparison operator at end of pattern".into()),
         };
         let at = self.at();
@@ -501,7 +525,9 @@ impl Parser {
             },
             Op::Eq | Op::Neq => self.primitive_literal()?,
             _ => match self.primitive_literal()? {
-                Literal::Bool(_) => return Err(format!("ordering comparison with a boolean at {at}")),
+                Literal::Bool(_) => {
+                    return Err(format!("ordering comparison with a boolean at {at}"))
+                }
                 l => l,
             },
         };
@@ -512,7 +538,12 @@ impl Parser {
                 }
             }
         }
-        Ok(CompExpr::Test(PropTest { path, negated, op, value }))
+        Ok(CompExpr::Test(PropTest {
+            path,
+            negated,
+            op,
+            value,
+        }))
     }
 
     fn set_literal(&mut self) -> Result<Literal, String> {
@@ -557,7 +588,11 @@ impl Parser {
             Some(t) => return Err(format!("expected an object type at {at}, found {t:?}")),
             None => return Err("expected an object path at end of pattern".into()),
         };
-        if !object_type.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') || object_type.len() < 3 {
+        if !object_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || object_type.len() < 3
+        {
             return Err(format!("invalid object type `{object_type}` at {at}"));
         }
         self.expect(Tok::Colon, "`:` after the object type")?;
@@ -580,7 +615,10 @@ impl Parser {
                 }
                 Some(Tok::LBrack) => {
                     // `[` after a path is an index only when followed by a number or `*` and `]`.
-                    match (self.toks.get(self.pos + 1).map(|t| &t.1), self.toks.get(self.pos + 2).map(|t| &t.1)) {
+                    match (
+                        self.toks.get(self.pos + 1).map(|t| &t.1),
+                        self.toks.get(self.pos + 2).map(|t| &t.1),
+                    ) {
                         (Some(Tok::Int(n)), Some(Tok::RBrack)) => {
                             steps.push(PathStep::Index(*n));
                             self.pos += 3;
@@ -609,10 +647,20 @@ impl Pattern {
         if toks.is_empty() {
             return Err(ModelError::BadPattern("empty pattern".into()));
         }
-        let mut p = Parser { toks, pos: 0, depth: 0, len: s.len() };
-        let root = p.observation_expressions().map_err(ModelError::BadPattern)?;
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            depth: 0,
+            len: s.len(),
+        };
+        let root = p
+            .observation_expressions()
+            .map_err(ModelError::BadPattern)?;
         if p.pos < p.toks.len() {
-            return Err(ModelError::BadPattern(format!("unexpected trailing input at {}", p.at())));
+            return Err(ModelError::BadPattern(format!(
+                "unexpected trailing input at {}",
+                p.at()
+            )));
         }
         Ok(Pattern { root })
     }
@@ -643,7 +691,9 @@ impl Pattern {
     /// When the whole pattern is one observation `[path = 'v']` or `[path = 'a' OR path = 'b' ...]` (or an IN set),
     /// the (path, value) pairs; these are the indicators that hunting can match by simple lookup.
     pub fn simple_equalities(&self) -> Option<Vec<(String, String)>> {
-        let ObsExpr::Simple(c) = &self.root else { return None };
+        let ObsExpr::Simple(c) = &self.root else {
+            return None;
+        };
         let mut out = Vec::new();
         fn walk(c: &CompExpr, out: &mut Vec<(String, String)>) -> bool {
             match c {
@@ -707,7 +757,9 @@ mod tests {
         ok("([file:name = 'a'] FOLLOWEDBY [file:name = 'b']) REPEATS 5 TIMES");
         ok("[x509-certificate:issuer = 'CN=x'] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'");
         ok("[windows-registry-key:values[*].name = 'x']");
-        ok("[file:size > 1000 AND NOT file:name = 'a']".replace("AND NOT file:name", "AND file:name NOT").as_str());
+        ok("[file:size > 1000 AND NOT file:name = 'a']"
+            .replace("AND NOT file:name", "AND file:name NOT")
+            .as_str());
         ok("[artifact:payload_bin = b'aGVsbG8=']");
         ok("[process:pid = -1]");
     }
@@ -731,11 +783,20 @@ mod tests {
         let p = ok("[domain-name:value = 'a.com' OR domain-name:value = 'b.com']");
         assert_eq!(
             p.simple_equalities(),
-            Some(vec![("domain-name:value".into(), "a.com".into()), ("domain-name:value".into(), "b.com".into())])
+            Some(vec![
+                ("domain-name:value".into(), "a.com".into()),
+                ("domain-name:value".into(), "b.com".into())
+            ])
         );
         let p = ok("[file:hashes.'SHA-256' = 'ab']");
-        assert_eq!(p.simple_equalities(), Some(vec![("file:hashes.SHA-256".into(), "ab".into())]));
-        assert_eq!(ok("[a-b:c = 'x' AND a-b:d = 'y']").simple_equalities(), None);
+        assert_eq!(
+            p.simple_equalities(),
+            Some(vec![("file:hashes.SHA-256".into(), "ab".into())])
+        );
+        assert_eq!(
+            ok("[a-b:c = 'x' AND a-b:d = 'y']").simple_equalities(),
+            None
+        );
     }
 
     proptest::proptest! {

@@ -7,7 +7,10 @@ use crate::ModelError;
 /// Parses a STIX timestamp. STIX requires UTC with a `Z` suffix; an explicit `+00:00` is accepted on input
 /// because real feeds emit it, any other offset is an error.
 pub fn parse(prop: &str, s: &str) -> Result<DateTime<Utc>, ModelError> {
-    let bad = || ModelError::BadTimestamp { prop: prop.to_string(), value: s.chars().take(64).collect() };
+    let bad = || ModelError::BadTimestamp {
+        prop: prop.to_string(),
+        value: s.chars().take(64).collect(),
+    };
     let dt = DateTime::parse_from_rfc3339(s).map_err(|_| bad())?;
     if dt.offset().local_minus_utc() != 0 {
         return Err(bad());

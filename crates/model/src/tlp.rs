@@ -19,7 +19,13 @@ pub enum Tlp {
 pub const TLP2_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
 
 impl Tlp {
-    pub const ALL: [Tlp; 5] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
+    pub const ALL: [Tlp; 5] = [
+        Tlp::Clear,
+        Tlp::Green,
+        Tlp::Amber,
+        Tlp::AmberStrict,
+        Tlp::Red,
+    ];
 
     /// The TLP 2.0 marking-definition id (oasis-open/cti-stix-common-objects).
     pub fn marking_id(self) -> &'static str {
@@ -113,7 +119,9 @@ impl std::fmt::Display for Tlp {
 impl std::str::FromStr for Tlp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Tlp::parse(s).ok_or_else(|| format!("unknown TLP level `{s}` (clear, green, amber, amber+strict, red)"))
+        Tlp::parse(s).ok_or_else(|| {
+            format!("unknown TLP level `{s}` (clear, green, amber, amber+strict, red)")
+        })
     }
 }
 
@@ -140,14 +148,25 @@ mod tests {
 
     #[test]
     fn tlp1_maps_onto_tlp2() {
-        assert_eq!(Tlp::from_marking_id("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"), Some(Tlp::Clear));
-        assert_eq!(Tlp::from_marking_id(Tlp::AmberStrict.marking_id()), Some(Tlp::AmberStrict));
-        assert_eq!(Tlp::from_marking_id("marking-definition--00000000-0000-4000-8000-000000000000"), None);
+        assert_eq!(
+            Tlp::from_marking_id("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"),
+            Some(Tlp::Clear)
+        );
+        assert_eq!(
+            Tlp::from_marking_id(Tlp::AmberStrict.marking_id()),
+            Some(Tlp::AmberStrict)
+        );
+        assert_eq!(
+            Tlp::from_marking_id("marking-definition--00000000-0000-4000-8000-000000000000"),
+            None
+        );
     }
 
     #[test]
     fn order_and_parse() {
-        assert!(Tlp::Clear < Tlp::Green && Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red);
+        assert!(
+            Tlp::Clear < Tlp::Green && Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red
+        );
         assert_eq!(Tlp::parse("TLP:WHITE"), Some(Tlp::Clear));
         assert_eq!(Tlp::parse("amber+strict"), Some(Tlp::AmberStrict));
         assert_eq!(Tlp::parse("purple"), None);

@@ -6,29 +6,32 @@ use crate::object::is_sco_type;
 
 /// Upgrades a 2.0 object in place; a 2.1 object is left as it is. Returns true when something changed.
 pub fn upgrade_to_21(m: &mut Map<String, Value>) -> bool {
-    let ty = m.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    let ty = m
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if m.get("spec_version").and_then(Value::as_str) == Some("2.1") {
         return false;
     }
     if is_sco_type(&ty) {
         return false;
     }
-    let was_20 = matches!(m.get("spec_version").and_then(Value::as_str), None | Some("2.0"));
+    let was_20 = matches!(
+        m.get("spec_version").and_then(Value::as_str),
+        None | Some("2.0")
+    );
     if !was_20 {
         return false;
     }
     m.insert("spec_version".into(), json!("2.1"));
     match ty.as_str() {
-        "malware" => {
-            // 2.1 requires is_family; 2.0 malware objects describe families (ATT&CK software entries are families).
-            if !m.contains_key("is_family") {
-                m.insert("is_family".into(), json!(true));
-            }
+        // 2.1 requires is_family; 2.0 malware objects describe families (ATT&CK software entries are families).
+        "malware" if !m.contains_key("is_family") => {
+            m.insert("is_family".into(), json!(true));
         }
-        "indicator" => {
-            if !m.contains_key("pattern_type") {
-                m.insert("pattern_type".into(), json!("stix"));
-            }
+        "indicator" if !m.contains_key("pattern_type") => {
+            m.insert("pattern_type".into(), json!("stix"));
         }
         "marking-definition" => {
             // 2.0 markings carry no `modified`; 2.1 does not require one either.

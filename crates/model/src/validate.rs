@@ -46,7 +46,11 @@ fn opt_str(m: &Map<String, Value>, k: &str) -> Result<(), ModelError> {
     }
 }
 
-fn ts(m: &Map<String, Value>, k: &str, required: bool) -> Result<Option<chrono::DateTime<chrono::Utc>>, ModelError> {
+fn ts(
+    m: &Map<String, Value>,
+    k: &str,
+    required: bool,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ModelError> {
     match m.get(k) {
         None if required => Err(ModelError::Missing(k.to_string())),
         None => Ok(None),
@@ -58,14 +62,20 @@ fn ts(m: &Map<String, Value>, k: &str, required: bool) -> Result<Option<chrono::
 fn id_ref(k: &str, v: &Value) -> Result<(), ModelError> {
     match v.as_str() {
         Some(s) if ids::is_valid_id(s) => Ok(()),
-        _ => Err(ModelError::invalid(k, format!("not a STIX identifier: {}", clip(v)))),
+        _ => Err(ModelError::invalid(
+            k,
+            format!("not a STIX identifier: {}", clip(v)),
+        )),
     }
 }
 
 fn non_empty_refs(m: &Map<String, Value>, k: &str) -> Result<(), ModelError> {
     match req(m, k)? {
         Value::Array(a) if !a.is_empty() => a.iter().try_for_each(|x| id_ref(k, x)),
-        _ => Err(ModelError::invalid(k, "must be a non-empty list of identifiers")),
+        _ => Err(ModelError::invalid(
+            k,
+            "must be a non-empty list of identifiers",
+        )),
     }
 }
 
@@ -76,8 +86,16 @@ fn clip(v: &Value) -> String {
 /// Validates one object. The error names the property at fault.
 pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
     let ty = req_str(m, "type")?;
-    if ty.len() < 3 || ty.len() > 250 || !ty.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Err(ModelError::invalid("type", format!("`{ty}` is not a valid STIX type name")));
+    if ty.len() < 3
+        || ty.len() > 250
+        || !ty
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ModelError::invalid(
+            "type",
+            format!("`{ty}` is not a valid STIX type name"),
+        ));
     }
     let id = req_str(m, "id")?;
     match ids::split_id(id) {
@@ -87,12 +105,18 @@ pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
     let sco = is_sco_type(ty);
     if let Some(sv) = m.get("spec_version") {
         if sv.as_str() != Some("2.1") {
-            return Err(ModelError::invalid("spec_version", "must be \"2.1\" (2.0 input is upgraded before validation)"));
+            return Err(ModelError::invalid(
+                "spec_version",
+                "must be \"2.1\" (2.0 input is upgraded before validation)",
+            ));
         }
     } else if !sco {
         return Err(ModelError::Missing("spec_version".into()));
     }
-    let meta = matches!(ty, "marking-definition" | "language-content" | "extension-definition");
+    let meta = matches!(
+        ty,
+        "marking-definition" | "language-content" | "extension-definition"
+    );
     if !sco {
         let created = ts(m, "created", true)?;
         let modified = ts(m, "modified", ty != "marking-definition")?;
@@ -105,7 +129,12 @@ pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
     if let Some(c) = m.get("confidence") {
         match c.as_u64() {
             Some(n) if n <= 100 => {}
-            _ => return Err(ModelError::invalid("confidence", "must be an integer from 0 to 100")),
+            _ => {
+                return Err(ModelError::invalid(
+                    "confidence",
+                    "must be an integer from 0 to 100",
+                ))
+            }
         }
     }
     for k in ["revoked", "is_family"] {
@@ -139,7 +168,12 @@ pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
                 for r in a {
                     match r.as_object() {
                         Some(o) if o.get("source_name").is_some_and(Value::is_string) => {}
-                        _ => return Err(ModelError::invalid("external_references", "each entry needs a string source_name")),
+                        _ => {
+                            return Err(ModelError::invalid(
+                                "external_references",
+                                "each entry needs a string source_name",
+                            ))
+                        }
                     }
                 }
             }
@@ -158,7 +192,10 @@ pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
             let until = ts(m, "valid_until", false)?;
             if let (Some(f), Some(u)) = (from, until) {
                 if u <= f {
-                    return Err(ModelError::invalid("valid_until", "must be later than valid_from"));
+                    return Err(ModelError::invalid(
+                        "valid_until",
+                        "must be later than valid_from",
+                    ));
                 }
             }
             if pt == "stix" {
@@ -183,7 +220,10 @@ pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
             let last = ts(m, "last_seen", false)?;
             if let (Some(f), Some(l)) = (first, last) {
                 if l < f {
-                    return Err(ModelError::invalid("last_seen", "is earlier than first_seen"));
+                    return Err(ModelError::invalid(
+                        "last_seen",
+                        "is earlier than first_seen",
+                    ));
                 }
             }
         }
@@ -209,37 +249,57 @@ pub fn validate(m: &Map<String, Value>) -> Result<(), ModelError> {
             ts(m, "last_observed", true)?;
             match req(m, "number_observed")?.as_u64() {
                 Some(n) if (1..=999_999_999).contains(&n) => {}
-                _ => return Err(ModelError::invalid("number_observed", "must be an integer from 1 to 999999999")),
+                _ => {
+                    return Err(ModelError::invalid(
+                        "number_observed",
+                        "must be an integer from 1 to 999999999",
+                    ))
+                }
             }
             if m.contains_key("objects") == m.contains_key("object_refs") {
-                return Err(ModelError::invalid("objects", "exactly one of objects and object_refs is required"));
+                return Err(ModelError::invalid(
+                    "objects",
+                    "exactly one of objects and object_refs is required",
+                ));
             }
         }
         "location" => {
             let has = |k| m.contains_key(k);
             if !(has("region") || has("country") || (has("latitude") && has("longitude"))) {
-                return Err(ModelError::Missing("region, country or latitude+longitude".into()));
+                return Err(ModelError::Missing(
+                    "region, country or latitude+longitude".into(),
+                ));
             }
         }
-        "attack-pattern" | "campaign" | "course-of-action" | "identity" | "incident" | "infrastructure" | "intrusion-set"
-        | "threat-actor" | "tool" | "vulnerability" => {
+        "attack-pattern" | "campaign" | "course-of-action" | "identity" | "incident"
+        | "infrastructure" | "intrusion-set" | "threat-actor" | "tool" | "vulnerability" => {
             req_str(m, "name")?;
         }
         "domain-name" | "ipv4-addr" | "ipv6-addr" | "url" | "email-addr" | "mac-addr" => {
             req_str(m, "value")?;
         }
-        "autonomous-system" => {
-            if req(m, "number")?.as_u64().is_none() {
-                return Err(ModelError::invalid("number", "must be a non-negative integer"));
+        "autonomous-system" => match req(m, "number")?.as_u64() {
+            Some(_) => {}
+            None => {
+                return Err(ModelError::invalid(
+                    "number",
+                    "must be a non-negative integer",
+                ))
             }
-        }
+        },
         "file" => {
             if !(m.contains_key("hashes") || m.contains_key("name")) {
                 return Err(ModelError::Missing("hashes or name".into()));
             }
             if let Some(h) = m.get("hashes") {
-                if !h.as_object().is_some_and(|o| !o.is_empty() && o.values().all(Value::is_string)) {
-                    return Err(ModelError::invalid("hashes", "must be a non-empty map of strings"));
+                if !h
+                    .as_object()
+                    .is_some_and(|o| !o.is_empty() && o.values().all(Value::is_string))
+                {
+                    return Err(ModelError::invalid(
+                        "hashes",
+                        "must be a non-empty map of strings",
+                    ));
                 }
             }
         }
@@ -274,7 +334,10 @@ mod tests {
     #[test]
     fn id_must_match_type() {
         let mut m = base("malware");
-        m.insert("id".into(), json!("tool--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"));
+        m.insert(
+            "id".into(),
+            json!("tool--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
+        );
         assert!(matches!(validate(&m), Err(ModelError::BadId(_))));
     }
 

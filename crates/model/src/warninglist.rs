@@ -52,7 +52,11 @@ impl WarningSet {
                         }
                     }
                     "hostname" => {
-                        let h = e.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+                        let h = e
+                            .trim_start_matches("*.")
+                            .trim_start_matches('.')
+                            .trim_end_matches('.')
+                            .to_ascii_lowercase();
                         s.hostnames.entry(h).or_default().push(i);
                     }
                     "substring" => s.substrings.push((e.to_ascii_lowercase(), i)),
@@ -73,7 +77,9 @@ impl WarningSet {
         }
         let host = match o.kind {
             ObservableKind::Domain => Some(v.clone()),
-            ObservableKind::Url => url::Url::parse(&o.value).ok().and_then(|u| u.host_str().map(str::to_string)),
+            ObservableKind::Url => url::Url::parse(&o.value)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string)),
             ObservableKind::Email => v.rsplit_once('@').map(|(_, d)| d.to_string()),
             _ => None,
         };
@@ -94,13 +100,33 @@ impl WarningSet {
         }
         match o.kind {
             ObservableKind::Ipv4 => {
-                if let Ok(a) = v.split('/').next().unwrap_or("").parse::<std::net::Ipv4Addr>() {
-                    idx.extend(self.v4.iter().filter(|(n, _)| n.contains(&a)).map(|(_, i)| *i));
+                if let Ok(a) = v
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .parse::<std::net::Ipv4Addr>()
+                {
+                    idx.extend(
+                        self.v4
+                            .iter()
+                            .filter(|(n, _)| n.contains(&a))
+                            .map(|(_, i)| *i),
+                    );
                 }
             }
             ObservableKind::Ipv6 => {
-                if let Ok(a) = v.split('/').next().unwrap_or("").parse::<std::net::Ipv6Addr>() {
-                    idx.extend(self.v6.iter().filter(|(n, _)| n.contains(&a)).map(|(_, i)| *i));
+                if let Ok(a) = v
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .parse::<std::net::Ipv6Addr>()
+                {
+                    idx.extend(
+                        self.v6
+                            .iter()
+                            .filter(|(n, _)| n.contains(&a))
+                            .map(|(_, i)| *i),
+                    );
                 }
             }
             _ => {}
@@ -127,8 +153,22 @@ mod tests {
     #[test]
     fn hostname_and_cidr_lists() {
         let lists = vec![
-            WarningList { name: "top".into(), description: String::new(), list_type: "hostname".into(), version: 1, entries: vec!["google.com".into()], matching_attributes: vec![] },
-            WarningList { name: "dns".into(), description: String::new(), list_type: "cidr".into(), version: 1, entries: vec!["8.8.8.0/24".into()], matching_attributes: vec![] },
+            WarningList {
+                name: "top".into(),
+                description: String::new(),
+                list_type: "hostname".into(),
+                version: 1,
+                entries: vec!["google.com".into()],
+                matching_attributes: vec![],
+            },
+            WarningList {
+                name: "dns".into(),
+                description: String::new(),
+                list_type: "cidr".into(),
+                version: 1,
+                entries: vec!["8.8.8.0/24".into()],
+                matching_attributes: vec![],
+            },
         ];
         let s = WarningSet::new(&lists);
         let d = |v: &str| Observable::detect(v).unwrap();

@@ -7,7 +7,12 @@ use vigil_model::{Provenance, StixObject, Tlp};
 use crate::{PutMode, PutOutcome, ScanFilter, Store, StoreError, WarningList};
 
 fn prov(source: &str) -> Provenance {
-    Provenance { source: source.into(), ingested_at: "2026-01-01T00:00:00Z".into(), original_id: None, file: None }
+    Provenance {
+        source: source.into(),
+        ingested_at: "2026-01-01T00:00:00Z".into(),
+        original_id: None,
+        file: None,
+    }
 }
 
 fn obj(v: serde_json::Value) -> StixObject {
@@ -15,9 +20,11 @@ fn obj(v: serde_json::Value) -> StixObject {
 }
 
 fn malware(id: &str, modified: &str, name: &str) -> StixObject {
-    obj(json!({"type": "malware", "spec_version": "2.1", "id": id, "created": "2019-01-01T00:00:00.000Z",
+    obj(
+        json!({"type": "malware", "spec_version": "2.1", "id": id, "created": "2019-01-01T00:00:00.000Z",
         "modified": modified, "name": name, "is_family": true, "aliases": ["LummaC2", "Lumma Stealer"],
-        "description": "An infostealer sold as a service", "x_custom": {"kept": [1, 2]}}))
+        "description": "An infostealer sold as a service", "x_custom": {"kept": [1, 2]}}),
+    )
 }
 
 fn put(s: &dyn Store, o: &StixObject, source: &str) -> Result<PutOutcome, StoreError> {
@@ -43,8 +50,14 @@ pub fn versions(s: &dyn Store) -> Result<(), StoreError> {
     assert_eq!(put(s, &v2, "b")?, PutOutcome::Updated);
     assert_eq!(put(s, &v0, "a")?, PutOutcome::Historical);
     let latest = s.get(M)?.expect("stored");
-    assert_eq!(latest.object.str("modified"), Some("2021-01-01T00:00:00.000Z"));
-    assert_eq!(latest.object.get("x_custom"), Some(&json!({"kept": [1, 2]})));
+    assert_eq!(
+        latest.object.str("modified"),
+        Some("2021-01-01T00:00:00.000Z")
+    );
+    assert_eq!(
+        latest.object.get("x_custom"),
+        Some(&json!({"kept": [1, 2]}))
+    );
     assert_eq!(s.versions(M)?.len(), 3);
     let sources: Vec<String> = s.provenance(M)?.into_iter().map(|p| p.source).collect();
     assert!(sources.contains(&"a".to_string()) && sources.contains(&"b".to_string()));
@@ -73,28 +86,49 @@ pub fn lookup_search_graph(s: &dyn Store) -> Result<(), StoreError> {
     put(s, &malware(M, "2020-01-01T00:00:00.000Z", "Lumma"), "a")?;
     put(
         s,
-        &obj(json!({"type": "attack-pattern", "spec_version": "2.1", "id": T, "created": "2020-01-01T00:00:00Z",
+        &obj(
+            json!({"type": "attack-pattern", "spec_version": "2.1", "id": T, "created": "2020-01-01T00:00:00Z",
             "modified": "2020-01-01T00:00:00Z", "name": "Phishing",
-            "external_references": [{"source_name": "mitre-attack", "external_id": "T1566"}]})),
+            "external_references": [{"source_name": "mitre-attack", "external_id": "T1566"}]}),
+        ),
         "a",
     )?;
     put(
         s,
-        &obj(json!({"type": "relationship", "spec_version": "2.1", "id": R, "created": "2020-01-01T00:00:00Z",
-            "modified": "2020-01-01T00:00:00Z", "relationship_type": "uses", "source_ref": M, "target_ref": T})),
+        &obj(
+            json!({"type": "relationship", "spec_version": "2.1", "id": R, "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "relationship_type": "uses", "source_ref": M, "target_ref": T}),
+        ),
         "a",
     )?;
     let ind = "indicator--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a04";
     put(
         s,
-        &obj(json!({"type": "indicator", "spec_version": "2.1", "id": ind, "created": "2020-01-01T00:00:00Z",
+        &obj(
+            json!({"type": "indicator", "spec_version": "2.1", "id": ind, "created": "2020-01-01T00:00:00Z",
             "modified": "2020-01-01T00:00:00Z", "pattern": "[domain-name:value = 'lumma-c2.example']",
-            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"})),
+            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}),
+        ),
         "a",
     )?;
-    assert_eq!(s.resolve("lummac2")?.first().map(|o| o.object.id().to_string()), Some(M.to_string()));
-    assert_eq!(s.resolve("t1566")?.first().map(|o| o.object.id().to_string()), Some(T.to_string()));
-    assert_eq!(s.resolve("LUMMA-C2.example")?.first().map(|o| o.object.id().to_string()), Some(ind.to_string()));
+    assert_eq!(
+        s.resolve("lummac2")?
+            .first()
+            .map(|o| o.object.id().to_string()),
+        Some(M.to_string())
+    );
+    assert_eq!(
+        s.resolve("t1566")?
+            .first()
+            .map(|o| o.object.id().to_string()),
+        Some(T.to_string())
+    );
+    assert_eq!(
+        s.resolve("LUMMA-C2.example")?
+            .first()
+            .map(|o| o.object.id().to_string()),
+        Some(ind.to_string())
+    );
     let mut tx_found = Vec::new();
     s.write(&mut |tx| {
         tx_found = tx.lookup(&["malware"], "Lumma Stealer")?;
@@ -106,7 +140,14 @@ pub fn lookup_search_graph(s: &dyn Store) -> Result<(), StoreError> {
     assert!(s.search("\"unbalanced AND (", 10).is_ok());
     let rel = s.related(M)?;
     assert_eq!(rel.len(), 1);
-    assert_eq!((rel[0].direction.as_str(), rel[0].id.as_str(), rel[0].external_id.as_deref()), ("out", T, Some("T1566")));
+    assert_eq!(
+        (
+            rel[0].direction.as_str(),
+            rel[0].id.as_str(),
+            rel[0].external_id.as_deref()
+        ),
+        ("out", T, Some("T1566"))
+    );
     let back = s.related(T)?;
     assert_eq!((back[0].direction.as_str(), back[0].id.as_str()), ("in", M));
     Ok(())
@@ -115,7 +156,11 @@ pub fn lookup_search_graph(s: &dyn Store) -> Result<(), StoreError> {
 /// A failed transaction leaves nothing behind.
 pub fn rollback(s: &dyn Store) -> Result<(), StoreError> {
     let r = s.write(&mut |tx| {
-        tx.put(&malware(M, "2020-01-01T00:00:00.000Z", "Lumma"), &prov("a"), PutMode::Source)?;
+        tx.put(
+            &malware(M, "2020-01-01T00:00:00.000Z", "Lumma"),
+            &prov("a"),
+            PutMode::Source,
+        )?;
         Err(StoreError::Aborted("test".into()))
     });
     assert!(r.is_err());
@@ -126,7 +171,16 @@ pub fn rollback(s: &dyn Store) -> Result<(), StoreError> {
 
 /// TLP filtering in scans: unmarked objects take the default.
 pub fn tlp_scan(s: &dyn Store) -> Result<(), StoreError> {
-    for (i, tlp) in [Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), Some(Tlp::Red), None].iter().enumerate() {
+    for (i, tlp) in [
+        Some(Tlp::Clear),
+        Some(Tlp::Green),
+        Some(Tlp::Amber),
+        Some(Tlp::Red),
+        None,
+    ]
+    .iter()
+    .enumerate()
+    {
         let mut v = json!({"type": "tool", "spec_version": "2.1", "id": format!("tool--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6b0{i}"),
             "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "name": format!("t{i}")});
         if let Some(t) = tlp {
@@ -136,10 +190,17 @@ pub fn tlp_scan(s: &dyn Store) -> Result<(), StoreError> {
     }
     let count = |max: Tlp| -> Result<usize, StoreError> {
         let mut n = 0;
-        s.scan(&ScanFilter { tlp_max: Some(max), default_tlp: Some(Tlp::Amber), ..Default::default() }, &mut |_| {
-            n += 1;
-            Ok(())
-        })?;
+        s.scan(
+            &ScanFilter {
+                tlp_max: Some(max),
+                default_tlp: Some(Tlp::Amber),
+                ..Default::default()
+            },
+            &mut |_| {
+                n += 1;
+                Ok(())
+            },
+        )?;
         Ok(n)
     };
     assert_eq!(count(Tlp::Clear)?, 1);

@@ -15,7 +15,12 @@ pub use types::*;
 /// A write transaction. Everything written through one is committed together or not at all.
 pub trait WriteTx {
     /// Stores one version of an object with its provenance.
-    fn put(&mut self, obj: &vigil_model::StixObject, prov: &vigil_model::Provenance, mode: PutMode) -> Result<PutOutcome, StoreError>;
+    fn put(
+        &mut self,
+        obj: &vigil_model::StixObject,
+        prov: &vigil_model::Provenance,
+        mode: PutMode,
+    ) -> Result<PutOutcome, StoreError>;
     /// True when any version of the id is stored (including writes earlier in this transaction).
     fn exists(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Ids of live objects of one of `types` whose name, alias, external id or id equals `key` (case-insensitive).
@@ -27,7 +32,10 @@ pub trait WriteTx {
 /// The persisted knowledge base.
 pub trait Store: Send + Sync {
     /// Runs `f` in one write transaction; an error from `f` rolls everything back.
-    fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// The latest version of an object.
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError>;
     /// Every stored version of an object, oldest first.
@@ -43,7 +51,11 @@ pub trait Store: Send + Sync {
     /// Counts of live objects by type and by source.
     fn stats(&self) -> Result<Stats, StoreError>;
     /// Streams the latest version of every object matching the filter, in insertion order.
-    fn scan(&self, filter: &ScanFilter, f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn scan(
+        &self,
+        filter: &ScanFilter,
+        f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// All stored warning lists.
     fn warninglists(&self) -> Result<Vec<WarningList>, StoreError>;
     /// Runs the backend's own consistency check (SQLite: `PRAGMA integrity_check` plus Vigil's invariants).

@@ -23,7 +23,10 @@ fn reopen_keeps_data_and_schema_version() {
     }
     let s = SqliteStore::open(d.path()).expect("reopen");
     assert_eq!(s.schema_version().expect("version"), 1);
-    assert!(s.get("malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01").expect("get").is_some());
+    assert!(s
+        .get("malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01")
+        .expect("get")
+        .is_some());
 }
 
 #[test]
@@ -34,5 +37,8 @@ fn refuses_newer_schema() {
         let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
         c.execute_batch("PRAGMA user_version = 999").expect("set");
     }
-    assert!(matches!(SqliteStore::open(d.path()), Err(vigil_store::StoreError::TooNew { .. })));
+    assert!(matches!(
+        SqliteStore::open(d.path()),
+        Err(vigil_store::StoreError::TooNew { .. })
+    ));
 }

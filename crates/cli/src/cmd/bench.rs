@@ -24,17 +24,35 @@ fn run_child(args: &[String]) -> anyhow::Result<Run> {
     let timer = Path::new("/usr/bin/time");
     let t0 = Instant::now();
     let out = if timer.exists() {
-        Command::new(timer).arg("-f").arg("MAXRSS %M").arg(&exe).args(args).output()?
+        Command::new(timer)
+            .arg("-f")
+            .arg("MAXRSS %M")
+            .arg(&exe)
+            .args(args)
+            .output()?
     } else {
         Command::new(&exe).args(args).output()?
     };
     let seconds = t0.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let max_rss_mb = stderr.lines().find_map(|l| l.strip_prefix("MAXRSS ")).and_then(|k| k.trim().parse::<f64>().ok()).map(|k| k / 1024.0).unwrap_or(f64::NAN);
+    let max_rss_mb = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("MAXRSS "))
+        .and_then(|k| k.trim().parse::<f64>().ok())
+        .map(|k| k / 1024.0)
+        .unwrap_or(f64::NAN);
     if !out.status.success() && out.status.code() != Some(1) {
-        bail!("vigil {} failed: {}", args.join(" "), stderr.lines().last().unwrap_or(""));
+        bail!(
+            "vigil {} failed: {}",
+            args.join(" "),
+            stderr.lines().last().unwrap_or("")
+        );
     }
-    Ok(Run { seconds, max_rss_mb, stdout: String::from_utf8_lossy(&out.stdout).to_string() })
+    Ok(Run {
+        seconds,
+        max_rss_mb,
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+    })
 }
 
 fn python_stix2_rate(python: &Path, bundle: &Path) -> anyhow::Result<f64> {
@@ -42,9 +60,19 @@ fn python_stix2_rate(python: &Path, bundle: &Path) -> anyhow::Result<f64> {
         "import gzip,json,time,stix2\nb=json.load(gzip.open({:?}))\nt=time.time();n=0\nfor o in b['objects']:\n  stix2.parse(o,allow_custom=True,version='2.0');n+=1\nprint(n/(time.time()-t))",
         bundle.display().to_string()
     );
-    let out = Command::new(python).arg("-c").arg(code).output().with_context(|| format!("running {}", python.display()))?;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(code)
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {
-        bail!("python stix2 peer failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        bail!(
+            "python stix2 peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
@@ -91,20 +119,39 @@ fn million_list(corpus: &Path, n: usize, out: &Path) -> anyhow::Result<usize> {
 pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
     let bundle = a.corpus.join("mitre-attack/enterprise-attack.json.gz");
     if !bundle.exists() {
-        bail!("{} not found: pass --corpus DIR (the shared data folder)", bundle.display());
+        bail!(
+            "{} not found: pass --corpus DIR (the shared data folder)",
+            bundle.display()
+        );
     }
     let work = std::env::temp_dir().join(format!("vigil-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let data1 = work.join("attack");
-    let r = run_child(&["--data".into(), data1.display().to_string(), "ingest".into(), bundle.display().to_string(), "--json".into()])?;
+    let r = run_child(&[
+        "--data".into(),
+        data1.display().to_string(),
+        "ingest".into(),
+        bundle.display().to_string(),
+        "--json".into(),
+    ])?;
     let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
-    let objects = rep["added"].as_u64().unwrap_or(0) + rep["unchanged"].as_u64().unwrap_or(0) + rep["updated"].as_u64().unwrap_or(0);
+    let objects = rep["added"].as_u64().unwrap_or(0)
+        + rep["unchanged"].as_u64().unwrap_or(0)
+        + rep["updated"].as_u64().unwrap_or(0);
     let attack_rate = objects as f64 / r.seconds;
     let peer = python_stix2_rate(&a.python, &bundle);
     let list = work.join("million.txt");
     let n = million_list(&a.corpus, a.indicators, &list)?;
     let data2 = work.join("million");
-    let m = run_child(&["--data".into(), data2.display().to_string(), "ingest".into(), list.display().to_string(), "--source".into(), "maltrail".into(), "--json".into()])?;
+    let m = run_child(&[
+        "--data".into(),
+        data2.display().to_string(),
+        "ingest".into(),
+        list.display().to_string(),
+        "--source".into(),
+        "maltrail".into(),
+        "--json".into(),
+    ])?;
     let mrep: serde_json::Value = serde_json::from_str(&m.stdout).unwrap_or_default();
     let list_rate = n as f64 / m.seconds;
     let _ = std::fs::remove_dir_all(&work);

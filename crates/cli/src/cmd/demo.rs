@@ -19,7 +19,10 @@ fn shared_dir(a: &DemoArgs) -> Option<PathBuf> {
     if let Some(p) = &a.shared {
         return p.is_dir().then(|| p.clone());
     }
-    let candidates = [PathBuf::from("../shared/data"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")];
+    let candidates = [
+        PathBuf::from("../shared/data"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+    ];
     candidates.into_iter().find(|p| p.is_dir())
 }
 
@@ -35,32 +38,82 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
     std::fs::write(tmp.join("sample-bundle.json"), SAMPLE_BUNDLE)?;
     std::fs::write(tmp.join("quillloader.txt"), SAMPLE_IOCS)?;
     let mut steps = vec![
-        Step { what: "Vigil's own sample STIX bundle (fictional actor GLASS HERON)", paths: vec![tmp.join("sample-bundle.json").display().to_string()], opts: Options { source: Some("vigil-demo".into()), ..Default::default() } },
-        Step { what: "Vigil's own sample IOC list (defanged, family QuillLoader)", paths: vec![tmp.join("quillloader.txt").display().to_string()], opts: Options { source: Some("QuillLoader".into()), tlp: Some(Tlp::Green), confidence: Some(70), ..Default::default() } },
+        Step {
+            what: "Vigil's own sample STIX bundle (fictional actor GLASS HERON)",
+            paths: vec![tmp.join("sample-bundle.json").display().to_string()],
+            opts: Options {
+                source: Some("vigil-demo".into()),
+                ..Default::default()
+            },
+        },
+        Step {
+            what: "Vigil's own sample IOC list (defanged, family QuillLoader)",
+            paths: vec![tmp.join("quillloader.txt").display().to_string()],
+            opts: Options {
+                source: Some("QuillLoader".into()),
+                tlp: Some(Tlp::Green),
+                confidence: Some(70),
+                ..Default::default()
+            },
+        },
     ];
     let shared = shared_dir(a);
     if let Some(s) = &shared {
         let p = |rel: &str| s.join(rel).display().to_string();
         let mut push = |what: &'static str, rel: &str, opts: Options| {
             if s.join(rel).exists() {
-                steps.push(Step { what, paths: vec![p(rel)], opts });
+                steps.push(Step {
+                    what,
+                    paths: vec![p(rel)],
+                    opts,
+                });
             }
         };
-        push("MITRE ATT&CK Enterprise (STIX 2.0, upgraded)", "mitre-attack/enterprise-attack.json.gz", Options::default());
-        push("MISP galaxy: threat actors with country attribution", "misp-galaxy/clusters/threat-actor.json", Options::default());
-        push("MISP galaxy: ransomware families", "misp-galaxy/clusters/ransomware.json", Options::default());
-        push("maltrail: LummaC2 infostealer infrastructure", "maltrail/lummac2.txt", Options { source: Some("lummac2".into()), confidence: Some(60), ..Default::default() });
-        push("MISP events (PyMISP test corpus; non-event files are rejected with reasons)", "misp-events-pymisp/tests", Options::default());
-        for wl in ["tranco10k", "public-dns-v4", "google-gcp-ipv4" ] {
+        push(
+            "MITRE ATT&CK Enterprise (STIX 2.0, upgraded)",
+            "mitre-attack/enterprise-attack.json.gz",
+            Options::default(),
+        );
+        push(
+            "MISP galaxy: threat actors with country attribution",
+            "misp-galaxy/clusters/threat-actor.json",
+            Options::default(),
+        );
+        push(
+            "MISP galaxy: ransomware families",
+            "misp-galaxy/clusters/ransomware.json",
+            Options::default(),
+        );
+        push(
+            "maltrail: LummaC2 infostealer infrastructure",
+            "maltrail/lummac2.txt",
+            Options {
+                source: Some("lummac2".into()),
+                confidence: Some(60),
+                ..Default::default()
+            },
+        );
+        push(
+            "MISP events (PyMISP test corpus; non-event files are rejected with reasons)",
+            "misp-events-pymisp/tests",
+            Options::default(),
+        );
+        for wl in ["tranco10k", "public-dns-v4", "google-gcp-ipv4"] {
             if s.join(format!("misp-warninglists/lists/{wl}")).is_dir() {
-                steps.push(Step { what: "MISP warning list", paths: vec![p(&format!("misp-warninglists/lists/{wl}/list.json"))], opts: Options::default() });
+                steps.push(Step {
+                    what: "MISP warning list",
+                    paths: vec![p(&format!("misp-warninglists/lists/{wl}/list.json"))],
+                    opts: Options::default(),
+                });
             }
         }
     }
     let mut loaded = Vec::new();
     for step in &steps {
         let pb = crate::output::progress(step.what);
-        let r = ingest_paths(&env.store, &step.paths, &step.opts, &mut |r: &Report| pb.set_message(format!("{}: {} objects", step.what, r.objects())))?;
+        let r = ingest_paths(&env.store, &step.paths, &step.opts, &mut |r: &Report| {
+            pb.set_message(format!("{}: {} objects", step.what, r.objects()))
+        })?;
         pb.finish_and_clear();
         if !a.json {
             println!(
@@ -82,11 +135,18 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
     ];
     if shared.is_some() {
         tries.insert(0, format!("{v} show \"Fancy Bear\"                # APT28: country, aliases, techniques, software"));
-        tries.insert(1, format!("{v} show T1566.001                   # a technique and the groups that use it"));
+        tries.insert(
+            1,
+            format!(
+                "{v} show T1566.001                   # a technique and the groups that use it"
+            ),
+        );
         tries.insert(2, format!("{v} search lumma"));
     }
     if a.json {
-        crate::output::json(&json!({"data": data, "loaded": loaded, "stats": stats, "shared_data": shared, "try": tries}))?;
+        crate::output::json(
+            &json!({"data": data, "loaded": loaded, "stats": stats, "shared_data": shared, "try": tries}),
+        )?;
         return Ok(0);
     }
     println!();
@@ -101,11 +161,17 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
         println!("  {t:<26} {n:>8}");
     }
     println!("\nAn example: who is GLASS HERON?\n");
-    let show = crate::args::ShowArgs { key: "GLASS HERON".into(), json: false };
+    let show = crate::args::ShowArgs {
+        key: "GLASS HERON".into(),
+        json: false,
+    };
     super::query::show(&env, &show)?;
     if shared.is_some() {
         println!("\nAnd a real one: who is \"Fancy Bear\"?\n");
-        let show = crate::args::ShowArgs { key: "Fancy Bear".into(), json: false };
+        let show = crate::args::ShowArgs {
+            key: "Fancy Bear".into(),
+            json: false,
+        };
         let _ = super::query::show(&env, &show);
     }
     println!("\nTry next:");

@@ -13,21 +13,34 @@ pub fn options(a: &IngestArgs) -> anyhow::Result<Options> {
         "auto" => None,
         f => match Format::parse(f) {
             Some(f) => Some(f),
-            None => bail!("unknown format `{f}` (auto, stix, misp, misp-feed, galaxy, warninglist, iocs)"),
+            None => bail!(
+                "unknown format `{f}` (auto, stix, misp, misp-feed, galaxy, warninglist, iocs)"
+            ),
         },
     };
     let tlp = match &a.tlp {
         Some(t) => Some(t.parse::<Tlp>().map_err(anyhow::Error::msg)?),
         None => None,
     };
-    Ok(Options { format, source: a.source.clone(), tlp, confidence: a.confidence })
+    Ok(Options {
+        format,
+        source: a.source.clone(),
+        tlp,
+        confidence: a.confidence,
+    })
 }
 
 pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
     let opts = options(a)?;
     let pb = crate::output::progress("ingesting");
     let report = ingest_paths(&env.store, &a.paths, &opts, &mut |r: &Report| {
-        pb.set_message(format!("{} files, {} objects ({} added, {} rejected)", r.files, r.objects(), r.added, r.rejected));
+        pb.set_message(format!(
+            "{} files, {} objects ({} added, {} rejected)",
+            r.files,
+            r.objects(),
+            r.added,
+            r.rejected
+        ));
     })?;
     pb.finish_and_clear();
     if a.json {
@@ -39,7 +52,11 @@ pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
 }
 
 pub fn print_report(r: &Report) {
-    let rate = if r.seconds > 0.0 { r.objects() as f64 / r.seconds } else { 0.0 };
+    let rate = if r.seconds > 0.0 {
+        r.objects() as f64 / r.seconds
+    } else {
+        0.0
+    };
     println!(
         "{} files: {} added, {} updated, {} unchanged, {} rejected ({:.1} s, {:.0} objects/s)",
         r.files, r.added, r.updated, r.unchanged, r.rejected, r.seconds, rate

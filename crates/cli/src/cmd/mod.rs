@@ -22,8 +22,13 @@ pub struct Env {
 impl Env {
     pub fn open(cli: &Cli) -> anyhow::Result<Env> {
         let settings = Settings::load(cli.config.as_deref(), &cli.data)?;
-        let store = SqliteStore::open(&cli.data).with_context(|| format!("opening the store in {}", cli.data.display()))?;
-        Ok(Env { store, settings, data: cli.data.clone() })
+        let store = SqliteStore::open(&cli.data)
+            .with_context(|| format!("opening the store in {}", cli.data.display()))?;
+        Ok(Env {
+            store,
+            settings,
+            data: cli.data.clone(),
+        })
     }
 }
 
@@ -33,9 +38,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Init(a) => {
             let env = Env::open(&cli)?;
             if a.json {
-                crate::output::json(&serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?}))?;
+                crate::output::json(
+                    &serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?}),
+                )?;
             } else {
-                println!("Vigil store ready at {} (schema version {})", env.store.path().display(), env.store.schema_version()?);
+                println!(
+                    "Vigil store ready at {} (schema version {})",
+                    env.store.path().display(),
+                    env.store.schema_version()?
+                );
             }
             Ok(0)
         }

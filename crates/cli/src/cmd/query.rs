@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use anyhow::bail;
 use serde_json::{json, Value};
-use vigil_model::{pattern::Pattern, warninglist::WarningSet, Observable, ObservableKind, StixObject};
+use vigil_model::{
+    pattern::Pattern, warninglist::WarningSet, Observable, ObservableKind, StixObject,
+};
 use vigil_store::{Related, Store, StoredObject};
 
 use super::Env;
@@ -17,7 +19,10 @@ pub fn stats(env: &Env, as_json: bool) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let total: u64 = s.objects.values().sum();
-    println!("{total} live objects ({} versions stored), {} warning lists", s.versions, s.warninglists);
+    println!(
+        "{total} live objects ({} versions stored), {} warning lists",
+        s.versions, s.warninglists
+    );
     println!("\nBy type:");
     for (t, n) in &s.objects {
         println!("  {t:<24} {n:>10}");
@@ -26,7 +31,10 @@ pub fn stats(env: &Env, as_json: bool) -> anyhow::Result<u8> {
     for (t, n) in &s.sources {
         println!("  {t:<24} {n:>10}");
     }
-    println!("\nBy TLP (unmarked objects are treated as TLP:{}):", env.settings.default_tlp.as_str().to_uppercase());
+    println!(
+        "\nBy TLP (unmarked objects are treated as TLP:{}):",
+        env.settings.default_tlp.as_str().to_uppercase()
+    );
     for (t, n) in &s.tlp {
         println!("  {t:<24} {n:>10}");
     }
@@ -41,7 +49,14 @@ pub fn search(env: &Env, a: &SearchArgs) -> anyhow::Result<u8> {
         println!("no results for {:?}", a.text);
     } else {
         for h in &hits {
-            println!("{:>8.2}  {:<16} {:<10} {}  {}", h.score, h.type_, h.external_id.as_deref().unwrap_or(""), h.name.as_deref().unwrap_or(""), h.id);
+            println!(
+                "{:>8.2}  {:<16} {:<10} {}  {}",
+                h.score,
+                h.type_,
+                h.external_id.as_deref().unwrap_or(""),
+                h.name.as_deref().unwrap_or(""),
+                h.id
+            );
         }
     }
     Ok(if hits.is_empty() { 1 } else { 0 })
@@ -50,8 +65,20 @@ pub fn search(env: &Env, a: &SearchArgs) -> anyhow::Result<u8> {
 /// Preference among several objects a key resolves to: actors first, then software, then the rest; within a
 /// type, the one with a catalogue id (ATT&CK) first.
 fn rank(o: &StoredObject) -> (usize, bool) {
-    let order = ["intrusion-set", "threat-actor", "campaign", "malware", "tool", "attack-pattern", "vulnerability", "indicator"];
-    let t = order.iter().position(|t| *t == o.object.type_()).unwrap_or(order.len());
+    let order = [
+        "intrusion-set",
+        "threat-actor",
+        "campaign",
+        "malware",
+        "tool",
+        "attack-pattern",
+        "vulnerability",
+        "indicator",
+    ];
+    let t = order
+        .iter()
+        .position(|t| *t == o.object.type_())
+        .unwrap_or(order.len());
     (t, o.object.external_id().is_none())
 }
 
@@ -61,7 +88,11 @@ fn is_actor(t: &str) -> bool {
 
 /// Aliases and countries of an actor, gathered from it and from the actors it is attributed to (or that are
 /// attributed to it): MISP galaxy actors carry the country, ATT&CK groups the techniques.
-fn actor_profile(store: &dyn Store, obj: &StixObject, related: &[Related]) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
+fn actor_profile(
+    store: &dyn Store,
+    obj: &StixObject,
+    related: &[Related],
+) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<String>)> {
     let mut aliases: BTreeSet<String> = obj.aliases().into_iter().map(str::to_string).collect();
     let mut countries: Vec<String> = Vec::new();
     let mut sponsors: Vec<String> = Vec::new();
@@ -86,7 +117,13 @@ fn actor_profile(store: &dyn Store, obj: &StixObject, related: &[Related]) -> an
             }
         }
         for r in rels {
-            if r.direction == "out" && matches!(r.relationship_type.as_str(), "located-at" | "originates-from") && r.type_ == "location" {
+            if r.direction == "out"
+                && matches!(
+                    r.relationship_type.as_str(),
+                    "located-at" | "originates-from"
+                )
+                && r.type_ == "location"
+            {
                 if let Some(loc) = store.get(&r.id)? {
                     if let Some(c) = loc.object.str("country") {
                         let c = c.to_uppercase();
@@ -109,7 +146,13 @@ pub fn warninglist_hits(set: &WarningSet, obj: &StixObject) -> Vec<String> {
     if set.is_empty() || obj.type_() != "indicator" {
         return Vec::new();
     }
-    let Some(eqs) = obj.str("pattern").and_then(|p| Pattern::parse(p).ok()).and_then(|p| p.simple_equalities()) else { return Vec::new() };
+    let Some(eqs) = obj
+        .str("pattern")
+        .and_then(|p| Pattern::parse(p).ok())
+        .and_then(|p| p.simple_equalities())
+    else {
+        return Vec::new();
+    };
     let mut out: Vec<String> = Vec::new();
     for (path, value) in eqs {
         let kind = match path.as_str() {
@@ -118,7 +161,9 @@ pub fn warninglist_hits(set: &WarningSet, obj: &StixObject) -> Vec<String> {
             "ipv6-addr:value" => Some(ObservableKind::Ipv6),
             "url:value" => Some(ObservableKind::Url),
             "email-addr:value" => Some(ObservableKind::Email),
-            p if p.starts_with("file:hashes.") => ObservableKind::from_hash_algorithm(p.trim_start_matches("file:hashes.")),
+            p if p.starts_with("file:hashes.") => {
+                ObservableKind::from_hash_algorithm(p.trim_start_matches("file:hashes."))
+            }
             _ => None,
         };
         if let Some(o) = kind.and_then(|k| Observable::new(k, &value).ok()) {
@@ -139,7 +184,11 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
             crate::output::json(&json!({"error": format!("nothing found for {:?}", a.key)}))?;
             return Ok(1);
         }
-        bail!("nothing found for {:?}; try `vigil search {:?}`", a.key, a.key);
+        bail!(
+            "nothing found for {:?}; try `vigil search {:?}`",
+            a.key,
+            a.key
+        );
     }
     found.sort_by_key(rank);
     let best = found.remove(0);
@@ -172,7 +221,12 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
         doc["warninglists"] = json!(wl);
     }
     if !found.is_empty() {
-        doc["also_matched"] = json!(found.iter().map(|o| json!({"id": o.object.id(), "type": o.object.type_(), "name": o.object.name()})).collect::<Vec<_>>());
+        doc["also_matched"] = json!(found
+            .iter()
+            .map(
+                |o| json!({"id": o.object.id(), "type": o.object.type_(), "name": o.object.name()})
+            )
+            .collect::<Vec<_>>());
     }
     if a.json {
         crate::output::json(&doc)?;
@@ -190,11 +244,25 @@ fn print_show(doc: &Value) {
         println!("  catalogue id: {}", s(x));
     }
     println!("  TLP: {}   versions: {}", s(&doc["tlp"]), doc["versions"]);
-    if let Some(c) = doc.get("countries").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        println!("  country: {}", c.iter().map(s).collect::<Vec<_>>().join(", "));
+    if let Some(c) = doc
+        .get("countries")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        println!(
+            "  country: {}",
+            c.iter().map(s).collect::<Vec<_>>().join(", ")
+        );
     }
-    if let Some(a) = doc.get("aliases").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        println!("  aliases: {}", a.iter().map(s).collect::<Vec<_>>().join(", "));
+    if let Some(a) = doc
+        .get("aliases")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        println!(
+            "  aliases: {}",
+            a.iter().map(s).collect::<Vec<_>>().join(", ")
+        );
     }
     if let Some(p) = o.get("pattern") {
         println!("  pattern: {}", s(p));
@@ -204,21 +272,57 @@ fn print_show(doc: &Value) {
     }
     if let Some(d) = o.get("description").and_then(Value::as_str) {
         let short: String = d.chars().take(400).collect();
-        println!("  {}{}", short.replace('\n', " "), if d.len() > 400 { "..." } else { "" });
+        println!(
+            "  {}{}",
+            short.replace('\n', " "),
+            if d.len() > 400 { "..." } else { "" }
+        );
     }
     let rel = doc["related"].as_array().cloned().unwrap_or_default();
-    let mut groups: std::collections::BTreeMap<(String, String, String), Vec<String>> = Default::default();
+    let mut groups: std::collections::BTreeMap<(String, String, String), Vec<String>> =
+        Default::default();
     for r in &rel {
-        let label = format!("{} {}", s(&r["external_id"]), if r["name"].is_null() { s(&r["id"]) } else { s(&r["name"]) });
-        groups.entry((s(&r["direction"]), s(&r["relationship_type"]), s(&r["type"]))).or_default().push(label.trim().to_string());
+        let label = format!(
+            "{} {}",
+            s(&r["external_id"]),
+            if r["name"].is_null() {
+                s(&r["id"])
+            } else {
+                s(&r["name"])
+            }
+        );
+        groups
+            .entry((
+                s(&r["direction"]),
+                s(&r["relationship_type"]),
+                s(&r["type"]),
+            ))
+            .or_default()
+            .push(label.trim().to_string());
     }
     for ((dir, rt, ty), names) in groups {
-        let arrow = if dir == "out" { format!("--{rt}-->") } else { format!("<--{rt}--") };
-        println!("  {arrow} {ty} ({}): {}", names.len(), names.iter().take(25).cloned().collect::<Vec<_>>().join(", "));
+        let arrow = if dir == "out" {
+            format!("--{rt}-->")
+        } else {
+            format!("<--{rt}--")
+        };
+        println!(
+            "  {arrow} {ty} ({}): {}",
+            names.len(),
+            names
+                .iter()
+                .take(25)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let prov = doc["provenance"].as_array().cloned().unwrap_or_default();
     let sources: BTreeSet<String> = prov.iter().map(|p| s(&p["source"])).collect();
-    println!("  sources: {}", sources.into_iter().collect::<Vec<_>>().join(", "));
+    println!(
+        "  sources: {}",
+        sources.into_iter().collect::<Vec<_>>().join(", ")
+    );
 }
 
 pub fn check(env: &Env, as_json: bool) -> anyhow::Result<u8> {

@@ -10,7 +10,8 @@ use serde_json::Value;
 use vigil_model::{pattern::Pattern, time, Provenance, StixObject, Tlp};
 
 use crate::{
-    PutMode, PutOutcome, Related, ScanFilter, SearchHit, Stats, Store, StoreError, StoredObject, WarningList, WriteTx,
+    PutMode, PutOutcome, Related, ScanFilter, SearchHit, Stats, Store, StoreError, StoredObject,
+    WarningList, WriteTx,
 };
 
 /// Kinds of lookup key.
@@ -45,27 +46,41 @@ fn tlp_from_rank(r: Option<i64>) -> Option<Tlp> {
 }
 
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
-    let err = |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
+    let err = |e: rusqlite::Error| StoreError::Open {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
     let conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(err)?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;
          PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;",
     )
     .map_err(err)?;
     conn.set_prepared_statement_cache_capacity(64);
-    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS fts_pending (seq INTEGER PRIMARY KEY, text TEXT NOT NULL)").map_err(err)?;
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS fts_pending (seq INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+    )
+    .map_err(err)?;
     Ok(conn)
 }
 
 impl SqliteStore {
     /// Opens (creating and migrating as needed) the store in `dir` (file `vigil.db`).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open { path: dir.display().to_string(), reason: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let path = dir.join("vigil.db");
         let mut conn = open_conn(&path)?;
         migrate(&mut conn, &path)?;
-        Ok(SqliteStore { path, writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     /// The database file.
@@ -78,9 +93,15 @@ impl SqliteStore {
         self.with_reader(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
     }
 
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = {
-            let mut pool = self.readers.lock().map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
+            let mut pool = self
+                .readers
+                .lock()
+                .map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
             pool.pop()
         };
         let conn = match conn {
@@ -101,11 +122,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let supported = schema::MIGRATIONS.len() as i64;
     if current > supported {
-        return Err(StoreError::TooNew { found: current, supported });
+        return Err(StoreError::TooNew {
+            found: current,
+            supported,
+        });
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql).map_err(|e| StoreError::Open { path: path.display().to_string(), reason: format!("migration {}: {e}", i + 1) })?;
+        tx.execute_batch(sql).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: format!("migration {}: {e}", i + 1),
+        })?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
     }
@@ -121,7 +148,9 @@ fn version_key(obj: &StixObject) -> String {
     if v.is_empty() {
         return String::new();
     }
-    time::parse("modified", v).map(|t| time::sort_key(&t)).unwrap_or_else(|_| v.to_string())
+    time::parse("modified", v)
+        .map(|t| time::sort_key(&t))
+        .unwrap_or_else(|_| v.to_string())
 }
 
 /// Lookup keys of an object: names, aliases, external ids, and the values an indicator's pattern tests for.
@@ -141,7 +170,11 @@ fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
         }
     }
     if obj.type_() == "indicator" && obj.str("pattern_type") == Some("stix") {
-        if let Some(eqs) = obj.str("pattern").and_then(|p| Pattern::parse(p).ok()).and_then(|p| p.simple_equalities()) {
+        if let Some(eqs) = obj
+            .str("pattern")
+            .and_then(|p| Pattern::parse(p).ok())
+            .and_then(|p| p.simple_equalities())
+        {
             for (_, v) in eqs.into_iter().take(64) {
                 out.push((v.to_lowercase(), KEY_VALUE));
             }
@@ -168,13 +201,23 @@ const FTS_BATCH: usize = 256;
 impl SqliteTx<'_> {
     /// Inserts a version. For the latest version the unique (hid, lk) index refuses a second latest one:
     /// then nothing is written and None comes back.
-    fn insert(&mut self, obj: &StixObject, version: &str, latest: bool, prov: &Provenance, mode: PutMode) -> Result<Option<i64>, StoreError> {
+    fn insert(
+        &mut self,
+        obj: &StixObject,
+        version: &str,
+        latest: bool,
+        prov: &Provenance,
+        mode: PutMode,
+    ) -> Result<Option<i64>, StoreError> {
         let retired = obj.revoked() || obj.deprecated();
         let tlp = obj.tlp().map(tlp_rank);
         let json = obj.to_json();
         let lk: Option<i64> = if latest { Some(0) } else { None };
         let (src, dst) = match obj.type_() {
-            "relationship" => (obj.str("source_ref").map(h64), obj.str("target_ref").map(h64)),
+            "relationship" => (
+                obj.str("source_ref").map(h64),
+                obj.str("target_ref").map(h64),
+            ),
             "sighting" => (None, obj.str("sighting_of_ref").map(h64)),
             _ => (None, None),
         };
@@ -223,7 +266,11 @@ impl SqliteTx<'_> {
 
     fn index(&mut self, seq: i64, obj: &StixObject, mode: PutMode) -> Result<(), StoreError> {
         // Relationship descriptions (ATT&CK procedure examples) are read through the graph, not searched for.
-        let text = if obj.type_() == "relationship" { String::new() } else { obj.search_text() };
+        let text = if obj.type_() == "relationship" {
+            String::new()
+        } else {
+            obj.search_text()
+        };
         if !text.is_empty() {
             // Staged, and moved into the FTS index in one statement at commit: FTS5 flushes its pending terms at
             // every statement savepoint, so interleaving FTS inserts with other writes costs 3x the ingest time.
@@ -234,7 +281,9 @@ impl SqliteTx<'_> {
         }
         // A derived indicator is found from its value by recomputing its id (Observable::indicator_id): no key rows.
         if !(mode == PutMode::Derived && obj.type_() == "indicator") {
-            let mut st = self.tx.prepare_cached("INSERT OR IGNORE INTO keys (khash, seq, kind) VALUES (?1, ?2, ?3)")?;
+            let mut st = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO keys (khash, seq, kind) VALUES (?1, ?2, ?3)",
+            )?;
             for (k, kind) in object_keys(obj) {
                 st.execute(params![h64(&k), seq, kind])?;
             }
@@ -267,20 +316,26 @@ impl SqliteTx<'_> {
         let before = self.fts.len();
         self.fts.retain(|(s, _)| *s != seq);
         if self.fts.len() == before {
-            let staged = self.tx.prepare_cached("DELETE FROM temp.fts_pending WHERE seq = ?1")?.execute(params![seq])?;
+            let staged = self
+                .tx
+                .prepare_cached("DELETE FROM temp.fts_pending WHERE seq = ?1")?
+                .execute(params![seq])?;
             if staged == 0 {
-                self.tx.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?.execute(params![seq])?;
+                self.tx
+                    .prepare_cached("DELETE FROM fts WHERE rowid = ?1")?
+                    .execute(params![seq])?;
             }
         }
-        if let Ok(old) = serde_json::from_str::<Value>(json).map_err(|_| ()).and_then(|v| match v {
-            Value::Object(m) => Ok(StixObject::from_map(m).ok()),
-            _ => Err(()),
-        }) {
-            if let Some(old) = old {
-                let mut st = self.tx.prepare_cached("DELETE FROM keys WHERE khash = ?1 AND seq = ?2")?;
-                for (k, _) in object_keys(&old) {
-                    st.execute(params![h64(&k), seq])?;
-                }
+        let old = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(m)) => StixObject::from_map(m).ok(),
+            _ => None,
+        };
+        if let Some(old) = old {
+            let mut st = self
+                .tx
+                .prepare_cached("DELETE FROM keys WHERE khash = ?1 AND seq = ?2")?;
+            for (k, _) in object_keys(&old) {
+                st.execute(params![h64(&k), seq])?;
             }
         }
         Ok(())
@@ -288,7 +343,12 @@ impl SqliteTx<'_> {
 }
 
 impl WriteTx for SqliteTx<'_> {
-    fn put(&mut self, obj: &StixObject, prov: &Provenance, mode: PutMode) -> Result<PutOutcome, StoreError> {
+    fn put(
+        &mut self,
+        obj: &StixObject,
+        prov: &Provenance,
+        mode: PutMode,
+    ) -> Result<PutOutcome, StoreError> {
         let version = version_key(obj);
         if mode == PutMode::Derived {
             // The common case of bulk lists: one statement, no look-up.
@@ -304,8 +364,12 @@ impl WriteTx for SqliteTx<'_> {
         }
         let latest: Option<(i64, String, String)> = self
             .tx
-            .prepare_cached("SELECT seq, version, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
-            .query_row(params![h64(obj.id()), obj.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .prepare_cached(
+                "SELECT seq, version, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0",
+            )?
+            .query_row(params![h64(obj.id()), obj.id()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
         let Some((seq, cur_version, cur_json)) = latest else {
             self.insert(obj, &version, true, prov, mode)?;
@@ -317,14 +381,18 @@ impl WriteTx for SqliteTx<'_> {
             return Ok(PutOutcome::Unchanged);
         }
         if version > cur_version {
-            self.tx.prepare_cached("UPDATE objects SET lk = NULL WHERE seq = ?1")?.execute(params![seq])?;
+            self.tx
+                .prepare_cached("UPDATE objects SET lk = NULL WHERE seq = ?1")?
+                .execute(params![seq])?;
             self.unindex(seq, &cur_json)?;
             self.insert(obj, &version, true, prov, mode)?;
             return Ok(PutOutcome::Updated);
         }
         let old: Option<i64> = self
             .tx
-            .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND stix_id = ?2 AND version = ?3")?
+            .prepare_cached(
+                "SELECT seq FROM objects WHERE hid = ?1 AND stix_id = ?2 AND version = ?3",
+            )?
             .query_row(params![h64(obj.id()), obj.id(), version], |r| r.get(0))
             .optional()?;
         if let Some(old) = old {
@@ -336,7 +404,10 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.tx.prepare_cached("SELECT 1 FROM objects WHERE hid = ?1 AND stix_id = ?2 LIMIT 1")?.exists(params![h64(id), id])?)
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM objects WHERE hid = ?1 AND stix_id = ?2 LIMIT 1")?
+            .exists(params![h64(id), id])?)
     }
 
     fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
@@ -349,13 +420,15 @@ impl WriteTx for SqliteTx<'_> {
             .prepare_cached("SELECT version, entries FROM warninglists WHERE name = ?1")?
             .query_row(params![wl.name], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let entries = serde_json::to_string(&wl.entries).map_err(|e| StoreError::Db(e.to_string()))?;
+        let entries =
+            serde_json::to_string(&wl.entries).map_err(|e| StoreError::Db(e.to_string()))?;
         let outcome = match &current {
             None => PutOutcome::Added,
             Some((v, e)) if *v == wl.version && *e == entries => return Ok(PutOutcome::Unchanged),
             Some(_) => PutOutcome::Updated,
         };
-        let attrs = serde_json::to_string(&wl.matching_attributes).map_err(|e| StoreError::Db(e.to_string()))?;
+        let attrs = serde_json::to_string(&wl.matching_attributes)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         self.tx
             .prepare_cached("INSERT OR REPLACE INTO warninglists (name, description, list_type, version, matching_attributes, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
             .execute(params![wl.name, wl.description, wl.list_type, wl.version, attrs, entries])?;
@@ -368,7 +441,9 @@ fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String
     let mut out = Vec::new();
     if vigil_model::ids::is_valid_id(&key) {
         let found: Option<String> = conn
-            .prepare_cached("SELECT stix_id FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
+            .prepare_cached(
+                "SELECT stix_id FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0",
+            )?
             .query_row(params![h64(&key), key], |r| r.get(0))
             .optional()?;
         out.extend(found);
@@ -377,7 +452,9 @@ fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String
         "SELECT o.stix_id, o.type, k.kind FROM keys k JOIN objects o ON o.seq = k.seq
          WHERE k.khash = ?1 AND o.lk = 0 ORDER BY o.retired, k.kind, o.seq",
     )?;
-    let rows = st.query_map(params![h64(&key)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = st.query_map(params![h64(&key)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     for row in rows {
         let (id, ty) = row?;
         if (types.is_empty() || types.contains(&ty.as_str())) && !out.contains(&id) {
@@ -387,24 +464,49 @@ fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String
     Ok(out)
 }
 
-fn row_to_stored(seq: i64, added_at: String, tlp: Option<i64>, json: &str) -> Result<StoredObject, StoreError> {
-    let v: Value = serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))?;
-    let Value::Object(m) = v else { return Err(StoreError::Corrupt(format!("seq {seq}: not an object"))) };
+fn row_to_stored(
+    seq: i64,
+    added_at: String,
+    tlp: Option<i64>,
+    json: &str,
+) -> Result<StoredObject, StoreError> {
+    let v: Value =
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))?;
+    let Value::Object(m) = v else {
+        return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
+    };
     // Stored objects were validated on the way in; re-validating on every read would cost for nothing.
     let object = StixObject::from_map(m.clone()).or_else(|_| {
         // A later Vigil may validate more strictly than the one that stored the object: still readable.
         let mut fallback = m;
-        fallback.entry("spec_version").or_insert(Value::String("2.1".into()));
+        fallback
+            .entry("spec_version")
+            .or_insert(Value::String("2.1".into()));
         StixObject::from_map(fallback).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))
     })?;
-    Ok(StoredObject { object, seq, added_at, tlp: tlp_from_rank(tlp) })
+    Ok(StoredObject {
+        object,
+        seq,
+        added_at,
+        tlp: tlp_from_rank(tlp),
+    })
 }
 
 impl Store for SqliteStore {
-    fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        let mut conn = self.writer.lock().map_err(|_| StoreError::Db("writer poisoned".into()))?;
+    fn write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Db("writer poisoned".into()))?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut w = SqliteTx { tx, now: now_micros(), fts: Vec::new() };
+        let mut w = SqliteTx {
+            tx,
+            now: now_micros(),
+            fts: Vec::new(),
+        };
         f(&mut w)?;
         w.stage_fts()?;
         w.tx.execute_batch("INSERT INTO fts (rowid, text) SELECT seq, text FROM temp.fts_pending; DELETE FROM temp.fts_pending;")?;
@@ -592,7 +694,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn scan(&self, filter: &ScanFilter, f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn scan(
+        &self,
+        filter: &ScanFilter,
+        f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         self.with_reader(|c| {
             let mut sql = String::from("SELECT seq, added_at, tlp, json FROM objects WHERE lk = 0");
             if !filter.include_retired {
@@ -610,7 +716,11 @@ impl Store for SqliteStore {
                 sql.push_str(&format!(" AND seq > {after}"));
             }
             if !filter.types.is_empty() {
-                let list: Vec<String> = filter.types.iter().map(|t| format!("'{}'", t.replace('\'', "''"))).collect();
+                let list: Vec<String> = filter
+                    .types
+                    .iter()
+                    .map(|t| format!("'{}'", t.replace('\'', "''")))
+                    .collect();
                 sql.push_str(&format!(" AND type IN ({})", list.join(",")));
             }
             sql.push_str(" ORDER BY seq");

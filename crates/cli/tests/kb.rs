@@ -1,0 +1,538 @@
+//! End-to-end tests of the knowledge base through the `vigil` binary: ingestion of every input framing, bad input,
+//! versions, TLP on export, the JSON contracts, and a kill -9 in the middle of an ingest.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+struct Vigil {
+    dir: tempfile::TempDir,
+}
+
+impl Vigil {
+    fn new() -> Self {
+        let v = Vigil {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        assert!(v.run(&["init"]).status.success());
+        v
+    }
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data")
+            .arg(self.data())
+            .args(args)
+            .output()
+            .expect("run vigil")
+    }
+    /// Runs a command with --json and parses stdout as one JSON document; returns it with the exit code.
+    fn json(&self, args: &[&str]) -> (Value, i32) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of {args:?} is not one JSON document ({e}): {:?} / {stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (v, out.status.code().unwrap_or(-1))
+    }
+    fn ingest(&self, args: &[&str]) -> (Value, i32) {
+        let mut a = vec!["ingest"];
+        a.extend_from_slice(args);
+        self.json(&a)
+    }
+    fn count(&self, ty: &str) -> u64 {
+        self.json(&["stats"]).0["objects"][ty].as_u64().unwrap_or(0)
+    }
+}
+
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("\n*** SKIPPED: ../shared/data not found; real-data tests did not run ***\n");
+        None
+    }
+}
+
+#[test]
+fn mixed_bundle_rejects_bad_objects_and_keeps_good_ones() {
+    let v = Vigil::new();
+    let (r, code) = v.ingest(&[&fixture("mixed-bundle.json")]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["added"], 3, "{r}");
+    assert_eq!(r["rejected"], 6, "{r}");
+    let reasons: Vec<String> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e["location"], e["reason"]))
+        .collect();
+    let all = reasons.join("\n");
+    for want in [
+        "STIX pattern",
+        "missing required property `pattern`",
+        "timestamp",
+        "`name`",
+        "dangling reference",
+        "not a JSON object",
+    ] {
+        assert!(
+            all.contains(want),
+            "no error mentioning {want:?} in:\n{all}"
+        );
+    }
+    assert!(r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["file"].as_str().unwrap().ends_with("mixed-bundle.json")));
+    // unknown and custom properties survive unchanged
+    let (shown, _) = v.json(&["show", "indicator--00000001-1111-4111-8111-111111111111"]);
+    assert_eq!(
+        shown["object"]["x_acme_score"],
+        serde_json::json!({"nested": [1, {"deep": true}]})
+    );
+    assert_eq!(shown["object"]["unknown_field"], "kept as is");
+    let rel = shown["related"].as_array().unwrap();
+    assert!(rel.iter().any(|r| r["relationship_type"] == "indicates"
+        && r["name"] == "FixtureRAT"
+        && r["direction"] == "out"));
+}
+
+#[test]
+fn reingest_is_unchanged_and_newer_modified_adds_a_version() {
+    let v = Vigil::new();
+    let (first, _) = v.ingest(&[&fixture("mixed-bundle.json")]);
+    let (again, _) = v.ingest(&[&fixture("mixed-bundle.json")]);
+    assert_eq!(
+        (again["added"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    assert_eq!(again["unchanged"], first["added"]);
+    let (upd, code) = v.ingest(&[&fixture("malware-v2.json")]);
+    assert_eq!((upd["updated"].as_u64(), code), (Some(1), 0));
+    let (shown, _) = v.json(&["show", "FixRAT"]);
+    assert_eq!(shown["object"]["description"], "second version");
+    assert_eq!(shown["versions"], 2);
+    assert_eq!(v.count("malware"), 1);
+}
+
+#[test]
+fn stix20_is_upgraded_and_tlp1_maps_to_tlp2() {
+    let v = Vigil::new();
+    let (r, code) = v.ingest(&[&fixture("stix20-bundle.json")]);
+    assert_eq!((code, r["added"].as_u64()), (0, Some(2)), "{r}");
+    let (m, _) = v.json(&["show", "OldBot"]);
+    assert_eq!(m["object"]["spec_version"], "2.1");
+    assert_eq!(m["object"]["is_family"], true);
+    let (i, _) = v.json(&["show", "http://oldbot.example/gate"]);
+    assert_eq!(i["tlp"], "amber");
+}
+
+#[test]
+fn ioc_list_refangs_normalises_and_links_the_family() {
+    let v = Vigil::new();
+    let (r, code) = v.ingest(&[
+        &fixture("family-list.txt"),
+        "--source",
+        "FixtureStealer",
+        "--tlp",
+        "green",
+        "--confidence",
+        "55",
+    ]);
+    assert_eq!(code, 1, "one line is not an indicator: {r}");
+    assert_eq!(r["rejected"], 1);
+    assert_eq!(
+        v.count("indicator"),
+        5,
+        "the URL, the domain (once, after normalisation), the CIDR, the IPv6 and the hash"
+    );
+    let (d, _) = v.json(&["show", "STEAL-ME.example."]);
+    assert_eq!(
+        d["object"]["pattern"],
+        "[domain-name:value = 'steal-me.example']"
+    );
+    assert_eq!(d["object"]["confidence"], 55);
+    assert_eq!(d["tlp"], "green");
+    assert!(d["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["relationship_type"] == "indicates" && r["name"] == "FixtureStealer"));
+    let (u, _) = v.json(&["show", "hxxps://steal-me[.]example/gate.php"]);
+    assert_eq!(
+        u["object"]["pattern"],
+        "[url:value = 'https://steal-me.example/gate.php']"
+    );
+    let (c, _) = v.json(&["show", "203.0.113.0/24"]);
+    assert_eq!(
+        c["object"]["pattern"],
+        "[ipv4-addr:value ISSUBSET '203.0.113.0/24']"
+    );
+    let (fam, _) = v.json(&["show", "fxs"]);
+    assert_eq!(fam["object"]["name"], "FixtureStealer");
+    // the same values again from another source: one indicator, two provenances
+    let (again, _) = v.ingest(&[&fixture("family-list.txt"), "--source", "OtherFeed"]);
+    // The list's `# Aliases:` name the family already stored, so its links resolve to it: nothing new at all.
+    assert_eq!(
+        (again["added"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(10)),
+        "{again}"
+    );
+    let (d2, _) = v.json(&["show", "steal-me.example"]);
+    let sources: Vec<&str> = d2["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"FixtureStealer") && sources.contains(&"OtherFeed"),
+        "{sources:?}"
+    );
+}
+
+#[test]
+fn export_respects_tlp_max_and_default_for_unmarked() {
+    let v = Vigil::new();
+    v.ingest(&[&fixture("tlp-bundle.json")]);
+    let out = v.data().join("green.json");
+    let (r, code) = v.json(&[
+        "export",
+        "stix",
+        "--out",
+        out.to_str().unwrap(),
+        "--tlp-max",
+        "green",
+    ]);
+    assert_eq!(code, 0, "{r}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let bundle: Value = serde_json::from_str(&text).unwrap();
+    let ids: Vec<&str> = bundle["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"indicator--0000000b-1111-4111-8111-111111111111"));
+    assert!(
+        !ids.contains(&"indicator--0000000a-1111-4111-8111-111111111111"),
+        "TLP:AMBER leaked"
+    );
+    assert!(
+        !ids.contains(&"indicator--0000000c-1111-4111-8111-111111111111"),
+        "unmarked (default AMBER) leaked"
+    );
+    // TLP 1.0 GREEN is referenced; a TLP 2.0 marking referenced by an object must travel in the bundle
+    let all = v.data().join("all.json");
+    v.json(&["export", "stix", "--out", all.to_str().unwrap()]);
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(&all).unwrap()).unwrap();
+    let objs = b["objects"].as_array().unwrap();
+    assert!(objs
+        .iter()
+        .any(|o| o["id"] == "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"));
+    assert_eq!(
+        objs.len(),
+        3 + 2,
+        "three indicators, the TLP 2.0 AMBER marking and its extension definition"
+    );
+}
+
+#[test]
+fn stats_search_show_contracts() {
+    let v = Vigil::new();
+    v.ingest(&[&fixture("mixed-bundle.json")]);
+    let (s, _) = v.json(&["stats"]);
+    assert_eq!(s["objects"]["indicator"], 1);
+    assert_eq!(s["objects"]["malware"], 1);
+    assert!(s["sources"]["mixed-bundle"].as_u64().unwrap() >= 3);
+    let (found, code) = v.json(&["search", "FixtureRAT"]);
+    assert_eq!(code, 0);
+    let first = &found["results"][0];
+    assert_eq!(
+        (first["type"].as_str(), first["name"].as_str()),
+        (Some("malware"), Some("FixtureRAT"))
+    );
+    assert!(first["id"].is_string() && first["score"].is_number());
+    let (none, code) = v.json(&["show", "no-such-thing-anywhere"]);
+    assert_eq!(code, 1);
+    assert!(none["error"].is_string());
+}
+
+#[test]
+fn archives_compression_stdin_and_directories() {
+    let v = Vigil::new();
+    let d = tempfile::tempdir().unwrap();
+    let list = std::fs::read(fixture("family-list.txt")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&list).unwrap();
+    std::fs::create_dir(d.path().join("nested")).unwrap();
+    std::fs::write(d.path().join("nested/fam-a.txt.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        d.path().join("fam-b.txt.zst"),
+        zstd::encode_all(&b"zst-only.example\n"[..], 3).unwrap(),
+    )
+    .unwrap();
+    let (r, _) = v.ingest(&[d.path().to_str().unwrap()]);
+    assert_eq!(r["files"], 2, "{r}");
+    assert_eq!(v.count("indicator"), 6);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.data())
+        .args([
+            "ingest", "-", "--format", "iocs", "--source", "piped", "--json",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin.example\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["added"].as_u64().unwrap(),
+        3,
+        "indicator, family, link: {r}"
+    );
+}
+
+#[test]
+fn bad_input_never_panics_and_leaves_the_store_intact() {
+    let v = Vigil::new();
+    v.ingest(&[&fixture("mixed-bundle.json")]);
+    let before = v.json(&["stats"]).0;
+    let d = tempfile::tempdir().unwrap();
+    // not JSON, not anything: exit 2
+    let junk = d.path().join("junk.json");
+    std::fs::write(&junk, "{not json").unwrap();
+    let (r, code) = v.ingest(&[junk.to_str().unwrap()]);
+    assert_eq!(code, 2, "{r}");
+    assert!(r["errors"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("junk.json"));
+    // missing file: exit 2
+    assert_eq!(v.ingest(&["/nonexistent/feed.json"]).1, 2);
+    // invalid UTF-8 inside an IOC list: that line rejected, the rest stored
+    let bad = d.path().join("bad-utf8.txt");
+    std::fs::write(
+        &bad,
+        b"ok-before.example\n\xff\xfe\xfd.example\nok-after.example\n",
+    )
+    .unwrap();
+    let (r, code) = v.ingest(&[bad.to_str().unwrap(), "--format", "iocs"]);
+    assert_eq!((code, r["rejected"].as_u64()), (1, Some(1)), "{r}");
+    assert!(r["errors"][0]["location"]
+        .as_str()
+        .unwrap()
+        .contains("line 2"));
+    // a truncated gzip of a bundle: a clear error, non-zero exit
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(
+        std::fs::read(fixture("mixed-bundle.json"))
+            .unwrap()
+            .repeat(1)
+            .as_slice(),
+    )
+    .unwrap();
+    let bytes = gz.finish().unwrap();
+    let trunc = d.path().join("trunc.json.gz");
+    std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
+    let (r, code) = v.ingest(&[trunc.to_str().unwrap()]);
+    assert!(code == 1 || code == 2, "{r}");
+    assert!(
+        r["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["file"].as_str().unwrap().contains("trunc.json.gz")),
+        "{r}"
+    );
+    // a 100 MB single line
+    let huge = d.path().join("huge.txt");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&huge).unwrap());
+        f.write_all(b"first.example\n").unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..100 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(b"\nlast.example\n").unwrap();
+    }
+    let (r, code) = v.ingest(&[huge.to_str().unwrap(), "--format", "iocs"]);
+    assert_eq!((code, r["rejected"].as_u64()), (1, Some(1)), "{r}");
+    assert!(r["errors"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("longer than"));
+    // a bundle that is valid JSON but a number
+    let num = d.path().join("num.json");
+    std::fs::write(&num, "[42, {\"type\": \"bundle\"}]").unwrap();
+    let (_, code) = v.ingest(&[num.to_str().unwrap(), "--format", "stix"]);
+    assert_eq!(code, 1);
+    // what was stored before is all still there, and the store is consistent
+    let after = v.json(&["stats"]).0;
+    for t in ["malware", "relationship", "indicator"] {
+        assert!(
+            after["objects"][t].as_u64() >= before["objects"][t].as_u64(),
+            "{t}: {before} -> {after}"
+        );
+    }
+    let (fx, _) = v.json(&["show", "FixtureRAT"]);
+    assert_eq!(fx["versions"], 1);
+    assert_eq!(v.json(&["check"]).0["ok"], true);
+}
+
+#[test]
+fn kill_9_during_ingest_leaves_a_consistent_store_with_complete_files() {
+    let v = Vigil::new();
+    let d = tempfile::tempdir().unwrap();
+    // a first file that completes, then a big one that is killed half-way
+    std::fs::write(d.path().join("a-small.txt"), "complete-file.example\n").unwrap();
+    {
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(d.path().join("b-big.txt")).unwrap());
+        for i in 0..400_000 {
+            writeln!(f, "host{i}.big-kill-test.example").unwrap();
+        }
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.data())
+        .args(["ingest", d.path().to_str().unwrap(), "--source", "killed"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait until the first file is committed, then kill in the middle of the second
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (s, _) = v.json(&["show", "complete-file.example"]);
+        if s.get("object").is_some() || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    let (check, code) = v.json(&["check"]);
+    assert_eq!((code, check["ok"].as_bool()), (0, Some(true)), "{check}");
+    let (s, _) = v.json(&["show", "complete-file.example"]);
+    assert!(
+        s.get("object").is_some(),
+        "the fully ingested file is present"
+    );
+    // the killed file is all or nothing
+    let n = v.count("indicator");
+    assert!(
+        n == 1 || n == 400_001,
+        "partial file visible: {n} indicators"
+    );
+    // and the store keeps working
+    let (r, _) = v.ingest(&[&fixture("mixed-bundle.json")]);
+    assert_eq!(r["added"], 3);
+}
+
+#[test]
+fn real_data_attack_galaxy_lumma_misp() {
+    let Some(s) = shared() else { return };
+    let v = Vigil::new();
+    let attack = s.join("mitre-attack/enterprise-attack.json.gz");
+    let (r, _) = v.ingest(&[attack.to_str().unwrap()]);
+    assert_eq!(r["rejected"], 0, "{}", r["errors"]);
+    // counts match the bundle's live objects
+    let bundle: Value = {
+        let f = std::fs::File::open(&attack).unwrap();
+        serde_json::from_reader(flate2::read::GzDecoder::new(f)).unwrap()
+    };
+    let mut want = std::collections::BTreeMap::<String, u64>::new();
+    for o in bundle["objects"].as_array().unwrap() {
+        if o["revoked"] != true && o["x_mitre_deprecated"] != true {
+            *want
+                .entry(o["type"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    let stats = v.json(&["stats"]).0;
+    for t in [
+        "attack-pattern",
+        "intrusion-set",
+        "malware",
+        "tool",
+        "campaign",
+        "relationship",
+    ] {
+        assert_eq!(stats["objects"][t].as_u64(), want.get(t).copied(), "{t}");
+    }
+    let (again, _) = v.ingest(&[attack.to_str().unwrap()]);
+    assert_eq!(
+        (again["added"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    v.ingest(&[s
+        .join("misp-galaxy/clusters/threat-actor.json")
+        .to_str()
+        .unwrap()]);
+    let (apt, _) = v.json(&["show", "Fancy Bear"]);
+    assert_eq!(apt["object"]["name"], "APT28");
+    assert_eq!(apt["country"], "RU");
+    let rel = apt["related"].as_array().unwrap();
+    assert!(rel
+        .iter()
+        .any(|r| r["type"] == "attack-pattern" && r["external_id"] == "T1566.001"));
+    assert!(rel
+        .iter()
+        .any(|r| r["type"] == "malware" && r["name"] == "CHOPSTICK"));
+    let before = v.count("indicator");
+    let (l, _) = v.ingest(&[
+        s.join("maltrail/lummac2.txt").to_str().unwrap(),
+        "--source",
+        "lummac2",
+    ]);
+    assert!(v.count("indicator") - before >= 15_000, "{l}");
+    let (lumma, _) = v.json(&["show", "lummac2"]);
+    assert!(
+        lumma["related"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["relationship_type"] == "indicates")
+            .count()
+            >= 15_000
+    );
+    let (m, code) = v.ingest(&[s.join("misp-events-pymisp/tests").to_str().unwrap()]);
+    assert_eq!(code, 1, "non-event files are rejected: {m}");
+    assert!(m["added"].as_u64().unwrap() > 100);
+    let reasons = m["errors"].to_string();
+    assert!(
+        reasons.contains("not a MISP event") || reasons.contains("unknown format"),
+        "{reasons}"
+    );
+}

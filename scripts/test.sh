@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, every crate's unit and integration tests, including the interop
+# tests against the real peer tools in ../shared/peers (installed here into .venv-peers when missing).
+# Usage: scripts/test.sh        (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv-peers/bin/python ] && [ -f ../shared/peers/requirements.lock.txt ]; then
+    echo "== installing the Python peers into .venv-peers"
+    python3 -m venv .venv-peers
+    .venv-peers/bin/pip install -q -r ../shared/peers/requirements.lock.txt
+fi
+export VENV="$PWD/.venv-peers"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -q -- -D warnings
+echo "== tests"
+cargo nextest run --workspace --release --no-fail-fast
