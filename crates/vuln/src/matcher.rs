@@ -214,6 +214,21 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 }
             }
         }
+        if c.cpe.is_none() {
+            // Inventories without CPEs (the CSV) still meet CPE-only advisories: vendor and product are
+            // turned into CPE vendor/product form (`Apache Tomcat` -> `apache:tomcat`).
+            if let Some(v) = &c.vendor {
+                let form = |s: &str| normalise_name(s).replace(' ', "_");
+                let (v, pr) = (form(v), form(&c.name));
+                for key in [(v.clone(), pr.clone()), ("*".to_string(), pr.clone())] {
+                    if let Some(es) = index.by_cpe.get(&key) {
+                        for e in es {
+                            cands.push((*e, "cpe", format!("cpe vendor:product {v}:{pr} (formed from the inventory's vendor and product)"), Confidence::Medium));
+                        }
+                    }
+                }
+            }
+        }
         let mut vp_keys: Vec<(String, String)> = Vec::new();
         if let Some(v) = &c.vendor {
             vp_keys.push((normalise_name(v), normalise_name(&c.name)));
