@@ -14,3 +14,4 @@ pub use set::{HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSet
 mod json;
 pub mod logs;
 pub mod hunt;
+pub mod snapshot;

@@ -329,7 +329,7 @@ impl<T: Addr> CidrTable<T> {
                 pos = pre[top].1.checked_add(1).map(|x| x.max(p));
             }
         }
-        if T::BITS == 32 {
+        if T::BITS == 32 && !t.start.is_empty() {
             t.first = (0..=65536u64)
                 .map(|h| t.start.partition_point(|x| x.to_u128() < u128::from(h) << 16) as u32)
                 .collect();
@@ -367,7 +367,7 @@ impl<T: Addr> CidrTable<T> {
         if self.len.iter().any(|&l| l > T::BITS) {
             return Err("CIDR prefix length out of range".into());
         }
-        if T::BITS == 32 && !(self.first.len() == 65537 && self.first.windows(2).all(|w| w[0] <= w[1]) && self.first.iter().all(|&x| x as usize <= n)) {
+        if T::BITS == 32 && !(n == 0 && self.first.is_empty()) && !(self.first.len() == 65537 && self.first.windows(2).all(|w| w[0] <= w[1]) && self.first.iter().all(|&x| x as usize <= n)) {
             return Err("CIDR index invalid".into());
         }
         crate::table::validate_postings(&self.post, &self.multi, n_indicators)
