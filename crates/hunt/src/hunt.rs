@@ -449,7 +449,9 @@ impl<'s> Matcher<'s> {
             self.matches.clear();
             set.lookup(f.role, f.value, &mut self.scratch, &mut self.matches);
             for m in &self.matches {
-                if !self.keep(m.indicator) || emitted.iter().any(|e| e.0 == m.indicator && e.1 == f.name && e.2 == f.value) {
+                // One sighting per (indicator, value) and record: a value repeated in two fields (EVE `answers` and
+                // `grouped`) is one observation.
+                if !self.keep(m.indicator) || emitted.iter().any(|e| e.0 == m.indicator && e.2 == f.value) {
                     continue;
                 }
                 emitted.push((m.indicator, f.name, f.value));

@@ -15,3 +15,5 @@ mod json;
 pub mod logs;
 pub mod hunt;
 pub mod snapshot;
+pub mod score;
+pub mod gen;
