@@ -415,6 +415,13 @@ impl<'s> Matcher<'s> {
             let line = &data[start..end];
             start = end + 1;
             r.lines += 1;
+            if line.len() > self.opts.max_line {
+                r.unparsable += 1;
+                if r.errors.len() < self.opts.max_errors {
+                    r.errors.push((r.lines, format!("line longer than {} bytes", self.opts.max_line)));
+                }
+                continue;
+            }
             if !all_utf8 && std::str::from_utf8(line).is_err() {
                 r.unparsable += 1;
                 if r.errors.len() < self.opts.max_errors {
