@@ -10,7 +10,13 @@ fn main() {
     };
     let lines = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(20);
     let plant = Plant::new(1, 10);
-    let cfg = GenConfig { format, seed: 1, lines, hit_rate: 0.2, near_miss_rate: 0.3 };
+    let cfg = GenConfig {
+        format,
+        seed: 1,
+        lines,
+        hit_rate: 0.2,
+        near_miss_rate: 0.3,
+    };
     let mut out = std::io::stdout().lock();
     match generate(&plant, &cfg, &mut out) {
         Ok(hits) => eprintln!("{} planted hits", hits.len()),

@@ -53,7 +53,9 @@ impl Rng {
     fn label(&mut self, min: usize, max: usize) -> String {
         const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let n = min + self.below((max - min + 1) as u64) as usize;
-        (0..n).map(|_| A[self.below(A.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| A[self.below(A.len() as u64) as usize] as char)
+            .collect()
     }
 }
 
@@ -118,20 +120,35 @@ impl Plant {
     pub fn new(seed: u64, n: usize) -> Plant {
         let n = n.clamp(1, 250);
         let mut rng = Rng::new(seed ^ 0xA11CE);
-        let mut p = Plant { indicators: Vec::new(), n, md5: Vec::new(), sha1: Vec::new(), sha256: Vec::new() };
+        let mut p = Plant {
+            indicators: Vec::new(),
+            n,
+            md5: Vec::new(),
+            sha1: Vec::new(),
+            sha256: Vec::new(),
+        };
         for _ in 0..n {
             p.md5.push(rng.hex(16));
             p.sha1.push(rng.hex(20));
             p.sha256.push(rng.hex(32));
         }
         let add = |kind: usize, i: usize, ok: ObservableKind, v: String, sub: bool| {
-            let mut inp = IndicatorInput::new(id(kind, i), IndicatorSource::Observable(Observable::new(ok, &v).unwrap_or(Observable { kind: ok, value: v })));
+            let mut inp = IndicatorInput::new(
+                id(kind, i),
+                IndicatorSource::Observable(
+                    Observable::new(ok, &v).unwrap_or(Observable { kind: ok, value: v }),
+                ),
+            );
             inp.subdomains = sub;
             inp.malware = vec![format!("family{}", i % 7)];
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 inp.actors = vec![format!("actor{}", i % 5)];
             }
-            inp.tlp = if i % 2 == 0 { Tlp::Green } else { Tlp::Amber };
+            inp.tlp = if i.is_multiple_of(2) {
+                Tlp::Green
+            } else {
+                Tlp::Amber
+            };
             inp.score = 40.0 + (i % 60) as f32;
             inp
         };
@@ -139,10 +156,34 @@ impl Plant {
             let v = vec![
                 add(0, i, ObservableKind::Domain, format!("evil{i}.com"), true),
                 add(1, i, ObservableKind::Domain, format!("exact{i}.net"), false),
-                add(2, i, ObservableKind::Ipv4, format!("100.64.{}.{}", i / 100, (i % 100) * 2), false),
-                add(3, i, ObservableKind::Ipv4, format!("198.{}.{}.0/24", 18 + (i * 4) / 256, (i * 4) % 256), false),
-                add(4, i, ObservableKind::Ipv6, format!("2001:db8:bad::{:x}", i * 2 + 2), false),
-                add(5, i, ObservableKind::Url, format!("http://bad{i}.org/gate{i}.php"), false),
+                add(
+                    2,
+                    i,
+                    ObservableKind::Ipv4,
+                    format!("100.64.{}.{}", i / 100, (i % 100) * 2),
+                    false,
+                ),
+                add(
+                    3,
+                    i,
+                    ObservableKind::Ipv4,
+                    format!("198.{}.{}.0/24", 18 + (i * 4) / 256, (i * 4) % 256),
+                    false,
+                ),
+                add(
+                    4,
+                    i,
+                    ObservableKind::Ipv6,
+                    format!("2001:db8:bad::{:x}", i * 2 + 2),
+                    false,
+                ),
+                add(
+                    5,
+                    i,
+                    ObservableKind::Url,
+                    format!("http://bad{i}.org/gate{i}.php"),
+                    false,
+                ),
                 add(6, i, ObservableKind::Md5, p.md5[i].clone(), false),
                 add(7, i, ObservableKind::Sha1, p.sha1[i].clone(), false),
                 add(8, i, ObservableKind::Sha256, p.sha256[i].clone(), false),
@@ -213,15 +254,33 @@ enum Slot {
 
 fn benign_ip(rng: &mut Rng) -> String {
     const FIRST: [u8; 8] = [23, 34, 52, 104, 142, 151, 157, 185];
-    format!("{}.{}.{}.{}", FIRST[rng.below(8) as usize], rng.below(256), rng.below(256), 1 + rng.below(254))
+    format!(
+        "{}.{}.{}.{}",
+        FIRST[rng.below(8) as usize],
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    )
 }
 
 fn internal_ip(rng: &mut Rng) -> String {
-    format!("10.{}.{}.{}", rng.below(256), rng.below(256), 1 + rng.below(254))
+    format!(
+        "10.{}.{}.{}",
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    )
 }
 
 fn benign_domain(rng: &mut Rng) -> String {
-    const TLD: [&str; 6] = ["example.com", "example.net", "example.org", "test", "cdn.example", "invalid"];
+    const TLD: [&str; 6] = [
+        "example.com",
+        "example.net",
+        "example.org",
+        "test",
+        "cdn.example",
+        "invalid",
+    ];
     let d = format!("{}.{}", rng.label(3, 12), TLD[rng.below(6) as usize]);
     if rng.chance(0.3) {
         format!("{}.{}", rng.label(2, 6), d)
@@ -254,7 +313,12 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
         EvKind::Http => {
             e.dport = 80;
             e.host = benign_domain(rng);
-            e.uri = format!("/{}/{}.html?id={}", rng.label(2, 8), rng.label(3, 10), rng.below(100000));
+            e.uri = format!(
+                "/{}/{}.html?id={}",
+                rng.label(2, 8),
+                rng.label(3, 10),
+                rng.below(100000)
+            );
             e.ua = UAS[rng.below(3) as usize].to_string();
             e.referrer = format!("http://{}/", benign_domain(rng));
         }
@@ -262,7 +326,9 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
             e.dport = 443;
             e.sni = benign_domain(rng);
         }
-        EvKind::Conn | EvKind::Alert => e.dport = [22u16, 80, 443, 445, 3389][rng.below(5) as usize],
+        EvKind::Conn | EvKind::Alert => {
+            e.dport = [22u16, 80, 443, 445, 3389][rng.below(5) as usize]
+        }
         EvKind::Files => {
             e.md5 = rng.hex(16);
             e.sha1 = rng.hex(20);
@@ -289,7 +355,10 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
                     e.planted.push((Slot::Query, id(1, i), HitType::Domain));
                 }
                 6..=7 => {
-                    e.answers = vec![format!("cname{}.example.net", rng.below(99)), format!("100.64.{}.{}", i / 100, (i % 100) * 2)];
+                    e.answers = vec![
+                        format!("cname{}.example.net", rng.below(99)),
+                        format!("100.64.{}.{}", i / 100, (i % 100) * 2),
+                    ];
                     e.planted.push((Slot::Answer(1), id(2, i), HitType::Ipv4));
                 }
                 _ => {
@@ -300,7 +369,11 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
             EvKind::Http => {
                 if roll < 6 {
                     e.host = format!("bad{i}.org");
-                    e.uri = if rng.chance(0.5) { format!("/gate{i}.php?guid={}", rng.hex(4)) } else { format!("/gate{i}.php") };
+                    e.uri = if rng.chance(0.5) {
+                        format!("/gate{i}.php?guid={}", rng.hex(4))
+                    } else {
+                        format!("/gate{i}.php")
+                    };
                     e.planted.push((Slot::Url, id(5, i), HitType::Url));
                 } else {
                     e.host = format!("cdn.evil{i}.com");
@@ -308,7 +381,11 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
                 }
             }
             EvKind::Tls => {
-                e.sni = if roll < 5 { format!("www.evil{i}.com") } else { format!("exact{i}.net") };
+                e.sni = if roll < 5 {
+                    format!("www.evil{i}.com")
+                } else {
+                    format!("exact{i}.net")
+                };
                 let k = if roll < 5 { 0 } else { 1 };
                 e.planted.push((Slot::Sni, id(k, i), HitType::Domain));
             }
@@ -372,7 +449,11 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
                     0 => format!("100.64.{}.{}", i / 100, (i % 100) * 2 + 1),
                     1 => {
                         // Just below the block: the last address of the previous /24 (never planted).
-                        let (a, b) = if base == 0 { (17u64, 255u64) } else { (18 + (base - 1) / 256, (base - 1) % 256) };
+                        let (a, b) = if base == 0 {
+                            (17u64, 255u64)
+                        } else {
+                            (18 + (base - 1) / 256, (base - 1) % 256)
+                        };
                         format!("198.{a}.{b}.255")
                     }
                     2 => format!("198.{}.{}.0", 18 + (base + 1) / 256, (base + 1) % 256),
@@ -387,7 +468,11 @@ fn make_event(rng: &mut Rng, plant: &Plant, cfg: &GenConfig, kind: EvKind) -> Ev
 }
 
 /// Generates one log; returns the hits a correct hunt must report (sorted by line).
-pub fn generate(plant: &Plant, cfg: &GenConfig, out: &mut dyn Write) -> io::Result<Vec<ExpectedHit>> {
+pub fn generate(
+    plant: &Plant,
+    cfg: &GenConfig,
+    out: &mut dyn Write,
+) -> io::Result<Vec<ExpectedHit>> {
     let mut rng = Rng::new(cfg.seed);
     let mut hits = Vec::new();
     let mut line: u64 = 0;
@@ -400,7 +485,13 @@ pub fn generate(plant: &Plant, cfg: &GenConfig, out: &mut dyn Write) -> io::Resu
         let kind = match cfg.format {
             GenFormat::ZeekTsv => {
                 if seg_left == 0 {
-                    seg_kind = [EvKind::Dns, EvKind::Http, EvKind::Tls, EvKind::Conn, EvKind::Files][rng.below(5) as usize];
+                    seg_kind = [
+                        EvKind::Dns,
+                        EvKind::Http,
+                        EvKind::Tls,
+                        EvKind::Conn,
+                        EvKind::Files,
+                    ][rng.below(5) as usize];
                     seg_left = 50 + rng.below(450);
                     if line > 0 {
                         out.write_all(b"#close\t2024-05-01-10-00-00\n")?;
@@ -413,10 +504,23 @@ pub fn generate(plant: &Plant, cfg: &GenConfig, out: &mut dyn Write) -> io::Resu
                 seg_left -= 1;
                 seg_kind
             }
-            GenFormat::ZeekJson => [EvKind::Dns, EvKind::Dns, EvKind::Http, EvKind::Tls, EvKind::Conn, EvKind::Files][rng.below(6) as usize],
-            GenFormat::Eve => {
-                [EvKind::Dns, EvKind::Dns, EvKind::Http, EvKind::Tls, EvKind::Conn, EvKind::Files, EvKind::Alert][rng.below(7) as usize]
-            }
+            GenFormat::ZeekJson => [
+                EvKind::Dns,
+                EvKind::Dns,
+                EvKind::Http,
+                EvKind::Tls,
+                EvKind::Conn,
+                EvKind::Files,
+            ][rng.below(6) as usize],
+            GenFormat::Eve => [
+                EvKind::Dns,
+                EvKind::Dns,
+                EvKind::Http,
+                EvKind::Tls,
+                EvKind::Conn,
+                EvKind::Files,
+                EvKind::Alert,
+            ][rng.below(7) as usize],
         };
         let e = make_event(&mut rng, plant, cfg, kind);
         buf.clear();
@@ -431,7 +535,13 @@ pub fn generate(plant: &Plant, cfg: &GenConfig, out: &mut dyn Write) -> io::Resu
         line += 1;
         for (slot, ind, kind) in &e.planted {
             let (field, observed) = field_of(cfg.format, &e, *slot);
-            hits.push(ExpectedHit { line, indicator_id: ind.clone(), field, observed, kind: *kind });
+            hits.push(ExpectedHit {
+                line,
+                indicator_id: ind.clone(),
+                field,
+                observed,
+                kind: *kind,
+            });
         }
     }
     if cfg.format == GenFormat::ZeekTsv && line > 0 {
@@ -444,14 +554,23 @@ fn field_of(f: GenFormat, e: &Ev, slot: Slot) -> (String, String) {
     let zeek = f != GenFormat::Eve;
     let (name, v): (&str, String) = match slot {
         Slot::Query => (if zeek { "query" } else { "dns.rrname" }, e.query.clone()),
-        Slot::Answer(i) => (if zeek { "answers" } else { "dns.answers.rdata" }, e.answers.get(i).cloned().unwrap_or_default()),
+        Slot::Answer(i) => (
+            if zeek { "answers" } else { "dns.answers.rdata" },
+            e.answers.get(i).cloned().unwrap_or_default(),
+        ),
         Slot::Host => (if zeek { "host" } else { "http.hostname" }, e.host.clone()),
-        Slot::Url => (if zeek { "uri" } else { "http.url" }, format!("http://{}{}", e.host, e.uri)),
+        Slot::Url => (
+            if zeek { "uri" } else { "http.url" },
+            format!("http://{}{}", e.host, e.uri),
+        ),
         Slot::Sni => (if zeek { "server_name" } else { "tls.sni" }, e.sni.clone()),
         Slot::Dst => (if zeek { "id.resp_h" } else { "dest_ip" }, e.dst.clone()),
         Slot::Md5 => (if zeek { "md5" } else { "fileinfo.md5" }, e.md5.clone()),
         Slot::Sha1 => (if zeek { "sha1" } else { "fileinfo.sha1" }, e.sha1.clone()),
-        Slot::Sha256 => (if zeek { "sha256" } else { "fileinfo.sha256" }, e.sha256.clone()),
+        Slot::Sha256 => (
+            if zeek { "sha256" } else { "fileinfo.sha256" },
+            e.sha256.clone(),
+        ),
     };
     // Zeek's files log names its endpoints tx_hosts/rx_hosts; planted addresses never go there.
     (name.to_string(), v)
@@ -476,7 +595,11 @@ fn zeek_json(e: &Ev, ts: f64, uid: &str, b: &mut String) {
     };
     let _ = write!(b, "{{\"_path\":\"{path}\",\"ts\":{ts:.6},\"uid\":\"{uid}\"");
     if e.kind != EvKind::Files {
-        let _ = write!(b, ",\"id.orig_h\":\"{}\",\"id.orig_p\":{},\"id.resp_h\":\"{}\",\"id.resp_p\":{}", e.src, e.sport, e.dst, e.dport);
+        let _ = write!(
+            b,
+            ",\"id.orig_h\":\"{}\",\"id.orig_p\":{},\"id.resp_h\":\"{}\",\"id.resp_p\":{}",
+            e.src, e.sport, e.dst, e.dport
+        );
     }
     match e.kind {
         EvKind::Dns => {
@@ -537,11 +660,34 @@ fn zeek_tsv(e: &Ev, ts: f64, uid: &str, b: &mut String) {
     use std::fmt::Write as _;
     let ep = format!("{}\t{}\t{}\t{}", e.src, e.sport, e.dst, e.dport);
     let _ = match e.kind {
-        EvKind::Dns => write!(b, "{ts:.6}\t{uid}\t{ep}\tudp\t{}\tA\t{}\t300.000000", e.query, if e.answers.is_empty() { "-".to_string() } else { e.answers.join(",") }),
-        EvKind::Http => write!(b, "{ts:.6}\t{uid}\t{ep}\tGET\t{}\t{}\t{}\t{}\t200\t(empty)", e.host, e.uri, e.referrer, e.ua),
+        EvKind::Dns => write!(
+            b,
+            "{ts:.6}\t{uid}\t{ep}\tudp\t{}\tA\t{}\t300.000000",
+            e.query,
+            if e.answers.is_empty() {
+                "-".to_string()
+            } else {
+                e.answers.join(",")
+            }
+        ),
+        EvKind::Http => write!(
+            b,
+            "{ts:.6}\t{uid}\t{ep}\tGET\t{}\t{}\t{}\t{}\t200\t(empty)",
+            e.host, e.uri, e.referrer, e.ua
+        ),
         EvKind::Tls => write!(b, "{ts:.6}\t{uid}\t{ep}\tTLSv12\t{}\tT", e.sni),
-        EvKind::Conn | EvKind::Alert => write!(b, "{ts:.6}\t{uid}\t{ep}\t{}\t-\t1.250000\t{}\t{}\tSF", proto(e), e.sport, e.sport as u32 * 2),
-        EvKind::Files => write!(b, "{ts:.6}\tF{uid}\t{}\t{}\tHTTP\tapplication/x-dosexec\t{}\t{}\t{}\t{}", e.dst, e.src, e.filename, e.md5, e.sha1, e.sha256),
+        EvKind::Conn | EvKind::Alert => write!(
+            b,
+            "{ts:.6}\t{uid}\t{ep}\t{}\t-\t1.250000\t{}\t{}\tSF",
+            proto(e),
+            e.sport,
+            e.sport as u32 * 2
+        ),
+        EvKind::Files => write!(
+            b,
+            "{ts:.6}\tF{uid}\t{}\t{}\tHTTP\tapplication/x-dosexec\t{}\t{}\t{}\t{}",
+            e.dst, e.src, e.filename, e.md5, e.sha1, e.sha256
+        ),
     };
 }
 
@@ -579,7 +725,19 @@ fn eve(e: &Ev, ts: f64, flow: u64, b: &mut String) {
             let answers: Vec<String> = e
                 .answers
                 .iter()
-                .map(|a| format!("{{\"rrname\":\"{}\",\"rrtype\":\"{}\",\"ttl\":300,\"rdata\":\"{a}\"}}", e.query, if a.contains(':') { "AAAA" } else if a.bytes().all(|c| c.is_ascii_digit() || c == b'.') { "A" } else { "CNAME" }))
+                .map(|a| {
+                    format!(
+                        "{{\"rrname\":\"{}\",\"rrtype\":\"{}\",\"ttl\":300,\"rdata\":\"{a}\"}}",
+                        e.query,
+                        if a.contains(':') {
+                            "AAAA"
+                        } else if a.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+                            "A"
+                        } else {
+                            "CNAME"
+                        }
+                    )
+                })
                 .collect();
             let _ = write!(
                 b,
@@ -599,10 +757,8 @@ fn eve(e: &Ev, ts: f64, flow: u64, b: &mut String) {
         EvKind::Tls => {
             let _ = write!(
                 b,
-                ",\"tls\":{{\"subject\":\"CN={}\",\"issuerdn\":\"C=US, O=Let's Encrypt, CN=R3\",\"serial\":\"04:A1:B2\",\"fingerprint\":\"{}\",\"sni\":\"{}\",\"version\":\"TLS 1.2\",\"notbefore\":\"2024-01-01T00:00:00\",\"notafter\":\"2024-04-01T00:00:00\"}}}}",
-                e.sni,
-                "3a:1f:00:9b:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:01",
-                e.sni
+                ",\"tls\":{{\"subject\":\"CN={}\",\"issuerdn\":\"C=US, O=Let's Encrypt, CN=R3\",\"serial\":\"04:A1:B2\",\"fingerprint\":\"3a:1f:00:9b:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:01\",\"sni\":\"{}\",\"version\":\"TLS 1.2\",\"notbefore\":\"2024-01-01T00:00:00\",\"notafter\":\"2024-04-01T00:00:00\"}}}}",
+                e.sni, e.sni
             );
         }
         EvKind::Conn => {
@@ -616,8 +772,8 @@ fn eve(e: &Ev, ts: f64, flow: u64, b: &mut String) {
         EvKind::Files => {
             let _ = write!(
                 b,
-                ",\"http\":{{\"hostname\":\"{}\",\"url\":\"/dl/{}\",\"http_method\":\"GET\",\"status\":200}},\"app_proto\":\"http\",\"fileinfo\":{{\"filename\":\"{}\",\"magic\":\"PE32 executable\",\"gaps\":false,\"state\":\"CLOSED\",\"md5\":\"{}\",\"sha1\":\"{}\",\"sha256\":\"{}\",\"stored\":false,\"size\":4096,\"tx_id\":0}}}}",
-                "files.example.com", e.filename, e.filename, e.md5, e.sha1, e.sha256
+                ",\"http\":{{\"hostname\":\"files.example.com\",\"url\":\"/dl/{}\",\"http_method\":\"GET\",\"status\":200}},\"app_proto\":\"http\",\"fileinfo\":{{\"filename\":\"{}\",\"magic\":\"PE32 executable\",\"gaps\":false,\"state\":\"CLOSED\",\"md5\":\"{}\",\"sha1\":\"{}\",\"sha256\":\"{}\",\"stored\":false,\"size\":4096,\"tx_id\":0}}}}",
+                e.filename, e.filename, e.md5, e.sha1, e.sha256
             );
         }
         EvKind::Alert => {
@@ -636,7 +792,13 @@ mod tests {
     #[test]
     fn deterministic() {
         let plant = Plant::new(1, 20);
-        let cfg = GenConfig { format: GenFormat::Eve, seed: 7, lines: 300, hit_rate: 0.1, near_miss_rate: 0.1 };
+        let cfg = GenConfig {
+            format: GenFormat::Eve,
+            seed: 7,
+            lines: 300,
+            hit_rate: 0.1,
+            near_miss_rate: 0.1,
+        };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let ha = generate(&plant, &cfg, &mut a).expect("writes");
         let hb = generate(&plant, &cfg, &mut b).expect("writes");

@@ -8,7 +8,11 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leaf {
     /// A string: byte range of its contents (between the quotes) and whether it has escapes.
-    Str { start: usize, end: usize, escaped: bool },
+    Str {
+        start: usize,
+        end: usize,
+        escaped: bool,
+    },
     /// A number, `true`, `false` or `null`: byte range of its text.
     Bare { start: usize, end: usize },
 }
@@ -17,7 +21,11 @@ const MAX_DEPTH: usize = 64;
 
 /// Walks the object in `line`; `visit(path, leaf)` is called for every scalar. `path` is a reusable buffer.
 /// Errors name the byte offset and the reason.
-pub(crate) fn walk(line: &[u8], path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Leaf)) -> Result<(), String> {
+pub(crate) fn walk(
+    line: &[u8],
+    path: &mut Vec<u8>,
+    visit: &mut dyn FnMut(&[u8], Leaf),
+) -> Result<(), String> {
     path.clear();
     let mut i = skip_ws(line, 0);
     if line.get(i) != Some(&b'{') {
@@ -62,7 +70,13 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     }
 }
 
-fn object(b: &[u8], mut i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Leaf), depth: usize) -> Result<usize, String> {
+fn object(
+    b: &[u8],
+    mut i: usize,
+    path: &mut Vec<u8>,
+    visit: &mut dyn FnMut(&[u8], Leaf),
+    depth: usize,
+) -> Result<usize, String> {
     if depth > MAX_DEPTH {
         return Err("nested too deeply".into());
     }
@@ -101,11 +115,24 @@ fn object(b: &[u8], mut i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8
     }
 }
 
-fn value(b: &[u8], i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Leaf), depth: usize) -> Result<usize, String> {
+fn value(
+    b: &[u8],
+    i: usize,
+    path: &mut Vec<u8>,
+    visit: &mut dyn FnMut(&[u8], Leaf),
+    depth: usize,
+) -> Result<usize, String> {
     match b.get(i) {
         Some(b'"') => {
             let (end, escaped) = string_end(b, i)?;
-            visit(path, Leaf::Str { start: i + 1, end: end - 1, escaped });
+            visit(
+                path,
+                Leaf::Str {
+                    start: i + 1,
+                    end: end - 1,
+                    escaped,
+                },
+            );
             Ok(end)
         }
         Some(b'{') => object(b, i, path, visit, depth),
@@ -129,7 +156,8 @@ fn value(b: &[u8], i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Le
         }
         Some(c) if c.is_ascii_digit() || *c == b'-' || matches!(c, b't' | b'f' | b'n') => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+            {
                 j += 1;
             }
             let text = &b[i..j];
@@ -137,7 +165,9 @@ fn value(b: &[u8], i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Le
                 b't' => text == b"true",
                 b'f' => text == b"false",
                 b'n' => text == b"null",
-                _ => text.iter().all(|x| x.is_ascii_digit() || matches!(x, b'-' | b'+' | b'.' | b'e' | b'E')),
+                _ => text
+                    .iter()
+                    .all(|x| x.is_ascii_digit() || matches!(x, b'-' | b'+' | b'.' | b'e' | b'E')),
             };
             if !ok {
                 return Err(format!("invalid literal at byte {i}"));
@@ -213,7 +243,8 @@ mod tests {
 
     #[test]
     fn walks_nested_objects_and_arrays() {
-        let l = leaves(r#"{"a":1,"b":{"c":"x\"y","d":[{"e":"f"},"g"]},"h":true,"i":[],"j":{}}"#).expect("parses");
+        let l = leaves(r#"{"a":1,"b":{"c":"x\"y","d":[{"e":"f"},"g"]},"h":true,"i":[],"j":{}}"#)
+            .expect("parses");
         assert_eq!(
             l,
             vec![
@@ -228,7 +259,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in [r#"{"a":1"#, r#"{"a" 1}"#, r#"{"a":"x}"#, "[1]", r#"{"a":1} x"#, r#"{"a":tru}"#, "{\"a\":\"\\"] {
+        for bad in [
+            r#"{"a":1"#,
+            r#"{"a" 1}"#,
+            r#"{"a":"x}"#,
+            "[1]",
+            r#"{"a":1} x"#,
+            r#"{"a":tru}"#,
+            "{\"a\":\"\\",
+        ] {
             assert!(leaves(bad).is_err(), "{bad}");
         }
         let deep = format!("{}{}", "{\"a\":".repeat(100), "}".repeat(100));

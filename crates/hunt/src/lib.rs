@@ -10,10 +10,13 @@ pub mod set;
 pub mod stix;
 mod table;
 
-pub use set::{HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role};
+pub use set::{
+    HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSetBuilder, IndicatorSource,
+    Role,
+};
+pub mod gen;
+pub mod hunt;
 mod json;
 pub mod logs;
-pub mod hunt;
-pub mod snapshot;
 pub mod score;
-pub mod gen;
+pub mod snapshot;

@@ -108,7 +108,9 @@ impl DecayConfig {
             Some(HitType::Domain) => self.domain_days,
             Some(HitType::Url) => self.url_days,
             Some(HitType::Email) => self.email_days,
-            Some(HitType::Md5 | HitType::Sha1 | HitType::Sha256 | HitType::Sha512) => self.hash_days,
+            Some(HitType::Md5 | HitType::Sha1 | HitType::Sha256 | HitType::Sha512) => {
+                self.hash_days
+            }
             None => self.other_days,
         }
     }
@@ -146,7 +148,10 @@ impl ScoreState {
         if let Some(a) = &self.analyst {
             return a.score.clamp(0.0, 100.0);
         }
-        let conf = self.confidence.map_or(cfg.default_confidence, f64::from).clamp(0.0, 100.0);
+        let conf = self
+            .confidence
+            .map_or(cfg.default_confidence, f64::from)
+            .clamp(0.0, 100.0);
         let age_days = ((now - self.last_seen).num_seconds() as f64 / 86_400.0).max(0.0);
         let hl = cfg.half_life_days(self.kind).max(1e-6);
         (conf * self.reliability.factor() * 0.5f64.powf(age_days / hl)).clamp(0.0, 100.0) as f32
@@ -155,7 +160,12 @@ impl ScoreState {
     /// Folds in a new report of the same indicator from a source: the most recent sighting and the better
     /// (confidence x reliability) source win. The analyst override is kept as it is: a feed cannot silently
     /// reset an analyst's decision.
-    pub fn merge_source(&mut self, confidence: Option<u8>, reliability: Reliability, seen: DateTime<Utc>) {
+    pub fn merge_source(
+        &mut self,
+        confidence: Option<u8>,
+        reliability: Reliability,
+        seen: DateTime<Utc>,
+    ) {
         let strength = |c: Option<u8>, r: Reliability| f64::from(c.unwrap_or(50)) * r.factor();
         if strength(confidence, reliability) >= strength(self.confidence, self.reliability) {
             self.confidence = confidence;
@@ -183,7 +193,13 @@ mod tests {
     use chrono::Duration;
 
     fn state(kind: HitType, age_days: i64, now: DateTime<Utc>) -> ScoreState {
-        ScoreState { kind: Some(kind), confidence: Some(80), reliability: Reliability::A, last_seen: now - Duration::days(age_days), analyst: None }
+        ScoreState {
+            kind: Some(kind),
+            confidence: Some(80),
+            reliability: Reliability::A,
+            last_seen: now - Duration::days(age_days),
+            analyst: None,
+        }
     }
 
     #[test]
@@ -193,8 +209,14 @@ mod tests {
         assert!((state(HitType::Ipv4, 0, now).score(now, &cfg) - 80.0).abs() < 0.01);
         assert!((state(HitType::Ipv4, 14, now).score(now, &cfg) - 40.0).abs() < 0.01);
         assert!(state(HitType::Sha256, 14, now).score(now, &cfg) > 79.0);
-        assert!(!passes(state(HitType::Ipv4, 60, now).score(now, &cfg), cfg.min_score));
-        assert!(passes(state(HitType::Sha256, 60, now).score(now, &cfg), cfg.min_score));
+        assert!(!passes(
+            state(HitType::Ipv4, 60, now).score(now, &cfg),
+            cfg.min_score
+        ));
+        assert!(passes(
+            state(HitType::Sha256, 60, now).score(now, &cfg),
+            cfg.min_score
+        ));
     }
 
     #[test]
@@ -202,7 +224,11 @@ mod tests {
         let now = Utc::now();
         let cfg = DecayConfig::default();
         let mut s = state(HitType::Domain, 300, now);
-        s.set_analyst(Some(AnalystScore { score: 95.0, by: "analyst@csirt".into(), at: now }));
+        s.set_analyst(Some(AnalystScore {
+            score: 95.0,
+            by: "analyst@csirt".into(),
+            at: now,
+        }));
         s.merge_source(Some(10), Reliability::E, now);
         assert_eq!(s.score(now, &cfg), 95.0);
         assert!(s.analyst.is_some());

@@ -109,7 +109,10 @@ fn sections(s: &IndicatorSet) -> Vec<(&'static [u8; 4], Vec<u8>)> {
         (b"IDPA", s.id_prefixes.arena.clone()),
         (b"IDPO", u32s(&s.id_prefixes.offs)),
         (b"IDRW", s.id_raw.clone()),
-        (b"SCOR", s.score.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        (
+            b"SCOR",
+            s.score.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
         (b"TLPS", s.tlp.clone()),
         (b"FLAG", s.flags.clone()),
         (b"CTXI", u32s(&s.ctx)),
@@ -159,7 +162,10 @@ fn sections(s: &IndicatorSet) -> Vec<(&'static [u8; 4], Vec<u8>)> {
 /// Writes the set to `out`.
 pub fn write_to(set: &IndicatorSet, out: &mut impl Write) -> io::Result<()> {
     let secs = sections(set);
-    let mut w = W { out, crc: crc32fast::Hasher::new() };
+    let mut w = W {
+        out,
+        crc: crc32fast::Hasher::new(),
+    };
     w.raw(MAGIC)?;
     w.raw(&VERSION.to_le_bytes())?;
     w.raw(&0u32.to_le_bytes())?;
@@ -175,20 +181,38 @@ pub fn write_to(set: &IndicatorSet, out: &mut impl Write) -> io::Result<()> {
 
 /// Writes the set to a file (through a temporary file renamed into place, so a reader never sees half a file).
 pub fn save(set: &IndicatorSet, path: &Path) -> Result<(), SnapshotError> {
-    let io_err = |source| SnapshotError::Io { path: path.display().to_string(), source };
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("vgs")));
+    let io_err = |source| SnapshotError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("vgs")
+    ));
     let f = File::create(&tmp).map_err(io_err)?;
     let mut bw = BufWriter::with_capacity(1 << 20, f);
     write_to(set, &mut bw).map_err(io_err)?;
-    bw.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
+    bw.into_inner()
+        .map_err(|e| io_err(e.into_error()))?
+        .sync_all()
+        .map_err(io_err)?;
     std::fs::rename(&tmp, path).map_err(io_err)
 }
 
 /// Loads a snapshot file.
 pub fn load(path: &Path) -> Result<IndicatorSet, SnapshotError> {
     let name = path.display().to_string();
-    let f = File::open(path).map_err(|source| SnapshotError::Io { path: name.clone(), source })?;
-    let len = f.metadata().map_err(|source| SnapshotError::Io { path: name.clone(), source })?.len();
+    let f = File::open(path).map_err(|source| SnapshotError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let len = f
+        .metadata()
+        .map_err(|source| SnapshotError::Io {
+            path: name.clone(),
+            source,
+        })?
+        .len();
     read_from(BufReader::with_capacity(1 << 20, f), len, &name)
 }
 
@@ -202,11 +226,20 @@ struct R<T: Read> {
 impl<T: Read> R<T> {
     fn exact(&mut self, buf: &mut [u8], section: &str) -> Result<(), SnapshotError> {
         if (buf.len() as u64) > self.left {
-            return Err(SnapshotError::Truncated { path: self.name.clone(), section: section.into() });
+            return Err(SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: section.into(),
+            });
         }
         self.inp.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => SnapshotError::Truncated { path: self.name.clone(), section: section.into() },
-            _ => SnapshotError::Io { path: self.name.clone(), source: e },
+            io::ErrorKind::UnexpectedEof => SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: section.into(),
+            },
+            _ => SnapshotError::Io {
+                path: self.name.clone(),
+                source: e,
+            },
         })?;
         self.left -= buf.len() as u64;
         self.crc.update(buf);
@@ -220,7 +253,10 @@ impl<T: Read> R<T> {
         if &head[..4] != tag {
             return Err(SnapshotError::Corrupt {
                 path: self.name.clone(),
-                reason: format!("expected section `{t}`, found `{}`", String::from_utf8_lossy(&head[..4])),
+                reason: format!(
+                    "expected section `{t}`, found `{}`",
+                    String::from_utf8_lossy(&head[..4])
+                ),
             });
         }
         let mut l = [0u8; 8];
@@ -228,7 +264,10 @@ impl<T: Read> R<T> {
         let len = u64::from_le_bytes(l);
         // Never allocate more than the file can hold (a corrupt length would otherwise exhaust memory).
         if len > self.left {
-            return Err(SnapshotError::Truncated { path: self.name.clone(), section: t });
+            return Err(SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: t,
+            });
         }
         let mut v = vec![0u8; len as usize];
         self.exact(&mut v, &t)?;
@@ -240,7 +279,9 @@ impl<T: Read> R<T> {
         if b.len() % 4 != 0 {
             return Err(self.corrupt(tag, "length not a multiple of 4"));
         }
-        Ok(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 
     fn u128s(&mut self, tag: &[u8; 4]) -> Result<Vec<u128>, SnapshotError> {
@@ -248,21 +289,37 @@ impl<T: Read> R<T> {
         if b.len() % 16 != 0 {
             return Err(self.corrupt(tag, "length not a multiple of 16"));
         }
-        Ok(b.chunks_exact(16).map(|c| u128::from_le_bytes(<[u8; 16]>::try_from(c).unwrap_or_default())).collect())
+        Ok(b.chunks_exact(16)
+            .map(|c| u128::from_le_bytes(<[u8; 16]>::try_from(c).unwrap_or_default()))
+            .collect())
     }
 
     fn corrupt(&self, tag: &[u8; 4], why: &str) -> SnapshotError {
-        SnapshotError::Corrupt { path: self.name.clone(), reason: format!("section `{}`: {why}", String::from_utf8_lossy(tag)) }
+        SnapshotError::Corrupt {
+            path: self.name.clone(),
+            reason: format!("section `{}`: {why}", String::from_utf8_lossy(tag)),
+        }
     }
 
     fn table(&mut self, tags: [&[u8; 4]; 5]) -> Result<KeyTable, SnapshotError> {
-        Ok(KeyTable { arena: self.section(tags[0])?, offs: self.u32s(tags[1])?, post: self.u32s(tags[2])?, multi: self.u32s(tags[3])?, slots: self.u32s(tags[4])? })
+        Ok(KeyTable {
+            arena: self.section(tags[0])?,
+            offs: self.u32s(tags[1])?,
+            post: self.u32s(tags[2])?,
+            multi: self.u32s(tags[3])?,
+            slots: self.u32s(tags[4])?,
+        })
     }
 }
 
 /// Loads a snapshot from a reader of `len` bytes; `name` appears in errors.
 pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, SnapshotError> {
-    let mut r = R { inp, crc: crc32fast::Hasher::new(), left: len, name: name.to_string() };
+    let mut r = R {
+        inp,
+        crc: crc32fast::Hasher::new(),
+        left: len,
+        name: name.to_string(),
+    };
     let mut head = [0u8; 20];
     if len < 20 {
         let mut b = vec![0u8; len as usize];
@@ -270,7 +327,10 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         if b.len() < 8 || &b[..8] != MAGIC {
             return Err(SnapshotError::NotASnapshot { path: name.into() });
         }
-        return Err(SnapshotError::Truncated { path: name.into(), section: "header".into() });
+        return Err(SnapshotError::Truncated {
+            path: name.into(),
+            section: "header".into(),
+        });
     }
     r.exact(&mut head, "header")?;
     if &head[..8] != MAGIC {
@@ -278,22 +338,35 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
     if version != VERSION {
-        return Err(SnapshotError::Version { path: name.into(), found: version, supported: VERSION });
+        return Err(SnapshotError::Version {
+            path: name.into(),
+            found: version,
+            supported: VERSION,
+        });
     }
     let mut s = IndicatorSet::default();
     let uu = r.section(b"IDUU")?;
     if uu.len() % 16 != 0 {
         return Err(r.corrupt(b"IDUU", "length not a multiple of 16"));
     }
-    s.id_uuid = uu.chunks_exact(16).map(|c| <[u8; 16]>::try_from(c).unwrap_or_default()).collect();
+    s.id_uuid = uu
+        .chunks_exact(16)
+        .map(|c| <[u8; 16]>::try_from(c).unwrap_or_default())
+        .collect();
     s.id_prefix = r.u32s(b"IDPX")?;
-    s.id_prefixes = StrList { arena: r.section(b"IDPA")?, offs: r.u32s(b"IDPO")? };
+    s.id_prefixes = StrList {
+        arena: r.section(b"IDPA")?,
+        offs: r.u32s(b"IDPO")?,
+    };
     s.id_raw = r.section(b"IDRW")?;
     s.score = r.u32s(b"SCOR")?.into_iter().map(f32::from_bits).collect();
     s.tlp = r.section(b"TLPS")?;
     s.flags = r.section(b"FLAG")?;
     s.ctx = r.u32s(b"CTXI")?;
-    s.names = StrList { arena: r.section(b"NMAR")?, offs: r.u32s(b"NMOF")? };
+    s.names = StrList {
+        arena: r.section(b"NMAR")?,
+        offs: r.u32s(b"NMOF")?,
+    };
     s.ctx_offs = r.u32s(b"CXOF")?;
     s.ctx_items = r.u32s(b"CXIT")?;
     s.domains = r.table([b"DOAR", b"DOOF", b"DOPO", b"DOMU", b"DOSL"])?;
@@ -320,24 +393,43 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         first: Vec::new(),
     };
     s.pattern_ind = r.u32s(b"PTIN")?;
-    s.pattern_text = StrList { arena: r.section(b"PTAR")?, offs: r.u32s(b"PTOF")? };
+    s.pattern_text = StrList {
+        arena: r.section(b"PTAR")?,
+        offs: r.u32s(b"PTOF")?,
+    };
     let want = r.crc.clone().finalize();
     let mut tail = [0u8; 12];
     if r.left < 12 {
-        return Err(SnapshotError::Truncated { path: name.into(), section: "checksum".into() });
+        return Err(SnapshotError::Truncated {
+            path: name.into(),
+            section: "checksum".into(),
+        });
     }
-    r.inp.read_exact(&mut tail).map_err(|_| SnapshotError::Truncated { path: name.into(), section: "checksum".into() })?;
+    r.inp
+        .read_exact(&mut tail)
+        .map_err(|_| SnapshotError::Truncated {
+            path: name.into(),
+            section: "checksum".into(),
+        })?;
     r.left -= 12;
     if u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) != want {
         return Err(SnapshotError::Checksum { path: name.into() });
     }
     if &tail[4..] != END_MAGIC || r.left != 0 {
-        return Err(SnapshotError::Corrupt { path: name.into(), reason: "trailing data after the end marker".into() });
+        return Err(SnapshotError::Corrupt {
+            path: name.into(),
+            reason: "trailing data after the end marker".into(),
+        });
     }
-    let corrupt = |reason: String| SnapshotError::Corrupt { path: name.into(), reason };
+    let corrupt = |reason: String| SnapshotError::Corrupt {
+        path: name.into(),
+        reason,
+    };
     // Patterns are recompiled (regexes cannot be stored).
     s.patterns = (0..s.pattern_text.len() as u32)
-        .map(|i| CompiledPattern::compile(s.pattern_text.get(i)).map_err(|e| corrupt(e.to_string())))
+        .map(|i| {
+            CompiledPattern::compile(s.pattern_text.get(i)).map_err(|e| corrupt(e.to_string()))
+        })
         .collect::<Result<_, _>>()?;
     s.validate().map_err(corrupt)?;
     Ok(s)
@@ -361,13 +453,20 @@ mod tests {
             (ObservableKind::Email, "a@evil.com"),
         ];
         for (i, (k, v)) in vals.iter().enumerate() {
-            let mut inp = IndicatorInput::new(format!("indicator--00000000-0000-4000-8000-00000000000{i}"), IndicatorSource::Observable(Observable::new(*k, v).expect("valid")));
+            let mut inp = IndicatorInput::new(
+                format!("indicator--00000000-0000-4000-8000-00000000000{i}"),
+                IndicatorSource::Observable(Observable::new(*k, v).expect("valid")),
+            );
             inp.malware = vec!["Emotet".into()];
             inp.tlp = Tlp::Amber;
             inp.score = 70.0;
             b.add(&inp).expect("adds");
         }
-        b.add(&IndicatorInput::new("odd-id", IndicatorSource::Pattern("[domain-name:value LIKE '%.x.org']".into()))).expect("adds");
+        b.add(&IndicatorInput::new(
+            "odd-id",
+            IndicatorSource::Pattern("[domain-name:value LIKE '%.x.org']".into()),
+        ))
+        .expect("adds");
         b.build().expect("builds")
     }
 
@@ -396,17 +495,32 @@ mod tests {
         let b = bytes(&sample());
         // Every section boundary region is covered: small steps at the start and end, coarse in between.
         let step = (b.len() / 400).max(1);
-        for cut in (0..400).chain((0..b.len()).step_by(step)).chain(b.len() - 400..b.len()) {
-            assert!(read_from(&b[..cut], cut as u64, "mem").is_err(), "cut at {cut}");
+        for cut in (0..400)
+            .chain((0..b.len()).step_by(step))
+            .chain(b.len() - 400..b.len())
+        {
+            assert!(
+                read_from(&b[..cut], cut as u64, "mem").is_err(),
+                "cut at {cut}"
+            );
         }
         for i in (0..b.len()).step_by(step) {
             let mut c = b.clone();
             c[i] ^= 0x5a;
-            assert!(read_from(&c[..], c.len() as u64, "mem").is_err(), "flip at {i}");
+            assert!(
+                read_from(&c[..], c.len() as u64, "mem").is_err(),
+                "flip at {i}"
+            );
         }
         let mut v = b.clone();
         v[8] = 2;
-        assert!(matches!(read_from(&v[..], v.len() as u64, "mem"), Err(SnapshotError::Version { found: 2, .. })));
-        assert!(matches!(read_from(&b"GARBAGE!and more"[..], 16, "mem"), Err(SnapshotError::NotASnapshot { .. })));
+        assert!(matches!(
+            read_from(&v[..], v.len() as u64, "mem"),
+            Err(SnapshotError::Version { found: 2, .. })
+        ));
+        assert!(matches!(
+            read_from(&b"GARBAGE!and more"[..], 16, "mem"),
+            Err(SnapshotError::NotASnapshot { .. })
+        ));
     }
 }

@@ -52,7 +52,10 @@ impl KeyTable {
     pub(crate) fn build(mut pairs: Vec<(Vec<u8>, u32)>) -> Result<KeyTable, String> {
         // Stable sort keeps indicator order within a key deterministic.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut t = KeyTable { offs: vec![0], ..Default::default() };
+        let mut t = KeyTable {
+            offs: vec![0],
+            ..Default::default()
+        };
         let mut i = 0;
         while i < pairs.len() {
             let mut j = i + 1;
@@ -78,7 +81,9 @@ impl KeyTable {
         }
         let n = t.post.len();
         if n > MAX_KEYS {
-            return Err(format!("{n} distinct values in one table; the limit is {MAX_KEYS}"));
+            return Err(format!(
+                "{n} distinct values in one table; the limit is {MAX_KEYS}"
+            ));
         }
         t.arena.shrink_to_fit();
         let cap = (n * 8 / 5 + 1).next_power_of_two().max(8);
@@ -139,7 +144,9 @@ impl KeyTable {
     /// The indicators posted under key `k`.
     #[inline]
     pub(crate) fn postings(&self, k: u32) -> &[u32] {
-        let Some(p) = self.post.get(k as usize) else { return &[] };
+        let Some(p) = self.post.get(k as usize) else {
+            return &[];
+        };
         postings(p, &self.multi)
     }
 
@@ -158,7 +165,11 @@ impl KeyTable {
         if !self.slots.len().is_power_of_two() || self.slots.len() <= n {
             return Err("slot array size invalid".into());
         }
-        if self.slots.iter().any(|&v| v != 0 && (v & 0x00FF_FFFF) as usize > n) {
+        if self
+            .slots
+            .iter()
+            .any(|&v| v != 0 && (v & 0x00FF_FFFF) as usize > n)
+        {
             return Err("slot points past the key table".into());
         }
         validate_postings(&self.post, &self.multi, n_indicators)
@@ -171,11 +182,17 @@ pub(crate) fn postings<'a>(p: &'a u32, multi: &'a [u32]) -> &'a [u32] {
         return std::slice::from_ref(p);
     }
     let at = (p & !MULTI) as usize;
-    let Some(&cnt) = multi.get(at) else { return &[] };
+    let Some(&cnt) = multi.get(at) else {
+        return &[];
+    };
     multi.get(at + 1..at + 1 + cnt as usize).unwrap_or(&[])
 }
 
-pub(crate) fn validate_postings(post: &[u32], multi: &[u32], n_indicators: u32) -> Result<(), String> {
+pub(crate) fn validate_postings(
+    post: &[u32],
+    multi: &[u32],
+    n_indicators: u32,
+) -> Result<(), String> {
     for p in post {
         let ids = postings(p, multi);
         if ids.is_empty() || ids.iter().any(|&i| i >= n_indicators) {
@@ -205,7 +222,9 @@ mod tests {
 
     #[test]
     fn finds_every_key_and_nothing_else() {
-        let pairs: Vec<(Vec<u8>, u32)> = (0..5000u32).map(|i| (format!("k{i}.example").into_bytes(), i % 97)).collect();
+        let pairs: Vec<(Vec<u8>, u32)> = (0..5000u32)
+            .map(|i| (format!("k{i}.example").into_bytes(), i % 97))
+            .collect();
         let mut pairs2 = pairs.clone();
         pairs2.push((b"k1.example".to_vec(), 500));
         let t = KeyTable::build(pairs2).expect("builds");
@@ -214,7 +233,10 @@ mod tests {
             let idx = t.find(k).expect("present");
             assert!(t.postings(idx).contains(ind));
         }
-        assert_eq!(t.postings(t.find(b"k1.example").expect("present")), &[1, 500]);
+        assert_eq!(
+            t.postings(t.find(b"k1.example").expect("present")),
+            &[1, 500]
+        );
         assert!(t.find(b"k5000.example").is_none());
         assert!(t.find(b"").is_none());
     }

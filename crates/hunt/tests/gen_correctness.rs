@@ -17,16 +17,38 @@ fn build(plant: &Plant) -> IndicatorSet {
 }
 
 fn key(s: &Sighting) -> ExpectedHit {
-    ExpectedHit { line: s.line, indicator_id: s.indicator_id.clone(), field: s.field.clone(), observed: s.observed.clone(), kind: s.kind }
+    ExpectedHit {
+        line: s.line,
+        indicator_id: s.indicator_id.clone(),
+        field: s.field.clone(),
+        observed: s.observed.clone(),
+        kind: s.kind,
+    }
 }
 
-fn check(format: GenFormat, seed: u64, compress: Option<&str>, threads: usize, fixed: Option<Format>) {
+fn check(
+    format: GenFormat,
+    seed: u64,
+    compress: Option<&str>,
+    threads: usize,
+    fixed: Option<Format>,
+) {
     let plant = Plant::new(seed, 60);
     let set = build(&plant);
-    let cfg = GenConfig { format, seed, lines: 20_000, hit_rate: 0.03, near_miss_rate: 0.1 };
+    let cfg = GenConfig {
+        format,
+        seed,
+        lines: 20_000,
+        hit_rate: 0.03,
+        near_miss_rate: 0.1,
+    };
     let mut log = Vec::new();
     let mut expected = generate(&plant, &cfg, &mut log).expect("generates");
-    assert!(expected.len() > 300, "too few planted hits: {}", expected.len());
+    assert!(
+        expected.len() > 300,
+        "too few planted hits: {}",
+        expected.len()
+    );
     let data = match compress {
         Some("gz") => {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -42,16 +64,32 @@ fn check(format: GenFormat, seed: u64, compress: Option<&str>, threads: usize, f
         format: fixed.map_or(FormatChoice::Auto, FormatChoice::Fixed),
         ..HuntOptions::default()
     };
-    let (got, sum) = hunt_collect(&set, vec![LogSource::reader("gen.log", std::io::Cursor::new(data))], &opts).expect("hunts");
+    let (got, sum) = hunt_collect(
+        &set,
+        vec![LogSource::reader("gen.log", std::io::Cursor::new(data))],
+        &opts,
+    )
+    .expect("hunts");
     assert_eq!(sum.unparsable, 0, "{:?}", sum.errors);
     assert!(sum.file_errors.is_empty(), "{:?}", sum.file_errors);
     assert_eq!(sum.bytes, log.len() as u64);
     let mut got: Vec<ExpectedHit> = got.iter().map(key).collect();
     got.sort();
     expected.sort();
-    let missing: Vec<_> = expected.iter().filter(|e| !got.contains(e)).take(5).collect();
-    let extra: Vec<_> = got.iter().filter(|g| !expected.contains(g)).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{format:?}: missing {missing:#?}\nextra {extra:#?}");
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|e| !got.contains(e))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = got
+        .iter()
+        .filter(|g| !expected.contains(g))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{format:?}: missing {missing:#?}\nextra {extra:#?}"
+    );
     assert_eq!(got.len(), expected.len());
     assert_eq!(sum.hits, expected.len() as u64);
 }
@@ -59,7 +97,13 @@ fn check(format: GenFormat, seed: u64, compress: Option<&str>, threads: usize, f
 #[test]
 fn zeek_json_finds_every_planted_hit_and_nothing_else() {
     check(GenFormat::ZeekJson, 1, None, 2, None);
-    check(GenFormat::ZeekJson, 2, Some("gz"), 1, Some(Format::ZeekJson));
+    check(
+        GenFormat::ZeekJson,
+        2,
+        Some("gz"),
+        1,
+        Some(Format::ZeekJson),
+    );
 }
 
 #[test]
@@ -78,24 +122,55 @@ fn eve_finds_every_planted_hit_and_nothing_else() {
 fn sighting_metadata_comes_from_the_indicator() {
     let plant = Plant::new(9, 10);
     let set = build(&plant);
-    let cfg = GenConfig { format: GenFormat::Eve, seed: 9, lines: 3000, hit_rate: 0.1, near_miss_rate: 0.0 };
+    let cfg = GenConfig {
+        format: GenFormat::Eve,
+        seed: 9,
+        lines: 3000,
+        hit_rate: 0.1,
+        near_miss_rate: 0.0,
+    };
     let mut log = Vec::new();
     generate(&plant, &cfg, &mut log).expect("generates");
-    let (got, _) = hunt_collect(&set, vec![LogSource::reader("e.json", std::io::Cursor::new(log))], &HuntOptions::default()).expect("hunts");
+    let (got, _) = hunt_collect(
+        &set,
+        vec![LogSource::reader("e.json", std::io::Cursor::new(log))],
+        &HuntOptions::default(),
+    )
+    .expect("hunts");
     for s in &got {
-        let inp = plant.indicators.iter().find(|i| i.id == s.indicator_id).expect("known indicator");
+        let inp = plant
+            .indicators
+            .iter()
+            .find(|i| i.id == s.indicator_id)
+            .expect("known indicator");
         assert_eq!(s.malware, inp.malware);
         assert_eq!(s.actors, inp.actors);
         assert_eq!(s.tlp, inp.tlp);
         assert_eq!(s.score, inp.score);
         assert_eq!(s.file, "e.json");
-        assert!(s.ts.as_deref().is_some_and(|t| t.starts_with("2024-05-0") && t.ends_with('Z')), "{:?}", s.ts);
+        assert!(
+            s.ts.as_deref()
+                .is_some_and(|t| t.starts_with("2024-05-0") && t.ends_with('Z')),
+            "{:?}",
+            s.ts
+        );
     }
     // min_score and TLP filters leave indicators out.
-    let opts = HuntOptions { min_score: 70.0, tlp_max: Some(vigil_model::Tlp::Green), ..HuntOptions::default() };
+    let opts = HuntOptions {
+        min_score: 70.0,
+        tlp_max: Some(vigil_model::Tlp::Green),
+        ..HuntOptions::default()
+    };
     let mut log = Vec::new();
     generate(&plant, &cfg, &mut log).expect("generates");
-    let (filtered, _) = hunt_collect(&set, vec![LogSource::reader("e.json", std::io::Cursor::new(log))], &opts).expect("hunts");
+    let (filtered, _) = hunt_collect(
+        &set,
+        vec![LogSource::reader("e.json", std::io::Cursor::new(log))],
+        &opts,
+    )
+    .expect("hunts");
     assert!(filtered.len() < got.len());
-    assert!(filtered.iter().all(|s| s.score >= 70.0 && s.tlp == vigil_model::Tlp::Green));
+    assert!(filtered
+        .iter()
+        .all(|s| s.score >= 70.0 && s.tlp == vigil_model::Tlp::Green));
 }

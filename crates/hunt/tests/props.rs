@@ -26,7 +26,14 @@ fn ids(set: &IndicatorSet, role: Role, v: &str) -> Vec<String> {
 }
 
 fn label() -> impl Strategy<Value = String> {
-    prop_oneof![Just("evil".to_string()), Just("com".to_string()), Just("a".to_string()), Just("notevil".to_string()), Just("x-y".to_string()), "[a-z]{1,3}"]
+    prop_oneof![
+        Just("evil".to_string()),
+        Just("com".to_string()),
+        Just("a".to_string()),
+        Just("notevil".to_string()),
+        Just("x-y".to_string()),
+        "[a-z]{1,3}"
+    ]
 }
 
 fn domain() -> impl Strategy<Value = String> {
@@ -142,14 +149,43 @@ proptest! {
 }
 
 fn formats() -> Vec<Format> {
-    let map = FieldMap { fields: vec![("q".into(), Role::Domain), ("a.b".into(), Role::Ip), ("u".into(), Role::Url)], ts: Some("t".into()) };
-    vec![Format::ZeekTsv, Format::ZeekJson, Format::Eve, Format::Bind, Format::Unbound, Format::Squid, Format::Jsonl(map.clone()), Format::Csv(map)]
+    let map = FieldMap {
+        fields: vec![
+            ("q".into(), Role::Domain),
+            ("a.b".into(), Role::Ip),
+            ("u".into(), Role::Url),
+        ],
+        ts: Some("t".into()),
+    };
+    vec![
+        Format::ZeekTsv,
+        Format::ZeekJson,
+        Format::Eve,
+        Format::Bind,
+        Format::Unbound,
+        Format::Squid,
+        Format::Jsonl(map.clone()),
+        Format::Csv(map),
+    ]
 }
 
 fn evil_set() -> IndicatorSet {
-    let mut i = IndicatorInput::new("e", IndicatorSource::Observable(Observable::new(ObservableKind::Domain, "evil.com").expect("valid")));
+    let mut i = IndicatorInput::new(
+        "e",
+        IndicatorSource::Observable(
+            Observable::new(ObservableKind::Domain, "evil.com").expect("valid"),
+        ),
+    );
     i.subdomains = true;
-    build(&[i, IndicatorInput::new("ip", IndicatorSource::Observable(Observable::new(ObservableKind::Ipv4, "1.0.0.0/8").expect("valid")))])
+    build(&[
+        i,
+        IndicatorInput::new(
+            "ip",
+            IndicatorSource::Observable(
+                Observable::new(ObservableKind::Ipv4, "1.0.0.0/8").expect("valid"),
+            ),
+        ),
+    ])
 }
 
 fn bytes_like_logs() -> impl Strategy<Value = Vec<u8>> {
@@ -215,11 +251,24 @@ fn long_lines_and_invalid_utf8_are_counted_with_their_line_numbers() {
     data.push(b'\n');
     data.extend_from_slice(b"{\"_path\":\"dns\",\"query\":\"\xff.evil.com\"}\n");
     data.extend_from_slice(b"{\"_path\":\"dns\",\"query\":\"b.evil.com\"}\n");
-    let opts = HuntOptions { format: FormatChoice::Fixed(Format::ZeekJson), max_line: 1024, chunk_bytes: 4096, ..HuntOptions::default() };
-    let (hits, sum) = hunt_collect(&evil_set(), vec![LogSource::reader("l.json", std::io::Cursor::new(data))], &opts).expect("hunts");
+    let opts = HuntOptions {
+        format: FormatChoice::Fixed(Format::ZeekJson),
+        max_line: 1024,
+        chunk_bytes: 4096,
+        ..HuntOptions::default()
+    };
+    let (hits, sum) = hunt_collect(
+        &evil_set(),
+        vec![LogSource::reader("l.json", std::io::Cursor::new(data))],
+        &opts,
+    )
+    .expect("hunts");
     assert_eq!(sum.lines, 4);
     assert_eq!(sum.unparsable, 2);
-    assert_eq!(sum.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(
+        sum.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
     assert!(sum.errors[0].reason.contains("longer than"));
     assert!(sum.errors[1].reason.contains("UTF-8"));
     assert_eq!(hits.iter().map(|h| h.line).collect::<Vec<_>>(), vec![1, 4]);

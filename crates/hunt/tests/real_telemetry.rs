@@ -14,14 +14,24 @@ fn data() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: shared data not found at {} (real-telemetry tests did not run)", p.display());
+        eprintln!(
+            "SKIPPED: shared data not found at {} (real-telemetry tests did not run)",
+            p.display()
+        );
         None
     }
 }
 
 fn files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    v.retain(|p| p.is_file() && !p.file_name().is_some_and(|n| n == "README.md" || n == "LICENSE"));
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        p.is_file()
+            && !p
+                .file_name()
+                .is_some_and(|n| n == "README.md" || n == "LICENSE")
+    });
     v.sort();
     v
 }
@@ -37,7 +47,10 @@ fn set() -> vigil_hunt::IndicatorSet {
                     continue;
                 }
                 if let Some(o) = Observable::detect(v) {
-                    let mut i = IndicatorInput::new(format!("maltrail-lummac2-{n}"), IndicatorSource::Observable(o));
+                    let mut i = IndicatorInput::new(
+                        format!("maltrail-lummac2-{n}"),
+                        IndicatorSource::Observable(o),
+                    );
                     i.subdomains = true;
                     i.malware = vec!["LummaC2".into()];
                     let _ = b.add(&i);
@@ -45,8 +58,14 @@ fn set() -> vigil_hunt::IndicatorSet {
             }
         }
     }
-    for (n, v) in ["wrccdc.org", "10.47.3.200", "talk.google.com"].iter().enumerate() {
-        let mut i = IndicatorInput::new(format!("known-{n}"), IndicatorSource::Observable(Observable::detect(v).expect("valid")));
+    for (n, v) in ["wrccdc.org", "10.47.3.200", "talk.google.com"]
+        .iter()
+        .enumerate()
+    {
+        let mut i = IndicatorInput::new(
+            format!("known-{n}"),
+            IndicatorSource::Observable(Observable::detect(v).expect("valid")),
+        );
         i.subdomains = true;
         b.add(&i).expect("adds");
     }
@@ -56,7 +75,10 @@ fn set() -> vigil_hunt::IndicatorSet {
 fn run(paths: Vec<PathBuf>, format: FormatChoice) -> vigil_hunt::hunt::Summary {
     let set = set();
     let inputs = paths.into_iter().map(LogSource::path).collect();
-    let opts = HuntOptions { format, ..HuntOptions::default() };
+    let opts = HuntOptions {
+        format,
+        ..HuntOptions::default()
+    };
     let (_, sum) = hunt_collect(&set, inputs, &opts).expect("hunts");
     sum
 }
@@ -70,32 +92,63 @@ fn zeek_wrccdc_json_reads_without_unparsable_lines() {
     assert!(sum.file_errors.is_empty(), "{:?}", sum.file_errors);
     assert_eq!(sum.unparsable, 0, "{:?}", sum.errors);
     assert!(sum.lines >= 158_000, "{}", sum.lines);
-    assert!(sum.formats.iter().all(|(_, f)| f == "zeek-json"), "{:?}", sum.formats);
+    assert!(
+        sum.formats.iter().all(|(_, f)| f == "zeek-json"),
+        "{:?}",
+        sum.formats
+    );
     // The WRCCDC traffic queries its own domain and talks to 10.47.3.200.
-    assert!(sum.hits_by_type.get("domain").copied().unwrap_or(0) > 1000, "{:?}", sum.hits_by_type);
-    assert!(sum.hits_by_type.get("ipv4").copied().unwrap_or(0) > 100, "{:?}", sum.hits_by_type);
+    assert!(
+        sum.hits_by_type.get("domain").copied().unwrap_or(0) > 1000,
+        "{:?}",
+        sum.hits_by_type
+    );
+    assert!(
+        sum.hits_by_type.get("ipv4").copied().unwrap_or(0) > 100,
+        "{:?}",
+        sum.hits_by_type
+    );
 }
 
 #[test]
 fn zeek_wrccdc_tsv_reads_without_unparsable_lines_and_agrees_with_json() {
     let Some(d) = data() else { return };
-    let tsv = run(files(&d.join("zeek-wrccdc/zeek-default")), FormatChoice::Auto);
+    let tsv = run(
+        files(&d.join("zeek-wrccdc/zeek-default")),
+        FormatChoice::Auto,
+    );
     assert!(tsv.file_errors.is_empty(), "{:?}", tsv.file_errors);
     assert_eq!(tsv.unparsable, 0, "{:?}", tsv.errors);
-    assert!(tsv.formats.iter().all(|(_, f)| f == "zeek"), "{:?}", tsv.formats);
+    assert!(
+        tsv.formats.iter().all(|(_, f)| f == "zeek"),
+        "{:?}",
+        tsv.formats
+    );
     // Same traffic, same matchable fields: the same hits per type.
-    let json = run(files(&d.join("zeek-wrccdc/zeek-json")), FormatChoice::Fixed(Format::ZeekJson));
-    eprintln!("tsv: {} lines {:?}; json: {} lines {:?}", tsv.lines, tsv.hits_by_type, json.lines, json.hits_by_type);
+    let json = run(
+        files(&d.join("zeek-wrccdc/zeek-json")),
+        FormatChoice::Fixed(Format::ZeekJson),
+    );
+    eprintln!(
+        "tsv: {} lines {:?}; json: {} lines {:?}",
+        tsv.lines, tsv.hits_by_type, json.lines, json.hits_by_type
+    );
     assert_eq!(tsv.hits_by_type, json.hits_by_type);
 }
 
 #[test]
 fn telemetry_misc_reads_without_unparsable_lines() {
     let Some(d) = data() else { return };
-    let zeek = run(files(&d.join("telemetry-misc/zeek-infectedpcap")), FormatChoice::Auto);
+    let zeek = run(
+        files(&d.join("telemetry-misc/zeek-infectedpcap")),
+        FormatChoice::Auto,
+    );
     assert!(zeek.file_errors.is_empty(), "{:?}", zeek.file_errors);
     assert_eq!(zeek.unparsable, 0, "{:?}", zeek.errors);
-    let eve = run(vec![d.join("telemetry-misc/suricata-eve/eve.json")], FormatChoice::Auto);
+    let eve = run(
+        vec![d.join("telemetry-misc/suricata-eve/eve.json")],
+        FormatChoice::Auto,
+    );
     assert!(eve.file_errors.is_empty(), "{:?}", eve.file_errors);
     assert_eq!(eve.unparsable, 0, "{:?}", eve.errors);
     assert_eq!(eve.lines, 253);

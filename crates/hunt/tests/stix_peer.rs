@@ -14,11 +14,17 @@ use vigil_hunt::stix::{CompiledPattern, Observation};
 
 fn peer() -> Option<(PathBuf, PathBuf)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = std::env::var_os("VENV").map(PathBuf::from).unwrap_or_else(|| root.join(".venv-peers"));
+    let venv = std::env::var_os("VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv-peers"));
     let py = venv.join("bin/python");
     let script = root.join("../shared/peers/stix_match.py");
     if !py.exists() || !script.exists() {
-        eprintln!("SKIPPED: stix2-matcher peer not available ({} / {}); STIX semantics were NOT compared", py.display(), script.display());
+        eprintln!(
+            "SKIPPED: stix2-matcher peer not available ({} / {}); STIX semantics were NOT compared",
+            py.display(),
+            script.display()
+        );
         return None;
     }
     Some((py, script))
@@ -37,39 +43,101 @@ fn observations() -> Vec<Vec<Value>> {
             sco("domain-name", 1, json!({"value": "evil.example.com"})),
             sco("ipv4-addr", 2, json!({"value": "198.51.100.7"})),
             sco("ipv4-addr", 3, json!({"value": "10.0.0.5"})),
-            sco("network-traffic", 4, json!({"src_ref": "ipv4-addr--00000000-0000-4000-8000-000000000003", "dst_ref": "ipv4-addr--00000000-0000-4000-8000-000000000002", "src_port": 51000, "dst_port": 443, "protocols": ["ipv4", "tcp"]})),
+            sco(
+                "network-traffic",
+                4,
+                json!({"src_ref": "ipv4-addr--00000000-0000-4000-8000-000000000003", "dst_ref": "ipv4-addr--00000000-0000-4000-8000-000000000002", "src_port": 51000, "dst_port": 443, "protocols": ["ipv4", "tcp"]}),
+            ),
         ],
         vec![
-            sco("url", 5, json!({"value": "http://bad.example.org/gate.php?id=1"})),
+            sco(
+                "url",
+                5,
+                json!({"value": "http://bad.example.org/gate.php?id=1"}),
+            ),
             sco("domain-name", 6, json!({"value": "bad.example.org"})),
         ],
-        vec![sco("file", 7, json!({"name": "invoice.exe", "size": 4096, "hashes": {"MD5": "d41d8cd98f00b204e9800998ecf8427e", "SHA-256": "ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c"}}))],
-        vec![sco("email-addr", 8, json!({"value": "alice@evil.example.com", "display_name": "Alice"}))],
-        vec![sco("ipv6-addr", 9, json!({"value": "2001:db8::7"})), sco("domain-name", 10, json!({"value": "notevil.example.com"}))],
+        vec![sco(
+            "file",
+            7,
+            json!({"name": "invoice.exe", "size": 4096, "hashes": {"MD5": "d41d8cd98f00b204e9800998ecf8427e", "SHA-256": "ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c"}}),
+        )],
+        vec![sco(
+            "email-addr",
+            8,
+            json!({"value": "alice@evil.example.com", "display_name": "Alice"}),
+        )],
+        vec![
+            sco("ipv6-addr", 9, json!({"value": "2001:db8::7"})),
+            sco("domain-name", 10, json!({"value": "notevil.example.com"})),
+        ],
         vec![sco("domain-name", 11, json!({"value": "EVIL.example.com"}))],
         vec![
             sco("ipv4-addr", 12, json!({"value": "203.0.113.9"})),
-            sco("network-traffic", 13, json!({"dst_ref": "ipv4-addr--00000000-0000-4000-8000-000000000012", "dst_port": 80, "protocols": ["tcp", "http"]})),
+            sco(
+                "network-traffic",
+                13,
+                json!({"dst_ref": "ipv4-addr--00000000-0000-4000-8000-000000000012", "dst_port": 80, "protocols": ["tcp", "http"]}),
+            ),
         ],
-        vec![sco("file", 14, json!({"name": "a.dll", "size": 10, "hashes": {"SHA-1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"}}))],
-        vec![sco("domain-name", 15, json!({"value": "evil.example.com.attacker.net"})), sco("ipv4-addr", 16, json!({"value": "198.51.101.1"}))],
-        vec![sco("autonomous-system", 17, json!({"number": 64500, "name": "Example AS"}))],
+        vec![sco(
+            "file",
+            14,
+            json!({"name": "a.dll", "size": 10, "hashes": {"SHA-1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"}}),
+        )],
+        vec![
+            sco(
+                "domain-name",
+                15,
+                json!({"value": "evil.example.com.attacker.net"}),
+            ),
+            sco("ipv4-addr", 16, json!({"value": "198.51.101.1"})),
+        ],
+        vec![sco(
+            "autonomous-system",
+            17,
+            json!({"number": 64500, "name": "Example AS"}),
+        )],
     ]
 }
 
 fn patterns() -> Vec<String> {
     let mut p: Vec<String> = Vec::new();
-    let doms = ["evil.example.com", "EVIL.example.com", "bad.example.org", "notevil.example.com", "example.com", "evil.example.com.attacker.net"];
+    let doms = [
+        "evil.example.com",
+        "EVIL.example.com",
+        "bad.example.org",
+        "notevil.example.com",
+        "example.com",
+        "evil.example.com.attacker.net",
+    ];
     for d in doms {
         p.push(format!("[domain-name:value = '{d}']"));
         p.push(format!("[domain-name:value != '{d}']"));
         p.push(format!("[domain-name:value NOT = '{d}']"));
     }
-    for l in ["%.example.com", "evil%", "EVIL%", "evil._xample.com", "%attacker%", "%.example.org", "_vil.example.com", "%"] {
+    for l in [
+        "%.example.com",
+        "evil%",
+        "EVIL%",
+        "evil._xample.com",
+        "%attacker%",
+        "%.example.org",
+        "_vil.example.com",
+        "%",
+    ] {
         p.push(format!("[domain-name:value LIKE '{l}']"));
         p.push(format!("[domain-name:value NOT LIKE '{l}']"));
     }
-    for m in ["^evil\\\\.", "example\\\\.com$", "(?i)^evil\\\\.", "^[a-z]+\\\\.example\\\\.(com|org)$", "attacker", "^$", "e.*l"] {
+    for m in [
+        "^evil\\\\.",
+        "example\\\\.com$",
+        "(?i)^evil\\\\.",
+        "^[a-z]+\\\\.example\\\\.(com|org)$",
+        "attacker",
+        "^$",
+        "e.*l",
+    ] {
         p.push(format!("[domain-name:value MATCHES '{m}']"));
     }
     p.push("[domain-name:value IN ('a.example', 'evil.example.com')]".into());
@@ -78,7 +146,16 @@ fn patterns() -> Vec<String> {
     for ip in ["198.51.100.7", "10.0.0.5", "203.0.113.9", "198.51.100.8"] {
         p.push(format!("[ipv4-addr:value = '{ip}']"));
     }
-    for c in ["198.51.100.0/24", "198.51.0.0/16", "198.51.101.0/24", "10.0.0.0/8", "203.0.113.8/30", "203.0.113.8/31", "128.0.0.0/1", "198.51.100.7/32"] {
+    for c in [
+        "198.51.100.0/24",
+        "198.51.0.0/16",
+        "198.51.101.0/24",
+        "10.0.0.0/8",
+        "203.0.113.8/30",
+        "203.0.113.8/31",
+        "128.0.0.0/1",
+        "198.51.100.7/32",
+    ] {
         p.push(format!("[ipv4-addr:value ISSUBSET '{c}']"));
         p.push(format!("[ipv4-addr:value NOT ISSUBSET '{c}']"));
     }
@@ -122,7 +199,10 @@ fn patterns() -> Vec<String> {
     p.push("[url:value MATCHES 'gate\\\\.php']".into());
     p.push("[url:value = 'http://bad.example.org/gate.php']".into());
     p.push("[email-addr:value MATCHES '@evil\\\\.example\\\\.com$']".into());
-    p.push("[email-addr:value = 'alice@evil.example.com' AND email-addr:display_name = 'Alice']".into());
+    p.push(
+        "[email-addr:value = 'alice@evil.example.com' AND email-addr:display_name = 'Alice']"
+            .into(),
+    );
     p.push("[email-addr:display_name = 'Bob']".into());
     p.push("[autonomous-system:number = 64500]".into());
     p.push("[autonomous-system:number = 64500.0]".into());
@@ -160,8 +240,18 @@ fn pattern_semantics_agree_with_stix2_matcher() {
         let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": objects});
         let ofile = dir.path().join(format!("obs{oi}.json"));
         std::fs::write(&ofile, bundle.to_string()).expect("writes");
-        let out = Command::new(&py).arg(&script).arg("-P").arg(&pfile).arg(&ofile).output().expect("runs the peer");
-        assert!(out.status.success(), "peer failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&py)
+            .arg(&script)
+            .arg("-P")
+            .arg(&pfile)
+            .arg(&ofile)
+            .output()
+            .expect("runs the peer");
+        assert!(
+            out.status.success(),
+            "peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let obs = Observation::from_stix(&scos);
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let r: Value = serde_json::from_str(line).expect("peer JSON");
@@ -181,7 +271,9 @@ fn pattern_semantics_agree_with_stix2_matcher() {
             let ours = match ours {
                 Ok(c) => c.matches(&obs),
                 Err(e) => {
-                    disagreements.push(format!("obs{oi}: {pat}: we reject it ({e}), peer matched={theirs}"));
+                    disagreements.push(format!(
+                        "obs{oi}: {pat}: we reject it ({e}), peer matched={theirs}"
+                    ));
                     continue;
                 }
             };
@@ -193,5 +285,10 @@ fn pattern_semantics_agree_with_stix2_matcher() {
     }
     eprintln!("compared {compared} pattern x observation pairs ({valid} valid patterns) with stix2-matcher");
     assert!(valid >= 100, "only {valid} patterns valid for the peer");
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }
