@@ -56,6 +56,8 @@ pub(crate) struct Entry {
     pub aff: usize,
     pub ranges: Vec<Compiled>,
     pub unaffected: Vec<Compiled>,
+    /// The explicitly listed versions, parsed once (PyPI OSV records list hundreds).
+    pub versions: Vec<Version>,
 }
 
 /// The immutable advisory index.
@@ -216,11 +218,18 @@ impl IndexBuilder {
                     }
                 }
                 let entry = ix.entries.len();
+                let scheme = af.scheme.unwrap_or(Scheme::Generic);
+                let versions = af
+                    .versions
+                    .iter()
+                    .filter_map(|v| scheme.parse(v).ok())
+                    .collect();
                 ix.entries.push(Entry {
                     adv: ai,
                     aff: fi,
                     ranges,
                     unaffected,
+                    versions,
                 });
                 match &af.target {
                     Target::Package { ecosystem, name } => {
@@ -393,7 +402,14 @@ impl Index {
         f
     }
 
-    pub(crate) fn evaluate(&self, entry: &Entry, version: Option<&str>) -> Eval {
+    /// Evaluates a component version against one entry; `cache` keeps the component version parsed per
+    /// scheme across the entries of one component.
+    pub(crate) fn evaluate(
+        &self,
+        entry: &Entry,
+        version: Option<&str>,
+        cache: &mut Vec<(Scheme, Result<Version, crate::version::VersionError>)>,
+    ) -> Eval {
         let af = &self.advisories[entry.adv].affected[entry.aff];
         if af.any_version {
             return Eval::Affected("all versions (the source names no affected versions)".into());
@@ -405,7 +421,14 @@ impl Index {
             return Eval::Affected(format!("version {v} is listed as affected"));
         }
         let scheme = af.scheme.unwrap_or(Scheme::Generic);
-        let parsed: Result<Version, _> = scheme.parse(v);
+        let parsed = match cache.iter().find(|(s, _)| *s == scheme) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = scheme.parse(v);
+                cache.push((scheme, p.clone()));
+                p
+            }
+        };
         let pv = match parsed {
             Ok(p) => p,
             Err(e) => {
@@ -415,11 +438,7 @@ impl Index {
                 return Eval::Unknown(e.to_string());
             }
         };
-        if af
-            .versions
-            .iter()
-            .any(|x| scheme.parse(x).is_ok_and(|x| x == pv))
-        {
+        if entry.versions.iter().any(|x| *x == pv) {
             return Eval::Affected(format!("version {v} is listed as affected"));
         }
         for u in &entry.unaffected {

@@ -3,11 +3,13 @@
 //! that says how the component was identified, and the explained priority; components whose version cannot be
 //! evaluated are listed as unknown, never silently dropped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::advisory::Target;
 use crate::index::{normalise_name, Eval, Index};
 use crate::inventory::Component;
 use crate::priority::{prioritise, AssetContext, Criticality, Decision, Priority};
@@ -104,9 +106,9 @@ pub struct Finding {
     /// Index of the component in the scanned slice.
     #[serde(skip)]
     pub component_index: usize,
-    /// The full priority computation.
+    /// The full priority computation (shared by the findings of one vulnerability and asset context).
     #[serde(skip)]
-    pub detail: Priority,
+    pub detail: Arc<Priority>,
 }
 
 /// A component whose version could not be evaluated against an advisory that names its package/product.
@@ -166,48 +168,38 @@ struct Acc {
 pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> ScanResult {
     let mut findings = Vec::new();
     let mut unknown = Vec::new();
+    let mut priorities: HashMap<(&str, AssetContext, bool, bool), Arc<Priority>> = HashMap::new();
+    let mut aliases_of: HashMap<&str, Vec<String>> = HashMap::new();
     for (ci, c) in components.iter().enumerate() {
         let version = c.effective_version();
-        // (entry, matched_by, identifier, base confidence)
-        let mut cands: Vec<(usize, &str, String, Confidence)> = Vec::new();
+        // (entry, matched_by, index into `idents`, base confidence)
+        let mut cands: Vec<(usize, &str, usize, Confidence)> = Vec::new();
+        let mut idents: Vec<String> = Vec::new();
         if let Some(p) = &c.purl {
             if let Some(eco) = p.ecosystem() {
                 let name = normalise_package_name(eco, &p.osv_name());
                 if let Some(es) = index.by_package.get(&(ecosystem_key(eco), name)) {
-                    for e in es {
-                        cands.push((*e, "purl", p.package(), Confidence::High));
-                    }
+                    idents.push(p.package());
+                    cands.extend(
+                        es.iter()
+                            .map(|e| (*e, "purl", idents.len() - 1, Confidence::High)),
+                    );
                 }
             }
         }
         if let Some(cpe) = &c.cpe {
             if let (Some(v), Some(pr)) = (cpe.vendor_str(), cpe.product_str()) {
                 for key in [(v.clone(), pr.clone()), ("*".to_string(), pr.clone())] {
-                    if let Some(es) = index.by_cpe.get(&key) {
-                        for e in es {
-                            let ok = match &index.advisories[index.entries[*e].adv].affected
-                                [index.entries[*e].aff]
-                                .target
-                            {
-                                crate::advisory::Target::Cpe(pat) => {
-                                    // Part must agree; the version is evaluated through the ranges.
-                                    let mut t = cpe.clone();
-                                    t.version = pat.version.clone();
-                                    t.update = pat.update.clone();
-                                    let mut p2 = pat.clone();
-                                    p2.version = crate::cpe::CpeValue::Any;
-                                    p2.update = crate::cpe::CpeValue::Any;
-                                    p2.matches(cpe) || p2.matches(&t)
-                                }
-                                _ => false,
-                            };
-                            if ok {
-                                cands.push((
-                                    *e,
-                                    "cpe",
-                                    format!("cpe vendor:product {v}:{pr}"),
-                                    Confidence::Medium,
-                                ));
+                    let Some(es) = index.by_cpe.get(&key) else {
+                        continue;
+                    };
+                    idents.push(format!("cpe vendor:product {v}:{pr}"));
+                    for e in es {
+                        let en = &index.entries[*e];
+                        if let Target::Cpe(pat) = &index.advisories[en.adv].affected[en.aff].target
+                        {
+                            if pat.matches_ignoring_version(cpe) {
+                                cands.push((*e, "cpe", idents.len() - 1, Confidence::Medium));
                             }
                         }
                     }
@@ -221,11 +213,16 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 let form = |s: &str| normalise_name(s).replace(' ', "_");
                 let (v, pr) = (form(v), form(&c.name));
                 for key in [(v.clone(), pr.clone()), ("*".to_string(), pr.clone())] {
-                    if let Some(es) = index.by_cpe.get(&key) {
-                        for e in es {
-                            cands.push((*e, "cpe", format!("cpe vendor:product {v}:{pr} (formed from the inventory's vendor and product)"), Confidence::Medium));
-                        }
-                    }
+                    let Some(es) = index.by_cpe.get(&key) else {
+                        continue;
+                    };
+                    idents.push(format!(
+                        "cpe vendor:product {v}:{pr} (formed from the inventory's vendor and product)"
+                    ));
+                    cands.extend(
+                        es.iter()
+                            .map(|e| (*e, "cpe", idents.len() - 1, Confidence::Medium)),
+                    );
                 }
             }
         }
@@ -242,17 +239,15 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
         vp_keys.dedup();
         for k in &vp_keys {
             if let Some(es) = index.by_product.get(k) {
-                for e in es {
-                    cands.push((
-                        *e,
-                        "vendor/product",
-                        format!("vendor/product {} / {}", k.0, k.1),
-                        Confidence::Medium,
-                    ));
-                }
+                idents.push(format!("vendor/product {} / {}", k.0, k.1));
+                cands.extend(
+                    es.iter()
+                        .map(|e| (*e, "vendor/product", idents.len() - 1, Confidence::Medium)),
+                );
             }
         }
-        let mut per_vuln: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut per_vuln: BTreeMap<&str, Acc> = BTreeMap::new();
+        let mut vcache = Vec::new();
         let mut seen = BTreeSet::new();
         for (e, by, ident, base) in cands {
             if !seen.insert((e, by)) {
@@ -261,13 +256,13 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             let entry = &index.entries[e];
             let adv = &index.advisories[entry.adv];
             let af = &adv.affected[entry.aff];
-            let canon = index.canonical_id(&adv.id).to_string();
+            let canon = index.canonical_id(&adv.id);
             let acc = per_vuln.entry(canon).or_insert_with(|| Acc {
                 evidence: Vec::new(),
                 fixed: BTreeSet::new(),
                 unknown: None,
             });
-            match index.evaluate(entry, version.as_deref()) {
+            match index.evaluate(entry, version.as_deref(), &mut vcache) {
                 Eval::Affected(range) => {
                     let (conf, note) = match (by, af.any_version) {
                         ("purl", _) => (base, "package URL match (ecosystem and package name)".to_string()),
@@ -290,7 +285,7 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                         source: adv.source.as_str().to_string(),
                         location: adv.location.clone(),
                         matched_by: by.to_string(),
-                        identifier: ident,
+                        identifier: idents[ident].clone(),
                         range,
                         confidence: conf,
                         note,
@@ -309,55 +304,56 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             internet_facing: c.internet_facing.or(opts.default_asset.internet_facing),
             criticality: c.criticality.or(opts.default_asset.criticality),
         };
+        let cref = ComponentRef::of(c);
         for (canon, acc) in per_vuln {
             if acc.evidence.is_empty() {
                 if let Some(reason) = acc.unknown {
                     unknown.push(Unknown {
-                        component: ComponentRef::of(c),
-                        vulnerability: canon,
+                        component: cref.clone(),
+                        vulnerability: canon.to_string(),
                         reason,
                     });
                 }
                 continue;
             }
-            let facts = index.facts(&canon);
-            let mut pr = prioritise(&facts, &asset, opts.today);
-            if c.internet_facing.is_none() && opts.default_asset.internet_facing.is_some() {
-                for r in pr.reasons.iter_mut() {
-                    if r.starts_with("publicly exposed") {
-                        *r = "publicly exposed: no (assumed for a standalone scan: not internet-facing)".into();
-                    }
-                }
-            }
-            if c.criticality.is_none() && opts.default_asset.criticality.is_some() {
-                for r in pr.reasons.iter_mut() {
-                    if r.starts_with("mission criticality") {
-                        *r = format!(
-                            "mission criticality: {} (assumed for a standalone scan)",
-                            serde_json::to_value(pr.mission)
-                                .ok()
-                                .and_then(|v| v.as_str().map(String::from))
-                                .unwrap_or_default()
-                        );
-                    }
-                }
-            }
+            // Facts and priority depend only on the vulnerability and the asset context.
+            let key = (
+                canon,
+                asset,
+                c.internet_facing.is_none(),
+                c.criticality.is_none(),
+            );
+            let pr = priorities
+                .entry(key)
+                .or_insert_with(|| {
+                    Arc::new(explain_assumptions(
+                        prioritise(&index.facts(canon), &asset, opts.today),
+                        c,
+                        opts,
+                    ))
+                })
+                .clone();
             let confidence = acc
                 .evidence
                 .iter()
                 .map(|e| e.confidence)
                 .max()
                 .unwrap_or(Confidence::Low);
-            let aliases: Vec<String> = index
-                .ids_of(&canon)
-                .into_iter()
-                .filter(|i| *i != canon)
-                .collect();
+            let aliases = aliases_of
+                .entry(canon)
+                .or_insert_with(|| {
+                    index
+                        .ids_of(canon)
+                        .into_iter()
+                        .filter(|i| i != canon)
+                        .collect()
+                })
+                .clone();
             let mut fixed: Vec<String> = acc.fixed.into_iter().collect();
             fixed.sort();
             findings.push(Finding {
-                component: ComponentRef::of(c),
-                vulnerability: canon,
+                component: cref.clone(),
+                vulnerability: canon.to_string(),
                 aliases,
                 fixed,
                 evidence: acc.evidence,
@@ -391,4 +387,29 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
         unknown,
         assumptions,
     }
+}
+
+/// Rewrites the exposure/criticality reasons when the standalone-scan defaults stood in for missing inventory
+/// facts, so the output says which values were assumed.
+fn explain_assumptions(mut pr: Priority, c: &Component, opts: &ScanOptions) -> Priority {
+    let exposed = if pr.exposed { "yes" } else { "no" };
+    let mission = serde_json::to_value(pr.mission)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    for r in pr.reasons.iter_mut() {
+        if c.internet_facing.is_none()
+            && opts.default_asset.internet_facing.is_some()
+            && r.starts_with("publicly exposed")
+        {
+            *r = format!("publicly exposed: {exposed} (assumed for a standalone scan)");
+        }
+        if c.criticality.is_none()
+            && opts.default_asset.criticality.is_some()
+            && r.starts_with("mission criticality")
+        {
+            *r = format!("mission criticality: {mission} (assumed for a standalone scan)");
+        }
+    }
+    pr
 }

@@ -261,7 +261,7 @@ pub struct VulnFacts {
 }
 
 /// The asset side of the decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AssetContext {
     /// Internet-facing (None: unknown, assumed not).
     pub internet_facing: Option<bool>,
