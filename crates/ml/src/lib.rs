@@ -6,6 +6,8 @@
 //! the binary; [`train`] rebuilds them byte for byte from a corpus directory laid out like `shared/data`.
 
 pub mod artifact;
+pub mod attack;
+pub mod attribute;
 pub mod corpus;
 pub mod domain;
 pub mod error;
