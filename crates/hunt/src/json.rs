@@ -52,6 +52,29 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn string_end(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     let mut j = i + 1;
     let mut escaped = false;
+    // Eight bytes at a time (SWAR): most strings are short, where the SIMD search's set-up cost dominates.
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while j + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[j..j + 8]);
+        let v = u64::from_le_bytes(w);
+        let q = v ^ (LO * u64::from(b'"'));
+        let s = v ^ (LO * u64::from(b'\\'));
+        let hit = (q.wrapping_sub(LO) & !q | s.wrapping_sub(LO) & !s) & HI;
+        if hit != 0 {
+            let at = j + (hit.trailing_zeros() / 8) as usize;
+            if b[at] == b'"' {
+                return Ok((at + 1, false));
+            }
+            j = at;
+            break;
+        }
+        j += 8;
+        if j - i > 64 {
+            break;
+        }
+    }
     loop {
         match memchr::memchr2(b'"', b'\\', &b[j..]) {
             None => return Err(format!("unterminated string starting at byte {i}")),

@@ -308,6 +308,7 @@ impl<T: Read> R<T> {
             post: self.u32s(tags[2])?,
             multi: self.u32s(tags[3])?,
             slots: self.u32s(tags[4])?,
+            filter: Vec::new(),
         })
     }
 }
@@ -432,6 +433,9 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         })
         .collect::<Result<_, _>>()?;
     s.validate().map_err(corrupt)?;
+    for t in [&mut s.domains, &mut s.ips, &mut s.urls, &mut s.hashes, &mut s.emails] {
+        t.build_filter();
+    }
     Ok(s)
 }
 
