@@ -6,6 +6,8 @@
 //! [`hunt::hunt`] with a list of [`logs::LogInput`]s and a sink for [`hunt::Sighting`]s; it returns a
 //! [`hunt::Summary`].
 
+#![warn(missing_docs)]
+
 pub mod set;
 pub mod stix;
 mod table;

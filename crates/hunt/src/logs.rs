@@ -1405,7 +1405,10 @@ mod table_tests {
         for (i, (n, r)) in EVE_FIELDS.iter().enumerate() {
             assert_eq!(eve_field(n.as_bytes()), Some((i as u16, *r)), "{n}");
         }
-        assert_eq!(eve_field(b"dns.grouped.AAAA").map(|x| x.1), Some(Role::Answer));
+        assert_eq!(
+            eve_field(b"dns.grouped.AAAA").map(|x| x.1),
+            Some(Role::Answer)
+        );
         assert_eq!(zeek_field(b"user_agent"), None);
     }
 }

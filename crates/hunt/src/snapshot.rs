@@ -433,7 +433,13 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         })
         .collect::<Result<_, _>>()?;
     s.validate().map_err(corrupt)?;
-    for t in [&mut s.domains, &mut s.ips, &mut s.urls, &mut s.hashes, &mut s.emails] {
+    for t in [
+        &mut s.domains,
+        &mut s.ips,
+        &mut s.urls,
+        &mut s.hashes,
+        &mut s.emails,
+    ] {
         t.build_filter();
     }
     Ok(s)
