@@ -74,6 +74,10 @@ pub struct Index {
     pub(crate) group_ids: HashMap<String, BTreeSet<String>>,
     /// canonical id -> advisories in the group.
     pub(crate) group_advisories: HashMap<String, Vec<usize>>,
+    /// Per advisory, the number of its vulnerability group (so matching compares integers, not ids).
+    pub(crate) adv_group: Vec<u32>,
+    /// Per group number, the canonical id.
+    pub(crate) group_name: Vec<String>,
     pub(crate) epss: HashMap<String, (f64, f64)>,
     pub(crate) actors: HashMap<String, Vec<String>>,
     /// Problems met while building (uncompilable ranges, over-broad CPEs, withdrawn advisories skipped).
@@ -181,12 +185,19 @@ impl IndexBuilder {
             }
             ix.group_ids.insert(canon, ids);
         }
+        let mut group_numbers: HashMap<String, u32> = HashMap::new();
         for (ai, a) in advisories.iter().enumerate() {
             let canon = ix
                 .canonical
                 .get(&a.id)
                 .cloned()
                 .unwrap_or_else(|| a.id.clone());
+            let next = ix.group_name.len() as u32;
+            let g = *group_numbers.entry(canon.clone()).or_insert(next);
+            if g == next {
+                ix.group_name.push(canon.clone());
+            }
+            ix.adv_group.push(g);
             ix.group_advisories.entry(canon).or_default().push(ai);
             for (fi, af) in a.affected.iter().enumerate() {
                 let compile = |r: &AffectedRange| -> Compiled {
@@ -219,11 +230,13 @@ impl IndexBuilder {
                 }
                 let entry = ix.entries.len();
                 let scheme = af.scheme.unwrap_or(Scheme::Generic);
-                let versions = af
+                let mut versions: Vec<Version> = af
                     .versions
                     .iter()
                     .filter_map(|v| scheme.parse(v).ok())
                     .collect();
+                // Sorted for binary search: PyPI records list hundreds of versions.
+                versions.sort();
                 ix.entries.push(Entry {
                     adv: ai,
                     aff: fi,
@@ -387,11 +400,16 @@ impl Index {
                 f.public_exploit = true;
             }
         }
-        for id in self.ids_of(canonical) {
+        let single = BTreeSet::from([canonical.to_string()]);
+        for id in self.group_ids.get(canonical).unwrap_or(&single) {
             if f.epss.is_none() {
-                f.epss = self.epss.get(&id.to_ascii_uppercase()).copied();
+                f.epss = self
+                    .epss
+                    .get(id.as_str())
+                    .or_else(|| self.epss.get(&id.to_ascii_uppercase()))
+                    .copied();
             }
-            if let Some(ac) = self.actors.get(&id) {
+            if let Some(ac) = self.actors.get(id.as_str()) {
                 for x in ac {
                     if !f.actors.contains(x) {
                         f.actors.push(x.clone());
@@ -438,7 +456,7 @@ impl Index {
                 return Eval::Unknown(e.to_string());
             }
         };
-        if entry.versions.iter().any(|x| *x == pv) {
+        if entry.versions.binary_search(&pv).is_ok() {
             return Eval::Affected(format!("version {v} is listed as affected"));
         }
         for u in &entry.unaffected {

@@ -101,14 +101,24 @@ pub struct Finding {
     pub deadline: Option<String>,
     /// The BOD 26-04 row that set the deadline.
     pub deadline_rule: String,
-    /// Why this priority: inputs, derivations, assumptions, tie-breakers.
-    pub reasons: Vec<String>,
+    /// The full priority computation, shared by the findings of one vulnerability and asset context;
+    /// serialised as `reasons` (why this priority: inputs, derivations, assumptions, tie-breakers).
+    #[serde(rename = "reasons", serialize_with = "serialize_reasons")]
+    pub detail: Arc<Priority>,
     /// Index of the component in the scanned slice.
     #[serde(skip)]
     pub component_index: usize,
-    /// The full priority computation (shared by the findings of one vulnerability and asset context).
-    #[serde(skip)]
-    pub detail: Arc<Priority>,
+}
+
+impl Finding {
+    /// Why this priority: inputs, derivations, assumptions, tie-breakers.
+    pub fn reasons(&self) -> &[String] {
+        &self.detail.reasons
+    }
+}
+
+fn serialize_reasons<S: serde::Serializer>(p: &Arc<Priority>, s: S) -> Result<S::Ok, S::Error> {
+    p.reasons.serialize(s)
 }
 
 /// A component whose version could not be evaluated against an advisory that names its package/product.
@@ -168,8 +178,8 @@ struct Acc {
 pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> ScanResult {
     let mut findings = Vec::new();
     let mut unknown = Vec::new();
-    let mut priorities: HashMap<(&str, AssetContext, bool, bool), Arc<Priority>> = HashMap::new();
-    let mut aliases_of: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut priorities: HashMap<(u32, AssetContext, bool, bool), Arc<Priority>> = HashMap::new();
+    let mut aliases_of: HashMap<u32, Vec<String>> = HashMap::new();
     for (ci, c) in components.iter().enumerate() {
         let version = c.effective_version();
         // (entry, matched_by, index into `idents`, base confidence)
@@ -246,22 +256,22 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 );
             }
         }
-        let mut per_vuln: BTreeMap<&str, Acc> = BTreeMap::new();
+        let mut per_vuln: BTreeMap<u32, Acc> = BTreeMap::new();
         let mut vcache = Vec::new();
-        let mut seen = BTreeSet::new();
+        // The same entry reached twice by the same route (an ANY-vendor CPE key and the exact key) counts once.
+        cands.sort_unstable_by_key(|c| (c.0, c.1));
+        cands.dedup_by_key(|c| (c.0, c.1));
         for (e, by, ident, base) in cands {
-            if !seen.insert((e, by)) {
-                continue;
-            }
             let entry = &index.entries[e];
             let adv = &index.advisories[entry.adv];
             let af = &adv.affected[entry.aff];
-            let canon = index.canonical_id(&adv.id);
-            let acc = per_vuln.entry(canon).or_insert_with(|| Acc {
-                evidence: Vec::new(),
-                fixed: BTreeSet::new(),
-                unknown: None,
-            });
+            let acc = per_vuln
+                .entry(index.adv_group[entry.adv])
+                .or_insert_with(|| Acc {
+                    evidence: Vec::new(),
+                    fixed: BTreeSet::new(),
+                    unknown: None,
+                });
             match index.evaluate(entry, version.as_deref(), &mut vcache) {
                 Eval::Affected(range) => {
                     let (conf, note) = match (by, af.any_version) {
@@ -305,7 +315,8 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             criticality: c.criticality.or(opts.default_asset.criticality),
         };
         let cref = ComponentRef::of(c);
-        for (canon, acc) in per_vuln {
+        for (group, acc) in per_vuln {
+            let canon = index.group_name[group as usize].as_str();
             if acc.evidence.is_empty() {
                 if let Some(reason) = acc.unknown {
                     unknown.push(Unknown {
@@ -318,7 +329,7 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             }
             // Facts and priority depend only on the vulnerability and the asset context.
             let key = (
-                canon,
+                group,
                 asset,
                 c.internet_facing.is_none(),
                 c.criticality.is_none(),
@@ -340,7 +351,7 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 .max()
                 .unwrap_or(Confidence::Low);
             let aliases = aliases_of
-                .entry(canon)
+                .entry(group)
                 .or_insert_with(|| {
                     index
                         .ids_of(canon)
@@ -361,7 +372,6 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 priority: pr.decision,
                 deadline: pr.deadline.clone(),
                 deadline_rule: pr.deadline_rule.clone(),
-                reasons: pr.reasons.clone(),
                 component_index: ci,
                 detail: pr,
             });

@@ -101,7 +101,7 @@ fn traps_merging_and_unknowns() {
     assert_eq!(f.deadline.as_deref(), Some("2026-03-11"));
     assert!(f.deadline_rule.contains("60 days"));
     assert!(f
-        .reasons
+        .reasons()
         .iter()
         .any(|r| r.contains("assumed for a standalone scan")));
 
@@ -176,7 +176,7 @@ fn csv_inventory_priorities_follow_exposure_and_criticality() {
     assert_eq!(demo[0].priority, Decision::Attend);
     assert_eq!(demo[0].deadline.as_deref(), Some("2026-01-13"));
     assert!(demo[0]
-        .reasons
+        .reasons()
         .iter()
         .any(|r| r.contains("from the inventory")));
     assert!(demo[0]
