@@ -13,6 +13,8 @@ pub mod domain;
 pub mod error;
 pub mod eval;
 pub mod extract;
+pub mod tag;
+pub mod text;
 
 pub use error::{MlError, Result};
 pub use extract::{extract, ExtractOptions, Extraction, Extractor, Indicator, IndicatorType};
