@@ -78,6 +78,8 @@ pub struct Index {
     pub(crate) adv_group: Vec<u32>,
     /// Per group number, the canonical id.
     pub(crate) group_name: Vec<String>,
+    /// Per group number, the merged prioritisation facts (computed once at build).
+    pub(crate) group_facts: Vec<VulnFacts>,
     pub(crate) epss: HashMap<String, (f64, f64)>,
     pub(crate) actors: HashMap<String, Vec<String>>,
     /// Problems met while building (uncompilable ranges, over-broad CPEs, withdrawn advisories skipped).
@@ -286,6 +288,9 @@ impl IndexBuilder {
             }
         }
         ix.advisories = advisories;
+        ix.group_facts = (0..ix.group_name.len())
+            .map(|g| ix.compute_facts(&ix.group_name[g]))
+            .collect();
         ix
     }
 }
@@ -372,6 +377,13 @@ impl Index {
     /// SSVC points (vulnrichment), CVSS vectors, EPSS (by any CVE id of the group), public exploit evidence and
     /// known actors.
     pub fn facts(&self, canonical: &str) -> VulnFacts {
+        match self.group_advisories.get(canonical).and_then(|v| v.first()) {
+            Some(a) => self.group_facts[self.adv_group[*a] as usize].clone(),
+            None => self.compute_facts(canonical),
+        }
+    }
+
+    fn compute_facts(&self, canonical: &str) -> VulnFacts {
         let mut f = VulnFacts::default();
         for a in self.advisories_of(canonical) {
             if let Some(k) = &a.kev {

@@ -33,11 +33,11 @@ pub struct Evidence {
     /// The advisory id in that source.
     pub advisory: String,
     /// Source kind (`osv`, `rustsec`, `cve5`, `csaf`, `kev`).
-    pub source: String,
+    pub source: &'static str,
     /// File/record the advisory was read from.
     pub location: String,
     /// `purl`, `cpe` or `vendor/product`.
-    pub matched_by: String,
+    pub matched_by: &'static str,
     /// The identifier that matched (`pkg:pypi/django`, `cpe vendor:product apache:tomcat`, ...).
     pub identifier: String,
     /// Which range or listing made the version affected.
@@ -45,7 +45,7 @@ pub struct Evidence {
     /// Confidence of this piece of evidence.
     pub confidence: Confidence,
     /// Plain note on the confidence (CPE and name matches say they are weaker than purl matches).
-    pub note: String,
+    pub note: &'static str,
 }
 
 /// The component part of a finding.
@@ -83,12 +83,14 @@ impl ComponentRef {
 /// One (component, vulnerability) finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// The component.
-    pub component: ComponentRef,
+    /// The component (shared by all findings of one component).
+    #[serde(serialize_with = "serialize_arc")]
+    pub component: Arc<ComponentRef>,
     /// Canonical vulnerability id (the CVE when known).
     pub vulnerability: String,
     /// Every other id of the vulnerability (GHSA, PYSEC, GO, RUSTSEC, CSAF tracking ids, ...).
-    pub aliases: Vec<String>,
+    #[serde(serialize_with = "serialize_arc")]
+    pub aliases: Arc<Vec<String>>,
     /// Versions that fix it.
     pub fixed: Vec<String>,
     /// One entry per source that matched.
@@ -115,6 +117,10 @@ impl Finding {
     pub fn reasons(&self) -> &[String] {
         &self.detail.reasons
     }
+}
+
+fn serialize_arc<S: serde::Serializer, T: Serialize>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    (**v).serialize(s)
 }
 
 fn serialize_reasons<S: serde::Serializer>(p: &Arc<Priority>, s: S) -> Result<S::Ok, S::Error> {
@@ -179,11 +185,11 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
     let mut findings = Vec::new();
     let mut unknown = Vec::new();
     let mut priorities: HashMap<(u32, AssetContext, bool, bool), Arc<Priority>> = HashMap::new();
-    let mut aliases_of: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut aliases_of: HashMap<u32, Arc<Vec<String>>> = HashMap::new();
     for (ci, c) in components.iter().enumerate() {
         let version = c.effective_version();
         // (entry, matched_by, index into `idents`, base confidence)
-        let mut cands: Vec<(usize, &str, usize, Confidence)> = Vec::new();
+        let mut cands: Vec<(usize, &'static str, usize, Confidence)> = Vec::new();
         let mut idents: Vec<String> = Vec::new();
         if let Some(p) = &c.purl {
             if let Some(eco) = p.ecosystem() {
@@ -275,26 +281,26 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             match index.evaluate(entry, version.as_deref(), &mut vcache) {
                 Eval::Affected(range) => {
                     let (conf, note) = match (by, af.any_version) {
-                        ("purl", _) => (base, "package URL match (ecosystem and package name)".to_string()),
+                        ("purl", _) => (base, "package URL match (ecosystem and package name)"),
                         ("cpe", false) => (
                             Confidence::Medium,
-                            "CPE vendor:product match: lower confidence than a package URL match".to_string(),
+                            "CPE vendor:product match: lower confidence than a package URL match",
                         ),
                         (_, true) => (
                             Confidence::Low,
-                            "vendor/product name match only and the source gives no affected versions: low confidence; check the installed version".to_string(),
+                            "vendor/product name match only and the source gives no affected versions: low confidence; check the installed version",
                         ),
                         _ => (
                             Confidence::Medium,
-                            "vendor/product name match with the version inside a stated range: lower confidence than a package URL match".to_string(),
+                            "vendor/product name match with the version inside a stated range: lower confidence than a package URL match",
                         ),
                     };
                     acc.fixed.extend(af.fixed.iter().cloned());
                     acc.evidence.push(Evidence {
                         advisory: adv.id.clone(),
-                        source: adv.source.as_str().to_string(),
+                        source: adv.source.as_str(),
                         location: adv.location.clone(),
-                        matched_by: by.to_string(),
+                        matched_by: by,
                         identifier: idents[ident].clone(),
                         range,
                         confidence: conf,
@@ -314,13 +320,16 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             internet_facing: c.internet_facing.or(opts.default_asset.internet_facing),
             criticality: c.criticality.or(opts.default_asset.criticality),
         };
-        let cref = ComponentRef::of(c);
+        if per_vuln.is_empty() {
+            continue;
+        }
+        let cref = Arc::new(ComponentRef::of(c));
         for (group, acc) in per_vuln {
             let canon = index.group_name[group as usize].as_str();
             if acc.evidence.is_empty() {
                 if let Some(reason) = acc.unknown {
                     unknown.push(Unknown {
-                        component: cref.clone(),
+                        component: (*cref).clone(),
                         vulnerability: canon.to_string(),
                         reason,
                     });
@@ -338,7 +347,7 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 .entry(key)
                 .or_insert_with(|| {
                     Arc::new(explain_assumptions(
-                        prioritise(&index.facts(canon), &asset, opts.today),
+                        prioritise(&index.group_facts[group as usize], &asset, opts.today),
                         c,
                         opts,
                     ))
@@ -353,11 +362,13 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             let aliases = aliases_of
                 .entry(group)
                 .or_insert_with(|| {
-                    index
-                        .ids_of(canon)
-                        .into_iter()
-                        .filter(|i| i != canon)
-                        .collect()
+                    Arc::new(
+                        index
+                            .ids_of(canon)
+                            .into_iter()
+                            .filter(|i| i != canon)
+                            .collect(),
+                    )
                 })
                 .clone();
             let mut fixed: Vec<String> = acc.fixed.into_iter().collect();

@@ -265,7 +265,7 @@ pub fn build_notices(
                 )
             })
             .collect();
-        let aliases = top.aliases.clone();
+        let aliases: Vec<String> = top.aliases.to_vec();
         let what = format!(
             "{} is a security weakness{}: {}",
             vuln,

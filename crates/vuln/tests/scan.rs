@@ -81,8 +81,7 @@ fn traps_merging_and_unknowns() {
             f.aliases
         );
     }
-    let sources: std::collections::BTreeSet<&str> =
-        f.evidence.iter().map(|e| e.source.as_str()).collect();
+    let sources: std::collections::BTreeSet<&str> = f.evidence.iter().map(|e| e.source).collect();
     assert_eq!(
         sources.into_iter().collect::<Vec<_>>(),
         vec!["csaf", "cve5", "osv"]
