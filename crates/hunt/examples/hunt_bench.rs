@@ -222,6 +222,10 @@ fn main() {
     // 1. Indicators.
     let t = Instant::now();
     let plant = Plant::new(42, 200);
+    if args.iter().any(|a| a == "--verify-only") {
+        verify(&plant, (gb * 1e9 / 2.0) as u64, &dir);
+        return;
+    }
     let n_hash = n_ind / 10;
     let n_cidr = n_ind / 50;
     let mal = maltrail(n_ind.saturating_sub(n_hash + n_cidr + plant.indicators.len()));

@@ -21,10 +21,10 @@ const MAX_DEPTH: usize = 64;
 
 /// Walks the object in `line`; `visit(path, leaf)` is called for every scalar. `path` is a reusable buffer.
 /// Errors name the byte offset and the reason.
-pub(crate) fn walk(
+pub(crate) fn walk<F: FnMut(&[u8], Leaf)>(
     line: &[u8],
     path: &mut Vec<u8>,
-    visit: &mut dyn FnMut(&[u8], Leaf),
+    visit: &mut F,
 ) -> Result<(), String> {
     path.clear();
     let mut i = skip_ws(line, 0);
@@ -93,11 +93,11 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     }
 }
 
-fn object(
+fn object<F: FnMut(&[u8], Leaf)>(
     b: &[u8],
     mut i: usize,
     path: &mut Vec<u8>,
-    visit: &mut dyn FnMut(&[u8], Leaf),
+    visit: &mut F,
     depth: usize,
 ) -> Result<usize, String> {
     if depth > MAX_DEPTH {
@@ -138,11 +138,11 @@ fn object(
     }
 }
 
-fn value(
+fn value<F: FnMut(&[u8], Leaf)>(
     b: &[u8],
     i: usize,
     path: &mut Vec<u8>,
-    visit: &mut dyn FnMut(&[u8], Leaf),
+    visit: &mut F,
     depth: usize,
 ) -> Result<usize, String> {
     match b.get(i) {
