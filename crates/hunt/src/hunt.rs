@@ -126,6 +126,21 @@ pub struct HuntOptions {
     pub chunk_bytes: usize,
     /// Longest line kept, in bytes (default 16 MiB); longer lines count as unparsable.
     pub max_line: usize,
+    /// Live counters for a progress bar (the caller polls them from another thread while `hunt` runs).
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Counters a hunt updates while it runs (for a progress bar with throughput).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of log text read so far (after decompression).
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Lines matched so far.
+    pub lines: std::sync::atomic::AtomicU64,
+    /// Sightings so far.
+    pub hits: std::sync::atomic::AtomicU64,
+    /// Inputs started so far.
+    pub files: std::sync::atomic::AtomicU64,
 }
 
 impl Default for HuntOptions {
@@ -139,6 +154,7 @@ impl Default for HuntOptions {
             top: 10,
             chunk_bytes: 1 << 20,
             max_line: 16 << 20,
+            progress: None,
         }
     }
 }
@@ -370,6 +386,9 @@ fn read_inputs(
             let buf = pool_rx.try_recv().unwrap_or_default();
             match chunker.next_chunk(buf) {
                 ChunkEvent::Lines(data, parser) => {
+                    if let Some(p) = &opts.progress {
+                        p.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
                     if work_tx
                         .send(Work {
                             seq: next(),
@@ -752,6 +771,9 @@ fn collect(
                 Msg::Event(fi, ev) => match ev {
                     Event::FileStart { name, format } => {
                         summary.files += 1;
+                        if let Some(p) = &opts.progress {
+                            p.files.fetch_add(1, Ordering::Relaxed);
+                        }
                         summary
                             .formats
                             .push((name.clone(), format.unwrap_or_else(|| "unknown".into())));
@@ -815,6 +837,10 @@ fn collect(
                     summary.lines += r.lines;
                     summary.unparsable += r.unparsable;
                     base += r.lines;
+                    if let Some(p) = &opts.progress {
+                        p.lines.store(summary.lines, Ordering::Relaxed);
+                        p.hits.store(summary.hits, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -893,9 +919,11 @@ mod tests {
                 _ => data.push_str(&format!("{{\"ts\":1,\"_path\":\"dns\",\"query\":\"ok{i}.example\",\"user_agent\":\"evil.com\"}}\n")),
             }
         }
+        let progress = Arc::new(Progress::default());
         let opts = HuntOptions {
             chunk_bytes: 4096,
             threads: 2,
+            progress: Some(progress.clone()),
             ..HuntOptions::default()
         };
         let (s, sum) = hunt_collect(
@@ -908,6 +936,9 @@ mod tests {
         )
         .expect("hunts");
         assert_eq!(sum.lines, 5000);
+        assert_eq!(progress.lines.load(Ordering::Relaxed), 5000);
+        assert_eq!(progress.bytes.load(Ordering::Relaxed), sum.bytes);
+        assert_eq!(progress.hits.load(Ordering::Relaxed), 10);
         assert_eq!(sum.unparsable, 5);
         assert_eq!(sum.errors[0].line, 9);
         assert_eq!(s.len(), 10);
