@@ -524,8 +524,8 @@ pub fn roc(pos: &[f64], neg: &[f64], fprs: &[f64]) -> (f64, Vec<f64>) {
     (auc, tprs)
 }
 
-/// Evaluates a model on the held-out side of [`dataset`].
-pub fn evaluate(model: &DomainModel, corpus: &Path) -> Result<DomainMetrics> {
+/// Evaluates a model on the held-out side of [`dataset`], or on all of it when `all` (an unseen corpus).
+pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainMetrics> {
     let data = dataset(corpus)?;
     let mut pos = Vec::new();
     let mut neg = Vec::new();
@@ -533,7 +533,7 @@ pub fn evaluate(model: &DomainModel, corpus: &Path) -> Result<DomainMetrics> {
     let mut fams = BTreeSet::new();
     let mut m = DomainMetrics::default();
     for s in &data {
-        if !s.test {
+        if !s.test && !all {
             if s.malicious {
                 m.train_malicious += 1
             } else {

@@ -63,6 +63,7 @@ pub struct Tagger {
     header: Header,
     classes: Vec<String>,
     /// Whether a class is one of TRAM's 50.
+    #[allow(dead_code)]
     tram: Vec<bool>,
     /// TRAM's 50 technique ids.
     tram_list: Vec<String>,
@@ -76,6 +77,8 @@ pub struct Tagger {
     /// Sparse TF-IDF centroids of the remaining classes (feature, weight), for techniques outside TRAM's 50
     /// that only ATT&CK and TRAM's extra sentences describe.
     centroids: Vec<Vec<(u32, f32)>>,
+    /// The centroids inverted: feature -> (centroid, weight), built on load.
+    postings: Vec<Vec<(u32, f32)>>,
     scale: Vec<f32>,
     bias: Vec<f32>,
     /// Sentence threshold per class (evidence); for centroid classes also the document threshold.
@@ -151,7 +154,8 @@ impl Tagger {
         let tram_set: BTreeSet<&String> = tram_names.iter().collect();
         let tram = classes.iter().map(|k| tram_set.contains(k)).collect();
         let vocab = vocab_list.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
-        Ok(Tagger { header, classes, tram, tram_list: tram_names, vocab_list, vocab, idf, n_lr, w, centroids, scale, bias, threshold, prior, stack, doc_threshold })
+        let postings = invert(&centroids, vocab_list.len());
+        Ok(Tagger { header, classes, tram, tram_list: tram_names, vocab_list, vocab, idf, n_lr, w, centroids, postings, scale, bias, threshold, prior, stack, doc_threshold })
     }
 
     /// Serialises into artifact bytes.
@@ -209,10 +213,13 @@ impl Tagger {
             }
         }
         let mut out: Vec<f32> = z.iter().enumerate().map(|(k, zc)| sigmoid(zc * self.scale[k] + self.bias[k])).collect();
-        if !self.centroids.is_empty() {
-            let xm: BTreeMap<u32, f32> = x.iter().copied().collect();
-            for cen in &self.centroids {
-                out.push(cen.iter().map(|(i, w)| xm.get(i).map_or(0.0, |v| v * w)).sum());
+        let base = out.len();
+        out.resize(base + self.centroids.len(), 0.0);
+        for (f, v) in &x {
+            if let Some(p) = self.postings.get(*f as usize) {
+                for (k, w) in p {
+                    out[base + *k as usize] += v * w;
+                }
             }
         }
         out
@@ -327,6 +334,16 @@ impl Tagger {
         let stats = (0..self.n_lr).map(|k| doc_stats(&top[k], above[k], self.prior[k], spans.len())).collect();
         (stats, top.iter().map(|t| t[0]).collect())
     }
+}
+
+fn invert(centroids: &[Vec<(u32, f32)>], nf: usize) -> Vec<Vec<(u32, f32)>> {
+    let mut p: Vec<Vec<(u32, f32)>> = vec![Vec::new(); nf];
+    for (k, c) in centroids.iter().enumerate() {
+        for (f, w) in c {
+            p[*f as usize].push((k as u32, *w));
+        }
+    }
+    p
 }
 
 fn logit_of(p: f32) -> f32 {
@@ -686,7 +703,8 @@ fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, hea
     let mut stack = vec![0f32; NS + 1];
     stack[0] = 1.0;
     stack[NS] = -logit_of(threshold);
-    Tagger { header, classes, tram, tram_list: tram_classes.to_vec(), vocab_list, vocab, idf, n_lr: c, w: wq, centroids, scale, bias, threshold: thr, prior: vec![0.5; c], stack, doc_threshold: 0.5 }
+    let postings = invert(&centroids, vocab_list.len());
+    Tagger { header, classes, tram, tram_list: tram_classes.to_vec(), vocab_list, vocab, idf, n_lr: c, w: wq, centroids, postings, scale, bias, threshold: thr, prior: vec![0.5; c], stack, doc_threshold: 0.5 }
 }
 
 /// Document-level micro-averaged P/R/F1.
