@@ -225,7 +225,7 @@ fn main() {
     pkgs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     pkgs.dedup_by(|a, b| {
         if a.0 == b.0 && a.1 == b.1 {
-            b.2.extend(a.2.drain(..));
+            b.2.append(&mut a.2);
             true
         } else {
             false
@@ -453,7 +453,7 @@ fn generate(
             let mut c = Component::new(&product, &format!("generated[{i}]"));
             c.vendor = Some(vendor);
             c.version = Some(format!("{}.{}", rng.next() % 10, rng.next() % 20));
-            c.internet_facing = Some(rng.next() % 2 == 0);
+            c.internet_facing = Some(rng.next() & 1 == 0);
             c
         } else if roll < cuts[2] {
             let (vendor, product) = rng.pick(products).clone();
