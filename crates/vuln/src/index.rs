@@ -80,6 +80,8 @@ pub struct Index {
     pub(crate) group_name: Vec<String>,
     /// Per group number, the merged prioritisation facts (computed once at build).
     pub(crate) group_facts: Vec<VulnFacts>,
+    /// Per group number, the asset-independent SSVC assessment (computed once at build).
+    pub(crate) group_assessment: Vec<crate::priority::Assessment>,
     pub(crate) epss: HashMap<String, (f64, f64)>,
     pub(crate) actors: HashMap<String, Vec<String>>,
     /// Problems met while building (uncompilable ranges, over-broad CPEs, withdrawn advisories skipped).
@@ -205,7 +207,7 @@ impl IndexBuilder {
                 let compile = |r: &AffectedRange| -> Compiled {
                     match (r, af.scheme) {
                         (AffectedRange::Osv(o), Some(s)) => match o.compile(s) {
-                            Ok(c) => Compiled::Osv(c, o.describe()),
+                            Ok(c) => Compiled::Osv(c, format!("in range {}", o.describe())),
                             Err(e) => Compiled::Broken(format!("{}: {e}", o.describe())),
                         },
                         (AffectedRange::Osv(o), None) => Compiled::Broken(format!(
@@ -291,6 +293,7 @@ impl IndexBuilder {
         ix.group_facts = (0..ix.group_name.len())
             .map(|g| ix.compute_facts(&ix.group_name[g]))
             .collect();
+        ix.group_assessment = ix.group_facts.iter().map(crate::priority::assess).collect();
         ix
     }
 }
@@ -493,7 +496,7 @@ impl Index {
 
 fn describe(c: &Compiled) -> String {
     match c {
-        Compiled::Osv(_, d) => format!("in range {d}"),
+        Compiled::Osv(_, d) => d.clone(),
         Compiled::Other(r) => format!("in range {}", r.describe()),
         Compiled::Broken(m) => m.clone(),
     }

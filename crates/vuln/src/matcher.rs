@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::advisory::Target;
 use crate::index::{normalise_name, Eval, Index};
 use crate::inventory::Component;
-use crate::priority::{prioritise, AssetContext, Criticality, Decision, Priority};
+use crate::priority::{decide, AssetContext, Criticality, Decision, Priority};
 use crate::purl::{ecosystem_key, normalise_package_name};
 
 /// How a component was tied to an advisory.
@@ -347,7 +347,7 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 .entry(key)
                 .or_insert_with(|| {
                     Arc::new(explain_assumptions(
-                        prioritise(&index.group_facts[group as usize], &asset, opts.today),
+                        decide(&index.group_assessment[group as usize], &asset, opts.today),
                         c,
                         opts,
                     ))
@@ -388,7 +388,7 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             });
         }
     }
-    findings.sort_by(|a, b| {
+    findings.sort_unstable_by(|a, b| {
         a.detail
             .urgency_cmp(&b.detail)
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
