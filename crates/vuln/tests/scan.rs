@@ -282,6 +282,11 @@ fn notices_in_every_format() {
         assert!(j.get(k).is_some(), "notice JSON lacks {k}");
     }
     assert_eq!(j["status"], "new");
+    assert!(!n.is_overdue(NaiveDate::from_ymd_opt(2026, 1, 13).unwrap()));
+    assert!(n.is_overdue(NaiveDate::from_ymd_opt(2026, 1, 14).unwrap()));
+    let mut done = n.clone();
+    done.status = vigil_vuln::notice::NoticeStatus::Resolved;
+    assert!(!done.is_overdue(NaiveDate::from_ymd_opt(2026, 1, 14).unwrap()));
     let md = n.to_markdown();
     assert!(md.contains("## What to do") && md.contains("TLP:AMBER+STRICT"));
     let evil = notices
