@@ -268,7 +268,7 @@ pub fn hunt(
         }
         drop(res_tx);
         drop(pool_tx);
-        let r = collect(set, opts, res_rx, &mut summary, sink, &stop);
+        let r = collect(opts, res_rx, &mut summary, sink, &stop);
         let mut ok = reader.join().is_ok();
         for w in workers {
             ok &= w.join().is_ok();
@@ -497,7 +497,8 @@ impl<'s> Matcher<'s> {
             errors: Vec::new(),
             sightings: Vec::new(),
         };
-        let all_utf8 = std::str::from_utf8(data).is_ok();
+        // `is_ascii` is the cheaper check and answers for nearly all logs.
+        let all_utf8 = data.is_ascii() || std::str::from_utf8(data).is_ok();
         let mut start = 0;
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |k| start + k);
@@ -555,7 +556,20 @@ impl<'s> Matcher<'s> {
         let set = self.set;
         let mut emitted: Vec<(u32, &str, &[u8])> = Vec::new();
         let mut ts: Option<Option<String>> = None;
+        let mut looked: [(Role, &[u8]); 8] = [(Role::Proto, &[]); 8];
+        let mut n_looked = 0;
         for f in parser.fields(line, &self.rec) {
+            // EVE repeats the query name in every answer: look each (role, value) up once per record.
+            if looked[..n_looked]
+                .iter()
+                .any(|(r, v)| *r == f.role && *v == f.value)
+            {
+                continue;
+            }
+            if n_looked < looked.len() {
+                looked[n_looked] = (f.role, f.value);
+                n_looked += 1;
+            }
             self.matches.clear();
             set.lookup(f.role, f.value, &mut self.scratch, &mut self.matches);
             for m in &self.matches {
@@ -747,7 +761,6 @@ pub(crate) fn observation(fields: &[FieldRef<'_>]) -> (Observation, Vec<Option<u
 }
 
 fn collect(
-    set: &IndicatorSet,
     opts: &HuntOptions,
     rx: Receiver<(u64, Msg)>,
     summary: &mut Summary,
@@ -845,7 +858,6 @@ fn collect(
             }
         }
     }
-    let _ = set;
     let mut top: Vec<TopIndicator> = top.into_values().collect();
     top.sort_by(|a, b| {
         b.hits

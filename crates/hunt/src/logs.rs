@@ -1125,7 +1125,8 @@ pub enum ChunkEvent {
     Lines(Vec<u8>, Arc<Parser>),
     /// A line longer than the limit was dropped (counts as one unparsable line).
     LongLine,
-    /// Reading failed; `partial` is true when an incomplete last line was dropped.
+    /// Reading failed (e.g. a truncated gzip stream); complete lines read before were returned first and an
+    /// incomplete last line was dropped.
     Failed(io::Error),
     /// End of input.
     End,
@@ -1187,6 +1188,8 @@ impl Chunker {
             }
             let old = self.carry.len();
             let want = (self.chunk.max(old + 65536) - old) as u64;
+            // Reserve up front: growing inside read_to_end would reallocate (and fault in fresh pages) per chunk.
+            self.carry.reserve(want as usize);
             match (&mut self.reader).take(want).read_to_end(&mut self.carry) {
                 Ok(0) => self.eof = true,
                 Ok(_) => {}
