@@ -1523,6 +1523,12 @@ mod tests {
     }
 
     #[test]
+    fn set_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<IndicatorSet>();
+    }
+
+    #[test]
     fn domains_are_label_aware() {
         let mut sub = IndicatorInput::new(
             "indicator--00000000-0000-4000-8000-000000000001",
