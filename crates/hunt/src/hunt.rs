@@ -15,7 +15,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use vigil_model::Tlp;
 
-use crate::logs::{self, ChunkEvent, Chunker, FieldRef, Format, FormatChoice, LogInput, Parsed, Parser, Record};
+use crate::logs::{
+    self, ChunkEvent, Chunker, FieldRef, Format, FormatChoice, LogInput, Parsed, Parser, Record,
+};
 use crate::set::{tlp_code, HitRef, HitType, IndicatorSet, Match, Role, Scratch};
 use crate::stix::{Object, Observation, Value};
 
@@ -124,6 +126,21 @@ pub struct HuntOptions {
     pub chunk_bytes: usize,
     /// Longest line kept, in bytes (default 16 MiB); longer lines count as unparsable.
     pub max_line: usize,
+    /// Live counters for a progress bar (the caller polls them from another thread while `hunt` runs).
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Counters a hunt updates while it runs (for a progress bar with throughput).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of log text read so far (after decompression).
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Lines matched so far.
+    pub lines: std::sync::atomic::AtomicU64,
+    /// Sightings so far.
+    pub hits: std::sync::atomic::AtomicU64,
+    /// Inputs started so far.
+    pub files: std::sync::atomic::AtomicU64,
 }
 
 impl Default for HuntOptions {
@@ -137,6 +154,7 @@ impl Default for HuntOptions {
             top: 10,
             chunk_bytes: 1 << 20,
             max_line: 16 << 20,
+            progress: None,
         }
     }
 }
@@ -162,7 +180,10 @@ impl LogSource {
 
     /// A reader input.
     pub fn reader(name: impl Into<String>, reader: impl Read + Send + 'static) -> LogSource {
-        LogSource::Reader { name: name.into(), reader: Box::new(reader) }
+        LogSource::Reader {
+            name: name.into(),
+            reader: Box::new(reader),
+        }
     }
 }
 
@@ -185,10 +206,17 @@ struct Work {
 }
 
 enum Event {
-    FileStart { name: String, format: Option<String> },
-    FileError { reason: String },
+    FileStart {
+        name: String,
+        format: Option<String>,
+    },
+    FileError {
+        reason: String,
+    },
     LongLine,
-    FileEnd { bytes: u64 },
+    FileEnd {
+        bytes: u64,
+    },
 }
 
 struct ChunkResult {
@@ -213,7 +241,11 @@ pub fn hunt(
     sink: &mut dyn FnMut(&Sighting) -> std::io::Result<()>,
 ) -> Result<Summary, HuntError> {
     let start = Instant::now();
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.threads };
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    };
     let stop = AtomicBool::new(false);
     let (work_tx, work_rx) = sync_channel::<Work>(threads * 2 + 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
@@ -236,7 +268,7 @@ pub fn hunt(
         }
         drop(res_tx);
         drop(pool_tx);
-        let r = collect(set, opts, res_rx, &mut summary, sink, &stop);
+        let r = collect(opts, res_rx, &mut summary, sink, &stop);
         let mut ok = reader.join().is_ok();
         for w in workers {
             ok &= w.join().is_ok();
@@ -281,8 +313,25 @@ fn read_inputs(
         let mut reader = match opened {
             Ok(r) => r,
             Err(e) => {
-                let _ = res_tx.send((next(), Msg::Event(fi, Event::FileStart { name: name.clone(), format: None })));
-                let _ = res_tx.send((next(), Msg::Event(fi, Event::FileError { reason: format!("cannot open: {e}") })));
+                let _ = res_tx.send((
+                    next(),
+                    Msg::Event(
+                        fi,
+                        Event::FileStart {
+                            name: name.clone(),
+                            format: None,
+                        },
+                    ),
+                ));
+                let _ = res_tx.send((
+                    next(),
+                    Msg::Event(
+                        fi,
+                        Event::FileError {
+                            reason: format!("cannot open: {e}"),
+                        },
+                    ),
+                ));
                 continue;
             }
         };
@@ -293,18 +342,34 @@ fn read_inputs(
             FormatChoice::Fixed(f) => Some(f.clone()),
             FormatChoice::Auto => logs::detect(&head),
         };
-        let _ = res_tx.send((next(), Msg::Event(fi, Event::FileStart { name: name.clone(), format: format.as_ref().map(|f| f.name().to_string()) })));
+        let _ = res_tx.send((
+            next(),
+            Msg::Event(
+                fi,
+                Event::FileStart {
+                    name: name.clone(),
+                    format: format.as_ref().map(|f| f.name().to_string()),
+                },
+            ),
+        ));
         let Some(format) = format else {
             if head.is_empty() && head_err.is_none() {
                 // An empty input has no lines: nothing to detect, nothing to report.
                 let _ = res_tx.send((next(), Msg::Event(fi, Event::FileEnd { bytes: 0 })));
                 continue;
             }
-            let first = head.split(|&c| c == b'\n').find(|l| !l.is_empty()).unwrap_or(&[]);
+            let first = head
+                .split(|&c| c == b'\n')
+                .find(|l| !l.is_empty())
+                .unwrap_or(&[]);
             let first: String = String::from_utf8_lossy(first).chars().take(80).collect();
             let reason = match head_err {
                 Some(e) => format!("read failed before the format could be detected: {e}"),
-                None => logs::LogError::UnknownFormat { file: name.clone(), first_line: first }.to_string(),
+                None => logs::LogError::UnknownFormat {
+                    file: name.clone(),
+                    first_line: first,
+                }
+                .to_string(),
             };
             let _ = res_tx.send((next(), Msg::Event(fi, Event::FileError { reason })));
             continue;
@@ -321,7 +386,18 @@ fn read_inputs(
             let buf = pool_rx.try_recv().unwrap_or_default();
             match chunker.next_chunk(buf) {
                 ChunkEvent::Lines(data, parser) => {
-                    if work_tx.send(Work { seq: next(), file: fi, data, parser }).is_err() {
+                    if let Some(p) = &opts.progress {
+                        p.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
+                    if work_tx
+                        .send(Work {
+                            seq: next(),
+                            file: fi,
+                            data,
+                            parser,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -340,7 +416,15 @@ fn read_inputs(
                 ChunkEvent::End => break,
             }
         }
-        let _ = res_tx.send((next(), Msg::Event(fi, Event::FileEnd { bytes: chunker.bytes })));
+        let _ = res_tx.send((
+            next(),
+            Msg::Event(
+                fi,
+                Event::FileEnd {
+                    bytes: chunker.bytes,
+                },
+            ),
+        ));
     }
 }
 
@@ -407,14 +491,30 @@ impl<'s> Matcher<'s> {
     }
 
     fn chunk(&mut self, parser: &Parser, data: &[u8]) -> ChunkResult {
-        let mut r = ChunkResult { lines: 0, unparsable: 0, errors: Vec::new(), sightings: Vec::new() };
-        let all_utf8 = std::str::from_utf8(data).is_ok();
+        let mut r = ChunkResult {
+            lines: 0,
+            unparsable: 0,
+            errors: Vec::new(),
+            sightings: Vec::new(),
+        };
+        // `is_ascii` is the cheaper check and answers for nearly all logs.
+        let all_utf8 = data.is_ascii() || std::str::from_utf8(data).is_ok();
         let mut start = 0;
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |k| start + k);
             let line = &data[start..end];
             start = end + 1;
             r.lines += 1;
+            if line.len() > self.opts.max_line {
+                r.unparsable += 1;
+                if r.errors.len() < self.opts.max_errors {
+                    r.errors.push((
+                        r.lines,
+                        format!("line longer than {} bytes", self.opts.max_line),
+                    ));
+                }
+                continue;
+            }
             if !all_utf8 && std::str::from_utf8(line).is_err() {
                 r.unparsable += 1;
                 if r.errors.len() < self.opts.max_errors {
@@ -437,23 +537,53 @@ impl<'s> Matcher<'s> {
     }
 
     fn keep(&self, ind: u32) -> bool {
-        self.set.score(ind) >= self.opts.min_score && self.set.tlp.get(ind as usize).is_some_and(|&t| t <= self.tlp_max)
+        self.set.score(ind) >= self.opts.min_score
+            && self
+                .set
+                .tlp
+                .get(ind as usize)
+                .is_some_and(|&t| t <= self.tlp_max)
     }
 
     #[inline]
-    fn record(&mut self, parser: &Parser, line: &[u8], rel_line: u64, out: &mut Vec<(u32, Sighting)>) {
+    fn record(
+        &mut self,
+        parser: &Parser,
+        line: &[u8],
+        rel_line: u64,
+        out: &mut Vec<(u32, Sighting)>,
+    ) {
         let set = self.set;
         let mut emitted: Vec<(u32, &str, &[u8])> = Vec::new();
         let mut ts: Option<Option<String>> = None;
+        let mut looked: [(Role, &[u8]); 8] = [(Role::Proto, &[]); 8];
+        let mut n_looked = 0;
         for f in parser.fields(line, &self.rec) {
+            // EVE repeats the query name in every answer: look each (role, value) up once per record.
+            if looked[..n_looked]
+                .iter()
+                .any(|(r, v)| *r == f.role && *v == f.value)
+            {
+                continue;
+            }
+            if n_looked < looked.len() {
+                looked[n_looked] = (f.role, f.value);
+                n_looked += 1;
+            }
             self.matches.clear();
             set.lookup(f.role, f.value, &mut self.scratch, &mut self.matches);
             for m in &self.matches {
-                if !self.keep(m.indicator) || emitted.iter().any(|e| e.0 == m.indicator && e.1 == f.name && e.2 == f.value) {
+                // One sighting per (indicator, value) and record: a value repeated in two fields (EVE `answers` and
+                // `grouped`) is one observation.
+                if !self.keep(m.indicator)
+                    || emitted.iter().any(|e| e.0 == m.indicator && e.2 == f.value)
+                {
                     continue;
                 }
                 emitted.push((m.indicator, f.name, f.value));
-                let ts = ts.get_or_insert_with(|| parser.timestamp(line, &self.rec)).clone();
+                let ts = ts
+                    .get_or_insert_with(|| parser.timestamp(line, &self.rec))
+                    .clone();
                 out.push((rel_line as u32, sighting(set, m, &f, ts)));
             }
         }
@@ -462,7 +592,14 @@ impl<'s> Matcher<'s> {
         }
     }
 
-    fn patterns(&self, parser: &Parser, line: &[u8], rel_line: u64, out: &mut Vec<(u32, Sighting)>, emitted: &mut Vec<(u32, &str, &[u8])>) {
+    fn patterns(
+        &self,
+        parser: &Parser,
+        line: &[u8],
+        rel_line: u64,
+        out: &mut Vec<(u32, Sighting)>,
+        emitted: &mut Vec<(u32, &str, &[u8])>,
+    ) {
         let set = self.set;
         let fields: Vec<FieldRef<'_>> = parser.fields(line, &self.rec).collect();
         let (obs, origin) = observation(&fields);
@@ -470,14 +607,23 @@ impl<'s> Matcher<'s> {
             return;
         }
         for (pi, ind, p) in set.general_patterns() {
-            if !self.keep(ind) || !p.object_types().iter().any(|t| obs.objects.iter().any(|o| &o.kind == t)) {
+            if !self.keep(ind)
+                || !p
+                    .object_types()
+                    .iter()
+                    .any(|t| obs.objects.iter().any(|o| &o.kind == t))
+            {
                 continue;
             }
             if !p.matches(&obs) {
                 continue;
             }
             // Report the first field that produced an object of a type the pattern tests.
-            let Some(fi) = obs.objects.iter().position(|o| p.object_types().contains(&o.kind)).and_then(|oi| origin.get(oi).copied().flatten())
+            let Some(fi) = obs
+                .objects
+                .iter()
+                .position(|o| p.object_types().contains(&o.kind))
+                .and_then(|oi| origin.get(oi).copied().flatten())
             else {
                 continue;
             };
@@ -485,8 +631,14 @@ impl<'s> Matcher<'s> {
             if emitted.iter().any(|e| e.0 == ind && e.1 == f.name) {
                 continue;
             }
-            let m = Match { indicator: ind, hit: HitRef::Pattern(pi) };
-            out.push((rel_line as u32, sighting(set, &m, f, parser.timestamp(line, &self.rec))));
+            let m = Match {
+                indicator: ind,
+                hit: HitRef::Pattern(pi),
+            };
+            out.push((
+                rel_line as u32,
+                sighting(set, &m, f, parser.timestamp(line, &self.rec)),
+            ));
         }
     }
 }
@@ -518,11 +670,18 @@ pub(crate) fn observation(fields: &[FieldRef<'_>]) -> (Observation, Vec<Option<u
     let (mut src, mut dst, mut sport, mut dport, mut proto) = (None, None, None, None, None);
     for (i, f) in fields.iter().enumerate() {
         let v = String::from_utf8_lossy(f.value).into_owned();
-        let is_ip = crate::set::parse_ipv4(f.value).is_some() || (f.value.contains(&b':') && crate::set::parse_ipv6(f.value).is_some());
+        let is_ip = crate::set::parse_ipv4(f.value).is_some()
+            || (f.value.contains(&b':') && crate::set::parse_ipv6(f.value).is_some());
         let (kind, props): (&str, Vec<(String, Value)>) = match f.role {
-            Role::Domain | Role::Answer if !is_ip => ("domain-name", vec![("value".into(), Value::Str(v))]),
+            Role::Domain | Role::Answer if !is_ip => {
+                ("domain-name", vec![("value".into(), Value::Str(v))])
+            }
             Role::Domain | Role::Answer | Role::Ip | Role::SrcIp | Role::DstIp => {
-                let k = if f.value.contains(&b':') { "ipv6-addr" } else { "ipv4-addr" };
+                let k = if f.value.contains(&b':') {
+                    "ipv6-addr"
+                } else {
+                    "ipv4-addr"
+                };
                 if f.role == Role::SrcIp {
                     src = Some(objs.len());
                 }
@@ -532,7 +691,13 @@ pub(crate) fn observation(fields: &[FieldRef<'_>]) -> (Observation, Vec<Option<u
                 (k, vec![("value".into(), Value::Str(v))])
             }
             Role::Url => ("url", vec![("value".into(), Value::Str(v))]),
-            Role::Email => ("email-addr", vec![("value".into(), Value::Str(v.trim_matches(['<', '>']).to_string()))]),
+            Role::Email => (
+                "email-addr",
+                vec![(
+                    "value".into(),
+                    Value::Str(v.trim_matches(['<', '>']).to_string()),
+                )],
+            ),
             Role::Hash => {
                 let hex: String = v.chars().filter(|c| *c != ':').collect();
                 let alg = match hex.len() {
@@ -542,7 +707,13 @@ pub(crate) fn observation(fields: &[FieldRef<'_>]) -> (Observation, Vec<Option<u
                     128 => "SHA-512",
                     _ => continue,
                 };
-                ("file", vec![("hashes".into(), Value::Map(vec![(alg.into(), Value::Str(hex))]))])
+                (
+                    "file",
+                    vec![(
+                        "hashes".into(),
+                        Value::Map(vec![(alg.into(), Value::Str(hex))]),
+                    )],
+                )
             }
             Role::SrcPort => {
                 sport = v.parse::<i64>().ok();
@@ -557,7 +728,10 @@ pub(crate) fn observation(fields: &[FieldRef<'_>]) -> (Observation, Vec<Option<u
                 continue;
             }
         };
-        objs.push(Object { kind: kind.into(), props });
+        objs.push(Object {
+            kind: kind.into(),
+            props,
+        });
         origin.push(Some(i));
     }
     if src.is_some() || dst.is_some() {
@@ -577,14 +751,16 @@ pub(crate) fn observation(fields: &[FieldRef<'_>]) -> (Observation, Vec<Option<u
         if let Some(p) = proto {
             props.push(("protocols".into(), Value::List(vec![Value::Str(p)])));
         }
-        objs.push(Object { kind: "network-traffic".into(), props });
+        objs.push(Object {
+            kind: "network-traffic".into(),
+            props,
+        });
         origin.push(dst.or(src).and_then(|o| origin.get(o).copied().flatten()));
     }
     (Observation { objects: objs }, origin)
 }
 
 fn collect(
-    set: &IndicatorSet,
     opts: &HuntOptions,
     rx: Receiver<(u64, Msg)>,
     summary: &mut Summary,
@@ -608,12 +784,21 @@ fn collect(
                 Msg::Event(fi, ev) => match ev {
                     Event::FileStart { name, format } => {
                         summary.files += 1;
-                        summary.formats.push((name.clone(), format.unwrap_or_else(|| "unknown".into())));
+                        if let Some(p) = &opts.progress {
+                            p.files.fetch_add(1, Ordering::Relaxed);
+                        }
+                        summary
+                            .formats
+                            .push((name.clone(), format.unwrap_or_else(|| "unknown".into())));
                         names.insert(fi, name);
                         base = 0;
                     }
                     Event::FileError { reason } => {
-                        summary.file_errors.push(LineError { file: names.get(&fi).cloned().unwrap_or_default(), line: base, reason });
+                        summary.file_errors.push(LineError {
+                            file: names.get(&fi).cloned().unwrap_or_default(),
+                            line: base,
+                            reason,
+                        });
                     }
                     Event::LongLine => {
                         base += 1;
@@ -633,16 +818,28 @@ fn collect(
                     let file = names.get(&fi).cloned().unwrap_or_default();
                     for (l, reason) in r.errors {
                         if summary.errors.len() < opts.max_errors {
-                            summary.errors.push(LineError { file: file.clone(), line: base + l, reason });
+                            summary.errors.push(LineError {
+                                file: file.clone(),
+                                line: base + l,
+                                reason,
+                            });
                         }
                     }
                     for (l, mut s) in r.sightings {
                         s.file.clone_from(&file);
                         s.line = base + u64::from(l);
                         summary.hits += 1;
-                        *summary.hits_by_type.entry(s.kind.as_str().to_string()).or_default() += 1;
+                        *summary
+                            .hits_by_type
+                            .entry(s.kind.as_str().to_string())
+                            .or_default() += 1;
                         top.entry(s.indicator_id.clone())
-                            .or_insert_with(|| TopIndicator { indicator: s.indicator.clone(), indicator_id: s.indicator_id.clone(), kind: s.kind, hits: 0 })
+                            .or_insert_with(|| TopIndicator {
+                                indicator: s.indicator.clone(),
+                                indicator_id: s.indicator_id.clone(),
+                                kind: s.kind,
+                                hits: 0,
+                            })
                             .hits += 1;
                         if let Err(e) = sink(&s) {
                             failure = Some(e);
@@ -653,13 +850,20 @@ fn collect(
                     summary.lines += r.lines;
                     summary.unparsable += r.unparsable;
                     base += r.lines;
+                    if let Some(p) = &opts.progress {
+                        p.lines.store(summary.lines, Ordering::Relaxed);
+                        p.hits.store(summary.hits, Ordering::Relaxed);
+                    }
                 }
             }
         }
     }
-    let _ = set;
     let mut top: Vec<TopIndicator> = top.into_values().collect();
-    top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.indicator_id.cmp(&b.indicator_id)));
+    top.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then_with(|| a.indicator_id.cmp(&b.indicator_id))
+    });
     top.truncate(opts.top);
     summary.top_indicators = top;
     match failure {
@@ -669,7 +873,11 @@ fn collect(
 }
 
 /// Convenience: hunts and returns the sightings in memory (tests, small inputs).
-pub fn hunt_collect(set: &IndicatorSet, inputs: Vec<LogSource>, opts: &HuntOptions) -> Result<(Vec<Sighting>, Summary), HuntError> {
+pub fn hunt_collect(
+    set: &IndicatorSet,
+    inputs: Vec<LogSource>,
+    opts: &HuntOptions,
+) -> Result<(Vec<Sighting>, Summary), HuntError> {
     let mut out = Vec::new();
     let summary = hunt(set, inputs, opts, &mut |s| {
         out.push(s.clone());
@@ -680,7 +888,10 @@ pub fn hunt_collect(set: &IndicatorSet, inputs: Vec<LogSource>, opts: &HuntOptio
 
 /// Convenience for a fixed format.
 pub fn options_for(format: Format) -> HuntOptions {
-    HuntOptions { format: FormatChoice::Fixed(format), ..HuntOptions::default() }
+    HuntOptions {
+        format: FormatChoice::Fixed(format),
+        ..HuntOptions::default()
+    }
 }
 
 #[cfg(test)]
@@ -693,13 +904,18 @@ mod tests {
         let mut b = IndicatorSetBuilder::new();
         let mut i = IndicatorInput::new(
             "indicator--00000000-0000-4000-8000-000000000001",
-            IndicatorSource::Observable(Observable::new(ObservableKind::Domain, "evil.com").expect("valid")),
+            IndicatorSource::Observable(
+                Observable::new(ObservableKind::Domain, "evil.com").expect("valid"),
+            ),
         );
         i.subdomains = true;
         i.malware = vec!["LummaC2".into()];
         i.actors = vec!["Storm-2477".into()];
         b.add(&i).expect("adds");
-        let p = IndicatorInput::new("indicator--00000000-0000-4000-8000-000000000002", IndicatorSource::Pattern("[domain-name:value MATCHES '^c2-[0-9]+\\\\.']".into()));
+        let p = IndicatorInput::new(
+            "indicator--00000000-0000-4000-8000-000000000002",
+            IndicatorSource::Pattern("[domain-name:value MATCHES '^c2-[0-9]+\\\\.']".into()),
+        );
         b.add(&p).expect("adds");
         b.build().expect("builds")
     }
@@ -715,9 +931,26 @@ mod tests {
                 _ => data.push_str(&format!("{{\"ts\":1,\"_path\":\"dns\",\"query\":\"ok{i}.example\",\"user_agent\":\"evil.com\"}}\n")),
             }
         }
-        let opts = HuntOptions { chunk_bytes: 4096, threads: 2, ..HuntOptions::default() };
-        let (s, sum) = hunt_collect(&set(), vec![LogSource::reader("t.json", std::io::Cursor::new(data.into_bytes()))], &opts).expect("hunts");
+        let progress = Arc::new(Progress::default());
+        let opts = HuntOptions {
+            chunk_bytes: 4096,
+            threads: 2,
+            progress: Some(progress.clone()),
+            ..HuntOptions::default()
+        };
+        let (s, sum) = hunt_collect(
+            &set(),
+            vec![LogSource::reader(
+                "t.json",
+                std::io::Cursor::new(data.into_bytes()),
+            )],
+            &opts,
+        )
+        .expect("hunts");
         assert_eq!(sum.lines, 5000);
+        assert_eq!(progress.lines.load(Ordering::Relaxed), 5000);
+        assert_eq!(progress.bytes.load(Ordering::Relaxed), sum.bytes);
+        assert_eq!(progress.hits.load(Ordering::Relaxed), 10);
         assert_eq!(sum.unparsable, 5);
         assert_eq!(sum.errors[0].line, 9);
         assert_eq!(s.len(), 10);
@@ -726,11 +959,27 @@ mod tests {
         assert_eq!(s[0].malware, vec!["LummaC2".to_string()]);
         assert_eq!(s[0].ts.as_deref(), Some("2018-03-24T17:15:20.500Z"));
         assert_eq!(s[1].line, 10);
-        assert_eq!(s[1].indicator_id, "indicator--00000000-0000-4000-8000-000000000002");
+        assert_eq!(
+            s[1].indicator_id,
+            "indicator--00000000-0000-4000-8000-000000000002"
+        );
         assert!(s.windows(2).all(|w| w[0].line < w[1].line));
         assert_eq!(sum.hits_by_type.get("domain"), Some(&10));
         let j = serde_json::to_value(&s[0]).expect("serialises");
-        for k in ["indicator", "indicator_id", "type", "observed", "field", "file", "line", "ts", "malware", "actors", "tlp", "score"] {
+        for k in [
+            "indicator",
+            "indicator_id",
+            "type",
+            "observed",
+            "field",
+            "file",
+            "line",
+            "ts",
+            "malware",
+            "actors",
+            "tlp",
+            "score",
+        ] {
             assert!(j.get(k).is_some(), "{k}");
         }
     }
@@ -739,7 +988,10 @@ mod tests {
     fn unknown_format_and_missing_file_are_reported() {
         let (_, sum) = hunt_collect(
             &set(),
-            vec![LogSource::reader("odd.txt", std::io::Cursor::new(b"hello there\n".to_vec())), LogSource::path("/nonexistent/x.log")],
+            vec![
+                LogSource::reader("odd.txt", std::io::Cursor::new(b"hello there\n".to_vec())),
+                LogSource::path("/nonexistent/x.log"),
+            ],
             &HuntOptions::default(),
         )
         .expect("hunts");

@@ -8,7 +8,11 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leaf {
     /// A string: byte range of its contents (between the quotes) and whether it has escapes.
-    Str { start: usize, end: usize, escaped: bool },
+    Str {
+        start: usize,
+        end: usize,
+        escaped: bool,
+    },
     /// A number, `true`, `false` or `null`: byte range of its text.
     Bare { start: usize, end: usize },
 }
@@ -17,7 +21,11 @@ const MAX_DEPTH: usize = 64;
 
 /// Walks the object in `line`; `visit(path, leaf)` is called for every scalar. `path` is a reusable buffer.
 /// Errors name the byte offset and the reason.
-pub(crate) fn walk(line: &[u8], path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Leaf)) -> Result<(), String> {
+pub(crate) fn walk<F: FnMut(&[u8], Leaf)>(
+    line: &[u8],
+    path: &mut Vec<u8>,
+    visit: &mut F,
+) -> Result<(), String> {
     path.clear();
     let mut i = skip_ws(line, 0);
     if line.get(i) != Some(&b'{') {
@@ -44,6 +52,29 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn string_end(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     let mut j = i + 1;
     let mut escaped = false;
+    // Eight bytes at a time (SWAR): most strings are short, where the SIMD search's set-up cost dominates.
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while j + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[j..j + 8]);
+        let v = u64::from_le_bytes(w);
+        let q = v ^ (LO * u64::from(b'"'));
+        let s = v ^ (LO * u64::from(b'\\'));
+        let hit = (q.wrapping_sub(LO) & !q | s.wrapping_sub(LO) & !s) & HI;
+        if hit != 0 {
+            let at = j + (hit.trailing_zeros() / 8) as usize;
+            if b[at] == b'"' {
+                return Ok((at + 1, false));
+            }
+            j = at;
+            break;
+        }
+        j += 8;
+        if j - i > 64 {
+            break;
+        }
+    }
     loop {
         match memchr::memchr2(b'"', b'\\', &b[j..]) {
             None => return Err(format!("unterminated string starting at byte {i}")),
@@ -62,7 +93,13 @@ fn string_end(b: &[u8], i: usize) -> Result<(usize, bool), String> {
     }
 }
 
-fn object(b: &[u8], mut i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Leaf), depth: usize) -> Result<usize, String> {
+fn object<F: FnMut(&[u8], Leaf)>(
+    b: &[u8],
+    mut i: usize,
+    path: &mut Vec<u8>,
+    visit: &mut F,
+    depth: usize,
+) -> Result<usize, String> {
     if depth > MAX_DEPTH {
         return Err("nested too deeply".into());
     }
@@ -101,11 +138,24 @@ fn object(b: &[u8], mut i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8
     }
 }
 
-fn value(b: &[u8], i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Leaf), depth: usize) -> Result<usize, String> {
+fn value<F: FnMut(&[u8], Leaf)>(
+    b: &[u8],
+    i: usize,
+    path: &mut Vec<u8>,
+    visit: &mut F,
+    depth: usize,
+) -> Result<usize, String> {
     match b.get(i) {
         Some(b'"') => {
             let (end, escaped) = string_end(b, i)?;
-            visit(path, Leaf::Str { start: i + 1, end: end - 1, escaped });
+            visit(
+                path,
+                Leaf::Str {
+                    start: i + 1,
+                    end: end - 1,
+                    escaped,
+                },
+            );
             Ok(end)
         }
         Some(b'{') => object(b, i, path, visit, depth),
@@ -129,7 +179,8 @@ fn value(b: &[u8], i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Le
         }
         Some(c) if c.is_ascii_digit() || *c == b'-' || matches!(c, b't' | b'f' | b'n') => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+            {
                 j += 1;
             }
             let text = &b[i..j];
@@ -137,7 +188,9 @@ fn value(b: &[u8], i: usize, path: &mut Vec<u8>, visit: &mut dyn FnMut(&[u8], Le
                 b't' => text == b"true",
                 b'f' => text == b"false",
                 b'n' => text == b"null",
-                _ => text.iter().all(|x| x.is_ascii_digit() || matches!(x, b'-' | b'+' | b'.' | b'e' | b'E')),
+                _ => text
+                    .iter()
+                    .all(|x| x.is_ascii_digit() || matches!(x, b'-' | b'+' | b'.' | b'e' | b'E')),
             };
             if !ok {
                 return Err(format!("invalid literal at byte {i}"));
@@ -213,7 +266,8 @@ mod tests {
 
     #[test]
     fn walks_nested_objects_and_arrays() {
-        let l = leaves(r#"{"a":1,"b":{"c":"x\"y","d":[{"e":"f"},"g"]},"h":true,"i":[],"j":{}}"#).expect("parses");
+        let l = leaves(r#"{"a":1,"b":{"c":"x\"y","d":[{"e":"f"},"g"]},"h":true,"i":[],"j":{}}"#)
+            .expect("parses");
         assert_eq!(
             l,
             vec![
@@ -228,7 +282,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in [r#"{"a":1"#, r#"{"a" 1}"#, r#"{"a":"x}"#, "[1]", r#"{"a":1} x"#, r#"{"a":tru}"#, "{\"a\":\"\\"] {
+        for bad in [
+            r#"{"a":1"#,
+            r#"{"a" 1}"#,
+            r#"{"a":"x}"#,
+            "[1]",
+            r#"{"a":1} x"#,
+            r#"{"a":tru}"#,
+            "{\"a\":\"\\",
+        ] {
             assert!(leaves(bad).is_err(), "{bad}");
         }
         let deep = format!("{}{}", "{\"a\":".repeat(100), "}".repeat(100));

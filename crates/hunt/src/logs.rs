@@ -161,13 +161,25 @@ impl Record {
     }
 
     fn push(&mut self, name: u16, role: Role, start: usize, end: usize) {
-        self.fields.push(RawField { name, role, in_scratch: false, start: start as u32, end: end as u32 });
+        self.fields.push(RawField {
+            name,
+            role,
+            in_scratch: false,
+            start: start as u32,
+            end: end as u32,
+        });
     }
 
     fn push_scratch(&mut self, name: u16, role: Role, value: &[u8]) {
         let start = self.scratch.len();
         self.scratch.extend_from_slice(value);
-        self.fields.push(RawField { name, role, in_scratch: true, start: start as u32, end: self.scratch.len() as u32 });
+        self.fields.push(RawField {
+            name,
+            role,
+            in_scratch: true,
+            start: start as u32,
+            end: self.scratch.len() as u32,
+        });
     }
 
     /// Number of fields.
@@ -201,7 +213,10 @@ pub struct Parser {
 enum Kind {
     ZeekJson,
     Eve,
-    Jsonl { map: Vec<(String, u16, Role)>, ts: Option<String> },
+    Jsonl {
+        map: Vec<(String, u16, Role)>,
+        ts: Option<String>,
+    },
     Tsv(Tsv),
     Bind,
     Unbound,
@@ -255,7 +270,33 @@ const ZEEK_FIELDS: &[(&str, Role)] = &[
 ];
 
 fn zeek_field(name: &[u8]) -> Option<(u16, Role)> {
-    ZEEK_FIELDS.iter().position(|(n, _)| n.as_bytes() == name).map(|i| (i as u16, ZEEK_FIELDS[i].1))
+    // A match compiles to a length switch plus one comparison: this runs for every key of every line.
+    let i: u16 = match name {
+        b"id.orig_h" => 0,
+        b"id.resp_h" => 1,
+        b"id.orig_p" => 2,
+        b"id.resp_p" => 3,
+        b"proto" => 4,
+        b"query" => 5,
+        b"answers" => 6,
+        b"host" => 7,
+        b"uri" => 8,
+        b"server_name" => 9,
+        b"md5" => 10,
+        b"sha1" => 11,
+        b"sha256" => 12,
+        b"fingerprint" => 13,
+        b"san.dns" => 14,
+        b"san.email" => 15,
+        b"cert_chain_fps" => 16,
+        b"client_cert_chain_fps" => 17,
+        b"tx_hosts" => 18,
+        b"rx_hosts" => 19,
+        b"mailfrom" => 20,
+        b"rcptto" => 21,
+        _ => return None,
+    };
+    ZEEK_FIELDS.get(i as usize).map(|f| (i, f.1))
 }
 
 /// Suricata EVE paths (arrays add nothing) and roles. `dns.grouped.*` is handled separately.
@@ -286,14 +327,34 @@ const EVE_FIELDS: &[(&str, Role)] = &[
 ];
 
 fn eve_field(path: &[u8]) -> Option<(u16, Role)> {
-    if let Some(i) = EVE_FIELDS.iter().position(|(n, _)| n.as_bytes() == path) {
-        return Some((i as u16, EVE_FIELDS[i].1));
-    }
-    if path.starts_with(b"dns.grouped.") {
-        let i = EVE_FIELDS.iter().position(|(n, _)| *n == "dns.grouped")?;
-        return Some((i as u16, Role::Answer));
-    }
-    None
+    let i: u16 = match path {
+        b"src_ip" => 0,
+        b"dest_ip" => 1,
+        b"src_port" => 2,
+        b"dest_port" => 3,
+        b"proto" => 4,
+        b"dns.rrname" => 5,
+        b"dns.rdata" => 6,
+        b"dns.queries.rrname" => 7,
+        b"dns.answers.rrname" => 8,
+        b"dns.answers.rdata" => 9,
+        b"dns.grouped" => 10,
+        b"http.hostname" => 11,
+        b"http.url" => 12,
+        b"tls.sni" => 13,
+        b"tls.fingerprint" => 14,
+        b"fileinfo.md5" => 15,
+        b"fileinfo.sha1" => 16,
+        b"fileinfo.sha256" => 17,
+        b"email.from" => 18,
+        b"email.to" => 19,
+        b"email.cc" => 20,
+        b"smtp.mail_from" => 21,
+        b"smtp.rcpt_to" => 22,
+        p if p.starts_with(b"dns.grouped.") => 10,
+        _ => return None,
+    };
+    EVE_FIELDS.get(i as usize).map(|f| (i, f.1))
 }
 
 impl Parser {
@@ -302,15 +363,32 @@ impl Parser {
     pub fn new(format: &Format) -> Parser {
         let names = |t: &[(&str, Role)]| t.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>();
         match format {
-            Format::ZeekJson => Parser { kind: Kind::ZeekJson, names: names(ZEEK_FIELDS) },
-            Format::Eve => Parser { kind: Kind::Eve, names: names(EVE_FIELDS) },
+            Format::ZeekJson => Parser {
+                kind: Kind::ZeekJson,
+                names: names(ZEEK_FIELDS),
+            },
+            Format::Eve => Parser {
+                kind: Kind::Eve,
+                names: names(EVE_FIELDS),
+            },
             Format::ZeekTsv => Parser {
-                kind: Kind::Tsv(Tsv { sep: b'\t', set_sep: b',', unset: b"-".to_vec(), empty: b"(empty)".to_vec(), ..Default::default() }),
+                kind: Kind::Tsv(Tsv {
+                    sep: b'\t',
+                    set_sep: b',',
+                    unset: b"-".to_vec(),
+                    empty: b"(empty)".to_vec(),
+                    ..Default::default()
+                }),
                 names: names(ZEEK_FIELDS),
             },
             Format::Jsonl(m) => Parser {
                 kind: Kind::Jsonl {
-                    map: m.fields.iter().enumerate().map(|(i, (p, r))| (p.clone(), i as u16, *r)).collect(),
+                    map: m
+                        .fields
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (p, r))| (p.clone(), i as u16, *r))
+                        .collect(),
                     ts: m.ts.clone(),
                 },
                 names: m.fields.iter().map(|(p, _)| p.clone()).collect(),
@@ -327,9 +405,18 @@ impl Parser {
                 }),
                 names: m.fields.iter().map(|(p, _)| p.clone()).collect(),
             },
-            Format::Bind => Parser { kind: Kind::Bind, names: vec!["client".into(), "query".into(), "server".into()] },
-            Format::Unbound => Parser { kind: Kind::Unbound, names: vec!["client".into(), "query".into()] },
-            Format::Squid => Parser { kind: Kind::Squid, names: vec!["client".into(), "url".into(), "host".into(), "peer".into()] },
+            Format::Bind => Parser {
+                kind: Kind::Bind,
+                names: vec!["client".into(), "query".into(), "server".into()],
+            },
+            Format::Unbound => Parser {
+                kind: Kind::Unbound,
+                names: vec!["client".into(), "query".into()],
+            },
+            Format::Squid => Parser {
+                kind: Kind::Squid,
+                names: vec!["client".into(), "url".into(), "host".into(), "peer".into()],
+            },
         }
     }
 
@@ -342,7 +429,11 @@ impl Parser {
     /// True when this line must update the parser (a `#` line for Zeek TSV; the first data line for CSV).
     pub fn is_header_line(&self, line: &[u8]) -> bool {
         match &self.kind {
-            Kind::Tsv(t) if t.csv => t.header_pending && !line.iter().all(u8::is_ascii_whitespace) && line.first() != Some(&b'#'),
+            Kind::Tsv(t) if t.csv => {
+                t.header_pending
+                    && !line.iter().all(u8::is_ascii_whitespace)
+                    && line.first() != Some(&b'#')
+            }
             Kind::Tsv(_) => line.first() == Some(&b'#'),
             _ => false,
         }
@@ -360,10 +451,17 @@ impl Parser {
                 .iter()
                 .map(|(a, b, _)| {
                     let name = &line[*a..*b];
-                    t.csv_map.iter().position(|(n, _)| n.as_bytes() == name).map(|i| (i as u16, t.csv_map[i].1, false))
+                    t.csv_map
+                        .iter()
+                        .position(|(n, _)| n.as_bytes() == name)
+                        .map(|i| (i as u16, t.csv_map[i].1, false))
                 })
                 .collect();
-            t.ts_col = t.csv_ts.as_ref().and_then(|ts| cells.iter().position(|(a, b, _)| &line[*a..*b] == ts.as_bytes()));
+            t.ts_col = t.csv_ts.as_ref().and_then(|ts| {
+                cells
+                    .iter()
+                    .position(|(a, b, _)| &line[*a..*b] == ts.as_bytes())
+            });
             t.header_pending = false;
             return p;
         }
@@ -375,7 +473,10 @@ impl Parser {
             b"#separator" => {
                 // Written as `\x09`.
                 if let Some(h) = rest.strip_prefix(b"\\x") {
-                    if let Some(v) = std::str::from_utf8(h).ok().and_then(|h| u8::from_str_radix(h.trim(), 16).ok()) {
+                    if let Some(v) = std::str::from_utf8(h)
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h.trim(), 16).ok())
+                    {
                         t.sep = v;
                     }
                 } else if let Some(&c) = rest.first() {
@@ -387,7 +488,10 @@ impl Parser {
             b"#unset_field" => t.unset = rest.to_vec(),
             b"#fields" => {
                 let names: Vec<&[u8]> = rest.split(|&c| c == t.sep).collect();
-                t.cols = names.iter().map(|n| zeek_field(n).map(|(i, r)| (i, r, false))).collect();
+                t.cols = names
+                    .iter()
+                    .map(|n| zeek_field(n).map(|(i, r)| (i, r, false)))
+                    .collect();
                 t.ts_col = names.iter().position(|n| *n == b"ts");
                 t.host_col = names.iter().position(|n| *n == b"host");
                 t.uri_col = names.iter().position(|n| *n == b"uri");
@@ -407,14 +511,25 @@ impl Parser {
 
     /// Name of field `id`.
     fn name(&self, id: u16) -> &str {
-        self.names.get(id as usize).map(String::as_str).unwrap_or("")
+        self.names
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// The fields of a parsed record.
-    pub fn fields<'a>(&'a self, line: &'a [u8], rec: &'a Record) -> impl Iterator<Item = FieldRef<'a>> + 'a {
+    pub fn fields<'a>(
+        &'a self,
+        line: &'a [u8],
+        rec: &'a Record,
+    ) -> impl Iterator<Item = FieldRef<'a>> + 'a {
         rec.fields.iter().filter_map(move |f| {
             let src = if f.in_scratch { &rec.scratch[..] } else { line };
-            Some(FieldRef { name: self.name(f.name), role: f.role, value: src.get(f.start as usize..f.end as usize)? })
+            Some(FieldRef {
+                name: self.name(f.name),
+                role: f.role,
+                value: src.get(f.start as usize..f.end as usize)?,
+            })
         })
     }
 
@@ -444,7 +559,12 @@ impl Parser {
         }
     }
 
-    fn parse_json(&self, line: &[u8], rec: &mut Record, flavor: JsonFlavor) -> Result<Parsed, String> {
+    fn parse_json(
+        &self,
+        line: &[u8],
+        rec: &mut Record,
+        flavor: JsonFlavor,
+    ) -> Result<Parsed, String> {
         if line.first() == Some(&b'#') && flavor != JsonFlavor::Eve {
             return Ok(Parsed::Skip);
         }
@@ -454,17 +574,27 @@ impl Parser {
         let mut err: Option<String> = None;
         let res = json::walk(line, &mut path, &mut |p, leaf| {
             let (start, end, escaped, is_str) = match leaf {
-                Leaf::Str { start, end, escaped } => (start, end, escaped, true),
+                Leaf::Str {
+                    start,
+                    end,
+                    escaped,
+                } => (start, end, escaped, true),
                 Leaf::Bare { start, end } => (start, end, false, false),
             };
             let is_ts = match flavor {
                 JsonFlavor::Zeek => p == b"ts",
                 JsonFlavor::Eve => p == b"timestamp",
-                JsonFlavor::Mapped => matches!(&self.kind, Kind::Jsonl { ts: Some(t), .. } if t.as_bytes() == p),
+                JsonFlavor::Mapped => {
+                    matches!(&self.kind, Kind::Jsonl { ts: Some(t), .. } if t.as_bytes() == p)
+                }
             };
             if is_ts {
                 let kind = if is_str { TsKind::Iso } else { TsKind::Epoch };
-                if is_str && line[start..end].iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+                if is_str
+                    && line[start..end]
+                        .iter()
+                        .all(|c| c.is_ascii_digit() || *c == b'.')
+                {
                     rec.ts = Some((TsKind::Epoch, false, start as u32, end as u32));
                 } else {
                     rec.ts = Some((kind, false, start as u32, end as u32));
@@ -475,7 +605,10 @@ impl Parser {
                 JsonFlavor::Zeek => zeek_field(p),
                 JsonFlavor::Eve => eve_field(p),
                 JsonFlavor::Mapped => match &self.kind {
-                    Kind::Jsonl { map, .. } => map.iter().find(|(k, _, _)| k.as_bytes() == p).map(|(_, i, r)| (*i, *r)),
+                    Kind::Jsonl { map, .. } => map
+                        .iter()
+                        .find(|(k, _, _)| k.as_bytes() == p)
+                        .map(|(_, i, r)| (*i, *r)),
                     _ => None,
                 },
             };
@@ -494,8 +627,12 @@ impl Parser {
                 rec.push(name, role, start, end);
             }
             match (flavor, p) {
-                (JsonFlavor::Zeek, b"host") | (JsonFlavor::Eve, b"http.hostname") => host = Some(rec.fields.len() - 1),
-                (JsonFlavor::Zeek, b"uri") | (JsonFlavor::Eve, b"http.url") => uri = Some(rec.fields.len() - 1),
+                (JsonFlavor::Zeek, b"host") | (JsonFlavor::Eve, b"http.hostname") => {
+                    host = Some(rec.fields.len() - 1)
+                }
+                (JsonFlavor::Zeek, b"uri") | (JsonFlavor::Eve, b"http.url") => {
+                    uri = Some(rec.fields.len() - 1)
+                }
                 _ => {}
             }
         });
@@ -523,7 +660,9 @@ fn compose_url(line: &[u8], rec: &mut Record, host: Option<usize>, uri: Option<u
     let get = |rec: &Record, i: usize| -> Vec<u8> {
         let f = rec.fields[i];
         let src = if f.in_scratch { &rec.scratch[..] } else { line };
-        src.get(f.start as usize..f.end as usize).unwrap_or(&[]).to_vec()
+        src.get(f.start as usize..f.end as usize)
+            .unwrap_or(&[])
+            .to_vec()
     };
     let path = get(rec, u);
     if memchr::memmem::find(&path, b"://").is_some_and(|i| i < 10) {
@@ -558,12 +697,20 @@ fn parse_tsv(t: &Tsv, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
         let mut cells = Vec::new();
         csv_split(line, &mut cells);
         if cells.len() != t.cols.len() {
-            return Err(format!("{} columns, header has {}", cells.len(), t.cols.len()));
+            return Err(format!(
+                "{} columns, header has {}",
+                cells.len(),
+                t.cols.len()
+            ));
         }
         for (i, (a, b, quoted)) in cells.into_iter().enumerate() {
             if t.ts_col == Some(i) {
                 let v = &line[a..b];
-                let kind = if v.iter().all(|c| c.is_ascii_digit() || *c == b'.') { TsKind::Epoch } else { TsKind::Iso };
+                let kind = if v.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+                    TsKind::Epoch
+                } else {
+                    TsKind::Iso
+                };
                 rec.ts = Some((kind, false, a as u32, b as u32));
             }
             if let Some(Some((name, role, _))) = t.cols.get(i) {
@@ -571,7 +718,9 @@ fn parse_tsv(t: &Tsv, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
                     continue;
                 }
                 if quoted && line[a..b].windows(2).any(|w| w == b"\"\"") {
-                    let v: Vec<u8> = String::from_utf8_lossy(&line[a..b]).replace("\"\"", "\"").into_bytes();
+                    let v: Vec<u8> = String::from_utf8_lossy(&line[a..b])
+                        .replace("\"\"", "\"")
+                        .into_bytes();
                     rec.push_scratch(*name, *role, &v);
                 } else {
                     rec.push(*name, *role, a, b);
@@ -595,7 +744,9 @@ fn parse_tsv(t: &Tsv, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
         if t.ts_col == Some(i) {
             rec.ts = Some((TsKind::Epoch, false, a as u32, b as u32));
         }
-        let Some(Some((name, role, is_set))) = t.cols.get(i) else { continue };
+        let Some(Some((name, role, is_set))) = t.cols.get(i) else {
+            continue;
+        };
         if cell == &t.unset[..] || cell == &t.empty[..] || cell.is_empty() {
             continue;
         }
@@ -635,7 +786,11 @@ fn zeek_unescape(v: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < v.len() {
         if v[i] == b'\\' && v.get(i + 1) == Some(&b'x') {
-            if let Some(b) = v.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(b) = v
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 4;
                 continue;
@@ -693,7 +848,10 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 }
 
 fn token_end(b: &[u8], from: usize) -> usize {
-    b[from..].iter().position(|c| c.is_ascii_whitespace()).map_or(b.len(), |k| from + k)
+    b[from..]
+        .iter()
+        .position(|c| c.is_ascii_whitespace())
+        .map_or(b.len(), |k| from + k)
 }
 
 /// BIND: `24-Mar-2018 17:15:20.866 queries: info: client @0x7f.. 10.0.0.1#53124 (q.example): query: q.example IN A +E(0)K (10.0.0.53)`.
@@ -704,7 +862,10 @@ fn parse_bind(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     if line[i..].starts_with(b"@0x") {
         i = token_end(line, i) + 1;
     }
-    let ip_end = line[i.min(line.len())..].iter().position(|&b| b == b'#' || b.is_ascii_whitespace() || b == b':').map(|k| i + k);
+    let ip_end = line[i.min(line.len())..]
+        .iter()
+        .position(|&b| b == b'#' || b.is_ascii_whitespace() || b == b':')
+        .map(|k| i + k);
     if let Some(e) = ip_end {
         if e > i {
             rec.push(0, Role::SrcIp, i, e);
@@ -739,7 +900,10 @@ fn parse_unbound(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
         return Err("not an unbound log line".into());
     };
     let toks: Vec<(usize, usize)> = tokens(line, i + 7).take(4).collect();
-    if toks.len() < 4 || crate::set::parse_ipv4(&line[toks[0].0..toks[0].1]).is_none() && !line[toks[0].0..toks[0].1].contains(&b':') {
+    if toks.len() < 4
+        || crate::set::parse_ipv4(&line[toks[0].0..toks[0].1]).is_none()
+            && !line[toks[0].0..toks[0].1].contains(&b':')
+    {
         // Other informational messages (start-up, statistics) are not queries.
         return Ok(Parsed::Skip);
     }
@@ -775,10 +939,14 @@ fn parse_squid(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     }
     let t: Vec<(usize, usize)> = tokens(line, 0).take(10).collect();
     if t.len() < 7 {
-        return Err(format!("{} fields, a Squid access.log line has at least 7", t.len()));
+        return Err(format!(
+            "{} fields, a Squid access.log line has at least 7",
+            t.len()
+        ));
     }
     let ts = &line[t[0].0..t[0].1];
-    if !ts.iter().all(|c| c.is_ascii_digit() || *c == b'.') || !line[t[3].0..t[3].1].contains(&b'/') {
+    if !ts.iter().all(|c| c.is_ascii_digit() || *c == b'.') || !line[t[3].0..t[3].1].contains(&b'/')
+    {
         return Err("not a Squid native access.log line".into());
     }
     rec.ts = Some((TsKind::Epoch, false, t[0].0 as u32, t[0].1 as u32));
@@ -792,7 +960,10 @@ fn parse_squid(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     } else {
         rec.push(1, Role::Url, ua, ub);
         let hs = find(url, b"://").map_or(0, |i| i + 3);
-        let he = url[hs..].iter().position(|&c| matches!(c, b'/' | b'?' | b'#')).map_or(url.len(), |k| hs + k);
+        let he = url[hs..]
+            .iter()
+            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+            .map_or(url.len(), |k| hs + k);
         if he > hs {
             rec.push(2, Role::Domain, ua + hs, ua + he);
         }
@@ -823,16 +994,24 @@ fn to_rfc3339(kind: TsKind, raw: &str) -> Option<String> {
         }
         TsKind::Iso => match DateTime::parse_from_rfc3339(raw) {
             Ok(d) => d.with_timezone(&Utc),
-            Err(_) => DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z").ok()?.with_timezone(&Utc),
+            Err(_) => DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z")
+                .ok()?
+                .with_timezone(&Utc),
         },
-        TsKind::Bind => NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f").ok()?.and_utc(),
+        TsKind::Bind => NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f")
+            .ok()?
+            .and_utc(),
     };
     Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
 /// Detects the format from the first lines of an input; None when none fits.
 pub fn detect(head: &[u8]) -> Option<Format> {
-    let lines = head.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).filter(|l| !l.is_empty()).take(20);
+    let lines = head
+        .split(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .take(20);
     for l in lines {
         if l.starts_with(b"#separator") || l.starts_with(b"#fields") {
             return Some(Format::ZeekTsv);
@@ -844,7 +1023,10 @@ pub fn detect(head: &[u8]) -> Option<Format> {
             if find(l, b"\"event_type\"").is_some() {
                 return Some(Format::Eve);
             }
-            if find(l, b"\"_path\"").is_some() || find(l, b"\"id.orig_h\"").is_some() || find(l, b"\"uid\"").is_some() {
+            if find(l, b"\"_path\"").is_some()
+                || find(l, b"\"id.orig_h\"").is_some()
+                || find(l, b"\"uid\"").is_some()
+            {
                 return Some(Format::ZeekJson);
             }
             return None;
@@ -889,7 +1071,11 @@ impl LogInput {
 
 /// Opens an input, decompressing gzip (all members) or zstd when the magic bytes say so.
 pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" { Box::new(io::stdin()) } else { Box::new(File::open(path)?) };
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path)?)
+    };
     decompress(raw)
 }
 
@@ -908,7 +1094,9 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Se
     let head = io::Cursor::new(magic[..n].to_vec());
     let chained = head.chain(raw);
     if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        return Ok(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 18, chained))));
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 18, chained),
+        )));
     }
     if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
         return Ok(Box::new(zstd::stream::read::Decoder::new(chained)?));
@@ -937,7 +1125,8 @@ pub enum ChunkEvent {
     Lines(Vec<u8>, Arc<Parser>),
     /// A line longer than the limit was dropped (counts as one unparsable line).
     LongLine,
-    /// Reading failed; `partial` is true when an incomplete last line was dropped.
+    /// Reading failed (e.g. a truncated gzip stream); complete lines read before were returned first and an
+    /// incomplete last line was dropped.
     Failed(io::Error),
     /// End of input.
     End,
@@ -946,7 +1135,12 @@ pub enum ChunkEvent {
 impl Chunker {
     /// A chunker over a reader with an initial parser; `chunk` is the target chunk size in bytes, `max_line`
     /// the longest line kept.
-    pub fn new(reader: Box<dyn Read + Send>, parser: Parser, chunk: usize, max_line: usize) -> Chunker {
+    pub fn new(
+        reader: Box<dyn Read + Send>,
+        parser: Parser,
+        chunk: usize,
+        max_line: usize,
+    ) -> Chunker {
         Chunker {
             reader,
             parser: Arc::new(parser),
@@ -994,6 +1188,8 @@ impl Chunker {
             }
             let old = self.carry.len();
             let want = (self.chunk.max(old + 65536) - old) as u64;
+            // Reserve up front: growing inside read_to_end would reallocate (and fault in fresh pages) per chunk.
+            self.carry.reserve(want as usize);
             match (&mut self.reader).take(want).read_to_end(&mut self.carry) {
                 Ok(0) => self.eof = true,
                 Ok(_) => {}
@@ -1097,7 +1293,15 @@ mod tests {
     fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
         let mut r = Record::default();
         p.parse(line.as_bytes(), &mut r).expect("parses");
-        p.fields(line.as_bytes(), &r).map(|f| (f.name.to_string(), f.role, String::from_utf8_lossy(f.value).into_owned())).collect()
+        p.fields(line.as_bytes(), &r)
+            .map(|f| {
+                (
+                    f.name.to_string(),
+                    f.role,
+                    String::from_utf8_lossy(f.value).into_owned(),
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -1110,7 +1314,10 @@ mod tests {
         assert!(!f.iter().any(|x| x.2 == "evil.org"));
         let mut r = Record::default();
         p.parse(l.as_bytes(), &mut r).expect("parses");
-        assert_eq!(p.timestamp(l.as_bytes(), &r).as_deref(), Some("2018-03-24T17:15:20.500Z"));
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2018-03-24T17:15:20.500Z")
+        );
     }
 
     #[test]
@@ -1123,13 +1330,21 @@ mod tests {
         assert!(f.contains(&("dns.grouped".into(), Role::Answer, "6.6.6.6".into())));
         let mut r = Record::default();
         p.parse(l.as_bytes(), &mut r).expect("parses");
-        assert_eq!(p.timestamp(l.as_bytes(), &r).as_deref(), Some("2023-02-28T11:34:02.133169Z"));
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2023-02-28T11:34:02.133169Z")
+        );
     }
 
     #[test]
     fn zeek_tsv_header_and_sets() {
         let mut p = Parser::new(&Format::ZeekTsv);
-        for h in ["#separator \\x09", "#set_separator\t,", "#fields\tts\tquery\tanswers\tid.orig_h", "#types\ttime\tstring\tvector[string]\taddr"] {
+        for h in [
+            "#separator \\x09",
+            "#set_separator\t,",
+            "#fields\tts\tquery\tanswers\tid.orig_h",
+            "#types\ttime\tstring\tvector[string]\taddr",
+        ] {
             p = p.with_header_line(h.as_bytes());
         }
         let f = fields(&p, "1521911720.865716\tevil.com\t1.2.3.4,x.com\t-");
@@ -1153,7 +1368,10 @@ mod tests {
         assert_eq!(f[1], ("query".into(), Role::Domain, "Evil.com".into()));
         assert_eq!(f[2], ("server".into(), Role::DstIp, "10.0.0.100".into()));
         let u = Parser::new(&Format::Unbound);
-        let f = fields(&u, "[1521911720] unbound[1234:0] info: 10.0.0.1 evil.com. A IN");
+        let f = fields(
+            &u,
+            "[1521911720] unbound[1234:0] info: 10.0.0.1 evil.com. A IN",
+        );
         assert_eq!(f[1], ("query".into(), Role::Domain, "evil.com.".into()));
         let s = Parser::new(&Format::Squid);
         let f = fields(&s, "1286536309.450    123 192.168.0.1 TCP_MISS/200 1234 GET http://evil.com/x - DIRECT/1.2.3.4 text/html");
@@ -1164,10 +1382,36 @@ mod tests {
 
     #[test]
     fn detects_formats() {
-        assert_eq!(detect(b"#separator \\x09\n#fields\tts\n"), Some(Format::ZeekTsv));
-        assert_eq!(detect(br#"{"timestamp":"x","event_type":"dns"}"#), Some(Format::Eve));
+        assert_eq!(
+            detect(b"#separator \\x09\n#fields\tts\n"),
+            Some(Format::ZeekTsv)
+        );
+        assert_eq!(
+            detect(br#"{"timestamp":"x","event_type":"dns"}"#),
+            Some(Format::Eve)
+        );
         assert_eq!(detect(br#"{"_path":"dns","ts":1}"#), Some(Format::ZeekJson));
         assert_eq!(detect(b"1286536309.450    123 192.168.0.1 TCP_MISS/200 1234 GET http://e.com/ - DIRECT/1.2.3.4 -"), Some(Format::Squid));
         assert_eq!(detect(b"hello world"), None);
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn field_matches_agree_with_the_name_tables() {
+        for (i, (n, r)) in ZEEK_FIELDS.iter().enumerate() {
+            assert_eq!(zeek_field(n.as_bytes()), Some((i as u16, *r)), "{n}");
+        }
+        for (i, (n, r)) in EVE_FIELDS.iter().enumerate() {
+            assert_eq!(eve_field(n.as_bytes()), Some((i as u16, *r)), "{n}");
+        }
+        assert_eq!(
+            eve_field(b"dns.grouped.AAAA").map(|x| x.1),
+            Some(Role::Answer)
+        );
+        assert_eq!(zeek_field(b"user_agent"), None);
     }
 }

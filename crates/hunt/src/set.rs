@@ -197,7 +197,10 @@ pub(crate) struct StrList {
 
 impl StrList {
     fn new() -> StrList {
-        StrList { arena: Vec::new(), offs: vec![0] }
+        StrList {
+            arena: Vec::new(),
+            offs: vec![0],
+        }
     }
     fn push(&mut self, s: &str) -> u32 {
         self.arena.extend_from_slice(s.as_bytes());
@@ -207,7 +210,11 @@ impl StrList {
     pub(crate) fn get(&self, i: u32) -> &str {
         let i = i as usize;
         match (self.offs.get(i), self.offs.get(i + 1)) {
-            (Some(&a), Some(&b)) => self.arena.get(a as usize..b as usize).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or(""),
+            (Some(&a), Some(&b)) => self
+                .arena
+                .get(a as usize..b as usize)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or(""),
             _ => "",
         }
     }
@@ -273,7 +280,8 @@ impl Addr for u128 {
 impl<T: Addr> CidrTable<T> {
     fn build(blocks: Vec<(T, u8, u32)>) -> CidrTable<T> {
         // Merge indicators of identical blocks.
-        let mut by_block: std::collections::BTreeMap<(T, u8), Vec<u32>> = std::collections::BTreeMap::new();
+        let mut by_block: std::collections::BTreeMap<(T, u8), Vec<u32>> =
+            std::collections::BTreeMap::new();
         for (net, len, ind) in blocks {
             by_block.entry((net, len)).or_default().push(ind);
         }
@@ -283,7 +291,11 @@ impl<T: Addr> CidrTable<T> {
         for ((net, len), ids) in by_block {
             let start = net.to_u128();
             let host_bits = u32::from(T::BITS - len);
-            let span = if host_bits >= 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
+            let span = if host_bits >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << host_bits) - 1
+            };
             let end = start | span;
             let post = make_posting(ids, &mut t.multi);
             pre.push((start, end, len, post));
@@ -329,9 +341,13 @@ impl<T: Addr> CidrTable<T> {
                 pos = pre[top].1.checked_add(1).map(|x| x.max(p));
             }
         }
-        if T::BITS == 32 {
+        if T::BITS == 32 && !t.start.is_empty() {
             t.first = (0..=65536u64)
-                .map(|h| t.start.partition_point(|x| x.to_u128() < u128::from(h) << 16) as u32)
+                .map(|h| {
+                    t.start
+                        .partition_point(|x| x.to_u128() < u128::from(h) << 16)
+                        as u32
+                })
                 .collect();
         }
         t
@@ -358,16 +374,24 @@ impl<T: Addr> CidrTable<T> {
 
     fn validate(&self, n_indicators: u32) -> Result<(), String> {
         let n = self.start.len();
-        if self.end.len() != n || self.net.len() != n || self.len.len() != n || self.post.len() != n {
+        if self.end.len() != n || self.net.len() != n || self.len.len() != n || self.post.len() != n
+        {
             return Err("CIDR table columns differ in length".into());
         }
-        if self.start.windows(2).any(|w| w[0] > w[1]) || self.start.iter().zip(&self.end).any(|(a, b)| a > b) {
+        if self.start.windows(2).any(|w| w[0] > w[1])
+            || self.start.iter().zip(&self.end).any(|(a, b)| a > b)
+        {
             return Err("CIDR intervals not sorted".into());
         }
         if self.len.iter().any(|&l| l > T::BITS) {
             return Err("CIDR prefix length out of range".into());
         }
-        if T::BITS == 32 && !(self.first.len() == 65537 && self.first.windows(2).all(|w| w[0] <= w[1]) && self.first.iter().all(|&x| x as usize <= n)) {
+        if T::BITS == 32
+            && !(n == 0 && self.first.is_empty())
+            && !(self.first.len() == 65537
+                && self.first.windows(2).all(|w| w[0] <= w[1])
+                && self.first.iter().all(|&x| x as usize <= n))
+        {
             return Err("CIDR index invalid".into());
         }
         crate::table::validate_postings(&self.post, &self.multi, n_indicators)
@@ -632,14 +656,22 @@ pub fn url_key(raw: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     out.clear();
     let raw = trim_ascii(raw);
     let (scheme, rest) = match memchr::memmem::find(raw, b"://") {
-        Some(i) if i > 0 && raw[..i].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')) => {
+        Some(i)
+            if i > 0
+                && raw[..i]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')) =>
+        {
             (&raw[..i], &raw[i + 3..])
         }
         _ => (&b"http"[..], raw),
     };
     out.extend(scheme.iter().map(u8::to_ascii_lowercase));
     out.extend_from_slice(b"://");
-    let auth_end = rest.iter().position(|&c| matches!(c, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    let auth_end = rest
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     let auth = &rest[..auth_end];
     let auth = match memchr::memrchr(b'@', auth) {
         Some(i) => &auth[i + 1..],
@@ -647,7 +679,10 @@ pub fn url_key(raw: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     };
     // Split the port off, minding IPv6 brackets.
     let (host, port) = match memchr::memrchr(b':', auth) {
-        Some(i) if !auth[i + 1..].contains(&b']') && (auth.first() != Some(&b'[') || auth[..i].ends_with(b"]")) => {
+        Some(i)
+            if !auth[i + 1..].contains(&b']')
+                && (auth.first() != Some(&b'[') || auth[..i].ends_with(b"]")) =>
+        {
             (&auth[..i], &auth[i + 1..])
         }
         _ => (auth, &b""[..]),
@@ -730,7 +765,10 @@ fn push_escaped(s: &[u8], out: &mut Vec<u8>) {
     while i < s.len() {
         let c = s[i];
         if c == b'%' {
-            if let (Some(h), Some(l)) = (s.get(i + 1).and_then(|&x| hexval(x)), s.get(i + 2).and_then(|&x| hexval(x))) {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).and_then(|&x| hexval(x)),
+                s.get(i + 2).and_then(|&x| hexval(x)),
+            ) {
                 let d = h << 4 | l;
                 if unreserved(d) {
                     out.push(d);
@@ -793,10 +831,16 @@ impl IndicatorSetBuilder {
     pub fn add(&mut self, input: &IndicatorInput) -> Result<u32, BuildError> {
         let id = &input.id;
         if id.trim().is_empty() {
-            return Err(BuildError::BadInput { id: id.clone(), reason: "empty id".into() });
+            return Err(BuildError::BadInput {
+                id: id.clone(),
+                reason: "empty id".into(),
+            });
         }
         if !(0.0..=100.0).contains(&input.score) {
-            return Err(BuildError::BadInput { id: id.clone(), reason: format!("score {} outside 0..=100", input.score) });
+            return Err(BuildError::BadInput {
+                id: id.clone(),
+                reason: format!("score {} outside 0..=100", input.score),
+            });
         }
         let idx = self.len() as u32;
         if idx >= crate::table::MULTI {
@@ -808,21 +852,29 @@ impl IndicatorSetBuilder {
         match &input.source {
             IndicatorSource::Observable(o) => keys.push((o.kind, o.value.clone())),
             IndicatorSource::Pattern(text) => {
-                let p = Pattern::parse(text).map_err(|e| BuildError::BadPattern { id: id.clone(), reason: e.to_string() })?;
+                let p = Pattern::parse(text).map_err(|e| BuildError::BadPattern {
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })?;
                 match indexable(&p) {
                     Some(k) => keys = k,
                     None => {
-                        general = Some(
-                            CompiledPattern::from_pattern(&p)
-                                .map_err(|e| BuildError::BadPattern { id: id.clone(), reason: e.to_string() })?,
-                        );
+                        general = Some(CompiledPattern::from_pattern(&p).map_err(|e| {
+                            BuildError::BadPattern {
+                                id: id.clone(),
+                                reason: e.to_string(),
+                            }
+                        })?);
                     }
                 }
             }
         }
         let mut staged: Vec<Staged> = Vec::new();
         for (kind, value) in &keys {
-            staged.push(stage(*kind, value).map_err(|reason| BuildError::BadValue { id: id.clone(), reason })?);
+            staged.push(stage(*kind, value).map_err(|reason| BuildError::BadValue {
+                id: id.clone(),
+                reason,
+            })?);
         }
         for s in staged {
             match s {
@@ -865,7 +917,8 @@ impl IndicatorSetBuilder {
         }
         s.score.push(input.score);
         s.tlp.push(tlp_code(input.tlp));
-        s.flags.push(if input.subdomains { FLAG_SUBDOMAINS } else { 0 });
+        s.flags
+            .push(if input.subdomains { FLAG_SUBDOMAINS } else { 0 });
         let mut items: Vec<u32> = Vec::new();
         for (names, bit) in [(&input.malware, 0), (&input.actors, ACTOR_BIT)] {
             for n in names {
@@ -922,7 +975,11 @@ enum Staged {
 
 fn stage(kind: ObservableKind, value: &str) -> Result<Staged, String> {
     Ok(match kind {
-        ObservableKind::Domain => Staged::Domain(normalize_domain(value).map_err(|e| e.to_string())?.into_bytes()),
+        ObservableKind::Domain => Staged::Domain(
+            normalize_domain(value)
+                .map_err(|e| e.to_string())?
+                .into_bytes(),
+        ),
         ObservableKind::Ipv4 | ObservableKind::Ipv6 => match IpNet::parse(value.trim()) {
             Some(IpNet::V4(a, 32)) => Staged::Ip(a.to_be_bytes().to_vec()),
             Some(IpNet::V4(a, l)) => Staged::Cidr4(mask4(a, l), l),
@@ -936,10 +993,18 @@ fn stage(kind: ObservableKind, value: &str) -> Result<Staged, String> {
             url_key(n.as_bytes(), &mut k).ok_or("URL without host")?;
             Staged::Url(k)
         }
-        ObservableKind::Email => Staged::Email(normalize_email(value).map_err(|e| e.to_string())?.into_bytes()),
-        ObservableKind::Md5 | ObservableKind::Sha1 | ObservableKind::Sha256 | ObservableKind::Sha512 => {
+        ObservableKind::Email => Staged::Email(
+            normalize_email(value)
+                .map_err(|e| e.to_string())?
+                .into_bytes(),
+        ),
+        ObservableKind::Md5
+        | ObservableKind::Sha1
+        | ObservableKind::Sha256
+        | ObservableKind::Sha512 => {
             let mut d = [0u8; 64];
-            let n = hex_digest(value.trim().as_bytes(), &mut d).ok_or_else(|| format!("`{value}` is not a hex digest"))?;
+            let n = hex_digest(value.trim().as_bytes(), &mut d)
+                .ok_or_else(|| format!("`{value}` is not a hex digest"))?;
             Staged::Hash(d[..n].to_vec())
         }
         ObservableKind::Asn => return Err("AS numbers are not matched against logs".into()),
@@ -958,8 +1023,12 @@ fn indexable(p: &Pattern) -> Option<Vec<(ObservableKind, String)>> {
                 "url:value" => ObservableKind::Url,
                 "email-addr:value" => ObservableKind::Email,
                 "file:hashes.MD5" | "file:hashes.md5" => ObservableKind::Md5,
-                "file:hashes.SHA-1" | "file:hashes.SHA1" | "file:hashes.sha1" => ObservableKind::Sha1,
-                "file:hashes.SHA-256" | "file:hashes.SHA256" | "file:hashes.sha256" => ObservableKind::Sha256,
+                "file:hashes.SHA-1" | "file:hashes.SHA1" | "file:hashes.sha1" => {
+                    ObservableKind::Sha1
+                }
+                "file:hashes.SHA-256" | "file:hashes.SHA256" | "file:hashes.sha256" => {
+                    ObservableKind::Sha256
+                }
                 "file:hashes.SHA-512" | "file:hashes.SHA512" => ObservableKind::Sha512,
                 _ => return None,
             };
@@ -1041,21 +1110,41 @@ impl IndicatorSet {
     /// Metadata of indicator `i`.
     pub fn meta(&self, i: u32) -> IndicatorMeta<'_> {
         let c = self.ctx.get(i as usize).copied().unwrap_or(0) as usize;
-        let (a, b) = (self.ctx_offs.get(c).copied().unwrap_or(0), self.ctx_offs.get(c + 1).copied().unwrap_or(0));
+        let (a, b) = (
+            self.ctx_offs.get(c).copied().unwrap_or(0),
+            self.ctx_offs.get(c + 1).copied().unwrap_or(0),
+        );
         let items = self.ctx_items.get(a as usize..b as usize).unwrap_or(&[]);
         IndicatorMeta {
             id: self.id(i),
             score: self.score(i),
             tlp: self.tlp(i),
-            malware: items.iter().filter(|&&x| x & ACTOR_BIT == 0).map(|&x| self.names.get(x)).collect(),
-            actors: items.iter().filter(|&&x| x & ACTOR_BIT != 0).map(|&x| self.names.get(x & !ACTOR_BIT)).collect(),
-            subdomains: self.flags.get(i as usize).is_some_and(|f| f & FLAG_SUBDOMAINS != 0),
+            malware: items
+                .iter()
+                .filter(|&&x| x & ACTOR_BIT == 0)
+                .map(|&x| self.names.get(x))
+                .collect(),
+            actors: items
+                .iter()
+                .filter(|&&x| x & ACTOR_BIT != 0)
+                .map(|&x| self.names.get(x & !ACTOR_BIT))
+                .collect(),
+            subdomains: self
+                .flags
+                .get(i as usize)
+                .is_some_and(|f| f & FLAG_SUBDOMAINS != 0),
         }
     }
 
     /// Counts and memory of the set.
     pub fn stats(&self) -> SetStats {
-        let kt = |t: &KeyTable| t.arena.capacity() + 4 * (t.offs.capacity() + t.post.capacity() + t.multi.capacity() + t.slots.capacity());
+        let kt = |t: &KeyTable| {
+            t.arena.capacity()
+                + 4 * (t.offs.capacity()
+                    + t.post.capacity()
+                    + t.multi.capacity()
+                    + t.slots.capacity())
+        };
         let heap = self.id_uuid.capacity() * 16
             + 4 * self.id_prefix.capacity()
             + self.id_prefixes.arena.capacity()
@@ -1065,14 +1154,18 @@ impl IndicatorSet {
             + self.flags.capacity()
             + 4 * self.ctx.capacity()
             + self.names.arena.capacity()
-            + 4 * (self.names.offs.capacity() + self.ctx_offs.capacity() + self.ctx_items.capacity())
+            + 4 * (self.names.offs.capacity()
+                + self.ctx_offs.capacity()
+                + self.ctx_items.capacity())
             + kt(&self.domains)
             + kt(&self.ips)
             + kt(&self.urls)
             + kt(&self.hashes)
             + kt(&self.emails)
             + self.cidr4.start.capacity() * 13
-            + 4 * (self.cidr4.post.capacity() + self.cidr4.first.capacity() + self.cidr4.multi.capacity())
+            + 4 * (self.cidr4.post.capacity()
+                + self.cidr4.first.capacity()
+                + self.cidr4.multi.capacity())
             + self.cidr6.start.capacity() * 49
             + 4 * (self.cidr6.post.capacity() + self.cidr6.multi.capacity())
             + self.pattern_text.arena.capacity();
@@ -1108,18 +1201,26 @@ impl IndicatorSet {
                 match table {
                     Table::Ips => match k.len() {
                         4 => Ipv4Addr::from(<[u8; 4]>::try_from(k).unwrap_or_default()).to_string(),
-                        16 => Ipv6Addr::from(<[u8; 16]>::try_from(k).unwrap_or_default()).to_string(),
+                        16 => {
+                            Ipv6Addr::from(<[u8; 16]>::try_from(k).unwrap_or_default()).to_string()
+                        }
                         _ => String::new(),
                     },
                     Table::Hashes => k.iter().map(|b| format!("{b:02x}")).collect(),
                     _ => String::from_utf8_lossy(k).into_owned(),
                 }
             }
-            HitRef::Cidr4(i) => match (self.cidr4.net.get(i as usize), self.cidr4.len.get(i as usize)) {
+            HitRef::Cidr4(i) => match (
+                self.cidr4.net.get(i as usize),
+                self.cidr4.len.get(i as usize),
+            ) {
                 (Some(&n), Some(&l)) => format!("{}/{l}", Ipv4Addr::from(n)),
                 _ => String::new(),
             },
-            HitRef::Cidr6(i) => match (self.cidr6.net.get(i as usize), self.cidr6.len.get(i as usize)) {
+            HitRef::Cidr6(i) => match (
+                self.cidr6.net.get(i as usize),
+                self.cidr6.len.get(i as usize),
+            ) {
                 (Some(&n), Some(&l)) => format!("{}/{l}", Ipv6Addr::from(n)),
                 _ => String::new(),
             },
@@ -1130,17 +1231,31 @@ impl IndicatorSet {
     /// The contract `type` of a match; for a general pattern, the type of the field that triggered it.
     pub fn hit_type(&self, m: &Match, field_role: Role) -> HitType {
         match m.hit {
-            HitRef::Key { table: Table::Domains, .. } => HitType::Domain,
-            HitRef::Key { table: Table::Urls, .. } => HitType::Url,
-            HitRef::Key { table: Table::Emails, .. } => HitType::Email,
-            HitRef::Key { table: Table::Ips, key } => {
+            HitRef::Key {
+                table: Table::Domains,
+                ..
+            } => HitType::Domain,
+            HitRef::Key {
+                table: Table::Urls, ..
+            } => HitType::Url,
+            HitRef::Key {
+                table: Table::Emails,
+                ..
+            } => HitType::Email,
+            HitRef::Key {
+                table: Table::Ips,
+                key,
+            } => {
                 if self.ips.key(key as usize).len() == 4 {
                     HitType::Ipv4
                 } else {
                     HitType::Ipv6
                 }
             }
-            HitRef::Key { table: Table::Hashes, key } => match self.hashes.key(key as usize).len() {
+            HitRef::Key {
+                table: Table::Hashes,
+                key,
+            } => match self.hashes.key(key as usize).len() {
                 16 => HitType::Md5,
                 20 => HitType::Sha1,
                 32 => HitType::Sha256,
@@ -1160,10 +1275,18 @@ impl IndicatorSet {
     fn push_key(&self, table: Table, key: u32, require_subdomains: bool, out: &mut Vec<Match>) {
         let t = self.table(table);
         for &ind in t.postings(key) {
-            if require_subdomains && self.flags.get(ind as usize).is_none_or(|f| f & FLAG_SUBDOMAINS == 0) {
+            if require_subdomains
+                && self
+                    .flags
+                    .get(ind as usize)
+                    .is_none_or(|f| f & FLAG_SUBDOMAINS == 0)
+            {
                 continue;
             }
-            out.push(Match { indicator: ind, hit: HitRef::Key { table, key } });
+            out.push(Match {
+                indicator: ind,
+                hit: HitRef::Key { table, key },
+            });
         }
     }
 
@@ -1200,7 +1323,9 @@ impl IndicatorSet {
                 let v = trim_ascii(value);
                 let v = v.strip_prefix(b"<").unwrap_or(v);
                 let v = v.strip_suffix(b">").unwrap_or(v);
-                let Some(at) = memchr::memrchr(b'@', v) else { return };
+                let Some(at) = memchr::memrchr(b'@', v) else {
+                    return;
+                };
                 let k = &mut scratch.key;
                 k.clear();
                 k.extend_from_slice(&v[..at + 1]);
@@ -1226,7 +1351,10 @@ impl IndicatorSet {
             }
             if let Some(i) = self.cidr4.find(a) {
                 for &ind in postings(&self.cidr4.post[i], &self.cidr4.multi) {
-                    out.push(Match { indicator: ind, hit: HitRef::Cidr4(i as u32) });
+                    out.push(Match {
+                        indicator: ind,
+                        hit: HitRef::Cidr4(i as u32),
+                    });
                 }
             }
             return true;
@@ -1239,7 +1367,10 @@ impl IndicatorSet {
                 }
                 if let Some(i) = self.cidr6.find(a) {
                     for &ind in postings(&self.cidr6.post[i], &self.cidr6.multi) {
-                        out.push(Match { indicator: ind, hit: HitRef::Cidr6(i as u32) });
+                        out.push(Match {
+                            indicator: ind,
+                            hit: HitRef::Cidr6(i as u32),
+                        });
                     }
                 }
                 return true;
@@ -1284,7 +1415,9 @@ impl IndicatorSet {
             return;
         }
         let k = &mut scratch.key;
-        let Some(before_query) = url_key(value, k) else { return };
+        let Some(before_query) = url_key(value, k) else {
+            return;
+        };
         if let Some(key) = self.urls.find(k) {
             self.push_key(Table::Urls, key, false, out);
             return;
@@ -1298,24 +1431,38 @@ impl IndicatorSet {
 
     /// General patterns: (pattern number, indicator, compiled pattern).
     pub(crate) fn general_patterns(&self) -> impl Iterator<Item = (u32, u32, &CompiledPattern)> {
-        self.patterns.iter().enumerate().filter_map(|(i, p)| Some((i as u32, *self.pattern_ind.get(i)?, p)))
+        self.patterns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i as u32, *self.pattern_ind.get(i)?, p)))
     }
 
     /// Checks every invariant lookups rely on; used after loading a snapshot so a crafted file cannot cause
     /// out-of-range reads.
     pub(crate) fn validate(&self) -> Result<(), String> {
         let n = self.score.len();
-        if self.id_uuid.len() != n || self.id_prefix.len() != n || self.tlp.len() != n || self.flags.len() != n || self.ctx.len() != n {
+        if self.id_uuid.len() != n
+            || self.id_prefix.len() != n
+            || self.tlp.len() != n
+            || self.flags.len() != n
+            || self.ctx.len() != n
+        {
             return Err("per-indicator columns differ in length".into());
         }
         let n32 = n as u32;
         self.id_prefixes.validate()?;
         self.names.validate()?;
         self.pattern_text.validate()?;
-        if self.id_raw.len() != self.id_prefixes.len() || self.id_prefix.iter().any(|&p| p as usize >= self.id_prefixes.len()) {
+        if self.id_raw.len() != self.id_prefixes.len()
+            || self
+                .id_prefix
+                .iter()
+                .any(|&p| p as usize >= self.id_prefixes.len())
+        {
             return Err("id prefix out of range".into());
         }
-        if self.score.iter().any(|s| !(0.0..=100.0).contains(s)) || self.tlp.iter().any(|&t| t > 4) {
+        if self.score.iter().any(|s| !(0.0..=100.0).contains(s)) || self.tlp.iter().any(|&t| t > 4)
+        {
             return Err("score or TLP out of range".into());
         }
         let nctx = self.ctx_offs.len().saturating_sub(1);
@@ -1323,11 +1470,20 @@ impl IndicatorSet {
             || self.ctx_offs.windows(2).any(|w| w[0] > w[1])
             || self.ctx_offs.last().map(|&x| x as usize) != Some(self.ctx_items.len())
             || self.ctx.iter().any(|&c| c as usize >= nctx.max(1))
-            || self.ctx_items.iter().any(|&x| (x & !ACTOR_BIT) as usize >= self.names.len())
+            || self
+                .ctx_items
+                .iter()
+                .any(|&x| (x & !ACTOR_BIT) as usize >= self.names.len())
         {
             return Err("context table invalid".into());
         }
-        for t in [&self.domains, &self.ips, &self.urls, &self.hashes, &self.emails] {
+        for t in [
+            &self.domains,
+            &self.ips,
+            &self.urls,
+            &self.hashes,
+            &self.emails,
+        ] {
             t.validate(n32)?;
         }
         self.cidr4.validate(n32)?;
@@ -1361,14 +1517,28 @@ mod tests {
     fn hits(s: &IndicatorSet, role: Role, v: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
         s.lookup(role, v.as_bytes(), &mut Scratch::default(), &mut out);
-        out.iter().map(|m| (s.id(m.indicator), s.indicator_value(m))).collect()
+        out.iter()
+            .map(|m| (s.id(m.indicator), s.indicator_value(m)))
+            .collect()
+    }
+
+    #[test]
+    fn set_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<IndicatorSet>();
     }
 
     #[test]
     fn domains_are_label_aware() {
-        let mut sub = IndicatorInput::new("indicator--00000000-0000-4000-8000-000000000001", obs(ObservableKind::Domain, "evil.com"));
+        let mut sub = IndicatorInput::new(
+            "indicator--00000000-0000-4000-8000-000000000001",
+            obs(ObservableKind::Domain, "evil.com"),
+        );
         sub.subdomains = true;
-        let exact = IndicatorInput::new("indicator--00000000-0000-4000-8000-000000000002", obs(ObservableKind::Domain, "exact.org"));
+        let exact = IndicatorInput::new(
+            "indicator--00000000-0000-4000-8000-000000000002",
+            obs(ObservableKind::Domain, "exact.org"),
+        );
         let s = set(&[sub, exact]);
         assert_eq!(hits(&s, Role::Domain, "evil.com").len(), 1);
         assert_eq!(hits(&s, Role::Domain, "A.B.Evil.COM.").len(), 1);
@@ -1388,10 +1558,22 @@ mod tests {
             IndicatorInput::new("c", obs(ObservableKind::Ipv4, "10.1.2.3")),
             IndicatorInput::new("d", obs(ObservableKind::Ipv6, "2001:db8::/32")),
         ]);
-        assert_eq!(hits(&s, Role::Ip, "10.9.9.9"), vec![("a".into(), "10.0.0.0/8".into())]);
-        assert_eq!(hits(&s, Role::Ip, "10.1.9.9"), vec![("b".into(), "10.1.0.0/16".into())]);
-        assert_eq!(hits(&s, Role::Ip, "10.1.2.3"), vec![("c".into(), "10.1.2.3".into())]);
-        assert_eq!(hits(&s, Role::Ip, "10.2.0.0"), vec![("a".into(), "10.0.0.0/8".into())]);
+        assert_eq!(
+            hits(&s, Role::Ip, "10.9.9.9"),
+            vec![("a".into(), "10.0.0.0/8".into())]
+        );
+        assert_eq!(
+            hits(&s, Role::Ip, "10.1.9.9"),
+            vec![("b".into(), "10.1.0.0/16".into())]
+        );
+        assert_eq!(
+            hits(&s, Role::Ip, "10.1.2.3"),
+            vec![("c".into(), "10.1.2.3".into())]
+        );
+        assert_eq!(
+            hits(&s, Role::Ip, "10.2.0.0"),
+            vec![("a".into(), "10.0.0.0/8".into())]
+        );
         assert!(hits(&s, Role::Ip, "11.0.0.0").is_empty());
         assert!(hits(&s, Role::Ip, "9.255.255.255").is_empty());
         assert_eq!(hits(&s, Role::Ip, "2001:db8:1::5").len(), 1);
@@ -1402,15 +1584,32 @@ mod tests {
     fn urls_hashes_emails_and_patterns() {
         let s = set(&[
             IndicatorInput::new("u", obs(ObservableKind::Url, "http://Evil.com/gate.php")),
-            IndicatorInput::new("h", obs(ObservableKind::Md5, "D41D8CD98F00B204E9800998ECF8427E")),
+            IndicatorInput::new(
+                "h",
+                obs(ObservableKind::Md5, "D41D8CD98F00B204E9800998ECF8427E"),
+            ),
             IndicatorInput::new("e", obs(ObservableKind::Email, "Bad@Evil.com")),
-            IndicatorInput::new("p", IndicatorSource::Pattern("[domain-name:value LIKE '%.bad.example']".into())),
-            IndicatorInput::new("q", IndicatorSource::Pattern("[url:value = 'http://x.org/a/' OR domain-name:value = 'y.org']".into())),
+            IndicatorInput::new(
+                "p",
+                IndicatorSource::Pattern("[domain-name:value LIKE '%.bad.example']".into()),
+            ),
+            IndicatorInput::new(
+                "q",
+                IndicatorSource::Pattern(
+                    "[url:value = 'http://x.org/a/' OR domain-name:value = 'y.org']".into(),
+                ),
+            ),
         ]);
-        assert_eq!(hits(&s, Role::Url, "HTTP://EVIL.COM:80/gate.php?id=1").len(), 1);
+        assert_eq!(
+            hits(&s, Role::Url, "HTTP://EVIL.COM:80/gate.php?id=1").len(),
+            1
+        );
         assert_eq!(hits(&s, Role::Url, "http://evil.com/gat%65.php").len(), 1);
         assert!(hits(&s, Role::Url, "http://evil.com/gate.php2").is_empty());
-        assert_eq!(hits(&s, Role::Hash, "d41d8cd98f00b204e9800998ecf8427e").len(), 1);
+        assert_eq!(
+            hits(&s, Role::Hash, "d41d8cd98f00b204e9800998ecf8427e").len(),
+            1
+        );
         assert_eq!(hits(&s, Role::Email, "<Bad@EVIL.com>").len(), 1);
         assert!(hits(&s, Role::Email, "bad@evil.co").is_empty());
         assert_eq!(hits(&s, Role::Url, "http://x.org/a").len(), 1);
@@ -1425,23 +1624,53 @@ mod tests {
             let mut v = Vec::new();
             url_key(s.as_bytes(), &mut v).map(|_| String::from_utf8(v).expect("ascii"))
         };
-        assert_eq!(k("HTTP://Example.COM:80/"), Some("http://example.com".into()));
-        assert_eq!(k("https://example.com:443/a/"), Some("https://example.com/a".into()));
-        assert_eq!(k("https://example.com:8443/a%2fb%7e?q=%41#frag"), Some("https://example.com:8443/a%2Fb~?q=A".into()));
-        assert_eq!(k("example.com/a b"), Some("http://example.com/a%20b".into()));
-        assert_eq!(k("http://user:pw@[2001:db8::1]:80/x"), Some("http://[2001:db8::1]/x".into()));
+        assert_eq!(
+            k("HTTP://Example.COM:80/"),
+            Some("http://example.com".into())
+        );
+        assert_eq!(
+            k("https://example.com:443/a/"),
+            Some("https://example.com/a".into())
+        );
+        assert_eq!(
+            k("https://example.com:8443/a%2fb%7e?q=%41#frag"),
+            Some("https://example.com:8443/a%2Fb~?q=A".into())
+        );
+        assert_eq!(
+            k("example.com/a b"),
+            Some("http://example.com/a%20b".into())
+        );
+        assert_eq!(
+            k("http://user:pw@[2001:db8::1]:80/x"),
+            Some("http://[2001:db8::1]/x".into())
+        );
         assert_eq!(k("http:///x"), None);
     }
 
     #[test]
     fn rejects_bad_input_without_side_effects() {
         let mut b = IndicatorSetBuilder::new();
-        assert!(b.add(&IndicatorInput::new("x", IndicatorSource::Pattern("[bad".into()))).is_err());
-        assert!(b.add(&IndicatorInput::new("", obs(ObservableKind::Domain, "a.com"))).is_err());
+        assert!(b
+            .add(&IndicatorInput::new(
+                "x",
+                IndicatorSource::Pattern("[bad".into())
+            ))
+            .is_err());
+        assert!(b
+            .add(&IndicatorInput::new(
+                "",
+                obs(ObservableKind::Domain, "a.com")
+            ))
+            .is_err());
         let mut i = IndicatorInput::new("x", obs(ObservableKind::Domain, "a.com"));
         i.score = 101.0;
         assert!(b.add(&i).is_err());
-        assert!(b.add(&IndicatorInput::new("x", IndicatorSource::Pattern("[domain-name:value = 'not a domain']".into()))).is_err());
+        assert!(b
+            .add(&IndicatorInput::new(
+                "x",
+                IndicatorSource::Pattern("[domain-name:value = 'not a domain']".into())
+            ))
+            .is_err());
         assert!(b.is_empty());
     }
 }

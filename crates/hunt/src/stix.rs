@@ -56,9 +56,16 @@ impl Observation {
     /// Builds an observation from STIX SCO JSON objects: `*_ref` / `*_refs` string ids that name another object
     /// of the list become [`Value::Ref`]; dangling references are dropped (as stix2-matcher does).
     pub fn from_stix(objects: &[serde_json::Value]) -> Observation {
-        let ids: Vec<Option<&str>> = objects.iter().map(|o| o.get("id").and_then(|v| v.as_str())).collect();
+        let ids: Vec<Option<&str>> = objects
+            .iter()
+            .map(|o| o.get("id").and_then(|v| v.as_str()))
+            .collect();
         let find = |id: &str| ids.iter().position(|x| *x == Some(id));
-        fn conv(v: &serde_json::Value, is_ref: bool, find: &dyn Fn(&str) -> Option<usize>) -> Option<Value> {
+        fn conv(
+            v: &serde_json::Value,
+            is_ref: bool,
+            find: &dyn Fn(&str) -> Option<usize>,
+        ) -> Option<Value> {
             Some(match v {
                 serde_json::Value::String(s) if is_ref => Value::Ref(find(s)?),
                 serde_json::Value::String(s) => Value::Str(s.clone()),
@@ -67,10 +74,17 @@ impl Observation {
                     Some(i) => Value::Int(i),
                     None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
                 },
-                serde_json::Value::Array(a) => Value::List(a.iter().filter_map(|x| conv(x, is_ref, find)).collect()),
+                serde_json::Value::Array(a) => {
+                    Value::List(a.iter().filter_map(|x| conv(x, is_ref, find)).collect())
+                }
                 serde_json::Value::Object(m) => Value::Map(
                     m.iter()
-                        .filter_map(|(k, x)| Some((k.clone(), conv(x, k.ends_with("_ref") || k.ends_with("_refs"), find)?)))
+                        .filter_map(|(k, x)| {
+                            Some((
+                                k.clone(),
+                                conv(x, k.ends_with("_ref") || k.ends_with("_refs"), find)?,
+                            ))
+                        })
                         .collect(),
                 ),
                 serde_json::Value::Null => return None,
@@ -79,13 +93,22 @@ impl Observation {
         let objects = objects
             .iter()
             .map(|o| Object {
-                kind: o.get("type").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                kind: o
+                    .get("type")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
                 props: o
                     .as_object()
                     .map(|m| {
                         m.iter()
                             .filter(|(k, _)| k.as_str() != "type" && k.as_str() != "id")
-                            .filter_map(|(k, v)| Some((k.clone(), conv(v, k.ends_with("_ref") || k.ends_with("_refs"), &find)?)))
+                            .filter_map(|(k, v)| {
+                                Some((
+                                    k.clone(),
+                                    conv(v, k.ends_with("_ref") || k.ends_with("_refs"), &find)?,
+                                ))
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -163,7 +186,11 @@ impl CompiledPattern {
     /// Compiles an already parsed pattern.
     pub fn from_pattern(p: &Pattern) -> Result<CompiledPattern, EvalError> {
         let root = obs(&p.root)?;
-        let mut types: Vec<String> = p.tests().iter().map(|t| t.path.object_type.clone()).collect();
+        let mut types: Vec<String> = p
+            .tests()
+            .iter()
+            .map(|t| t.path.object_type.clone())
+            .collect();
         types.sort();
         types.dedup();
         Ok(CompiledPattern { root, types })
@@ -211,17 +238,32 @@ fn test(t: &PropTest) -> Result<CTest, EvalError> {
         },
         Op::Like => {
             let re = like_to_regex(&s(&t.value));
-            Test::Re(Regex::new(&re).map_err(|e| EvalError::Regex { re, reason: e.to_string() })?)
+            Test::Re(Regex::new(&re).map_err(|e| EvalError::Regex {
+                re,
+                reason: e.to_string(),
+            })?)
         }
         Op::Matches => {
             let re = s(&t.value);
-            Test::Re(Regex::new(&re).map_err(|e| EvalError::Regex { re: re.clone(), reason: e.to_string() })?)
+            Test::Re(Regex::new(&re).map_err(|e| EvalError::Regex {
+                re: re.clone(),
+                reason: e.to_string(),
+            })?)
         }
-        Op::IsSubset => Test::Subset(IpNet::parse(&s(&t.value)).ok_or_else(|| EvalError::Cidr(s(&t.value)))?),
-        Op::IsSuperset => Test::Superset(IpNet::parse(&s(&t.value)).ok_or_else(|| EvalError::Cidr(s(&t.value)))?),
+        Op::IsSubset => {
+            Test::Subset(IpNet::parse(&s(&t.value)).ok_or_else(|| EvalError::Cidr(s(&t.value)))?)
+        }
+        Op::IsSuperset => {
+            Test::Superset(IpNet::parse(&s(&t.value)).ok_or_else(|| EvalError::Cidr(s(&t.value)))?)
+        }
         op => Test::Cmp(op, t.value.clone()),
     };
-    Ok(CTest { object_type: t.path.object_type.clone(), steps: t.path.steps.clone(), negated: t.negated, test })
+    Ok(CTest {
+        object_type: t.path.object_type.clone(),
+        steps: t.path.steps.clone(),
+        negated: t.negated,
+        test,
+    })
 }
 
 /// LIKE to an anchored regular expression: `%` any run, `_` one character, everything else literal.
@@ -252,7 +294,10 @@ fn eval_obs(e: &CObs, o: &Observation) -> bool {
 /// Root objects (bit set over the first 128 objects) that satisfy the comparison expression.
 fn eval_comp(c: &CComp, o: &Observation) -> u128 {
     match c {
-        CComp::And(v) => v.iter().fold(u128::MAX, |acc, x| if acc == 0 { 0 } else { acc & eval_comp(x, o) }),
+        CComp::And(v) => v.iter().fold(
+            u128::MAX,
+            |acc, x| if acc == 0 { 0 } else { acc & eval_comp(x, o) },
+        ),
         CComp::Or(v) => v.iter().fold(0, |acc, x| acc | eval_comp(x, o)),
         CComp::Test(t) => {
             let mut roots = 0u128;
@@ -276,8 +321,15 @@ fn prop<'a>(props: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
 }
 
 /// Follows the path steps from an object's properties, collecting the selected values.
-fn select<'a>(o: &'a Observation, props: &'a [(String, Value)], steps: &[PathStep], out: &mut Vec<&'a Value>) {
-    let Some((PathStep::Prop(first), rest)) = steps.split_first() else { return };
+fn select<'a>(
+    o: &'a Observation,
+    props: &'a [(String, Value)],
+    steps: &[PathStep],
+    out: &mut Vec<&'a Value>,
+) {
+    let Some((PathStep::Prop(first), rest)) = steps.split_first() else {
+        return;
+    };
     let Some(v) = prop(props, first) else { return };
     let mut cur: Vec<&'a Value> = vec![v];
     let mut prev_name: &str = first;
@@ -369,12 +421,17 @@ fn eq(v: &Value, l: &Literal) -> Option<bool> {
         (Value::Float(a), Literal::Float(b)) => a == b,
         (Value::Bool(a), Literal::Bool(b)) => a == b,
         (Value::Str(a), Literal::Timestamp(b)) => {
-            let (Ok(x), Ok(y)) = (chrono::DateTime::parse_from_rfc3339(a), chrono::DateTime::parse_from_rfc3339(b)) else {
+            let (Ok(x), Ok(y)) = (
+                chrono::DateTime::parse_from_rfc3339(a),
+                chrono::DateTime::parse_from_rfc3339(b),
+            ) else {
                 return Some(false);
             };
             x == y
         }
-        (Value::Str(a), Literal::Hex(h)) => hex_decode(h).is_some_and(|b| latin1(a).is_some_and(|x| x == b)),
+        (Value::Str(a), Literal::Hex(h)) => {
+            hex_decode(h).is_some_and(|b| latin1(a).is_some_and(|x| x == b))
+        }
         _ => return None,
     })
 }
@@ -384,7 +441,10 @@ fn latin1(s: &str) -> Option<Vec<u8>> {
 }
 
 fn hex_decode(h: &str) -> Option<Vec<u8>> {
-    (0..h.len()).step_by(2).map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok())).collect()
+    (0..h.len())
+        .step_by(2)
+        .map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok()))
+        .collect()
 }
 
 fn cmp(op: Op, v: &Value, lit: &Literal) -> bool {
@@ -400,7 +460,10 @@ fn cmp(op: Op, v: &Value, lit: &Literal) -> bool {
         (Value::Float(a), Literal::Int(b)) => a.partial_cmp(&(*b as f64)),
         (Value::Float(a), Literal::Float(b)) => a.partial_cmp(b),
         (Value::Str(a), Literal::Timestamp(b)) => {
-            match (chrono::DateTime::parse_from_rfc3339(a), chrono::DateTime::parse_from_rfc3339(b)) {
+            match (
+                chrono::DateTime::parse_from_rfc3339(a),
+                chrono::DateTime::parse_from_rfc3339(b),
+            ) {
                 (Ok(x), Ok(y)) => Some(x.cmp(&y)),
                 _ => None,
             }
@@ -479,7 +542,9 @@ mod tests {
     }
 
     fn m(p: &str) -> bool {
-        CompiledPattern::compile(p).unwrap_or_else(|e| panic!("{p}: {e}")).matches(&obs())
+        CompiledPattern::compile(p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .matches(&obs())
     }
 
     #[test]
@@ -487,8 +552,12 @@ mod tests {
         assert!(m("[ipv4-addr:value = '198.51.100.7']"));
         assert!(m("[ipv4-addr:value ISSUBSET '198.51.100.0/24']"));
         assert!(!m("[ipv4-addr:value ISSUBSET '198.51.101.0/24']"));
-        assert!(m("[network-traffic:dst_ref.value = '198.51.100.7' AND network-traffic:dst_port = 443]"));
-        assert!(!m("[network-traffic:dst_ref.value = '198.51.100.7' AND network-traffic:dst_port = 80]"));
+        assert!(m(
+            "[network-traffic:dst_ref.value = '198.51.100.7' AND network-traffic:dst_port = 443]"
+        ));
+        assert!(!m(
+            "[network-traffic:dst_ref.value = '198.51.100.7' AND network-traffic:dst_port = 80]"
+        ));
         assert!(m("[domain-name:value MATCHES '^evil\\\\.']"));
         assert!(m("[domain-name:value LIKE '%.example.com']"));
         assert!(!m("[domain-name:value LIKE 'example.com']"));
@@ -497,8 +566,12 @@ mod tests {
         assert!(m("[network-traffic:protocols[0] = 'tcp']"));
         assert!(!m("[network-traffic:protocols[1] = 'tcp']"));
         assert!(m("[ipv4-addr:value IN ('1.1.1.1', '198.51.100.7')]"));
-        assert!(!m("[ipv4-addr:value = '198.51.100.7' AND domain-name:value = 'evil.example.com']"));
-        assert!(m("[ipv4-addr:value = '198.51.100.7' OR domain-name:value = 'nope']"));
+        assert!(!m(
+            "[ipv4-addr:value = '198.51.100.7' AND domain-name:value = 'evil.example.com']"
+        ));
+        assert!(m(
+            "[ipv4-addr:value = '198.51.100.7' OR domain-name:value = 'nope']"
+        ));
         assert!(!m("[file:size != 3]"), "missing property never passes");
         assert!(m("[file:name != 'b.exe']"));
         assert!(m("[file:name NOT = 'b.exe']"));

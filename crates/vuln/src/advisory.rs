@@ -1639,7 +1639,16 @@ fn csaf_range(scheme: Scheme, text: &str) -> Option<AffectedRange> {
             _ => AffectedRange::Unparsed(t.to_string()),
         });
     }
-    Some(match vers_from_native(scheme, &strip_v(t)) {
+    // "All versions < V2.14.0", ">= V2.3 and < V6.30.016": the words carry no constraint of their own.
+    let mut native = t.to_string();
+    for prefix in ["all bios versions", "all versions", "all"] {
+        if lower.starts_with(prefix) && native.len() > prefix.len() {
+            native = native[prefix.len()..].to_string();
+            break;
+        }
+    }
+    let native = native.replace(" and ", ",");
+    Some(match vers_from_native(scheme, &strip_v(&native)) {
         Ok(v)
             if v.constraints
                 .iter()

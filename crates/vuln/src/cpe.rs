@@ -355,6 +355,15 @@ impl Cpe {
             .zip(target.attrs())
             .all(|(s, t)| attr_matches(s, t))
     }
+
+    /// As [`Cpe::matches`], leaving out version and update, which matching evaluates through version ranges.
+    pub fn matches_ignoring_version(&self, target: &Cpe) -> bool {
+        self.attrs()
+            .iter()
+            .zip(target.attrs())
+            .enumerate()
+            .all(|(k, (s, t))| k == 3 || k == 4 || attr_matches(s, t))
+    }
 }
 
 fn attr_matches(source: &CpeValue, target: &CpeValue) -> bool {

@@ -56,6 +56,8 @@ pub(crate) struct Entry {
     pub aff: usize,
     pub ranges: Vec<Compiled>,
     pub unaffected: Vec<Compiled>,
+    /// The explicitly listed versions, parsed once (PyPI OSV records list hundreds).
+    pub versions: Vec<Version>,
 }
 
 /// The immutable advisory index.
@@ -72,6 +74,14 @@ pub struct Index {
     pub(crate) group_ids: HashMap<String, BTreeSet<String>>,
     /// canonical id -> advisories in the group.
     pub(crate) group_advisories: HashMap<String, Vec<usize>>,
+    /// Per advisory, the number of its vulnerability group (so matching compares integers, not ids).
+    pub(crate) adv_group: Vec<u32>,
+    /// Per group number, the canonical id.
+    pub(crate) group_name: Vec<String>,
+    /// Per group number, the merged prioritisation facts (computed once at build).
+    pub(crate) group_facts: Vec<VulnFacts>,
+    /// Per group number, the asset-independent SSVC assessment (computed once at build).
+    pub(crate) group_assessment: Vec<crate::priority::Assessment>,
     pub(crate) epss: HashMap<String, (f64, f64)>,
     pub(crate) actors: HashMap<String, Vec<String>>,
     /// Problems met while building (uncompilable ranges, over-broad CPEs, withdrawn advisories skipped).
@@ -179,18 +189,25 @@ impl IndexBuilder {
             }
             ix.group_ids.insert(canon, ids);
         }
+        let mut group_numbers: HashMap<String, u32> = HashMap::new();
         for (ai, a) in advisories.iter().enumerate() {
             let canon = ix
                 .canonical
                 .get(&a.id)
                 .cloned()
                 .unwrap_or_else(|| a.id.clone());
+            let next = ix.group_name.len() as u32;
+            let g = *group_numbers.entry(canon.clone()).or_insert(next);
+            if g == next {
+                ix.group_name.push(canon.clone());
+            }
+            ix.adv_group.push(g);
             ix.group_advisories.entry(canon).or_default().push(ai);
             for (fi, af) in a.affected.iter().enumerate() {
                 let compile = |r: &AffectedRange| -> Compiled {
                     match (r, af.scheme) {
                         (AffectedRange::Osv(o), Some(s)) => match o.compile(s) {
-                            Ok(c) => Compiled::Osv(c, o.describe()),
+                            Ok(c) => Compiled::Osv(c, format!("in range {}", o.describe())),
                             Err(e) => Compiled::Broken(format!("{}: {e}", o.describe())),
                         },
                         (AffectedRange::Osv(o), None) => Compiled::Broken(format!(
@@ -216,11 +233,20 @@ impl IndexBuilder {
                     }
                 }
                 let entry = ix.entries.len();
+                let scheme = af.scheme.unwrap_or(Scheme::Generic);
+                let mut versions: Vec<Version> = af
+                    .versions
+                    .iter()
+                    .filter_map(|v| scheme.parse(v).ok())
+                    .collect();
+                // Sorted for binary search: PyPI records list hundreds of versions.
+                versions.sort();
                 ix.entries.push(Entry {
                     adv: ai,
                     aff: fi,
                     ranges,
                     unaffected,
+                    versions,
                 });
                 match &af.target {
                     Target::Package { ecosystem, name } => {
@@ -264,6 +290,10 @@ impl IndexBuilder {
             }
         }
         ix.advisories = advisories;
+        ix.group_facts = (0..ix.group_name.len())
+            .map(|g| ix.compute_facts(&ix.group_name[g]))
+            .collect();
+        ix.group_assessment = ix.group_facts.iter().map(crate::priority::assess).collect();
         ix
     }
 }
@@ -350,6 +380,13 @@ impl Index {
     /// SSVC points (vulnrichment), CVSS vectors, EPSS (by any CVE id of the group), public exploit evidence and
     /// known actors.
     pub fn facts(&self, canonical: &str) -> VulnFacts {
+        match self.group_advisories.get(canonical).and_then(|v| v.first()) {
+            Some(a) => self.group_facts[self.adv_group[*a] as usize].clone(),
+            None => self.compute_facts(canonical),
+        }
+    }
+
+    fn compute_facts(&self, canonical: &str) -> VulnFacts {
         let mut f = VulnFacts::default();
         for a in self.advisories_of(canonical) {
             if let Some(k) = &a.kev {
@@ -378,11 +415,16 @@ impl Index {
                 f.public_exploit = true;
             }
         }
-        for id in self.ids_of(canonical) {
+        let single = BTreeSet::from([canonical.to_string()]);
+        for id in self.group_ids.get(canonical).unwrap_or(&single) {
             if f.epss.is_none() {
-                f.epss = self.epss.get(&id.to_ascii_uppercase()).copied();
+                f.epss = self
+                    .epss
+                    .get(id.as_str())
+                    .or_else(|| self.epss.get(&id.to_ascii_uppercase()))
+                    .copied();
             }
-            if let Some(ac) = self.actors.get(&id) {
+            if let Some(ac) = self.actors.get(id.as_str()) {
                 for x in ac {
                     if !f.actors.contains(x) {
                         f.actors.push(x.clone());
@@ -393,7 +435,14 @@ impl Index {
         f
     }
 
-    pub(crate) fn evaluate(&self, entry: &Entry, version: Option<&str>) -> Eval {
+    /// Evaluates a component version against one entry; `cache` keeps the component version parsed per
+    /// scheme across the entries of one component.
+    pub(crate) fn evaluate(
+        &self,
+        entry: &Entry,
+        version: Option<&str>,
+        cache: &mut Vec<(Scheme, Result<Version, crate::version::VersionError>)>,
+    ) -> Eval {
         let af = &self.advisories[entry.adv].affected[entry.aff];
         if af.any_version {
             return Eval::Affected("all versions (the source names no affected versions)".into());
@@ -405,7 +454,14 @@ impl Index {
             return Eval::Affected(format!("version {v} is listed as affected"));
         }
         let scheme = af.scheme.unwrap_or(Scheme::Generic);
-        let parsed: Result<Version, _> = scheme.parse(v);
+        let parsed = match cache.iter().find(|(s, _)| *s == scheme) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = scheme.parse(v);
+                cache.push((scheme, p.clone()));
+                p
+            }
+        };
         let pv = match parsed {
             Ok(p) => p,
             Err(e) => {
@@ -415,11 +471,7 @@ impl Index {
                 return Eval::Unknown(e.to_string());
             }
         };
-        if af
-            .versions
-            .iter()
-            .any(|x| scheme.parse(x).is_ok_and(|x| x == pv))
-        {
+        if entry.versions.binary_search(&pv).is_ok() {
             return Eval::Affected(format!("version {v} is listed as affected"));
         }
         for u in &entry.unaffected {
@@ -444,7 +496,7 @@ impl Index {
 
 fn describe(c: &Compiled) -> String {
     match c {
-        Compiled::Osv(_, d) => format!("in range {d}"),
+        Compiled::Osv(_, d) => d.clone(),
         Compiled::Other(r) => format!("in range {}", r.describe()),
         Compiled::Broken(m) => m.clone(),
     }

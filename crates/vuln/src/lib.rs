@@ -19,6 +19,7 @@
 
 // Tests may unwrap: a panic there is a failed test, not a crash on user input.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+#![warn(missing_docs)]
 
 pub mod advisory;
 pub mod cpe;

@@ -3,14 +3,16 @@
 //! that says how the component was identified, and the explained priority; components whose version cannot be
 //! evaluated are listed as unknown, never silently dropped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::advisory::Target;
 use crate::index::{normalise_name, Eval, Index};
 use crate::inventory::Component;
-use crate::priority::{prioritise, AssetContext, Criticality, Decision, Priority};
+use crate::priority::{decide, AssetContext, Criticality, Decision, Priority};
 use crate::purl::{ecosystem_key, normalise_package_name};
 
 /// How a component was tied to an advisory.
@@ -31,11 +33,11 @@ pub struct Evidence {
     /// The advisory id in that source.
     pub advisory: String,
     /// Source kind (`osv`, `rustsec`, `cve5`, `csaf`, `kev`).
-    pub source: String,
+    pub source: &'static str,
     /// File/record the advisory was read from.
     pub location: String,
     /// `purl`, `cpe` or `vendor/product`.
-    pub matched_by: String,
+    pub matched_by: &'static str,
     /// The identifier that matched (`pkg:pypi/django`, `cpe vendor:product apache:tomcat`, ...).
     pub identifier: String,
     /// Which range or listing made the version affected.
@@ -43,7 +45,7 @@ pub struct Evidence {
     /// Confidence of this piece of evidence.
     pub confidence: Confidence,
     /// Plain note on the confidence (CPE and name matches say they are weaker than purl matches).
-    pub note: String,
+    pub note: &'static str,
 }
 
 /// The component part of a finding.
@@ -81,12 +83,14 @@ impl ComponentRef {
 /// One (component, vulnerability) finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// The component.
-    pub component: ComponentRef,
+    /// The component (shared by all findings of one component).
+    #[serde(serialize_with = "serialize_arc")]
+    pub component: Arc<ComponentRef>,
     /// Canonical vulnerability id (the CVE when known).
     pub vulnerability: String,
     /// Every other id of the vulnerability (GHSA, PYSEC, GO, RUSTSEC, CSAF tracking ids, ...).
-    pub aliases: Vec<String>,
+    #[serde(serialize_with = "serialize_arc")]
+    pub aliases: Arc<Vec<String>>,
     /// Versions that fix it.
     pub fixed: Vec<String>,
     /// One entry per source that matched.
@@ -99,14 +103,28 @@ pub struct Finding {
     pub deadline: Option<String>,
     /// The BOD 26-04 row that set the deadline.
     pub deadline_rule: String,
-    /// Why this priority: inputs, derivations, assumptions, tie-breakers.
-    pub reasons: Vec<String>,
+    /// The full priority computation, shared by the findings of one vulnerability and asset context;
+    /// serialised as `reasons` (why this priority: inputs, derivations, assumptions, tie-breakers).
+    #[serde(rename = "reasons", serialize_with = "serialize_reasons")]
+    pub detail: Arc<Priority>,
     /// Index of the component in the scanned slice.
     #[serde(skip)]
     pub component_index: usize,
-    /// The full priority computation.
-    #[serde(skip)]
-    pub detail: Priority,
+}
+
+impl Finding {
+    /// Why this priority: inputs, derivations, assumptions, tie-breakers.
+    pub fn reasons(&self) -> &[String] {
+        &self.detail.reasons
+    }
+}
+
+fn serialize_arc<S: serde::Serializer, T: Serialize>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    (**v).serialize(s)
+}
+
+fn serialize_reasons<S: serde::Serializer>(p: &Arc<Priority>, s: S) -> Result<S::Ok, S::Error> {
+    p.reasons.serialize(s)
 }
 
 /// A component whose version could not be evaluated against an advisory that names its package/product.
@@ -166,51 +184,61 @@ struct Acc {
 pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> ScanResult {
     let mut findings = Vec::new();
     let mut unknown = Vec::new();
+    let mut priorities: HashMap<(u32, AssetContext, bool, bool), Arc<Priority>> = HashMap::new();
+    let mut aliases_of: HashMap<u32, Arc<Vec<String>>> = HashMap::new();
     for (ci, c) in components.iter().enumerate() {
         let version = c.effective_version();
-        // (entry, matched_by, identifier, base confidence)
-        let mut cands: Vec<(usize, &str, String, Confidence)> = Vec::new();
+        // (entry, matched_by, index into `idents`, base confidence)
+        let mut cands: Vec<(usize, &'static str, usize, Confidence)> = Vec::new();
+        let mut idents: Vec<String> = Vec::new();
         if let Some(p) = &c.purl {
             if let Some(eco) = p.ecosystem() {
                 let name = normalise_package_name(eco, &p.osv_name());
                 if let Some(es) = index.by_package.get(&(ecosystem_key(eco), name)) {
-                    for e in es {
-                        cands.push((*e, "purl", p.package(), Confidence::High));
-                    }
+                    idents.push(p.package());
+                    cands.extend(
+                        es.iter()
+                            .map(|e| (*e, "purl", idents.len() - 1, Confidence::High)),
+                    );
                 }
             }
         }
         if let Some(cpe) = &c.cpe {
             if let (Some(v), Some(pr)) = (cpe.vendor_str(), cpe.product_str()) {
                 for key in [(v.clone(), pr.clone()), ("*".to_string(), pr.clone())] {
-                    if let Some(es) = index.by_cpe.get(&key) {
-                        for e in es {
-                            let ok = match &index.advisories[index.entries[*e].adv].affected
-                                [index.entries[*e].aff]
-                                .target
-                            {
-                                crate::advisory::Target::Cpe(pat) => {
-                                    // Part must agree; the version is evaluated through the ranges.
-                                    let mut t = cpe.clone();
-                                    t.version = pat.version.clone();
-                                    t.update = pat.update.clone();
-                                    let mut p2 = pat.clone();
-                                    p2.version = crate::cpe::CpeValue::Any;
-                                    p2.update = crate::cpe::CpeValue::Any;
-                                    p2.matches(cpe) || p2.matches(&t)
-                                }
-                                _ => false,
-                            };
-                            if ok {
-                                cands.push((
-                                    *e,
-                                    "cpe",
-                                    format!("cpe vendor:product {v}:{pr}"),
-                                    Confidence::Medium,
-                                ));
+                    let Some(es) = index.by_cpe.get(&key) else {
+                        continue;
+                    };
+                    idents.push(format!("cpe vendor:product {v}:{pr}"));
+                    for e in es {
+                        let en = &index.entries[*e];
+                        if let Target::Cpe(pat) = &index.advisories[en.adv].affected[en.aff].target
+                        {
+                            if pat.matches_ignoring_version(cpe) {
+                                cands.push((*e, "cpe", idents.len() - 1, Confidence::Medium));
                             }
                         }
                     }
+                }
+            }
+        }
+        if c.cpe.is_none() {
+            // Inventories without CPEs (the CSV) still meet CPE-only advisories: vendor and product are
+            // turned into CPE vendor/product form (`Apache Tomcat` -> `apache:tomcat`).
+            if let Some(v) = &c.vendor {
+                let form = |s: &str| normalise_name(s).replace(' ', "_");
+                let (v, pr) = (form(v), form(&c.name));
+                for key in [(v.clone(), pr.clone()), ("*".to_string(), pr.clone())] {
+                    let Some(es) = index.by_cpe.get(&key) else {
+                        continue;
+                    };
+                    idents.push(format!(
+                        "cpe vendor:product {v}:{pr} (formed from the inventory's vendor and product)"
+                    ));
+                    cands.extend(
+                        es.iter()
+                            .map(|e| (*e, "cpe", idents.len() - 1, Confidence::Medium)),
+                    );
                 }
             }
         }
@@ -227,55 +255,53 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
         vp_keys.dedup();
         for k in &vp_keys {
             if let Some(es) = index.by_product.get(k) {
-                for e in es {
-                    cands.push((
-                        *e,
-                        "vendor/product",
-                        format!("vendor/product {} / {}", k.0, k.1),
-                        Confidence::Medium,
-                    ));
-                }
+                idents.push(format!("vendor/product {} / {}", k.0, k.1));
+                cands.extend(
+                    es.iter()
+                        .map(|e| (*e, "vendor/product", idents.len() - 1, Confidence::Medium)),
+                );
             }
         }
-        let mut per_vuln: BTreeMap<String, Acc> = BTreeMap::new();
-        let mut seen = BTreeSet::new();
+        let mut per_vuln: BTreeMap<u32, Acc> = BTreeMap::new();
+        let mut vcache = Vec::new();
+        // The same entry reached twice by the same route (an ANY-vendor CPE key and the exact key) counts once.
+        cands.sort_unstable_by_key(|c| (c.0, c.1));
+        cands.dedup_by_key(|c| (c.0, c.1));
         for (e, by, ident, base) in cands {
-            if !seen.insert((e, by)) {
-                continue;
-            }
             let entry = &index.entries[e];
             let adv = &index.advisories[entry.adv];
             let af = &adv.affected[entry.aff];
-            let canon = index.canonical_id(&adv.id).to_string();
-            let acc = per_vuln.entry(canon).or_insert_with(|| Acc {
-                evidence: Vec::new(),
-                fixed: BTreeSet::new(),
-                unknown: None,
-            });
-            match index.evaluate(entry, version.as_deref()) {
+            let acc = per_vuln
+                .entry(index.adv_group[entry.adv])
+                .or_insert_with(|| Acc {
+                    evidence: Vec::new(),
+                    fixed: BTreeSet::new(),
+                    unknown: None,
+                });
+            match index.evaluate(entry, version.as_deref(), &mut vcache) {
                 Eval::Affected(range) => {
                     let (conf, note) = match (by, af.any_version) {
-                        ("purl", _) => (base, "package URL match (ecosystem and package name)".to_string()),
+                        ("purl", _) => (base, "package URL match (ecosystem and package name)"),
                         ("cpe", false) => (
                             Confidence::Medium,
-                            "CPE vendor:product match: lower confidence than a package URL match".to_string(),
+                            "CPE vendor:product match: lower confidence than a package URL match",
                         ),
                         (_, true) => (
                             Confidence::Low,
-                            "vendor/product name match only and the source gives no affected versions: low confidence; check the installed version".to_string(),
+                            "vendor/product name match only and the source gives no affected versions: low confidence; check the installed version",
                         ),
                         _ => (
                             Confidence::Medium,
-                            "vendor/product name match with the version inside a stated range: lower confidence than a package URL match".to_string(),
+                            "vendor/product name match with the version inside a stated range: lower confidence than a package URL match",
                         ),
                     };
                     acc.fixed.extend(af.fixed.iter().cloned());
                     acc.evidence.push(Evidence {
                         advisory: adv.id.clone(),
-                        source: adv.source.as_str().to_string(),
+                        source: adv.source.as_str(),
                         location: adv.location.clone(),
-                        matched_by: by.to_string(),
-                        identifier: ident,
+                        matched_by: by,
+                        identifier: idents[ident].clone(),
                         range,
                         confidence: conf,
                         note,
@@ -294,55 +320,62 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
             internet_facing: c.internet_facing.or(opts.default_asset.internet_facing),
             criticality: c.criticality.or(opts.default_asset.criticality),
         };
-        for (canon, acc) in per_vuln {
+        if per_vuln.is_empty() {
+            continue;
+        }
+        let cref = Arc::new(ComponentRef::of(c));
+        for (group, acc) in per_vuln {
+            let canon = index.group_name[group as usize].as_str();
             if acc.evidence.is_empty() {
                 if let Some(reason) = acc.unknown {
                     unknown.push(Unknown {
-                        component: ComponentRef::of(c),
-                        vulnerability: canon,
+                        component: (*cref).clone(),
+                        vulnerability: canon.to_string(),
                         reason,
                     });
                 }
                 continue;
             }
-            let facts = index.facts(&canon);
-            let mut pr = prioritise(&facts, &asset, opts.today);
-            if c.internet_facing.is_none() && opts.default_asset.internet_facing.is_some() {
-                for r in pr.reasons.iter_mut() {
-                    if r.starts_with("publicly exposed") {
-                        *r = "publicly exposed: no (assumed for a standalone scan: not internet-facing)".into();
-                    }
-                }
-            }
-            if c.criticality.is_none() && opts.default_asset.criticality.is_some() {
-                for r in pr.reasons.iter_mut() {
-                    if r.starts_with("mission criticality") {
-                        *r = format!(
-                            "mission criticality: {} (assumed for a standalone scan)",
-                            serde_json::to_value(pr.mission)
-                                .ok()
-                                .and_then(|v| v.as_str().map(String::from))
-                                .unwrap_or_default()
-                        );
-                    }
-                }
-            }
+            // Facts and priority depend only on the vulnerability and the asset context.
+            let key = (
+                group,
+                asset,
+                c.internet_facing.is_none(),
+                c.criticality.is_none(),
+            );
+            let pr = priorities
+                .entry(key)
+                .or_insert_with(|| {
+                    Arc::new(explain_assumptions(
+                        decide(&index.group_assessment[group as usize], &asset, opts.today),
+                        c,
+                        opts,
+                    ))
+                })
+                .clone();
             let confidence = acc
                 .evidence
                 .iter()
                 .map(|e| e.confidence)
                 .max()
                 .unwrap_or(Confidence::Low);
-            let aliases: Vec<String> = index
-                .ids_of(&canon)
-                .into_iter()
-                .filter(|i| *i != canon)
-                .collect();
+            let aliases = aliases_of
+                .entry(group)
+                .or_insert_with(|| {
+                    Arc::new(
+                        index
+                            .ids_of(canon)
+                            .into_iter()
+                            .filter(|i| i != canon)
+                            .collect(),
+                    )
+                })
+                .clone();
             let mut fixed: Vec<String> = acc.fixed.into_iter().collect();
             fixed.sort();
             findings.push(Finding {
-                component: ComponentRef::of(c),
-                vulnerability: canon,
+                component: cref.clone(),
+                vulnerability: canon.to_string(),
                 aliases,
                 fixed,
                 evidence: acc.evidence,
@@ -350,13 +383,12 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 priority: pr.decision,
                 deadline: pr.deadline.clone(),
                 deadline_rule: pr.deadline_rule.clone(),
-                reasons: pr.reasons.clone(),
                 component_index: ci,
                 detail: pr,
             });
         }
     }
-    findings.sort_by(|a, b| {
+    findings.sort_unstable_by(|a, b| {
         a.detail
             .urgency_cmp(&b.detail)
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
@@ -376,4 +408,29 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
         unknown,
         assumptions,
     }
+}
+
+/// Rewrites the exposure/criticality reasons when the standalone-scan defaults stood in for missing inventory
+/// facts, so the output says which values were assumed.
+fn explain_assumptions(mut pr: Priority, c: &Component, opts: &ScanOptions) -> Priority {
+    let exposed = if pr.exposed { "yes" } else { "no" };
+    let mission = serde_json::to_value(pr.mission)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    for r in pr.reasons.iter_mut() {
+        if c.internet_facing.is_none()
+            && opts.default_asset.internet_facing.is_some()
+            && r.starts_with("publicly exposed")
+        {
+            *r = format!("publicly exposed: {exposed} (assumed for a standalone scan)");
+        }
+        if c.criticality.is_none()
+            && opts.default_asset.criticality.is_some()
+            && r.starts_with("mission criticality")
+        {
+            *r = format!("mission criticality: {mission} (assumed for a standalone scan)");
+        }
+    }
+    pr
 }

@@ -265,7 +265,7 @@ pub fn build_notices(
                 )
             })
             .collect();
-        let aliases = top.aliases.clone();
+        let aliases: Vec<String> = top.aliases.to_vec();
         let what = format!(
             "{} is a security weakness{}: {}",
             vuln,
@@ -406,6 +406,17 @@ fn md_escape(s: &str) -> String {
 }
 
 impl Notice {
+    /// True when the deadline has passed and the notice is not resolved (notices without a deadline, "fix on
+    /// system upgrade", are never overdue).
+    pub fn is_overdue(&self, today: chrono::NaiveDate) -> bool {
+        self.status != NoticeStatus::Resolved
+            && self
+                .deadline
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .is_some_and(|d| d < today)
+    }
+
     /// JSON value of the notice.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

@@ -261,7 +261,7 @@ pub struct VulnFacts {
 }
 
 /// The asset side of the decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AssetContext {
     /// Internet-facing (None: unknown, assumed not).
     pub internet_facing: Option<bool>,
@@ -319,8 +319,34 @@ impl Priority {
     }
 }
 
-/// Computes the priority of a vulnerability on an asset, as of `today`.
-pub fn prioritise(facts: &VulnFacts, asset: &AssetContext, today: NaiveDate) -> Priority {
+/// The vulnerability side of the decision: the SSVC inputs that do not depend on the asset, with the reasons
+/// saying where each came from. Computed once per vulnerability (the index keeps one per vulnerability).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    /// Exploitation.
+    pub exploitation: Exploitation,
+    /// Automatable.
+    pub automatable: bool,
+    /// Technical impact.
+    pub technical_impact: TechnicalImpact,
+    /// In KEV.
+    pub in_kev: bool,
+    /// Reasons for the three inputs above.
+    pub reasons: Vec<String>,
+    /// Supporting facts (EPSS, ransomware, actors) as reasons.
+    pub supporting: Vec<String>,
+    /// EPSS probability and percentile.
+    pub epss: Option<(f64, f64)>,
+    /// Highest CVSS base score.
+    pub cvss_score: Option<f64>,
+    /// Known actors.
+    pub actors: Vec<String>,
+}
+
+/// Derives the asset-independent SSVC inputs from the facts: KEV means active exploitation; otherwise stated
+/// SSVC points, then CVSS (v4 threat metric, then the base vector), and where nothing is known the worse value,
+/// each choice written into the reasons.
+pub fn assess(facts: &VulnFacts) -> Assessment {
     let mut reasons = Vec::new();
     let ssvc = facts.ssvc.clone().unwrap_or_default();
     let cvss = best_cvss(&facts.cvss);
@@ -400,6 +426,47 @@ pub fn prioritise(facts: &VulnFacts, asset: &AssetContext, today: NaiveDate) -> 
         reasons.push("technical impact: total (unknown: no SSVC data or CVSS vector, the worse value is assumed)".to_string());
         TechnicalImpact::Total
     };
+    let mut supporting = Vec::new();
+    if let Some((e, p)) = facts.epss {
+        supporting.push(format!(
+            "EPSS {e:.3} (percentile {p:.3}) orders it among equal outcomes"
+        ));
+    }
+    if facts.ransomware {
+        supporting.push("KEV: known use in ransomware campaigns".to_string());
+    }
+    if !facts.actors.is_empty() {
+        supporting.push(format!("known to be used by: {}", facts.actors.join(", ")));
+    }
+    Assessment {
+        exploitation,
+        automatable,
+        technical_impact,
+        in_kev: facts.in_kev,
+        reasons,
+        supporting,
+        epss: facts.epss,
+        cvss_score: facts
+            .cvss
+            .iter()
+            .filter_map(|c| c.score)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s)))),
+        actors: facts.actors.clone(),
+    }
+}
+
+/// Computes the priority of a vulnerability on an asset, as of `today`.
+pub fn prioritise(facts: &VulnFacts, asset: &AssetContext, today: NaiveDate) -> Priority {
+    decide(&assess(facts), asset, today)
+}
+
+/// The asset side of the decision: mission criticality and exposure (or their stated assumptions), the SSVC
+/// outcome, and the BOD 26-04 deadline.
+pub fn decide(a: &Assessment, asset: &AssetContext, today: NaiveDate) -> Priority {
+    let (exploitation, automatable, technical_impact) =
+        (a.exploitation, a.automatable, a.technical_impact);
+    let mut reasons = Vec::with_capacity(a.reasons.len() + a.supporting.len() + 3);
+    reasons.extend(a.reasons.iter().cloned());
     let mission = match asset.criticality {
         Some(c) => {
             reasons.push(format!(
@@ -431,22 +498,11 @@ pub fn prioritise(facts: &VulnFacts, asset: &AssetContext, today: NaiveDate) -> 
         decision.as_str(),
         decision.meaning()
     ));
-    let (timeline, deadline_rule) = bod_26_04(facts.in_kev, exposed, automatable, technical_impact);
+    let (timeline, deadline_rule) = bod_26_04(a.in_kev, exposed, automatable, technical_impact);
     let deadline = timeline
         .days()
         .map(|d| (today + Duration::days(d)).format("%Y-%m-%d").to_string());
-    if let Some((e, p)) = facts.epss {
-        reasons.push(format!(
-            "EPSS {:.3} (percentile {:.3}) orders it among equal outcomes",
-            e, p
-        ));
-    }
-    if facts.ransomware {
-        reasons.push("KEV: known use in ransomware campaigns".to_string());
-    }
-    if !facts.actors.is_empty() {
-        reasons.push(format!("known to be used by: {}", facts.actors.join(", ")));
-    }
+    reasons.extend(a.supporting.iter().cloned());
     Priority {
         decision,
         exploitation,
@@ -454,19 +510,15 @@ pub fn prioritise(facts: &VulnFacts, asset: &AssetContext, today: NaiveDate) -> 
         technical_impact,
         mission,
         exposed,
-        in_kev: facts.in_kev,
+        in_kev: a.in_kev,
         timeline,
         deadline,
         deadline_rule,
         reasons,
-        epss: facts.epss.map(|e| e.0),
-        epss_percentile: facts.epss.map(|e| e.1),
-        cvss_score: facts
-            .cvss
-            .iter()
-            .filter_map(|c| c.score)
-            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s)))),
-        actors: facts.actors.clone(),
+        epss: a.epss.map(|e| e.0),
+        epss_percentile: a.epss.map(|e| e.1),
+        cvss_score: a.cvss_score,
+        actors: a.actors.clone(),
     }
 }
 

@@ -197,16 +197,22 @@ impl CompiledRange {
         if self.kind == RangeKind::Git {
             return false;
         }
-        let pv = Point::At(v.clone());
-        if !self.limits.is_empty() && !self.limits.iter().any(|l| pv < *l) {
+        // `v` against an event point, without building a Point (this runs for every candidate of a scan).
+        let cmp = |p: &Point| match p {
+            Point::Zero => Ordering::Greater,
+            Point::At(x) => v.cmp(x),
+            Point::Infinity => Ordering::Less,
+        };
+        if !self.limits.is_empty() && !self.limits.iter().any(|l| cmp(l) == Ordering::Less) {
             return false;
         }
         let mut vulnerable = false;
         for (p, e) in &self.events {
+            let o = cmp(p);
             match e {
-                Event::Introduced(_) if pv >= *p => vulnerable = true,
-                Event::Fixed(_) if pv >= *p => vulnerable = false,
-                Event::LastAffected(_) if pv > *p => vulnerable = false,
+                Event::Introduced(_) if o != Ordering::Less => vulnerable = true,
+                Event::Fixed(_) if o != Ordering::Less => vulnerable = false,
+                Event::LastAffected(_) if o == Ordering::Greater => vulnerable = false,
                 _ => {}
             }
         }

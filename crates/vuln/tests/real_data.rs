@@ -230,7 +230,7 @@ fn vulnrichment_2024_sample() {
     let mut k = 0usize;
     let files = tar_members(&t, |n| {
         k += 1;
-        n.ends_with(".json") && k % 10 == 0
+        n.ends_with(".json") && k.rem_euclid(10) == 0
     });
     let (mut ok, mut errs) = (0, 0);
     for (name, bytes) in &files {

@@ -560,3 +560,8 @@ pub(crate) fn scan_all(text: &[u8], opts: &ExtractOptions, report: &mut ExtractR
 
 #[cfg(test)]
 mod tests;
+
+/// The registrable domain (eTLD+1 by the public suffix list) of a lower-case host, or the host itself.
+pub fn registered_domain_of(host: &str) -> &str {
+    validate::registered_domain(host)
+}

@@ -1,0 +1,536 @@
+//! Snapshot files: an [`IndicatorSet`] serialised to one file that can be carried to an air-gapped network and
+//! hunted with, without the store (`vigil snapshot --out intel.vgs`, `vigil hunt --snapshot intel.vgs`).
+//!
+//! Layout (all integers little-endian): magic `VIGILSET`, format version (u32), flags (u32, 0), section count
+//! (u32); then each section as tag (4 ASCII bytes), byte length (u64) and contents; then a CRC-32 (IEEE) of every
+//! byte before it and the end magic `VGSETEND`. Sections hold the set's flat arrays as they are in memory, so
+//! loading is a sequence of reads plus one validation pass; hash slots are stored, not rebuilt. General STIX
+//! patterns are stored as text and recompiled.
+//!
+//! Every malformed file (wrong magic, other version, truncated, bad checksum, inconsistent tables) is a
+//! [`SnapshotError`], never a panic: lengths are checked against the file size before allocating, and the loaded
+//! set is validated before use.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::set::{CidrTable, IndicatorSet, StrList};
+use crate::stix::CompiledPattern;
+use crate::table::KeyTable;
+
+/// First bytes of a snapshot.
+pub const MAGIC: &[u8; 8] = b"VIGILSET";
+/// Last bytes of a snapshot.
+pub const END_MAGIC: &[u8; 8] = b"VGSETEND";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Why a snapshot could not be written or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// The file does not start with the snapshot magic.
+    #[error("{path}: not a Vigil indicator snapshot (bad magic bytes)")]
+    NotASnapshot {
+        /// File.
+        path: String,
+    },
+    /// The file was written by another format version.
+    #[error("{path}: snapshot format version {found}, this build reads version {supported}; rebuild it with `vigil snapshot`")]
+    Version {
+        /// File.
+        path: String,
+        /// Version in the file.
+        found: u32,
+        /// Version supported.
+        supported: u32,
+    },
+    /// The file ends before its declared contents.
+    #[error("{path}: truncated snapshot (ends inside section `{section}`)")]
+    Truncated {
+        /// File.
+        path: String,
+        /// Section being read.
+        section: String,
+    },
+    /// The checksum does not match the contents.
+    #[error("{path}: snapshot checksum mismatch (file corrupted)")]
+    Checksum {
+        /// File.
+        path: String,
+    },
+    /// The contents are inconsistent.
+    #[error("{path}: corrupt snapshot: {reason}")]
+    Corrupt {
+        /// File.
+        path: String,
+        /// What is inconsistent.
+        reason: String,
+    },
+}
+
+struct W<'a, T: Write> {
+    out: &'a mut T,
+    crc: crc32fast::Hasher,
+}
+
+impl<T: Write> W<'_, T> {
+    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc.update(b);
+        self.out.write_all(b)
+    }
+    fn section(&mut self, tag: &[u8; 4], data: &[u8]) -> io::Result<()> {
+        self.raw(tag)?;
+        self.raw(&(data.len() as u64).to_le_bytes())?;
+        self.raw(data)
+    }
+}
+
+fn u32s(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn u128s(v: &[u128]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The sections of a set, in file order.
+fn sections(s: &IndicatorSet) -> Vec<(&'static [u8; 4], Vec<u8>)> {
+    let mut v: Vec<(&'static [u8; 4], Vec<u8>)> = vec![
+        (b"IDUU", s.id_uuid.iter().flatten().copied().collect()),
+        (b"IDPX", u32s(&s.id_prefix)),
+        (b"IDPA", s.id_prefixes.arena.clone()),
+        (b"IDPO", u32s(&s.id_prefixes.offs)),
+        (b"IDRW", s.id_raw.clone()),
+        (
+            b"SCOR",
+            s.score.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        (b"TLPS", s.tlp.clone()),
+        (b"FLAG", s.flags.clone()),
+        (b"CTXI", u32s(&s.ctx)),
+        (b"NMAR", s.names.arena.clone()),
+        (b"NMOF", u32s(&s.names.offs)),
+        (b"CXOF", u32s(&s.ctx_offs)),
+        (b"CXIT", u32s(&s.ctx_items)),
+    ];
+    for (tags, t) in [
+        ([b"DOAR", b"DOOF", b"DOPO", b"DOMU", b"DOSL"], &s.domains),
+        ([b"IPAR", b"IPOF", b"IPPO", b"IPMU", b"IPSL"], &s.ips),
+        ([b"URAR", b"UROF", b"URPO", b"URMU", b"URSL"], &s.urls),
+        ([b"HAAR", b"HAOF", b"HAPO", b"HAMU", b"HASL"], &s.hashes),
+        ([b"EMAR", b"EMOF", b"EMPO", b"EMMU", b"EMSL"], &s.emails),
+    ] {
+        v.push((tags[0], t.arena.clone()));
+        v.push((tags[1], u32s(&t.offs)));
+        v.push((tags[2], u32s(&t.post)));
+        v.push((tags[3], u32s(&t.multi)));
+        v.push((tags[4], u32s(&t.slots)));
+    }
+    let c4 = &s.cidr4;
+    v.extend([
+        (b"C4ST", u32s(&c4.start)),
+        (b"C4EN", u32s(&c4.end)),
+        (b"C4NE", u32s(&c4.net)),
+        (b"C4LE", c4.len.clone()),
+        (b"C4PO", u32s(&c4.post)),
+        (b"C4MU", u32s(&c4.multi)),
+        (b"C4FI", u32s(&c4.first)),
+    ]);
+    let c6 = &s.cidr6;
+    v.extend([
+        (b"C6ST", u128s(&c6.start)),
+        (b"C6EN", u128s(&c6.end)),
+        (b"C6NE", u128s(&c6.net)),
+        (b"C6LE", c6.len.clone()),
+        (b"C6PO", u32s(&c6.post)),
+        (b"C6MU", u32s(&c6.multi)),
+    ]);
+    v.push((b"PTIN", u32s(&s.pattern_ind)));
+    v.push((b"PTAR", s.pattern_text.arena.clone()));
+    v.push((b"PTOF", u32s(&s.pattern_text.offs)));
+    v
+}
+
+/// Writes the set to `out`.
+pub fn write_to(set: &IndicatorSet, out: &mut impl Write) -> io::Result<()> {
+    let secs = sections(set);
+    let mut w = W {
+        out,
+        crc: crc32fast::Hasher::new(),
+    };
+    w.raw(MAGIC)?;
+    w.raw(&VERSION.to_le_bytes())?;
+    w.raw(&0u32.to_le_bytes())?;
+    w.raw(&(secs.len() as u32).to_le_bytes())?;
+    for (tag, data) in &secs {
+        w.section(tag, data)?;
+    }
+    let crc = w.crc.clone().finalize();
+    w.out.write_all(&crc.to_le_bytes())?;
+    w.out.write_all(END_MAGIC)?;
+    w.out.flush()
+}
+
+/// Writes the set to a file (through a temporary file renamed into place, so a reader never sees half a file).
+pub fn save(set: &IndicatorSet, path: &Path) -> Result<(), SnapshotError> {
+    let io_err = |source| SnapshotError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("vgs")
+    ));
+    let f = File::create(&tmp).map_err(io_err)?;
+    let mut bw = BufWriter::with_capacity(1 << 20, f);
+    write_to(set, &mut bw).map_err(io_err)?;
+    bw.into_inner()
+        .map_err(|e| io_err(e.into_error()))?
+        .sync_all()
+        .map_err(io_err)?;
+    std::fs::rename(&tmp, path).map_err(io_err)
+}
+
+/// Loads a snapshot file.
+pub fn load(path: &Path) -> Result<IndicatorSet, SnapshotError> {
+    let name = path.display().to_string();
+    let f = File::open(path).map_err(|source| SnapshotError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let len = f
+        .metadata()
+        .map_err(|source| SnapshotError::Io {
+            path: name.clone(),
+            source,
+        })?
+        .len();
+    read_from(BufReader::with_capacity(1 << 20, f), len, &name)
+}
+
+struct R<T: Read> {
+    inp: T,
+    crc: crc32fast::Hasher,
+    left: u64,
+    name: String,
+}
+
+impl<T: Read> R<T> {
+    fn exact(&mut self, buf: &mut [u8], section: &str) -> Result<(), SnapshotError> {
+        if (buf.len() as u64) > self.left {
+            return Err(SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: section.into(),
+            });
+        }
+        self.inp.read_exact(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: section.into(),
+            },
+            _ => SnapshotError::Io {
+                path: self.name.clone(),
+                source: e,
+            },
+        })?;
+        self.left -= buf.len() as u64;
+        self.crc.update(buf);
+        Ok(())
+    }
+
+    fn section(&mut self, tag: &[u8; 4]) -> Result<Vec<u8>, SnapshotError> {
+        let t = String::from_utf8_lossy(tag).into_owned();
+        let mut head = [0u8; 12];
+        self.exact(&mut head, &t)?;
+        if &head[..4] != tag {
+            return Err(SnapshotError::Corrupt {
+                path: self.name.clone(),
+                reason: format!(
+                    "expected section `{t}`, found `{}`",
+                    String::from_utf8_lossy(&head[..4])
+                ),
+            });
+        }
+        let mut l = [0u8; 8];
+        l.copy_from_slice(&head[4..]);
+        let len = u64::from_le_bytes(l);
+        // Never allocate more than the file can hold (a corrupt length would otherwise exhaust memory).
+        if len > self.left {
+            return Err(SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: t,
+            });
+        }
+        let mut v = vec![0u8; len as usize];
+        self.exact(&mut v, &t)?;
+        Ok(v)
+    }
+
+    fn u32s(&mut self, tag: &[u8; 4]) -> Result<Vec<u32>, SnapshotError> {
+        let b = self.section(tag)?;
+        if b.len() % 4 != 0 {
+            return Err(self.corrupt(tag, "length not a multiple of 4"));
+        }
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn u128s(&mut self, tag: &[u8; 4]) -> Result<Vec<u128>, SnapshotError> {
+        let b = self.section(tag)?;
+        if b.len() % 16 != 0 {
+            return Err(self.corrupt(tag, "length not a multiple of 16"));
+        }
+        Ok(b.chunks_exact(16)
+            .map(|c| u128::from_le_bytes(<[u8; 16]>::try_from(c).unwrap_or_default()))
+            .collect())
+    }
+
+    fn corrupt(&self, tag: &[u8; 4], why: &str) -> SnapshotError {
+        SnapshotError::Corrupt {
+            path: self.name.clone(),
+            reason: format!("section `{}`: {why}", String::from_utf8_lossy(tag)),
+        }
+    }
+
+    fn table(&mut self, tags: [&[u8; 4]; 5]) -> Result<KeyTable, SnapshotError> {
+        Ok(KeyTable {
+            arena: self.section(tags[0])?,
+            offs: self.u32s(tags[1])?,
+            post: self.u32s(tags[2])?,
+            multi: self.u32s(tags[3])?,
+            slots: self.u32s(tags[4])?,
+            filter: Vec::new(),
+        })
+    }
+}
+
+/// Loads a snapshot from a reader of `len` bytes; `name` appears in errors.
+pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, SnapshotError> {
+    let mut r = R {
+        inp,
+        crc: crc32fast::Hasher::new(),
+        left: len,
+        name: name.to_string(),
+    };
+    let mut head = [0u8; 20];
+    if len < 20 {
+        let mut b = vec![0u8; len as usize];
+        r.exact(&mut b, "header")?;
+        if b.len() < 8 || &b[..8] != MAGIC {
+            return Err(SnapshotError::NotASnapshot { path: name.into() });
+        }
+        return Err(SnapshotError::Truncated {
+            path: name.into(),
+            section: "header".into(),
+        });
+    }
+    r.exact(&mut head, "header")?;
+    if &head[..8] != MAGIC {
+        return Err(SnapshotError::NotASnapshot { path: name.into() });
+    }
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if version != VERSION {
+        return Err(SnapshotError::Version {
+            path: name.into(),
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let mut s = IndicatorSet::default();
+    let uu = r.section(b"IDUU")?;
+    if uu.len() % 16 != 0 {
+        return Err(r.corrupt(b"IDUU", "length not a multiple of 16"));
+    }
+    s.id_uuid = uu
+        .chunks_exact(16)
+        .map(|c| <[u8; 16]>::try_from(c).unwrap_or_default())
+        .collect();
+    s.id_prefix = r.u32s(b"IDPX")?;
+    s.id_prefixes = StrList {
+        arena: r.section(b"IDPA")?,
+        offs: r.u32s(b"IDPO")?,
+    };
+    s.id_raw = r.section(b"IDRW")?;
+    s.score = r.u32s(b"SCOR")?.into_iter().map(f32::from_bits).collect();
+    s.tlp = r.section(b"TLPS")?;
+    s.flags = r.section(b"FLAG")?;
+    s.ctx = r.u32s(b"CTXI")?;
+    s.names = StrList {
+        arena: r.section(b"NMAR")?,
+        offs: r.u32s(b"NMOF")?,
+    };
+    s.ctx_offs = r.u32s(b"CXOF")?;
+    s.ctx_items = r.u32s(b"CXIT")?;
+    s.domains = r.table([b"DOAR", b"DOOF", b"DOPO", b"DOMU", b"DOSL"])?;
+    s.ips = r.table([b"IPAR", b"IPOF", b"IPPO", b"IPMU", b"IPSL"])?;
+    s.urls = r.table([b"URAR", b"UROF", b"URPO", b"URMU", b"URSL"])?;
+    s.hashes = r.table([b"HAAR", b"HAOF", b"HAPO", b"HAMU", b"HASL"])?;
+    s.emails = r.table([b"EMAR", b"EMOF", b"EMPO", b"EMMU", b"EMSL"])?;
+    s.cidr4 = CidrTable {
+        start: r.u32s(b"C4ST")?,
+        end: r.u32s(b"C4EN")?,
+        net: r.u32s(b"C4NE")?,
+        len: r.section(b"C4LE")?,
+        post: r.u32s(b"C4PO")?,
+        multi: r.u32s(b"C4MU")?,
+        first: r.u32s(b"C4FI")?,
+    };
+    s.cidr6 = CidrTable {
+        start: r.u128s(b"C6ST")?,
+        end: r.u128s(b"C6EN")?,
+        net: r.u128s(b"C6NE")?,
+        len: r.section(b"C6LE")?,
+        post: r.u32s(b"C6PO")?,
+        multi: r.u32s(b"C6MU")?,
+        first: Vec::new(),
+    };
+    s.pattern_ind = r.u32s(b"PTIN")?;
+    s.pattern_text = StrList {
+        arena: r.section(b"PTAR")?,
+        offs: r.u32s(b"PTOF")?,
+    };
+    let want = r.crc.clone().finalize();
+    let mut tail = [0u8; 12];
+    if r.left < 12 {
+        return Err(SnapshotError::Truncated {
+            path: name.into(),
+            section: "checksum".into(),
+        });
+    }
+    r.inp
+        .read_exact(&mut tail)
+        .map_err(|_| SnapshotError::Truncated {
+            path: name.into(),
+            section: "checksum".into(),
+        })?;
+    r.left -= 12;
+    if u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) != want {
+        return Err(SnapshotError::Checksum { path: name.into() });
+    }
+    if &tail[4..] != END_MAGIC || r.left != 0 {
+        return Err(SnapshotError::Corrupt {
+            path: name.into(),
+            reason: "trailing data after the end marker".into(),
+        });
+    }
+    let corrupt = |reason: String| SnapshotError::Corrupt {
+        path: name.into(),
+        reason,
+    };
+    // Patterns are recompiled (regexes cannot be stored).
+    s.patterns = (0..s.pattern_text.len() as u32)
+        .map(|i| {
+            CompiledPattern::compile(s.pattern_text.get(i)).map_err(|e| corrupt(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    s.validate().map_err(corrupt)?;
+    for t in [
+        &mut s.domains,
+        &mut s.ips,
+        &mut s.urls,
+        &mut s.hashes,
+        &mut s.emails,
+    ] {
+        t.build_filter();
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::set::{IndicatorInput, IndicatorSetBuilder, IndicatorSource, Role, Scratch};
+    use vigil_model::{Observable, ObservableKind, Tlp};
+
+    fn sample() -> IndicatorSet {
+        let mut b = IndicatorSetBuilder::new();
+        let vals = [
+            (ObservableKind::Domain, "evil.com"),
+            (ObservableKind::Ipv4, "10.0.0.0/8"),
+            (ObservableKind::Ipv4, "1.2.3.4"),
+            (ObservableKind::Ipv6, "2001:db8::/32"),
+            (ObservableKind::Url, "http://evil.com/x"),
+            (ObservableKind::Sha256, &"ab".repeat(32)),
+            (ObservableKind::Email, "a@evil.com"),
+        ];
+        for (i, (k, v)) in vals.iter().enumerate() {
+            let mut inp = IndicatorInput::new(
+                format!("indicator--00000000-0000-4000-8000-00000000000{i}"),
+                IndicatorSource::Observable(Observable::new(*k, v).expect("valid")),
+            );
+            inp.malware = vec!["Emotet".into()];
+            inp.tlp = Tlp::Amber;
+            inp.score = 70.0;
+            b.add(&inp).expect("adds");
+        }
+        b.add(&IndicatorInput::new(
+            "odd-id",
+            IndicatorSource::Pattern("[domain-name:value LIKE '%.x.org']".into()),
+        ))
+        .expect("adds");
+        b.build().expect("builds")
+    }
+
+    fn bytes(s: &IndicatorSet) -> Vec<u8> {
+        let mut v = Vec::new();
+        write_to(s, &mut v).expect("writes");
+        v
+    }
+
+    #[test]
+    fn round_trip_keeps_lookups_and_metadata() {
+        let s = sample();
+        let b = bytes(&s);
+        let l = read_from(&b[..], b.len() as u64, "mem").expect("loads");
+        assert_eq!(bytes(&l), b);
+        assert_eq!(l.meta(0), s.meta(0));
+        assert_eq!(l.id(7), "odd-id");
+        let mut out = Vec::new();
+        l.lookup(Role::Ip, b"10.2.3.4", &mut Scratch::default(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(l.has_patterns());
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_an_error() {
+        let b = bytes(&sample());
+        // Every section boundary region is covered: small steps at the start and end, coarse in between.
+        let step = (b.len() / 400).max(1);
+        for cut in (0..400)
+            .chain((0..b.len()).step_by(step))
+            .chain(b.len() - 400..b.len())
+        {
+            assert!(
+                read_from(&b[..cut], cut as u64, "mem").is_err(),
+                "cut at {cut}"
+            );
+        }
+        for i in (0..b.len()).step_by(step) {
+            let mut c = b.clone();
+            c[i] ^= 0x5a;
+            assert!(
+                read_from(&c[..], c.len() as u64, "mem").is_err(),
+                "flip at {i}"
+            );
+        }
+        let mut v = b.clone();
+        v[8] = 2;
+        assert!(matches!(
+            read_from(&v[..], v.len() as u64, "mem"),
+            Err(SnapshotError::Version { found: 2, .. })
+        ));
+        assert!(matches!(
+            read_from(&b"GARBAGE!and more"[..], 16, "mem"),
+            Err(SnapshotError::NotASnapshot { .. })
+        ));
+    }
+}

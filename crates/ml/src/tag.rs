@@ -1,0 +1,954 @@
+//! ATT&CK technique tagging: a one-vs-rest logistic regression over TF-IDF word, bigram and character
+//! n-gram features scores every sentence; a document carries a technique when its best sentence passes the
+//! technique's threshold, and the sentences that pass are its evidence.
+//!
+//! Training data (report-level split, never sentence-level): TRAM's annotated reports and sentences, TRAM's
+//! bootstrap and analysed-report sentences, ATT&CK technique descriptions and procedure examples, TRAM's
+//! negatives. Sentences from held-out reports are removed from every source before training.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::artifact::{self, Header, Reader, Writer};
+use crate::attack::Attack;
+use crate::corpus;
+use crate::error::{MlError, Result};
+use crate::text;
+
+/// Artifact model name.
+pub const MODEL: &str = "tagger";
+/// Payload layout and feature version.
+pub const MODEL_VERSION: u32 = 1;
+const MIN_DF: u32 = 3;
+const EPOCHS: usize = 4;
+const MAX_EVIDENCE: usize = 3;
+const CENTROID_MIN: usize = 5;
+const CENTROID_TERMS: usize = 64;
+
+static EMBEDDED: &[u8] = include_bytes!("../models/tagger.vgm");
+
+/// One technique found in a document, as the CLI prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechniqueTag {
+    /// ATT&CK id.
+    pub id: String,
+    /// Document-level score in [0, 1] (the best sentence's probability).
+    pub score: f64,
+    /// The sentences that triggered the tag, best first.
+    pub evidence: Vec<String>,
+}
+
+/// `{"techniques":[...]}`, best first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tagging {
+    pub techniques: Vec<TechniqueTag>,
+}
+
+/// Per-sentence output of the tagger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentenceTags {
+    /// Byte span of the sentence in the input text.
+    pub start: usize,
+    pub end: usize,
+    /// (technique, probability) above threshold.
+    pub techniques: Vec<(String, f64)>,
+}
+
+/// The trained tagger.
+#[derive(Debug, Clone)]
+pub struct Tagger {
+    header: Header,
+    classes: Vec<String>,
+    /// Whether a class is one of TRAM's 50.
+    #[allow(dead_code)]
+    tram: Vec<bool>,
+    /// TRAM's 50 technique ids.
+    tram_list: Vec<String>,
+    vocab_list: Vec<String>,
+    vocab: HashMap<String, u32>,
+    idf: Vec<f32>,
+    /// Number of leading classes scored by the logistic regression; the rest are scored by centroids.
+    n_lr: usize,
+    /// Weights, feature-major: `w[f * n_lr + c]`, quantised to i8 with one scale per class.
+    w: Vec<i8>,
+    /// Sparse TF-IDF centroids of the remaining classes (feature, weight), for techniques outside TRAM's 50
+    /// that only ATT&CK and TRAM's extra sentences describe.
+    centroids: Vec<Vec<(u32, f32)>>,
+    /// The centroids inverted: feature -> (centroid, weight), built on load.
+    postings: Vec<Vec<(u32, f32)>>,
+    scale: Vec<f32>,
+    bias: Vec<f32>,
+    /// Sentence threshold per class (evidence); for centroid classes also the document threshold.
+    threshold: Vec<f32>,
+    /// Share of training reports annotated with each regression class.
+    prior: Vec<f32>,
+    /// Document-level stacker over sentence-score statistics (see [`doc_stats`]), and its threshold.
+    stack: Vec<f32>,
+    doc_threshold: f32,
+}
+
+/// Number of document statistics per class fed to the stacker.
+const NS: usize = 6;
+
+/// Statistics of one class over a document's sentence scores: best, second best, mean of the best three,
+/// log of the count above 0.5, logit of the class prior, log of the sentence count.
+fn doc_stats(top: &[f32; 3], above: u32, prior: f32, nsent: usize) -> [f32; NS] {
+    let logit = |p: f32| (p.clamp(1e-4, 1.0 - 1e-4) / (1.0 - p.clamp(1e-4, 1.0 - 1e-4))).ln();
+    [logit(top[0]), logit(top[1]), logit((top[0] + top[1] + top[2]) / 3.0), (1.0 + above as f32).ln(), logit(prior), (1.0 + nsent as f32).ln()]
+}
+
+fn stack_prob(stack: &[f32], x: &[f32; NS]) -> f32 {
+    let mut z = stack.get(NS).copied().unwrap_or(0.0);
+    for k in 0..NS.min(stack.len()) {
+        z += stack[k] * x[k];
+    }
+    sigmoid(z)
+}
+
+impl Tagger {
+    /// The model built into this binary.
+    pub fn embedded() -> Result<Self> {
+        Self::from_bytes(EMBEDDED)
+    }
+
+    /// Loads from a file.
+    pub fn from_path(p: &Path) -> Result<Self> {
+        let b = std::fs::read(p).map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
+        Self::from_bytes(&b)
+    }
+
+    /// Loads from artifact bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (header, payload) = artifact::open(bytes, MODEL, MODEL_VERSION)?;
+        let mut r = Reader::new(payload, MODEL);
+        let classes = r.strs()?;
+        let tram_names = r.strs()?;
+        let vocab_list = r.strs()?;
+        let idf = r.f32s()?;
+        let n_lr = r.u32()? as usize;
+        let w = r.i8s()?;
+        let scale = r.f32s()?;
+        let bias = r.f32s()?;
+        let threshold = r.f32s()?;
+        let prior = r.f32s()?;
+        let stack = r.f32s()?;
+        let doc_threshold = r.f32()?;
+        let nc = r.u32()? as usize;
+        let mut centroids = Vec::with_capacity(nc.min(10_000));
+        for _ in 0..nc {
+            let idx = r.u32s()?;
+            let val = r.f32s()?;
+            if idx.len() != val.len() || idx.iter().any(|i| *i as usize >= vocab_list.len()) {
+                return Err(MlError::artifact(MODEL, "centroid table is inconsistent"));
+            }
+            centroids.push(idx.into_iter().zip(val).collect());
+        }
+        r.finish()?;
+        let c = classes.len();
+        if idf.len() != vocab_list.len() || n_lr > c || w.len() != vocab_list.len() * n_lr || scale.len() != n_lr || bias.len() != n_lr || threshold.len() != c || n_lr + centroids.len() != c || prior.len() != n_lr || stack.len() != NS + 1 {
+            return Err(MlError::artifact(MODEL, "table sizes do not agree"));
+        }
+        let tram_set: BTreeSet<&String> = tram_names.iter().collect();
+        let tram = classes.iter().map(|k| tram_set.contains(k)).collect();
+        let vocab = vocab_list.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+        let postings = invert(&centroids, vocab_list.len());
+        Ok(Tagger { header, classes, tram, tram_list: tram_names, vocab_list, vocab, idf, n_lr, w, centroids, postings, scale, bias, threshold, prior, stack, doc_threshold })
+    }
+
+    /// Serialises into artifact bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.strs(&self.classes);
+        w.strs(&self.tram_list);
+        w.strs(&self.vocab_list);
+        w.f32s(&self.idf);
+        w.u32(self.n_lr as u32);
+        w.i8s(&self.w);
+        w.f32s(&self.scale);
+        w.f32s(&self.bias);
+        w.f32s(&self.threshold);
+        w.f32s(&self.prior);
+        w.f32s(&self.stack);
+        w.f32(self.doc_threshold);
+        w.u32(self.centroids.len() as u32);
+        for c in &self.centroids {
+            w.u32s(&c.iter().map(|x| x.0).collect::<Vec<_>>());
+            w.f32s(&c.iter().map(|x| x.1).collect::<Vec<_>>());
+        }
+        artifact::seal(&self.header, &w.buf)
+    }
+
+    /// The artifact header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Technique ids the model knows.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// True for TRAM's 50 techniques.
+    pub fn is_tram_class(&self, id: &str) -> bool {
+        self.tram_list.iter().any(|c| c == id)
+    }
+
+    fn vectorise(&self, s: &str) -> Vec<(u32, f32)> {
+        vectorise(&self.vocab, &self.idf, s)
+    }
+
+    /// Scores of every class for one sentence: probabilities for the regression classes, cosine similarity to
+    /// the centroid for the others.
+    pub fn sentence_probs(&self, s: &str) -> Vec<f32> {
+        let x = self.vectorise(s);
+        let c = self.n_lr;
+        let mut z: Vec<f32> = vec![0.0; c];
+        for (f, v) in &x {
+            let row = &self.w[*f as usize * c..(*f as usize + 1) * c];
+            for (zc, wc) in z.iter_mut().zip(row) {
+                *zc += *wc as f32 * v;
+            }
+        }
+        let mut out: Vec<f32> = z.iter().enumerate().map(|(k, zc)| sigmoid(zc * self.scale[k] + self.bias[k])).collect();
+        let base = out.len();
+        out.resize(base + self.centroids.len(), 0.0);
+        for (f, v) in &x {
+            if let Some(p) = self.postings.get(*f as usize) {
+                for (k, w) in p {
+                    out[base + *k as usize] += v * w;
+                }
+            }
+        }
+        out
+    }
+
+    /// Tags every sentence of a text.
+    pub fn tag_sentences(&self, doc: &str) -> Vec<SentenceTags> {
+        text::sentences(doc)
+            .into_iter()
+            .map(|(a, b)| {
+                let p = self.sentence_probs(&doc[a..b]);
+                let mut t: Vec<(String, f64)> = p
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, v)| **v >= self.threshold[*k])
+                    .map(|(k, v)| (self.classes[k].clone(), crate::extract::round4(*v as f64)))
+                    .collect();
+                t.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+                SentenceTags { start: a, end: b, techniques: t }
+            })
+            .collect()
+    }
+
+    /// Document-level scores of every class, and for each class its sentences by score (score, start, end).
+    pub fn doc_scores(&self, doc: &str) -> (Vec<f32>, Vec<Vec<(f32, usize, usize)>>) {
+        let spans = text::sentences(doc);
+        let c = self.classes.len();
+        let mut per: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); c];
+        let mut top = vec![[0f32; 3]; c];
+        let mut above = vec![0u32; c];
+        for &(a, b) in &spans {
+            for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
+                let t = &mut top[k];
+                if v > t[0] {
+                    *t = [v, t[0], t[1]];
+                } else if v > t[1] {
+                    *t = [t[0], v, t[1]];
+                } else if v > t[2] {
+                    t[2] = v;
+                }
+                if v >= 0.5 {
+                    above[k] += 1;
+                }
+                if v >= self.threshold[k] * 0.5 {
+                    per[k].push((v, a, b));
+                }
+            }
+        }
+        let scores = (0..c)
+            .map(|k| if k < self.n_lr { stack_prob(&self.stack, &doc_stats(&top[k], above[k], self.prior[k], spans.len())) } else { top[k][0] })
+            .collect();
+        for p in per.iter_mut() {
+            p.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+        }
+        (scores, per)
+    }
+
+    fn doc_decides(&self, k: usize, score: f32) -> bool {
+        if k < self.n_lr {
+            score >= self.doc_threshold
+        } else {
+            score >= self.threshold[k]
+        }
+    }
+
+    /// Document-level tags with their evidence sentences (those above the sentence threshold, or the best one).
+    pub fn tag(&self, doc: &str) -> Tagging {
+        let (scores, per) = self.doc_scores(doc);
+        let mut out: Vec<TechniqueTag> = Vec::new();
+        for (k, sc) in scores.iter().enumerate() {
+            if !self.doc_decides(k, *sc) || per[k].is_empty() {
+                continue;
+            }
+            let thr = self.threshold[k];
+            let mut ev: Vec<String> = per[k].iter().filter(|x| x.0 >= thr).take(MAX_EVIDENCE).map(|(_, a, b)| clip(&doc[*a..*b])).collect();
+            if ev.is_empty() {
+                ev.push(clip(&doc[per[k][0].1..per[k][0].2]));
+            }
+            out.push(TechniqueTag { id: self.classes[k].clone(), score: crate::extract::round4(*sc as f64), evidence: ev });
+        }
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        Tagging { techniques: out }
+    }
+
+    /// Technique ids the document-level decision keeps.
+    pub fn doc_techniques(&self, doc: &str) -> BTreeSet<String> {
+        let (scores, _) = self.doc_scores(doc);
+        scores.iter().enumerate().filter(|(k, s)| self.doc_decides(*k, **s)).map(|(k, _)| self.classes[k].clone()).collect()
+    }
+
+    /// Per-class statistics for stacking (regression classes) and best scores (all classes).
+    fn doc_raw(&self, doc: &str) -> (Vec<[f32; NS]>, Vec<f32>) {
+        let spans = text::sentences(doc);
+        let c = self.classes.len();
+        let mut top = vec![[0f32; 3]; c];
+        let mut above = vec![0u32; c];
+        for &(a, b) in &spans {
+            for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
+                let t = &mut top[k];
+                if v > t[0] {
+                    *t = [v, t[0], t[1]];
+                } else if v > t[1] {
+                    *t = [t[0], v, t[1]];
+                } else if v > t[2] {
+                    t[2] = v;
+                }
+                if v >= 0.5 {
+                    above[k] += 1;
+                }
+            }
+        }
+        let stats = (0..self.n_lr).map(|k| doc_stats(&top[k], above[k], self.prior[k], spans.len())).collect();
+        (stats, top.iter().map(|t| t[0]).collect())
+    }
+}
+
+fn invert(centroids: &[Vec<(u32, f32)>], nf: usize) -> Vec<Vec<(u32, f32)>> {
+    let mut p: Vec<Vec<(u32, f32)>> = vec![Vec::new(); nf];
+    for (k, c) in centroids.iter().enumerate() {
+        for (f, w) in c {
+            p[*f as usize].push((k as u32, *w));
+        }
+    }
+    p
+}
+
+fn logit_of(p: f32) -> f32 {
+    let p = p.clamp(1e-4, 1.0 - 1e-4);
+    (p / (1.0 - p)).ln()
+}
+
+fn clip(s: &str) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.len() <= 400 {
+        return s;
+    }
+    let mut end = 400;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[inline]
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn vectorise(vocab: &HashMap<String, u32>, idf: &[f32], s: &str) -> Vec<(u32, f32)> {
+    let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
+    for f in text::features(s) {
+        if let Some(&i) = vocab.get(&f) {
+            *tf.entry(i).or_default() += 1.0;
+        }
+    }
+    let mut v: Vec<(u32, f32)> = tf.into_iter().map(|(i, c)| (i, (1.0 + c.ln()) * idf[i as usize])).collect();
+    let n = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        for (_, x) in v.iter_mut() {
+            *x /= n;
+        }
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Corpus
+
+/// One annotated TRAM report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub title: String,
+    pub text: String,
+    /// (byte start, byte end, technique id)
+    pub spans: Vec<(usize, usize, String)>,
+    pub path: PathBuf,
+}
+
+impl Report {
+    /// Techniques annotated anywhere in the report.
+    pub fn techniques(&self) -> BTreeSet<String> {
+        self.spans.iter().map(|s| s.2.clone()).collect()
+    }
+
+    /// True when the report is on the evaluation side of our split.
+    pub fn is_dev(&self) -> bool {
+        corpus::is_test_key(&text::title_key(&self.title))
+    }
+}
+
+fn technique_in(label: &str) -> Option<String> {
+    let open = label.rfind("(T")?;
+    let close = label[open..].find(')')? + open;
+    let id = &label[open + 1..close];
+    let ok = id.len() >= 5 && id[1..5].bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| id.to_string())
+}
+
+/// Reads TRAM's `mjson_files/*.mjson` (full report texts with span annotations).
+pub fn load_reports(corpus_dir: &Path) -> Result<Vec<Report>> {
+    let dir = corpus_dir.join("tram/mjson_files");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| MlError::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "mjson"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let v = corpus::read_json(&f)?;
+        let signal = v.get("signal").and_then(Value::as_str).ok_or_else(|| MlError::corpus(&f, "no `signal` text"))?.to_string();
+        let title = signal.lines().next().and_then(|l| l.strip_prefix("title: ")).unwrap_or_else(|| f.file_stem().and_then(|s| s.to_str()).unwrap_or("")).to_string();
+        // mjson offsets count Unicode code points.
+        let byte_at: Vec<usize> = signal.char_indices().map(|(b, _)| b).chain(std::iter::once(signal.len())).collect();
+        let mut spans = Vec::new();
+        for a in v.get("asets").and_then(Value::as_array).into_iter().flatten() {
+            let Some(id) = a.get("type").and_then(Value::as_str).and_then(technique_in) else { continue };
+            for an in a.get("annots").and_then(Value::as_array).into_iter().flatten() {
+                let (Some(s), Some(e)) = (an.get(0).and_then(Value::as_u64), an.get(1).and_then(Value::as_u64)) else { continue };
+                let (s, e) = (s as usize, e as usize);
+                if s < e && e < byte_at.len() {
+                    spans.push((byte_at[s], byte_at[e], id.clone()));
+                }
+            }
+        }
+        spans.sort();
+        out.push(Report { title, text: signal, spans, path: f });
+    }
+    if out.is_empty() {
+        return Err(MlError::EmptyCorpus { path: dir, task: "tag".into(), reason: "no .mjson report".into() });
+    }
+    Ok(out)
+}
+
+/// A training sentence.
+#[derive(Debug, Clone)]
+struct Example {
+    text: String,
+    labels: BTreeSet<String>,
+}
+
+fn norm_text(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect()
+}
+
+/// Sentences of a report with the techniques whose annotation overlaps them.
+fn report_examples(r: &Report) -> Vec<Example> {
+    text::sentences(&r.text)
+        .into_iter()
+        .map(|(a, b)| {
+            let labels = r
+                .spans
+                .iter()
+                .filter(|(s, e, _)| {
+                    let ov = (*e).min(b).saturating_sub((*s).max(a));
+                    ov > 0 && (ov * 2 >= (e - s).min(b - a))
+                })
+                .map(|(_, _, t)| t.clone())
+                .collect();
+            Example { text: r.text[a..b].to_string(), labels }
+        })
+        .collect()
+}
+
+/// Everything the tagger trains on, before featurisation.
+struct Sources {
+    reports: Vec<Report>,
+    /// (doc title key, text, label) from single_label.train.json
+    single: Vec<(String, String, String)>,
+    /// (text, labels) from bootstrap, analysed reports and ATT&CK
+    external: Vec<(String, BTreeSet<String>)>,
+    negatives: Vec<String>,
+    tram_classes: Vec<String>,
+    all_ids: BTreeSet<String>,
+}
+
+fn load_sources(corpus_dir: &Path) -> Result<Sources> {
+    let reports = load_reports(corpus_dir)?;
+    let tram = corpus_dir.join("tram");
+    let classes_txt = String::from_utf8_lossy(&corpus::read(&tram.join("classes.txt"))?).into_owned();
+    let tram_classes: Vec<String> = classes_txt.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let mut single = Vec::new();
+    let sl = corpus::read_json(&tram.join("single_label.train.json"))?;
+    for x in sl.as_array().into_iter().flatten() {
+        if let (Some(t), Some(l), Some(d)) = (x.get("text").and_then(Value::as_str), x.get("label").and_then(Value::as_str), x.get("doc_title").and_then(Value::as_str)) {
+            single.push((text::title_key(d), t.to_string(), l.to_string()));
+        }
+    }
+    let attack = Attack::load(corpus_dir)?;
+    let mut external: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let bp = tram.join("bootstrap-training-data.filtered.json");
+    let b = corpus::read_json(&bp)?;
+    for s in b.get("sentences").and_then(Value::as_array).into_iter().flatten() {
+        let Some(t) = s.get("text").and_then(Value::as_str) else { continue };
+        let labels: BTreeSet<String> = s.get("mappings").and_then(Value::as_array).into_iter().flatten().filter_map(|m| m.get("attack_id").and_then(Value::as_str)).map(str::to_string).collect();
+        external.push((t.to_string(), labels));
+    }
+    // all_analyzed_reports: technique name -> sentences.
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in attack.techniques.values() {
+        by_name.entry(t.name.to_lowercase()).or_default().push(t.id.clone());
+    }
+    let aa = corpus::read_json(&tram.join("all_analyzed_reports.json"))?;
+    if let Some(m) = aa.as_object() {
+        for (name, sents) in m {
+            let ids = by_name.get(&name.to_lowercase());
+            let Some(ids) = ids.filter(|v| v.len() == 1) else { continue };
+            for s in sents.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                external.push((s.to_string(), std::iter::once(ids[0].clone()).collect()));
+            }
+        }
+    }
+    for t in attack.techniques.values() {
+        let label: BTreeSet<String> = std::iter::once(t.id.clone()).collect();
+        for (a, b) in text::sentences(&t.description).into_iter().take(4) {
+            external.push((t.description[a..b].to_string(), label.clone()));
+        }
+        for p in &t.procedures {
+            external.push((p.clone(), label.clone()));
+        }
+    }
+    let neg = corpus::read_json(&tram.join("negative_data.json"))?;
+    let negatives: Vec<String> = neg.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    let all_ids = attack.techniques.keys().cloned().collect();
+    Ok(Sources { reports, single, external, negatives, tram_classes, all_ids })
+}
+
+/// Builds the training examples, excluding every text found in the `held_out` reports.
+fn examples(src: &Sources, train_docs: &BTreeSet<String>, held_out: &[&Report]) -> Vec<Example> {
+    let held: Vec<String> = held_out.iter().map(|r| norm_text(&r.text)).collect();
+    let held_all = held.join("|");
+    let finder_leaks = |t: &str| {
+        let n = norm_text(t);
+        n.len() >= 20 && memchr::memmem::find(held_all.as_bytes(), n.as_bytes()).is_some()
+    };
+    let mut merged: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+    let mut add = |t: &str, labels: BTreeSet<String>| {
+        let key = norm_text(t);
+        if key.len() < 8 {
+            return;
+        }
+        let e = merged.entry(key).or_insert_with(|| (t.to_string(), BTreeSet::new()));
+        e.1.extend(labels);
+    };
+    for r in src.reports.iter().filter(|r| train_docs.contains(&text::title_key(&r.title))) {
+        for ex in report_examples(r) {
+            add(&ex.text, ex.labels);
+        }
+    }
+    for (d, t, l) in &src.single {
+        if train_docs.contains(d) {
+            add(t, std::iter::once(l.clone()).collect());
+        }
+    }
+    for (t, l) in &src.external {
+        if !finder_leaks(t) {
+            add(t, l.clone());
+        }
+    }
+    for t in &src.negatives {
+        if !finder_leaks(t) {
+            add(t, BTreeSet::new());
+        }
+    }
+    merged.into_values().map(|(text, labels)| Example { text, labels }).collect()
+}
+
+/// Trains a tagger on `exs`; classes are the techniques with at least `min_pos` positive sentences.
+fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, header: Header, threshold: f32, cent_threshold: f32) -> Tagger {
+    // Vocabulary by document frequency, in sorted order.
+    let mut df: BTreeMap<String, u32> = BTreeMap::new();
+    let feats: Vec<Vec<String>> = exs.iter().map(|e| text::features(&e.text)).collect();
+    for f in &feats {
+        let uniq: BTreeSet<&String> = f.iter().collect();
+        for u in uniq {
+            *df.entry(u.clone()).or_default() += 1;
+        }
+    }
+    let n = exs.len() as f32;
+    let vocab_list: Vec<String> = df.iter().filter(|(_, c)| **c >= MIN_DF).map(|(k, _)| k.clone()).collect();
+    let idf: Vec<f32> = vocab_list.iter().map(|k| (n / df[k] as f32).ln() + 1.0).collect();
+    let vocab: HashMap<String, u32> = vocab_list.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+    let mut pos: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in exs {
+        for l in &e.labels {
+            *pos.entry(l.as_str()).or_default() += 1;
+        }
+    }
+    let tram_set: BTreeSet<&str> = tram_classes.iter().map(String::as_str).collect();
+    let mut classes: Vec<String> = tram_classes.to_vec();
+    classes.sort();
+    let cidx: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let c = classes.len();
+    let xs: Vec<Vec<(u32, f32)>> = exs.iter().map(|e| vectorise(&vocab, &idf, &e.text)).collect();
+    let ys: Vec<Vec<usize>> = exs.iter().map(|e| e.labels.iter().filter_map(|l| cidx.get(l.as_str()).copied()).collect()).collect();
+    let nf = vocab_list.len();
+    let mut w = vec![0f32; nf * c];
+    let mut g2 = vec![1e-8f32; nf * c];
+    let mut bias = vec![-3f32; c];
+    let mut bg2 = vec![1e-8f32; c];
+    // Positives are rare for each class: weigh them up so the per-class loss is not all negatives.
+    let pos_w: Vec<f32> = classes.iter().map(|k| ((n / pos.get(k.as_str()).copied().unwrap_or(1).max(1) as f32).sqrt()).clamp(1.0, 20.0)).collect();
+    let lr = 0.3f32;
+    let mut order: Vec<usize> = (0..exs.len()).collect();
+    let mut rng = crate::domain::Rng::new(0x7a66_e12);
+    let mut z = vec![0f32; c];
+    let mut g = vec![0f32; c];
+    for _ in 0..EPOCHS {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let x = &xs[i];
+            z.copy_from_slice(&bias);
+            for (f, v) in x {
+                let row = &w[*f as usize * c..(*f as usize + 1) * c];
+                for (zc, wc) in z.iter_mut().zip(row) {
+                    *zc += wc * v;
+                }
+            }
+            for k in 0..c {
+                g[k] = sigmoid(z[k]);
+            }
+            for &k in &ys[i] {
+                g[k] = (g[k] - 1.0) * pos_w[k];
+            }
+            for (f, v) in x {
+                let base = *f as usize * c;
+                let row = &mut w[base..base + c];
+                let acc = &mut g2[base..base + c];
+                for k in 0..c {
+                    let gk = g[k] * v;
+                    acc[k] += gk * gk;
+                    row[k] -= lr * gk / acc[k].sqrt();
+                }
+            }
+            for k in 0..c {
+                bg2[k] += g[k] * g[k];
+                bias[k] -= lr * g[k] / bg2[k].sqrt();
+            }
+        }
+    }
+    // Quantise per class to i8.
+    let mut scale = vec![0f32; c];
+    for k in 0..c {
+        let m = (0..nf).map(|f| w[f * c + k].abs()).fold(0f32, f32::max);
+        scale[k] = if m > 0.0 { m / 127.0 } else { 1.0 };
+    }
+    let wq: Vec<i8> = (0..nf * c).map(|i| (w[i] / scale[i % c]).round().clamp(-127.0, 127.0) as i8).collect();
+    // Centroids for every other technique with enough sentences.
+    let mut sums: BTreeMap<&str, (BTreeMap<u32, f32>, usize)> = BTreeMap::new();
+    for (e, x) in exs.iter().zip(&xs) {
+        for l in &e.labels {
+            if tram_set.contains(l.as_str()) || !all_ids.contains(l) {
+                continue;
+            }
+            let s = sums.entry(l.as_str()).or_default();
+            for (f, v) in x {
+                *s.0.entry(*f).or_default() += v;
+            }
+            s.1 += 1;
+        }
+    }
+    let mut centroids = Vec::new();
+    for (k, (sum, cnt)) in sums {
+        if cnt < CENTROID_MIN {
+            continue;
+        }
+        let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(CENTROID_TERMS);
+        let norm = v.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt().max(1e-9);
+        for x in v.iter_mut() {
+            x.1 /= norm;
+        }
+        v.sort_by_key(|x| x.0);
+        classes.push(k.to_string());
+        centroids.push(v);
+    }
+    let tram: Vec<bool> = classes.iter().map(|k| tram_set.contains(k.as_str())).collect();
+    let mut thr = vec![threshold; c];
+    thr.resize(classes.len(), cent_threshold);
+    let mut stack = vec![0f32; NS + 1];
+    stack[0] = 1.0;
+    stack[NS] = -logit_of(threshold);
+    let postings = invert(&centroids, vocab_list.len());
+    Tagger { header, classes, tram, tram_list: tram_classes.to_vec(), vocab_list, vocab, idf, n_lr: c, w: wq, centroids, postings, scale, bias, threshold: thr, prior: vec![0.5; c], stack, doc_threshold: 0.5 }
+}
+
+/// Document-level micro-averaged P/R/F1.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DocF1 {
+    pub documents: usize,
+    pub tp: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+fn doc_f1(pairs: &[(BTreeSet<String>, BTreeSet<String>)]) -> DocF1 {
+    let mut m = DocF1 { documents: pairs.len(), ..Default::default() };
+    for (pred, truth) in pairs {
+        let tp = pred.intersection(truth).count() as u64;
+        m.tp += tp;
+        m.fp += pred.len() as u64 - tp;
+        m.fn_ += truth.len() as u64 - tp;
+    }
+    let p = if m.tp + m.fp == 0 { 0.0 } else { m.tp as f64 / (m.tp + m.fp) as f64 };
+    let r = if m.tp + m.fn_ == 0 { 0.0 } else { m.tp as f64 / (m.tp + m.fn_) as f64 };
+    m.precision = crate::extract::round4(p);
+    m.recall = crate::extract::round4(r);
+    m.f1 = crate::extract::round4(if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 });
+    m
+}
+
+/// Held-out tagging metrics.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TagMetrics {
+    /// Per-document micro F1 over TRAM's 50 techniques, on held-out reports.
+    pub tram50: DocF1,
+    /// Per-document micro F1 over every technique the reports are annotated with.
+    pub all_techniques: DocF1,
+    /// TRAM-50 per-document micro F1 where a document is its annotated sentences (TRAM's sentence files
+    /// grouped by report; each sentence tagged with its best technique when above the sentence threshold).
+    pub tram50_annotated_sentences: DocF1,
+    /// Sentence-level top-1 accuracy on those sentences.
+    pub sentence_top1_accuracy: f64,
+    /// Document threshold of the regression classes (chosen by cross-validation on the training reports).
+    pub threshold: f64,
+    /// Threshold of the centroid classes (2 = off: centroids did not help in cross-validation).
+    pub centroid_threshold: f64,
+    pub train_reports: usize,
+    pub heldout_reports: usize,
+    pub train_sentences: usize,
+    pub classes: usize,
+}
+
+/// Predicted and true technique sets of reports (TRAM's 50 only when `only_tram`).
+fn predict_sets(m: &Tagger, reports: &[&Report], only_tram: bool) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
+    reports
+        .iter()
+        .map(|r| {
+            let pred: BTreeSet<String> = m.doc_techniques(&r.text).into_iter().filter(|t| !only_tram || m.is_tram_class(t)).collect();
+            let truth: BTreeSet<String> = r.techniques().into_iter().filter(|t| !only_tram || m.is_tram_class(t)).collect();
+            (pred, truth)
+        })
+        .collect()
+}
+
+/// One cross-validated report: stacker statistics of the regression classes, best scores of the centroid
+/// classes, and the annotated techniques.
+struct Run {
+    stats: Vec<(String, [f32; NS])>,
+    cent: Vec<(String, f32)>,
+    truth: BTreeSet<String>,
+}
+
+fn priors(classes: &[String], docs: &[&Report]) -> Vec<f32> {
+    let n = docs.len() as f32;
+    classes.iter().map(|c| (docs.iter().filter(|r| r.spans.iter().any(|s| &s.2 == c)).count() as f32 + 1.0) / (n + 2.0)).collect()
+}
+
+/// Fits the stacker (logistic regression, full-batch gradient descent from zero: deterministic).
+fn fit_stacker(runs: &[Run]) -> Vec<f32> {
+    let data: Vec<(&[f32; NS], f32)> = runs.iter().flat_map(|r| r.stats.iter().map(move |(c, x)| (x, if r.truth.contains(c) { 1.0 } else { 0.0 }))).collect();
+    let mut w = vec![0f32; NS + 1];
+    let n = data.len().max(1) as f32;
+    for _ in 0..800 {
+        let mut g = [0f32; NS + 1];
+        for (x, y) in &data {
+            let d = stack_prob(&w, x) - y;
+            for k in 0..NS {
+                g[k] += d * x[k];
+            }
+            g[NS] += d;
+        }
+        for k in 0..=NS {
+            w[k] -= 0.5 * (g[k] / n + 1e-3 * if k < NS { w[k] } else { 0.0 });
+        }
+    }
+    w
+}
+
+/// Chooses the stacker, its document threshold (best TRAM-50 F1) and the centroid threshold (best F1 over
+/// every annotated technique).
+fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32) {
+    let stack = fit_stacker(runs);
+    let scored: Vec<(Vec<(String, f32)>, &Run)> = runs.iter().map(|r| (r.stats.iter().map(|(c, x)| (c.clone(), stack_prob(&stack, x))).collect(), r)).collect();
+    let pairs_at = |thr: f32, cthr: f32, only_tram: bool| -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
+        scored
+            .iter()
+            .map(|(sc, r)| {
+                let mut pred: BTreeSet<String> = sc.iter().filter(|(_, p)| *p >= thr).map(|(c, _)| c.clone()).collect();
+                if !only_tram {
+                    pred.extend(r.cent.iter().filter(|(_, p)| *p >= cthr).map(|(c, _)| c.clone()));
+                }
+                let t = r.truth.iter().filter(|x| !only_tram || tram.contains(*x)).cloned().collect();
+                (pred, t)
+            })
+            .collect()
+    };
+    let mut best = (0.5f32, -1.0f64);
+    for step in 5..96 {
+        let thr = step as f32 / 100.0;
+        let f = doc_f1(&pairs_at(thr, 2.0, true)).f1;
+        if f > best.1 + 1e-9 {
+            best = (thr, f);
+        }
+    }
+    let mut cbest = (2.0f32, doc_f1(&pairs_at(best.0, 2.0, false)).f1);
+    for step in 10..90 {
+        let c = step as f32 / 100.0;
+        let f = doc_f1(&pairs_at(best.0, c, false)).f1;
+        if f > cbest.1 + 1e-9 {
+            cbest = (c, f);
+        }
+    }
+    (stack, best.0, cbest.0)
+}
+
+const FOLDS: u64 = 4;
+/// Sentence threshold for evidence: a sentence at this probability is cited.
+const SENTENCE_THRESHOLD: f32 = 0.5;
+
+/// Cross-validation over `docs` (folds by report): the stacker and thresholds of the final model.
+fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32) {
+    let mut runs = Vec::new();
+    for fold in 0..FOLDS {
+        let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold);
+        let train_keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
+        let exs = examples(src, &train_keys, &val);
+        let h = Header { model: MODEL.into(), model_version: MODEL_VERSION, data_hash: [0; 32] };
+        let mut m = fit(&exs, &src.tram_classes, &src.all_ids, h, SENTENCE_THRESHOLD, 2.0);
+        m.prior = priors(&m.classes[..m.n_lr], &tr);
+        for r in &val {
+            let (stats, best) = m.doc_raw(&r.text);
+            runs.push(Run {
+                stats: m.classes[..m.n_lr].iter().cloned().zip(stats).collect(),
+                cent: m.classes[m.n_lr..].iter().cloned().zip(best[m.n_lr..].iter().copied()).collect(),
+                truth: r.techniques(),
+            });
+        }
+    }
+    let tram: BTreeSet<String> = src.tram_classes.iter().cloned().collect();
+    choose(&runs, &tram)
+}
+
+fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagger, usize) {
+    let (stack, thr, cthr) = cross_validate(src, docs);
+    let keys: BTreeSet<String> = docs.iter().map(|r| text::title_key(&r.title)).collect();
+    let exs = examples(src, &keys, held_out);
+    let mut m = fit(&exs, &src.tram_classes, &src.all_ids, header_for(&exs, (thr, cthr)), SENTENCE_THRESHOLD, cthr);
+    m.prior = priors(&m.classes[..m.n_lr], docs);
+    m.stack = stack;
+    m.doc_threshold = thr;
+    (m, exs.len())
+}
+
+fn header_for(exs: &[Example], thr: (f32, f32)) -> Header {
+    let mut recs: Vec<String> = exs.iter().map(|e| format!("{}\t{}", e.text, e.labels.iter().cloned().collect::<Vec<_>>().join(","))).collect();
+    recs.push(format!("threshold={thr:?}"));
+    Header { model: MODEL.into(), model_version: MODEL_VERSION, data_hash: corpus::data_hash(recs.iter().map(String::as_str)) }
+}
+
+/// Trains the shipped tagger on every report (no held-out side), with the stacker and thresholds chosen by
+/// cross-validation over the reports.
+pub fn train(corpus_dir: &Path) -> Result<Tagger> {
+    let src = load_sources(corpus_dir)?;
+    let docs: Vec<&Report> = src.reports.iter().collect();
+    Ok(finish_model(&src, &docs, &[]).0)
+}
+
+/// Trains on the training reports only (stacker and thresholds by cross-validation among them) and measures
+/// on the held-out reports of our split.
+pub fn train_and_evaluate(corpus_dir: &Path) -> Result<(Tagger, TagMetrics)> {
+    let src = load_sources(corpus_dir)?;
+    let (dev, tr): (Vec<&Report>, Vec<&Report>) = src.reports.iter().partition(|r| r.is_dev());
+    let (m, n) = finish_model(&src, &tr, &dev);
+    let mut metrics = evaluate_reports(&m, &dev, tr.len(), n);
+    let dev_keys: BTreeSet<String> = dev.iter().map(|r| text::title_key(&r.title)).collect();
+    let sents: Vec<(String, String, String)> = src.single.iter().filter(|(d, _, _)| dev_keys.contains(d)).cloned().collect();
+    let (f, acc) = evaluate_sentences(&m, &sents);
+    metrics.tram50_annotated_sentences = f;
+    metrics.sentence_top1_accuracy = acc;
+    Ok((m, metrics))
+}
+
+/// Per-document F1 where documents are their annotated sentences `(doc key, text, label)`, and top-1 accuracy.
+pub fn evaluate_sentences(m: &Tagger, sents: &[(String, String, String)]) -> (DocF1, f64) {
+    let mut docs: BTreeMap<&str, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    let mut correct = 0usize;
+    for (d, t, l) in sents {
+        let p = m.sentence_probs(t);
+        let best = (0..m.n_lr).max_by(|a, b| p[*a].total_cmp(&p[*b]).then(b.cmp(a)));
+        let e = docs.entry(d.as_str()).or_default();
+        if let Some(k) = best {
+            if m.classes[k] == *l {
+                correct += 1;
+            }
+            if p[k] >= m.threshold[k] {
+                e.0.insert(m.classes[k].clone());
+            }
+        }
+        e.1.insert(l.clone());
+    }
+    let pairs: Vec<_> = docs.into_values().collect();
+    (doc_f1(&pairs), crate::extract::round4(correct as f64 / sents.len().max(1) as f64))
+}
+
+/// Measures a tagger on the given reports.
+pub fn evaluate_reports(m: &Tagger, reports: &[&Report], train_reports: usize, train_sentences: usize) -> TagMetrics {
+    let thr = m.doc_threshold;
+    TagMetrics {
+        tram50: doc_f1(&predict_sets(m, reports, true)),
+        all_techniques: doc_f1(&predict_sets(m, reports, false)),
+        threshold: crate::extract::round4(thr as f64),
+        centroid_threshold: crate::extract::round4(m.threshold.get(m.n_lr).copied().unwrap_or(2.0) as f64),
+        train_reports,
+        heldout_reports: reports.len(),
+        train_sentences,
+        classes: m.classes.len(),
+        ..Default::default()
+    }
+}
+
+/// Measures a tagger on the held-out reports of a TRAM-layout corpus (what `vigil ml eval --task tag` runs).
+pub fn evaluate(m: &Tagger, corpus_dir: &Path) -> Result<TagMetrics> {
+    let reports = load_reports(corpus_dir)?;
+    let dev: Vec<&Report> = reports.iter().filter(|r| r.is_dev()).collect();
+    Ok(evaluate_reports(m, &dev, reports.len() - dev.len(), 0))
+}

@@ -1,0 +1,149 @@
+//! Text utilities for the tagger: sentence splitting with byte spans, and the word and bigram features.
+
+/// Common abbreviations after which a full stop does not end a sentence.
+const ABBREV: &[&str] = &["e.g", "i.e", "etc", "vs", "inc", "corp", "ltd", "fig", "no", "mr", "ms", "dr", "jr", "sr", "al", "approx", "ver", "v", "u.s"];
+
+/// Splits text into sentences; returns byte spans `[start, end)` trimmed of surrounding whitespace.
+/// A sentence ends at `.`, `!` or `?` followed by whitespace and an upper-case letter, digit, quote or
+/// bracket, or at a blank line or a line that looks like a list item or heading break. Over-long runs are
+/// cut at 2,000 bytes so one pathological "sentence" cannot dominate.
+pub fn sentences(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let push = |out: &mut Vec<(usize, usize)>, s: usize, e: usize| {
+        let seg = &text[s..e];
+        let ls = seg.len() - seg.trim_start().len();
+        let t = seg.trim();
+        if t.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
+            out.push((s + ls, s + ls + t.len()));
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        let mut cut = None;
+        if c == b'\n' {
+            // Blank line, or a new line that starts a list item / looks like a heading: a hard break.
+            let mut j = i + 1;
+            while j < b.len() && (b[j] == b' ' || b[j] == b'\t' || b[j] == b'\r') {
+                j += 1;
+            }
+            let next = b.get(j).copied().unwrap_or(b'\n');
+            let prev_end = text[start..i].trim_end().as_bytes().last().copied().unwrap_or(b'.');
+            if next == b'\n' || matches!(next, b'*' | b'-' | b'#' | b'=' | b'|') || matches!(prev_end, b'.' | b':' | b'!' | b'?') || next.is_ascii_uppercase() && !prev_end.is_ascii_lowercase() {
+                cut = Some(i);
+            }
+        } else if matches!(c, b'.' | b'!' | b'?') {
+            let next_ws = b.get(i + 1).is_some_and(|x| x.is_ascii_whitespace());
+            if next_ws {
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                let n = b.get(j).copied().unwrap_or(b'A');
+                let starts = n.is_ascii_uppercase() || n.is_ascii_digit() || matches!(n, b'"' | b'(' | b'[' | b'\'') || n >= 0x80;
+                let word_start = text[start..i]
+                    .rfind(|ch: char| ch.is_whitespace())
+                    .map(|p| start + p + text[start + p..].chars().next().map_or(1, char::len_utf8))
+                    .unwrap_or(start);
+                let word = text[word_start..i].to_ascii_lowercase();
+                let abbrev = c == b'.' && ABBREV.contains(&word.as_str());
+                if starts && !abbrev {
+                    cut = Some(i + 1);
+                }
+            }
+        }
+        if cut.is_none() && i - start >= 2000 && (c == b' ' || c == b'\n') {
+            cut = Some(i);
+        }
+        if let Some(e) = cut {
+            push(&mut out, start, e);
+            start = e;
+        }
+        i += 1;
+    }
+    if start < b.len() {
+        push(&mut out, start, b.len());
+    }
+    out
+}
+
+/// Lower-case word tokens (letters and digits), with very short and purely numeric tokens dropped.
+pub fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for ch in s.chars() {
+        if ch.is_alphanumeric() {
+            for l in ch.to_lowercase() {
+                cur.push(l);
+            }
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.retain(|w| w.len() >= 2 && !w.bytes().all(|b| b.is_ascii_digit()) && w.len() <= 40);
+    out
+}
+
+/// A crude English stemmer: strips common inflections so `injects`, `injected`, `injecting` share a feature.
+pub fn stem(w: &str) -> &str {
+    for suf in ["ations", "ation", "ingly", "ings", "ing", "edly", "ed", "es", "s"] {
+        if w.len() >= suf.len() + 4 && w.ends_with(suf) && w.is_char_boundary(w.len() - suf.len()) {
+            return &w[..w.len() - suf.len()];
+        }
+    }
+    w
+}
+
+/// Feature strings of a text: stemmed words and stemmed word bigrams (`a b`).
+pub fn features(s: &str) -> Vec<String> {
+    let w: Vec<String> = words(s).iter().map(|x| stem(x).to_string()).collect();
+    let mut f: Vec<String> = Vec::with_capacity(w.len() * 2);
+    f.extend(w.iter().cloned());
+    for p in w.windows(2) {
+        f.push(format!("{} {}", p[0], p[1]));
+    }
+    f
+}
+
+/// Normalised report title (lower-case, only `[a-z0-9]`), the key of TRAM's report split.
+pub fn title_key(t: &str) -> String {
+    t.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits() {
+        let t = "The actor used PowerShell. It ran e.g. scripts from C:\\x. Then 3 files were dropped!\n\nNew para here";
+        let s: Vec<&str> = sentences(t).into_iter().map(|(a, b)| &t[a..b]).collect();
+        assert_eq!(s, vec!["The actor used PowerShell.", "It ran e.g. scripts from C:\\x.", "Then 3 files were dropped!", "New para here"]);
+        assert!(sentences("").is_empty());
+        assert!(sentences("  \n \n").is_empty());
+    }
+
+    #[test]
+    fn feats() {
+        let f = features("Injects into svchost.exe");
+        assert!(f.contains(&"inject".to_string()));
+        assert!(f.contains(&"into svchost".to_string()));
+        assert_eq!(stem("injected"), "inject");
+        assert_eq!(stem("uses"), "uses");
+        assert_eq!(title_key("A Look Into Fysbis: Sofacy’s"), "alookintofysbissofacys");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn spans_are_valid(s in "(\\PC|\u{a0}|\u{2003}|\n| \\. ){0,300}") {
+            for (a, b) in sentences(&s) {
+                proptest::prop_assert!(a < b && b <= s.len() && s.is_char_boundary(a) && s.is_char_boundary(b));
+            }
+        }
+    }
+}
