@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
 
+mod members;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// A connection that never writes, asked for `PRAGMA data_version` (see `MemberStore::change_counter`).
+    watch: Mutex<Option<Connection>>,
 }
 
 /// FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
@@ -65,7 +68,7 @@ impl SqliteStore {
         let path = dir.join("vigil.db");
         let mut conn = open_conn(&path)?;
         migrate(&mut conn, &path)?;
-        Ok(SqliteStore { path, writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+        Ok(SqliteStore { path, writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), watch: Mutex::new(None) })
     }
 
     /// The database file.
