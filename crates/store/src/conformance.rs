@@ -241,3 +241,210 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
     warninglists(make().as_ref())?;
     Ok(())
 }
+
+// ---- members, tokens, shares, inboxes, scoped reads (backends that implement `MemberStore`) ----
+
+use crate::members::{MemberStore, PageQuery, PageSource, ReadScope, VersionSel};
+
+fn tool(i: usize, tlp: Option<Tlp>) -> StixObject {
+    let mut v = json!({"type": "tool", "spec_version": "2.1", "id": format!("tool--1f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6c{i:02}"),
+        "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "name": format!("tool {i}")});
+    if let Some(t) = tlp {
+        v["object_marking_refs"] = json!([t.marking_id()]);
+    }
+    obj(v)
+}
+
+fn member_scope(m: i64) -> ReadScope {
+    ReadScope {
+        all: false,
+        open_max: Some(Tlp::Green),
+        member: Some(m),
+        default_tlp: Tlp::Amber,
+    }
+}
+
+/// Members get an identity object; tokens are found by lookup, listed, revoked once.
+pub fn members_tokens<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
+    let op = s.add_member("CERT-Example", "DE", "csirt", true)?;
+    let m = s.add_member("Ministry", "FR", "ministry", false)?;
+    assert!(
+        s.add_member("Second operator", "DE", "csirt", true)
+            .is_err(),
+        "only one operator"
+    );
+    assert_eq!(s.operator_member()?.map(|o| o.id), Some(op.id));
+    assert_eq!(s.members()?.len(), 2);
+    let ident = s.get(&m.identity_id)?.expect("member identity stored");
+    assert_eq!(ident.object.type_(), "identity");
+    assert_eq!(ident.tlp, Some(Tlp::Green));
+    let t = s.add_token(
+        m.id,
+        "member",
+        "abc123",
+        "$argon2id$fake",
+        Some("2099-01-01T00:00:00Z"),
+    )?;
+    assert_eq!(s.token_by_lookup("abc123")?.map(|x| x.id), Some(t.id));
+    assert!(s.token_by_lookup("nope")?.is_none());
+    assert!(s.revoke_token(t.id)?);
+    assert!(!s.revoke_token(t.id)?);
+    assert!(s.token(t.id)?.and_then(|x| x.revoked_at).is_some());
+    assert_eq!(s.tokens(Some(m.id))?.len(), 1);
+    assert!(s.add_eligible("XK", "applied")?);
+    assert_eq!(s.eligibility_extra()?, vec!["XK".to_string()]);
+    assert!(s.remove_eligible("XK")?);
+    Ok(())
+}
+
+/// Scoped reads: each TLP level against a member without and with a share, in `get_visible` and in `page`.
+pub fn scoped_reads<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
+    let levels = [
+        Some(Tlp::Clear),
+        Some(Tlp::Green),
+        Some(Tlp::Amber),
+        Some(Tlp::AmberStrict),
+        Some(Tlp::Red),
+        None,
+    ];
+    for (i, t) in levels.iter().enumerate() {
+        put(s, &tool(i, *t), "x")?;
+    }
+    let a = 11;
+    let b = 12;
+    let all = ReadScope {
+        all: true,
+        open_max: None,
+        member: None,
+        default_tlp: Tlp::Amber,
+    };
+    let page = |scope: ReadScope, min: Tlp, max: Tlp| -> Result<Vec<String>, StoreError> {
+        let q = PageQuery {
+            source: PageSource::Shared {
+                tlp_min: min,
+                tlp_max: max,
+            },
+            scope,
+            after_seq: 0,
+            added_after: None,
+            types: vec!["tool".into()],
+            ids: vec![],
+            versions: VersionSel::Last,
+            limit: 100,
+        };
+        Ok(s.page(&q)?.rows.into_iter().map(|r| r.id).collect())
+    };
+    for (i, t) in levels.iter().enumerate() {
+        let id = tool(i, *t).id().to_string();
+        let eff = t.unwrap_or(Tlp::Amber);
+        let open = eff <= Tlp::Green;
+        assert_eq!(
+            s.get_visible(&id, &member_scope(a))?.is_some(),
+            open,
+            "{eff:?} before sharing"
+        );
+        assert_eq!(
+            page(member_scope(a), eff, eff)?.contains(&id),
+            open,
+            "{eff:?} page before sharing"
+        );
+        assert!(s.get_visible(&id, &all)?.is_some());
+        s.share(&id, a)?;
+        assert!(
+            s.get_visible(&id, &member_scope(a))?.is_some(),
+            "{eff:?} shared with a"
+        );
+        assert!(page(member_scope(a), eff, eff)?.contains(&id));
+        assert_eq!(
+            s.get_visible(&id, &member_scope(b))?.is_some(),
+            open,
+            "{eff:?} not shared with b"
+        );
+        assert_eq!(
+            page(member_scope(b), Tlp::Clear, Tlp::Red)?.contains(&id),
+            open
+        );
+    }
+    assert_eq!(
+        s.shares_of(&tool(4, Some(Tlp::Red)).id().to_string())?,
+        vec![a]
+    );
+    // paging is exact and keyed on seq
+    let first = {
+        let q = PageQuery {
+            source: PageSource::Shared {
+                tlp_min: Tlp::Clear,
+                tlp_max: Tlp::Red,
+            },
+            scope: all,
+            after_seq: 0,
+            added_after: None,
+            types: vec![],
+            ids: vec![],
+            versions: VersionSel::Last,
+            limit: 2,
+        };
+        let p1 = s.page(&q)?;
+        assert!(p1.more && p1.rows.len() == 2);
+        let p2 = s.page(&PageQuery {
+            after_seq: p1.rows[1].seq,
+            limit: 100,
+            ..q.clone()
+        })?;
+        assert!(!p2.more);
+        assert_eq!(p1.rows.len() + p2.rows.len(), levels.len());
+        p1.rows[0].seq
+    };
+    assert!(first > 0);
+    Ok(())
+}
+
+/// Inbox rows are separate from the knowledge base until promoted; promotion adds a new seq.
+pub fn inbox<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
+    let m = s.add_member("Agency", "AT", "agency", false)?;
+    let o = tool(1, Some(Tlp::Green));
+    let res = s.inbox_put(m.id, std::slice::from_ref(&o))?;
+    assert!(res.iter().all(|r| r.is_ok()));
+    assert!(
+        s.get(o.id())?.is_none(),
+        "not in the knowledge base before promotion"
+    );
+    let q = PageQuery {
+        source: PageSource::Inbox { member: m.id },
+        scope: member_scope(m.id),
+        after_seq: 0,
+        added_after: None,
+        types: vec![],
+        ids: vec![],
+        versions: VersionSel::Last,
+        limit: 10,
+    };
+    assert_eq!(s.page(&q)?.rows.len(), 1);
+    assert_eq!(
+        s.page(&PageQuery {
+            source: PageSource::Inbox { member: m.id + 1 },
+            ..q.clone()
+        })?
+        .rows
+        .len(),
+        0
+    );
+    let before = s.max_seq()?;
+    assert_eq!(s.inbox_promote(o.id())?, Some(m.id));
+    let got = s.get(o.id())?.expect("promoted");
+    assert!(got.seq > before);
+    assert_eq!(s.inbox_holders(o.id())?, vec![(m.id, true)]);
+    s.put_status("st-1", m.id, "{}")?;
+    assert_eq!(s.status("st-1")?, Some((m.id, "{}".to_string())));
+    s.audit("cli", "members.add", "member-1", "")?;
+    assert_eq!(s.audit_log(10)?.len(), 1);
+    Ok(())
+}
+
+/// Every member-store case, each on a fresh store.
+pub fn run_members<S: Store + MemberStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+    members_tokens(&make())?;
+    scoped_reads(&make())?;
+    inbox(&make())?;
+    Ok(())
+}

@@ -6,10 +6,15 @@
 
 pub mod conformance;
 mod error;
+pub mod members;
 pub mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use members::{
+    AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
+    VersionSel,
+};
 pub use types::*;
 
 /// A write transaction. Everything written through one is committed together or not at all.

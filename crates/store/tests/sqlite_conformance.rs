@@ -22,7 +22,7 @@ fn reopen_keeps_data_and_schema_version() {
         conformance::versions(&s).expect("versions");
     }
     let s = SqliteStore::open(d.path()).expect("reopen");
-    assert_eq!(s.schema_version().expect("version"), 1);
+    assert_eq!(s.schema_version().expect("version"), 2);
     assert!(s
         .get("malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01")
         .expect("get")
@@ -41,4 +41,40 @@ fn refuses_newer_schema() {
         SqliteStore::open(d.path()),
         Err(vigil_store::StoreError::TooNew { .. })
     ));
+}
+
+#[test]
+fn sqlite_passes_member_conformance() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    conformance::run_members(&|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = SqliteStore::open(d.path()).expect("open");
+        dirs.borrow_mut().push(d);
+        s
+    })
+    .expect("member conformance");
+}
+
+#[test]
+fn change_counter_sees_other_connections() {
+    use vigil_store::MemberStore;
+    let d = tempfile::tempdir().expect("tempdir");
+    let a = SqliteStore::open(d.path()).expect("open");
+    let b = SqliteStore::open(d.path()).expect("open second");
+    let before = a.change_counter().expect("counter");
+    assert_eq!(a.change_counter().expect("counter"), before);
+    b.add_eligible("XK", "test")
+        .expect("write from another handle");
+    assert_ne!(
+        a.change_counter().expect("counter"),
+        before,
+        "a commit by another process is seen"
+    );
+    let mid = a.change_counter().expect("counter");
+    a.add_eligible("AD", "test").expect("own write");
+    assert_ne!(
+        a.change_counter().expect("counter"),
+        mid,
+        "our own writer's commit is seen too"
+    );
 }

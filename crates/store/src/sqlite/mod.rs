@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
 
+mod members;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// A connection that never writes, asked for `PRAGMA data_version` (see `MemberStore::change_counter`).
+    watch: Mutex<Option<Connection>>,
 }
 
 /// FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
@@ -80,6 +83,7 @@ impl SqliteStore {
             path,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            watch: Mutex::new(None),
         })
     }
 

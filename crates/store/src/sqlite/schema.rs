@@ -62,4 +62,55 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO fts(fts, rank) VALUES('hashsize', 33554432);
     INSERT INTO fts(fts, rank) VALUES('automerge', 8);
     "#,
+    // 2: members and their tokens, sharing, member inboxes, TAXII status resources, the audit trail, the
+    // administrator's additions to the eligibility policy, and a (type, seq) index so that TAXII pages filtered
+    // by type read only matching rows. Inbox rows have their own never-reused sequence (AUTOINCREMENT).
+    r#"
+    CREATE TABLE members (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        country TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        identity_id TEXT NOT NULL UNIQUE,
+        operator INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX members_one_operator ON members(operator) WHERE operator = 1;
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        member_id INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        lookup TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE TABLE shares (
+        id INTEGER PRIMARY KEY,
+        hid INTEGER NOT NULL,
+        object_id TEXT NOT NULL,
+        member_id INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (hid, member_id, object_id)
+    );
+    CREATE INDEX shares_member ON shares(member_id);
+    CREATE TABLE inbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id INTEGER NOT NULL,
+        stix_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        json TEXT NOT NULL,
+        promoted_at TEXT,
+        UNIQUE (member_id, stix_id, version)
+    );
+    CREATE INDEX inbox_member_seq ON inbox(member_id, seq);
+    CREATE INDEX inbox_id ON inbox(stix_id);
+    CREATE TABLE taxii_status (id TEXT PRIMARY KEY, member_id INTEGER NOT NULL, created_at TEXT NOT NULL, json TEXT NOT NULL);
+    CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+    CREATE TABLE eligibility_extra (country TEXT PRIMARY KEY, note TEXT NOT NULL, added_at TEXT NOT NULL);
+    CREATE INDEX objects_type_seq ON objects(type, seq) WHERE lk = 0;
+    "#,
 ];
