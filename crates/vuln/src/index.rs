@@ -80,6 +80,8 @@ pub struct Index {
     pub(crate) group_name: Vec<String>,
     /// Per group number, the merged prioritisation facts (computed once at build).
     pub(crate) group_facts: Vec<VulnFacts>,
+    /// Per group number, the position of its canonical id in sorted order (for cheap, stable output order).
+    pub(crate) group_rank: Vec<u32>,
     /// Per group number, the asset-independent SSVC assessment (computed once at build).
     pub(crate) group_assessment: Vec<crate::priority::Assessment>,
     pub(crate) epss: HashMap<String, (f64, f64)>,
@@ -293,6 +295,12 @@ impl IndexBuilder {
         ix.group_facts = (0..ix.group_name.len())
             .map(|g| ix.compute_facts(&ix.group_name[g]))
             .collect();
+        let mut order: Vec<u32> = (0..ix.group_name.len() as u32).collect();
+        order.sort_by(|a, b| ix.group_name[*a as usize].cmp(&ix.group_name[*b as usize]));
+        ix.group_rank = vec![0; order.len()];
+        for (rank, g) in order.into_iter().enumerate() {
+            ix.group_rank[g as usize] = rank as u32;
+        }
         ix.group_assessment = ix.group_facts.iter().map(crate::priority::assess).collect();
         ix
     }
@@ -450,9 +458,6 @@ impl Index {
         let Some(v) = version else {
             return Eval::Unknown("the component has no version".into());
         };
-        if af.versions.iter().any(|x| x == v) {
-            return Eval::Affected(format!("version {v} is listed as affected"));
-        }
         let scheme = af.scheme.unwrap_or(Scheme::Generic);
         let parsed = match cache.iter().find(|(s, _)| *s == scheme) {
             Some((_, p)) => p.clone(),
@@ -465,6 +470,10 @@ impl Index {
         let pv = match parsed {
             Ok(p) => p,
             Err(e) => {
+                // Unparseable under the scheme: only a literal listing can still say "affected".
+                if af.versions.iter().any(|x| x == v) {
+                    return Eval::Affected(format!("version {v} is listed as affected"));
+                }
                 if af.ranges.is_empty() {
                     return Eval::NotAffected;
                 }

@@ -110,6 +110,9 @@ pub struct Finding {
     /// Index of the component in the scanned slice.
     #[serde(skip)]
     pub component_index: usize,
+    /// The vulnerability's group number in the index.
+    #[serde(skip)]
+    pub(crate) group: u32,
 }
 
 impl Finding {
@@ -384,15 +387,26 @@ pub fn scan(index: &Index, components: &[Component], opts: &ScanOptions) -> Scan
                 deadline: pr.deadline.clone(),
                 deadline_rule: pr.deadline_rule.clone(),
                 component_index: ci,
+                group,
                 detail: pr,
             });
         }
     }
-    findings.sort_unstable_by(|a, b| {
-        a.detail
-            .urgency_cmp(&b.detail)
-            .then_with(|| a.vulnerability.cmp(&b.vulnerability))
-            .then_with(|| a.component_index.cmp(&b.component_index))
+    // Most urgent first (SSVC outcome, BOD timeline, KEV, actors, EPSS, CVSS), then vulnerability id and
+    // inventory order; one integer key per finding keeps sorting cheap for large inventories.
+    findings.sort_by_cached_key(|f| {
+        let p = &f.detail;
+        let score = |x: Option<f64>| std::cmp::Reverse((x.unwrap_or(-1.0) * 1e6) as i64);
+        (
+            std::cmp::Reverse(p.decision),
+            std::cmp::Reverse(p.timeline),
+            std::cmp::Reverse(p.in_kev),
+            std::cmp::Reverse(!p.actors.is_empty()),
+            score(p.epss),
+            score(p.cvss_score),
+            index.group_rank[f.group as usize],
+            f.component_index,
+        )
     });
     let assumptions = match (opts.default_asset.internet_facing, opts.default_asset.criticality) {
         (Some(f), Some(c)) => format!(
