@@ -156,7 +156,12 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
         {
             return Some(Format::Misp);
         }
-        if compact.contains("\"list\":[") && compact.contains("\"matching_attributes\"") {
+        // Warning lists put `matching_attributes` after a `list` that can be 10,000 entries long, so the start of
+        // the list, next to the other keys sorted before it, has to do.
+        if compact.contains("\"list\":[")
+            && (compact.contains("\"matching_attributes\"")
+                || compact.starts_with("{\"description\":"))
+        {
             return Some(Format::WarningList);
         }
         if compact.contains("\"values\":[")

@@ -366,7 +366,7 @@ pub fn scoped_reads<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
         );
     }
     assert_eq!(
-        s.shares_of(&tool(4, Some(Tlp::Red)).id().to_string())?,
+        s.shares_of(tool(4, Some(Tlp::Red)).id())?,
         vec![a]
     );
     // paging is exact and keyed on seq

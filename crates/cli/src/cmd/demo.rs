@@ -37,26 +37,7 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
     let tmp = tempdir_in(&env.data)?;
     std::fs::write(tmp.join("sample-bundle.json"), SAMPLE_BUNDLE)?;
     std::fs::write(tmp.join("quillloader.txt"), SAMPLE_IOCS)?;
-    let mut steps = vec![
-        Step {
-            what: "Vigil's own sample STIX bundle (fictional actor GLASS HERON)",
-            paths: vec![tmp.join("sample-bundle.json").display().to_string()],
-            opts: Options {
-                source: Some("vigil-demo".into()),
-                ..Default::default()
-            },
-        },
-        Step {
-            what: "Vigil's own sample IOC list (defanged, family QuillLoader)",
-            paths: vec![tmp.join("quillloader.txt").display().to_string()],
-            opts: Options {
-                source: Some("QuillLoader".into()),
-                tlp: Some(Tlp::Green),
-                confidence: Some(70),
-                ..Default::default()
-            },
-        },
-    ];
+    let mut steps: Vec<Step> = Vec::new();
     let shared = shared_dir(a);
     if let Some(s) = &shared {
         let p = |rel: &str| s.join(rel).display().to_string();
@@ -108,6 +89,27 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    // The sample goes last: its actor uses an ATT&CK technique, linked when ATT&CK is loaded.
+    steps.extend([
+        Step {
+            what: "Vigil's own sample STIX bundle (fictional actor GLASS HERON)",
+            paths: vec![tmp.join("sample-bundle.json").display().to_string()],
+            opts: Options {
+                source: Some("vigil-demo".into()),
+                ..Default::default()
+            },
+        },
+        Step {
+            what: "Vigil's own sample IOC list (defanged, family QuillLoader)",
+            paths: vec![tmp.join("quillloader.txt").display().to_string()],
+            opts: Options {
+                source: Some("QuillLoader".into()),
+                tlp: Some(Tlp::Green),
+                confidence: Some(70),
+                ..Default::default()
+            },
+        },
+    ]);
     let mut loaded = Vec::new();
     for step in &steps {
         let pb = crate::output::progress(step.what);
