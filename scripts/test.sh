@@ -17,4 +17,4 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== tests"
-cargo nextest run --workspace --release --no-fail-fast
+cargo nextest run --workspace --cargo-profile ci --no-fail-fast
