@@ -108,10 +108,14 @@ fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
     f(bucket(0xdead_0000 ^ labels.min(8)));
     // The public suffix and the registered domain (hosting and dynamic-DNS providers), and n-grams of the
     // registrable label alone, apart from those of the whole name.
-    let (suffix_len, reg_len) = match (psl::suffix(d), psl::domain(d)) {
-        (Some(s), Some(r)) => (s.as_bytes().len(), r.as_bytes().len()),
-        (Some(s), None) => (s.as_bytes().len(), d.len()),
-        _ => (tld.len(), d.len()),
+    // One public-suffix lookup; the registered domain is the suffix plus the label before it.
+    let suffix_len = psl::suffix(d).map(|s| s.as_bytes().len()).unwrap_or(tld.len()).min(d.len());
+    let reg_len = if suffix_len < d.len() {
+        let head = &d[..d.len() - suffix_len - 1];
+        let lab = head.iter().rposition(|c| *c == b'.').map(|p| head.len() - p - 1).unwrap_or(head.len());
+        suffix_len + 1 + lab
+    } else {
+        d.len()
     };
     let suffix = &d[d.len() - suffix_len.min(d.len())..];
     let mut h: u64 = 0x5bf1_0000;

@@ -177,6 +177,11 @@ fn main() {
     let cpu_parse = (cpu_ns() - c0) as f64 / 1e9;
     let n_adv: usize = feeds.iter().map(|f| f.advisories.len()).sum();
     let n_err: usize = feeds.iter().map(|f| f.errors.len()).sum();
+    let first_errors: Vec<String> = feeds
+        .iter()
+        .flat_map(|f| f.errors.iter().map(|e| e.to_string()))
+        .take(10)
+        .collect();
     let (t, c0) = (Instant::now(), cpu_ns());
     let mut b = IndexBuilder::new();
     for f in feeds {
@@ -413,6 +418,9 @@ fn main() {
         (t_parse + t_build).as_secs_f64(),
         cpu_parse + cpu_build
     );
+    for e in &first_errors {
+        println!("  reported: {}", e.chars().take(200).collect::<String>());
+    }
     for l in &scan_lines {
         println!("{l}");
     }

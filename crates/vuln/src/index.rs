@@ -459,15 +459,14 @@ impl Index {
             return Eval::Unknown("the component has no version".into());
         };
         let scheme = af.scheme.unwrap_or(Scheme::Generic);
-        let parsed = match cache.iter().find(|(s, _)| *s == scheme) {
-            Some((_, p)) => p.clone(),
+        let slot = match cache.iter().position(|(s, _)| *s == scheme) {
+            Some(k) => k,
             None => {
-                let p = scheme.parse(v);
-                cache.push((scheme, p.clone()));
-                p
+                cache.push((scheme, scheme.parse(v)));
+                cache.len() - 1
             }
         };
-        let pv = match parsed {
+        let pv = match &cache[slot].1 {
             Ok(p) => p,
             Err(e) => {
                 // Unparseable under the scheme: only a literal listing can still say "affected".
@@ -480,17 +479,17 @@ impl Index {
                 return Eval::Unknown(e.to_string());
             }
         };
-        if entry.versions.binary_search(&pv).is_ok() {
+        if entry.versions.binary_search(pv).is_ok() {
             return Eval::Affected(format!("version {v} is listed as affected"));
         }
         for u in &entry.unaffected {
-            if let Ok(true) = eval_compiled(u, &pv) {
+            if let Ok(true) = eval_compiled(u, pv) {
                 return Eval::NotAffected;
             }
         }
         let mut unknown = None;
         for r in &entry.ranges {
-            match eval_compiled(r, &pv) {
+            match eval_compiled(r, pv) {
                 Ok(true) => return Eval::Affected(describe(r)),
                 Ok(false) => {}
                 Err(m) => unknown = Some(m),

@@ -89,7 +89,8 @@ pub fn normalize_value(kind: IndicatorType, raw: &str) -> Option<String> {
             }
         }
         IndicatorType::Url => normalize_url(s).ok()?,
-        IndicatorType::Email => normalize_email(s).ok()?,
+        // Mailbox names are case-insensitive in practice; reports and MISP events disagree on case.
+        IndicatorType::Email => normalize_email(s).ok()?.to_lowercase(),
         IndicatorType::Md5 | IndicatorType::Sha1 | IndicatorType::Sha256 | IndicatorType::Sha512 => {
             let want = match kind {
                 IndicatorType::Md5 => 32,
@@ -103,7 +104,7 @@ pub fn normalize_value(kind: IndicatorType, raw: &str) -> Option<String> {
         IndicatorType::AttackTechnique => s.to_ascii_uppercase(),
         IndicatorType::Btc => s.to_string(),
         // File names and registry keys compare case-insensitively, as Windows does.
-        IndicatorType::File | IndicatorType::Registry => s.to_ascii_lowercase(),
+        IndicatorType::File | IndicatorType::Registry => s.to_ascii_lowercase().replace("\\\\", "\\"),
     })
 }
 

@@ -239,12 +239,12 @@ pub(crate) fn classify_token(
 
     if starts_registry(tok) {
         if let Ok(v) = std::str::from_utf8(tok) {
-            em.hit(IndicatorType::Registry, v.to_string(), 0.85);
+            em.hit(IndicatorType::Registry, collapse_backslashes(v), 0.85);
         }
         return;
     }
     if let Some(v) = windows_path(tok) {
-        em.hit(IndicatorType::File, v, 0.75);
+        em.hit(IndicatorType::File, collapse_backslashes(&v), 0.75);
         return;
     }
 
@@ -272,6 +272,25 @@ pub(crate) fn classify_token(
         }
     };
     classify_str(t, version_ctx, &mut em);
+}
+
+/// `a\\\\b` -> `a\\b`: reports escape backslashes (AsciiDoc, JSON); a path has no empty components (a UNC
+/// prefix keeps its two).
+fn collapse_backslashes(v: &str) -> String {
+    if !v.contains("\\\\") {
+        return v.to_string();
+    }
+    let (head, rest) = if let Some(r) = v.strip_prefix("\\\\") { ("\\\\", r) } else { ("", v) };
+    let mut out = String::from(head);
+    let mut prev = false;
+    for c in rest.chars() {
+        if c == '\\' && prev {
+            continue;
+        }
+        prev = c == '\\';
+        out.push(c);
+    }
+    out
 }
 
 fn windows_path(tok: &[u8]) -> Option<String> {
@@ -481,6 +500,10 @@ fn email(t: &str, em: &mut Emit<'_>) {
     }
     if is_example_domain(&h) {
         em.suppress("example-domain");
+        return;
+    }
+    if !em.defanged && is_reference_domain(&h) {
+        em.suppress("reference-domain");
         return;
     }
     if let Ok(v) = normalize_email(&format!("{local}@{h}")) {

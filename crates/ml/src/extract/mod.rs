@@ -278,6 +278,7 @@ impl Extractor {
             return Ok(ex);
         }
         let mut sink = Sink::new(self);
+        let mut seen = Seen::default();
         let mut base: usize = 0; // input offset of buf[0]
         let mut skipping = false; // inside an over-long token that started in an earlier window
         let mut skip_start = 0usize;
@@ -320,7 +321,7 @@ impl Extractor {
                 continue;
             }
             let mut hits = Vec::new();
-            scan_all(&buf[start..end], &self.opts, &mut sink.report, &mut hits);
+            scan_window(&buf[start..end], &self.opts, &mut sink.report, &mut hits, &mut seen);
             sink.push_all(hits, base + start);
             buf.drain(..end);
             base += end;
@@ -513,6 +514,38 @@ pub(crate) static CLASS: [u8; 256] = {
 
 /// Scans one window of text, appending hits with offsets relative to `text`.
 pub(crate) fn scan_all(text: &[u8], opts: &ExtractOptions, report: &mut ExtractReport, out: &mut Vec<Hit>) {
+    let mut seen = Seen::default();
+    scan_window(text, opts, report, out, &mut seen);
+}
+
+/// Raw tokens already classified in this input. With dedup on, a token seen before can only yield values
+/// already reported, so it is skipped without classification; repetitive inputs (logs, IOC dumps) scan much
+/// faster. Tokens whose reading depends on the previous word (dotted quads: "version 1.2.3.4") are not
+/// remembered. Bounded: cleared when it grows past a limit.
+#[derive(Default)]
+pub(crate) struct Seen {
+    set: std::collections::HashSet<Box<[u8]>>,
+}
+
+impl Seen {
+    const LIMIT: usize = 1 << 20;
+
+    fn check_and_insert(&mut self, tok: &[u8]) -> bool {
+        if tok.iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'/' || *b == b':') {
+            return false;
+        }
+        if self.set.contains(tok) {
+            return true;
+        }
+        if self.set.len() >= Self::LIMIT {
+            self.set.clear();
+        }
+        self.set.insert(tok.into());
+        false
+    }
+}
+
+pub(crate) fn scan_window(text: &[u8], opts: &ExtractOptions, report: &mut ExtractReport, out: &mut Vec<Hit>, seen: &mut Seen) {
     let n = text.len();
     let mut i = 0usize;
     let mut ctx = classify::Ctx::default();
@@ -551,6 +584,10 @@ pub(crate) fn scan_all(text: &[u8], opts: &ExtractOptions, report: &mut ExtractR
             } else {
                 report.long_tokens_more += 1;
             }
+            ctx.prev_word_clear();
+            continue;
+        }
+        if opts.dedup && opts.types.is_empty() && end - start >= 4 && seen.check_and_insert(&text[start..end]) {
             ctx.prev_word_clear();
             continue;
         }
