@@ -27,22 +27,45 @@ fn peer_type(name: &str) -> Option<IndicatorType> {
 }
 
 /// Runs the peers on one file; returns per tool (values, extract seconds).
-fn run_peers(python: &Path, script: &Path, file: &Path, tools: &str) -> BTreeMap<String, (ValueSet, f64)> {
-    let out = Command::new(python).arg(script).arg(file).arg("--tools").arg(tools).arg("--compact").output();
+fn run_peers(
+    python: &Path,
+    script: &Path,
+    file: &Path,
+    tools: &str,
+) -> BTreeMap<String, (ValueSet, f64)> {
+    let out = Command::new(python)
+        .arg(script)
+        .arg(file)
+        .arg("--tools")
+        .arg(tools)
+        .arg("--compact")
+        .output();
     let mut res = BTreeMap::new();
     let Ok(out) = out else {
         eprintln!("peers could not run: {python:?}");
         return res;
     };
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
-        eprintln!("peers gave no JSON on {}: {}", file.display(), String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        eprintln!(
+            "peers gave no JSON on {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         return res;
     };
     for (tool, t) in v["tools"].as_object().into_iter().flatten() {
         let mut set = ValueSet::new();
         for (ty, vals) in t["normalized"].as_object().into_iter().flatten() {
             let Some(k) = peer_type(ty) else { continue };
-            for val in vals.as_array().into_iter().flatten().filter_map(|x| x.as_str()) {
+            for val in vals
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str())
+            {
                 // Peers report IPv4 CIDRs and addresses apart; a /32 is an address.
                 if let Some(n) = normalize_value(k, val) {
                     set.insert((k, n));
@@ -56,7 +79,10 @@ fn run_peers(python: &Path, script: &Path, file: &Path, tools: &str) -> BTreeMap
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let data = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let data = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     let big_mb: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
     let venv = std::env::var("VENV").unwrap_or_else(|_| "/work/main/.venv-peers".into());
     let python = PathBuf::from(&venv).join("bin/python");
@@ -80,28 +106,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             score_into(scores.entry(tool).or_default(), &set, &c.truth);
         }
     }
-    println!("## IOC extraction on {} ESET reports with MISP events ({} bytes of README text)", cases.len(), bytes);
+    println!(
+        "## IOC extraction on {} ESET reports with MISP events ({} bytes of README text)",
+        cases.len(),
+        bytes
+    );
     for s in &skipped {
         println!("skipped: {s}");
     }
-    let types: Vec<IndicatorType> = scores.get("vigil").map(|m| m.keys().copied().collect()).unwrap_or_default();
-    let tools: Vec<String> = std::iter::once("vigil".to_string()).chain(TOOLS.iter().map(|s| s.to_string())).collect();
-    println!("\n| type | support | {} |", tools.iter().map(|t| format!("{t} P/R/F1")).collect::<Vec<_>>().join(" | "));
+    let types: Vec<IndicatorType> = scores
+        .get("vigil")
+        .map(|m| m.keys().copied().collect())
+        .unwrap_or_default();
+    let tools: Vec<String> = std::iter::once("vigil".to_string())
+        .chain(TOOLS.iter().map(|s| s.to_string()))
+        .collect();
+    println!(
+        "\n| type | support | {} |",
+        tools
+            .iter()
+            .map(|t| format!("{t} P/R/F1"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     println!("|---|---|{}", "---|".repeat(tools.len()));
     for t in &types {
         let support = scores["vigil"][t].tp + scores["vigil"][t].fn_;
         let cells: Vec<String> = tools
             .iter()
             .map(|tool| match scores.get(tool).and_then(|m| m.get(t)) {
-                Some(p) if p.tp + p.fp > 0 => format!("{:.2}/{:.2}/**{:.2}**", p.precision, p.recall, p.f1),
+                Some(p) if p.tp + p.fp > 0 => {
+                    format!("{:.2}/{:.2}/**{:.2}**", p.precision, p.recall, p.f1)
+                }
                 _ => "-".into(),
             })
             .collect();
         println!("| {t} | {support} | {} |", cells.join(" | "));
     }
-    let cells: Vec<String> = tools.iter().map(|tool| scores.get(tool).map(|m| format!("{:.2}", micro(m).f1)).unwrap_or("-".into())).collect();
+    let cells: Vec<String> = tools
+        .iter()
+        .map(|tool| {
+            scores
+                .get(tool)
+                .map(|m| format!("{:.2}", micro(m).f1))
+                .unwrap_or("-".into())
+        })
+        .collect();
     println!("| micro (all types) | | {} |", cells.join(" | "));
-    let cells: Vec<String> = tools.iter().map(|tool| secs.get(tool).map(|s| format!("{:.3} s", s)).unwrap_or("-".into())).collect();
+    let cells: Vec<String> = tools
+        .iter()
+        .map(|tool| {
+            secs.get(tool)
+                .map(|s| format!("{:.3} s", s))
+                .unwrap_or("-".into())
+        })
+        .collect();
     println!("| extraction time | | {} |", cells.join(" | "));
 
     // 2. Speed on a large text: the README texts concatenated and repeated.
@@ -122,10 +181,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dt = t0.elapsed().as_secs_f64();
     let ours_mbs = big.len() as f64 / dt / 1e6;
     println!("\n## Extraction speed");
-    println!("vigil: {:.1} MB in {:.2} s = **{:.0} MB/s** ({} distinct indicators)", big.len() as f64 / 1e6, dt, ours_mbs, e.indicators.len());
+    println!(
+        "vigil: {:.1} MB in {:.2} s = **{:.0} MB/s** ({} distinct indicators)",
+        big.len() as f64 / 1e6,
+        dt,
+        ours_mbs,
+        e.indicators.len()
+    );
     // Prose: the TRAM report texts (few indicators, many words), repeated to the same size.
     let reports = vigil_ml::tag::load_reports(&data)?;
-    let prose: Vec<u8> = reports.iter().flat_map(|r| r.text.bytes().chain(std::iter::once(b'\n'))).collect();
+    let prose: Vec<u8> = reports
+        .iter()
+        .flat_map(|r| r.text.bytes().chain(std::iter::once(b'\n')))
+        .collect();
     let mut bigp = Vec::with_capacity(big_mb << 20);
     while bigp.len() < big_mb << 20 {
         bigp.extend_from_slice(&prose);
@@ -134,7 +202,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let e = ex.extract_reader(&bigp[..])?;
     let dtp = t0.elapsed().as_secs_f64();
     println!("vigil on report prose (TRAM texts, {:.1} MB unique): {:.1} MB in {:.2} s = **{:.0} MB/s** ({} distinct indicators)", prose.len() as f64 / 1e6, bigp.len() as f64 / 1e6, dtp, bigp.len() as f64 / dtp / 1e6, e.indicators.len());
-    let no_dedup = Extractor::new(vigil_ml::ExtractOptions { dedup: false, ..Default::default() });
+    let no_dedup = Extractor::new(vigil_ml::ExtractOptions {
+        dedup: false,
+        ..Default::default()
+    });
     let t0 = Instant::now();
     let e = no_dedup.extract_reader(&prose[..])?;
     let dtu = t0.elapsed().as_secs_f64();
@@ -146,12 +217,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let peers = run_peers(&python, &script, &tmp, "ioc-finder,iocsearcher");
     for (tool, (_, s)) in &peers {
         let mbs = one as f64 / s / 1e6;
-        println!("{tool}: {:.2} MB in {:.2} s = {:.2} MB/s (vigil is {:.0}x faster)", one as f64 / 1e6, s, mbs, ours_mbs / mbs);
+        println!(
+            "{tool}: {:.2} MB in {:.2} s = {:.2} MB/s (vigil is {:.0}x faster)",
+            one as f64 / 1e6,
+            s,
+            mbs,
+            ours_mbs / mbs
+        );
     }
 
     // 3. Tagging speed.
     let tagger = vigil_ml::tag::Tagger::embedded()?;
-    let sents: Vec<String> = reports.iter().flat_map(|r| vigil_ml::text::sentences(&r.text).into_iter().map(move |(a, b)| r.text[a..b].to_string())).collect();
+    let sents: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            vigil_ml::text::sentences(&r.text)
+                .into_iter()
+                .map(move |(a, b)| r.text[a..b].to_string())
+        })
+        .collect();
     let t0 = Instant::now();
     let mut n = 0usize;
     for s in &sents {
@@ -164,7 +248,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for r in &reports {
         tags += tagger.tag(&r.text).techniques.len();
     }
-    println!("full documents: {} reports in {:.2} s ({} tags)", reports.len(), t0.elapsed().as_secs_f64(), tags);
+    println!(
+        "full documents: {} reports in {:.2} s ({} tags)",
+        reports.len(),
+        t0.elapsed().as_secs_f64(),
+        tags
+    );
 
     // 4. Domain scoring speed on one core.
     let dm = vigil_ml::domain::DomainModel::embedded()?;

@@ -10,11 +10,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(t) => vec![vigil_ml::Task::parse(&t)?],
         None => vigil_ml::Task::ALL.to_vec(),
     };
-    let split = if args.next().as_deref() == Some("all") { vigil_ml::EvalSplit::All } else { vigil_ml::EvalSplit::HeldOut };
+    let split = if args.next().as_deref() == Some("all") {
+        vigil_ml::EvalSplit::All
+    } else {
+        vigil_ml::EvalSplit::HeldOut
+    };
     for t in tasks {
         let t0 = std::time::Instant::now();
         let m = vigil_ml::eval(t, &corpus, split, &vigil_ml::ModelSource::Embedded)?;
-        println!("{{\"task\":\"{t}\",\"seconds\":{:.1},\"metrics\":{}}}", t0.elapsed().as_secs_f64(), serde_json::to_string(&m)?);
+        println!(
+            "{{\"task\":\"{t}\",\"seconds\":{:.1},\"metrics\":{}}}",
+            t0.elapsed().as_secs_f64(),
+            serde_json::to_string(&m)?
+        );
     }
     Ok(())
 }

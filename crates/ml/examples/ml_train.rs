@@ -5,8 +5,14 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let corpus = PathBuf::from(args.next().ok_or("usage: ml_train CORPUS [OUT_DIR] [TASK]")?);
-    let out = args.next().map(PathBuf::from).unwrap_or_else(vigil_ml::models_dir);
+    let corpus = PathBuf::from(
+        args.next()
+            .ok_or("usage: ml_train CORPUS [OUT_DIR] [TASK]")?,
+    );
+    let out = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(vigil_ml::models_dir);
     let task = args.next().map(|t| vigil_ml::Task::parse(&t)).transpose()?;
     let t0 = std::time::Instant::now();
     let arts = vigil_ml::train(task, &corpus)?;

@@ -53,7 +53,11 @@ pub fn seal(header: &Header, payload: &[u8]) -> Vec<u8> {
 
 /// Checks the container and returns its header and payload. `model` and `model_version` are what the caller
 /// expects; anything else is an error naming both.
-pub fn open<'a>(bytes: &'a [u8], model: &'static str, model_version: u32) -> Result<(Header, &'a [u8])> {
+pub fn open<'a>(
+    bytes: &'a [u8],
+    model: &'static str,
+    model_version: u32,
+) -> Result<(Header, &'a [u8])> {
     let err = |r: String| MlError::artifact(model, r);
     if bytes.is_empty() {
         return Err(err("artifact is empty (never trained?)".into()));
@@ -65,16 +69,22 @@ pub fn open<'a>(bytes: &'a [u8], model: &'static str, model_version: u32) -> Res
     }
     let fv = r.u32()?;
     if fv != FORMAT_VERSION {
-        return Err(err(format!("container format version {fv}, this build reads version {FORMAT_VERSION}")));
+        return Err(err(format!(
+            "container format version {fv}, this build reads version {FORMAT_VERSION}"
+        )));
     }
     let n = r.u16()? as usize;
     let name = String::from_utf8_lossy(r.bytes(n)?).into_owned();
     if name != model {
-        return Err(err(format!("artifact holds model `{name}`, expected `{model}`")));
+        return Err(err(format!(
+            "artifact holds model `{name}`, expected `{model}`"
+        )));
     }
     let mv = r.u32()?;
     if mv != model_version {
-        return Err(err(format!("model version {mv}, this build needs version {model_version}")));
+        return Err(err(format!(
+            "model version {mv}, this build needs version {model_version}"
+        )));
     }
     let mut data_hash = [0u8; 32];
     data_hash.copy_from_slice(r.bytes(32)?);
@@ -82,12 +92,22 @@ pub fn open<'a>(bytes: &'a [u8], model: &'static str, model_version: u32) -> Res
     let sum = r.bytes(32)?.to_vec();
     let rest = r.rest();
     if (rest.len() as u64) != len {
-        return Err(err(format!("truncated or padded: payload is {} bytes, header says {len}", rest.len())));
+        return Err(err(format!(
+            "truncated or padded: payload is {} bytes, header says {len}",
+            rest.len()
+        )));
     }
     if Sha256::digest(rest).as_slice() != sum.as_slice() {
         return Err(err("payload checksum mismatch (corrupt file)".into()));
     }
-    Ok((Header { model: name, model_version: mv, data_hash }, rest))
+    Ok((
+        Header {
+            model: name,
+            model_version: mv,
+            data_hash,
+        },
+        rest,
+    ))
 }
 
 /// Appends fixed-width little-endian fields to a payload.
@@ -154,7 +174,11 @@ impl<'a> Reader<'a> {
     fn short(&self, want: usize) -> MlError {
         MlError::artifact(
             self.model,
-            format!("truncated payload: wanted {want} bytes at offset {}, {} left", self.pos, self.buf.len() - self.pos),
+            format!(
+                "truncated payload: wanted {want} bytes at offset {}, {} left",
+                self.pos,
+                self.buf.len() - self.pos
+            ),
         )
     }
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -196,7 +220,8 @@ impl<'a> Reader<'a> {
     pub fn str(&mut self) -> Result<String> {
         let n = self.u32()? as usize;
         let b = self.bytes(n)?;
-        String::from_utf8(b.to_vec()).map_err(|_| MlError::artifact(self.model, "string field is not UTF-8"))
+        String::from_utf8(b.to_vec())
+            .map_err(|_| MlError::artifact(self.model, "string field is not UTF-8"))
     }
     pub fn f32s(&mut self) -> Result<Vec<f32>> {
         let n = self.len(4)?;
@@ -222,7 +247,10 @@ impl<'a> Reader<'a> {
     /// Fails unless every byte was consumed, which catches a payload written by another layout.
     pub fn finish(&self) -> Result<()> {
         if self.pos != self.buf.len() {
-            return Err(MlError::artifact(self.model, format!("{} unread bytes after payload", self.buf.len() - self.pos)));
+            return Err(MlError::artifact(
+                self.model,
+                format!("{} unread bytes after payload", self.buf.len() - self.pos),
+            ));
         }
         Ok(())
     }
@@ -233,7 +261,11 @@ mod tests {
     use super::*;
 
     fn hdr() -> Header {
-        Header { model: "t".into(), model_version: 3, data_hash: [7; 32] }
+        Header {
+            model: "t".into(),
+            model_version: 3,
+            data_hash: [7; 32],
+        }
     }
 
     #[test]
@@ -265,6 +297,9 @@ mod tests {
         let mut corrupt = bytes.clone();
         let last = corrupt.len() - 1;
         corrupt[last] ^= 1;
-        assert!(open(&corrupt, "t", 3).expect_err("sum").to_string().contains("checksum"));
+        assert!(open(&corrupt, "t", 3)
+            .expect_err("sum")
+            .to_string()
+            .contains("checksum"));
     }
 }

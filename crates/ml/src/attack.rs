@@ -52,7 +52,11 @@ fn attack_id(o: &Value) -> Option<String> {
 }
 
 fn live(o: &Value) -> bool {
-    !o.get("revoked").and_then(Value::as_bool).unwrap_or(false) && !o.get("x_mitre_deprecated").and_then(Value::as_bool).unwrap_or(false)
+    !o.get("revoked").and_then(Value::as_bool).unwrap_or(false)
+        && !o
+            .get("x_mitre_deprecated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
 }
 
 /// Strips ATT&CK's markdown links and citations: `[Name](url)` -> `Name`, `(Citation: X)` -> ``.
@@ -91,8 +95,15 @@ impl Attack {
     /// Reads `<corpus>/mitre-attack/enterprise-attack.json.gz` (or `.json`).
     pub fn load(corpus: &Path) -> Result<Self> {
         let gz = corpus.join("mitre-attack/enterprise-attack.json.gz");
-        let v = if gz.is_file() { corpus::read_json_gz(&gz)? } else { corpus::read_json(&corpus.join("mitre-attack/enterprise-attack.json"))? };
-        let objs = v.get("objects").and_then(Value::as_array).ok_or_else(|| MlError::corpus(&gz, "no `objects` array"))?;
+        let v = if gz.is_file() {
+            corpus::read_json_gz(&gz)?
+        } else {
+            corpus::read_json(&corpus.join("mitre-attack/enterprise-attack.json"))?
+        };
+        let objs = v
+            .get("objects")
+            .and_then(Value::as_array)
+            .ok_or_else(|| MlError::corpus(&gz, "no `objects` array"))?;
         let mut a = Attack::default();
         let mut by_stix: BTreeMap<&str, (String, &str)> = BTreeMap::new();
         let mut campaign_group: BTreeMap<&str, &str> = BTreeMap::new();
@@ -102,25 +113,59 @@ impl Attack {
             if ty == "relationship" || !live(o) {
                 continue;
             }
-            let name = o.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = o
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             match ty {
                 "attack-pattern" => {
                     if let Some(id) = attack_id(o) {
-                        let description = plain(o.get("description").and_then(Value::as_str).unwrap_or(""));
+                        let description =
+                            plain(o.get("description").and_then(Value::as_str).unwrap_or(""));
                         by_stix.insert(sid, (id.clone(), ty));
-                        a.techniques.insert(id.clone(), Technique { id, name, description, procedures: vec![] });
+                        a.techniques.insert(
+                            id.clone(),
+                            Technique {
+                                id,
+                                name,
+                                description,
+                                procedures: vec![],
+                            },
+                        );
                     }
                 }
                 "intrusion-set" | "malware" | "tool" => {
                     if let Some(id) = attack_id(o) {
-                        let key = if ty == "intrusion-set" { "aliases" } else { "x_mitre_aliases" };
-                        let mut aliases: Vec<String> = o.get(key).and_then(Value::as_array).map(|x| x.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+                        let key = if ty == "intrusion-set" {
+                            "aliases"
+                        } else {
+                            "x_mitre_aliases"
+                        };
+                        let mut aliases: Vec<String> = o
+                            .get(key)
+                            .and_then(Value::as_array)
+                            .map(|x| {
+                                x.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
                         aliases.sort();
                         aliases.dedup();
                         by_stix.insert(sid, (id.clone(), ty));
-                        let actor = Actor { id: id.clone(), name, aliases, ..Default::default() };
+                        let actor = Actor {
+                            id: id.clone(),
+                            name,
+                            aliases,
+                            ..Default::default()
+                        };
                         if ty == "intrusion-set" {
-                            a.group_by_uuid.insert(sid.trim_start_matches("intrusion-set--").to_string(), id.clone());
+                            a.group_by_uuid.insert(
+                                sid.trim_start_matches("intrusion-set--").to_string(),
+                                id.clone(),
+                            );
                             a.groups.insert(id, actor);
                         } else {
                             a.software.insert(id, actor);
@@ -138,7 +183,10 @@ impl Attack {
                 continue;
             }
             if o.get("relationship_type").and_then(Value::as_str) == Some("attributed-to") {
-                if let (Some(s), Some(t)) = (o.get("source_ref").and_then(Value::as_str), o.get("target_ref").and_then(Value::as_str)) {
+                if let (Some(s), Some(t)) = (
+                    o.get("source_ref").and_then(Value::as_str),
+                    o.get("target_ref").and_then(Value::as_str),
+                ) {
                     campaign_group.insert(s, t);
                 }
             }
@@ -150,12 +198,17 @@ impl Attack {
             if o.get("relationship_type").and_then(Value::as_str) != Some("uses") {
                 continue;
             }
-            let (Some(src), Some(dst)) = (o.get("source_ref").and_then(Value::as_str), o.get("target_ref").and_then(Value::as_str)) else {
+            let (Some(src), Some(dst)) = (
+                o.get("source_ref").and_then(Value::as_str),
+                o.get("target_ref").and_then(Value::as_str),
+            ) else {
                 continue;
             };
             // A campaign's uses count for the group it is attributed to.
             let src = campaign_group.get(src).copied().unwrap_or(src);
-            let (Some((sid, sty)), Some((did, dty))) = (by_stix.get(src), by_stix.get(dst)) else { continue };
+            let (Some((sid, sty)), Some((did, dty))) = (by_stix.get(src), by_stix.get(dst)) else {
+                continue;
+            };
             if *dty == "attack-pattern" {
                 if let Some(d) = o.get("description").and_then(Value::as_str) {
                     if let Some(t) = a.techniques.get_mut(did) {
@@ -184,14 +237,19 @@ impl Attack {
             t.procedures.dedup();
         }
         if a.techniques.is_empty() || a.groups.is_empty() {
-            return Err(MlError::corpus(&gz, "bundle holds no techniques or no groups"));
+            return Err(MlError::corpus(
+                &gz,
+                "bundle holds no techniques or no groups",
+            ));
         }
         Ok(a)
     }
 
     /// The display name of a technique, with its parent for sub-techniques ("Phishing: Spearphishing Attachment").
     pub fn technique_name(&self, id: &str) -> String {
-        let Some(t) = self.techniques.get(id) else { return String::new() };
+        let Some(t) = self.techniques.get(id) else {
+            return String::new();
+        };
         match id.split_once('.') {
             Some((parent, _)) => match self.techniques.get(parent) {
                 Some(p) => format!("{}: {}", p.name, t.name),
@@ -208,7 +266,10 @@ mod tests {
 
     #[test]
     fn plain_text() {
-        assert_eq!(plain("[APT1](https://attack.mitre.org/groups/G0006) used X.(Citation: Mandiant APT1)"), "APT1 used X.");
+        assert_eq!(
+            plain("[APT1](https://attack.mitre.org/groups/G0006) used X.(Citation: Mandiant APT1)"),
+            "APT1 used X."
+        );
         assert_eq!(plain("a (b) [c] d"), "a (b) [c] d");
         assert_eq!(plain("(Citation: unterminated"), "(Citation: unterminated");
     }

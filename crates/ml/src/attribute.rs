@@ -100,7 +100,10 @@ fn parent(t: &str) -> &str {
 }
 
 fn norm_name(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect()
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
 }
 
 impl Attributor {
@@ -111,7 +114,8 @@ impl Attributor {
 
     /// Loads from a file.
     pub fn from_path(p: &Path) -> Result<Self> {
-        let b = std::fs::read(p).map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
+        let b = std::fs::read(p)
+            .map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
         Self::from_bytes(&b)
     }
 
@@ -122,7 +126,13 @@ impl Attributor {
         let n = r.u32()? as usize;
         let mut profiles = Vec::with_capacity(n.min(100_000));
         for _ in 0..n {
-            profiles.push(Profile { id: r.str()?, name: r.str()?, aliases: r.strs()?, techniques: r.strs()?, software: r.strs()? });
+            profiles.push(Profile {
+                id: r.str()?,
+                name: r.str()?,
+                aliases: r.strs()?,
+                techniques: r.strs()?,
+                software: r.strs()?,
+            });
         }
         let pairs = |r: &mut Reader| -> Result<BTreeMap<String, String>> {
             let k = r.strs()?;
@@ -141,12 +151,21 @@ impl Attributor {
             let p = r.u32()?;
             let src = r.str()?;
             if p as usize >= profiles.len() {
-                return Err(MlError::artifact(MODEL, "indicator points past the profile table"));
+                return Err(MlError::artifact(
+                    MODEL,
+                    "indicator points past the profile table",
+                ));
             }
             indicators.entry(v).or_default().push((p, src));
         }
         r.finish()?;
-        Ok(Self::build(header, profiles, technique_names, software_names, indicators))
+        Ok(Self::build(
+            header,
+            profiles,
+            technique_names,
+            software_names,
+            indicators,
+        ))
     }
 
     fn build(
@@ -175,13 +194,21 @@ impl Attributor {
             }
         }
         let n = profiles.len().max(1) as f64;
-        let idf: BTreeMap<String, f64> = df.into_iter().map(|(k, d)| (k.to_string(), (n / d as f64).ln() + 1.0)).collect();
+        let idf: BTreeMap<String, f64> = df
+            .into_iter()
+            .map(|(k, d)| (k.to_string(), (n / d as f64).ln() + 1.0))
+            .collect();
         let norms = expanded
             .iter()
             .map(|s| {
                 (s.iter()
                     .map(|k| {
-                        let w = idf.get(k).copied().unwrap_or(1.0) * if k.starts_with('S') { SOFTWARE_WEIGHT } else { 1.0 };
+                        let w = idf.get(k).copied().unwrap_or(1.0)
+                            * if k.starts_with('S') {
+                                SOFTWARE_WEIGHT
+                            } else {
+                                1.0
+                            };
                         w * w
                     })
                     .sum::<f64>()
@@ -189,7 +216,16 @@ impl Attributor {
                     .sqrt()
             })
             .collect();
-        Attributor { header, profiles, technique_names, software_names, indicators, idf, norms, expanded }
+        Attributor {
+            header,
+            profiles,
+            technique_names,
+            software_names,
+            indicators,
+            idf,
+            norms,
+            expanded,
+        }
     }
 
     /// Serialises into artifact bytes.
@@ -240,26 +276,49 @@ impl Attributor {
             return Some(name_or_id.to_string());
         }
         let n = norm_name(name_or_id);
-        self.software_names.iter().find(|(_, v)| norm_name(v) == n).map(|(k, _)| k.clone())
+        self.software_names
+            .iter()
+            .find(|(_, v)| norm_name(v) == n)
+            .map(|(k, _)| k.clone())
     }
 
     /// Ranks actors for a query; returns at most `top` matches with a score above zero.
     pub fn rank(&self, q: &Query, top: usize) -> Attribution {
-        let mut qt: BTreeSet<String> = q.techniques.iter().map(|t| t.trim().to_ascii_uppercase()).filter(|t| !t.is_empty()).collect();
-        let qs: BTreeSet<String> = q.software.iter().map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
+        let mut qt: BTreeSet<String> = q
+            .techniques
+            .iter()
+            .map(|t| t.trim().to_ascii_uppercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let qs: BTreeSet<String> = q
+            .software
+            .iter()
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect();
         qt.retain(|t| !qs.contains(t));
-        let qi: BTreeSet<String> = q.indicators.iter().map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect();
+        let qi: BTreeSet<String> = q
+            .indicators
+            .iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
         let w = |k: &str| self.idf.get(k).copied().unwrap_or(1.0);
         let qnorm = {
             let t: f64 = qt.iter().map(|k| w(k).powi(2)).sum();
             let s: f64 = qs.iter().map(|k| (w(k) * SOFTWARE_WEIGHT).powi(2)).sum();
-            (t + s + qi.len() as f64 * INDICATOR_WEIGHT.powi(2) * 4.0).sqrt().max(1e-9)
+            (t + s + qi.len() as f64 * INDICATOR_WEIGHT.powi(2) * 4.0)
+                .sqrt()
+                .max(1e-9)
         };
         let mut ind_hits: BTreeMap<usize, Vec<(&str, &str)>> = BTreeMap::new();
         for v in &qi {
             if let Some(l) = self.indicators.get(v) {
                 for (p, src) in l {
-                    ind_hits.entry(*p as usize).or_default().push((v.as_str(), src.as_str()));
+                    ind_hits
+                        .entry(*p as usize)
+                        .or_default()
+                        .push((v.as_str(), src.as_str()));
                 }
             }
         }
@@ -271,17 +330,29 @@ impl Attributor {
             for t in &qt {
                 if set.contains(t) {
                     dot += w(t).powi(2);
-                    ev.push(Evidence { kind: "technique".into(), id: t.clone(), name: self.technique_names.get(t).cloned().unwrap_or_default() });
+                    ev.push(Evidence {
+                        kind: "technique".into(),
+                        id: t.clone(),
+                        name: self.technique_names.get(t).cloned().unwrap_or_default(),
+                    });
                 } else if t.contains('.') && set.contains(parent(t)) {
                     dot += 0.5 * w(parent(t)).powi(2);
                     let pn = parent(t).to_string();
-                    ev.push(Evidence { kind: "technique".into(), id: pn.clone(), name: self.technique_names.get(&pn).cloned().unwrap_or_default() });
+                    ev.push(Evidence {
+                        kind: "technique".into(),
+                        id: pn.clone(),
+                        name: self.technique_names.get(&pn).cloned().unwrap_or_default(),
+                    });
                 }
             }
             for s in &qs {
                 if set.contains(s) {
                     dot += (w(s) * SOFTWARE_WEIGHT).powi(2);
-                    ev.push(Evidence { kind: "software".into(), id: s.clone(), name: self.software_names.get(s).cloned().unwrap_or_default() });
+                    ev.push(Evidence {
+                        kind: "software".into(),
+                        id: s.clone(),
+                        name: self.software_names.get(s).cloned().unwrap_or_default(),
+                    });
                 }
             }
             let mut inorm = 0.0;
@@ -289,14 +360,23 @@ impl Attributor {
                 for (v, src) in h {
                     dot += INDICATOR_WEIGHT.powi(2) * 2.0;
                     inorm += INDICATOR_WEIGHT.powi(2) * 2.0;
-                    ev.push(Evidence { kind: "indicator".into(), id: v.to_string(), name: src.to_string() });
+                    ev.push(Evidence {
+                        kind: "indicator".into(),
+                        id: v.to_string(),
+                        name: src.to_string(),
+                    });
                 }
             }
             if dot <= 0.0 {
                 continue;
             }
             let score = dot / (qnorm * (self.norms[i].powi(2) + inorm).sqrt());
-            out.push(GroupMatch { id: p.id.clone(), name: p.name.clone(), score: crate::extract::round4(score.min(1.0)), evidence: ev });
+            out.push(GroupMatch {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                score: crate::extract::round4(score.min(1.0)),
+                evidence: ev,
+            });
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         out.truncate(top);
@@ -311,7 +391,10 @@ fn add_misp_actors(corpus: &Path, attack: &Attack, profiles: &mut Vec<Profile>) 
     if !dir.is_dir() {
         return Ok(());
     }
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir).map_err(|e| MlError::io(&dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| MlError::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     files.sort();
     // uuid -> (value, external id)
     let mut clusters: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
@@ -322,10 +405,30 @@ fn add_misp_actors(corpus: &Path, attack: &Attack, profiles: &mut Vec<Profile>) 
         }
         let v = corpus::read_json(f)?;
         let is_actor = f.file_name().is_some_and(|n| n == "threat-actor.json");
-        for x in v.get("values").and_then(Value::as_array).into_iter().flatten() {
-            let uuid = x.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
-            let value = x.get("value").and_then(Value::as_str).unwrap_or("").to_string();
-            let ext = x.pointer("/meta/external_id").and_then(|e| e.as_str().map(str::to_string).or_else(|| e.as_array().and_then(|a| a.first()).and_then(Value::as_str).map(str::to_string)));
+        for x in v
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let uuid = x
+                .get("uuid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let value = x
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let ext = x.pointer("/meta/external_id").and_then(|e| {
+                e.as_str().map(str::to_string).or_else(|| {
+                    e.as_array()
+                        .and_then(|a| a.first())
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+            });
             clusters.insert(uuid, (value, ext));
             if is_actor {
                 actors.push(x.clone());
@@ -341,28 +444,69 @@ fn add_misp_actors(corpus: &Path, attack: &Attack, profiles: &mut Vec<Profile>) 
     let sw_by_name: BTreeMap<String, String> = attack
         .software
         .values()
-        .flat_map(|s| std::iter::once(&s.name).chain(s.aliases.iter()).map(move |n| (norm_name(n), s.id.clone())))
+        .flat_map(|s| {
+            std::iter::once(&s.name)
+                .chain(s.aliases.iter())
+                .map(move |n| (norm_name(n), s.id.clone()))
+        })
         .collect();
-    let idx: BTreeMap<String, usize> = profiles.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+    let idx: BTreeMap<String, usize> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
     for a in actors {
-        let value = a.get("value").and_then(Value::as_str).unwrap_or("").to_string();
-        let uuid = a.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
-        let synonyms: Vec<String> = a.pointer("/meta/synonyms").and_then(Value::as_array).map(|s| s.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+        let value = a
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let uuid = a
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let synonyms: Vec<String> = a
+            .pointer("/meta/synonyms")
+            .and_then(Value::as_array)
+            .map(|s| {
+                s.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         let related: Vec<(String, String)> = a
             .get("related")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(|x| Some((x.get("dest-uuid")?.as_str()?.to_string(), x.get("type")?.as_str()?.to_string()))).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| {
+                        Some((
+                            x.get("dest-uuid")?.as_str()?.to_string(),
+                            x.get("type")?.as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let mut group: Option<usize> = None;
         for (d, _) in &related {
-            let g = attack.group_by_uuid.get(d).cloned().or_else(|| clusters.get(d).and_then(|c| c.1.clone()).filter(|e| e.starts_with('G')));
+            let g = attack.group_by_uuid.get(d).cloned().or_else(|| {
+                clusters
+                    .get(d)
+                    .and_then(|c| c.1.clone())
+                    .filter(|e| e.starts_with('G'))
+            });
             if let Some(g) = g.and_then(|g| idx.get(&g).copied()) {
                 group = Some(g);
                 break;
             }
         }
         if group.is_none() {
-            group = std::iter::once(&value).chain(synonyms.iter()).find_map(|n| by_name.get(&norm_name(n)).copied());
+            group = std::iter::once(&value)
+                .chain(synonyms.iter())
+                .find_map(|n| by_name.get(&norm_name(n)).copied());
         }
         match group {
             Some(g) => {
@@ -381,7 +525,9 @@ fn add_misp_actors(corpus: &Path, attack: &Attack, profiles: &mut Vec<Profile>) 
                     if ty != "uses" {
                         continue;
                     }
-                    let Some((name, ext)) = clusters.get(d) else { continue };
+                    let Some((name, ext)) = clusters.get(d) else {
+                        continue;
+                    };
                     match ext {
                         Some(e) if e.starts_with('S') => {
                             software.insert(e.clone());
@@ -400,7 +546,13 @@ fn add_misp_actors(corpus: &Path, attack: &Attack, profiles: &mut Vec<Profile>) 
                     let mut aliases = synonyms.clone();
                     aliases.sort();
                     aliases.dedup();
-                    profiles.push(Profile { id: format!("misp:{uuid}"), name: value, aliases, techniques: techniques.into_iter().collect(), software: software.into_iter().collect() });
+                    profiles.push(Profile {
+                        id: format!("misp:{uuid}"),
+                        name: value,
+                        aliases,
+                        techniques: techniques.into_iter().collect(),
+                        software: software.into_iter().collect(),
+                    });
                 }
             }
         }
@@ -423,14 +575,35 @@ fn eset_indicators(corpus: &Path, profiles: &[Profile]) -> Result<Vec<(String, u
             }
         }
     }
-    let mut folders: Vec<std::path::PathBuf> = std::fs::read_dir(&dir).map_err(|e| MlError::io(&dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut folders: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| MlError::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     folders.sort();
-    let ex = Extractor::new(ExtractOptions { min_confidence: 0.5, ..Default::default() });
-    let keep = [IndicatorType::Domain, IndicatorType::Ipv4, IndicatorType::Ipv6, IndicatorType::Url, IndicatorType::Md5, IndicatorType::Sha1, IndicatorType::Sha256, IndicatorType::Email];
+    let ex = Extractor::new(ExtractOptions {
+        min_confidence: 0.5,
+        ..Default::default()
+    });
+    let keep = [
+        IndicatorType::Domain,
+        IndicatorType::Ipv4,
+        IndicatorType::Ipv6,
+        IndicatorType::Url,
+        IndicatorType::Md5,
+        IndicatorType::Sha1,
+        IndicatorType::Sha256,
+        IndicatorType::Email,
+    ];
     let mut out = Vec::new();
     for f in folders {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Some(&g) = by_name.get(&norm_name(&name)) else { continue };
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(&g) = by_name.get(&norm_name(&name)) else {
+            continue;
+        };
         let readme = f.join("README.adoc");
         if !readme.is_file() {
             continue;
@@ -457,30 +630,60 @@ pub fn train(corpus: &Path) -> Result<Attributor> {
         .map(|g| Profile {
             id: g.id.clone(),
             name: g.name.clone(),
-            aliases: g.aliases.iter().filter(|a| **a != g.name).cloned().collect(),
+            aliases: g
+                .aliases
+                .iter()
+                .filter(|a| **a != g.name)
+                .cloned()
+                .collect(),
             techniques: g.techniques.iter().cloned().collect(),
             software: g.software.iter().cloned().collect(),
         })
         .collect();
     add_misp_actors(corpus, &attack, &mut profiles)?;
     let inds = eset_indicators(corpus, &profiles)?;
-    let technique_names: BTreeMap<String, String> = attack.techniques.keys().map(|k| (k.clone(), attack.technique_name(k))).collect();
-    let software_names: BTreeMap<String, String> = attack.software.values().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let technique_names: BTreeMap<String, String> = attack
+        .techniques
+        .keys()
+        .map(|k| (k.clone(), attack.technique_name(k)))
+        .collect();
+    let software_names: BTreeMap<String, String> = attack
+        .software
+        .values()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
     let mut indicators: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
     for (v, p, s) in inds {
         indicators.entry(v).or_default().push((p, s));
     }
     let mut records: Vec<String> = Vec::new();
     for p in &profiles {
-        records.push(format!("{}\t{}\t{}\t{}\t{}", p.id, p.name, p.aliases.join(","), p.techniques.join(","), p.software.join(",")));
+        records.push(format!(
+            "{}\t{}\t{}\t{}\t{}",
+            p.id,
+            p.name,
+            p.aliases.join(","),
+            p.techniques.join(","),
+            p.software.join(",")
+        ));
     }
     for (v, l) in &indicators {
         for (p, s) in l {
             records.push(format!("{v}\t{p}\t{s}"));
         }
     }
-    let header = Header { model: MODEL.into(), model_version: MODEL_VERSION, data_hash: corpus::data_hash(records.iter().map(String::as_str)) };
-    Ok(Attributor::build(header, profiles, technique_names, software_names, indicators))
+    let header = Header {
+        model: MODEL.into(),
+        model_version: MODEL_VERSION,
+        data_hash: corpus::data_hash(records.iter().map(String::as_str)),
+    };
+    Ok(Attributor::build(
+        header,
+        profiles,
+        technique_names,
+        software_names,
+        indicators,
+    ))
 }
 
 /// Top-k accuracy of attribution.
@@ -502,12 +705,24 @@ pub struct AttributionMetrics {
 pub fn evaluate(model: &Attributor, trials: usize) -> AttributionMetrics {
     let mut rng = crate::domain::Rng::new(0xa771_b075);
     let all_t: Vec<&String> = model.technique_names.keys().collect();
-    let mut m = AttributionMetrics { trials_per_group: trials, ..Default::default() };
+    let mut m = AttributionMetrics {
+        trials_per_group: trials,
+        ..Default::default()
+    };
     let (mut n, mut t1, mut t5, mut rr) = (0usize, 0usize, 0usize, 0.0);
-    for p in model.profiles.iter().filter(|p| p.id.starts_with('G') && p.techniques.len() >= 10) {
+    for p in model
+        .profiles
+        .iter()
+        .filter(|p| p.id.starts_with('G') && p.techniques.len() >= 10)
+    {
         m.groups += 1;
         for _ in 0..trials {
-            let mut items: Vec<(bool, &String)> = p.techniques.iter().map(|t| (true, t)).chain(p.software.iter().map(|s| (false, s))).collect();
+            let mut items: Vec<(bool, &String)> = p
+                .techniques
+                .iter()
+                .map(|t| (true, t))
+                .chain(p.software.iter().map(|s| (false, s)))
+                .collect();
             rng.shuffle(&mut items);
             let half = items.len().div_ceil(2);
             let given = &items[..half];
@@ -532,7 +747,12 @@ pub fn evaluate(model: &Attributor, trials: usize) -> AttributionMetrics {
                 }
             }
             let r = model.rank(&q, usize::MAX);
-            let pos = r.groups.iter().position(|g| g.id == p.id).map(|x| x + 1).unwrap_or(usize::MAX);
+            let pos = r
+                .groups
+                .iter()
+                .position(|g| g.id == p.id)
+                .map(|x| x + 1)
+                .unwrap_or(usize::MAX);
             n += 1;
             if pos == 1 {
                 t1 += 1;

@@ -37,29 +37,64 @@ pub fn read_json(path: &Path) -> Result<Value> {
 pub fn read_json_gz(path: &Path) -> Result<Value> {
     let b = read(path)?;
     let mut s = Vec::new();
-    flate2::read::GzDecoder::new(&b[..]).read_to_end(&mut s).map_err(|e| MlError::corpus(path, format!("bad gzip: {e}")))?;
+    flate2::read::GzDecoder::new(&b[..])
+        .read_to_end(&mut s)
+        .map_err(|e| MlError::corpus(path, format!("bad gzip: {e}")))?;
     serde_json::from_slice(&s).map_err(|e| MlError::corpus(path, format!("invalid JSON: {e}")))
 }
 
 /// Entries of a MISP warning list (`<corpus>/misp-warninglists/lists/<name>/list.json`).
 pub fn warninglist(corpus: &Path, name: &str) -> Result<Vec<String>> {
-    let p = corpus.join("misp-warninglists/lists").join(name).join("list.json");
+    let p = corpus
+        .join("misp-warninglists/lists")
+        .join(name)
+        .join("list.json");
     let v = read_json(&p)?;
-    let list = v.get("list").and_then(Value::as_array).ok_or_else(|| MlError::corpus(&p, "no `list` array"))?;
-    Ok(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+    let list = v
+        .get("list")
+        .and_then(Value::as_array)
+        .ok_or_else(|| MlError::corpus(&p, "no `list` array"))?;
+    Ok(list
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect())
 }
 
 /// Loads MISP warning lists as model values for the extractor's suppression.
-pub fn warninglists(corpus: &Path, names: &[&str]) -> Result<Vec<vigil_model::warninglist::WarningList>> {
+pub fn warninglists(
+    corpus: &Path,
+    names: &[&str],
+) -> Result<Vec<vigil_model::warninglist::WarningList>> {
     let mut out = Vec::new();
     for n in names {
-        let p = corpus.join("misp-warninglists/lists").join(n).join("list.json");
+        let p = corpus
+            .join("misp-warninglists/lists")
+            .join(n)
+            .join("list.json");
         let v = read_json(&p)?;
-        let entries = v.get("list").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+        let entries = v
+            .get("list")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         out.push(vigil_model::warninglist::WarningList {
-            name: v.get("name").and_then(Value::as_str).unwrap_or(n).to_string(),
+            name: v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(n)
+                .to_string(),
             description: String::new(),
-            list_type: v.get("type").and_then(Value::as_str).unwrap_or("string").to_string(),
+            list_type: v
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("string")
+                .to_string(),
             version: v.get("version").and_then(Value::as_i64).unwrap_or(0),
             entries,
             matching_attributes: vec![],
@@ -95,10 +130,16 @@ pub fn maltrail_malware(corpus: &Path) -> Result<BTreeMap<String, Vec<String>>> 
     };
     let unpacked = dir.join("trails/static/malware");
     if unpacked.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&unpacked).map_err(|e| MlError::io(&unpacked, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&unpacked)
+            .map_err(|e| MlError::io(&unpacked, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
         files.sort();
         for f in files {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if name.ends_with(".txt") {
                 let b = read(&f)?;
                 add(&name, &String::from_utf8_lossy(&b));
@@ -112,20 +153,31 @@ pub fn maltrail_malware(corpus: &Path) -> Result<BTreeMap<String, Vec<String>>> 
             .collect();
         tars.sort();
         if tars.is_empty() {
-            return Err(MlError::EmptyCorpus { path: dir, task: "domain".into(), reason: "no maltrail tarball or trails/static/malware folder".into() });
+            return Err(MlError::EmptyCorpus {
+                path: dir,
+                task: "domain".into(),
+                reason: "no maltrail tarball or trails/static/malware folder".into(),
+            });
         }
         for t in tars {
             let b = read(&t)?;
             let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&b[..]));
-            let entries = ar.entries().map_err(|e| MlError::corpus(&t, format!("bad tarball: {e}")))?;
+            let entries = ar
+                .entries()
+                .map_err(|e| MlError::corpus(&t, format!("bad tarball: {e}")))?;
             for ent in entries {
-                let mut ent = ent.map_err(|e| MlError::corpus(&t, format!("bad tar entry: {e}")))?;
-                let path = ent.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                let mut ent =
+                    ent.map_err(|e| MlError::corpus(&t, format!("bad tar entry: {e}")))?;
+                let path = ent
+                    .path()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 if !path.contains("trails/static/malware/") || !path.ends_with(".txt") {
                     continue;
                 }
                 let mut s = Vec::new();
-                ent.read_to_end(&mut s).map_err(|e| MlError::corpus(&t, format!("{path}: {e}")))?;
+                ent.read_to_end(&mut s)
+                    .map_err(|e| MlError::corpus(&t, format!("{path}: {e}")))?;
                 let name = path.rsplit('/').next().unwrap_or("").to_string();
                 add(&name, &String::from_utf8_lossy(&s));
             }

@@ -23,8 +23,28 @@ const N_DENSE: usize = 12;
 /// Most domains taken from one malware family, so a few huge families (DGAs) do not drown the rest.
 const PER_FAMILY_CAP: usize = 2000;
 /// Benign MISP warning lists used as the benign side.
-pub const BENIGN_LISTS: &[&str] =
-    &["tranco10k", "majestic_million", "alexa", "moz-top500", "cisco_top20k", "cloudflare-top50k", "cloudflare-top20k", "cloudflare-top10k", "cloudflare-top5k", "cloudflare-top2k", "cloudflare-top1k", "cloudflare-top200", "cisco_top10k", "cisco_top5k", "cisco_top1000", "university_domains", "bank-website", "covid-19-cyber-threat-coalition-whitelist", "url-shortener", "link-in-bio"];
+pub const BENIGN_LISTS: &[&str] = &[
+    "tranco10k",
+    "majestic_million",
+    "alexa",
+    "moz-top500",
+    "cisco_top20k",
+    "cloudflare-top50k",
+    "cloudflare-top20k",
+    "cloudflare-top10k",
+    "cloudflare-top5k",
+    "cloudflare-top2k",
+    "cloudflare-top1k",
+    "cloudflare-top200",
+    "cisco_top10k",
+    "cisco_top5k",
+    "cisco_top1000",
+    "university_domains",
+    "bank-website",
+    "covid-19-cyber-threat-coalition-whitelist",
+    "url-shortener",
+    "link-in-bio",
+];
 
 /// One scored domain, as the CLI prints it (one JSON object per line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,7 +119,11 @@ fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
             labels += 1;
         }
     }
-    let tld = &d[d.iter().rposition(|c| *c == b'.').map(|p| p + 1).unwrap_or(0)..];
+    let tld = &d[d
+        .iter()
+        .rposition(|c| *c == b'.')
+        .map(|p| p + 1)
+        .unwrap_or(0)..];
     let mut h: u64 = 0x71d0_0000;
     for &b in tld {
         h = mix(h, b);
@@ -109,10 +133,17 @@ fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
     // The public suffix and the registered domain (hosting and dynamic-DNS providers), and n-grams of the
     // registrable label alone, apart from those of the whole name.
     // One public-suffix lookup; the registered domain is the suffix plus the label before it.
-    let suffix_len = psl::suffix(d).map(|s| s.as_bytes().len()).unwrap_or(tld.len()).min(d.len());
+    let suffix_len = psl::suffix(d)
+        .map(|s| s.as_bytes().len())
+        .unwrap_or(tld.len())
+        .min(d.len());
     let reg_len = if suffix_len < d.len() {
         let head = &d[..d.len() - suffix_len - 1];
-        let lab = head.iter().rposition(|c| *c == b'.').map(|p| head.len() - p - 1).unwrap_or(head.len());
+        let lab = head
+            .iter()
+            .rposition(|c| *c == b'.')
+            .map(|p| head.len() - p - 1)
+            .unwrap_or(head.len());
         suffix_len + 1 + lab
     } else {
         d.len()
@@ -144,7 +175,10 @@ fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
             }
         }
     }
-    let sub_labels = d[..d.len() - reg.len()].iter().filter(|c| **c == b'.').count() as u64;
+    let sub_labels = d[..d.len() - reg.len()]
+        .iter()
+        .filter(|c| **c == b'.')
+        .count() as u64;
     f(bucket(0xbeef_0000 ^ sub_labels.min(6)));
 }
 
@@ -234,12 +268,16 @@ impl DomainModel {
         let mut r = Reader::new(payload, MODEL);
         let bits = r.u32()?;
         if bits != BITS {
-            return Err(MlError::artifact(MODEL, format!("hash width {bits} bits, this build uses {BITS}")));
+            return Err(MlError::artifact(
+                MODEL,
+                format!("hash width {bits} bits, this build uses {BITS}"),
+            ));
         }
         let bias = r.f32()?;
         let arr = |r: &mut Reader| -> Result<[f32; N_DENSE]> {
             let v = r.f32s()?;
-            v.try_into().map_err(|_| MlError::artifact(MODEL, "dense feature count differs"))
+            v.try_into()
+                .map_err(|_| MlError::artifact(MODEL, "dense feature count differs"))
         };
         let dense_w = arr(&mut r)?;
         let dense_mean = arr(&mut r)?;
@@ -249,12 +287,20 @@ impl DomainModel {
             return Err(MlError::artifact(MODEL, "weight vector has the wrong size"));
         }
         r.finish()?;
-        Ok(DomainModel { header, w, dense_w, dense_mean, dense_scale, bias })
+        Ok(DomainModel {
+            header,
+            w,
+            dense_w,
+            dense_mean,
+            dense_scale,
+            bias,
+        })
     }
 
     /// Loads a model from a file.
     pub fn from_path(p: &Path) -> Result<Self> {
-        let b = std::fs::read(p).map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
+        let b = std::fs::read(p)
+            .map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
         Self::from_bytes(&b)
     }
 
@@ -263,6 +309,8 @@ impl DomainModel {
         &self.header
     }
 
+    // Four parallel arrays indexed together: an index loop reads clearer than a zip of four.
+    #[allow(clippy::needless_range_loop)]
     fn margin(&self, d: &[u8]) -> f32 {
         let mut z = self.bias;
         sparse_features(d, |i| z += self.w[i]);
@@ -292,7 +340,13 @@ impl DomainModel {
     /// Scores many domains, in input order.
     pub fn score_all<'a>(&self, domains: impl IntoIterator<Item = &'a str>) -> Vec<DomainScore> {
         let mut buf = Vec::with_capacity(64);
-        domains.into_iter().map(|d| DomainScore { domain: d.to_string(), score: self.score_with(d, &mut buf) }).collect()
+        domains
+            .into_iter()
+            .map(|d| DomainScore {
+                domain: d.to_string(),
+                score: self.score_with(d, &mut buf),
+            })
+            .collect()
     }
 
     /// Serialises the model into artifact bytes.
@@ -358,18 +412,32 @@ pub fn dataset(corpus: &Path) -> Result<Vec<Sample>> {
         }
     }
     if mal.is_empty() || benign.is_empty() {
-        return Err(MlError::EmptyCorpus { path: corpus.into(), task: "domain".into(), reason: "no malicious or no benign domains found".into() });
+        return Err(MlError::EmptyCorpus {
+            path: corpus.into(),
+            task: "domain".into(),
+            reason: "no malicious or no benign domains found".into(),
+        });
     }
     let mut out = Vec::with_capacity(mal.len() + benign.len());
     for (d, (fam, test)) in mal {
         if benign.contains_key(&d) {
             continue;
         }
-        out.push(Sample { domain: d, malicious: true, test, group: fam });
+        out.push(Sample {
+            domain: d,
+            malicious: true,
+            test,
+            group: fam,
+        });
     }
     for (d, list) in benign {
         let reg = crate::extract::registered_domain_of(&d).to_string();
-        out.push(Sample { test: corpus::is_test_key(&reg), domain: d, malicious: false, group: list.to_string() });
+        out.push(Sample {
+            test: corpus::is_test_key(&reg),
+            domain: d,
+            malicious: false,
+            group: list.to_string(),
+        });
     }
     Ok(out)
 }
@@ -401,7 +469,11 @@ impl Rng {
 pub fn train(corpus: &Path) -> Result<DomainModel> {
     let data = dataset(corpus)?;
     let train: Vec<&Sample> = data.iter().filter(|s| !s.test).collect();
-    let hash = corpus::data_hash(data.iter().map(|s| s.domain.as_str()).chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })));
+    let hash = corpus::data_hash(
+        data.iter()
+            .map(|s| s.domain.as_str())
+            .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
+    );
     let feats: Vec<(Vec<u32>, [f32; N_DENSE], bool)> = train
         .iter()
         .map(|s| {
@@ -416,13 +488,24 @@ pub fn train(corpus: &Path) -> Result<DomainModel> {
     let mut scale = [1f32; N_DENSE];
     for k in 0..N_DENSE {
         let m: f64 = feats.iter().map(|f| f.1[k] as f64).sum::<f64>() / feats.len() as f64;
-        let v: f64 = feats.iter().map(|f| (f.1[k] as f64 - m).powi(2)).sum::<f64>() / feats.len() as f64;
+        let v: f64 = feats
+            .iter()
+            .map(|f| (f.1[k] as f64 - m).powi(2))
+            .sum::<f64>()
+            / feats.len() as f64;
         mean[k] = m as f32;
-        scale[k] = if v > 1e-12 { (1.0 / v.sqrt()) as f32 } else { 0.0 };
+        scale[k] = if v > 1e-12 {
+            (1.0 / v.sqrt()) as f32
+        } else {
+            0.0
+        };
     }
     let npos = feats.iter().filter(|f| f.2).count().max(1) as f32;
     let nneg = (feats.len() as f32 - npos).max(1.0);
-    let (wpos, wneg) = (feats.len() as f32 / (2.0 * npos), feats.len() as f32 / (2.0 * nneg));
+    let (wpos, wneg) = (
+        feats.len() as f32 / (2.0 * npos),
+        feats.len() as f32 / (2.0 * nneg),
+    );
     let mut w = vec![0f32; DIM];
     let mut gsum = vec![0f32; DIM];
     let mut dw = [0f32; N_DENSE];
@@ -467,7 +550,18 @@ pub fn train(corpus: &Path) -> Result<DomainModel> {
             bias -= lr * g / (bg.sqrt() + 1e-6);
         }
     }
-    Ok(DomainModel { header: Header { model: MODEL.into(), model_version: MODEL_VERSION, data_hash: hash }, w, dense_w: dw, dense_mean: mean, dense_scale: scale, bias })
+    Ok(DomainModel {
+        header: Header {
+            model: MODEL.into(),
+            model_version: MODEL_VERSION,
+            data_hash: hash,
+        },
+        w,
+        dense_w: dw,
+        dense_mean: mean,
+        dense_scale: scale,
+        bias,
+    })
 }
 
 /// Held-out metrics of a domain model.
@@ -487,7 +581,11 @@ pub struct DomainMetrics {
 
 /// ROC AUC and TPR at the given FPRs of scores (higher = more malicious).
 pub fn roc(pos: &[f64], neg: &[f64], fprs: &[f64]) -> (f64, Vec<f64>) {
-    let mut all: Vec<(f64, bool)> = pos.iter().map(|s| (*s, true)).chain(neg.iter().map(|s| (*s, false))).collect();
+    let mut all: Vec<(f64, bool)> = pos
+        .iter()
+        .map(|s| (*s, true))
+        .chain(neg.iter().map(|s| (*s, false)))
+        .collect();
     all.sort_by(|a, b| b.0.total_cmp(&a.0));
     // AUC by the rank-sum with ties counted half.
     let (np, nn) = (pos.len() as f64, neg.len() as f64);
@@ -509,7 +607,11 @@ pub fn roc(pos: &[f64], neg: &[f64], fprs: &[f64]) -> (f64, Vec<f64>) {
         tp += p;
         i = j;
     }
-    let auc = if np == 0.0 || nn == 0.0 { 0.0 } else { auc / (np * nn) };
+    let auc = if np == 0.0 || nn == 0.0 {
+        0.0
+    } else {
+        auc / (np * nn)
+    };
     let mut negs: Vec<f64> = neg.to_vec();
     negs.sort_by(|a, b| b.total_cmp(a));
     let tprs = fprs
@@ -555,7 +657,8 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
         }
     }
     for (l, n) in by_list {
-        m.roc_auc_by_benign_list.insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
+        m.roc_auc_by_benign_list
+            .insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
     }
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
     m.test_malicious = pos.len();

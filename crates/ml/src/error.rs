@@ -28,7 +28,11 @@ pub enum MlError {
     Corpus { path: PathBuf, reason: String },
     /// The training or evaluation corpus lacks data a task needs.
     #[error("corpus at {path} has no usable data for task `{task}`: {reason}")]
-    EmptyCorpus { path: PathBuf, task: String, reason: String },
+    EmptyCorpus {
+        path: PathBuf,
+        task: String,
+        reason: String,
+    },
     /// An argument is not valid (unknown task name, empty input, ...).
     #[error("invalid argument: {0}")]
     Invalid(String),
@@ -36,15 +40,24 @@ pub enum MlError {
 
 impl MlError {
     pub(crate) fn artifact(model: &str, reason: impl Into<String>) -> Self {
-        MlError::Artifact { model: model.to_string(), reason: reason.into() }
+        MlError::Artifact {
+            model: model.to_string(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn corpus(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        MlError::Corpus { path: path.into(), reason: reason.into() }
+        MlError::Corpus {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        MlError::Io { path: path.into(), source }
+        MlError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

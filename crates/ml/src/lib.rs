@@ -29,7 +29,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use error::{MlError, Result};
-pub use extract::{extract, ExtractOptions, ExtractReport, Extraction, Extractor, Indicator, IndicatorType};
+pub use extract::{
+    extract, ExtractOptions, ExtractReport, Extraction, Extractor, Indicator, IndicatorType,
+};
 
 /// The four tasks of `vigil ml train|eval --task`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,7 +64,11 @@ impl Task {
             "tag" | "tagging" | "tagger" => Task::Tag,
             "domain" | "domains" | "score-domains" => Task::Domain,
             "attribute" | "attribution" => Task::Attribute,
-            other => return Err(MlError::Invalid(format!("unknown task `{other}` (expected extract, tag, domain or attribute)"))),
+            other => {
+                return Err(MlError::Invalid(format!(
+                    "unknown task `{other}` (expected extract, tag, domain or attribute)"
+                )))
+            }
         })
     }
 
@@ -112,7 +118,11 @@ pub fn train(task: Option<Task>, corpus: &Path) -> Result<Vec<Artifact>> {
             Task::Domain => domain::train(corpus)?.to_bytes(),
             Task::Attribute => attribute::train(corpus)?.to_bytes(),
         };
-        out.push(Artifact { task: t, file_name: t.artifact_file().unwrap_or_default(), bytes });
+        out.push(Artifact {
+            task: t,
+            file_name: t.artifact_file().unwrap_or_default(),
+            bytes,
+        });
     }
     Ok(out)
 }
@@ -185,7 +195,11 @@ pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -
     Ok(match task {
         Task::Extract => {
             let eset = corpus.join("eset-malware-ioc");
-            let dir = if eset.is_dir() { eset } else { corpus.to_path_buf() };
+            let dir = if eset.is_dir() {
+                eset
+            } else {
+                corpus.to_path_buf()
+            };
             Metrics::Extract(eval::eval_extract(&dir, &Extractor::default())?)
         }
         Task::Tag => match split {

@@ -97,7 +97,14 @@ const NS: usize = 6;
 /// log of the count above 0.5, logit of the class prior, log of the sentence count.
 fn doc_stats(top: &[f32; 3], above: u32, prior: f32, nsent: usize) -> [f32; NS] {
     let logit = |p: f32| (p.clamp(1e-4, 1.0 - 1e-4) / (1.0 - p.clamp(1e-4, 1.0 - 1e-4))).ln();
-    [logit(top[0]), logit(top[1]), logit((top[0] + top[1] + top[2]) / 3.0), (1.0 + above as f32).ln(), logit(prior), (1.0 + nsent as f32).ln()]
+    [
+        logit(top[0]),
+        logit(top[1]),
+        logit((top[0] + top[1] + top[2]) / 3.0),
+        (1.0 + above as f32).ln(),
+        logit(prior),
+        (1.0 + nsent as f32).ln(),
+    ]
 }
 
 fn stack_prob(stack: &[f32], x: &[f32; NS]) -> f32 {
@@ -116,7 +123,8 @@ impl Tagger {
 
     /// Loads from a file.
     pub fn from_path(p: &Path) -> Result<Self> {
-        let b = std::fs::read(p).map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
+        let b = std::fs::read(p)
+            .map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
         Self::from_bytes(&b)
     }
 
@@ -148,14 +156,45 @@ impl Tagger {
         }
         r.finish()?;
         let c = classes.len();
-        if idf.len() != vocab_list.len() || n_lr > c || w.len() != vocab_list.len() * n_lr || scale.len() != n_lr || bias.len() != n_lr || threshold.len() != c || n_lr + centroids.len() != c || prior.len() != n_lr || stack.len() != NS + 1 {
+        if idf.len() != vocab_list.len()
+            || n_lr > c
+            || w.len() != vocab_list.len() * n_lr
+            || scale.len() != n_lr
+            || bias.len() != n_lr
+            || threshold.len() != c
+            || n_lr + centroids.len() != c
+            || prior.len() != n_lr
+            || stack.len() != NS + 1
+        {
             return Err(MlError::artifact(MODEL, "table sizes do not agree"));
         }
         let tram_set: BTreeSet<&String> = tram_names.iter().collect();
         let tram = classes.iter().map(|k| tram_set.contains(k)).collect();
-        let vocab = vocab_list.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+        let vocab = vocab_list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
         let postings = invert(&centroids, vocab_list.len());
-        Ok(Tagger { header, classes, tram, tram_list: tram_names, vocab_list, vocab, idf, n_lr, w, centroids, postings, scale, bias, threshold, prior, stack, doc_threshold })
+        Ok(Tagger {
+            header,
+            classes,
+            tram,
+            tram_list: tram_names,
+            vocab_list,
+            vocab,
+            idf,
+            n_lr,
+            w,
+            centroids,
+            postings,
+            scale,
+            bias,
+            threshold,
+            prior,
+            stack,
+            doc_threshold,
+        })
     }
 
     /// Serialises into artifact bytes.
@@ -212,7 +251,11 @@ impl Tagger {
                 *zc += *wc as f32 * v;
             }
         }
-        let mut out: Vec<f32> = z.iter().enumerate().map(|(k, zc)| sigmoid(zc * self.scale[k] + self.bias[k])).collect();
+        let mut out: Vec<f32> = z
+            .iter()
+            .enumerate()
+            .map(|(k, zc)| sigmoid(zc * self.scale[k] + self.bias[k]))
+            .collect();
         let base = out.len();
         out.resize(base + self.centroids.len(), 0.0);
         for (f, v) in &x {
@@ -238,12 +281,17 @@ impl Tagger {
                     .map(|(k, v)| (self.classes[k].clone(), crate::extract::round4(*v as f64)))
                     .collect();
                 t.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
-                SentenceTags { start: a, end: b, techniques: t }
+                SentenceTags {
+                    start: a,
+                    end: b,
+                    techniques: t,
+                }
             })
             .collect()
     }
 
     /// Document-level scores of every class, and for each class its sentences by score (score, start, end).
+    #[allow(clippy::type_complexity)]
     pub fn doc_scores(&self, doc: &str) -> (Vec<f32>, Vec<Vec<(f32, usize, usize)>>) {
         let spans = text::sentences(doc);
         let c = self.classes.len();
@@ -269,7 +317,16 @@ impl Tagger {
             }
         }
         let scores = (0..c)
-            .map(|k| if k < self.n_lr { stack_prob(&self.stack, &doc_stats(&top[k], above[k], self.prior[k], spans.len())) } else { top[k][0] })
+            .map(|k| {
+                if k < self.n_lr {
+                    stack_prob(
+                        &self.stack,
+                        &doc_stats(&top[k], above[k], self.prior[k], spans.len()),
+                    )
+                } else {
+                    top[k][0]
+                }
+            })
             .collect();
         for p in per.iter_mut() {
             p.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
@@ -294,11 +351,20 @@ impl Tagger {
                 continue;
             }
             let thr = self.threshold[k];
-            let mut ev: Vec<String> = per[k].iter().filter(|x| x.0 >= thr).take(MAX_EVIDENCE).map(|(_, a, b)| clip(&doc[*a..*b])).collect();
+            let mut ev: Vec<String> = per[k]
+                .iter()
+                .filter(|x| x.0 >= thr)
+                .take(MAX_EVIDENCE)
+                .map(|(_, a, b)| clip(&doc[*a..*b]))
+                .collect();
             if ev.is_empty() {
                 ev.push(clip(&doc[per[k][0].1..per[k][0].2]));
             }
-            out.push(TechniqueTag { id: self.classes[k].clone(), score: crate::extract::round4(*sc as f64), evidence: ev });
+            out.push(TechniqueTag {
+                id: self.classes[k].clone(),
+                score: crate::extract::round4(*sc as f64),
+                evidence: ev,
+            });
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Tagging { techniques: out }
@@ -307,7 +373,12 @@ impl Tagger {
     /// Technique ids the document-level decision keeps.
     pub fn doc_techniques(&self, doc: &str) -> BTreeSet<String> {
         let (scores, _) = self.doc_scores(doc);
-        scores.iter().enumerate().filter(|(k, s)| self.doc_decides(*k, **s)).map(|(k, _)| self.classes[k].clone()).collect()
+        scores
+            .iter()
+            .enumerate()
+            .filter(|(k, s)| self.doc_decides(*k, **s))
+            .map(|(k, _)| self.classes[k].clone())
+            .collect()
     }
 
     /// Per-class statistics for stacking (regression classes) and best scores (all classes).
@@ -331,7 +402,9 @@ impl Tagger {
                 }
             }
         }
-        let stats = (0..self.n_lr).map(|k| doc_stats(&top[k], above[k], self.prior[k], spans.len())).collect();
+        let stats = (0..self.n_lr)
+            .map(|k| doc_stats(&top[k], above[k], self.prior[k], spans.len()))
+            .collect();
         (stats, top.iter().map(|t| t[0]).collect())
     }
 }
@@ -375,7 +448,10 @@ fn vectorise(vocab: &HashMap<String, u32>, idf: &[f32], s: &str) -> Vec<(u32, f3
             *tf.entry(i).or_default() += 1.0;
         }
     }
-    let mut v: Vec<(u32, f32)> = tf.into_iter().map(|(i, c)| (i, (1.0 + c.ln()) * idf[i as usize])).collect();
+    let mut v: Vec<(u32, f32)> = tf
+        .into_iter()
+        .map(|(i, c)| (i, (1.0 + c.ln()) * idf[i as usize]))
+        .collect();
     let n = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
     if n > 0.0 {
         for (_, x) in v.iter_mut() {
@@ -430,15 +506,45 @@ pub fn load_reports(corpus_dir: &Path) -> Result<Vec<Report>> {
     let mut out = Vec::new();
     for f in files {
         let v = corpus::read_json(&f)?;
-        let signal = v.get("signal").and_then(Value::as_str).ok_or_else(|| MlError::corpus(&f, "no `signal` text"))?.to_string();
-        let title = signal.lines().next().and_then(|l| l.strip_prefix("title: ")).unwrap_or_else(|| f.file_stem().and_then(|s| s.to_str()).unwrap_or("")).to_string();
+        let signal = v
+            .get("signal")
+            .and_then(Value::as_str)
+            .ok_or_else(|| MlError::corpus(&f, "no `signal` text"))?
+            .to_string();
+        let title = signal
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("title: "))
+            .unwrap_or_else(|| f.file_stem().and_then(|s| s.to_str()).unwrap_or(""))
+            .to_string();
         // mjson offsets count Unicode code points.
-        let byte_at: Vec<usize> = signal.char_indices().map(|(b, _)| b).chain(std::iter::once(signal.len())).collect();
+        let byte_at: Vec<usize> = signal
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain(std::iter::once(signal.len()))
+            .collect();
         let mut spans = Vec::new();
-        for a in v.get("asets").and_then(Value::as_array).into_iter().flatten() {
-            let Some(id) = a.get("type").and_then(Value::as_str).and_then(technique_in) else { continue };
-            for an in a.get("annots").and_then(Value::as_array).into_iter().flatten() {
-                let (Some(s), Some(e)) = (an.get(0).and_then(Value::as_u64), an.get(1).and_then(Value::as_u64)) else { continue };
+        for a in v
+            .get("asets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(id) = a.get("type").and_then(Value::as_str).and_then(technique_in) else {
+                continue;
+            };
+            for an in a
+                .get("annots")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (Some(s), Some(e)) = (
+                    an.get(0).and_then(Value::as_u64),
+                    an.get(1).and_then(Value::as_u64),
+                ) else {
+                    continue;
+                };
                 let (s, e) = (s as usize, e as usize);
                 if s < e && e < byte_at.len() {
                     spans.push((byte_at[s], byte_at[e], id.clone()));
@@ -446,10 +552,19 @@ pub fn load_reports(corpus_dir: &Path) -> Result<Vec<Report>> {
             }
         }
         spans.sort();
-        out.push(Report { title, text: signal, spans, path: f });
+        out.push(Report {
+            title,
+            text: signal,
+            spans,
+            path: f,
+        });
     }
     if out.is_empty() {
-        return Err(MlError::EmptyCorpus { path: dir, task: "tag".into(), reason: "no .mjson report".into() });
+        return Err(MlError::EmptyCorpus {
+            path: dir,
+            task: "tag".into(),
+            reason: "no .mjson report".into(),
+        });
     }
     Ok(out)
 }
@@ -462,7 +577,10 @@ struct Example {
 }
 
 fn norm_text(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect()
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
 }
 
 /// Sentences of a report with the techniques whose annotation overlaps them.
@@ -479,7 +597,10 @@ fn report_examples(r: &Report) -> Vec<Example> {
                 })
                 .map(|(_, _, t)| t.clone())
                 .collect();
-            Example { text: r.text[a..b].to_string(), labels }
+            Example {
+                text: r.text[a..b].to_string(),
+                labels,
+            }
         })
         .collect()
 }
@@ -499,12 +620,22 @@ struct Sources {
 fn load_sources(corpus_dir: &Path) -> Result<Sources> {
     let reports = load_reports(corpus_dir)?;
     let tram = corpus_dir.join("tram");
-    let classes_txt = String::from_utf8_lossy(&corpus::read(&tram.join("classes.txt"))?).into_owned();
-    let tram_classes: Vec<String> = classes_txt.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let classes_txt =
+        String::from_utf8_lossy(&corpus::read(&tram.join("classes.txt"))?).into_owned();
+    let tram_classes: Vec<String> = classes_txt
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     let mut single = Vec::new();
     let sl = corpus::read_json(&tram.join("single_label.train.json"))?;
     for x in sl.as_array().into_iter().flatten() {
-        if let (Some(t), Some(l), Some(d)) = (x.get("text").and_then(Value::as_str), x.get("label").and_then(Value::as_str), x.get("doc_title").and_then(Value::as_str)) {
+        if let (Some(t), Some(l), Some(d)) = (
+            x.get("text").and_then(Value::as_str),
+            x.get("label").and_then(Value::as_str),
+            x.get("doc_title").and_then(Value::as_str),
+        ) {
             single.push((text::title_key(d), t.to_string(), l.to_string()));
         }
     }
@@ -512,22 +643,46 @@ fn load_sources(corpus_dir: &Path) -> Result<Sources> {
     let mut external: Vec<(String, BTreeSet<String>)> = Vec::new();
     let bp = tram.join("bootstrap-training-data.filtered.json");
     let b = corpus::read_json(&bp)?;
-    for s in b.get("sentences").and_then(Value::as_array).into_iter().flatten() {
-        let Some(t) = s.get("text").and_then(Value::as_str) else { continue };
-        let labels: BTreeSet<String> = s.get("mappings").and_then(Value::as_array).into_iter().flatten().filter_map(|m| m.get("attack_id").and_then(Value::as_str)).map(str::to_string).collect();
+    for s in b
+        .get("sentences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(t) = s.get("text").and_then(Value::as_str) else {
+            continue;
+        };
+        let labels: BTreeSet<String> = s
+            .get("mappings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("attack_id").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
         external.push((t.to_string(), labels));
     }
     // all_analyzed_reports: technique name -> sentences.
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in attack.techniques.values() {
-        by_name.entry(t.name.to_lowercase()).or_default().push(t.id.clone());
+        by_name
+            .entry(t.name.to_lowercase())
+            .or_default()
+            .push(t.id.clone());
     }
     let aa = corpus::read_json(&tram.join("all_analyzed_reports.json"))?;
     if let Some(m) = aa.as_object() {
         for (name, sents) in m {
             let ids = by_name.get(&name.to_lowercase());
-            let Some(ids) = ids.filter(|v| v.len() == 1) else { continue };
-            for s in sents.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let Some(ids) = ids.filter(|v| v.len() == 1) else {
+                continue;
+            };
+            for s in sents
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 external.push((s.to_string(), std::iter::once(ids[0].clone()).collect()));
             }
         }
@@ -542,9 +697,22 @@ fn load_sources(corpus_dir: &Path) -> Result<Sources> {
         }
     }
     let neg = corpus::read_json(&tram.join("negative_data.json"))?;
-    let negatives: Vec<String> = neg.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    let negatives: Vec<String> = neg
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
     let all_ids = attack.techniques.keys().cloned().collect();
-    Ok(Sources { reports, single, external, negatives, tram_classes, all_ids })
+    Ok(Sources {
+        reports,
+        single,
+        external,
+        negatives,
+        tram_classes,
+        all_ids,
+    })
 }
 
 /// Builds the training examples, excluding every text found in the `held_out` reports.
@@ -561,10 +729,16 @@ fn examples(src: &Sources, train_docs: &BTreeSet<String>, held_out: &[&Report]) 
         if key.len() < 8 {
             return;
         }
-        let e = merged.entry(key).or_insert_with(|| (t.to_string(), BTreeSet::new()));
+        let e = merged
+            .entry(key)
+            .or_insert_with(|| (t.to_string(), BTreeSet::new()));
         e.1.extend(labels);
     };
-    for r in src.reports.iter().filter(|r| train_docs.contains(&text::title_key(&r.title))) {
+    for r in src
+        .reports
+        .iter()
+        .filter(|r| train_docs.contains(&text::title_key(&r.title)))
+    {
         for ex in report_examples(r) {
             add(&ex.text, ex.labels);
         }
@@ -584,11 +758,21 @@ fn examples(src: &Sources, train_docs: &BTreeSet<String>, held_out: &[&Report]) 
             add(t, BTreeSet::new());
         }
     }
-    merged.into_values().map(|(text, labels)| Example { text, labels }).collect()
+    merged
+        .into_values()
+        .map(|(text, labels)| Example { text, labels })
+        .collect()
 }
 
 /// Trains a tagger on `exs`; classes are the techniques with at least `min_pos` positive sentences.
-fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, header: Header, threshold: f32, cent_threshold: f32) -> Tagger {
+fn fit(
+    exs: &[Example],
+    tram_classes: &[String],
+    all_ids: &BTreeSet<String>,
+    header: Header,
+    threshold: f32,
+    cent_threshold: f32,
+) -> Tagger {
     // Vocabulary by document frequency, in sorted order.
     let mut df: BTreeMap<String, u32> = BTreeMap::new();
     let feats: Vec<Vec<String>> = exs.iter().map(|e| text::features(&e.text)).collect();
@@ -599,9 +783,20 @@ fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, hea
         }
     }
     let n = exs.len() as f32;
-    let vocab_list: Vec<String> = df.iter().filter(|(_, c)| **c >= MIN_DF).map(|(k, _)| k.clone()).collect();
-    let idf: Vec<f32> = vocab_list.iter().map(|k| (n / df[k] as f32).ln() + 1.0).collect();
-    let vocab: HashMap<String, u32> = vocab_list.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
+    let vocab_list: Vec<String> = df
+        .iter()
+        .filter(|(_, c)| **c >= MIN_DF)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let idf: Vec<f32> = vocab_list
+        .iter()
+        .map(|k| (n / df[k] as f32).ln() + 1.0)
+        .collect();
+    let vocab: HashMap<String, u32> = vocab_list
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), i as u32))
+        .collect();
     let mut pos: BTreeMap<&str, usize> = BTreeMap::new();
     for e in exs {
         for l in &e.labels {
@@ -611,20 +806,40 @@ fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, hea
     let tram_set: BTreeSet<&str> = tram_classes.iter().map(String::as_str).collect();
     let mut classes: Vec<String> = tram_classes.to_vec();
     classes.sort();
-    let cidx: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let cidx: BTreeMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let c = classes.len();
-    let xs: Vec<Vec<(u32, f32)>> = exs.iter().map(|e| vectorise(&vocab, &idf, &e.text)).collect();
-    let ys: Vec<Vec<usize>> = exs.iter().map(|e| e.labels.iter().filter_map(|l| cidx.get(l.as_str()).copied()).collect()).collect();
+    let xs: Vec<Vec<(u32, f32)>> = exs
+        .iter()
+        .map(|e| vectorise(&vocab, &idf, &e.text))
+        .collect();
+    let ys: Vec<Vec<usize>> = exs
+        .iter()
+        .map(|e| {
+            e.labels
+                .iter()
+                .filter_map(|l| cidx.get(l.as_str()).copied())
+                .collect()
+        })
+        .collect();
     let nf = vocab_list.len();
     let mut w = vec![0f32; nf * c];
     let mut g2 = vec![1e-8f32; nf * c];
     let mut bias = vec![-3f32; c];
     let mut bg2 = vec![1e-8f32; c];
     // Positives are rare for each class: weigh them up so the per-class loss is not all negatives.
-    let pos_w: Vec<f32> = classes.iter().map(|k| ((n / pos.get(k.as_str()).copied().unwrap_or(1).max(1) as f32).sqrt()).clamp(1.0, 20.0)).collect();
+    let pos_w: Vec<f32> = classes
+        .iter()
+        .map(|k| {
+            ((n / pos.get(k.as_str()).copied().unwrap_or(1).max(1) as f32).sqrt()).clamp(1.0, 20.0)
+        })
+        .collect();
     let lr = 0.3f32;
     let mut order: Vec<usize> = (0..exs.len()).collect();
-    let mut rng = crate::domain::Rng::new(0x7a66_e12);
+    let mut rng = crate::domain::Rng::new(0x07a6_6e12);
     let mut z = vec![0f32; c];
     let mut g = vec![0f32; c];
     for _ in 0..EPOCHS {
@@ -666,7 +881,9 @@ fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, hea
         let m = (0..nf).map(|f| w[f * c + k].abs()).fold(0f32, f32::max);
         scale[k] = if m > 0.0 { m / 127.0 } else { 1.0 };
     }
-    let wq: Vec<i8> = (0..nf * c).map(|i| (w[i] / scale[i % c]).round().clamp(-127.0, 127.0) as i8).collect();
+    let wq: Vec<i8> = (0..nf * c)
+        .map(|i| (w[i] / scale[i % c]).round().clamp(-127.0, 127.0) as i8)
+        .collect();
     // Centroids for every other technique with enough sentences.
     let mut sums: BTreeMap<&str, (BTreeMap<u32, f32>, usize)> = BTreeMap::new();
     for (e, x) in exs.iter().zip(&xs) {
@@ -697,14 +914,35 @@ fn fit(exs: &[Example], tram_classes: &[String], all_ids: &BTreeSet<String>, hea
         classes.push(k.to_string());
         centroids.push(v);
     }
-    let tram: Vec<bool> = classes.iter().map(|k| tram_set.contains(k.as_str())).collect();
+    let tram: Vec<bool> = classes
+        .iter()
+        .map(|k| tram_set.contains(k.as_str()))
+        .collect();
     let mut thr = vec![threshold; c];
     thr.resize(classes.len(), cent_threshold);
     let mut stack = vec![0f32; NS + 1];
     stack[0] = 1.0;
     stack[NS] = -logit_of(threshold);
     let postings = invert(&centroids, vocab_list.len());
-    Tagger { header, classes, tram, tram_list: tram_classes.to_vec(), vocab_list, vocab, idf, n_lr: c, w: wq, centroids, postings, scale, bias, threshold: thr, prior: vec![0.5; c], stack, doc_threshold: 0.5 }
+    Tagger {
+        header,
+        classes,
+        tram,
+        tram_list: tram_classes.to_vec(),
+        vocab_list,
+        vocab,
+        idf,
+        n_lr: c,
+        w: wq,
+        centroids,
+        postings,
+        scale,
+        bias,
+        threshold: thr,
+        prior: vec![0.5; c],
+        stack,
+        doc_threshold: 0.5,
+    }
 }
 
 /// Document-level micro-averaged P/R/F1.
@@ -721,18 +959,33 @@ pub struct DocF1 {
 }
 
 fn doc_f1(pairs: &[(BTreeSet<String>, BTreeSet<String>)]) -> DocF1 {
-    let mut m = DocF1 { documents: pairs.len(), ..Default::default() };
+    let mut m = DocF1 {
+        documents: pairs.len(),
+        ..Default::default()
+    };
     for (pred, truth) in pairs {
         let tp = pred.intersection(truth).count() as u64;
         m.tp += tp;
         m.fp += pred.len() as u64 - tp;
         m.fn_ += truth.len() as u64 - tp;
     }
-    let p = if m.tp + m.fp == 0 { 0.0 } else { m.tp as f64 / (m.tp + m.fp) as f64 };
-    let r = if m.tp + m.fn_ == 0 { 0.0 } else { m.tp as f64 / (m.tp + m.fn_) as f64 };
+    let p = if m.tp + m.fp == 0 {
+        0.0
+    } else {
+        m.tp as f64 / (m.tp + m.fp) as f64
+    };
+    let r = if m.tp + m.fn_ == 0 {
+        0.0
+    } else {
+        m.tp as f64 / (m.tp + m.fn_) as f64
+    };
     m.precision = crate::extract::round4(p);
     m.recall = crate::extract::round4(r);
-    m.f1 = crate::extract::round4(if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 });
+    m.f1 = crate::extract::round4(if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    });
     m
 }
 
@@ -759,12 +1012,24 @@ pub struct TagMetrics {
 }
 
 /// Predicted and true technique sets of reports (TRAM's 50 only when `only_tram`).
-fn predict_sets(m: &Tagger, reports: &[&Report], only_tram: bool) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
+fn predict_sets(
+    m: &Tagger,
+    reports: &[&Report],
+    only_tram: bool,
+) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
     reports
         .iter()
         .map(|r| {
-            let pred: BTreeSet<String> = m.doc_techniques(&r.text).into_iter().filter(|t| !only_tram || m.is_tram_class(t)).collect();
-            let truth: BTreeSet<String> = r.techniques().into_iter().filter(|t| !only_tram || m.is_tram_class(t)).collect();
+            let pred: BTreeSet<String> = m
+                .doc_techniques(&r.text)
+                .into_iter()
+                .filter(|t| !only_tram || m.is_tram_class(t))
+                .collect();
+            let truth: BTreeSet<String> = r
+                .techniques()
+                .into_iter()
+                .filter(|t| !only_tram || m.is_tram_class(t))
+                .collect();
             (pred, truth)
         })
         .collect()
@@ -780,12 +1045,29 @@ struct Run {
 
 fn priors(classes: &[String], docs: &[&Report]) -> Vec<f32> {
     let n = docs.len() as f32;
-    classes.iter().map(|c| (docs.iter().filter(|r| r.spans.iter().any(|s| &s.2 == c)).count() as f32 + 1.0) / (n + 2.0)).collect()
+    classes
+        .iter()
+        .map(|c| {
+            (docs
+                .iter()
+                .filter(|r| r.spans.iter().any(|s| &s.2 == c))
+                .count() as f32
+                + 1.0)
+                / (n + 2.0)
+        })
+        .collect()
 }
 
 /// Fits the stacker (logistic regression, full-batch gradient descent from zero: deterministic).
 fn fit_stacker(runs: &[Run]) -> Vec<f32> {
-    let data: Vec<(&[f32; NS], f32)> = runs.iter().flat_map(|r| r.stats.iter().map(move |(c, x)| (x, if r.truth.contains(c) { 1.0 } else { 0.0 }))).collect();
+    let data: Vec<(&[f32; NS], f32)> = runs
+        .iter()
+        .flat_map(|r| {
+            r.stats
+                .iter()
+                .map(move |(c, x)| (x, if r.truth.contains(c) { 1.0 } else { 0.0 }))
+        })
+        .collect();
     let mut w = vec![0f32; NS + 1];
     let n = data.len().max(1) as f32;
     for _ in 0..800 {
@@ -808,20 +1090,46 @@ fn fit_stacker(runs: &[Run]) -> Vec<f32> {
 /// every annotated technique).
 fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32) {
     let stack = fit_stacker(runs);
-    let scored: Vec<(Vec<(String, f32)>, &Run)> = runs.iter().map(|r| (r.stats.iter().map(|(c, x)| (c.clone(), stack_prob(&stack, x))).collect(), r)).collect();
-    let pairs_at = |thr: f32, cthr: f32, only_tram: bool| -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
-        scored
-            .iter()
-            .map(|(sc, r)| {
-                let mut pred: BTreeSet<String> = sc.iter().filter(|(_, p)| *p >= thr).map(|(c, _)| c.clone()).collect();
-                if !only_tram {
-                    pred.extend(r.cent.iter().filter(|(_, p)| *p >= cthr).map(|(c, _)| c.clone()));
-                }
-                let t = r.truth.iter().filter(|x| !only_tram || tram.contains(*x)).cloned().collect();
-                (pred, t)
-            })
-            .collect()
-    };
+    let scored: Vec<(Vec<(String, f32)>, &Run)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.stats
+                    .iter()
+                    .map(|(c, x)| (c.clone(), stack_prob(&stack, x)))
+                    .collect(),
+                r,
+            )
+        })
+        .collect();
+    let pairs_at =
+        |thr: f32, cthr: f32, only_tram: bool| -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
+            scored
+                .iter()
+                .map(|(sc, r)| {
+                    let mut pred: BTreeSet<String> = sc
+                        .iter()
+                        .filter(|(_, p)| *p >= thr)
+                        .map(|(c, _)| c.clone())
+                        .collect();
+                    if !only_tram {
+                        pred.extend(
+                            r.cent
+                                .iter()
+                                .filter(|(_, p)| *p >= cthr)
+                                .map(|(c, _)| c.clone()),
+                        );
+                    }
+                    let t = r
+                        .truth
+                        .iter()
+                        .filter(|x| !only_tram || tram.contains(*x))
+                        .cloned()
+                        .collect();
+                    (pred, t)
+                })
+                .collect()
+        };
     let mut best = (0.5f32, -1.0f64);
     for step in 5..96 {
         let thr = step as f32 / 100.0;
@@ -849,17 +1157,34 @@ const SENTENCE_THRESHOLD: f32 = 0.5;
 fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32) {
     let mut runs = Vec::new();
     for fold in 0..FOLDS {
-        let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold);
+        let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| {
+            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
+        });
         let train_keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
         let exs = examples(src, &train_keys, &val);
-        let h = Header { model: MODEL.into(), model_version: MODEL_VERSION, data_hash: [0; 32] };
-        let mut m = fit(&exs, &src.tram_classes, &src.all_ids, h, SENTENCE_THRESHOLD, 2.0);
+        let h = Header {
+            model: MODEL.into(),
+            model_version: MODEL_VERSION,
+            data_hash: [0; 32],
+        };
+        let mut m = fit(
+            &exs,
+            &src.tram_classes,
+            &src.all_ids,
+            h,
+            SENTENCE_THRESHOLD,
+            2.0,
+        );
         m.prior = priors(&m.classes[..m.n_lr], &tr);
         for r in &val {
             let (stats, best) = m.doc_raw(&r.text);
             runs.push(Run {
                 stats: m.classes[..m.n_lr].iter().cloned().zip(stats).collect(),
-                cent: m.classes[m.n_lr..].iter().cloned().zip(best[m.n_lr..].iter().copied()).collect(),
+                cent: m.classes[m.n_lr..]
+                    .iter()
+                    .cloned()
+                    .zip(best[m.n_lr..].iter().copied())
+                    .collect(),
                 truth: r.techniques(),
             });
         }
@@ -872,7 +1197,14 @@ fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagge
     let (stack, thr, cthr) = cross_validate(src, docs);
     let keys: BTreeSet<String> = docs.iter().map(|r| text::title_key(&r.title)).collect();
     let exs = examples(src, &keys, held_out);
-    let mut m = fit(&exs, &src.tram_classes, &src.all_ids, header_for(&exs, (thr, cthr)), SENTENCE_THRESHOLD, cthr);
+    let mut m = fit(
+        &exs,
+        &src.tram_classes,
+        &src.all_ids,
+        header_for(&exs, (thr, cthr)),
+        SENTENCE_THRESHOLD,
+        cthr,
+    );
     m.prior = priors(&m.classes[..m.n_lr], docs);
     m.stack = stack;
     m.doc_threshold = thr;
@@ -880,9 +1212,22 @@ fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagge
 }
 
 fn header_for(exs: &[Example], thr: (f32, f32)) -> Header {
-    let mut recs: Vec<String> = exs.iter().map(|e| format!("{}\t{}", e.text, e.labels.iter().cloned().collect::<Vec<_>>().join(","))).collect();
+    let mut recs: Vec<String> = exs
+        .iter()
+        .map(|e| {
+            format!(
+                "{}\t{}",
+                e.text,
+                e.labels.iter().cloned().collect::<Vec<_>>().join(",")
+            )
+        })
+        .collect();
     recs.push(format!("threshold={thr:?}"));
-    Header { model: MODEL.into(), model_version: MODEL_VERSION, data_hash: corpus::data_hash(recs.iter().map(String::as_str)) }
+    Header {
+        model: MODEL.into(),
+        model_version: MODEL_VERSION,
+        data_hash: corpus::data_hash(recs.iter().map(String::as_str)),
+    }
 }
 
 /// Trains the shipped tagger on every report (no held-out side), with the stacker and thresholds chosen by
@@ -901,7 +1246,12 @@ pub fn train_and_evaluate(corpus_dir: &Path) -> Result<(Tagger, TagMetrics)> {
     let (m, n) = finish_model(&src, &tr, &dev);
     let mut metrics = evaluate_reports(&m, &dev, tr.len(), n);
     let dev_keys: BTreeSet<String> = dev.iter().map(|r| text::title_key(&r.title)).collect();
-    let sents: Vec<(String, String, String)> = src.single.iter().filter(|(d, _, _)| dev_keys.contains(d)).cloned().collect();
+    let sents: Vec<(String, String, String)> = src
+        .single
+        .iter()
+        .filter(|(d, _, _)| dev_keys.contains(d))
+        .cloned()
+        .collect();
     let (f, acc) = evaluate_sentences(&m, &sents);
     metrics.tram50_annotated_sentences = f;
     metrics.sentence_top1_accuracy = acc;
@@ -927,17 +1277,27 @@ pub fn evaluate_sentences(m: &Tagger, sents: &[(String, String, String)]) -> (Do
         e.1.insert(l.clone());
     }
     let pairs: Vec<_> = docs.into_values().collect();
-    (doc_f1(&pairs), crate::extract::round4(correct as f64 / sents.len().max(1) as f64))
+    (
+        doc_f1(&pairs),
+        crate::extract::round4(correct as f64 / sents.len().max(1) as f64),
+    )
 }
 
 /// Measures a tagger on the given reports.
-pub fn evaluate_reports(m: &Tagger, reports: &[&Report], train_reports: usize, train_sentences: usize) -> TagMetrics {
+pub fn evaluate_reports(
+    m: &Tagger,
+    reports: &[&Report],
+    train_reports: usize,
+    train_sentences: usize,
+) -> TagMetrics {
     let thr = m.doc_threshold;
     TagMetrics {
         tram50: doc_f1(&predict_sets(m, reports, true)),
         all_techniques: doc_f1(&predict_sets(m, reports, false)),
         threshold: crate::extract::round4(thr as f64),
-        centroid_threshold: crate::extract::round4(m.threshold.get(m.n_lr).copied().unwrap_or(2.0) as f64),
+        centroid_threshold: crate::extract::round4(
+            m.threshold.get(m.n_lr).copied().unwrap_or(2.0) as f64
+        ),
         train_reports,
         heldout_reports: reports.len(),
         train_sentences,

@@ -1,7 +1,10 @@
 //! Text utilities for the tagger: sentence splitting with byte spans, and the word and bigram features.
 
 /// Common abbreviations after which a full stop does not end a sentence.
-const ABBREV: &[&str] = &["e.g", "i.e", "etc", "vs", "inc", "corp", "ltd", "fig", "no", "mr", "ms", "dr", "jr", "sr", "al", "approx", "ver", "v", "u.s"];
+const ABBREV: &[&str] = &[
+    "e.g", "i.e", "etc", "vs", "inc", "corp", "ltd", "fig", "no", "mr", "ms", "dr", "jr", "sr",
+    "al", "approx", "ver", "v", "u.s",
+];
 
 /// Splits text into sentences; returns byte spans `[start, end)` trimmed of surrounding whitespace.
 /// A sentence ends at `.`, `!` or `?` followed by whitespace and an upper-case letter, digit, quote or
@@ -30,8 +33,17 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
                 j += 1;
             }
             let next = b.get(j).copied().unwrap_or(b'\n');
-            let prev_end = text[start..i].trim_end().as_bytes().last().copied().unwrap_or(b'.');
-            if next == b'\n' || matches!(next, b'*' | b'-' | b'#' | b'=' | b'|') || matches!(prev_end, b'.' | b':' | b'!' | b'?') || next.is_ascii_uppercase() && !prev_end.is_ascii_lowercase() {
+            let prev_end = text[start..i]
+                .trim_end()
+                .as_bytes()
+                .last()
+                .copied()
+                .unwrap_or(b'.');
+            if next == b'\n'
+                || matches!(next, b'*' | b'-' | b'#' | b'=' | b'|')
+                || matches!(prev_end, b'.' | b':' | b'!' | b'?')
+                || next.is_ascii_uppercase() && !prev_end.is_ascii_lowercase()
+            {
                 cut = Some(i);
             }
         } else if matches!(c, b'.' | b'!' | b'?') {
@@ -42,7 +54,10 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
                     j += 1;
                 }
                 let n = b.get(j).copied().unwrap_or(b'A');
-                let starts = n.is_ascii_uppercase() || n.is_ascii_digit() || matches!(n, b'"' | b'(' | b'[' | b'\'') || n >= 0x80;
+                let starts = n.is_ascii_uppercase()
+                    || n.is_ascii_digit()
+                    || matches!(n, b'"' | b'(' | b'[' | b'\'')
+                    || n >= 0x80;
                 let word_start = text[start..i]
                     .rfind(|ch: char| ch.is_whitespace())
                     .map(|p| start + p + text[start + p..].chars().next().map_or(1, char::len_utf8))
@@ -91,7 +106,9 @@ pub fn words(s: &str) -> Vec<String> {
 
 /// A crude English stemmer: strips common inflections so `injects`, `injected`, `injecting` share a feature.
 pub fn stem(w: &str) -> &str {
-    for suf in ["ations", "ation", "ingly", "ings", "ing", "edly", "ed", "es", "s"] {
+    for suf in [
+        "ations", "ation", "ingly", "ings", "ing", "edly", "ed", "es", "s",
+    ] {
         if w.len() >= suf.len() + 4 && w.ends_with(suf) && w.is_char_boundary(w.len() - suf.len()) {
             return &w[..w.len() - suf.len()];
         }
@@ -112,7 +129,10 @@ pub fn features(s: &str) -> Vec<String> {
 
 /// Normalised report title (lower-case, only `[a-z0-9]`), the key of TRAM's report split.
 pub fn title_key(t: &str) -> String {
-    t.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+    t.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 #[cfg(test)]
@@ -123,7 +143,15 @@ mod tests {
     fn splits() {
         let t = "The actor used PowerShell. It ran e.g. scripts from C:\\x. Then 3 files were dropped!\n\nNew para here";
         let s: Vec<&str> = sentences(t).into_iter().map(|(a, b)| &t[a..b]).collect();
-        assert_eq!(s, vec!["The actor used PowerShell.", "It ran e.g. scripts from C:\\x.", "Then 3 files were dropped!", "New para here"]);
+        assert_eq!(
+            s,
+            vec![
+                "The actor used PowerShell.",
+                "It ran e.g. scripts from C:\\x.",
+                "Then 3 files were dropped!",
+                "New para here"
+            ]
+        );
         assert!(sentences("").is_empty());
         assert!(sentences("  \n \n").is_empty());
     }
@@ -135,7 +163,10 @@ mod tests {
         assert!(f.contains(&"into svchost".to_string()));
         assert_eq!(stem("injected"), "inject");
         assert_eq!(stem("uses"), "uses");
-        assert_eq!(title_key("A Look Into Fysbis: Sofacy’s"), "alookintofysbissofacys");
+        assert_eq!(
+            title_key("A Look Into Fysbis: Sofacy’s"),
+            "alookintofysbissofacys"
+        );
     }
 
     proptest::proptest! {

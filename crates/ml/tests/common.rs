@@ -8,7 +8,10 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     if p.join("MANIFEST.md").is_file() {
         Some(p)
     } else {
-        eprintln!("SKIPPED {test}: shared data not found at {} (real-data test)", p.display());
+        eprintln!(
+            "SKIPPED {test}: shared data not found at {} (real-data test)",
+            p.display()
+        );
         None
     }
 }

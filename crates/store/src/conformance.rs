@@ -365,10 +365,7 @@ pub fn scoped_reads<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
             open
         );
     }
-    assert_eq!(
-        s.shares_of(tool(4, Some(Tlp::Red)).id())?,
-        vec![a]
-    );
+    assert_eq!(s.shares_of(tool(4, Some(Tlp::Red)).id())?, vec![a]);
     // paging is exact and keyed on seq
     let first = {
         let q = PageQuery {

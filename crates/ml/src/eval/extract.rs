@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use vigil_model::observable::{normalize_domain, normalize_email, normalize_ipv4, normalize_ipv6, normalize_url, refang};
+use vigil_model::observable::{
+    normalize_domain, normalize_email, normalize_ipv4, normalize_ipv6, normalize_url, refang,
+};
 
 use crate::error::{MlError, Result};
 use crate::extract::{Extractor, IndicatorType};
@@ -37,11 +39,23 @@ impl Prf {
     }
 
     fn finish(&mut self) {
-        let p = if self.tp + self.fp == 0 { 0.0 } else { self.tp as f64 / (self.tp + self.fp) as f64 };
-        let r = if self.tp + self.fn_ == 0 { 0.0 } else { self.tp as f64 / (self.tp + self.fn_) as f64 };
+        let p = if self.tp + self.fp == 0 {
+            0.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        };
+        let r = if self.tp + self.fn_ == 0 {
+            0.0
+        } else {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        };
         self.precision = crate::extract::round4(p);
         self.recall = crate::extract::round4(r);
-        self.f1 = crate::extract::round4(if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) });
+        self.f1 = crate::extract::round4(if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        });
     }
 }
 
@@ -53,10 +67,20 @@ pub type TypeScores = BTreeMap<IndicatorType, Prf>;
 pub fn score_into(acc: &mut TypeScores, pred: &ValueSet, truth: &ValueSet) {
     let types: BTreeSet<IndicatorType> = truth.iter().map(|(t, _)| *t).collect();
     for t in types {
-        let p: BTreeSet<&String> = pred.iter().filter(|(k, _)| *k == t).map(|(_, v)| v).collect();
-        let g: BTreeSet<&String> = truth.iter().filter(|(k, _)| *k == t).map(|(_, v)| v).collect();
+        let p: BTreeSet<&String> = pred
+            .iter()
+            .filter(|(k, _)| *k == t)
+            .map(|(_, v)| v)
+            .collect();
+        let g: BTreeSet<&String> = truth
+            .iter()
+            .filter(|(k, _)| *k == t)
+            .map(|(_, v)| v)
+            .collect();
         let tp = p.intersection(&g).count() as u64;
-        acc.entry(t).or_default().add(tp, p.len() as u64 - tp, g.len() as u64 - tp);
+        acc.entry(t)
+            .or_default()
+            .add(tp, p.len() as u64 - tp, g.len() as u64 - tp);
     }
 }
 
@@ -79,7 +103,9 @@ pub fn normalize_value(kind: IndicatorType, raw: &str) -> Option<String> {
     }
     Some(match kind {
         IndicatorType::Domain => normalize_domain(s).ok()?,
-        IndicatorType::Ipv4 => normalize_ipv4(s.split(':').next().unwrap_or(s)).ok().filter(|v| !v.contains('/'))?,
+        IndicatorType::Ipv4 => normalize_ipv4(s.split(':').next().unwrap_or(s))
+            .ok()
+            .filter(|v| !v.contains('/'))?,
         IndicatorType::Ipv6 => normalize_ipv6(s).ok().filter(|v| !v.contains('/'))?,
         IndicatorType::Cidr => {
             if s.contains(':') {
@@ -91,20 +117,26 @@ pub fn normalize_value(kind: IndicatorType, raw: &str) -> Option<String> {
         IndicatorType::Url => normalize_url(s).ok()?,
         // Mailbox names are case-insensitive in practice; reports and MISP events disagree on case.
         IndicatorType::Email => normalize_email(s).ok()?.to_lowercase(),
-        IndicatorType::Md5 | IndicatorType::Sha1 | IndicatorType::Sha256 | IndicatorType::Sha512 => {
+        IndicatorType::Md5
+        | IndicatorType::Sha1
+        | IndicatorType::Sha256
+        | IndicatorType::Sha512 => {
             let want = match kind {
                 IndicatorType::Md5 => 32,
                 IndicatorType::Sha1 => 40,
                 IndicatorType::Sha256 => 64,
                 _ => 128,
             };
-            (s.len() == want && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())?
+            (s.len() == want && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| s.to_ascii_lowercase())?
         }
         IndicatorType::Cve => s.to_ascii_uppercase(),
         IndicatorType::AttackTechnique => s.to_ascii_uppercase(),
         IndicatorType::Btc => s.to_string(),
         // File names and registry keys compare case-insensitively, as Windows does.
-        IndicatorType::File | IndicatorType::Registry => s.to_ascii_lowercase().replace("\\\\", "\\"),
+        IndicatorType::File | IndicatorType::Registry => {
+            s.to_ascii_lowercase().replace("\\\\", "\\")
+        }
     })
 }
 
@@ -115,7 +147,13 @@ fn misp_attribute(ty: &str, value: &str, out: &mut ValueSet) {
             out.insert((k, n));
         }
     };
-    let ip = |v: &str| if v.contains(':') && !v.contains('.') { IndicatorType::Ipv6 } else { IndicatorType::Ipv4 };
+    let ip = |v: &str| {
+        if v.contains(':') && !v.contains('.') {
+            IndicatorType::Ipv6
+        } else {
+            IndicatorType::Ipv4
+        }
+    };
     match ty {
         "md5" => put(IndicatorType::Md5, value),
         "sha1" => put(IndicatorType::Sha1, value),
@@ -166,7 +204,9 @@ pub fn misp_ground_truth(v: &Value) -> ValueSet {
                         }
                     }
                 }
-                if let (Some(Value::String(t)), Some(Value::String(val))) = (m.get("type"), m.get("value")) {
+                if let (Some(Value::String(t)), Some(Value::String(val))) =
+                    (m.get("type"), m.get("value"))
+                {
                     misp_attribute(t, val, out);
                 }
             }
@@ -228,16 +268,34 @@ pub fn load_cases(dir: &Path) -> Result<(Vec<DocCase>, Vec<DocCase>, Vec<String>
     let mut hashes = Vec::new();
     let mut skipped = Vec::new();
     for f in folders {
-        let text = ["README.adoc", "README.md", "README.txt", "report.txt", "report.html"].iter().map(|n| f.join(n)).find(|p| p.is_file());
+        let text = [
+            "README.adoc",
+            "README.md",
+            "README.txt",
+            "report.txt",
+            "report.html",
+        ]
+        .iter()
+        .map(|n| f.join(n))
+        .find(|p| p.is_file());
         let Some(text) = text else { continue };
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&f).map_err(|e| MlError::io(&f, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&f)
+            .map_err(|e| MlError::io(&f, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
         files.sort();
         let mut truth = ValueSet::new();
         let mut any_event = false;
         let mut hashset = ValueSet::new();
         for p in &files {
-            let fname = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let fname = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if fname.ends_with(".json") {
                 let bytes = std::fs::read(p).map_err(|e| MlError::io(p, e))?;
                 match serde_json::from_slice::<Value>(&bytes) {
@@ -250,10 +308,14 @@ pub fn load_cases(dir: &Path) -> Result<(Vec<DocCase>, Vec<DocCase>, Vec<String>
                     }
                     Err(e) => skipped.push(format!("{}: not valid JSON ({e})", p.display())),
                 }
-            } else if let Some(kind) = [(".md5", IndicatorType::Md5), (".sha1", IndicatorType::Sha1), (".sha256", IndicatorType::Sha256)]
-                .iter()
-                .find(|(ext, _)| fname.ends_with(ext))
-                .map(|(_, k)| *k)
+            } else if let Some(kind) = [
+                (".md5", IndicatorType::Md5),
+                (".sha1", IndicatorType::Sha1),
+                (".sha256", IndicatorType::Sha256),
+            ]
+            .iter()
+            .find(|(ext, _)| fname.ends_with(ext))
+            .map(|(_, k)| *k)
             {
                 let s = std::fs::read_to_string(p).map_err(|e| MlError::io(p, e))?;
                 for line in s.lines() {
@@ -265,10 +327,20 @@ pub fn load_cases(dir: &Path) -> Result<(Vec<DocCase>, Vec<DocCase>, Vec<String>
             }
         }
         if any_event {
-            misp.push(DocCase { name: name.clone(), text: text.clone(), truth_count: truth.len(), truth });
+            misp.push(DocCase {
+                name: name.clone(),
+                text: text.clone(),
+                truth_count: truth.len(),
+                truth,
+            });
         }
         if !hashset.is_empty() {
-            hashes.push(DocCase { name, text, truth_count: hashset.len(), truth: hashset });
+            hashes.push(DocCase {
+                name,
+                text,
+                truth_count: hashset.len(),
+                truth: hashset,
+            });
         }
     }
     Ok((misp, hashes, skipped))
@@ -276,16 +348,29 @@ pub fn load_cases(dir: &Path) -> Result<(Vec<DocCase>, Vec<DocCase>, Vec<String>
 
 /// Extracted values of a document as a set.
 pub fn extract_set(ex: &Extractor, text: &[u8]) -> ValueSet {
-    ex.extract_bytes(text).indicators.into_iter().map(|i| (i.kind, normalize_value(i.kind, &i.value).unwrap_or(i.value))).collect()
+    ex.extract_bytes(text)
+        .indicators
+        .into_iter()
+        .map(|i| (i.kind, normalize_value(i.kind, &i.value).unwrap_or(i.value)))
+        .collect()
 }
 
 /// Evaluates `ex` on the ESET-style folders under `dir`.
 pub fn eval_extract(dir: &Path, ex: &Extractor) -> Result<ExtractMetrics> {
     let (misp, hashes, skipped) = load_cases(dir)?;
     if misp.is_empty() && hashes.is_empty() {
-        return Err(MlError::EmptyCorpus { path: dir.into(), task: "extract".into(), reason: "no report folder with MISP events or hash lists".into() });
+        return Err(MlError::EmptyCorpus {
+            path: dir.into(),
+            task: "extract".into(),
+            reason: "no report folder with MISP events or hash lists".into(),
+        });
     }
-    let mut m = ExtractMetrics { misp_documents: misp.len(), hash_list_documents: hashes.len(), skipped_files: skipped, ..Default::default() };
+    let mut m = ExtractMetrics {
+        misp_documents: misp.len(),
+        hash_list_documents: hashes.len(),
+        skipped_files: skipped,
+        ..Default::default()
+    };
     let mut cache: BTreeMap<PathBuf, ValueSet> = BTreeMap::new();
     for c in misp.iter().chain(hashes.iter()) {
         if !cache.contains_key(&c.text) {

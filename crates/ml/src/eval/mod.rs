@@ -3,4 +3,7 @@
 
 pub mod extract;
 
-pub use extract::{eval_extract, micro, misp_ground_truth, normalize_value, score_into, ExtractMetrics, Prf, TypeScores, ValueSet};
+pub use extract::{
+    eval_extract, micro, misp_ground_truth, normalize_value, score_into, ExtractMetrics, Prf,
+    TypeScores, ValueSet,
+};

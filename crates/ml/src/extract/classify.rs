@@ -5,7 +5,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use vigil_model::observable::{normalize_email, normalize_ipv4, normalize_ipv6, normalize_url};
 
 use super::refang::{may_be_defanged, refang_token};
-use super::validate::{is_benign_hash, is_example_domain, is_reference_domain, is_valid_btc, registrable};
+use super::validate::{
+    is_benign_hash, is_example_domain, is_reference_domain, is_valid_btc, registrable,
+};
 use super::{ExtractOptions, ExtractReport, Hit, IndicatorType};
 
 /// Context carried between tokens: the previous plain word, to recognise "version 1.2.3.4".
@@ -29,42 +31,199 @@ impl Ctx {
     fn prev_is_version_word(&self) -> bool {
         matches!(
             &self.prev[..self.prev_len],
-            b"version" | b"versions" | b"ver" | b"v" | b"build" | b"release" | b"firmware" | b"rev" | b"revision" | b"update" | b"patch" | b"vers"
+            b"version"
+                | b"versions"
+                | b"ver"
+                | b"v"
+                | b"build"
+                | b"release"
+                | b"firmware"
+                | b"rev"
+                | b"revision"
+                | b"update"
+                | b"patch"
+                | b"vers"
         )
     }
 }
 
 /// File extensions that make a name a file name.
 const FILE_EXTS: &[&str] = &[
-    "exe", "dll", "sys", "drv", "ocx", "cpl", "scr", "com", "bat", "cmd", "ps1", "psm1", "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "lnk",
-    "msi", "msp", "jar", "class", "apk", "dex", "ipa", "dmg", "pkg", "app", "elf", "so", "dylib", "ko", "bin", "sh", "py", "pyc", "pl", "rb",
-    "php", "asp", "aspx", "jsp", "doc", "docx", "docm", "dot", "dotm", "xls", "xlsx", "xlsm", "xlsb", "xll", "xlam", "ppt", "pptx", "pptm",
-    "rtf", "pdf", "one", "zip", "rar", "7z", "gz", "tgz", "tar", "iso", "img", "vhd", "vhdx", "cab", "chm", "dat", "tmp", "ini", "inf",
-    "cfg", "conf", "log", "db", "sqlite", "lib", "mui", "tlb", "efi", "html", "htm", "svg", "xml", "txt", "csv", "json", "deb", "rpm",
-    "ace", "arj", "lzh", "sct", "reg", "vba", "xsl", "mof", "crx", "xpi", "pif", "gadget", "url", "library-ms", "settingcontent-ms", "appx",
-    "msix", "xz", "bz2", "mov", "mp4", "run", "cs", "go", "rs", "c", "cpp", "h", "ps", "md", "pem", "key", "crt", "cer", "pfx", "p12",
+    "exe",
+    "dll",
+    "sys",
+    "drv",
+    "ocx",
+    "cpl",
+    "scr",
+    "com",
+    "bat",
+    "cmd",
+    "ps1",
+    "psm1",
+    "vbs",
+    "vbe",
+    "js",
+    "jse",
+    "wsf",
+    "wsh",
+    "hta",
+    "lnk",
+    "msi",
+    "msp",
+    "jar",
+    "class",
+    "apk",
+    "dex",
+    "ipa",
+    "dmg",
+    "pkg",
+    "app",
+    "elf",
+    "so",
+    "dylib",
+    "ko",
+    "bin",
+    "sh",
+    "py",
+    "pyc",
+    "pl",
+    "rb",
+    "php",
+    "asp",
+    "aspx",
+    "jsp",
+    "doc",
+    "docx",
+    "docm",
+    "dot",
+    "dotm",
+    "xls",
+    "xlsx",
+    "xlsm",
+    "xlsb",
+    "xll",
+    "xlam",
+    "ppt",
+    "pptx",
+    "pptm",
+    "rtf",
+    "pdf",
+    "one",
+    "zip",
+    "rar",
+    "7z",
+    "gz",
+    "tgz",
+    "tar",
+    "iso",
+    "img",
+    "vhd",
+    "vhdx",
+    "cab",
+    "chm",
+    "dat",
+    "tmp",
+    "ini",
+    "inf",
+    "cfg",
+    "conf",
+    "log",
+    "db",
+    "sqlite",
+    "lib",
+    "mui",
+    "tlb",
+    "efi",
+    "html",
+    "htm",
+    "svg",
+    "xml",
+    "txt",
+    "csv",
+    "json",
+    "deb",
+    "rpm",
+    "ace",
+    "arj",
+    "lzh",
+    "sct",
+    "reg",
+    "vba",
+    "xsl",
+    "mof",
+    "crx",
+    "xpi",
+    "pif",
+    "gadget",
+    "url",
+    "library-ms",
+    "settingcontent-ms",
+    "appx",
+    "msix",
+    "xz",
+    "bz2",
+    "mov",
+    "mp4",
+    "run",
+    "cs",
+    "go",
+    "rs",
+    "c",
+    "cpp",
+    "h",
+    "ps",
+    "md",
+    "pem",
+    "key",
+    "crt",
+    "cer",
+    "pfx",
+    "p12",
 ];
 
 /// Extensions that are also top-level domains: a bare `name.ext` with one of them is read as a file name.
-const AMBIGUOUS_TLD_EXTS: &[&str] = &["zip", "mov", "py", "sh", "pl", "rs", "md", "ps", "so", "cc", "app", "run", "one", "cab", "mp4", "cs", "go", "c", "h", "ko", "dat", "inf", "ini", "log", "bin", "img", "tar", "doc", "pdf"];
+const AMBIGUOUS_TLD_EXTS: &[&str] = &[
+    "zip", "mov", "py", "sh", "pl", "rs", "md", "ps", "so", "cc", "app", "run", "one", "cab",
+    "mp4", "cs", "go", "c", "h", "ko", "dat", "inf", "ini", "log", "bin", "img", "tar", "doc",
+    "pdf",
+];
 
-const URL_SCHEMES: &[&str] =
-    &["http", "https", "ftp", "ftps", "sftp", "tcp", "udp", "ws", "wss", "smb", "ldap", "ldaps", "rtsp", "ssh", "telnet", "irc", "tftp", "git", "socks4", "socks5", "rdp", "vnc"];
+const URL_SCHEMES: &[&str] = &[
+    "http", "https", "ftp", "ftps", "sftp", "tcp", "udp", "ws", "wss", "smb", "ldap", "ldaps",
+    "rtsp", "ssh", "telnet", "irc", "tftp", "git", "socks4", "socks5", "rdp", "vnc",
+];
 
 const REG_PREFIXES: &[&[u8]] = &[
-    b"HKLM\\", b"HKCU\\", b"HKCR\\", b"HKU\\", b"HKCC\\", b"HKEY_LOCAL_MACHINE\\", b"HKEY_CURRENT_USER\\", b"HKEY_CLASSES_ROOT\\", b"HKEY_USERS\\",
-    b"HKEY_CURRENT_CONFIG\\", b"HKLM:\\", b"HKCU:\\",
+    b"HKLM\\",
+    b"HKCU\\",
+    b"HKCR\\",
+    b"HKU\\",
+    b"HKCC\\",
+    b"HKEY_LOCAL_MACHINE\\",
+    b"HKEY_CURRENT_USER\\",
+    b"HKEY_CLASSES_ROOT\\",
+    b"HKEY_USERS\\",
+    b"HKEY_CURRENT_CONFIG\\",
+    b"HKLM:\\",
+    b"HKCU:\\",
 ];
 
 pub(crate) fn starts_registry(tok: &[u8]) -> bool {
     let t = trim_lead(tok);
-    REG_PREFIXES.iter().any(|p| t.len() > p.len() && t[..p.len()].eq_ignore_ascii_case(p))
+    REG_PREFIXES
+        .iter()
+        .any(|p| t.len() > p.len() && t[..p.len()].eq_ignore_ascii_case(p))
 }
 
 pub(crate) fn starts_windows_path(tok: &[u8]) -> bool {
     let t = trim_lead(tok);
     (t.len() > 3 && t[0].is_ascii_alphabetic() && t[1] == b':' && t[2] == b'\\')
-        || (t.first() == Some(&b'%') && t[1..].iter().position(|c| *c == b'%').is_some_and(|p| t.get(p + 2) == Some(&b'\\')))
+        || (t.first() == Some(&b'%')
+            && t[1..]
+                .iter()
+                .position(|c| *c == b'%')
+                .is_some_and(|p| t.get(p + 2) == Some(&b'\\')))
 }
 
 /// Extends a registry key or Windows path over spaces when the following words go on with the path
@@ -98,7 +257,28 @@ pub(crate) fn extend_registry(text: &[u8], mut end: usize) -> usize {
 
 fn trim_lead(t: &[u8]) -> &[u8] {
     let mut s = 0;
-    while s < t.len() && matches!(t[s], b'(' | b'[' | b'{' | b'<' | b'*' | b'!' | b'~' | b'^' | b'#' | b':' | b'.' | b'-' | b'_' | b'=' | b'+' | b'?' | b'&' | b'/') {
+    while s < t.len()
+        && matches!(
+            t[s],
+            b'(' | b'['
+                | b'{'
+                | b'<'
+                | b'*'
+                | b'!'
+                | b'~'
+                | b'^'
+                | b'#'
+                | b':'
+                | b'.'
+                | b'-'
+                | b'_'
+                | b'='
+                | b'+'
+                | b'?'
+                | b'&'
+                | b'/'
+        )
+    {
         s += 1;
     }
     &t[s..]
@@ -113,7 +293,29 @@ fn trim(tok: &[u8], start: usize, end: usize) -> (usize, usize) {
         while s < e {
             let c = tok[s];
             let defang_open = c == b'[' && tok[s..e].len() >= 3 && &tok[s..s + 3] == b"[.]";
-            if !defang_open && matches!(c, b'(' | b'[' | b'{' | b'<' | b'*' | b'!' | b'~' | b'^' | b'#' | b':' | b'.' | b'-' | b'_' | b'=' | b'+' | b'?' | b'&' | b'/' | b',') {
+            if !defang_open
+                && matches!(
+                    c,
+                    b'(' | b'['
+                        | b'{'
+                        | b'<'
+                        | b'*'
+                        | b'!'
+                        | b'~'
+                        | b'^'
+                        | b'#'
+                        | b':'
+                        | b'.'
+                        | b'-'
+                        | b'_'
+                        | b'='
+                        | b'+'
+                        | b'?'
+                        | b'&'
+                        | b'/'
+                        | b','
+                )
+            {
                 s += 1;
             } else {
                 break;
@@ -122,7 +324,8 @@ fn trim(tok: &[u8], start: usize, end: usize) -> (usize, usize) {
         while e > s {
             let c = tok[e - 1];
             let drop = match c {
-                b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' | b'~' | b'^' | b'=' | b'-' | b'#' | b'&' | b'+' | b'_' => true,
+                b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' | b'~' | b'^' | b'=' | b'-'
+                | b'#' | b'&' | b'+' | b'_' => true,
                 b')' | b']' | b'}' => {
                     let (o, cl) = match c {
                         b')' => (b'(', b')'),
@@ -130,7 +333,8 @@ fn trim(tok: &[u8], start: usize, end: usize) -> (usize, usize) {
                         _ => (b'{', b'}'),
                     };
                     let seg = &tok[s..e];
-                    seg.iter().filter(|x| **x == cl).count() > seg.iter().filter(|x| **x == o).count()
+                    seg.iter().filter(|x| **x == cl).count()
+                        > seg.iter().filter(|x| **x == o).count()
                 }
                 _ => false,
             };
@@ -147,7 +351,10 @@ fn trim(tok: &[u8], start: usize, end: usize) -> (usize, usize) {
             while k > 0 && (seg[k] & 0xC0) == 0x80 {
                 k -= 1;
             }
-            match std::str::from_utf8(&seg[k..]).ok().and_then(|x| x.chars().next()) {
+            match std::str::from_utf8(&seg[k..])
+                .ok()
+                .and_then(|x| x.chars().next())
+            {
                 Some(ch) if !ch.is_alphanumeric() => e = s + k,
                 _ => break,
             }
@@ -160,7 +367,11 @@ fn trim(tok: &[u8], start: usize, end: usize) -> (usize, usize) {
                 0xF0..=0xF7 => 4,
                 _ => 1,
             };
-            match seg.get(..w).and_then(|x| std::str::from_utf8(x).ok()).and_then(|x| x.chars().next()) {
+            match seg
+                .get(..w)
+                .and_then(|x| std::str::from_utf8(x).ok())
+                .and_then(|x| x.chars().next())
+            {
                 Some(ch) if !ch.is_alphanumeric() => s += w,
                 _ => break,
             }
@@ -180,7 +391,13 @@ struct Emit<'a> {
 
 impl Emit<'_> {
     fn hit(&mut self, kind: IndicatorType, value: String, confidence: f64) {
-        self.out.push(Hit { kind, value, offset: self.offset, confidence, defanged: self.defanged });
+        self.out.push(Hit {
+            kind,
+            value,
+            offset: self.offset,
+            confidence,
+            defanged: self.defanged,
+        });
     }
     fn suppress(&mut self, reason: &str) {
         match self.suppressed.iter_mut().find(|(r, _)| r == reason) {
@@ -235,7 +452,12 @@ pub(crate) fn classify_token(
     let tok = &text[s..e];
     let version_ctx = ctx.prev_is_version_word();
     ctx.prev_word_clear();
-    let mut em = Emit { out, offset: s, defanged: false, suppressed: &mut report.suppressed };
+    let mut em = Emit {
+        out,
+        offset: s,
+        defanged: false,
+        suppressed: &mut report.suppressed,
+    };
 
     if starts_registry(tok) {
         if let Ok(v) = std::str::from_utf8(tok) {
@@ -280,7 +502,11 @@ fn collapse_backslashes(v: &str) -> String {
     if !v.contains("\\\\") {
         return v.to_string();
     }
-    let (head, rest) = if let Some(r) = v.strip_prefix("\\\\") { ("\\\\", r) } else { ("", v) };
+    let (head, rest) = if let Some(r) = v.strip_prefix("\\\\") {
+        ("\\\\", r)
+    } else {
+        ("", v)
+    };
     let mut out = String::from(head);
     let mut prev = false;
     for c in rest.chars() {
@@ -294,8 +520,13 @@ fn collapse_backslashes(v: &str) -> String {
 }
 
 fn windows_path(tok: &[u8]) -> Option<String> {
-    let is_drive = tok.len() > 3 && tok[0].is_ascii_alphabetic() && tok[1] == b':' && tok[2] == b'\\';
-    let is_env = tok.first() == Some(&b'%') && tok[1..].iter().position(|c| *c == b'%').is_some_and(|p| tok.get(p + 2) == Some(&b'\\'));
+    let is_drive =
+        tok.len() > 3 && tok[0].is_ascii_alphabetic() && tok[1] == b':' && tok[2] == b'\\';
+    let is_env = tok.first() == Some(&b'%')
+        && tok[1..]
+            .iter()
+            .position(|c| *c == b'%')
+            .is_some_and(|p| tok.get(p + 2) == Some(&b'\\'));
     let is_unc = tok.starts_with(b"\\\\") && tok.len() > 3 && tok[2].is_ascii_alphanumeric();
     if !(is_drive || is_env || is_unc) {
         return None;
@@ -303,7 +534,9 @@ fn windows_path(tok: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(tok).ok()?;
     let last = s.rsplit('\\').next()?;
     let (_, ext) = last.rsplit_once('.')?;
-    FILE_EXTS.contains(&ext.to_ascii_lowercase().as_str()).then(|| s.to_string())
+    FILE_EXTS
+        .contains(&ext.to_ascii_lowercase().as_str())
+        .then(|| s.to_string())
 }
 
 fn classify_str(t: &str, version_ctx: bool, em: &mut Emit<'_>) {
@@ -336,7 +569,8 @@ fn classify_str(t: &str, version_ctx: bool, em: &mut Emit<'_>) {
     }
     // ATT&CK technique ids.
     if (b.len() == 5 || b.len() == 9) && (b[0] == b'T' || b[0] == b't') && b[1] == b'1' {
-        let ok = b[1..5].iter().all(u8::is_ascii_digit) && (b.len() == 5 || (b[5] == b'.' && b[6..].iter().all(u8::is_ascii_digit)));
+        let ok = b[1..5].iter().all(u8::is_ascii_digit)
+            && (b.len() == 5 || (b[5] == b'.' && b[6..].iter().all(u8::is_ascii_digit)));
         if ok {
             em.hit(IndicatorType::AttackTechnique, t.to_ascii_uppercase(), 0.9);
             return;
@@ -359,16 +593,26 @@ fn classify_str(t: &str, version_ctx: bool, em: &mut Emit<'_>) {
         }
     }
     // IPv4, CIDR, ip:port.
-    if b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'/' | b':')) && b.contains(&b'.') {
+    if b[0].is_ascii_digit()
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'/' | b':'))
+        && b.contains(&b'.')
+    {
         ipv4(t, version_ctx, em);
         return;
     }
-    if b.iter().filter(|c| **c == b':').count() >= 2 && b.iter().all(|c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'/' | b'[' | b']' | b'%')) {
+    if b.iter().filter(|c| **c == b':').count() >= 2
+        && b.iter()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, b':' | b'.' | b'/' | b'[' | b']' | b'%'))
+    {
         ipv6(t, em);
         return;
     }
     // Bitcoin.
-    if (26..=62).contains(&b.len()) && b.iter().all(u8::is_ascii_alphanumeric) && (b[0] == b'1' || b[0] == b'3' || t[..3].eq_ignore_ascii_case("bc1")) {
+    if (26..=62).contains(&b.len())
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && (b[0] == b'1' || b[0] == b'3' || t[..3].eq_ignore_ascii_case("bc1"))
+    {
         if is_valid_btc(t) {
             em.hit(IndicatorType::Btc, t.to_string(), 0.95);
         }
@@ -380,7 +624,8 @@ fn classify_str(t: &str, version_ctx: bool, em: &mut Emit<'_>) {
 }
 
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn cve_at(b: &[u8]) -> Option<(String, usize)> {
@@ -392,7 +637,11 @@ fn cve_at(b: &[u8]) -> Option<(String, usize)> {
     if !(4..=7).contains(&n) {
         return None;
     }
-    let v = format!("CVE-{}-{}", std::str::from_utf8(y).ok()?, std::str::from_utf8(&b[9..9 + n]).ok()?);
+    let v = format!(
+        "CVE-{}-{}",
+        std::str::from_utf8(y).ok()?,
+        std::str::from_utf8(&b[9..9 + n]).ok()?
+    );
     Some((v, 9 + n))
 }
 
@@ -405,7 +654,10 @@ fn valid_host(h: &str) -> bool {
         if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') {
             return false;
         }
-        if !l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+        if !l
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
             return false;
         }
     }
@@ -428,7 +680,11 @@ fn ascii_host(h: &str) -> Option<String> {
 fn url(t: &str, em: &mut Emit<'_>) {
     let Some(p) = t.find("://") else { return };
     // The scheme is the letter run just before "://" ("url=http://..." keeps only "http").
-    let sb = t[..p].bytes().rposition(|c| !(c.is_ascii_alphanumeric() || c == b'+' || c == b'-')).map(|x| x + 1).unwrap_or(0);
+    let sb = t[..p]
+        .bytes()
+        .rposition(|c| !(c.is_ascii_alphanumeric() || c == b'+' || c == b'-'))
+        .map(|x| x + 1)
+        .unwrap_or(0);
     let scheme = t[sb..p].to_ascii_lowercase();
     if !URL_SCHEMES.contains(&scheme.as_str()) {
         return;
@@ -441,7 +697,11 @@ fn url(t: &str, em: &mut Emit<'_>) {
     let host = if let Some(h6) = hostport.strip_prefix('[') {
         h6.split(']').next().unwrap_or("")
     } else {
-        hostport.rsplit_once(':').filter(|(_, port)| port.bytes().all(|c| c.is_ascii_digit())).map(|(h, _)| h).unwrap_or(hostport)
+        hostport
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|c| c.is_ascii_digit()))
+            .map(|(h, _)| h)
+            .unwrap_or(hostport)
     };
     if host.is_empty() {
         return;
@@ -485,9 +745,16 @@ fn url(t: &str, em: &mut Emit<'_>) {
 
 fn email(t: &str, em: &mut Emit<'_>) {
     let t = t.strip_prefix("mailto:").unwrap_or(t);
-    let Some((local, domain)) = t.rsplit_once('@') else { return };
+    let Some((local, domain)) = t.rsplit_once('@') else {
+        return;
+    };
     let local = local.rsplit(':').next().unwrap_or(local);
-    if local.is_empty() || local.len() > 64 || !local.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-')) {
+    if local.is_empty()
+        || local.len() > 64
+        || !local
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'))
+    {
         return;
     }
     if local.starts_with('.') || local.ends_with('.') {
@@ -515,7 +782,16 @@ fn email(t: &str, em: &mut Emit<'_>) {
 fn is_public_v4(s: &str) -> bool {
     match s.parse::<Ipv4Addr>() {
         Ok(a) => {
-            !(a.is_private() || a.is_loopback() || a.is_link_local() || a.is_multicast() || a.is_broadcast() || a.is_unspecified() || a.is_documentation() || a.octets()[0] == 0 || a.octets()[0] >= 240 || (a.octets()[0] == 100 && (64..128).contains(&a.octets()[1])))
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || a.is_unspecified()
+                || a.is_documentation()
+                || a.octets()[0] == 0
+                || a.octets()[0] >= 240
+                || (a.octets()[0] == 100 && (64..128).contains(&a.octets()[1])))
         }
         Err(_) => false,
     }
@@ -530,10 +806,15 @@ fn ipv4(t: &str, version_ctx: bool, em: &mut Emit<'_>) {
         return; // versions like 1.2.3.4.5 and OIDs
     }
     // Octets with leading zeros are versions or padded tables, not addresses as written by a report.
-    if addr.split('.').any(|o| o.is_empty() || o.len() > 3 || (o.len() > 1 && o.starts_with('0'))) {
+    if addr
+        .split('.')
+        .any(|o| o.is_empty() || o.len() > 3 || (o.len() > 1 && o.starts_with('0')))
+    {
         return;
     }
-    let Ok(ip) = addr.parse::<Ipv4Addr>() else { return };
+    let Ok(ip) = addr.parse::<Ipv4Addr>() else {
+        return;
+    };
     if version_ctx && !em.defanged {
         em.suppress("version-number");
         return;
@@ -548,7 +829,11 @@ fn ipv4(t: &str, version_ctx: bool, em: &mut Emit<'_>) {
                 return;
             }
             if let Ok(v) = normalize_ipv4(&format!("{addr}/{len}")) {
-                let kind = if v.contains('/') { IndicatorType::Cidr } else { IndicatorType::Ipv4 };
+                let kind = if v.contains('/') {
+                    IndicatorType::Cidr
+                } else {
+                    IndicatorType::Ipv4
+                };
                 em.hit(kind, v, conf);
             }
         }
@@ -578,8 +863,15 @@ fn ipv6(t: &str, em: &mut Emit<'_>) {
     if !(addr.contains("::") || addr.bytes().filter(|c| *c == b':').count() == 7) {
         return;
     }
-    let Ok(ip) = addr.parse::<Ipv6Addr>() else { return };
-    let special = ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || (ip.segments()[0] & 0xffc0) == 0xfe80 || (ip.segments()[0] & 0xfe00) == 0xfc00 || ip.segments()[0] == 0x2001 && ip.segments()[1] == 0xdb8;
+    let Ok(ip) = addr.parse::<Ipv6Addr>() else {
+        return;
+    };
+    let special = ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (ip.segments()[0] & 0xffc0) == 0xfe80
+        || (ip.segments()[0] & 0xfe00) == 0xfc00
+        || ip.segments()[0] == 0x2001 && ip.segments()[1] == 0xdb8;
     let conf = if special {
         0.3
     } else if em.defanged {
@@ -590,7 +882,11 @@ fn ipv6(t: &str, em: &mut Emit<'_>) {
     match len {
         Some(l) if !l.is_empty() && l.len() <= 3 && l.bytes().all(|c| c.is_ascii_digit()) => {
             if let Ok(v) = normalize_ipv6(&format!("{addr}/{l}")) {
-                let kind = if v.contains('/') { IndicatorType::Cidr } else { IndicatorType::Ipv6 };
+                let kind = if v.contains('/') {
+                    IndicatorType::Cidr
+                } else {
+                    IndicatorType::Ipv6
+                };
                 em.hit(kind, v, conf);
             }
         }
@@ -624,7 +920,10 @@ fn host_like(t: &str, em: &mut Emit<'_>) {
         return;
     }
     // Code identifiers (System.IO, Foo.Bar.Net): an upper-case TLD in a token that has lower case elsewhere.
-    if !em.defanged && tld_raw.bytes().any(|c| c.is_ascii_uppercase()) && host.bytes().any(|c| c.is_ascii_lowercase()) {
+    if !em.defanged
+        && tld_raw.bytes().any(|c| c.is_ascii_uppercase())
+        && host.bytes().any(|c| c.is_ascii_lowercase())
+    {
         return;
     }
     let labels = h.split('.').count();
@@ -664,5 +963,11 @@ fn file_name_ok(t: &str) -> bool {
         Some(x) => x,
         None => return false,
     };
-    !name.is_empty() && name.len() <= 200 && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'$' | b'~' | b'!' | b'(' | b')')) && !name.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+    !name.is_empty()
+        && name.len() <= 200
+        && name.bytes().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, b'_' | b'-' | b'.' | b'$' | b'~' | b'!' | b'(' | b')')
+        })
+        && !name.bytes().all(|c| c.is_ascii_digit() || c == b'.')
 }

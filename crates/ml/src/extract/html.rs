@@ -29,7 +29,11 @@ pub fn looks_like_html(b: &[u8]) -> bool {
     let head = &b[..b.len().min(1024)];
     let lower: Vec<u8> = head.iter().map(|c| c.to_ascii_lowercase()).collect();
     let has = |n: &[u8]| memchr::memmem::find(&lower, n).is_some();
-    has(b"<!doctype html") || has(b"<html") || has(b"<head>") || has(b"<body") || (has(b"<div") && has(b"</"))
+    has(b"<!doctype html")
+        || has(b"<html")
+        || has(b"<head>")
+        || has(b"<body")
+        || (has(b"<div") && has(b"</"))
 }
 
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -84,8 +88,32 @@ fn entity(name: &str) -> Option<char> {
     })
 }
 
-const BLOCK_TAGS: &[&str] =
-    &["p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol", "section", "article", "code", "blockquote", "dd", "dt", "hr"];
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "section",
+    "article",
+    "code",
+    "blockquote",
+    "dd",
+    "dt",
+    "hr",
+];
 
 /// Reduces HTML to its visible text. Never fails: malformed markup is read as text up to the next `>`.
 pub fn html_to_text(b: &[u8]) -> HtmlText {
@@ -100,12 +128,16 @@ pub fn html_to_text(b: &[u8]) -> HtmlText {
             run_open = false;
             let rest = &b[i..];
             if rest.starts_with(b"<!--") {
-                let end = find_ci(&rest[4..], b"-->").map(|p| i + 4 + p + 3).unwrap_or(b.len());
+                let end = find_ci(&rest[4..], b"-->")
+                    .map(|p| i + 4 + p + 3)
+                    .unwrap_or(b.len());
                 removed += (end - i) as u64;
                 i = end;
                 continue;
             }
-            let tag_end = memchr::memchr(b'>', rest).map(|p| i + p + 1).unwrap_or(b.len());
+            let tag_end = memchr::memchr(b'>', rest)
+                .map(|p| i + p + 1)
+                .unwrap_or(b.len());
             let name: Vec<u8> = rest[1..]
                 .iter()
                 .skip_while(|c| **c == b'/')
@@ -114,12 +146,16 @@ pub fn html_to_text(b: &[u8]) -> HtmlText {
                 .collect();
             let name = String::from_utf8_lossy(&name).into_owned();
             let mut end = tag_end;
-            if (name == "script" || name == "style" || name == "noscript" || name == "template") && !rest[1..].starts_with(b"/") {
+            if (name == "script" || name == "style" || name == "noscript" || name == "template")
+                && !rest[1..].starts_with(b"/")
+            {
                 let close = format!("</{name}");
                 end = find_ci(&b[tag_end..], close.as_bytes())
                     .map(|p| {
                         let at = tag_end + p;
-                        memchr::memchr(b'>', &b[at..]).map(|q| at + q + 1).unwrap_or(b.len())
+                        memchr::memchr(b'>', &b[at..])
+                            .map(|q| at + q + 1)
+                            .unwrap_or(b.len())
                     })
                     .unwrap_or(b.len());
             }
@@ -132,7 +168,9 @@ pub fn html_to_text(b: &[u8]) -> HtmlText {
             continue;
         }
         if c == b'&' {
-            let semi = b[i + 1..b.len().min(i + 12)].iter().position(|c| *c == b';');
+            let semi = b[i + 1..b.len().min(i + 12)]
+                .iter()
+                .position(|c| *c == b';');
             if let Some(p) = semi {
                 let name = String::from_utf8_lossy(&b[i + 1..i + 1 + p]).into_owned();
                 if let Some(ch) = entity(&name) {
@@ -156,7 +194,11 @@ pub fn html_to_text(b: &[u8]) -> HtmlText {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
-    HtmlText { text, map, removed_bytes: removed }
+    HtmlText {
+        text,
+        map,
+        removed_bytes: removed,
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +209,11 @@ mod tests {
     fn strips_and_maps() {
         let h = b"<html><head><style>a.evil.com{}</style><script>var x='bad.com';</script></head><body><p>C2: evil[.]com &amp; 1.2.3.4</p></body></html>";
         let t = html_to_text(h);
-        assert!(!t.text.contains("bad.com") && !t.text.contains("a.evil.com"), "{}", t.text);
+        assert!(
+            !t.text.contains("bad.com") && !t.text.contains("a.evil.com"),
+            "{}",
+            t.text
+        );
         let off = t.text.find("evil[.]com").expect("present");
         let src = t.source_offset(off);
         assert_eq!(&h[src..src + 10], b"evil[.]com");

@@ -144,13 +144,22 @@ impl ExtractReport {
             parts.push(format!("{nlong} over-long token(s) skipped"));
         }
         if self.invalid_utf8_tokens > 0 {
-            parts.push(format!("{} token(s) with invalid UTF-8 skipped", self.invalid_utf8_tokens));
+            parts.push(format!(
+                "{} token(s) with invalid UTF-8 skipped",
+                self.invalid_utf8_tokens
+            ));
         }
         if self.control_bytes > 0 {
-            parts.push(format!("{} control/NUL byte(s) treated as separators", self.control_bytes));
+            parts.push(format!(
+                "{} control/NUL byte(s) treated as separators",
+                self.control_bytes
+            ));
         }
         if self.html_removed_bytes > 0 {
-            parts.push(format!("{} bytes of HTML markup/scripts/styles removed", self.html_removed_bytes));
+            parts.push(format!(
+                "{} bytes of HTML markup/scripts/styles removed",
+                self.html_removed_bytes
+            ));
         }
         let sup: u64 = self.suppressed.iter().map(|(_, n)| n).sum();
         if sup > 0 {
@@ -227,7 +236,11 @@ impl Extractor {
     /// Adds MISP warning lists: a non-defanged value on any of them is suppressed (defanged values are kept, as
     /// the report's author marked them as indicators).
     pub fn with_warning_lists(mut self, lists: &[WarningList]) -> Self {
-        self.warn = if lists.is_empty() { None } else { Some(WarningSet::new(lists)) };
+        self.warn = if lists.is_empty() {
+            None
+        } else {
+            Some(WarningSet::new(lists))
+        };
         self
     }
 
@@ -273,7 +286,9 @@ impl Extractor {
             let mut ex = self.extract_bytes(&buf);
             let mut extra = [0u8; 1];
             if r.read(&mut extra)? > 0 {
-                ex.report.notes.push("HTML input over 256 MiB: the rest was not read".into());
+                ex.report
+                    .notes
+                    .push("HTML input over 256 MiB: the rest was not read".into());
             }
             return Ok(ex);
         }
@@ -309,7 +324,11 @@ impl Extractor {
                 }
             }
             // Cut at the last line break (or separator) so no token straddles windows.
-            let end = if eof { buf.len() } else { cut_point(&buf[start..]).map(|p| start + p).unwrap_or(start) };
+            let end = if eof {
+                buf.len()
+            } else {
+                cut_point(&buf[start..]).map(|p| start + p).unwrap_or(start)
+            };
             if !eof && end == start {
                 // No separator in the window: an over-long token is skipped, a shorter one waits for more input.
                 if buf.len() - start > self.opts.max_token {
@@ -321,7 +340,13 @@ impl Extractor {
                 continue;
             }
             let mut hits = Vec::new();
-            scan_window(&buf[start..end], &self.opts, &mut sink.report, &mut hits, &mut seen);
+            scan_window(
+                &buf[start..end],
+                &self.opts,
+                &mut sink.report,
+                &mut hits,
+                &mut seen,
+            );
             sink.push_all(hits, base + start);
             buf.drain(..end);
             base += end;
@@ -357,7 +382,10 @@ fn cut_point(b: &[u8]) -> Option<usize> {
     if let Some(p) = memchr::memrchr(b'\n', b) {
         return Some(p + 1);
     }
-    b.iter().rposition(|c| CLASS[*c as usize] == 0 && *c != b' ').or_else(|| b.iter().rposition(|c| *c == b' ')).map(|p| p + 1)
+    b.iter()
+        .rposition(|c| CLASS[*c as usize] == 0 && *c != b' ')
+        .or_else(|| b.iter().rposition(|c| *c == b' '))
+        .map(|p| p + 1)
 }
 
 /// Convenience: extract with default options and no warning lists.
@@ -375,7 +403,13 @@ struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     fn new(ex: &'a Extractor) -> Self {
-        Sink { ex, out: Vec::new(), seen: HashMap::new(), report: ExtractReport::default(), suppressed: Default::default() }
+        Sink {
+            ex,
+            out: Vec::new(),
+            seen: HashMap::new(),
+            report: ExtractReport::default(),
+            suppressed: Default::default(),
+        }
     }
 
     fn report_long(&mut self, off: u64, len: u64) {
@@ -405,7 +439,12 @@ impl<'a> Sink<'a> {
         if h.confidence < o.min_confidence {
             return;
         }
-        let ind = Indicator { kind: h.kind, value: h.value, offset: h.offset as u64, confidence: round4(h.confidence) };
+        let ind = Indicator {
+            kind: h.kind,
+            value: h.value,
+            offset: h.offset as u64,
+            confidence: round4(h.confidence),
+        };
         if o.dedup {
             let key = (ind.kind, ind.value.clone());
             if let Some(&i) = self.seen.get(&key) {
@@ -427,7 +466,9 @@ impl<'a> Sink<'a> {
         use vigil_model::observable::{Observable, ObservableKind};
         let kind = match h.kind {
             IndicatorType::Domain => ObservableKind::Domain,
-            IndicatorType::Ipv4 | IndicatorType::Cidr if !h.value.contains(':') => ObservableKind::Ipv4,
+            IndicatorType::Ipv4 | IndicatorType::Cidr if !h.value.contains(':') => {
+                ObservableKind::Ipv4
+            }
             IndicatorType::Ipv6 | IndicatorType::Cidr => ObservableKind::Ipv6,
             IndicatorType::Email => ObservableKind::Email,
             IndicatorType::Md5 => ObservableKind::Md5,
@@ -439,11 +480,21 @@ impl<'a> Sink<'a> {
             _ => return None,
         };
         let obs = if h.kind == IndicatorType::Url {
-            Observable { kind: ObservableKind::Url, value: h.value.clone() }
+            Observable {
+                kind: ObservableKind::Url,
+                value: h.value.clone(),
+            }
         } else {
-            Observable { kind, value: h.value.clone() }
+            Observable {
+                kind,
+                value: h.value.clone(),
+            }
         };
-        let hits = if h.kind == IndicatorType::Url { ws.exact_hits(&obs.value) } else { ws.hits(&obs).into_iter().map(str::to_string).collect() };
+        let hits = if h.kind == IndicatorType::Url {
+            ws.exact_hits(&obs.value)
+        } else {
+            ws.hits(&obs).into_iter().map(str::to_string).collect()
+        };
         hits.into_iter().next().map(|n| format!("warning-list:{n}"))
     }
 
@@ -451,7 +502,10 @@ impl<'a> Sink<'a> {
         let mut sup: Vec<(String, u64)> = self.suppressed.into_iter().collect();
         sup.extend(std::mem::take(&mut self.report.suppressed));
         self.report.suppressed = sup;
-        Extraction { indicators: self.out, report: self.report }
+        Extraction {
+            indicators: self.out,
+            report: self.report,
+        }
     }
 }
 
@@ -463,7 +517,10 @@ impl ExactHits for WarningSet {
     fn exact_hits(&self, v: &str) -> Vec<String> {
         // WarningSet has no exact-only query; a URL observable whose normalised value equals a listed string is
         // matched through the domain path with the URL as the "domain", which only hits exact and substring lists.
-        let o = vigil_model::observable::Observable { kind: vigil_model::observable::ObservableKind::Md5, value: v.to_string() };
+        let o = vigil_model::observable::Observable {
+            kind: vigil_model::observable::ObservableKind::Md5,
+            value: v.to_string(),
+        };
         self.hits(&o).into_iter().map(str::to_string).collect()
     }
 }
@@ -513,7 +570,12 @@ pub(crate) static CLASS: [u8; 256] = {
 };
 
 /// Scans one window of text, appending hits with offsets relative to `text`.
-pub(crate) fn scan_all(text: &[u8], opts: &ExtractOptions, report: &mut ExtractReport, out: &mut Vec<Hit>) {
+pub(crate) fn scan_all(
+    text: &[u8],
+    opts: &ExtractOptions,
+    report: &mut ExtractReport,
+    out: &mut Vec<Hit>,
+) {
     let mut seen = Seen::default();
     scan_window(text, opts, report, out, &mut seen);
 }
@@ -531,7 +593,10 @@ impl Seen {
     const LIMIT: usize = 1 << 20;
 
     fn check_and_insert(&mut self, tok: &[u8]) -> bool {
-        if tok.iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'/' || *b == b':') {
+        if tok
+            .iter()
+            .all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'/' || *b == b':')
+        {
             return false;
         }
         if self.set.contains(tok) {
@@ -545,7 +610,13 @@ impl Seen {
     }
 }
 
-pub(crate) fn scan_window(text: &[u8], opts: &ExtractOptions, report: &mut ExtractReport, out: &mut Vec<Hit>, seen: &mut Seen) {
+pub(crate) fn scan_window(
+    text: &[u8],
+    opts: &ExtractOptions,
+    report: &mut ExtractReport,
+    out: &mut Vec<Hit>,
+    seen: &mut Seen,
+) {
     let n = text.len();
     let mut i = 0usize;
     let mut ctx = classify::Ctx::default();
@@ -567,7 +638,9 @@ pub(crate) fn scan_window(text: &[u8], opts: &ExtractOptions, report: &mut Extra
         }
         let mut end = i;
         // Registry keys hold spaces ("Windows NT"); continue over a space when the next word goes on with a `\`.
-        if classify::starts_registry(&text[start..end]) || classify::starts_windows_path(&text[start..end]) {
+        if classify::starts_registry(&text[start..end])
+            || classify::starts_windows_path(&text[start..end])
+        {
             end = classify::extend_registry(text, end);
             i = end;
         } else {
@@ -587,7 +660,11 @@ pub(crate) fn scan_window(text: &[u8], opts: &ExtractOptions, report: &mut Extra
             ctx.prev_word_clear();
             continue;
         }
-        if opts.dedup && opts.types.is_empty() && end - start >= 4 && seen.check_and_insert(&text[start..end]) {
+        if opts.dedup
+            && opts.types.is_empty()
+            && end - start >= 4
+            && seen.check_and_insert(&text[start..end])
+        {
             ctx.prev_word_clear();
             continue;
         }

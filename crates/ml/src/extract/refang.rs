@@ -45,8 +45,11 @@ fn starts_with_ci(hay: &[u8], needle: &[u8]) -> bool {
 
 /// True when the token may hold a defang marker and so needs [`refang_token`].
 pub(crate) fn may_be_defanged(tok: &[u8]) -> bool {
-    tok.iter().any(|b| matches!(b, b'[' | b'(' | b'{' | b'\\' | b' ' | b'\t'))
-        || SCHEMES.iter().any(|(s, _)| starts_with_ci(tok, s) && tok.get(s.len()).is_some_and(|c| matches!(c, b':' | b'[')))
+    tok.iter()
+        .any(|b| matches!(b, b'[' | b'(' | b'{' | b'\\' | b' ' | b'\t'))
+        || SCHEMES.iter().any(|(s, _)| {
+            starts_with_ci(tok, s) && tok.get(s.len()).is_some_and(|c| matches!(c, b':' | b'['))
+        })
 }
 
 /// Refangs one token. Returns the refanged bytes and whether anything was undone. Whitespace inside the token
@@ -57,7 +60,11 @@ pub fn refang_token(tok: &[u8]) -> (Vec<u8>, bool) {
     let mut i = 0;
     // A defanged scheme can only open the token (or follow a `=`/`"`, which the tokenizer already cut).
     for (from, to) in SCHEMES {
-        if starts_with_ci(tok, from) && tok.get(from.len()).is_some_and(|c| matches!(c, b':' | b'[')) {
+        if starts_with_ci(tok, from)
+            && tok
+                .get(from.len())
+                .is_some_and(|c| matches!(c, b':' | b'['))
+        {
             out.extend_from_slice(to);
             i = from.len();
             defanged = true;
@@ -68,7 +75,9 @@ pub fn refang_token(tok: &[u8]) -> (Vec<u8>, bool) {
         let c = tok[i];
         match c {
             b'[' | b'(' | b'{' => {
-                if let Some((from, to)) = BRACKETED.iter().find(|(f, _)| starts_with_ci(&tok[i..], f)) {
+                if let Some((from, to)) =
+                    BRACKETED.iter().find(|(f, _)| starts_with_ci(&tok[i..], f))
+                {
                     out.extend_from_slice(to);
                     i += from.len();
                     defanged = true;

@@ -3,7 +3,11 @@
 use super::*;
 
 fn ex(s: &str) -> Vec<(String, String)> {
-    extract(s.as_bytes()).indicators.into_iter().map(|i| (i.kind.to_string(), i.value)).collect()
+    extract(s.as_bytes())
+        .indicators
+        .into_iter()
+        .map(|i| (i.kind.to_string(), i.value))
+        .collect()
 }
 
 fn has(s: &str, kind: &str, value: &str) -> bool {
@@ -23,7 +27,10 @@ fn defang_styles() {
         ("domain", "c2.evil.info"),
         ("domain", "spaced.io"),
     ] {
-        assert!(got.iter().any(|(a, b)| a == k && b == v), "{k} {v} missing from {got:?}");
+        assert!(
+            got.iter().any(|(a, b)| a == k && b == v),
+            "{k} {v} missing from {got:?}"
+        );
     }
 }
 
@@ -43,14 +50,23 @@ fn types() {
         ("attack-technique", "T1059.001"),
         ("attack-technique", "T1566"),
         ("btc", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
-        ("registry", "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon"),
+        (
+            "registry",
+            "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon",
+        ),
         ("file", "%APPDATA%\\Microsoft\\wimsvc.exe"),
         ("file", "dpnom.dll"),
     ] {
-        assert!(got.iter().any(|(a, b)| a == k && b == v), "{k} {v} missing from {got:?}");
+        assert!(
+            got.iter().any(|(a, b)| a == k && b == v),
+            "{k} {v} missing from {got:?}"
+        );
     }
     // Private ranges fall under the default confidence floor only when min_confidence is raised.
-    let strict = Extractor::new(ExtractOptions { min_confidence: 0.5, ..Default::default() });
+    let strict = Extractor::new(ExtractOptions {
+        min_confidence: 0.5,
+        ..Default::default()
+    });
     let e = strict.extract_bytes(t.as_bytes());
     assert!(!e.indicators.iter().any(|i| i.value == "10.0.0.0/8"));
     assert!(has(t, "cidr", "10.0.0.0/8"));
@@ -62,13 +78,26 @@ fn suppression() {
              System.IO is used; empty d41d8cd98f00b204e9800998ecf8427e; setup.zip dropped";
     let got = ex(t);
     assert!(!got.iter().any(|(_, v)| v == "1.2.3.4"), "{got:?}");
-    assert!(!got.iter().any(|(_, v)| v.contains("welivesecurity")), "{got:?}");
-    assert!(!got.iter().any(|(_, v)| v.contains("example.com")), "{got:?}");
+    assert!(
+        !got.iter().any(|(_, v)| v.contains("welivesecurity")),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|(_, v)| v.contains("example.com")),
+        "{got:?}"
+    );
     assert!(!got.iter().any(|(k, _)| k == "domain"), "{got:?}");
     assert!(!got.iter().any(|(k, _)| k == "md5"), "{got:?}");
-    assert!(got.iter().any(|(k, v)| k == "file" && v == "setup.zip"), "{got:?}");
+    assert!(
+        got.iter().any(|(k, v)| k == "file" && v == "setup.zip"),
+        "{got:?}"
+    );
     // Defanged references are indicators: the author marked them.
-    assert!(has("hxxps://www.google[.]com/x", "url", "https://www.google.com/x"));
+    assert!(has(
+        "hxxps://www.google[.]com/x",
+        "url",
+        "https://www.google.com/x"
+    ));
 }
 
 #[test]
@@ -83,16 +112,27 @@ fn warning_lists_suppress_plain_values() {
     };
     let x = Extractor::default().with_warning_lists(&[wl]);
     let e = x.extract_bytes(b"uploads to dropbox.com and www.dropbox.com, C2 dropbox[.]com");
-    let vals: Vec<_> = e.indicators.iter().map(|i| (i.value.as_str(), i.offset)).collect();
+    let vals: Vec<_> = e
+        .indicators
+        .iter()
+        .map(|i| (i.value.as_str(), i.offset))
+        .collect();
     assert_eq!(vals, vec![("dropbox.com", 47)]);
-    assert!(e.report.suppressed.iter().any(|(r, n)| r == "warning-list:top" && *n == 2));
+    assert!(e
+        .report
+        .suppressed
+        .iter()
+        .any(|(r, n)| r == "warning-list:top" && *n == 2));
 }
 
 #[test]
 fn offsets_are_bytes_into_input() {
     let t = "é à evil[.]com";
     let e = extract(t.as_bytes());
-    assert_eq!(e.indicators[0].offset as usize, t.find("evil").expect("there"));
+    assert_eq!(
+        e.indicators[0].offset as usize,
+        t.find("evil").expect("there")
+    );
 }
 
 #[test]
@@ -109,10 +149,17 @@ fn html_input() {
 fn streaming_matches_whole_and_bounds_long_tokens() {
     let mut text = String::new();
     for i in 0..5000 {
-        text.push_str(&format!("line {i} host{i}.evil[.]com 10.{}.{}.9 ok\n", i % 200, i % 100));
+        text.push_str(&format!(
+            "line {i} host{i}.evil[.]com 10.{}.{}.9 ok\n",
+            i % 200,
+            i % 100
+        ));
     }
     let whole = extract(text.as_bytes());
-    let x = Extractor::new(ExtractOptions { window: 4096, ..Default::default() });
+    let x = Extractor::new(ExtractOptions {
+        window: 4096,
+        ..Default::default()
+    });
     let streamed = x.extract_reader(text.as_bytes()).expect("reads");
     assert_eq!(whole.indicators, streamed.indicators);
 
@@ -120,7 +167,11 @@ fn streaming_matches_whole_and_bounds_long_tokens() {
     let mut big = b"before evil[.]com ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 100_000));
     big.extend_from_slice(b" after bad[.]org\n");
-    let x = Extractor::new(ExtractOptions { window: 4096, max_token: 1024, ..Default::default() });
+    let x = Extractor::new(ExtractOptions {
+        window: 4096,
+        max_token: 1024,
+        ..Default::default()
+    });
     let e = x.extract_reader(&big[..]).expect("reads");
     let vals: Vec<_> = e.indicators.iter().map(|i| i.value.as_str()).collect();
     assert_eq!(vals, vec!["evil.com", "bad.org"]);
@@ -130,7 +181,9 @@ fn streaming_matches_whole_and_bounds_long_tokens() {
 
 #[test]
 fn binary_garbage_is_survivable() {
-    let mut g: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let mut g: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     g.extend_from_slice(b" evil[.]com ");
     let e = extract(&g);
     assert!(e.indicators.iter().any(|i| i.value == "evil.com"));

@@ -33,8 +33,20 @@ pub(crate) fn registered_domain(host: &str) -> &str {
 /// Documentation and test names (RFC 2606, RFC 6761): never indicators.
 pub(crate) fn is_example_domain(host: &str) -> bool {
     let reg = registered_domain(host);
-    matches!(reg, "example.com" | "example.net" | "example.org" | "example.edu")
-        || [".example", ".test", ".invalid", ".localhost", ".local", ".lan", ".internal"].iter().any(|s| host.ends_with(s))
+    matches!(
+        reg,
+        "example.com" | "example.net" | "example.org" | "example.edu"
+    ) || [
+        ".example",
+        ".test",
+        ".invalid",
+        ".localhost",
+        ".local",
+        ".lan",
+        ".internal",
+    ]
+    .iter()
+    .any(|s| host.ends_with(s))
 }
 
 /// Sites that reports cite as references (vendors, ATT&CK, CVE, social networks). A mention that is not
@@ -87,7 +99,10 @@ const REFERENCE_DOMAINS: &[&str] = &[
 
 pub(crate) fn is_reference_domain(host: &str) -> bool {
     let reg = registered_domain(host);
-    REFERENCE_DOMAINS.contains(&reg) || REFERENCE_DOMAINS.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    REFERENCE_DOMAINS.contains(&reg)
+        || REFERENCE_DOMAINS
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
 /// Hashes of the empty input, which every sandbox report lists and no one should alert on.
@@ -140,6 +155,7 @@ fn bech32_polymod(values: &[u8]) -> u32 {
 
 /// True for a Bitcoin mainnet address with a valid checksum: base58check P2PKH/P2SH (`1...`, `3...`) or
 /// bech32/bech32m segwit (`bc1...`).
+#[allow(clippy::manual_strip)]
 pub fn is_valid_btc(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     if lower.starts_with("bc1") {
@@ -150,7 +166,10 @@ pub fn is_valid_btc(s: &str) -> bool {
             return false;
         }
         const CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-        let data: Option<Vec<u8>> = lower[3..].bytes().map(|c| CHARSET.iter().position(|&x| x == c).map(|p| p as u8)).collect();
+        let data: Option<Vec<u8>> = lower[3..]
+            .bytes()
+            .map(|c| CHARSET.iter().position(|&x| x == c).map(|p| p as u8))
+            .collect();
         let Some(data) = data else { return false };
         let mut v: Vec<u8> = b"bc".iter().map(|c| c >> 5).collect();
         v.push(0);
@@ -163,7 +182,9 @@ pub fn is_valid_btc(s: &str) -> bool {
     if !(26..=35).contains(&s.len()) || !(s.starts_with('1') || s.starts_with('3')) {
         return false;
     }
-    let Some(raw) = base58_decode(s) else { return false };
+    let Some(raw) = base58_decode(s) else {
+        return false;
+    };
     if raw.len() != 25 || !(raw[0] == 0 || raw[0] == 5) {
         return false;
     }
@@ -193,7 +214,9 @@ mod tests {
         assert!(is_valid_btc("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"));
         assert!(is_valid_btc("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"));
         assert!(is_valid_btc("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"));
-        assert!(is_valid_btc("bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297"));
+        assert!(is_valid_btc(
+            "bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297"
+        ));
         assert!(!is_valid_btc("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"));
         assert!(!is_valid_btc("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdr"));
     }
