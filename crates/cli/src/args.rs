@@ -48,6 +48,22 @@ pub enum Command {
     Bench(BenchCommand),
     /// Check the store's consistency.
     Check(JsonFlag),
+    /// Members of the programme (public bodies of eligible jurisdictions).
+    #[command(subcommand)]
+    Members(crate::cmd::members::MembersCommand),
+    /// API tokens of members (shown once, stored hashed, revocable, with expiry).
+    #[command(subcommand)]
+    Tokens(crate::cmd::members::TokensCommand),
+    /// Share an object marked AMBER, AMBER+STRICT or RED with named members.
+    Share(crate::cmd::members::ShareArgs),
+    /// Review what members posted to their TAXII inboxes.
+    #[command(subcommand)]
+    Inbox(crate::cmd::members::InboxCommand),
+    /// The jurisdiction eligibility policy.
+    #[command(subcommand)]
+    Policy(crate::cmd::members::PolicyCommand),
+    /// Serve the REST API and TAXII 2.1 (members see what TLP and sharing allow).
+    Serve(crate::cmd::serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +90,9 @@ pub struct IngestArgs {
     /// Confidence (0-100) for objects that carry none.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub confidence: Option<u8>,
+    /// Share what this run adds at TLP:AMBER or above with this member (repeatable).
+    #[arg(long = "share-with")]
+    pub share_with: Vec<i64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -123,6 +142,12 @@ pub struct DemoArgs {
     /// Where the shared public data sets are (default: ../shared/data, if present).
     #[arg(long, env = "VIGIL_SHARED_DATA")]
     pub shared: Option<PathBuf>,
+    /// After loading, serve the store (REST + TAXII) and print its URL and a token.
+    #[arg(long)]
+    pub serve: bool,
+    /// Address for --serve.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: std::net::SocketAddr,
     #[arg(long)]
     pub json: bool,
 }

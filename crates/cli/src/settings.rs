@@ -16,6 +16,15 @@ pub struct Settings {
     pub operator: String,
     /// Server settings (read by `vigil serve`).
     pub server: toml::Table,
+    /// Additions to the jurisdiction eligibility policy.
+    pub eligibility: EligibilitySettings,
+}
+
+/// `[eligibility]`: `extra = ["XK"]` admits jurisdictions beyond the shipped policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EligibilitySettings {
+    pub extra: Vec<String>,
 }
 
 impl Default for Settings {
@@ -24,6 +33,7 @@ impl Default for Settings {
             default_tlp: Tlp::Amber,
             operator: "Vigil operator".into(),
             server: toml::Table::new(),
+            eligibility: EligibilitySettings::default(),
         }
     }
 }

@@ -149,7 +149,7 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
         crate::output::json(
             &json!({"data": data, "loaded": loaded, "stats": stats, "shared_data": shared, "try": tries}),
         )?;
-        return Ok(0);
+        return if a.serve { serve_demo(&env, a) } else { Ok(0) };
     }
     println!();
     if shared.is_none() {
@@ -180,7 +180,61 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
     for t in &tries {
         println!("  {t}");
     }
+    if a.serve {
+        return serve_demo(&env, a);
+    }
     Ok(0)
+}
+
+/// `--serve`: a demo member and two tokens (operator analyst, member), then the server until Ctrl-C.
+fn serve_demo(env: &Env, a: &DemoArgs) -> anyhow::Result<u8> {
+    use vigil_store::MemberStore;
+    let op = super::members::ensure_operator(env)?;
+    let member = match env
+        .store
+        .members()?
+        .into_iter()
+        .find(|m| m.name == "Demo CSIRT")
+    {
+        Some(m) => m,
+        None => env.store.add_member("Demo CSIRT", "DE", "csirt", false)?,
+    };
+    let expires = vigil_server::tokens::parse_expiry("7d").map_err(anyhow::Error::msg)?;
+    let (op_token, _) = vigil_server::tokens::create(
+        &env.store,
+        op.id,
+        vigil_server::policy::Role::Analyst,
+        expires.as_deref(),
+    )?;
+    let (m_token, _) = vigil_server::tokens::create(
+        &env.store,
+        member.id,
+        vigil_server::policy::Role::Member,
+        expires.as_deref(),
+    )?;
+    let json_out = a.json;
+    let args = super::serve::ServeArgs {
+        listen: Some(a.listen),
+        ..Default::default()
+    };
+    super::serve::run_with(env, &args, move |addr, _| {
+        let url = format!("http://{addr}");
+        if json_out {
+            let _ = crate::output::json(
+                &json!({"url": url, "taxii": format!("{url}/taxii2/"), "operator_token": op_token,
+                "member": member.id, "member_token": m_token}),
+            );
+        } else {
+            println!("\nServing the demo store at {url} (Ctrl-C to stop)");
+            println!("  TAXII 2.1 discovery: {url}/taxii2/    REST: {url}/api/v1/    OpenAPI: {url}/api/v1/openapi.json");
+            println!("  operator analyst token (sees everything):      {op_token}");
+            println!(
+                "  member {} token (Demo CSIRT, CLEAR+GREEN+shared): {m_token}",
+                member.id
+            );
+            println!("  try: curl -H 'Accept: application/taxii+json;version=2.1' -u x:{m_token} {url}/taxii2/vigil/collections/");
+        }
+    })
 }
 
 fn tempdir_in(data: &Path) -> anyhow::Result<PathBuf> {

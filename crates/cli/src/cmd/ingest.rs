@@ -32,6 +32,11 @@ pub fn options(a: &IngestArgs) -> anyhow::Result<Options> {
 
 pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
     let opts = options(a)?;
+    let before = if a.share_with.is_empty() {
+        0
+    } else {
+        vigil_store::MemberStore::max_seq(&env.store)?
+    };
     let pb = crate::output::progress("ingesting");
     let report = ingest_paths(&env.store, &a.paths, &opts, &mut |r: &Report| {
         pb.set_message(format!(
@@ -43,6 +48,9 @@ pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         ));
     })?;
     pb.finish_and_clear();
+    if !a.share_with.is_empty() {
+        super::members::share_after_ingest(env, before, &a.share_with)?;
+    }
     if a.json {
         crate::output::json(&report)?;
     } else {

@@ -4,7 +4,9 @@ mod bench;
 mod demo;
 mod export;
 mod ingest;
+pub mod members;
 mod query;
+pub mod serve;
 
 use anyhow::Context;
 use vigil_store::sqlite::SqliteStore;
@@ -58,5 +60,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
         Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
+        Command::Members(c) => members::members(&Env::open(&cli)?, c),
+        Command::Tokens(c) => members::tokens(&Env::open(&cli)?, c),
+        Command::Share(a) => members::share(&Env::open(&cli)?, a),
+        Command::Inbox(c) => members::inbox(&Env::open(&cli)?, c),
+        Command::Policy(c) => members::policy(&Env::open(&cli)?, c),
+        Command::Serve(a) => serve::run(&Env::open(&cli)?, a),
     }
 }

@@ -1,0 +1,132 @@
+//! `vigil serve`: the REST API and the TAXII 2.1 server over the same data directory as the CLI (a member or a
+//! token added by the CLI is live at once). Settings come from `[server]` in vigil.toml; flags override them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use vigil_server::{AppState, ServerConfig};
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::MemberStore;
+
+use super::Env;
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (default from vigil.toml, else 127.0.0.1:8443).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLP:CLEAR to callers without a token.
+    #[arg(long)]
+    pub anonymous_clear: bool,
+}
+
+/// `[server]` of vigil.toml over the defaults, then the flags.
+pub fn config(env: &Env, a: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let mut c = ServerConfig {
+        default_tlp: env.settings.default_tlp,
+        title: env.settings.operator.clone(),
+        ..Default::default()
+    };
+    for (k, v) in &env.settings.server {
+        let bad = || anyhow::anyhow!("vigil.toml [server] {k}: unexpected value {v}");
+        let int = |v: &toml::Value| {
+            v.as_integer()
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(bad)
+        };
+        match k.as_str() {
+            "listen" => {
+                c.listen = v
+                    .as_str()
+                    .ok_or_else(bad)?
+                    .parse()
+                    .with_context(|| format!("[server] listen = {v}"))?
+            }
+            "tls_cert" => c.tls_cert = Some(PathBuf::from(v.as_str().ok_or_else(bad)?)),
+            "tls_key" => c.tls_key = Some(PathBuf::from(v.as_str().ok_or_else(bad)?)),
+            "anonymous_clear" => c.anonymous_clear = v.as_bool().ok_or_else(bad)?,
+            "max_body_bytes" => c.max_body = int(v)?,
+            "max_page" => c.max_page = int(v)?.max(1),
+            "auth_failures_per_minute" => c.auth_failures_per_minute = int(v)? as u32,
+            "quota_per_minute" => c.quota_per_minute = Some(int(v)? as u32).filter(|q| *q > 0),
+            "cache_entries" => c.cache_entries = int(v)?,
+            other => bail!("vigil.toml [server]: unknown setting `{other}`"),
+        }
+    }
+    if let Some(l) = a.listen {
+        c.listen = l;
+    }
+    if a.tls_cert.is_some() || a.tls_key.is_some() {
+        c.tls_cert = a.tls_cert.clone();
+        c.tls_key = a.tls_key.clone();
+    }
+    if c.tls_cert.is_some() != c.tls_key.is_some() {
+        bail!("--tls-cert and --tls-key go together");
+    }
+    if a.anonymous_clear {
+        c.anonymous_clear = true;
+    }
+    Ok(c)
+}
+
+/// Runs the server until SIGINT/SIGTERM; `announce` is called with the bound address once it listens.
+pub fn run_with(
+    env: &Env,
+    a: &ServeArgs,
+    announce: impl FnOnce(SocketAddr, &ServerConfig) + Send + 'static,
+) -> anyhow::Result<u8> {
+    super::members::ensure_operator(env)?;
+    let cfg = config(env, a)?;
+    let extra = super::members::eligibility(env)?.extra;
+    let _ = env.store.change_counter()?;
+    let store = Arc::new(
+        SqliteStore::open(&env.data)
+            .with_context(|| format!("opening the store in {}", env.data.display()))?,
+    );
+    let state = AppState::new(store, env.data.clone(), cfg.clone(), extra)?;
+    init_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        vigil_server::serve(state, move |addr| {
+            tracing::info!(%addr, tls = cfg.tls_cert.is_some(), "listening");
+            announce(addr, &cfg);
+        })
+        .await
+    })
+    .context("serving")?;
+    Ok(0)
+}
+
+pub fn run(env: &Env, a: &ServeArgs) -> anyhow::Result<u8> {
+    run_with(env, a, |addr, cfg| {
+        let scheme = if cfg.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("vigil: serving {scheme}://{addr}/taxii2/ (TAXII 2.1) and {scheme}://{addr}/api/v1/ (REST; OpenAPI at /api/v1/openapi.json)");
+    })
+}
+
+fn init_logging() {
+    // JSON lines on stderr; RUST_LOG=vigil_server=debug adds one access line per request (with its request id).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

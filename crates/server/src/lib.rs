@@ -1,0 +1,175 @@
+//! Vigil as a service: the REST API under `/api/v1`, the TAXII 2.1 server under `/taxii2/`, Prometheus metrics,
+//! and what they stand on: members and their eligibility, API tokens, the TLP visibility rule and an audit trail.
+//!
+//! [`app`] builds the whole router over an [`AppState`] (tests drive it with `tower::ServiceExt::oneshot`);
+//! [`serve`] runs it on a socket, with TLS when given a certificate, until SIGINT/SIGTERM.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod policy;
+pub mod taxii;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use vigil_model::Tlp;
+use vigil_store::sqlite::SqliteStore;
+
+/// What the operator configures for the server (`[server]` in vigil.toml; flags override).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Marking assumed for unmarked objects.
+    pub default_tlp: Tlp,
+    /// Serve TLP:CLEAR to callers without a token.
+    pub anonymous_clear: bool,
+    /// Largest request body accepted (TAXII POST, ingest upload).
+    pub max_body: usize,
+    /// Largest page a client may ask for (TAXII `limit`, REST `limit`).
+    pub max_page: usize,
+    /// Failed authentications allowed per client address per minute before 429.
+    pub auth_failures_per_minute: u32,
+    /// Requests per token per minute (None: no quota, the default).
+    pub quota_per_minute: Option<u32>,
+    /// Entries kept in the response cache (pages are cached until the store changes).
+    pub cache_entries: usize,
+    pub title: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls_cert: None,
+            tls_key: None,
+            default_tlp: Tlp::Amber,
+            anonymous_clear: false,
+            max_body: 32 * 1024 * 1024,
+            max_page: 1000,
+            auth_failures_per_minute: 20,
+            quota_per_minute: None,
+            cache_entries: 4096,
+            title: "Vigil".into(),
+        }
+    }
+}
+
+/// Shared state of a running server.
+pub struct AppState {
+    pub store: Arc<SqliteStore>,
+    pub cfg: ServerConfig,
+    pub data: PathBuf,
+    pub tokens: tokens::TokenCache,
+    pub limiter: auth::FailureLimiter,
+    pub quotas: auth::Quotas,
+    pub metrics: metrics::Metrics,
+    pub cache: taxii::PageCache,
+    pub audit: audit::Audit,
+    pub eligibility_extra: Vec<String>,
+}
+
+impl AppState {
+    /// State over an opened store in `data` (the audit log lives there too).
+    pub fn new(
+        store: Arc<SqliteStore>,
+        data: PathBuf,
+        cfg: ServerConfig,
+        eligibility_extra: Vec<String>,
+    ) -> Result<Arc<Self>, tokens::TokenError> {
+        Ok(Arc::new(AppState {
+            store,
+            tokens: tokens::TokenCache::new()?,
+            limiter: auth::FailureLimiter::new(cfg.auth_failures_per_minute),
+            quotas: auth::Quotas::new(cfg.quota_per_minute),
+            metrics: metrics::Metrics::default(),
+            cache: taxii::PageCache::new(cfg.cache_entries),
+            audit: audit::Audit::new(&data),
+            data,
+            cfg,
+            eligibility_extra,
+        }))
+    }
+}
+
+/// The whole HTTP surface.
+pub fn app(state: Arc<AppState>) -> Router {
+    let max_body = state.cfg.max_body;
+    Router::new()
+        .merge(taxii::router())
+        .merge(api::router())
+        .route("/metrics", axum::routing::get(metrics::render))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::observe,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Serves until SIGINT or SIGTERM, then lets requests in flight finish (up to 10 s).
+pub async fn serve(state: Arc<AppState>, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let cfg = state.cfg.clone();
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let h2 = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        h2.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let listener = std::net::TcpListener::bind(cfg.listen)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            ready(addr);
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(router)
+                .await
+        }
+        (None, None) => {
+            ready(addr);
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(router)
+                .await
+        }
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "--tls-cert and --tls-key go together",
+        )),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,751 @@
+//! The whole HTTP surface through `app()` with `oneshot`: authentication, TAXII protocol details and errors, exact
+//! paging under concurrent inserts, inbox posting, and isolation: every TLP level against every path out.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use vigil_model::{Provenance, StixObject, Tlp};
+use vigil_server::policy::Role;
+use vigil_server::{app, AppState, ServerConfig};
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::{MemberStore, PutMode, Store};
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    state: Arc<AppState>,
+    op: String,
+    a: String,
+    b: String,
+    a_id: i64,
+    b_id: i64,
+}
+
+fn tool(n: usize, tlp: Option<Tlp>) -> StixObject {
+    let mut v = json!({"type": "tool", "spec_version": "2.1", "id": format!("tool--5a0c2b6e-1111-4c1e-9a1b-0000000000{n:02}"),
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": format!("isolationprobe {n}")});
+    if let Some(t) = tlp {
+        v["object_marking_refs"] = json!([t.marking_id()]);
+    }
+    StixObject::from_value(v).expect("fixture")
+}
+
+const LEVELS: [Option<Tlp>; 6] = [
+    Some(Tlp::Clear),
+    Some(Tlp::Green),
+    Some(Tlp::Amber),
+    Some(Tlp::AmberStrict),
+    Some(Tlp::Red),
+    None,
+];
+
+fn put_all(store: &SqliteStore, objs: &[StixObject]) {
+    let prov = Provenance {
+        source: "test".into(),
+        ingested_at: "2024-01-01T00:00:00Z".into(),
+        original_id: None,
+        file: None,
+    };
+    store
+        .write(&mut |tx| {
+            for o in objs {
+                tx.put(o, &prov, PutMode::Source)?;
+            }
+            Ok(())
+        })
+        .expect("write");
+}
+
+fn fixture_with(cfg: ServerConfig) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+    let op = store
+        .add_member("Operator CERT", "EU", "csirt", true)
+        .expect("op");
+    let a = store.add_member("CERT A", "DE", "csirt", false).expect("a");
+    let b = store
+        .add_member("Ministry B", "FR", "ministry", false)
+        .expect("b");
+    let (op_t, _) =
+        vigil_server::tokens::create(store.as_ref(), op.id, Role::Analyst, None).expect("token");
+    let (a_t, _) =
+        vigil_server::tokens::create(store.as_ref(), a.id, Role::Member, None).expect("token");
+    let (b_t, _) =
+        vigil_server::tokens::create(store.as_ref(), b.id, Role::Member, None).expect("token");
+    let objs: Vec<StixObject> = LEVELS
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tool(i, *t))
+        .collect();
+    put_all(&store, &objs);
+    for o in &objs[2..] {
+        store.share(o.id(), a.id).expect("share");
+    }
+    let state = AppState::new(store.clone(), dir.path().to_path_buf(), cfg, vec![]).expect("state");
+    Fixture {
+        _dir: dir,
+        store,
+        state,
+        op: op_t,
+        a: a_t,
+        b: b_t,
+        a_id: a.id,
+        b_id: b.id,
+    }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(ServerConfig::default())
+}
+
+async fn call(
+    f: &Fixture,
+    method: &str,
+    uri: &str,
+    auth: Option<String>,
+    ctype: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut r = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("accept", TAXII);
+    if let Some(a) = auth {
+        r = r.header("authorization", a);
+    }
+    if let Some(c) = ctype {
+        r = r.header("content-type", c);
+    }
+    let resp = app(f.state.clone())
+        .oneshot(r.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, headers, bytes)
+}
+
+fn bearer(t: &str) -> Option<String> {
+    Some(format!("Bearer {t}"))
+}
+
+async fn get_json(f: &Fixture, uri: &str, tok: &str) -> (StatusCode, Value) {
+    let (s, _, b) = call(f, "GET", uri, bearer(tok), None, vec![]).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+fn ids_in(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every id a caller can reach for `id` through each path out.
+async fn reach(f: &Fixture, tok: &str, id: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if get_json(f, &format!("/api/v1/objects/{id}"), tok).await.0 == StatusCode::OK {
+        out.push("api.object");
+    }
+    let (_, v) = get_json(f, "/api/v1/search?q=isolationprobe&limit=50", tok).await;
+    if ids_in(&v, "items").iter().any(|i| i == id) {
+        out.push("api.search");
+    }
+    let (_, v) = get_json(f, "/api/v1/exports/stix", tok).await;
+    if v.get("bundle")
+        .map(|b| ids_in(b, "objects").iter().any(|i| i == id))
+        .unwrap_or(false)
+    {
+        out.push("api.export");
+    }
+    for c in ["shared-clear", "shared-green", "shared-amber"] {
+        let (_, v) = get_json(f, &format!("/taxii2/vigil/collections/{c}/objects/"), tok).await;
+        if ids_in(&v, "objects").iter().any(|i| i == id) {
+            out.push("taxii.objects");
+        }
+        let (_, v) = get_json(f, &format!("/taxii2/vigil/collections/{c}/manifest/"), tok).await;
+        if ids_in(&v, "objects").iter().any(|i| i == id) {
+            out.push("taxii.manifest");
+        }
+        if get_json(
+            f,
+            &format!("/taxii2/vigil/collections/{c}/objects/{id}/"),
+            tok,
+        )
+        .await
+        .0 == StatusCode::OK
+        {
+            out.push("taxii.object");
+        }
+        if get_json(
+            f,
+            &format!("/taxii2/vigil/collections/{c}/objects/{id}/versions/"),
+            tok,
+        )
+        .await
+        .0 == StatusCode::OK
+        {
+            out.push("taxii.versions");
+        }
+    }
+    out
+}
+
+const ALL_PATHS: [&str; 7] = [
+    "api.object",
+    "api.search",
+    "api.export",
+    "taxii.objects",
+    "taxii.manifest",
+    "taxii.object",
+    "taxii.versions",
+];
+
+#[tokio::test]
+async fn isolation_every_level_every_path() {
+    let f = fixture();
+    for (i, t) in LEVELS.iter().enumerate() {
+        let id = tool(i, *t).id().to_string();
+        let eff = t.unwrap_or(Tlp::Amber);
+        let a = reach(&f, &f.a, &id).await;
+        let b = reach(&f, &f.b, &id).await;
+        let op = reach(&f, &f.op, &id).await;
+        assert_eq!(op, ALL_PATHS, "operator reaches {eff:?} everywhere");
+        // Shared with A: A reaches it on every path; B only when the level is open to all members.
+        assert_eq!(
+            a, ALL_PATHS,
+            "member A (shared) reaches {eff:?} ({t:?}) everywhere"
+        );
+        if eff <= Tlp::Green {
+            assert_eq!(b, ALL_PATHS, "{eff:?} is open to every member");
+        } else {
+            assert!(
+                b.is_empty(),
+                "member B must not reach {eff:?} ({t:?}) through {b:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn member_collections_are_private() {
+    let f = fixture();
+    let (s, v) = get_json(&f, "/taxii2/vigil/collections/", &f.a).await;
+    assert_eq!(s, StatusCode::OK);
+    let ids: Vec<String> = ids_in(&v, "collections");
+    assert!(
+        ids.contains(&format!("inbox-{}", f.a_id)) && ids.contains(&format!("member-{}", f.a_id))
+    );
+    assert!(!ids.iter().any(|i| i.ends_with(&format!("-{}", f.b_id))));
+    for c in [format!("inbox-{}", f.b_id), format!("member-{}", f.b_id)] {
+        assert_eq!(
+            get_json(&f, &format!("/taxii2/vigil/collections/{c}/objects/"), &f.a)
+                .await
+                .0,
+            StatusCode::NOT_FOUND,
+            "{c}"
+        );
+    }
+    // A posts to its inbox: readable by A, not by B, not in the shared collections before promotion.
+    let obj = json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--5a0c2b6e-2222-4c1e-9a1b-000000000001",
+        "created": "2024-02-01T00:00:00.000Z", "modified": "2024-02-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix", "valid_from": "2024-02-01T00:00:00Z", "object_marking_refs": [Tlp::Green.marking_id()]});
+    let body = serde_json::to_vec(&json!({"objects": [obj, {"type": "indicator", "id": "bad"}]}))
+        .expect("json");
+    let (s, _, b) = call(
+        &f,
+        "POST",
+        &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id),
+        bearer(&f.a),
+        Some(TAXII),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let st: Value = serde_json::from_slice(&b).expect("status");
+    assert_eq!(
+        (st["success_count"].as_u64(), st["failure_count"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let sid = st["id"].as_str().expect("id");
+    assert_eq!(
+        get_json(&f, &format!("/taxii2/vigil/status/{sid}/"), &f.a)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_json(&f, &format!("/taxii2/vigil/status/{sid}/"), &f.b)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, v) = get_json(
+        &f,
+        &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id),
+        &f.a,
+    )
+    .await;
+    let got = &v["objects"][0];
+    assert_eq!(
+        got["created_by_ref"].as_str(),
+        f.store
+            .member(f.a_id)
+            .expect("m")
+            .map(|m| m.identity_id)
+            .as_deref(),
+        "marked with the poster's identity"
+    );
+    let id = "indicator--5a0c2b6e-2222-4c1e-9a1b-000000000001";
+    assert!(reach(&f, &f.b, id).await.is_empty());
+    assert!(
+        reach(&f, &f.op, id).await.is_empty(),
+        "not in the knowledge base before promotion"
+    );
+    // B may not write to A's inbox, nobody to a shared collection.
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id),
+        bearer(&f.b),
+        Some(TAXII),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/taxii2/vigil/collections/shared-green/objects/",
+        bearer(&f.a),
+        Some(TAXII),
+        body,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    f.store.inbox_promote(id).expect("promote");
+    assert!(
+        reach(&f, &f.b, id).await.contains(&"taxii.objects"),
+        "GREEN once promoted"
+    );
+}
+
+#[tokio::test]
+async fn authentication() {
+    let f = fixture();
+    let basic = |user: &str, pass: &str| {
+        Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        ))
+    };
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", bearer(&f.a), None, vec![])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", basic("anything", &f.a), None, vec![])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", None, None, vec![]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A well-formed token of nobody and a mangled real one look the same.
+    let fake = "vgl_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let (s1, _, b1) = call(&f, "GET", "/api/v1/search?q=x", bearer(fake), None, vec![]).await;
+    let (s2, _, b2) = call(
+        &f,
+        "GET",
+        "/api/v1/search?q=x",
+        bearer(&format!("{}x", f.a)),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(b1, b2);
+    let (s, h, b) = call(&f, "GET", "/taxii2/", bearer("nope"), None, vec![]).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(h.get("content-type").is_some_and(|c| c == TAXII));
+    assert!(serde_json::from_slice::<Value>(&b).expect("taxii error")["title"].is_string());
+    // Revocation by another handle (the CLI) is seen on the next request.
+    let other = SqliteStore::open(f._dir.path()).expect("second handle");
+    for t in other.tokens(Some(f.b_id)).expect("tokens") {
+        other.revoke_token(t.id).expect("revoke");
+    }
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", bearer(&f.b), None, vec![])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn failed_auth_is_rate_limited() {
+    let f = fixture_with(ServerConfig {
+        auth_failures_per_minute: 3,
+        ..Default::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            call(&f, "GET", "/taxii2/", bearer("wrong"), None, vec![])
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", bearer("wrong"), None, vec![])
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn quotas_when_configured() {
+    let f = fixture_with(ServerConfig {
+        quota_per_minute: Some(2),
+        ..Default::default()
+    });
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", bearer(&f.a), None, vec![])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", bearer(&f.a), None, vec![])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&f, "GET", "/taxii2/", bearer(&f.a), None, vec![])
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn anonymous_clear_only_when_enabled() {
+    let f = fixture_with(ServerConfig {
+        anonymous_clear: true,
+        ..Default::default()
+    });
+    let (s, _, b) = call(
+        &f,
+        "GET",
+        "/taxii2/vigil/collections/shared-clear/objects/",
+        None,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&b).expect("json");
+    assert_eq!(
+        ids_in(&v, "objects"),
+        vec![tool(0, Some(Tlp::Clear)).id().to_string()]
+    );
+    assert_eq!(
+        call(
+            &f,
+            "GET",
+            "/taxii2/vigil/collections/shared-green/objects/",
+            None,
+            None,
+            vec![]
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn taxii_protocol_errors() {
+    let f = fixture();
+    let mut r = Request::builder()
+        .uri("/taxii2/")
+        .header("accept", "application/json")
+        .header("authorization", format!("Bearer {}", f.a));
+    let resp = app(f.state.clone())
+        .oneshot(r.body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::NOT_ACCEPTABLE);
+    r = Request::builder()
+        .uri("/taxii2/")
+        .header("authorization", format!("Bearer {}", f.a));
+    assert_eq!(
+        app(f.state.clone())
+            .oneshot(r.body(Body::empty()).expect("req"))
+            .await
+            .expect("resp")
+            .status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
+    let inbox = format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id);
+    assert_eq!(
+        call(
+            &f,
+            "POST",
+            &inbox,
+            bearer(&f.a),
+            Some("application/json"),
+            b"{}".to_vec()
+        )
+        .await
+        .0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        call(
+            &f,
+            "POST",
+            &inbox,
+            bearer(&f.a),
+            Some(TAXII),
+            b"{not json".to_vec()
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    let huge = vec![b' '; ServerConfig::default().max_body + 10];
+    assert_eq!(
+        call(&f, "POST", &inbox, bearer(&f.a), Some(TAXII), huge)
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    for q in [
+        "limit=0",
+        "limit=x",
+        "added_after=yesterday",
+        "match[id]=nope",
+        "match[colour]=red",
+        "next=zzz",
+        "match[version]=soon",
+    ] {
+        let (s, h, b) = call(
+            &f,
+            "GET",
+            &format!("/taxii2/vigil/collections/shared-clear/objects/?{q}"),
+            bearer(&f.a),
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
+        assert!(h.get("content-type").is_some_and(|c| c == TAXII));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&b).expect("error body")["http_status"],
+            "400"
+        );
+    }
+    assert_eq!(
+        call(
+            &f,
+            "GET",
+            "/taxii2/vigil/collections/nope/objects/",
+            bearer(&f.a),
+            None,
+            vec![]
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (s, _, b) = call(
+        &f,
+        "GET",
+        "/api/v1/objects/not-an-id",
+        bearer(&f.a),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&b).expect("json")["error"]["code"],
+        "not_found"
+    );
+}
+
+#[tokio::test]
+async fn paging_is_exact_under_concurrent_inserts() {
+    let f = fixture();
+    let mk = |i: usize| {
+        StixObject::from_value(json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--5a0c2b6e-3333-4c1e-9a1b-{i:012}"),
+            "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "pattern": format!("[ipv4-addr:value = '10.0.{}.{}']", i / 256, i % 256),
+            "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z", "object_marking_refs": [Tlp::Clear.marking_id()]}))
+        .expect("fixture")
+    };
+    put_all(&f.store, &(0..250).map(mk).collect::<Vec<_>>());
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = match &next {
+            Some(n) => format!("limit=40&match[type]=indicator&next={n}"),
+            None => "limit=40&match[type]=indicator".into(),
+        };
+        let (s, h, b) = call(
+            &f,
+            "GET",
+            &format!("/taxii2/vigil/collections/shared-clear/objects/?{q}"),
+            bearer(&f.b),
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            h.contains_key("x-taxii-date-added-first") && h.contains_key("x-taxii-date-added-last")
+        );
+        let v: Value = serde_json::from_slice(&b).expect("json");
+        seen.extend(ids_in(&v, "objects"));
+        pages += 1;
+        if pages == 2 {
+            // New objects arrive mid-way: they come after the cursor, once.
+            put_all(&f.store, &(250..300).map(mk).collect::<Vec<_>>());
+        }
+        if v["more"] != true {
+            break;
+        }
+        next = v["next"].as_str().map(str::to_string);
+        assert!(next.is_some(), "more=true comes with next");
+    }
+    let n = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!((n, seen.len()), (300, 300));
+}
+
+#[tokio::test]
+async fn openapi_and_metrics() {
+    let f = fixture();
+    let (s, _, b) = call(&f, "GET", "/api/v1/openapi.json", None, None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&b).expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for p in [
+        "/api/v1/objects/{id}",
+        "/api/v1/search",
+        "/api/v1/ingest",
+        "/api/v1/members",
+        "/api/v1/stats",
+        "/api/v1/exports/stix",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} documented");
+    }
+    call(&f, "GET", "/taxii2/", bearer("nope"), None, vec![]).await;
+    let (s, _, b) = call(&f, "GET", "/metrics", None, None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(b).expect("utf8");
+    assert!(text.contains("vigil_auth_failures_total 1"), "{text}");
+    assert!(!text.contains(&f.a));
+}
+
+#[tokio::test]
+async fn members_over_rest_follow_the_policy() {
+    let f = fixture();
+    let dir = f._dir.path();
+    let store = SqliteStore::open(dir).expect("open");
+    let op = store.operator_member().expect("op").expect("op");
+    let (admin, _) = vigil_server::tokens::create(&store, op.id, Role::Admin, None).expect("token");
+    let post = |body: Value| serde_json::to_vec(&body).expect("json");
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "US Agency", "country": "US", "kind": "agency"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, b) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "Holy See CSIRT", "country": "VA", "kind": "csirt"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "Kosovo", "country": "XK", "kind": "csirt"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "XK needs the administrator"
+    );
+    store.add_eligible("XK", "test").expect("add");
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "Kosovo", "country": "XK", "kind": "csirt"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&f.a),
+        Some("application/json"),
+        post(json!({"name": "x", "country": "DE", "kind": "csirt"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, v) = get_json(&f, "/api/v1/members", &f.a).await;
+    assert_eq!(
+        v["items"].as_array().map(Vec::len),
+        Some(1),
+        "a member sees only itself"
+    );
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).expect("audit log");
+    assert!(audit.contains("members.add") && !audit.contains(&admin));
+}
