@@ -90,6 +90,9 @@ pub struct Tagger {
     doc_threshold: f32,
 }
 
+/// A class's sentences by score: (score, byte start, byte end).
+pub type SentenceHits = Vec<(f32, usize, usize)>;
+
 /// Number of document statistics per class fed to the stacker.
 const NS: usize = 6;
 
@@ -291,8 +294,7 @@ impl Tagger {
     }
 
     /// Document-level scores of every class, and for each class its sentences by score (score, start, end).
-    #[allow(clippy::type_complexity)]
-    pub fn doc_scores(&self, doc: &str) -> (Vec<f32>, Vec<Vec<(f32, usize, usize)>>) {
+    pub fn doc_scores(&self, doc: &str) -> (Vec<f32>, Vec<SentenceHits>) {
         let spans = text::sentences(doc);
         let c = self.classes.len();
         let mut per: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); c];

@@ -417,6 +417,29 @@ fn hash_kind(len: usize) -> Option<IndicatorType> {
     }
 }
 
+/// True for a token of ASCII letters only that cannot be a hash: the bulk of prose, never an indicator.
+#[inline]
+pub(crate) fn is_plain_word(t: &[u8]) -> bool {
+    // Prose punctuation around a word ("word.", "(word", "word),") does not make it a candidate.
+    let mut s = 0;
+    let mut e = t.len();
+    while s < e && matches!(t[s], b'(' | b'[') {
+        s += 1;
+    }
+    while e > s
+        && matches!(
+            t[e - 1],
+            b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']'
+        )
+    {
+        e -= 1;
+    }
+    let w = &t[s..e];
+    !w.is_empty()
+        && w.iter().all(u8::is_ascii_alphabetic)
+        && !(hash_kind(w.len()).is_some() && w.iter().all(u8::is_ascii_hexdigit))
+}
+
 /// Classifies `text[start..end]`, appending hits.
 pub(crate) fn classify_token(
     text: &[u8],
@@ -429,20 +452,17 @@ pub(crate) fn classify_token(
 ) {
     let raw = &text[start..end];
     // Fast path: plain words (letters only) are only ever hashes by accident of length.
-    let mut letters_only = true;
-    for &c in raw {
-        if !c.is_ascii_alphabetic() {
-            letters_only = false;
-            break;
-        }
-    }
-    if letters_only {
-        if hash_kind(raw.len()).is_some() && raw.iter().all(|c| c.is_ascii_hexdigit()) {
-            // fall through: an all-letter hash such as "deadbeef..." is possible.
-        } else {
-            ctx.set_prev(raw);
-            return;
-        }
+    if is_plain_word(raw) {
+        let w = raw
+            .iter()
+            .position(|c| c.is_ascii_alphabetic())
+            .unwrap_or(0);
+        let e = raw
+            .iter()
+            .rposition(|c| c.is_ascii_alphabetic())
+            .map_or(raw.len(), |p| p + 1);
+        ctx.set_prev(&raw[w..e.max(w)]);
+        return;
     }
     let (s, e) = trim(text, start, end);
     if e - s < 4 {

@@ -143,8 +143,8 @@ pub(crate) fn extend_spaced_defang(text: &[u8], end: usize) -> Option<usize> {
         j += 1;
         spaces += 1;
     }
-    if spaces == 0 {
-        return None; // "evil[.]com" is one token already.
+    if spaces == 0 || !matches!(text.get(j), Some(b'[' | b'(' | b'{')) {
+        return None; // "evil[.]com" is one token already; anything but a bracket cannot be a spaced defang.
     }
     let rest = &text[j..];
     let n = BRACKETED

@@ -155,10 +155,9 @@ fn bech32_polymod(values: &[u8]) -> u32 {
 
 /// True for a Bitcoin mainnet address with a valid checksum: base58check P2PKH/P2SH (`1...`, `3...`) or
 /// bech32/bech32m segwit (`bc1...`).
-#[allow(clippy::manual_strip)]
 pub fn is_valid_btc(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
-    if lower.starts_with("bc1") {
+    if let Some(data_part) = lower.strip_prefix("bc1") {
         if s != lower && s != s.to_ascii_uppercase() {
             return false; // mixed case is invalid bech32
         }
@@ -166,7 +165,7 @@ pub fn is_valid_btc(s: &str) -> bool {
             return false;
         }
         const CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-        let data: Option<Vec<u8>> = lower[3..]
+        let data: Option<Vec<u8>> = data_part
             .bytes()
             .map(|c| CHARSET.iter().position(|&x| x == c).map(|p| p as u8))
             .collect();
