@@ -284,6 +284,11 @@ pub fn parse_filters(raw: Option<&str>, max_page: usize, allow: &[&str]) -> Resu
     let mut canon: Vec<(String, String)> = Vec::new();
     let mut version_words: Vec<String> = Vec::new();
     for (k, v) in pairs {
+        // TAXII 2.1 (3.4): a server ignores filters it does not support, as medallion does; taxii2-client relies
+        // on it (a `match=` keyword argument becomes `match[match]`). Known filters with bad values are errors.
+        if k.starts_with("match[") && !allow.contains(&k.as_str()) {
+            continue;
+        }
         if !allow.contains(&k.as_str()) {
             return Err(TaxiiError::bad_request(format!("unsupported query parameter `{k}` (supported here: {})", allow.join(", "))));
         }
@@ -626,7 +631,8 @@ mod tests {
         assert!(parse_filters(Some("limit=0"), 1000, OBJ_PARAMS).is_err());
         assert!(parse_filters(Some("added_after=yesterday"), 1000, OBJ_PARAMS).is_err());
         assert!(parse_filters(Some("match[id]=nope"), 1000, OBJ_PARAMS).is_err());
-        assert!(parse_filters(Some("match[colour]=red"), 1000, OBJ_PARAMS).is_err());
+        assert!(parse_filters(Some("match[colour]=red"), 1000, OBJ_PARAMS).is_ok(), "unsupported filters are ignored");
+        assert!(parse_filters(Some("colour=red"), 1000, OBJ_PARAMS).is_err());
         assert!(parse_filters(Some("match[spec_version]=2.0"), 1000, OBJ_PARAMS).expect("ok").none);
         let v = parse_filters(Some("match[version]=2020-01-01T00:00:00Z"), 1000, OBJ_PARAMS).expect("ok");
         assert_eq!(v.versions, VersionSel::Exact(vec!["2020-01-01T00:00:00.000000Z".into()]));
