@@ -142,7 +142,12 @@ async fn get_object(State(st): State<Arc<AppState>>, Caller(c): Caller, Path(id)
     .await?;
     let view = view.ok_or_else(ApiError::not_found)?;
     if Tlp::parse(&view.tlp).is_some_and(|t| t >= Tlp::Amber) {
-        st.audit.record(&actor(c.as_ref()), "api.object", view.object.get("id").and_then(Value::as_str).unwrap_or(""), json!({"tlp": view.tlp}));
+        st.audit.record(
+            &actor(c.as_ref()),
+            "api.object",
+            view.object.get("id").and_then(Value::as_str).unwrap_or(""),
+            json!({"tlp": view.tlp}),
+        );
     }
     Ok(Json(view))
 }
@@ -233,7 +238,12 @@ pub struct IngestParams {
               (status = 401, description = "No valid token", body = ErrorBody),
               (status = 403, description = "Not operator staff", body = ErrorBody),
               (status = 413, description = "Body too large", body = ErrorBody)))]
-async fn ingest(State(st): State<Arc<AppState>>, Caller(c): Caller, RawQuery(raw): RawQuery, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn ingest(
+    State(st): State<Arc<AppState>>,
+    Caller(c): Caller,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let p = staff(&c)?.clone();
     let params: IngestParams = query(raw.as_deref())?;
     let body = body.map_err(|e| {
@@ -263,12 +273,18 @@ async fn ingest(State(st): State<Arc<AppState>>, Caller(c): Caller, RawQuery(raw
         r.map_err(|e| ApiError::bad_request(e.to_string()))
     })
     .await?;
-    st.audit.record(&actor(Some(&p)), "api.ingest", params.source.as_deref().unwrap_or("upload"), json!({"added": report.added, "rejected": report.rejected}));
+    st.audit.record(
+        &actor(Some(&p)),
+        "api.ingest",
+        params.source.as_deref().unwrap_or("upload"),
+        json!({"added": report.added, "rejected": report.rejected}),
+    );
     Ok(Json(report).into_response())
 }
 
 fn vigil_formats_parse(f: &str) -> Result<vigil_formats::Format, ApiError> {
-    vigil_formats::Format::parse(f).ok_or_else(|| ApiError::bad_request(format!("unknown format `{f}` (auto, stix, misp, misp-feed, galaxy, warninglist, iocs)")))
+    vigil_formats::Format::parse(f)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown format `{f}` (auto, stix, misp, misp-feed, galaxy, warninglist, iocs)")))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -315,7 +331,15 @@ async fn list_members(State(st): State<Arc<AppState>>, Caller(c): Caller, RawQue
         .into_iter()
         .skip(offset as usize)
         .take(limit as usize)
-        .map(|m| MemberView { id: m.id, name: m.name, country: m.country, kind: m.kind, identity_id: m.identity_id, operator: m.operator, created_at: m.created_at })
+        .map(|m| MemberView {
+            id: m.id,
+            name: m.name,
+            country: m.country,
+            kind: m.kind,
+            identity_id: m.identity_id,
+            operator: m.operator,
+            created_at: m.created_at,
+        })
         .collect();
     Ok(Json(MembersPage { items, next_offset: more.then_some(offset + limit) }))
 }
@@ -441,7 +465,11 @@ async fn export_stix(State(st): State<Arc<AppState>>, Caller(c): Caller, RawQuer
     let mut high = 0usize;
     for r in &page.rows {
         let v: Value = serde_json::from_str(&r.json).map_err(ApiError::internal)?;
-        let refs: Vec<&str> = v.get("object_marking_refs").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let refs: Vec<&str> = v
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let t = Tlp::from_refs(refs.iter().copied());
         if t.unwrap_or(sc.default_tlp) >= Tlp::Amber {
             high += 1;

@@ -22,7 +22,8 @@ impl Audit {
 
     /// Appends one entry. A failure to write is logged, and does not fail the request: the log line says so.
     pub fn record(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
-        let line = serde_json::json!({"at": vigil_model::time::now(), "actor": actor, "action": action, "target": target, "detail": detail});
+        let line =
+            serde_json::json!({"at": vigil_model::time::now(), "actor": actor, "action": action, "target": target, "detail": detail});
         tracing::info!(target: "audit", actor, action, target, "audit");
         let Ok(mut guard) = self.file.lock() else { return };
         if guard.is_none() {

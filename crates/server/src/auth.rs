@@ -102,12 +102,19 @@ pub enum Refusal {
 
 fn refuse(r: Refusal, taxii: bool) -> Response {
     let (status, code, msg) = match r {
-        Refusal::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is required (HTTP Bearer, or the password of HTTP Basic)"),
-        Refusal::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many failed authentication attempts from this address; wait a minute"),
-        Refusal::OverQuota => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", "this token used up its request quota for the current minute"),
+        Refusal::Unauthorized => {
+            (StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is required (HTTP Bearer, or the password of HTTP Basic)")
+        }
+        Refusal::RateLimited => {
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many failed authentication attempts from this address; wait a minute")
+        }
+        Refusal::OverQuota => {
+            (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", "this token used up its request quota for the current minute")
+        }
         Refusal::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)"),
     };
-    let mut resp = if taxii { TaxiiError::new(status, code, msg).into_response() } else { ApiError::new(status, code, msg).into_response() };
+    let mut resp =
+        if taxii { TaxiiError::new(status, code, msg).into_response() } else { ApiError::new(status, code, msg).into_response() };
     if status == StatusCode::TOO_MANY_REQUESTS {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     }

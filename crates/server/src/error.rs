@@ -103,7 +103,8 @@ impl From<vigil_store::StoreError> for TaxiiError {
 
 impl IntoResponse for TaxiiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"title": self.title, "description": self.description, "http_status": self.status.as_u16().to_string()});
+        let body =
+            serde_json::json!({"title": self.title, "description": self.description, "http_status": self.status.as_u16().to_string()});
         let mut r = (self.status, body.to_string()).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII));
         if self.status == StatusCode::UNAUTHORIZED {

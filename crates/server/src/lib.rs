@@ -79,7 +79,12 @@ pub struct AppState {
 
 impl AppState {
     /// State over an opened store in `data` (the audit log lives there too).
-    pub fn new(store: Arc<SqliteStore>, data: PathBuf, cfg: ServerConfig, eligibility_extra: Vec<String>) -> Result<Arc<Self>, tokens::TokenError> {
+    pub fn new(
+        store: Arc<SqliteStore>,
+        data: PathBuf,
+        cfg: ServerConfig,
+        eligibility_extra: Vec<String>,
+    ) -> Result<Arc<Self>, tokens::TokenError> {
         Ok(Arc::new(AppState {
             store,
             tokens: tokens::TokenCache::new()?,

@@ -68,13 +68,20 @@ impl Metrics {
 
     pub fn text(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP vigil_http_requests_total HTTP requests by route group and status class.\n# TYPE vigil_http_requests_total counter");
+        let _ = writeln!(
+            s,
+            "# HELP vigil_http_requests_total HTTP requests by route group and status class.\n# TYPE vigil_http_requests_total counter"
+        );
         for (g, name) in GROUPS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {
-                let _ = writeln!(s, "vigil_http_requests_total{{group=\"{name}\",status=\"{class}\"}} {}", self.requests[g][c].load(Relaxed));
+                let _ =
+                    writeln!(s, "vigil_http_requests_total{{group=\"{name}\",status=\"{class}\"}} {}", self.requests[g][c].load(Relaxed));
             }
         }
-        let _ = writeln!(s, "# HELP vigil_http_request_duration_seconds Request latency.\n# TYPE vigil_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            s,
+            "# HELP vigil_http_request_duration_seconds Request latency.\n# TYPE vigil_http_request_duration_seconds histogram"
+        );
         for (g, name) in GROUPS.iter().enumerate() {
             let mut cum = 0;
             for (i, le) in BUCKETS_MS.iter().enumerate() {
@@ -83,7 +90,11 @@ impl Metrics {
             }
             cum += self.latency[g][BUCKETS_MS.len()].load(Relaxed);
             let _ = writeln!(s, "vigil_http_request_duration_seconds_bucket{{group=\"{name}\",le=\"+Inf\"}} {cum}");
-            let _ = writeln!(s, "vigil_http_request_duration_seconds_sum{{group=\"{name}\"}} {}", self.latency_sum_us[g].load(Relaxed) as f64 / 1e6);
+            let _ = writeln!(
+                s,
+                "vigil_http_request_duration_seconds_sum{{group=\"{name}\"}} {}",
+                self.latency_sum_us[g].load(Relaxed) as f64 / 1e6
+            );
             let _ = writeln!(s, "vigil_http_request_duration_seconds_count{{group=\"{name}\"}} {cum}");
         }
         for (name, help, v) in [

@@ -8,7 +8,10 @@ use vigil_store::ReadScope;
 pub const DEFAULT_POLICY: &[(&str, &[&str])] = &[
     (
         "EU member state",
-        &["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"],
+        &[
+            "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL",
+            "PT", "RO", "SK", "SI", "ES", "SE",
+        ],
     ),
     ("EU candidate country", &["AL", "BA", "GE", "MD", "ME", "MK", "RS", "TR", "UA"]),
     ("EFTA state", &["IS", "LI", "NO", "CH"]),

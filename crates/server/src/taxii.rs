@@ -78,7 +78,16 @@ impl Coll {
 
     pub fn id(self) -> String {
         match self {
-            Coll::Shared(t) => format!("shared-{}", if t == Tlp::Clear { "clear" } else if t == Tlp::Green { "green" } else { "amber" }),
+            Coll::Shared(t) => format!(
+                "shared-{}",
+                if t == Tlp::Clear {
+                    "clear"
+                } else if t == Tlp::Green {
+                    "green"
+                } else {
+                    "amber"
+                }
+            ),
             Coll::Member(n) => format!("member-{n}"),
             Coll::Inbox(n) => format!("inbox-{n}"),
         }
@@ -164,7 +173,10 @@ fn accepts(headers: &HeaderMap) -> Result<(), TaxiiError> {
     let ok = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|range| {
         let mut parts = range.split(';').map(str::trim);
         let mt = parts.next().unwrap_or("").to_ascii_lowercase();
-        let version = parts.filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim().eq_ignore_ascii_case("version")).map(|(_, v)| v.trim().trim_matches('"'));
+        let version = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("version"))
+            .map(|(_, v)| v.trim().trim_matches('"'));
         mt == "application/taxii+json" && version.is_none_or(|v| v == "2.1")
     });
     if ok {
@@ -272,14 +284,15 @@ pub fn decode_cursor(s: &str) -> Option<i64> {
 }
 
 fn parse_time(name: &str, v: &str) -> Result<String, TaxiiError> {
-    vigil_model::time::parse(name, v.trim())
-        .map(|t| vigil_model::time::sort_key(&t))
-        .map_err(|_| TaxiiError::bad_request(format!("`{name}` must be an RFC 3339 UTC timestamp such as 2026-01-01T00:00:00.000Z, not `{v}`")))
+    vigil_model::time::parse(name, v.trim()).map(|t| vigil_model::time::sort_key(&t)).map_err(|_| {
+        TaxiiError::bad_request(format!("`{name}` must be an RFC 3339 UTC timestamp such as 2026-01-01T00:00:00.000Z, not `{v}`"))
+    })
 }
 
 /// Parses TAXII query parameters; `allow` lists which are accepted on this endpoint.
 pub fn parse_filters(raw: Option<&str>, max_page: usize, allow: &[&str]) -> Result<Filters, TaxiiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|e| TaxiiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|e| TaxiiError::bad_request(format!("malformed query string: {e}")))?;
     let mut f = Filters { limit: max_page, ..Default::default() };
     let mut canon: Vec<(String, String)> = Vec::new();
     let mut version_words: Vec<String> = Vec::new();
@@ -296,10 +309,17 @@ pub fn parse_filters(raw: Option<&str>, max_page: usize, allow: &[&str]) -> Resu
         let list = || v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
         match k.as_str() {
             "limit" => {
-                let n: usize = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| TaxiiError::bad_request(format!("`limit` must be a positive integer, not `{v}`")))?;
+                let n: usize = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| TaxiiError::bad_request(format!("`limit` must be a positive integer, not `{v}`")))?;
                 f.limit = n.min(max_page);
             }
-            "next" => f.after_seq = decode_cursor(&v).ok_or_else(|| TaxiiError::bad_request("`next` is not a cursor this server issued"))?,
+            "next" => {
+                f.after_seq = decode_cursor(&v).ok_or_else(|| TaxiiError::bad_request("`next` is not a cursor this server issued"))?
+            }
             "added_after" => f.added_after = Some(parse_time("added_after", &v)?),
             "match[type]" => {
                 for t in list() {
@@ -344,7 +364,9 @@ pub fn parse_filters(raw: Option<&str>, max_page: usize, allow: &[&str]) -> Resu
         } else if keywords.is_empty() {
             VersionSel::Exact(version_words.iter().map(|w| parse_time("match[version]", w)).collect::<Result<_, _>>()?)
         } else {
-            return Err(TaxiiError::bad_request("`match[version]` mixing timestamps with first/last is not supported; use all, first, last, or timestamps"));
+            return Err(TaxiiError::bad_request(
+                "`match[version]` mixing timestamps with first/last is not supported; use all, first, last, or timestamps",
+            ));
         };
     }
     canon.sort();
@@ -407,8 +429,11 @@ async fn page(st: &Arc<AppState>, caller: Option<&Principal>, coll: Coll, f: Fil
             body.push_str("]}");
         }
         Kind::Manifest => {
-            let items: Vec<Value> =
-                p.rows.iter().map(|r| json!({"id": r.id, "date_added": r.added_at, "version": r.version, "media_type": STIX_MEDIA})).collect();
+            let items: Vec<Value> = p
+                .rows
+                .iter()
+                .map(|r| json!({"id": r.id, "date_added": r.added_at, "version": r.version, "media_type": STIX_MEDIA}))
+                .collect();
             body.push_str(",\"objects\":");
             body.push_str(&Value::Array(items).to_string());
             body.push('}');
@@ -455,7 +480,13 @@ fn audit_read(st: &AppState, caller: Option<&Principal>, coll: Coll, what: &str,
 
 const OBJ_PARAMS: &[&str] = &["added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]"];
 
-async fn objects(State(st): State<Arc<AppState>>, Caller(c): Caller, headers: HeaderMap, Path(cid): Path<String>, RawQuery(q): RawQuery) -> Result<Response, TaxiiError> {
+async fn objects(
+    State(st): State<Arc<AppState>>,
+    Caller(c): Caller,
+    headers: HeaderMap,
+    Path(cid): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
     accepts(&headers)?;
     let (coll, _, _) = resolve(&cid, c.as_ref())?;
     let f = parse_filters(q.as_deref(), st.cfg.max_page, OBJ_PARAMS)?;
@@ -464,7 +495,13 @@ async fn objects(State(st): State<Arc<AppState>>, Caller(c): Caller, headers: He
     Ok(page_response(&p))
 }
 
-async fn manifest(State(st): State<Arc<AppState>>, Caller(c): Caller, headers: HeaderMap, Path(cid): Path<String>, RawQuery(q): RawQuery) -> Result<Response, TaxiiError> {
+async fn manifest(
+    State(st): State<Arc<AppState>>,
+    Caller(c): Caller,
+    headers: HeaderMap,
+    Path(cid): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, TaxiiError> {
     accepts(&headers)?;
     let (coll, _, _) = resolve(&cid, c.as_ref())?;
     let f = parse_filters(q.as_deref(), st.cfg.max_page, OBJ_PARAMS)?;
@@ -524,7 +561,10 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
     let mut parts = ct.split(';').map(str::trim);
     let mt = parts.next().unwrap_or("").to_ascii_lowercase();
-    let version = parts.filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim().eq_ignore_ascii_case("version")).map(|(_, v)| v.trim().trim_matches('"').to_string());
+    let version = parts
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("version"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string());
     mt == "application/taxii+json" && version.as_deref().is_none_or(|v| v == "2.1")
 }
 
@@ -546,7 +586,11 @@ async fn add_objects(
     }
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            TaxiiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request too large", format!("the limit is {} bytes (max_content_length)", st.cfg.max_body))
+            TaxiiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large",
+                format!("the limit is {} bytes (max_content_length)", st.cfg.max_body),
+            )
         } else {
             TaxiiError::bad_request(format!("cannot read the request body: {e}"))
         }
@@ -568,7 +612,9 @@ async fn add_objects(
                 successes.push(json!({"id": id, "version": version}));
                 good.push(o);
             }
-            Err(e) => failures.push(json!({"id": if id.is_empty() { format!("objects[{i}]") } else { id }, "version": version, "message": e.to_string()})),
+            Err(e) => failures.push(
+                json!({"id": if id.is_empty() { format!("objects[{i}]") } else { id }, "version": version, "message": e.to_string()}),
+            ),
         }
     }
     st.metrics.objects_received.fetch_add(list.len() as u64, Relaxed);
@@ -588,11 +634,21 @@ async fn add_objects(
     let store = st.store.clone();
     let (sid2, text) = (sid.clone(), status.to_string());
     blocking(move || Ok(store.put_status(&sid2, member, &text)?)).await?;
-    st.audit.record(&format!("member-{}/token-{}", p.member_id, p.token_id), "taxii.add", &coll.id(), json!({"status": sid, "received": list.len(), "stored": n_good}));
+    st.audit.record(
+        &format!("member-{}/token-{}", p.member_id, p.token_id),
+        "taxii.add",
+        &coll.id(),
+        json!({"status": sid, "received": list.len(), "stored": n_good}),
+    );
     Ok(taxii_json(StatusCode::ACCEPTED, &status))
 }
 
-async fn status(State(st): State<Arc<AppState>>, Caller(c): Caller, headers: HeaderMap, Path(sid): Path<String>) -> Result<Response, TaxiiError> {
+async fn status(
+    State(st): State<Arc<AppState>>,
+    Caller(c): Caller,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<Response, TaxiiError> {
     accepts(&headers)?;
     let Some(p) = c else { return Err(TaxiiError::not_found("no such status")) };
     let store = st.store.clone();

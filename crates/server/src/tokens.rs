@@ -148,7 +148,8 @@ impl TokenCache {
         }
         let Some(member) = store.member(rec.member_id)? else { return Ok(None) };
         let Some(role) = Role::parse(&rec.role) else { return Ok(None) };
-        let principal = Principal { token_id: rec.id, member_id: member.id, identity_id: member.identity_id, operator: member.operator, role };
+        let principal =
+            Principal { token_id: rec.id, member_id: member.id, identity_id: member.identity_id, operator: member.operator, role };
         if let Ok(mut m) = self.map.write() {
             // Bounded: a flood of distinct valid tokens cannot grow memory without limit.
             if m.len() > 100_000 {

@@ -73,7 +73,14 @@ fn fixture() -> Fixture {
     fixture_with(ServerConfig::default())
 }
 
-async fn call(f: &Fixture, method: &str, uri: &str, auth: Option<String>, ctype: Option<&str>, body: Vec<u8>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+async fn call(
+    f: &Fixture,
+    method: &str,
+    uri: &str,
+    auth: Option<String>,
+    ctype: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut r = Request::builder().method(method).uri(uri).header("accept", TAXII);
     if let Some(a) = auth {
         r = r.header("authorization", a);
@@ -98,7 +105,10 @@ async fn get_json(f: &Fixture, uri: &str, tok: &str) -> (StatusCode, Value) {
 }
 
 fn ids_in(v: &Value, key: &str) -> Vec<String> {
-    v.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_string)).collect()).unwrap_or_default()
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// Every id a caller can reach for `id` through each path out.
@@ -134,7 +144,8 @@ async fn reach(f: &Fixture, tok: &str, id: &str) -> Vec<&'static str> {
     out
 }
 
-const ALL_PATHS: [&str; 7] = ["api.object", "api.search", "api.export", "taxii.objects", "taxii.manifest", "taxii.object", "taxii.versions"];
+const ALL_PATHS: [&str; 7] =
+    ["api.object", "api.search", "api.export", "taxii.objects", "taxii.manifest", "taxii.object", "taxii.versions"];
 
 #[tokio::test]
 async fn isolation_every_level_every_path() {
@@ -172,7 +183,8 @@ async fn member_collections_are_private() {
         "created": "2024-02-01T00:00:00.000Z", "modified": "2024-02-01T00:00:00.000Z", "pattern": "[ipv4-addr:value = '198.51.100.7']",
         "pattern_type": "stix", "valid_from": "2024-02-01T00:00:00Z", "object_marking_refs": [Tlp::Green.marking_id()]});
     let body = serde_json::to_vec(&json!({"objects": [obj, {"type": "indicator", "id": "bad"}]})).expect("json");
-    let (s, _, b) = call(&f, "POST", &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id), bearer(&f.a), Some(TAXII), body.clone()).await;
+    let (s, _, b) =
+        call(&f, "POST", &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id), bearer(&f.a), Some(TAXII), body.clone()).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let st: Value = serde_json::from_slice(&b).expect("status");
     assert_eq!((st["success_count"].as_u64(), st["failure_count"].as_u64()), (Some(1), Some(1)));
@@ -181,12 +193,17 @@ async fn member_collections_are_private() {
     assert_eq!(get_json(&f, &format!("/taxii2/vigil/status/{sid}/"), &f.b).await.0, StatusCode::NOT_FOUND);
     let (_, v) = get_json(&f, &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id), &f.a).await;
     let got = &v["objects"][0];
-    assert_eq!(got["created_by_ref"].as_str(), f.store.member(f.a_id).expect("m").map(|m| m.identity_id).as_deref(), "marked with the poster's identity");
+    assert_eq!(
+        got["created_by_ref"].as_str(),
+        f.store.member(f.a_id).expect("m").map(|m| m.identity_id).as_deref(),
+        "marked with the poster's identity"
+    );
     let id = "indicator--5a0c2b6e-2222-4c1e-9a1b-000000000001";
     assert!(reach(&f, &f.b, id).await.is_empty());
     assert!(reach(&f, &f.op, id).await.is_empty(), "not in the knowledge base before promotion");
     // B may not write to A's inbox, nobody to a shared collection.
-    let (s, _, _) = call(&f, "POST", &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id), bearer(&f.b), Some(TAXII), body.clone()).await;
+    let (s, _, _) =
+        call(&f, "POST", &format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id), bearer(&f.b), Some(TAXII), body.clone()).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _, _) = call(&f, "POST", "/taxii2/vigil/collections/shared-green/objects/", bearer(&f.a), Some(TAXII), body).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -197,7 +214,8 @@ async fn member_collections_are_private() {
 #[tokio::test]
 async fn authentication() {
     let f = fixture();
-    let basic = |user: &str, pass: &str| Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))));
+    let basic =
+        |user: &str, pass: &str| Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))));
     assert_eq!(call(&f, "GET", "/taxii2/", bearer(&f.a), None, vec![]).await.0, StatusCode::OK);
     assert_eq!(call(&f, "GET", "/taxii2/", basic("anything", &f.a), None, vec![]).await.0, StatusCode::OK);
     assert_eq!(call(&f, "GET", "/taxii2/", None, None, vec![]).await.0, StatusCode::UNAUTHORIZED);
@@ -255,7 +273,10 @@ async fn taxii_protocol_errors() {
     r = Request::builder().uri("/taxii2/").header("authorization", format!("Bearer {}", f.a));
     assert_eq!(app(f.state.clone()).oneshot(r.body(Body::empty()).expect("req")).await.expect("resp").status(), StatusCode::NOT_ACCEPTABLE);
     let inbox = format!("/taxii2/vigil/collections/inbox-{}/objects/", f.a_id);
-    assert_eq!(call(&f, "POST", &inbox, bearer(&f.a), Some("application/json"), b"{}".to_vec()).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        call(&f, "POST", &inbox, bearer(&f.a), Some("application/json"), b"{}".to_vec()).await.0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     assert_eq!(call(&f, "POST", &inbox, bearer(&f.a), Some(TAXII), b"{not json".to_vec()).await.0, StatusCode::BAD_REQUEST);
     let huge = vec![b' '; ServerConfig::default().max_body + 10];
     assert_eq!(call(&f, "POST", &inbox, bearer(&f.a), Some(TAXII), huge).await.0, StatusCode::PAYLOAD_TOO_LARGE);
@@ -337,16 +358,56 @@ async fn members_over_rest_follow_the_policy() {
     let op = store.operator_member().expect("op").expect("op");
     let (admin, _) = vigil_server::tokens::create(&store, op.id, Role::Admin, None).expect("token");
     let post = |body: Value| serde_json::to_vec(&body).expect("json");
-    let (s, _, _) = call(&f, "POST", "/api/v1/members", bearer(&admin), Some("application/json"), post(json!({"name": "US Agency", "country": "US", "kind": "agency"}))).await;
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "US Agency", "country": "US", "kind": "agency"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _, b) = call(&f, "POST", "/api/v1/members", bearer(&admin), Some("application/json"), post(json!({"name": "Holy See CSIRT", "country": "VA", "kind": "csirt"}))).await;
+    let (s, _, b) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "Holy See CSIRT", "country": "VA", "kind": "csirt"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
-    let (s, _, _) = call(&f, "POST", "/api/v1/members", bearer(&admin), Some("application/json"), post(json!({"name": "Kosovo", "country": "XK", "kind": "csirt"}))).await;
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "Kosovo", "country": "XK", "kind": "csirt"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "XK needs the administrator");
     store.add_eligible("XK", "test").expect("add");
-    let (s, _, _) = call(&f, "POST", "/api/v1/members", bearer(&admin), Some("application/json"), post(json!({"name": "Kosovo", "country": "XK", "kind": "csirt"}))).await;
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&admin),
+        Some("application/json"),
+        post(json!({"name": "Kosovo", "country": "XK", "kind": "csirt"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _, _) = call(&f, "POST", "/api/v1/members", bearer(&f.a), Some("application/json"), post(json!({"name": "x", "country": "DE", "kind": "csirt"}))).await;
+    let (s, _, _) = call(
+        &f,
+        "POST",
+        "/api/v1/members",
+        bearer(&f.a),
+        Some("application/json"),
+        post(json!({"name": "x", "country": "DE", "kind": "csirt"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (_, v) = get_json(&f, "/api/v1/members", &f.a).await;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "a member sees only itself");

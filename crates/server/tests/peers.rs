@@ -19,7 +19,8 @@ fn repo() -> PathBuf {
 
 /// The peers venv: $VENV, else .venv-peers in the repository, else the main checkout's.
 fn venv() -> Option<PathBuf> {
-    let candidates = [std::env::var("VENV").ok().map(PathBuf::from), Some(repo().join(".venv-peers")), Some(PathBuf::from("/work/main/.venv-peers"))];
+    let candidates =
+        [std::env::var("VENV").ok().map(PathBuf::from), Some(repo().join(".venv-peers")), Some(PathBuf::from("/work/main/.venv-peers"))];
     candidates.into_iter().flatten().find(|p| p.join("bin/python").exists())
 }
 
@@ -30,7 +31,9 @@ fn peers() -> PathBuf {
 #[test]
 fn oasis_client_and_validator_against_a_live_server() {
     let (Some(venv), true) = (venv(), peers().join("taxii_client_check.py").exists()) else {
-        eprintln!("SKIPPED: Python peers (taxii2-client, stix2-validator) not found; set VENV or install ../shared/peers/requirements.lock.txt");
+        eprintln!(
+            "SKIPPED: Python peers (taxii2-client, stix2-validator) not found; set VENV or install ../shared/peers/requirements.lock.txt"
+        );
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -41,10 +44,12 @@ fn oasis_client_and_validator_against_a_live_server() {
     let prov = Provenance { source: "peers-test".into(), ingested_at: "2024-01-01T00:00:00Z".into(), original_id: None, file: None };
     let objs: Vec<StixObject> = (0..150)
         .map(|i| {
-            StixObject::from_value(json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--6b0c2b6e-4444-4c1e-9a1b-{i:012}"),
+            StixObject::from_value(
+                json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--6b0c2b6e-4444-4c1e-9a1b-{i:012}"),
                 "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": format!("peer {i}"),
                 "indicator_types": ["malicious-activity"], "pattern": format!("[domain-name:value = 'peer{i}.example']"),
-                "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z", "object_marking_refs": [Tlp::Clear.marking_id()]}))
+                "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z", "object_marking_refs": [Tlp::Clear.marking_id()]}),
+            )
             .expect("fixture")
         })
         .collect();
@@ -68,7 +73,11 @@ fn oasis_client_and_validator_against_a_live_server() {
     });
     let addr = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("server up");
     let base = format!("http://{addr}");
-    let out = Command::new(venv.join("bin/python")).arg(peers().join("taxii_client_check.py")).args([&base, "member", &tok]).output().expect("run client");
+    let out = Command::new(venv.join("bin/python"))
+        .arg(peers().join("taxii_client_check.py"))
+        .args([&base, "member", &tok])
+        .output()
+        .expect("run client");
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}");
     assert!(out.status.success(), "taxii_client_check failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -86,10 +95,14 @@ fn oasis_client_and_validator_against_a_live_server() {
     objects.push(Tlp::Clear.marking_object());
     objects.push(vigil_model::tlp::tlp2_extension_definition());
     let export = client(&format!("{base}/api/v1/exports/stix?limit=100"));
-    for (name, bundle) in [("taxii-page", json!({"type": "bundle", "id": "bundle--6b0c2b6e-4444-4c1e-9a1b-000000000999", "objects": objects})), ("export", export["bundle"].clone())] {
+    for (name, bundle) in [
+        ("taxii-page", json!({"type": "bundle", "id": "bundle--6b0c2b6e-4444-4c1e-9a1b-000000000999", "objects": objects})),
+        ("export", export["bundle"].clone()),
+    ] {
         let path = dir.path().join(format!("{name}.json"));
         std::fs::write(&path, bundle.to_string()).expect("write bundle");
-        let v = Command::new(venv.join("bin/stix2_validator")).args(["--version", "2.1", "--no-cache"]).arg(&path).output().expect("validator");
+        let v =
+            Command::new(venv.join("bin/stix2_validator")).args(["--version", "2.1", "--no-cache"]).arg(&path).output().expect("validator");
         assert!(v.status.success(), "{name} invalid:\n{}", String::from_utf8_lossy(&v.stdout));
     }
 }

@@ -196,7 +196,12 @@ pub fn tokens(env: &Env, cmd: &TokensCommand) -> anyhow::Result<u8> {
             let Some(m) = env.store.member(a.member)? else { bail!("no member {} (see `vigil members list`)", a.member) };
             let expires = vigil_server::tokens::parse_expiry(&a.expires).map_err(anyhow::Error::msg)?;
             let (token, rec) = vigil_server::tokens::create(&env.store, m.id, role, expires.as_deref())?;
-            audit(env).record("cli", "tokens.create", &format!("token-{}", rec.id), json!({"member": m.id, "role": role.as_str(), "expires_at": expires}));
+            audit(env).record(
+                "cli",
+                "tokens.create",
+                &format!("token-{}", rec.id),
+                json!({"member": m.id, "role": role.as_str(), "expires_at": expires}),
+            );
             if a.json {
                 crate::output::json(&json!({"token": token, "id": rec.id, "member": m.id, "role": role.as_str(), "expires_at": expires}))?;
             } else {
@@ -219,7 +224,13 @@ pub fn tokens(env: &Env, cmd: &TokensCommand) -> anyhow::Result<u8> {
             } else {
                 for t in all {
                     let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
-                    println!("{:>4}  member {:<4} {:<8} {state:<8} expires {}", t.id, t.member_id, t.role, t.expires_at.as_deref().unwrap_or("never"));
+                    println!(
+                        "{:>4}  member {:<4} {:<8} {state:<8} expires {}",
+                        t.id,
+                        t.member_id,
+                        t.role,
+                        t.expires_at.as_deref().unwrap_or("never")
+                    );
                 }
             }
             Ok(0)

@@ -88,7 +88,9 @@ pub fn run_with(env: &Env, a: &ServeArgs, announce: impl FnOnce(SocketAddr, &Ser
 pub fn run(env: &Env, a: &ServeArgs) -> anyhow::Result<u8> {
     run_with(env, a, |addr, cfg| {
         let scheme = if cfg.tls_cert.is_some() { "https" } else { "http" };
-        eprintln!("vigil: serving {scheme}://{addr}/taxii2/ (TAXII 2.1) and {scheme}://{addr}/api/v1/ (REST; OpenAPI at /api/v1/openapi.json)");
+        eprintln!(
+            "vigil: serving {scheme}://{addr}/taxii2/ (TAXII 2.1) and {scheme}://{addr}/api/v1/ (REST; OpenAPI at /api/v1/openapi.json)"
+        );
     })
 }
 

@@ -91,8 +91,10 @@ impl MemberStore for SqliteStore {
         self.write_raw(|w| {
             let now = w.now.clone();
             let identity_id = ids::vigil_id("identity", &["vigil-member", name, country, &now]);
-            w.tx.prepare_cached("INSERT INTO members (name, country, kind, identity_id, operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![name, country, kind, identity_id, operator, now])?;
+            w.tx.prepare_cached(
+                "INSERT INTO members (name, country, kind, identity_id, operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![name, country, kind, identity_id, operator, now])?;
             let id = w.tx.last_insert_rowid();
             let stamp = vigil_model::time::format(&chrono::Utc::now());
             // Members know who else is in the community (TLP:GREEN), as they need to for TLP and sightings.
@@ -118,11 +120,15 @@ impl MemberStore for SqliteStore {
     }
 
     fn member(&self, id: i64) -> Result<Option<Member>, StoreError> {
-        self.with_reader(|c| Ok(c.prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE id = ?1"))?.query_row([id], member_row).optional()?))
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE id = ?1"))?.query_row([id], member_row).optional()?)
+        })
     }
 
     fn operator_member(&self) -> Result<Option<Member>, StoreError> {
-        self.with_reader(|c| Ok(c.prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE operator = 1"))?.query_row([], member_row).optional()?))
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE operator = 1"))?.query_row([], member_row).optional()?)
+        })
     }
 
     fn add_token(&self, member_id: i64, role: &str, lookup: &str, hash: &str, expires_at: Option<&str>) -> Result<TokenRecord, StoreError> {
@@ -145,11 +151,17 @@ impl MemberStore for SqliteStore {
     }
 
     fn token_by_lookup(&self, lookup: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.with_reader(|c| Ok(c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE lookup = ?1"))?.query_row([lookup], token_row).optional()?))
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE lookup = ?1"))?
+                .query_row([lookup], token_row)
+                .optional()?)
+        })
     }
 
     fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
-        self.with_reader(|c| Ok(c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?.query_row([id], token_row).optional()?))
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?.query_row([id], token_row).optional()?)
+        })
     }
 
     fn tokens(&self, member_id: Option<i64>) -> Result<Vec<TokenRecord>, StoreError> {
@@ -162,7 +174,9 @@ impl MemberStore for SqliteStore {
 
     fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
         self.simple_write(|c| {
-            Ok(c.prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?.execute(params![id, now_micros()])? > 0)
+            Ok(c.prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
+                .execute(params![id, now_micros()])?
+                > 0)
         })
     }
 
@@ -239,7 +253,10 @@ impl MemberStore for SqliteStore {
                 let d = tlp_rank(q.scope.default_tlp);
                 (
                     "objects",
-                    vec![format!("COALESCE(o.tlp, {d}) BETWEEN {} AND {}", tlp_rank(*tlp_min), tlp_rank(*tlp_max)), visibility_sql(&q.scope)],
+                    vec![
+                        format!("COALESCE(o.tlp, {d}) BETWEEN {} AND {}", tlp_rank(*tlp_min), tlp_rank(*tlp_max)),
+                        visibility_sql(&q.scope),
+                    ],
                 )
             }
             PageSource::Inbox { member } => ("inbox", vec![format!("o.member_id = {member}")]),
@@ -268,7 +285,11 @@ impl MemberStore for SqliteStore {
             }
             clauses.push(format!("o.stix_id IN ({})", list(&mut args, &q.ids)));
         }
-        let same = if table == "objects" { "p.hid = o.hid AND p.stix_id = o.stix_id" } else { "p.member_id = o.member_id AND p.stix_id = o.stix_id" };
+        let same = if table == "objects" {
+            "p.hid = o.hid AND p.stix_id = o.stix_id"
+        } else {
+            "p.member_id = o.member_id AND p.stix_id = o.stix_id"
+        };
         match &q.versions {
             VersionSel::Last if table == "objects" => clauses.push("o.lk = 0".into()),
             VersionSel::Last => clauses.push(format!("NOT EXISTS (SELECT 1 FROM {table} p WHERE {same} AND p.version > o.version)")),
@@ -287,7 +308,13 @@ impl MemberStore for SqliteStore {
             let rows = st.query_map(params_from_iter(args.iter()), |r| {
                 let added_at: String = r.get(2)?;
                 let version: String = r.get(3)?;
-                Ok(PageRow { seq: r.get(0)?, id: r.get(1)?, version: if version.is_empty() { added_at.clone() } else { version }, added_at, json: r.get(4)? })
+                Ok(PageRow {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    version: if version.is_empty() { added_at.clone() } else { version },
+                    added_at,
+                    json: r.get(4)?,
+                })
             })?;
             let mut out: Vec<PageRow> = rows.collect::<Result<_, _>>()?;
             let more = out.len() > limit;
@@ -314,7 +341,9 @@ impl MemberStore for SqliteStore {
 
     fn inbox_holders(&self, id: &str) -> Result<Vec<(i64, bool)>, StoreError> {
         self.with_reader(|c| {
-            let mut st = c.prepare_cached("SELECT member_id, max(promoted_at IS NOT NULL) FROM inbox WHERE stix_id = ?1 GROUP BY member_id ORDER BY member_id")?;
+            let mut st = c.prepare_cached(
+                "SELECT member_id, max(promoted_at IS NOT NULL) FROM inbox WHERE stix_id = ?1 GROUP BY member_id ORDER BY member_id",
+            )?;
             let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -340,7 +369,8 @@ impl MemberStore for SqliteStore {
             Ok(())
         })?;
         self.simple_write(|c| {
-            c.prepare_cached("UPDATE inbox SET promoted_at = ?2 WHERE stix_id = ?1 AND promoted_at IS NULL")?.execute(params![id, now_micros()])?;
+            c.prepare_cached("UPDATE inbox SET promoted_at = ?2 WHERE stix_id = ?1 AND promoted_at IS NULL")?
+                .execute(params![id, now_micros()])?;
             Ok(())
         })?;
         Ok(Some(member))
@@ -356,14 +386,21 @@ impl MemberStore for SqliteStore {
 
     fn status(&self, id: &str) -> Result<Option<(i64, String)>, StoreError> {
         self.with_reader(|c| {
-            Ok(c.prepare_cached("SELECT member_id, json FROM taxii_status WHERE id = ?1")?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+            Ok(c.prepare_cached("SELECT member_id, json FROM taxii_status WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
         })
     }
 
     fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<(), StoreError> {
         self.simple_write(|c| {
-            c.prepare_cached("INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![now_micros(), actor, action, target, detail])?;
+            c.prepare_cached("INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
+                now_micros(),
+                actor,
+                action,
+                target,
+                detail
+            ])?;
             Ok(())
         })
     }
