@@ -256,7 +256,7 @@ pub fn scoped_reads<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
         assert_eq!(s.get_visible(&id, &member_scope(b))?.is_some(), open, "{eff:?} not shared with b");
         assert_eq!(page(member_scope(b), Tlp::Clear, Tlp::Red)?.contains(&id), open);
     }
-    assert_eq!(s.shares_of(&tool(4, Some(Tlp::Red)).id().to_string())?, vec![a]);
+    assert_eq!(s.shares_of(tool(4, Some(Tlp::Red)).id())?, vec![a]);
     // paging is exact and keyed on seq
     let first = {
         let q = PageQuery {
