@@ -218,6 +218,12 @@ async fn search(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be between 1 and 200"));
     }
+    // SQLite's FTS5 query parser fails on NUL and other control characters (schemathesis found it): refuse them.
+    if p.q.chars().any(char::is_control) || p.q.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "`q` must be at most 1000 bytes without control characters",
+        ));
+    }
     let offset = p.offset.unwrap_or(0);
     if offset > 10_000 {
         return Err(ApiError::bad_request("`offset` must be at most 10000"));

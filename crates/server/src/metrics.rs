@@ -71,7 +71,10 @@ impl Metrics {
 
     pub fn text(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP vigil_http_requests_total HTTP requests by route group and status class.\n# TYPE vigil_http_requests_total counter");
+        let _ = writeln!(
+            s,
+            "# HELP vigil_http_requests_total HTTP requests by route group and status class.\n# TYPE vigil_http_requests_total counter"
+        );
         for (g, name) in GROUPS.iter().enumerate() {
             for (c, class) in CLASSES.iter().enumerate() {
                 let _ = writeln!(
@@ -81,7 +84,10 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(s, "# HELP vigil_http_request_duration_seconds Request latency.\n# TYPE vigil_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            s,
+            "# HELP vigil_http_request_duration_seconds Request latency.\n# TYPE vigil_http_request_duration_seconds histogram"
+        );
         for (g, name) in GROUPS.iter().enumerate() {
             let mut cum = 0;
             for (i, le) in BUCKETS_MS.iter().enumerate() {

@@ -360,9 +360,9 @@ pub fn decode_cursor(s: &str) -> Option<i64> {
 }
 
 fn parse_time(name: &str, v: &str) -> Result<String, TaxiiError> {
-    vigil_model::time::parse(name, v.trim())
-        .map(|t| vigil_model::time::sort_key(&t))
-        .map_err(|_| TaxiiError::bad_request(format!("`{name}` must be an RFC 3339 UTC timestamp such as 2026-01-01T00:00:00.000Z, not `{v}`")))
+    vigil_model::time::parse(name, v.trim()).map(|t| vigil_model::time::sort_key(&t)).map_err(|_| {
+        TaxiiError::bad_request(format!("`{name}` must be an RFC 3339 UTC timestamp such as 2026-01-01T00:00:00.000Z, not `{v}`"))
+    })
 }
 
 /// Parses TAXII query parameters; `allow` lists which are accepted on this endpoint.
@@ -380,6 +380,11 @@ pub fn parse_filters(
     let mut canon: Vec<(String, String)> = Vec::new();
     let mut version_words: Vec<String> = Vec::new();
     for (k, v) in pairs {
+        // TAXII 2.1 (3.4): a server ignores filters it does not support, as medallion does; taxii2-client relies
+        // on it (a `match=` keyword argument becomes `match[match]`). Known filters with bad values are errors.
+        if k.starts_with("match[") && !allow.contains(&k.as_str()) {
+            continue;
+        }
         if !allow.contains(&k.as_str()) {
             return Err(TaxiiError::bad_request(format!(
                 "unsupported query parameter `{k}` (supported here: {})",
@@ -476,7 +481,9 @@ pub fn parse_filters(
                     .collect::<Result<_, _>>()?,
             )
         } else {
-            return Err(TaxiiError::bad_request("`match[version]` mixing timestamps with first/last is not supported; use all, first, last, or timestamps"));
+            return Err(TaxiiError::bad_request(
+                "`match[version]` mixing timestamps with first/last is not supported; use all, first, last, or timestamps",
+            ));
         };
     }
     canon.sort();
@@ -556,8 +563,11 @@ async fn page(
             body.push_str("]}");
         }
         Kind::Manifest => {
-            let items: Vec<Value> =
-                p.rows.iter().map(|r| json!({"id": r.id, "date_added": r.added_at, "version": r.version, "media_type": STIX_MEDIA})).collect();
+            let items: Vec<Value> = p
+                .rows
+                .iter()
+                .map(|r| json!({"id": r.id, "date_added": r.added_at, "version": r.version, "media_type": STIX_MEDIA}))
+                .collect();
             body.push_str(",\"objects\":");
             body.push_str(&Value::Array(items).to_string());
             body.push('}');
@@ -810,7 +820,9 @@ async fn add_objects(
                 successes.push(json!({"id": id, "version": version}));
                 good.push(o);
             }
-            Err(e) => failures.push(json!({"id": if id.is_empty() { format!("objects[{i}]") } else { id }, "version": version, "message": e.to_string()})),
+            Err(e) => failures.push(
+                json!({"id": if id.is_empty() { format!("objects[{i}]") } else { id }, "version": version, "message": e.to_string()}),
+            ),
         }
     }
     st.metrics
@@ -892,7 +904,11 @@ mod tests {
         assert!(parse_filters(Some("limit=0"), 1000, OBJ_PARAMS).is_err());
         assert!(parse_filters(Some("added_after=yesterday"), 1000, OBJ_PARAMS).is_err());
         assert!(parse_filters(Some("match[id]=nope"), 1000, OBJ_PARAMS).is_err());
-        assert!(parse_filters(Some("match[colour]=red"), 1000, OBJ_PARAMS).is_err());
+        assert!(
+            parse_filters(Some("match[colour]=red"), 1000, OBJ_PARAMS).is_ok(),
+            "unsupported filters are ignored"
+        );
+        assert!(parse_filters(Some("colour=red"), 1000, OBJ_PARAMS).is_err());
         assert!(
             parse_filters(Some("match[spec_version]=2.0"), 1000, OBJ_PARAMS)
                 .expect("ok")

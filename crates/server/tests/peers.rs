@@ -37,7 +37,9 @@ fn peers() -> PathBuf {
 #[test]
 fn oasis_client_and_validator_against_a_live_server() {
     let (Some(venv), true) = (venv(), peers().join("taxii_client_check.py").exists()) else {
-        eprintln!("SKIPPED: Python peers (taxii2-client, stix2-validator) not found; set VENV or install ../shared/peers/requirements.lock.txt");
+        eprintln!(
+            "SKIPPED: Python peers (taxii2-client, stix2-validator) not found; set VENV or install ../shared/peers/requirements.lock.txt"
+        );
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -58,10 +60,12 @@ fn oasis_client_and_validator_against_a_live_server() {
     };
     let objs: Vec<StixObject> = (0..150)
         .map(|i| {
-            StixObject::from_value(json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--6b0c2b6e-4444-4c1e-9a1b-{i:012}"),
+            StixObject::from_value(
+                json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--6b0c2b6e-4444-4c1e-9a1b-{i:012}"),
                 "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": format!("peer {i}"),
                 "indicator_types": ["malicious-activity"], "pattern": format!("[domain-name:value = 'peer{i}.example']"),
-                "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z", "object_marking_refs": [Tlp::Clear.marking_id()]}))
+                "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z", "object_marking_refs": [Tlp::Clear.marking_id()]}),
+            )
             .expect("fixture")
         })
         .collect();

@@ -116,7 +116,9 @@ pub fn run(env: &Env, a: &ServeArgs) -> anyhow::Result<u8> {
         } else {
             "http"
         };
-        eprintln!("vigil: serving {scheme}://{addr}/taxii2/ (TAXII 2.1) and {scheme}://{addr}/api/v1/ (REST; OpenAPI at /api/v1/openapi.json)");
+        eprintln!(
+            "vigil: serving {scheme}://{addr}/taxii2/ (TAXII 2.1) and {scheme}://{addr}/api/v1/ (REST; OpenAPI at /api/v1/openapi.json)"
+        );
     })
 }
 

@@ -121,8 +121,10 @@ impl MemberStore for SqliteStore {
         self.write_raw(|w| {
             let now = w.now.clone();
             let identity_id = ids::vigil_id("identity", &["vigil-member", name, country, &now]);
-            w.tx.prepare_cached("INSERT INTO members (name, country, kind, identity_id, operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![name, country, kind, identity_id, operator, now])?;
+            w.tx.prepare_cached(
+                "INSERT INTO members (name, country, kind, identity_id, operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![name, country, kind, identity_id, operator, now])?;
             let id = w.tx.last_insert_rowid();
             let stamp = vigil_model::time::format(&chrono::Utc::now());
             // Members know who else is in the community (TLP:GREEN), as they need to for TLP and sightings.
@@ -431,7 +433,9 @@ impl MemberStore for SqliteStore {
 
     fn inbox_holders(&self, id: &str) -> Result<Vec<(i64, bool)>, StoreError> {
         self.with_reader(|c| {
-            let mut st = c.prepare_cached("SELECT member_id, max(promoted_at IS NOT NULL) FROM inbox WHERE stix_id = ?1 GROUP BY member_id ORDER BY member_id")?;
+            let mut st = c.prepare_cached(
+                "SELECT member_id, max(promoted_at IS NOT NULL) FROM inbox WHERE stix_id = ?1 GROUP BY member_id ORDER BY member_id",
+            )?;
             let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
