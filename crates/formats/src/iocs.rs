@@ -190,7 +190,10 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             derived: true,
         })?;
         if !family.is_empty() {
-            if fallback.is_none() {
+            // The family object goes with the first link after it changes only: the writer caches what a link
+            // resolved to, so later lines with the same keys need neither the object nor a lookup.
+            let fresh = fallback.is_none();
+            if fresh {
                 fallback = family_object(&family, &aliases, &references, ctx);
             }
             let mut keys = vec![family.clone()];
@@ -201,7 +204,7 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                 reverse: false,
                 target_types: vec!["malware".into()],
                 keys,
-                fallback: fallback.clone(),
+                fallback: if fresh { fallback.clone() } else { None },
                 marking_refs: Vec::new(),
             }))?;
         }

@@ -6,20 +6,65 @@
 //!
 //! Invariant: no printing; progress is reported through a callback.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use vigil_formats::{input, Format, FormatError, Item, Link, ParseCtx};
 use vigil_model::{ids, time, Provenance, StixObject, Tlp};
-use vigil_store::{PutMode, PutOutcome, Store, StoreError, WriteTx};
+use vigil_store::{Prepared, PutMode, PutOutcome, Store, StoreError, WriteTx};
 
 /// The MITRE identity ATT&CK objects are created by: ATT&CK is a public reference (TLP:CLEAR unless told otherwise).
 const MITRE_IDENTITY: &str = "identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5";
 
 /// Most error entries kept in a report; the rest are counted.
 const MAX_ERRORS: usize = 1000;
+
+/// Items per message between the parsing and the writing thread, and messages in flight.
+const BATCH: usize = 512;
+const PIPELINE_DEPTH: usize = 8;
+/// Most ids remembered per file for reference checks (the rest are checked in the database).
+const WRITTEN_MAX: usize = 200_000;
+/// Items between two progress reports.
+const PROGRESS_EVERY: u64 = 20_000;
+
+/// What the parsing thread hands the writing thread.
+enum Msg {
+    Object {
+        p: Prepared,
+        original_id: Option<String>,
+        derived: bool,
+    },
+    Other(Item),
+}
+
+fn mode_of(derived: bool) -> PutMode {
+    if derived {
+        PutMode::Derived
+    } else {
+        PutMode::Source
+    }
+}
+
+/// Marks and prepares an object item; everything else passes through.
+fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
+    match item {
+        Item::Object {
+            mut object,
+            original_id,
+            derived,
+        } => {
+            mark(opts, public, &mut object);
+            Msg::Object {
+                p: Prepared::new(object, mode_of(derived)),
+                original_id,
+                derived,
+            }
+        }
+        other => Msg::Other(other),
+    }
+}
 
 /// What `vigil ingest` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -287,43 +332,92 @@ impl Run<'_> {
             file: Some(unit.name.clone()),
         };
         let public = format.is_public_reference();
-        let mut parse_error: Option<FormatError> = None;
-        let mut file_report = Report::default();
         let opts = self.opts;
         let progress = &mut *self.progress;
         let base = self.report.clone();
-        let res = self.store.write(&mut |tx| {
-            let mut w = FileWriter {
-                tx,
-                opts,
-                prov: prov.clone(),
-                public,
-                report: Report::default(),
-                deferred: Vec::new(),
-                links: HashMap::new(),
-                file: ctx.file.clone(),
-                now: ctx.now.clone(),
-            };
+        let store = self.store;
+        // Two stages: this thread reads, parses and prepares objects (JSON, search text, keys); a second thread
+        // holds the write transaction and only runs SQL. A bounded channel keeps memory flat.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Msg>>(PIPELINE_DEPTH);
+        let shared = std::sync::Mutex::new(Report::default());
+        let (parse_result, written) = std::thread::scope(|scope| {
+            let shared = &shared;
+            let file = ctx.file.clone();
+            let now = ctx.now.clone();
+            let prov = prov.clone();
+            let writer = scope.spawn(move || {
+                let mut file_report = Report::default();
+                let res = store.write(&mut |tx| {
+                    let mut w = FileWriter {
+                        tx,
+                        opts,
+                        prov: prov.clone(),
+                        public,
+                        report: Report::default(),
+                        deferred: Vec::new(),
+                        links: HashMap::new(),
+                        written: HashSet::new(),
+                        file: file.clone(),
+                        now: now.clone(),
+                        version_now: String::new(),
+                        last_link: None,
+                    };
+                    let mut n = 0u64;
+                    for batch in receiver.iter() {
+                        for m in batch {
+                            w.msg(m)?;
+                            n += 1;
+                            if n.is_multiple_of(PROGRESS_EVERY) {
+                                if let Ok(mut s) = shared.lock() {
+                                    s.clone_from(&w.report);
+                                }
+                            }
+                        }
+                    }
+                    w.finish()?;
+                    file_report = std::mem::take(&mut w.report);
+                    Ok(())
+                });
+                (res, file_report)
+            });
+            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH);
             let mut n = 0u64;
             let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
-                w.item(item).map_err(|e| FormatError::Sink(e.to_string()))?;
+                batch.push(prepare(item, opts, public));
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    sender
+                        .send(full)
+                        .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;
+                }
                 n += 1;
-                if n.is_multiple_of(20_000) {
+                if n.is_multiple_of(PROGRESS_EVERY) {
                     let mut snapshot = base.clone();
-                    merge(&mut snapshot, &w.report);
+                    if let Ok(s) = shared.lock() {
+                        merge(&mut snapshot, &s);
+                    }
                     progress(&snapshot);
                 }
                 Ok(())
             });
-            match r {
-                Err(FormatError::Sink(reason)) => return Err(StoreError::Aborted(reason)),
-                Err(e) => parse_error = Some(e),
-                Ok(()) => {}
+            if !batch.is_empty() {
+                // A failed send means the writer stopped; its own error says why.
+                let _ = sender.send(batch);
             }
-            w.finish()?;
-            file_report = std::mem::take(&mut w.report);
-            Ok(())
+            drop(sender);
+            let written = writer.join().unwrap_or_else(|_| {
+                (
+                    Err(StoreError::Db("the store writer thread panicked".into())),
+                    Report::default(),
+                )
+            });
+            (r, written)
         });
+        let (res, file_report) = written;
+        let parse_error = match parse_result {
+            Err(FormatError::Sink(_)) | Ok(()) => None,
+            Err(e) => Some(e),
+        };
         if let Err(e) = res {
             self.fatal = Some(e);
             return Err(FormatError::Sink("store failure".into()));
@@ -364,11 +458,17 @@ struct FileWriter<'t, 'o> {
     public: bool,
     report: Report,
     /// Relationships whose ends were not stored yet when they arrived (a bundle may list them first).
-    deferred: Vec<(String, StixObject, Option<String>)>,
+    deferred: Vec<(Prepared, Option<String>)>,
     /// Link targets already resolved in this file: (type, key) -> id.
     links: HashMap<(String, String), Option<String>>,
+    /// Ids of source objects stored from this file (up to WRITTEN_MAX), so that references to them need no query.
+    written: HashSet<String>,
     file: String,
     now: String,
+    /// `now` as a version key, computed on first use.
+    version_now: String,
+    /// The last resolved link: (target types, keys, target id).
+    last_link: Option<(Vec<String>, Vec<String>, String)>,
 }
 
 fn is_public_object(o: &StixObject) -> bool {
@@ -384,66 +484,90 @@ fn is_public_object(o: &StixObject) -> bool {
             })
 }
 
-impl FileWriter<'_, '_> {
-    fn mark(&self, o: &mut StixObject) {
-        if o.tlp().is_some() {
+/// Applies the TLP defaults to an object that carries no TLP marking of its own.
+fn mark(opts: &Options, public: bool, o: &mut StixObject) {
+    if o.tlp().is_some() {
+        return;
+    }
+    let tlp = opts.tlp.or(if public || is_public_object(o) {
+        Some(Tlp::Clear)
+    } else {
+        None
+    });
+    if let Some(t) = tlp {
+        if o.type_() == "marking-definition" && Tlp::from_marking_id(o.id()).is_some() {
             return;
         }
-        let tlp = self.opts.tlp.or(if self.public || is_public_object(o) {
-            Some(Tlp::Clear)
-        } else {
-            None
-        });
-        if let Some(t) = tlp {
-            if o.type_() == "marking-definition" && Tlp::from_marking_id(o.id()).is_some() {
-                return;
-            }
-            let mut refs: Vec<Value> = o
-                .get("object_marking_refs")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            refs.push(json!(t.marking_id()));
-            o.set("object_marking_refs", Value::Array(refs));
-        }
+        let mut refs: Vec<Value> = o
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        refs.push(json!(t.marking_id()));
+        o.set("object_marking_refs", Value::Array(refs));
+    }
+}
+
+impl FileWriter<'_, '_> {
+    /// Stores an object the writer made itself (a link's relationship or fallback).
+    fn put(&mut self, mut o: StixObject, mode: PutMode) -> Result<(), StoreError> {
+        mark(self.opts, self.public, &mut o);
+        self.put_prepared(&Prepared::new(o, mode), None, mode)
     }
 
-    fn put(
+    fn put_prepared(
         &mut self,
-        mut o: StixObject,
+        p: &Prepared,
         original_id: Option<String>,
         mode: PutMode,
     ) -> Result<(), StoreError> {
-        self.mark(&mut o);
-        let prov = if original_id.is_some() {
-            Provenance {
+        let out = if original_id.is_some() {
+            let prov = Provenance {
                 original_id,
                 ..self.prov.clone()
-            }
+            };
+            self.tx.put_prepared(p, &prov, mode)?
         } else {
-            self.prov.clone()
+            self.tx.put_prepared(p, &self.prov, mode)?
         };
-        let out = self.tx.put(&o, &prov, mode)?;
+        if mode == PutMode::Source && p.type_ != "relationship" && self.written.len() < WRITTEN_MAX
+        {
+            self.written.insert(p.id.clone());
+        }
         self.report.count(out);
         Ok(())
     }
 
-    fn missing_ref(&mut self, o: &StixObject) -> Result<Option<String>, StoreError> {
-        let keys: &[&str] = match o.type_() {
-            "relationship" => &["source_ref", "target_ref"],
-            "sighting" => &["sighting_of_ref"],
-            _ => return Ok(None),
-        };
-        for k in keys {
-            if let Some(id) = o.str(k) {
-                if !self.tx.exists(id)? {
-                    return Ok(Some(format!(
-                        "dangling reference: {k} {id} is neither in this input nor in the store"
-                    )));
-                }
+    fn missing_ref(&mut self, p: &Prepared) -> Result<Option<String>, StoreError> {
+        for (k, id) in &p.refs {
+            // Ids written earlier in this file are known without asking the database.
+            if self.written.contains(id.as_str()) {
+                continue;
+            }
+            if !self.tx.exists(id)? {
+                return Ok(Some(format!(
+                    "dangling reference: {k} {id} is neither in this input nor in the store"
+                )));
             }
         }
         Ok(None)
+    }
+
+    fn msg(&mut self, m: Msg) -> Result<(), StoreError> {
+        match m {
+            Msg::Object {
+                p,
+                original_id,
+                derived,
+            } => {
+                if !derived && self.missing_ref(&p)?.is_some() {
+                    self.deferred.push((p, original_id));
+                    return Ok(());
+                }
+                self.put_prepared(&p, original_id, mode_of(derived))
+            }
+            Msg::Other(item) => self.item(item),
+        }
     }
 
     fn item(&mut self, item: Item) -> Result<(), StoreError> {
@@ -453,20 +577,13 @@ impl FileWriter<'_, '_> {
                 original_id,
                 derived,
             } => {
-                if !derived && self.missing_ref(&object)?.is_some() {
-                    self.deferred
-                        .push((object.id().to_string(), object, original_id));
-                    return Ok(());
-                }
-                self.put(
-                    object,
+                let mut object = object;
+                mark(self.opts, self.public, &mut object);
+                self.msg(Msg::Object {
+                    p: Prepared::new(object, mode_of(derived)),
                     original_id,
-                    if derived {
-                        PutMode::Derived
-                    } else {
-                        PutMode::Source
-                    },
-                )
+                    derived,
+                })
             }
             Item::Link(link) => self.link(link),
             Item::WarningList(wl) => {
@@ -487,6 +604,20 @@ impl FileWriter<'_, '_> {
     }
 
     fn resolve(&mut self, link: &Link) -> Result<Option<String>, StoreError> {
+        // An IOC list links every line to the same family: compare with the last link before hashing keys.
+        if let Some((types, keys, target)) = &self.last_link {
+            if *types == link.target_types && *keys == link.keys {
+                return Ok(Some(target.clone()));
+            }
+        }
+        let found = self.resolve_keys(link)?;
+        if let Some(t) = &found {
+            self.last_link = Some((link.target_types.clone(), link.keys.clone(), t.clone()));
+        }
+        Ok(found)
+    }
+
+    fn resolve_keys(&mut self, link: &Link) -> Result<Option<String>, StoreError> {
         for ty in &link.target_types {
             for key in &link.keys {
                 let k = (ty.clone(), key.to_lowercase());
@@ -512,7 +643,7 @@ impl FileWriter<'_, '_> {
             None => match &link.fallback {
                 Some(fb) => {
                     let id = fb.id().to_string();
-                    self.put(fb.clone(), None, PutMode::Derived)?;
+                    self.put(fb.clone(), PutMode::Derived)?;
                     for ty in &link.target_types {
                         for key in &link.keys {
                             self.links
@@ -532,6 +663,75 @@ impl FileWriter<'_, '_> {
         if src == dst {
             return Ok(());
         }
+        let p = self.link_relationship(src, &link.relationship_type, dst, &link.marking_refs);
+        self.put_prepared(&p, None, PutMode::Derived)
+    }
+
+    /// The relationship a link yields, prepared without building a JSON tree: an IOC list makes one per line, and
+    /// this is the writing thread's work. `link_relationship_slow` is the reference it is tested against.
+    fn link_relationship(
+        &mut self,
+        src: &str,
+        relationship_type: &str,
+        dst: &str,
+        marking_refs: &[String],
+    ) -> Prepared {
+        let mut markings: Vec<&str> = marking_refs.iter().map(String::as_str).collect();
+        if Tlp::from_refs(markings.iter().copied()).is_none() {
+            if let Some(t) = self.opts.tlp.or(self.public.then_some(Tlp::Clear)) {
+                markings.push(t.marking_id());
+            }
+        }
+        let id = ids::vigil_id("relationship", &[src, relationship_type, dst]);
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let now = q(&self.now);
+        let mut json = format!(
+            "{{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":{},\"created\":{now},\"modified\":{now},\"relationship_type\":{},\"source_ref\":{},\"target_ref\":{}",
+            q(&id),
+            q(relationship_type),
+            q(src),
+            q(dst)
+        );
+        if !markings.is_empty() {
+            json.push_str(",\"object_marking_refs\":[");
+            for (i, m) in markings.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&q(m));
+            }
+            json.push(']');
+        }
+        json.push('}');
+        if self.version_now.is_empty() {
+            self.version_now = time::parse("modified", &self.now)
+                .map(|t| time::sort_key(&t))
+                .unwrap_or_else(|_| self.now.clone());
+        }
+        Prepared {
+            id,
+            type_: "relationship".into(),
+            refs: vec![
+                ("source_ref", src.to_string()),
+                ("target_ref", dst.to_string()),
+            ],
+            version: self.version_now.clone(),
+            json,
+            search: String::new(),
+            keys: Vec::new(),
+            tlp: Tlp::from_refs(markings.iter().copied()),
+            retired: false,
+        }
+    }
+
+    #[cfg(test)]
+    fn link_relationship_slow(
+        &self,
+        src: &str,
+        relationship_type: &str,
+        dst: &str,
+        marking_refs: &[String],
+    ) -> Prepared {
         let mut m = serde_json::Map::new();
         m.insert("type".into(), json!("relationship"));
         m.insert("spec_version".into(), json!("2.1"));
@@ -539,42 +739,99 @@ impl FileWriter<'_, '_> {
             "id".into(),
             json!(ids::vigil_id(
                 "relationship",
-                &[src, &link.relationship_type, dst]
+                &[src, relationship_type, dst]
             )),
         );
         m.insert("created".into(), json!(self.now));
         m.insert("modified".into(), json!(self.now));
-        m.insert("relationship_type".into(), json!(link.relationship_type));
+        m.insert("relationship_type".into(), json!(relationship_type));
         m.insert("source_ref".into(), json!(src));
         m.insert("target_ref".into(), json!(dst));
-        if !link.marking_refs.is_empty() {
-            m.insert("object_marking_refs".into(), json!(link.marking_refs));
+        if !marking_refs.is_empty() {
+            m.insert("object_marking_refs".into(), json!(marking_refs));
         }
-        match StixObject::from_map_trusted(m) {
-            Ok(rel) => self.put(rel, None, PutMode::Derived),
-            Err(e) => {
-                self.report.rejected += 1;
-                let file = self.file.clone();
-                self.report
-                    .error(&file, &link.from, &format!("link not created: {e}"));
-                Ok(())
-            }
-        }
+        let mut o = StixObject::from_map(m).expect("valid relationship");
+        mark(self.opts, self.public, &mut o);
+        Prepared::new(o, PutMode::Derived)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {
         // References may point forward in the input; whatever is still missing now is dangling.
         let deferred = std::mem::take(&mut self.deferred);
-        for (id, o, original_id) in deferred {
-            match self.missing_ref(&o)? {
-                None => self.put(o, original_id, PutMode::Source)?,
+        for (p, original_id) in deferred {
+            match self.missing_ref(&p)? {
+                None => self.put_prepared(&p, original_id, PutMode::Source)?,
                 Some(reason) => {
                     self.report.rejected += 1;
                     let file = self.file.clone();
-                    self.report.error(&file, &id, &reason);
+                    self.report.error(&file, &p.id, &reason);
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_store::sqlite::SqliteStore;
+
+    /// The hand-written relationship of a link must be exactly what building the object would give.
+    #[test]
+    fn fast_link_relationship_equals_the_built_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let amber = Tlp::Amber.marking_id().to_string();
+        let other = "marking-definition--3a5b1f0e-8e4d-4c62-9a55-0f2f6a2d1c11".to_string();
+        for (tlp, public, markings) in [
+            (None, false, vec![]),
+            (Some(Tlp::Green), false, vec![]),
+            (None, true, vec![]),
+            (Some(Tlp::Red), true, vec![amber.clone()]),
+            (None, false, vec![other.clone()]),
+            (Some(Tlp::Clear), false, vec![other.clone(), amber.clone()]),
+        ] {
+            let opts = Options {
+                tlp,
+                ..Options::default()
+            };
+            store
+                .write(&mut |tx| {
+                    let mut w = FileWriter {
+                        tx,
+                        opts: &opts,
+                        prov: Provenance {
+                            source: "t".into(),
+                            ingested_at: "2026-11-29T10:00:00.123Z".into(),
+                            original_id: None,
+                            file: None,
+                        },
+                        public,
+                        report: Report::default(),
+                        deferred: Vec::new(),
+                        links: HashMap::new(),
+                        written: HashSet::new(),
+                        file: "f".into(),
+                        now: "2026-11-29T10:00:00.123Z".into(),
+                        version_now: String::new(),
+                        last_link: None,
+                    };
+                    let src = "indicator--6b0a1a4e-1d1f-5c51-9c38-3b7a6d1f0c11";
+                    let dst = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01";
+                    let fast = w.link_relationship(src, "indicates", dst, &markings);
+                    let slow = w.link_relationship_slow(src, "indicates", dst, &markings);
+                    assert_eq!(fast.json, slow.json);
+                    assert_eq!(fast.id, slow.id);
+                    assert_eq!(fast.version, slow.version);
+                    assert_eq!(fast.tlp, slow.tlp);
+                    assert_eq!(fast.refs, slow.refs);
+                    assert_eq!(fast.keys, slow.keys);
+                    assert_eq!(fast.search, slow.search);
+                    assert_eq!(fast.retired, slow.retired);
+                    Ok(())
+                })
+                .unwrap();
+        }
     }
 }

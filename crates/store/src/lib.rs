@@ -7,6 +7,7 @@
 pub mod conformance;
 mod error;
 pub mod members;
+pub mod prepared;
 pub mod sqlite;
 mod types;
 
@@ -15,6 +16,7 @@ pub use members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,
 };
+pub use prepared::Prepared;
 pub use types::*;
 
 /// A write transaction. Everything written through one is committed together or not at all.
@@ -23,6 +25,13 @@ pub trait WriteTx {
     fn put(
         &mut self,
         obj: &vigil_model::StixObject,
+        prov: &vigil_model::Provenance,
+        mode: PutMode,
+    ) -> Result<PutOutcome, StoreError>;
+    /// Stores an object prepared earlier (possibly on another thread); the same as `put` of its object.
+    fn put_prepared(
+        &mut self,
+        p: &Prepared,
         prov: &vigil_model::Provenance,
         mode: PutMode,
     ) -> Result<PutOutcome, StoreError>;

@@ -4,13 +4,12 @@ use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, O
 use serde_json::{json, Value};
 use vigil_model::{ids, Provenance, StixObject, Tlp};
 
-use super::{
-    h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, version_key, SqliteStore, SqliteTx,
-};
+use super::{h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx};
 use crate::members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,
 };
+use crate::prepared::version_key;
 use crate::{PutMode, Store, StoreError, StoredObject, WriteTx};
 
 fn member_row(r: &rusqlite::Row) -> rusqlite::Result<Member> {

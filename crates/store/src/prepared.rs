@@ -1,0 +1,127 @@
+//! An object with everything a backend derives from it computed up front (serialised JSON, search text, lookup
+//! keys, version key). Preparing needs no database, so the ingest pipeline does it on the parsing thread and the
+//! writing thread only runs SQL.
+
+use serde_json::Value;
+use vigil_model::{pattern::Pattern, time, StixObject, Tlp};
+
+use crate::PutMode;
+
+/// Kinds of lookup keys.
+pub const KEY_NAME: i64 = 0;
+pub const KEY_ALIAS: i64 = 1;
+pub const KEY_EXTERNAL_ID: i64 = 2;
+pub const KEY_VALUE: i64 = 3;
+
+/// An object ready to be written.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub id: String,
+    pub type_: String,
+    /// The references whose targets must exist (`source_ref`, `target_ref`, `sighting_of_ref`), with their key.
+    pub refs: Vec<(&'static str, String)>,
+    /// `modified` as a sortable key ("" for objects without one).
+    pub version: String,
+    pub json: String,
+    /// Full-text index input ("" when the object is not searched for).
+    pub search: String,
+    /// Lowercased lookup keys with their kind.
+    pub keys: Vec<(String, i64)>,
+    pub tlp: Option<Tlp>,
+    pub retired: bool,
+}
+
+impl Prepared {
+    /// Consumes the object: the writing thread then frees only flat strings, not a JSON tree.
+    pub fn new(obj: StixObject, mode: PutMode) -> Prepared {
+        Prepared::from_ref(&obj, mode)
+    }
+
+    pub fn from_ref(obj: &StixObject, mode: PutMode) -> Prepared {
+        // Relationship descriptions (ATT&CK procedure examples) are read through the graph, not searched for.
+        let search = if obj.type_() == "relationship" {
+            String::new()
+        } else {
+            obj.search_text()
+        };
+        // A derived indicator is found from its value by recomputing its id (Observable::indicator_id): no keys.
+        let keys = if mode == PutMode::Derived && obj.type_() == "indicator" {
+            Vec::new()
+        } else {
+            object_keys(obj)
+        };
+        let ref_keys: &[&'static str] = match obj.type_() {
+            "relationship" => &["source_ref", "target_ref"],
+            "sighting" => &["sighting_of_ref"],
+            _ => &[],
+        };
+        Prepared {
+            id: obj.id().to_string(),
+            type_: obj.type_().to_string(),
+            refs: ref_keys
+                .iter()
+                .filter_map(|k| obj.str(k).map(|v| (*k, v.to_string())))
+                .collect(),
+            version: version_key(obj),
+            json: obj.to_json(),
+            search,
+            keys,
+            tlp: obj.tlp(),
+            retired: obj.revoked() || obj.deprecated(),
+        }
+    }
+
+    /// The target of reference `key`, if the object has it.
+    pub fn reference(&self, key: &str) -> Option<&str> {
+        self.refs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `modified` (or `created`) as a fixed-width sortable key.
+pub fn version_key(obj: &StixObject) -> String {
+    let v = obj.version();
+    if v.is_empty() {
+        return String::new();
+    }
+    time::parse("modified", v)
+        .map(|t| time::sort_key(&t))
+        .unwrap_or_else(|_| v.to_string())
+}
+
+/// Lookup keys of an object: names, aliases, external ids, and the values an indicator's pattern tests for.
+pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = Vec::new();
+    if let Some(n) = obj.name() {
+        out.push((n.to_lowercase(), KEY_NAME));
+    }
+    for a in obj.aliases() {
+        out.push((a.to_lowercase(), KEY_ALIAS));
+    }
+    if let Some(refs) = obj.get("external_references").and_then(Value::as_array) {
+        for r in refs {
+            if let Some(x) = r.get("external_id").and_then(Value::as_str) {
+                out.push((x.to_lowercase(), KEY_EXTERNAL_ID));
+            }
+        }
+    }
+    if obj.type_() == "indicator" && obj.str("pattern_type") == Some("stix") {
+        if let Some(eqs) = obj
+            .str("pattern")
+            .and_then(|p| Pattern::parse(p).ok())
+            .and_then(|p| p.simple_equalities())
+        {
+            for (_, v) in eqs.into_iter().take(64) {
+                out.push((v.to_lowercase(), KEY_VALUE));
+            }
+        }
+    }
+    if let Some(v) = obj.str("value") {
+        out.push((v.to_lowercase(), KEY_VALUE));
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
