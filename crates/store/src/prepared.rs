@@ -39,10 +39,19 @@ impl Prepared {
 
     pub fn from_ref(obj: &StixObject, mode: PutMode) -> Prepared {
         // Relationship descriptions (ATT&CK procedure examples) are read through the graph, not searched for.
-        let search = if obj.type_() == "relationship" {
-            String::new()
-        } else {
-            obj.search_text()
+        let search = match obj.type_() {
+            "relationship" => String::new(),
+            // An indicator Vigil minted from a bare value is named by that value, and its pattern only repeats it
+            // inside `[type:value = '...']`: indexing the name alone halves the full-text work of bulk lists.
+            "indicator" if mode == PutMode::Derived && obj.name().is_some() => {
+                let mut t = obj.name().unwrap_or_default().to_string();
+                if let Some(d) = obj.str("description") {
+                    t.push('\n');
+                    t.push_str(d);
+                }
+                t
+            }
+            _ => obj.search_text(),
         };
         // A derived indicator is found from its value by recomputing its id (Observable::indicator_id): no keys.
         let keys = if mode == PutMode::Derived && obj.type_() == "indicator" {
