@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use vigil_model::{ids::vigil_id, Tlp};
 
@@ -16,7 +16,7 @@ use crate::matcher::{Confidence, Finding, ScanResult};
 use crate::priority::{Decision, Timeline};
 
 /// Lifecycle state of a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoticeStatus {
     /// Not yet seen by the member.
@@ -28,7 +28,7 @@ pub enum NoticeStatus {
 }
 
 /// One affected asset in a notice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoticeAsset {
     /// Component name.
     pub name: String,
@@ -47,7 +47,7 @@ pub struct NoticeAsset {
 }
 
 /// A remediation step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemediationStep {
     /// `vendor_fix`, `workaround`, `mitigation`, `no_fix_planned`, `none_available` or `required_action`.
     pub category: String,
@@ -58,7 +58,7 @@ pub struct RemediationStep {
 }
 
 /// The plain-language summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// What is it.
     pub what: String,
@@ -71,7 +71,7 @@ pub struct Summary {
 }
 
 /// A notice for one member and one vulnerability.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     /// Stable id over (member, vulnerability).
     pub id: String,

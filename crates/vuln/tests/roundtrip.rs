@@ -1,0 +1,80 @@
+//! Advisories survive the store's serialised form: what `vigil ingest` stores is what the index is built from,
+//! so serialising and reading back must give the same advisory (CargoReq and CPEs re-parsed from their text),
+//! and `sniff` must route every fixture to the reader that `read_advisories` picks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use vigil_vuln::advisory::{read_advisories, sniff, Advisory};
+
+fn roundtrip(name: &str, bytes: &[u8]) -> usize {
+    let feed = read_advisories(name, bytes);
+    assert_eq!(
+        sniff(name, bytes),
+        feed.format,
+        "{name}: sniff and read_advisories disagree"
+    );
+    for a in &feed.advisories {
+        let json = serde_json::to_string(a).unwrap();
+        let back: Advisory = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("{name}: {} does not read back: {e}", a.id));
+        assert_eq!(&back, a, "{name}: {} changed in the round trip", a.id);
+    }
+    feed.advisories.len()
+}
+
+#[test]
+fn fixtures_round_trip() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut n = 0;
+    for name in [
+        "csaf-demo.json",
+        "cve5-demo.json",
+        "cve5-log4j-wildcard.json",
+        "osv-debian-epoch.json",
+        "osv-last-affected.json",
+        "osv-multi-pairs.json",
+    ] {
+        n += roundtrip(name, &std::fs::read(dir.join(name)).unwrap());
+    }
+    assert!(n >= 6, "{n}");
+    // Inventories and text that is no advisory are not claimed.
+    for name in ["inventory.cdx.json", "inventory.csv"] {
+        assert_eq!(
+            sniff(name, &std::fs::read(dir.join(name)).unwrap()),
+            None,
+            "{name}"
+        );
+    }
+    assert_eq!(sniff("README.md", b"# RustSec advisory database\n"), None);
+}
+
+#[test]
+fn real_data_round_trips() {
+    let Some(d) = common::data_dir("advisory round trip over real data") else {
+        return;
+    };
+    let mut n = 0;
+    for (name, b) in common::tar_members(&d.join("rustsec/rustsec-advisory-db.tar.gz"), |n| {
+        n.ends_with(".md") && n.contains("RUSTSEC-")
+    }) {
+        n += roundtrip(&name, &b);
+    }
+    for (name, b) in common::tar_members(
+        &d.join("osv-pypa/pypa-advisory-database-vulns.tar.gz"),
+        |n| n.ends_with(".yaml"),
+    )
+    .into_iter()
+    .take(500)
+    {
+        n += roundtrip(&name, &b);
+    }
+    for (name, b) in common::tar_members(&d.join("csaf-cisa/cisagov-csaf-files.json.tar.gz"), |n| {
+        n.ends_with(".json") && n.contains("csaf_files/") && n.contains("/2024/")
+    }) {
+        n += roundtrip(&name, &b);
+    }
+    let kev = d.join("cisa-kev/known_exploited_vulnerabilities.json");
+    n += roundtrip(&kev.display().to_string(), &std::fs::read(&kev).unwrap());
+    assert!(n > 3000, "{n}");
+}
