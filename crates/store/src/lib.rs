@@ -9,6 +9,7 @@ mod error;
 pub mod members;
 pub mod sqlite;
 mod types;
+pub mod vuln;
 
 pub use error::StoreError;
 pub use members::{
@@ -16,6 +17,9 @@ pub use members::{
     VersionSel,
 };
 pub use types::*;
+pub use vuln::{
+    AdvisoryRow, InventoryRecord, NoticeFilter, NoticeRecord, NoticeVersion, VulnStore,
+};
 
 /// A write transaction. Everything written through one is committed together or not at all.
 pub trait WriteTx {
