@@ -375,6 +375,94 @@ pub fn build_notices(
     out
 }
 
+/// The id over the facts that decide a notice: outcome, deadline rule and date, KEV, whether EPSS is at or above
+/// `epss_threshold`, fixed versions and the affected assets. A new fingerprint is a new notice version; the same
+/// fingerprint must not be sent again (so an EPSS wobble below the threshold sends nothing).
+pub fn fingerprint(n: &Notice, epss_threshold: f64) -> String {
+    let mut parts: Vec<String> = vec![
+        n.priority.as_str().into(),
+        n.deadline_rule.clone(),
+        n.deadline.clone().unwrap_or_default(),
+        n.in_kev.to_string(),
+        n.epss.is_some_and(|e| e >= epss_threshold).to_string(),
+        n.fixed.join(","),
+        n.tlp.to_string(),
+    ];
+    let mut assets: Vec<String> = n
+        .assets
+        .iter()
+        .map(|a| {
+            format!(
+                "{}@{}@{}",
+                a.name,
+                a.version.as_deref().unwrap_or(""),
+                a.host.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assets.sort();
+    parts.extend(assets);
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    vigil_id("notice-facts", &refs)
+        .trim_start_matches("notice-facts--")
+        .to_string()
+}
+
+/// Says in words what changed between two versions of a notice (for the version history and the member).
+pub fn what_changed(old: &Notice, new: &Notice, epss_threshold: f64) -> String {
+    let mut out = Vec::new();
+    if !old.in_kev && new.in_kev {
+        out.push("entered the CISA KEV catalogue (exploited in the wild)".to_string());
+    }
+    if old.priority != new.priority {
+        out.push(format!(
+            "priority {} -> {}",
+            old.priority.as_str(),
+            new.priority.as_str()
+        ));
+    }
+    if old.deadline != new.deadline || old.deadline_rule != new.deadline_rule {
+        out.push(format!(
+            "deadline {} -> {} ({})",
+            old.deadline.as_deref().unwrap_or("next upgrade"),
+            new.deadline.as_deref().unwrap_or("next upgrade"),
+            new.deadline_rule
+        ));
+    }
+    let hi = |n: &Notice| n.epss.is_some_and(|e| e >= epss_threshold);
+    if hi(old) != hi(new) {
+        out.push(format!(
+            "EPSS {} -> {} ({} the {epss_threshold} threshold)",
+            old.epss.map(|e| format!("{e:.3}")).unwrap_or("none".into()),
+            new.epss.map(|e| format!("{e:.3}")).unwrap_or("none".into()),
+            if hi(new) { "past" } else { "back below" }
+        ));
+    }
+    if old.fixed != new.fixed {
+        out.push(format!("fixed versions: {}", new.fixed.join(", ")));
+    }
+    let names = |n: &Notice| {
+        let mut v: Vec<String> = n
+            .assets
+            .iter()
+            .map(|a| format!("{} {}", a.name, a.version.as_deref().unwrap_or("")))
+            .collect();
+        v.sort();
+        v
+    };
+    if names(old) != names(new) {
+        out.push(format!("affected assets now: {}", names(new).join(", ")));
+    }
+    if old.tlp != new.tlp {
+        out.push(format!("marking {} -> {}", old.tlp, new.tlp));
+    }
+    if out.is_empty() {
+        "the deciding facts changed".into()
+    } else {
+        out.join("; ")
+    }
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn html_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());

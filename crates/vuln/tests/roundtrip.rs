@@ -78,3 +78,33 @@ fn real_data_round_trips() {
     n += roundtrip(&kev.display().to_string(), &std::fs::read(&kev).unwrap());
     assert!(n > 3000, "{n}");
 }
+
+/// A CSAF document with several vulnerabilities: its tracking id is shown among each vulnerability's ids but
+/// must not merge them into one (it did: every CVE of a CISA advisory became one group).
+#[test]
+fn csaf_tracking_id_does_not_merge_vulnerabilities() {
+    let doc = serde_json::json!({
+        "document": {"category": "csaf_security_advisory", "csaf_version": "2.0", "title": "Two bugs",
+            "publisher": {"category": "vendor", "name": "Acme", "namespace": "https://acme.example"},
+            "tracking": {"id": "ACME-2024-001", "status": "final", "version": "1",
+                "initial_release_date": "2024-01-01T00:00:00Z", "current_release_date": "2024-01-01T00:00:00Z",
+                "revision_history": [{"date": "2024-01-01T00:00:00Z", "number": "1", "summary": "x"}]}},
+        "product_tree": {"branches": [{"category": "vendor", "name": "Acme", "branches": [
+            {"category": "product_name", "name": "Gadget", "branches": [
+                {"category": "product_version", "name": "1.0", "product": {"name": "Acme Gadget 1.0", "product_id": "P1"}}]}]}]},
+        "vulnerabilities": [
+            {"cve": "CVE-2024-0001", "product_status": {"known_affected": ["P1"]}},
+            {"cve": "CVE-2024-0002", "product_status": {"known_affected": ["P1"]}}
+        ]
+    });
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let feed = read_advisories("two.json", &bytes);
+    assert_eq!(feed.advisories.len(), 2, "{:?}", feed.errors);
+    let mut b = vigil_vuln::IndexBuilder::new();
+    b.add_batch(feed);
+    let ix = b.build();
+    assert_eq!(ix.canonical_id("CVE-2024-0002"), "CVE-2024-0002");
+    let ids = ix.ids_of("CVE-2024-0001");
+    assert!(ids.contains(&"ACME-2024-001".to_string()), "{ids:?}");
+    assert!(!ids.contains(&"CVE-2024-0002".to_string()), "{ids:?}");
+}
