@@ -139,6 +139,9 @@ pub trait VulnStore: Send + Sync {
         rec: &NoticeRecord,
         reason: &str,
     ) -> Result<NoticeRecord, StoreError>;
+    /// Replaces the stored content of the current version without a new version or a status change (supporting
+    /// facts such as the EPSS value moved, but nothing that decides the notice); false when there is no such notice.
+    fn refresh_notice(&self, id: &str, member_id: i64, json: &str) -> Result<bool, StoreError>;
     /// Sets a notice's status; with `member` set only that member's notice changes. Returns the updated record,
     /// None when there is no such notice (for that member).
     fn set_notice_status(

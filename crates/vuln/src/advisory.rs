@@ -573,7 +573,8 @@ pub fn sniff(name: &str, head: &[u8]) -> Option<FeedFormat> {
     let lower = name.to_ascii_lowercase();
     let base = lower.rsplit(['/', '!']).next().unwrap_or(&lower);
     if base.ends_with(".md") {
-        return (t.starts_with("```toml") && t.contains("[advisory]")).then_some(FeedFormat::Rustsec);
+        return (t.starts_with("```toml") && t.contains("[advisory]"))
+            .then_some(FeedFormat::Rustsec);
     }
     if t.starts_with("#model_version") || t.starts_with("cve,epss") {
         return Some(FeedFormat::Epss);
@@ -583,7 +584,8 @@ pub fn sniff(name: &str, head: &[u8]) -> Option<FeedFormat> {
     }
     if base.ends_with(".yaml") || base.ends_with(".yml") {
         let has = |k: &str| t.lines().any(|l| l.starts_with(k));
-        return (has("id:") && (has("affected:") || has("modified:"))).then_some(FeedFormat::OsvYaml);
+        return (has("id:") && (has("affected:") || has("modified:")))
+            .then_some(FeedFormat::OsvYaml);
     }
     if !(t.starts_with('{') || t.starts_with('[')) {
         return None;
@@ -595,7 +597,8 @@ pub fn sniff(name: &str, head: &[u8]) -> Option<FeedFormat> {
         .collect();
     if compact.contains("\"catalogVersion\"") || compact.contains("\"cveID\":") {
         Some(FeedFormat::KevJson)
-    } else if compact.contains("\"cveMetadata\"") || compact.contains("\"dataType\":\"CVE_RECORD\"") {
+    } else if compact.contains("\"cveMetadata\"") || compact.contains("\"dataType\":\"CVE_RECORD\"")
+    {
         Some(FeedFormat::Cve5)
     } else if compact.contains("\"csaf_version\"") {
         Some(FeedFormat::Csaf)

@@ -240,14 +240,11 @@ fn is_advisory_path(path: &str) -> bool {
                 .next()
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            if base.starts_with("license") || base.starts_with("readme") || base.ends_with(".txt")
-            {
+            if base.starts_with("license") || base.starts_with("readme") || base.ends_with(".txt") {
                 return Ok(());
             }
             let mut head = Vec::with_capacity(64 * 1024);
-            let _ = (&mut unit.reader)
-                .take(64 * 1024)
-                .read_to_end(&mut head);
+            let _ = (&mut unit.reader).take(64 * 1024).read_to_end(&mut head);
             looked += 1;
             if sniff(&unit.name, &head).is_some() {
                 found = true;
@@ -281,6 +278,9 @@ struct AdvisoryReport {
     failed_files: u64,
     errors: Vec<ErrorEntry>,
     errors_omitted: u64,
+    /// Stored, but partly unusable (an ecosystem without a known version ordering): components it names are
+    /// reported as unknown when scanned, never as not affected.
+    warnings: Vec<ErrorEntry>,
     notices: Option<UpdateReport>,
     seconds: f64,
 }
@@ -386,9 +386,29 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
             if let Some(m) = &feed.epss_meta {
                 epss_date = m.score_date.clone().or(epss_date.take());
             }
+            for a in &feed.advisories {
+                for (i, af) in a.affected.iter().enumerate() {
+                    if let (vigil_vuln::advisory::Target::Package { ecosystem, .. }, None) =
+                        (&af.target, af.scheme)
+                    {
+                        if rep.warnings.len() < 1000 {
+                            let (file, loc) = split_location(&a.location, &name);
+                            rep.warnings.push(ErrorEntry {
+                                file,
+                                location: format!("{loc}: affected[{i}]"),
+                                reason: format!("unknown ecosystem `{ecosystem}`: versions cannot be compared, so components of it will be reported as unknown"),
+                            });
+                        }
+                    }
+                }
+            }
             advisories.extend(feed.advisories);
             epss.extend(feed.epss);
-            pb.set_message(format!("{} files, {} advisories", rep.files, advisories.len()));
+            pb.set_message(format!(
+                "{} files, {} advisories",
+                rep.files,
+                advisories.len()
+            ));
             Ok(())
         };
         let mut walk_errors: Vec<(String, String)> = Vec::new();
@@ -479,6 +499,9 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
         for e in rep.errors.iter().take(20) {
             eprintln!("  {} [{}]: {}", e.file, e.location, e.reason);
         }
+        for e in rep.warnings.iter().take(10) {
+            eprintln!("  warning: {} [{}]: {}", e.file, e.location, e.reason);
+        }
         let more = rep.errors.len().saturating_sub(20) as u64 + rep.errors_omitted;
         if more > 0 {
             eprintln!("  ... and {more} more (use --json for the first 1000)");
@@ -518,10 +541,14 @@ fn split_location(loc: &str, file: &str) -> (String, String) {
     match loc.strip_prefix(file) {
         Some(rest) => {
             let rest = rest.trim_start_matches([':', ' ']);
-            (
-                file.to_string(),
-                if rest.is_empty() { "file" } else { rest }.to_string(),
-            )
+            let loc = if rest.is_empty() {
+                "file".to_string()
+            } else if rest.bytes().all(|b| b.is_ascii_digit()) {
+                format!("line {rest}")
+            } else {
+                rest.to_string()
+            };
+            (file.to_string(), loc)
         }
         None => (file.to_string(), loc.to_string()),
     }
@@ -752,8 +779,8 @@ pub fn inventory(env: &Env, cmd: &InventoryCommand) -> anyhow::Result<u8> {
                 .store
                 .member(a.member)?
                 .with_context(|| format!("no member {} (see `vigil members list`)", a.member))?;
-            let bytes = std::fs::read(&a.file)
-                .with_context(|| format!("reading {}", a.file.display()))?;
+            let bytes =
+                std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
             let name = match &a.name {
                 Some(n) => n.clone(),
                 None => a
@@ -818,7 +845,12 @@ pub fn inventory(env: &Env, cmd: &InventoryCommand) -> anyhow::Result<u8> {
                 for r in &list {
                     say!(
                         "member {:>3}  {:<40} {:<10} {:>6} components  {:>4} problems  {}",
-                        r.member_id, r.name, r.format, r.components, r.errors, r.imported_at
+                        r.member_id,
+                        r.name,
+                        r.format,
+                        r.components,
+                        r.errors,
+                        r.imported_at
                     );
                 }
             }
@@ -831,7 +863,9 @@ pub fn inventory(env: &Env, cmd: &InventoryCommand) -> anyhow::Result<u8> {
             }
             let upd = update_notices(env, Some(a.member), 0.1)?;
             if a.json {
-                crate::output::json(&json!({"removed": a.name, "member": a.member, "notices": upd}))?;
+                crate::output::json(
+                    &json!({"removed": a.name, "member": a.member, "notices": upd}),
+                )?;
             } else {
                 say!("removed inventory {} of member {}", a.name, a.member);
                 print_update(&upd);
@@ -844,8 +878,7 @@ pub fn inventory(env: &Env, cmd: &InventoryCommand) -> anyhow::Result<u8> {
 // ------------------------------------------------------------------------------------------------ scan
 
 pub fn scan_cmd(env: &Env, a: &ScanArgs) -> anyhow::Result<u8> {
-    let bytes =
-        std::fs::read(&a.sbom).with_context(|| format!("reading {}", a.sbom.display()))?;
+    let bytes = std::fs::read(&a.sbom).with_context(|| format!("reading {}", a.sbom.display()))?;
     let name = a.sbom.display().to_string();
     let inv = read_inventory(&name, &bytes);
     if inv.items.is_empty() {
@@ -1069,6 +1102,20 @@ pub fn update_notices(
                 None => "first notice".to_string(),
                 Some(p) if p.fingerprint == n.fingerprint => {
                     rep.unchanged += 1;
+                    // Same deciding facts: nothing is sent again, but the notice shows the current supporting
+                    // facts (EPSS value, CVSS, references), keeping its first creation time.
+                    if let Ok(old) = serde_json::from_str::<Notice>(&p.json) {
+                        let mut cur = n.clone();
+                        cur.created = old.created.clone();
+                        cur.status = old.status;
+                        if cur != old {
+                            env.store.refresh_notice(
+                                &n.id,
+                                member_id,
+                                &serde_json::to_string(&cur)?,
+                            )?;
+                        }
+                    }
                     continue;
                 }
                 Some(p) => match serde_json::from_str::<Notice>(&p.json) {
@@ -1162,7 +1209,9 @@ fn csaf_of(env: &Env, r: &NoticeRecord, n: &Notice, namespace: &str) -> anyhow::
     let versions = env.store.notice_versions(&r.id)?;
     let history: Vec<Value> = versions
         .iter()
-        .map(|v| json!({"date": v.created_at, "number": v.version.to_string(), "summary": v.reason}))
+        .map(
+            |v| json!({"date": v.created_at, "number": v.version.to_string(), "summary": v.reason}),
+        )
         .collect();
     if let Some(t) = doc.pointer_mut("/document/tracking") {
         t["version"] = json!(r.version.to_string());
@@ -1274,14 +1323,19 @@ pub fn notices(env: &Env, a: &NoticesArgs) -> anyhow::Result<u8> {
             }
             match format.as_str() {
                 "json" => {
-                    let list: Vec<Value> =
-                        items.iter().map(|(r, n)| notice_json(r, n, today)).collect();
+                    let list: Vec<Value> = items
+                        .iter()
+                        .map(|(r, n)| notice_json(r, n, today))
+                        .collect();
                     crate::output::json(&list)?;
                 }
                 "csaf" => {
                     // One CSAF document per line (each a complete document); --out writes one file each.
                     for (r, n) in &items {
-                        say!("{}", serde_json::to_string(&csaf_of(env, r, n, &l.namespace)?)?);
+                        say!(
+                            "{}",
+                            serde_json::to_string(&csaf_of(env, r, n, &l.namespace)?)?
+                        );
                     }
                 }
                 "md" | "html" => {
@@ -1396,7 +1450,10 @@ fn set_status(env: &Env, x: &NoticeIdArgs, status: &str) -> anyhow::Result<u8> {
     } else {
         say!(
             "notice {} ({}, member {}) is now {}",
-            r.id, r.vulnerability, r.member_id, r.status
+            r.id,
+            r.vulnerability,
+            r.member_id,
+            r.status
         );
     }
     Ok(0)

@@ -204,9 +204,11 @@ impl VulnStore for SqliteStore {
 
     fn remove_inventory(&self, member_id: i64, name: &str) -> Result<bool, StoreError> {
         self.vuln_write(|c, _| {
-            Ok(c.prepare_cached("DELETE FROM inventories WHERE member_id = ?1 AND name = ?2")?
-                .execute(params![member_id, name])?
-                > 0)
+            Ok(
+                c.prepare_cached("DELETE FROM inventories WHERE member_id = ?1 AND name = ?2")?
+                    .execute(params![member_id, name])?
+                    > 0,
+            )
         })
     }
 
@@ -306,6 +308,19 @@ impl VulnStore for SqliteStore {
         })
     }
 
+    fn refresh_notice(&self, id: &str, member_id: i64, json: &str) -> Result<bool, StoreError> {
+        self.vuln_write(|c, _| {
+            let n = c
+                .prepare_cached("UPDATE notices SET json = ?3 WHERE id = ?1 AND member_id = ?2")?
+                .execute(params![id, member_id, json])?;
+            c.prepare_cached(
+                "UPDATE notice_versions SET json = ?2 WHERE notice_id = ?1 AND version = (SELECT version FROM notices WHERE id = ?1)",
+            )?
+            .execute(params![id, json])?;
+            Ok(n > 0)
+        })
+    }
+
     fn set_notice_status(
         &self,
         id: &str,
@@ -365,9 +380,12 @@ mod tests {
     fn notices_versions_status_and_tenancy() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        let a = s.put_notice_version(&rec("1", 2, "f1"), "first notice").unwrap();
+        let a = s
+            .put_notice_version(&rec("1", 2, "f1"), "first notice")
+            .unwrap();
         assert_eq!((a.version, a.status.as_str()), (1, "new"));
-        s.put_notice_version(&rec("2", 3, "g1"), "first notice").unwrap();
+        s.put_notice_version(&rec("2", 3, "g1"), "first notice")
+            .unwrap();
         // Another member cannot see, acknowledge or overwrite it.
         assert!(s.notice("1", Some(3)).unwrap().is_none());
         assert!(s
@@ -390,16 +408,21 @@ mod tests {
         assert_eq!(acked.status, "acknowledged");
         assert!(acked.acknowledged_at.is_some());
         // A new version reopens it.
-        let v2 = s.put_notice_version(&rec("1", 2, "f2"), "entered KEV").unwrap();
+        let v2 = s
+            .put_notice_version(&rec("1", 2, "f2"), "entered KEV")
+            .unwrap();
         assert_eq!((v2.version, v2.status.as_str()), (2, "new"));
         let vs = s.notice_versions("1").unwrap();
         assert_eq!(vs.len(), 2);
         assert_eq!(vs[1].reason, "entered KEV");
         assert!(s.set_notice_status("1", None, "bogus", "").is_err());
         // Inventories are per member and replaced by name.
-        s.put_inventory(2, "bom.json", "cyclonedx", 3, 0, b"{}").unwrap();
-        s.put_inventory(2, "bom.json", "cyclonedx", 4, 1, b"{ }").unwrap();
-        s.put_inventory(3, "bom.json", "cyclonedx", 1, 0, b"{}").unwrap();
+        s.put_inventory(2, "bom.json", "cyclonedx", 3, 0, b"{}")
+            .unwrap();
+        s.put_inventory(2, "bom.json", "cyclonedx", 4, 1, b"{ }")
+            .unwrap();
+        s.put_inventory(3, "bom.json", "cyclonedx", 1, 0, b"{}")
+            .unwrap();
         let inv = s.inventories(Some(2)).unwrap();
         assert_eq!((inv.len(), inv[0].components), (1, 4));
         assert_eq!(s.inventories(None).unwrap().len(), 2);

@@ -243,7 +243,9 @@ pub fn run(a: &BenchVulnArgs) -> anyhow::Result<u8> {
         }
         scan_times.sort_by(f64::total_cmp);
         cpu_times.sort_by(f64::total_cmp);
-        let Some(r) = result else { bail!("no scan ran") };
+        let Some(r) = result else {
+            bail!("no scan ran")
+        };
         lines.push(format!(
             "scan ({label}): {} components -> {} findings, {} unknown; wall min {:.1} / median {:.1} ms, CPU min {:.1} / median {:.1} ms over 7 runs (target < 100 ms)",
             comps.len(),
@@ -352,7 +354,10 @@ pub fn run(a: &BenchVulnArgs) -> anyhow::Result<u8> {
         let (t_all, out) = run(&tsv);
         let out = out.with_context(|| format!("running {}", python.display()))?;
         if !out.status.success() {
-            bail!("univers_check.py failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "univers_check.py failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let answers: Vec<Option<bool>> = String::from_utf8_lossy(&out.stdout)
             .lines()
