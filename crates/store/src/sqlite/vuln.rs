@@ -437,7 +437,7 @@ mod tests {
         let mut row2 = row.clone();
         row2.json = "{\"a\":2}".into();
         assert_eq!(
-            s.put_advisories(&[row.clone()]).unwrap(),
+            s.put_advisories(std::slice::from_ref(&row)).unwrap(),
             vec![PutOutcome::Added]
         );
         assert_eq!(
