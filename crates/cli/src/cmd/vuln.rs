@@ -732,10 +732,11 @@ fn actors_of_cves(env: &Env) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn build_index<'a>(k: &Knowledge, advisories: impl Iterator<Item = &'a Advisory>) -> Index {
+/// Builds an index from advisories the caller gives up (the stored advisories are large: no copies).
+fn build_index(k: &Knowledge, advisories: Vec<Advisory>) -> Index {
     let mut b = IndexBuilder::new();
     for a in advisories {
-        b.add(a.clone());
+        b.add(a);
     }
     b.add_epss(&k.epss);
     for (cve, actor) in &k.actors {
@@ -888,7 +889,7 @@ pub fn scan_cmd(env: &Env, a: &ScanArgs) -> anyhow::Result<u8> {
         bail!("{name}: no components could be read");
     }
     let index = if a.advisories.is_empty() {
-        let k = load_knowledge(env)?;
+        let mut k = load_knowledge(env)?;
         for p in &k.problems {
             eprintln!("warning: {p}");
         }
@@ -901,12 +902,19 @@ pub fn scan_cmd(env: &Env, a: &ScanArgs) -> anyhow::Result<u8> {
                     .store
                     .member(m)?
                     .with_context(|| format!("no member {m}"))?;
-                let extra = visible_restricted(env, &k, &member)?;
-                build_index(&k, k.open.iter().chain(extra))
+                let extra: Vec<Advisory> = visible_restricted(env, &k, &member)?
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                let mut all = std::mem::take(&mut k.open);
+                all.extend(extra);
+                build_index(&k, all)
             }
             None => {
                 // The operator's analyst running a scan sees everything.
-                build_index(&k, k.open.iter().chain(k.restricted.iter().map(|r| &r.0)))
+                let mut all = std::mem::take(&mut k.open);
+                all.extend(std::mem::take(&mut k.restricted).into_iter().map(|r| r.0));
+                build_index(&k, all)
             }
         }
     } else {
@@ -1052,8 +1060,9 @@ pub fn update_notices(
     if let Some(m) = only {
         by_member.entry(m).or_default();
     }
-    let k = load_knowledge(env)?;
-    let mut open_index: Option<Index> = None;
+    let mut k = load_knowledge(env)?;
+    let open = std::mem::take(&mut k.open);
+    let open_index = build_index(&k, open);
     let now = vigil_model::time::now();
     let today = chrono::Utc::now().date_naive();
     for (member_id, comps) in by_member {
@@ -1065,9 +1074,11 @@ pub fn update_notices(
         let extra = visible_restricted(env, &k, &member)?;
         let own_index;
         let index: &Index = if extra.is_empty() {
-            open_index.get_or_insert_with(|| build_index(&k, k.open.iter()))
+            &open_index
         } else {
-            own_index = build_index(&k, k.open.iter().chain(extra));
+            let mut all = open_index.advisories().to_vec();
+            all.extend(extra.into_iter().cloned());
+            own_index = build_index(&k, all);
             &own_index
         };
         let opts = ScanOptions {
