@@ -822,3 +822,110 @@ fn cyclonedx_examples_import() {
     assert_eq!(list.as_array().unwrap().len(), files.len());
     assert!(total > 1000, "{total}");
 }
+
+/// Kills the child process (the test's HTTP server) when the test ends, pass or fail.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A CSAF provider served over HTTP (Python's `http.server` on a folder the test writes): provider-metadata.json
+/// naming a ROLIE feed and a directory with index.txt; each document is read once, a listed document that is
+/// missing is reported with its URL, and the rest are stored.
+#[test]
+fn csaf_provider_over_http() {
+    let v = Vigil::new();
+    let root = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let w = root.path().join("white/2024");
+    std::fs::create_dir_all(&w).unwrap();
+    std::fs::copy(
+        vuln_fixture("csaf-demo.json"),
+        w.join("demo-sa-2024-01.json"),
+    )
+    .unwrap();
+    let mut second: Value =
+        serde_json::from_slice(&std::fs::read(vuln_fixture("csaf-demo.json")).unwrap()).unwrap();
+    second["document"]["tracking"]["id"] = serde_json::json!("DEMO-SA-2024-02");
+    second["vulnerabilities"][0]["cve"] = serde_json::json!("CVE-2024-99077");
+    std::fs::write(
+        w.join("demo-sa-2024-02.json"),
+        serde_json::to_vec(&second).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("provider-metadata.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "canonical_url": format!("{base}/provider-metadata.json"),
+            "metadata_version": "2.0", "list_on_CSAF_aggregators": false, "mirror_on_CSAF_aggregators": false,
+            "role": "csaf_trusted_provider",
+            "publisher": {"category": "vendor", "name": "Demo Project", "namespace": "https://example.org"},
+            "last_updated": "2026-01-01T00:00:00Z",
+            "distributions": [
+                {"rolie": {"feeds": [{"summary": "white", "tlp_label": "WHITE", "url": format!("{base}/white/feed.json")}]}},
+                {"directory_url": format!("{base}/white/")}
+            ]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("white/feed.json"),
+        serde_json::to_vec(&serde_json::json!({"feed": {"id": "demo-white", "entry": [
+            {"id": "DEMO-SA-2024-01", "link": [{"rel": "self", "href": format!("{base}/white/2024/demo-sa-2024-01.json")}]},
+            {"id": "DEMO-SA-2024-02", "content": {"type": "application/json", "src": "2024/demo-sa-2024-02.json"}}
+        ]}}))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("white/index.txt"),
+        "2024/demo-sa-2024-01.json\n2024/demo-sa-2024-02.json\n2024/missing.json\n",
+    )
+    .unwrap();
+    let server = Child(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server"),
+    );
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the test HTTP server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (r, code) = v.json(&["ingest", &format!("{base}/provider-metadata.json")]);
+    drop(server);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["files"], 2, "each document once: {r}");
+    assert_eq!(r["formats"]["csaf"], 2, "{r}");
+    assert!(r["errors"].to_string().contains("missing.json"), "{r}");
+    assert!(r["errors"].to_string().contains("404"), "{r}");
+    let stats = v.ok_json(&["stats"]);
+    assert!(
+        stats["objects"]["vulnerability"].as_u64().unwrap() >= 2,
+        "{stats}"
+    );
+    let shown = v.ok_json(&["show", "CVE-2024-99077"]);
+    assert!(shown.to_string().contains("CVE-2024-99077"));
+}

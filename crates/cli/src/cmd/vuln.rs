@@ -204,7 +204,9 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         if ADVISORY_FORMATS.contains(&a.format.as_str()) {
             (a.paths.clone(), Vec::new())
         } else if a.format == "auto" {
-            a.paths.iter().cloned().partition(|p| is_advisory_path(p))
+            a.paths.iter().cloned().partition(|p| {
+                p.starts_with("http://") || p.starts_with("https://") || is_advisory_path(p)
+            })
         } else {
             (Vec::new(), a.paths.clone())
         };
@@ -333,82 +335,36 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
     let now = vigil_model::time::now();
     for path in paths {
         if path.starts_with("http://") || path.starts_with("https://") {
-            rep.failed_files += 1;
-            rep.error(path, "file", "fetching CSAF providers over HTTP is not supported by this build: download the provider's documents (provider-metadata.json, ROLIE feed or index.txt) and give the folder");
+            let mut col = Collector::default();
+            fetch_csaf(path, &mut col, &mut rep, forced, &pb)?;
+            let Collector {
+                advisories,
+                epss,
+                epss_date,
+            } = col;
+            store_advisories(env, &advisories, tlp, a.source.as_deref(), &now, &mut rep)?;
+            store_epss(env, &epss, epss_date.as_deref(), &mut rep)?;
             continue;
         }
         let explicit_file = std::path::Path::new(path).is_file();
-        let mut advisories: Vec<Advisory> = Vec::new();
-        let mut epss: Vec<EpssScore> = Vec::new();
-        let mut epss_date: Option<String> = None;
+        let mut col = Collector::default();
         let mut on_unit = |mut unit: input::Unit<'_>| -> Result<(), FormatError> {
             let name = unit.name.clone();
-            let bytes = match read_unit(&mut unit) {
-                Ok(b) => b,
+            match read_unit(&mut unit) {
+                Ok(bytes) => {
+                    let explicit = (explicit_file && name == *path) || name == "-";
+                    col.take(&mut rep, &name, &bytes, explicit, forced);
+                    pb.set_message(format!(
+                        "{} files, {} advisories",
+                        rep.files,
+                        col.advisories.len()
+                    ));
+                }
                 Err(e) => {
                     rep.failed_files += 1;
                     rep.error(&name, "file", &e);
-                    return Ok(());
-                }
-            };
-            let kind = sniff(&name, &bytes);
-            let ok = match (forced, kind) {
-                (Some(f), Some(k)) => format_matches(f, k),
-                (Some(_), None) => false,
-                (None, k) => k.is_some(),
-            };
-            if !ok {
-                if (explicit_file && name == *path) || name == "-" {
-                    rep.failed_files += 1;
-                    rep.error(
-                        &name,
-                        "file",
-                        &match (forced, kind) {
-                            (Some(f), Some(k)) => format!("--format {f} given, but the file is {k:?}"),
-                            _ => "not an advisory file Vigil reads (CISA KEV JSON/CSV, EPSS CSV, CVE JSON 5, OSV JSON/YAML, RustSec Markdown, CSAF 2.0)".into(),
-                        },
-                    );
-                } else {
-                    rep.skipped += 1;
-                }
-                return Ok(());
-            }
-            rep.files += 1;
-            let feed = read_advisories(&name, &bytes);
-            if let Some(f) = feed.format {
-                *rep.formats.entry(format_name(f).into()).or_default() += 1;
-            }
-            for d in &feed.errors {
-                rep.rejected += 1;
-                let (file, loc) = split_location(&d.location, &name);
-                rep.error(&file, &loc, &d.message);
-            }
-            if let Some(m) = &feed.epss_meta {
-                epss_date = m.score_date.clone().or(epss_date.take());
-            }
-            for a in &feed.advisories {
-                for (i, af) in a.affected.iter().enumerate() {
-                    if let (vigil_vuln::advisory::Target::Package { ecosystem, .. }, None) =
-                        (&af.target, af.scheme)
-                    {
-                        if rep.warnings.len() < 1000 {
-                            let (file, loc) = split_location(&a.location, &name);
-                            rep.warnings.push(ErrorEntry {
-                                file,
-                                location: format!("{loc}: affected[{i}]"),
-                                reason: format!("unknown ecosystem `{ecosystem}`: versions cannot be compared, so components of it will be reported as unknown"),
-                            });
-                        }
-                    }
                 }
             }
-            advisories.extend(feed.advisories);
-            epss.extend(feed.epss);
-            pb.set_message(format!(
-                "{} files, {} advisories",
-                rep.files,
-                advisories.len()
-            ));
             Ok(())
         };
         let mut walk_errors: Vec<(String, String)> = Vec::new();
@@ -440,16 +396,14 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
             rep.failed_files += 1;
             rep.error(path, "file", &e.to_string());
         }
+        let Collector {
+            advisories,
+            epss,
+            epss_date,
+        } = col;
         pb.set_message(format!("storing {} advisories", advisories.len()));
         store_advisories(env, &advisories, tlp, a.source.as_deref(), &now, &mut rep)?;
-        if !epss.is_empty() {
-            let rows: Vec<(String, f64, f64)> = epss
-                .iter()
-                .map(|s| (s.cve.clone(), s.epss, s.percentile))
-                .collect();
-            rep.epss_scores += rows.len() as u64;
-            rep.epss_changed += env.store.put_epss(&rows, epss_date.as_deref())?;
-        }
+        store_epss(env, &epss, epss_date.as_deref(), &mut rep)?;
     }
     if !a.share_with.is_empty() {
         super::members::share_after_ingest(env, before, &a.share_with)?;
@@ -508,6 +462,251 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
         }
     }
     Ok(code)
+}
+
+/// What the advisory files of one PATH (or provider URL) held.
+#[derive(Default)]
+struct Collector {
+    advisories: Vec<Advisory>,
+    epss: Vec<EpssScore>,
+    epss_date: Option<String>,
+}
+
+impl Collector {
+    /// Reads one file. `explicit`: the user named this very file, so a file that is no advisory is an error
+    /// (inside folders and archives it is skipped and counted).
+    fn take(
+        &mut self,
+        rep: &mut AdvisoryReport,
+        name: &str,
+        bytes: &[u8],
+        explicit: bool,
+        forced: Option<&str>,
+    ) {
+        let kind = sniff(name, bytes);
+        let ok = match (forced, kind) {
+            (Some(f), Some(k)) => format_matches(f, k),
+            (Some(_), None) => false,
+            (None, k) => k.is_some(),
+        };
+        if !ok {
+            if explicit {
+                rep.failed_files += 1;
+                rep.error(
+                    name,
+                    "file",
+                    &match (forced, kind) {
+                        (Some(f), Some(k)) => format!("--format {f} given, but the file is {k:?}"),
+                        _ => "not an advisory file Vigil reads (CISA KEV JSON/CSV, EPSS CSV, CVE JSON 5, OSV JSON/YAML, RustSec Markdown, CSAF 2.0)".into(),
+                    },
+                );
+            } else {
+                rep.skipped += 1;
+            }
+            return;
+        }
+        rep.files += 1;
+        let feed = read_advisories(name, bytes);
+        if let Some(f) = feed.format {
+            *rep.formats.entry(format_name(f).into()).or_default() += 1;
+        }
+        for d in &feed.errors {
+            rep.rejected += 1;
+            let (file, loc) = split_location(&d.location, name);
+            rep.error(&file, &loc, &d.message);
+        }
+        if let Some(m) = &feed.epss_meta {
+            self.epss_date = m.score_date.clone().or(self.epss_date.take());
+        }
+        for a in &feed.advisories {
+            for (i, af) in a.affected.iter().enumerate() {
+                if let (vigil_vuln::advisory::Target::Package { ecosystem, .. }, None) =
+                    (&af.target, af.scheme)
+                {
+                    if rep.warnings.len() < 1000 {
+                        let (file, loc) = split_location(&a.location, name);
+                        rep.warnings.push(ErrorEntry {
+                            file,
+                            location: format!("{loc}: affected[{i}]"),
+                            reason: format!("unknown ecosystem `{ecosystem}`: versions cannot be compared, so components of it will be reported as unknown"),
+                        });
+                    }
+                }
+            }
+        }
+        self.advisories.extend(feed.advisories);
+        self.epss.extend(feed.epss);
+    }
+}
+
+fn store_epss(
+    env: &Env,
+    epss: &[EpssScore],
+    date: Option<&str>,
+    rep: &mut AdvisoryReport,
+) -> anyhow::Result<()> {
+    if epss.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(String, f64, f64)> = epss
+        .iter()
+        .map(|s| (s.cve.clone(), s.epss, s.percentile))
+        .collect();
+    rep.epss_scores += rows.len() as u64;
+    rep.epss_changed += env.store.put_epss(&rows, date)?;
+    Ok(())
+}
+
+/// Most documents read from one CSAF provider in one run.
+const MAX_PROVIDER_DOCUMENTS: usize = 100_000;
+
+/// Resolves `rel` against the URL of the document it was found in.
+fn join_url(base: &str, rel: &str) -> String {
+    if rel.starts_with("http://") || rel.starts_with("https://") {
+        return rel.to_string();
+    }
+    let root_end = base
+        .find("://")
+        .and_then(|k| base[k + 3..].find('/').map(|j| k + 3 + j))
+        .unwrap_or(base.len());
+    if let Some(abs) = rel.strip_prefix('/') {
+        return format!("{}/{abs}", &base[..root_end]);
+    }
+    let dir = match base.rfind('/') {
+        Some(k) if k >= root_end => &base[..k],
+        _ => &base[..root_end],
+    };
+    format!("{dir}/{rel}")
+}
+
+/// Fetches a CSAF 2.0 provider's documents over HTTP(S), as CSAF 2.0 section 7 describes the distribution:
+/// `URL` is a `provider-metadata.json` (its `distributions` name ROLIE feeds and/or directories with `index.txt`), a
+/// ROLIE feed, an `index.txt`, or a single document. Each document is read like a file; a document that cannot be
+/// fetched is reported with its URL and the rest go on.
+fn fetch_csaf(
+    url: &str,
+    col: &mut Collector,
+    rep: &mut AdvisoryReport,
+    forced: Option<&str>,
+    pb: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("creating the HTTP client")?;
+    let get = |u: &str| -> Result<Vec<u8>, String> {
+        let resp = client
+            .get(u)
+            .send()
+            .map_err(|e| format!("fetch failed: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let b = resp.bytes().map_err(|e| format!("read failed: {e}"))?;
+        if b.len() as u64 > MAX_FILE {
+            return Err(format!("larger than {} MiB", MAX_FILE >> 20));
+        }
+        Ok(b.to_vec())
+    };
+    let fail = |rep: &mut AdvisoryReport, u: &str, e: &str| {
+        rep.failed_files += 1;
+        rep.error(u, "url", e);
+    };
+    // Document URLs to read, in order, without repeats.
+    let mut docs: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut queue: Vec<String> = vec![url.to_string()];
+    let mut first = true;
+    while let Some(u) = queue.pop() {
+        let explicit = std::mem::take(&mut first);
+        let bytes = match get(&u) {
+            Ok(b) => b,
+            Err(e) => {
+                fail(rep, &u, &e);
+                continue;
+            }
+        };
+        if u.ends_with("index.txt") {
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let l = line.trim();
+                if l.ends_with(".json") && seen.insert(join_url(&u, l)) {
+                    docs.push(join_url(&u, l));
+                }
+            }
+            continue;
+        }
+        let v: Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                fail(rep, &u, &format!("not JSON: {e}"));
+                continue;
+            }
+        };
+        if let Some(dists) = v.get("distributions").and_then(Value::as_array) {
+            for d in dists {
+                let feeds = d
+                    .pointer("/rolie/feeds")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for f in feeds {
+                    if let Some(fu) = f.get("url").and_then(Value::as_str) {
+                        queue.push(join_url(&u, fu));
+                    }
+                }
+                if let Some(dir) = d.get("directory_url").and_then(Value::as_str) {
+                    queue.push(format!("{}/index.txt", dir.trim_end_matches('/')));
+                }
+            }
+            continue;
+        }
+        if let Some(entries) = v.pointer("/feed/entry").and_then(Value::as_array) {
+            for e in entries {
+                let href = e
+                    .pointer("/content/src")
+                    .and_then(Value::as_str)
+                    .or_else(|| {
+                        e.get("link").and_then(Value::as_array).and_then(|ls| {
+                            ls.iter()
+                                .find(|l| l.get("rel").and_then(Value::as_str) == Some("self"))
+                                .and_then(|l| l.get("href").and_then(Value::as_str))
+                        })
+                    });
+                match href {
+                    Some(h) => {
+                        let d = join_url(&u, h);
+                        if seen.insert(d.clone()) {
+                            docs.push(d);
+                        }
+                    }
+                    None => fail(rep, &u, "ROLIE entry without content.src or a self link"),
+                }
+            }
+            continue;
+        }
+        // A single document.
+        col.take(rep, &u, &bytes, explicit, forced);
+    }
+    if docs.len() > MAX_PROVIDER_DOCUMENTS {
+        fail(
+            rep,
+            url,
+            &format!(
+                "{} documents listed; reading the first {MAX_PROVIDER_DOCUMENTS}",
+                docs.len()
+            ),
+        );
+        docs.truncate(MAX_PROVIDER_DOCUMENTS);
+    }
+    for (i, d) in docs.iter().enumerate() {
+        match get(d) {
+            Ok(b) => col.take(rep, d, &b, true, forced),
+            Err(e) => fail(rep, d, &e),
+        }
+        pb.set_message(format!("{}/{} provider documents", i + 1, docs.len()));
+    }
+    Ok(())
 }
 
 fn format_matches(forced: &str, k: FeedFormat) -> bool {
