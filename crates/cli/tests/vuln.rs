@@ -929,3 +929,20 @@ fn csaf_provider_over_http() {
     let shown = v.ok_json(&["show", "CVE-2024-99077"]);
     assert!(shown.to_string().contains("CVE-2024-99077"));
 }
+
+/// Actors the knowledge base relates to a CVE (a STIX bundle: intrusion set `targets` vulnerability) are supporting
+/// facts of the findings and notices about that CVE.
+#[test]
+fn known_actor_use_is_a_supporting_fact() {
+    let v = Vigil::new();
+    v.ingest_fixtures();
+    let (r, code) = v.json(&["ingest", &fixture("actor-exploits.json")]);
+    assert_eq!(code, 0, "{r}");
+    let (s, _) = v.json(&["scan", &vuln_fixture("inventory.cdx.json")]);
+    let demo = findings_of(&s, "demo-pkg");
+    assert!(
+        demo[0]["reasons"].to_string().contains("known to be used by: Demo Spider"),
+        "{}",
+        demo[0]["reasons"]
+    );
+}
