@@ -823,6 +823,60 @@ fn cyclonedx_examples_import() {
     assert!(total > 1000, "{total}");
 }
 
+/// Notices past their deadline and not resolved are flagged overdue (`overdue` in JSON, `--overdue` filter, OVERDUE in
+/// text); resolved ones never are.
+#[test]
+fn overdue_notices_are_flagged() {
+    let v = Vigil::new();
+    v.ingest_fixtures();
+    v.json(&["ingest", &fixture("kev-demo.json")]);
+    let a = v.member("Ministry A", "DE").to_string();
+    // Evaluated as of 2025-01-01: deadlines fall in January 2025, long past.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.dir.path())
+        .args([
+            "inventory",
+            "import",
+            "--member",
+            &a,
+            &vuln_fixture("inventory.cdx.json"),
+            "--json",
+        ])
+        .env("VIGIL_TODAY", "2025-01-01")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().unwrap() <= 1,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = v.notices(Some(a.parse().unwrap()));
+    let dated: Vec<&Value> = list.iter().filter(|n| n["deadline"].is_string()).collect();
+    assert!(!dated.is_empty());
+    for n in &dated {
+        assert!(n["deadline"].as_str().unwrap() <= "2025-03-02", "{n}");
+        assert_eq!(n["overdue"], true, "{n}");
+    }
+    let overdue = v.ok_json(&["notices", "--overdue"]);
+    assert_eq!(overdue.as_array().unwrap().len(), dated.len());
+    let text = String::from_utf8(v.run(&["notices"]).stdout).unwrap();
+    assert!(text.contains("OVERDUE"), "{text}");
+    let id = dated[0]["id"].as_str().unwrap();
+    v.ok_json(&["notices", "resolve", id]);
+    let n = v.ok_json(&["notices", "show", id]);
+    assert_eq!(n["overdue"], false);
+    // A bad VIGIL_TODAY is an error, not a silent default.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.dir.path())
+        .args(["notices"])
+        .env("VIGIL_TODAY", "yesterday")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// Kills the child process (the test's HTTP server) when the test ends, pass or fail.
 struct Child(std::process::Child);
 impl Drop for Child {
@@ -941,7 +995,9 @@ fn known_actor_use_is_a_supporting_fact() {
     let (s, _) = v.json(&["scan", &vuln_fixture("inventory.cdx.json")]);
     let demo = findings_of(&s, "demo-pkg");
     assert!(
-        demo[0]["reasons"].to_string().contains("known to be used by: Demo Spider"),
+        demo[0]["reasons"]
+            .to_string()
+            .contains("known to be used by: Demo Spider"),
         "{}",
         demo[0]["reasons"]
     );

@@ -44,6 +44,16 @@ pub const ADVISORY_FORMATS: [&str; 6] = ["kev", "epss", "cve5", "osv", "rustsec"
 /// Largest single advisory or inventory file read (a KEV catalogue is about 1 MiB, CSAF documents rarely 5).
 const MAX_FILE: u64 = 256 * 1024 * 1024;
 
+/// The date deadlines count from and overdue is judged against: today (UTC), or `VIGIL_TODAY` (YYYY-MM-DD) to
+/// replay an evaluation as of another day.
+fn today() -> anyhow::Result<chrono::NaiveDate> {
+    match std::env::var("VIGIL_TODAY") {
+        Ok(d) => chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+            .with_context(|| format!("VIGIL_TODAY `{d}` is not a YYYY-MM-DD date")),
+        Err(_) => Ok(chrono::Utc::now().date_naive()),
+    }
+}
+
 /// Default EPSS probability above which a notice is re-ranked (a new version).
 const EPSS_THRESHOLD: &str = "0.1";
 
@@ -1149,7 +1159,10 @@ pub fn scan_cmd(env: &Env, a: &ScanArgs) -> anyhow::Result<u8> {
         }
         b.build()
     };
-    let mut opts = ScanOptions::default();
+    let mut opts = ScanOptions {
+        today: today()?,
+        ..ScanOptions::default()
+    };
     if a.member.is_some() {
         opts.default_asset = Default::default();
     }
@@ -1263,7 +1276,7 @@ pub fn update_notices(
     let open = std::mem::take(&mut k.open);
     let open_index = build_index(&k, open);
     let now = vigil_model::time::now();
-    let today = chrono::Utc::now().date_naive();
+    let today = today()?;
     for (member_id, comps) in by_member {
         let Some(member) = env.store.member(member_id)? else {
             continue;
@@ -1478,7 +1491,7 @@ fn check_status(s: &str) -> anyhow::Result<()> {
 
 pub fn notices(env: &Env, a: &NoticesArgs) -> anyhow::Result<u8> {
     super::members::ensure_operator(env)?;
-    let today = chrono::Utc::now().date_naive();
+    let today = today()?;
     match &a.command {
         None => {
             let l = &a.list;
