@@ -108,3 +108,61 @@ fn csaf_tracking_id_does_not_merge_vulnerabilities() {
     assert!(ids.contains(&"ACME-2024-001".to_string()), "{ids:?}");
     assert!(!ids.contains(&"CVE-2024-0002".to_string()), "{ids:?}");
 }
+
+/// `vigil ingest` routes files by `sniff`: no STIX, MISP, galaxy, warning-list, IOC or CycloneDX file of the shared
+/// data may be claimed as an advisory (it would never reach the knowledge base).
+#[test]
+fn sniff_claims_no_other_format() {
+    let Some(d) = common::data_dir("sniff over non-advisory data") else {
+        return;
+    };
+    fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if let Ok(rd) = std::fs::read_dir(p) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in [
+        "misp-events-pymisp",
+        "misp-galaxy",
+        "mitre-attack",
+        "stix2-examples",
+        "misp-warninglists",
+        "eset-malware-ioc",
+        "cyclonedx-examples",
+        "telemetry-misc",
+        "iocsearcher-data",
+    ] {
+        walk(&d.join(dir), &mut files);
+    }
+    let mut looked = 0;
+    for p in &files {
+        let mut head = Vec::new();
+        use std::io::Read;
+        let Ok(f) = std::fs::File::open(p) else {
+            continue;
+        };
+        let _ = f.take(64 * 1024).read_to_end(&mut head);
+        if head.starts_with(&[0x1f, 0x8b]) {
+            // Compressed archives are opened by the input layer; their members are covered by the tests that
+            // ingest them.
+            continue;
+        }
+        looked += 1;
+        assert_eq!(
+            sniff(&p.display().to_string(), &head),
+            None,
+            "{} claimed as an advisory",
+            p.display()
+        );
+    }
+    eprintln!("sniff: {looked} non-advisory files, none claimed");
+    assert!(looked > 100, "{looked}");
+}
