@@ -1226,6 +1226,19 @@ fn cve5_affected(entry: &Value, loc: &str, errs: &mut Vec<Diagnostic>) -> Vec<Af
     if targets.is_empty() {
         return Vec::new();
     }
+    // Matching ties a component to a CPE target by everything but the version (the entry's `versions` decide
+    // which versions are affected), so CPEs that differ only in version are one target. CISA's ADP container
+    // lists one CPE per version: CVE-2024-20433 names 2,437 of Cisco IOS, which made 2,437 copies of its
+    // 2,037-version list.
+    let mut seen_cpes = std::collections::HashSet::new();
+    targets.retain_mut(|t| match t {
+        Target::Cpe(c) => {
+            let mut k = (**c).clone();
+            k.version = crate::cpe::CpeValue::Any;
+            seen_cpes.insert(k)
+        }
+        _ => true,
+    });
     let mut scheme = None;
     let mut ranges = Vec::new();
     let mut versions = Vec::new();

@@ -166,3 +166,50 @@ fn sniff_claims_no_other_format() {
     eprintln!("sniff: {looked} non-advisory files, none claimed");
     assert!(looked > 100, "{looked}");
 }
+
+/// CPEs of one CVE 5 affected entry that differ only in version are one target (matching ignores the CPE version;
+/// the entry's versions decide), so a record listing one CPE per version is not multiplied by its version list;
+/// and a component is still found, by the listed version, and not for an unlisted one.
+#[test]
+fn cve5_version_only_cpes_collapse() {
+    let rec = serde_json::json!({
+        "dataType": "CVE_RECORD", "dataVersion": "5.1",
+        "cveMetadata": {"cveId": "CVE-2024-99100", "state": "PUBLISHED"},
+        "containers": {"cna": {"descriptions": [{"lang": "en", "value": "x"}], "affected": [{
+            "vendor": "acme", "product": "router os",
+            "cpes": ["cpe:2.3:o:acme:router_os:1.0:*:*:*:*:*:*:*", "cpe:2.3:o:acme:router_os:1.1:*:*:*:*:*:*:*",
+                     "cpe:2.3:o:acme:router_os:1.2:*:*:*:*:*:*:*", "cpe:2.3:o:acme:switch_os:1.0:*:*:*:*:*:*:*"],
+            "versions": [{"version": "1.0", "status": "affected"}, {"version": "1.1", "status": "affected"}]
+        }]}}
+    });
+    let feed = read_advisories("cve.json", &serde_json::to_vec(&rec).unwrap());
+    let a = &feed.advisories[0];
+    let cpes = a
+        .affected
+        .iter()
+        .filter(|x| matches!(x.target, vigil_vuln::advisory::Target::Cpe(_)))
+        .count();
+    assert_eq!(cpes, 2, "router_os once, switch_os once: {:#?}", a.affected);
+    let mut b = vigil_vuln::IndexBuilder::new();
+    b.add_batch(feed);
+    let ix = b.build();
+    let comp = |v: &str| {
+        let mut c = vigil_vuln::Component::new("router", "inv:1");
+        c.cpe = Some(
+            vigil_vuln::Cpe::parse(&format!("cpe:2.3:o:acme:router_os:{v}:*:*:*:*:*:*:*")).unwrap(),
+        );
+        c
+    };
+    let r = vigil_vuln::scan(&ix, &[comp("1.1"), comp("1.2")], &Default::default());
+    let hit: Vec<&str> = r
+        .findings
+        .iter()
+        .map(|f| f.component.location.as_str())
+        .collect();
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+    assert_eq!(
+        r.findings[0].component.version.as_deref(),
+        Some("1.1"),
+        "{hit:?}"
+    );
+}
