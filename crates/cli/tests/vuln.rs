@@ -990,8 +990,15 @@ fn csaf_provider_over_http() {
 fn known_actor_use_is_a_supporting_fact() {
     let v = Vigil::new();
     v.ingest_fixtures();
-    let (r, code) = v.json(&["ingest", &fixture("actor-exploits.json")]);
+    // STIX and advisories in one run: one JSON document, the advisory report under `advisories`.
+    let (r, code) = v.json(&[
+        "ingest",
+        &fixture("actor-exploits.json"),
+        &fixture("epss-low.csv"),
+    ]);
     assert_eq!(code, 0, "{r}");
+    assert_eq!(r["added"], 3, "{r}");
+    assert_eq!(r["advisories"]["epss_scores"], 2, "{r}");
     let (s, _) = v.json(&["scan", &vuln_fixture("inventory.cdx.json")]);
     let demo = findings_of(&s, "demo-pkg");
     assert!(

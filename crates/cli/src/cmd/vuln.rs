@@ -220,6 +220,20 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         } else {
             (Vec::new(), a.paths.clone())
         };
+    if a.json && !kb_paths.is_empty() && !vuln_paths.is_empty() {
+        // One JSON document: the knowledge-base report with the advisory report under `advisories`.
+        let opts = super::ingest::options(a)?;
+        let before = env.store.max_seq()?;
+        let report = vigil_ingest::ingest_paths(&env.store, &kb_paths, &opts, &mut |_| {})?;
+        if !a.share_with.is_empty() {
+            super::members::share_after_ingest(env, before, &a.share_with)?;
+        }
+        let (code, adv) = ingest_advisories(env, a, &vuln_paths, true)?;
+        let mut v = serde_json::to_value(&report)?;
+        v["advisories"] = serde_json::to_value(&adv)?;
+        crate::output::json(&v)?;
+        return Ok(report.exit_code().max(code));
+    }
     let mut code = 0;
     if !kb_paths.is_empty() {
         let kb = IngestArgs {
@@ -234,7 +248,7 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         code = super::ingest::run(env, &kb)?;
     }
     if !vuln_paths.is_empty() {
-        code = code.max(ingest_advisories(env, a, &vuln_paths)?);
+        code = code.max(ingest_advisories(env, a, &vuln_paths, false)?.0);
     }
     Ok(code)
 }
@@ -330,7 +344,13 @@ fn read_unit(unit: &mut input::Unit<'_>) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Result<u8> {
+/// Ingests advisory paths; prints the report unless `quiet` (the caller then prints it with another report).
+fn ingest_advisories(
+    env: &Env,
+    a: &IngestArgs,
+    paths: &[String],
+    quiet: bool,
+) -> anyhow::Result<(u8, AdvisoryReport)> {
     let started = std::time::Instant::now();
     let forced = ADVISORY_FORMATS
         .contains(&a.format.as_str())
@@ -437,6 +457,9 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
     } else {
         0
     };
+    if quiet {
+        return Ok((code, rep));
+    }
     if a.json {
         crate::output::json(&rep)?;
     } else {
@@ -471,7 +494,7 @@ fn ingest_advisories(env: &Env, a: &IngestArgs, paths: &[String]) -> anyhow::Res
             eprintln!("  ... and {more} more (use --json for the first 1000)");
         }
     }
-    Ok(code)
+    Ok((code, rep))
 }
 
 /// What the advisory files of one PATH (or provider URL) held.
