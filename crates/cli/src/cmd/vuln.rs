@@ -54,6 +54,15 @@ fn today() -> anyhow::Result<chrono::NaiveDate> {
     }
 }
 
+/// The EPSS threshold for re-evaluations that have no flag of their own (`VIGIL_EPSS_THRESHOLD`, else 0.1).
+fn epss_threshold_env() -> f64 {
+    std::env::var("VIGIL_EPSS_THRESHOLD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|t: &f64| (0.0..=1.0).contains(t))
+        .unwrap_or(0.1)
+}
+
 /// Default EPSS probability above which a notice is re-ranked (a new version).
 const EPSS_THRESHOLD: &str = "0.1";
 
@@ -441,11 +450,7 @@ fn ingest_advisories(
     let changed = rep.added + rep.updated + rep.epss_changed;
     if changed > 0 && !env.store.inventories(None)?.is_empty() {
         pb.set_message("re-evaluating members' notices");
-        let threshold = std::env::var("VIGIL_EPSS_THRESHOLD")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0.1);
-        rep.notices = Some(update_notices(env, None, threshold)?);
+        rep.notices = Some(update_notices(env, None, epss_threshold_env())?);
     }
     pb.finish_and_clear();
     rep.seconds = started.elapsed().as_secs_f64();
@@ -1094,7 +1099,7 @@ pub fn inventory(env: &Env, cmd: &InventoryCommand) -> anyhow::Result<u8> {
             if !removed {
                 bail!("member {} has no inventory named {}", a.member, a.name);
             }
-            let upd = update_notices(env, Some(a.member), 0.1)?;
+            let upd = update_notices(env, Some(a.member), epss_threshold_env())?;
             if a.json {
                 crate::output::json(
                     &json!({"removed": a.name, "member": a.member, "notices": upd}),
@@ -1294,6 +1299,9 @@ pub fn update_notices(
     }
     if let Some(m) = only {
         by_member.entry(m).or_default();
+    }
+    if by_member.is_empty() {
+        return Ok(rep);
     }
     let mut k = load_knowledge(env)?;
     let open = std::mem::take(&mut k.open);
