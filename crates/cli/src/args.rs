@@ -64,6 +64,13 @@ pub enum Command {
     Policy(crate::cmd::members::PolicyCommand),
     /// Serve the REST API and TAXII 2.1 (members see what TLP and sharing allow).
     Serve(crate::cmd::serve::ServeArgs),
+    /// Members' software inventories (matched against advisories to write notices).
+    #[command(subcommand)]
+    Inventory(crate::cmd::vuln::InventoryCommand),
+    /// Match one inventory (SBOM) against the advisories, without enrolling a member.
+    Scan(crate::cmd::vuln::ScanArgs),
+    /// Vulnerability notices to members: list, show, acknowledge, resolve, re-evaluate.
+    Notices(crate::cmd::vuln::NoticesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +85,7 @@ pub struct IngestArgs {
     /// Files, folders, archives (.tar, .tar.gz, .zip), compressed files (gzip, zstd), or `-` for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
-    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs
+    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs, or for advisories kev|epss|cve5|osv|rustsec|csaf
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Source name recorded as provenance (for IOC lists also the malware family).
@@ -156,6 +163,9 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Ingest speed: the ATT&CK bundle (against Python stix2 parsing it) and a 1,000,000-indicator list.
     Ingest(BenchIngestArgs),
+    /// Advisory index build from all OSV, CSAF, KEV and CVE data, a 10,000-component scan, and univers doing the
+    /// same range checks.
+    Vuln(crate::cmd::vuln::BenchVulnArgs),
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod members;
 pub mod prepared;
 pub mod sqlite;
 mod types;
+pub mod vuln;
 
 pub use error::StoreError;
 pub use members::{
@@ -18,6 +19,9 @@ pub use members::{
 };
 pub use prepared::Prepared;
 pub use types::*;
+pub use vuln::{
+    AdvisoryRow, InventoryRecord, NoticeFilter, NoticeRecord, NoticeVersion, VulnStore,
+};
 
 /// A write transaction. Everything written through one is committed together or not at all.
 pub trait WriteTx {

@@ -22,7 +22,7 @@ fn reopen_keeps_data_and_schema_version() {
         conformance::versions(&s).expect("versions");
     }
     let s = SqliteStore::open(d.path()).expect("reopen");
-    assert_eq!(s.schema_version().expect("version"), 2);
+    assert_eq!(s.schema_version().expect("version"), 3);
     assert!(s
         .get("malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01")
         .expect("get")

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use vigil_model::{ids::vigil_id, Tlp};
 
@@ -19,7 +19,7 @@ use crate::version::Scheme;
 use crate::Diagnostic;
 
 /// Which kind of source an advisory came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// An OSV record (JSON or YAML).
@@ -48,8 +48,8 @@ impl SourceKind {
 }
 
 /// What an affected entry names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Target {
     /// A package in an ecosystem (OSV ecosystem name, package name as the source writes it).
     Package {
@@ -70,8 +70,8 @@ pub enum Target {
 }
 
 /// A version constraint of an affected entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum AffectedRange {
     /// An OSV range (also used for CVE 5 `version`/`lessThan` spans).
     Osv(OsvRange),
@@ -113,7 +113,7 @@ impl AffectedRange {
 }
 
 /// One affected product/package of an advisory with its version constraints.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Affected {
     /// What is affected.
     pub target: Target,
@@ -150,7 +150,7 @@ impl Affected {
 }
 
 /// A CVSS vector with its version and score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cvss {
     /// `2.0`, `3.0`, `3.1` or `4.0`.
     pub version: String,
@@ -240,7 +240,7 @@ impl Cvss {
 }
 
 /// A reference link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reference {
     /// The URL.
     pub url: String,
@@ -249,7 +249,7 @@ pub struct Reference {
 }
 
 /// A remediation (CSAF remediations, KEV required action, OSV/RustSec fixed versions are in [`Affected`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remediation {
     /// `vendor_fix`, `workaround`, `mitigation`, `no_fix_planned`, `none_available` or `required_action`.
     pub category: String,
@@ -262,7 +262,7 @@ pub struct Remediation {
 }
 
 /// Facts from the CISA KEV catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KevEntry {
     /// `vendorProject`.
     pub vendor: String,
@@ -281,7 +281,7 @@ pub struct KevEntry {
 }
 
 /// SSVC decision points stated by a source (CISA ADP vulnrichment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SsvcFacts {
     /// Exploitation.
     pub exploitation: Option<Exploitation>,
@@ -294,7 +294,7 @@ pub struct SsvcFacts {
 }
 
 /// One advisory in Vigil's normalised model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Advisory {
     /// The source's id (`GHSA-...`, `PYSEC-...`, `GO-...`, `RUSTSEC-...`, `CVE-...`; for CSAF the CVE of the
     /// vulnerability, else `<tracking id>#<n>`).
@@ -335,6 +335,9 @@ pub struct Advisory {
     pub threats: Vec<(String, String)>,
     /// TLP of the source document (CSAF distribution), if any.
     pub tlp: Option<Tlp>,
+    /// The source document's own id when one document holds several advisories (CSAF tracking id).
+    #[serde(default)]
+    pub document: Option<String>,
 }
 
 impl Advisory {
@@ -359,6 +362,16 @@ impl Advisory {
             ssvc: None,
             threats: Vec::new(),
             tlp: None,
+            document: None,
+        }
+    }
+
+    /// The key one stored copy of this advisory is kept under: the same record from a newer download replaces
+    /// the older one (`kev:CVE-...`, `osv:GHSA-...`, `csaf:<tracking id>:<vulnerability>`).
+    pub fn store_key(&self) -> String {
+        match &self.document {
+            Some(d) => format!("{}:{}:{}", self.source.as_str(), d, self.id),
+            None => format!("{}:{}", self.source.as_str(), self.id),
         }
     }
 
@@ -487,7 +500,7 @@ pub fn is_cve(s: &str) -> bool {
 }
 
 /// One EPSS score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpssScore {
     /// CVE id.
     pub cve: String,
@@ -498,7 +511,7 @@ pub struct EpssScore {
 }
 
 /// The header facts of an EPSS file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct EpssMeta {
     /// `model_version` (e.g. `v2025.03.14`).
     pub model_version: Option<String>,
@@ -507,7 +520,7 @@ pub struct EpssMeta {
 }
 
 /// The format a file was detected as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedFormat {
     /// CISA KEV JSON catalogue.
@@ -549,6 +562,58 @@ fn diag(location: &str, message: impl Into<String>) -> Diagnostic {
     Diagnostic {
         location: location.to_string(),
         message: message.into(),
+    }
+}
+
+/// Tells, from a file's name and first bytes, whether it is an advisory file Vigil reads (and which), without
+/// parsing it: `vigil ingest` uses it to route files to the advisory readers. None: not an advisory file.
+pub fn sniff(name: &str, head: &[u8]) -> Option<FeedFormat> {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    let lower = name.to_ascii_lowercase();
+    let base = lower.rsplit(['/', '!']).next().unwrap_or(&lower);
+    if base.ends_with(".md") {
+        return (t.starts_with("```toml") && t.contains("[advisory]"))
+            .then_some(FeedFormat::Rustsec);
+    }
+    if t.starts_with("#model_version") || t.starts_with("cve,epss") {
+        return Some(FeedFormat::Epss);
+    }
+    if t.starts_with("cveID,") || t.starts_with("\"cveID\"") {
+        return Some(FeedFormat::KevCsv);
+    }
+    if base.ends_with(".yaml") || base.ends_with(".yml") {
+        let has = |k: &str| t.lines().any(|l| l.starts_with(k));
+        return (has("id:") && (has("affected:") || has("modified:")))
+            .then_some(FeedFormat::OsvYaml);
+    }
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    let compact: String = t
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(16 * 1024)
+        .collect();
+    if compact.contains("\"catalogVersion\"") || compact.contains("\"cveID\":") {
+        Some(FeedFormat::KevJson)
+    } else if compact.contains("\"cveMetadata\"") || compact.contains("\"dataType\":\"CVE_RECORD\"")
+    {
+        Some(FeedFormat::Cve5)
+    } else if compact.contains("\"csaf_version\"") {
+        Some(FeedFormat::Csaf)
+    } else if compact.contains("\"id\":\"")
+        && !compact.contains("\"type\":\"bundle\"")
+        && (compact.contains("\"affected\":[")
+            || (compact.contains("\"modified\":\"")
+                && (compact.contains("\"schema_version\"")
+                    || compact.contains("\"aliases\":[")
+                    || compact.contains("\"details\":\"")
+                    || compact.contains("\"withdrawn\":\""))))
+    {
+        Some(FeedFormat::OsvJson)
+    } else {
+        None
     }
 }
 
@@ -1161,6 +1226,19 @@ fn cve5_affected(entry: &Value, loc: &str, errs: &mut Vec<Diagnostic>) -> Vec<Af
     if targets.is_empty() {
         return Vec::new();
     }
+    // Matching ties a component to a CPE target by everything but the version (the entry's `versions` decide
+    // which versions are affected), so CPEs that differ only in version are one target. CISA's ADP container
+    // lists one CPE per version: CVE-2024-20433 names 2,437 of Cisco IOS, which made 2,437 copies of its
+    // 2,037-version list.
+    let mut seen_cpes = std::collections::HashSet::new();
+    targets.retain_mut(|t| match t {
+        Target::Cpe(c) => {
+            let mut k = (**c).clone();
+            k.version = crate::cpe::CpeValue::Any;
+            seen_cpes.insert(k)
+        }
+        _ => true,
+    });
     let mut scheme = None;
     let mut ranges = Vec::new();
     let mut versions = Vec::new();
@@ -1707,6 +1785,7 @@ pub fn read_csaf(location: &str, doc: &Value) -> (Vec<Advisory>, Vec<Diagnostic>
                 .unwrap_or_else(|| format!("{tracking}#{i}"))
         });
         let mut a = Advisory::new(&id, SourceKind::Csaf, &loc);
+        a.document = Some(tracking.to_string());
         if id != tracking {
             a.aliases.push(tracking.to_string());
         }

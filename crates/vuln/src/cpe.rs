@@ -427,6 +427,13 @@ impl Serialize for Cpe {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Cpe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Cpe::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for Cpe {
     type Err = CpeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -166,9 +166,14 @@ impl IndexBuilder {
             .collect();
         // Alias groups with union-find over all ids of every advisory.
         let mut uf = UnionFind::default();
+        // A CSAF document's tracking id names the document, not one vulnerability: grouping by it would merge
+        // every CVE of a multi-vulnerability advisory into one.
         for a in &advisories {
             let first = uf.id(&a.id);
             for al in &a.aliases {
+                if a.document.as_deref() == Some(al.as_str()) {
+                    continue;
+                }
                 let k = uf.id(al);
                 uf.union(first, k);
             }
@@ -190,6 +195,14 @@ impl IndexBuilder {
                 ix.canonical.insert(i.clone(), canon.clone());
             }
             ix.group_ids.insert(canon, ids);
+        }
+        // The document ids are still shown among a vulnerability's other ids.
+        for a in &advisories {
+            if let (Some(d), Some(c)) = (&a.document, ix.canonical.get(&a.id)) {
+                if let Some(g) = ix.group_ids.get_mut(c) {
+                    g.insert(d.clone());
+                }
+            }
         }
         let mut group_numbers: HashMap<String, u32> = HashMap::new();
         for (ai, a) in advisories.iter().enumerate() {

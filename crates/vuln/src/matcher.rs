@@ -16,7 +16,9 @@ use crate::priority::{decide, AssetContext, Criticality, Decision, Priority};
 use crate::purl::{ecosystem_key, normalise_package_name};
 
 /// How a component was tied to an advisory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// Vendor/product names only, and the source gives no affected versions (KEV).

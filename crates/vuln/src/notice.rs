@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use vigil_model::{ids::vigil_id, Tlp};
 
@@ -16,7 +16,7 @@ use crate::matcher::{Confidence, Finding, ScanResult};
 use crate::priority::{Decision, Timeline};
 
 /// Lifecycle state of a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoticeStatus {
     /// Not yet seen by the member.
@@ -28,7 +28,7 @@ pub enum NoticeStatus {
 }
 
 /// One affected asset in a notice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoticeAsset {
     /// Component name.
     pub name: String,
@@ -47,7 +47,7 @@ pub struct NoticeAsset {
 }
 
 /// A remediation step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemediationStep {
     /// `vendor_fix`, `workaround`, `mitigation`, `no_fix_planned`, `none_available` or `required_action`.
     pub category: String,
@@ -58,7 +58,7 @@ pub struct RemediationStep {
 }
 
 /// The plain-language summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// What is it.
     pub what: String,
@@ -71,7 +71,7 @@ pub struct Summary {
 }
 
 /// A notice for one member and one vulnerability.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     /// Stable id over (member, vulnerability).
     pub id: String,
@@ -373,6 +373,94 @@ pub fn build_notices(
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
     });
     out
+}
+
+/// The id over the facts that decide a notice: outcome, deadline rule and date, KEV, whether EPSS is at or above
+/// `epss_threshold`, fixed versions and the affected assets. A new fingerprint is a new notice version; the same
+/// fingerprint must not be sent again (so an EPSS wobble below the threshold sends nothing).
+pub fn fingerprint(n: &Notice, epss_threshold: f64) -> String {
+    let mut parts: Vec<String> = vec![
+        n.priority.as_str().into(),
+        n.deadline_rule.clone(),
+        n.deadline.clone().unwrap_or_default(),
+        n.in_kev.to_string(),
+        n.epss.is_some_and(|e| e >= epss_threshold).to_string(),
+        n.fixed.join(","),
+        n.tlp.to_string(),
+    ];
+    let mut assets: Vec<String> = n
+        .assets
+        .iter()
+        .map(|a| {
+            format!(
+                "{}@{}@{}",
+                a.name,
+                a.version.as_deref().unwrap_or(""),
+                a.host.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assets.sort();
+    parts.extend(assets);
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    vigil_id("notice-facts", &refs)
+        .trim_start_matches("notice-facts--")
+        .to_string()
+}
+
+/// Says in words what changed between two versions of a notice (for the version history and the member).
+pub fn what_changed(old: &Notice, new: &Notice, epss_threshold: f64) -> String {
+    let mut out = Vec::new();
+    if !old.in_kev && new.in_kev {
+        out.push("entered the CISA KEV catalogue (exploited in the wild)".to_string());
+    }
+    if old.priority != new.priority {
+        out.push(format!(
+            "priority {} -> {}",
+            old.priority.as_str(),
+            new.priority.as_str()
+        ));
+    }
+    if old.deadline != new.deadline || old.deadline_rule != new.deadline_rule {
+        out.push(format!(
+            "deadline {} -> {} ({})",
+            old.deadline.as_deref().unwrap_or("next upgrade"),
+            new.deadline.as_deref().unwrap_or("next upgrade"),
+            new.deadline_rule
+        ));
+    }
+    let hi = |n: &Notice| n.epss.is_some_and(|e| e >= epss_threshold);
+    if hi(old) != hi(new) {
+        out.push(format!(
+            "EPSS {} -> {} ({} the {epss_threshold} threshold)",
+            old.epss.map(|e| format!("{e:.3}")).unwrap_or("none".into()),
+            new.epss.map(|e| format!("{e:.3}")).unwrap_or("none".into()),
+            if hi(new) { "past" } else { "back below" }
+        ));
+    }
+    if old.fixed != new.fixed {
+        out.push(format!("fixed versions: {}", new.fixed.join(", ")));
+    }
+    let names = |n: &Notice| {
+        let mut v: Vec<String> = n
+            .assets
+            .iter()
+            .map(|a| format!("{} {}", a.name, a.version.as_deref().unwrap_or("")))
+            .collect();
+        v.sort();
+        v
+    };
+    if names(old) != names(new) {
+        out.push(format!("affected assets now: {}", names(new).join(", ")));
+    }
+    if old.tlp != new.tlp {
+        out.push(format!("marking {} -> {}", old.tlp, new.tlp));
+    }
+    if out.is_empty() {
+        "the deciding facts changed".into()
+    } else {
+        out.join("; ")
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.

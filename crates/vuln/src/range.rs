@@ -581,7 +581,7 @@ pub fn vers_from_native(scheme: Scheme, native: &str) -> Result<VersRange, Range
 /// A Cargo version requirement (`>= 1.2.3, < 1.3.0`, `^0.9`, `~1.2`, `=1.0.0`, `1.*`) with the semver crate's
 /// matching rules, including its pre-release rule (a pre-release only matches a comparator on the same
 /// major.minor.patch that itself has a pre-release).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CargoReq {
     /// The requirement as written.
     pub text: String,
@@ -590,6 +590,18 @@ pub struct CargoReq {
     /// The (major, minor, patch) of comparators written with a pre-release.
     #[serde(skip)]
     pre_cores: Vec<(String, String, String)>,
+}
+
+/// Read back from the serialised form by parsing `text` again (the parsed parts are derived from it).
+impl<'de> Deserialize<'de> for CargoReq {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Repr {
+            text: String,
+        }
+        let r = Repr::deserialize(d)?;
+        CargoReq::parse(&r.text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl CargoReq {

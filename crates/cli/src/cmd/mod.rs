@@ -7,6 +7,7 @@ mod ingest;
 pub mod members;
 mod query;
 pub mod serve;
+pub mod vuln;
 
 use anyhow::Context;
 use vigil_store::sqlite::SqliteStore;
@@ -52,13 +53,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Ingest(a) => ingest::run(&Env::open(&cli)?, a),
+        Command::Ingest(a) => vuln::ingest(&Env::open(&cli)?, a),
         Command::Stats(a) => query::stats(&Env::open(&cli)?, a.json),
         Command::Search(a) => query::search(&Env::open(&cli)?, a),
         Command::Show(a) => query::show(&Env::open(&cli)?, a),
         Command::Export(ExportCommand::Stix(a)) => export::stix(&Env::open(&cli)?, a),
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
+        Command::Bench(BenchCommand::Vuln(a)) => vuln::bench(a),
         Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
         Command::Members(c) => members::members(&Env::open(&cli)?, c),
         Command::Tokens(c) => members::tokens(&Env::open(&cli)?, c),
@@ -66,5 +68,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inbox(c) => members::inbox(&Env::open(&cli)?, c),
         Command::Policy(c) => members::policy(&Env::open(&cli)?, c),
         Command::Serve(a) => serve::run(&Env::open(&cli)?, a),
+        Command::Inventory(c) => vuln::inventory(&Env::open(&cli)?, c),
+        Command::Scan(a) => vuln::scan_cmd(&Env::open(&cli)?, a),
+        Command::Notices(a) => vuln::notices(&Env::open(&cli)?, a),
     }
 }

@@ -2,6 +2,7 @@
 
 mod members;
 mod schema;
+mod vuln;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

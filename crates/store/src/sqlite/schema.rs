@@ -113,4 +113,65 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE eligibility_extra (country TEXT PRIMARY KEY, note TEXT NOT NULL, added_at TEXT NOT NULL);
     CREATE INDEX objects_type_seq ON objects(type, seq) WHERE lk = 0;
     "#,
+    // 3: vulnerability notices: normalised advisories (the index is built from them), EPSS scores, members'
+    // inventories (the imported file, re-read at evaluation), notices with every version and their lifecycle.
+    r#"
+    CREATE TABLE vuln_advisories (
+        key TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        canonical TEXT NOT NULL,
+        tlp INTEGER,
+        json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX vuln_advisories_canonical ON vuln_advisories(canonical);
+    CREATE TABLE vuln_epss (
+        cve TEXT PRIMARY KEY,
+        epss REAL NOT NULL,
+        percentile REAL NOT NULL,
+        score_date TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE inventories (
+        id INTEGER PRIMARY KEY,
+        member_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        components INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        imported_at TEXT NOT NULL,
+        content BLOB NOT NULL,
+        UNIQUE (member_id, name)
+    );
+    CREATE TABLE notices (
+        id TEXT PRIMARY KEY,
+        member_id INTEGER NOT NULL,
+        vulnerability TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        deadline TEXT,
+        fingerprint TEXT NOT NULL,
+        tlp INTEGER,
+        json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        resolved_at TEXT,
+        status_note TEXT,
+        UNIQUE (member_id, vulnerability)
+    );
+    CREATE INDEX notices_member ON notices(member_id, status);
+    CREATE TABLE notice_versions (
+        notice_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        deadline TEXT,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (notice_id, version)
+    );
+    "#,
 ];
