@@ -6,12 +6,14 @@
 
 pub mod conformance;
 mod error;
+pub mod feeds;
 pub mod members;
 pub mod prepared;
 pub mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
 pub use members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,

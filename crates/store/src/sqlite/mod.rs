@@ -1,7 +1,10 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
 
+mod feeds;
 mod members;
 mod schema;
+
+pub use feeds::FEEDS_MIGRATION;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -113,4 +113,6 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE eligibility_extra (country TEXT PRIMARY KEY, note TEXT NOT NULL, added_at TEXT NOT NULL);
     CREATE INDEX objects_type_seq ON objects(type, seq) WHERE lk = 0;
     "#,
+    // 3 (renumbered at merge): scheduled feeds and their cursors.
+    super::feeds::FEEDS_MIGRATION,
 ];
