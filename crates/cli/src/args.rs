@@ -64,6 +64,9 @@ pub enum Command {
     Policy(crate::cmd::members::PolicyCommand),
     /// Serve the REST API and TAXII 2.1 (members see what TLP and sharing allow).
     Serve(crate::cmd::serve::ServeArgs),
+    /// Scheduled feeds: HTTP(S) documents, TAXII 2.1 collections (federation), MISP feeds, CSAF providers.
+    #[command(subcommand)]
+    Feeds(crate::cmd::feeds::FeedsCommand),
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod export;
+pub mod feeds;
 mod ingest;
 pub mod members;
 mod query;
@@ -66,5 +67,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inbox(c) => members::inbox(&Env::open(&cli)?, c),
         Command::Policy(c) => members::policy(&Env::open(&cli)?, c),
         Command::Serve(a) => serve::run(&Env::open(&cli)?, a),
+        Command::Feeds(c) => feeds::run(&Env::open(&cli)?, c),
     }
 }
