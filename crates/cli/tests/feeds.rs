@@ -20,7 +20,9 @@ fn shared() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("\n*** SKIPPED: ../shared/data not found; real-data feed tests did not run ***\n");
+        eprintln!(
+            "\n*** SKIPPED: ../shared/data not found; real-data feed tests did not run ***\n"
+        );
         None
     }
 }
@@ -67,7 +69,8 @@ impl Vigil {
         let (v, _) = self.json(&["feeds", "pull", "--name", name]);
         v[0].clone()
     }
-    /// Ids of the latest versions of every object in an export.
+    /// Ids of the latest versions of every object in an export, without the TLP marking and extension definitions
+    /// an export adds for the markings its objects carry.
     fn export_ids(&self, extra: &[&str]) -> BTreeSet<String> {
         let out = self.data().join(format!("export-{}.json", extra.len()));
         let o = out.display().to_string();
@@ -75,12 +78,16 @@ impl Vigil {
         a.extend_from_slice(extra);
         let (r, code) = self.json(&a);
         assert_eq!(code, 0, "export: {r}");
-        let b: Value = serde_json::from_slice(&std::fs::read(&out).expect("export file")).expect("bundle");
+        let b: Value =
+            serde_json::from_slice(&std::fs::read(&out).expect("export file")).expect("bundle");
         b["objects"]
             .as_array()
             .expect("objects")
             .iter()
             .filter_map(|o| o["id"].as_str().map(str::to_string))
+            .filter(|id| {
+                !id.starts_with("marking-definition--") && !id.starts_with("extension-definition--")
+            })
             .collect()
     }
 }
@@ -162,18 +169,26 @@ fn handle(s: TcpStream, root: &Path, log: &Mutex<Vec<Hit>>) -> std::io::Result<(
     match body {
         None => {
             status = 404;
-            w.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            w.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
         }
         Some(b) => {
             let etag = format!("\"{:016x}\"", fnv(&b));
             if headers.get("if-none-match") == Some(&etag) {
                 status = 304;
-                write!(w, "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n")?;
+                write!(
+                    w,
+                    "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n"
+                )?;
             } else {
                 status = 200;
-                let gz = headers.get("accept-encoding").is_some_and(|a| a.contains("gzip"));
+                let gz = headers
+                    .get("accept-encoding")
+                    .is_some_and(|a| a.contains("gzip"));
                 let (body, enc) = if gz {
-                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                     e.write_all(&b)?;
                     (e.finish()?, "Content-Encoding: gzip\r\n")
                 } else {
@@ -207,7 +222,10 @@ fn lay_out(data: &Path, www: &Path, base: &str) -> Vec<(String, PathBuf)> {
         std::fs::create_dir_all(t.parent().expect("parent")).expect("mkdir");
         std::fs::copy(from, &t).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
     };
-    copy(&data.join("cisa-kev/known_exploited_vulnerabilities.json"), "kev/known_exploited_vulnerabilities.json");
+    copy(
+        &data.join("cisa-kev/known_exploited_vulnerabilities.json"),
+        "kev/known_exploited_vulnerabilities.json",
+    );
     copy(
         &data.join("stix2-examples/examples/indicator-for-c2-ip-address.json"),
         "stix/indicator-for-c2-ip-address.json",
@@ -218,19 +236,30 @@ fn lay_out(data: &Path, www: &Path, base: &str) -> Vec<(String, PathBuf)> {
     let mut files: Vec<PathBuf> = walk(&data.join("misp-events-pymisp/tests"));
     files.sort();
     for f in files {
-        let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&f).expect("read")) else { continue };
-        let (Some(uuid), Some(ts)) = (v.pointer("/Event/uuid").and_then(Value::as_str), v.pointer("/Event/timestamp"))
-        else {
+        let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&f).expect("read")) else {
+            continue;
+        };
+        let (Some(uuid), Some(ts)) = (
+            v.pointer("/Event/uuid").and_then(Value::as_str),
+            v.pointer("/Event/timestamp"),
+        ) else {
             continue;
         };
         if manifest.contains_key(uuid) {
             continue;
         }
-        manifest.insert(uuid.to_string(), json!({"timestamp": ts, "info": v.pointer("/Event/info")}));
+        manifest.insert(
+            uuid.to_string(),
+            json!({"timestamp": ts, "info": v.pointer("/Event/info")}),
+        );
         copy(&f, &format!("misp/{uuid}.json"));
         events.push((uuid.to_string(), f));
     }
-    std::fs::write(www.join("misp/manifest.json"), serde_json::to_vec(&manifest).expect("json")).expect("write");
+    std::fs::write(
+        www.join("misp/manifest.json"),
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .expect("write");
     // CSAF: the CISA tree, its OT ROLIE feed pointing at this server (as a mirror would), and a provider-metadata.json.
     let st = Command::new("tar")
         .arg("xzf")
@@ -242,7 +271,10 @@ fn lay_out(data: &Path, www: &Path, base: &str) -> Vec<(String, PathBuf)> {
     assert!(st.success());
     let rolie = www.join("csaf_files/OT/white/cisa-csaf-ot-feed-tlp-white.json");
     let text = std::fs::read_to_string(&rolie).expect("rolie");
-    let text = text.replace("https://raw.githubusercontent.com/cisagov/CSAF/develop/", &format!("{base}/"));
+    let text = text.replace(
+        "https://raw.githubusercontent.com/cisagov/CSAF/develop/",
+        &format!("{base}/"),
+    );
     std::fs::write(&rolie, text).expect("write");
     let pm = json!({
         "canonical_url": format!("{base}/.well-known/csaf/provider-metadata.json"),
@@ -260,7 +292,11 @@ fn lay_out(data: &Path, www: &Path, base: &str) -> Vec<(String, PathBuf)> {
         "role": "csaf_trusted_provider"
     });
     std::fs::create_dir_all(www.join(".well-known/csaf")).expect("mkdir");
-    std::fs::write(www.join(".well-known/csaf/provider-metadata.json"), pm.to_string()).expect("write");
+    std::fs::write(
+        www.join(".well-known/csaf/provider-metadata.json"),
+        pm.to_string(),
+    )
+    .expect("write");
     events
 }
 
@@ -296,10 +332,48 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
     let csaf_url = format!("{base}/.well-known/csaf/provider-metadata.json");
     let secret = "feed-secret-9f8e7d";
     for args in [
-        vec!["--name", "kev", "--kind", "url", "--url", &kev_url, "--format", "kev", "--tlp", "clear", "--interval", "1d"],
-        vec!["--name", "stix", "--kind", "url", "--url", &stix_url, "--tlp", "green", "--token", secret],
-        vec!["--name", "misp", "--kind", "misp-feed", "--url", &misp_url, "--tlp", "green", "--interval", "6h"],
-        vec!["--name", "csaf", "--kind", "csaf", "--url", &csaf_url, "--tlp", "clear", "--interval", "1d"],
+        vec![
+            "--name",
+            "kev",
+            "--kind",
+            "url",
+            "--url",
+            &kev_url,
+            "--format",
+            "kev",
+            "--tlp",
+            "clear",
+            "--interval",
+            "1d",
+        ],
+        vec![
+            "--name", "stix", "--kind", "url", "--url", &stix_url, "--tlp", "green", "--token",
+            secret,
+        ],
+        vec![
+            "--name",
+            "misp",
+            "--kind",
+            "misp-feed",
+            "--url",
+            &misp_url,
+            "--tlp",
+            "green",
+            "--interval",
+            "6h",
+        ],
+        vec![
+            "--name",
+            "csaf",
+            "--kind",
+            "csaf",
+            "--url",
+            &csaf_url,
+            "--tlp",
+            "clear",
+            "--interval",
+            "1d",
+        ],
     ] {
         let mut a = vec!["feeds", "add"];
         a.extend(args);
@@ -326,20 +400,46 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
     // The token went to the feed's server as a Bearer credential, and only for that feed.
     let with_auth: Vec<&Hit> = first.iter().filter(|h| h.auth.is_some()).collect();
     assert_eq!(with_auth.len(), 1, "{with_auth:?}");
-    assert_eq!(with_auth[0].auth.as_deref(), Some(format!("Bearer {secret}").as_str()));
+    assert_eq!(
+        with_auth[0].auth.as_deref(),
+        Some(format!("Bearer {secret}").as_str())
+    );
     assert!(with_auth[0].path.starts_with("/stix/"));
     let misp = &reports["misp"];
     assert_eq!(n(misp, "changed"), events.len() as u64, "{misp}");
     assert!(n(misp, "added") > 100, "{misp}");
     // KEV and CSAF: ingested if this build reads them, else kept in the mirror and said so.
     let kev = &reports["kev"];
-    assert!(n(kev, "added") > 1000 || n(kev, "stored_not_ingested") == 1, "{kev}");
+    assert!(
+        n(kev, "added") > 1000 || n(kev, "stored_not_ingested") == 1,
+        "{kev}"
+    );
     let csaf = &reports["csaf"];
-    let docs = walk(&root.path().join("csaf_files")).into_iter().filter(|p| !p.to_string_lossy().contains("feed-tlp")).count();
-    assert_eq!(n(csaf, "changed"), docs as u64, "every CSAF document fetched once: {csaf}");
-    assert!(n(csaf, "added") > 0 || n(csaf, "stored_not_ingested") == docs as u64, "{csaf}");
-    assert!(v.data().join("feeds/csaf/csaf_files/IT/white/2024/va-24-254-02.json").is_file());
-    let documents = first.iter().filter(|h| h.path.contains("/csaf_files/") && h.path.ends_with(".json") && !h.path.contains("feed-tlp")).count();
+    let docs = walk(&root.path().join("csaf_files"))
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains("feed-tlp"))
+        .count();
+    assert_eq!(
+        n(csaf, "changed"),
+        docs as u64,
+        "every CSAF document fetched once: {csaf}"
+    );
+    assert!(
+        n(csaf, "added") > 0 || n(csaf, "stored_not_ingested") == docs as u64,
+        "{csaf}"
+    );
+    assert!(v
+        .data()
+        .join("feeds/csaf/csaf_files/IT/white/2024/va-24-254-02.json")
+        .is_file());
+    let documents = first
+        .iter()
+        .filter(|h| {
+            h.path.contains("/csaf_files/")
+                && h.path.ends_with(".json")
+                && !h.path.contains("feed-tlp")
+        })
+        .count();
     assert_eq!(documents, docs, "each CSAF document requested once");
 
     // Second pull: nothing new. Every request is answered 304, no body is transferred, nothing is added.
@@ -359,9 +459,11 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
     // One MISP event changes upstream: only the manifest and that event are transferred.
     let (uuid, _) = &events[0];
     let mf = root.path().join("misp/manifest.json");
-    let mut m: Value = serde_json::from_slice(&std::fs::read(&mf).expect("manifest")).expect("json");
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(&mf).expect("manifest")).expect("json");
     let ev_path = root.path().join(format!("misp/{uuid}.json"));
-    let mut ev: Value = serde_json::from_slice(&std::fs::read(&ev_path).expect("event")).expect("json");
+    let mut ev: Value =
+        serde_json::from_slice(&std::fs::read(&ev_path).expect("event")).expect("json");
     ev["Event"]["timestamp"] = json!("1900000000");
     ev["Event"]["info"] = json!("changed upstream");
     std::fs::write(&ev_path, ev.to_string()).expect("write");
@@ -372,8 +474,19 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
     assert_eq!(n(&r, "bodies"), 2, "manifest + the one changed event: {r}");
     assert_eq!(n(&r, "changed"), 1, "{r}");
     let third = www.take();
-    let bodies: Vec<&str> = third.iter().filter(|h| h.status == 200).map(|h| h.path.as_str()).collect();
-    assert_eq!(bodies, vec!["/misp/manifest.json".to_string(), format!("/misp/{uuid}.json")], "{third:?}");
+    let bodies: Vec<&str> = third
+        .iter()
+        .filter(|h| h.status == 200)
+        .map(|h| h.path.as_str())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            "/misp/manifest.json".to_string(),
+            format!("/misp/{uuid}.json")
+        ],
+        "{third:?}"
+    );
 
     // Status: last success, no error, objects added; never the token.
     let out = v.run(&["feeds", "status", "--json"]);
@@ -392,18 +505,32 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
     assert_eq!(st["misp"]["pulls"], 3);
     assert!(st["misp"]["last_success"].is_string());
     assert!(st["misp"]["last_error"].is_null());
-    assert_eq!(st["misp"]["objects_added"].as_u64(), Some(n(misp, "added") + n(&r, "added")));
+    assert_eq!(
+        st["misp"]["objects_added"].as_u64(),
+        Some(n(misp, "added") + n(&r, "added"))
+    );
 
     // A failing feed records its error and keeps the others working.
     let gone = format!("{base}/nowhere.json");
-    let (_, code) = v.json(&["feeds", "add", "--name", "gone", "--kind", "url", "--url", &gone]);
+    let (_, code) = v.json(&[
+        "feeds", "add", "--name", "gone", "--kind", "url", "--url", &gone,
+    ]);
     assert_eq!(code, 0);
     let r = v.pull("gone");
     assert_eq!(r["ok"], false);
     assert!(r["error"].as_str().unwrap_or("").contains("404"), "{r}");
     let (st, _) = v.json(&["feeds", "status"]);
-    let gone_st = st.as_array().expect("array").iter().find(|f| f["name"] == "gone").cloned().expect("gone");
-    assert!(gone_st["last_error"].as_str().unwrap_or("").contains("404"), "{gone_st}");
+    let gone_st = st
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|f| f["name"] == "gone")
+        .cloned()
+        .expect("gone");
+    assert!(
+        gone_st["last_error"].as_str().unwrap_or("").contains("404"),
+        "{gone_st}"
+    );
     assert!(gone_st["last_success"].is_null());
 
     // Remove.
@@ -418,13 +545,68 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
 fn bad_feed_definitions_are_refused_with_reasons() {
     let v = Vigil::new();
     let cases: &[(&[&str], &str)] = &[
-        (&["--name", "x", "--kind", "ftp", "--url", "http://h/"], "unknown feed kind"),
-        (&["--name", "x", "--kind", "url", "--url", "file:///etc/passwd"], "only http and https"),
-        (&["--name", "x", "--kind", "url", "--url", "not a url"], "URL"),
-        (&["--name", "../x", "--kind", "url", "--url", "http://h/"], "feed name"),
-        (&["--name", "x", "--kind", "url", "--url", "http://h/", "--tlp", "purple"], "TLP"),
-        (&["--name", "x", "--kind", "url", "--url", "http://h/", "--interval", "5s"], "shorter than a minute"),
-        (&["--name", "x", "--kind", "url", "--url", "http://h/", "--collection", "c"], "taxii feeds only"),
+        (
+            &["--name", "x", "--kind", "ftp", "--url", "http://h/"],
+            "unknown feed kind",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "file:///etc/passwd",
+            ],
+            "only http and https",
+        ),
+        (
+            &["--name", "x", "--kind", "url", "--url", "not a url"],
+            "URL",
+        ),
+        (
+            &["--name", "../x", "--kind", "url", "--url", "http://h/"],
+            "feed name",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "http://h/",
+                "--tlp",
+                "purple",
+            ],
+            "TLP",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "http://h/",
+                "--interval",
+                "5s",
+            ],
+            "shorter than a minute",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "http://h/",
+                "--collection",
+                "c",
+            ],
+            "taxii feeds only",
+        ),
     ];
     for (args, want) in cases {
         let mut a = vec!["feeds", "add"];
@@ -436,9 +618,46 @@ fn bad_feed_definitions_are_refused_with_reasons() {
         assert!(!err.contains("panicked"));
     }
     // Duplicates need --replace.
-    assert!(v.run(&["feeds", "add", "--name", "x", "--kind", "url", "--url", "http://h/a"]).status.success());
-    assert!(!v.run(&["feeds", "add", "--name", "x", "--kind", "url", "--url", "http://h/b"]).status.success());
-    assert!(v.run(&["feeds", "add", "--name", "x", "--kind", "url", "--url", "http://h/b", "--replace"]).status.success());
+    assert!(v
+        .run(&[
+            "feeds",
+            "add",
+            "--name",
+            "x",
+            "--kind",
+            "url",
+            "--url",
+            "http://h/a"
+        ])
+        .status
+        .success());
+    assert!(!v
+        .run(&[
+            "feeds",
+            "add",
+            "--name",
+            "x",
+            "--kind",
+            "url",
+            "--url",
+            "http://h/b"
+        ])
+        .status
+        .success());
+    assert!(v
+        .run(&[
+            "feeds",
+            "add",
+            "--name",
+            "x",
+            "--kind",
+            "url",
+            "--url",
+            "http://h/b",
+            "--replace"
+        ])
+        .status
+        .success());
 }
 
 #[test]
@@ -455,14 +674,31 @@ fn feeds_from_the_configuration_file() {
     assert_eq!(st[0]["name"], "peer");
     assert_eq!(st[0]["origin"], "config");
     assert_eq!(st[0]["interval"], "15m");
-    assert_eq!(st[0]["has_token"], false, "configured tokens are not copied into the store");
+    assert_eq!(
+        st[0]["has_token"], false,
+        "configured tokens are not copied into the store"
+    );
     // Removing a configured feed from the CLI is refused; a pull without the token's variable says which.
     let out = v.run(&["feeds", "remove", "--name", "peer"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("configuration file"));
-    let out = v.cmd().args(["feeds", "pull", "--json"]).env_remove("PEER_TOKEN_T").output().expect("run");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PEER_TOKEN_T"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = v
+        .cmd()
+        .args(["feeds", "pull", "--json"])
+        .env_remove("PEER_TOKEN_T")
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PEER_TOKEN_T"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // With the variable, the pull runs and fails on the network (nothing listens on port 9), recorded as the error.
-    let out = v.cmd().args(["feeds", "pull", "--json"]).env("PEER_TOKEN_T", "t0ken-xyz").output().expect("run");
+    let out = v
+        .cmd()
+        .args(["feeds", "pull", "--json"])
+        .env("PEER_TOKEN_T", "t0ken-xyz")
+        .output()
+        .expect("run");
     let r: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(r[0]["ok"], false);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ken-xyz"));
@@ -555,7 +791,14 @@ fn uuid_for(s: &str) -> String {
     let h = fnv(s.as_bytes());
     let g = fnv(format!("{s}#").as_bytes());
     let x = format!("{h:016x}{g:016x}");
-    format!("{}-{}-4{}-8{}-{}", &x[0..8], &x[8..12], &x[13..16], &x[17..20], &x[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[13..16],
+        &x[17..20],
+        &x[20..32]
+    )
 }
 
 #[test]
@@ -563,10 +806,28 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     let a = Vigil::new();
     let b = Vigil::new();
     // A: a member (B's organisation) with a member token; A's operator exists from the first command.
-    let (m, code) = a.json(&["members", "add", "--name", "CERT-B", "--country", "AT", "--kind", "csirt"]);
+    let (m, code) = a.json(&[
+        "members",
+        "add",
+        "--name",
+        "CERT-B",
+        "--country",
+        "AT",
+        "--kind",
+        "csirt",
+    ]);
     assert_eq!(code, 0, "{m}");
     let member = m["id"].as_i64().expect("member id").to_string();
-    let (t, code) = a.json(&["tokens", "create", "--member", &member, "--role", "member", "--expires", "never"]);
+    let (t, code) = a.json(&[
+        "tokens",
+        "create",
+        "--member",
+        &member,
+        "--role",
+        "member",
+        "--expires",
+        "never",
+    ]);
     assert_eq!(code, 0, "{t}");
     let token = t["token"].as_str().expect("token").to_string();
 
@@ -593,7 +854,20 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
 
     let srv = serve(&a);
     let url = format!("{}/taxii2/", srv.base);
-    let (r, code) = b.json(&["feeds", "add", "--name", "peer-a", "--kind", "taxii", "--url", &url, "--token", &token, "--interval", "15m"]);
+    let (r, code) = b.json(&[
+        "feeds",
+        "add",
+        "--name",
+        "peer-a",
+        "--kind",
+        "taxii",
+        "--url",
+        &url,
+        "--token",
+        &token,
+        "--interval",
+        "15m",
+    ]);
     assert_eq!(code, 0, "{r}");
 
     // What B may see on A, decided independently of TAXII: A's own export at GREEN and below, plus the shared object.
@@ -607,8 +881,16 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     // Round 1.
     let r = b.pull("peer-a");
     assert_eq!(r["ok"], true, "{r}");
-    let colls: Vec<&str> = r["collections"].as_array().expect("collections").iter().filter_map(Value::as_str).collect();
-    assert!(colls.contains(&"shared-green") && colls.contains(&"shared-amber"), "{colls:?}");
+    let colls: Vec<&str> = r["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        colls.contains(&"shared-green") && colls.contains(&"shared-amber"),
+        "{colls:?}"
+    );
     received_total += n(&r, "objects_received");
     let got = b.export_ids(&[]);
     let want = expected(&a);
@@ -629,12 +911,23 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
 
     // New objects arrive on A (while it serves): two GREEN, one AMBER, one new version of a GREEN object.
     let f2 = a.data().join("round2.json");
-    let ids2 = bundle(&f2, &[("g4", Some("green")), ("g5", Some("green")), ("a4", Some("amber"))]);
+    let ids2 = bundle(
+        &f2,
+        &[
+            ("g4", Some("green")),
+            ("g5", Some("green")),
+            ("a4", Some("amber")),
+        ],
+    );
     let (r, code) = a.json(&["ingest", f2.to_str().expect("path")]);
     assert_eq!(code, 0, "{r}");
     let r = b.pull("peer-a");
     assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(n(&r, "objects_received"), 2, "only the two new GREEN objects: {r}");
+    assert_eq!(
+        n(&r, "objects_received"),
+        2,
+        "only the two new GREEN objects: {r}"
+    );
     assert_eq!(n(&r, "added"), 2, "{r}");
     received_total += n(&r, "objects_received");
     let got = b.export_ids(&[]);
@@ -644,9 +937,17 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     // Round 5: nothing again; no object was ever received twice.
     let r = b.pull("peer-a");
     assert_eq!(n(&r, "objects_received"), 0, "{r}");
-    assert_eq!(received_total, got.len() as u64, "every object received exactly once");
+    assert_eq!(
+        received_total,
+        got.len() as u64,
+        "every object received exactly once"
+    );
     let (st, _) = b.json(&["feeds", "status"]);
-    assert_eq!(st[0]["objects_added"].as_u64(), Some(got.len() as u64), "{st}");
+    assert_eq!(
+        st[0]["objects_added"].as_u64(),
+        Some(got.len() as u64),
+        "{st}"
+    );
     assert_eq!(st[0]["pulls"], 5);
 
     // A revoked token: the pull fails with a clear error, recorded as the feed's last error.
