@@ -101,6 +101,7 @@ struct Hit {
     path: String,
     status: u16,
     auth: Option<String>,
+    gzip: bool,
 }
 
 struct Www {
@@ -166,6 +167,7 @@ fn handle(s: TcpStream, root: &Path, log: &Mutex<Vec<Hit>>) -> std::io::Result<(
         std::fs::read(&file).ok().filter(|_| file.is_file())
     };
     let status;
+    let mut gzipped = false;
     match body {
         None => {
             status = 404;
@@ -186,6 +188,7 @@ fn handle(s: TcpStream, root: &Path, log: &Mutex<Vec<Hit>>) -> std::io::Result<(
                 let gz = headers
                     .get("accept-encoding")
                     .is_some_and(|a| a.contains("gzip"));
+                gzipped = gz;
                 let (body, enc) = if gz {
                     let mut e =
                         flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -208,6 +211,7 @@ fn handle(s: TcpStream, root: &Path, log: &Mutex<Vec<Hit>>) -> std::io::Result<(
         path,
         status,
         auth: headers.get("authorization").cloned(),
+        gzip: gzipped,
     });
     Ok(())
 }
@@ -397,6 +401,17 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
     }
     let stix = &reports["stix"];
     assert_eq!(n(stix, "added"), 1, "{stix}");
+    // Bodies travelled gzip-compressed (the client asked for it and decompressed them).
+    assert!(
+        first.iter().filter(|h| h.status == 200).all(|h| h.gzip),
+        "{first:?}"
+    );
+    assert_eq!(
+        n(&reports["kev"], "bytes"),
+        std::fs::metadata(data.join("cisa-kev/known_exploited_vulnerabilities.json"))
+            .expect("kev")
+            .len()
+    );
     // The token went to the feed's server as a Bearer credential, and only for that feed.
     let with_auth: Vec<&Hit> = first.iter().filter(|h| h.auth.is_some()).collect();
     assert_eq!(with_auth.len(), 1, "{with_auth:?}");
@@ -499,7 +514,7 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
         .iter()
         .map(|f| (f["name"].as_str().unwrap_or("").to_string(), f.clone()))
         .collect();
-    assert_eq!(st.len(), 4);
+    assert_eq!(st.len(), 4, "{st:?}");
     assert_eq!(st["stix"]["has_token"], true);
     assert_eq!(st["stix"]["objects_added"], 1);
     assert_eq!(st["misp"]["pulls"], 3);
@@ -509,6 +524,31 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
         st["misp"]["objects_added"].as_u64(),
         Some(n(misp, "added") + n(&r, "added"))
     );
+
+    // Nothing is due right after a pull.
+    let (due, code) = v.json(&["feeds", "pull", "--due"]);
+    assert_eq!((due, code), (json!([]), 0));
+
+    // The size limit: a body larger than --max-bytes is refused, named, and nothing of it is ingested.
+    let (_, code) = v.json(&[
+        "feeds", "add", "--name", "kev2", "--kind", "url", "--url", &kev_url, "--format", "kev",
+    ]);
+    assert_eq!(code, 0);
+    let (r, code) = v.json(&["feeds", "pull", "--name", "kev2", "--max-bytes", "100000"]);
+    assert_eq!(code, 1);
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("size limit of 100000 bytes"),
+        "{r}"
+    );
+    assert!(!v
+        .data()
+        .join("feeds/kev2/known_exploited_vulnerabilities.json")
+        .exists());
+    let (r, _) = v.json(&["feeds", "remove", "--name", "kev2"]);
+    assert_eq!(r["removed"], true);
 
     // A failing feed records its error and keeps the others working.
     let gone = format!("{base}/nowhere.json");
@@ -760,8 +800,12 @@ fn marking(tlp: &str) -> &'static str {
     }
 }
 
-/// A bundle of indicators: (name, tlp or None for unmarked).
+/// A bundle of indicators: (name, tlp or None for unmarked), all with the same `modified`.
 fn bundle(path: &Path, items: &[(&str, Option<&str>)]) -> Vec<String> {
+    bundle_at(path, items, "2026-01-01T00:00:00.000Z")
+}
+
+fn bundle_at(path: &Path, items: &[(&str, Option<&str>)], modified: &str) -> Vec<String> {
     let mut ids = Vec::new();
     let objects: Vec<Value> = items
         .iter()
@@ -771,7 +815,7 @@ fn bundle(path: &Path, items: &[(&str, Option<&str>)]) -> Vec<String> {
             ids.push(id.clone());
             let mut o = json!({
                 "type": "indicator", "spec_version": "2.1", "id": id,
-                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                "created": "2026-01-01T00:00:00.000Z", "modified": modified,
                 "name": name, "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
                 "pattern": format!("[ipv4-addr:value = '198.51.100.{}']", i + 1),
                 "indicator_types": ["malicious-activity"],
@@ -921,15 +965,25 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     );
     let (r, code) = a.json(&["ingest", f2.to_str().expect("path")]);
     assert_eq!(code, 0, "{r}");
+    let f3 = a.data().join("round2-version.json");
+    bundle_at(&f3, &[("g1", Some("green"))], "2026-02-01T00:00:00.000Z");
+    let (r, code) = a.json(&["ingest", f3.to_str().expect("path")]);
+    assert_eq!(code, 0, "{r}");
     let r = b.pull("peer-a");
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(
         n(&r, "objects_received"),
-        2,
-        "only the two new GREEN objects: {r}"
+        3,
+        "only the two new GREEN objects and the new version: {r}"
     );
     assert_eq!(n(&r, "added"), 2, "{r}");
+    assert_eq!(n(&r, "updated"), 1, "{r}");
     received_total += n(&r, "objects_received");
+    let (g1, _) = b.json(&["show", &ids1[2]]);
+    assert!(
+        g1.to_string().contains("2026-02-01T00:00:00"),
+        "B holds the new version: {g1}"
+    );
     let got = b.export_ids(&[]);
     assert!(got.contains(&ids2[0]) && got.contains(&ids2[1]) && !got.contains(&ids2[2]));
     assert_eq!(got, expected(&a));
@@ -939,8 +993,8 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     assert_eq!(n(&r, "objects_received"), 0, "{r}");
     assert_eq!(
         received_total,
-        got.len() as u64,
-        "every object received exactly once"
+        got.len() as u64 + 1,
+        "every object version received exactly once (g1 in two versions)"
     );
     let (st, _) = b.json(&["feeds", "status"]);
     assert_eq!(
