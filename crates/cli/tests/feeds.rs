@@ -1013,3 +1013,79 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     assert!(r["error"].as_str().unwrap_or("").contains("401"), "{r}");
     assert!(!r.to_string().contains(&token));
 }
+
+/// Interop: a TAXII feed pulled from the OASIS reference server (medallion, pages of 100 with `next`), with HTTP
+/// Basic credentials in the URL; a second pull receives nothing.
+#[test]
+fn taxii_feed_from_the_oasis_reference_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = std::env::var("VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join(".venv-peers"));
+    let script = root.join("../shared/peers/start_medallion.sh");
+    if !venv.join("bin/medallion").exists() || !script.exists() {
+        eprintln!(
+            "\n*** SKIPPED: medallion (VENV={}) or ../shared/peers not found ***\n",
+            venv.display()
+        );
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let run = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg("350")
+        .arg(run.path())
+        .env("VENV", &venv)
+        .output()
+        .expect("start medallion");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    struct Stop(PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Ok(pid) = std::fs::read_to_string(self.0.join("medallion.pid")) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+    let _stop = Stop(run.path().to_path_buf());
+    let v = Vigil::new();
+    let url = format!("http://user1:Password1@127.0.0.1:{port}/trustgroup1/");
+    let (r, code) = v.json(&[
+        "feeds",
+        "add",
+        "--name",
+        "medallion",
+        "--kind",
+        "taxii",
+        "--url",
+        &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert!(
+        !r.to_string().contains("Password1"),
+        "credentials in the URL are not shown: {r}"
+    );
+    let r = v.pull("medallion");
+    assert_eq!(r["ok"], true, "{r}");
+    // 350 generated indicators (plus the identity that created them), over several pages.
+    assert!(n(&r, "added") >= 350, "{r}");
+    assert!(n(&r, "requests") >= 6, "paged: {r}");
+    let first = n(&r, "added");
+    let r = v.pull("medallion");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(n(&r, "objects_received"), 0, "{r}");
+    let (s, _) = v.json(&["stats"]);
+    assert!(s.to_string().contains("medallion"), "{s}");
+    let (st, _) = v.json(&["feeds", "status"]);
+    assert_eq!(st[0]["objects_added"].as_u64(), Some(first));
+    assert_eq!(st[0]["has_token"], true);
+}

@@ -207,13 +207,17 @@ fn sync_config(env: &Env) -> anyhow::Result<()> {
 }
 
 fn status_json(f: &FeedRecord) -> Value {
-    let url = url::Url::parse(&f.url)
-        .map(|u| vigil_feeds::http::redact(&u))
-        .unwrap_or_else(|_| f.url.clone());
+    let parsed = url::Url::parse(&f.url).ok();
+    let url = parsed
+        .as_ref()
+        .map(vigil_feeds::http::redact)
+        .unwrap_or_else(|| f.url.clone());
+    // HTTP Basic credentials in the URL (user:password@) count as a credential too.
+    let in_url = parsed.as_ref().is_some_and(|u| u.password().is_some());
     let mut v = json!({
         "name": f.name, "kind": f.kind, "url": url, "format": f.format, "interval": format_interval(f.interval_secs),
         "tlp": f.tlp, "collection": f.collection, "source": f.source.clone().unwrap_or_else(|| f.name.clone()),
-        "origin": f.origin, "has_token": f.token.is_some(), "created_at": f.created_at,
+        "origin": f.origin, "has_token": f.token.is_some() || in_url, "created_at": f.created_at,
         "due": vigil_feeds::due(f, chrono::Utc::now()),
     });
     if let (Value::Object(m), Ok(Value::Object(s))) = (&mut v, serde_json::to_value(&f.status)) {
