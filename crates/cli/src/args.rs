@@ -71,6 +71,9 @@ pub enum Command {
     Scan(crate::cmd::vuln::ScanArgs),
     /// Vulnerability notices to members: list, show, acknowledge, resolve, re-evaluate.
     Notices(crate::cmd::vuln::NoticesArgs),
+    /// Scheduled feeds: HTTP(S) documents, TAXII 2.1 collections (federation), MISP feeds, CSAF providers.
+    #[command(subcommand)]
+    Feeds(crate::cmd::feeds::FeedsCommand),
 }
 
 #[derive(Debug, Args)]

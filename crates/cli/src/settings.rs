@@ -18,6 +18,8 @@ pub struct Settings {
     pub server: toml::Table,
     /// Additions to the jurisdiction eligibility policy.
     pub eligibility: EligibilitySettings,
+    /// `[[feeds]]`: scheduled feeds (see `vigil feeds`).
+    pub feeds: Vec<crate::cmd::feeds::FeedConfig>,
 }
 
 /// `[eligibility]`: `extra = ["XK"]` admits jurisdictions beyond the shipped policy.
@@ -34,6 +36,7 @@ impl Default for Settings {
             operator: "Vigil operator".into(),
             server: toml::Table::new(),
             eligibility: EligibilitySettings::default(),
+            feeds: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod conformance;
 mod error;
+pub mod feeds;
 pub mod members;
 pub mod prepared;
 pub mod sqlite;
@@ -13,6 +14,7 @@ mod types;
 pub mod vuln;
 
 pub use error::StoreError;
+pub use feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
 pub use members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,

@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod export;
+pub mod feeds;
 mod ingest;
 pub mod members;
 mod query;
@@ -71,5 +72,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inventory(c) => vuln::inventory(&Env::open(&cli)?, c),
         Command::Scan(a) => vuln::scan_cmd(&Env::open(&cli)?, a),
         Command::Notices(a) => vuln::notices(&Env::open(&cli)?, a),
+        Command::Feeds(c) => feeds::run(&Env::open(&cli)?, c),
     }
 }

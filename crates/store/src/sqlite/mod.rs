@@ -1,8 +1,11 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
 
+mod feeds;
 mod members;
 mod schema;
 mod vuln;
+
+pub use feeds::FEEDS_MIGRATION;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

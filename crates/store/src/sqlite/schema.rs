@@ -174,4 +174,6 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (notice_id, version)
     );
     "#,
+    // 4: scheduled feeds and their cursors.
+    super::feeds::FEEDS_MIGRATION,
 ];

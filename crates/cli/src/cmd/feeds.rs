@@ -1,0 +1,459 @@
+//! `vigil feeds`: scheduled feeds (HTTP(S) documents, TAXII 2.1 collections, MISP feeds, CSAF providers), defined
+//! from the command line or in `vigil.toml` (`[[feeds]]`), pulled now (`pull`) or on their interval (`run`).
+//!
+//! A feed's token is stored only where needed to authenticate to the feed's server: in the store for feeds added
+//! here, in the configuration file (or the environment, `token_env`) for configured ones. It is never printed.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vigil_feeds::{format_interval, parse_interval, PullCtx, PullReport};
+use vigil_store::{FeedRecord, FeedStatus, FeedStore};
+
+use super::Env;
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Define a feed (stored in the data directory).
+    Add(FeedAddArgs),
+    /// Pull feeds now (every feed, or the one named), once.
+    Pull(FeedPullArgs),
+    /// Each feed's definition and status: last success, last error, objects added.
+    Status(FeedStatusArgs),
+    /// Remove a feed defined with `feeds add` (its objects stay in the knowledge base).
+    Remove(FeedRemoveArgs),
+    /// Keep pulling every feed on its interval until stopped (for a service unit).
+    Run(FeedRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedAddArgs {
+    /// Feed name (letters, digits, `-`, `_`, `.`).
+    #[arg(long)]
+    pub name: String,
+    /// taxii|url|misp-feed|csaf
+    #[arg(long)]
+    pub kind: String,
+    /// url: the document; taxii: the API root (or discovery URL); misp-feed: the folder holding manifest.json;
+    /// csaf: provider-metadata.json (or the provider's domain).
+    #[arg(long)]
+    pub url: String,
+    /// Ingest format of a `url` feed (auto, stix, misp, galaxy, warninglist, iocs, ...); auto when absent.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Credential sent as `Authorization: Bearer` to the feed's server (stored; never printed).
+    #[arg(long, env = "VIGIL_FEED_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// How often `vigil feeds run` pulls it: 15m, 1h, 1d.
+    #[arg(long, default_value = "1h")]
+    pub interval: String,
+    /// clear|green|amber|amber+strict|red: marking for objects of this feed that carry none.
+    #[arg(long)]
+    pub tlp: Option<String>,
+    /// taxii: follow only this collection (default: every collection the credentials can read).
+    #[arg(long)]
+    pub collection: Option<String>,
+    /// Provenance source name (default: the feed name).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Replace an existing feed of that name (its cursors and status stay).
+    #[arg(long)]
+    pub replace: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedPullArgs {
+    /// Only this feed.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Only feeds whose interval has passed since their last attempt.
+    #[arg(long)]
+    pub due: bool,
+    /// Largest body accepted per request, in bytes (after decompression).
+    #[arg(long, default_value_t = vigil_feeds::DEFAULT_MAX_BYTES)]
+    pub max_bytes: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedStatusArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedRemoveArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedRunArgs {
+    /// Seconds between two looks at which feeds are due.
+    #[arg(long, default_value_t = 30)]
+    pub tick: u64,
+    #[arg(long, default_value_t = vigil_feeds::DEFAULT_MAX_BYTES)]
+    pub max_bytes: u64,
+}
+
+/// `[[feeds]]` in vigil.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The credential itself (prefer `token_env`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Name of an environment variable holding the credential.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub tlp: Option<String>,
+    #[serde(default)]
+    pub collection: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+fn now() -> String {
+    vigil_model::time::format(&chrono::Utc::now())
+}
+
+impl FeedConfig {
+    fn record(&self) -> anyhow::Result<FeedRecord> {
+        let interval = parse_interval(self.interval.as_deref().unwrap_or("1h"))
+            .with_context(|| format!("[[feeds]] `{}` in the configuration", self.name))?;
+        let r = FeedRecord {
+            name: self.name.clone(),
+            kind: vigil_feeds::FeedKind::parse(&self.kind)?
+                .as_str()
+                .to_string(),
+            url: self.url.clone(),
+            format: self.format.clone(),
+            // Configured credentials stay in the configuration: they are resolved at pull time.
+            token: None,
+            interval_secs: interval,
+            tlp: self.tlp.clone(),
+            collection: self.collection.clone(),
+            source: self.source.clone(),
+            origin: "config".into(),
+            created_at: now(),
+            status: FeedStatus::default(),
+        };
+        vigil_feeds::validate(&r)
+            .with_context(|| format!("[[feeds]] `{}` in the configuration", self.name))?;
+        Ok(r)
+    }
+
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(var) = &self.token_env {
+            return match std::env::var(var) {
+                Ok(t) if !t.is_empty() => Ok(Some(t)),
+                _ => bail!(
+                    "feed `{}`: environment variable {var} (token_env) is not set",
+                    self.name
+                ),
+            };
+        }
+        Ok(self.token.clone())
+    }
+}
+
+/// Brings the configured feeds into the store (definitions only; their status stays), and drops configured feeds
+/// that left the configuration.
+fn sync_config(env: &Env) -> anyhow::Result<()> {
+    let mut names = std::collections::HashSet::new();
+    for c in &env.settings.feeds {
+        if !names.insert(c.name.clone()) {
+            bail!("[[feeds]]: the name `{}` is used twice", c.name);
+        }
+        let rec = c.record()?;
+        match env.store.feed(&c.name)? {
+            Some(f) if f.origin != "config" => bail!(
+                "feed `{}` is defined both in the configuration and with `vigil feeds add`; remove one",
+                c.name
+            ),
+            Some(f)
+                if f.kind == rec.kind
+                    && f.url == rec.url
+                    && f.format == rec.format
+                    && f.interval_secs == rec.interval_secs
+                    && f.tlp == rec.tlp
+                    && f.collection == rec.collection
+                    && f.source == rec.source => {}
+            _ => env.store.put_feed(&rec)?,
+        }
+    }
+    for f in env.store.feeds()? {
+        if f.origin == "config" && !names.contains(&f.name) {
+            env.store.remove_feed(&f.name)?;
+        }
+    }
+    Ok(())
+}
+
+fn status_json(f: &FeedRecord) -> Value {
+    let parsed = url::Url::parse(&f.url).ok();
+    let url = parsed
+        .as_ref()
+        .map(vigil_feeds::http::redact)
+        .unwrap_or_else(|| f.url.clone());
+    // HTTP Basic credentials in the URL (user:password@) count as a credential too.
+    let in_url = parsed.as_ref().is_some_and(|u| u.password().is_some());
+    let mut v = json!({
+        "name": f.name, "kind": f.kind, "url": url, "format": f.format, "interval": format_interval(f.interval_secs),
+        "tlp": f.tlp, "collection": f.collection, "source": f.source.clone().unwrap_or_else(|| f.name.clone()),
+        "origin": f.origin, "has_token": f.token.is_some() || in_url, "created_at": f.created_at,
+        "due": vigil_feeds::due(f, chrono::Utc::now()),
+    });
+    if let (Value::Object(m), Ok(Value::Object(s))) = (&mut v, serde_json::to_value(&f.status)) {
+        m.extend(s);
+    }
+    v
+}
+
+pub fn run(env: &Env, cmd: &FeedsCommand) -> anyhow::Result<u8> {
+    match cmd {
+        FeedsCommand::Add(a) => add(env, a),
+        FeedsCommand::Pull(a) => pull(env, a),
+        FeedsCommand::Status(a) => {
+            sync_config(env)?;
+            let feeds = env.store.feeds()?;
+            if a.json {
+                crate::output::json(&feeds.iter().map(status_json).collect::<Vec<_>>())?;
+            } else if feeds.is_empty() {
+                println!("no feeds (add one with `vigil feeds add` or [[feeds]] in vigil.toml)");
+            } else {
+                for f in &feeds {
+                    let s = &f.status;
+                    println!(
+                        "{:<20} {:<9} every {:<4} last success {:<27} added {:>8} total ({} last){}",
+                        f.name,
+                        f.kind,
+                        format_interval(f.interval_secs),
+                        s.last_success.as_deref().unwrap_or("never"),
+                        s.objects_added,
+                        s.last_added,
+                        match (&s.last_error, &s.last_error_at) {
+                            (Some(e), Some(at)) if s.last_success.as_deref() < Some(at.as_str()) =>
+                                format!("\n    last error {at}: {e}"),
+                            _ => String::new(),
+                        }
+                    );
+                }
+            }
+            Ok(0)
+        }
+        FeedsCommand::Remove(a) => {
+            sync_config(env)?;
+            if let Some(f) = env.store.feed(&a.name)? {
+                if f.origin == "config" {
+                    bail!(
+                        "feed `{}` is defined in the configuration file; remove it there",
+                        a.name
+                    );
+                }
+            }
+            let removed = env.store.remove_feed(&a.name)?;
+            if !removed {
+                bail!("no feed named `{}`", a.name);
+            }
+            let mirror = env.data.join("feeds").join(vigil_feeds_safe_name(&a.name));
+            if mirror.is_dir() {
+                std::fs::remove_dir_all(&mirror)
+                    .with_context(|| format!("removing {}", mirror.display()))?;
+            }
+            if a.json {
+                crate::output::json(&json!({"name": a.name, "removed": true}))?;
+            } else {
+                println!(
+                    "feed `{}` removed (its objects stay in the knowledge base)",
+                    a.name
+                );
+            }
+            Ok(0)
+        }
+        FeedsCommand::Run(a) => run_forever(env, a),
+    }
+}
+
+/// Feed names are validated to be safe path components already; this only guards against an old row.
+fn vigil_feeds_safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+fn add(env: &Env, a: &FeedAddArgs) -> anyhow::Result<u8> {
+    sync_config(env)?;
+    let kind = vigil_feeds::FeedKind::parse(&a.kind)?;
+    let rec = FeedRecord {
+        name: a.name.clone(),
+        kind: kind.as_str().to_string(),
+        url: a.url.clone(),
+        format: a.format.clone(),
+        token: a.token.clone().filter(|t| !t.is_empty()),
+        interval_secs: parse_interval(&a.interval)?,
+        tlp: a.tlp.as_ref().map(|t| t.to_ascii_lowercase()),
+        collection: a.collection.clone(),
+        source: a.source.clone(),
+        origin: "cli".into(),
+        created_at: now(),
+        status: FeedStatus::default(),
+    };
+    vigil_feeds::validate(&rec)?;
+    if let Some(f) = env.store.feed(&a.name)? {
+        if f.origin == "config" {
+            bail!("feed `{}` is defined in the configuration file", a.name);
+        }
+        if !a.replace {
+            bail!(
+                "a feed named `{}` exists (use --replace to redefine it)",
+                a.name
+            );
+        }
+    }
+    env.store.put_feed(&rec)?;
+    let stored = env
+        .store
+        .feed(&a.name)?
+        .context("the feed was not stored")?;
+    if a.json {
+        crate::output::json(&status_json(&stored))?;
+    } else {
+        println!(
+            "feed `{}` ({}) added, pulled every {}; pull it now with `vigil feeds pull --name {}`",
+            a.name,
+            rec.kind,
+            format_interval(rec.interval_secs),
+            a.name
+        );
+    }
+    Ok(0)
+}
+
+/// The feed with its credential resolved (configured feeds take theirs from the configuration).
+fn with_token(env: &Env, mut f: FeedRecord) -> anyhow::Result<FeedRecord> {
+    if f.origin == "config" {
+        if let Some(c) = env.settings.feeds.iter().find(|c| c.name == f.name) {
+            f.token = c.token()?;
+        }
+    }
+    Ok(f)
+}
+
+fn pull_some(
+    env: &Env,
+    name: Option<&str>,
+    only_due: bool,
+    max_bytes: u64,
+) -> anyhow::Result<Vec<PullReport>> {
+    sync_config(env)?;
+    let feeds = match name {
+        Some(n) => vec![env
+            .store
+            .feed(n)?
+            .with_context(|| format!("no feed named `{n}` (see `vigil feeds status`)"))?],
+        None => env.store.feeds()?,
+    };
+    let ctx = PullCtx {
+        store: &env.store,
+        data: &env.data,
+        max_bytes,
+        timeout: Duration::from_secs(300),
+    };
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for f in feeds {
+        if only_due && !vigil_feeds::due(&f, now) {
+            continue;
+        }
+        let f = with_token(env, f)?;
+        out.push(vigil_feeds::pull(&ctx, &f)?);
+    }
+    Ok(out)
+}
+
+fn pull(env: &Env, a: &FeedPullArgs) -> anyhow::Result<u8> {
+    let reports = pull_some(env, a.name.as_deref(), a.due, a.max_bytes)?;
+    if a.json {
+        crate::output::json(&reports)?;
+    } else {
+        for r in &reports {
+            print_report(r);
+        }
+        if reports.is_empty() {
+            println!("no feeds to pull");
+        }
+    }
+    Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
+}
+
+fn print_report(r: &PullReport) {
+    println!(
+        "{} ({}): {} requests, {} not modified, {} bodies ({} bytes); {} added, {} updated, {} unchanged, {} rejected{} ({:.1} s)",
+        r.feed,
+        r.kind,
+        r.transfer.requests,
+        r.transfer.not_modified,
+        r.transfer.bodies,
+        r.transfer.bytes,
+        r.added,
+        r.updated,
+        r.unchanged,
+        r.rejected,
+        if r.stored_not_ingested > 0 {
+            format!(", {} files stored but not ingested", r.stored_not_ingested)
+        } else {
+            String::new()
+        },
+        r.seconds
+    );
+    if let Some(e) = &r.error {
+        eprintln!("  error: {e}");
+    }
+    if let Some(n) = &r.not_ingested_reason {
+        eprintln!("  note: {n}");
+    }
+    for p in r.problems.iter().take(10) {
+        eprintln!("  {} [{}]: {}", p.file, p.location, p.reason);
+    }
+}
+
+fn run_forever(env: &Env, a: &FeedRunArgs) -> anyhow::Result<u8> {
+    tracing::info!("pulling feeds on their intervals");
+    loop {
+        match pull_some(env, None, true, a.max_bytes) {
+            Ok(reports) => {
+                for r in &reports {
+                    print_report(r);
+                }
+            }
+            // A store or configuration failure is reported and retried; the loop keeps going.
+            Err(e) => eprintln!("feeds: {e:#}"),
+        }
+        std::thread::sleep(Duration::from_secs(a.tick.max(1)));
+    }
+}

@@ -1,0 +1,1091 @@
+//! Scheduled feeds end to end through the `vigil` binary:
+//! - feeds pulled from a local HTTP server (in this test, honouring ETag and gzip) that serves the real files of
+//!   `../shared/data`: the CISA KEV catalogue, STIX bundles, a MISP feed folder laid out from the PyMISP test events,
+//!   and the CISA CSAF tree with a `provider-metadata.json` written here (OT through its ROLIE feed, IT through its
+//!   directory's changes.csv); a second pull transfers no bodies (304) and adds nothing;
+//! - federation: two Vigil instances on loopback, B following A's TAXII 2.1 API root with a member token of A, and
+//!   receiving exactly what that token may see, incrementally, with no duplicates.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "\n*** SKIPPED: ../shared/data not found; real-data feed tests did not run ***\n"
+        );
+        None
+    }
+}
+
+struct Vigil {
+    dir: tempfile::TempDir,
+}
+
+impl Vigil {
+    fn new() -> Self {
+        let v = Vigil {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        assert!(v.run(&["init"]).status.success());
+        v
+    }
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.arg("--data").arg(self.data());
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run vigil")
+    }
+    fn json(&self, args: &[&str]) -> (Value, i32) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of {args:?} is not one JSON document ({e}): {:?} / {stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (v, out.status.code().unwrap_or(-1))
+    }
+    /// `feeds pull --json` for one feed: its report.
+    fn pull(&self, name: &str) -> Value {
+        let (v, _) = self.json(&["feeds", "pull", "--name", name]);
+        v[0].clone()
+    }
+    /// Ids of the latest versions of every object in an export, without the TLP marking and extension definitions
+    /// an export adds for the markings its objects carry.
+    fn export_ids(&self, extra: &[&str]) -> BTreeSet<String> {
+        let out = self.data().join(format!("export-{}.json", extra.len()));
+        let o = out.display().to_string();
+        let mut a = vec!["export", "stix", "--out", o.as_str()];
+        a.extend_from_slice(extra);
+        let (r, code) = self.json(&a);
+        assert_eq!(code, 0, "export: {r}");
+        let b: Value =
+            serde_json::from_slice(&std::fs::read(&out).expect("export file")).expect("bundle");
+        b["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .filter_map(|o| o["id"].as_str().map(str::to_string))
+            .filter(|id| {
+                !id.starts_with("marking-definition--") && !id.starts_with("extension-definition--")
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A small static HTTP/1.1 file server: strong ETags (content hash), If-None-Match -> 304, gzip when asked for.
+// Every request is logged (path, status, Authorization header) so the test can count transferred bodies.
+
+#[derive(Debug, Clone)]
+struct Hit {
+    path: String,
+    status: u16,
+    auth: Option<String>,
+    gzip: bool,
+}
+
+struct Www {
+    port: u16,
+    log: Arc<Mutex<Vec<Hit>>>,
+}
+
+impl Www {
+    fn start(root: PathBuf) -> Www {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for s in listener.incoming().flatten() {
+                let root = root.clone();
+                let log = l2.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(s, &root, &log);
+                });
+            }
+        });
+        Www { port, log }
+    }
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    fn take(&self) -> Vec<Hit> {
+        std::mem::take(&mut *self.log.lock().expect("log"))
+    }
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for x in b {
+        h ^= u64::from(*x);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+fn handle(s: TcpStream, root: &Path, log: &Mutex<Vec<Hit>>) -> std::io::Result<()> {
+    let mut rd = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    rd.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if rd.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let clean = path.split('?').next().unwrap_or("").trim_start_matches('/');
+    let file = root.join(clean);
+    let mut w = s;
+    let body = if clean.split('/').any(|c| c == "..") {
+        None
+    } else {
+        std::fs::read(&file).ok().filter(|_| file.is_file())
+    };
+    let status;
+    let mut gzipped = false;
+    match body {
+        None => {
+            status = 404;
+            w.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
+        }
+        Some(b) => {
+            let etag = format!("\"{:016x}\"", fnv(&b));
+            if headers.get("if-none-match") == Some(&etag) {
+                status = 304;
+                write!(
+                    w,
+                    "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n"
+                )?;
+            } else {
+                status = 200;
+                let gz = headers
+                    .get("accept-encoding")
+                    .is_some_and(|a| a.contains("gzip"));
+                gzipped = gz;
+                let (body, enc) = if gz {
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    e.write_all(&b)?;
+                    (e.finish()?, "Content-Encoding: gzip\r\n")
+                } else {
+                    (b, "")
+                };
+                write!(
+                    w,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nETag: {etag}\r\n{enc}Connection: close\r\n\r\n",
+                    body.len()
+                )?;
+                w.write_all(&body)?;
+            }
+        }
+    }
+    w.flush()?;
+    log.lock().expect("log").push(Hit {
+        path,
+        status,
+        auth: headers.get("authorization").cloned(),
+        gzip: gzipped,
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Lays out the web root: KEV, STIX bundles, a MISP feed folder, the CISA CSAF tree with provider-metadata.json.
+/// Returns the MISP event files by uuid.
+fn lay_out(data: &Path, www: &Path, base: &str) -> Vec<(String, PathBuf)> {
+    let copy = |from: &Path, to: &str| {
+        let t = www.join(to);
+        std::fs::create_dir_all(t.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(from, &t).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    };
+    copy(
+        &data.join("cisa-kev/known_exploited_vulnerabilities.json"),
+        "kev/known_exploited_vulnerabilities.json",
+    );
+    copy(
+        &data.join("stix2-examples/examples/indicator-for-c2-ip-address.json"),
+        "stix/indicator-for-c2-ip-address.json",
+    );
+    // MISP feed: every PyMISP test event with a uuid, as <uuid>.json, and a manifest keyed by uuid.
+    let mut events = Vec::new();
+    let mut manifest = serde_json::Map::new();
+    let mut files: Vec<PathBuf> = walk(&data.join("misp-events-pymisp/tests"));
+    files.sort();
+    for f in files {
+        let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&f).expect("read")) else {
+            continue;
+        };
+        let (Some(uuid), Some(ts)) = (
+            v.pointer("/Event/uuid").and_then(Value::as_str),
+            v.pointer("/Event/timestamp"),
+        ) else {
+            continue;
+        };
+        if manifest.contains_key(uuid) {
+            continue;
+        }
+        manifest.insert(
+            uuid.to_string(),
+            json!({"timestamp": ts, "info": v.pointer("/Event/info")}),
+        );
+        copy(&f, &format!("misp/{uuid}.json"));
+        events.push((uuid.to_string(), f));
+    }
+    std::fs::write(
+        www.join("misp/manifest.json"),
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .expect("write");
+    // CSAF: the CISA tree, its OT ROLIE feed pointing at this server (as a mirror would), and a provider-metadata.json.
+    let st = Command::new("tar")
+        .arg("xzf")
+        .arg(data.join("csaf-cisa/cisagov-csaf-files.json.tar.gz"))
+        .arg("-C")
+        .arg(www)
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let rolie = www.join("csaf_files/OT/white/cisa-csaf-ot-feed-tlp-white.json");
+    let text = std::fs::read_to_string(&rolie).expect("rolie");
+    let text = text.replace(
+        "https://raw.githubusercontent.com/cisagov/CSAF/develop/",
+        &format!("{base}/"),
+    );
+    std::fs::write(&rolie, text).expect("write");
+    let pm = json!({
+        "canonical_url": format!("{base}/.well-known/csaf/provider-metadata.json"),
+        "distributions": [
+            {"rolie": {"feeds": [{"summary": "OT advisories", "tlp_label": "WHITE",
+                "url": format!("{base}/csaf_files/OT/white/cisa-csaf-ot-feed-tlp-white.json")}]}},
+            {"directory_url": format!("{base}/csaf_files/IT/white/")}
+        ],
+        "last_updated": "2024-10-24T00:00:00Z",
+        "list_on_CSAF_aggregators": true,
+        "metadata_version": "2.0",
+        "mirror_on_CSAF_aggregators": true,
+        "public_openpgp_keys": [],
+        "publisher": {"category": "coordinator", "name": "CISA (test mirror)", "namespace": "https://www.cisa.gov"},
+        "role": "csaf_trusted_provider"
+    });
+    std::fs::create_dir_all(www.join(".well-known/csaf")).expect("mkdir");
+    std::fs::write(
+        www.join(".well-known/csaf/provider-metadata.json"),
+        pm.to_string(),
+    )
+    .expect("write");
+    events
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("`{k}` in {v}"))
+}
+
+#[test]
+fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
+    let Some(data) = shared() else { return };
+    let root = tempfile::tempdir().expect("tempdir");
+    let www = Www::start(root.path().to_path_buf());
+    let base = www.base();
+    let events = lay_out(&data, root.path(), &base);
+    assert!(events.len() >= 10, "MISP events laid out: {}", events.len());
+    let v = Vigil::new();
+    let kev_url = format!("{base}/kev/known_exploited_vulnerabilities.json");
+    let stix_url = format!("{base}/stix/indicator-for-c2-ip-address.json");
+    let misp_url = format!("{base}/misp/");
+    let csaf_url = format!("{base}/.well-known/csaf/provider-metadata.json");
+    let secret = "feed-secret-9f8e7d";
+    for args in [
+        vec![
+            "--name",
+            "kev",
+            "--kind",
+            "url",
+            "--url",
+            &kev_url,
+            "--format",
+            "kev",
+            "--tlp",
+            "clear",
+            "--interval",
+            "1d",
+        ],
+        vec![
+            "--name", "stix", "--kind", "url", "--url", &stix_url, "--tlp", "green", "--token",
+            secret,
+        ],
+        vec![
+            "--name",
+            "misp",
+            "--kind",
+            "misp-feed",
+            "--url",
+            &misp_url,
+            "--tlp",
+            "green",
+            "--interval",
+            "6h",
+        ],
+        vec![
+            "--name",
+            "csaf",
+            "--kind",
+            "csaf",
+            "--url",
+            &csaf_url,
+            "--tlp",
+            "clear",
+            "--interval",
+            "1d",
+        ],
+    ] {
+        let mut a = vec!["feeds", "add"];
+        a.extend(args);
+        let (r, code) = v.json(&a);
+        assert_eq!(code, 0, "{r}");
+    }
+
+    // First pull: everything arrives.
+    let (reports, code) = v.json(&["feeds", "pull"]);
+    let reports: HashMap<String, Value> = reports
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| (r["feed"].as_str().unwrap_or("").to_string(), r.clone()))
+        .collect();
+    assert_eq!(code, 0, "{reports:?}");
+    let first = www.take();
+    for (name, r) in &reports {
+        assert_eq!(r["ok"], true, "{name}: {r}");
+        assert!(n(r, "bodies") > 0, "{name}: {r}");
+    }
+    let stix = &reports["stix"];
+    assert_eq!(n(stix, "added"), 1, "{stix}");
+    // Bodies travelled gzip-compressed (the client asked for it and decompressed them).
+    assert!(
+        first.iter().filter(|h| h.status == 200).all(|h| h.gzip),
+        "{first:?}"
+    );
+    assert_eq!(
+        n(&reports["kev"], "bytes"),
+        std::fs::metadata(data.join("cisa-kev/known_exploited_vulnerabilities.json"))
+            .expect("kev")
+            .len()
+    );
+    // The token went to the feed's server as a Bearer credential, and only for that feed.
+    let with_auth: Vec<&Hit> = first.iter().filter(|h| h.auth.is_some()).collect();
+    assert_eq!(with_auth.len(), 1, "{with_auth:?}");
+    assert_eq!(
+        with_auth[0].auth.as_deref(),
+        Some(format!("Bearer {secret}").as_str())
+    );
+    assert!(with_auth[0].path.starts_with("/stix/"));
+    let misp = &reports["misp"];
+    assert_eq!(n(misp, "changed"), events.len() as u64, "{misp}");
+    assert!(n(misp, "added") > 100, "{misp}");
+    // KEV and CSAF: ingested if this build reads them, else kept in the mirror and said so.
+    let kev = &reports["kev"];
+    assert!(
+        n(kev, "added") > 1000 || n(kev, "stored_not_ingested") == 1,
+        "{kev}"
+    );
+    let csaf = &reports["csaf"];
+    let docs = walk(&root.path().join("csaf_files"))
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains("feed-tlp"))
+        .count();
+    assert_eq!(
+        n(csaf, "changed"),
+        docs as u64,
+        "every CSAF document fetched once: {csaf}"
+    );
+    assert!(
+        n(csaf, "added") > 0 || n(csaf, "stored_not_ingested") == docs as u64,
+        "{csaf}"
+    );
+    assert!(v
+        .data()
+        .join("feeds/csaf/csaf_files/IT/white/2024/va-24-254-02.json")
+        .is_file());
+    let documents = first
+        .iter()
+        .filter(|h| {
+            h.path.contains("/csaf_files/")
+                && h.path.ends_with(".json")
+                && !h.path.contains("feed-tlp")
+        })
+        .count();
+    assert_eq!(documents, docs, "each CSAF document requested once");
+
+    // Second pull: nothing new. Every request is answered 304, no body is transferred, nothing is added.
+    let (again, code) = v.json(&["feeds", "pull"]);
+    assert_eq!(code, 0, "{again}");
+    for r in again.as_array().expect("array") {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(n(r, "bodies"), 0, "{r}");
+        assert_eq!(n(r, "bytes"), 0, "{r}");
+        assert_eq!(n(r, "added"), 0, "{r}");
+        assert_eq!(n(r, "objects_received"), 0, "{r}");
+        assert!(n(r, "not_modified") >= 1, "{r}");
+    }
+    let second = www.take();
+    assert!(second.iter().all(|h| h.status == 304), "{second:?}");
+
+    // One MISP event changes upstream: only the manifest and that event are transferred.
+    let (uuid, _) = &events[0];
+    let mf = root.path().join("misp/manifest.json");
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(&mf).expect("manifest")).expect("json");
+    let ev_path = root.path().join(format!("misp/{uuid}.json"));
+    let mut ev: Value =
+        serde_json::from_slice(&std::fs::read(&ev_path).expect("event")).expect("json");
+    ev["Event"]["timestamp"] = json!("1900000000");
+    ev["Event"]["info"] = json!("changed upstream");
+    std::fs::write(&ev_path, ev.to_string()).expect("write");
+    m[uuid.as_str()]["timestamp"] = json!("1900000000");
+    std::fs::write(&mf, m.to_string()).expect("write");
+    let r = v.pull("misp");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(n(&r, "bodies"), 2, "manifest + the one changed event: {r}");
+    assert_eq!(n(&r, "changed"), 1, "{r}");
+    let third = www.take();
+    let bodies: Vec<&str> = third
+        .iter()
+        .filter(|h| h.status == 200)
+        .map(|h| h.path.as_str())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            "/misp/manifest.json".to_string(),
+            format!("/misp/{uuid}.json")
+        ],
+        "{third:?}"
+    );
+
+    // Status: last success, no error, objects added; never the token.
+    let out = v.run(&["feeds", "status", "--json"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(secret));
+    let st: Value = serde_json::from_slice(&out.stdout).expect("status json");
+    let st: HashMap<String, Value> = st
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap_or("").to_string(), f.clone()))
+        .collect();
+    assert_eq!(st.len(), 4, "{st:?}");
+    assert_eq!(st["stix"]["has_token"], true);
+    assert_eq!(st["stix"]["objects_added"], 1);
+    assert_eq!(st["misp"]["pulls"], 3);
+    assert!(st["misp"]["last_success"].is_string());
+    assert!(st["misp"]["last_error"].is_null());
+    assert_eq!(
+        st["misp"]["objects_added"].as_u64(),
+        Some(n(misp, "added") + n(&r, "added"))
+    );
+
+    // Nothing is due right after a pull.
+    let (due, code) = v.json(&["feeds", "pull", "--due"]);
+    assert_eq!((due, code), (json!([]), 0));
+
+    // The size limit: a body larger than --max-bytes is refused, named, and nothing of it is ingested.
+    let (_, code) = v.json(&[
+        "feeds", "add", "--name", "kev2", "--kind", "url", "--url", &kev_url, "--format", "kev",
+    ]);
+    assert_eq!(code, 0);
+    let (r, code) = v.json(&["feeds", "pull", "--name", "kev2", "--max-bytes", "100000"]);
+    assert_eq!(code, 1);
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("size limit of 100000 bytes"),
+        "{r}"
+    );
+    assert!(!v
+        .data()
+        .join("feeds/kev2/known_exploited_vulnerabilities.json")
+        .exists());
+    let (r, _) = v.json(&["feeds", "remove", "--name", "kev2"]);
+    assert_eq!(r["removed"], true);
+
+    // A failing feed records its error and keeps the others working.
+    let gone = format!("{base}/nowhere.json");
+    let (_, code) = v.json(&[
+        "feeds", "add", "--name", "gone", "--kind", "url", "--url", &gone,
+    ]);
+    assert_eq!(code, 0);
+    let r = v.pull("gone");
+    assert_eq!(r["ok"], false);
+    assert!(r["error"].as_str().unwrap_or("").contains("404"), "{r}");
+    let (st, _) = v.json(&["feeds", "status"]);
+    let gone_st = st
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|f| f["name"] == "gone")
+        .cloned()
+        .expect("gone");
+    assert!(
+        gone_st["last_error"].as_str().unwrap_or("").contains("404"),
+        "{gone_st}"
+    );
+    assert!(gone_st["last_success"].is_null());
+
+    // Remove.
+    let (r, code) = v.json(&["feeds", "remove", "--name", "gone"]);
+    assert_eq!(code, 0, "{r}");
+    let out = v.run(&["feeds", "remove", "--name", "gone"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no feed named `gone`"));
+}
+
+#[test]
+fn bad_feed_definitions_are_refused_with_reasons() {
+    let v = Vigil::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--name", "x", "--kind", "ftp", "--url", "http://h/"],
+            "unknown feed kind",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "file:///etc/passwd",
+            ],
+            "only http and https",
+        ),
+        (
+            &["--name", "x", "--kind", "url", "--url", "not a url"],
+            "URL",
+        ),
+        (
+            &["--name", "../x", "--kind", "url", "--url", "http://h/"],
+            "feed name",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "http://h/",
+                "--tlp",
+                "purple",
+            ],
+            "TLP",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "http://h/",
+                "--interval",
+                "5s",
+            ],
+            "shorter than a minute",
+        ),
+        (
+            &[
+                "--name",
+                "x",
+                "--kind",
+                "url",
+                "--url",
+                "http://h/",
+                "--collection",
+                "c",
+            ],
+            "taxii feeds only",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut a = vec!["feeds", "add"];
+        a.extend_from_slice(args);
+        let out = v.run(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    // Duplicates need --replace.
+    assert!(v
+        .run(&[
+            "feeds",
+            "add",
+            "--name",
+            "x",
+            "--kind",
+            "url",
+            "--url",
+            "http://h/a"
+        ])
+        .status
+        .success());
+    assert!(!v
+        .run(&[
+            "feeds",
+            "add",
+            "--name",
+            "x",
+            "--kind",
+            "url",
+            "--url",
+            "http://h/b"
+        ])
+        .status
+        .success());
+    assert!(v
+        .run(&[
+            "feeds",
+            "add",
+            "--name",
+            "x",
+            "--kind",
+            "url",
+            "--url",
+            "http://h/b",
+            "--replace"
+        ])
+        .status
+        .success());
+}
+
+#[test]
+fn feeds_from_the_configuration_file() {
+    let v = Vigil::new();
+    let cfg = v.data().join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        "[[feeds]]\nname = \"peer\"\nkind = \"taxii\"\nurl = \"http://127.0.0.1:9/taxii2/\"\ntoken_env = \"PEER_TOKEN_T\"\ninterval = \"15m\"\ncollection = \"shared-green\"\n",
+    )
+    .expect("write");
+    let (st, code) = v.json(&["feeds", "status"]);
+    assert_eq!(code, 0, "{st}");
+    assert_eq!(st[0]["name"], "peer");
+    assert_eq!(st[0]["origin"], "config");
+    assert_eq!(st[0]["interval"], "15m");
+    assert_eq!(
+        st[0]["has_token"], false,
+        "configured tokens are not copied into the store"
+    );
+    // Removing a configured feed from the CLI is refused; a pull without the token's variable says which.
+    let out = v.run(&["feeds", "remove", "--name", "peer"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configuration file"));
+    let out = v
+        .cmd()
+        .args(["feeds", "pull", "--json"])
+        .env_remove("PEER_TOKEN_T")
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PEER_TOKEN_T"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With the variable, the pull runs and fails on the network (nothing listens on port 9), recorded as the error.
+    let out = v
+        .cmd()
+        .args(["feeds", "pull", "--json"])
+        .env("PEER_TOKEN_T", "t0ken-xyz")
+        .output()
+        .expect("run");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(r[0]["ok"], false);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ken-xyz"));
+    // Leaving the configuration removes it.
+    std::fs::write(&cfg, "").expect("write");
+    let (st, _) = v.json(&["feeds", "status"]);
+    assert_eq!(st, json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Federation.
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(v: &Vigil) -> Server {
+    let mut child = v
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        if err.read_line(&mut line).expect("read") == 0 {
+            panic!("vigil serve ended before listening");
+        }
+        if let Some(rest) = line.split("serving ").nth(1) {
+            let url = rest.split_whitespace().next().expect("url");
+            break url.trim_end_matches("/taxii2/").to_string();
+        }
+    };
+    // Keep draining the server's log so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = err.read_to_end(&mut sink);
+    });
+    Server { child, base }
+}
+
+fn marking(tlp: &str) -> &'static str {
+    match tlp {
+        "clear" => "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+        "green" => "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        "amber" => "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        _ => unreachable!(),
+    }
+}
+
+/// A bundle of indicators: (name, tlp or None for unmarked), all with the same `modified`.
+fn bundle(path: &Path, items: &[(&str, Option<&str>)]) -> Vec<String> {
+    bundle_at(path, items, "2026-01-01T00:00:00.000Z")
+}
+
+fn bundle_at(path: &Path, items: &[(&str, Option<&str>)], modified: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let objects: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (name, tlp))| {
+            let id = format!("indicator--{}", uuid_for(name));
+            ids.push(id.clone());
+            let mut o = json!({
+                "type": "indicator", "spec_version": "2.1", "id": id,
+                "created": "2026-01-01T00:00:00.000Z", "modified": modified,
+                "name": name, "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+                "pattern": format!("[ipv4-addr:value = '198.51.100.{}']", i + 1),
+                "indicator_types": ["malicious-activity"],
+            });
+            if let Some(t) = tlp {
+                o["object_marking_refs"] = json!([marking(t)]);
+            }
+            o
+        })
+        .collect();
+    let b = json!({"type": "bundle", "id": format!("bundle--{}", uuid_for(&format!("{path:?}"))), "objects": objects});
+    std::fs::write(path, b.to_string()).expect("write bundle");
+    ids
+}
+
+fn uuid_for(s: &str) -> String {
+    let h = fnv(s.as_bytes());
+    let g = fnv(format!("{s}#").as_bytes());
+    let x = format!("{h:016x}{g:016x}");
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[13..16],
+        &x[17..20],
+        &x[20..32]
+    )
+}
+
+#[test]
+fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
+    let a = Vigil::new();
+    let b = Vigil::new();
+    // A: a member (B's organisation) with a member token; A's operator exists from the first command.
+    let (m, code) = a.json(&[
+        "members",
+        "add",
+        "--name",
+        "CERT-B",
+        "--country",
+        "AT",
+        "--kind",
+        "csirt",
+    ]);
+    assert_eq!(code, 0, "{m}");
+    let member = m["id"].as_i64().expect("member id").to_string();
+    let (t, code) = a.json(&[
+        "tokens",
+        "create",
+        "--member",
+        &member,
+        "--role",
+        "member",
+        "--expires",
+        "never",
+    ]);
+    assert_eq!(code, 0, "{t}");
+    let token = t["token"].as_str().expect("token").to_string();
+
+    // A's knowledge: CLEAR, GREEN, AMBER, unmarked (AMBER by default), and one AMBER object shared with B.
+    let f1 = a.data().join("round1.json");
+    let ids1 = bundle(
+        &f1,
+        &[
+            ("c1", Some("clear")),
+            ("c2", Some("clear")),
+            ("g1", Some("green")),
+            ("g2", Some("green")),
+            ("g3", Some("green")),
+            ("a1", Some("amber")),
+            ("a2", Some("amber")),
+            ("shared-a3", Some("amber")),
+            ("unmarked", None),
+        ],
+    );
+    let (r, code) = a.json(&["ingest", f1.to_str().expect("path")]);
+    assert_eq!(code, 0, "{r}");
+    let (r, code) = a.json(&["share", &ids1[7], "--with", &member]);
+    assert_eq!(code, 0, "{r}");
+
+    let srv = serve(&a);
+    let url = format!("{}/taxii2/", srv.base);
+    let (r, code) = b.json(&[
+        "feeds",
+        "add",
+        "--name",
+        "peer-a",
+        "--kind",
+        "taxii",
+        "--url",
+        &url,
+        "--token",
+        &token,
+        "--interval",
+        "15m",
+    ]);
+    assert_eq!(code, 0, "{r}");
+
+    // What B may see on A, decided independently of TAXII: A's own export at GREEN and below, plus the shared object.
+    let expected = |a: &Vigil| {
+        let mut e = a.export_ids(&["--tlp-max", "green"]);
+        e.insert(ids1[7].clone());
+        e
+    };
+    let mut received_total = 0u64;
+
+    // Round 1.
+    let r = b.pull("peer-a");
+    assert_eq!(r["ok"], true, "{r}");
+    let colls: Vec<&str> = r["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        colls.contains(&"shared-green") && colls.contains(&"shared-amber"),
+        "{colls:?}"
+    );
+    received_total += n(&r, "objects_received");
+    let got = b.export_ids(&[]);
+    let want = expected(&a);
+    assert_eq!(got, want, "B holds exactly what its token may read on A");
+    for (i, id) in ids1.iter().enumerate() {
+        let visible = !matches!(i, 5 | 6 | 8);
+        assert_eq!(got.contains(id), visible, "object {i} ({id})");
+    }
+    assert_eq!(n(&r, "added"), want.len() as u64, "{r}");
+
+    // Rounds 2 and 3: nothing new on A, nothing received.
+    for _ in 0..2 {
+        let r = b.pull("peer-a");
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(n(&r, "objects_received"), 0, "incremental: {r}");
+        assert_eq!(n(&r, "added"), 0, "{r}");
+    }
+
+    // New objects arrive on A (while it serves): two GREEN, one AMBER, one new version of a GREEN object.
+    let f2 = a.data().join("round2.json");
+    let ids2 = bundle(
+        &f2,
+        &[
+            ("g4", Some("green")),
+            ("g5", Some("green")),
+            ("a4", Some("amber")),
+        ],
+    );
+    let (r, code) = a.json(&["ingest", f2.to_str().expect("path")]);
+    assert_eq!(code, 0, "{r}");
+    let f3 = a.data().join("round2-version.json");
+    bundle_at(&f3, &[("g1", Some("green"))], "2026-02-01T00:00:00.000Z");
+    let (r, code) = a.json(&["ingest", f3.to_str().expect("path")]);
+    assert_eq!(code, 0, "{r}");
+    let r = b.pull("peer-a");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        n(&r, "objects_received"),
+        3,
+        "only the two new GREEN objects and the new version: {r}"
+    );
+    assert_eq!(n(&r, "added"), 2, "{r}");
+    assert_eq!(n(&r, "updated"), 1, "{r}");
+    received_total += n(&r, "objects_received");
+    let (g1, _) = b.json(&["show", &ids1[2]]);
+    assert!(
+        g1.to_string().contains("2026-02-01T00:00:00"),
+        "B holds the new version: {g1}"
+    );
+    let got = b.export_ids(&[]);
+    assert!(got.contains(&ids2[0]) && got.contains(&ids2[1]) && !got.contains(&ids2[2]));
+    assert_eq!(got, expected(&a));
+
+    // Round 5: nothing again; no object was ever received twice.
+    let r = b.pull("peer-a");
+    assert_eq!(n(&r, "objects_received"), 0, "{r}");
+    assert_eq!(
+        received_total,
+        got.len() as u64 + 1,
+        "every object version received exactly once (g1 in two versions)"
+    );
+    let (st, _) = b.json(&["feeds", "status"]);
+    assert_eq!(
+        st[0]["objects_added"].as_u64(),
+        Some(got.len() as u64),
+        "{st}"
+    );
+    assert_eq!(st[0]["pulls"], 5);
+
+    // A revoked token: the pull fails with a clear error, recorded as the feed's last error.
+    let tid = t["id"].as_i64().expect("token id").to_string();
+    let (_, code) = a.json(&["tokens", "revoke", &tid]);
+    assert_eq!(code, 0);
+    let r = b.pull("peer-a");
+    assert_eq!(r["ok"], false);
+    assert!(r["error"].as_str().unwrap_or("").contains("401"), "{r}");
+    assert!(!r.to_string().contains(&token));
+}
+
+/// Interop: a TAXII feed pulled from the OASIS reference server (medallion, pages of 100 with `next`), with HTTP
+/// Basic credentials in the URL; a second pull receives nothing.
+#[test]
+fn taxii_feed_from_the_oasis_reference_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = std::env::var("VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join(".venv-peers"));
+    let script = root.join("../shared/peers/start_medallion.sh");
+    if !venv.join("bin/medallion").exists() || !script.exists() {
+        eprintln!(
+            "\n*** SKIPPED: medallion (VENV={}) or ../shared/peers not found ***\n",
+            venv.display()
+        );
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let run = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg("350")
+        .arg(run.path())
+        .env("VENV", &venv)
+        .output()
+        .expect("start medallion");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    struct Stop(PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Ok(pid) = std::fs::read_to_string(self.0.join("medallion.pid")) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+    let _stop = Stop(run.path().to_path_buf());
+    let v = Vigil::new();
+    let url = format!("http://user1:Password1@127.0.0.1:{port}/trustgroup1/");
+    let (r, code) = v.json(&[
+        "feeds",
+        "add",
+        "--name",
+        "medallion",
+        "--kind",
+        "taxii",
+        "--url",
+        &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert!(
+        !r.to_string().contains("Password1"),
+        "credentials in the URL are not shown: {r}"
+    );
+    let r = v.pull("medallion");
+    assert_eq!(r["ok"], true, "{r}");
+    // 350 generated indicators (plus the identity that created them), over several pages.
+    assert!(n(&r, "added") >= 350, "{r}");
+    assert!(n(&r, "requests") >= 6, "paged: {r}");
+    let first = n(&r, "added");
+    let r = v.pull("medallion");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(n(&r, "objects_received"), 0, "{r}");
+    let (s, _) = v.json(&["stats"]);
+    assert!(s.to_string().contains("medallion"), "{s}");
+    let (st, _) = v.json(&["feeds", "status"]);
+    assert_eq!(st[0]["objects_added"].as_u64(), Some(first));
+    assert_eq!(st[0]["has_token"], true);
+}

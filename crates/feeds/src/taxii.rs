@@ -1,0 +1,209 @@
+//! `taxii` feeds: TAXII 2.1 collections pulled incrementally. This is federation: one Vigil instance follows
+//! another with a member token of the other, and receives what that token may read.
+//!
+//! The URL is an API root (or a discovery endpoint, whose default API root is used). Every collection with
+//! `can_read` is followed unless the feed names one. Per collection, the cursor is the `X-TAXII-Date-Added-Last` of
+//! the last page received (else the newest `date_added` the server reported, else unchanged); a round asks with
+//! `added_after` and follows `more`/`next` to the end. A page without `next` but with `more` is continued with
+//! `added_after` set to its last date (servers without `next` support).
+
+use std::io::Write;
+
+use serde_json::Value;
+use url::Url;
+use vigil_store::{FeedStore, Store};
+
+use crate::http::{Fetched, Validators};
+use crate::{FeedError, Pull};
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+/// Objects asked for per page.
+const PAGE: usize = 1000;
+/// Pages per collection per pull, a guard against a server that never says `more: false`.
+const MAX_PAGES: usize = 100_000;
+
+fn get_json<S: Store + FeedStore>(
+    p: &mut Pull<'_, S>,
+    u: &Url,
+) -> Result<(Value, reqwest::header::HeaderMap), FeedError> {
+    match p.http.get(u, TAXII, &Validators::default())? {
+        Fetched::Body(b) => {
+            let v = serde_json::from_slice(&b.bytes).map_err(|e| FeedError::Protocol {
+                url: crate::http::redact(u),
+                reason: format!("not a TAXII JSON answer: {e}"),
+            })?;
+            Ok((v, b.headers))
+        }
+        Fetched::NotModified => Err(FeedError::Protocol {
+            url: crate::http::redact(u),
+            reason: "304 to an unconditional request".into(),
+        }),
+    }
+}
+
+fn with_slash(mut u: Url) -> Url {
+    if !u.path().ends_with('/') {
+        u.set_path(&format!("{}/", u.path()));
+    }
+    u
+}
+
+/// The API root: the URL itself, or a discovery answer's `default` (else its first `api_roots` entry).
+fn api_root<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<Url, FeedError> {
+    let u = with_slash(p.url()?);
+    let (v, _) = get_json(p, &u)?;
+    if v.get("api_roots").is_some() || v.get("default").is_some() {
+        let pick = v
+            .get("default")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                v.get("api_roots")
+                    .and_then(|r| r.get(0))
+                    .and_then(Value::as_str)
+            })
+            .ok_or_else(|| FeedError::Protocol {
+                url: crate::http::redact(&u),
+                reason: "the discovery answer names no API root".into(),
+            })?;
+        return u
+            .join(pick)
+            .map(with_slash)
+            .map_err(|e| FeedError::Protocol {
+                url: crate::http::redact(&u),
+                reason: format!("API root `{pick}`: {e}"),
+            });
+    }
+    Ok(u)
+}
+
+pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), FeedError> {
+    let root = api_root(p)?;
+    let cu = root
+        .join("collections/")
+        .map_err(|e| FeedError::Config(format!("URL: {e}")))?;
+    let (cv, _) = get_json(p, &cu)?;
+    let readable: Vec<String> = cv
+        .get("collections")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|c| c.get("can_read").and_then(Value::as_bool) == Some(true))
+                .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let follow =
+        match &p.feed.collection {
+            Some(c) if readable.iter().any(|r| r == c) => vec![c.clone()],
+            Some(c) => {
+                return Err(FeedError::Protocol {
+                    url: crate::http::redact(&cu),
+                    reason: format!(
+                    "collection `{c}` is not readable with this feed's credentials (readable: {})",
+                    if readable.is_empty() { "none".to_string() } else { readable.join(", ") }
+                ),
+                })
+            }
+            None => readable,
+        };
+    p.report.collections = follow.clone();
+    for c in follow {
+        collection(p, &root, &c)?;
+    }
+    Ok(())
+}
+
+fn collection<S: Store + FeedStore>(
+    p: &mut Pull<'_, S>,
+    root: &Url,
+    id: &str,
+) -> Result<(), FeedError> {
+    let key = format!("collection:{id}");
+    let mut added_after = p.cursor(&key).and_then(|c| c.value.clone());
+    let base = root
+        .join(&format!("collections/{id}/objects/"))
+        .map_err(|e| FeedError::Config(format!("collection `{id}`: {e}")))?;
+    let mut next: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut u = base.clone();
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("limit", &PAGE.to_string());
+            if let Some(a) = &added_after {
+                q.append_pair("added_after", a);
+            }
+            if let Some(n) = &next {
+                q.append_pair("next", n);
+            }
+        }
+        let (env, headers) = get_json(p, &u)?;
+        let objects = env
+            .get("objects")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let more = env.get("more").and_then(Value::as_bool).unwrap_or(false);
+        let last = headers
+            .get("X-TAXII-Date-Added-Last")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if objects.is_empty() {
+            if !more {
+                break;
+            }
+        } else {
+            p.report.changed += 1;
+            let path = p
+                .mirror
+                .join(format!(".taxii-page-{}.json", std::process::id()));
+            let written = (|| -> std::io::Result<()> {
+                let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                let bundle = serde_json::json!({
+                    "type": "bundle",
+                    "id": vigil_model::ids::vigil_id("bundle", &["taxii-page", id, added_after.as_deref().unwrap_or(""), next.as_deref().unwrap_or("")]),
+                    "objects": objects,
+                });
+                serde_json::to_writer(&mut f, &bundle)?;
+                f.flush()
+            })();
+            if let Err(e) = written {
+                return Err(FeedError::Io {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+            let res = p.ingest(std::slice::from_ref(&path), Some("stix"));
+            let _ = std::fs::remove_file(&path);
+            res?;
+        }
+        // The page is stored: move the cursor past it.
+        if let Some(l) = &last {
+            if added_after.as_deref() != Some(l.as_str()) {
+                p.set_cursor(&key, None, None, Some(l.clone()))?;
+            }
+        }
+        if !more {
+            if let Some(l) = last {
+                added_after = Some(l);
+            }
+            break;
+        }
+        match env.get("next").and_then(Value::as_str) {
+            Some(n) => next = Some(n.to_string()),
+            None => match last {
+                Some(l) if added_after.as_deref() != Some(l.as_str()) => {
+                    next = None;
+                    added_after = Some(l);
+                }
+                _ => {
+                    return Err(FeedError::Protocol {
+                        url: crate::http::redact(&u),
+                        reason: "the server says `more` but gives neither `next` nor a newer X-TAXII-Date-Added-Last".into(),
+                    })
+                }
+            },
+        }
+    }
+    let _ = added_after;
+    Ok(())
+}

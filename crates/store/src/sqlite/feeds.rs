@@ -1,0 +1,279 @@
+//! The SQLite side of [`FeedStore`].
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::SqliteStore;
+use crate::feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
+use crate::StoreError;
+
+/// Feeds and their cursors (appended to `schema::MIGRATIONS`).
+pub const FEEDS_MIGRATION: &str = r#"
+    CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        format TEXT,
+        token TEXT,
+        interval_secs INTEGER NOT NULL,
+        tlp TEXT,
+        collection TEXT,
+        source TEXT,
+        origin TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        last_added INTEGER NOT NULL DEFAULT 0,
+        objects_added INTEGER NOT NULL DEFAULT 0,
+        objects_updated INTEGER NOT NULL DEFAULT 0,
+        pulls INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE feed_cursors (
+        feed TEXT NOT NULL,
+        key TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        value TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (feed, key)
+    ) WITHOUT ROWID;
+"#;
+
+const FEED_COLS: &str = "name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at, \
+     last_attempt, last_success, last_error, last_error_at, last_added, objects_added, objects_updated, pulls, bytes";
+
+fn feed_row(r: &rusqlite::Row) -> rusqlite::Result<FeedRecord> {
+    Ok(FeedRecord {
+        name: r.get(0)?,
+        kind: r.get(1)?,
+        url: r.get(2)?,
+        format: r.get(3)?,
+        token: r.get(4)?,
+        interval_secs: r.get(5)?,
+        tlp: r.get(6)?,
+        collection: r.get(7)?,
+        source: r.get(8)?,
+        origin: r.get(9)?,
+        created_at: r.get(10)?,
+        status: FeedStatus {
+            last_attempt: r.get(11)?,
+            last_success: r.get(12)?,
+            last_error: r.get(13)?,
+            last_error_at: r.get(14)?,
+            last_added: r.get(15)?,
+            objects_added: r.get(16)?,
+            objects_updated: r.get(17)?,
+            pulls: r.get(18)?,
+            bytes: r.get(19)?,
+        },
+    })
+}
+
+impl SqliteStore {
+    fn feed_write<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Db("writer poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl FeedStore for SqliteStore {
+    fn put_feed(&self, f: &FeedRecord) -> Result<(), StoreError> {
+        self.feed_write(|c| {
+            c.prepare_cached(
+                "INSERT INTO feeds (name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, url = excluded.url, format = excluded.format,
+                   token = excluded.token, interval_secs = excluded.interval_secs, tlp = excluded.tlp,
+                   collection = excluded.collection, source = excluded.source, origin = excluded.origin",
+            )?
+            .execute(params![
+                f.name,
+                f.kind,
+                f.url,
+                f.format,
+                f.token,
+                f.interval_secs,
+                f.tlp,
+                f.collection,
+                f.source,
+                f.origin,
+                f.created_at
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn feed(&self, name: &str) -> Result<Option<FeedRecord>, StoreError> {
+        self.with_reader(|c| {
+            Ok(
+                c.prepare_cached(&format!("SELECT {FEED_COLS} FROM feeds WHERE name = ?1"))?
+                    .query_row([name], feed_row)
+                    .optional()?,
+            )
+        })
+    }
+
+    fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
+        self.with_reader(|c| {
+            let mut st =
+                c.prepare_cached(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY name"))?;
+            let rows = st.query_map([], feed_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn remove_feed(&self, name: &str) -> Result<bool, StoreError> {
+        self.feed_write(|c| {
+            c.execute("DELETE FROM feed_cursors WHERE feed = ?1", [name])?;
+            Ok(c.execute("DELETE FROM feeds WHERE name = ?1", [name])? > 0)
+        })
+    }
+
+    fn feed_cursors(&self, feed: &str) -> Result<Vec<FeedCursor>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT key, etag, last_modified, value, updated_at FROM feed_cursors WHERE feed = ?1 ORDER BY key",
+            )?;
+            let rows = st.query_map([feed], |r| {
+                Ok(FeedCursor {
+                    key: r.get(0)?,
+                    etag: r.get(1)?,
+                    last_modified: r.get(2)?,
+                    value: r.get(3)?,
+                    updated_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn put_feed_cursor(&self, feed: &str, k: &FeedCursor) -> Result<(), StoreError> {
+        self.feed_write(|c| {
+            c.prepare_cached(
+                "INSERT INTO feed_cursors (feed, key, etag, last_modified, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (feed, key) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+                   value = excluded.value, updated_at = excluded.updated_at",
+            )?
+            .execute(params![feed, k.key, k.etag, k.last_modified, k.value, k.updated_at])?;
+            Ok(())
+        })
+    }
+
+    fn record_feed_pull(&self, feed: &str, p: &FeedPullRecord) -> Result<(), StoreError> {
+        self.feed_write(|c| {
+            let n = match &p.error {
+                None => c.execute(
+                    "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_added = ?3,
+                       objects_added = objects_added + ?3, objects_updated = objects_updated + ?4,
+                       pulls = pulls + 1, bytes = bytes + ?5 WHERE name = ?1",
+                    params![feed, p.at, p.added, p.updated, p.bytes],
+                )?,
+                Some(e) => c.execute(
+                    "UPDATE feeds SET last_attempt = ?2, last_error = ?6, last_error_at = ?2,
+                       objects_added = objects_added + ?3, objects_updated = objects_updated + ?4,
+                       pulls = pulls + 1, bytes = bytes + ?5 WHERE name = ?1",
+                    params![feed, p.at, p.added, p.updated, p.bytes, e],
+                )?,
+            };
+            if n == 0 {
+                return Err(StoreError::Aborted(format!("no feed named `{feed}`")));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str) -> FeedRecord {
+        FeedRecord {
+            name: name.into(),
+            kind: "url".into(),
+            url: "https://example.org/x.json".into(),
+            format: None,
+            token: Some("secret".into()),
+            interval_secs: 3600,
+            tlp: Some("green".into()),
+            collection: None,
+            source: None,
+            origin: "cli".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            status: FeedStatus::default(),
+        }
+    }
+
+    #[test]
+    fn feeds_roundtrip() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Db(e.to_string()))?;
+        let s = SqliteStore::open(dir.path())?;
+        s.put_feed(&rec("a"))?;
+        s.put_feed(&rec("b"))?;
+        assert_eq!(s.feeds()?.len(), 2);
+        s.record_feed_pull(
+            "a",
+            &FeedPullRecord {
+                at: "t1".into(),
+                error: None,
+                added: 5,
+                updated: 1,
+                bytes: 100,
+            },
+        )?;
+        s.record_feed_pull(
+            "a",
+            &FeedPullRecord {
+                at: "t2".into(),
+                error: Some("boom".into()),
+                added: 0,
+                updated: 0,
+                bytes: 0,
+            },
+        )?;
+        let a = s.feed("a")?.ok_or(StoreError::Db("missing".into()))?;
+        assert_eq!(a.status.objects_added, 5);
+        assert_eq!(a.status.pulls, 2);
+        assert_eq!(a.status.last_success.as_deref(), Some("t1"));
+        assert_eq!(a.status.last_error.as_deref(), Some("boom"));
+        // Redefining keeps the status.
+        s.put_feed(&rec("a"))?;
+        assert_eq!(s.feed("a")?.map(|f| f.status.objects_added), Some(5));
+        let k = FeedCursor {
+            key: "u".into(),
+            etag: Some("\"x\"".into()),
+            last_modified: None,
+            value: None,
+            updated_at: "t".into(),
+        };
+        s.put_feed_cursor("a", &k)?;
+        s.put_feed_cursor(
+            "a",
+            &FeedCursor {
+                value: Some("v".into()),
+                ..k.clone()
+            },
+        )?;
+        assert_eq!(s.feed_cursors("a")?.len(), 1);
+        assert_eq!(s.feed_cursors("a")?[0].value.as_deref(), Some("v"));
+        assert!(s.remove_feed("a")?);
+        assert!(!s.remove_feed("a")?);
+        assert!(s.feed_cursors("a")?.is_empty());
+        assert!(s.record_feed_pull("a", &FeedPullRecord::default()).is_err());
+        // JSON never carries the token.
+        let j = serde_json::to_string(&rec("c")).map_err(|e| StoreError::Db(e.to_string()))?;
+        assert!(!j.contains("secret"));
+        Ok(())
+    }
+}
