@@ -21,7 +21,9 @@ use vigil_hunt::{
     snapshot, HitType, IndicatorInput, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role,
 };
 use vigil_model::pattern::Pattern;
-use vigil_model::{warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp};
+use vigil_model::{
+    warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
+};
 use vigil_store::{MemberStore, PutMode, ScanFilter, Store};
 
 use super::Env;
@@ -38,7 +40,8 @@ pub struct SelectArgs {
     /// 0.5^(age / half-life of the indicator type); see ARCHITECTURE.md, "Hunting".
     #[arg(long, default_value_t = DecayConfig::default().min_score)]
     pub min_score: f32,
-    /// Domain indicators match the exact name only (default: the name and any subdomain of it, label-aware).
+    /// Domain indicators match the exact name only (default: the name and any subdomain of it, label-aware). An
+    /// indicator's own `x_vigil_subdomains` (true/false) wins over both.
     #[arg(long)]
     pub exact_domains: bool,
 }
@@ -124,6 +127,9 @@ pub struct IntelItem {
     pub malware: Vec<String>,
     pub actors: Vec<String>,
     pub name: Option<String>,
+    /// Domain values also match subdomains: the indicator's `x_vigil_subdomains` when set, else the default
+    /// (true unless `--exact-domains`).
+    pub subdomains: bool,
     pub modified: String,
     pub valid_until: Option<String>,
 }
@@ -329,6 +335,10 @@ pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result
                 malware,
                 actors,
                 name: obj.name().map(str::to_string),
+                subdomains: obj
+                    .get("x_vigil_subdomains")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(!sel.exact_domains),
                 modified: obj.version().to_string(),
                 valid_until: obj.str("valid_until").map(str::to_string),
             });
@@ -371,10 +381,7 @@ fn indicator_score(
 
 /// Compiles a selection into an indicator set; returns it with the number of indicators it could not use and
 /// the first few reasons.
-pub fn build_set(
-    sel: &Selection,
-    exact_domains: bool,
-) -> anyhow::Result<(IndicatorSet, u64, Vec<String>)> {
+pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<String>)> {
     let mut b = IndicatorSetBuilder::new();
     let mut rejected = 0u64;
     let mut reasons = Vec::new();
@@ -384,7 +391,7 @@ pub fn build_set(
         input.tlp = it.tlp;
         input.malware = it.malware.clone();
         input.actors = it.actors.clone();
-        input.subdomains = !exact_domains;
+        input.subdomains = it.subdomains;
         if let Err(e) = b.add(&input) {
             rejected += 1;
             if reasons.len() < 5 {
@@ -398,7 +405,7 @@ pub fn build_set(
 
 pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
     let sel = select(env, &a.select, Utc::now())?;
-    let (set, rejected, reasons) = build_set(&sel, a.select.exact_domains)?;
+    let (set, rejected, reasons) = build_set(&sel)?;
     snapshot::save(&set, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     if a.json {
@@ -492,7 +499,7 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         }
         (None, Some(env)) => {
             let sel = select(env, &a.select, started)?;
-            let (set, rejected, reasons) = build_set(&sel, a.select.exact_domains)?;
+            let (set, rejected, reasons) = build_set(&sel)?;
             if !a.json {
                 print_selection(&sel.stats, rejected, &reasons);
             }
@@ -554,7 +561,6 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         done.store(true, Ordering::Relaxed);
         r
     })?;
-    drop(sink);
     out.flush().context("writing sightings")?;
     drop(out);
     let mut recorded = 0usize;
@@ -662,7 +668,9 @@ fn record_sightings(
         Some(id) => {
             env.store
                 .member(id)?
-                .with_context(|| format!("--member {id}: no such member (see `vigil members list`)"))?
+                .with_context(|| {
+                    format!("--member {id}: no such member (see `vigil members list`)")
+                })?
                 .identity_id
         }
         None => super::members::ensure_operator(env)?.identity_id,
@@ -696,8 +704,7 @@ fn record_sightings(
             "x_vigil_observed": observed, "x_vigil_files": files,
         });
         objs.push(
-            StixObject::from_value(v)
-                .with_context(|| format!("building the sighting of {ind}"))?,
+            StixObject::from_value(v).with_context(|| format!("building the sighting of {ind}"))?,
         );
     }
     let prov = Provenance {

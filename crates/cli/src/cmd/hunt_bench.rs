@@ -247,10 +247,7 @@ pub fn run(a: &BenchHuntArgs) -> anyhow::Result<u8> {
         grss / 1024,
         gout.split_whitespace().collect::<Vec<_>>().join(" ")
     );
-    println!(
-        "ratio vigil/grep time: {:.2}x (target <= 3x)",
-        ours / gsecs
-    );
+    println!("ratio vigil/grep time: {:.2}x (target <= 3x)", ours / gsecs);
     // 5. ripgrep with the same values.
     if !a.no_rg {
         let (rsecs, rout, rrss) = timed(
@@ -267,8 +264,7 @@ pub fn run(a: &BenchHuntArgs) -> anyhow::Result<u8> {
 }
 /// Reads every maltrail value (domain, IP, URL) from the shared tarball: (value, family).
 fn maltrail(corpus: &Path, limit: usize) -> Vec<(Observable, String)> {
-    let p = corpus
-        .join("maltrail/maltrail-static-malware.shared.tar.gz");
+    let p = corpus.join("maltrail/maltrail-static-malware.shared.tar.gz");
     let Ok(f) = File::open(&p) else {
         eprintln!(
             "maltrail tarball absent ({}): using generated values only",

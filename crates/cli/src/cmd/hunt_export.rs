@@ -131,10 +131,7 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             vec![a.out.clone()]
         }
         Kind::Rpz => {
-            write_file(
-                &a.out,
-                rpz(&ents, &a.zone, !a.select.exact_domains, &mut notes).as_bytes(),
-            )?;
+            write_file(&a.out, rpz(&ents, &a.zone, &mut notes).as_bytes())?;
             vec![a.out.clone()]
         }
         Kind::Blocklist => blocklist(&ents, &a.out)?,
@@ -203,6 +200,13 @@ fn safe(s: &str) -> String {
         .collect()
 }
 
+/// Free text on one line: control characters (tabs, newlines) become spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn context(it: &IntelItem) -> String {
     let mut s = String::new();
     if !it.malware.is_empty() {
@@ -211,13 +215,7 @@ fn context(it: &IntelItem) -> String {
     if !it.actors.is_empty() {
         let _ = write!(s, "actors {}; ", it.actors.join(", "));
     }
-    let _ = write!(
-        s,
-        "score {:.0}; TLP:{}; {}",
-        it.score,
-        it.tlp.label(),
-        it.id
-    );
+    let _ = write!(s, "score {:.0}; {}; {}", it.score, it.tlp.label(), it.id);
     s
 }
 
@@ -393,7 +391,8 @@ fn malware_suffix(it: &IntelItem) -> String {
 // Zeek
 
 fn zeek(ents: &[Entry<'_>]) -> String {
-    let mut out = String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
+    let mut out =
+        String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
     for e in ents {
         let (ty, value) = match e.kind {
             HitType::Domain => ("Intel::DOMAIN", e.value),
@@ -402,9 +401,7 @@ fn zeek(ents: &[Entry<'_>]) -> String {
             // Zeek's HTTP URLs are seen without the scheme.
             HitType::Url => (
                 "Intel::URL",
-                e.value
-                    .split_once("://")
-                    .map_or(e.value, |(_, rest)| rest),
+                e.value.split_once("://").map_or(e.value, |(_, rest)| rest),
             ),
             HitType::Md5 | HitType::Sha1 | HitType::Sha256 | HitType::Sha512 => {
                 ("Intel::FILE_HASH", e.value)
@@ -417,7 +414,7 @@ fn zeek(ents: &[Entry<'_>]) -> String {
         let _ = writeln!(
             out,
             "{value}\t{ty}\tvigil\t{}\t-",
-            safe(&context(e.item))
+            one_line(&context(e.item))
         );
     }
     out
@@ -432,8 +429,7 @@ fn dns_name_ok(name: &str, origin_len: usize) -> bool {
         && name.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l
-                    .bytes()
+                && l.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
@@ -490,7 +486,7 @@ fn rpz_ip(value: &str) -> Option<String> {
     }
 }
 
-fn rpz(ents: &[Entry<'_>], zone: &str, subdomains: bool, notes: &mut Vec<String>) -> String {
+fn rpz(ents: &[Entry<'_>], zone: &str, notes: &mut Vec<String>) -> String {
     let zone = zone.trim_end_matches('.');
     let serial = Utc::now().timestamp().clamp(1, i64::from(u32::MAX));
     let mut out = String::new();
@@ -515,16 +511,16 @@ fn rpz(ents: &[Entry<'_>], zone: &str, subdomains: bool, notes: &mut Vec<String>
                     continue;
                 }
                 if seen.insert(e.value.to_string()) {
-                    let _ = writeln!(out, "; {}", safe(&context(e.item)));
+                    let _ = writeln!(out, "; {}", one_line(&context(e.item)));
                     let _ = writeln!(out, "{}\tCNAME\t.", e.value);
-                    if subdomains {
+                    if e.item.subdomains {
                         let _ = writeln!(out, "*.{}\tCNAME\t.", e.value);
                     }
                 }
             }
             HitType::Ipv4 | HitType::Ipv6 | HitType::Cidr => match rpz_ip(e.value) {
                 Some(owner) if seen.insert(owner.clone()) => {
-                    let _ = writeln!(out, "; {}", safe(&context(e.item)));
+                    let _ = writeln!(out, "; {}", one_line(&context(e.item)));
                     let _ = writeln!(out, "{owner}\tCNAME\t.");
                 }
                 Some(_) => {}
@@ -583,8 +579,9 @@ fn csv_field(s: &str) -> String {
 }
 
 fn csv(ents: &[Entry<'_>]) -> String {
-    let mut out =
-        String::from("indicator_id,type,value,score,tlp,malware,actors,name,valid_until,modified\n");
+    let mut out = String::from(
+        "indicator_id,type,value,score,tlp,malware,actors,name,valid_until,modified\n",
+    );
     for e in ents {
         let it = e.item;
         let row = [
@@ -718,7 +715,10 @@ fn misp_feed(
         }
     }
     let m = dir.join("manifest.json");
-    write_file(&m, serde_json::to_string_pretty(&Value::Object(manifest))?.as_bytes())?;
+    write_file(
+        &m,
+        serde_json::to_string_pretty(&Value::Object(manifest))?.as_bytes(),
+    )?;
     let h = dir.join("hashes.csv");
     write_file(&h, hashes.as_bytes())?;
     files.push(m);
@@ -748,7 +748,12 @@ pub fn sightings(env: &Env, a: &SightingsArgs) -> anyhow::Result<u8> {
     let mut markings: BTreeSet<String> = BTreeSet::new();
     env.store.scan(&filter, &mut |so| {
         let o = so.object;
-        for r in o.get("where_sighted_refs").and_then(Value::as_array).into_iter().flatten() {
+        for r in o
+            .get("where_sighted_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(r) = r.as_str() {
                 refs.insert(r.to_string());
             }
@@ -788,7 +793,9 @@ pub fn sightings(env: &Env, a: &SightingsArgs) -> anyhow::Result<u8> {
     text.push(b'\n');
     write_file(&a.out, &text)?;
     if a.json {
-        crate::output::json(&json!({"out": a.out, "sightings": n, "identities": refs.len(), "tlp_max": tlp_max.map(|t| t.as_str())}))?;
+        crate::output::json(
+            &json!({"out": a.out, "sightings": n, "identities": refs.len(), "tlp_max": tlp_max.map(|t| t.as_str())}),
+        )?;
     } else {
         println!(
             "wrote {n} sighting(s) with {} identit(y/ies) to {}",
