@@ -143,10 +143,12 @@ pub fn run(a: &BenchHuntArgs) -> anyhow::Result<u8> {
     ] {
         let p = dir.join(name);
         let marker = dir.join(format!("{name}.hits"));
-        let ok = std::fs::metadata(&p)
-            .map(|m| m.len() >= per && m.len() < per + per / 10)
-            .unwrap_or(false)
-            && marker.exists();
+        // The marker holds "<planted hits> <bytes asked for>": logs made for another size are regenerated.
+        let ok = p.is_file()
+            && std::fs::read_to_string(&marker)
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                == Some(per);
         if !ok {
             let t = Instant::now();
             let cfg = bench_config(fmt, per);
@@ -154,7 +156,7 @@ pub fn run(a: &BenchHuntArgs) -> anyhow::Result<u8> {
             let mut w = BufWriter::with_capacity(1 << 20, f);
             let hits = generate(&plant, &cfg, &mut w).context("generating logs")?;
             w.flush()?;
-            std::fs::write(&marker, hits.len().to_string())?;
+            std::fs::write(&marker, format!("{} {per}", hits.len()))?;
             println!(
                 "generated {} ({:.2} GB, {} planted hits) in {:.1}s",
                 p.display(),
@@ -165,7 +167,7 @@ pub fn run(a: &BenchHuntArgs) -> anyhow::Result<u8> {
         }
         expected += std::fs::read_to_string(&marker)
             .ok()
-            .and_then(|s| s.trim().parse().ok())
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
         files.push(p);
     }
