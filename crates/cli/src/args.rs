@@ -69,6 +69,8 @@ pub enum Command {
     /// Match indicators against logs (Zeek, Suricata EVE, BIND, unbound, Squid, JSON lines, CSV); one JSON line
     /// per sighting. Exit status 0 with hits, 1 with none, 2 on error.
     Hunt(crate::cmd::hunt::HuntArgs),
+    /// Set (or clear) an analyst's score for an indicator; it overrides decay and no feed can reset it.
+    Score(crate::cmd::hunt::ScoreArgs),
 }
 
 #[derive(Debug, Args)]

@@ -389,6 +389,39 @@ fn selection_contract_exit_codes_and_recorded_sightings() {
     // min-score 0 brings back the decayed address (400 days, half-life 14).
     let (rows, _, _) = hunt_rows(&v, &log, &["--min-score", "0"]);
     assert!(rows.iter().any(|r| r.0 == 11 && r.2 == "203.0.113.9"));
+    // An analyst's score overrides decay, and a later version of the indicator from a feed does not reset it.
+    let decayed = "indicator--aaaaaaaa-0000-4000-8000-000000000008";
+    v.ok_json(&[
+        "score",
+        decayed,
+        "90",
+        "--reason",
+        "seen in our incident",
+        "--json",
+    ]);
+    let hit_decayed = |v: &Vigil| {
+        hunt_rows(v, &log, &[])
+            .0
+            .iter()
+            .any(|r| r.2 == "203.0.113.9")
+    };
+    assert!(hit_decayed(&v));
+    let later = ts(Utc::now() - Duration::days(300));
+    let old = ts(Utc::now() - Duration::days(400));
+    let feed = v.path("feed-update.json");
+    write_bundle(
+        &feed,
+        vec![indicator(
+            decayed,
+            "[ipv4-addr:value = '203.0.113.9']",
+            Tlp::Green,
+            json!({"modified": later, "created": old, "valid_from": old, "confidence": 10}),
+        )],
+    );
+    v.ingest(&feed, &[]);
+    assert!(hit_decayed(&v), "a feed update reset the analyst's score");
+    v.ok_json(&["score", decayed, "--clear", "--json"]);
+    assert!(!hit_decayed(&v));
     // No hits: exit 1. Unknown format: exit 2 with a clear message. Missing file: exit 2.
     let quiet = v.path("quiet.json");
     std::fs::write(&quiet, CURATED_LOG.lines().nth(1).expect("line")).expect("write");

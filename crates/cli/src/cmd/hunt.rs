@@ -259,6 +259,26 @@ pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result
             Ok(())
         })
         .context("reading relationships")?;
+    // Analyst scores live in their own `note` objects (written by `vigil score`), so that no later version of the
+    // indicator from a feed can reset them.
+    let mut analyst: HashMap<String, f32> = HashMap::new();
+    env.store
+        .scan(&filter(&["note"]), &mut |so| {
+            let o = &so.object;
+            if let Some(sc) = o.get("x_vigil_analyst_score").and_then(Value::as_f64) {
+                for r in o
+                    .get("object_refs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    analyst.insert(r.to_string(), sc.clamp(0.0, 100.0) as f32);
+                }
+            }
+            Ok(())
+        })
+        .context("reading analyst scores")?;
     let wl = WarningSet::new(&env.store.warninglists()?);
     let cfg = DecayConfig::default();
     let mut stats = SelectStats::default();
@@ -301,7 +321,10 @@ pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result
                     }
                 }
             }
-            let score = indicator_score(obj, &values, now, &cfg);
+            let score = match analyst.get(obj.id()) {
+                Some(&s) => s,
+                None => indicator_score(obj, &values, now, &cfg),
+            };
             if score < sel.min_score {
                 stats.below_min_score += 1;
                 return Ok(());
@@ -353,7 +376,8 @@ pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result
     })
 }
 
-/// Score of a stored indicator at `now`: an analyst's `x_vigil_analyst_score` when present (never decays), else
+/// Score of a stored indicator at `now` (when no analyst note scores it): its own `x_vigil_analyst_score` when
+/// present (never decays), else
 /// confidence x reliability (`x_vigil_reliability`, Admiralty A-F, default F "cannot be judged") decayed from
 /// `modified` with the half-life of the indicator's type.
 fn indicator_score(
@@ -722,4 +746,82 @@ fn record_sightings(
         })
         .context("recording sightings")?;
     Ok(objs.len())
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The indicator (STIX id or value).
+    pub indicator: String,
+    /// The score, 0-100; it replaces the decayed formula and no feed can reset it.
+    #[arg(value_parser = clap::value_parser!(u8).range(0..=100), required_unless_present = "clear")]
+    pub score: Option<u8>,
+    /// Who decided (default: the operator's organisation).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Remove the analyst's score (the formula applies again).
+    #[arg(long)]
+    pub clear: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vigil score`: an analyst's score for an indicator, kept as a STIX `note` (one per indicator, versioned).
+pub fn score(env: &Env, a: &ScoreArgs) -> anyhow::Result<u8> {
+    let found = env.store.resolve(&a.indicator)?;
+    let Some(ind) = found.iter().find(|o| o.object.type_() == "indicator") else {
+        bail!("no indicator found for {:?}", a.indicator);
+    };
+    let ind_id = ind.object.id().to_string();
+    let note_id = vigil_model::ids::vigil_id("note", &["analyst-score", &ind_id]);
+    let now = vigil_model::time::format(&Utc::now());
+    let by =
+        a.by.clone()
+            .unwrap_or_else(|| env.settings.operator.clone());
+    let created = env
+        .store
+        .get(&note_id)?
+        .and_then(|n| n.object.str("created").map(str::to_string))
+        .unwrap_or_else(|| now.clone());
+    let mut v = json!({
+        "type": "note", "spec_version": "2.1", "id": note_id, "created": created, "modified": now,
+        "abstract": "analyst score",
+        "content": match (a.clear, a.score) {
+            (true, _) => format!("score cleared by {by}"),
+            (false, Some(s)) => format!("score {s} set by {by}{}", a.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+            (false, None) => String::new(),
+        },
+        "authors": [by], "object_refs": [ind_id],
+        "object_marking_refs": [ind.tlp.unwrap_or(env.settings.default_tlp).marking_id()],
+    });
+    if a.clear {
+        v["revoked"] = json!(true);
+    } else if let Some(s) = a.score {
+        v["x_vigil_analyst_score"] = json!(s);
+    }
+    let obj = StixObject::from_value(v).context("building the analyst note")?;
+    let prov = Provenance {
+        source: "vigil-analyst".into(),
+        ingested_at: now.clone(),
+        original_id: None,
+        file: None,
+    };
+    env.store
+        .write(&mut |tx| tx.put(&obj, &prov, PutMode::Source).map(|_| ()))
+        .context("storing the analyst score")?;
+    if a.json {
+        crate::output::json(
+            &json!({"indicator": ind_id, "note": note_id, "score": if a.clear { None } else { a.score }}),
+        )?;
+    } else if a.clear {
+        println!("analyst score of {ind_id} cleared");
+    } else {
+        println!(
+            "analyst score of {ind_id}: {} (note {note_id})",
+            a.score.unwrap_or_default()
+        );
+    }
+    Ok(0)
 }

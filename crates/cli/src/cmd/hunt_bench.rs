@@ -344,14 +344,24 @@ fn verify(plant: &Plant, per: u64, dir: &Path, sightings: &Path) {
             ));
         }
     }
-    let missing: Vec<_> = want.difference(&got).take(5).collect();
-    let extra: Vec<_> = got.difference(&want).take(5).collect();
+    let planted_ids: std::collections::HashSet<&str> =
+        plant.indicators.iter().map(|i| i.id.as_str()).collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    // A sighting of a planted indicator that was not planted is a false positive; a sighting of another indicator
+    // (a real maltrail address the generator's random traffic happens to contain) is a true, incidental hit.
+    let (wrong, incidental): (Vec<_>, Vec<_>) = got
+        .difference(&want)
+        .partition(|s| planted_ids.contains(s.2.as_str()));
     println!(
-        "verify: {} planted, {} sighted, missing {:?}, not planted {:?}",
+        "verify: {} planted, {} sighted; missing {} {:?}; false positives {} {:?}; incidental hits of non-planted indicators {} {:?}",
         want.len(),
         got.len(),
-        missing,
-        extra
+        missing.len(),
+        missing.iter().take(3).collect::<Vec<_>>(),
+        wrong.len(),
+        wrong.iter().take(3).collect::<Vec<_>>(),
+        incidental.len(),
+        incidental.iter().take(3).collect::<Vec<_>>(),
     );
 }
 

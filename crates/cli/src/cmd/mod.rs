@@ -86,6 +86,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Snapshot(a) => hunt::snapshot(&Env::open(&cli)?, a),
         Command::Hunt(a) => hunt::run(&cli, a),
+        Command::Score(a) => hunt::score(&Env::open(&cli)?, a),
         Command::Bench(BenchCommand::Hunt(a)) => hunt_bench::run(a),
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
