@@ -430,7 +430,7 @@ pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<Stri
 pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
     let sel = select(env, &a.select, Utc::now())?;
     let (set, rejected, reasons) = build_set(&sel)?;
-    snapshot::save(&set, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    snapshot::save(&set, &a.out).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     if a.json {
         crate::output::json(&json!({
@@ -519,7 +519,8 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     let started = Utc::now();
     let set = match (&a.snapshot, &env) {
         (Some(p), _) => {
-            snapshot::load(p).with_context(|| format!("loading snapshot {}", p.display()))?
+            // The error names the file and the cause in its message already.
+            snapshot::load(p).map_err(|e| anyhow::anyhow!("loading the snapshot: {e}"))?
         }
         (None, Some(env)) => {
             let sel = select(env, &a.select, started)?;
@@ -669,7 +670,15 @@ fn print_summary(s: &Summary, indicators: usize, recorded: usize, sightings_on_s
         let _ = writeln!(text, "unparsable: {}:{}: {}", e.file, e.line, e.reason);
     }
     for e in &s.file_errors {
-        let _ = writeln!(text, "error: {}: line {}: {}", e.file, e.line, e.reason);
+        let reason = e
+            .reason
+            .strip_prefix(&format!("{}: ", e.file))
+            .unwrap_or(&e.reason);
+        if e.line == 0 {
+            let _ = writeln!(text, "error: {}: {reason}", e.file);
+        } else {
+            let _ = writeln!(text, "error: {}: after line {}: {reason}", e.file, e.line);
+        }
     }
     if recorded > 0 {
         let _ = writeln!(text, "recorded {recorded} sighting object(s) in the store");

@@ -121,7 +121,7 @@ pub fn run(a: &BenchHuntArgs) -> anyhow::Result<u8> {
     let build_s = t.elapsed().as_secs_f64();
     let stats = set.stats();
     let snap = dir.join("intel.vgs");
-    snapshot::save(&set, &snap).context("writing the snapshot")?;
+    snapshot::save(&set, &snap).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
     drop(set);
     let snap_len = std::fs::metadata(&snap).map(|m| m.len()).unwrap_or(0);
     let vfile = dir.join("values.txt");
