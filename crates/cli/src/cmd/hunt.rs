@@ -208,7 +208,7 @@ pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result
     let mut names: HashMap<String, (String, bool)> = HashMap::new();
     env.store
         .scan(
-            &filter(&["malware", "intrusion-set", "threat-actor", "campaign"]),
+            &filter(&["malware", "intrusion-set", "threat-actor"]),
             &mut |so| {
                 let actor = so.object.type_() != "malware";
                 if let Some(n) = so.object.name() {
@@ -511,6 +511,9 @@ struct Agg {
 pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     let format = format_choice(a)?;
     a.select.check()?;
+    if a.member.is_some() && !a.record {
+        bail!("--member names whose telemetry is recorded: it needs --record");
+    }
     let env = if a.snapshot.is_none() || a.record {
         Some(Env::open(cli)?)
     } else {

@@ -806,3 +806,54 @@ pub fn sightings(env: &Env, a: &SightingsArgs) -> anyhow::Result<u8> {
     std::io::stdout().flush().ok();
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpz_ip_owners_follow_the_rpz_format() {
+        assert_eq!(rpz_ip("192.0.2.7").as_deref(), Some("32.7.2.0.192.rpz-ip"));
+        assert_eq!(
+            rpz_ip("198.51.100.0/24").as_deref(),
+            Some("24.0.100.51.198.rpz-ip")
+        );
+        assert_eq!(
+            rpz_ip("2001:db8::1").as_deref(),
+            Some("128.1.zz.db8.2001.rpz-ip")
+        );
+        assert_eq!(rpz_ip("::1").as_deref(), Some("128.1.zz.rpz-ip"));
+        // A single zero word is written out, not compressed.
+        assert_eq!(
+            rpz_ip("2001:db8:0:1:1:1:1:1").as_deref(),
+            Some("128.1.1.1.1.1.0.db8.2001.rpz-ip")
+        );
+        assert_eq!(
+            rpz_ip("2001:db8::/32").as_deref(),
+            Some("32.zz.db8.2001.rpz-ip")
+        );
+        assert_eq!(rpz_ip("192.0.2.0/33"), None);
+        assert_eq!(rpz_ip("not-an-ip"), None);
+    }
+
+    #[test]
+    fn dns_names_are_checked_label_by_label() {
+        assert!(dns_name_ok("evil.com", 9));
+        assert!(dns_name_ok("_dmarc.evil-1.com", 9));
+        assert!(!dns_name_ok("bad..com", 9));
+        assert!(!dns_name_ok("sp ace.com", 9));
+        assert!(!dns_name_ok(&format!("{}.com", "a".repeat(64)), 9));
+        assert!(!dns_name_ok(&"a.".repeat(130), 9));
+    }
+
+    #[test]
+    fn rule_content_and_csv_fields_are_escaped() {
+        assert_eq!(suricata_content("/a;b\"c|d\\e"), "/a|3B|b|22|c|7C|d|5C|e");
+        assert_eq!(suricata_content("é"), "|C3||A9|");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(one_line("a\tb\nc"), "a b c");
+        assert_eq!(safe("Lumma;C2\"x"), "Lumma_C2_x");
+    }
+}
