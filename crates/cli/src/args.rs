@@ -74,6 +74,13 @@ pub enum Command {
     /// Scheduled feeds: HTTP(S) documents, TAXII 2.1 collections (federation), MISP feeds, CSAF providers.
     #[command(subcommand)]
     Feeds(crate::cmd::feeds::FeedsCommand),
+    /// Compile the indicators this store may use into one snapshot file (for hunting without the store).
+    Snapshot(crate::cmd::hunt::SnapshotArgs),
+    /// Match indicators against logs (Zeek, Suricata EVE, BIND, unbound, Squid, JSON lines, CSV); one JSON line
+    /// per sighting. Exit status 0 with hits, 1 with none, 2 on error.
+    Hunt(crate::cmd::hunt::HuntArgs),
+    /// Set (or clear) an analyst's score for an indicator; it overrides decay and no feed can reset it.
+    Score(crate::cmd::hunt::ScoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +135,22 @@ pub struct ShowArgs {
 pub enum ExportCommand {
     /// A STIX 2.1 bundle of the knowledge as it is (warning-listed objects kept and flagged).
     Stix(ExportStixArgs),
+    /// Recorded sightings (with the identities they name) as a STIX 2.1 bundle, for `vigil ingest` elsewhere.
+    Sightings(crate::cmd::hunt_export::SightingsArgs),
+    /// Suricata rules with dataset, file-hash and IP reputation lists (PATH is a directory).
+    Suricata(crate::cmd::hunt_export::IocExportArgs),
+    /// A Zeek Intel framework file.
+    Zeek(crate::cmd::hunt_export::IocExportArgs),
+    /// A DNS response policy zone (RPZ) for protective DNS resolvers.
+    Rpz(crate::cmd::hunt_export::IocExportArgs),
+    /// Plain blocklists, one file per indicator type (PATH is a directory).
+    Blocklist(crate::cmd::hunt_export::IocExportArgs),
+    /// One CSV row per indicator value.
+    Csv(crate::cmd::hunt_export::IocExportArgs),
+    /// One MISP event (JSON) holding the indicators as attributes.
+    Misp(crate::cmd::hunt_export::IocExportArgs),
+    /// A MISP feed folder (manifest.json, one event per malware family and TLP, hashes.csv).
+    MispFeed(crate::cmd::hunt_export::IocExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +192,9 @@ pub enum BenchCommand {
     /// Advisory index build from all OSV, CSAF, KEV and CVE data, a 10,000-component scan, and univers doing the
     /// same range checks.
     Vuln(crate::cmd::vuln::BenchVulnArgs),
+    /// Hunting speed: 1,000,000 mixed indicators against >= 2 GB of generated Zeek JSON and EVE logs, with
+    /// `rg -F -f` and `grep -c` on the same files in the same run.
+    Hunt(crate::cmd::hunt_bench::BenchHuntArgs),
 }
 
 #[derive(Debug, Args)]

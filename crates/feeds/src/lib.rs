@@ -240,15 +240,41 @@ impl PullReport {
 /// Everything a pull needs besides the feed.
 pub struct PullCtx<'a, S: Store + FeedStore> {
     pub store: &'a S,
+    /// Readers for formats the ingest pipeline does not have (the binary's advisory readers: KEV, CSAF, ...).
+    pub extra: Option<&'a dyn ExtraIngest>,
     /// The data directory (mirrors live in `feeds/NAME/` under it).
     pub data: &'a Path,
     pub max_bytes: u64,
     pub timeout: Duration,
 }
 
+/// What an extra reader did with some files.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraCounts {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+}
+
+/// Formats read outside the ingest pipeline (the advisory formats live in the binary, beside the notices they
+/// re-evaluate); a pull hands such files over instead of keeping them unread.
+pub trait ExtraIngest {
+    /// True when this reader takes files of `format`.
+    fn handles(&self, format: &str) -> bool;
+    /// Reads and stores the files; `Err` is a reason that names what failed.
+    fn ingest(
+        &self,
+        paths: &[PathBuf],
+        format: &str,
+        opts: &Options,
+    ) -> Result<ExtraCounts, String>;
+}
+
 /// One running pull: the feed, its client, its mirror, its report.
 pub(crate) struct Pull<'a, S: Store + FeedStore> {
     pub store: &'a S,
+    pub extra: Option<&'a dyn ExtraIngest>,
     pub feed: &'a FeedRecord,
     pub http: http::Http,
     pub mirror: PathBuf,
@@ -312,6 +338,18 @@ impl<'a, S: Store + FeedStore> Pull<'a, S> {
     pub fn ingest(&mut self, paths: &[PathBuf], format: Option<&str>) -> Result<(), FeedError> {
         if paths.is_empty() {
             return Ok(());
+        }
+        if let (Some(x), Some(f)) = (self.extra, format) {
+            if x.handles(f) {
+                let c = x
+                    .ingest(paths, f, &self.opts)
+                    .map_err(FeedError::Ingest)?;
+                self.report.added += c.added;
+                self.report.updated += c.updated;
+                self.report.unchanged += c.unchanged;
+                self.report.rejected += c.rejected;
+                return Ok(());
+            }
         }
         let fmt = match format {
             None | Some("auto") => None,
@@ -424,6 +462,7 @@ fn run<S: Store + FeedStore>(
     })?;
     let mut p = Pull {
         store: ctx.store,
+        extra: ctx.extra,
         feed,
         http: http::Http::new(feed.token.clone(), ctx.max_bytes, ctx.timeout)?,
         mirror,

@@ -115,17 +115,22 @@ fn object<F: FnMut(&[u8], Leaf)>(
         }
         let (kend, _) = string_end(b, i)?;
         let key = &b[i + 1..kend - 1];
-        path.truncate(base);
-        if base > 0 {
-            path.push(b'.');
-        }
-        path.extend_from_slice(key);
         i = skip_ws(b, kend);
         if b.get(i) != Some(&b':') {
             return Err(format!("expected `:` at byte {i}"));
         }
         i = skip_ws(b, i + 1);
-        i = value(b, i, path, visit, depth + 1)?;
+        if base == 0 && !matches!(b.get(i), Some(b'{' | b'[')) {
+            // A top-level scalar (most fields of a log line): its path is the key itself, no copy needed.
+            i = scalar(b, i, key, visit)?;
+        } else {
+            path.truncate(base);
+            if base > 0 {
+                path.push(b'.');
+            }
+            path.extend_from_slice(key);
+            i = value(b, i, path, visit, depth + 1)?;
+        }
         i = skip_ws(b, i);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
@@ -146,18 +151,6 @@ fn value<F: FnMut(&[u8], Leaf)>(
     depth: usize,
 ) -> Result<usize, String> {
     match b.get(i) {
-        Some(b'"') => {
-            let (end, escaped) = string_end(b, i)?;
-            visit(
-                path,
-                Leaf::Str {
-                    start: i + 1,
-                    end: end - 1,
-                    escaped,
-                },
-            );
-            Ok(end)
-        }
         Some(b'{') => object(b, i, path, visit, depth),
         Some(b'[') => {
             if depth > MAX_DEPTH {
@@ -176,6 +169,31 @@ fn value<F: FnMut(&[u8], Leaf)>(
                     _ => return Err(format!("expected `,` or `]` at byte {j}")),
                 }
             }
+        }
+        _ => scalar(b, i, path, visit),
+    }
+}
+
+/// A string, number, `true`, `false` or `null` at `i`, reported with `path`; returns the index after it.
+#[inline]
+fn scalar<F: FnMut(&[u8], Leaf)>(
+    b: &[u8],
+    i: usize,
+    path: &[u8],
+    visit: &mut F,
+) -> Result<usize, String> {
+    match b.get(i) {
+        Some(b'"') => {
+            let (end, escaped) = string_end(b, i)?;
+            visit(
+                path,
+                Leaf::Str {
+                    start: i + 1,
+                    end: end - 1,
+                    escaped,
+                },
+            );
+            Ok(end)
         }
         Some(c) if c.is_ascii_digit() || *c == b'-' || matches!(c, b't' | b'f' | b'n') => {
             let mut j = i;

@@ -575,9 +575,41 @@ fn fmt_uuid(u: &[u8; 16]) -> String {
     s
 }
 
+/// Hex digit values; 0xFF for every other byte.
+static HEX: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Decodes hex (colons ignored) into `out`; the digest length in bytes when it is one of 16, 20, 32, 64.
 #[inline]
 pub(crate) fn hex_digest(v: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+    // Fast path, the common case: plain hex of a digest length, two table look-ups per byte and no branch per digit.
+    if matches!(v.len(), 32 | 40 | 64 | 128) {
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(v.chunks_exact(2)) {
+            let (h, l) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= h | l;
+            *o = h << 4 | (l & 0x0F);
+        }
+        if bad & 0xF0 == 0 {
+            return Some(v.len() / 2);
+        }
+    }
+    if !v.contains(&b':') {
+        return None;
+    }
     let mut n = 0;
     let mut hi: Option<u8> = None;
     for &c in v {

@@ -378,8 +378,10 @@ fn pull_some(
             .with_context(|| format!("no feed named `{n}` (see `vigil feeds status`)"))?],
         None => env.store.feeds()?,
     };
+    let advisories = super::vuln::AdvisoryFeedIngest { env };
     let ctx = PullCtx {
         store: &env.store,
+        extra: Some(&advisories),
         data: &env.data,
         max_bytes,
         timeout: Duration::from_secs(300),

@@ -4,6 +4,9 @@ mod bench;
 mod demo;
 mod export;
 pub mod feeds;
+pub mod hunt;
+pub mod hunt_bench;
+pub mod hunt_export;
 mod ingest;
 pub mod members;
 mod query;
@@ -59,6 +62,34 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Search(a) => query::search(&Env::open(&cli)?, a),
         Command::Show(a) => query::show(&Env::open(&cli)?, a),
         Command::Export(ExportCommand::Stix(a)) => export::stix(&Env::open(&cli)?, a),
+        Command::Export(ExportCommand::Sightings(a)) => {
+            hunt_export::sightings(&Env::open(&cli)?, a)
+        }
+        Command::Export(ExportCommand::Suricata(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::Suricata, a)
+        }
+        Command::Export(ExportCommand::Zeek(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::Zeek, a)
+        }
+        Command::Export(ExportCommand::Rpz(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::Rpz, a)
+        }
+        Command::Export(ExportCommand::Blocklist(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::Blocklist, a)
+        }
+        Command::Export(ExportCommand::Csv(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::Csv, a)
+        }
+        Command::Export(ExportCommand::Misp(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::Misp, a)
+        }
+        Command::Export(ExportCommand::MispFeed(a)) => {
+            hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::MispFeed, a)
+        }
+        Command::Snapshot(a) => hunt::snapshot(&Env::open(&cli)?, a),
+        Command::Hunt(a) => hunt::run(&cli, a),
+        Command::Score(a) => hunt::score(&Env::open(&cli)?, a),
+        Command::Bench(BenchCommand::Hunt(a)) => hunt_bench::run(a),
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
         Command::Bench(BenchCommand::Vuln(a)) => vuln::bench(a),

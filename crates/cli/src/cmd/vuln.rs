@@ -296,6 +296,43 @@ fn is_advisory_path(path: &str) -> bool {
     found
 }
 
+/// Lets a feed pull hand advisory files (KEV, EPSS, CVE 5, OSV, RustSec, CSAF) to the advisory readers, so that a
+/// KEV or CSAF feed is ingested, and notices re-evaluated, like `vigil ingest` of the same files.
+pub struct AdvisoryFeedIngest<'e> {
+    pub env: &'e Env,
+}
+
+impl vigil_feeds::ExtraIngest for AdvisoryFeedIngest<'_> {
+    fn handles(&self, format: &str) -> bool {
+        ADVISORY_FORMATS.contains(&format)
+    }
+
+    fn ingest(
+        &self,
+        paths: &[std::path::PathBuf],
+        format: &str,
+        opts: &vigil_ingest::Options,
+    ) -> Result<vigil_feeds::ExtraCounts, String> {
+        let a = IngestArgs {
+            paths: paths.iter().map(|p| p.display().to_string()).collect(),
+            format: format.to_string(),
+            source: opts.source.clone(),
+            tlp: opts.tlp.map(|t| t.as_str().to_string()),
+            confidence: opts.confidence,
+            share_with: Vec::new(),
+            json: true,
+        };
+        let (_, rep) =
+            ingest_advisories(self.env, &a, &a.paths, true).map_err(|e| format!("{e:#}"))?;
+        Ok(vigil_feeds::ExtraCounts {
+            added: rep.added,
+            updated: rep.updated,
+            unchanged: rep.unchanged,
+            rejected: rep.rejected + rep.failed_files,
+        })
+    }
+}
+
 #[derive(Debug, Default, serde::Serialize)]
 struct AdvisoryReport {
     files: u64,

@@ -1,0 +1,839 @@
+//! `vigil snapshot` and `vigil hunt`: which indicators the store may use (TLP, warning lists, expiry, revocation,
+//! score), compiled into a `vigil-hunt` indicator set, saved as a snapshot or run against logs; sightings printed
+//! as JSON lines and, with `--record`, stored as STIX `sighting` objects.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde::Serialize;
+use serde_json::{json, Value};
+use vigil_hunt::hunt::{hunt, HuntOptions, LogSource, Progress, Sighting, Summary};
+use vigil_hunt::logs::{FieldMap, Format, FormatChoice};
+use vigil_hunt::score::{DecayConfig, Reliability, ScoreState};
+use vigil_hunt::{
+    snapshot, HitType, IndicatorInput, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role,
+};
+use vigil_model::pattern::Pattern;
+use vigil_model::{
+    warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
+};
+use vigil_store::{MemberStore, PutMode, ScanFilter, Store};
+
+use super::Env;
+use crate::args::Cli;
+
+/// Which indicators of the store go into a set or an export.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Leave out indicators (and malware/actor names) marked above this TLP level (clear, green, amber,
+    /// amber+strict, red). Unmarked objects count as the configured default (TLP:AMBER out of the box).
+    #[arg(long)]
+    pub tlp_max: Option<String>,
+    /// Leave out indicators whose decayed score is below this (0-100). Score = confidence x source reliability x
+    /// 0.5^(age / half-life of the indicator type); see ARCHITECTURE.md, "Hunting".
+    #[arg(long, default_value_t = DecayConfig::default().min_score)]
+    pub min_score: f32,
+    /// Domain indicators match the exact name only (default: the name and any subdomain of it, label-aware). An
+    /// indicator's own `x_vigil_subdomains` (true/false) wins over both.
+    #[arg(long)]
+    pub exact_domains: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The snapshot file to write (e.g. intel.vgs).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// Log files (plain, gzip or zstd), `-` for standard input.
+    #[arg(required = true)]
+    pub logs: Vec<String>,
+    /// auto|zeek|zeek-json|eve|bind|unbound|squid|jsonl|csv (jsonl and csv need --field).
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// For jsonl/csv: FIELD=ROLE, ROLE one of domain, ip, src-ip, dst-ip, url, hash, email, answer (repeatable).
+    /// JSON fields are dotted paths (`dns.rrname`), CSV fields are header names.
+    #[arg(long = "field")]
+    pub fields: Vec<String>,
+    /// For jsonl/csv: the field holding the timestamp (RFC 3339 or epoch seconds).
+    #[arg(long)]
+    pub ts_field: Option<String>,
+    /// Hunt with this snapshot (from `vigil snapshot`) instead of the store.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Write the sightings (JSON lines) to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Store the sightings as STIX `sighting` objects (one per indicator: first/last seen, count).
+    #[arg(long)]
+    pub record: bool,
+    /// With --record: the member (id from `vigil members list`) whose telemetry this is (default: the operator).
+    #[arg(long)]
+    pub member: Option<i64>,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// With --out: print one summary document on stdout. Without --out: sightings on stdout, summary (JSON) on
+    /// stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SelectArgs {
+    pub fn tlp_max(&self) -> anyhow::Result<Option<Tlp>> {
+        match &self.tlp_max {
+            Some(t) => Ok(Some(
+                t.parse::<Tlp>()
+                    .map_err(|e| anyhow::anyhow!("--tlp-max {t:?}: {e}"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if !(0.0..=100.0).contains(&self.min_score) {
+            bail!("--min-score {} is outside 0..=100", self.min_score);
+        }
+        Ok(())
+    }
+}
+
+/// One indicator of the store that passed the selection.
+#[derive(Debug, Clone)]
+pub struct IntelItem {
+    pub id: String,
+    pub pattern: String,
+    /// The normalised values when the pattern is a simple equality (or an OR / IN of them); empty for general
+    /// patterns, which only the hunt (not the detection exports) can use.
+    pub values: Vec<(ObservableKind, String)>,
+    pub tlp: Tlp,
+    pub score: f32,
+    pub malware: Vec<String>,
+    pub actors: Vec<String>,
+    pub name: Option<String>,
+    /// Domain values also match subdomains: the indicator's `x_vigil_subdomains` when set, else the default
+    /// (true unless `--exact-domains`).
+    pub subdomains: bool,
+    pub modified: String,
+    pub valid_until: Option<String>,
+}
+
+/// What the selection left out, and why.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SelectStats {
+    /// Live (not revoked, not deprecated) indicators at or below --tlp-max.
+    pub scanned: u64,
+    pub kept: u64,
+    pub expired: u64,
+    pub warninglisted: u64,
+    pub below_min_score: u64,
+    /// Patterns Vigil cannot parse (kept in the store, unusable for hunting).
+    pub bad_pattern: u64,
+}
+
+pub struct Selection {
+    pub items: Vec<IntelItem>,
+    pub stats: SelectStats,
+    pub tlp_max: Option<Tlp>,
+    pub min_score: f32,
+}
+
+/// The kind of a STIX object path holding a simple value.
+fn path_kind(path: &str) -> Option<ObservableKind> {
+    match path {
+        "domain-name:value" => Some(ObservableKind::Domain),
+        "ipv4-addr:value" => Some(ObservableKind::Ipv4),
+        "ipv6-addr:value" => Some(ObservableKind::Ipv6),
+        "url:value" => Some(ObservableKind::Url),
+        "email-addr:value" => Some(ObservableKind::Email),
+        p => p
+            .strip_prefix("file:hashes.")
+            .and_then(|alg| ObservableKind::from_hash_algorithm(alg.trim_matches('\''))),
+    }
+}
+
+/// The type a simple value is scored (and reported) as.
+pub fn hit_type(kind: ObservableKind, value: &str) -> Option<HitType> {
+    Some(match kind {
+        ObservableKind::Domain => HitType::Domain,
+        ObservableKind::Ipv4 | ObservableKind::Ipv6 if value.contains('/') => HitType::Cidr,
+        ObservableKind::Ipv4 => HitType::Ipv4,
+        ObservableKind::Ipv6 => HitType::Ipv6,
+        ObservableKind::Url => HitType::Url,
+        ObservableKind::Email => HitType::Email,
+        ObservableKind::Md5 => HitType::Md5,
+        ObservableKind::Sha1 => HitType::Sha1,
+        ObservableKind::Sha256 => HitType::Sha256,
+        ObservableKind::Sha512 => HitType::Sha512,
+        ObservableKind::Asn => return None,
+    })
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Reads the indicators the store may use: live (scan leaves out revoked and deprecated ones), at or below
+/// `tlp_max`, not expired (`valid_until` in the past), not on a warning list, scoring at least `min_score`; with
+/// the malware and actor names reached through `indicates`, `attributed-to` and `uses` relationships (names above
+/// `tlp_max` are left out too).
+pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result<Selection> {
+    sel.check()?;
+    let tlp_max = sel.tlp_max()?;
+    let filter = |types: &[&str]| ScanFilter {
+        types: types.iter().map(|t| t.to_string()).collect(),
+        tlp_max,
+        default_tlp: Some(env.settings.default_tlp),
+        ..Default::default()
+    };
+    // Names of malware families and actors.
+    let mut names: HashMap<String, (String, bool)> = HashMap::new();
+    env.store
+        .scan(
+            &filter(&["malware", "intrusion-set", "threat-actor"]),
+            &mut |so| {
+                let actor = so.object.type_() != "malware";
+                if let Some(n) = so.object.name() {
+                    names.insert(so.object.id().to_string(), (n.to_string(), actor));
+                }
+                Ok(())
+            },
+        )
+        .context("reading malware and actors")?;
+    // indicator -> named objects it indicates; family -> actors behind it.
+    let mut indicates: HashMap<String, Vec<String>> = HashMap::new();
+    let mut behind: HashMap<String, Vec<String>> = HashMap::new();
+    env.store
+        .scan(&filter(&["relationship"]), &mut |so| {
+            let o = &so.object;
+            let (Some(src), Some(dst), Some(rt)) = (
+                o.str("source_ref"),
+                o.str("target_ref"),
+                o.str("relationship_type"),
+            ) else {
+                return Ok(());
+            };
+            match rt {
+                "indicates" if src.starts_with("indicator--") && names.contains_key(dst) => {
+                    indicates
+                        .entry(src.to_string())
+                        .or_default()
+                        .push(dst.to_string());
+                }
+                "attributed-to" if names.contains_key(src) && names.contains_key(dst) => {
+                    behind
+                        .entry(src.to_string())
+                        .or_default()
+                        .push(dst.to_string());
+                }
+                "uses"
+                    if dst.starts_with("malware--")
+                        && names.get(src).is_some_and(|n| n.1)
+                        && names.contains_key(dst) =>
+                {
+                    behind
+                        .entry(dst.to_string())
+                        .or_default()
+                        .push(src.to_string());
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .context("reading relationships")?;
+    // Analyst scores live in their own `note` objects (written by `vigil score`), so that no later version of the
+    // indicator from a feed can reset them.
+    let mut analyst: HashMap<String, f32> = HashMap::new();
+    env.store
+        .scan(&filter(&["note"]), &mut |so| {
+            let o = &so.object;
+            if let Some(sc) = o.get("x_vigil_analyst_score").and_then(Value::as_f64) {
+                for r in o
+                    .get("object_refs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    analyst.insert(r.to_string(), sc.clamp(0.0, 100.0) as f32);
+                }
+            }
+            Ok(())
+        })
+        .context("reading analyst scores")?;
+    let wl = WarningSet::new(&env.store.warninglists()?);
+    let cfg = DecayConfig::default();
+    let mut stats = SelectStats::default();
+    let mut items = Vec::new();
+    env.store
+        .scan(&filter(&["indicator"]), &mut |so| {
+            stats.scanned += 1;
+            let obj = &so.object;
+            if let Some(vu) = obj.str("valid_until").and_then(parse_time) {
+                if vu <= now {
+                    stats.expired += 1;
+                    return Ok(());
+                }
+            }
+            let Some(pattern) = obj.str("pattern") else {
+                stats.bad_pattern += 1;
+                return Ok(());
+            };
+            if obj.str("pattern_type").is_some_and(|t| t != "stix") {
+                stats.bad_pattern += 1;
+                return Ok(());
+            }
+            let Ok(parsed) = Pattern::parse(pattern) else {
+                stats.bad_pattern += 1;
+                return Ok(());
+            };
+            if !super::query::warninglist_hits(&wl, obj).is_empty() {
+                stats.warninglisted += 1;
+                return Ok(());
+            }
+            let mut values = Vec::new();
+            if let Some(eqs) = parsed.simple_equalities() {
+                for (path, v) in eqs {
+                    match path_kind(&path).and_then(|k| Observable::new(k, &v).ok()) {
+                        Some(o) => values.push((o.kind, o.value)),
+                        None => {
+                            values.clear();
+                            break;
+                        }
+                    }
+                }
+            }
+            let score = match analyst.get(obj.id()) {
+                Some(&s) => s,
+                None => indicator_score(obj, &values, now, &cfg),
+            };
+            if score < sel.min_score {
+                stats.below_min_score += 1;
+                return Ok(());
+            }
+            let mut malware = Vec::new();
+            let mut actors = Vec::new();
+            let add = |id: &str, malware: &mut Vec<String>, actors: &mut Vec<String>| {
+                if let Some((n, is_actor)) = names.get(id) {
+                    let list = if *is_actor { actors } else { malware };
+                    if !list.contains(n) {
+                        list.push(n.clone());
+                    }
+                }
+            };
+            for t in indicates.get(obj.id()).into_iter().flatten() {
+                add(t, &mut malware, &mut actors);
+                for a in behind.get(t).into_iter().flatten() {
+                    add(a, &mut malware, &mut actors);
+                    for a2 in behind.get(a).into_iter().flatten() {
+                        add(a2, &mut malware, &mut actors);
+                    }
+                }
+            }
+            stats.kept += 1;
+            items.push(IntelItem {
+                id: obj.id().to_string(),
+                pattern: pattern.to_string(),
+                values,
+                tlp: so.tlp.unwrap_or(env.settings.default_tlp),
+                score,
+                malware,
+                actors,
+                name: obj.name().map(str::to_string),
+                subdomains: obj
+                    .get("x_vigil_subdomains")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(!sel.exact_domains),
+                modified: obj.version().to_string(),
+                valid_until: obj.str("valid_until").map(str::to_string),
+            });
+            Ok(())
+        })
+        .context("reading indicators")?;
+    Ok(Selection {
+        items,
+        stats,
+        tlp_max,
+        min_score: sel.min_score,
+    })
+}
+
+/// Score of a stored indicator at `now` (when no analyst note scores it): its own `x_vigil_analyst_score` when
+/// present (never decays), else
+/// confidence x reliability (`x_vigil_reliability`, Admiralty A-F, default F "cannot be judged") decayed from
+/// `modified` with the half-life of the indicator's type.
+fn indicator_score(
+    obj: &StixObject,
+    values: &[(ObservableKind, String)],
+    now: DateTime<Utc>,
+    cfg: &DecayConfig,
+) -> f32 {
+    if let Some(s) = obj.get("x_vigil_analyst_score").and_then(Value::as_f64) {
+        return s.clamp(0.0, 100.0) as f32;
+    }
+    let kind = values.first().and_then(|(k, v)| hit_type(*k, v));
+    let state = ScoreState {
+        kind,
+        confidence: obj.confidence(),
+        reliability: obj
+            .str("x_vigil_reliability")
+            .and_then(Reliability::parse)
+            .unwrap_or(Reliability::F),
+        last_seen: parse_time(obj.version()).unwrap_or(now),
+        analyst: None,
+    };
+    state.score(now, cfg)
+}
+
+/// Compiles a selection into an indicator set; returns it with the number of indicators it could not use and
+/// the first few reasons.
+pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<String>)> {
+    let mut b = IndicatorSetBuilder::new();
+    let mut rejected = 0u64;
+    let mut reasons = Vec::new();
+    for it in &sel.items {
+        let mut input = IndicatorInput::new(&it.id, IndicatorSource::Pattern(it.pattern.clone()));
+        input.score = it.score;
+        input.tlp = it.tlp;
+        input.malware = it.malware.clone();
+        input.actors = it.actors.clone();
+        input.subdomains = it.subdomains;
+        if let Err(e) = b.add(&input) {
+            rejected += 1;
+            if reasons.len() < 5 {
+                reasons.push(e.to_string());
+            }
+        }
+    }
+    let set = b.build().context("compiling the indicator set")?;
+    Ok((set, rejected, reasons))
+}
+
+pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
+    let sel = select(env, &a.select, Utc::now())?;
+    let (set, rejected, reasons) = build_set(&sel)?;
+    snapshot::save(&set, &a.out).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
+    let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
+    if a.json {
+        crate::output::json(&json!({
+            "out": a.out, "indicators": set.len(), "bytes": bytes, "selection": sel.stats,
+            "rejected": rejected, "rejected_first": reasons,
+            "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score,
+            "stats": set.stats(),
+        }))?;
+    } else {
+        println!(
+            "wrote {} indicators to {} ({bytes} bytes; tlp-max {}, min-score {})",
+            set.len(),
+            a.out.display(),
+            sel.tlp_max.map_or("none", |t| t.as_str()),
+            sel.min_score
+        );
+        print_selection(&sel.stats, rejected, &reasons);
+    }
+    Ok(0)
+}
+
+fn print_selection(s: &SelectStats, rejected: u64, reasons: &[String]) {
+    eprintln!(
+        "indicators: {} live within TLP, {} kept; left out: {} expired, {} on warning lists, {} below min-score, {} unusable patterns, {} rejected by the matcher",
+        s.scanned, s.kept, s.expired, s.warninglisted, s.below_min_score, s.bad_pattern, rejected
+    );
+    for r in reasons {
+        eprintln!("  rejected: {r}");
+    }
+}
+
+fn format_choice(a: &HuntArgs) -> anyhow::Result<FormatChoice> {
+    let mapped = || -> anyhow::Result<FieldMap> {
+        if a.fields.is_empty() {
+            bail!(
+                "--format {} needs a field mapping: --field NAME=ROLE (roles: domain, ip, src-ip, dst-ip, url, hash, email, answer)",
+                a.format
+            );
+        }
+        let mut fields = Vec::new();
+        for f in &a.fields {
+            let Some((name, role)) = f.split_once('=') else {
+                bail!("--field {f:?}: expected NAME=ROLE");
+            };
+            let role: Role = serde_json::from_value(Value::String(role.trim().to_string()))
+                .map_err(|_| anyhow::anyhow!("--field {f:?}: unknown role {role:?} (domain, ip, src-ip, dst-ip, url, hash, email, answer)"))?;
+            fields.push((name.trim().to_string(), role));
+        }
+        Ok(FieldMap {
+            fields,
+            ts: a.ts_field.clone(),
+        })
+    };
+    Ok(match a.format.as_str() {
+        "auto" => FormatChoice::Auto,
+        "jsonl" => FormatChoice::Fixed(Format::Jsonl(mapped()?)),
+        "csv" => FormatChoice::Fixed(Format::Csv(mapped()?)),
+        other => match Format::parse(other) {
+            Some(f) => FormatChoice::Fixed(f),
+            None => bail!(
+                "unknown log format {other:?} (auto, zeek, zeek-json, eve, bind, unbound, squid, jsonl, csv)"
+            ),
+        },
+    })
+}
+
+/// Per-indicator aggregate of a hunt's sightings, for `--record`.
+#[derive(Default)]
+struct Agg {
+    count: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    tlp: Option<Tlp>,
+    observed: BTreeSet<String>,
+    files: BTreeSet<String>,
+}
+
+pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
+    let format = format_choice(a)?;
+    a.select.check()?;
+    if a.member.is_some() && !a.record {
+        bail!("--member names whose telemetry is recorded: it needs --record");
+    }
+    let env = if a.snapshot.is_none() || a.record {
+        Some(Env::open(cli)?)
+    } else {
+        None
+    };
+    let started = Utc::now();
+    let set = match (&a.snapshot, &env) {
+        (Some(p), _) => {
+            // The error names the file and the cause in its message already.
+            snapshot::load(p).map_err(|e| anyhow::anyhow!("loading the snapshot: {e}"))?
+        }
+        (None, Some(env)) => {
+            let sel = select(env, &a.select, started)?;
+            let (set, rejected, reasons) = build_set(&sel)?;
+            if !a.json {
+                print_selection(&sel.stats, rejected, &reasons);
+            }
+            set
+        }
+        (None, None) => bail!("no indicators: give --snapshot or a data directory"),
+    };
+    if set.is_empty() {
+        eprintln!("vigil: warning: the indicator set is empty (nothing ingested, or everything filtered out)");
+    }
+    let progress = Arc::new(Progress::default());
+    let opts = HuntOptions {
+        format,
+        threads: a.threads,
+        min_score: a.select.min_score,
+        tlp_max: a.select.tlp_max()?,
+        progress: Some(Arc::clone(&progress)),
+        ..HuntOptions::default()
+    };
+    let inputs: Vec<LogSource> = a.logs.iter().map(LogSource::path).collect();
+    let to_stdout = a.out.is_none();
+    let mut out: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+    };
+    let mut aggs: BTreeMap<String, Agg> = BTreeMap::new();
+    let record = a.record;
+    let mut sink = |s: &Sighting| -> std::io::Result<()> {
+        serde_json::to_writer(&mut out, s).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        if record {
+            let g = aggs.entry(s.indicator_id.clone()).or_default();
+            g.count += 1;
+            let t = s.ts.as_deref().and_then(parse_time).unwrap_or(started);
+            g.first = Some(g.first.map_or(t, |f| f.min(t)));
+            g.last = Some(g.last.map_or(t, |l| l.max(t)));
+            g.tlp = Some(g.tlp.map_or(s.tlp, |x| x.max(s.tlp)));
+            if g.observed.len() < 5 {
+                g.observed.insert(s.observed.clone());
+            }
+            if g.files.len() < 5 {
+                g.files.insert(s.file.clone());
+            }
+        }
+        Ok(())
+    };
+    let show_bar = std::io::stderr().is_terminal() && !a.json;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let summary = std::thread::scope(|sc| {
+        if show_bar {
+            let p = Arc::clone(&progress);
+            let done = &done;
+            sc.spawn(move || bar(&p, done));
+        }
+        let r = hunt(&set, inputs, &opts, &mut sink);
+        done.store(true, Ordering::Relaxed);
+        r
+    })?;
+    out.flush().context("writing sightings")?;
+    drop(out);
+    let mut recorded = 0usize;
+    if record && !aggs.is_empty() {
+        let env = env
+            .as_ref()
+            .context("--record needs the store (data directory)")?;
+        recorded = record_sightings(env, a.member, &aggs)?;
+    }
+    let mut doc = serde_json::to_value(&summary)?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("indicators".into(), json!(set.len()));
+        m.insert("recorded".into(), json!(recorded));
+        m.insert("out".into(), json!(a.out));
+    }
+    if a.json {
+        if to_stdout {
+            eprintln!("{doc}");
+        } else {
+            crate::output::json(&doc)?;
+        }
+    } else {
+        print_summary(&summary, set.len(), recorded, to_stdout);
+    }
+    Ok(if !summary.file_errors.is_empty() {
+        2
+    } else if summary.hits > 0 {
+        0
+    } else {
+        1
+    })
+}
+
+fn bar(p: &Progress, done: &std::sync::atomic::AtomicBool) {
+    let pb = crate::output::progress("hunting");
+    let t0 = std::time::Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let b = p.bytes.load(Ordering::Relaxed) as f64;
+        let secs = t0.elapsed().as_secs_f64().max(1e-3);
+        pb.set_message(format!(
+            "{} files, {:.0} MB, {:.0} MB/s, {} lines, {} hits",
+            p.files.load(Ordering::Relaxed),
+            b / 1e6,
+            b / 1e6 / secs,
+            p.lines.load(Ordering::Relaxed),
+            p.hits.load(Ordering::Relaxed)
+        ));
+    }
+    pb.finish_and_clear();
+}
+
+fn print_summary(s: &Summary, indicators: usize, recorded: usize, sightings_on_stdout: bool) {
+    let mut text = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        text,
+        "hunted {} file(s) with {indicators} indicators: {} lines, {:.1} MB in {:.2} s ({:.0} MB/s, {:.0} lines/s); {} hits, {} unparsable lines",
+        s.files,
+        s.lines,
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        s.mb_per_s,
+        s.lines_per_s,
+        s.hits,
+        s.unparsable
+    );
+    for (t, n) in &s.hits_by_type {
+        let _ = writeln!(text, "  {t:<8} {n}");
+    }
+    if !s.top_indicators.is_empty() {
+        let _ = writeln!(text, "top indicators:");
+        for t in &s.top_indicators {
+            let _ = writeln!(
+                text,
+                "  {:>8}  {} {} ({})",
+                t.hits, t.kind, t.indicator, t.indicator_id
+            );
+        }
+    }
+    for e in &s.errors {
+        let _ = writeln!(text, "unparsable: {}:{}: {}", e.file, e.line, e.reason);
+    }
+    for e in &s.file_errors {
+        let reason = e
+            .reason
+            .strip_prefix(&format!("{}: ", e.file))
+            .unwrap_or(&e.reason);
+        if e.line == 0 {
+            let _ = writeln!(text, "error: {}: {reason}", e.file);
+        } else {
+            let _ = writeln!(text, "error: {}: after line {}: {reason}", e.file, e.line);
+        }
+    }
+    if recorded > 0 {
+        let _ = writeln!(text, "recorded {recorded} sighting object(s) in the store");
+    }
+    if sightings_on_stdout {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Stores one STIX sighting per indicator hit; returns how many. The id is derived from the content, so recording
+/// the same hunt twice stores nothing new.
+fn record_sightings(
+    env: &Env,
+    member: Option<i64>,
+    aggs: &BTreeMap<String, Agg>,
+) -> anyhow::Result<usize> {
+    let identity = match member {
+        Some(id) => {
+            env.store
+                .member(id)?
+                .with_context(|| {
+                    format!("--member {id}: no such member (see `vigil members list`)")
+                })?
+                .identity_id
+        }
+        None => super::members::ensure_operator(env)?.identity_id,
+    };
+    let now = vigil_model::time::format(&Utc::now());
+    let mut objs = Vec::new();
+    for (ind, g) in aggs {
+        let fmt = |t: Option<DateTime<Utc>>| t.map(|t| vigil_model::time::format(&t));
+        let (first, last) = (fmt(g.first), fmt(g.last));
+        let count = g.count.min(999_999_999);
+        let id = vigil_model::ids::vigil_id(
+            "sighting",
+            &[
+                ind,
+                &identity,
+                first.as_deref().unwrap_or(""),
+                last.as_deref().unwrap_or(""),
+                &count.to_string(),
+            ],
+        );
+        // A sighting tells where a member's network met the indicator: never below TLP:AMBER.
+        let tlp = g.tlp.unwrap_or(Tlp::Amber).max(Tlp::Amber);
+        let observed: Vec<&String> = g.observed.iter().collect();
+        let files: Vec<&String> = g.files.iter().collect();
+        let v = json!({
+            "type": "sighting", "spec_version": "2.1", "id": id, "created": now, "modified": now,
+            "sighting_of_ref": ind, "first_seen": first, "last_seen": last, "count": count,
+            "where_sighted_refs": [identity], "created_by_ref": identity,
+            "description": format!("vigil hunt: {} hit(s) in {}", g.count, files.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            "object_marking_refs": [tlp.marking_id()],
+            "x_vigil_observed": observed, "x_vigil_files": files,
+        });
+        objs.push(
+            StixObject::from_value(v).with_context(|| format!("building the sighting of {ind}"))?,
+        );
+    }
+    let prov = Provenance {
+        source: "vigil-hunt".into(),
+        ingested_at: now.clone(),
+        original_id: None,
+        file: None,
+    };
+    env.store
+        .write(&mut |tx| {
+            for o in &objs {
+                tx.put(o, &prov, PutMode::Derived)?;
+            }
+            Ok(())
+        })
+        .context("recording sightings")?;
+    Ok(objs.len())
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The indicator (STIX id or value).
+    pub indicator: String,
+    /// The score, 0-100; it replaces the decayed formula and no feed can reset it.
+    #[arg(value_parser = clap::value_parser!(u8).range(0..=100), required_unless_present = "clear")]
+    pub score: Option<u8>,
+    /// Who decided (default: the operator's organisation).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Remove the analyst's score (the formula applies again).
+    #[arg(long)]
+    pub clear: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vigil score`: an analyst's score for an indicator, kept as a STIX `note` (one per indicator, versioned).
+pub fn score(env: &Env, a: &ScoreArgs) -> anyhow::Result<u8> {
+    let found = env.store.resolve(&a.indicator)?;
+    let Some(ind) = found.iter().find(|o| o.object.type_() == "indicator") else {
+        bail!("no indicator found for {:?}", a.indicator);
+    };
+    let ind_id = ind.object.id().to_string();
+    let note_id = vigil_model::ids::vigil_id("note", &["analyst-score", &ind_id]);
+    let now = vigil_model::time::format(&Utc::now());
+    let by =
+        a.by.clone()
+            .unwrap_or_else(|| env.settings.operator.clone());
+    let created = env
+        .store
+        .get(&note_id)?
+        .and_then(|n| n.object.str("created").map(str::to_string))
+        .unwrap_or_else(|| now.clone());
+    let mut v = json!({
+        "type": "note", "spec_version": "2.1", "id": note_id, "created": created, "modified": now,
+        "abstract": "analyst score",
+        "content": match (a.clear, a.score) {
+            (true, _) => format!("score cleared by {by}"),
+            (false, Some(s)) => format!("score {s} set by {by}{}", a.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+            (false, None) => String::new(),
+        },
+        "authors": [by], "object_refs": [ind_id],
+        "object_marking_refs": [ind.tlp.unwrap_or(env.settings.default_tlp).marking_id()],
+    });
+    if a.clear {
+        v["revoked"] = json!(true);
+    } else if let Some(s) = a.score {
+        v["x_vigil_analyst_score"] = json!(s);
+    }
+    let obj = StixObject::from_value(v).context("building the analyst note")?;
+    let prov = Provenance {
+        source: "vigil-analyst".into(),
+        ingested_at: now.clone(),
+        original_id: None,
+        file: None,
+    };
+    env.store
+        .write(&mut |tx| tx.put(&obj, &prov, PutMode::Source).map(|_| ()))
+        .context("storing the analyst score")?;
+    if a.json {
+        crate::output::json(
+            &json!({"indicator": ind_id, "note": note_id, "score": if a.clear { None } else { a.score }}),
+        )?;
+    } else if a.clear {
+        println!("analyst score of {ind_id} cleared");
+    } else {
+        println!(
+            "analyst score of {ind_id}: {} (note {note_id})",
+            a.score.unwrap_or_default()
+        );
+    }
+    Ok(0)
+}

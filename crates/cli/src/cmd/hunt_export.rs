@@ -1,0 +1,859 @@
+//! Detection content for the sensors an agency already runs: `vigil export suricata|zeek|rpz|blocklist|csv|misp|
+//! misp-feed`, built from the same selection as hunts (TLP, warning lists, expiry, revocation, score), and
+//! `vigil export sightings` (recorded sightings as a STIX bundle to carry back to the CSIRT).
+//!
+//! Only indicators whose pattern is a simple equality (or an OR / IN of them) on a domain, address, CIDR, URL,
+//! e-mail address or file hash can become detection content; general STIX patterns are counted and left out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine as _;
+use chrono::Utc;
+use clap::Args;
+use md5::Digest as _;
+use serde_json::{json, Value};
+use vigil_hunt::HitType;
+use vigil_model::Tlp;
+use vigil_store::{ScanFilter, Store};
+
+use super::hunt::{hit_type, select, IntelItem, SelectArgs};
+use super::Env;
+
+#[derive(Debug, Args)]
+pub struct IocExportArgs {
+    /// Output file, or directory for suricata, blocklist and misp-feed.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// rpz: the zone's origin.
+    #[arg(long, default_value = "rpz.vigil")]
+    pub zone: String,
+    /// suricata: the first rule id (sid) used.
+    #[arg(long, default_value_t = 5_100_001)]
+    pub sid_base: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SightingsArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Leave out sightings marked above this level.
+    #[arg(long)]
+    pub tlp_max: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Suricata,
+    Zeek,
+    Rpz,
+    Blocklist,
+    Csv,
+    Misp,
+    MispFeed,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Suricata => "suricata",
+            Kind::Zeek => "zeek",
+            Kind::Rpz => "rpz",
+            Kind::Blocklist => "blocklist",
+            Kind::Csv => "csv",
+            Kind::Misp => "misp",
+            Kind::MispFeed => "misp-feed",
+        }
+    }
+}
+
+/// One exportable value and the indicator it came from.
+struct Entry<'a> {
+    kind: HitType,
+    value: &'a str,
+    item: &'a IntelItem,
+}
+
+fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, u64) {
+    let mut seen: BTreeSet<(HitType, &str)> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut not_exportable = 0;
+    for it in items {
+        if it.values.is_empty() {
+            not_exportable += 1;
+        }
+        for (k, v) in &it.values {
+            let Some(kind) = hit_type(*k, v) else {
+                continue;
+            };
+            if seen.insert((kind, v.as_str())) {
+                out.push(Entry {
+                    kind,
+                    value: v,
+                    item: it,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.kind, a.value).cmp(&(b.kind, b.value)));
+    (out, not_exportable)
+}
+
+/// Writes a file through a temporary name so that a reader never sees half of it.
+fn write_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
+    let now = Utc::now();
+    let sel = select(env, &a.select, now)?;
+    let (ents, not_exportable) = entries(&sel.items);
+    let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &ents {
+        *by_type.entry(e.kind.as_str()).or_default() += 1;
+    }
+    let mut notes: Vec<String> = Vec::new();
+    let files = match kind {
+        Kind::Suricata => suricata(&ents, a, &mut notes)?,
+        Kind::Zeek => {
+            write_file(&a.out, zeek(&ents).as_bytes())?;
+            vec![a.out.clone()]
+        }
+        Kind::Rpz => {
+            write_file(&a.out, rpz(&ents, &a.zone, &mut notes).as_bytes())?;
+            vec![a.out.clone()]
+        }
+        Kind::Blocklist => blocklist(&ents, &a.out)?,
+        Kind::Csv => {
+            write_file(&a.out, csv(&ents).as_bytes())?;
+            vec![a.out.clone()]
+        }
+        Kind::Misp => {
+            let ev = misp_event(
+                &ents,
+                &env.settings.operator,
+                &format!(
+                    "Vigil indicators (tlp-max {}, min-score {})",
+                    sel.tlp_max.map_or("none", |t| t.as_str()),
+                    sel.min_score
+                ),
+                uuid::Uuid::new_v4(),
+                now,
+            );
+            write_file(&a.out, serde_json::to_string_pretty(&ev)?.as_bytes())?;
+            vec![a.out.clone()]
+        }
+        Kind::MispFeed => misp_feed(&ents, &env.settings.operator, &a.out, now)?,
+    };
+    if a.json {
+        crate::output::json(&json!({
+            "format": kind.name(), "out": a.out, "files": files, "values": ents.len(), "by_type": by_type,
+            "indicators": sel.items.len(), "not_exportable": not_exportable, "selection": sel.stats,
+            "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score, "notes": notes,
+        }))?;
+    } else {
+        println!(
+            "{}: {} values from {} indicators written to {} (tlp-max {}, min-score {})",
+            kind.name(),
+            ents.len(),
+            sel.items.len(),
+            a.out.display(),
+            sel.tlp_max.map_or("none", |t| t.as_str()),
+            sel.min_score
+        );
+        for (t, n) in &by_type {
+            println!("  {t:<8} {n}");
+        }
+        let s = &sel.stats;
+        println!(
+            "left out: {} expired, {} on warning lists, {} below min-score, {} unusable patterns, {} general patterns (not expressible as {})",
+            s.expired, s.warninglisted, s.below_min_score, s.bad_pattern, not_exportable, kind.name()
+        );
+        for n in &notes {
+            println!("note: {n}");
+        }
+    }
+    Ok(0)
+}
+
+/// A printable, rule- and TSV-safe rendering of free text (names from feeds).
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " ._-:/+()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Free text on one line: control characters (tabs, newlines) become spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn context(it: &IntelItem) -> String {
+    let mut s = String::new();
+    if !it.malware.is_empty() {
+        let _ = write!(s, "malware {}; ", it.malware.join(", "));
+    }
+    if !it.actors.is_empty() {
+        let _ = write!(s, "actors {}; ", it.actors.join(", "));
+    }
+    let _ = write!(s, "score {:.0}; {}; {}", it.score, it.tlp.label(), it.id);
+    s
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Suricata
+
+/// Content for a Suricata `content:` keyword: printable ASCII as is, `"` `;` `\` `|` and anything else as hex.
+fn suricata_content(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if (0x20..0x7f).contains(&b) && !b"\";\\|".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "|{b:02X}|");
+        }
+    }
+    out
+}
+
+fn suricata(
+    ents: &[Entry<'_>],
+    a: &IocExportArgs,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = &a.out;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut lists: BTreeMap<&str, String> = BTreeMap::new();
+    let mut iprep = String::new();
+    let mut url_rules = String::new();
+    let mut sid = a.sid_base;
+    let mut https_urls = 0u64;
+    let mut url_rule_count = 0u64;
+    for e in ents {
+        let list = match e.kind {
+            HitType::Domain => {
+                let l = lists.entry("vigil-domains.lst").or_default();
+                l.push_str(&b64.encode(e.value));
+                l.push('\n');
+                continue;
+            }
+            HitType::Ipv4 => "vigil-ipv4.lst",
+            HitType::Ipv6 => "vigil-ipv6.lst",
+            HitType::Md5 => "vigil-md5.lst",
+            HitType::Sha1 => "vigil-sha1.lst",
+            HitType::Sha256 => "vigil-sha256.lst",
+            HitType::Cidr => {
+                // IP reputation takes CIDR blocks; the reputation value is the indicator's score (1..=127).
+                let _ = writeln!(
+                    iprep,
+                    "{},1,{}",
+                    e.value,
+                    (e.item.score.round() as i64).clamp(1, 127)
+                );
+                continue;
+            }
+            HitType::Url => {
+                let Some(rest) = e.value.strip_prefix("http://") else {
+                    https_urls += 1;
+                    continue;
+                };
+                let (hostport, path) = match rest.find('/') {
+                    Some(i) => (&rest[..i], &rest[i..]),
+                    None => (rest, "/"),
+                };
+                let host = hostport
+                    .rsplit_once(':')
+                    .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+                    .map_or(hostport, |(h, _)| h);
+                let _ = writeln!(
+                    url_rules,
+                    "alert http any any -> any any (msg:\"Vigil URL indicator{}\"; flow:established,to_server; http.host; content:\"{}\"; startswith; endswith; http.uri; content:\"{}\"; startswith; endswith; classtype:trojan-activity; metadata:vigil_indicator {}; sid:{}; rev:1;)",
+                    malware_suffix(e.item),
+                    suricata_content(&host.to_ascii_lowercase()),
+                    suricata_content(path),
+                    e.item.id,
+                    sid + 1000 + url_rule_count,
+                );
+                url_rule_count += 1;
+                continue;
+            }
+            HitType::Sha512 | HitType::Email => continue,
+        };
+        let l = lists.entry(list).or_default();
+        l.push_str(e.value);
+        l.push('\n');
+    }
+    let mut rules = String::new();
+    let _ = writeln!(
+        rules,
+        "# Vigil detection content, generated {} (tlp-max {}, min-score {}).",
+        vigil_model::time::now(),
+        a.select.tlp_max.as_deref().unwrap_or("none"),
+        a.select.min_score
+    );
+    let _ = writeln!(rules, "# Dataset and file-hash lists are loaded relative to this file's directory; IP reputation needs vigil-suricata.yaml (include it from suricata.yaml).");
+    let mut rule = |text: String| {
+        let _ = writeln!(rules, "{text} sid:{sid}; rev:1;)");
+        sid += 1;
+    };
+    if lists.contains_key("vigil-domains.lst") {
+        for (proto, buf) in [
+            ("dns", "dns.query"),
+            ("tls", "tls.sni"),
+            ("http", "http.host"),
+        ] {
+            rule(format!("alert {proto} any any -> any any (msg:\"Vigil domain indicator in {buf}\"; {buf}; dataset:isset,vigil-domains,type string,load vigil-domains.lst; classtype:trojan-activity;"));
+        }
+    }
+    for (list, ty) in [("vigil-ipv4.lst", "ipv4"), ("vigil-ipv6.lst", "ipv6")] {
+        if lists.contains_key(list) {
+            for side in ["dst", "src"] {
+                rule(format!("alert ip any any -> any any (msg:\"Vigil {ty} indicator as ip.{side}\"; ip.{side}; dataset:isset,vigil-{ty},type {ty},load {list}; classtype:trojan-activity;"));
+            }
+        }
+    }
+    if !iprep.is_empty() {
+        rule("alert ip any any -> any any (msg:\"Vigil CIDR indicator (IP reputation VigilIOC)\"; iprep:any,VigilIOC,>,0; classtype:trojan-activity;".into());
+    }
+    for (list, kw) in [
+        ("vigil-md5.lst", "filemd5"),
+        ("vigil-sha1.lst", "filesha1"),
+        ("vigil-sha256.lst", "filesha256"),
+    ] {
+        if lists.contains_key(list) {
+            for proto in ["http", "smtp", "smb"] {
+                rule(format!("alert {proto} any any -> any any (msg:\"Vigil file hash indicator ({kw}, {proto})\"; {kw}:{list}; classtype:trojan-activity;"));
+            }
+        }
+    }
+    rules.push_str(&url_rules);
+    let mut files = Vec::new();
+    for (name, text) in &lists {
+        let p = dir.join(name);
+        write_file(&p, text.as_bytes())?;
+        files.push(p);
+    }
+    if !iprep.is_empty() {
+        let cats = dir.join("vigil-iprep-categories.txt");
+        write_file(&cats, b"1,VigilIOC,Vigil indicators (CIDR blocks)\n")?;
+        let rep = dir.join("vigil-iprep.list");
+        write_file(&rep, iprep.as_bytes())?;
+        let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        let yaml = format!(
+            "%YAML 1.1\n---\n# Vigil IP reputation (CIDR indicators); include from suricata.yaml or pass with --include.\nreputation-categories-file: {}\ndefault-reputation-path: {}\nreputation-files:\n  - vigil-iprep.list\n",
+            abs.join("vigil-iprep-categories.txt").display(),
+            abs.display()
+        );
+        let y = dir.join("vigil-suricata.yaml");
+        write_file(&y, yaml.as_bytes())?;
+        files.extend([cats, rep, y]);
+    }
+    let r = dir.join("vigil.rules");
+    write_file(&r, rules.as_bytes())?;
+    files.push(r);
+    notes.push("domain datasets match the exact name (Suricata datasets have no suffix match); SHA-512 and e-mail indicators have no Suricata keyword and are left out".into());
+    if https_urls > 0 {
+        notes.push(format!(
+            "{https_urls} non-http URL(s) left out (the path of an HTTPS request is not visible to the sensor)"
+        ));
+    }
+    Ok(files)
+}
+
+fn malware_suffix(it: &IntelItem) -> String {
+    match it.malware.first() {
+        Some(m) => format!(" ({})", safe(m)),
+        None => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Zeek
+
+fn zeek(ents: &[Entry<'_>]) -> String {
+    let mut out =
+        String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
+    for e in ents {
+        let (ty, value) = match e.kind {
+            HitType::Domain => ("Intel::DOMAIN", e.value),
+            HitType::Ipv4 | HitType::Ipv6 => ("Intel::ADDR", e.value),
+            HitType::Cidr => ("Intel::SUBNET", e.value),
+            // Zeek's HTTP URLs are seen without the scheme.
+            HitType::Url => (
+                "Intel::URL",
+                e.value.split_once("://").map_or(e.value, |(_, rest)| rest),
+            ),
+            HitType::Md5 | HitType::Sha1 | HitType::Sha256 | HitType::Sha512 => {
+                ("Intel::FILE_HASH", e.value)
+            }
+            HitType::Email => ("Intel::EMAIL", e.value),
+        };
+        if value.is_empty() || value.contains(['\t', '\n', '\r']) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{value}\t{ty}\tvigil\t{}\t-",
+            one_line(&context(e.item))
+        );
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// RPZ
+
+fn dns_name_ok(name: &str, origin_len: usize) -> bool {
+    !name.is_empty()
+        && name.len() + origin_len + 3 <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// The RPZ trigger owner for an address or block: `prefix.reversed-address.rpz-ip`.
+fn rpz_ip(value: &str) -> Option<String> {
+    let (addr, len) = match value.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().ok()?),
+        None => (value, if value.contains(':') { 128 } else { 32 }),
+    };
+    match addr.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            if len > 32 {
+                return None;
+            }
+            let o = v4.octets();
+            Some(format!("{len}.{}.{}.{}.{}.rpz-ip", o[3], o[2], o[1], o[0]))
+        }
+        std::net::IpAddr::V6(v6) => {
+            if len > 128 {
+                return None;
+            }
+            let seg = v6.segments();
+            // The longest run (two or more) of zero words becomes `zz`, as in the RPZ draft.
+            let (mut best, mut best_len, mut i) = (0usize, 0usize, 0usize);
+            while i < 8 {
+                if seg[i] == 0 {
+                    let s = i;
+                    while i < 8 && seg[i] == 0 {
+                        i += 1;
+                    }
+                    if i - s > best_len {
+                        best = s;
+                        best_len = i - s;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            let mut words: Vec<String> = Vec::new();
+            let mut j = 0;
+            while j < 8 {
+                if best_len >= 2 && j == best {
+                    words.push("zz".into());
+                    j += best_len;
+                } else {
+                    words.push(format!("{:x}", seg[j]));
+                    j += 1;
+                }
+            }
+            words.reverse();
+            Some(format!("{len}.{}.rpz-ip", words.join(".")))
+        }
+    }
+}
+
+fn rpz(ents: &[Entry<'_>], zone: &str, notes: &mut Vec<String>) -> String {
+    let zone = zone.trim_end_matches('.');
+    let serial = Utc::now().timestamp().clamp(1, i64::from(u32::MAX));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "; Vigil response policy zone {zone}, generated {}. Policy: NXDOMAIN (CNAME .).",
+        vigil_model::time::now()
+    );
+    let _ = writeln!(out, "$TTL 300");
+    let _ = writeln!(
+        out,
+        "@\tIN\tSOA\tlocalhost. hostmaster.localhost. ({serial} 3600 600 604800 300)"
+    );
+    let _ = writeln!(out, "@\tIN\tNS\tlocalhost.");
+    let mut skipped = 0u64;
+    let mut seen = BTreeSet::new();
+    for e in ents {
+        match e.kind {
+            HitType::Domain => {
+                if !dns_name_ok(e.value, zone.len()) {
+                    skipped += 1;
+                    continue;
+                }
+                if seen.insert(e.value.to_string()) {
+                    let _ = writeln!(out, "; {}", one_line(&context(e.item)));
+                    let _ = writeln!(out, "{}\tCNAME\t.", e.value);
+                    if e.item.subdomains {
+                        let _ = writeln!(out, "*.{}\tCNAME\t.", e.value);
+                    }
+                }
+            }
+            HitType::Ipv4 | HitType::Ipv6 | HitType::Cidr => match rpz_ip(e.value) {
+                Some(owner) if seen.insert(owner.clone()) => {
+                    let _ = writeln!(out, "; {}", one_line(&context(e.item)));
+                    let _ = writeln!(out, "{owner}\tCNAME\t.");
+                }
+                Some(_) => {}
+                None => skipped += 1,
+            },
+            _ => {}
+        }
+    }
+    if skipped > 0 {
+        notes.push(format!(
+            "{skipped} value(s) are not valid DNS owner names and were left out"
+        ));
+    }
+    notes.push("only domains and addresses are expressible in RPZ; URLs, hashes and e-mail addresses are left out".into());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Blocklists and CSV
+
+fn blocklist(ents: &[Entry<'_>], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut per: BTreeMap<&str, String> = BTreeMap::new();
+    for e in ents {
+        let name = match e.kind {
+            HitType::Domain => "domains.txt",
+            HitType::Ipv4 => "ipv4.txt",
+            HitType::Ipv6 => "ipv6.txt",
+            HitType::Cidr => "cidr.txt",
+            HitType::Url => "urls.txt",
+            HitType::Md5 => "md5.txt",
+            HitType::Sha1 => "sha1.txt",
+            HitType::Sha256 => "sha256.txt",
+            HitType::Sha512 => "sha512.txt",
+            HitType::Email => "emails.txt",
+        };
+        let s = per.entry(name).or_default();
+        s.push_str(e.value);
+        s.push('\n');
+    }
+    let mut files = Vec::new();
+    for (name, text) in per {
+        let p = dir.join(name);
+        write_file(&p, text.as_bytes())?;
+        files.push(p);
+    }
+    Ok(files)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(ents: &[Entry<'_>]) -> String {
+    let mut out = String::from(
+        "indicator_id,type,value,score,tlp,malware,actors,name,valid_until,modified\n",
+    );
+    for e in ents {
+        let it = e.item;
+        let row = [
+            it.id.clone(),
+            e.kind.as_str().to_string(),
+            e.value.to_string(),
+            format!("{:.1}", it.score),
+            it.tlp.as_str().to_string(),
+            it.malware.join(";"),
+            it.actors.join(";"),
+            it.name.clone().unwrap_or_default(),
+            it.valid_until.clone().unwrap_or_default(),
+            it.modified.clone(),
+        ];
+        let row: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// MISP
+
+fn misp_tlp(t: Tlp) -> &'static str {
+    match t {
+        Tlp::Clear => "tlp:clear",
+        Tlp::Green => "tlp:green",
+        Tlp::Amber => "tlp:amber",
+        Tlp::AmberStrict => "tlp:amber+strict",
+        Tlp::Red => "tlp:red",
+    }
+}
+
+fn misp_type(k: HitType) -> (&'static str, &'static str) {
+    match k {
+        HitType::Domain => ("domain", "Network activity"),
+        HitType::Ipv4 | HitType::Ipv6 | HitType::Cidr => ("ip-dst", "Network activity"),
+        HitType::Url => ("url", "Network activity"),
+        HitType::Md5 => ("md5", "Payload delivery"),
+        HitType::Sha1 => ("sha1", "Payload delivery"),
+        HitType::Sha256 => ("sha256", "Payload delivery"),
+        HitType::Sha512 => ("sha512", "Payload delivery"),
+        HitType::Email => ("email-src", "Payload delivery"),
+    }
+}
+
+const VIGIL_NS: uuid::Uuid = uuid::Uuid::from_u128(0x5d0f_6c1e_8b7a_4b0e_9a41_7e2c_3f19_b8d4);
+
+fn org(operator: &str) -> Value {
+    json!({"name": operator, "uuid": uuid::Uuid::new_v5(&VIGIL_NS, format!("org:{operator}").as_bytes()).to_string()})
+}
+
+fn misp_event(
+    ents: &[Entry<'_>],
+    operator: &str,
+    info: &str,
+    uuid: uuid::Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Value {
+    let ts = now.timestamp().to_string();
+    let mut max_tlp = Tlp::Clear;
+    let attrs: Vec<Value> = ents
+        .iter()
+        .map(|e| {
+            max_tlp = max_tlp.max(e.item.tlp);
+            let (ty, cat) = misp_type(e.kind);
+            json!({
+                "uuid": uuid::Uuid::new_v5(&VIGIL_NS, format!("{}|{}", e.item.id, e.value).as_bytes()).to_string(),
+                "type": ty, "category": cat, "value": e.value, "to_ids": true, "timestamp": ts,
+                "distribution": "5", "comment": context(e.item),
+                "Tag": [{"name": misp_tlp(e.item.tlp)}],
+            })
+        })
+        .collect();
+    json!({"Event": {
+        "uuid": uuid.to_string(), "info": info, "date": now.format("%Y-%m-%d").to_string(), "timestamp": ts,
+        "threat_level_id": "2", "analysis": "2", "distribution": "0", "published": false,
+        "Orgc": org(operator), "Tag": [{"name": misp_tlp(max_tlp)}], "Attribute": attrs,
+    }})
+}
+
+fn misp_feed(
+    ents: &[Entry<'_>],
+    operator: &str,
+    dir: &Path,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // One event per (malware family, TLP): feed subscribers get stable event uuids to update.
+    let mut groups: BTreeMap<(String, Tlp), Vec<&Entry<'_>>> = BTreeMap::new();
+    for e in ents {
+        let fam = e
+            .item
+            .malware
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no known family".into());
+        groups.entry((fam, e.item.tlp)).or_default().push(e);
+    }
+    let mut manifest = serde_json::Map::new();
+    let mut hashes = String::new();
+    let mut files = Vec::new();
+    for ((fam, tlp), list) in &groups {
+        let uuid = uuid::Uuid::new_v5(&VIGIL_NS, format!("feed:{fam}|{}", tlp.as_str()).as_bytes());
+        let owned: Vec<Entry<'_>> = list
+            .iter()
+            .map(|e| Entry {
+                kind: e.kind,
+                value: e.value,
+                item: e.item,
+            })
+            .collect();
+        let info = format!("Vigil: {fam} indicators (TLP:{})", tlp.label());
+        let ev = misp_event(&owned, operator, &info, uuid, now);
+        let p = dir.join(format!("{uuid}.json"));
+        write_file(&p, serde_json::to_string(&ev)?.as_bytes())?;
+        files.push(p);
+        let e = &ev["Event"];
+        manifest.insert(
+            uuid.to_string(),
+            json!({
+                "Orgc": e["Orgc"], "Tag": e["Tag"], "info": e["info"], "date": e["date"],
+                "analysis": e["analysis"], "threat_level_id": e["threat_level_id"], "timestamp": e["timestamp"],
+            }),
+        );
+        for x in &owned {
+            let h = md5::Md5::digest(x.value.as_bytes());
+            let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(hashes, "{hex},{uuid}");
+        }
+    }
+    let m = dir.join("manifest.json");
+    write_file(
+        &m,
+        serde_json::to_string_pretty(&Value::Object(manifest))?.as_bytes(),
+    )?;
+    let h = dir.join("hashes.csv");
+    write_file(&h, hashes.as_bytes())?;
+    files.push(m);
+    files.push(h);
+    Ok(files)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sightings
+
+pub fn sightings(env: &Env, a: &SightingsArgs) -> anyhow::Result<u8> {
+    let tlp_max = match &a.tlp_max {
+        Some(t) => Some(
+            t.parse::<Tlp>()
+                .map_err(|e| anyhow::anyhow!("--tlp-max {t:?}: {e}"))?,
+        ),
+        None => None,
+    };
+    let filter = ScanFilter {
+        types: vec!["sighting".into()],
+        tlp_max,
+        default_tlp: Some(env.settings.default_tlp),
+        ..Default::default()
+    };
+    let mut objs: Vec<Value> = Vec::new();
+    let mut refs: BTreeSet<String> = BTreeSet::new();
+    let mut markings: BTreeSet<String> = BTreeSet::new();
+    env.store.scan(&filter, &mut |so| {
+        let o = so.object;
+        for r in o
+            .get("where_sighted_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(r) = r.as_str() {
+                refs.insert(r.to_string());
+            }
+        }
+        if let Some(c) = o.str("created_by_ref") {
+            refs.insert(c.to_string());
+        }
+        for m in o.marking_refs() {
+            markings.insert(m.to_string());
+        }
+        objs.push(o.into_value());
+        Ok(())
+    })?;
+    let n = objs.len();
+    let mut all: Vec<Value> = Vec::new();
+    for r in &refs {
+        if let Some(so) = env.store.get(r)? {
+            for m in so.object.marking_refs() {
+                markings.insert(m.to_string());
+            }
+            all.push(so.object.into_value());
+        }
+    }
+    let mut ext = false;
+    for m in &markings {
+        if let Some(t) = Tlp::ALL.into_iter().find(|t| t.marking_id() == m) {
+            all.push(t.marking_object());
+            ext = true;
+        }
+    }
+    if ext {
+        all.push(vigil_model::tlp::tlp2_extension_definition());
+    }
+    all.extend(objs);
+    let bundle = json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": all});
+    let mut text = serde_json::to_vec(&bundle)?;
+    text.push(b'\n');
+    write_file(&a.out, &text)?;
+    if a.json {
+        crate::output::json(
+            &json!({"out": a.out, "sightings": n, "identities": refs.len(), "tlp_max": tlp_max.map(|t| t.as_str())}),
+        )?;
+    } else {
+        println!(
+            "wrote {n} sighting(s) with {} identit(y/ies) to {}",
+            refs.len(),
+            a.out.display()
+        );
+    }
+    std::io::stdout().flush().ok();
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpz_ip_owners_follow_the_rpz_format() {
+        assert_eq!(rpz_ip("192.0.2.7").as_deref(), Some("32.7.2.0.192.rpz-ip"));
+        assert_eq!(
+            rpz_ip("198.51.100.0/24").as_deref(),
+            Some("24.0.100.51.198.rpz-ip")
+        );
+        assert_eq!(
+            rpz_ip("2001:db8::1").as_deref(),
+            Some("128.1.zz.db8.2001.rpz-ip")
+        );
+        assert_eq!(rpz_ip("::1").as_deref(), Some("128.1.zz.rpz-ip"));
+        // A single zero word is written out, not compressed.
+        assert_eq!(
+            rpz_ip("2001:db8:0:1:1:1:1:1").as_deref(),
+            Some("128.1.1.1.1.1.0.db8.2001.rpz-ip")
+        );
+        assert_eq!(
+            rpz_ip("2001:db8::/32").as_deref(),
+            Some("32.zz.db8.2001.rpz-ip")
+        );
+        assert_eq!(rpz_ip("192.0.2.0/33"), None);
+        assert_eq!(rpz_ip("not-an-ip"), None);
+    }
+
+    #[test]
+    fn dns_names_are_checked_label_by_label() {
+        assert!(dns_name_ok("evil.com", 9));
+        assert!(dns_name_ok("_dmarc.evil-1.com", 9));
+        assert!(!dns_name_ok("bad..com", 9));
+        assert!(!dns_name_ok("sp ace.com", 9));
+        assert!(!dns_name_ok(&format!("{}.com", "a".repeat(64)), 9));
+        assert!(!dns_name_ok(&"a.".repeat(130), 9));
+    }
+
+    #[test]
+    fn rule_content_and_csv_fields_are_escaped() {
+        assert_eq!(suricata_content("/a;b\"c|d\\e"), "/a|3B|b|22|c|7C|d|5C|e");
+        assert_eq!(suricata_content("é"), "|C3||A9|");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(one_line("a\tb\nc"), "a b c");
+        assert_eq!(safe("Lumma;C2\"x"), "Lumma_C2_x");
+    }
+}

@@ -1,0 +1,808 @@
+//! End-to-end tests of hunting through the `vigil` binary: intelligence ingested into a real store, selection
+//! (TLP, warning lists, expiry, revocation, score), generator-planted hits (near-misses included) found exactly in
+//! Zeek JSON, Zeek TSV and EVE, the output contract and exit codes, snapshots, recorded sightings carried to
+//! another store, detection exports checked by the tools that read them (named-checkzone, suricata -T, PyMISP),
+//! real Zeek logs from ../shared/data, and bad input.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use vigil_hunt::gen::{generate, GenConfig, GenFormat, Plant};
+use vigil_hunt::IndicatorSource;
+use vigil_model::Tlp;
+
+struct Vigil {
+    dir: tempfile::TempDir,
+}
+
+impl Vigil {
+    fn new() -> Self {
+        let v = Vigil {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        assert!(v.run(&["init"]).status.success());
+        v
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data")
+            .arg(self.dir.path().join("store"))
+            .args(args)
+            .output()
+            .expect("run vigil");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "panic in {args:?}: {stderr}");
+        out
+    }
+    fn ok_json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of {args:?} is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+    fn ingest(&self, file: &Path, extra: &[&str]) {
+        let mut a = vec!["ingest", file.to_str().expect("utf-8 path"), "--json"];
+        a.extend_from_slice(extra);
+        let v = self.ok_json(&a);
+        assert_eq!(v["rejected"], 0, "ingest rejected objects: {v}");
+    }
+}
+
+fn ts(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn indicator(id: &str, pattern: &str, tlp: Tlp, extra: Value) -> Value {
+    let now = ts(Utc::now());
+    let mut v = json!({
+        "type": "indicator", "spec_version": "2.1", "id": id, "created": now, "modified": now,
+        "pattern": pattern, "pattern_type": "stix", "valid_from": now, "confidence": 100,
+        "x_vigil_reliability": "A", "object_marking_refs": [tlp.marking_id()],
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v
+}
+
+fn named(ty: &str, id: &str, name: &str) -> Value {
+    let now = ts(Utc::now());
+    let mut v = json!({"type": ty, "spec_version": "2.1", "id": id, "created": now, "modified": now, "name": name,
+        "object_marking_refs": [Tlp::Green.marking_id()]});
+    if ty == "malware" {
+        v["is_family"] = json!(true);
+    }
+    v
+}
+
+fn rel(n: usize, ty: &str, src: &str, dst: &str) -> Value {
+    let now = ts(Utc::now());
+    json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8000-{n:012x}"),
+        "created": now, "modified": now, "relationship_type": ty, "source_ref": src, "target_ref": dst,
+        "object_marking_refs": [Tlp::Green.marking_id()]})
+}
+
+fn write_bundle(path: &Path, objects: Vec<Value>) {
+    let b = json!({"type": "bundle", "id": "bundle--5d0f6c1e-8b7a-4b0e-9a41-7e2c3f19b8d4", "objects": objects});
+    std::fs::write(path, serde_json::to_vec(&b).expect("json")).expect("write bundle");
+}
+
+fn sightings(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("sightings file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The generator's planted indicators as a STIX bundle: each with its TLP, its own subdomain semantics
+/// (`x_vigil_subdomains`), and malware/actor context through `indicates` relationships.
+fn plant_bundle(plant: &Plant) -> Vec<Value> {
+    let mut objs = Vec::new();
+    let mut fams = BTreeSet::new();
+    let mut actors = BTreeSet::new();
+    let fam_id = |f: &str| {
+        format!(
+            "malware--00000000-0000-4000-8000-{:012x}",
+            f.trim_start_matches("family").parse::<u64>().unwrap_or(0)
+        )
+    };
+    let actor_id = |a: &str| {
+        format!(
+            "intrusion-set--00000000-0000-4000-8000-{:012x}",
+            a.trim_start_matches("actor").parse::<u64>().unwrap_or(0)
+        )
+    };
+    let mut n = 0;
+    for i in &plant.indicators {
+        let IndicatorSource::Observable(o) = &i.source else {
+            panic!("planted indicators are observables")
+        };
+        objs.push(indicator(
+            &i.id,
+            &o.to_pattern(),
+            i.tlp,
+            json!({"x_vigil_subdomains": i.subdomains}),
+        ));
+        for f in &i.malware {
+            fams.insert(f.clone());
+            n += 1;
+            objs.push(rel(n, "indicates", &i.id, &fam_id(f)));
+        }
+        for a in &i.actors {
+            actors.insert(a.clone());
+            n += 1;
+            objs.push(rel(n, "indicates", &i.id, &actor_id(a)));
+        }
+    }
+    for f in &fams {
+        objs.push(named("malware", &fam_id(f), f));
+    }
+    for a in &actors {
+        objs.push(named("intrusion-set", &actor_id(a), a));
+    }
+    objs
+}
+
+#[test]
+fn planted_hits_are_found_exactly_in_every_format() {
+    let v = Vigil::new();
+    let plant = Plant::new(11, 40);
+    let bundle = v.path("plant.json");
+    write_bundle(&bundle, plant_bundle(&plant));
+    v.ingest(&bundle, &[]);
+    let snap = v.path("intel.vgs");
+    let s = v.ok_json(&["snapshot", "--out", snap.to_str().expect("path"), "--json"]);
+    assert_eq!(s["indicators"], plant.indicators.len(), "{s}");
+    for (fmt, name) in [
+        (GenFormat::ZeekJson, "zeek.json"),
+        (GenFormat::ZeekTsv, "zeek.log"),
+        (GenFormat::Eve, "eve.json"),
+    ] {
+        let log = v.path(name);
+        let cfg = GenConfig {
+            format: fmt,
+            seed: 5,
+            lines: 8_000,
+            hit_rate: 0.03,
+            near_miss_rate: 0.1,
+        };
+        let mut f = std::fs::File::create(&log).expect("log");
+        let expected = generate(&plant, &cfg, &mut f).expect("generates");
+        f.flush().expect("flush");
+        assert!(expected.len() > 100, "too few planted hits");
+        let want: BTreeSet<(u64, String, String, String, String)> = expected
+            .iter()
+            .map(|h| {
+                (
+                    h.line,
+                    h.indicator_id.clone(),
+                    h.field.clone(),
+                    h.observed.clone(),
+                    h.kind.as_str().to_string(),
+                )
+            })
+            .collect();
+        // From the store and from the snapshot: the same sightings.
+        for from_snapshot in [false, true] {
+            let out = v.path(&format!("{name}.{from_snapshot}.jsonl"));
+            let mut args = vec![
+                "hunt",
+                log.to_str().expect("path"),
+                "--out",
+                out.to_str().expect("path"),
+                "--json",
+            ];
+            if from_snapshot {
+                args.extend(["--snapshot", snap.to_str().expect("path")]);
+            }
+            let sum = v.ok_json(&args);
+            assert_eq!(sum["unparsable"], 0, "{name}: {sum}");
+            assert_eq!(sum["lines"].as_u64().map(|n| n >= 8_000), Some(true));
+            let got_rows = sightings(&out);
+            let got: BTreeSet<(u64, String, String, String, String)> = got_rows
+                .iter()
+                .map(|s| {
+                    (
+                        s["line"].as_u64().expect("line"),
+                        s["indicator_id"].as_str().expect("id").to_string(),
+                        s["field"].as_str().expect("field").to_string(),
+                        s["observed"].as_str().expect("observed").to_string(),
+                        s["type"].as_str().expect("type").to_string(),
+                    )
+                })
+                .collect();
+            let missing: Vec<_> = want.difference(&got).take(5).collect();
+            let extra: Vec<_> = got.difference(&want).take(5).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{name} (snapshot {from_snapshot}): missing {missing:?}, not planted {extra:?}"
+            );
+            assert_eq!(
+                got_rows.len(),
+                expected.len(),
+                "{name}: duplicate sightings"
+            );
+            assert_eq!(sum["hits"], expected.len());
+            // Context through relationships, as planted.
+            for s in &got_rows {
+                let id = s["indicator_id"].as_str().expect("id");
+                let p = plant
+                    .indicators
+                    .iter()
+                    .find(|i| i.id == id)
+                    .expect("planted indicator");
+                let names = |k: &str| -> Vec<String> {
+                    s[k].as_array()
+                        .expect("list")
+                        .iter()
+                        .map(|x| x.as_str().expect("name").to_string())
+                        .collect()
+                };
+                assert_eq!(names("malware"), p.malware, "{s}");
+                assert_eq!(names("actors"), p.actors, "{s}");
+                assert_eq!(s["tlp"], json!(p.tlp), "{s}");
+                for k in ["indicator", "ts", "file"] {
+                    assert!(s[k].is_string(), "{k} missing in {s}");
+                }
+            }
+        }
+    }
+}
+
+/// A small store with one indicator per selection rule.
+fn curated(v: &Vigil) {
+    let old = ts(Utc::now() - Duration::days(400));
+    let past = ts(Utc::now() - Duration::days(1));
+    let ten = ts(Utc::now() - Duration::days(10));
+    let objs = vec![
+        named("malware", "malware--11111111-0000-4000-8000-000000000001", "LummaC2"),
+        named("intrusion-set", "intrusion-set--11111111-0000-4000-8000-000000000002", "Storm-0001"),
+        rel(1, "indicates", "indicator--aaaaaaaa-0000-4000-8000-000000000001", "malware--11111111-0000-4000-8000-000000000001"),
+        rel(2, "attributed-to", "malware--11111111-0000-4000-8000-000000000001", "intrusion-set--11111111-0000-4000-8000-000000000002"),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000001", "[domain-name:value = 'evil.com']", Tlp::Green, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000002", "[ipv4-addr:value = '198.51.100.0/24']", Tlp::Green, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000003", "[url:value = 'http://evil.com/gate.php']", Tlp::Amber, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000004", "[ipv6-addr:value = '2001:db8:bad::7']", Tlp::Red, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000005", "[domain-name:value = 'expired.example.net']", Tlp::Green, json!({"valid_until": past, "valid_from": ten})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000006", "[domain-name:value = 'revoked.example.net']", Tlp::Green, json!({"revoked": true})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000007", "[domain-name:value = 'google.com']", Tlp::Green, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000008", "[ipv4-addr:value = '203.0.113.9']", Tlp::Green, json!({"modified": old, "created": old, "valid_from": old})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-000000000009", "[file:hashes.'SHA-256' = 'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']", Tlp::Green, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-00000000000a", "[email-addr:value = 'boss@evil.com']", Tlp::Green, json!({})),
+        indicator("indicator--aaaaaaaa-0000-4000-8000-00000000000b", "[domain-name:value = 'sinkhole.example' AND domain-name:value LIKE 'sink%']", Tlp::Green, json!({})),
+    ];
+    let b = v.path("curated.json");
+    write_bundle(&b, objs);
+    v.ingest(&b, &[]);
+    let wl = v.path("wl.json");
+    std::fs::write(
+        &wl,
+        r#"{"name":"Test popular domains","version":1,"description":"test","matching_attributes":["hostname","domain"],"type":"hostname","list":["google.com"]}"#,
+    )
+    .expect("write");
+    let out = v.run(&["ingest", wl.to_str().expect("p"), "--format", "warninglist"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const CURATED_LOG: &str = r#"{"_path":"dns","ts":1714557600.5,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"a.evil.com"}
+{"_path":"dns","ts":1714557601.0,"uid":"C2","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"notevil.com"}
+{"_path":"dns","ts":1714557602.0,"uid":"C3","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"evil.com.example.org"}
+{"_path":"conn","ts":1714557603.0,"uid":"C4","id.orig_h":"10.0.0.2","id.orig_p":40000,"id.resp_h":"198.51.100.7","id.resp_p":443,"proto":"tcp"}
+{"_path":"conn","ts":1714557604.0,"uid":"C5","id.orig_h":"10.0.0.2","id.orig_p":40000,"id.resp_h":"198.51.101.0","id.resp_p":443,"proto":"tcp"}
+{"_path":"http","ts":1714557605.0,"uid":"C6","id.orig_h":"10.0.0.3","id.orig_p":40001,"id.resp_h":"10.9.9.9","id.resp_p":80,"host":"evil.com","uri":"/gate.php","user_agent":"Mozilla evil.com 198.51.100.8"}
+{"_path":"http","ts":1714557606.0,"uid":"C7","id.orig_h":"10.0.0.3","id.orig_p":40001,"id.resp_h":"10.9.9.9","id.resp_p":80,"host":"good.org","uri":"/evil.com","user_agent":"evil.com"}
+{"_path":"dns","ts":1714557607.0,"uid":"C8","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"expired.example.net"}
+{"_path":"dns","ts":1714557608.0,"uid":"C9","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"revoked.example.net"}
+{"_path":"dns","ts":1714557609.0,"uid":"C10","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"www.google.com"}
+{"_path":"conn","ts":1714557610.0,"uid":"C11","id.orig_h":"203.0.113.9","id.orig_p":40000,"id.resp_h":"10.0.0.2","id.resp_p":22,"proto":"tcp"}
+{"_path":"conn","ts":1714557611.0,"uid":"C12","id.orig_h":"10.0.0.5","id.orig_p":40000,"id.resp_h":"2001:db8:bad::7","id.resp_p":443,"proto":"tcp"}
+{"_path":"files","ts":1714557612.0,"fuid":"F1","sha256":"EF537F25C895BFA782526529A9B63D97AA631564D5D789C2B765448C8635FB6C","mime_type":"application/x-dosexec"}
+"#;
+
+fn hunt_rows(v: &Vigil, log: &Path, extra: &[&str]) -> (Vec<(u64, String, String)>, Value, i32) {
+    let out = v.path("rows.jsonl");
+    let mut a = vec![
+        "hunt",
+        log.to_str().expect("p"),
+        "--out",
+        out.to_str().expect("p"),
+        "--json",
+    ];
+    a.extend_from_slice(extra);
+    let o = v.run(&a);
+    let code = o.status.code().unwrap_or(-1);
+    let sum: Value = serde_json::from_slice(&o.stdout).expect("summary JSON");
+    let rows = sightings(&out)
+        .iter()
+        .map(|s| {
+            (
+                s["line"].as_u64().expect("line"),
+                s["field"].as_str().expect("field").to_string(),
+                s["indicator"].as_str().expect("indicator").to_string(),
+            )
+        })
+        .collect();
+    (rows, sum, code)
+}
+
+#[test]
+fn selection_contract_exit_codes_and_recorded_sightings() {
+    let v = Vigil::new();
+    curated(&v);
+    let log = v.path("curated.json.log");
+    std::fs::write(&log, CURATED_LOG).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &log, &[]);
+    assert_eq!(code, 0);
+    let want = vec![
+        (1, "query".to_string(), "evil.com".to_string()),
+        (4, "id.resp_h".into(), "198.51.100.0/24".into()),
+        (6, "host".into(), "evil.com".into()),
+        (6, "uri".into(), "http://evil.com/gate.php".into()),
+        (12, "id.resp_h".into(), "2001:db8:bad::7".into()),
+        (
+            13,
+            "sha256".into(),
+            "ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c".into(),
+        ),
+    ];
+    assert_eq!(rows, want, "{sum}");
+    for k in ["lines", "bytes", "seconds", "hits", "unparsable"] {
+        assert!(sum[k].is_number(), "summary lacks {k}: {sum}");
+    }
+    assert_eq!(sum["lines"], 13);
+    // Context through relationships: malware, then the actor it is attributed to.
+    let first = &sightings(&v.path("rows.jsonl"))[0];
+    assert_eq!(first["malware"], json!(["LummaC2"]));
+    assert_eq!(first["actors"], json!(["Storm-0001"]));
+    assert_eq!(first["type"], "domain");
+    assert_eq!(first["ts"], "2024-05-01T10:00:00.500Z");
+    // TLP: at most GREEN leaves out the AMBER URL and the RED address.
+    let (rows, _, _) = hunt_rows(&v, &log, &["--tlp-max", "green"]);
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![1, 4, 6, 13]
+    );
+    // Exact domains: the subdomain hit goes.
+    let (rows, _, _) = hunt_rows(&v, &log, &["--exact-domains"]);
+    assert!(!rows.iter().any(|r| r.0 == 1));
+    // min-score 0 brings back the decayed address (400 days, half-life 14).
+    let (rows, _, _) = hunt_rows(&v, &log, &["--min-score", "0"]);
+    assert!(rows.iter().any(|r| r.0 == 11 && r.2 == "203.0.113.9"));
+    // An analyst's score overrides decay, and a later version of the indicator from a feed does not reset it.
+    let decayed = "indicator--aaaaaaaa-0000-4000-8000-000000000008";
+    v.ok_json(&[
+        "score",
+        decayed,
+        "90",
+        "--reason",
+        "seen in our incident",
+        "--json",
+    ]);
+    let hit_decayed = |v: &Vigil| {
+        hunt_rows(v, &log, &[])
+            .0
+            .iter()
+            .any(|r| r.2 == "203.0.113.9")
+    };
+    assert!(hit_decayed(&v));
+    let later = ts(Utc::now() - Duration::days(300));
+    let old = ts(Utc::now() - Duration::days(400));
+    let feed = v.path("feed-update.json");
+    write_bundle(
+        &feed,
+        vec![indicator(
+            decayed,
+            "[ipv4-addr:value = '203.0.113.9']",
+            Tlp::Green,
+            json!({"modified": later, "created": old, "valid_from": old, "confidence": 10}),
+        )],
+    );
+    v.ingest(&feed, &[]);
+    assert!(hit_decayed(&v), "a feed update reset the analyst's score");
+    v.ok_json(&["score", decayed, "--clear", "--json"]);
+    assert!(!hit_decayed(&v));
+    // No hits: exit 1. Unknown format: exit 2 with a clear message. Missing file: exit 2.
+    let quiet = v.path("quiet.json");
+    std::fs::write(&quiet, CURATED_LOG.lines().nth(1).expect("line")).expect("write");
+    assert_eq!(hunt_rows(&v, &quiet, &[]).2, 1);
+    let o = v.run(&["hunt", log.to_str().expect("p"), "--format", "pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown log format \"pcap\""));
+    let o = v.run(&["hunt", v.path("absent.log").to_str().expect("p"), "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Without --out, --json streams the sightings on stdout and the summary goes to stderr.
+    let o = v.run(&["hunt", log.to_str().expect("p"), "--json"]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("sighting"))
+        .collect();
+    assert_eq!(lines.len(), 6);
+    let err: Value = serde_json::from_str(
+        String::from_utf8_lossy(&o.stderr)
+            .trim()
+            .lines()
+            .last()
+            .expect("summary"),
+    )
+    .expect("summary on stderr");
+    assert_eq!(err["hits"], 6);
+
+    // --record: one STIX sighting per indicator, idempotent, carried to another store.
+    let members = v.ok_json(&[
+        "members",
+        "add",
+        "--name",
+        "Ministry X",
+        "--country",
+        "DE",
+        "--kind",
+        "ministry",
+        "--json",
+    ]);
+    let mid = members["id"].as_i64().expect("member id").to_string();
+    let (_, sum, _) = hunt_rows(&v, &log, &["--record", "--member", &mid]);
+    assert_eq!(sum["recorded"], 5, "{sum}");
+    let (_, sum2, _) = hunt_rows(&v, &log, &["--record", "--member", &mid]);
+    assert_eq!(sum2["recorded"], 5);
+    let exp = v.path("sightings.json");
+    let e = v.ok_json(&[
+        "export",
+        "sightings",
+        "--out",
+        exp.to_str().expect("p"),
+        "--json",
+    ]);
+    assert_eq!(e["sightings"], 5, "recording twice stores nothing new: {e}");
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(&exp).expect("read")).expect("bundle");
+    let s = bundle["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| {
+            o["type"] == "sighting"
+                && o["sighting_of_ref"] == "indicator--aaaaaaaa-0000-4000-8000-000000000001"
+        })
+        .expect("sighting of evil.com");
+    assert_eq!(s["count"], 2, "{s}");
+    assert_eq!(s["first_seen"], "2024-05-01T10:00:00.500Z");
+    assert_eq!(s["last_seen"], "2024-05-01T10:00:05.000Z");
+    assert_eq!(s["where_sighted_refs"], json!([members["identity_id"]]));
+    // The CSIRT holds the indicators the member hunted with; the sightings refer to them.
+    let other = Vigil::new();
+    curated(&other);
+    other.ingest(&exp, &[]);
+    let st = other.ok_json(&["stats", "--json"]);
+    assert_eq!(st["objects"]["sighting"], 5, "{st}");
+}
+
+fn tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: {name} not installed (Debian: see ../shared/peers/README.md); that check did not run");
+    }
+    found
+}
+
+#[test]
+fn exports_are_accepted_by_the_tools_that_read_them() {
+    let v = Vigil::new();
+    curated(&v);
+    let p = |n: &str| v.path(n).display().to_string();
+    // Every export leaves out expired, revoked, warning-listed and decayed indicators; --tlp-max filters.
+    for (kind, out) in [
+        ("suricata", p("suricata")),
+        ("zeek", p("intel.dat")),
+        ("rpz", p("vigil.rpz")),
+        ("blocklist", p("block")),
+        ("csv", p("iocs.csv")),
+        ("misp", p("event.json")),
+        ("misp-feed", p("feed")),
+    ] {
+        for tlp in ["green", "red"] {
+            let e = v.ok_json(&["export", kind, "--out", &out, "--tlp-max", tlp, "--json"]);
+            let mut text = String::new();
+            for f in e["files"].as_array().expect("files") {
+                text.push_str(&std::fs::read_to_string(f.as_str().expect("path")).expect("read"));
+            }
+            for gone in [
+                "expired.example.net",
+                "revoked.example.net",
+                "google.com",
+                "203.0.113.9",
+                "113.0.203",
+            ] {
+                assert!(!text.contains(gone), "{kind} exports {gone}");
+            }
+            let amber_url = text.contains("gate.php") || text.contains("Z2F0ZS5waHA");
+            let red_ip = text.contains("2001:db8:bad::7") || text.contains("7.zz.bad.db8.2001");
+            if tlp == "green" {
+                assert!(!amber_url && !red_ip, "{kind} leaks above TLP:GREEN");
+                assert_eq!(e["selection"]["warninglisted"], 1, "{e}");
+                assert_eq!(e["selection"]["expired"], 1, "{e}");
+                assert_eq!(e["selection"]["below_min_score"], 1, "{e}");
+            }
+            if tlp == "red" && matches!(kind, "zeek" | "csv" | "misp" | "blocklist") {
+                assert!(
+                    amber_url && red_ip,
+                    "{kind} at TLP:RED lacks the AMBER URL or the RED address"
+                );
+            }
+        }
+    }
+    // Zeek Intel framework: the #fields header and tab-separated columns with Intel:: types.
+    let intel = std::fs::read_to_string(v.path("intel.dat")).expect("read");
+    let mut lines = intel.lines();
+    assert_eq!(
+        lines.next(),
+        Some("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    assert!(rows
+        .iter()
+        .all(|r| r.len() == 5 && r[1].starts_with("Intel::")));
+    assert!(rows
+        .iter()
+        .any(|r| r[0] == "evil.com" && r[1] == "Intel::DOMAIN"));
+    assert!(rows
+        .iter()
+        .any(|r| r[0] == "evil.com/gate.php" && r[1] == "Intel::URL"));
+    assert!(rows
+        .iter()
+        .any(|r| r[0] == "198.51.100.0/24" && r[1] == "Intel::SUBNET"));
+    assert!(rows.iter().any(|r| r[1] == "Intel::FILE_HASH"));
+    assert!(rows
+        .iter()
+        .any(|r| r[0] == "boss@evil.com" && r[1] == "Intel::EMAIL"));
+    // RPZ: named-checkzone accepts the zone.
+    let rpz = std::fs::read_to_string(v.path("vigil.rpz")).expect("read");
+    assert!(rpz.contains("\nevil.com\tCNAME\t.\n") && rpz.contains("\n*.evil.com\tCNAME\t."));
+    assert!(rpz.contains("24.0.100.51.198.rpz-ip\tCNAME\t."));
+    assert!(
+        rpz.contains("128.7.zz.bad.db8.2001.rpz-ip\tCNAME\t."),
+        "{rpz}"
+    );
+    if tool("named-checkzone") {
+        let o = Command::new("named-checkzone")
+            .args(["rpz.vigil", &p("vigil.rpz")])
+            .output()
+            .expect("named-checkzone");
+        assert!(
+            o.status.success(),
+            "named-checkzone: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    // Suricata: -T loads the rules with their datasets, hash lists and IP reputation.
+    let rules = std::fs::read_to_string(v.path("suricata/vigil.rules")).expect("rules");
+    assert!(rules.contains("dataset:isset,vigil-domains,type string,load vigil-domains.lst"));
+    assert!(rules.contains("iprep:any,VigilIOC"));
+    assert!(rules.contains("filesha256:vigil-sha256.lst"));
+    assert!(rules.contains("http.uri; content:\"/gate.php\""));
+    if tool("suricata") {
+        let rep = std::fs::read_to_string(v.path("suricata/vigil-suricata.yaml")).expect("yaml");
+        let body: String = rep
+            .lines()
+            .filter(|l| !l.starts_with('%') && *l != "---")
+            .collect::<Vec<_>>()
+            .join("\n");
+        let conf = v.path("suricata-test.yaml");
+        std::fs::write(
+            &conf,
+            format!("%YAML 1.1\n---\ninclude: /etc/suricata/suricata.yaml\n{body}\n"),
+        )
+        .expect("write");
+        let logdir = v.path("suricata-log");
+        std::fs::create_dir_all(&logdir).expect("mkdir");
+        let o = Command::new("suricata")
+            .arg("-T")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-S")
+            .arg(v.path("suricata/vigil.rules"))
+            .arg("-l")
+            .arg(&logdir)
+            .output()
+            .expect("suricata");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.status.success() && !text.contains("\nE: "),
+            "suricata -T: {text}"
+        );
+    }
+    // MISP: PyMISP loads the event and every feed event (strict: types, categories).
+    let feed = v.path("feed");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(feed.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let hashes = std::fs::read_to_string(feed.join("hashes.csv")).expect("hashes");
+    for uuid in manifest.as_object().expect("object").keys() {
+        assert!(feed.join(format!("{uuid}.json")).is_file());
+        assert!(hashes.contains(uuid.as_str()));
+    }
+    // MISP feed hashes: md5 of each attribute value, with the event it is in.
+    use md5::Digest as _;
+    let h: String = md5::Md5::digest(b"evil.com")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        hashes.lines().any(|l| l.starts_with(&format!("{h},"))),
+        "{hashes}"
+    );
+    let venv = std::env::var("VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/misp_load.py");
+    let python = venv.join("bin/python");
+    if python.exists() && script.exists() {
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script).arg(v.path("event.json"));
+        for uuid in manifest.as_object().expect("object").keys() {
+            cmd.arg(feed.join(format!("{uuid}.json")));
+        }
+        cmd.arg("--strict");
+        let o = cmd.output().expect("misp_load");
+        assert!(
+            o.status.success(),
+            "PyMISP: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    } else {
+        eprintln!(
+            "SKIPPED: PyMISP peer not found ({} / {})",
+            python.display(),
+            script.display()
+        );
+    }
+}
+
+#[test]
+fn real_zeek_logs_are_read_and_hunted() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if !data.join("zeek-wrccdc").is_dir() {
+        eprintln!(
+            "SKIPPED: shared data not found at {} (real-telemetry test did not run)",
+            data.display()
+        );
+        return;
+    }
+    let v = Vigil::new();
+    v.ingest(
+        &data.join("maltrail/lummac2.txt"),
+        &[
+            "--format",
+            "iocs",
+            "--source",
+            "maltrail-lummac2",
+            "--confidence",
+            "90",
+        ],
+    );
+    let eset = data.join("eset-malware-ioc/emotet");
+    for f in ["samples.md5", "samples.sha1", "samples.sha256"] {
+        v.ingest(
+            &eset.join(f),
+            &[
+                "--format",
+                "iocs",
+                "--source",
+                "eset-emotet",
+                "--confidence",
+                "90",
+            ],
+        );
+    }
+    // Names known to occur in the WRCCDC traffic, so the hunt has something to find.
+    let b = v.path("known.json");
+    write_bundle(
+        &b,
+        vec![indicator(
+            "indicator--bbbbbbbb-0000-4000-8000-000000000001",
+            "[domain-name:value = 'wrccdc.org']",
+            Tlp::Green,
+            json!({}),
+        )],
+    );
+    v.ingest(&b, &[]);
+    let mut logs: Vec<PathBuf> = Vec::new();
+    for sub in [
+        "zeek-wrccdc/zeek-json",
+        "zeek-wrccdc/zeek-default",
+        "telemetry-misc/zeek-infectedpcap",
+        "telemetry-misc/suricata-eve",
+    ] {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(data.join(sub))
+            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        v.retain(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n == "README.md" || n == "LICENSE")
+        });
+        logs.extend(v);
+    }
+    logs.sort();
+    assert!(
+        logs.len() > 60,
+        "expected the WRCCDC logs, found {}",
+        logs.len()
+    );
+    let out = v.path("real.jsonl");
+    let mut args: Vec<String> = vec![
+        "hunt".into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--json".into(),
+    ];
+    args.extend(logs.iter().map(|p| p.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = v.run(&refs);
+    let sum: Value = serde_json::from_slice(&o.stdout).expect("summary");
+    assert_eq!(o.status.code(), Some(0), "{sum}");
+    assert_eq!(
+        sum["unparsable"], 0,
+        "unparsable lines in real logs: {}",
+        sum["errors"]
+    );
+    assert_eq!(sum["file_errors"], json!([]));
+    assert!(sum["lines"].as_u64().expect("lines") > 300_000, "{sum}");
+    assert!(sum["indicators"].as_u64().expect("n") > 10_000, "{sum}");
+    let rows = sightings(&out);
+    assert!(rows.iter().any(|s| s["indicator"] == "wrccdc.org"));
+}
+
+#[test]
+fn truncated_gzip_keeps_earlier_hits_and_reports_where_it_ended() {
+    let v = Vigil::new();
+    curated(&v);
+    let mut text = String::new();
+    for _ in 0..3000 {
+        text.push_str(CURATED_LOG);
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).expect("gzip");
+    let gz = e.finish().expect("gzip");
+    let cut = v.path("cut.json.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &cut, &[]);
+    assert_eq!(code, 2, "{sum}");
+    assert!(
+        rows.len() > 1000,
+        "hits before the cut are kept: {}",
+        rows.len()
+    );
+    let err = sum["file_errors"][0]["reason"].as_str().expect("reason");
+    assert!(err.contains("ended early"), "{err}");
+}
