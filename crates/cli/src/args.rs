@@ -64,6 +64,12 @@ pub enum Command {
     Policy(crate::cmd::members::PolicyCommand),
     /// Serve the REST API and TAXII 2.1 (members see what TLP and sharing allow).
     Serve(crate::cmd::serve::ServeArgs),
+    /// Measured AI: IOC extraction, ATT&CK tagging, domain scoring, attribution; training and evaluation.
+    #[command(subcommand)]
+    Ml(crate::cmd::ml::MlCommand),
+    /// Confirm or reject machine-generated suggestions (from `vigil ingest --format report`).
+    #[command(subcommand)]
+    Review(crate::cmd::ml::ReviewCommand),
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +84,8 @@ pub struct IngestArgs {
     /// Files, folders, archives (.tar, .tar.gz, .zip), compressed files (gzip, zstd), or `-` for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
-    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs
+    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs|report (report: a text, Markdown or HTML threat report
+    /// read by Vigil's models; see `vigil review`)
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Source name recorded as provenance (for IOC lists also the malware family).
@@ -156,6 +163,9 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Ingest speed: the ATT&CK bundle (against Python stix2 parsing it) and a 1,000,000-indicator list.
     Ingest(BenchIngestArgs),
+    /// Every figure of the AI: IOC extraction against iocextract, ioc-finder and iocsearcher, tagging, domain
+    /// scoring, attribution.
+    Ml(crate::cmd::ml::BenchMlArgs),
 }
 
 #[derive(Debug, Args)]

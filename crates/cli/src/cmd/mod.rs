@@ -5,6 +5,7 @@ mod demo;
 mod export;
 mod ingest;
 pub mod members;
+pub mod ml;
 mod query;
 pub mod serve;
 
@@ -52,6 +53,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Ingest(a) if a.format == "report" => ml::ingest_report(&cli, &Env::open(&cli)?, a),
         Command::Ingest(a) => ingest::run(&Env::open(&cli)?, a),
         Command::Stats(a) => query::stats(&Env::open(&cli)?, a.json),
         Command::Search(a) => query::search(&Env::open(&cli)?, a),
@@ -59,6 +61,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(ExportCommand::Stix(a)) => export::stix(&Env::open(&cli)?, a),
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
+        Command::Bench(BenchCommand::Ml(a)) => ml::bench(&cli, a),
         Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
         Command::Members(c) => members::members(&Env::open(&cli)?, c),
         Command::Tokens(c) => members::tokens(&Env::open(&cli)?, c),
@@ -66,5 +69,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inbox(c) => members::inbox(&Env::open(&cli)?, c),
         Command::Policy(c) => members::policy(&Env::open(&cli)?, c),
         Command::Serve(a) => serve::run(&Env::open(&cli)?, a),
+        Command::Ml(c) => ml::run(&cli, c),
+        Command::Review(c) => ml::review(&Env::open(&cli)?, c),
     }
 }
