@@ -218,8 +218,29 @@ pub(crate) fn read_input(file: &str) -> anyhow::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Share of bytes that are neither text nor white space (NUL and other control bytes, invalid UTF-8).
+pub(crate) fn binary_share(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let ctrl = bytes
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+        .count();
+    let invalid = String::from_utf8_lossy(bytes).matches('\u{fffd}').count();
+    (ctrl + invalid) as f64 / bytes.len() as f64
+}
+
 /// The text of a report for the tagger: HTML reduced to its visible text, invalid UTF-8 replaced (counted).
-pub(crate) fn report_text(bytes: &[u8], name: &str) -> String {
+/// Binary input (over 10% of non-text bytes) has no prose to tag: an error naming the share.
+pub(crate) fn report_text(bytes: &[u8], name: &str) -> anyhow::Result<String> {
+    let share = binary_share(bytes);
+    if share > 0.10 {
+        bail!(
+            "{name}: looks binary ({:.0}% of the bytes are control bytes or invalid UTF-8): no prose to tag (convert PDFs to text first)",
+            share * 100.0
+        );
+    }
     let text = if vigil_ml::extract::looks_like_html(bytes) {
         vigil_ml::extract::html_to_text(bytes).text
     } else {
@@ -229,7 +250,7 @@ pub(crate) fn report_text(bytes: &[u8], name: &str) -> String {
     if bad > 0 && std::str::from_utf8(bytes).is_err() {
         eprintln!("vigil: {name}: {bad} invalid UTF-8 sequence(s) replaced before tagging");
     }
-    text
+    Ok(text)
 }
 
 pub fn run(cli: &Cli, c: &MlCommand) -> anyhow::Result<u8> {
@@ -261,6 +282,9 @@ pub(crate) fn quiet_pipe(r: anyhow::Result<u8>) -> anyhow::Result<u8> {
             if e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .and_then(serde_json::Error::io_error_kind)
+                        == Some(std::io::ErrorKind::BrokenPipe)
             }) =>
         {
             Ok(0)
@@ -349,7 +373,7 @@ fn extract(cli: &Cli, a: &ExtractArgs) -> anyhow::Result<u8> {
 fn tag(cli: &Cli, a: &TagArgs) -> anyhow::Result<u8> {
     let tagger = load_tagger(cli, &a.models.models)?;
     let bytes = read_input(&a.file)?;
-    let text = report_text(&bytes, &a.file);
+    let text = report_text(&bytes, &a.file)?;
     let res = tagger.tag(&text);
     if a.models.json {
         crate::output::json(&res)?;

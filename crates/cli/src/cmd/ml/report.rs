@@ -204,8 +204,16 @@ fn ingest_report_inner(cli: &Cli, env: &Env, a: &IngestArgs) -> anyhow::Result<u
             file: Some(file.clone()),
         };
         let extraction = ex.extract_bytes(&bytes);
-        let text = report_text(&bytes, file);
-        let tagging = tagger.tag(&text);
+        let (text, tagging) = match report_text(&bytes, file) {
+            Ok(t) => {
+                let tg = tagger.tag(&t);
+                (t, tg)
+            }
+            Err(e) => {
+                eprintln!("vigil: {e:#}; indicators only");
+                (String::new(), vigil_ml::tag::Tagging::default())
+            }
+        };
         let software = attributor.software_in_text(&text);
         let digest = sha256_hex(&bytes);
         let report_id = ids::vigil_id("report", &[&digest]);
