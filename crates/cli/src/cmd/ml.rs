@@ -407,7 +407,10 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
         (Box::new(std::io::BufReader::new(stdin)), tty)
     } else {
         let f = std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file))?;
-        (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), false)
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            false,
+        )
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut buf = Vec::with_capacity(64);
@@ -467,10 +470,10 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
 /// True for an ATT&CK technique id (`T1059`, `T1059.001`).
 fn is_technique_id(s: &str) -> bool {
     let b = s.as_bytes();
-    let main = b.len() >= 5
-        && (b[0] == b'T' || b[0] == b't')
-        && b[1..5].iter().all(u8::is_ascii_digit);
-    main && (b.len() == 5 || (b.len() == 9 && b[5] == b'.' && b[6..].iter().all(u8::is_ascii_digit)))
+    let main =
+        b.len() >= 5 && (b[0] == b'T' || b[0] == b't') && b[1..5].iter().all(u8::is_ascii_digit);
+    main && (b.len() == 5
+        || (b.len() == 9 && b[5] == b'.' && b[6..].iter().all(u8::is_ascii_digit)))
 }
 
 fn attribute(cli: &Cli, a: &AttributeArgs) -> anyhow::Result<u8> {
@@ -615,7 +618,9 @@ fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<u8> {
             "held-out"
         };
         if a.models.json {
-            crate::output::json(&json!({"task": t, "split": split_name, "seconds": (secs * 10.0).round() / 10.0, "metrics": m}))?;
+            crate::output::json(
+                &json!({"task": t, "split": split_name, "seconds": (secs * 10.0).round() / 10.0, "metrics": m}),
+            )?;
         } else {
             out!("## {t} ({split_name}, {secs:.1} s)");
             out!(

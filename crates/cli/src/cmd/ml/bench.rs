@@ -85,7 +85,12 @@ fn run_peers(
         let mut set = ValueSet::new();
         for (ty, vals) in t["normalized"].as_object().into_iter().flatten() {
             let Some(k) = peer_type(ty) else { continue };
-            for val in vals.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for val in vals
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 if let Some(n) = normalize_value(k, val) {
                     set.insert((k, n));
                 }
@@ -108,10 +113,13 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
             data.display()
         );
     }
-    let python = a.python.clone().unwrap_or_else(|| match std::env::var("VENV") {
-        Ok(v) => PathBuf::from(v).join("bin/python"),
-        Err(_) => PathBuf::from(".venv-peers/bin/python"),
-    });
+    let python = a
+        .python
+        .clone()
+        .unwrap_or_else(|| match std::env::var("VENV") {
+            Ok(v) => PathBuf::from(v).join("bin/python"),
+            Err(_) => PathBuf::from(".venv-peers/bin/python"),
+        });
     let script = a
         .peers
         .clone()
@@ -139,15 +147,11 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     let mut secs: BTreeMap<String, f64> = BTreeMap::new();
     let mut bytes = 0usize;
     let tools: Vec<String> = std::iter::once("vigil".to_string())
-        .chain(
-            PEERS
-                .iter()
-                .filter(|_| use_peers)
-                .map(|s| s.to_string()),
-        )
+        .chain(PEERS.iter().filter(|_| use_peers).map(|s| s.to_string()))
         .collect();
     for c in &cases {
-        let text = std::fs::read(&c.text).with_context(|| format!("reading {}", c.text.display()))?;
+        let text =
+            std::fs::read(&c.text).with_context(|| format!("reading {}", c.text.display()))?;
         bytes += text.len();
         let t0 = Instant::now();
         let ours = extract_set(&ex, &text);
@@ -173,7 +177,11 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         .unwrap_or_default();
     say(format!(
         "\n| type | support | {} |\n|---|---|{}",
-        tools.iter().map(|t| format!("{t} P/R/F1")).collect::<Vec<_>>().join(" | "),
+        tools
+            .iter()
+            .map(|t| format!("{t} P/R/F1"))
+            .collect::<Vec<_>>()
+            .join(" | "),
         "---|".repeat(tools.len())
     ))?;
     let mut per_type = serde_json::Map::new();
@@ -188,7 +196,10 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         for tool in &tools {
             match scores.get(tool).and_then(|m| m.get(t)) {
                 Some(p) if p.tp + p.fp > 0 => {
-                    cells.push(format!("{:.2}/{:.2}/**{:.2}**", p.precision, p.recall, p.f1));
+                    cells.push(format!(
+                        "{:.2}/{:.2}/**{:.2}**",
+                        p.precision, p.recall, p.f1
+                    ));
                     row.insert(tool.clone(), json!({"precision": p.precision, "recall": p.recall, "f1": p.f1, "tp": p.tp, "fp": p.fp, "fn": p.fn_}));
                     if tool != "vigil" {
                         best_peer = best_peer.max(p.f1);
@@ -209,7 +220,10 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         .map(|tool| match scores.get(tool) {
             Some(m) => {
                 let p = micro(m);
-                micro_row.insert(tool.clone(), json!({"precision": p.precision, "recall": p.recall, "f1": p.f1}));
+                micro_row.insert(
+                    tool.clone(),
+                    json!({"precision": p.precision, "recall": p.recall, "f1": p.f1}),
+                );
                 format!("{:.2}/{:.2}/**{:.2}**", p.precision, p.recall, p.f1)
             }
             None => "-".into(),
@@ -218,13 +232,20 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     say(format!("| micro, all types | | {} |", cells.join(" | ")))?;
     let cells: Vec<String> = tools
         .iter()
-        .map(|tool| secs.get(tool).map(|s| format!("{s:.3} s")).unwrap_or("-".into()))
+        .map(|tool| {
+            secs.get(tool)
+                .map(|s| format!("{s:.3} s"))
+                .unwrap_or("-".into())
+        })
         .collect();
     say(format!("| extraction time | | {} |", cells.join(" | ")))?;
     if below_best.is_empty() {
         say("Vigil's F1 is at least the best peer's on every type.".into())?;
     } else {
-        say(format!("Vigil's F1 is below the best peer's on: {}", below_best.join(", ")))?;
+        say(format!(
+            "Vigil's F1 is below the best peer's on: {}",
+            below_best.join(", ")
+        ))?;
     }
     doc.insert(
         "extract".into(),
@@ -299,10 +320,19 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     say("| protocol | P | R | F1 |\n|---|---|---|---|".into())?;
     for (name, m) in [
         ("per-document micro, TRAM-50, full report text", &tm.tram50),
-        ("per-document micro, all techniques, full report text", &tm.all_techniques),
-        ("per-document micro, TRAM-50, annotated sentences (TRAM2-style)", &tm.tram50_annotated_sentences),
+        (
+            "per-document micro, all techniques, full report text",
+            &tm.all_techniques,
+        ),
+        (
+            "per-document micro, TRAM-50, annotated sentences (TRAM2-style)",
+            &tm.tram50_annotated_sentences,
+        ),
     ] {
-        say(format!("| {name} | {:.3} | {:.3} | **{:.3}** |", m.precision, m.recall, m.f1))?;
+        say(format!(
+            "| {name} | {:.3} | {:.3} | **{:.3}** |",
+            m.precision, m.recall, m.f1
+        ))?;
     }
     let tagger = super::load_tagger(cli, &None)?;
     let sents: Vec<&str> = reports
@@ -321,7 +351,10 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     let dt = t0.elapsed().as_secs_f64();
     let sps = sents.len() as f64 / dt;
     say(format!("tagging speed: {} sentences in {dt:.2} s = **{sps:.0} sentences/s** ({} class scores each)", sents.len(), n / sents.len().max(1)))?;
-    doc.insert("tag".into(), json!({"metrics": tm, "sentences_per_s": sps.round()}));
+    doc.insert(
+        "tag".into(),
+        json!({"metrics": tm, "sentences_per_s": sps.round()}),
+    );
 
     // 4. Domain scoring.
     let dm = super::load_domain(cli, &None)?;
@@ -351,10 +384,18 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         names.len(),
         dps / 1e6
     ))?;
-    doc.insert("domain".into(), json!({"metrics": m, "domains_per_s": dps.round()}));
+    doc.insert(
+        "domain".into(),
+        json!({"metrics": m, "domains_per_s": dps.round()}),
+    );
 
     // 5. Attribution.
-    let am = vigil_ml::eval(vigil_ml::Task::Attribute, data, vigil_ml::EvalSplit::HeldOut, &vigil_ml::ModelSource::Embedded)?;
+    let am = vigil_ml::eval(
+        vigil_ml::Task::Attribute,
+        data,
+        vigil_ml::EvalSplit::HeldOut,
+        &vigil_ml::ModelSource::Embedded,
+    )?;
     if let vigil_ml::Metrics::Attribute(x) = &am {
         say(format!(
             "\n## Attribution ({} groups with >= 10 techniques, {} trials each)\ntop-1 **{:.3}**, top-5 **{:.3}**, MRR {:.3}",

@@ -25,7 +25,7 @@ use vigil_store::{PutMode, PutOutcome, ScanFilter, Store, StoreError};
 use vigil_ml::attribute::Query;
 use vigil_ml::IndicatorType;
 
-use super::{out, quiet_pipe, load_attributor, load_domain, load_tagger, report_text, sha256_hex};
+use super::{load_attributor, load_domain, load_tagger, out, quiet_pipe, report_text, sha256_hex};
 use crate::args::{Cli, IngestArgs};
 use crate::cmd::Env;
 
@@ -130,7 +130,10 @@ fn report_files(p: &str) -> anyhow::Result<Vec<String>> {
             if p.is_dir() {
                 stack.push(p);
             } else if matches!(
-                p.extension().and_then(|x| x.to_str()).map(|x| x.to_ascii_lowercase()).as_deref(),
+                p.extension()
+                    .and_then(|x| x.to_str())
+                    .map(|x| x.to_ascii_lowercase())
+                    .as_deref(),
                 Some("txt" | "md" | "markdown" | "html" | "htm")
             ) {
                 out.push(p.display().to_string());
@@ -237,7 +240,9 @@ fn ingest_report_inner(cli: &Cli, env: &Env, a: &IngestArgs) -> anyhow::Result<u
             match i.kind {
                 IndicatorType::Btc => crypto.push(i.value.clone()),
                 IndicatorType::AttackTechnique => {
-                    explicit_techniques.entry(i.value.clone()).or_insert(i.offset);
+                    explicit_techniques
+                        .entry(i.value.clone())
+                        .or_insert(i.offset);
                 }
                 IndicatorType::Cve => cves.push(i.clone()),
                 IndicatorType::File | IndicatorType::Registry => {
@@ -254,38 +259,63 @@ fn ingest_report_inner(cli: &Cli, env: &Env, a: &IngestArgs) -> anyhow::Result<u
                     m.insert("id".into(), json!(id));
                     match StixObject::from_map(m) {
                         Ok(o) => objects.push((o, PutMode::Derived)),
-                        Err(e) => eprintln!("vigil: {file} byte {}: {} `{}` not stored: {e}", i.offset, i.kind, i.value),
+                        Err(e) => eprintln!(
+                            "vigil: {file} byte {}: {} `{}` not stored: {e}",
+                            i.offset, i.kind, i.value
+                        ),
                     }
                 }
                 k => {
-                    let Some(kind) = observable_kind(k, &i.value) else { continue };
+                    let Some(kind) = observable_kind(k, &i.value) else {
+                        continue;
+                    };
                     let obs = match Observable::new(kind, &i.value) {
                         Ok(o) => o,
                         Err(e) => {
-                            eprintln!("vigil: {file} byte {}: {} `{}` not stored: {e}", i.offset, i.kind, i.value);
+                            eprintln!(
+                                "vigil: {file} byte {}: {} `{}` not stored: {e}",
+                                i.offset, i.kind, i.value
+                            );
                             continue;
                         }
                     };
                     indicator_values.push(obs.value.clone());
                     let mut extra: Vec<(&str, Value)> = vec![
-                        ("description", json!(format!("Extracted from {file} at byte {}.", i.offset))),
+                        (
+                            "description",
+                            json!(format!("Extracted from {file} at byte {}.", i.offset)),
+                        ),
                         ("x_vigil_report_ref", json!(report_id)),
                         ("x_vigil_offset", json!(i.offset)),
                     ];
                     if kind == ObservableKind::Domain {
                         extra.push(("x_vigil_domain_score", json!(domains.score(&obs.value))));
-                        extra.push(("x_vigil_domain_model", json!(format!("{} v{} {}", dom_h.model, dom_h.model_version, &dom_h.data_hash_hex()[..12]))));
+                        extra.push((
+                            "x_vigil_domain_model",
+                            json!(format!(
+                                "{} v{} {}",
+                                dom_h.model,
+                                dom_h.model_version,
+                                &dom_h.data_hash_hex()[..12]
+                            )),
+                        ));
                     }
                     let mut o = match vigil_formats::iocs::indicator_for(&obs, &ctx, &extra) {
                         Ok(o) => o,
                         Err(e) => {
-                            eprintln!("vigil: {file} byte {}: `{}` not stored: {e}", i.offset, i.value);
+                            eprintln!(
+                                "vigil: {file} byte {}: `{}` not stored: {e}",
+                                i.offset, i.value
+                            );
                             continue;
                         }
                     };
                     let mut m = o.props().clone();
                     machine_props(&mut m, "extract", 1, "", i.confidence);
-                    m.insert("x_vigil_model".into(), json!(format!("vigil-ml extract {}", env!("CARGO_PKG_VERSION"))));
+                    m.insert(
+                        "x_vigil_model".into(),
+                        json!(format!("vigil-ml extract {}", env!("CARGO_PKG_VERSION"))),
+                    );
                     marking(&mut m);
                     o = StixObject::from_map_trusted(m)?;
                     objects.push((o, PutMode::Source));
@@ -502,7 +532,11 @@ fn belongs_to(o: &StixObject, report: &str) -> bool {
 
 fn pending(env: &Env, report: Option<&str>, types: &[String]) -> anyhow::Result<Vec<StixObject>> {
     let types = if types.is_empty() {
-        vec!["indicator".to_string(), "relationship".to_string(), "vulnerability".to_string()]
+        vec![
+            "indicator".to_string(),
+            "relationship".to_string(),
+            "vulnerability".to_string(),
+        ]
     } else {
         types.to_vec()
     };
@@ -537,7 +571,11 @@ fn describe(env: &Env, o: &StixObject) -> String {
                     format!("{ext} {}", t.object.name().unwrap_or_default())
                 })
                 .unwrap_or_else(|| target.to_string());
-            format!("{} {}", o.str("relationship_type").unwrap_or_default(), name.trim())
+            format!(
+                "{} {}",
+                o.str("relationship_type").unwrap_or_default(),
+                name.trim()
+            )
         }
         _ => o
             .name()
@@ -597,7 +635,11 @@ fn decide(env: &Env, a: &ReviewDecideArgs, confirm: bool) -> anyhow::Result<u8> 
         let Some(r) = &a.report else {
             bail!("--all needs --report ID");
         };
-        ids.extend(pending(env, Some(r), &[])?.iter().map(|o| o.id().to_string()));
+        ids.extend(
+            pending(env, Some(r), &[])?
+                .iter()
+                .map(|o| o.id().to_string()),
+        );
     } else if ids.is_empty() {
         bail!("give the ids of the suggestions (see `vigil review list`), or --report ID --all");
     }
@@ -642,7 +684,12 @@ fn decide(env: &Env, a: &ReviewDecideArgs, confirm: bool) -> anyhow::Result<u8> 
                 let labels: Vec<Value> = m
                     .get("labels")
                     .and_then(Value::as_array)
-                    .map(|l| l.iter().filter(|x| x.as_str() != Some(MACHINE_LABEL)).cloned().collect())
+                    .map(|l| {
+                        l.iter()
+                            .filter(|x| x.as_str() != Some(MACHINE_LABEL))
+                            .cloned()
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if labels.is_empty() {
                     m.remove("labels");
@@ -654,7 +701,8 @@ fn decide(env: &Env, a: &ReviewDecideArgs, confirm: bool) -> anyhow::Result<u8> 
                 m.insert("revoked".into(), json!(true));
                 m.insert("x_vigil_review".into(), json!("rejected"));
             }
-            let obj = StixObject::from_map_trusted(m).map_err(|e| StoreError::Aborted(e.to_string()))?;
+            let obj =
+                StixObject::from_map_trusted(m).map_err(|e| StoreError::Aborted(e.to_string()))?;
             tx.put(&obj, &prov, PutMode::Source)?;
             done.push(obj.id().to_string());
         }
@@ -672,6 +720,10 @@ fn decide(env: &Env, a: &ReviewDecideArgs, confirm: bool) -> anyhow::Result<u8> 
 /// A timestamp one millisecond after `ts` (RFC 3339, Vigil's millisecond form); `ts` unchanged when unparsable.
 fn bump(ts: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(ts)
-        .map(|d| vigil_model::time::format(&(d.with_timezone(&chrono::Utc) + chrono::Duration::milliseconds(1))))
+        .map(|d| {
+            vigil_model::time::format(
+                &(d.with_timezone(&chrono::Utc) + chrono::Duration::milliseconds(1)),
+            )
+        })
         .unwrap_or_else(|_| ts.to_string())
 }
