@@ -659,7 +659,7 @@ pub fn validate(corpus: &Path, p: Params) -> Result<(f64, f64)> {
         } else {
             crate::extract::registered_domain_of(&s.domain).to_string()
         };
-        corpus::stable_hash(&format!("validation:{key}")) % 4 == 0
+        corpus::stable_hash(&format!("validation:{key}")) & 3 == 0
     };
     let mut train: Vec<&Sample> = data.iter().filter(|s| !s.test && !val(s)).collect();
     train.sort_by_key(|s| (corpus::stable_hash(&s.domain), s.domain.as_str()));
