@@ -789,6 +789,9 @@ pub struct DomainMetrics {
     pub tpr_at_0_1pct_fpr: f64,
     /// ROC AUC of all held-out malicious domains against the held-out part of each benign list.
     pub roc_auc_by_benign_list: BTreeMap<String, f64>,
+    /// Mean over held-out families of each family's ROC AUC against all held-out benign domains (every family
+    /// counts once, however many domains it has; `roc_auc` weighs families by size).
+    pub roc_auc_family_mean: f64,
 }
 
 /// ROC AUC and TPR at the given FPRs of scores (higher = more malicious).
@@ -849,6 +852,7 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
     let mut neg = Vec::new();
     let mut by_list: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut fams = BTreeSet::new();
+    let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut m = DomainMetrics::default();
     for s in &data {
         if !s.test && !all {
@@ -862,6 +866,7 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
         let sc = model.margin(s.domain.as_bytes()) as f64;
         if s.malicious {
             fams.insert(s.group.as_str());
+            by_family.entry(s.group.clone()).or_default().push(sc);
             pos.push(sc);
         } else {
             by_list.entry(s.group.clone()).or_default().push(sc);
@@ -873,6 +878,10 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
             .insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
     }
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
+    if !by_family.is_empty() {
+        let sum: f64 = by_family.values().map(|p| roc(p, &neg, &[]).0).sum();
+        m.roc_auc_family_mean = crate::extract::round4(sum / by_family.len() as f64);
+    }
     m.test_malicious = pos.len();
     m.test_benign = neg.len();
     m.test_families = fams.len();

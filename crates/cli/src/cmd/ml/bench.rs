@@ -142,7 +142,7 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     let mut doc = serde_json::Map::new();
 
     // 1. IOC extraction quality, every tool on the same files.
-    let (cases, _, skipped) = load_cases(&data.join("eset-malware-ioc"))?;
+    let (cases, hash_cases, skipped) = load_cases(&data.join("eset-malware-ioc"))?;
     let mut scores: BTreeMap<String, TypeScores> = BTreeMap::new();
     let mut secs: BTreeMap<String, f64> = BTreeMap::new();
     let mut bytes = 0usize;
@@ -253,6 +253,55 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
                "seconds": secs, "types_below_best_peer": below_best}),
     );
 
+    // 1b. The hash lists shipped beside the reports (samples.sha1/.sha256/.md5) as ground truth, all tools.
+    let mut hscores: BTreeMap<String, TypeScores> = BTreeMap::new();
+    let mut texts: BTreeMap<PathBuf, BTreeMap<String, ValueSet>> = BTreeMap::new();
+    for c in &hash_cases {
+        if !texts.contains_key(&c.text) {
+            let text =
+                std::fs::read(&c.text).with_context(|| format!("reading {}", c.text.display()))?;
+            let mut per = BTreeMap::new();
+            per.insert("vigil".to_string(), extract_set(&ex, &text));
+            if use_peers {
+                for (tool, (set, _)) in run_peers(&python, &script, &c.text, &PEERS.join(","))? {
+                    per.insert(tool, set);
+                }
+            }
+            texts.insert(c.text.clone(), per);
+        }
+        for (tool, set) in &texts[&c.text] {
+            score_into(hscores.entry(tool.clone()).or_default(), set, &c.truth);
+        }
+    }
+    say(format!(
+        "\n### Against the hash lists beside {} reports (samples.md5/.sha1/.sha256)\n| type | support | {} |\n|---|---|{}",
+        hash_cases.len(),
+        tools.iter().map(|t| format!("{t} P/R/F1")).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(tools.len())
+    ))?;
+    let mut hash_json = serde_json::Map::new();
+    let htypes: Vec<IndicatorType> = hscores
+        .get("vigil")
+        .map(|m| m.keys().copied().collect())
+        .unwrap_or_default();
+    for t in &htypes {
+        let v = &hscores["vigil"][t];
+        let mut row = serde_json::Map::new();
+        let cells: Vec<String> = tools
+            .iter()
+            .map(|tool| match hscores.get(tool).and_then(|m| m.get(t)) {
+                Some(p) => {
+                    row.insert(tool.clone(), json!({"precision": p.precision, "recall": p.recall, "f1": p.f1}));
+                    format!("{:.2}/{:.2}/**{:.2}**", p.precision, p.recall, p.f1)
+                }
+                None => "-".into(),
+            })
+            .collect();
+        say(format!("| {t} | {} | {} |", v.tp + v.fn_, cells.join(" | ")))?;
+        hash_json.insert(t.as_str().into(), Value::Object(row));
+    }
+    doc.insert("extract_hash_lists".into(), json!({"documents": hash_cases.len(), "per_type": hash_json}));
+
     // 2. Extraction speed: the report texts concatenated and repeated to a large text; peers on the unique text.
     let mut corpus = Vec::new();
     for c in &cases {
@@ -318,6 +367,10 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         t0.elapsed().as_secs_f64()
     ))?;
     say("| protocol | P | R | F1 |\n|---|---|---|---|".into())?;
+    say(format!(
+        "| validation: 4-fold CV by report on the training reports, TRAM-50, full text | | | {:.3} |",
+        tm.cv_tram50_f1
+    ))?;
     for (name, m) in [
         ("per-document micro, TRAM-50, full report text", &tm.tram50),
         (
@@ -362,6 +415,10 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     say(format!(
         "\n## Domain scoring ({} held-out malicious domains of {} unseen families vs {} held-out benign)\nROC AUC **{:.3}**, TPR at 1% FPR **{:.3}**, at 0.1% FPR **{:.3}**",
         m.test_malicious, m.test_families, m.test_benign, m.roc_auc, m.tpr_at_1pct_fpr, m.tpr_at_0_1pct_fpr
+    ))?;
+    say(format!(
+        "  mean of the per-family AUCs (each held-out family against all held-out benign): {:.3}",
+        m.roc_auc_family_mean
     ))?;
     for (l, auc) in &m.roc_auc_by_benign_list {
         say(format!("  AUC vs held-out {l}: {auc:.3}"))?;
