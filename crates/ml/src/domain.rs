@@ -191,14 +191,11 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
     f(bucket(h));
     let reg = &d[d.len() - reg_len.min(d.len())..];
     // Under a dynamic-DNS provider (the provider is the public suffix when the PSL lists it, else the
-    // registered domain): a host, or the provider's own name.
+    // registered domain): a host registered in minutes.
+    // Only names below the provider are looked up (the provider's own name is an ordinary domain).
     for cand in [suffix, reg] {
-        if cand.contains(&b'.') && dyns.contains(cand) {
-            f(bucket(if cand.len() < d.len() {
-                0xd1d1_50b0
-            } else {
-                0xd1d1_a9e0
-            }));
+        if cand.len() < d.len() && cand.contains(&b'.') && dyns.contains(cand) {
+            f(bucket(0xd1d1_50b0));
             break;
         }
     }

@@ -291,16 +291,26 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|tool| match hscores.get(tool).and_then(|m| m.get(t)) {
                 Some(p) => {
-                    row.insert(tool.clone(), json!({"precision": p.precision, "recall": p.recall, "f1": p.f1}));
+                    row.insert(
+                        tool.clone(),
+                        json!({"precision": p.precision, "recall": p.recall, "f1": p.f1}),
+                    );
                     format!("{:.2}/{:.2}/**{:.2}**", p.precision, p.recall, p.f1)
                 }
                 None => "-".into(),
             })
             .collect();
-        say(format!("| {t} | {} | {} |", v.tp + v.fn_, cells.join(" | ")))?;
+        say(format!(
+            "| {t} | {} | {} |",
+            v.tp + v.fn_,
+            cells.join(" | ")
+        ))?;
         hash_json.insert(t.as_str().into(), Value::Object(row));
     }
-    doc.insert("extract_hash_lists".into(), json!({"documents": hash_cases.len(), "per_type": hash_json}));
+    doc.insert(
+        "extract_hash_lists".into(),
+        json!({"documents": hash_cases.len(), "per_type": hash_json}),
+    );
 
     // 2. Extraction speed: the report texts concatenated and repeated to a large text; peers on the unique text.
     let mut corpus = Vec::new();
