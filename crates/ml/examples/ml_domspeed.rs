@@ -15,6 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let dt = t0.elapsed().as_secs_f64();
-    println!("{:.2} M domains/s (checksum {acc:.1})", (names.len() * rounds) as f64 / dt / 1e6);
+    println!(
+        "{:.2} M domains/s (checksum {acc:.1})",
+        (names.len() * rounds) as f64 / dt / 1e6
+    );
     Ok(())
 }
