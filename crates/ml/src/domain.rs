@@ -898,8 +898,25 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
             .insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
     }
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
-    if !by_family.is_empty() {
-        let sum: f64 = by_family.values().map(|p| roc(p, &neg, &[]).0).sum();
+    if !by_family.is_empty() && !neg.is_empty() {
+        // AUC of a family = mean over its scores of the share of benign scores below (ties count half),
+        // against the benign scores sorted once.
+        let mut sorted = neg.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let nn = sorted.len() as f64;
+        let sum: f64 = by_family
+            .values()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        let lo = sorted.partition_point(|x| x < p) as f64;
+                        let hi = sorted.partition_point(|x| x <= p) as f64;
+                        (lo + (hi - lo) / 2.0) / nn
+                    })
+                    .sum::<f64>()
+                    / ps.len() as f64
+            })
+            .sum();
         m.roc_auc_family_mean = crate::extract::round4(sum / by_family.len() as f64);
     }
     m.test_malicious = pos.len();
