@@ -6,9 +6,10 @@ const ABBREV: &[&str] = &[
     "al", "approx", "ver", "v", "u.s",
 ];
 
-/// True when a sentence reads as prose: at least three words of two or more letters, and letters make at
+/// True when a sentence reads as prose: at least five words of two or more letters, and letters make at
 /// least half of its non-space characters (not a hash list, an IOC table row, a path or markup).
 pub fn is_prose(s: &str) -> bool {
+    const MIN_PROSE_WORDS: usize = 5;
     let mut letters = 0usize;
     let mut other = 0usize;
     for c in s.chars() {
@@ -23,9 +24,9 @@ pub fn is_prose(s: &str) -> bool {
     }
     s.split(|c: char| !c.is_alphabetic())
         .filter(|w| w.chars().count() >= 2)
-        .take(3)
+        .take(MIN_PROSE_WORDS)
         .count()
-        >= 3
+        >= MIN_PROSE_WORDS
 }
 
 /// Splits text into sentences; returns byte spans `[start, end)` trimmed of surrounding whitespace.
