@@ -81,6 +81,12 @@ pub enum Command {
     Hunt(crate::cmd::hunt::HuntArgs),
     /// Set (or clear) an analyst's score for an indicator; it overrides decay and no feed can reset it.
     Score(crate::cmd::hunt::ScoreArgs),
+    /// Measured AI: IOC extraction, ATT&CK tagging, domain scoring, attribution; training and evaluation.
+    #[command(subcommand)]
+    Ml(crate::cmd::ml::MlCommand),
+    /// Confirm or reject machine-generated suggestions (from `vigil ingest --format report`).
+    #[command(subcommand)]
+    Review(crate::cmd::ml::ReviewCommand),
 }
 
 #[derive(Debug, Args)]
@@ -95,7 +101,8 @@ pub struct IngestArgs {
     /// Files, folders, archives (.tar, .tar.gz, .zip), compressed files (gzip, zstd), or `-` for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
-    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs, or for advisories kev|epss|cve5|osv|rustsec|csaf
+    /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs, for advisories kev|epss|cve5|osv|rustsec|csaf, or report (a
+    /// text, Markdown or HTML threat report read by Vigil's models; see `vigil review`)
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Source name recorded as provenance (for IOC lists also the malware family).
@@ -195,6 +202,9 @@ pub enum BenchCommand {
     /// Hunting speed: 1,000,000 mixed indicators against >= 2 GB of generated Zeek JSON and EVE logs, with
     /// `rg -F -f` and `grep -c` on the same files in the same run.
     Hunt(crate::cmd::hunt_bench::BenchHuntArgs),
+    /// Every figure of the AI: IOC extraction against iocextract, ioc-finder and iocsearcher, tagging, domain
+    /// scoring, attribution.
+    Ml(crate::cmd::ml::BenchMlArgs),
 }
 
 #[derive(Debug, Args)]

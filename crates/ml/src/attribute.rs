@@ -95,6 +95,67 @@ pub struct Attributor {
     expanded: Vec<BTreeSet<String>>,
 }
 
+/// ATT&CK software names that are ordinary words in English prose (not matched in report text).
+const COMMON_WORD_SOFTWARE: &[&str] = &[
+    "Anchor",
+    "Apostle",
+    "Avenger",
+    "Bazar",
+    "Cannon",
+    "Carbon",
+    "Chaos",
+    "Covenant",
+    "Crimson",
+    "Crutch",
+    "Cuba",
+    "Denis",
+    "Disco",
+    "Embargo",
+    "Emissary",
+    "Empire",
+    "Epic",
+    "Expand",
+    "Explosive",
+    "Ferocious",
+    "Flame",
+    "Havoc",
+    "Kevin",
+    "Lucifer",
+    "Machete",
+    "Mango",
+    "Matryoshka",
+    "Maze",
+    "Meteor",
+    "Milan",
+    "Mori",
+    "Mosquito",
+    "Mythic",
+    "Ninja",
+    "Octopus",
+    "Pandora",
+    "Peppy",
+    "Ping",
+    "Pony",
+    "Prestige",
+    "Proton",
+    "Reaver",
+    "Responder",
+    "Rover",
+    "Royal",
+    "Ruler",
+    "Samurai",
+    "Shark",
+    "Sliver",
+    "Solar",
+    "Spark",
+    "Wiper",
+    "Systeminfo",
+    "Tasklist",
+    "Forfiles",
+    "Wevtutil",
+    "Nltest",
+];
+
 fn parent(t: &str) -> &str {
     t.split('.').next().unwrap_or(t)
 }
@@ -280,6 +341,42 @@ impl Attributor {
             .iter()
             .find(|(_, v)| norm_name(v) == n)
             .map(|(k, _)| k.clone())
+    }
+
+    /// Software name of an ATT&CK software id.
+    pub fn software_name(&self, id: &str) -> Option<&str> {
+        self.software_names.get(id).map(String::as_str)
+    }
+
+    /// ATT&CK software named in a text: a name of at least four characters, not all lower-case, found as a whole
+    /// word with the same spelling (`Mimikatz`, `PlugX`, `Cobalt Strike`). Lower-case tool names (`cmd`, `at`,
+    /// `ipconfig`) and names that are ordinary English words (`Ping`, `Empire`, `Responder`) are skipped: prose
+    /// uses them without meaning the tool. Sorted by id.
+    pub fn software_in_text(&self, text: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (id, name) in &self.software_names {
+            let n = name.trim();
+            if n.len() < 4
+                || !n.chars().any(|c| c.is_ascii_uppercase())
+                || COMMON_WORD_SOFTWARE.contains(&n)
+            {
+                continue;
+            }
+            let mut from = 0;
+            while let Some(pos) = text[from..].find(n) {
+                let s = from + pos;
+                let e = s + n.len();
+                let before = text[..s].chars().next_back();
+                let after = text[e..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                if !word(before) && !word(after) {
+                    out.push((id.clone(), name.clone()));
+                    break;
+                }
+                from = e;
+            }
+        }
+        out
     }
 
     /// Ranks actors for a query; returns at most `top` matches with a score above zero.

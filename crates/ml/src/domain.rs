@@ -16,7 +16,7 @@ use crate::error::{MlError, Result};
 /// Artifact model name.
 pub const MODEL: &str = "domain";
 /// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;
 const BITS: u32 = 18;
 const DIM: usize = 1 << BITS;
 const N_DENSE: usize = 12;
@@ -59,7 +59,12 @@ pub struct DomainScore {
 #[derive(Debug, Clone)]
 pub struct DomainModel {
     header: Header,
+    dyns: DynSet,
     w: Vec<f32>,
+    /// The sparse weights as i16 times `wq_scale` (half the memory of `w`, so the table stays in cache while
+    /// scoring; the error, under 1e-4 of the largest weight, does not move the scores' order measurably).
+    wq: Vec<i16>,
+    wq_scale: f32,
     dense_w: [f32; N_DENSE],
     dense_mean: [f32; N_DENSE],
     dense_scale: [f32; N_DENSE],
@@ -78,9 +83,55 @@ fn bucket(h: u64) -> usize {
     (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
 }
 
+/// i16 copy of the sparse weights and its scale (largest magnitude maps to 32767).
+fn quantise(w: &[f32]) -> (Vec<i16>, f32) {
+    let m = w.iter().fold(0f32, |a, x| a.max(x.abs()));
+    let scale = if m > 0.0 { m / 32767.0 } else { 1.0 };
+    (
+        w.iter()
+            .map(|x| (x / scale).round().clamp(-32767.0, 32767.0) as i16)
+            .collect(),
+        scale,
+    )
+}
+
+/// Hash of a host name for the dynamic-DNS table.
+#[inline]
+fn host_hash(d: &[u8]) -> u64 {
+    let mut h: u64 = 0xd1d1_0000_cbf2_9ce4;
+    for &b in d {
+        h = mix(h, b);
+    }
+    h
+}
+
+/// Registered domains of dynamic-DNS and free sub-domain providers (MISP warning list `dynamic-dns`), as sorted
+/// hashes: a name under one of them is a host someone registered in minutes, which a string model cannot see.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DynSet(Vec<u64>);
+
+impl DynSet {
+    /// From the warning list entries (`.duckdns.org`).
+    pub fn new<'a>(entries: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut v: Vec<u64> = entries
+            .into_iter()
+            .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|e| e.contains('.'))
+            .map(|e| host_hash(e.as_bytes()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        DynSet(v)
+    }
+    #[inline]
+    fn contains(&self, d: &[u8]) -> bool {
+        !self.0.is_empty() && self.0.binary_search(&host_hash(d)).is_ok()
+    }
+}
+
 /// Calls `f` with the bucket of every sparse feature of a lower-case domain.
 #[inline]
-fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
+fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
     // Character 3-, 4- and 5-grams over "^domain$".
     let n = d.len();
     let at = |i: usize| -> u8 {
@@ -155,6 +206,15 @@ fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
     }
     f(bucket(h));
     let reg = &d[d.len() - reg_len.min(d.len())..];
+    // Under a dynamic-DNS provider (the provider is the public suffix when the PSL lists it, else the
+    // registered domain): a host registered in minutes.
+    // Only names below the provider are looked up (the provider's own name is an ordinary domain).
+    for cand in [suffix, reg] {
+        if cand.len() < d.len() && cand.contains(&b'.') && dyns.contains(cand) {
+            f(bucket(0xd1d1_50b0));
+            break;
+        }
+    }
     let mut h: u64 = 0x4e90_0000;
     for &b in reg {
         h = mix(h, b);
@@ -180,6 +240,23 @@ fn sparse_features(d: &[u8], mut f: impl FnMut(usize)) {
         .filter(|c| **c == b'.')
         .count() as u64;
     f(bucket(0xbeef_0000 ^ sub_labels.min(6)));
+    // Crosses of the suffix with the name's shape (a linear model cannot form them itself): what is normal for
+    // a `.com` name is not for a `.top` one.
+    let mut hs: u64 = 0xc055_0000;
+    for &b in suffix {
+        hs = mix(hs, b);
+    }
+    let len_b = (d.len() as u64 / 4).min(12);
+    let lab_b = (ln as u64 / 3).min(8);
+    let digits = label.iter().filter(|c| c.is_ascii_digit()).count().min(3) as u64;
+    let hyph = label.iter().filter(|c| **c == b'-').count().min(2) as u64;
+    f(bucket(mix(hs, 1) ^ (len_b << 8)));
+    f(bucket(mix(hs, 2) ^ (sub_labels.min(4) << 8)));
+    f(bucket(mix(hs, 3) ^ (lab_b << 8) ^ (digits << 16)));
+    f(bucket(mix(hs, 4) ^ (hyph << 8) ^ (sub_labels.min(3) << 16)));
+    f(bucket(
+        0xc055_5ab0 ^ (lab_b << 8) ^ (sub_labels.min(4) << 16) ^ (digits << 24),
+    ));
 }
 
 /// `c * log2(c)` for c in 0..256.
@@ -322,9 +399,26 @@ impl DomainModel {
         if w.len() != DIM {
             return Err(MlError::artifact(MODEL, "weight vector has the wrong size"));
         }
+        let n = r.u64()? as usize;
+        if n > payload.len() / 8 {
+            return Err(MlError::artifact(
+                MODEL,
+                "dynamic-DNS table longer than the file",
+            ));
+        }
+        let mut dyns = Vec::with_capacity(n);
+        for _ in 0..n {
+            dyns.push(r.u64()?);
+        }
+        if dyns.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(MlError::artifact(MODEL, "dynamic-DNS table is not sorted"));
+        }
         r.finish()?;
         Ok(DomainModel {
             header,
+            dyns: DynSet(dyns),
+            wq: quantise(&w).0,
+            wq_scale: quantise(&w).1,
             w,
             dense_w,
             dense_mean,
@@ -347,7 +441,9 @@ impl DomainModel {
 
     fn margin(&self, d: &[u8]) -> f32 {
         let mut z = self.bias;
-        sparse_features(d, |i| z += self.w[i]);
+        let mut zs: i32 = 0;
+        sparse_features(d, &self.dyns, |i| zs += self.wq[i] as i32);
+        z += zs as f32 * self.wq_scale;
         let x = dense_features(d);
         for (k, xk) in x.iter().enumerate() {
             z += self.dense_w[k] * (xk - self.dense_mean[k]) * self.dense_scale[k];
@@ -392,6 +488,10 @@ impl DomainModel {
         w.f32s(&self.dense_mean);
         w.f32s(&self.dense_scale);
         w.f32s(&self.w);
+        w.u64(self.dyns.0.len() as u64);
+        for h in &self.dyns.0 {
+            w.u64(*h);
+        }
         artifact::seal(&self.header, &w.buf)
     }
 }
@@ -418,6 +518,20 @@ fn clean_domain(raw: &str) -> Option<String> {
 /// Builds the labelled data set: maltrail malware domains split by family, benign list domains split by
 /// registered domain, overlaps removed, each family capped at a fixed count chosen by stable hash.
 pub fn dataset(corpus: &Path) -> Result<Vec<Sample>> {
+    dataset_capped(corpus, PER_FAMILY_CAP)
+}
+
+/// The dynamic-DNS provider table from the corpus (empty when the list is absent).
+pub fn dyn_set(corpus: &Path) -> Result<DynSet> {
+    match corpus::warninglist(corpus, "dynamic-dns") {
+        Ok(v) => Ok(DynSet::new(v.iter().map(String::as_str))),
+        Err(MlError::Io { .. }) => Ok(DynSet::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`dataset`] with another cap on the domains of each training family.
+pub fn dataset_capped(corpus: &Path, per_family_cap: usize) -> Result<Vec<Sample>> {
     let fams = corpus::maltrail_malware(corpus)?;
     let mut mal: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for (fam, entries) in &fams {
@@ -427,7 +541,7 @@ pub fn dataset(corpus: &Path) -> Result<Vec<Sample>> {
         doms.dedup();
         // Training families are capped; held-out families are kept whole, as an evaluation of unseen families
         // on everything they use.
-        let cap = if test { usize::MAX } else { PER_FAMILY_CAP };
+        let cap = if test { usize::MAX } else { per_family_cap };
         for d in doms.into_iter().take(cap) {
             // A domain in two families goes to the first family in name order, which keeps the split clean.
             mal.entry(d).or_insert_with(|| (fam.clone(), test));
@@ -499,21 +613,103 @@ impl Rng {
     }
 }
 
+/// Training settings. The shipped ones ([`Params::default`]) were chosen on a validation split carved out of
+/// the training families ([`validate`]), never on the held-out families.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    pub epochs: usize,
+    pub lr: f32,
+    pub l2: f32,
+    pub per_family_cap: usize,
+    /// Use the dynamic-DNS provider feature.
+    pub dyn_dns: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            epochs: 3,
+            lr: 0.02,
+            l2: 1e-5,
+            per_family_cap: PER_FAMILY_CAP,
+            dyn_dns: true,
+        }
+    }
+}
+
 /// Trains the model on the training side of [`dataset`].
 pub fn train(corpus: &Path) -> Result<DomainModel> {
-    let data = dataset(corpus)?;
+    train_with(corpus, Params::default())
+}
+
+/// Trains with the given settings on the training side.
+pub fn train_with(corpus: &Path, p: Params) -> Result<DomainModel> {
+    let data = dataset_capped(corpus, p.per_family_cap)?;
+    let dyns = if p.dyn_dns {
+        dyn_set(corpus)?
+    } else {
+        DynSet::default()
+    };
     let train: Vec<&Sample> = data.iter().filter(|s| !s.test).collect();
     let hash = corpus::data_hash(
         data.iter()
             .map(|s| s.domain.as_str())
             .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
     );
+    Ok(fit(&train, dyns, hash, p))
+}
+
+/// Validation inside the training side only: a quarter of the training families (by a salted stable hash) and
+/// a quarter of the training benign registered domains are set aside, the model is fitted on the rest, and the
+/// ROC AUC and TPR at 1% FPR on the set-aside part are returned. The held-out families are not read.
+pub fn validate(corpus: &Path, p: Params) -> Result<(f64, f64)> {
+    // Validation families are kept whole (as the held-out ones are); the cap applies to the fitted part only.
+    let data = dataset_capped(corpus, usize::MAX)?;
+    let dyns = if p.dyn_dns {
+        dyn_set(corpus)?
+    } else {
+        DynSet::default()
+    };
+    let val = |s: &Sample| {
+        let key = if s.malicious {
+            s.group.clone()
+        } else {
+            crate::extract::registered_domain_of(&s.domain).to_string()
+        };
+        corpus::stable_hash(&format!("validation:{key}")) & 3 == 0
+    };
+    let mut train: Vec<&Sample> = data.iter().filter(|s| !s.test && !val(s)).collect();
+    train.sort_by_key(|s| (corpus::stable_hash(&s.domain), s.domain.as_str()));
+    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+    train.retain(|s| {
+        if !s.malicious {
+            return true;
+        }
+        let n = per.entry(s.group.as_str()).or_default();
+        *n += 1;
+        *n <= p.per_family_cap
+    });
+    let m = fit(&train, dyns, [0; 32], p);
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for s in data.iter().filter(|s| !s.test && val(s)) {
+        let z = m.margin(s.domain.as_bytes()) as f64;
+        if s.malicious {
+            pos.push(z)
+        } else {
+            neg.push(z)
+        }
+    }
+    let (auc, t) = roc(&pos, &neg, &[0.01]);
+    Ok((auc, t[0]))
+}
+
+fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainModel {
     let feats: Vec<(Vec<u32>, [f32; N_DENSE], bool)> = train
         .iter()
         .map(|s| {
             let d = s.domain.as_bytes();
             let mut idx = Vec::with_capacity(80);
-            sparse_features(d, |i| idx.push(i as u32));
+            sparse_features(d, &dyns, |i| idx.push(i as u32));
             (idx, dense_features(d), s.malicious)
         })
         .collect();
@@ -546,11 +742,9 @@ pub fn train(corpus: &Path) -> Result<DomainModel> {
     let mut dg = [0f32; N_DENSE];
     let mut bias = 0f32;
     let mut bg = 0f32;
-    // Small steps, two passes and some L2: measured to generalise best to unseen families (more passes
-    // memorise training n-grams: train AUC 0.999, held-out AUC lower).
-    let lr = 0.02f32;
-    let l2 = 1e-5f32;
-    let epochs = 2;
+    // Small AdaGrad steps, few passes and some L2 (more passes memorise training n-grams); the values are
+    // chosen with `validate` on training families only.
+    let (lr, l2, epochs) = (p.lr, p.l2, p.epochs);
     let mut order: Vec<usize> = (0..feats.len()).collect();
     let mut rng = Rng::new(0x5eed_d0a1);
     for _epoch in 0..epochs {
@@ -584,18 +778,22 @@ pub fn train(corpus: &Path) -> Result<DomainModel> {
             bias -= lr * g / (bg.sqrt() + 1e-6);
         }
     }
-    Ok(DomainModel {
+    let (wq, wq_scale) = quantise(&w);
+    DomainModel {
         header: Header {
             model: MODEL.into(),
             model_version: MODEL_VERSION,
             data_hash: hash,
         },
+        dyns,
+        wq,
+        wq_scale,
         w,
         dense_w: dw,
         dense_mean: mean,
         dense_scale: scale,
         bias,
-    })
+    }
 }
 
 /// Held-out metrics of a domain model.
@@ -611,6 +809,9 @@ pub struct DomainMetrics {
     pub tpr_at_0_1pct_fpr: f64,
     /// ROC AUC of all held-out malicious domains against the held-out part of each benign list.
     pub roc_auc_by_benign_list: BTreeMap<String, f64>,
+    /// Mean over held-out families of each family's ROC AUC against all held-out benign domains (every family
+    /// counts once, however many domains it has; `roc_auc` weighs families by size).
+    pub roc_auc_family_mean: f64,
 }
 
 /// ROC AUC and TPR at the given FPRs of scores (higher = more malicious).
@@ -671,6 +872,7 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
     let mut neg = Vec::new();
     let mut by_list: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut fams = BTreeSet::new();
+    let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut m = DomainMetrics::default();
     for s in &data {
         if !s.test && !all {
@@ -684,6 +886,7 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
         let sc = model.margin(s.domain.as_bytes()) as f64;
         if s.malicious {
             fams.insert(s.group.as_str());
+            by_family.entry(s.group.clone()).or_default().push(sc);
             pos.push(sc);
         } else {
             by_list.entry(s.group.clone()).or_default().push(sc);
@@ -695,6 +898,27 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
             .insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
     }
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
+    if !by_family.is_empty() && !neg.is_empty() {
+        // AUC of a family = mean over its scores of the share of benign scores below (ties count half),
+        // against the benign scores sorted once.
+        let mut sorted = neg.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let nn = sorted.len() as f64;
+        let sum: f64 = by_family
+            .values()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        let lo = sorted.partition_point(|x| x < p) as f64;
+                        let hi = sorted.partition_point(|x| x <= p) as f64;
+                        (lo + (hi - lo) / 2.0) / nn
+                    })
+                    .sum::<f64>()
+                    / ps.len() as f64
+            })
+            .sum();
+        m.roc_auc_family_mean = crate::extract::round4(sum / by_family.len() as f64);
+    }
     m.test_malicious = pos.len();
     m.test_benign = neg.len();
     m.test_families = fams.len();
@@ -720,9 +944,15 @@ mod tests {
     #[test]
     fn features_are_stable() {
         let mut a = Vec::new();
-        sparse_features(b"evil.com", |i| a.push(i));
+        let dy = DynSet::new([".duckdns.org"]);
+        sparse_features(b"evil.com", &dy, |i| a.push(i));
         let mut b = Vec::new();
-        sparse_features(b"evil.com", |i| b.push(i));
+        sparse_features(b"evil.com", &dy, |i| b.push(i));
+        let mut c = Vec::new();
+        sparse_features(b"x.duckdns.org", &dy, |i| c.push(i));
+        let mut e = Vec::new();
+        sparse_features(b"x.duckdns.org", &DynSet::default(), |i| e.push(i));
+        assert_eq!(c.len(), e.len() + 1, "the provider feature fires");
         assert_eq!(a, b);
         assert!(a.iter().all(|i| *i < DIM));
         let d = dense_features(b"a1b2.example.com");

@@ -275,6 +275,7 @@ impl Tagger {
     pub fn tag_sentences(&self, doc: &str) -> Vec<SentenceTags> {
         text::sentences(doc)
             .into_iter()
+            .filter(|(a, b)| !PROSE_ONLY || text::is_prose(&doc[*a..*b]))
             .map(|(a, b)| {
                 let p = self.sentence_probs(&doc[a..b]);
                 let mut t: Vec<(String, f64)> = p
@@ -295,7 +296,7 @@ impl Tagger {
 
     /// Document-level scores of every class, and for each class its sentences by score (score, start, end).
     pub fn doc_scores(&self, doc: &str) -> (Vec<f32>, Vec<SentenceHits>) {
-        let spans = text::sentences(doc);
+        let spans = prose_sentences(doc);
         let c = self.classes.len();
         let mut per: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); c];
         let mut top = vec![[0f32; 3]; c];
@@ -385,7 +386,7 @@ impl Tagger {
 
     /// Per-class statistics for stacking (regression classes) and best scores (all classes).
     fn doc_raw(&self, doc: &str) -> (Vec<[f32; NS]>, Vec<f32>) {
-        let spans = text::sentences(doc);
+        let spans = prose_sentences(doc);
         let c = self.classes.len();
         let mut top = vec![[0f32; 3]; c];
         let mut above = vec![0u32; c];
@@ -409,6 +410,18 @@ impl Tagger {
             .collect();
         (stats, top.iter().map(|t| t[0]).collect())
     }
+}
+
+/// Only sentences that read as prose are tagged (hash lists, tables of contents, markup and IOC tables are not
+/// descriptions of behaviour; they used to trigger tags with meaningless evidence).
+const PROSE_ONLY: bool = true;
+
+fn prose_sentences(doc: &str) -> Vec<(usize, usize)> {
+    let mut v = text::sentences(doc);
+    if PROSE_ONLY {
+        v.retain(|(a, b)| text::is_prose(&doc[*a..*b]));
+    }
+    v
 }
 
 fn invert(centroids: &[Vec<(u32, f32)>], nf: usize) -> Vec<Vec<(u32, f32)>> {
@@ -1003,6 +1016,9 @@ pub struct TagMetrics {
     pub tram50_annotated_sentences: DocF1,
     /// Sentence-level top-1 accuracy on those sentences.
     pub sentence_top1_accuracy: f64,
+    /// TRAM-50 per-document micro F1 (full report text) of the 4-fold cross-validation by report over the
+    /// training reports: the validation figure the thresholds are chosen on (held-out reports not involved).
+    pub cv_tram50_f1: f64,
     /// Document threshold of the regression classes (chosen by cross-validation on the training reports).
     pub threshold: f64,
     /// Threshold of the centroid classes (2 = off: centroids did not help in cross-validation).
@@ -1090,7 +1106,7 @@ fn fit_stacker(runs: &[Run]) -> Vec<f32> {
 
 /// Chooses the stacker, its document threshold (best TRAM-50 F1) and the centroid threshold (best F1 over
 /// every annotated technique).
-fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32) {
+fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32, f64) {
     let stack = fit_stacker(runs);
     let scored: Vec<(Vec<(String, f32)>, &Run)> = runs
         .iter()
@@ -1148,7 +1164,7 @@ fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32) {
             cbest = (c, f);
         }
     }
-    (stack, best.0, cbest.0)
+    (stack, best.0, cbest.0, best.1)
 }
 
 const FOLDS: u64 = 4;
@@ -1156,7 +1172,7 @@ const FOLDS: u64 = 4;
 const SENTENCE_THRESHOLD: f32 = 0.5;
 
 /// Cross-validation over `docs` (folds by report): the stacker and thresholds of the final model.
-fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32) {
+fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32, f64) {
     let mut runs = Vec::new();
     for fold in 0..FOLDS {
         let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| {
@@ -1195,8 +1211,8 @@ fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32) {
     choose(&runs, &tram)
 }
 
-fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagger, usize) {
-    let (stack, thr, cthr) = cross_validate(src, docs);
+fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagger, usize, f64) {
+    let (stack, thr, cthr, cv) = cross_validate(src, docs);
     let keys: BTreeSet<String> = docs.iter().map(|r| text::title_key(&r.title)).collect();
     let exs = examples(src, &keys, held_out);
     let mut m = fit(
@@ -1210,7 +1226,7 @@ fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagge
     m.prior = priors(&m.classes[..m.n_lr], docs);
     m.stack = stack;
     m.doc_threshold = thr;
-    (m, exs.len())
+    (m, exs.len(), cv)
 }
 
 fn header_for(exs: &[Example], thr: (f32, f32)) -> Header {
@@ -1245,8 +1261,9 @@ pub fn train(corpus_dir: &Path) -> Result<Tagger> {
 pub fn train_and_evaluate(corpus_dir: &Path) -> Result<(Tagger, TagMetrics)> {
     let src = load_sources(corpus_dir)?;
     let (dev, tr): (Vec<&Report>, Vec<&Report>) = src.reports.iter().partition(|r| r.is_dev());
-    let (m, n) = finish_model(&src, &tr, &dev);
+    let (m, n, cv) = finish_model(&src, &tr, &dev);
     let mut metrics = evaluate_reports(&m, &dev, tr.len(), n);
+    metrics.cv_tram50_f1 = crate::extract::round4(cv);
     let dev_keys: BTreeSet<String> = dev.iter().map(|r| text::title_key(&r.title)).collect();
     let sents: Vec<(String, String, String)> = src
         .single

@@ -6,6 +6,29 @@ const ABBREV: &[&str] = &[
     "al", "approx", "ver", "v", "u.s",
 ];
 
+/// True when a sentence reads as prose: at least five words of two or more letters, and letters make at
+/// least half of its non-space characters (not a hash list, an IOC table row, a path or markup).
+pub fn is_prose(s: &str) -> bool {
+    const MIN_PROSE_WORDS: usize = 5;
+    let mut letters = 0usize;
+    let mut other = 0usize;
+    for c in s.chars() {
+        if c.is_alphabetic() {
+            letters += 1;
+        } else if !c.is_whitespace() {
+            other += 1;
+        }
+    }
+    if letters < (letters + other).div_ceil(2) {
+        return false;
+    }
+    s.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 2)
+        .take(MIN_PROSE_WORDS)
+        .count()
+        >= MIN_PROSE_WORDS
+}
+
 /// Splits text into sentences; returns byte spans `[start, end)` trimmed of surrounding whitespace.
 /// A sentence ends at `.`, `!` or `?` followed by whitespace and an upper-case letter, digit, quote or
 /// bracket, or at a blank line or a line that looks like a list item or heading break. Over-long runs are

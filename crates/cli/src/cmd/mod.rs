@@ -9,6 +9,7 @@ pub mod hunt_bench;
 pub mod hunt_export;
 mod ingest;
 pub mod members;
+pub mod ml;
 mod query;
 pub mod serve;
 pub mod vuln;
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Ingest(a) if a.format == "report" => ml::ingest_report(&cli, &Env::open(&cli)?, a),
         Command::Ingest(a) => vuln::ingest(&Env::open(&cli)?, a),
         Command::Stats(a) => query::stats(&Env::open(&cli)?, a.json),
         Command::Search(a) => query::search(&Env::open(&cli)?, a),
@@ -93,6 +95,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),
         Command::Bench(BenchCommand::Vuln(a)) => vuln::bench(a),
+        Command::Bench(BenchCommand::Ml(a)) => ml::bench(&cli, a),
         Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
         Command::Members(c) => members::members(&Env::open(&cli)?, c),
         Command::Tokens(c) => members::tokens(&Env::open(&cli)?, c),
@@ -104,5 +107,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Scan(a) => vuln::scan_cmd(&Env::open(&cli)?, a),
         Command::Notices(a) => vuln::notices(&Env::open(&cli)?, a),
         Command::Feeds(c) => feeds::run(&Env::open(&cli)?, c),
+        Command::Ml(c) => ml::run(&cli, c),
+        Command::Review(c) => ml::review(&Env::open(&cli)?, c),
     }
 }

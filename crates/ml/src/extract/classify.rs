@@ -761,6 +761,28 @@ fn url(t: &str, em: &mut Emit<'_>) {
         }
         _ => em.hit(IndicatorType::Domain, h, conf - 0.05),
     }
+    // A file named by its hash (`.../842497c2...1d690103.exe`): the hash is an indicator too, as sample lists
+    // name it.
+    let path = &rest[auth_end..];
+    let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    if let Some(name) = path.rsplit('/').next() {
+        let stem = name.split('.').next().unwrap_or(name);
+        let kind = match stem.len() {
+            32 => Some(IndicatorType::Md5),
+            40 => Some(IndicatorType::Sha1),
+            64 => Some(IndicatorType::Sha256),
+            128 => Some(IndicatorType::Sha512),
+            _ => None,
+        };
+        if let Some(k) = kind {
+            if stem.bytes().all(|c| c.is_ascii_hexdigit())
+                && stem.bytes().any(|c| c.is_ascii_digit())
+                && stem.bytes().any(|c| c.is_ascii_alphabetic())
+            {
+                em.hit(k, stem.to_ascii_lowercase(), conf - 0.2);
+            }
+        }
+    }
 }
 
 fn email(t: &str, em: &mut Emit<'_>) {

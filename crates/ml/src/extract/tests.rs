@@ -213,3 +213,22 @@ proptest::proptest! {
         proptest::prop_assert_eq!(whole.indicators, st.indicators);
     }
 }
+
+#[test]
+fn hash_named_files_in_urls() {
+    let t = "dropper: http://cdn.cloudfronter[.]com/player/ext/20210119/842497c20072fc9b92f2b18e1d690103.exe here";
+    assert!(
+        has(t, "md5", "842497c20072fc9b92f2b18e1d690103"),
+        "{:?}",
+        ex(t)
+    );
+    assert!(has(
+        t,
+        "url",
+        "http://cdn.cloudfronter.com/player/ext/20210119/842497c20072fc9b92f2b18e1d690103.exe"
+    ));
+    // A date-like or word-like path segment is not a hash.
+    assert!(!ex("see https://example.net/docs/20210119.html")
+        .iter()
+        .any(|(k, _)| k == "md5"));
+}

@@ -1,0 +1,491 @@
+//! End-to-end tests of `vigil ml ...`, `vigil ingest --format report` and `vigil review` through the binary: the
+//! JSON contracts of the issue, streaming, bad input, damaged models, the review cycle, and (with the shared data)
+//! reproducible training and fresh committed artifacts.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/ml")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The shared data (`../shared/data` from the repository root), or None with a loud skip.
+fn shared_data(test: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if p.join("tram").is_dir() && p.join("maltrail").is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED {test}: ../shared/data is absent");
+        None
+    }
+}
+
+struct Vigil {
+    dir: tempfile::TempDir,
+}
+
+impl Vigil {
+    fn new() -> Self {
+        Vigil {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.arg("--data")
+            .arg(self.data())
+            .env_remove("VIGIL_ML_MODELS");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd().args(args).output().expect("run vigil");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        out
+    }
+    fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vigil");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let data = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let out = child.wait_with_output().expect("wait");
+        writer.join().expect("writer");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        out
+    }
+    fn json(&self, args: &[&str]) -> (Value, i32) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of {args:?} is not one JSON document ({e}): {:?} / {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (v, out.status.code().unwrap_or(-1))
+    }
+}
+
+#[test]
+fn extract_prints_the_contract_with_byte_offsets() {
+    let v = Vigil::new();
+    let (j, code) = v.json(&["ml", "extract", &fixture("report.md")]);
+    assert_eq!(code, 0);
+    let obj = j.as_object().expect("object");
+    assert_eq!(obj.len(), 1, "only `indicators`: {j}");
+    let raw = std::fs::read(fixture("report.md")).expect("fixture");
+    let inds = j["indicators"].as_array().expect("indicators");
+    let allowed = [
+        "domain",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "url",
+        "email",
+        "md5",
+        "sha1",
+        "sha256",
+        "sha512",
+        "cve",
+        "attack-technique",
+        "btc",
+        "file",
+        "registry",
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for i in inds {
+        let ty = i["type"].as_str().expect("type");
+        assert!(allowed.contains(&ty), "type {ty}");
+        let c = i["confidence"].as_f64().expect("confidence");
+        assert!((0.0..=1.0).contains(&c));
+        let off = i["offset"].as_u64().expect("offset") as usize;
+        assert!(off < raw.len());
+        seen.insert((
+            ty.to_string(),
+            i["value"].as_str().expect("value").to_string(),
+        ));
+    }
+    for (t, val) in [
+        ("url", "http://update-check.paper-lantern.com/stage2.ps1"),
+        ("domain", "mail-sync.paper-lantern.com"),
+        ("ipv4", "185.220.101.47"),
+        ("email", "ops@paper-lantern.com"),
+        ("cve", "CVE-2023-23397"),
+        ("attack-technique", "T1203"),
+        (
+            "sha256",
+            "0f3c8a1e9b7d2c4e6a5f8b1d3e7c9a2b4d6f8e0a1c3b5d7f9e2a4c6b8d0f1e3a",
+        ),
+    ] {
+        assert!(
+            seen.contains(&(t.to_string(), val.to_string())),
+            "{t} {val} missing: {seen:?}"
+        );
+    }
+    // The refanged IP's offset points at its defanged form in the input.
+    let ip = inds
+        .iter()
+        .find(|i| i["value"] == "185.220.101.47")
+        .expect("ip");
+    let off = ip["offset"].as_u64().expect("offset") as usize;
+    assert!(raw[off..].starts_with(b"185.220.101[.]47"));
+    // A version number and MITRE's own site are not indicators.
+    assert!(!seen.iter().any(|(_, v)| v.starts_with("10.0.19041")));
+    assert!(!seen.iter().any(|(_, v)| v.contains("attack.mitre.org")));
+
+    // --type filters; the same from stdin.
+    let out = v.run_stdin(&["ml", "extract", "-", "--type", "ipv4", "--json"], &raw);
+    let j: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(j["indicators"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|i| i["type"] == "ipv4"));
+    assert_eq!(j["indicators"].as_array().map(Vec::len), Some(1));
+
+    let out = v.run(&["ml", "extract", &fixture("report.md"), "--type", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown indicator type `bogus`"));
+}
+
+#[test]
+fn extract_and_tag_degrade_on_binary_and_missing_input() {
+    let v = Vigil::new();
+    // Deterministic pseudo-random bytes with a defanged domain in the middle.
+    let mut bytes = Vec::new();
+    let mut x: u32 = 12345;
+    for _ in 0..300_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        bytes.push((x >> 16) as u8);
+    }
+    bytes.extend_from_slice(b" evil-domain[.]com ");
+    let f = v.data().join("garbage.bin");
+    std::fs::write(&f, &bytes).expect("write");
+    let f = f.display().to_string();
+    let out = v.run(&["ml", "extract", &f, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let j: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(j["indicators"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|i| i["value"] == "evil-domain.com"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("control/NUL byte(s)") || err.contains("invalid UTF-8"),
+        "skips reported: {err}"
+    );
+    let out = v.run(&["ml", "tag", &f, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("looks binary"));
+    let out = v.run(&["ml", "extract", "/nonexistent/report.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/report.txt"));
+}
+
+#[test]
+fn tag_prints_techniques_with_evidence_from_the_text() {
+    let v = Vigil::new();
+    let (j, code) = v.json(&["ml", "tag", &fixture("report.md")]);
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(fixture("report.md")).expect("fixture");
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = squash(&text);
+    let techs = j["techniques"].as_array().expect("techniques");
+    assert!(!techs.is_empty());
+    let mut last = f64::INFINITY;
+    for t in techs {
+        let id = t["id"].as_str().expect("id");
+        assert!(id.starts_with('T') && id.len() >= 5, "{id}");
+        let s = t["score"].as_f64().expect("score");
+        assert!((0.0..=1.0).contains(&s) && s <= last, "best first");
+        last = s;
+        let ev = t["evidence"].as_array().expect("evidence");
+        assert!(!ev.is_empty(), "{id} cites no sentence");
+        for e in ev {
+            let e = e.as_str().expect("sentence");
+            assert!(text.contains(&squash(e)), "evidence not from the text: {e}");
+        }
+    }
+    assert!(
+        techs.iter().any(|t| t["id"] == "T1547.001"),
+        "the Run key is described: {j}"
+    );
+}
+
+#[test]
+fn score_domains_streams_one_line_per_domain_in_order() {
+    let v = Vigil::new();
+    let input = b"google.com\n# comment\n\nxkqjzv8w3lpt.top\nWIKIPEDIA.ORG.\nbad domain\nqwxz-paypal-login-secure-verify.info\n";
+    let out = v.run_stdin(&["ml", "score-domains", "-", "--json"], input);
+    assert_eq!(out.status.code(), Some(1), "a skipped line is reported");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 6"));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l["domain"].as_str().expect("domain"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "google.com",
+            "xkqjzv8w3lpt.top",
+            "WIKIPEDIA.ORG.",
+            "qwxz-paypal-login-secure-verify.info"
+        ]
+    );
+    for l in &lines {
+        assert_eq!(l.as_object().map(|o| o.len()), Some(2));
+        let s = l["score"].as_f64().expect("score");
+        assert!((0.0..=1.0).contains(&s));
+    }
+    assert!(lines[1]["score"].as_f64() > lines[0]["score"].as_f64());
+    assert!(lines[3]["score"].as_f64() > lines[2]["score"].as_f64());
+}
+
+#[test]
+fn attribute_ranks_groups_with_evidence() {
+    let v = Vigil::new();
+    let (j, code) = v.json(&[
+        "ml",
+        "attribute",
+        "--technique",
+        "T1059",
+        "--technique",
+        "T1566",
+        "--software",
+        "S0154",
+    ]);
+    assert_eq!(code, 0);
+    let groups = j["groups"].as_array().expect("groups");
+    assert!(!groups.is_empty());
+    for w in groups.windows(2) {
+        assert!(w[0]["score"].as_f64() >= w[1]["score"].as_f64());
+    }
+    for g in groups {
+        for k in ["id", "name", "score", "evidence"] {
+            assert!(g.get(k).is_some(), "{k} missing in {g}");
+        }
+    }
+    assert!(groups
+        .iter()
+        .any(|g| g["id"].as_str().is_some_and(|i| i.starts_with('G'))));
+    // Turla's own toolset puts Turla first.
+    let (j, _) = v.json(&[
+        "ml",
+        "attribute",
+        "--software",
+        "ComRAT",
+        "--software",
+        "Gazer",
+        "--software",
+        "LightNeuron",
+        "--top",
+        "3",
+    ]);
+    assert_eq!(j["groups"][0]["id"], "G0010", "{j}");
+    let out = v.run(&["ml", "attribute", "--technique", "1059"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an ATT&CK technique id"));
+    let out = v.run(&["ml", "attribute"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn damaged_or_missing_models_name_the_file_and_the_fix() {
+    let v = Vigil::new();
+    let models = v.data().join("damaged");
+    std::fs::create_dir_all(&models).expect("dir");
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/models/domain.vgm");
+    let bytes = std::fs::read(good).expect("committed model");
+    std::fs::write(models.join("domain.vgm"), &bytes[..bytes.len() / 3]).expect("write");
+    // Another model's bytes under the tagger's name.
+    std::fs::write(models.join("tagger.vgm"), &bytes).expect("write");
+    let m = models.display().to_string();
+    let out = v.run_stdin(
+        &["ml", "score-domains", "-", "--models", &m],
+        b"example.org\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("vigil ml train") && e.contains("domain"), "{e}");
+    let out = v.run(&["ml", "tag", &fixture("report.md"), "--models", &m]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("expected `tagger`") && e.contains("vigil ml train"),
+        "{e}"
+    );
+    let out = v.run(&["ml", "attribute", "--technique", "T1059", "--models", &m]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("cannot read") && e.contains("attribution.vgm"),
+        "{e}"
+    );
+    let (j, code) = v.json(&["ml", "info", "--models", &m]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        j["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .filter(|r| r.get("error").is_some())
+            .count(),
+        3
+    );
+}
+
+/// A tiny ATT&CK excerpt made for this test: the attack-patterns and the group the fixture report should link to.
+fn attack_excerpt(dir: &Path) -> String {
+    let ap = |id: &str, name: &str, uuid: &str| {
+        serde_json::json!({"type": "attack-pattern", "spec_version": "2.1", "id": format!("attack-pattern--{uuid}"),
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": name,
+            "external_references": [{"source_name": "mitre-attack", "external_id": id}]})
+    };
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--6b3f9a8e-54a4-4d3b-9a38-0d8c1f0e7a11", "objects": [
+        ap("T1547.001", "Registry Run Keys / Startup Folder", "0b6f3d2e-5a41-4f7e-9b1c-2d3e4f5a6b71"),
+        ap("T1203", "Exploitation for Client Execution", "1c7a4e3f-6b52-4a8f-8c2d-3e4f5a6b7c82"),
+        ap("T1105", "Ingress Tool Transfer", "2d8b5f4a-7c63-4b9a-9d3e-4f5a6b7c8d93"),
+    ]});
+    let p = dir.join("attack-excerpt.json");
+    std::fs::write(&p, bundle.to_string()).expect("write");
+    p.display().to_string()
+}
+
+#[test]
+fn report_ingest_stores_machine_labelled_suggestions_and_review_removes_the_label() {
+    let v = Vigil::new();
+    let (_, code) = v.json(&["ingest", &attack_excerpt(v.data())]);
+    assert_eq!(code, 0);
+    let (j, code) = v.json(&["ingest", &fixture("report.md"), "--format", "report"]);
+    assert_eq!(code, 0, "{j}");
+    let r = &j["reports"][0];
+    let report_id = r["report"].as_str().expect("report id").to_string();
+    assert!(r["indicators"].as_u64() >= Some(5), "{r}");
+    assert!(r["added"].as_u64() > Some(5));
+
+    // The report object refers to what was found; suggestions carry the machine label.
+    let (shown, _) = v.json(&["show", &report_id]);
+    let text = shown.to_string();
+    assert!(text.contains("\"type\":\"report\""), "{text}");
+    let (pending, _) = v.json(&["review", "list", "--report", &report_id]);
+    let rows = pending["pending"].as_array().expect("pending");
+    assert!(rows.len() >= 5, "{pending}");
+    let rel = rows
+        .iter()
+        .find(|r| {
+            r["type"] == "relationship"
+                && r["what"].as_str().is_some_and(|w| w.contains("T1547.001"))
+        })
+        .expect("the technique link is pending review");
+    let rel_id = rel["id"].as_str().expect("id").to_string();
+    assert!(rel["confidence"].as_u64().is_some());
+    let (obj, _) = v.json(&["show", &rel_id]);
+    let o = obj.to_string();
+    assert!(
+        o.contains("machine-generated") && o.contains("x_vigil_model"),
+        "{o}"
+    );
+    assert!(o.contains("x_vigil_evidence"));
+
+    // Confirm one, reject another.
+    let ind = rows
+        .iter()
+        .find(|r| r["type"] == "indicator")
+        .expect("an indicator")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (_, code) = v.json(&["review", "confirm", &rel_id]);
+    assert_eq!(code, 0);
+    let (_, code) = v.json(&["review", "reject", &ind, "--note", "benign CDN"]);
+    assert_eq!(code, 0);
+    let (obj, _) = v.json(&["show", &rel_id]);
+    let o = obj.to_string();
+    assert!(
+        !o.contains("\"machine-generated\"") && !o.contains("x_vigil_machine_generated"),
+        "{o}"
+    );
+    assert!(o.contains("\"confirmed\""));
+    // Reviewed twice is an error naming the state.
+    let out = v.run(&["review", "confirm", &rel_id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("confirmed"));
+    let (after, _) = v.json(&["review", "list", "--report", &report_id]);
+    assert_eq!(
+        after["total"].as_u64(),
+        pending["total"].as_u64().map(|n| n - 2)
+    );
+
+    // Reading the same report again adds nothing and does not undo the review.
+    let (j, code) = v.json(&["ingest", &fixture("report.md"), "--format", "report"]);
+    assert_eq!(code, 0);
+    assert_eq!(j["reports"][0]["added"], 0);
+    let (obj, _) = v.json(&["show", &rel_id]);
+    assert!(obj.to_string().contains("\"confirmed\""));
+}
+
+#[test]
+fn training_is_reproducible_and_the_committed_artifacts_are_fresh() {
+    let Some(corpus) =
+        shared_data("training_is_reproducible_and_the_committed_artifacts_are_fresh")
+    else {
+        return;
+    };
+    let v = Vigil::new();
+    let c = corpus.display().to_string();
+    let a = v.data().join("a").display().to_string();
+    let b = v.data().join("b").display().to_string();
+    for out in [&a, &b] {
+        let (j, code) = v.json(&[
+            "ml",
+            "train",
+            "--task",
+            "attribute",
+            "--corpus",
+            &c,
+            "--out",
+            out,
+        ]);
+        assert_eq!(code, 0, "{j}");
+    }
+    let fa = std::fs::read(Path::new(&a).join("attribution.vgm")).expect("a");
+    let fb = std::fs::read(Path::new(&b).join("attribution.vgm")).expect("b");
+    assert!(fa == fb, "two trainings gave different bytes");
+    // Every committed artifact is what the training code gives today (all tasks: about a minute on 2 cores).
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ml/models")
+        .display()
+        .to_string();
+    let (j, code) = v.json(&[
+        "ml", "train", "--corpus", &c, "--out", &committed, "--check",
+    ]);
+    assert_eq!(
+        code, 0,
+        "stale committed artifacts; rebuild with `vigil ml train --corpus ../shared/data --out crates/ml/models`: {j}"
+    );
+    assert_eq!(j["artifacts"].as_array().map(Vec::len), Some(3));
+}

@@ -1,0 +1,28 @@
+//! Domain model settings on the validation split inside the training families (never the held-out ones):
+//! `cargo run --release -p vigil-ml --example ml_domval -- CORPUS EPOCHS LR L2 CAP DYN(0|1)...`
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let corpus = std::path::PathBuf::from(
+        a.first()
+            .ok_or("usage: ml_domval CORPUS [EPOCHS LR L2 CAP DYN]...")?,
+    );
+    for c in a[1..].chunks(5) {
+        if c.len() < 5 {
+            break;
+        }
+        let p = vigil_ml::domain::Params {
+            epochs: c[0].parse()?,
+            lr: c[1].parse()?,
+            l2: c[2].parse()?,
+            per_family_cap: c[3].parse()?,
+            dyn_dns: c[4] == "1",
+        };
+        let t0 = std::time::Instant::now();
+        let (auc, tpr) = vigil_ml::domain::validate(&corpus, p)?;
+        println!(
+            "{p:?}: validation AUC {auc:.4}, TPR@1%FPR {tpr:.4} ({:.0} s)",
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
