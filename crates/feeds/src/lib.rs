@@ -341,9 +341,7 @@ impl<'a, S: Store + FeedStore> Pull<'a, S> {
         }
         if let (Some(x), Some(f)) = (self.extra, format) {
             if x.handles(f) {
-                let c = x
-                    .ingest(paths, f, &self.opts)
-                    .map_err(FeedError::Ingest)?;
+                let c = x.ingest(paths, f, &self.opts).map_err(FeedError::Ingest)?;
                 self.report.added += c.added;
                 self.report.updated += c.updated;
                 self.report.unchanged += c.unchanged;
