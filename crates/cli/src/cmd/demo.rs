@@ -13,6 +13,22 @@ use crate::args::{Cli, DemoArgs};
 
 const SAMPLE_BUNDLE: &str = include_str!("../../demo/sample-bundle.json");
 const SAMPLE_IOCS: &str = include_str!("../../demo/sample-iocs.txt");
+const SAMPLE_REPORT: &str = include_str!("../../demo/sample-report.txt");
+
+/// Demo telemetry: Zeek DNS log lines of a fictional ministry network; `{lumma}` is replaced by a LummaC2 domain
+/// from the shared maltrail list when it is present.
+const DEMO_DNS_LOG: &str = r#"{"ts":"2026-11-28T09:15:02.118Z","uid":"CdA1","id.orig_h":"10.20.0.15","id.orig_p":53211,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"{lumma}","qtype_name":"A","rcode_name":"NOERROR"}
+{"ts":"2026-11-28T09:16:40.003Z","uid":"CdA2","id.orig_h":"10.20.0.31","id.orig_p":51002,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"www.europa.eu","qtype_name":"A","rcode_name":"NOERROR"}
+{"ts":"2026-11-28T10:02:11.550Z","uid":"CdA3","id.orig_h":"10.20.0.44","id.orig_p":49811,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"cdn-update.example","qtype_name":"A","rcode_name":"NOERROR"}
+{"ts":"2026-11-28T10:05:27.901Z","uid":"CdA4","id.orig_h":"10.20.0.44","id.orig_p":49812,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"notcdn-update.example","qtype_name":"A","rcode_name":"NXDOMAIN"}
+"#;
+
+/// Demo inventory of the fictional ministry: two components named in CISA KEV, one that is not.
+const DEMO_INVENTORY: &str = "vendor,product,version,host,internet_facing,criticality
+Apache,Log4j2,2.14.1,intranet-app-02.ministry.example,false,high
+Citrix,Session Recording,,rec-01.ministry.example,false,medium
+PostgreSQL,PostgreSQL,16.4,db-01.ministry.example,false,high
+";
 
 /// The shared data folder: the flag, else `../shared/data` from the working directory or from the repository.
 fn shared_dir(a: &DemoArgs) -> Option<PathBuf> {
@@ -176,6 +192,9 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
         };
         let _ = super::query::show(&env, &show);
     }
+    if let Err(e) = tour(&env, shared.as_deref()) {
+        println!("\n(the rest of the tour stopped: {e:#})");
+    }
     println!("\nTry next:");
     for t in &tries {
         println!("  {t}");
@@ -235,6 +254,162 @@ fn serve_demo(env: &Env, a: &DemoArgs) -> anyhow::Result<u8> {
             println!("  try: curl -H 'Accept: application/taxii+json;version=2.1' -u x:{m_token} {url}/taxii2/vigil/collections/");
         }
     })
+}
+
+/// Runs this `vigil` binary on the demo store and returns its stdout (stderr is shown on failure).
+fn vigil(env: &Env, args: &[&str]) -> anyhow::Result<(i32, String)> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .arg("--data")
+        .arg(&env.data)
+        .args(args)
+        .output()?;
+    let code = out.status.code().unwrap_or(2);
+    if code >= 2 {
+        anyhow::bail!(
+            "vigil {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok((code, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// The other capabilities on the demo store: a hunt over a small DNS log, vulnerability notices for a demo
+/// ministry, and the models reading a report.
+fn tour(env: &Env, shared: Option<&Path>) -> anyhow::Result<()> {
+    let tmp = tempdir_in(&env.data)?;
+    let res = tour_in(env, shared, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    res
+}
+
+fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
+    // Hunting.
+    let lumma = shared
+        .and_then(|s| std::fs::read_to_string(s.join("maltrail/lummac2.txt")).ok())
+        .and_then(|t| {
+            t.lines()
+                .map(str::trim)
+                .find(|l| {
+                    !l.is_empty()
+                        && !l.starts_with('#')
+                        && !l.contains('/')
+                        && l.chars().any(|c| c.is_ascii_alphabetic())
+                })
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "www.example.org".into());
+    let log = tmp.join("dns.log");
+    std::fs::write(&log, DEMO_DNS_LOG.replace("{lumma}", &lumma))?;
+    let sightings = tmp.join("sightings.jsonl");
+    let log_s = log.display().to_string();
+    let out_s = sightings.display().to_string();
+    println!("\nHunting: the store's indicators against a small Zeek DNS log (4 queries)\n");
+    let (_, summary) = vigil(env, &["hunt", &log_s, "--out", &out_s, "--json"])?;
+    let summary: serde_json::Value = serde_json::from_str(&summary)?;
+    println!(
+        "  {} lines, {} hits, {} indicators in the set",
+        summary["lines"], summary["hits"], summary["indicators"]
+    );
+    for line in std::fs::read_to_string(&sightings)?.lines() {
+        let s: serde_json::Value = serde_json::from_str(line)?;
+        let names = |k: &str| {
+            s[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        println!(
+            "  line {}  {:<28} {} -> malware [{}] actors [{}]  TLP:{} score {:.0}",
+            s["line"],
+            s["observed"].as_str().unwrap_or(""),
+            s["ts"].as_str().unwrap_or(""),
+            names("malware"),
+            names("actors"),
+            s["tlp"].as_str().unwrap_or("").to_uppercase(),
+            s["score"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!("  (notcdn-update.example is a near miss: domain indicators match a name and its subdomains, label by label)");
+
+    // Vulnerability notices.
+    if let Some(kev) = shared
+        .map(|s| s.join("cisa-kev/known_exploited_vulnerabilities.json"))
+        .filter(|p| p.is_file())
+    {
+        println!("\nVulnerability notices: CISA KEV, and the inventory of a demo ministry (3 components)\n");
+        vigil(env, &["ingest", &kev.display().to_string(), "--json"])?;
+        let name = "Demo Ministry of Finance";
+        let (_, members) = vigil(env, &["members", "list", "--json"])?;
+        let members: serde_json::Value = serde_json::from_str(&members)?;
+        let list = members
+            .as_array()
+            .or_else(|| members["members"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let id = match list.iter().find(|m| m["name"] == name) {
+            Some(m) => m["id"].to_string(),
+            None => {
+                let (_, m) = vigil(
+                    env,
+                    &[
+                        "members",
+                        "add",
+                        "--name",
+                        name,
+                        "--country",
+                        "BE",
+                        "--kind",
+                        "ministry",
+                        "--json",
+                    ],
+                )?;
+                serde_json::from_str::<serde_json::Value>(&m)?["id"].to_string()
+            }
+        };
+        let inv = tmp.join("inventory.csv");
+        std::fs::write(&inv, DEMO_INVENTORY)?;
+        vigil(
+            env,
+            &[
+                "inventory",
+                "import",
+                "--member",
+                &id,
+                &inv.display().to_string(),
+                "--json",
+            ],
+        )?;
+        let (_, text) = vigil(env, &["notices", "--member", &id])?;
+        print!("{text}");
+        let (_, list) = vigil(env, &["notices", "--member", &id, "--json"])?;
+        let list: serde_json::Value = serde_json::from_str(&list)?;
+        if let Some(first) = list.as_array().and_then(|a| a.first()) {
+            let nid = first["id"].as_str().unwrap_or_default().to_string();
+            println!("\n  The first notice as the member reads it (vigil notices show {nid} --format md):\n");
+            let (_, md) = vigil(env, &["notices", "show", &nid, "--format", "md"])?;
+            for l in md.lines().take(28) {
+                println!("    {l}");
+            }
+        }
+    }
+
+    // The models.
+    let report = tmp.join("glass-heron-report.txt");
+    std::fs::write(&report, SAMPLE_REPORT)?;
+    let report_s = report.display().to_string();
+    println!("\nAI: indicators and ATT&CK techniques read from a short report (crates/cli/demo/sample-report.txt)\n");
+    let (_, x) = vigil(env, &["ml", "extract", &report_s])?;
+    print!("{x}");
+    println!("  (names under the reserved .example domain are not public-suffix names, so the extractor leaves them out)");
+    let (_, t) = vigil(env, &["ml", "tag", &report_s])?;
+    print!("{t}");
+    Ok(())
 }
 
 fn tempdir_in(data: &Path) -> anyhow::Result<PathBuf> {

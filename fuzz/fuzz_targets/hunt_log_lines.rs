@@ -1,0 +1,29 @@
+//! The hunt's line parsers (Zeek TSV with headers, Zeek JSON, EVE, BIND, unbound, Squid) on arbitrary lines.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use vigil_hunt::logs::{Format, Parser, Record};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
+    let format = match sel % 6 {
+        0 => Format::ZeekTsv,
+        1 => Format::ZeekJson,
+        2 => Format::Eve,
+        3 => Format::Bind,
+        4 => Format::Unbound,
+        _ => Format::Squid,
+    };
+    let mut parser = Parser::new(&format);
+    let mut rec = Record::default();
+    for line in body.split(|&b| b == b'\n') {
+        if parser.is_header_line(line) {
+            parser = parser.with_header_line(line);
+            continue;
+        }
+        if parser.parse(line, &mut rec).is_ok() {
+            let _ = parser.timestamp(line, &rec);
+        }
+    }
+});
