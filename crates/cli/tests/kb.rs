@@ -548,17 +548,32 @@ fn demo_tours_every_capability() {
     assert!(out.status.success(), "demo failed: {err}");
     assert!(!text.contains("the rest of the tour stopped"), "{text}");
     // Knowledge base: the real actor with its country.
-    assert!(text.contains("intrusion-set APT28") && text.contains("country: RU"), "{text}");
+    assert!(
+        text.contains("intrusion-set APT28") && text.contains("country: RU"),
+        "{text}"
+    );
     // Hunting: the LummaC2 domain and the sample family are found, the near miss is not.
     assert!(text.contains("4 lines, 2 hits"), "{text}");
     assert!(text.contains("malware [lummac2]"), "{text}");
-    assert!(text.contains("malware [QuillLoader] actors [GLASS HERON]"), "{text}");
-    assert!(!text.contains("line 4 "), "the near miss was reported: {text}");
+    assert!(
+        text.contains("malware [QuillLoader] actors [GLASS HERON]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("line 4 "),
+        "the near miss was reported: {text}"
+    );
     // Notices: KEV-listed Log4j on the demo ministry's inventory, with a deadline and plain-language sections.
     assert!(text.contains("CVE-2021-44228"), "{text}");
-    assert!(text.contains("## What to do") && text.contains("## By when"), "{text}");
+    assert!(
+        text.contains("## What to do") && text.contains("## By when"),
+        "{text}"
+    );
     // The models: the report's hash and CVE are extracted.
-    assert!(text.contains("5f4dcc3b5aa765d61d8327deb882cf992b95f1c7a8e3b0b1b7b0b5d1c4e2f3a9"), "{text}");
+    assert!(
+        text.contains("5f4dcc3b5aa765d61d8327deb882cf992b95f1c7a8e3b0b1b7b0b5d1c4e2f3a9"),
+        "{text}"
+    );
     // A second run over the same store adds nothing new and still tours.
     let again = v.run(&["demo", "--shared", &s.display().to_string()]);
     assert!(again.status.success());
