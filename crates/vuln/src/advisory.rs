@@ -493,7 +493,7 @@ fn stix_time(s: &str) -> Option<String> {
 pub fn is_cve(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 13
-        && s[..4].eq_ignore_ascii_case("CVE-")
+        && b[..4].eq_ignore_ascii_case(b"CVE-")
         && b[4..8].iter().all(u8::is_ascii_digit)
         && b[8] == b'-'
         && b[9..].iter().all(u8::is_ascii_digit)
@@ -1933,6 +1933,14 @@ pub fn read_csaf(location: &str, doc: &Value) -> (Vec<Advisory>, Vec<Diagnostic>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `advisories` fuzz target: a multi-byte character across byte 4 made `is_cve` slice inside it.
+    #[test]
+    fn is_cve_on_non_ascii_text_does_not_panic() {
+        assert!(!is_cve("  \u{fffd}`tfml              "));
+        assert!(!is_cve("CV\u{e9}-2024-12345"));
+        assert!(is_cve("cve-2024-12345"));
+    }
 
     #[test]
     fn epss_reader() {
