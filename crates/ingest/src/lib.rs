@@ -51,19 +51,22 @@ fn mode_of(derived: bool) -> PutMode {
 fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
     match item {
         Item::Object {
-            mut object,
+            object,
             original_id,
             derived,
-        } => {
-            mark(opts, public, &mut object);
-            Msg::Object {
-                p: Prepared::new(object, mode_of(derived)),
-                original_id,
-                derived,
-            }
-        }
+        } => Msg::Object {
+            p: marked(opts, public, object, mode_of(derived)),
+            original_id,
+            derived,
+        },
         other => Msg::Other(other),
     }
+}
+
+/// The object with the TLP defaults applied, prepared for writing.
+fn marked(opts: &Options, public: bool, mut o: StixObject, mode: PutMode) -> Prepared {
+    mark(opts, public, &mut o);
+    Prepared::new(o, mode)
 }
 
 /// What `vigil ingest` was asked to do.
@@ -510,9 +513,9 @@ fn mark(opts: &Options, public: bool, o: &mut StixObject) {
 
 impl FileWriter<'_, '_> {
     /// Stores an object the writer made itself (a link's relationship or fallback).
-    fn put(&mut self, mut o: StixObject, mode: PutMode) -> Result<(), StoreError> {
-        mark(self.opts, self.public, &mut o);
-        self.put_prepared(&Prepared::new(o, mode), None, mode)
+    fn put(&mut self, o: StixObject, mode: PutMode) -> Result<(), StoreError> {
+        let p = marked(self.opts, self.public, o, mode);
+        self.put_prepared(&p, None, mode)
     }
 
     fn put_prepared(
@@ -572,19 +575,8 @@ impl FileWriter<'_, '_> {
 
     fn item(&mut self, item: Item) -> Result<(), StoreError> {
         match item {
-            Item::Object {
-                object,
-                original_id,
-                derived,
-            } => {
-                let mut object = object;
-                mark(self.opts, self.public, &mut object);
-                self.msg(Msg::Object {
-                    p: Prepared::new(object, mode_of(derived)),
-                    original_id,
-                    derived,
-                })
-            }
+            // Objects come through `msg` already prepared; this arm only serves callers that pass raw items.
+            object @ Item::Object { .. } => self.msg(prepare(object, self.opts, self.public)),
             Item::Link(link) => self.link(link),
             Item::WarningList(wl) => {
                 let out = self.tx.put_warninglist(&wl)?;
