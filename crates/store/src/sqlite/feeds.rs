@@ -1,6 +1,6 @@
 //! The SQLite side of [`FeedStore`].
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
 use super::SqliteStore;
 use crate::feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
@@ -71,25 +71,9 @@ fn feed_row(r: &rusqlite::Row) -> rusqlite::Result<FeedRecord> {
     })
 }
 
-impl SqliteStore {
-    fn feed_write<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Db("writer poisoned".into()))?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-}
-
 impl FeedStore for SqliteStore {
     fn put_feed(&self, f: &FeedRecord) -> Result<(), StoreError> {
-        self.feed_write(|c| {
+        self.simple_write(|c| {
             c.prepare_cached(
                 "INSERT INTO feeds (name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -134,7 +118,7 @@ impl FeedStore for SqliteStore {
     }
 
     fn remove_feed(&self, name: &str) -> Result<bool, StoreError> {
-        self.feed_write(|c| {
+        self.simple_write(|c| {
             c.execute("DELETE FROM feed_cursors WHERE feed = ?1", [name])?;
             Ok(c.execute("DELETE FROM feeds WHERE name = ?1", [name])? > 0)
         })
@@ -159,7 +143,7 @@ impl FeedStore for SqliteStore {
     }
 
     fn put_feed_cursor(&self, feed: &str, k: &FeedCursor) -> Result<(), StoreError> {
-        self.feed_write(|c| {
+        self.simple_write(|c| {
             c.prepare_cached(
                 "INSERT INTO feed_cursors (feed, key, etag, last_modified, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (feed, key) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
@@ -171,7 +155,7 @@ impl FeedStore for SqliteStore {
     }
 
     fn record_feed_pull(&self, feed: &str, p: &FeedPullRecord) -> Result<(), StoreError> {
-        self.feed_write(|c| {
+        self.simple_write(|c| {
             let n = match &p.error {
                 None => c.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_added = ?3,

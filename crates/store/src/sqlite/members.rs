@@ -94,7 +94,9 @@ impl SqliteStore {
         Ok(out)
     }
 
-    fn simple_write<T>(
+    /// Runs `f` in one immediate write transaction on the writer connection (shared by the member, vuln and
+    /// feed tables).
+    pub(super) fn simple_write<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

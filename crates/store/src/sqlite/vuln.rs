@@ -51,14 +51,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection, &str) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Db("writer poisoned".into()))?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx, &now_micros())?;
-        tx.commit()?;
-        Ok(out)
+        self.simple_write(|c| f(c, &now_micros()))
     }
 }
 
