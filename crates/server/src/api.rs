@@ -3,8 +3,7 @@
 //! knowledge goes through [`crate::policy::scope`], so an object a caller may not see is a 404 exactly like one
 //! that does not exist.
 //!
-//! Not here yet, on purpose: inventories, notices and hunts/sightings belong to capabilities that are not built;
-//! their endpoints arrive with them rather than as placeholders.
+//! Inventories, notices and sightings are in [`crate::member_api`]; they are documented here too.
 
 use std::sync::Arc;
 
@@ -31,8 +30,14 @@ use crate::AppState;
 #[openapi(
     info(title = "Vigil REST API", version = "1", description = "Sovereign threat intelligence: knowledge base, members, exports. \
         Authenticate with an API token as HTTP Bearer, or as the password of HTTP Basic."),
-    paths(get_object, search, ingest, list_members, add_member, stats, export_stix),
-    components(schemas(ErrorBody, ErrorDetail, ObjectView, RelatedView, SearchPage, SearchItem, MemberView, MembersPage, NewMember, NewMemberId, ExportPage)),
+    paths(get_object, search, ingest, list_members, add_member, stats, export_stix,
+        crate::member_api::list_notices, crate::member_api::get_notice, crate::member_api::notice_versions,
+        crate::member_api::change_notice, crate::member_api::list_inventories, crate::member_api::upload_inventory,
+        crate::member_api::remove_inventory, crate::member_api::list_sightings),
+    components(schemas(ErrorBody, ErrorDetail, ObjectView, RelatedView, SearchPage, SearchItem, MemberView, MembersPage, NewMember, NewMemberId, ExportPage,
+        crate::member_api::NoticeItem, crate::member_api::NoticesPage, crate::member_api::NoticeVersionView,
+        crate::member_api::StatusChange, crate::member_api::InventoryView, crate::member_api::InventoriesPage,
+        crate::member_api::UploadReport, crate::member_api::SightingsPage)),
     modifiers(&Security),
     security(("bearer" = []), ("basic" = []))
 )]
@@ -69,7 +74,7 @@ async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -77,12 +82,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+pub(crate) fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
     serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
 }
 
-fn actor(p: Option<&Principal>) -> String {
+pub(crate) fn actor(p: Option<&Principal>) -> String {
     p.map(|p| format!("member-{}/token-{}", p.member_id, p.token_id))
         .unwrap_or_else(|| "anonymous".into())
 }

@@ -8,7 +8,9 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod member_api;
 pub mod metrics;
+pub mod notices;
 pub mod policy;
 pub mod taxii;
 pub mod tokens;
@@ -43,6 +45,8 @@ pub struct ServerConfig {
     /// Entries kept in the response cache (pages are cached until the store changes).
     pub cache_entries: usize,
     pub title: String,
+    /// Publisher namespace written into the CSAF form of notices.
+    pub publisher_namespace: String,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +63,7 @@ impl Default for ServerConfig {
             quota_per_minute: None,
             cache_entries: 4096,
             title: "Vigil".into(),
+            publisher_namespace: "https://vigil.local".into(),
         }
     }
 }
@@ -75,6 +80,25 @@ pub struct AppState {
     pub cache: taxii::PageCache,
     pub audit: audit::Audit,
     pub eligibility_extra: Vec<String>,
+    /// What the binary wires in once the state exists (set at most once, before serving).
+    pub hooks: std::sync::OnceLock<Hooks>,
+}
+
+/// Work the server asks of the binary, which owns what the server crate may not do itself.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// A member's inventory changed (uploaded or removed): re-evaluate that member's notices; returns the report.
+    #[allow(clippy::type_complexity)]
+    pub inventory_changed:
+        Option<Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("inventory_changed", &self.inventory_changed.is_some())
+            .finish()
+    }
 }
 
 impl AppState {
@@ -96,6 +120,7 @@ impl AppState {
             data,
             cfg,
             eligibility_extra,
+            hooks: std::sync::OnceLock::new(),
         }))
     }
 }
@@ -106,6 +131,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(taxii::router())
         .merge(api::router())
+        .merge(member_api::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -5,8 +5,8 @@
 //! Collections: `shared-clear`, `shared-green`, `shared-amber` hold knowledge-base objects at that level that the
 //! caller may see (through [`crate::policy::scope`]); `shared-amber` also carries the AMBER+STRICT and RED objects
 //! shared with the caller, since TAXII offers no better place, and unmarked objects appear there as the configured
-//! default (AMBER) says. `member-<id>` is that member's notices and sightings (none exist yet: an empty, valid
-//! collection). `inbox-<id>` is read-write for that member: what it posts is stored at once, marked with its
+//! default (AMBER) says. `member-<id>` is that member's own collection: its notices (each version a STIX `report`,
+//! each status change a `note`) and its sightings (see [`crate::notices`]). `inbox-<id>` is read-write for that member: what it posts is stored at once, marked with its
 //! identity, readable there, and promoted into the knowledge base only by the operator (`vigil inbox promote`).
 //!
 //! Paging keys on the store's insertion sequence: `next` is an opaque cursor holding the last sequence number
@@ -131,7 +131,7 @@ impl Coll {
                 tlp_min: t,
                 tlp_max: t,
             },
-            Coll::Member(_) => PageSource::Empty,
+            Coll::Member(m) => PageSource::Member { member: m },
             Coll::Inbox(m) => PageSource::Inbox { member: m },
         }
     }

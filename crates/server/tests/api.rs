@@ -763,3 +763,365 @@ async fn members_over_rest_follow_the_policy() {
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).expect("audit log");
     assert!(audit.contains("members.add") && !audit.contains(&admin));
 }
+
+// ------------------------------------------------------------------------ notices, inventories, sightings
+
+/// Real notices for members A and B: one OSV advisory per member's package, scanned over purl inventories by
+/// `vigil-vuln`, stored and published as `vigil scan` does.
+fn with_notices(f: &Fixture) -> (String, String) {
+    use vigil_store::{NoticeRecord, VulnStore};
+    let osv = |id: &str, pkg: &str| {
+        format!(
+            r#"{{"id":"{id}","modified":"2024-05-01T00:00:00Z","summary":"Remote code execution in {pkg}","aliases":["CVE-2024-{n}"],
+            "affected":[{{"package":{{"ecosystem":"PyPI","name":"{pkg}"}},"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"2.0"}}]}}]}}]}}"#,
+            n = if pkg == "alpha" { "99101" } else { "99102" }
+        )
+    };
+    let mut b = vigil_vuln::IndexBuilder::new();
+    b.add_batch(vigil_vuln::read_advisories(
+        "a.json",
+        osv("GHSA-test-0001-aaaa", "alpha").as_bytes(),
+    ));
+    b.add_batch(vigil_vuln::read_advisories(
+        "b.json",
+        osv("GHSA-test-0002-bbbb", "beta").as_bytes(),
+    ));
+    let ix = b.build();
+    let mut out = Vec::new();
+    for (member, purl) in [
+        (f.a_id, "pkg:pypi/alpha@1.0"),
+        (f.b_id, "pkg:pypi/beta@1.5"),
+    ] {
+        f.store
+            .put_inventory(member, "sbom.txt", "purl", 1, 0, purl.as_bytes())
+            .expect("inventory");
+        let inv = vigil_vuln::read_inventory("sbom.txt", purl.as_bytes());
+        let r = vigil_vuln::scan(&ix, &inv.items, &vigil_vuln::ScanOptions::default());
+        let notices = vigil_vuln::build_notices(
+            &member.to_string(),
+            &r,
+            &ix,
+            Tlp::AmberStrict,
+            "2024-06-01T00:00:00.000Z",
+        );
+        assert_eq!(notices.len(), 1, "one notice for member {member}");
+        let n = &notices[0];
+        let rec = NoticeRecord {
+            id: n.id.clone(),
+            member_id: member,
+            vulnerability: n.vulnerability.clone(),
+            version: 0,
+            status: "new".into(),
+            priority: n.priority.as_str().into(),
+            deadline: n.deadline.clone(),
+            fingerprint: n.fingerprint.clone(),
+            tlp: Some(n.tlp),
+            json: serde_json::to_string(n).expect("json"),
+            created_at: String::new(),
+            updated_at: String::new(),
+            acknowledged_at: None,
+            resolved_at: None,
+            status_note: None,
+        };
+        let stored = f
+            .store
+            .put_notice_version(&rec, "first notice")
+            .expect("notice");
+        assert_eq!(
+            vigil_server::notices::publish_version(f.store.as_ref(), &stored).expect("publish"),
+            1
+        );
+        out.push(stored.id);
+    }
+    (out[0].clone(), out[1].clone())
+}
+
+async fn send(f: &Fixture, method: &str, uri: &str, tok: &str, body: &str) -> (StatusCode, Value) {
+    let (s, _, b) = call(
+        f,
+        method,
+        uri,
+        bearer(tok),
+        Some("application/json"),
+        body.as_bytes().to_vec(),
+    )
+    .await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn notices_over_rest_are_the_members_own() {
+    let f = fixture();
+    let (na, nb) = with_notices(&f);
+    // A member lists exactly its own notices; the operator sees both, or one member's on request.
+    let (s, v) = get_json(&f, "/api/v1/notices", &f.a).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ids = ids_in(&v, "items");
+    assert_eq!(ids, vec![na.clone()]);
+    let it = &v["items"][0];
+    assert_eq!(it["vulnerability"], "CVE-2024-99101");
+    assert_eq!(it["status"], "new");
+    assert_eq!(it["tlp"], "amber+strict");
+    assert!(it["summary"]["action"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    let (_, v) = get_json(&f, "/api/v1/notices", &f.op).await;
+    assert_eq!(ids_in(&v, "items").len(), 2);
+    let (_, v) = get_json(&f, &format!("/api/v1/notices?member={}", f.b_id), &f.op).await;
+    assert_eq!(ids_in(&v, "items"), vec![nb.clone()]);
+    // Another member's notice, by id or by naming the member: 404 as if it did not exist.
+    for uri in [
+        format!("/api/v1/notices/{nb}"),
+        format!("/api/v1/notices/{nb}?format=csaf"),
+        format!("/api/v1/notices/{nb}/versions"),
+        format!("/api/v1/notices?member={}", f.b_id),
+        format!("/api/v1/inventories?member={}", f.b_id),
+        format!("/api/v1/sightings?member={}", f.b_id),
+    ] {
+        let (s, v) = get_json(&f, &uri, &f.a).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}: {v}");
+        assert_eq!(v["error"]["code"], "not_found");
+    }
+    for action in ["acknowledge", "resolve"] {
+        let (s, _) = send(
+            &f,
+            "POST",
+            &format!("/api/v1/notices/{nb}/{action}"),
+            &f.a,
+            "",
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    // Every rendering of its own notice.
+    let (s, v) = get_json(&f, &format!("/api/v1/notices/{na}"), &f.a).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["id"], na.as_str());
+    let (s, v) = get_json(&f, &format!("/api/v1/notices/{na}?format=csaf"), &f.a).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["document"]["category"], "csaf_security_advisory");
+    assert_eq!(v["document"]["tracking"]["version"], "1");
+    let (s, h, b) = call(
+        &f,
+        "GET",
+        &format!("/api/v1/notices/{na}?format=md"),
+        bearer(&f.a),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/markdown"));
+    assert!(String::from_utf8_lossy(&b).contains("CVE-2024-99101"));
+    let (s, v) = get_json(&f, "/api/v1/notices?format=xml", &f.a).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "unknown parameters are refused: {v}"
+    );
+    // Acknowledge, then resolve with a note; the list filters by status.
+    let (s, v) = send(
+        &f,
+        "POST",
+        &format!("/api/v1/notices/{na}/acknowledge"),
+        &f.a,
+        "",
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("acknowledged")),
+        "{v}"
+    );
+    let (s, v) = send(
+        &f,
+        "POST",
+        &format!("/api/v1/notices/{na}/resolve"),
+        &f.a,
+        r#"{"note":"patched to 2.0"}"#,
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("resolved")),
+        "{v}"
+    );
+    let (s, v) = send(
+        &f,
+        "POST",
+        &format!("/api/v1/notices/{na}/resolve"),
+        &f.a,
+        r#"{"nope":1}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = send(
+        &f,
+        "POST",
+        &format!("/api/v1/notices/{na}/delete"),
+        &f.a,
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (_, v) = get_json(&f, "/api/v1/notices?status=resolved", &f.a).await;
+    assert_eq!(ids_in(&v, "items"), vec![na.clone()]);
+    let (_, v) = get_json(&f, "/api/v1/notices?status=new", &f.a).await;
+    assert!(ids_in(&v, "items").is_empty());
+    let (_, v) = get_json(&f, &format!("/api/v1/notices/{na}"), &f.a).await;
+    assert!(
+        v["status_note"]
+            .as_str()
+            .is_some_and(|s| s.contains("patched to 2.0")),
+        "{v}"
+    );
+    // B's notice is untouched by A's requests.
+    let (_, v) = get_json(&f, &format!("/api/v1/notices/{nb}"), &f.b).await;
+    assert_eq!(v["status"], "new");
+
+    // The member's TAXII collection: the notice as a valid STIX report, each status change a note on it, and
+    // nothing of B's. B's collection holds only B's report.
+    let (s, v) = get_json(
+        &f,
+        &format!("/taxii2/vigil/collections/member-{}/objects/", f.a_id),
+        &f.a,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let objs = v["objects"].as_array().cloned().unwrap_or_default();
+    let types: Vec<&str> = objs.iter().filter_map(|o| o["type"].as_str()).collect();
+    assert_eq!(types, vec!["report", "note", "note"], "{v}");
+    for o in &objs {
+        StixObject::from_value(o.clone()).expect("valid STIX");
+        assert_eq!(o["object_marking_refs"][0], Tlp::AmberStrict.marking_id());
+    }
+    let report = &objs[0];
+    assert_eq!(report["x_vigil_notice"]["id"], na.as_str());
+    assert!(report["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("CVE-2024-99101")));
+    assert!(objs[1..]
+        .iter()
+        .all(|n| n["object_refs"][0] == report["id"]));
+    assert!(!v.to_string().contains("CVE-2024-99102"));
+    let (_, vb) = get_json(
+        &f,
+        &format!("/taxii2/vigil/collections/member-{}/objects/", f.b_id),
+        &f.b,
+    )
+    .await;
+    let bobjs = vb["objects"].as_array().cloned().unwrap_or_default();
+    assert_eq!(bobjs.len(), 1);
+    assert!(
+        vb.to_string().contains("CVE-2024-99102") && !vb.to_string().contains("CVE-2024-99101")
+    );
+    // Republishing is idempotent.
+    assert_eq!(
+        vigil_server::notices::publish_all(f.store.as_ref()).expect("publish"),
+        0
+    );
+    // A's notices never appear in the shared collections, for anyone.
+    for c in ["shared-clear", "shared-green", "shared-amber"] {
+        for tok in [&f.a, &f.b, &f.op] {
+            let (_, v) =
+                get_json(&f, &format!("/taxii2/vigil/collections/{c}/objects/"), tok).await;
+            assert!(!v.to_string().contains("x_vigil_notice"), "{c}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn inventories_and_sightings_over_rest() {
+    let f = fixture();
+    // Upload: stored for the caller's member only; a body with no component is refused and stores nothing.
+    let cdx = r#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"type":"library","name":"requests","version":"2.19.0","purl":"pkg:pypi/requests@2.19.0"}]}"#;
+    let (s, v) = send(
+        &f,
+        "POST",
+        "/api/v1/inventories?name=web.cdx.json",
+        &f.a,
+        cdx,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["member"].as_i64(), v["components"].as_u64()),
+        (Some(f.a_id), Some(1))
+    );
+    assert_eq!(v["format"], "cyclonedx");
+    let (s, v) = send(
+        &f,
+        "POST",
+        "/api/v1/inventories?name=junk",
+        &f.a,
+        "{\"not\":\"an sbom\"",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _) = send(
+        &f,
+        "POST",
+        &format!("/api/v1/inventories?name=x&member={}", f.b_id),
+        &f.a,
+        cdx,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "a member cannot write another member's inventory"
+    );
+    let (_, v) = get_json(&f, "/api/v1/inventories", &f.a).await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1));
+    let (_, v) = get_json(&f, "/api/v1/inventories", &f.b).await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
+    let (_, v) = get_json(&f, "/api/v1/inventories", &f.op).await;
+    assert_eq!(v["items"][0]["member"].as_i64(), Some(f.a_id));
+    let (s, _) = send(&f, "DELETE", "/api/v1/inventories/web.cdx.json", &f.b, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = send(&f, "DELETE", "/api/v1/inventories/web.cdx.json", &f.a, "").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // Sightings: what `vigil hunt --record --member A` publishes is A's alone.
+    let ind = "indicator--0b6d3a2e-6f0e-4d5e-9a55-3a1f4c0d9e01";
+    let sighting = |n: u32| {
+        StixObject::from_value(json!({"type": "sighting", "spec_version": "2.1",
+            "id": format!("sighting--0b6d3a2e-6f0e-4d5e-9a55-3a1f4c0d9f{n:02}"),
+            "created": "2024-06-01T00:00:00.000Z", "modified": "2024-06-01T00:00:00.000Z",
+            "sighting_of_ref": ind, "count": n, "object_marking_refs": [Tlp::Amber.marking_id()]}))
+        .expect("sighting")
+    };
+    let own: Vec<StixObject> = (1..=3).map(sighting).collect();
+    f.store.member_feed_put(f.a_id, &own).expect("feed");
+    let (s, v) = get_json(&f, "/api/v1/sightings?limit=2", &f.a).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(2));
+    let next = v["next"].as_i64().expect("a second page");
+    let (_, v2) = get_json(&f, &format!("/api/v1/sightings?limit=2&next={next}"), &f.a).await;
+    assert_eq!(v2["items"].as_array().map(Vec::len), Some(1));
+    assert!(v2["next"].is_null());
+    let (_, v) = get_json(&f, "/api/v1/sightings", &f.b).await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
+    let (_, v) = get_json(&f, &format!("/api/v1/sightings?member={}", f.a_id), &f.op).await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(3));
+    let (_, v) = get_json(
+        &f,
+        &format!(
+            "/taxii2/vigil/collections/member-{}/objects/?match[type]=sighting",
+            f.a_id
+        ),
+        &f.a,
+    )
+    .await;
+    assert_eq!(v["objects"].as_array().map(Vec::len), Some(3));
+    let (s, _) = get_json(
+        &f,
+        &format!("/taxii2/vigil/collections/member-{}/objects/", f.a_id),
+        &f.b,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -438,10 +438,68 @@ pub fn inbox<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A member's own collection: each version once, in its own order, never visible through another member's or
+/// the shared collections, and apart from the knowledge base.
+pub fn member_feed<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
+    let a = s.add_member("Agency A", "AT", "agency", false)?;
+    let b = s.add_member("Agency B", "BE", "agency", false)?;
+    let o1 = tool(1, Some(Tlp::Amber));
+    let o2 = tool(2, Some(Tlp::Amber));
+    assert_eq!(s.member_feed_put(a.id, &[o1.clone(), o2.clone()])?, 2);
+    assert_eq!(
+        s.member_feed_put(a.id, std::slice::from_ref(&o1))?,
+        0,
+        "the same version twice is stored once"
+    );
+    let mut o1b = o1.to_value();
+    o1b["modified"] = json!("2021-01-01T00:00:00Z");
+    let o1b = obj(o1b);
+    assert_eq!(s.member_feed_put(a.id, std::slice::from_ref(&o1b))?, 1);
+    assert!(s.get(o1.id())?.is_none(), "not in the knowledge base");
+    let q = PageQuery {
+        source: PageSource::Member { member: a.id },
+        scope: member_scope(a.id),
+        after_seq: 0,
+        added_after: None,
+        types: vec![],
+        ids: vec![],
+        versions: VersionSel::Last,
+        limit: 10,
+    };
+    let rows = s.page(&q)?.rows;
+    assert_eq!(rows.len(), 2, "latest version of each object");
+    let all = s.page(&PageQuery {
+        versions: VersionSel::All,
+        ..q.clone()
+    })?;
+    assert_eq!(all.rows.len(), 3);
+    assert!(all.rows.windows(2).all(|w| w[0].seq < w[1].seq));
+    for other in [
+        PageSource::Member { member: b.id },
+        PageSource::Inbox { member: a.id },
+        PageSource::Shared {
+            tlp_min: Tlp::Clear,
+            tlp_max: Tlp::Red,
+        },
+    ] {
+        let got = s.page(&PageQuery {
+            source: other.clone(),
+            scope: member_scope(b.id),
+            ..q.clone()
+        })?;
+        assert!(
+            !got.rows.iter().any(|r| r.id == o1.id() || r.id == o2.id()),
+            "{other:?} must not show member A's own objects"
+        );
+    }
+    Ok(())
+}
+
 /// Every member-store case, each on a fresh store.
 pub fn run_members<S: Store + MemberStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
     members_tokens(&make())?;
     scoped_reads(&make())?;
     inbox(&make())?;
+    member_feed(&make())?;
     Ok(())
 }

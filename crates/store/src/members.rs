@@ -80,7 +80,9 @@ pub enum PageSource {
     Shared { tlp_min: Tlp, tlp_max: Tlp },
     /// What a member posted to its inbox (promoted or not).
     Inbox { member: i64 },
-    /// Nothing yet: a member's notices and sightings arrive with later capabilities.
+    /// A member's own collection: its notices (STIX reports and notes) and its sightings.
+    Member { member: i64 },
+    /// Nothing (a query that can match no row).
     Empty,
 }
 
@@ -186,6 +188,12 @@ pub trait MemberStore: Send + Sync {
         member_id: i64,
         objects: &[vigil_model::StixObject],
     ) -> Result<Vec<Result<(), String>>, StoreError>;
+    /// Adds objects to a member's own collection (each `(id, version)` once); returns how many were new.
+    fn member_feed_put(
+        &self,
+        member_id: i64,
+        objects: &[vigil_model::StixObject],
+    ) -> Result<usize, StoreError>;
     /// Members whose inbox holds the id, with whether it was promoted.
     fn inbox_holders(&self, id: &str) -> Result<Vec<(i64, bool)>, StoreError>;
     /// Copies the latest inbox version of an object into the knowledge base (a new version, new sequence number)

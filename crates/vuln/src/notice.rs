@@ -787,6 +787,105 @@ impl Notice {
     }
 }
 
+/// Where a notice goes in STIX: the member it is addressed to and the organisation that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StixAddress<'a> {
+    /// The member's STIX identity.
+    pub member_identity: &'a str,
+    /// The operator's STIX identity (`created_by_ref`).
+    pub author_identity: &'a str,
+}
+
+/// The STIX id of the report that carries a notice (stable over its versions: each version is a new `modified`).
+pub fn stix_report_id(notice_id: &str) -> String {
+    vigil_id("report", &["vigil-notice", notice_id])
+}
+
+/// One version of a notice as a STIX 2.1 `report` for the member's own collection: the plain-language summary
+/// as `description` (Markdown), the priority and deadline as labels, the notice itself under `x_vigil_notice`,
+/// marked with the notice's TLP. `first_sent` and `sent` are STIX timestamps (first version, this version).
+pub fn stix_report(
+    n: &Notice,
+    notice_id: &str,
+    version: i64,
+    first_sent: &str,
+    sent: &str,
+    to: &StixAddress<'_>,
+) -> Value {
+    let mut refs = vec![to.member_identity.to_string()];
+    if to.author_identity != to.member_identity {
+        refs.push(to.author_identity.to_string());
+    }
+    let mut ext = Vec::new();
+    for id in std::iter::once(&n.vulnerability).chain(n.aliases.iter()) {
+        if is_cve(id) {
+            ext.push(json!({"source_name": "cve", "external_id": id,
+                "url": format!("https://www.cve.org/CVERecord?id={id}")}));
+        }
+    }
+    for u in n.references.iter().take(20) {
+        ext.push(json!({"source_name": "reference", "url": u}));
+    }
+    let mut labels = vec![
+        format!("priority:{}", n.priority.as_str()),
+        format!("notice-version:{version}"),
+    ];
+    if n.in_kev {
+        labels.push("kev".into());
+    }
+    if let Some(d) = &n.deadline {
+        labels.push(format!("deadline:{d}"));
+    }
+    let mut v = json!({
+        "type": "report", "spec_version": "2.1", "id": stix_report_id(notice_id),
+        "created": first_sent, "modified": sent, "published": sent,
+        "name": format!("Vigil notice: {} — {}", n.vulnerability, n.title),
+        "description": n.to_markdown(),
+        "report_types": ["vulnerability"],
+        "object_refs": refs,
+        "created_by_ref": to.author_identity,
+        "labels": labels,
+        "object_marking_refs": [n.tlp.marking_id()],
+        "x_vigil_notice": {
+            "id": notice_id, "version": version, "priority": n.priority.as_str(),
+            "deadline": n.deadline, "summary": n.summary, "fingerprint": n.fingerprint,
+        },
+    });
+    if !ext.is_empty() {
+        v["external_references"] = Value::Array(ext);
+    }
+    v
+}
+
+/// A change of a notice's status (`acknowledged`, `resolved`, `new` when reopened) as a STIX `note` on the
+/// notice's report, with the same marking; `at` is a STIX timestamp.
+pub fn stix_status_note(
+    notice_id: &str,
+    status: &str,
+    why: &str,
+    at: &str,
+    tlp: Tlp,
+    to: &StixAddress<'_>,
+) -> Value {
+    let abstract_ = match status {
+        "acknowledged" => "Notice acknowledged".to_string(),
+        "resolved" => "Notice resolved".to_string(),
+        "new" => "Notice reopened".to_string(),
+        other => format!("Notice status: {other}"),
+    };
+    json!({
+        "type": "note", "spec_version": "2.1",
+        "id": vigil_id("note", &["vigil-notice-status", notice_id, status, at]),
+        "created": at, "modified": at,
+        "abstract": abstract_,
+        "content": if why.is_empty() { abstract_.clone() } else { format!("{abstract_}: {why}") },
+        "object_refs": [stix_report_id(notice_id), to.member_identity],
+        "created_by_ref": to.author_identity,
+        "object_marking_refs": [tlp.marking_id()],
+        "x_vigil_notice": {"id": notice_id, "status": status},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

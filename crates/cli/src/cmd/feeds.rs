@@ -459,3 +459,19 @@ fn run_forever(env: &Env, a: &FeedRunArgs) -> anyhow::Result<u8> {
         std::thread::sleep(Duration::from_secs(a.tick.max(1)));
     }
 }
+
+/// One look at which feeds are due, pulling those (for `vigil serve`'s scheduler); reports go to the log.
+pub fn pull_due(env: &Env, max_bytes: u64) {
+    match pull_some(env, None, true, max_bytes) {
+        Ok(reports) => {
+            for r in &reports {
+                if r.ok {
+                    tracing::info!(feed = %r.feed, added = r.added, updated = r.updated, bodies = r.transfer.bodies, "feed pulled");
+                } else {
+                    tracing::warn!(feed = %r.feed, error = r.error.as_deref().unwrap_or("?"), "feed pull failed");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "feeds"),
+    }
+}

@@ -700,17 +700,14 @@ fn record_sightings(
     member: Option<i64>,
     aggs: &BTreeMap<String, Agg>,
 ) -> anyhow::Result<usize> {
-    let identity = match member {
-        Some(id) => {
-            env.store
-                .member(id)?
-                .with_context(|| {
-                    format!("--member {id}: no such member (see `vigil members list`)")
-                })?
-                .identity_id
-        }
-        None => super::members::ensure_operator(env)?.identity_id,
+    let owner = match member {
+        Some(id) => env
+            .store
+            .member(id)?
+            .with_context(|| format!("--member {id}: no such member (see `vigil members list`)"))?,
+        None => super::members::ensure_operator(env)?,
     };
+    let identity = owner.identity_id.clone();
     let now = vigil_model::time::format(&Utc::now());
     let mut objs = Vec::new();
     for (ind, g) in aggs {
@@ -757,6 +754,10 @@ fn record_sightings(
             Ok(())
         })
         .context("recording sightings")?;
+    // The member's own collection (TAXII `member-<id>`, REST `/api/v1/sightings`) carries them too.
+    env.store
+        .member_feed_put(owner.id, &objs)
+        .context("publishing sightings to the member's collection")?;
     Ok(objs.len())
 }
 

@@ -38,6 +38,18 @@ impl Env {
             data: cli.data.clone(),
         })
     }
+
+    /// A second handle on the same data directory and settings, for work on another thread (each SQLite
+    /// handle keeps its own connections).
+    pub fn reopen(&self) -> anyhow::Result<Env> {
+        let store = SqliteStore::open(&self.data)
+            .with_context(|| format!("opening the store in {}", self.data.display()))?;
+        Ok(Env {
+            store,
+            settings: self.settings.clone(),
+            data: self.data.clone(),
+        })
+    }
 }
 
 /// Runs a parsed command; returns the exit status.

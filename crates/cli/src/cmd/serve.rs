@@ -27,6 +27,12 @@ pub struct ServeArgs {
     /// Serve TLP:CLEAR to callers without a token.
     #[arg(long)]
     pub anonymous_clear: bool,
+    /// Do not pull the configured feeds on their intervals while serving (default: pull them).
+    #[arg(long)]
+    pub no_feeds: bool,
+    /// Seconds between two looks at which feeds are due.
+    #[arg(long, default_value_t = 30)]
+    pub feeds_tick: u64,
 }
 
 /// `[server]` of vigil.toml over the defaults, then the flags.
@@ -94,6 +100,37 @@ pub fn run_with(
     );
     let state = AppState::new(store, env.data.clone(), cfg.clone(), extra)?;
     init_logging();
+    // Notices written before member collections existed (or by an older binary) reach them now.
+    match vigil_server::notices::publish_all(&env.store) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(objects = n, "published notices to members' collections"),
+        Err(e) => tracing::warn!(error = %e, "publishing notices to members' collections"),
+    }
+    let hook_env = std::sync::Mutex::new(env.reopen()?);
+    let hooks = vigil_server::Hooks {
+        inventory_changed: Some(Arc::new(move |member: i64| {
+            // One re-evaluation at a time: they write the same notices.
+            let env = hook_env
+                .lock()
+                .map_err(|_| "notice evaluation lock poisoned".to_string())?;
+            let rep =
+                super::vuln::update_notices(&env, Some(member), super::vuln::epss_threshold_env())
+                    .map_err(|e| format!("{e:#}"))?;
+            serde_json::to_value(&rep).map_err(|e| e.to_string())
+        })),
+    };
+    let _ = state.hooks.set(hooks);
+    if !a.no_feeds {
+        let feeds_env = env.reopen()?;
+        let tick = std::time::Duration::from_secs(a.feeds_tick.max(1));
+        std::thread::Builder::new()
+            .name("vigil-feeds".into())
+            .spawn(move || loop {
+                super::feeds::pull_due(&feeds_env, vigil_feeds::DEFAULT_MAX_BYTES);
+                std::thread::sleep(tick);
+            })
+            .context("starting the feed scheduler")?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

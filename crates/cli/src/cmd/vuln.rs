@@ -26,7 +26,7 @@ use vigil_formats::{input, FormatError};
 use vigil_model::{ids::vigil_id, Provenance, StixObject, Tlp};
 use vigil_store::{
     AdvisoryRow, MemberStore, NoticeFilter, NoticeRecord, PutMode, PutOutcome, ScanFilter, Store,
-    StoreError, VulnStore,
+    VulnStore,
 };
 use vigil_vuln::advisory::{sniff, EpssScore, FeedFormat};
 use vigil_vuln::matcher::ScanOptions;
@@ -55,7 +55,7 @@ fn today() -> anyhow::Result<chrono::NaiveDate> {
 }
 
 /// The EPSS threshold for re-evaluations that have no flag of their own (`VIGIL_EPSS_THRESHOLD`, else 0.1).
-fn epss_threshold_env() -> f64 {
+pub(crate) fn epss_threshold_env() -> f64 {
     std::env::var("VIGIL_EPSS_THRESHOLD")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -1432,6 +1432,9 @@ pub fn update_notices(
                 status_note: None,
             };
             let stored = env.store.put_notice_version(&rec, &reason)?;
+            vigil_server::notices::publish_version(&env.store, &stored).with_context(|| {
+                format!("publishing notice {} to member {member_id}", stored.id)
+            })?;
             if prev.is_none() {
                 rep.created += 1;
             } else {
@@ -1447,7 +1450,8 @@ pub fn update_notices(
         }
         for (id, r) in &existing {
             if !seen.contains(id) && r.status != "resolved" {
-                env.store.set_notice_status(
+                vigil_server::notices::set_status(
+                    &env.store,
                     id,
                     Some(member_id),
                     "resolved",
@@ -1725,10 +1729,8 @@ fn set_status(env: &Env, x: &NoticeIdArgs, status: &str) -> anyhow::Result<u8> {
         Some(n) => format!("{status} by {who}: {n}"),
         None => format!("{status} by {who}"),
     };
-    let r = env
-        .store
-        .set_notice_status(&x.id, x.member, status, &note)
-        .map_err(|e: StoreError| anyhow::anyhow!(e))?
+    let r = vigil_server::notices::set_status(&env.store, &x.id, x.member, status, &note)
+        .map_err(|e| anyhow::anyhow!(e))?
         .with_context(|| no_notice(&x.id, x.member))?;
     super::members::audit(env).record(
         &who,

@@ -341,6 +341,9 @@ impl MemberStore for SqliteStore {
                 )
             }
             PageSource::Inbox { member } => ("inbox", vec![format!("o.member_id = {member}")]),
+            PageSource::Member { member } => {
+                ("member_feed", vec![format!("o.member_id = {member}")])
+            }
         };
         let mut args: Vec<SqlValue> = Vec::new();
         clauses.push(format!("o.seq > {}", q.after_seq));
@@ -429,6 +432,21 @@ impl MemberStore for SqliteStore {
                 out.push(Ok(()));
             }
             Ok(out)
+        })
+    }
+
+    fn member_feed_put(&self, member_id: i64, objects: &[StixObject]) -> Result<usize, StoreError> {
+        self.simple_write(|c| {
+            let now = now_micros();
+            let mut st = c.prepare_cached(
+                "INSERT INTO member_feed (member_id, stix_id, type, version, added_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (member_id, stix_id, version) DO NOTHING",
+            )?;
+            let mut added = 0;
+            for o in objects {
+                added += st.execute(params![member_id, o.id(), o.type_(), version_key(o), now, o.to_json()])?;
+            }
+            Ok(added)
         })
     }
 

@@ -176,4 +176,19 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: scheduled feeds and their cursors.
     super::feeds::FEEDS_MIGRATION,
+    // 5: each member's own collection (TAXII `member-<id>`): its notices as STIX reports and notes, and its
+    // sightings, each version once, in a never-reused sequence of its own like the inbox.
+    r#"
+    CREATE TABLE member_feed (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id INTEGER NOT NULL,
+        stix_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        json TEXT NOT NULL,
+        UNIQUE (member_id, stix_id, version)
+    );
+    CREATE INDEX member_feed_member_seq ON member_feed(member_id, seq);
+    "#,
 ];

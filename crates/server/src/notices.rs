@@ -1,0 +1,131 @@
+//! Notices as they leave the store: every version of a notice, and every change of its status, is published once
+//! into the member's own collection (`member-<id>` in TAXII) as a STIX `report` and `note`. Whoever writes a notice
+//! version or changes a status (the CLI, the REST API, the dashboard) goes through [`publish_version`] and
+//! [`set_status`], so the collection never lags behind the notices.
+
+use thiserror::Error;
+use vigil_model::{StixObject, Tlp};
+use vigil_store::{MemberStore, NoticeRecord, StoreError, VulnStore};
+use vigil_vuln::notice::{stix_report, stix_status_note, Notice, StixAddress};
+
+#[derive(Debug, Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("notice {id}: {reason}")]
+    Notice { id: String, reason: String },
+    #[error("member {0} does not exist")]
+    NoMember(i64),
+}
+
+/// A STIX timestamp from a store timestamp (microsecond sort keys are valid RFC 3339 already; re-formatted so that
+/// every object Vigil writes has the same millisecond form).
+fn stix_time(s: &str) -> String {
+    vigil_model::time::parse("time", s)
+        .map(|t| vigil_model::time::format(&t))
+        .unwrap_or_else(|_| s.to_string())
+}
+
+/// The stored notice, with its lifecycle status.
+pub fn load(r: &NoticeRecord) -> Result<Notice, PublishError> {
+    let mut n: Notice = serde_json::from_str(&r.json).map_err(|e| PublishError::Notice {
+        id: r.id.clone(),
+        reason: format!("stored notice cannot be read: {e}"),
+    })?;
+    n.status = match r.status.as_str() {
+        "acknowledged" => vigil_vuln::notice::NoticeStatus::Acknowledged,
+        "resolved" => vigil_vuln::notice::NoticeStatus::Resolved,
+        _ => vigil_vuln::notice::NoticeStatus::New,
+    };
+    Ok(n)
+}
+
+fn addresses<S: MemberStore>(store: &S, member_id: i64) -> Result<(String, String), PublishError> {
+    let member = store
+        .member(member_id)?
+        .ok_or(PublishError::NoMember(member_id))?;
+    let author = store
+        .operator_member()?
+        .map(|m| m.identity_id)
+        .unwrap_or_else(|| member.identity_id.clone());
+    Ok((member.identity_id, author))
+}
+
+fn object(v: serde_json::Value, id: &str) -> Result<StixObject, PublishError> {
+    StixObject::from_value(v).map_err(|e| PublishError::Notice {
+        id: id.to_string(),
+        reason: format!("its STIX form is invalid: {e}"),
+    })
+}
+
+/// Publishes every stored version of one notice that the member's collection does not hold yet; returns how many
+/// objects were added.
+pub fn publish_version<S: MemberStore + VulnStore>(
+    store: &S,
+    rec: &NoticeRecord,
+) -> Result<usize, PublishError> {
+    let (member, author) = addresses(store, rec.member_id)?;
+    let to = StixAddress {
+        member_identity: &member,
+        author_identity: &author,
+    };
+    let versions = store.notice_versions(&rec.id)?;
+    let first = versions
+        .first()
+        .map(|v| stix_time(&v.created_at))
+        .unwrap_or_else(|| stix_time(&rec.created_at));
+    let mut objs = Vec::with_capacity(versions.len());
+    for v in &versions {
+        let n: Notice = serde_json::from_str(&v.json).map_err(|e| PublishError::Notice {
+            id: rec.id.clone(),
+            reason: format!("version {} cannot be read: {e}", v.version),
+        })?;
+        let sent = stix_time(&v.created_at);
+        objs.push(object(
+            stix_report(&n, &rec.id, v.version, &first, &sent, &to),
+            &rec.id,
+        )?);
+    }
+    Ok(store.member_feed_put(rec.member_id, &objs)?)
+}
+
+/// Sets a notice's status (only the member's own when `member` is given) and publishes the change as a note.
+/// None when there is no such notice for that member.
+pub fn set_status<S: MemberStore + VulnStore>(
+    store: &S,
+    id: &str,
+    member: Option<i64>,
+    status: &str,
+    why: &str,
+) -> Result<Option<NoticeRecord>, PublishError> {
+    let Some(rec) = store.set_notice_status(id, member, status, why)? else {
+        return Ok(None);
+    };
+    // A notice written before member collections existed gets its report first, so the note has a subject.
+    publish_version(store, &rec)?;
+    let (member_identity, author) = addresses(store, rec.member_id)?;
+    let to = StixAddress {
+        member_identity: &member_identity,
+        author_identity: &author,
+    };
+    let note = stix_status_note(
+        &rec.id,
+        status,
+        why,
+        &stix_time(&rec.updated_at),
+        rec.tlp.unwrap_or(Tlp::AmberStrict),
+        &to,
+    );
+    store.member_feed_put(rec.member_id, &[object(note, &rec.id)?])?;
+    Ok(Some(rec))
+}
+
+/// Publishes every notice of every member (idempotent): brings a data directory written before member
+/// collections existed up to date. Returns how many objects were added.
+pub fn publish_all<S: MemberStore + VulnStore>(store: &S) -> Result<usize, PublishError> {
+    let mut added = 0;
+    for rec in store.notices(&vigil_store::NoticeFilter::default())? {
+        added += publish_version(store, &rec)?;
+    }
+    Ok(added)
+}
