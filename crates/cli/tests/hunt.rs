@@ -474,6 +474,43 @@ fn selection_contract_exit_codes_and_recorded_sightings() {
         "--json",
     ]);
     assert_eq!(e["sightings"], 5, "recording twice stores nothing new: {e}");
+    // The member's own collection (TAXII member-<id>, REST /api/v1/sightings) holds them, once; no other
+    // member's does.
+    {
+        use vigil_store::{MemberStore, PageQuery, PageSource, ReadScope, VersionSel};
+        let store = vigil_store::sqlite::SqliteStore::open(&v.path("store")).expect("store");
+        let page = |member: i64| {
+            store
+                .page(&PageQuery {
+                    source: PageSource::Member { member },
+                    scope: ReadScope {
+                        all: false,
+                        open_max: None,
+                        member: Some(member),
+                        default_tlp: Tlp::Amber,
+                    },
+                    after_seq: 0,
+                    added_after: None,
+                    types: vec![],
+                    ids: vec![],
+                    versions: VersionSel::All,
+                    limit: 100,
+                })
+                .expect("page")
+                .rows
+        };
+        let m: i64 = mid.parse().expect("id");
+        let rows = page(m);
+        assert_eq!(
+            rows.len(),
+            5,
+            "one sighting per indicator, recorded twice, kept once"
+        );
+        assert!(rows
+            .iter()
+            .all(|r| r.json.contains("\"type\":\"sighting\"")));
+        assert!(page(m + 1).is_empty() && page(1).is_empty());
+    }
     let bundle: Value =
         serde_json::from_slice(&std::fs::read(&exp).expect("read")).expect("bundle");
     let s = bundle["objects"]

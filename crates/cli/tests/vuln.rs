@@ -1009,3 +1009,187 @@ fn known_actor_use_is_a_supporting_fact() {
         demo[0]["reasons"]
     );
 }
+
+/// One HTTP/1.1 request to the served API (`Connection: close`), without a client library, so that the test
+/// sees exactly what goes over the wire. Returns the status and the body as JSON (Null when it is not JSON).
+fn http(base: &str, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .expect("timeout");
+    let accept = if path.starts_with("/taxii2/") {
+        "application/taxii+json;version=2.1"
+    } else {
+        "application/json"
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: {accept}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body).expect("write");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read");
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let (headers, body) = text.split_once("\r\n\r\n").expect("head");
+    let body = if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // Chunked: size line, data, repeat.
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+struct Served(std::process::Child, String);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(v: &Vigil) -> Served {
+    use std::io::{BufRead, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-feeds"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        if err.read_line(&mut line).expect("read") == 0 {
+            panic!("vigil serve ended before listening");
+        }
+        if let Some(rest) = line.split("serving ").nth(1) {
+            let url = rest.split_whitespace().next().expect("url");
+            break url.trim_end_matches("/taxii2/").to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = err.read_to_end(&mut sink);
+    });
+    Served(child, base)
+}
+
+/// A member uploads its inventory to the running server: its notices are evaluated at once, readable over REST
+/// and in its TAXII collection, acknowledged there, and never visible to another member.
+#[test]
+fn inventory_upload_over_the_api_produces_notices_at_once() {
+    let v = Vigil::new();
+    v.ingest_fixtures();
+    let a = v.member("Agency A", "AT");
+    let b = v.member("Agency B", "BE");
+    let token = |m: i64| {
+        v.ok_json(&[
+            "tokens",
+            "create",
+            "--member",
+            &m.to_string(),
+            "--role",
+            "member",
+        ])["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (ta, tb) = (token(a), token(b));
+    let srv = serve(&v);
+    let inv = std::fs::read(vuln_fixture("inventory.csv")).unwrap();
+    let (s, up) = http(
+        &srv.1,
+        "POST",
+        "/api/v1/inventories?name=assets.csv",
+        &ta,
+        &inv,
+    );
+    assert_eq!(s, 200, "{up}");
+    assert_eq!(up["member"], a);
+    let created = up["notices"]["created"].as_u64().unwrap();
+    assert!(created >= 2, "the upload evaluated A's notices: {up}");
+    let (s, list) = http(&srv.1, "GET", "/api/v1/notices", &ta, b"");
+    assert_eq!(s, 200, "{list}");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len() as u64, created, "{list}");
+    assert!(items.iter().all(|n| n["member"] == a));
+    // The CLI sees the same notices the API wrote.
+    assert_eq!(v.notices(Some(a)).len() as u64, created);
+    // B has nothing, and cannot reach A's.
+    let (_, lb) = http(&srv.1, "GET", "/api/v1/notices", &tb, b"");
+    assert_eq!(lb["items"].as_array().map(Vec::len), Some(0), "{lb}");
+    let first = items[0]["id"].as_str().unwrap().to_string();
+    let (s, _) = http(&srv.1, "GET", &format!("/api/v1/notices/{first}"), &tb, b"");
+    assert_eq!(s, 404);
+    let (s, _) = http(
+        &srv.1,
+        "POST",
+        &format!("/api/v1/notices/{first}/acknowledge"),
+        &tb,
+        b"",
+    );
+    assert_eq!(s, 404);
+    // A acknowledges; its TAXII collection carries one report per notice and the note.
+    let (s, n) = http(
+        &srv.1,
+        "POST",
+        &format!("/api/v1/notices/{first}/acknowledge"),
+        &ta,
+        b"{\"note\":\"on it\"}",
+    );
+    assert_eq!(
+        (s, n["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{n}"
+    );
+    let (s, coll) = http(
+        &srv.1,
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{a}/objects/?limit=1000"),
+        &ta,
+        b"",
+    );
+    assert_eq!(s, 200, "{coll}");
+    let objs = coll["objects"].as_array().unwrap();
+    let reports = objs.iter().filter(|o| o["type"] == "report").count() as u64;
+    let notes = objs.iter().filter(|o| o["type"] == "note").count();
+    assert_eq!((reports, notes), (created, 1), "{coll}");
+    let (s, _) = http(
+        &srv.1,
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{a}/objects/"),
+        &tb,
+        b"",
+    );
+    assert_eq!(s, 404);
+    // Removing the inventory resolves the notices.
+    let (s, _) = http(&srv.1, "DELETE", "/api/v1/inventories/assets.csv", &ta, b"");
+    assert_eq!(s, 204);
+    let (_, open) = http(&srv.1, "GET", "/api/v1/notices?status=new", &ta, b"");
+    assert_eq!(open["items"].as_array().map(Vec::len), Some(0), "{open}");
+}

@@ -24,7 +24,7 @@ use vigil_model::pattern::Pattern;
 use vigil_model::{
     warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
 };
-use vigil_store::{MemberStore, PutMode, ScanFilter, Store};
+use vigil_store::{MemberStore, PutMode, PutOutcome, ScanFilter, Store};
 
 use super::Env;
 use crate::args::Cli;
@@ -746,17 +746,22 @@ fn record_sightings(
         original_id: None,
         file: None,
     };
+    let mut added = Vec::new();
     env.store
         .write(&mut |tx| {
+            added.clear();
             for o in &objs {
-                tx.put(o, &prov, PutMode::Derived)?;
+                if tx.put(o, &prov, PutMode::Derived)? == PutOutcome::Added {
+                    added.push(o.clone());
+                }
             }
             Ok(())
         })
         .context("recording sightings")?;
-    // The member's own collection (TAXII `member-<id>`, REST `/api/v1/sightings`) carries them too.
+    // The member's own collection (TAXII `member-<id>`, REST `/api/v1/sightings`) carries what is new: a
+    // sighting recorded again (same content, same id) is the same fact, not a new version.
     env.store
-        .member_feed_put(owner.id, &objs)
+        .member_feed_put(owner.id, &added)
         .context("publishing sightings to the member's collection")?;
     Ok(objs.len())
 }
