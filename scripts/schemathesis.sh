@@ -13,9 +13,12 @@ done
 if [ -z "$ST" ]; then echo "SKIPPED: schemathesis not installed (pip install schemathesis into a venv, set VENV)" >&2; exit 0; fi
 VIGIL=${VIGIL:-$ROOT/target/release/vigil}
 [ -x "$VIGIL" ] || (cd "$ROOT" && cargo build --release -q -p vigil-cli)
-D=$(mktemp -d); trap 'kill $SRV 2>/dev/null || true; rm -rf "$D"' EXIT
+SRV=""; D=$(mktemp -d); trap 'kill $SRV 2>/dev/null || true; rm -rf "$D"' EXIT
 "$VIGIL" --data "$D" init >/dev/null
 "$VIGIL" --data "$D" ingest "$ROOT/crates/cli/demo/sample-bundle.json" >/dev/null || true
+# Notices, an inventory and their versions, so that the member endpoints answer with real documents.
+"$VIGIL" --data "$D" ingest "$ROOT"/crates/vuln/tests/fixtures/{osv-multi-pairs,cve5-demo,csaf-demo}.json >/dev/null || true
+"$VIGIL" --data "$D" inventory import --member 1 "$ROOT/crates/vuln/tests/fixtures/inventory.csv" >/dev/null 2>&1 || true
 TOK=$("$VIGIL" --data "$D" tokens create --member 1 --role admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$VIGIL" --data "$D" serve --listen "127.0.0.1:$PORT" 2>"$D/serve.log" & SRV=$!

@@ -843,3 +843,79 @@ fn truncated_gzip_keeps_earlier_hits_and_reports_where_it_ended() {
     let err = sum["file_errors"][0]["reason"].as_str().expect("reason");
     assert!(err.contains("ended early"), "{err}");
 }
+
+/// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
+/// reported as machine-generated leads; hits, warning-listed names and IP literals never become leads, and
+/// without the flag nothing is scored.
+#[test]
+fn unknown_domains_become_scored_leads() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(&iocs, "evil-c2.com\n").expect("write");
+    v.ingest(&iocs, &["--format", "iocs", "--source", "test"]);
+    let wl = v.path("wl.json");
+    std::fs::write(
+        &wl,
+        json!({"name": "Known good for this test", "version": 1, "description": "test", "type": "hostname",
+               "matching_attributes": ["hostname", "domain"], "list": ["kq3vxz8wlmn2rt.ru"]})
+        .to_string(),
+    )
+    .expect("write");
+    v.ingest(&wl, &["--format", "warninglist"]);
+    let log = v.path("dns.json");
+    let mut text = String::new();
+    for (q, n) in [
+        ("www.wikipedia.org", 3),
+        ("evil-c2.com", 1),
+        ("a.evil-c2.com", 1),
+        ("xjw9qkz3vbt0pl.top", 4),
+        ("secure-paypa1-login-verify.xyz", 1),
+        ("kq3vxz8wlmn2rt.ru", 2),
+        ("10.0.0.1", 1),
+    ] {
+        for _ in 0..n {
+            text.push_str(&format!(
+                "{{\"ts\":1700000000,\"_path\":\"dns\",\"query\":\"{q}\"}}\n"
+            ));
+        }
+    }
+    std::fs::write(&log, text).expect("write");
+    let (_, plain, _) = hunt_rows(&v, &log, &[]);
+    assert!(
+        plain.get("leads").is_none(),
+        "nothing scored without the flag"
+    );
+    let (rows, sum, code) = hunt_rows(&v, &log, &["--score-unknown", "--lead-min-score", "0.9"]);
+    assert_eq!((code, rows.len()), (0, 2), "{sum}");
+    let l = &sum["leads"];
+    assert_eq!(l["machine_generated"], true);
+    assert_eq!(l["unknown_domains"], 4, "{l}");
+    assert_eq!(l["warninglisted"], 1, "{l}");
+    let leads: Vec<&str> = l["leads"]
+        .as_array()
+        .expect("leads")
+        .iter()
+        .map(|x| x["domain"].as_str().expect("domain"))
+        .collect();
+    assert!(leads.contains(&"xjw9qkz3vbt0pl.top"), "{l}");
+    assert!(leads.contains(&"secure-paypa1-login-verify.xyz"), "{l}");
+    for never in [
+        "evil-c2.com",
+        "a.evil-c2.com",
+        "kq3vxz8wlmn2rt.ru",
+        "10.0.0.1",
+        "www.wikipedia.org",
+    ] {
+        assert!(!leads.contains(&never), "{never} must not be a lead: {l}");
+    }
+    let dga = l["leads"]
+        .as_array()
+        .expect("leads")
+        .iter()
+        .find(|x| x["domain"] == "xjw9qkz3vbt0pl.top")
+        .expect("lead");
+    assert_eq!(dga["seen"], 4);
+    assert!(dga["score"].as_f64().expect("score") >= 0.9);
+    let (_, sum, _) = hunt_rows(&v, &log, &["--score-unknown", "--leads", "1"]);
+    assert_eq!(sum["leads"]["leads"].as_array().map(Vec::len), Some(1));
+}

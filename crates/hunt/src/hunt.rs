@@ -101,10 +101,21 @@ pub struct Summary {
     pub top_indicators: Vec<TopIndicator>,
     /// The first unparsable lines.
     pub errors: Vec<LineError>,
+    /// With `HuntOptions::collect_unknown`: domain names seen in domain fields that matched no indicator, with how
+    /// many records named them (most seen first). Not serialised: the caller scores them and reports leads.
+    #[serde(skip)]
+    pub unknown_domains: Vec<(String, u64)>,
+    /// Distinct unknown domain names left out because `collect_unknown` was reached.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub unknown_domains_dropped: u64,
     /// Inputs that failed to open, had an unknown format, or ended early (truncated compression).
     pub file_errors: Vec<LineError>,
     /// Format used per input, in input order.
     pub formats: Vec<(String, String)>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Hunt settings.
@@ -128,6 +139,9 @@ pub struct HuntOptions {
     pub max_line: usize,
     /// Live counters for a progress bar (the caller polls them from another thread while `hunt` runs).
     pub progress: Option<Arc<Progress>>,
+    /// Keep up to this many distinct domain names that appear in domain fields but match no indicator
+    /// (`Summary::unknown_domains`), for scoring as leads; 0 (the default) keeps none and costs nothing.
+    pub collect_unknown: usize,
 }
 
 /// Counters a hunt updates while it runs (for a progress bar with throughput).
@@ -155,6 +169,7 @@ impl Default for HuntOptions {
             chunk_bytes: 1 << 20,
             max_line: 16 << 20,
             progress: None,
+            collect_unknown: 0,
         }
     }
 }
@@ -224,6 +239,8 @@ struct ChunkResult {
     unparsable: u64,
     errors: Vec<(u64, String)>,
     sightings: Vec<(u32, Sighting)>,
+    /// Unknown domain names of this chunk with their counts (only with `collect_unknown`).
+    unknown: HashMap<Box<str>, u32>,
 }
 
 enum Msg {
@@ -496,6 +513,7 @@ impl<'s> Matcher<'s> {
             unparsable: 0,
             errors: Vec::new(),
             sightings: Vec::new(),
+            unknown: HashMap::new(),
         };
         // `is_ascii` is the cheaper check and answers for nearly all logs.
         let all_utf8 = data.is_ascii() || std::str::from_utf8(data).is_ok();
@@ -524,7 +542,9 @@ impl<'s> Matcher<'s> {
             }
             match parser.parse(line, &mut self.rec) {
                 Ok(Parsed::Skip) => {}
-                Ok(Parsed::Record) => self.record(parser, line, r.lines, &mut r.sightings),
+                Ok(Parsed::Record) => {
+                    self.record(parser, line, r.lines, &mut r.sightings, &mut r.unknown)
+                }
                 Err(reason) => {
                     r.unparsable += 1;
                     if r.errors.len() < self.opts.max_errors {
@@ -552,6 +572,7 @@ impl<'s> Matcher<'s> {
         line: &[u8],
         rel_line: u64,
         out: &mut Vec<(u32, Sighting)>,
+        unknown: &mut HashMap<Box<str>, u32>,
     ) {
         let set = self.set;
         let mut emitted: Vec<(u32, &str, &[u8])> = Vec::new();
@@ -572,6 +593,9 @@ impl<'s> Matcher<'s> {
             }
             self.matches.clear();
             set.lookup(f.role, f.value, &mut self.scratch, &mut self.matches);
+            if self.opts.collect_unknown > 0 && f.role == Role::Domain && self.matches.is_empty() {
+                note_unknown(f.value, unknown);
+            }
             for m in &self.matches {
                 // One sighting per (indicator, value) and record: a value repeated in two fields (EVE `answers` and
                 // `grouped`) is one observation.
@@ -640,6 +664,32 @@ impl<'s> Matcher<'s> {
                 sighting(set, &m, f, parser.timestamp(line, &self.rec)),
             ));
         }
+    }
+}
+
+/// Counts a domain name no indicator matched: lower case, without the root dot, only names with a dot that are
+/// not IP literals (those are addresses, not leads for a domain model).
+fn note_unknown(value: &[u8], unknown: &mut HashMap<Box<str>, u32>) {
+    let Ok(v) = std::str::from_utf8(value) else {
+        return;
+    };
+    let v = v.trim().trim_end_matches('.');
+    if v.len() < 4
+        || v.len() > 253
+        || !v.contains('.')
+        || v.parse::<std::net::IpAddr>().is_ok()
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    {
+        return;
+    }
+    if v.bytes().any(|b| b.is_ascii_uppercase()) {
+        *unknown.entry(v.to_ascii_lowercase().into()).or_default() += 1;
+    } else if let Some(n) = unknown.get_mut(v) {
+        *n += 1;
+    } else {
+        unknown.insert(v.into(), 1);
     }
 }
 
@@ -772,6 +822,7 @@ fn collect(
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut base: u64 = 0;
     let mut top: HashMap<String, TopIndicator> = HashMap::new();
+    let mut unknown: HashMap<Box<str>, u64> = HashMap::new();
     let mut failure: Option<std::io::Error> = None;
     for (seq, msg) in rx {
         pending.insert(seq, msg);
@@ -847,6 +898,15 @@ fn collect(
                             break;
                         }
                     }
+                    for (d, n) in r.unknown {
+                        if let Some(c) = unknown.get_mut(&d) {
+                            *c += u64::from(n);
+                        } else if unknown.len() < opts.collect_unknown {
+                            unknown.insert(d, u64::from(n));
+                        } else {
+                            summary.unknown_domains_dropped += 1;
+                        }
+                    }
                     summary.lines += r.lines;
                     summary.unparsable += r.unparsable;
                     base += r.lines;
@@ -866,6 +926,12 @@ fn collect(
     });
     top.truncate(opts.top);
     summary.top_indicators = top;
+    let mut unknown: Vec<(String, u64)> = unknown
+        .into_iter()
+        .map(|(d, n)| (d.into_string(), n))
+        .collect();
+    unknown.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    summary.unknown_domains = unknown;
     match failure {
         Some(e) => Err(HuntError::Sink(e)),
         None => Ok(()),
@@ -918,6 +984,54 @@ mod tests {
         );
         b.add(&p).expect("adds");
         b.build().expect("builds")
+    }
+
+    #[test]
+    fn unknown_domains_are_counted_only_when_asked_and_never_hits() {
+        let mut data = String::new();
+        for i in 0..300 {
+            let q = match i % 3 {
+                0 => "a.evil.com".to_string(),
+                1 => format!("Host{}.Example.ORG.", i % 2),
+                _ => "10.1.2.3".to_string(),
+            };
+            data.push_str(&format!(
+                "{{\"ts\":1,\"_path\":\"dns\",\"query\":\"{q}\",\"user_agent\":\"notseen.example.net\"}}\n"
+            ));
+        }
+        let run = |collect: usize| {
+            let opts = HuntOptions {
+                chunk_bytes: 2048,
+                threads: 2,
+                collect_unknown: collect,
+                ..HuntOptions::default()
+            };
+            hunt_collect(
+                &set(),
+                vec![LogSource::reader(
+                    "t.json",
+                    std::io::Cursor::new(data.clone().into_bytes()),
+                )],
+                &opts,
+            )
+            .expect("hunts")
+            .1
+        };
+        let off = run(0);
+        assert!(off.unknown_domains.is_empty());
+        let on = run(100);
+        assert_eq!(on.hits, off.hits, "collecting changes no hit");
+        // Case and the root dot folded; the IP literal, the hit and the user agent (not a domain field) left out.
+        assert_eq!(
+            on.unknown_domains,
+            vec![
+                ("host0.example.org".to_string(), 50),
+                ("host1.example.org".to_string(), 50)
+            ]
+        );
+        let capped = run(1);
+        assert_eq!(capped.unknown_domains.len(), 1);
+        assert!(capped.unknown_domains_dropped >= 1);
     }
 
     #[test]

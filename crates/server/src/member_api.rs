@@ -334,6 +334,7 @@ pub struct NoticeVersionView {
 #[utoipa::path(get, path = "/api/v1/notices/{id}/versions", tag = "notices",
     params(("id" = String, Path, description = "Notice id"), NoticeParams),
     responses((status = 200, description = "Every version of the notice, oldest first", body = Vec<NoticeVersionView>),
+              (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
               (status = 401, description = "No valid token", body = crate::error::ErrorBody),
               (status = 404, description = "No such notice for the caller", body = crate::error::ErrorBody)))]
 pub(crate) async fn notice_versions(
@@ -469,6 +470,7 @@ pub struct InventoriesPage {
 
 #[utoipa::path(get, path = "/api/v1/inventories", tag = "inventories", params(MemberParams),
     responses((status = 200, description = "The member's inventories (operator staff without `member`: every member's)", body = InventoriesPage),
+              (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
               (status = 401, description = "No valid token", body = crate::error::ErrorBody)))]
 pub(crate) async fn list_inventories(
     State(st): State<Arc<AppState>>,
@@ -623,6 +625,7 @@ pub(crate) async fn upload_inventory(
     params(("name" = String, Path, description = "Inventory name"),
            ("member" = Option<i64>, Query, description = "Operator staff: the member it belongs to")),
     responses((status = 204, description = "Removed; its notices resolve at the re-evaluation"),
+              (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
               (status = 401, description = "No valid token", body = crate::error::ErrorBody),
               (status = 404, description = "No such inventory for the caller", body = crate::error::ErrorBody)))]
 pub(crate) async fn remove_inventory(
