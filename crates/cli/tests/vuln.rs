@@ -1010,6 +1010,70 @@ fn known_actor_use_is_a_supporting_fact() {
     );
 }
 
+/// A vulnerability in the knowledge base carries what every source says about it, whichever order they came in:
+/// the KEV entry (with ransomware use), EPSS, and the actor an ATT&CK-style STIX feed relates to its own
+/// vulnerability object; the same over REST, where a member sees only what its TLP scope allows.
+#[test]
+fn vulnerabilities_are_linked_to_kev_epss_and_actors() {
+    let v = Vigil::new();
+    // The actor report first, then KEV and EPSS.
+    let (r, code) = v.json(&["ingest", &fixture("actor-exploits.json")]);
+    assert_eq!(code, 0, "{r}");
+    let (r, code) = v.json(&[
+        "ingest",
+        &fixture("kev-demo.json"),
+        &fixture("epss-high.csv"),
+    ]);
+    // kev-demo.json holds one malformed entry on purpose: reported, the rest stored.
+    assert_eq!((code, r["added"].as_u64()), (1, Some(1)), "{r}");
+    let show = v.ok_json(&["show", "CVE-2024-99001"]);
+    let ctx = &show["vulnerability"];
+    assert_eq!(ctx["in_kev"], true, "{show}");
+    assert!(ctx["kev"]["due_date"].as_str().is_some(), "{ctx}");
+    assert_eq!(ctx["epss"]["score"].as_f64(), Some(0.65), "{ctx}");
+    assert_eq!(ctx["epss"]["percentile"].as_f64(), Some(0.991), "{ctx}");
+    let by = ctx["exploited_by"].as_array().unwrap();
+    assert_eq!(by.len(), 1, "{ctx}");
+    assert_eq!(by[0]["name"], "Demo Spider");
+    assert_eq!(by[0]["relationship"], "targets");
+    assert_eq!(
+        ctx["objects"].as_array().map(Vec::len),
+        Some(2),
+        "both sources' objects: {ctx}"
+    );
+    // Over REST, from whichever object the caller opens.
+    let m = v.member("Agency A", "AT");
+    let tok = v.ok_json(&[
+        "tokens",
+        "create",
+        "--member",
+        &m.to_string(),
+        "--role",
+        "member",
+    ])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let srv = serve(&v);
+    for id in ctx["objects"].as_array().unwrap() {
+        let (s, o) = http(
+            &srv.1,
+            "GET",
+            &format!("/api/v1/objects/{}", id.as_str().unwrap()),
+            &tok,
+            b"",
+        );
+        assert_eq!(s, 200, "{o}");
+        let c = &o["vulnerability"];
+        assert_eq!(c["in_kev"], true, "{o}");
+        assert_eq!(c["exploited_by"][0]["name"], "Demo Spider", "{o}");
+        assert!(
+            c.get("notices").is_none(),
+            "members do not see who else is affected"
+        );
+    }
+}
+
 /// One HTTP/1.1 request to the served API (`Connection: close`), without a client library, so that the test
 /// sees exactly what goes over the wire. Returns the status and the body as JSON (Null when it is not JSON).
 fn http(base: &str, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, Value) {

@@ -110,6 +110,12 @@ pub struct ObjectView {
     /// Effective TLP (`clear`, `green`, `amber`, `amber+strict`, `red`); unmarked objects take the operator default.
     pub tlp: String,
     pub relationships: Vec<RelatedView>,
+    /// For a vulnerability: what every source says about it (KEV entry and known ransomware use, EPSS, SSVC,
+    /// the actors and malware related to it under any source's id; operator staff also see how many members
+    /// hold notices for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub vulnerability: Option<Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,6 +145,7 @@ async fn get_object(
         return Err(ApiError::not_found());
     }
     let sc = scope(c.as_ref(), st.cfg.default_tlp);
+    let staff_view = c.as_ref().is_some_and(Principal::is_operator_staff);
     let store = st.store.clone();
     let view = blocking(move || {
         let Some(o) = store.get_visible(&id, &sc)? else {
@@ -162,10 +169,14 @@ async fn get_object(
             }
         }
         let tlp = o.tlp.unwrap_or(sc.default_tlp);
+        let object = o.object.into_value();
+        let vulnerability =
+            crate::context::vulnerability(store.as_ref(), &object, &sc, staff_view)?;
         Ok(Some(ObjectView {
-            object: o.object.into_value(),
+            object,
             tlp: tlp.as_str().into(),
             relationships: rels,
+            vulnerability,
         }))
     })
     .await?;

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod context;
 pub mod error;
 pub mod member_api;
 pub mod metrics;

@@ -110,6 +110,8 @@ pub trait VulnStore: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Every stored EPSS score as (cve, epss, percentile).
     fn epss(&self) -> Result<Vec<(String, f64, f64)>, StoreError>;
+    /// One CVE's EPSS score, percentile and score date, if known.
+    fn epss_of(&self, cve: &str) -> Result<Option<(f64, f64, Option<String>)>, StoreError>;
 
     /// Stores a member's inventory, replacing one of the same name.
     #[allow(clippy::too_many_arguments)]

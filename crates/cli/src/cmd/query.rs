@@ -216,6 +216,17 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
             doc["suspected_state_sponsor"] = json!(sponsors);
         }
     }
+    let everything = vigil_store::ReadScope {
+        all: true,
+        open_max: None,
+        member: None,
+        default_tlp: env.settings.default_tlp,
+    };
+    if let Some(ctx) =
+        vigil_server::context::vulnerability(&env.store, &obj.to_value(), &everything, true)?
+    {
+        doc["vulnerability"] = ctx;
+    }
     let wl = warninglist_hits(&WarningSet::new(&env.store.warninglists()?), obj);
     if !wl.is_empty() {
         doc["warninglists"] = json!(wl);
@@ -269,6 +280,46 @@ fn print_show(doc: &Value) {
     }
     if let Some(w) = doc.get("warninglists") {
         println!("  ON WARNING LISTS: {w}");
+    }
+    if let Some(v) = doc.get("vulnerability") {
+        if let Some(k) = v.get("kev") {
+            println!(
+                "  KEV: added {}, due {}{}; required action: {}",
+                s(&k["date_added"]),
+                s(&k["due_date"]),
+                if v["known_ransomware_use"] == true {
+                    ", KNOWN RANSOMWARE USE"
+                } else {
+                    ""
+                },
+                s(&k["required_action"])
+            );
+        }
+        if let Some(e) = v.get("epss") {
+            println!(
+                "  EPSS: {:.3} (percentile {:.3}{})",
+                e["score"].as_f64().unwrap_or(0.0),
+                e["percentile"].as_f64().unwrap_or(0.0),
+                e["date"]
+                    .as_str()
+                    .map(|d| format!(", {d}"))
+                    .unwrap_or_default()
+            );
+        }
+        let by: Vec<String> = v["exploited_by"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| format!("{} ({})", s(&e["name"]), s(&e["type"])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !by.is_empty() {
+            println!("  related actors and malware: {}", by.join(", "));
+        }
+        if let Some(n) = v.get("notices") {
+            println!("  notices: {} member(s), {} open", n["members"], n["open"]);
+        }
     }
     if let Some(d) = o.get("description").and_then(Value::as_str) {
         let short: String = d.chars().take(400).collect();

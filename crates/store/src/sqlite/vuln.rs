@@ -161,6 +161,18 @@ impl VulnStore for SqliteStore {
         })
     }
 
+    fn epss_of(&self, cve: &str) -> Result<Option<(f64, f64, Option<String>)>, StoreError> {
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(
+                "SELECT epss, percentile, score_date FROM vuln_epss WHERE cve = ?1",
+            )?
+            .query_row([cve.to_ascii_uppercase()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+        })
+    }
+
     fn put_inventory(
         &self,
         member_id: i64,
