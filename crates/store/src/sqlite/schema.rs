@@ -176,4 +176,6 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: scheduled feeds and their cursors.
     super::feeds::FEEDS_MIGRATION,
+    // 5: notice delivery: members' channels and the deliveries (retry state and log).
+    super::delivery::DELIVERY_MIGRATION,
 ];
