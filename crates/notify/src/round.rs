@@ -175,7 +175,7 @@ fn send_group<S: DeliveryStore + ?Sized>(
             "email" => {
                 let m = mailer.get_or_insert_with(|| match smtp {
                     Some(c) => Mailer::new(c).map_err(|e| e.to_string()),
-                    None => Err("no [smtp] relay is configured in vigil.toml".to_string()),
+                    None => Err("no usable [smtp] relay in vigil.toml (absent, or refused: see the settings error)".to_string()),
                 });
                 match m {
                     Ok(m) => m.send(&channel.target, &msg),
