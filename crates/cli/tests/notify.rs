@@ -98,16 +98,42 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
             .current_dir(dir)
             .output()
             .expect("openssl");
-        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut a = vec!["req", "-x509"];
     a.extend(ec);
-    a.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Vigil test CA"]);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Vigil test CA",
+    ]);
     run(&a);
     let mut a = vec!["req"];
     a.extend(ec);
-    a.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    a.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     run(&a);
     std::fs::write(
         dir.join("ext.cnf"),
@@ -115,10 +141,27 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
     .unwrap();
     run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-        "server.pem", "-days", "2", "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
     ]);
-    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }
 
 fn start_receivers(py: &Path, dir: &Path, cert: &Path, key: &Path) -> Receivers {
@@ -139,7 +182,8 @@ fn start_receivers(py: &Path, dir: &Path, cert: &Path, key: &Path) -> Receivers 
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let ports: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("receivers said {line:?}: {e}"));
+    let ports: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("receivers said {line:?}: {e}"));
     Receivers {
         child,
         out,
@@ -161,7 +205,9 @@ impl Vigil {
         if let Some(n) = now {
             c.env("VIGIL_NOW", n.to_rfc3339());
         }
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("run vigil");
         {
             use std::io::Write;
@@ -230,7 +276,12 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
 
     // Real notices: advisories and KEV into the store, two members with inventories.
     let mut ingest = vec!["ingest".to_string()];
-    for f in ["osv-multi-pairs.json", "cve5-demo.json", "csaf-demo.json", "osv-last-affected.json"] {
+    for f in [
+        "osv-multi-pairs.json",
+        "cve5-demo.json",
+        "csaf-demo.json",
+        "osv-last-affected.json",
+    ] {
         ingest.push(vuln_fixture(f));
     }
     ingest.push(fixture("vuln/kev-demo.json"));
@@ -238,7 +289,16 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
     let (r, code) = v.json_at(&ingest, None);
     assert!(code == 0 || code == 1, "{r}");
     let member = |name: &str, cc: &str| {
-        v.ok_json(&["members", "add", "--name", name, "--country", cc, "--kind", "agency"])["id"]
+        v.ok_json(&[
+            "members",
+            "add",
+            "--name",
+            name,
+            "--country",
+            cc,
+            "--kind",
+            "agency",
+        ])["id"]
             .as_i64()
             .unwrap()
     };
@@ -246,14 +306,42 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
     let b = member("Agency B", "FR");
     let (a_s, b_s) = (a.to_string(), b.to_string());
     // assets.csv has two bad rows on purpose (reported, exit 1); the others are imported.
-    let (r, code) = v.json_at(&["inventory", "import", "--member", &a_s, &fixture("vuln/assets.csv")], None);
+    let (r, code) = v.json_at(
+        &[
+            "inventory",
+            "import",
+            "--member",
+            &a_s,
+            &fixture("vuln/assets.csv"),
+        ],
+        None,
+    );
     assert!(code <= 1, "{r}");
-    let (r, code) = v.json_at(&["inventory", "import", "--member", &b_s, &vuln_fixture("inventory.cdx.json")], None);
+    let (r, code) = v.json_at(
+        &[
+            "inventory",
+            "import",
+            "--member",
+            &b_s,
+            &vuln_fixture("inventory.cdx.json"),
+        ],
+        None,
+    );
     assert!(code <= 1, "{r}");
-    let notices_of = |m: &str| v.ok_json(&["notices", "--member", m]).as_array().unwrap().clone();
+    let notices_of = |m: &str| {
+        v.ok_json(&["notices", "--member", m])
+            .as_array()
+            .unwrap()
+            .clone()
+    };
     let na = notices_of(&a_s);
     let nb = notices_of(&b_s);
-    assert!(!na.is_empty() && nb.len() >= 2, "A {} B {}", na.len(), nb.len());
+    assert!(
+        !na.is_empty() && nb.len() >= 2,
+        "A {} B {}",
+        na.len(),
+        nb.len()
+    );
     let kev = na
         .iter()
         .find(|n| n["vulnerability"] == "CVE-2024-99001")
@@ -271,52 +359,156 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
         let mut a = args.to_vec();
         a.push("--json");
         let out = v.run_at(&a, None, secret);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
-    let a_mail = add(&["channels", "add", "--member", &a_s, "--kind", "email", "--to", "soc@ministry-a.example"], None);
-    let a_hook = add(
-        &["channels", "add", "--member", &a_s, "--kind", "webhook", "--url", &hook("a"), "--secret-stdin"],
-        Some(SECRET),
-    );
-    assert!(a_hook.get("secret").is_none(), "a secret given on stdin is not echoed");
-    let a_dead = add(
-        &["channels", "add", "--member", &a_s, "--kind", "webhook", "--url", &format!("http://127.0.0.1:{dead_port}/hook")],
+    let a_mail = add(
+        &[
+            "channels",
+            "add",
+            "--member",
+            &a_s,
+            "--kind",
+            "email",
+            "--to",
+            "soc@ministry-a.example",
+        ],
         None,
     );
-    assert_eq!(a_dead["secret"].as_str().map(str::len), Some(64), "generated secret shown once");
+    let a_hook = add(
+        &[
+            "channels",
+            "add",
+            "--member",
+            &a_s,
+            "--kind",
+            "webhook",
+            "--url",
+            &hook("a"),
+            "--secret-stdin",
+        ],
+        Some(SECRET),
+    );
+    assert!(
+        a_hook.get("secret").is_none(),
+        "a secret given on stdin is not echoed"
+    );
+    let a_dead = add(
+        &[
+            "channels",
+            "add",
+            "--member",
+            &a_s,
+            "--kind",
+            "webhook",
+            "--url",
+            &format!("http://127.0.0.1:{dead_port}/hook"),
+        ],
+        None,
+    );
+    assert_eq!(
+        a_dead["secret"].as_str().map(str::len),
+        Some(64),
+        "generated secret shown once"
+    );
     let b_digest = add(
-        &["channels", "add", "--member", &b_s, "--kind", "email", "--to", "cert@agency-b.example", "--digest", "daily"],
+        &[
+            "channels",
+            "add",
+            "--member",
+            &b_s,
+            "--kind",
+            "email",
+            "--to",
+            "cert@agency-b.example",
+            "--digest",
+            "daily",
+        ],
         None,
     );
     add(
-        &["channels", "add", "--member", &b_s, "--kind", "webhook", "--url", &hook("b"), "--secret-stdin"],
+        &[
+            "channels",
+            "add",
+            "--member",
+            &b_s,
+            "--kind",
+            "webhook",
+            "--url",
+            &hook("b"),
+            "--secret-stdin",
+        ],
         Some(SECRET),
     );
     // Refused channels: plain http off loopback, two addresses in one, an unknown digest.
     for bad in [
-        vec!["channels", "add", "--member", &a_s, "--kind", "webhook", "--url", "http://hooks.example.org/x"],
-        vec!["channels", "add", "--member", &a_s, "--kind", "email", "--to", "a@x.example, b@y.example"],
-        vec!["channels", "add", "--member", &a_s, "--kind", "email", "--to", "a@x.example", "--digest", "hourly"],
+        vec![
+            "channels",
+            "add",
+            "--member",
+            &a_s,
+            "--kind",
+            "webhook",
+            "--url",
+            "http://hooks.example.org/x",
+        ],
+        vec![
+            "channels",
+            "add",
+            "--member",
+            &a_s,
+            "--kind",
+            "email",
+            "--to",
+            "a@x.example, b@y.example",
+        ],
+        vec![
+            "channels",
+            "add",
+            "--member",
+            &a_s,
+            "--kind",
+            "email",
+            "--to",
+            "a@x.example",
+            "--digest",
+            "hourly",
+        ],
     ] {
-        assert!(!v.run_at(&bad, None, None).status.success(), "{bad:?} accepted");
+        assert!(
+            !v.run_at(&bad, None, None).status.success(),
+            "{bad:?} accepted"
+        );
     }
     let listed = v.ok_json(&["channels", "list", "--member", &a_s]);
     assert_eq!(listed.as_array().unwrap().len(), 3);
-    assert!(!listed.to_string().contains(SECRET), "channel list never shows secrets");
+    assert!(
+        !listed.to_string().contains(SECRET),
+        "channel list never shows secrets"
+    );
 
     // Round 1: everything immediate goes out; the dead receiver fails and is scheduled for a retry; B's digest
     // waits for the digest hour.
     let t0 = Utc::now();
     let (r1, code) = v.deliver(t0);
-    assert_eq!(code, 1, "a failed channel makes the round report failure: {r1}");
+    assert_eq!(
+        code, 1,
+        "a failed channel makes the round report failure: {r1}"
+    );
     let (n_a, n_b) = (na.len() as u64, nb.len() as u64);
     assert_eq!(r1["queued"].as_u64(), Some(3 * n_a + 2 * n_b), "{r1}");
     assert_eq!(r1["attempted"].as_u64(), Some(3 * n_a + n_b), "{r1}");
     assert_eq!(r1["messages_sent"].as_u64(), Some(2 * n_a + n_b), "{r1}");
     assert_eq!(r1["retrying"].as_u64(), Some(n_a), "{r1}");
     assert_eq!(r1["failed"].as_u64(), Some(0), "{r1}");
-    assert!(r1["failures"].to_string().contains("could not connect"), "{r1}");
+    assert!(
+        r1["failures"].to_string().contains("could not connect"),
+        "{r1}"
+    );
 
     // The e-mails, parsed back by Python's e-mail parser.
     let mails = rx.files("mail");
@@ -326,13 +518,28 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
         assert_eq!(m["tls"], true, "STARTTLS was used");
         assert_eq!(m["authenticated"], true);
         assert_eq!(m["content_type"], "multipart/alternative");
-        let types: Vec<&str> = m["parts"].as_array().unwrap().iter().map(|p| p["type"].as_str().unwrap()).collect();
+        let types: Vec<&str> = m["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["type"].as_str().unwrap())
+            .collect();
         assert_eq!(types, vec!["text/plain", "text/html"]);
         let tlp = m["x_vigil_tlp"].as_str().unwrap();
         assert!(tlp == "TLP:AMBER+STRICT" || tlp == "TLP:RED", "{tlp}");
-        assert!(m["subject"].as_str().unwrap().starts_with(&format!("[{tlp}]")), "{}", m["subject"]);
+        assert!(
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("[{tlp}]")),
+            "{}",
+            m["subject"]
+        );
         for p in m["parts"].as_array().unwrap() {
-            assert!(p["text"].as_str().unwrap().contains(tlp), "TLP in every body part");
+            assert!(
+                p["text"].as_str().unwrap().contains(tlp),
+                "TLP in every body part"
+            );
         }
         assert!(!m["raw"].as_str().unwrap().contains(SMTP_PASSWORD));
     }
@@ -341,17 +548,31 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
         .find(|m| m["subject"].as_str().unwrap().contains("CVE-2024-99001"))
         .expect("the KEV notice was mailed");
     let deadline = kev["deadline"].as_str().expect("KEV notice has a deadline");
-    assert!(kev_mail["subject"].as_str().unwrap().contains(deadline), "{}", kev_mail["subject"]);
+    assert!(
+        kev_mail["subject"].as_str().unwrap().contains(deadline),
+        "{}",
+        kev_mail["subject"]
+    );
     let plain = kev_mail["parts"][0]["text"].as_str().unwrap();
     let html = kev_mail["parts"][1]["text"].as_str().unwrap();
     for text in [plain, html] {
-        assert!(text.contains("CVE-2024-99001") && text.contains(deadline), "{text}");
-        assert!(text.contains("Demo Pkg"), "the affected asset is named: {text}");
+        assert!(
+            text.contains("CVE-2024-99001") && text.contains(deadline),
+            "{text}"
+        );
+        assert!(
+            text.contains("Demo Pkg"),
+            "the affected asset is named: {text}"
+        );
     }
     assert!(html.contains("<h2>What to do</h2>"), "{html}");
 
     // The webhooks: verified by the receiver (HMAC and timestamp), each member's only to its own endpoint.
-    assert!(rx.files("rejected").is_empty(), "{:?}", rx.files("rejected"));
+    assert!(
+        rx.files("rejected").is_empty(),
+        "{:?}",
+        rx.files("rejected")
+    );
     let hooks = rx.files("hook");
     assert_eq!(hooks.len() as u64, n_a + n_b);
     for h in &hooks {
@@ -366,57 +587,111 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
         let sig = h["headers"]["x-vigil-signature"].as_str().unwrap();
         let raw = h["raw"].as_str().unwrap().as_bytes();
         let now = Utc::now().timestamp();
-        assert_eq!(vigil_notify::verify(SECRET.as_bytes(), ts, sig, raw, now, 300), Ok(()));
-        assert!(vigil_notify::verify(SECRET.as_bytes(), ts, sig, raw, now + 3600, 300).is_err(), "replay refused");
+        assert_eq!(
+            vigil_notify::verify(SECRET.as_bytes(), ts, sig, raw, now, 300),
+            Ok(())
+        );
+        assert!(
+            vigil_notify::verify(SECRET.as_bytes(), ts, sig, raw, now + 3600, 300).is_err(),
+            "replay refused"
+        );
         assert!(vigil_notify::verify(b"another-secret-123", ts, sig, raw, now, 300).is_err());
     }
 
     // Round 2, shortly after: nothing new and no retry due yet, so nothing is sent.
     let (r2, code) = v.deliver(t0 + Duration::seconds(30));
-    assert_eq!((r2["queued"].as_u64(), r2["attempted"].as_u64(), code), (Some(0), Some(0), 0), "{r2}");
+    assert_eq!(
+        (r2["queued"].as_u64(), r2["attempted"].as_u64(), code),
+        (Some(0), Some(0), 0),
+        "{r2}"
+    );
 
     // Rounds 3 and 4: the dead receiver is retried after 60 s, then 120 s, then given up and logged.
     let (r3, _) = v.deliver(t0 + Duration::seconds(61));
-    assert_eq!((r3["attempted"].as_u64(), r3["retrying"].as_u64()), (Some(n_a), Some(n_a)), "{r3}");
+    assert_eq!(
+        (r3["attempted"].as_u64(), r3["retrying"].as_u64()),
+        (Some(n_a), Some(n_a)),
+        "{r3}"
+    );
     let (r, _) = v.deliver(t0 + Duration::seconds(61 + 100));
-    assert_eq!(r["attempted"].as_u64(), Some(0), "back-off doubles: not yet at +100 s: {r}");
+    assert_eq!(
+        r["attempted"].as_u64(),
+        Some(0),
+        "back-off doubles: not yet at +100 s: {r}"
+    );
     let (r4, code) = v.deliver(t0 + Duration::seconds(61 + 121));
-    assert_eq!((r4["attempted"].as_u64(), r4["failed"].as_u64(), code), (Some(n_a), Some(n_a), 1), "{r4}");
+    assert_eq!(
+        (r4["attempted"].as_u64(), r4["failed"].as_u64(), code),
+        (Some(n_a), Some(n_a), 1),
+        "{r4}"
+    );
     let failed = v.ok_json(&["deliveries", "--member", &a_s, "--status", "failed"]);
     let failed = failed.as_array().unwrap();
     assert_eq!(failed.len() as u64, n_a);
     for d in failed {
         assert_eq!(d["attempts"], 3);
         assert_eq!(d["channel_id"], a_dead["id"]);
-        assert!(d["last_error"].as_str().unwrap().contains("could not connect"), "{d}");
+        assert!(
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("could not connect"),
+            "{d}"
+        );
     }
     let sent_a = v.ok_json(&["deliveries", "--member", &a_s, "--status", "sent"]);
-    assert_eq!(sent_a.as_array().unwrap().len() as u64, 2 * n_a, "the other channels got theirs");
+    assert_eq!(
+        sent_a.as_array().unwrap().len() as u64,
+        2 * n_a,
+        "the other channels got theirs"
+    );
     // The log is per member.
     let log_b = v.ok_json(&["deliveries", "--member", &b_s]);
-    assert!(log_b.as_array().unwrap().iter().all(|d| d["member_id"] == b));
+    assert!(log_b
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["member_id"] == b));
 
     // Nothing is delivered twice: a later round (before the digest hour) sends nothing.
     let (mails_before, hooks_before) = (rx.files("mail").len(), rx.files("hook").len());
     let digest_at = vigil_notify::next_digest_time(t0, 7);
     let (r, _) = v.deliver(digest_at - Duration::seconds(1));
-    assert_eq!((r["queued"].as_u64(), r["attempted"].as_u64()), (Some(0), Some(0)), "{r}");
+    assert_eq!(
+        (r["queued"].as_u64(), r["attempted"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
     assert_eq!(rx.files("mail").len(), mails_before);
 
     // The digest hour: B's notices arrive as one message.
     let (r, code) = v.deliver(digest_at + Duration::seconds(5));
     assert_eq!(code, 0, "{r}");
-    assert_eq!((r["messages_sent"].as_u64(), r["delivered"].as_u64()), (Some(1), Some(n_b)), "{r}");
+    assert_eq!(
+        (r["messages_sent"].as_u64(), r["delivered"].as_u64()),
+        (Some(1), Some(n_b)),
+        "{r}"
+    );
     let mails = rx.files("mail");
     assert_eq!(mails.len(), mails_before + 1);
     let digest = mails.last().unwrap();
-    assert_eq!(digest["rcpt_tos"], serde_json::json!(["cert@agency-b.example"]));
+    assert_eq!(
+        digest["rcpt_tos"],
+        serde_json::json!(["cert@agency-b.example"])
+    );
     let subject = digest["subject"].as_str().unwrap();
-    assert!(subject.contains("daily digest") && subject.contains(&format!("{n_b} notices")), "{subject}");
+    assert!(
+        subject.contains("daily digest") && subject.contains(&format!("{n_b} notices")),
+        "{subject}"
+    );
     assert!(subject.starts_with(&format!("[{}]", digest["x_vigil_tlp"].as_str().unwrap())));
     let plain = digest["parts"][0]["text"].as_str().unwrap();
     for n in &nb {
-        assert!(plain.contains(n["vulnerability"].as_str().unwrap()), "digest lacks {}", n["vulnerability"]);
+        assert!(
+            plain.contains(n["vulnerability"].as_str().unwrap()),
+            "digest lacks {}",
+            n["vulnerability"]
+        );
     }
     let _ = b_digest;
     let (r, _) = v.deliver(digest_at + Duration::seconds(60));
@@ -425,7 +700,10 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
     // A new version of a notice (EPSS past the threshold: a new fingerprint) is delivered once on each channel.
     let (r, _) = v.json_at(&["ingest", &fixture("vuln/epss-high.csv")], None);
     assert!(r["notices"]["revised"].as_u64().unwrap() >= 1, "{r}");
-    let revised_a = notices_of(&a_s).iter().filter(|n| n["version"].as_i64() > Some(1)).count() as u64;
+    let revised_a = notices_of(&a_s)
+        .iter()
+        .filter(|n| n["version"].as_i64() > Some(1))
+        .count() as u64;
     assert!(revised_a >= 1);
     let (mails_before, hooks_before2) = (rx.files("mail").len(), rx.files("hook").len());
     let t1 = digest_at + Duration::seconds(120);
@@ -437,10 +715,20 @@ fn notices_reach_members_by_email_and_signed_webhook_with_retries_and_digest() {
         .filter(|m| m["rcpt_tos"] == serde_json::json!(["soc@ministry-a.example"]))
         .collect();
     assert_eq!(new_a.len() as u64, revised_a);
-    assert!(new_a.iter().any(|m| m["subject"].as_str().unwrap().contains("update (version 2)")), "{new_a:?}");
+    assert!(
+        new_a.iter().any(|m| m["subject"]
+            .as_str()
+            .unwrap()
+            .contains("update (version 2)")),
+        "{new_a:?}"
+    );
     assert!(rx.files("hook").len() > hooks_before2);
     let (r, _) = v.deliver(t1 + Duration::seconds(10));
-    assert_eq!((r["queued"].as_u64(), r["attempted"].as_u64()), (Some(0), Some(0)), "sent once: {r}");
+    assert_eq!(
+        (r["queued"].as_u64(), r["attempted"].as_u64()),
+        (Some(0), Some(0)),
+        "sent once: {r}"
+    );
     let _ = hooks_before;
 
     // Secrets: the SMTP password and the webhook secret never appear in anything Vigil printed.
@@ -474,28 +762,88 @@ fn email_without_a_relay_fails_alone_and_webhooks_still_go() {
     .unwrap();
     assert!(v.run_at(&["init"], None, None).status.success());
     let (r, code) = v.json_at(
-        &["ingest", &vuln_fixture("cve5-demo.json"), &fixture("vuln/kev-demo.json")],
+        &[
+            "ingest",
+            &vuln_fixture("cve5-demo.json"),
+            &fixture("vuln/kev-demo.json"),
+        ],
         None,
     );
     assert!(code == 0 || code == 1, "{r}");
-    let a = v.ok_json(&["members", "add", "--name", "Ministry A", "--country", "DE", "--kind", "agency"])["id"]
+    let a = v.ok_json(&[
+        "members",
+        "add",
+        "--name",
+        "Ministry A",
+        "--country",
+        "DE",
+        "--kind",
+        "agency",
+    ])["id"]
         .as_i64()
         .unwrap()
         .to_string();
-    let (r, code) = v.json_at(&["inventory", "import", "--member", &a, &fixture("vuln/assets.csv")], None);
+    let (r, code) = v.json_at(
+        &[
+            "inventory",
+            "import",
+            "--member",
+            &a,
+            &fixture("vuln/assets.csv"),
+        ],
+        None,
+    );
     assert!(code <= 1, "{r}");
-    let n = v.ok_json(&["notices", "--member", &a]).as_array().unwrap().len() as u64;
+    let n = v
+        .ok_json(&["notices", "--member", &a])
+        .as_array()
+        .unwrap()
+        .len() as u64;
     assert!(n >= 1);
-    v.run_at(&["channels", "add", "--member", &a, "--kind", "email", "--to", "soc@a.example"], None, None);
+    v.run_at(
+        &[
+            "channels",
+            "add",
+            "--member",
+            &a,
+            "--kind",
+            "email",
+            "--to",
+            "soc@a.example",
+        ],
+        None,
+        None,
+    );
     let url = format!("http://127.0.0.1:{}/hook/a", rx.http_port);
-    v.run_at(&["channels", "add", "--member", &a, "--kind", "webhook", "--url", &url, "--secret-stdin"], None, Some(SECRET));
+    v.run_at(
+        &[
+            "channels",
+            "add",
+            "--member",
+            &a,
+            "--kind",
+            "webhook",
+            "--url",
+            &url,
+            "--secret-stdin",
+        ],
+        None,
+        Some(SECRET),
+    );
     let (r, code) = v.deliver(Utc::now());
     assert_eq!(code, 1);
-    assert_eq!((r["messages_sent"].as_u64(), r["retrying"].as_u64()), (Some(n), Some(n)), "{r}");
+    assert_eq!(
+        (r["messages_sent"].as_u64(), r["retrying"].as_u64()),
+        (Some(n), Some(n)),
+        "{r}"
+    );
     assert_eq!(rx.files("hook").len() as u64, n);
     assert!(rx.files("mail").is_empty());
     let err = r["failures"][0]["error"].as_str().unwrap();
     assert!(err.contains("SMTP 127.0.0.1"), "{err}");
     let printed = v.printed.borrow();
-    assert!(!printed.contains(SMTP_PASSWORD), "SMTP password printed: {printed}");
+    assert!(
+        !printed.contains(SMTP_PASSWORD),
+        "SMTP password printed: {printed}"
+    );
 }

@@ -62,10 +62,7 @@ pub fn atom_feed(feed: &AtomFeed<'_>, notices: &[NoticeRecord]) -> String {
     }
     for r in notices {
         let notice: Option<Notice> = serde_json::from_str(&r.json).ok();
-        let tlp = r
-            .tlp
-            .or(notice.as_ref().map(|n| n.tlp))
-            .unwrap_or(Tlp::Red);
+        let tlp = r.tlp.or(notice.as_ref().map(|n| n.tlp)).unwrap_or(Tlp::Red);
         let title = notice
             .as_ref()
             .map(|n| n.title.as_str())
@@ -85,17 +82,29 @@ pub fn atom_feed(feed: &AtomFeed<'_>, notices: &[NoticeRecord]) -> String {
             xml(r.deadline.as_deref().unwrap_or("next system upgrade"))
         ));
         s.push_str(&format!("    <updated>{}</updated>\n", xml(&r.updated_at)));
-        s.push_str(&format!("    <published>{}</published>\n", xml(&r.created_at)));
+        s.push_str(&format!(
+            "    <published>{}</published>\n",
+            xml(&r.created_at)
+        ));
         s.push_str(&format!(
             "    <category term=\"{}\" label=\"{}\"/>\n",
             tlp.as_str(),
             tlp.label()
         ));
-        s.push_str(&format!("    <category term=\"status:{}\"/>\n", xml(&r.status)));
+        s.push_str(&format!(
+            "    <category term=\"status:{}\"/>\n",
+            xml(&r.status)
+        ));
         if let Some(n) = &notice {
-            s.push_str(&format!("    <summary>{}</summary>\n", xml(&n.summary.what)));
+            s.push_str(&format!(
+                "    <summary>{}</summary>\n",
+                xml(&n.summary.what)
+            ));
             for u in n.references.iter().take(3) {
-                s.push_str(&format!("    <link rel=\"related\" href=\"{}\"/>\n", xml(u)));
+                s.push_str(&format!(
+                    "    <link rel=\"related\" href=\"{}\"/>\n",
+                    xml(u)
+                ));
             }
             let page = n.to_html();
             let body = page
@@ -103,8 +112,15 @@ pub fn atom_feed(feed: &AtomFeed<'_>, notices: &[NoticeRecord]) -> String {
                 .map(|(_, b)| b)
                 .and_then(|b| b.rsplit_once("</body>").map(|(b, _)| b))
                 .unwrap_or(&page);
-            let html = format!("<p><strong>{}: {}</strong></p>{body}", tlp.label(), tlp_rule(tlp));
-            s.push_str(&format!("    <content type=\"html\">{}</content>\n", xml(&html)));
+            let html = format!(
+                "<p><strong>{}: {}</strong></p>{body}",
+                tlp.label(),
+                tlp_rule(tlp)
+            );
+            s.push_str(&format!(
+                "    <content type=\"html\">{}</content>\n",
+                xml(&html)
+            ));
         } else {
             s.push_str(&format!(
                 "    <content type=\"text\">{}: {}</content>\n",
@@ -160,37 +176,65 @@ mod tests {
         let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "feed");
-        assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2005/Atom"));
-        fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2005/Atom")
+        );
+        fn child<'a, 'i>(
+            n: roxmltree::Node<'a, 'i>,
+            name: &str,
+        ) -> Option<roxmltree::Node<'a, 'i>> {
             n.children().find(|c| c.tag_name().name() == name)
         }
         // RFC 4287: a feed has id, title, updated and an author (or every entry has one).
         for k in ["id", "title", "updated", "author"] {
             assert!(child(root, k).is_some(), "feed lacks {k}");
         }
-        assert_eq!(child(root, "title").and_then(|t| t.text()), Some("Notices for <Agency & Co>"));
-        assert_eq!(child(root, "updated").and_then(|t| t.text()), Some("2026-01-12T12:00:00.000000Z"));
-        let entries: Vec<_> = root.children().filter(|c| c.tag_name().name() == "entry").collect();
+        assert_eq!(
+            child(root, "title").and_then(|t| t.text()),
+            Some("Notices for <Agency & Co>")
+        );
+        assert_eq!(
+            child(root, "updated").and_then(|t| t.text()),
+            Some("2026-01-12T12:00:00.000000Z")
+        );
+        let entries: Vec<_> = root
+            .children()
+            .filter(|c| c.tag_name().name() == "entry")
+            .collect();
         assert_eq!(entries.len(), 2);
         for e in &entries {
             for k in ["id", "title", "updated", "content"] {
                 assert!(child(*e, k).is_some(), "entry lacks {k}");
             }
         }
-        let t0 = child(entries[0], "title").and_then(|t| t.text()).unwrap_or("");
+        let t0 = child(entries[0], "title")
+            .and_then(|t| t.text())
+            .unwrap_or("");
         assert!(t0.starts_with("[TLP:RED] CVE-2024-99001"), "{t0}");
-        assert_eq!(child(entries[0], "id").and_then(|t| t.text()), Some("urn:vigil:notice:a:v2"));
+        assert_eq!(
+            child(entries[0], "id").and_then(|t| t.text()),
+            Some("urn:vigil:notice:a:v2")
+        );
         assert!(entries[1]
             .children()
-            .any(|c| c.tag_name().name() == "category" && c.attribute("term") == Some("amber+strict")));
+            .any(|c| c.tag_name().name() == "category"
+                && c.attribute("term") == Some("amber+strict")));
         // A notice that cannot be read still gets an entry that states its TLP.
-        let c0 = child(entries[0], "content").and_then(|t| t.text()).unwrap_or("");
+        let c0 = child(entries[0], "content")
+            .and_then(|t| t.text())
+            .unwrap_or("");
         assert!(c0.starts_with("TLP:RED"), "{c0}");
     }
 
     #[test]
     fn empty_feed_is_valid() {
-        let feed = AtomFeed { id: "urn:x", title: "t", self_url: None, updated: "2026-01-01T00:00:00Z" };
+        let feed = AtomFeed {
+            id: "urn:x",
+            title: "t",
+            self_url: None,
+            updated: "2026-01-01T00:00:00Z",
+        };
         let out = atom_feed(&feed, &[]);
         assert!(roxmltree::Document::parse(&out).is_ok(), "{out}");
         assert!(out.contains("<updated>2026-01-01T00:00:00Z</updated>"));

@@ -73,13 +73,21 @@ impl SmtpConfig {
                 ));
             }
             let text = std::fs::read_to_string(p).map_err(|e| {
-                NotifyError::Config(format!("cannot read [smtp] password_file {}: {}", p.display(), e.kind()))
+                NotifyError::Config(format!(
+                    "cannot read [smtp] password_file {}: {}",
+                    p.display(),
+                    e.kind()
+                ))
             })?;
             self.password = Some(text.lines().next().unwrap_or("").to_string());
         }
         if let Some(p) = &self.ca_file {
             let pem = std::fs::read(p).map_err(|e| {
-                NotifyError::Config(format!("cannot read [smtp] ca_file {}: {}", p.display(), e.kind()))
+                NotifyError::Config(format!(
+                    "cannot read [smtp] ca_file {}: {}",
+                    p.display(),
+                    e.kind()
+                ))
             })?;
             self.ca_pem = Some(pem);
         }
@@ -167,7 +175,11 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         let mut bad = cfg();
         bad.starttls = false;
-        let e = bad.resolve().err().map(|e| e.to_string()).unwrap_or_default();
+        let e = bad
+            .resolve()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("STARTTLS") && !e.contains("hunter2"), "{e}");
         assert!(cfg().resolve().is_ok());
     }

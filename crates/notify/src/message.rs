@@ -30,7 +30,9 @@ pub fn tlp_rule(t: Tlp) -> &'static str {
     match t {
         Tlp::Clear => "no limit on disclosure.",
         Tlp::Green => "share within your community, not through publicly accessible channels.",
-        Tlp::Amber => "share only within your organisation and with its clients, on a need-to-know basis.",
+        Tlp::Amber => {
+            "share only within your organisation and with its clients, on a need-to-know basis."
+        }
         Tlp::AmberStrict => "share only within your own organisation, on a need-to-know basis.",
         Tlp::Red => "for the named recipients only: do not forward or share it with anyone else.",
     }
@@ -93,10 +95,15 @@ impl Message {
         }
         for (k, i) in self.items.iter().enumerate() {
             if k > 0 {
-                s.push_str("\n----------------------------------------------------------------\n\n");
+                s.push_str(
+                    "\n----------------------------------------------------------------\n\n",
+                );
             }
             if i.version > 1 {
-                s.push_str(&format!("(Version {} of this notice: the facts changed.)\n\n", i.version));
+                s.push_str(&format!(
+                    "(Version {} of this notice: the facts changed.)\n\n",
+                    i.version
+                ));
             }
             s.push_str(&i.notice.to_markdown());
         }
@@ -106,8 +113,12 @@ impl Message {
 
     /// The HTML body: the TLP first, then each notice's HTML rendering (all source text escaped by it).
     pub fn html(&self) -> String {
-        let mut s = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-        s.push_str(&format!("<title>{}</title></head><body>\n", html_escape(&self.subject())));
+        let mut s =
+            String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        s.push_str(&format!(
+            "<title>{}</title></head><body>\n",
+            html_escape(&self.subject())
+        ));
         s.push_str(&format!(
             "<p style=\"font-weight:bold\">{}</p>\n",
             html_escape(&self.banner())

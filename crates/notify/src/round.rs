@@ -105,9 +105,8 @@ pub fn deliver_round<S: DeliveryStore + ?Sized>(
     rep.attempted = due.len() as u64;
     // Built lazily and once per round; a setup error becomes every e-mail delivery's error.
     let mut mailer: Option<Result<Mailer, String>> = None;
-    let hooks = Hooks::new(Duration::from_secs(cfg.timeout_secs.max(1))).map_err(|e| {
-        NotifyError::Config(e.to_string())
-    })?;
+    let hooks = Hooks::new(Duration::from_secs(cfg.timeout_secs.max(1)))
+        .map_err(|e| NotifyError::Config(e.to_string()))?;
     let mut by_channel: BTreeMap<i64, Vec<DueDelivery>> = BTreeMap::new();
     for d in due {
         by_channel.entry(d.channel.id).or_default().push(d);
@@ -120,7 +119,17 @@ pub fn deliver_round<S: DeliveryStore + ?Sized>(
             ds.into_iter().map(|d| vec![d]).collect()
         };
         for g in groups {
-            send_group(store, smtp, cfg, now, &hooks, &mut mailer, digest, g, &mut rep)?;
+            send_group(
+                store,
+                smtp,
+                cfg,
+                now,
+                &hooks,
+                &mut mailer,
+                digest,
+                g,
+                &mut rep,
+            )?;
         }
     }
     Ok(rep)
@@ -149,7 +158,10 @@ fn send_group<S: DeliveryStore + ?Sized>(
     for d in &group {
         match serde_json::from_str::<Notice>(&d.notice_json) {
             // Defence in depth for TLP:RED and tenancy: the store pairs by member; refuse anything else here too.
-            Ok(n) if n.member != d.channel.member_id.to_string() || d.delivery.member_id != d.channel.member_id => {
+            Ok(n)
+                if n.member != d.channel.member_id.to_string()
+                    || d.delivery.member_id != d.channel.member_id =>
+            {
                 problem = Some(format!(
                     "refused: notice {} is not member {}'s",
                     d.delivery.notice_id, d.channel.member_id
@@ -160,7 +172,12 @@ fn send_group<S: DeliveryStore + ?Sized>(
                 version: d.delivery.notice_version,
                 notice: n,
             }),
-            Err(e) => problem = Some(format!("stored notice {} cannot be read: {e}", d.delivery.notice_id)),
+            Err(e) => {
+                problem = Some(format!(
+                    "stored notice {} cannot be read: {e}",
+                    d.delivery.notice_id
+                ))
+            }
         }
     }
     let msg = Message {
@@ -191,22 +208,38 @@ fn send_group<S: DeliveryStore + ?Sized>(
     };
     match result {
         Ok(()) => {
-            store.record_attempt(&ids, now, &AttemptOutcome::Sent { message_id: msg.id.clone() })?;
+            store.record_attempt(
+                &ids,
+                now,
+                &AttemptOutcome::Sent {
+                    message_id: msg.id.clone(),
+                },
+            )?;
             rep.messages_sent += 1;
             rep.delivered += ids.len() as u64;
         }
         Err(error) => {
             let give_up = attempt >= i64::from(cfg.max_attempts.max(1));
-            let next = (!give_up).then(|| plus(now, backoff(cfg, u32::try_from(attempt).unwrap_or(u32::MAX))));
+            let next = (!give_up).then(|| {
+                plus(
+                    now,
+                    backoff(cfg, u32::try_from(attempt).unwrap_or(u32::MAX)),
+                )
+            });
             tracing::warn!(channel = channel.id, member = channel.member_id, kind = %channel.kind, attempt, %error, "notice delivery failed");
             let outcome = match next {
                 Some(next) => {
                     rep.retrying += ids.len() as u64;
-                    AttemptOutcome::Retry { error: error.clone(), next }
+                    AttemptOutcome::Retry {
+                        error: error.clone(),
+                        next,
+                    }
                 }
                 None => {
                     rep.failed += ids.len() as u64;
-                    AttemptOutcome::Failed { error: error.clone() }
+                    AttemptOutcome::Failed {
+                        error: error.clone(),
+                    }
                 }
             };
             store.record_attempt(&ids, now, &outcome)?;
@@ -249,10 +282,22 @@ mod tests {
 
     #[test]
     fn digest_time_is_the_next_digest_hour() {
-        assert_eq!(next_digest_time(t("2026-03-01T06:59:00Z"), 7), t("2026-03-01T07:00:00Z"));
-        assert_eq!(next_digest_time(t("2026-03-01T07:00:00Z"), 7), t("2026-03-02T07:00:00Z"));
-        assert_eq!(next_digest_time(t("2026-12-31T23:00:00Z"), 7), t("2027-01-01T07:00:00Z"));
-        assert_eq!(next_digest_time(t("2026-03-01T10:00:00Z"), 99), t("2026-03-01T23:00:00Z"));
+        assert_eq!(
+            next_digest_time(t("2026-03-01T06:59:00Z"), 7),
+            t("2026-03-01T07:00:00Z")
+        );
+        assert_eq!(
+            next_digest_time(t("2026-03-01T07:00:00Z"), 7),
+            t("2026-03-02T07:00:00Z")
+        );
+        assert_eq!(
+            next_digest_time(t("2026-12-31T23:00:00Z"), 7),
+            t("2027-01-01T07:00:00Z")
+        );
+        assert_eq!(
+            next_digest_time(t("2026-03-01T10:00:00Z"), 99),
+            t("2026-03-01T23:00:00Z")
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum VerifyError {
     #[error("the timestamp is not a number of seconds")]
     BadTimestamp,
-    #[error("the timestamp is {0} s away from now, beyond the tolerance (a replay or a wrong clock)")]
+    #[error(
+        "the timestamp is {0} s away from now, beyond the tolerance (a replay or a wrong clock)"
+    )]
     Stale(i64),
     #[error("the signature header is not `sha256=<64 hex digits>`")]
     BadHeader,
@@ -47,18 +49,22 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [h, l] => {
+                Some((char::from(*h).to_digit(16)? * 16 + char::from(*l).to_digit(16)?) as u8)
+            }
+            _ => None,
+        })
         .collect()
 }
 
 /// The `X-Vigil-Signature` value for a body sent at `timestamp` (unix seconds).
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let tag = mac(secret, &timestamp.to_string(), body).finalize().into_bytes();
+    let tag = mac(secret, &timestamp.to_string(), body)
+        .finalize()
+        .into_bytes();
     format!("sha256={}", hex(&tag))
 }
 
@@ -72,7 +78,10 @@ pub fn verify(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<(), VerifyError> {
-    let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::BadTimestamp)?;
     let skew = now.saturating_sub(ts);
     if skew.saturating_abs() > tolerance_secs {
         return Err(VerifyError::Stale(skew));
@@ -105,18 +114,49 @@ mod tests {
     fn verify_accepts_and_rejects() {
         let body = br#"{"notices":[]}"#;
         let sig = sign(b"secret-secret-16", 1000, body);
-        assert_eq!(verify(b"secret-secret-16", "1000", &sig, body, 1100, 300), Ok(()));
         assert_eq!(
-            verify(b"secret-secret-16", "1000", &sig, b"{\"notices\":[1]}", 1000, 300),
+            verify(b"secret-secret-16", "1000", &sig, body, 1100, 300),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                b"secret-secret-16",
+                "1000",
+                &sig,
+                b"{\"notices\":[1]}",
+                1000,
+                300
+            ),
             Err(VerifyError::Mismatch)
         );
-        assert_eq!(verify(b"other-secret-123", "1000", &sig, body, 1000, 300), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(b"other-secret-123", "1000", &sig, body, 1000, 300),
+            Err(VerifyError::Mismatch)
+        );
         // The same signature with a fresh timestamp does not verify: the timestamp is signed.
-        assert_eq!(verify(b"secret-secret-16", "2000", &sig, body, 2000, 300), Err(VerifyError::Mismatch));
-        assert_eq!(verify(b"secret-secret-16", "1000", &sig, body, 1301, 300), Err(VerifyError::Stale(301)));
-        assert_eq!(verify(b"secret-secret-16", "x", &sig, body, 1000, 300), Err(VerifyError::BadTimestamp));
-        assert_eq!(verify(b"secret-secret-16", "1000", "sha1=ab", body, 1000, 300), Err(VerifyError::BadHeader));
-        assert_eq!(verify(b"secret-secret-16", "1000", "sha256=zz", body, 1000, 300), Err(VerifyError::BadHeader));
-        assert_eq!(verify(b"secret-secret-16", "1000", "sha256=é", body, 1000, 300), Err(VerifyError::BadHeader));
+        assert_eq!(
+            verify(b"secret-secret-16", "2000", &sig, body, 2000, 300),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"secret-secret-16", "1000", &sig, body, 1301, 300),
+            Err(VerifyError::Stale(301))
+        );
+        assert_eq!(
+            verify(b"secret-secret-16", "x", &sig, body, 1000, 300),
+            Err(VerifyError::BadTimestamp)
+        );
+        assert_eq!(
+            verify(b"secret-secret-16", "1000", "sha1=ab", body, 1000, 300),
+            Err(VerifyError::BadHeader)
+        );
+        assert_eq!(
+            verify(b"secret-secret-16", "1000", "sha256=zz", body, 1000, 300),
+            Err(VerifyError::BadHeader)
+        );
+        assert_eq!(
+            verify(b"secret-secret-16", "1000", "sha256=é", body, 1000, 300),
+            Err(VerifyError::BadHeader)
+        );
     }
 }

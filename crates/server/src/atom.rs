@@ -49,7 +49,9 @@ async fn feed(
     let member = match params.member {
         Some(m) if m != p.member_id && !p.is_operator_staff() => {
             // A clear refusal rather than an empty feed: a reader pointed at the wrong feed should say so.
-            return Err(ApiError::forbidden("a member's feed is for that member only"));
+            return Err(ApiError::forbidden(
+                "a member's feed is for that member only",
+            ));
         }
         Some(m) => m,
         None => p.member_id,
@@ -98,7 +100,9 @@ async fn feed(
         HeaderValue::from_static("application/atom+xml; charset=utf-8"),
     );
     // A member's notices must not sit in shared caches.
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     Ok(resp)
 }

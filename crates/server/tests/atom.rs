@@ -34,7 +34,11 @@ fn notice(id: &str, member: i64, vuln: &str, tlp: Tlp) -> NoticeRecord {
     }
 }
 
-async fn get(state: &Arc<AppState>, uri: &str, auth: Option<String>) -> (StatusCode, String, String) {
+async fn get(
+    state: &Arc<AppState>,
+    uri: &str,
+    auth: Option<String>,
+) -> (StatusCode, String, String) {
     let mut r = Request::builder().uri(uri);
     if let Some(a) = auth {
         r = r.header("authorization", a);
@@ -58,17 +62,30 @@ async fn get(state: &Arc<AppState>, uri: &str, auth: Option<String>) -> (StatusC
 async fn a_members_feed_is_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
-    let op = store.add_member("Operator CERT", "EU", "csirt", true).expect("op");
+    let op = store
+        .add_member("Operator CERT", "EU", "csirt", true)
+        .expect("op");
     let a = store.add_member("CERT A", "DE", "csirt", false).expect("a");
-    let b = store.add_member("Ministry B", "FR", "ministry", false).expect("b");
-    let (op_t, _) = vigil_server::tokens::create(store.as_ref(), op.id, Role::Analyst, None).expect("token");
-    let (a_t, _) = vigil_server::tokens::create(store.as_ref(), a.id, Role::Member, None).expect("token");
-    let (b_t, _) = vigil_server::tokens::create(store.as_ref(), b.id, Role::Member, None).expect("token");
+    let b = store
+        .add_member("Ministry B", "FR", "ministry", false)
+        .expect("b");
+    let (op_t, _) =
+        vigil_server::tokens::create(store.as_ref(), op.id, Role::Analyst, None).expect("token");
+    let (a_t, _) =
+        vigil_server::tokens::create(store.as_ref(), a.id, Role::Member, None).expect("token");
+    let (b_t, _) =
+        vigil_server::tokens::create(store.as_ref(), b.id, Role::Member, None).expect("token");
     store
-        .put_notice_version(&notice("na", a.id, "CVE-2026-0001", Tlp::Red), "first notice")
+        .put_notice_version(
+            &notice("na", a.id, "CVE-2026-0001", Tlp::Red),
+            "first notice",
+        )
         .expect("notice");
     store
-        .put_notice_version(&notice("nb", b.id, "CVE-2026-0002", Tlp::AmberStrict), "first notice")
+        .put_notice_version(
+            &notice("nb", b.id, "CVE-2026-0002", Tlp::AmberStrict),
+            "first notice",
+        )
         .expect("notice");
     let cfg = ServerConfig {
         anonymous_clear: true,
@@ -76,18 +93,40 @@ async fn a_members_feed_is_its_own() {
     };
     let state = AppState::new(store.clone(), dir.path().to_path_buf(), cfg, vec![]).expect("state");
 
-    let (s, ctype, body) = get(&state, "/api/v1/notices.atom", Some(format!("Bearer {a_t}"))).await;
+    let (s, ctype, body) = get(
+        &state,
+        "/api/v1/notices.atom",
+        Some(format!("Bearer {a_t}")),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(ctype.starts_with("application/atom+xml"), "{ctype}");
-    assert!(body.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"), "{body}");
-    assert!(body.contains("CVE-2026-0001") && body.contains("[TLP:RED]"), "{body}");
-    assert!(!body.contains("CVE-2026-0002"), "never another member's notice");
+    assert!(
+        body.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"),
+        "{body}"
+    );
+    assert!(
+        body.contains("CVE-2026-0001") && body.contains("[TLP:RED]"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("CVE-2026-0002"),
+        "never another member's notice"
+    );
 
     // Feed readers speak Basic: the token as the password.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("reader:{b_t}"));
-    let (s, _, body) = get(&state, "/api/v1/notices.atom", Some(format!("Basic {basic}"))).await;
+    let (s, _, body) = get(
+        &state,
+        "/api/v1/notices.atom",
+        Some(format!("Basic {basic}")),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(body.contains("CVE-2026-0002") && !body.contains("CVE-2026-0001"), "{body}");
+    assert!(
+        body.contains("CVE-2026-0002") && !body.contains("CVE-2026-0001"),
+        "{body}"
+    );
 
     // Not anonymously (even with anonymous TLP:CLEAR on), not another member's, not with a bad token.
     let (s, _, _) = get(&state, "/api/v1/notices.atom", None).await;

@@ -75,11 +75,18 @@ pub struct DueDelivery {
 /// What one attempt did to the deliveries it carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
-    Sent { message_id: String },
+    Sent {
+        message_id: String,
+    },
     /// Failed; try again at `next`.
-    Retry { error: String, next: DateTime<Utc> },
+    Retry {
+        error: String,
+        next: DateTime<Utc>,
+    },
     /// Failed for the last time.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Which deliveries to list. `member` is a tenancy boundary.

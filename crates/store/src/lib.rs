@@ -15,7 +15,8 @@ mod types;
 pub mod vuln;
 
 pub use delivery::{
-    AttemptOutcome, ChannelRecord, DeliveryFilter, DeliveryRecord, DeliveryStore, DueDelivery, NewChannel,
+    AttemptOutcome, ChannelRecord, DeliveryFilter, DeliveryRecord, DeliveryStore, DueDelivery,
+    NewChannel,
 };
 pub use error::StoreError;
 pub use feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};

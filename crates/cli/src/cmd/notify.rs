@@ -123,7 +123,12 @@ pub fn channels(env: &Env, cmd: &ChannelsCommand) -> anyhow::Result<u8> {
             } else {
                 (None, false)
             };
-            vigil_notify::validate_channel(&a.kind, &target, secret.as_deref(), a.digest.as_deref())?;
+            vigil_notify::validate_channel(
+                &a.kind,
+                &target,
+                secret.as_deref(),
+                a.digest.as_deref(),
+            )?;
             let rec = env.store.add_channel(&NewChannel {
                 member_id: a.member,
                 kind: a.kind.clone(),
@@ -151,7 +156,10 @@ pub fn channels(env: &Env, cmd: &ChannelsCommand) -> anyhow::Result<u8> {
                     rec.member_id,
                     rec.kind,
                     rec.target,
-                    rec.digest.as_deref().map(|d| format!(" ({d} digest)")).unwrap_or_default()
+                    rec.digest
+                        .as_deref()
+                        .map(|d| format!(" ({d} digest)"))
+                        .unwrap_or_default()
                 );
                 if let Some(s) = shown {
                     println!("signing secret (shown once; give it to the receiver): {s}");
@@ -183,7 +191,12 @@ pub fn channels(env: &Env, cmd: &ChannelsCommand) -> anyhow::Result<u8> {
             if !env.store.remove_channel(a.id)? {
                 bail!("no channel {}", a.id);
             }
-            super::members::audit(env).record("cli", "channels.remove", &format!("channel-{}", a.id), json!({}));
+            super::members::audit(env).record(
+                "cli",
+                "channels.remove",
+                &format!("channel-{}", a.id),
+                json!({}),
+            );
             if a.json {
                 crate::output::json(&json!({"removed": a.id}))?;
             } else {
@@ -209,7 +222,8 @@ fn smtp(env: &Env) -> Option<vigil_notify::SmtpConfig> {
 
 pub fn deliver(env: &Env, a: &DeliverArgs) -> anyhow::Result<u8> {
     let smtp = smtp(env);
-    let rep = vigil_notify::deliver_round(&env.store, smtp.as_ref(), &env.settings.delivery, now()?)?;
+    let rep =
+        vigil_notify::deliver_round(&env.store, smtp.as_ref(), &env.settings.delivery, now()?)?;
     if a.json {
         crate::output::json(&rep)?;
     } else {

@@ -125,12 +125,11 @@ impl DeliveryStore for SqliteStore {
 
     fn channel(&self, id: i64) -> Result<Option<ChannelRecord>, StoreError> {
         self.with_reader(|c| {
-            Ok(c
-                .prepare_cached(&format!(
-                    "SELECT {CHANNEL_COLS} FROM notify_channels WHERE id = ?1 AND removed_at IS NULL"
-                ))?
-                .query_row([id], |r| channel_row(r, 0))
-                .optional()?)
+            Ok(c.prepare_cached(&format!(
+                "SELECT {CHANNEL_COLS} FROM notify_channels WHERE id = ?1 AND removed_at IS NULL"
+            ))?
+            .query_row([id], |r| channel_row(r, 0))
+            .optional()?)
         })
     }
 
