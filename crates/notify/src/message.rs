@@ -170,3 +170,89 @@ impl Message {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(vuln: &str, tlp: Tlp) -> Notice {
+        let v = json!({
+            "id": format!("id-{vuln}"), "fingerprint": "fp", "member": "2", "vulnerability": vuln, "aliases": [],
+            "title": "Template <injection> & more", "priority": "act", "deadline": "2026-01-31",
+            "deadline_rule": "KEV: 3 weeks", "reasons": ["in KEV"], "assets": [], "fixed": ["1.5"],
+            "remediation": [], "summary": {"what": "w", "why": "y", "action": "Update.", "by_when": "By 2026-01-31."},
+            "references": [], "in_kev": true, "epss": null, "cvss_score": null, "status": "new", "tlp": tlp,
+            "created": "2026-01-10T00:00:00Z"
+        });
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("fixture: {e}"))
+    }
+
+    fn msg(items: Vec<(&str, Tlp, i64)>, digest: bool) -> Message {
+        Message {
+            id: "m".into(),
+            member_id: 2,
+            digest,
+            items: items
+                .into_iter()
+                .map(|(v, t, version)| Item {
+                    notice: notice(v, t),
+                    version,
+                    tlp: t,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn tlp_in_subject_and_every_body() {
+        let m = msg(vec![("CVE-2024-99001", Tlp::AmberStrict, 1)], false);
+        assert!(
+            m.subject()
+                .starts_with("[TLP:AMBER+STRICT] Vigil notice: CVE-2024-99001"),
+            "{}",
+            m.subject()
+        );
+        assert!(m.subject().contains("deadline 2026-01-31"));
+        assert!(m
+            .plain()
+            .starts_with("TLP:AMBER+STRICT: share only within your own organisation"));
+        assert!(m.html().contains("TLP:AMBER+STRICT"));
+        assert!(
+            m.html().contains("Template &lt;injection&gt; &amp; more"),
+            "escaped"
+        );
+        assert_eq!(m.json()["tlp"], "amber+strict");
+        let u = msg(vec![("CVE-2024-99001", Tlp::AmberStrict, 2)], false);
+        assert!(
+            u.subject().contains("update (version 2)"),
+            "{}",
+            u.subject()
+        );
+    }
+
+    #[test]
+    fn a_digest_carries_the_most_restrictive_tlp() {
+        let m = msg(
+            vec![
+                ("CVE-1", Tlp::AmberStrict, 1),
+                ("CVE-2", Tlp::Red, 1),
+                ("CVE-3", Tlp::AmberStrict, 3),
+            ],
+            true,
+        );
+        assert_eq!(m.tlp(), Tlp::Red);
+        assert!(
+            m.subject()
+                .starts_with("[TLP:RED] Vigil daily digest: 3 notices (CVE-1, CVE-2, CVE-3)"),
+            "{}",
+            m.subject()
+        );
+        let plain = m.plain();
+        assert!(plain.starts_with("TLP:RED: for the named recipients only"));
+        assert!(["CVE-1", "CVE-2", "CVE-3"]
+            .iter()
+            .all(|c| plain.contains(c)));
+        assert_eq!(m.json()["type"], "vigil.notice.digest");
+        assert_eq!(m.json()["notices"].as_array().map(Vec::len), Some(3));
+    }
+}
