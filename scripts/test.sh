@@ -10,6 +10,10 @@ if [ ! -x .venv-peers/bin/python ] && [ -f ../shared/peers/requirements.lock.txt
     python3 -m venv .venv-peers
     .venv-peers/bin/pip install -q -r ../shared/peers/requirements.lock.txt
 fi
+if [ -x .venv-peers/bin/python ] && ! .venv-peers/bin/python -c 'import aiosmtpd' 2>/dev/null; then
+    echo "== installing the test helpers (scripts/requirements-test.txt) into .venv-peers"
+    .venv-peers/bin/pip install -q -r scripts/requirements-test.txt
+fi
 export VENV="$PWD/.venv-peers"
 
 echo "== cargo fmt --check"

@@ -87,6 +87,13 @@ pub enum Command {
     /// Confirm or reject machine-generated suggestions (from `vigil ingest --format report`).
     #[command(subcommand)]
     Review(crate::cmd::ml::ReviewCommand),
+    /// Members' notice delivery channels: e-mail addresses and signed webhooks.
+    #[command(subcommand)]
+    Channels(crate::cmd::notify::ChannelsCommand),
+    /// One delivery round: every notice version not yet delivered on a channel, and every retry that is due.
+    Deliver(crate::cmd::notify::DeliverArgs),
+    /// The delivery log: per notice version and channel, its state, attempts and last error.
+    Deliveries(crate::cmd::notify::DeliveriesArgs),
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,10 @@ pub struct Settings {
     pub eligibility: EligibilitySettings,
     /// `[[feeds]]`: scheduled feeds (see `vigil feeds`).
     pub feeds: Vec<crate::cmd::feeds::FeedConfig>,
+    /// `[smtp]`: the relay notices are e-mailed through (see `vigil channels`).
+    pub smtp: Option<vigil_notify::SmtpConfig>,
+    /// `[delivery]`: retries, back-off, digest hour.
+    pub delivery: vigil_notify::DeliveryConfig,
 }
 
 /// `[eligibility]`: `extra = ["XK"]` admits jurisdictions beyond the shipped policy.
@@ -37,6 +41,8 @@ impl Default for Settings {
             server: toml::Table::new(),
             eligibility: EligibilitySettings::default(),
             feeds: Vec::new(),
+            smtp: None,
+            delivery: vigil_notify::DeliveryConfig::default(),
         }
     }
 }

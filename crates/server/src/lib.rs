@@ -5,6 +5,7 @@
 //! [`serve`] runs it on a socket, with TLS when given a certificate, until SIGINT/SIGTERM.
 
 pub mod api;
+pub mod atom;
 pub mod audit;
 pub mod auth;
 pub mod context;
@@ -133,6 +134,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(taxii::router())
         .merge(api::router())
         .merge(member_api::router())
+        .merge(atom::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

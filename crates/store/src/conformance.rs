@@ -503,3 +503,206 @@ pub fn run_members<S: Store + MemberStore>(make: &dyn Fn() -> S) -> Result<(), S
     member_feed(&make())?;
     Ok(())
 }
+
+// ---- notice delivery (backends that implement `DeliveryStore` and `VulnStore`) ----
+
+use crate::delivery::{AttemptOutcome, DeliveryFilter, DeliveryStore, NewChannel};
+use crate::vuln::{NoticeRecord, VulnStore};
+
+fn notice_rec(id: &str, member: i64, fingerprint: &str) -> NoticeRecord {
+    NoticeRecord {
+        id: id.into(),
+        member_id: member,
+        vulnerability: format!("CVE-2026-{id}"),
+        version: 0,
+        status: "new".into(),
+        priority: "act".into(),
+        deadline: Some("2026-02-01".into()),
+        fingerprint: fingerprint.into(),
+        tlp: Some(Tlp::AmberStrict),
+        json: format!("{{\"id\":\"{id}\",\"fingerprint\":\"{fingerprint}\"}}"),
+        created_at: String::new(),
+        updated_at: String::new(),
+        acknowledged_at: None,
+        resolved_at: None,
+        status_note: None,
+    }
+}
+
+fn channel(member: i64, kind: &str, target: &str, digest: bool) -> NewChannel {
+    NewChannel {
+        member_id: member,
+        kind: kind.into(),
+        target: target.into(),
+        secret: (kind == "webhook").then(|| "s3cret-signing-key".to_string()),
+        digest: digest.then(|| "daily".to_string()),
+    }
+}
+
+fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|e| panic!("fixture time {s}: {e}"))
+}
+
+/// Channels pair only with their member's notices; a notice version is queued once per channel; claimed
+/// deliveries are leased; retries come due again; a new fingerprint supersedes an unsent older one; removed
+/// channels are never attempted; the log is per member; the secret never serialises.
+pub fn deliveries<S: VulnStore + DeliveryStore>(s: &S) -> Result<(), StoreError> {
+    let (m1, m2) = (21, 22);
+    let mail1 = s.add_channel(&channel(m1, "email", "soc@m1.example", false))?;
+    let hook1 = s.add_channel(&channel(m1, "webhook", "https://m1.example/hook", true))?;
+    let mail2 = s.add_channel(&channel(m2, "email", "cert@m2.example", false))?;
+    assert_eq!(s.channels(Some(m1))?.len(), 2);
+    assert_eq!(s.channels(None)?.len(), 3);
+    assert_eq!(
+        s.channel(hook1.id)?.and_then(|c| c.secret).as_deref(),
+        Some("s3cret-signing-key")
+    );
+    let j = serde_json::to_string(&hook1).map_err(|e| StoreError::Db(e.to_string()))?;
+    assert!(!j.contains("s3cret"), "the secret never serialises: {j}");
+
+    s.put_notice_version(&notice_rec("n1", m1, "f1"), "first notice")?;
+    s.put_notice_version(&notice_rec("n2", m2, "g1"), "first notice")?;
+    let now = t("2026-03-01T10:00:00Z");
+    let tomorrow = t("2026-03-02T07:00:00Z");
+    assert_eq!(
+        s.queue_deliveries(now, tomorrow)?,
+        3,
+        "n1 x 2 channels, n2 x 1"
+    );
+    assert_eq!(
+        s.queue_deliveries(now, tomorrow)?,
+        0,
+        "the same facts are queued once"
+    );
+
+    // Immediate channels are due now; the digest channel tomorrow. A claim leases what it returns.
+    let due = s.claim_due(now, t("2026-03-01T10:10:00Z"), 100)?;
+    let mut got: Vec<(i64, &str)> = due
+        .iter()
+        .map(|d| (d.channel.id, d.delivery.notice_id.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![(mail1.id, "n1"), (mail2.id, "n2")]);
+    assert!(due
+        .iter()
+        .all(|d| d.channel.member_id == d.delivery.member_id));
+    assert!(due.iter().all(|d| d.notice_tlp == Some(Tlp::AmberStrict)));
+    assert!(s.claim_due(now, t("2026-03-01T10:10:00Z"), 100)?.is_empty());
+
+    let d1 = due
+        .iter()
+        .find(|d| d.channel.id == mail1.id)
+        .map(|d| d.delivery.id);
+    let d2 = due
+        .iter()
+        .find(|d| d.channel.id == mail2.id)
+        .map(|d| d.delivery.id);
+    let (Some(d1), Some(d2)) = (d1, d2) else {
+        return Err(StoreError::Corrupt("claimed deliveries missing".into()));
+    };
+    s.record_attempt(
+        &[d1],
+        now,
+        &AttemptOutcome::Sent {
+            message_id: "msg-1".into(),
+        },
+    )?;
+    s.record_attempt(
+        &[d2],
+        now,
+        &AttemptOutcome::Retry {
+            error: "connection refused".into(),
+            next: t("2026-03-01T10:01:00Z"),
+        },
+    )?;
+    let again = s.claim_due(t("2026-03-01T10:02:00Z"), t("2026-03-01T10:20:00Z"), 100)?;
+    assert_eq!(
+        again.iter().map(|d| d.delivery.id).collect::<Vec<_>>(),
+        vec![d2]
+    );
+    assert_eq!(again[0].delivery.attempts, 1);
+    s.record_attempt(
+        &[d2],
+        t("2026-03-01T10:02:00Z"),
+        &AttemptOutcome::Failed {
+            error: "gave up".into(),
+        },
+    )?;
+
+    // Tenancy and the log.
+    let log2 = s.deliveries(&DeliveryFilter {
+        member: Some(m2),
+        ..Default::default()
+    })?;
+    assert_eq!(log2.len(), 1);
+    assert_eq!((log2[0].status.as_str(), log2[0].attempts), ("failed", 2));
+    assert_eq!(log2[0].last_error.as_deref(), Some("gave up"));
+    let sent = s.deliveries(&DeliveryFilter {
+        status: Some("sent".into()),
+        ..Default::default()
+    })?;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message_id.as_deref(), Some("msg-1"));
+
+    // A new version (new fingerprint) is queued once more per channel; the unsent digest of the old facts is
+    // superseded rather than sent.
+    s.put_notice_version(&notice_rec("n1", m1, "f2"), "priority changed")?;
+    assert_eq!(s.queue_deliveries(now, tomorrow)?, 2);
+    assert_eq!(s.queue_deliveries(now, tomorrow)?, 0);
+    let due = s.claim_due(t("2026-03-02T07:00:00Z"), t("2026-03-02T07:10:00Z"), 100)?;
+    let mut got: Vec<(i64, &str)> = due
+        .iter()
+        .map(|d| (d.channel.id, d.delivery.fingerprint.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![(mail1.id, "f2"), (hook1.id, "f2")]);
+    assert!(due.iter().all(|d| d.notice_json.contains("f2")));
+    let superseded = s.deliveries(&DeliveryFilter {
+        status: Some("superseded".into()),
+        ..Default::default()
+    })?;
+    assert_eq!(superseded.len(), 1);
+    assert_eq!(
+        (superseded[0].channel_id, superseded[0].fingerprint.as_str()),
+        (hook1.id, "f1")
+    );
+    // A claim that is never recorded (a crashed round) comes due again once its lease ends.
+    let leased: Vec<i64> = due.iter().map(|d| d.delivery.id).collect();
+    let again = s.claim_due(t("2026-03-02T07:11:00Z"), t("2026-03-02T07:20:00Z"), 100)?;
+    assert_eq!(
+        again.iter().map(|d| d.delivery.id).collect::<Vec<_>>(),
+        leased
+    );
+    s.record_attempt(
+        &leased,
+        t("2026-03-02T07:11:00Z"),
+        &AttemptOutcome::Sent {
+            message_id: "digest-1".into(),
+        },
+    )?;
+
+    // A removed channel is never attempted; resolved notices are not queued.
+    s.put_notice_version(&notice_rec("n3", m2, "h1"), "first notice")?;
+    assert!(s.remove_channel(mail2.id)?);
+    assert!(!s.remove_channel(mail2.id)?);
+    assert_eq!(s.queue_deliveries(now, tomorrow)?, 0);
+    assert!(s
+        .claim_due(t("2026-03-09T00:00:00Z"), t("2026-03-09T00:10:00Z"), 100)?
+        .is_empty());
+    s.add_channel(&channel(m2, "email", "new@m2.example", false))?;
+    s.set_notice_status("n3", Some(m2), "resolved", "patched")?;
+    assert_eq!(
+        s.queue_deliveries(now, tomorrow)?,
+        1,
+        "only the unresolved n2 goes to the new channel"
+    );
+    Ok(())
+}
+
+/// Every delivery case, on a fresh store.
+pub fn run_delivery<S: VulnStore + DeliveryStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+    deliveries(&make())?;
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! tests. Invariant: this is the only crate that contains SQL.
 
 pub mod conformance;
+pub mod delivery;
 mod error;
 pub mod feeds;
 pub mod members;
@@ -13,6 +14,10 @@ pub mod sqlite;
 mod types;
 pub mod vuln;
 
+pub use delivery::{
+    AttemptOutcome, ChannelRecord, DeliveryFilter, DeliveryRecord, DeliveryStore, DueDelivery,
+    NewChannel,
+};
 pub use error::StoreError;
 pub use feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
 pub use members::{

@@ -10,6 +10,7 @@ pub mod hunt_export;
 mod ingest;
 pub mod members;
 pub mod ml;
+pub mod notify;
 mod query;
 pub mod serve;
 pub mod vuln;
@@ -121,5 +122,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Feeds(c) => feeds::run(&Env::open(&cli)?, c),
         Command::Ml(c) => ml::run(&cli, c),
         Command::Review(c) => ml::review(&Env::open(&cli)?, c),
+        Command::Channels(c) => notify::channels(&Env::open(&cli)?, c),
+        Command::Deliver(a) => notify::deliver(&Env::open(&cli)?, a),
+        Command::Deliveries(a) => notify::deliveries(&Env::open(&cli)?, a),
     }
 }

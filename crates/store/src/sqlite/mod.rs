@@ -1,10 +1,12 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
 
+mod delivery;
 mod feeds;
 mod members;
 mod schema;
 mod vuln;
 
+pub use delivery::DELIVERY_MIGRATION;
 pub use feeds::FEEDS_MIGRATION;
 
 use std::path::{Path, PathBuf};

@@ -191,4 +191,6 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX member_feed_member_seq ON member_feed(member_id, seq);
     "#,
+    // 6: notice delivery: members' channels and the deliveries (retry state and log).
+    super::delivery::DELIVERY_MIGRATION,
 ];
