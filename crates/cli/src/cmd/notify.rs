@@ -220,6 +220,36 @@ fn smtp(env: &Env) -> Option<vigil_notify::SmtpConfig> {
     }
 }
 
+/// One delivery round for `vigil serve`'s scheduler; what happened goes to the log.
+pub fn deliver_in_background(env: &Env) {
+    let smtp = smtp(env);
+    let now = match now() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "delivery");
+            return;
+        }
+    };
+    match vigil_notify::deliver_round(&env.store, smtp.as_ref(), &env.settings.delivery, now) {
+        Ok(rep) => {
+            if rep.attempted > 0 || rep.queued > 0 {
+                tracing::info!(
+                    queued = rep.queued,
+                    sent = rep.messages_sent,
+                    delivered = rep.delivered,
+                    retrying = rep.retrying,
+                    failed = rep.failed,
+                    "notice delivery round"
+                );
+            }
+            for f in &rep.failures {
+                tracing::warn!(channel = f.channel, member = f.member, kind = %f.kind, attempt = f.attempt, error = %f.error, "delivery failed");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "delivery round"),
+    }
+}
+
 pub fn deliver(env: &Env, a: &DeliverArgs) -> anyhow::Result<u8> {
     let smtp = smtp(env);
     let rep =

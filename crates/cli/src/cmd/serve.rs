@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// Seconds between two looks at which feeds are due.
     #[arg(long, default_value_t = 30)]
     pub feeds_tick: u64,
+    /// Do not deliver notices to members' channels while serving (default: a delivery round every
+    /// --delivery-tick seconds, as `vigil deliver` does).
+    #[arg(long)]
+    pub no_delivery: bool,
+    #[arg(long, default_value_t = 60)]
+    pub delivery_tick: u64,
 }
 
 /// `[server]` of vigil.toml over the defaults, then the flags.
@@ -130,6 +136,17 @@ pub fn run_with(
                 std::thread::sleep(tick);
             })
             .context("starting the feed scheduler")?;
+    }
+    if !a.no_delivery {
+        let env_d = env.reopen()?;
+        let tick = std::time::Duration::from_secs(a.delivery_tick.max(1));
+        std::thread::Builder::new()
+            .name("vigil-delivery".into())
+            .spawn(move || loop {
+                super::notify::deliver_in_background(&env_d);
+                std::thread::sleep(tick);
+            })
+            .context("starting notice delivery")?;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
