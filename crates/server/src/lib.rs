@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod policy;
 pub mod taxii;
 pub mod tokens;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -106,6 +107,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(taxii::router())
         .merge(api::router())
+        .merge(web::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

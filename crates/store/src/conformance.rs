@@ -445,3 +445,111 @@ pub fn run_members<S: Store + MemberStore>(make: &dyn Fn() -> S) -> Result<(), S
     inbox(&make())?;
     Ok(())
 }
+
+// ---- dashboard users, sessions and scoped reads (backends that implement `WebStore`) ----
+
+use crate::web::{SessionRecord, WebStore};
+
+/// Users are unique by name without regard to case; removing one ends its sessions; sessions are found by digest
+/// and expired ones are purged when a new one is stored.
+pub fn users_sessions<S: Store + MemberStore + WebStore>(s: &S) -> Result<(), StoreError> {
+    let m = s.add_member("Agency", "AT", "agency", false)?;
+    let u = s.add_user(m.id, "alice", "Alice A.", "analyst", "$argon2id$fake")?;
+    assert!(
+        s.add_user(m.id, "ALICE", "Other", "member", "$argon2id$x")
+            .is_err(),
+        "user names are unique regardless of case"
+    );
+    assert_eq!(s.user_by_name("Alice")?.map(|x| x.id), Some(u.id));
+    assert_eq!(s.users(Some(m.id))?.len(), 1);
+    assert_eq!(s.users(Some(m.id + 1))?.len(), 0);
+    assert_eq!(s.users(None)?.len(), 1);
+    s.record_login(u.id)?;
+    assert!(s.user(u.id)?.and_then(|x| x.last_login).is_some());
+    let sess = |digest: &str, created: &str, expires: &str| SessionRecord {
+        digest: digest.into(),
+        user_id: Some(u.id),
+        token_id: None,
+        member_id: m.id,
+        role: "analyst".into(),
+        csrf: "c".into(),
+        created_at: created.into(),
+        expires_at: expires.into(),
+    };
+    s.put_session(&sess(
+        "old",
+        "2020-01-01T00:00:00.000000Z",
+        "2020-01-01T12:00:00.000000Z",
+    ))?;
+    s.put_session(&sess(
+        "new",
+        "2026-01-01T00:00:00.000000Z",
+        "2099-01-01T00:00:00.000000Z",
+    ))?;
+    assert!(
+        s.session("old")?.is_none(),
+        "expired sessions are purged on the next login"
+    );
+    assert_eq!(s.session("new")?.map(|x| x.member_id), Some(m.id));
+    assert!(s.remove_session("new")?);
+    assert!(!s.remove_session("new")?);
+    s.put_session(&sess(
+        "again",
+        "2026-01-01T00:00:00.000000Z",
+        "2099-01-01T00:00:00.000000Z",
+    ))?;
+    assert!(s.remove_user("alice")?);
+    assert!(s.session("again")?.is_none(), "removing a user ends its sessions");
+    assert!(!s.remove_user("alice")?);
+    Ok(())
+}
+
+/// Scoped counts and scans apply the visibility rule in the database: a member counts and reads CLEAR and GREEN
+/// plus what is shared with it, never another member's AMBER.
+pub fn scoped_counts_scans<S: Store + MemberStore + WebStore>(s: &S) -> Result<(), StoreError> {
+    for (i, t) in [Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), None]
+        .iter()
+        .enumerate()
+    {
+        put(s, &tool(i, *t), "src")?;
+    }
+    let amber = tool(2, Some(Tlp::Amber)).id().to_string();
+    s.share(&amber, 21)?;
+    let now = "2026-06-01T00:00:00Z";
+    let a = s.scoped_counts(&member_scope(21), now)?;
+    let b = s.scoped_counts(&member_scope(22), now)?;
+    assert_eq!(a.total, 3, "{a:?}");
+    assert_eq!(b.total, 2, "{b:?}");
+    assert_eq!(b.by_tlp.get("amber"), None);
+    assert_eq!(a.by_tlp.get("amber"), Some(&1));
+    assert_eq!(a.by_source.get("src"), Some(&3));
+    assert_eq!(a.by_age.iter().map(|(_, n)| n).sum::<u64>(), 3);
+    let all = ReadScope {
+        all: true,
+        open_max: None,
+        member: None,
+        default_tlp: Tlp::Amber,
+    };
+    assert_eq!(s.scoped_counts(&all, now)?.total, 4);
+    let mut seen = Vec::new();
+    s.scan_visible(&member_scope(22), &["tool"], false, None, &mut |o| {
+        seen.push(o.object.id().to_string());
+        Ok(())
+    })?;
+    assert_eq!(seen.len(), 2);
+    assert!(!seen.contains(&amber));
+    let mut n = 0;
+    s.scan_visible(&all, &["tool", "malware"], true, Some(3), &mut |_| {
+        n += 1;
+        Ok(())
+    })?;
+    assert_eq!(n, 3);
+    Ok(())
+}
+
+/// Every dashboard case, each on a fresh store.
+pub fn run_web<S: Store + MemberStore + WebStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+    users_sessions(&make())?;
+    scoped_counts_scans(&make())?;
+    Ok(())
+}

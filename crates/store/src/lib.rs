@@ -12,6 +12,7 @@ pub mod prepared;
 pub mod sqlite;
 mod types;
 pub mod vuln;
+pub mod web;
 
 pub use error::StoreError;
 pub use feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
@@ -21,6 +22,7 @@ pub use members::{
 };
 pub use prepared::Prepared;
 pub use types::*;
+pub use web::{ScopedCounts, SessionRecord, UserRecord, WebStore};
 pub use vuln::{
     AdvisoryRow, InventoryRecord, NoticeFilter, NoticeRecord, NoticeVersion, VulnStore,
 };

@@ -81,3 +81,15 @@ fn change_counter_sees_other_connections() {
         "our own writer's commit is seen too"
     );
 }
+
+#[test]
+fn sqlite_passes_web_conformance() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    conformance::run_web(&|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = SqliteStore::open(d.path()).expect("open");
+        dirs.borrow_mut().push(d);
+        s
+    })
+    .expect("web conformance");
+}

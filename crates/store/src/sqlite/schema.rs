@@ -176,4 +176,6 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: scheduled feeds and their cursors.
     super::feeds::FEEDS_MIGRATION,
+    // 5: dashboard users and sessions.
+    super::web::WEB_MIGRATION,
 ];
