@@ -40,7 +40,7 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
     let s = |a: &Value, k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let body = html! {
         div.page-head { h1 { "Administration" } p.muted { "Members, people and tokens, feeds. Secrets are never shown: tokens are displayed once, at creation, by " code { "vigil tokens create" } "." } }
-        section.card#members {
+        section.card #members {
             h2 { "Members (" (members.len()) ")" }
             table.data {
                 thead { tr { th.num { "Id" } th { "Name" } th { "Country" } th { "Kind" } th.num { "Users" } th.num { "Active tokens" } th { "Enrolled" } } }
@@ -60,14 +60,14 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
             }
         }
         div.grid2 {
-            section.card#users {
+            section.card #users {
                 h2 { "Dashboard users (" (users.len()) ")" }
                 table.data {
                     thead { tr { th { "User" } th { "Name" } th.num { "Member" } th { "Role" } th { "Last login" } } }
                     tbody { @for u in &users { tr { td { (u.username) } td { (u.name) } td.num { (u.member_id) } td { (u.role) } td.small { (u.last_login.as_deref().map(short_time).unwrap_or_else(|| "never".into())) } } } }
                 }
             }
-            section.card#tokens {
+            section.card #tokens {
                 h2 { "API tokens (" (tokens.len()) ")" }
                 table.data {
                     thead { tr { th.num { "Id" } th.num { "Member" } th { "Role" } th { "Created" } th { "Expires" } th { "State" } } }
@@ -88,7 +88,7 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
                 }
             }
         }
-        section.card#feeds {
+        section.card #feeds {
             h2 { "Feeds (" (feeds.len()) ")" }
             @if feeds.is_empty() { p.muted { "No feeds. Add one with " code { "vigil feeds add --name N --kind url|taxii|misp-feed|csaf --url U" } "." } }
             @else {
@@ -107,7 +107,7 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
                 }
             }
         }
-        section.card#errors {
+        section.card #errors {
             h2 { "Ingestion errors" }
             @if errors.is_empty() && rejected.is_empty() { p.muted { "No feed reports an error and no recent upload had rejected objects." } }
             ul.list {
@@ -119,7 +119,7 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
                 }
             }
         }
-        section.card#audit {
+        section.card #audit {
             h2 { "Recent audit entries" }
             @if audit.is_empty() { p.muted { "The audit log (DATA/audit.jsonl) is empty." } }
             table.data {

@@ -168,12 +168,12 @@ async fn render(st: Arc<AppState>, v: Viewer, member_id: i64) -> Result<Response
             div.kpi { span.n { (inventories.len()) } span.l { "inventories" } }
             div.kpi { span.n { (hits.len()) } span.l { "sightings" } }
         }
-        section.card#notices {
+        section.card #notices {
             h2 { "Notices" }
             @if notices.is_empty() { p.muted { "No notices: nothing in your inventory matches a known vulnerability." } }
             @for n in &notices { (notice_card(&v, n, &today)) }
         }
-        section.card#inventory {
+        section.card #inventory {
             h2 { "Inventory" }
             @if inventories.is_empty() {
                 p.muted { "No inventory yet. Import one with " code { "vigil inventory import --member " (member.id) " FILE" } "." }
@@ -188,7 +188,7 @@ async fn render(st: Arc<AppState>, v: Viewer, member_id: i64) -> Result<Response
                 }
             }
         }
-        section.card#sightings {
+        section.card #sightings {
             h2 { "Sightings and hunt results" }
             @if hits.is_empty() { p.muted { "No sightings recorded for this member (" code { "vigil hunt --record" } " adds them)." } }
             @else {

@@ -221,7 +221,7 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
             a.kpi.warn[!late.is_empty()] href="/ui/member#notices" { span.n { (late.len()) } span.l { "overdue" } }
         }
         div.grid2 {
-            section.card#chart-origin {
+            section.card #chart-origin {
                 h2 { "Activity by actor origin" }
                 p.hint { "Relationships and reports that involve actors of each origin, by year. Origin: MISP galaxy country or state sponsor, a located-at link, or an attributed-to link; else criminal when described so." }
                 (charts::stacked(&year_labels, &origin_series, "Activity by actor origin per year"))
@@ -240,7 +240,7 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
             }
         }
         div.grid2 {
-            section.card#chart-families {
+            section.card #chart-families {
                 h2 { "Malware families over time" }
                 p.hint { "Indicators linked to each family, by month of the link, last twelve months." }
                 (charts::stacked(&month_labels, &family_series, "Indicators per malware family per month"))
@@ -433,7 +433,7 @@ pub async fn search(
             section.card {
                 p.muted { (rows.len()) @if rows.len() >= 100 { "+" } " results" }
                 @if !rows.is_empty() {
-                    table.data#results {
+                    table.data #results {
                         thead { tr { th { "Name" } th { "Type" } th { "TLP" } th { "Sources" } th { "Modified" } } }
                         tbody {
                             @for r in &rows {
@@ -552,7 +552,7 @@ pub async fn object(
             @if intel::is_actor_type(obj.type_()) { p { a.button href=(format!("/ui/actors/{}", urlencode(obj.id()))) { "Actor profile →" } } }
         }
         @if let Some((families, actors)) = &context {
-            section.card.context#context {
+            section.card.context #context {
                 h2 { "What this indicator points to" }
                 @if families.is_empty() && actors.is_empty() { p.muted { "Nothing linked yet." } }
                 @if !families.is_empty() {
@@ -563,7 +563,7 @@ pub async fn object(
                 }
             }
         }
-        section.card#graph {
+        section.card #graph {
             h2 { "Relationships" }
             p.hint { "One hop out, and a second hop from actors, malware, tools and campaigns. Click a node to pivot." }
             (charts::graph(&graph, object_href))
@@ -659,7 +659,7 @@ pub async fn actor(
     let body = html! {
         div.page-head.actor-head {
             span.pill { (type_label(obj.type_())) } " " (tlp_badge(tlp))
-            h1#actor-name { (display_name(obj)) }
+            h1 #actor-name { (display_name(obj)) }
             @if !prof.aliases.is_empty() { p.aliases { "Also known as " (prof.aliases.join(", ")) } }
             p {
                 @if let Some(or) = prof.origin { span class=(format!("origin {}", or.class())) { (or.label()) } " " }
@@ -671,7 +671,7 @@ pub async fn actor(
             }
             @if let Some(d) = obj.str("description") { p.description { (d) } }
         }
-        section.card#matrix {
+        section.card #matrix {
             h2 { "Techniques (" (prof.techniques.len()) ")" }
             p.hint { "ATT&CK tactics as columns. Darker: used by the actor itself and by more of its software and campaigns." }
             @if prof.techniques.is_empty() { p.muted { "No techniques linked." } } @else {
@@ -701,16 +701,16 @@ pub async fn actor(
             }
         }
         div.grid2 {
-            section.card#software { h2 { "Software (" (prof.software.len()) ")" } @if prof.software.is_empty() { p.muted { "None linked." } } @else { (rel_table(&prof.software)) } }
-            section.card#campaigns { h2 { "Campaigns (" (prof.campaigns.len()) ")" } @if prof.campaigns.is_empty() { p.muted { "None linked." } } @else { (rel_table(&prof.campaigns)) } }
+            section.card #software { h2 { "Software (" (prof.software.len()) ")" } @if prof.software.is_empty() { p.muted { "None linked." } } @else { (rel_table(&prof.software)) } }
+            section.card #campaigns { h2 { "Campaigns (" (prof.campaigns.len()) ")" } @if prof.campaigns.is_empty() { p.muted { "None linked." } } @else { (rel_table(&prof.campaigns)) } }
         }
         div.grid2 {
-            section.card#indicators {
+            section.card #indicators {
                 h2 { "Indicators (" (prof.indicators.len()) ")" }
                 @if prof.indicators.is_empty() { p.muted { "None linked." } }
                 ul.list.cols { @for i in prof.indicators.iter().take(60) { li { a href=(object_href(&i.id)) { code { (i.name.clone().unwrap_or_else(|| i.id.clone())) } } } } }
             }
-            section.card#vulnerabilities {
+            section.card #vulnerabilities {
                 h2 { "Exploited vulnerabilities (" (prof.vulnerabilities.len()) ")" }
                 @if prof.vulnerabilities.is_empty() { p.muted { "None linked." } } @else { (rel_table(&prof.vulnerabilities)) }
                 @if !prof.targets.is_empty() { h3 { "Targets" } (rel_table(&prof.targets)) }
