@@ -147,19 +147,18 @@ fn segments(
     out
 }
 
-/// A round axis maximum at or above `m`.
+/// A round axis maximum at or above `m` that splits into four equal round ticks.
 fn nice_max(m: u64) -> u64 {
-    if m <= 4 {
-        return 4;
-    }
-    let mag = 10u64.pow((m as f64).log10().floor() as u32);
-    for step in [1, 2, 4, 5, 10] {
-        let c = step * mag;
-        if c >= m {
-            return c;
+    let step = m.div_ceil(4).max(1);
+    let mag = 10u64.pow((step as f64).log10().floor().max(0.0) as u32);
+    // Steps of 1, 2, 2.5 and 5 times a power of ten (2.5 only where it stays a whole number).
+    for tenths in [10, 20, 25, 50, 100] {
+        let c = tenths * mag / 10;
+        if c * 10 == tenths * mag && c >= step {
+            return 4 * c;
         }
     }
-    10 * mag
+    40 * mag
 }
 
 fn type_class(t: &str) -> &'static str {
@@ -177,58 +176,97 @@ fn type_class(t: &str) -> &'static str {
     }
 }
 
-/// The neighbourhood graph, radial: the object in the centre, its neighbours on a ring, second-hop neighbours
-/// fanned out beyond their parent. Every node links to its own page, so a click pivots.
-pub fn graph(g: &Graph, href: impl Fn(&str) -> String) -> Markup {
-    let (w, h) = (960.0f64, 600.0f64);
-    let (cx, cy) = (w / 2.0, h / 2.0);
-    let hop1: Vec<usize> = (0..g.nodes.len()).filter(|&i| g.nodes[i].hop == 1).collect();
-    let mut pos = vec![(cx, cy); g.nodes.len()];
-    let mut angle = vec![0.0f64; g.nodes.len()];
-    let k = hop1.len().max(1) as f64;
-    let (rx, ry) = (250.0, 170.0);
-    for (j, &i) in hop1.iter().enumerate() {
-        let a = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * j as f64 / k;
-        angle[i] = a;
-        pos[i] = (cx + rx * a.cos(), cy + ry * a.sin());
+/// Node positions: a left-to-right tree for a small neighbourhood (a chain reads best that way), else radial with
+/// the object in the centre, its neighbours on a ring and further hops fanned out beyond their parent.
+fn layout(g: &Graph, w: f64) -> Vec<(f64, f64)> {
+    let mut children: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, n) in g.nodes.iter().enumerate().skip(1) {
+        children.entry(n.parent).or_default().push(i);
     }
-    // Second hop: spread around the parent's direction, further out.
-    let mut children: std::collections::HashMap<usize, Vec<usize>> = Default::default();
-    for (i, n) in g.nodes.iter().enumerate() {
-        if n.hop == 2 {
-            children.entry(n.parent).or_default().push(i);
-        }
-    }
-    for (p, kids) in &children {
-        let m = kids.len() as f64;
-        for (j, &i) in kids.iter().enumerate() {
-            let spread = 0.22 * (j as f64 - (m - 1.0) / 2.0);
-            let a = angle[*p] + spread;
-            let (px, py) = pos[*p];
-            let x = (px + 120.0 * a.cos()).clamp(60.0, w - 60.0);
-            let y = (py + 95.0 * a.sin()).clamp(20.0, h - 30.0);
+    let hop1 = children.get(&0).map(Vec::len).unwrap_or(0);
+    let mut pos = vec![(w / 2.0, 300.0); g.nodes.len()];
+    if hop1 <= 4 {
+        // Tree: x by hop, y by leaf order (a parent sits in the middle of its children).
+        fn place(
+            i: usize,
+            g: &Graph,
+            children: &std::collections::BTreeMap<usize, Vec<usize>>,
+            next: &mut f64,
+            pos: &mut Vec<(f64, f64)>,
+        ) -> f64 {
+            let x = 120.0 + f64::from(g.nodes[i].hop) * 240.0;
+            let kids = children.get(&i).cloned().unwrap_or_default();
+            let y = if kids.is_empty() {
+                let y = *next;
+                *next += 58.0;
+                y
+            } else {
+                let ys: Vec<f64> = kids.iter().map(|&k| place(k, g, children, next, pos)).collect();
+                (ys[0] + ys[ys.len() - 1]) / 2.0
+            };
             pos[i] = (x, y);
+            y
+        }
+        let mut next = 40.0;
+        place(0, g, &children, &mut next, &mut pos);
+        return pos;
+    }
+    let (cx, cy) = (w / 2.0, 300.0);
+    pos[0] = (cx, cy);
+    let ring: Vec<usize> = children.get(&0).cloned().unwrap_or_default();
+    let k = ring.len().max(1) as f64;
+    for (j, &i) in ring.iter().enumerate() {
+        let a = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * j as f64 / k;
+        pos[i] = (cx + 250.0 * a.cos(), cy + 170.0 * a.sin());
+    }
+    // Further hops in node order (parents come before their children).
+    for i in 1..g.nodes.len() {
+        let Some(kids) = children.get(&i) else { continue };
+        let (px, py) = pos[i];
+        let a = (py - cy).atan2(px - cx);
+        let m = kids.len() as f64;
+        for (j, &c) in kids.iter().enumerate() {
+            let b = a + 0.22 * (j as f64 - (m - 1.0) / 2.0);
+            pos[c] = (
+                (px + 120.0 * b.cos()).clamp(60.0, w - 60.0),
+                py + 95.0 * b.sin(),
+            );
         }
     }
+    pos
+}
+
+/// The neighbourhood graph. Every node links to its own page, so a click pivots. The view box is cropped to the
+/// nodes, so a small graph takes little room.
+pub fn graph(g: &Graph, href: impl Fn(&str) -> String) -> Markup {
+    let w = 960.0f64;
+    let pos = layout(g, w);
+    let top = pos.iter().map(|p| p.1).fold(f64::INFINITY, f64::min) - 36.0;
+    let bottom = pos.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max) + 44.0;
+    let (top, bottom) = if top.is_finite() && bottom.is_finite() {
+        (top, bottom.max(top + 160.0))
+    } else {
+        (0.0, 200.0)
+    };
     html! {
-        svg.graph viewBox=(format!("0 0 {w} {h}")) role="img" aria-label="Relationship graph" {
+        svg.graph viewBox=(format!("0 {top:.0} {w} {:.0}", bottom - top)) role="img" aria-label="Relationship graph" {
             @for (a, b, label) in &g.edges {
                 @if let (Some(pa), Some(pb)) = (pos.get(*a), pos.get(*b)) {
                     g.edge {
                         line x1=(format!("{:.1}", pa.0)) y1=(format!("{:.1}", pa.1)) x2=(format!("{:.1}", pb.0)) y2=(format!("{:.1}", pb.1)) {}
-                        @if g.nodes.get(*a).map(|n| n.hop).unwrap_or(0) + g.nodes.get(*b).map(|n| n.hop).unwrap_or(0) <= 1 {
-                            text.edge-label x=(format!("{:.1}", (pa.0 + pb.0) / 2.0)) y=(format!("{:.1}", (pa.1 + pb.1) / 2.0 - 3.0)) text-anchor="middle" { (label) }
+                        @if g.nodes.len() <= 14 || g.nodes.get(*a).map(|n| n.hop).unwrap_or(0) + g.nodes.get(*b).map(|n| n.hop).unwrap_or(0) <= 1 {
+                            text.edge-label x=(format!("{:.1}", (pa.0 + pb.0) / 2.0)) y=(format!("{:.1}", (pa.1 + pb.1) / 2.0 - 4.0)) text-anchor="middle" { (label) }
                         }
                     }
                 }
             }
             @for (i, n) in g.nodes.iter().enumerate() {
                 @let (x, y) = pos[i];
-                @let r = match n.hop { 0 => 22.0, 1 => 13.0, _ => 9.0 };
+                @let r = match n.hop { 0 => 20.0, 1 => 13.0, _ => 10.0 };
                 a.node href=(href(&n.id)) {
                     title { (n.type_) ": " (n.label) }
-                    circle class=(format!("{} hop{}", type_class(&n.type_), n.hop)) cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r=(r) {}
-                    text.node-label x=(format!("{x:.1}")) y=(format!("{:.1}", y + r + 13.0)) text-anchor="middle" { (clip(&n.label, if n.hop == 0 { 40 } else { 24 })) }
+                    circle class=(format!("{} hop{}", type_class(&n.type_), n.hop.min(2))) cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r=(r) {}
+                    text.node-label x=(format!("{x:.1}")) y=(format!("{:.1}", y + r + 13.0)) text-anchor="middle" { (clip(&n.label, if n.hop == 0 { 40 } else { 28 })) }
                 }
             }
         }
@@ -248,8 +286,10 @@ mod tests {
     fn numbers_and_axes() {
         assert_eq!(fmt_n(1234567), "1\u{202f}234\u{202f}567");
         assert_eq!(nice_max(0), 4);
-        assert_eq!(nice_max(7), 10);
+        assert_eq!(nice_max(5), 8);
+        assert_eq!(nice_max(7), 8);
         assert_eq!(nice_max(130), 200);
+        assert_eq!(nice_max(1000), 1000);
         assert_eq!(clip("abcdef", 4), "abc…");
     }
 }

@@ -421,8 +421,8 @@ fn label_of(r: &Related) -> String {
     }
 }
 
-/// The graph one hop out, plus a second hop from the actors, malware, tools and campaigns (indicator -> malware ->
-/// actor -> techniques), bounded so that the picture stays readable.
+/// The graph one hop out, plus a second hop from the actors, malware, tools and campaigns (and a third when the
+/// picture is still small: indicator -> malware -> actor -> techniques), bounded so that it stays readable.
 pub fn graph(
     st: &SqliteStore,
     centre: &StixObject,
@@ -430,7 +430,6 @@ pub fn graph(
 ) -> Result<Graph, StoreError> {
     const HOP1: usize = 18;
     const HOP2_FROM: usize = 5;
-    const HOP2_EACH: usize = 5;
     let mut g = Graph::default();
     let centre_label = centre
         .name()
@@ -472,38 +471,71 @@ pub fn graph(
             expand.push(i);
         }
     }
-    for p in expand {
-        let pid = g.nodes[p].id.clone();
-        let mut rel = visible_related(st, &pid, scope)?;
-        rel.sort_by_key(|r| (rank(&r.type_), r.name.clone()));
-        let mut added = 0;
-        for r in rel {
-            if let Some(&i) = index.get(&r.id) {
-                if i != p && !g.edges.iter().any(|(a, b, _)| (*a == p && *b == i) || (*a == i && *b == p)) {
-                    let (a, b) = if r.direction == "out" { (p, i) } else { (i, p) };
-                    g.edges.push((a, b, r.relationship_type.clone()));
-                }
-                continue;
-            }
-            // Indicators of a family can number in the thousands: the second hop shows what explains the first.
-            if r.type_ == "indicator" || added >= HOP2_EACH {
-                continue;
-            }
-            let i = g.nodes.len();
-            g.nodes.push(GraphNode {
-                id: r.id.clone(),
-                type_: r.type_.clone(),
-                label: label_of(&r),
-                hop: 2,
-                parent: p,
-            });
-            index.insert(r.id.clone(), i);
-            let (a, b) = if r.direction == "out" { (p, i) } else { (i, p) };
-            g.edges.push((a, b, r.relationship_type.clone()));
-            added += 1;
+    // A small neighbourhood (an indicator has one family) is worth a third hop, so that the chain indicator ->
+    // malware -> actor -> techniques and vulnerabilities shows at once.
+    let mut frontier = expand;
+    for hop in 2..=3u8 {
+        if hop == 3 && g.nodes.len() > 10 {
+            break;
         }
+        let mut next = Vec::new();
+        for p in frontier {
+            added_from(st, scope, &mut g, &mut index, p, hop, &mut next)?;
+        }
+        frontier = next;
     }
     Ok(g)
+}
+
+/// Adds up to `HOP_EACH` neighbours of node `p` (no indicators: a family's can number thousands) at `hop`; nodes
+/// worth expanding further go to `next`.
+fn added_from(
+    st: &SqliteStore,
+    scope: &ReadScope,
+    g: &mut Graph,
+    index: &mut HashMap<String, usize>,
+    p: usize,
+    hop: u8,
+    next: &mut Vec<usize>,
+) -> Result<(), StoreError> {
+    const HOP_EACH: usize = 6;
+    let pid = g.nodes[p].id.clone();
+    let mut rel = visible_related(st, &pid, scope)?;
+    rel.sort_by_key(|r| (rank(&r.type_), r.name.clone()));
+    let mut added = 0;
+    for r in rel {
+        let linked = |g: &Graph, i: usize| {
+            g.edges
+                .iter()
+                .any(|(a, b, _)| (*a == p && *b == i) || (*a == i && *b == p))
+        };
+        if let Some(&i) = index.get(&r.id) {
+            if i != p && !linked(g, i) {
+                let (a, b) = if r.direction == "out" { (p, i) } else { (i, p) };
+                g.edges.push((a, b, r.relationship_type.clone()));
+            }
+            continue;
+        }
+        if r.type_ == "indicator" || added >= HOP_EACH {
+            continue;
+        }
+        let i = g.nodes.len();
+        g.nodes.push(GraphNode {
+            id: r.id.clone(),
+            type_: r.type_.clone(),
+            label: label_of(&r),
+            hop,
+            parent: p,
+        });
+        index.insert(r.id.clone(), i);
+        let (a, b) = if r.direction == "out" { (p, i) } else { (i, p) };
+        g.edges.push((a, b, r.relationship_type.clone()));
+        if expands(&r.type_) && next.len() < 3 {
+            next.push(i);
+        }
+        added += 1;
+    }
+    Ok(())
 }
 
 /// A technique in an actor's profile.

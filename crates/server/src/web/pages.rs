@@ -431,7 +431,7 @@ pub async fn search(
         }
         @if searched {
             section.card {
-                p.muted { (rows.len()) @if rows.len() >= 100 { "+" } " results" }
+                p.muted.count { (rows.len()) @if rows.len() >= 100 { "+" } @if rows.len() == 1 { " result" } @else { " results" } }
                 @if !rows.is_empty() {
                     table.data #results {
                         thead { tr { th { "Name" } th { "Type" } th { "TLP" } th { "Sources" } th { "Modified" } } }
