@@ -106,6 +106,15 @@ try {
     await Promise.all([page.waitForURL(`${base}/ui/admin`), page.click('header nav a[href="/ui/admin"]')]);
     check((await page.locator('#members table tbody tr').count()) >= 2, 'admin page lists the members');
     await shot('09-admin');
+    // With ATT&CK loaded: a real actor's technique heat map.
+    if (process.env.ATTACK_ACTOR) {
+      await page.goto(`${base}/ui/search?q=${encodeURIComponent(process.env.ATTACK_ACTOR)}&type=intrusion-set`);
+      const hit = page.locator('#results tbody tr a[href^="/ui/actors/"]').first();
+      check((await hit.count()) === 1, `search finds ${process.env.ATTACK_ACTOR}`);
+      await Promise.all([page.waitForURL(/\/ui\/actors\//), hit.click()]);
+      check((await page.locator('table.matrix td a').count()) > 10, 'ATT&CK actor has a technique heat map');
+      await shot('10-actor-attack');
+    }
   }
   check(problems.length === 0, 'no console errors, page errors, failed requests or HTTP errors');
 } catch (e) {

@@ -100,8 +100,14 @@ fn dashboard_in_headless_chromium() {
             d,
             &[
                 "ingest",
-                &shared.join("mitre-attack/enterprise-attack.json.gz").display().to_string(),
-                &shared.join("misp-galaxy/clusters/threat-actor.json").display().to_string(),
+                &shared
+                    .join("mitre-attack/enterprise-attack.json.gz")
+                    .display()
+                    .to_string(),
+                &shared
+                    .join("misp-galaxy/clusters/threat-actor.json")
+                    .display()
+                    .to_string(),
             ],
         );
     } else {
@@ -110,23 +116,57 @@ fn dashboard_in_headless_chromium() {
     let demo = root().join("crates/cli/demo");
     vigil(
         d,
-        &["ingest", &demo.join("sample-bundle.json").display().to_string(), "--source", "vigil-demo"],
+        &[
+            "ingest",
+            &demo.join("sample-bundle.json").display().to_string(),
+            "--source",
+            "vigil-demo",
+        ],
     );
     vigil(
         d,
-        &["ingest", &demo.join("sample-iocs.txt").display().to_string(), "--source", "QuillLoader", "--tlp", "green"],
+        &[
+            "ingest",
+            &demo.join("sample-iocs.txt").display().to_string(),
+            "--source",
+            "QuillLoader",
+            "--tlp",
+            "green",
+        ],
     );
     let fixtures = root().join("crates/cli/tests/fixtures/vuln");
-    vigil(d, &["ingest", &fixtures.join("kev-demo.json").display().to_string()]);
+    vigil(
+        d,
+        &[
+            "ingest",
+            &fixtures.join("kev-demo.json").display().to_string(),
+        ],
+    );
     let m: serde_json::Value = serde_json::from_str(&vigil(
         d,
-        &["members", "add", "--name", "Ministry of Examples", "--country", "DE", "--kind", "ministry", "--json"],
+        &[
+            "members",
+            "add",
+            "--name",
+            "Ministry of Examples",
+            "--country",
+            "DE",
+            "--kind",
+            "ministry",
+            "--json",
+        ],
     ))
     .expect("member json");
     let member = m["id"].as_i64().expect("member id").to_string();
     vigil(
         d,
-        &["inventory", "import", "--member", &member, &fixtures.join("assets.csv").display().to_string()],
+        &[
+            "inventory",
+            "import",
+            "--member",
+            &member,
+            &fixtures.join("assets.csv").display().to_string(),
+        ],
     );
     // A sighting for the member: its resolver saw a QuillLoader domain.
     let log = dir.path().join("dns.jsonl");
@@ -138,23 +178,57 @@ fn dashboard_in_headless_chromium() {
     let _ = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .arg("--data")
         .arg(d)
-        .args(["hunt", "--record", "--member", &member, "--format", "jsonl", "--field", "query=domain", "--ts-field", "ts"])
+        .args([
+            "hunt",
+            "--record",
+            "--member",
+            &member,
+            "--format",
+            "jsonl",
+            "--field",
+            "query=domain",
+            "--ts-field",
+            "ts",
+        ])
         .arg(&log)
         .output()
         .expect("hunt");
     let password = "correct horse battery";
     vigil_stdin(
         d,
-        &["users", "add", "--member", &member, "--name", "maria", "--role", "member", "--password-stdin"],
+        &[
+            "users",
+            "add",
+            "--member",
+            &member,
+            "--name",
+            "maria",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
         &format!("{password}\n"),
     );
     vigil_stdin(
         d,
-        &["users", "add", "--member", "1", "--name", "olaf", "--role", "admin", "--password-stdin"],
+        &[
+            "users",
+            "add",
+            "--member",
+            "1",
+            "--name",
+            "olaf",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         &format!("{password}\n"),
     );
     let users = vigil(d, &["users", "list", "--json"]);
-    assert!(users.contains("maria") && !users.contains("argon2"), "{users}");
+    assert!(
+        users.contains("maria") && !users.contains("argon2"),
+        "{users}"
+    );
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .arg("--data")
@@ -183,14 +257,21 @@ fn dashboard_in_headless_chromium() {
         .unwrap_or_else(|_| root().join("target"));
     let shots = target.join("screenshots");
     let started = Instant::now();
-    let out = Command::new("node")
+    let mut node = Command::new("node");
+    if shared.is_dir() {
+        node.env("ATTACK_ACTOR", "APT28");
+    }
+    let out = node
         .arg(browser.join("dashboard.mjs"))
         .env("BASE_URL", format!("http://{addr}"))
         .env("VIGIL_USER", "maria")
         .env("VIGIL_PASSWORD", password)
         .env("VIGIL_ADMIN", "olaf")
         .env("VIGIL_ADMIN_PASSWORD", password)
-        .env("INDICATOR", "hxxps://invoice-portal[.]example/download/inv_2026.iso")
+        .env(
+            "INDICATOR",
+            "hxxps://invoice-portal[.]example/download/inv_2026.iso",
+        )
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", &chromium)
         .output()
@@ -203,10 +284,23 @@ fn dashboard_in_headless_chromium() {
         started.elapsed().as_secs_f64(),
         shots.display()
     );
-    assert!(out.status.success(), "browser test failed:\n{stdout}\n{stderr}");
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("report json");
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("report json");
     assert_eq!(report["ok"], true, "{report}");
-    for name in ["02-overview", "04-indicator", "05-actor", "07-member-acknowledged", "09-admin"] {
-        assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png missing");
+    for name in [
+        "02-overview",
+        "04-indicator",
+        "05-actor",
+        "07-member-acknowledged",
+        "09-admin",
+    ] {
+        assert!(
+            shots.join(format!("{name}.png")).is_file(),
+            "{name}.png missing"
+        );
     }
 }

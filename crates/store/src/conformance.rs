@@ -499,7 +499,10 @@ pub fn users_sessions<S: Store + MemberStore + WebStore>(s: &S) -> Result<(), St
         "2099-01-01T00:00:00.000000Z",
     ))?;
     assert!(s.remove_user("alice")?);
-    assert!(s.session("again")?.is_none(), "removing a user ends its sessions");
+    assert!(
+        s.session("again")?.is_none(),
+        "removing a user ends its sessions"
+    );
     assert!(!s.remove_user("alice")?);
     Ok(())
 }

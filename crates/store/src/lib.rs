@@ -22,10 +22,10 @@ pub use members::{
 };
 pub use prepared::Prepared;
 pub use types::*;
-pub use web::{ScopedCounts, SessionRecord, UserRecord, WebStore};
 pub use vuln::{
     AdvisoryRow, InventoryRecord, NoticeFilter, NoticeRecord, NoticeVersion, VulnStore,
 };
+pub use web::{ScopedCounts, SessionRecord, UserRecord, WebStore};
 
 /// A write transaction. Everything written through one is committed together or not at all.
 pub trait WriteTx {

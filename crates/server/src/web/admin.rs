@@ -32,10 +32,18 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
     })
     .await?;
     let now = vigil_model::time::now();
-    let errors: Vec<_> = feeds.iter().filter(|f| f.status.last_error.is_some()).collect();
+    let errors: Vec<_> = feeds
+        .iter()
+        .filter(|f| f.status.last_error.is_some())
+        .collect();
     let rejected: Vec<&Value> = audit
         .iter()
-        .filter(|a| a.pointer("/detail/rejected").and_then(Value::as_u64).unwrap_or(0) > 0)
+        .filter(|a| {
+            a.pointer("/detail/rejected")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                > 0
+        })
         .collect();
     let s = |a: &Value, k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let body = html! {
@@ -127,7 +135,10 @@ pub async fn page(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Response
             }
         }
     };
-    Ok(html_page(StatusCode::OK, layout("Administration", Some(&v), Nav::Admin, body)))
+    Ok(html_page(
+        StatusCode::OK,
+        layout("Administration", Some(&v), Nav::Admin, body),
+    ))
 }
 
 /// The newest entries of the audit log (JSON lines), newest first, reading at most the last `max` bytes of the file

@@ -10,7 +10,7 @@ fn fmt_n(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(c);
@@ -82,7 +82,12 @@ pub fn stacked(x_labels: &[String], series: &[(String, String, Vec<u64>)], aria:
     let plot_h = h - top - bottom;
     let n = x_labels.len().max(1);
     let totals: Vec<u64> = (0..n)
-        .map(|i| series.iter().map(|s| s.2.get(i).copied().unwrap_or(0)).sum())
+        .map(|i| {
+            series
+                .iter()
+                .map(|s| s.2.get(i).copied().unwrap_or(0))
+                .sum()
+        })
         .collect();
     let max = nice_max(totals.iter().copied().max().unwrap_or(0));
     let slot = plot_w / n as f64;
@@ -194,14 +199,17 @@ fn layout(g: &Graph, w: f64) -> Vec<(f64, f64)> {
             next: &mut f64,
             pos: &mut Vec<(f64, f64)>,
         ) -> f64 {
-            let x = 120.0 + f64::from(g.nodes[i].hop) * 240.0;
+            let x = 150.0 + f64::from(g.nodes[i].hop) * 225.0;
             let kids = children.get(&i).cloned().unwrap_or_default();
             let y = if kids.is_empty() {
                 let y = *next;
                 *next += 58.0;
                 y
             } else {
-                let ys: Vec<f64> = kids.iter().map(|&k| place(k, g, children, next, pos)).collect();
+                let ys: Vec<f64> = kids
+                    .iter()
+                    .map(|&k| place(k, g, children, next, pos))
+                    .collect();
                 (ys[0] + ys[ys.len() - 1]) / 2.0
             };
             pos[i] = (x, y);
@@ -221,7 +229,9 @@ fn layout(g: &Graph, w: f64) -> Vec<(f64, f64)> {
     }
     // Further hops in node order (parents come before their children).
     for i in 1..g.nodes.len() {
-        let Some(kids) = children.get(&i) else { continue };
+        let Some(kids) = children.get(&i) else {
+            continue;
+        };
         let (px, py) = pos[i];
         let a = (py - cy).atan2(px - cx);
         let m = kids.len() as f64;
@@ -266,7 +276,7 @@ pub fn graph(g: &Graph, href: impl Fn(&str) -> String) -> Markup {
                 a.node href=(href(&n.id)) {
                     title { (n.type_) ": " (n.label) }
                     circle class=(format!("{} hop{}", type_class(&n.type_), n.hop.min(2))) cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r=(r) {}
-                    text.node-label x=(format!("{x:.1}")) y=(format!("{:.1}", y + r + 13.0)) text-anchor="middle" { (clip(&n.label, if n.hop == 0 { 40 } else { 28 })) }
+                    text.node-label x=(format!("{x:.1}")) y=(format!("{:.1}", y + r + 13.0)) text-anchor="middle" { (clip(&n.label, if n.hop == 0 { 32 } else { 28 })) }
                 }
             }
         }

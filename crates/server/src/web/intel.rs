@@ -170,25 +170,34 @@ fn month_of(s: &str) -> Option<String> {
 
 /// The actors a scope may see, with their origin by the rule above (steps 1-5), from one pass over actors,
 /// locations and the relationships that carry country and attribution.
-pub fn actors(st: &SqliteStore, scope: &ReadScope) -> Result<HashMap<String, ActorInfo>, StoreError> {
+pub fn actors(
+    st: &SqliteStore,
+    scope: &ReadScope,
+) -> Result<HashMap<String, ActorInfo>, StoreError> {
     let mut out: HashMap<String, ActorInfo> = HashMap::new();
     let mut criminal: HashSet<String> = HashSet::new();
-    st.scan_visible(scope, &["intrusion-set", "threat-actor"], false, None, &mut |o| {
-        let c = own_country(&o.object);
-        if looks_criminal(&o.object) {
-            criminal.insert(o.object.id().to_string());
-        }
-        out.insert(
-            o.object.id().to_string(),
-            ActorInfo {
-                id: o.object.id().to_string(),
-                name: o.object.name().unwrap_or(o.object.id()).to_string(),
-                origin: c.map(Origin::of_country).unwrap_or(Origin::Unknown),
-                country: c,
-            },
-        );
-        Ok(())
-    })?;
+    st.scan_visible(
+        scope,
+        &["intrusion-set", "threat-actor"],
+        false,
+        None,
+        &mut |o| {
+            let c = own_country(&o.object);
+            if looks_criminal(&o.object) {
+                criminal.insert(o.object.id().to_string());
+            }
+            out.insert(
+                o.object.id().to_string(),
+                ActorInfo {
+                    id: o.object.id().to_string(),
+                    name: o.object.name().unwrap_or(o.object.id()).to_string(),
+                    origin: c.map(Origin::of_country).unwrap_or(Origin::Unknown),
+                    country: c,
+                },
+            );
+            Ok(())
+        },
+    )?;
     let mut countries: HashMap<String, &'static str> = HashMap::new();
     st.scan_visible(scope, &["location"], false, None, &mut |o| {
         if let Some(c) = location_country(&o.object) {
@@ -566,7 +575,11 @@ pub struct Profile {
 }
 
 /// Builds an actor's profile within a scope.
-pub fn profile(st: &SqliteStore, actor: &StixObject, scope: &ReadScope) -> Result<Profile, StoreError> {
+pub fn profile(
+    st: &SqliteStore,
+    actor: &StixObject,
+    scope: &ReadScope,
+) -> Result<Profile, StoreError> {
     let mut p = Profile::default();
     let mut members: Vec<StixObject> = vec![actor.clone()];
     let first = visible_related(st, actor.id(), scope)?;
@@ -604,7 +617,11 @@ pub fn profile(st: &SqliteStore, actor: &StixObject, scope: &ReadScope) -> Resul
             if !seen.insert(format!("{}|{}|{}", r.relationship_type, r.direction, r.id)) {
                 continue;
             }
-            match (r.relationship_type.as_str(), r.direction.as_str(), r.type_.as_str()) {
+            match (
+                r.relationship_type.as_str(),
+                r.direction.as_str(),
+                r.type_.as_str(),
+            ) {
                 ("uses", "out", "attack-pattern") => {
                     *techniques.entry(r.id.clone()).or_default() += 2;
                 }
@@ -631,19 +648,23 @@ pub fn profile(st: &SqliteStore, actor: &StixObject, scope: &ReadScope) -> Resul
     // Software and campaigns bring their own techniques, indicators and exploited vulnerabilities.
     for u in users_of_techniques {
         for r in visible_related(st, &u, scope)? {
-            match (r.relationship_type.as_str(), r.direction.as_str(), r.type_.as_str()) {
+            match (
+                r.relationship_type.as_str(),
+                r.direction.as_str(),
+                r.type_.as_str(),
+            ) {
                 ("uses", "out", "attack-pattern") => {
                     *techniques.entry(r.id.clone()).or_default() += 1;
                 }
-                ("indicates", "in", "indicator") if p.indicators.len() < 200 => {
-                    if !p.indicators.iter().any(|x| x.id == r.id) {
-                        p.indicators.push(r);
-                    }
+                ("indicates", "in", "indicator")
+                    if p.indicators.len() < 200 && !p.indicators.iter().any(|x| x.id == r.id) =>
+                {
+                    p.indicators.push(r);
                 }
-                ("targets" | "exploits", "out", "vulnerability") => {
-                    if !p.vulnerabilities.iter().any(|x| x.id == r.id) {
-                        p.vulnerabilities.push(r);
-                    }
+                ("targets" | "exploits", "out", "vulnerability")
+                    if !p.vulnerabilities.iter().any(|x| x.id == r.id) =>
+                {
+                    p.vulnerabilities.push(r);
                 }
                 _ => {}
             }

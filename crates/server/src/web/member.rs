@@ -12,9 +12,13 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::{MemberStore, NoticeFilter, NoticeRecord, Store, StoreError, StoredObject, VulnStore};
+use vigil_store::{
+    MemberStore, NoticeFilter, NoticeRecord, Store, StoreError, StoredObject, VulnStore,
+};
 
-use super::{blocking, html_page, intel, layout, object_href, short_time, tlp_badge, Nav, Viewer, WebError};
+use super::{
+    blocking, html_page, intel, layout, object_href, short_time, tlp_badge, Nav, Viewer, WebError,
+};
 use crate::AppState;
 
 /// THE sightings lookup of the dashboard: STIX `sighting` objects in the knowledge base whose `where_sighted_refs`
@@ -44,8 +48,7 @@ pub fn member_sightings(
 /// Whether a sighting names the identity in `where_sighted_refs`.
 pub fn is_sighted_by(o: &vigil_model::StixObject, identity_id: &str) -> bool {
     o.type_() == "sighting"
-        && o
-            .get("where_sighted_refs")
+        && o.get("where_sighted_refs")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(identity_id)))
 }
@@ -122,8 +125,16 @@ async fn render(st: Arc<AppState>, v: Viewer, member_id: i64) -> Result<Response
             status: None,
         })?;
         notices.sort_by(|a, b| {
-            (a.status == "resolved", priority_rank(&a.priority), a.deadline.clone())
-                .cmp(&(b.status == "resolved", priority_rank(&b.priority), b.deadline.clone()))
+            (
+                a.status == "resolved",
+                priority_rank(&a.priority),
+                a.deadline.clone(),
+            )
+                .cmp(&(
+                    b.status == "resolved",
+                    priority_rank(&b.priority),
+                    b.deadline.clone(),
+                ))
         });
         let sc = vv.scope();
         let mut hits = Vec::new();
@@ -214,13 +225,26 @@ async fn render(st: Arc<AppState>, v: Viewer, member_id: i64) -> Result<Response
             }
         }
     };
-    Ok(html_page(StatusCode::OK, layout(&member.name, Some(&v), Nav::Member, body)))
+    Ok(html_page(
+        StatusCode::OK,
+        layout(&member.name, Some(&v), Nav::Member, body),
+    ))
 }
 
 fn notice_card(v: &Viewer, n: &NoticeRecord, today: &str) -> Markup {
     let doc: Value = serde_json::from_str(&n.json).unwrap_or(Value::Null);
-    let s = |k: &str| doc.get("summary").and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
-    let title = doc.get("title").and_then(Value::as_str).unwrap_or(&n.vulnerability).to_string();
+    let s = |k: &str| {
+        doc.get("summary")
+            .and_then(|x| x.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let title = doc
+        .get("title")
+        .and_then(Value::as_str)
+        .unwrap_or(&n.vulnerability)
+        .to_string();
     let assets: Vec<String> = doc
         .get("assets")
         .and_then(Value::as_array)

@@ -97,7 +97,10 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
         let mut out = Vec::new();
         let (mut y, mut m) = (
             this_year,
-            today.get(5..7).and_then(|m| m.parse::<i32>().ok()).unwrap_or(1),
+            today
+                .get(5..7)
+                .and_then(|m| m.parse::<i32>().ok())
+                .unwrap_or(1),
         );
         for _ in 0..12 {
             out.push(format!("{y:04}-{m:02}"));
@@ -113,7 +116,15 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
     let mut fams: Vec<(&String, u64)> = ov
         .families
         .iter()
-        .map(|(name, per)| (name, months.iter().map(|m| per.get(m).copied().unwrap_or(0)).sum()))
+        .map(|(name, per)| {
+            (
+                name,
+                months
+                    .iter()
+                    .map(|m| per.get(m).copied().unwrap_or(0))
+                    .sum(),
+            )
+        })
         .filter(|(_, n)| *n > 0)
         .collect();
     fams.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
@@ -126,11 +137,17 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
             (
                 (*name).clone(),
                 format!("s{i}"),
-                months.iter().map(|m| per.get(m).copied().unwrap_or(0)).collect(),
+                months
+                    .iter()
+                    .map(|m| per.get(m).copied().unwrap_or(0))
+                    .collect(),
             )
         })
         .collect();
-    let month_labels: Vec<String> = months.iter().map(|m| m.get(2..).unwrap_or(m).to_string()).collect();
+    let month_labels: Vec<String> = months
+        .iter()
+        .map(|m| m.get(2..).unwrap_or(m).to_string())
+        .collect();
 
     let type_bars: Vec<Bar> = {
         let mut t: Vec<_> = counts.by_type.iter().collect();
@@ -194,7 +211,10 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
             "track*" => 2,
             _ => 3,
         };
-        by_prio.entry(r).or_insert_with(|| (n.priority.clone(), 0)).1 += 1;
+        by_prio
+            .entry(r)
+            .or_insert_with(|| (n.priority.clone(), 0))
+            .1 += 1;
     }
     let prio_bars: Vec<Bar> = by_prio
         .values()
@@ -277,7 +297,10 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
             }
         }
     };
-    Ok(html_page(StatusCode::OK, layout("Overview", Some(&v), Nav::Overview, body)))
+    Ok(html_page(
+        StatusCode::OK,
+        layout("Overview", Some(&v), Nav::Overview, body),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -334,17 +357,15 @@ pub async fn search(
     };
     let sc = v.scope();
     let store = st.store.clone();
-    let data = st.data.display().to_string();
     let (qq, ty, src) = (q.q.clone(), q.type_.clone(), q.source.clone());
     let default_tlp = st.cfg.default_tlp;
     let (rows, sources) = blocking(move || {
         let ov_sources: Vec<String> = {
             let c = store.scoped_counts(&sc, &vigil_model::time::now())?;
             let mut s: Vec<_> = c.by_source.into_iter().collect();
-            s.sort_by(|a, b| b.1.cmp(&a.1));
+            s.sort_by_key(|x| std::cmp::Reverse(x.1));
             s.into_iter().map(|(k, _)| k).take(40).collect()
         };
-        let _ = data;
         let keep = |o: &StoredObject| -> bool {
             (ty.is_empty()
                 || o.object.type_() == ty
@@ -384,17 +405,31 @@ pub async fn search(
             } else {
                 vec![ty.as_str()]
             };
-            store.scan_visible(&sc, &types, true, Some(if src.is_empty() && tlp.is_none() { 100 } else { 2000 }), &mut |o| {
-                if keep(&o) && found.len() < 1000 {
-                    found.push(o);
-                }
-                Ok(())
-            })?;
+            store.scan_visible(
+                &sc,
+                &types,
+                true,
+                Some(if src.is_empty() && tlp.is_none() {
+                    100
+                } else {
+                    2000
+                }),
+                &mut |o| {
+                    if keep(&o) && found.len() < 1000 {
+                        found.push(o);
+                    }
+                    Ok(())
+                },
+            )?;
         }
         let mut rows = Vec::new();
         for o in found {
             let sources: Vec<String> = {
-                let mut s: Vec<String> = store.provenance(o.object.id())?.into_iter().map(|p| p.source).collect();
+                let mut s: Vec<String> = store
+                    .provenance(o.object.id())?
+                    .into_iter()
+                    .map(|p| p.source)
+                    .collect();
                 s.sort();
                 s.dedup();
                 s
@@ -410,7 +445,8 @@ pub async fn search(
         Ok((rows, ov_sources))
     })
     .await?;
-    let searched = !q.q.trim().is_empty() || !q.type_.is_empty() || !q.tlp.is_empty() || !q.source.is_empty();
+    let searched =
+        !q.q.trim().is_empty() || !q.type_.is_empty() || !q.tlp.is_empty() || !q.source.is_empty();
     let body = html! {
         div.page-head { h1 { "Search" } }
         form.filters method="get" action="/ui/search" {
@@ -456,13 +492,20 @@ pub async fn search(
             p.muted { "Type a name, an alias, an ATT&CK id or an indicator value (defanged is fine), or pick a filter." }
         }
     };
-    Ok(html_page(StatusCode::OK, layout("Search", Some(&v), Nav::Search, body)))
+    Ok(html_page(
+        StatusCode::OK,
+        layout("Search", Some(&v), Nav::Search, body),
+    ))
 }
 
 fn render_value(v: &Value) -> Markup {
     match v {
-        Value::String(s) if vigil_model::ids::is_valid_id(s) => html! { a href=(object_href(s)) { code { (s) } } },
-        Value::String(s) if s.starts_with("https://") || s.starts_with("http://") => html! { span.url { (s) } },
+        Value::String(s) if vigil_model::ids::is_valid_id(s) => {
+            html! { a href=(object_href(s)) { code { (s) } } }
+        }
+        Value::String(s) if s.starts_with("https://") || s.starts_with("http://") => {
+            html! { span.url { (s) } }
+        }
         Value::String(s) => html! { (s) },
         Value::Array(a) if a.iter().all(|x| x.is_string()) => html! {
             ul.inline { @for x in a { li { (render_value(x)) } } }
@@ -565,7 +608,7 @@ pub async fn object(
         }
         section.card #graph {
             h2 { "Relationships" }
-            p.hint { "One hop out, and a second hop from actors, malware, tools and campaigns. Click a node to pivot." }
+            p.hint { "One hop out, a second from actors, malware, tools and campaigns, and a third while the picture is small. Click a node to pivot." }
             (charts::graph(&graph, object_href))
         }
         div.grid2 {
@@ -608,7 +651,10 @@ pub async fn object(
             section.card { h2 { "All relationships (" (rels.len()) ")" } (rel_table(&rels)) }
         }
     };
-    Ok(html_page(StatusCode::OK, layout(&display_name(obj), Some(&v), Nav::Search, body)))
+    Ok(html_page(
+        StatusCode::OK,
+        layout(&display_name(obj), Some(&v), Nav::Search, body),
+    ))
 }
 
 pub async fn actor(
@@ -635,7 +681,10 @@ pub async fn actor(
     let obj = &o.object;
     let tlp = o.tlp.unwrap_or(st.cfg.default_tlp);
     // Matrix columns: the Enterprise tactics in order, then any other tactic the techniques name.
-    let mut columns: Vec<(String, String)> = intel::TACTICS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect();
+    let mut columns: Vec<(String, String)> = intel::TACTICS
+        .iter()
+        .map(|(k, l)| (k.to_string(), l.to_string()))
+        .collect();
     for t in &prof.techniques {
         for tac in &t.tactics {
             if !columns.iter().any(|(k, _)| k == tac) {
@@ -646,16 +695,31 @@ pub async fn actor(
     let per_col: Vec<Vec<&intel::Technique>> = columns
         .iter()
         .map(|(k, _)| {
-            let mut v: Vec<&intel::Technique> = prof.techniques.iter().filter(|t| t.tactics.contains(k)).collect();
-            v.sort_by(|a, b| b.heat.cmp(&a.heat).then_with(|| a.external_id.cmp(&b.external_id)));
+            let mut v: Vec<&intel::Technique> = prof
+                .techniques
+                .iter()
+                .filter(|t| t.tactics.contains(k))
+                .collect();
+            v.sort_by(|a, b| {
+                b.heat
+                    .cmp(&a.heat)
+                    .then_with(|| a.external_id.cmp(&b.external_id))
+            });
             v
         })
         .collect();
     let depth = per_col.iter().map(Vec::len).max().unwrap_or(0);
-    let untactic: Vec<&intel::Technique> = prof.techniques.iter().filter(|t| t.tactics.is_empty()).collect();
-    let country = prof
-        .country
-        .map(|c| format!("{} ({c})", vigil_formats::galaxy::country_name(c).unwrap_or(c)));
+    let untactic: Vec<&intel::Technique> = prof
+        .techniques
+        .iter()
+        .filter(|t| t.tactics.is_empty())
+        .collect();
+    let country = prof.country.map(|c| {
+        format!(
+            "{} ({c})",
+            vigil_formats::galaxy::country_name(c).unwrap_or(c)
+        )
+    });
     let body = html! {
         div.page-head.actor-head {
             span.pill { (type_label(obj.type_())) } " " (tlp_badge(tlp))
@@ -669,7 +733,7 @@ pub async fn actor(
             @if prof.cluster.len() > 1 {
                 p.small { "Same actor as: " @for (i, (cid, ty, name)) in prof.cluster.iter().skip(1).enumerate() { @if i > 0 { ", " } a href=(object_href(cid)) { (name) } " (" (type_label(ty)) ")" } }
             }
-            @if let Some(d) = obj.str("description") { p.description { (d) } }
+            @if let Some(d) = obj.str("description") { p.description { (readable(d)) } }
         }
         section.card #matrix {
             h2 { "Techniques (" (prof.techniques.len()) ")" }
@@ -717,18 +781,65 @@ pub async fn actor(
             }
         }
     };
-    Ok(html_page(StatusCode::OK, layout(&display_name(obj), Some(&v), Nav::Search, body)))
+    Ok(html_page(
+        StatusCode::OK,
+        layout(&display_name(obj), Some(&v), Nav::Search, body),
+    ))
+}
+
+/// ATT&CK descriptions as prose: `(Citation: X)` markers dropped, Markdown links `[text](url)` shown as their text.
+fn readable(d: &str) -> String {
+    let mut out = String::with_capacity(d.len());
+    let mut rest = d;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("(Citation:") {
+            match after.find(')') {
+                Some(end) => {
+                    rest = &after[end + 1..];
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if let Some(after) = rest.strip_prefix('[') {
+            if let Some(close) = after.find("](") {
+                if let Some(end) = after[close + 2..].find(')') {
+                    out.push_str(&after[..close]);
+                    rest = &after[close + 2 + end + 1..];
+                    continue;
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn descriptions_read_as_prose() {
+        assert_eq!(
+            super::readable("[APT28](https://attack.mitre.org/groups/G0007) is a group.(Citation: NSA 2020) It spies. [unclosed"),
+            "APT28 is a group. It spies. [unclosed"
+        );
+        assert_eq!(super::readable("(Citation: broken"), "");
+    }
+
     use super::*;
 
     #[test]
     fn values_render_escaped() {
         let m = render_value(&Value::String("<script>x</script>".into())).into_string();
         assert!(!m.contains("<script>"));
-        let m = render_value(&serde_json::json!("malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01")).into_string();
+        let m = render_value(&serde_json::json!(
+            "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01"
+        ))
+        .into_string();
         assert!(m.contains("/ui/objects/malware--"));
     }
 }

@@ -308,7 +308,8 @@ fn login_page(
 }
 
 pub async fn login_form(State(st): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Response {
-    let q: LoginQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let q: LoginQuery =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let csrf = match random_b64(24) {
         Ok(c) => c,
         Err(e) => return WebError::Internal(e.to_string()).into_response(),
@@ -493,7 +494,12 @@ struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(State(st): State<Arc<AppState>>, v: Viewer, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn logout(
+    State(st): State<Arc<AppState>>,
+    v: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: CsrfForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     if let Err(e) = v.check_csrf(&form.csrf) {
         return e.into_response();

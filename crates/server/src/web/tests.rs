@@ -86,20 +86,42 @@ fn notice(id: &str, member: i64, vuln: &str, asset: &str) -> NoticeRecord {
 fn fixture() -> Fx {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
-    let op = store.add_member("Operator CERT", "EU", "csirt", true).expect("op");
+    let op = store
+        .add_member("Operator CERT", "EU", "csirt", true)
+        .expect("op");
     let a = store.add_member("CERT A", "DE", "csirt", false).expect("a");
-    let b = store.add_member("Ministry B", "FR", "ministry", false).expect("b");
+    let b = store
+        .add_member("Ministry B", "FR", "ministry", false)
+        .expect("b");
     let objs = vec![
-        marked(json!({"type": "malware", "id": MAL, "name": "QuillLoader", "is_family": true}), Tlp::Green),
-        marked(json!({"type": "intrusion-set", "id": ACTOR, "name": "GLASS HERON", "aliases": ["Heron Team"]}), Tlp::Green),
-        marked(json!({"type": "location", "id": LOC, "name": "Russia", "country": "RU"}), Tlp::Clear),
-        marked(json!({"type": "attack-pattern", "id": TECH, "name": "Spearphishing Attachment",
+        marked(
+            json!({"type": "malware", "id": MAL, "name": "QuillLoader", "is_family": true}),
+            Tlp::Green,
+        ),
+        marked(
+            json!({"type": "intrusion-set", "id": ACTOR, "name": "GLASS HERON", "aliases": ["Heron Team"]}),
+            Tlp::Green,
+        ),
+        marked(
+            json!({"type": "location", "id": LOC, "name": "Russia", "country": "RU"}),
+            Tlp::Clear,
+        ),
+        marked(
+            json!({"type": "attack-pattern", "id": TECH, "name": "Spearphishing Attachment",
             "external_references": [{"source_name": "mitre-attack", "external_id": "T1566.001"}],
-            "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "initial-access"}]}), Tlp::Clear),
-        marked(json!({"type": "indicator", "id": IND, "name": "invoice-portal.example", "pattern_type": "stix",
-            "pattern": "[domain-name:value = 'invoice-portal.example']", "valid_from": "2026-01-01T00:00:00Z"}), Tlp::Green),
-        marked(json!({"type": "indicator", "id": AMBER_B, "name": "secret-b.example", "pattern_type": "stix",
-            "pattern": "[domain-name:value = 'secret-b.example']", "valid_from": "2026-01-01T00:00:00Z"}), Tlp::Amber),
+            "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "initial-access"}]}),
+            Tlp::Clear,
+        ),
+        marked(
+            json!({"type": "indicator", "id": IND, "name": "invoice-portal.example", "pattern_type": "stix",
+            "pattern": "[domain-name:value = 'invoice-portal.example']", "valid_from": "2026-01-01T00:00:00Z"}),
+            Tlp::Green,
+        ),
+        marked(
+            json!({"type": "indicator", "id": AMBER_B, "name": "secret-b.example", "pattern_type": "stix",
+            "pattern": "[domain-name:value = 'secret-b.example']", "valid_from": "2026-01-01T00:00:00Z"}),
+            Tlp::Amber,
+        ),
         rel(11, "indicates", IND, MAL),
         rel(12, "uses", ACTOR, MAL),
         rel(13, "uses", ACTOR, TECH),
@@ -123,15 +145,34 @@ fn fixture() -> Fx {
         })
         .expect("write");
     store.share(AMBER_B, b.id).expect("share");
-    let an = store.put_notice_version(&notice("notice-a", a.id, "CVE-2024-0001", "alpha-app"), "first").expect("n");
-    let bn = store.put_notice_version(&notice("notice-b", b.id, "CVE-2024-0002", "bravo-secret-app"), "first").expect("n");
-    store.put_inventory(b.id, "bravo-inventory.csv", "csv", 3, 0, b"x").expect("inv");
-    store.put_inventory(a.id, "alpha-inventory.csv", "csv", 2, 0, b"x").expect("inv");
-    for (m, u, r) in [(a.id, "alice", "member"), (b.id, "bob", "member"), (op.id, "olga", "analyst")] {
+    let an = store
+        .put_notice_version(
+            &notice("notice-a", a.id, "CVE-2024-0001", "alpha-app"),
+            "first",
+        )
+        .expect("n");
+    let bn = store
+        .put_notice_version(
+            &notice("notice-b", b.id, "CVE-2024-0002", "bravo-secret-app"),
+            "first",
+        )
+        .expect("n");
+    store
+        .put_inventory(b.id, "bravo-inventory.csv", "csv", 3, 0, b"x")
+        .expect("inv");
+    store
+        .put_inventory(a.id, "alpha-inventory.csv", "csv", 2, 0, b"x")
+        .expect("inv");
+    for (m, u, r) in [
+        (a.id, "alice", "member"),
+        (b.id, "bob", "member"),
+        (op.id, "olga", "analyst"),
+    ] {
         let h = super::hash_password("correct horse").expect("hash");
         store.add_user(m, u, u, r, &h).expect("user");
     }
-    let (a_token, _) = crate::tokens::create(store.as_ref(), a.id, Role::Member, None).expect("token");
+    let (a_token, _) =
+        crate::tokens::create(store.as_ref(), a.id, Role::Member, None).expect("token");
     let cfg = ServerConfig {
         auth_failures_per_minute: 5,
         ..ServerConfig::default()
@@ -157,7 +198,13 @@ struct Resp {
     body: String,
 }
 
-async fn call(fx: &Fx, method: &str, uri: &str, cookie: Option<&str>, form: Option<String>) -> Resp {
+async fn call(
+    fx: &Fx,
+    method: &str,
+    uri: &str,
+    cookie: Option<&str>,
+    form: Option<String>,
+) -> Resp {
     let mut r = Request::builder().method(method).uri(uri);
     if let Some(c) = cookie {
         r = r.header(header::COOKIE, c);
@@ -166,12 +213,17 @@ async fn call(fx: &Fx, method: &str, uri: &str, cookie: Option<&str>, form: Opti
         r = r.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     }
     let resp = app(fx.state.clone())
-        .oneshot(r.body(Body::from(form.unwrap_or_default())).expect("request"))
+        .oneshot(
+            r.body(Body::from(form.unwrap_or_default()))
+                .expect("request"),
+        )
         .await
         .expect("response");
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 16 << 20).await.expect("body");
+    let body = axum::body::to_bytes(resp.into_body(), 16 << 20)
+        .await
+        .expect("body");
     Resp {
         status,
         headers,
@@ -214,7 +266,10 @@ async fn login_with(fx: &Fx, creds: &str) -> Result<String, Resp> {
                 .find(|v| v.starts_with("vigil_session="))
                 .expect("cookie")
                 .to_string();
-            assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"), "{c}");
+            assert!(
+                c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+                "{c}"
+            );
             Ok(format!("vigil_session={s}"))
         }
         _ => Err(r),
@@ -237,7 +292,10 @@ async fn pages_need_a_session_and_login_works_with_password_or_token() {
     let fx = fixture();
     let r = call(&fx, "GET", "/ui/", None, None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert!(r.headers[header::LOCATION].to_str().unwrap().starts_with("/ui/login"));
+    assert!(r.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/ui/login"));
     let r = call(&fx, "GET", "/ui/", Some("vigil_session=forged"), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 
@@ -248,23 +306,50 @@ async fn pages_need_a_session_and_login_works_with_password_or_token() {
     let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("default-src 'none'"));
 
-    let t = login_with(&fx, &format!("token={}", fx.a_token)).await.expect("token login");
+    let t = login_with(&fx, &format!("token={}", fx.a_token))
+        .await
+        .expect("token login");
     let r = call(&fx, "GET", "/ui/member", Some(&t), None).await;
     assert!(r.body.contains("CERT A"), "{}", r.body);
 
     // Wrong password and unknown user look the same; the login form without its CSRF cookie is refused.
-    let e1 = login_with(&fx, "username=alice&password=nope").await.expect_err("wrong");
-    let e2 = login_with(&fx, "username=nobody&password=nope").await.expect_err("unknown");
+    let e1 = login_with(&fx, "username=alice&password=nope")
+        .await
+        .expect_err("wrong");
+    let e2 = login_with(&fx, "username=nobody&password=nope")
+        .await
+        .expect_err("unknown");
     assert_eq!(e1.status, StatusCode::UNAUTHORIZED);
     assert_eq!(e2.status, StatusCode::UNAUTHORIZED);
-    let r = call(&fx, "POST", "/ui/login", None, Some("csrf=x&username=alice&password=correct+horse".into())).await;
+    let r = call(
+        &fx,
+        "POST",
+        "/ui/login",
+        None,
+        Some("csrf=x&username=alice&password=correct+horse".into()),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Logout needs the session's CSRF token and ends the session.
     let page = call(&fx, "GET", "/ui/", Some(&c), None).await;
-    let r = call(&fx, "POST", "/ui/logout", Some(&c), Some("csrf=wrong".into())).await;
+    let r = call(
+        &fx,
+        "POST",
+        "/ui/logout",
+        Some(&c),
+        Some("csrf=wrong".into()),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = call(&fx, "POST", "/ui/logout", Some(&c), Some(format!("csrf={}", csrf_of(&page.body)))).await;
+    let r = call(
+        &fx,
+        "POST",
+        "/ui/logout",
+        Some(&c),
+        Some(format!("csrf={}", csrf_of(&page.body))),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = call(&fx, "GET", "/ui/", Some(&c), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "the session is gone");
@@ -274,10 +359,14 @@ async fn pages_need_a_session_and_login_works_with_password_or_token() {
 async fn failed_logins_are_rate_limited() {
     let fx = fixture();
     for _ in 0..5 {
-        let e = login_with(&fx, "username=alice&password=nope").await.expect_err("wrong");
+        let e = login_with(&fx, "username=alice&password=nope")
+            .await
+            .expect_err("wrong");
         assert_eq!(e.status, StatusCode::UNAUTHORIZED);
     }
-    let e = login_with(&fx, "username=alice&password=correct+horse").await.expect_err("blocked");
+    let e = login_with(&fx, "username=alice&password=correct+horse")
+        .await
+        .expect_err("blocked");
     assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -290,29 +379,80 @@ async fn a_member_never_sees_another_members_data() {
     let mine = call(&fx, "GET", "/ui/member", Some(&a), None).await;
     assert_eq!(mine.status, StatusCode::OK);
     assert!(mine.body.contains("alpha-app") && mine.body.contains("alpha-inventory.csv"));
-    assert!(mine.body.contains("invoice-portal.example"), "A's own sighting with its context");
+    assert!(
+        mine.body.contains("invoice-portal.example"),
+        "A's own sighting with its context"
+    );
     assert!(mine.body.contains("GLASS HERON"), "the hit's actor");
-    for secret in ["bravo-secret-app", "bravo-inventory.csv", "CVE-2024-0002", "Ministry B"] {
-        assert!(!mine.body.contains(secret), "{secret} leaked to A's member view");
+    for secret in [
+        "bravo-secret-app",
+        "bravo-inventory.csv",
+        "CVE-2024-0002",
+        "Ministry B",
+    ] {
+        assert!(
+            !mine.body.contains(secret),
+            "{secret} leaked to A's member view"
+        );
     }
     // B's member page, notice action, sighting and AMBER indicator: 404 for A, as if they did not exist.
-    let r = call(&fx, "GET", &format!("/ui/members/{}", fx.b_id), Some(&a), None).await;
+    let r = call(
+        &fx,
+        "GET",
+        &format!("/ui/members/{}", fx.b_id),
+        Some(&a),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(!r.body.contains("bravo"));
-    let r = call(&fx, "GET", &format!("/ui/objects/{}", fx.b_sighting), Some(&a), None).await;
+    let r = call(
+        &fx,
+        "GET",
+        &format!("/ui/objects/{}", fx.b_sighting),
+        Some(&a),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = call(&fx, "GET", &format!("/ui/objects/{AMBER_B}"), Some(&a), None).await;
+    let r = call(
+        &fx,
+        "GET",
+        &format!("/ui/objects/{AMBER_B}"),
+        Some(&a),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = call(&fx, "GET", &format!("/ui/objects/{}", fx.a_sighting), Some(&a), None).await;
+    let r = call(
+        &fx,
+        "GET",
+        &format!("/ui/objects/{}", fx.a_sighting),
+        Some(&a),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "A's own sighting is A's");
     let csrf = csrf_of(&mine.body);
-    let r = call(&fx, "POST", &format!("/ui/notices/{}", fx.b_notice), Some(&a), Some(format!("csrf={csrf}&action=resolve"))).await;
+    let r = call(
+        &fx,
+        "POST",
+        &format!("/ui/notices/{}", fx.b_notice),
+        Some(&a),
+        Some(format!("csrf={csrf}&action=resolve")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let bn = fx.state.store.notice(&fx.b_notice, None).unwrap().unwrap();
     assert_eq!(bn.status, "new", "B's notice untouched");
 
     // The AMBER indicator shared with B: absent from A's search, graph, overview counts; present for B.
-    for page in ["/ui/search?q=secret-b.example", &format!("/ui/objects/{MAL}"), "/ui/search?type=indicator", "/ui/"] {
+    for page in [
+        "/ui/search?q=secret-b.example",
+        &format!("/ui/objects/{MAL}"),
+        "/ui/search?type=indicator",
+        "/ui/",
+    ] {
         let r = call(&fx, "GET", page, Some(&a), None).await;
         assert_eq!(r.status, StatusCode::OK, "{page}");
         // The search box echoes what A typed; the object itself (its id, its link) must be absent.
@@ -325,7 +465,14 @@ async fn a_member_never_sees_another_members_data() {
     assert!(r.body.contains("0 results"), "{}", r.body);
     let r = call(&fx, "GET", "/ui/search?q=secret-b.example", Some(&b), None).await;
     assert!(r.body.contains(AMBER_B), "B sees what is shared with it");
-    let r = call(&fx, "GET", &format!("/ui/objects/{AMBER_B}"), Some(&b), None).await;
+    let r = call(
+        &fx,
+        "GET",
+        &format!("/ui/objects/{AMBER_B}"),
+        Some(&b),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
 
     // Admin is operator staff only (404 for members).
@@ -334,9 +481,22 @@ async fn a_member_never_sees_another_members_data() {
     let o = login(&fx, "olga").await;
     let r = call(&fx, "GET", "/ui/admin", Some(&o), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("alice") && !r.body.contains("$argon2"), "no hashes on the admin page");
-    let r = call(&fx, "GET", &format!("/ui/members/{}", fx.b_id), Some(&o), None).await;
-    assert!(r.body.contains("bravo-secret-app"), "operator staff see every member");
+    assert!(
+        r.body.contains("alice") && !r.body.contains("$argon2"),
+        "no hashes on the admin page"
+    );
+    let r = call(
+        &fx,
+        "GET",
+        &format!("/ui/members/{}", fx.b_id),
+        Some(&o),
+        None,
+    )
+    .await;
+    assert!(
+        r.body.contains("bravo-secret-app"),
+        "operator staff see every member"
+    );
     let _ = fx.a_id;
 }
 
@@ -347,12 +507,41 @@ async fn notices_are_acknowledged_and_resolved_with_csrf() {
     let page = call(&fx, "GET", "/ui/member", Some(&a), None).await;
     let csrf = csrf_of(&page.body);
     let url = format!("/ui/notices/{}", fx.a_notice);
-    let r = call(&fx, "POST", &url, Some(&a), Some("csrf=forged&action=acknowledge".into())).await;
+    let r = call(
+        &fx,
+        "POST",
+        &url,
+        Some(&a),
+        Some("csrf=forged&action=acknowledge".into()),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = call(&fx, "POST", &url, Some(&a), Some(format!("csrf={csrf}&action=acknowledge"))).await;
+    let r = call(
+        &fx,
+        "POST",
+        &url,
+        Some(&a),
+        Some(format!("csrf={csrf}&action=acknowledge")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(fx.state.store.notice(&fx.a_notice, None).unwrap().unwrap().status, "acknowledged");
-    let r = call(&fx, "POST", &url, Some(&a), Some(format!("csrf={csrf}&action=resolve"))).await;
+    assert_eq!(
+        fx.state
+            .store
+            .notice(&fx.a_notice, None)
+            .unwrap()
+            .unwrap()
+            .status,
+        "acknowledged"
+    );
+    let r = call(
+        &fx,
+        "POST",
+        &url,
+        Some(&a),
+        Some(format!("csrf={csrf}&action=resolve")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let n = fx.state.store.notice(&fx.a_notice, None).unwrap().unwrap();
     assert_eq!(n.status, "resolved");
@@ -363,11 +552,28 @@ async fn notices_are_acknowledged_and_resolved_with_csrf() {
 async fn actor_page_search_and_graph() {
     let fx = fixture();
     let a = login(&fx, "alice").await;
-    let r = call(&fx, "GET", "/ui/search?q=hxxps%3A%2F%2Finvoice-portal%5B.%5Dexample", Some(&a), None).await;
-    let r2 = call(&fx, "GET", "/ui/search?q=invoice-portal.example", Some(&a), None).await;
+    let r = call(
+        &fx,
+        "GET",
+        "/ui/search?q=hxxps%3A%2F%2Finvoice-portal%5B.%5Dexample",
+        Some(&a),
+        None,
+    )
+    .await;
+    let r2 = call(
+        &fx,
+        "GET",
+        "/ui/search?q=invoice-portal.example",
+        Some(&a),
+        None,
+    )
+    .await;
     assert!(r.body.contains(IND) || r2.body.contains(IND), "{}", r2.body);
     let r = call(&fx, "GET", &format!("/ui/objects/{IND}"), Some(&a), None).await;
-    assert!(r.body.contains(&format!("/ui/actors/{ACTOR}")), "the indicator leads to its actor");
+    assert!(
+        r.body.contains(&format!("/ui/actors/{ACTOR}")),
+        "the indicator leads to its actor"
+    );
     assert!(r.body.contains("class=\"graph\""));
     let r = call(&fx, "GET", &format!("/ui/actors/{ACTOR}"), Some(&a), None).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -206,7 +206,9 @@ impl WebStore for SqliteStore {
                 out.total += n as u64;
                 out.by_type.insert(k, n as u64);
             }
-            let mut st = c.prepare(&format!("SELECT o.source, count(*) {base} GROUP BY o.source"))?;
+            let mut st = c.prepare(&format!(
+                "SELECT o.source, count(*) {base} GROUP BY o.source"
+            ))?;
             for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
                 let (k, n) = row?;
                 out.by_source.insert(k, n as u64);
@@ -216,14 +218,18 @@ impl WebStore for SqliteStore {
             ))?;
             for row in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
                 let (t, n) = row?;
-                let name = tlp_from_rank(Some(t)).map(|t| t.as_str().to_string()).unwrap_or_else(|| "unmarked".into());
+                let name = tlp_from_rank(Some(t))
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_else(|| "unmarked".into());
                 out.by_tlp.insert(name, n as u64);
             }
             // `version` holds `modified` as a normalised RFC 3339 key: comparing text against cut-offs in the same
             // form is comparing instants. Objects without a version fall in "older".
             let cuts: Vec<String> = AGES
                 .iter()
-                .map(|(_, days)| vigil_model::time::sort_key(&(now_t - chrono::Duration::days(*days))))
+                .map(|(_, days)| {
+                    vigil_model::time::sort_key(&(now_t - chrono::Duration::days(*days)))
+                })
                 .collect();
             let mut case = String::from("CASE");
             for (i, _) in AGES.iter().enumerate() {
@@ -232,7 +238,9 @@ impl WebStore for SqliteStore {
             case.push_str(&format!(" ELSE {} END", AGES.len()));
             let mut st = c.prepare(&format!("SELECT {case} AS b, count(*) {base} GROUP BY b"))?;
             let mut buckets = vec![0u64; AGES.len() + 1];
-            let rows = st.query_map(params_from_iter(cuts.iter()), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            let rows = st.query_map(params_from_iter(cuts.iter()), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
             for row in rows {
                 let (b, n) = row?;
                 if let Some(slot) = usize::try_from(b).ok().and_then(|b| buckets.get_mut(b)) {
