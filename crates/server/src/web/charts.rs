@@ -46,8 +46,8 @@ pub fn bars(items: &[Bar], aria: &str) -> Markup {
     let max = items.iter().map(|b| b.value).max().unwrap_or(0).max(1);
     let row = 26.0;
     let h = (items.len() as f64 * row).max(row);
-    let label_w = 150.0;
-    let bar_w = 250.0;
+    let label_w = 175.0;
+    let bar_w = 230.0;
     html! {
         svg.chart viewBox=(format!("0 0 480 {h}")) role="img" aria-label=(aria) {
             @if items.is_empty() {

@@ -157,6 +157,8 @@ pub struct Overview {
     pub family_ids: HashMap<String, String>,
     /// Top actors (most linked objects) with their origin.
     pub top_actors: Vec<(ActorInfo, u64)>,
+    /// Counts by type, source, TLP and age.
+    pub counts: vigil_store::ScopedCounts,
 }
 
 fn year_of(s: &str) -> Option<i32> {
@@ -260,7 +262,10 @@ pub fn actors(
 /// Computes the overview's charts for a scope.
 pub fn overview(st: &SqliteStore, scope: &ReadScope) -> Result<Overview, StoreError> {
     let actors = actors(st, scope)?;
-    let mut ov = Overview::default();
+    let mut ov = Overview {
+        counts: st.scoped_counts(scope, &vigil_model::time::now())?,
+        ..Overview::default()
+    };
     for a in actors.values() {
         *ov.actors_by_origin.entry(a.origin).or_default() += 1;
     }
@@ -336,10 +341,11 @@ pub fn overview(st: &SqliteStore, scope: &ReadScope) -> Result<Overview, StoreEr
     Ok(ov)
 }
 
-type CacheKey = (String, i64, ReadScope);
+type CacheKey = (String, i64, ReadScope, String);
 
-/// Overviews by (data directory, store change counter, scope): the charts scan the knowledge base, so they are
-/// computed once per change of the store and reader scope, not on every page view.
+/// Overviews by (data directory, store change counter, scope, hour): the charts scan the knowledge base, so they
+/// are computed once per change of the store and reader scope (and at least hourly, for the age buckets), not on
+/// every page view.
 pub fn cached_overview(
     st: &SqliteStore,
     data: &str,
@@ -347,7 +353,8 @@ pub fn cached_overview(
 ) -> Result<Arc<Overview>, StoreError> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, Arc<Overview>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let key = (data.to_string(), st.change_counter()?, *scope);
+    let hour: String = vigil_model::time::now().chars().take(13).collect();
+    let key = (data.to_string(), st.change_counter()?, *scope, hour);
     if let Some(o) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(o);
     }

@@ -50,9 +50,7 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
     let store = st.store.clone();
     let data = st.data.display().to_string();
     let member_filter = (!v.principal.operator).then_some(v.principal.member_id);
-    let now = vigil_model::time::now();
-    let (counts, ov, reports, notices) = blocking(move || {
-        let counts = store.scoped_counts(&sc, &now)?;
+    let (ov, reports, notices) = blocking(move || {
         let ov = intel::cached_overview(&store, &data, &sc)?;
         let mut reports = Vec::new();
         store.scan_visible(&sc, &["report"], true, Some(8), &mut |o| {
@@ -63,9 +61,10 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
             member: member_filter,
             status: None,
         })?;
-        Ok((counts, ov, reports, notices))
+        Ok((ov, reports, notices))
     })
     .await?;
+    let counts = &ov.counts;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let open: Vec<_> = notices.iter().filter(|n| n.status != "resolved").collect();
     let late: Vec<_> = open.iter().filter(|n| overdue(n, &today)).collect();
@@ -357,12 +356,13 @@ pub async fn search(
     };
     let sc = v.scope();
     let store = st.store.clone();
+    let data = st.data.display().to_string();
     let (qq, ty, src) = (q.q.clone(), q.type_.clone(), q.source.clone());
     let default_tlp = st.cfg.default_tlp;
     let (rows, sources) = blocking(move || {
         let ov_sources: Vec<String> = {
-            let c = store.scoped_counts(&sc, &vigil_model::time::now())?;
-            let mut s: Vec<_> = c.by_source.into_iter().collect();
+            let ov = intel::cached_overview(&store, &data, &sc)?;
+            let mut s: Vec<_> = ov.counts.by_source.clone().into_iter().collect();
             s.sort_by_key(|x| std::cmp::Reverse(x.1));
             s.into_iter().map(|(k, _)| k).take(40).collect()
         };
