@@ -547,6 +547,43 @@ pub fn scoped_counts_scans<S: Store + MemberStore + WebStore>(s: &S) -> Result<(
         Ok(())
     })?;
     assert_eq!(n, 3);
+
+    // Links through the graph index: a member counts and reads only the relationships it may see.
+    let (t0, t1) = (
+        tool(0, None).id().to_string(),
+        tool(1, None).id().to_string(),
+    );
+    for (i, tlp) in [(1, Tlp::Green), (2, Tlp::Amber)] {
+        let r = obj(json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--2f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6c{i:02}"),
+            "created": "2024-03-01T00:00:00Z", "modified": "2024-03-01T00:00:00Z",
+            "relationship_type": "uses", "source_ref": t0, "target_ref": t1,
+            "object_marking_refs": [tlp.marking_id()]}));
+        put(s, &r, "src")?;
+    }
+    let counts = s.link_counts(&member_scope(22), &[t1.as_str()], false, 7)?;
+    assert_eq!(counts, vec![(t1.clone(), "2024-03".to_string(), 1)]);
+    let counts = s.link_counts(
+        &all,
+        &[t1.as_str(), "tool--00000000-0000-4000-8000-000000000000"],
+        false,
+        4,
+    )?;
+    assert_eq!(counts, vec![(t1.clone(), "2024".to_string(), 2)]);
+    assert!(s.link_counts(&all, &[t0.as_str()], false, 4)?.is_empty());
+    let mut n = 0;
+    s.scan_links(&member_scope(22), &[t0.as_str()], true, &mut |o| {
+        assert_eq!(o.object.str("source_ref"), Some(t0.as_str()));
+        n += 1;
+        Ok(())
+    })?;
+    assert_eq!(n, 1);
+    let mut n = 0;
+    s.scan_links(&all, &[t0.as_str()], true, &mut |_| {
+        n += 1;
+        Ok(())
+    })?;
+    assert_eq!(n, 2);
     Ok(())
 }
 

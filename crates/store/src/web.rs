@@ -90,7 +90,7 @@ pub trait WebStore: Send + Sync {
 
     /// Counts of the live objects `scope` may see; ages are measured from `now` (RFC 3339).
     fn scoped_counts(&self, scope: &ReadScope, now: &str) -> Result<ScopedCounts, StoreError>;
-    /// Streams the latest versions of live objects of `types` that `scope` may see: newest `modified` first when
+    /// Streams the latest versions of live objects of `types` that `scope` may see: most recently added first when
     /// `newest_first`, else in insertion order; at most `limit` (all when None).
     fn scan_visible(
         &self,
@@ -100,4 +100,24 @@ pub trait WebStore: Send + Sync {
         limit: Option<usize>,
         f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+    /// Streams the live relationships `scope` may see whose source (`from_source`) or target is one of `ends`,
+    /// through the graph indexes (no scan of every relationship).
+    fn scan_links(
+        &self,
+        scope: &ReadScope,
+        ends: &[&str],
+        from_source: bool,
+        f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Counts the live relationships `scope` may see whose source (`from_source`) or target is one of `ends`, by
+    /// end and by period (the first `period_len` characters of the relationship's `modified`: 4 for years, 7 for
+    /// months), aggregated in the database. Ends are matched by their indexed hash: a collision could add a count,
+    /// which charts can bear.
+    fn link_counts(
+        &self,
+        scope: &ReadScope,
+        ends: &[&str],
+        from_source: bool,
+        period_len: usize,
+    ) -> Result<Vec<(String, String, u64)>, StoreError>;
 }

@@ -149,9 +149,11 @@ pub struct ActorInfo {
 pub struct Overview {
     /// Actors by origin.
     pub actors_by_origin: BTreeMap<Origin, u64>,
-    /// Objects linked to actors of each origin (relationships both ways, reports naming them), by year of the link.
+    /// Links of actors of each origin (relationships both ways, by year of their `modified`; reports naming them,
+    /// by year of publication).
     pub activity: BTreeMap<Origin, BTreeMap<i32, u64>>,
-    /// Indicators linked to each malware family, by month (`YYYY-MM`) of the link.
+    /// Relationships pointing at each malware family (indicators that indicate it, actors that use it), by month
+    /// (`YYYY-MM`) of the relationship's `modified`.
     pub families: BTreeMap<String, BTreeMap<String, u64>>,
     /// Malware family ids by name, for links.
     pub family_ids: HashMap<String, String>,
@@ -209,7 +211,9 @@ pub fn actors(
     })?;
     let mut located: Vec<(String, &'static str)> = Vec::new();
     let mut attributed: Vec<(String, String)> = Vec::new();
-    st.scan_visible(scope, &["relationship"], false, None, &mut |o| {
+    let ids: Vec<&str> = out.keys().map(String::as_str).collect();
+    // Only the actors' own links, through the graph index: never a scan of every relationship.
+    st.scan_links(scope, &ids, true, &mut |o| {
         let (Some(t), Some(s), Some(d)) = (
             o.object.str("relationship_type"),
             o.object.str("source_ref"),
@@ -218,12 +222,12 @@ pub fn actors(
             return Ok(());
         };
         match t {
-            "located-at" | "originates-from" if out.contains_key(s) => {
+            "located-at" | "originates-from" => {
                 if let Some(c) = countries.get(d) {
                     located.push((s.to_string(), c));
                 }
             }
-            "attributed-to" if out.contains_key(s) && out.contains_key(d) => {
+            "attributed-to" if out.contains_key(d) => {
                 attributed.push((s.to_string(), d.to_string()));
             }
             _ => {}
@@ -277,48 +281,36 @@ pub fn overview(st: &SqliteStore, scope: &ReadScope) -> Result<Overview, StoreEr
         Ok(())
     })?;
     let mut per_actor: HashMap<String, u64> = HashMap::new();
-    let mut bump = |ov: &mut Overview, actor: &str, when: &str| {
+    let mut bump = |ov: &mut Overview, actor: &str, when: &str, n: u64| {
         if let Some(a) = actors.get(actor) {
             if let Some(y) = year_of(when) {
                 *ov.activity
                     .entry(a.origin)
                     .or_default()
                     .entry(y)
-                    .or_default() += 1;
+                    .or_default() += n;
             }
-            *per_actor.entry(actor.to_string()).or_default() += 1;
+            *per_actor.entry(actor.to_string()).or_default() += n;
         }
     };
-    st.scan_visible(scope, &["relationship"], false, None, &mut |o| {
-        let (Some(t), Some(s), Some(d)) = (
-            o.object.str("relationship_type"),
-            o.object.str("source_ref"),
-            o.object.str("target_ref"),
-        ) else {
-            return Ok(());
-        };
-        let when = o
-            .object
-            .str("start_time")
-            .or_else(|| o.object.str("created"))
-            .unwrap_or("");
-        if t == "indicates" && s.starts_with("indicator--") {
-            if let (Some(name), Some(m)) = (families.get(d), month_of(when)) {
-                *ov.families
-                    .entry(name.clone())
-                    .or_default()
-                    .entry(m)
-                    .or_default() += 1;
-                ov.family_ids.insert(name.clone(), d.to_string());
-            }
+    // Aggregated in the database over the graph indexes: a store with a million indicator links answers fast.
+    let actor_ids: Vec<&str> = actors.keys().map(String::as_str).collect();
+    for from_source in [true, false] {
+        for (id, year, n) in st.link_counts(scope, &actor_ids, from_source, 4)? {
+            bump(&mut ov, &id, &year, n);
         }
-        // Location and attribution links describe the actor rather than its activity.
-        if !matches!(t, "located-at" | "attributed-to" | "originates-from") {
-            bump(&mut ov, s, when);
-            bump(&mut ov, d, when);
+    }
+    let family_ids: Vec<&str> = families.keys().map(String::as_str).collect();
+    for (id, month, n) in st.link_counts(scope, &family_ids, false, 7)? {
+        if let (Some(name), Some(m)) = (families.get(&id), month_of(&month)) {
+            *ov.families
+                .entry(name.clone())
+                .or_default()
+                .entry(m)
+                .or_default() += n;
+            ov.family_ids.insert(name.clone(), id.clone());
         }
-        Ok(())
-    })?;
+    }
     st.scan_visible(scope, &["report"], false, None, &mut |o| {
         let when = o
             .object
@@ -327,7 +319,7 @@ pub fn overview(st: &SqliteStore, scope: &ReadScope) -> Result<Overview, StoreEr
             .unwrap_or("")
             .to_string();
         for r in strings(o.object.get("object_refs")) {
-            bump(&mut ov, r, &when);
+            bump(&mut ov, r, &when, 1);
         }
         Ok(())
     })?;

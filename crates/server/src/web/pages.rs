@@ -53,10 +53,18 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
     let (ov, reports, notices) = blocking(move || {
         let ov = intel::cached_overview(&store, &data, &sc)?;
         let mut reports = Vec::new();
-        store.scan_visible(&sc, &["report"], true, Some(8), &mut |o| {
+        store.scan_visible(&sc, &["report"], true, Some(200), &mut |o| {
             reports.push(o);
             Ok(())
         })?;
+        let when = |o: &StoredObject| {
+            o.object
+                .str("published")
+                .unwrap_or(o.object.version())
+                .to_string()
+        };
+        reports.sort_by_key(|o| std::cmp::Reverse(when(o)));
+        reports.truncate(8);
         let notices = store.notices(&NoticeFilter {
             member: member_filter,
             status: None,
@@ -242,7 +250,7 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
         div.grid2 {
             section.card #chart-origin {
                 h2 { "Activity by actor origin" }
-                p.hint { "Relationships and reports that involve actors of each origin, by year. Origin: MISP galaxy country or state sponsor, a located-at link, or an attributed-to link; else criminal when described so." }
+                p.hint { "Relationships of actors of each origin and reports naming them, by year. Origin: MISP galaxy country or state sponsor, a located-at link, or an attributed-to link; else criminal when described so." }
                 (charts::stacked(&year_labels, &origin_series, "Activity by actor origin per year"))
             }
             section.card {
@@ -261,7 +269,7 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
         div.grid2 {
             section.card #chart-families {
                 h2 { "Malware families over time" }
-                p.hint { "Indicators linked to each family, by month of the link, last twelve months." }
+                p.hint { "Relationships pointing at each family (mostly its indicators), by month, last twelve months." }
                 (charts::stacked(&month_labels, &family_series, "Indicators per malware family per month"))
             }
             section.card {

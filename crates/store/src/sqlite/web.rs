@@ -3,7 +3,7 @@
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension};
 
 use super::members::visibility_sql;
-use super::{now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore};
+use super::{h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore};
 use crate::members::ReadScope;
 use crate::web::{ScopedCounts, SessionRecord, UserRecord, WebStore};
 use crate::{StoreError, StoredObject};
@@ -199,32 +199,9 @@ impl WebStore for SqliteStore {
             .with_timezone(&chrono::Utc);
         self.with_reader(|c| {
             let mut out = ScopedCounts::default();
-            let base = format!("FROM objects o WHERE o.lk = 0 AND o.retired = 0 AND {vis}");
-            let mut st = c.prepare(&format!("SELECT o.type, count(*) {base} GROUP BY o.type"))?;
-            for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                let (k, n) = row?;
-                out.total += n as u64;
-                out.by_type.insert(k, n as u64);
-            }
-            let mut st = c.prepare(&format!(
-                "SELECT o.source, count(*) {base} GROUP BY o.source"
-            ))?;
-            for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                let (k, n) = row?;
-                out.by_source.insert(k, n as u64);
-            }
-            let mut st = c.prepare(&format!(
-                "SELECT COALESCE(o.tlp, {d}), count(*) {base} GROUP BY COALESCE(o.tlp, {d})"
-            ))?;
-            for row in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
-                let (t, n) = row?;
-                let name = tlp_from_rank(Some(t))
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_else(|| "unmarked".into());
-                out.by_tlp.insert(name, n as u64);
-            }
             // `version` holds `modified` as a normalised RFC 3339 key: comparing text against cut-offs in the same
-            // form is comparing instants. Objects without a version fall in "older".
+            // form is comparing instants. Objects without a version fall in "older". One pass over the objects
+            // groups by every dimension at once (four separate GROUP BYs cost four passes).
             let cuts: Vec<String> = AGES
                 .iter()
                 .map(|(_, days)| {
@@ -236,15 +213,32 @@ impl WebStore for SqliteStore {
                 case.push_str(&format!(" WHEN o.version >= ?{} THEN {i}", i + 1));
             }
             case.push_str(&format!(" ELSE {} END", AGES.len()));
-            let mut st = c.prepare(&format!("SELECT {case} AS b, count(*) {base} GROUP BY b"))?;
+            let mut st = c.prepare(&format!(
+                "SELECT o.type, o.source, COALESCE(o.tlp, {d}), {case} AS b, count(*) FROM objects o
+                 WHERE o.lk = 0 AND o.retired = 0 AND {vis} GROUP BY 1, 2, 3, 4"
+            ))?;
             let mut buckets = vec![0u64; AGES.len() + 1];
             let rows = st.query_map(params_from_iter(cuts.iter()), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
             })?;
             for row in rows {
-                let (b, n) = row?;
+                let (ty, source, t, b, n) = row?;
+                let n = n as u64;
+                out.total += n;
+                *out.by_type.entry(ty).or_default() += n;
+                *out.by_source.entry(source).or_default() += n;
+                let name = tlp_from_rank(Some(t))
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_else(|| "unmarked".into());
+                *out.by_tlp.entry(name).or_default() += n;
                 if let Some(slot) = usize::try_from(b).ok().and_then(|b| buckets.get_mut(b)) {
-                    *slot = n as u64;
+                    *slot += n;
                 }
             }
             out.by_age = AGES
@@ -277,7 +271,7 @@ impl WebStore for SqliteStore {
                 args.extend(types.iter().map(|t| SqlValue::Text((*t).to_string())));
             }
             sql.push_str(if newest_first {
-                " ORDER BY o.version DESC, o.seq DESC"
+                " ORDER BY o.seq DESC"
             } else {
                 " ORDER BY o.seq"
             });
@@ -291,6 +285,72 @@ impl WebStore for SqliteStore {
                 f(row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?)?;
             }
             Ok(())
+        })
+    }
+
+    fn scan_links(
+        &self,
+        scope: &ReadScope,
+        ends: &[&str],
+        from_source: bool,
+        f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let vis = visibility_sql(scope);
+        let col = if from_source { "src" } else { "dst" };
+        let hashes = serde_json::to_string(&ends.iter().map(|e| h64(e)).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Aborted(e.to_string()))?;
+        self.with_reader(|c| {
+            // `src`/`dst` hold hashed ends; the partial indexes over latest versions answer the IN list (the planner
+            // would otherwise walk every relationship through the type index: 1.1 s instead of 0.1 s for a million).
+            let mut st = c.prepare(&format!(
+                "SELECT o.seq, o.added_at, o.tlp, o.json FROM objects o INDEXED BY objects_{col}
+                 WHERE o.{col} IN (SELECT value FROM json_each(?1)) AND o.{col} IS NOT NULL AND o.lk = 0
+                   AND o.retired = 0 AND o.type = 'relationship' AND {vis} ORDER BY o.seq"
+            ))?;
+            let mut rows = st.query([&hashes])?;
+            let key = if from_source { "source_ref" } else { "target_ref" };
+            while let Some(r) = rows.next()? {
+                let json: String = r.get(3)?;
+                let o = row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?;
+                // The hash matched; the id must too (a collision is not a link of these ends).
+                if o.object.str(key).is_some_and(|id| ends.contains(&id)) {
+                    f(o)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn link_counts(
+        &self,
+        scope: &ReadScope,
+        ends: &[&str],
+        from_source: bool,
+        period_len: usize,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let vis = visibility_sql(scope);
+        let col = if from_source { "src" } else { "dst" };
+        let by_hash: std::collections::HashMap<i64, &str> =
+            ends.iter().map(|e| (h64(e), *e)).collect();
+        let hashes = serde_json::to_string(&by_hash.keys().collect::<Vec<_>>())
+            .map_err(|e| StoreError::Aborted(e.to_string()))?;
+        self.with_reader(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT o.{col}, substr(o.version, 1, ?2) AS p, count(*) FROM objects o INDEXED BY objects_{col}
+                 WHERE o.{col} IN (SELECT value FROM json_each(?1)) AND o.{col} IS NOT NULL AND o.lk = 0
+                   AND o.retired = 0 AND o.type = 'relationship' AND {vis} GROUP BY o.{col}, p"
+            ))?;
+            let rows = st.query_map(params![hashes, period_len as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (h, p, n) = row?;
+                if let Some(id) = by_hash.get(&h) {
+                    out.push(((*id).to_string(), p, n as u64));
+                }
+            }
+            Ok(out)
         })
     }
 }
