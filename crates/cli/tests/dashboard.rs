@@ -304,3 +304,87 @@ fn dashboard_in_headless_chromium() {
         );
     }
 }
+
+fn users_run(data: &Path, args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vigil");
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes());
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn users_cli_add_list_remove() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    vigil(d, &["init"]);
+    let add = |name: &str, pw: &str| {
+        users_run(
+            d,
+            &[
+                "users",
+                "add",
+                "--member",
+                "1",
+                "--name",
+                name,
+                "--role",
+                "analyst",
+                "--password-stdin",
+                "--json",
+            ],
+            pw,
+        )
+    };
+    let (code, _, err) = add("ana", "short\n");
+    assert_ne!(code, 0, "a short password is refused");
+    assert!(err.contains("at least"), "{err}");
+    let (code, out, err) = add("ana", "a long enough passphrase\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("passphrase") && !err.contains("passphrase"),
+        "the password is never printed"
+    );
+    let (code, _, err) = add("ANA", "another long passphrase\n");
+    assert_ne!(code, 0, "user names are unique regardless of case: {err}");
+    let (code, _, _) = users_run(
+        d,
+        &[
+            "users",
+            "add",
+            "--member",
+            "99",
+            "--name",
+            "bob",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        "a long enough passphrase\n",
+    );
+    assert_ne!(code, 0, "unknown member");
+    let list = vigil(d, &["users", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert!(!list.contains("argon2"), "{list}");
+    let (code, out, _) = users_run(d, &["users", "remove", "ana", "--json"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("true"));
+    let (code, _, _) = users_run(d, &["users", "remove", "ana"], "");
+    assert_eq!(code, 1);
+}

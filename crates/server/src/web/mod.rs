@@ -55,6 +55,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/members/{id}", get(member::view))
         .route("/ui/notices/{id}", post(member::notice_action))
         .route("/ui/admin", get(admin::page))
+        // Unknown dashboard paths get the dashboard's 404 page rather than the API's JSON error.
+        .route("/ui/{*rest}", get(|| async { WebError::NotFound }))
 }
 
 const STYLE: &str = include_str!("static/style.css");

@@ -584,6 +584,9 @@ async fn actor_page_search_and_graph() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "not an actor");
     let r = call(&fx, "GET", "/ui/objects/not-an-id", Some(&a), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = call(&fx, "GET", "/ui/no/such/page", Some(&a), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("<html"), "an HTML 404 page");
     let r = call(&fx, "GET", "/ui/search?tlp=bogus", Some(&a), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // Overview: the origin chart counts the Russian actor.
