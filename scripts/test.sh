@@ -16,6 +16,12 @@ if [ -x .venv-peers/bin/python ] && ! .venv-peers/bin/python -c 'import aiosmtpd
 fi
 export VENV="$PWD/.venv-peers"
 
+# The dashboard's browser test drives Debian's chromium through playwright-core (tests/browser).
+if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+    echo "== npm ci (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

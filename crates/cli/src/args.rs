@@ -54,6 +54,9 @@ pub enum Command {
     /// API tokens of members (shown once, stored hashed, revocable, with expiry).
     #[command(subcommand)]
     Tokens(crate::cmd::members::TokensCommand),
+    /// People who log in to the dashboard (`vigil serve`, /ui/) with a user name and password.
+    #[command(subcommand)]
+    Users(crate::cmd::users::UsersCommand),
     /// Share an object marked AMBER, AMBER+STRICT or RED with named members.
     Share(crate::cmd::members::ShareArgs),
     /// Review what members posted to their TAXII inboxes.

@@ -16,6 +16,7 @@ pub mod notices;
 pub mod policy;
 pub mod taxii;
 pub mod tokens;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,6 +136,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(api::router())
         .merge(member_api::router())
         .merge(atom::router())
+        .merge(web::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

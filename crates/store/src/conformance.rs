@@ -706,3 +706,151 @@ pub fn run_delivery<S: VulnStore + DeliveryStore>(make: &dyn Fn() -> S) -> Resul
     deliveries(&make())?;
     Ok(())
 }
+
+// ---- dashboard users, sessions and scoped reads (backends that implement `WebStore`) ----
+
+use crate::web::{SessionRecord, WebStore};
+
+/// Users are unique by name without regard to case; removing one ends its sessions; sessions are found by digest
+/// and expired ones are purged when a new one is stored.
+pub fn users_sessions<S: Store + MemberStore + WebStore>(s: &S) -> Result<(), StoreError> {
+    let m = s.add_member("Agency", "AT", "agency", false)?;
+    let u = s.add_user(m.id, "alice", "Alice A.", "analyst", "$argon2id$fake")?;
+    assert!(
+        s.add_user(m.id, "ALICE", "Other", "member", "$argon2id$x")
+            .is_err(),
+        "user names are unique regardless of case"
+    );
+    assert_eq!(s.user_by_name("Alice")?.map(|x| x.id), Some(u.id));
+    assert_eq!(s.users(Some(m.id))?.len(), 1);
+    assert_eq!(s.users(Some(m.id + 1))?.len(), 0);
+    assert_eq!(s.users(None)?.len(), 1);
+    s.record_login(u.id)?;
+    assert!(s.user(u.id)?.and_then(|x| x.last_login).is_some());
+    let sess = |digest: &str, created: &str, expires: &str| SessionRecord {
+        digest: digest.into(),
+        user_id: Some(u.id),
+        token_id: None,
+        member_id: m.id,
+        role: "analyst".into(),
+        csrf: "c".into(),
+        created_at: created.into(),
+        expires_at: expires.into(),
+    };
+    s.put_session(&sess(
+        "old",
+        "2020-01-01T00:00:00.000000Z",
+        "2020-01-01T12:00:00.000000Z",
+    ))?;
+    s.put_session(&sess(
+        "new",
+        "2026-01-01T00:00:00.000000Z",
+        "2099-01-01T00:00:00.000000Z",
+    ))?;
+    assert!(
+        s.session("old")?.is_none(),
+        "expired sessions are purged on the next login"
+    );
+    assert_eq!(s.session("new")?.map(|x| x.member_id), Some(m.id));
+    assert!(s.remove_session("new")?);
+    assert!(!s.remove_session("new")?);
+    s.put_session(&sess(
+        "again",
+        "2026-01-01T00:00:00.000000Z",
+        "2099-01-01T00:00:00.000000Z",
+    ))?;
+    assert!(s.remove_user("alice")?);
+    assert!(
+        s.session("again")?.is_none(),
+        "removing a user ends its sessions"
+    );
+    assert!(!s.remove_user("alice")?);
+    Ok(())
+}
+
+/// Scoped counts and scans apply the visibility rule in the database: a member counts and reads CLEAR and GREEN
+/// plus what is shared with it, never another member's AMBER.
+pub fn scoped_counts_scans<S: Store + MemberStore + WebStore>(s: &S) -> Result<(), StoreError> {
+    for (i, t) in [Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), None]
+        .iter()
+        .enumerate()
+    {
+        put(s, &tool(i, *t), "src")?;
+    }
+    let amber = tool(2, Some(Tlp::Amber)).id().to_string();
+    s.share(&amber, 21)?;
+    let now = "2026-06-01T00:00:00Z";
+    let a = s.scoped_counts(&member_scope(21), now)?;
+    let b = s.scoped_counts(&member_scope(22), now)?;
+    assert_eq!(a.total, 3, "{a:?}");
+    assert_eq!(b.total, 2, "{b:?}");
+    assert_eq!(b.by_tlp.get("amber"), None);
+    assert_eq!(a.by_tlp.get("amber"), Some(&1));
+    assert_eq!(a.by_source.get("src"), Some(&3));
+    assert_eq!(a.by_age.iter().map(|(_, n)| n).sum::<u64>(), 3);
+    let all = ReadScope {
+        all: true,
+        open_max: None,
+        member: None,
+        default_tlp: Tlp::Amber,
+    };
+    assert_eq!(s.scoped_counts(&all, now)?.total, 4);
+    let mut seen = Vec::new();
+    s.scan_visible(&member_scope(22), &["tool"], false, None, &mut |o| {
+        seen.push(o.object.id().to_string());
+        Ok(())
+    })?;
+    assert_eq!(seen.len(), 2);
+    assert!(!seen.contains(&amber));
+    let mut n = 0;
+    s.scan_visible(&all, &["tool", "malware"], true, Some(3), &mut |_| {
+        n += 1;
+        Ok(())
+    })?;
+    assert_eq!(n, 3);
+
+    // Links through the graph index: a member counts and reads only the relationships it may see.
+    let (t0, t1) = (
+        tool(0, None).id().to_string(),
+        tool(1, None).id().to_string(),
+    );
+    for (i, tlp) in [(1, Tlp::Green), (2, Tlp::Amber)] {
+        let r = obj(json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--2f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6c{i:02}"),
+            "created": "2024-03-01T00:00:00Z", "modified": "2024-03-01T00:00:00Z",
+            "relationship_type": "uses", "source_ref": t0, "target_ref": t1,
+            "object_marking_refs": [tlp.marking_id()]}));
+        put(s, &r, "src")?;
+    }
+    let counts = s.link_counts(&member_scope(22), &[t1.as_str()], false, 7)?;
+    assert_eq!(counts, vec![(t1.clone(), "2024-03".to_string(), 1)]);
+    let counts = s.link_counts(
+        &all,
+        &[t1.as_str(), "tool--00000000-0000-4000-8000-000000000000"],
+        false,
+        4,
+    )?;
+    assert_eq!(counts, vec![(t1.clone(), "2024".to_string(), 2)]);
+    assert!(s.link_counts(&all, &[t0.as_str()], false, 4)?.is_empty());
+    let mut n = 0;
+    s.scan_links(&member_scope(22), &[t0.as_str()], true, &mut |o| {
+        assert_eq!(o.object.str("source_ref"), Some(t0.as_str()));
+        n += 1;
+        Ok(())
+    })?;
+    assert_eq!(n, 1);
+    let mut n = 0;
+    s.scan_links(&all, &[t0.as_str()], true, &mut |_| {
+        n += 1;
+        Ok(())
+    })?;
+    assert_eq!(n, 2);
+    Ok(())
+}
+
+/// Every dashboard case, each on a fresh store.
+pub fn run_web<S: Store + MemberStore + WebStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+    users_sessions(&make())?;
+    scoped_counts_scans(&make())?;
+    Ok(())
+}

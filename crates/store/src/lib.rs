@@ -13,6 +13,7 @@ pub mod prepared;
 pub mod sqlite;
 mod types;
 pub mod vuln;
+pub mod web;
 
 pub use delivery::{
     AttemptOutcome, ChannelRecord, DeliveryFilter, DeliveryRecord, DeliveryStore, DueDelivery,
@@ -29,6 +30,7 @@ pub use types::*;
 pub use vuln::{
     AdvisoryRow, InventoryRecord, NoticeFilter, NoticeRecord, NoticeVersion, VulnStore,
 };
+pub use web::{ScopedCounts, SessionRecord, UserRecord, WebStore};
 
 /// A write transaction. Everything written through one is committed together or not at all.
 pub trait WriteTx {

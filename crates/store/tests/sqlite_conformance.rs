@@ -93,3 +93,15 @@ fn sqlite_passes_delivery_conformance() {
     })
     .expect("delivery conformance");
 }
+
+#[test]
+fn sqlite_passes_web_conformance() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    conformance::run_web(&|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = SqliteStore::open(d.path()).expect("open");
+        dirs.borrow_mut().push(d);
+        s
+    })
+    .expect("web conformance");
+}

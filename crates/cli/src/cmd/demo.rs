@@ -240,12 +240,13 @@ fn serve_demo(env: &Env, a: &DemoArgs) -> anyhow::Result<u8> {
         let url = format!("http://{addr}");
         if json_out {
             let _ = crate::output::json(
-                &json!({"url": url, "taxii": format!("{url}/taxii2/"), "operator_token": op_token,
+                &json!({"url": url, "taxii": format!("{url}/taxii2/"), "dashboard": format!("{url}/ui/"), "operator_token": op_token,
                 "member": member.id, "member_token": m_token}),
             );
         } else {
             println!("\nServing the demo store at {url} (Ctrl-C to stop)");
             println!("  TAXII 2.1 discovery: {url}/taxii2/    REST: {url}/api/v1/    OpenAPI: {url}/api/v1/openapi.json");
+            println!("  dashboard: {url}/ui/ (sign in with either token below, or add a user with `vigil users add`)");
             println!("  operator analyst token (sees everything):      {op_token}");
             println!(
                 "  member {} token (Demo CSIRT, CLEAR+GREEN+shared): {m_token}",

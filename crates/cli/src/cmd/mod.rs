@@ -13,6 +13,7 @@ pub mod ml;
 pub mod notify;
 mod query;
 pub mod serve;
+pub mod users;
 pub mod vuln;
 
 use anyhow::Context;
@@ -112,6 +113,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
         Command::Members(c) => members::members(&Env::open(&cli)?, c),
         Command::Tokens(c) => members::tokens(&Env::open(&cli)?, c),
+        Command::Users(c) => users::run(&Env::open(&cli)?, c),
         Command::Share(a) => members::share(&Env::open(&cli)?, a),
         Command::Inbox(c) => members::inbox(&Env::open(&cli)?, c),
         Command::Policy(c) => members::policy(&Env::open(&cli)?, c),

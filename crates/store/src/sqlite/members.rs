@@ -41,7 +41,7 @@ fn token_row(r: &rusqlite::Row) -> rusqlite::Result<TokenRecord> {
 }
 
 /// The SQL form of [`ReadScope::allows`] over the `objects` row aliased `o`: the same three clauses.
-fn visibility_sql(scope: &ReadScope) -> String {
+pub(super) fn visibility_sql(scope: &ReadScope) -> String {
     if scope.all {
         return "1".into();
     }

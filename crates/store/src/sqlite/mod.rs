@@ -5,9 +5,11 @@ mod feeds;
 mod members;
 mod schema;
 mod vuln;
+mod web;
 
 pub use delivery::DELIVERY_MIGRATION;
 pub use feeds::FEEDS_MIGRATION;
+pub use web::WEB_MIGRATION;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -193,4 +193,6 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 6: notice delivery: members' channels and the deliveries (retry state and log).
     super::delivery::DELIVERY_MIGRATION,
+    // 7: dashboard users and sessions.
+    super::web::WEB_MIGRATION,
 ];
