@@ -101,8 +101,22 @@ pub fn set_status<S: MemberStore + VulnStore>(
     let Some(rec) = store.set_notice_status(id, member, status, why)? else {
         return Ok(None);
     };
+    // The status change is stored; a notice whose stored form cannot be rendered must not undo or hide that, so
+    // its publication problem is logged and the change still reported.
+    if let Err(e) = publish_status(store, &rec, status, why) {
+        tracing::warn!(notice = %rec.id, error = %e, "status change not published to the member's collection");
+    }
+    Ok(Some(rec))
+}
+
+fn publish_status<S: MemberStore + VulnStore>(
+    store: &S,
+    rec: &NoticeRecord,
+    status: &str,
+    why: &str,
+) -> Result<(), PublishError> {
     // A notice written before member collections existed gets its report first, so the note has a subject.
-    publish_version(store, &rec)?;
+    publish_version(store, rec)?;
     let (member_identity, author) = addresses(store, rec.member_id)?;
     let to = StixAddress {
         member_identity: &member_identity,
@@ -117,7 +131,7 @@ pub fn set_status<S: MemberStore + VulnStore>(
         &to,
     );
     store.member_feed_put(rec.member_id, &[object(note, &rec.id)?])?;
-    Ok(Some(rec))
+    Ok(())
 }
 
 /// Publishes every notice of every member (idempotent): brings a data directory written before member
