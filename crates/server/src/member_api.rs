@@ -283,41 +283,12 @@ pub(crate) async fn get_notice(
                 name: st.cfg.title.clone(),
                 namespace: st.cfg.publisher_namespace.clone(),
             };
-            let mut doc = n.to_csaf(&publisher);
             let store = st.store.clone();
             let nid = r.id.clone();
             let versions = blocking(move || Ok(store.notice_versions(&nid)?)).await?;
-            if let Some(t) = doc.pointer_mut("/document/tracking") {
-                t["version"] = json!(r.version.to_string());
-                t["revision_history"] = Value::Array(
-                    versions
-                        .iter()
-                        .map(|v| json!({"date": v.created_at, "number": v.version.to_string(), "summary": v.reason}))
-                        .collect(),
-                );
-                if let Some(first) = versions.first() {
-                    t["initial_release_date"] = json!(first.created_at);
-                }
-                if let Some(last) = versions.last() {
-                    t["current_release_date"] = json!(last.created_at);
-                }
-            }
-            Json(doc).into_response()
+            Json(notices::csaf(&r, &n, &versions, &publisher)).into_response()
         }
-        _ => {
-            let mut v = n.to_json();
-            v["id"] = json!(r.id);
-            v["member"] = json!(r.member_id);
-            v["status"] = json!(r.status);
-            v["version"] = json!(r.version);
-            v["overdue"] = json!(r.status != "resolved" && n.is_overdue(today()));
-            v["first_sent"] = json!(r.created_at);
-            v["updated"] = json!(r.updated_at);
-            v["acknowledged_at"] = json!(r.acknowledged_at);
-            v["resolved_at"] = json!(r.resolved_at);
-            v["status_note"] = json!(r.status_note);
-            Json(v).into_response()
-        }
+        _ => Json(notices::notice_json(&r, &n, today())).into_response(),
     })
 }
 

@@ -3,10 +3,11 @@
 //! version or changes a status (the CLI, the REST API, the dashboard) goes through [`publish_version`] and
 //! [`set_status`], so the collection never lags behind the notices.
 
+use serde_json::{json, Value};
 use thiserror::Error;
 use vigil_model::{StixObject, Tlp};
-use vigil_store::{MemberStore, NoticeRecord, StoreError, VulnStore};
-use vigil_vuln::notice::{stix_report, stix_status_note, Notice, StixAddress};
+use vigil_store::{MemberStore, NoticeRecord, NoticeVersion, StoreError, VulnStore};
+use vigil_vuln::notice::{stix_report, stix_status_note, CsafPublisher, Notice, StixAddress};
 
 #[derive(Debug, Error)]
 pub enum PublishError {
@@ -142,4 +143,49 @@ pub fn publish_all<S: MemberStore + VulnStore>(store: &S) -> Result<usize, Publi
         added += publish_version(store, &rec)?;
     }
     Ok(added)
+}
+
+/// The JSON form of a stored notice (CLI `--json` and REST): the notice, with the member as a number and the
+/// lifecycle fields.
+pub fn notice_json(r: &NoticeRecord, n: &Notice, today: chrono::NaiveDate) -> Value {
+    let mut v = n.to_json();
+    v["id"] = json!(r.id);
+    v["member"] = json!(r.member_id);
+    v["status"] = json!(r.status);
+    v["version"] = json!(r.version);
+    v["overdue"] = json!(n.is_overdue(today));
+    v["updated"] = json!(r.updated_at);
+    v["first_sent"] = json!(r.created_at);
+    v["acknowledged_at"] = json!(r.acknowledged_at);
+    v["resolved_at"] = json!(r.resolved_at);
+    v["status_note"] = json!(r.status_note);
+    v
+}
+
+/// The CSAF 2.0 form of a stored notice, its tracking carrying every version as revision history.
+pub fn csaf(
+    r: &NoticeRecord,
+    n: &Notice,
+    versions: &[NoticeVersion],
+    publisher: &CsafPublisher,
+) -> Value {
+    let mut doc = n.to_csaf(publisher);
+    if let Some(t) = doc.pointer_mut("/document/tracking") {
+        t["version"] = json!(r.version.to_string());
+        if !versions.is_empty() {
+            t["revision_history"] = Value::Array(
+                versions
+                    .iter()
+                    .map(|v| json!({"date": v.created_at, "number": v.version.to_string(), "summary": v.reason}))
+                    .collect(),
+            );
+        }
+        if let Some(first) = versions.first() {
+            t["initial_release_date"] = json!(first.created_at);
+        }
+        if let Some(last) = versions.last() {
+            t["current_release_date"] = json!(last.created_at);
+        }
+    }
+    doc
 }

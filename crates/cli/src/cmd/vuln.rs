@@ -1469,30 +1469,11 @@ pub fn update_notices(
 }
 
 fn load_notice(r: &NoticeRecord) -> anyhow::Result<Notice> {
-    let mut n: Notice = serde_json::from_str(&r.json)
-        .map_err(|e| anyhow::anyhow!("stored notice {} cannot be read: {e}", r.id))?;
-    n.status = match r.status.as_str() {
-        "acknowledged" => vigil_vuln::notice::NoticeStatus::Acknowledged,
-        "resolved" => vigil_vuln::notice::NoticeStatus::Resolved,
-        _ => vigil_vuln::notice::NoticeStatus::New,
-    };
-    Ok(n)
+    vigil_server::notices::load(r).map_err(|e| anyhow::anyhow!(e))
 }
 
-/// The JSON form of a stored notice: the notice, with the member as a number and the lifecycle fields.
 fn notice_json(r: &NoticeRecord, n: &Notice, today: chrono::NaiveDate) -> Value {
-    let mut v = n.to_json();
-    v["id"] = json!(r.id);
-    v["member"] = json!(r.member_id);
-    v["status"] = json!(r.status);
-    v["version"] = json!(r.version);
-    v["overdue"] = json!(n.is_overdue(today));
-    v["updated"] = json!(r.updated_at);
-    v["first_sent"] = json!(r.created_at);
-    v["acknowledged_at"] = json!(r.acknowledged_at);
-    v["resolved_at"] = json!(r.resolved_at);
-    v["status_note"] = json!(r.status_note);
-    v
+    vigil_server::notices::notice_json(r, n, today)
 }
 
 fn csaf_of(env: &Env, r: &NoticeRecord, n: &Notice, namespace: &str) -> anyhow::Result<Value> {
@@ -1500,27 +1481,8 @@ fn csaf_of(env: &Env, r: &NoticeRecord, n: &Notice, namespace: &str) -> anyhow::
         name: env.settings.operator.clone(),
         namespace: namespace.to_string(),
     };
-    let mut doc = n.to_csaf(&publisher);
     let versions = env.store.notice_versions(&r.id)?;
-    let history: Vec<Value> = versions
-        .iter()
-        .map(
-            |v| json!({"date": v.created_at, "number": v.version.to_string(), "summary": v.reason}),
-        )
-        .collect();
-    if let Some(t) = doc.pointer_mut("/document/tracking") {
-        t["version"] = json!(r.version.to_string());
-        if !history.is_empty() {
-            t["revision_history"] = json!(history);
-        }
-        if let Some(first) = versions.first() {
-            t["initial_release_date"] = json!(first.created_at);
-        }
-        if let Some(last) = versions.last() {
-            t["current_release_date"] = json!(last.created_at);
-        }
-    }
-    Ok(doc)
+    Ok(vigil_server::notices::csaf(r, n, &versions, &publisher))
 }
 
 fn render(
