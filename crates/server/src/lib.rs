@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub quota_per_minute: Option<u32>,
     /// Entries kept in the response cache (pages are cached until the store changes).
     pub cache_entries: usize,
+    /// Bytes of page bodies kept in the response cache (bounds its memory whatever the page size).
+    pub cache_bytes: usize,
     pub title: String,
     /// Publisher namespace written into the CSAF form of notices.
     pub publisher_namespace: String,
@@ -65,6 +67,7 @@ impl Default for ServerConfig {
             auth_failures_per_minute: 20,
             quota_per_minute: None,
             cache_entries: 4096,
+            cache_bytes: 64 * 1024 * 1024,
             title: "Vigil".into(),
             publisher_namespace: "https://vigil.local".into(),
         }
@@ -118,7 +121,7 @@ impl AppState {
             limiter: auth::FailureLimiter::new(cfg.auth_failures_per_minute),
             quotas: auth::Quotas::new(cfg.quota_per_minute),
             metrics: metrics::Metrics::default(),
-            cache: taxii::PageCache::new(cfg.cache_entries),
+            cache: taxii::PageCache::new(cfg.cache_entries, cfg.cache_bytes),
             audit: audit::Audit::new(&data),
             data,
             cfg,

@@ -153,7 +153,9 @@ impl Coll {
 /// Cached pages, valid while the store's change counter stays the same.
 pub struct PageCache {
     cap: usize,
-    inner: RwLock<(i64, HashMap<String, Arc<Cached>>)>,
+    max_bytes: usize,
+    /// (store change counter, bytes held, pages).
+    inner: RwLock<(i64, usize, HashMap<String, Arc<Cached>>)>,
 }
 
 pub struct Cached {
@@ -165,10 +167,13 @@ pub struct Cached {
 }
 
 impl PageCache {
-    pub fn new(cap: usize) -> Self {
+    /// At most `cap` pages and `max_bytes` bytes of page bodies; when either would be exceeded the cache starts
+    /// over (cheaper than LRU bookkeeping on every hit, and a full cache means the working set is wider than it).
+    pub fn new(cap: usize, max_bytes: usize) -> Self {
         PageCache {
             cap,
-            inner: RwLock::new((i64::MIN, HashMap::new())),
+            max_bytes,
+            inner: RwLock::new((i64::MIN, 0, HashMap::new())),
         }
     }
 
@@ -177,21 +182,27 @@ impl PageCache {
         if g.0 != counter {
             return None;
         }
-        g.1.get(key).cloned()
+        g.2.get(key).cloned()
     }
 
     fn put(&self, counter: i64, key: String, v: Arc<Cached>) {
-        if self.cap == 0 {
+        let klen = key.len();
+        let size = v.body.len() + klen;
+        if self.cap == 0 || size > self.max_bytes {
             return;
         }
         let Ok(mut g) = self.inner.write() else {
             return;
         };
-        if g.0 != counter || g.1.len() >= self.cap {
+        if g.0 != counter || g.2.len() >= self.cap || g.1 + size > self.max_bytes {
             g.0 = counter;
-            g.1.clear();
+            g.1 = 0;
+            g.2.clear();
         }
-        g.1.insert(key, v);
+        if let Some(old) = g.2.insert(key, v) {
+            g.1 = g.1.saturating_sub(old.body.len() + klen);
+        }
+        g.1 += size;
     }
 }
 
@@ -878,6 +889,42 @@ async fn status(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_cache_is_bounded_in_bytes_and_entries() {
+        let page = |n: usize| {
+            Arc::new(Cached {
+                body: Bytes::from(vec![b'x'; n]),
+                first: None,
+                last: None,
+                rows: 0,
+                ids: Vec::new(),
+            })
+        };
+        let c = PageCache::new(100, 1000);
+        for i in 0..50 {
+            c.put(7, format!("k{i}"), page(90));
+            let g = c.inner.read().expect("lock");
+            assert!(
+                g.1 <= 1000 && g.2.len() <= 100,
+                "bytes {} pages {}",
+                g.1,
+                g.2.len()
+            );
+        }
+        assert!(c.get(7, "k49").is_some(), "the newest page is kept");
+        assert!(c.get(8, "k49").is_none(), "a store change empties it");
+        c.put(7, "huge".into(), page(5000));
+        assert!(
+            c.get(7, "huge").is_none(),
+            "a page larger than the budget is not cached"
+        );
+        let small = PageCache::new(3, 1 << 20);
+        for i in 0..10 {
+            small.put(1, format!("k{i}"), page(1));
+        }
+        assert!(small.inner.read().expect("lock").2.len() <= 3);
+    }
 
     #[test]
     fn collections_parse() {

@@ -71,6 +71,7 @@ pub fn config(env: &Env, a: &ServeArgs) -> anyhow::Result<ServerConfig> {
             "auth_failures_per_minute" => c.auth_failures_per_minute = int(v)? as u32,
             "quota_per_minute" => c.quota_per_minute = Some(int(v)? as u32).filter(|q| *q > 0),
             "cache_entries" => c.cache_entries = int(v)?,
+            "cache_bytes" => c.cache_bytes = int(v)?,
             other => bail!("vigil.toml [server]: unknown setting `{other}`"),
         }
     }
