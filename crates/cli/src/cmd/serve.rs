@@ -149,7 +149,11 @@ pub fn run_with(
             })
             .context("starting notice delivery")?;
     }
+    // Store reads run on blocking threads; more of them than a few per core only adds memory (each keeps its
+    // allocator heap and a SQLite connection), not throughput: requests beyond them wait their turn.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads((cores * 4).clamp(8, 64))
         .enable_all()
         .build()
         .context("starting the async runtime")?;

@@ -117,7 +117,14 @@ impl SqliteStore {
         };
         let conn = match conn {
             Some(c) => c,
-            None => open_conn(&self.path)?,
+            None => {
+                let c = open_conn(&self.path)?;
+                // Readers come and go with the server's blocking threads (up to 16 pooled): each keeps a page
+                // cache of its own, so a small one bounds the server's memory (the OS caches the file for all of
+                // them); the writer keeps the large cache bulk ingest needs.
+                c.execute_batch("PRAGMA cache_size=-16384;")?;
+                c
+            }
         };
         let out = f(&conn);
         if let Ok(mut pool) = self.readers.lock() {
