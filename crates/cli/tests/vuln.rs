@@ -1029,6 +1029,10 @@ fn vulnerabilities_are_linked_to_kev_epss_and_actors() {
     let show = v.ok_json(&["show", "CVE-2024-99001"]);
     let ctx = &show["vulnerability"];
     assert_eq!(ctx["in_kev"], true, "{show}");
+    let kev: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("kev-demo.json")).unwrap()).unwrap();
+    let ransomware = kev["vulnerabilities"][0]["knownRansomwareCampaignUse"] == "Known";
+    assert_eq!(ctx["known_ransomware_use"], ransomware, "{ctx}");
     assert!(ctx["kev"]["due_date"].as_str().is_some(), "{ctx}");
     assert_eq!(ctx["epss"]["score"].as_f64(), Some(0.65), "{ctx}");
     assert_eq!(ctx["epss"]["percentile"].as_f64(), Some(0.991), "{ctx}");

@@ -68,9 +68,12 @@ pub fn vulnerability<S: Store + MemberStore + VulnStore>(
         }
     }
     let ransomware = same.iter().any(|o| {
-        o.pointer("/x_vigil_kev/known_ransomware_campaign_use")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.eq_ignore_ascii_case("known"))
+        // Stored as a boolean by Vigil's KEV reader; CISA's own field is the string "Known"/"Unknown".
+        match o.pointer("/x_vigil_kev/known_ransomware_campaign_use") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("known"),
+            _ => false,
+        }
     });
     out.insert("in_kev".into(), json!(out.contains_key("kev")));
     out.insert("known_ransomware_use".into(), json!(ransomware));

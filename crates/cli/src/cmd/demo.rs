@@ -150,6 +150,8 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
         format!("{v} show invoice-portal[.]example     # a defanged value resolves to its indicator"),
         format!("{v} search loader"),
         format!("{v} export stix --out demo-green.json --tlp-max green   # leaves out the TLP:AMBER sample hash"),
+        format!("{v} show CVE-2021-44228              # KEV, EPSS, related actors, notices: what every source says"),
+        format!("{v} demo --serve                     # REST, TAXII 2.1 and the dashboard (/ui/), with tokens to log in"),
     ];
     if shared.is_some() {
         tries.insert(0, format!("{v} show \"Fancy Bear\"                # APT28: country, aliases, techniques, software"));
