@@ -82,6 +82,24 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// A request body, or the API's error for it: 413 naming the limit when it is too large, 400 otherwise.
+pub(crate) fn read_body(
+    st: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the limit is {} bytes", st.cfg.max_body),
+            )
+        } else {
+            ApiError::bad_request(format!("cannot read the body: {e}"))
+        }
+    })
+}
+
 pub(crate) fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
     serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
@@ -305,17 +323,7 @@ async fn ingest(
 ) -> Result<Response, ApiError> {
     let p = staff(&c)?.clone();
     let params: IngestParams = query(raw.as_deref())?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the limit is {} bytes", st.cfg.max_body),
-            )
-        } else {
-            ApiError::bad_request(format!("cannot read the body: {e}"))
-        }
-    })?;
+    let body = read_body(&st, body)?;
     let format = match params.format.as_deref() {
         None | Some("auto") => None,
         Some(f) => Some(vigil_formats_parse(f)?),

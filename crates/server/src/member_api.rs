@@ -21,7 +21,7 @@ use vigil_store::{
 };
 use vigil_vuln::notice::{CsafPublisher, Notice};
 
-use crate::api::{actor, blocking, query};
+use crate::api::{actor, blocking, query, read_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::notices;
@@ -43,6 +43,13 @@ pub fn router() -> Router<Arc<AppState>> {
             axum::routing::delete(remove_inventory),
         )
         .route("/api/v1/sightings", get(list_sightings))
+}
+
+/// A query string that may only name the member (operator staff).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberOnly {
+    member: Option<i64>,
 }
 
 fn who(c: &Option<Principal>) -> Result<&Principal, ApiError> {
@@ -357,12 +364,7 @@ pub(crate) async fn change_notice(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<NoticeItem>, ApiError> {
     let p = who(&c)?.clone();
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Q {
-        member: Option<i64>,
-    }
-    let q: Q = query(raw.as_deref())?;
+    let q: MemberOnly = query(raw.as_deref())?;
     let status = match action.as_str() {
         "acknowledge" => "acknowledged",
         "resolve" => "resolved",
@@ -525,17 +527,7 @@ pub(crate) async fn upload_inventory(
     let q: UploadParams = query(raw.as_deref())?;
     check_name(&q.name)?;
     let member = acting_for(&p, q.member)?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the limit is {} bytes", st.cfg.max_body),
-            )
-        } else {
-            ApiError::bad_request(format!("cannot read the body: {e}"))
-        }
-    })?;
+    let body = read_body(&st, body)?;
     let store = st.store.clone();
     let name = q.name.clone();
     let (format, components, problems) = blocking(move || {
@@ -606,12 +598,7 @@ pub(crate) async fn remove_inventory(
     RawQuery(raw): RawQuery,
 ) -> Result<StatusCode, ApiError> {
     let p = who(&c)?.clone();
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Q {
-        member: Option<i64>,
-    }
-    let q: Q = query(raw.as_deref())?;
+    let q: MemberOnly = query(raw.as_deref())?;
     let member = acting_for(&p, q.member)?;
     let store = st.store.clone();
     let n = name.clone();

@@ -632,7 +632,7 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         recorded = record_sightings(env, a.member, &aggs)?;
     }
     let leads = match &domain_model {
-        Some(model) => Some(leads(cli, model, &summary, a)?),
+        Some(model) => Some(leads(cli, env.as_ref(), model, &summary, a)?),
         None => None,
     };
     let mut doc = serde_json::to_value(&summary)?;
@@ -691,11 +691,17 @@ struct Lead {
 
 fn leads(
     cli: &Cli,
+    env: Option<&Env>,
     model: &vigil_ml::domain::DomainModel,
     summary: &Summary,
     a: &HuntArgs,
 ) -> anyhow::Result<Leads> {
-    let wl = vigil_model::warninglist::WarningSet::new(&super::ml::store_warninglists(cli)?);
+    // The store is open already unless the hunt ran from a snapshot alone.
+    let lists = match env {
+        Some(env) => env.store.warninglists()?,
+        None => super::ml::store_warninglists(cli)?,
+    };
+    let wl = vigil_model::warninglist::WarningSet::new(&lists);
     let mut warninglisted = 0;
     let mut buf = Vec::new();
     let mut out: Vec<Lead> = Vec::new();

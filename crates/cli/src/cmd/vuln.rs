@@ -1472,10 +1472,6 @@ fn load_notice(r: &NoticeRecord) -> anyhow::Result<Notice> {
     vigil_server::notices::load(r).map_err(|e| anyhow::anyhow!(e))
 }
 
-fn notice_json(r: &NoticeRecord, n: &Notice, today: chrono::NaiveDate) -> Value {
-    vigil_server::notices::notice_json(r, n, today)
-}
-
 fn csaf_of(env: &Env, r: &NoticeRecord, n: &Notice, namespace: &str) -> anyhow::Result<Value> {
     let publisher = CsafPublisher {
         name: env.settings.operator.clone(),
@@ -1494,7 +1490,7 @@ fn render(
     today: chrono::NaiveDate,
 ) -> anyhow::Result<String> {
     Ok(match format {
-        "json" => serde_json::to_string_pretty(&notice_json(r, n, today))?,
+        "json" => serde_json::to_string_pretty(&vigil_server::notices::notice_json(r, n, today))?,
         "md" => {
             let mut s = n.to_markdown();
             s.push_str(&format!(
@@ -1582,7 +1578,7 @@ pub fn notices(env: &Env, a: &NoticesArgs) -> anyhow::Result<u8> {
                 "json" => {
                     let list: Vec<Value> = items
                         .iter()
-                        .map(|(r, n)| notice_json(r, n, today))
+                        .map(|(r, n)| vigil_server::notices::notice_json(r, n, today))
                         .collect();
                     crate::output::json(&list)?;
                 }
