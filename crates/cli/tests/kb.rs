@@ -80,6 +80,17 @@ fn mixed_bundle_rejects_bad_objects_and_keeps_good_ones() {
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["added"], 3, "{r}");
     assert_eq!(r["rejected"], 6, "{r}");
+    // The run's errors are kept in the audit log, where the dashboard's admin page reads ingestion errors.
+    let audit = std::fs::read_to_string(v.data().join("audit.jsonl")).unwrap();
+    let entry: serde_json::Value = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["action"] == "cli.ingest")
+        .expect("an audit entry for the ingest run");
+    assert_eq!(entry["detail"]["rejected"], 6, "{entry}");
+    assert!(entry["detail"]["errors"]
+        .as_array()
+        .is_some_and(|e| !e.is_empty()));
     let reasons: Vec<String> = r["errors"]
         .as_array()
         .unwrap()

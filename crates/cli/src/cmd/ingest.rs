@@ -48,6 +48,21 @@ pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         ));
     })?;
     pb.finish_and_clear();
+    if report.rejected > 0 || report.failed_files > 0 {
+        // Kept in the audit log so that the dashboard's admin page lists ingestion errors of CLI runs too.
+        let first: Vec<String> = report
+            .errors
+            .iter()
+            .take(10)
+            .map(|e| format!("{} [{}]: {}", e.file, e.location, e.reason))
+            .collect();
+        super::members::audit(env).record(
+            "cli",
+            "cli.ingest",
+            &a.paths.join(" "),
+            serde_json::json!({"rejected": report.rejected, "failed_files": report.failed_files, "errors": first}),
+        );
+    }
     if !a.share_with.is_empty() {
         super::members::share_after_ingest(env, before, &a.share_with)?;
     }
