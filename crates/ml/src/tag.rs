@@ -1601,3 +1601,97 @@ pub fn study_scores(
     let held = dev.iter().map(|r| score(&m, r, u64::MAX)).collect();
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(text: &str, label: &str) -> Report {
+        Report {
+            title: text.chars().take(20).collect(),
+            text: text.to_string(),
+            spans: vec![(0, 5, label.to_string())],
+            path: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn acc_keeps_the_best_three_and_the_counts() {
+        let mut a = Acc::default();
+        for v in [0.1, 0.9, 0.3, 0.85, 0.6, 0.25] {
+            a.add(v);
+        }
+        assert_eq!(a.top, [0.9, 0.85, 0.6]);
+        // at 0.5, 0.2, 0.8
+        assert_eq!(a.above, [3, 5, 2]);
+    }
+
+    #[test]
+    fn stacker_weights_fold_back_to_raw_statistics() {
+        // One informative statistic on a large scale, the rest constant: the folded-back stacker must separate
+        // the classes on raw inputs.
+        let mk = |best: f32, y: bool| Run {
+            stats: vec![("T1".into(), {
+                let mut x = [1.0f32; NS];
+                x[0] = best;
+                x[3] = 100.0 * best;
+                x
+            })],
+            cent: vec![],
+            truth: if y { ["T1".to_string()].into() } else { BTreeSet::new() },
+        };
+        let runs: Vec<Run> = (0..40)
+            .map(|i| mk(i as f32 / 10.0 - 2.0, i >= 20))
+            .collect();
+        let w = fit_stacker(&runs);
+        let p = |r: &Run| stack_prob(&w, &r.stats[0].1);
+        assert!(p(&runs[39]) > 0.8 && p(&runs[0]) < 0.2, "{w:?}");
+        assert_eq!(w, fit_stacker(&runs), "deterministic");
+    }
+
+    #[test]
+    fn nearest_reports_vote_for_their_techniques() {
+        let a = "The actor sent spearphishing emails with malicious Word attachments to finance staff.";
+        let b = "The implant dumped credentials from LSASS process memory with Mimikatz on the server.";
+        let c = "The backdoor beaconed over HTTPS to a command and control server every hour.";
+        // Three kinds of report, three of each: a kind's terms are in a third of the reports (report-level
+        // IDF ignores terms in half of them or more).
+        let mut docs = Vec::new();
+        for i in 0..3 {
+            docs.push(report(&format!("{a} Campaign {i} targeted banks."), "T1566.001"));
+            docs.push(report(&format!("{b} Intrusion {i} hit hospitals."), "T1003.001"));
+            docs.push(report(&format!("{c} Operation {i} lasted weeks."), "T1071.001"));
+        }
+        let exs: Vec<Example> = docs
+            .iter()
+            .flat_map(|r| {
+                std::iter::repeat_n(
+                    Example {
+                        text: r.text.clone(),
+                        labels: r.techniques(),
+                    },
+                    3,
+                )
+            })
+            .collect();
+        let classes = vec![
+            "T1003.001".to_string(),
+            "T1071.001".to_string(),
+            "T1566.001".to_string(),
+        ];
+        let h = Header {
+            model: MODEL.into(),
+            model_version: MODEL_VERSION,
+            data_hash: [0; 32],
+        };
+        let mut m = fit(&exs, &classes, &BTreeSet::new(), h, 0.5, 2.0);
+        let refs: Vec<&Report> = docs.iter().collect();
+        m.set_reports(&refs);
+        let q = "Attackers emailed spearphishing messages with malicious Word attachments.";
+        let v = m.knn_votes(q, &prose_sentences(q));
+        assert!(v[2] > 0.5 && v[2] > v[0] + v[1], "{v:?}");
+        // The stored reports survive serialisation.
+        let back = Tagger::from_bytes(&m.to_bytes()).expect("round trip");
+        assert_eq!(back.knn_votes(q, &prose_sentences(q)), v);
+    }
+}
