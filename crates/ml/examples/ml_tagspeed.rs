@@ -7,7 +7,12 @@ use std::time::Instant;
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, from /proc (Linux); 0 elsewhere.
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let f: Vec<&str> = s.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let f: Vec<&str> = s
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let t = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
     (t(11) + t(12)) / 100.0
 }
@@ -21,7 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|r| vigil_ml::text::sentences(&r.text).len())
         .sum();
     let (t0, c0) = (Instant::now(), cpu_seconds());
-    let tags: usize = reports.iter().map(|r| m.tag(&r.text).techniques.len()).sum();
+    let tags: usize = reports
+        .iter()
+        .map(|r| m.tag(&r.text).techniques.len())
+        .sum();
     let (dt, dc) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
     println!(
         "{} reports, {nsent} sentences, {tags} tags: {dt:.2} s wall, {dc:.2} CPU-s = {:.0} sentences/s wall, {:.0} per CPU-second",

@@ -19,7 +19,16 @@ fn sig(z: f32) -> f32 {
 }
 
 /// Feature sets over one class's sentence probabilities `p` (sorted descending), and the class prior.
-fn feats(kind: &str, p: &[f32], prior: f32, nsent: usize, dp: f32, knn: f32, roc: f32, pw: &[f32]) -> Vec<f32> {
+fn feats(
+    kind: &str,
+    p: &[f32],
+    prior: f32,
+    nsent: usize,
+    dp: f32,
+    knn: f32,
+    roc: f32,
+    pw: &[f32],
+) -> Vec<f32> {
     let g = |i: usize| p.get(i).copied().unwrap_or(0.0);
     let topk = |k: usize| (0..k).map(g).sum::<f32>() / k as f32;
     let above = |t: f32| p.iter().filter(|x| **x >= t).count() as f32;
@@ -137,9 +146,21 @@ struct Cfg {
 }
 
 fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
-    let p = if tp + fp == 0 { 0.0 } else { tp as f64 / (tp + fp) as f64 };
-    let r = if tp + fn_ == 0 { 0.0 } else { tp as f64 / (tp + fn_) as f64 };
-    if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    let p = if tp + fp == 0 {
+        0.0
+    } else {
+        tp as f64 / (tp + fp) as f64
+    };
+    let r = if tp + fn_ == 0 {
+        0.0
+    } else {
+        tp as f64 / (tp + fn_) as f64
+    };
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
 }
 
 const KNN: usize = 10;
@@ -213,13 +234,31 @@ fn rows(
             p.sort_by(|a, b| b.total_cmp(a));
             let mut pw: Vec<f32> = d.pair_probs.iter().map(|s| s[k]).collect();
             pw.sort_by(|a, b| b.total_cmp(a));
-            let mut x = feats(&cfg.kind, &p, prior[k], d.probs.len(), d.doc_p[k], kv[k], kv[nc + k], &pw);
+            let mut x = feats(
+                &cfg.kind,
+                &p,
+                prior[k],
+                d.probs.len(),
+                d.doc_p[k],
+                kv[k],
+                kv[nc + k],
+                &pw,
+            );
             if cfg.onehot {
                 for j in 0..nc {
                     x.push(if j == k { 1.0 } else { 0.0 });
                 }
             }
-            out.push((di, k, x, if truth.contains(&classes[k]) { 1.0 } else { 0.0 }));
+            out.push((
+                di,
+                k,
+                x,
+                if truth.contains(&classes[k]) {
+                    1.0
+                } else {
+                    0.0
+                },
+            ));
         }
     }
     out
@@ -234,11 +273,20 @@ fn priors(classes: &[String], docs: &[&ScoredDoc]) -> Vec<f32> {
 }
 
 /// Fits on `train`, returns probabilities on `test` rows, and the threshold best on train's own rows.
-fn run(cfg: &Cfg, classes: &[String], train: &[&ScoredDoc], test: &[&ScoredDoc], inner: bool) -> (Vec<(usize, usize, f32, f32)>, f32) {
+fn run(
+    cfg: &Cfg,
+    classes: &[String],
+    train: &[&ScoredDoc],
+    test: &[&ScoredDoc],
+    inner: bool,
+) -> (Vec<(usize, usize, f32, f32)>, f32) {
     let pr = priors(classes, train);
     // Threshold: chosen on out-of-fold predictions inside train when `inner` (by fold), else in-sample.
     let rtr = rows(cfg, train, classes, &pr, train);
-    let m = fit(&rtr.iter().map(|r| (r.2.clone(), r.3)).collect::<Vec<_>>(), cfg.l2);
+    let m = fit(
+        &rtr.iter().map(|r| (r.2.clone(), r.3)).collect::<Vec<_>>(),
+        cfg.l2,
+    );
     let thr_rows: Vec<(usize, f32, f32)> = if inner {
         let folds: BTreeSet<u64> = train.iter().map(|d| d.fold).collect();
         let mut v = Vec::new();
@@ -247,9 +295,15 @@ fn run(cfg: &Cfg, classes: &[String], train: &[&ScoredDoc], test: &[&ScoredDoc],
             let b: Vec<&ScoredDoc> = train.iter().copied().filter(|d| d.fold == f).collect();
             let pa = priors(classes, &a);
             let ra = rows(cfg, &a, classes, &pa, &a);
-            let ma = fit(&ra.iter().map(|r| (r.2.clone(), r.3)).collect::<Vec<_>>(), cfg.l2);
+            let ma = fit(
+                &ra.iter().map(|r| (r.2.clone(), r.3)).collect::<Vec<_>>(),
+                cfg.l2,
+            );
             let rb = rows(cfg, &b, classes, &pa, &a);
-            v.extend(rb.iter().map(|r| (r.0 + 10_000 * f as usize, ma.p(&r.2), r.3)));
+            v.extend(
+                rb.iter()
+                    .map(|r| (r.0 + 10_000 * f as usize, ma.p(&r.2), r.3)),
+            );
         }
         v
     } else {
@@ -273,7 +327,10 @@ fn run(cfg: &Cfg, classes: &[String], train: &[&ScoredDoc], test: &[&ScoredDoc],
         }
     }
     let rte = rows(cfg, test, classes, &pr, train);
-    (rte.iter().map(|r| (r.0, r.1, m.p(&r.2), r.3)).collect(), best.0)
+    (
+        rte.iter().map(|r| (r.0, r.1, m.p(&r.2), r.3)).collect(),
+        best.0,
+    )
 }
 
 fn score(preds: &[(usize, usize, f32, f32)], thr: f32) -> (usize, usize, usize) {
@@ -304,7 +361,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (classes_all, tram, cv, held) = data;
     let tram_set: BTreeSet<&String> = tram.iter().collect();
     // Regression classes = TRAM's 50 in sorted order (the first n_lr of classes_all).
-    let classes: Vec<String> = classes_all.iter().filter(|c| tram_set.contains(c)).cloned().collect();
+    let classes: Vec<String> = classes_all
+        .iter()
+        .filter(|c| tram_set.contains(c))
+        .cloned()
+        .collect();
     let cvr: Vec<&ScoredDoc> = cv.iter().collect();
     {
         let all: Vec<&ScoredDoc> = cv.iter().chain(held.iter()).collect();
@@ -324,7 +385,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .iter()
                     .filter_map(|(t, c)| {
                         let f = *df.get(t.as_str())?;
-                        (f >= 2.0 && f < n * 0.5).then(|| (t.as_str(), (1.0 + (*c as f32).ln()) * (n / f).ln()))
+                        (f >= 2.0 && f < n * 0.5)
+                            .then(|| (t.as_str(), (1.0 + (*c as f32).ln()) * (n / f).ln()))
                     })
                     .collect();
                 let norm = v.values().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
@@ -336,7 +398,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|a| {
                 vecs.iter()
-                    .map(|b| a.iter().map(|(t, x)| x * b.get(t).copied().unwrap_or(0.0)).sum())
+                    .map(|b| {
+                        a.iter()
+                            .map(|(t, x)| x * b.get(t).copied().unwrap_or(0.0))
+                            .sum()
+                    })
                     .collect()
             })
             .collect();
@@ -344,19 +410,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ALL.with(|s| {
             *s.borrow_mut() = all
                 .iter()
-                .map(|d| (d.fold, classes_all.iter().filter(|c| tram_set.contains(c)).map(|c| d.truth.contains(c)).collect()))
+                .map(|d| {
+                    (
+                        d.fold,
+                        classes_all
+                            .iter()
+                            .filter(|c| tram_set.contains(c))
+                            .map(|c| d.truth.contains(c))
+                            .collect(),
+                    )
+                })
                 .collect()
         });
         IDX.with(|m| {
-            *m.borrow_mut() = all.iter().enumerate().map(|(i, d)| (*d as *const ScoredDoc as usize, i)).collect()
+            *m.borrow_mut() = all
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (*d as *const ScoredDoc as usize, i))
+                .collect()
         });
     }
     let hr: Vec<&ScoredDoc> = held.iter().collect();
-    let kinds: Vec<String> = a.get(4).map(|s| s.split(',').map(String::from).collect()).unwrap_or_else(|| vec!["".into()]);
+    let kinds: Vec<String> = a
+        .get(4)
+        .map(|s| s.split(',').map(String::from).collect())
+        .unwrap_or_else(|| vec!["".into()]);
     for kind in &kinds {
         for onehot in [false] {
             for l2 in [1e-2f32] {
-                let cfg = Cfg { kind: kind.clone(), onehot, l2 };
+                let cfg = Cfg {
+                    kind: kind.clone(),
+                    onehot,
+                    l2,
+                };
                 // In-sample (as the current code reports), and honest outer CV.
                 let (p_in, t_in) = run(&cfg, &classes, &cvr, &cvr, false);
                 let (tp, fp, fnn) = score(&p_in, t_in);

@@ -1592,12 +1592,26 @@ pub fn study_scores(
         });
         let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
         let exs = examples(&src, &keys, &val);
-        let m = fit(&exs, &src.tram_classes, &src.all_ids, h(), SENTENCE_THRESHOLD, 2.0);
+        let m = fit(
+            &exs,
+            &src.tram_classes,
+            &src.all_ids,
+            h(),
+            SENTENCE_THRESHOLD,
+            2.0,
+        );
         cv.extend(val.iter().map(|r| score(&m, r, fold)));
     }
     let keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
     let exs = examples(&src, &keys, &dev);
-    let m = fit(&exs, &src.tram_classes, &src.all_ids, h(), SENTENCE_THRESHOLD, 2.0);
+    let m = fit(
+        &exs,
+        &src.tram_classes,
+        &src.all_ids,
+        h(),
+        SENTENCE_THRESHOLD,
+        2.0,
+    );
     let held = dev.iter().map(|r| score(&m, r, u64::MAX)).collect();
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
@@ -1638,7 +1652,11 @@ mod tests {
                 x
             })],
             cent: vec![],
-            truth: if y { ["T1".to_string()].into() } else { BTreeSet::new() },
+            truth: if y {
+                ["T1".to_string()].into()
+            } else {
+                BTreeSet::new()
+            },
         };
         let runs: Vec<Run> = (0..40)
             .map(|i| mk(i as f32 / 10.0 - 2.0, i >= 20))
@@ -1651,16 +1669,27 @@ mod tests {
 
     #[test]
     fn nearest_reports_vote_for_their_techniques() {
-        let a = "The actor sent spearphishing emails with malicious Word attachments to finance staff.";
-        let b = "The implant dumped credentials from LSASS process memory with Mimikatz on the server.";
+        let a =
+            "The actor sent spearphishing emails with malicious Word attachments to finance staff.";
+        let b =
+            "The implant dumped credentials from LSASS process memory with Mimikatz on the server.";
         let c = "The backdoor beaconed over HTTPS to a command and control server every hour.";
         // Three kinds of report, three of each: a kind's terms are in a third of the reports (report-level
         // IDF ignores terms in half of them or more).
         let mut docs = Vec::new();
         for i in 0..3 {
-            docs.push(report(&format!("{a} Campaign {i} targeted banks."), "T1566.001"));
-            docs.push(report(&format!("{b} Intrusion {i} hit hospitals."), "T1003.001"));
-            docs.push(report(&format!("{c} Operation {i} lasted weeks."), "T1071.001"));
+            docs.push(report(
+                &format!("{a} Campaign {i} targeted banks."),
+                "T1566.001",
+            ));
+            docs.push(report(
+                &format!("{b} Intrusion {i} hit hospitals."),
+                "T1003.001",
+            ));
+            docs.push(report(
+                &format!("{c} Operation {i} lasted weeks."),
+                "T1071.001",
+            ));
         }
         let exs: Vec<Example> = docs
             .iter()
