@@ -3,6 +3,12 @@
 //! aggregators by cross-validation over the training reports (stacker and threshold fitted on three folds,
 //! measured on the fourth). `heldout` also prints the held-out figure of each aggregator.
 
+#![allow(
+    clippy::too_many_arguments,
+    clippy::needless_range_loop,
+    reason = "a throwaway study tool: one feature function per statistic, index loops over small dense vectors"
+)]
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
