@@ -21,12 +21,16 @@ use crate::text;
 /// Artifact model name.
 pub const MODEL: &str = "tagger";
 /// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;
 const MIN_DF: u32 = 3;
 const EPOCHS: usize = 4;
 const MAX_EVIDENCE: usize = 3;
 const CENTROID_MIN: usize = 5;
 const CENTROID_TERMS: usize = 64;
+/// Neighbouring training reports whose annotations vote for a document's techniques.
+const KNN: usize = 10;
+/// Terms kept per stored training-report vector (the heaviest ones): bounds the artifact's size.
+const REPORT_TERMS: usize = 512;
 
 static EMBEDDED: &[u8] = include_bytes!("../models/tagger.vgm");
 
@@ -88,25 +92,62 @@ pub struct Tagger {
     /// Document-level stacker over sentence-score statistics (see [`doc_stats`]), and its threshold.
     stack: Vec<f32>,
     doc_threshold: f32,
+    /// TF-IDF vectors of the training reports' prose text (sparse, unit length, heaviest terms only) and the
+    /// regression classes each is annotated with: the nearest reports vote for a document's techniques,
+    /// which brings in what reports of the same kind usually contain.
+    reports: Vec<Vec<(u32, f32)>>,
+    report_labels: Vec<Vec<u32>>,
 }
 
 /// A class's sentences by score: (score, byte start, byte end).
 pub type SentenceHits = Vec<(f32, usize, usize)>;
 
 /// Number of document statistics per class fed to the stacker.
-const NS: usize = 6;
+const NS: usize = 9;
 
-/// Statistics of one class over a document's sentence scores: best, second best, mean of the best three,
-/// log of the count above 0.5, logit of the class prior, log of the sentence count.
-fn doc_stats(top: &[f32; 3], above: u32, prior: f32, nsent: usize) -> [f32; NS] {
-    let logit = |p: f32| (p.clamp(1e-4, 1.0 - 1e-4) / (1.0 - p.clamp(1e-4, 1.0 - 1e-4))).ln();
+/// Sentence-score thresholds whose counts the stacker sees.
+const COUNT_AT: [f32; 3] = [0.5, 0.2, 0.8];
+
+/// One class's sentence scores over a document: the best three and the counts at [`COUNT_AT`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    top: [f32; 3],
+    above: [u32; 3],
+}
+
+impl Acc {
+    fn add(&mut self, v: f32) {
+        let t = &mut self.top;
+        if v > t[0] {
+            *t = [v, t[0], t[1]];
+        } else if v > t[1] {
+            *t = [t[0], v, t[1]];
+        } else if v > t[2] {
+            t[2] = v;
+        }
+        for (n, at) in self.above.iter_mut().zip(COUNT_AT) {
+            if v >= at {
+                *n += 1;
+            }
+        }
+    }
+}
+
+/// Statistics of one class over a document: best, second best, mean of the best three sentence scores, log
+/// of the counts of sentences at 0.5, 0.2 and 0.8, logit of the class prior, log of the sentence count, and
+/// the similarity-weighted vote of the nearest training reports.
+fn doc_stats(a: &Acc, prior: f32, nsent: usize, knn: f32) -> [f32; NS] {
+    let top = &a.top;
     [
-        logit(top[0]),
-        logit(top[1]),
-        logit((top[0] + top[1] + top[2]) / 3.0),
-        (1.0 + above as f32).ln(),
-        logit(prior),
+        logit_of(top[0]),
+        logit_of(top[1]),
+        logit_of((top[0] + top[1] + top[2]) / 3.0),
+        (1.0 + a.above[0] as f32).ln(),
+        logit_of(prior),
         (1.0 + nsent as f32).ln(),
+        (1.0 + a.above[1] as f32).ln(),
+        (1.0 + a.above[2] as f32).ln(),
+        knn,
     ]
 }
 
@@ -147,6 +188,22 @@ impl Tagger {
         let prior = r.f32s()?;
         let stack = r.f32s()?;
         let doc_threshold = r.f32()?;
+        let nr = r.u32()? as usize;
+        let mut reports = Vec::with_capacity(nr.min(100_000));
+        let mut report_labels = Vec::with_capacity(nr.min(100_000));
+        for _ in 0..nr {
+            let idx = r.u32s()?;
+            let val = r.f32s()?;
+            let lab = r.u32s()?;
+            if idx.len() != val.len()
+                || idx.iter().any(|i| *i as usize >= vocab_list.len())
+                || lab.iter().any(|l| *l as usize >= n_lr)
+            {
+                return Err(MlError::artifact(MODEL, "report table is inconsistent"));
+            }
+            reports.push(idx.into_iter().zip(val).collect());
+            report_labels.push(lab);
+        }
         let nc = r.u32()? as usize;
         let mut centroids = Vec::with_capacity(nc.min(10_000));
         for _ in 0..nc {
@@ -197,6 +254,8 @@ impl Tagger {
             prior,
             stack,
             doc_threshold,
+            reports,
+            report_labels,
         })
     }
 
@@ -215,6 +274,12 @@ impl Tagger {
         w.f32s(&self.prior);
         w.f32s(&self.stack);
         w.f32(self.doc_threshold);
+        w.u32(self.reports.len() as u32);
+        for (v, l) in self.reports.iter().zip(&self.report_labels) {
+            w.u32s(&v.iter().map(|x| x.0).collect::<Vec<_>>());
+            w.f32s(&v.iter().map(|x| x.1).collect::<Vec<_>>());
+            w.u32s(l);
+        }
         w.u32(self.centroids.len() as u32);
         for c in &self.centroids {
             w.u32s(&c.iter().map(|x| x.0).collect::<Vec<_>>());
@@ -299,35 +364,25 @@ impl Tagger {
         let spans = prose_sentences(doc);
         let c = self.classes.len();
         let mut per: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); c];
-        let mut top = vec![[0f32; 3]; c];
-        let mut above = vec![0u32; c];
+        let mut acc = vec![Acc::default(); c];
         for &(a, b) in &spans {
             for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
-                let t = &mut top[k];
-                if v > t[0] {
-                    *t = [v, t[0], t[1]];
-                } else if v > t[1] {
-                    *t = [t[0], v, t[1]];
-                } else if v > t[2] {
-                    t[2] = v;
-                }
-                if v >= 0.5 {
-                    above[k] += 1;
-                }
+                acc[k].add(v);
                 if v >= self.threshold[k] * 0.5 {
                     per[k].push((v, a, b));
                 }
             }
         }
+        let knn = self.knn_votes(doc, &spans);
         let scores = (0..c)
             .map(|k| {
                 if k < self.n_lr {
                     stack_prob(
                         &self.stack,
-                        &doc_stats(&top[k], above[k], self.prior[k], spans.len()),
+                        &doc_stats(&acc[k], self.prior[k], spans.len(), knn[k]),
                     )
                 } else {
-                    top[k][0]
+                    acc[k].top[0]
                 }
             })
             .collect();
@@ -388,27 +443,118 @@ impl Tagger {
     fn doc_raw(&self, doc: &str) -> (Vec<[f32; NS]>, Vec<f32>) {
         let spans = prose_sentences(doc);
         let c = self.classes.len();
-        let mut top = vec![[0f32; 3]; c];
-        let mut above = vec![0u32; c];
+        let mut acc = vec![Acc::default(); c];
         for &(a, b) in &spans {
             for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
-                let t = &mut top[k];
-                if v > t[0] {
-                    *t = [v, t[0], t[1]];
-                } else if v > t[1] {
-                    *t = [t[0], v, t[1]];
-                } else if v > t[2] {
-                    t[2] = v;
-                }
-                if v >= 0.5 {
-                    above[k] += 1;
+                acc[k].add(v);
+            }
+        }
+        let knn = self.knn_votes(doc, &spans);
+        let stats = (0..self.n_lr)
+            .map(|k| doc_stats(&acc[k], self.prior[k], spans.len(), knn[k]))
+            .collect();
+        (stats, acc.iter().map(|a| a.top[0]).collect())
+    }
+
+    /// Log term frequencies (vocabulary terms) of a document's prose sentences read as one text.
+    fn doc_tf(&self, doc: &str, spans: &[(usize, usize)]) -> BTreeMap<u32, f32> {
+        let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
+        for &(a, b) in spans {
+            for f in text::features(&doc[a..b]) {
+                if let Some(&i) = self.vocab.get(&f) {
+                    *tf.entry(i).or_default() += 1.0;
                 }
             }
         }
-        let stats = (0..self.n_lr)
-            .map(|k| doc_stats(&top[k], above[k], self.prior[k], spans.len()))
+        for v in tf.values_mut() {
+            *v = 1.0 + v.ln();
+        }
+        tf
+    }
+
+    /// For each regression class, the similarity-weighted share of the [`KNN`] most similar training reports
+    /// annotated with it (0 when the model stores no reports).
+    fn knn_votes(&self, doc: &str, spans: &[(usize, usize)]) -> Vec<f32> {
+        let mut out = vec![0f32; self.n_lr];
+        if self.reports.is_empty() {
+            return out;
+        }
+        // Stored vectors carry the report-level IDF twice (vector and query side), so the query needs only its
+        // term frequencies; its norm is the same for every candidate and cancels in the vote.
+        let q = self.doc_tf(doc, spans);
+        let mut sims: Vec<(f32, usize)> = self
+            .reports
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let s: f32 = v
+                    .iter()
+                    .map(|(f, x)| x * q.get(f).copied().unwrap_or(0.0))
+                    .sum();
+                (s, i)
+            })
             .collect();
-        (stats, top.iter().map(|t| t[0]).collect())
+        sims.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        sims.truncate(KNN);
+        let total: f32 = sims.iter().map(|x| x.0).sum::<f32>().max(1e-6);
+        for (s, i) in &sims {
+            for l in &self.report_labels[*i] {
+                out[*l as usize] += s / total;
+            }
+        }
+        out
+    }
+
+    /// Stores the training reports for the neighbour vote.
+    fn set_reports(&mut self, docs: &[&Report]) {
+        let cidx: HashMap<&str, u32> = self.classes[..self.n_lr]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as u32))
+            .collect();
+        self.reports.clear();
+        self.report_labels.clear();
+        let tfs: Vec<BTreeMap<u32, f32>> = docs
+            .iter()
+            .map(|r| self.doc_tf(&r.text, &prose_sentences(&r.text)))
+            .collect();
+        // Report-level IDF: terms in a single report or in half of them or more say nothing about similarity.
+        let mut df: HashMap<u32, f32> = HashMap::new();
+        for t in &tfs {
+            for f in t.keys() {
+                *df.entry(*f).or_default() += 1.0;
+            }
+        }
+        let n = docs.len() as f32;
+        let idf = |f: &u32| {
+            let d = df.get(f).copied().unwrap_or(0.0);
+            if d >= 2.0 && d < n * 0.5 {
+                (n / d).ln()
+            } else {
+                0.0
+            }
+        };
+        for (r, tf) in docs.iter().zip(&tfs) {
+            let mut v: Vec<(u32, f32)> = tf
+                .iter()
+                .map(|(f, x)| (*f, x * idf(f)))
+                .filter(|x| x.1 > 0.0)
+                .collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            v.truncate(REPORT_TERMS);
+            let norm = v.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt().max(1e-9);
+            for x in v.iter_mut() {
+                x.1 = x.1 / norm * idf(&x.0);
+            }
+            v.sort_by_key(|x| x.0);
+            self.reports.push(v);
+            self.report_labels.push(
+                r.techniques()
+                    .iter()
+                    .filter_map(|t| cidx.get(t.as_str()).copied())
+                    .collect(),
+            );
+        }
     }
 }
 
@@ -957,6 +1103,8 @@ fn fit(
         prior: vec![0.5; c],
         stack,
         doc_threshold: 0.5,
+        reports: Vec::new(),
+        report_labels: Vec::new(),
     }
 }
 
@@ -1086,11 +1234,32 @@ fn fit_stacker(runs: &[Run]) -> Vec<f32> {
                 .map(move |(c, x)| (x, if r.truth.contains(c) { 1.0 } else { 0.0 }))
         })
         .collect();
-    let mut w = vec![0f32; NS + 1];
+    // Fitted on standardised statistics (their scales differ by orders of magnitude), then folded back
+    // into weights over the raw statistics.
     let n = data.len().max(1) as f32;
-    for _ in 0..800 {
+    let mut mu = [0f32; NS];
+    let mut sd = [0f32; NS];
+    for (x, _) in &data {
+        for k in 0..NS {
+            mu[k] += x[k] / n;
+        }
+    }
+    for (x, _) in &data {
+        for k in 0..NS {
+            sd[k] += (x[k] - mu[k]).powi(2) / n;
+        }
+    }
+    for s in sd.iter_mut() {
+        *s = s.sqrt().max(1e-6);
+    }
+    let z: Vec<([f32; NS], f32)> = data
+        .iter()
+        .map(|(x, y)| (std::array::from_fn(|k| (x[k] - mu[k]) / sd[k]), *y))
+        .collect();
+    let mut w = vec![0f32; NS + 1];
+    for _ in 0..600 {
         let mut g = [0f32; NS + 1];
-        for (x, y) in &data {
+        for (x, y) in &z {
             let d = stack_prob(&w, x) - y;
             for k in 0..NS {
                 g[k] += d * x[k];
@@ -1098,11 +1267,20 @@ fn fit_stacker(runs: &[Run]) -> Vec<f32> {
             g[NS] += d;
         }
         for k in 0..=NS {
-            w[k] -= 0.5 * (g[k] / n + 1e-3 * if k < NS { w[k] } else { 0.0 });
+            w[k] -= g[k] / n + STACK_L2 * if k < NS { w[k] } else { 0.0 };
         }
     }
-    w
+    let mut raw = vec![0f32; NS + 1];
+    raw[NS] = w[NS];
+    for k in 0..NS {
+        raw[k] = w[k] / sd[k];
+        raw[NS] -= w[k] * mu[k] / sd[k];
+    }
+    raw
 }
+
+/// L2 penalty of the stacker (on standardised statistics; 0.01 and 0.001 within 0.001 F1 in cross-validation).
+const STACK_L2: f32 = 0.01;
 
 /// Chooses the stacker, its document threshold (best TRAM-50 F1) and the centroid threshold (best F1 over
 /// every annotated technique).
@@ -1194,6 +1372,7 @@ fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32, f64) 
             2.0,
         );
         m.prior = priors(&m.classes[..m.n_lr], &tr);
+        m.set_reports(&tr);
         for r in &val {
             let (stats, best) = m.doc_raw(&r.text);
             runs.push(Run {
@@ -1224,6 +1403,7 @@ fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagge
         cthr,
     );
     m.prior = priors(&m.classes[..m.n_lr], docs);
+    m.set_reports(docs);
     m.stack = stack;
     m.doc_threshold = thr;
     (m, exs.len(), cv)
@@ -1330,4 +1510,217 @@ pub fn evaluate(m: &Tagger, corpus_dir: &Path) -> Result<TagMetrics> {
     let reports = load_reports(corpus_dir)?;
     let dev: Vec<&Report> = reports.iter().filter(|r| r.is_dev()).collect();
     Ok(evaluate_reports(m, &dev, reports.len() - dev.len(), 0))
+}
+
+/// Out-of-fold sentence scores of one report, for offline study of document-level decisions.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoredDoc {
+    /// Cross-validation fold (`u64::MAX` for a held-out report scored by the model of all training reports).
+    pub fold: u64,
+    pub truth: Vec<String>,
+    /// Per prose sentence, the probability of every regression class.
+    pub probs: Vec<Vec<f32>>,
+    /// Best score of every centroid class.
+    pub cent: Vec<(String, f32)>,
+    /// Per pair of consecutive prose sentences read as one, the probability of every regression class.
+    pub pair_probs: Vec<Vec<f32>>,
+    /// Regression-class probabilities of the whole prose text read as one sentence.
+    pub doc_p: Vec<f32>,
+    /// Feature counts of the whole prose text.
+    pub terms: Vec<(String, u32)>,
+}
+
+/// Classes, TRAM classes, centroid classes (of the held-out model), out-of-fold scores of the training reports,
+/// and the held-out reports scored by the model trained on every training report.
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub fn study_scores(
+    corpus_dir: &Path,
+) -> Result<(Vec<String>, Vec<String>, Vec<ScoredDoc>, Vec<ScoredDoc>)> {
+    let src = load_sources(corpus_dir)?;
+    let (dev, tr): (Vec<&Report>, Vec<&Report>) = src.reports.iter().partition(|r| r.is_dev());
+    let score = |m: &Tagger, r: &Report, fold: u64| {
+        let spans = prose_sentences(&r.text);
+        let joined = spans
+            .iter()
+            .map(|&(a, b)| &r.text[a..b])
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cent = vec![0f32; m.classes.len() - m.n_lr];
+        let probs = spans
+            .iter()
+            .map(|&(a, b)| {
+                let p = m.sentence_probs(&r.text[a..b]);
+                for (c, v) in cent.iter_mut().zip(&p[m.n_lr..]) {
+                    *c = c.max(*v);
+                }
+                p[..m.n_lr].to_vec()
+            })
+            .collect();
+        ScoredDoc {
+            fold,
+            truth: r.techniques().into_iter().collect(),
+            probs,
+            cent: m.classes[m.n_lr..].iter().cloned().zip(cent).collect(),
+            doc_p: m.sentence_probs(&joined)[..m.n_lr].to_vec(),
+            pair_probs: spans
+                .windows(2)
+                .map(|w| {
+                    let t = format!("{} {}", &r.text[w[0].0..w[0].1], &r.text[w[1].0..w[1].1]);
+                    m.sentence_probs(&t)[..m.n_lr].to_vec()
+                })
+                .collect(),
+            terms: {
+                let mut t: BTreeMap<String, u32> = BTreeMap::new();
+                for f in text::features(&joined) {
+                    *t.entry(f).or_default() += 1;
+                }
+                t.into_iter().collect()
+            },
+        }
+    };
+    let h = || Header {
+        model: MODEL.into(),
+        model_version: MODEL_VERSION,
+        data_hash: [0; 32],
+    };
+    let mut cv = Vec::new();
+    for fold in 0..FOLDS {
+        let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
+            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
+        });
+        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
+        let exs = examples(&src, &keys, &val);
+        let m = fit(
+            &exs,
+            &src.tram_classes,
+            &src.all_ids,
+            h(),
+            SENTENCE_THRESHOLD,
+            2.0,
+        );
+        cv.extend(val.iter().map(|r| score(&m, r, fold)));
+    }
+    let keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
+    let exs = examples(&src, &keys, &dev);
+    let m = fit(
+        &exs,
+        &src.tram_classes,
+        &src.all_ids,
+        h(),
+        SENTENCE_THRESHOLD,
+        2.0,
+    );
+    let held = dev.iter().map(|r| score(&m, r, u64::MAX)).collect();
+    Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(text: &str, label: &str) -> Report {
+        Report {
+            title: text.chars().take(20).collect(),
+            text: text.to_string(),
+            spans: vec![(0, 5, label.to_string())],
+            path: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn acc_keeps_the_best_three_and_the_counts() {
+        let mut a = Acc::default();
+        for v in [0.1, 0.9, 0.3, 0.85, 0.6, 0.25] {
+            a.add(v);
+        }
+        assert_eq!(a.top, [0.9, 0.85, 0.6]);
+        // at 0.5, 0.2, 0.8
+        assert_eq!(a.above, [3, 5, 2]);
+    }
+
+    #[test]
+    fn stacker_weights_fold_back_to_raw_statistics() {
+        // One informative statistic on a large scale, the rest constant: the folded-back stacker must separate
+        // the classes on raw inputs.
+        let mk = |best: f32, y: bool| Run {
+            stats: vec![("T1".into(), {
+                let mut x = [1.0f32; NS];
+                x[0] = best;
+                x[3] = 100.0 * best;
+                x
+            })],
+            cent: vec![],
+            truth: if y {
+                ["T1".to_string()].into()
+            } else {
+                BTreeSet::new()
+            },
+        };
+        let runs: Vec<Run> = (0..40)
+            .map(|i| mk(i as f32 / 10.0 - 2.0, i >= 20))
+            .collect();
+        let w = fit_stacker(&runs);
+        let p = |r: &Run| stack_prob(&w, &r.stats[0].1);
+        assert!(p(&runs[39]) > 0.8 && p(&runs[0]) < 0.2, "{w:?}");
+        assert_eq!(w, fit_stacker(&runs), "deterministic");
+    }
+
+    #[test]
+    fn nearest_reports_vote_for_their_techniques() {
+        let a =
+            "The actor sent spearphishing emails with malicious Word attachments to finance staff.";
+        let b =
+            "The implant dumped credentials from LSASS process memory with Mimikatz on the server.";
+        let c = "The backdoor beaconed over HTTPS to a command and control server every hour.";
+        // Three kinds of report, three of each: a kind's terms are in a third of the reports (report-level
+        // IDF ignores terms in half of them or more).
+        let mut docs = Vec::new();
+        for i in 0..3 {
+            docs.push(report(
+                &format!("{a} Campaign {i} targeted banks."),
+                "T1566.001",
+            ));
+            docs.push(report(
+                &format!("{b} Intrusion {i} hit hospitals."),
+                "T1003.001",
+            ));
+            docs.push(report(
+                &format!("{c} Operation {i} lasted weeks."),
+                "T1071.001",
+            ));
+        }
+        let exs: Vec<Example> = docs
+            .iter()
+            .flat_map(|r| {
+                std::iter::repeat_n(
+                    Example {
+                        text: r.text.clone(),
+                        labels: r.techniques(),
+                    },
+                    3,
+                )
+            })
+            .collect();
+        let classes = vec![
+            "T1003.001".to_string(),
+            "T1071.001".to_string(),
+            "T1566.001".to_string(),
+        ];
+        let h = Header {
+            model: MODEL.into(),
+            model_version: MODEL_VERSION,
+            data_hash: [0; 32],
+        };
+        let mut m = fit(&exs, &classes, &BTreeSet::new(), h, 0.5, 2.0);
+        let refs: Vec<&Report> = docs.iter().collect();
+        m.set_reports(&refs);
+        let q = "Attackers emailed spearphishing messages with malicious Word attachments.";
+        let v = m.knn_votes(q, &prose_sentences(q));
+        assert!(v[2] > 0.5 && v[2] > v[0] + v[1], "{v:?}");
+        // The stored reports survive serialisation.
+        let back = Tagger::from_bytes(&m.to_bytes()).expect("round trip");
+        assert_eq!(back.knn_votes(q, &prose_sentences(q)), v);
+    }
 }
