@@ -1,5 +1,6 @@
 //! A targeted JSON-object scanner for log lines: walks one object and reports each scalar leaf with its dotted
-//! path (array levels add nothing to the path), without building a tree or allocating.
+//! path (array levels add nothing to the path), without building a tree or allocating. The whole line is always
+//! checked; leaves at paths the caller's [`KeyFilter`] turns away are skipped without a visit.
 //!
 //! Why not serde_json::Value: a tree per line costs allocations for every key and value, and the hunt needs a
 //! handful of fields out of dozens.
