@@ -356,7 +356,7 @@ impl Scan<'_> {
         let Some(&c) = b.get(i) else {
             return Err(E::Value(i));
         };
-        let wanted = self.keys.map_or(true, |k| k.may(path));
+        let wanted = !matches!(self.keys, Some(k) if !k.may(path));
         if c == b'"' {
             let (end, escaped) = self.string_end(i)?;
             if !wanted {
@@ -742,8 +742,10 @@ mod tests {
         assert!(unescape(br"\x", &mut Vec::new()).is_err());
     }
 
+    type Leaves = Vec<(Vec<u8>, Leaf)>;
+
     /// Both scanners' view of a line: every leaf with its path, and whether the line parsed.
-    fn both(line: &[u8]) -> (Vec<(Vec<u8>, Leaf)>, bool, Vec<(Vec<u8>, Leaf)>, bool) {
+    fn both(line: &[u8]) -> (Leaves, bool, Leaves, bool) {
         let mut fast = Vec::new();
         let ok_fast = walk(line, &mut Scratch::default(), None, &mut |p, l| {
             fast.push((p.to_vec(), l))
