@@ -150,7 +150,7 @@ pub struct Record {
     fields: Vec<RawField>,
     scratch: Vec<u8>,
     ts: Option<(TsKind, bool, u32, u32)>,
-    path: Vec<u8>,
+    json: json::Scratch,
 }
 
 impl Record {
@@ -325,6 +325,9 @@ const EVE_FIELDS: &[(&str, Role)] = &[
     ("smtp.mail_from", Role::Email),
     ("smtp.rcpt_to", Role::Email),
 ];
+
+static ZEEK_KEYS: json::KeyFilter = json::KeyFilter::new(ZEEK_FIELDS, "ts", "");
+static EVE_KEYS: json::KeyFilter = json::KeyFilter::new(EVE_FIELDS, "timestamp", "dns.grouped.");
 
 fn eve_field(path: &[u8]) -> Option<(u16, Role)> {
     let i: u16 = match path {
@@ -568,11 +571,16 @@ impl Parser {
         if line.first() == Some(&b'#') && flavor != JsonFlavor::Eve {
             return Ok(Parsed::Skip);
         }
-        let mut path = std::mem::take(&mut rec.path);
+        let mut scratch = std::mem::take(&mut rec.json);
         let mut host: Option<usize> = None;
         let mut uri: Option<usize> = None;
         let mut err: Option<String> = None;
-        let res = json::walk(line, &mut path, &mut |p, leaf| {
+        let keys = match flavor {
+            JsonFlavor::Zeek => Some(&ZEEK_KEYS),
+            JsonFlavor::Eve => Some(&EVE_KEYS),
+            JsonFlavor::Mapped => None,
+        };
+        let res = json::walk(line, &mut scratch, keys, &mut |p, leaf| {
             let (start, end, escaped, is_str) = match leaf {
                 Leaf::Str {
                     start,
@@ -636,7 +644,7 @@ impl Parser {
                 _ => {}
             }
         });
-        rec.path = path;
+        rec.json = scratch;
         res?;
         if let Some(e) = err {
             return Err(e);
@@ -1399,6 +1407,19 @@ mod tests {
 #[cfg(test)]
 mod table_tests {
     use super::*;
+
+    #[test]
+    fn key_filter_admits_every_read_key() {
+        for (n, _) in ZEEK_FIELDS {
+            assert!(ZEEK_KEYS.may(n.as_bytes()), "{n}");
+        }
+        for (n, _) in EVE_FIELDS {
+            assert!(EVE_KEYS.may(n.as_bytes()), "{n}");
+        }
+        assert!(ZEEK_KEYS.may(b"ts") && EVE_KEYS.may(b"timestamp"));
+        assert!(EVE_KEYS.may(b"dns.grouped.AAAA") && EVE_KEYS.may(&[b'd'; 90]));
+        assert!(!ZEEK_KEYS.may(b"qclass") && !ZEEK_KEYS.may(b"") && !EVE_KEYS.may(b"flow_id"));
+    }
 
     #[test]
     fn field_matches_agree_with_the_name_tables() {
