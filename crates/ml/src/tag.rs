@@ -1585,33 +1585,29 @@ pub fn study_scores(
         model_version: MODEL_VERSION,
         data_hash: [0; 32],
     };
-    let mut cv = Vec::new();
-    for fold in 0..FOLDS {
-        let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
-            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
-        });
-        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
-        let exs = examples(&src, &keys, &val);
-        let m = fit(
+    // The sentence model trained on the reports in `keys`, with `held_out`'s sentences kept out of every source.
+    let fit_without = |keys: &BTreeSet<String>, held_out: &[&Report]| {
+        let exs = examples(&src, keys, held_out);
+        fit(
             &exs,
             &src.tram_classes,
             &src.all_ids,
             h(),
             SENTENCE_THRESHOLD,
             2.0,
-        );
+        )
+    };
+    let mut cv = Vec::new();
+    for fold in 0..FOLDS {
+        let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
+            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
+        });
+        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
+        let m = fit_without(&keys, &val);
         cv.extend(val.iter().map(|r| score(&m, r, fold)));
     }
     let keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
-    let exs = examples(&src, &keys, &dev);
-    let m = fit(
-        &exs,
-        &src.tram_classes,
-        &src.all_ids,
-        h(),
-        SENTENCE_THRESHOLD,
-        2.0,
-    );
+    let m = fit_without(&keys, &dev);
     let held = dev.iter().map(|r| score(&m, r, u64::MAX)).collect();
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
