@@ -234,18 +234,13 @@ impl Scan<'_> {
 
     /// The end of a string that leaves the 64-byte block it starts in.
     #[inline(never)]
-    fn string_end_far(&self, q: &[u64], mut w: usize, i: usize) -> Result<(usize, bool), E> {
-        let mut bits = 0u64;
-        loop {
-            if bits != 0 {
-                return Ok((w * 64 + bits.trailing_zeros() as usize + 1, false));
-            }
-            w += 1;
-            match q.get(w) {
-                Some(&x) => bits = x,
-                None => return Err(E::Unterminated(i)),
-            }
-        }
+    fn string_end_far(&self, q: &[u64], w: usize, i: usize) -> Result<(usize, bool), E> {
+        q.iter()
+            .enumerate()
+            .skip(w + 1)
+            .find(|(_, &x)| x != 0)
+            .map(|(k, x)| (k * 64 + x.trailing_zeros() as usize + 1, false))
+            .ok_or(E::Unterminated(i))
     }
 
     fn object<F: FnMut(&[u8], Leaf)>(
@@ -271,11 +266,7 @@ impl Scan<'_> {
             }
             let (kend, _) = self.string_end(i)?;
             let key = &b[i + 1..kend - 1];
-            i = if b.get(kend) == Some(&b':') {
-                kend
-            } else {
-                skip_ws(b, kend)
-            };
+            i = skip_ws(b, kend);
             if b.get(i) != Some(&b':') {
                 return Err(E::Colon(i));
             }
@@ -291,23 +282,15 @@ impl Scan<'_> {
                 path.extend_from_slice(key);
                 i = self.value(i, path, visit, depth + 1)?;
             }
+            // skip_ws answers compact JSON with one comparison, so the separator needs no fast path of its own.
+            i = skip_ws(b, i);
             match b.get(i) {
                 Some(b',') => i = skip_ws(b, i + 1),
                 Some(b'}') => {
                     path.truncate(base);
                     return Ok(i + 1);
                 }
-                _ => {
-                    i = skip_ws(b, i);
-                    match b.get(i) {
-                        Some(b',') => i = skip_ws(b, i + 1),
-                        Some(b'}') => {
-                            path.truncate(base);
-                            return Ok(i + 1);
-                        }
-                        _ => return Err(E::ObjectSep(i)),
-                    }
-                }
+                _ => return Err(E::ObjectSep(i)),
             }
         }
     }
