@@ -361,29 +361,18 @@ impl Tagger {
 
     /// Document-level scores of every class, and for each class its sentences by score (score, start, end).
     pub fn doc_scores(&self, doc: &str) -> (Vec<f32>, Vec<SentenceHits>) {
-        let spans = prose_sentences(doc);
-        let c = self.classes.len();
-        let mut per: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); c];
-        let mut acc = vec![Acc::default(); c];
-        for &(a, b) in &spans {
-            for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
-                acc[k].add(v);
-                if v >= self.threshold[k] * 0.5 {
-                    per[k].push((v, a, b));
-                }
+        let mut per: Vec<Vec<(f32, usize, usize)>> = vec![Vec::new(); self.classes.len()];
+        let (stats, best) = self.doc_raw_with(doc, &mut |k, v, a, b| {
+            if v >= self.threshold[k] * 0.5 {
+                per[k].push((v, a, b));
             }
-        }
-        let knn = self.knn_votes(doc, &spans);
-        let scores = (0..c)
-            .map(|k| {
-                if k < self.n_lr {
-                    stack_prob(
-                        &self.stack,
-                        &doc_stats(&acc[k], self.prior[k], spans.len(), knn[k]),
-                    )
-                } else {
-                    acc[k].top[0]
-                }
+        });
+        let scores = best
+            .iter()
+            .enumerate()
+            .map(|(k, top)| match stats.get(k) {
+                Some(x) => stack_prob(&self.stack, x),
+                None => *top,
             })
             .collect();
         for p in per.iter_mut() {
@@ -441,12 +430,21 @@ impl Tagger {
 
     /// Per-class statistics for stacking (regression classes) and best scores (all classes).
     fn doc_raw(&self, doc: &str) -> (Vec<[f32; NS]>, Vec<f32>) {
+        self.doc_raw_with(doc, &mut |_, _, _, _| {})
+    }
+
+    /// `doc_raw`, also handing every (class, sentence score, sentence start, end) to `each`.
+    fn doc_raw_with(
+        &self,
+        doc: &str,
+        each: &mut dyn FnMut(usize, f32, usize, usize),
+    ) -> (Vec<[f32; NS]>, Vec<f32>) {
         let spans = prose_sentences(doc);
-        let c = self.classes.len();
-        let mut acc = vec![Acc::default(); c];
+        let mut acc = vec![Acc::default(); self.classes.len()];
         for &(a, b) in &spans {
             for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
                 acc[k].add(v);
+                each(k, v, a, b);
             }
         }
         let knn = self.knn_votes(doc, &spans);
