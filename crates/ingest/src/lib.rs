@@ -24,6 +24,8 @@ const MAX_ERRORS: usize = 1000;
 /// Items per message between the parsing and the writing thread, and messages in flight.
 const BATCH: usize = 512;
 const PIPELINE_DEPTH: usize = 8;
+/// Derived objects written together (see `FileWriter::put_owned`).
+const DERIVED_BATCH: usize = 256;
 /// Most ids remembered per file for reference checks (the rest are checked in the database).
 const WRITTEN_MAX: usize = 200_000;
 /// Items between two progress reports.
@@ -343,8 +345,16 @@ impl Run<'_> {
         // holds the write transaction and only runs SQL. A bounded channel keeps memory flat.
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Msg>>(PIPELINE_DEPTH);
         let shared = std::sync::Mutex::new(Report::default());
+        let published: std::sync::Mutex<Option<ResolvedLink>> = std::sync::Mutex::new(None);
+        let mut parser_maker = RelationshipMaker {
+            opts,
+            public,
+            now: ctx.now.clone(),
+            version_now: String::new(),
+        };
         let (parse_result, written) = std::thread::scope(|scope| {
             let shared = &shared;
+            let published = &published;
             let file = ctx.file.clone();
             let now = ctx.now.clone();
             let prov = prov.clone();
@@ -361,9 +371,15 @@ impl Run<'_> {
                         links: HashMap::new(),
                         written: HashSet::new(),
                         file: file.clone(),
-                        now: now.clone(),
-                        version_now: String::new(),
+                        maker: RelationshipMaker {
+                            opts,
+                            public,
+                            now: now.clone(),
+                            version_now: String::new(),
+                        },
+                        derived: Vec::new(),
                         last_link: None,
+                        published,
                     };
                     let mut n = 0u64;
                     for batch in receiver.iter() {
@@ -385,8 +401,36 @@ impl Run<'_> {
             });
             let mut batch: Vec<Msg> = Vec::with_capacity(BATCH);
             let mut n = 0u64;
+            let mut known: Option<ResolvedLink> = None;
             let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
-                batch.push(prepare(item, opts, public));
+                let msg = match item {
+                    Item::Link(link) if link.fallback.is_none() => {
+                        if !known.as_ref().is_some_and(|k| k.matches(&link)) {
+                            known = published.lock().ok().and_then(|p| p.clone());
+                        }
+                        match known.as_ref().filter(|k| k.matches(&link)) {
+                            Some(k) => match link_ends(&link, &k.target) {
+                                Some((src, dst)) => Some(Msg::Object {
+                                    p: parser_maker.relationship(
+                                        src,
+                                        &link.relationship_type,
+                                        dst,
+                                        &link.marking_refs,
+                                    ),
+                                    original_id: None,
+                                    derived: true,
+                                }),
+                                None => None,
+                            },
+                            None => Some(Msg::Other(Item::Link(link))),
+                        }
+                    }
+                    other => Some(prepare(other, opts, public)),
+                };
+                let Some(msg) = msg else {
+                    return Ok(());
+                };
+                batch.push(msg);
                 if batch.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     sender
@@ -467,11 +511,47 @@ struct FileWriter<'t, 'o> {
     /// Ids of source objects stored from this file (up to WRITTEN_MAX), so that references to them need no query.
     written: HashSet<String>,
     file: String,
+    maker: RelationshipMaker<'o>,
+    /// Derived objects waiting to be written together (see `put_owned`).
+    derived: Vec<Prepared>,
+    /// The last resolved link, also published to the parsing thread (see `ResolvedLink`).
+    last_link: Option<ResolvedLink>,
+    published: &'t std::sync::Mutex<Option<ResolvedLink>>,
+}
+
+/// A link target the writing thread resolved: (target types, keys) -> target id. The writer publishes the last
+/// one so that the parsing thread can build the relationships of later links with the same keys itself (an IOC
+/// list gives every line the same family): the writing thread, which is the bottleneck, then only stores them.
+#[derive(Debug, Clone, PartialEq)]
+struct ResolvedLink {
+    target_types: Vec<String>,
+    keys: Vec<String>,
+    target: String,
+}
+
+impl ResolvedLink {
+    fn matches(&self, link: &Link) -> bool {
+        self.target_types == link.target_types && self.keys == link.keys
+    }
+}
+
+/// Builds the relationship object of a link (`link_relationship`), on either thread, identically.
+struct RelationshipMaker<'o> {
+    opts: &'o Options,
+    public: bool,
     now: String,
     /// `now` as a version key, computed on first use.
     version_now: String,
-    /// The last resolved link: (target types, keys, target id).
-    last_link: Option<(Vec<String>, Vec<String>, String)>,
+}
+
+/// The source and target of a link's relationship once its target is known; None when both are the same object.
+fn link_ends<'a>(link: &'a Link, target: &'a str) -> Option<(&'a str, &'a str)> {
+    let (src, dst) = if link.reverse {
+        (target, link.from.as_str())
+    } else {
+        (link.from.as_str(), target)
+    };
+    (src != dst).then_some((src, dst))
 }
 
 fn is_public_object(o: &StixObject) -> bool {
@@ -518,12 +598,45 @@ impl FileWriter<'_, '_> {
         self.put_prepared(&p, None, mode)
     }
 
+    /// Derived objects without an original id wait in `derived` and go to the store together (`flush_derived`);
+    /// everything else is written at once, after them.
+    fn put_owned(
+        &mut self,
+        p: Prepared,
+        original_id: Option<String>,
+        mode: PutMode,
+    ) -> Result<(), StoreError> {
+        if mode == PutMode::Derived && original_id.is_none() {
+            self.derived.push(p);
+            if self.derived.len() >= DERIVED_BATCH {
+                self.flush_derived()?;
+            }
+            return Ok(());
+        }
+        self.put_prepared(&p, original_id, mode)
+    }
+
+    /// Writes the waiting derived objects. Every other store access comes after this, so that reads in this
+    /// transaction (reference checks, look-ups) see everything received before them.
+    fn flush_derived(&mut self) -> Result<(), StoreError> {
+        if self.derived.is_empty() {
+            return Ok(());
+        }
+        let outs = self.tx.put_derived_batch(&self.derived, &self.prov)?;
+        self.derived.clear();
+        for out in outs {
+            self.report.count(out);
+        }
+        Ok(())
+    }
+
     fn put_prepared(
         &mut self,
         p: &Prepared,
         original_id: Option<String>,
         mode: PutMode,
     ) -> Result<(), StoreError> {
+        self.flush_derived()?;
         let out = if original_id.is_some() {
             let prov = Provenance {
                 original_id,
@@ -563,13 +676,20 @@ impl FileWriter<'_, '_> {
                 original_id,
                 derived,
             } => {
-                if !derived && self.missing_ref(&p)?.is_some() {
+                if derived {
+                    return self.put_owned(p, original_id, PutMode::Derived);
+                }
+                self.flush_derived()?;
+                if self.missing_ref(&p)?.is_some() {
                     self.deferred.push((p, original_id));
                     return Ok(());
                 }
-                self.put_prepared(&p, original_id, mode_of(derived))
+                self.put_prepared(&p, original_id, PutMode::Source)
             }
-            Msg::Other(item) => self.item(item),
+            Msg::Other(item) => {
+                self.flush_derived()?;
+                self.item(item)
+            }
         }
     }
 
@@ -597,14 +717,22 @@ impl FileWriter<'_, '_> {
 
     fn resolve(&mut self, link: &Link) -> Result<Option<String>, StoreError> {
         // An IOC list links every line to the same family: compare with the last link before hashing keys.
-        if let Some((types, keys, target)) = &self.last_link {
-            if *types == link.target_types && *keys == link.keys {
-                return Ok(Some(target.clone()));
+        if let Some(last) = &self.last_link {
+            if last.matches(link) {
+                return Ok(Some(last.target.clone()));
             }
         }
         let found = self.resolve_keys(link)?;
         if let Some(t) = &found {
-            self.last_link = Some((link.target_types.clone(), link.keys.clone(), t.clone()));
+            let resolved = ResolvedLink {
+                target_types: link.target_types.clone(),
+                keys: link.keys.clone(),
+                target: t.clone(),
+            };
+            if let Ok(mut p) = self.published.lock() {
+                *p = Some(resolved.clone());
+            }
+            self.last_link = Some(resolved);
         }
         Ok(found)
     }
@@ -647,21 +775,20 @@ impl FileWriter<'_, '_> {
                 None => return Ok(()),
             },
         };
-        let (src, dst) = if link.reverse {
-            (target.as_str(), link.from.as_str())
-        } else {
-            (link.from.as_str(), target.as_str())
-        };
-        if src == dst {
+        let Some((src, dst)) = link_ends(&link, &target) else {
             return Ok(());
-        }
-        let p = self.link_relationship(src, &link.relationship_type, dst, &link.marking_refs);
-        self.put_prepared(&p, None, PutMode::Derived)
+        };
+        let p = self
+            .maker
+            .relationship(src, &link.relationship_type, dst, &link.marking_refs);
+        self.put_owned(p, None, PutMode::Derived)
     }
+}
 
-    /// The relationship a link yields, prepared without building a JSON tree: an IOC list makes one per line, and
-    /// this is the writing thread's work. `link_relationship_slow` is the reference it is tested against.
-    fn link_relationship(
+impl RelationshipMaker<'_> {
+    /// The relationship a link yields, prepared without building a JSON tree: an IOC list makes one per line.
+    /// `relationship_slow` is the reference it is tested against.
+    fn relationship(
         &mut self,
         src: &str,
         relationship_type: &str,
@@ -717,7 +844,7 @@ impl FileWriter<'_, '_> {
     }
 
     #[cfg(test)]
-    fn link_relationship_slow(
+    fn relationship_slow(
         &self,
         src: &str,
         relationship_type: &str,
@@ -746,8 +873,11 @@ impl FileWriter<'_, '_> {
         mark(self.opts, self.public, &mut o);
         Prepared::new(o, PutMode::Derived)
     }
+}
 
+impl FileWriter<'_, '_> {
     fn finish(&mut self) -> Result<(), StoreError> {
+        self.flush_derived()?;
         // References may point forward in the input; whatever is still missing now is dangling.
         let deferred = std::mem::take(&mut self.deferred);
         for (p, original_id) in deferred {
@@ -767,13 +897,10 @@ impl FileWriter<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_store::sqlite::SqliteStore;
 
     /// The hand-written relationship of a link must be exactly what building the object would give.
     #[test]
     fn fast_link_relationship_equals_the_built_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
         let amber = Tlp::Amber.marking_id().to_string();
         let other = "marking-definition--3a5b1f0e-8e4d-4c62-9a55-0f2f6a2d1c11".to_string();
         for (tlp, public, markings) in [
@@ -788,42 +915,24 @@ mod tests {
                 tlp,
                 ..Options::default()
             };
-            store
-                .write(&mut |tx| {
-                    let mut w = FileWriter {
-                        tx,
-                        opts: &opts,
-                        prov: Provenance {
-                            source: "t".into(),
-                            ingested_at: "2026-11-29T10:00:00.123Z".into(),
-                            original_id: None,
-                            file: None,
-                        },
-                        public,
-                        report: Report::default(),
-                        deferred: Vec::new(),
-                        links: HashMap::new(),
-                        written: HashSet::new(),
-                        file: "f".into(),
-                        now: "2026-11-29T10:00:00.123Z".into(),
-                        version_now: String::new(),
-                        last_link: None,
-                    };
-                    let src = "indicator--6b0a1a4e-1d1f-5c51-9c38-3b7a6d1f0c11";
-                    let dst = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01";
-                    let fast = w.link_relationship(src, "indicates", dst, &markings);
-                    let slow = w.link_relationship_slow(src, "indicates", dst, &markings);
-                    assert_eq!(fast.json, slow.json);
-                    assert_eq!(fast.id, slow.id);
-                    assert_eq!(fast.version, slow.version);
-                    assert_eq!(fast.tlp, slow.tlp);
-                    assert_eq!(fast.refs, slow.refs);
-                    assert_eq!(fast.keys, slow.keys);
-                    assert_eq!(fast.search, slow.search);
-                    assert_eq!(fast.retired, slow.retired);
-                    Ok(())
-                })
-                .unwrap();
+            let mut maker = RelationshipMaker {
+                opts: &opts,
+                public,
+                now: "2026-11-29T10:00:00.123Z".into(),
+                version_now: String::new(),
+            };
+            let src = "indicator--6b0a1a4e-1d1f-5c51-9c38-3b7a6d1f0c11";
+            let dst = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01";
+            let fast = maker.relationship(src, "indicates", dst, &markings);
+            let slow = maker.relationship_slow(src, "indicates", dst, &markings);
+            assert_eq!(fast.json, slow.json);
+            assert_eq!(fast.id, slow.id);
+            assert_eq!(fast.version, slow.version);
+            assert_eq!(fast.tlp, slow.tlp);
+            assert_eq!(fast.refs, slow.refs);
+            assert_eq!(fast.keys, slow.keys);
+            assert_eq!(fast.search, slow.search);
+            assert_eq!(fast.retired, slow.retired);
         }
     }
 }

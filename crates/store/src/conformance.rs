@@ -81,6 +81,96 @@ pub fn derived(s: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A batch of derived objects (`put_derived_batch`) is the same as putting them one by one: the same outcomes (an
+/// id already stored, or repeated within the batch, is unchanged and gains the provenance), the same stored
+/// objects, search hits, graph edges and counts. Sized to cross any multi-row statement boundary.
+pub fn derived_batch(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
+    use crate::Prepared;
+    let ind = |i: usize| {
+        obj(json!({"type": "indicator", "spec_version": "2.1",
+            "id": format!("indicator--0f1b5b4c-6f5b-4e0c-9b7e-{i:012}"), "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "name": format!("batch-{i}.example"),
+            "pattern": format!("[domain-name:value = 'batch-{i}.example']"), "pattern_type": "stix",
+            "valid_from": "2020-01-01T00:00:00Z"}))
+    };
+    let rel = |i: usize| {
+        obj(json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--0f1b5b4c-6f5b-4e0c-9b7e-{i:012}"), "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "relationship_type": "indicates",
+            "source_ref": format!("indicator--0f1b5b4c-6f5b-4e0c-9b7e-{i:012}"), "target_ref": M}))
+    };
+    // Indicators 0..150 with their relationships, then repeats of 149 (in the same statement), 3 and 70; 10 and 11 are
+    // stored before the batch, 11 from another source.
+    let mut objs = Vec::new();
+    for i in 0..150 {
+        objs.push(ind(i));
+        objs.push(rel(i));
+    }
+    objs.push(ind(149));
+    objs.push(ind(3));
+    objs.push(rel(70));
+    let before = |s: &dyn Store| -> Result<(), StoreError> {
+        put(s, &malware(M, "2020-01-01T00:00:00.000Z", "Lumma"), "a")?;
+        s.write(&mut |tx| {
+            tx.put(&ind(10), &prov("batch"), PutMode::Derived)?;
+            tx.put(&ind(11), &prov("other"), PutMode::Derived)?;
+            Ok(())
+        })
+    };
+    let one = make();
+    before(one.as_ref())?;
+    let mut one_outs = Vec::new();
+    one.write(&mut |tx| {
+        for o in &objs {
+            one_outs.push(tx.put(o, &prov("batch"), PutMode::Derived)?);
+        }
+        Ok(())
+    })?;
+    let many = make();
+    before(many.as_ref())?;
+    let prepared: Vec<Prepared> = objs
+        .iter()
+        .map(|o| Prepared::from_ref(o, PutMode::Derived))
+        .collect();
+    let mut many_outs = Vec::new();
+    many.write(&mut |tx| {
+        many_outs = tx.put_derived_batch(&prepared, &prov("batch"))?;
+        Ok(())
+    })?;
+    assert_eq!(many_outs, one_outs);
+    assert_eq!(
+        many_outs
+            .iter()
+            .filter(|o| **o == PutOutcome::Added)
+            .count(),
+        298
+    );
+    assert_eq!(many.stats()?.objects, one.stats()?.objects);
+    for i in [0, 3, 10, 11, 63, 64, 70, 149] {
+        let id = format!("indicator--0f1b5b4c-6f5b-4e0c-9b7e-{i:012}");
+        let a = one.get(&id)?.map(|o| o.object.to_json());
+        let b = many.get(&id)?.map(|o| o.object.to_json());
+        assert!(a.is_some());
+        assert_eq!(a, b, "{id}");
+        let sources = |s: &dyn Store| -> Result<Vec<String>, StoreError> {
+            let mut v: Vec<String> = s.provenance(&id)?.into_iter().map(|p| p.source).collect();
+            v.sort();
+            Ok(v)
+        };
+        assert_eq!(sources(many.as_ref())?, sources(one.as_ref())?, "{id}");
+        assert_eq!(
+            many.search(&format!("batch-{i}.example"), 5)?
+                .first()
+                .map(|h| h.id.clone()),
+            Some(id.clone())
+        );
+    }
+    assert_eq!(many.related(M)?.len(), 150);
+    assert_eq!(many.related(M)?.len(), one.related(M)?.len());
+    assert!(many.check()?.is_empty());
+    Ok(())
+}
+
 /// Lookup by name, alias, external id and indicator value; full-text search; relationships both ways.
 pub fn lookup_search_graph(s: &dyn Store) -> Result<(), StoreError> {
     put(s, &malware(M, "2020-01-01T00:00:00.000Z", "Lumma"), "a")?;
@@ -235,6 +325,7 @@ pub fn warninglists(s: &dyn Store) -> Result<(), StoreError> {
 pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
     versions(make().as_ref())?;
     derived(make().as_ref())?;
+    derived_batch(make)?;
     lookup_search_graph(make().as_ref())?;
     rollback(make().as_ref())?;
     tlp_scan(make().as_ref())?;

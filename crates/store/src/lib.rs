@@ -48,6 +48,17 @@ pub trait WriteTx {
         prov: &vigil_model::Provenance,
         mode: PutMode,
     ) -> Result<PutOutcome, StoreError>;
+    /// Stores objects Vigil derived (`PutMode::Derived`), one outcome per object, in order: the same as
+    /// `put_prepared` of each in turn, which is what this default does. A backend may write them together.
+    fn put_derived_batch(
+        &mut self,
+        ps: &[Prepared],
+        prov: &vigil_model::Provenance,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        ps.iter()
+            .map(|p| self.put_prepared(p, prov, PutMode::Derived))
+            .collect()
+    }
     /// True when any version of the id is stored (including writes earlier in this transaction).
     fn exists(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Ids of live objects of one of `types` whose name, alias, external id or id equals `key` (case-insensitive).

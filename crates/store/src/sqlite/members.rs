@@ -4,7 +4,9 @@ use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, O
 use serde_json::{json, Value};
 use vigil_model::{ids, Provenance, StixObject, Tlp};
 
-use super::{h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx};
+use super::{
+    h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx, INSERT_VERSION,
+};
 use crate::members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,
@@ -73,16 +75,21 @@ fn is_shared(c: &Connection, id: &str, member: Option<i64>) -> Result<bool, Stor
 
 impl SqliteStore {
     /// Runs `f` in one immediate write transaction with the knowledge-base writer, indexing as `Store::write` does.
-    fn write_raw<T>(
+    pub(super) fn write_raw<T>(
         &self,
         f: impl FnOnce(&mut SqliteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
+        let guard = self
             .writer
             .lock()
             .map_err(|_| StoreError::Db("writer poisoned".into()))?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let conn: &Connection = &guard;
+        let tx =
+            rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
         let mut w = SqliteTx {
+            insert_stmt: conn.prepare(INSERT_VERSION)?,
+            derived_stmt: None,
+            conn,
             tx,
             now: now_micros(),
             fts: Vec::new(),
