@@ -8,7 +8,7 @@
 //! the relationships of a handful of objects. Everything listed passes the caller's TLP scope.
 
 use serde_json::{json, Map, Value};
-use vigil_store::{MemberStore, NoticeFilter, ReadScope, Store, StoreError, VulnStore};
+use vigil_store::{MemberStore, ReadScope, Store, StoreError, VulnStore};
 
 const EXPLOITER_TYPES: [&str; 5] = [
     "threat-actor",
@@ -105,20 +105,8 @@ pub fn vulnerability<S: Store + MemberStore + VulnStore>(
     }
     out.insert("exploited_by".into(), Value::Array(exploiters));
     if notices {
-        let mut open = 0u64;
-        let mut members = std::collections::BTreeSet::new();
-        for n in store.notices(&NoticeFilter::default())? {
-            if n.vulnerability.eq_ignore_ascii_case(&cve) {
-                members.insert(n.member_id);
-                if n.status != "resolved" {
-                    open += 1;
-                }
-            }
-        }
-        out.insert(
-            "notices".into(),
-            json!({"members": members.len(), "open": open}),
-        );
+        let (members, open) = store.notice_counts(&cve)?;
+        out.insert("notices".into(), json!({"members": members, "open": open}));
     }
     Ok(Some(Value::Object(out)))
 }

@@ -131,6 +131,9 @@ pub trait VulnStore: Send + Sync {
 
     /// Current notices matching the filter, most recently changed first.
     fn notices(&self, filter: &NoticeFilter) -> Result<Vec<NoticeRecord>, StoreError>;
+    /// For one vulnerability (case-insensitive): how many members hold a notice, and how many of those notices
+    /// are not resolved.
+    fn notice_counts(&self, vulnerability: &str) -> Result<(u64, u64), StoreError>;
     /// One notice; with `member` set, only if it is that member's.
     fn notice(&self, id: &str, member: Option<i64>) -> Result<Option<NoticeRecord>, StoreError>;
     /// Every version of a notice, oldest first.

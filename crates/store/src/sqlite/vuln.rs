@@ -228,6 +228,16 @@ impl VulnStore for SqliteStore {
         })
     }
 
+    fn notice_counts(&self, vulnerability: &str) -> Result<(u64, u64), StoreError> {
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(
+                "SELECT count(DISTINCT member_id), coalesce(sum(status != 'resolved'), 0)
+                 FROM notices WHERE vulnerability = ?1 COLLATE NOCASE",
+            )?
+            .query_row([vulnerability], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })
+    }
+
     fn notice(&self, id: &str, member: Option<i64>) -> Result<Option<NoticeRecord>, StoreError> {
         self.with_reader(|c| notice_by_id(c, id, member))
     }
@@ -379,6 +389,28 @@ mod tests {
             resolved_at: None,
             status_note: None,
         }
+    }
+
+    #[test]
+    fn notice_counts_per_vulnerability() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.notice_counts("CVE-2024-7").unwrap(), (0, 0));
+        let with_cve = |id: &str, member: i64, cve: &str| NoticeRecord {
+            vulnerability: cve.into(),
+            ..rec(id, member, "f")
+        };
+        s.put_notice_version(&with_cve("a", 2, "CVE-2024-7"), "x")
+            .unwrap();
+        s.put_notice_version(&with_cve("b", 3, "cve-2024-7"), "x")
+            .unwrap();
+        s.put_notice_version(&with_cve("c", 4, "CVE-2024-8"), "x")
+            .unwrap();
+        assert_eq!(s.notice_counts("CVE-2024-7").unwrap(), (2, 2));
+        s.set_notice_status("b", Some(3), "resolved", "patched")
+            .unwrap();
+        assert_eq!(s.notice_counts("cve-2024-7").unwrap(), (2, 1));
+        assert_eq!(s.notice_counts("CVE-2024-8").unwrap(), (1, 1));
     }
 
     #[test]
