@@ -5,8 +5,6 @@
 //! Why not serde_json::Value: a tree per line costs allocations for every key and value, and the hunt needs a
 //! handful of fields out of dozens.
 
-use std::cell::Cell;
-
 /// A scalar found in the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leaf {
@@ -33,7 +31,7 @@ pub(crate) struct Scratch {
 /// Walks the object in `line`; `visit(path, leaf)` is called for every scalar.
 /// Errors name the byte offset and the reason.
 ///
-/// Lines without a backslash (nearly all log lines) first get a bitmap of their quotes, 16 bytes per compare:
+/// Lines without a backslash (nearly all log lines) first get a bitmap of their quotes, built 8 bytes at a time:
 /// every quote then closes the string the previous one opened, so a string's end is a bit search instead of a
 /// byte scan. Lines with a backslash take the byte scanner, which follows escapes.
 pub(crate) fn walk<F: FnMut(&[u8], Leaf)>(
@@ -53,8 +51,6 @@ pub(crate) fn walk<F: FnMut(&[u8], Leaf)>(
         b: line,
         quotes: bits,
         keys,
-        qword: Cell::new(0),
-        qbits: Cell::new(bits.and_then(|q| q.first().copied()).unwrap_or(0)),
     };
     let mut i = skip_ws(line, 0);
     if line.get(i) != Some(&b'{') {
@@ -212,12 +208,6 @@ struct Scan<'a> {
     quotes: Option<&'a [u64]>,
     /// Paths the caller may want; scalars at other paths are checked and skipped without a visit.
     keys: Option<&'a KeyFilter>,
-    /// The quote cursor: the word of `quotes` being read and its bits not yet consumed. The walker meets every
-    /// quote of a valid line in order (each opens or closes a string it reads), so a string's end is the next
-    /// bit but one: found from the bitmap alone, not from the position the walker computed, which keeps the
-    /// load of the line's bytes off the path to the next string.
-    qword: Cell<usize>,
-    qbits: Cell<u64>,
 }
 
 /// The paths a caller reads, as (first byte, length) pairs: one table lookup turns away most keys of a log line
@@ -273,42 +263,25 @@ impl Scan<'_> {
         let Some(q) = self.quotes else {
             return string_end_bytes(self.b, i);
         };
-        if self.next_quote(q) != Some(i) {
-            return self.string_end_resync(q, i);
-        }
-        match self.next_quote(q) {
-            Some(close) => Ok((close + 1, false)),
-            None => Err(E::Unterminated(i)),
-        }
-    }
-
-    /// Consumes the next quote of the bitmap and returns its index.
-    #[inline(always)]
-    fn next_quote(&self, q: &[u64]) -> Option<usize> {
-        let mut w = self.qword.get();
-        let mut bits = self.qbits.get();
-        while bits == 0 {
-            w += 1;
-            bits = *q.get(w)?;
-            self.qword.set(w);
-        }
-        self.qbits.set(bits & (bits - 1));
-        Some(w * 64 + bits.trailing_zeros() as usize)
-    }
-
-    /// The cursor is not at `i` (no valid line gets here: kept so that the result never depends on the cursor
-    /// invariant): restart it just after `i` and take the next quote as the end.
-    #[inline(never)]
-    fn string_end_resync(&self, q: &[u64], i: usize) -> Result<(usize, bool), E> {
         let from = i + 1;
         let w = from / 64;
-        self.qword.set(w);
-        self.qbits
-            .set(q.get(w).map_or(0, |x| x & (u64::MAX << (from % 64))));
-        match self.next_quote(q) {
-            Some(close) => Ok((close + 1, false)),
-            None => Err(E::Unterminated(i)),
+        // Most strings end in the same 64-byte block.
+        let first = q.get(w).map_or(0, |x| x >> (from % 64));
+        if first != 0 {
+            return Ok((from + first.trailing_zeros() as usize + 1, false));
         }
+        self.string_end_far(q, w, i)
+    }
+
+    /// The end of a string that leaves the 64-byte block it starts in.
+    #[inline(never)]
+    fn string_end_far(&self, q: &[u64], w: usize, i: usize) -> Result<(usize, bool), E> {
+        q.iter()
+            .enumerate()
+            .skip(w + 1)
+            .find(|(_, &x)| x != 0)
+            .map(|(k, x)| (k * 64 + x.trailing_zeros() as usize + 1, false))
+            .ok_or(E::Unterminated(i))
     }
 
     fn object<F: FnMut(&[u8], Leaf)>(
@@ -929,28 +902,6 @@ mod tests {
                 assert_eq!(ok_fast, ok_slow, "{line}");
                 assert_eq!(fast, slow, "{line}");
             }
-        }
-    }
-
-    #[test]
-    fn a_cursor_out_of_step_resyncs() {
-        // No valid line puts the quote cursor elsewhere than the string being read; if it were, the end must
-        // still be the next quote after the opening one.
-        let line = br#"{"ab":"cd","e":"fgh"}"#;
-        let mut q = Vec::new();
-        assert!(quote_bits(line, &mut q));
-        for (cw, cb) in [(0, 0), (0, q[0] >> 3 << 3), (0, 1u64 << 40), (5, 0)] {
-            let s = Scan {
-                b: line,
-                quotes: Some(&q),
-                keys: None,
-                qword: Cell::new(cw),
-                qbits: Cell::new(cb),
-            };
-            assert_eq!(s.string_end(15).ok(), Some((20, false)), "{cw} {cb:b}");
-            assert_eq!(s.string_end(1).ok(), Some((5, false)), "{cw} {cb:b}");
-            assert_eq!(s.string_end(6).ok(), Some((10, false)));
-            assert!(s.string_end(19).is_err());
         }
     }
 
