@@ -654,23 +654,22 @@ pub(crate) fn parse_ipv4(v: &[u8]) -> Option<u32> {
     let rest = dots & dots.wrapping_sub(1);
     let p2 = rest.trailing_zeros() as usize;
     let p3 = (rest & rest.wrapping_sub(1)).trailing_zeros() as usize;
-    let mut ok = (dots | digits) == all && dots.count_ones() == 3;
+    let mut ok = ((dots | digits) == all) & (dots.count_ones() == 3);
     let mut acc = 0u32;
     // (start, end) of each group; with an invalid mask the positions may be 32, hence the `min`s.
     for (s, e) in [(0, p1), (p1 + 1, p2), (p2 + 1, p3), (p3 + 1, n)] {
         let (s, e) = (s.min(16), e.min(16));
         let len = e.wrapping_sub(s);
-        ok &= (1..=3).contains(&len);
-        // The group is `a[s + 3..e + 3]`: its last three places are `a[e..e + 3]`, zero before its start.
+        ok &= len.wrapping_sub(1) < 3;
+        // The group is `a[s + 3..e + 3]`: its last three places are `a[e..e + 3]`, zero before its start. A mask,
+        // not a branch: the group lengths are exactly what a branch predictor cannot guess.
         let d = |k: usize| -> u32 {
-            if k >= s + 3 {
-                u32::from(a.get(k).map_or(0, |c| c.wrapping_sub(b'0')))
-            } else {
-                0
-            }
+            let digit = u32::from(a[k.min(18)].wrapping_sub(b'0'));
+            digit & 0u32.wrapping_sub(u32::from(k >= s + 3))
         };
         let val = 100 * d(e) + 10 * d(e + 1) + d(e + 2);
-        ok &= val <= 255 && !(len > 1 && a.get(s + 3) == Some(&b'0'));
+        let leading_zero = (len > 1) & (a[(s + 3).min(18)] == b'0');
+        ok &= (val <= 255) & !leading_zero;
         acc = acc << 8 | (val & 0xFF);
     }
     ok.then_some(acc)
