@@ -785,6 +785,72 @@ fn trim_ascii(mut b: &[u8]) -> &[u8] {
 
 fn push_escaped(s: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let hexval = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    out.reserve(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        // Most of a path or query is copied as is: take the whole run of such bytes at once.
+        let run = s[i..]
+            .iter()
+            .position(|&c| URL_CLASS[c as usize] != URL_COPY)
+            .unwrap_or(s.len() - i);
+        out.extend_from_slice(&s[i..i + run]);
+        i += run;
+        let Some(&c) = s.get(i) else { break };
+        if c == b'%' {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).and_then(|&x| hexval(x)),
+                s.get(i + 2).and_then(|&x| hexval(x)),
+            ) {
+                let d = h << 4 | l;
+                if URL_CLASS[d as usize] == URL_COPY && !URL_RESERVED.contains(&d) {
+                    out.push(d);
+                } else {
+                    out.extend_from_slice(&[b'%', HEX[(d >> 4) as usize], HEX[(d & 15) as usize]]);
+                }
+                i += 3;
+                continue;
+            }
+            out.extend_from_slice(b"%25");
+        } else {
+            out.extend_from_slice(&[b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+        }
+        i += 1;
+    }
+}
+
+/// RFC 3986 reserved characters: allowed in a URL as they are, but an escape of one stays an escape.
+const URL_RESERVED: &[u8] = b":/?#[]@!$&'()*+,;=";
+/// [`URL_CLASS`] of a byte copied as it is (unreserved or reserved, not `%`).
+const URL_COPY: u8 = 1;
+/// Per byte: [`URL_COPY`] or 0 (`%`, or a byte to percent-encode).
+static URL_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            t[c] = URL_COPY;
+        }
+        c += 1;
+    }
+    let mut k = 0;
+    while k < URL_RESERVED.len() {
+        t[URL_RESERVED[k] as usize] = URL_COPY;
+        k += 1;
+    }
+    t
+};
+
+/// The byte-at-a-time version of [`push_escaped`], kept as the reference of its tests.
+#[cfg(test)]
+fn push_escaped_bytes(s: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let unreserved = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
     let allowed = |c: u8| unreserved(c) || b":/?#[]@!$&'()*+,;=".contains(&c);
     let hexval = |c: u8| match c {
@@ -1552,6 +1618,48 @@ mod tests {
         out.iter()
             .map(|m| (s.id(m.indicator), s.indicator_value(m)))
             .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 5000, ..Default::default() })]
+
+        #[test]
+        fn url_escaping_agrees_with_the_byte_version(
+            v in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::sample::select(b"%%%2fF7e-aZ0~_. :/?#[]@!$&'()*+,;=\"<>{}|^`".to_vec()),
+                ],
+                0..40,
+            ),
+        ) {
+            let (mut a, mut b) = (b"x".to_vec(), b"x".to_vec());
+            push_escaped(&v, &mut a);
+            push_escaped_bytes(&v, &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn url_escaping_edge_cases() {
+        for v in [
+            "",
+            "%",
+            "%4",
+            "%41",
+            "%2F",
+            "%2f",
+            "%7E",
+            "%zz",
+            "a%41b%",
+            "/a b/%C3%A9?x=1&y=%3D",
+            "é",
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            push_escaped(v.as_bytes(), &mut a);
+            push_escaped_bytes(v.as_bytes(), &mut b);
+            assert_eq!(a, b, "{v:?}");
+        }
     }
 
     #[test]

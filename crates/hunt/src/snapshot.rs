@@ -4,7 +4,8 @@
 //! Layout (all integers little-endian): magic `VIGILSET`, format version (u32), flags (u32, 0), section count
 //! (u32); then each section as tag (4 ASCII bytes), byte length (u64) and contents; then a CRC-32 (IEEE) of every
 //! byte before it and the end magic `VGSETEND`. Sections hold the set's flat arrays as they are in memory, so
-//! loading is a sequence of reads plus one validation pass; hash slots are stored, not rebuilt. General STIX
+//! loading is a sequence of reads plus one validation pass; hash slots and (from version 2) the Bloom filters are
+//! stored, not rebuilt. General STIX
 //! patterns are stored as text and recompiled.
 //!
 //! Every malformed file (wrong magic, other version, truncated, bad checksum, inconsistent tables) is a
@@ -23,8 +24,11 @@ use crate::table::KeyTable;
 pub const MAGIC: &[u8; 8] = b"VIGILSET";
 /// Last bytes of a snapshot.
 pub const END_MAGIC: &[u8; 8] = b"VGSETEND";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes. Version 2 stores each key table's Bloom filter after its slots, so a
+/// load is a straight read; version 1 files (no filters) still load, with the filters rebuilt from the keys.
+pub const VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const MIN_VERSION: u32 = 1;
 
 /// Why a snapshot could not be written or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -97,12 +101,15 @@ impl<T: Write> W<'_, T> {
 fn u32s(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
+fn u64s(v: &[u64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
 fn u128s(v: &[u128]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// The sections of a set, in file order.
-fn sections(s: &IndicatorSet) -> Vec<(&'static [u8; 4], Vec<u8>)> {
+/// The sections of a set in file order, for format `version` (1 has no filter sections).
+fn sections(s: &IndicatorSet, version: u32) -> Vec<(&'static [u8; 4], Vec<u8>)> {
     let mut v: Vec<(&'static [u8; 4], Vec<u8>)> = vec![
         (b"IDUU", s.id_uuid.iter().flatten().copied().collect()),
         (b"IDPX", u32s(&s.id_prefix)),
@@ -122,17 +129,20 @@ fn sections(s: &IndicatorSet) -> Vec<(&'static [u8; 4], Vec<u8>)> {
         (b"CXIT", u32s(&s.ctx_items)),
     ];
     for (tags, t) in [
-        ([b"DOAR", b"DOOF", b"DOPO", b"DOMU", b"DOSL"], &s.domains),
-        ([b"IPAR", b"IPOF", b"IPPO", b"IPMU", b"IPSL"], &s.ips),
-        ([b"URAR", b"UROF", b"URPO", b"URMU", b"URSL"], &s.urls),
-        ([b"HAAR", b"HAOF", b"HAPO", b"HAMU", b"HASL"], &s.hashes),
-        ([b"EMAR", b"EMOF", b"EMPO", b"EMMU", b"EMSL"], &s.emails),
+        (TABLE_TAGS[0], &s.domains),
+        (TABLE_TAGS[1], &s.ips),
+        (TABLE_TAGS[2], &s.urls),
+        (TABLE_TAGS[3], &s.hashes),
+        (TABLE_TAGS[4], &s.emails),
     ] {
         v.push((tags[0], t.arena.clone()));
         v.push((tags[1], u32s(&t.offs)));
         v.push((tags[2], u32s(&t.post)));
         v.push((tags[3], u32s(&t.multi)));
         v.push((tags[4], u32s(&t.slots)));
+        if version >= 2 {
+            v.push((tags[5], u64s(&t.filter)));
+        }
     }
     let c4 = &s.cidr4;
     v.extend([
@@ -159,15 +169,29 @@ fn sections(s: &IndicatorSet) -> Vec<(&'static [u8; 4], Vec<u8>)> {
     v
 }
 
+/// Section tags of the five key tables: arena, offsets, postings, multi-postings, slots, Bloom filter.
+const TABLE_TAGS: [[&[u8; 4]; 6]; 5] = [
+    [b"DOAR", b"DOOF", b"DOPO", b"DOMU", b"DOSL", b"DOBF"],
+    [b"IPAR", b"IPOF", b"IPPO", b"IPMU", b"IPSL", b"IPBF"],
+    [b"URAR", b"UROF", b"URPO", b"URMU", b"URSL", b"URBF"],
+    [b"HAAR", b"HAOF", b"HAPO", b"HAMU", b"HASL", b"HABF"],
+    [b"EMAR", b"EMOF", b"EMPO", b"EMMU", b"EMSL", b"EMBF"],
+];
+
 /// Writes the set to `out`.
 pub fn write_to(set: &IndicatorSet, out: &mut impl Write) -> io::Result<()> {
-    let secs = sections(set);
+    write_version(set, out, VERSION)
+}
+
+/// Writes the set in format `version` (tests write version 1 to check that it still loads).
+fn write_version(set: &IndicatorSet, out: &mut impl Write, version: u32) -> io::Result<()> {
+    let secs = sections(set, version);
     let mut w = W {
         out,
         crc: crc32fast::Hasher::new(),
     };
     w.raw(MAGIC)?;
-    w.raw(&VERSION.to_le_bytes())?;
+    w.raw(&version.to_le_bytes())?;
     w.raw(&0u32.to_le_bytes())?;
     w.raw(&(secs.len() as u32).to_le_bytes())?;
     for (tag, data) in &secs {
@@ -284,6 +308,16 @@ impl<T: Read> R<T> {
             .collect())
     }
 
+    fn u64s(&mut self, tag: &[u8; 4]) -> Result<Vec<u64>, SnapshotError> {
+        let b = self.section(tag)?;
+        if b.len() % 8 != 0 {
+            return Err(self.corrupt(tag, "length not a multiple of 8"));
+        }
+        Ok(b.chunks_exact(8)
+            .map(|c| u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default()))
+            .collect())
+    }
+
     fn u128s(&mut self, tag: &[u8; 4]) -> Result<Vec<u128>, SnapshotError> {
         let b = self.section(tag)?;
         if b.len() % 16 != 0 {
@@ -301,15 +335,25 @@ impl<T: Read> R<T> {
         }
     }
 
-    fn table(&mut self, tags: [&[u8; 4]; 5]) -> Result<KeyTable, SnapshotError> {
-        Ok(KeyTable {
+    /// A key table; its filter is read from version 2 on and left empty (to be rebuilt) before.
+    fn table(&mut self, tags: [&[u8; 4]; 6], version: u32) -> Result<KeyTable, SnapshotError> {
+        let mut t = KeyTable {
             arena: self.section(tags[0])?,
             offs: self.u32s(tags[1])?,
             post: self.u32s(tags[2])?,
             multi: self.u32s(tags[3])?,
             slots: self.u32s(tags[4])?,
             filter: Vec::new(),
-        })
+        };
+        if version >= 2 {
+            t.filter = self.u64s(tags[5])?;
+            // Any other size would be read without fault but answer for the wrong words: hold it to the one a
+            // rebuild gives.
+            if t.filter.len() != crate::table::filter_words(t.len()) {
+                return Err(self.corrupt(tags[5], "filter size does not match the key count"));
+            }
+        }
+        Ok(t)
     }
 }
 
@@ -338,7 +382,7 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         return Err(SnapshotError::NotASnapshot { path: name.into() });
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(SnapshotError::Version {
             path: name.into(),
             found: version,
@@ -370,11 +414,11 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
     };
     s.ctx_offs = r.u32s(b"CXOF")?;
     s.ctx_items = r.u32s(b"CXIT")?;
-    s.domains = r.table([b"DOAR", b"DOOF", b"DOPO", b"DOMU", b"DOSL"])?;
-    s.ips = r.table([b"IPAR", b"IPOF", b"IPPO", b"IPMU", b"IPSL"])?;
-    s.urls = r.table([b"URAR", b"UROF", b"URPO", b"URMU", b"URSL"])?;
-    s.hashes = r.table([b"HAAR", b"HAOF", b"HAPO", b"HAMU", b"HASL"])?;
-    s.emails = r.table([b"EMAR", b"EMOF", b"EMPO", b"EMMU", b"EMSL"])?;
+    s.domains = r.table(TABLE_TAGS[0], version)?;
+    s.ips = r.table(TABLE_TAGS[1], version)?;
+    s.urls = r.table(TABLE_TAGS[2], version)?;
+    s.hashes = r.table(TABLE_TAGS[3], version)?;
+    s.emails = r.table(TABLE_TAGS[4], version)?;
     s.cidr4 = CidrTable {
         start: r.u32s(b"C4ST")?,
         end: r.u32s(b"C4EN")?,
@@ -433,14 +477,16 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         })
         .collect::<Result<_, _>>()?;
     s.validate().map_err(corrupt)?;
-    for t in [
-        &mut s.domains,
-        &mut s.ips,
-        &mut s.urls,
-        &mut s.hashes,
-        &mut s.emails,
-    ] {
-        t.build_filter();
+    if version < 2 {
+        for t in [
+            &mut s.domains,
+            &mut s.ips,
+            &mut s.urls,
+            &mut s.hashes,
+            &mut s.emails,
+        ] {
+            t.build_filter();
+        }
     }
     Ok(s)
 }
@@ -501,6 +547,42 @@ mod tests {
     }
 
     #[test]
+    fn version_1_loads_with_rebuilt_filters_and_version_2_stores_them() {
+        let s = sample();
+        let mut v1 = Vec::new();
+        write_version(&s, &mut v1, 1).expect("writes");
+        let v2 = bytes(&s);
+        assert!(v2.len() > v1.len());
+        let a = read_from(&v1[..], v1.len() as u64, "v1").expect("v1 loads");
+        let b = read_from(&v2[..], v2.len() as u64, "v2").expect("v2 loads");
+        for (x, y, z) in [
+            (&a.domains, &b.domains, &s.domains),
+            (&a.ips, &b.ips, &s.ips),
+            (&a.urls, &b.urls, &s.urls),
+            (&a.hashes, &b.hashes, &s.hashes),
+            (&a.emails, &b.emails, &s.emails),
+        ] {
+            assert!(!z.filter.is_empty());
+            assert_eq!(x.filter, z.filter);
+            assert_eq!(y.filter, z.filter);
+        }
+        // A version 1 file re-saved is the version 2 file.
+        assert_eq!(bytes(&a), v2);
+    }
+
+    #[test]
+    fn a_filter_of_the_wrong_size_is_corrupt() {
+        let mut s = sample();
+        s.domains.filter.push(0);
+        let mut b = Vec::new();
+        write_to(&s, &mut b).expect("writes");
+        assert!(matches!(
+            read_from(&b[..], b.len() as u64, "mem"),
+            Err(SnapshotError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
     fn every_truncation_and_corruption_is_an_error() {
         let b = bytes(&sample());
         // Every section boundary region is covered: small steps at the start and end, coarse in between.
@@ -522,12 +604,17 @@ mod tests {
                 "flip at {i}"
             );
         }
-        let mut v = b.clone();
-        v[8] = 2;
-        assert!(matches!(
-            read_from(&v[..], v.len() as u64, "mem"),
-            Err(SnapshotError::Version { found: 2, .. })
-        ));
+        for bad in [0u8, 3, 9] {
+            let mut v = b.clone();
+            v[8] = bad;
+            assert!(
+                matches!(
+                    read_from(&v[..], v.len() as u64, "mem"),
+                    Err(SnapshotError::Version { found, .. }) if found == u32::from(bad)
+                ),
+                "version {bad}"
+            );
+        }
         assert!(matches!(
             read_from(&b"GARBAGE!and more"[..], 16, "mem"),
             Err(SnapshotError::NotASnapshot { .. })

@@ -46,9 +46,9 @@ pub(crate) struct KeyTable {
     /// Power-of-two slot array; 0 is empty, else `(tag << 24) | (key + 1)`.
     pub(crate) slots: Vec<u32>,
     /// Blocked Bloom filter (two bits in one 64-bit word per key, about 4 to 8 bits per key), derived from the
-    /// keys and not stored in snapshots. Most log values miss every table: the filter answers those without
-    /// touching `slots`. Half the size of 8 to 16 bits per key keeps more of it in cache, which costs less than
-    /// its extra false positives (3% less CPU on the 1,000,000-indicator benchmark).
+    /// keys; snapshots store it from format version 2 on. Most log values miss every table: the filter answers
+    /// those without touching `slots`. Half the size of 8 to 16 bits per key keeps more of it in cache, which
+    /// costs less than its extra false positives (3% less CPU on the 1,000,000-indicator benchmark).
     pub(crate) filter: Vec<u64>,
 }
 
@@ -111,7 +111,7 @@ impl KeyTable {
     /// (Re)builds the Bloom filter from the keys.
     pub(crate) fn build_filter(&mut self) {
         let n = self.post.len();
-        let words = (n / 16).next_power_of_two().max(1);
+        let words = filter_words(n);
         let mut f = vec![0u64; words];
         for k in 0..n {
             let (w, bits) = filter_pos(hash_bytes(self.key(k)), words);
@@ -198,6 +198,11 @@ impl KeyTable {
         }
         validate_postings(&self.post, &self.multi, n_indicators)
     }
+}
+
+/// Words of the Bloom filter of a table of `n` keys.
+pub(crate) fn filter_words(n: usize) -> usize {
+    (n / 16).next_power_of_two().max(1)
 }
 
 /// Word index and the two bits of a hash in a filter of `words` (a power of two) words.
