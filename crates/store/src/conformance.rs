@@ -165,6 +165,16 @@ pub fn derived_batch(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError
             Some(id.clone())
         );
     }
+    // The same batch again: every object is stored already, whatever the connection inserted last.
+    let mut again = Vec::new();
+    many.write(&mut |tx| {
+        again = tx.put_derived_batch(&prepared, &prov("batch"))?;
+        Ok(())
+    })?;
+    assert!(
+        again.iter().all(|o| *o == PutOutcome::Unchanged),
+        "{again:?}"
+    );
     assert_eq!(many.related(M)?.len(), 150);
     assert_eq!(many.related(M)?.len(), one.related(M)?.len());
     assert!(many.check()?.is_empty());

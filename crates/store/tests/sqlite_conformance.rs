@@ -105,3 +105,51 @@ fn sqlite_passes_web_conformance() {
     })
     .expect("web conformance");
 }
+
+/// A derived batch of objects stored by an earlier process: a new connection has inserted nothing yet, so the
+/// batch must not take the statement's "last inserted row" for one of its own (every CLI ingest is such a process).
+#[test]
+fn derived_batch_after_reopen_is_unchanged() {
+    use vigil_model::{Provenance, StixObject};
+    use vigil_store::{Prepared, PutMode, PutOutcome, Store};
+    let d = tempfile::tempdir().expect("tempdir");
+    let objs: Vec<Prepared> = (0..70)
+        .map(|i| {
+            let o = StixObject::from_value(serde_json::json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--0f1b5b4c-6f5b-4e0c-9b7e-{i:012}"), "created": "2020-01-01T00:00:00Z",
+                "modified": "2020-01-01T00:00:00Z", "name": format!("v{i}.example"),
+                "pattern": format!("[domain-name:value = 'v{i}.example']"), "pattern_type": "stix",
+                "valid_from": "2020-01-01T00:00:00Z"}))
+            .expect("fixture");
+            Prepared::from_ref(&o, PutMode::Derived)
+        })
+        .collect();
+    let prov = |source: &str| Provenance {
+        source: source.into(),
+        ingested_at: "2026-01-01T00:00:00Z".into(),
+        original_id: None,
+        file: None,
+    };
+    let batch = |s: &SqliteStore, source: &str| {
+        let mut outs = Vec::new();
+        s.write(&mut |tx| {
+            outs = tx.put_derived_batch(&objs, &prov(source))?;
+            Ok(())
+        })
+        .expect("write");
+        outs
+    };
+    {
+        let s = SqliteStore::open(d.path()).expect("open");
+        assert!(batch(&s, "a").iter().all(|o| *o == PutOutcome::Added));
+    }
+    let s = SqliteStore::open(d.path()).expect("reopen");
+    let outs = batch(&s, "b");
+    assert!(outs.iter().all(|o| *o == PutOutcome::Unchanged), "{outs:?}");
+    assert_eq!(
+        s.stats().expect("stats").objects.get("indicator"),
+        Some(&70)
+    );
+    let id = "indicator--0f1b5b4c-6f5b-4e0c-9b7e-000000000005";
+    assert_eq!(s.provenance(id).expect("provenance").len(), 2);
+}

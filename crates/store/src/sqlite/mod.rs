@@ -325,13 +325,20 @@ impl SqliteTx<'_> {
             return Ok(());
         }
         // Some rows were stored already: each object's latest row tells whether it is one of this statement's.
+        // `last_insert_rowid` names this statement's last row only when it inserted one: otherwise it still holds
+        // whatever the connection inserted before (another table's rowid included), so nothing is claimed.
+        let first_new = if inserted > 0 {
+            last - inserted + 1
+        } else {
+            i64::MAX
+        };
         let mut claimed = std::collections::HashSet::new();
         for p in chunk {
             let seq: i64 = self
                 .tx
                 .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND lk = 0")?
                 .query_row(params![h64(&p.id)], |r| r.get(0))?;
-            if seq > last - inserted && claimed.insert(seq) {
+            if seq >= first_new && claimed.insert(seq) {
                 self.index(seq, p)?;
                 out.push(PutOutcome::Added);
             } else {
