@@ -298,34 +298,31 @@ impl<T: Read> R<T> {
         Ok(v)
     }
 
-    fn u32s(&mut self, tag: &[u8; 4]) -> Result<Vec<u32>, SnapshotError> {
+    /// A section of little-endian numbers `N` bytes wide.
+    fn nums<const N: usize, V>(
+        &mut self,
+        tag: &[u8; 4],
+        from_le: fn([u8; N]) -> V,
+    ) -> Result<Vec<V>, SnapshotError> {
         let b = self.section(tag)?;
-        if b.len() % 4 != 0 {
-            return Err(self.corrupt(tag, "length not a multiple of 4"));
+        if b.len() % N != 0 {
+            return Err(self.corrupt(tag, &format!("length not a multiple of {N}")));
         }
-        Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        Ok(b.chunks_exact(N)
+            .map(|c| from_le(<[u8; N]>::try_from(c).unwrap_or([0; N])))
             .collect())
+    }
+
+    fn u32s(&mut self, tag: &[u8; 4]) -> Result<Vec<u32>, SnapshotError> {
+        self.nums(tag, u32::from_le_bytes)
     }
 
     fn u64s(&mut self, tag: &[u8; 4]) -> Result<Vec<u64>, SnapshotError> {
-        let b = self.section(tag)?;
-        if b.len() % 8 != 0 {
-            return Err(self.corrupt(tag, "length not a multiple of 8"));
-        }
-        Ok(b.chunks_exact(8)
-            .map(|c| u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default()))
-            .collect())
+        self.nums(tag, u64::from_le_bytes)
     }
 
     fn u128s(&mut self, tag: &[u8; 4]) -> Result<Vec<u128>, SnapshotError> {
-        let b = self.section(tag)?;
-        if b.len() % 16 != 0 {
-            return Err(self.corrupt(tag, "length not a multiple of 16"));
-        }
-        Ok(b.chunks_exact(16)
-            .map(|c| u128::from_le_bytes(<[u8; 16]>::try_from(c).unwrap_or_default()))
-            .collect())
+        self.nums(tag, u128::from_le_bytes)
     }
 
     fn corrupt(&self, tag: &[u8; 4], why: &str) -> SnapshotError {

@@ -346,11 +346,10 @@ impl Run<'_> {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Msg>>(PIPELINE_DEPTH);
         let shared = std::sync::Mutex::new(Report::default());
         let published: std::sync::Mutex<Option<ResolvedLink>> = std::sync::Mutex::new(None);
-        let mut parser_maker = RelationshipMaker {
-            opts,
-            public,
-            now: ctx.now.clone(),
-            version_now: String::new(),
+        let mut parser_links = ParserLinks {
+            known: None,
+            published: &published,
+            maker: RelationshipMaker::new(opts, public, &ctx.now),
         };
         let (parse_result, written) = std::thread::scope(|scope| {
             let shared = &shared;
@@ -371,12 +370,7 @@ impl Run<'_> {
                         links: HashMap::new(),
                         written: HashSet::new(),
                         file: file.clone(),
-                        maker: RelationshipMaker {
-                            opts,
-                            public,
-                            now: now.clone(),
-                            version_now: String::new(),
-                        },
+                        maker: RelationshipMaker::new(opts, public, &now),
                         derived: Vec::new(),
                         last_link: None,
                         published,
@@ -401,34 +395,13 @@ impl Run<'_> {
             });
             let mut batch: Vec<Msg> = Vec::with_capacity(BATCH);
             let mut n = 0u64;
-            let mut known: Option<ResolvedLink> = None;
             let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
                 let msg = match item {
-                    Item::Link(link) if link.fallback.is_none() => {
-                        if !known.as_ref().is_some_and(|k| k.matches(&link)) {
-                            known = published.lock().ok().and_then(|p| p.clone());
-                        }
-                        match known.as_ref().filter(|k| k.matches(&link)) {
-                            Some(k) => match link_ends(&link, &k.target) {
-                                Some((src, dst)) => Some(Msg::Object {
-                                    p: parser_maker.relationship(
-                                        src,
-                                        &link.relationship_type,
-                                        dst,
-                                        &link.marking_refs,
-                                    ),
-                                    original_id: None,
-                                    derived: true,
-                                }),
-                                None => None,
-                            },
-                            None => Some(Msg::Other(Item::Link(link))),
-                        }
-                    }
-                    other => Some(prepare(other, opts, public)),
-                };
-                let Some(msg) = msg else {
-                    return Ok(());
+                    Item::Link(link) if link.fallback.is_none() => match parser_links.msg(link) {
+                        Some(m) => m,
+                        None => return Ok(()),
+                    },
+                    other => prepare(other, opts, public),
                 };
                 batch.push(msg);
                 if batch.len() >= BATCH {
@@ -552,6 +525,35 @@ fn link_ends<'a>(link: &'a Link, target: &'a str) -> Option<(&'a str, &'a str)> 
         (link.from.as_str(), target)
     };
     (src != dst).then_some((src, dst))
+}
+
+/// The reading thread's side of link resolution: the last target the writer published, and the relationships
+/// it lets this thread build.
+struct ParserLinks<'p, 'o> {
+    known: Option<ResolvedLink>,
+    published: &'p std::sync::Mutex<Option<ResolvedLink>>,
+    maker: RelationshipMaker<'o>,
+}
+
+impl ParserLinks<'_, '_> {
+    /// What to send the writer for a link: its relationship when the target is known here, else the link itself
+    /// for the writer to resolve; None when the link joins an object to itself.
+    fn msg(&mut self, link: Link) -> Option<Msg> {
+        if !self.known.as_ref().is_some_and(|k| k.matches(&link)) {
+            self.known = self.published.lock().ok().and_then(|p| p.clone());
+        }
+        let Some(k) = self.known.as_ref().filter(|k| k.matches(&link)) else {
+            return Some(Msg::Other(Item::Link(link)));
+        };
+        let (src, dst) = link_ends(&link, &k.target)?;
+        Some(Msg::Object {
+            p: self
+                .maker
+                .relationship(src, &link.relationship_type, dst, &link.marking_refs),
+            original_id: None,
+            derived: true,
+        })
+    }
 }
 
 fn is_public_object(o: &StixObject) -> bool {
@@ -783,9 +785,34 @@ impl FileWriter<'_, '_> {
             .relationship(src, &link.relationship_type, dst, &link.marking_refs);
         self.put_owned(p, None, PutMode::Derived)
     }
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.flush_derived()?;
+        // References may point forward in the input; whatever is still missing now is dangling.
+        let deferred = std::mem::take(&mut self.deferred);
+        for (p, original_id) in deferred {
+            match self.missing_ref(&p)? {
+                None => self.put_prepared(&p, original_id, PutMode::Source)?,
+                Some(reason) => {
+                    self.report.rejected += 1;
+                    let file = self.file.clone();
+                    self.report.error(&file, &p.id, &reason);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-impl RelationshipMaker<'_> {
+impl<'o> RelationshipMaker<'o> {
+    fn new(opts: &'o Options, public: bool, now: &str) -> Self {
+        RelationshipMaker {
+            opts,
+            public,
+            now: now.to_string(),
+            version_now: String::new(),
+        }
+    }
+
     /// The relationship a link yields, prepared without building a JSON tree: an IOC list makes one per line.
     /// `relationship_slow` is the reference it is tested against.
     fn relationship(
@@ -875,25 +902,6 @@ impl RelationshipMaker<'_> {
     }
 }
 
-impl FileWriter<'_, '_> {
-    fn finish(&mut self) -> Result<(), StoreError> {
-        self.flush_derived()?;
-        // References may point forward in the input; whatever is still missing now is dangling.
-        let deferred = std::mem::take(&mut self.deferred);
-        for (p, original_id) in deferred {
-            match self.missing_ref(&p)? {
-                None => self.put_prepared(&p, original_id, PutMode::Source)?,
-                Some(reason) => {
-                    self.report.rejected += 1;
-                    let file = self.file.clone();
-                    self.report.error(&file, &p.id, &reason);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -915,12 +923,7 @@ mod tests {
                 tlp,
                 ..Options::default()
             };
-            let mut maker = RelationshipMaker {
-                opts: &opts,
-                public,
-                now: "2026-11-29T10:00:00.123Z".into(),
-                version_now: String::new(),
-            };
+            let mut maker = RelationshipMaker::new(&opts, public, "2026-11-29T10:00:00.123Z");
             let src = "indicator--6b0a1a4e-1d1f-5c51-9c38-3b7a6d1f0c11";
             let dst = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01";
             let fast = maker.relationship(src, "indicates", dst, &markings);

@@ -4,9 +4,7 @@ use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, O
 use serde_json::{json, Value};
 use vigil_model::{ids, Provenance, StixObject, Tlp};
 
-use super::{
-    h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx, INSERT_VERSION,
-};
+use super::{h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx};
 use crate::members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,
@@ -87,7 +85,7 @@ impl SqliteStore {
         let tx =
             rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
         let mut w = SqliteTx {
-            insert_stmt: conn.prepare(INSERT_VERSION)?,
+            insert_stmt: None,
             derived_stmt: None,
             conn,
             tx,

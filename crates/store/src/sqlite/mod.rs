@@ -163,10 +163,10 @@ fn now_micros() -> String {
 
 struct SqliteTx<'c> {
     tx: Transaction<'c>,
-    /// The version insert, held rather than looked up in the statement cache: a bulk list runs it twice per line,
-    /// and the cache hashes the SQL text on every look-up.
-    insert_stmt: rusqlite::Statement<'c>,
-    /// The full-size `derived_insert_sql` statement, prepared on first use.
+    /// The version insert and the full-size `derived_insert_sql` statement, prepared on first use and held rather
+    /// than looked up in the statement cache: a bulk list runs them for every line, and the cache hashes the SQL
+    /// text on every look-up.
+    insert_stmt: Option<rusqlite::Statement<'c>>,
     derived_stmt: Option<rusqlite::Statement<'c>>,
     conn: &'c Connection,
     now: String,
@@ -174,7 +174,7 @@ struct SqliteTx<'c> {
     fts: Vec<(i64, String)>,
 }
 
-pub(super) const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json)
+const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING";
 
 /// Rows per multi-row insert of derived objects, and the parameters each row binds.
@@ -210,6 +210,18 @@ fn derived_insert_sql(n: usize) -> String {
         ));
     }
     sql
+}
+
+/// The statement held in `slot`, prepared from `sql()` on first use.
+fn held<'s, 'c>(
+    slot: &'s mut Option<rusqlite::Statement<'c>>,
+    conn: &'c Connection,
+    sql: impl FnOnce() -> String,
+) -> Result<&'s mut rusqlite::Statement<'c>, StoreError> {
+    Ok(match slot {
+        Some(st) => st,
+        None => slot.insert(conn.prepare(&sql())?),
+    })
 }
 
 /// Binds and runs a `derived_insert_sql` statement; the number of rows inserted.
@@ -267,7 +279,7 @@ impl SqliteTx<'_> {
     ) -> Result<Option<i64>, StoreError> {
         let lk: Option<i64> = if latest { Some(0) } else { None };
         let (src, dst) = edge_ends(p);
-        self.insert_stmt.execute(params![
+        held(&mut self.insert_stmt, self.conn, || INSERT_VERSION.into())?.execute(params![
             h64(&p.id),
             lk,
             p.id,
@@ -305,13 +317,10 @@ impl SqliteTx<'_> {
         out: &mut Vec<PutOutcome>,
     ) -> Result<(), StoreError> {
         let inserted = if chunk.len() == DERIVED_ROWS {
-            if self.derived_stmt.is_none() {
-                self.derived_stmt = Some(self.conn.prepare(&derived_insert_sql(DERIVED_ROWS))?);
-            }
-            match self.derived_stmt.as_mut() {
-                Some(st) => insert_derived_rows(st, chunk, &self.now, prov)?,
-                None => return Err(StoreError::Db("derived insert statement missing".into())),
-            }
+            let st = held(&mut self.derived_stmt, self.conn, || {
+                derived_insert_sql(DERIVED_ROWS)
+            })?;
+            insert_derived_rows(st, chunk, &self.now, prov)?
         } else {
             let mut st = self.tx.prepare_cached(&derived_insert_sql(chunk.len()))?;
             insert_derived_rows(&mut st, chunk, &self.now, prov)?
@@ -334,10 +343,7 @@ impl SqliteTx<'_> {
         };
         let mut claimed = std::collections::HashSet::new();
         for p in chunk {
-            let seq: i64 = self
-                .tx
-                .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND lk = 0")?
-                .query_row(params![h64(&p.id)], |r| r.get(0))?;
+            let seq = self.latest_seq(&p.id)?;
             if seq >= first_new && claimed.insert(seq) {
                 self.index(seq, p)?;
                 out.push(PutOutcome::Added);
@@ -347,6 +353,14 @@ impl SqliteTx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The row of the latest version of a stored id (a derived object's repeat goes there).
+    fn latest_seq(&mut self, id: &str) -> Result<i64, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND lk = 0")?
+            .query_row(params![h64(id)], |r| r.get(0))?)
     }
 
     /// Records a further source of a stored version (the first one is in the version's own row).
@@ -454,10 +468,7 @@ impl WriteTx for SqliteTx<'_> {
             if self.insert(p, "", true, prov)?.is_some() {
                 return Ok(PutOutcome::Added);
             }
-            let seq: i64 = self
-                .tx
-                .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND lk = 0")?
-                .query_row(params![h64(id)], |r| r.get(0))?;
+            let seq = self.latest_seq(id)?;
             self.add_provenance(seq, prov)?;
             return Ok(PutOutcome::Unchanged);
         }
