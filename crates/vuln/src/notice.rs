@@ -185,15 +185,15 @@ pub fn build_notices(
                     .evidence
                     .iter()
                     .map(|e| {
+                        // CPE and vendor/product identifiers already name their kind; a bare purl does not.
+                        let kind = if e.matched_by == "purl" {
+                            "package URL "
+                        } else {
+                            ""
+                        };
                         format!(
-                            "{} {} ({}): matched by {} {}, {}; {}",
-                            e.source,
-                            e.advisory,
-                            e.location,
-                            e.matched_by,
-                            e.identifier,
-                            e.range,
-                            e.note
+                            "{} {} ({}): matched by {kind}{}, {}; {}",
+                            e.source, e.advisory, e.location, e.identifier, e.range, e.note
                         )
                     })
                     .collect(),

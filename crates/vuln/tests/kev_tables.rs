@@ -132,5 +132,15 @@ fn kev_members_follow_the_decision_tables() {
             "KEV required action is a remediation"
         );
         assert!(n.summary.why.contains("already exploiting"));
+        for e in n.assets.iter().flat_map(|a| &a.evidence) {
+            // Each identifier names its kind once: "matched by vendor/product apache / log4j2", not twice.
+            assert!(e.contains("matched by "), "{e}");
+            for kind in ["vendor/product", "cpe", "package URL"] {
+                assert!(
+                    !e.contains(&format!("{kind} {kind}")),
+                    "repeated kind in {e}"
+                );
+            }
+        }
     }
 }
