@@ -336,13 +336,32 @@ impl Tagger {
         out
     }
 
+    /// Scores of a sentence as in [`Tagger::sentence_probs`], each class at its best over the whole sentence
+    /// and its clauses. A sentence that describes two behaviours ("created a scheduled task and injected its
+    /// code into explorer.exe") spreads its normalised TF-IDF weight over both, so neither passes on the whole
+    /// sentence alone; its clauses each carry one.
+    pub fn sentence_clause_probs(&self, s: &str) -> Vec<f32> {
+        let mut p = self.sentence_probs(s);
+        if CLAUSES {
+            let cl = text::clauses(s, CLAUSE_MIN_WORDS);
+            if cl.len() > 1 {
+                for (a, b) in cl {
+                    for (x, y) in p.iter_mut().zip(self.sentence_probs(&s[a..b])) {
+                        *x = x.max(y);
+                    }
+                }
+            }
+        }
+        p
+    }
+
     /// Tags every sentence of a text.
     pub fn tag_sentences(&self, doc: &str) -> Vec<SentenceTags> {
         text::sentences(doc)
             .into_iter()
             .filter(|(a, b)| !PROSE_ONLY || text::is_prose(&doc[*a..*b]))
             .map(|(a, b)| {
-                let p = self.sentence_probs(&doc[a..b]);
+                let p = self.sentence_clause_probs(&doc[a..b]);
                 let mut t: Vec<(String, f64)> = p
                     .iter()
                     .enumerate()
@@ -442,7 +461,11 @@ impl Tagger {
         let spans = prose_sentences(doc);
         let mut acc = vec![Acc::default(); self.classes.len()];
         for &(a, b) in &spans {
-            for (k, v) in self.sentence_probs(&doc[a..b]).into_iter().enumerate() {
+            for (k, v) in self
+                .sentence_clause_probs(&doc[a..b])
+                .into_iter()
+                .enumerate()
+            {
                 acc[k].add(v);
                 each(k, v, a, b);
             }
@@ -559,6 +582,10 @@ impl Tagger {
 /// Only sentences that read as prose are tagged (hash lists, tables of contents, markup and IOC tables are not
 /// descriptions of behaviour; they used to trigger tags with meaningless evidence).
 const PROSE_ONLY: bool = true;
+/// Sentences are also scored clause by clause ([`Tagger::sentence_clause_probs`]).
+const CLAUSES: bool = true;
+/// Shortest clause (in words) scored on its own: shorter pieces stay with their sentence.
+const CLAUSE_MIN_WORDS: usize = 5;
 
 fn prose_sentences(doc: &str) -> Vec<(usize, usize)> {
     let mut v = text::sentences(doc);

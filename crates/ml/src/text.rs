@@ -150,6 +150,66 @@ pub fn features(s: &str) -> Vec<String> {
     f
 }
 
+/// Byte spans of the clauses of a sentence: the pieces between `;`, `, and`, ` and `, `, then`, `, while`,
+/// `, which`, `, before`, `, after`, `, where`. A piece of fewer than `min_words` words is joined to the
+/// piece before it (or, at the start, to the next one), so every span has at least that many words unless the
+/// sentence itself is shorter.
+pub fn clauses(s: &str, min_words: usize) -> Vec<(usize, usize)> {
+    const CUTS: [&str; 10] = [
+        "; ",
+        ", and ",
+        " and ",
+        ", then ",
+        ", while ",
+        ", which ",
+        ", before ",
+        ", after ",
+        ", where ",
+        ", but ",
+    ];
+    // Same byte length as `s`, so offsets carry over; a line break inside a sentence counts as a space.
+    let lower: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_whitespace() {
+                ' '
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for c in CUTS {
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(c) {
+            let at = from + i;
+            cuts.push((at, at + c.len()));
+            from = at + c.len();
+        }
+    }
+    cuts.sort_unstable();
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for (a, b) in cuts {
+        // Overlapping separators (", and " contains " and "): the first one wins.
+        if a < start {
+            continue;
+        }
+        pieces.push((start, a));
+        start = b;
+    }
+    pieces.push((start, s.len()));
+    let words = |(a, b): (usize, usize)| s[a..b].split_whitespace().count();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for p in pieces {
+        match out.last_mut() {
+            Some(last) if words(p) < min_words || words(*last) < min_words => last.1 = p.1,
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
 /// Normalised report title (lower-case, only `[a-z0-9]`), the key of TRAM's report split.
 pub fn title_key(t: &str) -> String {
     t.chars()
@@ -161,6 +221,31 @@ pub fn title_key(t: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clause_spans() {
+        let s = "The loader created a scheduled task named X to persist across reboots and injected its code into explorer.exe.";
+        let c: Vec<&str> = clauses(s, 4).into_iter().map(|(a, b)| &s[a..b]).collect();
+        assert_eq!(
+            c,
+            vec![
+                "The loader created a scheduled task named X to persist across reboots",
+                "injected its code into explorer.exe."
+            ]
+        );
+        // A wrapped line: the break counts as a space.
+        let s = "The loader created a scheduled task to persist across reboots and\ninjected its code into explorer.exe.";
+        assert_eq!(clauses(s, 4).len(), 2);
+        // Short pieces stay joined; a sentence without separators is one clause.
+        let s = "Cats and dogs ran, and then slept; fine.";
+        assert_eq!(clauses(s, 4), vec![(0, s.len())]);
+        assert_eq!(clauses("One two three.", 4), vec![(0, 14)]);
+        // Byte spans stay on character boundaries (separators are ASCII).
+        let s = "Überwachung der Ziele läuft; danach wird die Nutzlast geladen und ausgeführt";
+        for (a, b) in clauses(s, 2) {
+            assert!(s.is_char_boundary(a) && s.is_char_boundary(b));
+        }
+    }
 
     #[test]
     fn splits() {
