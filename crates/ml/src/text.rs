@@ -210,6 +210,40 @@ pub fn clauses(s: &str, min_words: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// Byte spans of windows of `win` words, each starting `win / 2` words after the one before, over a text of
+/// more than one and a half windows (none for a shorter text: it is scored whole). The last window ends at the
+/// text's last word.
+pub fn word_windows(s: &str, win: usize) -> Vec<(usize, usize)> {
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        if c.is_whitespace() {
+            if let Some(a) = start.take() {
+                words.push((a, i));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(a) = start {
+        words.push((a, s.len()));
+    }
+    let mut out = Vec::new();
+    if win < 2 || words.len() <= win * 3 / 2 {
+        return out;
+    }
+    let mut i = 0;
+    loop {
+        let j = (i + win).min(words.len());
+        out.push((words[i].0, words[j - 1].1));
+        if j == words.len() {
+            break;
+        }
+        i += win / 2;
+    }
+    out
+}
+
 /// Normalised report title (lower-case, only `[a-z0-9]`), the key of TRAM's report split.
 pub fn title_key(t: &str) -> String {
     t.chars()
@@ -244,6 +278,30 @@ mod tests {
         let s = "Überwachung der Ziele läuft; danach wird die Nutzlast geladen und ausgeführt";
         for (a, b) in clauses(s, 2) {
             assert!(s.is_char_boundary(a) && s.is_char_boundary(b));
+        }
+    }
+
+    #[test]
+    fn windows_cover_every_word() {
+        let s = "one two three four five six seven eight nine ten eleven twelve thirteen";
+        let w: Vec<&str> = word_windows(s, 8)
+            .into_iter()
+            .map(|(a, b)| &s[a..b])
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                "one two three four five six seven eight",
+                "five six seven eight nine ten eleven twelve",
+                "nine ten eleven twelve thirteen"
+            ]
+        );
+        // A text of up to one and a half windows is scored whole.
+        assert!(word_windows("a b c d e f g h i j k l", 8).is_empty());
+        assert!(word_windows("", 8).is_empty());
+        let s = "é ü ö ä ß ø å æ ç ñ õ ì ò";
+        for (a, b) in word_windows(s, 4) {
+            assert!(s.is_char_boundary(a) && s.is_char_boundary(b) && a < b);
         }
     }
 
