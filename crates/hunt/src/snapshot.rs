@@ -398,8 +398,10 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
             supported: VERSION,
         });
     }
-    let mut s = IndicatorSet::default();
-    s.id_uuid = r.pod(b"IDUU", |x| x)?;
+    let mut s = IndicatorSet {
+        id_uuid: r.pod(b"IDUU", |x| x)?,
+        ..IndicatorSet::default()
+    };
     s.id_prefix = r.u32s(b"IDPX")?;
     s.id_prefixes = StrList {
         arena: r.section(b"IDPA")?,

@@ -51,7 +51,9 @@ fn tail_word(b: &[u8], r: usize) -> u64 {
         hi.copy_from_slice(&b[r - 4..r]);
         u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << (8 * (r - 4))
     } else {
-        u64::from(b[0]) | u64::from(b[r / 2]) << (8 * (r / 2)) | u64::from(b[r - 1]) << (8 * (r - 1))
+        u64::from(b[0])
+            | u64::from(b[r / 2]) << (8 * (r / 2))
+            | u64::from(b[r - 1]) << (8 * (r - 1))
     }
 }
 
@@ -304,7 +306,9 @@ mod tests {
     fn hash_is_the_stored_one_for_every_tail_length() {
         // Every length from 0 to 40 with distinct bytes (a misplaced byte changes the hash), plus fixed values.
         for n in 0..=40usize {
-            let b: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(37).wrapping_add(11)).collect();
+            let b: Vec<u8> = (0..n)
+                .map(|i| (i as u8).wrapping_mul(37).wrapping_add(11))
+                .collect();
             assert_eq!(hash_bytes(&b), hash_bytes_reference(&b), "len {n}");
         }
         assert_eq!(hash_bytes(b""), hash_bytes_reference(b""));
