@@ -264,7 +264,9 @@ pub fn hunt(
         opts.threads
     };
     let stop = AtomicBool::new(false);
-    let (work_tx, work_rx) = sync_channel::<Work>(threads * 2 + 2);
+    // One queued chunk per worker and one spare keep the workers fed (the reader is several times faster than a
+    // worker); every further slot is another 1 MiB chunk of peak memory (2 x threads + 2 measured no faster).
+    let (work_tx, work_rx) = sync_channel::<Work>(threads + 1);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (res_tx, res_rx) = channel::<(u64, Msg)>();
     let (pool_tx, pool_rx) = channel::<Vec<u8>>();

@@ -30,7 +30,7 @@ use vigil_model::pattern::Pattern;
 use vigil_model::{Observable, ObservableKind, Tlp};
 
 use crate::stix::{mask4, mask6, CompiledPattern, IpNet};
-use crate::table::{make_posting, postings, KeyTable};
+use crate::table::{any_of, descends, make_posting, postings, KeyTable};
 
 /// The `type` of a sighting in the output contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1552,26 +1552,22 @@ impl IndicatorSet {
         self.names.validate()?;
         self.pattern_text.validate()?;
         if self.id_raw.len() != self.id_prefixes.len()
-            || self
-                .id_prefix
-                .iter()
-                .any(|&p| p as usize >= self.id_prefixes.len())
+            || any_of(&self.id_prefix, |p| p as usize >= self.id_prefixes.len())
         {
             return Err("id prefix out of range".into());
         }
-        if self.score.iter().any(|s| !(0.0..=100.0).contains(s)) || self.tlp.iter().any(|&t| t > 4)
-        {
+        // Reductions without early exit (see `any_of`).
+        if any_of(&self.score, |s| !(0.0..=100.0).contains(&s)) || any_of(&self.tlp, |t| t > 4) {
             return Err("score or TLP out of range".into());
         }
         let nctx = self.ctx_offs.len().saturating_sub(1);
         if self.ctx_offs.first() != Some(&0)
-            || self.ctx_offs.windows(2).any(|w| w[0] > w[1])
+            || descends(&self.ctx_offs)
             || self.ctx_offs.last().map(|&x| x as usize) != Some(self.ctx_items.len())
-            || self.ctx.iter().any(|&c| c as usize >= nctx.max(1))
-            || self
-                .ctx_items
-                .iter()
-                .any(|&x| (x & !ACTOR_BIT) as usize >= self.names.len())
+            || any_of(&self.ctx, |c| c as usize >= nctx.max(1))
+            || any_of(&self.ctx_items, |x| {
+                (x & !ACTOR_BIT) as usize >= self.names.len()
+            })
         {
             return Err("context table invalid".into());
         }
