@@ -153,3 +153,64 @@ fn derived_batch_after_reopen_is_unchanged() {
     let id = "indicator--0f1b5b4c-6f5b-4e0c-9b7e-000000000005";
     assert_eq!(s.provenance(id).expect("provenance").len(), 2);
 }
+
+/// A store written before migration 8 (relationship sources in a partial index on `objects`) reads the same graph
+/// after the migration moves them into `edge_src`, and passes its own consistency check.
+#[test]
+fn source_edge_migration_keeps_the_graph() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let sources = {
+        let s = SqliteStore::open(d.path()).expect("open");
+        conformance::lookup_search_graph(&s).expect("graph");
+        let filter = vigil_store::ScanFilter {
+            types: vec!["relationship".into()],
+            ..Default::default()
+        };
+        let mut sources = std::collections::BTreeSet::new();
+        s.scan(&filter, &mut |o| {
+            if let Some(src) = o.object.str("source_ref") {
+                sources.insert(src.to_string());
+            }
+            Ok(())
+        })
+        .expect("scan");
+        assert!(!sources.is_empty(), "the graph has relationships");
+        sources
+    };
+    let related = |s: &SqliteStore| -> Vec<String> {
+        sources
+            .iter()
+            .map(|id| {
+                let mut r: Vec<String> = s
+                    .related(id)
+                    .expect("related")
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "{} {} {} {}",
+                            x.direction, x.relationship_type, x.id, x.relationship_id
+                        )
+                    })
+                    .collect();
+                r.sort();
+                format!("{id}: {r:?}")
+            })
+            .collect()
+    };
+    let before = related(&SqliteStore::open(d.path()).expect("open"));
+    assert!(before.iter().any(|l| l.contains("\"out uses ")), "{before:?}");
+    {
+        // Back to schema 7's layout.
+        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
+        c.execute_batch(
+            "DROP TABLE edge_src;
+             CREATE INDEX objects_src ON objects(src) WHERE src IS NOT NULL AND lk = 0;
+             PRAGMA user_version = 7;",
+        )
+        .expect("downgrade");
+    }
+    let s = SqliteStore::open(d.path()).expect("migrate");
+    assert!(s.schema_version().expect("version") >= 8);
+    assert_eq!(related(&s), before);
+    assert_eq!(s.check().expect("check"), Vec::<String>::new());
+}

@@ -91,8 +91,10 @@ impl SqliteStore {
             tx,
             now: now_micros(),
             fts: Vec::new(),
+            edges: Vec::new(),
         };
         let out = f(&mut w)?;
+        w.flush_edges()?;
         w.stage_fts()?;
         w.tx.execute_batch("INSERT INTO fts (rowid, text) SELECT seq, text FROM temp.fts_pending; DELETE FROM temp.fts_pending;")?;
         w.tx.commit()?;

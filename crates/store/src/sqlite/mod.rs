@@ -172,6 +172,8 @@ struct SqliteTx<'c> {
     now: String,
     /// Search texts waiting to be staged in `temp.fts_pending` (see `index`).
     fts: Vec<(i64, String)>,
+    /// (hashed source, seq) of the relationships written, put into `edge_src` in source order at commit.
+    edges: Vec<(i64, i64)>,
 }
 
 const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json)
@@ -266,6 +268,8 @@ fn edge_ends(p: &Prepared) -> (Option<i64>, Option<i64>) {
 
 /// Rows per multi-row insert into the FTS staging table.
 const FTS_BATCH: usize = 256;
+/// Rows per multi-row insert into `edge_src`.
+const EDGE_ROWS: usize = 256;
 
 impl SqliteTx<'_> {
     /// Inserts a version. For the latest version the unique (hid, lk) index refuses a second latest one:
@@ -374,7 +378,31 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
+    /// Writes the relationship sources gathered in this transaction into `edge_src`, sorted, with multi-row
+    /// inserts: consecutive keys land on the same B-tree pages.
+    fn flush_edges(&mut self) -> Result<(), StoreError> {
+        let mut edges = std::mem::take(&mut self.edges);
+        edges.sort_unstable();
+        edges.dedup();
+        for chunk in edges.chunks(EDGE_ROWS) {
+            let mut sql = String::from("INSERT OR IGNORE INTO edge_src (src, seq) VALUES ");
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
+            }
+            let mut st = self.tx.prepare_cached(&sql)?;
+            for (i, (src, seq)) in chunk.iter().enumerate() {
+                st.raw_bind_parameter(2 * i + 1, src)?;
+                st.raw_bind_parameter(2 * i + 2, seq)?;
+            }
+            st.raw_execute()?;
+        }
+        Ok(())
+    }
+
     fn index(&mut self, seq: i64, p: &Prepared) -> Result<(), StoreError> {
+        if let (Some(src), _) = edge_ends(p) {
+            self.edges.push((src, seq));
+        }
         if !p.search.is_empty() {
             // Staged, and moved into the FTS index in one statement at commit: FTS5 flushes its pending terms at
             // every statement savepoint, so interleaving FTS inserts with other writes costs 3x the ingest time.
@@ -732,7 +760,7 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             let mut out = Vec::new();
             for (dir, sql) in [
-                ("out", "SELECT stix_id, type, json FROM objects WHERE src = ?1 AND lk = 0 AND retired = 0"),
+                ("out", "SELECT o.stix_id, o.type, o.json FROM edge_src e CROSS JOIN objects o ON o.seq = e.seq WHERE e.src = ?1 AND o.lk = 0 AND o.retired = 0"),
                 ("in", "SELECT stix_id, type, json FROM objects WHERE dst = ?1 AND lk = 0 AND retired = 0"),
             ] {
                 let mut st = c.prepare_cached(sql)?;
@@ -893,6 +921,15 @@ impl Store for SqliteStore {
             )?;
             if nolatest > 0 {
                 problems.push(format!("{nolatest} ids with versions but no latest version"));
+            }
+            let unlinked: i64 = c.query_row(
+                "SELECT count(*) FROM objects o WHERE o.src IS NOT NULL AND o.lk = 0
+                   AND NOT EXISTS (SELECT 1 FROM edge_src e WHERE e.src = o.src AND e.seq = o.seq)",
+                [],
+                |r| r.get(0),
+            )?;
+            if unlinked > 0 {
+                problems.push(format!("{unlinked} relationships missing from the source-edge table"));
             }
             Ok(problems)
         })

@@ -195,4 +195,14 @@ pub const MIGRATIONS: &[&str] = &[
     super::delivery::DELIVERY_MIGRATION,
     // 7: dashboard users and sessions.
     super::web::WEB_MIGRATION,
+    // 8: relationships' hashed sources move from a partial index on `objects` to a table of their own, which the
+    // writer fills in source order at the end of each transaction. Each line of an IOC list adds a relationship
+    // whose source is a new indicator: as an index on the rows, every line was one insert at a random place in a
+    // million-entry B-tree; sorted at commit, each page is visited once. Rows of superseded versions stay in the
+    // table and are filtered by `lk = 0` when read, as the partial index did by itself.
+    r#"
+    CREATE TABLE edge_src (src INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (src, seq)) WITHOUT ROWID;
+    INSERT INTO edge_src (src, seq) SELECT src, seq FROM objects WHERE src IS NOT NULL;
+    DROP INDEX objects_src;
+    "#,
 ];
