@@ -1,8 +1,9 @@
 //! Versioned schema migrations. Each entry runs once, in order, inside a transaction; `PRAGMA user_version`
 //! records how far a database has come. Never edit a released migration: add a new one.
 
-// Graph edges are the relationship (and sighting) rows themselves: `src`/`dst` hold the hashed ends, and partial
-// indexes over the latest versions make them the adjacency lists; a superseded version leaves them by itself.
+// Graph edges are the relationship (and sighting) rows themselves: `src`/`dst` hold the hashed ends. A partial index
+// over the latest versions makes `dst` an adjacency list (a superseded version leaves it by itself); sources are
+// listed in `edge_src` (migration 8), read through a join that keeps latest versions only.
 // `seq` is never reused: rows are never deleted, so SQLite's max(rowid)+1 only grows (TAXII paging keys on it).
 // `lk` is 0 for the latest version of an id and NULL for older ones: the one unique index (hid, lk) both finds
 // every version of an id and guarantees a single latest one, so a derived object is stored with one
@@ -202,7 +203,7 @@ pub const MIGRATIONS: &[&str] = &[
     // table and are filtered by `lk = 0` when read, as the partial index did by itself.
     r#"
     CREATE TABLE edge_src (src INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (src, seq)) WITHOUT ROWID;
-    INSERT INTO edge_src (src, seq) SELECT src, seq FROM objects WHERE src IS NOT NULL;
+    INSERT INTO edge_src (src, seq) SELECT src, seq FROM objects WHERE src IS NOT NULL ORDER BY src, seq;
     DROP INDEX objects_src;
     "#,
 ];
