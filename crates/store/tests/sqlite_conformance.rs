@@ -198,7 +198,10 @@ fn source_edge_migration_keeps_the_graph() {
             .collect()
     };
     let before = related(&SqliteStore::open(d.path()).expect("open"));
-    assert!(before.iter().any(|l| l.contains("\"out uses ")), "{before:?}");
+    assert!(
+        before.iter().any(|l| l.contains("\"out uses ")),
+        "{before:?}"
+    );
     {
         // Back to schema 7's layout.
         let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
