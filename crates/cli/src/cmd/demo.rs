@@ -95,10 +95,23 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
             "misp-events-pymisp/tests",
             Options::default(),
         );
-        for wl in ["tranco10k", "public-dns-v4", "google-gcp-ipv4"] {
+        for (wl, what) in [
+            (
+                "tranco10k",
+                "MISP warning list: Tranco top 10,000 domains (allow-list)",
+            ),
+            (
+                "public-dns-v4",
+                "MISP warning list: public DNS resolvers, IPv4 (allow-list)",
+            ),
+            (
+                "google-gcp-ipv4",
+                "MISP warning list: Google Cloud IPv4 ranges (allow-list)",
+            ),
+        ] {
             if s.join(format!("misp-warninglists/lists/{wl}")).is_dir() {
                 steps.push(Step {
-                    what: "MISP warning list",
+                    what,
                     paths: vec![p(&format!("misp-warninglists/lists/{wl}/list.json"))],
                     opts: Options::default(),
                 });
