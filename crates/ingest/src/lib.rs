@@ -854,19 +854,23 @@ impl<'o> RelationshipMaker<'o> {
                 .map(|t| time::sort_key(&t))
                 .unwrap_or_else(|_| self.now.clone());
         }
+        let refs = vec![
+            ("source_ref", src.to_string()),
+            ("target_ref", dst.to_string()),
+        ];
+        let (hid, ends) = Prepared::hashes(&id, "relationship", &refs);
         Prepared {
             id,
             type_: "relationship".into(),
-            refs: vec![
-                ("source_ref", src.to_string()),
-                ("target_ref", dst.to_string()),
-            ],
+            refs,
             version: self.version_now.clone(),
             json,
             search: String::new(),
             keys: Vec::new(),
             tlp: Tlp::from_refs(markings.iter().copied()),
             retired: false,
+            hid,
+            ends,
         }
     }
 

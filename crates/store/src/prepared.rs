@@ -29,6 +29,21 @@ pub struct Prepared {
     pub keys: Vec<(String, i64)>,
     pub tlp: Option<Tlp>,
     pub retired: bool,
+    /// `h64(id)`, and the hashed graph ends (relationships: source and target; sightings: the sighted object).
+    /// The SQLite backend indexes by them; they are computed where the object is prepared (the parsing thread
+    /// of a bulk ingest) rather than by the single writing thread. Build both with [`Prepared::hashes`].
+    pub hid: i64,
+    pub ends: (Option<i64>, Option<i64>),
+}
+
+/// 64-bit FNV-1a of a text: the hash the SQLite backend indexes ids, lookup keys and graph ends by.
+pub fn h64(s: &str) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
 }
 
 impl Prepared {
@@ -64,20 +79,39 @@ impl Prepared {
             "sighting" => &["sighting_of_ref"],
             _ => &[],
         };
+        let refs: Vec<(&'static str, String)> = ref_keys
+            .iter()
+            .filter_map(|k| obj.str(k).map(|v| (*k, v.to_string())))
+            .collect();
+        let (hid, ends) = Prepared::hashes(obj.id(), obj.type_(), &refs);
         Prepared {
             id: obj.id().to_string(),
             type_: obj.type_().to_string(),
-            refs: ref_keys
-                .iter()
-                .filter_map(|k| obj.str(k).map(|v| (*k, v.to_string())))
-                .collect(),
+            refs,
             version: version_key(obj),
             json: obj.to_json(),
             search,
             keys,
             tlp: obj.tlp(),
             retired: obj.revoked() || obj.deprecated(),
+            hid,
+            ends,
         }
+    }
+
+    /// `hid` and `ends` of an object with this id, type and references.
+    pub fn hashes(
+        id: &str,
+        type_: &str,
+        refs: &[(&'static str, String)],
+    ) -> (i64, (Option<i64>, Option<i64>)) {
+        let r = |key: &str| refs.iter().find(|(k, _)| *k == key).map(|(_, v)| h64(v));
+        let ends = match type_ {
+            "relationship" => (r("source_ref"), r("target_ref")),
+            "sighting" => (None, r("sighting_of_ref")),
+            _ => (None, None),
+        };
+        (h64(id), ends)
     }
 
     /// The target of reference `key`, if the object has it.

@@ -33,15 +33,8 @@ pub struct SqliteStore {
     watch: Mutex<Option<Connection>>,
 }
 
-/// FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
-pub(crate) fn h64(s: &str) -> i64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h as i64
-}
+// FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
+pub(crate) use crate::prepared::h64;
 
 fn tlp_rank(t: Tlp) -> i64 {
     t as i64
@@ -235,8 +228,8 @@ fn insert_derived_rows(
 ) -> Result<usize, StoreError> {
     let mut i = 1;
     for p in chunk {
-        let (src, dst) = edge_ends(p);
-        st.raw_bind_parameter(i, h64(&p.id))?;
+        let (src, dst) = p.ends;
+        st.raw_bind_parameter(i, p.hid)?;
         st.raw_bind_parameter(i + 1, p.id.as_str())?;
         st.raw_bind_parameter(i + 2, p.type_.as_str())?;
         st.raw_bind_parameter(i + 3, p.retired)?;
@@ -252,18 +245,6 @@ fn insert_derived_rows(
     st.raw_bind_parameter(i + 3, prov.original_id.as_deref())?;
     st.raw_bind_parameter(i + 4, prov.file.as_deref())?;
     Ok(st.raw_execute()?)
-}
-
-/// The hashed graph ends a version's row carries: relationships' source and target, sightings' object.
-fn edge_ends(p: &Prepared) -> (Option<i64>, Option<i64>) {
-    match p.type_.as_str() {
-        "relationship" => (
-            p.reference("source_ref").map(h64),
-            p.reference("target_ref").map(h64),
-        ),
-        "sighting" => (None, p.reference("sighting_of_ref").map(h64)),
-        _ => (None, None),
-    }
 }
 
 /// Rows per multi-row insert into the FTS staging table.
@@ -282,9 +263,9 @@ impl SqliteTx<'_> {
         prov: &Provenance,
     ) -> Result<Option<i64>, StoreError> {
         let lk: Option<i64> = if latest { Some(0) } else { None };
-        let (src, dst) = edge_ends(p);
+        let (src, dst) = p.ends;
         held(&mut self.insert_stmt, self.conn, || INSERT_VERSION.into())?.execute(params![
-            h64(&p.id),
+            p.hid,
             lk,
             p.id,
             p.type_,
@@ -400,7 +381,7 @@ impl SqliteTx<'_> {
     }
 
     fn index(&mut self, seq: i64, p: &Prepared) -> Result<(), StoreError> {
-        if let (Some(src), _) = edge_ends(p) {
+        if let (Some(src), _) = p.ends {
             self.edges.push((src, seq));
         }
         if !p.search.is_empty() {
