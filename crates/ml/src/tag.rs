@@ -344,9 +344,6 @@ impl Tagger {
     /// each behaviour in it a piece of its own.
     pub fn sentence_clause_probs(&self, s: &str) -> Vec<f32> {
         let mut p = self.sentence_probs(s);
-        if !CLAUSES {
-            return p;
-        }
         let cl = text::clauses(s, CLAUSE_MIN_WORDS);
         let mut pieces: Vec<(usize, usize)> = if cl.len() > 1 { cl.clone() } else { Vec::new() };
         for (a, b) in cl {
@@ -591,8 +588,6 @@ impl Tagger {
 /// Only sentences that read as prose are tagged (hash lists, tables of contents, markup and IOC tables are not
 /// descriptions of behaviour; they used to trigger tags with meaningless evidence).
 const PROSE_ONLY: bool = true;
-/// Sentences are also scored clause by clause ([`Tagger::sentence_clause_probs`]).
-const CLAUSES: bool = true;
 /// Shortest clause (in words) scored on its own: shorter pieces stay with their sentence.
 const CLAUSE_MIN_WORDS: usize = 5;
 /// Words per window of a long clause (chosen on cross-validation: 6, 8, 10, 12, 16, 20 measured).

@@ -249,6 +249,15 @@ fn insert_derived_rows(
     Ok(st.raw_execute()?)
 }
 
+/// `HEAD VALUES (?,?),(?,?)..` with `n` rows of two parameters.
+fn pairs_insert_sql(head: &str, n: usize) -> String {
+    let mut sql = format!("{head} VALUES ");
+    for i in 0..n {
+        sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
+    }
+    sql
+}
+
 /// Rows per multi-row insert into the FTS staging table.
 const FTS_BATCH: usize = 256;
 /// Rows per multi-row insert into `edge_src`.
@@ -330,7 +339,7 @@ impl SqliteTx<'_> {
         };
         let mut claimed = std::collections::HashSet::new();
         for p in chunk {
-            let seq = self.latest_seq(&p.id)?;
+            let seq = self.latest_seq(p.hid)?;
             if seq >= first_new && claimed.insert(seq) {
                 self.index(seq, p)?;
                 out.push(PutOutcome::Added);
@@ -342,12 +351,13 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
-    /// The row of the latest version of a stored id (a derived object's repeat goes there).
-    fn latest_seq(&mut self, id: &str) -> Result<i64, StoreError> {
+    /// The row of the latest version of a stored id, by its hash `Prepared::hid` (a derived object's repeat goes
+    /// there).
+    fn latest_seq(&mut self, hid: i64) -> Result<i64, StoreError> {
         Ok(self
             .tx
             .prepare_cached("SELECT seq FROM objects WHERE hid = ?1 AND lk = 0")?
-            .query_row(params![h64(id)], |r| r.get(0))?)
+            .query_row(params![hid], |r| r.get(0))?)
     }
 
     /// Records a further source of a stored version (the first one is in the version's own row).
@@ -368,10 +378,7 @@ impl SqliteTx<'_> {
         edges.sort_unstable();
         edges.dedup();
         for chunk in edges.chunks(EDGE_ROWS) {
-            let mut sql = String::from("INSERT OR IGNORE INTO edge_src (src, seq) VALUES ");
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
-            }
+            let sql = pairs_insert_sql("INSERT OR IGNORE INTO edge_src (src, seq)", chunk.len());
             let mut st = self.tx.prepare_cached(&sql)?;
             for (i, (src, seq)) in chunk.iter().enumerate() {
                 st.raw_bind_parameter(2 * i + 1, src)?;
@@ -411,10 +418,10 @@ impl SqliteTx<'_> {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.fts);
-        let mut sql = String::from("INSERT OR REPLACE INTO temp.fts_pending (seq, text) VALUES ");
-        for i in 0..rows.len() {
-            sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
-        }
+        let sql = pairs_insert_sql(
+            "INSERT OR REPLACE INTO temp.fts_pending (seq, text)",
+            rows.len(),
+        );
         let mut st = self.tx.prepare_cached(&sql)?;
         let mut i = 1;
         for (seq, text) in &rows {
@@ -479,7 +486,7 @@ impl WriteTx for SqliteTx<'_> {
             if self.insert(p, "", true, prov)?.is_some() {
                 return Ok(PutOutcome::Added);
             }
-            let seq = self.latest_seq(id)?;
+            let seq = self.latest_seq(p.hid)?;
             self.add_provenance(seq, prov)?;
             return Ok(PutOutcome::Unchanged);
         }

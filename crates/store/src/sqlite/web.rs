@@ -57,6 +57,16 @@ const AGES: &[(&str, i64)] = &[
     ("last year", 365),
 ];
 
+/// The FROM and first WHERE terms of a query over relationships whose source (or target) hash is in the JSON
+/// array `?1`: `edge_src` for sources, the partial index `objects_dst` for targets.
+fn links_from(from_source: bool) -> &'static str {
+    if from_source {
+        "edge_src e CROSS JOIN objects o ON o.seq = e.seq WHERE e.src IN (SELECT value FROM json_each(?1))"
+    } else {
+        "objects o INDEXED BY objects_dst WHERE o.dst IN (SELECT value FROM json_each(?1)) AND o.dst IS NOT NULL"
+    }
+}
+
 impl WebStore for SqliteStore {
     fn add_user(
         &self,
@@ -301,11 +311,7 @@ impl WebStore for SqliteStore {
         self.with_reader(|c| {
             // `edge_src` / `dst` hold hashed ends and answer the IN list (the planner would otherwise walk every
             // relationship through the type index: 1.1 s instead of 0.1 s for a million).
-            let from = if from_source {
-                "edge_src e CROSS JOIN objects o ON o.seq = e.seq WHERE e.src IN (SELECT value FROM json_each(?1))"
-            } else {
-                "objects o INDEXED BY objects_dst WHERE o.dst IN (SELECT value FROM json_each(?1)) AND o.dst IS NOT NULL"
-            };
+            let from = links_from(from_source);
             let mut st = c.prepare(&format!(
                 "SELECT o.seq, o.added_at, o.tlp, o.json FROM {from}
                    AND o.lk = 0 AND o.retired = 0 AND o.type = 'relationship' AND {vis} ORDER BY o.seq"
@@ -338,11 +344,7 @@ impl WebStore for SqliteStore {
         let hashes = serde_json::to_string(&by_hash.keys().collect::<Vec<_>>())
             .map_err(|e| StoreError::Aborted(e.to_string()))?;
         self.with_reader(|c| {
-            let from = if from_source {
-                "edge_src e CROSS JOIN objects o ON o.seq = e.seq WHERE e.src IN (SELECT value FROM json_each(?1))"
-            } else {
-                "objects o INDEXED BY objects_dst WHERE o.dst IN (SELECT value FROM json_each(?1)) AND o.dst IS NOT NULL"
-            };
+            let from = links_from(from_source);
             let mut st = c.prepare(&format!(
                 "SELECT o.{col}, substr(o.version, 1, ?2) AS p, count(*) FROM {from}
                    AND o.lk = 0 AND o.retired = 0 AND o.type = 'relationship' AND {vis} GROUP BY o.{col}, p"
