@@ -864,6 +864,7 @@ impl<'o> RelationshipMaker<'o> {
             type_: "relationship".into(),
             refs,
             version: self.version_now.clone(),
+            packed: vigil_store::packed::pack(&json),
             json,
             search: String::new(),
             keys: Vec::new(),
@@ -933,6 +934,7 @@ mod tests {
             let fast = maker.relationship(src, "indicates", dst, &markings);
             let slow = maker.relationship_slow(src, "indicates", dst, &markings);
             assert_eq!(fast.json, slow.json);
+            assert_eq!(fast.packed, slow.packed);
             assert_eq!(fast.id, slow.id);
             assert_eq!(fast.version, slow.version);
             assert_eq!(fast.tlp, slow.tlp);

@@ -9,6 +9,7 @@ pub mod delivery;
 mod error;
 pub mod feeds;
 pub mod members;
+pub mod packed;
 pub mod prepared;
 pub mod sqlite;
 mod types;

@@ -23,6 +23,9 @@ pub struct Prepared {
     /// `modified` as a sortable key ("" for objects without one).
     pub version: String,
     pub json: String,
+    /// `json` as the SQLite backend stores it ([`crate::packed::pack`]), packed where the object is prepared: on the
+    /// parsing thread of a bulk ingest, not the single writing thread.
+    pub packed: Vec<u8>,
     /// Full-text index input ("" when the object is not searched for).
     pub search: String,
     /// Lowercased lookup keys with their kind.
@@ -84,12 +87,14 @@ impl Prepared {
             .filter_map(|k| obj.str(k).map(|v| (*k, v.to_string())))
             .collect();
         let (hid, ends) = Prepared::hashes(obj.id(), obj.type_(), &refs);
+        let json = obj.to_json();
         Prepared {
             id: obj.id().to_string(),
             type_: obj.type_().to_string(),
             refs,
             version: version_key(obj),
-            json: obj.to_json(),
+            packed: crate::packed::pack(&json),
+            json,
             search,
             keys,
             tlp: obj.tlp(),

@@ -318,7 +318,7 @@ impl MemberStore for SqliteStore {
 
     fn get_visible(&self, id: &str, scope: &ReadScope) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
-            let row: Option<(i64, String, Option<i64>, String)> = c
+            let row: Option<(i64, String, Option<i64>, super::StoredJson)> = c
                 .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
                 .query_row(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
@@ -412,7 +412,7 @@ impl MemberStore for SqliteStore {
                         version
                     },
                     added_at,
-                    json: r.get(4)?,
+                    json: r.get::<_, super::StoredJson>(4)?.into(),
                 })
             })?;
             let mut out: Vec<PageRow> = rows.collect::<Result<_, _>>()?;

@@ -152,6 +152,37 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The `json` column of a row: TEXT as rows were first written, or packed ([`crate::packed`]) since schema 9.
+pub(super) struct StoredJson(String);
+
+impl rusqlite::types::FromSql for StoredJson {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        use rusqlite::types::{FromSqlError, ValueRef};
+        match v {
+            ValueRef::Blob(b) => crate::packed::unpack(b)
+                .map(StoredJson)
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(|t| StoredJson(t.to_string()))
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            _ => Err(FromSqlError::InvalidType),
+        }
+    }
+}
+
+impl std::ops::Deref for StoredJson {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<StoredJson> for String {
+    fn from(j: StoredJson) -> String {
+        j.0
+    }
+}
+
 fn now_micros() -> String {
     time::sort_key(&chrono::Utc::now())
 }
@@ -238,7 +269,7 @@ fn insert_derived_rows(
         st.raw_bind_parameter(i + 4, p.tlp.map(tlp_rank))?;
         st.raw_bind_parameter(i + 5, src)?;
         st.raw_bind_parameter(i + 6, dst)?;
-        st.raw_bind_parameter(i + 7, p.json.as_str())?;
+        st.raw_bind_parameter(i + 7, p.packed.as_slice())?;
         i += DERIVED_PARAMS;
     }
     st.raw_bind_parameter(i, now)?;
@@ -290,7 +321,7 @@ impl SqliteTx<'_> {
             prov.file,
             src,
             dst,
-            p.json
+            p.packed
         ])?;
         if self.tx.changes() == 0 {
             return Ok(None);
@@ -490,7 +521,7 @@ impl WriteTx for SqliteTx<'_> {
             self.add_provenance(seq, prov)?;
             return Ok(PutOutcome::Unchanged);
         }
-        let latest: Option<(i64, String, String)> = self
+        let latest: Option<(i64, String, StoredJson)> = self
             .tx
             .prepare_cached(
                 "SELECT seq, version, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0",
@@ -642,7 +673,7 @@ impl Store for SqliteStore {
 
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
-            let row: Option<(i64, String, Option<i64>, String)> = c
+            let row: Option<(i64, String, Option<i64>, StoredJson)> = c
                 .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
                 .query_row(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
@@ -653,7 +684,7 @@ impl Store for SqliteStore {
     fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError> {
         self.with_reader(|c| {
             let mut st = c.prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 ORDER BY version")?;
-            let rows = st.query_map(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)))?;
+            let rows = st.query_map(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, StoredJson>(3)?)))?;
             rows.map(|r| {
                 let (s, a, t, j) = r?;
                 row_to_stored(s, a, t, &j)
@@ -720,7 +751,7 @@ impl Store for SqliteStore {
                  WHERE fts MATCH ?1 AND o.lk = 0 ORDER BY o.retired, rank LIMIT ?2",
             )?;
             let rows = st.query_map(params![fts_query, (limit * 4).max(50) as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, f64>(3)?))
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, StoredJson>(2)?, r.get::<_, f64>(3)?))
             })?;
             let mut hits = Vec::new();
             for row in rows {
@@ -754,7 +785,7 @@ impl Store for SqliteStore {
                 ("in", "SELECT stix_id, type, json FROM objects WHERE dst = ?1 AND lk = 0 AND retired = 0"),
             ] {
                 let mut st = c.prepare_cached(sql)?;
-                let rows = st.query_map(params![h64(id)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+                let rows = st.query_map(params![h64(id)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, StoredJson>(2)?)))?;
                 let mut edges = Vec::new();
                 for row in rows {
                     let (rel_id, ty, json) = row?;
@@ -771,7 +802,7 @@ impl Store for SqliteStore {
                 }
                 let mut far = c.prepare_cached("SELECT json, retired FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?;
                 for (rel_type, other, rel_id) in edges {
-                    let found: Option<(String, bool)> = far.query_row(params![h64(&other), other], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                    let found: Option<(StoredJson, bool)> = far.query_row(params![h64(&other), other], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
                     let (type_, name, external_id) = match found {
                         Some((_, true)) => continue,
                         Some((json, false)) => {
@@ -856,7 +887,7 @@ impl Store for SqliteStore {
             let mut st = c.prepare(&sql)?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
-                let json: String = r.get(3)?;
+                let json: StoredJson = r.get(3)?;
                 f(row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?)?;
             }
             Ok(())

@@ -291,7 +291,7 @@ impl WebStore for SqliteStore {
             let mut st = c.prepare(&sql)?;
             let mut rows = st.query(params_from_iter(args))?;
             while let Some(r) = rows.next()? {
-                let json: String = r.get(3)?;
+                let json: super::StoredJson = r.get(3)?;
                 f(row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?)?;
             }
             Ok(())
@@ -319,7 +319,7 @@ impl WebStore for SqliteStore {
             let mut rows = st.query([&hashes])?;
             let key = if from_source { "source_ref" } else { "target_ref" };
             while let Some(r) = rows.next()? {
-                let json: String = r.get(3)?;
+                let json: super::StoredJson = r.get(3)?;
                 let o = row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?;
                 // The hash matched; the id must too (a collision is not a link of these ends).
                 if o.object.str(key).is_some_and(|id| ends.contains(&id)) {
