@@ -865,7 +865,6 @@ impl<'o> RelationshipMaker<'o> {
             refs,
             version: self.version_now.clone(),
             packed: vigil_store::packed::pack(&json),
-            json,
             search: String::new(),
             keys: Vec::new(),
             tlp: Tlp::from_refs(markings.iter().copied()),
@@ -933,7 +932,10 @@ mod tests {
             let dst = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01";
             let fast = maker.relationship(src, "indicates", dst, &markings);
             let slow = maker.relationship_slow(src, "indicates", dst, &markings);
-            assert_eq!(fast.json, slow.json);
+            assert_eq!(fast.json(), slow.json());
+            assert!(fast
+                .json()
+                .is_ok_and(|j| j.starts_with("{\"type\":\"relationship\"")));
             assert_eq!(fast.packed, slow.packed);
             assert_eq!(fast.id, slow.id);
             assert_eq!(fast.version, slow.version);

@@ -22,9 +22,9 @@ pub struct Prepared {
     pub refs: Vec<(&'static str, String)>,
     /// `modified` as a sortable key ("" for objects without one).
     pub version: String,
-    pub json: String,
-    /// `json` as the SQLite backend stores it ([`crate::packed::pack`]), packed where the object is prepared: on the
-    /// parsing thread of a bulk ingest, not the single writing thread.
+    /// The object's JSON as the SQLite backend stores it ([`crate::packed::pack`]; [`Prepared::json`] unpacks it),
+    /// packed where the object is prepared: on the parsing thread of a bulk ingest, not the single writing thread,
+    /// which then neither packs nor frees the text.
     pub packed: Vec<u8>,
     /// Full-text index input ("" when the object is not searched for).
     pub search: String,
@@ -94,7 +94,6 @@ impl Prepared {
             refs,
             version: version_key(obj),
             packed: crate::packed::pack(&json),
-            json,
             search,
             keys,
             tlp: obj.tlp(),
@@ -117,6 +116,11 @@ impl Prepared {
             _ => (None, None),
         };
         (h64(id), ends)
+    }
+
+    /// The object's JSON text.
+    pub fn json(&self) -> Result<String, crate::packed::UnpackError> {
+        crate::packed::unpack(&self.packed)
     }
 
     /// The target of reference `key`, if the object has it.
