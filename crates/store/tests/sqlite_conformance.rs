@@ -217,3 +217,84 @@ fn source_edge_migration_keeps_the_graph() {
     assert_eq!(related(&s), before);
     assert_eq!(s.check().expect("check"), Vec::<String>::new());
 }
+
+/// Rows stored as TEXT before schema 9 packed them read exactly as packed ones do; a damaged packed value is an
+/// error naming the row (from `check` and from reads), never a panic, and leaves the other rows readable.
+#[test]
+fn text_rows_from_before_packing_and_damaged_rows() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let ids: Vec<String> = {
+        let s = SqliteStore::open(d.path()).expect("open");
+        conformance::lookup_search_graph(&s).expect("graph");
+        let mut ids = Vec::new();
+        s.scan(&vigil_store::ScanFilter::default(), &mut |o| {
+            ids.push(o.object.id().to_string());
+            Ok(())
+        })
+        .expect("scan");
+        ids
+    };
+    assert!(ids.len() > 3, "{ids:?}");
+    let read_all = |s: &SqliteStore| -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                let o = s.get(id).expect("get").expect("present");
+                o.object.to_json()
+            })
+            .collect()
+    };
+    let packed = read_all(&SqliteStore::open(d.path()).expect("open"));
+    let db = d.path().join("vigil.db");
+    {
+        let c = rusqlite::Connection::open(&db).expect("raw open");
+        let blobs: i64 = c
+            .query_row(
+                "SELECT count(*) FROM objects WHERE typeof(json) = 'blob'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert!(blobs > 3, "rows are packed: {blobs}");
+        // Turn every row back into the TEXT a store from before schema 9 holds.
+        let rows: Vec<(i64, Vec<u8>)> = c
+            .prepare("SELECT seq, json FROM objects")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        for (seq, blob) in rows {
+            let text = vigil_store::packed::unpack(&blob).expect("unpack");
+            c.execute(
+                "UPDATE objects SET json = ?2 WHERE seq = ?1",
+                rusqlite::params![seq, text],
+            )
+            .expect("update");
+        }
+    }
+    let s = SqliteStore::open(d.path()).expect("reopen");
+    assert_eq!(read_all(&s), packed);
+    assert_eq!(s.check().expect("check"), Vec::<String>::new());
+    let victim = &ids[0];
+    {
+        let c = rusqlite::Connection::open(&db).expect("raw open");
+        let n = c
+            .execute(
+                "UPDATE objects SET json = x'0140000000ff' WHERE stix_id = ?1",
+                [victim],
+            )
+            .expect("damage");
+        assert!(n >= 1);
+    }
+    let s = SqliteStore::open(d.path()).expect("reopen");
+    let problems = s.check().expect("check");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("1 objects whose JSON does not decode"),
+        "{problems:?}"
+    );
+    assert!(s.get(victim).is_err(), "a damaged row reads as an error");
+    for id in &ids[1..] {
+        assert!(s.get(id).expect("others still read").is_some());
+    }
+}

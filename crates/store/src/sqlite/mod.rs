@@ -952,6 +952,21 @@ impl Store for SqliteStore {
             if unlinked > 0 {
                 problems.push(format!("{unlinked} relationships missing from the source-edge table"));
             }
+            // integrity_check vouches for the pages, not for what a packed value decodes to.
+            let mut st = c.prepare("SELECT seq, json FROM objects")?;
+            let mut rows = st.query([])?;
+            let (mut bad, mut first) = (0u64, Vec::new());
+            while let Some(r) = rows.next()? {
+                if let Err(e) = r.get::<_, StoredJson>(1) {
+                    bad += 1;
+                    if first.len() < 5 {
+                        first.push(format!("seq {}: {e}", r.get::<_, i64>(0)?));
+                    }
+                }
+            }
+            if bad > 0 {
+                problems.push(format!("{bad} objects whose JSON does not decode ({})", first.join("; ")));
+            }
             Ok(problems)
         })
     }
