@@ -1,19 +1,20 @@
 //! Breakdown of the domain model's validation split (inside the training families; the held-out families are
 //! not read): per-family and per-benign-list AUC and the worst-scored names.
-//! `ml_domstudy CORPUS [EPOCHS LR L2 CAP DYN TREES]`
+//! `ml_domstudy CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]`
 use std::collections::BTreeMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let corpus = std::path::PathBuf::from(a.first().ok_or("usage: ml_domstudy CORPUS ...")?);
     let mut p = vigil_ml::domain::Params::default();
-    if a.len() >= 7 {
+    if a.len() >= 8 {
         p.epochs = a[1].parse()?;
         p.lr = a[2].parse()?;
         p.l2 = a[3].parse()?;
         p.per_family_cap = a[4].parse()?;
         p.dyn_dns = a[5] == "1";
         p.stage2_trees = a[6].parse()?;
+        p.words = a[7] == "1";
     }
     let v = vigil_ml::domain::validation_scores(&corpus, p)?;
     let neg: Vec<f64> = v.iter().filter(|s| !s.0.malicious).map(|s| s.1).collect();

@@ -1,6 +1,7 @@
-//! Small gradient-boosted trees (logistic loss) over a few dense features: complete binary trees of fixed depth,
+//! Small gradient-boosted trees (logistic loss) over a few dense features: oblivious trees of fixed depth,
 //! split thresholds from per-feature quantile bins, deterministic (no sampling). Used as the domain model's
-//! second stage, where scoring must stay a few hundred comparisons per name.
+//! second stage, where scoring must stay a small part of a microsecond per name: a tree is `depth`
+//! independent comparisons (no chain of dependent loads).
 
 use crate::artifact::{Reader, Writer};
 use crate::error::{MlError, Result};
@@ -43,54 +44,30 @@ pub struct Trees {
     feat: Vec<u32>,
     thr: Vec<f32>,
     leaf: Vec<f32>,
-    /// (feature, threshold) per level, interleaved for scoring.
-    node: Vec<(u8, f32)>,
 }
 
-/// Most inputs an ensemble may read (a power of two: scoring masks the index).
+/// Most inputs an ensemble may read.
 pub const MAX_FEAT: usize = 32;
 
 impl Trees {
-    fn new(
-        depth: u32,
-        n_feat: u32,
-        base: f32,
-        feat: Vec<u32>,
-        thr: Vec<f32>,
-        leaf: Vec<f32>,
-    ) -> Self {
-        let node = feat.iter().zip(&thr).map(|(f, t)| (*f as u8, *t)).collect();
-        Trees {
-            depth,
-            n_feat,
-            base,
-            feat,
-            thr,
-            leaf,
-            node,
-        }
-    }
-
-    /// Margin (log-odds) of one feature vector.
+    /// Margin (log-odds) of one feature vector (missing inputs read as 0).
     #[inline]
     pub fn margin(&self, x: &[f32]) -> f32 {
-        // Inputs padded to a fixed width: the feature index is masked instead of bounds-checked.
-        let mut xp = [0f32; MAX_FEAT];
-        let m = x.len().min(MAX_FEAT);
-        xp[..m].copy_from_slice(&x[..m]);
-        let mut z = self.base;
         let d = self.depth as usize;
         let leaves = 1usize << d;
-        for (q, lv) in self
-            .node
+        let mut z = self.base;
+        for ((f, th), lv) in self
+            .feat
             .chunks_exact(d)
+            .zip(self.thr.chunks_exact(d))
             .zip(self.leaf.chunks_exact(leaves))
         {
             let mut k = 0usize;
-            for (l, (f, t)) in q.iter().enumerate() {
-                k |= ((xp[*f as usize & (MAX_FEAT - 1)] > *t) as usize) << l;
+            for l in 0..d {
+                let v = x.get(f[l] as usize).copied().unwrap_or(0.0);
+                k |= ((v > th[l]) as usize) << l;
             }
-            z += lv[k & (leaves - 1)];
+            z += lv[k];
         }
         z
     }
@@ -133,7 +110,14 @@ impl Trees {
                 "tree reads a feature it does not have",
             ));
         }
-        Ok(Trees::new(depth, n_feat, base, feat, thr, leaf))
+        Ok(Trees {
+            depth,
+            n_feat,
+            base,
+            feat,
+            thr,
+            leaf,
+        })
     }
 }
 
@@ -253,7 +237,14 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
         tt.extend_from_slice(&thr);
         tl.extend_from_slice(&leaf);
     }
-    Trees::new(depth, n_feat.min(MAX_FEAT) as u32, base, tf, tt, tl)
+    Trees {
+        depth,
+        n_feat: n_feat.min(MAX_FEAT) as u32,
+        base,
+        feat: tf,
+        thr: tt,
+        leaf: tl,
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Malicious-domain scoring from the name alone: hashed character n-grams and label tokens plus a few
 //! shape features (entropy, digit ratio, label structure, TLD), fed to a logistic regression trained here;
-//! a second stage of 30 oblivious boosted trees ([`crate::boost`]) then reads that margin, its parts by feature
-//! group and the dense shape values, fitted on out-of-fold margins (families and benign sites held out by fold).
+//! a second stage of 20 oblivious boosted trees ([`crate::boost`]) then reads that margin, its parts by feature
+//! group, the dense shape values and a segmentation of the registrable label into words of the benign
+//! training names, fitted on out-of-fold margins (families and benign sites held out by fold).
 //!
-//! Scoring allocates nothing and does one pass per n-gram order over the name plus 240 independent
-//! comparisons, which is what keeps it above a million names per second on one core.
+//! Scoring allocates nothing and does one pass per n-gram order over the name, one over the registrable
+//! label's substrings and 160 independent comparisons, which keeps it above a million names per second on
+//! one core.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -63,6 +65,8 @@ pub struct DomainScore {
 pub struct DomainModel {
     header: Header,
     dyns: DynSet,
+    /// Words of the benign training names, for the second stage's segmentation inputs (empty: none).
+    lex: Lexicon,
     w: Vec<f32>,
     /// The sparse weights as i16 times `wq_scale` (half the memory of `w`, so the table stays in cache while
     /// scoring; the error, under 1e-4 of the largest weight, does not move the scores' order measurably).
@@ -134,9 +138,130 @@ impl DynSet {
     }
 }
 
+/// Words of the word table, as u64 (64 KiB).
+const LEX_WORDS_LOG2: u32 = 13;
+/// Shortest and longest word the segmenter looks up, and the longest label it segments.
+const LEX_MIN_WORD: usize = 4;
+const LEX_MAX_WORD: usize = 12;
+const LEX_MAX_LABEL: usize = 32;
+
+/// Words seen in benign training names (maximal letter runs of 4 to 12 letters of every label), as a blocked
+/// Bloom filter (two bits in one u64 per word, about 3% false hits); the registrable label of a name is
+/// segmented into them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lexicon(Vec<u64>);
+
+impl Lexicon {
+    /// Polynomial hash base: a word's hash is sum c_k * P^(len-1-k), so any substring's hash comes from two
+    /// prefix hashes without a chain of dependent steps.
+    const P: u64 = 0x100_0000_01b3;
+
+    fn word_hash(w: &[u8]) -> u64 {
+        w.iter()
+            .fold(0u64, |h, &c| h.wrapping_mul(Self::P).wrapping_add(c as u64))
+    }
+
+    fn build<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut bits = vec![0u64; 1 << LEX_WORDS_LOG2];
+        for d in names {
+            for run in d.split(|c| !c.is_ascii_lowercase()) {
+                if (LEX_MIN_WORD..=LEX_MAX_WORD).contains(&run.len()) {
+                    let (k, m) = Self::slot(Self::word_hash(run));
+                    bits[k] |= m;
+                }
+            }
+        }
+        Lexicon(bits)
+    }
+    #[inline]
+    fn slot(h: u64) -> (usize, u64) {
+        let x = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (
+            (x >> (64 - LEX_WORDS_LOG2)) as usize,
+            (1u64 << (x & 63)) | (1u64 << ((x >> 6) & 63)),
+        )
+    }
+    /// Segments a label into known words (4+ letters) and single letters, covering the most letters with
+    /// the fewest words: (share of letters covered, words used, letters left).
+    fn segment(&self, label: &[u8]) -> [f32; 3] {
+        const POW: [u64; LEX_MAX_WORD + 1] = {
+            let mut t = [1u64; LEX_MAX_WORD + 1];
+            let mut k = 1;
+            while k <= LEX_MAX_WORD {
+                t[k] = t[k - 1].wrapping_mul(Lexicon::P);
+                k += 1;
+            }
+            t
+        };
+        let n = label.len();
+        let letters = label.iter().filter(|c| c.is_ascii_lowercase()).count();
+        if self.0.len() != 1 << LEX_WORDS_LOG2 || n == 0 || n > LEX_MAX_LABEL {
+            return [0.0, 0.0, letters as f32];
+        }
+        // Prefix hashes, and where the run of letters from each position ends.
+        let mut pre = [0u64; LEX_MAX_LABEL + 1];
+        let mut run_end = [0u8; LEX_MAX_LABEL + 1];
+        for (i, &c) in label.iter().enumerate() {
+            pre[i + 1] = pre[i].wrapping_mul(Self::P).wrapping_add(c as u64);
+        }
+        run_end[n] = n as u8;
+        for i in (0..n).rev() {
+            run_end[i] = if label[i].is_ascii_lowercase() {
+                run_end[i + 1]
+            } else {
+                i as u8
+            };
+        }
+        // Every known word's span (bit `len` of hits[start]), then the best cover over them.
+        let mut hits = [0u16; LEX_MAX_LABEL];
+        for i in 0..n {
+            let top = (run_end[i] as usize).min(i + LEX_MAX_WORD);
+            let mut m = 0u16;
+            for j in i + LEX_MIN_WORD..=top {
+                let h = pre[j].wrapping_sub(pre[i].wrapping_mul(POW[j - i]));
+                let (k, b) = Self::slot(h);
+                m |= ((self.0[k & ((1 << LEX_WORDS_LOG2) - 1)] & b == b) as u16) << (j - i);
+            }
+            hits[i] = m;
+        }
+        // best[j] = (letters covered, words) of label[..j]
+        let mut best = [(0u8, 0u8); LEX_MAX_LABEL + 1];
+        let better = |a: (u8, u8), b: (u8, u8)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
+        for i in 0..n {
+            if i > 0 && better(best[i - 1], best[i]) {
+                best[i] = best[i - 1];
+            }
+            let mut m = hits[i];
+            while m != 0 {
+                let len = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let j = i + len;
+                let cand = (best[i].0 + len as u8, best[i].1 + 1);
+                if better(cand, best[j]) {
+                    best[j] = cand;
+                }
+            }
+        }
+        if better(best[n - 1], best[n]) {
+            best[n] = best[n - 1];
+        }
+        let (cov, words) = best[n];
+        [
+            cov as f32 / letters.max(1) as f32,
+            words as f32,
+            letters.saturating_sub(cov as usize) as f32,
+        ]
+    }
+}
+
 /// Calls `f` with the bucket of every sparse feature of a lower-case domain.
 #[inline]
-fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize, usize)) -> [f32; N_SHAPE] {
+fn sparse_features(
+    d: &[u8],
+    dyns: &DynSet,
+    lex: &Lexicon,
+    mut f: impl FnMut(usize, usize),
+) -> [f32; N_SHAPE] {
     // Character 3-, 4- and 5-grams over "^domain$".
     let n = d.len();
     let at = |i: usize| -> u8 {
@@ -283,6 +408,7 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize, usize)) -> 
             f(4, bucket(h));
         }
     }
+    let seg = lex.segment(label);
     [
         sub_labels as f32,
         ln as f32,
@@ -291,12 +417,15 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize, usize)) -> 
         label.iter().filter(|c| **c == b'-').count() as f32,
         is_dyn,
         suffix_len as f32,
+        seg[0],
+        seg[1],
+        seg[2],
     ]
 }
 
 /// Shape values the sparse pass computes on the way (sub-domain labels, registrable label length, sub-domain
 /// part length, digits and hyphens of the registrable label, dynamic-DNS, public-suffix length).
-const N_SHAPE: usize = 7;
+const N_SHAPE: usize = 10;
 /// Inputs of the second stage: the first stage's margin, the dense features and the shape values.
 const N_STAGE: usize = 2 + N_PARTS + N_DENSE + N_SHAPE;
 /// Groups of sparse features whose partial margins the second stage sees: character n-grams of the name,
@@ -470,9 +599,21 @@ impl DomainModel {
                 Some(t)
             }
         };
+        let nl = r.u64()? as usize;
+        if nl > payload.len() / 8 {
+            return Err(MlError::artifact(MODEL, "word table longer than the file"));
+        }
+        let mut lex = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            lex.push(r.u64()?);
+        }
+        if !lex.is_empty() && lex.len() != 1 << LEX_WORDS_LOG2 {
+            return Err(MlError::artifact(MODEL, "word table of another size"));
+        }
         r.finish()?;
         Ok(DomainModel {
             header,
+            lex: Lexicon(lex),
             dyns: DynSet(dyns),
             wq: quantise(&w).0,
             wq_scale: quantise(&w).1,
@@ -501,7 +642,9 @@ impl DomainModel {
     #[inline]
     fn first(&self, d: &[u8]) -> [f32; N_STAGE] {
         let mut parts = [0i32; N_PARTS];
-        let shape = sparse_features(d, &self.dyns, |g, i| parts[g] += self.wq[i] as i32);
+        let shape = sparse_features(d, &self.dyns, &self.lex, |g, i| {
+            parts[g] += self.wq[i] as i32
+        });
         let x = dense_features(d);
         let mut zd = 0f32;
         for (k, xk) in x.iter().enumerate() {
@@ -576,6 +719,10 @@ impl DomainModel {
                 t.write(&mut w);
             }
             None => w.u8(0),
+        }
+        w.u64(self.lex.0.len() as u64);
+        for x in &self.lex.0 {
+            w.u64(*x);
         }
         artifact::seal(&self.header, &w.buf)
     }
@@ -710,6 +857,8 @@ pub struct Params {
     pub dyn_dns: bool,
     /// Trees of the second stage (0: the first stage's margin is the score).
     pub stage2_trees: usize,
+    /// Segment the registrable label into words of the benign training names (second-stage inputs).
+    pub words: bool,
 }
 
 impl Default for Params {
@@ -720,7 +869,8 @@ impl Default for Params {
             l2: 1e-5,
             per_family_cap: PER_FAMILY_CAP,
             dyn_dns: true,
-            stage2_trees: 30,
+            stage2_trees: 20,
+            words: true,
         }
     }
 }
@@ -819,7 +969,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         .map(|s| {
             let d = s.domain.as_bytes();
             let mut idx = Vec::with_capacity(80);
-            sparse_features(d, &dyns, |_, i| idx.push(i as u32));
+            sparse_features(d, &dyns, &Lexicon::default(), |_, i| idx.push(i as u32));
             (idx, dense_features(d), s.malicious)
         })
         .collect();
@@ -899,10 +1049,11 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         dense_scale: scale,
         bias,
         stage2: None,
+        lex: Lexicon::default(),
     }
 }
 
-/// Depth of the second stage's (oblivious) trees and their step; with 30 trees, 240 comparisons per name.
+/// Depth of the second stage's (oblivious) trees and their step; with 20 trees, 160 comparisons per name.
 const STAGE2_DEPTH: u32 = 8;
 const STAGE2_SHRINKAGE: f32 = 0.3;
 
@@ -918,12 +1069,24 @@ fn stack_fold(s: &Sample) -> u64 {
     corpus::stable_hash(&format!("stack:{key}")) % STACK_FOLDS
 }
 
+fn lexicon(train: &[&Sample]) -> Lexicon {
+    Lexicon::build(
+        train
+            .iter()
+            .filter(|s| !s.malicious)
+            .map(|s| s.domain.as_bytes()),
+    )
+}
+
 /// The first stage fitted on all of `train`, and a second stage fitted on out-of-fold first-stage margins
 /// (each fold's margins from a first stage fitted without that fold's families and benign sites).
 fn fit_stacked(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainModel {
     let mut m = fit(train, dyns.clone(), hash, p);
     if p.stage2_trees == 0 {
         return m;
+    }
+    if p.words {
+        m.lex = lexicon(train);
     }
     let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
     let mut rows = vec![0f32; train.len() * N_STAGE];
@@ -934,7 +1097,10 @@ fn fit_stacked(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> Do
             .filter(|(_, f)| **f != k)
             .map(|(s, _)| *s)
             .collect();
-        let mk = fit(&part, dyns.clone(), hash, p);
+        let mut mk = fit(&part, dyns.clone(), hash, p);
+        if p.words {
+            mk.lex = lexicon(&part);
+        }
         for (i, s) in train.iter().enumerate() {
             if folds[i] == k {
                 rows[i * N_STAGE..(i + 1) * N_STAGE]
@@ -1119,16 +1285,38 @@ mod tests {
     }
 
     #[test]
+    fn labels_segment_into_known_words() {
+        let lex = Lexicon::build(["table.com", "place.org", "mats-shop.net"].map(str::as_bytes));
+        assert_eq!(lex.segment(b"tableplacemats"), [1.0, 3.0, 0.0]);
+        // Two unknown letters between words, and a digit run breaks nothing.
+        assert_eq!(lex.segment(b"tablexyplace"), [10.0 / 12.0, 2.0, 2.0]);
+        assert_eq!(lex.segment(b"table42"), [1.0, 1.0, 0.0]);
+        assert_eq!(lex.segment(b"qqqq"), [0.0, 0.0, 4.0]);
+        assert_eq!(lex.segment(b""), [0.0, 0.0, 0.0]);
+        let long = [b'a'; LEX_MAX_LABEL + 1];
+        assert_eq!(lex.segment(&long), [0.0, 0.0, long.len() as f32]);
+        assert_eq!(
+            Lexicon::default().segment(b"tableplacemats"),
+            [0.0, 0.0, 14.0]
+        );
+    }
+
+    #[test]
     fn features_are_stable() {
         let mut a = Vec::new();
         let dy = DynSet::new([".duckdns.org"]);
-        sparse_features(b"evil.com", &dy, |_, i| a.push(i));
+        sparse_features(b"evil.com", &dy, &Lexicon::default(), |_, i| a.push(i));
         let mut b = Vec::new();
-        sparse_features(b"evil.com", &dy, |_, i| b.push(i));
+        sparse_features(b"evil.com", &dy, &Lexicon::default(), |_, i| b.push(i));
         let mut c = Vec::new();
-        sparse_features(b"x.duckdns.org", &dy, |_, i| c.push(i));
+        sparse_features(b"x.duckdns.org", &dy, &Lexicon::default(), |_, i| c.push(i));
         let mut e = Vec::new();
-        sparse_features(b"x.duckdns.org", &DynSet::default(), |_, i| e.push(i));
+        sparse_features(
+            b"x.duckdns.org",
+            &DynSet::default(),
+            &Lexicon::default(),
+            |_, i| e.push(i),
+        );
         assert_eq!(c.len(), e.len() + 1, "the provider feature fires");
         assert_eq!(a, b);
         assert!(a.iter().all(|i| *i < DIM));
