@@ -1,13 +1,14 @@
 //! Domain model settings on the validation split inside the training families (never the held-out ones):
-//! `cargo run --release -p vigil-ml --example ml_domval -- CORPUS EPOCHS LR L2 CAP DYN(0|1)...`
+//! `cargo run --release -p vigil-ml --example ml_domval -- CORPUS EPOCHS LR L2 CAP DYN(0|1) TREES WORDS(0|1)...`
+//! (TREES: second-stage trees, 0 for the first stage alone; WORDS: the word-segmentation inputs).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let corpus = std::path::PathBuf::from(
         a.first()
-            .ok_or("usage: ml_domval CORPUS [EPOCHS LR L2 CAP DYN]...")?,
+            .ok_or("usage: ml_domval CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]...")?,
     );
-    for c in a[1..].chunks(5) {
-        if c.len() < 5 {
+    for c in a[1..].chunks(7) {
+        if c.len() < 7 {
             break;
         }
         let p = vigil_ml::domain::Params {
@@ -16,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             l2: c[2].parse()?,
             per_family_cap: c[3].parse()?,
             dyn_dns: c[4] == "1",
+            stage2_trees: c[5].parse()?,
+            words: c[6] == "1",
         };
         let t0 = std::time::Instant::now();
         let (auc, tpr) = vigil_ml::domain::validate(&corpus, p)?;

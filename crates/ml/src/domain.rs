@@ -1,8 +1,12 @@
 //! Malicious-domain scoring from the name alone: hashed character n-grams and label tokens plus a few
-//! shape features (entropy, digit ratio, label structure, TLD), fed to a logistic regression trained here.
+//! shape features (entropy, digit ratio, label structure, TLD), fed to a logistic regression trained here;
+//! a second stage of 20 oblivious boosted trees ([`crate::boost`]) then reads that margin, its parts by feature
+//! group, the dense shape values and a segmentation of the registrable label into words of the benign
+//! training names, fitted on out-of-fold margins (families and benign sites held out by fold).
 //!
-//! Scoring allocates nothing and does one pass per n-gram order over the name, which is what keeps it above
-//! a million names per second on one core.
+//! Scoring allocates nothing and does one pass per n-gram order over the name, one over the registrable
+//! label's substrings and 160 independent comparisons, which keeps it above a million names per second on
+//! one core.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -10,13 +14,14 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{self, Header, Reader, Writer};
+use crate::boost;
 use crate::corpus;
 use crate::error::{MlError, Result};
 
 /// Artifact model name.
 pub const MODEL: &str = "domain";
 /// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 const BITS: u32 = 18;
 const DIM: usize = 1 << BITS;
 const N_DENSE: usize = 12;
@@ -60,6 +65,8 @@ pub struct DomainScore {
 pub struct DomainModel {
     header: Header,
     dyns: DynSet,
+    /// Words of the benign training names, for the second stage's segmentation inputs (empty: none).
+    lex: Lexicon,
     w: Vec<f32>,
     /// The sparse weights as i16 times `wq_scale` (half the memory of `w`, so the table stays in cache while
     /// scoring; the error, under 1e-4 of the largest weight, does not move the scores' order measurably).
@@ -69,6 +76,8 @@ pub struct DomainModel {
     dense_mean: [f32; N_DENSE],
     dense_scale: [f32; N_DENSE],
     bias: f32,
+    /// Second stage over the first stage's margin and dense shape values (none: the margin is the score).
+    stage2: Option<boost::Trees>,
 }
 
 static EMBEDDED: &[u8] = include_bytes!("../models/domain.vgm");
@@ -129,9 +138,130 @@ impl DynSet {
     }
 }
 
+/// Words of the word table, as u64 (64 KiB).
+const LEX_WORDS_LOG2: u32 = 13;
+/// Shortest and longest word the segmenter looks up, and the longest label it segments.
+const LEX_MIN_WORD: usize = 4;
+const LEX_MAX_WORD: usize = 12;
+const LEX_MAX_LABEL: usize = 32;
+
+/// Words seen in benign training names (maximal letter runs of 4 to 12 letters of every label), as a blocked
+/// Bloom filter (two bits in one u64 per word, about 3% false hits); the registrable label of a name is
+/// segmented into them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lexicon(Vec<u64>);
+
+impl Lexicon {
+    /// Polynomial hash base: a word's hash is sum c_k * P^(len-1-k), so any substring's hash comes from two
+    /// prefix hashes without a chain of dependent steps.
+    const P: u64 = 0x100_0000_01b3;
+
+    fn word_hash(w: &[u8]) -> u64 {
+        w.iter()
+            .fold(0u64, |h, &c| h.wrapping_mul(Self::P).wrapping_add(c as u64))
+    }
+
+    fn build<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut bits = vec![0u64; 1 << LEX_WORDS_LOG2];
+        for d in names {
+            for run in d.split(|c| !c.is_ascii_lowercase()) {
+                if (LEX_MIN_WORD..=LEX_MAX_WORD).contains(&run.len()) {
+                    let (k, m) = Self::slot(Self::word_hash(run));
+                    bits[k] |= m;
+                }
+            }
+        }
+        Lexicon(bits)
+    }
+    #[inline]
+    fn slot(h: u64) -> (usize, u64) {
+        let x = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (
+            (x >> (64 - LEX_WORDS_LOG2)) as usize,
+            (1u64 << (x & 63)) | (1u64 << ((x >> 6) & 63)),
+        )
+    }
+    /// Segments a label into known words (4+ letters) and single letters, covering the most letters with
+    /// the fewest words: (share of letters covered, words used, letters left).
+    fn segment(&self, label: &[u8]) -> [f32; 3] {
+        const POW: [u64; LEX_MAX_WORD + 1] = {
+            let mut t = [1u64; LEX_MAX_WORD + 1];
+            let mut k = 1;
+            while k <= LEX_MAX_WORD {
+                t[k] = t[k - 1].wrapping_mul(Lexicon::P);
+                k += 1;
+            }
+            t
+        };
+        let n = label.len();
+        let letters = label.iter().filter(|c| c.is_ascii_lowercase()).count();
+        if self.0.len() != 1 << LEX_WORDS_LOG2 || n == 0 || n > LEX_MAX_LABEL {
+            return [0.0, 0.0, letters as f32];
+        }
+        // Prefix hashes, and where the run of letters from each position ends.
+        let mut pre = [0u64; LEX_MAX_LABEL + 1];
+        let mut run_end = [0u8; LEX_MAX_LABEL + 1];
+        for (i, &c) in label.iter().enumerate() {
+            pre[i + 1] = pre[i].wrapping_mul(Self::P).wrapping_add(c as u64);
+        }
+        run_end[n] = n as u8;
+        for i in (0..n).rev() {
+            run_end[i] = if label[i].is_ascii_lowercase() {
+                run_end[i + 1]
+            } else {
+                i as u8
+            };
+        }
+        // Every known word's span (bit `len` of hits[start]), then the best cover over them.
+        let mut hits = [0u16; LEX_MAX_LABEL];
+        for i in 0..n {
+            let top = (run_end[i] as usize).min(i + LEX_MAX_WORD);
+            let mut m = 0u16;
+            for j in i + LEX_MIN_WORD..=top {
+                let h = pre[j].wrapping_sub(pre[i].wrapping_mul(POW[j - i]));
+                let (k, b) = Self::slot(h);
+                m |= ((self.0[k & ((1 << LEX_WORDS_LOG2) - 1)] & b == b) as u16) << (j - i);
+            }
+            hits[i] = m;
+        }
+        // best[j] = (letters covered, words) of label[..j]
+        let mut best = [(0u8, 0u8); LEX_MAX_LABEL + 1];
+        let better = |a: (u8, u8), b: (u8, u8)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
+        for i in 0..n {
+            if i > 0 && better(best[i - 1], best[i]) {
+                best[i] = best[i - 1];
+            }
+            let mut m = hits[i];
+            while m != 0 {
+                let len = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let j = i + len;
+                let cand = (best[i].0 + len as u8, best[i].1 + 1);
+                if better(cand, best[j]) {
+                    best[j] = cand;
+                }
+            }
+        }
+        if better(best[n - 1], best[n]) {
+            best[n] = best[n - 1];
+        }
+        let (cov, words) = best[n];
+        [
+            cov as f32 / letters.max(1) as f32,
+            words as f32,
+            letters.saturating_sub(cov as usize) as f32,
+        ]
+    }
+}
+
 /// Calls `f` with the bucket of every sparse feature of a lower-case domain.
 #[inline]
-fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
+fn sparse_features(
+    d: &[u8],
+    dyns: &DynSet,
+    lex: &Lexicon,
+    mut f: impl FnMut(usize, usize),
+) -> [f32; N_SHAPE] {
     // Character 3-, 4- and 5-grams over "^domain$".
     let n = d.len();
     let at = |i: usize| -> u8 {
@@ -152,7 +282,7 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
             }
             h = mix(h, at(i + k));
             if k >= 2 {
-                f(bucket(h ^ (k as u64 + 1)));
+                f(0, bucket(h ^ (k as u64 + 1)));
             }
         }
     }
@@ -165,7 +295,7 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
             for &b in &d[last..i] {
                 h = mix(h, b);
             }
-            f(bucket(h));
+            f(1, bucket(h));
             last = i + 1;
             labels += 1;
         }
@@ -179,8 +309,8 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
     for &b in tld {
         h = mix(h, b);
     }
-    f(bucket(h));
-    f(bucket(0xdead_0000 ^ labels.min(8)));
+    f(1, bucket(h));
+    f(1, bucket(0xdead_0000 ^ labels.min(8)));
     // The public suffix and the registered domain (hosting and dynamic-DNS providers), and n-grams of the
     // registrable label alone, apart from those of the whole name.
     // One public-suffix lookup; the registered domain is the suffix plus the label before it.
@@ -204,14 +334,16 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
     for &b in suffix {
         h = mix(h, b);
     }
-    f(bucket(h));
+    f(2, bucket(h));
     let reg = &d[d.len() - reg_len.min(d.len())..];
     // Under a dynamic-DNS provider (the provider is the public suffix when the PSL lists it, else the
     // registered domain): a host registered in minutes.
     // Only names below the provider are looked up (the provider's own name is an ordinary domain).
+    let mut is_dyn = 0f32;
     for cand in [suffix, reg] {
         if cand.len() < d.len() && cand.contains(&b'.') && dyns.contains(cand) {
-            f(bucket(0xd1d1_50b0));
+            f(2, bucket(0xd1d1_50b0));
+            is_dyn = 1.0;
             break;
         }
     }
@@ -219,7 +351,7 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
     for &b in reg {
         h = mix(h, b);
     }
-    f(bucket(h));
+    f(2, bucket(h));
     let label_end = reg.len().saturating_sub(suffix_len + 1);
     let label = &reg[..label_end];
     let ln = label.len();
@@ -231,7 +363,7 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
             }
             h = mix(h, label[i + k]);
             if k >= 1 {
-                f(bucket(h ^ (k as u64 + 0x40)));
+                f(3, bucket(h ^ (k as u64 + 0x40)));
             }
         }
     }
@@ -239,7 +371,7 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
         .iter()
         .filter(|c| **c == b'.')
         .count() as u64;
-    f(bucket(0xbeef_0000 ^ sub_labels.min(6)));
+    f(4, bucket(0xbeef_0000 ^ sub_labels.min(6)));
     // Crosses of the suffix with the name's shape (a linear model cannot form them itself): what is normal for
     // a `.com` name is not for a `.top` one.
     let mut hs: u64 = 0xc055_0000;
@@ -250,14 +382,55 @@ fn sparse_features(d: &[u8], dyns: &DynSet, mut f: impl FnMut(usize)) {
     let lab_b = (ln as u64 / 3).min(8);
     let digits = label.iter().filter(|c| c.is_ascii_digit()).count().min(3) as u64;
     let hyph = label.iter().filter(|c| **c == b'-').count().min(2) as u64;
-    f(bucket(mix(hs, 1) ^ (len_b << 8)));
-    f(bucket(mix(hs, 2) ^ (sub_labels.min(4) << 8)));
-    f(bucket(mix(hs, 3) ^ (lab_b << 8) ^ (digits << 16)));
-    f(bucket(mix(hs, 4) ^ (hyph << 8) ^ (sub_labels.min(3) << 16)));
-    f(bucket(
-        0xc055_5ab0 ^ (lab_b << 8) ^ (sub_labels.min(4) << 16) ^ (digits << 24),
-    ));
+    f(4, bucket(mix(hs, 1) ^ (len_b << 8)));
+    f(4, bucket(mix(hs, 2) ^ (sub_labels.min(4) << 8)));
+    f(4, bucket(mix(hs, 3) ^ (lab_b << 8) ^ (digits << 16)));
+    f(
+        4,
+        bucket(mix(hs, 4) ^ (hyph << 8) ^ (sub_labels.min(3) << 16)),
+    );
+    f(
+        4,
+        bucket(0xc055_5ab0 ^ (lab_b << 8) ^ (sub_labels.min(4) << 16) ^ (digits << 24)),
+    );
+    let sub = &d[..d.len() - reg.len()];
+    if !sub.is_empty() {
+        // Length of the sub-domain part crossed with the suffix and the registrable label's length, and
+        // 3-grams of the sub-domain part apart from those of the whole name (infrastructure host names).
+        let sub_len = (sub.len() as u64 / 6).min(10);
+        f(4, bucket(mix(hs, 5) ^ (sub_len << 8) ^ (lab_b << 16)));
+        // 3-grams of the sub-domain part, apart from the whole name's.
+        for w in sub.windows(3) {
+            let mut h: u64 = 0x5ab3_0000;
+            for &b in w {
+                h = mix(h, b);
+            }
+            f(4, bucket(h));
+        }
+    }
+    let seg = lex.segment(label);
+    [
+        sub_labels as f32,
+        ln as f32,
+        sub.len() as f32,
+        label.iter().filter(|c| c.is_ascii_digit()).count() as f32,
+        label.iter().filter(|c| **c == b'-').count() as f32,
+        is_dyn,
+        suffix_len as f32,
+        seg[0],
+        seg[1],
+        seg[2],
+    ]
 }
+
+/// Shape values the sparse pass computes on the way (sub-domain labels, registrable label length, sub-domain
+/// part length, digits and hyphens of the registrable label, dynamic-DNS, public-suffix length).
+const N_SHAPE: usize = 10;
+/// Inputs of the second stage: the first stage's margin, the dense features and the shape values.
+const N_STAGE: usize = 2 + N_PARTS + N_DENSE + N_SHAPE;
+/// Groups of sparse features whose partial margins the second stage sees: character n-grams of the name,
+/// label tokens, suffix and registered domain, n-grams of the registrable label, shape crosses.
+const N_PARTS: usize = 5;
 
 /// `c * log2(c)` for c in 0..256.
 static CLOGC: [f32; 256] = {
@@ -413,9 +586,34 @@ impl DomainModel {
         if dyns.windows(2).any(|w| w[0] >= w[1]) {
             return Err(MlError::artifact(MODEL, "dynamic-DNS table is not sorted"));
         }
+        let stage2 = match r.u8()? {
+            0 => None,
+            _ => {
+                let t = boost::Trees::read(&mut r, MODEL)?;
+                if t.n_features() != N_STAGE {
+                    return Err(MlError::artifact(
+                        MODEL,
+                        "second stage reads another number of inputs",
+                    ));
+                }
+                Some(t)
+            }
+        };
+        let nl = r.u64()? as usize;
+        if nl > payload.len() / 8 {
+            return Err(MlError::artifact(MODEL, "word table longer than the file"));
+        }
+        let mut lex = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            lex.push(r.u64()?);
+        }
+        if !lex.is_empty() && lex.len() != 1 << LEX_WORDS_LOG2 {
+            return Err(MlError::artifact(MODEL, "word table of another size"));
+        }
         r.finish()?;
         Ok(DomainModel {
             header,
+            lex: Lexicon(lex),
             dyns: DynSet(dyns),
             wq: quantise(&w).0,
             wq_scale: quantise(&w).1,
@@ -424,6 +622,7 @@ impl DomainModel {
             dense_mean,
             dense_scale,
             bias,
+            stage2,
         })
     }
 
@@ -439,16 +638,38 @@ impl DomainModel {
         &self.header
     }
 
-    fn margin(&self, d: &[u8]) -> f32 {
-        let mut z = self.bias;
-        let mut zs: i32 = 0;
-        sparse_features(d, &self.dyns, |i| zs += self.wq[i] as i32);
-        z += zs as f32 * self.wq_scale;
+    /// First-stage margin and the second stage's inputs.
+    #[inline]
+    fn first(&self, d: &[u8]) -> [f32; N_STAGE] {
+        let mut parts = [0i32; N_PARTS];
+        let shape = sparse_features(d, &self.dyns, &self.lex, |g, i| {
+            parts[g] += self.wq[i] as i32
+        });
         let x = dense_features(d);
+        let mut zd = 0f32;
         for (k, xk) in x.iter().enumerate() {
-            z += self.dense_w[k] * (xk - self.dense_mean[k]) * self.dense_scale[k];
+            zd += self.dense_w[k] * (xk - self.dense_mean[k]) * self.dense_scale[k];
         }
-        z
+        let mut v = [0f32; N_STAGE];
+        let mut z = self.bias + zd;
+        for (g, p) in parts.iter().enumerate() {
+            let pz = *p as f32 * self.wq_scale;
+            v[2 + g] = pz;
+            z += pz;
+        }
+        v[0] = z;
+        v[1] = zd;
+        v[2 + N_PARTS..2 + N_PARTS + N_DENSE].copy_from_slice(&x);
+        v[2 + N_PARTS + N_DENSE..].copy_from_slice(&shape);
+        v
+    }
+
+    fn margin(&self, d: &[u8]) -> f32 {
+        let v = self.first(d);
+        match &self.stage2 {
+            Some(t) => t.margin(&v),
+            None => v[0],
+        }
     }
 
     /// Score in [0, 1] of one domain (case and a trailing dot ignored).
@@ -491,6 +712,17 @@ impl DomainModel {
         w.u64(self.dyns.0.len() as u64);
         for h in &self.dyns.0 {
             w.u64(*h);
+        }
+        match &self.stage2 {
+            Some(t) => {
+                w.u8(1);
+                t.write(&mut w);
+            }
+            None => w.u8(0),
+        }
+        w.u64(self.lex.0.len() as u64);
+        for x in &self.lex.0 {
+            w.u64(*x);
         }
         artifact::seal(&self.header, &w.buf)
     }
@@ -623,6 +855,10 @@ pub struct Params {
     pub per_family_cap: usize,
     /// Use the dynamic-DNS provider feature.
     pub dyn_dns: bool,
+    /// Trees of the second stage (0: the first stage's margin is the score).
+    pub stage2_trees: usize,
+    /// Segment the registrable label into words of the benign training names (second-stage inputs).
+    pub words: bool,
 }
 
 impl Default for Params {
@@ -633,6 +869,8 @@ impl Default for Params {
             l2: 1e-5,
             per_family_cap: PER_FAMILY_CAP,
             dyn_dns: true,
+            stage2_trees: 20,
+            words: true,
         }
     }
 }
@@ -656,13 +894,27 @@ pub fn train_with(corpus: &Path, p: Params) -> Result<DomainModel> {
             .map(|s| s.domain.as_str())
             .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
     );
-    Ok(fit(&train, dyns, hash, p))
+    Ok(fit_stacked(&train, dyns, hash, p))
 }
 
 /// Validation inside the training side only: a quarter of the training families (by a salted stable hash) and
 /// a quarter of the training benign registered domains are set aside, the model is fitted on the rest, and the
 /// ROC AUC and TPR at 1% FPR on the set-aside part are returned. The held-out families are not read.
 pub fn validate(corpus: &Path, p: Params) -> Result<(f64, f64)> {
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for (s, z) in validation_scores(corpus, p)? {
+        if s.malicious {
+            pos.push(z)
+        } else {
+            neg.push(z)
+        }
+    }
+    let (auc, t) = roc(&pos, &neg, &[0.01]);
+    Ok((auc, t[0]))
+}
+
+/// The validation samples of [`validate`] with their margins (for per-family and per-list breakdowns).
+pub fn validation_scores(corpus: &Path, p: Params) -> Result<Vec<(Sample, f64)>> {
     // Validation families are kept whole (as the held-out ones are); the cap applies to the fitted part only.
     let data = dataset_capped(corpus, usize::MAX)?;
     let dyns = if p.dyn_dns {
@@ -689,18 +941,26 @@ pub fn validate(corpus: &Path, p: Params) -> Result<(f64, f64)> {
         *n += 1;
         *n <= p.per_family_cap
     });
-    let m = fit(&train, dyns, [0; 32], p);
-    let (mut pos, mut neg) = (Vec::new(), Vec::new());
-    for s in data.iter().filter(|s| !s.test && val(s)) {
-        let z = m.margin(s.domain.as_bytes()) as f64;
-        if s.malicious {
-            pos.push(z)
-        } else {
-            neg.push(z)
-        }
-    }
-    let (auc, t) = roc(&pos, &neg, &[0.01]);
-    Ok((auc, t[0]))
+    let m = fit_stacked(&train, dyns, [0; 32], p);
+    Ok(data
+        .iter()
+        .filter(|s| !s.test && val(s))
+        .map(|s| (s.clone(), m.margin(s.domain.as_bytes()) as f64))
+        .collect())
+}
+
+/// Class-balanced sample weights (each class weighs half).
+fn sample_weights(train: &[&Sample]) -> Vec<f32> {
+    let npos = train.iter().filter(|s| s.malicious).count().max(1) as f32;
+    let nneg = (train.len() as f32 - npos).max(1.0);
+    let (wpos, wneg) = (
+        train.len() as f32 / (2.0 * npos),
+        train.len() as f32 / (2.0 * nneg),
+    );
+    train
+        .iter()
+        .map(|s| if s.malicious { wpos } else { wneg })
+        .collect()
 }
 
 fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainModel {
@@ -709,7 +969,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         .map(|s| {
             let d = s.domain.as_bytes();
             let mut idx = Vec::with_capacity(80);
-            sparse_features(d, &dyns, |i| idx.push(i as u32));
+            sparse_features(d, &dyns, &Lexicon::default(), |_, i| idx.push(i as u32));
             (idx, dense_features(d), s.malicious)
         })
         .collect();
@@ -730,12 +990,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
             0.0
         };
     }
-    let npos = feats.iter().filter(|f| f.2).count().max(1) as f32;
-    let nneg = (feats.len() as f32 - npos).max(1.0);
-    let (wpos, wneg) = (
-        feats.len() as f32 / (2.0 * npos),
-        feats.len() as f32 / (2.0 * nneg),
-    );
+    let sw = sample_weights(train);
     let mut w = vec![0f32; DIM];
     let mut gsum = vec![0f32; DIM];
     let mut dw = [0f32; N_DENSE];
@@ -761,7 +1016,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
                 z += dw[k] * xs[k];
             }
             let p = 1.0 / (1.0 + (-z).exp());
-            let g = (p - if *y { 1.0 } else { 0.0 }) * if *y { wpos } else { wneg };
+            let g = (p - if *y { 1.0 } else { 0.0 }) * sw[i];
             // AdaGrad: per-feature step sizes, so rare n-grams still learn.
             for &j in idx {
                 let j = j as usize;
@@ -793,7 +1048,76 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         dense_mean: mean,
         dense_scale: scale,
         bias,
+        stage2: None,
+        lex: Lexicon::default(),
     }
+}
+
+/// Depth of the second stage's (oblivious) trees and their step; with 20 trees, 160 comparisons per name.
+const STAGE2_DEPTH: u32 = 8;
+const STAGE2_SHRINKAGE: f32 = 0.3;
+
+/// Folds for the second stage's out-of-fold margins: malicious by family, benign by registered domain.
+const STACK_FOLDS: u64 = 4;
+
+fn stack_fold(s: &Sample) -> u64 {
+    let key = if s.malicious {
+        s.group.clone()
+    } else {
+        crate::extract::registered_domain_of(&s.domain).to_string()
+    };
+    corpus::stable_hash(&format!("stack:{key}")) % STACK_FOLDS
+}
+
+fn lexicon(train: &[&Sample]) -> Lexicon {
+    Lexicon::build(
+        train
+            .iter()
+            .filter(|s| !s.malicious)
+            .map(|s| s.domain.as_bytes()),
+    )
+}
+
+/// The first stage fitted on all of `train`, and a second stage fitted on out-of-fold first-stage margins
+/// (each fold's margins from a first stage fitted without that fold's families and benign sites).
+fn fit_stacked(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainModel {
+    let mut m = fit(train, dyns.clone(), hash, p);
+    if p.stage2_trees == 0 {
+        return m;
+    }
+    if p.words {
+        m.lex = lexicon(train);
+    }
+    let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
+    let mut rows = vec![0f32; train.len() * N_STAGE];
+    for k in 0..STACK_FOLDS {
+        let part: Vec<&Sample> = train
+            .iter()
+            .zip(&folds)
+            .filter(|(_, f)| **f != k)
+            .map(|(s, _)| *s)
+            .collect();
+        let mut mk = fit(&part, dyns.clone(), hash, p);
+        if p.words {
+            mk.lex = lexicon(&part);
+        }
+        for (i, s) in train.iter().enumerate() {
+            if folds[i] == k {
+                rows[i * N_STAGE..(i + 1) * N_STAGE]
+                    .copy_from_slice(&mk.first(s.domain.as_bytes()));
+            }
+        }
+    }
+    let y: Vec<bool> = train.iter().map(|s| s.malicious).collect();
+    let w = sample_weights(train);
+    let bp = boost::BoostParams {
+        trees: p.stage2_trees,
+        depth: STAGE2_DEPTH,
+        shrinkage: STAGE2_SHRINKAGE,
+        ..boost::BoostParams::default()
+    };
+    m.stage2 = Some(boost::fit(&rows, N_STAGE, &y, &w, bp));
+    m
 }
 
 /// Held-out metrics of a domain model.
@@ -942,16 +1266,57 @@ mod tests {
     }
 
     #[test]
+    fn artifact_round_trips_and_an_older_version_is_refused() {
+        let m = DomainModel::embedded().expect("embedded model");
+        assert!(m.stage2.is_some(), "the shipped model has its second stage");
+        let again = DomainModel::from_bytes(&m.to_bytes()).expect("round trip");
+        for d in ["evil-update.top", "www.example.com", "a1b2c3.duckdns.org"] {
+            assert_eq!(m.score(d), again.score(d), "{d}");
+        }
+        let (h, payload) = artifact::open(EMBEDDED, MODEL, MODEL_VERSION).expect("opens");
+        let old = Header {
+            model_version: MODEL_VERSION - 1,
+            ..h
+        };
+        let e = DomainModel::from_bytes(&artifact::seal(&old, payload))
+            .expect_err("older version")
+            .to_string();
+        assert!(e.contains("vigil ml train"), "{e}");
+    }
+
+    #[test]
+    fn labels_segment_into_known_words() {
+        let lex = Lexicon::build(["table.com", "place.org", "mats-shop.net"].map(str::as_bytes));
+        assert_eq!(lex.segment(b"tableplacemats"), [1.0, 3.0, 0.0]);
+        // Two unknown letters between words, and a digit run breaks nothing.
+        assert_eq!(lex.segment(b"tablexyplace"), [10.0 / 12.0, 2.0, 2.0]);
+        assert_eq!(lex.segment(b"table42"), [1.0, 1.0, 0.0]);
+        assert_eq!(lex.segment(b"qqqq"), [0.0, 0.0, 4.0]);
+        assert_eq!(lex.segment(b""), [0.0, 0.0, 0.0]);
+        let long = [b'a'; LEX_MAX_LABEL + 1];
+        assert_eq!(lex.segment(&long), [0.0, 0.0, long.len() as f32]);
+        assert_eq!(
+            Lexicon::default().segment(b"tableplacemats"),
+            [0.0, 0.0, 14.0]
+        );
+    }
+
+    #[test]
     fn features_are_stable() {
         let mut a = Vec::new();
         let dy = DynSet::new([".duckdns.org"]);
-        sparse_features(b"evil.com", &dy, |i| a.push(i));
+        sparse_features(b"evil.com", &dy, &Lexicon::default(), |_, i| a.push(i));
         let mut b = Vec::new();
-        sparse_features(b"evil.com", &dy, |i| b.push(i));
+        sparse_features(b"evil.com", &dy, &Lexicon::default(), |_, i| b.push(i));
         let mut c = Vec::new();
-        sparse_features(b"x.duckdns.org", &dy, |i| c.push(i));
+        sparse_features(b"x.duckdns.org", &dy, &Lexicon::default(), |_, i| c.push(i));
         let mut e = Vec::new();
-        sparse_features(b"x.duckdns.org", &DynSet::default(), |i| e.push(i));
+        sparse_features(
+            b"x.duckdns.org",
+            &DynSet::default(),
+            &Lexicon::default(),
+            |_, i| e.push(i),
+        );
         assert_eq!(c.len(), e.len() + 1, "the provider feature fires");
         assert_eq!(a, b);
         assert!(a.iter().all(|i| *i < DIM));

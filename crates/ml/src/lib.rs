@@ -16,6 +16,7 @@
 pub mod artifact;
 pub mod attack;
 pub mod attribute;
+pub mod boost;
 pub mod corpus;
 pub mod domain;
 pub mod error;
