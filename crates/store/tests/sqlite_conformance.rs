@@ -154,6 +154,78 @@ fn derived_batch_after_reopen_is_unchanged() {
     assert_eq!(s.provenance(id).expect("provenance").len(), 2);
 }
 
+/// Turns a store back into the layout before schema 10: each row's first provenance inline, no `prov_sets`.
+const INLINE_PROVENANCE: &str = "
+    UPDATE objects SET source = (SELECT source FROM prov_sets WHERE id = prov),
+        ingested_at = (SELECT ingested_at FROM prov_sets WHERE id = prov),
+        file = (SELECT file FROM prov_sets WHERE id = prov)
+    WHERE prov IS NOT NULL;
+    ALTER TABLE objects DROP COLUMN prov;
+    DROP TABLE prov_sets;";
+
+/// A store written before schema 10 (provenance inline in each row) reads the same provenance and source counts
+/// after the migration, and rows written after it (through `prov_sets`) sit beside the old ones.
+#[test]
+fn inline_provenance_migration_reads_the_same() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(d.path()).expect("open");
+    conformance::lookup_search_graph(&s).expect("graph");
+    let mut ids = Vec::new();
+    s.scan(&vigil_store::ScanFilter::default(), &mut |o| {
+        ids.push(o.object.id().to_string());
+        Ok(())
+    })
+    .expect("scan");
+    let seen = |s: &SqliteStore| -> (Vec<String>, String) {
+        let provs = ids
+            .iter()
+            .map(|id| format!("{id}: {:?}", s.provenance(id).expect("provenance")))
+            .collect();
+        (provs, format!("{:?}", s.stats().expect("stats").sources))
+    };
+    let before = seen(&s);
+    assert!(
+        before.0.iter().all(|p| p.contains("source: \"")),
+        "{before:?}"
+    );
+    drop(s);
+    {
+        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        c.execute_batch(&format!(
+            "{INLINE_PROVENANCE} PRAGMA user_version = {};",
+            v - 1
+        ))
+        .expect("downgrade");
+    }
+    let s = SqliteStore::open(d.path()).expect("migrate");
+    assert_eq!(seen(&s), before);
+    assert_eq!(s.check().expect("check"), Vec::<String>::new());
+    // A second source of an old-layout row is recorded beside it; its own source again is not.
+    let id = &ids[0];
+    let first = s.provenance(id).expect("provenance");
+    let obj = s.get(id).expect("get").expect("present").object;
+    for (source, n) in [
+        (first[0].source.clone(), first.len()),
+        ("second-feed".to_string(), first.len() + 1),
+    ] {
+        let prov = vigil_model::Provenance {
+            source,
+            ingested_at: "2026-11-30T12:00:00.000Z".into(),
+            original_id: None,
+            file: Some("again.json".into()),
+        };
+        s.write(&mut |tx| {
+            tx.put(&obj, &prov, vigil_store::PutMode::Source)?;
+            Ok(())
+        })
+        .expect("write");
+        assert_eq!(s.provenance(id).expect("provenance").len(), n);
+    }
+}
+
 /// A store written before migration 8 (relationship sources in a partial index on `objects`) reads the same graph
 /// after the migration moves them into `edge_src`, and passes its own consistency check.
 #[test]
@@ -205,11 +277,12 @@ fn source_edge_migration_keeps_the_graph() {
     {
         // Back to schema 7's layout.
         let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
-        c.execute_batch(
-            "DROP TABLE edge_src;
+        c.execute_batch(&format!(
+            "{INLINE_PROVENANCE}
+             DROP TABLE edge_src;
              CREATE INDEX objects_src ON objects(src) WHERE src IS NOT NULL AND lk = 0;
-             PRAGMA user_version = 7;",
-        )
+             PRAGMA user_version = 7;"
+        ))
         .expect("downgrade");
     }
     let s = SqliteStore::open(d.path()).expect("migrate");

@@ -92,6 +92,7 @@ impl SqliteStore {
             now: now_micros(),
             fts: Vec::new(),
             edges: Vec::new(),
+            prov_sets: Vec::new(),
         };
         let out = f(&mut w)?;
         w.flush_edges()?;

@@ -200,10 +200,21 @@ struct SqliteTx<'c> {
     fts: Vec<(i64, String)>,
     /// (hashed source, seq) of the relationships written, put into `edge_src` in source order at commit.
     edges: Vec<(i64, i64)>,
+    /// `prov_sets` ids of the provenances this transaction wrote rows with (see `prov_set`).
+    prov_sets: Vec<(Provenance, i64)>,
 }
 
-const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING";
+// Rows name their first provenance by `prov` (a `prov_sets` row: source, ingest time, file); `source` and
+// `ingested_at` are left empty and `file` NULL. Rows written before schema 10 hold them inline, with `prov` NULL.
+const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', '', ?9, NULL, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING";
+
+/// A row's first provenance, whichever way the row holds it (`o` the row, `ps` its `prov_sets` row joined with
+/// [`PROV_JOIN`]): source, ingest time, file.
+const ROW_SOURCE: &str = "COALESCE(ps.source, o.source)";
+const ROW_INGESTED_AT: &str = "COALESCE(ps.ingested_at, o.ingested_at)";
+const ROW_FILE: &str = "CASE WHEN o.prov IS NULL THEN o.file ELSE ps.file END";
+const PROV_JOIN: &str = "LEFT JOIN prov_sets ps ON ps.id = o.prov";
 
 /// Rows per multi-row insert of derived objects, and the parameters each row binds.
 const DERIVED_ROWS: usize = 64;
@@ -215,10 +226,9 @@ const DERIVED_PARAMS: usize = 8;
 /// otherwise copies every page it touches (measured: the batch was then twice as slow as single-row inserts).
 fn derived_insert_sql(n: usize) -> String {
     let shared = n * DERIVED_PARAMS;
-    let (now, source, at, original, file) =
-        (shared + 1, shared + 2, shared + 3, shared + 4, shared + 5);
+    let (now, original, prov) = (shared + 1, shared + 2, shared + 3);
     let mut sql = String::from(
-        "INSERT OR IGNORE INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json) VALUES ",
+        "INSERT OR IGNORE INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov) VALUES ",
     );
     for r in 0..n {
         let b = r * DERIVED_PARAMS;
@@ -226,7 +236,7 @@ fn derived_insert_sql(n: usize) -> String {
             sql.push(',');
         }
         sql.push_str(&format!(
-            "(?{},0,?{},?{},'',?{},?{},?{now},?{source},?{at},?{original},?{file},?{},?{},?{})",
+            "(?{},0,?{},?{},'',?{},?{},?{now},'','',?{original},NULL,?{},?{},?{},?{prov})",
             b + 1,
             b + 2,
             b + 3,
@@ -258,6 +268,7 @@ fn insert_derived_rows(
     chunk: &[Prepared],
     now: &str,
     prov: &Provenance,
+    prov_set: i64,
 ) -> Result<usize, StoreError> {
     let mut i = 1;
     for p in chunk {
@@ -273,10 +284,8 @@ fn insert_derived_rows(
         i += DERIVED_PARAMS;
     }
     st.raw_bind_parameter(i, now)?;
-    st.raw_bind_parameter(i + 1, prov.source.as_str())?;
-    st.raw_bind_parameter(i + 2, prov.ingested_at.as_str())?;
-    st.raw_bind_parameter(i + 3, prov.original_id.as_deref())?;
-    st.raw_bind_parameter(i + 4, prov.file.as_deref())?;
+    st.raw_bind_parameter(i + 1, prov.original_id.as_deref())?;
+    st.raw_bind_parameter(i + 2, prov_set)?;
     Ok(st.raw_execute()?)
 }
 
@@ -306,6 +315,7 @@ impl SqliteTx<'_> {
     ) -> Result<Option<i64>, StoreError> {
         let lk: Option<i64> = if latest { Some(0) } else { None };
         let (src, dst) = p.ends;
+        let set = self.prov_set(prov)?;
         held(&mut self.insert_stmt, self.conn, || INSERT_VERSION.into())?.execute(params![
             p.hid,
             lk,
@@ -315,13 +325,11 @@ impl SqliteTx<'_> {
             p.retired,
             p.tlp.map(tlp_rank),
             self.now,
-            prov.source,
-            prov.ingested_at,
             prov.original_id,
-            prov.file,
             src,
             dst,
-            p.packed
+            p.packed,
+            set
         ])?;
         if self.tx.changes() == 0 {
             return Ok(None);
@@ -343,14 +351,15 @@ impl SqliteTx<'_> {
         prov: &Provenance,
         out: &mut Vec<PutOutcome>,
     ) -> Result<(), StoreError> {
+        let set = self.prov_set(prov)?;
         let inserted = if chunk.len() == DERIVED_ROWS {
             let st = held(&mut self.derived_stmt, self.conn, || {
                 derived_insert_sql(DERIVED_ROWS)
             })?;
-            insert_derived_rows(st, chunk, &self.now, prov)?
+            insert_derived_rows(st, chunk, &self.now, prov, set)?
         } else {
             let mut st = self.tx.prepare_cached(&derived_insert_sql(chunk.len()))?;
-            insert_derived_rows(&mut st, chunk, &self.now, prov)?
+            insert_derived_rows(&mut st, chunk, &self.now, prov, set)?
         } as i64;
         let last = self.tx.last_insert_rowid();
         if inserted == chunk.len() as i64 {
@@ -391,13 +400,51 @@ impl SqliteTx<'_> {
             .query_row(params![hid], |r| r.get(0))?)
     }
 
+    /// The `prov_sets` row of a provenance's source, ingest time and file, added on first use. A file's rows all
+    /// share one, so each row holds an integer instead of three strings (~45 bytes of a ~320-byte list row).
+    fn prov_set(&mut self, prov: &Provenance) -> Result<i64, StoreError> {
+        let same = |p: &Provenance| {
+            p.source == prov.source && p.ingested_at == prov.ingested_at && p.file == prov.file
+        };
+        if let Some((_, id)) = self.prov_sets.iter().rev().find(|(p, _)| same(p)) {
+            return Ok(*id);
+        }
+        let found: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM prov_sets WHERE source = ?1 AND ingested_at = ?2 AND file IS ?3",
+            )?
+            .query_row(params![prov.source, prov.ingested_at, prov.file], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO prov_sets (source, ingested_at, file) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![prov.source, prov.ingested_at, prov.file])?;
+                self.tx.last_insert_rowid()
+            }
+        };
+        // A transaction meets a handful of provenances (one per file); the list only guards against a caller
+        // that varies them per object.
+        if self.prov_sets.len() >= 64 {
+            self.prov_sets.remove(0);
+        }
+        self.prov_sets.push((prov.clone(), id));
+        Ok(id)
+    }
+
     /// Records a further source of a stored version (the first one is in the version's own row).
     fn add_provenance(&mut self, seq: i64, prov: &Provenance) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "INSERT OR IGNORE INTO provenance (seq, source, ingested_at, original_id, file)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM objects WHERE seq = ?1 AND source = ?2)",
-            )?
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM objects o {PROV_JOIN} WHERE o.seq = ?1 AND {ROW_SOURCE} = ?2)"
+            ))?
             .execute(params![seq, prov.source, prov.ingested_at, prov.original_id, prov.file])?;
         Ok(())
     }
@@ -695,13 +742,14 @@ impl Store for SqliteStore {
 
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
         self.with_reader(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT source, ingested_at, original_id, file FROM objects WHERE hid = ?1 AND stix_id = ?2
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {ROW_SOURCE}, {ROW_INGESTED_AT}, o.original_id, {ROW_FILE} FROM objects o {PROV_JOIN}
+                 WHERE o.hid = ?1 AND o.stix_id = ?2
                  UNION ALL
                  SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
                  WHERE o.hid = ?1 AND o.stix_id = ?2
-                 ORDER BY 2, 1",
-            )?;
+                 ORDER BY 2, 1"
+            ))?;
             let rows = st.query_map(params![h64(id), id], |r| {
                 Ok(Provenance { source: r.get(0)?, ingested_at: r.get(1)?, original_id: r.get(2)?, file: r.get(3)? })
             })?;
@@ -829,12 +877,12 @@ impl Store for SqliteStore {
                 let (t, n) = row?;
                 s.objects.insert(t, n as u64);
             }
-            let mut st = c.prepare_cached(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT source, count(*) FROM (
-                    SELECT seq, source FROM objects WHERE lk = 0 AND retired = 0
+                    SELECT o.seq, {ROW_SOURCE} AS source FROM objects o {PROV_JOIN} WHERE o.lk = 0 AND o.retired = 0
                     UNION SELECT p.seq, p.source FROM provenance p JOIN objects o ON o.seq = p.seq WHERE o.lk = 0 AND o.retired = 0
-                 ) GROUP BY source",
-            )?;
+                 ) GROUP BY source"
+            ))?;
             for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
                 let (t, n) = row?;
                 s.sources.insert(t, n as u64);
@@ -951,6 +999,14 @@ impl Store for SqliteStore {
             )?;
             if unlinked > 0 {
                 problems.push(format!("{unlinked} relationships missing from the source-edge table"));
+            }
+            let lost: i64 = c.query_row(
+                "SELECT count(*) FROM objects o WHERE o.prov IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prov_sets ps WHERE ps.id = o.prov)",
+                [],
+                |r| r.get(0),
+            )?;
+            if lost > 0 {
+                problems.push(format!("{lost} objects whose provenance set is missing"));
             }
             // integrity_check vouches for the pages, not for what a packed value decodes to.
             let mut st = c.prepare("SELECT seq, json FROM objects")?;

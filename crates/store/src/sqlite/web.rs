@@ -224,8 +224,10 @@ impl WebStore for SqliteStore {
             }
             case.push_str(&format!(" ELSE {} END", AGES.len()));
             let mut st = c.prepare(&format!(
-                "SELECT o.type, o.source, COALESCE(o.tlp, {d}), {case} AS b, count(*) FROM objects o
-                 WHERE o.lk = 0 AND o.retired = 0 AND {vis} GROUP BY 1, 2, 3, 4"
+                "SELECT o.type, {}, COALESCE(o.tlp, {d}), {case} AS b, count(*) FROM objects o {}
+                 WHERE o.lk = 0 AND o.retired = 0 AND {vis} GROUP BY 1, 2, 3, 4",
+                super::ROW_SOURCE,
+                super::PROV_JOIN
             ))?;
             let mut buckets = vec![0u64; AGES.len() + 1];
             let rows = st.query_map(params_from_iter(cuts.iter()), |r| {
