@@ -944,6 +944,9 @@ mod tests {
             assert_eq!(fast.keys, slow.keys);
             assert_eq!(fast.search, slow.search);
             assert_eq!(fast.retired, slow.retired);
+            assert_eq!(fast.hid, slow.hid);
+            assert_eq!(fast.ends, slow.ends);
+            assert!(fast.ends.0.is_some() && fast.ends.1.is_some());
         }
     }
 }
