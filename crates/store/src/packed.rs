@@ -59,10 +59,7 @@ pub fn unpack(packed: &[u8]) -> Result<String, UnpackError> {
     let (&tag, body) = packed.split_first().ok_or(UnpackError::Empty)?;
     match tag {
         TAG_LZ4_V1 => {}
-        TAG_PLAIN => {
-            return String::from_utf8(body.to_vec())
-                .map_err(|e| UnpackError::NotUtf8(e.to_string()))
-        }
+        TAG_PLAIN => return text(body.to_vec()),
         _ => return Err(UnpackError::UnknownTag(tag)),
     }
     let (len, block) = body
@@ -87,7 +84,11 @@ pub fn unpack(packed: &[u8]) -> Result<String, UnpackError> {
             "decoded {n} bytes, expected {len}"
         )));
     }
-    String::from_utf8(out).map_err(|e| UnpackError::NotUtf8(e.to_string()))
+    text(out)
+}
+
+fn text(bytes: Vec<u8>) -> Result<String, UnpackError> {
+    String::from_utf8(bytes).map_err(|e| UnpackError::NotUtf8(e.to_string()))
 }
 
 #[cfg(test)]

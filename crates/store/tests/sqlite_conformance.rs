@@ -154,6 +154,17 @@ fn derived_batch_after_reopen_is_unchanged() {
     assert_eq!(s.provenance(id).expect("provenance").len(), 2);
 }
 
+/// The ids of every live object, in store order.
+fn all_ids(s: &SqliteStore) -> Vec<String> {
+    let mut ids = Vec::new();
+    s.scan(&vigil_store::ScanFilter::default(), &mut |o| {
+        ids.push(o.object.id().to_string());
+        Ok(())
+    })
+    .expect("scan");
+    ids
+}
+
 /// Turns a store back into the layout before schema 10: each row's first provenance inline, no `prov_sets`.
 const INLINE_PROVENANCE: &str = "
     UPDATE objects SET source = (SELECT source FROM prov_sets WHERE id = prov),
@@ -170,12 +181,7 @@ fn inline_provenance_migration_reads_the_same() {
     let d = tempfile::tempdir().expect("tempdir");
     let s = SqliteStore::open(d.path()).expect("open");
     conformance::lookup_search_graph(&s).expect("graph");
-    let mut ids = Vec::new();
-    s.scan(&vigil_store::ScanFilter::default(), &mut |o| {
-        ids.push(o.object.id().to_string());
-        Ok(())
-    })
-    .expect("scan");
+    let ids = all_ids(&s);
     let seen = |s: &SqliteStore| -> (Vec<String>, String) {
         let provs = ids
             .iter()
@@ -296,16 +302,10 @@ fn source_edge_migration_keeps_the_graph() {
 #[test]
 fn text_rows_from_before_packing_and_damaged_rows() {
     let d = tempfile::tempdir().expect("tempdir");
-    let ids: Vec<String> = {
+    let ids = {
         let s = SqliteStore::open(d.path()).expect("open");
         conformance::lookup_search_graph(&s).expect("graph");
-        let mut ids = Vec::new();
-        s.scan(&vigil_store::ScanFilter::default(), &mut |o| {
-            ids.push(o.object.id().to_string());
-            Ok(())
-        })
-        .expect("scan");
-        ids
+        all_ids(&s)
     };
     assert!(ids.len() > 3, "{ids:?}");
     let read_all = |s: &SqliteStore| -> Vec<String> {

@@ -92,7 +92,7 @@ impl SqliteStore {
             now: now_micros(),
             fts: Vec::new(),
             edges: Vec::new(),
-            prov_sets: Vec::new(),
+            last_prov: None,
         };
         let out = f(&mut w)?;
         w.flush_edges()?;

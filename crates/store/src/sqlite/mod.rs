@@ -200,8 +200,8 @@ struct SqliteTx<'c> {
     fts: Vec<(i64, String)>,
     /// (hashed source, seq) of the relationships written, put into `edge_src` in source order at commit.
     edges: Vec<(i64, i64)>,
-    /// `prov_sets` ids of the provenances this transaction wrote rows with (see `prov_set`).
-    prov_sets: Vec<(Provenance, i64)>,
+    /// The provenance this transaction last wrote rows with, and its `prov_sets` id (see `prov_set`).
+    last_prov: Option<(Provenance, i64)>,
 }
 
 // Rows name their first provenance by `prov` (a `prov_sets` row: source, ingest time, file); `source` and
@@ -209,12 +209,20 @@ struct SqliteTx<'c> {
 const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', '', ?9, NULL, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING";
 
-/// A row's first provenance, whichever way the row holds it (`o` the row, `ps` its `prov_sets` row joined with
-/// [`PROV_JOIN`]): source, ingest time, file.
-const ROW_SOURCE: &str = "COALESCE(ps.source, o.source)";
-const ROW_INGESTED_AT: &str = "COALESCE(ps.ingested_at, o.ingested_at)";
-const ROW_FILE: &str = "CASE WHEN o.prov IS NULL THEN o.file ELSE ps.file END";
-const PROV_JOIN: &str = "LEFT JOIN prov_sets ps ON ps.id = o.prov";
+/// A row's first source, whichever way the row holds it (`o` the row, `ps` its `prov_sets` row joined with
+/// `prov_join!()`). Macros rather than constants so that statements stay compile-time text (`concat!`): the
+/// further-source check runs for every unchanged line of a re-ingested list.
+macro_rules! row_source {
+    () => {
+        "COALESCE(ps.source, o.source)"
+    };
+}
+macro_rules! prov_join {
+    () => {
+        "LEFT JOIN prov_sets ps ON ps.id = o.prov"
+    };
+}
+pub(super) use {prov_join, row_source};
 
 /// Rows per multi-row insert of derived objects, and the parameters each row binds.
 const DERIVED_ROWS: usize = 64;
@@ -406,7 +414,8 @@ impl SqliteTx<'_> {
         let same = |p: &Provenance| {
             p.source == prov.source && p.ingested_at == prov.ingested_at && p.file == prov.file
         };
-        if let Some((_, id)) = self.prov_sets.iter().rev().find(|(p, _)| same(p)) {
+        // A file's rows all come with one provenance: the last one answers all but the first look-up.
+        if let Some((_, id)) = self.last_prov.as_ref().filter(|(p, _)| same(p)) {
             return Ok(*id);
         }
         let found: Option<i64> = self
@@ -429,23 +438,28 @@ impl SqliteTx<'_> {
                 self.tx.last_insert_rowid()
             }
         };
-        // A transaction meets a handful of provenances (one per file); the list only guards against a caller
-        // that varies them per object.
-        if self.prov_sets.len() >= 64 {
-            self.prov_sets.remove(0);
-        }
-        self.prov_sets.push((prov.clone(), id));
+        self.last_prov = Some((prov.clone(), id));
         Ok(id)
     }
 
     /// Records a further source of a stored version (the first one is in the version's own row).
     fn add_provenance(&mut self, seq: i64, prov: &Provenance) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached(&format!(
+            .prepare_cached(concat!(
                 "INSERT OR IGNORE INTO provenance (seq, source, ingested_at, original_id, file)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM objects o {PROV_JOIN} WHERE o.seq = ?1 AND {ROW_SOURCE} = ?2)"
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM objects o ",
+                prov_join!(),
+                " WHERE o.seq = ?1 AND ",
+                row_source!(),
+                " = ?2)"
             ))?
-            .execute(params![seq, prov.source, prov.ingested_at, prov.original_id, prov.file])?;
+            .execute(params![
+                seq,
+                prov.source,
+                prov.ingested_at,
+                prov.original_id,
+                prov.file
+            ])?;
         Ok(())
     }
 
@@ -742,9 +756,13 @@ impl Store for SqliteStore {
 
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
         self.with_reader(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {ROW_SOURCE}, {ROW_INGESTED_AT}, o.original_id, {ROW_FILE} FROM objects o {PROV_JOIN}
-                 WHERE o.hid = ?1 AND o.stix_id = ?2
+            let mut st = c.prepare_cached(concat!(
+                "SELECT ",
+                row_source!(),
+                ", COALESCE(ps.ingested_at, o.ingested_at), o.original_id,
+                 CASE WHEN o.prov IS NULL THEN o.file ELSE ps.file END FROM objects o ",
+                prov_join!(),
+                " WHERE o.hid = ?1 AND o.stix_id = ?2
                  UNION ALL
                  SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
                  WHERE o.hid = ?1 AND o.stix_id = ?2
@@ -877,9 +895,12 @@ impl Store for SqliteStore {
                 let (t, n) = row?;
                 s.objects.insert(t, n as u64);
             }
-            let mut st = c.prepare_cached(&format!(
-                "SELECT source, count(*) FROM (
-                    SELECT o.seq, {ROW_SOURCE} AS source FROM objects o {PROV_JOIN} WHERE o.lk = 0 AND o.retired = 0
+            let mut st = c.prepare_cached(concat!(
+                "SELECT source, count(*) FROM (SELECT o.seq, ",
+                row_source!(),
+                " AS source FROM objects o ",
+                prov_join!(),
+                " WHERE o.lk = 0 AND o.retired = 0
                     UNION SELECT p.seq, p.source FROM provenance p JOIN objects o ON o.seq = p.seq WHERE o.lk = 0 AND o.retired = 0
                  ) GROUP BY source"
             ))?;
@@ -971,42 +992,35 @@ impl Store for SqliteStore {
             if ic != "ok" {
                 problems.push(format!("integrity_check: {ic}"));
             }
-            let multi: i64 = c.query_row(
-                "SELECT count(*) FROM (SELECT hid FROM objects WHERE lk = 0 GROUP BY hid HAVING count(*) > 1)",
-                [],
-                |r| r.get(0),
-            )?;
-            if multi > 0 {
-                problems.push(format!("{multi} ids with more than one latest version"));
-            }
-            let orphans: i64 = c.query_row("SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.seq = p.seq)", [], |r| r.get(0))?;
-            if orphans > 0 {
-                problems.push(format!("{orphans} provenance rows without an object"));
-            }
-            let nolatest: i64 = c.query_row(
-                "SELECT count(*) FROM (SELECT DISTINCT hid FROM objects WHERE lk IS NULL) h WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.hid = h.hid AND o.lk = 0)",
-                [],
-                |r| r.get(0),
-            )?;
-            if nolatest > 0 {
-                problems.push(format!("{nolatest} ids with versions but no latest version"));
-            }
-            let unlinked: i64 = c.query_row(
-                "SELECT count(*) FROM objects o WHERE o.src IS NOT NULL AND o.lk = 0
-                   AND NOT EXISTS (SELECT 1 FROM edge_src e WHERE e.src = o.src AND e.seq = o.seq)",
-                [],
-                |r| r.get(0),
-            )?;
-            if unlinked > 0 {
-                problems.push(format!("{unlinked} relationships missing from the source-edge table"));
-            }
-            let lost: i64 = c.query_row(
-                "SELECT count(*) FROM objects o WHERE o.prov IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prov_sets ps WHERE ps.id = o.prov)",
-                [],
-                |r| r.get(0),
-            )?;
-            if lost > 0 {
-                problems.push(format!("{lost} objects whose provenance set is missing"));
+            // Each invariant as a query counting what breaks it, with what to call the count.
+            const INVARIANTS: &[(&str, &str)] = &[
+                (
+                    "SELECT count(*) FROM (SELECT hid FROM objects WHERE lk = 0 GROUP BY hid HAVING count(*) > 1)",
+                    "ids with more than one latest version",
+                ),
+                (
+                    "SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.seq = p.seq)",
+                    "provenance rows without an object",
+                ),
+                (
+                    "SELECT count(*) FROM (SELECT DISTINCT hid FROM objects WHERE lk IS NULL) h WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.hid = h.hid AND o.lk = 0)",
+                    "ids with versions but no latest version",
+                ),
+                (
+                    "SELECT count(*) FROM objects o WHERE o.src IS NOT NULL AND o.lk = 0
+                       AND NOT EXISTS (SELECT 1 FROM edge_src e WHERE e.src = o.src AND e.seq = o.seq)",
+                    "relationships missing from the source-edge table",
+                ),
+                (
+                    "SELECT count(*) FROM objects o WHERE o.prov IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prov_sets ps WHERE ps.id = o.prov)",
+                    "objects whose provenance set is missing",
+                ),
+            ];
+            for (sql, what) in INVARIANTS {
+                let n: i64 = c.query_row(sql, [], |r| r.get(0))?;
+                if n > 0 {
+                    problems.push(format!("{n} {what}"));
+                }
             }
             // integrity_check vouches for the pages, not for what a packed value decodes to.
             let mut st = c.prepare("SELECT seq, json FROM objects")?;

@@ -226,8 +226,8 @@ impl WebStore for SqliteStore {
             let mut st = c.prepare(&format!(
                 "SELECT o.type, {}, COALESCE(o.tlp, {d}), {case} AS b, count(*) FROM objects o {}
                  WHERE o.lk = 0 AND o.retired = 0 AND {vis} GROUP BY 1, 2, 3, 4",
-                super::ROW_SOURCE,
-                super::PROV_JOIN
+                super::row_source!(),
+                super::prov_join!()
             ))?;
             let mut buckets = vec![0u64; AGES.len() + 1];
             let rows = st.query_map(params_from_iter(cuts.iter()), |r| {
