@@ -1,4 +1,5 @@
-//! The ingestion pipeline: PATHs -> input framing -> format readers -> store, one transaction per file.
+//! The ingestion pipeline: PATHs -> input framing -> format readers -> store, committed per file and per part
+//! of a large file (`COMMIT_EVERY`).
 //!
 //! Owns the rules that need the store: TLP defaults (explicit `--tlp`, public references CLEAR, the rest left
 //! unmarked for the operator's default), dangling-reference checks on relationships and sightings, and the
@@ -26,6 +27,11 @@ const BATCH: usize = 512;
 const PIPELINE_DEPTH: usize = 8;
 /// Derived objects written together (see `FileWriter::put_owned`).
 const DERIVED_BATCH: usize = 256;
+/// Objects between commit points of one file (see `WriteTx::commit_point`): a large file is stored in parts
+/// whose WAL the store copies into the database in the background while the next part is written. The 1M list
+/// ran in 8.9 s with 300,000, 9.2 s with 150,000 and 9.5 s in one transaction (three alternated runs each);
+/// shorter parts rewrite the hot index pages into the WAL more often.
+const COMMIT_EVERY: u64 = 262_144;
 /// Most ids remembered per file for reference checks (the rest are checked in the database).
 const WRITTEN_MAX: usize = 200_000;
 /// Items between two progress reports.
@@ -344,6 +350,9 @@ impl Run<'_> {
         // Two stages: this thread reads, parses and prepares objects (JSON, search text, keys); a second thread
         // holds the write transaction and only runs SQL. A bounded channel keeps memory flat.
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Msg>>(PIPELINE_DEPTH);
+        // Written objects go back to the reading thread to be freed there: freeing memory another thread
+        // allocated is slower, and the writing thread is the bottleneck (~4% of its time on a 1M-line list).
+        let (trash_sender, trash) = std::sync::mpsc::channel::<Vec<Prepared>>();
         let shared = std::sync::Mutex::new(Report::default());
         let published: std::sync::Mutex<Option<ResolvedLink>> = std::sync::Mutex::new(None);
         let mut parser_links = ParserLinks {
@@ -372,10 +381,12 @@ impl Run<'_> {
                         file: file.clone(),
                         maker: RelationshipMaker::new(opts, public, &now),
                         derived: Vec::new(),
+                        done: Vec::new(),
                         last_link: None,
                         published,
                     };
                     let mut n = 0u64;
+                    let mut next_commit = COMMIT_EVERY;
                     for batch in receiver.iter() {
                         for m in batch {
                             w.msg(m)?;
@@ -385,6 +396,15 @@ impl Run<'_> {
                                     s.clone_from(&w.report);
                                 }
                             }
+                        }
+                        if n >= next_commit {
+                            w.flush_derived()?;
+                            w.tx.commit_point()?;
+                            next_commit = n + COMMIT_EVERY;
+                        }
+                        if !w.done.is_empty() {
+                            // The reading thread may have finished: then they are freed here after all.
+                            let _ = trash_sender.send(std::mem::take(&mut w.done));
                         }
                     }
                     w.finish()?;
@@ -409,6 +429,9 @@ impl Run<'_> {
                     sender
                         .send(full)
                         .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;
+                    while let Ok(done) = trash.try_recv() {
+                        drop(done);
+                    }
                 }
                 n += 1;
                 if n.is_multiple_of(PROGRESS_EVERY) {
@@ -487,6 +510,8 @@ struct FileWriter<'t, 'o> {
     maker: RelationshipMaker<'o>,
     /// Derived objects waiting to be written together (see `put_owned`).
     derived: Vec<Prepared>,
+    /// Derived objects written, to be freed by the reading thread.
+    done: Vec<Prepared>,
     /// The last resolved link, also published to the parsing thread (see `ResolvedLink`).
     last_link: Option<ResolvedLink>,
     published: &'t std::sync::Mutex<Option<ResolvedLink>>,
@@ -625,7 +650,7 @@ impl FileWriter<'_, '_> {
             return Ok(());
         }
         let outs = self.tx.put_derived_batch(&self.derived, &self.prov)?;
-        self.derived.clear();
+        self.done.append(&mut self.derived);
         for out in outs {
             self.report.count(out);
         }

@@ -66,6 +66,12 @@ pub trait WriteTx {
     fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError>;
     /// Replaces a warning list (by name).
     fn put_warninglist(&mut self, wl: &WarningList) -> Result<PutOutcome, StoreError>;
+    /// Commits what was written so far and goes on in a new transaction of the same write. A long bulk write
+    /// calls it between whole objects now and then: what was committed survives a crash, and the backend may
+    /// move committed data to its final place in the background meanwhile. A backend that cannot does nothing.
+    fn commit_point(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The persisted knowledge base.

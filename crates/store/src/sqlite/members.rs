@@ -93,12 +93,17 @@ impl SqliteStore {
             fts: Vec::new(),
             edges: Vec::new(),
             last_prov: None,
+            bg: None,
         };
-        let out = f(&mut w)?;
-        w.flush_edges()?;
-        w.stage_fts()?;
-        w.tx.execute_batch("INSERT INTO fts (rowid, text) SELECT seq, text FROM temp.fts_pending; DELETE FROM temp.fts_pending;")?;
-        w.tx.commit()?;
+        let out = match f(&mut w) {
+            Ok(out) => out,
+            Err(e) => {
+                // Rolled back when `w` drops; the writer connection checkpoints on its own again first.
+                let _ = w.stop_bg();
+                return Err(e);
+            }
+        };
+        w.finish()?;
         Ok(out)
     }
 

@@ -202,6 +202,61 @@ struct SqliteTx<'c> {
     edges: Vec<(i64, i64)>,
     /// The provenance this transaction last wrote rows with, and its `prov_sets` id (see `prov_set`).
     last_prov: Option<(Provenance, i64)>,
+    /// The background checkpointer of a write that made commit points (see `commit_point`).
+    bg: Option<Checkpointer>,
+}
+
+/// Copies committed WAL frames into the database file on a thread of its own while the writer goes on.
+///
+/// A bulk write that commits now and then (`WriteTx::commit_point`) would otherwise checkpoint in the writer:
+/// SQLite's automatic checkpoint runs inside `COMMIT`, and one transaction per file leaves the whole file's WAL
+/// (700 MB for the 1M-indicator list) to be copied after the last row, on the writer, while the other core idles.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Self, StoreError> {
+        let conn = open_conn(path)?;
+        let (wake, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("vigil-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // Several commits may have come and gone: one checkpoint takes them all.
+                    while rx.try_recv().is_ok() {}
+                    // PASSIVE never waits for the writer. A failure only means the frames stay in the WAL, where
+                    // the writer's own checkpoint at the end of the write (or the next one) copies them.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|e| StoreError::Db(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.send(());
+        }
+    }
+
+    /// Lets the last checkpoint finish and closes its connection.
+    fn stop(&mut self) {
+        self.wake = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 // Rows name their first provenance by `prov` (a `prov_sets` row: source, ingest time, file); `source` and
@@ -555,7 +610,57 @@ impl SqliteTx<'_> {
     }
 }
 
+impl SqliteTx<'_> {
+    /// Everything the transaction still holds in memory goes to its tables: relationship sources and the search
+    /// index, so that a commit leaves a store that `check` accepts.
+    fn flush_all(&mut self) -> Result<(), StoreError> {
+        self.flush_edges()?;
+        self.stage_fts()?;
+        self.tx.execute_batch(
+            "INSERT INTO fts (rowid, text) SELECT seq, text FROM temp.fts_pending; DELETE FROM temp.fts_pending;",
+        )?;
+        Ok(())
+    }
+
+    /// Stops the checkpoint thread of a write that made commit points, after its last checkpoint, and gives the
+    /// checkpointing back to SQLite's automatic checkpoint on the writer connection.
+    pub(super) fn stop_bg(&mut self) -> Result<(), StoreError> {
+        if let Some(mut bg) = self.bg.take() {
+            bg.stop();
+            self.conn.execute_batch("PRAGMA wal_autocheckpoint=1000")?;
+        }
+        Ok(())
+    }
+
+    /// Commits the transaction (the commit copies whatever the checkpoint thread had not).
+    pub(super) fn finish(mut self) -> Result<(), StoreError> {
+        let flushed = self.flush_all();
+        self.stop_bg()?;
+        flushed?;
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
 impl WriteTx for SqliteTx<'_> {
+    fn commit_point(&mut self) -> Result<(), StoreError> {
+        self.flush_all()?;
+        if self.bg.is_none() {
+            // The checkpoint thread takes over from SQLite's automatic checkpoint for the rest of this write.
+            let path = self.conn.path().map(PathBuf::from).unwrap_or_default();
+            self.tx.execute_batch("PRAGMA wal_autocheckpoint=0")?;
+            self.bg = Some(Checkpointer::start(&path)?);
+        }
+        // Statements held across the commit must not be mid-step; they are reset after every use.
+        self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+        // Objects of the next part are added when it starts (TAXII's added_after sees them in commit order).
+        self.now = now_micros();
+        if let Some(bg) = &self.bg {
+            bg.wake();
+        }
+        Ok(())
+    }
+
     fn put(
         &mut self,
         obj: &StixObject,
@@ -1039,5 +1144,72 @@ impl Store for SqliteStore {
             }
             Ok(problems)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PutMode, Store};
+
+    fn tool(i: usize) -> StixObject {
+        let v = serde_json::json!({"type": "tool", "spec_version": "2.1",
+            "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
+            "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool number {i}")});
+        StixObject::from_value(v).expect("fixture")
+    }
+
+    fn prov() -> Provenance {
+        Provenance {
+            source: "test".into(),
+            ingested_at: "2026-01-01T00:00:00Z".into(),
+            original_id: None,
+            file: None,
+        }
+    }
+
+    fn autocheckpoint(s: &SqliteStore) -> i64 {
+        let w = s.writer.lock().expect("writer");
+        w.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .expect("pragma")
+    }
+
+    #[test]
+    fn commit_points_make_parts_durable_and_visible() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Db(e.to_string()))?;
+        let s = SqliteStore::open(dir.path())?;
+        let other = SqliteStore::open(dir.path())?;
+        let r = s.write(&mut |tx| {
+            tx.put(&tool(1), &prov(), PutMode::Source)?;
+            tx.commit_point()?;
+            // committed: another connection sees it, with its search text, while the write goes on
+            assert!(other.get(tool(1).id())?.is_some());
+            assert_eq!(other.search("number", 10)?.len(), 1);
+            tx.put(&tool(2), &prov(), PutMode::Source)?;
+            tx.commit_point()?;
+            tx.put(&tool(3), &prov(), PutMode::Source)?;
+            assert!(other.get(tool(3).id())?.is_none(), "not committed yet");
+            Err(StoreError::Aborted("test".into()))
+        });
+        assert!(r.is_err());
+        // the parts before the last commit point stay, the rest is rolled back
+        assert!(s.get(tool(1).id())?.is_some());
+        assert!(s.get(tool(2).id())?.is_some());
+        assert!(s.get(tool(3).id())?.is_none());
+        assert_eq!(s.search("number", 10)?.len(), 2);
+        assert!(s.check()?.is_empty(), "{:?}", s.check()?);
+        // the writer checkpoints on its own again after a failed write ...
+        assert_eq!(autocheckpoint(&s), 1000);
+        // ... and after a successful one
+        s.write(&mut |tx| {
+            tx.put(&tool(3), &prov(), PutMode::Source)?;
+            tx.commit_point()?;
+            tx.put(&tool(4), &prov(), PutMode::Source)?;
+            Ok(())
+        })?;
+        assert_eq!(autocheckpoint(&s), 1000);
+        assert_eq!(s.search("number", 10)?.len(), 4);
+        assert!(s.check()?.is_empty(), "{:?}", s.check()?);
+        Ok(())
     }
 }
