@@ -165,6 +165,119 @@ fn all_ids(s: &SqliteStore) -> Vec<String> {
     ids
 }
 
+/// Turns a store back into the layout before schema 11: when a row was added as text in `added_at`, no `added`.
+const TEXT_ADDED_AT: &str = "
+    UPDATE objects SET added_at = strftime('%Y-%m-%dT%H:%M:%S', added / 1000000, 'unixepoch')
+        || printf('.%06dZ', added % 1000000) WHERE added IS NOT NULL;
+    ALTER TABLE objects DROP COLUMN added;";
+
+fn page_after(s: &SqliteStore, added_after: Option<String>) -> Vec<(String, String)> {
+    use vigil_store::members::{MemberStore, PageQuery, PageSource, ReadScope, VersionSel};
+    let q = PageQuery {
+        source: PageSource::Shared {
+            tlp_min: vigil_model::Tlp::Clear,
+            tlp_max: vigil_model::Tlp::Red,
+        },
+        scope: ReadScope {
+            all: true,
+            open_max: None,
+            member: None,
+            default_tlp: vigil_model::Tlp::Amber,
+        },
+        after_seq: 0,
+        added_after,
+        types: vec![],
+        ids: vec![],
+        versions: VersionSel::All,
+        limit: 1000,
+    };
+    let page = s.page(&q).expect("page");
+    page.rows.into_iter().map(|r| (r.id, r.added_at)).collect()
+}
+
+/// A store written before schema 11 (when a row was added as text) reads the same times after the migration, and
+/// TAXII's `added_after` splits old and new rows at the right place.
+#[test]
+fn added_time_migration_reads_the_same() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(d.path()).expect("open");
+    conformance::lookup_search_graph(&s).expect("graph");
+    let before = page_after(&s, None);
+    assert!(!before.is_empty());
+    for (_, at) in &before {
+        // the form `time::sort_key` writes: microseconds, Z
+        assert_eq!((at.len(), &at[19..20], &at[26..]), (27, ".", "Z"), "{at}");
+    }
+    let gets: Vec<String> = before
+        .iter()
+        .map(|(id, _)| s.versions(id).expect("versions")[0].added_at.clone())
+        .collect();
+    drop(s);
+    {
+        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        c.execute_batch(&format!("{TEXT_ADDED_AT} PRAGMA user_version = {};", v - 1))
+            .expect("downgrade");
+        let text: i64 = c
+            .query_row(
+                "SELECT count(*) FROM objects WHERE length(added_at) = 27",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(text as usize, before.len());
+    }
+    let s = SqliteStore::open(d.path()).expect("migrate");
+    assert_eq!(page_after(&s, None), before);
+    let gets_after: Vec<String> = before
+        .iter()
+        .map(|(id, _)| s.versions(id).expect("versions")[0].added_at.clone())
+        .collect();
+    assert_eq!(gets_after, gets);
+    assert_eq!(s.check().expect("check"), Vec::<String>::new());
+    // rows added now (as microseconds) come after every old row (as text), and `added_after` tells them apart
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    for i in 0..3 {
+        let tool = vigil_model::StixObject::from_value(serde_json::json!({"type": "tool",
+            "spec_version": "2.1", "id": format!("tool--7d3e4c1a-0000-4000-8000-00000000000{i}"),
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "new"}))
+        .expect("tool");
+        let prov = vigil_model::Provenance {
+            source: "new".into(),
+            ingested_at: "2026-11-30T12:00:00.000Z".into(),
+            original_id: None,
+            file: None,
+        };
+        s.write(&mut |tx| {
+            tx.put(&tool, &prov, vigil_store::PutMode::Source)?;
+            Ok(())
+        })
+        .expect("write");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let all = page_after(&s, None);
+    assert!(all.len() > before.len());
+    let last_old = before.iter().map(|(_, at)| at.clone()).max().expect("rows");
+    let newer = page_after(&s, Some(last_old.clone()));
+    assert_eq!(newer, all[before.len()..].to_vec());
+    assert!(newer.iter().all(|(_, at)| *at > last_old));
+    // and between two new rows: strictly after the first
+    let first_new = newer[0].1.clone();
+    let after_first: Vec<_> = all
+        .iter()
+        .filter(|(_, at)| *at > first_new)
+        .cloned()
+        .collect();
+    assert_eq!(page_after(&s, Some(first_new)), after_first);
+    // an instant before everything keeps everything
+    assert_eq!(
+        page_after(&s, Some("2000-01-01T00:00:00.000000Z".into())),
+        all
+    );
+}
+
 /// Turns a store back into the layout before schema 10: each row's first provenance inline, no `prov_sets`.
 const INLINE_PROVENANCE: &str = "
     UPDATE objects SET source = (SELECT source FROM prov_sets WHERE id = prov),
@@ -201,8 +314,8 @@ fn inline_provenance_migration_reads_the_same() {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         c.execute_batch(&format!(
-            "{INLINE_PROVENANCE} PRAGMA user_version = {};",
-            v - 1
+            "{TEXT_ADDED_AT} {INLINE_PROVENANCE} PRAGMA user_version = {};",
+            v - 2
         ))
         .expect("downgrade");
     }
@@ -284,7 +397,7 @@ fn source_edge_migration_keeps_the_graph() {
         // Back to schema 7's layout.
         let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
         c.execute_batch(&format!(
-            "{INLINE_PROVENANCE}
+            "{TEXT_ADDED_AT} {INLINE_PROVENANCE}
              DROP TABLE edge_src;
              CREATE INDEX objects_src ON objects(src) WHERE src IS NOT NULL AND lk = 0;
              PRAGMA user_version = 7;"

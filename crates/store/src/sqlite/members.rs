@@ -4,7 +4,9 @@ use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, O
 use serde_json::{json, Value};
 use vigil_model::{ids, Provenance, StixObject, Tlp};
 
-use super::{h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx};
+use super::{
+    added_at, h64, now_micros, row_to_stored, tlp_from_rank, tlp_rank, SqliteStore, SqliteTx,
+};
 use crate::members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,
@@ -89,7 +91,7 @@ impl SqliteStore {
             derived_stmt: None,
             conn,
             tx,
-            now: now_micros(),
+            now: super::now_us(),
             fts: Vec::new(),
             edges: Vec::new(),
             last_prov: None,
@@ -133,7 +135,7 @@ impl MemberStore for SqliteStore {
         operator: bool,
     ) -> Result<Member, StoreError> {
         self.write_raw(|w| {
-            let now = w.now.clone();
+            let now = now_micros();
             let identity_id = ids::vigil_id("identity", &["vigil-member", name, country, &now]);
             w.tx.prepare_cached(
                 "INSERT INTO members (name, country, kind, identity_id, operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -325,10 +327,18 @@ impl MemberStore for SqliteStore {
     fn get_visible(&self, id: &str, scope: &ReadScope) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
             let row: Option<(i64, String, Option<i64>, super::StoredJson)> = c
-                .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
-                .query_row(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .prepare_cached(concat!(
+                    "SELECT seq, ",
+                    added_at!(),
+                    ", tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0"
+                ))?
+                .query_row(params![h64(id), id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .optional()?;
-            let Some((seq, added, tlp, json)) = row else { return Ok(None) };
+            let Some((seq, added, tlp, json)) = row else {
+                return Ok(None);
+            };
             if !scope.allows(tlp_from_rank(tlp), is_shared(c, id, scope.member)?) {
                 return Ok(None);
             }
@@ -362,7 +372,22 @@ impl MemberStore for SqliteStore {
         clauses.push(format!("o.seq > {}", q.after_seq));
         if let Some(a) = &q.added_after {
             args.push(SqlValue::Text(a.clone()));
-            clauses.push(format!("o.added_at > ?{}", args.len()));
+            let text = args.len();
+            // `objects` rows hold the time as text (before schema 11) or as microseconds with the text empty.
+            let micros = chrono::DateTime::parse_from_rfc3339(a)
+                .ok()
+                .map(|t| t.timestamp_micros());
+            match micros {
+                Some(us) if table == "objects" => {
+                    args.push(SqlValue::Integer(us));
+                    clauses.push(format!(
+                        "(o.added > ?{} OR o.added_at > ?{text})",
+                        args.len()
+                    ));
+                }
+                _ if table == "objects" => clauses.push(format!("{} > ?{text}", added_at!())),
+                _ => clauses.push(format!("o.added_at > ?{text}")),
+            }
         }
         let list = |args: &mut Vec<SqlValue>, vals: &[String]| -> String {
             let mut marks = Vec::new();
@@ -400,7 +425,8 @@ impl MemberStore for SqliteStore {
         }
         let limit = q.limit.max(1);
         let sql = format!(
-            "SELECT o.seq, o.stix_id, o.added_at, o.version, o.json FROM {table} o WHERE {} ORDER BY o.seq LIMIT {}",
+            "SELECT o.seq, o.stix_id, {}, o.version, o.json FROM {table} o WHERE {} ORDER BY o.seq LIMIT {}",
+            if table == "objects" { added_at!() } else { "o.added_at" },
             clauses.join(" AND "),
             limit + 1
         );

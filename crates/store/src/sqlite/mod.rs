@@ -187,6 +187,11 @@ fn now_micros() -> String {
     time::sort_key(&chrono::Utc::now())
 }
 
+/// Microseconds since the epoch: `objects` rows store when they were added as this integer (`added`, migration 11).
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
 struct SqliteTx<'c> {
     tx: Transaction<'c>,
     /// The version insert and the full-size `derived_insert_sql` statement, prepared on first use and held rather
@@ -195,7 +200,8 @@ struct SqliteTx<'c> {
     insert_stmt: Option<rusqlite::Statement<'c>>,
     derived_stmt: Option<rusqlite::Statement<'c>>,
     conn: &'c Connection,
-    now: String,
+    /// When this transaction's rows are added (`now_micros`).
+    now: i64,
     /// Search texts waiting to be staged in `temp.fts_pending` (see `index`).
     fts: Vec<(i64, String)>,
     /// (hashed source, seq) of the relationships written, put into `edge_src` in source order at commit.
@@ -261,8 +267,10 @@ impl Drop for Checkpointer {
 
 // Rows name their first provenance by `prov` (a `prov_sets` row: source, ingest time, file); `source` and
 // `ingested_at` are left empty and `file` NULL. Rows written before schema 10 hold them inline, with `prov` NULL.
-const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', '', ?9, NULL, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING";
+// When a row was added is `added` (microseconds) with `added_at` empty; rows written before schema 11 hold the
+// text in `added_at` with `added` NULL. Readers take `added_at!()`, which gives the text either way.
+const INSERT_VERSION: &str = "INSERT INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov, added)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', '', '', ?9, NULL, ?10, ?11, ?12, ?13, ?8) ON CONFLICT DO NOTHING";
 
 /// A row's first source, whichever way the row holds it (`o` the row, `ps` its `prov_sets` row joined with
 /// `prov_join!()`). Macros rather than constants so that statements stay compile-time text (`concat!`): the
@@ -277,7 +285,14 @@ macro_rules! prov_join {
         "LEFT JOIN prov_sets ps ON ps.id = o.prov"
     };
 }
-pub(super) use {prov_join, row_source};
+/// When a row was added, as the text `time::sort_key` writes (`2026-11-30T13:03:30.182272Z`), from either column
+/// (see `INSERT_VERSION`). Unqualified names: only `objects` has these columns in the queries that use it.
+macro_rules! added_at {
+    () => {
+        "COALESCE(NULLIF(added_at, ''), strftime('%Y-%m-%dT%H:%M:%S', added / 1000000, 'unixepoch') || printf('.%06dZ', added % 1000000))"
+    };
+}
+pub(super) use {added_at, prov_join, row_source};
 
 /// Rows per multi-row insert of derived objects, and the parameters each row binds.
 const DERIVED_ROWS: usize = 64;
@@ -291,7 +306,7 @@ fn derived_insert_sql(n: usize) -> String {
     let shared = n * DERIVED_PARAMS;
     let (now, original, prov) = (shared + 1, shared + 2, shared + 3);
     let mut sql = String::from(
-        "INSERT OR IGNORE INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov) VALUES ",
+        "INSERT OR IGNORE INTO objects (hid, lk, stix_id, type, version, retired, tlp, added_at, source, ingested_at, original_id, file, src, dst, json, prov, added) VALUES ",
     );
     for r in 0..n {
         let b = r * DERIVED_PARAMS;
@@ -299,7 +314,7 @@ fn derived_insert_sql(n: usize) -> String {
             sql.push(',');
         }
         sql.push_str(&format!(
-            "(?{},0,?{},?{},'',?{},?{},?{now},'','',?{original},NULL,?{},?{},?{},?{prov})",
+            "(?{},0,?{},?{},'',?{},?{},'','','',?{original},NULL,?{},?{},?{},?{prov},?{now})",
             b + 1,
             b + 2,
             b + 3,
@@ -329,7 +344,7 @@ fn held<'s, 'c>(
 fn insert_derived_rows(
     st: &mut rusqlite::Statement<'_>,
     chunk: &[Prepared],
-    now: &str,
+    now: i64,
     prov: &Provenance,
     prov_set: i64,
 ) -> Result<usize, StoreError> {
@@ -419,10 +434,10 @@ impl SqliteTx<'_> {
             let st = held(&mut self.derived_stmt, self.conn, || {
                 derived_insert_sql(DERIVED_ROWS)
             })?;
-            insert_derived_rows(st, chunk, &self.now, prov, set)?
+            insert_derived_rows(st, chunk, self.now, prov, set)?
         } else {
             let mut st = self.tx.prepare_cached(&derived_insert_sql(chunk.len()))?;
-            insert_derived_rows(&mut st, chunk, &self.now, prov, set)?
+            insert_derived_rows(&mut st, chunk, self.now, prov, set)?
         } as i64;
         let last = self.tx.last_insert_rowid();
         if inserted == chunk.len() as i64 {
@@ -654,7 +669,7 @@ impl WriteTx for SqliteTx<'_> {
         // Statements held across the commit must not be mid-step; they are reset after every use.
         self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
         // Objects of the next part are added when it starts (TAXII's added_after sees them in commit order).
-        self.now = now_micros();
+        self.now = now_us();
         if let Some(bg) = &self.bg {
             bg.wake();
         }
@@ -840,17 +855,30 @@ impl Store for SqliteStore {
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
             let row: Option<(i64, String, Option<i64>, StoredJson)> = c
-                .prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?
-                .query_row(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .prepare_cached(concat!(
+                    "SELECT seq, ",
+                    added_at!(),
+                    ", tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0"
+                ))?
+                .query_row(params![h64(id), id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .optional()?;
-            row.map(|(s, a, t, j)| row_to_stored(s, a, t, &j)).transpose()
+            row.map(|(s, a, t, j)| row_to_stored(s, a, t, &j))
+                .transpose()
         })
     }
 
     fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError> {
         self.with_reader(|c| {
-            let mut st = c.prepare_cached("SELECT seq, added_at, tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 ORDER BY version")?;
-            let rows = st.query_map(params![h64(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, StoredJson>(3)?)))?;
+            let mut st = c.prepare_cached(concat!(
+                "SELECT seq, ",
+                added_at!(),
+                ", tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 ORDER BY version"
+            ))?;
+            let rows = st.query_map(params![h64(id), id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, StoredJson>(3)?))
+            })?;
             rows.map(|r| {
                 let (s, a, t, j) = r?;
                 row_to_stored(s, a, t, &j)
@@ -1031,7 +1059,11 @@ impl Store for SqliteStore {
         f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.with_reader(|c| {
-            let mut sql = String::from("SELECT seq, added_at, tlp, json FROM objects WHERE lk = 0");
+            let mut sql = String::from(concat!(
+                "SELECT seq, ",
+                added_at!(),
+                ", tlp, json FROM objects WHERE lk = 0"
+            ));
             if !filter.include_retired {
                 sql.push_str(" AND retired = 0");
             }

@@ -220,4 +220,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX prov_sets_key ON prov_sets(source, ingested_at);
     ALTER TABLE objects ADD COLUMN prov INTEGER;
     "#,
+    // 11: when a row was added moves from the text `added_at` (27 bytes: 2026-11-30T13:03:30.182272Z) to the
+    // integer `added` (microseconds since the epoch, 8 bytes); new rows leave `added_at` empty. Rows written before
+    // keep the text with `added` NULL, and readers take whichever is there (`added_at!()`).
+    r#"
+    ALTER TABLE objects ADD COLUMN added INTEGER;
+    "#,
 ];
