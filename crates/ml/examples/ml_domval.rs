@@ -1,12 +1,14 @@
 //! Domain model settings on the validation split inside the training families (never the held-out ones):
 //! `cargo run --release -p vigil-ml --example ml_domval -- CORPUS EPOCHS LR L2 CAP DYN(0|1) TREES WORDS(0|1)...`
 //! (TREES: second-stage trees, 0 for the first stage alone; WORDS: the word-segmentation inputs).
+//! `VIGIL_DOMVAL_SALT=b` draws another validation quarter (the default is the empty salt).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let corpus = std::path::PathBuf::from(
         a.first()
             .ok_or("usage: ml_domval CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]...")?,
     );
+    let salt = std::env::var("VIGIL_DOMVAL_SALT").unwrap_or_default();
     for c in a[1..].chunks(7) {
         if c.len() < 7 {
             break;
@@ -21,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             words: c[6] == "1",
         };
         let t0 = std::time::Instant::now();
-        let (auc, tpr) = vigil_ml::domain::validate(&corpus, p)?;
+        let (auc, tpr) = vigil_ml::domain::validate_salted(&corpus, p, &salt)?;
         println!(
             "{p:?}: validation AUC {auc:.4}, TPR@1%FPR {tpr:.4} ({:.0} s)",
             t0.elapsed().as_secs_f64()

@@ -1,8 +1,9 @@
 //! Malicious-domain scoring from the name alone: hashed character n-grams and label tokens plus a few
 //! shape features (entropy, digit ratio, label structure, TLD), fed to a logistic regression trained here;
 //! a second stage of 20 oblivious boosted trees ([`crate::boost`]) then reads that margin, its parts by feature
-//! group, the dense shape values and a segmentation of the registrable label into words of the benign
-//! training names, fitted on out-of-fold margins (families and benign sites held out by fold).
+//! group, the dense shape values and segmentations of the registrable label into words of the benign
+//! training names and into words of English prose (CVE descriptions), fitted on out-of-fold margins
+//! (families and benign sites held out by fold).
 //!
 //! Scoring allocates nothing and does one pass per n-gram order over the name, one over the registrable
 //! label's substrings and 160 independent comparisons, which keeps it above a million names per second on
@@ -21,8 +22,8 @@ use crate::error::{MlError, Result};
 /// Artifact model name.
 pub const MODEL: &str = "domain";
 /// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 3;
-const BITS: u32 = 18;
+pub const MODEL_VERSION: u32 = 4;
+const BITS: u32 = 19;
 const DIM: usize = 1 << BITS;
 const N_DENSE: usize = 12;
 /// Most domains taken from one malware family, so a few huge families (DGAs) do not drown the rest.
@@ -65,7 +66,8 @@ pub struct DomainScore {
 pub struct DomainModel {
     header: Header,
     dyns: DynSet,
-    /// Words of the benign training names, for the second stage's segmentation inputs (empty: none).
+    /// Words of the benign training names and of English prose, for the second stage's segmentation inputs
+    /// (empty: none).
     lex: Lexicon,
     w: Vec<f32>,
     /// The sparse weights as i16 times `wq_scale` (half the memory of `w`, so the table stays in cache while
@@ -138,16 +140,19 @@ impl DynSet {
     }
 }
 
-/// Words of the word table, as u64 (64 KiB).
-const LEX_WORDS_LOG2: u32 = 13;
+/// Words of the word table, as u64 (128 KiB).
+const LEX_WORDS_LOG2: u32 = 14;
 /// Shortest and longest word the segmenter looks up, and the longest label it segments.
 const LEX_MIN_WORD: usize = 4;
 const LEX_MAX_WORD: usize = 12;
 const LEX_MAX_LABEL: usize = 32;
+/// Word sets kept in the one table: words of benign training names, words of English prose (CVE
+/// descriptions).
+const LEX_SETS: usize = 2;
 
-/// Words seen in benign training names (maximal letter runs of 4 to 12 letters of every label), as a blocked
-/// Bloom filter (two bits in one u64 per word, about 3% false hits); the registrable label of a name is
-/// segmented into them.
+/// Words seen in benign training names (maximal letter runs of 4 to 12 letters of every label) and words of
+/// English prose, as one blocked Bloom filter (two bits in one u64 per word and set, so one load answers
+/// both); the registrable label of a name is segmented into them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon(Vec<u64>);
 
@@ -161,69 +166,38 @@ impl Lexicon {
             .fold(0u64, |h, &c| h.wrapping_mul(Self::P).wrapping_add(c as u64))
     }
 
-    fn build<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Self {
+    /// Letter runs of 4 to 12 letters.
+    fn runs(d: &[u8]) -> impl Iterator<Item = &[u8]> {
+        d.split(|c| !c.is_ascii_lowercase())
+            .filter(|r| (LEX_MIN_WORD..=LEX_MAX_WORD).contains(&r.len()))
+    }
+
+    fn build<'a>(
+        benign: impl IntoIterator<Item = &'a [u8]>,
+        prose: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
         let mut bits = vec![0u64; 1 << LEX_WORDS_LOG2];
-        for d in names {
-            for run in d.split(|c| !c.is_ascii_lowercase()) {
-                if (LEX_MIN_WORD..=LEX_MAX_WORD).contains(&run.len()) {
-                    let (k, m) = Self::slot(Self::word_hash(run));
-                    bits[k] |= m;
-                }
-            }
+        let mut set = |w: &[u8], s: usize| {
+            let (k, m) = Self::slot(Self::word_hash(w));
+            bits[k] |= m[s];
+        };
+        for d in benign {
+            Self::runs(d).for_each(|r| set(r, 0));
+        }
+        for w in prose {
+            Self::runs(w).for_each(|r| set(r, 1));
         }
         Lexicon(bits)
     }
     #[inline]
-    fn slot(h: u64) -> (usize, u64) {
+    fn slot(h: u64) -> (usize, [u64; LEX_SETS]) {
         let x = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (
-            (x >> (64 - LEX_WORDS_LOG2)) as usize,
-            (1u64 << (x & 63)) | (1u64 << ((x >> 6) & 63)),
-        )
+        let two = |s: u32| (1u64 << ((x >> s) & 63)) | (1u64 << ((x >> (s + 6)) & 63));
+        ((x >> (64 - LEX_WORDS_LOG2)) as usize, [two(0), two(12)])
     }
-    /// Segments a label into known words (4+ letters) and single letters, covering the most letters with
-    /// the fewest words: (share of letters covered, words used, letters left).
-    fn segment(&self, label: &[u8]) -> [f32; 3] {
-        const POW: [u64; LEX_MAX_WORD + 1] = {
-            let mut t = [1u64; LEX_MAX_WORD + 1];
-            let mut k = 1;
-            while k <= LEX_MAX_WORD {
-                t[k] = t[k - 1].wrapping_mul(Lexicon::P);
-                k += 1;
-            }
-            t
-        };
-        let n = label.len();
-        let letters = label.iter().filter(|c| c.is_ascii_lowercase()).count();
-        if self.0.len() != 1 << LEX_WORDS_LOG2 || n == 0 || n > LEX_MAX_LABEL {
-            return [0.0, 0.0, letters as f32];
-        }
-        // Prefix hashes, and where the run of letters from each position ends.
-        let mut pre = [0u64; LEX_MAX_LABEL + 1];
-        let mut run_end = [0u8; LEX_MAX_LABEL + 1];
-        for (i, &c) in label.iter().enumerate() {
-            pre[i + 1] = pre[i].wrapping_mul(Self::P).wrapping_add(c as u64);
-        }
-        run_end[n] = n as u8;
-        for i in (0..n).rev() {
-            run_end[i] = if label[i].is_ascii_lowercase() {
-                run_end[i + 1]
-            } else {
-                i as u8
-            };
-        }
-        // Every known word's span (bit `len` of hits[start]), then the best cover over them.
-        let mut hits = [0u16; LEX_MAX_LABEL];
-        for i in 0..n {
-            let top = (run_end[i] as usize).min(i + LEX_MAX_WORD);
-            let mut m = 0u16;
-            for j in i + LEX_MIN_WORD..=top {
-                let h = pre[j].wrapping_sub(pre[i].wrapping_mul(POW[j - i]));
-                let (k, b) = Self::slot(h);
-                m |= ((self.0[k & ((1 << LEX_WORDS_LOG2) - 1)] & b == b) as u16) << (j - i);
-            }
-            hits[i] = m;
-        }
+    /// The most letters of a label covered by spans (bit `len` of `hits[start]`), with the fewest words.
+    #[inline]
+    fn cover(hits: &[u16; LEX_MAX_LABEL], n: usize) -> (u8, u8) {
         // best[j] = (letters covered, words) of label[..j]
         let mut best = [(0u8, 0u8); LEX_MAX_LABEL + 1];
         let better = |a: (u8, u8), b: (u8, u8)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
@@ -242,16 +216,118 @@ impl Lexicon {
                 }
             }
         }
-        if better(best[n - 1], best[n]) {
+        if n > 0 && better(best[n - 1], best[n]) {
             best[n] = best[n - 1];
         }
-        let (cov, words) = best[n];
+        best[n]
+    }
+    /// Segments a label into known words (4+ letters) and single letters, covering the most letters with
+    /// the fewest words: (share of letters covered by benign-name words, words used, letters left, share
+    /// covered by prose words).
+    fn segment(&self, label: &[u8]) -> [f32; LEX_OUT] {
+        const POW: [u64; LEX_MAX_WORD + 1] = {
+            let mut t = [1u64; LEX_MAX_WORD + 1];
+            let mut k = 1;
+            while k <= LEX_MAX_WORD {
+                t[k] = t[k - 1].wrapping_mul(Lexicon::P);
+                k += 1;
+            }
+            t
+        };
+        let n = label.len();
+        let letters = label.iter().filter(|c| c.is_ascii_lowercase()).count();
+        if self.0.len() != 1 << LEX_WORDS_LOG2 || n == 0 || n > LEX_MAX_LABEL {
+            return [0.0, 0.0, letters as f32, 0.0];
+        }
+        // Prefix hashes, and where the run of letters from each position ends.
+        let mut pre = [0u64; LEX_MAX_LABEL + 1];
+        let mut run_end = [0u8; LEX_MAX_LABEL + 1];
+        for (i, &c) in label.iter().enumerate() {
+            pre[i + 1] = pre[i].wrapping_mul(Self::P).wrapping_add(c as u64);
+        }
+        run_end[n] = n as u8;
+        for i in (0..n).rev() {
+            run_end[i] = if label[i].is_ascii_lowercase() {
+                run_end[i + 1]
+            } else {
+                i as u8
+            };
+        }
+        // Every known word's span (bit `len` of hits[set][start]), then the best cover per word set.
+        let mut hits = [0u16; LEX_MAX_LABEL];
+        let mut hits_prose = [0u16; LEX_MAX_LABEL];
+        for i in 0..n {
+            let top = (run_end[i] as usize).min(i + LEX_MAX_WORD);
+            let (mut m, mut mp) = (0u16, 0u16);
+            for j in i + LEX_MIN_WORD..=top {
+                let h = pre[j].wrapping_sub(pre[i].wrapping_mul(POW[j - i]));
+                let (k, b) = Self::slot(h);
+                let word = self.0[k & ((1 << LEX_WORDS_LOG2) - 1)];
+                m |= ((word & b[0] == b[0]) as u16) << (j - i);
+                mp |= ((word & b[1] == b[1]) as u16) << (j - i);
+            }
+            hits[i] = m;
+            hits_prose[i] = mp;
+        }
+        let (cov, words) = Self::cover(&hits, n);
+        let (cov_prose, _) = Self::cover(&hits_prose, n);
+        let l = letters.max(1) as f32;
         [
-            cov as f32 / letters.max(1) as f32,
+            cov as f32 / l,
             words as f32,
             letters.saturating_sub(cov as usize) as f32,
+            cov_prose as f32 / l,
         ]
     }
+}
+
+/// Outputs of [`Lexicon::segment`].
+const LEX_OUT: usize = 4;
+
+/// Words of English prose for the word table: the descriptions of the CVE records in the corpus
+/// (`cve-vulnrichment/vulnrichment-2024.tar.gz`), lower-cased, without any word found inside the name of a
+/// malware family of `families` (no family's name becomes a "word"); empty when the tarball is absent.
+pub fn prose_words(corpus: &Path, families: &BTreeSet<String>) -> Result<Vec<Vec<u8>>> {
+    use std::io::Read;
+    let t = corpus.join("cve-vulnrichment/vulnrichment-2024.tar.gz");
+    let b = match std::fs::read(&t) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(MlError::io(&t, e)),
+    };
+    let mut words: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&b[..]));
+    let entries = ar
+        .entries()
+        .map_err(|e| MlError::corpus(&t, format!("bad tarball: {e}")))?;
+    let mut s = Vec::new();
+    for ent in entries {
+        let mut ent = ent.map_err(|e| MlError::corpus(&t, format!("bad tar entry: {e}")))?;
+        s.clear();
+        ent.read_to_end(&mut s)
+            .map_err(|e| MlError::corpus(&t, format!("tar entry: {e}")))?;
+        // A record that is not JSON (none in the snapshot) adds no words.
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&s) else {
+            continue;
+        };
+        let descs = v
+            .pointer("/containers/cna/descriptions")
+            .and_then(serde_json::Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for d in descs {
+            if let Some(x) = d.get("value").and_then(serde_json::Value::as_str) {
+                let x = x.to_ascii_lowercase();
+                words.extend(Lexicon::runs(x.as_bytes()).map(<[u8]>::to_vec));
+            }
+        }
+    }
+    let fam: Vec<Vec<u8>> = families
+        .iter()
+        .map(|f| f.to_ascii_lowercase().into_bytes())
+        .collect();
+    words.retain(|w| !fam.iter().any(|f| f.windows(w.len()).any(|x| x == &w[..])));
+    Ok(words.into_iter().collect())
 }
 
 /// Calls `f` with the bucket of every sparse feature of a lower-case domain.
@@ -420,12 +496,14 @@ fn sparse_features(
         seg[0],
         seg[1],
         seg[2],
+        seg[3],
     ]
 }
 
 /// Shape values the sparse pass computes on the way (sub-domain labels, registrable label length, sub-domain
-/// part length, digits and hyphens of the registrable label, dynamic-DNS, public-suffix length).
-const N_SHAPE: usize = 10;
+/// part length, digits and hyphens of the registrable label, dynamic-DNS, public-suffix length) and the
+/// word segmentation of the registrable label ([`Lexicon::segment`]).
+const N_SHAPE: usize = 11;
 /// Inputs of the second stage: the first stage's margin, the dense features and the shape values.
 const N_STAGE: usize = 2 + N_PARTS + N_DENSE + N_SHAPE;
 /// Groups of sparse features whose partial margins the second stage sees: character n-grams of the name,
@@ -857,7 +935,8 @@ pub struct Params {
     pub dyn_dns: bool,
     /// Trees of the second stage (0: the first stage's margin is the score).
     pub stage2_trees: usize,
-    /// Segment the registrable label into words of the benign training names (second-stage inputs).
+    /// Segment the registrable label into words of the benign training names and of English prose
+    /// (second-stage inputs).
     pub words: bool,
 }
 
@@ -894,15 +973,25 @@ pub fn train_with(corpus: &Path, p: Params) -> Result<DomainModel> {
             .map(|s| s.domain.as_str())
             .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
     );
-    Ok(fit_stacked(&train, dyns, hash, p))
+    let prose = if p.words {
+        prose_words(corpus, &family_names(&data))?
+    } else {
+        Vec::new()
+    };
+    Ok(fit_stacked(&train, &prose, dyns, hash, p))
 }
 
 /// Validation inside the training side only: a quarter of the training families (by a salted stable hash) and
 /// a quarter of the training benign registered domains are set aside, the model is fitted on the rest, and the
 /// ROC AUC and TPR at 1% FPR on the set-aside part are returned. The held-out families are not read.
 pub fn validate(corpus: &Path, p: Params) -> Result<(f64, f64)> {
+    validate_salted(corpus, p, "")
+}
+
+/// [`validate`] on the validation part drawn with `salt` ([`validation_scores_salted`]).
+pub fn validate_salted(corpus: &Path, p: Params, salt: &str) -> Result<(f64, f64)> {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
-    for (s, z) in validation_scores(corpus, p)? {
+    for (s, z) in validation_scores_salted(corpus, p, salt)? {
         if s.malicious {
             pos.push(z)
         } else {
@@ -915,6 +1004,16 @@ pub fn validate(corpus: &Path, p: Params) -> Result<(f64, f64)> {
 
 /// The validation samples of [`validate`] with their margins (for per-family and per-list breakdowns).
 pub fn validation_scores(corpus: &Path, p: Params) -> Result<Vec<(Sample, f64)>> {
+    validation_scores_salted(corpus, p, "")
+}
+
+/// [`validation_scores`] on another quarter of the training families and sites, drawn with `salt` (several
+/// salts average out which large families happen to land in the validation part).
+pub fn validation_scores_salted(
+    corpus: &Path,
+    p: Params,
+    salt: &str,
+) -> Result<Vec<(Sample, f64)>> {
     // Validation families are kept whole (as the held-out ones are); the cap applies to the fitted part only.
     let data = dataset_capped(corpus, usize::MAX)?;
     let dyns = if p.dyn_dns {
@@ -928,7 +1027,7 @@ pub fn validation_scores(corpus: &Path, p: Params) -> Result<Vec<(Sample, f64)>>
         } else {
             crate::extract::registered_domain_of(&s.domain).to_string()
         };
-        corpus::stable_hash(&format!("validation:{key}")) & 3 == 0
+        corpus::stable_hash(&format!("validation{salt}:{key}")) & 3 == 0
     };
     let mut train: Vec<&Sample> = data.iter().filter(|s| !s.test && !val(s)).collect();
     train.sort_by_key(|s| (corpus::stable_hash(&s.domain), s.domain.as_str()));
@@ -941,7 +1040,12 @@ pub fn validation_scores(corpus: &Path, p: Params) -> Result<Vec<(Sample, f64)>>
         *n += 1;
         *n <= p.per_family_cap
     });
-    let m = fit_stacked(&train, dyns, [0; 32], p);
+    let prose = if p.words {
+        prose_words(corpus, &family_names(&data))?
+    } else {
+        Vec::new()
+    };
+    let m = fit_stacked(&train, &prose, dyns, [0; 32], p);
     Ok(data
         .iter()
         .filter(|s| !s.test && val(s))
@@ -1069,24 +1173,39 @@ fn stack_fold(s: &Sample) -> u64 {
     corpus::stable_hash(&format!("stack:{key}")) % STACK_FOLDS
 }
 
-fn lexicon(train: &[&Sample]) -> Lexicon {
+fn lexicon(train: &[&Sample], prose: &[Vec<u8>]) -> Lexicon {
     Lexicon::build(
         train
             .iter()
             .filter(|s| !s.malicious)
             .map(|s| s.domain.as_bytes()),
+        prose.iter().map(Vec::as_slice),
     )
+}
+
+/// Names of every malware family in the data (kept out of the prose words).
+fn family_names(data: &[Sample]) -> BTreeSet<String> {
+    data.iter()
+        .filter(|s| s.malicious)
+        .map(|s| s.group.clone())
+        .collect()
 }
 
 /// The first stage fitted on all of `train`, and a second stage fitted on out-of-fold first-stage margins
 /// (each fold's margins from a first stage fitted without that fold's families and benign sites).
-fn fit_stacked(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainModel {
+fn fit_stacked(
+    train: &[&Sample],
+    prose: &[Vec<u8>],
+    dyns: DynSet,
+    hash: [u8; 32],
+    p: Params,
+) -> DomainModel {
     let mut m = fit(train, dyns.clone(), hash, p);
     if p.stage2_trees == 0 {
         return m;
     }
     if p.words {
-        m.lex = lexicon(train);
+        m.lex = lexicon(train, prose);
     }
     let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
     let mut rows = vec![0f32; train.len() * N_STAGE];
@@ -1099,7 +1218,7 @@ fn fit_stacked(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> Do
             .collect();
         let mut mk = fit(&part, dyns.clone(), hash, p);
         if p.words {
-            mk.lex = lexicon(&part);
+            mk.lex = lexicon(&part, prose);
         }
         for (i, s) in train.iter().enumerate() {
             if folds[i] == k {
@@ -1286,18 +1405,23 @@ mod tests {
 
     #[test]
     fn labels_segment_into_known_words() {
-        let lex = Lexicon::build(["table.com", "place.org", "mats-shop.net"].map(str::as_bytes));
-        assert_eq!(lex.segment(b"tableplacemats"), [1.0, 3.0, 0.0]);
+        let lex = Lexicon::build(
+            ["table.com", "place.org", "mats-shop.net"].map(str::as_bytes),
+            ["the place"].map(str::as_bytes),
+        );
+        let s = lex.segment(b"tableplacemats");
+        assert_eq!(s[..3], [1.0, 3.0, 0.0]);
+        assert_eq!(s[3], 5.0 / 14.0, "prose words");
         // Two unknown letters between words, and a digit run breaks nothing.
-        assert_eq!(lex.segment(b"tablexyplace"), [10.0 / 12.0, 2.0, 2.0]);
-        assert_eq!(lex.segment(b"table42"), [1.0, 1.0, 0.0]);
-        assert_eq!(lex.segment(b"qqqq"), [0.0, 0.0, 4.0]);
-        assert_eq!(lex.segment(b""), [0.0, 0.0, 0.0]);
+        assert_eq!(lex.segment(b"tablexyplace")[..3], [10.0 / 12.0, 2.0, 2.0]);
+        assert_eq!(lex.segment(b"table42")[..3], [1.0, 1.0, 0.0]);
+        assert_eq!(lex.segment(b"qqqq"), [0.0, 0.0, 4.0, 0.0]);
+        assert_eq!(lex.segment(b""), [0.0; LEX_OUT]);
         let long = [b'a'; LEX_MAX_LABEL + 1];
-        assert_eq!(lex.segment(&long), [0.0, 0.0, long.len() as f32]);
+        assert_eq!(lex.segment(&long)[..3], [0.0, 0.0, long.len() as f32]);
         assert_eq!(
             Lexicon::default().segment(b"tableplacemats"),
-            [0.0, 0.0, 14.0]
+            [0.0, 0.0, 14.0, 0.0]
         );
     }
 
