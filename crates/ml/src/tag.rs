@@ -20,9 +20,8 @@ use crate::text;
 
 /// Artifact model name.
 pub const MODEL: &str = "tagger";
-/// Payload layout and feature version (3: character 3-grams joined the word and bigram features, so a
-/// version-2 vocabulary would silently mean other features).
-pub const MODEL_VERSION: u32 = 3;
+/// Payload layout and feature version.
+pub const MODEL_VERSION: u32 = 2;
 const MIN_DF: u32 = 3;
 const EPOCHS: usize = 4;
 const MAX_EVIDENCE: usize = 3;
@@ -74,8 +73,6 @@ pub struct Tagger {
     tram_list: Vec<String>,
     vocab_list: Vec<String>,
     vocab: HashMap<String, u32>,
-    /// Character-gram features (`#...`) sort first in the vocabulary: their count, built on load.
-    n_char: usize,
     idf: Vec<f32>,
     /// Number of leading classes scored by the logistic regression; the rest are scored by centroids.
     n_lr: usize,
@@ -244,7 +241,6 @@ impl Tagger {
             classes,
             tram,
             tram_list: tram_names,
-            n_char: char_prefix(&vocab_list),
             vocab_list,
             vocab,
             idf,
@@ -330,22 +326,11 @@ impl Tagger {
             .collect();
         let base = out.len();
         out.resize(base + self.centroids.len(), 0.0);
-        // Centroids hold words and bigrams only: the cosine is taken over that part of the sentence vector.
-        let mut wn = 0f32;
         for (f, v) in &x {
-            if *f as usize >= self.n_char {
-                wn += v * v;
-            }
             if let Some(p) = self.postings.get(*f as usize) {
                 for (k, w) in p {
                     out[base + *k as usize] += v * w;
                 }
-            }
-        }
-        if wn > 0.0 {
-            let r = 1.0 / wn.sqrt();
-            for o in &mut out[base..] {
-                *o *= r;
             }
         }
         out
@@ -614,14 +599,6 @@ fn prose_sentences(doc: &str) -> Vec<(usize, usize)> {
         v.retain(|(a, b)| text::is_prose(&doc[*a..*b]));
     }
     v
-}
-
-/// Number of leading character-gram features of a sorted vocabulary (`#` sorts before letters and digits).
-fn char_prefix(vocab_list: &[String]) -> usize {
-    vocab_list
-        .iter()
-        .position(|s| !s.starts_with('#'))
-        .unwrap_or(vocab_list.len())
 }
 
 fn invert(centroids: &[Vec<(u32, f32)>], nf: usize) -> Vec<Vec<(u32, f32)>> {
@@ -1107,12 +1084,7 @@ fn fit(
                 continue;
             }
             let s = sums.entry(l.as_str()).or_default();
-            // Words and bigrams only: character grams are shared by most texts and would fill the centroid's
-            // heaviest terms with grams like `ing`, making every centroid alike.
-            for (f, v) in x
-                .iter()
-                .filter(|(f, _)| !vocab_list[*f as usize].starts_with('#'))
-            {
+            for (f, v) in x {
                 *s.0.entry(*f).or_default() += v;
             }
             s.1 += 1;
@@ -1149,7 +1121,6 @@ fn fit(
         classes,
         tram,
         tram_list: tram_classes.to_vec(),
-        n_char: char_prefix(&vocab_list),
         vocab_list,
         vocab,
         idf,
@@ -1778,11 +1749,5 @@ mod tests {
         // The stored reports survive serialisation.
         let back = Tagger::from_bytes(&m.to_bytes()).expect("round trip");
         assert_eq!(back.knn_votes(q, &prose_sentences(q)), v);
-        // An artifact of the previous feature version (words and bigrams only) is refused, saying so.
-        m.header.model_version = 2;
-        let e = Tagger::from_bytes(&m.to_bytes())
-            .expect_err("old version")
-            .to_string();
-        assert!(e.contains("model version 2"), "{e}");
     }
 }

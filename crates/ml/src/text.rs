@@ -1,5 +1,4 @@
-//! Text utilities for the tagger: sentence splitting with byte spans, and the word, bigram and character
-//! 3-gram features.
+//! Text utilities for the tagger: sentence splitting with byte spans, and the word and bigram features.
 
 /// Common abbreviations after which a full stop does not end a sentence.
 const ABBREV: &[&str] = &[
@@ -140,37 +139,13 @@ pub fn stem(w: &str) -> &str {
     w
 }
 
-/// Length of the character n-grams of [`features`] (chosen on cross-validation by report: 2, 3, 4, 5, 6 and
-/// 4+5 measured; 3 best).
-pub const CHAR_GRAM: usize = 3;
-
-/// Feature strings of a text: stemmed words, stemmed word bigrams (`a b`), and the character [`CHAR_GRAM`]-grams
-/// of every (unstemmed) word framed as `<word>`, written `#abc` (a word token never starts with `#`). The
-/// character grams let `keylogger` and `keylogging`, `screenshots` and `screencapture`, or a tool name and its
-/// variants share evidence that whole words do not.
+/// Feature strings of a text: stemmed words and stemmed word bigrams (`a b`).
 pub fn features(s: &str) -> Vec<String> {
-    let raw = words(s);
-    let w: Vec<String> = raw.iter().map(|x| stem(x).to_string()).collect();
-    let mut f: Vec<String> = Vec::with_capacity(w.len() * 8);
+    let w: Vec<String> = words(s).iter().map(|x| stem(x).to_string()).collect();
+    let mut f: Vec<String> = Vec::with_capacity(w.len() * 2);
     f.extend(w.iter().cloned());
     for p in w.windows(2) {
         f.push(format!("{} {}", p[0], p[1]));
-    }
-    let mut cs: Vec<char> = Vec::new();
-    for x in &raw {
-        cs.clear();
-        cs.push('<');
-        cs.extend(x.chars());
-        cs.push('>');
-        if cs.len() < CHAR_GRAM + 2 {
-            continue;
-        }
-        for g in cs.windows(CHAR_GRAM) {
-            let mut t = String::with_capacity(1 + 4 * CHAR_GRAM);
-            t.push('#');
-            t.extend(g);
-            f.push(t);
-        }
     }
     f
 }
@@ -352,16 +327,6 @@ mod tests {
         let f = features("Injects into svchost.exe");
         assert!(f.contains(&"inject".to_string()));
         assert!(f.contains(&"into svchost".to_string()));
-        // Character 3-grams of the unstemmed words, framed: `<in`, `ts>`, ...; none for words under 3 letters.
-        assert!(f.contains(&"#<in".to_string()) && f.contains(&"#ts>".to_string()));
-        assert!(f.contains(&"#exe".to_string()) && f.contains(&"#<ex".to_string()));
-        assert_eq!(
-            features("an ox")
-                .iter()
-                .filter(|x| x.starts_with('#'))
-                .count(),
-            0
-        );
         assert_eq!(stem("injected"), "inject");
         assert_eq!(stem("uses"), "uses");
         assert_eq!(
