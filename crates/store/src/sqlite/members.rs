@@ -326,17 +326,7 @@ impl MemberStore for SqliteStore {
 
     fn get_visible(&self, id: &str, scope: &ReadScope) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
-            let row: Option<(i64, String, Option<i64>, super::StoredJson)> = c
-                .prepare_cached(concat!(
-                    "SELECT seq, ",
-                    added_at!(),
-                    ", tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0"
-                ))?
-                .query_row(params![h64(id), id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
-            let Some((seq, added, tlp, json)) = row else {
+            let Some((seq, added, tlp, json)) = super::latest_row(c, id)? else {
                 return Ok(None);
             };
             if !scope.allows(tlp_from_rank(tlp), is_shared(c, id, scope.member)?) {

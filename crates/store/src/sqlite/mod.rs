@@ -816,6 +816,21 @@ fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String
     Ok(out)
 }
 
+/// The latest version's row of an id: seq, when it was added, TLP rank, JSON.
+type LatestRow = (i64, String, Option<i64>, StoredJson);
+
+fn latest_row(c: &Connection, id: &str) -> Result<Option<LatestRow>, StoreError> {
+    Ok(c.prepare_cached(concat!(
+        "SELECT seq, ",
+        added_at!(),
+        ", tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0"
+    ))?
+    .query_row(params![h64(id), id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .optional()?)
+}
+
 fn row_to_stored(
     seq: i64,
     added_at: String,
@@ -854,17 +869,8 @@ impl Store for SqliteStore {
 
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
         self.with_reader(|c| {
-            let row: Option<(i64, String, Option<i64>, StoredJson)> = c
-                .prepare_cached(concat!(
-                    "SELECT seq, ",
-                    added_at!(),
-                    ", tlp, json FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0"
-                ))?
-                .query_row(params![h64(id), id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
-            row.map(|(s, a, t, j)| row_to_stored(s, a, t, &j))
+            latest_row(c, id)?
+                .map(|(s, a, t, j)| row_to_stored(s, a, t, &j))
                 .transpose()
         })
     }
