@@ -429,9 +429,7 @@ impl Run<'_> {
                     sender
                         .send(full)
                         .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;
-                    while let Ok(done) = trash.try_recv() {
-                        drop(done);
-                    }
+                    trash.try_iter().for_each(drop);
                 }
                 n += 1;
                 if n.is_multiple_of(PROGRESS_EVERY) {

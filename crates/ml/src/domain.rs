@@ -973,11 +973,7 @@ pub fn train_with(corpus: &Path, p: Params) -> Result<DomainModel> {
             .map(|s| s.domain.as_str())
             .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
     );
-    let prose = if p.words {
-        prose_words(corpus, &family_names(&data))?
-    } else {
-        Vec::new()
-    };
+    let prose = prose_for(corpus, &data, p)?;
     Ok(fit_stacked(&train, &prose, dyns, hash, p))
 }
 
@@ -1040,11 +1036,7 @@ pub fn validation_scores_salted(
         *n += 1;
         *n <= p.per_family_cap
     });
-    let prose = if p.words {
-        prose_words(corpus, &family_names(&data))?
-    } else {
-        Vec::new()
-    };
+    let prose = prose_for(corpus, &data, p)?;
     let m = fit_stacked(&train, &prose, dyns, [0; 32], p);
     Ok(data
         .iter()
@@ -1181,6 +1173,15 @@ fn lexicon(train: &[&Sample], prose: &[Vec<u8>]) -> Lexicon {
             .map(|s| s.domain.as_bytes()),
         prose.iter().map(Vec::as_slice),
     )
+}
+
+/// The prose words of the word table when the parameters segment into words (see [`prose_words`]).
+fn prose_for(corpus: &Path, data: &[Sample], p: Params) -> Result<Vec<Vec<u8>>> {
+    if p.words {
+        prose_words(corpus, &family_names(data))
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Names of every malware family in the data (kept out of the prose words).

@@ -90,6 +90,7 @@ impl SqliteStore {
             insert_stmt: None,
             derived_stmt: None,
             conn,
+            path: &self.path,
             tx,
             now: super::now_us(),
             fts: Vec::new(),

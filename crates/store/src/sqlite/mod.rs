@@ -200,7 +200,9 @@ struct SqliteTx<'c> {
     insert_stmt: Option<rusqlite::Statement<'c>>,
     derived_stmt: Option<rusqlite::Statement<'c>>,
     conn: &'c Connection,
-    /// When this transaction's rows are added (`now_micros`).
+    /// The database file (the checkpoint thread opens its own connection to it).
+    path: &'c Path,
+    /// When this transaction's rows are added (`now_us`).
     now: i64,
     /// Search texts waiting to be staged in `temp.fts_pending` (see `index`).
     fts: Vec<(i64, String)>,
@@ -221,6 +223,9 @@ struct Checkpointer {
     wake: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// SQLite's automatic checkpoint threshold (its default), which a write with commit points turns off and back on.
+const AUTOCHECKPOINT_PAGES: i64 = 1000;
 
 impl Checkpointer {
     fn start(path: &Path) -> Result<Self, StoreError> {
@@ -642,7 +647,8 @@ impl SqliteTx<'_> {
     pub(super) fn stop_bg(&mut self) -> Result<(), StoreError> {
         if let Some(mut bg) = self.bg.take() {
             bg.stop();
-            self.conn.execute_batch("PRAGMA wal_autocheckpoint=1000")?;
+            self.conn
+                .execute_batch(&format!("PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}"))?;
         }
         Ok(())
     }
@@ -662,9 +668,8 @@ impl WriteTx for SqliteTx<'_> {
         self.flush_all()?;
         if self.bg.is_none() {
             // The checkpoint thread takes over from SQLite's automatic checkpoint for the rest of this write.
-            let path = self.conn.path().map(PathBuf::from).unwrap_or_default();
             self.tx.execute_batch("PRAGMA wal_autocheckpoint=0")?;
-            self.bg = Some(Checkpointer::start(&path)?);
+            self.bg = Some(Checkpointer::start(self.path)?);
         }
         // Statements held across the commit must not be mid-step; they are reset after every use.
         self.tx.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
@@ -1237,7 +1242,7 @@ mod tests {
         assert_eq!(s.search("number", 10)?.len(), 2);
         assert!(s.check()?.is_empty(), "{:?}", s.check()?);
         // the writer checkpoints on its own again after a failed write ...
-        assert_eq!(autocheckpoint(&s), 1000);
+        assert_eq!(autocheckpoint(&s), AUTOCHECKPOINT_PAGES);
         // ... and after a successful one
         s.write(&mut |tx| {
             tx.put(&tool(3), &prov(), PutMode::Source)?;
@@ -1245,7 +1250,7 @@ mod tests {
             tx.put(&tool(4), &prov(), PutMode::Source)?;
             Ok(())
         })?;
-        assert_eq!(autocheckpoint(&s), 1000);
+        assert_eq!(autocheckpoint(&s), AUTOCHECKPOINT_PAGES);
         assert_eq!(s.search("number", 10)?.len(), 4);
         assert!(s.check()?.is_empty(), "{:?}", s.check()?);
         Ok(())
