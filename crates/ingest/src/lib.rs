@@ -413,9 +413,19 @@ impl Run<'_> {
                 });
                 (res, file_report)
             });
-            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH);
+            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH + 8);
             let mut n = 0u64;
             let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
+                // A batch ends only before an item that is not a link, so a link never travels in a later batch
+                // than its object: the writer makes commit points between batches, and a crash then cannot
+                // leave an indicator stored without the relationship its line gave it.
+                if batch.len() >= BATCH && !matches!(item, Item::Link(_)) {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH + 8));
+                    sender
+                        .send(full)
+                        .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;
+                    trash.try_iter().for_each(drop);
+                }
                 let msg = match item {
                     Item::Link(link) if link.fallback.is_none() => match parser_links.msg(link) {
                         Some(m) => m,
@@ -424,13 +434,6 @@ impl Run<'_> {
                     other => prepare(other, opts, public),
                 };
                 batch.push(msg);
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    sender
-                        .send(full)
-                        .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;
-                    trash.try_iter().for_each(drop);
-                }
                 n += 1;
                 if n.is_multiple_of(PROGRESS_EVERY) {
                     let mut snapshot = base.clone();
