@@ -919,3 +919,57 @@ fn unknown_domains_become_scored_leads() {
     let (_, sum, _) = hunt_rows(&v, &log, &["--score-unknown", "--leads", "1"]);
     assert_eq!(sum["leads"]["leads"].as_array().map(Vec::len), Some(1));
 }
+
+/// Leads are scored on several threads when there are many unknown names: the result (counts, warning-listed
+/// names left out, leads and their order) is the same as on one thread.
+#[test]
+fn many_unknown_domains_score_the_same_on_several_threads() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(&iocs, "evil-c2.com\n").expect("write");
+    v.ingest(&iocs, &["--format", "iocs", "--source", "test"]);
+    // warning-listed names spread over the whole input, so every scoring thread meets some
+    // (cdn N with N % 7 == 1: every such N below 30,000 is an ordinary name of the log below)
+    let listed: Vec<String> = (1..=30)
+        .map(|i| format!("cdn{}.trusted-mirror.eu", i * 959 + 1))
+        .collect();
+    let wl = v.path("wl.json");
+    std::fs::write(
+        &wl,
+        json!({"name": "Known good for this test", "version": 1, "description": "test", "type": "hostname",
+               "matching_attributes": ["hostname", "domain"], "list": listed})
+        .to_string(),
+    )
+    .expect("write");
+    v.ingest(&wl, &["--format", "warninglist"]);
+    let log = v.path("dns.json");
+    // one hit, so the hunt exits 0 (1 means nothing matched)
+    let mut text = "{\"ts\":1700000000,\"_path\":\"dns\",\"query\":\"evil-c2.com\"}\n".to_string();
+    for i in 0..30_000u32 {
+        // DGA-looking and ordinary names mixed, some seen twice
+        let q = if i % 7 == 0 {
+            format!("q{:x}z{:x}k.top", i.wrapping_mul(2_654_435_761), i)
+        } else {
+            format!("cdn{i}.trusted-mirror.eu")
+        };
+        for _ in 0..(1 + i % 2) {
+            text.push_str(&format!(
+                "{{\"ts\":1700000000,\"_path\":\"dns\",\"query\":\"{q}\"}}\n"
+            ));
+        }
+    }
+    std::fs::write(&log, text).expect("write");
+    let args = |t: &'static str| ["--score-unknown", "--leads", "50", "--threads", t];
+    let (_, one, code) = hunt_rows(&v, &log, &args("1"));
+    assert_eq!(code, 0, "{one}");
+    let (_, three, _) = hunt_rows(&v, &log, &args("3"));
+    assert_eq!(one["leads"]["unknown_domains"], 30_000, "{}", one["leads"]);
+    assert_eq!(one["leads"]["warninglisted"], 30, "{}", one["leads"]);
+    assert_eq!(
+        one["leads"]["leads"].as_array().map(Vec::len),
+        Some(50),
+        "{}",
+        one["leads"]
+    );
+    assert_eq!(one["leads"], three["leads"]);
+}

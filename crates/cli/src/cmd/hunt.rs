@@ -702,27 +702,57 @@ fn leads(
         None => super::ml::store_warninglists(cli)?,
     };
     let wl = vigil_model::warninglist::WarningSet::new(&lists);
-    let mut warninglisted = 0;
-    let mut buf = Vec::new();
-    let mut out: Vec<Lead> = Vec::new();
-    for (d, seen) in &summary.unknown_domains {
-        if !wl.is_empty() {
-            if let Ok(o) = vigil_model::Observable::new(vigil_model::ObservableKind::Domain, d) {
-                if !wl.hits(&o).is_empty() {
-                    warninglisted += 1;
-                    continue;
-                }
-            }
-        }
-        let score = model.score_with(d, &mut buf);
-        if score >= a.lead_min_score {
-            out.push(Lead {
-                domain: d.clone(),
-                score: (score * 1e4).round() / 1e4,
-                seen: *seen,
-            });
-        }
-    }
+    // Scored on the hunt's worker threads: a busy resolver's log names a million distinct unknown domains.
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let names = &summary.unknown_domains;
+    let per = names.len().div_ceil(threads).max(4096);
+    let parts: anyhow::Result<Vec<(usize, Vec<Lead>)>> = std::thread::scope(|sc| {
+        let workers: Vec<_> = names
+            .chunks(per)
+            .map(|part| {
+                let wl = &wl;
+                sc.spawn(move || {
+                    let mut warninglisted = 0;
+                    let mut buf = Vec::new();
+                    let mut out: Vec<Lead> = Vec::new();
+                    for (d, seen) in part {
+                        if !wl.is_empty() {
+                            if let Ok(o) =
+                                vigil_model::Observable::new(vigil_model::ObservableKind::Domain, d)
+                            {
+                                if !wl.hits(&o).is_empty() {
+                                    warninglisted += 1;
+                                    continue;
+                                }
+                            }
+                        }
+                        let score = model.score_with(d, &mut buf);
+                        if score >= a.lead_min_score {
+                            out.push(Lead {
+                                domain: d.clone(),
+                                score: (score * 1e4).round() / 1e4,
+                                seen: *seen,
+                            });
+                        }
+                    }
+                    (warninglisted, out)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .map_err(|_| anyhow::anyhow!("a lead-scoring thread panicked"))
+            })
+            .collect()
+    });
+    let parts = parts?;
+    let warninglisted = parts.iter().map(|p| p.0).sum::<usize>();
+    let mut out: Vec<Lead> = parts.into_iter().flat_map(|p| p.1).collect();
     out.sort_by(|x, y| {
         y.score
             .total_cmp(&x.score)
