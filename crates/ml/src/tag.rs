@@ -1,6 +1,6 @@
-//! ATT&CK technique tagging: a one-vs-rest logistic regression over TF-IDF word, bigram and character
-//! n-gram features scores every sentence; a document carries a technique when its best sentence passes the
-//! technique's threshold, and the sentences that pass are its evidence.
+//! ATT&CK technique tagging: a one-vs-rest logistic regression over TF-IDF word and bigram features (and
+//! character n-grams when [`text::CHAR_GRAMS`] lists any) scores every sentence; a stacker over the sentence
+//! scores decides the document's techniques, and the sentences that pass are its evidence.
 //!
 //! Training data (report-level split, never sentence-level): TRAM's annotated reports and sentences, TRAM's
 //! bootstrap and analysed-report sentences, ATT&CK technique descriptions and procedure examples, TRAM's
@@ -20,8 +20,10 @@ use crate::text;
 
 /// Artifact model name.
 pub const MODEL: &str = "tagger";
-/// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 2;
+/// Payload layout and feature version (3, never shipped: character 3-grams joined the word and bigram
+/// features; 4: words and bigrams again, and the stacker sees a tenth statistic, the best sentence's logit over
+/// the log of the sentence count, so a version-3 stacker would read the wrong table size).
+pub const MODEL_VERSION: u32 = 4;
 const MIN_DF: u32 = 3;
 const EPOCHS: usize = 4;
 const MAX_EVIDENCE: usize = 3;
@@ -73,6 +75,8 @@ pub struct Tagger {
     tram_list: Vec<String>,
     vocab_list: Vec<String>,
     vocab: HashMap<String, u32>,
+    /// Character-gram features (`#...`) sort first in the vocabulary: their count, built on load.
+    n_char: usize,
     idf: Vec<f32>,
     /// Number of leading classes scored by the logistic regression; the rest are scored by centroids.
     n_lr: usize,
@@ -103,7 +107,7 @@ pub struct Tagger {
 pub type SentenceHits = Vec<(f32, usize, usize)>;
 
 /// Number of document statistics per class fed to the stacker.
-const NS: usize = 9;
+const NS: usize = 10;
 
 /// Sentence-score thresholds whose counts the stacker sees.
 const COUNT_AT: [f32; 3] = [0.5, 0.2, 0.8];
@@ -134,10 +138,13 @@ impl Acc {
 }
 
 /// Statistics of one class over a document: best, second best, mean of the best three sentence scores, log
-/// of the counts of sentences at 0.5, 0.2 and 0.8, logit of the class prior, log of the sentence count, and
-/// the similarity-weighted vote of the nearest training reports.
+/// of the counts of sentences at 0.5, 0.2 and 0.8, logit of the class prior, log of the sentence count, the
+/// similarity-weighted vote of the nearest training reports, and the best sentence's logit divided by the log
+/// of the sentence count: in a short text one clear sentence is stronger evidence than the best of hundreds
+/// (chosen on cross-validation over whole training reports and runs of 5-40 of their sentences).
 fn doc_stats(a: &Acc, prior: f32, nsent: usize, knn: f32) -> [f32; NS] {
     let top = &a.top;
+    let ln_n = (1.0 + nsent as f32).ln();
     [
         logit_of(top[0]),
         logit_of(top[1]),
@@ -148,6 +155,7 @@ fn doc_stats(a: &Acc, prior: f32, nsent: usize, knn: f32) -> [f32; NS] {
         (1.0 + a.above[1] as f32).ln(),
         (1.0 + a.above[2] as f32).ln(),
         knn,
+        logit_of(top[0]) / ln_n.max(std::f32::consts::LN_2),
     ]
 }
 
@@ -241,6 +249,7 @@ impl Tagger {
             classes,
             tram,
             tram_list: tram_names,
+            n_char: char_prefix(&vocab_list),
             vocab_list,
             vocab,
             idf,
@@ -326,11 +335,22 @@ impl Tagger {
             .collect();
         let base = out.len();
         out.resize(base + self.centroids.len(), 0.0);
+        // Centroids hold words and bigrams only: the cosine is taken over that part of the sentence vector.
+        let mut wn = 0f32;
         for (f, v) in &x {
+            if *f as usize >= self.n_char {
+                wn += v * v;
+            }
             if let Some(p) = self.postings.get(*f as usize) {
                 for (k, w) in p {
                     out[base + *k as usize] += v * w;
                 }
+            }
+        }
+        if wn > 0.0 {
+            let r = 1.0 / wn.sqrt();
+            for o in &mut out[base..] {
+                *o *= r;
             }
         }
         out
@@ -406,6 +426,19 @@ impl Tagger {
         (scores, per)
     }
 
+    /// For study: a regression class's stacker statistics over a document, the stacker's weights and the
+    /// document threshold.
+    #[doc(hidden)]
+    pub fn explain(&self, doc: &str, id: &str) -> Option<(Vec<f32>, Vec<f32>, f32)> {
+        let k = self.classes[..self.n_lr].iter().position(|c| c == id)?;
+        let (stats, _) = self.doc_raw_with(doc, &mut |_, _, _, _| {});
+        Some((
+            stats.get(k)?.to_vec(),
+            self.stack.clone(),
+            self.doc_threshold,
+        ))
+    }
+
     fn doc_decides(&self, k: usize, score: f32) -> bool {
         if k < self.n_lr {
             score >= self.doc_threshold
@@ -453,12 +486,8 @@ impl Tagger {
             .collect()
     }
 
-    /// Per-class statistics for stacking (regression classes) and best scores (all classes).
-    fn doc_raw(&self, doc: &str) -> (Vec<[f32; NS]>, Vec<f32>) {
-        self.doc_raw_with(doc, &mut |_, _, _, _| {})
-    }
-
-    /// `doc_raw`, also handing every (class, sentence score, sentence start, end) to `each`.
+    /// Per-class statistics for stacking (regression classes) and best scores (all classes), also handing
+    /// every (class, sentence score, sentence start, end) to `each`.
     fn doc_raw_with(
         &self,
         doc: &str,
@@ -599,6 +628,14 @@ fn prose_sentences(doc: &str) -> Vec<(usize, usize)> {
         v.retain(|(a, b)| text::is_prose(&doc[*a..*b]));
     }
     v
+}
+
+/// Number of leading character-gram features of a sorted vocabulary (`#` sorts before letters and digits).
+fn char_prefix(vocab_list: &[String]) -> usize {
+    vocab_list
+        .iter()
+        .position(|s| !s.starts_with('#'))
+        .unwrap_or(vocab_list.len())
 }
 
 fn invert(centroids: &[Vec<(u32, f32)>], nf: usize) -> Vec<Vec<(u32, f32)>> {
@@ -1084,7 +1121,12 @@ fn fit(
                 continue;
             }
             let s = sums.entry(l.as_str()).or_default();
-            for (f, v) in x {
+            // Words and bigrams only: character grams are shared by most texts and would fill the centroid's
+            // heaviest terms with grams like `ing`, making every centroid alike.
+            for (f, v) in x
+                .iter()
+                .filter(|(f, _)| !vocab_list[*f as usize].starts_with('#'))
+            {
                 *s.0.entry(*f).or_default() += v;
             }
             s.1 += 1;
@@ -1121,6 +1163,7 @@ fn fit(
         classes,
         tram,
         tram_list: tram_classes.to_vec(),
+        n_char: char_prefix(&vocab_list),
         vocab_list,
         vocab,
         idf,
@@ -1238,6 +1281,10 @@ struct Run {
     stats: Vec<(String, [f32; NS])>,
     cent: Vec<(String, f32)>,
     truth: BTreeSet<String>,
+    /// A whole report (else a snippet: a run of its sentences).
+    whole: bool,
+    /// Weight in the stacker's fit.
+    weight: f32,
 }
 
 fn priors(classes: &[String], docs: &[&Report]) -> Vec<f32> {
@@ -1257,41 +1304,41 @@ fn priors(classes: &[String], docs: &[&Report]) -> Vec<f32> {
 
 /// Fits the stacker (logistic regression, full-batch gradient descent from zero: deterministic).
 fn fit_stacker(runs: &[Run]) -> Vec<f32> {
-    let data: Vec<(&[f32; NS], f32)> = runs
+    let data: Vec<(&[f32; NS], f32, f32)> = runs
         .iter()
         .flat_map(|r| {
             r.stats
                 .iter()
-                .map(move |(c, x)| (x, if r.truth.contains(c) { 1.0 } else { 0.0 }))
+                .map(move |(c, x)| (x, if r.truth.contains(c) { 1.0 } else { 0.0 }, r.weight))
         })
         .collect();
     // Fitted on standardised statistics (their scales differ by orders of magnitude), then folded back
     // into weights over the raw statistics.
-    let n = data.len().max(1) as f32;
+    let n = data.iter().map(|x| x.2).sum::<f32>().max(1e-6);
     let mut mu = [0f32; NS];
     let mut sd = [0f32; NS];
-    for (x, _) in &data {
+    for (x, _, wt) in &data {
         for k in 0..NS {
-            mu[k] += x[k] / n;
+            mu[k] += wt * x[k] / n;
         }
     }
-    for (x, _) in &data {
+    for (x, _, wt) in &data {
         for k in 0..NS {
-            sd[k] += (x[k] - mu[k]).powi(2) / n;
+            sd[k] += wt * (x[k] - mu[k]).powi(2) / n;
         }
     }
     for s in sd.iter_mut() {
         *s = s.sqrt().max(1e-6);
     }
-    let z: Vec<([f32; NS], f32)> = data
+    let z: Vec<([f32; NS], f32, f32)> = data
         .iter()
-        .map(|(x, y)| (std::array::from_fn(|k| (x[k] - mu[k]) / sd[k]), *y))
+        .map(|(x, y, wt)| (std::array::from_fn(|k| (x[k] - mu[k]) / sd[k]), *y, *wt))
         .collect();
     let mut w = vec![0f32; NS + 1];
     for _ in 0..600 {
         let mut g = [0f32; NS + 1];
-        for (x, y) in &z {
-            let d = stack_prob(&w, x) - y;
+        for (x, y, wt) in &z {
+            let d = (stack_prob(&w, x) - y) * wt;
             for k in 0..NS {
                 g[k] += d * x[k];
             }
@@ -1329,51 +1376,63 @@ fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32, f64) {
             )
         })
         .collect();
-    let pairs_at =
-        |thr: f32, cthr: f32, only_tram: bool| -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
-            scored
-                .iter()
-                .map(|(sc, r)| {
-                    let mut pred: BTreeSet<String> = sc
-                        .iter()
-                        .filter(|(_, p)| *p >= thr)
-                        .map(|(c, _)| c.clone())
-                        .collect();
-                    if !only_tram {
-                        pred.extend(
-                            r.cent
-                                .iter()
-                                .filter(|(_, p)| *p >= cthr)
-                                .map(|(c, _)| c.clone()),
-                        );
-                    }
-                    let t = r
-                        .truth
-                        .iter()
-                        .filter(|x| !only_tram || tram.contains(*x))
-                        .cloned()
-                        .collect();
-                    (pred, t)
-                })
-                .collect()
-        };
-    let mut best = (0.5f32, -1.0f64);
+    let pairs_at = |thr: f32,
+                    cthr: f32,
+                    only_tram: bool,
+                    whole: bool|
+     -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
+        scored
+            .iter()
+            .filter(|(_, r)| r.whole == whole)
+            .map(|(sc, r)| {
+                let mut pred: BTreeSet<String> = sc
+                    .iter()
+                    .filter(|(_, p)| *p >= thr)
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                if !only_tram {
+                    pred.extend(
+                        r.cent
+                            .iter()
+                            .filter(|(_, p)| *p >= cthr)
+                            .map(|(c, _)| c.clone()),
+                    );
+                }
+                let t = r
+                    .truth
+                    .iter()
+                    .filter(|x| !only_tram || tram.contains(*x))
+                    .cloned()
+                    .collect();
+                (pred, t)
+            })
+            .collect()
+    };
+    // The document threshold maximises the mean of the TRAM-50 F1 over whole reports and over snippets (when
+    // there are any), so that it also suits short texts.
+    let has_snippets = runs.iter().any(|r| !r.whole);
+    let mut best = (0.5f32, -1.0f64, 0.0f64);
     for step in 5..96 {
         let thr = step as f32 / 100.0;
-        let f = doc_f1(&pairs_at(thr, 2.0, true)).f1;
-        if f > best.1 + 1e-9 {
-            best = (thr, f);
+        let f = doc_f1(&pairs_at(thr, 2.0, true, true)).f1;
+        let obj = if has_snippets {
+            (f + doc_f1(&pairs_at(thr, 2.0, true, false)).f1) / 2.0
+        } else {
+            f
+        };
+        if obj > best.1 + 1e-9 {
+            best = (thr, obj, f);
         }
     }
-    let mut cbest = (2.0f32, doc_f1(&pairs_at(best.0, 2.0, false)).f1);
+    let mut cbest = (2.0f32, doc_f1(&pairs_at(best.0, 2.0, false, true)).f1);
     for step in 10..90 {
         let c = step as f32 / 100.0;
-        let f = doc_f1(&pairs_at(best.0, c, false)).f1;
+        let f = doc_f1(&pairs_at(best.0, c, false, true)).f1;
         if f > cbest.1 + 1e-9 {
             cbest = (c, f);
         }
     }
-    (stack, best.0, cbest.0, best.1)
+    (stack, best.0, cbest.0, best.2)
 }
 
 const FOLDS: u64 = 4;
@@ -1405,20 +1464,79 @@ fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32, f64) 
         m.prior = priors(&m.classes[..m.n_lr], &tr);
         m.set_reports(&tr);
         for r in &val {
-            let (stats, best) = m.doc_raw(&r.text);
-            runs.push(Run {
-                stats: m.classes[..m.n_lr].iter().cloned().zip(stats).collect(),
-                cent: m.classes[m.n_lr..]
-                    .iter()
-                    .cloned()
-                    .zip(best[m.n_lr..].iter().copied())
-                    .collect(),
-                truth: r.techniques(),
-            });
+            // Every prose sentence is scored once; the whole report and its snippets are read from them
+            // (the whole report's statistics are those `Tagger::doc_raw` gives).
+            let spans = prose_sentences(&r.text);
+            let probs: Vec<Vec<f32>> = spans
+                .iter()
+                .map(|&(a, b)| m.sentence_clause_probs(&r.text[a..b]))
+                .collect();
+            let n = spans.len();
+            let mut ranges = vec![(0, n)];
+            ranges.extend(snippet_ranges(n, &SNIPPET_LENS, SNIPPETS_PER_LEN));
+            for (i, j) in ranges {
+                let mut acc = vec![Acc::default(); m.classes.len()];
+                for p in &probs[i..j] {
+                    for (a, v) in acc.iter_mut().zip(p) {
+                        a.add(*v);
+                    }
+                }
+                let knn = m.knn_votes(&r.text, &spans[i..j]);
+                let whole = (i, j) == (0, n);
+                let truth = if whole {
+                    r.techniques()
+                } else {
+                    annotated_inside(r, spans[i].0, spans[j - 1].1)
+                };
+                runs.push(Run {
+                    stats: (0..m.n_lr)
+                        .map(|k| {
+                            (
+                                m.classes[k].clone(),
+                                doc_stats(&acc[k], m.prior[k], j - i, knn[k]),
+                            )
+                        })
+                        .collect(),
+                    cent: m.classes[m.n_lr..]
+                        .iter()
+                        .cloned()
+                        .zip(acc[m.n_lr..].iter().map(|a| a.top[0]))
+                        .collect(),
+                    truth,
+                    whole,
+                    weight: 1.0,
+                });
+            }
         }
+    }
+    // Snippets together weigh SNIPPET_WEIGHT times the whole reports in the stacker's fit.
+    let nw = runs.iter().filter(|r| r.whole).count() as f32;
+    let ns = runs.iter().filter(|r| !r.whole).count().max(1) as f32;
+    for r in runs.iter_mut().filter(|r| !r.whole) {
+        r.weight = SNIPPET_WEIGHT * nw / ns;
     }
     let tram: BTreeSet<String> = src.tram_classes.iter().cloned().collect();
     choose(&runs, &tram)
+}
+
+/// Snippet lengths (prose sentences) and snippets per length cut from each report in cross-validation: the
+/// stacker and threshold also learn from short documents, as a one-page write-up is (TRAM has none).
+const SNIPPET_LENS: [usize; 4] = [5, 10, 20, 40];
+const SNIPPETS_PER_LEN: usize = 3;
+/// Total weight of the snippets in the stacker's fit, relative to the whole reports (0.1, 0.3, 0.5 and 1
+/// measured in cross-validation).
+const SNIPPET_WEIGHT: f32 = 0.3;
+
+/// Techniques annotated in a byte range of a report (at least half of the annotated span inside it).
+fn annotated_inside(r: &Report, a: usize, b: usize) -> BTreeSet<String> {
+    r.spans
+        .iter()
+        .filter(|(s, e, _)| {
+            let ov = (*e).min(b).saturating_sub((*s).max(a));
+            ov > 0 && ov * 2 >= e - s
+        })
+        .map(|x| x.2.clone())
+        .collect()
 }
 
 fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagger, usize, f64) {
@@ -1486,6 +1604,16 @@ pub fn train_and_evaluate(corpus_dir: &Path) -> Result<(Tagger, TagMetrics)> {
     metrics.tram50_annotated_sentences = f;
     metrics.sentence_top1_accuracy = acc;
     Ok((m, metrics))
+}
+
+/// Cross-validation over the training reports of our split only (held-out reports neither trained on nor
+/// measured): the CV figure, the document threshold and the centroid threshold, for choosing settings.
+#[doc(hidden)]
+pub fn cv_only(corpus_dir: &Path) -> Result<(f64, f32, f32)> {
+    let src = load_sources(corpus_dir)?;
+    let tr: Vec<&Report> = src.reports.iter().filter(|r| !r.is_dev()).collect();
+    let (_, thr, cthr, cv) = cross_validate(&src, &tr);
+    Ok((cv, thr, cthr))
 }
 
 /// Per-document F1 where documents are their annotated sentences `(doc key, text, label)`, and top-1 accuracy.
@@ -1643,6 +1771,113 @@ pub fn study_scores(
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
 
+/// One training report scored out of fold, for the study of document decisions on short texts.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudyReport {
+    /// Cross-validation fold of the report.
+    pub fold: u64,
+    /// Regression-class priors of the fold's model (share of its training reports annotated with each).
+    pub prior: Vec<f32>,
+    /// Per prose sentence, the clause-and-window score of every regression class (as `Tagger::tag` scores it).
+    pub probs: Vec<Vec<f32>>,
+    /// Documents cut from the report: `(first prose sentence, end, neighbour vote per regression class,
+    /// TRAM-50 techniques annotated inside)`; the first is the whole report.
+    pub docs: Vec<(usize, usize, Vec<f32>, Vec<String>)>,
+}
+
+/// Runs of consecutive prose sentences cut from a report of `n` prose sentences: for each length in
+/// `lens` shorter than the report, up to `per` runs spread evenly over it.
+#[doc(hidden)]
+pub fn snippet_ranges(n: usize, lens: &[usize], per: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for &l in lens {
+        if l == 0 || l >= n {
+            continue;
+        }
+        let k = per.min(n / l).max(1);
+        for i in 0..k {
+            let s = ((2 * i + 1) * (n - l)) / (2 * k);
+            out.push((s, s + l));
+        }
+    }
+    out
+}
+
+/// Out-of-fold scores of the training reports of our split (held-out reports not involved) and of snippets
+/// cut from them (see [`snippet_ranges`]), with the fold model's neighbour votes for each.
+#[doc(hidden)]
+pub fn study_short(
+    corpus_dir: &Path,
+    lens: &[usize],
+    per: usize,
+) -> Result<(Vec<String>, Vec<StudyReport>)> {
+    let src = load_sources(corpus_dir)?;
+    let tr: Vec<&Report> = src.reports.iter().filter(|r| !r.is_dev()).collect();
+    let mut out = Vec::new();
+    let mut classes = Vec::new();
+    for fold in 0..FOLDS {
+        let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
+            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
+        });
+        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
+        let exs = examples(&src, &keys, &val);
+        let h = Header {
+            model: MODEL.into(),
+            model_version: MODEL_VERSION,
+            data_hash: [0; 32],
+        };
+        let mut m = fit(
+            &exs,
+            &src.tram_classes,
+            &src.all_ids,
+            h,
+            SENTENCE_THRESHOLD,
+            2.0,
+        );
+        m.prior = priors(&m.classes[..m.n_lr], &trn);
+        m.set_reports(&trn);
+        classes = m.classes[..m.n_lr].to_vec();
+        let tram: BTreeSet<&String> = classes.iter().collect();
+        for r in &val {
+            let spans = prose_sentences(&r.text);
+            let probs: Vec<Vec<f32>> = spans
+                .iter()
+                .map(|&(a, b)| m.sentence_clause_probs(&r.text[a..b])[..m.n_lr].to_vec())
+                .collect();
+            let n = spans.len();
+            let mut ranges = vec![(0, n)];
+            ranges.extend(snippet_ranges(n, lens, per));
+            let docs = ranges
+                .into_iter()
+                .filter(|(i, j)| i < j)
+                .map(|(i, j)| {
+                    let truth: BTreeSet<String> = if (i, j) == (0, n) {
+                        r.techniques()
+                    } else {
+                        annotated_inside(r, spans[i].0, spans[j - 1].1)
+                    };
+                    let truth: BTreeSet<String> =
+                        truth.into_iter().filter(|t| tram.contains(t)).collect();
+                    (
+                        i,
+                        j,
+                        m.knn_votes(&r.text, &spans[i..j]),
+                        truth.into_iter().collect(),
+                    )
+                })
+                .collect();
+            out.push(StudyReport {
+                fold,
+                prior: m.prior.clone(),
+                probs,
+                docs,
+            });
+        }
+    }
+    Ok((classes, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1684,6 +1919,8 @@ mod tests {
             } else {
                 BTreeSet::new()
             },
+            whole: true,
+            weight: 1.0,
         };
         let runs: Vec<Run> = (0..40)
             .map(|i| mk(i as f32 / 10.0 - 2.0, i >= 20))
@@ -1749,5 +1986,11 @@ mod tests {
         // The stored reports survive serialisation.
         let back = Tagger::from_bytes(&m.to_bytes()).expect("round trip");
         assert_eq!(back.knn_votes(q, &prose_sentences(q)), v);
+        // An artifact of the previous version (a stacker of nine statistics) is refused, saying so.
+        m.header.model_version = 3;
+        let e = Tagger::from_bytes(&m.to_bytes())
+            .expect_err("old version")
+            .to_string();
+        assert!(e.contains("model version 3"), "{e}");
     }
 }
