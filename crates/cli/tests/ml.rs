@@ -489,3 +489,201 @@ fn training_is_reproducible_and_the_committed_artifacts_are_fresh() {
     );
     assert_eq!(j["artifacts"].as_array().map(Vec::len), Some(3));
 }
+
+/// A one-shot HTTP server on loopback standing in for a self-hosted OpenAI-compatible endpoint: it records the
+/// request (head and body) and answers with `reply` (status line and JSON body).
+/// The base URL, the server thread (the request's head and body, or None when nothing connected before `stop`),
+/// and `stop`.
+type OneShot = (
+    String,
+    std::thread::JoinHandle<Option<(String, String)>>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+);
+
+fn one_shot_server(status: &'static str, reply: String) -> OneShot {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = std::sync::Arc::clone(&stop);
+    let h = std::thread::spawn(move || {
+        let (stream, _) = loop {
+            match listener.accept() {
+                Ok(c) => break c,
+                Err(_) if stop2.load(std::sync::atomic::Ordering::Relaxed) => return None,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        };
+        stream.set_nonblocking(false).expect("blocking");
+        let mut r = BufReader::new(stream);
+        let mut head = String::new();
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).expect("read") == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().expect("length");
+            }
+            head.push_str(&line);
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).expect("body");
+        let mut s = r.into_inner();
+        write!(
+            s,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            reply.len()
+        )
+        .expect("reply");
+        Some((head, String::from_utf8(body).expect("utf-8 body")))
+    });
+    (format!("http://{addr}/v1"), h, stop)
+}
+
+/// `vigil ml summarize`: off without an endpoint; with one, it sends the report and Vigil's own technique tags to
+/// `<url>/chat/completions` with the key from the environment, prints the answer labelled machine-generated and
+/// never prints the key; a report marked above --tlp-max is refused before any connection; an endpoint error is
+/// reported with its status.
+#[test]
+fn summarize_uses_a_self_hosted_endpoint_only_when_named_and_keeps_tlp() {
+    let v = Vigil::new();
+    let report = fixture("report.md");
+    // off by default: no URL, nothing sent
+    let out = v
+        .cmd()
+        .env_remove("VIGIL_LLM_URL")
+        .args(["ml", "summarize", &report, "--json"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no LLM endpoint configured"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let answer = "What happened: a phishing attachment installed a backdoor.";
+    let reply = serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "model": "local-8b",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]
+    })
+    .to_string();
+    let (url, server, _stop) = one_shot_server("200 OK", reply);
+    let out = v
+        .cmd()
+        .env("VIGIL_LLM_API_KEY", "sekret-key-123")
+        .args([
+            "ml",
+            "summarize",
+            &report,
+            "--llm-url",
+            &url,
+            "--llm-model",
+            "local-8b",
+            "--json",
+        ])
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains("sekret") && !stderr.contains("sekret"));
+    let j: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(j["summary"], answer);
+    assert_eq!(j["machine_generated"], true);
+    assert_eq!(j["model"], "local-8b");
+    assert_eq!(j["truncated"], false);
+    assert!(j["techniques"]
+        .as_array()
+        .expect("techniques")
+        .iter()
+        .any(|t| t == "T1547.001"));
+    let (head, body) = server.join().expect("server").expect("a request");
+    assert!(head.starts_with("POST /v1/chat/completions "), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("authorization: bearer sekret-key-123"),
+        "{head}"
+    );
+    let req: Value = serde_json::from_str(&body).expect("request JSON");
+    assert_eq!(req["model"], "local-8b");
+    let user = req["messages"][1]["content"]
+        .as_str()
+        .expect("user message");
+    assert!(user.contains("T1547.001"), "{user}");
+    assert!(user.contains("Persistence is a Run key"), "{user}");
+
+    // --max-chars bounds what is sent
+    let (url, server, _stop) = one_shot_server(
+        "200 OK",
+        serde_json::json!({"choices": [{"message": {"content": "short"}}]}).to_string(),
+    );
+    let (j, code) = v.json(&[
+        "ml",
+        "summarize",
+        &report,
+        "--llm-url",
+        &url,
+        "--max-chars",
+        "200",
+    ]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(
+        (j["truncated"].as_bool(), j["sent_chars"].as_u64()),
+        (Some(true), Some(200))
+    );
+    let (_, body) = server.join().expect("server").expect("a request");
+    let req: Value = serde_json::from_str(&body).expect("request JSON");
+    let text = std::fs::read_to_string(&report).expect("read");
+    let tail: String = text.chars().skip(400).take(60).collect();
+    assert!(!req["messages"][1]["content"]
+        .as_str()
+        .expect("content")
+        .contains(tail.trim()));
+
+    // TLP:RED in the text: refused, and the endpoint never hears of it
+    let red = v.data().join("red.txt");
+    std::fs::write(
+        &red,
+        format!("TLP:RED - for named recipients only.\n\n{text}"),
+    )
+    .expect("write");
+    let (url, server, stop) = one_shot_server("200 OK", "{}".into());
+    let out = v.run(&[
+        "ml",
+        "summarize",
+        red.to_str().expect("p"),
+        "--llm-url",
+        &url,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLP:RED"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        server.join().expect("server").is_none(),
+        "nothing may be sent"
+    );
+
+    // an endpoint error names the status
+    let (url, server, _stop) = one_shot_server(
+        "503 Service Unavailable",
+        r#"{"error":"loading model"}"#.into(),
+    );
+    let out = v.run(&["ml", "summarize", &report, "--llm-url", &url]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("503") && err.contains("loading model"),
+        "{err}"
+    );
+    server.join().expect("server");
+}

@@ -7,6 +7,7 @@
 
 mod bench;
 mod report;
+mod summarize;
 
 use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ pub enum MlCommand {
     Eval(EvalArgs),
     /// The model artifacts in use: name, version, training-data hash, origin.
     Info(ModelsFlag),
+    /// Summarise a report in plain language with a self-hosted OpenAI-compatible LLM endpoint (off unless
+    /// --llm-url or VIGIL_LLM_URL names one; the summary is labelled machine-generated).
+    Summarize(summarize::SummarizeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +266,7 @@ pub fn run(cli: &Cli, c: &MlCommand) -> anyhow::Result<u8> {
         MlCommand::Train(a) => train(cli, a),
         MlCommand::Eval(a) => eval(cli, a),
         MlCommand::Info(a) => info(cli, a),
+        MlCommand::Summarize(a) => summarize::summarize(cli, a),
     };
     quiet_pipe(r)
 }
