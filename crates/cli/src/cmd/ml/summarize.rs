@@ -257,6 +257,15 @@ mod tests {
         );
         assert_eq!(tlp_in_text("TLP:WHITE, TLP:AMBER,"), Some(Tlp::Amber));
         assert_eq!(tlp_in_text("TLPxyz TLP: TLP"), None);
+        // multi-byte text around and inside the label, and a label cut off at the end
+        assert_eq!(
+            tlp_in_text("Bericht für Behörden — TLP:ÄMBER, TLP:GRÜN"),
+            None
+        );
+        assert_eq!(
+            tlp_in_text("Отчёт TLP:AMBER+STRICT ✓ tlp:"),
+            Some(Tlp::AmberStrict)
+        );
     }
 
     #[test]
