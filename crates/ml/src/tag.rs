@@ -1439,30 +1439,37 @@ const FOLDS: u64 = 4;
 /// Sentence threshold for evidence: a sentence at this probability is cited.
 const SENTENCE_THRESHOLD: f32 = 0.5;
 
+/// The model of one cross-validation fold (folds by report): fitted on the other folds' reports (priors and
+/// neighbour reports from them too), with the fold's own reports to score.
+fn fold_model<'a>(src: &Sources, docs: &[&'a Report], fold: u64) -> (Tagger, Vec<&'a Report>) {
+    let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| {
+        corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
+    });
+    let train_keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
+    let exs = examples(src, &train_keys, &val);
+    let h = Header {
+        model: MODEL.into(),
+        model_version: MODEL_VERSION,
+        data_hash: [0; 32],
+    };
+    let mut m = fit(
+        &exs,
+        &src.tram_classes,
+        &src.all_ids,
+        h,
+        SENTENCE_THRESHOLD,
+        2.0,
+    );
+    m.prior = priors(&m.classes[..m.n_lr], &tr);
+    m.set_reports(&tr);
+    (m, val)
+}
+
 /// Cross-validation over `docs` (folds by report): the stacker and thresholds of the final model.
 fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32, f64) {
     let mut runs = Vec::new();
     for fold in 0..FOLDS {
-        let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| {
-            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
-        });
-        let train_keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
-        let exs = examples(src, &train_keys, &val);
-        let h = Header {
-            model: MODEL.into(),
-            model_version: MODEL_VERSION,
-            data_hash: [0; 32],
-        };
-        let mut m = fit(
-            &exs,
-            &src.tram_classes,
-            &src.all_ids,
-            h,
-            SENTENCE_THRESHOLD,
-            2.0,
-        );
-        m.prior = priors(&m.classes[..m.n_lr], &tr);
-        m.set_reports(&tr);
+        let (m, val) = fold_model(src, docs, fold);
         for r in &val {
             // Every prose sentence is scored once; the whole report and its snippets are read from them
             // (the whole report's statistics are those `Tagger::doc_raw` gives).
@@ -1817,26 +1824,7 @@ pub fn study_short(
     let mut out = Vec::new();
     let mut classes = Vec::new();
     for fold in 0..FOLDS {
-        let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
-            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
-        });
-        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
-        let exs = examples(&src, &keys, &val);
-        let h = Header {
-            model: MODEL.into(),
-            model_version: MODEL_VERSION,
-            data_hash: [0; 32],
-        };
-        let mut m = fit(
-            &exs,
-            &src.tram_classes,
-            &src.all_ids,
-            h,
-            SENTENCE_THRESHOLD,
-            2.0,
-        );
-        m.prior = priors(&m.classes[..m.n_lr], &trn);
-        m.set_reports(&trn);
+        let (m, val) = fold_model(&src, &tr, fold);
         classes = m.classes[..m.n_lr].to_vec();
         let tram: BTreeSet<&String> = classes.iter().collect();
         for r in &val {
