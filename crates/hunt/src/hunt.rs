@@ -157,6 +157,17 @@ pub struct Progress {
     pub files: std::sync::atomic::AtomicU64,
 }
 
+impl HuntOptions {
+    /// The worker threads a hunt with these options runs: `threads`, or every available core for 0.
+    pub fn worker_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+}
+
 impl Default for HuntOptions {
     fn default() -> Self {
         HuntOptions {
@@ -262,11 +273,7 @@ pub fn hunt(
     sink: &mut dyn FnMut(&Sighting) -> std::io::Result<()>,
 ) -> Result<Summary, HuntError> {
     let start = Instant::now();
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        opts.threads
-    };
+    let threads = opts.worker_threads();
     let stop = AtomicBool::new(false);
     // One queued chunk per worker and one spare keep the workers fed (the reader is several times faster than a
     // worker); every further slot is another 1 MiB chunk of peak memory (2 x threads + 2 measured no faster).

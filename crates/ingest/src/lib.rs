@@ -25,6 +25,8 @@ const MAX_ERRORS: usize = 1000;
 /// Items per message between the parsing and the writing thread, and messages in flight.
 const BATCH: usize = 512;
 const PIPELINE_DEPTH: usize = 8;
+/// Room a batch is made with: it may run a few links past `BATCH` to end with its last object's links.
+const BATCH_ROOM: usize = BATCH + 8;
 /// Derived objects written together (see `FileWriter::put_owned`).
 const DERIVED_BATCH: usize = 256;
 /// Objects between commit points of one file (see `WriteTx::commit_point`): a large file is stored in parts
@@ -413,14 +415,14 @@ impl Run<'_> {
                 });
                 (res, file_report)
             });
-            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH + 8);
+            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH_ROOM);
             let mut n = 0u64;
             let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
                 // A batch ends only before an item that is not a link, so a link never travels in a later batch
                 // than its object: the writer makes commit points between batches, and a crash then cannot
                 // leave an indicator stored without the relationship its line gave it.
                 if batch.len() >= BATCH && !matches!(item, Item::Link(_)) {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH + 8));
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROOM));
                     sender
                         .send(full)
                         .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;

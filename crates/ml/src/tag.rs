@@ -506,10 +506,15 @@ impl Tagger {
             }
         }
         let knn = self.knn_votes(doc, &spans);
-        let stats = (0..self.n_lr)
-            .map(|k| doc_stats(&acc[k], self.prior[k], spans.len(), knn[k]))
-            .collect();
+        let stats = self.class_stats(&acc, spans.len(), &knn);
         (stats, acc.iter().map(|a| a.top[0]).collect())
+    }
+
+    /// The stacker's statistics of every regression class over a document of `nsent` prose sentences.
+    fn class_stats(&self, acc: &[Acc], nsent: usize, knn: &[f32]) -> Vec<[f32; NS]> {
+        (0..self.n_lr)
+            .map(|k| doc_stats(&acc[k], self.prior[k], nsent, knn[k]))
+            .collect()
     }
 
     /// Log term frequencies (vocabulary terms) of a document's prose sentences read as one text.
@@ -1478,10 +1483,7 @@ fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32, f64) 
                 .iter()
                 .map(|&(a, b)| m.sentence_clause_probs(&r.text[a..b]))
                 .collect();
-            let n = spans.len();
-            let mut ranges = vec![(0, n)];
-            ranges.extend(snippet_ranges(n, &SNIPPET_LENS, SNIPPETS_PER_LEN));
-            for (i, j) in ranges {
+            for (i, j, truth) in report_docs(r, &spans, &SNIPPET_LENS, SNIPPETS_PER_LEN) {
                 let mut acc = vec![Acc::default(); m.classes.len()];
                 for p in &probs[i..j] {
                     for (a, v) in acc.iter_mut().zip(p) {
@@ -1489,20 +1491,12 @@ fn cross_validate(src: &Sources, docs: &[&Report]) -> (Vec<f32>, f32, f32, f64) 
                     }
                 }
                 let knn = m.knn_votes(&r.text, &spans[i..j]);
-                let whole = (i, j) == (0, n);
-                let truth = if whole {
-                    r.techniques()
-                } else {
-                    annotated_inside(r, spans[i].0, spans[j - 1].1)
-                };
+                let whole = (i, j) == (0, spans.len());
                 runs.push(Run {
-                    stats: (0..m.n_lr)
-                        .map(|k| {
-                            (
-                                m.classes[k].clone(),
-                                doc_stats(&acc[k], m.prior[k], j - i, knn[k]),
-                            )
-                        })
+                    stats: m.classes[..m.n_lr]
+                        .iter()
+                        .cloned()
+                        .zip(m.class_stats(&acc, j - i, &knn))
                         .collect(),
                     cent: m.classes[m.n_lr..]
                         .iter()
@@ -1533,6 +1527,28 @@ const SNIPPETS_PER_LEN: usize = 3;
 /// Total weight of the snippets in the stacker's fit, relative to the whole reports (0.1, 0.3, 0.5 and 1
 /// measured in cross-validation).
 const SNIPPET_WEIGHT: f32 = 0.3;
+
+/// The documents read from a report of prose sentences `spans`: the whole report, then runs of consecutive
+/// sentences ([`snippet_ranges`]), each as (first sentence, end, the techniques annotated inside).
+fn report_docs(
+    r: &Report,
+    spans: &[(usize, usize)],
+    lens: &[usize],
+    per: usize,
+) -> Vec<(usize, usize, BTreeSet<String>)> {
+    let n = spans.len();
+    std::iter::once((0, n))
+        .chain(snippet_ranges(n, lens, per))
+        .map(|(i, j)| {
+            let truth = if (i, j) == (0, n) {
+                r.techniques()
+            } else {
+                annotated_inside(r, spans[i].0, spans[j - 1].1)
+            };
+            (i, j, truth)
+        })
+        .collect()
+}
 
 /// Techniques annotated in a byte range of a report (at least half of the annotated span inside it).
 fn annotated_inside(r: &Report, a: usize, b: usize) -> BTreeSet<String> {
@@ -1833,25 +1849,15 @@ pub fn study_short(
                 .iter()
                 .map(|&(a, b)| m.sentence_clause_probs(&r.text[a..b])[..m.n_lr].to_vec())
                 .collect();
-            let n = spans.len();
-            let mut ranges = vec![(0, n)];
-            ranges.extend(snippet_ranges(n, lens, per));
-            let docs = ranges
+            let docs = report_docs(r, &spans, lens, per)
                 .into_iter()
-                .filter(|(i, j)| i < j)
-                .map(|(i, j)| {
-                    let truth: BTreeSet<String> = if (i, j) == (0, n) {
-                        r.techniques()
-                    } else {
-                        annotated_inside(r, spans[i].0, spans[j - 1].1)
-                    };
-                    let truth: BTreeSet<String> =
-                        truth.into_iter().filter(|t| tram.contains(t)).collect();
+                .filter(|(i, j, _)| i < j)
+                .map(|(i, j, truth)| {
                     (
                         i,
                         j,
                         m.knn_votes(&r.text, &spans[i..j]),
-                        truth.into_iter().collect(),
+                        truth.into_iter().filter(|t| tram.contains(t)).collect(),
                     )
                 })
                 .collect();

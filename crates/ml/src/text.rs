@@ -159,10 +159,14 @@ pub fn features(s: &str) -> Vec<String> {
 pub fn features_with(s: &str, grams: &[usize]) -> Vec<String> {
     let raw = words(s);
     let w: Vec<String> = raw.iter().map(|x| stem(x).to_string()).collect();
-    let mut f: Vec<String> = Vec::with_capacity(w.len() * 8);
+    let mut f: Vec<String> = Vec::with_capacity(w.len() * if grams.is_empty() { 2 } else { 8 });
     f.extend(w.iter().cloned());
     for p in w.windows(2) {
         f.push(format!("{} {}", p[0], p[1]));
+    }
+    if grams.is_empty() {
+        // The shipped model: every sentence, clause and window of a tagged text comes through here.
+        return f;
     }
     let mut cs: Vec<char> = Vec::new();
     for x in &raw {

@@ -632,7 +632,14 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         recorded = record_sightings(env, a.member, &aggs)?;
     }
     let leads = match &domain_model {
-        Some(model) => Some(leads(cli, env.as_ref(), model, &summary, a)?),
+        Some(model) => Some(leads(
+            cli,
+            env.as_ref(),
+            model,
+            &summary,
+            a,
+            opts.worker_threads(),
+        )?),
         None => None,
     };
     let mut doc = serde_json::to_value(&summary)?;
@@ -689,12 +696,44 @@ struct Lead {
     seen: u64,
 }
 
+/// Scores unknown names as leads: (names left out as warning-listed, leads at or above `min_score`).
+fn score_leads(
+    names: &[(String, u64)],
+    wl: &vigil_model::warninglist::WarningSet,
+    model: &vigil_ml::domain::DomainModel,
+    min_score: f64,
+) -> (usize, Vec<Lead>) {
+    let mut warninglisted = 0;
+    let mut buf = Vec::new();
+    let mut out: Vec<Lead> = Vec::new();
+    for (d, seen) in names {
+        if !wl.is_empty() {
+            if let Ok(o) = vigil_model::Observable::new(vigil_model::ObservableKind::Domain, d) {
+                if !wl.hits(&o).is_empty() {
+                    warninglisted += 1;
+                    continue;
+                }
+            }
+        }
+        let score = model.score_with(d, &mut buf);
+        if score >= min_score {
+            out.push(Lead {
+                domain: d.clone(),
+                score: (score * 1e4).round() / 1e4,
+                seen: *seen,
+            });
+        }
+    }
+    (warninglisted, out)
+}
+
 fn leads(
     cli: &Cli,
     env: Option<&Env>,
     model: &vigil_ml::domain::DomainModel,
     summary: &Summary,
     a: &HuntArgs,
+    threads: usize,
 ) -> anyhow::Result<Leads> {
     // The store is open already unless the hunt ran from a snapshot alone.
     let lists = match env {
@@ -703,44 +742,12 @@ fn leads(
     };
     let wl = vigil_model::warninglist::WarningSet::new(&lists);
     // Scored on the hunt's worker threads: a busy resolver's log names a million distinct unknown domains.
-    let threads = match a.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
     let names = &summary.unknown_domains;
-    let per = names.len().div_ceil(threads).max(4096);
-    let parts: anyhow::Result<Vec<(usize, Vec<Lead>)>> = std::thread::scope(|sc| {
+    let per = names.len().div_ceil(threads.max(1)).max(4096);
+    let parts: Vec<(usize, Vec<Lead>)> = std::thread::scope(|sc| {
         let workers: Vec<_> = names
             .chunks(per)
-            .map(|part| {
-                let wl = &wl;
-                sc.spawn(move || {
-                    let mut warninglisted = 0;
-                    let mut buf = Vec::new();
-                    let mut out: Vec<Lead> = Vec::new();
-                    for (d, seen) in part {
-                        if !wl.is_empty() {
-                            if let Ok(o) =
-                                vigil_model::Observable::new(vigil_model::ObservableKind::Domain, d)
-                            {
-                                if !wl.hits(&o).is_empty() {
-                                    warninglisted += 1;
-                                    continue;
-                                }
-                            }
-                        }
-                        let score = model.score_with(d, &mut buf);
-                        if score >= a.lead_min_score {
-                            out.push(Lead {
-                                domain: d.clone(),
-                                score: (score * 1e4).round() / 1e4,
-                                seen: *seen,
-                            });
-                        }
-                    }
-                    (warninglisted, out)
-                })
-            })
+            .map(|part| sc.spawn(|| score_leads(part, &wl, model, a.lead_min_score)))
             .collect();
         workers
             .into_iter()
@@ -748,9 +755,8 @@ fn leads(
                 w.join()
                     .map_err(|_| anyhow::anyhow!("a lead-scoring thread panicked"))
             })
-            .collect()
-    });
-    let parts = parts?;
+            .collect::<anyhow::Result<_>>()
+    })?;
     let warninglisted = parts.iter().map(|p| p.0).sum::<usize>();
     let mut out: Vec<Lead> = parts.into_iter().flat_map(|p| p.1).collect();
     out.sort_by(|x, y| {
