@@ -724,6 +724,276 @@ fn exports_are_accepted_by_the_tools_that_read_them() {
     }
 }
 
+/// The server, stopped when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `vigil serve` on a free loopback port; returns it with its base URL.
+fn serve(v: &Vigil) -> (Server, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.dir.path().join("store"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-feeds"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vigil serve");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let server = Server(child);
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).expect("read the server's log") > 0,
+            "vigil serve ended before listening"
+        );
+        if let Some(rest) = line.split("serving ").nth(1) {
+            let url = rest.split_whitespace().next().expect("url");
+            break url.trim_end_matches("/taxii2/").to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = err.read_to_end(&mut sink);
+    });
+    (server, base)
+}
+
+#[test]
+fn detection_exports_over_rest_follow_the_callers_scope() {
+    let v = Vigil::new();
+    curated(&v);
+    // An AMBER actor behind the family: its name may reach the operator's files, never a member's.
+    let extra = v.path("amber-actor.json");
+    let mut actor = named(
+        "intrusion-set",
+        "intrusion-set--11111111-0000-4000-8000-000000000003",
+        "Storm-Amber",
+    );
+    actor["object_marking_refs"] = json!([Tlp::Amber.marking_id()]);
+    write_bundle(
+        &extra,
+        vec![
+            actor,
+            rel(
+                3,
+                "attributed-to",
+                "malware--11111111-0000-4000-8000-000000000001",
+                "intrusion-set--11111111-0000-4000-8000-000000000003",
+            ),
+        ],
+    );
+    v.ingest(&extra, &[]);
+    let m = v.ok_json(&[
+        "members",
+        "add",
+        "--name",
+        "Ministry of Tests",
+        "--country",
+        "EE",
+        "--kind",
+        "ministry",
+        "--json",
+    ]);
+    let member = m["id"].as_i64().expect("member id").to_string();
+    let token = |member: &str, role: &str| {
+        let t = v.ok_json(&[
+            "tokens",
+            "create",
+            "--member",
+            member,
+            "--role",
+            role,
+            "--expires",
+            "never",
+            "--json",
+        ]);
+        t["token"].as_str().expect("token").to_string()
+    };
+    let member_token = token(&member, "member");
+    let operator_token = token("1", "analyst");
+    let (_server, base) = serve(&v);
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().expect("GET");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.text().expect("body"))
+    };
+
+    // A member gets GREEN indicators; not the AMBER URL, the RED address or the AMBER actor's name.
+    let (status, h, zeek) = get("/api/v1/exports/zeek", Some(&member_token));
+    assert_eq!(status, 200, "{zeek}");
+    assert!(h["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/plain"));
+    assert_eq!(h["cache-control"], "private, no-store");
+    assert!(
+        zeek.starts_with("#fields\tindicator\tindicator_type"),
+        "{zeek}"
+    );
+    for present in [
+        "evil.com\tIntel::DOMAIN",
+        "198.51.100.0/24\tIntel::SUBNET",
+        "boss@evil.com",
+        "LummaC2",
+    ] {
+        assert!(
+            zeek.contains(present),
+            "member's zeek file lacks {present}: {zeek}"
+        );
+    }
+    for absent in [
+        "gate.php",
+        "2001:db8:bad::7",
+        "Storm-Amber",
+        "google.com",
+        "expired.example.net",
+        "revoked.example.net",
+        "203.0.113.9",
+    ] {
+        assert!(
+            !zeek.contains(absent),
+            "member's zeek file holds {absent}: {zeek}"
+        );
+    }
+    let values: usize = h["x-vigil-values"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("count");
+    assert_eq!(values, zeek.lines().count() - 1);
+
+    // Sharing the AMBER URL with the member adds it to the member's files, and only to its own.
+    assert!(v
+        .run(&[
+            "share",
+            "indicator--aaaaaaaa-0000-4000-8000-000000000003",
+            "--with",
+            &member
+        ])
+        .status
+        .success());
+    let (_, _, csv) = get("/api/v1/exports/csv", Some(&member_token));
+    assert!(csv.contains("gate.php"), "{csv}");
+    assert!(
+        !csv.contains("2001:db8:bad::7") && !csv.contains("Storm-Amber"),
+        "{csv}"
+    );
+    let other = v.ok_json(&[
+        "members",
+        "add",
+        "--name",
+        "Agency B",
+        "--country",
+        "LV",
+        "--kind",
+        "agency",
+        "--json",
+    ]);
+    let other_token = token(&other["id"].as_i64().expect("id").to_string(), "member");
+    let (_, _, csv_b) = get("/api/v1/exports/csv", Some(&other_token));
+    assert!(
+        csv_b.contains("evil.com") && !csv_b.contains("gate.php"),
+        "{csv_b}"
+    );
+    // ... and the member may narrow it to GREEN again.
+    let (_, _, green) = get("/api/v1/exports/csv?tlp_max=green", Some(&member_token));
+    assert!(
+        green.contains("evil.com") && !green.contains("gate.php"),
+        "{green}"
+    );
+
+    // The operator's analyst sees everything, names behind names included; tlp_max and min_score filter.
+    let (_, _, all) = get("/api/v1/exports/zeek", Some(&operator_token));
+    for present in ["gate.php", "2001:db8:bad::7", "Storm-Amber"] {
+        assert!(
+            all.contains(present),
+            "operator's zeek file lacks {present}: {all}"
+        );
+    }
+    assert!(
+        !all.contains("203.0.113.9"),
+        "a decayed indicator is exported: {all}"
+    );
+    let (_, _, any_score) = get("/api/v1/exports/zeek?min_score=0", Some(&operator_token));
+    assert!(any_score.contains("203.0.113.9"), "{any_score}");
+    let (_, _, green_only) = get("/api/v1/exports/zeek?tlp_max=green", Some(&operator_token));
+    assert!(
+        green_only.contains("evil.com") && !green_only.contains("gate.php"),
+        "{green_only}"
+    );
+
+    // RPZ with the caller's zone origin, accepted by named-checkzone; MISP with one stable event per caller.
+    let (status, h, rpz) = get(
+        "/api/v1/exports/rpz?zone=rpz.example.ee",
+        Some(&member_token),
+    );
+    assert_eq!(status, 200, "{rpz}");
+    assert_eq!(h["content-type"], "text/dns");
+    assert!(rpz.contains("\nevil.com\tCNAME\t.\n"), "{rpz}");
+    if tool("named-checkzone") {
+        let zone = v.path("rest.rpz");
+        std::fs::write(&zone, &rpz).expect("write");
+        let o = Command::new("named-checkzone")
+            .arg("rpz.example.ee")
+            .arg(&zone)
+            .output()
+            .expect("named-checkzone");
+        assert!(
+            o.status.success(),
+            "named-checkzone: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    let misp = |t: &str| -> Value {
+        let (status, _, body) = get("/api/v1/exports/misp", Some(t));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("MISP JSON")
+    };
+    let (a, b) = (misp(&member_token), misp(&member_token));
+    assert_eq!(a["Event"]["uuid"], b["Event"]["uuid"]);
+    assert_ne!(a["Event"]["uuid"], misp(&other_token)["Event"]["uuid"]);
+    assert!(a["Event"]["Attribute"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .any(|x| x["value"] == "evil.com"));
+
+    // Errors: no token, an unknown format, bad parameters; each a JSON error, none a leak.
+    let (status, _, _) = get("/api/v1/exports/zeek", None);
+    assert_eq!(status, 401);
+    let (status, _, body) = get("/api/v1/exports/snort", Some(&member_token));
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("zeek, rpz, csv, misp"), "{body}");
+    for bad in [
+        "tlp_max=purple",
+        "min_score=120",
+        "zone=a%20b",
+        "zone=x%0Ay",
+    ] {
+        let (status, _, body) = get(&format!("/api/v1/exports/rpz?{bad}"), Some(&member_token));
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(serde_json::from_str::<Value>(&body).is_ok(), "{body}");
+    }
+    // The operator's STIX export still has its own route.
+    let (status, _, body) = get("/api/v1/exports/stix", Some(&member_token));
+    assert_eq!(status, 200, "{body}");
+}
+
 #[test]
 fn real_zeek_logs_are_read_and_hunted() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");

@@ -30,7 +30,7 @@ use crate::AppState;
 #[openapi(
     info(title = "Vigil REST API", version = "1", description = "Sovereign threat intelligence: knowledge base, members, exports. \
         Authenticate with an API token as HTTP Bearer, or as the password of HTTP Basic."),
-    paths(get_object, search, ingest, list_members, add_member, stats, export_stix,
+    paths(get_object, search, ingest, list_members, add_member, stats, export_stix, crate::detection::export_detection,
         crate::member_api::list_notices, crate::member_api::get_notice, crate::member_api::notice_versions,
         crate::member_api::change_notice, crate::member_api::list_inventories, crate::member_api::upload_inventory,
         crate::member_api::remove_inventory, crate::member_api::list_sightings),
@@ -68,6 +68,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/members", get(list_members).post(add_member))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/exports/stix", get(export_stix))
+        .route(
+            "/api/v1/exports/{format}",
+            get(crate::detection::export_detection),
+        )
 }
 
 async fn openapi() -> Response {

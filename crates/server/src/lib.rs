@@ -9,6 +9,7 @@ pub mod atom;
 pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod detection;
 pub mod error;
 pub mod member_api;
 pub mod metrics;
@@ -97,12 +98,22 @@ pub struct Hooks {
     #[allow(clippy::type_complexity)]
     pub inventory_changed:
         Option<Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send + Sync>>,
+    /// Render detection content (Zeek intel, RPZ, CSV, MISP) from what a caller may see.
+    #[allow(clippy::type_complexity)]
+    pub detection_export: Option<
+        Arc<
+            dyn Fn(detection::DetectionRequest) -> Result<detection::DetectionExport, String>
+                + Send
+                + Sync,
+        >,
+    >,
 }
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
             .field("inventory_changed", &self.inventory_changed.is_some())
+            .field("detection_export", &self.detection_export.is_some())
             .finish()
     }
 }

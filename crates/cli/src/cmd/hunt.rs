@@ -24,7 +24,10 @@ use vigil_model::pattern::Pattern;
 use vigil_model::{
     warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
 };
-use vigil_store::{MemberStore, PutMode, PutOutcome, ScanFilter, Store};
+use vigil_store::{
+    MemberStore, PutMode, PutOutcome, ReadScope, ScanFilter, Store, StoreError, StoredObject,
+    WebStore,
+};
 
 use super::Env;
 use crate::args::Cli;
@@ -213,178 +216,198 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// the malware and actor names reached through `indicates`, `attributed-to` and `uses` relationships (names above
 /// `tlp_max` are left out too).
 pub fn select(env: &Env, sel: &SelectArgs, now: DateTime<Utc>) -> anyhow::Result<Selection> {
+    select_in(env, sel, None, now)
+}
+
+/// [`select`] within what `scope` may see (a REST caller: CLEAR and GREEN plus the AMBER shared with its member);
+/// `None` reads the whole store, as the operator's own commands do.
+pub fn select_in(
+    env: &Env,
+    sel: &SelectArgs,
+    scope: Option<&ReadScope>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Selection> {
     sel.check()?;
     let tlp_max = sel.tlp_max()?;
-    let filter = |types: &[&str]| ScanFilter {
-        types: types.iter().map(|t| t.to_string()).collect(),
-        tlp_max,
-        default_tlp: Some(env.settings.default_tlp),
-        ..Default::default()
+    let default_tlp = scope.map_or(env.settings.default_tlp, |s| s.default_tlp);
+    let scan = |types: &[&str],
+                f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>|
+     -> Result<(), StoreError> {
+        match scope {
+            None => env.store.scan(
+                &ScanFilter {
+                    types: types.iter().map(|t| t.to_string()).collect(),
+                    tlp_max,
+                    default_tlp: Some(default_tlp),
+                    ..Default::default()
+                },
+                f,
+            ),
+            Some(sc) => env.store.scan_visible(sc, types, false, None, &mut |so| {
+                if tlp_max.is_some_and(|m| so.tlp.unwrap_or(default_tlp) > m) {
+                    return Ok(());
+                }
+                f(so)
+            }),
+        }
     };
     // Names of malware families and actors.
     let mut names: HashMap<String, (String, bool)> = HashMap::new();
-    env.store
-        .scan(
-            &filter(&["malware", "intrusion-set", "threat-actor"]),
-            &mut |so| {
-                let actor = so.object.type_() != "malware";
-                if let Some(n) = so.object.name() {
-                    names.insert(so.object.id().to_string(), (n.to_string(), actor));
-                }
-                Ok(())
-            },
-        )
-        .context("reading malware and actors")?;
+    scan(&["malware", "intrusion-set", "threat-actor"], &mut |so| {
+        let actor = so.object.type_() != "malware";
+        if let Some(n) = so.object.name() {
+            names.insert(so.object.id().to_string(), (n.to_string(), actor));
+        }
+        Ok(())
+    })
+    .context("reading malware and actors")?;
     // indicator -> named objects it indicates; family -> actors behind it.
     let mut indicates: HashMap<String, Vec<String>> = HashMap::new();
     let mut behind: HashMap<String, Vec<String>> = HashMap::new();
-    env.store
-        .scan(&filter(&["relationship"]), &mut |so| {
-            let o = &so.object;
-            let (Some(src), Some(dst), Some(rt)) = (
-                o.str("source_ref"),
-                o.str("target_ref"),
-                o.str("relationship_type"),
-            ) else {
-                return Ok(());
-            };
-            match rt {
-                "indicates" if src.starts_with("indicator--") && names.contains_key(dst) => {
-                    indicates
-                        .entry(src.to_string())
-                        .or_default()
-                        .push(dst.to_string());
-                }
-                "attributed-to" if names.contains_key(src) && names.contains_key(dst) => {
-                    behind
-                        .entry(src.to_string())
-                        .or_default()
-                        .push(dst.to_string());
-                }
-                "uses"
-                    if dst.starts_with("malware--")
-                        && names.get(src).is_some_and(|n| n.1)
-                        && names.contains_key(dst) =>
-                {
-                    behind
-                        .entry(dst.to_string())
-                        .or_default()
-                        .push(src.to_string());
-                }
-                _ => {}
+    scan(&["relationship"], &mut |so| {
+        let o = &so.object;
+        let (Some(src), Some(dst), Some(rt)) = (
+            o.str("source_ref"),
+            o.str("target_ref"),
+            o.str("relationship_type"),
+        ) else {
+            return Ok(());
+        };
+        match rt {
+            "indicates" if src.starts_with("indicator--") && names.contains_key(dst) => {
+                indicates
+                    .entry(src.to_string())
+                    .or_default()
+                    .push(dst.to_string());
             }
-            Ok(())
-        })
-        .context("reading relationships")?;
+            "attributed-to" if names.contains_key(src) && names.contains_key(dst) => {
+                behind
+                    .entry(src.to_string())
+                    .or_default()
+                    .push(dst.to_string());
+            }
+            "uses"
+                if dst.starts_with("malware--")
+                    && names.get(src).is_some_and(|n| n.1)
+                    && names.contains_key(dst) =>
+            {
+                behind
+                    .entry(dst.to_string())
+                    .or_default()
+                    .push(src.to_string());
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+    .context("reading relationships")?;
     // Analyst scores live in their own `note` objects (written by `vigil score`), so that no later version of the
     // indicator from a feed can reset them.
     let mut analyst: HashMap<String, f32> = HashMap::new();
-    env.store
-        .scan(&filter(&["note"]), &mut |so| {
-            let o = &so.object;
-            if let Some(sc) = o.get("x_vigil_analyst_score").and_then(Value::as_f64) {
-                for r in o
-                    .get("object_refs")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    analyst.insert(r.to_string(), sc.clamp(0.0, 100.0) as f32);
-                }
+    scan(&["note"], &mut |so| {
+        let o = &so.object;
+        if let Some(sc) = o.get("x_vigil_analyst_score").and_then(Value::as_f64) {
+            for r in o
+                .get("object_refs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                analyst.insert(r.to_string(), sc.clamp(0.0, 100.0) as f32);
             }
-            Ok(())
-        })
-        .context("reading analyst scores")?;
+        }
+        Ok(())
+    })
+    .context("reading analyst scores")?;
     let wl = WarningSet::new(&env.store.warninglists()?);
     let cfg = DecayConfig::default();
     let mut stats = SelectStats::default();
     let mut items = Vec::new();
-    env.store
-        .scan(&filter(&["indicator"]), &mut |so| {
-            stats.scanned += 1;
-            let obj = &so.object;
-            if let Some(vu) = obj.str("valid_until").and_then(parse_time) {
-                if vu <= now {
-                    stats.expired += 1;
-                    return Ok(());
-                }
-            }
-            let Some(pattern) = obj.str("pattern") else {
-                stats.bad_pattern += 1;
-                return Ok(());
-            };
-            if obj.str("pattern_type").is_some_and(|t| t != "stix") {
-                stats.bad_pattern += 1;
+    scan(&["indicator"], &mut |so| {
+        stats.scanned += 1;
+        let obj = &so.object;
+        if let Some(vu) = obj.str("valid_until").and_then(parse_time) {
+            if vu <= now {
+                stats.expired += 1;
                 return Ok(());
             }
-            let Ok(parsed) = Pattern::parse(pattern) else {
-                stats.bad_pattern += 1;
-                return Ok(());
-            };
-            if !super::query::warninglist_hits(&wl, obj).is_empty() {
-                stats.warninglisted += 1;
-                return Ok(());
-            }
-            let mut values = Vec::new();
-            if let Some(eqs) = parsed.simple_equalities() {
-                for (path, v) in eqs {
-                    match path_kind(&path).and_then(|k| Observable::new(k, &v).ok()) {
-                        Some(o) => values.push((o.kind, o.value)),
-                        None => {
-                            values.clear();
-                            break;
-                        }
+        }
+        let Some(pattern) = obj.str("pattern") else {
+            stats.bad_pattern += 1;
+            return Ok(());
+        };
+        if obj.str("pattern_type").is_some_and(|t| t != "stix") {
+            stats.bad_pattern += 1;
+            return Ok(());
+        }
+        let Ok(parsed) = Pattern::parse(pattern) else {
+            stats.bad_pattern += 1;
+            return Ok(());
+        };
+        if !super::query::warninglist_hits(&wl, obj).is_empty() {
+            stats.warninglisted += 1;
+            return Ok(());
+        }
+        let mut values = Vec::new();
+        if let Some(eqs) = parsed.simple_equalities() {
+            for (path, v) in eqs {
+                match path_kind(&path).and_then(|k| Observable::new(k, &v).ok()) {
+                    Some(o) => values.push((o.kind, o.value)),
+                    None => {
+                        values.clear();
+                        break;
                     }
                 }
             }
-            let score = match analyst.get(obj.id()) {
-                Some(&s) => s,
-                None => indicator_score(obj, &values, now, &cfg),
-            };
-            if score < sel.min_score {
-                stats.below_min_score += 1;
-                return Ok(());
-            }
-            let mut malware = Vec::new();
-            let mut actors = Vec::new();
-            let add = |id: &str, malware: &mut Vec<String>, actors: &mut Vec<String>| {
-                if let Some((n, is_actor)) = names.get(id) {
-                    let list = if *is_actor { actors } else { malware };
-                    if !list.contains(n) {
-                        list.push(n.clone());
-                    }
-                }
-            };
-            for t in indicates.get(obj.id()).into_iter().flatten() {
-                add(t, &mut malware, &mut actors);
-                for a in behind.get(t).into_iter().flatten() {
-                    add(a, &mut malware, &mut actors);
-                    for a2 in behind.get(a).into_iter().flatten() {
-                        add(a2, &mut malware, &mut actors);
-                    }
+        }
+        let score = match analyst.get(obj.id()) {
+            Some(&s) => s,
+            None => indicator_score(obj, &values, now, &cfg),
+        };
+        if score < sel.min_score {
+            stats.below_min_score += 1;
+            return Ok(());
+        }
+        let mut malware = Vec::new();
+        let mut actors = Vec::new();
+        let add = |id: &str, malware: &mut Vec<String>, actors: &mut Vec<String>| {
+            if let Some((n, is_actor)) = names.get(id) {
+                let list = if *is_actor { actors } else { malware };
+                if !list.contains(n) {
+                    list.push(n.clone());
                 }
             }
-            stats.kept += 1;
-            items.push(IntelItem {
-                id: obj.id().to_string(),
-                pattern: pattern.to_string(),
-                values,
-                tlp: so.tlp.unwrap_or(env.settings.default_tlp),
-                score,
-                malware,
-                actors,
-                name: obj.name().map(str::to_string),
-                subdomains: obj
-                    .get("x_vigil_subdomains")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(!sel.exact_domains),
-                modified: obj.version().to_string(),
-                valid_until: obj.str("valid_until").map(str::to_string),
-            });
-            Ok(())
-        })
-        .context("reading indicators")?;
+        };
+        for t in indicates.get(obj.id()).into_iter().flatten() {
+            add(t, &mut malware, &mut actors);
+            for a in behind.get(t).into_iter().flatten() {
+                add(a, &mut malware, &mut actors);
+                for a2 in behind.get(a).into_iter().flatten() {
+                    add(a2, &mut malware, &mut actors);
+                }
+            }
+        }
+        stats.kept += 1;
+        items.push(IntelItem {
+            id: obj.id().to_string(),
+            pattern: pattern.to_string(),
+            values,
+            tlp: so.tlp.unwrap_or(default_tlp),
+            score,
+            malware,
+            actors,
+            name: obj.name().map(str::to_string),
+            subdomains: obj
+                .get("x_vigil_subdomains")
+                .and_then(Value::as_bool)
+                .unwrap_or(!sel.exact_domains),
+            modified: obj.version().to_string(),
+            valid_until: obj.str("valid_until").map(str::to_string),
+        });
+        Ok(())
+    })
+    .context("reading indicators")?;
     Ok(Selection {
         items,
         stats,

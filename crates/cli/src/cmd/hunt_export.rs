@@ -18,9 +18,10 @@ use md5::Digest as _;
 use serde_json::{json, Value};
 use vigil_hunt::HitType;
 use vigil_model::Tlp;
+use vigil_server::detection::{DetectionExport, DetectionRequest};
 use vigil_store::{ScanFilter, Store};
 
-use super::hunt::{hit_type, select, IntelItem, SelectArgs};
+use super::hunt::{hit_type, select, select_in, IntelItem, SelectArgs};
 use super::Env;
 
 #[derive(Debug, Args)]
@@ -185,6 +186,80 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Detection content for a REST caller (the server's `detection_export` hook): the indicators the caller's scope
+/// may see, selected exactly as `vigil export` selects them, rendered in memory.
+pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<DetectionExport> {
+    let now = Utc::now();
+    let args = SelectArgs {
+        tlp_max: req.tlp_max.map(|t| t.as_str().to_string()),
+        min_score: req
+            .min_score
+            .unwrap_or(vigil_hunt::score::DecayConfig::default().min_score),
+        exact_domains: req.exact_domains,
+    };
+    let sel = select_in(env, &args, Some(&req.scope), now)?;
+    let (ents, _) = entries(&sel.items);
+    let used: BTreeSet<&str> = ents.iter().map(|e| e.item.id.as_str()).collect();
+    let amber_or_above = sel
+        .items
+        .iter()
+        .filter(|it| used.contains(it.id.as_str()) && it.tlp >= Tlp::Amber)
+        .count() as u64;
+    let mut notes = Vec::new();
+    let (content_type, file_name, body) = match req.format.as_str() {
+        "zeek" => ("text/plain; charset=utf-8", "vigil.intel", zeek(&ents)),
+        "rpz" => (
+            "text/dns",
+            "vigil.rpz",
+            rpz(
+                &ents,
+                req.zone.as_deref().unwrap_or("rpz.vigil"),
+                &mut notes,
+            ),
+        ),
+        "csv" => ("text/csv; charset=utf-8", "vigil.csv", csv(&ents)),
+        "misp" => {
+            // The same caller and selection get the same event UUID on every pull, so a MISP instance that
+            // fetches this daily updates one event instead of piling up copies.
+            let who = req
+                .scope
+                .member
+                .map_or("anonymous".to_string(), |m| format!("member-{m}"));
+            let key = format!(
+                "rest-export|{who}|{}|{}|{}",
+                args.tlp_max.as_deref().unwrap_or("none"),
+                args.min_score,
+                args.exact_domains
+            );
+            let ev = misp_event(
+                &ents,
+                &env.settings.operator,
+                &format!(
+                    "Vigil indicators for {who} (tlp-max {}, min-score {})",
+                    args.tlp_max.as_deref().unwrap_or("none"),
+                    args.min_score
+                ),
+                uuid::Uuid::new_v5(&VIGIL_NS, key.as_bytes()),
+                now,
+            );
+            (
+                "application/json",
+                "vigil-misp-event.json",
+                serde_json::to_string_pretty(&ev)?,
+            )
+        }
+        other => anyhow::bail!("no detection export format `{other}`"),
+    };
+    Ok(DetectionExport {
+        content_type,
+        file_name: file_name.to_string(),
+        body: body.into_bytes(),
+        values: ents.len() as u64,
+        indicators: used.len() as u64,
+        amber_or_above,
+    })
 }
 
 /// A printable, rule- and TSV-safe rendering of free text (names from feeds).

@@ -114,6 +114,7 @@ pub fn run_with(
         Err(e) => tracing::warn!(error = %e, "publishing notices to members' collections"),
     }
     let hook_env = std::sync::Mutex::new(env.reopen()?);
+    let export_env = std::sync::Mutex::new(env.reopen()?);
     let hooks = vigil_server::Hooks {
         inventory_changed: Some(Arc::new(move |member: i64| {
             // One re-evaluation at a time: they write the same notices.
@@ -124,6 +125,14 @@ pub fn run_with(
                 super::vuln::update_notices(&env, Some(member), super::vuln::epss_threshold_env())
                     .map_err(|e| format!("{e:#}"))?;
             serde_json::to_value(&rep).map_err(|e| e.to_string())
+        })),
+        detection_export: Some(Arc::new(move |req| {
+            // One export at a time: each reads every live indicator, and a queue bounds what a burst of
+            // sensors pulling at the top of the hour costs.
+            let env = export_env
+                .lock()
+                .map_err(|_| "export lock poisoned".to_string())?;
+            super::hunt_export::for_caller(&env, &req).map_err(|e| format!("{e:#}"))
         })),
     };
     let _ = state.hooks.set(hooks);
