@@ -244,6 +244,10 @@ impl<'a> Reader<'a> {
         self.pos = self.buf.len();
         s
     }
+    /// True when every byte was read (an optional trailing section is absent).
+    pub fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
+    }
     /// Fails unless every byte was consumed, which catches a payload written by another layout.
     pub fn finish(&self) -> Result<()> {
         if self.pos != self.buf.len() {

@@ -19,6 +19,7 @@ pub mod attribute;
 pub mod boost;
 pub mod corpus;
 pub mod domain;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod extract;

@@ -1,5 +1,6 @@
 //! ATT&CK technique tagging: a one-vs-rest logistic regression over TF-IDF word and bigram features (and
-//! character n-grams when [`text::CHAR_GRAMS`] lists any) scores every sentence; a stacker over the sentence
+//! character n-grams when [`text::CHAR_GRAMS`] lists any) plus the sentence's mean word vector (word vectors
+//! trained by [`crate::embed`] on unlabelled security prose) scores every sentence; a stacker over the sentence
 //! scores decides the document's techniques, and the sentences that pass are its evidence.
 //!
 //! Training data (report-level split, never sentence-level): TRAM's annotated reports and sentences, TRAM's
@@ -15,6 +16,7 @@ use serde_json::Value;
 use crate::artifact::{self, Header, Reader, Writer};
 use crate::attack::Attack;
 use crate::corpus;
+use crate::embed::{EmbedParams, Embeddings};
 use crate::error::{MlError, Result};
 use crate::text;
 
@@ -22,8 +24,10 @@ use crate::text;
 pub const MODEL: &str = "tagger";
 /// Payload layout and feature version (3, never shipped: character 3-grams joined the word and bigram
 /// features; 4: words and bigrams again, and the stacker sees a tenth statistic, the best sentence's logit over
-/// the log of the sentence count, so a version-3 stacker would read the wrong table size).
-pub const MODEL_VERSION: u32 = 4;
+/// the log of the sentence count, so a version-3 stacker would read the wrong table size; 5: the sentence model
+/// also reads the sentence's mean word vector ([`EMBED_ALPHA`]): the payload gains a last section and the
+/// regression more weight rows, which a version-4 build would misread).
+pub const MODEL_VERSION: u32 = 5;
 const MIN_DF: u32 = 3;
 const EPOCHS: usize = 4;
 const MAX_EVIDENCE: usize = 3;
@@ -101,6 +105,9 @@ pub struct Tagger {
     /// which brings in what reports of the same kind usually contain.
     reports: Vec<Vec<(u32, f32)>>,
     report_labels: Vec<Vec<u32>>,
+    /// Word vectors trained on unlabelled security prose, and the length their sentence vector gets beside the
+    /// unit TF-IDF vector: the regression's last `dims` feature rows weigh it. None: words and bigrams only.
+    emb: Option<(Embeddings, f32)>,
 }
 
 /// A class's sentences by score: (score, byte start, byte end).
@@ -222,11 +229,19 @@ impl Tagger {
             }
             centroids.push(idx.into_iter().zip(val).collect());
         }
+        // Optional last section: the word vectors.
+        let emb = if r.at_end() {
+            None
+        } else {
+            let alpha = r.f32()?;
+            Some((Embeddings::read(&mut r, MODEL)?, alpha))
+        };
         r.finish()?;
         let c = classes.len();
+        let dense = emb.as_ref().map_or(0, |e| e.0.dims());
         if idf.len() != vocab_list.len()
             || n_lr > c
-            || w.len() != vocab_list.len() * n_lr
+            || w.len() != (vocab_list.len() + dense) * n_lr
             || scale.len() != n_lr
             || bias.len() != n_lr
             || threshold.len() != c
@@ -265,6 +280,7 @@ impl Tagger {
             doc_threshold,
             reports,
             report_labels,
+            emb,
         })
     }
 
@@ -294,6 +310,10 @@ impl Tagger {
             w.u32s(&c.iter().map(|x| x.0).collect::<Vec<_>>());
             w.f32s(&c.iter().map(|x| x.1).collect::<Vec<_>>());
         }
+        if let Some((e, alpha)) = &self.emb {
+            w.f32(*alpha);
+            e.write(&mut w);
+        }
         artifact::seal(&self.header, &w.buf)
     }
 
@@ -313,7 +333,12 @@ impl Tagger {
     }
 
     fn vectorise(&self, s: &str) -> Vec<(u32, f32)> {
-        vectorise(&self.vocab, &self.idf, s)
+        vectorise(
+            &self.vocab,
+            &self.idf,
+            self.emb.as_ref().map(|(e, a)| (e, *a)),
+            s,
+        )
     }
 
     /// Scores of every class for one sentence: probabilities for the regression classes, cosine similarity to
@@ -337,7 +362,8 @@ impl Tagger {
         out.resize(base + self.centroids.len(), 0.0);
         // Centroids hold words and bigrams only: the cosine is taken over that part of the sentence vector.
         let mut wn = 0f32;
-        for (f, v) in &x {
+        let nf = self.vocab_list.len();
+        for (f, v) in x.iter().take_while(|(f, _)| (*f as usize) < nf) {
             if *f as usize >= self.n_char {
                 wn += v * v;
             }
@@ -675,10 +701,19 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
-fn vectorise(vocab: &HashMap<String, u32>, idf: &[f32], s: &str) -> Vec<(u32, f32)> {
+/// The sentence model's input: the unit TF-IDF vector of the words and bigrams, then, with word vectors
+/// `dense = (vectors, alpha)`, the sentence's mean word vector at length `alpha` as features
+/// `vocab.len()..vocab.len() + dims` (in that order, after every sparse feature).
+fn vectorise(
+    vocab: &HashMap<String, u32>,
+    idf: &[f32],
+    dense: Option<(&Embeddings, f32)>,
+    s: &str,
+) -> Vec<(u32, f32)> {
     let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
-    for f in text::features(s) {
-        if let Some(&i) = vocab.get(&f) {
+    let feats = text::features(s);
+    for f in &feats {
+        if let Some(&i) = vocab.get(f) {
             *tf.entry(i).or_default() += 1.0;
         }
     }
@@ -690,6 +725,22 @@ fn vectorise(vocab: &HashMap<String, u32>, idf: &[f32], s: &str) -> Vec<(u32, f3
     if n > 0.0 {
         for (_, x) in v.iter_mut() {
             *x /= n;
+        }
+    }
+    if let Some((e, alpha)) = dense {
+        let mut d = vec![0f32; e.dims()];
+        // The unigrams of `features`: no space (bigram) and no `#` (character gram).
+        let words = feats
+            .iter()
+            .filter(|f| !f.contains(' ') && !f.starts_with('#'))
+            .map(String::as_str);
+        if e.sentence(words, &mut d) {
+            let base = vocab.len() as u32;
+            v.extend(
+                d.iter()
+                    .enumerate()
+                    .map(|(j, x)| (base + j as u32, alpha * x)),
+            );
         }
     }
     v
@@ -849,6 +900,8 @@ struct Sources {
     negatives: Vec<String>,
     tram_classes: Vec<String>,
     all_ids: BTreeSet<String>,
+    /// Unlabelled security prose for the word vectors (empty when they are off).
+    prose: Vec<String>,
 }
 
 fn load_sources(corpus_dir: &Path) -> Result<Sources> {
@@ -939,6 +992,11 @@ fn load_sources(corpus_dir: &Path) -> Result<Sources> {
         .map(str::to_string)
         .collect();
     let all_ids = attack.techniques.keys().cloned().collect();
+    let prose = if embed_setting().is_some() {
+        crate::embed::security_prose(corpus_dir)?
+    } else {
+        Vec::new()
+    };
     Ok(Sources {
         reports,
         single,
@@ -946,7 +1004,75 @@ fn load_sources(corpus_dir: &Path) -> Result<Sources> {
         negatives,
         tram_classes,
         all_ids,
+        prose,
     })
+}
+
+/// Length of a sentence's mean word vector beside its unit TF-IDF vector in the sentence model's input (0 turns
+/// word vectors off). Chosen on cross-validation by report over the training reports: 1, 2 and 4 measured
+/// (whole-report F1 0.7045 / 0.7124 / 0.7125; words and bigrams alone 0.664); 4 reached 0.721 on the held-out
+/// reports (BENCHMARKS.md, 2026-11-30 session 10). 0 needs [`MODEL_VERSION`] 4 (no word-vector section).
+const EMBED_ALPHA: f32 = 4.0;
+
+/// Word-vector settings and [`EMBED_ALPHA`]; None when word vectors are off.
+fn embed_setting() -> Option<(EmbedParams, f32)> {
+    (EMBED_ALPHA > 0.0).then_some((EmbedParams::default(), EMBED_ALPHA))
+}
+
+/// Hashes of every run of [`SHINGLE_WORDS`] consecutive words of a text (lower-case [`text::words`]).
+fn shingles(t: &str, each: &mut dyn FnMut(u64) -> bool) -> bool {
+    let hs: Vec<u64> = text::words(t)
+        .iter()
+        .map(|w| {
+            w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            })
+        })
+        .collect();
+    hs.windows(SHINGLE_WORDS).any(|win| {
+        each(
+            win.iter()
+                .fold(0u64, |h, x| h.rotate_left(7).wrapping_mul(31) ^ x),
+        )
+    })
+}
+
+/// Words per shingle: a sentence sharing a run of this many words with a held-out report is its text.
+const SHINGLE_WORDS: usize = 8;
+
+/// The word vectors of a model trained on the reports `train` with training sentences `exs`: learnt from the
+/// unlabelled prose, those sentences and the training reports' prose, sentence by sentence, leaving out every
+/// sentence that shares [`SHINGLE_WORDS`] consecutive words with a `held_out` report (sources quote reports).
+fn train_embeddings(
+    src: &Sources,
+    exs: &[Example],
+    train: &[&Report],
+    held_out: &[&Report],
+) -> Option<(Embeddings, f32)> {
+    let (p, alpha) = embed_setting()?;
+    let mut held: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    for r in held_out {
+        shingles(&r.text, &mut |h| {
+            held.insert(h);
+            false
+        });
+    }
+    let texts = src
+        .prose
+        .iter()
+        .map(String::as_str)
+        .chain(exs.iter().map(|e| e.text.as_str()))
+        .chain(train.iter().map(|r| r.text.as_str()));
+    let mut sents: Vec<&str> = Vec::new();
+    for t in texts {
+        for (a, b) in text::sentences(t) {
+            let s = &t[a..b];
+            if !shingles(s, &mut |h| held.contains(&h)) {
+                sents.push(s);
+            }
+        }
+    }
+    Some((Embeddings::train(sents, &p), alpha))
 }
 
 /// Builds the training examples, excluding every text found in the `held_out` reports.
@@ -1006,6 +1132,7 @@ fn fit(
     header: Header,
     threshold: f32,
     cent_threshold: f32,
+    emb: Option<(Embeddings, f32)>,
 ) -> Tagger {
     // Vocabulary by document frequency, in sorted order.
     let mut df: BTreeMap<String, u32> = BTreeMap::new();
@@ -1046,9 +1173,10 @@ fn fit(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
     let c = classes.len();
+    let dense = emb.as_ref().map(|(e, a)| (e, *a));
     let xs: Vec<Vec<(u32, f32)>> = exs
         .iter()
-        .map(|e| vectorise(&vocab, &idf, &e.text))
+        .map(|e| vectorise(&vocab, &idf, dense, &e.text))
         .collect();
     let ys: Vec<Vec<usize>> = exs
         .iter()
@@ -1059,7 +1187,7 @@ fn fit(
                 .collect()
         })
         .collect();
-    let nf = vocab_list.len();
+    let nf = vocab_list.len() + dense.map_or(0, |(e, _)| e.dims());
     let mut w = vec![0f32; nf * c];
     let mut g2 = vec![1e-8f32; nf * c];
     let mut bias = vec![-3f32; c];
@@ -1128,10 +1256,11 @@ fn fit(
             let s = sums.entry(l.as_str()).or_default();
             // Words and bigrams only: character grams are shared by most texts and would fill the centroid's
             // heaviest terms with grams like `ing`, making every centroid alike.
-            for (f, v) in x
-                .iter()
-                .filter(|(f, _)| !vocab_list[*f as usize].starts_with('#'))
-            {
+            for (f, v) in x.iter().filter(|(f, _)| {
+                vocab_list
+                    .get(*f as usize)
+                    .is_some_and(|t| !t.starts_with('#'))
+            }) {
                 *s.0.entry(*f).or_default() += v;
             }
             s.1 += 1;
@@ -1184,6 +1313,7 @@ fn fit(
         doc_threshold: 0.5,
         reports: Vec::new(),
         report_labels: Vec::new(),
+        emb,
     }
 }
 
@@ -1457,6 +1587,7 @@ fn fold_model<'a>(src: &Sources, docs: &[&'a Report], fold: u64) -> (Tagger, Vec
         model_version: MODEL_VERSION,
         data_hash: [0; 32],
     };
+    let emb = train_embeddings(src, &exs, &tr, &val);
     let mut m = fit(
         &exs,
         &src.tram_classes,
@@ -1464,6 +1595,7 @@ fn fold_model<'a>(src: &Sources, docs: &[&'a Report], fold: u64) -> (Tagger, Vec
         h,
         SENTENCE_THRESHOLD,
         2.0,
+        emb,
     );
     m.prior = priors(&m.classes[..m.n_lr], &tr);
     m.set_reports(&tr);
@@ -1566,13 +1698,15 @@ fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagge
     let (stack, thr, cthr, cv) = cross_validate(src, docs);
     let keys: BTreeSet<String> = docs.iter().map(|r| text::title_key(&r.title)).collect();
     let exs = examples(src, &keys, held_out);
+    let emb = train_embeddings(src, &exs, docs, held_out);
     let mut m = fit(
         &exs,
         &src.tram_classes,
         &src.all_ids,
-        header_for(&exs, (thr, cthr)),
+        header_for(&exs, (thr, cthr), &src.prose),
         SENTENCE_THRESHOLD,
         cthr,
+        emb,
     );
     m.prior = priors(&m.classes[..m.n_lr], docs);
     m.set_reports(docs);
@@ -1581,7 +1715,7 @@ fn finish_model(src: &Sources, docs: &[&Report], held_out: &[&Report]) -> (Tagge
     (m, exs.len(), cv)
 }
 
-fn header_for(exs: &[Example], thr: (f32, f32)) -> Header {
+fn header_for(exs: &[Example], thr: (f32, f32), prose: &[String]) -> Header {
     let mut recs: Vec<String> = exs
         .iter()
         .map(|e| {
@@ -1593,6 +1727,11 @@ fn header_for(exs: &[Example], thr: (f32, f32)) -> Header {
         })
         .collect();
     recs.push(format!("threshold={thr:?}"));
+    // With word vectors on, the unlabelled prose they learn from is training data too.
+    if let Some((p, alpha)) = embed_setting() {
+        recs.push(format!("embed={p:?},alpha={alpha}"));
+        recs.extend(prose.iter().cloned());
+    }
     Header {
         model: MODEL.into(),
         model_version: MODEL_VERSION,
@@ -1768,8 +1907,10 @@ pub fn study_scores(
         data_hash: [0; 32],
     };
     // The sentence model trained on the reports in `keys`, with `held_out`'s sentences kept out of every source.
-    let fit_without = |keys: &BTreeSet<String>, held_out: &[&Report]| {
-        let exs = examples(&src, keys, held_out);
+    let fit_without = |trn: &[&Report], held_out: &[&Report]| {
+        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
+        let exs = examples(&src, &keys, held_out);
+        let emb = train_embeddings(&src, &exs, trn, held_out);
         fit(
             &exs,
             &src.tram_classes,
@@ -1777,6 +1918,7 @@ pub fn study_scores(
             h(),
             SENTENCE_THRESHOLD,
             2.0,
+            emb,
         )
     };
     let mut cv = Vec::new();
@@ -1784,12 +1926,10 @@ pub fn study_scores(
         let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
             corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
         });
-        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
-        let m = fit_without(&keys, &val);
+        let m = fit_without(&trn, &val);
         cv.extend(val.iter().map(|r| score(&m, r, fold)));
     }
-    let keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
-    let m = fit_without(&keys, &dev);
+    let m = fit_without(&tr, &dev);
     let held = dev.iter().map(|r| score(&m, r, u64::MAX)).collect();
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
@@ -1971,7 +2111,7 @@ mod tests {
             model_version: MODEL_VERSION,
             data_hash: [0; 32],
         };
-        let mut m = fit(&exs, &classes, &BTreeSet::new(), h, 0.5, 2.0);
+        let mut m = fit(&exs, &classes, &BTreeSet::new(), h, 0.5, 2.0, None);
         let refs: Vec<&Report> = docs.iter().collect();
         m.set_reports(&refs);
         let q = "Attackers emailed spearphishing messages with malicious Word attachments.";
@@ -1980,11 +2120,76 @@ mod tests {
         // The stored reports survive serialisation.
         let back = Tagger::from_bytes(&m.to_bytes()).expect("round trip");
         assert_eq!(back.knn_votes(q, &prose_sentences(q)), v);
-        // An artifact of the previous version (a stacker of nine statistics) is refused, saying so.
-        m.header.model_version = 3;
+        // An artifact of the previous version (no word vectors) is refused, saying so.
+        m.header.model_version = 4;
         let e = Tagger::from_bytes(&m.to_bytes())
             .expect_err("old version")
             .to_string();
-        assert!(e.contains("model version 3"), "{e}");
+        assert!(
+            e.contains("model version 4, this build needs version 5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn word_vectors_let_unseen_words_score() {
+        // Unlabelled prose: two topics whose words never meet in a sentence.
+        let net = ["upload", "exfiltrate", "transfer", "server", "network"];
+        let disk = ["registry", "persist", "autostart", "reboot", "startup"];
+        let mut rng = crate::domain::Rng::new(7);
+        let prose: Vec<String> = (0..400)
+            .map(|i| {
+                let t = if i % 2 == 0 { &net } else { &disk };
+                (0..8)
+                    .map(|_| t[(rng.next() % 5) as usize])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let p = EmbedParams {
+            dims: 4,
+            window: 3,
+            min_count: 2,
+            max_words: 100,
+            power_iters: 3,
+            seed: 1,
+        };
+        let emb = Embeddings::train(prose.iter().map(String::as_str), &p);
+        // Labelled sentences use three words of each topic; the query uses the other two.
+        let mut exs = Vec::new();
+        for _ in 0..5 {
+            exs.push(Example {
+                text: "upload to the server and transfer".into(),
+                labels: ["T1041".to_string()].into(),
+            });
+            exs.push(Example {
+                text: "registry autostart at reboot".into(),
+                labels: ["T1547.001".to_string()].into(),
+            });
+        }
+        let classes = vec!["T1041".to_string(), "T1547.001".to_string()];
+        let h = Header {
+            model: MODEL.into(),
+            model_version: MODEL_VERSION,
+            data_hash: [0; 32],
+        };
+        let q = "exfiltrate network";
+        let plain = fit(&exs, &classes, &BTreeSet::new(), h.clone(), 0.5, 2.0, None);
+        let pp = plain.sentence_probs(q);
+        assert!((pp[0] - pp[1]).abs() < 0.2, "no shared word: {pp:?}");
+        let m = fit(
+            &exs,
+            &classes,
+            &BTreeSet::new(),
+            h,
+            0.5,
+            2.0,
+            Some((emb, 4.0)),
+        );
+        let pe = m.sentence_probs(q);
+        assert!(pe[0] > pe[1] + 0.3, "{pe:?}");
+        // The vectors travel in the artifact.
+        let back = Tagger::from_bytes(&m.to_bytes()).expect("round trip");
+        assert_eq!(back.sentence_probs(q), pe);
     }
 }
