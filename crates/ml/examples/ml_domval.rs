@@ -2,6 +2,28 @@
 //! `cargo run --release -p vigil-ml --example ml_domval -- CORPUS EPOCHS LR L2 CAP DYN(0|1) TREES WORDS(0|1)...`
 //! (TREES: second-stage trees, 0 for the first stage alone; WORDS: the word-segmentation inputs).
 //! `VIGIL_DOMVAL_SALT=b` draws another validation quarter (the default is the empty salt).
+//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` adds a second-stage network; `VIGIL_DOMVAL_FAMPOW=P` weighs the
+//! second stage's malicious names by (family size)^-P.
+
+/// The second-stage options of the environment (see the header).
+fn env_params(
+    mut p: vigil_ml::domain::Params,
+) -> Result<vigil_ml::domain::Params, Box<dyn std::error::Error>> {
+    if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
+        let f: Vec<&str> = v.split(',').collect();
+        if f.len() != 3 {
+            return Err("VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND".into());
+        }
+        p.mlp_hidden = f[0].parse()?;
+        p.mlp_epochs = f[1].parse()?;
+        p.mlp_blend = f[2].parse()?;
+    }
+    if let Ok(v) = std::env::var("VIGIL_DOMVAL_FAMPOW") {
+        p.family_power = v.parse()?;
+    }
+    Ok(p)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let corpus = std::path::PathBuf::from(
@@ -21,7 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dyn_dns: c[4] == "1",
             stage2_trees: c[5].parse()?,
             words: c[6] == "1",
+            ..vigil_ml::domain::Params::default()
         };
+        let p = env_params(p)?;
         let t0 = std::time::Instant::now();
         let (auc, tpr) = vigil_ml::domain::validate_salted(&corpus, p, &salt)?;
         println!(

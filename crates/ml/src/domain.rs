@@ -18,6 +18,7 @@ use crate::artifact::{self, Header, Reader, Writer};
 use crate::boost;
 use crate::corpus;
 use crate::error::{MlError, Result};
+use crate::mlp;
 
 /// Artifact model name.
 pub const MODEL: &str = "domain";
@@ -80,6 +81,9 @@ pub struct DomainModel {
     bias: f32,
     /// Second stage over the first stage's margin and dense shape values (none: the margin is the score).
     stage2: Option<boost::Trees>,
+    /// A small network over the same inputs as the trees, and the weight of its margin in the score (1: the
+    /// network alone; the trees' margin takes the rest). None in model version 4.
+    stage2_mlp: Option<(mlp::Mlp, f32)>,
 }
 
 static EMBEDDED: &[u8] = include_bytes!("../models/domain.vgm");
@@ -688,6 +692,25 @@ impl DomainModel {
         if !lex.is_empty() && lex.len() != 1 << LEX_WORDS_LOG2 {
             return Err(MlError::artifact(MODEL, "word table of another size"));
         }
+        let stage2_mlp = if r.at_end() {
+            None
+        } else {
+            let a = r.f32()?;
+            let n = mlp::Mlp::read(&mut r, MODEL)?;
+            if n.n_features() != N_STAGE || !(0.0..=1.0).contains(&a) {
+                return Err(MlError::artifact(
+                    MODEL,
+                    "second-stage network reads another number of inputs or has a blend outside [0, 1]",
+                ));
+            }
+            if a < 1.0 && stage2.is_none() {
+                return Err(MlError::artifact(
+                    MODEL,
+                    "second-stage network blended with absent trees",
+                ));
+            }
+            Some((n, a))
+        };
         r.finish()?;
         Ok(DomainModel {
             header,
@@ -701,6 +724,7 @@ impl DomainModel {
             dense_scale,
             bias,
             stage2,
+            stage2_mlp,
         })
     }
 
@@ -744,9 +768,11 @@ impl DomainModel {
 
     fn margin(&self, d: &[u8]) -> f32 {
         let v = self.first(d);
-        match &self.stage2 {
-            Some(t) => t.margin(&v),
-            None => v[0],
+        match (&self.stage2, &self.stage2_mlp) {
+            (Some(t), None) => t.margin(&v),
+            (Some(t), Some((n, a))) => (1.0 - a) * t.margin(&v) + a * n.margin(&v),
+            (None, Some((n, _))) => n.margin(&v),
+            (None, None) => v[0],
         }
     }
 
@@ -801,6 +827,11 @@ impl DomainModel {
         w.u64(self.lex.0.len() as u64);
         for x in &self.lex.0 {
             w.u64(*x);
+        }
+        // Written only when present, so a model without it keeps version 4's bytes.
+        if let Some((n, a)) = &self.stage2_mlp {
+            w.f32(*a);
+            n.write(&mut w);
         }
         artifact::seal(&self.header, &w.buf)
     }
@@ -938,6 +969,15 @@ pub struct Params {
     /// Segment the registrable label into words of the benign training names and of English prose
     /// (second-stage inputs).
     pub words: bool,
+    /// Hidden units of a second-stage network over the trees' inputs (0: none).
+    pub mlp_hidden: usize,
+    /// Passes of the network's training.
+    pub mlp_epochs: usize,
+    /// Weight of the network's margin in the score (1: the network alone, and no trees are fitted).
+    pub mlp_blend: f32,
+    /// Second-stage weight of a malicious name, proportional to (names of its family)^-power (0: every name
+    /// weighs the same; 1: every family weighs the same); the malicious side still weighs half in total.
+    pub family_power: f32,
 }
 
 impl Default for Params {
@@ -950,6 +990,10 @@ impl Default for Params {
             dyn_dns: true,
             stage2_trees: 20,
             words: true,
+            mlp_hidden: 0,
+            mlp_epochs: 10,
+            mlp_blend: 0.0,
+            family_power: 0.0,
         }
     }
 }
@@ -1145,6 +1189,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         dense_scale: scale,
         bias,
         stage2: None,
+        stage2_mlp: None,
         lex: Lexicon::default(),
     }
 }
@@ -1202,7 +1247,9 @@ fn fit_stacked(
     p: Params,
 ) -> DomainModel {
     let mut m = fit(train, dyns.clone(), hash, p);
-    if p.stage2_trees == 0 {
+    let use_mlp = p.mlp_hidden > 0 && p.mlp_blend > 0.0;
+    let use_trees = p.stage2_trees > 0 && !(use_mlp && p.mlp_blend >= 1.0);
+    if !use_trees && !use_mlp {
         return m;
     }
     if p.words {
@@ -1229,15 +1276,65 @@ fn fit_stacked(
         }
     }
     let y: Vec<bool> = train.iter().map(|s| s.malicious).collect();
-    let w = sample_weights(train);
-    let bp = boost::BoostParams {
-        trees: p.stage2_trees,
-        depth: STAGE2_DEPTH,
-        shrinkage: STAGE2_SHRINKAGE,
-        ..boost::BoostParams::default()
+    let w = if p.family_power > 0.0 {
+        family_weights(train, p.family_power)
+    } else {
+        sample_weights(train)
     };
-    m.stage2 = Some(boost::fit(&rows, N_STAGE, &y, &w, bp));
+    if use_trees {
+        let bp = boost::BoostParams {
+            trees: p.stage2_trees,
+            depth: STAGE2_DEPTH,
+            shrinkage: STAGE2_SHRINKAGE,
+            ..boost::BoostParams::default()
+        };
+        m.stage2 = Some(boost::fit(&rows, N_STAGE, &y, &w, bp));
+    }
+    if use_mlp {
+        let mp = mlp::MlpParams {
+            hidden: p.mlp_hidden,
+            epochs: p.mlp_epochs,
+            ..mlp::MlpParams::default()
+        };
+        let a = if use_trees { p.mlp_blend.min(1.0) } else { 1.0 };
+        m.stage2_mlp = Some((mlp::fit(&rows, N_STAGE, &y, &w, mp), a));
+    }
     m
+}
+
+/// Class-balanced weights in which a malicious name weighs (names of its family)^-power, so large families
+/// do not set the second stage's boundary alone (aimed at families unlike any in training).
+fn family_weights(train: &[&Sample], power: f32) -> Vec<f32> {
+    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in train.iter().filter(|s| s.malicious) {
+        *per.entry(s.group.as_str()).or_default() += 1;
+    }
+    let raw: Vec<f64> = train
+        .iter()
+        .map(|s| {
+            if s.malicious {
+                let n = per.get(s.group.as_str()).copied().unwrap_or(1).max(1);
+                (n as f64).powf(-(power as f64))
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let (mut sp, mut sn) = (0f64, 0f64);
+    for (s, r) in train.iter().zip(&raw) {
+        if s.malicious {
+            sp += r
+        } else {
+            sn += r
+        }
+    }
+    let total = train.len() as f64;
+    let (kp, kn) = (total / (2.0 * sp.max(1e-12)), total / (2.0 * sn.max(1e-12)));
+    train
+        .iter()
+        .zip(&raw)
+        .map(|(s, r)| (r * if s.malicious { kp } else { kn }) as f32)
+        .collect()
 }
 
 /// Held-out metrics of a domain model.
@@ -1423,6 +1520,78 @@ mod tests {
         assert_eq!(
             Lexicon::default().segment(b"tableplacemats"),
             [0.0, 0.0, 14.0, 0.0]
+        );
+    }
+
+    fn sample(d: &str, fam: &str) -> Sample {
+        Sample {
+            domain: d.into(),
+            malicious: fam != "benign",
+            test: false,
+            group: fam.into(),
+        }
+    }
+
+    #[test]
+    fn family_weights_balance_classes_and_families() {
+        let data = [
+            sample("a1.com", "big"),
+            sample("a2.com", "big"),
+            sample("a3.com", "big"),
+            sample("a4.com", "big"),
+            sample("b1.com", "small"),
+            sample("x.com", "benign"),
+            sample("y.com", "benign"),
+        ];
+        let train: Vec<&Sample> = data.iter().collect();
+        let w = family_weights(&train, 1.0);
+        let pos: f32 = w[..5].iter().sum();
+        let neg: f32 = w[5..].iter().sum();
+        assert!((pos - neg).abs() < 1e-4, "{pos} {neg}");
+        assert!(
+            (w[..4].iter().sum::<f32>() - w[4]).abs() < 1e-4,
+            "each family weighs the same"
+        );
+        let flat = family_weights(&train, 0.0);
+        for (a, b) in flat.iter().zip(sample_weights(&train)) {
+            assert!((a - b).abs() < 1e-5, "power 0 is class balance alone");
+        }
+    }
+
+    #[test]
+    fn a_second_stage_network_round_trips_in_the_artifact() {
+        let m = DomainModel::embedded().expect("embedded model");
+        let (x, y): (Vec<f32>, Vec<bool>) = [
+            "evil-update.top",
+            "www.example.com",
+            "a1b2c3.duckdns.org",
+            "qzxv9k2j.biz",
+        ]
+        .iter()
+        .map(|d| {
+            (
+                m.first(d.as_bytes()),
+                d.contains('-') || d.ends_with(".biz"),
+            )
+        })
+        .fold((Vec::new(), Vec::new()), |(mut x, mut y), (v, l)| {
+            x.extend_from_slice(&v);
+            y.push(l);
+            (x, y)
+        });
+        let net = mlp::fit(&x, N_STAGE, &y, &[1.0; 4], mlp::MlpParams::default());
+        let with = DomainModel {
+            stage2_mlp: Some((net, 0.5)),
+            ..m.clone()
+        };
+        let again = DomainModel::from_bytes(&with.to_bytes()).expect("round trip");
+        for d in ["evil-update.top", "www.example.com"] {
+            assert_eq!(with.score(d), again.score(d), "{d}");
+        }
+        assert_eq!(
+            m.to_bytes(),
+            EMBEDDED,
+            "without a network, version 4's bytes"
         );
     }
 

@@ -23,6 +23,7 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod extract;
+pub mod mlp;
 pub mod tag;
 pub mod text;
 

@@ -1,0 +1,45 @@
+//! Held-out metrics of a domain model trained in memory with candidate settings (measured once per finished
+//! candidate, never used to choose settings): `ml_domheld CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]`, with
+//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` and `VIGIL_DOMVAL_FAMPOW=P` as for `ml_domval`. With `--out FILE`
+//! the model is also written as an artifact (for `ml_domspeed`).
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut a: Vec<String> = std::env::args().skip(1).collect();
+    let out = match a.iter().position(|x| x == "--out") {
+        Some(i) if i + 1 < a.len() => {
+            let o = a.remove(i + 1);
+            a.remove(i);
+            Some(o)
+        }
+        _ => None,
+    };
+    let corpus = std::path::PathBuf::from(a.first().ok_or("usage: ml_domheld CORPUS ...")?);
+    let mut p = vigil_ml::domain::Params::default();
+    if a.len() >= 8 {
+        p.epochs = a[1].parse()?;
+        p.lr = a[2].parse()?;
+        p.l2 = a[3].parse()?;
+        p.per_family_cap = a[4].parse()?;
+        p.dyn_dns = a[5] == "1";
+        p.stage2_trees = a[6].parse()?;
+        p.words = a[7] == "1";
+    }
+    if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
+        let f: Vec<&str> = v.split(',').collect();
+        if f.len() != 3 {
+            return Err("VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND".into());
+        }
+        p.mlp_hidden = f[0].parse()?;
+        p.mlp_epochs = f[1].parse()?;
+        p.mlp_blend = f[2].parse()?;
+    }
+    if let Ok(v) = std::env::var("VIGIL_DOMVAL_FAMPOW") {
+        p.family_power = v.parse()?;
+    }
+    let m = vigil_ml::domain::train_with(&corpus, p)?;
+    if let Some(o) = out {
+        std::fs::write(&o, m.to_bytes())?;
+    }
+    let e = vigil_ml::domain::evaluate(&m, &corpus, false)?;
+    println!("{p:?}: held out {}", serde_json::to_string(&e)?);
+    Ok(())
+}
