@@ -43,6 +43,33 @@ pub fn read_json_gz(path: &Path) -> Result<Value> {
     serde_json::from_slice(&s).map_err(|e| MlError::corpus(path, format!("invalid JSON: {e}")))
 }
 
+/// Calls `each` with every `.json` file of a gzip tarball, in archive order; files that are not JSON are skipped.
+pub fn for_json_in_tar_gz(path: &Path, each: &mut dyn FnMut(&Value)) -> Result<()> {
+    let b = read(path)?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&b[..]));
+    let entries = ar
+        .entries()
+        .map_err(|e| MlError::corpus(path, format!("bad tarball: {e}")))?;
+    let mut buf = Vec::new();
+    for ent in entries {
+        let mut ent = ent.map_err(|e| MlError::corpus(path, format!("bad tar entry: {e}")))?;
+        let name = ent
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        buf.clear();
+        ent.read_to_end(&mut buf)
+            .map_err(|e| MlError::corpus(path, format!("{name}: {e}")))?;
+        if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
+            each(&v);
+        }
+    }
+    Ok(())
+}
+
 /// Entries of a MISP warning list (`<corpus>/misp-warninglists/lists/<name>/list.json`).
 pub fn warninglist(corpus: &Path, name: &str) -> Result<Vec<String>> {
     let p = corpus

@@ -292,28 +292,12 @@ const LEX_OUT: usize = 4;
 /// (`cve-vulnrichment/vulnrichment-2024.tar.gz`), lower-cased, without any word found inside the name of a
 /// malware family of `families` (no family's name becomes a "word"); empty when the tarball is absent.
 pub fn prose_words(corpus: &Path, families: &BTreeSet<String>) -> Result<Vec<Vec<u8>>> {
-    use std::io::Read;
     let t = corpus.join("cve-vulnrichment/vulnrichment-2024.tar.gz");
-    let b = match std::fs::read(&t) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(MlError::io(&t, e)),
-    };
+    if !t.is_file() {
+        return Ok(Vec::new());
+    }
     let mut words: BTreeSet<Vec<u8>> = BTreeSet::new();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&b[..]));
-    let entries = ar
-        .entries()
-        .map_err(|e| MlError::corpus(&t, format!("bad tarball: {e}")))?;
-    let mut s = Vec::new();
-    for ent in entries {
-        let mut ent = ent.map_err(|e| MlError::corpus(&t, format!("bad tar entry: {e}")))?;
-        s.clear();
-        ent.read_to_end(&mut s)
-            .map_err(|e| MlError::corpus(&t, format!("tar entry: {e}")))?;
-        // A record that is not JSON (none in the snapshot) adds no words.
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&s) else {
-            continue;
-        };
+    corpus::for_json_in_tar_gz(&t, &mut |v| {
         let descs = v
             .pointer("/containers/cna/descriptions")
             .and_then(serde_json::Value::as_array)
@@ -325,7 +309,7 @@ pub fn prose_words(corpus: &Path, families: &BTreeSet<String>) -> Result<Vec<Vec
                 words.extend(Lexicon::runs(x.as_bytes()).map(<[u8]>::to_vec));
             }
         }
-    }
+    })?;
     let fam: Vec<Vec<u8>> = families
         .iter()
         .map(|f| f.to_ascii_lowercase().into_bytes())

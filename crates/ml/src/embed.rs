@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -497,7 +496,7 @@ pub fn security_prose(corpus_dir: &Path) -> Result<Vec<String>> {
     };
     let cve = corpus_dir.join("cve-vulnrichment/vulnrichment-2024.tar.gz");
     if cve.is_file() {
-        for_json_in_tar(&cve, &mut |v| {
+        corpus::for_json_in_tar_gz(&cve, &mut |v| {
             let descs = v
                 .pointer("/containers/cna/descriptions")
                 .and_then(Value::as_array);
@@ -550,7 +549,7 @@ pub fn security_prose(corpus_dir: &Path) -> Result<Vec<String>> {
     }
     let csaf = corpus_dir.join("csaf-cisa/cisagov-csaf-files.json.tar.gz");
     if csaf.is_file() {
-        for_json_in_tar(&csaf, &mut |v| {
+        corpus::for_json_in_tar_gz(&csaf, &mut |v| {
             let doc_notes = v.pointer("/document/notes").and_then(Value::as_array);
             let vuln_notes = v
                 .get("vulnerabilities")
@@ -569,33 +568,6 @@ pub fn security_prose(corpus_dir: &Path) -> Result<Vec<String>> {
         })?;
     }
     Ok(out.into_iter().collect())
-}
-
-/// Calls `each` with every `.json` file of a gzip tarball, in archive order; files that are not JSON are skipped.
-fn for_json_in_tar(path: &Path, each: &mut dyn FnMut(&Value)) -> Result<()> {
-    let b = corpus::read(path)?;
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&b[..]));
-    let entries = ar
-        .entries()
-        .map_err(|e| MlError::corpus(path, format!("bad tarball: {e}")))?;
-    let mut buf = Vec::new();
-    for ent in entries {
-        let mut ent = ent.map_err(|e| MlError::corpus(path, format!("bad tar entry: {e}")))?;
-        let name = ent
-            .path()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !name.ends_with(".json") {
-            continue;
-        }
-        buf.clear();
-        ent.read_to_end(&mut buf)
-            .map_err(|e| MlError::corpus(path, format!("{name}: {e}")))?;
-        if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
-            each(&v);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
