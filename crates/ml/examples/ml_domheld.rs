@@ -23,18 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.stage2_trees = a[6].parse()?;
         p.words = a[7] == "1";
     }
-    if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
-        let f: Vec<&str> = v.split(',').collect();
-        if f.len() != 3 {
-            return Err("VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND".into());
-        }
-        p.mlp_hidden = f[0].parse()?;
-        p.mlp_epochs = f[1].parse()?;
-        p.mlp_blend = f[2].parse()?;
-    }
-    if let Ok(v) = std::env::var("VIGIL_DOMVAL_FAMPOW") {
-        p.family_power = v.parse()?;
-    }
+    let p = p.with_study_env()?;
     let m = vigil_ml::domain::train_with(&corpus, p)?;
     if let Some(o) = out {
         std::fs::write(&o, m.to_bytes())?;

@@ -5,25 +5,6 @@
 //! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` adds a second-stage network; `VIGIL_DOMVAL_FAMPOW=P` weighs the
 //! second stage's malicious names by (family size)^-P.
 
-/// The second-stage options of the environment (see the header).
-fn env_params(
-    mut p: vigil_ml::domain::Params,
-) -> Result<vigil_ml::domain::Params, Box<dyn std::error::Error>> {
-    if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
-        let f: Vec<&str> = v.split(',').collect();
-        if f.len() != 3 {
-            return Err("VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND".into());
-        }
-        p.mlp_hidden = f[0].parse()?;
-        p.mlp_epochs = f[1].parse()?;
-        p.mlp_blend = f[2].parse()?;
-    }
-    if let Ok(v) = std::env::var("VIGIL_DOMVAL_FAMPOW") {
-        p.family_power = v.parse()?;
-    }
-    Ok(p)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let corpus = std::path::PathBuf::from(
@@ -45,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             words: c[6] == "1",
             ..vigil_ml::domain::Params::default()
         };
-        let p = env_params(p)?;
+        let p = p.with_study_env()?;
         let t0 = std::time::Instant::now();
         let (auc, tpr) = vigil_ml::domain::validate_salted(&corpus, p, &salt)?;
         println!(

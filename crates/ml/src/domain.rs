@@ -982,6 +982,29 @@ impl Default for Params {
     }
 }
 
+impl Params {
+    /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
+    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` and `VIGIL_DOMVAL_FAMPOW=P`.
+    pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
+            let f: Vec<&str> = v.split(',').collect();
+            let bad = || "VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND".to_string();
+            if f.len() != 3 {
+                return Err(bad());
+            }
+            self.mlp_hidden = f[0].parse().map_err(|_| bad())?;
+            self.mlp_epochs = f[1].parse().map_err(|_| bad())?;
+            self.mlp_blend = f[2].parse().map_err(|_| bad())?;
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_FAMPOW") {
+            self.family_power = v
+                .parse()
+                .map_err(|_| format!("VIGIL_DOMVAL_FAMPOW={v}: not a number"))?;
+        }
+        Ok(self)
+    }
+}
+
 /// Trains the model on the training side of [`dataset`].
 pub fn train(corpus: &Path) -> Result<DomainModel> {
     train_with(corpus, Params::default())
