@@ -7,13 +7,15 @@
 //!   receiving exactly what that token may see, incrementally, with no duplicates.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+
+mod common;
 
 fn shared() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
@@ -747,46 +749,6 @@ fn feeds_from_the_configuration_file() {
 // ---------------------------------------------------------------------------------------------------------------
 // Federation.
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(v: &Vigil) -> Server {
-    let mut child = v
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        if err.read_line(&mut line).expect("read") == 0 {
-            panic!("vigil serve ended before listening");
-        }
-        if let Some(rest) = line.split("serving ").nth(1) {
-            let url = rest.split_whitespace().next().expect("url");
-            break url.trim_end_matches("/taxii2/").to_string();
-        }
-    };
-    // Keep draining the server's log so it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = err.read_to_end(&mut sink);
-    });
-    Server { child, base }
-}
-
 fn marking(tlp: &str) -> &'static str {
     match tlp {
         "clear" => "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
@@ -892,7 +854,7 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     let (r, code) = a.json(&["share", &ids1[7], "--with", &member]);
     assert_eq!(code, 0, "{r}");
 
-    let srv = serve(&a);
+    let srv = common::serve(a.data(), &[]);
     let url = format!("{}/taxii2/", srv.base);
     let (r, code) = b.json(&[
         "feeds",

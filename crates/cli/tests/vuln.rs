@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
+mod common;
+
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/vuln")
@@ -1058,10 +1060,10 @@ fn vulnerabilities_are_linked_to_kev_epss_and_actors() {
         .as_str()
         .unwrap()
         .to_string();
-    let srv = serve(&v);
+    let srv = common::serve(v.dir.path(), &["--no-feeds"]);
     for id in ctx["objects"].as_array().unwrap() {
         let (s, o) = http(
-            &srv.1,
+            &srv.base,
             "GET",
             &format!("/api/v1/objects/{}", id.as_str().unwrap()),
             &tok,
@@ -1128,44 +1130,6 @@ fn http(base: &str, method: &str, path: &str, token: &str, body: &[u8]) -> (u16,
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-struct Served(std::process::Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(v: &Vigil) -> Served {
-    use std::io::{BufRead, Read};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("--data")
-        .arg(v.dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-feeds"])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        if err.read_line(&mut line).expect("read") == 0 {
-            panic!("vigil serve ended before listening");
-        }
-        if let Some(rest) = line.split("serving ").nth(1) {
-            let url = rest.split_whitespace().next().expect("url");
-            break url.trim_end_matches("/taxii2/").to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = err.read_to_end(&mut sink);
-    });
-    Served(child, base)
-}
-
 /// A member uploads its inventory to the running server: its notices are evaluated at once, readable over REST
 /// and in its TAXII collection, acknowledged there, and never visible to another member.
 #[test]
@@ -1188,10 +1152,10 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
             .to_string()
     };
     let (ta, tb) = (token(a), token(b));
-    let srv = serve(&v);
+    let srv = common::serve(v.dir.path(), &["--no-feeds"]);
     let inv = std::fs::read(vuln_fixture("inventory.csv")).unwrap();
     let (s, up) = http(
-        &srv.1,
+        &srv.base,
         "POST",
         "/api/v1/inventories?name=assets.csv",
         &ta,
@@ -1201,7 +1165,7 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
     assert_eq!(up["member"], a);
     let created = up["notices"]["created"].as_u64().unwrap();
     assert!(created >= 2, "the upload evaluated A's notices: {up}");
-    let (s, list) = http(&srv.1, "GET", "/api/v1/notices", &ta, b"");
+    let (s, list) = http(&srv.base, "GET", "/api/v1/notices", &ta, b"");
     assert_eq!(s, 200, "{list}");
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len() as u64, created, "{list}");
@@ -1209,13 +1173,19 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
     // The CLI sees the same notices the API wrote.
     assert_eq!(v.notices(Some(a)).len() as u64, created);
     // B has nothing, and cannot reach A's.
-    let (_, lb) = http(&srv.1, "GET", "/api/v1/notices", &tb, b"");
+    let (_, lb) = http(&srv.base, "GET", "/api/v1/notices", &tb, b"");
     assert_eq!(lb["items"].as_array().map(Vec::len), Some(0), "{lb}");
     let first = items[0]["id"].as_str().unwrap().to_string();
-    let (s, _) = http(&srv.1, "GET", &format!("/api/v1/notices/{first}"), &tb, b"");
+    let (s, _) = http(
+        &srv.base,
+        "GET",
+        &format!("/api/v1/notices/{first}"),
+        &tb,
+        b"",
+    );
     assert_eq!(s, 404);
     let (s, _) = http(
-        &srv.1,
+        &srv.base,
         "POST",
         &format!("/api/v1/notices/{first}/acknowledge"),
         &tb,
@@ -1224,7 +1194,7 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
     assert_eq!(s, 404);
     // A acknowledges; its TAXII collection carries one report per notice and the note.
     let (s, n) = http(
-        &srv.1,
+        &srv.base,
         "POST",
         &format!("/api/v1/notices/{first}/acknowledge"),
         &ta,
@@ -1236,7 +1206,7 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
         "{n}"
     );
     let (s, coll) = http(
-        &srv.1,
+        &srv.base,
         "GET",
         &format!("/taxii2/vigil/collections/member-{a}/objects/?limit=1000"),
         &ta,
@@ -1248,7 +1218,7 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
     let notes = objs.iter().filter(|o| o["type"] == "note").count();
     assert_eq!((reports, notes), (created, 1), "{coll}");
     let (s, _) = http(
-        &srv.1,
+        &srv.base,
         "GET",
         &format!("/taxii2/vigil/collections/member-{a}/objects/"),
         &tb,
@@ -1256,8 +1226,14 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
     );
     assert_eq!(s, 404);
     // Removing the inventory resolves the notices.
-    let (s, _) = http(&srv.1, "DELETE", "/api/v1/inventories/assets.csv", &ta, b"");
+    let (s, _) = http(
+        &srv.base,
+        "DELETE",
+        "/api/v1/inventories/assets.csv",
+        &ta,
+        b"",
+    );
     assert_eq!(s, 204);
-    let (_, open) = http(&srv.1, "GET", "/api/v1/notices?status=new", &ta, b"");
+    let (_, open) = http(&srv.base, "GET", "/api/v1/notices?status=new", &ta, b"");
     assert_eq!(open["items"].as_array().map(Vec::len), Some(0), "{open}");
 }

@@ -1,0 +1,56 @@
+//! Helpers shared by the CLI's integration test files (each includes this module with `mod common;`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `vigil serve`, killed when dropped.
+pub struct Served {
+    child: Child,
+    /// Base URL, such as `http://127.0.0.1:41234`.
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `vigil --data DATA serve --listen 127.0.0.1:0 ARGS...` on a free loopback port, returned once it listens.
+pub fn serve(data: &Path, args: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vigil serve");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    // Built before the wait, so a failed wait still kills the child.
+    let mut served = Served {
+        child,
+        base: String::new(),
+    };
+    let mut line = String::new();
+    served.base = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).expect("read the server's log") > 0,
+            "vigil serve ended before listening"
+        );
+        if let Some(rest) = line.split("serving ").nth(1) {
+            let url = rest.split_whitespace().next().expect("url");
+            break url.trim_end_matches("/taxii2/").to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = err.read_to_end(&mut sink);
+    });
+    served
+}
