@@ -4,16 +4,19 @@
 //! another store, detection exports checked by the tools that read them (named-checkzone, suricata -T, PyMISP),
 //! real Zeek logs from ../shared/data, and bad input.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{Duration, Utc};
+use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use vigil_hunt::gen::{generate, GenConfig, GenFormat, Plant};
 use vigil_hunt::IndicatorSource;
 use vigil_model::Tlp;
+
+mod common;
 
 struct Vigil {
     dir: tempfile::TempDir,
@@ -534,6 +537,42 @@ fn selection_contract_exit_codes_and_recorded_sightings() {
     assert_eq!(st["objects"]["sighting"], 5, "{st}");
 }
 
+/// `suricata -T` loads `dir/vigil.rules` with the datasets, hash lists and IP reputation beside it.
+fn suricata_accepts(dir: &Path, logdir: &Path) {
+    let rep = std::fs::read_to_string(dir.join("vigil-suricata.yaml")).expect("yaml");
+    let body: String = rep
+        .lines()
+        .filter(|l| !l.starts_with('%') && *l != "---")
+        .collect::<Vec<_>>()
+        .join("\n");
+    let conf = logdir.with_extension("yaml");
+    std::fs::write(
+        &conf,
+        format!("%YAML 1.1\n---\ninclude: /etc/suricata/suricata.yaml\n{body}\n"),
+    )
+    .expect("write");
+    std::fs::create_dir_all(logdir).expect("mkdir");
+    let o = Command::new("suricata")
+        .arg("-T")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-S")
+        .arg(dir.join("vigil.rules"))
+        .arg("-l")
+        .arg(logdir)
+        .output()
+        .expect("suricata");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && !text.contains("\nE: "),
+        "suricata -T: {text}"
+    );
+}
+
 fn tool(name: &str) -> bool {
     let found = Command::new("sh")
         .arg("-c")
@@ -642,39 +681,7 @@ fn exports_are_accepted_by_the_tools_that_read_them() {
     assert!(rules.contains("filesha256:vigil-sha256.lst"));
     assert!(rules.contains("http.uri; content:\"/gate.php\""));
     if tool("suricata") {
-        let rep = std::fs::read_to_string(v.path("suricata/vigil-suricata.yaml")).expect("yaml");
-        let body: String = rep
-            .lines()
-            .filter(|l| !l.starts_with('%') && *l != "---")
-            .collect::<Vec<_>>()
-            .join("\n");
-        let conf = v.path("suricata-test.yaml");
-        std::fs::write(
-            &conf,
-            format!("%YAML 1.1\n---\ninclude: /etc/suricata/suricata.yaml\n{body}\n"),
-        )
-        .expect("write");
-        let logdir = v.path("suricata-log");
-        std::fs::create_dir_all(&logdir).expect("mkdir");
-        let o = Command::new("suricata")
-            .arg("-T")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-S")
-            .arg(v.path("suricata/vigil.rules"))
-            .arg("-l")
-            .arg(&logdir)
-            .output()
-            .expect("suricata");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(
-            o.status.success() && !text.contains("\nE: "),
-            "suricata -T: {text}"
-        );
+        suricata_accepts(&v.path("suricata"), &v.path("suricata-log"));
     }
     // MISP: PyMISP loads the event and every feed event (strict: types, categories).
     let feed = v.path("feed");
@@ -722,49 +729,6 @@ fn exports_are_accepted_by_the_tools_that_read_them() {
             script.display()
         );
     }
-}
-
-/// The server, stopped when dropped.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `vigil serve` on a free loopback port; returns it with its base URL.
-fn serve(v: &Vigil) -> (Server, String) {
-    use std::io::{BufRead, BufReader, Read};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("--data")
-        .arg(v.dir.path().join("store"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-feeds"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start vigil serve");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let server = Server(child);
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).expect("read the server's log") > 0,
-            "vigil serve ended before listening"
-        );
-        if let Some(rest) = line.split("serving ").nth(1) {
-            let url = rest.split_whitespace().next().expect("url");
-            break url.trim_end_matches("/taxii2/").to_string();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = err.read_to_end(&mut sink);
-    });
-    (server, base)
 }
 
 #[test]
@@ -820,7 +784,8 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
     };
     let member_token = token(&member, "member");
     let operator_token = token("1", "analyst");
-    let (_server, base) = serve(&v);
+    let server = common::serve(&v.dir.path().join("store"), &["--no-feeds"]);
+    let base = server.base.clone();
     let http = reqwest::blocking::Client::new();
     let get = |path: &str, token: Option<&str>| {
         let mut r = http.get(format!("{base}{path}"));
@@ -973,6 +938,186 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
         .iter()
         .any(|x| x["value"] == "evil.com"));
 
+    // Directory formats come as a gzip tarball of the files `vigil export` writes, from the caller's view.
+    let tarball = |path: &str, t: &str| -> (u16, HeaderMap, BTreeMap<String, String>) {
+        let resp = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(t)
+            .send()
+            .expect("GET");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().expect("body");
+        let mut files = BTreeMap::new();
+        if status == 200 {
+            let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&body[..]));
+            for e in ar.entries().expect("a tar.gz") {
+                let mut e = e.expect("an entry");
+                let name = e.path().expect("name").display().to_string();
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut e, &mut text).expect("UTF-8 file");
+                files.insert(name, text);
+            }
+        }
+        (status, headers, files)
+    };
+    let unpack_here = v.path("rest-suricata");
+    let (status, h, sur) = tarball(
+        &format!(
+            "/api/v1/exports/suricata?sid_base=42&suricata_dir={}",
+            unpack_here.display()
+        ),
+        &member_token,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(h["content-type"], "application/gzip");
+    assert!(h["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .contains("vigil-suricata.tar.gz"));
+    assert!(
+        h.get_all("x-vigil-notes")
+            .iter()
+            .any(|n| n.to_str().unwrap_or("").contains("exact name")),
+        "{h:?}"
+    );
+    let rules = &sur["vigil.rules"];
+    assert!(rules.contains(" sid:42; rev:1;)"), "{rules}");
+    assert!(
+        rules.contains("content:\"/gate.php\""),
+        "the shared URL: {rules}"
+    );
+    assert!(
+        !rules.contains("Storm-Amber") && !sur.contains_key("vigil-ipv6.lst"),
+        "{sur:?}"
+    );
+    assert!(sur["vigil-domains.lst"]
+        .lines()
+        .any(|l| l == "ZXZpbC5jb20="));
+    assert!(sur["vigil-suricata.yaml"].contains(&format!(
+        "default-reputation-path: {}",
+        unpack_here.display()
+    )));
+    if tool("suricata") {
+        std::fs::create_dir_all(&unpack_here).expect("mkdir");
+        for (name, text) in &sur {
+            std::fs::write(unpack_here.join(name), text).expect("unpack");
+        }
+        suricata_accepts(&unpack_here, &v.path("rest-suricata-log"));
+    }
+    let (_, _, sur_b) = tarball("/api/v1/exports/suricata", &other_token);
+    assert!(
+        !sur_b["vigil.rules"].contains("gate.php"),
+        "another member's rules hold the shared URL"
+    );
+    assert!(sur_b["vigil-suricata.yaml"].contains("/var/lib/suricata/rules/vigil"));
+    let (_, _, sur_op) = tarball("/api/v1/exports/suricata", &operator_token);
+    assert!(sur_op["vigil-ipv6.lst"].contains("2001:db8:bad::7"));
+    let (status, _, lists) = tarball("/api/v1/exports/blocklist", &member_token);
+    assert_eq!(status, 200);
+    assert!(lists["domains.txt"].lines().any(|l| l == "evil.com"));
+    assert!(lists["urls.txt"].contains("gate.php"));
+    assert!(!lists.contains_key("ipv6.txt"), "{lists:?}");
+    let (status, _, feed) = tarball("/api/v1/exports/misp-feed", &member_token);
+    assert_eq!(status, 200);
+    let manifest: Value = serde_json::from_str(&feed["manifest.json"]).expect("manifest");
+    let events = manifest.as_object().expect("object");
+    assert!(!events.is_empty());
+    for uuid in events.keys() {
+        let ev: Value = serde_json::from_str(&feed[&format!("{uuid}.json")]).expect("event");
+        assert_eq!(ev["Event"]["uuid"], uuid.as_str());
+        assert!(feed["hashes.csv"].contains(uuid.as_str()));
+    }
+    assert!(!feed.values().any(|f| f.contains("Storm-Amber")));
+
+    // The same feed served as MISP fetches feeds (manifest.json, then each event by UUID), from the member's view.
+    let (status, h, manifest_txt) = get("/api/v1/feeds/misp/manifest.json", Some(&member_token));
+    assert_eq!(status, 200, "{manifest_txt}");
+    assert_eq!(h["content-type"], "application/json");
+    let served: Value = serde_json::from_str(&manifest_txt).expect("manifest");
+    assert_eq!(
+        served
+            .as_object()
+            .expect("object")
+            .keys()
+            .collect::<Vec<_>>(),
+        events.keys().collect::<Vec<_>>()
+    );
+    let feed_dir = v.path("rest-feed");
+    std::fs::create_dir_all(&feed_dir).expect("mkdir");
+    let mut feed_values = BTreeSet::new();
+    for uuid in events.keys() {
+        let (status, _, ev) = get(
+            &format!("/api/v1/feeds/misp/{uuid}.json"),
+            Some(&member_token),
+        );
+        assert_eq!(status, 200, "{ev}");
+        let e: Value = serde_json::from_str(&ev).expect("event");
+        for a in e["Event"]["Attribute"].as_array().expect("attributes") {
+            feed_values.insert(a["value"].as_str().expect("value").to_string());
+        }
+        std::fs::write(feed_dir.join(format!("{uuid}.json")), ev).expect("write");
+    }
+    assert!(feed_values.contains("evil.com"));
+    assert!(
+        feed_values.iter().any(|x| x.contains("gate.php")),
+        "{feed_values:?}"
+    );
+    assert!(!feed_values.contains("2001:db8:bad::7"), "{feed_values:?}");
+    let (status, _, hashes) = get("/api/v1/feeds/misp/hashes.csv", Some(&member_token));
+    assert_eq!(status, 200);
+    assert_eq!(hashes.lines().count(), feed_values.len());
+    // Another member's feed: its own view, never the member's cached one.
+    let (_, _, manifest_b) = get("/api/v1/feeds/misp/manifest.json", Some(&other_token));
+    let uuids_b: BTreeSet<String> = serde_json::from_str::<Value>(&manifest_b)
+        .expect("manifest")
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    for uuid in events.keys().filter(|u| !uuids_b.contains(*u)) {
+        let (status, _, _) = get(
+            &format!("/api/v1/feeds/misp/{uuid}.json"),
+            Some(&other_token),
+        );
+        assert_eq!(
+            status, 404,
+            "another member reads event {uuid} of the member's feed"
+        );
+    }
+    for uuid in &uuids_b {
+        let (_, _, ev) = get(
+            &format!("/api/v1/feeds/misp/{uuid}.json"),
+            Some(&other_token),
+        );
+        assert!(!ev.contains("gate.php"), "{ev}");
+    }
+    for bad in ["../manifest.json", "nope.json", "manifest.xml"] {
+        let (status, _, _) = get(&format!("/api/v1/feeds/misp/{bad}"), Some(&member_token));
+        assert_eq!(status, 404, "{bad}");
+    }
+    let (status, _, _) = get("/api/v1/feeds/misp/manifest.json", None);
+    assert_eq!(status, 401);
+    let venv = std::env::var("VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/misp_load.py");
+    if venv.join("bin/python").exists() && script.exists() {
+        let o = Command::new(venv.join("bin/python"))
+            .arg(&script)
+            .args(events.keys().map(|u| feed_dir.join(format!("{u}.json"))))
+            .arg("--strict")
+            .output()
+            .expect("misp_load");
+        assert!(
+            o.status.success(),
+            "PyMISP on the served feed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
     // Errors: no token, an unknown format, bad parameters; each a JSON error, none a leak.
     let (status, _, _) = get("/api/v1/exports/zeek", None);
     assert_eq!(status, 401);
@@ -984,6 +1129,9 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
         "min_score=120",
         "zone=a%20b",
         "zone=x%0Ay",
+        "suricata_dir=rules",
+        "suricata_dir=/etc/../root",
+        "sid_base=0",
     ] {
         let (status, _, body) = get(&format!("/api/v1/exports/rpz?{bad}"), Some(&member_token));
         assert_eq!(status, 400, "{bad}: {body}");

@@ -30,7 +30,7 @@ use crate::AppState;
 #[openapi(
     info(title = "Vigil REST API", version = "1", description = "Sovereign threat intelligence: knowledge base, members, exports. \
         Authenticate with an API token as HTTP Bearer, or as the password of HTTP Basic."),
-    paths(get_object, search, ingest, list_members, add_member, stats, export_stix, crate::detection::export_detection,
+    paths(get_object, search, ingest, list_members, add_member, stats, export_stix, crate::detection::export_detection, crate::detection::misp_feed_file,
         crate::member_api::list_notices, crate::member_api::get_notice, crate::member_api::notice_versions,
         crate::member_api::change_notice, crate::member_api::list_inventories, crate::member_api::upload_inventory,
         crate::member_api::remove_inventory, crate::member_api::list_sightings),
@@ -71,6 +71,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/api/v1/exports/{format}",
             get(crate::detection::export_detection),
+        )
+        .route(
+            "/api/v1/feeds/misp/{file}",
+            get(crate::detection::misp_feed_file),
         )
 }
 

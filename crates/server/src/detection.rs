@@ -1,6 +1,8 @@
-//! Detection content over REST: `GET /api/v1/exports/{zeek|rpz|csv|misp}`, so that a member's sensor (a Zeek
-//! intel file, a resolver's response-policy zone, a SIEM's CSV, a MISP instance) pulls from the CSIRT what its
-//! token may see, without anyone copying files.
+//! Detection content over REST: `GET /api/v1/exports/{zeek|rpz|csv|misp|suricata|blocklist|misp-feed}`, so
+//! that a member's sensor (a Zeek intel file, a resolver's response-policy zone, a SIEM's CSV, a MISP instance,
+//! Suricata's rules with their lists, a firewall's plain lists) pulls from the CSIRT what its token may see,
+//! without anyone copying files. The formats that `vigil export` writes as a directory come as a gzip tarball of
+//! that directory's files.
 //!
 //! The selection and the renderers are the ones `vigil export` uses (expired, revoked, warning-listed and decayed
 //! indicators left out); they live with the binary, so the server reaches them through
@@ -8,7 +10,9 @@
 //! [`crate::policy::scope`] goes with every request, so a member's file holds CLEAR and GREEN indicators plus the
 //! AMBER ones shared with it, exactly as its TAXII collections do.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 use vigil_model::Tlp;
-use vigil_store::ReadScope;
+use vigil_store::{MemberStore, ReadScope};
 
 use crate::api::{actor, blocking, query};
 use crate::auth::Caller;
@@ -26,7 +30,22 @@ use crate::policy::scope;
 use crate::AppState;
 
 /// The formats served here (STIX has its own paginated route, `/api/v1/exports/stix`).
-pub const FORMATS: &[&str] = &["zeek", "rpz", "csv", "misp"];
+pub const FORMATS: &[&str] = &[
+    "zeek",
+    "rpz",
+    "csv",
+    "misp",
+    "suricata",
+    "blocklist",
+    "misp-feed",
+];
+
+/// Where the Suricata tarball is meant to be unpacked when the caller does not say (the IP reputation settings
+/// in it name the directory): beside the rules `suricata-update` writes.
+pub const DEFAULT_SURICATA_DIR: &str = "/var/lib/suricata/rules/vigil";
+
+/// The first Suricata rule id when the caller does not say (the same as `vigil export suricata`).
+pub const DEFAULT_SID_BASE: u64 = 5_100_001;
 
 /// What the binary is asked to render.
 #[derive(Debug, Clone)]
@@ -43,6 +62,10 @@ pub struct DetectionRequest {
     pub exact_domains: bool,
     /// The response-policy zone's origin (`rpz`); `None`: the default, `rpz.vigil`.
     pub zone: Option<String>,
+    /// `suricata`: the first rule id.
+    pub sid_base: u64,
+    /// `suricata`: the absolute directory the sensor unpacks the tarball into.
+    pub suricata_dir: String,
 }
 
 /// What the binary rendered.
@@ -58,6 +81,11 @@ pub struct DetectionExport {
     pub indicators: u64,
     /// Of those, indicators at TLP:AMBER or above (recorded in the audit log).
     pub amber_or_above: u64,
+    /// What the format could not express (left-out indicator kinds, say), for the `X-Vigil-Notes` header.
+    pub notes: Vec<String>,
+    /// The files of a directory format (suricata, blocklist, misp-feed) by name, as the tarball in `body` holds
+    /// them; empty for the single-file formats.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -72,6 +100,21 @@ pub struct DetectionParams {
     pub exact_domains: Option<bool>,
     /// rpz: the zone's origin (default `rpz.vigil`).
     pub zone: Option<String>,
+    /// suricata: the first rule id (sid) used (default 5100001).
+    pub sid_base: Option<u64>,
+    /// suricata: the absolute directory the tarball will be unpacked into, named by the IP reputation settings
+    /// in `vigil-suricata.yaml` (default `/var/lib/suricata/rules/vigil`).
+    pub suricata_dir: Option<String>,
+}
+
+/// A directory the Suricata settings can name without quoting: absolute, of letters, digits and `/._-`, with
+/// no `..` component.
+fn dir_ok(d: &str) -> bool {
+    d.starts_with('/')
+        && d.len() <= 200
+        && d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        && !d.split('/').any(|c| c == "..")
 }
 
 /// A zone origin the RPZ renderer can put in `$ORIGIN` and the SOA without quoting: LDH labels of 1-63 bytes.
@@ -90,9 +133,9 @@ fn zone_ok(z: &str) -> bool {
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{format}", tag = "exports",
-    params(("format" = String, Path, description = "zeek (Zeek Intel framework file), rpz (DNS response-policy zone), csv, or misp (one MISP event as JSON)"),
+    params(("format" = String, Path, description = "zeek (Zeek Intel framework file), rpz (DNS response-policy zone), csv, misp (one MISP event as JSON); or, as a gzip tarball of files to unpack into one directory: suricata (vigil.rules with its dataset, hash and IP reputation lists), blocklist (one plain list per indicator type), misp-feed (a MISP feed: manifest.json, hashes.csv, one event per malware family and TLP)"),
            DetectionParams),
-    responses((status = 200, description = "Detection content built from the indicators the caller may see: live, not expired, not on a warning list, scoring at least min_score. Headers X-Vigil-Values and X-Vigil-Indicators give the counts", content_type = "text/plain"),
+    responses((status = 200, description = "Detection content built from the indicators the caller may see: live, not expired, not on a warning list, scoring at least min_score. Headers X-Vigil-Values and X-Vigil-Indicators give the counts; X-Vigil-Notes what the format could not express", content_type = "text/plain"),
               (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
               (status = 401, description = "No valid token", body = crate::error::ErrorBody),
               (status = 404, description = "No such format", body = crate::error::ErrorBody)))]
@@ -114,44 +157,8 @@ pub(crate) async fn export_detection(
         ));
     }
     let p: DetectionParams = query(raw.as_deref())?;
-    let tlp_max = match p.tlp_max.as_deref() {
-        None => None,
-        Some(t) => Some(t.parse::<Tlp>().map_err(ApiError::bad_request)?),
-    };
-    if let Some(s) = p.min_score {
-        if !(0.0..=100.0).contains(&s) {
-            return Err(ApiError::bad_request(
-                "`min_score` must be between 0 and 100",
-            ));
-        }
-    }
-    if let Some(z) = p.zone.as_deref() {
-        if !zone_ok(z) {
-            return Err(ApiError::bad_request(
-                "`zone` must be a DNS name of letters, digits, `-` and `_` labels",
-            ));
-        }
-    }
-    let Some(hook) = st
-        .hooks
-        .get()
-        .and_then(|h| h.detection_export.as_ref())
-        .cloned()
-    else {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "detection exports need the vigil binary's renderers, which this server was started without",
-        ));
-    };
-    let req = DetectionRequest {
-        format: format.clone(),
-        scope: scope(c.as_ref(), st.cfg.default_tlp),
-        tlp_max,
-        min_score: p.min_score,
-        exact_domains: p.exact_domains.unwrap_or(false),
-        zone: p.zone,
-    };
+    let req = request(&st, c.as_ref(), &format, p)?;
+    let hook = hook(&st)?;
     let out = blocking(move || hook(req).map_err(ApiError::internal)).await?;
     if out.amber_or_above > 0 {
         st.audit.record(
@@ -177,12 +184,237 @@ pub(crate) async fn export_detection(
     }
     h.insert("x-vigil-values", HeaderValue::from(out.values));
     h.insert("x-vigil-indicators", HeaderValue::from(out.indicators));
+    // Notes are the renderer's own ASCII sentences; one that a header cannot carry is dropped, not the response.
+    for n in &out.notes {
+        if let Ok(v) = HeaderValue::from_str(n) {
+            h.append("x-vigil-notes", v);
+        }
+    }
     Ok(resp)
 }
+
+/// How long a caller's rendered MISP feed is reused while the store does not change: a MISP instance fetches the
+/// manifest and then every event in turn, and each would otherwise read every live indicator again. Short, because
+/// decay and expiry move with time, not with writes.
+const FEED_TTL: Duration = Duration::from_secs(120);
+
+/// MISP feeds rendered per caller view. An entry holds for [`FEED_TTL`] and only while the store's change counter
+/// holds (any commit, a share or revocation included, drops it); the key is the caller's whole scope, so one
+/// member's entry is never another's.
+#[derive(Default)]
+pub struct FeedCache {
+    inner: Mutex<HashMap<String, FeedEntry>>,
+}
+
+impl FeedCache {
+    fn get(&self, key: &str, counter: i64) -> Option<Arc<DetectionExport>> {
+        let g = self.inner.lock().ok()?;
+        let (c, at, v) = g.get(key)?;
+        (*c == counter && at.elapsed() < FEED_TTL).then(|| v.clone())
+    }
+
+    fn put(&self, key: String, counter: i64, v: Arc<DetectionExport>) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.retain(|_, (c, at, _)| *c == counter && at.elapsed() < FEED_TTL);
+            // A bound on memory whatever the number of distinct callers: start over rather than track use.
+            if g.len() >= 64 {
+                g.clear();
+            }
+            g.insert(key, (counter, Instant::now(), v));
+        }
+    }
+}
+
+/// (store change counter, when rendered, the rendering).
+type FeedEntry = (i64, Instant, Arc<DetectionExport>);
+
+/// A feed file name: `manifest.json`, `hashes.csv` or `{uuid}.json`.
+fn feed_file_ok(f: &str) -> bool {
+    f == "manifest.json"
+        || f == "hashes.csv"
+        || f.strip_suffix(".json")
+            .is_some_and(|u| u.len() == 36 && u.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+}
+
+#[utoipa::path(get, path = "/api/v1/feeds/misp/{file}", tag = "exports",
+    params(("file" = String, Path, description = "manifest.json, hashes.csv, or EVENT-UUID.json: a MISP feed (one event per malware family and TLP) of the indicators the caller may see. Point a MISP instance's feed at https://HOST/api/v1/feeds/misp with the header `Authorization: Bearer TOKEN`"),
+           DetectionParams),
+    responses((status = 200, description = "The feed file", content_type = "application/json"),
+              (status = 401, description = "No valid token", body = crate::error::ErrorBody),
+              (status = 404, description = "No such file in the caller's feed", body = crate::error::ErrorBody)))]
+pub(crate) async fn misp_feed_file(
+    State(st): State<Arc<AppState>>,
+    Caller(c): Caller,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such file in this feed: manifest.json, hashes.csv and the events the manifest lists",
+        )
+    };
+    if !feed_file_ok(&file) {
+        return Err(not_found());
+    }
+    let p: DetectionParams = query(raw.as_deref())?;
+    let req = request(&st, c.as_ref(), "misp-feed", p)?;
+    let key = format!(
+        "{:?}|{:?}|{:?}|{}",
+        req.scope, req.tlp_max, req.min_score, req.exact_domains
+    );
+    let counter = st.store.change_counter()?;
+    let out = match st.feeds.get(&key, counter) {
+        Some(v) => v,
+        None => {
+            let hook = hook(&st)?;
+            let v = Arc::new(blocking(move || hook(req).map_err(ApiError::internal)).await?);
+            st.feeds.put(key, counter, v.clone());
+            v
+        }
+    };
+    let Some((_, body)) = out.files.iter().find(|(n, _)| *n == file) else {
+        return Err(not_found());
+    };
+    // The manifest is what a pull starts with: one audit record per pull, not one per event.
+    if file == "manifest.json" && out.amber_or_above > 0 {
+        st.audit.record(
+            &actor(c.as_ref()),
+            "api.export",
+            "misp-feed",
+            json!({"indicators_amber_or_above": out.amber_or_above, "values": out.values}),
+        );
+    }
+    let ct = if file.ends_with(".csv") {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    let mut resp = (StatusCode::OK, body.clone()).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
+}
+
+/// Checks the parameters and builds the request in the caller's scope.
+fn request(
+    st: &AppState,
+    c: Option<&crate::policy::Principal>,
+    format: &str,
+    p: DetectionParams,
+) -> Result<DetectionRequest, ApiError> {
+    let tlp_max = match p.tlp_max.as_deref() {
+        None => None,
+        Some(t) => Some(t.parse::<Tlp>().map_err(ApiError::bad_request)?),
+    };
+    if let Some(s) = p.min_score {
+        if !(0.0..=100.0).contains(&s) {
+            return Err(ApiError::bad_request(
+                "`min_score` must be between 0 and 100",
+            ));
+        }
+    }
+    let suricata_dir = p
+        .suricata_dir
+        .unwrap_or_else(|| DEFAULT_SURICATA_DIR.to_string());
+    if !dir_ok(&suricata_dir) {
+        return Err(ApiError::bad_request(
+            "`suricata_dir` must be an absolute path of letters, digits and `/._-`, without `..`",
+        ));
+    }
+    let sid_base = p.sid_base.unwrap_or(DEFAULT_SID_BASE);
+    if !(1..=u64::from(u32::MAX) - 1_000_000).contains(&sid_base) {
+        return Err(ApiError::bad_request(
+            "`sid_base` must be between 1 and 4293967295 (Suricata rule ids are 32-bit)",
+        ));
+    }
+    if let Some(z) = p.zone.as_deref() {
+        if !zone_ok(z) {
+            return Err(ApiError::bad_request(
+                "`zone` must be a DNS name of letters, digits, `-` and `_` labels",
+            ));
+        }
+    }
+    Ok(DetectionRequest {
+        format: format.to_string(),
+        scope: scope(c, st.cfg.default_tlp),
+        tlp_max,
+        min_score: p.min_score,
+        exact_domains: p.exact_domains.unwrap_or(false),
+        zone: p.zone,
+        sid_base,
+        suricata_dir,
+    })
+}
+
+/// The binary's renderer, or 501 when the server was started without one.
+fn hook(st: &AppState) -> Result<DetectionHook, ApiError> {
+    st.hooks
+        .get()
+        .and_then(|h| h.detection_export.as_ref())
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                "detection exports need the vigil binary's renderers, which this server was started without",
+            )
+        })
+}
+
+type DetectionHook = Arc<dyn Fn(DetectionRequest) -> Result<DetectionExport, String> + Send + Sync>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_files() {
+        for ok in [
+            "manifest.json",
+            "hashes.csv",
+            "5f1c0e9a-33b1-5a5e-9d1e-0123456789ab.json",
+        ] {
+            assert!(feed_file_ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../manifest.json",
+            "x.json",
+            "5f1c0e9a-33b1-5a5e-9d1e-0123456789ab.csv",
+            "5f1c0e9a/33b1-5a5e-9d1e-0123456789ab.json",
+        ] {
+            assert!(!feed_file_ok(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn suricata_dirs() {
+        for ok in [
+            "/var/lib/suricata/rules/vigil",
+            "/etc/suricata/vigil-1.0",
+            "/",
+        ] {
+            assert!(dir_ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "rules/vigil",
+            "/etc/../root",
+            "/a b",
+            "/a\nb",
+            "/a:b",
+            "/a\"b",
+            &format!("/{}", "a".repeat(200)),
+        ] {
+            assert!(!dir_ok(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn zone_names() {

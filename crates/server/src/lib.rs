@@ -85,6 +85,8 @@ pub struct AppState {
     pub quotas: auth::Quotas,
     pub metrics: metrics::Metrics,
     pub cache: taxii::PageCache,
+    /// MISP feeds rendered per caller view (`/api/v1/feeds/misp/...`).
+    pub feeds: detection::FeedCache,
     pub audit: audit::Audit,
     pub eligibility_extra: Vec<String>,
     /// What the binary wires in once the state exists (set at most once, before serving).
@@ -98,7 +100,8 @@ pub struct Hooks {
     #[allow(clippy::type_complexity)]
     pub inventory_changed:
         Option<Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send + Sync>>,
-    /// Render detection content (Zeek intel, RPZ, CSV, MISP) from what a caller may see.
+    /// Render detection content (Zeek intel, RPZ, CSV, MISP, and the Suricata, blocklist and MISP-feed files) from
+    /// what a caller may see.
     #[allow(clippy::type_complexity)]
     pub detection_export: Option<
         Arc<
@@ -133,6 +136,7 @@ impl AppState {
             quotas: auth::Quotas::new(cfg.quota_per_minute),
             metrics: metrics::Metrics::default(),
             cache: taxii::PageCache::new(cfg.cache_entries, cfg.cache_bytes),
+            feeds: detection::FeedCache::default(),
             audit: audit::Audit::new(&data),
             data,
             cfg,

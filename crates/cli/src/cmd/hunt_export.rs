@@ -116,6 +116,37 @@ fn write_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Files of a directory format, by name, in memory: written to a directory by `vigil export`, packed as a
+/// gzip tarball over REST.
+type Files = Vec<(String, Vec<u8>)>;
+
+fn write_dir(dir: &Path, files: &Files) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::with_capacity(files.len());
+    for (name, body) in files {
+        let p = dir.join(name);
+        write_file(&p, body)?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// A gzip-compressed tar of `files`, flat (`tar xzf - -C DIR` unpacks them into DIR), every entry 0644 and
+/// dated `mtime`.
+fn tar_gz(files: &Files, mtime: u64) -> anyhow::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, body) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(mtime);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, name, body.as_slice())
+            .with_context(|| format!("packing {name}"))?;
+    }
+    Ok(tar.into_inner()?.finish()?)
+}
+
 pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
     let now = Utc::now();
     let sel = select(env, &a.select, now)?;
@@ -126,7 +157,13 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
     }
     let mut notes: Vec<String> = Vec::new();
     let files = match kind {
-        Kind::Suricata => suricata(&ents, a, &mut notes)?,
+        Kind::Suricata => {
+            let dir = &a.out;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            let files = suricata(&ents, &a.select, a.sid_base, &abs, &mut notes);
+            write_dir(dir, &files)?
+        }
         Kind::Zeek => {
             write_file(&a.out, zeek(&ents).as_bytes())?;
             vec![a.out.clone()]
@@ -135,7 +172,11 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             write_file(&a.out, rpz(&ents, &a.zone, &mut notes).as_bytes())?;
             vec![a.out.clone()]
         }
-        Kind::Blocklist => blocklist(&ents, &a.out)?,
+        Kind::Blocklist => {
+            std::fs::create_dir_all(&a.out)
+                .with_context(|| format!("creating {}", a.out.display()))?;
+            write_dir(&a.out, &blocklist(&ents))?
+        }
         Kind::Csv => {
             write_file(&a.out, csv(&ents).as_bytes())?;
             vec![a.out.clone()]
@@ -155,7 +196,11 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             write_file(&a.out, serde_json::to_string_pretty(&ev)?.as_bytes())?;
             vec![a.out.clone()]
         }
-        Kind::MispFeed => misp_feed(&ents, &env.settings.operator, &a.out, now)?,
+        Kind::MispFeed => {
+            std::fs::create_dir_all(&a.out)
+                .with_context(|| format!("creating {}", a.out.display()))?;
+            write_dir(&a.out, &misp_feed(&ents, &env.settings.operator, now)?)?
+        }
     };
     if a.json {
         crate::output::json(&json!({
@@ -208,8 +253,13 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
         .filter(|it| used.contains(it.id.as_str()) && it.tlp >= Tlp::Amber)
         .count() as u64;
     let mut notes = Vec::new();
+    let mut dir_files = Vec::new();
     let (content_type, file_name, body) = match req.format.as_str() {
-        "zeek" => ("text/plain; charset=utf-8", "vigil.intel", zeek(&ents)),
+        "zeek" => (
+            "text/plain; charset=utf-8",
+            "vigil.intel",
+            zeek(&ents).into_bytes(),
+        ),
         "rpz" => (
             "text/dns",
             "vigil.rpz",
@@ -217,9 +267,35 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
                 &ents,
                 req.zone.as_deref().unwrap_or("rpz.vigil"),
                 &mut notes,
-            ),
+            )
+            .into_bytes(),
         ),
-        "csv" => ("text/csv; charset=utf-8", "vigil.csv", csv(&ents)),
+        "csv" => (
+            "text/csv; charset=utf-8",
+            "vigil.csv",
+            csv(&ents).into_bytes(),
+        ),
+        "suricata" | "blocklist" | "misp-feed" => {
+            let files = match req.format.as_str() {
+                "suricata" => suricata(
+                    &ents,
+                    &args,
+                    req.sid_base,
+                    Path::new(&req.suricata_dir),
+                    &mut notes,
+                ),
+                "blocklist" => blocklist(&ents),
+                _ => misp_feed(&ents, &env.settings.operator, now)?,
+            };
+            let name = match req.format.as_str() {
+                "suricata" => "vigil-suricata.tar.gz",
+                "blocklist" => "vigil-blocklist.tar.gz",
+                _ => "vigil-misp-feed.tar.gz",
+            };
+            let body = tar_gz(&files, now.timestamp().max(0) as u64)?;
+            dir_files = files;
+            ("application/gzip", name, body)
+        }
         "misp" => {
             // The same caller and selection get the same event UUID on every pull, so a MISP instance that
             // fetches this daily updates one event instead of piling up copies.
@@ -247,7 +323,7 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
             (
                 "application/json",
                 "vigil-misp-event.json",
-                serde_json::to_string_pretty(&ev)?,
+                serde_json::to_string_pretty(&ev)?.into_bytes(),
             )
         }
         other => anyhow::bail!("no detection export format `{other}`"),
@@ -255,10 +331,12 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
     Ok(DetectionExport {
         content_type,
         file_name: file_name.to_string(),
-        body: body.into_bytes(),
+        body,
         values: ents.len() as u64,
         indicators: used.len() as u64,
         amber_or_above,
+        notes,
+        files: dir_files,
     })
 }
 
@@ -310,18 +388,19 @@ fn suricata_content(s: &str) -> String {
     out
 }
 
+/// The rules and their lists; `dir` is where the sensor will find the files (the IP reputation settings name it).
 fn suricata(
     ents: &[Entry<'_>],
-    a: &IocExportArgs,
+    select: &SelectArgs,
+    sid_base: u64,
+    dir: &Path,
     notes: &mut Vec<String>,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let dir = &a.out;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+) -> Files {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut lists: BTreeMap<&str, String> = BTreeMap::new();
     let mut iprep = String::new();
     let mut url_rules = String::new();
-    let mut sid = a.sid_base;
+    let mut sid = sid_base;
     let mut https_urls = 0u64;
     let mut url_rule_count = 0u64;
     for e in ents {
@@ -383,8 +462,8 @@ fn suricata(
         rules,
         "# Vigil detection content, generated {} (tlp-max {}, min-score {}).",
         vigil_model::time::now(),
-        a.select.tlp_max.as_deref().unwrap_or("none"),
-        a.select.min_score
+        select.tlp_max.as_deref().unwrap_or("none"),
+        select.min_score
     );
     let _ = writeln!(rules, "# Dataset and file-hash lists are loaded relative to this file's directory; IP reputation needs vigil-suricata.yaml (include it from suricata.yaml).");
     let mut rule = |text: String| {
@@ -422,37 +501,31 @@ fn suricata(
         }
     }
     rules.push_str(&url_rules);
-    let mut files = Vec::new();
-    for (name, text) in &lists {
-        let p = dir.join(name);
-        write_file(&p, text.as_bytes())?;
-        files.push(p);
-    }
+    let mut files: Files = lists
+        .into_iter()
+        .map(|(name, text)| (name.to_string(), text.into_bytes()))
+        .collect();
     if !iprep.is_empty() {
-        let cats = dir.join("vigil-iprep-categories.txt");
-        write_file(&cats, b"1,VigilIOC,Vigil indicators (CIDR blocks)\n")?;
-        let rep = dir.join("vigil-iprep.list");
-        write_file(&rep, iprep.as_bytes())?;
-        let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        files.push((
+            "vigil-iprep-categories.txt".into(),
+            b"1,VigilIOC,Vigil indicators (CIDR blocks)\n".to_vec(),
+        ));
+        files.push(("vigil-iprep.list".into(), iprep.into_bytes()));
         let yaml = format!(
             "%YAML 1.1\n---\n# Vigil IP reputation (CIDR indicators); include from suricata.yaml or pass with --include.\nreputation-categories-file: {}\ndefault-reputation-path: {}\nreputation-files:\n  - vigil-iprep.list\n",
-            abs.join("vigil-iprep-categories.txt").display(),
-            abs.display()
+            dir.join("vigil-iprep-categories.txt").display(),
+            dir.display()
         );
-        let y = dir.join("vigil-suricata.yaml");
-        write_file(&y, yaml.as_bytes())?;
-        files.extend([cats, rep, y]);
+        files.push(("vigil-suricata.yaml".into(), yaml.into_bytes()));
     }
-    let r = dir.join("vigil.rules");
-    write_file(&r, rules.as_bytes())?;
-    files.push(r);
+    files.push(("vigil.rules".into(), rules.into_bytes()));
     notes.push("domain datasets match the exact name (Suricata datasets have no suffix match); SHA-512 and e-mail indicators have no Suricata keyword and are left out".into());
     if https_urls > 0 {
         notes.push(format!(
             "{https_urls} non-http URL(s) left out (the path of an HTTPS request is not visible to the sensor)"
         ));
     }
-    Ok(files)
+    files
 }
 
 fn malware_suffix(it: &IntelItem) -> String {
@@ -616,8 +689,7 @@ fn rpz(ents: &[Entry<'_>], zone: &str, notes: &mut Vec<String>) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Blocklists and CSV
 
-fn blocklist(ents: &[Entry<'_>], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+fn blocklist(ents: &[Entry<'_>]) -> Files {
     let mut per: BTreeMap<&str, String> = BTreeMap::new();
     for e in ents {
         let name = match e.kind {
@@ -636,13 +708,9 @@ fn blocklist(ents: &[Entry<'_>], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         s.push_str(e.value);
         s.push('\n');
     }
-    let mut files = Vec::new();
-    for (name, text) in per {
-        let p = dir.join(name);
-        write_file(&p, text.as_bytes())?;
-        files.push(p);
-    }
-    Ok(files)
+    per.into_iter()
+        .map(|(name, text)| (name.to_string(), text.into_bytes()))
+        .collect()
 }
 
 fn csv_field(s: &str) -> String {
@@ -742,10 +810,8 @@ fn misp_event(
 fn misp_feed(
     ents: &[Entry<'_>],
     operator: &str,
-    dir: &Path,
     now: chrono::DateTime<Utc>,
-) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+) -> anyhow::Result<Files> {
     // One event per (malware family, TLP): feed subscribers get stable event uuids to update.
     let mut groups: BTreeMap<(String, Tlp), Vec<&Entry<'_>>> = BTreeMap::new();
     for e in ents {
@@ -772,9 +838,10 @@ fn misp_feed(
             .collect();
         let info = format!("Vigil: {fam} indicators (TLP:{})", tlp.label());
         let ev = misp_event(&owned, operator, &info, uuid, now);
-        let p = dir.join(format!("{uuid}.json"));
-        write_file(&p, serde_json::to_string(&ev)?.as_bytes())?;
-        files.push(p);
+        files.push((
+            format!("{uuid}.json"),
+            serde_json::to_string(&ev)?.into_bytes(),
+        ));
         let e = &ev["Event"];
         manifest.insert(
             uuid.to_string(),
@@ -789,15 +856,11 @@ fn misp_feed(
             let _ = writeln!(hashes, "{hex},{uuid}");
         }
     }
-    let m = dir.join("manifest.json");
-    write_file(
-        &m,
-        serde_json::to_string_pretty(&Value::Object(manifest))?.as_bytes(),
-    )?;
-    let h = dir.join("hashes.csv");
-    write_file(&h, hashes.as_bytes())?;
-    files.push(m);
-    files.push(h);
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_string_pretty(&Value::Object(manifest))?.into_bytes(),
+    ));
+    files.push(("hashes.csv".into(), hashes.into_bytes()));
     Ok(files)
 }
 
