@@ -703,22 +703,34 @@ fn exports_are_accepted_by_the_tools_that_read_them() {
         hashes.lines().any(|l| l.starts_with(&format!("{h},"))),
         "{hashes}"
     );
+    let mut files = vec![v.path("event.json")];
+    files.extend(
+        manifest
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(|uuid| feed.join(format!("{uuid}.json"))),
+    );
+    pymisp_loads(&files, "PyMISP");
+}
+
+/// PyMISP (`../shared/peers/misp_load.py --strict`) loads every file, or a loud skip when the peer is absent.
+fn pymisp_loads(files: &[PathBuf], what: &str) {
     let venv = std::env::var("VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/misp_load.py");
     let python = venv.join("bin/python");
     if python.exists() && script.exists() {
-        let mut cmd = Command::new(&python);
-        cmd.arg(&script).arg(v.path("event.json"));
-        for uuid in manifest.as_object().expect("object").keys() {
-            cmd.arg(feed.join(format!("{uuid}.json")));
-        }
-        cmd.arg("--strict");
-        let o = cmd.output().expect("misp_load");
+        let o = Command::new(&python)
+            .arg(&script)
+            .args(files)
+            .arg("--strict")
+            .output()
+            .expect("misp_load");
         assert!(
             o.status.success(),
-            "PyMISP: {}{}",
+            "{what}: {}{}",
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
@@ -1099,24 +1111,11 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
     }
     let (status, _, _) = get("/api/v1/feeds/misp/manifest.json", None);
     assert_eq!(status, 401);
-    let venv = std::env::var("VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/misp_load.py");
-    if venv.join("bin/python").exists() && script.exists() {
-        let o = Command::new(venv.join("bin/python"))
-            .arg(&script)
-            .args(events.keys().map(|u| feed_dir.join(format!("{u}.json"))))
-            .arg("--strict")
-            .output()
-            .expect("misp_load");
-        assert!(
-            o.status.success(),
-            "PyMISP on the served feed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    let served_events: Vec<PathBuf> = events
+        .keys()
+        .map(|u| feed_dir.join(format!("{u}.json")))
+        .collect();
+    pymisp_loads(&served_events, "PyMISP on the served feed");
 
     // Errors: no token, an unknown format, bad parameters; each a JSON error, none a leak.
     let (status, _, _) = get("/api/v1/exports/zeek", None);

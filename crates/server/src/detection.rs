@@ -83,8 +83,9 @@ pub struct DetectionExport {
     pub amber_or_above: u64,
     /// What the format could not express (left-out indicator kinds, say), for the `X-Vigil-Notes` header.
     pub notes: Vec<String>,
-    /// The files of a directory format (suricata, blocklist, misp-feed) by name, as the tarball in `body` holds
-    /// them; empty for the single-file formats.
+    /// The files of a directory format (suricata, blocklist, misp-feed) by name, with `body` empty: the exports
+    /// route packs them as one gzip tarball, the MISP feed route serves them one by one. Empty for the single-file
+    /// formats.
     pub files: Vec<(String, Vec<u8>)>,
 }
 
@@ -159,7 +160,14 @@ pub(crate) async fn export_detection(
     let p: DetectionParams = query(raw.as_deref())?;
     let req = request(&st, c.as_ref(), &format, p)?;
     let hook = hook(&st)?;
-    let out = blocking(move || hook(req).map_err(ApiError::internal)).await?;
+    let out = blocking(move || {
+        let mut out = hook(req).map_err(ApiError::internal)?;
+        if !out.files.is_empty() {
+            out.body = tar_gz(&out.files).map_err(ApiError::internal)?;
+        }
+        Ok(out)
+    })
+    .await?;
     if out.amber_or_above > 0 {
         st.audit.record(
             &actor(c.as_ref()),
@@ -367,7 +375,28 @@ fn hook(st: &AppState) -> Result<DetectionHook, ApiError> {
         })
 }
 
-type DetectionHook = Arc<dyn Fn(DetectionRequest) -> Result<DetectionExport, String> + Send + Sync>;
+/// The binary's renderer of detection content ([`crate::Hooks::detection_export`]).
+pub type DetectionHook =
+    Arc<dyn Fn(DetectionRequest) -> Result<DetectionExport, String> + Send + Sync>;
+
+/// A gzip-compressed tar of `files`, flat (`tar xzf - -C DIR` unpacks them into DIR), every entry 0644 and
+/// dated now.
+fn tar_gz(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
+    let mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, body) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(mtime);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, name, body.as_slice())?;
+    }
+    tar.into_inner()?.finish()
+}
 
 #[cfg(test)]
 mod tests {

@@ -102,14 +102,7 @@ pub struct Hooks {
         Option<Arc<dyn Fn(i64) -> Result<serde_json::Value, String> + Send + Sync>>,
     /// Render detection content (Zeek intel, RPZ, CSV, MISP, and the Suricata, blocklist and MISP-feed files) from
     /// what a caller may see.
-    #[allow(clippy::type_complexity)]
-    pub detection_export: Option<
-        Arc<
-            dyn Fn(detection::DetectionRequest) -> Result<detection::DetectionExport, String>
-                + Send
-                + Sync,
-        >,
-    >,
+    pub detection_export: Option<detection::DetectionHook>,
 }
 
 impl std::fmt::Debug for Hooks {

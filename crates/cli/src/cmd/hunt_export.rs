@@ -116,8 +116,8 @@ fn write_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Files of a directory format, by name, in memory: written to a directory by `vigil export`, packed as a
-/// gzip tarball over REST.
+/// Files of a directory format, by name, in memory: written to a directory by `vigil export`, served as a
+/// gzip tarball (or one by one, the MISP feed) over REST.
 type Files = Vec<(String, Vec<u8>)>;
 
 fn write_dir(dir: &Path, files: &Files) -> anyhow::Result<Vec<PathBuf>> {
@@ -128,23 +128,6 @@ fn write_dir(dir: &Path, files: &Files) -> anyhow::Result<Vec<PathBuf>> {
         out.push(p);
     }
     Ok(out)
-}
-
-/// A gzip-compressed tar of `files`, flat (`tar xzf - -C DIR` unpacks them into DIR), every entry 0644 and
-/// dated `mtime`.
-fn tar_gz(files: &Files, mtime: u64) -> anyhow::Result<Vec<u8>> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    for (name, body) in files {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(body.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(mtime);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, name, body.as_slice())
-            .with_context(|| format!("packing {name}"))?;
-    }
-    Ok(tar.into_inner()?.finish()?)
 }
 
 pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
@@ -275,26 +258,24 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
             "vigil.csv",
             csv(&ents).into_bytes(),
         ),
-        "suricata" | "blocklist" | "misp-feed" => {
-            let files = match req.format.as_str() {
-                "suricata" => suricata(
-                    &ents,
-                    &args,
-                    req.sid_base,
-                    Path::new(&req.suricata_dir),
-                    &mut notes,
-                ),
-                "blocklist" => blocklist(&ents),
-                _ => misp_feed(&ents, &env.settings.operator, now)?,
-            };
-            let name = match req.format.as_str() {
-                "suricata" => "vigil-suricata.tar.gz",
-                "blocklist" => "vigil-blocklist.tar.gz",
-                _ => "vigil-misp-feed.tar.gz",
-            };
-            let body = tar_gz(&files, now.timestamp().max(0) as u64)?;
-            dir_files = files;
-            ("application/gzip", name, body)
+        // Directory formats: the files go back as they are; the server packs or serves them.
+        "suricata" => {
+            dir_files = suricata(
+                &ents,
+                &args,
+                req.sid_base,
+                Path::new(&req.suricata_dir),
+                &mut notes,
+            );
+            ("application/gzip", "vigil-suricata.tar.gz", Vec::new())
+        }
+        "blocklist" => {
+            dir_files = blocklist(&ents);
+            ("application/gzip", "vigil-blocklist.tar.gz", Vec::new())
+        }
+        "misp-feed" => {
+            dir_files = misp_feed(&ents, &env.settings.operator, now)?;
+            ("application/gzip", "vigil-misp-feed.tar.gz", Vec::new())
         }
         "misp" => {
             // The same caller and selection get the same event UUID on every pull, so a MISP instance that
