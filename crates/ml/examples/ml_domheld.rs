@@ -1,7 +1,8 @@
 //! Held-out metrics of a domain model trained in memory with candidate settings (measured once per finished
 //! candidate, never used to choose settings): `ml_domheld CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]`, with
 //! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` and `VIGIL_DOMVAL_FAMPOW=P` as for `ml_domval`. With `--out FILE`
-//! the model is also written as an artifact (for `ml_domspeed`).
+//! the model is also written as an artifact (for `ml_domspeed`). `VIGIL_DOMHELD_SHARE=K` fits on K/8 of the
+//! training families and sites only (the learning curve: what more families are worth).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut a: Vec<String> = std::env::args().skip(1).collect();
     let out = match a.iter().position(|x| x == "--out") {
@@ -24,11 +25,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.words = a[7] == "1";
     }
     let p = p.with_study_env()?;
-    let m = vigil_ml::domain::train_with(&corpus, p)?;
+    let part = match std::env::var("VIGIL_DOMHELD_SHARE") {
+        Ok(k) => vigil_ml::domain::Part::TrainingShare {
+            eighths: k.parse()?,
+        },
+        Err(_) => vigil_ml::domain::Part::TrainingSide,
+    };
+    let m = vigil_ml::domain::train_on(&corpus, p, part)?;
     if let Some(o) = out {
         std::fs::write(&o, m.to_bytes())?;
     }
     let e = vigil_ml::domain::evaluate(&m, &corpus, false)?;
-    println!("{p:?}: held out {}", serde_json::to_string(&e)?);
+    println!("{p:?} {part:?}: held out {}", serde_json::to_string(&e)?);
     Ok(())
 }

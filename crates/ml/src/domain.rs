@@ -857,6 +857,15 @@ pub fn dyn_set(corpus: &Path) -> Result<DynSet> {
 
 /// [`dataset`] with another cap on the domains of each training family.
 pub fn dataset_capped(corpus: &Path, per_family_cap: usize) -> Result<Vec<Sample>> {
+    dataset_with(corpus, per_family_cap, false)
+}
+
+/// [`dataset_capped`], with the held-out families capped too when `cap_held_out` (to fit on everything).
+pub fn dataset_with(
+    corpus: &Path,
+    per_family_cap: usize,
+    cap_held_out: bool,
+) -> Result<Vec<Sample>> {
     let fams = corpus::maltrail_malware(corpus)?;
     let mut mal: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for (fam, entries) in &fams {
@@ -866,7 +875,11 @@ pub fn dataset_capped(corpus: &Path, per_family_cap: usize) -> Result<Vec<Sample
         doms.dedup();
         // Training families are capped; held-out families are kept whole, as an evaluation of unseen families
         // on everything they use.
-        let cap = if test { usize::MAX } else { per_family_cap };
+        let cap = if test && !cap_held_out {
+            usize::MAX
+        } else {
+            per_family_cap
+        };
         for d in doms.into_iter().take(cap) {
             // A domain in two families goes to the first family in name order, which keeps the split clean.
             mal.entry(d).or_insert_with(|| (fam.clone(), test));
@@ -1005,20 +1018,54 @@ impl Params {
     }
 }
 
-/// Trains the model on the training side of [`dataset`].
-pub fn train(corpus: &Path) -> Result<DomainModel> {
-    train_with(corpus, Params::default())
+/// The part of [`dataset`] a model is fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The training side: what the held-out metrics of [`evaluate`] are measured with.
+    TrainingSide,
+    /// Every family and benign site of the corpus: the shipped artifact, whose unseen data lies outside it.
+    Everything,
+    /// `eighths`/8 of the training families and benign sites (by stable hash): the learning curve, which tells
+    /// what more families are worth.
+    TrainingShare { eighths: u64 },
 }
 
-/// Trains with the given settings on the training side.
+impl Part {
+    fn keeps(self, s: &Sample) -> bool {
+        match self {
+            Part::TrainingSide => !s.test,
+            Part::Everything => true,
+            Part::TrainingShare { eighths } => {
+                let key = if s.malicious {
+                    s.group.clone()
+                } else {
+                    crate::extract::registered_domain_of(&s.domain).to_string()
+                };
+                !s.test && corpus::stable_hash(&format!("share:{key}")) % 8 < eighths
+            }
+        }
+    }
+}
+
+/// Trains the shipped model: on everything in the corpus ([`Part::Everything`]).
+pub fn train(corpus: &Path) -> Result<DomainModel> {
+    train_on(corpus, Params::default(), Part::Everything)
+}
+
+/// Trains with the given settings on the training side (the model the held-out metrics measure).
 pub fn train_with(corpus: &Path, p: Params) -> Result<DomainModel> {
-    let data = dataset_capped(corpus, p.per_family_cap)?;
+    train_on(corpus, p, Part::TrainingSide)
+}
+
+/// Trains with the given settings on one part of the data.
+pub fn train_on(corpus: &Path, p: Params, part: Part) -> Result<DomainModel> {
+    let data = dataset_with(corpus, p.per_family_cap, part == Part::Everything)?;
     let dyns = if p.dyn_dns {
         dyn_set(corpus)?
     } else {
         DynSet::default()
     };
-    let train: Vec<&Sample> = data.iter().filter(|s| !s.test).collect();
+    let train: Vec<&Sample> = data.iter().filter(|s| part.keeps(s)).collect();
     let hash = corpus::data_hash(
         data.iter()
             .map(|s| s.domain.as_str())
