@@ -53,21 +53,56 @@ impl Trees {
     /// Margin (log-odds) of one feature vector (missing inputs read as 0).
     #[inline]
     pub fn margin(&self, x: &[f32]) -> f32 {
-        let d = self.depth as usize;
-        let leaves = 1usize << d;
+        // The inputs in a fixed-size array: every feature index is below MAX_FEAT (checked when read or
+        // fitted), so each read is in bounds without a check, and a missing input reads 0 as before.
+        let mut xs = [0f32; MAX_FEAT];
+        let n = x.len().min(MAX_FEAT);
+        xs[..n].copy_from_slice(&x[..n]);
+        match self.depth {
+            // The domain model's depth, unrolled (scoring is on the per-name hot path).
+            8 => self.margin_of::<8, 256>(&xs),
+            _ => {
+                let d = self.depth as usize;
+                let mut z = self.base;
+                for ((f, th), lv) in self
+                    .feat
+                    .chunks_exact(d)
+                    .zip(self.thr.chunks_exact(d))
+                    .zip(self.leaf.chunks_exact(1 << d))
+                {
+                    let mut k = 0usize;
+                    for (l, (f, th)) in f.iter().zip(th).enumerate() {
+                        k |= ((xs[*f as usize % MAX_FEAT] > *th) as usize) << l;
+                    }
+                    z += lv[k];
+                }
+                z
+            }
+        }
+    }
+
+    /// [`Trees::margin`] for trees of depth `D` (`L` = 2^D leaves), with every size known at compile time.
+    #[inline]
+    fn margin_of<const D: usize, const L: usize>(&self, xs: &[f32; MAX_FEAT]) -> f32 {
         let mut z = self.base;
         for ((f, th), lv) in self
             .feat
-            .chunks_exact(d)
-            .zip(self.thr.chunks_exact(d))
-            .zip(self.leaf.chunks_exact(leaves))
+            .chunks_exact(D)
+            .zip(self.thr.chunks_exact(D))
+            .zip(self.leaf.chunks_exact(L))
         {
+            let (Ok(f), Ok(th), Ok(lv)) = (
+                <&[u32; D]>::try_from(f),
+                <&[f32; D]>::try_from(th),
+                <&[f32; L]>::try_from(lv),
+            ) else {
+                continue;
+            };
             let mut k = 0usize;
-            for l in 0..d {
-                let v = x.get(f[l] as usize).copied().unwrap_or(0.0);
-                k |= ((v > th[l]) as usize) << l;
+            for l in 0..D {
+                k |= ((xs[f[l] as usize % MAX_FEAT] > th[l]) as usize) << l;
             }
-            z += lv[k];
+            z += lv[k % L];
         }
         z
     }
@@ -186,9 +221,10 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
                     e.1 += h[i];
                 }
             }
-            // One question for the whole level: the split with the largest gain summed over its nodes.
+            // One question for the whole level: the split with the largest gain summed over its nodes. Only
+            // the first MAX_FEAT inputs may be asked about (what scoring and the artifact hold).
             let mut best = (0f64, usize::MAX, 0usize);
-            for j in 0..n_feat {
+            for j in 0..n_feat.min(MAX_FEAT) {
                 let mut gains = vec![0f64; cuts[j].len()];
                 for k in 0..width {
                     let hs = &hist[(k * n_feat + j) * BINS..(k * n_feat + j + 1) * BINS];

@@ -73,7 +73,7 @@ pub struct DomainModel {
     w: Vec<f32>,
     /// The sparse weights as i16 times `wq_scale` (half the memory of `w`, so the table stays in cache while
     /// scoring; the error, under 1e-4 of the largest weight, does not move the scores' order measurably).
-    wq: Vec<i16>,
+    wq: Box<[i16; DIM]>,
     wq_scale: f32,
     dense_w: [f32; N_DENSE],
     dense_mean: [f32; N_DENSE],
@@ -98,16 +98,16 @@ fn bucket(h: u64) -> usize {
     (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
 }
 
-/// i16 copy of the sparse weights and its scale (largest magnitude maps to 32767).
-fn quantise(w: &[f32]) -> (Vec<i16>, f32) {
+/// i16 copy of the sparse weights and its scale (largest magnitude maps to 32767). A fixed-size table, so a
+/// bucket (always below `DIM`) indexes it without a bounds check in the scoring loop.
+fn quantise(w: &[f32]) -> (Box<[i16; DIM]>, f32) {
     let m = w.iter().fold(0f32, |a, x| a.max(x.abs()));
     let scale = if m > 0.0 { m / 32767.0 } else { 1.0 };
-    (
-        w.iter()
-            .map(|x| (x / scale).round().clamp(-32767.0, 32767.0) as i16)
-            .collect(),
-        scale,
-    )
+    let mut q = Box::new([0i16; DIM]);
+    for (o, x) in q.iter_mut().zip(w) {
+        *o = (x / scale).round().clamp(-32767.0, 32767.0) as i16;
+    }
+    (q, scale)
 }
 
 /// Hash of a host name for the dynamic-DNS table.
@@ -326,25 +326,34 @@ fn sparse_features(
     lex: &Lexicon,
     mut f: impl FnMut(usize, usize),
 ) -> [f32; N_SHAPE] {
-    // Character 3-, 4- and 5-grams over "^domain$".
+    // Character 3-, 4- and 5-grams over "^domain$", from a padded copy (no per-byte test for the ends).
     let n = d.len();
-    let at = |i: usize| -> u8 {
-        if i == 0 {
-            b'^'
-        } else if i == n + 1 {
-            b'$'
-        } else {
-            d[i - 1]
-        }
+    let mut stack = [0u8; 256];
+    let heap: Vec<u8>;
+    let padded: &[u8] = if n + 2 <= stack.len() {
+        stack[0] = b'^';
+        stack[1..=n].copy_from_slice(d);
+        stack[n + 1] = b'$';
+        &stack[..n + 2]
+    } else {
+        heap = [&b"^"[..], d, &b"$"[..]].concat();
+        &heap
     };
     let total = n + 2;
-    for i in 0..total {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for k in 0..5 {
-            if i + k >= total {
-                break;
-            }
-            h = mix(h, at(i + k));
+    const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+    // Every position with a whole 5-byte window (unrolled), then the last ones with shorter windows; the
+    // features come out in the same order either way (3-, 4-, 5-gram per position).
+    for w in padded.windows(5) {
+        let h3 = mix(mix(mix(SEED, w[0]), w[1]), w[2]);
+        f(0, bucket(h3 ^ 3));
+        let h4 = mix(h3, w[3]);
+        f(0, bucket(h4 ^ 4));
+        f(0, bucket(mix(h4, w[4]) ^ 5));
+    }
+    for i in total.saturating_sub(4)..total {
+        let mut h = SEED;
+        for (k, &c) in padded[i..].iter().enumerate() {
+            h = mix(h, c);
             if k >= 2 {
                 f(0, bucket(h ^ (k as u64 + 1)));
             }
@@ -444,8 +453,11 @@ fn sparse_features(
     }
     let len_b = (d.len() as u64 / 4).min(12);
     let lab_b = (ln as u64 / 3).min(8);
-    let digits = label.iter().filter(|c| c.is_ascii_digit()).count().min(3) as u64;
-    let hyph = label.iter().filter(|c| **c == b'-').count().min(2) as u64;
+    let (label_digits, label_hyph) = label.iter().fold((0usize, 0usize), |(d, h), c| {
+        (d + c.is_ascii_digit() as usize, h + (*c == b'-') as usize)
+    });
+    let digits = label_digits.min(3) as u64;
+    let hyph = label_hyph.min(2) as u64;
     f(4, bucket(mix(hs, 1) ^ (len_b << 8)));
     f(4, bucket(mix(hs, 2) ^ (sub_labels.min(4) << 8)));
     f(4, bucket(mix(hs, 3) ^ (lab_b << 8) ^ (digits << 16)));
@@ -477,8 +489,8 @@ fn sparse_features(
         sub_labels as f32,
         ln as f32,
         sub.len() as f32,
-        label.iter().filter(|c| c.is_ascii_digit()).count() as f32,
-        label.iter().filter(|c| **c == b'-').count() as f32,
+        label_digits as f32,
+        label_hyph as f32,
         is_dyn,
         suffix_len as f32,
         seg[0],
@@ -696,12 +708,13 @@ impl DomainModel {
             Some((n, a))
         };
         r.finish()?;
+        let (wq, wq_scale) = quantise(&w);
         Ok(DomainModel {
             header,
             lex: Lexicon(lex),
             dyns: DynSet(dyns),
-            wq: quantise(&w).0,
-            wq_scale: quantise(&w).1,
+            wq,
+            wq_scale,
             w,
             dense_w,
             dense_mean,
@@ -727,10 +740,21 @@ impl DomainModel {
     /// First-stage margin and the second stage's inputs.
     #[inline]
     fn first(&self, d: &[u8]) -> [f32; N_STAGE] {
-        let mut parts = [0i32; N_PARTS];
+        // One accumulator per group in registers (an array indexed through the callback was kept on the stack,
+        // a store-to-load chain per feature).
+        let wq: &[i16; DIM] = &self.wq;
+        let (mut p0, mut p1, mut p2, mut p3, mut p4) = (0i32, 0i32, 0i32, 0i32, 0i32);
         let shape = sparse_features(d, &self.dyns, &self.lex, |g, i| {
-            parts[g] += self.wq[i] as i32
+            let w = wq[i & (DIM - 1)] as i32;
+            match g {
+                0 => p0 += w,
+                1 => p1 += w,
+                2 => p2 += w,
+                3 => p3 += w,
+                _ => p4 += w,
+            }
         });
+        let parts = [p0, p1, p2, p3, p4];
         let x = dense_features(d);
         let mut zd = 0f32;
         for (k, xk) in x.iter().enumerate() {
