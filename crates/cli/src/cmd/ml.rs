@@ -459,8 +459,14 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
         }
         let score = model.score_with(d, &mut buf);
         if a.models.json {
-            serde_json::to_writer(&mut out, &json!({"domain": d, "score": score}))?;
-            out.write_all(b"\n")?;
+            // The object written field by field (no map built per line; the same bytes as serialising
+            // `{"domain": d, "score": score}`): at a million names a second the per-line map cost more than the
+            // model.
+            out.write_all(b"{\"domain\":")?;
+            serde_json::to_writer(&mut out, d)?;
+            out.write_all(b",\"score\":")?;
+            serde_json::to_writer(&mut out, &score)?;
+            out.write_all(b"}\n")?;
         } else {
             writeln!(out, "{score:.4}\t{d}")?;
         }
