@@ -43,19 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// User plus system CPU time of this process (Linux `/proc/self/stat`, clock ticks of 1/100 s), so runs on a
-/// shared machine compare by the work they did; NaN elsewhere.
+/// CPU seconds of this (single-threaded) measurement; NaN where `/proc` is absent.
 fn cpu_seconds() -> f64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        f.get(i)
-            .and_then(|x| x.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (tick(11) + tick(12)) / 100.0
+    vigil_ml::eval::thread_cpu_seconds().unwrap_or(f64::NAN)
 }

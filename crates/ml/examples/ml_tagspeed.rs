@@ -4,19 +4,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn cpu_seconds() -> f64 {
-    // utime + stime of this process, from /proc (Linux); 0 elsewhere.
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let f: Vec<&str> = s
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let t = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    (t(11) + t(12)) / 100.0
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corpus = PathBuf::from(std::env::args().nth(1).ok_or("usage: ml_tagspeed CORPUS")?);
     let m = vigil_ml::tag::Tagger::embedded()?;
@@ -38,4 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         nsent as f64 / dc.max(1e-9)
     );
     Ok(())
+}
+
+/// CPU seconds of this (single-threaded) measurement; 0 where `/proc` is absent.
+fn cpu_seconds() -> f64 {
+    vigil_ml::eval::thread_cpu_seconds().unwrap_or(0.0)
 }

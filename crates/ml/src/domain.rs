@@ -1484,6 +1484,12 @@ pub fn roc(pos: &[f64], neg: &[f64], fprs: &[f64]) -> (f64, Vec<f64>) {
     (auc, tprs)
 }
 
+/// The held-out metrics: a model with the shipped settings fitted on the training side (the shipped artifact has
+/// seen every family), measured on the held-out side.
+pub fn train_and_evaluate(corpus: &Path) -> Result<DomainMetrics> {
+    evaluate(&train_with(corpus, Params::default())?, corpus, false)
+}
+
 /// Evaluates a model on the held-out side of [`dataset`], or on all of it when `all` (an unseen corpus).
 pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainMetrics> {
     let data = dataset(corpus)?;

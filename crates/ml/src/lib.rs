@@ -218,10 +218,7 @@ pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -
         Task::Domain => match split {
             // The shipped model is fitted on every family of the shared data; the held-out figures need one
             // fitted on the training side (about 15 s).
-            EvalSplit::HeldOut => {
-                let m = domain::train_with(corpus, domain::Params::default())?;
-                Metrics::Domain(domain::evaluate(&m, corpus, false)?)
-            }
+            EvalSplit::HeldOut => Metrics::Domain(domain::train_and_evaluate(corpus)?),
             EvalSplit::All => {
                 Metrics::Domain(domain::evaluate(&load_domain(models)?, corpus, true)?)
             }

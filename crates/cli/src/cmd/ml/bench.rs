@@ -101,25 +101,13 @@ fn run_peers(
     Ok(res)
 }
 
-/// CPU seconds this thread has used (user + system, from /proc; None elsewhere). Rates per CPU-second are what
-/// one core does, whatever else the machine runs; wall-clock rates are printed beside them.
-fn thread_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
 /// Runs `f`, returning its result, wall seconds and CPU seconds (wall when /proc is absent).
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
-    let c0 = thread_cpu_secs();
+    let c0 = vigil_ml::eval::thread_cpu_seconds();
     let t0 = Instant::now();
     let r = f();
     let wall = t0.elapsed().as_secs_f64();
-    let cpu = match (c0, thread_cpu_secs()) {
+    let cpu = match (c0, vigil_ml::eval::thread_cpu_seconds()) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => wall,
     };
@@ -445,8 +433,7 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     // The shipped model has seen every family of the corpus: the held-out figures come from one fitted on the
     // training side, as `vigil ml eval` measures them; speed is the shipped model's.
     let dm = super::load_domain(cli, &None)?;
-    let held = vigil_ml::domain::train_with(data, vigil_ml::domain::Params::default())?;
-    let m = vigil_ml::domain::evaluate(&held, data, false)?;
+    let m = vigil_ml::domain::train_and_evaluate(data)?;
     say(format!(
         "\n## Domain scoring ({} held-out malicious domains of {} unseen families vs {} held-out benign)\nROC AUC **{:.3}**, TPR at 1% FPR **{:.3}**, at 0.1% FPR **{:.3}**",
         m.test_malicious, m.test_families, m.test_benign, m.roc_auc, m.tpr_at_1pct_fpr, m.tpr_at_0_1pct_fpr
