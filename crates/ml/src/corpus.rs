@@ -19,7 +19,19 @@ pub fn stable_hash(s: &str) -> u64 {
 
 /// Which side of our own train/test split a key falls on (about one key in five goes to test).
 pub fn is_test_key(key: &str) -> bool {
-    stable_hash(key) % 5 == 1
+    fold_of(key) == HELD_OUT_FOLD
+}
+
+/// Folds of the cross-validation that rotates the held-out side: fold `k` holds the keys with
+/// `fold_of(key) == k`.
+pub const FOLDS: u64 = 5;
+
+/// The fold of [`FOLDS`] that is our held-out split ([`is_test_key`]).
+pub const HELD_OUT_FOLD: u64 = 1;
+
+/// The fold of a key (family, report title or registered domain).
+pub fn fold_of(key: &str) -> u64 {
+    stable_hash(key) % FOLDS
 }
 
 /// Reads a whole file, naming it on error.

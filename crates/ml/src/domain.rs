@@ -890,10 +890,21 @@ pub fn dataset_with(
     per_family_cap: usize,
     cap_held_out: bool,
 ) -> Result<Vec<Sample>> {
+    dataset_fold(corpus, per_family_cap, cap_held_out, corpus::HELD_OUT_FOLD)
+}
+
+/// [`dataset_with`] with fold `fold` of [`corpus::FOLDS`] as the held-out side (families and benign registered
+/// domains whose [`corpus::fold_of`] is `fold`); fold [`corpus::HELD_OUT_FOLD`] is the held-out split.
+fn dataset_fold(
+    corpus: &Path,
+    per_family_cap: usize,
+    cap_held_out: bool,
+    fold: u64,
+) -> Result<Vec<Sample>> {
     let fams = corpus::maltrail_malware(corpus)?;
     let mut mal: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for (fam, entries) in &fams {
-        let test = corpus::is_test_key(fam);
+        let test = corpus::fold_of(fam) == fold;
         let mut doms: Vec<String> = entries.iter().filter_map(|e| clean_domain(e)).collect();
         doms.sort_by_key(|d| (corpus::stable_hash(d), d.clone()));
         doms.dedup();
@@ -943,7 +954,7 @@ pub fn dataset_with(
     for (d, list) in benign {
         let reg = crate::extract::registered_domain_of(&d).to_string();
         out.push(Sample {
-            test: corpus::is_test_key(&reg),
+            test: corpus::fold_of(&reg) == fold,
             domain: d,
             malicious: false,
             group: list.to_string(),
@@ -1084,6 +1095,11 @@ pub fn train_with(corpus: &Path, p: Params) -> Result<DomainModel> {
 /// Trains with the given settings on one part of the data.
 pub fn train_on(corpus: &Path, p: Params, part: Part) -> Result<DomainModel> {
     let data = dataset_with(corpus, p.per_family_cap, part == Part::Everything)?;
+    fit_part(corpus, &data, p, part)
+}
+
+/// Fits a model with settings `p` on `part` of `data`.
+fn fit_part(corpus: &Path, data: &[Sample], p: Params, part: Part) -> Result<DomainModel> {
     let dyns = if p.dyn_dns {
         dyn_set(corpus)?
     } else {
@@ -1095,7 +1111,7 @@ pub fn train_on(corpus: &Path, p: Params, part: Part) -> Result<DomainModel> {
             .map(|s| s.domain.as_str())
             .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
     );
-    let prose = prose_for(corpus, &data, p)?;
+    let prose = prose_for(corpus, data, p)?;
     Ok(fit_stacked(&train, &prose, dyns, hash, p))
 }
 
@@ -1492,14 +1508,24 @@ pub fn train_and_evaluate(corpus: &Path) -> Result<DomainMetrics> {
 
 /// Evaluates a model on the held-out side of [`dataset`], or on all of it when `all` (an unseen corpus).
 pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainMetrics> {
-    let data = dataset(corpus)?;
+    Ok(metrics_on(model, &dataset(corpus)?, all, &mut |_, _| {}))
+}
+
+/// The metrics of `model` on the held-out side of `data` (all of it when `all`); `seen` is told every measured
+/// sample with its margin.
+fn metrics_on(
+    model: &DomainModel,
+    data: &[Sample],
+    all: bool,
+    seen: &mut dyn FnMut(&Sample, f64),
+) -> DomainMetrics {
     let mut pos = Vec::new();
     let mut neg = Vec::new();
     let mut by_list: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut fams = BTreeSet::new();
     let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut m = DomainMetrics::default();
-    for s in &data {
+    for s in data {
         if !s.test && !all {
             if s.malicious {
                 m.train_malicious += 1
@@ -1509,6 +1535,7 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
             continue;
         }
         let sc = model.margin(s.domain.as_bytes()) as f64;
+        seen(s, sc);
         if s.malicious {
             fams.insert(s.group.as_str());
             by_family.entry(s.group.clone()).or_default().push(sc);
@@ -1523,34 +1550,133 @@ pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainM
             .insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
     }
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
-    if !by_family.is_empty() && !neg.is_empty() {
-        // AUC of a family = mean over its scores of the share of benign scores below (ties count half),
-        // against the benign scores sorted once.
-        let mut sorted = neg.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let nn = sorted.len() as f64;
-        let sum: f64 = by_family
-            .values()
-            .map(|ps| {
-                ps.iter()
-                    .map(|p| {
-                        let lo = sorted.partition_point(|x| x < p) as f64;
-                        let hi = sorted.partition_point(|x| x <= p) as f64;
-                        (lo + (hi - lo) / 2.0) / nn
-                    })
-                    .sum::<f64>()
-                    / ps.len() as f64
-            })
-            .sum();
-        m.roc_auc_family_mean = crate::extract::round4(sum / by_family.len() as f64);
-    }
+    m.roc_auc_family_mean = crate::extract::round4(family_mean_auc(&by_family, &neg));
     m.test_malicious = pos.len();
     m.test_benign = neg.len();
     m.test_families = fams.len();
     m.roc_auc = crate::extract::round4(auc);
     m.tpr_at_1pct_fpr = crate::extract::round4(tprs[0]);
     m.tpr_at_0_1pct_fpr = crate::extract::round4(tprs[1]);
-    Ok(m)
+    m
+}
+
+/// Mean over families of each family's AUC against `neg` (0 without families or benign scores). A family's AUC
+/// is the mean over its scores of the share of benign scores below (ties count half), against the benign
+/// scores sorted once.
+fn family_mean_auc(by_family: &BTreeMap<String, Vec<f64>>, neg: &[f64]) -> f64 {
+    if by_family.is_empty() || neg.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = neg.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let nn = sorted.len() as f64;
+    let sum: f64 = by_family
+        .values()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    let lo = sorted.partition_point(|x| x < p) as f64;
+                    let hi = sorted.partition_point(|x| x <= p) as f64;
+                    (lo + (hi - lo) / 2.0) / nn
+                })
+                .sum::<f64>()
+                / ps.len() as f64
+        })
+        .sum();
+    sum / by_family.len() as f64
+}
+
+/// The domain metrics of a cross-validation by family ([`cross_validate`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DomainFoldMetrics {
+    /// Fold `k` holds out the families and benign sites of [`corpus::fold_of`] `k`; fold 1 is the held-out
+    /// split that `vigil ml eval --task domain` measures.
+    pub folds: Vec<DomainMetrics>,
+    pub roc_auc_mean: f64,
+    /// Sample standard deviation of the folds' AUCs: how much the figure depends on which families are unseen.
+    pub roc_auc_sd: f64,
+    pub roc_auc_min: f64,
+    pub roc_auc_max: f64,
+    pub tpr_at_1pct_fpr_mean: f64,
+    pub tpr_at_0_1pct_fpr_mean: f64,
+    pub roc_auc_family_mean_mean: f64,
+    /// Every family and benign site scored once, by the fold's model that never saw it, and measured together
+    /// (all families of the corpus are unseen families here).
+    pub pooled: DomainMetrics,
+}
+
+/// Cross-validation by family: for each of the [`corpus::FOLDS`] folds a model with settings `p` is fitted
+/// without that fold's families and benign sites and measured on them (held-out families kept whole, as in
+/// [`evaluate`]). Costs one training per fold.
+pub fn cross_validate(corpus: &Path, p: Params) -> Result<DomainFoldMetrics> {
+    let mut folds = Vec::new();
+    let mut scored: Vec<(Sample, f64)> = Vec::new();
+    for k in 0..corpus::FOLDS {
+        let data = dataset_fold(corpus, p.per_family_cap, false, k)?;
+        let m = fit_part(corpus, &data, p, Part::TrainingSide)?;
+        folds.push(metrics_on(&m, &data, false, &mut |s, z| {
+            scored.push((s.clone(), z))
+        }));
+    }
+    let pooled = pooled_metrics(&scored);
+    let n = folds.len() as f64;
+    let mean = |f: &dyn Fn(&DomainMetrics) -> f64| folds.iter().map(f).sum::<f64>() / n;
+    let auc_mean = mean(&|m| m.roc_auc);
+    let sd = (folds
+        .iter()
+        .map(|m| (m.roc_auc - auc_mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0).max(1.0))
+    .sqrt();
+    let r = crate::extract::round4;
+    Ok(DomainFoldMetrics {
+        roc_auc_mean: r(auc_mean),
+        roc_auc_sd: r(sd),
+        roc_auc_min: folds
+            .iter()
+            .map(|m| m.roc_auc)
+            .fold(f64::INFINITY, f64::min),
+        roc_auc_max: folds.iter().map(|m| m.roc_auc).fold(0.0, f64::max),
+        tpr_at_1pct_fpr_mean: r(mean(&|m| m.tpr_at_1pct_fpr)),
+        tpr_at_0_1pct_fpr_mean: r(mean(&|m| m.tpr_at_0_1pct_fpr)),
+        roc_auc_family_mean_mean: r(mean(&|m| m.roc_auc_family_mean)),
+        folds,
+        pooled,
+    })
+}
+
+/// Metrics of out-of-fold margins measured together: every sample counts as held out.
+fn pooled_metrics(scored: &[(Sample, f64)]) -> DomainMetrics {
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut by_list: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (s, z) in scored {
+        let z = *z;
+        if s.malicious {
+            by_family.entry(s.group.clone()).or_default().push(z);
+            pos.push(z);
+        } else {
+            by_list.entry(s.group.clone()).or_default().push(z);
+            neg.push(z);
+        }
+    }
+    let r = crate::extract::round4;
+    let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
+    DomainMetrics {
+        test_malicious: pos.len(),
+        test_benign: neg.len(),
+        test_families: by_family.len(),
+        train_malicious: 0,
+        train_benign: 0,
+        roc_auc: r(auc),
+        tpr_at_1pct_fpr: r(tprs[0]),
+        tpr_at_0_1pct_fpr: r(tprs[1]),
+        roc_auc_by_benign_list: by_list
+            .into_iter()
+            .map(|(l, n)| (l, r(roc(&pos, &n, &[]).0)))
+            .collect(),
+        roc_auc_family_mean: r(family_mean_auc(&by_family, &neg)),
+    }
 }
 
 #[cfg(test)]
@@ -1677,6 +1803,75 @@ mod tests {
             EMBEDDED,
             "without a network, version 4's bytes"
         );
+    }
+
+    /// A corpus laid out like the shared data: 40 maltrail families of random-letter names under cheap
+    /// suffixes, and a benign list of word-like names under common ones.
+    fn synthetic_corpus() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mal = dir.path().join("maltrail/trails/static/malware");
+        std::fs::create_dir_all(&mal).expect("mkdir");
+        let mut rng = Rng::new(7);
+        let mut letters = |n: usize| -> String {
+            (0..n)
+                .map(|_| (b'a' + (rng.next() % 26) as u8) as char)
+                .collect()
+        };
+        for f in 0..40 {
+            let names: Vec<String> = (0..60)
+                .map(|_| format!("{}.{}", letters(12 + f % 5), ["xyz", "top", "ru"][f % 3]))
+                .collect();
+            std::fs::write(mal.join(format!("fam{f}.txt")), names.join("\n")).expect("write");
+        }
+        let words = [
+            "news", "shop", "bank", "cloud", "mail", "city", "home", "travel", "music", "sport",
+            "health", "school", "store", "media", "games", "books",
+        ];
+        let mut benign = Vec::new();
+        for (i, a) in words.iter().enumerate() {
+            for (j, b) in words.iter().enumerate() {
+                benign.push(format!(
+                    "\"{a}{b}.{}\"",
+                    ["com", "org", "de", "fr"][(i + j) % 4]
+                ));
+            }
+        }
+        let wl = dir.path().join("misp-warninglists/lists/tranco10k");
+        std::fs::create_dir_all(&wl).expect("mkdir");
+        std::fs::write(
+            wl.join("list.json"),
+            format!("{{\"list\": [{}]}}", benign.join(",")),
+        )
+        .expect("write");
+        dir
+    }
+
+    #[test]
+    fn cross_validation_rotates_the_held_out_fold() {
+        let dir = synthetic_corpus();
+        let cv = cross_validate(dir.path(), Params::default()).expect("cv");
+        assert_eq!(cv.folds.len() as u64, corpus::FOLDS);
+        // Fold 1 is the held-out split, and fitting is deterministic: the same figures as `ml eval`.
+        let held = train_and_evaluate(dir.path()).expect("held out");
+        let f1 = &cv.folds[corpus::HELD_OUT_FOLD as usize];
+        assert_eq!(
+            serde_json::to_string(f1).expect("json"),
+            serde_json::to_string(&held).expect("json")
+        );
+        // Every name is measured exactly once over the folds.
+        let data = dataset_capped(dir.path(), usize::MAX).expect("data");
+        let (nm, nb) = (
+            data.iter().filter(|s| s.malicious).count(),
+            data.iter().filter(|s| !s.malicious).count(),
+        );
+        assert_eq!(cv.folds.iter().map(|m| m.test_malicious).sum::<usize>(), nm);
+        assert_eq!(cv.folds.iter().map(|m| m.test_benign).sum::<usize>(), nb);
+        assert_eq!((cv.pooled.test_malicious, cv.pooled.test_benign), (nm, nb));
+        assert_eq!(cv.pooled.test_families, 40);
+        // Random letters under cheap suffixes against word pairs: unseen families are told apart.
+        assert!(cv.pooled.roc_auc > 0.9, "{cv:?}");
+        assert!(cv.roc_auc_min <= cv.roc_auc_mean && cv.roc_auc_mean <= cv.roc_auc_max);
+        assert!(cv.roc_auc_sd >= 0.0);
     }
 
     #[test]

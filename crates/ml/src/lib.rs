@@ -152,6 +152,10 @@ pub enum EvalSplit {
     /// The whole corpus is unseen data (a holdout set laid out like `shared/data`): the shipped or given
     /// models are measured on all of it.
     All,
+    /// Cross-validation by family (domain only): every fifth of the families and benign sites of the corpus
+    /// held out in turn, a model fitted without it each time (five trainings), the folds' figures with their
+    /// spread and all out-of-fold scores measured together.
+    Folds,
 }
 
 /// Where [`eval`] takes its models from.
@@ -171,6 +175,7 @@ pub enum Metrics {
     Extract(eval::ExtractMetrics),
     Tag(tag::TagMetrics),
     Domain(domain::DomainMetrics),
+    DomainFolds(domain::DomainFoldMetrics),
     Attribute(attribute::AttributionMetrics),
 }
 
@@ -196,6 +201,11 @@ fn load_tagger(src: &ModelSource) -> Result<tag::Tagger> {
 ///   training side; or all, with the models in use);
 /// - attribute: the ATT&CK groups of the corpus, half of each group's techniques and software given.
 pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -> Result<Metrics> {
+    if split == EvalSplit::Folds && task != Task::Domain {
+        return Err(MlError::Invalid(format!(
+            "cross-validation by family (--split folds) is measured for the domain task only, not {task}"
+        )));
+    }
     Ok(match task {
         Task::Extract => {
             let eset = corpus.join("eset-malware-ioc");
@@ -207,7 +217,9 @@ pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -
             Metrics::Extract(eval::eval_extract(&dir, &Extractor::default())?)
         }
         Task::Tag => match split {
-            EvalSplit::HeldOut => Metrics::Tag(tag::train_and_evaluate(corpus)?.1),
+            EvalSplit::HeldOut | EvalSplit::Folds => {
+                Metrics::Tag(tag::train_and_evaluate(corpus)?.1)
+            }
             EvalSplit::All => {
                 let m = load_tagger(models)?;
                 let reports = tag::load_reports(corpus)?;
@@ -221,6 +233,9 @@ pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -
             EvalSplit::HeldOut => Metrics::Domain(domain::train_and_evaluate(corpus)?),
             EvalSplit::All => {
                 Metrics::Domain(domain::evaluate(&load_domain(models)?, corpus, true)?)
+            }
+            EvalSplit::Folds => {
+                Metrics::DomainFolds(domain::cross_validate(corpus, domain::Params::default())?)
             }
         },
         Task::Attribute => {

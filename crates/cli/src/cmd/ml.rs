@@ -139,7 +139,8 @@ pub struct EvalArgs {
     #[arg(long, default_value = "../shared/data")]
     pub corpus: PathBuf,
     /// held-out: Vigil's held-out side of the shared data (the tagger is retrained on the training side);
-    /// all: the whole corpus is unseen data for the models in use.
+    /// all: the whole corpus is unseen data for the models in use; folds (domain only): cross-validation by
+    /// family, five trainings, each fifth of the families held out in turn.
     #[arg(long, default_value = "held-out")]
     pub split: String,
     #[command(flatten)]
@@ -605,14 +606,16 @@ fn train(cli: &Cli, a: &TrainArgs) -> anyhow::Result<u8> {
 }
 
 fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<u8> {
-    let tasks = match &a.task {
-        Some(t) => vec![Task::parse(t)?],
-        None => Task::ALL.to_vec(),
-    };
     let split = match a.split.as_str() {
         "held-out" | "heldout" | "test" => EvalSplit::HeldOut,
         "all" => EvalSplit::All,
-        s => bail!("unknown --split `{s}` (held-out or all)"),
+        "folds" => EvalSplit::Folds,
+        s => bail!("unknown --split `{s}` (held-out, all or folds)"),
+    };
+    let tasks = match &a.task {
+        Some(t) => vec![Task::parse(t)?],
+        None if split == EvalSplit::Folds => vec![Task::Domain],
+        None => Task::ALL.to_vec(),
     };
     if !a.corpus.is_dir() {
         bail!("corpus {} is not a directory", a.corpus.display());
@@ -623,10 +626,10 @@ fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<u8> {
         let m = vigil_ml::eval(t, &a.corpus, split, &src)
             .with_context(|| format!("evaluating {t} on {}", a.corpus.display()))?;
         let secs = t0.elapsed().as_secs_f64();
-        let split_name = if split == EvalSplit::All {
-            "all"
-        } else {
-            "held-out"
+        let split_name = match split {
+            EvalSplit::All => "all",
+            EvalSplit::HeldOut => "held-out",
+            EvalSplit::Folds => "folds",
         };
         if a.models.json {
             crate::output::json(
