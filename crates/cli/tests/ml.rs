@@ -687,3 +687,76 @@ fn summarize_uses_a_self_hosted_endpoint_only_when_named_and_keeps_tlp() {
     );
     server.join().expect("server");
 }
+
+/// A corpus laid out like the shared data, small enough to train on in a second: 30 maltrail families of
+/// random-letter names and a benign list of word pairs.
+fn tiny_domain_corpus(dir: &Path) {
+    let mal = dir.join("maltrail/trails/static/malware");
+    std::fs::create_dir_all(&mal).expect("mkdir");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut letters = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (b'a' + (x % 26) as u8) as char
+            })
+            .collect()
+    };
+    for f in 0..30 {
+        let names: Vec<String> = (0..40)
+            .map(|_| format!("{}.{}", letters(11 + f % 4), ["top", "xyz", "ru"][f % 3]))
+            .collect();
+        std::fs::write(mal.join(format!("fam{f}.txt")), names.join("\n")).expect("write");
+    }
+    let words = [
+        "news", "shop", "bank", "cloud", "mail", "city", "home", "travel", "music", "sport",
+        "school", "media",
+    ];
+    let benign: Vec<String> = words
+        .iter()
+        .flat_map(|a| words.iter().map(move |b| format!("\"{a}{b}.com\"")))
+        .collect();
+    let wl = dir.join("misp-warninglists/lists/tranco10k");
+    std::fs::create_dir_all(&wl).expect("mkdir");
+    std::fs::write(
+        wl.join("list.json"),
+        format!("{{\"list\": [{}]}}", benign.join(",")),
+    )
+    .expect("write");
+}
+
+#[test]
+fn eval_cross_validates_the_domain_model_by_family() {
+    let v = Vigil::new();
+    let corpus = v.data().join("corpus");
+    tiny_domain_corpus(&corpus);
+    let c = corpus.display().to_string();
+    let (j, code) = v.json(&["ml", "eval", "--split", "folds", "--corpus", &c]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(j["task"], "domain", "folds measure the domain task alone");
+    assert_eq!(j["split"], "folds");
+    let m = &j["metrics"];
+    let folds = m["folds"].as_array().expect("folds");
+    assert_eq!(folds.len(), 5);
+    let held: u64 = folds
+        .iter()
+        .map(|f| f["test_malicious"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(held, 30 * 40, "every malicious name is held out once");
+    assert_eq!(m["pooled"]["test_malicious"].as_u64(), Some(held));
+    assert_eq!(m["pooled"]["test_families"].as_u64(), Some(30));
+    assert!(m["pooled"]["roc_auc"].as_f64().unwrap_or(0.0) > 0.9, "{m}");
+    // Fold 1 is the held-out split: `--split held-out` gives its figures.
+    let (h, code) = v.json(&["ml", "eval", "--task", "domain", "--corpus", &c]);
+    assert_eq!(code, 0, "{h}");
+    assert_eq!(h["metrics"], folds[1]);
+    // The other tasks have no cross-validation by family: a clear refusal.
+    let out = v.run(&[
+        "ml", "eval", "--task", "tag", "--split", "folds", "--corpus", &c,
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("domain task only"), "{err}");
+}
