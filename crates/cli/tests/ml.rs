@@ -728,14 +728,16 @@ fn tiny_domain_corpus(dir: &Path) {
 }
 
 #[test]
-fn eval_cross_validates_the_domain_model_by_family() {
+fn eval_cross_validates_the_domain_model_by_family_and_refuses_other_tasks() {
     let v = Vigil::new();
     let corpus = v.data().join("corpus");
     tiny_domain_corpus(&corpus);
     let c = corpus.display().to_string();
-    let (j, code) = v.json(&["ml", "eval", "--split", "folds", "--corpus", &c]);
+    let (j, code) = v.json(&[
+        "ml", "eval", "--task", "domain", "--split", "folds", "--corpus", &c,
+    ]);
     assert_eq!(code, 0, "{j}");
-    assert_eq!(j["task"], "domain", "folds measure the domain task alone");
+    assert_eq!(j["task"], "domain");
     assert_eq!(j["split"], "folds");
     let m = &j["metrics"];
     let folds = m["folds"].as_array().expect("folds");
@@ -752,11 +754,18 @@ fn eval_cross_validates_the_domain_model_by_family() {
     let (h, code) = v.json(&["ml", "eval", "--task", "domain", "--corpus", &c]);
     assert_eq!(code, 0, "{h}");
     assert_eq!(h["metrics"], folds[1]);
-    // The other tasks have no cross-validation by family: a clear refusal.
+    // Extraction and attribution have no cross-validation: a clear refusal.
     let out = v.run(&[
-        "ml", "eval", "--task", "tag", "--split", "folds", "--corpus", &c,
+        "ml",
+        "eval",
+        "--task",
+        "attribute",
+        "--split",
+        "folds",
+        "--corpus",
+        &c,
     ]);
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("domain task only"), "{err}");
+    assert!(err.contains("domain and tag tasks only"), "{err}");
 }

@@ -152,9 +152,9 @@ pub enum EvalSplit {
     /// The whole corpus is unseen data (a holdout set laid out like `shared/data`): the shipped or given
     /// models are measured on all of it.
     All,
-    /// Cross-validation by family (domain only): every fifth of the families and benign sites of the corpus
-    /// held out in turn, a model fitted without it each time (five trainings), the folds' figures with their
-    /// spread and all out-of-fold scores measured together.
+    /// Cross-validation (domain and tag): every fifth of the families and benign sites (domain) or of the
+    /// reports (tag) held out in turn, a model fitted without it each time (five trainings), the folds' figures
+    /// with their spread and all out-of-fold predictions measured together.
     Folds,
 }
 
@@ -174,6 +174,7 @@ pub enum ModelSource {
 pub enum Metrics {
     Extract(eval::ExtractMetrics),
     Tag(tag::TagMetrics),
+    TagFolds(tag::TagFoldMetrics),
     Domain(domain::DomainMetrics),
     DomainFolds(domain::DomainFoldMetrics),
     Attribute(attribute::AttributionMetrics),
@@ -201,9 +202,9 @@ fn load_tagger(src: &ModelSource) -> Result<tag::Tagger> {
 ///   training side; or all, with the models in use);
 /// - attribute: the ATT&CK groups of the corpus, half of each group's techniques and software given.
 pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -> Result<Metrics> {
-    if split == EvalSplit::Folds && task != Task::Domain {
+    if split == EvalSplit::Folds && !matches!(task, Task::Domain | Task::Tag) {
         return Err(MlError::Invalid(format!(
-            "cross-validation by family (--split folds) is measured for the domain task only, not {task}"
+            "cross-validation (--split folds) is measured for the domain and tag tasks only, not {task}"
         )));
     }
     Ok(match task {
@@ -217,9 +218,8 @@ pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -
             Metrics::Extract(eval::eval_extract(&dir, &Extractor::default())?)
         }
         Task::Tag => match split {
-            EvalSplit::HeldOut | EvalSplit::Folds => {
-                Metrics::Tag(tag::train_and_evaluate(corpus)?.1)
-            }
+            EvalSplit::HeldOut => Metrics::Tag(tag::train_and_evaluate(corpus)?.1),
+            EvalSplit::Folds => Metrics::TagFolds(tag::cross_validate_by_report(corpus)?),
             EvalSplit::All => {
                 let m = load_tagger(models)?;
                 let reports = tag::load_reports(corpus)?;

@@ -1768,6 +1768,71 @@ pub fn train_and_evaluate(corpus_dir: &Path) -> Result<(Tagger, TagMetrics)> {
     Ok((m, metrics))
 }
 
+/// The tagging metrics of a cross-validation by report ([`cross_validate_by_report`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TagFoldMetrics {
+    /// Fold `k` holds out the reports whose title key has [`corpus::fold_of`] `k`; fold 1 is the held-out split
+    /// that `vigil ml eval --task tag` measures.
+    pub folds: Vec<TagMetrics>,
+    pub tram50_f1_mean: f64,
+    /// Sample standard deviation of the folds' TRAM-50 F1: how much the figure depends on which reports are
+    /// held out.
+    pub tram50_f1_sd: f64,
+    pub tram50_f1_min: f64,
+    pub tram50_f1_max: f64,
+    pub all_techniques_f1_mean: f64,
+    /// Every report tagged once, by the fold's model that never saw it, and counted together (per-document
+    /// micro F1 over all the corpus's reports).
+    pub pooled_tram50: DocF1,
+    pub pooled_all_techniques: DocF1,
+}
+
+/// Cross-validation by report: for each of the [`corpus::FOLDS`] folds a tagger is trained (thresholds chosen by
+/// its own inner cross-validation, as for the shipped one) without that fold's reports and measured on them.
+/// Costs one full training per fold.
+pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
+    let src = load_sources(corpus_dir)?;
+    let mut folds = Vec::new();
+    let (mut tram, mut all) = (Vec::new(), Vec::new());
+    for k in 0..corpus::FOLDS {
+        let (dev, tr): (Vec<&Report>, Vec<&Report>) = src
+            .reports
+            .iter()
+            .partition(|r| corpus::fold_of(&text::title_key(&r.title)) == k);
+        if dev.is_empty() || tr.is_empty() {
+            continue;
+        }
+        let (m, n, cv) = finish_model(&src, &tr, &dev);
+        let mut metrics = evaluate_reports(&m, &dev, tr.len(), n);
+        metrics.cv_tram50_f1 = crate::extract::round4(cv);
+        tram.extend(predict_sets(&m, &dev, true));
+        all.extend(predict_sets(&m, &dev, false));
+        folds.push(metrics);
+    }
+    if folds.is_empty() {
+        return Err(MlError::EmptyCorpus {
+            path: corpus_dir.into(),
+            task: "tag".into(),
+            reason: "too few reports to hold out a fold and train on the rest".into(),
+        });
+    }
+    let n = folds.len() as f64;
+    let f1s: Vec<f64> = folds.iter().map(|m| m.tram50.f1).collect();
+    let mean = f1s.iter().sum::<f64>() / n;
+    let sd = (f1s.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    let r = crate::extract::round4;
+    Ok(TagFoldMetrics {
+        tram50_f1_mean: r(mean),
+        tram50_f1_sd: r(sd),
+        tram50_f1_min: f1s.iter().copied().fold(f64::INFINITY, f64::min),
+        tram50_f1_max: f1s.iter().copied().fold(0.0, f64::max),
+        all_techniques_f1_mean: r(folds.iter().map(|m| m.all_techniques.f1).sum::<f64>() / n),
+        pooled_tram50: doc_f1(&tram),
+        pooled_all_techniques: doc_f1(&all),
+        folds,
+    })
+}
+
 /// Cross-validation over the training reports of our split only (held-out reports neither trained on nor
 /// measured): the CV figure, the document threshold and the centroid threshold, for choosing settings.
 #[doc(hidden)]

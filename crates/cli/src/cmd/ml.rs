@@ -139,8 +139,8 @@ pub struct EvalArgs {
     #[arg(long, default_value = "../shared/data")]
     pub corpus: PathBuf,
     /// held-out: Vigil's held-out side of the shared data (the tagger is retrained on the training side);
-    /// all: the whole corpus is unseen data for the models in use; folds (domain only): cross-validation by
-    /// family, five trainings, each fifth of the families held out in turn.
+    /// all: the whole corpus is unseen data for the models in use; folds (domain and tag): cross-validation,
+    /// five trainings, each fifth of the families (domain) or reports (tag) held out in turn.
     #[arg(long, default_value = "held-out")]
     pub split: String,
     #[command(flatten)]
@@ -614,7 +614,7 @@ fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<u8> {
     };
     let tasks = match &a.task {
         Some(t) => vec![Task::parse(t)?],
-        None if split == EvalSplit::Folds => vec![Task::Domain],
+        None if split == EvalSplit::Folds => vec![Task::Tag, Task::Domain],
         None => Task::ALL.to_vec(),
     };
     if !a.corpus.is_dir() {
