@@ -1508,56 +1508,27 @@ pub fn train_and_evaluate(corpus: &Path) -> Result<DomainMetrics> {
 
 /// Evaluates a model on the held-out side of [`dataset`], or on all of it when `all` (an unseen corpus).
 pub fn evaluate(model: &DomainModel, corpus: &Path, all: bool) -> Result<DomainMetrics> {
-    Ok(metrics_on(model, &dataset(corpus)?, all, &mut |_, _| {}))
+    Ok(measure(model, &dataset(corpus)?, all).0)
 }
 
-/// The metrics of `model` on the held-out side of `data` (all of it when `all`); `seen` is told every measured
-/// sample with its margin.
-fn metrics_on(
+/// The metrics of `model` on the held-out side of `data` (all of it when `all`), and the measured samples with
+/// their margins.
+fn measure<'a>(
     model: &DomainModel,
-    data: &[Sample],
+    data: &'a [Sample],
     all: bool,
-    seen: &mut dyn FnMut(&Sample, f64),
-) -> DomainMetrics {
-    let mut pos = Vec::new();
-    let mut neg = Vec::new();
-    let mut by_list: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut fams = BTreeSet::new();
-    let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut m = DomainMetrics::default();
-    for s in data {
-        if !s.test && !all {
-            if s.malicious {
-                m.train_malicious += 1
-            } else {
-                m.train_benign += 1
-            }
-            continue;
-        }
-        let sc = model.margin(s.domain.as_bytes()) as f64;
-        seen(s, sc);
-        if s.malicious {
-            fams.insert(s.group.as_str());
-            by_family.entry(s.group.clone()).or_default().push(sc);
-            pos.push(sc);
-        } else {
-            by_list.entry(s.group.clone()).or_default().push(sc);
-            neg.push(sc);
-        }
+) -> (DomainMetrics, Vec<(&'a Sample, f64)>) {
+    let scored: Vec<(&Sample, f64)> = data
+        .iter()
+        .filter(|s| all || s.test)
+        .map(|s| (s, model.margin(s.domain.as_bytes()) as f64))
+        .collect();
+    let mut m = metrics_of(&scored);
+    if !all {
+        m.train_malicious = data.iter().filter(|s| !s.test && s.malicious).count();
+        m.train_benign = data.iter().filter(|s| !s.test && !s.malicious).count();
     }
-    for (l, n) in by_list {
-        m.roc_auc_by_benign_list
-            .insert(l, crate::extract::round4(roc(&pos, &n, &[]).0));
-    }
-    let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
-    m.roc_auc_family_mean = crate::extract::round4(family_mean_auc(&by_family, &neg));
-    m.test_malicious = pos.len();
-    m.test_benign = neg.len();
-    m.test_families = fams.len();
-    m.roc_auc = crate::extract::round4(auc);
-    m.tpr_at_1pct_fpr = crate::extract::round4(tprs[0]);
-    m.tpr_at_0_1pct_fpr = crate::extract::round4(tprs[1]);
-    m
+    (m, scored)
 }
 
 /// Mean over families of each family's AUC against `neg` (0 without families or benign scores). A family's AUC
@@ -1614,11 +1585,11 @@ pub fn cross_validate(corpus: &Path, p: Params) -> Result<DomainFoldMetrics> {
     for k in 0..corpus::FOLDS {
         let data = dataset_fold(corpus, p.per_family_cap, false, k)?;
         let m = fit_part(corpus, &data, p, Part::TrainingSide)?;
-        folds.push(metrics_on(&m, &data, false, &mut |s, z| {
-            scored.push((s.clone(), z))
-        }));
+        let (metrics, fold_scored) = measure(&m, &data, false);
+        scored.extend(fold_scored.into_iter().map(|(s, z)| (s.clone(), z)));
+        folds.push(metrics);
     }
-    let pooled = pooled_metrics(&scored);
+    let pooled = metrics_of(&scored.iter().map(|(s, z)| (s, *z)).collect::<Vec<_>>());
     let n = folds.len() as f64;
     let mean = |f: &dyn Fn(&DomainMetrics) -> f64| folds.iter().map(f).sum::<f64>() / n;
     let auc_mean = mean(&|m| m.roc_auc);
@@ -1645,8 +1616,8 @@ pub fn cross_validate(corpus: &Path, p: Params) -> Result<DomainFoldMetrics> {
     })
 }
 
-/// Metrics of out-of-fold margins measured together: every sample counts as held out.
-fn pooled_metrics(scored: &[(Sample, f64)]) -> DomainMetrics {
+/// Metrics of scored samples, every one of them counted as held out (no training counts).
+fn metrics_of(scored: &[(&Sample, f64)]) -> DomainMetrics {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut by_list: BTreeMap<String, Vec<f64>> = BTreeMap::new();

@@ -1803,10 +1803,11 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
             continue;
         }
         let (m, n, cv) = finish_model(&src, &tr, &dev);
-        let mut metrics = evaluate_reports(&m, &dev, tr.len(), n);
+        let (t, a) = (predict_sets(&m, &dev, true), predict_sets(&m, &dev, false));
+        let mut metrics = metrics_of_sets(&m, &t, &a, tr.len(), n);
         metrics.cv_tram50_f1 = crate::extract::round4(cv);
-        tram.extend(predict_sets(&m, &dev, true));
-        all.extend(predict_sets(&m, &dev, false));
+        tram.extend(t);
+        all.extend(a);
         folds.push(metrics);
     }
     if folds.is_empty() {
@@ -1875,16 +1876,33 @@ pub fn evaluate_reports(
     train_reports: usize,
     train_sentences: usize,
 ) -> TagMetrics {
+    metrics_of_sets(
+        m,
+        &predict_sets(m, reports, true),
+        &predict_sets(m, reports, false),
+        train_reports,
+        train_sentences,
+    )
+}
+
+/// [`evaluate_reports`] from the reports' predicted and true sets (TRAM's 50 techniques, all techniques).
+fn metrics_of_sets(
+    m: &Tagger,
+    tram: &[(BTreeSet<String>, BTreeSet<String>)],
+    all: &[(BTreeSet<String>, BTreeSet<String>)],
+    train_reports: usize,
+    train_sentences: usize,
+) -> TagMetrics {
     let thr = m.doc_threshold;
     TagMetrics {
-        tram50: doc_f1(&predict_sets(m, reports, true)),
-        all_techniques: doc_f1(&predict_sets(m, reports, false)),
+        tram50: doc_f1(tram),
+        all_techniques: doc_f1(all),
         threshold: crate::extract::round4(thr as f64),
         centroid_threshold: crate::extract::round4(
             m.threshold.get(m.n_lr).copied().unwrap_or(2.0) as f64
         ),
         train_reports,
-        heldout_reports: reports.len(),
+        heldout_reports: tram.len(),
         train_sentences,
         classes: m.classes.len(),
         ..Default::default()
