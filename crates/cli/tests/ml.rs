@@ -268,6 +268,63 @@ fn score_domains_streams_one_line_per_domain_in_order() {
 }
 
 #[test]
+fn score_domains_keeps_input_order_on_any_number_of_threads() {
+    // More names than one scoring batch (32,768), with skipped lines among them.
+    let v = Vigil::new();
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut text = String::new();
+    let mut expect = Vec::new();
+    for i in 0..40_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if i % 5_000 == 7 {
+            text.push_str("not a domain\n");
+            continue;
+        }
+        let label: String = (0..6 + x % 10)
+            .map(|k| (b'a' + ((x >> (k * 5)) % 26) as u8) as char)
+            .collect();
+        let d = format!(
+            "{label}{}.{}",
+            i % 97,
+            ["com", "top", "de", "gov.uk"][(x % 4) as usize]
+        );
+        text.push_str(&d);
+        text.push('\n');
+        expect.push(d);
+    }
+    let file = v.data().join("names.txt");
+    std::fs::write(&file, &text).expect("write");
+    let f = file.display().to_string();
+    let runs: Vec<Output> = ["1", "2", "3", "0"]
+        .iter()
+        .map(|t| v.run(&["ml", "score-domains", &f, "--json", "--threads", t]))
+        .collect();
+    for r in &runs {
+        assert_eq!(r.status.code(), Some(1), "the skipped lines are reported");
+        assert_eq!(
+            r.stdout, runs[0].stdout,
+            "threads change nothing in the output"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&r.stderr)
+                .matches("not a domain name")
+                .count(),
+            8
+        );
+    }
+    let names: Vec<String> = String::from_utf8_lossy(&runs[0].stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("one JSON object per line");
+            v["domain"].as_str().expect("domain").to_string()
+        })
+        .collect();
+    assert_eq!(names, expect);
+}
+
+#[test]
 fn attribute_ranks_groups_with_evidence() {
     let v = Vigil::new();
     let (j, code) = v.json(&[
@@ -768,4 +825,226 @@ fn eval_cross_validates_the_domain_model_by_family_and_refuses_other_tasks() {
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("domain and tag tasks only"), "{err}");
+}
+
+/// A TRAM-layout corpus made for this test, small enough to train on in seconds: an ATT&CK bundle of four
+/// techniques (three of them the "TRAM classes"), 30 reports whose technique sentences are annotated as TRAM's
+/// `.mjson` files are (code-point spans under an aset named `Name (Txxxx)`), and the side files the trainer reads.
+fn tiny_tag_corpus(dir: &Path) {
+    let techniques: [(&str, &str, &[&str]); 4] = [
+        (
+            "T1566.001",
+            "Spearphishing Attachment",
+            &[
+                "The actors sent spearphishing emails with a malicious Word attachment to staff.",
+                "Victims received a phishing email carrying a weaponised document attachment.",
+                "A spearphishing message delivered the macro-laden attachment to the ministry.",
+                "The lure email had an attached archive that recipients were asked to open.",
+            ],
+        ),
+        (
+            "T1059.001",
+            "PowerShell",
+            &[
+                "The loader ran an encoded PowerShell command to fetch the next stage.",
+                "An obfuscated PowerShell script was executed with the bypass execution policy.",
+                "The operators used powershell.exe with a base64 encoded command line.",
+                "A PowerShell one-liner decoded and ran the payload in memory.",
+            ],
+        ),
+        (
+            "T1053.005",
+            "Scheduled Task",
+            &[
+                "Persistence was set by creating a scheduled task that runs every hour.",
+                "The malware registered a scheduled task with schtasks to restart itself.",
+                "A new scheduled task named UpdateCheck launched the implant at logon.",
+                "The backdoor created a task in the task scheduler to survive reboots.",
+            ],
+        ),
+        (
+            "T1105",
+            "Ingress Tool Transfer",
+            &[
+                "The attackers downloaded additional tools to the host with certutil.",
+                "Further utilities were transferred from the staging server onto the victim.",
+                "The implant pulled extra tooling over HTTP from the attacker's server.",
+                "A second tool was copied onto the compromised machine from outside.",
+            ],
+        ),
+    ];
+    let neutral = [
+        "The company published its annual report in the spring.",
+        "Our researchers continue to monitor the situation closely.",
+        "The sector has seen growing interest from journalists this year.",
+        "We thank our partners for their help with this analysis.",
+        "More details will follow in a later publication.",
+        "The campaign was first observed in the second quarter.",
+    ];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| -> usize {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let mjson = dir.join("tram/mjson_files");
+    std::fs::create_dir_all(&mjson).expect("mkdir");
+    let mut single = Vec::new();
+    for r in 0..30 {
+        let title = format!("Report number {r} on a campaign");
+        let mut text = format!("title: {title}\nurl: https://example.org/{r}\n\n");
+        let mut spans: Vec<Vec<[usize; 2]>> = vec![Vec::new(); techniques.len()];
+        for _ in 0..8 {
+            if next(2) == 0 {
+                let t = next(techniques.len());
+                let s = techniques[t].2[next(4)];
+                spans[t].push([
+                    text.chars().count(),
+                    text.chars().count() + s.chars().count(),
+                ]);
+                text.push_str(s);
+                single.push(
+                    serde_json::json!({"text": s, "label": techniques[t].0, "doc_title": title}),
+                );
+            } else {
+                text.push_str(neutral[next(neutral.len())]);
+            }
+            text.push(' ');
+        }
+        let asets: Vec<Value> = techniques
+            .iter()
+            .zip(&spans)
+            .filter(|(_, s)| !s.is_empty())
+            .map(|((id, name, _), s)| serde_json::json!({"type": format!("{name} ({id})"), "annots": s}))
+            .collect();
+        std::fs::write(
+            mjson.join(format!("report {r}.mjson")),
+            serde_json::json!({"signal": text, "asets": asets}).to_string(),
+        )
+        .expect("write");
+    }
+    let tram = dir.join("tram");
+    let classes: Vec<&str> = techniques[..3].iter().map(|t| t.0).collect();
+    std::fs::write(tram.join("classes.txt"), classes.join("\n")).expect("write");
+    std::fs::write(
+        tram.join("single_label.train.json"),
+        Value::Array(single).to_string(),
+    )
+    .expect("write");
+    std::fs::write(
+        tram.join("bootstrap-training-data.filtered.json"),
+        serde_json::json!({"sentences": [
+            {"text": "The script invoked PowerShell to run commands.", "mappings": [{"attack_id": "T1059.001"}]},
+            {"text": "A scheduled task was used for persistence.", "mappings": [{"attack_id": "T1053.005"}]}
+        ]})
+        .to_string(),
+    )
+    .expect("write");
+    std::fs::write(
+        tram.join("all_analyzed_reports.json"),
+        serde_json::json!({"spearphishing attachment": ["The group relies on spearphishing attachments."]})
+            .to_string(),
+    )
+    .expect("write");
+    std::fs::write(
+        tram.join("negative_data.json"),
+        serde_json::json!(neutral).to_string(),
+    )
+    .expect("write");
+    let mut objects: Vec<Value> = techniques
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name, s))| {
+            serde_json::json!({"type": "attack-pattern", "spec_version": "2.1",
+                "id": format!("attack-pattern--00000000-0000-4000-8000-00000000000{i}"),
+                "name": name, "description": s[0],
+                "external_references": [{"source_name": "mitre-attack", "external_id": id}]})
+        })
+        .collect();
+    // A group whose procedure example is one more sentence for the scheduled task.
+    objects.push(
+        serde_json::json!({"type": "intrusion-set", "spec_version": "2.1",
+        "id": "intrusion-set--00000000-0000-4000-8000-0000000000a0", "name": "Test Group",
+        "external_references": [{"source_name": "mitre-attack", "external_id": "G9999"}]}),
+    );
+    objects.push(
+        serde_json::json!({"type": "relationship", "spec_version": "2.1",
+        "id": "relationship--00000000-0000-4000-8000-0000000000b0", "relationship_type": "uses",
+        "source_ref": "intrusion-set--00000000-0000-4000-8000-0000000000a0",
+        "target_ref": "attack-pattern--00000000-0000-4000-8000-000000000002",
+        "description": "Test Group has used scheduled tasks to keep its implant running."}),
+    );
+    let ma = dir.join("mitre-attack");
+    std::fs::create_dir_all(&ma).expect("mkdir");
+    std::fs::write(
+        ma.join("enterprise-attack.json"),
+        serde_json::json!({"type": "bundle", "objects": objects}).to_string(),
+    )
+    .expect("write");
+}
+
+#[test]
+fn eval_cross_validates_the_tagger_by_report() {
+    let v = Vigil::new();
+    let corpus = v.data().join("corpus");
+    tiny_tag_corpus(&corpus);
+    let c = corpus.display().to_string();
+    let (j, code) = v.json(&[
+        "ml", "eval", "--task", "tag", "--split", "folds", "--corpus", &c,
+    ]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(
+        (j["task"].as_str(), j["split"].as_str()),
+        (Some("tag"), Some("folds"))
+    );
+    let m = &j["metrics"];
+    let folds = m["folds"].as_array().expect("folds");
+    assert_eq!(folds.len(), 5, "{m}");
+    let held: u64 = folds
+        .iter()
+        .map(|f| f["heldout_reports"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(held, 30, "every report is held out exactly once");
+    assert!(folds
+        .iter()
+        .all(|f| f["train_reports"].as_u64().unwrap_or(0)
+            + f["heldout_reports"].as_u64().unwrap_or(0)
+            == 30));
+    assert_eq!(m["pooled_tram50"]["documents"].as_u64(), Some(30));
+    // The technique sentences are distinctive: a working tagger finds most of them in unseen reports.
+    let pooled = m["pooled_tram50"]["f1"].as_f64().unwrap_or(0.0);
+    assert!(pooled > 0.8, "pooled TRAM-50 F1 {pooled}: {m}");
+    let mean = m["tram50_f1_mean"].as_f64().unwrap_or(0.0);
+    let (lo, hi) = (
+        m["tram50_f1_min"].as_f64().unwrap_or(2.0),
+        m["tram50_f1_max"].as_f64().unwrap_or(-1.0),
+    );
+    assert!(lo <= mean && mean <= hi, "{m}");
+    // T1105 is outside the "TRAM classes": all-techniques counts it, TRAM-50 does not.
+    assert!(
+        m["pooled_all_techniques"]["tp"].as_u64().unwrap_or(0)
+            + m["pooled_all_techniques"]["fn"].as_u64().unwrap_or(0)
+            > m["pooled_tram50"]["tp"].as_u64().unwrap_or(0)
+                + m["pooled_tram50"]["fn"].as_u64().unwrap_or(0),
+        "{m}"
+    );
+    // Fold 1 is the held-out split: `--split held-out` trains and measures the same model.
+    let (h, code) = v.json(&["ml", "eval", "--task", "tag", "--corpus", &c]);
+    assert_eq!(code, 0, "{h}");
+    for k in [
+        "tram50",
+        "all_techniques",
+        "threshold",
+        "train_reports",
+        "heldout_reports",
+    ] {
+        assert_eq!(h["metrics"][k], folds[1][k], "{k}");
+    }
+    assert!(
+        h["metrics"]["tram50_annotated_sentences"]["documents"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
 }

@@ -95,10 +95,12 @@ impl Attack {
     /// Reads `<corpus>/mitre-attack/enterprise-attack.json.gz` (or `.json`).
     pub fn load(corpus: &Path) -> Result<Self> {
         let gz = corpus.join("mitre-attack/enterprise-attack.json.gz");
-        let v = if gz.is_file() {
-            corpus::read_json_gz(&gz)?
+        // The file read, named by every message below.
+        let (v, gz) = if gz.is_file() {
+            (corpus::read_json_gz(&gz)?, gz)
         } else {
-            corpus::read_json(&corpus.join("mitre-attack/enterprise-attack.json"))?
+            let plain = corpus.join("mitre-attack/enterprise-attack.json");
+            (corpus::read_json(&plain)?, plain)
         };
         let objs = v
             .get("objects")

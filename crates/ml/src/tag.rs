@@ -1799,8 +1799,18 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
             .reports
             .iter()
             .partition(|r| corpus::fold_of(&text::title_key(&r.title)) == k);
+        // A skipped fold would renumber the rest (fold 1 must stay the held-out split): refuse instead.
         if dev.is_empty() || tr.is_empty() {
-            continue;
+            return Err(MlError::EmptyCorpus {
+                path: corpus_dir.join("tram/mjson_files"),
+                task: "tag".into(),
+                reason: format!(
+                    "fold {k} of {} holds {} of the {} reports: too few reports to cross-validate",
+                    corpus::FOLDS,
+                    dev.len(),
+                    src.reports.len()
+                ),
+            });
         }
         let (m, n, cv) = finish_model(&src, &tr, &dev);
         let (t, a) = (predict_sets(&m, &dev, true), predict_sets(&m, &dev, false));
@@ -1809,13 +1819,6 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
         tram.extend(t);
         all.extend(a);
         folds.push(metrics);
-    }
-    if folds.is_empty() {
-        return Err(MlError::EmptyCorpus {
-            path: corpus_dir.into(),
-            task: "tag".into(),
-            reason: "too few reports to hold out a fold and train on the rest".into(),
-        });
     }
     let n = folds.len() as f64;
     let f1s: Vec<f64> = folds.iter().map(|m| m.tram50.f1).collect();
