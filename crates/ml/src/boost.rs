@@ -59,50 +59,54 @@ impl Trees {
         let n = x.len().min(MAX_FEAT);
         xs[..n].copy_from_slice(&x[..n]);
         match self.depth {
-            // The domain model's depth, unrolled (scoring is on the per-name hot path).
-            8 => self.margin_of::<8, 256>(&xs),
-            _ => {
-                let d = self.depth as usize;
-                let mut z = self.base;
-                for ((f, th), lv) in self
-                    .feat
-                    .chunks_exact(d)
-                    .zip(self.thr.chunks_exact(d))
-                    .zip(self.leaf.chunks_exact(1 << d))
-                {
-                    let mut k = 0usize;
-                    for (l, (f, th)) in f.iter().zip(th).enumerate() {
-                        k |= ((xs[*f as usize % MAX_FEAT] > *th) as usize) << l;
-                    }
-                    z += lv[k];
-                }
-                z
-            }
+            // The domain model's depth: a tree's eight splits are one eight-lane compare (scoring is on the
+            // per-name hot path).
+            8 => self.margin8(&xs),
+            _ => self.margin_any(&xs),
         }
     }
 
-    /// [`Trees::margin`] for trees of depth `D` (`L` = 2^D leaves), with every size known at compile time.
-    #[inline]
-    fn margin_of<const D: usize, const L: usize>(&self, xs: &[f32; MAX_FEAT]) -> f32 {
+    /// [`Trees::margin`] for any depth, a split at a time.
+    fn margin_any(&self, xs: &[f32; MAX_FEAT]) -> f32 {
+        let d = self.depth as usize;
         let mut z = self.base;
         for ((f, th), lv) in self
             .feat
-            .chunks_exact(D)
-            .zip(self.thr.chunks_exact(D))
-            .zip(self.leaf.chunks_exact(L))
+            .chunks_exact(d)
+            .zip(self.thr.chunks_exact(d))
+            .zip(self.leaf.chunks_exact(1 << d))
+        {
+            let mut k = 0usize;
+            for (l, (f, th)) in f.iter().zip(th).enumerate() {
+                k |= ((xs[*f as usize % MAX_FEAT] > *th) as usize) << l;
+            }
+            z += lv[k];
+        }
+        z
+    }
+
+    /// [`Trees::margin`] for trees of depth 8: lane `l` compares split `l`, so the compare's sign mask is the
+    /// leaf index (`cmp_gt` is false for NaN, as `>` is). About half the instructions of a split at a time.
+    #[inline]
+    fn margin8(&self, xs: &[f32; MAX_FEAT]) -> f32 {
+        use wide::{f32x8, CmpGt};
+        let mut z = self.base;
+        for ((f, th), lv) in self
+            .feat
+            .chunks_exact(8)
+            .zip(self.thr.chunks_exact(8))
+            .zip(self.leaf.chunks_exact(256))
         {
             let (Ok(f), Ok(th), Ok(lv)) = (
-                <&[u32; D]>::try_from(f),
-                <&[f32; D]>::try_from(th),
-                <&[f32; L]>::try_from(lv),
+                <&[u32; 8]>::try_from(f),
+                <&[f32; 8]>::try_from(th),
+                <&[f32; 256]>::try_from(lv),
             ) else {
                 continue;
             };
-            let mut k = 0usize;
-            for l in 0..D {
-                k |= ((xs[f[l] as usize % MAX_FEAT] > th[l]) as usize) << l;
-            }
-            z += lv[k % L];
+            let x = f32x8::new(f.map(|i| xs[i as usize % MAX_FEAT]));
+            let k = x.cmp_gt(f32x8::new(*th)).move_mask() as usize;
+            z += lv[k % 256];
         }
         z
     }
@@ -312,5 +316,42 @@ mod tests {
         t.write(&mut wr);
         let mut r = Reader::new(&wr.buf, "test");
         assert_eq!(Trees::read(&mut r, "test").expect("reads"), t);
+    }
+
+    #[test]
+    fn eight_lane_splits_agree_with_one_split_at_a_time() {
+        // Random depth-8 ensembles and inputs, with NaN, infinities and values equal to a threshold.
+        let mut r = 0x853c_49e6_748f_ea9bu64;
+        let mut next = || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        for _ in 0..50 {
+            let n = 20;
+            let t = Trees {
+                depth: 8,
+                n_feat: 30,
+                base: 0.25,
+                feat: (0..n * 8).map(|_| (next() % 30) as u32).collect(),
+                thr: (0..n * 8).map(|_| (next() % 9) as f32 - 4.0).collect(),
+                leaf: (0..n * 256)
+                    .map(|_| (next() % 1000) as f32 / 100.0 - 5.0)
+                    .collect(),
+            };
+            for _ in 0..100 {
+                let mut xs = [0f32; MAX_FEAT];
+                for x in xs.iter_mut() {
+                    *x = match next() % 12 {
+                        0 => f32::NAN,
+                        1 => f32::INFINITY,
+                        2 => f32::NEG_INFINITY,
+                        k => k as f32 - 7.0,
+                    };
+                }
+                assert_eq!(t.margin8(&xs).to_bits(), t.margin_any(&xs).to_bits());
+            }
+        }
     }
 }
