@@ -2,7 +2,7 @@
 //! examples), groups with aliases, software, and the `uses` graph, with revoked and deprecated objects left out.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -91,21 +91,39 @@ pub fn plain(s: &str) -> String {
     out
 }
 
+/// `<corpus>/mitre-attack/enterprise-attack.json.gz`, else `.json`: the path, None when neither is there.
+pub fn bundle_path(corpus: &Path) -> Option<PathBuf> {
+    let gz = corpus.join("mitre-attack/enterprise-attack.json.gz");
+    let plain = corpus.join("mitre-attack/enterprise-attack.json");
+    [gz, plain].into_iter().find(|p| p.is_file())
+}
+
+/// The ATT&CK bundle of a corpus, parsed, and the file it came from (so that one read serves every use).
+pub fn read_bundle(corpus: &Path) -> Result<(Value, PathBuf)> {
+    // Neither there: reading the plain name gives the usual error naming it.
+    let p =
+        bundle_path(corpus).unwrap_or_else(|| corpus.join("mitre-attack/enterprise-attack.json"));
+    let v = if p.extension().is_some_and(|x| x == "gz") {
+        corpus::read_json_gz(&p)?
+    } else {
+        corpus::read_json(&p)?
+    };
+    Ok((v, p))
+}
+
 impl Attack {
     /// Reads `<corpus>/mitre-attack/enterprise-attack.json.gz` (or `.json`).
     pub fn load(corpus: &Path) -> Result<Self> {
-        let gz = corpus.join("mitre-attack/enterprise-attack.json.gz");
-        // The file read, named by every message below.
-        let (v, gz) = if gz.is_file() {
-            (corpus::read_json_gz(&gz)?, gz)
-        } else {
-            let plain = corpus.join("mitre-attack/enterprise-attack.json");
-            (corpus::read_json(&plain)?, plain)
-        };
+        let (v, path) = read_bundle(corpus)?;
+        Self::from_bundle(&v, &path)
+    }
+
+    /// From a parsed bundle; `path` names it in errors.
+    pub fn from_bundle(v: &Value, path: &Path) -> Result<Self> {
         let objs = v
             .get("objects")
             .and_then(Value::as_array)
-            .ok_or_else(|| MlError::corpus(&gz, "no `objects` array"))?;
+            .ok_or_else(|| MlError::corpus(path, "no `objects` array"))?;
         let mut a = Attack::default();
         let mut by_stix: BTreeMap<&str, (String, &str)> = BTreeMap::new();
         let mut campaign_group: BTreeMap<&str, &str> = BTreeMap::new();
@@ -240,7 +258,7 @@ impl Attack {
         }
         if a.techniques.is_empty() || a.groups.is_empty() {
             return Err(MlError::corpus(
-                &gz,
+                path,
                 "bundle holds no techniques or no groups",
             ));
         }

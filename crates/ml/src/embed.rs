@@ -487,6 +487,16 @@ impl Embeddings {
 /// CSAF advisories. A source that is absent is skipped (the texts only add context); one that cannot be read
 /// is an error.
 pub fn security_prose(corpus_dir: &Path) -> Result<Vec<String>> {
+    match crate::attack::bundle_path(corpus_dir) {
+        Some(_) => {
+            security_prose_with(corpus_dir, Some(&crate::attack::read_bundle(corpus_dir)?.0))
+        }
+        None => security_prose_with(corpus_dir, None),
+    }
+}
+
+/// [`security_prose`] with the corpus's ATT&CK bundle already parsed (None: the corpus has none).
+pub fn security_prose_with(corpus_dir: &Path, attack: Option<&Value>) -> Result<Vec<String>> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     let mut add = |t: &str| {
         let t = t.trim();
@@ -511,9 +521,7 @@ pub fn security_prose(corpus_dir: &Path) -> Result<Vec<String>> {
             }
         })?;
     }
-    let attack = corpus_dir.join("mitre-attack/enterprise-attack.json.gz");
-    if attack.is_file() {
-        let v = corpus::read_json_gz(&attack)?;
+    if let Some(v) = attack {
         for o in v
             .get("objects")
             .and_then(Value::as_array)

@@ -926,7 +926,9 @@ fn load_sources(corpus_dir: &Path) -> Result<Sources> {
             single.push((text::title_key(d), t.to_string(), l.to_string()));
         }
     }
-    let attack = Attack::load(corpus_dir)?;
+    // One parse of the bundle for the techniques and, below, the prose of the word vectors.
+    let (bundle, bundle_path) = crate::attack::read_bundle(corpus_dir)?;
+    let attack = Attack::from_bundle(&bundle, &bundle_path)?;
     let mut external: Vec<(String, BTreeSet<String>)> = Vec::new();
     let bp = tram.join("bootstrap-training-data.filtered.json");
     let b = corpus::read_json(&bp)?;
@@ -993,7 +995,7 @@ fn load_sources(corpus_dir: &Path) -> Result<Sources> {
         .collect();
     let all_ids = attack.techniques.keys().cloned().collect();
     let prose = if embed_setting().is_some() {
-        crate::embed::security_prose(corpus_dir)?
+        crate::embed::security_prose_with(corpus_dir, Some(&bundle))?
     } else {
         Vec::new()
     };
