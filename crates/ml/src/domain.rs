@@ -543,52 +543,66 @@ const fn log2_const(x: f32) -> f32 {
     e as f32 + 2.0 * sum / std::f32::consts::LN_2
 }
 
+/// Character classes for [`dense_features`]: the count slot in the low six bits (letters 0-25, digits 26-35,
+/// hyphen 36, dot 37, anything else 38) and one flag bit each for digit, hyphen, dot, vowel (aeiou) and
+/// consonant (a lower-case letter other than aeiouy). One table read per character instead of a chain of
+/// compares.
+static CHAR_CLASS: [u16; 256] = {
+    let mut t = [38u16; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'a'..=b'z' => {
+                let vowel = matches!(b, b'a' | b'e' | b'i' | b'o' | b'u');
+                let cons = !vowel && b != b'y';
+                (b - b'a') as u16 | (vowel as u16) << CC_VOWEL | (cons as u16) << CC_CONS
+            }
+            b'0'..=b'9' => (26 + (b - b'0')) as u16 | 1 << CC_DIGIT,
+            b'-' => 36 | 1 << CC_HYPHEN,
+            b'.' => 37 | 1 << CC_DOT,
+            _ => 38,
+        };
+        c += 1;
+    }
+    t
+};
+const CC_DIGIT: u32 = 6;
+const CC_HYPHEN: u32 = 7;
+const CC_DOT: u32 = 8;
+const CC_VOWEL: u32 = 9;
+const CC_CONS: u32 = 10;
+/// Count slots [`CHAR_CLASS`] uses.
+const CC_SLOTS: usize = 39;
+
 /// Shape features of a lower-case domain.
 #[inline]
 fn dense_features(d: &[u8]) -> [f32; N_DENSE] {
     let n = d.len().max(1) as f32;
     let mut counts = [0u16; 64];
-    let mut digits = 0u32;
-    let mut hyphens = 0u32;
-    let mut dots = 0u32;
-    let mut vowels = 0u32;
-    let mut cons_run = 0u32;
-    let mut max_cons = 0u32;
-    let mut digit_run = 0u32;
-    let mut max_digit_run = 0u32;
+    let (mut digits, mut hyphens, mut dots, mut vowels) = (0u32, 0u32, 0u32, 0u32);
+    let (mut cons_run, mut max_cons, mut digit_run, mut max_digit_run) = (0u32, 0u32, 0u32, 0u32);
     for &c in d {
-        let slot = match c {
-            b'a'..=b'z' => (c - b'a') as usize,
-            b'0'..=b'9' => 26 + (c - b'0') as usize,
-            b'-' => 36,
-            b'.' => 37,
-            _ => 38,
-        };
-        counts[slot] += 1;
-        if c.is_ascii_digit() {
-            digits += 1;
-            digit_run += 1;
-            max_digit_run = max_digit_run.max(digit_run);
-        } else {
-            digit_run = 0;
-        }
-        match c {
-            b'-' => hyphens += 1,
-            b'.' => dots += 1,
-            b'a' | b'e' | b'i' | b'o' | b'u' => vowels += 1,
-            _ => {}
-        }
-        if c.is_ascii_lowercase() && !matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
-            cons_run += 1;
-            max_cons = max_cons.max(cons_run);
-        } else {
-            cons_run = 0;
-        }
+        let e = CHAR_CLASS[c as usize];
+        counts[(e & 63) as usize] += 1;
+        let bit = |k: u32| u32::from((e >> k) & 1);
+        let digit = bit(CC_DIGIT);
+        digits += digit;
+        digit_run = (digit_run + 1) * digit;
+        max_digit_run = max_digit_run.max(digit_run);
+        hyphens += bit(CC_HYPHEN);
+        dots += bit(CC_DOT);
+        vowels += bit(CC_VOWEL);
+        cons_run = (cons_run + 1) * bit(CC_CONS);
+        max_cons = max_cons.max(cons_run);
     }
-    // Entropy as log2(n) - sum(c log2 c)/n, with c log2 c from a table: one logarithm per name.
+    // Entropy as log2(n) - sum(c log2 c)/n, with c log2 c from a table: one logarithm per name. Slots past
+    // CC_SLOTS are never counted (adding their zeros would not change the sum).
     let mut sum_clogc = 0f32;
-    for &k in counts.iter() {
+    let mut distinct = 0usize;
+    for &k in &counts[..CC_SLOTS] {
         sum_clogc += CLOGC[(k as usize).min(255)];
+        distinct += usize::from(k > 0);
     }
     let ent = if d.is_empty() {
         0.0
@@ -609,7 +623,7 @@ fn dense_features(d: &[u8]) -> [f32; N_DENSE] {
         first_label.max(1.0).ln(),
         (d.starts_with(b"www.") as u8) as f32,
         (d.starts_with(b"xn--") || d.windows(5).any(|w| w == b".xn--")) as u8 as f32,
-        (counts.iter().filter(|c| **c > 0).count() as f32) / n,
+        distinct as f32 / n,
     ]
 }
 
@@ -1843,6 +1857,111 @@ mod tests {
         assert!(cv.pooled.roc_auc > 0.9, "{cv:?}");
         assert!(cv.roc_auc_min <= cv.roc_auc_mean && cv.roc_auc_mean <= cv.roc_auc_max);
         assert!(cv.roc_auc_sd >= 0.0);
+    }
+
+    /// The shape features as first written (a compare chain per character), to check the table-driven version.
+    fn dense_features_reference(d: &[u8]) -> [f32; N_DENSE] {
+        let n = d.len().max(1) as f32;
+        let mut counts = [0u16; 64];
+        let mut digits = 0u32;
+        let mut hyphens = 0u32;
+        let mut dots = 0u32;
+        let mut vowels = 0u32;
+        let mut cons_run = 0u32;
+        let mut max_cons = 0u32;
+        let mut digit_run = 0u32;
+        let mut max_digit_run = 0u32;
+        for &c in d {
+            let slot = match c {
+                b'a'..=b'z' => (c - b'a') as usize,
+                b'0'..=b'9' => 26 + (c - b'0') as usize,
+                b'-' => 36,
+                b'.' => 37,
+                _ => 38,
+            };
+            counts[slot] += 1;
+            if c.is_ascii_digit() {
+                digits += 1;
+                digit_run += 1;
+                max_digit_run = max_digit_run.max(digit_run);
+            } else {
+                digit_run = 0;
+            }
+            match c {
+                b'-' => hyphens += 1,
+                b'.' => dots += 1,
+                b'a' | b'e' | b'i' | b'o' | b'u' => vowels += 1,
+                _ => {}
+            }
+            if c.is_ascii_lowercase() && !matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
+                cons_run += 1;
+                max_cons = max_cons.max(cons_run);
+            } else {
+                cons_run = 0;
+            }
+        }
+        // Entropy as log2(n) - sum(c log2 c)/n, with c log2 c from a table: one logarithm per name.
+        let mut sum_clogc = 0f32;
+        for &k in counts.iter() {
+            sum_clogc += CLOGC[(k as usize).min(255)];
+        }
+        let ent = if d.is_empty() {
+            0.0
+        } else {
+            n.log2() - sum_clogc / n
+        };
+        let first_label = d.iter().position(|c| *c == b'.').unwrap_or(d.len()) as f32;
+        let letters = (n - digits as f32 - hyphens as f32 - dots as f32).max(1.0);
+        [
+            n.ln(),
+            ent,
+            digits as f32 / n,
+            hyphens as f32,
+            dots as f32,
+            vowels as f32 / letters,
+            max_cons as f32,
+            max_digit_run as f32,
+            first_label.max(1.0).ln(),
+            (d.starts_with(b"www.") as u8) as f32,
+            (d.starts_with(b"xn--") || d.windows(5).any(|w| w == b".xn--")) as u8 as f32,
+            (counts.iter().filter(|c| **c > 0).count() as f32) / n,
+        ]
+    }
+
+    #[test]
+    fn table_driven_shape_features_equal_the_compare_chain() {
+        let mut r = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789-._yyy\xc3\xa9*";
+        for len in 0..80 {
+            for _ in 0..40 {
+                let d: Vec<u8> = (0..len)
+                    .map(|_| {
+                        r ^= r << 13;
+                        r ^= r >> 7;
+                        r ^= r << 17;
+                        alphabet[(r % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                let (a, b) = (dense_features(&d), dense_features_reference(&d));
+                assert_eq!(
+                    a.map(f32::to_bits),
+                    b.map(f32::to_bits),
+                    "{:?}",
+                    String::from_utf8_lossy(&d)
+                );
+            }
+        }
+        for d in [
+            &b"www.xn--bcher-kva.example"[..],
+            b"a1b2.example.com",
+            b"",
+            b"999-999.ru",
+        ] {
+            assert_eq!(
+                dense_features(d).map(f32::to_bits),
+                dense_features_reference(d).map(f32::to_bits)
+            );
+        }
     }
 
     #[test]
