@@ -452,8 +452,9 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
             }
         }
         if batch.len() >= batch_max || (got == 0 && !batch.is_empty()) {
-            score_batch(&model, &batch, threads, &mut scores);
-            for (d, score) in batch.iter().zip(&scores) {
+            let names: Vec<&str> = batch.iter().collect();
+            score_batch(&model, &names, threads, &mut scores);
+            for (d, score) in names.iter().zip(&scores) {
                 if a.models.json {
                     // The object written field by field (no map built per line; the same bytes as
                     // serialising `{"domain": d, "score": score}`): at a million names a second the per-line
@@ -528,11 +529,10 @@ impl NameBatch {
     }
 }
 
-/// Scores a batch in order into `scores`, split between `threads` threads.
-fn score_batch(model: &DomainModel, batch: &NameBatch, threads: usize, scores: &mut Vec<f64>) {
+/// Scores names in order into `scores`, split between `threads` threads.
+fn score_batch(model: &DomainModel, names: &[&str], threads: usize, scores: &mut Vec<f64>) {
     scores.clear();
-    scores.resize(batch.len(), 0.0);
-    let names: Vec<&str> = batch.iter().collect();
+    scores.resize(names.len(), 0.0);
     let per = names.len().div_ceil(threads.max(1)).max(1);
     let score_part = |names: &[&str], out: &mut [f64]| {
         let mut buf = Vec::with_capacity(64);
@@ -541,7 +541,7 @@ fn score_batch(model: &DomainModel, batch: &NameBatch, threads: usize, scores: &
         }
     };
     if threads <= 1 || names.len() < 2 * 1024 {
-        score_part(&names, scores);
+        score_part(names, scores);
         return;
     }
     std::thread::scope(|s| {
