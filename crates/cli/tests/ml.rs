@@ -27,6 +27,17 @@ fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// A deterministic xorshift stream for the corpora these tests write.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 struct Vigil {
     dir: tempfile::TempDir,
 }
@@ -271,13 +282,11 @@ fn score_domains_streams_one_line_per_domain_in_order() {
 fn score_domains_keeps_input_order_on_any_number_of_threads() {
     // More names than one scoring batch (32,768), with skipped lines among them.
     let v = Vigil::new();
-    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut rng = xorshift(0x1234_5678_9abc_def1);
     let mut text = String::new();
     let mut expect = Vec::new();
     for i in 0..40_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng();
         if i % 5_000 == 7 {
             text.push_str("not a domain\n");
             continue;
@@ -750,15 +759,10 @@ fn summarize_uses_a_self_hosted_endpoint_only_when_named_and_keeps_tlp() {
 fn tiny_domain_corpus(dir: &Path) {
     let mal = dir.join("maltrail/trails/static/malware");
     std::fs::create_dir_all(&mal).expect("mkdir");
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = xorshift(0x9e37_79b9_7f4a_7c15);
     let mut letters = |n: usize| -> String {
         (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (b'a' + (x % 26) as u8) as char
-            })
+            .map(|_| (b'a' + (rng() % 26) as u8) as char)
             .collect()
     };
     for f in 0..30 {
@@ -881,13 +885,8 @@ fn tiny_tag_corpus(dir: &Path) {
         "More details will follow in a later publication.",
         "The campaign was first observed in the second quarter.",
     ];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |n: usize| -> usize {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
+    let mut rng = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut next = |n: usize| -> usize { (rng() % n as u64) as usize };
     let mjson = dir.join("tram/mjson_files");
     std::fs::create_dir_all(&mjson).expect("mkdir");
     let mut single = Vec::new();

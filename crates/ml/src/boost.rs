@@ -321,13 +321,8 @@ mod tests {
     #[test]
     fn eight_lane_splits_agree_with_one_split_at_a_time() {
         // Random depth-8 ensembles and inputs, with NaN, infinities and values equal to a threshold.
-        let mut r = 0x853c_49e6_748f_ea9bu64;
-        let mut next = || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
+        let mut rng = crate::domain::Rng::new(0x853c_49e6_748f_ea9b);
+        let mut next = || rng.next();
         for _ in 0..50 {
             let n = 20;
             let t = Trees {

@@ -34,6 +34,27 @@ pub fn fold_of(key: &str) -> u64 {
     stable_hash(key) % FOLDS
 }
 
+/// Mean, sample standard deviation, least and greatest of per-fold figures (how much a figure depends on
+/// which fold is held out).
+pub(crate) struct Spread {
+    pub mean: f64,
+    pub sd: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub(crate) fn spread(xs: &[f64]) -> Spread {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    Spread {
+        mean,
+        sd,
+        min: xs.iter().copied().fold(f64::INFINITY, f64::min),
+        max: xs.iter().copied().fold(0.0, f64::max),
+    }
+}
+
 /// Reads a whole file, naming it on error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| MlError::io(path, e))

@@ -859,6 +859,30 @@ impl DomainModel {
             .collect()
     }
 
+    /// Scores `names` in order into `out`, split between `threads` threads (0 or 1: this thread). The scores
+    /// are those of [`DomainModel::score`], whatever the number of threads.
+    pub fn score_many(&self, names: &[&str], threads: usize, out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(names.len(), 0.0);
+        let part = |names: &[&str], out: &mut [f64]| {
+            let mut buf = Vec::with_capacity(64);
+            for (d, o) in names.iter().zip(out) {
+                *o = self.score_with(d, &mut buf);
+            }
+        };
+        // Below a few thousand names a thread costs more than it saves.
+        if threads <= 1 || names.len() < 2 * 1024 {
+            part(names, out);
+            return;
+        }
+        let per = names.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for (names, out) in names.chunks(per).zip(out.chunks_mut(per)) {
+                s.spawn(move || part(names, out));
+            }
+        });
+    }
+
     /// Serialises the model into artifact bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
@@ -1637,27 +1661,18 @@ pub fn cross_validate(corpus: &Path, p: Params) -> Result<DomainFoldMetrics> {
         folds.push(metrics);
     }
     let pooled = metrics_of(&scored.iter().map(|(s, z)| (s, *z)).collect::<Vec<_>>());
-    let n = folds.len() as f64;
-    let mean = |f: &dyn Fn(&DomainMetrics) -> f64| folds.iter().map(f).sum::<f64>() / n;
-    let auc_mean = mean(&|m| m.roc_auc);
-    let sd = (folds
-        .iter()
-        .map(|m| (m.roc_auc - auc_mean).powi(2))
-        .sum::<f64>()
-        / (n - 1.0).max(1.0))
-    .sqrt();
+    let of =
+        |f: fn(&DomainMetrics) -> f64| corpus::spread(&folds.iter().map(f).collect::<Vec<_>>());
+    let auc = of(|m| m.roc_auc);
     let r = crate::extract::round4;
     Ok(DomainFoldMetrics {
-        roc_auc_mean: r(auc_mean),
-        roc_auc_sd: r(sd),
-        roc_auc_min: folds
-            .iter()
-            .map(|m| m.roc_auc)
-            .fold(f64::INFINITY, f64::min),
-        roc_auc_max: folds.iter().map(|m| m.roc_auc).fold(0.0, f64::max),
-        tpr_at_1pct_fpr_mean: r(mean(&|m| m.tpr_at_1pct_fpr)),
-        tpr_at_0_1pct_fpr_mean: r(mean(&|m| m.tpr_at_0_1pct_fpr)),
-        roc_auc_family_mean_mean: r(mean(&|m| m.roc_auc_family_mean)),
+        roc_auc_mean: r(auc.mean),
+        roc_auc_sd: r(auc.sd),
+        roc_auc_min: auc.min,
+        roc_auc_max: auc.max,
+        tpr_at_1pct_fpr_mean: r(of(|m| m.tpr_at_1pct_fpr).mean),
+        tpr_at_0_1pct_fpr_mean: r(of(|m| m.tpr_at_0_1pct_fpr).mean),
+        roc_auc_family_mean_mean: r(of(|m| m.roc_auc_family_mean).mean),
         folds,
         pooled,
     })
@@ -1930,17 +1945,12 @@ mod tests {
 
     #[test]
     fn table_driven_char_stats_equal_the_compare_chain() {
-        let mut r = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
         let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789-._yyy\xc3\xa9*";
         for len in 0..80 {
             for _ in 0..40 {
                 let d: Vec<u8> = (0..len)
-                    .map(|_| {
-                        r ^= r << 13;
-                        r ^= r >> 7;
-                        r ^= r << 17;
-                        alphabet[(r % alphabet.len() as u64) as usize]
-                    })
+                    .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
                     .collect();
                 let (a, b) = (char_stats(&d), char_stats_reference(&d));
                 assert_eq!(a, b, "{:?}", String::from_utf8_lossy(&d));

@@ -1822,17 +1822,20 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
         all.extend(a);
         folds.push(metrics);
     }
-    let n = folds.len() as f64;
-    let f1s: Vec<f64> = folds.iter().map(|m| m.tram50.f1).collect();
-    let mean = f1s.iter().sum::<f64>() / n;
-    let sd = (f1s.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    let f1 = corpus::spread(&folds.iter().map(|m| m.tram50.f1).collect::<Vec<_>>());
+    let all_f1 = corpus::spread(
+        &folds
+            .iter()
+            .map(|m| m.all_techniques.f1)
+            .collect::<Vec<_>>(),
+    );
     let r = crate::extract::round4;
     Ok(TagFoldMetrics {
-        tram50_f1_mean: r(mean),
-        tram50_f1_sd: r(sd),
-        tram50_f1_min: f1s.iter().copied().fold(f64::INFINITY, f64::min),
-        tram50_f1_max: f1s.iter().copied().fold(0.0, f64::max),
-        all_techniques_f1_mean: r(folds.iter().map(|m| m.all_techniques.f1).sum::<f64>() / n),
+        tram50_f1_mean: r(f1.mean),
+        tram50_f1_sd: r(f1.sd),
+        tram50_f1_min: f1.min,
+        tram50_f1_max: f1.max,
+        all_techniques_f1_mean: r(all_f1.mean),
         pooled_tram50: doc_f1(&tram),
         pooled_all_techniques: doc_f1(&all),
         folds,

@@ -453,7 +453,7 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
         }
         if batch.len() >= batch_max || (got == 0 && !batch.is_empty()) {
             let names: Vec<&str> = batch.iter().collect();
-            score_batch(&model, &names, threads, &mut scores);
+            model.score_many(&names, threads, &mut scores);
             for (d, score) in names.iter().zip(&scores) {
                 if a.models.json {
                     // The object written field by field (no map built per line; the same bytes as
@@ -527,28 +527,6 @@ impl NameBatch {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts.zip(&self.ends).map(|(a, b)| &self.text[a..*b])
     }
-}
-
-/// Scores names in order into `scores`, split between `threads` threads.
-fn score_batch(model: &DomainModel, names: &[&str], threads: usize, scores: &mut Vec<f64>) {
-    scores.clear();
-    scores.resize(names.len(), 0.0);
-    let per = names.len().div_ceil(threads.max(1)).max(1);
-    let score_part = |names: &[&str], out: &mut [f64]| {
-        let mut buf = Vec::with_capacity(64);
-        for (d, o) in names.iter().zip(out) {
-            *o = model.score_with(d, &mut buf);
-        }
-    };
-    if threads <= 1 || names.len() < 2 * 1024 {
-        score_part(names, scores);
-        return;
-    }
-    std::thread::scope(|s| {
-        for (part, out) in names.chunks(per).zip(scores.chunks_mut(per)) {
-            s.spawn(move || score_part(part, out));
-        }
-    });
 }
 
 /// True for an ATT&CK technique id (`T1059`, `T1059.001`).

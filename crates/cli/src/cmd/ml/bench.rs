@@ -473,7 +473,7 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         let mut acc = 0.0;
         for _ in 0..rounds {
             for batch in names.chunks(super::SCORE_BATCH) {
-                super::score_batch(&dm, batch, threads, &mut scores);
+                dm.score_many(batch, threads, &mut scores);
                 acc += scores.iter().sum::<f64>();
             }
         }
