@@ -692,7 +692,7 @@ fn dense_features(d: &[u8]) -> [f32; N_DENSE] {
     let n = d.len().max(1) as f32;
     // Entropy as log2(n) - sum(c log2 c)/n, with c log2 c from a table: one logarithm per name. Only the slots
     // that occur are added, in slot order: an absent slot's term is +0.0, which leaves an f32 sum's bits as
-    // they are, so this equals the sum over every slot (a chain of 39 dependent adds, ~8% of a scoring run).
+    // they are, so this equals the sum over every slot (a chain of 39 dependent adds, ~4% of a scoring run).
     let mut sum_clogc = 0f32;
     let mut m = t.present;
     while m != 0 {
