@@ -103,12 +103,16 @@ pub fn read_bundle(corpus: &Path) -> Result<(Value, PathBuf)> {
     // Neither there: reading the plain name gives the usual error naming it.
     let p =
         bundle_path(corpus).unwrap_or_else(|| corpus.join("mitre-attack/enterprise-attack.json"));
-    let v = if p.extension().is_some_and(|x| x == "gz") {
-        corpus::read_json_gz(&p)?
+    Ok((parse_bundle(&p)?, p))
+}
+
+/// Parses the bundle file `p` (gzip when its name ends in `.gz`).
+pub fn parse_bundle(p: &Path) -> Result<Value> {
+    if p.extension().is_some_and(|x| x == "gz") {
+        corpus::read_json_gz(p)
     } else {
-        corpus::read_json(&p)?
-    };
-    Ok((v, p))
+        corpus::read_json(p)
+    }
 }
 
 impl Attack {

@@ -164,9 +164,7 @@ impl DynSet {
     }
     #[inline]
     fn contains(&self, d: &[u8]) -> bool {
-        if self.hashes.is_empty() {
-            return false;
-        }
+        // An empty set has no index, so every look-up misses.
         let h = host_hash(d);
         let b = (h >> (64 - DYN_INDEX_BITS)) as usize;
         match (self.starts.get(b), self.starts.get(b + 1)) {

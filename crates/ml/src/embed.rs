@@ -487,12 +487,10 @@ impl Embeddings {
 /// CSAF advisories. A source that is absent is skipped (the texts only add context); one that cannot be read
 /// is an error.
 pub fn security_prose(corpus_dir: &Path) -> Result<Vec<String>> {
-    match crate::attack::bundle_path(corpus_dir) {
-        Some(_) => {
-            security_prose_with(corpus_dir, Some(&crate::attack::read_bundle(corpus_dir)?.0))
-        }
-        None => security_prose_with(corpus_dir, None),
-    }
+    let bundle = crate::attack::bundle_path(corpus_dir)
+        .map(|p| crate::attack::parse_bundle(&p))
+        .transpose()?;
+    security_prose_with(corpus_dir, bundle.as_ref())
 }
 
 /// [`security_prose`] with the corpus's ATT&CK bundle already parsed (None: the corpus has none).
