@@ -1258,8 +1258,8 @@ fn truncated_gzip_keeps_earlier_hits_and_reports_where_it_ended() {
 }
 
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
-/// reported as machine-generated leads; hits, warning-listed names and IP literals never become leads, and
-/// without the flag nothing is scored.
+/// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
+/// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.
 #[test]
 fn unknown_domains_become_scored_leads() {
     let v = Vigil::new();
@@ -1285,6 +1285,8 @@ fn unknown_domains_become_scored_leads() {
         ("secure-paypa1-login-verify.xyz", 1),
         ("kq3vxz8wlmn2rt.ru", 2),
         ("10.0.0.1", 1),
+        ("_pgpkey-hkp._tcp.local", 2),
+        ("xq7zk9vw2lp.corp.lan", 1),
     ] {
         for _ in 0..n {
             text.push_str(&format!(
@@ -1302,8 +1304,9 @@ fn unknown_domains_become_scored_leads() {
     assert_eq!((code, rows.len()), (0, 2), "{sum}");
     let l = &sum["leads"];
     assert_eq!(l["machine_generated"], true);
-    assert_eq!(l["unknown_domains"], 4, "{l}");
+    assert_eq!(l["unknown_domains"], 6, "{l}");
     assert_eq!(l["warninglisted"], 1, "{l}");
+    assert_eq!(l["not_public"], 2, "{l}");
     let leads: Vec<&str> = l["leads"]
         .as_array()
         .expect("leads")
@@ -1318,6 +1321,8 @@ fn unknown_domains_become_scored_leads() {
         "kq3vxz8wlmn2rt.ru",
         "10.0.0.1",
         "www.wikipedia.org",
+        "_pgpkey-hkp._tcp.local",
+        "xq7zk9vw2lp.corp.lan",
     ] {
         assert!(!leads.contains(&never), "{never} must not be a lead: {l}");
     }

@@ -702,6 +702,9 @@ struct Leads {
     unknown_domains: usize,
     /// Of those, on a warning list (left out).
     warninglisted: usize,
+    /// Of those, not under a public suffix (`printer.local`, `_ldap._tcp.corp.lan`: names of the agency's own
+    /// network, left out).
+    not_public: usize,
     /// Distinct unknown domains not kept because --unknown-max was reached.
     dropped: u64,
     model: String,
@@ -719,17 +722,26 @@ struct Lead {
     seen: u64,
 }
 
-/// Scores unknown names as leads: (names left out as warning-listed, leads at or above `min_score`).
+/// Scores unknown names as leads: (names left out as warning-listed, names left out as not under a public
+/// suffix, leads at or above `min_score`).
 fn score_leads(
     names: &[(String, u64)],
     wl: &vigil_model::warninglist::WarningSet,
     model: &vigil_ml::domain::DomainModel,
     min_score: f64,
-) -> (usize, Vec<Lead>) {
+) -> (usize, usize, Vec<Lead>) {
     let mut warninglisted = 0;
+    let mut not_public = 0;
     let mut buf = Vec::new();
     let mut out: Vec<Lead> = Vec::new();
     for (d, seen) in names {
+        // Local and service-discovery names (`.local`, `.lan`, `_tcp` labels) are the agency's own network: no
+        // one registered them, so a score from a model of registered names is noise.
+        let host = d.trim_end_matches('.').to_ascii_lowercase();
+        if !vigil_ml::extract::registrable(&host) {
+            not_public += 1;
+            continue;
+        }
         if !wl.is_empty() {
             if let Ok(o) = vigil_model::Observable::new(vigil_model::ObservableKind::Domain, d) {
                 if !wl.hits(&o).is_empty() {
@@ -747,7 +759,7 @@ fn score_leads(
             });
         }
     }
-    (warninglisted, out)
+    (warninglisted, not_public, out)
 }
 
 fn leads(
@@ -767,7 +779,7 @@ fn leads(
     // Scored on the hunt's worker threads: a busy resolver's log names a million distinct unknown domains.
     let names = &summary.unknown_domains;
     let per = names.len().div_ceil(threads.max(1)).max(4096);
-    let parts: Vec<(usize, Vec<Lead>)> = std::thread::scope(|sc| {
+    let parts: Vec<(usize, usize, Vec<Lead>)> = std::thread::scope(|sc| {
         let workers: Vec<_> = names
             .chunks(per)
             .map(|part| sc.spawn(|| score_leads(part, &wl, model, a.lead_min_score)))
@@ -781,7 +793,8 @@ fn leads(
             .collect::<anyhow::Result<_>>()
     })?;
     let warninglisted = parts.iter().map(|p| p.0).sum::<usize>();
-    let mut out: Vec<Lead> = parts.into_iter().flat_map(|p| p.1).collect();
+    let not_public = parts.iter().map(|p| p.1).sum::<usize>();
+    let mut out: Vec<Lead> = parts.into_iter().flat_map(|p| p.2).collect();
     out.sort_by(|x, y| {
         y.score
             .total_cmp(&x.score)
@@ -792,6 +805,7 @@ fn leads(
     Ok(Leads {
         unknown_domains: summary.unknown_domains.len(),
         warninglisted,
+        not_public,
         dropped: summary.unknown_domains_dropped,
         model: format!(
             "{} v{} (training data {})",
@@ -810,10 +824,11 @@ fn print_leads(l: &Leads, to_stderr: bool) {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "leads: {} unknown domain(s) scored by {} ({} on warning lists left out); {} at or above {:.2} (machine-generated: look before you act)",
+        "leads: {} unknown domain(s) scored by {} ({} on warning lists and {} local names left out); {} at or above {:.2} (machine-generated: look before you act)",
         l.unknown_domains,
         l.model,
         l.warninglisted,
+        l.not_public,
         l.leads.len(),
         l.min_score
     );

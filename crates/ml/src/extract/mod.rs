@@ -24,7 +24,7 @@ use crate::error::Result;
 
 pub use html::{html_to_text, looks_like_html, HtmlText};
 pub use refang::refang_token;
-pub use validate::{is_valid_btc, known_tld};
+pub use validate::{is_valid_btc, known_tld, registrable};
 
 /// The indicator types of the CLI contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

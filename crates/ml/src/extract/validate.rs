@@ -15,7 +15,7 @@ pub fn known_tld(tld: &str) -> bool {
 }
 
 /// True when the lower-case ASCII host has a registrable part under a known public suffix.
-pub(crate) fn registrable(host: &str) -> bool {
+pub fn registrable(host: &str) -> bool {
     match psl::suffix(host.as_bytes()) {
         Some(s) if s.is_known() => s.as_bytes().len() < host.len(),
         _ => false,
