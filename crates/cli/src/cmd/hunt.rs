@@ -733,11 +733,14 @@ fn score_leads(
     let mut warninglisted = 0;
     let mut not_public = 0;
     let mut buf = Vec::new();
+    let mut host = String::new();
     let mut out: Vec<Lead> = Vec::new();
     for (d, seen) in names {
         // Local and service-discovery names (`.local`, `.lan`, `_tcp` labels) are the agency's own network: no
         // one registered them, so a score from a model of registered names is noise.
-        let host = d.trim_end_matches('.').to_ascii_lowercase();
+        host.clear();
+        host.push_str(d.trim_end_matches('.'));
+        host.make_ascii_lowercase();
         if !vigil_ml::extract::registrable(&host) {
             not_public += 1;
             continue;
