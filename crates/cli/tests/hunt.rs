@@ -539,7 +539,8 @@ fn selection_contract_exit_codes_and_recorded_sightings() {
 
 /// `suricata -T` loads `dir/vigil.rules` with the datasets, hash lists and IP reputation beside it.
 fn suricata_accepts(dir: &Path, logdir: &Path) {
-    let rep = std::fs::read_to_string(dir.join("vigil-suricata.yaml")).expect("yaml");
+    // The IP reputation settings exist only when there are CIDR indicators.
+    let rep = std::fs::read_to_string(dir.join("vigil-suricata.yaml")).unwrap_or_default();
     let body: String = rep
         .lines()
         .filter(|l| !l.starts_with('%') && *l != "---")
@@ -1390,4 +1391,116 @@ fn many_unknown_domains_score_the_same_on_several_threads() {
         one["leads"]
     );
     assert_eq!(one["leads"], three["leads"]);
+}
+
+/// maltrail's URL-path trails (`/x.apk`: that path on any server): ingested as indicators (not rejected), found
+/// by `show`, hunted in HTTP logs with the path table's meaning (file, directory, query), and exported as
+/// Suricata `http.uri` rules, MISP `uri` attributes and a blocklist of their own; Zeek's intel format cannot hold
+/// them and says so.
+#[test]
+fn url_path_trails_are_ingested_hunted_and_exported() {
+    let v = Vigil::new();
+    let list = v.path("pathfam.txt");
+    std::fs::write(
+        &list,
+        "# Reference: https://example.org/report\n/x.apk\n/wp-includes/nOmd/\n/g.php?id=1\n/Aarogya%20Setu.apk\ntrail.example\n",
+    )
+    .expect("write");
+    let r = v.ok_json(&["ingest", list.to_str().expect("p"), "--json"]);
+    assert_eq!(r["rejected"], 0, "{r}");
+    let st = v.ok_json(&["stats", "--json"]);
+    assert_eq!(st["objects"]["indicator"], 5, "{st}");
+    let shown = v.ok_json(&["show", "/wp-includes/nOmd/", "--json"]);
+    let text = shown.to_string();
+    assert!(
+        text.contains("MATCHES") && text.contains("pathfam"),
+        "show finds the path indicator and its family: {text}"
+    );
+
+    let log = v.path("http.json.log");
+    let lines = [
+        ("a.example", "/x.apk?v=1"),              // 1: file, any query
+        ("b.example", "/dir/x.apk"),              // 2: a file path is whole: no
+        ("c.example", "/wp-includes/nOmd/p.exe"), // 3: below the directory
+        ("d.example", "/wp-includes/nOmdX"),      // 4: no
+        ("e.example", "/g.php?id=1"),             // 5: that query
+        ("f.example", "/g.php?id=2"),             // 6: no
+        ("g.example", "/Aarogya%20Setu.apk"),     // 7: yes
+        ("trail.example", "/index.html"),         // 8: the domain trail
+    ];
+    let mut body = String::new();
+    for (i, (host, uri)) in lines.iter().enumerate() {
+        body.push_str(&format!(
+            "{{\"_path\":\"http\",\"ts\":1714557605.{i},\"uid\":\"C{i}\",\"id.orig_h\":\"10.0.0.3\",\"id.orig_p\":40001,\"id.resp_h\":\"10.9.9.9\",\"id.resp_p\":80,\"host\":\"{host}\",\"uri\":\"{uri}\"}}\n"
+        ));
+    }
+    std::fs::write(&log, body).expect("write");
+    let out = v.path("path-sightings.jsonl");
+    let o = v.run(&[
+        "hunt",
+        log.to_str().expect("p"),
+        "--out",
+        out.to_str().expect("p"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: BTreeSet<(u64, String, String)> = sightings(&out)
+        .iter()
+        .map(|s| {
+            (
+                s["line"].as_u64().expect("line"),
+                s["type"].as_str().expect("type").to_string(),
+                s["indicator"].as_str().expect("indicator").to_string(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(u64, String, String)> = [
+        (1, "url", "/x.apk"),
+        (3, "url", "/wp-includes/nOmd/"),
+        (5, "url", "/g.php?id=1"),
+        (7, "url", "/Aarogya%20Setu.apk"),
+        (8, "domain", "trail.example"),
+    ]
+    .iter()
+    .map(|(l, t, x)| (*l, t.to_string(), x.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    assert!(sightings(&out)
+        .iter()
+        .all(|s| s["malware"].to_string().contains("pathfam")));
+
+    // Exports.
+    let p = |n: &str| v.path(n).display().to_string();
+    let e = v.ok_json(&["export", "suricata", "--out", &p("suricata"), "--json"]);
+    assert_eq!(e["values"], 5, "{e}");
+    let rules = std::fs::read_to_string(v.path("suricata/vigil.rules")).expect("rules");
+    for want in [
+        r#"http.uri; content:"/x.apk"; startswith; pcre:"/^\x2fx\x2eapk\x2f?(?:\x3f|$)/";"#,
+        r#"http.uri; content:"/wp-includes/nOmd"; startswith; pcre:"/^\x2fwp\x2dincludes\x2fnOmd(?:[\x2f\x3f]|$)/";"#,
+        r#"http.uri; content:"/g.php"; startswith; pcre:"/^\x2fg\x2ephp\x2f?\x3fid\x3d1$/";"#,
+        r#"http.uri; content:"/Aarogya Setu.apk"; startswith;"#,
+    ] {
+        assert!(rules.contains(want), "missing {want} in\n{rules}");
+    }
+    if tool("suricata") {
+        suricata_accepts(&v.path("suricata"), &v.path("suricata-log"));
+    }
+    let z = v.ok_json(&["export", "zeek", "--out", &p("intel.dat"), "--json"]);
+    let intel = std::fs::read_to_string(v.path("intel.dat")).expect("intel");
+    assert!(!intel.contains("x.apk") && intel.contains("trail.example\tIntel::DOMAIN"));
+    assert!(z["notes"].to_string().contains("4 URL path(s)"), "{z}");
+    v.ok_json(&["export", "blocklist", "--out", &p("block"), "--json"]);
+    let paths = std::fs::read_to_string(v.path("block/url-paths.txt")).expect("paths");
+    assert_eq!(paths.lines().count(), 4, "{paths}");
+    v.ok_json(&["export", "misp", "--out", &p("event.json"), "--json"]);
+    let ev: Value =
+        serde_json::from_slice(&std::fs::read(v.path("event.json")).expect("event")).expect("json");
+    let uris: Vec<&Value> = ev["Event"]["Attribute"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter(|a| a["type"] == "uri")
+        .collect();
+    assert_eq!(uris.len(), 4, "{ev}");
+    pymisp_loads(&[v.path("event.json")], "PyMISP (uri attributes)");
 }

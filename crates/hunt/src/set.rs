@@ -11,6 +11,9 @@
 //! - URLs: a table of keys from [`url_key`] (scheme and host lower-case, default port dropped, percent-encoding
 //!   canonical, one trailing slash dropped, fragment dropped); an observed URL with a query also tries the key
 //!   without its query, so an indicator without a query matches every query on that path;
+//! - URL paths on any host (maltrail's `/x.apk` trails, [`ObservableKind::UrlPath`]): a table of path keys
+//!   escaped as [`url_key`] escapes paths, a directory keeping its trailing `/`; an observed URL looks up its path
+//!   with and without its query, then each directory above it, so a directory matches everything below it;
 //! - hashes (MD5, SHA-1, SHA-256, SHA-512): one table of the binary digests (the length tells the algorithm);
 //! - e-mail addresses: a table of addresses with the domain part lower-cased;
 //! - any other STIX pattern: compiled and evaluated per record (see [`crate::stix`]); simple patterns
@@ -25,7 +28,9 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
-use vigil_model::observable::{normalize_domain, normalize_email, normalize_url};
+use vigil_model::observable::{
+    normalize_domain, normalize_email, normalize_url, normalize_url_path,
+};
 use vigil_model::pattern::Pattern;
 use vigil_model::{Observable, ObservableKind, Tlp};
 
@@ -407,6 +412,8 @@ pub enum Table {
     Ips,
     /// URL keys.
     Urls,
+    /// URL path keys (any host).
+    Paths,
     /// Binary digests.
     Hashes,
     /// E-mail addresses.
@@ -472,6 +479,8 @@ pub struct SetStats {
     pub cidr6_intervals: usize,
     /// Distinct URL keys.
     pub urls: usize,
+    /// Distinct URL path keys (any host).
+    pub url_paths: usize,
     /// Distinct digests.
     pub hashes: usize,
     /// Distinct e-mail addresses.
@@ -505,6 +514,7 @@ pub struct IndicatorSet {
     pub(crate) domains: KeyTable,
     pub(crate) ips: KeyTable,
     pub(crate) urls: KeyTable,
+    pub(crate) paths: KeyTable,
     pub(crate) hashes: KeyTable,
     pub(crate) emails: KeyTable,
     pub(crate) cidr4: CidrTable<u32>,
@@ -524,6 +534,7 @@ pub struct IndicatorSetBuilder {
     domains: Vec<(Vec<u8>, u32)>,
     ips: Vec<(Vec<u8>, u32)>,
     urls: Vec<(Vec<u8>, u32)>,
+    paths: Vec<(Vec<u8>, u32)>,
     hashes: Vec<(Vec<u8>, u32)>,
     emails: Vec<(Vec<u8>, u32)>,
     cidr4: Vec<(u32, u8, u32)>,
@@ -981,6 +992,7 @@ impl IndicatorSetBuilder {
                 Staged::Cidr4(n, l) => self.cidr4.push((n, l, idx)),
                 Staged::Cidr6(n, l) => self.cidr6.push((n, l, idx)),
                 Staged::Url(k) => self.urls.push((k, idx)),
+                Staged::Path(k) => self.paths.push((k, idx)),
                 Staged::Hash(k) => self.hashes.push((k, idx)),
                 Staged::Email(k) => self.emails.push((k, idx)),
             }
@@ -1053,6 +1065,7 @@ impl IndicatorSetBuilder {
         s.domains = KeyTable::build(self.domains).map_err(BuildError::TooLarge)?;
         s.ips = KeyTable::build(self.ips).map_err(BuildError::TooLarge)?;
         s.urls = KeyTable::build(self.urls).map_err(BuildError::TooLarge)?;
+        s.paths = KeyTable::build(self.paths).map_err(BuildError::TooLarge)?;
         s.hashes = KeyTable::build(self.hashes).map_err(BuildError::TooLarge)?;
         s.emails = KeyTable::build(self.emails).map_err(BuildError::TooLarge)?;
         s.cidr4 = CidrTable::build(self.cidr4);
@@ -1067,6 +1080,7 @@ enum Staged {
     Cidr4(u32, u8),
     Cidr6(u128, u8),
     Url(Vec<u8>),
+    Path(Vec<u8>),
     Hash(Vec<u8>),
     Email(Vec<u8>),
 }
@@ -1105,12 +1119,37 @@ fn stage(kind: ObservableKind, value: &str) -> Result<Staged, String> {
                 .ok_or_else(|| format!("`{value}` is not a hex digest"))?;
             Staged::Hash(d[..n].to_vec())
         }
+        ObservableKind::UrlPath => Staged::Path(path_key(value)?),
         ObservableKind::Asn => return Err("AS numbers are not matched against logs".into()),
     })
 }
 
+/// The table key of a URL path indicator: the path (and query) as [`url_key`] writes them for an observed URL,
+/// with a directory's trailing `/` kept (the key of `/d/` is `/d/`, that of `/d` is `/d`).
+pub fn path_key(value: &str) -> Result<Vec<u8>, String> {
+    let p = normalize_url_path(value).map_err(|e| e.to_string())?;
+    let mut k = Vec::new();
+    url_key(format!("http://h{p}").as_bytes(), &mut k).ok_or("not a URL path")?;
+    let mut key = k.split_off(b"http://h".len());
+    if p.ends_with('/') && !key.ends_with(b"/") {
+        key.push(b'/');
+    }
+    if key.is_empty() || key == b"/" {
+        return Err(format!("`{value}` would match every request"));
+    }
+    Ok(key)
+}
+
 /// The (kind, value) keys of a pattern that the tables can answer exactly, or None when it needs evaluation.
 fn indexable(p: &Pattern) -> Option<Vec<(ObservableKind, String)>> {
+    if let Some(paths) = p.url_paths() {
+        return Some(
+            paths
+                .into_iter()
+                .map(|x| (ObservableKind::UrlPath, x))
+                .collect(),
+        );
+    }
     let eqs = p.simple_equalities()?;
     eqs.into_iter()
         .map(|(path, v)| {
@@ -1164,6 +1203,7 @@ pub(crate) fn tlp_from_code(c: u8) -> Tlp {
 #[derive(Debug, Default)]
 pub struct Scratch {
     key: Vec<u8>,
+    dir: Vec<u8>,
 }
 
 impl IndicatorSet {
@@ -1258,6 +1298,7 @@ impl IndicatorSet {
             + kt(&self.domains)
             + kt(&self.ips)
             + kt(&self.urls)
+            + kt(&self.paths)
             + kt(&self.hashes)
             + kt(&self.emails)
             + self.cidr4.start.capacity() * 13
@@ -1274,6 +1315,7 @@ impl IndicatorSet {
             cidr4_intervals: self.cidr4.start.len(),
             cidr6_intervals: self.cidr6.start.len(),
             urls: self.urls.len(),
+            url_paths: self.paths.len(),
             hashes: self.hashes.len(),
             emails: self.emails.len(),
             patterns: self.patterns.len(),
@@ -1286,6 +1328,7 @@ impl IndicatorSet {
             Table::Domains => &self.domains,
             Table::Ips => &self.ips,
             Table::Urls => &self.urls,
+            Table::Paths => &self.paths,
             Table::Hashes => &self.hashes,
             Table::Emails => &self.emails,
         }
@@ -1334,7 +1377,8 @@ impl IndicatorSet {
                 ..
             } => HitType::Domain,
             HitRef::Key {
-                table: Table::Urls, ..
+                table: Table::Urls | Table::Paths,
+                ..
             } => HitType::Url,
             HitRef::Key {
                 table: Table::Emails,
@@ -1509,13 +1553,19 @@ impl IndicatorSet {
 
     #[inline]
     fn lookup_url(&self, value: &[u8], scratch: &mut Scratch, out: &mut Vec<Match>) {
-        if self.urls.len() == 0 {
+        if self.urls.len() == 0 && self.paths.len() == 0 {
             return;
         }
         let k = &mut scratch.key;
         let Some(before_query) = url_key(value, k) else {
             return;
         };
+        if self.paths.len() != 0 {
+            self.lookup_path(k, before_query, &mut scratch.dir, out);
+        }
+        if self.urls.len() == 0 {
+            return;
+        }
         if let Some(key) = self.urls.find(k) {
             self.push_key(Table::Urls, key, false, out);
             return;
@@ -1524,6 +1574,40 @@ impl IndicatorSet {
             if let Some(key) = self.urls.find(&k[..before_query]) {
                 self.push_key(Table::Urls, key, false, out);
             }
+        }
+    }
+
+    /// URL path indicators for an observed URL's key `k` (from [`url_key`]): the path with its query, without
+    /// it, then every directory that holds it (`/a/`, `/a/b/` for `/a/b`) and the path itself as a directory.
+    /// The keys tried are all different, so no indicator is reported twice.
+    fn lookup_path(&self, k: &[u8], before_query: usize, dir: &mut Vec<u8>, out: &mut Vec<Match>) {
+        let after_scheme = memchr::memmem::find(k, b"://").map_or(0, |i| i + 3);
+        let Some(start) = k
+            .get(after_scheme..before_query)
+            .and_then(|a| memchr::memchr(b'/', a))
+            .map(|i| after_scheme + i)
+        else {
+            return;
+        };
+        if before_query < k.len() {
+            if let Some(key) = self.paths.find(&k[start..]) {
+                self.push_key(Table::Paths, key, false, out);
+            }
+        }
+        let path = &k[start..before_query];
+        if let Some(key) = self.paths.find(path) {
+            self.push_key(Table::Paths, key, false, out);
+        }
+        for i in memchr::memchr_iter(b'/', path).skip(1) {
+            if let Some(key) = self.paths.find(&path[..=i]) {
+                self.push_key(Table::Paths, key, false, out);
+            }
+        }
+        dir.clear();
+        dir.extend_from_slice(path);
+        dir.push(b'/');
+        if let Some(key) = self.paths.find(dir) {
+            self.push_key(Table::Paths, key, false, out);
         }
     }
 
@@ -1575,6 +1659,7 @@ impl IndicatorSet {
             &self.domains,
             &self.ips,
             &self.urls,
+            &self.paths,
             &self.hashes,
             &self.emails,
         ] {
@@ -1714,6 +1799,97 @@ mod tests {
         assert!(hits(&s, Role::Ip, "9.255.255.255").is_empty());
         assert_eq!(hits(&s, Role::Ip, "2001:db8:1::5").len(), 1);
         assert!(hits(&s, Role::Ip, "2001:db9::1").is_empty());
+    }
+
+    #[test]
+    fn url_paths_match_on_any_host() {
+        let s = set(&[
+            IndicatorInput::new("f", obs(ObservableKind::UrlPath, "/x.apk")),
+            IndicatorInput::new("d", obs(ObservableKind::UrlPath, "/wp-includes/nOmd/")),
+            IndicatorInput::new("q", obs(ObservableKind::UrlPath, "/g.php?id=1")),
+            IndicatorInput::new("e", obs(ObservableKind::UrlPath, "/Aarogya%20Setu.apk")),
+            IndicatorInput::new(
+                "p",
+                IndicatorSource::Pattern(
+                    Observable::new(ObservableKind::UrlPath, "/in.php")
+                        .expect("valid")
+                        .to_pattern(),
+                ),
+            ),
+            IndicatorInput::new("u", obs(ObservableKind::Url, "http://evil.com/x.apk")),
+        ]);
+        assert!(!s.has_patterns(), "the path pattern goes to the table");
+        assert_eq!(s.stats().url_paths, 5);
+        let ids = |v: &str| {
+            let mut h: Vec<String> = hits(&s, Role::Url, v).into_iter().map(|x| x.0).collect();
+            h.sort();
+            h
+        };
+        assert_eq!(ids("http://a.example/x.apk"), ["f"]);
+        assert_eq!(ids("https://B.example:8443/x.apk/?v=2"), ["f"]);
+        assert_eq!(ids("http://evil.com/x.apk"), ["f", "u"]);
+        assert!(ids("http://a.example/x.apk2").is_empty());
+        assert!(
+            ids("http://a.example/dir/x.apk").is_empty(),
+            "a file path is whole"
+        );
+        assert!(
+            ids("http://a.example/X.apk").is_empty(),
+            "paths keep their case"
+        );
+        assert_eq!(ids("http://a.example/wp-includes/nOmd"), ["d"]);
+        assert_eq!(ids("http://a.example/wp-includes/nOmd/"), ["d"]);
+        assert_eq!(ids("http://a.example/wp-includes/nOmd/a/b.exe?x"), ["d"]);
+        assert!(ids("http://a.example/wp-includes/nOmdX/a").is_empty());
+        assert!(ids("http://a.example/wp-includes/").is_empty());
+        assert_eq!(ids("http://a.example/g.php?id=1"), ["q"]);
+        assert_eq!(ids("http://a.example/g.php/?id=1"), ["q"]);
+        assert!(ids("http://a.example/g.php?id=12").is_empty());
+        assert!(ids("http://a.example/g.php").is_empty());
+        assert_eq!(ids("http://a.example/Aarogya%20Setu.apk"), ["e"]);
+        assert_eq!(ids("http://a.example/in.php?a=b"), ["p"]);
+        assert_eq!(
+            hits(&s, Role::Url, "http://a.example/wp-includes/nOmd/z"),
+            [("d".to_string(), "/wp-includes/nOmd/".to_string())],
+            "the value reported is the path indicator's"
+        );
+        for bad in ["/", "", "x.apk"] {
+            assert!(path_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+
+        /// The path table answers as the STIX evaluator answers the pattern's regular expression, for URLs in
+        /// canonical form (the table also matches other escapings of the same path; the expression does not).
+        #[test]
+        fn path_table_agrees_with_the_pattern(
+            trail in proptest::sample::select(vec![
+                "/a", "/a/", "/a/b.php", "/a/b/", "/a.php?x=1", "/a/?x=1", "/a+b(1).txt", "/a/b/c",
+            ]),
+            host in proptest::sample::select(vec!["h.example", "H.example:8080", "1.2.3.4"]),
+            scheme in proptest::sample::select(vec!["http", "https", "ftp"]),
+            path in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", "b.php", "a.php", "c", "a+b(1).txt", ""]), 1..4),
+            slash in proptest::bool::ANY,
+            query in proptest::option::of(proptest::sample::select(vec!["x=1", "x=2", ""])),
+        ) {
+            let o = Observable::new(ObservableKind::UrlPath, trail).expect("valid");
+            let s = set(&[IndicatorInput::new("t", obs(ObservableKind::UrlPath, trail))]);
+            let mut url = format!("{scheme}://{host}/{}", path.join("/"));
+            if slash && !url.ends_with('/') {
+                url.push('/');
+            }
+            if let Some(q) = query {
+                url.push('?');
+                url.push_str(q);
+            }
+            let table = !hits(&s, Role::Url, &url).is_empty();
+            let p = crate::stix::CompiledPattern::compile(&o.to_pattern()).expect("compiles");
+            let ob = crate::stix::Observation::from_stix(&[serde_json::json!({"type": "url", "id": "url--1", "value": url})]);
+            proptest::prop_assert_eq!(table, p.matches(&ob), "{} on {}", trail, url);
+        }
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub const MAGIC: &[u8; 8] = b"VIGILSET";
 pub const END_MAGIC: &[u8; 8] = b"VGSETEND";
 /// The format version this build writes. Version 2 stores each key table's Bloom filter after its slots, so a
 /// load is a straight read; version 1 files (no filters) still load, with the filters rebuilt from the keys.
-pub const VERSION: u32 = 2;
+/// Version 3 adds the URL path table after the patterns; older files load with it empty (they could not hold
+/// path indicators: those were general patterns then).
+pub const VERSION: u32 = 3;
 /// The oldest format version this build reads.
 pub const MIN_VERSION: u32 = 1;
 
@@ -166,8 +168,20 @@ fn sections(s: &IndicatorSet, version: u32) -> Vec<(&'static [u8; 4], Vec<u8>)> 
     v.push((b"PTIN", u32s(&s.pattern_ind)));
     v.push((b"PTAR", s.pattern_text.arena.clone()));
     v.push((b"PTOF", u32s(&s.pattern_text.offs)));
+    if version >= 3 {
+        let t = &s.paths;
+        v.push((PATH_TAGS[0], t.arena.clone()));
+        v.push((PATH_TAGS[1], u32s(&t.offs)));
+        v.push((PATH_TAGS[2], u32s(&t.post)));
+        v.push((PATH_TAGS[3], u32s(&t.multi)));
+        v.push((PATH_TAGS[4], u32s(&t.slots)));
+        v.push((PATH_TAGS[5], u64s(&t.filter)));
+    }
     v
 }
+
+/// Section tags of the URL path table (version 3).
+const PATH_TAGS: [&[u8; 4]; 6] = [b"PAAR", b"PAOF", b"PAPO", b"PAMU", b"PASL", b"PABF"];
 
 /// Section tags of the five key tables: arena, offsets, postings, multi-postings, slots, Bloom filter.
 const TABLE_TAGS: [[&[u8; 4]; 6]; 5] = [
@@ -446,6 +460,14 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         arena: r.section(b"PTAR")?,
         offs: r.u32s(b"PTOF")?,
     };
+    s.paths = if version >= 3 {
+        r.table(PATH_TAGS, version)?
+    } else {
+        KeyTable::build(Vec::new()).map_err(|reason| SnapshotError::Corrupt {
+            path: name.into(),
+            reason,
+        })?
+    };
     let want = r.crc.clone().finalize();
     let mut tail = [0u8; 12];
     if r.left < 12 {
@@ -511,6 +533,7 @@ mod tests {
             (ObservableKind::Url, "http://evil.com/x"),
             (ObservableKind::Sha256, &"ab".repeat(32)),
             (ObservableKind::Email, "a@evil.com"),
+            (ObservableKind::UrlPath, "/x.apk"),
         ];
         for (i, (k, v)) in vals.iter().enumerate() {
             let mut inp = IndicatorInput::new(
@@ -543,10 +566,19 @@ mod tests {
         let l = read_from(&b[..], b.len() as u64, "mem").expect("loads");
         assert_eq!(bytes(&l), b);
         assert_eq!(l.meta(0), s.meta(0));
-        assert_eq!(l.id(7), "odd-id");
+        assert_eq!(l.id(8), "odd-id");
         let mut out = Vec::new();
         l.lookup(Role::Ip, b"10.2.3.4", &mut Scratch::default(), &mut out);
         assert_eq!(out.len(), 1);
+        out.clear();
+        l.lookup(
+            Role::Url,
+            b"http://a.example/x.apk?v=1",
+            &mut Scratch::default(),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(l.id(out[0].indicator), s.id(7));
         assert!(l.has_patterns());
     }
 
@@ -555,7 +587,8 @@ mod tests {
         let s = sample();
         let mut v1 = Vec::new();
         write_version(&s, &mut v1, 1).expect("writes");
-        let v2 = bytes(&s);
+        let mut v2 = Vec::new();
+        write_version(&s, &mut v2, 2).expect("writes");
         assert!(v2.len() > v1.len());
         let a = read_from(&v1[..], v1.len() as u64, "v1").expect("v1 loads");
         let b = read_from(&v2[..], v2.len() as u64, "v2").expect("v2 loads");
@@ -570,8 +603,17 @@ mod tests {
             assert_eq!(x.filter, z.filter);
             assert_eq!(y.filter, z.filter);
         }
-        // A version 1 file re-saved is the version 2 file.
-        assert_eq!(bytes(&a), v2);
+        // Versions 1 and 2 have no path table: their sets load with an empty one.
+        assert_eq!(a.paths.len(), 0);
+        assert_eq!(b.paths.len(), 0);
+        assert_eq!(s.paths.len(), 1);
+        // A version 1 file re-saved as version 2 is the version 2 file.
+        let mut again = Vec::new();
+        write_version(&a, &mut again, 2).expect("writes");
+        assert_eq!(again, v2);
+        let v3 = bytes(&s);
+        let c = read_from(&v3[..], v3.len() as u64, "v3").expect("v3 loads");
+        assert_eq!(c.paths, s.paths);
     }
 
     #[test]
@@ -608,7 +650,7 @@ mod tests {
                 "flip at {i}"
             );
         }
-        for bad in [0u8, 3, 9] {
+        for bad in [0u8, 4, 9] {
             let mut v = b.clone();
             v[8] = bad;
             assert!(

@@ -25,6 +25,9 @@ pub enum ObservableKind {
     Sha256,
     Sha512,
     Asn,
+    /// The path (and optionally query) of a URL on any host, as maltrail's `/x.apk` trails: a request for that
+    /// path on any server matches. A path ending in `/` is a directory: everything below it matches too.
+    UrlPath,
 }
 
 impl ObservableKind {
@@ -41,6 +44,7 @@ impl ObservableKind {
             ObservableKind::Sha256 => "sha256",
             ObservableKind::Sha512 => "sha512",
             ObservableKind::Asn => "asn",
+            ObservableKind::UrlPath => "url-path",
         }
     }
 
@@ -56,6 +60,7 @@ impl ObservableKind {
             "sha256" | "sha-256" => ObservableKind::Sha256,
             "sha512" | "sha-512" => ObservableKind::Sha512,
             "asn" | "as" | "autonomous-system" => ObservableKind::Asn,
+            "url-path" | "uri-path" | "path" => ObservableKind::UrlPath,
             _ => return None,
         })
     }
@@ -66,7 +71,7 @@ impl ObservableKind {
             ObservableKind::Domain => "domain-name",
             ObservableKind::Ipv4 => "ipv4-addr",
             ObservableKind::Ipv6 => "ipv6-addr",
-            ObservableKind::Url => "url",
+            ObservableKind::Url | ObservableKind::UrlPath => "url",
             ObservableKind::Email => "email-addr",
             ObservableKind::Md5
             | ObservableKind::Sha1
@@ -289,6 +294,139 @@ pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
     Ok(u.to_string())
 }
 
+/// Longest URL path indicator accepted.
+const MAX_URL_PATH: usize = 2048;
+
+/// Normalises a URL path (`/dir/file.php?q=1`) as [`normalize_url`] normalises the path and query of a URL:
+/// dot segments resolved and characters outside RFC 3986 percent-encoded (so the value is ASCII). A trailing `/`
+/// is kept: it makes the path a directory. The root alone, a fragment and a query-only value are refused (they
+/// would match every request, or none).
+pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
+    let s = refang(raw);
+    let s = s.trim();
+    let bad = |r: &str| ModelError::BadObservable {
+        kind: "url-path",
+        value: clip(raw),
+        reason: r.to_string(),
+    };
+    if !s.starts_with('/') || s.starts_with("//") {
+        return Err(bad("a URL path starts with a single /"));
+    }
+    if s.len() > MAX_URL_PATH {
+        return Err(bad(&format!("longer than {MAX_URL_PATH} bytes")));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains whitespace"));
+    }
+    if s.contains('#') {
+        return Err(bad("a fragment is never sent to a server"));
+    }
+    let u = url::Url::parse(&format!("http://h{s}")).map_err(|e| bad(&e.to_string()))?;
+    let mut out = u.path().to_string();
+    if let Some(q) = u.query().filter(|q| !q.is_empty()) {
+        // With a query the path is a file: `/a/?q` and `/a?q` are one indicator, as the hunt matches them.
+        if out.len() > 1 && out.ends_with('/') {
+            out.pop();
+        }
+        out.push('?');
+        out.push_str(q);
+    }
+    if out.trim_start_matches('/').is_empty() || out.starts_with("/?") {
+        return Err(bad("the root path would match every request"));
+    }
+    Ok(out)
+}
+
+/// Start of a URL-path indicator's regular expression: any scheme, then any authority.
+const PATH_RE_HEAD: &str = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+";
+/// End after a file path: an optional trailing `/`, then any query, or nothing.
+const PATH_RE_FILE: &str = "/?(?:[?#].*)?$";
+/// End after a directory: the directory itself or anything below it.
+const PATH_RE_DIR: &str = "(?:[/?#].*)?$";
+/// Between a path and the query it requires.
+const PATH_RE_QUERY: &str = "/?\\?";
+/// End after a required query.
+const PATH_RE_QUERY_END: &str = "(?:#.*)?$";
+/// Characters with a meaning in a regular expression (in both Rust's `regex` and Python's `re`, which the OASIS
+/// matcher uses); the escapes a URL-path pattern may hold.
+const RE_META: &[char] = &[
+    '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
+];
+
+fn re_escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        if RE_META.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+/// The regular expression (unquoted) a URL-path indicator matches `url:value` with. Its meaning is what the hunt's
+/// path table does: a file path matches that path on any host, with or without a trailing `/`, with any query;
+/// a directory (ending in `/`) matches itself and every path below it; a path with a query matches that query
+/// only.
+pub fn url_path_regex(path: &str) -> String {
+    let mut re = String::from(PATH_RE_HEAD);
+    match path.split_once('?') {
+        Some((p, q)) => {
+            re_escape(p.strip_suffix('/').unwrap_or(p), &mut re);
+            re.push_str(PATH_RE_QUERY);
+            re_escape(q, &mut re);
+            re.push_str(PATH_RE_QUERY_END);
+        }
+        None => match path.strip_suffix('/') {
+            Some(dir) => {
+                re_escape(dir, &mut re);
+                re.push_str(PATH_RE_DIR);
+            }
+            None => {
+                re_escape(path, &mut re);
+                re.push_str(PATH_RE_FILE);
+            }
+        },
+    }
+    re
+}
+
+/// Undoes [`re_escape`]; None when the text holds an unescaped meta-character (it is not a literal).
+fn re_unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            let n = it.next()?;
+            if !RE_META.contains(&n) {
+                return None;
+            }
+            out.push(n);
+        } else if RE_META.contains(&c) {
+            return None;
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// The URL path a regular expression written by [`url_path_regex`] stands for; None for any other expression.
+/// The path is checked to give back the same expression, so only Vigil's own form is recognised.
+pub fn url_path_from_regex(re: &str) -> Option<String> {
+    let body = re.strip_prefix(PATH_RE_HEAD)?;
+    let path = if let Some(mid) = body.strip_suffix(PATH_RE_QUERY_END) {
+        let (p, q) = mid.split_once(PATH_RE_QUERY)?;
+        format!("{}?{}", re_unescape(p)?, re_unescape(q)?)
+    } else if let Some(mid) = body.strip_suffix(PATH_RE_FILE) {
+        re_unescape(mid)?
+    } else if let Some(mid) = body.strip_suffix(PATH_RE_DIR) {
+        format!("{}/", re_unescape(mid)?)
+    } else {
+        return None;
+    };
+    let path = normalize_url_path(&path).ok()?;
+    (url_path_regex(&path) == re).then_some(path)
+}
+
 /// Normalises an e-mail address: the domain part as a domain, the local part kept as written.
 pub fn normalize_email(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
@@ -344,6 +482,7 @@ impl Observable {
             ObservableKind::Ipv6 => normalize_ipv6(raw)?,
             ObservableKind::Url => normalize_url(raw)?,
             ObservableKind::Email => normalize_email(raw)?,
+            ObservableKind::UrlPath => normalize_url_path(raw)?,
             ObservableKind::Md5
             | ObservableKind::Sha1
             | ObservableKind::Sha256
@@ -386,6 +525,9 @@ impl Observable {
                 return Observable::new(k, s).ok();
             }
         }
+        if s.starts_with('/') && !s.starts_with("//") {
+            return Observable::new(ObservableKind::UrlPath, s).ok();
+        }
         if s.contains("://") || (s.contains('/') && !looks_like_cidr(s)) {
             return Observable::new(ObservableKind::Url, s).ok();
         }
@@ -424,6 +566,12 @@ impl Observable {
         if self.kind == ObservableKind::Asn {
             return format!("[autonomous-system:number = {}]", self.value);
         }
+        if self.kind == ObservableKind::UrlPath {
+            return format!(
+                "[url:value MATCHES '{}']",
+                escape_pattern_string(&url_path_regex(&self.value))
+            );
+        }
         format!(
             "[{} = '{}']",
             self.kind.pattern_path(),
@@ -450,6 +598,11 @@ impl Observable {
             (None, ObservableKind::Asn) => {
                 let n: u64 = self.value.parse().unwrap_or(0);
                 m.insert("number".into(), json!(n));
+            }
+            // STIX has no object for a path alone: the `url` object holds it as a relative reference, which is
+            // what it is.
+            (None, ObservableKind::UrlPath) => {
+                m.insert("value".into(), json!(self.value));
             }
             _ => {
                 m.insert("value".into(), json!(self.value));
@@ -571,6 +724,76 @@ mod tests {
                 let again = Observable::new(o.kind, &o.value).expect("normalised value re-parses");
                 proptest::prop_assert_eq!(again.value, o.value);
             }
+        }
+
+        #[test]
+        fn url_path_patterns_round_trip(s in "/[a-zA-Z0-9._~%!$&'()*+,;=:@/?\\[\\]{}|^-]{0,40}") {
+            if let Ok(o) = Observable::new(ObservableKind::UrlPath, &s) {
+                let re = url_path_regex(&o.value);
+                proptest::prop_assert_eq!(url_path_from_regex(&re), Some(o.value.clone()));
+                let p = crate::pattern::Pattern::parse(&o.to_pattern()).expect("pattern parses");
+                proptest::prop_assert_eq!(p.url_paths(), Some(vec![o.value.clone()]));
+                let again = Observable::new(ObservableKind::UrlPath, &o.value).expect("re-parses");
+                proptest::prop_assert_eq!(again.value, o.value);
+            }
+        }
+    }
+
+    #[test]
+    fn url_paths_are_detected_normalised_and_patterned() {
+        assert_eq!(
+            det("/x.apk"),
+            Some((ObservableKind::UrlPath, "/x.apk".into()))
+        );
+        assert_eq!(
+            det("/wp-includes/nOmdPyUpDB/"),
+            Some((ObservableKind::UrlPath, "/wp-includes/nOmdPyUpDB/".into()))
+        );
+        assert_eq!(
+            det("/a b.apk"),
+            None,
+            "whitespace inside a value is not one path"
+        );
+        assert_eq!(
+            det("/Aarogya%20Setu.apk"),
+            Some((ObservableKind::UrlPath, "/Aarogya%20Setu.apk".into()))
+        );
+        assert_eq!(
+            det("/a/../gate.php?id=1"),
+            Some((ObservableKind::UrlPath, "/gate.php?id=1".into()))
+        );
+        assert_eq!(
+            det("/dir/?id=1"),
+            Some((ObservableKind::UrlPath, "/dir?id=1".into()))
+        );
+        assert_eq!(
+            det("/laka16?"),
+            Some((ObservableKind::UrlPath, "/laka16".into()))
+        );
+        for root in ["/", "//", "/?a=1", "/x#frag"] {
+            assert_eq!(det(root), None, "{root}");
+        }
+        let o = Observable::new(ObservableKind::UrlPath, "/in.php").unwrap();
+        assert_eq!(
+            o.to_pattern(),
+            r"[url:value MATCHES '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+/in\\.php/?(?:[?#].*)?$']"
+        );
+        assert_eq!(
+            url_path_regex("/d/"),
+            "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+/d(?:[/?#].*)?$"
+        );
+        assert_eq!(
+            url_path_regex("/g.php?a=(1)"),
+            r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+/g\.php/?\?a=\(1\)(?:#.*)?$"
+        );
+        // Other expressions are not taken for a path, even close ones.
+        for re in [
+            "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+/in.php/?(?:[?#].*)?$",
+            "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+/in\\.php.*/?(?:[?#].*)?$",
+            "^https?://[^/?#]+/in\\.php/?(?:[?#].*)?$",
+            "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+/in\\.php",
+        ] {
+            assert_eq!(url_path_from_regex(re), None, "{re}");
         }
     }
 }

@@ -730,6 +730,39 @@ impl Pattern {
             None
         }
     }
+
+    /// The URL paths of a URL-path indicator's pattern (`[url:value MATCHES '<the path's expression>']`, see
+    /// [`crate::observable::url_path_regex`]), or of an `OR` of them; None for any other pattern.
+    pub fn url_paths(&self) -> Option<Vec<String>> {
+        let ObsExpr::Simple(c) = &self.root else {
+            return None;
+        };
+        fn walk(c: &CompExpr, out: &mut Vec<String>) -> bool {
+            match c {
+                CompExpr::Or(v) => v.iter().all(|x| walk(x, out)),
+                CompExpr::Test(t)
+                    if !t.negated
+                        && t.op == Op::Matches
+                        && t.path.object_type == "url"
+                        && t.path.steps == [PathStep::Prop("value".into())] =>
+                {
+                    match &t.value {
+                        Literal::Str(re) => match crate::observable::url_path_from_regex(re) {
+                            Some(p) => {
+                                out.push(p);
+                                true
+                            }
+                            None => false,
+                        },
+                        _ => false,
+                    }
+                }
+                _ => false,
+            }
+        }
+        let mut out = Vec::new();
+        (walk(c, &mut out) && !out.is_empty()).then_some(out)
+    }
 }
 
 #[cfg(test)]

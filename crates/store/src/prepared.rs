@@ -160,12 +160,12 @@ pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
         }
     }
     if obj.type_() == "indicator" && obj.str("pattern_type") == Some("stix") {
-        if let Some(eqs) = obj
-            .str("pattern")
-            .and_then(|p| Pattern::parse(p).ok())
-            .and_then(|p| p.simple_equalities())
-        {
-            for (_, v) in eqs.into_iter().take(64) {
+        if let Some(p) = obj.str("pattern").and_then(|p| Pattern::parse(p).ok()) {
+            let values = p
+                .simple_equalities()
+                .map(|eqs| eqs.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+                .or_else(|| p.url_paths());
+            for v in values.into_iter().flatten().take(64) {
                 out.push((v.to_lowercase(), KEY_VALUE));
             }
         }

@@ -195,7 +195,8 @@ pub fn hit_type(kind: ObservableKind, value: &str) -> Option<HitType> {
         ObservableKind::Ipv4 | ObservableKind::Ipv6 if value.contains('/') => HitType::Cidr,
         ObservableKind::Ipv4 => HitType::Ipv4,
         ObservableKind::Ipv6 => HitType::Ipv6,
-        ObservableKind::Url => HitType::Url,
+        // A path on any host is reported as a URL (the contract's types); its value starts with `/`.
+        ObservableKind::Url | ObservableKind::UrlPath => HitType::Url,
         ObservableKind::Email => HitType::Email,
         ObservableKind::Md5 => HitType::Md5,
         ObservableKind::Sha1 => HitType::Sha1,
@@ -350,7 +351,9 @@ pub fn select_in(
             return Ok(());
         }
         let mut values = Vec::new();
-        if let Some(eqs) = parsed.simple_equalities() {
+        if let Some(paths) = parsed.url_paths() {
+            values.extend(paths.into_iter().map(|p| (ObservableKind::UrlPath, p)));
+        } else if let Some(eqs) = parsed.simple_equalities() {
             for (path, v) in eqs {
                 match path_kind(&path).and_then(|k| Observable::new(k, &v).ok()) {
                     Some(o) => values.push((o.kind, o.value)),

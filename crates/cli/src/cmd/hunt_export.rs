@@ -84,6 +84,86 @@ struct Entry<'a> {
     item: &'a IntelItem,
 }
 
+impl Entry<'_> {
+    /// A URL path on any host (maltrail's `/x.apk` trails): typed `url` like URLs, told apart by the value,
+    /// since a URL indicator's value always starts with its scheme.
+    fn is_path(&self) -> bool {
+        self.kind == HitType::Url && self.value.starts_with('/')
+    }
+}
+
+/// Decodes `%XX` escapes (a sensor's normalised URI buffer holds the decoded bytes); other bytes as they are.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Bytes as Suricata rule content (printable ASCII as is, the rest and the rule's own syntax as `|XX|`).
+fn suricata_content_bytes(b: &[u8]) -> String {
+    let mut out = String::new();
+    for &c in b {
+        if (0x20..0x7f).contains(&c) && !b"\";\\|".contains(&c) {
+            out.push(c as char);
+        } else {
+            let _ = write!(out, "|{c:02X}|");
+        }
+    }
+    out
+}
+
+/// Bytes as a literal inside a Suricata `pcre:"/.../"` option: letters and digits as they are, every other
+/// byte as `\xHH`, so neither the expression nor the rule's quoting can be broken.
+fn pcre_literal(b: &[u8]) -> String {
+    let mut out = String::new();
+    for &c in b {
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            out.push(c as char);
+        } else {
+            let _ = write!(out, "\\x{c:02x}");
+        }
+    }
+    out
+}
+
+/// The Suricata rule body (`http.uri` options) for a URL path on any host, with the meaning of the hunt's path
+/// table: a file path with or without a trailing `/` and any query; a directory and everything below it; a path
+/// with a query, that query only.
+fn suricata_path_options(path: &str) -> String {
+    let (p, q) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let dir = q.is_none() && p.ends_with('/');
+    let stem = percent_decode(p.strip_suffix('/').unwrap_or(p));
+    let tail = match q {
+        Some(q) => format!("\\x2f?\\x3f{}$", pcre_literal(&percent_decode(q))),
+        None if dir => "(?:[\\x2f\\x3f]|$)".to_string(),
+        None => "\\x2f?(?:\\x3f|$)".to_string(),
+    };
+    format!(
+        "http.uri; content:\"{}\"; startswith; pcre:\"/^{}{tail}/\";",
+        suricata_content_bytes(&stem),
+        pcre_literal(&stem)
+    )
+}
+
 fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, u64) {
     let mut seen: BTreeSet<(HitType, &str)> = BTreeSet::new();
     let mut out = Vec::new();
@@ -148,7 +228,7 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             write_dir(dir, &files)?
         }
         Kind::Zeek => {
-            write_file(&a.out, zeek(&ents).as_bytes())?;
+            write_file(&a.out, zeek(&ents, &mut notes).as_bytes())?;
             vec![a.out.clone()]
         }
         Kind::Rpz => {
@@ -241,7 +321,7 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
         "zeek" => (
             "text/plain; charset=utf-8",
             "vigil.intel",
-            zeek(&ents).into_bytes(),
+            zeek(&ents, &mut notes).into_bytes(),
         ),
         "rpz" => (
             "text/dns",
@@ -407,6 +487,18 @@ fn suricata(
                 );
                 continue;
             }
+            HitType::Url if e.is_path() => {
+                let _ = writeln!(
+                    url_rules,
+                    "alert http any any -> any any (msg:\"Vigil URL path indicator{}\"; flow:established,to_server; {} classtype:trojan-activity; metadata:vigil_indicator {}; sid:{}; rev:1;)",
+                    malware_suffix(e.item),
+                    suricata_path_options(e.value),
+                    e.item.id,
+                    sid + 1000 + url_rule_count,
+                );
+                url_rule_count += 1;
+                continue;
+            }
             HitType::Url => {
                 let Some(rest) = e.value.strip_prefix("http://") else {
                     https_urls += 1;
@@ -519,10 +611,15 @@ fn malware_suffix(it: &IntelItem) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Zeek
 
-fn zeek(ents: &[Entry<'_>]) -> String {
+fn zeek(ents: &[Entry<'_>], notes: &mut Vec<String>) -> String {
     let mut out =
         String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
+    let mut paths = 0u64;
     for e in ents {
+        if e.is_path() {
+            paths += 1;
+            continue;
+        }
         let (ty, value) = match e.kind {
             HitType::Domain => ("Intel::DOMAIN", e.value),
             HitType::Ipv4 | HitType::Ipv6 => ("Intel::ADDR", e.value),
@@ -545,6 +642,11 @@ fn zeek(ents: &[Entry<'_>]) -> String {
             "{value}\t{ty}\tvigil\t{}\t-",
             one_line(&context(e.item))
         );
+    }
+    if paths > 0 {
+        notes.push(format!(
+            "{paths} URL path(s) on any host left out (Zeek's Intel::URL matches one host's URL; export suricata matches paths)"
+        ));
     }
     out
 }
@@ -678,6 +780,7 @@ fn blocklist(ents: &[Entry<'_>]) -> Files {
             HitType::Ipv4 => "ipv4.txt",
             HitType::Ipv6 => "ipv6.txt",
             HitType::Cidr => "cidr.txt",
+            HitType::Url if e.is_path() => "url-paths.txt",
             HitType::Url => "urls.txt",
             HitType::Md5 => "md5.txt",
             HitType::Sha1 => "sha1.txt",
@@ -740,8 +843,12 @@ fn misp_tlp(t: Tlp) -> &'static str {
     }
 }
 
-fn misp_type(k: HitType) -> (&'static str, &'static str) {
-    match k {
+fn misp_type(e: &Entry<'_>) -> (&'static str, &'static str) {
+    if e.is_path() {
+        // MISP's type for a URI without a host.
+        return ("uri", "Network activity");
+    }
+    match e.kind {
         HitType::Domain => ("domain", "Network activity"),
         HitType::Ipv4 | HitType::Ipv6 | HitType::Cidr => ("ip-dst", "Network activity"),
         HitType::Url => ("url", "Network activity"),
@@ -772,7 +879,7 @@ fn misp_event(
         .iter()
         .map(|e| {
             max_tlp = max_tlp.max(e.item.tlp);
-            let (ty, cat) = misp_type(e.kind);
+            let (ty, cat) = misp_type(e);
             json!({
                 "uuid": uuid::Uuid::new_v5(&VIGIL_NS, format!("{}|{}", e.item.id, e.value).as_bytes()).to_string(),
                 "type": ty, "category": cat, "value": e.value, "to_ids": true, "timestamp": ts,
