@@ -98,6 +98,28 @@ fn observations() -> Vec<Vec<Value>> {
             17,
             json!({"number": 64500, "name": "Example AS"}),
         )],
+        // URLs for the URL-path indicators' expressions (any host, file / directory / query forms).
+        vec![sco(
+            "url",
+            18,
+            json!({"value": "https://cdn.example:8443/wp-includes/nOmd/p.exe?x=1"}),
+        )],
+        vec![sco("url", 19, json!({"value": "http://a.example/x.apk/"}))],
+        vec![sco(
+            "url",
+            20,
+            json!({"value": "ftp://1.2.3.4/g.php?id=1#frag"}),
+        )],
+        vec![sco(
+            "url",
+            21,
+            json!({"value": "http://a.example/dir/x.apk"}),
+        )],
+        vec![sco(
+            "url",
+            22,
+            json!({"value": "http://a.example/a+b(1).txt?q=%27"}),
+        )],
     ]
 }
 
@@ -216,6 +238,21 @@ fn patterns() -> Vec<String> {
     p.push("[domain-name:value = 'evil.example.com' AND ipv4-addr:value = '198.51.100.7']".into());
     p.push("[x-unknown:value = 'x']".into());
     p.push("[domain-name:resolves_to_refs[*].value = '198.51.100.7']".into());
+    // URL-path indicators (maltrail's `/x.apk` trails) as Vigil writes them.
+    for path in [
+        "/x.apk",
+        "/wp-includes/nOmd/",
+        "/wp-includes/",
+        "/g.php?id=1",
+        "/g.php",
+        "/gate.php",
+        "/a+b(1).txt",
+        "/p.exe",
+    ] {
+        let o = vigil_model::Observable::new(vigil_model::ObservableKind::UrlPath, path)
+            .expect("valid path");
+        p.push(o.to_pattern());
+    }
     p
 }
 
