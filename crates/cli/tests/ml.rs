@@ -292,7 +292,7 @@ fn score_domains_keeps_input_order_on_any_number_of_threads() {
             continue;
         }
         let label: String = (0..6 + x % 10)
-            .map(|k| (b'a' + ((x >> (k * 5)) % 26) as u8) as char)
+            .map(|k| (b'a' + (x.wrapping_shr((k * 5) as u32) % 26) as u8) as char)
             .collect();
         let d = format!(
             "{label}{}.{}",
