@@ -1582,13 +1582,11 @@ impl IndicatorSet {
     /// The keys tried are all different, so no indicator is reported twice.
     fn lookup_path(&self, k: &[u8], before_query: usize, dir: &mut Vec<u8>, out: &mut Vec<Match>) {
         let after_scheme = memchr::memmem::find(k, b"://").map_or(0, |i| i + 3);
-        let Some(start) = k
+        // No `/` before the query: the path is the root, which `url_key` writes as nothing (`h/?q` -> `h?q`).
+        let start = k
             .get(after_scheme..before_query)
             .and_then(|a| memchr::memchr(b'/', a))
-            .map(|i| after_scheme + i)
-        else {
-            return;
-        };
+            .map_or(before_query, |i| after_scheme + i);
         if before_query < k.len() {
             if let Some(key) = self.paths.find(&k[start..]) {
                 self.push_key(Table::Paths, key, false, out);
@@ -1808,6 +1806,7 @@ mod tests {
             IndicatorInput::new("d", obs(ObservableKind::UrlPath, "/wp-includes/nOmd/")),
             IndicatorInput::new("q", obs(ObservableKind::UrlPath, "/g.php?id=1")),
             IndicatorInput::new("e", obs(ObservableKind::UrlPath, "/Aarogya%20Setu.apk")),
+            IndicatorInput::new("r", obs(ObservableKind::UrlPath, "/?neosp")),
             IndicatorInput::new(
                 "p",
                 IndicatorSource::Pattern(
@@ -1819,7 +1818,7 @@ mod tests {
             IndicatorInput::new("u", obs(ObservableKind::Url, "http://evil.com/x.apk")),
         ]);
         assert!(!s.has_patterns(), "the path pattern goes to the table");
-        assert_eq!(s.stats().url_paths, 5);
+        assert_eq!(s.stats().url_paths, 6);
         let ids = |v: &str| {
             let mut h: Vec<String> = hits(&s, Role::Url, v).into_iter().map(|x| x.0).collect();
             h.sort();
@@ -1848,6 +1847,10 @@ mod tests {
         assert!(ids("http://a.example/g.php").is_empty());
         assert_eq!(ids("http://a.example/Aarogya%20Setu.apk"), ["e"]);
         assert_eq!(ids("http://a.example/in.php?a=b"), ["p"]);
+        assert_eq!(ids("http://a.example/?neosp"), ["r"]);
+        assert_eq!(ids("http://a.example?neosp"), ["r"]);
+        assert!(ids("http://a.example/?neosp2").is_empty());
+        assert!(ids("http://a.example/x/?neosp").is_empty());
         assert_eq!(
             hits(&s, Role::Url, "http://a.example/wp-includes/nOmd/z"),
             [("d".to_string(), "/wp-includes/nOmd/".to_string())],
@@ -1866,7 +1869,7 @@ mod tests {
         #[test]
         fn path_table_agrees_with_the_pattern(
             trail in proptest::sample::select(vec![
-                "/a", "/a/", "/a/b.php", "/a/b/", "/a.php?x=1", "/a/?x=1", "/a+b(1).txt", "/a/b/c",
+                "/a", "/a/", "/a/b.php", "/a/b/", "/a.php?x=1", "/a/?x=1", "/a+b(1).txt", "/a/b/c", "/?x=1",
             ]),
             host in proptest::sample::select(vec!["h.example", "H.example:8080", "1.2.3.4"]),
             scheme in proptest::sample::select(vec!["http", "https", "ftp"]),

@@ -105,6 +105,7 @@ fn observations() -> Vec<Vec<Value>> {
             json!({"value": "https://cdn.example:8443/wp-includes/nOmd/p.exe?x=1"}),
         )],
         vec![sco("url", 19, json!({"value": "http://a.example/x.apk/"}))],
+        vec![sco("url", 23, json!({"value": "http://a.example/?x=1"}))],
         vec![sco(
             "url",
             20,
@@ -248,6 +249,7 @@ fn patterns() -> Vec<String> {
         "/gate.php",
         "/a+b(1).txt",
         "/p.exe",
+        "/?x=1",
     ] {
         let o = vigil_model::Observable::new(vigil_model::ObservableKind::UrlPath, path)
             .expect("valid path");

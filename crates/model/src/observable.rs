@@ -315,8 +315,14 @@ pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
     if s.len() > MAX_URL_PATH {
         return Err(bad(&format!("longer than {MAX_URL_PATH} bytes")));
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("contains whitespace"));
+    // A space inside a path is written as feeds write it (maltrail has `/x flow signed.apk`) and sent as `%20`;
+    // other white space and control characters are not a path.
+    if s.chars()
+        .any(|c| (c.is_whitespace() && c != ' ') || c.is_control())
+    {
+        return Err(bad(
+            "contains white space other than spaces, or control characters",
+        ));
     }
     if s.contains('#') {
         return Err(bad("a fragment is never sent to a server"));
@@ -331,7 +337,7 @@ pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
         out.push('?');
         out.push_str(q);
     }
-    if out.trim_start_matches('/').is_empty() || out.starts_with("/?") {
+    if out.trim_start_matches('/').is_empty() {
         return Err(bad("the root path would match every request"));
     }
     Ok(out)
@@ -415,7 +421,13 @@ pub fn url_path_from_regex(re: &str) -> Option<String> {
     let body = re.strip_prefix(PATH_RE_HEAD)?;
     let path = if let Some(mid) = body.strip_suffix(PATH_RE_QUERY_END) {
         let (p, q) = mid.split_once(PATH_RE_QUERY)?;
-        format!("{}?{}", re_unescape(p)?, re_unescape(q)?)
+        let p = re_unescape(p)?;
+        // The root's `/` is the optional one before the query (`/?q`).
+        format!(
+            "{}?{}",
+            if p.is_empty() { "/" } else { &p },
+            re_unescape(q)?
+        )
     } else if let Some(mid) = body.strip_suffix(PATH_RE_FILE) {
         re_unescape(mid)?
     } else if let Some(mid) = body.strip_suffix(PATH_RE_DIR) {
@@ -750,9 +762,15 @@ mod tests {
             Some((ObservableKind::UrlPath, "/wp-includes/nOmdPyUpDB/".into()))
         );
         assert_eq!(
-            det("/a b.apk"),
-            None,
-            "whitespace inside a value is not one path"
+            det("/a flow signed.apk"),
+            Some((ObservableKind::UrlPath, "/a%20flow%20signed.apk".into())),
+            "a space inside a path is sent as %20"
+        );
+        assert_eq!(det("/a\tb.apk"), None);
+        assert_eq!(
+            det("/?neosp_nontop"),
+            Some((ObservableKind::UrlPath, "/?neosp_nontop".into())),
+            "the root with a query is one request"
         );
         assert_eq!(
             det("/Aarogya%20Setu.apk"),
@@ -770,7 +788,7 @@ mod tests {
             det("/laka16?"),
             Some((ObservableKind::UrlPath, "/laka16".into()))
         );
-        for root in ["/", "//", "/?a=1", "/x#frag"] {
+        for root in ["/", "//", "/?", "/x#frag"] {
             assert_eq!(det(root), None, "{root}");
         }
         let o = Observable::new(ObservableKind::UrlPath, "/in.php").unwrap();
