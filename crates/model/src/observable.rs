@@ -282,6 +282,12 @@ pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
     if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("empty or contains whitespace"));
     }
+    // `/x.apk` is a path on any host, not `http://x.apk/` (which is what a URL parser makes of `http:///x.apk`).
+    if s.starts_with('/') && !s.starts_with("//") {
+        return Err(bad(
+            "a path without a host (a path on any host is a url-path)",
+        ));
+    }
     let with_scheme: Cow<str> = if s.contains("://") {
         Cow::Borrowed(s)
     } else {
@@ -787,6 +793,10 @@ mod tests {
         assert_eq!(
             det("/laka16?"),
             Some((ObservableKind::UrlPath, "/laka16".into()))
+        );
+        assert!(
+            normalize_url("/depost.apk").is_err(),
+            "a path is not the URL http://depost.apk/"
         );
         for root in ["/", "//", "/?", "/x#frag"] {
             assert_eq!(det(root), None, "{root}");
