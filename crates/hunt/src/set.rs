@@ -1348,6 +1348,10 @@ impl IndicatorSet {
                         _ => String::new(),
                     },
                     Table::Hashes => k.iter().map(|b| format!("{b:02x}")).collect(),
+                    // The root's key is its query alone (`url_key` drops the lone `/`); its value is `/?q`.
+                    Table::Paths if k.first() == Some(&b'?') => {
+                        format!("/{}", String::from_utf8_lossy(k))
+                    }
                     _ => String::from_utf8_lossy(k).into_owned(),
                 }
             }
@@ -1848,6 +1852,10 @@ mod tests {
         assert_eq!(ids("http://a.example/Aarogya%20Setu.apk"), ["e"]);
         assert_eq!(ids("http://a.example/in.php?a=b"), ["p"]);
         assert_eq!(ids("http://a.example/?neosp"), ["r"]);
+        assert_eq!(
+            hits(&s, Role::Url, "http://a.example/?neosp")[0].1,
+            "/?neosp"
+        );
         assert_eq!(ids("http://a.example?neosp"), ["r"]);
         assert!(ids("http://a.example/?neosp2").is_empty());
         assert!(ids("http://a.example/x/?neosp").is_empty());
