@@ -151,7 +151,11 @@ fn suricata_path_options(path: &str) -> String {
         None => (path, None),
     };
     let dir = q.is_none() && p.ends_with('/');
-    let stem = percent_decode(p.strip_suffix('/').unwrap_or(p));
+    let mut stem = percent_decode(p.strip_suffix('/').unwrap_or(p));
+    if stem.is_empty() {
+        // The root with a query (`/?q`): Suricata refuses empty content.
+        stem.push(b'/');
+    }
     let tail = match q {
         Some(q) => format!("\\x2f?\\x3f{}$", pcre_literal(&percent_decode(q))),
         None if dir => "(?:[\\x2f\\x3f]|$)".to_string(),
@@ -438,15 +442,7 @@ fn context(it: &IntelItem) -> String {
 
 /// Content for a Suricata `content:` keyword: printable ASCII as is, `"` `;` `\` `|` and anything else as hex.
 fn suricata_content(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if (0x20..0x7f).contains(&b) && !b"\";\\|".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "|{b:02X}|");
-        }
-    }
-    out
+    suricata_content_bytes(s.as_bytes())
 }
 
 /// The rules and their lists; `dir` is where the sensor will find the files (the IP reputation settings name it).
@@ -1070,6 +1066,22 @@ mod tests {
         assert!(!dns_name_ok("sp ace.com", 9));
         assert!(!dns_name_ok(&format!("{}.com", "a".repeat(64)), 9));
         assert!(!dns_name_ok(&"a.".repeat(130), 9));
+    }
+
+    #[test]
+    fn url_path_rules_follow_the_path_forms() {
+        assert_eq!(
+            suricata_path_options("/x.apk"),
+            r#"http.uri; content:"/x.apk"; startswith; pcre:"/^\x2fx\x2eapk\x2f?(?:\x3f|$)/";"#
+        );
+        assert_eq!(
+            suricata_path_options("/?q=1"),
+            r#"http.uri; content:"/"; startswith; pcre:"/^\x2f\x2f?\x3fq\x3d1$/";"#
+        );
+        assert_eq!(
+            suricata_path_options("/a%22b;c/"),
+            r#"http.uri; content:"/a|22|b|3B|c"; startswith; pcre:"/^\x2fa\x22b\x3bc(?:[\x2f\x3f]|$)/";"#
+        );
     }
 
     #[test]
