@@ -746,16 +746,12 @@ impl Pattern {
                         && t.path.object_type == "url"
                         && t.path.steps == [PathStep::Prop("value".into())] =>
                 {
-                    match &t.value {
-                        Literal::Str(re) => match crate::observable::url_path_from_regex(re) {
-                            Some(p) => {
-                                out.push(p);
-                                true
-                            }
-                            None => false,
-                        },
-                        _ => false,
-                    }
+                    let Literal::Str(re) = &t.value else {
+                        return false;
+                    };
+                    crate::observable::url_path_from_regex(re)
+                        .map(|p| out.push(p))
+                        .is_some()
                 }
                 _ => false,
             }
