@@ -295,8 +295,11 @@ enum Shape {
     DomainIp,
     FileHash(ObservableKind),
     X509(ObservableKind),
-    /// `uri` is often a bare path: only full URLs are kept.
+    /// `uri` is a full URL or, more often, a bare path (`/gate.php`): a path becomes a URL-path indicator that
+    /// matches on any host; other relative forms (`gate.php`) say too little and are not kept.
     Uri,
+    /// `url`: a URL, or a bare path that an analyst typed into the wrong type.
+    Url,
     /// A reference, not an indicator: kept as an external reference of the report.
     Link,
 }
@@ -309,7 +312,7 @@ fn shape_of(ty: &str) -> Option<(Shape, bool)> {
         "ip-src" | "ip-dst" => (Shape::Ip, true),
         "ip-src|port" | "ip-dst|port" => (Shape::IpPort, true),
         "domain|ip" => (Shape::DomainIp, true),
-        "url" => (Shape::Single(K::Url), true),
+        "url" => (Shape::Url, true),
         "uri" => (Shape::Uri, true),
         "link" => (Shape::Link, false),
         "email" | "email-src" | "email-dst" => (Shape::Single(K::Email), true),
@@ -465,6 +468,10 @@ fn facts(shape: Shape, value: &str, sample: bool) -> Result<Vec<Fact>, String> {
                 note: None,
             }]
         }
+        Shape::Uri | Shape::Url if is_bare_path(value) => vec![path_fact(value)?],
+        Shape::Url => vec![Fact::plain(
+            Observable::new(ObservableKind::Url, value).map_err(|e| e.to_string())?,
+        )],
         Shape::Uri => match Observable::new(ObservableKind::Url, value) {
             Ok(o) if value.contains("://") => vec![Fact::plain(o)],
             _ => Vec::new(),
@@ -475,6 +482,24 @@ fn facts(shape: Shape, value: &str, sample: bool) -> Result<Vec<Fact>, String> {
 
 fn clip(s: &str) -> String {
     s.chars().take(80).collect()
+}
+
+/// A path alone (`/gate.php`), not a scheme-relative URL (`//host/x`).
+fn is_bare_path(value: &str) -> bool {
+    let v = value.trim();
+    v.starts_with('/') && !v.starts_with("//")
+}
+
+/// A URL-path fact. It has no SCO: STIX's `url` object holds a whole URL, and a path alone would not validate as
+/// one; the indicator's pattern (a `MATCHES` over `url:value` on any host) carries it.
+fn path_fact(value: &str) -> Result<Fact, String> {
+    let obs = Observable::new(ObservableKind::UrlPath, value.trim()).map_err(|e| e.to_string())?;
+    Ok(Fact {
+        obs,
+        sco: Map::new(),
+        pattern: None,
+        note: None,
+    })
 }
 
 fn to_ids(v: Option<&Value>, default: bool) -> bool {
@@ -1017,18 +1042,20 @@ impl<'c> EventReader<'c> {
         let original = a.get("uuid").and_then(Value::as_str).and_then(valid_uuid);
         let mut indicators = Vec::new();
         for f in facts {
-            let mut sco = f.sco.clone();
-            if !markings.is_empty() {
-                sco.insert("object_marking_refs".into(), json!(markings));
-            }
-            match StixObject::from_map(sco) {
-                Ok(o) => {
-                    self.emit_object(o, original.clone(), true, emit)?;
+            if !f.sco.is_empty() {
+                let mut sco = f.sco.clone();
+                if !markings.is_empty() {
+                    sco.insert("object_marking_refs".into(), json!(markings));
                 }
-                Err(e) => emit(Item::Reject {
-                    location: loc.to_string(),
-                    reason: format!("`{ty}` observable: {e}"),
-                })?,
+                match StixObject::from_map(sco) {
+                    Ok(o) => {
+                        self.emit_object(o, original.clone(), true, emit)?;
+                    }
+                    Err(e) => emit(Item::Reject {
+                        location: loc.to_string(),
+                        reason: format!("`{ty}` observable: {e}"),
+                    })?,
+                }
             }
             if !ids_flag {
                 continue;
@@ -1292,6 +1319,53 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// MISP's `uri` holds a path far more often than a URL; `url` sometimes does by mistake. Both become URL-path
+    /// indicators (no SCO: STIX has no object for a path alone), and a path that cannot be one is named.
+    #[test]
+    fn uri_paths_become_path_indicators() {
+        let ev = r#"{"Event":{"uuid":"6a4e4fdd-1eb4-4ff3-9e87-43fa950d210f","info":"gate","Tag":[{"name":"tlp:green"}],
+          "Attribute":[
+            {"type":"uri","value":"/wp-content/gate.php?id=7","to_ids":true},
+            {"type":"url","value":"/panel/","to_ids":true},
+            {"type":"uri","value":"https://evil.example/a","to_ids":true},
+            {"type":"uri","value":"gate.php","to_ids":true},
+            {"type":"uri","value":"/","to_ids":true},
+            {"type":"uri","value":"/context-only","to_ids":false}
+          ]}}"#;
+        let (items, res) = run(ev);
+        res.expect("parses");
+        let patterns: Vec<&str> = objects(&items, "indicator")
+            .iter()
+            .filter_map(|o| o.str("pattern"))
+            .collect();
+        assert_eq!(patterns.len(), 3, "{patterns:?}");
+        let path =
+            Observable::new(ObservableKind::UrlPath, "/wp-content/gate.php?id=7").expect("path");
+        let dir = Observable::new(ObservableKind::UrlPath, "/panel/").expect("dir");
+        assert!(
+            patterns.contains(&path.to_pattern().as_str()),
+            "{patterns:?}"
+        );
+        assert!(
+            patterns.contains(&dir.to_pattern().as_str()),
+            "{patterns:?}"
+        );
+        assert!(patterns.contains(&"[url:value = 'https://evil.example/a']"));
+        let urls: Vec<&str> = objects(&items, "url")
+            .iter()
+            .filter_map(|o| o.str("value"))
+            .collect();
+        assert_eq!(
+            urls,
+            ["https://evil.example/a"],
+            "only the whole URL has an SCO"
+        );
+        let rejected = rejects(&items);
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert!(rejected[0].0.ends_with("Attribute[4]"), "{rejected:?}");
+        assert!(rejected[0].1.contains("root"), "{rejected:?}");
     }
 
     const EVENT: &str = r#"{"Event":{"uuid":"5A4E4FDD-1EB4-4FF3-9E87-43FA950D210F","info":"Sofacy phishing","date":"2024-03-01","timestamp":"1709300000","publish_timestamp":"1709301000",
@@ -1829,9 +1903,27 @@ mod tests {
         for bad in ["1.2.3.4", "1.2.3.4|http", "1.2.3.999|80"] {
             assert!(facts(Shape::IpPort, bad, false).is_err(), "{bad}");
         }
-        assert!(facts(Shape::Uri, "/gate.php", false)
-            .expect("uri")
+        for shape in [Shape::Uri, Shape::Url] {
+            let path = facts(shape, " /gate.php?id=1 ", false).expect("a path");
+            assert_eq!(path.len(), 1);
+            assert_eq!(path[0].obs.kind, ObservableKind::UrlPath);
+            assert_eq!(path[0].obs.value, "/gate.php?id=1");
+            assert!(path[0].sco.is_empty(), "a path alone has no SCO");
+            let err = facts(shape, "/", false).err().expect("the root is refused");
+            assert!(err.contains("root"), "{err}");
+        }
+        assert!(facts(Shape::Uri, "gate.php", false)
+            .expect("relative")
             .is_empty());
+        let url = facts(Shape::Url, "http://evil.example/gate.php", false).expect("url");
+        assert_eq!(url[0].obs.kind, ObservableKind::Url);
+        assert!(!url[0].sco.is_empty());
+        assert_eq!(
+            facts(Shape::Uri, "//evil.example/a", false)
+                .expect("scheme-relative")
+                .len(),
+            0
+        );
         assert!(facts(Shape::FileHash(ObservableKind::Md5), "bar.exe", true)
             .expect("sample before upload")
             .is_empty());
