@@ -346,6 +346,13 @@ pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
     if out.trim_start_matches('/').is_empty() {
         return Err(bad("the root path would match every request"));
     }
+    // A backslash is read as `/` (as browsers read it) and `..` is resolved, so `/\\x` or `/..//x` can come out
+    // as `//x`: in a URL that starts an authority, not a path.
+    if out.starts_with("//") {
+        return Err(bad(
+            "a URL path starts with a single / (backslashes count as /, `..` is resolved)",
+        ));
+    }
     Ok(out)
 }
 
@@ -745,7 +752,7 @@ mod tests {
         }
 
         #[test]
-        fn url_path_patterns_round_trip(s in "/[a-zA-Z0-9._~%!$&'()*+,;=:@/?\\[\\]{}|^-]{0,40}") {
+        fn url_path_patterns_round_trip(s in "/[a-zA-Z0-9._~%!$&'()*+,;=:@/?\\[\\]{}|^\\\\-]{0,40}") {
             if let Ok(o) = Observable::new(ObservableKind::UrlPath, &s) {
                 let re = url_path_regex(&o.value);
                 proptest::prop_assert_eq!(url_path_from_regex(&re), Some(o.value.clone()));
@@ -798,9 +805,14 @@ mod tests {
             normalize_url("/depost.apk").is_err(),
             "a path is not the URL http://depost.apk/"
         );
-        for root in ["/", "//", "/?", "/x#frag"] {
+        for root in ["/", "//", "/?", "/x#frag", "/\\x", "/\\\\)", "/..//x"] {
             assert_eq!(det(root), None, "{root}");
         }
+        assert_eq!(
+            det("/a\\b.php"),
+            Some((ObservableKind::UrlPath, "/a/b.php".into())),
+            "a backslash is a / in an HTTP URL"
+        );
         let o = Observable::new(ObservableKind::UrlPath, "/in.php").unwrap();
         assert_eq!(
             o.to_pattern(),
