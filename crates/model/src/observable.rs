@@ -297,7 +297,24 @@ pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
     if u.host_str().is_none_or(|h| h.is_empty()) {
         return Err(bad("no host"));
     }
-    Ok(u.to_string())
+    let out = u.to_string();
+    if leaves_defang(&out) {
+        return Err(bad(DEFANG_LEFT));
+    }
+    Ok(out)
+}
+
+const DEFANG_LEFT: &str =
+    "resolving `.` segments leaves `[/]`, which reads as a defanged `/` next time";
+
+/// Whether a normalised value still holds a sequence that [`refang`] rewrites (`/[/./]` becomes `/[/]` once its
+/// `.` segment is resolved). Such a value would normalise to something else when read back (from an export, a
+/// peer or a stored pattern), so it is refused rather than stored with an identity that does not hold.
+fn leaves_defang(out: &str) -> bool {
+    match refang(out) {
+        Cow::Borrowed(_) => false,
+        Cow::Owned(again) => again != out,
+    }
 }
 
 /// Longest URL path indicator accepted.
@@ -352,6 +369,9 @@ pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
         return Err(bad(
             "a URL path starts with a single / (backslashes count as /, `..` is resolved)",
         ));
+    }
+    if leaves_defang(&out) {
+        return Err(bad(DEFANG_LEFT));
     }
     Ok(out)
 }
@@ -744,7 +764,7 @@ mod tests {
         }
 
         #[test]
-        fn normalisation_is_idempotent(s in "[a-zA-Z0-9.:/@\\-\\[\\]]{1,60}") {
+        fn normalisation_is_idempotent(s in "[a-zA-Z0-9.:/@()\\-\\[\\]]{1,60}") {
             if let Some(o) = Observable::detect(&s) {
                 let again = Observable::new(o.kind, &o.value).expect("normalised value re-parses");
                 proptest::prop_assert_eq!(again.value, o.value);
@@ -802,10 +822,20 @@ mod tests {
             Some((ObservableKind::UrlPath, "/laka16".into()))
         );
         assert!(
+            normalize_url("http://h.example/[/./]/x").is_err(),
+            "would read back as http://h.example///x"
+        );
+        assert_eq!(
+            normalize_url("http://h.example/a[1]/x").as_deref(),
+            Ok("http://h.example/a[1]/x")
+        );
+        assert!(
             normalize_url("/depost.apk").is_err(),
             "a path is not the URL http://depost.apk/"
         );
-        for root in ["/", "//", "/?", "/x#frag", "/\\x", "/\\\\)", "/..//x"] {
+        for root in [
+            "/", "//", "/?", "/x#frag", "/\\x", "/\\\\)", "/..//x", "/[/./]/.", "/a[/./]",
+        ] {
             assert_eq!(det(root), None, "{root}");
         }
         assert_eq!(
