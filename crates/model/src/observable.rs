@@ -356,6 +356,10 @@ pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
         // With a query the path is a file: `/a/?q` and `/a?q` are one indicator, as the hunt matches them.
         if out.len() > 1 && out.ends_with('/') {
             out.pop();
+            // `/a//?q`: the first pass would give `/a/?q` and the next `/a?q`; there is no one value to keep.
+            if out.len() > 1 && out.ends_with('/') {
+                return Err(bad("an empty path segment before the query (`//?`)"));
+            }
         }
         out.push('?');
         out.push_str(q);
@@ -835,6 +839,7 @@ mod tests {
         );
         for root in [
             "/", "//", "/?", "/x#frag", "/\\x", "/\\\\)", "/..//x", "/[/./]/.", "/a[/./]",
+            "/f://?q",
         ] {
             assert_eq!(det(root), None, "{root}");
         }
