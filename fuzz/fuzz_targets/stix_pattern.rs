@@ -1,6 +1,6 @@
-//! The STIX pattern grammar and observable detection/normalisation on arbitrary text. A detected value's pattern
-//! must parse back, and a URL path's pattern must give back that very path (the hunt tables and the exporters
-//! read paths out of stored patterns this way).
+//! The STIX pattern grammar and observable detection/normalisation on arbitrary text. A detected value must
+//! normalise to itself again and its pattern must parse back; a URL path's pattern must give back that very path
+//! (the hunt tables and the exporters read paths out of stored patterns this way).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_model::pattern::Pattern;
@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = p.url_paths();
     }
     if let Some(o) = Observable::detect(s) {
+        // A stored value is read back (from an export, a peer, a pattern) and must name the same indicator.
+        let again = Observable::new(o.kind, &o.value).expect("a normalised value re-parses");
+        assert_eq!(again.value, o.value, "normalising twice changes a {:?}", o.kind);
         let pattern = o.to_pattern();
         let _ = o.indicator_id();
         let parsed = Pattern::parse(&pattern).expect("a detected value's pattern parses");

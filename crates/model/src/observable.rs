@@ -272,6 +272,42 @@ pub fn normalize_ipv6(raw: &str) -> Result<String, ModelError> {
 /// Normalises a URL: refang, scheme and host lower-case, IDNA host, default port removed. A value without a
 /// scheme is taken as `http://`, as maltrail and most feeds mean it.
 pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
+    let out = normalize_url_once(raw)?;
+    reads_back(out, normalize_url_once, "url", raw)
+}
+
+/// A normalised value is read again wherever it goes (an export, a peer, a stored pattern): when normalising it
+/// once more gives anything else, it does not name one indicator, and it is refused. The URL parser has such
+/// corners (`file://h.example//f:/x` becomes `file://h.example/f:/x`, in which `f:` is a drive letter and the host is dropped).
+fn reads_back(
+    out: String,
+    once: fn(&str) -> Result<String, ModelError>,
+    kind: &'static str,
+    raw: &str,
+) -> Result<String, ModelError> {
+    match once(&out) {
+        Ok(again) if again == out => Ok(out),
+        Ok(again) => Err(ModelError::BadObservable {
+            kind,
+            value: clip(raw),
+            reason: format!(
+                "normalises to `{}`, which normalises to `{}` in turn",
+                clip(&out),
+                clip(&again)
+            ),
+        }),
+        Err(e) => Err(ModelError::BadObservable {
+            kind,
+            value: clip(raw),
+            reason: format!(
+                "normalises to `{}`, which does not read back ({e})",
+                clip(&out)
+            ),
+        }),
+    }
+}
+
+fn normalize_url_once(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
     let s = s.trim();
     let bad = |r: &str| ModelError::BadObservable {
@@ -325,6 +361,11 @@ const MAX_URL_PATH: usize = 2048;
 /// is kept: it makes the path a directory. The root alone, a fragment and a query-only value are refused (they
 /// would match every request, or none).
 pub fn normalize_url_path(raw: &str) -> Result<String, ModelError> {
+    let out = normalize_url_path_once(raw)?;
+    reads_back(out, normalize_url_path_once, "url-path", raw)
+}
+
+fn normalize_url_path_once(raw: &str) -> Result<String, ModelError> {
     let s = refang(raw);
     let s = s.trim();
     let bad = |r: &str| ModelError::BadObservable {
@@ -828,6 +869,13 @@ mod tests {
         assert!(
             normalize_url("http://h.example/[/./]/x").is_err(),
             "would read back as http://h.example///x"
+        );
+        let file = normalize_url("file://h.example//f:/x")
+            .expect_err("a drive letter takes the host away on reading back");
+        assert!(file.to_string().contains("does not read back"), "{file}");
+        assert_eq!(
+            normalize_url("file://share.example/x/y.lnk").as_deref(),
+            Ok("file://share.example/x/y.lnk")
         );
         assert_eq!(
             normalize_url("http://h.example/a[1]/x").as_deref(),
