@@ -277,8 +277,9 @@ pub fn normalize_url(raw: &str) -> Result<String, ModelError> {
 }
 
 /// A normalised value is read again wherever it goes (an export, a peer, a stored pattern): when normalising it
-/// once more gives anything else, it does not name one indicator, and it is refused. The URL parser has such
-/// corners (`file://h.example//f:/x` becomes `file://h.example/f:/x`, in which `f:` is a drive letter and the host is dropped).
+/// once more gives anything else, it does not name one indicator, and it is refused. Normalising has such corners:
+/// `file://h.example//f:/x` becomes `file://h.example/f:/x`, in which `f:` is a drive letter and the host is
+/// dropped; `/[/./]/x` becomes `/[/]/x`, which refanging then reads as `///x`.
 fn reads_back(
     out: String,
     once: fn(&str) -> Result<String, ModelError>,
@@ -333,24 +334,7 @@ fn normalize_url_once(raw: &str) -> Result<String, ModelError> {
     if u.host_str().is_none_or(|h| h.is_empty()) {
         return Err(bad("no host"));
     }
-    let out = u.to_string();
-    if leaves_defang(&out) {
-        return Err(bad(DEFANG_LEFT));
-    }
-    Ok(out)
-}
-
-const DEFANG_LEFT: &str =
-    "resolving `.` segments leaves `[/]`, which reads as a defanged `/` next time";
-
-/// Whether a normalised value still holds a sequence that [`refang`] rewrites (`/[/./]` becomes `/[/]` once its
-/// `.` segment is resolved). Such a value would normalise to something else when read back (from an export, a
-/// peer or a stored pattern), so it is refused rather than stored with an identity that does not hold.
-fn leaves_defang(out: &str) -> bool {
-    match refang(out) {
-        Cow::Borrowed(_) => false,
-        Cow::Owned(again) => again != out,
-    }
+    Ok(u.to_string())
 }
 
 /// Longest URL path indicator accepted.
@@ -414,9 +398,6 @@ fn normalize_url_path_once(raw: &str) -> Result<String, ModelError> {
         return Err(bad(
             "a URL path starts with a single / (backslashes count as /, `..` is resolved)",
         ));
-    }
-    if leaves_defang(&out) {
-        return Err(bad(DEFANG_LEFT));
     }
     Ok(out)
 }
