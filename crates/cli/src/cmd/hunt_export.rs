@@ -15,6 +15,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use clap::Args;
 use md5::Digest as _;
+use serde::Serialize;
 use serde_json::{json, Value};
 use vigil_hunt::HitType;
 use vigil_model::Tlp;
@@ -177,8 +178,21 @@ fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, u64) {
 
 /// Writes a file through a temporary name so that a reader never sees half of it.
 fn write_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
+    write_file_with(path, |w| w.write_all(text))
+}
+
+/// [`write_file`] for content written piece by piece (large exports are not held in memory whole).
+fn write_file_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    let f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    fill(&mut w)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    drop(w);
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -231,18 +245,21 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             vec![a.out.clone()]
         }
         Kind::Misp => {
+            let info = format!(
+                "Vigil indicators (tlp-max {}, min-score {})",
+                sel.tlp_max.map_or("none", |t| t.as_str()),
+                sel.min_score
+            );
             let ev = misp_event(
                 &ents,
                 &env.settings.operator,
-                &format!(
-                    "Vigil indicators (tlp-max {}, min-score {})",
-                    sel.tlp_max.map_or("none", |t| t.as_str()),
-                    sel.min_score
-                ),
+                &info,
                 uuid::Uuid::new_v4(),
                 now,
             );
-            write_file(&a.out, serde_json::to_string_pretty(&ev)?.as_bytes())?;
+            write_file_with(&a.out, |w| {
+                serde_json::to_writer_pretty(w, &ev).map_err(std::io::Error::from)
+            })?;
             vec![a.out.clone()]
         }
         Kind::MispFeed => {
@@ -356,14 +373,15 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
                 args.min_score,
                 args.exact_domains
             );
+            let info = format!(
+                "Vigil indicators for {who} (tlp-max {}, min-score {})",
+                args.tlp_max.as_deref().unwrap_or("none"),
+                args.min_score
+            );
             let ev = misp_event(
                 &ents,
                 &env.settings.operator,
-                &format!(
-                    "Vigil indicators for {who} (tlp-max {}, min-score {})",
-                    args.tlp_max.as_deref().unwrap_or("none"),
-                    args.min_score
-                ),
+                &info,
                 uuid::Uuid::new_v5(&VIGIL_NS, key.as_bytes()),
                 now,
             );
@@ -840,37 +858,121 @@ fn misp_type(e: &Entry<'_>) -> (&'static str, &'static str) {
 
 const VIGIL_NS: uuid::Uuid = uuid::Uuid::from_u128(0x5d0f_6c1e_8b7a_4b0e_9a41_7e2c_3f19_b8d4);
 
-fn org(operator: &str) -> Value {
-    json!({"name": operator, "uuid": uuid::Uuid::new_v5(&VIGIL_NS, format!("org:{operator}").as_bytes()).to_string()})
+fn org(operator: &str) -> MispOrg {
+    MispOrg {
+        name: operator.to_string(),
+        uuid: uuid::Uuid::new_v5(&VIGIL_NS, format!("org:{operator}").as_bytes()).to_string(),
+    }
 }
 
-fn misp_event(
-    ents: &[Entry<'_>],
+#[derive(Serialize, Clone)]
+struct MispOrg {
+    name: String,
+    uuid: String,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct MispTag {
+    name: &'static str,
+}
+
+/// A MISP event as written: typed and borrowed, with the attributes made one at a time while serialising, so a
+/// million-value export does not hold a JSON tree of every attribute (6 GB for 1.2 million values before).
+#[derive(Serialize)]
+struct MispEvent<'a> {
+    #[serde(rename = "Event")]
+    event: MispEventBody<'a>,
+}
+
+#[derive(Serialize)]
+struct MispEventBody<'a> {
+    uuid: String,
+    info: &'a str,
+    date: String,
+    timestamp: String,
+    threat_level_id: &'static str,
+    analysis: &'static str,
+    distribution: &'static str,
+    published: bool,
+    #[serde(rename = "Orgc")]
+    orgc: MispOrg,
+    #[serde(rename = "Tag")]
+    tag: [MispTag; 1],
+    #[serde(rename = "Attribute")]
+    attribute: MispAttributes<'a>,
+}
+
+struct MispAttributes<'a> {
+    ents: &'a [Entry<'a>],
+    timestamp: String,
+}
+
+#[derive(Serialize)]
+struct MispAttribute<'a> {
+    uuid: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    category: &'static str,
+    value: &'a str,
+    to_ids: bool,
+    timestamp: &'a str,
+    distribution: &'static str,
+    comment: String,
+    #[serde(rename = "Tag")]
+    tag: [MispTag; 1],
+}
+
+impl Serialize for MispAttributes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.ents.iter().map(|e| {
+            let (ty, category) = misp_type(e);
+            MispAttribute {
+                uuid: uuid::Uuid::new_v5(
+                    &VIGIL_NS,
+                    format!("{}|{}", e.item.id, e.value).as_bytes(),
+                )
+                .to_string(),
+                ty,
+                category,
+                value: e.value,
+                to_ids: true,
+                timestamp: &self.timestamp,
+                distribution: "5",
+                comment: context(e.item),
+                tag: [MispTag {
+                    name: misp_tlp(e.item.tlp),
+                }],
+            }
+        }))
+    }
+}
+
+fn misp_event<'a>(
+    ents: &'a [Entry<'a>],
     operator: &str,
-    info: &str,
+    info: &'a str,
     uuid: uuid::Uuid,
     now: chrono::DateTime<Utc>,
-) -> Value {
-    let ts = now.timestamp().to_string();
-    let mut max_tlp = Tlp::Clear;
-    let attrs: Vec<Value> = ents
-        .iter()
-        .map(|e| {
-            max_tlp = max_tlp.max(e.item.tlp);
-            let (ty, cat) = misp_type(e);
-            json!({
-                "uuid": uuid::Uuid::new_v5(&VIGIL_NS, format!("{}|{}", e.item.id, e.value).as_bytes()).to_string(),
-                "type": ty, "category": cat, "value": e.value, "to_ids": true, "timestamp": ts,
-                "distribution": "5", "comment": context(e.item),
-                "Tag": [{"name": misp_tlp(e.item.tlp)}],
-            })
-        })
-        .collect();
-    json!({"Event": {
-        "uuid": uuid.to_string(), "info": info, "date": now.format("%Y-%m-%d").to_string(), "timestamp": ts,
-        "threat_level_id": "2", "analysis": "2", "distribution": "0", "published": false,
-        "Orgc": org(operator), "Tag": [{"name": misp_tlp(max_tlp)}], "Attribute": attrs,
-    }})
+) -> MispEvent<'a> {
+    let timestamp = now.timestamp().to_string();
+    let max_tlp = ents.iter().map(|e| e.item.tlp).max().unwrap_or(Tlp::Clear);
+    MispEvent {
+        event: MispEventBody {
+            uuid: uuid.to_string(),
+            info,
+            date: now.format("%Y-%m-%d").to_string(),
+            timestamp: timestamp.clone(),
+            threat_level_id: "2",
+            analysis: "2",
+            distribution: "0",
+            published: false,
+            orgc: org(operator),
+            tag: [MispTag {
+                name: misp_tlp(max_tlp),
+            }],
+            attribute: MispAttributes { ents, timestamp },
+        },
+    }
 }
 
 fn misp_feed(
@@ -904,16 +1006,13 @@ fn misp_feed(
             .collect();
         let info = format!("Vigil: {fam} indicators (TLP:{})", tlp.label());
         let ev = misp_event(&owned, operator, &info, uuid, now);
-        files.push((
-            format!("{uuid}.json"),
-            serde_json::to_string(&ev)?.into_bytes(),
-        ));
-        let e = &ev["Event"];
+        files.push((format!("{uuid}.json"), serde_json::to_vec(&ev)?));
+        let e = &ev.event;
         manifest.insert(
             uuid.to_string(),
             json!({
-                "Orgc": e["Orgc"], "Tag": e["Tag"], "info": e["info"], "date": e["date"],
-                "analysis": e["analysis"], "threat_level_id": e["threat_level_id"], "timestamp": e["timestamp"],
+                "Orgc": e.orgc, "Tag": e.tag, "info": e.info, "date": e.date,
+                "analysis": e.analysis, "threat_level_id": e.threat_level_id, "timestamp": e.timestamp,
             }),
         );
         for x in &owned {
