@@ -260,6 +260,15 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             write_file_with(&a.out, |w| {
                 serde_json::to_writer_pretty(w, &ev).map_err(std::io::Error::from)
             })?;
+            let size = std::fs::metadata(&a.out).map_or(0, |m| m.len());
+            if size > vigil_formats::misp::MAX_DOCUMENT {
+                notes.push(format!(
+                    "the event is {} MiB, more than the {} MiB Vigil reads back as one MISP document: \
+                     `vigil export misp-feed` writes one event per family and TLP",
+                    size >> 20,
+                    vigil_formats::misp::MAX_DOCUMENT >> 20
+                ));
+            }
             vec![a.out.clone()]
         }
         Kind::MispFeed => {
