@@ -655,6 +655,8 @@ struct EventReader<'c> {
     refs: Vec<String>,
     /// Indicators with their markings, for event-level malware links.
     indicators: Vec<(String, Vec<String>)>,
+    /// The ids in `indicators`, so an event of many attributes is not searched once per attribute.
+    indicator_ids: HashSet<String>,
     links: HashSet<(String, String, String)>,
     external_refs: Vec<Value>,
     valid_from_default: Option<String>,
@@ -670,6 +672,7 @@ impl<'c> EventReader<'c> {
             emitted: HashSet::new(),
             refs: Vec::new(),
             indicators: Vec::new(),
+            indicator_ids: HashSet::new(),
             links: HashSet::new(),
             external_refs: Vec::new(),
             valid_from_default: None,
@@ -1107,7 +1110,7 @@ impl<'c> EventReader<'c> {
             match indicator_for(&f.obs, self.ctx, &extra) {
                 Ok(ind) => {
                     let id = self.emit_object(ind, original.clone(), true, emit)?;
-                    if !self.indicators.iter().any(|(i, _)| *i == id) {
+                    if self.indicator_ids.insert(id.clone()) {
                         self.indicators.push((id.clone(), markings.clone()));
                     }
                     indicators.push(id);
