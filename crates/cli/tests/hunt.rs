@@ -1548,6 +1548,18 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
         let o = v.run(&["ingest", data.join(d).to_str().expect("utf-8"), "--json"]);
         let e: Value = serde_json::from_slice(&o.stdout).expect("ingest --json");
         assert!(e["added"].as_u64().expect("added") > 0, "{d}: {e}");
+        if d == "eset-malware-ioc" {
+            // ESET's README.adoc pages are reports, not lists: refused with the way to read them.
+            let errors = e["errors"].as_array().expect("errors");
+            assert!(errors.iter().any(|x| {
+                x["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("spyloan/README.adoc"))
+                    && x["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("--format report"))
+            }));
+        }
     }
     v.ingest(
         &data.join("maltrail/lummac2.txt"),
@@ -1573,6 +1585,17 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
     }
     let a = csv_rows(&v.path("a.csv"));
     assert_eq!(a.len() as u64, n);
+    // ESET's hash lists (`amavaldo/samples.sha256`) name their folder's family; no README or samples family,
+    // and ESET's own blog links are no indicators.
+    let families: BTreeSet<&str> = a.values().map(|r| r["malware"].as_str()).collect();
+    assert!(families.contains("amavaldo"), "{families:?}");
+    for wrong in ["README", "samples"] {
+        assert!(
+            !families.iter().any(|f| f.split(", ").any(|x| x == wrong)),
+            "{wrong} family: {families:?}"
+        );
+    }
+    assert!(!a.keys().any(|(_, v)| v.contains("welivesecurity.com")));
 
     // STIX: lossless for everything the detection exports show.
     v.ok_json(&[

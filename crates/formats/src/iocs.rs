@@ -71,18 +71,74 @@ pub fn family_object(
     StixObject::from_map(m).ok()
 }
 
-/// Family name from a file name: `lummac2.txt` -> `lummac2`, `emotet-2.txt` -> `emotet` (maltrail's split files).
-pub fn family_from_file(file: &str) -> String {
-    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-    let base = base.split('.').next().unwrap_or(base);
-    match base.rsplit_once('-') {
+/// File names that say what a list holds, not whose it is: ESET's `amavaldo/samples.sha256` and `README.adoc`,
+/// `iocs.txt`, `domains.csv`, stdin (`-`). The folder above names the family instead.
+const GENERIC_NAMES: &[&str] = &[
+    "-",
+    "all",
+    "blacklist",
+    "blocklist",
+    "c2",
+    "data",
+    "domains",
+    "export",
+    "feed",
+    "files",
+    "hash",
+    "hashes",
+    "hosts",
+    "indicators",
+    "ioc",
+    "iocs",
+    "ips",
+    "list",
+    "md5",
+    "network",
+    "readme",
+    "sample",
+    "samples",
+    "sha1",
+    "sha256",
+    "sha512",
+    "stdin",
+    "urls",
+];
+
+/// True for a file name that says what a list holds rather than whose it is ([`GENERIC_NAMES`]).
+pub fn is_generic_name(stem: &str) -> bool {
+    GENERIC_NAMES.iter().any(|g| g.eq_ignore_ascii_case(stem))
+}
+
+/// The name a path element gives: `emotet-2.txt` -> `emotet` (maltrail's split files), `lummac2.txt` ->
+/// `lummac2`; empty for a generic name.
+fn name_of(part: &str) -> &str {
+    let base = part.split('.').next().unwrap_or(part);
+    let base = match base.rsplit_once('-') {
         Some((head, tail))
-            if !head.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) && !tail.is_empty() =>
+            if !head.is_empty() && !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) =>
         {
-            head.to_string()
+            head
         }
-        _ => base.to_string(),
+        _ => base,
+    };
+    if is_generic_name(base) {
+        ""
+    } else {
+        base
     }
+}
+
+/// Family name from a file name: `lummac2.txt` -> `lummac2`, `emotet-2.txt` -> `emotet`; for a generic file name
+/// (`amavaldo/samples.sha256`) the folder's name; empty when neither names anything (`-`, `iocs/list.txt`).
+pub fn family_from_file(file: &str) -> String {
+    let mut parts = file.rsplit(['/', '\\', '!']);
+    let own = parts.next().map_or("", name_of);
+    if !own.is_empty() {
+        return own.to_string();
+    }
+    parts
+        .next()
+        .map_or(String::new(), |p| name_of(p).to_string())
 }
 
 /// Reads an IOC list. `ctx.source` names the family unless it is empty, else the file name does.
@@ -346,5 +402,17 @@ mod tests {
         assert_eq!(family_from_file("x/emotet-2.txt"), "emotet");
         assert_eq!(family_from_file("lummac2.txt"), "lummac2");
         assert_eq!(family_from_file("a-b.txt"), "a-b");
+        assert_eq!(
+            family_from_file("m.tar.gz!trails/static/malware/android_fanta.txt"),
+            "android_fanta"
+        );
+        // A file name that says what the list holds: the folder names the family.
+        assert_eq!(family_from_file("eset/amavaldo/samples.sha256"), "amavaldo");
+        assert_eq!(family_from_file("eset\\attor\\README.adoc"), "attor");
+        assert_eq!(family_from_file("f.tar.gz!turla/IOCs.txt"), "turla");
+        // Nothing names a family: none rather than "-" or "samples".
+        assert_eq!(family_from_file("-"), "");
+        assert_eq!(family_from_file("samples.md5"), "");
+        assert_eq!(family_from_file("iocs/list.txt"), "");
     }
 }

@@ -182,7 +182,16 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
         }
         return None;
     }
-    // Text: an IOC list when most non-comment lines look like indicators.
+    // Text: an IOC list when most non-comment lines look like indicators and it is not a marked-up document.
+    let (seen, good) = indicator_lines(t);
+    if seen > 0 && good * 2 >= seen && !is_document(t) {
+        return Some(Format::Iocs);
+    }
+    None
+}
+
+/// Non-comment lines and those whose first field is an indicator, in the first 200 lines.
+fn indicator_lines(t: &str) -> (usize, usize) {
     let mut seen = 0;
     let mut good = 0;
     for line in t.lines().take(200) {
@@ -196,10 +205,46 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
             good += 1;
         }
     }
-    if seen > 0 && good * 2 >= seen {
-        return Some(Format::Iocs);
+    (seen, good)
+}
+
+/// An AsciiDoc or Markdown document (ESET's `README.adoc` indicator pages): titles, block delimiters, tables,
+/// attributes. Read line by line, its prose and reference links (the vendor's own blog post) would become
+/// indicators and its file name a malware family; `--format report` reads it as a report instead.
+fn is_document(t: &str) -> bool {
+    t.lines().take(200).any(|line| {
+        let l = line.trim_end();
+        let delimiter = l.len() >= 4
+            && ["-", "=", ".", "*", "_", "+"]
+                .iter()
+                .any(|c| l.bytes().all(|b| b == c.as_bytes()[0]));
+        let heading =
+            (l.starts_with("= ") || l.starts_with("== ") || l.starts_with("=== ")) && l.len() > 3;
+        let attribute = l.len() > 2
+            && l.starts_with(':')
+            && l[1..].find(':').is_some_and(|i| {
+                i > 0
+                    && l[1..1 + i]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        delimiter || heading || attribute || l.starts_with("|===") || l.starts_with("```")
+    })
+}
+
+/// Why a stream of no known format was not read, for the error report.
+pub fn unknown_reason(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    let (_, good) = indicator_lines(t);
+    if good > 0 && is_document(t) {
+        return "an AsciiDoc or Markdown document with indicators, not an IOC list: `--format report` extracts \
+                them as suggestions to review (its reference links are left out), `--format iocs` reads it \
+                line by line"
+            .to_string();
     }
-    None
+    "unknown format (not STIX, MISP, a galaxy, a warning list or an IOC list); use --format"
+        .to_string()
 }
 
 /// Runs the reader for `format` over one stream.
@@ -219,5 +264,47 @@ pub fn parse(
             file: ctx.file.clone(),
             reason: "a MISP feed is a folder (manifest.json plus events); give the folder".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape of ESET's `README.adoc` indicator pages: a title, a reference link, delimited blocks.
+    const ADOC: &str = "= Operation X -- Indicators of Compromise\n\nThe blog post is available on WeLiveSecurity at\n\
+        https://www.welivesecurity.com/en/eset-research/x/\n\n== Files\n\n----\n\
+        136067AC519C23EF7B9E8EB788D1F5366CCC5045\nC0A6755FF0CCA3F13E3C9980D68B77A835B15E89\n\
+        0951252E7052AB86208B4F42EB61FC40CA8A6E29\nB4B43FD2E15FF54F8954BAC6EA69634701A96B96\n----\n\n\
+        == Network indicators\n\n----\npss.aakredit[.]in\nwww.guayabacash[.]com\neg.easycredit-app[.]com\n----\n";
+
+    #[test]
+    fn documents_with_indicators_are_not_ioc_lists() {
+        assert_eq!(detect("README.adoc", ADOC.as_bytes()), None);
+        assert!(unknown_reason(ADOC.as_bytes()).contains("--format report"));
+        // The same values without the markup are a list.
+        let list: String = ADOC
+            .lines()
+            .filter(|l| !l.starts_with('=') && !l.starts_with("----") && !l.starts_with("The "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(detect("x.txt", list.as_bytes()), Some(Format::Iocs));
+        // Markdown fences and tables, AsciiDoc attributes.
+        for doc in [
+            "```\nevil.example\n203.0.113.7\n```\n",
+            "|===\n|evil.example\n203.0.113.7\nbad.example\n",
+            ":toc:\nevil.example\n203.0.113.7\n",
+        ] {
+            assert_eq!(detect("x.md", doc.as_bytes()), None, "{doc}");
+        }
+        // Lists as maltrail and others write them stay lists: comments, inline comments, CSV columns, URL paths.
+        for list in [
+            "# Reference: https://example.org/x\nevil.example # seen 2024\n203.0.113.7\n/gate.php\n",
+            "evil.example,domain,C2 server - seen 2024-01-01\n203.0.113.7,ipv4,\n",
+            "// comment\n:evil.example\n203.0.113.7\n",
+        ] {
+            assert_eq!(detect("x.txt", list.as_bytes()), Some(Format::Iocs), "{list}");
+        }
+        assert!(unknown_reason(b"just some prose\nand more prose\n").starts_with("unknown format"));
     }
 }

@@ -302,7 +302,7 @@ impl Run<'_> {
                         let reason = if head.is_empty() {
                             "empty input".to_string()
                         } else {
-                            "unknown format (not STIX, MISP, a galaxy, a warning list or an IOC list); use --format".to_string()
+                            vigil_formats::unknown_reason(head)
                         };
                         self.file_error(&FormatError::Unreadable {
                             file: unit.name.clone(),
@@ -323,6 +323,11 @@ impl Run<'_> {
             .next()
             .unwrap_or("")
             .to_string();
+        // `amavaldo/samples.sha256` is known by its folder, as its IOC list's family is.
+        let file_stem = match vigil_formats::iocs::family_from_file(&unit.name) {
+            f if vigil_formats::iocs::is_generic_name(&file_stem) && !f.is_empty() => f,
+            _ => file_stem,
+        };
         let source = self
             .opts
             .source
