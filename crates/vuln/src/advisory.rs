@@ -5,7 +5,7 @@
 //! Every reader isolates failures per record: a malformed record yields a [`Diagnostic`] naming the file and
 //! the record, and the other records are still returned.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -1864,6 +1864,12 @@ pub fn read_csaf(location: &str, doc: &Value) -> (Vec<Advisory>, Vec<Diagnostic>
             .chain(ids_of("first_fixed"))
             .collect();
         let not_affected: BTreeSet<String> = ids_of("known_not_affected").into_iter().collect();
+        // What `a.affected` holds, so a document of many thousand products is not searched once per product.
+        let mut affected_seen: HashSet<String> = a
+            .affected
+            .iter()
+            .filter_map(|af| serde_json::to_string(af).ok())
+            .collect();
         let mut fixed_by_product: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pid in &fixed_ids {
             if let Some(p) = products.get(pid) {
@@ -1916,7 +1922,9 @@ pub fn read_csaf(location: &str, doc: &Value) -> (Vec<Advisory>, Vec<Diagnostic>
                     if let Some(f) = fixed_by_product.get(&key) {
                         af.fixed = f.clone();
                     }
-                    if !a.affected.contains(&af) {
+                    let fresh =
+                        serde_json::to_string(&af).map_or(true, |k| affected_seen.insert(k));
+                    if fresh {
                         a.affected.push(af);
                     }
                 }
