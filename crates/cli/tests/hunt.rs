@@ -1138,16 +1138,24 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// `../shared/data` when it holds `dir`; otherwise a loud skip of `what`.
+fn shared_data(dir: &str, what: &str) -> Option<PathBuf> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if data.join(dir).is_dir() {
+        return Some(data);
+    }
+    eprintln!(
+        "\n*** SKIPPED: shared data not found at {}; {what} did not run ***\n",
+        data.display()
+    );
+    None
+}
+
 #[test]
 fn real_zeek_logs_are_read_and_hunted() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if !data.join("zeek-wrccdc").is_dir() {
-        eprintln!(
-            "SKIPPED: shared data not found at {} (real-telemetry test did not run)",
-            data.display()
-        );
+    let Some(data) = shared_data("zeek-wrccdc", "the real-telemetry test") else {
         return;
-    }
+    };
     let v = Vigil::new();
     v.ingest(
         &data.join("maltrail/lummac2.txt"),
@@ -1533,14 +1541,9 @@ fn csv_rows(path: &Path) -> BTreeMap<(String, String), BTreeMap<String, String>>
 /// the RPZ zone and the Suricata rules load in the tools that read them.
 #[test]
 fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if !data.join("eset-malware-ioc").is_dir() {
-        eprintln!(
-            "\n*** SKIPPED: shared data not found at {}; the real-data export round trip did not run ***\n",
-            data.display()
-        );
+    let Some(data) = shared_data("eset-malware-ioc", "the real-data export round trip") else {
         return;
-    }
+    };
     let v = Vigil::new();
     for d in ["eset-malware-ioc", "misp-events-pymisp", "stix2-examples"] {
         // Some files there are reports, READMEs and YARA rules, which are reported as such; nothing may fail
