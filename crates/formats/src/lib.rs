@@ -127,8 +127,8 @@ impl Format {
 
 /// Guesses the format from the first bytes of a file (and its name). None when it is none of ours.
 pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
-    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
-    let t = text.trim_start_matches('\u{feff}').trim_start();
+    let text = head_text(head);
+    let t = head_start(&text);
     if t.starts_with('{') || t.starts_with('[') {
         let compact: String = t
             .chars()
@@ -190,6 +190,16 @@ pub fn detect(name: &str, head: &[u8]) -> Option<Format> {
     None
 }
 
+/// The first 64 KiB of a stream as text (invalid UTF-8 replaced), for sniffing.
+fn head_text(head: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(&head[..head.len().min(64 * 1024)])
+}
+
+/// The text after a byte-order mark and leading white space.
+fn head_start(text: &str) -> &str {
+    text.trim_start_matches('\u{feff}').trim_start()
+}
+
 /// Non-comment lines and those whose first field is an indicator, in the first 200 lines.
 fn indicator_lines(t: &str) -> (usize, usize) {
     let mut seen = 0;
@@ -215,9 +225,8 @@ fn is_document(t: &str) -> bool {
     t.lines().take(200).any(|line| {
         let l = line.trim_end();
         let delimiter = l.len() >= 4
-            && ["-", "=", ".", "*", "_", "+"]
-                .iter()
-                .any(|c| l.bytes().all(|b| b == c.as_bytes()[0]));
+            && b"-=.*_+".contains(&l.as_bytes()[0])
+            && l.bytes().all(|b| b == l.as_bytes()[0]);
         let heading =
             (l.starts_with("= ") || l.starts_with("== ") || l.starts_with("=== ")) && l.len() > 3;
         let attribute = l.len() > 2
@@ -234,8 +243,8 @@ fn is_document(t: &str) -> bool {
 
 /// Why a stream of no known format was not read, for the error report.
 pub fn unknown_reason(head: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
-    let t = text.trim_start_matches('\u{feff}').trim_start();
+    let text = head_text(head);
+    let t = head_start(&text);
     let (_, good) = indicator_lines(t);
     if good > 0 && is_document(t) {
         return "an AsciiDoc or Markdown document with indicators, not an IOC list: `--format report` extracts \

@@ -324,9 +324,12 @@ impl Run<'_> {
             .unwrap_or("")
             .to_string();
         // `amavaldo/samples.sha256` is known by its folder, as its IOC list's family is.
-        let file_stem = match vigil_formats::iocs::family_from_file(&unit.name) {
-            f if vigil_formats::iocs::is_generic_name(&file_stem) && !f.is_empty() => f,
-            _ => file_stem,
+        let file_stem = if vigil_formats::iocs::is_generic_name(&file_stem) {
+            Some(vigil_formats::iocs::family_from_file(&unit.name))
+                .filter(|f| !f.is_empty())
+                .unwrap_or(file_stem)
+        } else {
+            file_stem
         };
         let source = self
             .opts

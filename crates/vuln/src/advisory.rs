@@ -1864,12 +1864,9 @@ pub fn read_csaf(location: &str, doc: &Value) -> (Vec<Advisory>, Vec<Diagnostic>
             .chain(ids_of("first_fixed"))
             .collect();
         let not_affected: BTreeSet<String> = ids_of("known_not_affected").into_iter().collect();
-        // What `a.affected` holds, so a document of many thousand products is not searched once per product.
-        let mut affected_seen: HashSet<String> = a
-            .affected
-            .iter()
-            .filter_map(|af| serde_json::to_string(af).ok())
-            .collect();
+        // The entries taken, by their JSON form (`Affected` has no `Hash`), so a document of many thousand products
+        // is not searched once per product.
+        let mut affected_seen: HashSet<String> = HashSet::new();
         let mut fixed_by_product: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pid in &fixed_ids {
             if let Some(p) = products.get(pid) {

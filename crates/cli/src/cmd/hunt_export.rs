@@ -874,13 +874,13 @@ fn org(operator: &str) -> MispOrg {
     }
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize)]
 struct MispOrg {
     name: String,
     uuid: String,
 }
 
-#[derive(Serialize, Clone, Copy)]
+#[derive(Serialize)]
 struct MispTag {
     name: &'static str,
 }
