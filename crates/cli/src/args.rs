@@ -84,6 +84,9 @@ pub enum Command {
     Hunt(crate::cmd::hunt::HuntArgs),
     /// Set (or clear) an analyst's score for an indicator; it overrides decay and no feed can reset it.
     Score(crate::cmd::hunt::ScoreArgs),
+    /// Withdraw objects, or what one source said, as revoked STIX versions: hunts, exports and search drop them,
+    /// TAXII consumers receive the revocation. Try --dry-run first: a revocation is final.
+    Retract(crate::cmd::retract::RetractArgs),
     /// Measured AI: IOC extraction, ATT&CK tagging, domain scoring, attribution; training and evaluation.
     #[command(subcommand)]
     Ml(crate::cmd::ml::MlCommand),

@@ -609,3 +609,118 @@ fn demo_tours_every_capability() {
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("4 lines, 2 hits"));
 }
+
+#[test]
+fn retract_withdraws_a_source_or_a_value_from_every_path_and_holds_against_feeds() {
+    let v = Vigil::new();
+    v.ingest(&[&fixture("family-list.txt"), "--source", "FixtureStealer"]);
+    // Another feed reports one of the same domains: that indicator must survive the first feed's retraction.
+    let other = v.data().join("other-feed.txt");
+    std::fs::write(&other, "steal-me.example\nsecond-opinion.example\n").expect("write list");
+    v.ingest(&[other.to_str().expect("utf-8 path"), "--source", "OtherFeed"]);
+    assert_eq!(v.count("indicator"), 6);
+    let (plan, code) = v.json(&["retract", "--source", "FixtureStealer", "--dry-run"]);
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(plan["dry_run"], true);
+    // Four of its five indicators (the fifth is OtherFeed's too), the family, and the five `indicates` edges
+    // to it: the kept domain's edge goes with the family.
+    assert_eq!(plan["by_type"]["indicator"], 4, "{plan}");
+    assert_eq!(plan["by_type"]["malware"], 1, "{plan}");
+    assert_eq!(plan["by_type"]["relationship"], 5, "{plan}");
+    assert_eq!(plan["kept"], 1, "{plan}");
+    assert_eq!(plan["kept_objects"][0]["other_sources"][0], "OtherFeed");
+    assert_eq!(v.count("indicator"), 6, "a dry run writes nothing");
+
+    let (done, code) = v.json(&[
+        "retract",
+        "--source",
+        "FixtureStealer",
+        "--reason",
+        "test list",
+    ]);
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["retracted"], plan["retracted"]);
+    assert_eq!(v.count("indicator"), 2);
+    assert_eq!(v.count("malware"), 1, "OtherFeed's family stays");
+    // Every path out leaves the withdrawn values out; the kept one is still hunted.
+    let csv = v.data().join("iocs.csv");
+    let (e, code) = v.json(&["export", "csv", "--out", csv.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{e}");
+    let text = std::fs::read_to_string(&csv).expect("read export");
+    assert!(text.contains("steal-me.example") && text.contains("second-opinion.example"));
+    for gone in [
+        "gate.php",
+        "203.0.113.0/24",
+        "2001:db8::1",
+        "d41d8cd98f00b204e9800998ecf8427e",
+    ] {
+        assert!(!text.contains(gone), "export still holds {gone}: {text}");
+    }
+    let log = v.data().join("proxy.jsonl");
+    std::fs::write(
+        &log,
+        "{\"url\":\"https://steal-me.example/gate.php\",\"host\":\"steal-me.example\"}\n{\"host\":\"203.0.113.7\"}\n",
+    )
+    .expect("write log");
+    let hunt = v.run(&[
+        "hunt",
+        log.to_str().expect("utf-8"),
+        "--format",
+        "jsonl",
+        "--field",
+        "url=url",
+        "--field",
+        "host=domain",
+    ]);
+    let hits: Vec<Value> = String::from_utf8_lossy(&hunt.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one sighting per line"))
+        .collect();
+    let hit: Vec<(&str, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["type"].as_str().unwrap_or(""),
+                h["indicator"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hit,
+        vec![("domain", "steal-me.example")],
+        "only the kept indicator is hunted"
+    );
+    assert_eq!(
+        hits[0]["malware"],
+        serde_json::json!(["OtherFeed"]),
+        "the retracted family is gone"
+    );
+    // The history keeps what was believed: the revoked version names who and why.
+    let (shown, _) = v.json(&["show", "203.0.113.0/24"]);
+    assert_eq!(shown["object"]["revoked"], true, "{shown}");
+    assert_eq!(shown["object"]["x_vigil_retraction"]["reason"], "test list");
+    // The feed runs again: Vigil derived these objects, so the same lines keep their retracted ids.
+    v.ingest(&[&fixture("family-list.txt"), "--source", "FixtureStealer"]);
+    assert_eq!(v.count("indicator"), 2, "a feed run undid the retraction");
+    // One value, defanged as an analyst pastes it.
+    let (one, code) = v.json(&["retract", "second-opinion[.]example"]);
+    assert_eq!(code, 0, "{one}");
+    assert_eq!(one["by_type"]["indicator"], 1, "{one}");
+    assert_eq!(one["cascaded"], 1, "its indicates edge: {one}");
+    assert_eq!(v.count("indicator"), 1);
+    let missing = v.run(&["retract", "never-seen.example"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "an unknown value is an error"
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("never-seen.example"));
+    let (nothing, code) = v.json(&["retract", "--source", "FixtureStealer"]);
+    assert_eq!(
+        (nothing["retracted"].as_u64(), code),
+        (Some(0), 0),
+        "{nothing}"
+    );
+    let (check, code) = v.json(&["check"]);
+    assert_eq!(code, 0, "{check}");
+}

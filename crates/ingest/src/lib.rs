@@ -16,6 +16,8 @@ use vigil_formats::{input, Format, FormatError, Item, Link, ParseCtx};
 use vigil_model::{ids, time, Provenance, StixObject, Tlp};
 use vigil_store::{Prepared, PutMode, PutOutcome, Store, StoreError, WriteTx};
 
+pub mod retract;
+
 /// The MITRE identity ATT&CK objects are created by: ATT&CK is a public reference (TLP:CLEAR unless told otherwise).
 const MITRE_IDENTITY: &str = "identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5";
 

@@ -331,6 +331,81 @@ pub fn warninglists(s: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `sourced` finds the live objects a source reports, in any provenance slot, with the other sources beside it.
+pub fn sourced(s: &dyn Store) -> Result<(), StoreError> {
+    let with_file = |source: &str, file: &str| Provenance {
+        file: Some(file.into()),
+        ..prov(source)
+    };
+    let m = malware(M, "2020-01-01T00:00:00.000Z", "Lumma");
+    let t = obj(
+        json!({"type": "attack-pattern", "spec_version": "2.1", "id": T, "created": "2020-01-01T00:00:00Z",
+        "modified": "2020-01-01T00:00:00Z", "name": "Phishing"}),
+    );
+    s.write(&mut |tx| {
+        tx.put(&m, &with_file("feed", "lists/lumma.txt"), PutMode::Source)?;
+        tx.put(&m, &prov("other"), PutMode::Source)?;
+        tx.put(&t, &prov("other"), PutMode::Source)?;
+        tx.put(&t, &with_file("feed", "README.adoc"), PutMode::Source)?;
+        Ok(())
+    })?;
+    let found = s.sourced("feed")?;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(
+        (found[0].id.as_str(), found[0].type_.as_str()),
+        (M, "malware")
+    );
+    assert_eq!(found[0].files, vec!["lists/lumma.txt".to_string()]);
+    assert_eq!(found[0].other_sources, vec!["other".to_string()]);
+    assert_eq!(found[1].id, T);
+    assert_eq!(found[1].files, vec!["README.adoc".to_string()]);
+    assert_eq!(found[1].other_sources, vec!["other".to_string()]);
+    assert!(s.sourced("nobody")?.is_empty());
+    // A revoked latest version leaves the object out; an older version's provenance does not count.
+    let mut revoked = m.to_value();
+    revoked["modified"] = json!("2021-01-01T00:00:00.000Z");
+    revoked["revoked"] = json!(true);
+    put(s, &obj(revoked), "analyst")?;
+    let found = s.sourced("feed")?;
+    assert_eq!(
+        found.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        vec![T]
+    );
+    assert!(s.sourced("analyst")?.is_empty());
+    Ok(())
+}
+
+/// `Supersede` replaces an object Vigil derived (a source does not), and a later derived put keeps the decision.
+pub fn supersede(s: &dyn Store) -> Result<(), StoreError> {
+    let derived = malware(M, "2020-01-01T00:00:00.000Z", "Lumma");
+    s.write(&mut |tx| {
+        tx.put(&derived, &prov("list"), PutMode::Derived)
+            .map(|_| ())
+    })?;
+    let newer = malware(M, "2021-01-01T00:00:00.000Z", "Lumma");
+    assert_eq!(put(s, &newer, "feed")?, PutOutcome::Unchanged);
+    let mut revoked = newer.to_value();
+    revoked["revoked"] = json!(true);
+    let revoked = obj(revoked);
+    let mut outs = Vec::new();
+    s.write(&mut |tx| {
+        outs.push(tx.put(&revoked, &prov("analyst"), PutMode::Supersede)?);
+        outs.push(tx.put(&derived, &prov("list"), PutMode::Derived)?);
+        Ok(())
+    })?;
+    assert_eq!(outs, vec![PutOutcome::Updated, PutOutcome::Unchanged]);
+    let latest = s.get(M)?.expect("stored");
+    assert!(latest.object.revoked());
+    assert_eq!(s.versions(M)?.len(), 2);
+    assert_eq!(
+        s.stats()?.objects.get("malware"),
+        None,
+        "a revoked object is not live"
+    );
+    assert!(s.check()?.is_empty());
+    Ok(())
+}
+
 /// Runs every conformance case, each on a fresh store from `make`.
 pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
     versions(make().as_ref())?;
@@ -340,6 +415,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
     rollback(make().as_ref())?;
     tlp_scan(make().as_ref())?;
     warninglists(make().as_ref())?;
+    sourced(make().as_ref())?;
+    supersede(make().as_ref())?;
     Ok(())
 }
 

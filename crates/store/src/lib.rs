@@ -101,6 +101,9 @@ pub trait Store: Send + Sync {
         filter: &ScanFilter,
         f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+    /// Live (not revoked or deprecated) objects whose latest version names `source` in its provenance, in
+    /// insertion order: what a retraction of that source would touch.
+    fn sourced(&self, source: &str) -> Result<Vec<Sourced>, StoreError>;
     /// All stored warning lists.
     fn warninglists(&self) -> Result<Vec<WarningList>, StoreError>;
     /// Runs the backend's own consistency check (SQLite: `PRAGMA integrity_check` plus Vigil's invariants).

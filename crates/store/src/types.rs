@@ -9,6 +9,10 @@ pub enum PutMode {
     /// An object Vigil derived (deterministic id over its content, timestamps = ingest time): an existing id means
     /// the same fact, so nothing changes but the provenance.
     Derived,
+    /// An analyst's decision about an object (a retraction): like `Source`, and a newer version also replaces an
+    /// object Vigil derived, which `Source` leaves as it is. A later `Derived` put of the same id only adds
+    /// provenance, so the decision holds against feeds that repeat the value.
+    Supersede,
 }
 
 /// What a `put` did.
@@ -68,6 +72,17 @@ pub struct Stats {
     pub tlp: std::collections::BTreeMap<String, u64>,
     pub versions: u64,
     pub warninglists: u64,
+}
+
+/// A live object that one source reports, as `Store::sourced` finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced {
+    pub id: String,
+    pub type_: String,
+    /// The files this source's provenance of the latest version names (none when it named no file).
+    pub files: Vec<String>,
+    /// The other sources of the latest version, sorted.
+    pub other_sources: Vec<String>,
 }
 
 /// Which objects a scan returns.

@@ -12,6 +12,7 @@ pub mod members;
 pub mod ml;
 pub mod notify;
 mod query;
+pub mod retract;
 pub mod serve;
 pub mod users;
 pub mod vuln;
@@ -105,6 +106,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Snapshot(a) => hunt::snapshot(&Env::open(&cli)?, a),
         Command::Hunt(a) => hunt::run(&cli, a),
         Command::Score(a) => hunt::score(&Env::open(&cli)?, a),
+        Command::Retract(a) => retract::run(&Env::open(&cli)?, a),
         Command::Bench(BenchCommand::Hunt(a)) => hunt_bench::run(a),
         Command::Demo(a) => demo::run(&cli, a),
         Command::Bench(BenchCommand::Ingest(a)) => bench::ingest(a),

@@ -255,6 +255,23 @@ fn print_show(doc: &Value) {
         println!("  catalogue id: {}", s(x));
     }
     println!("  TLP: {}   versions: {}", s(&doc["tlp"]), doc["versions"]);
+    if o["revoked"] == true {
+        let r = &o["x_vigil_retraction"];
+        if r.is_object() {
+            println!(
+                "  RETRACTED by {} at {}{}: hunts and exports leave it out",
+                s(&r["by"]),
+                s(&r["at"]),
+                r.get("reason")
+                    .map(|x| format!(" ({})", s(x)))
+                    .unwrap_or_default()
+            );
+        } else {
+            println!("  REVOKED by its producer: hunts and exports leave it out");
+        }
+    } else if o["x_mitre_deprecated"] == true {
+        println!("  DEPRECATED in ATT&CK");
+    }
     if let Some(c) = doc
         .get("countries")
         .and_then(Value::as_array)

@@ -20,8 +20,8 @@ use vigil_model::{time, Provenance, StixObject, Tlp};
 
 use crate::prepared::{object_keys, Prepared};
 use crate::{
-    PutMode, PutOutcome, Related, ScanFilter, SearchHit, Stats, Store, StoreError, StoredObject,
-    WarningList, WriteTx,
+    PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store, StoreError,
+    StoredObject, WarningList, WriteTx,
 };
 
 /// The SQLite store.
@@ -720,7 +720,7 @@ impl WriteTx for SqliteTx<'_> {
             self.insert(p, version, true, prov)?;
             return Ok(PutOutcome::Added);
         };
-        if cur_version == version || cur_version.is_empty() {
+        if cur_version == version || (cur_version.is_empty() && mode != PutMode::Supersede) {
             // Same version, or an object Vigil derived earlier and a source now supplies: the first stays.
             self.add_provenance(seq, prov)?;
             return Ok(PutOutcome::Unchanged);
@@ -1108,6 +1108,57 @@ impl Store for SqliteStore {
                 f(row_to_stored(r.get(0)?, r.get(1)?, r.get(2)?, &json)?)?;
             }
             Ok(())
+        })
+    }
+
+    fn sourced(&self, source: &str) -> Result<Vec<Sourced>, StoreError> {
+        self.with_reader(|c| {
+            // The first provenance of a row is in `prov_sets` (or inline, for rows older than schema 10), further
+            // ones in `provenance`: a source can name a row either way. No index leads from a source to its rows,
+            // so this reads every latest row once: an administrator's command, not a request path.
+            let mut st = c.prepare(concat!(
+                "SELECT o.seq, o.stix_id, o.type, CASE WHEN o.prov IS NULL THEN o.file ELSE ps.file END FROM objects o ",
+                prov_join!(),
+                " WHERE o.lk = 0 AND o.retired = 0 AND ",
+                row_source!(),
+                " = ?1
+                 UNION ALL
+                 SELECT o.seq, o.stix_id, o.type, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
+                 WHERE p.source = ?1 AND o.lk = 0 AND o.retired = 0
+                 ORDER BY 1"
+            ))?;
+            let mut rows = st.query(params![source])?;
+            let mut found: Vec<(i64, Sourced)> = Vec::new();
+            while let Some(r) = rows.next()? {
+                let seq: i64 = r.get(0)?;
+                let file: Option<String> = r.get(3)?;
+                match found.last_mut() {
+                    Some((s, o)) if *s == seq => o.files.extend(file),
+                    _ => found.push((
+                        seq,
+                        Sourced { id: r.get(1)?, type_: r.get(2)?, files: file.into_iter().collect(), other_sources: Vec::new() },
+                    )),
+                }
+            }
+            let mut others = c.prepare_cached(concat!(
+                "SELECT ",
+                row_source!(),
+                " FROM objects o ",
+                prov_join!(),
+                " WHERE o.seq = ?1 UNION SELECT source FROM provenance WHERE seq = ?1"
+            ))?;
+            for (seq, o) in &mut found {
+                let mut names: Vec<String> = others
+                    .query_map(params![*seq], |r| r.get::<_, String>(0))?
+                    .collect::<Result<_, _>>()?;
+                names.retain(|n| n != source);
+                names.sort();
+                names.dedup();
+                o.other_sources = names;
+                o.files.sort();
+                o.files.dedup();
+            }
+            Ok(found.into_iter().map(|(_, o)| o).collect())
         })
     }
 
