@@ -962,6 +962,31 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     );
     assert_eq!(st[0]["pulls"], 5);
 
+    // Round 6: A's analyst retracts a GREEN object; B receives the revoked version and stops using it.
+    let (r, code) = a.json(&["retract", &ids1[3], "--reason", "false positive"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["retracted"], 1, "{r}");
+    let r = b.pull("peer-a");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        n(&r, "objects_received"),
+        1,
+        "the revoked version only: {r}"
+    );
+    assert_eq!(n(&r, "updated"), 1, "{r}");
+    let after = b.export_ids(&[]);
+    assert!(
+        !after.contains(&ids1[3]),
+        "B still exports the retracted object"
+    );
+    assert_eq!(after.len() + 1, got.len());
+    let (g2, _) = b.json(&["show", &ids1[3]]);
+    assert_eq!(g2["object"]["revoked"], true, "{g2}");
+    assert_eq!(
+        g2["object"]["x_vigil_retraction"]["reason"],
+        "false positive"
+    );
+
     // A revoked token: the pull fails with a clear error, recorded as the feed's last error.
     let tid = t["id"].as_i64().expect("token id").to_string();
     let (_, code) = a.json(&["tokens", "revoke", &tid]);

@@ -30,11 +30,11 @@ use crate::AppState;
 #[openapi(
     info(title = "Vigil REST API", version = "1", description = "Sovereign threat intelligence: knowledge base, members, exports. \
         Authenticate with an API token as HTTP Bearer, or as the password of HTTP Basic."),
-    paths(get_object, search, ingest, list_members, add_member, stats, export_stix, crate::detection::export_detection, crate::detection::misp_feed_file,
+    paths(get_object, search, ingest, retract, list_members, add_member, stats, export_stix, crate::detection::export_detection, crate::detection::misp_feed_file,
         crate::member_api::list_notices, crate::member_api::get_notice, crate::member_api::notice_versions,
         crate::member_api::change_notice, crate::member_api::list_inventories, crate::member_api::upload_inventory,
         crate::member_api::remove_inventory, crate::member_api::list_sightings),
-    components(schemas(ErrorBody, ErrorDetail, ObjectView, RelatedView, SearchPage, SearchItem, MemberView, MembersPage, NewMember, NewMemberId, ExportPage,
+    components(schemas(ErrorBody, ErrorDetail, ObjectView, RelatedView, SearchPage, SearchItem, MemberView, MembersPage, NewMember, NewMemberId, ExportPage, RetractRequest,
         crate::member_api::NoticeItem, crate::member_api::NoticesPage, crate::member_api::NoticeVersionView,
         crate::member_api::StatusChange, crate::member_api::InventoryView, crate::member_api::InventoriesPage,
         crate::member_api::UploadReport, crate::member_api::SightingsPage)),
@@ -65,6 +65,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/objects/{id}", get(get_object))
         .route("/api/v1/search", get(search))
         .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/retract", post(retract))
         .route("/api/v1/members", get(list_members).post(add_member))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/exports/stix", get(export_stix))
@@ -237,6 +238,8 @@ pub struct SearchItem {
     pub name: Option<String>,
     pub external_id: Option<String>,
     pub score: f64,
+    /// Revoked (retracted) or deprecated: found, ranked last, left out of exports and hunts.
+    pub retired: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -295,6 +298,7 @@ async fn search(
                 name: h.name,
                 external_id: h.external_id,
                 score: h.score,
+                retired: h.retired,
             })
             .collect();
         Ok(Json(SearchPage {
@@ -368,6 +372,102 @@ async fn ingest(
         params.source.as_deref().unwrap_or("upload"),
         json!({"added": report.added, "rejected": report.rejected}),
     );
+    Ok(Json(report).into_response())
+}
+
+/// What to retract (`vigil retract`): objects by key, or what one source reported.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetractRequest {
+    /// STIX ids, indicator values (defanged is fine), names or external ids; each must name one object.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Every live object this provenance source reports, except what other sources report too.
+    pub source: Option<String>,
+    /// With `source`: only objects from files matching this glob.
+    pub file: Option<String>,
+    /// Only these STIX types.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Why: kept in every revoked version and in the audit trail.
+    pub reason: Option<String>,
+    /// Report what would be retracted and write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Withdraws objects as revoked STIX versions (see the README's "Retracting what turned out wrong"): exports,
+/// hunts and search leave them out, TAXII consumers receive the revocation. Operator staff only.
+#[utoipa::path(post, path = "/api/v1/retract", tag = "knowledge", request_body = RetractRequest,
+    responses((status = 200, description = "What was retracted (or would be, with dry_run): counts by type, ids, \
+                objects kept because other sources report them", body = Object),
+              (status = 400, description = "Nothing selected, an unknown or ambiguous key, a bad glob", body = ErrorBody),
+              (status = 401, description = "No valid token", body = ErrorBody),
+              (status = 403, description = "Not operator staff", body = ErrorBody)))]
+async fn retract(
+    State(st): State<Arc<AppState>>,
+    Caller(c): Caller,
+    body: Result<Json<RetractRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let p = staff(&c)?.clone();
+    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let store = st.store.clone();
+    let who = actor(Some(&p));
+    let by_member = p.member_id;
+    let sel = vigil_ingest::retract::Selection {
+        keys: req.keys,
+        source: req.source,
+        file: req.file,
+        types: req.types,
+    };
+    let target = match (&sel.source, &sel.file) {
+        (Some(s), Some(f)) => format!("source {s} files {f}"),
+        (Some(s), None) => format!("source {s}"),
+        (None, _) => String::new(),
+    };
+    let reason = req.reason;
+    let audit_reason = reason.clone();
+    let dry_run = req.dry_run;
+    let report = blocking(move || {
+        // The STIX property names the organisation and the token, so a reader of the object knows who to ask.
+        let org = store
+            .member(by_member)
+            .map_err(ApiError::internal)?
+            .map(|m| m.name)
+            .unwrap_or_default();
+        let how = vigil_ingest::retract::Retraction {
+            by: format!("{org} ({who})"),
+            reason,
+            now: chrono::Utc::now(),
+            dry_run,
+        };
+        vigil_ingest::retract::retract(store.as_ref(), &sel, &how).map_err(|e| match e {
+            vigil_ingest::retract::RetractError::Store(e) => ApiError::internal(e),
+            other => ApiError::bad_request(other.to_string()),
+        })
+    })
+    .await?;
+    if !dry_run && report.retracted > 0 {
+        // Ids rather than the keys sent: the audit trail holds no indicator values.
+        let target = if target.is_empty() {
+            report
+                .ids
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            target
+        };
+        st.audit.record(
+            &actor(Some(&p)),
+            "api.retract",
+            &target,
+            json!({"retracted": report.retracted, "cascaded": report.cascaded, "kept": report.kept,
+                "reason": audit_reason}),
+        );
+    }
     Ok(Json(report).into_response())
 }
 

@@ -677,6 +677,7 @@ async fn openapi_and_metrics() {
         "/api/v1/objects/{id}",
         "/api/v1/search",
         "/api/v1/ingest",
+        "/api/v1/retract",
         "/api/v1/members",
         "/api/v1/stats",
         "/api/v1/exports/stix",
@@ -1124,4 +1125,95 @@ async fn inventories_and_sightings_over_rest() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn retraction_over_rest_is_staff_only_and_reaches_members_over_taxii() {
+    let f = fixture();
+    let green = tool(1, Some(Tlp::Green));
+    let body = |v: Value| v.to_string();
+    let (s, _) = send(
+        &f,
+        "POST",
+        "/api/v1/retract",
+        &f.a,
+        &body(json!({"keys": [green.id()]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a member cannot retract");
+    for (bad, why) in [
+        (json!({}), "nothing to select"),
+        (
+            json!({"keys": ["never-seen.example"]}),
+            "never-seen.example",
+        ),
+        (json!({"keys": [green.id()], "colour": "red"}), "colour"),
+        (json!({"source": "test", "file": "["}), "bad file pattern"),
+    ] {
+        let (s, v) = send(&f, "POST", "/api/v1/retract", &f.op, &body(bad.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(v.to_string().contains(why), "{bad}: {v}");
+    }
+    let (s, v) = send(
+        &f,
+        "POST",
+        "/api/v1/retract",
+        &f.op,
+        &body(json!({"keys": [green.id()], "reason": "sinkholed", "dry_run": true})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["retracted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{v}"
+    );
+    let objects = format!(
+        "/taxii2/vigil/collections/shared-green/objects/?match[id]={}",
+        green.id()
+    );
+    let (_, page) = get_json(&f, &objects, &f.a).await;
+    assert_eq!(
+        page["objects"][0]["revoked"],
+        Value::Null,
+        "a dry run writes nothing: {page}"
+    );
+
+    let (s, v) = send(
+        &f,
+        "POST",
+        "/api/v1/retract",
+        &f.op,
+        &body(json!({"keys": [green.id()], "reason": "sinkholed"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["retracted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{v}"
+    );
+    // Members who pulled the object over TAXII get the revoked version on their next pull.
+    let (_, page) = get_json(&f, &objects, &f.a).await;
+    let got = &page["objects"][0];
+    assert_eq!(got["revoked"], true, "{page}");
+    assert_eq!(got["x_vigil_retraction"]["reason"], "sinkholed");
+    assert!(
+        got["x_vigil_retraction"]["by"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Operator CERT"),
+        "{got}"
+    );
+    let (_, v) = get_json(&f, "/api/v1/search?q=isolationprobe", &f.a).await;
+    let items = v["items"].as_array().expect("items");
+    let retired: Vec<(&str, bool)> = items
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap_or(""), i["retired"] == true))
+        .collect();
+    assert!(
+        retired.len() > 1 && retired.last() == Some(&(green.id(), true)),
+        "the retracted object ranks last and says so: {v}"
+    );
+    assert_eq!(retired.iter().filter(|(_, r)| *r).count(), 1, "{v}");
+    let audit = std::fs::read_to_string(f._dir.path().join("audit.jsonl")).expect("audit log");
+    assert!(audit.contains("api.retract") && audit.contains(green.id()) && !audit.contains(&f.op));
 }

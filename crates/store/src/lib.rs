@@ -89,7 +89,8 @@ pub trait Store: Send + Sync {
     fn provenance(&self, id: &str) -> Result<Vec<vigil_model::Provenance>, StoreError>;
     /// Live objects whose name, alias, external id, value or id equals `key`, best match first.
     fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError>;
-    /// Full-text search over names, aliases, descriptions and values of live objects.
+    /// Full-text search over names, aliases, descriptions and values of the latest versions; revoked and
+    /// deprecated objects rank last and say so (`SearchHit::retired`).
     fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
     /// Relationships of live objects touching `id`, in both directions, with the far end summarised.
     fn related(&self, id: &str) -> Result<Vec<Related>, StoreError>;

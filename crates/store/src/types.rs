@@ -46,6 +46,8 @@ pub struct SearchHit {
     pub name: Option<String>,
     pub external_id: Option<String>,
     pub score: f64,
+    /// Revoked (retracted) or deprecated: still found, so an analyst learns what became of it, and ranked last.
+    pub retired: bool,
 }
 
 /// One relationship of an object, seen from that object.

@@ -50,12 +50,17 @@ pub fn search(env: &Env, a: &SearchArgs) -> anyhow::Result<u8> {
     } else {
         for h in &hits {
             println!(
-                "{:>8.2}  {:<16} {:<10} {}  {}",
+                "{:>8.2}  {:<16} {:<10} {}  {}{}",
                 h.score,
                 h.type_,
                 h.external_id.as_deref().unwrap_or(""),
                 h.name.as_deref().unwrap_or(""),
-                h.id
+                h.id,
+                if h.retired {
+                    "  [revoked or deprecated]"
+                } else {
+                    ""
+                }
             );
         }
     }

@@ -4,7 +4,6 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
 use vigil_ingest::retract::{retract, RetractReport, Retraction, Selection};
-use vigil_store::MemberStore;
 
 use super::Env;
 
@@ -57,21 +56,22 @@ pub fn run(env: &Env, a: &RetractArgs) -> anyhow::Result<u8> {
         let target = match (&a.source, &a.file) {
             (Some(s), Some(f)) => format!("source {s} files {f}"),
             (Some(s), None) => format!("source {s}"),
-            (None, _) => a.keys.join(" "),
+            // Ids rather than the keys typed: the audit trail holds no indicator values.
+            (None, _) => report
+                .ids
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
         };
-        let detail = format!(
-            "{} objects revoked ({} relationships and sightings with them), {} kept for other sources{}",
-            report.retracted,
-            report.cascaded,
-            report.kept,
-            a.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+        super::members::audit(env).record(
+            &format!("cli:{by}"),
+            "retract",
+            &target,
+            serde_json::json!({"retracted": report.retracted, "cascaded": report.cascaded,
+                "kept": report.kept, "reason": a.reason}),
         );
-        env.store
-            .audit(&by, "retract", &target, &detail)
-            .context("writing the audit entry")?;
     }
     if a.json {
         crate::output::json(&report)?;

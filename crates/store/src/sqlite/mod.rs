@@ -969,7 +969,8 @@ impl Store for SqliteStore {
                 let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
                 let name = v.get("name").and_then(Value::as_str).map(str::to_string);
                 let mut score = -rank;
-                if v.get("revoked").and_then(Value::as_bool) == Some(true) || v.get("x_mitre_deprecated").and_then(Value::as_bool) == Some(true) {
+                let retired = v.get("revoked").and_then(Value::as_bool) == Some(true) || v.get("x_mitre_deprecated").and_then(Value::as_bool) == Some(true);
+                if retired {
                     score -= 50.0;
                 }
                 // An exact name or alias match outranks a mention in a description.
@@ -979,7 +980,7 @@ impl Store for SqliteStore {
                     score += 100.0;
                 }
                 let external_id = StixObject::from_value(v).ok().and_then(|o| o.external_id().map(str::to_string));
-                hits.push(SearchHit { id, type_: ty, name, external_id, score: (score * 1000.0).round() / 1000.0 });
+                hits.push(SearchHit { id, type_: ty, name, external_id, score: (score * 1000.0).round() / 1000.0, retired });
             }
             hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
             hits.truncate(limit);
