@@ -724,3 +724,49 @@ fn retract_withdraws_a_source_or_a_value_from_every_path_and_holds_against_feeds
     let (check, code) = v.json(&["check"]);
     assert_eq!(code, 0, "{check}");
 }
+
+/// Real data: ESET's README pages forced through the list reader (as stores built before the reader refused them
+/// hold) add the vendor's blog and social links as indicators; retracting that source's README files restores the
+/// live knowledge to what the real indicator files gave, and leaves every indicator those files also name.
+#[test]
+fn real_data_retracting_misread_readme_pages_restores_the_store() {
+    let Some(shared) = shared() else { return };
+    let eset = shared.join("eset-malware-ioc");
+    let v = Vigil::new();
+    let (first, _) = v.ingest(&[eset.to_str().expect("utf-8"), "--source", "eset"]);
+    let before = v.json(&["stats"]).0["objects"].clone();
+    let readmes: Vec<String> = std::fs::read_dir(&eset)
+        .expect("read eset folder")
+        .filter_map(|e| e.ok().map(|e| e.path().join("README.adoc")))
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(readmes.len() > 50, "{} README pages", readmes.len());
+    let mut args: Vec<&str> = readmes.iter().map(String::as_str).collect();
+    args.extend(["--format", "iocs", "--source", "eset"]);
+    let (misread, _) = v.ingest(&args);
+    let added = misread["added"].as_u64().expect("added");
+    assert!(added > 1000, "{misread}");
+    let (plan, code) = v.json(&[
+        "retract",
+        "--source",
+        "eset",
+        "--file",
+        "*/README.adoc",
+        "--dry-run",
+    ]);
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(
+        plan["retracted"].as_u64(),
+        Some(added),
+        "exactly what the pages added: {plan}"
+    );
+    assert_eq!(plan["other_files"], first["added"], "{plan}");
+    let (done, code) = v.json(&["retract", "--source", "eset", "--file", "*/README.adoc"]);
+    assert_eq!(
+        (done["retracted"].as_u64(), code),
+        (Some(added), 0),
+        "{done}"
+    );
+    assert_eq!(v.json(&["stats"]).0["objects"], before);
+}
