@@ -50,6 +50,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/", get(pages::overview))
         .route("/ui/search", get(pages::search))
         .route("/ui/objects/{id}", get(pages::object))
+        .route("/ui/objects/{id}/retract", post(pages::retract))
         .route("/ui/actors/{id}", get(pages::actor))
         .route("/ui/member", get(member::own))
         .route("/ui/members/{id}", get(member::view))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
@@ -658,11 +658,83 @@ pub async fn object(
         @if !rels.is_empty() {
             section.card { h2 { "All relationships (" (rels.len()) ")" } (rel_table(&rels)) }
         }
+        @if staff && !obj.revoked() && !obj.is_sco() && obj.type_() != "marking-definition" {
+            section.card #retract {
+                h2 { "Retract" }
+                p.hint { "Withdraw this object: a revoked version (who, when, why) replaces it, hunts and exports leave it \
+                    out, members who pulled it over TAXII receive the revocation, and its relationships and sightings go \
+                    with it. A revocation is final." }
+                form.actions method="post" action=(format!("/ui/objects/{}/retract", urlencode(obj.id()))) {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    input type="text" name="reason" required placeholder="Why (kept in the object and the audit log)";
+                    button.danger name="action" value="retract" type="submit" { "Retract" }
+                }
+            }
+        }
     };
     Ok(html_page(
         StatusCode::OK,
         layout(&display_name(obj), Some(&v), Nav::Search, body),
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RetractForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Retracts one object from its page (operator staff), as `vigil retract ID --reason ..`; back to the page.
+pub async fn retract(
+    State(st): State<Arc<AppState>>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let form: RetractForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    v.check_csrf(&form.csrf)?;
+    if !v.principal.is_operator_staff() {
+        return Err(WebError::Forbidden(
+            "retracting needs an operator analyst or admin",
+        ));
+    }
+    valid_id(&id)?;
+    let reason = form.reason.trim().to_string();
+    if reason.is_empty() {
+        return Err(WebError::BadRequest(
+            "say why the object is retracted".into(),
+        ));
+    }
+    let store = st.store.clone();
+    let how = vigil_ingest::retract::Retraction {
+        by: format!("{} ({})", v.member_name, v.display),
+        reason: Some(reason.clone()),
+        now: chrono::Utc::now(),
+        dry_run: false,
+    };
+    let sel = vigil_ingest::retract::Selection {
+        keys: vec![id.clone()],
+        ..Default::default()
+    };
+    let report = blocking(move || {
+        vigil_ingest::retract::retract(store.as_ref(), &sel, &how).map_err(|e| match e {
+            vigil_ingest::retract::RetractError::NotFound(_) => WebError::NotFound,
+            vigil_ingest::retract::RetractError::Store(e) => WebError::Store(e),
+            other => WebError::BadRequest(other.to_string()),
+        })
+    })
+    .await?;
+    st.audit.record(
+        &v.actor(),
+        "web.retract",
+        &id,
+        serde_json::json!({"retracted": report.retracted, "cascaded": report.cascaded, "reason": reason}),
+    );
+    let mut r = axum::response::Redirect::to(&object_href(&id)).into_response();
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    Ok(r)
 }
 
 pub async fn actor(

@@ -593,3 +593,73 @@ async fn actor_page_search_and_graph() {
     let r = call(&fx, "GET", "/ui/", Some(&a), None).await;
     assert!(r.body.contains("Activity by actor origin") && r.body.contains("Russia"));
 }
+
+#[tokio::test]
+async fn staff_retract_from_the_object_page_members_cannot() {
+    let fx = fixture();
+    let url = format!("/ui/objects/{IND}");
+    let post = format!("/ui/objects/{IND}/retract");
+    let a = login(&fx, "alice").await;
+    let page = call(&fx, "GET", &url, Some(&a), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("/retract\""),
+        "a member's page offers no retraction"
+    );
+    let csrf = csrf_of(&page.body);
+    let r = call(
+        &fx,
+        "POST",
+        &post,
+        Some(&a),
+        Some(format!("csrf={csrf}&reason=mine")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    let o = login(&fx, "olga").await;
+    let page = call(&fx, "GET", &url, Some(&o), None).await;
+    assert!(
+        page.body.contains(&format!("action=\"{post}\"")),
+        "staff see the form"
+    );
+    let csrf = csrf_of(&page.body);
+    let r = call(
+        &fx,
+        "POST",
+        &post,
+        Some(&o),
+        Some("csrf=forged&reason=x".into()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        &fx,
+        "POST",
+        &post,
+        Some(&o),
+        Some(format!("csrf={csrf}&reason=+")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a reason is required");
+    assert!(!fx.state.store.get(IND).unwrap().unwrap().object.revoked());
+    let r = call(
+        &fx,
+        "POST",
+        &post,
+        Some(&o),
+        Some(format!("csrf={csrf}&reason=sinkholed+since+May")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let now = fx.state.store.get(IND).unwrap().unwrap().object;
+    assert!(now.revoked());
+    assert_eq!(
+        now.get("x_vigil_retraction").unwrap()["reason"],
+        "sinkholed since May"
+    );
+    let page = call(&fx, "GET", &url, Some(&o), None).await;
+    assert!(page.body.contains("revoked") && !page.body.contains(&format!("action=\"{post}\"")));
+    let audit = std::fs::read_to_string(fx._dir.path().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("web.retract") && audit.contains("olga"));
+}
