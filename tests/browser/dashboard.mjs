@@ -1,7 +1,7 @@
 // Drives the Vigil dashboard in Debian's headless Chromium, as an analyst would: log in, look at the overview and
-// its charts, search an indicator, open its actor, acknowledge a notice; an operator admin then opens the admin
-// page. A screenshot of every page goes to $SCREENSHOTS. Any console error, page error, failed request or HTTP
-// error response fails the run.
+// its charts, search an indicator, open its actor, acknowledge a notice; an operator admin then opens the admin page
+// and retracts that indicator from its page. A screenshot of every page goes to $SCREENSHOTS. Any console error,
+// page error, failed request or HTTP error response fails the run.
 //
 // Environment: BASE_URL (http://127.0.0.1:PORT), VIGIL_USER / VIGIL_PASSWORD (a member's user),
 // VIGIL_ADMIN / VIGIL_ADMIN_PASSWORD (an operator admin), INDICATOR (a value to search), SCREENSHOTS (a folder),
@@ -76,6 +76,8 @@ try {
   await page.waitForSelector('#graph svg.graph');
   check((await page.locator('#graph svg.graph a.node').count()) > 1, 'indicator page shows its relationship graph');
   await shot('04-indicator');
+  const indicatorUrl = page.url();
+  check((await page.locator('#retract').count()) === 0, "a member's indicator page offers no retraction");
 
   // Open its actor.
   const actor = page.locator('#context a.actor-link').first();
@@ -106,6 +108,15 @@ try {
     await Promise.all([page.waitForURL(`${base}/ui/admin`), page.click('header nav a[href="/ui/admin"]')]);
     check((await page.locator('#members table tbody tr').count()) >= 2, 'admin page lists the members');
     await shot('09-admin');
+    // The operator retracts the indicator the member looked at: back on its page, marked revoked, no form.
+    await page.goto(indicatorUrl);
+    await page.fill('#retract input[name=reason]', 'sinkholed: no longer malicious');
+    await shot('09b-retract-form');
+    await Promise.all([page.waitForURL(indicatorUrl), page.click('#retract button.danger')]);
+    check((await page.locator('.page-head .pill.bad', { hasText: 'revoked' }).count()) === 1, 'retracted indicator is marked revoked');
+    check((await page.locator('#retract').count()) === 0, 'a retracted object offers no second retraction');
+    check((await page.locator('#retracted', { hasText: 'sinkholed: no longer malicious' }).count()) === 1, 'the page says who retracted it and why');
+    await shot('09c-retracted');
     // With ATT&CK loaded: a real actor's technique heat map.
     if (process.env.ATTACK_ACTOR) {
       await page.goto(`${base}/ui/search?q=${encodeURIComponent(process.env.ATTACK_ACTOR)}&type=intrusion-set`);

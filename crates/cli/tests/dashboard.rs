@@ -297,6 +297,7 @@ fn dashboard_in_headless_chromium() {
         "05-actor",
         "07-member-acknowledged",
         "09-admin",
+        "09c-retracted",
     ] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),

@@ -600,6 +600,13 @@ pub async fn object(
             @if obj.deprecated() { " " span.pill.bad { "deprecated" } }
             h1 { (display_name(obj)) }
             @if let Some(e) = obj.external_id() { p.muted { (e) } }
+            @if let Some(r) = obj.get("x_vigil_retraction").filter(|_| obj.revoked()) {
+                p.retracted #retracted {
+                    "Retracted by " (r["by"].as_str().unwrap_or("?")) " on " (short_time(r["at"].as_str().unwrap_or("")))
+                    @if let Some(why) = r["reason"].as_str() { ": " (why) }
+                    ". Hunts and exports leave it out; earlier versions are kept below."
+                }
+            }
             @if intel::is_actor_type(obj.type_()) { p { a.button href=(format!("/ui/actors/{}", urlencode(obj.id()))) { "Actor profile →" } } }
         }
         @if let Some((families, actors)) = &context {
