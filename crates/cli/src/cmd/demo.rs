@@ -161,6 +161,7 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
     let mut tries = vec![
         format!("{v} show \"GLASS HERON\"               # the sample actor, its malware and indicators"),
         format!("{v} show invoice-portal[.]example     # a defanged value resolves to its indicator"),
+        format!("{v} retract invoice-portal[.]example --dry-run   # what withdrawing a false positive takes out"),
         format!("{v} search loader"),
         format!("{v} export stix --out demo-green.json --tlp-max green   # leaves out the TLP:AMBER sample hash"),
         format!("{v} show CVE-2021-44228              # KEV, EPSS, related actors, notices: what every source says"),
