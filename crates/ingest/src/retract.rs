@@ -181,6 +181,10 @@ pub fn retract(
     // live relationships and sightings of an object whose far end is live).
     let direct = chosen.len();
     for i in 0..direct {
+        // STIX relationships and sightings point at SDOs and SCOs, never at each other: an edge has no edges.
+        if matches!(chosen[i].1.as_str(), "relationship" | "sighting") {
+            continue;
+        }
         for r in store.related(&chosen[i].0)? {
             if seen.insert(r.relationship_id.clone()) {
                 let ty = r
