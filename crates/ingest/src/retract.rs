@@ -43,6 +43,24 @@ pub struct Selection {
     pub types: Vec<String>,
 }
 
+impl Selection {
+    /// What an audit entry names: the source (and file pattern), else the first ids retracted; never the keys as
+    /// typed, which may be indicator values (the audit trail holds no object contents).
+    pub fn audit_target(&self, report: &RetractReport) -> String {
+        match (&self.source, &self.file) {
+            (Some(s), Some(f)) => format!("source {s} files {f}"),
+            (Some(s), None) => format!("source {s}"),
+            (None, _) => report
+                .ids
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
 /// Who retracts and why.
 #[derive(Debug, Clone)]
 pub struct Retraction {

@@ -420,15 +420,10 @@ async fn retract(
         file: req.file,
         types: req.types,
     };
-    let target = match (&sel.source, &sel.file) {
-        (Some(s), Some(f)) => format!("source {s} files {f}"),
-        (Some(s), None) => format!("source {s}"),
-        (None, _) => String::new(),
-    };
     let reason = req.reason;
     let audit_reason = reason.clone();
     let dry_run = req.dry_run;
-    let report = blocking(move || {
+    let (report, target) = blocking(move || {
         // The STIX property names the organisation and the token, so a reader of the object knows who to ask.
         let org = store
             .member(by_member)
@@ -441,25 +436,16 @@ async fn retract(
             now: chrono::Utc::now(),
             dry_run,
         };
-        vigil_ingest::retract::retract(store.as_ref(), &sel, &how).map_err(|e| match e {
-            vigil_ingest::retract::RetractError::Store(e) => ApiError::internal(e),
-            other => ApiError::bad_request(other.to_string()),
-        })
+        let report =
+            vigil_ingest::retract::retract(store.as_ref(), &sel, &how).map_err(|e| match e {
+                vigil_ingest::retract::RetractError::Store(e) => ApiError::internal(e),
+                other => ApiError::bad_request(other.to_string()),
+            })?;
+        let target = sel.audit_target(&report);
+        Ok((report, target))
     })
     .await?;
     if !dry_run && report.retracted > 0 {
-        // Ids rather than the keys sent: the audit trail holds no indicator values.
-        let target = if target.is_empty() {
-            report
-                .ids
-                .iter()
-                .take(20)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" ")
-        } else {
-            target
-        };
         st.audit.record(
             &actor(Some(&p)),
             "api.retract",

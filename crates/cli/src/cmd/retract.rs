@@ -53,18 +53,7 @@ pub fn run(env: &Env, a: &RetractArgs) -> anyhow::Result<u8> {
     };
     let report = retract(&env.store, &sel, &how).context("retracting")?;
     if !a.dry_run && report.retracted > 0 {
-        let target = match (&a.source, &a.file) {
-            (Some(s), Some(f)) => format!("source {s} files {f}"),
-            (Some(s), None) => format!("source {s}"),
-            // Ids rather than the keys typed: the audit trail holds no indicator values.
-            (None, _) => report
-                .ids
-                .iter()
-                .take(20)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
-        };
+        let target = sel.audit_target(&report);
         super::members::audit(env).record(
             &format!("cli:{by}"),
             "retract",
