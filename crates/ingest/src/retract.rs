@@ -144,21 +144,24 @@ pub fn retract(
     // objects, and each is read again when its revoked version is written.
     let mut chosen: Vec<(String, String)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    let mut choose = |o: &StixObject, report: &mut RetractReport| {
-        if !retractable(o) {
-            if o.is_sco() {
+    // Every candidate is live here (`resolve_key` and `sourced` leave revoked objects out).
+    let mut choose = |id: String, ty: String, report: &mut RetractReport| {
+        if !retractable_type(&ty) {
+            if is_sco_type(&ty) {
                 report.observables_left += 1;
             }
-            return;
-        }
-        if seen.insert(o.id().to_string()) {
-            chosen.push((o.id().to_string(), o.type_().to_string()));
+        } else if seen.insert(id.clone()) {
+            chosen.push((id, ty));
         }
     };
     for key in &sel.keys {
         for o in resolve_key(store, key)? {
             if type_ok(o.object.type_()) {
-                choose(&o.object, &mut report);
+                choose(
+                    o.object.id().to_string(),
+                    o.object.type_().to_string(),
+                    &mut report,
+                );
             }
         }
     }
@@ -184,15 +187,7 @@ pub fn retract(
                 }
                 continue;
             }
-            if !retractable_type(&s.type_) {
-                if is_sco_type(&s.type_) {
-                    report.observables_left += 1;
-                }
-                continue;
-            }
-            if seen.insert(s.id.clone()) {
-                chosen.push((s.id, s.type_));
-            }
+            choose(s.id, s.type_, &mut report);
         }
     }
     // Edges of what goes: found before anything is written, while every end is still live (`related` lists the
@@ -261,12 +256,8 @@ pub fn retract(
 }
 
 /// True for types STIX lets a producer revoke: not observables, not marking definitions.
-fn retractable_type(ty: &str) -> bool {
+pub fn retractable_type(ty: &str) -> bool {
     !is_sco_type(ty) && ty != "marking-definition"
-}
-
-fn retractable(o: &StixObject) -> bool {
-    retractable_type(o.type_()) && !o.revoked()
 }
 
 fn file_matcher(pattern: &str) -> Result<GlobMatcher, RetractError> {

@@ -665,7 +665,7 @@ pub async fn object(
         @if !rels.is_empty() {
             section.card { h2 { "All relationships (" (rels.len()) ")" } (rel_table(&rels)) }
         }
-        @if staff && !obj.revoked() && !obj.is_sco() && obj.type_() != "marking-definition" {
+        @if staff && !obj.revoked() && vigil_ingest::retract::retractable_type(obj.type_()) {
             section.card #retract {
                 h2 { "Retract" }
                 p.hint { "Withdraw this object: a revoked version (who, when, why) replaces it, hunts and exports leave it \

@@ -957,19 +957,18 @@ impl Store for SqliteStore {
         let needle = query.trim().to_lowercase();
         self.with_reader(|c| {
             let mut st = c.prepare_cached(
-                "SELECT o.stix_id, o.type, o.json, bm25(fts) AS rank FROM fts JOIN objects o ON o.seq = fts.rowid
+                "SELECT o.stix_id, o.type, o.json, bm25(fts) AS rank, o.retired FROM fts JOIN objects o ON o.seq = fts.rowid
                  WHERE fts MATCH ?1 AND o.lk = 0 ORDER BY o.retired, rank LIMIT ?2",
             )?;
             let rows = st.query_map(params![fts_query, (limit * 4).max(50) as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, StoredJson>(2)?, r.get::<_, f64>(3)?))
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, StoredJson>(2)?, r.get::<_, f64>(3)?, r.get::<_, bool>(4)?))
             })?;
             let mut hits = Vec::new();
             for row in rows {
-                let (id, ty, json, rank) = row?;
+                let (id, ty, json, rank, retired) = row?;
                 let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
                 let name = v.get("name").and_then(Value::as_str).map(str::to_string);
                 let mut score = -rank;
-                let retired = v.get("revoked").and_then(Value::as_bool) == Some(true) || v.get("x_mitre_deprecated").and_then(Value::as_bool) == Some(true);
                 if retired {
                     score -= 50.0;
                 }
@@ -1128,19 +1127,14 @@ impl Store for SqliteStore {
                  WHERE p.source = ?1 AND o.lk = 0 AND o.retired = 0
                  ORDER BY 1"
             ))?;
-            let mut rows = st.query(params![source])?;
-            let mut found: Vec<(i64, Sourced)> = Vec::new();
-            while let Some(r) = rows.next()? {
-                let seq: i64 = r.get(0)?;
-                let file: Option<String> = r.get(3)?;
-                match found.last_mut() {
-                    Some((s, o)) if *s == seq => o.files.extend(file),
-                    _ => found.push((
-                        seq,
-                        Sourced { id: r.get(1)?, type_: r.get(2)?, files: file.into_iter().collect(), other_sources: Vec::new() },
-                    )),
-                }
-            }
+            // A row names a source once at most (`add_provenance` skips the row's own source, and `provenance` is
+            // keyed on (seq, source)), so each row comes back once.
+            let mut found: Vec<(i64, Sourced)> = st
+                .query_map(params![source], |r| {
+                    let file: Option<String> = r.get(3)?;
+                    Ok((r.get(0)?, Sourced { id: r.get(1)?, type_: r.get(2)?, files: file.into_iter().collect(), other_sources: Vec::new() }))
+                })?
+                .collect::<Result<_, _>>()?;
             let mut others = c.prepare_cached(concat!(
                 "SELECT ",
                 row_source!(),
@@ -1156,8 +1150,6 @@ impl Store for SqliteStore {
                 names.sort();
                 names.dedup();
                 o.other_sources = names;
-                o.files.sort();
-                o.files.dedup();
             }
             Ok(found.into_iter().map(|(_, o)| o).collect())
         })
