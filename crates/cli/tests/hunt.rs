@@ -1627,7 +1627,8 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
         assert_eq!(Some(row), b.get(k), "{k:?} changed through STIX");
     }
 
-    // MISP feed: every value, with its TLP and score (the family travels in the event title and comments only).
+    // MISP feed: every value, with its TLP and score (families no MISP galaxy names travel in the event title and
+    // comments only; `real_families_travel_through_the_misp_feed_as_galaxy_tags` has the galaxies loaded).
     v.ok_json(&[
         "export",
         "misp-feed",
@@ -1683,4 +1684,212 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
     if tool("suricata") {
         suricata_accepts(&v.path("sur"), &v.path("sur-log"));
     }
+}
+
+/// The tags of the MISP attributes (`Tag[].name`) of an exported event file, by value.
+fn misp_attribute_tags(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let ev: Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+    ev["Event"]["Attribute"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .map(|a| {
+            let tags = a["Tag"]
+                .as_array()
+                .expect("tags")
+                .iter()
+                .map(|t| t["name"].as_str().expect("tag name").to_string())
+                .collect();
+            (a["value"].as_str().expect("value").to_string(), tags)
+        })
+        .collect()
+}
+
+/// Families and actors that a MISP galaxy names leave in the MISP exports as `misp-galaxy:` tags, on each attribute
+/// and, where every attribute of an event shares them, on the event; a family no galaxy names gets none. Another
+/// store reading the feed gets the same families and actors back.
+#[test]
+fn misp_exports_name_the_galaxy_clusters_of_families_and_actors() {
+    let v = Vigil::new();
+    let stealer = r#"misp-galaxy:malpedia="Vigil Test Stealer""#;
+    let actor = r#"misp-galaxy:threat-actor="Vigil Test Actor""#;
+    let event = json!({"Event": {
+    "info": "galaxy tags", "date": "2026-11-01", "Orgc": {"name": "CSIRT-X"}, "Tag": [{"name": "tlp:green"}],
+    "Attribute": [
+        {"type": "domain", "category": "Network activity", "value": "stealer-panel.net", "to_ids": true,
+         "Tag": [{"name": stealer}]},
+        {"type": "ip-dst", "category": "Network activity", "value": "198.51.100.77", "to_ids": true,
+         "Tag": [{"name": stealer}, {"name": actor}]},
+        {"type": "domain", "category": "Network activity", "value": "no-family-here.net", "to_ids": true}
+    ]}});
+    let ev = v.path("in.json");
+    std::fs::write(&ev, event.to_string()).expect("write");
+    v.ingest(&ev, &[]);
+    let p = |n: &str| v.path(n).display().to_string();
+    v.ok_json(&["export", "misp", "--out", &p("event.json"), "--json"]);
+    let tags = misp_attribute_tags(&v.path("event.json"));
+    let set = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(tags["stealer-panel.net"], set(&["tlp:green", stealer]));
+    assert_eq!(tags["198.51.100.77"], set(&["tlp:green", stealer, actor]));
+    assert_eq!(tags["no-family-here.net"], set(&["tlp:green"]));
+    // The single event holds all three: no galaxy is every attribute's, so the event has only its TLP.
+    let whole: Value =
+        serde_json::from_slice(&std::fs::read(v.path("event.json")).expect("read")).expect("json");
+    assert_eq!(whole["Event"]["Tag"], json!([{"name": "tlp:green"}]));
+
+    // The feed: one event per family, whose galaxies are those all its attributes share.
+    v.ok_json(&["export", "misp-feed", "--out", &p("feed"), "--json"]);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(v.path("feed/manifest.json")).expect("manifest"))
+            .expect("json");
+    let by_info: BTreeMap<&str, &Value> = manifest
+        .as_object()
+        .expect("object")
+        .values()
+        .map(|e| (e["info"].as_str().expect("info"), &e["Tag"]))
+        .collect();
+    assert_eq!(
+        by_info["Vigil: Vigil Test Stealer indicators (TLP:GREEN)"],
+        &json!([{"name": "tlp:green"}, {"name": stealer}]),
+        "{manifest}"
+    );
+    assert_eq!(
+        by_info["Vigil: no known family indicators (TLP:GREEN)"],
+        &json!([{"name": "tlp:green"}])
+    );
+    let mut files = vec![v.path("event.json")];
+    for uuid in manifest.as_object().expect("object").keys() {
+        let f = v.path(&format!("feed/{uuid}.json"));
+        if f.ends_with("manifest.json") {
+            continue;
+        }
+        files.push(f);
+    }
+    pymisp_loads(&files, "PyMISP (galaxy tags)");
+
+    // A second store reads the feed and knows the same families and actors.
+    let w = Vigil::new();
+    w.ingest(&v.path("feed"), &[]);
+    v.ok_json(&["export", "csv", "--out", &p("a.csv"), "--json"]);
+    w.ok_json(&["export", "csv", "--out", &p("b.csv"), "--json"]);
+    let (a, b) = (csv_rows(&v.path("a.csv")), csv_rows(&v.path("b.csv")));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, row) in &a {
+        for f in ["malware", "actors", "tlp"] {
+            assert_eq!(row[f], b[k][f], "{k:?}: {f} changed through the MISP feed");
+        }
+    }
+    assert_eq!(
+        a[&("ipv4".to_string(), "198.51.100.77".to_string())]["actors"],
+        "Vigil Test Actor"
+    );
+}
+
+/// Real families: with the MISP galaxies loaded, ESET's folders and a maltrail list resolve to galaxy clusters,
+/// whose tags the MISP feed carries (PyMISP loads it) and through which a store that has never seen the galaxies
+/// learns the same family names.
+#[test]
+fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
+    let Some(data) = shared_data("misp-galaxy", "the galaxy tags of real families") else {
+        return;
+    };
+    let v = Vigil::new();
+    for f in ["malpedia", "threat-actor"] {
+        v.ingest(&data.join(format!("misp-galaxy/clusters/{f}.json")), &[]);
+    }
+    v.ingest(&data.join("maltrail/lummac2.txt"), &["--source", "lummac2"]);
+    let o = v.run(&[
+        "ingest",
+        data.join("eset-malware-ioc").to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{o:?}");
+    let p = |n: &str| v.path(n).display().to_string();
+    v.ok_json(&[
+        "export",
+        "misp",
+        "--out",
+        &p("event.json"),
+        "--tlp-max",
+        "red",
+        "--json",
+    ]);
+    let tags = misp_attribute_tags(&v.path("event.json"));
+    let tagged: BTreeSet<&String> = tags
+        .iter()
+        .filter(|(_, t)| t.iter().any(|x| x.starts_with("misp-galaxy:malpedia=")))
+        .map(|(v, _)| v)
+        .collect();
+    // maltrail's lummac2 list names `remus` among its aliases, which is malpedia's cluster for Lumma's successor.
+    assert!(
+        tags["videolan-web.org"].contains(r#"misp-galaxy:malpedia="Remus""#),
+        "{:?}",
+        tags["videolan-web.org"]
+    );
+    assert!(tagged.len() > 15_000, "{} values tagged", tagged.len());
+    v.ok_json(&[
+        "export",
+        "misp-feed",
+        "--out",
+        &p("feed"),
+        "--tlp-max",
+        "red",
+        "--json",
+    ]);
+    let events: Vec<PathBuf> = std::fs::read_dir(v.path("feed"))
+        .expect("feed")
+        .map(|e| e.expect("entry").path())
+        .filter(|f| f.extension().is_some_and(|x| x == "json") && !f.ends_with("manifest.json"))
+        .collect();
+    pymisp_loads(&events, "PyMISP (real galaxy tags)");
+    let w = Vigil::new();
+    w.ingest(&v.path("feed"), &[]);
+    v.ok_json(&[
+        "export",
+        "csv",
+        "--out",
+        &p("a.csv"),
+        "--tlp-max",
+        "red",
+        "--json",
+    ]);
+    w.ok_json(&[
+        "export",
+        "csv",
+        "--out",
+        &p("b.csv"),
+        "--tlp-max",
+        "red",
+        "--json",
+    ]);
+    let (a, b) = (csv_rows(&v.path("a.csv")), csv_rows(&v.path("b.csv")));
+    // Every family a malpedia tag names comes back; families no galaxy names (some values have both) do not.
+    let fams = |s: &str| -> BTreeSet<String> {
+        s.split(';')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut kept = 0;
+    for ((ty, value), row) in &a {
+        if !tagged.contains(&value) {
+            continue;
+        }
+        let named: BTreeSet<String> = tags[value]
+            .iter()
+            .filter_map(|t| t.strip_prefix("misp-galaxy:malpedia=\""))
+            .map(|t| t.trim_end_matches('"').to_string())
+            .collect();
+        let (before, after) = (
+            fams(&row["malware"]),
+            fams(&b[&(ty.clone(), value.clone())]["malware"]),
+        );
+        assert!(
+            named.is_subset(&after) && after.is_subset(&before),
+            "{value}: tags {named:?}, families {before:?} before the feed, {after:?} after"
+        );
+        kept += 1;
+    }
+    assert_eq!(kept, tagged.len());
 }

@@ -171,6 +171,48 @@ fn valid_uuid(s: &str) -> Option<String> {
     }
 }
 
+/// The `misp-galaxy:TYPE="VALUE"` tag of the cluster an object stands for, the inverse of [`Cluster::from_tag`],
+/// so a MISP instance that imports Vigil's exports attaches its own galaxy cluster (MISP resolves such tags by
+/// type and value). Objects read from a galaxy keep their galaxy (`x_misp_galaxy`); ATT&CK objects map to MISP's
+/// ATT&CK mirrors, whose values are `NAME - ID`. Anything else (a family only an IOC list named) has no tag: a tag
+/// must not point at a cluster no galaxy holds.
+pub fn tag_of(obj: &StixObject) -> Option<String> {
+    let name = obj.name()?.trim();
+    // A quote would end MISP's quoted value; `=` in the type would move the split.
+    if name.is_empty() || name.contains('"') {
+        return None;
+    }
+    let attack_id = obj
+        .get("external_references")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find_map(|r| {
+            let src = r.get("source_name")?.as_str()?;
+            let id = r.get("external_id")?.as_str()?.trim();
+            (src.starts_with("mitre-") && is_attack_id(id)).then_some(id)
+        });
+    let galaxy = match obj.str("x_misp_galaxy").map(str::trim) {
+        Some(t) if !t.is_empty() && !t.contains(['"', '=']) && !t.contains(char::is_whitespace) => {
+            t.to_string()
+        }
+        _ => match obj.type_() {
+            "intrusion-set" => "mitre-intrusion-set",
+            "malware" => "mitre-malware",
+            "tool" => "mitre-tool",
+            "attack-pattern" => "mitre-attack-pattern",
+            _ => return None,
+        }
+        .to_string(),
+    };
+    let value = if galaxy.to_ascii_lowercase().starts_with("mitre-") {
+        format!("{name} - {}", attack_id?)
+    } else {
+        name.to_string()
+    };
+    Some(format!("misp-galaxy:{galaxy}=\"{value}\""))
+}
+
 /// Strings of a value that may be a string or a list of strings.
 fn strings(v: Option<&Value>) -> Vec<&str> {
     match v {
@@ -1451,6 +1493,50 @@ mod tests {
             o.get("kill_chain_phases"),
             Some(&json!([{"kill_chain_name": "mitre-attack", "phase_name": "initial-access"}]))
         );
+    }
+
+    #[test]
+    fn objects_give_back_the_tag_of_their_cluster() {
+        let t = "2020-01-01T00:00:00.000Z";
+        // Clusters named by tags (what a MISP event carries) and by galaxy files: the object's tag is the tag.
+        for tag in [
+            r#"misp-galaxy:threat-actor="Vigil Test Actor""#,
+            r#"misp-galaxy:malpedia="Emotet""#,
+            r#"misp-galaxy:ransomware="LockBit 3.0""#,
+        ] {
+            let c = Cluster::from_tag(tag).expect("tag");
+            let o = c.to_object(&ctx(), t, t).expect("valid").expect("object");
+            assert_eq!(tag_of(&o).as_deref(), Some(tag));
+        }
+        let (items, _) = run(
+            r#"{"type":"mitre-intrusion-set","category":"actor","version":30,"uuid":"1023f364-7831-11e7-8318-43b5531983ab","authors":["MITRE"],"values":[
+          {"value":"APT28 - G0007","uuid":"bef4c620-0787-42a8-a96d-b7eb6e85917c","meta":{"external_id":"G0007"}}]}"#,
+        );
+        assert_eq!(
+            tag_of(objects(&items)[0]).as_deref(),
+            Some(r#"misp-galaxy:mitre-intrusion-set="APT28 - G0007""#)
+        );
+        // ATT&CK's own objects map to MISP's mirrors of ATT&CK.
+        let attack = |ty: &str, name: &str, id: &str| {
+            StixObject::from_value(json!({"type": ty, "spec_version": "2.1",
+                "id": format!("{ty}--bef4c620-0787-42a8-a96d-b7eb6e85917c"), "created": t, "modified": t, "name": name,
+                "is_family": true,
+                "external_references": [{"source_name": "mitre-attack", "external_id": id}]}))
+            .expect("valid")
+        };
+        assert_eq!(
+            tag_of(&attack("malware", "X-Agent", "S0136")).as_deref(),
+            Some(r#"misp-galaxy:mitre-malware="X-Agent - S0136""#)
+        );
+        assert_eq!(
+            tag_of(&attack("intrusion-set", "APT29", "G0016")).as_deref(),
+            Some(r#"misp-galaxy:mitre-intrusion-set="APT29 - G0016""#)
+        );
+        // No galaxy and no ATT&CK id (a family an IOC list named), or a name MISP's quoting cannot carry: no tag.
+        let family = crate::iocs::family_object("amavaldo", &[], &[], &ctx()).expect("family");
+        assert_eq!(tag_of(&family), None);
+        assert_eq!(tag_of(&attack("malware", "X-Agent", "CVE-2020-1")), None);
+        assert_eq!(tag_of(&attack("malware", "say \"hi\"", "S0136")), None);
     }
 
     #[test]

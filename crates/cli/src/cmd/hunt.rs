@@ -146,6 +146,9 @@ pub struct IntelItem {
     pub score: f32,
     pub malware: Vec<String>,
     pub actors: Vec<String>,
+    /// The `misp-galaxy:` tags of those families and actors that a MISP galaxy (or ATT&CK) names, shared between
+    /// items: a million-value export holds each tag once.
+    pub galaxies: Vec<Arc<str>>,
     pub name: Option<String>,
     /// Domain values also match subdomains: the indicator's `x_vigil_subdomains` when set, else the default
     /// (true unless `--exact-domains`).
@@ -253,11 +256,12 @@ pub fn select_in(
         }
     };
     // Names of malware families and actors.
-    let mut names: HashMap<String, (String, bool)> = HashMap::new();
+    let mut names: HashMap<String, (String, bool, Option<Arc<str>>)> = HashMap::new();
     scan(&["malware", "intrusion-set", "threat-actor"], &mut |so| {
         let actor = so.object.type_() != "malware";
         if let Some(n) = so.object.name() {
-            names.insert(so.object.id().to_string(), (n.to_string(), actor));
+            let tag = vigil_formats::galaxy::tag_of(&so.object).map(Arc::from);
+            names.insert(so.object.id().to_string(), (n.to_string(), actor, tag));
         }
         Ok(())
     })
@@ -374,20 +378,26 @@ pub fn select_in(
         }
         let mut malware = Vec::new();
         let mut actors = Vec::new();
-        let add = |id: &str, malware: &mut Vec<String>, actors: &mut Vec<String>| {
-            if let Some((n, is_actor)) = names.get(id) {
-                let list = if *is_actor { actors } else { malware };
+        let mut galaxies: Vec<Arc<str>> = Vec::new();
+        let mut add = |id: &str| {
+            if let Some((n, is_actor, tag)) = names.get(id) {
+                let list = if *is_actor { &mut actors } else { &mut malware };
                 if !list.contains(n) {
                     list.push(n.clone());
+                }
+                if let Some(t) = tag {
+                    if !galaxies.contains(t) {
+                        galaxies.push(t.clone());
+                    }
                 }
             }
         };
         for t in indicates.get(obj.id()).into_iter().flatten() {
-            add(t, &mut malware, &mut actors);
+            add(t);
             for a in behind.get(t).into_iter().flatten() {
-                add(a, &mut malware, &mut actors);
+                add(a);
                 for a2 in behind.get(a).into_iter().flatten() {
-                    add(a2, &mut malware, &mut actors);
+                    add(a2);
                 }
             }
         }
@@ -400,6 +410,7 @@ pub fn select_in(
             score,
             malware,
             actors,
+            galaxies,
             name: obj.name().map(str::to_string),
             subdomains: obj
                 .get("x_vigil_subdomains")

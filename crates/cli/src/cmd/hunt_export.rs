@@ -881,8 +881,33 @@ struct MispOrg {
 }
 
 #[derive(Serialize)]
-struct MispTag {
-    name: &'static str,
+struct MispTag<'a> {
+    name: &'a str,
+}
+
+/// An item's tags: its TLP, then the `misp-galaxy:` tags of its families and actors, which a MISP instance turns
+/// into its own galaxy clusters on import (and Vigil's MISP reader back into relationships).
+fn misp_tags(item: &IntelItem) -> Vec<MispTag<'_>> {
+    std::iter::once(misp_tlp(item.tlp))
+        .chain(item.galaxies.iter().map(|g| &**g))
+        .map(|name| MispTag { name })
+        .collect()
+}
+
+/// The galaxy tags every entry carries: an event's own galaxies. A feed event holds one family, so its galaxies
+/// are that family's and its actors'; a single event of many families gets only those they all share.
+fn shared_galaxies<'a>(ents: &[Entry<'a>]) -> Vec<&'a str> {
+    let Some((first, rest)) = ents.split_first() else {
+        return Vec::new();
+    };
+    let mut shared: Vec<&'a str> = first.item.galaxies.iter().map(|g| &**g).collect();
+    for e in rest {
+        if shared.is_empty() {
+            break;
+        }
+        shared.retain(|g| e.item.galaxies.iter().any(|x| &**x == *g));
+    }
+    shared
 }
 
 /// A MISP event as written: typed and borrowed, with the attributes made one at a time while serialising, so a
@@ -906,7 +931,7 @@ struct MispEventBody<'a> {
     #[serde(rename = "Orgc")]
     orgc: MispOrg,
     #[serde(rename = "Tag")]
-    tag: [MispTag; 1],
+    tag: Vec<MispTag<'a>>,
     #[serde(rename = "Attribute")]
     attribute: MispAttributes<'a>,
 }
@@ -928,7 +953,7 @@ struct MispAttribute<'a> {
     distribution: &'static str,
     comment: String,
     #[serde(rename = "Tag")]
-    tag: [MispTag; 1],
+    tag: Vec<MispTag<'a>>,
 }
 
 impl Serialize for MispAttributes<'_> {
@@ -948,9 +973,7 @@ impl Serialize for MispAttributes<'_> {
                 timestamp: &self.timestamp,
                 distribution: "5",
                 comment: context(e.item),
-                tag: [MispTag {
-                    name: misp_tlp(e.item.tlp),
-                }],
+                tag: misp_tags(e.item),
             }
         }))
     }
@@ -976,9 +999,10 @@ fn misp_event<'a>(
             distribution: "0",
             published: false,
             orgc: org(operator),
-            tag: [MispTag {
-                name: misp_tlp(max_tlp),
-            }],
+            tag: std::iter::once(misp_tlp(max_tlp))
+                .chain(shared_galaxies(ents))
+                .map(|name| MispTag { name })
+                .collect(),
             attribute: MispAttributes { ents, timestamp },
         },
     }
@@ -1013,7 +1037,7 @@ fn misp_feed(
                 item: e.item,
             })
             .collect();
-        let info = format!("Vigil: {fam} indicators (TLP:{})", tlp.label());
+        let info = format!("Vigil: {fam} indicators ({})", tlp.label());
         let ev = misp_event(&owned, operator, &info, uuid, now);
         files.push((format!("{uuid}.json"), serde_json::to_vec(&ev)?));
         let e = &ev.event;
