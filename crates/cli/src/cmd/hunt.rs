@@ -134,27 +134,44 @@ impl SelectArgs {
     }
 }
 
-/// One indicator of the store that passed the selection.
+/// One indicator of the store that passed the selection. Kept small (boxed strings, the families shared): an
+/// export of the whole store holds one per indicator, a million or more.
 #[derive(Debug, Clone)]
 pub struct IntelItem {
-    pub id: String,
-    pub pattern: String,
+    pub id: Box<str>,
+    pub pattern: Box<str>,
     /// The normalised values when the pattern is a simple equality (or an OR / IN of them); empty for general
     /// patterns, which only the hunt (not the detection exports) can use.
     pub values: Vec<(ObservableKind, String)>,
     pub tlp: Tlp,
     pub score: f32,
-    pub malware: Vec<String>,
-    pub actors: Vec<String>,
-    /// The `misp-galaxy:` tags of those families and actors that a MISP galaxy (or ATT&CK) names, shared between
-    /// items: a million-value export holds each tag once.
-    pub galaxies: Vec<Arc<str>>,
-    pub name: Option<String>,
+    /// The families and actors behind it, shared by every indicator with the same ones.
+    pub named: Arc<Named>,
+    pub name: Option<Box<str>>,
     /// Domain values also match subdomains: the indicator's `x_vigil_subdomains` when set, else the default
     /// (true unless `--exact-domains`).
     pub subdomains: bool,
-    pub modified: String,
-    pub valid_until: Option<String>,
+    pub modified: Box<str>,
+    pub valid_until: Option<Box<str>>,
+}
+
+/// The malware families and actors an indicator leads to, in the order reached.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub malware: Vec<String>,
+    pub actors: Vec<String>,
+    /// The `misp-galaxy:` tags of those that a MISP galaxy (or ATT&CK) names.
+    pub galaxies: Vec<String>,
+}
+
+/// A STIX id as 128 bits: its UUID, which identifies it within a type (relationships here are only followed from
+/// indicators); ids that are not `type--UUID` hash to a name-based UUID instead. A million indicators' links then
+/// take 16 bytes of key each instead of a string.
+fn id_key(id: &str) -> u128 {
+    id.split_once("--")
+        .and_then(|(_, u)| uuid::Uuid::try_parse(u).ok())
+        .unwrap_or_else(|| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, id.as_bytes()))
+        .as_u128()
 }
 
 /// What the selection left out, and why.
@@ -255,20 +272,31 @@ pub fn select_in(
             }),
         }
     };
-    // Names of malware families and actors.
-    let mut names: HashMap<String, (String, bool, Option<Arc<str>>)> = HashMap::new();
+    // Names of malware families and actors, by index.
+    struct NamedObject {
+        name: String,
+        actor: bool,
+        tag: Option<String>,
+    }
+    let mut named: Vec<NamedObject> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
     scan(&["malware", "intrusion-set", "threat-actor"], &mut |so| {
-        let actor = so.object.type_() != "malware";
         if let Some(n) = so.object.name() {
-            let tag = vigil_formats::galaxy::tag_of(&so.object).map(Arc::from);
-            names.insert(so.object.id().to_string(), (n.to_string(), actor, tag));
+            let i = named.len() as u32;
+            named.push(NamedObject {
+                name: n.to_string(),
+                actor: so.object.type_() != "malware",
+                tag: vigil_formats::galaxy::tag_of(&so.object),
+            });
+            index.insert(so.object.id().to_string(), i);
         }
         Ok(())
     })
     .context("reading malware and actors")?;
-    // indicator -> named objects it indicates; family -> actors behind it.
-    let mut indicates: HashMap<String, Vec<String>> = HashMap::new();
-    let mut behind: HashMap<String, Vec<String>> = HashMap::new();
+    // indicator -> named objects it indicates (sorted pairs: one per relationship, a million on a big store);
+    // family -> actors behind it (a few thousand).
+    let mut indicates: Vec<(u128, u32)> = Vec::new();
+    let mut behind: HashMap<u32, Vec<u32>> = HashMap::new();
     scan(&["relationship"], &mut |so| {
         let o = &so.object;
         let (Some(src), Some(dst), Some(rt)) = (
@@ -278,34 +306,27 @@ pub fn select_in(
         ) else {
             return Ok(());
         };
-        match rt {
-            "indicates" if src.starts_with("indicator--") && names.contains_key(dst) => {
-                indicates
-                    .entry(src.to_string())
-                    .or_default()
-                    .push(dst.to_string());
-            }
-            "attributed-to" if names.contains_key(src) && names.contains_key(dst) => {
-                behind
-                    .entry(src.to_string())
-                    .or_default()
-                    .push(dst.to_string());
-            }
-            "uses"
-                if dst.starts_with("malware--")
-                    && names.get(src).is_some_and(|n| n.1)
-                    && names.contains_key(dst) =>
-            {
-                behind
-                    .entry(dst.to_string())
-                    .or_default()
-                    .push(src.to_string());
+        let (Some(&d), from) = (index.get(dst), index.get(src)) else {
+            return Ok(());
+        };
+        match (rt, from) {
+            ("indicates", _) if src.starts_with("indicator--") => indicates.push((id_key(src), d)),
+            ("attributed-to", Some(&f)) => behind.entry(f).or_default().push(d),
+            ("uses", Some(&f)) if dst.starts_with("malware--") && named[f as usize].actor => {
+                behind.entry(d).or_default().push(f)
             }
             _ => {}
         }
         Ok(())
     })
     .context("reading relationships")?;
+    // Stable: an indicator's families keep the store's order, as exports print them.
+    indicates.sort_by_key(|&(k, _)| k);
+    indicates.dedup();
+    indicates.shrink_to_fit();
+    // Indicators of one family share its names: one Named per distinct set reached.
+    let mut shared: HashMap<Vec<u32>, Arc<Named>> = HashMap::new();
+    let none: Arc<Named> = Arc::default();
     // Analyst scores live in their own `note` objects (written by `vigil score`), so that no later version of the
     // indicator from a feed can reset them.
     let mut analyst: HashMap<String, f32> = HashMap::new();
@@ -376,48 +397,65 @@ pub fn select_in(
             stats.below_min_score += 1;
             return Ok(());
         }
-        let mut malware = Vec::new();
-        let mut actors = Vec::new();
-        let mut galaxies: Vec<Arc<str>> = Vec::new();
-        let mut add = |id: &str| {
-            if let Some((n, is_actor, tag)) = names.get(id) {
-                let list = if *is_actor { &mut actors } else { &mut malware };
-                if !list.contains(n) {
-                    list.push(n.clone());
-                }
-                if let Some(t) = tag {
-                    if !galaxies.contains(t) {
-                        galaxies.push(t.clone());
-                    }
-                }
+        let key = id_key(obj.id());
+        let start = indicates.partition_point(|(k, _)| *k < key);
+        let mut reached: Vec<u32> = Vec::new();
+        let mut add = |i: u32| {
+            if !reached.contains(&i) {
+                reached.push(i);
             }
         };
-        for t in indicates.get(obj.id()).into_iter().flatten() {
+        for &(_, t) in indicates[start..].iter().take_while(|(k, _)| *k == key) {
             add(t);
-            for a in behind.get(t).into_iter().flatten() {
+            for &a in behind.get(&t).into_iter().flatten() {
                 add(a);
-                for a2 in behind.get(a).into_iter().flatten() {
+                for &a2 in behind.get(&a).into_iter().flatten() {
                     add(a2);
                 }
             }
         }
+        let names = if reached.is_empty() {
+            none.clone()
+        } else {
+            shared
+                .entry(reached)
+                .or_insert_with_key(|reached| {
+                    let mut n = Named::default();
+                    for &i in reached {
+                        let o = &named[i as usize];
+                        let list = if o.actor {
+                            &mut n.actors
+                        } else {
+                            &mut n.malware
+                        };
+                        if !list.contains(&o.name) {
+                            list.push(o.name.clone());
+                        }
+                        if let Some(t) = &o.tag {
+                            if !n.galaxies.contains(t) {
+                                n.galaxies.push(t.clone());
+                            }
+                        }
+                    }
+                    Arc::new(n)
+                })
+                .clone()
+        };
         stats.kept += 1;
         items.push(IntelItem {
-            id: obj.id().to_string(),
-            pattern: pattern.to_string(),
+            id: obj.id().into(),
+            pattern: pattern.into(),
             values,
             tlp: so.tlp.unwrap_or(default_tlp),
             score,
-            malware,
-            actors,
-            galaxies,
-            name: obj.name().map(str::to_string),
+            named: names,
+            name: obj.name().map(Box::from),
             subdomains: obj
                 .get("x_vigil_subdomains")
                 .and_then(Value::as_bool)
                 .unwrap_or(!sel.exact_domains),
-            modified: obj.version().to_string(),
-            valid_until: obj.str("valid_until").map(str::to_string),
+            modified: obj.version().into(),
+            valid_until: obj.str("valid_until").map(Box::from),
         });
         Ok(())
     })
@@ -464,11 +502,12 @@ pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<Stri
     let mut rejected = 0u64;
     let mut reasons = Vec::new();
     for it in &sel.items {
-        let mut input = IndicatorInput::new(&it.id, IndicatorSource::Pattern(it.pattern.clone()));
+        let mut input =
+            IndicatorInput::new(&*it.id, IndicatorSource::Pattern(it.pattern.to_string()));
         input.score = it.score;
         input.tlp = it.tlp;
-        input.malware = it.malware.clone();
-        input.actors = it.actors.clone();
+        input.malware = it.named.malware.clone();
+        input.actors = it.named.actors.clone();
         input.subdomains = it.subdomains;
         if let Err(e) = b.add(&input) {
             rejected += 1;

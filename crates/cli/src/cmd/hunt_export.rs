@@ -196,6 +196,13 @@ fn write_file_with(
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// A single-file export rendered into memory (REST bodies).
+fn in_memory(fill: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    fill(&mut body)?;
+    Ok(body)
+}
+
 /// Files of a directory format, by name, in memory: written to a directory by `vigil export`, served as a
 /// gzip tarball (or one by one, the MISP feed) over REST.
 type Files = Vec<(String, Vec<u8>)>;
@@ -228,11 +235,11 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             write_dir(dir, &files)?
         }
         Kind::Zeek => {
-            write_file(&a.out, zeek(&ents, &mut notes).as_bytes())?;
+            write_file_with(&a.out, |w| zeek(&ents, &mut notes, w))?;
             vec![a.out.clone()]
         }
         Kind::Rpz => {
-            write_file(&a.out, rpz(&ents, &a.zone, &mut notes).as_bytes())?;
+            write_file_with(&a.out, |w| rpz(&ents, &a.zone, &mut notes, w))?;
             vec![a.out.clone()]
         }
         Kind::Blocklist => {
@@ -241,7 +248,7 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             write_dir(&a.out, &blocklist(&ents))?
         }
         Kind::Csv => {
-            write_file(&a.out, csv(&ents).as_bytes())?;
+            write_file_with(&a.out, |w| csv(&ents, w))?;
             vec![a.out.clone()]
         }
         Kind::Misp => {
@@ -321,11 +328,11 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
     };
     let sel = select_in(env, &args, Some(&req.scope), now)?;
     let (ents, _) = entries(&sel.items);
-    let used: BTreeSet<&str> = ents.iter().map(|e| e.item.id.as_str()).collect();
+    let used: BTreeSet<&str> = ents.iter().map(|e| &*e.item.id).collect();
     let amber_or_above = sel
         .items
         .iter()
-        .filter(|it| used.contains(it.id.as_str()) && it.tlp >= Tlp::Amber)
+        .filter(|it| used.contains(&*it.id) && it.tlp >= Tlp::Amber)
         .count() as u64;
     let mut notes = Vec::new();
     let mut dir_files = Vec::new();
@@ -333,22 +340,24 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
         "zeek" => (
             "text/plain; charset=utf-8",
             "vigil.intel",
-            zeek(&ents, &mut notes).into_bytes(),
+            in_memory(|w| zeek(&ents, &mut notes, w))?,
         ),
         "rpz" => (
             "text/dns",
             "vigil.rpz",
-            rpz(
-                &ents,
-                req.zone.as_deref().unwrap_or("rpz.vigil"),
-                &mut notes,
-            )
-            .into_bytes(),
+            in_memory(|w| {
+                rpz(
+                    &ents,
+                    req.zone.as_deref().unwrap_or("rpz.vigil"),
+                    &mut notes,
+                    w,
+                )
+            })?,
         ),
         "csv" => (
             "text/csv; charset=utf-8",
             "vigil.csv",
-            csv(&ents).into_bytes(),
+            in_memory(|w| csv(&ents, w))?,
         ),
         // Directory formats: the files go back as they are; the server packs or serves them.
         "suricata" => {
@@ -436,11 +445,11 @@ fn one_line(s: &str) -> String {
 
 fn context(it: &IntelItem) -> String {
     let mut s = String::new();
-    if !it.malware.is_empty() {
-        let _ = write!(s, "malware {}; ", it.malware.join(", "));
+    if !it.named.malware.is_empty() {
+        let _ = write!(s, "malware {}; ", it.named.malware.join(", "));
     }
-    if !it.actors.is_empty() {
-        let _ = write!(s, "actors {}; ", it.actors.join(", "));
+    if !it.named.actors.is_empty() {
+        let _ = write!(s, "actors {}; ", it.named.actors.join(", "));
     }
     let _ = write!(s, "score {:.0}; {}; {}", it.score, it.tlp.label(), it.id);
     s
@@ -607,7 +616,7 @@ fn suricata(
 }
 
 fn malware_suffix(it: &IntelItem) -> String {
-    match it.malware.first() {
+    match it.named.malware.first() {
         Some(m) => format!(" ({})", safe(m)),
         None => String::new(),
     }
@@ -616,9 +625,9 @@ fn malware_suffix(it: &IntelItem) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Zeek
 
-fn zeek(ents: &[Entry<'_>], notes: &mut Vec<String>) -> String {
-    let mut out =
-        String::from("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n");
+/// Writes the Zeek intel file to `out` line by line.
+fn zeek(ents: &[Entry<'_>], notes: &mut Vec<String>, out: &mut dyn Write) -> std::io::Result<()> {
+    out.write_all(b"#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n")?;
     let mut paths = 0u64;
     for e in ents {
         if e.is_path() {
@@ -642,18 +651,18 @@ fn zeek(ents: &[Entry<'_>], notes: &mut Vec<String>) -> String {
         if value.is_empty() || value.contains(['\t', '\n', '\r']) {
             continue;
         }
-        let _ = writeln!(
+        writeln!(
             out,
             "{value}\t{ty}\tvigil\t{}\t-",
             one_line(&context(e.item))
-        );
+        )?;
     }
     if paths > 0 {
         notes.push(format!(
             "{paths} URL path(s) on any host left out (Zeek's Intel::URL matches one host's URL; export suricata matches paths)"
         ));
     }
-    out
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -722,21 +731,26 @@ fn rpz_ip(value: &str) -> Option<String> {
     }
 }
 
-fn rpz(ents: &[Entry<'_>], zone: &str, notes: &mut Vec<String>) -> String {
+/// Writes the response policy zone to `out` record by record.
+fn rpz(
+    ents: &[Entry<'_>],
+    zone: &str,
+    notes: &mut Vec<String>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let zone = zone.trim_end_matches('.');
     let serial = Utc::now().timestamp().clamp(1, i64::from(u32::MAX));
-    let mut out = String::new();
     let _ = writeln!(
         out,
         "; Vigil response policy zone {zone}, generated {}. Policy: NXDOMAIN (CNAME .).",
         vigil_model::time::now()
     );
-    let _ = writeln!(out, "$TTL 300");
-    let _ = writeln!(
+    writeln!(out, "$TTL 300")?;
+    writeln!(
         out,
         "@\tIN\tSOA\tlocalhost. hostmaster.localhost. ({serial} 3600 600 604800 300)"
-    );
-    let _ = writeln!(out, "@\tIN\tNS\tlocalhost.");
+    )?;
+    writeln!(out, "@\tIN\tNS\tlocalhost.")?;
     let mut skipped = 0u64;
     let mut seen = BTreeSet::new();
     for e in ents {
@@ -748,16 +762,16 @@ fn rpz(ents: &[Entry<'_>], zone: &str, notes: &mut Vec<String>) -> String {
                 }
                 if seen.insert(e.value.to_string()) {
                     let _ = writeln!(out, "; {}", one_line(&context(e.item)));
-                    let _ = writeln!(out, "{}\tCNAME\t.", e.value);
+                    writeln!(out, "{}\tCNAME\t.", e.value)?;
                     if e.item.subdomains {
-                        let _ = writeln!(out, "*.{}\tCNAME\t.", e.value);
+                        writeln!(out, "*.{}\tCNAME\t.", e.value)?;
                     }
                 }
             }
             HitType::Ipv4 | HitType::Ipv6 | HitType::Cidr => match rpz_ip(e.value) {
                 Some(owner) if seen.insert(owner.clone()) => {
                     let _ = writeln!(out, "; {}", one_line(&context(e.item)));
-                    let _ = writeln!(out, "{owner}\tCNAME\t.");
+                    writeln!(out, "{owner}\tCNAME\t.")?;
                 }
                 Some(_) => {}
                 None => skipped += 1,
@@ -771,7 +785,7 @@ fn rpz(ents: &[Entry<'_>], zone: &str, notes: &mut Vec<String>) -> String {
         ));
     }
     notes.push("only domains and addresses are expressible in RPZ; URLs, hashes and e-mail addresses are left out".into());
-    out
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -802,37 +816,45 @@ fn blocklist(ents: &[Entry<'_>]) -> Files {
         .collect()
 }
 
-fn csv_field(s: &str) -> String {
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
     } else {
-        s.to_string()
+        s.into()
     }
 }
 
-fn csv(ents: &[Entry<'_>]) -> String {
-    let mut out = String::from(
-        "indicator_id,type,value,score,tlp,malware,actors,name,valid_until,modified\n",
-    );
+/// Writes the CSV export to `out` row by row (a million rows are 170 MB: not held in memory by `vigil export`).
+fn csv(ents: &[Entry<'_>], out: &mut dyn Write) -> std::io::Result<()> {
+    out.write_all(b"indicator_id,type,value,score,tlp,malware,actors,name,valid_until,modified\n")?;
     for e in ents {
         let it = e.item;
-        let row = [
-            it.id.clone(),
-            e.kind.as_str().to_string(),
-            e.value.to_string(),
+        let (score, malware, actors) = (
             format!("{:.1}", it.score),
-            it.tlp.as_str().to_string(),
-            it.malware.join(";"),
-            it.actors.join(";"),
-            it.name.clone().unwrap_or_default(),
-            it.valid_until.clone().unwrap_or_default(),
-            it.modified.clone(),
+            it.named.malware.join(";"),
+            it.named.actors.join(";"),
+        );
+        let row: [&str; 10] = [
+            &it.id,
+            e.kind.as_str(),
+            e.value,
+            &score,
+            it.tlp.as_str(),
+            &malware,
+            &actors,
+            it.name.as_deref().unwrap_or_default(),
+            it.valid_until.as_deref().unwrap_or_default(),
+            &it.modified,
         ];
-        let row: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
+        for (i, f) in row.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(csv_field(f).as_bytes())?;
+        }
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -889,7 +911,7 @@ struct MispTag<'a> {
 /// into its own galaxy clusters on import (and Vigil's MISP reader back into relationships).
 fn misp_tags(item: &IntelItem) -> Vec<MispTag<'_>> {
     std::iter::once(misp_tlp(item.tlp))
-        .chain(item.galaxies.iter().map(|g| &**g))
+        .chain(item.named.galaxies.iter().map(String::as_str))
         .map(|name| MispTag { name })
         .collect()
 }
@@ -900,12 +922,21 @@ fn shared_galaxies<'a>(ents: &[Entry<'a>]) -> Vec<&'a str> {
     let Some((first, rest)) = ents.split_first() else {
         return Vec::new();
     };
-    let mut shared: Vec<&'a str> = first.item.galaxies.iter().map(|g| &**g).collect();
+    let mut shared: Vec<&'a str> = first
+        .item
+        .named
+        .galaxies
+        .iter()
+        .map(String::as_str)
+        .collect();
     for e in rest {
         if shared.is_empty() {
             break;
         }
-        shared.retain(|g| e.item.galaxies.iter().any(|x| &**x == *g));
+        // Items of one family share one `Named`: compare the pointer before the strings.
+        if !std::sync::Arc::ptr_eq(&e.item.named, &first.item.named) {
+            shared.retain(|g| e.item.named.galaxies.iter().any(|x| x == g));
+        }
     }
     shared
 }
@@ -1018,6 +1049,7 @@ fn misp_feed(
     for e in ents {
         let fam = e
             .item
+            .named
             .malware
             .first()
             .cloned()
