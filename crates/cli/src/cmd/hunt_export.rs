@@ -281,7 +281,14 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
         Kind::MispFeed => {
             std::fs::create_dir_all(&a.out)
                 .with_context(|| format!("creating {}", a.out.display()))?;
-            write_dir(&a.out, &misp_feed(&ents, &env.settings.operator, now)?)?
+            let mut written = Vec::new();
+            misp_feed(&ents, &env.settings.operator, now, &mut |name, body| {
+                let p = a.out.join(name);
+                write_file(&p, &body)?;
+                written.push(p);
+                Ok(())
+            })?;
+            written
         }
     };
     if a.json {
@@ -375,7 +382,10 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
             ("application/gzip", "vigil-blocklist.tar.gz", Vec::new())
         }
         "misp-feed" => {
-            dir_files = misp_feed(&ents, &env.settings.operator, now)?;
+            misp_feed(&ents, &env.settings.operator, now, &mut |name, body| {
+                dir_files.push((name, body));
+                Ok(())
+            })?;
             ("application/gzip", "vigil-misp-feed.tar.gz", Vec::new())
         }
         "misp" => {
@@ -1039,11 +1049,14 @@ fn misp_event<'a>(
     }
 }
 
+/// Renders the MISP feed, handing each file to `put` as soon as it is made (`vigil export` writes it out, so a
+/// feed of a million values is not held in memory whole; REST collects them).
 fn misp_feed(
     ents: &[Entry<'_>],
     operator: &str,
     now: chrono::DateTime<Utc>,
-) -> anyhow::Result<Files> {
+    put: &mut dyn FnMut(String, Vec<u8>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     // One event per (malware family, TLP): feed subscribers get stable event uuids to update.
     let mut groups: BTreeMap<(String, Tlp), Vec<&Entry<'_>>> = BTreeMap::new();
     for e in ents {
@@ -1058,7 +1071,6 @@ fn misp_feed(
     }
     let mut manifest = serde_json::Map::new();
     let mut hashes = String::new();
-    let mut files = Vec::new();
     for ((fam, tlp), list) in &groups {
         let uuid = uuid::Uuid::new_v5(&VIGIL_NS, format!("feed:{fam}|{}", tlp.as_str()).as_bytes());
         let owned: Vec<Entry<'_>> = list
@@ -1071,7 +1083,7 @@ fn misp_feed(
             .collect();
         let info = format!("Vigil: {fam} indicators ({})", tlp.label());
         let ev = misp_event(&owned, operator, &info, uuid, now);
-        files.push((format!("{uuid}.json"), serde_json::to_vec(&ev)?));
+        put(format!("{uuid}.json"), serde_json::to_vec(&ev)?)?;
         let e = &ev.event;
         manifest.insert(
             uuid.to_string(),
@@ -1086,12 +1098,11 @@ fn misp_feed(
             let _ = writeln!(hashes, "{hex},{uuid}");
         }
     }
-    files.push((
+    put(
         "manifest.json".into(),
         serde_json::to_string_pretty(&Value::Object(manifest))?.into_bytes(),
-    ));
-    files.push(("hashes.csv".into(), hashes.into_bytes()));
-    Ok(files)
+    )?;
+    put("hashes.csv".into(), hashes.into_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
