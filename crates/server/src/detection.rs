@@ -134,7 +134,7 @@ fn zone_ok(z: &str) -> bool {
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{format}", tag = "exports",
-    params(("format" = String, Path, description = "zeek (Zeek Intel framework file), rpz (DNS response-policy zone), csv, misp (one MISP event as JSON); or, as a gzip tarball of files to unpack into one directory: suricata (vigil.rules with its dataset, hash and IP reputation lists), blocklist (one plain list per indicator type), misp-feed (a MISP feed: manifest.json, hashes.csv, one event per malware family and TLP)"),
+    params(("format" = String, Path, description = "zeek (Zeek Intel framework file), rpz (DNS response-policy zone), csv, misp (one MISP event as JSON, each attribute tagged with its TLP and the misp-galaxy clusters of its families and actors); or, as a gzip tarball of files to unpack into one directory: suricata (vigil.rules with its dataset, hash and IP reputation lists), blocklist (one plain list per indicator type), misp-feed (a MISP feed: manifest.json, hashes.csv, one event per malware family and TLP)"),
            DetectionParams),
     responses((status = 200, description = "Detection content built from the indicators the caller may see: live, not expired, not on a warning list, scoring at least min_score. Headers X-Vigil-Values and X-Vigil-Indicators give the counts; X-Vigil-Notes what the format could not express", content_type = "text/plain"),
               (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
