@@ -1568,16 +1568,7 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
         &data.join("maltrail/lummac2.txt"),
         &["--source", "lummac2", "--tlp", "amber"],
     );
-    let p = |n: &str| v.path(n).display().to_string();
-    let first = v.ok_json(&[
-        "export",
-        "csv",
-        "--out",
-        &p("a.csv"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    let first = export_red(&v, "csv", &v.path("a.csv"));
     let n = first["values"].as_u64().expect("values");
     assert!(n > 20_000, "{first}");
     for t in ["domain", "ipv4", "url", "md5", "sha1", "sha256"] {
@@ -1601,26 +1592,10 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
     assert!(!a.keys().any(|(_, v)| v.contains("welivesecurity.com")));
 
     // STIX: lossless for everything the detection exports show.
-    v.ok_json(&[
-        "export",
-        "stix",
-        "--out",
-        &p("all.json"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "stix", &v.path("all.json"));
     let stix = Vigil::new();
     stix.ingest(&v.path("all.json"), &[]);
-    stix.ok_json(&[
-        "export",
-        "csv",
-        "--out",
-        &p("b.csv"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&stix, "csv", &v.path("b.csv"));
     let b = csv_rows(&v.path("b.csv"));
     assert_eq!(a.len(), b.len(), "values lost or gained through STIX");
     for (k, row) in &a {
@@ -1629,26 +1604,10 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
 
     // MISP feed: every value, with its TLP and score (families no MISP galaxy names travel in the event title and
     // comments only; `real_families_travel_through_the_misp_feed_as_galaxy_tags` has the galaxies loaded).
-    v.ok_json(&[
-        "export",
-        "misp-feed",
-        "--out",
-        &p("feed"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "misp-feed", &v.path("feed"));
     let misp = Vigil::new();
     misp.ingest(&v.path("feed"), &[]);
-    misp.ok_json(&[
-        "export",
-        "csv",
-        "--out",
-        &p("c.csv"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&misp, "csv", &v.path("c.csv"));
     let c = csv_rows(&v.path("c.csv"));
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
@@ -1662,28 +1621,18 @@ fn real_intelligence_round_trips_through_stix_and_the_misp_feed() {
     }
 
     // The sensors' own checkers load the real content.
-    v.ok_json(&[
-        "export",
-        "rpz",
-        "--out",
-        &p("real.rpz"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "rpz", &v.path("real.rpz"));
     checkzone_accepts("rpz.vigil", &v.path("real.rpz"));
-    v.ok_json(&[
-        "export",
-        "suricata",
-        "--out",
-        &p("sur"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "suricata", &v.path("sur"));
     if tool("suricata") {
         suricata_accepts(&v.path("sur"), &v.path("sur-log"));
     }
+}
+
+/// `vigil export KIND --out OUT --tlp-max red --json`: everything the store holds.
+fn export_red(v: &Vigil, kind: &str, out: &Path) -> Value {
+    let out = out.to_str().expect("utf-8 path");
+    v.ok_json(&["export", kind, "--out", out, "--tlp-max", "red", "--json"])
 }
 
 /// The tags of the MISP attributes (`Tag[].name`) of an exported event file, by value.
@@ -1805,16 +1754,7 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
         "--json",
     ]);
     assert!(o.status.code().is_some_and(|c| c <= 1), "{o:?}");
-    let p = |n: &str| v.path(n).display().to_string();
-    v.ok_json(&[
-        "export",
-        "misp",
-        "--out",
-        &p("event.json"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "misp", &v.path("event.json"));
     let tags = misp_attribute_tags(&v.path("event.json"));
     let tagged: BTreeSet<&String> = tags
         .iter()
@@ -1828,15 +1768,7 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
         tags["videolan-web.org"]
     );
     assert!(tagged.len() > 15_000, "{} values tagged", tagged.len());
-    v.ok_json(&[
-        "export",
-        "misp-feed",
-        "--out",
-        &p("feed"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "misp-feed", &v.path("feed"));
     let events: Vec<PathBuf> = std::fs::read_dir(v.path("feed"))
         .expect("feed")
         .map(|e| e.expect("entry").path())
@@ -1845,24 +1777,8 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
     pymisp_loads(&events, "PyMISP (real galaxy tags)");
     let w = Vigil::new();
     w.ingest(&v.path("feed"), &[]);
-    v.ok_json(&[
-        "export",
-        "csv",
-        "--out",
-        &p("a.csv"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
-    w.ok_json(&[
-        "export",
-        "csv",
-        "--out",
-        &p("b.csv"),
-        "--tlp-max",
-        "red",
-        "--json",
-    ]);
+    export_red(&v, "csv", &v.path("a.csv"));
+    export_red(&w, "csv", &v.path("b.csv"));
     let (a, b) = (csv_rows(&v.path("a.csv")), csv_rows(&v.path("b.csv")));
     // Every family a malpedia tag names comes back; families no galaxy names (some values have both) do not.
     let fams = |s: &str| -> BTreeSet<String> {
