@@ -178,8 +178,9 @@ fn valid_uuid(s: &str) -> Option<String> {
 /// must not point at a cluster no galaxy holds.
 pub fn tag_of(obj: &StixObject) -> Option<String> {
     let name = obj.name()?.trim();
-    // A quote would end MISP's quoted value; `=` in the type would move the split.
-    if name.is_empty() || name.contains('"') {
+    // A quote would end MISP's quoted value (and `=` in the type move the split); names come from feeds, so
+    // control characters are refused too.
+    if name.is_empty() || name.contains(|c: char| c == '"' || c.is_control()) {
         return None;
     }
     let attack_id = obj
@@ -193,7 +194,12 @@ pub fn tag_of(obj: &StixObject) -> Option<String> {
             (src.starts_with("mitre-") && is_attack_id(id)).then_some(id)
         });
     let galaxy = match obj.str("x_misp_galaxy").map(str::trim) {
-        Some(t) if !t.is_empty() && !t.contains(['"', '=']) && !t.contains(char::is_whitespace) => {
+        Some(t)
+            if !t.is_empty()
+                && !t.contains(|c: char| {
+                    c == '"' || c == '=' || c.is_whitespace() || c.is_control()
+                }) =>
+        {
             t.to_string()
         }
         _ => match obj.type_() {
@@ -210,7 +216,9 @@ pub fn tag_of(obj: &StixObject) -> Option<String> {
     } else {
         name.to_string()
     };
-    Some(format!("misp-galaxy:{galaxy}=\"{value}\""))
+    let tag = format!("misp-galaxy:{galaxy}=\"{value}\"");
+    // MISP keeps tag names of up to 255 characters.
+    (tag.chars().count() <= 255).then_some(tag)
 }
 
 /// Strings of a value that may be a string or a list of strings.
@@ -1537,6 +1545,8 @@ mod tests {
         assert_eq!(tag_of(&family), None);
         assert_eq!(tag_of(&attack("malware", "X-Agent", "CVE-2020-1")), None);
         assert_eq!(tag_of(&attack("malware", "say \"hi\"", "S0136")), None);
+        assert_eq!(tag_of(&attack("malware", "two\nlines", "S0136")), None);
+        assert_eq!(tag_of(&attack("malware", &"x".repeat(300), "S0136")), None);
     }
 
     #[test]
@@ -1791,6 +1801,33 @@ mod tests {
         fn values_of_any_shape(v in "[\\[\\]{}\",:a-z0-9 ]{0,120}") {
             let _ = run(&format!(r#"{{"type":"threat-actor","values":[{v}]}}"#));
             let _ = run(&format!(r#"{{"type":"threat-actor","values":[{{"value":"x","meta":{v}}}]}}"#));
+        }
+
+        /// A cluster named by a tag gives back that tag through its object, or no tag when MISP could not carry
+        /// it; never a tag for another cluster.
+        #[test]
+        fn tags_round_trip_through_objects(
+            ty in "(threat-actor|malpedia|ransomware|rat|tool|360net|microsoft-activity-group)",
+            value in "(\\PC{1,300}|[ -~]{1,200})",
+        ) {
+            let tag = format!("misp-galaxy:{ty}=\"{value}\"");
+            let t = "2020-01-01T00:00:00.000Z";
+            // Plain names must come back (so the property is not met by never answering).
+            let plain = !value.trim().is_empty()
+                && value.len() <= 200
+                && value.chars().all(|c| c == ' ' || (c.is_ascii_graphic() && c != '"'));
+            if let Some(c) = Cluster::from_tag(&tag) {
+                if let Ok(Some(o)) = c.to_object(&ctx(), t, t) {
+                    let back = tag_of(&o);
+                    proptest::prop_assert!(!plain || back.is_some(), "{tag}: no tag back");
+                    if let Some(back) = back {
+                        let again = Cluster::from_tag(&back).expect("a tag tag_of made parses");
+                        proptest::prop_assert_eq!(&again.galaxy_type, &c.galaxy_type);
+                        proptest::prop_assert_eq!(again.name(), c.name());
+                        proptest::prop_assert!(back.chars().count() <= 255);
+                    }
+                }
+            }
         }
     }
 }
