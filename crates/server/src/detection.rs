@@ -160,6 +160,7 @@ pub(crate) async fn export_detection(
     let p: DetectionParams = query(raw.as_deref())?;
     let req = request(&st, c.as_ref(), &format, p)?;
     let hook = hook(&st)?;
+    let permit = st.renders.enter().await?;
     let out = blocking(move || {
         let mut out = hook(req).map_err(ApiError::internal)?;
         if !out.files.is_empty() {
@@ -168,6 +169,7 @@ pub(crate) async fn export_detection(
         Ok(out)
     })
     .await?;
+    drop(permit);
     if out.amber_or_above > 0 {
         st.audit.record(
             &actor(c.as_ref()),
@@ -201,6 +203,28 @@ pub(crate) async fn export_detection(
     Ok(resp)
 }
 
+/// Detection renderings at once. Each reads every live indicator the caller may see and holds them with the
+/// rendered content (about 0.6 GB plus the content for a million indicators), so callers beyond this many wait
+/// their turn: members whose MISP instances all pull on the hour queue up instead of multiplying the memory.
+pub struct RenderGate(tokio::sync::Semaphore);
+
+impl Default for RenderGate {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        RenderGate::new(cores.clamp(1, 4))
+    }
+}
+
+impl RenderGate {
+    pub fn new(slots: usize) -> Self {
+        RenderGate(tokio::sync::Semaphore::new(slots.max(1)))
+    }
+
+    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.0.acquire().await.map_err(ApiError::internal)
+    }
+}
+
 /// How long a caller's rendered MISP feed is reused while the store does not change: a MISP instance fetches the
 /// manifest and then every event in turn, and each would otherwise read every live indicator again. Short, because
 /// decay and expiry move with time, not with writes.
@@ -209,12 +233,26 @@ const FEED_TTL: Duration = Duration::from_secs(120);
 /// MISP feeds rendered per caller view. An entry holds for [`FEED_TTL`] and only while the store's change counter
 /// holds (any commit, a share or revocation included, drops it); the key is the caller's whole scope, so one
 /// member's entry is never another's.
-#[derive(Default)]
 pub struct FeedCache {
     inner: Mutex<HashMap<String, FeedEntry>>,
+    /// Bytes the renderings may hold together (the newest is kept whatever its size).
+    budget: usize,
+}
+
+impl Default for FeedCache {
+    fn default() -> Self {
+        FeedCache::with_budget(1 << 30)
+    }
 }
 
 impl FeedCache {
+    pub fn with_budget(budget: usize) -> Self {
+        FeedCache {
+            inner: Mutex::new(HashMap::new()),
+            budget,
+        }
+    }
+
     fn get(&self, key: &str, counter: i64) -> Option<Arc<DetectionExport>> {
         let g = self.inner.lock().ok()?;
         let (c, at, v) = g.get(key)?;
@@ -224,12 +262,47 @@ impl FeedCache {
     fn put(&self, key: String, counter: i64, v: Arc<DetectionExport>) {
         if let Ok(mut g) = self.inner.lock() {
             g.retain(|_, (c, at, _)| *c == counter && at.elapsed() < FEED_TTL);
-            // A bound on memory whatever the number of distinct callers: start over rather than track use.
-            if g.len() >= 64 {
-                g.clear();
+            // A bound on memory whatever the number and size of the callers' views: the oldest renderings go
+            // until the new one fits the budget. The new one is always kept, however large, or each of its
+            // events would render the whole feed again.
+            let size = v.size();
+            let mut held: usize = g.values().map(|(_, _, e)| e.size()).sum();
+            while !g.is_empty() && (g.len() >= FEED_ENTRIES || held + size > self.budget) {
+                let Some(oldest) = g
+                    .iter()
+                    .min_by_key(|(_, (_, at, _))| *at)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                if let Some((_, _, e)) = g.remove(&oldest) {
+                    held -= e.size();
+                }
             }
             g.insert(key, (counter, Instant::now(), v));
         }
+    }
+
+    /// Bytes held by cached renderings (for tests and metrics).
+    pub fn held(&self) -> usize {
+        self.inner
+            .lock()
+            .map_or(0, |g| g.values().map(|(_, _, e)| e.size()).sum())
+    }
+}
+
+/// Renderings kept at most.
+const FEED_ENTRIES: usize = 64;
+
+impl DetectionExport {
+    /// Bytes of rendered content it holds.
+    fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .files
+                .iter()
+                .map(|(n, b)| n.len() + b.len())
+                .sum::<usize>()
     }
 }
 
@@ -276,10 +349,18 @@ pub(crate) async fn misp_feed_file(
     let out = match st.feeds.get(&key, counter) {
         Some(v) => v,
         None => {
-            let hook = hook(&st)?;
-            let v = Arc::new(blocking(move || hook(req).map_err(ApiError::internal)).await?);
-            st.feeds.put(key, counter, v.clone());
-            v
+            let _permit = st.renders.enter().await?;
+            // A pull of the same view that rendered while this one waited is reused, not rendered again.
+            match st.feeds.get(&key, counter) {
+                Some(v) => v,
+                None => {
+                    let hook = hook(&st)?;
+                    let v =
+                        Arc::new(blocking(move || hook(req).map_err(ApiError::internal)).await?);
+                    st.feeds.put(key, counter, v.clone());
+                    v
+                }
+            }
         }
     };
     let Some((_, body)) = out.files.iter().find(|(n, _)| *n == file) else {
@@ -462,5 +543,56 @@ mod tests {
         ] {
             assert!(!zone_ok(bad), "{bad:?}");
         }
+    }
+
+    fn rendering(bytes: usize) -> Arc<DetectionExport> {
+        Arc::new(DetectionExport {
+            content_type: "application/gzip",
+            file_name: "f".into(),
+            body: Vec::new(),
+            values: 0,
+            indicators: 0,
+            amber_or_above: 0,
+            notes: Vec::new(),
+            files: vec![(
+                "manifest.json".into(),
+                vec![0; bytes - "manifest.json".len()],
+            )],
+        })
+    }
+
+    #[test]
+    fn the_feed_cache_keeps_to_its_budget_and_always_the_newest() {
+        let c = FeedCache::with_budget(1000);
+        c.put("a".into(), 7, rendering(600));
+        assert!(c.get("a", 7).is_some());
+        // Another view that does not fit beside it: the older goes.
+        c.put("b".into(), 7, rendering(600));
+        assert!(c.get("a", 7).is_none() && c.get("b", 7).is_some());
+        assert_eq!(c.held(), 600);
+        c.put("c".into(), 7, rendering(300));
+        assert_eq!(c.held(), 900);
+        // Larger than the whole budget: kept alone, since its own pull reads it once per event.
+        c.put("d".into(), 7, rendering(5000));
+        assert!(c.get("d", 7).is_some() && c.get("b", 7).is_none() && c.get("c", 7).is_none());
+        assert_eq!(c.held(), 5000);
+        // A write to the store (another change counter) drops what was rendered before it.
+        assert!(c.get("d", 8).is_none());
+        c.put("e".into(), 8, rendering(100));
+        assert_eq!(c.held(), 100);
+    }
+
+    #[tokio::test]
+    async fn renderings_beyond_the_gate_wait_their_turn() {
+        let gate = RenderGate::new(1);
+        let first = gate.enter().await.expect("first");
+        let waiting = tokio::time::timeout(Duration::from_millis(50), gate.enter()).await;
+        assert!(
+            waiting.is_err(),
+            "a second rendering got in beside the first"
+        );
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(5), gate.enter()).await;
+        assert!(matches!(second, Ok(Ok(_))));
     }
 }

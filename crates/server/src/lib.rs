@@ -87,6 +87,8 @@ pub struct AppState {
     pub cache: taxii::PageCache,
     /// MISP feeds rendered per caller view (`/api/v1/feeds/misp/...`).
     pub feeds: detection::FeedCache,
+    /// Detection renderings running at once (the rest wait).
+    pub renders: detection::RenderGate,
     pub audit: audit::Audit,
     pub eligibility_extra: Vec<String>,
     /// What the binary wires in once the state exists (set at most once, before serving).
@@ -130,6 +132,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             cache: taxii::PageCache::new(cfg.cache_entries, cfg.cache_bytes),
             feeds: detection::FeedCache::default(),
+            renders: detection::RenderGate::default(),
             audit: audit::Audit::new(&data),
             data,
             cfg,
