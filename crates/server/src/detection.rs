@@ -203,15 +203,16 @@ pub(crate) async fn export_detection(
     Ok(resp)
 }
 
-/// Detection renderings at once. Each reads every live indicator the caller may see and holds them with the
-/// rendered content (about 0.6 GB plus the content for a million indicators), so callers beyond this many wait
-/// their turn: members whose MISP instances all pull on the hour queue up instead of multiplying the memory.
+/// Admission of detection renderings: one at a time. Each reads every live indicator the caller may see and
+/// holds them with the rendered content (about 0.6 GB plus the content for a million indicators), and they share
+/// the binary's one export connection, so the others wait here, asynchronously, without holding a thread: members
+/// whose sensors and MISP instances all pull on the hour queue up instead of multiplying the memory, and a feed
+/// pull that waited finds the rendering the one before it made.
 pub struct RenderGate(tokio::sync::Semaphore);
 
 impl Default for RenderGate {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        RenderGate::new(cores.clamp(1, 4))
+        RenderGate::new(1)
     }
 }
 

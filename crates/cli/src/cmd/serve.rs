@@ -127,8 +127,8 @@ pub fn run_with(
             serde_json::to_value(&rep).map_err(|e| e.to_string())
         })),
         detection_export: Some(Arc::new(move |req| {
-            // One export at a time: each reads every live indicator, and a queue bounds what a burst of
-            // sensors pulling at the top of the hour costs.
+            // The server admits one rendering at a time (`RenderGate`, where waiting holds no thread); the lock
+            // only shares the export connection.
             let env = export_env
                 .lock()
                 .map_err(|_| "export lock poisoned".to_string())?;
