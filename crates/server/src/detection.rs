@@ -162,6 +162,7 @@ pub(crate) async fn export_detection(
     let hook = hook(&st)?;
     let permit = st.renders.enter().await?;
     let out = blocking(move || {
+        let _permit = permit;
         let mut out = hook(req).map_err(ApiError::internal)?;
         if !out.files.is_empty() {
             out.body = tar_gz(&out.files).map_err(ApiError::internal)?;
@@ -169,7 +170,6 @@ pub(crate) async fn export_detection(
         Ok(out)
     })
     .await?;
-    drop(permit);
     if out.amber_or_above > 0 {
         st.audit.record(
             &actor(c.as_ref()),
@@ -208,7 +208,7 @@ pub(crate) async fn export_detection(
 /// the binary's one export connection, so the others wait here, asynchronously, without holding a thread: members
 /// whose sensors and MISP instances all pull on the hour queue up instead of multiplying the memory, and a feed
 /// pull that waited finds the rendering the one before it made.
-pub struct RenderGate(tokio::sync::Semaphore);
+pub struct RenderGate(Arc<tokio::sync::Semaphore>);
 
 impl Default for RenderGate {
     fn default() -> Self {
@@ -218,11 +218,17 @@ impl Default for RenderGate {
 
 impl RenderGate {
     pub fn new(slots: usize) -> Self {
-        RenderGate(tokio::sync::Semaphore::new(slots.max(1)))
+        RenderGate(Arc::new(tokio::sync::Semaphore::new(slots.max(1))))
     }
 
-    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        self.0.acquire().await.map_err(ApiError::internal)
+    /// A turn to render. The permit goes into the rendering thread, so a caller that hangs up mid-way does not
+    /// let the next rendering start beside the one still running.
+    async fn enter(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)
     }
 }
 
@@ -350,16 +356,21 @@ pub(crate) async fn misp_feed_file(
     let out = match st.feeds.get(&key, counter) {
         Some(v) => v,
         None => {
-            let _permit = st.renders.enter().await?;
+            let permit = st.renders.enter().await?;
             // A pull of the same view that rendered while this one waited is reused, not rendered again.
             match st.feeds.get(&key, counter) {
                 Some(v) => v,
                 None => {
                     let hook = hook(&st)?;
-                    let v =
-                        Arc::new(blocking(move || hook(req).map_err(ApiError::internal)).await?);
-                    st.feeds.put(key, counter, v.clone());
-                    v
+                    let state = st.clone();
+                    // Cached before the permit goes, so the pull that enters next finds it.
+                    blocking(move || {
+                        let _permit = permit;
+                        let v = Arc::new(hook(req).map_err(ApiError::internal)?);
+                        state.feeds.put(key, counter, v.clone());
+                        Ok(v)
+                    })
+                    .await?
                 }
             }
         }
