@@ -1685,6 +1685,9 @@ fn misp_exports_name_the_galaxy_clusters_of_families_and_actors() {
     let whole: Value =
         serde_json::from_slice(&std::fs::read(v.path("event.json")).expect("read")).expect("json");
     assert_eq!(whole["Event"]["Tag"], json!([{"name": "tlp:green"}]));
+    // Every family here is a galaxy's: no note about untagged families.
+    let again = v.ok_json(&["export", "misp", "--out", &p("event2.json"), "--json"]);
+    assert_eq!(again["notes"], json!([]), "{again}");
 
     // The feed: one event per family, whose galaxies are those all its attributes share.
     v.ok_json(&["export", "misp-feed", "--out", &p("feed"), "--json"]);
@@ -1754,7 +1757,14 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
         "--json",
     ]);
     assert!(o.status.code().is_some_and(|c| c <= 1), "{o:?}");
-    export_red(&v, "misp", &v.path("event.json"));
+    let e = export_red(&v, "misp", &v.path("event.json"));
+    // ESET's families that malpedia lacks are named to the operator.
+    assert!(
+        e["notes"].as_array().expect("notes").iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.contains("no MISP galaxy cluster"))),
+        "{e}"
+    );
     let tags = misp_attribute_tags(&v.path("event.json"));
     let tagged: BTreeSet<&String> = tags
         .iter()

@@ -257,6 +257,7 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
                 sel.tlp_max.map_or("none", |t| t.as_str()),
                 sel.min_score
             );
+            notes.extend(untagged_families(&ents));
             let ev = misp_event(
                 &ents,
                 &env.settings.operator,
@@ -279,6 +280,7 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
             vec![a.out.clone()]
         }
         Kind::MispFeed => {
+            notes.extend(untagged_families(&ents));
             std::fs::create_dir_all(&a.out)
                 .with_context(|| format!("creating {}", a.out.display()))?;
             let mut written = Vec::new();
@@ -924,6 +926,35 @@ fn misp_tags(item: &IntelItem) -> Vec<MispTag<'_>> {
         .chain(item.named.galaxies.iter().map(String::as_str))
         .map(|name| MispTag { name })
         .collect()
+}
+
+/// A note for the operator when values name families but no galaxy cluster: MISP will show them untagged, which
+/// usually means the galaxies were not ingested before the lists (so list families could not resolve to them).
+fn untagged_families(ents: &[Entry<'_>]) -> Option<String> {
+    let mut values = 0u64;
+    let mut families: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in ents {
+        let n = &e.item.named;
+        if !n.malware.is_empty() && n.galaxies.is_empty() {
+            values += 1;
+            for f in &n.malware {
+                *families.entry(f).or_default() += 1;
+            }
+        }
+    }
+    if values == 0 {
+        return None;
+    }
+    let mut top: Vec<(&str, u64)> = families.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let named: Vec<&str> = top.iter().take(5).map(|(f, _)| *f).collect();
+    Some(format!(
+        "{values} value(s) name only families that no MISP galaxy cluster in the store stands for ({} families, \
+         most values: {}); they carry no misp-galaxy tag. Ingest the galaxies (misp-galaxy/clusters/malpedia.json) \
+         before the lists so list families resolve to their clusters",
+        top.len(),
+        named.join(", ")
+    ))
 }
 
 /// The galaxy tags every entry carries: an event's own galaxies. A feed event holds one family, so its galaxies
