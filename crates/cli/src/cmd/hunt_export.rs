@@ -928,8 +928,8 @@ fn misp_tags(item: &IntelItem) -> Vec<MispTag<'_>> {
         .collect()
 }
 
-/// A note for the operator when values name families but no galaxy cluster: MISP will show them untagged, which
-/// usually means the galaxies were not ingested before the lists (so list families could not resolve to them).
+/// A note for the operator when values name families but no galaxy cluster: MISP will show them untagged. Either
+/// no galaxy knows the family, or the galaxies came after the list, whose families were matched when it was read.
 fn untagged_families(ents: &[Entry<'_>]) -> Option<String> {
     let mut values = 0u64;
     let mut families: BTreeMap<&str, u64> = BTreeMap::new();
@@ -950,8 +950,8 @@ fn untagged_families(ents: &[Entry<'_>]) -> Option<String> {
     let named: Vec<&str> = top.iter().take(5).map(|(f, _)| *f).collect();
     Some(format!(
         "{values} value(s) name only families that no MISP galaxy cluster in the store stands for ({} families, \
-         most values: {}); they carry no misp-galaxy tag. Ingest the galaxies (misp-galaxy/clusters/malpedia.json) \
-         before the lists so list families resolve to their clusters",
+         most values: {}); they carry no misp-galaxy tag. A list's families are matched to galaxy clusters when the \
+         list is read: load the galaxies (misp-galaxy/clusters/malpedia.json) into a store before its lists",
         top.len(),
         named.join(", ")
     ))
