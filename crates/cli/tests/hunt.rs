@@ -1738,6 +1738,48 @@ fn misp_exports_name_the_galaxy_clusters_of_families_and_actors() {
     );
 }
 
+/// A list read before the galaxies made a family of its own; the exports still tag its values with the cluster
+/// that has its name or one of its aliases, as if the galaxy had come first, and stop noting it as untagged.
+#[test]
+fn families_a_list_made_take_the_galaxy_cluster_loaded_later() {
+    let v = Vigil::new();
+    let list = v.path("vigil-test-family.txt");
+    std::fs::write(&list, "# Aliases: vts, teststealer\nloader-panel.net\n").expect("write");
+    v.ingest(&list, &[]);
+    let p = |n: &str| v.path(n).display().to_string();
+    let before = v.ok_json(&["export", "misp", "--out", &p("a.json"), "--json"]);
+    assert!(
+        before["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("vigil-test-family")),
+        "{before}"
+    );
+    assert_eq!(
+        misp_attribute_tags(&v.path("a.json"))["loader-panel.net"],
+        BTreeSet::from(["tlp:amber".to_string()])
+    );
+    let galaxy = v.path("stealers.json");
+    std::fs::write(
+        &galaxy,
+        json!({"type": "malpedia", "name": "Malpedia", "uuid": "1d1c9af9-37fa-4deb-a928-f9b0abc7354a",
+               "authors": ["test"], "source": "test", "version": 1, "description": "test",
+               "values": [{"value": "Test Stealer", "uuid": "5e3ae0a1-39b0-4a0b-9d4e-0c3b1a6a1e01",
+                           "meta": {"synonyms": ["TestStealer"]}}]})
+        .to_string(),
+    )
+    .expect("write");
+    v.ingest(&galaxy, &[]);
+    let after = v.ok_json(&["export", "misp", "--out", &p("b.json"), "--json"]);
+    assert_eq!(after["notes"], json!([]), "{after}");
+    assert_eq!(
+        misp_attribute_tags(&v.path("b.json"))["loader-panel.net"],
+        BTreeSet::from([
+            "tlp:amber".to_string(),
+            r#"misp-galaxy:malpedia="Test Stealer""#.to_string()
+        ])
+    );
+}
+
 /// Real families: with the MISP galaxies loaded, ESET's folders and a maltrail list resolve to galaxy clusters,
 /// whose tags the MISP feed carries (PyMISP loads it) and through which a store that has never seen the galaxies
 /// learns the same family names.

@@ -280,19 +280,43 @@ pub fn select_in(
     }
     let mut named: Vec<NamedObject> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
+    // Families no galaxy names (an IOC list made them), with their aliases; and the galaxy families' tags by
+    // lower-cased name and alias, the first stored winning, as a list's family is matched when it is read.
+    let mut untagged: Vec<(u32, Vec<String>)> = Vec::new();
+    let mut family_tags: HashMap<String, String> = HashMap::new();
     scan(&["malware", "intrusion-set", "threat-actor"], &mut |so| {
         if let Some(n) = so.object.name() {
             let i = named.len() as u32;
+            let actor = so.object.type_() != "malware";
+            let tag = vigil_formats::galaxy::tag_of(&so.object);
+            if !actor {
+                let keys = std::iter::once(n).chain(so.object.aliases());
+                match &tag {
+                    Some(t) => {
+                        for k in keys {
+                            family_tags
+                                .entry(k.trim().to_lowercase())
+                                .or_insert_with(|| t.clone());
+                        }
+                    }
+                    None => untagged.push((i, keys.map(|k| k.trim().to_lowercase()).collect())),
+                }
+            }
             named.push(NamedObject {
                 name: n.to_string(),
-                actor: so.object.type_() != "malware",
-                tag: vigil_formats::galaxy::tag_of(&so.object),
+                actor,
+                tag,
             });
             index.insert(so.object.id().to_string(), i);
         }
         Ok(())
     })
     .context("reading malware and actors")?;
+    // A family a list made before the galaxies were loaded takes the cluster it would have been matched to had
+    // they come first (its name, then its aliases), so the order of loading does not decide the MISP tags.
+    for (i, keys) in untagged {
+        named[i as usize].tag = keys.iter().find_map(|k| family_tags.get(k).cloned());
+    }
     // indicator -> named objects it indicates (sorted pairs: one per relationship, a million on a big store);
     // family -> actors behind it (a few thousand).
     let mut indicates: Vec<(u128, u32)> = Vec::new();

@@ -928,8 +928,8 @@ fn misp_tags(item: &IntelItem) -> Vec<MispTag<'_>> {
         .collect()
 }
 
-/// A note for the operator when values name families but no galaxy cluster: MISP will show them untagged. Either
-/// no galaxy knows the family, or the galaxies came after the list, whose families were matched when it was read.
+/// A note for the operator when values name families but no galaxy cluster: MISP will show them untagged (no
+/// galaxy in the store knows the family by its name or an alias, often because none was loaded).
 fn untagged_families(ents: &[Entry<'_>]) -> Option<String> {
     let mut values = 0u64;
     let mut families: BTreeMap<&str, u64> = BTreeMap::new();
@@ -950,8 +950,8 @@ fn untagged_families(ents: &[Entry<'_>]) -> Option<String> {
     let named: Vec<&str> = top.iter().take(5).map(|(f, _)| *f).collect();
     Some(format!(
         "{values} value(s) name only families that no MISP galaxy cluster in the store stands for ({} families, \
-         most values: {}); they carry no misp-galaxy tag. A list's families are matched to galaxy clusters when the \
-         list is read: load the galaxies (misp-galaxy/clusters/malpedia.json) into a store before its lists",
+         most values: {}); they carry no misp-galaxy tag, since no galaxy cluster in the store has their name or one \
+         of their aliases. Load the malware galaxies (misp-galaxy/clusters/malpedia.json and others) to give them one",
         top.len(),
         named.join(", ")
     ))
