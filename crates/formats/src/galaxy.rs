@@ -184,15 +184,9 @@ pub fn tag_of(obj: &StixObject) -> Option<String> {
         return None;
     }
     let attack_id = obj
-        .get("external_references")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find_map(|r| {
-            let src = r.get("source_name")?.as_str()?;
-            let id = r.get("external_id")?.as_str()?.trim();
-            (src.starts_with("mitre-") && is_attack_id(id)).then_some(id)
-        });
+        .external_id()
+        .map(str::trim)
+        .filter(|id| is_attack_id(id));
     let galaxy = match obj.str("x_misp_galaxy").map(str::trim) {
         Some(t)
             if !t.is_empty()

@@ -290,8 +290,9 @@ impl FeedCache {
         }
     }
 
-    /// Bytes held by cached renderings (for tests and metrics).
-    pub fn held(&self) -> usize {
+    /// Bytes held by cached renderings.
+    #[cfg(test)]
+    fn held(&self) -> usize {
         self.inner
             .lock()
             .map_or(0, |g| g.values().map(|(_, _, e)| e.size()).sum())
