@@ -1780,6 +1780,105 @@ fn families_a_list_made_take_the_galaxy_cluster_loaded_later() {
     );
 }
 
+/// A family an IOC list made before a galaxy named it becomes `duplicate-of` the galaxy cluster, so the list's
+/// indicators reach the cluster's name, tag and actors whatever the order of loading; the relationship is marked
+/// as strictly as the stricter of its ends, is made once, and is not made when the galaxy came first.
+#[test]
+fn a_family_a_list_made_becomes_the_duplicate_of_the_cluster_loaded_later() {
+    let cluster = vigil_model::ids::vigil_id("malware", &["5e3ae0a1-39b0-4a0b-9d4e-0c3b1a6a1e01"]);
+    let cluster = cluster.as_str();
+    let write_inputs = |v: &Vigil| {
+        std::fs::write(
+            v.path("vigil-test-family.txt"),
+            "# Aliases: vts, teststealer\nloader-panel.net\n",
+        )
+        .expect("write");
+        std::fs::write(
+            v.path("stealers.json"),
+            json!({"type": "malpedia", "name": "Malpedia", "uuid": "1d1c9af9-37fa-4deb-a928-f9b0abc7354a",
+                   "authors": ["test"], "source": "test", "version": 1, "description": "test",
+                   "values": [{"value": "Test Stealer", "uuid": "5e3ae0a1-39b0-4a0b-9d4e-0c3b1a6a1e01",
+                               "meta": {"synonyms": ["TestStealer"]}},
+                              {"value": "Other Loader", "uuid": "6f4bf1b2-4ac1-4b1c-8e5f-1d4c2b7b2f02",
+                               "meta": {"synonyms": ["OtherLoader"]}}]})
+            .to_string(),
+        )
+        .expect("write");
+    };
+    let actor_bundle = |v: &Vigil, cluster_id: &str| {
+        let now = ts(Utc::now());
+        let clear = Tlp::Clear.marking_id();
+        std::fs::write(
+            v.path("actor.json"),
+            json!({"type": "bundle", "id": "bundle--0f6c3f8e-5c43-4f0e-9a53-2a9a3c7d1e11", "objects": [
+                {"type": "intrusion-set", "spec_version": "2.1",
+                 "id": "intrusion-set--2b1d0c7e-6f0a-4c53-a8a4-5d7c9e3b1f21", "created": now, "modified": now,
+                 "name": "Vigil Test Group", "object_marking_refs": [clear]},
+                {"type": "relationship", "spec_version": "2.1",
+                 "id": "relationship--7c2a1e5d-3b4f-4d6e-9f1a-8b0c2d4e6f31", "created": now, "modified": now,
+                 "relationship_type": "uses", "source_ref": "intrusion-set--2b1d0c7e-6f0a-4c53-a8a4-5d7c9e3b1f21",
+                 "target_ref": cluster_id, "object_marking_refs": [clear]}]})
+            .to_string(),
+        )
+        .expect("write");
+        v.ingest(&v.path("actor.json"), &[]);
+    };
+    let family = vigil_formats::iocs::family_id("vigil-test-family");
+
+    // The list first, marked RED; then the galaxy (public: CLEAR) and an actor using the cluster.
+    let v = Vigil::new();
+    write_inputs(&v);
+    v.ingest(&v.path("vigil-test-family.txt"), &["--tlp", "red"]);
+    v.ingest(&v.path("stealers.json"), &[]);
+    actor_bundle(&v, cluster);
+    let shown = v.ok_json(&["show", &family, "--json"]);
+    let dups: Vec<&Value> = shown["related"]
+        .as_array()
+        .expect("related")
+        .iter()
+        .filter(|r| r["relationship_type"] == "duplicate-of")
+        .collect();
+    assert_eq!(dups.len(), 1, "{shown}");
+    assert_eq!(dups[0]["id"], cluster);
+    assert_eq!(dups[0]["direction"], "out");
+    let rel = dups[0]["relationship_id"]
+        .as_str()
+        .expect("relationship id");
+    assert_eq!(v.ok_json(&["show", rel, "--json"])["tlp"], "red");
+    export_red(&v, "csv", &v.path("a.csv"));
+    let rows = csv_rows(&v.path("a.csv"));
+    let row = &rows[&("domain".to_string(), "loader-panel.net".to_string())];
+    assert_eq!(row["malware"], "vigil-test-family;Test Stealer", "{row:?}");
+    assert_eq!(row["actors"], "Vigil Test Group", "{row:?}");
+    // Loading the galaxy again changes nothing.
+    let again = v.ok_json(&[
+        "ingest",
+        v.path("stealers.json").to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(again["added"], 0, "{again}");
+    assert_eq!(again["updated"], 0, "{again}");
+
+    // The galaxy first: the list's indicators indicate the cluster itself and no duplicate is made.
+    let w = Vigil::new();
+    write_inputs(&w);
+    w.ingest(&w.path("stealers.json"), &[]);
+    actor_bundle(&w, cluster);
+    w.ingest(&w.path("vigil-test-family.txt"), &["--tlp", "red"]);
+    let rel_types: Vec<Value> = w.ok_json(&["show", cluster, "--json"])["related"]
+        .as_array()
+        .expect("related")
+        .iter()
+        .map(|r| r["relationship_type"].clone())
+        .collect();
+    assert!(!rel_types.contains(&json!("duplicate-of")), "{rel_types:?}");
+    export_red(&w, "csv", &w.path("a.csv"));
+    let rows = csv_rows(&w.path("a.csv"));
+    let row = &rows[&("domain".to_string(), "loader-panel.net".to_string())];
+    assert_eq!(row["malware"], "Test Stealer", "{row:?}");
+    assert_eq!(row["actors"], "Vigil Test Group", "{row:?}");
+}
+
 /// Real families: with the MISP galaxies loaded, ESET's folders and a maltrail list resolve to galaxy clusters,
 /// whose tags the MISP feed carries (PyMISP loads it) and through which a store that has never seen the galaxies
 /// learns the same family names.

@@ -40,6 +40,12 @@ pub fn indicator_for(
     StixObject::from_map_trusted(m)
 }
 
+/// The id of the family object an IOC list makes for a family name (`family_object`): the same for every list
+/// naming the family, whatever its case.
+pub fn family_id(name: &str) -> String {
+    ids::vigil_id("malware", &[&name.to_lowercase()])
+}
+
 /// The malware family object Vigil creates when a list names a family that the store does not know yet.
 pub fn family_object(
     name: &str,
@@ -50,10 +56,7 @@ pub fn family_object(
     let mut m = Map::new();
     m.insert("type".into(), json!("malware"));
     m.insert("spec_version".into(), json!("2.1"));
-    m.insert(
-        "id".into(),
-        json!(ids::vigil_id("malware", &[&name.to_lowercase()])),
-    );
+    m.insert("id".into(), json!(family_id(name)));
     m.insert("created".into(), json!(ctx.now));
     m.insert("modified".into(), json!(ctx.now));
     m.insert("name".into(), json!(name));

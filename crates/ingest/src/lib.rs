@@ -691,6 +691,69 @@ impl FileWriter<'_, '_> {
             self.written.insert(p.id.clone());
         }
         self.report.count(out);
+        if p.type_ == "malware" && !p.retired {
+            self.link_list_families(p)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the families IOC lists created before `p` arrived (a galaxy cluster, ATT&CK software: a named family
+    /// from any source) `duplicate-of` it, for each of its names and aliases by which a list read now would find
+    /// `p` (`resolve_keys`: names before aliases, the first stored first). Without this the order of loading
+    /// decided whether a list's indicators reach the cluster, its actors and its galaxy tag.
+    ///
+    /// The relationship is marked as strictly as the stricter of its two ends, and left unmarked (the operator's
+    /// default) when either end is: it must not show a reader an end that reader may not see.
+    fn link_list_families(&mut self, p: &Prepared) -> Result<(), StoreError> {
+        use vigil_formats::iocs::family_id;
+        use vigil_store::prepared::{KEY_ALIAS, KEY_NAME};
+        let is_list_family = |o: &StixObject| o.name().is_some_and(|n| family_id(n) == o.id());
+        let names: Vec<String> = p
+            .keys
+            .iter()
+            .filter(|(_, k)| *k == KEY_NAME || *k == KEY_ALIAS)
+            .map(|(n, _)| n.clone())
+            .collect();
+        // A list's own family is not made the duplicate of another list's.
+        if names.iter().any(|n| family_id(n) == p.id) {
+            return Ok(());
+        }
+        let mut done: Vec<String> = Vec::new();
+        for name in names {
+            let mut families = Vec::new();
+            let mut first = None;
+            for id in self.tx.lookup(&["malware"], &name)? {
+                if id == p.id {
+                    first.get_or_insert(id);
+                    continue;
+                }
+                let Some(o) = self.tx.get(&id)? else {
+                    continue;
+                };
+                if is_list_family(&o.object) {
+                    families.push(o);
+                } else {
+                    first.get_or_insert(id);
+                }
+            }
+            if first.as_deref() != Some(p.id.as_str()) {
+                continue;
+            }
+            for f in families {
+                if done.contains(&f.object.id().to_string()) {
+                    continue;
+                }
+                done.push(f.object.id().to_string());
+                let markings: Vec<&str> = match (f.tlp, p.tlp) {
+                    (Some(a), Some(b)) => vec![a.max(b).marking_id()],
+                    _ => Vec::new(),
+                };
+                let rel =
+                    self.maker
+                        .relationship_marked(f.object.id(), "duplicate-of", &p.id, &markings);
+                self.put_owned(rel, None, PutMode::Derived)?;
+            }
+        }
         Ok(())
     }
 
@@ -866,6 +929,17 @@ impl<'o> RelationshipMaker<'o> {
                 markings.push(t.marking_id());
             }
         }
+        self.relationship_marked(src, relationship_type, dst, &markings)
+    }
+
+    /// The relationship with exactly these markings (no defaults added).
+    fn relationship_marked(
+        &mut self,
+        src: &str,
+        relationship_type: &str,
+        dst: &str,
+        markings: &[&str],
+    ) -> Prepared {
         let id = ids::vigil_id("relationship", &[src, relationship_type, dst]);
         let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
         let now = q(&self.now);

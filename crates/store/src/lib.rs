@@ -62,6 +62,8 @@ pub trait WriteTx {
     }
     /// True when any version of the id is stored (including writes earlier in this transaction).
     fn exists(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// The latest version of an object (including writes earlier in this transaction).
+    fn get(&mut self, id: &str) -> Result<Option<StoredObject>, StoreError>;
     /// Ids of live objects of one of `types` whose name, alias, external id or id equals `key` (case-insensitive).
     fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError>;
     /// Replaces a warning list (by name).

@@ -321,6 +321,9 @@ pub fn select_in(
     // family -> actors behind it (a few thousand).
     let mut indicates: Vec<(u128, u32)> = Vec::new();
     let mut behind: HashMap<u32, Vec<u32>> = HashMap::new();
+    // family an IOC list made -> the galaxy cluster or ATT&CK software it is a duplicate of (see ingest's
+    // `link_list_families`): its indicators take the cluster's name, tag and actors too.
+    let mut same: HashMap<u32, Vec<u32>> = HashMap::new();
     scan(&["relationship"], &mut |so| {
         let o = &so.object;
         let (Some(src), Some(dst), Some(rt)) = (
@@ -336,6 +339,9 @@ pub fn select_in(
         match (rt, from) {
             ("indicates", _) if src.starts_with("indicator--") => indicates.push((id_key(src), d)),
             ("attributed-to", Some(&f)) => behind.entry(f).or_default().push(d),
+            ("duplicate-of", Some(&f)) if !named[f as usize].actor && !named[d as usize].actor => {
+                same.entry(f).or_default().push(d)
+            }
             ("uses", Some(&f)) if dst.starts_with("malware--") && named[f as usize].actor => {
                 behind.entry(d).or_default().push(f)
             }
@@ -429,12 +435,14 @@ pub fn select_in(
                 reached.push(i);
             }
         };
-        for &(_, t) in indicates[start..].iter().take_while(|(k, _)| *k == key) {
-            add(t);
-            for &a in behind.get(&t).into_iter().flatten() {
-                add(a);
-                for &a2 in behind.get(&a).into_iter().flatten() {
-                    add(a2);
+        for &(_, f) in indicates[start..].iter().take_while(|(k, _)| *k == key) {
+            for &t in std::iter::once(&f).chain(same.get(&f).into_iter().flatten()) {
+                add(t);
+                for &a in behind.get(&t).into_iter().flatten() {
+                    add(a);
+                    for &a2 in behind.get(&a).into_iter().flatten() {
+                        add(a2);
+                    }
                 }
             }
         }

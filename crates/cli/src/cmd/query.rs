@@ -203,7 +203,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
         "object": obj.to_value(),
         "related": related.iter().map(|r| json!({
             "relationship_type": r.relationship_type, "direction": r.direction, "id": r.id, "type": r.type_,
-            "name": r.name, "external_id": r.external_id
+            "name": r.name, "external_id": r.external_id, "relationship_id": r.relationship_id
         })).collect::<Vec<_>>(),
         "tlp": best.tlp.map(|t| t.as_str()).unwrap_or("unmarked"),
         "provenance": env.store.provenance(obj.id())?,

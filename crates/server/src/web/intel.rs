@@ -644,9 +644,21 @@ pub fn profile(
             }
         }
     }
-    // Software and campaigns bring their own techniques, indicators and exploited vulnerabilities.
-    for u in users_of_techniques {
+    // Software and campaigns bring their own techniques, indicators and exploited vulnerabilities; so do the
+    // families IOC lists made that are duplicates of the software (a list read before the galaxy).
+    let mut i = 0;
+    while i < users_of_techniques.len() {
+        let u = users_of_techniques[i].clone();
+        i += 1;
         for r in visible_related(st, &u, scope)? {
+            if r.relationship_type == "duplicate-of"
+                && r.direction == "in"
+                && r.type_ == "malware"
+                && !users_of_techniques.contains(&r.id)
+            {
+                users_of_techniques.push(r.id.clone());
+                continue;
+            }
             match (
                 r.relationship_type.as_str(),
                 r.direction.as_str(),
@@ -744,14 +756,25 @@ pub fn indicator_context(
                 actors.push(r);
             }
         } else if matches!(r.type_.as_str(), "malware" | "tool" | "campaign") {
-            for a in visible_related(st, &r.id, scope)? {
-                let behind = (a.relationship_type == "uses" && a.direction == "in")
-                    || (a.relationship_type == "attributed-to" && a.direction == "out");
-                if behind && is_actor_type(&a.type_) && !actors.iter().any(|x| x.id == a.id) {
-                    actors.push(a);
-                }
-            }
             families.push(r);
+        }
+    }
+    // A family an IOC list made stands for the galaxy cluster or ATT&CK software it is a duplicate of.
+    let mut i = 0;
+    while i < families.len() {
+        let id = families[i].id.clone();
+        i += 1;
+        for a in visible_related(st, &id, scope)? {
+            let behind = (a.relationship_type == "uses" && a.direction == "in")
+                || (a.relationship_type == "attributed-to" && a.direction == "out");
+            if behind && is_actor_type(&a.type_) && !actors.iter().any(|x| x.id == a.id) {
+                actors.push(a);
+            } else if a.relationship_type == "duplicate-of"
+                && a.direction == "out"
+                && !families.iter().any(|x| x.id == a.id)
+            {
+                families.push(a);
+            }
         }
     }
     Ok((families, actors))

@@ -767,6 +767,12 @@ impl WriteTx for SqliteTx<'_> {
             .exists(params![h64(id), id])?)
     }
 
+    fn get(&mut self, id: &str) -> Result<Option<StoredObject>, StoreError> {
+        latest_row(&self.tx, id)?
+            .map(|(s, a, t, j)| row_to_stored(s, a, t, &j))
+            .transpose()
+    }
+
     fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
         lookup_ids(&self.tx, types, key)
     }
