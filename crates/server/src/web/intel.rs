@@ -779,3 +779,102 @@ pub fn indicator_context(
     }
     Ok((families, actors))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+    use vigil_model::{Provenance, Tlp};
+    use vigil_store::PutMode;
+
+    fn obj(mut v: Value, t: Tlp) -> StixObject {
+        v["spec_version"] = json!("2.1");
+        v["created"] = json!("2026-01-01T00:00:00.000Z");
+        v["modified"] = json!("2026-01-01T00:00:00.000Z");
+        v["object_marking_refs"] = json!([t.marking_id()]);
+        StixObject::from_value(v).expect("fixture")
+    }
+
+    /// A family an IOC list made that is `duplicate-of` a galaxy cluster stands for it: an indicator of the list's
+    /// family names the cluster and the actor using the cluster, and the actor's profile lists the indicator;
+    /// through a relationship the scope may not see, neither.
+    #[test]
+    fn a_list_family_stands_for_the_cluster_it_duplicates() {
+        let list = "malware--0b1c2d3e-4f50-4617-8283-94a5b6c7d801";
+        let cluster = "malware--0b1c2d3e-4f50-4617-8283-94a5b6c7d802";
+        let actor = "intrusion-set--0b1c2d3e-4f50-4617-8283-94a5b6c7d803";
+        let ind = "indicator--0b1c2d3e-4f50-4617-8283-94a5b6c7d804";
+        let rel = |n: u8, kind: &str, s: &str, t: &str, tlp: Tlp| {
+            obj(
+                json!({"type": "relationship", "id": format!("relationship--0b1c2d3e-4f50-4617-8283-94a5b6c7d8{n:02}"),
+                       "relationship_type": kind, "source_ref": s, "target_ref": t}),
+                tlp,
+            )
+        };
+        for dup_tlp in [Tlp::Green, Tlp::Red] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let st = SqliteStore::open(dir.path()).expect("open");
+            let objs = [
+                obj(
+                    json!({"type": "malware", "id": list, "name": "teststealer", "is_family": true}),
+                    Tlp::Green,
+                ),
+                obj(
+                    json!({"type": "malware", "id": cluster, "name": "Test Stealer", "is_family": true}),
+                    Tlp::Clear,
+                ),
+                obj(
+                    json!({"type": "intrusion-set", "id": actor, "name": "Test Group"}),
+                    Tlp::Clear,
+                ),
+                obj(
+                    json!({"type": "indicator", "id": ind, "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+                           "pattern": "[domain-name:value = 'loader-panel.example']"}),
+                    Tlp::Green,
+                ),
+                rel(11, "indicates", ind, list, Tlp::Green),
+                rel(12, "uses", actor, cluster, Tlp::Clear),
+                rel(13, "duplicate-of", list, cluster, dup_tlp),
+            ];
+            let prov = Provenance {
+                source: "test".into(),
+                ingested_at: "2026-01-01T00:00:00Z".into(),
+                original_id: None,
+                file: None,
+            };
+            st.write(&mut |tx| {
+                for o in &objs {
+                    tx.put(o, &prov, PutMode::Source)?;
+                }
+                Ok(())
+            })
+            .expect("write");
+            let scope = ReadScope {
+                all: false,
+                open_max: Some(Tlp::Green),
+                member: None,
+                default_tlp: Tlp::Amber,
+            };
+            let (families, actors) = indicator_context(&st, ind, &scope).expect("context");
+            let families: Vec<&str> = families.iter().map(|f| f.id.as_str()).collect();
+            let actors: Vec<&str> = actors.iter().map(|a| a.id.as_str()).collect();
+            let cluster_actor = st.get(actor).expect("get").expect("actor").object;
+            let indicators: Vec<String> = profile(&st, &cluster_actor, &scope)
+                .expect("profile")
+                .indicators
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            if dup_tlp == Tlp::Green {
+                assert_eq!(families, [list, cluster]);
+                assert_eq!(actors, [actor]);
+                assert_eq!(indicators, [ind]);
+            } else {
+                assert_eq!(families, [list]);
+                assert!(actors.is_empty(), "{actors:?}");
+                assert!(indicators.is_empty(), "{indicators:?}");
+            }
+        }
+    }
+}
