@@ -1879,6 +1879,56 @@ fn a_family_a_list_made_becomes_the_duplicate_of_the_cluster_loaded_later() {
     assert_eq!(row["actors"], "Vigil Test Group", "{row:?}");
 }
 
+/// Families spelled differently by a list and a galaxy (`vigil_test_loader`, `Vigil Test Loader`) are one family
+/// in either order of loading: the list's lines indicate the cluster, or the list's family is its duplicate, and
+/// the MISP export tags the value with the cluster either way.
+#[test]
+fn a_list_family_spelled_otherwise_is_matched_to_the_cluster_by_its_folded_name() {
+    let galaxy = json!({"type": "malpedia", "name": "Malpedia", "uuid": "1d1c9af9-37fa-4deb-a928-f9b0abc7354a",
+        "authors": ["test"], "source": "test", "version": 1, "description": "test",
+        "values": [{"value": "Vigil Test Loader", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a03", "meta": {}}]});
+    let tag = r#"misp-galaxy:malpedia="Vigil Test Loader""#;
+    for galaxy_first in [true, false] {
+        let v = Vigil::new();
+        let list = v.path("vigil_test_loader.txt");
+        std::fs::write(&list, "update-check.example.net\n").expect("write");
+        std::fs::write(v.path("g.json"), galaxy.to_string()).expect("write");
+        if galaxy_first {
+            v.ingest(&v.path("g.json"), &[]);
+            v.ingest(&list, &[]);
+        } else {
+            v.ingest(&list, &[]);
+            v.ingest(&v.path("g.json"), &[]);
+        }
+        export_red(&v, "csv", &v.path("a.csv"));
+        let rows = csv_rows(&v.path("a.csv"));
+        let row = &rows[&("domain".to_string(), "update-check.example.net".to_string())];
+        let want = if galaxy_first {
+            "Vigil Test Loader"
+        } else {
+            "vigil_test_loader;Vigil Test Loader"
+        };
+        assert_eq!(row["malware"], want, "galaxy first: {galaxy_first}");
+        export_red(&v, "misp", &v.path("e.json"));
+        assert!(
+            misp_attribute_tags(&v.path("e.json"))["update-check.example.net"].contains(tag),
+            "galaxy first: {galaxy_first}"
+        );
+        // and an analyst finds the cluster by the folded spelling (beside the list's family, when there is one)
+        let shown = v.ok_json(&["show", "vigiltestloader", "--json"]);
+        let found: Vec<&Value> = std::iter::once(&shown["object"]["name"])
+            .chain(
+                shown["also_matched"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| &m["name"]),
+            )
+            .collect();
+        assert!(found.contains(&&json!("Vigil Test Loader")), "{shown}");
+    }
+}
+
 /// Real families: with the MISP galaxies loaded, ESET's folders and a maltrail list resolve to galaxy clusters,
 /// whose tags the MISP feed carries (PyMISP loads it) and through which a store that has never seen the galaxies
 /// learns the same family names.
@@ -1912,9 +1962,10 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
         .filter(|(_, t)| t.iter().any(|x| x.starts_with("misp-galaxy:malpedia=")))
         .map(|(v, _)| v)
         .collect();
-    // maltrail's lummac2 list names `remus` among its aliases, which is malpedia's cluster for Lumma's successor.
+    // maltrail's lummac2 list has no name malpedia knows; its first alias, `acrstealer`, is malpedia's `ACR
+    // Stealer` folded (its later alias `remus` names malpedia's `Remus`): the first key that finds a cluster wins.
     assert!(
-        tags["videolan-web.org"].contains(r#"misp-galaxy:malpedia="Remus""#),
+        tags["videolan-web.org"].contains(r#"misp-galaxy:malpedia="ACR Stealer""#),
         "{:?}",
         tags["videolan-web.org"]
     );

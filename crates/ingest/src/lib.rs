@@ -698,20 +698,20 @@ impl FileWriter<'_, '_> {
     }
 
     /// Makes the families IOC lists created before `p` arrived (a galaxy cluster, ATT&CK software: a named family
-    /// from any source) `duplicate-of` it, for each of its names and aliases by which a list read now would find
-    /// `p` (`resolve_keys`: names before aliases, the first stored first). Without this the order of loading
+    /// from any source) `duplicate-of` it, for each of its names, aliases and their folded spellings by which a
+    /// list read now would find `p` (`resolve_keys`: exact keys before folded ones, the first stored first). Without this the order of loading
     /// decided whether a list's indicators reach the cluster, its actors and its galaxy tag.
     ///
     /// The relationship is marked as strictly as the stricter of its two ends, and left unmarked (the operator's
     /// default) when either end is: it must not show a reader an end that reader may not see.
     fn link_list_families(&mut self, p: &Prepared) -> Result<(), StoreError> {
         use vigil_formats::iocs::family_id;
-        use vigil_store::prepared::{KEY_ALIAS, KEY_NAME};
+        use vigil_store::prepared::{KEY_ALIAS, KEY_FOLD, KEY_NAME};
         let is_list_family = |o: &StixObject| o.name().is_some_and(|n| family_id(n) == o.id());
         let names: Vec<String> = p
             .keys
             .iter()
-            .filter(|(_, k)| *k == KEY_NAME || *k == KEY_ALIAS)
+            .filter(|(_, k)| matches!(*k, KEY_NAME | KEY_ALIAS | KEY_FOLD))
             .map(|(n, _)| n.clone())
             .collect();
         // A list's own family is not made the duplicate of another list's.
@@ -841,8 +841,16 @@ impl FileWriter<'_, '_> {
     }
 
     fn resolve_keys(&mut self, link: &Link) -> Result<Option<String>, StoreError> {
+        // Every key as written first; then, for keys whose folded spelling differs (`agent-tesla`), that spelling,
+        // which finds the folded keys of stored families and actors (`Agent Tesla`) and names spelled so.
+        let folded: Vec<String> = link
+            .keys
+            .iter()
+            .filter(|k| !vigil_model::ids::is_valid_id(k))
+            .filter_map(|k| vigil_store::prepared::name_fold(k))
+            .collect();
         for ty in &link.target_types {
-            for key in &link.keys {
+            for key in link.keys.iter().chain(&folded) {
                 let k = (ty.clone(), key.to_lowercase());
                 if let Some(hit) = self.links.get(&k) {
                     if hit.is_some() {

@@ -12,6 +12,21 @@ pub const KEY_NAME: i64 = 0;
 pub const KEY_ALIAS: i64 = 1;
 pub const KEY_EXTERNAL_ID: i64 = 2;
 pub const KEY_VALUE: i64 = 3;
+/// A family's or actor's name or alias folded to letters and digits ([`name_fold`]): found after every exact key.
+pub const KEY_FOLD: i64 = 4;
+
+/// Types whose names and aliases also get folded keys: those IOC lists, galaxies and reports name by hand, each
+/// spelling its own way (maltrail's `agenttesla` and `osx_shlayer`, malpedia's `Agent Tesla` and `OSX/Shlayer`).
+const FOLDED_TYPES: &[&str] = &["malware", "tool", "intrusion-set", "threat-actor"];
+
+/// A name folded for matching across spellings: lower case, letters and digits only (`Agent Tesla`, `agent-tesla`
+/// and `AgentTesla` give `agenttesla`). None when that is the lower-cased name itself (the name's own key finds it)
+/// or under four characters, too short to say that two spellings name one thing.
+pub fn name_fold(name: &str) -> Option<String> {
+    let lower = name.trim().to_lowercase();
+    let fold: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+    (fold != lower && fold.chars().count() >= 4).then_some(fold)
+}
 
 /// An object ready to be written.
 #[derive(Debug, Clone)]
@@ -152,6 +167,13 @@ pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
     for a in obj.aliases() {
         out.push((a.to_lowercase(), KEY_ALIAS));
     }
+    if FOLDED_TYPES.contains(&obj.type_()) {
+        for n in obj.name().into_iter().chain(obj.aliases()) {
+            if let Some(f) = name_fold(n) {
+                out.push((f, KEY_FOLD));
+            }
+        }
+    }
     if let Some(refs) = obj.get("external_references").and_then(Value::as_array) {
         for r in refs {
             if let Some(x) = r.get("external_id").and_then(Value::as_str) {
@@ -176,4 +198,43 @@ pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
     out.sort();
     out.dedup_by(|a, b| a.0 == b.0);
     out
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn spellings_of_one_name_fold_together() {
+        for n in ["Agent Tesla", "agent-tesla", "Agent_Tesla", "AGENT.TESLA"] {
+            assert_eq!(name_fold(n).as_deref(), Some("agenttesla"), "{n}");
+        }
+        assert_eq!(name_fold("OSX/Shlayer").as_deref(), Some("osxshlayer"));
+        assert_eq!(name_fold("Gh0st RAT").as_deref(), Some("gh0strat"));
+        // the name's own key finds these: no second key
+        assert_eq!(name_fold("agenttesla"), None);
+        assert_eq!(name_fold("AgentTesla"), None);
+        // too short to say two spellings name one thing
+        assert_eq!(name_fold("A-B"), None);
+        assert_eq!(name_fold("--"), None);
+    }
+
+    proptest! {
+        /// Case and separators do not change a fold, a fold has only lower-case letters and digits, and folding
+        /// it again gives nothing new.
+        #[test]
+        fn folds_ignore_case_and_separators(words in proptest::collection::vec("[a-zA-Z0-9]{1,6}", 1..4),
+                                            seps in proptest::collection::vec("[ ._/-]{0,2}", 3)) {
+            let plain: String = words.concat();
+            let spaced: String = words.iter().zip(seps.iter().cycle()).map(|(w, s)| format!("{w}{s}")).collect();
+            let a = name_fold(&spaced).unwrap_or_else(|| spaced.trim().to_lowercase());
+            let b = name_fold(&plain.to_uppercase()).unwrap_or_else(|| plain.to_lowercase());
+            if plain.chars().count() >= 4 {
+                prop_assert_eq!(&a, &b);
+                prop_assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+                prop_assert_eq!(name_fold(&a), None);
+            }
+        }
+    }
 }

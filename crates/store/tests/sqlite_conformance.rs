@@ -218,7 +218,9 @@ fn added_time_migration_reads_the_same() {
         let v: i64 = c
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
-        c.execute_batch(&format!("{TEXT_ADDED_AT} PRAGMA user_version = {};", v - 1))
+        // Back to schema 10, before the `added` column; migrations 11 and later run again on opening.
+        assert!(v >= 11, "{v}");
+        c.execute_batch(&format!("{TEXT_ADDED_AT} PRAGMA user_version = 10;"))
             .expect("downgrade");
         let text: i64 = c
             .query_row(
@@ -313,9 +315,10 @@ fn inline_provenance_migration_reads_the_same() {
         let v: i64 = c
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
+        // Back to schema 9, before `prov_sets`; migrations 10 and later run again on opening.
+        assert!(v >= 11, "{v}");
         c.execute_batch(&format!(
-            "{TEXT_ADDED_AT} {INLINE_PROVENANCE} PRAGMA user_version = {};",
-            v - 2
+            "{TEXT_ADDED_AT} {INLINE_PROVENANCE} PRAGMA user_version = 9;"
         ))
         .expect("downgrade");
     }
@@ -483,4 +486,70 @@ fn text_rows_from_before_packing_and_damaged_rows() {
     for id in &ids[1..] {
         assert!(s.get(id).expect("others still read").is_some());
     }
+}
+
+/// A store written before schema 12 has no folded keys; opening it adds them to the latest versions of families
+/// and actors, so `agenttesla` finds `Agent Tesla` there as in a new store, and nothing else changes.
+#[test]
+fn fold_key_migration_finds_old_families_by_their_folded_names() {
+    use vigil_store::WriteTx;
+    let d = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(d.path()).expect("open");
+    let prov = vigil_model::Provenance {
+        source: "old".into(),
+        ingested_at: "2026-11-30T12:00:00.000Z".into(),
+        original_id: None,
+        file: None,
+    };
+    let family = |id: &str, name: &str, aliases: &[&str]| {
+        vigil_model::StixObject::from_value(serde_json::json!({"type": "malware", "spec_version": "2.1", "id": id,
+            "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": name,
+            "aliases": aliases, "is_family": true}))
+        .expect("malware")
+    };
+    let tesla = "malware--5b0f6a3c-0000-4000-8000-000000000001";
+    let shlayer = "malware--5b0f6a3c-0000-4000-8000-000000000002";
+    s.write(&mut |tx| {
+        tx.put(
+            &family(tesla, "Agent Tesla", &[]),
+            &prov,
+            vigil_store::PutMode::Source,
+        )?;
+        tx.put(
+            &family(shlayer, "Shlayer", &["OSX/Shlayer"]),
+            &prov,
+            vigil_store::PutMode::Source,
+        )?;
+        Ok(())
+    })
+    .expect("write");
+    let lookup = |s: &SqliteStore, key: &str| {
+        let mut found = Vec::new();
+        s.write(&mut |tx: &mut dyn WriteTx| {
+            found = tx.lookup(&["malware"], key)?;
+            Ok(())
+        })
+        .expect("lookup");
+        found
+    };
+    assert_eq!(lookup(&s, "agenttesla"), [tesla]);
+    assert_eq!(lookup(&s, "osxshlayer"), [shlayer]);
+    let rows = s.stats().expect("stats");
+    drop(s);
+    {
+        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert!(v >= 12, "{v}");
+        c.execute_batch("DELETE FROM keys WHERE kind = 4; PRAGMA user_version = 11;")
+            .expect("downgrade");
+    }
+    let s = SqliteStore::open(d.path()).expect("reopen at 11");
+    // reopened: migrated again, so the keys are back
+    assert_eq!(lookup(&s, "agenttesla"), [tesla]);
+    assert_eq!(lookup(&s, "osxshlayer"), [shlayer]);
+    assert_eq!(lookup(&s, "agent tesla"), [tesla]);
+    assert_eq!(s.stats().expect("stats").objects, rows.objects);
+    assert_eq!(s.check().expect("check"), Vec::<String>::new());
 }

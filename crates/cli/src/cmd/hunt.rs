@@ -24,6 +24,7 @@ use vigil_model::pattern::Pattern;
 use vigil_model::{
     warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
 };
+use vigil_store::prepared::name_fold;
 use vigil_store::{
     MemberStore, PutMode, PutOutcome, ReadScope, ScanFilter, Store, StoreError, StoredObject,
     WebStore,
@@ -284,6 +285,8 @@ pub fn select_in(
     // lower-cased name and alias, the first stored winning, as a list's family is matched when it is read.
     let mut untagged: Vec<(u32, Vec<String>)> = Vec::new();
     let mut family_tags: HashMap<String, String> = HashMap::new();
+    // The same by folded name or alias (`agenttesla` for `Agent Tesla`), found after every exact one.
+    let mut folded_tags: HashMap<String, String> = HashMap::new();
     scan(&["malware", "intrusion-set", "threat-actor"], &mut |so| {
         if let Some(n) = so.object.name() {
             let i = named.len() as u32;
@@ -294,6 +297,9 @@ pub fn select_in(
                 match &tag {
                     Some(t) => {
                         for k in keys {
+                            if let Some(f) = name_fold(k) {
+                                folded_tags.entry(f).or_insert_with(|| t.clone());
+                            }
                             family_tags
                                 .entry(k.trim().to_lowercase())
                                 .or_insert_with(|| t.clone());
@@ -314,8 +320,13 @@ pub fn select_in(
     .context("reading malware and actors")?;
     // A family a list made before the galaxies were loaded takes the cluster it would have been matched to had
     // they come first (its name, then its aliases), so the order of loading does not decide the MISP tags.
+    // As ingest resolves a list's keys: each as written (a cluster's name, alias or folded key), then folded.
+    let tag_of_key = |k: &str| family_tags.get(k).or_else(|| folded_tags.get(k)).cloned();
     for (i, keys) in untagged {
-        named[i as usize].tag = keys.iter().find_map(|k| family_tags.get(k).cloned());
+        named[i as usize].tag = keys
+            .iter()
+            .find_map(|k| tag_of_key(k))
+            .or_else(|| keys.iter().find_map(|k| tag_of_key(&name_fold(k)?)));
     }
     // indicator -> named objects it indicates (sorted pairs: one per relationship, a million on a big store);
     // family -> actors behind it (a few thousand).

@@ -146,8 +146,41 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             path: path.display().to_string(),
             reason: format!("migration {}: {e}", i + 1),
         })?;
+        if i + 1 == schema::FOLD_MIGRATION {
+            backfill_fold_keys(&tx)?;
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Gives the latest versions of families and actors stored before schema 12 the folded keys (`KEY_FOLD`) that
+/// `object_keys` now derives; a row that does not read as an object is left as it is (it had no keys to add).
+fn backfill_fold_keys(tx: &Transaction) -> Result<(), StoreError> {
+    let mut rows: Vec<(i64, StoredJson)> = Vec::new();
+    {
+        let mut st = tx.prepare(
+            "SELECT seq, json FROM objects WHERE lk = 0 AND type IN ('malware', 'tool', 'intrusion-set', 'threat-actor')",
+        )?;
+        for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            rows.push(row?);
+        }
+    }
+    let mut ins =
+        tx.prepare("INSERT OR IGNORE INTO keys (khash, seq, kind) VALUES (?1, ?2, ?3)")?;
+    for (seq, json) in rows {
+        let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&json) else {
+            continue;
+        };
+        let Ok(o) = StixObject::from_map(m) else {
+            continue;
+        };
+        for (k, kind) in object_keys(&o) {
+            if kind == crate::prepared::KEY_FOLD {
+                ins.execute(params![h64(&k), seq, kind])?;
+            }
+        }
     }
     Ok(())
 }

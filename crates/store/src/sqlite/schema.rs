@@ -226,4 +226,12 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE objects ADD COLUMN added INTEGER;
     "#,
+    // 12: names and aliases of families and actors get folded keys (`KEY_FOLD`: `agenttesla` finds `Agent
+    // Tesla`). SQL cannot fold or hash them: `migrate` adds them to the rows stored before (`FOLD_MIGRATION`).
+    r#"
+    SELECT 1;
+    "#,
 ];
+
+/// The migration after which the latest versions of families and actors stored before get their folded keys.
+pub const FOLD_MIGRATION: usize = 12;
