@@ -699,8 +699,9 @@ impl FileWriter<'_, '_> {
 
     /// Makes the families IOC lists created before `p` arrived (a galaxy cluster, ATT&CK software: a named family
     /// from any source) `duplicate-of` it, for each of its names, aliases and their folded spellings by which a
-    /// list read now would find `p` (`resolve_keys`: exact keys before folded ones, the first stored first). Without this the order of loading
-    /// decided whether a list's indicators reach the cluster, its actors and its galaxy tag.
+    /// list read now would find `p` (`resolve_keys`: exact keys before folded ones, the first stored first).
+    /// Without this the order of loading decided whether a list's indicators reach the cluster, its actors and its
+    /// galaxy tag.
     ///
     /// The relationship is marked as strictly as the stricter of its two ends, and left unmarked (the operator's
     /// default) when either end is: it must not show a reader an end that reader may not see.
