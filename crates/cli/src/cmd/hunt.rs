@@ -321,8 +321,9 @@ pub fn select_in(
     // A family a list made before the galaxies were loaded takes the cluster it would have been matched to had
     // they come first (its name, then its aliases), so the order of loading does not decide the MISP tags. Since
     // schema 12 ingest also links such a family `duplicate-of` the cluster (followed below through `same`); this
-    // match still serves stores whose galaxies were loaded before that. Keys are tried as ingest resolves a
-    // list's: each as written (a cluster's name, alias or folded key), then folded.
+    // match still serves stores that got the list and then the galaxy before that, until the galaxy is ingested
+    // again. Keys are tried as ingest resolves a list's: each as written (a cluster's name, alias or folded
+    // key), then folded.
     let tag_of_key = |k: &str| family_tags.get(k).or_else(|| folded_tags.get(k)).cloned();
     for (i, keys) in untagged {
         named[i as usize].tag = keys
