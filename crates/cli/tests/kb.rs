@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -769,4 +769,157 @@ fn real_data_retracting_misread_readme_pages_restores_the_store() {
         "{done}"
     );
     assert_eq!(v.json(&["stats"]).0["objects"], before);
+}
+
+/// Links a reader asks for before their targets are stored wait for them: a MISP threat-actor galaxy read before
+/// the STIX bundle of the group it names gets its `attributed-to` when the bundle comes, with the galaxy's marking,
+/// as in the other order; a link whose target never comes stays unmade.
+#[test]
+fn a_galaxy_read_before_the_group_it_names_is_attributed_when_the_group_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let galaxy = dir.path().join("threat-actor.json");
+    std::fs::write(
+        &galaxy,
+        json!({"type": "threat-actor", "name": "Threat Actor", "uuid": "7cdff317-a673-4474-84ec-4f1754947823",
+               "authors": ["test"], "source": "test", "version": 1, "description": "test",
+               "values": [
+                 {"value": "Vigil Test Bear", "uuid": "9a1c3e5f-2b4d-4f6a-8c0e-1d3f5a7b9c01",
+                  "meta": {"synonyms": ["VTG-1"], "country": "RU"}},
+                 {"value": "Nobody Known", "uuid": "9a1c3e5f-2b4d-4f6a-8c0e-1d3f5a7b9c02", "meta": {}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let group = dir.path().join("group.json");
+    std::fs::write(
+        &group,
+        json!({"type": "bundle", "id": "bundle--0b6d1c2e-3f4a-4b5c-8d6e-7f8091a2b3c4", "objects": [
+            {"type": "intrusion-set", "spec_version": "2.1", "id": "intrusion-set--3c5e7a9b-1d2f-4a6c-8e0b-2d4f6a8c0e13",
+             "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+             "name": "VTG-1", "aliases": ["VTG-1"],
+             "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let attributions = |v: &Vigil| -> Vec<(String, String, String)> {
+        let out = v.data().join("rels.json");
+        let (r, _) = v.json(&[
+            "export",
+            "stix",
+            "--type",
+            "relationship",
+            "--tlp-max",
+            "red",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(r["objects"].as_u64().is_some(), "{r}");
+        let b: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let mut rels: Vec<(String, String, String)> = b["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["relationship_type"] == "attributed-to")
+            .map(|o| {
+                (
+                    o["source_ref"].as_str().unwrap().to_string(),
+                    o["target_ref"].as_str().unwrap().to_string(),
+                    o["object_marking_refs"].to_string(),
+                )
+            })
+            .collect();
+        rels.sort();
+        rels
+    };
+    let galaxy_first = Vigil::new();
+    galaxy_first.ingest(&[galaxy.to_str().unwrap()]);
+    assert!(attributions(&galaxy_first).is_empty());
+    let (r, _) = galaxy_first.ingest(&[group.to_str().unwrap()]);
+    assert_eq!(r["rejected"], 0, "{r}");
+    let got = attributions(&galaxy_first);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].0,
+        "intrusion-set--3c5e7a9b-1d2f-4a6c-8e0b-2d4f6a8c0e13"
+    );
+    // the galaxy is a public reference: TLP:CLEAR, as it is in the other order
+    assert!(
+        got[0].2.contains(vigil_model::Tlp::Clear.marking_id()),
+        "{got:?}"
+    );
+    let group_first = Vigil::new();
+    group_first.ingest(&[group.to_str().unwrap()]);
+    group_first.ingest(&[galaxy.to_str().unwrap()]);
+    assert_eq!(attributions(&group_first), got);
+    // the group again: nothing new, nothing lost
+    let (r, _) = galaxy_first.ingest(&[group.to_str().unwrap()]);
+    assert_eq!(
+        (r["added"].as_u64(), r["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(attributions(&galaxy_first), got);
+}
+
+/// The real MISP galaxies and ATT&CK give the same actor attributions and family links in either order.
+#[test]
+fn real_galaxies_and_attack_link_the_same_in_either_order() {
+    let Some(s) = shared() else { return };
+    let galaxies = [
+        s.join("misp-galaxy/clusters/malpedia.json"),
+        s.join("misp-galaxy/clusters/threat-actor.json"),
+    ];
+    let attack = s.join("mitre-attack/enterprise-attack.json.gz");
+    let links = |v: &Vigil| -> Vec<String> {
+        let out = v.data().join("rels.json");
+        v.json(&[
+            "export",
+            "stix",
+            "--type",
+            "relationship",
+            "--tlp-max",
+            "red",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let b: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let mut rels: Vec<String> = b["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o["relationship_type"].as_str(),
+                    Some("attributed-to" | "related-to")
+                ) && !o["source_ref"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("report--")
+            })
+            .map(|o| {
+                format!(
+                    "{} {} {} {}",
+                    o["source_ref"],
+                    o["relationship_type"],
+                    o["target_ref"],
+                    o["object_marking_refs"]
+                )
+            })
+            .collect();
+        rels.sort();
+        rels
+    };
+    let g: Vec<&str> = galaxies.iter().map(|p| p.to_str().unwrap()).collect();
+    let attack_first = Vigil::new();
+    attack_first.ingest(&[attack.to_str().unwrap()]);
+    attack_first.ingest(&g);
+    let galaxies_first = Vigil::new();
+    galaxies_first.ingest(&g);
+    galaxies_first.ingest(&[attack.to_str().unwrap()]);
+    let a = links(&attack_first);
+    let threat_actor_links = a.iter().filter(|l| l.contains("threat-actor--")).count();
+    assert!(
+        threat_actor_links > 150,
+        "{threat_actor_links} actor attributions"
+    );
+    assert_eq!(links(&galaxies_first), a);
 }

@@ -396,6 +396,9 @@ impl Run<'_> {
                         done: Vec::new(),
                         last_link: None,
                         published,
+                        pended: 0,
+                        to_settle: Vec::new(),
+                        to_settle_ids: HashSet::new(),
                     };
                     let mut n = 0u64;
                     let mut next_commit = COMMIT_EVERY;
@@ -528,6 +531,11 @@ struct FileWriter<'t, 'o> {
     /// The last resolved link, also published to the parsing thread (see `ResolvedLink`).
     last_link: Option<ResolvedLink>,
     published: &'t std::sync::Mutex<Option<ResolvedLink>>,
+    /// Links of this file kept pending (see `pend`), up to `PENDING_MAX`.
+    pended: u64,
+    /// Pending links this file's objects may resolve, settled at its end (`note_pending`, `settle_pending`).
+    to_settle: Vec<(i64, String)>,
+    to_settle_ids: HashSet<i64>,
 }
 
 /// A link target the writing thread resolved: (target types, keys) -> target id. The writer publishes the last
@@ -544,6 +552,41 @@ impl ResolvedLink {
     fn matches(&self, link: &Link) -> bool {
         self.target_types == link.target_types && self.keys == link.keys
     }
+}
+
+/// Most links one file keeps pending.
+const PENDING_MAX: u64 = 100_000;
+
+/// Types a reader's link may look for: storing one settles the pending links it is the target of.
+const LINK_TARGETS: &[&str] = &[
+    "intrusion-set",
+    "malware",
+    "tool",
+    "attack-pattern",
+    "threat-actor",
+    "campaign",
+];
+
+/// A pending link read back (`FileWriter::pend`), with the markings its relationship takes.
+fn pending_from_body(body: &str) -> Option<(Link, Vec<String>)> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let strings = |k: &str| -> Option<Vec<String>> {
+        v.get(k)?
+            .as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let link = Link {
+        from: v.get("from")?.as_str()?.to_string(),
+        relationship_type: v.get("relationship_type")?.as_str()?.to_string(),
+        reverse: v.get("reverse")?.as_bool()?,
+        target_types: strings("target_types")?,
+        keys: strings("keys")?,
+        fallback: None,
+        marking_refs: Vec::new(),
+    };
+    Some((link, strings("markings")?))
 }
 
 /// Builds the relationship object of a link (`link_relationship`), on either thread, identically.
@@ -693,6 +736,100 @@ impl FileWriter<'_, '_> {
         self.report.count(out);
         if p.type_ == "malware" && !p.retired {
             self.link_list_families(p)?;
+        }
+        if LINK_TARGETS.contains(&p.type_.as_str()) {
+            self.note_pending(p)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a link whose target is not stored yet (a galaxy's actor attributed to an ATT&CK group, read before
+    /// ATT&CK) until an object it finds arrives (`settle_pending`). The relationship's markings are fixed now,
+    /// as this input's defaults give them, not by the input that brings the target.
+    fn pend(&mut self, link: &Link) -> Result<(), StoreError> {
+        // A reader that asks for the same missing target on every line must not fill the store with them.
+        if self.pended >= PENDING_MAX {
+            return Ok(());
+        }
+        self.pended += 1;
+        let mut markings = link.marking_refs.clone();
+        if Tlp::from_refs(markings.iter().map(String::as_str)).is_none() {
+            if let Some(t) = self.opts.tlp.or(self.public.then_some(Tlp::Clear)) {
+                markings.push(t.marking_id().to_string());
+            }
+        }
+        let mut keys: Vec<String> = link.keys.iter().map(|k| k.trim().to_lowercase()).collect();
+        keys.extend(
+            link.keys
+                .iter()
+                .filter(|k| !vigil_model::ids::is_valid_id(k))
+                .filter_map(|k| vigil_store::prepared::name_fold(k)),
+        );
+        keys.sort();
+        keys.dedup();
+        let body = json!({
+            "from": link.from, "relationship_type": link.relationship_type, "reverse": link.reverse,
+            "target_types": link.target_types, "keys": link.keys, "markings": markings,
+        });
+        self.tx.put_pending_link(&keys, &body.to_string())
+    }
+
+    /// Notes the pending links that `p`, just stored, may be the target of; `settle_pending` resolves them once
+    /// the whole input is stored, so that a link finds the object its best key names, as it would have had the
+    /// input come first, not the first object of the input that one of its keys names.
+    fn note_pending(&mut self, p: &Prepared) -> Result<(), StoreError> {
+        let before = self.to_settle.len();
+        for k in p
+            .keys
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain([p.id.as_str()])
+        {
+            for (id, body) in self.tx.pending_links(k)? {
+                if self.to_settle_ids.insert(id) {
+                    self.to_settle.push((id, body));
+                }
+            }
+        }
+        if self.to_settle.len() > before {
+            // Keys that found nothing earlier in this input may find `p` now.
+            for k in p.keys.iter().map(|(k, _)| k.clone()).chain([p.id.clone()]) {
+                self.links.remove(&(p.type_.clone(), k));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the pending links the input's objects may be the targets of, by the usual rule; each that finds
+    /// an object is made and forgotten, the rest stay pending.
+    fn settle_pending(&mut self) -> Result<(), StoreError> {
+        self.to_settle_ids.clear();
+        for (id, body) in std::mem::take(&mut self.to_settle) {
+            let Some((link, markings)) = pending_from_body(&body) else {
+                // Not written by this version: nothing can resolve it.
+                self.tx.drop_pending_link(id)?;
+                continue;
+            };
+            // A link from an object withdrawn since (`vigil retract`) is not made.
+            let from_live = self
+                .tx
+                .get(&link.from)?
+                .is_some_and(|o| o.object.get("revoked").and_then(Value::as_bool) != Some(true));
+            if !from_live {
+                self.tx.drop_pending_link(id)?;
+                continue;
+            }
+            let Some(target) = self.resolve_keys(&link)? else {
+                continue;
+            };
+            self.tx.drop_pending_link(id)?;
+            if let Some((src, dst)) = link_ends(&link, &target) {
+                let refs: Vec<&str> = markings.iter().map(String::as_str).collect();
+                let rel = self
+                    .maker
+                    .relationship_marked(src, &link.relationship_type, dst, &refs);
+                self.put_owned(rel, None, PutMode::Derived)?;
+            }
         }
         Ok(())
     }
@@ -884,7 +1021,7 @@ impl FileWriter<'_, '_> {
                     }
                     id
                 }
-                None => return Ok(()),
+                None => return self.pend(&link),
             },
         };
         let Some((src, dst)) = link_ends(&link, &target) else {
@@ -909,7 +1046,8 @@ impl FileWriter<'_, '_> {
                 }
             }
         }
-        Ok(())
+        self.settle_pending()?;
+        self.flush_derived()
     }
 }
 

@@ -66,6 +66,13 @@ pub trait WriteTx {
     fn get(&mut self, id: &str) -> Result<Option<StoredObject>, StoreError>;
     /// Ids of live objects of one of `types` whose name, alias, external id or id equals `key` (case-insensitive).
     fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError>;
+    /// Keeps a link whose target is not stored yet: `body` (the link, as the caller serialises it) is found again
+    /// by any of `keys` (lower-cased names, aliases, ids). The same body is kept once.
+    fn put_pending_link(&mut self, keys: &[String], body: &str) -> Result<(), StoreError>;
+    /// The pending links one of whose keys is `key`: (id, body).
+    fn pending_links(&mut self, key: &str) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Forgets a pending link (it was resolved).
+    fn drop_pending_link(&mut self, id: i64) -> Result<(), StoreError>;
     /// Replaces a warning list (by name).
     fn put_warninglist(&mut self, wl: &WarningList) -> Result<PutOutcome, StoreError>;
     /// Commits what was written so far and goes on in a new transaction of the same write. A long bulk write

@@ -810,6 +810,43 @@ impl WriteTx for SqliteTx<'_> {
         lookup_ids(&self.tx, types, key)
     }
 
+    fn put_pending_link(&mut self, keys: &[String], body: &str) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO pending_links (body) VALUES (?1)")?
+            .execute(params![body])?;
+        let id: i64 = self
+            .tx
+            .prepare_cached("SELECT id FROM pending_links WHERE body = ?1")?
+            .query_row(params![body], |r| r.get(0))?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO pending_link_keys (khash, id) VALUES (?1, ?2)",
+        )?;
+        for k in keys {
+            st.execute(params![h64(&k.trim().to_lowercase()), id])?;
+        }
+        Ok(())
+    }
+
+    fn pending_links(&mut self, key: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT p.id, p.body FROM pending_link_keys k JOIN pending_links p ON p.id = k.id WHERE k.khash = ?1",
+        )?;
+        let rows = st.query_map(params![h64(&key.trim().to_lowercase())], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn drop_pending_link(&mut self, id: i64) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("DELETE FROM pending_link_keys WHERE id = ?1")?
+            .execute(params![id])?;
+        self.tx
+            .prepare_cached("DELETE FROM pending_links WHERE id = ?1")?
+            .execute(params![id])?;
+        Ok(())
+    }
+
     fn put_warninglist(&mut self, wl: &WarningList) -> Result<PutOutcome, StoreError> {
         let current: Option<(i64, String)> = self
             .tx

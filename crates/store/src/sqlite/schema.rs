@@ -231,6 +231,18 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     SELECT 1;
     "#,
+    // 13: links a reader asked for whose target was not stored yet (a galaxy read before ATT&CK), kept until an
+    // object they find arrives (`WriteTx::put_pending_link`): the graph then does not depend on the order of
+    // loading. `pending_link_keys` indexes each link by the hashes of the keys it looks its target up by.
+    r#"
+    CREATE TABLE pending_links (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE);
+    CREATE TABLE pending_link_keys (
+        khash INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        PRIMARY KEY (khash, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX pending_link_keys_id ON pending_link_keys(id);
+    "#,
 ];
 
 /// The migration after which the latest versions of families and actors stored before get their folded keys.
