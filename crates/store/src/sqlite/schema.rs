@@ -233,15 +233,16 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 13: links a reader asked for whose target was not stored yet (a galaxy read before ATT&CK), kept until an
     // object they find arrives (`WriteTx::put_pending_link`): the graph then does not depend on the order of
-    // loading. `pending_link_keys` indexes each link by the hashes of the keys it looks its target up by.
+    // loading. `pending_link_keys` indexes each link by the hashes of the keys it looks its target up by. (`IF NOT
+    // EXISTS`: the migration tests set a store back to an older version with these tables in it.)
     r#"
-    CREATE TABLE pending_links (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE);
-    CREATE TABLE pending_link_keys (
+    CREATE TABLE IF NOT EXISTS pending_links (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE);
+    CREATE TABLE IF NOT EXISTS pending_link_keys (
         khash INTEGER NOT NULL,
         id INTEGER NOT NULL,
         PRIMARY KEY (khash, id)
     ) WITHOUT ROWID;
-    CREATE INDEX pending_link_keys_id ON pending_link_keys(id);
+    CREATE INDEX IF NOT EXISTS pending_link_keys_id ON pending_link_keys(id);
     "#,
 ];
 
