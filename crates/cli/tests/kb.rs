@@ -771,6 +771,30 @@ fn real_data_retracting_misread_readme_pages_restores_the_store() {
     assert_eq!(v.json(&["stats"]).0["objects"], before);
 }
 
+/// Every relationship of the store, as `vigil export stix --type relationship --tlp-max red` writes them.
+fn relationships(v: &Vigil) -> Vec<Value> {
+    let out = v.data().join("rels.json");
+    let (r, code) = v.json(&[
+        "export",
+        "stix",
+        "--type",
+        "relationship",
+        "--tlp-max",
+        "red",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{r}");
+    let b: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    b["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["type"] == "relationship")
+        .cloned()
+        .collect()
+}
+
 /// Links a reader asks for before their targets are stored wait for them: a MISP threat-actor galaxy read before
 /// the STIX bundle of the group it names gets its `attributed-to` when the bundle comes, with the galaxy's marking,
 /// as in the other order; a link whose target never comes stays unmade.
@@ -801,22 +825,7 @@ fn a_galaxy_read_before_the_group_it_names_is_attributed_when_the_group_comes() 
     )
     .unwrap();
     let attributions = |v: &Vigil| -> Vec<(String, String, String)> {
-        let out = v.data().join("rels.json");
-        let (r, _) = v.json(&[
-            "export",
-            "stix",
-            "--type",
-            "relationship",
-            "--tlp-max",
-            "red",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(r["objects"].as_u64().is_some(), "{r}");
-        let b: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-        let mut rels: Vec<(String, String, String)> = b["objects"]
-            .as_array()
-            .unwrap()
+        let mut rels: Vec<(String, String, String)> = relationships(v)
             .iter()
             .filter(|o| o["relationship_type"] == "attributed-to")
             .map(|o| {
@@ -870,21 +879,7 @@ fn real_galaxies_and_attack_link_the_same_in_either_order() {
     ];
     let attack = s.join("mitre-attack/enterprise-attack.json.gz");
     let links = |v: &Vigil| -> Vec<String> {
-        let out = v.data().join("rels.json");
-        v.json(&[
-            "export",
-            "stix",
-            "--type",
-            "relationship",
-            "--tlp-max",
-            "red",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        let b: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-        let mut rels: Vec<String> = b["objects"]
-            .as_array()
-            .unwrap()
+        let mut rels: Vec<String> = relationships(v)
             .iter()
             .filter(|o| {
                 matches!(
