@@ -782,13 +782,14 @@ fn relationships(v: &Vigil) -> Vec<Value> {
         "--tlp-max",
         "red",
         "--out",
-        out.to_str().unwrap(),
+        out.to_str().expect("utf-8 path"),
     ]);
     assert_eq!(code, 0, "{r}");
-    let b: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let b: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("read the export")).expect("JSON");
     b["objects"]
         .as_array()
-        .unwrap()
+        .expect("objects")
         .iter()
         .filter(|o| o["type"] == "relationship")
         .cloned()
