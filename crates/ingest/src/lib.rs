@@ -567,6 +567,15 @@ const LINK_TARGETS: &[&str] = &[
     "campaign",
 ];
 
+/// The folded spellings of a link's keys that differ from them (`agent-tesla` -> `agenttesla`); ids are not folded.
+fn folded_keys(link: &Link) -> Vec<String> {
+    link.keys
+        .iter()
+        .filter(|k| !vigil_model::ids::is_valid_id(k))
+        .filter_map(|k| vigil_store::prepared::name_fold(k))
+        .collect()
+}
+
 /// A pending link read back (`FileWriter::pend`), with the markings its relationship takes.
 fn pending_from_body(body: &str) -> Option<(Link, Vec<String>)> {
     let v: Value = serde_json::from_str(body).ok()?;
@@ -759,12 +768,7 @@ impl FileWriter<'_, '_> {
             }
         }
         let mut keys: Vec<String> = link.keys.iter().map(|k| k.trim().to_lowercase()).collect();
-        keys.extend(
-            link.keys
-                .iter()
-                .filter(|k| !vigil_model::ids::is_valid_id(k))
-                .filter_map(|k| vigil_store::prepared::name_fold(k)),
-        );
+        keys.extend(folded_keys(link));
         keys.sort();
         keys.dedup();
         let body = json!({
@@ -814,7 +818,7 @@ impl FileWriter<'_, '_> {
             let from_live = self
                 .tx
                 .get(&link.from)?
-                .is_some_and(|o| o.object.get("revoked").and_then(Value::as_bool) != Some(true));
+                .is_some_and(|o| !o.object.revoked());
             if !from_live {
                 self.tx.drop_pending_link(id)?;
                 continue;
@@ -981,12 +985,7 @@ impl FileWriter<'_, '_> {
     fn resolve_keys(&mut self, link: &Link) -> Result<Option<String>, StoreError> {
         // Every key as written first; then, for keys whose folded spelling differs (`agent-tesla`), that spelling,
         // which finds the folded keys of stored families and actors (`Agent Tesla`) and names spelled so.
-        let folded: Vec<String> = link
-            .keys
-            .iter()
-            .filter(|k| !vigil_model::ids::is_valid_id(k))
-            .filter_map(|k| vigil_store::prepared::name_fold(k))
-            .collect();
+        let folded = folded_keys(link);
         for ty in &link.target_types {
             for key in link.keys.iter().chain(&folded) {
                 let k = (ty.clone(), key.to_lowercase());
