@@ -12,8 +12,10 @@ use std::io::BufRead;
 
 use serde::Serialize;
 use serde_json::{json, Value};
+use vigil_formats::iocs::family_id;
 use vigil_formats::{input, Format, FormatError, Item, Link, ParseCtx};
 use vigil_model::{ids, time, Provenance, StixObject, Tlp};
+use vigil_store::prepared::name_fold;
 use vigil_store::{Prepared, PutMode, PutOutcome, Store, StoreError, WriteTx};
 
 pub mod retract;
@@ -399,6 +401,7 @@ impl Run<'_> {
                         pended: 0,
                         to_settle: Vec::new(),
                         to_settle_ids: HashSet::new(),
+                        list_families: Vec::new(),
                     };
                     let mut n = 0u64;
                     let mut next_commit = COMMIT_EVERY;
@@ -536,6 +539,8 @@ struct FileWriter<'t, 'o> {
     /// Pending links this file's objects may resolve, settled at its end (`note_pending`, `settle_pending`).
     to_settle: Vec<(i64, String)>,
     to_settle_ids: HashSet<i64>,
+    /// Families IOC lists made that an object of this file may stand for (`note_list_families`).
+    list_families: Vec<String>,
 }
 
 /// A link target the writing thread resolved: (target types, keys) -> target id. The writer publishes the last
@@ -567,12 +572,17 @@ const LINK_TARGETS: &[&str] = &[
     "campaign",
 ];
 
+/// Whether an object is a family an IOC list made (`vigil_formats::iocs::family_object`): its id is its name's.
+fn is_list_family(o: &StixObject) -> bool {
+    o.name().is_some_and(|n| family_id(n) == o.id())
+}
+
 /// The folded spellings of a link's keys that differ from them (`agent-tesla` -> `agenttesla`); ids are not folded.
 fn folded_keys(link: &Link) -> Vec<String> {
     link.keys
         .iter()
         .filter(|k| !vigil_model::ids::is_valid_id(k))
-        .filter_map(|k| vigil_store::prepared::name_fold(k))
+        .filter_map(|k| name_fold(k))
         .collect()
 }
 
@@ -744,7 +754,7 @@ impl FileWriter<'_, '_> {
         }
         self.report.count(out);
         if p.type_ == "malware" && !p.retired {
-            self.link_list_families(p)?;
+            self.note_list_families(p)?;
         }
         if LINK_TARGETS.contains(&p.type_.as_str()) {
             self.note_pending(p)?;
@@ -838,18 +848,11 @@ impl FileWriter<'_, '_> {
         Ok(())
     }
 
-    /// Makes the families IOC lists created before `p` arrived (a galaxy cluster, ATT&CK software: a named family
-    /// from any source) `duplicate-of` it, for each of its names, aliases and their folded spellings by which a
-    /// list read now would find `p` (`resolve_keys`: exact keys before folded ones, the first stored first).
-    /// Without this the order of loading decided whether a list's indicators reach the cluster, its actors and its
-    /// galaxy tag.
-    ///
-    /// The relationship is marked as strictly as the stricter of its two ends, and left unmarked (the operator's
-    /// default) when either end is: it must not show a reader an end that reader may not see.
-    fn link_list_families(&mut self, p: &Prepared) -> Result<(), StoreError> {
-        use vigil_formats::iocs::family_id;
+    /// Notes the families IOC lists created before `p` arrived (a galaxy cluster, ATT&CK software: a named family
+    /// from any source) under one of its names, aliases or their folded spellings; `link_list_families` links them
+    /// at the end of the input.
+    fn note_list_families(&mut self, p: &Prepared) -> Result<(), StoreError> {
         use vigil_store::prepared::{KEY_ALIAS, KEY_FOLD, KEY_NAME};
-        let is_list_family = |o: &StixObject| o.name().is_some_and(|n| family_id(n) == o.id());
         let names: Vec<String> = p
             .keys
             .iter()
@@ -860,41 +863,61 @@ impl FileWriter<'_, '_> {
         if names.iter().any(|n| family_id(n) == p.id) {
             return Ok(());
         }
-        let mut done: Vec<String> = Vec::new();
         for name in names {
-            let mut families = Vec::new();
-            let mut first = None;
             for id in self.tx.lookup(&["malware"], &name)? {
-                if id == p.id {
-                    first.get_or_insert(id);
+                if id == p.id || self.list_families.contains(&id) {
                     continue;
                 }
-                let Some(o) = self.tx.get(&id)? else {
-                    continue;
-                };
-                if is_list_family(&o.object) {
-                    families.push(o);
-                } else {
-                    first.get_or_insert(id);
+                if self.tx.get(&id)?.is_some_and(|o| is_list_family(&o.object)) {
+                    self.list_families.push(id);
                 }
             }
-            if first.as_deref() != Some(p.id.as_str()) {
+        }
+        Ok(())
+    }
+
+    /// Makes each noted list family `duplicate-of` the object the list, read now, would link its lines to: its
+    /// name, then its aliases, then their folded spellings, the first stored first (`resolve_keys`), so the graph
+    /// is the one the other order of loading gives. A family that would find another list's family is left alone.
+    /// Without this the order of loading decided whether a list's indicators reach the cluster, its actors and
+    /// its galaxy tag.
+    ///
+    /// The relationship is marked as strictly as the stricter of its two ends, and left unmarked (the operator's
+    /// default) when either end is: it must not show a reader an end that reader may not see.
+    fn link_list_families(&mut self) -> Result<(), StoreError> {
+        for fid in std::mem::take(&mut self.list_families) {
+            let Some(f) = self.tx.get(&fid)? else {
                 continue;
-            }
-            for f in families {
-                if done.contains(&f.object.id().to_string()) {
-                    continue;
+            };
+            let mut keys: Vec<String> = f
+                .object
+                .name()
+                .into_iter()
+                .chain(f.object.aliases())
+                .map(|k| k.trim().to_lowercase())
+                .collect();
+            let folded: Vec<String> = keys.iter().filter_map(|k| name_fold(k)).collect();
+            keys.extend(folded);
+            let mut target = None;
+            'keys: for k in &keys {
+                for id in self.tx.lookup(&["malware"], k)? {
+                    if id != fid {
+                        target = self.tx.get(&id)?;
+                        break 'keys;
+                    }
                 }
-                done.push(f.object.id().to_string());
-                let markings: Vec<&str> = match (f.tlp, p.tlp) {
-                    (Some(a), Some(b)) => vec![a.max(b).marking_id()],
-                    _ => Vec::new(),
-                };
-                let rel =
-                    self.maker
-                        .relationship_marked(f.object.id(), "duplicate-of", &p.id, &markings);
-                self.put_owned(rel, None, PutMode::Derived)?;
             }
+            let Some(t) = target.filter(|t| !is_list_family(&t.object)) else {
+                continue;
+            };
+            let markings: Vec<&str> = match (f.tlp, t.tlp) {
+                (Some(a), Some(b)) => vec![a.max(b).marking_id()],
+                _ => Vec::new(),
+            };
+            let rel =
+                self.maker
+                    .relationship_marked(&fid, "duplicate-of", t.object.id(), &markings);
+            self.put_owned(rel, None, PutMode::Derived)?;
         }
         Ok(())
     }
@@ -1046,6 +1069,7 @@ impl FileWriter<'_, '_> {
             }
         }
         self.settle_pending()?;
+        self.link_list_families()?;
         self.flush_derived()
     }
 }
