@@ -1929,6 +1929,174 @@ fn a_list_family_spelled_otherwise_is_matched_to_the_cluster_by_its_folded_name(
     }
 }
 
+/// Families a galaxy names with their kind (`Corvid Stealer`, synonym `CorvidC2 Stealer`) and a list names without
+/// it (`corvidc2`), or the other way round (`heron_ransomware` for the ransomware galaxy's `Heron`), are one family
+/// in either order of loading. The loose match is held to what the names say: the list's own name, not an alias
+/// (`apt_osprey`, alias `falcon`, is not `Falcon Keylogger`), and kinds that agree (`venomous`, alias `venomous
+/// stealer`, is not `Venomous RAT`; `kestrel_stealer` is neither the botnet `Kestrel` nor malpedia's, which says no
+/// kind), and to stems of one kind (`corax` is the stem of `Corax Loader` and `Corax Locker`: its alias decides).
+/// A family another list made is found by its name only: lists read first do not take each other's lines through
+/// the aliases they give their families.
+#[test]
+fn a_list_family_named_without_its_kind_is_matched_to_the_cluster_by_its_stem() {
+    let galaxy = |ty: &str, uuid: &str, values: Value| {
+        json!({"type": ty, "name": ty, "uuid": uuid, "authors": ["test"], "source": "test", "version": 1,
+            "description": "test", "values": values})
+    };
+    let galaxies = [
+        galaxy(
+            "malpedia",
+            "1d1c9af9-37fa-4deb-a928-f9b0abc7354a",
+            json!([
+                {"value": "Corvid Stealer", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a11",
+                 "meta": {"synonyms": ["CorvidC2 Stealer"]}},
+                {"value": "Wren Stealer", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a12", "meta": {}},
+                {"value": "Falcon Keylogger", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a13", "meta": {}},
+                {"value": "Venomous RAT", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a14", "meta": {}},
+                {"value": "Kestrel", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a15", "meta": {}},
+                {"value": "Corax Loader", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a16", "meta": {}}
+            ]),
+        ),
+        galaxy(
+            "ransomware",
+            "1d1c9af9-37fa-4deb-a928-f9b0abc7354b",
+            json!([
+                {"value": "Heron", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a21", "meta": {}},
+                {"value": "Corax Locker", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a22", "meta": {}}
+            ]),
+        ),
+        galaxy(
+            "botnet",
+            "1d1c9af9-37fa-4deb-a928-f9b0abc7354c",
+            json!([{"value": "Kestrel", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a31", "meta": {}}]),
+        ),
+    ];
+    // list file, its header, its one value, the families the CSV names (galaxy first, list first)
+    let lists = [
+        // read first, so that its family (alias `wren stealer`) is stored when `corvidc2` (alias `wrenstealer`)
+        // is read: another list's family is found by its name only, or `corvidc2` would take it, lists first
+        (
+            "shrike",
+            "# Aliases: wren stealer",
+            "shrike-gate.example.com",
+            "Wren Stealer",
+            "shrike;Wren Stealer",
+        ),
+        (
+            "corvidc2",
+            "# Aliases: wrenstealer",
+            "corvid-cdn.example.net",
+            "Corvid Stealer",
+            "corvidc2;Corvid Stealer",
+        ),
+        (
+            "heron_ransomware",
+            "",
+            "heron-leaks.example.org",
+            "Heron",
+            "heron_ransomware;Heron",
+        ),
+        (
+            "kestrel_stealer",
+            "",
+            "kestrel-panel.example.com",
+            "kestrel_stealer",
+            "kestrel_stealer",
+        ),
+        (
+            "venomous",
+            "# Aliases: venomous stealer",
+            "venomous-gate.example.net",
+            "venomous",
+            "venomous",
+        ),
+        // `corax` is the stem of a loader and of ransomware: its alias decides
+        (
+            "corax",
+            "# Aliases: coraxlocker",
+            "corax-pay.example.net",
+            "Corax Locker",
+            "corax;Corax Locker",
+        ),
+        (
+            "apt_osprey",
+            "# Aliases: falcon",
+            "osprey-mail.example.org",
+            "apt_osprey",
+            "apt_osprey",
+        ),
+    ];
+    for galaxy_first in [true, false] {
+        let v = Vigil::new();
+        let load_galaxies = || {
+            for (i, g) in galaxies.iter().enumerate() {
+                let f = v.path(&format!("g{i}.json"));
+                std::fs::write(&f, g.to_string()).expect("write");
+                v.ingest(&f, &[]);
+            }
+        };
+        let load_lists = || {
+            for (name, header, value, _, _) in &lists {
+                let f = v.path(&format!("{name}.txt"));
+                std::fs::write(&f, format!("{header}\n{value}\n")).expect("write");
+                v.ingest(&f, &[]);
+            }
+        };
+        if galaxy_first {
+            load_galaxies();
+            load_lists();
+        } else {
+            load_lists();
+            load_galaxies();
+        }
+        export_red(&v, "csv", &v.path("a.csv"));
+        let rows = csv_rows(&v.path("a.csv"));
+        for (name, _, value, g_first, l_first) in &lists {
+            let row = &rows[&("domain".to_string(), value.to_string())];
+            let want = if galaxy_first { g_first } else { l_first };
+            assert_eq!(
+                &row["malware"], want,
+                "{name}, galaxy first: {galaxy_first}"
+            );
+        }
+        export_red(&v, "misp", &v.path("e.json"));
+        let tags = misp_attribute_tags(&v.path("e.json"));
+        assert!(
+            tags["corvid-cdn.example.net"].contains(r#"misp-galaxy:malpedia="Corvid Stealer""#),
+            "{:?}",
+            tags["corvid-cdn.example.net"]
+        );
+        assert!(
+            tags["heron-leaks.example.org"].contains(r#"misp-galaxy:ransomware="Heron""#),
+            "{:?}",
+            tags["heron-leaks.example.org"]
+        );
+        for value in [
+            "kestrel-panel.example.com",
+            "venomous-gate.example.net",
+            "osprey-mail.example.org",
+        ] {
+            assert!(
+                !tags[value].iter().any(|t| t.starts_with("misp-galaxy:")),
+                "{value}: {:?}",
+                tags[value]
+            );
+        }
+        // and an analyst finds the cluster by the list's name
+        let shown = v.ok_json(&["show", "corvidc2", "--json"]);
+        let found: Vec<&Value> = std::iter::once(&shown["object"]["name"])
+            .chain(
+                shown["also_matched"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| &m["name"]),
+            )
+            .collect();
+        assert!(found.contains(&&json!("Corvid Stealer")), "{shown}");
+    }
+}
+
 /// Real families: with the MISP galaxies loaded, ESET's folders and a maltrail list resolve to galaxy clusters,
 /// whose tags the MISP feed carries (PyMISP loads it) and through which a store that has never seen the galaxies
 /// learns the same family names.
@@ -1962,10 +2130,18 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
         .filter(|(_, t)| t.iter().any(|x| x.starts_with("misp-galaxy:malpedia=")))
         .map(|(v, _)| v)
         .collect();
-    // maltrail's lummac2 list has no name malpedia knows; its first alias, `acrstealer`, is malpedia's `ACR
-    // Stealer` folded (its later alias `remus` names malpedia's `Remus`): the first key that finds a cluster wins.
+    // maltrail's lummac2 list has no name malpedia knows as written; its name is the stem of malpedia's synonym
+    // `LummaC2 Stealer`, which comes before its aliases (`acrstealer` would find `ACR Stealer` folded, `remus`
+    // would find `Remus`): the list's own name wins.
     assert!(
-        tags["videolan-web.org"].contains(r#"misp-galaxy:malpedia="ACR Stealer""#),
+        tags["videolan-web.org"].contains(r#"misp-galaxy:malpedia="Lumma Stealer""#),
+        "{:?}",
+        tags["videolan-web.org"]
+    );
+    assert!(
+        !tags["videolan-web.org"]
+            .iter()
+            .any(|t| t.contains("ACR Stealer") || t.contains("Remus")),
         "{:?}",
         tags["videolan-web.org"]
     );

@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use vigil_formats::iocs::family_id;
 use vigil_formats::{input, Format, FormatError, Item, Link, ParseCtx};
 use vigil_model::{ids, time, Provenance, StixObject, Tlp};
-use vigil_store::prepared::name_fold;
+use vigil_store::prepared::{
+    name_fold, name_kind, name_stem, object_kinds, KEY_ID, KEY_NAME, KEY_STEM,
+};
 use vigil_store::{Prepared, PutMode, PutOutcome, Store, StoreError, WriteTx};
 
 pub mod retract;
@@ -391,6 +393,7 @@ impl Run<'_> {
                         report: Report::default(),
                         deferred: Vec::new(),
                         links: HashMap::new(),
+                        targets: HashMap::new(),
                         written: HashSet::new(),
                         file: file.clone(),
                         maker: RelationshipMaker::new(opts, public, &now),
@@ -521,8 +524,10 @@ struct FileWriter<'t, 'o> {
     report: Report,
     /// Relationships whose ends were not stored yet when they arrived (a bundle may list them first).
     deferred: Vec<(Prepared, Option<String>)>,
-    /// Link targets already resolved in this file: (type, key) -> id.
-    links: HashMap<(String, String), Option<String>>,
+    /// What keys looked up in this file found: (type, key) -> ids with the kind of key each was found by.
+    links: HashMap<(String, String), Vec<(String, i64)>>,
+    /// What loose matches need to know of a link target, by id (`target_info`).
+    targets: HashMap<String, TargetInfo>,
     /// Ids of source objects stored from this file (up to WRITTEN_MAX), so that references to them need no query.
     written: HashSet<String>,
     file: String,
@@ -541,6 +546,15 @@ struct FileWriter<'t, 'o> {
     to_settle_ids: HashSet<i64>,
     /// Families IOC lists made that an object of this file may stand for (`note_list_families`).
     list_families: Vec<String>,
+}
+
+/// What `resolve_keys` weighs a loosely matched target by.
+#[derive(Debug, Clone, Default)]
+struct TargetInfo {
+    /// The kinds of malware it says it is (`object_kinds`).
+    kinds: Vec<&'static str>,
+    /// It is a family an IOC list made (`is_list_family`).
+    list_family: bool,
 }
 
 /// A link target the writing thread resolved: (target types, keys) -> target id. The writer publishes the last
@@ -584,6 +598,31 @@ fn folded_keys(link: &Link) -> Vec<String> {
         .filter(|k| !vigil_model::ids::is_valid_id(k))
         .filter_map(|k| name_fold(k))
         .collect()
+}
+
+/// The stems of a link's keys that end with a kind word (`kazu_ransomware` -> `kazu`), with that kind.
+fn stemmed_keys(link: &Link) -> Vec<(String, &'static str)> {
+    link.keys
+        .iter()
+        .filter(|k| !vigil_model::ids::is_valid_id(k))
+        .filter_map(|k| name_stem(k))
+        .collect()
+}
+
+/// A revoked version of a relationship Vigil derived, newer than `o` and than `now`, saying which object took its
+/// place; None when `o`'s `modified` does not parse (the store would not take an older version anyway).
+fn superseded(o: &StixObject, now: &str, by: &str) -> Option<StixObject> {
+    let cur = time::parse("modified", o.version()).ok()?;
+    let mut modified = time::parse("modified", now).ok()?;
+    // Vigil writes milliseconds: the new version must be newer once written.
+    while time::parse("modified", &time::format(&modified)).map_or(true, |m| m <= cur) {
+        modified = modified.max(cur) + chrono::Duration::milliseconds(1);
+    }
+    let mut v = o.to_value();
+    v["modified"] = json!(time::format(&modified));
+    v["revoked"] = json!(true);
+    v["x_vigil_superseded_by"] = json!(by);
+    StixObject::from_value(v).ok()
 }
 
 /// A pending link read back (`FileWriter::pend`), with the markings its relationship takes.
@@ -779,6 +818,7 @@ impl FileWriter<'_, '_> {
         }
         let mut keys: Vec<String> = link.keys.iter().map(|k| k.trim().to_lowercase()).collect();
         keys.extend(folded_keys(link));
+        keys.extend(stemmed_keys(link).into_iter().map(|(k, _)| k));
         keys.sort();
         keys.dedup();
         let body = json!({
@@ -833,7 +873,7 @@ impl FileWriter<'_, '_> {
                 self.tx.drop_pending_link(id)?;
                 continue;
             }
-            let Some(target) = self.resolve_keys(&link)? else {
+            let Some(target) = self.resolve_keys(&link, None)? else {
                 continue;
             };
             self.tx.drop_pending_link(id)?;
@@ -852,11 +892,11 @@ impl FileWriter<'_, '_> {
     /// from any source) under one of its names, aliases or their folded spellings; `link_list_families` links them
     /// at the end of the input.
     fn note_list_families(&mut self, p: &Prepared) -> Result<(), StoreError> {
-        use vigil_store::prepared::{KEY_ALIAS, KEY_FOLD, KEY_NAME};
+        use vigil_store::prepared::{KEY_ALIAS, KEY_FOLD};
         let names: Vec<String> = p
             .keys
             .iter()
-            .filter(|(_, k)| matches!(*k, KEY_NAME | KEY_ALIAS | KEY_FOLD))
+            .filter(|(_, k)| matches!(*k, KEY_NAME | KEY_ALIAS | KEY_FOLD | KEY_STEM))
             .map(|(n, _)| n.clone())
             .collect();
         // A list's own family is not made the duplicate of another list's.
@@ -876,9 +916,9 @@ impl FileWriter<'_, '_> {
         Ok(())
     }
 
-    /// Makes each noted list family `duplicate-of` the object the list, read now, would link its lines to: its
-    /// name, then its aliases, then their folded spellings, the first stored first (`resolve_keys`), so the graph
-    /// is the one the other order of loading gives. A family that would find another list's family is left alone.
+    /// Makes each noted list family `duplicate-of` the object the list, read now, would link its lines to (by
+    /// `resolve_keys`, as its lines are), so the graph
+    /// is the one the other order of loading gives. Other lists' families are passed over: loading the clusters first, a list that found one made no family.
     /// Without this the order of loading decided whether a list's indicators reach the cluster, its actors and
     /// its galaxy tag.
     ///
@@ -889,35 +929,64 @@ impl FileWriter<'_, '_> {
             let Some(f) = self.tx.get(&fid)? else {
                 continue;
             };
-            let mut keys: Vec<String> = f
-                .object
-                .name()
-                .into_iter()
-                .chain(f.object.aliases())
-                .map(|k| k.trim().to_lowercase())
-                .collect();
-            let folded: Vec<String> = keys.iter().filter_map(|k| name_fold(k)).collect();
-            keys.extend(folded);
-            let mut target = None;
-            'keys: for k in &keys {
-                for id in self.tx.lookup(&["malware"], k)? {
-                    if id != fid {
-                        target = self.tx.get(&id)?;
-                        break 'keys;
-                    }
-                }
-            }
-            let Some(t) = target.filter(|t| !is_list_family(&t.object)) else {
+            let link = Link {
+                from: fid.clone(),
+                relationship_type: "duplicate-of".into(),
+                reverse: false,
+                target_types: vec!["malware".into()],
+                keys: f
+                    .object
+                    .name()
+                    .into_iter()
+                    .chain(f.object.aliases())
+                    .map(str::to_string)
+                    .collect(),
+                fallback: None,
+                marking_refs: Vec::new(),
+            };
+            let target = match self.resolve_keys(&link, Some(&fid))? {
+                Some(id) => self.tx.get(&id)?,
+                None => None,
+            };
+            let Some(t) = target else {
                 continue;
             };
             let markings: Vec<&str> = match (f.tlp, t.tlp) {
                 (Some(a), Some(b)) => vec![a.max(b).marking_id()],
                 _ => Vec::new(),
             };
-            let rel =
-                self.maker
-                    .relationship_marked(&fid, "duplicate-of", t.object.id(), &markings);
-            self.put_owned(rel, None, PutMode::Derived)?;
+            let target_id = t.object.id().to_string();
+            let rel = self
+                .maker
+                .relationship_marked(&fid, "duplicate-of", &target_id, &markings);
+            self.flush_derived()?;
+            // A link withdrawn while the family stood for another cluster is made again.
+            if self.tx.get(&rel.id)?.is_some_and(|r| r.object.revoked()) {
+                self.put_prepared(&rel, None, PutMode::Supersede)?;
+            } else {
+                self.put_owned(rel, None, PutMode::Derived)?;
+            }
+            // The family's links to clusters it was resolved to before a better-named one came (malpedia's `Ragnar
+            // Loader` by stem, then the ransomware galaxy's `Ragnar Locker` by alias) are withdrawn: one list, one
+            // cluster, as loading the galaxies first gives. Links a source made itself are not Vigil's to withdraw.
+            for old in self.tx.relationships_from(&fid, "duplicate-of")? {
+                let Some(dst) = old.object.str("target_ref") else {
+                    continue;
+                };
+                if dst == target_id
+                    || old.object.id()
+                        != ids::vigil_id("relationship", &[&fid, "duplicate-of", dst])
+                {
+                    continue;
+                }
+                if let Some(o) = superseded(&old.object, &self.maker.now, &target_id) {
+                    self.put_prepared(
+                        &Prepared::new(o, PutMode::Supersede),
+                        None,
+                        PutMode::Supersede,
+                    )?;
+                }
+            }
         }
         Ok(())
     }
@@ -990,7 +1059,7 @@ impl FileWriter<'_, '_> {
                 return Ok(Some(last.target.clone()));
             }
         }
-        let found = self.resolve_keys(link)?;
+        let found = self.resolve_keys(link, None)?;
         if let Some(t) = &found {
             let resolved = ResolvedLink {
                 target_types: link.target_types.clone(),
@@ -1005,27 +1074,136 @@ impl FileWriter<'_, '_> {
         Ok(found)
     }
 
-    fn resolve_keys(&mut self, link: &Link) -> Result<Option<String>, StoreError> {
-        // Every key as written first; then, for keys whose folded spelling differs (`agent-tesla`), that spelling,
-        // which finds the folded keys of stored families and actors (`Agent Tesla`) and names spelled so.
-        let folded = folded_keys(link);
+    /// The object a link's keys find (but `for_family`, below), tried in this order for each target type:
+    /// 1. every key as written, then the folded spelling of each (`agent-tesla` -> `agenttesla`), each finding
+    ///    names, aliases, external ids, folded keys and ids of stored objects, best kind first. A stem key
+    ///    (`KEY_STEM`: `lummac2` finding `LummaC2 Stealer`) counts only for the link's own name (its first key that
+    ///    is not an id), only when the kinds the link's keys say (`caesar ransomware`) include one the target
+    ///    says, and only when the families that stem finds agree on a kind: an alias (maltrail's `apt3` for Gothic
+    ///    Panda), a different kind (`venom`, alias `venom stealer`, against `Venom RAT`) or a stem of two kinds
+    ///    (`ragnar`: Ragnar Loader, Ragnar Locker) is too loose a match;
+    /// 2. the stem of each key that ends with a kind word (`kazu_ransomware` -> `kazu`), finding an object by an
+    ///    exact or folded key, only when that object says it is of that kind (by its names or `malware_types`):
+    ///    `mirai_stealer` does not find the Mirai botnet.
+    ///
+    /// `for_family`: the list family `link_list_families` looks a cluster for; no list's family is taken then (in
+    /// the other order of loading, a list that found a cluster made no family to be found).
+    fn resolve_keys(
+        &mut self,
+        link: &Link,
+        for_family: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        let primary = link
+            .keys
+            .iter()
+            .position(|k| !vigil_model::ids::is_valid_id(k));
+        let mut said: Vec<&'static str> = link.keys.iter().filter_map(|k| name_kind(k)).collect();
+        said.sort_unstable();
+        said.dedup();
+        // Keys as written, then folded; each with whether it is (a spelling of) the link's own name.
+        let mut tries: Vec<(String, bool)> = link
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_lowercase(), Some(i) == primary))
+            .collect();
+        for (i, k) in link.keys.iter().enumerate() {
+            if vigil_model::ids::is_valid_id(k) {
+                continue;
+            }
+            if let Some(f) = name_fold(k) {
+                tries.push((f, Some(i) == primary));
+            }
+        }
+        let stems = stemmed_keys(link);
         for ty in &link.target_types {
-            for key in link.keys.iter().chain(&folded) {
-                let k = (ty.clone(), key.to_lowercase());
-                if let Some(hit) = self.links.get(&k) {
-                    if hit.is_some() {
-                        return Ok(hit.clone());
+            for (key, own_name) in &tries {
+                let found = self.lookup_cached(ty, key)?;
+                let mut stemmed: Vec<(String, Vec<&'static str>)> = Vec::new();
+                for (id, kind) in found {
+                    if for_family == Some(id.as_str()) {
+                        continue;
                     }
-                    continue;
+                    // A family a list made is found by its name only, not by the aliases that list gave it: those
+                    // name the clusters it may duplicate, which this link looks for itself. Maltrail's `grmsk`
+                    // (alias `acr stealer`) must not take the `lummac2` list (alias `acrstealer`) before malpedia's
+                    // `LummaC2 Stealer` can: loading malpedia first would not have let it. (A list whose aliases
+                    // name another list, `ufr` naming `ruftar`, still joins it, as the operator re-ingesting a
+                    // list under another `--source` expects.)
+                    if (for_family.is_some() || !matches!(kind, KEY_NAME | KEY_ID))
+                        && self.target_info(&id)?.list_family
+                    {
+                        continue;
+                    }
+                    if kind != KEY_STEM {
+                        // Live objects come first: a retired one's exact key after a live one's stem does not
+                        // outrank it.
+                        if stemmed.is_empty() {
+                            return Ok(Some(id));
+                        }
+                        break;
+                    }
+                    if !own_name {
+                        continue;
+                    }
+                    let theirs = self.target_info(&id)?.kinds;
+                    if said.is_empty() || said.iter().any(|k| theirs.contains(k)) {
+                        stemmed.push((id, theirs));
+                    }
                 }
-                let found = self.tx.lookup(&[ty.as_str()], key)?.into_iter().next();
-                self.links.insert(k, found.clone());
-                if found.is_some() {
-                    return Ok(found);
+                // A stem families of different kinds share (`ragnar`: Ragnar Loader, Ragnar Locker) says too little.
+                let split = stemmed.iter().enumerate().any(|(i, (_, a))| {
+                    stemmed[i + 1..]
+                        .iter()
+                        .any(|(_, b)| !a.iter().any(|k| b.contains(k)))
+                });
+                if let (Some((id, _)), false) = (stemmed.first(), split) {
+                    return Ok(Some(id.clone()));
+                }
+            }
+            for (stem, kind_said) in &stems {
+                for (id, kind) in self.lookup_cached(ty, stem)? {
+                    if for_family == Some(id.as_str()) || kind == KEY_STEM {
+                        continue;
+                    }
+                    if self.target_info(&id)?.list_family {
+                        continue;
+                    }
+                    if self.target_info(&id)?.kinds.contains(kind_said) {
+                        return Ok(Some(id));
+                    }
                 }
             }
         }
         Ok(None)
+    }
+
+    /// What a key finds among objects of one type, remembered for the rest of the input.
+    fn lookup_cached(&mut self, ty: &str, key: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let k = (ty.to_string(), key.to_lowercase());
+        if let Some(hit) = self.links.get(&k) {
+            return Ok(hit.clone());
+        }
+        let found = self.tx.lookup_kinds(&[ty], key)?;
+        self.links.insert(k, found.clone());
+        Ok(found)
+    }
+
+    /// What a loose match weighs about a target (`TargetInfo`), remembered for the rest of the input.
+    fn target_info(&mut self, id: &str) -> Result<TargetInfo, StoreError> {
+        if let Some(t) = self.targets.get(id) {
+            return Ok(t.clone());
+        }
+        let info = self
+            .tx
+            .get(id)?
+            .map(|o| TargetInfo {
+                kinds: object_kinds(&o.object),
+                list_family: is_list_family(&o.object),
+            })
+            .unwrap_or_default();
+        self.targets.insert(id.to_string(), info.clone());
+        Ok(info)
     }
 
     fn link(&mut self, link: Link) -> Result<(), StoreError> {
@@ -1037,8 +1215,10 @@ impl FileWriter<'_, '_> {
                     self.put(fb.clone(), PutMode::Derived)?;
                     for ty in &link.target_types {
                         for key in &link.keys {
-                            self.links
-                                .insert((ty.clone(), key.to_lowercase()), Some(id.clone()));
+                            self.links.insert(
+                                (ty.clone(), key.to_lowercase()),
+                                vec![(id.clone(), KEY_NAME)],
+                            );
                         }
                     }
                     id
@@ -1068,6 +1248,8 @@ impl FileWriter<'_, '_> {
                 }
             }
         }
+        // Objects stored since a key found nothing may be what it names now.
+        self.links.clear();
         self.settle_pending()?;
         self.link_list_families()?;
         self.flush_derived()

@@ -235,6 +235,36 @@ pub fn lookup_search_graph(s: &dyn Store) -> Result<(), StoreError> {
         Ok(())
     })?;
     assert_eq!(tx_found, vec![M.to_string()]);
+    // A family named with its kind (`Oski Stealer`) is found by its stem (`oski`), and says so; an exact key of
+    // one object comes before another's stem.
+    let oski = "malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a05";
+    put(
+        s,
+        &obj(
+            json!({"type": "malware", "spec_version": "2.1", "id": oski, "created": "2020-01-01T00:00:00Z",
+            "modified": "2020-01-01T00:00:00Z", "name": "Oski Stealer", "is_family": true,
+            "aliases": ["Lumma Grabber"]}),
+        ),
+        "a",
+    )?;
+    let mut kinds = Vec::new();
+    s.write(&mut |tx| {
+        kinds = vec![
+            tx.lookup_kinds(&["malware"], "oski")?,
+            tx.lookup_kinds(&["malware"], "Oski Stealer")?,
+            tx.lookup_kinds(&["malware"], "lumma")?,
+            tx.lookup_kinds(&[], M)?,
+        ];
+        Ok(())
+    })?;
+    use crate::prepared::{KEY_ID, KEY_NAME, KEY_STEM};
+    assert_eq!(kinds[0], vec![(oski.to_string(), KEY_STEM)]);
+    assert_eq!(kinds[1], vec![(oski.to_string(), KEY_NAME)]);
+    assert_eq!(
+        kinds[2],
+        vec![(M.to_string(), KEY_NAME), (oski.to_string(), KEY_STEM)]
+    );
+    assert_eq!(kinds[3], vec![(M.to_string(), KEY_ID)]);
     let hits = s.search("infostealer", 10)?;
     assert_eq!(hits.first().map(|h| h.id.as_str()), Some(M));
     assert!(s.search("\"unbalanced AND (", 10).is_ok());

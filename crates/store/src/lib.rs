@@ -65,7 +65,24 @@ pub trait WriteTx {
     /// The latest version of an object (including writes earlier in this transaction).
     fn get(&mut self, id: &str) -> Result<Option<StoredObject>, StoreError>;
     /// Ids of live objects of one of `types` whose name, alias, external id or id equals `key` (case-insensitive).
-    fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError>;
+    fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .lookup_kinds(types, key)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+    /// `lookup` with the kind of key each id was found by (`prepared::KEY_*`; its best, when several match),
+    /// so that a caller can weigh a loose match (`KEY_STEM`) differently from an exact one.
+    fn lookup_kinds(&mut self, types: &[&str], key: &str)
+        -> Result<Vec<(String, i64)>, StoreError>;
+    /// The latest versions of the live (not revoked or deprecated) relationships of one type whose source is
+    /// `id`, including writes earlier in this transaction.
+    fn relationships_from(
+        &mut self,
+        id: &str,
+        relationship_type: &str,
+    ) -> Result<Vec<StoredObject>, StoreError>;
     /// Keeps a link whose target is not stored yet: `body` (the link, as the caller serialises it) is found again
     /// by any of `keys` (lower-cased names, aliases, ids). The same body is kept once.
     fn put_pending_link(&mut self, keys: &[String], body: &str) -> Result<(), StoreError>;

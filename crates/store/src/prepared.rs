@@ -14,6 +14,12 @@ pub const KEY_EXTERNAL_ID: i64 = 2;
 pub const KEY_VALUE: i64 = 3;
 /// A family's or actor's name or alias folded to letters and digits ([`name_fold`]): found after every exact key.
 pub const KEY_FOLD: i64 = 4;
+/// A family's name or alias without the trailing word that says what kind of malware it is ([`name_stem`]:
+/// `LummaC2 Stealer` gives `lummac2`): found after every other key, and taken by ingest only under the rules of
+/// `resolve_keys` there (the link's own name, kinds that agree).
+pub const KEY_STEM: i64 = 5;
+/// What [`WriteTx::lookup_kinds`](crate::WriteTx::lookup_kinds) reports when the key was the object's id.
+pub const KEY_ID: i64 = -1;
 
 /// Types whose names and aliases also get folded keys: those IOC lists, galaxies and reports name by hand, each
 /// spelling its own way (maltrail's `agenttesla` and `osx_shlayer`, malpedia's `Agent Tesla` and `OSX/Shlayer`).
@@ -26,6 +32,118 @@ pub fn name_fold(name: &str) -> Option<String> {
     let lower = name.trim().to_lowercase();
     let fold: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
     (fold != lower && fold.chars().count() >= 4).then_some(fold)
+}
+
+/// Types whose names and aliases also get stem keys: malware families and tools, which galaxies name with a
+/// trailing kind word (`Lumma Stealer`, `Parallax RAT`) that IOC lists leave out (`lummac2`, `parallax`).
+const STEMMED_TYPES: &[&str] = &["malware", "tool"];
+
+/// Words that, last in a family's name, say what kind of malware it is rather than which, with the kind they
+/// stand for (words of one kind name it alike: a `Ragnar Locker` is ransomware).
+const KIND_WORDS: &[(&str, &str)] = &[
+    ("ransomware", "ransomware"),
+    ("locker", "ransomware"),
+    ("stealer", "stealer"),
+    ("infostealer", "stealer"),
+    ("grabber", "stealer"),
+    ("rat", "rat"),
+    ("backdoor", "backdoor"),
+    ("bot", "bot"),
+    ("botnet", "bot"),
+    ("loader", "loader"),
+    ("downloader", "loader"),
+    ("dropper", "loader"),
+    ("miner", "miner"),
+    ("banker", "banker"),
+    ("keylogger", "keylogger"),
+    ("wiper", "wiper"),
+    ("worm", "worm"),
+    ("rootkit", "rootkit"),
+    ("crypter", "crypter"),
+    ("clipper", "clipper"),
+    ("trojan", "trojan"),
+];
+
+/// STIX `malware_types` (as the galaxy reader sets them) and the kind of [`KIND_WORDS`] they say.
+const MALWARE_TYPE_KINDS: &[(&str, &str)] = &[
+    ("ransomware", "ransomware"),
+    ("remote-access-trojan", "rat"),
+    ("backdoor", "backdoor"),
+    ("bot", "bot"),
+    ("spyware", "stealer"),
+    ("keylogger", "keylogger"),
+    ("dropper", "loader"),
+    ("downloader", "loader"),
+    ("resource-exploitation", "miner"),
+    ("wiper", "wiper"),
+    ("worm", "worm"),
+    ("rootkit", "rootkit"),
+];
+
+/// Stems that name no family (the ransomware galaxy's `Unknown`, an IOC list's `unk_ransomware`).
+const STEM_STOP: &[&str] = &["unknown", "unk", "generic", "unnamed", "other", "misc"];
+
+/// The kind a word names ([`KIND_WORDS`]), if it is one.
+pub fn kind_word(word: &str) -> Option<&'static str> {
+    KIND_WORDS
+        .iter()
+        .find(|(w, _)| w.eq_ignore_ascii_case(word))
+        .map(|(_, k)| *k)
+}
+
+/// The kind a STIX `malware_types` value says, if it is one of [`KIND_WORDS`]' kinds.
+pub fn malware_type_kind(t: &str) -> Option<&'static str> {
+    MALWARE_TYPE_KINDS
+        .iter()
+        .find(|(m, _)| *m == t)
+        .map(|(_, k)| *k)
+}
+
+/// The lower-cased words of a name: its runs of letters and digits.
+fn words(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The kind a name says it is: its last word, when that is a kind word after at least one other word
+/// (`Parallax RAT`, `kazu_ransomware`; not `RAT` alone, nor `Quasarrat`, whose word is one).
+pub fn name_kind(name: &str) -> Option<&'static str> {
+    let w = words(name);
+    (w.len() >= 2).then(|| kind_word(&w[w.len() - 1])).flatten()
+}
+
+/// A name without its trailing kind word, folded (`LummaC2 Stealer` -> `lummac2`, `kazu_ransomware` -> `kazu`),
+/// with the kind that word says. None when the name has no such word, or what is left is under four characters
+/// or names nothing (`unknown ransomware`).
+pub fn name_stem(name: &str) -> Option<(String, &'static str)> {
+    let w = words(name);
+    let kind = name_kind(name)?;
+    let stem: String = w[..w.len() - 1].concat();
+    (stem.chars().count() >= 4 && !STEM_STOP.contains(&stem.as_str())).then_some((stem, kind))
+}
+
+/// The kinds an object says it is: by the trailing kind words of its name and aliases, and by its
+/// `malware_types`.
+pub fn object_kinds(obj: &StixObject) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = obj
+        .name()
+        .into_iter()
+        .chain(obj.aliases())
+        .filter_map(name_kind)
+        .chain(
+            obj.get("malware_types")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(malware_type_kind),
+        )
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// An object ready to be written.
@@ -174,6 +292,13 @@ pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
             }
         }
     }
+    if STEMMED_TYPES.contains(&obj.type_()) {
+        for n in obj.name().into_iter().chain(obj.aliases()) {
+            if let Some((stem, _)) = name_stem(n) {
+                out.push((stem, KEY_STEM));
+            }
+        }
+    }
     if let Some(refs) = obj.get("external_references").and_then(Value::as_array) {
         for r in refs {
             if let Some(x) = r.get("external_id").and_then(Value::as_str) {
@@ -198,6 +323,77 @@ pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
     out.sort();
     out.dedup_by(|a, b| a.0 == b.0);
     out
+}
+
+#[cfg(test)]
+mod stem_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_trailing_kind_word_is_taken_off() {
+        assert_eq!(
+            name_stem("LummaC2 Stealer"),
+            Some(("lummac2".into(), "stealer"))
+        );
+        assert_eq!(
+            name_stem("kazu_ransomware"),
+            Some(("kazu".into(), "ransomware"))
+        );
+        assert_eq!(
+            name_stem("Ragnar Locker"),
+            Some(("ragnar".into(), "ransomware"))
+        );
+        assert_eq!(
+            name_stem("Black Basta Loader"),
+            Some(("blackbasta".into(), "loader"))
+        );
+        // one word: the kind word may be part of the name (`Quasarrat`), and `RAT` alone is no family
+        assert_eq!(name_stem("Quasarrat"), None);
+        assert_eq!(name_stem("RAT"), None);
+        // too short, or no family
+        assert_eq!(name_stem("Zx RAT"), None);
+        assert_eq!(name_stem("Unknown Ransomware"), None);
+        // the kind word must come last
+        assert_eq!(name_stem("Stealer Lumma"), None);
+        assert_eq!(name_kind("Parallax RAT"), Some("rat"));
+        assert_eq!(name_kind("parallax"), None);
+    }
+
+    #[test]
+    fn kinds_come_from_names_and_malware_types() {
+        let o = StixObject::from_value(json!({
+            "type": "malware", "spec_version": "2.1", "id": "malware--3f9f4b1c-6a2e-4a53-9a57-2f0d0a1c0b11",
+            "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "name": "Kazu",
+            "aliases": ["Kazu Locker"], "is_family": true, "malware_types": ["ransomware", "spyware"]
+        }))
+        .expect("a valid malware object");
+        assert_eq!(object_kinds(&o), vec!["ransomware", "stealer"]);
+        let keys = object_keys(&o);
+        assert!(keys.contains(&("kazu".into(), KEY_NAME)), "{keys:?}");
+        // `Kazu Locker`'s stem is the name itself: one key, the better kind
+        assert!(!keys.iter().any(|(_, k)| *k == KEY_STEM), "{keys:?}");
+    }
+
+    proptest! {
+        /// A stem is folded, shorter than the name, and has no kind word of its own to take off.
+        #[test]
+        fn stems_are_folded_prefixes(words in proptest::collection::vec("[a-zA-Z0-9]{1,8}", 1..4),
+                                     kind in proptest::sample::select(KIND_WORDS.iter().map(|(w, _)| *w).collect::<Vec<_>>()),
+                                     sep in "[ ._/-]{1,2}") {
+            let name = format!("{}{sep}{kind}", words.join(sep.as_str()));
+            match name_stem(&name) {
+                Some((stem, k)) => {
+                    prop_assert_eq!(k, kind_word(kind).expect("a kind word"));
+                    prop_assert_eq!(&stem, &words.concat().to_lowercase());
+                    prop_assert!(stem.chars().count() >= 4);
+                }
+                None => prop_assert!(words.concat().chars().count() < 4
+                    || STEM_STOP.contains(&words.concat().to_lowercase().as_str())),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

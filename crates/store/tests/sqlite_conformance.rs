@@ -553,3 +553,73 @@ fn fold_key_migration_finds_old_families_by_their_folded_names() {
     assert_eq!(s.stats().expect("stats").objects, rows.objects);
     assert_eq!(s.check().expect("check"), Vec::<String>::new());
 }
+
+/// A store written before schema 14 has no stem keys; opening it adds them to the latest versions of families and
+/// tools, so `lummac2` finds `LummaC2 Stealer` there as in a new store, and nothing else changes.
+#[test]
+fn stem_key_migration_finds_old_families_by_their_stems() {
+    use vigil_store::prepared::KEY_STEM;
+    use vigil_store::WriteTx;
+    let d = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(d.path()).expect("open");
+    let prov = vigil_model::Provenance {
+        source: "old".into(),
+        ingested_at: "2026-11-30T12:00:00.000Z".into(),
+        original_id: None,
+        file: None,
+    };
+    let lumma = "malware--5b0f6a3c-0000-4000-8000-000000000003";
+    let tool = "tool--5b0f6a3c-0000-4000-8000-000000000004";
+    let actor = "intrusion-set--5b0f6a3c-0000-4000-8000-000000000005";
+    s.write(&mut |tx| {
+        for v in [
+            serde_json::json!({"type": "malware", "spec_version": "2.1", "id": lumma, "created": "2020-01-01T00:00:00.000Z",
+                "modified": "2020-01-01T00:00:00.000Z", "name": "Lumma Stealer", "aliases": ["LummaC2 Stealer"],
+                "is_family": true}),
+            serde_json::json!({"type": "tool", "spec_version": "2.1", "id": tool, "created": "2020-01-01T00:00:00.000Z",
+                "modified": "2020-01-01T00:00:00.000Z", "name": "PCClient RAT"}),
+            // actors' names are not stemmed: `Lazarus Group` is no kind of malware, nor is an actor's `Bot`
+            serde_json::json!({"type": "intrusion-set", "spec_version": "2.1", "id": actor,
+                "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "Storm Bot"}),
+        ] {
+            tx.put(
+                &vigil_model::StixObject::from_value(v).expect("object"),
+                &prov,
+                vigil_store::PutMode::Source,
+            )?;
+        }
+        Ok(())
+    })
+    .expect("write");
+    let lookup = |s: &SqliteStore, key: &str| {
+        let mut found = Vec::new();
+        s.write(&mut |tx: &mut dyn WriteTx| {
+            found = tx.lookup_kinds(&[], key)?;
+            Ok(())
+        })
+        .expect("lookup");
+        found
+    };
+    let expect = |s: &SqliteStore| {
+        assert_eq!(lookup(s, "lummac2"), [(lumma.to_string(), KEY_STEM)]);
+        assert_eq!(lookup(s, "lumma"), [(lumma.to_string(), KEY_STEM)]);
+        assert_eq!(lookup(s, "pcclient"), [(tool.to_string(), KEY_STEM)]);
+        assert_eq!(lookup(s, "storm"), []);
+    };
+    expect(&s);
+    let rows = s.stats().expect("stats");
+    drop(s);
+    {
+        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert!(v >= 14, "{v}");
+        c.execute_batch("DELETE FROM keys WHERE kind = 5; PRAGMA user_version = 13;")
+            .expect("downgrade");
+    }
+    let s = SqliteStore::open(d.path()).expect("reopen at 13");
+    expect(&s);
+    assert_eq!(s.stats().expect("stats").objects, rows.objects);
+    assert_eq!(s.check().expect("check"), Vec::<String>::new());
+}

@@ -318,19 +318,6 @@ pub fn select_in(
         Ok(())
     })
     .context("reading malware and actors")?;
-    // A family a list made before the galaxies were loaded takes the cluster it would have been matched to had
-    // they come first (its name, then its aliases), so the order of loading does not decide the MISP tags. Since
-    // schema 12 ingest also links such a family `duplicate-of` the cluster (followed below through `same`); this
-    // match still serves stores that got the list and then the galaxy before that, until the galaxy is ingested
-    // again. Keys are tried as ingest resolves a list's: each as written (a cluster's name, alias or folded
-    // key), then folded.
-    let tag_of_key = |k: &str| family_tags.get(k).or_else(|| folded_tags.get(k)).cloned();
-    for (i, keys) in untagged {
-        named[i as usize].tag = keys
-            .iter()
-            .find_map(|k| tag_of_key(k))
-            .or_else(|| keys.iter().find_map(|k| tag_of_key(&name_fold(k)?)));
-    }
     // indicator -> named objects it indicates (sorted pairs: one per relationship, a million on a big store);
     // family -> actors behind it (a few thousand).
     let mut indicates: Vec<(u128, u32)> = Vec::new();
@@ -364,6 +351,21 @@ pub fn select_in(
         Ok(())
     })
     .context("reading relationships")?;
+    // A family a list made before the galaxies were loaded stands for the cluster ingest linked it to as
+    // `duplicate-of` (followed through `same`), which is the one it would have been matched to had they come first.
+    // A store that got the list and then the galaxy before schema 12 has no such link until the galaxy is ingested
+    // again: its families are matched here by name, as ingest resolves a list's keys, each as written (a cluster's
+    // name, alias or folded key), then folded. (Stems, from schema 14, are left to ingest: they need the kinds.)
+    let tag_of_key = |k: &str| family_tags.get(k).or_else(|| folded_tags.get(k)).cloned();
+    for (i, keys) in untagged {
+        if same.contains_key(&i) {
+            continue;
+        }
+        named[i as usize].tag = keys
+            .iter()
+            .find_map(|k| tag_of_key(k))
+            .or_else(|| keys.iter().find_map(|k| tag_of_key(&name_fold(k)?)));
+    }
     // Stable: an indicator's families keep the store's order, as exports print them.
     indicates.sort_by_key(|&(k, _)| k);
     indicates.dedup();

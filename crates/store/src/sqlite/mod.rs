@@ -147,7 +147,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             reason: format!("migration {}: {e}", i + 1),
         })?;
         if i + 1 == schema::FOLD_MIGRATION {
-            backfill_fold_keys(&tx)?;
+            backfill_keys(&tx, crate::prepared::KEY_FOLD)?;
+        }
+        if i + 1 == schema::STEM_MIGRATION {
+            backfill_keys(&tx, crate::prepared::KEY_STEM)?;
         }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
@@ -155,9 +158,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Gives the latest versions of families and actors stored before schema 12 the folded keys (`KEY_FOLD`) that
-/// `object_keys` now derives; a row that does not read as an object is left as it is (it had no keys to add).
-fn backfill_fold_keys(tx: &Transaction) -> Result<(), StoreError> {
+/// Gives the latest versions of families and actors stored before a key kind was added (`KEY_FOLD` at schema 12,
+/// `KEY_STEM` at 14) the keys of that kind `object_keys` now derives; a row that does not read as an object is
+/// left as it is (it had no keys to add).
+fn backfill_keys(tx: &Transaction, kind: i64) -> Result<(), StoreError> {
     let mut rows: Vec<(i64, StoredJson)> = Vec::new();
     {
         let mut st = tx.prepare(
@@ -176,9 +180,9 @@ fn backfill_fold_keys(tx: &Transaction) -> Result<(), StoreError> {
         let Ok(o) = StixObject::from_map(m) else {
             continue;
         };
-        for (k, kind) in object_keys(&o) {
-            if kind == crate::prepared::KEY_FOLD {
-                ins.execute(params![h64(&k), seq, kind])?;
+        for (k, k_kind) in object_keys(&o) {
+            if k_kind == kind {
+                ins.execute(params![h64(&k), seq, k_kind])?;
             }
         }
     }
@@ -806,8 +810,56 @@ impl WriteTx for SqliteTx<'_> {
             .transpose()
     }
 
-    fn lookup(&mut self, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
+    fn lookup_kinds(
+        &mut self,
+        types: &[&str],
+        key: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         lookup_ids(&self.tx, types, key)
+    }
+
+    fn relationships_from(
+        &mut self,
+        id: &str,
+        relationship_type: &str,
+    ) -> Result<Vec<StoredObject>, StoreError> {
+        let src = h64(id);
+        // Committed edges are in `edge_src`; this transaction's wait in `edges` until commit.
+        let mut seqs: Vec<i64> = self
+            .tx
+            .prepare_cached("SELECT seq FROM edge_src WHERE src = ?1")?
+            .query_map(params![src], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        seqs.extend(
+            self.edges
+                .iter()
+                .filter(|(s, _)| *s == src)
+                .map(|(_, q)| *q),
+        );
+        seqs.sort_unstable();
+        seqs.dedup();
+        let mut out = Vec::new();
+        for seq in seqs {
+            let row: Option<(String, bool)> = self
+                .tx
+                .prepare_cached(
+                    "SELECT stix_id, retired FROM objects WHERE seq = ?1 AND lk = 0 AND type = 'relationship'",
+                )?
+                .query_row(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((rel_id, false)) = row else {
+                continue;
+            };
+            if let Some(o) = self.get(&rel_id)? {
+                // A hash collision names another object's edges.
+                if o.object.str("source_ref") == Some(id)
+                    && o.object.str("relationship_type") == Some(relationship_type)
+                {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn put_pending_link(&mut self, keys: &[String], body: &str) -> Result<(), StoreError> {
@@ -869,9 +921,13 @@ impl WriteTx for SqliteTx<'_> {
     }
 }
 
-fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String>, StoreError> {
+fn lookup_ids(
+    conn: &Connection,
+    types: &[&str],
+    key: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
     let key = key.trim().to_lowercase();
-    let mut out = Vec::new();
+    let mut out: Vec<(String, i64)> = Vec::new();
     if vigil_model::ids::is_valid_id(&key) {
         let found: Option<String> = conn
             .prepare_cached(
@@ -879,19 +935,24 @@ fn lookup_ids(conn: &Connection, types: &[&str], key: &str) -> Result<Vec<String
             )?
             .query_row(params![h64(&key), key], |r| r.get(0))
             .optional()?;
-        out.extend(found);
+        out.extend(found.map(|id| (id, crate::prepared::KEY_ID)));
     }
     let mut st = conn.prepare_cached(
         "SELECT o.stix_id, o.type, k.kind FROM keys k JOIN objects o ON o.seq = k.seq
          WHERE k.khash = ?1 AND o.lk = 0 ORDER BY o.retired, k.kind, o.seq",
     )?;
     let rows = st.query_map(params![h64(&key)], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
     })?;
     for row in rows {
-        let (id, ty) = row?;
-        if (types.is_empty() || types.contains(&ty.as_str())) && !out.contains(&id) {
-            out.push(id);
+        let (id, ty, kind) = row?;
+        if (types.is_empty() || types.contains(&ty.as_str())) && !out.iter().any(|(i, _)| *i == id)
+        {
+            out.push((id, kind));
         }
     }
     Ok(out)
@@ -996,7 +1057,13 @@ impl Store for SqliteStore {
     }
 
     fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError> {
-        let mut ids = self.with_reader(|c| lookup_ids(c, &[], key))?;
+        let ids_of = |c: &Connection, k: &str| -> Result<Vec<String>, StoreError> {
+            Ok(lookup_ids(c, &[], k)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect())
+        };
+        let mut ids = self.with_reader(|c| ids_of(c, key))?;
         if let Some(o) = vigil_model::Observable::detect(key) {
             let derived = o.indicator_id();
             if !ids.contains(&derived) && self.get(&derived)?.is_some() {
@@ -1007,7 +1074,7 @@ impl Store for SqliteStore {
             // A value as an analyst types it (defanged, upper-case, trailing dot) normalises to the stored form.
             if let Some(o) = vigil_model::Observable::detect(key) {
                 if o.value != key {
-                    ids = self.with_reader(|c| lookup_ids(c, &[], &o.value))?;
+                    ids = self.with_reader(|c| ids_of(c, &o.value))?;
                 }
             }
         }

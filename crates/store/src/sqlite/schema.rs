@@ -244,7 +244,15 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS pending_link_keys_id ON pending_link_keys(id);
     "#,
+    // 14: names and aliases of families and tools get stem keys (`KEY_STEM`: `lummac2` finds `LummaC2 Stealer`),
+    // added by `migrate` to the rows stored before, as the folded keys were (`STEM_MIGRATION`).
+    r#"
+    SELECT 1;
+    "#,
 ];
 
 /// The migration after which the latest versions of families and actors stored before get their folded keys.
 pub const FOLD_MIGRATION: usize = 12;
+
+/// The migration after which the latest versions of families and tools stored before get their stem keys.
+pub const STEM_MIGRATION: usize = 14;
