@@ -917,10 +917,10 @@ impl FileWriter<'_, '_> {
     }
 
     /// Makes each noted list family `duplicate-of` the object the list, read now, would link its lines to (by
-    /// `resolve_keys`, as its lines are), so the graph
-    /// is the one the other order of loading gives. Other lists' families are passed over: loading the clusters first, a list that found one made no family.
-    /// Without this the order of loading decided whether a list's indicators reach the cluster, its actors and
-    /// its galaxy tag.
+    /// `resolve_keys`, as its lines are), so the graph is the one the other order of loading gives. Other lists'
+    /// families are passed over: loading the clusters first, a list that found one made no family. Without this
+    /// the order of loading decided whether a list's indicators reach the cluster, its actors and its galaxy tag.
+    /// A later input may store a cluster the family's names find first: the link then moves to it.
     ///
     /// The relationship is marked as strictly as the stricter of its two ends, and left unmarked (the operator's
     /// default) when either end is: it must not show a reader an end that reader may not see.
