@@ -2097,6 +2097,59 @@ fn a_list_family_named_without_its_kind_is_matched_to_the_cluster_by_its_stem() 
     }
 }
 
+/// A list family's `duplicate-of` follows the cluster its names find best as clusters come and go: linked to
+/// malpedia's `Corax Loader` by stem, it moves to the ransomware galaxy's `Corax Locker` (named by the list's alias)
+/// when that is loaded, and back when `Corax Locker` is retracted and malpedia is loaded again.
+#[test]
+fn a_list_familys_duplicate_follows_its_best_cluster() {
+    let galaxy = |ty: &str, uuid: &str, value: &str, vuuid: &str| {
+        json!({"type": ty, "name": ty, "uuid": uuid, "authors": ["test"], "source": "test", "version": 1,
+            "description": "test", "values": [{"value": value, "uuid": vuuid, "meta": {}}]})
+    };
+    let v = Vigil::new();
+    let list = v.path("corax.txt");
+    std::fs::write(&list, "# Aliases: coraxlocker\ncorax-pay.example.net\n").expect("write");
+    v.ingest(&list, &[]);
+    let files = [
+        (
+            "loader.json",
+            galaxy(
+                "malpedia",
+                "1d1c9af9-37fa-4deb-a928-f9b0abc7354a",
+                "Corax Loader",
+                "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a16",
+            ),
+        ),
+        (
+            "locker.json",
+            galaxy(
+                "ransomware",
+                "1d1c9af9-37fa-4deb-a928-f9b0abc7354b",
+                "Corax Locker",
+                "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a22",
+            ),
+        ),
+    ];
+    let families = |v: &Vigil| {
+        export_red(v, "csv", &v.path("a.csv"));
+        csv_rows(&v.path("a.csv"))[&("domain".to_string(), "corax-pay.example.net".to_string())]
+            ["malware"]
+            .clone()
+    };
+    for (f, g) in &files {
+        std::fs::write(v.path(f), g.to_string()).expect("write");
+    }
+    v.ingest(&v.path("loader.json"), &[]);
+    assert_eq!(families(&v), "corax;Corax Loader");
+    v.ingest(&v.path("locker.json"), &[]);
+    assert_eq!(families(&v), "corax;Corax Locker");
+    let o = v.run(&["retract", "Corax Locker", "--reason", "test"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(families(&v), "corax");
+    v.ingest(&v.path("loader.json"), &[]);
+    assert_eq!(families(&v), "corax;Corax Loader");
+}
+
 /// Real families: with the MISP galaxies loaded, ESET's folders and a maltrail list resolve to galaxy clusters,
 /// whose tags the MISP feed carries (PyMISP loads it) and through which a store that has never seen the galaxies
 /// learns the same family names.

@@ -555,6 +555,8 @@ struct TargetInfo {
     kinds: Vec<&'static str>,
     /// It is a family an IOC list made (`is_list_family`).
     list_family: bool,
+    /// It is revoked or deprecated.
+    retired: bool,
 }
 
 /// A link target the writing thread resolved: (target types, keys) -> target id. The writer publishes the last
@@ -948,7 +950,8 @@ impl FileWriter<'_, '_> {
                 Some(id) => self.tx.get(&id)?,
                 None => None,
             };
-            let Some(t) = target else {
+            // A withdrawn cluster is no family's duplicate any more.
+            let Some(t) = target.filter(|t| !t.object.revoked() && !t.object.deprecated()) else {
                 continue;
             };
             let markings: Vec<&str> = match (f.tlp, t.tlp) {
@@ -1146,9 +1149,12 @@ impl FileWriter<'_, '_> {
                     if !own_name {
                         continue;
                     }
-                    let theirs = self.target_info(&id)?.kinds;
-                    if said.is_empty() || said.iter().any(|k| theirs.contains(k)) {
-                        stemmed.push((id, theirs));
+                    let theirs = self.target_info(&id)?;
+                    // A withdrawn family is no loose match (nor a rival of one).
+                    if !theirs.retired
+                        && (said.is_empty() || said.iter().any(|k| theirs.kinds.contains(k)))
+                    {
+                        stemmed.push((id, theirs.kinds));
                     }
                 }
                 // A stem families of different kinds share (`ragnar`: Ragnar Loader, Ragnar Locker) says too little.
@@ -1200,6 +1206,7 @@ impl FileWriter<'_, '_> {
             .map(|o| TargetInfo {
                 kinds: object_kinds(&o.object),
                 list_family: is_list_family(&o.object),
+                retired: o.object.revoked() || o.object.deprecated(),
             })
             .unwrap_or_default();
         self.targets.insert(id.to_string(), info.clone());
