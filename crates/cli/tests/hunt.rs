@@ -1879,6 +1879,20 @@ fn a_family_a_list_made_becomes_the_duplicate_of_the_cluster_loaded_later() {
     assert_eq!(row["actors"], "Vigil Test Group", "{row:?}");
 }
 
+/// The names `vigil show --json` found: the object shown and those also matched.
+fn shown_names(shown: &Value) -> Vec<&str> {
+    std::iter::once(&shown["object"]["name"])
+        .chain(
+            shown["also_matched"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| &m["name"]),
+        )
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// Families spelled differently by a list and a galaxy (`vigil_test_loader`, `Vigil Test Loader`) are one family
 /// in either order of loading: the list's lines indicate the cluster, or the list's family is its duplicate, and
 /// the MISP export tags the value with the cluster either way.
@@ -1916,16 +1930,10 @@ fn a_list_family_spelled_otherwise_is_matched_to_the_cluster_by_its_folded_name(
         );
         // and an analyst finds the cluster by the folded spelling (beside the list's family, when there is one)
         let shown = v.ok_json(&["show", "vigiltestloader", "--json"]);
-        let found: Vec<&Value> = std::iter::once(&shown["object"]["name"])
-            .chain(
-                shown["also_matched"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|m| &m["name"]),
-            )
-            .collect();
-        assert!(found.contains(&&json!("Vigil Test Loader")), "{shown}");
+        assert!(
+            shown_names(&shown).contains(&"Vigil Test Loader"),
+            "{shown}"
+        );
     }
 }
 
@@ -2084,16 +2092,7 @@ fn a_list_family_named_without_its_kind_is_matched_to_the_cluster_by_its_stem() 
         }
         // and an analyst finds the cluster by the list's name
         let shown = v.ok_json(&["show", "corvidc2", "--json"]);
-        let found: Vec<&Value> = std::iter::once(&shown["object"]["name"])
-            .chain(
-                shown["also_matched"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|m| &m["name"]),
-            )
-            .collect();
-        assert!(found.contains(&&json!("Corvid Stealer")), "{shown}");
+        assert!(shown_names(&shown).contains(&"Corvid Stealer"), "{shown}");
     }
 }
 

@@ -1172,10 +1172,8 @@ impl FileWriter<'_, '_> {
                     if for_family == Some(id.as_str()) || kind == KEY_STEM {
                         continue;
                     }
-                    if self.target_info(&id)?.list_family {
-                        continue;
-                    }
-                    if self.target_info(&id)?.kinds.contains(kind_said) {
+                    let theirs = self.target_info(&id)?;
+                    if !theirs.list_family && theirs.kinds.contains(kind_said) {
                         return Ok(Some(id));
                     }
                 }

@@ -488,6 +488,21 @@ fn text_rows_from_before_packing_and_damaged_rows() {
     }
 }
 
+/// Sets a closed store back to the schema before `schema` (at least that schema now), without the lookup keys of
+/// `kind` that `schema` added, as an older Vigil left it.
+fn forget_keys(dir: &std::path::Path, kind: i64, schema: i64) {
+    let c = rusqlite::Connection::open(dir.join("vigil.db")).expect("raw open");
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert!(v >= schema, "{v}");
+    c.execute_batch(&format!(
+        "DELETE FROM keys WHERE kind = {kind}; PRAGMA user_version = {};",
+        schema - 1
+    ))
+    .expect("downgrade");
+}
+
 /// A store written before schema 12 has no folded keys; opening it adds them to the latest versions of families
 /// and actors, so `agenttesla` finds `Agent Tesla` there as in a new store, and nothing else changes.
 #[test]
@@ -536,15 +551,7 @@ fn fold_key_migration_finds_old_families_by_their_folded_names() {
     assert_eq!(lookup(&s, "osxshlayer"), [shlayer]);
     let rows = s.stats().expect("stats");
     drop(s);
-    {
-        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
-        let v: i64 = c
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("version");
-        assert!(v >= 12, "{v}");
-        c.execute_batch("DELETE FROM keys WHERE kind = 4; PRAGMA user_version = 11;")
-            .expect("downgrade");
-    }
+    forget_keys(d.path(), 4, 12);
     let s = SqliteStore::open(d.path()).expect("reopen at 11");
     // reopened: migrated again, so the keys are back
     assert_eq!(lookup(&s, "agenttesla"), [tesla]);
@@ -609,15 +616,7 @@ fn stem_key_migration_finds_old_families_by_their_stems() {
     expect(&s);
     let rows = s.stats().expect("stats");
     drop(s);
-    {
-        let c = rusqlite::Connection::open(d.path().join("vigil.db")).expect("raw open");
-        let v: i64 = c
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("version");
-        assert!(v >= 14, "{v}");
-        c.execute_batch("DELETE FROM keys WHERE kind = 5; PRAGMA user_version = 13;")
-            .expect("downgrade");
-    }
+    forget_keys(d.path(), 5, 14);
     let s = SqliteStore::open(d.path()).expect("reopen at 13");
     expect(&s);
     assert_eq!(s.stats().expect("stats").objects, rows.objects);
