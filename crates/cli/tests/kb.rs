@@ -584,7 +584,8 @@ fn demo_tours_every_capability() {
     );
     // Hunting: the LummaC2 domain and the sample family are found, the near miss is not.
     assert!(text.contains("4 lines, 2 hits"), "{text}");
-    assert!(text.contains("malware [lummac2]"), "{text}");
+    // maltrail's `lummac2` is malpedia's `Lumma Stealer` (synonym `LummaC2 Stealer`), matched by its stem.
+    assert!(text.contains("malware [Lumma Stealer]"), "{text}");
     assert!(
         text.contains("malware [QuillLoader] actors [GLASS HERON]"),
         "{text}"

@@ -81,6 +81,13 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
             "misp-galaxy/clusters/ransomware.json",
             Options::default(),
         );
+        // Before the list: maltrail's `lummac2` is malpedia's `Lumma Stealer` (synonym `LummaC2 Stealer`), so the
+        // hunt names the family as analysts know it.
+        push(
+            "MISP galaxy: malpedia malware families",
+            "misp-galaxy/clusters/malpedia.json",
+            Options::default(),
+        );
         push(
             "maltrail: LummaC2 infostealer infrastructure",
             "maltrail/lummac2.txt",
