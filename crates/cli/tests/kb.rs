@@ -148,6 +148,39 @@ fn reingest_is_unchanged_and_newer_modified_adds_a_version() {
     assert_eq!(v.count("malware"), 1);
 }
 
+/// A reader that stops reading (`vigil show X | head`) is no error: Vigil ends quietly (status 0), without an error
+/// or a panic message.
+#[test]
+fn a_closed_stdout_ends_vigil_quietly() {
+    let v = Vigil::new();
+    let list = v.data().join("pipetest.txt");
+    let lines: String = (0..3000)
+        .map(|i| format!("host{i}.pipe-test.example\n"))
+        .collect();
+    std::fs::write(&list, lines).expect("write");
+    v.ingest(&[list.to_str().expect("utf-8")]);
+    // JSON returns the write error; the text view prints with `println!`, which panics on it.
+    for args in [
+        &["show", "pipetest", "--json"][..],
+        &["show", "pipetest"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data")
+            .arg(v.data())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before Vigil has printed anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn stix20_is_upgraded_and_tlp1_maps_to_tlp2() {
     let v = Vigil::new();

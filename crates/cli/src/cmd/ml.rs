@@ -287,17 +287,7 @@ pub(crate) use out;
 /// A reader that stops early (`| head`) is not an error of ours: a broken pipe ends the command quietly.
 pub(crate) fn quiet_pipe(r: anyhow::Result<u8>) -> anyhow::Result<u8> {
     match r {
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                    || c.downcast_ref::<serde_json::Error>()
-                        .and_then(serde_json::Error::io_error_kind)
-                        == Some(std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            Ok(0)
-        }
+        Err(e) if crate::closed_pipe(&e) => Ok(0),
         r => r,
     }
 }
