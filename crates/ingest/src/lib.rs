@@ -611,20 +611,11 @@ fn stemmed_keys(link: &Link) -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// A revoked version of a relationship Vigil derived, newer than `o` and than `now`, saying which object took its
-/// place; None when `o`'s `modified` does not parse (the store would not take an older version anyway).
+/// A revoked version of a relationship Vigil derived, saying which object took its place; None when `now` or `o`'s
+/// `modified` does not parse (the store would not take an older version anyway).
 fn superseded(o: &StixObject, now: &str, by: &str) -> Option<StixObject> {
-    let cur = time::parse("modified", o.version()).ok()?;
-    let mut modified = time::parse("modified", now).ok()?;
-    // Vigil writes milliseconds: the new version must be newer once written.
-    while time::parse("modified", &time::format(&modified)).map_or(true, |m| m <= cur) {
-        modified = modified.max(cur) + chrono::Duration::milliseconds(1);
-    }
-    let mut v = o.to_value();
-    v["modified"] = json!(time::format(&modified));
-    v["revoked"] = json!(true);
-    v["x_vigil_superseded_by"] = json!(by);
-    StixObject::from_value(v).ok()
+    let now = time::parse("modified", now).ok()?;
+    retract::revoked_at(o, now, "x_vigil_superseded_by", json!(by)).ok()
 }
 
 /// A pending link read back (`FileWriter::pend`), with the markings its relationship takes.

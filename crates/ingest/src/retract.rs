@@ -306,8 +306,23 @@ fn resolve_key(store: &dyn Store, key: &str) -> Result<Vec<StoredObject>, Retrac
 
 /// The object's next version: revoked, `modified` later than the current one, with who retracted it and why.
 fn revoked_version(o: &StixObject, how: &Retraction) -> Result<StixObject, RetractError> {
+    let mut note = json!({"by": how.by, "at": time::format(&how.now)});
+    if let Some(r) = &how.reason {
+        note["reason"] = json!(r);
+    }
+    revoked_at(o, how.now, "x_vigil_retraction", note)
+}
+
+/// A revoked version of `o`, newer than it and than `now`, carrying `why` under `note_key`. Retraction and ingest
+/// (a list family's `duplicate-of` that a better cluster replaced) both revoke so.
+pub(crate) fn revoked_at(
+    o: &StixObject,
+    now: DateTime<Utc>,
+    note_key: &str,
+    why: serde_json::Value,
+) -> Result<StixObject, RetractError> {
     let current = o.version();
-    let mut modified = how.now;
+    let mut modified = now;
     if !current.is_empty() {
         let cur = time::parse("modified", current).map_err(|e| RetractError::Object {
             id: o.id().to_string(),
@@ -322,11 +337,7 @@ fn revoked_version(o: &StixObject, how: &Retraction) -> Result<StixObject, Retra
     let mut v = o.to_value();
     v["modified"] = json!(time::format(&modified));
     v["revoked"] = json!(true);
-    let mut note = json!({"by": how.by, "at": time::format(&how.now)});
-    if let Some(r) = &how.reason {
-        note["reason"] = json!(r);
-    }
-    v["x_vigil_retraction"] = note;
+    v[note_key] = why;
     StixObject::from_value(v).map_err(|e| RetractError::Object {
         id: o.id().to_string(),
         reason: e.to_string(),
