@@ -1,6 +1,6 @@
 #!/bin/bash
 # The same intelligence loaded in two orders must give the same graph. Loads the MISP galaxies (malpedia,
-# ransomware, stealer, rat, botnet, backdoor, banker, tool) and ATT&CK, and the whole maltrail tarball, into a new
+# ransomware, stealer, rat, botnet, backdoor, banker, tool, threat-actor) and ATT&CK, and the whole maltrail tarball, into a new
 # store, galaxies first or lists first, and writes every indicator value with its families and actors
 # (`vigil export csv --tlp-max red --min-score 0`) to OUT/all.csv, the ingest report of the lists to OUT/ingest.json
 # and the object counts before and after them to OUT/stats{0,1}.json. Compare two runs with
@@ -13,7 +13,7 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 V=("$BIN" --data "$OUT/db")
 "${V[@]}" init >/dev/null
 galaxies() {
-    for g in malpedia ransomware stealer rat botnet backdoor banker tool; do
+    for g in malpedia ransomware stealer rat botnet backdoor banker tool threat-actor; do
         "${V[@]}" ingest "$D/misp-galaxy/clusters/$g.json" --json >/dev/null || true
     done
     "${V[@]}" ingest "$D/mitre-attack/enterprise-attack.json.gz" --json >/dev/null || true

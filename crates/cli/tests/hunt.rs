@@ -2239,3 +2239,120 @@ fn real_families_travel_through_the_misp_feed_as_galaxy_tags() {
     }
     assert_eq!(kept, tagged.len());
 }
+
+/// A list about an actor (maltrail's `apt_<group>`, or a list whose header names an ATT&CK group) is the actor's:
+/// its lines indicate the list's family, which is `attributed-to` the actor, with the same actor in either order of
+/// loading. The link waits, pending, for an actor loaded later, and moves from the galaxy's actor to an intrusion
+/// set loaded after it. The aliases the list gives are the actor's and its tools' and take no line:
+/// `apt_ospreypanda`'s alias `vigilzebra` is a malware family, not the list's, and so is the cluster whose synonym
+/// is the list's name folded (maltrail's `apt_73` and the ransomware galaxy's `Eraleign`, synonym `APT73`).
+#[test]
+fn an_actors_list_is_attributed_to_the_actor_in_either_order() {
+    let galaxies = [
+        json!({"type": "malpedia", "name": "Malpedia", "uuid": "1d1c9af9-37fa-4deb-a928-f9b0abc7354a",
+            "authors": ["test"], "source": "test", "version": 1, "description": "test",
+            "values": [{"value": "VigilZebra", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a31",
+                "meta": {"synonyms": ["APT OspreyPanda"]}}]}),
+        json!({"type": "threat-actor", "name": "Threat Actor", "uuid": "7cdff317-a673-4474-84ec-4f1754947823",
+            "authors": ["test"], "source": "test", "version": 1, "description": "test",
+            "values": [{"value": "Vigil Osprey Group", "uuid": "7a5cf1c3-5bd1-4c2d-9e6f-2e5d3c8b3a32",
+                "meta": {"synonyms": ["Osprey Panda"], "country": "XX"}}]}),
+    ];
+    // ATT&CK-style groups, loaded after the galaxy: one the third list names by its id only, and one an alias of
+    // the first list names, which takes that list from the galaxy's actor (intrusion sets are looked at first).
+    let bundle = json!({"type": "bundle", "id": "bundle--6f2f7b3a-0d7e-4a53-9a53-0b3b7b1c3a40", "objects": [
+        {"type": "intrusion-set", "spec_version": "2.1", "id": "intrusion-set--6f2f7b3a-0d7e-4a53-9a53-0b3b7b1c3a41",
+         "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "Vigil Heron Team",
+         "external_references": [{"source_name": "mitre-attack", "external_id": "G9990",
+            "url": "https://attack.mitre.org/groups/G9990"}]},
+        {"type": "intrusion-set", "spec_version": "2.1", "id": "intrusion-set--6f2f7b3a-0d7e-4a53-9a53-0b3b7b1c3a42",
+         "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "Vigil Osprey Team",
+         "aliases": ["Osprey Kite"],
+         "external_references": [{"source_name": "mitre-attack", "external_id": "G9991",
+            "url": "https://attack.mitre.org/groups/G9991"}]}]});
+    let lists = [
+        (
+            "apt_ospreypanda.txt",
+            "# Aliases: vigilzebra, osprey panda, osprey kite\n",
+            "osprey-update.example.org",
+        ),
+        // maltrail's continuation of a split list: the same family, other aliases
+        (
+            "apt_ospreypanda-1.txt",
+            "# Aliases: vigilzebra\n",
+            "osprey-cdn.example.org",
+        ),
+        (
+            "heron_iocs.txt",
+            "# MITRE: https://attack.mitre.org/groups/G9990/\n",
+            "heron-mail.example.net",
+        ),
+    ];
+    for galaxy_first in [true, false] {
+        let v = Vigil::new();
+        let load_galaxies = || {
+            for (i, g) in galaxies.iter().enumerate() {
+                let f = v.path(&format!("g{i}.json"));
+                std::fs::write(&f, g.to_string()).expect("write");
+                v.ingest(&f, &[]);
+            }
+            let f = v.path("b.json");
+            std::fs::write(&f, bundle.to_string()).expect("write");
+            v.ingest(&f, &[]);
+        };
+        let load_lists = || {
+            for (name, header, value) in &lists {
+                let f = v.path(name);
+                std::fs::write(&f, format!("{header}{value}\n")).expect("write");
+                v.ingest(&f, &[]);
+            }
+        };
+        if galaxy_first {
+            load_galaxies();
+            load_lists();
+        } else {
+            load_lists();
+            load_galaxies();
+        }
+        export_red(&v, "csv", &v.path("a.csv"));
+        let rows = csv_rows(&v.path("a.csv"));
+        for (value, family, actor) in [
+            (
+                "osprey-update.example.org",
+                "apt_ospreypanda",
+                "Vigil Osprey Team",
+            ),
+            (
+                "osprey-cdn.example.org",
+                "apt_ospreypanda",
+                "Vigil Osprey Team",
+            ),
+            ("heron-mail.example.net", "heron_iocs", "Vigil Heron Team"),
+        ] {
+            let row = &rows[&("domain".to_string(), value.to_string())];
+            assert_eq!(
+                row["malware"], family,
+                "{value}, galaxy first: {galaxy_first}"
+            );
+            assert_eq!(
+                row["actors"], actor,
+                "{value}, galaxy first: {galaxy_first}"
+            );
+        }
+        export_red(&v, "misp", &v.path("e.json"));
+        let tags = misp_attribute_tags(&v.path("e.json"));
+        let osprey = &tags["osprey-update.example.org"];
+        // Neither the alias's malware nor the actor the link left (lists first) tags the value.
+        assert!(
+            !osprey
+                .iter()
+                .any(|t| t.contains("VigilZebra") || t.contains("Vigil Osprey Group")),
+            "galaxy first: {galaxy_first}: {osprey:?}"
+        );
+        // The family says whose it is; the actor's names are not the family's.
+        let shown = v.ok_json(&["show", "apt_ospreypanda", "--json"]);
+        assert!(shown.to_string().contains("Vigil Osprey Team"), "{shown}");
+        let shown = v.ok_json(&["show", "Osprey Panda", "--json"]);
+        assert!(!shown_names(&shown).contains(&"apt_ospreypanda"), "{shown}");
+    }
+}

@@ -869,6 +869,7 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                     keys,
                     fallback: None,
                     marking_refs: Vec::new(),
+                    follow: false,
                 }))?;
             }
             GalaxyKind::Malware | GalaxyKind::Tool if !cluster.is_mitre() => {
@@ -888,6 +889,7 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                         keys,
                         fallback: None,
                         marking_refs: Vec::new(),
+                        follow: false,
                     }))?;
                 }
             }

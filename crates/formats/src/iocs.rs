@@ -53,6 +53,17 @@ pub fn family_object(
     references: &[String],
     ctx: &ParseCtx,
 ) -> Option<StixObject> {
+    family_object_with(name, aliases, references, None, ctx)
+}
+
+/// [`family_object`], with a description.
+fn family_object_with(
+    name: &str,
+    aliases: &[String],
+    references: &[String],
+    description: Option<String>,
+    ctx: &ParseCtx,
+) -> Option<StixObject> {
     let mut m = Map::new();
     m.insert("type".into(), json!("malware"));
     m.insert("spec_version".into(), json!("2.1"));
@@ -64,6 +75,9 @@ pub fn family_object(
     if !aliases.is_empty() {
         m.insert("aliases".into(), json!(aliases));
     }
+    if let Some(d) = description {
+        m.insert("description".into(), json!(d));
+    }
     if !references.is_empty() {
         let refs: Vec<Value> = references
             .iter()
@@ -72,6 +86,44 @@ pub fn family_object(
         m.insert("external_references".into(), Value::Array(refs));
     }
     StixObject::from_map(m).ok()
+}
+
+/// The ATT&CK group a `# MITRE: https://attack.mitre.org/groups/G0007/` header names (`G0007`).
+fn mitre_group(header: &str) -> Option<String> {
+    let (_, rest) = header.split_once("attack.mitre.org/groups/")?;
+    let id: String = rest
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let digits = id.strip_prefix('G')?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+}
+
+/// Whether a list is about an actor rather than a malware family: maltrail names its lists of a group's
+/// infrastructure `apt_<group>` (`apt_sofacy`, `apt_12`), and a list may name the ATT&CK group in its header.
+pub fn is_actor_list(family: &str, group: Option<&str>) -> bool {
+    group.is_some()
+        || family
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("apt_"))
+}
+
+/// The keys that find the actor of an actor list, best first: the ATT&CK group its header names, the list's name
+/// (folded, `apt_12` finds `APT12`), the name without `apt_` (`sofacy`, unless only digits are left), the aliases.
+pub fn actor_keys(family: &str, group: Option<&str>, aliases: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = group.map(str::to_string).into_iter().collect();
+    keys.push(family.to_string());
+    if let Some(rest) = family.get(4..).filter(|_| is_actor_list(family, None)) {
+        if !rest.is_empty() && !rest.bytes().all(|b| b.is_ascii_digit()) {
+            keys.push(rest.to_string());
+        }
+    }
+    for a in aliases {
+        if !keys.iter().any(|k| k.eq_ignore_ascii_case(a)) {
+            keys.push(a.clone());
+        }
+    }
+    keys
 }
 
 /// File names that say what a list holds, not whose it is: ESET's `amavaldo/samples.sha256` and `README.adoc`,
@@ -156,6 +208,7 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0usize;
     let mut fallback: Option<StixObject> = None;
+    let mut group: Option<String> = None;
     loop {
         buf.clear();
         let n = read_line_capped(r, &mut buf).map_err(|e| FormatError::Io {
@@ -193,6 +246,9 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                         .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case(&family)),
                 );
                 aliases.dedup();
+                fallback = None;
+            } else if let Some(g) = c.strip_prefix("MITRE:").and_then(mitre_group) {
+                group = Some(g);
                 fallback = None;
             } else if let Some(u) = c.strip_prefix("Reference:") {
                 let u = u.trim();
@@ -252,11 +308,37 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             // The family object goes with the first link after it changes only: the writer caches what a link
             // resolved to, so later lines with the same keys need neither the object nor a lookup.
             let fresh = fallback.is_none();
+            let actor = is_actor_list(&family, group.as_deref());
             if fresh {
-                fallback = family_object(&family, &aliases, &references, ctx);
+                fallback = if actor {
+                    // An actor's list: its family object stands for the actor's infrastructure and is attributed to
+                    // the actor (below). Its aliases are the actor's and the actor's tools' (maltrail's
+                    // `apt_sofacy` lists `apt28` and `zebrocy`): as this object's aliases they would make it a
+                    // duplicate of the Zebrocy malware, and its lines Zebrocy's.
+                    let described = (!aliases.is_empty()).then(|| {
+                        format!(
+                            "Infrastructure of the actor this list tracks (aliases: {}).",
+                            aliases.join(", ")
+                        )
+                    });
+                    family_object_with(&family, &[], &references, described, ctx).map(|mut o| {
+                        // So that ingest never makes it the duplicate of a cluster its name finds.
+                        o.set("x_vigil_actor_list", json!(true));
+                        o
+                    })
+                } else {
+                    family_object(&family, &aliases, &references, ctx)
+                };
             }
-            let mut keys = vec![family.clone()];
-            keys.extend(aliases.iter().cloned());
+            // An actor's list's lines go to its own family, found by id: its name could find a cluster by a
+            // folded synonym (maltrail's `apt_73` is the ransomware galaxy's `Eraleign`, synonym `APT73`).
+            let keys = if actor {
+                vec![family_id(&family)]
+            } else {
+                let mut keys = vec![family.clone()];
+                keys.extend(aliases.iter().cloned());
+                keys
+            };
             emit(Item::Link(Link {
                 from,
                 relationship_type: "indicates".into(),
@@ -265,7 +347,21 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                 keys,
                 fallback: if fresh { fallback.clone() } else { None },
                 marking_refs: Vec::new(),
+                follow: false,
             }))?;
+            if fresh && actor && fallback.is_some() {
+                // One link per list, pending until the actor is stored if it is not yet.
+                emit(Item::Link(Link {
+                    from: family_id(&family),
+                    relationship_type: "attributed-to".into(),
+                    reverse: false,
+                    target_types: vec!["intrusion-set".into(), "threat-actor".into()],
+                    keys: actor_keys(&family, group.as_deref(), &aliases),
+                    fallback: None,
+                    marking_refs: Vec::new(),
+                    follow: true,
+                }))?;
+            }
         }
     }
     Ok(())
@@ -368,6 +464,78 @@ mod tests {
         assert!(items
             .iter()
             .any(|i| matches!(i, Item::Reject { location, .. } if location == "line 7")));
+    }
+
+    #[test]
+    fn an_actors_list_links_its_family_to_the_actor() {
+        let input = "# Aliases: apt28, sofacy, fancy bear, zebrocy\n# MITRE: https://attack.mitre.org/groups/G0007/\n# Reference: https://example.org/sofacy\nevil.example\nworse.example\n";
+        let mut c = ctx("");
+        c.file = "trails/static/malware/apt_sofacy.txt".into();
+        let mut links = Vec::new();
+        parse(&mut input.as_bytes(), &c, &mut |i| {
+            if let Item::Link(l) = i {
+                links.push(l);
+            }
+            Ok(())
+        })
+        .unwrap();
+        // Two lines, one link to the actor.
+        assert_eq!(links.len(), 3);
+        let (lines, actor): (Vec<&Link>, Vec<&Link>) = links
+            .iter()
+            .partition(|l| l.relationship_type == "indicates");
+        assert!(lines.iter().all(|l| l.keys == [family_id("apt_sofacy")]));
+        let family = lines[0].fallback.as_ref().expect("family object");
+        assert_eq!(family.name(), Some("apt_sofacy"));
+        assert_eq!(family.get("x_vigil_actor_list"), Some(&json!(true)));
+        assert!(
+            family.aliases().is_empty(),
+            "the actor's aliases are not the family's"
+        );
+        assert!(family
+            .str("description")
+            .is_some_and(|d| d.contains("zebrocy")));
+        assert_eq!(actor.len(), 1);
+        assert_eq!(actor[0].from, family_id("apt_sofacy"));
+        assert_eq!(actor[0].target_types, ["intrusion-set", "threat-actor"]);
+        assert_eq!(
+            actor[0].keys,
+            [
+                "G0007",
+                "apt_sofacy",
+                "sofacy",
+                "apt28",
+                "fancy bear",
+                "zebrocy"
+            ]
+        );
+        assert!(actor[0].fallback.is_none());
+        assert!(
+            actor[0].follow,
+            "the actor link moves to a better actor loaded later"
+        );
+    }
+
+    #[test]
+    fn actor_lists_and_their_keys() {
+        assert!(is_actor_list("apt_12", None));
+        assert!(is_actor_list("APT_lazarus", None));
+        assert!(is_actor_list("turla_iocs", Some("G0010")));
+        assert!(!is_actor_list("lummac2", None));
+        assert!(!is_actor_list("apt", None));
+        assert!(!is_actor_list("aptos_drainer", None));
+        // A number alone is no name: the folded `apt12` finds APT12.
+        assert_eq!(actor_keys("apt_12", None, &[]), ["apt_12"]);
+        assert_eq!(
+            mitre_group(" https://attack.mitre.org/groups/G0047/"),
+            Some("G0047".into())
+        );
+        assert_eq!(
+            mitre_group(" https://attack.mitre.org/software/S0154/"),
+            None
+        );
+        assert_eq!(mitre_group(" https://attack.mitre.org/groups/"), None);
+        assert_eq!(mitre_group(" https://attack.mitre.org/groups/Gx1/"), None);
     }
 
     #[test]

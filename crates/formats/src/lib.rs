@@ -47,6 +47,10 @@ pub struct Link {
     pub fallback: Option<StixObject>,
     /// Markings the relationship inherits (those of `from`).
     pub marking_refs: Vec<String>,
+    /// The link follows the best target its keys find as objects arrive: it stays pending after it is made, and
+    /// moves (the older relationship is revoked) when a later input stores an object its keys find first. An actor
+    /// list's one link to its actor, so the actor does not depend on which of ATT&CK and the galaxies came first.
+    pub follow: bool,
 }
 
 /// What a reader emits.

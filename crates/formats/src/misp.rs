@@ -642,6 +642,7 @@ fn cluster_link(
         keys: c.lookup_keys(),
         fallback,
         marking_refs: markings.to_vec(),
+        follow: false,
     })
 }
 

@@ -636,6 +636,7 @@ fn pending_from_body(body: &str) -> Option<(Link, Vec<String>)> {
         keys: strings("keys")?,
         fallback: None,
         marking_refs: Vec::new(),
+        follow: v.get("follow").and_then(Value::as_bool).unwrap_or(false),
     };
     Some((link, strings("markings")?))
 }
@@ -803,22 +804,126 @@ impl FileWriter<'_, '_> {
             return Ok(());
         }
         self.pended += 1;
+        let markings = self.pending_markings(link);
+        let mut keys: Vec<String> = link.keys.iter().map(|k| k.trim().to_lowercase()).collect();
+        keys.extend(folded_keys(link));
+        keys.extend(stemmed_keys(link).into_iter().map(|(k, _)| k));
+        // A link that follows is found again by the object it is from (`follow_link`).
+        if link.follow {
+            keys.push(link.from.to_lowercase());
+        }
+        keys.sort();
+        keys.dedup();
+        let mut body = json!({
+            "from": link.from, "relationship_type": link.relationship_type, "reverse": link.reverse,
+            "target_types": link.target_types, "keys": link.keys, "markings": markings,
+        });
+        // Only where set: the bodies of other links stay as earlier versions wrote them (a body is stored once).
+        if link.follow {
+            body["follow"] = json!(true);
+        }
+        self.tx.put_pending_link(&keys, &body.to_string())
+    }
+
+    /// The markings a link's relationship takes: the link's, or the input's default TLP when they name none.
+    fn pending_markings(&self, link: &Link) -> Vec<String> {
         let mut markings = link.marking_refs.clone();
         if Tlp::from_refs(markings.iter().map(String::as_str)).is_none() {
             if let Some(t) = self.opts.tlp.or(self.public.then_some(Tlp::Clear)) {
                 markings.push(t.marking_id().to_string());
             }
         }
-        let mut keys: Vec<String> = link.keys.iter().map(|k| k.trim().to_lowercase()).collect();
-        keys.extend(folded_keys(link));
-        keys.extend(stemmed_keys(link).into_iter().map(|(k, _)| k));
-        keys.sort();
-        keys.dedup();
-        let body = json!({
-            "from": link.from, "relationship_type": link.relationship_type, "reverse": link.reverse,
-            "target_types": link.target_types, "keys": link.keys, "markings": markings,
-        });
-        self.tx.put_pending_link(&keys, &body.to_string())
+        markings
+    }
+
+    /// Makes a link that follows its best target (`Link::follow`) point at what its keys find now, if anything,
+    /// and keeps it pending so that an object stored later can move it.
+    ///
+    /// Links that follow from the same object are one link with all their keys, the ones kept first: maltrail
+    /// splits a long list into files (`apt_gamaredon.txt`, `apt_gamaredon-1.txt`) whose headers give other
+    /// aliases, and each file's keys alone could find another actor, so the file read last would decide.
+    fn follow_link(&mut self, link: &Link) -> Result<(), StoreError> {
+        let mut merged = link.clone();
+        merged.keys.clear();
+        for (id, body) in self.tx.pending_links(&link.from)? {
+            let Some((kept, _)) = pending_from_body(&body) else {
+                continue;
+            };
+            if kept.follow
+                && kept.from == link.from
+                && kept.relationship_type == link.relationship_type
+                && kept.target_types == link.target_types
+                && kept.reverse == link.reverse
+            {
+                for k in kept.keys {
+                    if !merged.keys.contains(&k) {
+                        merged.keys.push(k);
+                    }
+                }
+                self.tx.drop_pending_link(id)?;
+            }
+        }
+        for k in &link.keys {
+            if !merged.keys.contains(k) {
+                merged.keys.push(k.clone());
+            }
+        }
+        let link = &merged;
+        // A withdrawn actor is no list's any more.
+        let found = self.resolve_keys(link, None)?;
+        if let Some(target) = found.filter(|t| !self.is_retired(t)) {
+            let markings = self.pending_markings(link);
+            let refs: Vec<&str> = markings.iter().map(String::as_str).collect();
+            self.point(link, &target, &refs)?;
+        }
+        self.pend(link)
+    }
+
+    /// Makes `link`'s relationship to `target` with `markings` (again, if it was revoked) and, for a forward link,
+    /// revokes Vigil's relationships of the same type from `link.from` to other targets: one link, one target, as
+    /// the other order of loading gives. Relationships a source made itself are not Vigil's to withdraw.
+    fn point(&mut self, link: &Link, target: &str, markings: &[&str]) -> Result<(), StoreError> {
+        let Some((src, dst)) = link_ends(link, target) else {
+            return Ok(());
+        };
+        let rel = self
+            .maker
+            .relationship_marked(src, &link.relationship_type, dst, markings);
+        self.flush_derived()?;
+        // A link withdrawn while it stood for another target is made again.
+        if self.tx.get(&rel.id)?.is_some_and(|r| r.object.revoked()) {
+            self.put_prepared(&rel, None, PutMode::Supersede)?;
+        } else {
+            self.put_owned(rel, None, PutMode::Derived)?;
+        }
+        if link.reverse {
+            return Ok(());
+        }
+        for old in self
+            .tx
+            .relationships_from(&link.from, &link.relationship_type)?
+        {
+            let Some(other) = old.object.str("target_ref") else {
+                continue;
+            };
+            if other == target
+                || old.object.id()
+                    != ids::vigil_id(
+                        "relationship",
+                        &[&link.from, &link.relationship_type, other],
+                    )
+            {
+                continue;
+            }
+            if let Some(o) = superseded(&old.object, &self.maker.now, target) {
+                self.put_prepared(
+                    &Prepared::new(o, PutMode::Supersede),
+                    None,
+                    PutMode::Supersede,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Notes the pending links that `p`, just stored, may be the target of; `settle_pending` resolves them once
@@ -869,6 +974,13 @@ impl FileWriter<'_, '_> {
             let Some(target) = self.resolve_keys(&link, None)? else {
                 continue;
             };
+            if link.follow {
+                if !self.is_retired(&target) {
+                    let refs: Vec<&str> = markings.iter().map(String::as_str).collect();
+                    self.point(&link, &target, &refs)?;
+                }
+                continue;
+            }
             self.tx.drop_pending_link(id)?;
             if let Some((src, dst)) = link_ends(&link, &target) {
                 let refs: Vec<&str> = markings.iter().map(String::as_str).collect();
@@ -901,7 +1013,11 @@ impl FileWriter<'_, '_> {
                 if id == p.id || self.list_families.contains(&id) {
                     continue;
                 }
-                if self.tx.get(&id)?.is_some_and(|o| is_list_family(&o.object)) {
+                // An actor's list's family stands for the actor's infrastructure, attributed to the actor: no
+                // cluster's duplicate (`apt_73` is not the ransomware `Eraleign`, synonym `APT73`).
+                if self.tx.get(&id)?.is_some_and(|o| {
+                    is_list_family(&o.object) && o.object.get("x_vigil_actor_list").is_none()
+                }) {
                     self.list_families.push(id);
                 }
             }
@@ -936,6 +1052,7 @@ impl FileWriter<'_, '_> {
                     .collect(),
                 fallback: None,
                 marking_refs: Vec::new(),
+                follow: false,
             };
             let target = match self.resolve_keys(&link, Some(&fid))? {
                 Some(id) => self.tx.get(&id)?,
@@ -950,37 +1067,9 @@ impl FileWriter<'_, '_> {
                 _ => Vec::new(),
             };
             let target_id = t.object.id().to_string();
-            let rel = self
-                .maker
-                .relationship_marked(&fid, "duplicate-of", &target_id, &markings);
-            self.flush_derived()?;
-            // A link withdrawn while the family stood for another cluster is made again.
-            if self.tx.get(&rel.id)?.is_some_and(|r| r.object.revoked()) {
-                self.put_prepared(&rel, None, PutMode::Supersede)?;
-            } else {
-                self.put_owned(rel, None, PutMode::Derived)?;
-            }
             // The family's links to clusters it was resolved to before a better-named one came (malpedia's `Ragnar
-            // Loader` by stem, then the ransomware galaxy's `Ragnar Locker` by alias) are withdrawn: one list, one
-            // cluster, as loading the galaxies first gives. Links a source made itself are not Vigil's to withdraw.
-            for old in self.tx.relationships_from(&fid, "duplicate-of")? {
-                let Some(dst) = old.object.str("target_ref") else {
-                    continue;
-                };
-                if dst == target_id
-                    || old.object.id()
-                        != ids::vigil_id("relationship", &[&fid, "duplicate-of", dst])
-                {
-                    continue;
-                }
-                if let Some(o) = superseded(&old.object, &self.maker.now, &target_id) {
-                    self.put_prepared(
-                        &Prepared::new(o, PutMode::Supersede),
-                        None,
-                        PutMode::Supersede,
-                    )?;
-                }
-            }
+            // Loader` by stem, then the ransomware galaxy's `Ragnar Locker` by alias) are withdrawn.
+            self.point(&link, &target_id, &markings)?;
         }
         Ok(())
     }
@@ -1202,7 +1291,15 @@ impl FileWriter<'_, '_> {
         Ok(info)
     }
 
+    /// Whether an object is revoked or deprecated (`TargetInfo::retired`); false when it cannot be read.
+    fn is_retired(&mut self, id: &str) -> bool {
+        self.target_info(id).is_ok_and(|t| t.retired)
+    }
+
     fn link(&mut self, link: Link) -> Result<(), StoreError> {
+        if link.follow {
+            return self.follow_link(&link);
+        }
         let target = match self.resolve(&link)? {
             Some(t) => t,
             None => match &link.fallback {

@@ -305,6 +305,9 @@ pub fn select_in(
                                 .or_insert_with(|| t.clone());
                         }
                     }
+                    // An actor's list's family is no cluster's, whatever its name finds (`apt_73`, the
+                    // ransomware galaxy's `Eraleign` by its synonym `APT73`): ingest attributes it to the actor.
+                    None if so.object.get("x_vigil_actor_list").is_some() => {}
                     None => untagged.push((i, keys.map(|k| k.trim().to_lowercase()).collect())),
                 }
             }
