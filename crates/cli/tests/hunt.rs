@@ -1937,6 +1937,34 @@ fn a_list_family_spelled_otherwise_is_matched_to_the_cluster_by_its_folded_name(
     }
 }
 
+/// Galaxy files named `g0.json`, `g1.json`, ... in order.
+fn numbered_galaxy_files(galaxies: &[Value]) -> Vec<(String, String)> {
+    galaxies
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (format!("g{i}.json"), g.to_string()))
+        .collect()
+}
+
+/// Writes each (file name, content) into `v`'s folder and ingests it: the galaxies' files first, or the lists'.
+fn ingest_in_order(
+    v: &Vigil,
+    galaxy_first: bool,
+    galaxies: &[(String, String)],
+    lists: &[(String, String)],
+) {
+    let (first, then) = if galaxy_first {
+        (galaxies, lists)
+    } else {
+        (lists, galaxies)
+    };
+    for (name, content) in first.iter().chain(then) {
+        let f = v.path(name);
+        std::fs::write(&f, content).expect("write");
+        v.ingest(&f, &[]);
+    }
+}
+
 /// Families a galaxy names with their kind (`Corvid Stealer`, synonym `CorvidC2 Stealer`) and a list names without
 /// it (`corvidc2`), or the other way round (`heron_ransomware` for the ransomware galaxy's `Heron`), are one family
 /// in either order of loading. The loose match is held to what the names say: the list's own name, not an alias
@@ -2034,29 +2062,14 @@ fn a_list_family_named_without_its_kind_is_matched_to_the_cluster_by_its_stem() 
             "apt_osprey",
         ),
     ];
+    let galaxy_files = numbered_galaxy_files(&galaxies);
+    let list_files: Vec<(String, String)> = lists
+        .iter()
+        .map(|(name, header, value, _, _)| (format!("{name}.txt"), format!("{header}\n{value}\n")))
+        .collect();
     for galaxy_first in [true, false] {
         let v = Vigil::new();
-        let load_galaxies = || {
-            for (i, g) in galaxies.iter().enumerate() {
-                let f = v.path(&format!("g{i}.json"));
-                std::fs::write(&f, g.to_string()).expect("write");
-                v.ingest(&f, &[]);
-            }
-        };
-        let load_lists = || {
-            for (name, header, value, _, _) in &lists {
-                let f = v.path(&format!("{name}.txt"));
-                std::fs::write(&f, format!("{header}\n{value}\n")).expect("write");
-                v.ingest(&f, &[]);
-            }
-        };
-        if galaxy_first {
-            load_galaxies();
-            load_lists();
-        } else {
-            load_lists();
-            load_galaxies();
-        }
+        ingest_in_order(&v, galaxy_first, &galaxy_files, &list_files);
         export_red(&v, "csv", &v.path("a.csv"));
         let rows = csv_rows(&v.path("a.csv"));
         for (name, _, value, g_first, l_first) in &lists {
@@ -2288,32 +2301,15 @@ fn an_actors_list_is_attributed_to_the_actor_in_either_order() {
             "heron-mail.example.net",
         ),
     ];
+    let mut galaxy_files = numbered_galaxy_files(&galaxies);
+    galaxy_files.push(("b.json".into(), bundle.to_string()));
+    let list_files: Vec<(String, String)> = lists
+        .iter()
+        .map(|(name, header, value)| (name.to_string(), format!("{header}{value}\n")))
+        .collect();
     for galaxy_first in [true, false] {
         let v = Vigil::new();
-        let load_galaxies = || {
-            for (i, g) in galaxies.iter().enumerate() {
-                let f = v.path(&format!("g{i}.json"));
-                std::fs::write(&f, g.to_string()).expect("write");
-                v.ingest(&f, &[]);
-            }
-            let f = v.path("b.json");
-            std::fs::write(&f, bundle.to_string()).expect("write");
-            v.ingest(&f, &[]);
-        };
-        let load_lists = || {
-            for (name, header, value) in &lists {
-                let f = v.path(name);
-                std::fs::write(&f, format!("{header}{value}\n")).expect("write");
-                v.ingest(&f, &[]);
-            }
-        };
-        if galaxy_first {
-            load_galaxies();
-            load_lists();
-        } else {
-            load_lists();
-            load_galaxies();
-        }
+        ingest_in_order(&v, galaxy_first, &galaxy_files, &list_files);
         export_red(&v, "csv", &v.path("a.csv"));
         let rows = csv_rows(&v.path("a.csv"));
         for (value, family, actor) in [

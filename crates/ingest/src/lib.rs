@@ -799,8 +799,9 @@ impl FileWriter<'_, '_> {
     /// ATT&CK) until an object it finds arrives (`settle_pending`). The relationship's markings are fixed now,
     /// as this input's defaults give them, not by the input that brings the target.
     fn pend(&mut self, link: &Link) -> Result<(), StoreError> {
-        // A reader that asks for the same missing target on every line must not fill the store with them.
-        if self.pended >= PENDING_MAX {
+        // A reader that asks for the same missing target on every line must not fill the store with them. A link
+        // that follows is one per list, and `follow_link` has just dropped the rows it merged into it.
+        if self.pended >= PENDING_MAX && !link.follow {
             return Ok(());
         }
         self.pended += 1;
