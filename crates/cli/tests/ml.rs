@@ -1047,3 +1047,69 @@ fn eval_cross_validates_the_tagger_by_report() {
             > 0
     );
 }
+
+/// What the knowledge base says of an indicator counts in attribution: a domain on an actor's IOC list (maltrail's
+/// `apt_<group>`, attributed to the group) makes that group the first suggestion, with the list as evidence. The
+/// same question without a store gives the group no such evidence.
+#[test]
+fn attribute_counts_the_indicators_the_knowledge_base_attributes_to_an_actor() {
+    let v = Vigil::new();
+    let ok = |args: &[&str]| {
+        let out = v.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&["init"]);
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--6f2f7b3a-0d7e-4a53-9a53-0b3b7b1c3a50",
+        "objects": [{"type": "intrusion-set", "spec_version": "2.1",
+            "id": "intrusion-set--6f2f7b3a-0d7e-4a53-9a53-0b3b7b1c3a51",
+            "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+            "name": "Gamaredon Group", "aliases": ["Primitive Bear"], "external_references": [{"source_name": "mitre-attack",
+                "external_id": "G0047", "url": "https://attack.mitre.org/groups/G0047"}]}]});
+    let b = v.data().join("b.json");
+    std::fs::write(&b, bundle.to_string()).expect("write");
+    let list = v.data().join("apt_gamaredon.txt");
+    std::fs::write(
+        &list,
+        "# Aliases: primitive bear\nvigil-gama-test.example.org\n",
+    )
+    .expect("write");
+    ok(&["ingest", list.to_str().expect("utf-8 path")]);
+    ok(&["ingest", b.to_str().expect("utf-8 path")]);
+    let ask = [
+        "ml",
+        "attribute",
+        "--indicator",
+        "vigil-gama-test[.]example[.]org",
+        "--technique",
+        "T1566.001",
+    ];
+    let (j, code) = v.json(&ask);
+    assert_eq!(code, 0);
+    let first = &j["groups"][0];
+    assert_eq!(first["id"], "G0047", "{j}");
+    assert!(
+        first["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .any(|e| e["type"] == "indicator"
+                && e["id"] == "vigil-gama-test.example.org"
+                && e["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("apt_gamaredon"))),
+        "{first}"
+    );
+    let (j, _) = Vigil::new().json(&ask);
+    assert!(
+        !j["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g["evidence"].to_string().contains("vigil-gama-test")),
+        "{j}"
+    );
+}

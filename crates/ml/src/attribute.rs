@@ -51,6 +51,11 @@ pub struct Query {
     pub software: Vec<String>,
     /// Indicator values (domains, IPs, hashes, URLs), normalised as the extractor outputs them.
     pub indicators: Vec<String>,
+    /// What the knowledge base already says of some of `indicators`: (value, the actor's ATT&CK id or name, what
+    /// says so). Such a value counts as a known indicator of that actor (`vigil ml attribute` reads them from the
+    /// store: maltrail's `apt_gamaredon` list makes its domains Gamaredon Group's).
+    #[serde(default)]
+    pub attributed: Vec<(String, String, String)>,
 }
 
 /// One piece of overlapping evidence.
@@ -379,6 +384,20 @@ impl Attributor {
         out
     }
 
+    /// The profile an ATT&CK id (`G0047`) or an actor's name or alias names, ids first.
+    fn profile_index(&self, key: &str) -> Option<usize> {
+        let key = key.trim();
+        self.profiles
+            .iter()
+            .position(|p| p.id.eq_ignore_ascii_case(key))
+            .or_else(|| {
+                self.profiles.iter().position(|p| {
+                    p.name.eq_ignore_ascii_case(key)
+                        || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
+                })
+            })
+    }
+
     /// Ranks actors for a query; returns at most `top` matches with a score above zero.
     pub fn rank(&self, q: &Query, top: usize) -> Attribution {
         let mut qt: BTreeSet<String> = q
@@ -416,6 +435,17 @@ impl Attributor {
                         .entry(*p as usize)
                         .or_default()
                         .push((v.as_str(), src.as_str()));
+                }
+            }
+        }
+        for (v, actor, src) in &q.attributed {
+            let Some(v) = qi.get(&v.trim().to_ascii_lowercase()) else {
+                continue;
+            };
+            if let Some(p) = self.profile_index(actor) {
+                let hits = ind_hits.entry(p).or_default();
+                if !hits.iter().any(|(x, _)| *x == v.as_str()) {
+                    hits.push((v.as_str(), src.as_str()));
                 }
             }
         }

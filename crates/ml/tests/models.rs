@@ -33,6 +33,7 @@ fn embedded_models_load_and_answer() {
         techniques: vec!["T1059".into(), "T1566".into()],
         software: vec!["S0154".into()],
         indicators: vec![],
+        ..Query::default()
     };
     let g = a.rank(&q, 5);
     assert!(!g.groups.is_empty() && g.groups.len() <= 5);

@@ -553,6 +553,11 @@ fn attribute(cli: &Cli, a: &AttributeArgs) -> anyhow::Result<u8> {
         let v = vigil_model::observable::refang(i.trim()).to_lowercase();
         q.indicators.push(v);
     }
+    if cli.data.join("vigil.db").exists() {
+        let store = vigil_store::sqlite::SqliteStore::open(&cli.data)
+            .with_context(|| format!("opening the store in {}", cli.data.display()))?;
+        q.attributed = store_attributions(&store, &q.indicators)?;
+    }
     let res = model.rank(&q, a.top.max(1));
     if a.models.json {
         crate::output::json(&res)?;
@@ -573,6 +578,55 @@ fn attribute(cli: &Cli, a: &AttributeArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// What the knowledge base says of indicator values: for each value's indicator, the actors it `indicates`, and
+/// the actors its families are `attributed-to` (an actor's IOC list: `apt_gamaredon` -> Gamaredon Group), as
+/// (value, the actor's ATT&CK id or else name, what says so) for `Query::attributed`.
+pub(crate) fn store_attributions(
+    store: &dyn vigil_store::Store,
+    values: &[String],
+) -> anyhow::Result<Vec<(String, String, String)>> {
+    let actor_key = |r: &vigil_store::Related| {
+        r.external_id
+            .clone()
+            .filter(|x| x.starts_with('G'))
+            .or_else(|| r.name.clone())
+    };
+    let is_actor = |t: &str| t == "intrusion-set" || t == "threat-actor";
+    let mut out = Vec::new();
+    for v in values {
+        let Some(o) = vigil_model::Observable::detect(v) else {
+            continue;
+        };
+        for r in store.related(&o.indicator_id())? {
+            if r.relationship_type != "indicates" || r.direction != "out" {
+                continue;
+            }
+            let what = r.name.clone().unwrap_or_else(|| r.id.clone());
+            if is_actor(&r.type_) {
+                if let Some(k) = actor_key(&r) {
+                    out.push((v.clone(), k, format!("knowledge base: indicates {what}")));
+                }
+                continue;
+            }
+            for a in store.related(&r.id)? {
+                if a.relationship_type == "attributed-to"
+                    && a.direction == "out"
+                    && is_actor(&a.type_)
+                {
+                    if let Some(k) = actor_key(&a) {
+                        out.push((
+                            v.clone(),
+                            k,
+                            format!("knowledge base: an indicator of {what}"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn sha256_hex(b: &[u8]) -> String {

@@ -338,6 +338,8 @@ fn ingest_report_inner(cli: &Cli, env: &Env, a: &IngestArgs) -> anyhow::Result<u
             techniques: techniques.keys().cloned().collect(),
             software: software.iter().map(|(id, _)| id.clone()).collect(),
             indicators: indicator_values.clone(),
+            // What the knowledge base already says of the report's indicators.
+            attributed: super::store_attributions(&env.store, &indicator_values)?,
         };
         let ranking = attributor.rank(&query, 5);
 
