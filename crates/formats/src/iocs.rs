@@ -208,6 +208,8 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0usize;
     let mut fallback: Option<StixObject> = None;
+    // The keys of every line's link, set with `fallback`.
+    let mut line_keys: Vec<String> = Vec::new();
     let mut group: Option<String> = None;
     loop {
         buf.clear();
@@ -308,8 +310,10 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             // The family object goes with the first link after it changes only: the writer caches what a link
             // resolved to, so later lines with the same keys need neither the object nor a lookup.
             let fresh = fallback.is_none();
-            let actor = is_actor_list(&family, group.as_deref());
+            // An actor's list's link to its actor, sent after the first line's link has made the family.
+            let mut actor_link = None;
             if fresh {
+                let actor = is_actor_list(&family, group.as_deref());
                 fallback = if actor {
                     // An actor's list: its family object stands for the actor's infrastructure and is attributed to
                     // the actor (below). Its aliases are the actor's and the actor's tools' (maltrail's
@@ -329,30 +333,16 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                 } else {
                     family_object(&family, &aliases, &references, ctx)
                 };
-            }
-            // An actor's list's lines go to its own family, found by id: its name could find a cluster by a
-            // folded synonym (maltrail's `apt_73` is the ransomware galaxy's `Eraleign`, synonym `APT73`).
-            let keys = if actor {
-                vec![family_id(&family)]
-            } else {
-                let mut keys = vec![family.clone()];
-                keys.extend(aliases.iter().cloned());
-                keys
-            };
-            emit(Item::Link(Link {
-                from,
-                relationship_type: "indicates".into(),
-                reverse: false,
-                target_types: vec!["malware".into()],
-                keys,
-                fallback: if fresh { fallback.clone() } else { None },
-                marking_refs: Vec::new(),
-                follow: false,
-            }))?;
-            if fresh && actor && fallback.is_some() {
+                // An actor's list's lines go to its own family, found by id: its name could find a cluster by a
+                // folded synonym (maltrail's `apt_73` is the ransomware galaxy's `Eraleign`, synonym `APT73`).
+                line_keys = if actor {
+                    vec![family_id(&family)]
+                } else {
+                    std::iter::once(&family).chain(&aliases).cloned().collect()
+                };
                 // One link per list, pending until the actor is stored if it is not yet.
-                emit(Item::Link(Link {
-                    from: family_id(&family),
+                actor_link = fallback.as_ref().filter(|_| actor).map(|f| Link {
+                    from: f.id().to_string(),
                     relationship_type: "attributed-to".into(),
                     reverse: false,
                     target_types: vec!["intrusion-set".into(), "threat-actor".into()],
@@ -360,7 +350,20 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
                     fallback: None,
                     marking_refs: Vec::new(),
                     follow: true,
-                }))?;
+                });
+            }
+            emit(Item::Link(Link {
+                from,
+                relationship_type: "indicates".into(),
+                reverse: false,
+                target_types: vec!["malware".into()],
+                keys: line_keys.clone(),
+                fallback: if fresh { fallback.clone() } else { None },
+                marking_refs: Vec::new(),
+                follow: false,
+            }))?;
+            if let Some(l) = actor_link {
+                emit(Item::Link(l))?;
             }
         }
     }

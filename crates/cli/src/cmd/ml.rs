@@ -204,12 +204,20 @@ pub(crate) fn load_attributor(cli: &Cli, flag: &Option<PathBuf>) -> anyhow::Resu
 
 /// The store's warning lists, when a store exists in the data directory (extraction never creates one).
 pub(crate) fn store_warninglists(cli: &Cli) -> anyhow::Result<Vec<vigil_store::WarningList>> {
+    match existing_store(cli)? {
+        Some(store) => Ok(vigil_store::Store::warninglists(&store)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The store of the data directory when there is one: the `ml` commands read it but never create one.
+fn existing_store(cli: &Cli) -> anyhow::Result<Option<vigil_store::sqlite::SqliteStore>> {
     if !cli.data.join("vigil.db").exists() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let store = vigil_store::sqlite::SqliteStore::open(&cli.data)
         .with_context(|| format!("opening the store in {}", cli.data.display()))?;
-    Ok(vigil_store::Store::warninglists(&store)?)
+    Ok(Some(store))
 }
 
 /// Reads a whole input (`-` = stdin).
@@ -553,9 +561,7 @@ fn attribute(cli: &Cli, a: &AttributeArgs) -> anyhow::Result<u8> {
         let v = vigil_model::observable::refang(i.trim()).to_lowercase();
         q.indicators.push(v);
     }
-    if cli.data.join("vigil.db").exists() {
-        let store = vigil_store::sqlite::SqliteStore::open(&cli.data)
-            .with_context(|| format!("opening the store in {}", cli.data.display()))?;
+    if let Some(store) = existing_store(cli)? {
         q.attributed = store_attributions(&store, &q.indicators)?;
     }
     let res = model.rank(&q, a.top.max(1));
