@@ -22,7 +22,7 @@ use vigil_hunt::{
 };
 use vigil_model::pattern::Pattern;
 use vigil_model::{
-    warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
+    time, warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
 };
 use vigil_store::prepared::name_fold;
 use vigil_store::{
@@ -321,10 +321,18 @@ pub fn select_in(
         Ok(())
     })
     .context("reading malware and actors")?;
-    // indicator -> named objects it indicates (sorted pairs: one per relationship, a million on a big store);
-    // family -> actors behind it (a few thousand).
-    let mut indicates: Vec<(u128, u32)> = Vec::new();
-    let mut behind: HashMap<u32, Vec<u32>> = HashMap::new();
+    // indicator -> named objects it indicates (sorted: one per relationship, a million on a big store);
+    // family -> actors behind it (a few thousand). Each with when its relationship was created: an object's names
+    // are listed by that, then by name, rather than in the order the store holds them, which within one input
+    // follows id hashes (see `put_derived_batch`) and would differ between this store and one that got the same
+    // objects exported (STIX, MISP) from it.
+    let mut indicates: Vec<(u128, i64, u32)> = Vec::new();
+    let mut behind_at: HashMap<u32, Vec<(i64, u32)>> = HashMap::new();
+    let created = |o: &StixObject| {
+        o.str("created")
+            .and_then(|c| time::parse("created", c).ok())
+            .map_or(i64::MAX, |t| t.timestamp_micros())
+    };
     // family an IOC list made -> the galaxy cluster or ATT&CK software it is a duplicate of (see ingest's
     // `link_list_families`): its indicators take the cluster's name, tag and actors too.
     let mut same: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -341,19 +349,29 @@ pub fn select_in(
             return Ok(());
         };
         match (rt, from) {
-            ("indicates", _) if src.starts_with("indicator--") => indicates.push((id_key(src), d)),
-            ("attributed-to", Some(&f)) => behind.entry(f).or_default().push(d),
+            ("indicates", _) if src.starts_with("indicator--") => {
+                indicates.push((id_key(src), created(o), d))
+            }
+            ("attributed-to", Some(&f)) => behind_at.entry(f).or_default().push((created(o), d)),
             ("duplicate-of", Some(&f)) if !named[f as usize].actor && !named[d as usize].actor => {
                 same.entry(f).or_default().push(d)
             }
             ("uses", Some(&f)) if dst.starts_with("malware--") && named[f as usize].actor => {
-                behind.entry(d).or_default().push(f)
+                behind_at.entry(d).or_default().push((created(o), f))
             }
             _ => {}
         }
         Ok(())
     })
     .context("reading relationships")?;
+    let name_of = |i: u32| named[i as usize].name.as_str();
+    let behind: HashMap<u32, Vec<u32>> = behind_at
+        .into_iter()
+        .map(|(f, mut v)| {
+            v.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| name_of(a.1).cmp(name_of(b.1))));
+            (f, v.into_iter().map(|(_, a)| a).collect())
+        })
+        .collect();
     // A family a list made before the galaxies were loaded stands for the cluster ingest linked it to as
     // `duplicate-of` (followed through `same`), which is the one it would have been matched to had they come first.
     // A store that got the list and then the galaxy before schema 12 has no such link until the galaxy is ingested
@@ -369,9 +387,13 @@ pub fn select_in(
             .find_map(|k| tag_of_key(k))
             .or_else(|| keys.iter().find_map(|k| tag_of_key(&name_fold(k)?)));
     }
-    // Stable: an indicator's families keep the store's order, as exports print them.
-    indicates.sort_by_key(|&(k, _)| k);
-    indicates.dedup();
+    let name_of = |i: u32| named[i as usize].name.as_str();
+    indicates.sort_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| name_of(a.2).cmp(name_of(b.2)))
+    });
+    indicates.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
     indicates.shrink_to_fit();
     // Indicators of one family share its names: one Named per distinct set reached.
     let mut shared: HashMap<Vec<u32>, Arc<Named>> = HashMap::new();
@@ -447,14 +469,14 @@ pub fn select_in(
             return Ok(());
         }
         let key = id_key(obj.id());
-        let start = indicates.partition_point(|(k, _)| *k < key);
+        let start = indicates.partition_point(|(k, _, _)| *k < key);
         let mut reached: Vec<u32> = Vec::new();
         let mut add = |i: u32| {
             if !reached.contains(&i) {
                 reached.push(i);
             }
         };
-        for &(_, f) in indicates[start..].iter().take_while(|(k, _)| *k == key) {
+        for &(_, _, f) in indicates[start..].iter().take_while(|(k, _, _)| *k == key) {
             for &t in std::iter::once(&f).chain(same.get(&f).into_iter().flatten()) {
                 add(t);
                 for &a in behind.get(&t).into_iter().flatten() {

@@ -409,6 +409,23 @@ fn insert_derived_rows(
     Ok(st.raw_execute()?)
 }
 
+/// Reads a byte of each buffer a chunk's rows will bind, one row after another with nothing depending on the
+/// reads, so that the processor fetches them from memory together rather than one at a time while binding. In a
+/// batch sorted by id hash the rows, and the strings the parsing thread allocated for them, are visited in no
+/// particular order: binding them cost the writing thread ~1.4 s of the 1M list, mostly waiting for memory.
+fn touch<'a>(rows: impl Iterator<Item = &'a Prepared>) {
+    let first = |b: &[u8]| b.first().copied().unwrap_or(0);
+    let mut acc = 0u8;
+    for p in rows {
+        acc ^= (p.hid as u8)
+            ^ first(p.id.as_bytes())
+            ^ first(p.type_.as_bytes())
+            ^ first(&p.packed)
+            ^ first(p.search.as_bytes());
+    }
+    std::hint::black_box(acc);
+}
+
 /// `HEAD VALUES (?,?),(?,?)..` with `n` rows of two parameters.
 fn pairs_insert_sql(head: &str, n: usize) -> String {
     let mut sql = format!("{head} VALUES ");
@@ -797,7 +814,11 @@ impl WriteTx for SqliteTx<'_> {
         order.sort_by_key(|&i| ps[i].hid);
         let mut sorted = Vec::with_capacity(ps.len());
         let mut rows: Vec<&Prepared> = Vec::with_capacity(DERIVED_ROWS);
-        for chunk in order.chunks(DERIVED_ROWS) {
+        let chunks: Vec<&[usize]> = order.chunks(DERIVED_ROWS).collect();
+        for (k, chunk) in chunks.iter().enumerate() {
+            if let Some(next) = chunks.get(k + 1) {
+                touch(next.iter().map(|&i| &ps[i]));
+            }
             rows.clear();
             rows.extend(chunk.iter().map(|&i| &ps[i]));
             self.insert_derived_chunk(&rows, prov, &mut sorted)?;
