@@ -135,7 +135,7 @@ fn read_u64(b: &[u8], at: usize) -> u64 {
 fn encode(st: &mut State, start: usize, out: &mut Vec<u8>) {
     let end = st.buf.len();
     let mut anchor = start;
-    if end - start >= MF_LIMIT + 1 {
+    if end - start > MF_LIMIT {
         let match_end = end - LAST_LITERALS;
         let mut ip = start;
         while ip + MF_LIMIT <= end {
