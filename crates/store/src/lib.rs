@@ -50,7 +50,8 @@ pub trait WriteTx {
         mode: PutMode,
     ) -> Result<PutOutcome, StoreError>;
     /// Stores objects Vigil derived (`PutMode::Derived`), one outcome per object, in order: the same as
-    /// `put_prepared` of each in turn, which is what this default does. A backend may write them together.
+    /// `put_prepared` of each in turn, which is what this default does. A backend may write them together, and in
+    /// another order (the SQLite backend sorts them by id hash), so their rows' order says nothing.
     fn put_derived_batch(
         &mut self,
         ps: &[Prepared],
