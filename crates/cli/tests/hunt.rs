@@ -2352,3 +2352,52 @@ fn an_actors_list_is_attributed_to_the_actor_in_either_order() {
         assert!(!shown_names(&shown).contains(&"apt_ospreypanda"), "{shown}");
     }
 }
+
+/// An indicator's families are listed by when their `indicates` relationship was created, then by name, whatever
+/// order the store holds the relationships in (within one input, the order of their id hashes).
+#[test]
+fn an_indicators_families_are_listed_by_creation_then_name() {
+    let v = Vigil::new();
+    let ind = "indicator--6a1c1f0e-2b3d-4e5f-8a9b-0c1d2e3f4a5b";
+    let fams = [
+        ("malware--11111111-1111-4111-8111-111111111111", "Zeta"),
+        ("malware--22222222-2222-4222-8222-222222222222", "Alpha"),
+        ("malware--33333333-3333-4333-8333-333333333333", "Mid"),
+        ("malware--44444444-4444-4444-8444-444444444444", "Beta"),
+    ];
+    let mut objects = vec![indicator(
+        ind,
+        "[domain-name:value = 'order-test.example']",
+        Tlp::Green,
+        json!({}),
+    )];
+    objects.extend(fams.iter().map(|(id, name)| named("malware", id, name)));
+    // Written newest first: Zeta's link is the oldest, Alpha's and Mid's are of one time (so by name), Beta's the
+    // newest.
+    let at = |n: &mut Value, t: &str| {
+        n["created"] = json!(t);
+        n["modified"] = json!(t);
+    };
+    for (n, (fam, t)) in [
+        (fams[3].0, "2026-03-01T00:00:00.000Z"),
+        (fams[2].0, "2026-02-01T00:00:00.000Z"),
+        (fams[1].0, "2026-02-01T00:00:00.000Z"),
+        (fams[0].0, "2026-01-01T00:00:00.000Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = rel(900 + n, "indicates", ind, fam);
+        at(&mut r, t);
+        objects.push(r);
+    }
+    let file = v.path("order.json");
+    write_bundle(&file, objects);
+    v.ingest(&file, &[]);
+    export_red(&v, "csv", &v.path("order.csv"));
+    let rows = csv_rows(&v.path("order.csv"));
+    let row = rows
+        .get(&("domain".to_string(), "order-test.example".to_string()))
+        .expect("the indicator is exported");
+    assert_eq!(row["malware"], "Zeta;Alpha;Mid;Beta");
+}
