@@ -65,8 +65,8 @@ pub fn pack(json: &str) -> Vec<u8> {
 fn lz4(tag: u8, body: &[u8], text_len: usize) -> Option<Vec<u8>> {
     let mut head = [tag, 0, 0, 0, 0];
     head[1..5].copy_from_slice(&(body.len() as u32).to_le_bytes());
-    let out = if encode::fits(DICT_V1, body) {
-        encode::compress(DICT_V1, &head, body)
+    let out = if encode::fits(body) {
+        encode::compress(&head, body)
     } else {
         let mut out = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(body.len())];
         out[..5].copy_from_slice(&head);

@@ -22,7 +22,7 @@ use vigil_hunt::{
 };
 use vigil_model::pattern::Pattern;
 use vigil_model::{
-    time, warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
+    warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
 };
 use vigil_store::prepared::name_fold;
 use vigil_store::{
@@ -330,7 +330,7 @@ pub fn select_in(
     let mut behind_at: HashMap<u32, Vec<(i64, u32)>> = HashMap::new();
     let created = |o: &StixObject| {
         o.str("created")
-            .and_then(|c| time::parse("created", c).ok())
+            .and_then(parse_time)
             .map_or(i64::MAX, |t| t.timestamp_micros())
     };
     // family an IOC list made -> the galaxy cluster or ATT&CK software it is a duplicate of (see ingest's
@@ -364,14 +364,6 @@ pub fn select_in(
         Ok(())
     })
     .context("reading relationships")?;
-    let name_of = |i: u32| named[i as usize].name.as_str();
-    let behind: HashMap<u32, Vec<u32>> = behind_at
-        .into_iter()
-        .map(|(f, mut v)| {
-            v.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| name_of(a.1).cmp(name_of(b.1))));
-            (f, v.into_iter().map(|(_, a)| a).collect())
-        })
-        .collect();
     // A family a list made before the galaxies were loaded stands for the cluster ingest linked it to as
     // `duplicate-of` (followed through `same`), which is the one it would have been matched to had they come first.
     // A store that got the list and then the galaxy before schema 12 has no such link until the galaxy is ingested
@@ -388,6 +380,13 @@ pub fn select_in(
             .or_else(|| keys.iter().find_map(|k| tag_of_key(&name_fold(k)?)));
     }
     let name_of = |i: u32| named[i as usize].name.as_str();
+    let behind: HashMap<u32, Vec<u32>> = behind_at
+        .into_iter()
+        .map(|(f, mut v)| {
+            v.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| name_of(a.1).cmp(name_of(b.1))));
+            (f, v.into_iter().map(|(_, a)| a).collect())
+        })
+        .collect();
     indicates.sort_by(|a, b| {
         (a.0, a.1)
             .cmp(&(b.0, b.1))

@@ -3,11 +3,13 @@
 //!
 //! `lz4_flex::block::compress_into_with_dict` zeroes an 8 KiB table and hashes the 1,294-byte dictionary (431
 //! positions) for every call; a bulk list packs two objects of ~350 bytes per line, so that set-up was most of the
-//! packing time on the parsing thread. Here each thread keeps the dictionary's table and puts back only the slots a
-//! call changed. The output is a standard LZ4 block against the same dictionary: `lz4_flex` decodes it (the tests
+//! packing time on the parsing thread. Here each thread keeps the dictionary's table, and a call's own entries
+//! carry its generation number, so nothing is cleared between calls. The output is a standard LZ4 block against the same dictionary: `lz4_flex` decodes it (the tests
 //! check every output that way), and which matches an encoder picks is its own business.
 
 use std::cell::RefCell;
+
+use super::DICT_V1;
 
 /// Shortest match LZ4 encodes.
 const MIN_MATCH: usize = 4;
@@ -21,8 +23,8 @@ const EMPTY: u16 = u16::MAX;
 
 /// Longest text this encoder takes (positions in dictionary + text fit a u16, below `EMPTY`); longer texts go to
 /// `lz4_flex`.
-pub(super) fn fits(dict: &[u8], text: &[u8]) -> bool {
-    dict.len() + text.len() < usize::from(EMPTY)
+pub(super) fn fits(text: &[u8]) -> bool {
+    DICT_V1.len() + text.len() < usize::from(EMPTY)
 }
 
 fn hash(v: u32) -> usize {
@@ -37,9 +39,7 @@ fn read_u32(b: &[u8], at: usize) -> u32 {
 }
 
 struct State {
-    /// The dictionary this state was built for (its address and length), and its table: the last position of
-    /// each hash in it, or `EMPTY`.
-    dict: (usize, usize),
+    /// The dictionary's table: the last position of each hash in it, or `EMPTY`.
     dict_table: Vec<u16>,
     /// Positions this call has seen, stamped with the call's generation: a slot of another generation is unset,
     /// so no call clears or restores the table (a new generation every call; the table is wiped when they wrap).
@@ -52,13 +52,13 @@ struct State {
 }
 
 impl State {
-    fn new(dict: &[u8]) -> State {
+    fn new() -> State {
+        let dict = DICT_V1;
         let mut dict_table = vec![EMPTY; 1 << HASH_BITS];
         for i in 0..dict.len().saturating_sub(MIN_MATCH - 1) {
             dict_table[hash(read_u32(dict, i))] = i as u16;
         }
         State {
-            dict: (dict.as_ptr() as usize, dict.len()),
             dict_table,
             table: vec![0; 1 << HASH_BITS],
             generation: 0,
@@ -80,30 +80,26 @@ impl State {
 }
 
 thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    static STATE: RefCell<State> = RefCell::new(State::new());
 }
 
-/// `head` followed by the LZ4 block of `text` against `dict`, allocated at its exact size. The caller checks
-/// `fits` first.
-pub(super) fn compress(dict: &[u8], head: &[u8], text: &[u8]) -> Vec<u8> {
+/// `head` followed by the LZ4 block of `text` against the dictionary, allocated at its exact size. The caller
+/// checks `fits` first.
+pub(super) fn compress(head: &[u8], text: &[u8]) -> Vec<u8> {
     STATE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let st = match slot.as_mut() {
-            Some(st) if st.dict == (dict.as_ptr() as usize, dict.len()) => st,
-            _ => slot.insert(State::new(dict)),
-        };
+        let st = &mut *cell.borrow_mut();
         // Generation 0 is what a wiped table holds: calls use 1..=0xffff.
         st.generation += 1;
         if st.generation > 0xffff {
             st.table.fill(0);
             st.generation = 1;
         }
-        st.buf.truncate(dict.len());
+        st.buf.truncate(DICT_V1.len());
         st.buf.extend_from_slice(text);
         let mut out = std::mem::take(&mut st.out);
         out.clear();
         out.extend_from_slice(head);
-        encode(st, dict.len(), &mut out);
+        encode(st, DICT_V1.len(), &mut out);
         let exact = out.clone();
         st.out = out;
         exact
