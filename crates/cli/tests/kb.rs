@@ -877,8 +877,39 @@ fn a_galaxy_read_before_the_group_it_names_is_attributed_when_the_group_comes() 
     let galaxy_first = Vigil::new();
     galaxy_first.ingest(&[galaxy.to_str().unwrap()]);
     assert!(attributions(&galaxy_first).is_empty());
+    // `stats` says what the galaxy's link waits for, by a name an analyst knows (not a STIX id)
+    let pending = galaxy_first.json(&["stats"]).0["pending_links"].clone();
+    let waiting: Vec<(&String, &Value)> =
+        pending.as_object().expect("pending_links").iter().collect();
+    assert_eq!(waiting.len(), 1, "{pending}");
+    assert!(waiting[0].0.contains("intrusion-set"), "{pending}");
+    // each actor of the galaxy waits for a group of its name
+    assert_eq!(waiting[0].1["count"], 2, "{pending}");
+    let examples = waiting[0].1["examples"].to_string();
+    assert!(
+        (examples.contains("Vigil Test Bear") || examples.contains("VTG-1"))
+            && examples.contains("Nobody Known")
+            && !examples.contains("--"),
+        "{pending}"
+    );
+    let text = String::from_utf8_lossy(&galaxy_first.run(&["stats"]).stdout).to_string();
+    assert!(
+        text.contains("2 relationships wait for objects not loaded yet")
+            && text.contains("intrusion-set"),
+        "{text}"
+    );
     let (r, _) = galaxy_first.ingest(&[group.to_str().unwrap()]);
     assert_eq!(r["rejected"], 0, "{r}");
+    // Vigil Test Bear's link is made, so no longer waiting; Nobody Known's still is
+    let pending = galaxy_first.json(&["stats"]).0["pending_links"].clone();
+    let waiting: Vec<&Value> = pending
+        .as_object()
+        .expect("pending_links")
+        .values()
+        .collect();
+    assert_eq!(waiting.len(), 1, "{pending}");
+    assert_eq!(waiting[0]["count"], 1, "{pending}");
+    assert_eq!(waiting[0]["examples"], json!(["Nobody Known"]), "{pending}");
     let got = attributions(&galaxy_first);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(

@@ -602,7 +602,7 @@ async fn add_member(
 }
 
 #[utoipa::path(get, path = "/api/v1/stats", tag = "knowledge",
-    responses((status = 200, description = "Counts of live objects by type, source and TLP", body = Object),
+    responses((status = 200, description = "Counts of live objects by type, source and TLP, and `pending_links`: relationships read from inputs that wait for a target not loaded yet, by the types they wait for, with a count and example names", body = Object),
               (status = 401, description = "No valid token", body = ErrorBody),
               (status = 403, description = "Not operator staff", body = ErrorBody)))]
 async fn stats(State(st): State<Arc<AppState>>, Caller(c): Caller) -> Result<Response, ApiError> {

@@ -299,6 +299,61 @@ pub fn rollback(s: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Pending links are counted by the types they wait for, with names (never STIX ids) as examples; links that
+/// follow their target and dropped links are not counted.
+pub fn pending_stats(s: &dyn Store) -> Result<(), StoreError> {
+    let link = |types: &[&str], keys: &[&str], follow: bool| {
+        let mut b = serde_json::json!({"from": M, "relationship_type": "uses", "reverse": false,
+            "target_types": types, "keys": keys, "markings": []});
+        if follow {
+            b["follow"] = serde_json::json!(true);
+        }
+        b.to_string()
+    };
+    s.write(&mut |tx| {
+        let a = link(
+            &["attack-pattern"],
+            &[
+                "attack-pattern--f4882e23-8aa7-4b12-b28a-b349c12ee9e0",
+                "T1086",
+                "PowerShell",
+            ],
+            false,
+        );
+        tx.put_pending_link(&["t1086".into()], &a)?;
+        let b = link(&["attack-pattern"], &["T1078", "Valid Accounts"], false);
+        tx.put_pending_link(&["t1078".into()], &b)?;
+        let c = link(
+            &["intrusion-set", "threat-actor"],
+            &["Vigil Test Bear"],
+            false,
+        );
+        tx.put_pending_link(&["vigil test bear".into()], &c)?;
+        let d = link(&["intrusion-set"], &["Followed"], true);
+        tx.put_pending_link(&["followed".into()], &d)?;
+        Ok(())
+    })?;
+    let p = s.stats()?.pending_links;
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p["attack-pattern"].count, 2);
+    assert_eq!(p["attack-pattern"].examples, ["T1086", "T1078"]);
+    assert_eq!(p["intrusion-set/threat-actor"].count, 1);
+    assert_eq!(
+        p["intrusion-set/threat-actor"].examples,
+        ["Vigil Test Bear"]
+    );
+    s.write(&mut |tx| {
+        for (id, _) in tx.pending_links("t1086")? {
+            tx.drop_pending_link(id)?;
+        }
+        Ok(())
+    })?;
+    let p = s.stats()?.pending_links;
+    assert_eq!(p["attack-pattern"].count, 1);
+    assert_eq!(p["attack-pattern"].examples, ["T1078"]);
+    Ok(())
+}
+
 /// TLP filtering in scans: unmarked objects take the default.
 pub fn tlp_scan(s: &dyn Store) -> Result<(), StoreError> {
     for (i, tlp) in [
@@ -447,6 +502,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) -> Result<(), StoreError> {
     warninglists(make().as_ref())?;
     sourced(make().as_ref())?;
     supersede(make().as_ref())?;
+    pending_stats(make().as_ref())?;
     Ok(())
 }
 

@@ -74,6 +74,20 @@ pub struct Stats {
     pub tlp: std::collections::BTreeMap<String, u64>,
     pub versions: u64,
     pub warninglists: u64,
+    /// Links read from inputs whose targets are not stored yet (a MISP event's ATT&CK techniques before ATT&CK is
+    /// loaded, say), by the types they wait for (`/`-joined): each is made when an object its keys name arrives.
+    /// Links that keep following their best target (maltrail's actor lists) stay pending by design and are not
+    /// counted.
+    pub pending_links: std::collections::BTreeMap<String, PendingLinks>,
+}
+
+/// Links waiting for one kind of target (see [`Stats::pending_links`]).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PendingLinks {
+    pub count: u64,
+    /// A few of the names or ATT&CK ids they look for (never a STIX id), so that an analyst sees which
+    /// intelligence is missing.
+    pub examples: Vec<String>,
 }
 
 /// A live object that one source reports, as `Store::sourced` finds it.

@@ -23,22 +23,63 @@ pub fn stats(env: &Env, as_json: bool) -> anyhow::Result<u8> {
         "{total} live objects ({} versions stored), {} warning lists",
         s.versions, s.warninglists
     );
+    // One width for every table, so that long source names (MISP event titles) keep the counts in a column.
+    let width = s
+        .objects
+        .keys()
+        .chain(s.sources.keys())
+        .chain(s.tlp.keys())
+        .chain(s.pending_links.keys())
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(24);
     println!("\nBy type:");
     for (t, n) in &s.objects {
-        println!("  {t:<24} {n:>10}");
+        println!("  {t:<width$} {n:>10}");
     }
     println!("\nBy source:");
     for (t, n) in &s.sources {
-        println!("  {t:<24} {n:>10}");
+        println!("  {t:<width$} {n:>10}");
     }
     println!(
         "\nBy TLP (unmarked objects are treated as TLP:{}):",
         env.settings.default_tlp.as_str().to_uppercase()
     );
     for (t, n) in &s.tlp {
-        println!("  {t:<24} {n:>10}");
+        println!("  {t:<width$} {n:>10}");
+    }
+    if !s.pending_links.is_empty() {
+        let n: u64 = s.pending_links.values().map(|p| p.count).sum();
+        println!(
+            "\n{n} relationships wait for objects not loaded yet (each is made when its target arrives):"
+        );
+        for (kind, p) in &s.pending_links {
+            println!(
+                "  {kind:<width$} {:>10}   e.g. {}{}",
+                p.count,
+                p.examples.join(", "),
+                pending_hint(kind)
+            );
+        }
     }
     Ok(0)
+}
+
+/// Where the objects a kind of pending link waits for usually come from.
+fn pending_hint(kind: &str) -> &'static str {
+    let has = |t: &str| kind.split('/').any(|k| k == t);
+    if has("attack-pattern") || has("x-mitre-tactic") || has("course-of-action") {
+        " (load MITRE ATT&CK)"
+    } else if has("intrusion-set") || has("threat-actor") {
+        " (load ATT&CK groups or the MISP galaxy threat-actor cluster)"
+    } else if has("malware") || has("tool") {
+        " (load ATT&CK software or the MISP galaxy malware and tool clusters)"
+    } else if has("vulnerability") {
+        " (load CVE records or advisories)"
+    } else {
+        ""
+    }
 }
 
 pub fn search(env: &Env, a: &SearchArgs) -> anyhow::Result<u8> {

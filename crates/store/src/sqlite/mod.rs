@@ -11,6 +11,7 @@ pub use delivery::DELIVERY_MIGRATION;
 pub use feeds::FEEDS_MIGRATION;
 pub use web::WEB_MIGRATION;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,8 +21,8 @@ use vigil_model::{time, Provenance, StixObject, Tlp};
 
 use crate::prepared::{object_keys, Prepared};
 use crate::{
-    PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store, StoreError,
-    StoredObject, WarningList, WriteTx,
+    PendingLinks, PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store,
+    StoreError, StoredObject, WarningList, WriteTx,
 };
 
 /// The SQLite store.
@@ -994,6 +995,55 @@ fn lookup_ids(
 /// The latest version's row of an id: seq, when it was added, TLP rank, JSON.
 type LatestRow = (i64, String, Option<i64>, StoredJson);
 
+/// Examples kept per kind of pending target in [`Stats::pending_links`].
+const PENDING_EXAMPLES: usize = 5;
+
+/// The pending links that wait for a target (not those that follow one, see [`Stats::pending_links`]), by the
+/// types they look for, each with a few of the names they look for.
+fn pending_summary(c: &Connection) -> Result<BTreeMap<String, PendingLinks>, StoreError> {
+    let mut out: BTreeMap<String, PendingLinks> = BTreeMap::new();
+    let mut st = c.prepare_cached(
+        "SELECT json_extract(body, '$.target_types'), count(*) FROM pending_links
+         WHERE json_valid(body) AND json_extract(body, '$.follow') IS NOT 1 GROUP BY 1",
+    )?;
+    let groups: Vec<(Option<String>, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut ex = c.prepare_cached(
+        "SELECT json_extract(body, '$.keys') FROM pending_links
+         WHERE json_valid(body) AND json_extract(body, '$.follow') IS NOT 1
+           AND json_extract(body, '$.target_types') IS ?1 LIMIT 200",
+    )?;
+    for (types, n) in groups {
+        let kinds: Vec<String> = types
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        let kind = if kinds.is_empty() {
+            "any".to_string()
+        } else {
+            kinds.join("/")
+        };
+        let entry = out.entry(kind).or_default();
+        entry.count += n as u64;
+        let mut rows = ex.query(params![types])?;
+        while entry.examples.len() < PENDING_EXAMPLES {
+            let Some(row) = rows.next()? else { break };
+            let keys: Vec<String> = row
+                .get::<_, Option<String>>(0)?
+                .and_then(|k| serde_json::from_str(&k).ok())
+                .unwrap_or_default();
+            // A STIX id says nothing to a reader; the first name or catalogue id does.
+            if let Some(k) = keys.into_iter().find(|k| !k.contains("--")) {
+                if !entry.examples.contains(&k) {
+                    entry.examples.push(k);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn latest_row(c: &Connection, id: &str) -> Result<Option<LatestRow>, StoreError> {
     Ok(c.prepare_cached(concat!(
         "SELECT seq, ",
@@ -1236,6 +1286,7 @@ impl Store for SqliteStore {
             }
             s.versions = c.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0))? as u64;
             s.warninglists = c.query_row("SELECT count(*) FROM warninglists", [], |r| r.get::<_, i64>(0))? as u64;
+            s.pending_links = pending_summary(c)?;
             Ok(s)
         })
     }
