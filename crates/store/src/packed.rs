@@ -290,6 +290,9 @@ mod tests {
             r#"{"type":"malware","spec_version":"2.1","id":"malware--1a5365fc-767a-5c29-a264-8ab152b7e401","name":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","is_family":true}"#.to_string(),
             format!("{dict}{dict}"),
             "x".repeat(70_000),
+            // within what Vigil's own encoder takes: a run, and a piece of the dictionary twice
+            "y".repeat(500),
+            format!("{}{}", &dict[100..300], &dict[100..300]),
         ];
         for t in &texts {
             assert_eq!(unpack(&pack(t)).as_deref(), Ok(t.as_str()));
@@ -311,6 +314,22 @@ mod tests {
                     s.push_str(dict.get(from..to).unwrap_or("?"));
                 }
             }
+            prop_assert_eq!(unpack(&pack(&s)), Ok(s));
+        }
+
+        /// The same, cut to the length Vigil's own encoder takes (longer texts go to `lz4_flex`).
+        #[test]
+        fn short_dictionary_pieces_round_trip(pieces in proptest::collection::vec((0usize..1294, 0usize..120, 0usize..3), 0..8), cut in 0usize..=512) {
+            let dict = std::str::from_utf8(DICT_V1).unwrap_or_default();
+            let mut s = String::new();
+            for (from, len, repeat) in pieces {
+                let to = (from + len).min(dict.len());
+                for _ in 0..=repeat {
+                    s.push_str(dict.get(from..to).unwrap_or("?"));
+                }
+            }
+            s.truncate(cut.min(s.len()));
+            prop_assert!(encode::fits(s.as_bytes()));
             prop_assert_eq!(unpack(&pack(&s)), Ok(s));
         }
 
