@@ -616,7 +616,7 @@ fn demo_tours_every_capability() {
         "{text}"
     );
     // Hunting: the LummaC2 domain and the sample family are found, the near miss is not.
-    assert!(text.contains("4 lines, 2 hits"), "{text}");
+    assert!(text.contains("6 lines, 2 hits"), "{text}");
     // maltrail's `lummac2` is malpedia's `Lumma Stealer` (synonym `LummaC2 Stealer`), matched by its stem.
     assert!(text.contains("malware [Lumma Stealer]"), "{text}");
     assert!(
@@ -627,6 +627,19 @@ fn demo_tours_every_capability() {
         !text.contains("line 4 "),
         "the near miss was reported: {text}"
     );
+    // The two names in no intelligence are scored as leads, each with a score in [0, 1].
+    for name in ["qx7vk2lz9wfhr3tb.top", "termine.musterhausen.de"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_end().ends_with(name))
+            .unwrap_or_else(|| panic!("no lead for {name}: {text}"));
+        let score: f64 = line
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("a score");
+        assert!((0.0..=1.0).contains(&score), "{line}");
+    }
     // Notices: KEV-listed Log4j on the demo ministry's inventory, with a deadline and plain-language sections.
     assert!(text.contains("CVE-2021-44228"), "{text}");
     assert!(
@@ -638,10 +651,18 @@ fn demo_tours_every_capability() {
         text.contains("5f4dcc3b5aa765d61d8327deb882cf992b95f1c7a8e3b0b1b7b0b5d1c4e2f3a9"),
         "{text}"
     );
+    // Attribution from the techniques the tagger found: ranked groups.
+    let (_, ranked) = text
+        .split_once("The known groups these techniques resemble most")
+        .unwrap_or_else(|| panic!("no attribution: {text}"));
+    assert!(
+        ranked.lines().any(|l| l.trim_start().starts_with("1. ")),
+        "{text}"
+    );
     // A second run over the same store adds nothing new and still tours.
     let again = v.run(&["demo", "--shared", &s.display().to_string()]);
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stdout).contains("4 lines, 2 hits"));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("6 lines, 2 hits"));
 }
 
 #[test]

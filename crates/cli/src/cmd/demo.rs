@@ -16,11 +16,14 @@ const SAMPLE_IOCS: &str = include_str!("../../demo/sample-iocs.txt");
 const SAMPLE_REPORT: &str = include_str!("../../demo/sample-report.txt");
 
 /// Demo telemetry: Zeek DNS log lines of a fictional ministry network; `{lumma}` is replaced by a LummaC2 domain
-/// from the shared maltrail list when it is present.
+/// from the shared maltrail list when it is present. The last two names are in no intelligence: the domain model
+/// scores them as leads.
 const DEMO_DNS_LOG: &str = r#"{"ts":"2026-11-28T09:15:02.118Z","uid":"CdA1","id.orig_h":"10.20.0.15","id.orig_p":53211,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"{lumma}","qtype_name":"A","rcode_name":"NOERROR"}
 {"ts":"2026-11-28T09:16:40.003Z","uid":"CdA2","id.orig_h":"10.20.0.31","id.orig_p":51002,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"www.europa.eu","qtype_name":"A","rcode_name":"NOERROR"}
 {"ts":"2026-11-28T10:02:11.550Z","uid":"CdA3","id.orig_h":"10.20.0.44","id.orig_p":49811,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"cdn-update.example","qtype_name":"A","rcode_name":"NOERROR"}
 {"ts":"2026-11-28T10:05:27.901Z","uid":"CdA4","id.orig_h":"10.20.0.44","id.orig_p":49812,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"notcdn-update.example","qtype_name":"A","rcode_name":"NXDOMAIN"}
+{"ts":"2026-11-28T10:07:03.412Z","uid":"CdA5","id.orig_h":"10.20.0.52","id.orig_p":50133,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"qx7vk2lz9wfhr3tb.top","qtype_name":"A","rcode_name":"NXDOMAIN"}
+{"ts":"2026-11-28T10:09:45.020Z","uid":"CdA6","id.orig_h":"10.20.0.31","id.orig_p":51077,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"termine.musterhausen.de","qtype_name":"A","rcode_name":"NOERROR"}
 "#;
 
 /// Demo inventory of the fictional ministry: two components named in CISA KEV, one that is not.
@@ -329,8 +332,20 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
     let sightings = tmp.join("sightings.jsonl");
     let log_s = log.display().to_string();
     let out_s = sightings.display().to_string();
-    println!("\nHunting: the store's indicators against a small Zeek DNS log (4 queries)\n");
-    let (_, summary) = vigil(env, &["hunt", &log_s, "--out", &out_s, "--json"])?;
+    println!("\nHunting: the store's indicators against a small Zeek DNS log (6 queries)\n");
+    let (_, summary) = vigil(
+        env,
+        &[
+            "hunt",
+            &log_s,
+            "--out",
+            &out_s,
+            "--json",
+            "--score-unknown",
+            "--lead-min-score",
+            "0",
+        ],
+    )?;
     let summary: serde_json::Value = serde_json::from_str(&summary)?;
     println!(
         "  {} lines, {} hits, {} indicators in the set",
@@ -360,6 +375,22 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
         );
     }
     println!("  (notcdn-update.example is a near miss: domain indicators match a name and its subdomains, label by label)");
+    let leads = &summary["leads"];
+    println!(
+        "\n  Names in no intelligence, scored by the domain model ({}; machine-generated leads, not alerts):",
+        leads["model"].as_str().unwrap_or("")
+    );
+    for l in leads["leads"].as_array().into_iter().flatten() {
+        println!(
+            "    {:.3}  {}",
+            l["score"].as_f64().unwrap_or(0.0),
+            l["domain"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "    (left out: {} warning-listed, {} under no public suffix such as the .example names; `vigil hunt --score-unknown` lists those scoring 0.8 or more)",
+        leads["warninglisted"], leads["not_public"]
+    );
 
     // Vulnerability notices.
     if let Some(kev) = shared
@@ -433,6 +464,32 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
     println!("  (names under the reserved .example domain are not public-suffix names, so the extractor leaves them out)");
     let (_, t) = vigil(env, &["ml", "tag", &report_s])?;
     print!("{t}");
+    // Attribution from what the tagger found: the groups whose known techniques overlap most.
+    let (_, tags) = vigil(env, &["ml", "tag", &report_s, "--json"])?;
+    let tags: serde_json::Value = serde_json::from_str(&tags)?;
+    let mut args = vec![
+        "ml".to_string(),
+        "attribute".into(),
+        "--top".into(),
+        "3".into(),
+    ];
+    for id in tags["techniques"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["id"].as_str())
+    {
+        args.push("--technique".into());
+        args.push(id.to_string());
+    }
+    if args.len() > 4 && shared.is_some() {
+        println!("\n  The known groups these techniques resemble most (vigil ml attribute; a lead, not an attribution):\n");
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, a) = vigil(env, &refs)?;
+        for l in a.lines() {
+            println!("  {l}");
+        }
+    }
     Ok(())
 }
 
