@@ -302,32 +302,31 @@ mod tests {
         }
     }
 
+    /// Pieces of the dictionary (start, length, repeats) glued together.
+    fn glued(pieces: &[(usize, usize, usize)]) -> String {
+        let dict = std::str::from_utf8(DICT_V1).unwrap_or_default();
+        let mut s = String::new();
+        for &(from, len, repeat) in pieces {
+            let to = (from + len).min(dict.len());
+            for _ in 0..=repeat {
+                s.push_str(dict.get(from..to).unwrap_or("?"));
+            }
+        }
+        s
+    }
+
     proptest! {
         /// Texts cut from the dictionary and glued together: matches into it, across its end, and long ones.
         #[test]
         fn dictionary_pieces_round_trip(pieces in proptest::collection::vec((0usize..1294, 0usize..400, 0usize..3), 0..12)) {
-            let dict = std::str::from_utf8(DICT_V1).unwrap_or_default();
-            let mut s = String::new();
-            for (from, len, repeat) in pieces {
-                let to = (from + len).min(dict.len());
-                for _ in 0..=repeat {
-                    s.push_str(dict.get(from..to).unwrap_or("?"));
-                }
-            }
+            let s = glued(&pieces);
             prop_assert_eq!(unpack(&pack(&s)), Ok(s));
         }
 
         /// The same, cut to the length Vigil's own encoder takes (longer texts go to `lz4_flex`).
         #[test]
         fn short_dictionary_pieces_round_trip(pieces in proptest::collection::vec((0usize..1294, 0usize..120, 0usize..3), 0..8), cut in 0usize..=512) {
-            let dict = std::str::from_utf8(DICT_V1).unwrap_or_default();
-            let mut s = String::new();
-            for (from, len, repeat) in pieces {
-                let to = (from + len).min(dict.len());
-                for _ in 0..=repeat {
-                    s.push_str(dict.get(from..to).unwrap_or("?"));
-                }
-            }
+            let mut s = glued(&pieces);
             s.truncate(cut.min(s.len()));
             prop_assert!(encode::fits(s.as_bytes()));
             prop_assert_eq!(unpack(&pack(&s)), Ok(s));
