@@ -1,6 +1,7 @@
 //! End-to-end tests of the knowledge base through the `vigil` binary: ingestion of every input framing, bad input,
 //! versions, TLP on export, the JSON contracts, and a kill -9 in the middle of an ingest.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -521,6 +522,88 @@ fn kill_9_during_ingest_leaves_a_consistent_store_with_complete_files() {
     // and the store keeps working
     let (r, _) = v.ingest(&[&fixture("mixed-bundle.json")]);
     assert_eq!(r["added"], 3);
+}
+
+/// Small files are stored in groups, one transaction each (a MISP feed is thousands of files): a kill leaves every
+/// file whole or absent, and ingesting again completes the run.
+#[test]
+fn kill_9_during_a_many_file_ingest_leaves_each_file_whole_or_absent() {
+    const FILES: usize = 6_000;
+    const LINES: usize = 30;
+    let v = Vigil::new();
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..FILES {
+        let mut text = String::new();
+        for j in 0..LINES {
+            text.push_str(&format!("h{j}.f{i}.group-kill-test.example\n"));
+        }
+        std::fs::write(d.path().join(format!("f{i:05}.txt")), text).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(v.data())
+        .args(["ingest", d.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill once a first group is committed
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while v.count("indicator") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let finished = child.try_wait().unwrap().is_some();
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    assert!(
+        !finished,
+        "the ingest finished before it could be killed: make the input larger"
+    );
+    let (check, code) = v.json(&["check"]);
+    assert_eq!((code, check["ok"].as_bool()), (0, Some(true)), "{check}");
+    let per_file = |v: &Vigil| -> BTreeMap<usize, usize> {
+        let out = v.data().join("export.csv");
+        let (r, code) = v.json(&[
+            "export",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+            "--tlp-max",
+            "red",
+        ]);
+        assert_eq!(code, 0, "{r}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        // distinct names per file, whichever columns name them
+        let mut names: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+        for name in text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            .filter(|t| t.ends_with(".group-kill-test.example"))
+        {
+            let file = name.split('.').nth(1).and_then(|f| f.strip_prefix('f'));
+            names
+                .entry(file.unwrap().parse().unwrap())
+                .or_default()
+                .insert(name);
+        }
+        names.into_iter().map(|(f, n)| (f, n.len())).collect()
+    };
+    let stored = per_file(&v);
+    assert!(
+        !stored.is_empty() && stored.len() < FILES,
+        "{} files stored before the kill",
+        stored.len()
+    );
+    let partial: Vec<_> = stored.iter().filter(|(_, &n)| n != LINES).collect();
+    assert!(partial.is_empty(), "files stored in part: {partial:?}");
+    // every stored line has its relationship to its file's family
+    assert_eq!(v.count("relationship"), v.count("indicator"));
+    let (r, _) = v.ingest(&[d.path().to_str().unwrap()]);
+    assert_eq!(r["rejected"], 0, "{r}");
+    assert_eq!(r["files"], FILES as u64, "{r}");
+    let stored = per_file(&v);
+    assert_eq!(stored.len(), FILES);
+    assert!(stored.values().all(|&n| n == LINES));
+    assert_eq!(v.count("indicator"), (FILES * LINES) as u64);
 }
 
 #[test]

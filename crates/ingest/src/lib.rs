@@ -1,5 +1,5 @@
-//! The ingestion pipeline: PATHs -> input framing -> format readers -> store, committed per file and per part
-//! of a large file (`COMMIT_EVERY`).
+//! The ingestion pipeline: PATHs -> input framing -> format readers -> store, committed per group of whole files
+//! (`GROUP_OBJECTS`) and per part of a large file (`COMMIT_EVERY`).
 //!
 //! Owns the rules that need the store: TLP defaults (explicit `--tlp`, public references CLEAR, the rest left
 //! unmarked for the operator's default), dangling-reference checks on relationships and sightings, and the
@@ -49,6 +49,13 @@ const DERIVED_BATCH: usize = 65_536;
 /// ran in 8.9 s with 300,000, 9.2 s with 150,000 and 9.5 s in one transaction (three alternated runs each);
 /// shorter parts rewrite the hot index pages into the WAL more often.
 const COMMIT_EVERY: u64 = 262_144;
+/// Objects after which the write transaction of a group of files commits at the end of a file. A MISP feed is
+/// thousands of small files: one transaction each made the search index flush and merge its segments, and SQLite
+/// copy the WAL, at every file, and the reading thread waited for each file to be written. A 2,533-event feed
+/// took 72-76 s that way and takes 33-37 s in groups; maltrail's tarball (2,557 files) 54-55 s, now 22-27 s.
+const GROUP_OBJECTS: u64 = 65_536;
+/// Also commit at a file's end after this long, so that a slow input does not hold the store's writer.
+const GROUP_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 /// Most ids remembered per file for reference checks (the rest are checked in the database).
 const WRITTEN_MAX: usize = 200_000;
 /// Items between two progress reports.
@@ -62,6 +69,12 @@ enum Msg {
         derived: bool,
     },
     Other(Item),
+    /// A file (or stream) starts.
+    Begin(Box<FileStart>),
+    /// The file ended, with the reason it broke off if it did.
+    End(Option<FormatError>),
+    /// Counts and errors the reading thread found itself (a file it could not read), in input order.
+    Note(Report),
 }
 
 fn mode_of(derived: bool) -> PutMode {
@@ -181,6 +194,11 @@ pub enum IngestFailure {
 }
 
 /// Ingests every PATH into the store. `progress` is called now and then with the running report.
+///
+/// Two threads: the calling thread reads, parses and prepares objects (JSON, search text, keys), file after file;
+/// a second thread holds the write transaction and only runs SQL. The writing thread stores small files in groups,
+/// one transaction each (`GROUP_OBJECTS`), so that the reading thread parses the next file while the last one is
+/// written and the store does not flush its search index and WAL for every file of a MISP feed.
 pub fn ingest_paths(
     store: &dyn Store,
     paths: &[String],
@@ -188,43 +206,84 @@ pub fn ingest_paths(
     progress: &mut dyn FnMut(&Report),
 ) -> Result<Report, IngestFailure> {
     let started = std::time::Instant::now();
-    let mut run = Run {
-        store,
-        opts,
-        report: Report::default(),
-        progress,
-        fatal: None,
-    };
-    for path in paths {
-        let runc = std::cell::RefCell::new(&mut run);
-        let res = input::walk(
-            path,
-            &mut |unit| runc.borrow_mut().unit(unit, None),
-            &mut |found| match found {
-                input::Found::MispFeed(dir) => runc.borrow_mut().misp_feed(&dir),
-            },
-            &mut |e| {
-                runc.borrow_mut().file_error(&e);
-                Ok(())
-            },
-        );
-        if let Err(e) = res {
-            if let Some(fatal) = run.fatal.take() {
-                return Err(IngestFailure::Store(fatal));
+    // A bounded channel keeps memory flat.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Msg>>(PIPELINE_DEPTH);
+    // Written objects go back to the reading thread to be freed there: freeing memory another thread
+    // allocated is slower, and the writing thread is the bottleneck (~4% of its time on a 1M-line list).
+    let (trash_sender, trash) = std::sync::mpsc::channel::<Vec<Prepared>>();
+    let shown = std::sync::Mutex::new(Report::default());
+    let published: std::sync::Mutex<Option<ResolvedLink>> = std::sync::Mutex::new(None);
+    let (res, mut report) = std::thread::scope(|scope| {
+        let shown = &shown;
+        let published = &published;
+        let writer = scope.spawn(move || {
+            let mut total = Report::default();
+            let res = write_run(
+                store,
+                opts,
+                &receiver,
+                &trash_sender,
+                published,
+                shown,
+                &mut total,
+            );
+            (res, total)
+        });
+        let mut run = Run {
+            opts,
+            sender: Some(sender),
+            trash,
+            shown,
+            published,
+            progress: &mut *progress,
+            seq: 0,
+        };
+        for path in paths {
+            let runc = std::cell::RefCell::new(&mut run);
+            let res = input::walk(
+                path,
+                &mut |unit| runc.borrow_mut().unit(unit, None),
+                &mut |found| match found {
+                    input::Found::MispFeed(dir) => runc.borrow_mut().misp_feed(&dir),
+                },
+                &mut |e| runc.borrow_mut().file_error(&e),
+            );
+            if let Err(e) = res {
+                if run.sender.is_none() {
+                    break;
+                }
+                if run.file_error(&e).is_err() {
+                    break;
+                }
             }
-            run.file_error(&e);
         }
-    }
-    run.report.seconds = started.elapsed().as_secs_f64();
-    Ok(run.report)
+        // The writing thread ends when the channel closes.
+        drop(run.sender.take());
+        writer.join().unwrap_or_else(|_| {
+            (
+                Err(StoreError::Db("the store writer thread panicked".into())),
+                Report::default(),
+            )
+        })
+    });
+    res?;
+    report.seconds = started.elapsed().as_secs_f64();
+    progress(&report);
+    Ok(report)
 }
 
-struct Run<'a> {
-    store: &'a dyn Store,
+/// The reading side of an ingest run.
+struct Run<'a, 'p> {
     opts: &'a Options,
-    report: Report,
-    progress: &'a mut dyn FnMut(&Report),
-    fatal: Option<StoreError>,
+    /// None once the writing thread has stopped (its own error says why).
+    sender: Option<std::sync::mpsc::SyncSender<Vec<Msg>>>,
+    trash: std::sync::mpsc::Receiver<Vec<Prepared>>,
+    /// The running report the writing thread keeps for progress.
+    shown: &'a std::sync::Mutex<Report>,
+    published: &'a std::sync::Mutex<Option<ResolvedLink>>,
+    progress: &'p mut dyn FnMut(&Report),
+    /// Files started so far: the number of the file being read (see `ResolvedLink::file`).
+    seq: u64,
 }
 
 fn file_of(e: &FormatError) -> (String, String) {
@@ -236,11 +295,36 @@ fn file_of(e: &FormatError) -> (String, String) {
     }
 }
 
-impl Run<'_> {
-    fn file_error(&mut self, e: &FormatError) {
+/// The error a reader gets once the writing thread has stopped.
+fn writer_stopped() -> FormatError {
+    FormatError::Sink("the store writer stopped".into())
+}
+
+impl Run<'_, '_> {
+    /// Hands the writing thread a batch; fails once it has stopped.
+    fn send(&mut self, batch: Vec<Msg>) -> Result<(), FormatError> {
+        let sent = self.sender.as_ref().is_some_and(|s| s.send(batch).is_ok());
+        if !sent {
+            self.sender = None;
+            return Err(writer_stopped());
+        }
+        self.trash.try_iter().for_each(drop);
+        Ok(())
+    }
+
+    /// Counts and errors found on this side go through the writing thread, so that the report keeps input order.
+    fn note(&mut self, r: Report) -> Result<(), FormatError> {
+        self.send(vec![Msg::Note(r)])
+    }
+
+    fn file_error(&mut self, e: &FormatError) -> Result<(), FormatError> {
         let (file, reason) = file_of(e);
-        self.report.failed_files += 1;
-        self.report.error(&file, "file", &reason);
+        let mut r = Report {
+            failed_files: 1,
+            ..Report::default()
+        };
+        r.error(&file, "file", &reason);
+        self.note(r)
     }
 
     fn misp_feed(&mut self, dir: &std::path::Path) -> Result<(), FormatError> {
@@ -249,31 +333,36 @@ impl Run<'_> {
         let text = match std::fs::read(&manifest) {
             Ok(t) => t,
             Err(e) => {
-                self.file_error(&FormatError::Unreadable {
+                return self.file_error(&FormatError::Unreadable {
                     file: name,
                     reason: e.to_string(),
                 });
-                return Ok(());
             }
         };
         let uuids: Vec<String> = match serde_json::from_slice::<Value>(&text) {
             Ok(Value::Object(m)) => m.keys().cloned().collect(),
             _ => {
-                self.file_error(&FormatError::Unreadable {
+                return self.file_error(&FormatError::Unreadable {
                     file: name,
                     reason: "manifest.json is not a JSON object keyed by event uuid".into(),
                 });
-                return Ok(());
             }
         };
-        self.report.files += 1;
+        let mut r = Report {
+            files: 1,
+            ..Report::default()
+        };
+        let mut events = Vec::with_capacity(uuids.len());
         for uuid in uuids {
             if uuid.contains(['/', '\\']) || uuid.starts_with('.') {
-                self.report
-                    .error(&name, &uuid, "manifest key is not an event uuid");
-                self.report.rejected += 1;
-                continue;
+                r.error(&name, &uuid, "manifest key is not an event uuid");
+                r.rejected += 1;
+            } else {
+                events.push(uuid);
             }
+        }
+        self.note(r)?;
+        for uuid in events {
             let path = dir.join(format!("{uuid}.json"));
             let pname = path.display().to_string();
             match std::fs::File::open(&path) {
@@ -287,7 +376,7 @@ impl Run<'_> {
                 Err(e) => self.file_error(&FormatError::Unreadable {
                     file: pname,
                     reason: format!("listed in manifest.json but unreadable: {e}"),
-                }),
+                })?,
             }
         }
         Ok(())
@@ -304,11 +393,10 @@ impl Run<'_> {
                 let head = match unit.reader.fill_buf() {
                     Ok(h) => h,
                     Err(e) => {
-                        self.file_error(&FormatError::Io {
+                        return self.file_error(&FormatError::Io {
                             file: unit.name.clone(),
                             reason: e.to_string(),
                         });
-                        return Ok(());
                     }
                 };
                 match vigil_formats::detect(&unit.name, head) {
@@ -319,16 +407,14 @@ impl Run<'_> {
                         } else {
                             vigil_formats::unknown_reason(head)
                         };
-                        self.file_error(&FormatError::Unreadable {
+                        return self.file_error(&FormatError::Unreadable {
                             file: unit.name.clone(),
                             reason,
                         });
-                        return Ok(());
                     }
                 }
             }
         };
-        self.report.files += 1;
         let file_stem = unit
             .name
             .rsplit(['/', '\\', '!'])
@@ -369,158 +455,170 @@ impl Run<'_> {
         };
         let public = format.is_public_reference();
         let opts = self.opts;
-        let progress = &mut *self.progress;
-        let base = self.report.clone();
-        let store = self.store;
-        // Two stages: this thread reads, parses and prepares objects (JSON, search text, keys); a second thread
-        // holds the write transaction and only runs SQL. A bounded channel keeps memory flat.
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Msg>>(PIPELINE_DEPTH);
-        // Written objects go back to the reading thread to be freed there: freeing memory another thread
-        // allocated is slower, and the writing thread is the bottleneck (~4% of its time on a 1M-line list).
-        let (trash_sender, trash) = std::sync::mpsc::channel::<Vec<Prepared>>();
-        let shared = std::sync::Mutex::new(Report::default());
-        let published: std::sync::Mutex<Option<ResolvedLink>> = std::sync::Mutex::new(None);
+        self.seq += 1;
         let mut parser_links = ParserLinks {
             known: None,
-            published: &published,
+            published: self.published,
+            file: self.seq,
             maker: RelationshipMaker::new(opts, public, &ctx.now),
         };
-        let (parse_result, written) = std::thread::scope(|scope| {
-            let shared = &shared;
-            let published = &published;
-            let file = ctx.file.clone();
-            let now = ctx.now.clone();
-            let prov = prov.clone();
-            let writer = scope.spawn(move || {
-                let mut file_report = Report::default();
-                let res = store.write(&mut |tx| {
-                    let mut w = FileWriter {
-                        tx,
-                        opts,
-                        prov: prov.clone(),
-                        public,
-                        report: Report::default(),
-                        deferred: Vec::new(),
-                        links: HashMap::new(),
-                        targets: HashMap::new(),
-                        written: HashSet::new(),
-                        file: file.clone(),
-                        maker: RelationshipMaker::new(opts, public, &now),
-                        derived: Vec::new(),
-                        done: Vec::new(),
-                        last_link: None,
-                        published,
-                        pended: 0,
-                        to_settle: Vec::new(),
-                        to_settle_ids: HashSet::new(),
-                        list_families: Vec::new(),
-                    };
-                    let mut n = 0u64;
-                    let mut next_commit = COMMIT_EVERY;
-                    for batch in receiver.iter() {
-                        for m in batch {
-                            w.msg(m)?;
-                            n += 1;
-                            if n.is_multiple_of(PROGRESS_EVERY) {
-                                if let Ok(mut s) = shared.lock() {
-                                    s.clone_from(&w.report);
-                                }
-                            }
-                        }
-                        if n >= next_commit {
-                            w.flush_derived()?;
-                            w.tx.commit_point()?;
-                            next_commit = n + COMMIT_EVERY;
-                        }
-                        if !w.done.is_empty() {
-                            // The reading thread may have finished: then they are freed here after all.
-                            let _ = trash_sender.send(std::mem::take(&mut w.done));
-                        }
-                    }
-                    w.finish()?;
-                    file_report = std::mem::take(&mut w.report);
-                    Ok(())
-                });
-                (res, file_report)
-            });
-            let mut batch: Vec<Msg> = Vec::with_capacity(BATCH_ROOM);
-            let mut batch_bytes = 0usize;
-            let mut n = 0u64;
-            let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
-                // A batch ends only before an item that is not a link, so a link never travels in a later batch
-                // than its object: the writer makes commit points between batches, and a crash then cannot
-                // leave an indicator stored without the relationship its line gave it.
-                if (batch.len() >= BATCH || batch_bytes >= BATCH_BYTES)
-                    && !matches!(item, Item::Link(_))
-                {
-                    batch_bytes = 0;
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROOM));
-                    sender
-                        .send(full)
-                        .map_err(|_| FormatError::Sink("the store writer stopped".into()))?;
-                    trash.try_iter().for_each(drop);
-                }
-                let msg = match item {
-                    Item::Link(link) if link.fallback.is_none() => match parser_links.msg(link) {
-                        Some(m) => m,
-                        None => return Ok(()),
-                    },
-                    other => prepare(other, opts, public),
-                };
-                if let Msg::Object { p, .. } = &msg {
-                    batch_bytes += p.packed.len() + p.search.len() + p.id.len();
-                }
-                batch.push(msg);
-                n += 1;
-                if n.is_multiple_of(PROGRESS_EVERY) {
-                    let mut snapshot = base.clone();
-                    if let Ok(s) = shared.lock() {
-                        merge(&mut snapshot, &s);
-                    }
-                    progress(&snapshot);
-                }
-                Ok(())
-            });
-            if !batch.is_empty() {
-                // A failed send means the writer stopped; its own error says why.
-                let _ = sender.send(batch);
+        self.send(vec![Msg::Begin(Box::new(FileStart {
+            seq: self.seq,
+            file: ctx.file.clone(),
+            prov,
+            public,
+            now: ctx.now.clone(),
+        }))])?;
+        let mut batch: Vec<Msg> = Vec::with_capacity(BATCH_ROOM);
+        let mut batch_bytes = 0usize;
+        let mut n = 0u64;
+        let r = vigil_formats::parse(format, &mut unit.reader, &ctx, &mut |item| {
+            // A batch ends only before an item that is not a link, so a link never travels in a later batch
+            // than its object: the writer makes commit points between batches, and a crash then cannot
+            // leave an indicator stored without the relationship its line gave it.
+            if (batch.len() >= BATCH || batch_bytes >= BATCH_BYTES)
+                && !matches!(item, Item::Link(_))
+            {
+                batch_bytes = 0;
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROOM));
+                self.send(full)?;
             }
-            drop(sender);
-            let written = writer.join().unwrap_or_else(|_| {
-                (
-                    Err(StoreError::Db("the store writer thread panicked".into())),
-                    Report::default(),
-                )
-            });
-            (r, written)
+            let msg = match item {
+                Item::Link(link) if link.fallback.is_none() => match parser_links.msg(link) {
+                    Some(m) => m,
+                    None => return Ok(()),
+                },
+                other => prepare(other, opts, public),
+            };
+            if let Msg::Object { p, .. } = &msg {
+                batch_bytes += p.packed.len() + p.search.len() + p.id.len();
+            }
+            batch.push(msg);
+            n += 1;
+            if n.is_multiple_of(PROGRESS_EVERY) {
+                self.show();
+            }
+            Ok(())
         });
-        let (res, file_report) = written;
-        let parse_error = match parse_result {
-            Err(FormatError::Sink(_)) | Ok(()) => None,
+        let parse_error = match r {
+            Err(FormatError::Sink(_)) => return Err(writer_stopped()),
+            Ok(()) => None,
             Err(e) => Some(e),
         };
-        if let Err(e) = res {
-            self.fatal = Some(e);
-            return Err(FormatError::Sink("store failure".into()));
-        }
-        merge(&mut self.report, &file_report);
-        if let Some(e) = parse_error {
-            let (file, reason) = file_of(&e);
-            self.report.failed_files += 1;
-            let stored = file_report.added + file_report.updated + file_report.unchanged;
-            let note = if stored > 0 {
-                format!("{reason}; the {stored} objects read before this point were stored")
-            } else {
-                reason
-            };
-            self.report.error(&file, "file", &note);
-        }
-        (self.progress)(&self.report);
+        // The file's last batch, with its end: the writing thread settles the file and may commit its group.
+        batch.push(Msg::End(parse_error));
+        self.send(batch)?;
+        self.show();
         Ok(())
+    }
+
+    fn show(&mut self) {
+        if let Ok(s) = self.shown.lock() {
+            let snapshot = s.clone();
+            drop(s);
+            (self.progress)(&snapshot);
+        }
+    }
+}
+
+/// The writing thread of an ingest run: stores the files the reading thread sends, in order, in write
+/// transactions of whole files (`GROUP_OBJECTS`), with commit points inside a large file (`COMMIT_EVERY`).
+/// `total` is the run's report; `shown` gets a copy now and then for progress.
+fn write_run(
+    store: &dyn Store,
+    opts: &Options,
+    receiver: &std::sync::mpsc::Receiver<Vec<Msg>>,
+    trash: &std::sync::mpsc::Sender<Vec<Prepared>>,
+    published: &std::sync::Mutex<Option<ResolvedLink>>,
+    shown: &std::sync::Mutex<Report>,
+    total: &mut Report,
+) -> Result<(), StoreError> {
+    let mut next: Option<Vec<Msg>> = None;
+    loop {
+        let Some(batch) = next.take().or_else(|| receiver.recv().ok()) else {
+            return Ok(());
+        };
+        // Notes between files need no transaction (a run that reads nothing never opens one).
+        if batch.iter().all(|m| matches!(m, Msg::Note(_))) {
+            for m in batch {
+                if let Msg::Note(r) = m {
+                    merge(total, &r);
+                }
+            }
+            show(shown, total, None);
+            continue;
+        }
+        next = Some(batch);
+        let mut open = true;
+        store.write(&mut |tx| {
+            let opened = std::time::Instant::now();
+            let mut w = FileWriter::new(tx, opts, published);
+            let mut since_commit = 0u64;
+            let mut n = 0u64;
+            loop {
+                let Some(batch) = next.take().or_else(|| receiver.recv().ok()) else {
+                    open = false;
+                    return Ok(());
+                };
+                let mut file_ended = false;
+                for m in batch {
+                    match m {
+                        Msg::Begin(s) => w.begin(*s),
+                        Msg::End(parse_error) => {
+                            w.finish()?;
+                            w.close(parse_error, total);
+                            show(shown, total, None);
+                            file_ended = true;
+                        }
+                        Msg::Note(r) => {
+                            merge(total, &r);
+                            show(shown, total, None);
+                        }
+                        m => {
+                            w.msg(m)?;
+                            since_commit += 1;
+                            n += 1;
+                            if n.is_multiple_of(PROGRESS_EVERY) {
+                                show(shown, total, Some(&w.report));
+                            }
+                        }
+                    }
+                }
+                if !w.done.is_empty() {
+                    // The reading thread may have finished: then they are freed here after all.
+                    let _ = trash.send(std::mem::take(&mut w.done));
+                }
+                if file_ended {
+                    if since_commit >= GROUP_OBJECTS || opened.elapsed() >= GROUP_TIME {
+                        // The transaction commits; the next file opens another.
+                        return Ok(());
+                    }
+                } else if since_commit >= COMMIT_EVERY {
+                    w.flush_derived()?;
+                    w.tx.commit_point()?;
+                    since_commit = 0;
+                }
+            }
+        })?;
+        if !open {
+            return Ok(());
+        }
+    }
+}
+
+/// Copies the running report for the reading thread's progress: the files done and the one being written.
+fn show(shown: &std::sync::Mutex<Report>, total: &Report, current: Option<&Report>) {
+    if let Ok(mut s) = shown.lock() {
+        s.clone_from(total);
+        if let Some(c) = current {
+            merge(&mut s, c);
+        }
     }
 }
 
 fn merge(into: &mut Report, from: &Report) {
+    into.files += from.files;
+    into.failed_files += from.failed_files;
     into.added += from.added;
     into.updated += from.updated;
     into.unchanged += from.unchanged;
@@ -562,6 +660,20 @@ struct FileWriter<'t, 'o> {
     to_settle_ids: HashSet<i64>,
     /// Families IOC lists made that an object of this file may stand for (`note_list_families`).
     list_families: Vec<String>,
+    /// The number of this file in the run (`ResolvedLink::file`).
+    seq: u64,
+}
+
+/// What the reading thread says of a file it starts (`Msg::Begin`).
+struct FileStart {
+    /// The file's number in this run.
+    seq: u64,
+    file: String,
+    prov: Provenance,
+    /// The file is a public reference (ATT&CK, KEV): TLP:CLEAR unless told otherwise.
+    public: bool,
+    /// When it was read (its objects' ingest time and the `modified` of relationships made for it).
+    now: String,
 }
 
 /// What `resolve_keys` weighs a loosely matched target by.
@@ -580,6 +692,8 @@ struct TargetInfo {
 /// list gives every line the same family): the writing thread, which is the bottleneck, then only stores them.
 #[derive(Debug, Clone, PartialEq)]
 struct ResolvedLink {
+    /// The file it was resolved for: a later file may store a better target, so it holds for that file only.
+    file: u64,
     target_types: Vec<String>,
     keys: Vec<String>,
     target: String,
@@ -681,6 +795,8 @@ fn link_ends<'a>(link: &'a Link, target: &'a str) -> Option<(&'a str, &'a str)> 
 struct ParserLinks<'p, 'o> {
     known: Option<ResolvedLink>,
     published: &'p std::sync::Mutex<Option<ResolvedLink>>,
+    /// The number of the file being read: links the writer resolved for another file do not count.
+    file: u64,
     maker: RelationshipMaker<'o>,
 }
 
@@ -689,7 +805,12 @@ impl ParserLinks<'_, '_> {
     /// for the writer to resolve; None when the link joins an object to itself.
     fn msg(&mut self, link: Link) -> Option<Msg> {
         if !self.known.as_ref().is_some_and(|k| k.matches(&link)) {
-            self.known = self.published.lock().ok().and_then(|p| p.clone());
+            self.known = self
+                .published
+                .lock()
+                .ok()
+                .and_then(|p| p.clone())
+                .filter(|k| k.file == self.file);
         }
         let Some(k) = self.known.as_ref().filter(|k| k.matches(&link)) else {
             return Some(Msg::Other(Item::Link(link)));
@@ -742,7 +863,81 @@ fn mark(opts: &Options, public: bool, o: &mut StixObject) {
     }
 }
 
-impl FileWriter<'_, '_> {
+impl<'t, 'o> FileWriter<'t, 'o> {
+    /// A writer for the files of one write transaction; each starts with `begin`.
+    fn new(
+        tx: &'t mut dyn WriteTx,
+        opts: &'o Options,
+        published: &'t std::sync::Mutex<Option<ResolvedLink>>,
+    ) -> Self {
+        FileWriter {
+            tx,
+            opts,
+            prov: Provenance {
+                source: String::new(),
+                ingested_at: String::new(),
+                original_id: None,
+                file: None,
+            },
+            public: false,
+            report: Report::default(),
+            deferred: Vec::new(),
+            links: HashMap::new(),
+            targets: HashMap::new(),
+            written: HashSet::new(),
+            file: String::new(),
+            maker: RelationshipMaker::new(opts, false, ""),
+            derived: Vec::new(),
+            done: Vec::new(),
+            last_link: None,
+            published,
+            pended: 0,
+            to_settle: Vec::new(),
+            to_settle_ids: HashSet::new(),
+            list_families: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// Starts a file: what is known of the one before (`finish` settled it) does not carry over.
+    fn begin(&mut self, s: FileStart) {
+        self.prov = s.prov;
+        self.public = s.public;
+        self.report = Report {
+            files: 1,
+            ..Report::default()
+        };
+        self.deferred.clear();
+        self.links.clear();
+        self.targets.clear();
+        self.written.clear();
+        self.maker = RelationshipMaker::new(self.opts, s.public, &s.now);
+        self.file = s.file;
+        self.last_link = None;
+        self.pended = 0;
+        self.to_settle.clear();
+        self.to_settle_ids.clear();
+        self.list_families.clear();
+        self.seq = s.seq;
+    }
+
+    /// Ends a file `finish` settled: its report joins the run's, with the reason it broke off, if it did.
+    fn close(&mut self, parse_error: Option<FormatError>, total: &mut Report) {
+        let file_report = std::mem::take(&mut self.report);
+        merge(total, &file_report);
+        if let Some(e) = parse_error {
+            let (file, reason) = file_of(&e);
+            total.failed_files += 1;
+            let stored = file_report.added + file_report.updated + file_report.unchanged;
+            let note = if stored > 0 {
+                format!("{reason}; the {stored} objects read before this point were stored")
+            } else {
+                reason
+            };
+            total.error(&file, "file", &note);
+        }
+    }
+
     /// Stores an object the writer made itself (a link's relationship or fallback).
     fn put(&mut self, o: StixObject, mode: PutMode) -> Result<(), StoreError> {
         let p = marked(self.opts, self.public, o, mode);
@@ -1127,6 +1322,8 @@ impl FileWriter<'_, '_> {
                 self.flush_derived()?;
                 self.item(item)
             }
+            // The framing of files is `write_run`'s.
+            Msg::Begin(_) | Msg::End(_) | Msg::Note(_) => Ok(()),
         }
     }
 
@@ -1162,6 +1359,7 @@ impl FileWriter<'_, '_> {
         let found = self.resolve_keys(link, None)?;
         if let Some(t) = &found {
             let resolved = ResolvedLink {
+                file: self.seq,
                 target_types: link.target_types.clone(),
                 keys: link.keys.clone(),
                 target: t.clone(),

@@ -347,9 +347,12 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
         ],
     )?;
     let summary: serde_json::Value = serde_json::from_str(&summary)?;
+    let hits = summary["hits"].as_u64().unwrap_or(0);
     println!(
-        "  {} lines, {} hits, {} indicators in the set",
-        summary["lines"], summary["hits"], summary["indicators"]
+        "  {} lines, {hits} {}, {} indicators in the set",
+        summary["lines"],
+        if hits == 1 { "hit" } else { "hits" },
+        summary["indicators"]
     );
     for line in std::fs::read_to_string(&sightings)?.lines() {
         let s: serde_json::Value = serde_json::from_str(line)?;
@@ -388,8 +391,8 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
         );
     }
     println!(
-        "    (left out: {} warning-listed, {} under no public suffix such as the .example names; `vigil hunt --score-unknown` lists those scoring 0.8 or more)",
-        leads["warninglisted"], leads["not_public"]
+        "    (left out: {} warning-listed, {} under no public suffix such as the .example names; `vigil hunt --score-unknown` lists those scoring {} or more)",
+        leads["warninglisted"], leads["not_public"], super::hunt::DEFAULT_LEAD_MIN_SCORE
     );
 
     // Vulnerability notices.
@@ -464,28 +467,26 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
     println!("  (names under the reserved .example domain are not public-suffix names, so the extractor leaves them out)");
     let (_, t) = vigil(env, &["ml", "tag", &report_s])?;
     print!("{t}");
-    // Attribution from what the tagger found: the groups whose known techniques overlap most.
+    // Attribution from what the tagger found: the groups whose known techniques overlap most (ATT&CK's groups
+    // come with the shared data).
+    if shared.is_none() {
+        return Ok(());
+    }
     let (_, tags) = vigil(env, &["ml", "tag", &report_s, "--json"])?;
     let tags: serde_json::Value = serde_json::from_str(&tags)?;
-    let mut args = vec![
-        "ml".to_string(),
-        "attribute".into(),
-        "--top".into(),
-        "3".into(),
-    ];
-    for id in tags["techniques"]
+    let techniques: Vec<&str> = tags["techniques"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|t| t["id"].as_str())
-    {
-        args.push("--technique".into());
-        args.push(id.to_string());
-    }
-    if args.len() > 4 && shared.is_some() {
+        .collect();
+    if !techniques.is_empty() {
+        let mut args = vec!["ml", "attribute", "--top", "3"];
+        for id in &techniques {
+            args.extend(["--technique", id]);
+        }
         println!("\n  The known groups these techniques resemble most (vigil ml attribute; a lead, not an attribution):\n");
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (_, a) = vigil(env, &refs)?;
+        let (_, a) = vigil(env, &args)?;
         for l in a.lines() {
             println!("  {l}");
         }

@@ -33,6 +33,9 @@ use vigil_store::{
 use super::Env;
 use crate::args::Cli;
 
+/// The lowest domain-model score that makes an unknown name a lead when the caller does not say (`--lead-min-score`).
+pub const DEFAULT_LEAD_MIN_SCORE: f64 = 0.8;
+
 /// Which indicators of the store go into a set or an export.
 #[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
@@ -100,7 +103,7 @@ pub struct HuntArgs {
     #[arg(long, default_value_t = 20)]
     pub leads: usize,
     /// With --score-unknown: the lowest domain score (0-1) a lead may have.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = DEFAULT_LEAD_MIN_SCORE)]
     pub lead_min_score: f64,
     /// With --score-unknown: how many distinct unknown domains are kept for scoring (memory bound).
     #[arg(long, default_value_t = 2_000_000)]
