@@ -606,6 +606,74 @@ fn kill_9_during_a_many_file_ingest_leaves_each_file_whole_or_absent() {
     assert_eq!(v.count("indicator"), (FILES * LINES) as u64);
 }
 
+/// A store that fails in the middle of a run (here a trigger in the real SQLite database, as a full disk would):
+/// the error names the file being written and what was stored before it, the store stays consistent, and the
+/// same command completes the run once the store works again.
+#[test]
+fn a_store_failure_mid_run_says_what_was_stored_and_a_rerun_completes() {
+    let v = Vigil::new();
+    let d = tempfile::tempdir().unwrap();
+    // a.txt is large enough (80,001 objects) that its group commits at its end; b.txt fails, c.txt never comes
+    let mut a = String::new();
+    for i in 0..40_000 {
+        a.push_str(&format!("a{i}.store-failure-test.example\n"));
+    }
+    std::fs::write(d.path().join("a.txt"), a).unwrap();
+    let small = |p: &str| {
+        (0..10)
+            .map(|i| format!("{p}{i}.store-failure-test.example\n"))
+            .collect::<String>()
+    };
+    std::fs::write(d.path().join("b.txt"), small("b")).unwrap();
+    std::fs::write(d.path().join("c.txt"), small("c")).unwrap();
+    // the id b's fifth line is stored under, from a store of its own
+    let probe = Vigil::new();
+    probe.ingest(&[d.path().join("b.txt").to_str().unwrap()]);
+    let (shown, _) = probe.json(&["show", "b4.store-failure-test.example"]);
+    let id = shown["object"]["id"]
+        .as_str()
+        .expect("indicator id")
+        .to_string();
+    let db = rusqlite::Connection::open(v.data().join("vigil.db")).unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER injected_failure AFTER INSERT ON objects WHEN NEW.stix_id = '{id}'
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+    ))
+    .unwrap();
+    let out = v.run(&["ingest", d.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for want in [
+        "the store failed while writing",
+        "b.txt",
+        "injected failure",
+        "1 file was stored whole before it",
+        "a.txt",
+        "ingest the same input again",
+    ] {
+        assert!(stderr.contains(want), "{want:?} not in {stderr}");
+    }
+    let (check, code) = v.json(&["check"]);
+    assert_eq!((code, check["ok"].as_bool()), (0, Some(true)), "{check}");
+    assert_eq!(
+        v.count("indicator"),
+        40_000,
+        "a.txt whole, nothing of b.txt or c.txt"
+    );
+    assert_eq!(v.count("relationship"), 40_000);
+    db.execute_batch("DROP TRIGGER injected_failure").unwrap();
+    let (r, code) = v.ingest(&[d.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["unchanged"], 80_000, "a's lines: {r}");
+    assert_eq!(
+        r["added"],
+        2 * 20 + 2,
+        "b's and c's lines with their families: {r}"
+    );
+    assert_eq!(v.count("indicator"), 40_020);
+}
+
 #[test]
 fn real_data_attack_galaxy_lumma_misp() {
     let Some(s) = shared() else { return };

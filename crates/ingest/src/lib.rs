@@ -191,6 +191,28 @@ impl Report {
 pub enum IngestFailure {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store failed in the middle of a run: what was committed before stays, the rest was rolled back.
+    #[error(
+        "the store failed while writing {file}: {cause}. {}; ingest the same input again to store the rest (nothing is doubled)",
+        stored_before(*files_stored, last_stored.as_deref())
+    )]
+    Stopped {
+        /// Kept in the message rather than as the error's source, so that it is said once, where it belongs.
+        cause: StoreError,
+        /// The file being written.
+        file: String,
+        /// Files stored whole before it, and the last of them.
+        files_stored: u64,
+        last_stored: Option<String>,
+    },
+}
+
+fn stored_before(n: u64, last: Option<&str>) -> String {
+    match (n, last) {
+        (0, _) | (_, None) => "No file of this run was stored whole before it".into(),
+        (1, Some(l)) => format!("1 file was stored whole before it ({l})"),
+        (n, Some(l)) => format!("{n} files were stored whole before it (the last: {l})"),
+    }
 }
 
 /// Ingests every PATH into the store. `progress` is called now and then with the running report.
@@ -261,7 +283,9 @@ pub fn ingest_paths(
         drop(run.sender.take());
         writer.join().unwrap_or_else(|_| {
             (
-                Err(StoreError::Db("the store writer thread panicked".into())),
+                Err(IngestFailure::Store(StoreError::Db(
+                    "the store writer thread panicked".into(),
+                ))),
                 Report::default(),
             )
         })
@@ -532,8 +556,12 @@ fn write_run(
     published: &std::sync::Mutex<Option<ResolvedLink>>,
     shown: &std::sync::Mutex<Report>,
     total: &mut Report,
-) -> Result<(), StoreError> {
+) -> Result<(), IngestFailure> {
     let mut next: Option<Vec<Msg>> = None;
+    // Files committed whole so far, the last of them, and the file being written.
+    let mut files_stored = 0u64;
+    let mut last_stored: Option<String> = None;
+    let mut writing = String::new();
     loop {
         let Some(batch) = next.take().or_else(|| receiver.recv().ok()) else {
             return Ok(());
@@ -550,7 +578,8 @@ fn write_run(
         }
         next = Some(batch);
         let mut open = true;
-        store.write(&mut |tx| {
+        let mut group: Vec<String> = Vec::new();
+        let written = store.write(&mut |tx| {
             let opened = std::time::Instant::now();
             let mut w = FileWriter::new(tx, opts, published);
             let mut since_commit = 0u64;
@@ -563,9 +592,13 @@ fn write_run(
                 let mut file_ended = false;
                 for m in batch {
                     match m {
-                        Msg::Begin(s) => w.begin(*s),
+                        Msg::Begin(s) => {
+                            writing.clone_from(&s.file);
+                            w.begin(*s);
+                        }
                         Msg::End(parse_error) => {
                             w.finish()?;
+                            group.push(std::mem::take(&mut writing));
                             w.close(parse_error, total);
                             show(shown, total, None);
                             file_ended = true;
@@ -596,10 +629,27 @@ fn write_run(
                 } else if since_commit >= COMMIT_EVERY {
                     w.flush_derived()?;
                     w.tx.commit_point()?;
+                    files_stored += group.len() as u64;
+                    last_stored = group.pop().or(last_stored.take());
+                    group.clear();
                     since_commit = 0;
                 }
             }
-        })?;
+        });
+        if let Err(cause) = written {
+            let file = match group.last() {
+                Some(last) if writing.is_empty() => format!("{last} (committing its group)"),
+                _ => writing,
+            };
+            return Err(IngestFailure::Stopped {
+                cause,
+                file,
+                files_stored,
+                last_stored,
+            });
+        }
+        files_stored += group.len() as u64;
+        last_stored = group.pop().or(last_stored);
         if !open {
             return Ok(());
         }
