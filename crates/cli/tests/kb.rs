@@ -59,6 +59,20 @@ impl Vigil {
         a.extend_from_slice(args);
         self.json(&a)
     }
+    /// Runs `vigil export KIND --out DATA/NAME --tlp-max TLP` and returns what it wrote.
+    fn export(&self, kind: &str, name: &str, tlp_max: &str) -> String {
+        let out = self.data().join(name);
+        let (r, code) = self.json(&[
+            "export",
+            kind,
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--tlp-max",
+            tlp_max,
+        ]);
+        assert_eq!(code, 0, "{r}");
+        std::fs::read_to_string(&out).expect("the export")
+    }
     fn count(&self, ty: &str) -> u64 {
         self.json(&["stats"]).0["objects"][ty].as_u64().unwrap_or(0)
     }
@@ -262,17 +276,7 @@ fn ioc_list_refangs_normalises_and_links_the_family() {
 fn export_respects_tlp_max_and_default_for_unmarked() {
     let v = Vigil::new();
     v.ingest(&[&fixture("tlp-bundle.json")]);
-    let out = v.data().join("green.json");
-    let (r, code) = v.json(&[
-        "export",
-        "stix",
-        "--out",
-        out.to_str().unwrap(),
-        "--tlp-max",
-        "green",
-    ]);
-    assert_eq!(code, 0, "{r}");
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = v.export("stix", "green.json", "green");
     let bundle: Value = serde_json::from_str(&text).unwrap();
     let ids: Vec<&str> = bundle["objects"]
         .as_array()
@@ -562,17 +566,7 @@ fn kill_9_during_a_many_file_ingest_leaves_each_file_whole_or_absent() {
     let (check, code) = v.json(&["check"]);
     assert_eq!((code, check["ok"].as_bool()), (0, Some(true)), "{check}");
     let per_file = |v: &Vigil| -> BTreeMap<usize, usize> {
-        let out = v.data().join("export.csv");
-        let (r, code) = v.json(&[
-            "export",
-            "csv",
-            "--out",
-            out.to_str().unwrap(),
-            "--tlp-max",
-            "red",
-        ]);
-        assert_eq!(code, 0, "{r}");
-        let text = std::fs::read_to_string(&out).unwrap();
+        let text = v.export("csv", "export.csv", "red");
         // distinct names per file, whichever columns name them
         let mut names: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
         for name in text
