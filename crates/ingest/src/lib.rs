@@ -270,11 +270,9 @@ pub fn ingest_paths(
                 },
                 &mut |e| runc.borrow_mut().file_error(&e),
             );
+            // A reader error is the file's; once the writing thread has stopped, the run ends with its error.
             if let Err(e) = res {
-                if run.sender.is_none() {
-                    break;
-                }
-                if run.file_error(&e).is_err() {
+                if run.sender.is_none() || run.file_error(&e).is_err() {
                     break;
                 }
             }
@@ -558,9 +556,8 @@ fn write_run(
     total: &mut Report,
 ) -> Result<(), IngestFailure> {
     let mut next: Option<Vec<Msg>> = None;
-    // Files committed whole so far, the last of them, and the file being written.
-    let mut files_stored = 0u64;
-    let mut last_stored: Option<String> = None;
+    let mut stored = Stored::default();
+    // The file being written (empty between files).
     let mut writing = String::new();
     loop {
         let Some(batch) = next.take().or_else(|| receiver.recv().ok()) else {
@@ -578,7 +575,6 @@ fn write_run(
         }
         next = Some(batch);
         let mut open = true;
-        let mut group: Vec<String> = Vec::new();
         let written = store.write(&mut |tx| {
             let opened = std::time::Instant::now();
             let mut w = FileWriter::new(tx, opts, published);
@@ -598,7 +594,7 @@ fn write_run(
                         }
                         Msg::End(parse_error) => {
                             w.finish()?;
-                            group.push(std::mem::take(&mut writing));
+                            stored.ended(std::mem::take(&mut writing));
                             w.close(parse_error, total);
                             show(shown, total, None);
                             file_ended = true;
@@ -629,29 +625,49 @@ fn write_run(
                 } else if since_commit >= COMMIT_EVERY {
                     w.flush_derived()?;
                     w.tx.commit_point()?;
-                    files_stored += group.len() as u64;
-                    last_stored = group.pop().or(last_stored.take());
-                    group.clear();
+                    stored.committed();
                     since_commit = 0;
                 }
             }
         });
         if let Err(cause) = written {
-            let file = match group.last() {
+            let file = match &stored.ended_last {
                 Some(last) if writing.is_empty() => format!("{last} (committing its group)"),
                 _ => writing,
             };
             return Err(IngestFailure::Stopped {
                 cause,
                 file,
-                files_stored,
-                last_stored,
+                files_stored: stored.files,
+                last_stored: stored.last,
             });
         }
-        files_stored += group.len() as u64;
-        last_stored = group.pop().or(last_stored);
+        stored.committed();
         if !open {
             return Ok(());
+        }
+    }
+}
+
+/// The files of a run stored whole: committed, and ended in the open transaction (committed with it).
+#[derive(Default)]
+struct Stored {
+    files: u64,
+    last: Option<String>,
+    ended: u64,
+    ended_last: Option<String>,
+}
+
+impl Stored {
+    fn ended(&mut self, file: String) {
+        self.ended += 1;
+        self.ended_last = Some(file);
+    }
+
+    fn committed(&mut self) {
+        self.files += std::mem::take(&mut self.ended);
+        if let Some(last) = self.ended_last.take() {
+            self.last = Some(last);
         }
     }
 }
