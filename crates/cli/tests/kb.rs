@@ -745,6 +745,40 @@ fn real_data_attack_galaxy_lumma_misp() {
     );
 }
 
+/// On a machine without the shared data the demo tours the bundled sample alone: the hunt still finds two
+/// QuillLoader names, every rejection says where and why, and no stand-in name turns up among the leads.
+#[test]
+fn demo_without_the_shared_data_tours_the_bundled_sample() {
+    let v = Vigil::new();
+    let missing = v.dir.path().join("no-shared-data");
+    let out = v.run(&["demo", "--shared", &missing.display().to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("../shared/data not found"), "{text}");
+    assert!(!text.contains("the rest of the tour stopped"), "{text}");
+    assert!(text.contains("6 lines, 2 hits"), "{text}");
+    assert!(
+        text.contains("files-share.example") && text.contains("malware [QuillLoader]"),
+        "{text}"
+    );
+    // The sample list's prose line is rejected, and the line under its step says so.
+    assert!(
+        text.contains("not loaded: quillloader.txt line ")
+            && text.contains("see attached spreadsheet"),
+        "{text}"
+    );
+    assert!(!text.contains("www.example.org"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim_end().ends_with("qx7vk2lz9wfhr3tb.top")),
+        "{text}"
+    );
+}
+
 /// The README's first command: the demo loads the data and tours every capability on it.
 #[test]
 fn demo_tours_every_capability() {
@@ -755,6 +789,12 @@ fn demo_tours_every_capability() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed: {err}");
     assert!(!text.contains("the rest of the tour stopped"), "{text}");
+    // The PyMISP corpus's files that are not events are left out, and the line under that step names one.
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("not loaded") && l.contains(".json")),
+        "{text}"
+    );
     // Knowledge base: the real actor with its country.
     assert!(
         text.contains("intrusion-set APT28") && text.contains("country: RU"),

@@ -16,8 +16,8 @@ const SAMPLE_IOCS: &str = include_str!("../../demo/sample-iocs.txt");
 const SAMPLE_REPORT: &str = include_str!("../../demo/sample-report.txt");
 
 /// Demo telemetry: Zeek DNS log lines of a fictional ministry network; `{lumma}` is replaced by a LummaC2 domain
-/// from the shared maltrail list when it is present. The last two names are in no intelligence: the domain model
-/// scores them as leads.
+/// from the shared maltrail list when it is present, else by a QuillLoader domain of the bundled sample list.
+/// The last two names are in no intelligence: the domain model scores them as leads.
 const DEMO_DNS_LOG: &str = r#"{"ts":"2026-11-28T09:15:02.118Z","uid":"CdA1","id.orig_h":"10.20.0.15","id.orig_p":53211,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"{lumma}","qtype_name":"A","rcode_name":"NOERROR"}
 {"ts":"2026-11-28T09:16:40.003Z","uid":"CdA2","id.orig_h":"10.20.0.31","id.orig_p":51002,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"www.europa.eu","qtype_name":"A","rcode_name":"NOERROR"}
 {"ts":"2026-11-28T10:02:11.550Z","uid":"CdA3","id.orig_h":"10.20.0.44","id.orig_p":49811,"id.resp_h":"10.20.0.2","id.resp_p":53,"proto":"udp","query":"cdn-update.example","qtype_name":"A","rcode_name":"NOERROR"}
@@ -161,6 +161,12 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
                 "loaded {:<75} {:>7} added {:>7} unchanged {:>5} rejected ({:.1} s)",
                 step.what, r.added, r.unchanged, r.rejected, r.seconds
             );
+            if let Some(e) = r.errors.first() {
+                println!(
+                    "{}",
+                    first_problem(e, r.errors.len() as u64 + r.errors_omitted)
+                );
+            }
         }
         loaded.push(json!({"what": step.what, "paths": step.paths, "report": r}));
     }
@@ -302,6 +308,31 @@ fn vigil(env: &Env, args: &[&str]) -> anyhow::Result<(i32, String)> {
     Ok((code, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
+/// One line under a step that left something out (an object, a line, a file): where and why, shortened to fit
+/// a terminal, so a count is never a bare number (the whole list is in `--json` and in `vigil ingest --json`).
+fn first_problem(e: &vigil_ingest::IngestError, problems: u64) -> String {
+    const WIDTH: usize = 150;
+    let file = Path::new(&e.file)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| e.file.clone());
+    let at = if e.location.is_empty() {
+        file
+    } else {
+        format!("{file} {}", e.location)
+    };
+    let which = if problems > 1 {
+        format!(" (first of {problems})")
+    } else {
+        String::new()
+    };
+    let mut line = format!("    not loaded{which}: {at}: {}", e.reason);
+    if line.chars().count() > WIDTH {
+        line = line.chars().take(WIDTH - 1).collect::<String>() + "…";
+    }
+    line
+}
+
 /// The other capabilities on the demo store: a hunt over a small DNS log, vulnerability notices for a demo
 /// ministry, and the models reading a report.
 fn tour(env: &Env, shared: Option<&Path>) -> anyhow::Result<()> {
@@ -326,7 +357,9 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
                 })
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| "www.example.org".into());
+        // Without the shared list, a QuillLoader domain of the bundled sample takes the line, so the hunt
+        // still shows a hit from a list the store holds (and no made-up name turns up among the leads).
+        .unwrap_or_else(|| "files-share.example".into());
     let log = tmp.join("dns.log");
     std::fs::write(&log, DEMO_DNS_LOG.replace("{lumma}", &lumma))?;
     let sightings = tmp.join("sightings.jsonl");
