@@ -56,6 +56,10 @@ const COMMIT_EVERY: u64 = 262_144;
 const GROUP_OBJECTS: u64 = 65_536;
 /// Also commit at a file's end after this long, so that a slow input does not hold the store's writer.
 const GROUP_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+/// A write of the same process that waits for the store's writer (an API call during a scheduled feed's run)
+/// gets it at the first file's end after this long, not after the group: it waits about this plus one file,
+/// and a steady stream of such writes still leaves the run groups of this length.
+const STEP_ASIDE_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
 /// Most ids remembered per file for reference checks (the rest are checked in the database).
 const WRITTEN_MAX: usize = 200_000;
 /// Items between two progress reports.
@@ -575,6 +579,7 @@ fn write_run(
         }
         next = Some(batch);
         let mut open = true;
+        let mut stepped_aside = false;
         let written = store.write(&mut |tx| {
             let opened = std::time::Instant::now();
             let mut w = FileWriter::new(tx, opts, published);
@@ -622,6 +627,11 @@ fn write_run(
                         // The transaction commits; the next file opens another.
                         return Ok(());
                     }
+                    if store.writers_waiting() && opened.elapsed() >= STEP_ASIDE_AFTER {
+                        // Another write of this process (an API call) waits: it goes next, not after the group.
+                        stepped_aside = true;
+                        return Ok(());
+                    }
                 } else if since_commit >= COMMIT_EVERY {
                     w.flush_derived()?;
                     w.tx.commit_point()?;
@@ -646,6 +656,21 @@ fn write_run(
         if !open {
             return Ok(());
         }
+        if stepped_aside {
+            let_waiting_writers_in(store);
+        }
+    }
+}
+
+/// Gives the writes that made a group end early the writer before the next group takes it back: the lock is not
+/// fair, and this thread would usually win it again at once. Bounded, so a stream of API writes cannot stall
+/// the run.
+fn let_waiting_writers_in(store: &dyn Store) {
+    for _ in 0..200 {
+        if !store.writers_waiting() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

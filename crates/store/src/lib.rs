@@ -108,6 +108,13 @@ pub trait Store: Send + Sync {
         &self,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+    /// Whether another thread of this process is waiting to write. A bulk writer that holds the writer across
+    /// many files (an ingest run's groups) ends its transaction at the next file's end to let that write in,
+    /// so an API call does not wait for a whole group. Writers in other processes are not counted (they wait on
+    /// the database's own lock).
+    fn writers_waiting(&self) -> bool {
+        false
+    }
     /// The latest version of an object.
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError>;
     /// Every stored version of an object, oldest first.

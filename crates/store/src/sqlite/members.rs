@@ -74,15 +74,25 @@ fn is_shared(c: &Connection, id: &str, member: Option<i64>) -> Result<bool, Stor
 }
 
 impl SqliteStore {
+    /// The writer connection, counted as waiting while blocked so a bulk writer can step aside
+    /// (`Store::writers_waiting`).
+    fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        use std::sync::atomic::Ordering;
+        if let Ok(g) = self.writer.try_lock() {
+            return Ok(g);
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let g = self.writer.lock();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        g.map_err(|_| StoreError::Db("writer poisoned".into()))
+    }
+
     /// Runs `f` in one immediate write transaction with the knowledge-base writer, indexing as `Store::write` does.
     pub(super) fn write_raw<T>(
         &self,
         f: impl FnOnce(&mut SqliteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let guard = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Db("writer poisoned".into()))?;
+        let guard = self.lock_writer()?;
         let conn: &Connection = &guard;
         let tx =
             rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
@@ -116,10 +126,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Db("writer poisoned".into()))?;
+        let mut conn = self.lock_writer()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;

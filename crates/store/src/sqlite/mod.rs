@@ -32,6 +32,8 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// A connection that never writes, asked for `PRAGMA data_version` (see `MemberStore::change_counter`).
     watch: Mutex<Option<Connection>>,
+    /// Threads blocked on `writer` (see `Store::writers_waiting`).
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 // FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
@@ -87,6 +89,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             watch: Mutex::new(None),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -1090,6 +1093,10 @@ impl Store for SqliteStore {
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.write_raw(|w| f(w))
+    }
+
+    fn writers_waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
