@@ -37,29 +37,34 @@ fn a_waiting_write_gets_in_between_files_of_a_group() -> Result<(), Box<dyn std:
     let (first, last) = (name(0, 0), name(FILES - 1, LINES - 1));
     let mut seen_between = 0usize;
     let mut writes = 0usize;
+    let mut slowest = Duration::ZERO;
     std::thread::scope(|s| -> Result<(), Box<dyn std::error::Error>> {
-        let api = s.spawn(|| -> Result<(usize, usize), vigil_store::StoreError> {
-            let (mut between, mut n) = (0, 0);
-            while !done.load(Ordering::Relaxed) {
-                // An API call's write (the server audits administrative actions this way).
-                store.audit("api-test", "write", &format!("call {n}"), "")?;
-                n += 1;
-                // Right after the write: part of the run committed, the rest not yet.
-                if stored(&store, &first) && !stored(&store, &last) {
-                    between += 1;
+        let api = s.spawn(
+            || -> Result<(usize, usize, Duration), vigil_store::StoreError> {
+                let (mut between, mut n, mut longest) = (0, 0, Duration::ZERO);
+                while !done.load(Ordering::Relaxed) {
+                    // An API call's write (the server audits administrative actions this way).
+                    let t = std::time::Instant::now();
+                    store.audit("api-test", "write", &format!("call {n}"), "")?;
+                    longest = longest.max(t.elapsed());
+                    n += 1;
+                    // Right after the write: part of the run committed, the rest not yet.
+                    if stored(&store, &first) && !stored(&store, &last) {
+                        between += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
                 }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Ok((between, n))
-        });
+                Ok((between, n, longest))
+            },
+        );
         let r = ingest_paths(&store, &paths, &Options::default(), &mut |_| {});
         done.store(true, Ordering::Relaxed);
-        let (between, n) = api.join().map_err(|_| "api thread panicked")??;
+        let (between, n, longest) = api.join().map_err(|_| "api thread panicked")??;
         let r = r?;
         assert_eq!(r.files as usize, FILES);
         // An indicator and its relationship per name, and the family each file is named after.
         assert_eq!(r.added as usize, FILES * (2 * LINES + 1), "{r:?}");
-        (seen_between, writes) = (between, n);
+        (seen_between, writes, slowest) = (between, n, longest);
         Ok(())
     })?;
     assert!(writes > 0);
@@ -68,6 +73,8 @@ fn a_waiting_write_gets_in_between_files_of_a_group() -> Result<(), Box<dyn std:
         "no write got in while the run was under way ({writes} writes)"
     );
     assert!(stored(&store, &last));
-    eprintln!("{seen_between} of {writes} writes got in while the run was under way");
+    eprintln!(
+        "{seen_between} of {writes} writes got in while the run was under way; the longest waited {slowest:?}"
+    );
     Ok(())
 }
