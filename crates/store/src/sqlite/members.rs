@@ -78,12 +78,13 @@ impl SqliteStore {
     /// (`Store::writers_waiting`).
     fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         use std::sync::atomic::Ordering;
-        if let Ok(g) = self.writer.try_lock() {
+        let w = &self.writer;
+        if let Ok(g) = w.conn.try_lock() {
             return Ok(g);
         }
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let g = self.writer.lock();
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        w.waiting.fetch_add(1, Ordering::Relaxed);
+        let g = w.conn.lock();
+        w.waiting.fetch_sub(1, Ordering::Relaxed);
         g.map_err(|_| StoreError::Db("writer poisoned".into()))
     }
 

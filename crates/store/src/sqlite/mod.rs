@@ -11,9 +11,10 @@ pub use delivery::DELIVERY_MIGRATION;
 pub use feeds::FEEDS_MIGRATION;
 pub use web::WEB_MIGRATION;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
@@ -28,12 +29,42 @@ use crate::{
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// Shared with every other handle on the same database in this process.
+    writer: Arc<Writer>,
     readers: Mutex<Vec<Connection>>,
     /// A connection that never writes, asked for `PRAGMA data_version` (see `MemberStore::change_counter`).
     watch: Mutex<Option<Connection>>,
-    /// Threads blocked on `writer` (see `Store::writers_waiting`).
-    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// The one writer connection of a database in this process. The server opens several handles on one store (the
+/// API's, the feed scheduler's, notice delivery's, the hooks'); with a connection each, a write waited on
+/// SQLite's lock, polling, and an ingest that began its next transaction at once kept it out for seconds. One
+/// connection behind one lock lets a bulk writer see who waits (`Store::writers_waiting`) and step aside, and
+/// keeps one page cache instead of one per handle.
+struct Writer {
+    conn: Mutex<Connection>,
+    /// Threads blocked on `conn`.
+    waiting: AtomicUsize,
+}
+
+/// The live writers of this process by database file (device and inode: a path can be reached several ways,
+/// and a file deleted and created again is another database).
+static WRITERS: LazyLock<Mutex<HashMap<FileKey, Weak<Writer>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A database file's device and inode.
+type FileKey = (u64, u64);
+
+#[cfg(unix)]
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_key(_: &Path) -> Option<FileKey> {
+    // Each handle keeps its own writer there (SQLite's lock still serialises them).
+    None
 }
 
 // FNV-1a, 64 bit: stable across Rust versions and platforms, which a persisted hash must be.
@@ -82,14 +113,31 @@ impl SqliteStore {
             reason: e.to_string(),
         })?;
         let path = dir.join("vigil.db");
-        let mut conn = open_conn(&path)?;
-        migrate(&mut conn, &path)?;
+        // Held while the first handle migrates, so two threads opening one store at once share one writer.
+        let mut writers = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = file_key(&path).and_then(|k| writers.get(&k).and_then(Weak::upgrade));
+        let writer = match shared {
+            Some(w) => w,
+            None => {
+                let mut conn = open_conn(&path)?;
+                migrate(&mut conn, &path)?;
+                let w = Arc::new(Writer {
+                    conn: Mutex::new(conn),
+                    waiting: AtomicUsize::new(0),
+                });
+                if let Some(k) = file_key(&path) {
+                    writers.retain(|_, w| w.strong_count() > 0);
+                    writers.insert(k, Arc::downgrade(&w));
+                }
+                w
+            }
+        };
+        drop(writers);
         Ok(SqliteStore {
             path,
-            writer: Mutex::new(conn),
+            writer,
             readers: Mutex::new(Vec::new()),
             watch: Mutex::new(None),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -1096,7 +1144,7 @@ impl Store for SqliteStore {
     }
 
     fn writers_waiting(&self) -> bool {
-        self.waiting.load(std::sync::atomic::Ordering::Relaxed) > 0
+        self.writer.waiting.load(Ordering::Relaxed) > 0
     }
 
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
@@ -1490,9 +1538,57 @@ mod tests {
     }
 
     fn autocheckpoint(s: &SqliteStore) -> i64 {
-        let w = s.writer.lock().expect("writer");
+        let w = s.writer.conn.lock().expect("writer");
         w.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
             .expect("pragma")
+    }
+
+    /// Handles on one database share its writer (and see its waiting writes); another database has its own.
+    #[test]
+    fn handles_on_one_store_share_its_writer() -> Result<(), StoreError> {
+        let tmp = |_| tempfile::tempdir().map_err(|e| StoreError::Db(e.to_string()));
+        let (one, two) = (tmp(1)?, tmp(2)?);
+        let a = SqliteStore::open(one.path())?;
+        // Another spelling of the same folder.
+        let b = SqliteStore::open(
+            &one.path().join(".").join("..").join(
+                one.path()
+                    .file_name()
+                    .ok_or_else(|| StoreError::Db("no name".into()))?,
+            ),
+        )?;
+        let c = SqliteStore::open(two.path())?;
+        assert!(Arc::ptr_eq(&a.writer, &b.writer));
+        assert!(!Arc::ptr_eq(&a.writer, &c.writer));
+        // A write through one handle waits for a write through the other, and is seen as waiting.
+        let held = a
+            .writer
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Db("poisoned".into()))?;
+        std::thread::scope(|s| -> Result<(), StoreError> {
+            let t = s.spawn(|| {
+                b.write(&mut |tx| tx.put(&tool(1), &prov(), PutMode::Source).map(|_| ()))
+            });
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !a.writers_waiting() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            assert!(a.writers_waiting() && !c.writers_waiting());
+            drop(held);
+            t.join()
+                .map_err(|_| StoreError::Db("writer thread panicked".into()))??;
+            Ok(())
+        })?;
+        assert!(!a.writers_waiting());
+        assert!(a.get(tool(1).id())?.is_some());
+        // Once every handle is gone the next one opens a writer of its own.
+        let before = Arc::downgrade(&a.writer);
+        drop((a, b));
+        assert!(before.upgrade().is_none());
+        let d = SqliteStore::open(one.path())?;
+        assert!(d.get(tool(1).id())?.is_some());
+        Ok(())
     }
 
     #[test]
