@@ -74,26 +74,12 @@ fn is_shared(c: &Connection, id: &str, member: Option<i64>) -> Result<bool, Stor
 }
 
 impl SqliteStore {
-    /// The writer connection, counted as waiting while blocked so a bulk writer can step aside
-    /// (`Store::writers_waiting`).
-    fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
-        use std::sync::atomic::Ordering;
-        let w = &self.writer;
-        if let Ok(g) = w.conn.try_lock() {
-            return Ok(g);
-        }
-        w.waiting.fetch_add(1, Ordering::Relaxed);
-        let g = w.conn.lock();
-        w.waiting.fetch_sub(1, Ordering::Relaxed);
-        g.map_err(|_| StoreError::Db("writer poisoned".into()))
-    }
-
     /// Runs `f` in one immediate write transaction with the knowledge-base writer, indexing as `Store::write` does.
     pub(super) fn write_raw<T>(
         &self,
         f: impl FnOnce(&mut SqliteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let guard = self.lock_writer()?;
+        let guard = self.writer.lock()?;
         let conn: &Connection = &guard;
         let tx =
             rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
@@ -127,7 +113,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock_writer()?;
+        let mut conn = self.writer.lock()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;

@@ -47,6 +47,23 @@ struct Writer {
     waiting: AtomicUsize,
 }
 
+impl Writer {
+    /// The connection, counted as waiting while blocked so a bulk writer can step aside.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        if let Ok(g) = self.conn.try_lock() {
+            return Ok(g);
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let g = self.conn.lock();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        g.map_err(|_| StoreError::Db("writer poisoned".into()))
+    }
+
+    fn waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
+    }
+}
+
 /// The live writers of this process by database file (device and inode: a path can be reached several ways,
 /// and a file deleted and created again is another database).
 static WRITERS: LazyLock<Mutex<HashMap<FileKey, Weak<Writer>>>> =
@@ -1144,7 +1161,7 @@ impl Store for SqliteStore {
     }
 
     fn writers_waiting(&self) -> bool {
-        self.writer.waiting.load(Ordering::Relaxed) > 0
+        self.writer.waiting()
     }
 
     fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
