@@ -17,6 +17,7 @@
 //! a redirect to another host); it appears in no log, error message or JSON output.
 
 mod csaf;
+pub mod csaf_integrity;
 pub mod http;
 mod misp;
 mod taxii;
