@@ -130,6 +130,10 @@ pub struct IngestArgs {
     /// Share what this run adds at TLP:AMBER or above with this member (repeatable).
     #[arg(long = "share-with")]
     pub share_with: Vec<i64>,
+    /// CSAF over HTTP(S): refuse every document without an OpenPGP signature that verifies with the provider's
+    /// keys (required anyway when the provider's metadata lists keys).
+    #[arg(long)]
+    pub require_signature: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -282,6 +282,24 @@ fn lay_out(data: &Path, www: &Path, base: &str) -> Vec<(String, PathBuf)> {
         &format!("{base}/"),
     );
     std::fs::write(&rolie, text).expect("write");
+    // Each document's hash file, as CISA publishes them (`sha512sum` output; the shared copy leaves them out).
+    for doc in walk(&www.join("csaf_files")) {
+        if doc.to_string_lossy().contains("feed-tlp") {
+            continue;
+        }
+        use sha2::Digest;
+        let bytes = std::fs::read(&doc).expect("read");
+        let hex: String = sha2::Sha512::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let name = doc.file_name().expect("name").to_string_lossy();
+        std::fs::write(
+            format!("{}.sha512", doc.display()),
+            format!("{hex}  {name}\n"),
+        )
+        .expect("write");
+    }
     let pm = json!({
         "canonical_url": format!("{base}/.well-known/csaf/provider-metadata.json"),
         "distributions": [
@@ -440,6 +458,11 @@ fn feeds_from_a_local_server_and_second_pull_transfers_nothing() {
         "every CSAF document fetched once: {csaf}"
     );
     assert!(n(csaf, "added") > 0, "{csaf}");
+    // Every hash file matched; the provider signs nothing (no keys), so the documents are taken as unsigned.
+    let integrity = &csaf["integrity"];
+    assert_eq!(n(integrity, "hash_matched"), docs as u64, "{integrity}");
+    assert_eq!(n(integrity, "unchecked"), docs as u64, "{integrity}");
+    assert_eq!(n(integrity, "refused"), 0, "{integrity}");
     assert_eq!(n(csaf, "stored_not_ingested"), 0, "{csaf}");
     assert!(v
         .data()

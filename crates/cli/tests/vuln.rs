@@ -888,6 +888,312 @@ impl Drop for Child {
     }
 }
 
+/// A free local port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves a folder over HTTP on `port` (Python's `http.server`) until the returned guard is dropped.
+fn serve_folder(root: &Path, port: u16) -> Child {
+    let server = Child(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server"),
+    );
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the test HTTP server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server
+}
+
+/// GnuPG in a home of its own (the peer that signs, as CSAF providers sign with it).
+struct Gpg(tempfile::TempDir);
+impl Gpg {
+    fn new() -> Gpg {
+        let ok = Command::new("gpg")
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success());
+        assert!(
+            matches!(ok, Ok(true)),
+            "gpg (GnuPG) is needed for the CSAF signature test: apt-get install gnupg (.ci/run does)"
+        );
+        Gpg(tempfile::tempdir().unwrap())
+    }
+    fn run(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", self.0.path())
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .expect("gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+    /// A new key (certification only, with a signing subkey, as providers set them up); its fingerprint.
+    fn key(&self, uid: &str) -> String {
+        self.run(&["--quick-gen-key", uid, "ed25519", "cert", "never"]);
+        let listing =
+            String::from_utf8(self.run(&["--with-colons", "--fingerprint", uid])).unwrap();
+        let fpr = listing
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            })
+            .expect("fingerprint");
+        self.run(&["--quick-add-key", &fpr, "ed25519", "sign", "never"]);
+        fpr
+    }
+    fn sign(&self, key: &str, file: &Path) {
+        let asc = format!("{}.asc", file.display());
+        self.run(&[
+            "--armor",
+            "--detach-sign",
+            "-u",
+            key,
+            "-o",
+            &asc,
+            &file.display().to_string(),
+        ]);
+    }
+    fn export(&self, key: &str) -> Vec<u8> {
+        self.run(&["--armor", "--export", key])
+    }
+    fn stop(&self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.0.path())
+            .args(["--kill", "all"])
+            .output();
+    }
+}
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn sha512_file(doc: &Path) {
+    use sha2::Digest;
+    let bytes = std::fs::read(doc).unwrap();
+    let hex: String = sha2::Sha512::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = doc.file_name().unwrap().to_string_lossy();
+    std::fs::write(
+        format!("{}.sha512", doc.display()),
+        format!("{hex}  {name}\n"),
+    )
+    .unwrap();
+}
+
+fn errors_of(r: &Value) -> String {
+    r["errors"].to_string()
+}
+
+/// A signing CSAF provider served over HTTP, with documents and signatures made by GnuPG: a document with a good
+/// hash and signature is stored; one altered after signing, one signed by a key the provider does not name, and
+/// one without a signature (the provider lists a key, so it signs everything) are refused with their reasons, by
+/// `vigil ingest URL` and by a `csaf` feed alike. Without keys in the metadata the unsigned ones are taken and said
+/// to be unchecked, unless `--require-signature`.
+#[test]
+fn csaf_provider_signatures_and_hashes() {
+    let gpg = Gpg::new();
+    let provider = gpg.key("Demo CSAF Provider <csaf@provider.example>");
+    let stranger = gpg.key("Someone Else <other@elsewhere.example>");
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let w = root.path().join("white/2024");
+    std::fs::create_dir_all(&w).unwrap();
+    std::fs::create_dir_all(root.path().join("openpgp")).unwrap();
+    std::fs::write(
+        root.path().join("openpgp/provider.asc"),
+        gpg.export(&provider),
+    )
+    .unwrap();
+    let template: Value =
+        serde_json::from_slice(&std::fs::read(vuln_fixture("csaf-demo.json")).unwrap()).unwrap();
+    let doc = |n: u32| {
+        let mut d = template.clone();
+        d["document"]["tracking"]["id"] = serde_json::json!(format!("DEMO-SIG-2026-0{n}"));
+        d["vulnerabilities"][0]["cve"] = serde_json::json!(format!("CVE-2026-7710{n}"));
+        let path = w.join(format!("demo-sig-0{n}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&d).unwrap()).unwrap();
+        path
+    };
+    // 01: hash and signature, named by its ROLIE entry's links.
+    let d1 = doc(1);
+    sha512_file(&d1);
+    gpg.sign(&provider, &d1);
+    // 02: hash and signature beside it, then altered (another CVE put in).
+    let d2 = doc(2);
+    sha512_file(&d2);
+    gpg.sign(&provider, &d2);
+    let altered = std::fs::read_to_string(&d2)
+        .unwrap()
+        .replace("CVE-2026-77102", "CVE-2026-77192");
+    std::fs::write(&d2, altered).unwrap();
+    // 03: a good hash, signed by a key the provider does not name.
+    let d3 = doc(3);
+    sha512_file(&d3);
+    gpg.sign(&stranger, &d3);
+    // 04: neither.
+    doc(4);
+    let metadata = |keys: bool| {
+        let listed = if keys {
+            serde_json::json!([{"fingerprint": provider, "url": format!("{base}/openpgp/provider.asc")}])
+        } else {
+            serde_json::json!([])
+        };
+        std::fs::write(
+            root.path().join("provider-metadata.json"),
+            serde_json::to_vec(&serde_json::json!({
+                "canonical_url": format!("{base}/provider-metadata.json"),
+                "metadata_version": "2.0", "list_on_CSAF_aggregators": false, "mirror_on_CSAF_aggregators": false,
+                "role": "csaf_trusted_provider",
+                "publisher": {"category": "vendor", "name": "Demo Project", "namespace": "https://example.org"},
+                "last_updated": "2026-01-01T00:00:00Z",
+                "public_openpgp_keys": listed,
+                "distributions": [
+                    {"rolie": {"feeds": [{"summary": "white", "tlp_label": "WHITE", "url": format!("{base}/white/feed.json")}]}},
+                    {"directory_url": format!("{base}/white/")}
+                ]
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    };
+    metadata(true);
+    std::fs::write(
+        root.path().join("white/feed.json"),
+        serde_json::to_vec(&serde_json::json!({"feed": {"id": "demo-white", "entry": [
+            {"id": "DEMO-SIG-2026-01", "updated": "2026-01-01T00:00:00Z", "link": [
+                {"rel": "self", "href": format!("{base}/white/2024/demo-sig-01.json")},
+                {"rel": "hash", "href": "2024/demo-sig-01.json.sha512"},
+                {"rel": "signature", "href": "2024/demo-sig-01.json.asc"}
+            ]}
+        ]}}))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("white/index.txt"),
+        "2024/demo-sig-01.json\n2024/demo-sig-02.json\n2024/demo-sig-03.json\n2024/demo-sig-04.json\n",
+    )
+    .unwrap();
+    let _server = serve_folder(root.path(), port);
+    let url = format!("{base}/provider-metadata.json");
+
+    let v = Vigil::new();
+    let (r, code) = v.json(&["ingest", &url]);
+    assert_eq!(code, 1, "{r}");
+    let i = &r["integrity"];
+    assert_eq!(i["keys"], serde_json::json!([provider]), "{r}");
+    assert_eq!(i["signatures_required"], true, "{r}");
+    assert_eq!(
+        (i["signature_verified"].as_u64(), i["hash_matched"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(i["refused"], 3, "{r}");
+    let errors = errors_of(&r);
+    assert!(
+        errors.contains("demo-sig-02.json") && errors.contains("sha512 hash mismatch"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("demo-sig-03.json") && errors.contains("does not verify"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("demo-sig-04.json") && errors.contains("signatures are required"),
+        "{errors}"
+    );
+    assert!(v.run(&["show", "CVE-2026-77101"]).status.success());
+    for refused in [
+        "CVE-2026-77192",
+        "CVE-2026-77102",
+        "CVE-2026-77103",
+        "CVE-2026-77104",
+    ] {
+        assert!(
+            !v.run(&["show", refused]).status.success(),
+            "{refused} was stored"
+        );
+    }
+
+    // The same provider as a scheduled feed.
+    let f = Vigil::new();
+    f.ok_json(&[
+        "feeds",
+        "add",
+        "--name",
+        "demo-csaf",
+        "--kind",
+        "csaf",
+        "--url",
+        &url,
+    ]);
+    let (pulled, _) = f.json(&["feeds", "pull", "--name", "demo-csaf"]);
+    let p = &pulled[0];
+    assert_eq!(p["ok"], false, "{p}");
+    assert_eq!(p["integrity"]["signature_verified"], 1, "{p}");
+    assert_eq!(p["integrity"]["refused"], 3, "{p}");
+    assert!(p["problems"].to_string().contains("refused"), "{p}");
+    assert!(f.run(&["show", "CVE-2026-77101"]).status.success());
+    assert!(!f.run(&["show", "CVE-2026-77104"]).status.success());
+
+    // A provider that lists no key: unsigned documents are taken and said to be; the altered one is still refused.
+    metadata(false);
+    let u = Vigil::new();
+    let (r, code) = u.json(&["ingest", &url]);
+    assert_eq!(code, 1, "{r}");
+    let i = &r["integrity"];
+    assert_eq!(
+        (i["refused"].as_u64(), i["unchecked"].as_u64()),
+        (Some(1), Some(3)),
+        "{r}"
+    );
+    assert_eq!(i["signature_verified"], 0, "{r}");
+    assert!(u.run(&["show", "CVE-2026-77104"]).status.success());
+    let strict = Vigil::new();
+    let (r, _) = strict.json(&["ingest", "--require-signature", &url]);
+    assert_eq!(r["integrity"]["refused"], 4, "{r}");
+    assert!(!strict.run(&["show", "CVE-2026-77101"]).status.success());
+}
+
 /// A CSAF provider served over HTTP (Python's `http.server` on a folder the test writes): provider-metadata.json
 /// naming a ROLIE feed and a directory with index.txt; each document is read once, a listed document that is
 /// missing is reported with its URL, and the rest are stored.
@@ -895,11 +1201,7 @@ impl Drop for Child {
 fn csaf_provider_over_http() {
     let v = Vigil::new();
     let root = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let w = root.path().join("white/2024");
     std::fs::create_dir_all(&w).unwrap();
@@ -947,29 +1249,7 @@ fn csaf_provider_over_http() {
         "2024/demo-sa-2024-01.json\n2024/demo-sa-2024-02.json\n2024/missing.json\n",
     )
     .unwrap();
-    let server = Child(
-        Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .current_dir(root.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 -m http.server"),
-    );
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "the test HTTP server did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let server = serve_folder(root.path(), port);
     let (r, code) = v.json(&["ingest", &format!("{base}/provider-metadata.json")]);
     drop(server);
     assert_eq!(code, 1, "{r}");

@@ -8,6 +8,7 @@ use serde_json::Value;
 use url::Url;
 use vigil_store::{FeedStore, Store};
 
+use crate::csaf_integrity::{check_document, Fetch, ProviderKeys};
 use crate::http::{Body, Fetched, Validators};
 use crate::{FeedError, Pull};
 
@@ -43,6 +44,8 @@ struct Doc {
     url: Url,
     rel: String,
     stamp: Option<String>,
+    /// Its ROLIE entry (whose links name the hash file and signature), if it came from a feed.
+    entry: Option<Value>,
 }
 
 /// Validators of listings (ROLIE feeds, changes.csv, index.txt), saved only when every listed document arrived,
@@ -80,6 +83,7 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
         p.keep("provider-metadata.json", &b.bytes)?;
         p.set_cursor("provider-metadata", b.etag, b.last_modified, None)?;
     }
+    let (keys, required) = provider_keys(p, &meta, &pm);
     let dists = meta
         .get("distributions")
         .and_then(Value::as_array)
@@ -111,6 +115,19 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
             directory(p, &du, &mut docs, &mut pending)?;
         }
     }
+    // A document listed by a ROLIE feed and a directory alike is fetched once, with its ROLIE entry (whose links
+    // name its hash file and signature).
+    let entries: std::collections::HashMap<Url, Value> = docs
+        .iter()
+        .filter_map(|d| d.entry.clone().map(|e| (d.url.clone(), e)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    docs.retain(|d| seen.insert(d.url.clone()));
+    for d in &mut docs {
+        if d.entry.is_none() {
+            d.entry = entries.get(&d.url).cloned();
+        }
+    }
     let mut fetched = Vec::new();
     let mut failed = 0u64;
     for d in docs {
@@ -133,6 +150,11 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
                 if serde_json::from_slice::<Value>(&b.bytes).is_err() {
                     p.report
                         .problem(&crate::http::redact(&d.url), &d.rel, "not JSON; skipped");
+                    continue;
+                }
+                if !integrity(p, &d, &b.bytes, &keys, required) {
+                    // Retried next pull, like a document that could not be fetched: the provider may mend it.
+                    failed += 1;
                     continue;
                 }
                 p.report.changed += 1;
@@ -160,10 +182,97 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
     if failed > 0 {
         return Err(FeedError::Protocol {
             url: shown,
-            reason: format!("{failed} documents could not be fetched (see problems); they are retried next pull"),
+            reason: format!("{failed} documents could not be fetched or failed their integrity check (see problems); they are retried next pull"),
         });
     }
     Ok(())
+}
+
+/// The provider's OpenPGP keys (`public_openpgp_keys`), fetched afresh each pull; a key that cannot be fetched
+/// or fails its checks is a problem of the pull. Signatures are required of every document when the metadata
+/// lists any key: a provider that signs must sign them all, or an attacker could strip the signatures.
+fn provider_keys<S: Store + FeedStore>(
+    p: &mut Pull<'_, S>,
+    meta: &Value,
+    pm: &Url,
+) -> (ProviderKeys, bool) {
+    let listed = meta
+        .get("public_openpgp_keys")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    let http = &mut p.http;
+    let (keys, errors) = ProviderKeys::from_metadata(meta, pm, &mut |u| match http.get(
+        u,
+        "application/pgp-keys, */*",
+        &Validators::default(),
+    ) {
+        Ok(Fetched::Body(b)) => Ok(b.bytes),
+        Ok(Fetched::NotModified) => Err("304 without a validator".into()),
+        Err(e) => Err(e.to_string()),
+    });
+    for e in errors {
+        p.report.problem(
+            &crate::http::redact(pm),
+            "public_openpgp_keys",
+            &e.to_string(),
+        );
+    }
+    let integrity = p.report.integrity.get_or_insert_with(Default::default);
+    integrity.keys = keys.fingerprints();
+    integrity.signatures_required = listed;
+    (keys, listed)
+}
+
+/// Checks a fetched document's hash file and signature; false (with the reason among the problems) refuses it.
+fn integrity<S: Store + FeedStore>(
+    p: &mut Pull<'_, S>,
+    d: &Doc,
+    doc: &[u8],
+    keys: &ProviderKeys,
+    required: bool,
+) -> bool {
+    let http = &mut p.http;
+    let checked = check_document(
+        &d.url,
+        doc,
+        d.entry.as_ref(),
+        keys,
+        required,
+        &mut |u| match http.get(u, "*/*", &Validators::default()) {
+            Ok(Fetched::Body(b)) => Fetch::Body(b.bytes),
+            Ok(Fetched::NotModified) => Fetch::Failed("304 without a validator".into()),
+            Err(crate::FeedError::Http { reason, .. })
+                if reason.starts_with("404") || reason.contains("410") =>
+            {
+                Fetch::Absent
+            }
+            Err(e) => Fetch::Failed(e.to_string()),
+        },
+    );
+    let shown = crate::http::redact(&d.url);
+    let counts = p.report.integrity.get_or_insert_with(Default::default);
+    match checked {
+        Ok(c) => {
+            counts.hash_matched += u64::from(c.hash.is_some());
+            counts.signature_verified += u64::from(c.signed_by.is_some());
+            if !c.unchecked.is_empty() {
+                counts.unchecked += 1;
+                if counts.unchecked_examples.len() < 5 {
+                    counts.unchecked_examples.push(format!(
+                        "{}: {}",
+                        d.rel,
+                        c.unchecked.join("; ")
+                    ));
+                }
+            }
+            true
+        }
+        Err(e) => {
+            counts.refused += 1;
+            p.report.problem(&shown, &d.rel, &format!("refused: {e}"));
+            false
+        }
+    }
 }
 
 /// The path a document is kept under: its URL path without the leading slash.
@@ -218,6 +327,7 @@ fn rolie<S: Store + FeedStore>(
             rel: rel_of(&u),
             url: u,
             stamp: e.get("updated").and_then(Value::as_str).map(str::to_string),
+            entry: Some(crate::csaf_integrity::absolute_links(&e, fu)),
         });
     }
     pending.push((key, body.etag, body.last_modified));
@@ -274,6 +384,7 @@ fn directory<S: Store + FeedStore>(
                         rel: rel_of(&u),
                         url: u,
                         stamp: stamp.map(str::to_string),
+                        entry: None,
                     }),
                     None => p.report.problem(
                         &crate::http::redact(&cu),
@@ -304,6 +415,7 @@ fn directory<S: Store + FeedStore>(
                 rel: rel_of(&u),
                 url: u,
                 stamp: None,
+                entry: None,
             }),
             None => p.report.problem(
                 &crate::http::redact(&iu),

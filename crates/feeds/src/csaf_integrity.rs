@@ -281,6 +281,25 @@ pub struct Companions {
     pub signature: Option<Url>,
 }
 
+/// A ROLIE entry with its links' `href`s made absolute against the feed's URL (Atom resolves relative links from
+/// the feed document, not from the CSAF document they sit beside).
+pub fn absolute_links(entry: &Value, feed: &Url) -> Value {
+    let mut e = entry.clone();
+    if let Some(links) = e.get_mut("link").and_then(Value::as_array_mut) {
+        for l in links {
+            let abs = l
+                .get("href")
+                .and_then(Value::as_str)
+                .and_then(|h| feed.join(h).ok());
+            if let (Some(abs), Some(m)) = (abs, l.as_object_mut()) {
+                m.insert("href".into(), Value::String(abs.to_string()));
+            }
+        }
+    }
+    e
+}
+
+/// `entry`'s links must be absolute (`absolute_links`); a relative one is taken from the document's URL.
 pub fn companions(doc: &Url, entry: Option<&Value>) -> Companions {
     let mut hashes = Vec::new();
     let mut signature = None;

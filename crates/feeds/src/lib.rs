@@ -208,6 +208,9 @@ pub struct PullReport {
     pub not_ingested_reason: Option<String>,
     /// Per-item problems (file, location, reason), at most 100.
     pub problems: Vec<vigil_ingest::IngestError>,
+    /// CSAF: what the documents' hash files and signatures showed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegrityCounts>,
     /// TAXII: the collections followed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub collections: Vec<String>,
@@ -236,6 +239,23 @@ impl PullReport {
             });
         }
     }
+}
+
+/// What a CSAF pull checked of the documents it fetched (`csaf_integrity`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntegrityCounts {
+    /// Fingerprints of the provider's keys that were fetched and passed their checks.
+    pub keys: Vec<String>,
+    /// The provider lists keys, so every document must carry a signature that verifies.
+    pub signatures_required: bool,
+    pub hash_matched: u64,
+    pub signature_verified: u64,
+    /// Documents taken without a hash or a signature to check (the provider publishes none).
+    pub unchecked: u64,
+    /// A few of them, with what was missing.
+    pub unchecked_examples: Vec<String>,
+    /// Documents refused: hash mismatch, bad or missing signature (the reasons are among the problems).
+    pub refused: u64,
 }
 
 /// Everything a pull needs besides the feed.

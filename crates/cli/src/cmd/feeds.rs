@@ -439,6 +439,9 @@ fn print_report(r: &PullReport) {
     if let Some(n) = &r.not_ingested_reason {
         eprintln!("  note: {n}");
     }
+    if let Some(i) = &r.integrity {
+        eprintln!("{}", super::vuln::integrity_line(i));
+    }
     for p in r.problems.iter().take(10) {
         eprintln!("  {} [{}]: {}", p.file, p.location, p.reason);
     }

@@ -252,6 +252,7 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
             tlp: a.tlp.clone(),
             confidence: a.confidence,
             share_with: a.share_with.clone(),
+            require_signature: a.require_signature,
             json: a.json,
         };
         code = super::ingest::run(env, &kb)?;
@@ -320,6 +321,7 @@ impl vigil_feeds::ExtraIngest for AdvisoryFeedIngest<'_> {
             tlp: opts.tlp.map(|t| t.as_str().to_string()),
             confidence: opts.confidence,
             share_with: Vec::new(),
+            require_signature: false,
             json: true,
         };
         let (_, rep) =
@@ -354,6 +356,9 @@ struct AdvisoryReport {
     /// reported as unknown when scanned, never as not affected.
     warnings: Vec<ErrorEntry>,
     notices: Option<UpdateReport>,
+    /// CSAF providers read over HTTP: what their documents' hash files and signatures showed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integrity: Option<vigil_feeds::IntegrityCounts>,
     seconds: f64,
 }
 
@@ -412,7 +417,7 @@ fn ingest_advisories(
     for path in paths {
         if path.starts_with("http://") || path.starts_with("https://") {
             let mut col = Collector::default();
-            fetch_csaf(path, &mut col, &mut rep, forced, &pb)?;
+            fetch_csaf(path, &mut col, &mut rep, forced, a.require_signature, &pb)?;
             let Collector {
                 advisories,
                 epss,
@@ -522,6 +527,9 @@ fn ingest_advisories(
             rep.skipped,
             rep.seconds
         );
+        if let Some(i) = &rep.integrity {
+            say!("{}", integrity_line(i));
+        }
         if let Some(n) = &rep.notices {
             print_update(n);
         }
@@ -537,6 +545,27 @@ fn ingest_advisories(
         }
     }
     Ok((code, rep))
+}
+
+/// One line on what a CSAF provider's documents proved of themselves.
+pub(crate) fn integrity_line(i: &vigil_feeds::IntegrityCounts) -> String {
+    let keys = if i.keys.is_empty() {
+        "no provider key".to_string()
+    } else {
+        format!("provider key {}", i.keys.join(", "))
+    };
+    let mut line = format!(
+        "  integrity: {} signatures verified ({keys}{}), {} hashes matched, {} refused, {} taken unchecked",
+        i.signature_verified,
+        if i.signatures_required { "; signatures required" } else { "" },
+        i.hash_matched,
+        i.refused,
+        i.unchecked
+    );
+    if let Some(first) = i.unchecked_examples.first() {
+        line.push_str(&format!(" (first: {first})"));
+    }
+    line
 }
 
 /// What the advisory files of one PATH (or provider URL) held.
@@ -663,36 +692,54 @@ fn fetch_csaf(
     col: &mut Collector,
     rep: &mut AdvisoryReport,
     forced: Option<&str>,
+    require_signature: bool,
     pb: &indicatif::ProgressBar,
 ) -> anyhow::Result<()> {
+    use vigil_feeds::csaf_integrity::{check_document, Fetch, ProviderKeys};
     let client = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("creating the HTTP client")?;
-    let get = |u: &str| -> Result<Vec<u8>, String> {
+    // Ok(None): 404 or 410, the server does not have it.
+    let get_opt = |u: &str| -> Result<Option<Vec<u8>>, String> {
         let resp = client
             .get(u)
             .send()
             .map_err(|e| format!("fetch failed: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("HTTP {}", resp.status()));
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(format!("HTTP {status}"));
         }
         let b = resp.bytes().map_err(|e| format!("read failed: {e}"))?;
         if b.len() as u64 > MAX_FILE {
             return Err(format!("larger than {} MiB", MAX_FILE >> 20));
         }
-        Ok(b.to_vec())
+        Ok(Some(b.to_vec()))
+    };
+    let get = |u: &str| -> Result<Vec<u8>, String> {
+        get_opt(u)?.ok_or_else(|| "HTTP 404 Not Found".to_string())
     };
     let fail = |rep: &mut AdvisoryReport, u: &str, e: &str| {
         rep.failed_files += 1;
         rep.error(u, "url", e);
     };
-    // Document URLs to read, in order, without repeats.
-    let mut docs: Vec<String> = Vec::new();
+    // Document URLs to read, in order, without repeats, each with its ROLIE entry (which names its hash file and
+    // signature) when it came from a feed.
+    // A document met while following the URL (the URL itself) comes with its body and whether it was named.
+    type Pre = Option<(Vec<u8>, bool)>;
+    let mut docs: Vec<(String, Option<Value>, Pre)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut queue: Vec<String> = vec![url.to_string()];
     let mut first = true;
+    let mut keys = ProviderKeys::default();
+    // A provider whose metadata lists OpenPGP keys signs its documents: each must carry a signature that verifies.
+    let mut required = require_signature;
+    let mut counts = vigil_feeds::IntegrityCounts::default();
+    let mut provider = false;
     while let Some(u) = queue.pop() {
         let explicit = std::mem::take(&mut first);
         let bytes = match get(&u) {
@@ -706,7 +753,7 @@ fn fetch_csaf(
             for line in String::from_utf8_lossy(&bytes).lines() {
                 let l = line.trim();
                 if l.ends_with(".json") && seen.insert(join_url(&u, l)) {
-                    docs.push(join_url(&u, l));
+                    docs.push((join_url(&u, l), None, None));
                 }
             }
             continue;
@@ -719,6 +766,18 @@ fn fetch_csaf(
             }
         };
         if let Some(dists) = v.get("distributions").and_then(Value::as_array) {
+            provider = true;
+            if let Ok(base) = url::Url::parse(&u) {
+                let (k, errors) = ProviderKeys::from_metadata(&v, &base, &mut |k| get(k.as_str()));
+                for e in errors {
+                    fail(rep, &u, &e.to_string());
+                }
+                keys = k;
+            }
+            required |= v
+                .get("public_openpgp_keys")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
             for d in dists {
                 let feeds = d
                     .pointer("/rolie/feeds")
@@ -737,6 +796,7 @@ fn fetch_csaf(
             continue;
         }
         if let Some(entries) = v.pointer("/feed/entry").and_then(Value::as_array) {
+            provider = true;
             for e in entries {
                 let href = e
                     .pointer("/content/src")
@@ -751,8 +811,15 @@ fn fetch_csaf(
                 match href {
                     Some(h) => {
                         let d = join_url(&u, h);
+                        let e = match url::Url::parse(&u) {
+                            Ok(feed) => vigil_feeds::csaf_integrity::absolute_links(e, &feed),
+                            Err(_) => e.clone(),
+                        };
                         if seen.insert(d.clone()) {
-                            docs.push(d);
+                            docs.push((d, Some(e), None));
+                        } else if let Some(x) = docs.iter_mut().find(|(x, _, _)| *x == d) {
+                            // Listed by a directory too: the entry's links name its companions.
+                            x.1.get_or_insert(e);
                         }
                     }
                     None => fail(rep, &u, "ROLIE entry without content.src or a self link"),
@@ -760,8 +827,11 @@ fn fetch_csaf(
             }
             continue;
         }
-        // A single document.
-        col.take(rep, &u, &bytes, explicit, forced);
+        // A single document: checked with its companions beside it, like the provider's.
+        if seen.insert(u.clone()) {
+            docs.push((u.clone(), None, Some((bytes, explicit))));
+        }
+        provider |= explicit;
     }
     if docs.len() > MAX_PROVIDER_DOCUMENTS {
         fail(
@@ -774,12 +844,60 @@ fn fetch_csaf(
         );
         docs.truncate(MAX_PROVIDER_DOCUMENTS);
     }
-    for (i, d) in docs.iter().enumerate() {
-        match get(d) {
-            Ok(b) => col.take(rep, d, &b, true, forced),
-            Err(e) => fail(rep, d, &e),
+    counts.keys = keys.fingerprints();
+    counts.signatures_required = required;
+    let total = docs.len();
+    for (i, (d, entry, pre)) in docs.into_iter().enumerate() {
+        pb.set_message(format!("{}/{total} provider documents", i + 1));
+        let (b, explicit) = match pre {
+            Some(x) => x,
+            None => match get(&d) {
+                Ok(b) => (b, true),
+                Err(e) => {
+                    fail(rep, &d, &e);
+                    continue;
+                }
+            },
+        };
+        let checked = url::Url::parse(&d)
+            .map_err(|e| e.to_string())
+            .and_then(|du| {
+                check_document(
+                    &du,
+                    &b,
+                    entry.as_ref(),
+                    &keys,
+                    required,
+                    &mut |c| match get_opt(c.as_str()) {
+                        Ok(Some(x)) => Fetch::Body(x),
+                        Ok(None) => Fetch::Absent,
+                        Err(e) => Fetch::Failed(e),
+                    },
+                )
+                .map_err(|e| e.to_string())
+            });
+        match checked {
+            Ok(c) => {
+                counts.hash_matched += u64::from(c.hash.is_some());
+                counts.signature_verified += u64::from(c.signed_by.is_some());
+                if !c.unchecked.is_empty() {
+                    counts.unchecked += 1;
+                    if counts.unchecked_examples.len() < 5 {
+                        counts
+                            .unchecked_examples
+                            .push(format!("{d}: {}", c.unchecked.join("; ")));
+                    }
+                }
+                col.take(rep, &d, &b, explicit, forced);
+            }
+            Err(e) => {
+                counts.refused += 1;
+                fail(rep, &d, &format!("refused: {e}"));
+            }
         }
-        pb.set_message(format!("{}/{} provider documents", i + 1, docs.len()));
+    }
+    if provider {
+        rep.integrity = Some(counts);
     }
     Ok(())
 }
