@@ -1,0 +1,29 @@
+//! What a CSAF provider serves beside its documents, on arbitrary bytes: hash files, OpenPGP certificates and
+//! detached signatures (the latter two parsed by rpgp), and ROLIE entries' links.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use vigil_feeds::csaf_integrity::{absolute_links, check_hash, companions, HashAlgo, ProviderKeys};
+
+/// A real provider certificate, so that signatures are also checked against a key, not only parsed.
+const KEY: &[u8] = include_bytes!("../../crates/feeds/tests/fixtures/csaf-signed/provider.asc");
+const DOC: &[u8] = include_bytes!("../../crates/feeds/tests/fixtures/csaf-signed/doc.json");
+
+fuzz_target!(|data: &[u8]| {
+    let _ = check_hash(HashAlgo::Sha512, DOC, data, "fuzz.sha512");
+    let _ = check_hash(HashAlgo::Sha256, data, data, "fuzz.sha256");
+    let mut keys = ProviderKeys::default();
+    let _ = keys.add(data, None, "fuzz.asc");
+    let mut real = ProviderKeys::default();
+    if real.add(KEY, None, "provider.asc").is_ok() {
+        let _ = real.verify(DOC, data, "fuzz.asc");
+        let _ = real.verify(data, data, "fuzz.asc");
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        if let (Ok(feed), Ok(doc)) = (
+            url::Url::parse("https://p.example/white/feed.json"),
+            url::Url::parse("https://p.example/white/2024/a.json"),
+        ) {
+            let _ = companions(&doc, Some(&absolute_links(&v, &feed)));
+        }
+    }
+});
