@@ -182,7 +182,11 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
     if failed > 0 {
         return Err(FeedError::Protocol {
             url: shown,
-            reason: format!("{failed} documents could not be fetched or failed their integrity check (see problems); they are retried next pull"),
+            reason: format!(
+                "{failed} document{} could not be fetched or failed {} integrity check (see problems); retried next pull",
+                if failed == 1 { "" } else { "s" },
+                if failed == 1 { "its" } else { "their" }
+            ),
         });
     }
     Ok(())
