@@ -263,7 +263,7 @@ impl ProviderKeys {
             .collect();
         let issuer = issuers.first().cloned().unwrap_or_else(|| "unnamed".into());
         Err(bad(if self.keys.is_empty() {
-            format!("made by {issuer}; the provider names no key to check it with")
+            format!("made by {issuer}; no usable provider key to check it with (the metadata lists none, or they could not be fetched or failed their checks)")
         } else {
             format!(
                 "does not verify with the provider's key(s) {} (made by {issuer}): the document was altered or is not the provider's",
