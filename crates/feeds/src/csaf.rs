@@ -255,24 +255,10 @@ fn integrity<S: Store + FeedStore>(
     );
     let shown = crate::http::redact(&d.url);
     let counts = p.report.integrity.get_or_insert_with(Default::default);
+    counts.count(&d.rel, &checked);
     match checked {
-        Ok(c) => {
-            counts.hash_matched += u64::from(c.hash.is_some());
-            counts.signature_verified += u64::from(c.signed_by.is_some());
-            if !c.unchecked.is_empty() {
-                counts.unchecked += 1;
-                if counts.unchecked_examples.len() < 5 {
-                    counts.unchecked_examples.push(format!(
-                        "{}: {}",
-                        d.rel,
-                        c.unchecked.join("; ")
-                    ));
-                }
-            }
-            true
-        }
+        Ok(_) => true,
         Err(e) => {
-            counts.refused += 1;
             p.report.problem(&shown, &d.rel, &format!("refused: {e}"));
             false
         }

@@ -258,6 +258,30 @@ pub struct IntegrityCounts {
     pub refused: u64,
 }
 
+impl IntegrityCounts {
+    /// Counts what the check of one document (`doc`, as reports name it) found.
+    pub fn count(
+        &mut self,
+        doc: &str,
+        checked: &Result<csaf_integrity::Checked, csaf_integrity::IntegrityError>,
+    ) {
+        match checked {
+            Ok(c) => {
+                self.hash_matched += u64::from(c.hash.is_some());
+                self.signature_verified += u64::from(c.signed_by.is_some());
+                if !c.unchecked.is_empty() {
+                    self.unchecked += 1;
+                    if self.unchecked_examples.len() < 5 {
+                        self.unchecked_examples
+                            .push(format!("{doc}: {}", c.unchecked.join("; ")));
+                    }
+                }
+            }
+            Err(_) => self.refused += 1,
+        }
+    }
+}
+
 /// Everything a pull needs besides the feed.
 pub struct PullCtx<'a, S: Store + FeedStore> {
     pub store: &'a S,

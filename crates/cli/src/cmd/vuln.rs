@@ -859,41 +859,30 @@ fn fetch_csaf(
                 }
             },
         };
-        let checked = url::Url::parse(&d)
-            .map_err(|e| e.to_string())
-            .and_then(|du| {
-                check_document(
-                    &du,
-                    &b,
-                    entry.as_ref(),
-                    &keys,
-                    required,
-                    &mut |c| match get_opt(c.as_str()) {
-                        Ok(Some(x)) => Fetch::Body(x),
-                        Ok(None) => Fetch::Absent,
-                        Err(e) => Fetch::Failed(e),
-                    },
-                )
-                .map_err(|e| e.to_string())
-            });
-        match checked {
-            Ok(c) => {
-                counts.hash_matched += u64::from(c.hash.is_some());
-                counts.signature_verified += u64::from(c.signed_by.is_some());
-                if !c.unchecked.is_empty() {
-                    counts.unchecked += 1;
-                    if counts.unchecked_examples.len() < 5 {
-                        counts
-                            .unchecked_examples
-                            .push(format!("{d}: {}", c.unchecked.join("; ")));
-                    }
-                }
-                col.take(rep, &d, &b, explicit, forced);
-            }
+        let du = match url::Url::parse(&d) {
+            Ok(u) => u,
             Err(e) => {
-                counts.refused += 1;
-                fail(rep, &d, &format!("refused: {e}"));
+                fail(rep, &d, &format!("not a URL: {e}"));
+                continue;
             }
+        };
+        let checked =
+            check_document(
+                &du,
+                &b,
+                entry.as_ref(),
+                &keys,
+                required,
+                &mut |c| match get_opt(c.as_str()) {
+                    Ok(Some(x)) => Fetch::Body(x),
+                    Ok(None) => Fetch::Absent,
+                    Err(e) => Fetch::Failed(e),
+                },
+            );
+        counts.count(&d, &checked);
+        match checked {
+            Ok(_) => col.take(rep, &d, &b, explicit, forced),
+            Err(e) => fail(rep, &d, &format!("refused: {e}")),
         }
     }
     if provider {
