@@ -83,7 +83,7 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
         p.keep("provider-metadata.json", &b.bytes)?;
         p.set_cursor("provider-metadata", b.etag, b.last_modified, None)?;
     }
-    let (keys, required) = provider_keys(p, &meta, &pm);
+    let keys = provider_keys(p, &meta, &pm);
     let dists = meta
         .get("distributions")
         .and_then(Value::as_array)
@@ -152,7 +152,7 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
                         .problem(&crate::http::redact(&d.url), &d.rel, "not JSON; skipped");
                     continue;
                 }
-                if !integrity(p, &d, &b.bytes, &keys, required) {
+                if !integrity(p, &d, &b.bytes, &keys) {
                     // Retried next pull, like a document that could not be fetched: the provider may mend it.
                     failed += 1;
                     continue;
@@ -193,17 +193,12 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
 }
 
 /// The provider's OpenPGP keys (`public_openpgp_keys`), fetched afresh each pull; a key that cannot be fetched
-/// or fails its checks is a problem of the pull. Signatures are required of every document when the metadata
-/// lists any key: a provider that signs must sign them all, or an attacker could strip the signatures.
+/// or fails its checks is a problem of the pull.
 fn provider_keys<S: Store + FeedStore>(
     p: &mut Pull<'_, S>,
     meta: &Value,
     pm: &Url,
-) -> (ProviderKeys, bool) {
-    let listed = meta
-        .get("public_openpgp_keys")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
+) -> ProviderKeys {
     let http = &mut p.http;
     let (keys, errors) = ProviderKeys::from_metadata(meta, pm, &mut |u| match http.get(
         u,
@@ -223,8 +218,8 @@ fn provider_keys<S: Store + FeedStore>(
     }
     let integrity = p.report.integrity.get_or_insert_with(Default::default);
     integrity.keys = keys.fingerprints();
-    integrity.signatures_required = listed;
-    (keys, listed)
+    integrity.signatures_required = keys.signatures_required();
+    keys
 }
 
 /// Checks a fetched document's hash file and signature; false (with the reason among the problems) refuses it.
@@ -233,7 +228,6 @@ fn integrity<S: Store + FeedStore>(
     d: &Doc,
     doc: &[u8],
     keys: &ProviderKeys,
-    required: bool,
 ) -> bool {
     let http = &mut p.http;
     let checked = check_document(
@@ -241,7 +235,7 @@ fn integrity<S: Store + FeedStore>(
         doc,
         d.entry.as_ref(),
         keys,
-        required,
+        false,
         &mut |u| match http.get(u, "*/*", &Validators::default()) {
             Ok(Fetched::Body(b)) => Fetch::Body(b.bytes),
             Ok(Fetched::NotModified) => Fetch::Failed("304 without a validator".into()),

@@ -129,6 +129,9 @@ struct ProviderKey {
 #[derive(Default)]
 pub struct ProviderKeys {
     keys: Vec<ProviderKey>,
+    /// The metadata lists keys: the provider signs, so every document must carry a signature that verifies (else an
+    /// attacker could strip signatures), whether or not the keys could be fetched.
+    listed: bool,
 }
 
 /// Upper-case hex without spaces or a `0x` prefix.
@@ -147,6 +150,11 @@ impl ProviderKeys {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Signatures are required of this provider's documents (its metadata lists keys).
+    pub fn signatures_required(&self) -> bool {
+        self.listed
     }
 
     /// Adds a certificate (armored or binary) fetched from `url`, refusing it when it does not parse, its
@@ -189,13 +197,16 @@ impl ProviderKeys {
         base: &Url,
         fetch: &mut dyn FnMut(&Url) -> Result<Vec<u8>, String>,
     ) -> (ProviderKeys, Vec<IntegrityError>) {
-        let mut keys = ProviderKeys::default();
-        let mut errors = Vec::new();
         let listed = meta
             .get("public_openpgp_keys")
             .and_then(Value::as_array)
-            .cloned()
+            .map(Vec::as_slice)
             .unwrap_or_default();
+        let mut keys = ProviderKeys {
+            keys: Vec::new(),
+            listed: !listed.is_empty(),
+        };
+        let mut errors = Vec::new();
         for k in listed {
             let fpr = k.get("fingerprint").and_then(Value::as_str);
             let Some(u) = k.get("url").and_then(Value::as_str) else {
@@ -356,7 +367,8 @@ pub struct Checked {
     pub unchecked: Vec<String>,
 }
 
-/// Fetches a document's hash file and signature and checks them. `Err` refuses the document.
+/// Fetches a document's hash file and signature and checks them. `Err` refuses the document. Signatures are
+/// required when the caller says so or the provider lists keys (`ProviderKeys::signatures_required`).
 pub fn check_document(
     doc_url: &Url,
     doc: &[u8],
@@ -365,6 +377,7 @@ pub fn check_document(
     require_signature: bool,
     fetch: &mut dyn FnMut(&Url) -> Fetch,
 ) -> Result<Checked, IntegrityError> {
+    let require_signature = require_signature || keys.signatures_required();
     let c = companions(doc_url, entry);
     let mut out = Checked::default();
     let mut hash_notes = Vec::new();
@@ -388,17 +401,13 @@ pub fn check_document(
     }
     let why_unsigned = match &c.signature {
         None => Some("no signature published".to_string()),
+        // Nothing to check it with: not a sign of tampering, but not a verified document either (and not fetched).
+        Some(_) if keys.is_empty() && !require_signature => {
+            Some("signature not checked: the provider metadata names no usable OpenPGP key".into())
+        }
         Some(u) => {
             let shown = crate::http::redact(u);
             match fetch(u) {
-                Fetch::Body(b) if keys.is_empty() && !require_signature => {
-                    // Nothing to check it with: not a sign of tampering, but not a verified document either.
-                    let _ = b;
-                    Some(
-                        "signature not checked: the provider metadata names no usable OpenPGP key"
-                            .into(),
-                    )
-                }
                 Fetch::Body(b) => {
                     out.signed_by = Some(keys.verify(doc, &b, &shown)?);
                     None

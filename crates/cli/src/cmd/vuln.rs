@@ -736,8 +736,6 @@ fn fetch_csaf(
     let mut queue: Vec<String> = vec![url.to_string()];
     let mut first = true;
     let mut keys = ProviderKeys::default();
-    // A provider whose metadata lists OpenPGP keys signs its documents: each must carry a signature that verifies.
-    let mut required = require_signature;
     let mut counts = vigil_feeds::IntegrityCounts::default();
     let mut provider = false;
     while let Some(u) = queue.pop() {
@@ -774,10 +772,6 @@ fn fetch_csaf(
                 }
                 keys = k;
             }
-            required |= v
-                .get("public_openpgp_keys")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
             for d in dists {
                 let feeds = d
                     .pointer("/rolie/feeds")
@@ -845,7 +839,7 @@ fn fetch_csaf(
         docs.truncate(MAX_PROVIDER_DOCUMENTS);
     }
     counts.keys = keys.fingerprints();
-    counts.signatures_required = required;
+    counts.signatures_required = require_signature || keys.signatures_required();
     let total = docs.len();
     for (i, (d, entry, pre)) in docs.into_iter().enumerate() {
         pb.set_message(format!("{}/{total} provider documents", i + 1));
@@ -866,19 +860,18 @@ fn fetch_csaf(
                 continue;
             }
         };
-        let checked =
-            check_document(
-                &du,
-                &b,
-                entry.as_ref(),
-                &keys,
-                required,
-                &mut |c| match get_opt(c.as_str()) {
-                    Ok(Some(x)) => Fetch::Body(x),
-                    Ok(None) => Fetch::Absent,
-                    Err(e) => Fetch::Failed(e),
-                },
-            );
+        let checked = check_document(
+            &du,
+            &b,
+            entry.as_ref(),
+            &keys,
+            require_signature,
+            &mut |c| match get_opt(c.as_str()) {
+                Ok(Some(x)) => Fetch::Body(x),
+                Ok(None) => Fetch::Absent,
+                Err(e) => Fetch::Failed(e),
+            },
+        );
         counts.count(&d, &checked);
         match checked {
             Ok(_) => col.take(rep, &d, &b, explicit, forced),
