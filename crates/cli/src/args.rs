@@ -134,6 +134,10 @@ pub struct IngestArgs {
     /// keys (required anyway when the provider's metadata lists keys).
     #[arg(long)]
     pub require_signature: bool,
+    /// CSAF over HTTP(S): trust only the provider key with this fingerprint (repeatable; as `gpg --fingerprint`
+    /// prints it), not whatever the provider's metadata lists; implies --require-signature.
+    #[arg(long = "openpgp-key", value_name = "FINGERPRINT")]
+    pub openpgp_keys: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }

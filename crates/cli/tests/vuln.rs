@@ -1194,6 +1194,259 @@ fn csaf_provider_signatures_and_hashes() {
     assert!(!strict.run(&["show", "CVE-2026-77101"]).status.success());
 }
 
+/// A `csaf` feed pins the provider's keys on its first pull (trust on first use) and holds to them: when the
+/// provider's web server later lists another key (a rotation, or whoever took the server over) or none at all,
+/// documents signed by anything but the pinned key are refused and the pull says what to do; once an operator
+/// trusts the new key (`vigil feeds trust-keys`), they are taken. Keys declared with `--openpgp-key` are the only
+/// ones trusted from the start, by a feed and by `vigil ingest URL` alike.
+#[test]
+fn csaf_feed_pins_provider_keys() {
+    let gpg = Gpg::new();
+    let first = gpg.key("Demo CSAF Provider <csaf@provider.example>");
+    let second = gpg.key("Demo CSAF Provider 2027 <csaf2027@provider.example>");
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let w = root.path().join("white/2024");
+    std::fs::create_dir_all(&w).unwrap();
+    std::fs::create_dir_all(root.path().join("openpgp")).unwrap();
+    for (name, k) in [("first", &first), ("second", &second)] {
+        std::fs::write(
+            root.path().join(format!("openpgp/{name}.asc")),
+            gpg.export(k),
+        )
+        .unwrap();
+    }
+    let template: Value =
+        serde_json::from_slice(&std::fs::read(vuln_fixture("csaf-demo.json")).unwrap()).unwrap();
+    let listed = std::cell::RefCell::new(Vec::<String>::new());
+    // Python's server validates by Last-Modified, to the second: each rewrite of a listing gets a later time than
+    // the one before, or a pull within the same second would be told "304 Not Modified".
+    let clock = std::cell::Cell::new(std::time::SystemTime::now());
+    let write_listing = |path: std::path::PathBuf, bytes: Vec<u8>| {
+        std::fs::write(&path, bytes).unwrap();
+        clock.set(clock.get() + std::time::Duration::from_secs(2));
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(clock.get()))
+            .unwrap();
+    };
+    // Writes document `n` (signed by `key` when given), lists it, and returns its CVE.
+    let doc = |n: u32, key: Option<&str>| {
+        let mut d = template.clone();
+        d["document"]["tracking"]["id"] = serde_json::json!(format!("DEMO-PIN-2026-0{n}"));
+        let cve = format!("CVE-2026-7720{n}");
+        d["vulnerabilities"][0]["cve"] = serde_json::json!(cve);
+        let path = w.join(format!("demo-pin-0{n}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&d).unwrap()).unwrap();
+        sha512_file(&path);
+        if let Some(k) = key {
+            gpg.sign(k, &path);
+        }
+        let mut l = listed.borrow_mut();
+        l.push(format!("2024/demo-pin-0{n}.json"));
+        write_listing(
+            root.path().join("white/index.txt"),
+            (l.join("\n") + "\n").into_bytes(),
+        );
+        cve
+    };
+    let metadata = |keys: &[(&str, &str)]| {
+        let listed: Vec<Value> = keys
+            .iter()
+            .map(|(name, f)| serde_json::json!({"fingerprint": f, "url": format!("{base}/openpgp/{name}.asc")}))
+            .collect();
+        write_listing(
+            root.path().join("provider-metadata.json"),
+            serde_json::to_vec(&serde_json::json!({
+                "canonical_url": format!("{base}/provider-metadata.json"),
+                "metadata_version": "2.0", "list_on_CSAF_aggregators": false, "mirror_on_CSAF_aggregators": false,
+                "role": "csaf_trusted_provider",
+                "publisher": {"category": "vendor", "name": "Demo Project", "namespace": "https://example.org"},
+                "last_updated": "2026-01-01T00:00:00Z",
+                "public_openpgp_keys": listed,
+                "distributions": [{"directory_url": format!("{base}/white/")}]
+            }))
+            .unwrap(),
+        );
+    };
+    let cve1 = doc(1, Some(&first));
+    metadata(&[("first", &first)]);
+    let _server = serve_folder(root.path(), port);
+    let url = format!("{base}/provider-metadata.json");
+    let f = Vigil::new();
+    f.ok_json(&[
+        "feeds", "add", "--name", "demo", "--kind", "csaf", "--url", &url,
+    ]);
+    let pull = || {
+        let (r, _) = f.json(&["feeds", "pull", "--name", "demo"]);
+        r[0].clone()
+    };
+
+    // First pull: the listed key is pinned.
+    let p = pull();
+    assert_eq!(p["ok"], true, "{p}");
+    assert_eq!(p["integrity"]["trust"], "first-use", "{p}");
+    assert_eq!(p["integrity"]["signature_verified"], 1, "{p}");
+    let st = f.ok_json(&["feeds", "status"]);
+    assert_eq!(st[0]["pinned_keys"], serde_json::json!([first]), "{st}");
+    assert!(f.run(&["show", &cve1]).status.success());
+
+    // The server now lists another key, which signed a new document: refused, with the way out named.
+    let cve2 = doc(2, Some(&second));
+    metadata(&[("second", &second)]);
+    let p = pull();
+    assert_eq!(p["ok"], false, "{p}");
+    assert_eq!(p["integrity"]["trust"], "pinned", "{p}");
+    assert_eq!(
+        p["integrity"]["untrusted_keys"],
+        serde_json::json!([second]),
+        "{p}"
+    );
+    assert_eq!(p["integrity"]["refused"], 1, "{p}");
+    let problems = p["problems"].to_string();
+    assert!(
+        problems.contains("does not trust")
+            && problems.contains("vigil feeds trust-keys --name demo"),
+        "{problems}"
+    );
+    assert!(!f.run(&["show", &cve2]).status.success());
+
+    // Nor does listing no key at all make unsigned documents acceptable.
+    let cve3 = doc(3, None);
+    metadata(&[]);
+    let p = pull();
+    assert_eq!(p["integrity"]["signatures_required"], true, "{p}");
+    assert_eq!(p["integrity"]["refused"], 2, "{p}");
+    assert!(!f.run(&["show", &cve3]).status.success());
+
+    // The operator checks the new key with the provider and trusts it (typed as gpg prints it).
+    gpg.sign(&second, &w.join("demo-pin-03.json"));
+    metadata(&[("first", &first), ("second", &second)]);
+    let typed: String = second
+        .to_lowercase()
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| (i > 0 && i % 4 == 0).then_some(' ').into_iter().chain([c]))
+        .collect();
+    let t = f.ok_json(&[
+        "feeds",
+        "trust-keys",
+        "--name",
+        "demo",
+        "--fingerprint",
+        &typed,
+        "--fingerprint",
+        &first,
+    ]);
+    assert_eq!(t["pinned_keys"], serde_json::json!([second, first]), "{t}");
+    assert_eq!(t["previously_pinned"], serde_json::json!([first]), "{t}");
+    let p = pull();
+    assert_eq!(p["ok"], true, "{p}");
+    assert_eq!(p["integrity"]["untrusted_keys"], Value::Null, "{p}");
+    assert_eq!(p["integrity"]["signature_verified"], 2, "{p}");
+    assert!(f.run(&["show", &cve2]).status.success());
+    assert!(f.run(&["show", &cve3]).status.success());
+
+    // Declared keys: only those, from the first pull. The provider lists both keys; a feed that declares `first`
+    // takes the document `first` signed and refuses those `second` signed.
+    let d = Vigil::new();
+    d.ok_json(&[
+        "feeds",
+        "add",
+        "--name",
+        "declared",
+        "--kind",
+        "csaf",
+        "--url",
+        &url,
+        "--openpgp-key",
+        &first,
+    ]);
+    let (r, _) = d.json(&["feeds", "pull", "--name", "declared"]);
+    let p = &r[0];
+    assert_eq!(p["integrity"]["trust"], "declared", "{p}");
+    assert_eq!(
+        p["integrity"]["untrusted_keys"],
+        serde_json::json!([second]),
+        "{p}"
+    );
+    assert_eq!(
+        (
+            p["integrity"]["signature_verified"].as_u64(),
+            p["integrity"]["refused"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{p}"
+    );
+    let e = d.run(&["feeds", "trust-keys", "--name", "declared", "--forget"]);
+    assert!(!e.status.success());
+    assert!(String::from_utf8_lossy(&e.stderr).contains("declares its keys"));
+    // The same through `vigil ingest URL --openpgp-key`.
+    let i = Vigil::new();
+    let (r, code) = i.json(&["ingest", "--openpgp-key", &first, &url]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["integrity"]["trust"], "declared", "{r}");
+    assert_eq!(
+        r["integrity"]["untrusted_keys"],
+        serde_json::json!([second]),
+        "{r}"
+    );
+    assert_eq!(r["integrity"]["signature_verified"], 1, "{r}");
+    assert!(i.run(&["show", &cve1]).status.success());
+    assert!(!i.run(&["show", &cve2]).status.success());
+    // Without it, the metadata's keys are trusted as listed.
+    let (r, _) = Vigil::new().json(&["ingest", &url]);
+    assert_eq!(r["integrity"]["trust"], "metadata", "{r}");
+    assert_eq!(
+        (
+            r["integrity"]["signature_verified"].as_u64(),
+            r["integrity"]["refused"].as_u64()
+        ),
+        (Some(3), Some(0)),
+        "{r}"
+    );
+    // Keys and the signature rule belong to csaf feeds; fingerprints must be fingerprints.
+    for bad in [
+        vec![
+            "feeds",
+            "add",
+            "--name",
+            "u",
+            "--kind",
+            "url",
+            "--url",
+            &url,
+            "--openpgp-key",
+            &first,
+        ],
+        vec![
+            "feeds",
+            "add",
+            "--name",
+            "u",
+            "--kind",
+            "csaf",
+            "--url",
+            &url,
+            "--openpgp-key",
+            "DEADBEEF",
+        ],
+        vec![
+            "feeds",
+            "trust-keys",
+            "--name",
+            "demo",
+            "--fingerprint",
+            "xyz",
+        ],
+    ] {
+        let o = f.run(&bad);
+        assert!(!o.status.success(), "{bad:?}");
+    }
+}
+
 /// A CSAF provider served over HTTP (Python's `http.server` on a folder the test writes): provider-metadata.json
 /// naming a ROLIE feed and a directory with index.txt; each document is read once, a listed document that is
 /// missing is reported with its URL, and the rest are stored.

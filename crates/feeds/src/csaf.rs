@@ -83,7 +83,7 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
         p.keep("provider-metadata.json", &b.bytes)?;
         p.set_cursor("provider-metadata", b.etag, b.last_modified, None)?;
     }
-    let keys = provider_keys(p, &meta, &pm);
+    let keys = provider_keys(p, &meta, &pm)?;
     let dists = meta
         .get("distributions")
         .and_then(Value::as_array)
@@ -192,15 +192,21 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
     Ok(())
 }
 
-/// The provider's OpenPGP keys (`public_openpgp_keys`), fetched afresh each pull; a key that cannot be fetched
-/// or fails its checks is a problem of the pull.
+/// The cursor holding the fingerprints pinned at first use (space-separated, in `value`).
+pub const PINNED_KEYS_CURSOR: &str = "openpgp-keys";
+
+/// The provider's OpenPGP keys (`public_openpgp_keys`), fetched each pull; a key that cannot be fetched or fails
+/// its checks is a problem of the pull. Which of them are trusted: the feed's declared fingerprints when it has
+/// some; else those pinned on the first pull that saw keys (trust on first use, as SSH does), so that whoever
+/// controls the provider's web server later cannot swap metadata and key together, nor drop the keys to stop
+/// signatures being required. A key the provider lists but the feed does not trust is reported with what to do.
 fn provider_keys<S: Store + FeedStore>(
     p: &mut Pull<'_, S>,
     meta: &Value,
     pm: &Url,
-) -> ProviderKeys {
+) -> Result<ProviderKeys, FeedError> {
     let http = &mut p.http;
-    let (keys, errors) = ProviderKeys::from_metadata(meta, pm, &mut |u| match http.get(
+    let (mut keys, errors) = ProviderKeys::from_metadata(meta, pm, &mut |u| match http.get(
         u,
         "application/pgp-keys, */*",
         &Validators::default(),
@@ -209,17 +215,67 @@ fn provider_keys<S: Store + FeedStore>(
         Ok(Fetched::NotModified) => Err("304 without a validator".into()),
         Err(e) => Err(e.to_string()),
     });
+    let shown = crate::http::redact(pm);
     for e in errors {
+        p.report
+            .problem(&shown, "public_openpgp_keys", &e.to_string());
+    }
+    let pinned: Vec<String> = p
+        .cursor(PINNED_KEYS_CURSOR)
+        .and_then(|c| c.value.as_deref())
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let declared = p.feed.openpgp_keys.clone();
+    let (trust, trusted) = if !declared.is_empty() {
+        ("declared", declared)
+    } else if !pinned.is_empty() {
+        ("pinned", pinned)
+    } else if !keys.is_empty() {
+        let first = keys.fingerprints();
+        p.set_cursor(PINNED_KEYS_CURSOR, None, None, Some(first.join(" ")))?;
+        ("first-use", first)
+    } else if keys.signatures_required() {
+        // Listed, but none could be had: nothing to pin yet; every document is refused (signatures required).
+        ("metadata", Vec::new())
+    } else {
+        ("none", Vec::new())
+    };
+    let untrusted = if trusted.is_empty() {
+        Vec::new()
+    } else {
+        keys.restrict(&trusted)
+    };
+    for u in &untrusted {
         p.report.problem(
-            &crate::http::redact(pm),
+            &shown,
             "public_openpgp_keys",
-            &e.to_string(),
+            &format!(
+                "the provider lists key {u}, which this feed does not trust ({} {}); documents signed only by it are \
+                 refused. If the provider has rotated its key, check the new fingerprint with the provider out of \
+                 band, then: vigil feeds trust-keys --name {} --fingerprint {u}",
+                if trust == "declared" { "it trusts only the declared" } else { "it pinned" },
+                trusted.join(", "),
+                p.feed.name
+            ),
+        );
+    }
+    let usable = keys.fingerprints();
+    for t in trusted.iter().filter(|t| !usable.contains(*t)) {
+        p.report.problem(
+            &shown,
+            "public_openpgp_keys",
+            &format!(
+                "key {t}, which this feed trusts, is not among the provider's usable keys (not listed, not \
+                 fetched, or refused above): documents it signed cannot be checked and are refused"
+            ),
         );
     }
     let integrity = p.report.integrity.get_or_insert_with(Default::default);
     integrity.keys = keys.fingerprints();
-    integrity.signatures_required = keys.signatures_required();
-    keys
+    integrity.signatures_required = keys.signatures_required() || p.feed.require_signature;
+    integrity.trust = trust;
+    integrity.untrusted_keys = untrusted;
+    Ok(keys)
 }
 
 /// Checks a fetched document's hash file and signature; false (with the reason among the problems) refuses it.
@@ -235,7 +291,7 @@ fn integrity<S: Store + FeedStore>(
         doc,
         d.entry.as_ref(),
         keys,
-        false,
+        p.feed.require_signature,
         &mut |u| match http.get(u, "*/*", &Validators::default()) {
             Ok(Fetched::Body(b)) => Fetch::Body(b.bytes),
             Ok(Fetched::NotModified) => Fetch::Failed("304 without a validator".into()),

@@ -8,7 +8,8 @@
 //! publish neither) and said to be unchecked, unless the caller requires signatures.
 
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
-use pgp::types::KeyDetails;
+use pgp::packet::{RevocationCode, Signature, SignatureType};
+use pgp::types::{KeyDetails, Tag};
 use serde_json::Value;
 use sha2::Digest;
 use url::Url;
@@ -119,18 +120,47 @@ pub fn check_hash(
     Ok(())
 }
 
-/// A provider key: its fingerprint (upper-case hex, as CSAF writes it) and the certificate.
+/// When a key stops being good for new signatures: it expired, or its owner retired it (a "soft" revocation:
+/// superseded or retired, after which signatures made before stay good). Unix seconds.
+#[derive(Debug, Clone, PartialEq)]
+struct Limit {
+    at: u32,
+    why: &'static str,
+}
+
+impl Limit {
+    /// The earlier of two limits.
+    fn min(a: Option<Limit>, b: Option<Limit>) -> Option<Limit> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.at < a.at { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// A key that may have made a document's signature: the primary key, or a signing subkey bound to it.
+#[derive(Debug, Clone)]
+struct SignerKey {
+    /// `None`: the primary key; else the index into the certificate's `public_subkeys`.
+    subkey: Option<usize>,
+    created: u32,
+    limit: Option<Limit>,
+}
+
+/// A provider key: its fingerprint (upper-case hex, as CSAF writes it), the certificate, and which of its keys
+/// may sign and until when.
 struct ProviderKey {
     fingerprint: String,
     cert: SignedPublicKey,
+    signers: Vec<SignerKey>,
 }
 
 /// The provider's OpenPGP keys that passed their checks.
 #[derive(Default)]
 pub struct ProviderKeys {
     keys: Vec<ProviderKey>,
-    /// The metadata lists keys: the provider signs, so every document must carry a signature that verifies (else an
-    /// attacker could strip signatures), whether or not the keys could be fetched.
+    /// The metadata lists keys (or the caller trusts some): the provider signs, so every document must carry a
+    /// signature that verifies (else an attacker could strip signatures), whether or not the keys could be fetched.
     listed: bool,
 }
 
@@ -140,6 +170,186 @@ fn norm_fingerprint(s: &str) -> String {
     s.trim_start_matches("0x")
         .trim_start_matches("0X")
         .to_ascii_uppercase()
+}
+
+/// A fingerprint as an operator types it (spaces, `0x`, any case) in the form CSAF and Vigil write it: 40 (v4)
+/// or 64 (v6) upper-case hex digits.
+pub fn parse_fingerprint(s: &str) -> Result<String, String> {
+    let f = norm_fingerprint(s);
+    if (f.len() == 40 || f.len() == 64) && f.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(f)
+    } else {
+        Err(format!(
+            "`{s}` is not an OpenPGP fingerprint (40 or 64 hex digits, as `gpg --fingerprint` prints them)"
+        ))
+    }
+}
+
+/// A Unix time as a reader wants it.
+fn day(secs: u32) -> String {
+    chrono::DateTime::from_timestamp(i64::from(secs), 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// The newest of some signatures, by creation time.
+fn newest<'a>(sigs: impl Iterator<Item = &'a Signature>) -> Option<&'a Signature> {
+    sigs.max_by_key(|s| s.created().map(|t| t.as_secs()).unwrap_or(0))
+}
+
+/// What a valid revocation signature means: `Err` for a hard revocation (compromised, or no reason given: no
+/// signature of the key can be trusted, whenever it says it was made), `Ok(limit)` for a soft one.
+fn revocation(sig: &Signature) -> Result<Limit, String> {
+    let at = sig.created().map(|t| t.as_secs()).unwrap_or(0);
+    let text = sig
+        .revocation_reason_string()
+        .map(|b| String::from_utf8_lossy(b).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(|t| format!(": \"{t}\""))
+        .unwrap_or_default();
+    match sig.revocation_reason_code() {
+        Some(RevocationCode::KeySuperseded) => Ok(Limit {
+            at,
+            why: "was superseded",
+        }),
+        Some(RevocationCode::KeyRetired) => Ok(Limit {
+            at,
+            why: "was retired",
+        }),
+        Some(RevocationCode::KeyCompromised) => Err(format!(
+            "revoked on {} as compromised{text}: none of its signatures can be trusted",
+            day(at)
+        )),
+        _ => Err(format!(
+            "revoked on {} without a reason that keeps earlier signatures good{text}",
+            day(at)
+        )),
+    }
+}
+
+/// Limits from an expiry (`key_expiration_time` of the newest self-signature, counted from the key's creation).
+fn expiry(created: u32, newest_self_sig: Option<&Signature>) -> Option<Limit> {
+    let d = newest_self_sig?.key_expiration_time()?.as_secs();
+    (d > 0).then(|| Limit {
+        at: created.saturating_add(d),
+        why: "expired",
+    })
+}
+
+/// Checks a certificate the way a CSAF consumer needs: at least one self-signature (third parties' certifications
+/// are ignored, not refused: keys fetched from key servers carry them), revocations and expiry of the primary key
+/// and of each signing subkey. Returns the keys that may sign, each with its limit.
+fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
+    let primary = &cert.primary_key;
+    let mut self_sigs: Vec<&Signature> = Vec::new();
+    for u in &cert.details.users {
+        for s in &u.signatures {
+            if matches!(
+                s.typ(),
+                Some(
+                    SignatureType::CertGeneric
+                        | SignatureType::CertPersona
+                        | SignatureType::CertCasual
+                        | SignatureType::CertPositive
+                )
+            ) && s.verify_certification(primary, Tag::UserId, &u.id).is_ok()
+            {
+                self_sigs.push(s);
+            }
+        }
+    }
+    for s in &cert.details.direct_signatures {
+        if s.typ() == Some(SignatureType::Key) && s.verify_key(primary).is_ok() {
+            self_sigs.push(s);
+        }
+    }
+    if self_sigs.is_empty() {
+        return Err("no self-signature of the key verifies".into());
+    }
+    let mut limit = expiry(
+        primary.created_at().as_secs(),
+        newest(self_sigs.into_iter()),
+    );
+    for r in &cert.details.revocation_signatures {
+        // One that does not verify is not the owner's: ignored.
+        if r.typ() == Some(SignatureType::KeyRevocation) && r.verify_key(primary).is_ok() {
+            limit = Limit::min(limit, Some(revocation(r)?));
+        }
+    }
+    let mut out = vec![SignerKey {
+        subkey: None,
+        created: primary.created_at().as_secs(),
+        limit: limit.clone(),
+    }];
+    for (i, sub) in cert.public_subkeys.iter().enumerate() {
+        let ok = |s: &&Signature| sub_binding_verifies(s, primary, &sub.key);
+        let Some(binding) = newest(
+            sub.signatures
+                .iter()
+                .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding))
+                .filter(ok),
+        ) else {
+            continue;
+        };
+        if !binding.key_flags().sign() {
+            continue;
+        }
+        let created = sub.key.created_at().as_secs();
+        let mut sub_limit = Limit::min(limit.clone(), expiry(created, Some(binding)));
+        let mut hard = false;
+        for r in sub
+            .signatures
+            .iter()
+            .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+            .filter(ok)
+        {
+            match revocation(r) {
+                Ok(l) => sub_limit = Limit::min(sub_limit, Some(l)),
+                Err(_) => hard = true,
+            }
+        }
+        if !hard {
+            out.push(SignerKey {
+                subkey: Some(i),
+                created,
+                limit: sub_limit,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn sub_binding_verifies(
+    s: &Signature,
+    primary: &pgp::packet::PublicKey,
+    sub: &pgp::packet::PublicSubkey,
+) -> bool {
+    s.verify_subkey_binding(primary, sub).is_ok()
+}
+
+impl SignerKey {
+    /// Why a signature this key made at `at` (None: the signature says not) is not good, if it is not.
+    fn refuses(&self, at: Option<u32>) -> Option<String> {
+        match (at, &self.limit) {
+            (None, Some(l)) => Some(format!(
+                "the signature carries no creation time, and the key {} on {}",
+                l.why,
+                day(l.at)
+            )),
+            (Some(t), _) if t < self.created => Some(format!(
+                "the signature is dated {}, before the key was made ({})",
+                day(t),
+                day(self.created)
+            )),
+            (Some(t), Some(l)) if t >= l.at => Some(format!(
+                "it was made on {}, after the key {} on {}",
+                day(t),
+                l.why,
+                day(l.at)
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl ProviderKeys {
@@ -152,13 +362,31 @@ impl ProviderKeys {
         self.keys.is_empty()
     }
 
-    /// Signatures are required of this provider's documents (its metadata lists keys).
+    /// Signatures are required of this provider's documents (its metadata lists keys, or the caller trusts some).
     pub fn signatures_required(&self) -> bool {
         self.listed
     }
 
-    /// Adds a certificate (armored or binary) fetched from `url`, refusing it when it does not parse, its
-    /// self-signatures do not hold, or its fingerprint is not the one the metadata gives.
+    /// Keeps only the keys whose fingerprints are in `trusted` (those the operator declared, or pinned at first
+    /// use) and requires signatures from now on, whatever the metadata says: a provider that signed does not stop
+    /// because its web server says so. Returns the fingerprints of the keys dropped.
+    pub fn restrict(&mut self, trusted: &[String]) -> Vec<String> {
+        let trusted: Vec<String> = trusted.iter().map(|t| norm_fingerprint(t)).collect();
+        let mut dropped = Vec::new();
+        self.keys.retain(|k| {
+            let keep = trusted.contains(&k.fingerprint);
+            if !keep {
+                dropped.push(k.fingerprint.clone());
+            }
+            keep
+        });
+        self.listed = true;
+        dropped
+    }
+
+    /// Adds a certificate (armored or binary) fetched from `url`, refusing it when it does not parse, no
+    /// self-signature holds, it was revoked as compromised (or without a reason), or its fingerprint is not the
+    /// one the metadata gives. An expired or retired key is kept: signatures it made before stay good.
     pub fn add(
         &mut self,
         bytes: &[u8],
@@ -171,8 +399,6 @@ impl ProviderKeys {
         };
         let (cert, _) = SignedPublicKey::from_reader_single(bytes)
             .map_err(|e| bad(format!("not an OpenPGP public key: {e}")))?;
-        cert.verify_bindings()
-            .map_err(|e| bad(format!("its self-signatures do not verify: {e}")))?;
         let fingerprint = format!("{:X}", cert.fingerprint());
         if let Some(exp) = expected.map(norm_fingerprint).filter(|e| !e.is_empty()) {
             if exp != fingerprint {
@@ -181,10 +407,12 @@ impl ProviderKeys {
                 )));
             }
         }
+        let signers = signers(&cert).map_err(|e| bad(format!("{fingerprint}: {e}")))?;
         if !self.keys.iter().any(|k| k.fingerprint == fingerprint) {
             self.keys.push(ProviderKey {
                 fingerprint: fingerprint.clone(),
                 cert,
+                signers,
             });
         }
         Ok(fingerprint)
@@ -248,15 +476,25 @@ impl ProviderKeys {
         };
         let (sig, _) = DetachedSignature::from_reader_single(sig)
             .map_err(|e| bad(format!("not an OpenPGP signature: {e}")))?;
+        let made = sig.signature.created().map(|t| t.as_secs());
         for k in &self.keys {
-            if sig.verify(&k.cert, doc).is_ok() {
-                return Ok(k.fingerprint.clone());
-            }
-            for sub in &k.cert.public_subkeys {
-                // A subkey counts only with a valid binding to this certificate.
-                if sub.verify_bindings(&k.cert.primary_key).is_ok() && sig.verify(sub, doc).is_ok()
-                {
-                    return Ok(k.fingerprint.clone());
+            for s in &k.signers {
+                let verified = match s.subkey {
+                    None => sig.verify(&k.cert, doc).is_ok(),
+                    Some(i) => k
+                        .cert
+                        .public_subkeys
+                        .get(i)
+                        .is_some_and(|sub| sig.verify(&sub.key, doc).is_ok()),
+                };
+                if verified {
+                    return match s.refuses(made) {
+                        None => Ok(k.fingerprint.clone()),
+                        Some(why) => Err(bad(format!(
+                            "made by the provider's key {}, but {why}",
+                            k.fingerprint
+                        ))),
+                    };
                 }
             }
         }
@@ -274,7 +512,7 @@ impl ProviderKeys {
             .collect();
         let issuer = issuers.first().cloned().unwrap_or_else(|| "unnamed".into());
         Err(bad(if self.keys.is_empty() {
-            format!("made by {issuer}; no usable provider key to check it with (the metadata lists none, or they could not be fetched or failed their checks)")
+            format!("made by {issuer}; no usable provider key to check it with (the metadata lists none, or they could not be fetched, failed their checks or are not trusted)")
         } else {
             format!(
                 "does not verify with the provider's key(s) {} (made by {issuer}): the document was altered or is not the provider's",
@@ -518,6 +756,120 @@ mod tests {
                 matches!(e, Err(IntegrityError::BadSignature { .. })),
                 "{e:?}"
             );
+        }
+    }
+
+    fn key_of(name: &str) -> (ProviderKeys, String) {
+        let mut keys = ProviderKeys::default();
+        let fpr = String::from_utf8(fixture(&format!("{name}.fpr"))).unwrap();
+        let got = keys
+            .add(&fixture(&format!("{name}.asc")), Some(fpr.trim()), name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        (keys, got)
+    }
+
+    /// Keys with a life (made by the fixture script at fixed times, T0 = 2026-01-01): an expiring key and an
+    /// expiring signing subkey (both until 2026-01-06), a key retired on 2026-01-05, each with signatures of
+    /// 2026-01-02 and 2026-01-11; and a key revoked as compromised on 2026-01-05.
+    #[test]
+    fn expired_and_revoked_keys() {
+        let doc = fixture("doc.json");
+        for (name, event) in [
+            ("expiring", "expired on 2026-01-06 00:00 UTC"),
+            ("subkey", "expired on 2026-01-06 00:00 UTC"),
+            ("retired", "was superseded on 2026-01-05 00:00 UTC"),
+        ] {
+            let (keys, fpr) = key_of(name);
+            // Made while the key was good: good still.
+            assert_eq!(
+                keys.verify(&doc, &fixture(&format!("doc.json.{name}-before.asc")), "b"),
+                Ok(fpr.clone()),
+                "{name}"
+            );
+            let e = keys.verify(&doc, &fixture(&format!("doc.json.{name}-after.asc")), "a");
+            assert!(
+                matches!(&e, Err(IntegrityError::BadSignature { reason, .. })
+                    if reason.contains(event) && reason.contains("made on 2026-01-11") && reason.contains(&fpr)),
+                "{name}: {e:?}"
+            );
+        }
+        // Compromised: the key itself is refused, so nothing it signed verifies, not even what it signed before.
+        let mut keys = ProviderKeys::default();
+        let fpr = String::from_utf8(fixture("compromised.fpr")).unwrap();
+        let e = keys.add(&fixture("compromised.asc"), Some(fpr.trim()), "c");
+        assert!(
+            matches!(&e, Err(IntegrityError::Key { reason, .. })
+                if reason.contains("revoked on 2026-01-05 00:00 UTC as compromised") && reason.contains("revoked for the fixtures")),
+            "{e:?}"
+        );
+        assert!(keys.is_empty());
+        let e = keys.verify(&doc, &fixture("doc.json.compromised.asc"), "c");
+        assert!(
+            matches!(e, Err(IntegrityError::BadSignature { .. })),
+            "{e:?}"
+        );
+    }
+
+    /// A provider key fetched from a key server carries other people's certifications, which do not verify with
+    /// the provider's own key and must not make it unusable.
+    #[test]
+    fn third_party_certifications_are_ignored() {
+        let (_, fpr) = provider_keys();
+        let mut keys = ProviderKeys::default();
+        let got = keys
+            .add(&fixture("provider-certified.asc"), Some(&fpr), "k")
+            .unwrap();
+        assert_eq!(got, fpr);
+        assert_eq!(
+            keys.verify(&fixture("doc.json"), &fixture("doc.json.asc"), "a"),
+            Ok(fpr)
+        );
+    }
+
+    #[test]
+    fn restricted_to_trusted_keys() {
+        let (mut keys, fpr) = provider_keys();
+        let (_, other) = key_of("expiring");
+        keys.add(&fixture("expiring.asc"), None, "x").unwrap();
+        assert!(!keys.signatures_required());
+        let doc = fixture("doc.json");
+        assert!(keys
+            .verify(&doc, &fixture("doc.json.expiring-before.asc"), "e")
+            .is_ok());
+        // Trusted as an operator may type it: lower case, spaced.
+        let typed: String = fpr
+            .to_lowercase()
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| (i > 0 && i % 4 == 0).then_some(' ').into_iter().chain([c]))
+            .collect();
+        assert_eq!(keys.restrict(&[typed]), vec![other]);
+        assert!(keys.signatures_required());
+        assert_eq!(keys.fingerprints(), vec![fpr.clone()]);
+        assert!(keys
+            .verify(&doc, &fixture("doc.json.expiring-before.asc"), "e")
+            .is_err());
+        assert_eq!(keys.verify(&doc, &fixture("doc.json.asc"), "a"), Ok(fpr));
+        // Trusting nothing that is listed: no key left, signatures still required.
+        let (mut keys, _) = provider_keys();
+        assert_eq!(keys.restrict(&["00".repeat(20)]).len(), 1);
+        assert!(keys.is_empty() && keys.signatures_required());
+    }
+
+    #[test]
+    fn fingerprints_as_typed() {
+        let f = "1CD9 3037 93E8 99AD 6235  4B43 61A2 B342 F9A3 EEF7";
+        assert_eq!(
+            parse_fingerprint(f),
+            Ok("1CD9303793E899AD62354B4361A2B342F9A3EEF7".to_string())
+        );
+        assert_eq!(
+            parse_fingerprint("0x1cd9303793e899ad62354b4361a2b342f9a3eef7").map(|f| f.len()),
+            Ok(40)
+        );
+        assert!(parse_fingerprint(&"A".repeat(64)).is_ok());
+        for bad in ["", "61A2B342F9A3EEF7", &"G".repeat(40), &"A".repeat(41)] {
+            assert!(parse_fingerprint(bad).is_err(), "{bad}");
         }
     }
 

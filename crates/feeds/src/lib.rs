@@ -18,6 +18,7 @@
 
 mod csaf;
 pub mod csaf_integrity;
+pub use csaf::PINNED_KEYS_CURSOR;
 pub mod http;
 mod misp;
 mod taxii;
@@ -180,6 +181,20 @@ pub fn validate(f: &FeedRecord) -> Result<(), FeedError> {
             )));
         }
     }
+    if (!f.openpgp_keys.is_empty() || f.require_signature) && f.kind != "csaf" {
+        return Err(FeedError::Config(format!(
+            "feed `{}`: OpenPGP keys and --require-signature apply to csaf feeds only",
+            f.name
+        )));
+    }
+    for k in &f.openpgp_keys {
+        if csaf_integrity::parse_fingerprint(k).as_deref() != Ok(k.as_str()) {
+            return Err(FeedError::Config(format!(
+                "feed `{}`: `{k}` is not an OpenPGP fingerprint (40 or 64 upper-case hex digits)",
+                f.name
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -246,8 +261,17 @@ impl PullReport {
 pub struct IntegrityCounts {
     /// Fingerprints of the provider's keys that were fetched and passed their checks.
     pub keys: Vec<String>,
-    /// The provider lists keys, so every document must carry a signature that verifies.
+    /// The provider lists keys (or the feed trusts some, or requires signatures), so every document must carry a
+    /// signature that verifies.
     pub signatures_required: bool,
+    /// Where the trust in `keys` comes from: `metadata` (the provider metadata as fetched; `vigil ingest URL`),
+    /// `declared` (the feed's `openpgp_keys`), `pinned` (the keys seen on an earlier pull), `first-use` (pinned by
+    /// this pull), or `none` (the provider lists no key).
+    pub trust: &'static str,
+    /// Keys the provider lists that passed their checks but that the feed does not trust (a rotation, or someone
+    /// else's key): documents signed only by them are refused until an operator trusts them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_keys: Vec<String>,
     pub hash_matched: u64,
     pub signature_verified: u64,
     /// Documents taken without a hash or a signature to check (the provider publishes none).

@@ -28,6 +28,11 @@ pub struct FeedRecord {
     pub collection: Option<String>,
     /// Provenance source name (the feed name when absent).
     pub source: Option<String>,
+    /// csaf: the fingerprints of the provider's OpenPGP keys the operator trusts (upper-case hex); when empty, the
+    /// keys the provider lists on the first pull are pinned (a cursor), and later pulls hold to those.
+    pub openpgp_keys: Vec<String>,
+    /// csaf: refuse documents without a signature that verifies, even from a provider that lists no keys.
+    pub require_signature: bool,
     /// Where the definition comes from: `cli` or `config`.
     pub origin: String,
     pub created_at: String,

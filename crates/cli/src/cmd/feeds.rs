@@ -27,6 +27,27 @@ pub enum FeedsCommand {
     Remove(FeedRemoveArgs),
     /// Keep pulling every feed on its interval until stopped (for a service unit).
     Run(FeedRunArgs),
+    /// csaf feeds: set which provider OpenPGP keys a feed trusts (after checking a new key with the provider out
+    /// of band), or forget the keys pinned at first use so that the next pull pins the keys then listed.
+    TrustKeys(FeedTrustKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedTrustKeysArgs {
+    #[arg(long)]
+    pub name: String,
+    /// A fingerprint to trust, as `gpg --fingerprint` prints it (repeatable; replaces the pinned set).
+    #[arg(
+        long = "fingerprint",
+        value_name = "FINGERPRINT",
+        required_unless_present = "forget"
+    )]
+    pub fingerprints: Vec<String>,
+    /// Forget the pinned keys: the next pull trusts (and pins) the keys the provider lists then.
+    #[arg(long, conflicts_with = "fingerprints")]
+    pub forget: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +80,13 @@ pub struct FeedAddArgs {
     /// Provenance source name (default: the feed name).
     #[arg(long)]
     pub source: Option<String>,
+    /// csaf: trust only the provider key with this fingerprint (repeatable; as `gpg --fingerprint` prints it).
+    /// Without it, the keys the provider lists at the first pull are pinned and later pulls hold to them.
+    #[arg(long = "openpgp-key", value_name = "FINGERPRINT")]
+    pub openpgp_keys: Vec<String>,
+    /// csaf: refuse documents without a signature that verifies, even if the provider lists no keys.
+    #[arg(long)]
+    pub require_signature: bool,
     /// Replace an existing feed of that name (its cursors and status stay).
     #[arg(long)]
     pub replace: bool,
@@ -127,6 +155,24 @@ pub struct FeedConfig {
     pub collection: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+    /// csaf: fingerprints of the provider keys to trust (else the first pull's keys are pinned).
+    #[serde(default)]
+    pub openpgp_keys: Vec<String>,
+    /// csaf: refuse documents without a signature that verifies.
+    #[serde(default)]
+    pub require_signature: bool,
+}
+
+/// Fingerprints as typed, in the form the store keeps them.
+fn fingerprints(typed: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for t in typed {
+        let f = vigil_feeds::csaf_integrity::parse_fingerprint(t).map_err(anyhow::Error::msg)?;
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 fn now() -> String {
@@ -150,6 +196,9 @@ impl FeedConfig {
             tlp: self.tlp.clone(),
             collection: self.collection.clone(),
             source: self.source.clone(),
+            openpgp_keys: fingerprints(&self.openpgp_keys)
+                .with_context(|| format!("[[feeds]] `{}` openpgp_keys", self.name))?,
+            require_signature: self.require_signature,
             origin: "config".into(),
             created_at: now(),
             status: FeedStatus::default(),
@@ -194,7 +243,9 @@ fn sync_config(env: &Env) -> anyhow::Result<()> {
                     && f.interval_secs == rec.interval_secs
                     && f.tlp == rec.tlp
                     && f.collection == rec.collection
-                    && f.source == rec.source => {}
+                    && f.source == rec.source
+                    && f.openpgp_keys == rec.openpgp_keys
+                    && f.require_signature == rec.require_signature => {}
             _ => env.store.put_feed(&rec)?,
         }
     }
@@ -206,7 +257,29 @@ fn sync_config(env: &Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status_json(f: &FeedRecord) -> Value {
+/// The provider keys a csaf feed pinned at first use.
+fn pinned_keys(env: &Env, feed: &str) -> anyhow::Result<Vec<String>> {
+    Ok(env
+        .store
+        .feed_cursors(feed)?
+        .into_iter()
+        .find(|c| c.key == vigil_feeds::PINNED_KEYS_CURSOR)
+        .and_then(|c| c.value)
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default())
+}
+
+/// `feeds status` of one feed, with the keys a csaf feed pinned.
+fn status_of(env: &Env, f: &FeedRecord) -> anyhow::Result<Value> {
+    let pinned = if f.kind == "csaf" {
+        Some(pinned_keys(env, &f.name)?)
+    } else {
+        None
+    };
+    Ok(status_json(f, pinned))
+}
+
+fn status_json(f: &FeedRecord, pinned: Option<Vec<String>>) -> Value {
     let parsed = url::Url::parse(&f.url).ok();
     let url = parsed
         .as_ref()
@@ -220,6 +293,11 @@ fn status_json(f: &FeedRecord) -> Value {
         "origin": f.origin, "has_token": f.token.is_some() || in_url, "created_at": f.created_at,
         "due": vigil_feeds::due(f, chrono::Utc::now()),
     });
+    if f.kind == "csaf" {
+        v["openpgp_keys"] = json!(f.openpgp_keys);
+        v["pinned_keys"] = json!(pinned.unwrap_or_default());
+        v["require_signature"] = json!(f.require_signature);
+    }
     if let (Value::Object(m), Ok(Value::Object(s))) = (&mut v, serde_json::to_value(&f.status)) {
         m.extend(s);
     }
@@ -234,7 +312,11 @@ pub fn run(env: &Env, cmd: &FeedsCommand) -> anyhow::Result<u8> {
             sync_config(env)?;
             let feeds = env.store.feeds()?;
             if a.json {
-                crate::output::json(&feeds.iter().map(status_json).collect::<Vec<_>>())?;
+                let all = feeds
+                    .iter()
+                    .map(|f| status_of(env, f))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                crate::output::json(&all)?;
             } else if feeds.is_empty() {
                 println!("no feeds (add one with `vigil feeds add` or [[feeds]] in vigil.toml)");
             } else {
@@ -254,6 +336,9 @@ pub fn run(env: &Env, cmd: &FeedsCommand) -> anyhow::Result<u8> {
                             _ => String::new(),
                         }
                     );
+                    if f.kind == "csaf" {
+                        println!("    {}", keys_line(f, &pinned_keys(env, &f.name)?));
+                    }
                 }
             }
             Ok(0)
@@ -288,7 +373,88 @@ pub fn run(env: &Env, cmd: &FeedsCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
         FeedsCommand::Run(a) => run_forever(env, a),
+        FeedsCommand::TrustKeys(a) => trust_keys(env, a),
     }
+}
+
+/// What a csaf feed trusts, in one line.
+fn keys_line(f: &FeedRecord, pinned: &[String]) -> String {
+    let keys = if !f.openpgp_keys.is_empty() {
+        format!("trusts the declared key(s) {}", f.openpgp_keys.join(", "))
+    } else if !pinned.is_empty() {
+        format!(
+            "trusts the key(s) pinned at first use {}",
+            pinned.join(", ")
+        )
+    } else {
+        "has pinned no provider key yet (the next pull that sees keys pins them)".into()
+    };
+    let required = if f.require_signature || !f.openpgp_keys.is_empty() || !pinned.is_empty() {
+        "; every document must be signed"
+    } else {
+        ""
+    };
+    format!("OpenPGP: {keys}{required}")
+}
+
+fn trust_keys(env: &Env, a: &FeedTrustKeysArgs) -> anyhow::Result<u8> {
+    sync_config(env)?;
+    let f = env
+        .store
+        .feed(&a.name)?
+        .with_context(|| format!("no feed named `{}` (see `vigil feeds status`)", a.name))?;
+    if f.kind != "csaf" {
+        bail!(
+            "feed `{}` is a {} feed: only csaf feeds have provider keys",
+            a.name,
+            f.kind
+        );
+    }
+    if !f.openpgp_keys.is_empty() {
+        bail!(
+            "feed `{}` declares its keys ({}); change them where it is defined (`vigil feeds add --replace \
+             --openpgp-key ...`, or openpgp_keys in the configuration)",
+            a.name,
+            f.openpgp_keys.join(", ")
+        );
+    }
+    let before = pinned_keys(env, &a.name)?;
+    let after = if a.forget {
+        Vec::new()
+    } else {
+        fingerprints(&a.fingerprints).context("--fingerprint")?
+    };
+    env.store.put_feed_cursor(
+        &a.name,
+        &vigil_store::FeedCursor {
+            key: vigil_feeds::PINNED_KEYS_CURSOR.into(),
+            etag: None,
+            last_modified: None,
+            value: (!after.is_empty()).then(|| after.join(" ")),
+            updated_at: now(),
+        },
+    )?;
+    let stored = env
+        .store
+        .feed(&a.name)?
+        .context("the feed was not stored")?;
+    if a.json {
+        let mut v = status_of(env, &stored)?;
+        v["previously_pinned"] = json!(before);
+        crate::output::json(&v)?;
+    } else {
+        println!(
+            "feed `{}`: {} (before: {})",
+            a.name,
+            keys_line(&stored, &after),
+            if before.is_empty() {
+                "none".to_string()
+            } else {
+                before.join(", ")
+            }
+        );
+    }
+    Ok(0)
 }
 
 /// Feed names are validated to be safe path components already; this only guards against an old row.
@@ -319,6 +485,8 @@ fn add(env: &Env, a: &FeedAddArgs) -> anyhow::Result<u8> {
         tlp: a.tlp.as_ref().map(|t| t.to_ascii_lowercase()),
         collection: a.collection.clone(),
         source: a.source.clone(),
+        openpgp_keys: fingerprints(&a.openpgp_keys).context("--openpgp-key")?,
+        require_signature: a.require_signature,
         origin: "cli".into(),
         created_at: now(),
         status: FeedStatus::default(),
@@ -341,7 +509,7 @@ fn add(env: &Env, a: &FeedAddArgs) -> anyhow::Result<u8> {
         .feed(&a.name)?
         .context("the feed was not stored")?;
     if a.json {
-        crate::output::json(&status_json(&stored))?;
+        crate::output::json(&status_of(env, &stored)?)?;
     } else {
         println!(
             "feed `{}` ({}) added, pulled every {}; pull it now with `vigil feeds pull --name {}`",

@@ -253,6 +253,7 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
             confidence: a.confidence,
             share_with: a.share_with.clone(),
             require_signature: a.require_signature,
+            openpgp_keys: a.openpgp_keys.clone(),
             json: a.json,
         };
         code = super::ingest::run(env, &kb)?;
@@ -322,6 +323,7 @@ impl vigil_feeds::ExtraIngest for AdvisoryFeedIngest<'_> {
             confidence: opts.confidence,
             share_with: Vec::new(),
             require_signature: false,
+            openpgp_keys: Vec::new(),
             json: true,
         };
         let (_, rep) =
@@ -417,7 +419,14 @@ fn ingest_advisories(
     for path in paths {
         if path.starts_with("http://") || path.starts_with("https://") {
             let mut col = Collector::default();
-            fetch_csaf(path, &mut col, &mut rep, forced, a.require_signature, &pb)?;
+            fetch_csaf(
+                path,
+                &mut col,
+                &mut rep,
+                forced,
+                (a.require_signature, &a.openpgp_keys),
+                &pb,
+            )?;
             let Collector {
                 advisories,
                 epss,
@@ -552,7 +561,21 @@ pub(crate) fn integrity_line(i: &vigil_feeds::IntegrityCounts) -> String {
     let keys = if i.keys.is_empty() {
         "no provider key".to_string()
     } else {
-        format!("provider key {}", i.keys.join(", "))
+        format!(
+            "provider key {}{}",
+            i.keys.join(", "),
+            match i.trust {
+                "declared" => ", as declared",
+                "pinned" => ", as pinned at first use",
+                "first-use" => ", pinned now (first use)",
+                _ => "",
+            }
+        )
+    };
+    let keys = if i.untrusted_keys.is_empty() {
+        keys
+    } else {
+        format!("{keys}; not trusted: {}", i.untrusted_keys.join(", "))
     };
     let mut line = format!(
         "  integrity: {} signatures verified ({keys}{}), {} hashes matched, {} refused, {} taken unchecked",
@@ -692,10 +715,16 @@ fn fetch_csaf(
     col: &mut Collector,
     rep: &mut AdvisoryReport,
     forced: Option<&str>,
-    require_signature: bool,
+    (require_signature, trusted): (bool, &[String]),
     pb: &indicatif::ProgressBar,
 ) -> anyhow::Result<()> {
-    use vigil_feeds::csaf_integrity::{check_document, Fetch, ProviderKeys};
+    use vigil_feeds::csaf_integrity::{check_document, parse_fingerprint, Fetch, ProviderKeys};
+    let trusted = trusted
+        .iter()
+        .map(|k| parse_fingerprint(k).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<String>>>()
+        .context("--openpgp-key")?;
+    let require_signature = require_signature || !trusted.is_empty();
     let client = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
@@ -766,9 +795,16 @@ fn fetch_csaf(
         if let Some(dists) = v.get("distributions").and_then(Value::as_array) {
             provider = true;
             if let Ok(base) = url::Url::parse(&u) {
-                let (k, errors) = ProviderKeys::from_metadata(&v, &base, &mut |k| get(k.as_str()));
+                let (mut k, errors) =
+                    ProviderKeys::from_metadata(&v, &base, &mut |k| get(k.as_str()));
                 for e in errors {
                     fail(rep, &u, &e.to_string());
+                }
+                if !trusted.is_empty() {
+                    counts.untrusted_keys = k.restrict(&trusted);
+                    for x in &counts.untrusted_keys {
+                        fail(rep, &u, &format!("the provider lists key {x}, which --openpgp-key does not name: documents signed only by it are refused"));
+                    }
                 }
                 keys = k;
             }
@@ -840,6 +876,16 @@ fn fetch_csaf(
     }
     counts.keys = keys.fingerprints();
     counts.signatures_required = require_signature || keys.signatures_required();
+    counts.trust = if !trusted.is_empty() {
+        "declared"
+    } else if keys.signatures_required() {
+        "metadata"
+    } else {
+        "none"
+    };
+    for t in trusted.iter().filter(|t| !counts.keys.contains(*t)) {
+        fail(rep, url, &format!("key {t} (--openpgp-key) is not among the provider's usable keys: documents it signed cannot be checked and are refused"));
+    }
     let total = docs.len();
     for (i, (d, entry, pre)) in docs.into_iter().enumerate() {
         pb.set_message(format!("{}/{total} provider documents", i + 1));

@@ -41,8 +41,21 @@ pub const FEEDS_MIGRATION: &str = r#"
     ) WITHOUT ROWID;
 "#;
 
+/// A CSAF feed's trusted OpenPGP keys and whether it requires signatures (appended to `schema::MIGRATIONS`), in a
+/// table of their own (one row per feed that has either) so that the migration can run again on a store set back
+/// to an older version (`ALTER TABLE ... ADD COLUMN` cannot). The fingerprints are one space-separated string: a
+/// handful per feed, always read and written whole.
+pub const FEED_KEYS_MIGRATION: &str = r#"
+    CREATE TABLE IF NOT EXISTS feed_keys (
+        feed TEXT PRIMARY KEY,
+        openpgp_keys TEXT,
+        require_signature INTEGER NOT NULL DEFAULT 0
+    );
+"#;
+
 const FEED_COLS: &str = "name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at, \
-     last_attempt, last_success, last_error, last_error_at, last_added, objects_added, objects_updated, pulls, bytes";
+     last_attempt, last_success, last_error, last_error_at, last_added, objects_added, objects_updated, pulls, bytes, \
+     k.openpgp_keys, coalesce(k.require_signature, 0) FROM feeds LEFT JOIN feed_keys k ON k.feed = feeds.name";
 
 fn feed_row(r: &rusqlite::Row) -> rusqlite::Result<FeedRecord> {
     Ok(FeedRecord {
@@ -57,6 +70,11 @@ fn feed_row(r: &rusqlite::Row) -> rusqlite::Result<FeedRecord> {
         source: r.get(8)?,
         origin: r.get(9)?,
         created_at: r.get(10)?,
+        openpgp_keys: r
+            .get::<_, Option<String>>(20)?
+            .map(|k| k.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
+        require_signature: r.get(21)?,
         status: FeedStatus {
             last_attempt: r.get(11)?,
             last_success: r.get(12)?,
@@ -94,6 +112,18 @@ impl FeedStore for SqliteStore {
                 f.origin,
                 f.created_at
             ])?;
+            c.prepare_cached("DELETE FROM feed_keys WHERE feed = ?1")?
+                .execute([&f.name])?;
+            if !f.openpgp_keys.is_empty() || f.require_signature {
+                c.prepare_cached(
+                    "INSERT INTO feed_keys (feed, openpgp_keys, require_signature) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![
+                    f.name,
+                    (!f.openpgp_keys.is_empty()).then(|| f.openpgp_keys.join(" ")),
+                    f.require_signature
+                ])?;
+            }
             Ok(())
         })
     }
@@ -101,7 +131,7 @@ impl FeedStore for SqliteStore {
     fn feed(&self, name: &str) -> Result<Option<FeedRecord>, StoreError> {
         self.with_reader(|c| {
             Ok(
-                c.prepare_cached(&format!("SELECT {FEED_COLS} FROM feeds WHERE name = ?1"))?
+                c.prepare_cached(&format!("SELECT {FEED_COLS} WHERE name = ?1"))?
                     .query_row([name], feed_row)
                     .optional()?,
             )
@@ -110,8 +140,7 @@ impl FeedStore for SqliteStore {
 
     fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
         self.with_reader(|c| {
-            let mut st =
-                c.prepare_cached(&format!("SELECT {FEED_COLS} FROM feeds ORDER BY name"))?;
+            let mut st = c.prepare_cached(&format!("SELECT {FEED_COLS} ORDER BY name"))?;
             let rows = st.query_map([], feed_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -120,6 +149,7 @@ impl FeedStore for SqliteStore {
     fn remove_feed(&self, name: &str) -> Result<bool, StoreError> {
         self.simple_write(|c| {
             c.execute("DELETE FROM feed_cursors WHERE feed = ?1", [name])?;
+            c.execute("DELETE FROM feed_keys WHERE feed = ?1", [name])?;
             Ok(c.execute("DELETE FROM feeds WHERE name = ?1", [name])? > 0)
         })
     }
@@ -195,6 +225,8 @@ mod tests {
             source: None,
             origin: "cli".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
+            openpgp_keys: Vec::new(),
+            require_signature: false,
             status: FeedStatus::default(),
         }
     }
@@ -231,9 +263,28 @@ mod tests {
         assert_eq!(a.status.pulls, 2);
         assert_eq!(a.status.last_success.as_deref(), Some("t1"));
         assert_eq!(a.status.last_error.as_deref(), Some("boom"));
-        // Redefining keeps the status.
+        // Redefining keeps the status; a CSAF feed's trusted keys and signature rule are kept and replaced whole.
+        let keyed = FeedRecord {
+            kind: "csaf".into(),
+            openpgp_keys: vec!["A".repeat(40), "B".repeat(64)],
+            require_signature: true,
+            ..rec("a")
+        };
+        s.put_feed(&keyed)?;
+        let got = s
+            .feed("a")?
+            .ok_or(StoreError::Aborted("no feed a".into()))?;
+        assert_eq!(got.status.objects_added, 5);
+        assert_eq!(
+            (got.openpgp_keys, got.require_signature),
+            (keyed.openpgp_keys, true)
+        );
         s.put_feed(&rec("a"))?;
-        assert_eq!(s.feed("a")?.map(|f| f.status.objects_added), Some(5));
+        let got = s
+            .feed("a")?
+            .ok_or(StoreError::Aborted("no feed a".into()))?;
+        assert_eq!(got.status.objects_added, 5);
+        assert!(got.openpgp_keys.is_empty() && !got.require_signature);
         let k = FeedCursor {
             key: "u".into(),
             etag: Some("\"x\"".into()),

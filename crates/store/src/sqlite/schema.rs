@@ -249,6 +249,8 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     SELECT 1;
     "#,
+    // 15: a CSAF feed's trusted OpenPGP keys and whether it requires signatures.
+    super::feeds::FEED_KEYS_MIGRATION,
 ];
 
 /// The migration after which the latest versions of families and actors stored before get their folded keys.
