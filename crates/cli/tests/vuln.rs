@@ -1502,7 +1502,27 @@ fn csaf_provider_over_http() {
         "2024/demo-sa-2024-01.json\n2024/demo-sa-2024-02.json\n2024/missing.json\n",
     )
     .unwrap();
+    // A KEV catalogue beside them, with a hash file that does not match it: CSAF's companion files are a CSAF
+    // rule, so a document that is not CSAF is neither checked against them nor costs the requests.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vuln/kev-demo.json"),
+        root.path().join("kev.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("kev.json.sha512"),
+        format!("{}  kev.json\n", "0".repeat(128)),
+    )
+    .unwrap();
     let server = serve_folder(root.path(), port);
+    let (k, _) = Vigil::new().json(&["ingest", &format!("{base}/kev.json")]);
+    assert_eq!(k["integrity"], Value::Null, "{k}");
+    assert_eq!(
+        (k["formats"]["kev-json"].as_u64(), k["added"].as_u64()),
+        (Some(1), Some(1)),
+        "{k}"
+    );
+    assert!(!k["errors"].to_string().contains("sha512"), "{k}");
     let (r, code) = v.json(&["ingest", &format!("{base}/provider-metadata.json")]);
     drop(server);
     assert_eq!(code, 1, "{r}");

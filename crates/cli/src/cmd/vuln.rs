@@ -857,7 +857,15 @@ fn fetch_csaf(
             }
             continue;
         }
-        // A single document: checked with its companions beside it, like the provider's.
+        // Not a CSAF document (a KEV catalogue, an OSV record, ... over HTTP): nothing is published beside it to
+        // check, so nothing is asked for.
+        if v.pointer("/document/csaf_version").is_none() {
+            if seen.insert(u.clone()) {
+                col.take(rep, &u, &bytes, explicit, forced);
+            }
+            continue;
+        }
+        // A single CSAF document: checked with its companions beside it, like the provider's.
         if seen.insert(u.clone()) {
             docs.push((u.clone(), None, Some((bytes, explicit))));
         }
