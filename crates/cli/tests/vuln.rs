@@ -1348,6 +1348,27 @@ fn csaf_feed_pins_provider_keys() {
     assert_eq!(p["integrity"]["signature_verified"], 2, "{p}");
     assert!(f.run(&["show", &cve2]).status.success());
     assert!(f.run(&["show", &cve3]).status.success());
+    // A key the feed does not trust fails the pull even when no new document needs it: the operator must hear of it.
+    f.ok_json(&[
+        "feeds",
+        "trust-keys",
+        "--name",
+        "demo",
+        "--fingerprint",
+        &first,
+    ]);
+    let p = pull();
+    assert_eq!(
+        (p["ok"].as_bool(), p["changed"].as_u64()),
+        (Some(false), Some(0)),
+        "{p}"
+    );
+    assert!(
+        p["error"]
+            .to_string()
+            .contains("not the ones this feed trusts"),
+        "{p}"
+    );
 
     // Declared keys: only those, from the first pull. The provider lists both keys; a feed that declares `first`
     // takes the document `first` signed and refuses those `second` signed.

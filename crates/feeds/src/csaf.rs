@@ -83,7 +83,7 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
         p.keep("provider-metadata.json", &b.bytes)?;
         p.set_cursor("provider-metadata", b.etag, b.last_modified, None)?;
     }
-    let keys = provider_keys(p, &meta, &pm)?;
+    let (keys, key_trouble) = provider_keys(p, &meta, &pm)?;
     let dists = meta
         .get("distributions")
         .and_then(Value::as_array)
@@ -179,14 +179,26 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
             p.set_cursor(&key, etag, lm, None)?;
         }
     }
+    // A change of keys is news an operator must see even when no document was refused this time: the pull fails.
+    let keys_note = if key_trouble == 0 {
+        String::new()
+    } else {
+        "; the provider's OpenPGP keys are not the ones this feed trusts (see problems)".to_string()
+    };
     if failed > 0 {
         return Err(FeedError::Protocol {
             url: shown,
             reason: format!(
-                "{failed} document{} could not be fetched or failed {} integrity check (see problems); retried next pull",
+                "{failed} document{} could not be fetched or failed {} integrity check (see problems); retried next pull{keys_note}",
                 if failed == 1 { "" } else { "s" },
                 if failed == 1 { "its" } else { "their" }
             ),
+        });
+    }
+    if key_trouble > 0 {
+        return Err(FeedError::Protocol {
+            url: shown,
+            reason: keys_note.trim_start_matches("; ").to_string(),
         });
     }
     Ok(())
@@ -199,12 +211,13 @@ pub const PINNED_KEYS_CURSOR: &str = "openpgp-keys";
 /// its checks is a problem of the pull. Which of them are trusted: the feed's declared fingerprints when it has
 /// some; else those pinned on the first pull that saw keys (trust on first use, as SSH does), so that whoever
 /// controls the provider's web server later cannot swap metadata and key together, nor drop the keys to stop
-/// signatures being required. A key the provider lists but the feed does not trust is reported with what to do.
+/// signatures being required. A key the provider lists but the feed does not trust, or a trusted key it no longer
+/// offers, is reported with what to do, and counted in the second value.
 fn provider_keys<S: Store + FeedStore>(
     p: &mut Pull<'_, S>,
     meta: &Value,
     pm: &Url,
-) -> Result<ProviderKeys, FeedError> {
+) -> Result<(ProviderKeys, usize), FeedError> {
     let http = &mut p.http;
     let (mut keys, errors) = ProviderKeys::from_metadata(meta, pm, &mut |u| match http.get(
         u,
@@ -260,7 +273,9 @@ fn provider_keys<S: Store + FeedStore>(
         );
     }
     let usable = keys.fingerprints();
-    for t in trusted.iter().filter(|t| !usable.contains(*t)) {
+    let missing: Vec<&String> = trusted.iter().filter(|t| !usable.contains(*t)).collect();
+    let trouble = untrusted.len() + missing.len();
+    for t in missing {
         p.report.problem(
             &shown,
             "public_openpgp_keys",
@@ -275,7 +290,7 @@ fn provider_keys<S: Store + FeedStore>(
     integrity.signatures_required = keys.signatures_required() || p.feed.require_signature;
     integrity.trust = trust;
     integrity.untrusted_keys = untrusted;
-    Ok(keys)
+    Ok((keys, trouble))
 }
 
 /// Checks a fetched document's hash file and signature; false (with the reason among the problems) refuses it.
