@@ -1022,6 +1022,94 @@ fn errors_of(r: &Value) -> String {
     r["errors"].to_string()
 }
 
+/// A CSAF provider's web site in a temporary folder, for tests that serve it over HTTP: `white/2024/` for documents,
+/// `openpgp/` for keys, `provider-metadata.json` at the top.
+struct CsafSite {
+    root: tempfile::TempDir,
+    port: u16,
+    base: String,
+    template: Value,
+    /// The Last-Modified time the next write gets (see `write`).
+    clock: std::cell::Cell<std::time::SystemTime>,
+}
+
+impl CsafSite {
+    fn new() -> CsafSite {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("white/2024")).unwrap();
+        std::fs::create_dir_all(root.path().join("openpgp")).unwrap();
+        let port = free_port();
+        CsafSite {
+            root,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            template: serde_json::from_slice(
+                &std::fs::read(vuln_fixture("csaf-demo.json")).unwrap(),
+            )
+            .unwrap(),
+            clock: std::cell::Cell::new(std::time::SystemTime::now()),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+    /// Writes a file. Python's server validates by Last-Modified, to the second: each write gets a later time than
+    /// the one before, or a pull within the same second would be told "304 Not Modified".
+    fn write(&self, rel: &str, bytes: &[u8]) {
+        let path = self.path(rel);
+        std::fs::write(&path, bytes).unwrap();
+        self.clock
+            .set(self.clock.get() + std::time::Duration::from_secs(2));
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(self.clock.get()))
+            .unwrap();
+    }
+    /// `white/2024/NAME.json`: the demo advisory with this tracking id and CVE, with a `sha512sum` hash file.
+    fn doc(&self, name: &str, id: &str, cve: &str) -> PathBuf {
+        let mut d = self.template.clone();
+        d["document"]["tracking"]["id"] = serde_json::json!(id);
+        d["vulnerabilities"][0]["cve"] = serde_json::json!(cve);
+        let rel = format!("white/2024/{name}.json");
+        self.write(&rel, &serde_json::to_vec_pretty(&d).unwrap());
+        sha512_file(&self.path(&rel));
+        self.path(&rel)
+    }
+    /// provider-metadata.json listing these keys (name under `openpgp/`, fingerprint), the `white/` directory and,
+    /// when `rolie`, the ROLIE feed `white/feed.json`.
+    fn metadata(&self, keys: &[(&str, &str)], rolie: bool) {
+        let base = &self.base;
+        let listed: Vec<Value> = keys
+            .iter()
+            .map(|(name, f)| serde_json::json!({"fingerprint": f, "url": format!("{base}/openpgp/{name}.asc")}))
+            .collect();
+        let mut dists = vec![serde_json::json!({"directory_url": format!("{base}/white/")})];
+        if rolie {
+            dists.insert(
+                0,
+                serde_json::json!({"rolie": {"feeds": [{"summary": "white", "tlp_label": "WHITE", "url": format!("{base}/white/feed.json")}]}}),
+            );
+        }
+        let pm = serde_json::json!({
+            "canonical_url": format!("{base}/provider-metadata.json"),
+            "metadata_version": "2.0", "list_on_CSAF_aggregators": false, "mirror_on_CSAF_aggregators": false,
+            "role": "csaf_trusted_provider",
+            "publisher": {"category": "vendor", "name": "Demo Project", "namespace": "https://example.org"},
+            "last_updated": "2026-01-01T00:00:00Z",
+            "public_openpgp_keys": listed,
+            "distributions": dists
+        });
+        self.write("provider-metadata.json", &serde_json::to_vec(&pm).unwrap());
+    }
+    fn serve(&self) -> Child {
+        serve_folder(self.root.path(), self.port)
+    }
+    fn url(&self) -> String {
+        format!("{}/provider-metadata.json", self.base)
+    }
+}
+
 /// A signing CSAF provider served over HTTP, with documents and signatures made by GnuPG: a document with a good
 /// hash and signature is stored; one altered after signing, one signed by a key the provider does not name, and
 /// one without a signature (the provider lists a key, so it signs everything) are refused with their reasons, by
@@ -1032,34 +1120,21 @@ fn csaf_provider_signatures_and_hashes() {
     let gpg = Gpg::new();
     let provider = gpg.key("Demo CSAF Provider <csaf@provider.example>");
     let stranger = gpg.key("Someone Else <other@elsewhere.example>");
-    let root = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let w = root.path().join("white/2024");
-    std::fs::create_dir_all(&w).unwrap();
-    std::fs::create_dir_all(root.path().join("openpgp")).unwrap();
-    std::fs::write(
-        root.path().join("openpgp/provider.asc"),
-        gpg.export(&provider),
-    )
-    .unwrap();
-    let template: Value =
-        serde_json::from_slice(&std::fs::read(vuln_fixture("csaf-demo.json")).unwrap()).unwrap();
+    let site = CsafSite::new();
+    let base = &site.base;
+    site.write("openpgp/provider.asc", &gpg.export(&provider));
     let doc = |n: u32| {
-        let mut d = template.clone();
-        d["document"]["tracking"]["id"] = serde_json::json!(format!("DEMO-SIG-2026-0{n}"));
-        d["vulnerabilities"][0]["cve"] = serde_json::json!(format!("CVE-2026-7710{n}"));
-        let path = w.join(format!("demo-sig-0{n}.json"));
-        std::fs::write(&path, serde_json::to_vec_pretty(&d).unwrap()).unwrap();
-        path
+        site.doc(
+            &format!("demo-sig-0{n}"),
+            &format!("DEMO-SIG-2026-0{n}"),
+            &format!("CVE-2026-7710{n}"),
+        )
     };
     // 01: hash and signature, named by its ROLIE entry's links.
     let d1 = doc(1);
-    sha512_file(&d1);
     gpg.sign(&provider, &d1);
     // 02: hash and signature beside it, then altered (another CVE put in).
     let d2 = doc(2);
-    sha512_file(&d2);
     gpg.sign(&provider, &d2);
     let altered = std::fs::read_to_string(&d2)
         .unwrap()
@@ -1067,38 +1142,21 @@ fn csaf_provider_signatures_and_hashes() {
     std::fs::write(&d2, altered).unwrap();
     // 03: a good hash, signed by a key the provider does not name.
     let d3 = doc(3);
-    sha512_file(&d3);
     gpg.sign(&stranger, &d3);
     // 04: neither.
-    doc(4);
+    std::fs::remove_file(format!("{}.sha512", doc(4).display())).unwrap();
     let metadata = |keys: bool| {
-        let listed = if keys {
-            serde_json::json!([{"fingerprint": provider, "url": format!("{base}/openpgp/provider.asc")}])
+        let listed: &[(&str, &str)] = if keys {
+            &[("provider", &provider)]
         } else {
-            serde_json::json!([])
+            &[]
         };
-        std::fs::write(
-            root.path().join("provider-metadata.json"),
-            serde_json::to_vec(&serde_json::json!({
-                "canonical_url": format!("{base}/provider-metadata.json"),
-                "metadata_version": "2.0", "list_on_CSAF_aggregators": false, "mirror_on_CSAF_aggregators": false,
-                "role": "csaf_trusted_provider",
-                "publisher": {"category": "vendor", "name": "Demo Project", "namespace": "https://example.org"},
-                "last_updated": "2026-01-01T00:00:00Z",
-                "public_openpgp_keys": listed,
-                "distributions": [
-                    {"rolie": {"feeds": [{"summary": "white", "tlp_label": "WHITE", "url": format!("{base}/white/feed.json")}]}},
-                    {"directory_url": format!("{base}/white/")}
-                ]
-            }))
-            .unwrap(),
-        )
-        .unwrap();
+        site.metadata(listed, true);
     };
     metadata(true);
-    std::fs::write(
-        root.path().join("white/feed.json"),
-        serde_json::to_vec(&serde_json::json!({"feed": {"id": "demo-white", "entry": [
+    site.write(
+        "white/feed.json",
+        &serde_json::to_vec(&serde_json::json!({"feed": {"id": "demo-white", "entry": [
             {"id": "DEMO-SIG-2026-01", "updated": "2026-01-01T00:00:00Z", "link": [
                 {"rel": "self", "href": format!("{base}/white/2024/demo-sig-01.json")},
                 {"rel": "hash", "href": "2024/demo-sig-01.json.sha512"},
@@ -1106,15 +1164,13 @@ fn csaf_provider_signatures_and_hashes() {
             ]}
         ]}}))
         .unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        root.path().join("white/index.txt"),
-        "2024/demo-sig-01.json\n2024/demo-sig-02.json\n2024/demo-sig-03.json\n2024/demo-sig-04.json\n",
-    )
-    .unwrap();
-    let _server = serve_folder(root.path(), port);
-    let url = format!("{base}/provider-metadata.json");
+    );
+    site.write(
+        "white/index.txt",
+        b"2024/demo-sig-01.json\n2024/demo-sig-02.json\n2024/demo-sig-03.json\n2024/demo-sig-04.json\n",
+    );
+    let _server = site.serve();
+    let url = site.url();
 
     let v = Vigil::new();
     let (r, code) = v.json(&["ingest", &url]);
@@ -1204,77 +1260,31 @@ fn csaf_feed_pins_provider_keys() {
     let gpg = Gpg::new();
     let first = gpg.key("Demo CSAF Provider <csaf@provider.example>");
     let second = gpg.key("Demo CSAF Provider 2027 <csaf2027@provider.example>");
-    let root = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let w = root.path().join("white/2024");
-    std::fs::create_dir_all(&w).unwrap();
-    std::fs::create_dir_all(root.path().join("openpgp")).unwrap();
-    for (name, k) in [("first", &first), ("second", &second)] {
-        std::fs::write(
-            root.path().join(format!("openpgp/{name}.asc")),
-            gpg.export(k),
-        )
-        .unwrap();
-    }
-    let template: Value =
-        serde_json::from_slice(&std::fs::read(vuln_fixture("csaf-demo.json")).unwrap()).unwrap();
+    let site = CsafSite::new();
+    site.write("openpgp/first.asc", &gpg.export(&first));
+    site.write("openpgp/second.asc", &gpg.export(&second));
     let listed = std::cell::RefCell::new(Vec::<String>::new());
-    // Python's server validates by Last-Modified, to the second: each rewrite of a listing gets a later time than
-    // the one before, or a pull within the same second would be told "304 Not Modified".
-    let clock = std::cell::Cell::new(std::time::SystemTime::now());
-    let write_listing = |path: std::path::PathBuf, bytes: Vec<u8>| {
-        std::fs::write(&path, bytes).unwrap();
-        clock.set(clock.get() + std::time::Duration::from_secs(2));
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(clock.get()))
-            .unwrap();
-    };
     // Writes document `n` (signed by `key` when given), lists it, and returns its CVE.
     let doc = |n: u32, key: Option<&str>| {
-        let mut d = template.clone();
-        d["document"]["tracking"]["id"] = serde_json::json!(format!("DEMO-PIN-2026-0{n}"));
         let cve = format!("CVE-2026-7720{n}");
-        d["vulnerabilities"][0]["cve"] = serde_json::json!(cve);
-        let path = w.join(format!("demo-pin-0{n}.json"));
-        std::fs::write(&path, serde_json::to_vec_pretty(&d).unwrap()).unwrap();
-        sha512_file(&path);
+        let path = site.doc(
+            &format!("demo-pin-0{n}"),
+            &format!("DEMO-PIN-2026-0{n}"),
+            &cve,
+        );
         if let Some(k) = key {
             gpg.sign(k, &path);
         }
         let mut l = listed.borrow_mut();
         l.push(format!("2024/demo-pin-0{n}.json"));
-        write_listing(
-            root.path().join("white/index.txt"),
-            (l.join("\n") + "\n").into_bytes(),
-        );
+        site.write("white/index.txt", (l.join("\n") + "\n").as_bytes());
         cve
     };
-    let metadata = |keys: &[(&str, &str)]| {
-        let listed: Vec<Value> = keys
-            .iter()
-            .map(|(name, f)| serde_json::json!({"fingerprint": f, "url": format!("{base}/openpgp/{name}.asc")}))
-            .collect();
-        write_listing(
-            root.path().join("provider-metadata.json"),
-            serde_json::to_vec(&serde_json::json!({
-                "canonical_url": format!("{base}/provider-metadata.json"),
-                "metadata_version": "2.0", "list_on_CSAF_aggregators": false, "mirror_on_CSAF_aggregators": false,
-                "role": "csaf_trusted_provider",
-                "publisher": {"category": "vendor", "name": "Demo Project", "namespace": "https://example.org"},
-                "last_updated": "2026-01-01T00:00:00Z",
-                "public_openpgp_keys": listed,
-                "distributions": [{"directory_url": format!("{base}/white/")}]
-            }))
-            .unwrap(),
-        );
-    };
+    let metadata = |keys: &[(&str, &str)]| site.metadata(keys, false);
     let cve1 = doc(1, Some(&first));
     metadata(&[("first", &first)]);
-    let _server = serve_folder(root.path(), port);
-    let url = format!("{base}/provider-metadata.json");
+    let _server = site.serve();
+    let url = site.url();
     let f = Vigil::new();
     f.ok_json(&[
         "feeds", "add", "--name", "demo", "--kind", "csaf", "--url", &url,
@@ -1322,7 +1332,7 @@ fn csaf_feed_pins_provider_keys() {
     assert!(!f.run(&["show", &cve3]).status.success());
 
     // The operator checks the new key with the provider and trusts it (typed as gpg prints it).
-    gpg.sign(&second, &w.join("demo-pin-03.json"));
+    gpg.sign(&second, &site.path("white/2024/demo-pin-03.json"));
     metadata(&[("first", &first), ("second", &second)]);
     let typed: String = second
         .to_lowercase()
