@@ -1210,6 +1210,41 @@ fn csaf_provider_signatures_and_hashes() {
         );
     }
 
+    // Documents named one by one: the keys come from where CSAF puts the metadata on their host.
+    let one = |doc: &str| {
+        let (r, _) = Vigil::new().json(&["ingest", &format!("{base}/white/2024/{doc}")]);
+        r
+    };
+    let r = one("demo-sig-01.json");
+    assert_eq!(
+        r["integrity"]["metadata"],
+        Value::Null,
+        "none there yet: {r}"
+    );
+    assert_eq!(r["integrity"]["signature_verified"], 0, "{r}");
+    std::fs::create_dir_all(site.path(".well-known/csaf")).unwrap();
+    site.write(
+        ".well-known/csaf/provider-metadata.json",
+        &std::fs::read(site.path("provider-metadata.json")).unwrap(),
+    );
+    let r = one("demo-sig-01.json");
+    assert_eq!(
+        r["integrity"]["metadata"],
+        format!("{base}/.well-known/csaf/provider-metadata.json"),
+        "{r}"
+    );
+    assert_eq!(
+        (
+            r["integrity"]["signature_verified"].as_u64(),
+            r["integrity"]["keys"].clone()
+        ),
+        (Some(1), serde_json::json!([provider])),
+        "{r}"
+    );
+    let r = one("demo-sig-03.json");
+    assert_eq!(r["integrity"]["refused"], 1, "{r}");
+    assert!(errors_of(&r).contains("does not verify"), "{r}");
+
     // The same provider as a scheduled feed.
     let f = Vigil::new();
     f.ok_json(&[

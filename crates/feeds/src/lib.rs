@@ -272,6 +272,10 @@ pub struct IntegrityCounts {
     /// else's key): documents signed only by them are refused until an operator trusts them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub untrusted_keys: Vec<String>,
+    /// `vigil ingest URL` of single documents: the provider metadata their keys were read from (the documents'
+    /// host's `/.well-known/csaf/provider-metadata.json`), when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
     pub hash_matched: u64,
     pub signature_verified: u64,
     /// Documents taken without a hash or a signature to check (the provider publishes none).
