@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Makes crates/feeds/tests/fixtures/csaf-signed/ with GnuPG: a CSAF provider's key (an Ed25519 certification key
 # with an Ed25519 signing subkey, as providers set them up), its fingerprint, a small CSAF document signed by it
-# (armored and binary detached signatures), and the same document signed by an unrelated key. Then keys with a
-# life: one that expires, one whose signing subkey expires, one retired (soft revocation: "superseded") and one
-# revoked as compromised (hard revocation), each with signatures of the document made before and after the event,
-# at fixed times (GnuPG's --faked-system-time; T0 = 2026-01-01).
+# (armored and binary detached signatures), and the same document signed by an unrelated key, which also
+# certifies the provider key (provider-certified.asc). Then keys with a life, with signatures of the document made
+# at fixed times before and after the event (GnuPG's --faked-system-time; T0 = 2026-01-01): one that expires, one
+# whose signing subkey expires, one retired (soft revocation: "superseded"), one revoked as compromised (hard
+# revocation) and one whose signing subkey was revoked as compromised.
 # Run once; the outputs are committed (keys are throwaway and hold no secret worth keeping).
 set -euo pipefail
 out="$(cd "$(dirname "$0")/.." && pwd)/crates/feeds/tests/fixtures/csaf-signed"
@@ -39,7 +40,7 @@ revoke_at() { # time fpr reason (GnuPG's menu: 1 compromised, 2 superseded, 3 no
     gpg --faked-system-time "$1!" --command-fd 0 --status-fd 3 --no-tty --armor --output rev.tmp --gen-revoke "$2" 3>/dev/null 2>/dev/null
   at "$1" --import rev.tmp; rm -f rev.tmp
 }
-rm -f doc.json.*-before.asc doc.json.*-after.asc doc.json.compromised.asc
+rm -f doc.json.*-before.asc doc.json.*-after.asc doc.json.compromised.asc doc.json.subrevoked.asc
 # Expires at T0 + 5 days (set on day 2, after the day-10 signature was made: GnuPG would not sign with it then).
 at "$T0" --passphrase '' --quick-gen-key 'Expiring Provider <exp@provider.example>' ed25519 sign never
 exp="$(fpr_of exp@provider.example)"
@@ -65,6 +66,14 @@ at "$T0" --passphrase '' --quick-gen-key 'Compromised Provider <comp@provider.ex
 comp="$(fpr_of comp@provider.example)"
 sign_at $((T0 + D)) "$comp" doc.json.compromised.asc
 revoke_at $((T0 + 4 * D)) "$comp" 1
+# A certification primary whose signing subkey was revoked as compromised on day 4 (its day-1 signature is no good).
+at "$T0" --passphrase '' --quick-gen-key 'Subkey Revoked Provider <subrev@provider.example>' ed25519 cert never
+srp="$(fpr_of subrev@provider.example)"
+at "$T0" --passphrase '' --quick-add-key "$srp" ed25519 sign never
+sign_at $((T0 + D)) "$srp" doc.json.subrevoked.asc
+printf 'key 1\nrevkey\ny\n1\nrevoked for the fixtures\n\ny\nsave\n' |
+  gpg --faked-system-time "$((T0 + 4 * D))!" --command-fd 0 --status-fd 3 --no-tty --edit-key "$srp" 3>/dev/null >/dev/null 2>&1
+gpg --batch --quiet --armor --export "$srp" > subrevoked.asc; echo "$srp" > subrevoked.fpr
 gpg --batch --quiet --armor --export "$exp" > expiring.asc; echo "$exp" > expiring.fpr
 gpg --batch --quiet --armor --export "$subp" > subkey.asc; echo "$subp" > subkey.fpr
 gpg --batch --quiet --armor --export "$ret" > retired.asc; echo "$ret" > retired.fpr

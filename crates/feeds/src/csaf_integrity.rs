@@ -145,6 +145,8 @@ struct SignerKey {
     subkey: Option<usize>,
     created: u32,
     limit: Option<Limit>,
+    /// Revoked as compromised (or without a reason): every signature it made is refused, with this reason.
+    revoked: Option<String>,
 }
 
 /// A provider key: its fingerprint (upper-case hex, as CSAF writes it), the certificate, and which of its keys
@@ -280,6 +282,7 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         subkey: None,
         created: primary.created_at().as_secs(),
         limit: limit.clone(),
+        revoked: None,
     }];
     for (i, sub) in cert.public_subkeys.iter().enumerate() {
         let ok = |s: &&Signature| sub_binding_verifies(s, primary, &sub.key);
@@ -296,7 +299,7 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         }
         let created = sub.key.created_at().as_secs();
         let mut sub_limit = Limit::min(limit.clone(), expiry(created, Some(binding)));
-        let mut hard = false;
+        let mut revoked = None;
         for r in sub
             .signatures
             .iter()
@@ -305,16 +308,15 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         {
             match revocation(r) {
                 Ok(l) => sub_limit = Limit::min(sub_limit, Some(l)),
-                Err(_) => hard = true,
+                Err(why) => revoked = Some(format!("its signing subkey was {why}")),
             }
         }
-        if !hard {
-            out.push(SignerKey {
-                subkey: Some(i),
-                created,
-                limit: sub_limit,
-            });
-        }
+        out.push(SignerKey {
+            subkey: Some(i),
+            created,
+            limit: sub_limit,
+            revoked,
+        });
     }
     Ok(out)
 }
@@ -330,6 +332,9 @@ fn sub_binding_verifies(
 impl SignerKey {
     /// Why a signature this key made at `at` (None: the signature says not) is not good, if it is not.
     fn refuses(&self, at: Option<u32>) -> Option<String> {
+        if let Some(r) = &self.revoked {
+            return Some(r.clone());
+        }
         match (at, &self.limit) {
             (None, Some(l)) => Some(format!(
                 "the signature carries no creation time, and the key {} on {}",
@@ -806,6 +811,14 @@ mod tests {
         let e = keys.verify(&doc, &fixture("doc.json.compromised.asc"), "c");
         assert!(
             matches!(e, Err(IntegrityError::BadSignature { .. })),
+            "{e:?}"
+        );
+        // A signing subkey revoked as compromised: the certificate stays, what the subkey signed does not verify.
+        let (keys, fpr) = key_of("subrevoked");
+        let e = keys.verify(&doc, &fixture("doc.json.subrevoked.asc"), "s");
+        assert!(
+            matches!(&e, Err(IntegrityError::BadSignature { reason, .. })
+                if reason.contains(&fpr) && reason.contains("subkey was revoked on 2026-01-05 00:00 UTC as compromised")),
             "{e:?}"
         );
     }
