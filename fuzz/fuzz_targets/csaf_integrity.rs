@@ -1,5 +1,5 @@
 //! What a CSAF provider serves beside its documents, on arbitrary bytes: hash files, OpenPGP certificates and
-//! detached signatures (the latter two parsed by rpgp), and ROLIE entries' links.
+//! detached signatures (the latter two parsed by rpgp), ROLIE entries' links, and aggregators' lists.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_feeds::csaf_integrity::{
@@ -27,6 +27,15 @@ fuzz_target!(|data: &[u8]| {
     if real.add(KEY, None, "provider.asc").is_ok() {
         let _ = real.verify(DOC, data, "fuzz.asc");
         let _ = real.verify(data, data, "fuzz.asc");
+    }
+    if let Ok(at) = url::Url::parse("https://cert.example/.well-known/csaf-aggregator/aggregator.json") {
+        if let Ok(a) = vigil_feeds::csaf_aggregator::read_aggregator(data, &at) {
+            let taken = std::collections::HashSet::new();
+            for p in &a.providers {
+                let name = vigil_feeds::csaf_aggregator::feed_name("csaf-", p, &taken);
+                assert!(!name.is_empty() && name.len() <= 64);
+            }
+        }
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         if let (Ok(feed), Ok(doc)) = (

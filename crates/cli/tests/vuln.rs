@@ -1513,6 +1513,97 @@ fn csaf_feed_pins_provider_keys() {
     }
 }
 
+/// A CSAF aggregator's list (`aggregator.json`) served over HTTP becomes one `csaf` feed per provider (and per
+/// publisher the aggregator mirrors); a second run adds none of them again; a listed provider is pulled like any.
+#[test]
+fn csaf_aggregator_becomes_feeds() {
+    let site = CsafSite::new();
+    let base = site.base.clone();
+    site.doc("demo-agg-01", "DEMO-AGG-2026-01", "CVE-2026-77301");
+    site.write("white/index.txt", b"2024/demo-agg-01.json\n");
+    site.metadata(&[], false);
+    let meta = std::fs::read(site.path("provider-metadata.json")).unwrap();
+    for dir in ["vendor-b", "mirror/small"] {
+        std::fs::create_dir_all(site.path(dir)).unwrap();
+        site.write(&format!("{dir}/provider-metadata.json"), &meta);
+    }
+    let entry = |name: &str, ns: &str, url: &str| {
+        serde_json::json!({"metadata": {"last_updated": "2026-01-01T00:00:00Z", "role": "csaf_provider",
+            "publisher": {"category": "vendor", "name": name, "namespace": ns}, "url": url}})
+    };
+    let mut publisher = entry(
+        "Small Vendor",
+        "https://small.example",
+        "https://small.example/x.json",
+    );
+    publisher["mirrors"] =
+        serde_json::json!([format!("{base}/mirror/small/provider-metadata.json")]);
+    publisher["update_interval"] = serde_json::json!("daily");
+    site.write(
+        "aggregator.json",
+        &serde_json::to_vec(&serde_json::json!({
+            "aggregator": {"category": "aggregator", "name": "Demo CERT", "namespace": "https://cert.example"},
+            "aggregator_version": "2.0", "canonical_url": format!("{base}/aggregator.json"),
+            "last_updated": "2026-01-01T00:00:00Z",
+            "csaf_providers": [
+                entry("Vendor A", "https://www.vendor-a.example", &format!("{base}/provider-metadata.json")),
+                entry("Vendor B", "https://vendor-b.example", "vendor-b/provider-metadata.json"),
+                {"metadata": {"publisher": {"name": "Broken"}}}
+            ],
+            "csaf_publishers": [publisher]
+        }))
+        .unwrap(),
+    );
+    let _server = site.serve();
+    let agg = format!("{base}/aggregator.json");
+    let v = Vigil::new();
+    let r = v.ok_json(&["feeds", "add-aggregator", "--url", &agg, "--dry-run"]);
+    assert_eq!(r["added"].as_array().map(Vec::len), Some(3), "{r}");
+    assert_eq!(v.ok_json(&["feeds", "status"]), serde_json::json!([]));
+    let r = v.ok_json(&["feeds", "add-aggregator", "--url", &agg]);
+    let names: Vec<&str> = r["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "csaf-vendor-a.example",
+            "csaf-vendor-b.example",
+            "csaf-small.example"
+        ],
+        "{r}"
+    );
+    assert_eq!(r["added"][2]["mirrored_publisher"], true, "{r}");
+    assert!(
+        r["skipped"][0]["entry"].to_string().contains("Broken"),
+        "{r}"
+    );
+    let st = v.ok_json(&["feeds", "status"]);
+    assert_eq!(st.as_array().map(Vec::len), Some(3), "{st}");
+    assert_eq!(st[0]["kind"], "csaf", "{st}");
+    assert_eq!(st[0]["interval"], "1d", "{st}");
+    // Again: nothing new.
+    let r = v.ok_json(&["feeds", "add-aggregator", "--url", &agg]);
+    assert_eq!(
+        (
+            r["added"].as_array().map(Vec::len),
+            r["existing"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(3)),
+        "{r}"
+    );
+    let (p, _) = v.json(&["feeds", "pull", "--name", "csaf-vendor-b.example"]);
+    assert_eq!(p[0]["changed"], 1, "{p}");
+    assert!(v.run(&["show", "CVE-2026-77301"]).status.success());
+    // A provider's metadata is not an aggregator's list: said so.
+    let o = v.run(&["feeds", "add-aggregator", "--url", &site.url()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vigil feeds add --kind csaf"));
+}
+
 /// A CSAF provider served over HTTP (Python's `http.server` on a folder the test writes): provider-metadata.json
 /// naming a ROLIE feed and a directory with index.txt; each document is read once, a listed document that is
 /// missing is reported with its URL, and the rest are stored.

@@ -17,6 +17,7 @@
 //! a redirect to another host); it appears in no log, error message or JSON output.
 
 mod csaf;
+pub mod csaf_aggregator;
 pub mod csaf_integrity;
 pub use csaf::PINNED_KEYS_CURSOR;
 pub mod http;

@@ -27,9 +27,36 @@ pub enum FeedsCommand {
     Remove(FeedRemoveArgs),
     /// Keep pulling every feed on its interval until stopped (for a service unit).
     Run(FeedRunArgs),
+    /// Define one csaf feed per provider a CSAF aggregator or lister lists (`aggregator.json`); run again to add
+    /// providers it lists since (feeds that exist, by URL, are left as they are).
+    AddAggregator(FeedAddAggregatorArgs),
     /// csaf feeds: set which provider OpenPGP keys a feed trusts (after checking a new key with the provider out
     /// of band), or forget the keys pinned at first use so that the next pull pins the keys then listed.
     TrustKeys(FeedTrustKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedAddAggregatorArgs {
+    /// The aggregator's `aggregator.json` (e.g. https://DOMAIN/.well-known/csaf-aggregator/aggregator.json).
+    #[arg(long)]
+    pub url: String,
+    /// Prefix of the feed names (each is the prefix and the provider's host).
+    #[arg(long, default_value = "csaf-")]
+    pub prefix: String,
+    /// How often `vigil feeds run` pulls each of them.
+    #[arg(long, default_value = "1d")]
+    pub interval: String,
+    /// Marking for objects of these feeds that carry none.
+    #[arg(long)]
+    pub tlp: Option<String>,
+    /// Refuse documents without a signature that verifies, even from providers that list no keys.
+    #[arg(long)]
+    pub require_signature: bool,
+    /// Show what would be added without adding it.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -374,6 +401,7 @@ pub fn run(env: &Env, cmd: &FeedsCommand) -> anyhow::Result<u8> {
         }
         FeedsCommand::Run(a) => run_forever(env, a),
         FeedsCommand::TrustKeys(a) => trust_keys(env, a),
+        FeedsCommand::AddAggregator(a) => add_aggregator(env, a),
     }
 }
 
@@ -395,6 +423,106 @@ fn keys_line(f: &FeedRecord, pinned: &[String]) -> String {
         ""
     };
     format!("OpenPGP: {keys}{required}")
+}
+
+fn add_aggregator(env: &Env, a: &FeedAddAggregatorArgs) -> anyhow::Result<u8> {
+    use vigil_feeds::csaf_aggregator::{feed_name, read_aggregator};
+    sync_config(env)?;
+    let url = url::Url::parse(&a.url).with_context(|| format!("--url `{}`", a.url))?;
+    let interval = parse_interval(&a.interval)?;
+    let mut http = vigil_feeds::http::Http::new(
+        None,
+        vigil_feeds::DEFAULT_MAX_BYTES,
+        Duration::from_secs(60),
+    )?;
+    let body = match http.get(&url, "application/json", &Default::default())? {
+        vigil_feeds::http::Fetched::Body(b) => b.bytes,
+        vigil_feeds::http::Fetched::NotModified => bail!("{}: 304 without a validator", a.url),
+    };
+    let agg = read_aggregator(&body, &url)?;
+    let feeds = env.store.feeds()?;
+    let mut taken: std::collections::HashSet<String> =
+        feeds.iter().map(|f| f.name.clone()).collect();
+    let mut added = Vec::new();
+    let mut existing = Vec::new();
+    for p in &agg.providers {
+        let listed = json!({"publisher": p.publisher, "url": p.metadata.as_str(), "role": p.role,
+            "mirrored_publisher": p.mirrored_publisher});
+        if let Some(f) = feeds
+            .iter()
+            .find(|f| f.kind == "csaf" && f.url == p.metadata.as_str())
+        {
+            let mut e = listed;
+            e["name"] = json!(f.name);
+            existing.push(e);
+            continue;
+        }
+        let name = feed_name(&a.prefix, p, &taken);
+        taken.insert(name.clone());
+        let rec = FeedRecord {
+            name: name.clone(),
+            kind: "csaf".into(),
+            url: p.metadata.to_string(),
+            format: None,
+            token: None,
+            interval_secs: interval,
+            tlp: a.tlp.as_ref().map(|t| t.to_ascii_lowercase()),
+            collection: None,
+            source: None,
+            openpgp_keys: Vec::new(),
+            require_signature: a.require_signature,
+            origin: "cli".into(),
+            created_at: now(),
+            status: FeedStatus::default(),
+        };
+        vigil_feeds::validate(&rec).with_context(|| format!("provider {}", p.publisher))?;
+        if !a.dry_run {
+            env.store.put_feed(&rec)?;
+        }
+        let mut e = listed;
+        e["name"] = json!(name);
+        added.push(e);
+    }
+    let skipped: Vec<Value> = agg
+        .skipped
+        .iter()
+        .map(|(entry, reason)| json!({"entry": entry, "reason": reason}))
+        .collect();
+    if a.json {
+        crate::output::json(&json!({"aggregator": agg.name, "category": agg.category,
+            "url": vigil_feeds::http::redact(&url), "dry_run": a.dry_run, "added": added,
+            "existing": existing, "skipped": skipped}))?;
+    } else {
+        println!(
+            "{} ({}): {} providers listed; {} feeds {}, {} already followed, {} entries skipped",
+            agg.name,
+            agg.category,
+            agg.providers.len(),
+            added.len(),
+            if a.dry_run { "would be added" } else { "added" },
+            existing.len(),
+            skipped.len()
+        );
+        for e in &added {
+            println!(
+                "  + {:<32} {} <{}>",
+                e["name"].as_str().unwrap_or(""),
+                e["publisher"].as_str().unwrap_or(""),
+                e["url"].as_str().unwrap_or("")
+            );
+        }
+        for e in &skipped {
+            println!(
+                "  skipped {}: {}",
+                e["entry"].as_str().unwrap_or(""),
+                e["reason"].as_str().unwrap_or("")
+            );
+        }
+        if !added.is_empty() && !a.dry_run {
+            println!("pull them now with `vigil feeds pull`; each pins its provider's OpenPGP keys at its first pull");
+        }
+    }
+    Ok(0)
 }
 
 fn trust_keys(env: &Env, a: &FeedTrustKeysArgs) -> anyhow::Result<u8> {
