@@ -763,6 +763,37 @@ fn feeds_from_the_configuration_file() {
     let r: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(r[0]["ok"], false);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ken-xyz"));
+    // A CSAF provider with its keys declared (spaced, lower case, as people copy them) and signatures required.
+    let fpr = "1cd9 3037 93e8 99ad 6235  4b43 61a2 b342 f9a3 eef7";
+    std::fs::write(
+        &cfg,
+        format!("[[feeds]]\nname = \"vendor\"\nkind = \"csaf\"\nurl = \"http://127.0.0.1:9/provider-metadata.json\"\nopenpgp_keys = [\"{fpr}\"]\nrequire_signature = true\n"),
+    )
+    .expect("write");
+    let (st, code) = v.json(&["feeds", "status"]);
+    assert_eq!(code, 0, "{st}");
+    assert_eq!(
+        (
+            &st[0]["openpgp_keys"],
+            &st[0]["require_signature"],
+            &st[0]["pinned_keys"]
+        ),
+        (
+            &json!(["1CD9303793E899AD62354B4361A2B342F9A3EEF7"]),
+            &json!(true),
+            &json!([])
+        ),
+        "{st}"
+    );
+    // A bad fingerprint in the file is an error naming the feed.
+    std::fs::write(
+        &cfg,
+        "[[feeds]]\nname = \"vendor\"\nkind = \"csaf\"\nurl = \"http://127.0.0.1:9/p.json\"\nopenpgp_keys = [\"abc\"]\n",
+    )
+    .expect("write");
+    let out = v.run(&["feeds", "status", "--json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`vendor`"));
     // Leaving the configuration removes it.
     std::fs::write(&cfg, "").expect("write");
     let (st, _) = v.json(&["feeds", "status"]);
