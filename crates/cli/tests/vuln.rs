@@ -1414,6 +1414,27 @@ fn csaf_feed_pins_provider_keys() {
             .contains("not the ones this feed trusts"),
         "{p}"
     );
+    // A trusted key the provider stops offering while another trusted one signs: said, but not a failure.
+    f.ok_json(&[
+        "feeds",
+        "trust-keys",
+        "--name",
+        "demo",
+        "--fingerprint",
+        &first,
+        "--fingerprint",
+        &second,
+    ]);
+    metadata(&[("second", &second)]);
+    let p = pull();
+    assert_eq!(p["ok"], true, "{p}");
+    assert!(
+        p["problems"]
+            .to_string()
+            .contains("not among the provider's usable keys"),
+        "{p}"
+    );
+    metadata(&[("first", &first), ("second", &second)]);
 
     // Declared keys: only those, from the first pull. The provider lists both keys; a feed that declares `first`
     // takes the document `first` signed and refuses those `second` signed.

@@ -274,7 +274,9 @@ fn provider_keys<S: Store + FeedStore>(
     }
     let usable = keys.fingerprints();
     let missing: Vec<&String> = trusted.iter().filter(|t| !usable.contains(*t)).collect();
-    let trouble = untrusted.len() + missing.len();
+    // A trusted key the provider stopped offering is news, not trouble, while another trusted key is usable (a
+    // retired key); with none usable, nothing can be checked.
+    let trouble = untrusted.len() + usize::from(!trusted.is_empty() && usable.is_empty());
     for t in missing {
         p.report.problem(
             &shown,
