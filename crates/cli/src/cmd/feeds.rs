@@ -410,10 +410,7 @@ fn keys_line(f: &FeedRecord, pinned: &[String]) -> String {
     let keys = if !f.openpgp_keys.is_empty() {
         format!("trusts the declared key(s) {}", f.openpgp_keys.join(", "))
     } else if !pinned.is_empty() {
-        format!(
-            "trusts the key(s) pinned at first use {}",
-            pinned.join(", ")
-        )
+        format!("trusts the pinned key(s) {}", pinned.join(", "))
     } else {
         "has pinned no provider key yet (the next pull that sees keys pins them)".into()
     };
