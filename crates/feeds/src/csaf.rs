@@ -204,6 +204,11 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
     Ok(())
 }
 
+/// Now, as OpenPGP counts time.
+pub(crate) fn now_secs() -> u32 {
+    u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX)
+}
+
 /// The cursor holding the fingerprints pinned at first use (space-separated, in `value`).
 pub const PINNED_KEYS_CURSOR: &str = "openpgp-keys";
 
@@ -292,6 +297,7 @@ fn provider_keys<S: Store + FeedStore>(
     integrity.signatures_required = keys.signatures_required() || p.feed.require_signature;
     integrity.trust = trust;
     integrity.untrusted_keys = untrusted;
+    integrity.key_notes = keys.notes(now_secs());
     Ok((keys, trouble))
 }
 

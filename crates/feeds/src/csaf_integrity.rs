@@ -8,7 +8,7 @@
 //! publish neither) and said to be unchecked, unless the caller requires signatures.
 
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
-use pgp::packet::{RevocationCode, Signature, SignatureType};
+use pgp::packet::{RevocationCode, Signature, SignatureType, SubpacketData};
 use pgp::types::{KeyDetails, Tag};
 use serde_json::Value;
 use sha2::Digest;
@@ -268,10 +268,11 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
     if self_sigs.is_empty() {
         return Err("no self-signature of the key verifies".into());
     }
-    let mut limit = expiry(
-        primary.created_at().as_secs(),
-        newest(self_sigs.into_iter()),
-    );
+    let newest_self = newest(self_sigs.into_iter());
+    let mut limit = expiry(primary.created_at().as_secs(), newest_self);
+    // A primary key whose flags leave out signing (a certification key with signing subkeys, as GnuPG makes them
+    // with `cert`) makes no valid data signature.
+    let primary_signs = newest_self.is_none_or(may_sign);
     for r in &cert.details.revocation_signatures {
         // One that does not verify is not the owner's: ignored.
         if r.typ() == Some(SignatureType::KeyRevocation) && r.verify_key(primary).is_ok() {
@@ -282,7 +283,10 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         subkey: None,
         created: primary.created_at().as_secs(),
         limit: limit.clone(),
-        revoked: None,
+        revoked: (!primary_signs).then(|| {
+            "its primary key is for certification only (its key flags leave out signing)"
+                .to_string()
+        }),
     }];
     for (i, sub) in cert.public_subkeys.iter().enumerate() {
         let ok = |s: &&Signature| sub_binding_verifies(s, primary, &sub.key);
@@ -294,7 +298,7 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         ) else {
             continue;
         };
-        if !binding.key_flags().sign() {
+        if !may_sign(binding) {
             continue;
         }
         let created = sub.key.created_at().as_secs();
@@ -319,6 +323,15 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         });
     }
     Ok(out)
+}
+
+/// A self-signature allows its key to sign data: its key flags say so, or it carries none (older keys).
+fn may_sign(sig: &Signature) -> bool {
+    let has_flags = sig.config().is_some_and(|c| {
+        c.hashed_subpackets()
+            .any(|p| matches!(p.data, SubpacketData::KeyFlags(_)))
+    });
+    !has_flags || sig.key_flags().sign()
 }
 
 fn sub_binding_verifies(
@@ -357,10 +370,50 @@ impl SignerKey {
     }
 }
 
+/// How far ahead an expiry is worth saying.
+const EXPIRY_NOTICE_SECS: u32 = 30 * 86_400;
+
 impl ProviderKeys {
     /// The fingerprints of the keys held.
     pub fn fingerprints(&self) -> Vec<String> {
         self.keys.iter().map(|k| k.fingerprint.clone()).collect()
+    }
+
+    /// What an operator should know of the held keys' life at `now` (Unix seconds): a key (or its only signing
+    /// subkeys) that expired or was retired, whose new signatures are refused; one that expires within 30 days.
+    pub fn notes(&self, now: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for k in &self.keys {
+            // The latest time any of its keys may still sign: what matters is whether the provider can still sign.
+            let usable: Vec<&SignerKey> =
+                k.signers.iter().filter(|s| s.revoked.is_none()).collect();
+            if usable.iter().any(|s| s.limit.is_none()) || usable.is_empty() {
+                continue;
+            }
+            let Some(last) = usable
+                .iter()
+                .filter_map(|s| s.limit.as_ref())
+                .max_by_key(|l| l.at)
+            else {
+                continue;
+            };
+            if last.at <= now {
+                out.push(format!(
+                    "key {} {} on {}: documents it signs from then on are refused (earlier signatures stay good)",
+                    k.fingerprint,
+                    last.why,
+                    day(last.at)
+                ));
+            } else if last.at - now <= EXPIRY_NOTICE_SECS && last.why == "expired" {
+                out.push(format!(
+                    "key {} expires on {} (in {} days): the provider must extend or replace it",
+                    k.fingerprint,
+                    day(last.at),
+                    (last.at - now).div_ceil(86_400)
+                ));
+            }
+        }
+        out
     }
 
     pub fn is_empty(&self) -> bool {
@@ -825,6 +878,32 @@ mod tests {
 
     /// A provider key fetched from a key server carries other people's certifications, which do not verify with
     /// the provider's own key and must not make it unusable.
+    #[test]
+    fn notes_on_keys_life() {
+        let day_secs = 86_400;
+        let t0 = 1_767_225_600; // 2026-01-01, the fixtures' T0; the expiring keys end on day 5, retired on day 4.
+        let (expiring, fpr) = key_of("expiring");
+        assert_eq!(expiring.notes(t0 - 40 * day_secs), Vec::<String>::new());
+        let soon = expiring.notes(t0 + 2 * day_secs);
+        assert!(
+            soon.len() == 1 && soon[0].contains(&fpr) && soon[0].contains("in 3 days"),
+            "{soon:?}"
+        );
+        let gone = expiring.notes(t0 + 10 * day_secs);
+        assert!(
+            gone.len() == 1 && gone[0].contains("expired on 2026-01-06"),
+            "{gone:?}"
+        );
+        let (subkey, _) = key_of("subkey");
+        assert_eq!(subkey.notes(t0 + 10 * day_secs).len(), 1);
+        let (retired, _) = key_of("retired");
+        assert!(retired.notes(t0 + day_secs).is_empty());
+        assert!(retired.notes(t0 + 10 * day_secs)[0].contains("was superseded on 2026-01-05"));
+        // A key that never expires: nothing to say.
+        let (provider, _) = provider_keys();
+        assert!(provider.notes(t0).is_empty());
+    }
+
     #[test]
     fn third_party_certifications_are_ignored() {
         let (_, fpr) = provider_keys();

@@ -273,6 +273,9 @@ pub struct IntegrityCounts {
     /// else's key): documents signed only by them are refused until an operator trusts them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub untrusted_keys: Vec<String>,
+    /// The held keys' life worth knowing: expired or retired keys, keys that expire within 30 days.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_notes: Vec<String>,
     /// `vigil ingest URL` of single documents: the provider metadata their keys were read from (the documents'
     /// host's `/.well-known/csaf/provider-metadata.json`), when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]

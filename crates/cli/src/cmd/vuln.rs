@@ -588,6 +588,9 @@ pub(crate) fn integrity_line(i: &vigil_feeds::IntegrityCounts) -> String {
     if let Some(first) = i.unchecked_examples.first() {
         line.push_str(&format!(" (first: {first})"));
     }
+    for n in &i.key_notes {
+        line.push_str(&format!("\n  key: {n}"));
+    }
     line
 }
 
@@ -912,6 +915,8 @@ fn fetch_csaf(
         }
     }
     counts.keys = keys.fingerprints();
+    counts.key_notes =
+        keys.notes(u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX));
     counts.signatures_required = require_signature || keys.signatures_required();
     counts.trust = if !trusted.is_empty() {
         "declared"
