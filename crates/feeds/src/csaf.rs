@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use url::Url;
-use vigil_store::{FeedStore, Store};
+use vigil_store::{FeedCursor, FeedStore, Store};
 
 use crate::csaf_integrity::{check_document, Fetch, ProviderKeys};
 use crate::http::{Body, Fetched, Validators};
@@ -204,13 +204,18 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
     Ok(())
 }
 
-/// Now, as OpenPGP counts time.
-pub(crate) fn now_secs() -> u32 {
-    u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX)
-}
-
 /// The cursor holding the fingerprints pinned at first use (space-separated, in `value`).
 pub const PINNED_KEYS_CURSOR: &str = "openpgp-keys";
+
+/// The fingerprints a csaf feed pinned, read from its cursors (all of them, or the one `Pull::cursor` found).
+pub fn pinned_keys<'a>(cursors: impl IntoIterator<Item = &'a FeedCursor>) -> Vec<String> {
+    cursors
+        .into_iter()
+        .find(|c| c.key == PINNED_KEYS_CURSOR)
+        .and_then(|c| c.value.as_deref())
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
 
 /// The provider's OpenPGP keys (`public_openpgp_keys`), fetched each pull; a key that cannot be fetched or fails
 /// its checks is a problem of the pull. Which of them are trusted: the feed's declared fingerprints when it has
@@ -238,11 +243,7 @@ fn provider_keys<S: Store + FeedStore>(
         p.report
             .problem(&shown, "public_openpgp_keys", &e.to_string());
     }
-    let pinned: Vec<String> = p
-        .cursor(PINNED_KEYS_CURSOR)
-        .and_then(|c| c.value.as_deref())
-        .map(|v| v.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
+    let pinned = pinned_keys(p.cursor(PINNED_KEYS_CURSOR));
     let declared = p.feed.openpgp_keys.clone();
     let (trust, trusted) = if !declared.is_empty() {
         ("declared", declared)
@@ -277,11 +278,10 @@ fn provider_keys<S: Store + FeedStore>(
             ),
         );
     }
-    let usable = keys.fingerprints();
-    let missing: Vec<&String> = trusted.iter().filter(|t| !usable.contains(*t)).collect();
+    let missing = keys.missing(&trusted);
     // A trusted key the provider stopped offering is news, not trouble, while another trusted key is usable (a
     // retired key); with none usable, nothing can be checked.
-    let trouble = untrusted.len() + usize::from(!trusted.is_empty() && usable.is_empty());
+    let trouble = untrusted.len() + usize::from(!trusted.is_empty() && keys.is_empty());
     for t in missing {
         p.report.problem(
             &shown,
@@ -297,7 +297,7 @@ fn provider_keys<S: Store + FeedStore>(
     integrity.signatures_required = keys.signatures_required() || p.feed.require_signature;
     integrity.trust = trust;
     integrity.untrusted_keys = untrusted;
-    integrity.key_notes = keys.notes(now_secs());
+    integrity.key_notes = keys.notes(crate::csaf_integrity::now_secs());
     Ok((keys, trouble))
 }
 

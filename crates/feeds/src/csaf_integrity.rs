@@ -187,6 +187,24 @@ pub fn parse_fingerprint(s: &str) -> Result<String, String> {
     }
 }
 
+/// Fingerprints as typed (`--openpgp-key`, `openpgp_keys`, `--fingerprint`), each in the form `parse_fingerprint`
+/// gives, without repeats.
+pub fn parse_fingerprints(typed: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for t in typed {
+        let f = parse_fingerprint(t)?;
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Now, as OpenPGP counts time (Unix seconds), for `ProviderKeys::notes`.
+pub fn now_secs() -> u32 {
+    u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX)
+}
+
 /// A Unix time as a reader wants it.
 fn day(secs: u32) -> String {
     chrono::DateTime::from_timestamp(i64::from(secs), 0)
@@ -289,7 +307,7 @@ fn signers(cert: &SignedPublicKey) -> Result<Vec<SignerKey>, String> {
         }),
     }];
     for (i, sub) in cert.public_subkeys.iter().enumerate() {
-        let ok = |s: &&Signature| sub_binding_verifies(s, primary, &sub.key);
+        let ok = |s: &&Signature| s.verify_subkey_binding(primary, &sub.key).is_ok();
         let Some(binding) = newest(
             sub.signatures
                 .iter()
@@ -332,14 +350,6 @@ fn may_sign(sig: &Signature) -> bool {
             .any(|p| matches!(p.data, SubpacketData::KeyFlags(_)))
     });
     !has_flags || sig.key_flags().sign()
-}
-
-fn sub_binding_verifies(
-    s: &Signature,
-    primary: &pgp::packet::PublicKey,
-    sub: &pgp::packet::PublicSubkey,
-) -> bool {
-    s.verify_subkey_binding(primary, sub).is_ok()
 }
 
 impl SignerKey {
@@ -440,6 +450,20 @@ impl ProviderKeys {
         });
         self.listed = true;
         dropped
+    }
+
+    /// The trusted fingerprints that are not among the keys held (not listed by the provider, not fetched, or
+    /// refused): documents they signed cannot be checked.
+    pub fn missing<'a>(&self, trusted: &'a [String]) -> Vec<&'a String> {
+        trusted
+            .iter()
+            .filter(|t| {
+                !self
+                    .keys
+                    .iter()
+                    .any(|k| k.fingerprint == norm_fingerprint(t))
+            })
+            .collect()
     }
 
     /// Adds a certificate (armored or binary) fetched from `url`, refusing it when it does not parse, no

@@ -19,7 +19,7 @@
 mod csaf;
 pub mod csaf_aggregator;
 pub mod csaf_integrity;
-pub use csaf::PINNED_KEYS_CURSOR;
+pub use csaf::{pinned_keys, PINNED_KEYS_CURSOR};
 pub mod http;
 mod misp;
 mod taxii;

@@ -192,14 +192,7 @@ pub struct FeedConfig {
 
 /// Fingerprints as typed, in the form the store keeps them.
 fn fingerprints(typed: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for t in typed {
-        let f = vigil_feeds::csaf_integrity::parse_fingerprint(t).map_err(anyhow::Error::msg)?;
-        if !out.contains(&f) {
-            out.push(f);
-        }
-    }
-    Ok(out)
+    vigil_feeds::csaf_integrity::parse_fingerprints(typed).map_err(anyhow::Error::msg)
 }
 
 fn now() -> String {
@@ -286,14 +279,7 @@ fn sync_config(env: &Env) -> anyhow::Result<()> {
 
 /// The provider keys a csaf feed pinned at first use.
 fn pinned_keys(env: &Env, feed: &str) -> anyhow::Result<Vec<String>> {
-    Ok(env
-        .store
-        .feed_cursors(feed)?
-        .into_iter()
-        .find(|c| c.key == vigil_feeds::PINNED_KEYS_CURSOR)
-        .and_then(|c| c.value)
-        .map(|v| v.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default())
+    Ok(vigil_feeds::pinned_keys(&env.store.feed_cursors(feed)?))
 }
 
 /// `feeds status` of one feed, with the keys a csaf feed pinned.

@@ -721,11 +721,11 @@ fn fetch_csaf(
     (require_signature, trusted): (bool, &[String]),
     pb: &indicatif::ProgressBar,
 ) -> anyhow::Result<()> {
-    use vigil_feeds::csaf_integrity::{check_document, parse_fingerprint, Fetch, ProviderKeys};
-    let trusted = trusted
-        .iter()
-        .map(|k| parse_fingerprint(k).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<String>>>()
+    use vigil_feeds::csaf_integrity::{
+        check_document, now_secs, parse_fingerprints, Fetch, ProviderKeys,
+    };
+    let trusted = parse_fingerprints(trusted)
+        .map_err(anyhow::Error::msg)
         .context("--openpgp-key")?;
     let require_signature = require_signature || !trusted.is_empty();
     let client = reqwest::blocking::Client::builder()
@@ -915,8 +915,7 @@ fn fetch_csaf(
         }
     }
     counts.keys = keys.fingerprints();
-    counts.key_notes =
-        keys.notes(u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX));
+    counts.key_notes = keys.notes(now_secs());
     counts.signatures_required = require_signature || keys.signatures_required();
     counts.trust = if !trusted.is_empty() {
         "declared"
@@ -925,7 +924,7 @@ fn fetch_csaf(
     } else {
         "none"
     };
-    for t in trusted.iter().filter(|t| !counts.keys.contains(*t)) {
+    for t in keys.missing(&trusted) {
         fail(rep, url, &format!("key {t} (--openpgp-key) is not among the provider's usable keys: documents it signed cannot be checked and are refused"));
     }
     let total = docs.len();
