@@ -22,6 +22,19 @@ pub struct Cli {
     /// Configuration file (default: vigil.toml in the data directory, if present).
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Keep the knowledge base in PostgreSQL (`postgres://user@host:port/database`, or `host=.. dbname=..`)
+    /// instead of the embedded store. Works with ingest (intelligence formats), stats, search, show, check and
+    /// export stix; other commands refuse it. The data directory still holds settings and the audit log.
+    #[arg(long, global = true, env = "VIGIL_STORE")]
+    pub store: Option<String>,
+    /// The PostgreSQL schema the knowledge base lives in (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_STORE_SCHEMA",
+        default_value = "vigil"
+    )]
+    pub store_schema: String,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -25,3 +25,9 @@ impl From<rusqlite::Error> for StoreError {
         StoreError::Db(e.to_string())
     }
 }
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}

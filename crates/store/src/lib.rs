@@ -4,12 +4,14 @@
 //! embedded default. [`conformance`] holds the behaviour every backend must show, run against each backend by its
 //! tests. Invariant: this is the only crate that contains SQL.
 
+mod common;
 pub mod conformance;
 pub mod delivery;
 mod error;
 pub mod feeds;
 pub mod members;
 pub mod packed;
+pub mod postgres;
 pub mod prepared;
 pub mod sqlite;
 mod types;

@@ -32,13 +32,13 @@ pub fn stix(env: &Env, a: &ExportStixArgs) -> anyhow::Result<u8> {
         w,
         "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":["
     )?;
-    let wl = WarningSet::new(&env.store.warninglists()?);
+    let wl = WarningSet::new(&env.kb().warninglists()?);
     let mut n = 0u64;
     let mut flagged = 0u64;
     let mut markings_used: BTreeSet<String> = BTreeSet::new();
     let mut written_ids: BTreeSet<String> = BTreeSet::new();
     let mut io_err: Option<std::io::Error> = None;
-    env.store
+    env.kb()
         .scan(&filter, &mut |so| {
             let mut obj = so.object;
             for m in obj.marking_refs() {

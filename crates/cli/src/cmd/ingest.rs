@@ -32,13 +32,16 @@ pub fn options(a: &IngestArgs) -> anyhow::Result<Options> {
 
 pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
     let opts = options(a)?;
+    if env.external.is_some() && !a.share_with.is_empty() {
+        bail!("--share-with needs the embedded store (members and shares live there), not --store");
+    }
     let before = if a.share_with.is_empty() {
         0
     } else {
         vigil_store::MemberStore::max_seq(&env.store)?
     };
     let pb = crate::output::progress("ingesting");
-    let report = ingest_paths(&env.store, &a.paths, &opts, &mut |r: &Report| {
+    let report = ingest_paths(env.kb(), &a.paths, &opts, &mut |r: &Report| {
         pb.set_message(format!(
             "{} files, {} objects ({} added, {} rejected)",
             r.files,

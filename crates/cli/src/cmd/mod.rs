@@ -18,7 +18,9 @@ pub mod users;
 pub mod vuln;
 
 use anyhow::Context;
+use vigil_store::postgres::PostgresStore;
 use vigil_store::sqlite::SqliteStore;
+use vigil_store::Store;
 
 use crate::args::{BenchCommand, Cli, Command, ExportCommand};
 use crate::settings::Settings;
@@ -26,6 +28,8 @@ use crate::settings::Settings;
 /// Everything a command needs: the opened store and the settings.
 pub struct Env {
     pub store: SqliteStore,
+    /// The knowledge base when it is kept in PostgreSQL (`--store`); None when it is `store`'s.
+    pub external: Option<PostgresStore>,
     pub settings: Settings,
     pub data: std::path::PathBuf,
 }
@@ -35,11 +39,35 @@ impl Env {
         let settings = Settings::load(cli.config.as_deref(), &cli.data)?;
         let store = SqliteStore::open(&cli.data)
             .with_context(|| format!("opening the store in {}", cli.data.display()))?;
+        let external = match &cli.store {
+            Some(url) => Some(
+                PostgresStore::open(url, Some(&cli.store_schema))
+                    .context("opening the PostgreSQL knowledge base (--store)")?,
+            ),
+            None => None,
+        };
         Ok(Env {
             store,
+            external,
             settings,
             data: cli.data.clone(),
         })
+    }
+
+    /// The knowledge base: PostgreSQL with `--store`, else the embedded store.
+    pub fn kb(&self) -> &dyn Store {
+        match &self.external {
+            Some(pg) => pg,
+            None => &self.store,
+        }
+    }
+
+    /// Where the knowledge base is, for messages.
+    pub fn kb_place(&self) -> String {
+        match &self.external {
+            Some(pg) => pg.place().to_string(),
+            None => self.store.path().display().to_string(),
+        }
     }
 
     /// A second handle on the same data directory and settings, for work on another thread (each SQLite
@@ -47,29 +75,64 @@ impl Env {
     pub fn reopen(&self) -> anyhow::Result<Env> {
         let store = SqliteStore::open(&self.data)
             .with_context(|| format!("opening the store in {}", self.data.display()))?;
+        if self.external.is_some() {
+            anyhow::bail!("a second handle on a PostgreSQL knowledge base is not supported");
+        }
         Ok(Env {
             store,
+            external: None,
             settings: self.settings.clone(),
             data: self.data.clone(),
         })
     }
 }
 
+/// Whether a command works on a knowledge base kept in PostgreSQL (`--store`).
+fn works_with_external_store(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Init(_)
+            | Command::Ingest(_)
+            | Command::Stats(_)
+            | Command::Search(_)
+            | Command::Show(_)
+            | Command::Check(_)
+            | Command::Export(ExportCommand::Stix(_))
+    )
+}
+
 /// Runs a parsed command; returns the exit status.
 pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    if cli.store.is_some() && !works_with_external_store(&cli.command) {
+        // Refused rather than run on the embedded store, whose knowledge base would be another (empty) one.
+        anyhow::bail!(
+            "this command does not work with a PostgreSQL knowledge base (--store / VIGIL_STORE) yet: only \
+             init, ingest (intelligence formats), stats, search, show, check and export stix do; members, \
+             notices, feeds, hunting and the server use the embedded store in --data"
+        );
+    }
     match &cli.command {
         Command::Init(a) => {
             let env = Env::open(&cli)?;
             if a.json {
-                crate::output::json(
-                    &serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?}),
-                )?;
+                let mut v = serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?});
+                if let Some(pg) = &env.external {
+                    v["knowledge_base"] = serde_json::json!({"backend": "postgres", "place": pg.place(), "schema_version": pg.schema_version()?});
+                }
+                crate::output::json(&v)?;
             } else {
                 println!(
                     "Vigil store ready at {} (schema version {})",
                     env.store.path().display(),
                     env.store.schema_version()?
                 );
+                if let Some(pg) = &env.external {
+                    println!(
+                        "Knowledge base in PostgreSQL at {} (schema version {})",
+                        pg.place(),
+                        pg.schema_version()?
+                    );
+                }
             }
             Ok(0)
         }

@@ -13,7 +13,7 @@ use super::Env;
 use crate::args::{SearchArgs, ShowArgs};
 
 pub fn stats(env: &Env, as_json: bool) -> anyhow::Result<u8> {
-    let s = env.store.stats()?;
+    let s = env.kb().stats()?;
     if as_json {
         crate::output::json(&s)?;
         return Ok(0);
@@ -83,7 +83,7 @@ fn pending_hint(kind: &str) -> &'static str {
 }
 
 pub fn search(env: &Env, a: &SearchArgs) -> anyhow::Result<u8> {
-    let hits = env.store.search(&a.text, a.limit)?;
+    let hits = env.kb().search(&a.text, a.limit)?;
     if a.json {
         crate::output::json(&json!({ "results": hits }))?;
     } else if hits.is_empty() {
@@ -224,7 +224,7 @@ pub fn warninglist_hits(set: &WarningSet, obj: &StixObject) -> Vec<String> {
 }
 
 pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
-    let mut found = env.store.resolve(&a.key)?;
+    let mut found = env.kb().resolve(&a.key)?;
     if found.is_empty() {
         if a.json {
             crate::output::json(&json!({"error": format!("nothing found for {:?}", a.key)}))?;
@@ -239,7 +239,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
     found.sort_by_key(rank);
     let best = found.remove(0);
     let obj = &best.object;
-    let related = env.store.related(obj.id())?;
+    let related = env.kb().related(obj.id())?;
     let mut doc = json!({
         "object": obj.to_value(),
         "related": related.iter().map(|r| json!({
@@ -247,14 +247,14 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
             "name": r.name, "external_id": r.external_id, "relationship_id": r.relationship_id
         })).collect::<Vec<_>>(),
         "tlp": best.tlp.map(|t| t.as_str()).unwrap_or("unmarked"),
-        "provenance": env.store.provenance(obj.id())?,
-        "versions": env.store.versions(obj.id())?.len(),
+        "provenance": env.kb().provenance(obj.id())?,
+        "versions": env.kb().versions(obj.id())?.len(),
     });
     if let Some(x) = obj.external_id() {
         doc["external_id"] = json!(x);
     }
     if is_actor(obj.type_()) {
-        let (aliases, countries, sponsors) = actor_profile(&env.store, obj, &related)?;
+        let (aliases, countries, sponsors) = actor_profile(env.kb(), obj, &related)?;
         doc["aliases"] = json!(aliases);
         doc["country"] = json!(countries.first());
         doc["countries"] = json!(countries);
@@ -268,12 +268,17 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
         member: None,
         default_tlp: env.settings.default_tlp,
     };
-    if let Some(ctx) =
+    // Advisories and notices live in the embedded store, beside the knowledge base they were read into: a
+    // knowledge base in PostgreSQL has none yet.
+    let ctx = if env.external.is_none() {
         vigil_server::context::vulnerability(&env.store, &obj.to_value(), &everything, true)?
-    {
+    } else {
+        None
+    };
+    if let Some(ctx) = ctx {
         doc["vulnerability"] = ctx;
     }
-    let wl = warninglist_hits(&WarningSet::new(&env.store.warninglists()?), obj);
+    let wl = warninglist_hits(&WarningSet::new(&env.kb().warninglists()?), obj);
     if !wl.is_empty() {
         doc["warninglists"] = json!(wl);
     }
@@ -440,7 +445,7 @@ fn print_show(doc: &Value) {
 }
 
 pub fn check(env: &Env, as_json: bool) -> anyhow::Result<u8> {
-    let problems = env.store.check()?;
+    let problems = env.kb().check()?;
     if as_json {
         crate::output::json(&json!({"ok": problems.is_empty(), "problems": problems}))?;
     } else if problems.is_empty() {

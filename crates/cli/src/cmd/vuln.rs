@@ -229,6 +229,13 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         } else {
             (Vec::new(), a.paths.clone())
         };
+    if env.external.is_some() && !vuln_paths.is_empty() {
+        anyhow::bail!(
+            "advisories (KEV, EPSS, CVE, OSV, CSAF) and HTTP sources need the embedded store for now, not a \
+             PostgreSQL knowledge base (--store): {}",
+            vuln_paths.join(" ")
+        );
+    }
     if a.json && !kb_paths.is_empty() && !vuln_paths.is_empty() {
         // One JSON document: the knowledge-base report with the advisory report under `advisories`.
         let opts = super::ingest::options(a)?;

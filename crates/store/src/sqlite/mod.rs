@@ -1130,26 +1130,7 @@ fn row_to_stored(
     tlp: Option<i64>,
     json: &str,
 ) -> Result<StoredObject, StoreError> {
-    let v: Value =
-        serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))?;
-    let Value::Object(m) = v else {
-        return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
-    };
-    // Stored objects were validated on the way in; re-validating on every read would cost for nothing.
-    let object = StixObject::from_map(m.clone()).or_else(|_| {
-        // A later Vigil may validate more strictly than the one that stored the object: still readable.
-        let mut fallback = m;
-        fallback
-            .entry("spec_version")
-            .or_insert(Value::String("2.1".into()));
-        StixObject::from_map(fallback).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))
-    })?;
-    Ok(StoredObject {
-        object,
-        seq,
-        added_at,
-        tlp: tlp_from_rank(tlp),
-    })
+    crate::common::stored_object(seq, added_at, tlp_from_rank(tlp), json)
 }
 
 impl Store for SqliteStore {
@@ -1212,34 +1193,14 @@ impl Store for SqliteStore {
     }
 
     fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError> {
-        let ids_of = |c: &Connection, k: &str| -> Result<Vec<String>, StoreError> {
-            Ok(lookup_ids(c, &[], k)?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect())
-        };
-        let mut ids = self.with_reader(|c| ids_of(c, key))?;
-        if let Some(o) = vigil_model::Observable::detect(key) {
-            let derived = o.indicator_id();
-            if !ids.contains(&derived) && self.get(&derived)?.is_some() {
-                ids.push(derived);
-            }
-        }
-        if ids.is_empty() {
-            // A value as an analyst types it (defanged, upper-case, trailing dot) normalises to the stored form.
-            if let Some(o) = vigil_model::Observable::detect(key) {
-                if o.value != key {
-                    ids = self.with_reader(|c| ids_of(c, &o.value))?;
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(o) = self.get(&id)? {
-                out.push(o);
-            }
-        }
-        Ok(out)
+        crate::common::resolve_with(self, key, &|k| {
+            self.with_reader(|c| {
+                Ok(lookup_ids(c, &[], k)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect())
+            })
+        })
     }
 
     fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
@@ -1264,24 +1225,9 @@ impl Store for SqliteStore {
             let mut hits = Vec::new();
             for row in rows {
                 let (id, ty, json, rank, retired) = row?;
-                let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-                let name = v.get("name").and_then(Value::as_str).map(str::to_string);
-                let mut score = -rank;
-                if retired {
-                    score -= 50.0;
-                }
-                // An exact name or alias match outranks a mention in a description.
-                let exact = name.as_deref().is_some_and(|n| n.to_lowercase() == needle)
-                    || v.get("aliases").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.to_lowercase() == needle)));
-                if exact {
-                    score += 100.0;
-                }
-                let external_id = StixObject::from_value(v).ok().and_then(|o| o.external_id().map(str::to_string));
-                hits.push(SearchHit { id, type_: ty, name, external_id, score: (score * 1000.0).round() / 1000.0, retired });
+                hits.push(crate::common::search_hit(id, ty, &json, -rank, retired, &needle));
             }
-            hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
-            hits.truncate(limit);
-            Ok(hits)
+            Ok(crate::common::rank_hits(hits, limit))
         })
     }
 
@@ -1297,32 +1243,12 @@ impl Store for SqliteStore {
                 let mut edges = Vec::new();
                 for row in rows {
                     let (rel_id, ty, json) = row?;
-                    let v: Value = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("{rel_id}: {e}")))?;
-                    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                    let edge = match (ty.as_str(), dir) {
-                        ("relationship", "out") if s("source_ref") == id => (s("relationship_type"), s("target_ref")),
-                        ("relationship", "in") if s("target_ref") == id => (s("relationship_type"), s("source_ref")),
-                        ("sighting", "in") if s("sighting_of_ref") == id => ("sighting-of".to_string(), rel_id.clone()),
-                        // A hash collision: not an edge of this object.
-                        _ => continue,
-                    };
-                    edges.push((edge.0, edge.1, rel_id));
+                    edges.extend(crate::common::edge_of(id, dir, &rel_id, &ty, &json)?);
                 }
                 let mut far = c.prepare_cached("SELECT json, retired FROM objects WHERE hid = ?1 AND stix_id = ?2 AND lk = 0")?;
-                for (rel_type, other, rel_id) in edges {
-                    let found: Option<(StoredJson, bool)> = far.query_row(params![h64(&other), other], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-                    let (type_, name, external_id) = match found {
-                        Some((_, true)) => continue,
-                        Some((json, false)) => {
-                            let o = serde_json::from_str::<Value>(&json).ok().and_then(|v| StixObject::from_value(v).ok());
-                            match o {
-                                Some(o) => (o.type_().to_string(), o.name().map(str::to_string), o.external_id().map(str::to_string)),
-                                None => continue,
-                            }
-                        }
-                        None => (other.split("--").next().unwrap_or("").to_string(), None, None),
-                    };
-                    out.push(Related { relationship_type: rel_type, direction: dir.to_string(), id: other, type_, name, external_id, relationship_id: rel_id });
+                for edge in edges {
+                    let found: Option<(StoredJson, bool)> = far.query_row(params![h64(&edge.1), edge.1], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                    out.extend(crate::common::related_entry(dir, edge, found.as_ref().map(|(j, r)| (&**j, *r))));
                 }
             }
             Ok(out)

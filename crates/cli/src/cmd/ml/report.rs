@@ -339,7 +339,7 @@ fn ingest_report_inner(cli: &Cli, env: &Env, a: &IngestArgs) -> anyhow::Result<u
             software: software.iter().map(|(id, _)| id.clone()).collect(),
             indicators: indicator_values.clone(),
             // What the knowledge base already says of the report's indicators.
-            attributed: super::store_attributions(&env.store, &indicator_values)?,
+            attributed: super::store_attributions(env.kb(), &indicator_values)?,
         };
         let ranking = attributor.rank(&query, 5);
 
@@ -356,7 +356,7 @@ fn ingest_report_inner(cli: &Cli, env: &Env, a: &IngestArgs) -> anyhow::Result<u
         let mut added = 0usize;
         let mut unresolved = Vec::new();
         let title = title_of(&text, file);
-        let res = env.store.write(&mut |tx| {
+        let res = env.kb().write(&mut |tx| {
             added = 0;
             unresolved.clear();
             let mut refs: BTreeSet<String> = BTreeSet::new();

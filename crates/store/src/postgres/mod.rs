@@ -1,0 +1,1242 @@
+//! The PostgreSQL backend of the knowledge base, for an instance whose data outgrows one machine's disk or whose
+//! administrators run, back up and replicate databases themselves. It passes the same conformance suite as the
+//! SQLite backend ([`crate::conformance::run_all`]).
+//!
+//! A store lives in one schema of a database (`vigil` unless told otherwise), so several instances can share a
+//! server. Writers are serialised by a transaction-scoped advisory lock on that schema, across processes and
+//! machines: insertion sequence numbers then become visible in the order they were given, which TAXII paging and
+//! `added_after` rely on (with concurrent writers a reader could see seq 11 committed before seq 10 and page
+//! past it).
+
+mod schema;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use ::postgres::types::ToSql;
+use ::postgres::{Client, NoTls, Row, Statement};
+use serde_json::Value;
+use vigil_model::{time, Provenance, StixObject, Tlp};
+
+use crate::prepared::{h64, Prepared};
+use crate::{
+    PendingLinks, PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store,
+    StoreError, StoredObject, WarningList, WriteTx,
+};
+
+/// The schema a store uses when none is named.
+pub const DEFAULT_SCHEMA: &str = "vigil";
+
+/// Rows fetched per round trip when a scan streams the store.
+const SCAN_BATCH: i32 = 1000;
+
+/// A connection with the statements it has prepared (each costs a round trip, and bulk writes repeat a few).
+struct Conn {
+    client: Client,
+    stmts: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    fn connect(config: &::postgres::Config, schema: &str, place: &str) -> Result<Conn, StoreError> {
+        let mut client = config.connect(NoTls).map_err(|e| StoreError::Open {
+            path: place.to_string(),
+            reason: e.to_string(),
+        })?;
+        client.batch_execute(&format!("SET search_path TO {}", quote_ident(schema)))?;
+        Ok(Conn {
+            client,
+            stmts: HashMap::new(),
+        })
+    }
+
+    fn st(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.stmts.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let st = self.st(sql)?;
+        Ok(self.client.query(&st, params)?)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let st = self.st(sql)?;
+        Ok(self.client.query_opt(&st, params)?)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let st = self.st(sql)?;
+        Ok(self.client.execute(&st, params)?)
+    }
+}
+
+/// An SQL identifier, quoted.
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The store.
+pub struct PostgresStore {
+    config: ::postgres::Config,
+    schema: String,
+    /// Where the store is, for messages: host, database and schema (never the password).
+    place: String,
+    /// The advisory lock that serialises writers of this schema.
+    lock_key: i64,
+    writer: Mutex<Option<Conn>>,
+    /// Threads of this process blocked on `writer`.
+    waiting: AtomicUsize,
+    readers: Mutex<Vec<Conn>>,
+}
+
+impl PostgresStore {
+    /// Opens (creating and migrating as needed) the store in schema `schema` (default [`DEFAULT_SCHEMA`]) of the
+    /// database `url` names: `postgres://user@host:port/database` or `host=.. user=.. dbname=..`.
+    pub fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let config: ::postgres::Config =
+            url.parse()
+                .map_err(|e: ::postgres::Error| StoreError::Open {
+                    path: redact(url),
+                    reason: e.to_string(),
+                })?;
+        let schema = schema.unwrap_or(DEFAULT_SCHEMA).to_string();
+        let place = describe(&config, &schema);
+        let mut conn = Conn::connect(&config, &schema, &place)?;
+        // Created only when missing: a schema an administrator made for Vigil needs no right to create schemas.
+        let exists = conn
+            .client
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?
+            .is_some();
+        if !exists {
+            conn.client.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(&schema)
+            ))?;
+        }
+        migrate(&mut conn, &schema, &place)?;
+        Ok(PostgresStore {
+            lock_key: h64(&format!("vigil-writer:{schema}")),
+            config,
+            schema,
+            place,
+            writer: Mutex::new(Some(conn)),
+            waiting: AtomicUsize::new(0),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Where the store is: `postgres://host:port/database (schema S)`, without credentials.
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// The schema the store lives in.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Current schema version.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with_reader(|c| {
+            Ok(c.query_opt("SELECT version FROM vigil_schema", &[])?
+                .map(|r| i64::from(r.get::<_, i32>(0)))
+                .unwrap_or(0))
+        })
+    }
+
+    /// The highest insertion sequence number so far (0 when empty).
+    pub fn max_seq(&self) -> Result<i64, StoreError> {
+        self.with_reader(|c| {
+            Ok(
+                c.query_opt("SELECT COALESCE(max(seq), 0)::BIGINT FROM objects", &[])?
+                    .map(|r| r.get::<_, i64>(0))
+                    .unwrap_or(0),
+            )
+        })
+    }
+
+    /// Drops the store's schema with everything in it. For tests and for an administrator who moves a store.
+    pub fn drop_schema(self) -> Result<(), StoreError> {
+        let mut guard = self.lock_writer()?;
+        let conn = self.ready(&mut guard)?;
+        conn.client.batch_execute(&format!(
+            "DROP SCHEMA {} CASCADE",
+            quote_ident(&self.schema)
+        ))?;
+        Ok(())
+    }
+
+    fn lock_writer(&self) -> Result<MutexGuard<'_, Option<Conn>>, StoreError> {
+        if let Ok(g) = self.writer.try_lock() {
+            return Ok(g);
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let g = self.writer.lock();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        g.map_err(|_| StoreError::Db("writer poisoned".into()))
+    }
+
+    /// The writer connection, connected again if the server closed it (a restart, an idle timeout).
+    fn ready<'g>(&self, slot: &'g mut Option<Conn>) -> Result<&'g mut Conn, StoreError> {
+        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *slot = Some(Conn::connect(&self.config, &self.schema, &self.place)?);
+        }
+        slot.as_mut()
+            .ok_or_else(|| StoreError::Db("no writer connection".into()))
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = {
+            let mut pool = self
+                .readers
+                .lock()
+                .map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
+            pool.pop()
+        };
+        let mut conn = match pooled {
+            Some(c) if !c.client.is_closed() => c,
+            _ => Conn::connect(&self.config, &self.schema, &self.place)?,
+        };
+        let out = f(&mut conn);
+        if !conn.client.is_closed() {
+            if let Ok(mut pool) = self.readers.lock() {
+                if pool.len() < 16 {
+                    pool.push(conn);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `postgres://host:port/database (schema S)`.
+fn describe(config: &::postgres::Config, schema: &str) -> String {
+    use ::postgres::config::Host;
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(h, p)| match h {
+            Host::Tcp(h) => format!("{h}:{p}"),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    format!(
+        "postgres://{}/{} (schema {schema})",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+/// A connection string with any password left out, for an error message about a string that did not parse.
+fn redact(url: &str) -> String {
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        let tail = rest.rsplit_once('@').map_or(rest, |(_, t)| t);
+        return format!("postgres://{tail}");
+    }
+    url.split_whitespace()
+        .filter(|kv| !kv.starts_with("password="))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn migrate(conn: &mut Conn, schema: &str, place: &str) -> Result<(), StoreError> {
+    // Two processes opening a new store at once: one migrates, the other waits and finds it done.
+    let key = h64(&format!("vigil-migrate:{schema}"));
+    conn.client.query("SELECT pg_advisory_lock($1)", &[&key])?;
+    let out = (|| {
+        conn.client
+            .batch_execute("CREATE TABLE IF NOT EXISTS vigil_schema (version INTEGER NOT NULL)")?;
+        let current: i64 = conn
+            .client
+            .query_opt("SELECT version FROM vigil_schema", &[])?
+            .map(|r| i64::from(r.get::<_, i32>(0)))
+            .unwrap_or(0);
+        let supported = schema::MIGRATIONS.len() as i64;
+        if current > supported {
+            return Err(StoreError::TooNew {
+                found: current,
+                supported,
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let mut tx = conn.client.transaction()?;
+            tx.batch_execute(sql).map_err(|e| StoreError::Open {
+                path: place.to_string(),
+                reason: format!("migration {}: {e}", i + 1),
+            })?;
+            let v = i32::try_from(i + 1).map_err(|e| StoreError::Db(e.to_string()))?;
+            tx.execute("DELETE FROM vigil_schema", &[])?;
+            tx.execute("INSERT INTO vigil_schema (version) VALUES ($1)", &[&v])?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.client
+        .query("SELECT pg_advisory_unlock($1)", &[&key])?;
+    out
+}
+
+/// A key kind (`prepared::KEY_*`, small numbers) as stored.
+fn key_kind(kind: i64) -> i16 {
+    i16::try_from(kind).unwrap_or(i16::MAX)
+}
+
+fn tlp_rank(t: Option<Tlp>) -> Option<i16> {
+    t.map(|t| t as i16)
+}
+
+fn tlp_from_rank(r: Option<i16>) -> Option<Tlp> {
+    r.and_then(|r| Tlp::ALL.get(usize::try_from(r).ok()?).copied())
+}
+
+/// A search text as the index holds it: lower case, letters and digits, everything else a word break (as
+/// SQLite's `unicode61` tokenizer splits, so that both backends find the same words: `lumma-c2.example` is
+/// `lumma c2 example`).
+fn fts_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+/// Longest word the index keeps (PostgreSQL refuses a query word over 2,047 bytes and skips such words when
+/// indexing).
+const MAX_WORD: usize = 2000;
+
+/// A `to_tsquery` text for what an analyst typed: every whitespace-separated term must occur, a term of several
+/// words (`lumma-c2.example`) as a phrase. None when no term has a letter or digit.
+fn ts_query(query: &str) -> Option<String> {
+    let terms: Vec<String> = query
+        .split_whitespace()
+        .filter_map(|term| {
+            let words: Vec<String> = fts_text(term)
+                .split_whitespace()
+                .filter(|w| w.len() <= MAX_WORD)
+                .map(str::to_string)
+                .collect();
+            (!words.is_empty()).then(|| format!("({})", words.join(" <-> ")))
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" & "))
+}
+
+/// The graph ends a row is indexed by: a relationship's source and target, a sighting's sighted object.
+fn ends(p: &Prepared) -> (Option<&str>, Option<&str>) {
+    match p.type_.as_str() {
+        "relationship" => (p.reference("source_ref"), p.reference("target_ref")),
+        "sighting" => (None, p.reference("sighting_of_ref")),
+        _ => (None, None),
+    }
+}
+
+const ROW_COLS: &str = "seq, added_at, tlp, json";
+
+fn row_to_stored(r: &Row) -> Result<StoredObject, StoreError> {
+    let json: String = r.try_get(3)?;
+    crate::common::stored_object(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        tlp_from_rank(r.try_get(2)?),
+        &json,
+    )
+}
+
+/// A write transaction on the writer connection, which holds the schema's writer lock.
+struct PgTx<'c> {
+    conn: &'c mut Conn,
+    lock_key: i64,
+    /// When this transaction's rows are added (RFC 3339, microseconds).
+    now: String,
+}
+
+impl PgTx<'_> {
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.conn.client.batch_execute("BEGIN")?;
+        self.conn
+            .query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
+        // Taken once the lock is held, so that rows are added in the order writers commit.
+        self.now = time::sort_key(&chrono::Utc::now());
+        Ok(())
+    }
+
+    /// Inserts a version; for the latest one, nothing when the id already has a latest version (then None).
+    fn insert(
+        &mut self,
+        p: &Prepared,
+        version: &str,
+        latest: bool,
+        prov: &Provenance,
+    ) -> Result<Option<i64>, StoreError> {
+        let json = p.json().map_err(|e| StoreError::Db(e.to_string()))?;
+        let search = if latest {
+            fts_text(&p.search)
+        } else {
+            String::new()
+        };
+        let latest = latest.then_some(true);
+        let row = self.conn.query_opt(
+            "INSERT INTO objects (stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at,
+                original_id, file, src, dst, json, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                CASE WHEN $15::TEXT = '' THEN NULL ELSE to_tsvector('simple', $15::TEXT) END)
+             ON CONFLICT DO NOTHING RETURNING seq",
+            &[
+                &p.id,
+                &p.type_,
+                &version,
+                &latest,
+                &p.retired,
+                &tlp_rank(p.tlp),
+                &self.now,
+                &prov.source,
+                &prov.ingested_at,
+                &prov.original_id,
+                &prov.file,
+                &ends(p).0,
+                &ends(p).1,
+                &json,
+                &search,
+            ],
+        )?;
+        let Some(row) = row else { return Ok(None) };
+        let seq: i64 = row.try_get(0)?;
+        if latest.is_some() {
+            self.add_keys(seq, p)?;
+        }
+        Ok(Some(seq))
+    }
+
+    fn add_keys(&mut self, seq: i64, p: &Prepared) -> Result<(), StoreError> {
+        if p.keys.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<i64> = p.keys.iter().map(|(k, _)| h64(k)).collect();
+        let kinds: Vec<i16> = p.keys.iter().map(|(_, kind)| key_kind(*kind)).collect();
+        self.conn.execute(
+            "INSERT INTO keys (khash, seq, kind) SELECT h, $2, k FROM unnest($1::BIGINT[], $3::SMALLINT[]) AS u(h, k)
+             ON CONFLICT DO NOTHING",
+            &[&hashes, &seq, &kinds],
+        )?;
+        Ok(())
+    }
+
+    fn latest_seq(&mut self, id: &str) -> Result<i64, StoreError> {
+        let row = self
+            .conn
+            .query_opt(
+                "SELECT seq FROM objects WHERE stix_id = $1 AND latest",
+                &[&id],
+            )?
+            .ok_or_else(|| StoreError::Db(format!("{id}: no latest version")))?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records a further source of a stored version (the first one is in the version's own row).
+    fn add_provenance(&mut self, seq: i64, prov: &Provenance) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO provenance (seq, source, ingested_at, original_id, file)
+             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM objects WHERE seq = $1 AND source = $2)
+             ON CONFLICT DO NOTHING",
+            &[&seq, &prov.source, &prov.ingested_at, &prov.original_id, &prov.file],
+        )?;
+        Ok(())
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    fn put(
+        &mut self,
+        obj: &StixObject,
+        prov: &Provenance,
+        mode: PutMode,
+    ) -> Result<PutOutcome, StoreError> {
+        self.put_prepared(&Prepared::from_ref(obj, mode), prov, mode)
+    }
+
+    fn put_prepared(
+        &mut self,
+        p: &Prepared,
+        prov: &Provenance,
+        mode: PutMode,
+    ) -> Result<PutOutcome, StoreError> {
+        let id = p.id.as_str();
+        let version = p.version.as_str();
+        if mode == PutMode::Derived {
+            if self.insert(p, "", true, prov)?.is_some() {
+                return Ok(PutOutcome::Added);
+            }
+            let seq = self.latest_seq(id)?;
+            self.add_provenance(seq, prov)?;
+            return Ok(PutOutcome::Unchanged);
+        }
+        let latest = self.conn.query_opt(
+            "SELECT seq, version FROM objects WHERE stix_id = $1 AND latest",
+            &[&id],
+        )?;
+        let Some(latest) = latest else {
+            self.insert(p, version, true, prov)?;
+            return Ok(PutOutcome::Added);
+        };
+        let (seq, cur_version): (i64, String) = (latest.try_get(0)?, latest.try_get(1)?);
+        if cur_version == version || (cur_version.is_empty() && mode != PutMode::Supersede) {
+            // Same version, or an object Vigil derived earlier and a source now supplies: the first stays.
+            self.add_provenance(seq, prov)?;
+            return Ok(PutOutcome::Unchanged);
+        }
+        if version > cur_version.as_str() {
+            self.conn.execute(
+                "UPDATE objects SET latest = NULL, search = NULL WHERE seq = $1",
+                &[&seq],
+            )?;
+            self.conn
+                .execute("DELETE FROM keys WHERE seq = $1", &[&seq])?;
+            self.insert(p, version, true, prov)?;
+            return Ok(PutOutcome::Updated);
+        }
+        let old = self.conn.query_opt(
+            "SELECT seq FROM objects WHERE stix_id = $1 AND version = $2",
+            &[&id, &version],
+        )?;
+        if let Some(old) = old {
+            self.add_provenance(old.try_get(0)?, prov)?;
+            return Ok(PutOutcome::Unchanged);
+        }
+        self.insert(p, version, false, prov)?;
+        Ok(PutOutcome::Historical)
+    }
+
+    fn put_derived_batch(
+        &mut self,
+        ps: &[Prepared],
+        prov: &Provenance,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        if ps.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for the whole batch: a round trip per object would bound a bulk list by the network's
+        // latency, not the server's work.
+        let mut ids = Vec::with_capacity(ps.len());
+        let mut types = Vec::with_capacity(ps.len());
+        let mut retired = Vec::with_capacity(ps.len());
+        let mut tlps = Vec::with_capacity(ps.len());
+        let mut srcs = Vec::with_capacity(ps.len());
+        let mut dsts = Vec::with_capacity(ps.len());
+        let mut jsons = Vec::with_capacity(ps.len());
+        let mut searches = Vec::with_capacity(ps.len());
+        for p in ps {
+            ids.push(p.id.as_str());
+            types.push(p.type_.as_str());
+            retired.push(p.retired);
+            tlps.push(tlp_rank(p.tlp));
+            let (src, dst) = ends(p);
+            srcs.push(src);
+            dsts.push(dst);
+            jsons.push(p.json().map_err(|e| StoreError::Db(e.to_string()))?);
+            searches.push(fts_text(&p.search));
+        }
+        let rows = self.conn.query(
+            "INSERT INTO objects (stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at,
+                original_id, file, src, dst, json, search)
+             SELECT u.id, u.ty, '', TRUE, u.retired, u.tlp, $9, $10, $11, $12, $13, u.src, u.dst, u.json,
+                CASE WHEN u.search = '' THEN NULL ELSE to_tsvector('simple', u.search) END
+             FROM unnest($1::TEXT[], $2::TEXT[], $3::BOOLEAN[], $4::SMALLINT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                $8::TEXT[]) WITH ORDINALITY AS u(id, ty, retired, tlp, src, dst, json, search, n)
+             ORDER BY u.n
+             ON CONFLICT DO NOTHING RETURNING seq, stix_id",
+            &[
+                &ids,
+                &types,
+                &retired,
+                &tlps,
+                &srcs,
+                &dsts,
+                &jsons,
+                &searches,
+                &self.now,
+                &prov.source,
+                &prov.ingested_at,
+                &prov.original_id,
+                &prov.file,
+            ],
+        )?;
+        let mut added: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            added.insert(r.try_get(1)?, r.try_get(0)?);
+        }
+        let mut out = Vec::with_capacity(ps.len());
+        let mut repeated: Vec<&str> = Vec::new();
+        let (mut khash, mut kseq, mut kkind) = (Vec::new(), Vec::new(), Vec::new());
+        for p in ps {
+            // The first of an id's repeats in the batch is the one inserted.
+            match added.remove(&p.id) {
+                Some(seq) => {
+                    for (k, kind) in &p.keys {
+                        khash.push(h64(k));
+                        kseq.push(seq);
+                        kkind.push(key_kind(*kind));
+                    }
+                    out.push(PutOutcome::Added);
+                }
+                None => {
+                    repeated.push(p.id.as_str());
+                    out.push(PutOutcome::Unchanged);
+                }
+            }
+        }
+        if !khash.is_empty() {
+            self.conn.execute(
+                "INSERT INTO keys (khash, seq, kind) SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::SMALLINT[])
+                 ON CONFLICT DO NOTHING",
+                &[&khash, &kseq, &kkind],
+            )?;
+        }
+        if !repeated.is_empty() {
+            self.conn.execute(
+                "INSERT INTO provenance (seq, source, ingested_at, original_id, file)
+                 SELECT o.seq, $2, $3, $4, $5 FROM objects o
+                 WHERE o.stix_id = ANY($1::TEXT[]) AND o.latest AND o.source <> $2
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &repeated,
+                    &prov.source,
+                    &prov.ingested_at,
+                    &prov.original_id,
+                    &prov.file,
+                ],
+            )?;
+        }
+        Ok(out)
+    }
+
+    fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_opt("SELECT 1 FROM objects WHERE stix_id = $1 LIMIT 1", &[&id])?
+            .is_some())
+    }
+
+    fn get(&mut self, id: &str) -> Result<Option<StoredObject>, StoreError> {
+        get_latest(self.conn, id)
+    }
+
+    fn lookup_kinds(
+        &mut self,
+        types: &[&str],
+        key: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        lookup_ids(self.conn, types, key)
+    }
+
+    fn relationships_from(
+        &mut self,
+        id: &str,
+        relationship_type: &str,
+    ) -> Result<Vec<StoredObject>, StoreError> {
+        let rows = self.conn.query(
+            "SELECT seq, added_at, tlp, json FROM objects
+             WHERE src = $1 AND latest AND type = 'relationship' AND NOT retired ORDER BY seq",
+            &[&id],
+        )?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let o = row_to_stored(r)?;
+            if o.object.str("relationship_type") == Some(relationship_type) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_pending_link(&mut self, keys: &[String], body: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO pending_links (body) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&body],
+        )?;
+        let id: i64 = self
+            .conn
+            .query_opt(
+                "SELECT id FROM pending_links WHERE md5(body) = md5($1) AND body = $1",
+                &[&body],
+            )?
+            .ok_or_else(|| StoreError::Db("a pending link vanished as it was written".into()))?
+            .try_get(0)?;
+        let hashes: Vec<i64> = keys.iter().map(|k| h64(&k.trim().to_lowercase())).collect();
+        self.conn.execute(
+            "INSERT INTO pending_link_keys (khash, id) SELECT unnest($1::BIGINT[]), $2 ON CONFLICT DO NOTHING",
+            &[&hashes, &id],
+        )?;
+        Ok(())
+    }
+
+    fn pending_links(&mut self, key: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = self.conn.query(
+            "SELECT p.id, p.body FROM pending_link_keys k JOIN pending_links p ON p.id = k.id
+             WHERE k.khash = $1 ORDER BY p.id",
+            &[&h64(&key.trim().to_lowercase())],
+        )?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    fn drop_pending_link(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM pending_links WHERE id = $1", &[&id])?;
+        Ok(())
+    }
+
+    fn put_warninglist(&mut self, wl: &WarningList) -> Result<PutOutcome, StoreError> {
+        let entries =
+            serde_json::to_string(&wl.entries).map_err(|e| StoreError::Db(e.to_string()))?;
+        let current = self.conn.query_opt(
+            "SELECT version, entries FROM warninglists WHERE name = $1",
+            &[&wl.name],
+        )?;
+        let outcome = match current {
+            None => PutOutcome::Added,
+            Some(r) => {
+                let (v, e): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                if v == wl.version && e == entries {
+                    return Ok(PutOutcome::Unchanged);
+                }
+                PutOutcome::Updated
+            }
+        };
+        let attrs = serde_json::to_string(&wl.matching_attributes)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO warninglists (name, description, list_type, version, matching_attributes, entries)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, list_type = EXCLUDED.list_type,
+                version = EXCLUDED.version, matching_attributes = EXCLUDED.matching_attributes,
+                entries = EXCLUDED.entries",
+            &[&wl.name, &wl.description, &wl.list_type, &wl.version, &attrs, &entries],
+        )?;
+        Ok(outcome)
+    }
+
+    fn commit_point(&mut self) -> Result<(), StoreError> {
+        // The writer lock goes with the commit, so another writer may come in between the parts.
+        self.conn.client.batch_execute("COMMIT")?;
+        self.begin()
+    }
+}
+
+fn get_latest(conn: &mut Conn, id: &str) -> Result<Option<StoredObject>, StoreError> {
+    conn.query_opt(
+        "SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = $1 AND latest",
+        &[&id],
+    )?
+    .map(|r| row_to_stored(&r))
+    .transpose()
+}
+
+fn lookup_ids(
+    conn: &mut Conn,
+    types: &[&str],
+    key: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let key = key.trim().to_lowercase();
+    let mut out: Vec<(String, i64)> = Vec::new();
+    if vigil_model::ids::is_valid_id(&key) {
+        if let Some(r) = conn.query_opt(
+            "SELECT stix_id FROM objects WHERE stix_id = $1 AND latest",
+            &[&key],
+        )? {
+            out.push((r.try_get(0)?, crate::prepared::KEY_ID));
+        }
+    }
+    let rows = conn.query(
+        "SELECT o.stix_id, o.type, k.kind FROM keys k JOIN objects o ON o.seq = k.seq
+         WHERE k.khash = $1 AND o.latest ORDER BY o.retired, k.kind, o.seq",
+        &[&h64(&key)],
+    )?;
+    for r in &rows {
+        let (id, ty, kind): (String, String, i16) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        if (types.is_empty() || types.contains(&ty.as_str())) && !out.iter().any(|(i, _)| *i == id)
+        {
+            out.push((id, i64::from(kind)));
+        }
+    }
+    Ok(out)
+}
+
+/// Examples kept per kind of pending target in [`Stats::pending_links`].
+const PENDING_EXAMPLES: usize = 5;
+
+/// The pending links that wait for a target (not those that follow one), by the types they look for, each with
+/// a few of the names they look for (never a STIX id, which says nothing to a reader).
+fn pending_summary(conn: &mut Conn) -> Result<BTreeMap<String, PendingLinks>, StoreError> {
+    let mut out: BTreeMap<String, PendingLinks> = BTreeMap::new();
+    let st = conn.st("SELECT body FROM pending_links ORDER BY id")?;
+    let rows = conn.client.query(&st, &[])?;
+    for r in &rows {
+        let body: String = r.try_get(0)?;
+        let Ok(v) = serde_json::from_str::<Value>(&body) else {
+            continue;
+        };
+        if v.get("follow") == Some(&Value::Bool(true)) {
+            continue;
+        }
+        let strings = |k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let kinds = strings("target_types");
+        let kind = if kinds.is_empty() {
+            "any".to_string()
+        } else {
+            kinds.join("/")
+        };
+        let entry = out.entry(kind).or_default();
+        entry.count += 1;
+        if entry.examples.len() < PENDING_EXAMPLES {
+            if let Some(k) = strings("keys").into_iter().find(|k| !k.contains("--")) {
+                if !entry.examples.contains(&k) {
+                    entry.examples.push(k);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Store for PostgresStore {
+    fn write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut guard = self.lock_writer()?;
+        let conn = self.ready(&mut guard)?;
+        let mut tx = PgTx {
+            conn,
+            lock_key: self.lock_key,
+            now: String::new(),
+        };
+        let out = tx.begin().and_then(|()| f(&mut tx));
+        match out {
+            Ok(()) => {
+                tx.conn.client.batch_execute("COMMIT")?;
+                Ok(())
+            }
+            Err(e) => {
+                // The connection may be gone (the error may be why); the server rolls back on its own then.
+                let _ = tx.conn.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn writers_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
+    }
+
+    fn get(&self, id: &str) -> Result<Option<StoredObject>, StoreError> {
+        self.with_reader(|c| get_latest(c, id))
+    }
+
+    fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError> {
+        self.with_reader(|c| {
+            c.query(
+                "SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = $1 ORDER BY version, seq",
+                &[&id],
+            )?
+            .iter()
+            .map(row_to_stored)
+            .collect()
+        })
+    }
+
+    fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
+        self.with_reader(|c| {
+            c.query(
+                "SELECT source, ingested_at, original_id, file FROM objects WHERE stix_id = $1
+                 UNION ALL
+                 SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p
+                 JOIN objects o ON o.seq = p.seq WHERE o.stix_id = $1
+                 ORDER BY 2, 1",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(Provenance {
+                    source: r.try_get(0)?,
+                    ingested_at: r.try_get(1)?,
+                    original_id: r.try_get(2)?,
+                    file: r.try_get(3)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn resolve(&self, key: &str) -> Result<Vec<StoredObject>, StoreError> {
+        crate::common::resolve_with(self, key, &|k| {
+            self.with_reader(|c| {
+                Ok(lookup_ids(c, &[], k)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect())
+            })
+        })
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let Some(tsq) = ts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let needle = query.trim().to_lowercase();
+        let fetch = i64::try_from((limit * 4).max(50)).unwrap_or(i64::MAX);
+        self.with_reader(|c| {
+            let rows = c.query(
+                "SELECT o.stix_id, o.type, o.json, ts_rank(o.search, q)::FLOAT8, o.retired
+                 FROM objects o, to_tsquery('simple', $1) q
+                 WHERE o.latest AND o.search @@ q ORDER BY o.retired, 4 DESC LIMIT $2",
+                &[&tsq, &fetch],
+            )?;
+            let mut hits = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let json: String = r.try_get(2)?;
+                // ts_rank is a fraction; scaled to BM25's range so that the exact-name bonus weighs the same.
+                let rank: f64 = r.try_get::<_, f64>(3)? * 10.0;
+                hits.push(crate::common::search_hit(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    &json,
+                    rank,
+                    r.try_get(4)?,
+                    &needle,
+                ));
+            }
+            Ok(crate::common::rank_hits(hits, limit))
+        })
+    }
+
+    fn related(&self, id: &str) -> Result<Vec<Related>, StoreError> {
+        self.with_reader(|c| {
+            let mut out = Vec::new();
+            for dir in ["out", "in"] {
+                let rows = if dir == "out" {
+                    c.query(
+                        "SELECT stix_id, type, json FROM objects WHERE src = $1 AND latest AND NOT retired ORDER BY seq",
+                        &[&id],
+                    )?
+                } else {
+                    c.query(
+                        "SELECT stix_id, type, json FROM objects WHERE dst = $1 AND latest AND NOT retired ORDER BY seq",
+                        &[&id],
+                    )?
+                };
+                let mut edges = Vec::new();
+                for r in &rows {
+                    let (row_id, ty, json): (String, String, String) =
+                        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                    edges.extend(crate::common::edge_of(id, dir, &row_id, &ty, &json)?);
+                }
+                for edge in edges {
+                    let far = c.query_opt(
+                        "SELECT json, retired FROM objects WHERE stix_id = $1 AND latest",
+                        &[&edge.1],
+                    )?;
+                    let far: Option<(String, bool)> = far
+                        .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
+                        .transpose()?;
+                    out.extend(crate::common::related_entry(
+                        dir,
+                        edge,
+                        far.as_ref().map(|(j, r)| (j.as_str(), *r)),
+                    ));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        self.with_reader(|c| {
+            let mut s = Stats::default();
+            for r in &c.query(
+                "SELECT type, count(*) FROM objects WHERE latest AND NOT retired GROUP BY type",
+                &[],
+            )? {
+                s.objects
+                    .insert(r.try_get(0)?, r.try_get::<_, i64>(1)? as u64);
+            }
+            for r in &c.query(
+                "SELECT source, count(*) FROM (
+                    SELECT seq, source FROM objects WHERE latest AND NOT retired
+                    UNION SELECT p.seq, p.source FROM provenance p JOIN objects o ON o.seq = p.seq
+                    WHERE o.latest AND NOT o.retired) s GROUP BY source",
+                &[],
+            )? {
+                s.sources
+                    .insert(r.try_get(0)?, r.try_get::<_, i64>(1)? as u64);
+            }
+            for r in &c.query(
+                "SELECT tlp, count(*) FROM objects WHERE latest AND NOT retired GROUP BY tlp",
+                &[],
+            )? {
+                let name = tlp_from_rank(r.try_get(0)?)
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_else(|| "unmarked".into());
+                s.tlp.insert(name, r.try_get::<_, i64>(1)? as u64);
+            }
+            let count = |c: &mut Conn, sql: &'static str| -> Result<u64, StoreError> {
+                Ok(c.query_opt(sql, &[])?
+                    .map(|r| r.try_get::<_, i64>(0))
+                    .transpose()?
+                    .unwrap_or(0) as u64)
+            };
+            s.versions = count(c, "SELECT count(*) FROM objects")?;
+            s.warninglists = count(c, "SELECT count(*) FROM warninglists")?;
+            s.pending_links = pending_summary(c)?;
+            Ok(s)
+        })
+    }
+
+    fn scan(
+        &self,
+        filter: &ScanFilter,
+        f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut sql = format!("SELECT {ROW_COLS} FROM objects WHERE latest");
+        if !filter.include_retired {
+            sql.push_str(" AND NOT retired");
+        }
+        if let Some(max) = filter.tlp_max {
+            let default = filter.default_tlp.unwrap_or(Tlp::Amber);
+            let rank = max as i16;
+            if default <= max {
+                sql.push_str(&format!(" AND (tlp IS NULL OR tlp <= {rank})"));
+            } else {
+                sql.push_str(&format!(" AND tlp <= {rank}"));
+            }
+        }
+        if let Some(after) = filter.after_seq {
+            sql.push_str(&format!(" AND seq > {after}"));
+        }
+        if !filter.types.is_empty() {
+            sql.push_str(" AND type = ANY($1::TEXT[])");
+        } else {
+            sql.push_str(" AND $1::TEXT[] IS NOT NULL");
+        }
+        sql.push_str(" ORDER BY seq");
+        if let Some(l) = filter.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        self.with_reader(|c| {
+            // A portal streams the rows in batches: a whole store would otherwise arrive at once.
+            let mut tx = c.client.build_transaction().read_only(true).start()?;
+            let portal = tx.bind(sql.as_str(), &[&filter.types])?;
+            loop {
+                let rows = tx.query_portal(&portal, SCAN_BATCH)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    f(row_to_stored(r)?)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn sourced(&self, source: &str) -> Result<Vec<Sourced>, StoreError> {
+        self.with_reader(|c| {
+            let rows = c.query(
+                "SELECT seq, stix_id, type, file FROM objects WHERE latest AND NOT retired AND source = $1
+                 UNION ALL
+                 SELECT o.seq, o.stix_id, o.type, p.file FROM provenance p JOIN objects o ON o.seq = p.seq
+                 WHERE p.source = $1 AND o.latest AND NOT o.retired
+                 ORDER BY 1",
+                &[&source],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let seq: i64 = r.try_get(0)?;
+                let file: Option<String> = r.try_get(3)?;
+                let mut others: Vec<String> = c
+                    .query(
+                        "SELECT source FROM objects WHERE seq = $1 UNION SELECT source FROM provenance WHERE seq = $1",
+                        &[&seq],
+                    )?
+                    .iter()
+                    .map(|r| r.try_get::<_, String>(0))
+                    .collect::<Result<_, _>>()?;
+                others.retain(|n| n != source);
+                others.sort();
+                others.dedup();
+                out.push(Sourced {
+                    id: r.try_get(1)?,
+                    type_: r.try_get(2)?,
+                    files: file.into_iter().collect(),
+                    other_sources: others,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn warninglists(&self) -> Result<Vec<WarningList>, StoreError> {
+        self.with_reader(|c| {
+            c.query(
+                "SELECT name, description, list_type, version, matching_attributes, entries FROM warninglists
+                 ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let attrs: String = r.try_get(4)?;
+                let entries: String = r.try_get(5)?;
+                Ok(WarningList {
+                    name: r.try_get(0)?,
+                    description: r.try_get(1)?,
+                    list_type: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    matching_attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                    entries: serde_json::from_str(&entries)
+                        .map_err(|e| StoreError::Corrupt(format!("warning list: {e}")))?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn check(&self) -> Result<Vec<String>, StoreError> {
+        const INVARIANTS: &[(&str, &str)] = &[
+            (
+                "SELECT count(*) FROM (SELECT stix_id FROM objects WHERE latest GROUP BY stix_id HAVING count(*) > 1) x",
+                "ids with more than one latest version",
+            ),
+            (
+                "SELECT count(*) FROM (SELECT DISTINCT stix_id FROM objects WHERE latest IS NULL) h
+                 WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.stix_id = h.stix_id AND o.latest)",
+                "ids with versions but no latest version",
+            ),
+            (
+                "SELECT count(*) FROM keys k WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.seq = k.seq AND o.latest)",
+                "lookup keys of versions that are not the latest",
+            ),
+            (
+                "SELECT count(*) FROM objects WHERE latest IS NULL AND search IS NOT NULL",
+                "older versions still in the search index",
+            ),
+        ];
+        self.with_reader(|c| {
+            let mut problems = Vec::new();
+            for (sql, what) in INVARIANTS {
+                let n: i64 = c
+                    .query_opt(sql, &[])?
+                    .map(|r| r.try_get(0))
+                    .transpose()?
+                    .unwrap_or(0);
+                if n > 0 {
+                    problems.push(format!("{n} {what}"));
+                }
+            }
+            // The server vouches for its pages; whether each row still reads as an object is Vigil's to check.
+            let mut tx = c.client.build_transaction().read_only(true).start()?;
+            let portal = tx.bind("SELECT seq, json FROM objects", &[])?;
+            let (mut bad, mut first) = (0u64, Vec::new());
+            loop {
+                let rows = tx.query_portal(&portal, SCAN_BATCH)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    let seq: i64 = r.try_get(0)?;
+                    let json: String = r.try_get(1)?;
+                    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&json) {
+                        bad += 1;
+                        if first.len() < 5 {
+                            first.push(format!("seq {seq}: {e}"));
+                        }
+                    }
+                }
+            }
+            tx.commit()?;
+            if bad > 0 {
+                problems.push(format!(
+                    "{bad} objects whose JSON does not parse ({})",
+                    first.join("; ")
+                ));
+            }
+            Ok(problems)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_splits_like_sqlite() {
+        assert_eq!(fts_text("Lumma-C2.example"), "lumma c2 example");
+        assert_eq!(
+            ts_query("lumma-c2.example  infostealer").as_deref(),
+            Some("(lumma <-> c2 <-> example) & (infostealer)")
+        );
+        // Operators of to_tsquery are word breaks, never syntax.
+        assert_eq!(
+            ts_query("\"unbalanced AND (").as_deref(),
+            Some("(unbalanced) & (and)")
+        );
+        assert_eq!(ts_query("!!! ()"), None);
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://vigil:s3cret@db.example:5432/vigil"),
+            "postgres://db.example:5432/vigil"
+        );
+        assert_eq!(
+            redact("host=db user=vigil password=s3cret dbname=vigil"),
+            "host=db user=vigil dbname=vigil"
+        );
+        let c: ::postgres::Config = "postgres://vigil:s3cret@db.example/kb"
+            .parse()
+            .expect("a URL");
+        let d = describe(&c, "vigil");
+        assert_eq!(d, "postgres://db.example:5432/kb (schema vigil)");
+        assert!(!d.contains("s3cret"));
+    }
+}

@@ -1,0 +1,225 @@
+//! The PostgreSQL backend against the store conformance suite, on a real server: `VIGIL_TEST_POSTGRES` names it (a
+//! connection string; default `host=127.0.0.1 user=postgres dbname=test`, the local server `.ci/run` checks).
+//! Each store gets a schema of its own, dropped at the end. `VIGIL_TEST_POSTGRES=off` skips these tests, loudly,
+//! on a machine without PostgreSQL; otherwise a server that cannot be reached fails them.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use vigil_model::{Provenance, StixObject};
+use vigil_store::postgres::PostgresStore;
+use vigil_store::{conformance, PutMode, Store, StoreError};
+
+const DEFAULT_URL: &str = "host=127.0.0.1 user=postgres dbname=test";
+
+fn url() -> Option<String> {
+    match std::env::var("VIGIL_TEST_POSTGRES") {
+        Ok(v) if v == "off" => {
+            eprintln!("\n*** SKIPPED: VIGIL_TEST_POSTGRES=off, the PostgreSQL backend is not tested ***\n");
+            None
+        }
+        Ok(v) => Some(v),
+        Err(_) => Some(DEFAULT_URL.to_string()),
+    }
+}
+
+/// Schemas made by one test, dropped when it ends (pass or fail).
+struct Schemas {
+    url: String,
+    made: RefCell<Vec<String>>,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl Schemas {
+    fn new(url: &str) -> Schemas {
+        Schemas {
+            url: url.to_string(),
+            made: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A name no other test (or test run) uses.
+    fn fresh(&self) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "vigil_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        self.made.borrow_mut().push(name.clone());
+        name
+    }
+
+    fn open(&self) -> PostgresStore {
+        let schema = self.fresh();
+        PostgresStore::open(&self.url, Some(&schema)).unwrap_or_else(|e| {
+            panic!(
+                "cannot open a PostgreSQL store at {} ({e}); start the server (see README, 'Tests') or set \
+                 VIGIL_TEST_POSTGRES to another server, or to 'off' to skip",
+                self.url
+            )
+        })
+    }
+}
+
+impl Drop for Schemas {
+    fn drop(&mut self) {
+        let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) else {
+            return;
+        };
+        for s in self.made.borrow().iter() {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"));
+        }
+    }
+}
+
+fn prov(source: &str) -> Provenance {
+    Provenance {
+        source: source.into(),
+        ingested_at: "2026-01-01T00:00:00Z".into(),
+        original_id: None,
+        file: None,
+    }
+}
+
+fn tool(i: usize) -> StixObject {
+    StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
+        "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
+        "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool number {i}")}))
+    .expect("fixture")
+}
+
+#[test]
+fn postgres_passes_conformance() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    conformance::run_all(&|| Box::new(schemas.open()) as Box<dyn Store>).expect("conformance");
+}
+
+#[test]
+fn reopen_keeps_data_and_refuses_a_newer_schema() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let first = {
+        let s = PostgresStore::open(&url, Some(&schema)).expect("open");
+        conformance::versions(&s).expect("versions");
+        s.schema_version().expect("version")
+    };
+    assert!(first >= 1);
+    let s = PostgresStore::open(&url, Some(&schema)).expect("reopen");
+    assert_eq!(s.schema_version().expect("version"), first);
+    assert_eq!(
+        s.versions("malware--0f1b5b4c-6f5b-4e0c-9b7e-2b8f1d7e6a01")
+            .expect("versions")
+            .len(),
+        3
+    );
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    c.batch_execute(&format!(
+        "UPDATE \"{schema}\".vigil_schema SET version = 999"
+    ))
+    .expect("set");
+    assert!(matches!(
+        PostgresStore::open(&url, Some(&schema)),
+        Err(StoreError::TooNew { found: 999, .. })
+    ));
+}
+
+/// Two stores in two schemas of one database know nothing of each other.
+#[test]
+fn schemas_keep_stores_apart() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let (a, b) = (schemas.open(), schemas.open());
+    a.write(&mut |tx| tx.put(&tool(1), &prov("a"), PutMode::Source).map(|_| ()))
+        .expect("write");
+    assert!(a.get(tool(1).id()).expect("get").is_some());
+    assert!(b.get(tool(1).id()).expect("get").is_none());
+    assert!(b.search("number", 10).expect("search").is_empty());
+    assert_eq!(b.stats().expect("stats").versions, 0);
+}
+
+/// Writers of one store, even through separate handles (as separate processes would be), do not interleave: a
+/// transaction's rows get consecutive sequence numbers, so numbers become visible in the order they were given.
+#[test]
+fn writers_take_turns() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let a = PostgresStore::open(&url, Some(&schema)).expect("open");
+    let b = PostgresStore::open(&url, Some(&schema)).expect("open");
+    let write = |s: &PostgresStore, base: usize| {
+        s.write(&mut |tx| {
+            for i in base..base + 20 {
+                tx.put(&tool(i), &prov("w"), PutMode::Source)?;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Ok(())
+        })
+    };
+    std::thread::scope(|sc| {
+        let ta = sc.spawn(|| write(&a, 0));
+        let tb = sc.spawn(|| write(&b, 100));
+        ta.join().expect("thread").expect("write a");
+        tb.join().expect("thread").expect("write b");
+    });
+    let seqs = |base: usize| -> Vec<i64> {
+        (base..base + 20)
+            .map(|i| a.get(tool(i).id()).expect("get").expect("stored").seq)
+            .collect()
+    };
+    for base in [0, 100] {
+        let s = seqs(base);
+        assert!(
+            s.windows(2).all(|w| w[1] == w[0] + 1),
+            "writer {base}'s rows interleaved with the other's: {s:?}"
+        );
+    }
+    assert_eq!(a.max_seq().expect("max"), 40);
+}
+
+/// A long write's commit points make its parts durable and visible to other handles while it goes on.
+#[test]
+fn commit_points_make_parts_durable() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let s = PostgresStore::open(&url, Some(&schema)).expect("open");
+    let other = PostgresStore::open(&url, Some(&schema)).expect("open");
+    let r = s.write(&mut |tx| {
+        tx.put(&tool(1), &prov("p"), PutMode::Source)?;
+        tx.commit_point()?;
+        assert!(other.get(tool(1).id())?.is_some());
+        assert_eq!(other.search("number", 10)?.len(), 1);
+        tx.put(&tool(2), &prov("p"), PutMode::Source)?;
+        assert!(other.get(tool(2).id())?.is_none(), "not committed yet");
+        Err(StoreError::Aborted("test".into()))
+    });
+    assert!(r.is_err());
+    assert!(s.get(tool(1).id()).expect("get").is_some());
+    assert!(s.get(tool(2).id()).expect("get").is_none());
+    assert!(s.check().expect("check").is_empty());
+}
+
+/// A server that cannot be reached, or a connection string that does not parse, is a clear error that names
+/// where, and never the password.
+#[test]
+fn bad_connections_are_named_without_secrets() {
+    let e = PostgresStore::open("postgres://vigil:s3cret@127.0.0.1:1/kb", None)
+        .err()
+        .expect("nothing listens on port 1");
+    let msg = e.to_string();
+    assert!(msg.contains("127.0.0.1:1/kb"), "{msg}");
+    assert!(!msg.contains("s3cret"), "{msg}");
+    let e = PostgresStore::open("postgres://vigil:s3cret@host/kb?bogus=1", None)
+        .err()
+        .expect("an unknown option");
+    let msg = e.to_string();
+    assert!(!msg.contains("s3cret"), "{msg}");
+}
