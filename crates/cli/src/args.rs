@@ -252,6 +252,10 @@ pub struct BenchIngestArgs {
     /// Number of indicators in the generated list.
     #[arg(long, default_value_t = 1_000_000)]
     pub indicators: usize,
+    /// Also store both inputs in a PostgreSQL knowledge base on this server (a schema of its own, dropped after)
+    /// and print its rates next to the embedded store's.
+    #[arg(long)]
+    pub postgres: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

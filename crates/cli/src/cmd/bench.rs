@@ -154,14 +154,26 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
     ])?;
     let mrep: serde_json::Value = serde_json::from_str(&m.stdout).unwrap_or_default();
     let list_rate = n as f64 / m.seconds;
+    let pg = match &a.postgres {
+        Some(url) => Some(postgres_runs(url, &work, &bundle, &list)?),
+        None => None,
+    };
     let _ = std::fs::remove_dir_all(&work);
     let peer_rate = peer.as_ref().ok().copied();
-    let doc = json!({
+    let mut doc = json!({
         "attack": {"objects": objects, "seconds": r.seconds, "objects_per_s": attack_rate, "peak_rss_mb": r.max_rss_mb,
                    "python_stix2_parse_per_s": peer_rate, "ratio": peer_rate.map(|p| attack_rate / p)},
         "list": {"indicators": n, "seconds": m.seconds, "indicators_per_s": list_rate, "peak_rss_mb": m.max_rss_mb,
                  "added": mrep["added"], "rejected": mrep["rejected"]},
     });
+    if let Some((pa, pl)) = &pg {
+        doc["postgres"] = json!({
+            "attack": {"seconds": pa.seconds, "objects_per_s": objects as f64 / pa.seconds,
+                       "embedded_over_postgres": pa.seconds / r.seconds},
+            "list": {"seconds": pl.seconds, "indicators_per_s": n as f64 / pl.seconds,
+                     "embedded_over_postgres": pl.seconds / m.seconds},
+        });
+    }
     if a.json {
         crate::output::json(&doc)?;
     } else {
@@ -174,6 +186,44 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
             "{n} indicators (maltrail values) stored in {:.2} s = {list_rate:.0} indicators/s, peak RSS {:.0} MB ({} added, {} rejected)",
             m.seconds, m.max_rss_mb, mrep["added"], mrep["rejected"]
         );
+        if let Some((pa, pl)) = &pg {
+            println!(
+                "PostgreSQL knowledge base, same inputs, same run: ATT&CK {:.2} s = {:.0} objects/s ({:.2}x the embedded store's time); list {:.2} s = {:.0} indicators/s ({:.2}x)",
+                pa.seconds, objects as f64 / pa.seconds, pa.seconds / r.seconds,
+                pl.seconds, n as f64 / pl.seconds, pl.seconds / m.seconds
+            );
+        }
     }
     Ok(0)
+}
+
+/// The two ingests of the benchmark into a PostgreSQL knowledge base: a fresh schema, dropped afterwards.
+fn postgres_runs(url: &str, work: &Path, bundle: &Path, list: &Path) -> anyhow::Result<(Run, Run)> {
+    let schema = format!("vigil_bench_{}", std::process::id());
+    let run = |name: &str, input: &Path, extra: &[&str]| -> anyhow::Result<Run> {
+        let mut args: Vec<String> = vec![
+            "--data".into(),
+            work.join(name).display().to_string(),
+            "--store".into(),
+            url.into(),
+            "--store-schema".into(),
+            schema.clone(),
+            "ingest".into(),
+            input.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push("--json".into());
+        run_child(&args)
+    };
+    let out = (|| {
+        let a = run("pg-attack", bundle, &[])?;
+        // One schema per input, as the embedded runs have one store each.
+        vigil_store::postgres::PostgresStore::open(url, Some(&schema))?.drop_schema()?;
+        let l = run("pg-list", list, &["--source", "maltrail"])?;
+        Ok((a, l))
+    })();
+    if let Ok(s) = vigil_store::postgres::PostgresStore::open(url, Some(&schema)) {
+        let _ = s.drop_schema();
+    }
+    out
 }

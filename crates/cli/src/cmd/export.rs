@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use anyhow::Context;
 use serde_json::{json, Value};
 use vigil_model::{tlp, warninglist::WarningSet, Tlp};
-use vigil_store::{ScanFilter, Store};
+use vigil_store::ScanFilter;
 
 use super::Env;
 use crate::args::ExportStixArgs;

@@ -62,14 +62,6 @@ impl Env {
         }
     }
 
-    /// Where the knowledge base is, for messages.
-    pub fn kb_place(&self) -> String {
-        match &self.external {
-            Some(pg) => pg.place().to_string(),
-            None => self.store.path().display().to_string(),
-        }
-    }
-
     /// A second handle on the same data directory and settings, for work on another thread (each SQLite
     /// handle keeps its own connections).
     pub fn reopen(&self) -> anyhow::Result<Env> {

@@ -1,0 +1,340 @@
+//! The knowledge base kept in PostgreSQL (`--store`), through the `vigil` binary, against a real server
+//! (`VIGIL_TEST_POSTGRES`, default the local one `.ci/run` checks; `off` skips, loudly): the same inputs give the
+//! same knowledge base as the embedded store (counts, sources, look-ups, search, graph, exports), and commands
+//! that do not work with it yet refuse rather than read an empty embedded store.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const DEFAULT_URL: &str = "host=127.0.0.1 user=postgres dbname=test";
+
+fn url() -> Option<String> {
+    match std::env::var("VIGIL_TEST_POSTGRES") {
+        Ok(v) if v == "off" => {
+            eprintln!(
+                "\n*** SKIPPED: VIGIL_TEST_POSTGRES=off, the PostgreSQL knowledge base is not tested ***\n"
+            );
+            None
+        }
+        Ok(v) => Some(v),
+        Err(_) => Some(DEFAULT_URL.to_string()),
+    }
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("\n*** SKIPPED: ../shared/data not found; real-data tests did not run ***\n");
+        None
+    }
+}
+
+/// A data directory, and a schema of its own when the knowledge base is in PostgreSQL (dropped at the end).
+struct Vigil {
+    dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Vigil {
+    fn embedded() -> Vigil {
+        Vigil {
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg: None,
+        }
+    }
+
+    fn postgres(url: &str, tag: &str) -> Vigil {
+        let schema = format!(
+            "vigil_cli_{tag}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        Vigil {
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg: Some((url.to_string(), schema)),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.arg("--data").arg(self.dir.path());
+        c.env_remove("VIGIL_STORE").env_remove("VIGIL_STORE_SCHEMA");
+        if let Some((url, schema)) = &self.pg {
+            c.args(["--store", url, "--store-schema", schema]);
+        }
+        c.args(args).output().expect("run vigil")
+    }
+
+    fn json(&self, args: &[&str]) -> (Value, i32) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout of {args:?} is not one JSON document ({e}): {:?} / {stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (v, out.status.code().unwrap_or(-1))
+    }
+
+    fn ingest(&self, args: &[&str]) -> Value {
+        let mut a = vec!["ingest"];
+        a.extend_from_slice(args);
+        self.json(&a).0
+    }
+
+    /// `export stix` as (id, modified) -> object, without the bundle's own random id.
+    fn export(&self, tlp_max: &str) -> BTreeMap<String, Value> {
+        let out = self.dir.path().join("export.json");
+        let (r, code) = self.json(&[
+            "export",
+            "stix",
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--tlp-max",
+            tlp_max,
+        ]);
+        assert_eq!(code, 0, "{r}");
+        let bundle: Value =
+            serde_json::from_slice(&std::fs::read(&out).expect("the export")).expect("JSON");
+        bundle["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|o| (o["id"].as_str().unwrap_or_default().to_string(), untimed(o)))
+            .collect()
+    }
+}
+
+/// An object without the times Vigil sets when it derives one (minted at ingest; the same in both stores
+/// otherwise): `created`, `modified` and `valid_from` of objects created in the last day.
+fn untimed(o: &Value) -> Value {
+    let mut o = o.clone();
+    let minted = o["created"]
+        .as_str()
+        .is_some_and(|c| c >= yesterday().as_str());
+    if minted {
+        if let Some(m) = o.as_object_mut() {
+            for k in ["created", "modified", "valid_from"] {
+                m.remove(k);
+            }
+        }
+    }
+    o
+}
+
+/// A day ago as an RFC 3339 text (for comparing with STIX timestamps).
+fn yesterday() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .saturating_sub(86_400);
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T00:00:00Z")
+}
+
+/// Two maps equal, or a short account of how they differ (the first few keys each way and the first value).
+fn differences(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> Option<String> {
+    let only_a: Vec<&String> = a.keys().filter(|k| !b.contains_key(*k)).take(5).collect();
+    let only_b: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k)).take(5).collect();
+    let differ = a
+        .iter()
+        .find(|(k, v)| b.get(*k).is_some_and(|w| w != *v))
+        .map(|(k, v)| format!("{k}: {v} vs {}", b[k]));
+    (!only_a.is_empty() || !only_b.is_empty() || differ.is_some()).then(|| {
+        format!(
+            "{} vs {} objects; only in postgres: {only_a:?}; only in sqlite: {only_b:?}; first difference: {differ:?}",
+            a.len(),
+            b.len()
+        )
+    })
+}
+
+impl Drop for Vigil {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.pg {
+            if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+/// What must agree between the two backends after the same ingests: counts by type, source and TLP, versions.
+fn kb_stats(v: &Vigil) -> Value {
+    let (s, code) = v.json(&["stats"]);
+    assert_eq!(code, 0, "{s}");
+    serde_json::json!({"objects": s["objects"], "sources": s["sources"], "tlp": s["tlp"],
+        "versions": s["versions"], "warninglists": s["warninglists"], "pending_links": s["pending_links"]})
+}
+
+/// `show KEY` without what differs by nature between two stores (when rows were added, row numbers).
+fn shown(v: &Vigil, key: &str) -> Value {
+    let (mut s, _) = v.json(&["show", key]);
+    s["object"] = untimed(&s["object"]);
+    if let Some(prov) = s["provenance"].as_array_mut() {
+        for p in prov {
+            p.as_object_mut().map(|m| m.remove("ingested_at"));
+        }
+    }
+    // The graph, as a count and a digest: a family's 15,000 indicator links would drown a failure message.
+    let mut related: Vec<String> = s["related"]
+        .as_array()
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    related.sort();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in related.concat().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    s["related"] =
+        serde_json::json!({"count": related.len(), "first": related.first(), "digest": h});
+    s
+}
+
+fn search_ids(v: &Vigil, text: &str, limit: &str) -> Vec<String> {
+    let (r, code) = v.json(&["search", text, "--limit", limit]);
+    assert_eq!(code, 0, "{r}");
+    r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|h| h["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn fixtures_give_the_same_knowledge_base_in_postgres() {
+    let Some(url) = url() else { return };
+    let (lite, pg) = (Vigil::embedded(), Vigil::postgres(&url, "fx"));
+    let (init, code) = pg.json(&["init"]);
+    assert_eq!(code, 0, "{init}");
+    assert_eq!(init["knowledge_base"]["backend"], "postgres", "{init}");
+    for v in [&lite, &pg] {
+        for f in [
+            "mixed-bundle.json",
+            "stix20-bundle.json",
+            "tlp-bundle.json",
+            "malware-v2.json",
+        ] {
+            v.ingest(&[&fixture(f)]);
+        }
+        v.ingest(&[&fixture("family-list.txt"), "--source", "family-list"]);
+        // again: nothing new
+        let again = v.ingest(&[&fixture("mixed-bundle.json")]);
+        assert_eq!(again["added"], 0, "{again}");
+    }
+    assert_eq!(kb_stats(&pg), kb_stats(&lite));
+    assert_eq!(
+        search_ids(&pg, "FixtureRAT", "10"),
+        search_ids(&lite, "FixtureRAT", "10")
+    );
+    assert!(!search_ids(&pg, "FixtureRAT", "10").is_empty());
+    assert_eq!(shown(&pg, "FixtureRAT"), shown(&lite, "FixtureRAT"));
+    for tlp in ["clear", "green", "amber", "red"] {
+        let (a, b) = (pg.export(tlp), lite.export(tlp));
+        assert!(!a.is_empty(), "TLP {tlp}");
+        if let Some(d) = differences(&a, &b) {
+            panic!("export at TLP {tlp}: {d}");
+        }
+    }
+    let (check, code) = pg.json(&["check"]);
+    assert_eq!((check["ok"].as_bool(), code), (Some(true), 0), "{check}");
+}
+
+#[test]
+fn real_data_gives_the_same_knowledge_base_in_postgres() {
+    let Some(url) = url() else { return };
+    let Some(s) = shared() else { return };
+    let (lite, pg) = (Vigil::embedded(), Vigil::postgres(&url, "real"));
+    let path = |p: &str| s.join(p).display().to_string();
+    for v in [&lite, &pg] {
+        // The galaxy first: its links to ATT&CK wait as pending links until the bundle comes.
+        let g = v.ingest(&[&path("misp-galaxy/clusters/threat-actor.json")]);
+        assert_eq!(g["rejected"], 0, "{g}");
+        let a = v.ingest(&[&path("mitre-attack/enterprise-attack.json.gz")]);
+        assert_eq!(a["rejected"], 0, "{}", a["errors"]);
+        let l = v.ingest(&[&path("maltrail/lummac2.txt"), "--source", "lummac2"]);
+        assert!(l["added"].as_u64().unwrap_or(0) > 15_000, "{l}");
+    }
+    assert_eq!(kb_stats(&pg), kb_stats(&lite));
+    for key in ["Fancy Bear", "T1566.001", "lummac2", "CHOPSTICK"] {
+        assert_eq!(shown(&pg, key), shown(&lite, key), "show {key}");
+    }
+    let (apt, _) = pg.json(&["show", "Fancy Bear"]);
+    assert_eq!(
+        (apt["object"]["name"].as_str(), apt["country"].as_str()),
+        (Some("APT28"), Some("RU"))
+    );
+    for q in ["spearphishing attachment", "APT28", "credential dumping"] {
+        // Every match (fewer than the limit): the same objects. Both rank by term frequency, but by different
+        // formulas (BM25, ts_rank), so the order is not compared beyond an exact name coming first.
+        let (mut a, mut b) = (search_ids(&pg, q, "5000"), search_ids(&lite, q, "5000"));
+        assert!(!a.is_empty() && a.len() < 5000, "{q}: {}", a.len());
+        if q == "APT28" {
+            assert_eq!(a.first(), b.first(), "search {q}");
+        }
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "search {q}");
+    }
+    for tlp in ["clear", "amber"] {
+        if let Some(d) = differences(&pg.export(tlp), &lite.export(tlp)) {
+            panic!("export at TLP {tlp}: {d}");
+        }
+    }
+}
+
+#[test]
+fn commands_that_need_the_embedded_store_refuse_postgres() {
+    let Some(url) = url() else { return };
+    let pg = Vigil::postgres(&url, "refuse");
+    for args in [
+        vec!["members", "list"],
+        vec!["feeds", "status"],
+        vec!["export", "csv", "--out", "x.csv"],
+        vec!["serve"],
+    ] {
+        let out = pg.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("PostgreSQL knowledge base"), "{args:?}: {err}");
+    }
+    let kev = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vuln/kev-demo.json");
+    let out = pg.run(&["ingest", kev.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("need the embedded store"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
