@@ -223,3 +223,90 @@ fn bad_connections_are_named_without_secrets() {
     let msg = e.to_string();
     assert!(!msg.contains("s3cret"), "{msg}");
 }
+
+/// Whatever an analyst types, search answers (never a tsquery syntax error), and a stored name is found by any of
+/// its words.
+#[test]
+fn search_takes_any_text() {
+    use proptest::prelude::*;
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let s = schemas.open();
+    s.write(&mut |tx| tx.put(&tool(7), &prov("p"), PutMode::Source).map(|_| ()))
+        .expect("write");
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 300,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&any::<String>(), |q| {
+            prop_assert!(s.search(&q, 5).is_ok(), "{q:?}");
+            Ok(())
+        })
+        .expect("any text");
+    runner
+        .run(
+            &("[&|!():*<>'\" \\\\-]{0,3}", "[&|!():*<>'\" \\\\-]{0,3}"),
+            |(a, b)| {
+                let q = format!("{a}number{b}");
+                let hits = s
+                    .search(&q, 5)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(hits.len(), 1, "{:?}", q);
+                Ok(())
+            },
+        )
+        .expect("operators around a word");
+}
+
+/// Input PostgreSQL's TEXT and tsvector cannot take as it is (a NUL in a warning list's description or a file
+/// name, a description of megabytes) is stored anyway, as SQLite stores it: an error there would abort the whole
+/// write.
+#[test]
+fn nul_and_huge_texts_are_stored() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let s = schemas.open();
+    let wl = vigil_store::WarningList {
+        name: "nul\0list".into(),
+        description: "a \0 in the middle".into(),
+        list_type: "string".into(),
+        version: 1,
+        entries: vec!["x\0y".into()],
+        matching_attributes: vec!["domain".into()],
+    };
+    let mut big = tool(9).to_value();
+    big["description"] = json!(format!(
+        "openingword {}",
+        (0..400_000).map(|i| format!("w{i} ")).collect::<String>()
+    ));
+    let big = StixObject::from_value(big).expect("fixture");
+    let file_prov = Provenance {
+        file: Some("dir/\0name.json".into()),
+        ..prov("p")
+    };
+    s.write(&mut |tx| {
+        tx.put_warninglist(&wl)?;
+        tx.put(&big, &file_prov, PutMode::Source)?;
+        Ok(())
+    })
+    .expect("stored");
+    let lists = s.warninglists().expect("lists");
+    assert_eq!(
+        lists[0].entries,
+        vec!["x\0y".to_string()],
+        "entries are JSON: kept exactly"
+    );
+    assert_eq!(lists[0].description, "a \u{FFFD} in the middle");
+    assert_eq!(s.search("openingword", 5).expect("search").len(), 1);
+    assert_eq!(
+        s.get(big.id())
+            .expect("get")
+            .expect("stored")
+            .object
+            .str("description")
+            .map(str::len),
+        big.str("description").map(str::len)
+    );
+    assert!(s.check().expect("check").is_empty());
+}

@@ -317,7 +317,12 @@ fn tlp_from_rank(r: Option<i16>) -> Option<Tlp> {
 /// SQLite's `unicode61` tokenizer splits, so that both backends find the same words: `lumma-c2.example` is
 /// `lumma c2 example`).
 fn fts_text(s: &str) -> String {
-    s.chars()
+    let mut end = s.len().min(MAX_SEARCH_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end]
+        .chars()
         .map(|c| {
             if c.is_alphanumeric() {
                 c.to_lowercase().next().unwrap_or(c)
@@ -326,6 +331,25 @@ fn fts_text(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Most of a search text the index takes: PostgreSQL refuses a `tsvector` over 1 MiB (and so the whole
+/// transaction), which the words of a few hundred KiB of text can reach. Longer texts are searched by their start.
+const MAX_SEARCH_TEXT: usize = 256 * 1024;
+
+/// A text as PostgreSQL stores it: its TEXT cannot hold NUL, which an input may carry (a warning list's
+/// description, a file name); an error there would abort the whole write, so NUL becomes U+FFFD.
+fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// `pg_text` of an optional text.
+fn pg_opt(s: &Option<String>) -> Option<std::borrow::Cow<'_, str>> {
+    s.as_deref().map(pg_text)
 }
 
 /// Longest word the index keeps (PostgreSQL refuses a query word over 2,047 bytes and skips such words when
@@ -417,10 +441,10 @@ impl PgTx<'_> {
                 &p.retired,
                 &tlp_rank(p.tlp),
                 &self.now,
-                &prov.source,
-                &prov.ingested_at,
-                &prov.original_id,
-                &prov.file,
+                &pg_text(&prov.source),
+                &pg_text(&prov.ingested_at),
+                &pg_opt(&prov.original_id),
+                &pg_opt(&prov.file),
                 &ends(p).0,
                 &ends(p).1,
                 &json,
@@ -466,7 +490,13 @@ impl PgTx<'_> {
             "INSERT INTO provenance (seq, source, ingested_at, original_id, file)
              SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM objects WHERE seq = $1 AND source = $2)
              ON CONFLICT DO NOTHING",
-            &[&seq, &prov.source, &prov.ingested_at, &prov.original_id, &prov.file],
+            &[
+                &seq,
+                &pg_text(&prov.source),
+                &pg_text(&prov.ingested_at),
+                &pg_opt(&prov.original_id),
+                &pg_opt(&prov.file),
+            ],
         )?;
         Ok(())
     }
@@ -582,10 +612,10 @@ impl WriteTx for PgTx<'_> {
                 &jsons,
                 &searches,
                 &self.now,
-                &prov.source,
-                &prov.ingested_at,
-                &prov.original_id,
-                &prov.file,
+                &pg_text(&prov.source),
+                &pg_text(&prov.ingested_at),
+                &pg_opt(&prov.original_id),
+                &pg_opt(&prov.file),
             ],
         )?;
         let mut added: HashMap<String, i64> = HashMap::with_capacity(rows.len());
@@ -627,10 +657,10 @@ impl WriteTx for PgTx<'_> {
                  ON CONFLICT DO NOTHING",
                 &[
                     &repeated,
-                    &prov.source,
-                    &prov.ingested_at,
-                    &prov.original_id,
-                    &prov.file,
+                    &pg_text(&prov.source),
+                    &pg_text(&prov.ingested_at),
+                    &pg_opt(&prov.original_id),
+                    &pg_opt(&prov.file),
                 ],
             )?;
         }
@@ -719,7 +749,7 @@ impl WriteTx for PgTx<'_> {
             serde_json::to_string(&wl.entries).map_err(|e| StoreError::Db(e.to_string()))?;
         let current = self.conn.query_opt(
             "SELECT version, entries FROM warninglists WHERE name = $1",
-            &[&wl.name],
+            &[&pg_text(&wl.name)],
         )?;
         let outcome = match current {
             None => PutOutcome::Added,
@@ -739,7 +769,14 @@ impl WriteTx for PgTx<'_> {
              ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, list_type = EXCLUDED.list_type,
                 version = EXCLUDED.version, matching_attributes = EXCLUDED.matching_attributes,
                 entries = EXCLUDED.entries",
-            &[&wl.name, &wl.description, &wl.list_type, &wl.version, &attrs, &entries],
+            &[
+                &pg_text(&wl.name),
+                &pg_text(&wl.description),
+                &pg_text(&wl.list_type),
+                &wl.version,
+                &attrs,
+                &entries,
+            ],
         )?;
         Ok(outcome)
     }
