@@ -962,7 +962,7 @@ impl Store for PostgresStore {
         let fetch = i64::try_from((limit * 4).max(50)).unwrap_or(i64::MAX);
         self.with_reader(|c| {
             let rows = c.query(
-                "SELECT o.stix_id, o.type, o.json, ts_rank(o.search, q)::FLOAT8, o.retired
+                "SELECT o.stix_id, o.type, o.json, ts_rank(o.search, q, 1)::FLOAT8, o.retired
                  FROM objects o, to_tsquery('simple', $1) q
                  WHERE o.latest AND o.search @@ q ORDER BY o.retired, 4 DESC LIMIT $2",
                 &[&tsq, &fetch],
@@ -970,7 +970,8 @@ impl Store for PostgresStore {
             let mut hits = Vec::with_capacity(rows.len());
             for r in &rows {
                 let json: String = r.try_get(2)?;
-                // ts_rank is a fraction; scaled to BM25's range so that the exact-name bonus weighs the same.
+                // ts_rank (normalised by the log of the text's length, as BM25 weighs short texts up) is a fraction;
+                // scaled to BM25's range so that the exact-name bonus weighs the same.
                 let rank: f64 = r.try_get::<_, f64>(3)? * 10.0;
                 hits.push(crate::common::search_hit(
                     r.try_get(0)?,
