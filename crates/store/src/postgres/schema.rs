@@ -6,7 +6,9 @@
 // unique index both guarantees one latest version and lets a derived object be stored with one `INSERT .. ON
 // CONFLICT DO NOTHING`. Lookup keys are indexed by the same 64-bit FNV-1a hash as in SQLite (`crate::prepared::
 // h64`): a key may be a long URL, and a B-tree entry must fit a third of a page. Each row holds its first
-// provenance; `provenance` holds further sources. The search text is a `tsvector` of the latest version only.
+// provenance; `provenance` holds further sources. The search text is a `tsvector` of the latest version only. The
+// object's JSON is stored packed (`crate::packed`, LZ4 against a fixed dictionary, as in SQLite): a bulk-list row's
+// ~350 bytes of text become ~85, and the heap and its WAL shrink with them.
 pub const MIGRATIONS: &[&str] = &[
     // 1: the knowledge base: objects with every version, provenance, lookup keys, pending links, warning lists.
     r#"
@@ -25,7 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
         file TEXT,
         src TEXT,
         dst TEXT,
-        json TEXT NOT NULL,
+        json BYTEA NOT NULL,
         search TSVECTOR
     );
     CREATE UNIQUE INDEX objects_latest ON objects (stix_id) WHERE latest;
