@@ -4,7 +4,30 @@
 use serde_json::Value;
 use vigil_model::StixObject;
 
-use crate::{Related, SearchHit, Store, StoreError, StoredObject};
+use crate::{PutMode, Related, SearchHit, Store, StoreError, StoredObject};
+
+/// What storing a version does, given the id's latest stored version: the rules of [`PutMode`], one place for
+/// every backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionStep {
+    /// The same version, or an object Vigil derived (version "") that a source now supplies: the stored one stays
+    /// and gains the provenance.
+    Keep,
+    /// Newer: it becomes the latest version.
+    Replace,
+    /// Older: it goes into the history, unless that version is stored already.
+    History,
+}
+
+pub(crate) fn version_step(latest: &str, version: &str, mode: PutMode) -> VersionStep {
+    if latest == version || (latest.is_empty() && mode != PutMode::Supersede) {
+        VersionStep::Keep
+    } else if version > latest {
+        VersionStep::Replace
+    } else {
+        VersionStep::History
+    }
+}
 
 /// A search hit from a row: `rank` is the backend's relevance (higher is better). An exact name or alias match
 /// outranks a mention in a description; a revoked or deprecated object ranks last.

@@ -43,7 +43,9 @@ pub trait WriteTx {
         obj: &vigil_model::StixObject,
         prov: &vigil_model::Provenance,
         mode: PutMode,
-    ) -> Result<PutOutcome, StoreError>;
+    ) -> Result<PutOutcome, StoreError> {
+        self.put_prepared(&Prepared::from_ref(obj, mode), prov, mode)
+    }
     /// Stores an object prepared earlier (possibly on another thread); the same as `put` of its object.
     fn put_prepared(
         &mut self,

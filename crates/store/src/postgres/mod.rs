@@ -17,8 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Row, Statement};
 use serde_json::Value;
-use vigil_model::{time, Provenance, StixObject, Tlp};
+use vigil_model::{time, Provenance, Tlp};
 
+use crate::common::{version_step, VersionStep};
 use crate::prepared::{h64, Prepared};
 use crate::{
     PendingLinks, PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store,
@@ -509,15 +510,6 @@ impl PgTx<'_> {
 }
 
 impl WriteTx for PgTx<'_> {
-    fn put(
-        &mut self,
-        obj: &StixObject,
-        prov: &Provenance,
-        mode: PutMode,
-    ) -> Result<PutOutcome, StoreError> {
-        self.put_prepared(&Prepared::from_ref(obj, mode), prov, mode)
-    }
-
     fn put_prepared(
         &mut self,
         p: &Prepared,
@@ -543,20 +535,22 @@ impl WriteTx for PgTx<'_> {
             return Ok(PutOutcome::Added);
         };
         let (seq, cur_version): (i64, String) = (latest.try_get(0)?, latest.try_get(1)?);
-        if cur_version == version || (cur_version.is_empty() && mode != PutMode::Supersede) {
-            // Same version, or an object Vigil derived earlier and a source now supplies: the first stays.
-            self.add_provenance(seq, prov)?;
-            return Ok(PutOutcome::Unchanged);
-        }
-        if version > cur_version.as_str() {
-            self.conn.execute(
-                "UPDATE objects SET latest = NULL, search = NULL WHERE seq = $1",
-                &[&seq],
-            )?;
-            self.conn
-                .execute("DELETE FROM keys WHERE seq = $1", &[&seq])?;
-            self.insert(p, version, true, prov)?;
-            return Ok(PutOutcome::Updated);
+        match version_step(&cur_version, version, mode) {
+            VersionStep::Keep => {
+                self.add_provenance(seq, prov)?;
+                return Ok(PutOutcome::Unchanged);
+            }
+            VersionStep::History => {}
+            VersionStep::Replace => {
+                self.conn.execute(
+                    "UPDATE objects SET latest = NULL, search = NULL WHERE seq = $1",
+                    &[&seq],
+                )?;
+                self.conn
+                    .execute("DELETE FROM keys WHERE seq = $1", &[&seq])?;
+                self.insert(p, version, true, prov)?;
+                return Ok(PutOutcome::Updated);
+            }
         }
         let old = self.conn.query_opt(
             "SELECT seq FROM objects WHERE stix_id = $1 AND version = $2",

@@ -20,6 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 use vigil_model::{time, Provenance, StixObject, Tlp};
 
+use crate::common::{version_step, VersionStep};
 use crate::prepared::{object_keys, Prepared};
 use crate::{
     PendingLinks, PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store,
@@ -804,15 +805,6 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn put(
-        &mut self,
-        obj: &StixObject,
-        prov: &Provenance,
-        mode: PutMode,
-    ) -> Result<PutOutcome, StoreError> {
-        self.put_prepared(&Prepared::from_ref(obj, mode), prov, mode)
-    }
-
     fn put_prepared(
         &mut self,
         p: &Prepared,
@@ -843,18 +835,20 @@ impl WriteTx for SqliteTx<'_> {
             self.insert(p, version, true, prov)?;
             return Ok(PutOutcome::Added);
         };
-        if cur_version == version || (cur_version.is_empty() && mode != PutMode::Supersede) {
-            // Same version, or an object Vigil derived earlier and a source now supplies: the first stays.
-            self.add_provenance(seq, prov)?;
-            return Ok(PutOutcome::Unchanged);
-        }
-        if version > cur_version.as_str() {
-            self.tx
-                .prepare_cached("UPDATE objects SET lk = NULL WHERE seq = ?1")?
-                .execute(params![seq])?;
-            self.unindex(seq, &cur_json)?;
-            self.insert(p, version, true, prov)?;
-            return Ok(PutOutcome::Updated);
+        match version_step(&cur_version, version, mode) {
+            VersionStep::Keep => {
+                self.add_provenance(seq, prov)?;
+                return Ok(PutOutcome::Unchanged);
+            }
+            VersionStep::History => {}
+            VersionStep::Replace => {
+                self.tx
+                    .prepare_cached("UPDATE objects SET lk = NULL WHERE seq = ?1")?
+                    .execute(params![seq])?;
+                self.unindex(seq, &cur_json)?;
+                self.insert(p, version, true, prov)?;
+                return Ok(PutOutcome::Updated);
+            }
         }
         let old: Option<i64> = self
             .tx
