@@ -59,7 +59,7 @@ impl Schemas {
         let schema = self.fresh();
         PostgresStore::open(&self.url, Some(&schema)).unwrap_or_else(|e| {
             panic!(
-                "cannot open a PostgreSQL store at {} ({e}); start the server (see README, 'Tests') or set \
+                "cannot open a PostgreSQL store at {} ({e}); start the server (README: Requirements) or set \
                  VIGIL_TEST_POSTGRES to another server, or to 'off' to skip",
                 self.url
             )
