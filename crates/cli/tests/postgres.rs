@@ -301,7 +301,12 @@ fn real_data_gives_the_same_knowledge_base_in_postgres() {
         let (mut a, mut b) = (search_ids(&pg, q, "5000"), search_ids(&lite, q, "5000"));
         assert!(!a.is_empty() && a.len() < 5000, "{q}: {}", a.len());
         if q == "APT28" {
-            assert_eq!(a.first(), b.first(), "search {q}");
+            // Two objects are named exactly APT28 (ATT&CK's intrusion set, the galaxy's threat actor): either may
+            // come first, but one of them does in both backends.
+            assert!(
+                b.iter().take(2).any(|id| Some(id) == a.first()),
+                "search {q}: {a:?} / {b:?}"
+            );
         }
         a.sort();
         b.sort();
