@@ -408,6 +408,15 @@ struct PgTx<'c> {
     lock_key: i64,
     /// When this transaction's rows are added (RFC 3339, microseconds).
     now: String,
+    /// Whether any link waits for its target; most stores have none, and asking for each key of each object
+    /// would cost a round trip every time. None until first asked.
+    links_wait: Option<bool>,
+}
+
+/// What `insert_latest` found.
+enum Latest {
+    Inserted,
+    Stored { seq: i64, version: String },
 }
 
 impl PgTx<'_> {
@@ -417,34 +426,26 @@ impl PgTx<'_> {
             .query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
         // Taken once the lock is held, so that rows are added in the order writers commit.
         self.now = time::sort_key(&chrono::Utc::now());
+        // Another writer may have come in since the last commit point.
+        self.links_wait = None;
         Ok(())
     }
 
-    /// Inserts a version; for the latest one, nothing when the id already has a latest version (then None).
-    fn insert(
+    /// Inserts a version that is not the latest one.
+    fn insert_history(
         &mut self,
         p: &Prepared,
         version: &str,
-        latest: bool,
         prov: &Provenance,
-    ) -> Result<Option<i64>, StoreError> {
-        let search = if latest {
-            fts_text(&p.search)
-        } else {
-            String::new()
-        };
-        let latest = latest.then_some(true);
-        let row = self.conn.query_opt(
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
             "INSERT INTO objects (stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at,
                 original_id, file, src, dst, json, search)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                CASE WHEN $15::TEXT = '' THEN NULL ELSE to_tsvector('simple', $15::TEXT) END)
-             ON CONFLICT DO NOTHING RETURNING seq",
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
             &[
                 &p.id,
                 &p.type_,
                 &version,
-                &latest,
                 &p.retired,
                 &tlp_rank(p.tlp),
                 &self.now,
@@ -455,40 +456,67 @@ impl PgTx<'_> {
                 &ends(p).0,
                 &ends(p).1,
                 &p.packed,
-                &search,
             ],
-        )?;
-        let Some(row) = row else { return Ok(None) };
-        let seq: i64 = row.try_get(0)?;
-        if latest.is_some() {
-            self.add_keys(seq, p)?;
-        }
-        Ok(Some(seq))
-    }
-
-    fn add_keys(&mut self, seq: i64, p: &Prepared) -> Result<(), StoreError> {
-        if p.keys.is_empty() {
-            return Ok(());
-        }
-        let hashes: Vec<i64> = p.keys.iter().map(|(k, _)| h64(k)).collect();
-        let kinds: Vec<i16> = p.keys.iter().map(|(_, kind)| key_kind(*kind)).collect();
-        self.conn.execute(
-            "INSERT INTO keys (khash, seq, kind) SELECT h, $2, k FROM unnest($1::BIGINT[], $3::SMALLINT[]) AS u(h, k)
-             ON CONFLICT DO NOTHING",
-            &[&hashes, &seq, &kinds],
         )?;
         Ok(())
     }
 
-    fn latest_seq(&mut self, id: &str) -> Result<i64, StoreError> {
-        let row = self
-            .conn
-            .query_opt(
-                "SELECT seq FROM objects WHERE stix_id = $1 AND latest",
-                &[&id],
-            )?
-            .ok_or_else(|| StoreError::Db(format!("{id}: no latest version")))?;
-        Ok(row.try_get(0)?)
+    /// Inserts `p` as the latest version of its id, with its look-up keys, unless the id has a latest version
+    /// already: then nothing is written and that version is returned. One round trip either way, because most
+    /// objects of an input are new and a round trip costs more than the server's work for them.
+    fn insert_latest(
+        &mut self,
+        p: &Prepared,
+        version: &str,
+        prov: &Provenance,
+    ) -> Result<Latest, StoreError> {
+        let hashes: Vec<i64> = p.keys.iter().map(|(k, _)| h64(k)).collect();
+        let kinds: Vec<i16> = p.keys.iter().map(|(_, kind)| key_kind(*kind)).collect();
+        let rows = self.conn.query(
+            "WITH cur AS (SELECT seq, version FROM objects WHERE stix_id = $1 AND latest),
+             ins AS (
+                INSERT INTO objects (stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at,
+                    original_id, file, src, dst, json, search)
+                SELECT $1::TEXT, $2::TEXT, $3::TEXT, TRUE, $4::BOOLEAN, $5::SMALLINT, $6::TEXT, $7::TEXT, $8::TEXT,
+                    $9::TEXT, $10::TEXT, $11::TEXT, $12::TEXT, $13::BYTEA,
+                    CASE WHEN $14::TEXT = '' THEN NULL ELSE to_tsvector('simple', $14::TEXT) END
+                WHERE NOT EXISTS (SELECT 1 FROM cur)
+                ON CONFLICT DO NOTHING RETURNING seq),
+             k AS (
+                INSERT INTO keys (khash, seq, kind)
+                SELECT u.h, ins.seq, u.k FROM ins, unnest($15::BIGINT[], $16::SMALLINT[]) AS u(h, k)
+                ON CONFLICT DO NOTHING)
+             SELECT TRUE, seq, NULL::TEXT FROM ins UNION ALL SELECT FALSE, seq, version FROM cur",
+            &[
+                &p.id,
+                &p.type_,
+                &version,
+                &p.retired,
+                &tlp_rank(p.tlp),
+                &self.now,
+                &pg_text(&prov.source),
+                &pg_text(&prov.ingested_at),
+                &pg_opt(&prov.original_id),
+                &pg_opt(&prov.file),
+                &ends(p).0,
+                &ends(p).1,
+                &p.packed,
+                &fts_text(&p.search),
+                &hashes,
+                &kinds,
+            ],
+        )?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Db(format!("{}: neither inserted nor stored", p.id)))?;
+        if row.try_get::<_, bool>(0)? {
+            Ok(Latest::Inserted)
+        } else {
+            Ok(Latest::Stored {
+                seq: row.try_get(1)?,
+                version: row.try_get(2)?,
+            })
+        }
     }
 
     /// Records a further source of a stored version (the first one is in the version's own row).
@@ -517,24 +545,20 @@ impl WriteTx for PgTx<'_> {
         mode: PutMode,
     ) -> Result<PutOutcome, StoreError> {
         let id = p.id.as_str();
-        let version = p.version.as_str();
+        // Derived objects have no versions: the first one stored stays.
+        let version = if mode == PutMode::Derived {
+            ""
+        } else {
+            p.version.as_str()
+        };
+        let (seq, cur_version) = match self.insert_latest(p, version, prov)? {
+            Latest::Inserted => return Ok(PutOutcome::Added),
+            Latest::Stored { seq, version } => (seq, version),
+        };
         if mode == PutMode::Derived {
-            if self.insert(p, "", true, prov)?.is_some() {
-                return Ok(PutOutcome::Added);
-            }
-            let seq = self.latest_seq(id)?;
             self.add_provenance(seq, prov)?;
             return Ok(PutOutcome::Unchanged);
         }
-        let latest = self.conn.query_opt(
-            "SELECT seq, version FROM objects WHERE stix_id = $1 AND latest",
-            &[&id],
-        )?;
-        let Some(latest) = latest else {
-            self.insert(p, version, true, prov)?;
-            return Ok(PutOutcome::Added);
-        };
-        let (seq, cur_version): (i64, String) = (latest.try_get(0)?, latest.try_get(1)?);
         match version_step(&cur_version, version, mode) {
             VersionStep::Keep => {
                 self.add_provenance(seq, prov)?;
@@ -548,19 +572,26 @@ impl WriteTx for PgTx<'_> {
                 )?;
                 self.conn
                     .execute("DELETE FROM keys WHERE seq = $1", &[&seq])?;
-                self.insert(p, version, true, prov)?;
-                return Ok(PutOutcome::Updated);
+                match self.insert_latest(p, version, prov)? {
+                    Latest::Inserted => return Ok(PutOutcome::Updated),
+                    Latest::Stored { .. } => {
+                        return Err(StoreError::Db(format!(
+                            "{id}: the replaced version is still the latest"
+                        )))
+                    }
+                }
             }
         }
         let old = self.conn.query_opt(
-            "SELECT seq FROM objects WHERE stix_id = $1 AND version = $2",
+            // Not the latest one: its version differs (`version_step` kept it otherwise).
+            "SELECT seq FROM objects WHERE stix_id = $1 AND version = $2 AND latest IS NULL",
             &[&id, &version],
         )?;
         if let Some(old) = old {
             self.add_provenance(old.try_get(0)?, prov)?;
             return Ok(PutOutcome::Unchanged);
         }
-        self.insert(p, version, false, prov)?;
+        self.insert_history(p, version, prov)?;
         Ok(PutOutcome::Historical)
     }
 
@@ -670,7 +701,11 @@ impl WriteTx for PgTx<'_> {
     fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_opt("SELECT 1 FROM objects WHERE stix_id = $1 LIMIT 1", &[&id])?
+            // Every stored id has a latest version (`check` says so when one has not).
+            .query_opt(
+                "SELECT 1 FROM objects WHERE stix_id = $1 AND latest",
+                &[&id],
+            )?
             .is_some())
     }
 
@@ -707,6 +742,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn put_pending_link(&mut self, keys: &[String], body: &str) -> Result<(), StoreError> {
+        self.links_wait = Some(true);
         self.conn.execute(
             "INSERT INTO pending_links (body) VALUES ($1) ON CONFLICT DO NOTHING",
             &[&body],
@@ -728,6 +764,22 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn pending_links(&mut self, key: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        // Only this transaction adds links while it holds the writer lock, so the answer stays true.
+        let waiting = match self.links_wait {
+            Some(w) => w,
+            None => {
+                let w: bool = self
+                    .conn
+                    .query_opt("SELECT EXISTS (SELECT 1 FROM pending_links)", &[])?
+                    .ok_or_else(|| StoreError::Db("EXISTS returned no row".into()))?
+                    .try_get(0)?;
+                self.links_wait = Some(w);
+                w
+            }
+        };
+        if !waiting {
+            return Ok(Vec::new());
+        }
         let rows = self.conn.query(
             "SELECT p.id, p.body FROM pending_link_keys k JOIN pending_links p ON p.id = k.id
              WHERE k.khash = $1 ORDER BY p.id",
@@ -885,6 +937,7 @@ impl Store for PostgresStore {
             conn,
             lock_key: self.lock_key,
             now: String::new(),
+            links_wait: None,
         };
         let out = tx.begin().and_then(|()| f(&mut tx));
         match out {
@@ -911,7 +964,11 @@ impl Store for PostgresStore {
     fn versions(&self, id: &str) -> Result<Vec<StoredObject>, StoreError> {
         self.with_reader(|c| {
             c.query(
-                "SELECT seq, added_at, tlp, json FROM objects WHERE stix_id = $1 ORDER BY version, seq",
+                // Each half has an index of its own (migration 2).
+                "SELECT seq, added_at, tlp, json, version FROM objects WHERE stix_id = $1 AND latest
+                 UNION ALL
+                 SELECT seq, added_at, tlp, json, version FROM objects WHERE stix_id = $1 AND latest IS NULL
+                 ORDER BY 5, 1",
                 &[&id],
             )?
             .iter()
@@ -923,10 +980,12 @@ impl Store for PostgresStore {
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
         self.with_reader(|c| {
             c.query(
-                "SELECT source, ingested_at, original_id, file FROM objects WHERE stix_id = $1
+                "WITH v AS (
+                    SELECT seq FROM objects WHERE stix_id = $1 AND latest
+                    UNION ALL SELECT seq FROM objects WHERE stix_id = $1 AND latest IS NULL)
+                 SELECT o.source, o.ingested_at, o.original_id, o.file FROM objects o JOIN v ON o.seq = v.seq
                  UNION ALL
-                 SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p
-                 JOIN objects o ON o.seq = p.seq WHERE o.stix_id = $1
+                 SELECT p.source, p.ingested_at, p.original_id, p.file FROM provenance p JOIN v ON p.seq = v.seq
                  ORDER BY 2, 1",
                 &[&id],
             )?
