@@ -259,7 +259,7 @@ pub fn select_in(
                 f: &mut dyn FnMut(StoredObject) -> Result<(), StoreError>|
      -> Result<(), StoreError> {
         match scope {
-            None => env.store.scan(
+            None => env.kb().scan(
                 &ScanFilter {
                     types: types.iter().map(|t| t.to_string()).collect(),
                     tlp_max,
@@ -419,7 +419,7 @@ pub fn select_in(
         Ok(())
     })
     .context("reading analyst scores")?;
-    let wl = WarningSet::new(&env.store.warninglists()?);
+    let wl = WarningSet::new(&env.kb().warninglists()?);
     let cfg = DecayConfig::default();
     let mut stats = SelectStats::default();
     let mut items = Vec::new();
@@ -1139,7 +1139,7 @@ pub struct ScoreArgs {
 
 /// `vigil score`: an analyst's score for an indicator, kept as a STIX `note` (one per indicator, versioned).
 pub fn score(env: &Env, a: &ScoreArgs) -> anyhow::Result<u8> {
-    let found = env.store.resolve(&a.indicator)?;
+    let found = env.kb().resolve(&a.indicator)?;
     let Some(ind) = found.iter().find(|o| o.object.type_() == "indicator") else {
         bail!("no indicator found for {:?}", a.indicator);
     };
@@ -1150,7 +1150,7 @@ pub fn score(env: &Env, a: &ScoreArgs) -> anyhow::Result<u8> {
         a.by.clone()
             .unwrap_or_else(|| env.settings.operator.clone());
     let created = env
-        .store
+        .kb()
         .get(&note_id)?
         .and_then(|n| n.object.str("created").map(str::to_string))
         .unwrap_or_else(|| now.clone());
@@ -1177,7 +1177,7 @@ pub fn score(env: &Env, a: &ScoreArgs) -> anyhow::Result<u8> {
         original_id: None,
         file: None,
     };
-    env.store
+    env.kb()
         .write(&mut |tx| tx.put(&obj, &prov, PutMode::Source).map(|_| ()))
         .context("storing the analyst score")?;
     if a.json {

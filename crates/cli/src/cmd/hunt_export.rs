@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use vigil_hunt::HitType;
 use vigil_model::Tlp;
 use vigil_server::detection::{DetectionExport, DetectionRequest};
-use vigil_store::{ScanFilter, Store};
+use vigil_store::ScanFilter;
 
 use super::hunt::{hit_type, select, select_in, IntelItem, SelectArgs};
 use super::Env;
@@ -1156,7 +1156,7 @@ pub fn sightings(env: &Env, a: &SightingsArgs) -> anyhow::Result<u8> {
     let mut objs: Vec<Value> = Vec::new();
     let mut refs: BTreeSet<String> = BTreeSet::new();
     let mut markings: BTreeSet<String> = BTreeSet::new();
-    env.store.scan(&filter, &mut |so| {
+    env.kb().scan(&filter, &mut |so| {
         let o = so.object;
         for r in o
             .get("where_sighted_refs")
@@ -1180,7 +1180,7 @@ pub fn sightings(env: &Env, a: &SightingsArgs) -> anyhow::Result<u8> {
     let n = objs.len();
     let mut all: Vec<Value> = Vec::new();
     for r in &refs {
-        if let Some(so) = env.store.get(r)? {
+        if let Some(so) = env.kb().get(r)? {
             for m in so.object.marking_refs() {
                 markings.insert(m.to_string());
             }

@@ -89,7 +89,10 @@ fn works_with_external_store(c: &Command) -> bool {
             | Command::Search(_)
             | Command::Show(_)
             | Command::Check(_)
-            | Command::Export(ExportCommand::Stix(_))
+            | Command::Retract(_)
+            | Command::Score(_)
+            // Every export reads the knowledge base alone (the audit log stays in the data directory).
+            | Command::Export(_)
     )
 }
 
@@ -99,7 +102,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         // Refused rather than run on the embedded store, whose knowledge base would be another (empty) one.
         anyhow::bail!(
             "this command does not work with a PostgreSQL knowledge base (--store / VIGIL_STORE) yet: only \
-             init, ingest (intelligence formats), stats, search, show, check and export stix do; members, \
+             init, ingest (intelligence formats), stats, search, show, check, score, retract and export do; members, \
              notices, feeds, hunting and the server use the embedded store in --data"
         );
     }

@@ -51,7 +51,7 @@ pub fn run(env: &Env, a: &RetractArgs) -> anyhow::Result<u8> {
         now: Utc::now(),
         dry_run: a.dry_run,
     };
-    let report = retract(&env.store, &sel, &how).context("retracting")?;
+    let report = retract(env.kb(), &sel, &how).context("retracting")?;
     if !a.dry_run && report.retracted > 0 {
         let target = sel.audit_target(&report);
         super::members::audit(env).record(
