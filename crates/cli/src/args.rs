@@ -23,7 +23,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
     pub config: Option<PathBuf>,
     /// Keep the knowledge base in PostgreSQL (`postgres://user@host:port/database`, or `host=.. dbname=..`)
-    /// instead of the embedded store. Works with ingest (intelligence formats), stats, search, show, check,
+    /// instead of the embedded store. TLS as libpq's `sslmode` (default prefer; verify-full with
+    /// `sslrootcert=CA.pem` across a network). Works with ingest (intelligence formats), stats, search, show, check,
     /// score, retract and export; other commands refuse it. The data directory still holds settings and the audit log.
     #[arg(long, global = true, env = "VIGIL_STORE")]
     pub store: Option<String>,

@@ -272,6 +272,9 @@ fn fixtures_give_the_same_knowledge_base_in_postgres() {
     let (init, code) = pg.json(&["init"]);
     assert_eq!(code, 0, "{init}");
     assert_eq!(init["knowledge_base"]["backend"], "postgres", "{init}");
+    // libpq's default, `prefer`: encrypted when the server offers TLS (the local one does).
+    assert_eq!(init["knowledge_base"]["sslmode"], "prefer", "{init}");
+    assert!(init["knowledge_base"]["encrypted"].is_boolean(), "{init}");
     for v in [&lite, &pg] {
         for f in [
             "mixed-bundle.json",

@@ -310,3 +310,103 @@ fn nul_and_huge_texts_are_stored() {
     );
     assert!(s.check().expect("check").is_empty());
 }
+
+/// `url` with libpq-style parameters added (`key=value` pairs, or a URL's query).
+fn with_params(url: &str, params: &[(&str, &str)]) -> String {
+    let mut out = url.to_string();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        for (i, (k, v)) in params.iter().enumerate() {
+            let sep = if i == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            };
+            out.push_str(&format!("{sep}{k}={}", v.replace('/', "%2F")));
+        }
+    } else {
+        for (k, v) in params {
+            out.push_str(&format!(" {k}='{v}'"));
+        }
+    }
+    out
+}
+
+/// The connection is encrypted (or not) as `sslmode` says, and `verify-ca`/`verify-full` check the server's
+/// certificate against `sslrootcert`. Needs a server with `ssl = on` whose certificate file this process can read
+/// (the local one: Debian's self-signed `ssl-cert-snakeoil` for `localhost`); skipped, loudly, otherwise.
+#[test]
+fn connections_are_encrypted_as_sslmode_says() {
+    let Some(url) = url() else { return };
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let show = |c: &mut postgres::Client, what: &str| -> String {
+        c.query_one(&format!("SHOW {what}"), &[])
+            .map(|r| r.get(0))
+            .unwrap_or_default()
+    };
+    let (ssl, cert) = (show(&mut c, "ssl"), show(&mut c, "ssl_cert_file"));
+    if ssl != "on" || !std::path::Path::new(&cert).is_file() {
+        eprintln!(
+            "\n*** SKIPPED: the server at {url} has ssl = {ssl} or its certificate ({cert}) is not readable here ***\n"
+        );
+        return;
+    }
+    let schemas = Schemas::new(&url);
+    let open = |params: &[(&str, &str)]| {
+        PostgresStore::open(&with_params(&url, params), Some(&schemas.fresh()))
+    };
+    for (params, encrypted) in [
+        (vec![], true),
+        (vec![("sslmode", "prefer")], true),
+        (vec![("sslmode", "require")], true),
+        (vec![("sslmode", "disable")], false),
+        // The self-signed certificate is its own CA.
+        (
+            vec![("sslmode", "verify-ca"), ("sslrootcert", cert.as_str())],
+            true,
+        ),
+    ] {
+        let s = open(&params).unwrap_or_else(|e| panic!("{params:?}: {e}"));
+        assert_eq!(s.encrypted().expect("pg_stat_ssl"), encrypted, "{params:?}");
+        s.write(&mut |tx| tx.put(&tool(1), &prov("p"), PutMode::Source).map(|_| ()))
+            .expect("write");
+        assert!(s.get(tool(1).id()).expect("read").is_some());
+    }
+    // No CA to check against: refused before connecting, saying what to add.
+    let e = open(&[
+        ("sslmode", "verify-full"),
+        ("sslrootcert", "/nonexistent/root.crt"),
+    ])
+    .err()
+    .expect("no such CA file");
+    assert!(e.to_string().contains("/nonexistent/root.crt"), "{e}");
+    // A CA that did not sign the server's certificate: refused.
+    let e = open(&[("sslmode", "verify-ca"), ("sslrootcert", "system")])
+        .err()
+        .expect("the public CAs did not sign a self-signed certificate");
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    if !(url.contains("host=127.0.0.1") || url.contains("@127.0.0.1")) {
+        eprintln!("\n*** verify-full not tested: the test server is not at 127.0.0.1 ***\n");
+        return;
+    }
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let full = |u: &str| {
+        PostgresStore::open(
+            &with_params(u, &[("sslmode", "verify-full"), ("sslrootcert", &cert)]),
+            Some(&schemas.fresh()),
+        )
+    };
+    match full(&by_name) {
+        Ok(s) => {
+            assert!(s.encrypted().expect("pg_stat_ssl"));
+            // The certificate names `localhost`, not the address: verify-full refuses the same server by address.
+            let e = full(&url)
+                .err()
+                .expect("the certificate does not name 127.0.0.1");
+            assert!(e.to_string().contains("not valid for name"), "{e}");
+        }
+        Err(e) if e.to_string().contains("not valid for name") => {
+            eprintln!("\n*** verify-full not tested: the server's certificate does not name localhost ({e}) ***\n");
+        }
+        Err(e) => panic!("verify-full by the name localhost: {e}"),
+    }
+}

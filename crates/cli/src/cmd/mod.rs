@@ -112,7 +112,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             if a.json {
                 let mut v = serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?});
                 if let Some(pg) = &env.external {
-                    v["knowledge_base"] = serde_json::json!({"backend": "postgres", "place": pg.place(), "schema_version": pg.schema_version()?});
+                    v["knowledge_base"] = serde_json::json!({"backend": "postgres", "place": pg.place(), "schema_version": pg.schema_version()?,
+                        "sslmode": pg.tls_mode().as_str(), "encrypted": pg.encrypted()?});
                 }
                 crate::output::json(&v)?;
             } else {
@@ -122,8 +123,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     env.store.schema_version()?
                 );
                 if let Some(pg) = &env.external {
+                    let tls = match (pg.encrypted()?, pg.tls_mode().as_str()) {
+                        (true, mode) => format!("encrypted, sslmode {mode}"),
+                        (false, mode) => format!("NOT encrypted, sslmode {mode}"),
+                    };
                     println!(
-                        "Knowledge base in PostgreSQL at {} (schema version {})",
+                        "Knowledge base in PostgreSQL at {} (schema version {}; {tls})",
                         pg.place(),
                         pg.schema_version()?
                     );

@@ -9,6 +9,9 @@
 //! past it).
 
 mod schema;
+mod tls;
+
+pub use tls::TlsMode;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Row, Statement};
 use serde_json::Value;
+use tokio_postgres_rustls::MakeRustlsConnect;
 use vigil_model::{time, Provenance, Tlp};
 
 use crate::common::{version_step, VersionStep};
@@ -39,10 +43,19 @@ struct Conn {
 }
 
 impl Conn {
-    fn connect(config: &::postgres::Config, schema: &str, place: &str) -> Result<Conn, StoreError> {
-        let mut client = config.connect(NoTls).map_err(|e| StoreError::Open {
+    fn connect(
+        config: &::postgres::Config,
+        tls: &Option<MakeRustlsConnect>,
+        schema: &str,
+        place: &str,
+    ) -> Result<Conn, StoreError> {
+        let client = match tls {
+            Some(t) => config.connect(t.clone()),
+            None => config.connect(NoTls),
+        };
+        let mut client = client.map_err(|e| StoreError::Open {
             path: place.to_string(),
-            reason: e.to_string(),
+            reason: with_causes(&e),
         })?;
         client.batch_execute(&format!("SET search_path TO {}", quote_ident(schema)))?;
         Ok(Conn {
@@ -96,6 +109,9 @@ fn quote_ident(s: &str) -> String {
 /// The store.
 pub struct PostgresStore {
     config: ::postgres::Config,
+    /// None for `sslmode=disable`.
+    tls: Option<MakeRustlsConnect>,
+    tls_mode: TlsMode,
     schema: String,
     /// Where the store is, for messages: host, database and schema (never the password).
     place: String,
@@ -109,17 +125,22 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Opens (creating and migrating as needed) the store in schema `schema` (default [`DEFAULT_SCHEMA`]) of the
-    /// database `url` names: `postgres://user@host:port/database` or `host=.. user=.. dbname=..`.
+    /// database `url` names: `postgres://user@host:port/database` or `host=.. user=.. dbname=..`, with libpq's
+    /// `sslmode` (default `prefer`) and `sslrootcert` (see [`tls`]).
     pub fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
-        let config: ::postgres::Config =
-            url.parse()
-                .map_err(|e: ::postgres::Error| StoreError::Open {
-                    path: redact(url),
-                    reason: e.to_string(),
-                })?;
+        let refused = |reason: String| StoreError::Open {
+            path: redact(url),
+            reason,
+        };
+        let (rest, settings) = tls::split(url).map_err(refused)?;
+        let mut config: ::postgres::Config = rest
+            .parse()
+            .map_err(|e: ::postgres::Error| refused(e.to_string()))?;
+        config.ssl_mode(settings.mode.ssl_mode());
+        let tls = tls::connector(&settings).map_err(refused)?;
         let schema = schema.unwrap_or(DEFAULT_SCHEMA).to_string();
         let place = describe(&config, &schema);
-        let mut conn = Conn::connect(&config, &schema, &place)?;
+        let mut conn = Conn::connect(&config, &tls, &schema, &place)?;
         // Created only when missing: a schema an administrator made for Vigil needs no right to create schemas.
         let exists = conn
             .client
@@ -135,6 +156,8 @@ impl PostgresStore {
         Ok(PostgresStore {
             lock_key: h64(&format!("vigil-writer:{schema}")),
             config,
+            tls,
+            tls_mode: settings.mode,
             schema,
             place,
             writer: Mutex::new(Some(conn)),
@@ -146,6 +169,22 @@ impl PostgresStore {
     /// Where the store is: `postgres://host:port/database (schema S)`, without credentials.
     pub fn place(&self) -> &str {
         &self.place
+    }
+
+    /// The connection string's `sslmode`.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls_mode
+    }
+
+    /// Whether this process's connection to the server is encrypted, as the server sees it.
+    pub fn encrypted(&self) -> Result<bool, StoreError> {
+        self.with_reader(|c| {
+            Ok(c.query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?
+            .is_some_and(|r| r.get::<_, bool>(0)))
+        })
     }
 
     /// The schema the store lives in.
@@ -197,7 +236,12 @@ impl PostgresStore {
     /// The writer connection, connected again if the server closed it (a restart, an idle timeout).
     fn ready<'g>(&self, slot: &'g mut Option<Conn>) -> Result<&'g mut Conn, StoreError> {
         if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
-            *slot = Some(Conn::connect(&self.config, &self.schema, &self.place)?);
+            *slot = Some(Conn::connect(
+                &self.config,
+                &self.tls,
+                &self.schema,
+                &self.place,
+            )?);
         }
         slot.as_mut()
             .ok_or_else(|| StoreError::Db("no writer connection".into()))
@@ -216,7 +260,7 @@ impl PostgresStore {
         };
         let mut conn = match pooled {
             Some(c) if !c.client.is_closed() => c,
-            _ => Conn::connect(&self.config, &self.schema, &self.place)?,
+            _ => Conn::connect(&self.config, &self.tls, &self.schema, &self.place)?,
         };
         let out = f(&mut conn);
         if !conn.client.is_closed() {
@@ -228,6 +272,22 @@ impl PostgresStore {
         }
         out
     }
+}
+
+/// An error with what caused it (`error performing TLS handshake: invalid peer certificate: UnknownIssuer`): the
+/// driver's own message leaves out the part an administrator needs.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// `postgres://host:port/database (schema S)`.
