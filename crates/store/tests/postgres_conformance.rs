@@ -371,6 +371,18 @@ fn connections_are_encrypted_as_sslmode_says() {
             .expect("write");
         assert!(s.get(tool(1).id()).expect("read").is_some());
     }
+    // Over the server's Unix-domain socket TLS is not used (nor offered by the server), whatever sslmode says.
+    let socket = std::path::Path::new("/var/run/postgresql/.s.PGSQL.5432");
+    if url == DEFAULT_URL && socket.exists() {
+        for mode in ["prefer", "verify-full"] {
+            let u = format!("host=/var/run/postgresql user=postgres dbname=test sslmode={mode}");
+            let s = PostgresStore::open(&u, Some(&schemas.fresh()))
+                .unwrap_or_else(|e| panic!("{u}: {e}"));
+            assert!(!s.encrypted().expect("pg_stat_ssl"), "{u}");
+        }
+    } else {
+        eprintln!("\n*** the Unix-domain socket not tested: not the default local server ***\n");
+    }
     // No CA to check against: refused before connecting, saying what to add.
     let e = open(&[
         ("sslmode", "verify-full"),

@@ -136,8 +136,19 @@ impl PostgresStore {
         let mut config: ::postgres::Config = rest
             .parse()
             .map_err(|e: ::postgres::Error| refused(e.to_string()))?;
-        config.ssl_mode(settings.mode.ssl_mode());
-        let tls = tls::connector(&settings).map_err(refused)?;
+        // As in libpq, TLS is not used over Unix-domain sockets (the server refuses it there, and the socket
+        // never leaves the host): a certificate would name no host to check.
+        let unix_only = config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, ::postgres::config::Host::Unix(_)));
+        let tls = if unix_only && !config.get_hosts().is_empty() {
+            config.ssl_mode(::postgres::config::SslMode::Disable);
+            None
+        } else {
+            config.ssl_mode(settings.mode.ssl_mode());
+            tls::connector(&settings).map_err(refused)?
+        };
         let schema = schema.unwrap_or(DEFAULT_SCHEMA).to_string();
         let place = describe(&config, &schema);
         let mut conn = Conn::connect(&config, &tls, &schema, &place)?;
