@@ -138,11 +138,12 @@ impl PostgresStore {
             .map_err(|e: ::postgres::Error| refused(e.to_string()))?;
         // As in libpq, TLS is not used over Unix-domain sockets (the server refuses it there, and the socket
         // never leaves the host): a certificate would name no host to check.
-        let unix_only = config
-            .get_hosts()
-            .iter()
-            .all(|h| matches!(h, ::postgres::config::Host::Unix(_)));
-        let tls = if unix_only && !config.get_hosts().is_empty() {
+        let hosts = config.get_hosts();
+        let unix_only = !hosts.is_empty()
+            && hosts
+                .iter()
+                .all(|h| matches!(h, ::postgres::config::Host::Unix(_)));
+        let tls = if unix_only {
             config.ssl_mode(::postgres::config::SslMode::Disable);
             None
         } else {
@@ -484,6 +485,56 @@ struct PgTx<'c> {
     links_wait: Option<bool>,
 }
 
+/// A version's column values, in the order both single-row inserts take them (`$1`-`$13`).
+struct RowValues<'a> {
+    p: &'a Prepared,
+    version: &'a str,
+    tlp: Option<i16>,
+    now: &'a str,
+    source: std::borrow::Cow<'a, str>,
+    ingested_at: std::borrow::Cow<'a, str>,
+    original_id: Option<std::borrow::Cow<'a, str>>,
+    file: Option<std::borrow::Cow<'a, str>>,
+    src: Option<&'a str>,
+    dst: Option<&'a str>,
+}
+
+impl<'a> RowValues<'a> {
+    fn new(p: &'a Prepared, version: &'a str, prov: &'a Provenance, now: &'a str) -> Self {
+        let (src, dst) = ends(p);
+        RowValues {
+            p,
+            version,
+            tlp: tlp_rank(p.tlp),
+            now,
+            source: pg_text(&prov.source),
+            ingested_at: pg_text(&prov.ingested_at),
+            original_id: pg_opt(&prov.original_id),
+            file: pg_opt(&prov.file),
+            src,
+            dst,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        [
+            &self.p.id,
+            &self.p.type_,
+            &self.version,
+            &self.p.retired,
+            &self.tlp,
+            &self.now,
+            &self.source,
+            &self.ingested_at,
+            &self.original_id,
+            &self.file,
+            &self.src,
+            &self.dst,
+            &self.p.packed,
+        ]
+    }
+}
+
 /// What `insert_latest` found.
 enum Latest {
     Inserted,
@@ -513,21 +564,7 @@ impl PgTx<'_> {
             "INSERT INTO objects (stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at,
                 original_id, file, src, dst, json, search)
              VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL)",
-            &[
-                &p.id,
-                &p.type_,
-                &version,
-                &p.retired,
-                &tlp_rank(p.tlp),
-                &self.now,
-                &pg_text(&prov.source),
-                &pg_text(&prov.ingested_at),
-                &pg_opt(&prov.original_id),
-                &pg_opt(&prov.file),
-                &ends(p).0,
-                &ends(p).1,
-                &p.packed,
-            ],
+            &RowValues::new(p, version, prov, &self.now).params(),
         )?;
         Ok(())
     }
@@ -543,6 +580,10 @@ impl PgTx<'_> {
     ) -> Result<Latest, StoreError> {
         let hashes: Vec<i64> = p.keys.iter().map(|(k, _)| h64(k)).collect();
         let kinds: Vec<i16> = p.keys.iter().map(|(_, kind)| key_kind(*kind)).collect();
+        let search = fts_text(&p.search);
+        let row = RowValues::new(p, version, prov, &self.now);
+        let mut params = row.params().to_vec();
+        params.extend([&search as &(dyn ToSql + Sync), &hashes, &kinds]);
         let rows = self.conn.query(
             "WITH cur AS (SELECT seq, version FROM objects WHERE stix_id = $1 AND latest),
              ins AS (
@@ -558,24 +599,7 @@ impl PgTx<'_> {
                 SELECT u.h, ins.seq, u.k FROM ins, unnest($15::BIGINT[], $16::SMALLINT[]) AS u(h, k)
                 ON CONFLICT DO NOTHING)
              SELECT TRUE, seq, NULL::TEXT FROM ins UNION ALL SELECT FALSE, seq, version FROM cur",
-            &[
-                &p.id,
-                &p.type_,
-                &version,
-                &p.retired,
-                &tlp_rank(p.tlp),
-                &self.now,
-                &pg_text(&prov.source),
-                &pg_text(&prov.ingested_at),
-                &pg_opt(&prov.original_id),
-                &pg_opt(&prov.file),
-                &ends(p).0,
-                &ends(p).1,
-                &p.packed,
-                &fts_text(&p.search),
-                &hashes,
-                &kinds,
-            ],
+            &params,
         )?;
         let row = rows
             .first()

@@ -178,21 +178,20 @@ fn quote(v: &str) -> String {
 /// The connector for these settings; None for `disable`.
 pub fn connector(s: &TlsSettings) -> Result<Option<MakeRustlsConnect>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match s.mode {
+    let chain = match s.mode {
         TlsMode::Disable => return Ok(None),
-        TlsMode::Prefer | TlsMode::Require => Arc::new(EncryptOnly(provider.clone())),
-        TlsMode::VerifyCa | TlsMode::VerifyFull => {
-            let roots = Arc::new(roots(s)?);
-            let full = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        TlsMode::Prefer | TlsMode::Require => None,
+        TlsMode::VerifyCa | TlsMode::VerifyFull => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots(s)?), provider.clone())
                 .build()
-                .map_err(|e| format!("the trusted CA certificates: {e}"))?;
-            if s.mode == TlsMode::VerifyFull {
-                full
-            } else {
-                Arc::new(ChainOnly(full))
-            }
-        }
+                .map_err(|e| format!("the trusted CA certificates: {e}"))?,
+        ),
     };
+    let verifier = Arc::new(Verifier {
+        chain,
+        check_name: s.mode == TlsMode::VerifyFull,
+        provider: provider.clone(),
+    });
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -241,21 +240,34 @@ fn roots(s: &TlsSettings) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// `prefer` and `require`: any certificate, but the handshake's signatures are still checked (the session is
-/// encrypted to whoever holds the certificate's key).
+/// The server's certificate as the mode asks: `prefer` and `require` take any (no `chain`), `verify-ca` one that
+/// chains to a trusted CA whatever host it names, `verify-full` one that names the host too. The handshake's
+/// signatures are checked in every mode (the session is encrypted to whoever holds the certificate's key).
 #[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    check_name: bool,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for EncryptOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -268,7 +280,7 @@ impl ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -282,59 +294,14 @@ impl ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted CA; the name in the certificate may be another host's.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
