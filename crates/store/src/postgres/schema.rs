@@ -76,4 +76,10 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX objects_id_version;
     CREATE INDEX objects_history ON objects (stix_id, version) WHERE latest IS NULL;
     "#,
+    // 3: a counter every writer's commit moves, which readers in any process compare to see whether anything
+    // changed (the SQLite backend reads `PRAGMA data_version` for this).
+    r#"
+    CREATE TABLE changes (n BIGINT NOT NULL);
+    INSERT INTO changes (n) VALUES (0);
+    "#,
 ];
