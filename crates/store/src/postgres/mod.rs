@@ -964,7 +964,6 @@ fn finish<T>(conn: &mut Conn, out: Result<T, StoreError>) -> Result<T, StoreErro
 impl PostgresStore {
     /// Runs `f` in one transaction of the knowledge-base writer (holding the schema's writer lock), so that it can
     /// put objects and touch other tables atomically, as the member and inbox operations do.
-    #[allow(dead_code)] // until the member, web, vuln and feed modules use it
     fn write_raw<T>(
         &self,
         f: impl FnOnce(&mut PgTx<'_>) -> Result<T, StoreError>,
@@ -983,7 +982,6 @@ impl PostgresStore {
 
     /// Runs `f` in one transaction on the writer connection, holding the schema's writer lock (tables besides the
     /// knowledge base: members, notices, feeds, users).
-    #[allow(dead_code)] // until the member, web, vuln and feed modules use it
     fn simple_write<T>(
         &self,
         f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,

@@ -82,4 +82,6 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE changes (n BIGINT NOT NULL);
     INSERT INTO changes (n) VALUES (0);
     "#,
+    // 4: members, tokens, sharing, inboxes, members' own collections, status resources, audit, eligibility.
+    super::members::SCHEMA,
 ];
