@@ -983,7 +983,6 @@ impl PostgresStore {
 
     /// Runs `f` in one transaction on the writer connection, holding the schema's writer lock (tables besides the
     /// knowledge base: members, notices, feeds, users).
-    #[allow(dead_code)] // until the member, web, vuln and feed modules use it
     fn simple_write<T>(
         &self,
         f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,

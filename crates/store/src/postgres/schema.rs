@@ -82,4 +82,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE changes (n BIGINT NOT NULL);
     INSERT INTO changes (n) VALUES (0);
     "#,
+    // 4: vulnerability notices (advisories, EPSS scores, inventories, notices and their versions) and their
+    // delivery (channels, deliveries).
+    super::vuln::SCHEMA,
 ];
