@@ -84,4 +84,7 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: members, tokens, sharing, inboxes, members' own collections, status resources, audit, eligibility.
     super::members::SCHEMA,
+    // 5: vulnerability notices (advisories, EPSS scores, inventories, notices and their versions) and their
+    // delivery (channels, deliveries).
+    super::vuln::SCHEMA,
 ];
