@@ -965,9 +965,31 @@ pub fn deliveries<S: VulnStore + DeliveryStore>(s: &S) -> Result<(), StoreError>
     Ok(())
 }
 
+/// A refresh names the notice's member: another member's refresh changes neither the notice nor its version.
+pub fn refresh_keeps_members_apart<S: VulnStore>(s: &S) -> Result<(), StoreError> {
+    let rec = s.put_notice_version(&notice_rec("r1", 31, "f1"), "first notice")?;
+    assert!(!s.refresh_notice("r1", 32, "{\"by\":\"another member\"}")?);
+    assert!(!s.refresh_notice("no-such-notice", 31, "{}")?);
+    let versions = s.notice_versions("r1")?;
+    assert_eq!(versions.len(), 1);
+    assert_eq!(
+        versions[0].json, rec.json,
+        "a refresh by another member left the version alone"
+    );
+    assert_eq!(s.notice("r1", None)?.map(|n| n.json), Some(rec.json));
+    assert!(s.refresh_notice("r1", 31, "{\"epss\":0.5}")?);
+    assert_eq!(s.notice_versions("r1")?[0].json, "{\"epss\":0.5}");
+    assert_eq!(
+        s.notice("r1", Some(31))?.map(|n| n.json).as_deref(),
+        Some("{\"epss\":0.5}")
+    );
+    Ok(())
+}
+
 /// Every delivery case, on a fresh store.
 pub fn run_delivery<S: VulnStore + DeliveryStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
     deliveries(&make())?;
+    refresh_keeps_members_apart(&make())?;
     Ok(())
 }
 

@@ -544,13 +544,14 @@ impl VulnStore for PostgresStore {
                 "UPDATE notices SET json = $3 WHERE id = $1 AND member_id = $2",
                 &[&id, &member_id, &json],
             )?;
-            // Matched by notice id alone, as the SQLite backend does (kept the same on purpose: a member check
-            // belongs in both backends at once, since the callers pass the notice's own member).
-            c.execute(
-                "UPDATE notice_versions SET json = $2
-                 WHERE notice_id = $1 AND version = (SELECT version FROM notices WHERE id = $1)",
-                &[&id, &json],
-            )?;
+            // The version's copy only when the notice is the caller's member's: ids are not secrets.
+            if n > 0 {
+                c.execute(
+                    "UPDATE notice_versions SET json = $2
+                     WHERE notice_id = $1 AND version = (SELECT version FROM notices WHERE id = $1)",
+                    &[&id, &json],
+                )?;
+            }
             Ok(n > 0)
         })
     }

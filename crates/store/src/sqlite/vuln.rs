@@ -328,10 +328,13 @@ impl VulnStore for SqliteStore {
             let n = c
                 .prepare_cached("UPDATE notices SET json = ?3 WHERE id = ?1 AND member_id = ?2")?
                 .execute(params![id, member_id, json])?;
-            c.prepare_cached(
-                "UPDATE notice_versions SET json = ?2 WHERE notice_id = ?1 AND version = (SELECT version FROM notices WHERE id = ?1)",
-            )?
-            .execute(params![id, json])?;
+            // The version's copy only when the notice is the caller's member's: ids are not secrets.
+            if n > 0 {
+                c.prepare_cached(
+                    "UPDATE notice_versions SET json = ?2 WHERE notice_id = ?1 AND version = (SELECT version FROM notices WHERE id = ?1)",
+                )?
+                .execute(params![id, json])?;
+            }
             Ok(n > 0)
         })
     }
