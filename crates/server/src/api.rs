@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use vigil_model::Tlp;
-use vigil_store::{MemberStore, PageQuery, PageSource, Store, VersionSel};
+use vigil_store::{PageQuery, PageSource, VersionSel};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
-use vigil_store::{MemberStore, NoticeFilter, VulnStore};
+use vigil_store::NoticeFilter;
 
 use crate::auth::Caller;
 use crate::error::ApiError;

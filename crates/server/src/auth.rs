@@ -18,7 +18,6 @@ use base64::Engine;
 use crate::error::{ApiError, TaxiiError};
 use crate::policy::Principal;
 use crate::AppState;
-use vigil_store::MemberStore;
 
 /// Failed authentications per client address in a one-minute window.
 pub struct FailureLimiter {

@@ -20,7 +20,7 @@ const EXPLOITER_TYPES: [&str; 5] = [
 
 /// The context of a vulnerability object (None for other objects or a name that is not a vulnerability id).
 /// `notices` adds the count of members' notices (operator staff only: it says who is affected).
-pub fn vulnerability<S: Store + MemberStore + VulnStore>(
+pub fn vulnerability<S: Store + MemberStore + VulnStore + ?Sized>(
     store: &S,
     object: &Value,
     scope: &ReadScope,

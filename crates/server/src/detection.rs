@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 use vigil_model::Tlp;
-use vigil_store::{MemberStore, ReadScope};
+use vigil_store::ReadScope;
 
 use crate::api::{actor, blocking, query};
 use crate::auth::Caller;

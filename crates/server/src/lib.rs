@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::Router;
 use vigil_model::Tlp;
-use vigil_store::sqlite::SqliteStore;
+use vigil_store::ServerStore;
 
 /// What the operator configures for the server (`[server]` in vigil.toml; flags override).
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ impl Default for ServerConfig {
 
 /// Shared state of a running server.
 pub struct AppState {
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn ServerStore>,
     pub cfg: ServerConfig,
     pub data: PathBuf,
     pub tokens: tokens::TokenCache,
@@ -119,7 +119,7 @@ impl std::fmt::Debug for Hooks {
 impl AppState {
     /// State over an opened store in `data` (the audit log lives there too).
     pub fn new(
-        store: Arc<SqliteStore>,
+        store: Arc<dyn ServerStore>,
         data: PathBuf,
         cfg: ServerConfig,
         eligibility_extra: Vec<String>,

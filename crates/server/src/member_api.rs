@@ -15,10 +15,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
-use vigil_store::{
-    MemberStore, NoticeFilter, NoticeRecord, PageQuery, PageSource, ReadScope, VersionSel,
-    VulnStore,
-};
+use vigil_store::{NoticeFilter, NoticeRecord, PageQuery, PageSource, ReadScope, VersionSel};
 use vigil_vuln::notice::{CsafPublisher, Notice};
 
 use crate::api::{actor, blocking, query, read_body};

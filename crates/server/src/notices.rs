@@ -41,7 +41,10 @@ pub fn load(r: &NoticeRecord) -> Result<Notice, PublishError> {
     Ok(n)
 }
 
-fn addresses<S: MemberStore>(store: &S, member_id: i64) -> Result<(String, String), PublishError> {
+fn addresses<S: MemberStore + ?Sized>(
+    store: &S,
+    member_id: i64,
+) -> Result<(String, String), PublishError> {
     let member = store
         .member(member_id)?
         .ok_or(PublishError::NoMember(member_id))?;
@@ -61,7 +64,7 @@ fn object(v: serde_json::Value, id: &str) -> Result<StixObject, PublishError> {
 
 /// Publishes every stored version of one notice that the member's collection does not hold yet; returns how many
 /// objects were added.
-pub fn publish_version<S: MemberStore + VulnStore>(
+pub fn publish_version<S: MemberStore + VulnStore + ?Sized>(
     store: &S,
     rec: &NoticeRecord,
 ) -> Result<usize, PublishError> {
@@ -92,7 +95,7 @@ pub fn publish_version<S: MemberStore + VulnStore>(
 
 /// Sets a notice's status (only the member's own when `member` is given) and publishes the change as a note.
 /// None when there is no such notice for that member.
-pub fn set_status<S: MemberStore + VulnStore>(
+pub fn set_status<S: MemberStore + VulnStore + ?Sized>(
     store: &S,
     id: &str,
     member: Option<i64>,
@@ -110,7 +113,7 @@ pub fn set_status<S: MemberStore + VulnStore>(
     Ok(Some(rec))
 }
 
-fn publish_status<S: MemberStore + VulnStore>(
+fn publish_status<S: MemberStore + VulnStore + ?Sized>(
     store: &S,
     rec: &NoticeRecord,
     status: &str,
@@ -137,7 +140,7 @@ fn publish_status<S: MemberStore + VulnStore>(
 
 /// Publishes every notice of every member (idempotent): brings a data directory written before member
 /// collections existed up to date. Returns how many objects were added.
-pub fn publish_all<S: MemberStore + VulnStore>(store: &S) -> Result<usize, PublishError> {
+pub fn publish_all<S: MemberStore + VulnStore + ?Sized>(store: &S) -> Result<usize, PublishError> {
     let mut added = 0;
     for rec in store.notices(&vigil_store::NoticeFilter::default())? {
         added += publish_version(store, &rec)?;

@@ -27,7 +27,7 @@ use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 use vigil_model::{ids, StixObject, Tlp};
-use vigil_store::{MemberStore, Page, PageQuery, PageSource, ReadScope, VersionSel};
+use vigil_store::{Page, PageQuery, PageSource, ReadScope, VersionSel};
 
 use crate::auth::Caller;
 use crate::error::{TaxiiError, TAXII};

@@ -148,3 +148,13 @@ pub trait Store: Send + Sync {
     /// Runs the backend's own consistency check (SQLite: `PRAGMA integrity_check` plus Vigil's invariants).
     fn check(&self) -> Result<Vec<String>, StoreError>;
 }
+
+/// A backend that keeps everything a server needs: the knowledge base, members, the dashboard's tables, notices,
+/// deliveries and feeds, in one database (scoped reads join the knowledge base with sharing). Both backends are
+/// one; the server holds an `Arc<dyn ServerStore>`.
+pub trait ServerStore:
+    Store + MemberStore + WebStore + VulnStore + DeliveryStore + FeedStore
+{
+}
+
+impl<T: Store + MemberStore + WebStore + VulnStore + DeliveryStore + FeedStore> ServerStore for T {}

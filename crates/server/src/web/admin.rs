@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde_json::Value;
-use vigil_store::{FeedStore, MemberStore, WebStore};
 
 use super::{blocking, html_page, layout, short_time, Nav, Viewer, WebError};
 use crate::AppState;

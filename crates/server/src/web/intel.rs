@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use vigil_model::StixObject;
-use vigil_store::{MemberStore, ReadScope, Related, Store, StoreError, WebStore};
+use vigil_store::{ReadScope, Related, StoreError};
 
-use vigil_store::sqlite::SqliteStore;
+use vigil_store::ServerStore;
 
 /// Where an actor comes from, as the dashboard groups actors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,7 +175,7 @@ fn month_of(s: &str) -> Option<String> {
 /// The actors a scope may see, with their origin by the rule above (steps 1-5), from one pass over actors,
 /// locations and the relationships that carry country and attribution.
 pub fn actors(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     scope: &ReadScope,
 ) -> Result<HashMap<String, ActorInfo>, StoreError> {
     let mut out: HashMap<String, ActorInfo> = HashMap::new();
@@ -264,7 +264,7 @@ pub fn actors(
 }
 
 /// Computes the overview's charts for a scope.
-pub fn overview(st: &SqliteStore, scope: &ReadScope) -> Result<Overview, StoreError> {
+pub fn overview(st: &dyn ServerStore, scope: &ReadScope) -> Result<Overview, StoreError> {
     let actors = actors(st, scope)?;
     let mut ov = Overview {
         counts: st.scoped_counts(scope, &vigil_model::time::now())?,
@@ -339,7 +339,7 @@ type CacheKey = (String, i64, ReadScope, String);
 /// are computed once per change of the store and reader scope (and at least hourly, for the age buckets), not on
 /// every page view.
 pub fn cached_overview(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     data: &str,
     scope: &ReadScope,
 ) -> Result<Arc<Overview>, StoreError> {
@@ -363,7 +363,7 @@ pub fn cached_overview(
 /// The relationships of `id` that the scope may see: the relationship and its far end must both be visible (an id
 /// never stored reveals nothing), exactly as the API's object view.
 pub fn visible_related(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     id: &str,
     scope: &ReadScope,
 ) -> Result<Vec<Related>, StoreError> {
@@ -432,7 +432,7 @@ fn label_of(r: &Related) -> String {
 /// The graph one hop out, plus a second hop from the actors, malware, tools and campaigns (and a third when the
 /// picture is still small: indicator -> malware -> actor -> techniques), bounded so that it stays readable.
 pub fn graph(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     centre: &StixObject,
     scope: &ReadScope,
 ) -> Result<Graph, StoreError> {
@@ -498,7 +498,7 @@ pub fn graph(
 /// Adds up to `HOP_EACH` neighbours of node `p` (no indicators: a family's can number thousands) at `hop`; nodes
 /// worth expanding further go to `next`.
 fn added_from(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     scope: &ReadScope,
     g: &mut Graph,
     index: &mut HashMap<String, usize>,
@@ -575,7 +575,7 @@ pub struct Profile {
 
 /// Builds an actor's profile within a scope.
 pub fn profile(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     actor: &StixObject,
     scope: &ReadScope,
 ) -> Result<Profile, StoreError> {
@@ -741,7 +741,7 @@ pub const TACTICS: &[(&str, &str)] = &[
 
 /// For an indicator: the malware it indicates and the actors behind it (directly or through the malware).
 pub fn indicator_context(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     indicator_id: &str,
     scope: &ReadScope,
 ) -> Result<(Vec<Related>, Vec<Related>), StoreError> {
@@ -786,7 +786,7 @@ mod tests {
     use super::*;
     use serde_json::json;
     use vigil_model::{Provenance, Tlp};
-    use vigil_store::PutMode;
+    use vigil_store::{PutMode, Store};
 
     fn obj(mut v: Value, t: Tlp) -> StixObject {
         v["spec_version"] = json!("2.1");
@@ -814,7 +814,7 @@ mod tests {
         };
         for dup_tlp in [Tlp::Green, Tlp::Red] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let st = SqliteStore::open(dir.path()).expect("open");
+            let st = vigil_store::sqlite::SqliteStore::open(dir.path()).expect("open");
             let objs = [
                 obj(
                     json!({"type": "malware", "id": list, "name": "teststealer", "is_family": true}),

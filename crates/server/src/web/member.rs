@@ -11,10 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::{
-    MemberStore, NoticeFilter, NoticeRecord, Store, StoreError, StoredObject, VulnStore,
-};
+use vigil_store::ServerStore;
+use vigil_store::{NoticeFilter, NoticeRecord, StoreError, StoredObject};
 
 use super::{
     blocking, html_page, intel, layout, object_href, short_time, tlp_badge, Nav, Viewer, WebError,
@@ -25,7 +23,7 @@ use crate::AppState;
 /// names the member's identity. Kept in one place so that it can be re-pointed when sightings get a store of
 /// their own. Tenancy: a member's sightings are its own, whatever their marking; nobody else's are returned.
 pub fn member_sightings(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     identity_id: &str,
     limit: usize,
 ) -> Result<Vec<StoredObject>, StoreError> {
@@ -55,7 +53,7 @@ pub fn is_sighted_by(o: &vigil_model::StixObject, identity_id: &str) -> bool {
 
 /// An object as the viewer may see it: what the scope allows, plus the viewer's own sightings.
 pub fn visible_object(
-    st: &SqliteStore,
+    st: &dyn ServerStore,
     v: &Viewer,
     id: &str,
 ) -> Result<Option<StoredObject>, StoreError> {
@@ -138,7 +136,7 @@ async fn render(st: Arc<AppState>, v: Viewer, member_id: i64) -> Result<Response
         });
         let sc = vv.scope();
         let mut hits = Vec::new();
-        for s in member_sightings(&store, &member.identity_id, 100)? {
+        for s in member_sightings(&*store, &member.identity_id, 100)? {
             let ind_id = s.object.str("sighting_of_ref").map(str::to_string);
             let mut hit = Hit {
                 indicator: None,
@@ -155,7 +153,7 @@ async fn render(st: Arc<AppState>, v: Viewer, member_id: i64) -> Result<Response
                         .or_else(|| i.object.str("pattern"))
                         .map(str::to_string);
                     hit.indicator_id = Some(iid.clone());
-                    let (f, a) = intel::indicator_context(&store, &iid, &sc)?;
+                    let (f, a) = intel::indicator_context(&*store, &iid, &sc)?;
                     hit.families = f;
                     hit.actors = a;
                 }

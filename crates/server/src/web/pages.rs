@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_model::Tlp;
-use vigil_store::{MemberStore, NoticeFilter, Related, Store, StoredObject, VulnStore, WebStore};
+use vigil_store::{NoticeFilter, Related, StoredObject};
 
 use super::charts::{self, Bar};
 use super::intel::{self, Origin};
@@ -51,7 +51,7 @@ pub async fn overview(State(st): State<Arc<AppState>>, v: Viewer) -> Result<Resp
     let data = st.data.display().to_string();
     let member_filter = (!v.principal.operator).then_some(v.principal.member_id);
     let (ov, reports, notices) = blocking(move || {
-        let ov = intel::cached_overview(&store, &data, &sc)?;
+        let ov = intel::cached_overview(&*store, &data, &sc)?;
         let mut reports = Vec::new();
         store.scan_visible(&sc, &["report"], true, Some(200), &mut |o| {
             reports.push(o);
@@ -369,7 +369,7 @@ pub async fn search(
     let default_tlp = st.cfg.default_tlp;
     let (rows, sources) = blocking(move || {
         let ov_sources: Vec<String> = {
-            let ov = intel::cached_overview(&store, &data, &sc)?;
+            let ov = intel::cached_overview(&*store, &data, &sc)?;
             let mut s: Vec<_> = ov.counts.by_source.clone().into_iter().collect();
             s.sort_by_key(|x| std::cmp::Reverse(x.1));
             s.into_iter().map(|(k, _)| k).take(40).collect()
@@ -571,16 +571,16 @@ pub async fn object(
     let vv = v.clone();
     let staff = v.principal.is_operator_staff();
     let page = blocking(move || {
-        let Some(o) = visible_object(&store, &vv, &id)? else {
+        let Some(o) = visible_object(&*store, &vv, &id)? else {
             return Err(WebError::NotFound);
         };
         let sc = vv.scope();
-        let rels = intel::visible_related(&store, &id, &sc)?;
-        let graph = intel::graph(&store, &o.object, &sc)?;
+        let rels = intel::visible_related(&*store, &id, &sc)?;
+        let graph = intel::graph(&*store, &o.object, &sc)?;
         let prov = store.provenance(&id)?;
         let versions = store.versions(&id)?;
         let context = if o.object.type_() == "indicator" {
-            Some(intel::indicator_context(&store, &id, &sc)?)
+            Some(intel::indicator_context(&*store, &id, &sc)?)
         } else {
             None
         };
@@ -760,7 +760,7 @@ pub async fn actor(
         if !intel::is_actor_type(o.object.type_()) {
             return Err(WebError::NotFound);
         }
-        let prof = intel::profile(&store, &o.object, &sc)?;
+        let prof = intel::profile(&*store, &o.object, &sc)?;
         Ok((o, prof))
     })
     .await?;

@@ -20,7 +20,7 @@ use base64::Engine;
 use maud::html;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use vigil_store::{MemberStore, SessionRecord, WebStore};
+use vigil_store::SessionRecord;
 
 use super::{blocking, html_page, layout, Nav, WebError};
 use crate::auth::ClientIp;
