@@ -84,4 +84,6 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: members, tokens, sharing, inboxes, members' own collections, status resources, audit, eligibility.
     super::members::SCHEMA,
+    // 5: dashboard users and sessions.
+    super::web::SCHEMA,
 ];
