@@ -87,4 +87,6 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: vulnerability notices (advisories, EPSS scores, inventories, notices and their versions) and their
     // delivery (channels, deliveries).
     super::vuln::SCHEMA,
+    // 6: dashboard users and sessions.
+    super::web::SCHEMA,
 ];
