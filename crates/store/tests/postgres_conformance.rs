@@ -612,3 +612,10 @@ fn member_pages_match_sqlite() {
         "{lite:#?}"
     );
 }
+
+#[test]
+fn postgres_passes_feed_conformance() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    conformance::run_feeds(&|| schemas.open()).expect("feed conformance");
+}

@@ -84,4 +84,6 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: members, tokens, sharing, inboxes, members' own collections, status resources, audit, eligibility.
     super::members::SCHEMA,
+    // 5: scheduled feeds, their cursors and (in the feed's row) a CSAF feed's trusted keys.
+    super::feeds::SCHEMA,
 ];
