@@ -1140,3 +1140,258 @@ pub fn run_web<S: Store + MemberStore + WebStore>(make: &dyn Fn() -> S) -> Resul
     scoped_counts_scans(&make())?;
     Ok(())
 }
+
+// ---- scheduled feeds (backends that implement `FeedStore`) ----
+
+use crate::feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
+
+fn feed_rec(name: &str) -> FeedRecord {
+    FeedRecord {
+        name: name.into(),
+        kind: "url".into(),
+        url: "https://example.org/x.json".into(),
+        format: None,
+        token: Some("secret".into()),
+        interval_secs: 3600,
+        tlp: Some("green".into()),
+        collection: None,
+        source: None,
+        openpgp_keys: Vec::new(),
+        require_signature: false,
+        origin: "cli".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        status: FeedStatus::default(),
+    }
+}
+
+fn pull(at: &str, error: Option<&str>, added: i64, updated: i64, bytes: i64) -> FeedPullRecord {
+    FeedPullRecord {
+        at: at.into(),
+        error: error.map(str::to_string),
+        added,
+        updated,
+        bytes,
+    }
+}
+
+fn must_feed(s: &dyn FeedStore, name: &str) -> Result<FeedRecord, StoreError> {
+    s.feed(name)?
+        .ok_or_else(|| StoreError::Aborted(format!("no feed `{name}`")))
+}
+
+/// Definitions: every field reads back as written, listings come in byte order of the name, a redefinition
+/// replaces the definition (trusted keys whole) but keeps the status and the first `created_at`.
+fn feed_definitions(s: &dyn FeedStore) -> Result<(), StoreError> {
+    assert!(s.feeds()?.is_empty());
+    assert_eq!(s.feed("a")?, None);
+    // Byte order puts upper case before lower case and a prefix before its extensions, whatever the locale.
+    let odd = "a b'\"; DROP TABLE feeds; -- %_\\ ü 漢";
+    for name in ["a", odd, "B", "ab"] {
+        s.put_feed(&feed_rec(name))?;
+    }
+    let names: Vec<String> = s.feeds()?.into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["B", "a", odd, "ab"]);
+    assert_eq!(must_feed(s, odd)?, feed_rec(odd));
+    assert_eq!(s.feed("A")?, None, "names are case-sensitive");
+
+    let full = FeedRecord {
+        kind: "taxii".into(),
+        url: "https://taxii.example.org/api1/".into(),
+        format: Some("stix".into()),
+        token: None,
+        interval_secs: 600,
+        tlp: None,
+        collection: Some("collection-1".into()),
+        source: Some("partner CERT".into()),
+        origin: "config".into(),
+        created_at: "2026-02-02T00:00:00Z".into(),
+        ..feed_rec("a")
+    };
+    s.put_feed(&full)?;
+    let got = must_feed(s, "a")?;
+    assert_eq!(
+        got,
+        FeedRecord {
+            created_at: "2026-01-01T00:00:00Z".into(),
+            ..full.clone()
+        },
+        "a redefinition keeps the first created_at"
+    );
+    assert_eq!(s.feeds()?.len(), 4);
+
+    // A CSAF feed's trusted keys and signature rule are replaced whole, and cleared by a definition without them.
+    let keyed = FeedRecord {
+        kind: "csaf".into(),
+        openpgp_keys: vec!["A".repeat(40), "B".repeat(64)],
+        require_signature: true,
+        ..feed_rec("a")
+    };
+    s.put_feed(&keyed)?;
+    let got = must_feed(s, "a")?;
+    assert_eq!(
+        (got.openpgp_keys, got.require_signature),
+        (keyed.openpgp_keys.clone(), true)
+    );
+    let one_key = FeedRecord {
+        openpgp_keys: vec!["C".repeat(40)],
+        require_signature: false,
+        ..keyed.clone()
+    };
+    s.put_feed(&one_key)?;
+    let got = must_feed(s, "a")?;
+    assert_eq!(
+        (got.openpgp_keys, got.require_signature),
+        (vec!["C".repeat(40)], false)
+    );
+    s.put_feed(&FeedRecord {
+        require_signature: true,
+        ..feed_rec("a")
+    })?;
+    let got = must_feed(s, "a")?;
+    assert!(got.openpgp_keys.is_empty() && got.require_signature);
+    s.put_feed(&feed_rec("a"))?;
+    let got = must_feed(s, "a")?;
+    assert!(got.openpgp_keys.is_empty() && !got.require_signature);
+    // Other feeds keep theirs.
+    s.put_feed(&keyed)?;
+    s.put_feed(&FeedRecord {
+        name: "ab".into(),
+        ..feed_rec("x")
+    })?;
+    assert_eq!(must_feed(s, "a")?.openpgp_keys, keyed.openpgp_keys);
+    assert!(must_feed(s, "ab")?.openpgp_keys.is_empty());
+    Ok(())
+}
+
+/// Pulls add to the status: successes set `last_success` and `last_added`, failures `last_error(_at)`; neither
+/// clears what the other set. A definition does not reset the status, a pull for an unknown feed fails.
+fn feed_pulls(s: &dyn FeedStore) -> Result<(), StoreError> {
+    s.put_feed(&feed_rec("a"))?;
+    s.put_feed(&feed_rec("b"))?;
+    assert_eq!(must_feed(s, "a")?.status, FeedStatus::default());
+    s.record_feed_pull("a", &pull("t1", None, 5, 1, 100))?;
+    s.record_feed_pull("a", &pull("t2", Some("boom"), 2, 3, 7))?;
+    let want = FeedStatus {
+        last_attempt: Some("t2".into()),
+        last_success: Some("t1".into()),
+        last_error: Some("boom".into()),
+        last_error_at: Some("t2".into()),
+        last_added: 5,
+        objects_added: 7,
+        objects_updated: 4,
+        pulls: 2,
+        bytes: 107,
+    };
+    assert_eq!(must_feed(s, "a")?.status, want);
+    s.record_feed_pull("a", &pull("t3", None, 0, 0, 1))?;
+    let want = FeedStatus {
+        last_attempt: Some("t3".into()),
+        last_success: Some("t3".into()),
+        last_added: 0,
+        pulls: 3,
+        bytes: 108,
+        ..want
+    };
+    assert_eq!(must_feed(s, "a")?.status, want);
+    // Only the named feed moves.
+    assert_eq!(must_feed(s, "b")?.status, FeedStatus::default());
+    // Redefining keeps the status.
+    s.put_feed(&FeedRecord {
+        url: "https://example.org/y.json".into(),
+        ..feed_rec("a")
+    })?;
+    let got = must_feed(s, "a")?;
+    assert_eq!(
+        (got.url.as_str(), &got.status),
+        ("https://example.org/y.json", &want)
+    );
+    let listed = s.feeds()?;
+    assert_eq!(listed.first().map(|f| &f.status), Some(&want));
+
+    assert!(s
+        .record_feed_pull("nope", &pull("t", None, 1, 1, 1))
+        .is_err());
+    assert_eq!(s.feed("nope")?, None, "a failed pull defines no feed");
+    assert_eq!(s.feeds()?.len(), 2);
+    Ok(())
+}
+
+/// Cursors: upserted by (feed, key), listed by key, kept apart per feed, removed with their feed (and only
+/// theirs); a feed defined again starts afresh.
+fn feed_cursors(s: &dyn FeedStore) -> Result<(), StoreError> {
+    for name in ["a", "b", "a%"] {
+        s.put_feed(&feed_rec(name))?;
+    }
+    assert!(s.feed_cursors("a")?.is_empty());
+    let k = FeedCursor {
+        key: "https://example.org/x.json".into(),
+        etag: Some("\"x\"".into()),
+        last_modified: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+        value: None,
+        updated_at: "t1".into(),
+    };
+    s.put_feed_cursor("a", &k)?;
+    assert_eq!(s.feed_cursors("a")?, [k.clone()]);
+    let k2 = FeedCursor {
+        etag: None,
+        value: Some("2026-03-01T00:00:00.000Z".into()),
+        updated_at: "t2".into(),
+        ..k.clone()
+    };
+    s.put_feed_cursor("a", &k2)?;
+    assert_eq!(
+        s.feed_cursors("a")?,
+        [k2.clone()],
+        "an upsert replaces every field"
+    );
+    let k_upper = FeedCursor {
+        key: "Z".into(),
+        ..k.clone()
+    };
+    let k_odd = FeedCursor {
+        key: "collection/ü 'x'".into(),
+        ..k.clone()
+    };
+    s.put_feed_cursor("a", &k_odd)?;
+    s.put_feed_cursor("a", &k_upper)?;
+    assert_eq!(
+        s.feed_cursors("a")?,
+        [k_upper.clone(), k_odd.clone(), k2.clone()],
+        "cursors come in byte order of their key"
+    );
+    s.put_feed_cursor("b", &k)?;
+    s.put_feed_cursor("a%", &k_upper)?;
+    assert_eq!(s.feed_cursors("b")?, [k.clone()]);
+    assert_eq!(s.feed_cursors("a%")?, [k_upper.clone()]);
+    assert!(s.feed_cursors("A")?.is_empty());
+
+    assert!(s.remove_feed("a")?);
+    assert!(!s.remove_feed("a")?);
+    assert_eq!(s.feed("a")?, None);
+    assert!(s.feed_cursors("a")?.is_empty());
+    assert_eq!(s.feed_cursors("b")?, [k.clone()]);
+    assert_eq!(s.feed_cursors("a%")?, [k_upper]);
+    let names: Vec<String> = s.feeds()?.into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["a%", "b"]);
+    assert!(!s.remove_feed("nope")?);
+
+    // Defined again: no status, no cursors, no keys from before.
+    s.record_feed_pull("b", &pull("t", None, 1, 1, 1))?;
+    s.put_feed(&FeedRecord {
+        openpgp_keys: vec!["D".repeat(40)],
+        ..feed_rec("b")
+    })?;
+    assert!(s.remove_feed("b")?);
+    s.put_feed(&feed_rec("b"))?;
+    assert_eq!(must_feed(s, "b")?, feed_rec("b"));
+    assert!(s.feed_cursors("b")?.is_empty());
+    Ok(())
+}
+
+/// Every feed-store case, each on a fresh store.
+pub fn run_feeds<S: FeedStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+    feed_definitions(&make())?;
+    feed_pulls(&make())?;
+    feed_cursors(&make())?;
+    Ok(())
+}

@@ -1078,3 +1078,10 @@ fn user_names_fold_like_sqlite() {
     assert!(lite.contains(&"add éMILE: true".to_string()), "{lite:#?}");
     assert!(lite.contains(&"add ÉMILE: false".to_string()), "{lite:#?}");
 }
+
+#[test]
+fn postgres_passes_feed_conformance() {
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    conformance::run_feeds(&|| schemas.open()).expect("feed conformance");
+}

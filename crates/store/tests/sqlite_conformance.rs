@@ -622,3 +622,15 @@ fn stem_key_migration_finds_old_families_by_their_stems() {
     assert_eq!(s.stats().expect("stats").objects, rows.objects);
     assert_eq!(s.check().expect("check"), Vec::<String>::new());
 }
+
+#[test]
+fn sqlite_passes_feed_conformance() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    conformance::run_feeds(&|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = SqliteStore::open(d.path()).expect("open");
+        dirs.borrow_mut().push(d);
+        s
+    })
+    .expect("feed conformance");
+}

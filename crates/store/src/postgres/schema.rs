@@ -89,4 +89,6 @@ pub const MIGRATIONS: &[&str] = &[
     super::vuln::SCHEMA,
     // 6: dashboard users and sessions.
     super::web::SCHEMA,
+    // 7: scheduled feeds, their cursors and (in the feed's row) a CSAF feed's trusted keys.
+    super::feeds::SCHEMA,
 ];
