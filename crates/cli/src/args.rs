@@ -22,10 +22,10 @@ pub struct Cli {
     /// Configuration file (default: vigil.toml in the data directory, if present).
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Keep the knowledge base in PostgreSQL (`postgres://user@host:port/database`, or `host=.. dbname=..`)
-    /// instead of the embedded store. TLS as libpq's `sslmode` (default prefer; verify-full with
-    /// `sslrootcert=CA.pem` across a network). Works with ingest (intelligence formats), stats, search, show, check,
-    /// score, retract and export; other commands refuse it. The data directory still holds settings and the audit log.
+    /// Keep everything (knowledge base, members, tokens, notices, feeds, users) in PostgreSQL
+    /// (`postgres://user@host:port/database`, or `host=.. dbname=..`) instead of the embedded store, for every
+    /// command, so that several servers and CLIs share one. TLS as libpq's `sslmode` (default prefer; verify-full
+    /// with `sslrootcert=CA.pem` across a network). The data directory still holds settings and the audit log.
     #[arg(long, global = true, env = "VIGIL_STORE")]
     pub store: Option<String>,
     /// The PostgreSQL schema the knowledge base lives in (created if missing).

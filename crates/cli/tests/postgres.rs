@@ -1,7 +1,7 @@
 //! The knowledge base kept in PostgreSQL (`--store`), through the `vigil` binary, against a real server
 //! (`VIGIL_TEST_POSTGRES`, default the local one `.ci/run` checks; `off` skips, loudly): the same inputs give the
-//! same knowledge base as the embedded store (counts, sources, look-ups, search, graph, exports), and commands
-//! that do not work with it yet refuse rather than read an empty embedded store.
+//! same knowledge base as the embedded store (counts, sources, look-ups, search, graph, exports) and the same
+//! notices, and `vigil serve` runs on it, several servers on one store.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -400,28 +400,293 @@ fn real_data_gives_the_same_knowledge_base_in_postgres() {
     assert_eq!((check["ok"].as_bool(), code), (Some(true), 0), "{check}");
 }
 
-#[test]
-fn commands_that_need_the_embedded_store_refuse_postgres() {
-    let Some(url) = url() else { return };
-    let pg = Vigil::postgres(&url, "refuse");
-    for args in [
-        vec!["members", "list"],
-        vec!["feeds", "status"],
-        vec!["hunt", "x.log"],
-        vec!["notices"],
-        vec!["serve"],
-    ] {
-        let out = pg.run(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?}");
-        assert!(err.contains("PostgreSQL knowledge base"), "{args:?}: {err}");
+fn vuln_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vuln/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+impl Vigil {
+    fn ok(&self, args: &[&str]) -> Value {
+        let (v, code) = self.json(args);
+        assert_eq!(code, 0, "{args:?}: {v}");
+        v
     }
-    let kev = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vuln/kev-demo.json");
-    let out = pg.run(&["ingest", kev.to_str().expect("utf-8")]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("need the embedded store"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+
+    fn member(&self, name: &str, country: &str) -> i64 {
+        self.ok(&[
+            "members",
+            "add",
+            "--name",
+            name,
+            "--country",
+            country,
+            "--kind",
+            "agency",
+        ])["id"]
+            .as_i64()
+            .expect("member id")
+    }
+
+    fn token(&self, member: i64) -> String {
+        self.ok(&[
+            "tokens",
+            "create",
+            "--member",
+            &member.to_string(),
+            "--role",
+            "member",
+        ])["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    /// Advisories and two members with inventories: what the notices depend on.
+    fn notices_setup(&self) -> (i64, i64) {
+        let mut a = vec!["ingest".to_string()];
+        a.extend(
+            [
+                "osv-multi-pairs.json",
+                "cve5-demo.json",
+                "osv-last-affected.json",
+                "osv-debian-epoch.json",
+                "cve5-log4j-wildcard.json",
+            ]
+            .iter()
+            .map(|f| vuln_fixture(f)),
+        );
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        self.ok(&a);
+        let (ma, mb) = (self.member("Agency A", "AT"), self.member("Agency B", "BE"));
+        self.ok(&[
+            "inventory",
+            "import",
+            "--member",
+            &ma.to_string(),
+            &vuln_fixture("inventory.cdx.json"),
+        ]);
+        (ma, mb)
+    }
+
+    /// `vigil serve` on this store (both backends), returned once it listens.
+    fn serve(&self) -> Served {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.arg("--data").arg(self.dir.path());
+        c.env_remove("VIGIL_STORE").env_remove("VIGIL_STORE_SCHEMA");
+        if let Some((url, schema)) = &self.pg {
+            c.args(["--store", url, "--store-schema", schema]);
+        }
+        let mut child = c
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-feeds",
+                "--no-delivery",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start vigil serve");
+        use std::io::{BufRead, Read};
+        let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut served = Served {
+            child,
+            base: String::new(),
+        };
+        let mut line = String::new();
+        served.base = loop {
+            line.clear();
+            assert!(
+                err.read_line(&mut line).expect("read the server's log") > 0,
+                "vigil serve ended before listening"
+            );
+            if let Some(rest) = line.split("serving ").nth(1) {
+                let url = rest.split_whitespace().next().expect("url");
+                break url.trim_end_matches("/taxii2/").to_string();
+            }
+        };
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = err.read_to_end(&mut sink);
+        });
+        served
+    }
+}
+
+/// A running `vigil serve`, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn call(&self, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
+        let client = reqwest::blocking::Client::new();
+        let accept = if path.starts_with("/taxii2/") {
+            "application/taxii+json;version=2.1"
+        } else {
+            "application/json"
+        };
+        let req = match method {
+            "POST" => client.post(format!("{}{path}", self.base)),
+            "DELETE" => client.delete(format!("{}{path}", self.base)),
+            _ => client.get(format!("{}{path}", self.base)),
+        };
+        let resp = req
+            .bearer_auth(token)
+            .header("Accept", accept)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// What a member's notices say, without ids and times (minted per store).
+fn notice_summary(notices: &Value) -> Vec<String> {
+    let mut out: Vec<String> = notices
+        .as_array()
+        .expect("notices")
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {} {} {}",
+                n["vulnerability"], n["priority"], n["status"], n["version"]
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Members, tokens, inventories and notices live in PostgreSQL too: the same inputs give the same notices as the
+/// embedded store, and `vigil serve` runs on it.
+#[test]
+fn members_and_notices_match_the_embedded_store() {
+    let Some(url) = url() else { return };
+    let lite = Vigil::embedded();
+    let pg = Vigil::postgres(&url, "notices");
+    let (la, _) = lite.notices_setup();
+    let (pa, pb) = pg.notices_setup();
+    let (ln, pn) = (
+        lite.ok(&["notices", "--member", &la.to_string()]),
+        pg.ok(&["notices", "--member", &pa.to_string()]),
     );
+    assert!(
+        !notice_summary(&pn).is_empty(),
+        "the inventory matched advisories: {pn}"
+    );
+    assert_eq!(notice_summary(&pn), notice_summary(&ln));
+    assert_eq!(
+        pg.ok(&["notices", "--member", &pb.to_string()])
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        pg.ok(&["members", "list"])
+            .to_string()
+            .matches("Agency")
+            .count(),
+        lite.ok(&["members", "list"])
+            .to_string()
+            .matches("Agency")
+            .count()
+    );
+    // Nothing of this reached the data directory's embedded store.
+    assert!(
+        !pg.dir.path().join("vigil.db").exists(),
+        "with --store, the embedded store is not created"
+    );
+}
+
+/// Two servers on one PostgreSQL store (as behind a load balancer): a token made by the CLI works on both; a
+/// notice acknowledged through one is acknowledged through the other; tenants stay apart on both.
+#[test]
+fn two_servers_share_one_postgres_store() {
+    let Some(url) = url() else { return };
+    let pg = Vigil::postgres(&url, "serve");
+    let (a, b) = pg.notices_setup();
+    let (ta, tb) = (pg.token(a), pg.token(b));
+    let (one, two) = (pg.serve(), pg.serve());
+    let (s, list) = one.call("GET", "/api/v1/notices", &ta, "");
+    assert_eq!(s, 200, "{list}");
+    let items = list["items"].as_array().expect("items").clone();
+    assert!(!items.is_empty(), "{list}");
+    assert!(items.iter().all(|n| n["member"] == a), "{list}");
+    let (s, list2) = two.call("GET", "/api/v1/notices", &ta, "");
+    assert_eq!(
+        (s, list2["items"].as_array().map(Vec::len)),
+        (200, Some(items.len()))
+    );
+    let (_, lb) = two.call("GET", "/api/v1/notices", &tb, "");
+    assert_eq!(lb["items"].as_array().map(Vec::len), Some(0), "{lb}");
+    let first = items[0]["id"].as_str().expect("id").to_string();
+    let (s, _) = one.call("GET", &format!("/api/v1/notices/{first}"), &tb, "");
+    assert_eq!(s, 404, "another member's notice is not found");
+    let (s, n) = two.call(
+        "POST",
+        &format!("/api/v1/notices/{first}/acknowledge"),
+        &ta,
+        "{\"note\":\"on it\"}",
+    );
+    assert_eq!(
+        (s, n["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{n}"
+    );
+    let (s, n) = one.call("GET", &format!("/api/v1/notices/{first}"), &ta, "");
+    assert_eq!(
+        (s, n["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{n}"
+    );
+    // The member's TAXII collection, through the other server: one report per notice and the note.
+    let (s, coll) = one.call(
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{a}/objects/?limit=1000"),
+        &ta,
+        "",
+    );
+    assert_eq!(s, 200, "{coll}");
+    let objs = coll["objects"].as_array().expect("objects");
+    let reports = objs.iter().filter(|o| o["type"] == "report").count();
+    let notes = objs.iter().filter(|o| o["type"] == "note").count();
+    assert_eq!((reports, notes), (items.len(), 1), "{coll}");
+    let (s, _) = two.call(
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{a}/objects/"),
+        &tb,
+        "",
+    );
+    assert_eq!(s, 404);
+    // A token revoked by the CLI stops working on both servers.
+    let tokens = pg.ok(&["tokens", "list", "--member", &b.to_string()]);
+    let tid = tokens
+        .as_array()
+        .and_then(|t| t.first())
+        .and_then(|t| t["id"].as_i64())
+        .expect("token id");
+    pg.ok(&["tokens", "revoke", &tid.to_string()]);
+    for srv in [&one, &two] {
+        let (s, _) = srv.call("GET", "/api/v1/notices", &tb, "");
+        assert_eq!(s, 401, "a revoked token");
+    }
+    // And the CLI sees what the servers wrote.
+    let cli = pg.ok(&["notices", "--member", &a.to_string()]);
+    assert!(cli.to_string().contains("acknowledged"), "{cli}");
 }

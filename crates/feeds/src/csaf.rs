@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use url::Url;
-use vigil_store::{FeedCursor, FeedStore, Store};
+use vigil_store::{AsStore, FeedCursor, FeedStore, Store};
 
 use crate::csaf_integrity::{check_document, Fetch, ProviderKeys};
 use crate::http::{Body, Fetched, Validators};
@@ -17,7 +17,7 @@ fn cfg(e: url::ParseError) -> FeedError {
 }
 
 /// A conditional GET keyed by URL; the body on change (validators saved by the caller once it is used).
-fn fetch_if_changed<S: Store + FeedStore>(
+fn fetch_if_changed<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     u: &Url,
     key: &str,
@@ -52,7 +52,9 @@ struct Doc {
 /// so that a document that failed is looked at again next pull.
 type Pending = Vec<(String, Option<String>, Option<String>)>;
 
-pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), FeedError> {
+pub(crate) fn pull<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+) -> Result<(), FeedError> {
     let mut pm = p.url()?;
     if !pm.path().ends_with(".json") {
         pm = pm
@@ -223,7 +225,7 @@ pub fn pinned_keys<'a>(cursors: impl IntoIterator<Item = &'a FeedCursor>) -> Vec
 /// controls the provider's web server later cannot swap metadata and key together, nor drop the keys to stop
 /// signatures being required. A key the provider lists but the feed does not trust, or a trusted key it no longer
 /// offers, is reported with what to do, and counted in the second value.
-fn provider_keys<S: Store + FeedStore>(
+fn provider_keys<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     meta: &Value,
     pm: &Url,
@@ -302,7 +304,7 @@ fn provider_keys<S: Store + FeedStore>(
 }
 
 /// Checks a fetched document's hash file and signature; false (with the reason among the problems) refuses it.
-fn integrity<S: Store + FeedStore>(
+fn integrity<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     d: &Doc,
     doc: &[u8],
@@ -343,7 +345,7 @@ fn rel_of(u: &Url) -> String {
     u.path().trim_start_matches('/').to_string()
 }
 
-fn rolie<S: Store + FeedStore>(
+fn rolie<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     fu: &Url,
     docs: &mut Vec<Doc>,
@@ -412,7 +414,7 @@ fn resolve_listed(dir: &Url, path: &str) -> Option<Url> {
     dir.join(path).ok()
 }
 
-fn directory<S: Store + FeedStore>(
+fn directory<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     du: &Url,
     docs: &mut Vec<Doc>,

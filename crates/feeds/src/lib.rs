@@ -33,7 +33,7 @@ use url::Url;
 use vigil_formats::Format;
 use vigil_ingest::{ingest_paths, Options, Report};
 use vigil_model::Tlp;
-use vigil_store::{FeedCursor, FeedPullRecord, FeedRecord, FeedStore, Store, StoreError};
+use vigil_store::{AsStore, FeedCursor, FeedPullRecord, FeedRecord, FeedStore, Store, StoreError};
 
 pub use http::Transfer;
 
@@ -315,7 +315,7 @@ impl IntegrityCounts {
 }
 
 /// Everything a pull needs besides the feed.
-pub struct PullCtx<'a, S: Store + FeedStore> {
+pub struct PullCtx<'a, S: Store + FeedStore + AsStore + ?Sized> {
     pub store: &'a S,
     /// Readers for formats the ingest pipeline does not have (the binary's advisory readers: KEV, CSAF, ...).
     pub extra: Option<&'a dyn ExtraIngest>,
@@ -349,7 +349,7 @@ pub trait ExtraIngest {
 }
 
 /// One running pull: the feed, its client, its mirror, its report.
-pub(crate) struct Pull<'a, S: Store + FeedStore> {
+pub(crate) struct Pull<'a, S: Store + FeedStore + AsStore + ?Sized> {
     pub store: &'a S,
     pub extra: Option<&'a dyn ExtraIngest>,
     pub feed: &'a FeedRecord,
@@ -360,7 +360,7 @@ pub(crate) struct Pull<'a, S: Store + FeedStore> {
     cursors: Vec<FeedCursor>,
 }
 
-impl<'a, S: Store + FeedStore> Pull<'a, S> {
+impl<'a, S: Store + FeedStore + AsStore + ?Sized> Pull<'a, S> {
     pub fn url(&self) -> Result<Url, FeedError> {
         Url::parse(&self.feed.url).map_err(|e| FeedError::Config(format!("URL: {e}")))
     }
@@ -445,7 +445,7 @@ impl<'a, S: Store + FeedStore> Pull<'a, S> {
             ..self.opts.clone()
         };
         let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let r = ingest_paths(self.store, &list, &opts, &mut |_| {})
+        let r = ingest_paths(self.store.as_store(), &list, &opts, &mut |_| {})
             .map_err(|e| FeedError::Ingest(e.to_string()))?;
         self.report.absorb(&r);
         Ok(())
@@ -482,7 +482,7 @@ pub(crate) fn safe_rel(rel: &str) -> PathBuf {
 
 /// Pulls one feed now, records its outcome in the store, and returns the report. Network and format problems
 /// become the report's error (and the feed's `last_error`); only a store failure is an `Err`.
-pub fn pull<S: Store + FeedStore>(
+pub fn pull<S: Store + FeedStore + AsStore + ?Sized>(
     ctx: &PullCtx<'_, S>,
     feed: &FeedRecord,
 ) -> Result<PullReport, FeedError> {
@@ -516,7 +516,7 @@ pub fn pull<S: Store + FeedStore>(
     Ok(report)
 }
 
-fn run<S: Store + FeedStore>(
+fn run<S: Store + FeedStore + AsStore + ?Sized>(
     ctx: &PullCtx<'_, S>,
     feed: &FeedRecord,
     report: &mut PullReport,

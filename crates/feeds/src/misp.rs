@@ -2,7 +2,7 @@
 //! Only events whose manifest timestamp changed since the last pull are fetched.
 
 use serde_json::Value;
-use vigil_store::{FeedStore, Store};
+use vigil_store::{AsStore, FeedStore, Store};
 
 use crate::http::{Fetched, Validators};
 use crate::{FeedError, Pull};
@@ -18,7 +18,9 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), FeedError> {
+pub(crate) fn pull<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+) -> Result<(), FeedError> {
     let mut base = p.url()?;
     if base.path().ends_with("manifest.json") {
         base = base

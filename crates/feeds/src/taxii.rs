@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde_json::Value;
 use url::Url;
-use vigil_store::{FeedStore, Store};
+use vigil_store::{AsStore, FeedStore, Store};
 
 use crate::http::{Fetched, Validators};
 use crate::{FeedError, Pull};
@@ -22,7 +22,7 @@ const PAGE: usize = 1000;
 /// Pages per collection per pull, a guard against a server that never says `more: false`.
 const MAX_PAGES: usize = 100_000;
 
-fn get_json<S: Store + FeedStore>(
+fn get_json<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     u: &Url,
 ) -> Result<(Value, reqwest::header::HeaderMap), FeedError> {
@@ -49,7 +49,9 @@ fn with_slash(mut u: Url) -> Url {
 }
 
 /// The API root: the URL itself, or a discovery answer's `default` (else its first `api_roots` entry).
-fn api_root<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<Url, FeedError> {
+fn api_root<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+) -> Result<Url, FeedError> {
     let u = with_slash(p.url()?);
     let (v, _) = get_json(p, &u)?;
     if v.get("api_roots").is_some() || v.get("default").is_some() {
@@ -76,7 +78,9 @@ fn api_root<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<Url, FeedError>
     Ok(u)
 }
 
-pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), FeedError> {
+pub(crate) fn pull<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+) -> Result<(), FeedError> {
     let root = api_root(p)?;
     let cu = root
         .join("collections/")
@@ -113,7 +117,7 @@ pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), Feed
     Ok(())
 }
 
-fn collection<S: Store + FeedStore>(
+fn collection<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     root: &Url,
     id: &str,

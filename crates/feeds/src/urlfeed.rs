@@ -1,6 +1,6 @@
 //! `url` feeds: one document, fetched only when it changed.
 
-use vigil_store::{FeedStore, Store};
+use vigil_store::{AsStore, FeedStore, Store};
 
 use crate::http::Validators;
 use crate::{FeedError, Pull};
@@ -13,7 +13,9 @@ fn file_name(u: &url::Url) -> String {
         .unwrap_or_else(|| "download".into())
 }
 
-pub(crate) fn pull<S: Store + FeedStore>(p: &mut Pull<'_, S>) -> Result<(), FeedError> {
+pub(crate) fn pull<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+) -> Result<(), FeedError> {
     let url = p.url()?;
     let key = "url";
     let prev = p.cursor(key).cloned();

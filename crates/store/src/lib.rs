@@ -158,3 +158,21 @@ pub trait ServerStore:
 }
 
 impl<T: Store + MemberStore + WebStore + VulnStore + DeliveryStore + FeedStore> ServerStore for T {}
+
+/// The knowledge base of any store, sized or not: generic code over `S: Store + ?Sized` cannot turn `&S` into
+/// `&dyn Store` itself (a pointer to an unsized value has no room for a second vtable).
+pub trait AsStore {
+    fn as_store(&self) -> &dyn Store;
+}
+
+impl<T: Store> AsStore for T {
+    fn as_store(&self) -> &dyn Store {
+        self
+    }
+}
+
+impl AsStore for dyn ServerStore {
+    fn as_store(&self) -> &dyn Store {
+        self
+    }
+}

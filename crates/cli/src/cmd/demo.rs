@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use vigil_ingest::{ingest_paths, Options, Report};
 use vigil_model::Tlp;
-use vigil_store::Store;
 
 use super::Env;
 use crate::args::{Cli, DemoArgs};
@@ -152,7 +151,7 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
     let mut loaded = Vec::new();
     for step in &steps {
         let pb = crate::output::progress(step.what);
-        let r = ingest_paths(&env.store, &step.paths, &step.opts, &mut |r: &Report| {
+        let r = ingest_paths(&*env.store, &step.paths, &step.opts, &mut |r: &Report| {
             pb.set_message(format!("{}: {} objects", step.what, r.objects()))
         })?;
         pb.finish_and_clear();
@@ -239,7 +238,6 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
 
 /// `--serve`: a demo member and two tokens (operator analyst, member), then the server until Ctrl-C.
 fn serve_demo(env: &Env, a: &DemoArgs) -> anyhow::Result<u8> {
-    use vigil_store::MemberStore;
     let op = super::members::ensure_operator(env)?;
     let member = match env
         .store
@@ -252,13 +250,13 @@ fn serve_demo(env: &Env, a: &DemoArgs) -> anyhow::Result<u8> {
     };
     let expires = vigil_server::tokens::parse_expiry("7d").map_err(anyhow::Error::msg)?;
     let (op_token, _) = vigil_server::tokens::create(
-        &env.store,
+        &*env.store,
         op.id,
         vigil_server::policy::Role::Analyst,
         expires.as_deref(),
     )?;
     let (m_token, _) = vigil_server::tokens::create(
-        &env.store,
+        &*env.store,
         member.id,
         vigil_server::policy::Role::Member,
         expires.as_deref(),

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vigil_feeds::{format_interval, parse_interval, PullCtx, PullReport};
-use vigil_store::{FeedRecord, FeedStatus, FeedStore};
+use vigil_store::{FeedRecord, FeedStatus};
 
 use super::Env;
 
@@ -659,7 +659,7 @@ fn pull_some(
     };
     let advisories = super::vuln::AdvisoryFeedIngest { env };
     let ctx = PullCtx {
-        store: &env.store,
+        store: &*env.store,
         extra: Some(&advisories),
         data: &env.data,
         max_bytes,

@@ -25,10 +25,7 @@ use vigil_model::{
     warninglist::WarningSet, Observable, ObservableKind, Provenance, StixObject, Tlp,
 };
 use vigil_store::prepared::name_fold;
-use vigil_store::{
-    MemberStore, PutMode, PutOutcome, ReadScope, ScanFilter, Store, StoreError, StoredObject,
-    WebStore,
-};
+use vigil_store::{PutMode, PutOutcome, ReadScope, ScanFilter, StoreError, StoredObject};
 
 use super::Env;
 use crate::args::Cli;

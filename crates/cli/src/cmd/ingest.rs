@@ -38,7 +38,7 @@ pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
     let before = if a.share_with.is_empty() {
         0
     } else {
-        vigil_store::MemberStore::max_seq(&env.store)?
+        vigil_store::MemberStore::max_seq(&*env.store)?
     };
     let pb = crate::output::progress("ingesting");
     let report = ingest_paths(env.kb(), &a.paths, &opts, &mut |r: &Report| {

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use vigil_server::audit::Audit;
 use vigil_server::policy::{check_kind, Eligibility, Role, DEFAULT_POLICY};
-use vigil_store::{Member, MemberStore, Store};
+use vigil_store::Member;
 
 use super::Env;
 
@@ -231,7 +231,7 @@ pub fn tokens(env: &Env, cmd: &TokensCommand) -> anyhow::Result<u8> {
             let expires =
                 vigil_server::tokens::parse_expiry(&a.expires).map_err(anyhow::Error::msg)?;
             let (token, rec) =
-                vigil_server::tokens::create(&env.store, m.id, role, expires.as_deref())?;
+                vigil_server::tokens::create(&*env.store, m.id, role, expires.as_deref())?;
             audit(env).record(
                 "cli",
                 "tokens.create",

@@ -205,19 +205,20 @@ pub(crate) fn load_attributor(cli: &Cli, flag: &Option<PathBuf>) -> anyhow::Resu
 /// The store's warning lists, when a store exists in the data directory (extraction never creates one).
 pub(crate) fn store_warninglists(cli: &Cli) -> anyhow::Result<Vec<vigil_store::WarningList>> {
     match existing_store(cli)? {
-        Some(store) => Ok(vigil_store::Store::warninglists(&store)?),
+        Some(store) => Ok(store.warninglists()?),
         None => Ok(Vec::new()),
     }
 }
 
-/// The store of the data directory when there is one: the `ml` commands read it but never create one.
-fn existing_store(cli: &Cli) -> anyhow::Result<Option<vigil_store::sqlite::SqliteStore>> {
-    if !cli.data.join("vigil.db").exists() {
+/// The store when there is one (PostgreSQL with `--store`, else the data directory's if it exists): the `ml`
+/// commands read it but never create an embedded one.
+fn existing_store(
+    cli: &Cli,
+) -> anyhow::Result<Option<std::sync::Arc<dyn vigil_store::ServerStore>>> {
+    if cli.store.is_none() && !cli.data.join("vigil.db").exists() {
         return Ok(None);
     }
-    let store = vigil_store::sqlite::SqliteStore::open(&cli.data)
-        .with_context(|| format!("opening the store in {}", cli.data.display()))?;
-    Ok(Some(store))
+    Ok(Some(super::Env::open(cli)?.store))
 }
 
 /// Reads a whole input (`-` = stdin).
@@ -562,7 +563,7 @@ fn attribute(cli: &Cli, a: &AttributeArgs) -> anyhow::Result<u8> {
         q.indicators.push(v);
     }
     if let Some(store) = existing_store(cli)? {
-        q.attributed = store_attributions(&store, &q.indicators)?;
+        q.attributed = store_attributions(&*store, &q.indicators)?;
     }
     let res = model.rank(&q, a.top.max(1));
     if a.models.json {

@@ -18,18 +18,21 @@ pub mod users;
 pub mod vuln;
 
 use anyhow::Context;
+use std::sync::Arc;
 use vigil_store::postgres::PostgresStore;
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::Store;
+
+use vigil_store::{ServerStore, Store};
 
 use crate::args::{BenchCommand, Cli, Command, ExportCommand};
 use crate::settings::Settings;
 
 /// Everything a command needs: the opened store and the settings.
 pub struct Env {
-    pub store: SqliteStore,
-    /// The knowledge base when it is kept in PostgreSQL (`--store`); None when it is `store`'s.
-    pub external: Option<PostgresStore>,
+    /// Everything Vigil keeps: the embedded store in `--data`, or PostgreSQL with `--store`.
+    pub store: Arc<dyn ServerStore>,
+    /// The same store when it is PostgreSQL (for what only it can say: where it is, its encryption).
+    pub external: Option<Arc<PostgresStore>>,
     pub settings: Settings,
     pub data: std::path::PathBuf,
 }
@@ -37,14 +40,15 @@ pub struct Env {
 impl Env {
     pub fn open(cli: &Cli) -> anyhow::Result<Env> {
         let settings = Settings::load(cli.config.as_deref(), &cli.data)?;
-        let store = SqliteStore::open(&cli.data)
-            .with_context(|| format!("opening the store in {}", cli.data.display()))?;
-        let external = match &cli.store {
-            Some(url) => Some(
-                PostgresStore::open(url, Some(&cli.store_schema))
-                    .context("opening the PostgreSQL knowledge base (--store)")?,
-            ),
-            None => None,
+        let (store, external): (Arc<dyn ServerStore>, _) = match &cli.store {
+            Some(url) => {
+                let pg = Arc::new(
+                    PostgresStore::open(url, Some(&cli.store_schema))
+                        .context("opening the PostgreSQL store (--store)")?,
+                );
+                (pg.clone(), Some(pg))
+            }
+            None => (Arc::new(open_embedded(&cli.data)?), None),
         };
         Ok(Env {
             store,
@@ -54,74 +58,53 @@ impl Env {
         })
     }
 
-    /// The knowledge base: PostgreSQL with `--store`, else the embedded store.
+    /// The knowledge base (the same store as `store`, seen as one).
     pub fn kb(&self) -> &dyn Store {
-        match &self.external {
-            Some(pg) => pg,
-            None => &self.store,
-        }
+        &*self.store
     }
 
-    /// A second handle on the same data directory and settings, for work on another thread (each SQLite
-    /// handle keeps its own connections).
+    /// A second handle on the same store and settings, for work on another thread (each SQLite handle keeps its
+    /// own connections; a PostgreSQL store is shared, its connections pooled).
     pub fn reopen(&self) -> anyhow::Result<Env> {
-        let store = SqliteStore::open(&self.data)
-            .with_context(|| format!("opening the store in {}", self.data.display()))?;
-        if self.external.is_some() {
-            anyhow::bail!("a second handle on a PostgreSQL knowledge base is not supported");
-        }
+        let store: Arc<dyn ServerStore> = match &self.external {
+            Some(pg) => pg.clone(),
+            None => Arc::new(open_embedded(&self.data)?),
+        };
         Ok(Env {
             store,
-            external: None,
+            external: self.external.clone(),
             settings: self.settings.clone(),
             data: self.data.clone(),
         })
     }
 }
 
-/// Whether a command works on a knowledge base kept in PostgreSQL (`--store`).
-fn works_with_external_store(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::Init(_)
-            | Command::Ingest(_)
-            | Command::Stats(_)
-            | Command::Search(_)
-            | Command::Show(_)
-            | Command::Check(_)
-            | Command::Retract(_)
-            | Command::Score(_)
-            // Every export reads the knowledge base alone (the audit log stays in the data directory).
-            | Command::Export(_)
-    )
+fn open_embedded(data: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(data).with_context(|| format!("opening the store in {}", data.display()))
 }
 
 /// Runs a parsed command; returns the exit status.
 pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    if cli.store.is_some() && !works_with_external_store(&cli.command) {
-        // Refused rather than run on the embedded store, whose knowledge base would be another (empty) one.
-        anyhow::bail!(
-            "this command does not work with a PostgreSQL knowledge base (--store / VIGIL_STORE) yet: only \
-             init, ingest (intelligence formats), stats, search, show, check, score, retract and export do; members, \
-             notices, feeds, hunting and the server use the embedded store in --data"
-        );
-    }
     match &cli.command {
         Command::Init(a) => {
             let env = Env::open(&cli)?;
+            // Where the store is and how far its schema has come: the data directory's SQLite file, or PostgreSQL.
+            let (place, version) = match &env.external {
+                Some(pg) => (pg.place().to_string(), pg.schema_version()?),
+                None => {
+                    let lite = open_embedded(&env.data)?;
+                    (lite.path().display().to_string(), lite.schema_version()?)
+                }
+            };
             if a.json {
-                let mut v = serde_json::json!({"data": env.data, "store": env.store.path(), "schema_version": env.store.schema_version()?});
+                let mut v = serde_json::json!({"data": env.data, "store": place, "schema_version": version});
                 if let Some(pg) = &env.external {
                     v["knowledge_base"] = serde_json::json!({"backend": "postgres", "place": pg.place(), "schema_version": pg.schema_version()?,
                         "sslmode": pg.tls_mode().as_str(), "encrypted": pg.encrypted()?});
                 }
                 crate::output::json(&v)?;
             } else {
-                println!(
-                    "Vigil store ready at {} (schema version {})",
-                    env.store.path().display(),
-                    env.store.schema_version()?
-                );
+                println!("Vigil store ready at {place} (schema version {version})");
                 if let Some(pg) = &env.external {
                     let tls = match (pg.encrypted()?, pg.tls_mode().as_str()) {
                         (true, mode) => format!("encrypted, sslmode {mode}"),

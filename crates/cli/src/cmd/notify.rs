@@ -11,7 +11,7 @@ use std::io::Read;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use vigil_store::{DeliveryFilter, DeliveryStore, MemberStore, NewChannel};
+use vigil_store::{DeliveryFilter, NewChannel};
 
 use super::Env;
 
@@ -230,7 +230,7 @@ pub fn deliver_in_background(env: &Env) {
             return;
         }
     };
-    match vigil_notify::deliver_round(&env.store, smtp.as_ref(), &env.settings.delivery, now) {
+    match vigil_notify::deliver_round(&*env.store, smtp.as_ref(), &env.settings.delivery, now) {
         Ok(rep) => {
             if rep.attempted > 0 || rep.queued > 0 {
                 tracing::info!(
@@ -253,7 +253,7 @@ pub fn deliver_in_background(env: &Env) {
 pub fn deliver(env: &Env, a: &DeliverArgs) -> anyhow::Result<u8> {
     let smtp = smtp(env);
     let rep =
-        vigil_notify::deliver_round(&env.store, smtp.as_ref(), &env.settings.delivery, now()?)?;
+        vigil_notify::deliver_round(&*env.store, smtp.as_ref(), &env.settings.delivery, now()?)?;
     if a.json {
         crate::output::json(&rep)?;
     } else {

@@ -271,7 +271,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
     // Advisories and notices live in the embedded store, beside the knowledge base they were read into: a
     // knowledge base in PostgreSQL has none yet.
     let ctx = if env.external.is_none() {
-        vigil_server::context::vulnerability(&env.store, &obj.to_value(), &everything, true)?
+        vigil_server::context::vulnerability(&*env.store, &obj.to_value(), &everything, true)?
     } else {
         None
     };

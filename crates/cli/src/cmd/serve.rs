@@ -8,8 +8,6 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use vigil_server::{AppState, ServerConfig};
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::MemberStore;
 
 use super::Env;
 
@@ -101,14 +99,11 @@ pub fn run_with(
     let cfg = config(env, a)?;
     let extra = super::members::eligibility(env)?.extra;
     let _ = env.store.change_counter()?;
-    let store = Arc::new(
-        SqliteStore::open(&env.data)
-            .with_context(|| format!("opening the store in {}", env.data.display()))?,
-    );
-    let state = AppState::new(store, env.data.clone(), cfg.clone(), extra)?;
+    // A handle of its own (for SQLite, its own connections; a PostgreSQL store is shared and pooled).
+    let state = AppState::new(env.reopen()?.store, env.data.clone(), cfg.clone(), extra)?;
     init_logging();
     // Notices written before member collections existed (or by an older binary) reach them now.
-    match vigil_server::notices::publish_all(&env.store) {
+    match vigil_server::notices::publish_all(&*env.store) {
         Ok(0) => {}
         Ok(n) => tracing::info!(objects = n, "published notices to members' collections"),
         Err(e) => tracing::warn!(error = %e, "publishing notices to members' collections"),

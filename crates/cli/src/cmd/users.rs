@@ -8,7 +8,6 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use vigil_server::policy::Role;
-use vigil_store::{MemberStore, WebStore};
 
 use super::members::{audit, ensure_operator};
 use super::Env;

@@ -24,10 +24,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use vigil_formats::{input, FormatError};
 use vigil_model::{ids::vigil_id, Provenance, StixObject, Tlp};
-use vigil_store::{
-    AdvisoryRow, MemberStore, NoticeFilter, NoticeRecord, PutMode, PutOutcome, ScanFilter, Store,
-    VulnStore,
-};
+use vigil_store::{AdvisoryRow, NoticeFilter, NoticeRecord, PutMode, PutOutcome, ScanFilter};
 use vigil_vuln::advisory::{sniff, EpssScore, FeedFormat};
 use vigil_vuln::matcher::ScanOptions;
 use vigil_vuln::notice::CsafPublisher;
@@ -229,18 +226,11 @@ pub fn ingest(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
         } else {
             (Vec::new(), a.paths.clone())
         };
-    if env.external.is_some() && !vuln_paths.is_empty() {
-        anyhow::bail!(
-            "advisories (KEV, EPSS, CVE, OSV, CSAF) and HTTP sources need the embedded store for now, not a \
-             PostgreSQL knowledge base (--store): {}",
-            vuln_paths.join(" ")
-        );
-    }
     if a.json && !kb_paths.is_empty() && !vuln_paths.is_empty() {
         // One JSON document: the knowledge-base report with the advisory report under `advisories`.
         let opts = super::ingest::options(a)?;
         let before = env.store.max_seq()?;
-        let report = vigil_ingest::ingest_paths(&env.store, &kb_paths, &opts, &mut |_| {})?;
+        let report = vigil_ingest::ingest_paths(&*env.store, &kb_paths, &opts, &mut |_| {})?;
         if !a.share_with.is_empty() {
             super::members::share_after_ingest(env, before, &a.share_with)?;
         }
@@ -1626,7 +1616,7 @@ pub fn update_notices(
                 status_note: None,
             };
             let stored = env.store.put_notice_version(&rec, &reason)?;
-            vigil_server::notices::publish_version(&env.store, &stored).with_context(|| {
+            vigil_server::notices::publish_version(&*env.store, &stored).with_context(|| {
                 format!("publishing notice {} to member {member_id}", stored.id)
             })?;
             if prev.is_none() {
@@ -1645,7 +1635,7 @@ pub fn update_notices(
         for (id, r) in &existing {
             if !seen.contains(id) && r.status != "resolved" {
                 vigil_server::notices::set_status(
-                    &env.store,
+                    &*env.store,
                     id,
                     Some(member_id),
                     "resolved",
@@ -1881,7 +1871,7 @@ fn set_status(env: &Env, x: &NoticeIdArgs, status: &str) -> anyhow::Result<u8> {
         Some(n) => format!("{status} by {who}: {n}"),
         None => format!("{status} by {who}"),
     };
-    let r = vigil_server::notices::set_status(&env.store, &x.id, x.member, status, &note)
+    let r = vigil_server::notices::set_status(&*env.store, &x.id, x.member, status, &note)
         .map_err(|e| anyhow::anyhow!(e))?
         .with_context(|| no_notice(&x.id, x.member))?;
     super::members::audit(env).record(

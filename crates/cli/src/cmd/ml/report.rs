@@ -20,7 +20,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 use vigil_formats::ParseCtx;
 use vigil_model::{ids, Observable, ObservableKind, Provenance, StixObject, Tlp};
-use vigil_store::{PutMode, PutOutcome, ScanFilter, Store, StoreError};
+use vigil_store::{PutMode, PutOutcome, ScanFilter, StoreError};
 
 use vigil_ml::attribute::Query;
 use vigil_ml::IndicatorType;
