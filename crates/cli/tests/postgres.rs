@@ -461,13 +461,15 @@ impl Vigil {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         self.ok(&a);
         let (ma, mb) = (self.member("Agency A", "AT"), self.member("Agency B", "BE"));
-        self.ok(&[
+        // The fixture holds one component without a name on purpose: named, the rest imported (status 1).
+        let (r, code) = self.json(&[
             "inventory",
             "import",
             "--member",
             &ma.to_string(),
             &vuln_fixture("inventory.cdx.json"),
         ]);
+        assert_eq!((code, r["components"].as_u64()), (1, Some(10)), "{r}");
         (ma, mb)
     }
 

@@ -106,6 +106,20 @@ impl Conn {
     }
 }
 
+/// Runs `f`, which blocks on the driver, so that it may be called from anywhere. The synchronous driver drives each
+/// call with a runtime of its own, and tokio refuses to start one on a thread that is running async tasks (the
+/// server's workers call the store from request handlers, as they call SQLite): there the worker's other tasks are
+/// first handed to another thread (`block_in_place`). A single-threaded runtime cannot do that; no Vigil code calls
+/// the store from one.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// An SQL identifier, quoted.
 fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -231,13 +245,15 @@ impl PostgresStore {
 
     /// Drops the store's schema with everything in it. For tests and for an administrator who moves a store.
     pub fn drop_schema(self) -> Result<(), StoreError> {
-        let mut guard = self.lock_writer()?;
-        let conn = self.ready(&mut guard)?;
-        conn.client.batch_execute(&format!(
-            "DROP SCHEMA {} CASCADE",
-            quote_ident(&self.schema)
-        ))?;
-        Ok(())
+        blocking(|| {
+            let mut guard = self.lock_writer()?;
+            let conn = self.ready(&mut guard)?;
+            conn.client.batch_execute(&format!(
+                "DROP SCHEMA {} CASCADE",
+                quote_ident(&self.schema)
+            ))?;
+            Ok(())
+        })
     }
 
     fn lock_writer(&self) -> Result<MutexGuard<'_, Option<Conn>>, StoreError> {
@@ -268,26 +284,28 @@ impl PostgresStore {
         &self,
         f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pooled = {
-            let mut pool = self
-                .readers
-                .lock()
-                .map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
-            pool.pop()
-        };
-        let mut conn = match pooled {
-            Some(c) if !c.client.is_closed() => c,
-            _ => Conn::connect(&self.config, &self.tls, &self.schema, &self.place)?,
-        };
-        let out = f(&mut conn);
-        if !conn.client.is_closed() {
-            if let Ok(mut pool) = self.readers.lock() {
-                if pool.len() < 16 {
-                    pool.push(conn);
+        blocking(|| {
+            let pooled = {
+                let mut pool = self
+                    .readers
+                    .lock()
+                    .map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
+                pool.pop()
+            };
+            let mut conn = match pooled {
+                Some(c) if !c.client.is_closed() => c,
+                _ => Conn::connect(&self.config, &self.tls, &self.schema, &self.place)?,
+            };
+            let out = f(&mut conn);
+            if !conn.client.is_closed() {
+                if let Ok(mut pool) = self.readers.lock() {
+                    if pool.len() < 16 {
+                        pool.push(conn);
+                    }
                 }
             }
-        }
-        out
+            out
+        })
     }
 }
 
@@ -968,16 +986,18 @@ impl PostgresStore {
         &self,
         f: impl FnOnce(&mut PgTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut guard = self.lock_writer()?;
-        let conn = self.ready(&mut guard)?;
-        let mut tx = PgTx {
-            conn,
-            lock_key: self.lock_key,
-            now: String::new(),
-            links_wait: None,
-        };
-        let out = tx.begin().and_then(|()| f(&mut tx));
-        finish(tx.conn, out)
+        blocking(|| {
+            let mut guard = self.lock_writer()?;
+            let conn = self.ready(&mut guard)?;
+            let mut tx = PgTx {
+                conn,
+                lock_key: self.lock_key,
+                now: String::new(),
+                links_wait: None,
+            };
+            let out = tx.begin().and_then(|()| f(&mut tx));
+            finish(tx.conn, out)
+        })
     }
 
     /// Runs `f` in one transaction on the writer connection, holding the schema's writer lock (tables besides the
@@ -986,18 +1006,20 @@ impl PostgresStore {
         &self,
         f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut guard = self.lock_writer()?;
-        let conn = self.ready(&mut guard)?;
-        let begun = conn
-            .client
-            .batch_execute("BEGIN")
-            .map_err(StoreError::from)
-            .and_then(|()| {
-                conn.query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
-                    .map(|_| ())
-            });
-        let out = begun.and_then(|()| f(conn));
-        finish(conn, out)
+        blocking(|| {
+            let mut guard = self.lock_writer()?;
+            let conn = self.ready(&mut guard)?;
+            let begun = conn
+                .client
+                .batch_execute("BEGIN")
+                .map_err(StoreError::from)
+                .and_then(|()| {
+                    conn.query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
+                        .map(|_| ())
+                });
+            let out = begun.and_then(|()| f(conn));
+            finish(conn, out)
+        })
     }
 
     /// A number that moves whenever any process commits to this schema: caches key on it.
@@ -1096,21 +1118,36 @@ fn pending_summary(conn: &mut Conn) -> Result<BTreeMap<String, PendingLinks>, St
     Ok(out)
 }
 
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Closing a connection blocks on the driver too (a server drops its store inside its runtime).
+        let writer = self.writer.get_mut().ok().and_then(Option::take);
+        let readers = self
+            .readers
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        blocking(move || drop((writer, readers)));
+    }
+}
+
 impl Store for PostgresStore {
     fn write(
         &self,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut guard = self.lock_writer()?;
-        let conn = self.ready(&mut guard)?;
-        let mut tx = PgTx {
-            conn,
-            lock_key: self.lock_key,
-            now: String::new(),
-            links_wait: None,
-        };
-        let out = tx.begin().and_then(|()| f(&mut tx));
-        finish(tx.conn, out)
+        blocking(|| {
+            let mut guard = self.lock_writer()?;
+            let conn = self.ready(&mut guard)?;
+            let mut tx = PgTx {
+                conn,
+                lock_key: self.lock_key,
+                now: String::new(),
+                links_wait: None,
+            };
+            let out = tx.begin().and_then(|()| f(&mut tx));
+            finish(tx.conn, out)
+        })
     }
 
     fn writers_waiting(&self) -> bool {
