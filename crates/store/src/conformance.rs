@@ -1331,7 +1331,7 @@ fn feed_cursors(s: &dyn FeedStore) -> Result<(), StoreError> {
         updated_at: "t1".into(),
     };
     s.put_feed_cursor("a", &k)?;
-    assert_eq!(s.feed_cursors("a")?, [k.clone()]);
+    assert_eq!(s.feed_cursors("a")?, std::slice::from_ref(&k));
     let k2 = FeedCursor {
         etag: None,
         value: Some("2026-03-01T00:00:00.000Z".into()),
@@ -1341,7 +1341,7 @@ fn feed_cursors(s: &dyn FeedStore) -> Result<(), StoreError> {
     s.put_feed_cursor("a", &k2)?;
     assert_eq!(
         s.feed_cursors("a")?,
-        [k2.clone()],
+        std::slice::from_ref(&k2),
         "an upsert replaces every field"
     );
     let k_upper = FeedCursor {
@@ -1361,15 +1361,15 @@ fn feed_cursors(s: &dyn FeedStore) -> Result<(), StoreError> {
     );
     s.put_feed_cursor("b", &k)?;
     s.put_feed_cursor("a%", &k_upper)?;
-    assert_eq!(s.feed_cursors("b")?, [k.clone()]);
-    assert_eq!(s.feed_cursors("a%")?, [k_upper.clone()]);
+    assert_eq!(s.feed_cursors("b")?, std::slice::from_ref(&k));
+    assert_eq!(s.feed_cursors("a%")?, std::slice::from_ref(&k_upper));
     assert!(s.feed_cursors("A")?.is_empty());
 
     assert!(s.remove_feed("a")?);
     assert!(!s.remove_feed("a")?);
     assert_eq!(s.feed("a")?, None);
     assert!(s.feed_cursors("a")?.is_empty());
-    assert_eq!(s.feed_cursors("b")?, [k.clone()]);
+    assert_eq!(s.feed_cursors("b")?, std::slice::from_ref(&k));
     assert_eq!(s.feed_cursors("a%")?, [k_upper]);
     let names: Vec<String> = s.feeds()?.into_iter().map(|f| f.name).collect();
     assert_eq!(names, ["a%", "b"]);
