@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::Served;
 use serde_json::Value;
+
+mod common;
 
 const DEFAULT_URL: &str = "host=127.0.0.1 user=postgres dbname=test";
 
@@ -475,60 +478,11 @@ impl Vigil {
 
     /// `vigil serve` on this store (both backends), returned once it listens.
     fn serve(&self) -> Served {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
-        c.arg("--data").arg(self.dir.path());
-        c.env_remove("VIGIL_STORE").env_remove("VIGIL_STORE_SCHEMA");
+        let mut global = Vec::new();
         if let Some((url, schema)) = &self.pg {
-            c.args(["--store", url, "--store-schema", schema]);
+            global = vec!["--store", url.as_str(), "--store-schema", schema.as_str()];
         }
-        let mut child = c
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--no-feeds",
-                "--no-delivery",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start vigil serve");
-        use std::io::{BufRead, Read};
-        let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-        let mut served = Served {
-            child,
-            base: String::new(),
-        };
-        let mut line = String::new();
-        served.base = loop {
-            line.clear();
-            assert!(
-                err.read_line(&mut line).expect("read the server's log") > 0,
-                "vigil serve ended before listening"
-            );
-            if let Some(rest) = line.split("serving ").nth(1) {
-                let url = rest.split_whitespace().next().expect("url");
-                break url.trim_end_matches("/taxii2/").to_string();
-            }
-        };
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = err.read_to_end(&mut sink);
-        });
-        served
-    }
-}
-
-/// A running `vigil serve`, killed when dropped.
-struct Served {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::serve_with(self.dir.path(), &global, &["--no-feeds", "--no-delivery"])
     }
 }
 

@@ -19,10 +19,19 @@ impl Drop for Served {
 }
 
 /// `vigil --data DATA serve --listen 127.0.0.1:0 ARGS...` on a free loopback port, returned once it listens.
+#[allow(dead_code)] // not every test file that includes this module serves the embedded store
 pub fn serve(data: &Path, args: &[&str]) -> Served {
+    serve_with(data, &[], args)
+}
+
+/// `vigil --data DATA GLOBAL... serve --listen 127.0.0.1:0 ARGS...` (GLOBAL such as `--store URL`).
+pub fn serve_with(data: &Path, global: &[&str], args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .arg("--data")
         .arg(data)
+        .args(global)
+        .env_remove("VIGIL_STORE")
+        .env_remove("VIGIL_STORE_SCHEMA")
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::null())

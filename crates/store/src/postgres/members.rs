@@ -145,6 +145,32 @@ pub(super) fn visibility_sql(scope: &ReadScope) -> String {
     }
 }
 
+/// Stores each object's version once in a member's inbox or own collection (`sql` names the table: both have the
+/// same columns); returns how many were new.
+fn put_rows(
+    c: &mut Conn,
+    sql: &'static str,
+    member_id: i64,
+    objects: &[StixObject],
+) -> Result<u64, StoreError> {
+    let now = now();
+    let mut added = 0;
+    for o in objects {
+        added += c.execute(
+            sql,
+            &[
+                &member_id,
+                &o.id(),
+                &o.type_(),
+                &version_key(o),
+                &now,
+                &o.to_json(),
+            ],
+        )?;
+    }
+    Ok(added)
+}
+
 fn is_shared(c: &mut Conn, id: &str, member: Option<i64>) -> Result<bool, StoreError> {
     let Some(m) = member else { return Ok(false) };
     Ok(c.query_opt(
@@ -515,47 +541,28 @@ impl MemberStore for PostgresStore {
         objects: &[StixObject],
     ) -> Result<Vec<Result<(), String>>, StoreError> {
         self.simple_write(|c| {
-            let now = now();
-            let mut out = Vec::with_capacity(objects.len());
-            for o in objects {
-                c.execute(
-                    "INSERT INTO inbox (member_id, stix_id, type, version, added_at, json)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (member_id, stix_id, version) DO NOTHING",
-                    &[
-                        &member_id,
-                        &o.id(),
-                        &o.type_(),
-                        &version_key(o),
-                        &now,
-                        &o.to_json(),
-                    ],
-                )?;
-                out.push(Ok(()));
-            }
-            Ok(out)
+            put_rows(
+                c,
+                "INSERT INTO inbox (member_id, stix_id, type, version, added_at, json)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (member_id, stix_id, version) DO NOTHING",
+                member_id,
+                objects,
+            )?;
+            Ok(objects.iter().map(|_| Ok(())).collect())
         })
     }
 
     fn member_feed_put(&self, member_id: i64, objects: &[StixObject]) -> Result<usize, StoreError> {
         self.simple_write(|c| {
-            let now = now();
-            let mut added = 0;
-            for o in objects {
-                added += c.execute(
-                    "INSERT INTO member_feed (member_id, stix_id, type, version, added_at, json)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (member_id, stix_id, version) DO NOTHING",
-                    &[
-                        &member_id,
-                        &o.id(),
-                        &o.type_(),
-                        &version_key(o),
-                        &now,
-                        &o.to_json(),
-                    ],
-                )?;
-            }
+            let added = put_rows(
+                c,
+                "INSERT INTO member_feed (member_id, stix_id, type, version, added_at, json)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (member_id, stix_id, version) DO NOTHING",
+                member_id,
+                objects,
+            )?;
             usize::try_from(added).map_err(|e| StoreError::Db(e.to_string()))
         })
     }
