@@ -31,14 +31,25 @@ fn shared() -> Option<PathBuf> {
 
 struct Vigil {
     dir: tempfile::TempDir,
+    /// PostgreSQL connection string and schema when the store is there (the schema is dropped at the end).
+    pg: Option<(String, String)>,
 }
 
 impl Vigil {
     fn new() -> Self {
+        Vigil::with_store(None)
+    }
+    fn with_store(pg: Option<(String, String)>) -> Self {
         let v = Vigil {
             dir: tempfile::tempdir().expect("tempdir"),
+            pg,
         };
-        assert!(v.run(&["init"]).status.success());
+        let out = v.run(&["init"]);
+        assert!(
+            out.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         v
     }
     fn data(&self) -> &Path {
@@ -47,6 +58,10 @@ impl Vigil {
     fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
         c.arg("--data").arg(self.data());
+        c.env_remove("VIGIL_STORE").env_remove("VIGIL_STORE_SCHEMA");
+        if let Some((url, schema)) = &self.pg {
+            c.args(["--store", url, "--store-schema", schema]);
+        }
         c
     }
     fn run(&self, args: &[&str]) -> Output {
@@ -91,6 +106,16 @@ impl Vigil {
                 !id.starts_with("marking-definition--") && !id.starts_with("extension-definition--")
             })
             .collect()
+    }
+}
+
+impl Drop for Vigil {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.pg {
+            if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
     }
 }
 
@@ -1125,4 +1150,260 @@ fn taxii_feed_from_the_oasis_reference_server() {
     let (st, _) = v.json(&["feeds", "status"]);
     assert_eq!(st[0]["objects_added"].as_u64(), Some(first));
     assert_eq!(st[0]["has_token"], true);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One feed, two pullers: a server that holds every response until the test opens its gate, so that a pull is
+// still running (and holding the feed's lease) while the other starts.
+
+struct GatedFeed {
+    port: u16,
+    /// Paths requested, in order.
+    requests: Arc<Mutex<Vec<String>>>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl GatedFeed {
+    fn start(body: Vec<u8>) -> GatedFeed {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new(AtomicBool::new(false));
+        let (log, gate) = (requests.clone(), open.clone());
+        std::thread::spawn(move || {
+            for s in listener.incoming().flatten() {
+                let (log, gate, body) = (log.clone(), gate.clone(), body.clone());
+                std::thread::spawn(move || -> std::io::Result<()> {
+                    let mut rd = BufReader::new(s.try_clone()?);
+                    let mut line = String::new();
+                    rd.read_line(&mut line)?;
+                    loop {
+                        let mut h = String::new();
+                        if rd.read_line(&mut h)? == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    log.lock()
+                        .expect("log")
+                        .push(line.split_whitespace().nth(1).unwrap_or("").to_string());
+                    // Bounded, so that a test that never opens the gate still ends (and fails on its counts).
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                    while !gate.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    let mut w = s;
+                    write!(
+                        w,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n",
+                        body.len()
+                    )?;
+                    w.write_all(&body)?;
+                    w.flush()
+                });
+            }
+        });
+        GatedFeed {
+            port,
+            requests,
+            open,
+        }
+    }
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/bundle.json", self.port)
+    }
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("log").clone()
+    }
+    fn set_open(&self, open: bool) {
+        self.open.store(open, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Waits until `n` requests have come in.
+    fn await_requests(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.requests().len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} requests awaited, {:?} came",
+                self.requests()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Waits for the first of `children` to end (at most a minute) and returns its index.
+fn first_to_end(children: &mut [std::process::Child]) -> Option<usize> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        for (i, c) in children.iter_mut().enumerate() {
+            if c.try_wait().expect("try_wait").is_some() {
+                return Some(i);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON document ({e}): {} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Two `vigil feeds pull --name` on one data directory at the same moment: the feed is downloaded once (one
+/// request reaches its server); the other process says who is pulling it and until when, and exits non-zero. The
+/// lease shows in `feeds status` while held, is gone after the pull, and a `--due` pull just after skips the feed.
+#[test]
+fn concurrent_pulls_of_one_feed_download_it_once() {
+    two_pullers(&Vigil::new());
+}
+
+/// The same with the store in PostgreSQL, as several servers sharing it pull (`VIGIL_TEST_POSTGRES` names the
+/// server, default the local one; `off` skips, loudly).
+#[test]
+fn concurrent_pulls_of_one_feed_download_it_once_on_postgres() {
+    let url = match std::env::var("VIGIL_TEST_POSTGRES") {
+        Ok(v) if v == "off" => {
+            eprintln!("\n*** SKIPPED: VIGIL_TEST_POSTGRES=off, feed leases in PostgreSQL are not tested ***\n");
+            return;
+        }
+        Ok(v) => v,
+        Err(_) => "host=127.0.0.1 user=postgres dbname=test".to_string(),
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let schema = format!("vigil_feed_lease_{}_{nanos}", std::process::id());
+    two_pullers(&Vigil::with_store(Some((url, schema))));
+}
+
+fn two_pullers(v: &Vigil) {
+    let bundle = json!({"type": "bundle", "id": "bundle--6b5a1b7e-0d5c-4a8e-9a57-0c2e4d6f8a11", "objects": [
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": "lease test",
+         "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+         "valid_from": "2026-01-01T00:00:00Z"}]});
+    let www = GatedFeed::start(serde_json::to_vec(&bundle).expect("json"));
+    let url = www.url();
+    let (r, code) = v.json(&[
+        "feeds", "add", "--name", "one", "--kind", "url", "--url", &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    let spawn = |json: bool| {
+        let mut c = v.cmd();
+        c.args(["feeds", "pull", "--name", "one"]);
+        if json {
+            c.arg("--json");
+        }
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start vigil feeds pull")
+    };
+
+    // Both at once: whichever claims first downloads; the other ends while the download is held up.
+    let mut pulls = vec![spawn(true), spawn(true)];
+    let pids: Vec<u32> = pulls.iter().map(|c| c.id()).collect();
+    let first = first_to_end(&mut pulls);
+    www.set_open(true);
+    let outs: Vec<Output> = pulls
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let Some(loser) = first else {
+        panic!(
+            "neither pull ended while the download was held up: both are downloading ({:?}); {:?}",
+            www.requests(),
+            outs.iter()
+                .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+                .collect::<Vec<_>>()
+        );
+    };
+    let winner = 1 - loser;
+    assert_eq!(www.requests(), ["/bundle.json"], "exactly one download");
+    let (won, lost) = (json_of(&outs[winner]), json_of(&outs[loser]));
+    assert_eq!(outs[winner].status.code(), Some(0), "{won}");
+    assert_eq!(won[0]["ok"], true, "{won}");
+    assert_eq!(n(&won[0], "added"), 1, "{won}");
+    assert!(won[0].get("held_by").is_none(), "{won}");
+    assert_eq!(outs[loser].status.code(), Some(1), "{lost}");
+    let r = &lost[0];
+    assert_eq!(
+        (r["feed"].as_str(), r["ok"].as_bool()),
+        (Some("one"), Some(false)),
+        "{lost}"
+    );
+    let holder = r["held_by"]["holder"].as_str().expect("holder");
+    let until = r["held_by"]["until"].as_str().expect("until");
+    assert!(
+        holder.contains(&format!(":{}:", pids[winner])),
+        "the holder names the pulling process ({}): {holder}",
+        pids[winner]
+    );
+    assert_eq!(
+        r["error"].as_str(),
+        Some(format!("feed `one` is being pulled by {holder} until {until}").as_str())
+    );
+    assert_eq!(n(r, "requests"), 0, "{lost}");
+    // Released at the end.
+    let (status, _) = v.json(&["feeds", "status"]);
+    assert_eq!(status[0]["lease"], Value::Null, "{status}");
+    assert_eq!(n(&status[0], "pulls"), 1, "{status}");
+
+    // One after the other, on a feed never pulled (so due): the second, in text, says who has the feed while the
+    // first waits for its body.
+    let (r, code) = v.json(&[
+        "feeds", "add", "--name", "two", "--kind", "url", "--url", &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    www.set_open(false);
+    let mut c = v.cmd();
+    let first = c
+        .args(["feeds", "pull", "--name", "two", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vigil feeds pull");
+    www.await_requests(2);
+    let (status, _) = v.json(&["feeds", "status"]);
+    assert_eq!(status[0]["lease"], Value::Null, "{status}");
+    let held = status[1]["lease"]["holder"]
+        .as_str()
+        .expect("lease while pulling");
+    assert!(held.contains(&format!(":{}:", first.id())), "{status}");
+    let out = v.run(&["feeds", "pull", "--name", "two"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("feed `two` is being pulled by {held} until ")),
+        "{text}"
+    );
+    let out = v.run(&["feeds", "status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("being pulled by {held} until ")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // `--due` (as the scheduler) skips a feed another process is pulling, without failing; `one` is not due.
+    let (due, code) = v.json(&["feeds", "pull", "--due"]);
+    assert_eq!(code, 0, "{due}");
+    assert_eq!(due.as_array().map(Vec::len), Some(1), "{due}");
+    assert_eq!(due[0]["feed"], "two", "{due}");
+    assert_eq!(due[0]["held_by"]["holder"].as_str(), Some(held), "{due}");
+    www.set_open(true);
+    let out = first.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", json_of(&out));
+    assert_eq!(www.requests().len(), 2);
+    // Both just pulled: not due, nothing fetched.
+    let (due, code) = v.json(&["feeds", "pull", "--due"]);
+    assert_eq!((due, code), (json!([]), 0));
+    assert_eq!(www.requests().len(), 2);
 }

@@ -15,6 +15,11 @@
 //!
 //! Credentials: a feed's token is sent only as `Authorization: Bearer` to the feed's own server (reqwest drops it on
 //! a redirect to another host); it appears in no log, error message or JSON output.
+//!
+//! One pull of a feed at a time across every process sharing the store (several servers on one PostgreSQL store, a
+//! server and the CLI on one data directory): [`pull`] takes the feed's lease in the store first
+//! ([`FeedStore::claim_feed`]), renews it while the pull runs and releases it at the end, failed or not. A process
+//! that dies leaves its lease to run out ([`LEASE`]).
 
 mod csaf;
 pub mod csaf_aggregator;
@@ -26,6 +31,8 @@ mod taxii;
 mod urlfeed;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -33,7 +40,10 @@ use url::Url;
 use vigil_formats::Format;
 use vigil_ingest::{ingest_paths, Options, Report};
 use vigil_model::Tlp;
-use vigil_store::{AsStore, FeedCursor, FeedPullRecord, FeedRecord, FeedStore, Store, StoreError};
+use vigil_store::{
+    AsStore, FeedClaim, FeedCursor, FeedLease, FeedPullRecord, FeedRecord, FeedStore, Store,
+    StoreError,
+};
 
 pub use http::Transfer;
 
@@ -41,6 +51,12 @@ pub use http::Transfer;
 pub const DEFAULT_MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// Default pull interval.
 pub const DEFAULT_INTERVAL_SECS: i64 = 3600;
+/// How long a pull's lease on its feed runs past its last renewal: long enough that a store busy with other writers
+/// for a while does not lose it, short enough that a feed whose puller died is pulled again soon.
+pub const LEASE: Duration = Duration::from_secs(600);
+/// How often a running pull renews its lease: several renewals fit in one [`LEASE`], so one that fails (the store
+/// busy, the network to it down for a moment) is made up by the next.
+const RENEW_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a feed could not be defined or pulled.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +75,10 @@ pub enum FeedError {
     Store(#[from] StoreError),
     #[error("ingest: {0}")]
     Ingest(String),
+    /// The pull's lease ran out (the store unreachable for longer than [`LEASE`]) and another process took it: this
+    /// pull stops before it moves a cursor the other one is moving too.
+    #[error("the lease on feed `{feed}` ran out and another process took it; this pull stopped")]
+    LeaseLost { feed: String },
 }
 
 /// The kinds of feed.
@@ -231,6 +251,10 @@ pub struct PullReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub collections: Vec<String>,
     pub seconds: f64,
+    /// Set when this process did not pull the feed because another holds its lease (is pulling it now): who, and
+    /// until when. Built by the caller from [`Pulled::Busy`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<FeedLease>,
 }
 
 impl PullReport {
@@ -323,6 +347,9 @@ pub struct PullCtx<'a, S: Store + FeedStore + AsStore + ?Sized> {
     pub data: &'a Path,
     pub max_bytes: u64,
     pub timeout: Duration,
+    /// Names this process in the leases it takes (see [`FeedLease::holder`]); unique among the processes sharing
+    /// the store.
+    pub holder: &'a str,
 }
 
 /// What an extra reader did with some files.
@@ -358,6 +385,8 @@ pub(crate) struct Pull<'a, S: Store + FeedStore + AsStore + ?Sized> {
     pub report: PullReport,
     pub opts: Options,
     cursors: Vec<FeedCursor>,
+    /// Set by the renewing thread once another process has taken the lease.
+    lost: &'a AtomicBool,
 }
 
 impl<'a, S: Store + FeedStore + AsStore + ?Sized> Pull<'a, S> {
@@ -376,6 +405,11 @@ impl<'a, S: Store + FeedStore + AsStore + ?Sized> Pull<'a, S> {
         last_modified: Option<String>,
         value: Option<String>,
     ) -> Result<(), FeedError> {
+        if self.lost.load(Ordering::Relaxed) {
+            return Err(FeedError::LeaseLost {
+                feed: self.feed.name.clone(),
+            });
+        }
         let c = FeedCursor {
             key: key.to_string(),
             etag,
@@ -480,11 +514,87 @@ pub(crate) fn safe_rel(rel: &str) -> PathBuf {
     p
 }
 
-/// Pulls one feed now, records its outcome in the store, and returns the report. Network and format problems
-/// become the report's error (and the feed's `last_error`); only a store failure is an `Err`.
+/// What [`pull`] did.
+#[derive(Debug)]
+pub enum Pulled {
+    /// The feed was pulled; the report says how that went.
+    Done(Box<PullReport>),
+    /// Another process holds the feed's lease: it is pulling the feed now.
+    Busy(FeedLease),
+    /// Only a due feed was to be pulled, and once its lease was taken the feed no longer was: another process
+    /// finished pulling it since it was listed.
+    NotDue,
+    /// The feed was removed since it was listed.
+    Gone,
+}
+
+/// Pulls one feed now (`only_due`: if it is due), records its outcome in the store, and returns the report.
+/// `feed` is the definition to pull with (its credential resolved); its lease and status are read again from the
+/// store. Network and format problems become the report's error (and the feed's `last_error`); only a store failure
+/// is an `Err`.
 pub fn pull<S: Store + FeedStore + AsStore + ?Sized>(
     ctx: &PullCtx<'_, S>,
     feed: &FeedRecord,
+    only_due: bool,
+) -> Result<Pulled, FeedError> {
+    let now = chrono::Utc::now();
+    let claimed = ctx
+        .store
+        .claim_feed(&feed.name, ctx.holder, now, now + LEASE)?;
+    let current = match claimed {
+        FeedClaim::Taken(f) => f,
+        FeedClaim::Held(lease) => return Ok(Pulled::Busy(lease)),
+        FeedClaim::Missing => return Ok(Pulled::Gone),
+    };
+    let out = if only_due && !due(&current, now) {
+        Ok(Pulled::NotDue)
+    } else {
+        let lost = AtomicBool::new(false);
+        std::thread::scope(|sc| {
+            let (stop, stopped) = mpsc::channel::<()>();
+            let (lost, store, holder) = (&lost, ctx.store, ctx.holder);
+            sc.spawn(move || keep_lease(store, &feed.name, holder, lost, &stopped, RENEW_EVERY));
+            let r = pull_leased(ctx, feed, lost);
+            drop(stop);
+            r
+        })
+        .map(|r| Pulled::Done(Box::new(r)))
+    };
+    // Released whatever the outcome; only a process that dies leaves its lease to run out.
+    if let Err(e) = ctx.store.release_feed(&feed.name, ctx.holder) {
+        tracing::warn!(feed = %feed.name, error = %e, "could not release the feed's lease; it runs out by itself");
+    }
+    out
+}
+
+/// Renews a running pull's lease `every` so often until `stop` is dropped; marks it `lost` when another process
+/// has taken it.
+fn keep_lease<S: FeedStore + ?Sized>(
+    store: &S,
+    feed: &str,
+    holder: &str,
+    lost: &AtomicBool,
+    stop: &mpsc::Receiver<()>,
+    every: Duration,
+) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        match store.renew_feed(feed, holder, chrono::Utc::now() + LEASE) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(feed, "the feed's lease ran out and another process took it");
+                lost.store(true, Ordering::Relaxed);
+                return;
+            }
+            // The lease still runs for a while: the next renewal may get through.
+            Err(e) => tracing::warn!(feed, error = %e, "could not renew the feed's lease"),
+        }
+    }
+}
+
+fn pull_leased<S: Store + FeedStore + AsStore + ?Sized>(
+    ctx: &PullCtx<'_, S>,
+    feed: &FeedRecord,
+    lost: &AtomicBool,
 ) -> Result<PullReport, FeedError> {
     let started = Instant::now();
     let mut report = PullReport {
@@ -492,7 +602,7 @@ pub fn pull<S: Store + FeedStore + AsStore + ?Sized>(
         kind: feed.kind.clone(),
         ..PullReport::default()
     };
-    let outcome = run(ctx, feed, &mut report);
+    let outcome = run(ctx, feed, &mut report, lost);
     report.seconds = started.elapsed().as_secs_f64();
     let error = match outcome {
         Ok(()) => None,
@@ -520,6 +630,7 @@ fn run<S: Store + FeedStore + AsStore + ?Sized>(
     ctx: &PullCtx<'_, S>,
     feed: &FeedRecord,
     report: &mut PullReport,
+    lost: &AtomicBool,
 ) -> Result<(), FeedError> {
     validate(feed)?;
     let kind = FeedKind::parse(&feed.kind)?;
@@ -549,6 +660,7 @@ fn run<S: Store + FeedStore + AsStore + ?Sized>(
             confidence: None,
         },
         cursors: ctx.store.feed_cursors(&feed.name)?,
+        lost,
     };
     let res = match kind {
         FeedKind::Url => urlfeed::pull(&mut p),
@@ -590,6 +702,127 @@ mod tests {
         assert!(parse_interval("").is_err());
         assert!(parse_interval("-5h").is_err());
         assert_eq!(format_interval(3600), "1h");
+    }
+
+    fn feed(name: &str, url: &str) -> FeedRecord {
+        FeedRecord {
+            name: name.into(),
+            kind: "url".into(),
+            url: url.into(),
+            format: None,
+            token: None,
+            interval_secs: 3600,
+            tlp: None,
+            collection: None,
+            source: None,
+            openpgp_keys: Vec::new(),
+            require_signature: false,
+            origin: "cli".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            status: vigil_store::FeedStatus::default(),
+            lease: None,
+        }
+    }
+
+    /// What `pull` does around the pull itself: a feed another process holds is not pulled; a feed listed as due
+    /// but pulled by another process since (its record in the store says so) is not pulled when only due feeds
+    /// are; a removed feed is not pulled; the lease is given back also when the pull fails.
+    #[test]
+    fn pulls_take_the_lease_and_give_it_back() -> Result<(), Box<dyn std::error::Error>> {
+        use vigil_store::sqlite::SqliteStore;
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(dir.path())?;
+        // Nothing listens on port 9 of the loopback (discard): the pull fails at once.
+        let listed = feed("f", "http://127.0.0.1:9/x.json");
+        store.put_feed(&listed)?;
+        let ctx = PullCtx {
+            store: &store,
+            extra: None,
+            data: dir.path(),
+            max_bytes: 1024,
+            timeout: Duration::from_secs(5),
+            holder: "me",
+        };
+
+        let now = chrono::Utc::now();
+        let other = store.claim_feed("f", "other", now, now + LEASE)?;
+        assert!(matches!(other, FeedClaim::Taken(_)));
+        match pull(&ctx, &listed, false)? {
+            Pulled::Busy(l) => assert_eq!(l.holder, "other"),
+            p => panic!("pulled a feed another process holds: {p:?}"),
+        }
+        assert_eq!(
+            store
+                .feed("f")?
+                .and_then(|f| f.lease)
+                .map(|l| l.holder)
+                .as_deref(),
+            Some("other")
+        );
+        assert!(store.release_feed("f", "other")?);
+
+        match pull(&ctx, &listed, true)? {
+            Pulled::Done(r) => assert!(!r.ok && r.error.is_some(), "{r:?}"),
+            p => panic!("a due feed was not pulled: {p:?}"),
+        }
+        let after = store.feed("f")?.ok_or("feed f gone")?;
+        assert_eq!(after.lease, None, "released after a failed pull");
+        assert_eq!(after.status.pulls, 1);
+
+        // `listed` still says never pulled; the store knows better.
+        assert!(due(&listed, chrono::Utc::now()));
+        assert!(matches!(pull(&ctx, &listed, true)?, Pulled::NotDue));
+        let after = store.feed("f")?.ok_or("feed f gone")?;
+        assert_eq!((after.lease, after.status.pulls), (None, 1));
+
+        assert!(store.remove_feed("f")?);
+        assert!(matches!(pull(&ctx, &listed, false)?, Pulled::Gone));
+        Ok(())
+    }
+
+    /// A running pull's lease is renewed until the pull ends, and marked lost once another process has it.
+    #[test]
+    fn leases_are_renewed_until_lost() -> Result<(), Box<dyn std::error::Error>> {
+        use vigil_store::sqlite::SqliteStore;
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(dir.path())?;
+        store.put_feed(&feed("f", "http://127.0.0.1:9/x.json"))?;
+        let now = chrono::Utc::now();
+        let short = now + chrono::Duration::seconds(5);
+        assert!(matches!(
+            store.claim_feed("f", "me", now, short)?,
+            FeedClaim::Taken(_)
+        ));
+        let lost = AtomicBool::new(false);
+        let until = |s: &SqliteStore| s.feed("f").ok().flatten().and_then(|f| f.lease);
+        std::thread::scope(|sc| -> Result<(), Box<dyn std::error::Error>> {
+            let (stop, stopped) = mpsc::channel::<()>();
+            let (store, lost) = (&store, &lost);
+            let t = sc.spawn(move || {
+                keep_lease(store, "f", "me", lost, &stopped, Duration::from_millis(10))
+            });
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while until(store).is_some_and(|l| l.until <= vigil_model::time::sort_key(&short)) {
+                assert!(Instant::now() < deadline, "the lease was never renewed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(!lost.load(Ordering::Relaxed));
+            // Another process takes it (as if this one's had run out).
+            assert!(store.release_feed("f", "me")?);
+            assert!(matches!(
+                store.claim_feed("f", "other", now, short)?,
+                FeedClaim::Taken(_)
+            ));
+            while !t.is_finished() {
+                assert!(Instant::now() < deadline, "the loss was never noticed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            drop(stop);
+            Ok(())
+        })?;
+        assert!(lost.load(Ordering::Relaxed));
+        assert_eq!(until(&store).map(|l| l.holder).as_deref(), Some("other"));
+        Ok(())
     }
 
     #[test]

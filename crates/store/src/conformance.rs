@@ -1143,7 +1143,9 @@ pub fn run_web<S: Store + MemberStore + WebStore>(make: &dyn Fn() -> S) -> Resul
 
 // ---- scheduled feeds (backends that implement `FeedStore`) ----
 
-use crate::feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
+use crate::feeds::{
+    FeedClaim, FeedCursor, FeedLease, FeedPullRecord, FeedRecord, FeedStatus, FeedStore,
+};
 
 fn feed_rec(name: &str) -> FeedRecord {
     FeedRecord {
@@ -1161,6 +1163,7 @@ fn feed_rec(name: &str) -> FeedRecord {
         origin: "cli".into(),
         created_at: "2026-01-01T00:00:00Z".into(),
         status: FeedStatus::default(),
+        lease: None,
     }
 }
 
@@ -1388,10 +1391,180 @@ fn feed_cursors(s: &dyn FeedStore) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `secs` seconds after a fixed instant (in 2027), so that lease times do not depend on the clock.
+fn lease_time(secs: i64) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0)
+        .ok_or_else(|| StoreError::Aborted(format!("no instant {secs} s after the lease epoch")))
+}
+
+fn lease(holder: &str, until: i64) -> Result<FeedLease, StoreError> {
+    Ok(FeedLease {
+        holder: holder.into(),
+        until: vigil_model::time::sort_key(&lease_time(until)?),
+    })
+}
+
+/// Leases: one holder at a time until its lease runs out (at `until` itself, not a moment later); claims do not
+/// nest; only the holder renews or releases; a claim hands back the feed as it stands, with its lease; definitions
+/// and pulls leave a lease alone; a removed feed takes its lease along.
+fn feed_leases(s: &dyn FeedStore) -> Result<(), StoreError> {
+    let t = lease_time;
+    let odd = "a b'\"; DROP TABLE feeds; -- %_\\ ü 漢";
+    assert_eq!(s.claim_feed("a", "h1", t(0)?, t(60)?)?, FeedClaim::Missing);
+    for name in ["a", "b", odd] {
+        s.put_feed(&feed_rec(name))?;
+    }
+    s.record_feed_pull("a", &pull("t1", None, 5, 1, 100))?;
+    let want = FeedRecord {
+        lease: Some(lease("h1", 60)?),
+        ..must_feed(s, "a")?
+    };
+    assert_eq!(
+        s.claim_feed("a", "h1", t(0)?, t(60)?)?,
+        FeedClaim::Taken(Box::new(want.clone())),
+        "a claim hands back the feed with its status and the new lease"
+    );
+    assert_eq!(must_feed(s, "a")?, want);
+    let listed: Vec<Option<FeedLease>> = s.feeds()?.into_iter().map(|f| f.lease).collect();
+    assert_eq!(listed, [Some(lease("h1", 60)?), None, None]);
+
+    let held = FeedClaim::Held(lease("h1", 60)?);
+    assert_eq!(s.claim_feed("a", "h2", t(30)?, t(90)?)?, held);
+    assert_eq!(
+        s.claim_feed("a", "h1", t(30)?, t(90)?)?,
+        held,
+        "claims do not nest"
+    );
+    assert_eq!(s.claim_feed("a", "h2", t(59)?, t(90)?)?, held);
+    // Other feeds are free.
+    assert!(matches!(
+        s.claim_feed(odd, "h2 ü'", t(30)?, t(90)?)?,
+        FeedClaim::Taken(_)
+    ));
+    assert_eq!(must_feed(s, odd)?.lease, Some(lease("h2 ü'", 90)?));
+    assert_eq!(must_feed(s, "b")?.lease, None);
+
+    // Only the holder renews or releases.
+    assert!(!s.release_feed("a", "h2")?);
+    assert!(!s.renew_feed("a", "h2", t(600)?)?);
+    assert!(!s.release_feed("a", "H1")?, "holders are case-sensitive");
+    assert_eq!(s.claim_feed("a", "h3", t(30)?, t(90)?)?, held);
+    assert!(s.renew_feed("a", "h1", t(120)?)?);
+    assert_eq!(
+        s.claim_feed("a", "h2", t(90)?, t(150)?)?,
+        FeedClaim::Held(lease("h1", 120)?),
+        "a renewed lease runs to its new end"
+    );
+
+    // Definitions and pulls leave the lease alone.
+    s.put_feed(&FeedRecord {
+        url: "https://example.org/y.json".into(),
+        ..feed_rec("a")
+    })?;
+    s.record_feed_pull("a", &pull("t2", Some("boom"), 0, 0, 0))?;
+    assert_eq!(must_feed(s, "a")?.lease, Some(lease("h1", 120)?));
+
+    // Run out: the next claimant takes it, and the old holder can neither renew nor release it.
+    match s.claim_feed("a", "h2", t(120)?, t(180)?)? {
+        FeedClaim::Taken(f) => {
+            assert_eq!(f.lease, Some(lease("h2", 180)?));
+            assert_eq!(f.url, "https://example.org/y.json");
+            assert_eq!(f.status.last_attempt.as_deref(), Some("t2"));
+        }
+        other => panic!("an expired lease was not taken: {other:?}"),
+    }
+    assert!(!s.renew_feed("a", "h1", t(600)?)?);
+    assert!(!s.release_feed("a", "h1")?);
+    assert_eq!(must_feed(s, "a")?.lease, Some(lease("h2", 180)?));
+    // A holder whose lease ran out renews it as long as nobody took it.
+    assert!(s.renew_feed("a", "h2", t(300)?)?);
+    assert_eq!(must_feed(s, "a")?.lease, Some(lease("h2", 300)?));
+
+    // Released: free at once, whatever the time.
+    assert!(s.release_feed("a", "h2")?);
+    assert!(!s.release_feed("a", "h2")?);
+    assert_eq!(must_feed(s, "a")?.lease, None);
+    assert!(!s.renew_feed("a", "h2", t(600)?)?);
+    assert!(matches!(
+        s.claim_feed("a", "h3", t(0)?, t(60)?)?,
+        FeedClaim::Taken(_)
+    ));
+
+    // A removed feed takes its lease along; defined again, it is free.
+    assert!(s.remove_feed("a")?);
+    assert_eq!(s.claim_feed("a", "h4", t(1)?, t(60)?)?, FeedClaim::Missing);
+    assert!(!s.release_feed("a", "h3")?);
+    s.put_feed(&feed_rec("a"))?;
+    assert_eq!(must_feed(s, "a")?, feed_rec("a"));
+    assert_eq!(
+        s.claim_feed("a", "h4", t(1)?, t(60)?)?,
+        FeedClaim::Taken(Box::new(FeedRecord {
+            lease: Some(lease("h4", 60)?),
+            ..feed_rec("a")
+        }))
+    );
+    Ok(())
+}
+
+/// Claimants racing for one feed from threads of their own: each round, exactly one takes the lease and the
+/// others are told who has it.
+fn feed_lease_race<S: FeedStore + Sync>(s: &S) -> Result<(), StoreError> {
+    const CLAIMANTS: usize = 4;
+    s.put_feed(&feed_rec("race"))?;
+    let (now, until) = (lease_time(0)?, lease_time(3600)?);
+    for round in 0..50 {
+        let start = std::sync::Barrier::new(CLAIMANTS);
+        let claims: Vec<(String, FeedClaim)> = std::thread::scope(|sc| {
+            let threads: Vec<_> = (0..CLAIMANTS)
+                .map(|i| {
+                    let start = &start;
+                    sc.spawn(move || {
+                        let holder = format!("holder-{round}-{i}");
+                        start.wait();
+                        s.claim_feed("race", &holder, now, until)
+                            .map(|c| (holder, c))
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        Err(StoreError::Aborted("a claiming thread panicked".into()))
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        let winners: Vec<&String> = claims
+            .iter()
+            .filter(|(_, c)| matches!(c, FeedClaim::Taken(_)))
+            .map(|(h, _)| h)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {claims:?}");
+        let winner = winners[0].clone();
+        for (h, c) in &claims {
+            if *h != winner {
+                assert_eq!(
+                    c,
+                    &FeedClaim::Held(FeedLease {
+                        holder: winner.clone(),
+                        until: vigil_model::time::sort_key(&until),
+                    }),
+                    "round {round}"
+                );
+            }
+        }
+        assert!(s.release_feed("race", &winner)?);
+    }
+    Ok(())
+}
+
 /// Every feed-store case, each on a fresh store.
-pub fn run_feeds<S: FeedStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+pub fn run_feeds<S: FeedStore + Sync>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
     feed_definitions(&make())?;
     feed_pulls(&make())?;
     feed_cursors(&make())?;
+    feed_leases(&make())?;
+    feed_lease_race(&make())?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! authenticate to the feed's server; feeds from the configuration file keep theirs in the file (or the environment).
 //! Nothing here logs it.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::StoreError;
@@ -38,6 +39,32 @@ pub struct FeedRecord {
     pub created_at: String,
     #[serde(flatten)]
     pub status: FeedStatus,
+    /// Who is pulling the feed, as stored: a holder that died without releasing it stays here, with an `until` in
+    /// the past, until the next claim (see [`FeedStore::claim_feed`]).
+    pub lease: Option<FeedLease>,
+}
+
+/// A process's hold on a feed while it pulls it, so that processes sharing a store (several servers, a server and
+/// the CLI) do not download, ingest and move the cursors of one feed at the same time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedLease {
+    /// Names the process for an operator (the CLI uses host, process id and a random part).
+    pub holder: String,
+    /// When the lease runs out unless its holder renews it (`vigil_model::time::sort_key` form: comparable as text,
+    /// which both backends do in SQL).
+    pub until: String,
+}
+
+/// What [`FeedStore::claim_feed`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedClaim {
+    /// The lease is the caller's now. The feed as it stands once claimed: another process may have finished a pull
+    /// of it just before, so whether it is still due is to be judged on this record, not on one read earlier.
+    Taken(Box<FeedRecord>),
+    /// Another holder's lease has not run out (a holder's own running lease counts too: claims do not nest).
+    Held(FeedLease),
+    /// No feed by that name.
+    Missing,
 }
 
 /// What the pulls of a feed have done so far.
@@ -93,4 +120,24 @@ pub trait FeedStore {
     fn put_feed_cursor(&self, feed: &str, cursor: &FeedCursor) -> Result<(), StoreError>;
     /// Adds one pull's outcome to the feed's status.
     fn record_feed_pull(&self, feed: &str, pull: &FeedPullRecord) -> Result<(), StoreError>;
+    /// Takes the feed's lease for `holder` until `until` if nobody holds it or the last lease ran out by `now`, in
+    /// one atomic step: of several processes claiming a feed at once, exactly one gets it.
+    fn claim_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<FeedClaim, StoreError>;
+    /// Moves the end of `holder`'s lease to `until`, even if it ran out meanwhile, as long as nobody else took it;
+    /// false when the lease is no longer `holder`'s.
+    fn renew_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up if `holder` has it (false otherwise: a lease that ran out and was taken stays its new
+    /// holder's).
+    fn release_feed(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 }

@@ -23,7 +23,9 @@ pub use delivery::{
     NewChannel,
 };
 pub use error::StoreError;
-pub use feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
+pub use feeds::{
+    FeedClaim, FeedCursor, FeedLease, FeedPullRecord, FeedRecord, FeedStatus, FeedStore,
+};
 pub use members::{
     AuditEntry, Member, MemberStore, Page, PageQuery, PageRow, PageSource, ReadScope, TokenRecord,
     VersionSel,

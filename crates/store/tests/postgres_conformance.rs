@@ -1085,3 +1085,80 @@ fn postgres_passes_feed_conformance() {
     let schemas = Schemas::new(&url);
     conformance::run_feeds(&|| schemas.open()).expect("feed conformance");
 }
+
+/// Two servers on one store, each with its own connections, claiming one feed at the same moment: each round, one
+/// takes the lease and the other is told who has it and until when.
+#[test]
+fn feed_claims_race_across_servers() {
+    use vigil_store::{FeedClaim, FeedRecord, FeedStatus, FeedStore};
+    let Some(url) = url() else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let servers = [
+        PostgresStore::open(&url, Some(&schema)).expect("open one"),
+        PostgresStore::open(&url, Some(&schema)).expect("open two"),
+    ];
+    servers[0]
+        .put_feed(&FeedRecord {
+            name: "shared".into(),
+            kind: "url".into(),
+            url: "https://example.org/x.json".into(),
+            format: None,
+            token: None,
+            interval_secs: 3600,
+            tlp: None,
+            collection: None,
+            source: None,
+            openpgp_keys: Vec::new(),
+            require_signature: false,
+            origin: "cli".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            status: FeedStatus::default(),
+            lease: None,
+        })
+        .expect("put feed");
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::minutes(10);
+    for round in 0..50 {
+        let start = std::sync::Barrier::new(servers.len());
+        let claims: Vec<(String, FeedClaim)> = std::thread::scope(|sc| {
+            let threads: Vec<_> = servers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let start = &start;
+                    sc.spawn(move || {
+                        let holder = format!("server-{i}-round-{round}");
+                        start.wait();
+                        let c = s.claim_feed("shared", &holder, now, until).expect("claim");
+                        (holder, c)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("claiming thread"))
+                .collect()
+        });
+        let winners: Vec<&str> = claims
+            .iter()
+            .filter(|(_, c)| matches!(c, FeedClaim::Taken(_)))
+            .map(|(h, _)| h.as_str())
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {claims:?}");
+        let lost = claims
+            .iter()
+            .find(|(h, _)| h != winners[0])
+            .map(|(_, c)| c.clone());
+        match lost {
+            Some(FeedClaim::Held(l)) => {
+                assert_eq!(l.holder, winners[0], "round {round}");
+                assert_eq!(l.until, vigil_model::time::sort_key(&until));
+            }
+            other => panic!("round {round}: the loser got {other:?}"),
+        }
+        assert!(servers[round % 2]
+            .release_feed("shared", winners[0])
+            .expect("release"));
+    }
+}

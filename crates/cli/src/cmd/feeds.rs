@@ -10,8 +10,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vigil_feeds::{format_interval, parse_interval, PullCtx, PullReport};
-use vigil_store::{FeedRecord, FeedStatus};
+use vigil_feeds::{format_interval, parse_interval, PullCtx, PullReport, Pulled};
+use vigil_store::{FeedLease, FeedRecord, FeedStatus};
 
 use super::Env;
 
@@ -222,6 +222,7 @@ impl FeedConfig {
             origin: "config".into(),
             created_at: now(),
             status: FeedStatus::default(),
+            lease: None,
         };
         vigil_feeds::validate(&r)
             .with_context(|| format!("[[feeds]] `{}` in the configuration", self.name))?;
@@ -292,6 +293,38 @@ fn status_of(env: &Env, f: &FeedRecord) -> anyhow::Result<Value> {
     Ok(status_json(f, pinned))
 }
 
+/// The lease of a process pulling the feed now; one that ran out (its holder died) is not worth showing.
+fn running_lease(f: &FeedRecord) -> Option<&FeedLease> {
+    let now = vigil_model::time::sort_key(&chrono::Utc::now());
+    f.lease.as_ref().filter(|l| l.until > now)
+}
+
+/// Names this process in the feed leases it takes: the host and process id tell an operator where to look, the
+/// random part keeps two processes apart when process ids repeat (containers, each its own pid 1).
+fn lease_holder() -> &'static str {
+    static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOLDER.get_or_init(|| {
+        let host = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown-host".into());
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            random.get(..8).unwrap_or(&random)
+        )
+    })
+}
+
+fn busy_message(feed: &str, lease: &FeedLease) -> String {
+    format!(
+        "feed `{feed}` is being pulled by {} until {}",
+        lease.holder, lease.until
+    )
+}
+
 fn status_json(f: &FeedRecord, pinned: Option<Vec<String>>) -> Value {
     let parsed = url::Url::parse(&f.url).ok();
     let url = parsed
@@ -305,6 +338,7 @@ fn status_json(f: &FeedRecord, pinned: Option<Vec<String>>) -> Value {
         "tlp": f.tlp, "collection": f.collection, "source": f.source.clone().unwrap_or_else(|| f.name.clone()),
         "origin": f.origin, "has_token": f.token.is_some() || in_url, "created_at": f.created_at,
         "due": vigil_feeds::due(f, chrono::Utc::now()),
+        "lease": running_lease(f),
     });
     if f.kind == "csaf" {
         v["openpgp_keys"] = json!(f.openpgp_keys);
@@ -351,6 +385,9 @@ pub fn run(env: &Env, cmd: &FeedsCommand) -> anyhow::Result<u8> {
                     );
                     if f.kind == "csaf" {
                         println!("    {}", keys_line(f, &pinned_keys(env, &f.name)?));
+                    }
+                    if let Some(l) = running_lease(f) {
+                        println!("    being pulled by {} until {}", l.holder, l.until);
                     }
                 }
             }
@@ -457,6 +494,7 @@ fn add_aggregator(env: &Env, a: &FeedAddAggregatorArgs) -> anyhow::Result<u8> {
             origin: "cli".into(),
             created_at: now(),
             status: FeedStatus::default(),
+            lease: None,
         };
         vigil_feeds::validate(&rec).with_context(|| format!("provider {}", p.publisher))?;
         if !a.dry_run {
@@ -601,6 +639,7 @@ fn add(env: &Env, a: &FeedAddArgs) -> anyhow::Result<u8> {
         origin: "cli".into(),
         created_at: now(),
         status: FeedStatus::default(),
+        lease: None,
     };
     vigil_feeds::validate(&rec)?;
     if let Some(f) = env.store.feed(&a.name)? {
@@ -664,15 +703,33 @@ fn pull_some(
         data: &env.data,
         max_bytes,
         timeout: Duration::from_secs(300),
+        holder: lease_holder(),
     };
     let now = chrono::Utc::now();
     let mut out = Vec::new();
     for f in feeds {
+        // Judged on the listing first, so that feeds not due cost no claim; `pull` judges again once it holds the
+        // lease, on the record as it is then.
         if only_due && !vigil_feeds::due(&f, now) {
             continue;
         }
         let f = with_token(env, f)?;
-        out.push(vigil_feeds::pull(&ctx, &f)?);
+        match vigil_feeds::pull(&ctx, &f, only_due)? {
+            Pulled::Done(r) => out.push(*r),
+            Pulled::Busy(lease) => out.push(PullReport {
+                feed: f.name.clone(),
+                kind: f.kind.clone(),
+                ok: false,
+                error: Some(busy_message(&f.name, &lease)),
+                held_by: Some(lease),
+                ..PullReport::default()
+            }),
+            Pulled::NotDue => {
+                tracing::info!(feed = %f.name, "feed pulled by another process meanwhile; not due any more");
+            }
+            Pulled::Gone if name.is_some() => bail!("feed `{}` was removed meanwhile", f.name),
+            Pulled::Gone => {}
+        }
     }
     Ok(out)
 }
@@ -689,10 +746,17 @@ fn pull(env: &Env, a: &FeedPullArgs) -> anyhow::Result<u8> {
             println!("no feeds to pull");
         }
     }
-    Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
+    // With --due a feed another process is pulling is taken care of, as the scheduler sees it; asked for by name
+    // or with every feed, it was not pulled as asked.
+    let fine = |r: &PullReport| r.ok || (a.due && r.held_by.is_some());
+    Ok(if reports.iter().all(fine) { 0 } else { 1 })
 }
 
 fn print_report(r: &PullReport) {
+    if let Some(l) = &r.held_by {
+        println!("{}; not pulled here", busy_message(&r.feed, l));
+        return;
+    }
     println!(
         "{} ({}): {} requests, {} not modified, {} bodies ({} bytes); {} added, {} updated, {} unchanged, {} rejected{} ({:.1} s)",
         r.feed,
@@ -732,7 +796,13 @@ fn run_forever(env: &Env, a: &FeedRunArgs) -> anyhow::Result<u8> {
         match pull_some(env, None, true, a.max_bytes) {
             Ok(reports) => {
                 for r in &reports {
-                    print_report(r);
+                    match &r.held_by {
+                        Some(l) => {
+                            tracing::info!(feed = %r.feed, holder = %l.holder, until = %l.until,
+                            "feed being pulled by another process; skipped")
+                        }
+                        None => print_report(r),
+                    }
                 }
             }
             // A store or configuration failure is reported and retried; the loop keeps going.
@@ -747,7 +817,10 @@ pub fn pull_due(env: &Env, max_bytes: u64) {
     match pull_some(env, None, true, max_bytes) {
         Ok(reports) => {
             for r in &reports {
-                if r.ok {
+                if let Some(l) = &r.held_by {
+                    tracing::info!(feed = %r.feed, holder = %l.holder, until = %l.until,
+                        "feed being pulled by another process; skipped");
+                } else if r.ok {
                     tracing::info!(feed = %r.feed, added = r.added, updated = r.updated, bodies = r.transfer.bodies, "feed pulled");
                 } else {
                     tracing::warn!(feed = %r.feed, error = r.error.as_deref().unwrap_or("?"), "feed pull failed");

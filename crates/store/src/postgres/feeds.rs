@@ -1,12 +1,16 @@
 //! The PostgreSQL side of [`crate::FeedStore`].
 
 use ::postgres::Row;
+use chrono::{DateTime, Utc};
+use vigil_model::time::sort_key;
 
 use super::{pg_opt, pg_text, PostgresStore};
-use crate::feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
+use crate::feeds::{
+    FeedClaim, FeedCursor, FeedLease, FeedPullRecord, FeedRecord, FeedStatus, FeedStore,
+};
 use crate::StoreError;
 
-/// Migration 5: scheduled feeds and their cursors. Names and keys compare in byte order (`COLLATE "C"`), as in
+/// Migration 7: scheduled feeds and their cursors. Names and keys compare in byte order (`COLLATE "C"`), as in
 /// SQLite, so that listings come out in the same order whatever the database's locale. A CSAF feed's trusted keys
 /// and signature rule sit in the feed's row: SQLite keeps them in a table of their own only because its migration
 /// had to be re-runnable on an older store, which a fresh PostgreSQL migration need not be. The fingerprints are
@@ -47,6 +51,20 @@ pub(super) const SCHEMA: &str = r#"
     );
 "#;
 
+/// Migration 8: who is pulling a feed (`FeedStore::claim_feed`), in the feed's row so that a claim is one `UPDATE`.
+/// `lease_until` is a `time::sort_key`, compared as text in byte order.
+pub(super) const LEASE_SCHEMA: &str = r#"
+    ALTER TABLE feeds ADD COLUMN lease_holder TEXT, ADD COLUMN lease_until TEXT COLLATE "C";
+"#;
+
+macro_rules! feed_cols {
+    () => {
+        "name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at, last_attempt, \
+         last_success, last_error, last_error_at, last_added, objects_added, objects_updated, pulls, bytes, \
+         openpgp_keys, require_signature, lease_holder, lease_until"
+    };
+}
+
 fn feed_row(r: &Row) -> Result<FeedRecord, StoreError> {
     Ok(FeedRecord {
         name: r.try_get(0)?,
@@ -75,6 +93,10 @@ fn feed_row(r: &Row) -> Result<FeedRecord, StoreError> {
             objects_updated: r.try_get(17)?,
             pulls: r.try_get(18)?,
             bytes: r.try_get(19)?,
+        },
+        lease: match (r.try_get(22)?, r.try_get(23)?) {
+            (Some(holder), Some(until)) => Some(FeedLease { holder, until }),
+            _ => None,
         },
     })
 }
@@ -127,10 +149,7 @@ impl FeedStore for PostgresStore {
     fn feed(&self, name: &str) -> Result<Option<FeedRecord>, StoreError> {
         self.with_reader(|c| {
             c.query_opt(
-                "SELECT name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at,
-                   last_attempt, last_success, last_error, last_error_at, last_added, objects_added, objects_updated,
-                   pulls, bytes, openpgp_keys, require_signature
-                 FROM feeds WHERE name = $1",
+                concat!("SELECT ", feed_cols!(), " FROM feeds WHERE name = $1"),
                 &[&pg_text(name)],
             )?
             .as_ref()
@@ -142,10 +161,7 @@ impl FeedStore for PostgresStore {
     fn feeds(&self) -> Result<Vec<FeedRecord>, StoreError> {
         self.with_reader(|c| {
             c.query(
-                "SELECT name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at,
-                   last_attempt, last_success, last_error, last_error_at, last_added, objects_added, objects_updated,
-                   pulls, bytes, openpgp_keys, require_signature
-                 FROM feeds ORDER BY name",
+                concat!("SELECT ", feed_cols!(), " FROM feeds ORDER BY name"),
                 &[],
             )?
             .iter()
@@ -215,6 +231,71 @@ impl FeedStore for PostgresStore {
                 return Err(StoreError::Aborted(format!("no feed named `{feed}`")));
             }
             Ok(())
+        })
+    }
+
+    fn claim_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<FeedClaim, StoreError> {
+        let (name, holder) = (pg_text(name), pg_text(holder));
+        // One statement, so a claim is atomic by itself (a concurrent one waits for the row and then finds the
+        // lease taken); `simple_write`'s advisory lock lets claims of all processes run one after another anyway.
+        self.simple_write(|c| {
+            let taken = c.query_opt(
+                concat!(
+                    "UPDATE feeds SET lease_holder = $2, lease_until = $4
+                     WHERE name = $1 AND (lease_until IS NULL OR lease_until <= $3)
+                     RETURNING ",
+                    feed_cols!()
+                ),
+                &[&name, &holder, &sort_key(&now), &sort_key(&until)],
+            )?;
+            if let Some(r) = taken {
+                return Ok(FeedClaim::Taken(Box::new(feed_row(&r)?)));
+            }
+            let Some(r) = c.query_opt(
+                "SELECT lease_holder, lease_until FROM feeds WHERE name = $1",
+                &[&name],
+            )?
+            else {
+                return Ok(FeedClaim::Missing);
+            };
+            match (r.try_get(0)?, r.try_get(1)?) {
+                (Some(holder), Some(until)) => Ok(FeedClaim::Held(FeedLease { holder, until })),
+                // Not reachable under the writers' lock: the UPDATE above would have taken a free lease.
+                _ => Err(StoreError::Aborted(format!(
+                    "the lease of feed `{name}` changed while it was claimed"
+                ))),
+            }
+        })
+    }
+
+    fn renew_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (pg_text(name), pg_text(holder));
+        self.simple_write(|c| {
+            Ok(c.execute(
+                "UPDATE feeds SET lease_until = $3 WHERE name = $1 AND lease_holder = $2",
+                &[&name, &holder, &sort_key(&until)],
+            )? > 0)
+        })
+    }
+
+    fn release_feed(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (pg_text(name), pg_text(holder));
+        self.simple_write(|c| {
+            Ok(c.execute(
+                "UPDATE feeds SET lease_holder = NULL, lease_until = NULL WHERE name = $1 AND lease_holder = $2",
+                &[&name, &holder],
+            )? > 0)
         })
     }
 }

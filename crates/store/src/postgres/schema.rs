@@ -91,4 +91,7 @@ pub const MIGRATIONS: &[&str] = &[
     super::web::SCHEMA,
     // 7: scheduled feeds, their cursors and (in the feed's row) a CSAF feed's trusted keys.
     super::feeds::SCHEMA,
+    // 8: who is pulling a feed (a lease per feed, in its row), so that servers sharing the store pull it one at a
+    // time.
+    super::feeds::LEASE_SCHEMA,
 ];

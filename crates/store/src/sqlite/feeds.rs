@@ -1,9 +1,13 @@
 //! The SQLite side of [`FeedStore`].
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
+use vigil_model::time::sort_key;
 
 use super::SqliteStore;
-use crate::feeds::{FeedCursor, FeedPullRecord, FeedRecord, FeedStatus, FeedStore};
+use crate::feeds::{
+    FeedClaim, FeedCursor, FeedLease, FeedPullRecord, FeedRecord, FeedStatus, FeedStore,
+};
 use crate::StoreError;
 
 /// Feeds and their cursors (appended to `schema::MIGRATIONS`).
@@ -53,9 +57,21 @@ pub const FEED_KEYS_MIGRATION: &str = r#"
     );
 "#;
 
+/// Who is pulling a feed (`FeedStore::claim_feed`; appended to `schema::MIGRATIONS`). A table of its own, like
+/// `feed_keys`, so that the migration can run again on a store set back to an older version. `until` is a
+/// `time::sort_key`, compared as text.
+pub const FEED_LEASES_MIGRATION: &str = r#"
+    CREATE TABLE IF NOT EXISTS feed_leases (
+        feed TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until TEXT NOT NULL
+    ) WITHOUT ROWID;
+"#;
+
 const FEED_COLS: &str = "name, kind, url, format, token, interval_secs, tlp, collection, source, origin, created_at, \
      last_attempt, last_success, last_error, last_error_at, last_added, objects_added, objects_updated, pulls, bytes, \
-     k.openpgp_keys, coalesce(k.require_signature, 0) FROM feeds LEFT JOIN feed_keys k ON k.feed = feeds.name";
+     k.openpgp_keys, coalesce(k.require_signature, 0), l.holder, l.until \
+     FROM feeds LEFT JOIN feed_keys k ON k.feed = feeds.name LEFT JOIN feed_leases l ON l.feed = feeds.name";
 
 fn feed_row(r: &rusqlite::Row) -> rusqlite::Result<FeedRecord> {
     Ok(FeedRecord {
@@ -85,6 +101,10 @@ fn feed_row(r: &rusqlite::Row) -> rusqlite::Result<FeedRecord> {
             objects_updated: r.get(17)?,
             pulls: r.get(18)?,
             bytes: r.get(19)?,
+        },
+        lease: match (r.get(22)?, r.get(23)?) {
+            (Some(holder), Some(until)) => Some(FeedLease { holder, until }),
+            _ => None,
         },
     })
 }
@@ -150,6 +170,7 @@ impl FeedStore for SqliteStore {
         self.simple_write(|c| {
             c.execute("DELETE FROM feed_cursors WHERE feed = ?1", [name])?;
             c.execute("DELETE FROM feed_keys WHERE feed = ?1", [name])?;
+            c.execute("DELETE FROM feed_leases WHERE feed = ?1", [name])?;
             Ok(c.execute("DELETE FROM feeds WHERE name = ?1", [name])? > 0)
         })
     }
@@ -206,6 +227,73 @@ impl FeedStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn claim_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<FeedClaim, StoreError> {
+        // `simple_write` begins IMMEDIATE: the database's write lock, which other processes on the same file wait
+        // for too, makes the look and the take one step.
+        self.simple_write(|c| {
+            let exists = c
+                .prepare_cached("SELECT 1 FROM feeds WHERE name = ?1")?
+                .exists([name])?;
+            if !exists {
+                return Ok(FeedClaim::Missing);
+            }
+            let held = c
+                .prepare_cached(
+                    "SELECT holder, until FROM feed_leases WHERE feed = ?1 AND until > ?2",
+                )?
+                .query_row(params![name, sort_key(&now)], |r| {
+                    Ok(FeedLease {
+                        holder: r.get(0)?,
+                        until: r.get(1)?,
+                    })
+                })
+                .optional()?;
+            if let Some(lease) = held {
+                return Ok(FeedClaim::Held(lease));
+            }
+            c.prepare_cached(
+                "INSERT INTO feed_leases (feed, holder, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (feed) DO UPDATE SET holder = excluded.holder, until = excluded.until",
+            )?
+            .execute(params![name, holder, sort_key(&until)])?;
+            let feed = c
+                .prepare_cached(&format!("SELECT {FEED_COLS} WHERE name = ?1"))?
+                .query_row([name], feed_row)?;
+            Ok(FeedClaim::Taken(Box::new(feed)))
+        })
+    }
+
+    fn renew_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.simple_write(|c| {
+            Ok(c.prepare_cached(
+                "UPDATE feed_leases SET until = ?3 WHERE feed = ?1 AND holder = ?2",
+            )?
+            .execute(params![name, holder, sort_key(&until)])?
+                > 0)
+        })
+    }
+
+    fn release_feed(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.simple_write(|c| {
+            Ok(
+                c.prepare_cached("DELETE FROM feed_leases WHERE feed = ?1 AND holder = ?2")?
+                    .execute(params![name, holder])?
+                    > 0,
+            )
+        })
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +316,7 @@ mod tests {
             openpgp_keys: Vec::new(),
             require_signature: false,
             status: FeedStatus::default(),
+            lease: None,
         }
     }
 

@@ -251,6 +251,8 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 15: a CSAF feed's trusted OpenPGP keys and whether it requires signatures.
     super::feeds::FEED_KEYS_MIGRATION,
+    // 16: who is pulling a feed (a lease per feed), so that processes sharing the store pull it one at a time.
+    super::feeds::FEED_LEASES_MIGRATION,
 ];
 
 /// The migration after which the latest versions of families and actors stored before get their folded keys.
