@@ -25,20 +25,31 @@ use thiserror::Error;
 pub mod sightings {
     /// The stream's name.
     pub const STREAM: &str = "VIGIL_SIGHTINGS";
-    /// The subjects the stream keeps: `vigil.sightings.<member id>` or `vigil.sightings.operator`.
-    pub const SUBJECTS: &str = "vigil.sightings.>";
-    /// The prefix of every subject.
-    pub const PREFIX: &str = "vigil.sightings.";
+    /// The subjects' prefix: the stream keeps `vigil.sightings.<member id>` and `vigil.sightings.operator`.
+    pub const PREFIX: &str = "vigil.sightings";
     /// The durable consumer the central recorder reads.
     pub const DURABLE: &str = "vigil-recorder";
 
-    /// The subject a member's (or, with `None`, the operator's own) sightings are published on. One subject per
-    /// member lets a NATS account give a sensor permission to publish for its member only.
-    pub fn subject(member: Option<i64>) -> String {
+    /// The subject a member's (or, with `None`, the operator's own) sightings are published on under `prefix`.
+    /// One subject per member lets a NATS account give a sensor permission to publish for its member only.
+    pub fn subject(prefix: &str, member: Option<i64>) -> String {
         match member {
-            Some(m) => format!("{PREFIX}{m}"),
-            None => format!("{PREFIX}operator"),
+            Some(m) => format!("{prefix}.{m}"),
+            None => format!("{prefix}.operator"),
         }
+    }
+
+    /// Whether `prefix` is a usable subject prefix: dot-separated tokens without wildcards or white space.
+    pub fn valid_prefix(prefix: &str) -> bool {
+        !prefix.is_empty()
+            && prefix.split('.').all(|t| {
+                !t.is_empty() && t != "*" && t != ">" && t.chars().all(|c| c.is_ascii_graphic())
+            })
+    }
+
+    /// Every subject under `prefix`.
+    pub fn all(prefix: &str) -> String {
+        format!("{prefix}.>")
     }
 }
 
@@ -193,7 +204,10 @@ impl Endpoint {
         match &self.auth {
             Auth::None => vec![],
             Auth::Token(t) => vec![t.clone()],
-            Auth::UserPassword(u, p) => vec![p.clone(), u.clone()],
+            // A short user name would blank out ordinary words of a message ("Connection ref***sed"); the
+            // client never sees the credentials in a URL, so this is a second line of defence only.
+            Auth::UserPassword(u, p) if u.len() >= 4 => vec![p.clone(), u.clone()],
+            Auth::UserPassword(_, p) => vec![p.clone()],
         }
     }
 }
@@ -254,11 +268,12 @@ pub struct StreamSpec {
 }
 
 impl StreamSpec {
-    /// The sightings stream with its defaults: file storage, 30 days, a one-day de-duplication window.
-    pub fn sightings(name: &str) -> StreamSpec {
+    /// The sightings stream with its defaults: the subjects under `prefix`, file storage, 30 days, a one-day
+    /// de-duplication window.
+    pub fn sightings(name: &str, prefix: &str) -> StreamSpec {
         StreamSpec {
             name: name.to_string(),
-            subjects: vec![sightings::SUBJECTS.to_string()],
+            subjects: vec![sightings::all(prefix)],
             max_age: Duration::from_secs(30 * 86_400),
             duplicate_window: Duration::from_secs(86_400),
         }
@@ -487,7 +502,7 @@ fn scrub(secrets: &[String], e: &dyn fmt::Display) -> String {
 pub struct ConsumerSpec {
     pub stream: String,
     pub durable: String,
-    /// The subjects it reads (`vigil.sightings.>`).
+    /// The subjects it reads (`vigil.sightings.>`): a stream may hold others.
     pub filter: String,
     /// How long a fetched message stays with the caller before the server delivers it again.
     pub ack_wait: Duration,
@@ -495,11 +510,11 @@ pub struct ConsumerSpec {
 
 impl ConsumerSpec {
     /// The sightings recorder's consumer with its defaults.
-    pub fn sightings(stream: &str, durable: &str) -> ConsumerSpec {
+    pub fn sightings(stream: &str, durable: &str, prefix: &str) -> ConsumerSpec {
         ConsumerSpec {
             stream: stream.to_string(),
             durable: durable.to_string(),
-            filter: sightings::SUBJECTS.to_string(),
+            filter: sightings::all(prefix),
             ack_wait: Duration::from_secs(60),
         }
     }

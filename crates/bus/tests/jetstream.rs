@@ -45,8 +45,8 @@ fn temp_stream<'a>(bus: &'a Bus, tag: &str) -> (TempStream<'a>, String) {
     let name = format!("VIGIL_TEST_{tag}_{}", &suffix[..12]);
     // A subject space of its own too: two streams may not share subjects.
     let subjects = format!("vigiltest.{}.>", &suffix[..12]);
-    let mut spec = StreamSpec::sightings(&name);
-    spec.subjects = vec![subjects.clone()];
+    let spec = StreamSpec::sightings(&name, subjects.trim_end_matches(".>"));
+    assert_eq!(spec.subjects, vec![subjects.clone()]);
     bus.ensure_stream(&spec).expect("stream");
     // Again: an existing stream is kept as it is.
     bus.ensure_stream(&spec).expect("stream again");
@@ -143,6 +143,12 @@ fn publishing_without_a_stream_fails_clearly() {
         }])
         .expect_err("no stream takes it");
     assert!(err.to_string().contains(&subject), "{err}");
-    assert_eq!(sightings::subject(Some(7)), "vigil.sightings.7");
-    assert_eq!(sightings::subject(None), "vigil.sightings.operator");
+    assert_eq!(
+        sightings::subject(sightings::PREFIX, Some(7)),
+        "vigil.sightings.7"
+    );
+    assert_eq!(
+        sightings::subject(sightings::PREFIX, None),
+        "vigil.sightings.operator"
+    );
 }
