@@ -377,11 +377,30 @@ fn sensor_sightings_reach_the_central_once_and_bad_messages_are_rejected() {
         &serde_json::to_vec(&good).expect("json"),
     );
 
-    // The central records the three reports and rejects the five, acknowledging all: nothing loops.
+    // The central records the three reports and rejects the five, acknowledging all: nothing loops. --max
+    // stops early, and the next pull goes on where it stopped.
+    let first = ok_json(
+        &c.data(),
+        &lane,
+        &[
+            "sightings",
+            "pull",
+            "--nats",
+            &nats_url(),
+            "--max",
+            "2",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        (first["received"].clone(), first["recorded"].clone()),
+        (json!(2), json!(2)),
+        "{first}"
+    );
     let p = c.pull(&lane);
-    assert_eq!(p["received"], 8, "{p}");
-    assert_eq!(p["recorded"], 3, "{p}");
-    assert_eq!(p["new"], 3, "{p}");
+    assert_eq!(p["received"], 6, "{p}");
+    assert_eq!(p["recorded"], 1, "{p}");
+    assert_eq!(p["new"], 1, "{p}");
     assert_eq!(p["rejected"], 5, "{p}");
     let errors: Vec<&str> = p["errors"]
         .as_array()
