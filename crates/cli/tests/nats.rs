@@ -340,16 +340,12 @@ fn sensor_sightings_reach_the_central_once_and_bad_messages_are_rejected() {
 
     // What else may arrive: garbage, a newer format, a report of an indicator this knowledge base never had,
     // one of an unknown member, one whose subject is another member's.
-    let good: Value = {
-        let mut v = json!({
-            "v": 1, "run": "run-x", "sensor": "ids-02", "member": c.member,
-            "indicator_id": EVIL_COM, "indicator": "evil.com",
-            "first_seen": "2024-05-01T10:00:00Z", "last_seen": "2024-05-01T10:00:00Z",
-            "count": 1, "tlp": "green", "observed": ["evil.com"], "files": ["x.log"],
-        });
-        v["run"] = json!("run-x");
-        v
-    };
+    let good = json!({
+        "v": 1, "run": "run-x", "sensor": "ids-02", "member": c.member,
+        "indicator_id": EVIL_COM, "indicator": "evil.com",
+        "first_seen": "2024-05-01T10:00:00Z", "last_seen": "2024-05-01T10:00:00Z",
+        "count": 1, "tlp": "green", "observed": ["evil.com"], "files": ["x.log"],
+    });
     let member_subject = format!("{}.{}", lane.prefix, c.member);
     lane.publish_raw(&member_subject, "bad-1", b"{not json");
     lane.publish_raw(
