@@ -38,8 +38,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60)]
     pub delivery_tick: u64,
     /// Record the sighting reports sensors publish (`vigil hunt --publish`) from this NATS JetStream server as
-    /// they come (`nats://[user:password@]host:port` or `tls://...`), as `vigil sightings pull` does. Run it on
-    /// one host per knowledge base, or give each its own --durable.
+    /// they come (`nats://[user:password@]host:port` or `tls://...`), as `vigil sightings pull` does. Servers on
+    /// one store may all do so: they share the durable consumer, and each message goes to one of them.
     #[arg(long, value_name = "NATS_URL")]
     pub nats: Option<String>,
     /// With --nats: the durable consumer.
