@@ -96,6 +96,9 @@ pub enum Command {
     /// Match indicators against logs (Zeek, Suricata EVE, BIND, unbound, Squid, JSON lines, CSV); one JSON line
     /// per sighting. Exit status 0 with hits, 1 with none, 2 on error.
     Hunt(crate::cmd::hunt::HuntArgs),
+    /// Sightings that sensors published to NATS JetStream (`vigil hunt --publish`).
+    #[command(subcommand)]
+    Sightings(crate::cmd::sightings::SightingsCommand),
     /// Set (or clear) an analyst's score for an indicator; it overrides decay and no feed can reset it.
     Score(crate::cmd::hunt::ScoreArgs),
     /// Withdraw objects, or what one source said, as revoked STIX versions: hunts, exports and search drop them,

@@ -6,6 +6,7 @@
 //! - [`snapshot`]: one-file serialisation of a set (`save`/`load`), versioned and checksummed.
 //! - [`logs`]: framing (files, stdin, gzip, zstd, line chunks) and formats (one line -> typed fields).
 //! - [`hunt`]: the parallel hunt producing [`hunt::Sighting`]s (the output contract) and a [`hunt::Summary`].
+//! - [`report`]: sightings aggregated per indicator and the versioned message that carries them to the centre.
 //! - [`score`]: confidence x reliability x per-type decay; analyst overrides.
 //! - [`stix`]: STIX pattern evaluation (stix2-matcher semantics inside an observation).
 //! - [`gen`]: deterministic log generator with planted hits, for tests and benchmarks.
@@ -43,6 +44,7 @@ pub mod gen;
 pub mod hunt;
 mod json;
 pub mod logs;
+pub mod report;
 pub mod score;
 pub mod set;
 pub mod snapshot;

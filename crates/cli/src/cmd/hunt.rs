@@ -2,7 +2,7 @@
 //! score), compiled into a `vigil-hunt` indicator set, saved as a snapshot or run against logs; sightings printed
 //! as JSON lines and, with `--record`, stored as STIX `sighting` objects.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use vigil_hunt::hunt::{hunt, HuntOptions, LogSource, Progress, Sighting, Summary};
 use vigil_hunt::logs::{FieldMap, Format, FormatChoice};
+use vigil_hunt::report::{Aggregate, Aggregator};
 use vigil_hunt::score::{DecayConfig, Reliability, ScoreState};
 use vigil_hunt::{
     snapshot, HitType, IndicatorInput, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role,
@@ -85,9 +86,25 @@ pub struct HuntArgs {
     /// Store the sightings as STIX `sighting` objects (one per indicator: first/last seen, count).
     #[arg(long)]
     pub record: bool,
-    /// With --record: the member (id from `vigil members list`) whose telemetry this is (default: the operator).
+    /// With --record or --publish: the member (id from `vigil members list`) whose telemetry this is (default:
+    /// the operator).
     #[arg(long)]
     pub member: Option<i64>,
+    /// After the hunt, publish one sighting report per indicator to NATS JetStream
+    /// (`nats://[user:password@]host:port` or `tls://...`) for `vigil sightings pull` at the central knowledge
+    /// base; with --snapshot no store or database credentials are needed here. Fails (exit 2) when NATS does not
+    /// confirm every report; the sightings are written to --out / stdout all the same.
+    #[arg(long, value_name = "NATS_URL")]
+    pub publish: Option<String>,
+    /// With --publish (or --record): this sensor's name (default for --publish: the host name).
+    #[arg(long)]
+    pub sensor: Option<String>,
+    /// This hunt's run id (default: a new UUID). Reports are de-duplicated by run and indicator: hunting the same
+    /// logs again with the run id a failed --publish printed publishes nothing twice.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub bus: super::sightings::BusArgs,
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -662,23 +679,32 @@ fn format_choice(a: &HuntArgs) -> anyhow::Result<FormatChoice> {
     })
 }
 
-/// Per-indicator aggregate of a hunt's sightings, for `--record`.
-#[derive(Default)]
-struct Agg {
-    count: u64,
-    first: Option<DateTime<Utc>>,
-    last: Option<DateTime<Utc>>,
-    tlp: Option<Tlp>,
-    observed: BTreeSet<String>,
-    files: BTreeSet<String>,
-}
-
 pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     let format = format_choice(a)?;
     a.select.check()?;
-    if a.member.is_some() && !a.record {
-        bail!("--member names whose telemetry is recorded: it needs --record");
+    if a.member.is_some() && !a.record && a.publish.is_none() {
+        bail!("--member names whose telemetry is recorded: it needs --record or --publish");
     }
+    let run_id = match &a.run_id {
+        Some(r) if !vigil_hunt::report::valid_name(r) => {
+            bail!("--run-id {r:?}: 1-128 printable characters without spaces or '/'")
+        }
+        Some(r) => r.clone(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let sensor = match (&a.sensor, &a.publish) {
+        (Some(s), _) if !vigil_hunt::report::valid_name(s) => {
+            bail!("--sensor {s:?}: 1-128 printable characters without spaces or '/'")
+        }
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(_)) => Some(super::sightings::host_name()),
+        (None, None) => None,
+    };
+    // A bad URL is found before the hunt, not after an hour of logs.
+    let endpoint = match &a.publish {
+        Some(url) => Some(vigil_bus::Endpoint::parse(url)?),
+        None => None,
+    };
     let env = if a.snapshot.is_none() || a.record {
         Some(Env::open(cli)?)
     } else {
@@ -737,24 +763,13 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
     };
-    let mut aggs: BTreeMap<String, Agg> = BTreeMap::new();
-    let record = a.record;
+    let mut aggs = Aggregator::default();
+    let aggregate = a.record || a.publish.is_some();
     let mut sink = |s: &Sighting| -> std::io::Result<()> {
         serde_json::to_writer(&mut out, s).map_err(std::io::Error::other)?;
         out.write_all(b"\n")?;
-        if record {
-            let g = aggs.entry(s.indicator_id.clone()).or_default();
-            g.count += 1;
-            let t = s.ts.as_deref().and_then(parse_time).unwrap_or(started);
-            g.first = Some(g.first.map_or(t, |f| f.min(t)));
-            g.last = Some(g.last.map_or(t, |l| l.max(t)));
-            g.tlp = Some(g.tlp.map_or(s.tlp, |x| x.max(s.tlp)));
-            if g.observed.len() < 5 {
-                g.observed.insert(s.observed.clone());
-            }
-            if g.files.len() < 5 {
-                g.files.insert(s.file.clone());
-            }
+        if aggregate {
+            aggs.add(s, started);
         }
         Ok(())
     };
@@ -772,13 +787,31 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     })?;
     out.flush().context("writing sightings")?;
     drop(out);
+    let aggs = aggs.finish();
     let mut recorded = 0usize;
-    if record && !aggs.is_empty() {
+    if a.record && !aggs.is_empty() {
         let env = env
             .as_ref()
             .context("--record needs the store (data directory)")?;
-        recorded = record_sightings(env, a.member, &aggs)?;
+        let items: Vec<Recorded> = aggs
+            .iter()
+            .map(|g| Recorded {
+                sighting: g,
+                run: &run_id,
+                sensor: sensor.as_deref(),
+            })
+            .collect();
+        recorded = record_sightings(env, a.member, &items)?.sightings;
     }
+    // The sightings are written already: whatever happens to the reports, nothing is lost.
+    let published = match (&endpoint, &sensor) {
+        (Some(ep), Some(sensor)) if !aggs.is_empty() => Some(
+            super::sightings::publish(ep, &a.bus, &run_id, sensor, a.member, aggs)
+                .map_err(|e| (e, ep.place().to_string())),
+        ),
+        (Some(_), _) => Some(Ok(super::sightings::Published::default())),
+        _ => None,
+    };
     let leads = match &domain_model {
         Some(model) => Some(leads(
             cli,
@@ -794,6 +827,20 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     if let Value::Object(m) = &mut doc {
         m.insert("indicators".into(), json!(set.len()));
         m.insert("recorded".into(), json!(recorded));
+        m.insert("run".into(), json!(run_id));
+        match &published {
+            Some(Ok(p)) => {
+                m.insert("sensor".into(), json!(sensor));
+                m.insert("published".into(), json!(p.published));
+                m.insert("duplicates".into(), json!(p.duplicates));
+            }
+            Some(Err((e, _))) => {
+                m.insert("sensor".into(), json!(sensor));
+                m.insert("published".into(), json!(null));
+                m.insert("publish_error".into(), json!(format!("{e:#}")));
+            }
+            None => {}
+        }
         m.insert("out".into(), json!(a.out));
         if let Some(l) = &leads {
             m.insert("leads".into(), serde_json::to_value(l)?);
@@ -807,9 +854,26 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         }
     } else {
         print_summary(&summary, set.len(), recorded, to_stdout);
+        if let Some(Ok(p)) = &published {
+            let text = format!(
+                "published {} sighting report(s) of run {run_id} ({} already there)",
+                p.published, p.duplicates
+            );
+            if to_stdout {
+                eprintln!("{text}");
+            } else {
+                println!("{text}");
+            }
+        }
         if let Some(l) = &leads {
             print_leads(l, to_stdout);
         }
+    }
+    if let Some(Err((e, place))) = published {
+        return Err(e.context(format!(
+            "publishing the sightings to NATS at {place} failed; they are in {} all the same: hunt again with --run-id {run_id} to publish them without doubles",
+            a.out.as_ref().map_or("the output above".to_string(), |p| p.display().to_string())
+        )));
     }
     Ok(if !summary.file_errors.is_empty() {
         2
@@ -1041,13 +1105,34 @@ fn print_summary(s: &Summary, indicators: usize, recorded: usize, sightings_on_s
     }
 }
 
-/// Stores one STIX sighting per indicator hit; returns how many. The id is derived from the content, so recording
-/// the same hunt twice stores nothing new.
-fn record_sightings(
+/// One indicator's aggregate to record, with where it came from.
+pub struct Recorded<'a> {
+    pub sighting: &'a Aggregate,
+    /// The hunt's run id (kept as `x_vigil_run`).
+    pub run: &'a str,
+    /// The sensor that hunted, when named (kept as `x_vigil_sensor`, and part of the id: two sensors of one
+    /// member are two places).
+    pub sensor: Option<&'a str>,
+}
+
+/// What [`record_sightings`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordOutcome {
+    /// Sighting objects recorded (new or already stored).
+    pub sightings: usize,
+    /// Of those, new to the store.
+    pub new: usize,
+}
+
+/// Stores one STIX sighting per indicator hit for `member` (the operator when `None`), and publishes the new ones
+/// to the member's collection. The id is derived from the content (indicator, identity, first and last seen,
+/// count, and the sensor when named), so recording the same hunt twice stores nothing new. `vigil hunt --record`
+/// and `vigil sightings pull` both record through here.
+pub fn record_sightings(
     env: &Env,
     member: Option<i64>,
-    aggs: &BTreeMap<String, Agg>,
-) -> anyhow::Result<usize> {
+    items: &[Recorded<'_>],
+) -> anyhow::Result<RecordOutcome> {
     let owner = match member {
         Some(id) => env
             .store
@@ -1058,32 +1143,29 @@ fn record_sightings(
     let identity = owner.identity_id.clone();
     let now = vigil_model::time::format(&Utc::now());
     let mut objs = Vec::new();
-    for (ind, g) in aggs {
-        let fmt = |t: Option<DateTime<Utc>>| t.map(|t| vigil_model::time::format(&t));
-        let (first, last) = (fmt(g.first), fmt(g.last));
-        let count = g.count.min(999_999_999);
-        let id = vigil_model::ids::vigil_id(
-            "sighting",
-            &[
-                ind,
-                &identity,
-                first.as_deref().unwrap_or(""),
-                last.as_deref().unwrap_or(""),
-                &count.to_string(),
-            ],
-        );
+    for it in items {
+        let g = it.sighting;
+        let ind = &g.indicator_id;
+        let first = vigil_model::time::format(&g.first_seen);
+        let last = vigil_model::time::format(&g.last_seen);
+        let count = g.count.min(vigil_hunt::report::MAX_COUNT);
+        let count_text = count.to_string();
+        let mut key: Vec<&str> = vec![ind, &identity, &first, &last, &count_text];
+        key.extend(it.sensor);
+        let id = vigil_model::ids::vigil_id("sighting", &key);
         // A sighting tells where a member's network met the indicator: never below TLP:AMBER.
-        let tlp = g.tlp.unwrap_or(Tlp::Amber).max(Tlp::Amber);
-        let observed: Vec<&String> = g.observed.iter().collect();
-        let files: Vec<&String> = g.files.iter().collect();
-        let v = json!({
+        let tlp = g.tlp.max(Tlp::Amber);
+        let mut v = json!({
             "type": "sighting", "spec_version": "2.1", "id": id, "created": now, "modified": now,
             "sighting_of_ref": ind, "first_seen": first, "last_seen": last, "count": count,
             "where_sighted_refs": [identity], "created_by_ref": identity,
-            "description": format!("vigil hunt: {} hit(s) in {}", g.count, files.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            "description": format!("vigil hunt: {} hit(s) in {}", g.count, g.files.join(", ")),
             "object_marking_refs": [tlp.marking_id()],
-            "x_vigil_observed": observed, "x_vigil_files": files,
+            "x_vigil_observed": g.observed, "x_vigil_files": g.files, "x_vigil_run": it.run,
         });
+        if let Some(sensor) = it.sensor {
+            v["x_vigil_sensor"] = json!(sensor);
+        }
         objs.push(
             StixObject::from_value(v).with_context(|| format!("building the sighting of {ind}"))?,
         );
@@ -1111,7 +1193,10 @@ fn record_sightings(
     env.store
         .member_feed_put(owner.id, &added)
         .context("publishing sightings to the member's collection")?;
-    Ok(objs.len())
+    Ok(RecordOutcome {
+        sightings: objs.len(),
+        new: added.len(),
+    })
 }
 
 #[derive(Debug, Args)]

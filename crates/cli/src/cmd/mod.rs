@@ -14,6 +14,7 @@ pub mod notify;
 mod query;
 pub mod retract;
 pub mod serve;
+pub mod sightings;
 pub mod users;
 pub mod vuln;
 
@@ -151,6 +152,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Snapshot(a) => hunt::snapshot(&Env::open(&cli)?, a),
         Command::Hunt(a) => hunt::run(&cli, a),
+        Command::Sightings(c) => sightings::run(&Env::open(&cli)?, c),
         Command::Score(a) => hunt::score(&Env::open(&cli)?, a),
         Command::Retract(a) => retract::run(&Env::open(&cli)?, a),
         Command::Bench(BenchCommand::Hunt(a)) => hunt_bench::run(a),

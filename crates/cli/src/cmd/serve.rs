@@ -37,6 +37,16 @@ pub struct ServeArgs {
     pub no_delivery: bool,
     #[arg(long, default_value_t = 60)]
     pub delivery_tick: u64,
+    /// Record the sighting reports sensors publish (`vigil hunt --publish`) from this NATS JetStream server as
+    /// they come (`nats://[user:password@]host:port` or `tls://...`), as `vigil sightings pull` does. Servers on
+    /// one store may all do so: they share the durable consumer, and each message goes to one of them.
+    #[arg(long, value_name = "NATS_URL")]
+    pub nats: Option<String>,
+    /// With --nats: the durable consumer.
+    #[arg(long, env = "VIGIL_NATS_DURABLE", default_value = vigil_bus::sightings::DURABLE)]
+    pub durable: String,
+    #[command(flatten)]
+    pub bus: super::sightings::BusArgs,
 }
 
 /// `[server]` of vigil.toml over the defaults, then the flags.
@@ -152,6 +162,14 @@ pub fn run_with(
                 std::thread::sleep(tick);
             })
             .context("starting notice delivery")?;
+    }
+    if let Some(nats) = &a.nats {
+        super::sightings::serve_in_background(
+            env.reopen()?,
+            nats.clone(),
+            a.durable.clone(),
+            a.bus.clone(),
+        )?;
     }
     // Store reads run on blocking threads; more of them than a few per core only adds memory (each keeps its
     // allocator heap and a SQLite connection), not throughput: requests beyond them wait their turn.

@@ -1,0 +1,154 @@
+//! Against the machine's nats-server with JetStream (127.0.0.1:4222, or VIGIL_TEST_NATS): publish with
+//! de-duplication ids, a durable pull consumer, acknowledgement and redelivery, rejection, and the errors of an
+//! unreachable server. Each test uses a stream and consumer of its own and deletes the stream at the end. Skips
+//! loudly when no server answers (CI starts one: .ci/run).
+
+use std::time::Duration;
+
+use vigil_bus::{sightings, Bus, BusError, ConsumerSpec, Endpoint, Options, Outgoing, StreamSpec};
+
+fn nats_url() -> String {
+    std::env::var("VIGIL_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn connect() -> Option<Bus> {
+    let url = nats_url();
+    match Bus::connect(
+        &Endpoint::parse(&url).expect("test URL"),
+        &Options::default(),
+    ) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: no NATS server with JetStream at {} ({e}); start one with `nats-server -a 127.0.0.1 -p 4222 -js`",
+                vigil_bus::redact(&url)
+            );
+            None
+        }
+    }
+}
+
+/// A stream of the test's own, deleted when dropped (also when the test fails).
+struct TempStream<'a> {
+    bus: &'a Bus,
+    name: String,
+}
+
+impl Drop for TempStream<'_> {
+    fn drop(&mut self) {
+        let _ = self.bus.delete_stream(&self.name);
+    }
+}
+
+fn temp_stream<'a>(bus: &'a Bus, tag: &str) -> (TempStream<'a>, String) {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("VIGIL_TEST_{tag}_{}", &suffix[..12]);
+    // A subject space of its own too: two streams may not share subjects.
+    let subjects = format!("vigiltest.{}.>", &suffix[..12]);
+    let spec = StreamSpec::sightings(&name, subjects.trim_end_matches(".>"));
+    assert_eq!(spec.subjects, vec![subjects.clone()]);
+    bus.ensure_stream(&spec).expect("stream");
+    // Again: an existing stream is kept as it is.
+    bus.ensure_stream(&spec).expect("stream again");
+    (
+        TempStream { bus, name },
+        subjects.trim_end_matches(".>").to_string(),
+    )
+}
+
+fn msg(prefix: &str, id: &str, body: &str) -> Outgoing {
+    Outgoing {
+        subject: format!("{prefix}.operator"),
+        msg_id: id.to_string(),
+        payload: body.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn published_messages_are_deduplicated_and_acknowledged_by_the_consumer() {
+    let Some(bus) = connect() else { return };
+    let (stream, prefix) = temp_stream(&bus, "DEDUP");
+    let acks = bus
+        .publish_all(&[
+            msg(&prefix, "run1/a", "one"),
+            msg(&prefix, "run1/b", "two"),
+            msg(&prefix, "run1/a", "one again"),
+        ])
+        .expect("publish");
+    assert_eq!(
+        acks.iter().map(|a| a.duplicate).collect::<Vec<_>>(),
+        vec![false, false, true]
+    );
+    let spec = ConsumerSpec {
+        stream: stream.name.clone(),
+        durable: "test-recorder".into(),
+        filter: format!("{prefix}.>"),
+        ack_wait: Duration::from_secs(1),
+    };
+    let c = bus.consumer(&spec).expect("consumer");
+    let got = c.fetch(10, Duration::ZERO).expect("fetch");
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].payload(), b"one");
+    assert_eq!(got[0].msg_id(), Some("run1/a"));
+    assert_eq!(got[1].subject(), format!("{prefix}.operator"));
+    assert_eq!(got[0].delivered(), 1);
+    // The first is acknowledged; the second is not and comes again after ack_wait.
+    got[0].ack().expect("ack");
+    drop(got);
+    let again = c.fetch(10, Duration::from_secs(5)).expect("fetch again");
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].payload(), b"two");
+    assert_eq!(again[0].delivered(), 2);
+    again[0].reject().expect("term");
+    // A second handle on the same durable consumer resumes where the first stopped.
+    let c2 = bus.consumer(&spec).expect("consumer again");
+    assert!(c2
+        .fetch(10, Duration::from_millis(300))
+        .expect("fetch")
+        .is_empty());
+    // Waiting: a message published meanwhile arrives within the wait.
+    bus.publish_all(&[msg(&prefix, "run2/a", "three")])
+        .expect("publish");
+    let late = c2.fetch(10, Duration::from_secs(2)).expect("fetch");
+    assert_eq!(late.len(), 1);
+    late[0].ack().expect("ack");
+}
+
+#[test]
+fn unreachable_server_is_named_without_credentials() {
+    // A port nothing listens on (the discard port on loopback).
+    let e = Endpoint::parse("nats://sensor:Secr3tPassw0rd@127.0.0.1:9").expect("url");
+    let err = match Bus::connect(&e, &Options::default()) {
+        Ok(_) => panic!("connected to port 9"),
+        Err(err) => err,
+    };
+    assert!(matches!(err, BusError::Connect { .. }), "{err:?}");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("127.0.0.1:9"), "{text}");
+    assert!(
+        !text.contains("Secr3t") && !text.contains("sensor"),
+        "{text}"
+    );
+}
+
+#[test]
+fn publishing_without_a_stream_fails_clearly() {
+    let Some(bus) = connect() else { return };
+    let subject = format!("vigiltest-nostream.{}", uuid::Uuid::new_v4().simple());
+    let err = bus
+        .publish_all(&[Outgoing {
+            subject: subject.clone(),
+            msg_id: "x".into(),
+            payload: b"x".to_vec(),
+        }])
+        .expect_err("no stream takes it");
+    assert!(err.to_string().contains(&subject), "{err}");
+    assert_eq!(
+        sightings::subject(sightings::PREFIX, Some(7)),
+        "vigil.sightings.7"
+    );
+    assert_eq!(
+        sightings::subject(sightings::PREFIX, None),
+        "vigil.sightings.operator"
+    );
+}
