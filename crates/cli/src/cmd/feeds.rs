@@ -304,11 +304,7 @@ fn running_lease(f: &FeedRecord) -> Option<&FeedLease> {
 fn lease_holder() -> &'static str {
     static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOLDER.get_or_init(|| {
-        let host = hostname::get()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unknown-host".into());
+        let host = super::host_name();
         let random = uuid::Uuid::new_v4().simple().to_string();
         format!(
             "{host}:{}:{}",

@@ -697,7 +697,7 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
             bail!("--sensor {s:?}: 1-128 printable characters without spaces or '/'")
         }
         (Some(s), _) => Some(s.clone()),
-        (None, Some(_)) => Some(super::sightings::host_name()),
+        (None, Some(_)) => Some(super::host_name()),
         (None, None) => None,
     };
     // A bad URL is found before the hunt, not after an hour of logs.

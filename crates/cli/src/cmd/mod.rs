@@ -84,6 +84,32 @@ fn open_embedded(data: &std::path::Path) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(data).with_context(|| format!("opening the store in {}", data.display()))
 }
 
+/// This host's name, printable and without `/` (it names a sensor in sighting reports and a process in feed
+/// leases, both shown to operators); "unknown-host" when the system gives none.
+pub fn host_name() -> String {
+    let raw = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let name: String = raw
+        .trim()
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '/' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "unknown-host".into()
+    } else {
+        name
+    }
+}
+
 /// Runs a parsed command; returns the exit status.
 pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {

@@ -72,32 +72,6 @@ pub struct PullArgs {
     pub json: bool,
 }
 
-/// The host's name, as a sensor names itself by default.
-pub fn host_name() -> String {
-    let raw = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    let name: String = raw
-        .trim()
-        .chars()
-        .take(128)
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '/' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if name.is_empty() {
-        "sensor".into()
-    } else {
-        name
-    }
-}
-
 fn connect(ep: &Endpoint, b: &BusArgs, name: &str) -> anyhow::Result<Bus> {
     if !sightings::valid_prefix(&b.subject_prefix) {
         anyhow::bail!(
