@@ -480,28 +480,7 @@ fn selection_contract_exit_codes_and_recorded_sightings() {
     // The member's own collection (TAXII member-<id>, REST /api/v1/sightings) holds them, once; no other
     // member's does.
     {
-        use vigil_store::{MemberStore, PageQuery, PageSource, ReadScope, VersionSel};
-        let store = vigil_store::sqlite::SqliteStore::open(&v.path("store")).expect("store");
-        let page = |member: i64| {
-            store
-                .page(&PageQuery {
-                    source: PageSource::Member { member },
-                    scope: ReadScope {
-                        all: false,
-                        open_max: None,
-                        member: Some(member),
-                        default_tlp: Tlp::Amber,
-                    },
-                    after_seq: 0,
-                    added_after: None,
-                    types: vec![],
-                    ids: vec![],
-                    versions: VersionSel::All,
-                    limit: 100,
-                })
-                .expect("page")
-                .rows
-        };
+        let page = |member: i64| common::member_collection(&v.path("store"), member);
         let m: i64 = mid.parse().expect("id");
         let rows = page(m);
         assert_eq!(

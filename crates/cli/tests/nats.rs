@@ -473,28 +473,7 @@ fn sensor_sightings_reach_the_central_once_and_bad_messages_are_rejected() {
     // The member's own collection (TAXII member-<id>, REST /api/v1/sightings) holds them once; the operator's
     // and other members' hold none.
     {
-        use vigil_store::{MemberStore, PageQuery, PageSource, ReadScope, VersionSel};
-        let store = vigil_store::sqlite::SqliteStore::open(&c.data()).expect("store");
-        let page = |member: i64| {
-            store
-                .page(&PageQuery {
-                    source: PageSource::Member { member },
-                    scope: ReadScope {
-                        all: false,
-                        open_max: None,
-                        member: Some(member),
-                        default_tlp: Tlp::Amber,
-                    },
-                    after_seq: 0,
-                    added_after: None,
-                    types: vec![],
-                    ids: vec![],
-                    versions: VersionSel::All,
-                    limit: 100,
-                })
-                .expect("page")
-                .rows
-        };
+        let page = |member: i64| common::member_collection(&c.data(), member);
         let rows = page(c.member);
         assert_eq!(
             rows.len(),

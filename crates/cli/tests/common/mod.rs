@@ -63,3 +63,29 @@ pub fn serve_with(data: &Path, global: &[&str], args: &[&str]) -> Served {
     });
     served
 }
+
+/// The objects of a member's own collection (TAXII `member-<id>`, REST `/api/v1/sightings`), read from the
+/// embedded store in `data` as that member may see them.
+#[allow(dead_code)] // used by the hunting and sightings tests only
+pub fn member_collection(data: &Path, member: i64) -> Vec<vigil_store::PageRow> {
+    use vigil_store::{MemberStore, PageQuery, PageSource, ReadScope, VersionSel};
+    let store = vigil_store::sqlite::SqliteStore::open(data).expect("store");
+    store
+        .page(&PageQuery {
+            source: PageSource::Member { member },
+            scope: ReadScope {
+                all: false,
+                open_max: None,
+                member: Some(member),
+                default_tlp: vigil_model::Tlp::Amber,
+            },
+            after_seq: 0,
+            added_after: None,
+            types: vec![],
+            ids: vec![],
+            versions: VersionSel::All,
+            limit: 100,
+        })
+        .expect("page")
+        .rows
+}
