@@ -706,21 +706,10 @@ mod tests {
 
     fn feed(name: &str, url: &str) -> FeedRecord {
         FeedRecord {
-            name: name.into(),
-            kind: "url".into(),
             url: url.into(),
-            format: None,
             token: None,
-            interval_secs: 3600,
             tlp: None,
-            collection: None,
-            source: None,
-            openpgp_keys: Vec::new(),
-            require_signature: false,
-            origin: "cli".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            status: vigil_store::FeedStatus::default(),
-            lease: None,
+            ..vigil_store::conformance::feed_rec(name)
         }
     }
 

@@ -1147,7 +1147,8 @@ use crate::feeds::{
     FeedClaim, FeedCursor, FeedLease, FeedPullRecord, FeedRecord, FeedStatus, FeedStore,
 };
 
-fn feed_rec(name: &str) -> FeedRecord {
+/// A feed definition for backend and feed tests (a URL feed with a token and a TLP, no status, no lease).
+pub fn feed_rec(name: &str) -> FeedRecord {
     FeedRecord {
         name: name.into(),
         kind: "url".into(),

@@ -1090,7 +1090,7 @@ fn postgres_passes_feed_conformance() {
 /// takes the lease and the other is told who has it and until when.
 #[test]
 fn feed_claims_race_across_servers() {
-    use vigil_store::{FeedClaim, FeedRecord, FeedStatus, FeedStore};
+    use vigil_store::{FeedClaim, FeedRecord, FeedStore};
     let Some(url) = url() else { return };
     let schemas = Schemas::new(&url);
     let schema = schemas.fresh();
@@ -1100,21 +1100,9 @@ fn feed_claims_race_across_servers() {
     ];
     servers[0]
         .put_feed(&FeedRecord {
-            name: "shared".into(),
-            kind: "url".into(),
-            url: "https://example.org/x.json".into(),
-            format: None,
             token: None,
-            interval_secs: 3600,
             tlp: None,
-            collection: None,
-            source: None,
-            openpgp_keys: Vec::new(),
-            require_signature: false,
-            origin: "cli".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            status: FeedStatus::default(),
-            lease: None,
+            ..conformance::feed_rec("shared")
         })
         .expect("put feed");
     let now = chrono::Utc::now();
