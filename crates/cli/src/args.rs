@@ -62,6 +62,9 @@ pub enum Command {
     Bench(BenchCommand),
     /// Check the store's consistency.
     Check(JsonFlag),
+    /// Move the embedded store into PostgreSQL (`vigil store copy --to URL`).
+    #[command(subcommand)]
+    Store(crate::cmd::store::StoreCommand),
     /// Members of the programme (public bodies of eligible jurisdictions).
     #[command(subcommand)]
     Members(crate::cmd::members::MembersCommand),

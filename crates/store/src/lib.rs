@@ -6,6 +6,7 @@
 
 mod common;
 pub mod conformance;
+pub mod copy;
 pub mod delivery;
 mod error;
 pub mod feeds;

@@ -15,6 +15,7 @@ mod query;
 pub mod retract;
 pub mod serve;
 pub mod sightings;
+pub mod store;
 pub mod users;
 pub mod vuln;
 
@@ -187,6 +188,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench(BenchCommand::Vuln(a)) => vuln::bench(a),
         Command::Bench(BenchCommand::Ml(a)) => ml::bench(&cli, a),
         Command::Check(a) => query::check(&Env::open(&cli)?, a.json),
+        Command::Store(c) => store::run(&cli, c),
         Command::Members(c) => members::members(&Env::open(&cli)?, c),
         Command::Tokens(c) => members::tokens(&Env::open(&cli)?, c),
         Command::Users(c) => users::run(&Env::open(&cli)?, c),

@@ -412,7 +412,7 @@ fn tlp_from_rank(r: Option<i16>) -> Option<Tlp> {
 /// A search text as the index holds it: lower case, letters and digits, everything else a word break (as
 /// SQLite's `unicode61` tokenizer splits, so that both backends find the same words: `lumma-c2.example` is
 /// `lumma c2 example`).
-fn fts_text(s: &str) -> String {
+pub(crate) fn fts_text(s: &str) -> String {
     let mut end = s.len().min(MAX_SEARCH_TEXT);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -435,7 +435,7 @@ const MAX_SEARCH_TEXT: usize = 256 * 1024;
 
 /// A text as PostgreSQL stores it: its TEXT cannot hold NUL, which an input may carry (a warning list's
 /// description, a file name); an error there would abort the whole write, so NUL becomes U+FFFD.
-fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains('\0') {
         std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
     } else {
@@ -470,7 +470,7 @@ fn ts_query(query: &str) -> Option<String> {
 }
 
 /// The graph ends a row is indexed by: a relationship's source and target, a sighting's sighted object.
-fn ends(p: &Prepared) -> (Option<&str>, Option<&str>) {
+pub(crate) fn ends(p: &Prepared) -> (Option<&str>, Option<&str>) {
     match p.type_.as_str() {
         "relationship" => (p.reference("source_ref"), p.reference("target_ref")),
         "sighting" => (None, p.reference("sighting_of_ref")),
@@ -1020,6 +1020,15 @@ impl PostgresStore {
             let out = begun.and_then(|()| f(conn));
             finish(conn, out)
         })
+    }
+
+    /// Runs `f` with the writer's client inside one transaction that holds the schema's writer lock, committed
+    /// (moving the change counter) when `f` succeeds ([`crate::copy`] writes through it).
+    pub(crate) fn with_client_tx<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.simple_write(|conn| f(&mut conn.client))
     }
 
     /// A number that moves whenever any process commits to this schema: caches key on it.

@@ -169,6 +169,20 @@ impl SqliteStore {
         self.with_reader(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
     }
 
+    /// Runs `f` on a reader inside one read transaction: everything it reads is one snapshot of the database,
+    /// whatever writers commit meanwhile ([`crate::copy`] reads through it).
+    pub(crate) fn with_snapshot<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_reader(|c| {
+            c.execute_batch("BEGIN")?;
+            let out = f(c);
+            let _ = c.execute_batch("ROLLBACK");
+            out
+        })
+    }
+
     fn with_reader<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
