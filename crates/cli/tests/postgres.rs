@@ -646,3 +646,124 @@ fn two_servers_share_one_postgres_store() {
     let cli = pg.ok(&["notices", "--member", &a.to_string()]);
     assert!(cli.to_string().contains("acknowledged"), "{cli}");
 }
+
+/// An agency that began on the embedded store moves to PostgreSQL with `vigil store copy`: the knowledge base,
+/// members, tokens, notices (with their status) and the member's own collection come along; a server on the copy
+/// accepts the token minted before the move and shows what the embedded store showed; new rows continue the old
+/// numbering; a second copy into the same schema is refused and changes nothing.
+#[test]
+fn store_copy_moves_an_embedded_store_into_postgres() {
+    let Some(url) = url() else { return };
+    let lite = Vigil::embedded();
+    for f in ["mixed-bundle.json", "tlp-bundle.json", "malware-v2.json"] {
+        lite.ingest(&[&fixture(f)]);
+    }
+    lite.ingest(&[&fixture("family-list.txt"), "--source", "family-list"]);
+    let (a, b) = lite.notices_setup();
+    let ta = lite.token(a);
+    let notices = lite.ok(&["notices", "--member", &a.to_string()]);
+    let first = notices
+        .as_array()
+        .and_then(|n| n.first())
+        .and_then(|n| n["id"].as_str())
+        .expect("a notice")
+        .to_string();
+    lite.ok(&["notices", "ack", &first, "--note", "patch window Friday"]);
+
+    let pg = Vigil::postgres(&url, "copy");
+    let (_, schema) = pg.pg.clone().expect("a schema");
+    let (r, code) = lite.json(&["store", "copy", "--to", &url, "--store-schema", &schema]);
+    assert_eq!((code, r["ok"].as_bool()), (0, Some(true)), "{r}");
+    assert!(r["verified"]["objects"].as_u64() > Some(10), "{r}");
+    let rows = |t: &str| {
+        r["copied"]["tables"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|x| x["table"] == t))
+            .and_then(|x| x["rows"].as_u64())
+    };
+    let members = lite
+        .ok(&["members", "list"])
+        .as_array()
+        .map(|m| m.len() as u64);
+    assert_eq!((rows("members"), rows("tokens")), (members, Some(1)), "{r}");
+
+    assert_eq!(kb_stats(&pg), kb_stats(&lite));
+    for tlp in ["clear", "red"] {
+        if let Some(d) = differences(&pg.export(tlp), &lite.export(tlp)) {
+            panic!("export at TLP {tlp}: {d}");
+        }
+    }
+    assert_eq!(shown(&pg, "FixtureRAT"), shown(&lite, "FixtureRAT"));
+    assert_eq!(pg.ok(&["members", "list"]), lite.ok(&["members", "list"]));
+    let pg_notices = pg.ok(&["notices", "--member", &a.to_string()]);
+    assert_eq!(
+        pg_notices,
+        lite.ok(&["notices", "--member", &a.to_string()])
+    );
+    assert!(
+        pg_notices.to_string().contains("acknowledged"),
+        "{pg_notices}"
+    );
+    let (check, code) = pg.json(&["check"]);
+    assert_eq!((check["ok"].as_bool(), code), (Some(true), 0), "{check}");
+
+    // The token minted on the embedded store works on a server on the copy, for that member only.
+    let served = pg.serve();
+    let (s, list) = served.call("GET", "/api/v1/notices", &ta, "");
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        notices.as_array().map(Vec::len),
+        "{list}"
+    );
+    let (s, coll) = served.call(
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{a}/objects/?limit=1000"),
+        &ta,
+        "",
+    );
+    assert_eq!(s, 200, "{coll}");
+    let notes = coll["objects"]
+        .as_array()
+        .map(|o| o.iter().filter(|o| o["type"] == "note").count());
+    assert_eq!(notes, Some(1), "the acknowledgement's note: {coll}");
+    let (s, _) = served.call(
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{b}/objects/"),
+        &ta,
+        "",
+    );
+    assert_eq!(s, 404, "another member's collection");
+    drop(served);
+
+    // New rows go on from the old numbers.
+    assert_eq!(pg.member("Agency C", "DK"), b + 1);
+    let before = kb_stats(&pg);
+    let out = lite.run(&["store", "copy", "--to", &url, "--store-schema", &schema]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second copy is refused");
+    assert!(stderr.contains("is not empty"), "{stderr}");
+    assert_eq!(kb_stats(&pg), before);
+    assert_eq!(
+        pg.ok(&["members", "list"])
+            .to_string()
+            .matches("Agency C")
+            .count(),
+        1
+    );
+    // A data directory without a store is named, and nothing is created there.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .env_remove("VIGIL_STORE")
+        .arg("--data")
+        .arg(empty.path())
+        .args(["store", "copy", "--to", &url, "--store-schema", &schema])
+        .output()
+        .expect("run vigil");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("no embedded store"),
+        "{stderr}"
+    );
+    assert!(!empty.path().join("vigil.db").exists());
+}

@@ -172,7 +172,9 @@ pub fn sqlite_to_postgres(
 }
 
 fn count(src: &Connection, table: &str) -> Result<u64, StoreError> {
-    let n: i64 = src.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0))?;
+    let n: i64 = src.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get(0)
+    })?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -252,7 +254,9 @@ fn copy_rows(
     table: &str,
     columns: &[String],
     types: &[Type],
-    rows: &mut dyn FnMut(&mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>) -> Result<(), StoreError>,
+    rows: &mut dyn FnMut(
+        &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
     let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
     let sink = pg.copy_in(&format!(
@@ -290,7 +294,10 @@ const STAGED: &[(&str, Type)] = &[
 ];
 
 /// Every version of every object, in insertion order. Returns (versions, latest versions, look-up keys).
-fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<(i64, i64, i16)>), StoreError> {
+fn copy_objects(
+    src: &Connection,
+    pg: &mut Client,
+) -> Result<(u64, u64, Vec<(i64, i64, i16)>), StoreError> {
     pg.batch_execute(
         "CREATE TEMP TABLE vigil_copy_objects (seq BIGINT, stix_id TEXT, type TEXT, version TEXT, latest BOOLEAN,
             retired BOOLEAN, tlp SMALLINT, added_at TEXT, source TEXT, ingested_at TEXT, original_id TEXT, file TEXT,
@@ -353,7 +360,10 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<(i64
                 Box::new(version),
                 Box::new(latest.then_some(true)),
                 Box::new(r.get::<_, i64>(5)? != 0),
-                Box::new(r.get::<_, Option<i64>>(6)?.and_then(|t| i16::try_from(t).ok())),
+                Box::new(
+                    r.get::<_, Option<i64>>(6)?
+                        .and_then(|t| i16::try_from(t).ok()),
+                ),
                 Box::new(text(r.get(7)?)),
                 Box::new(text(r.get::<_, Option<String>>(8)?).unwrap_or_default()),
                 Box::new(text(r.get::<_, Option<String>>(9)?).unwrap_or_default()),
@@ -379,21 +389,33 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<(i64
 }
 
 fn corrupt(seq: i64, id: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("object {id} (row {seq}) in the embedded store: {e}"))
+    StoreError::Corrupt(format!(
+        "object {id} (row {seq}) in the embedded store: {e}"
+    ))
 }
 
 fn copy_keys(pg: &mut Client, keys: Vec<(i64, i64, i16)>) -> Result<u64, StoreError> {
     let columns = ["khash", "seq", "kind"].map(String::from);
-    copy_rows(pg, "keys", &columns, &[Type::INT8, Type::INT8, Type::INT2], &mut |emit| {
-        for &(h, seq, kind) in &keys {
-            emit(vec![Box::new(h), Box::new(seq), Box::new(kind)])?;
-        }
-        Ok(())
-    })
+    copy_rows(
+        pg,
+        "keys",
+        &columns,
+        &[Type::INT8, Type::INT8, Type::INT2],
+        &mut |emit| {
+            for &(h, seq, kind) in &keys {
+                emit(vec![Box::new(h), Box::new(seq), Box::new(kind)])?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The target's columns of a table with their types (`tsvector` and other types the copy cannot carry refused).
-fn target_columns(pg: &mut Client, schema: &str, table: &str) -> Result<Vec<(String, Type)>, StoreError> {
+fn target_columns(
+    pg: &mut Client,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<(String, Type)>, StoreError> {
     let rows = pg.query(
         "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns
          WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
@@ -460,7 +482,12 @@ fn kind(v: &SqlValue) -> &'static str {
     }
 }
 
-fn copy_plain(src: &Connection, pg: &mut Client, schema: &str, t: &Plain) -> Result<u64, StoreError> {
+fn copy_plain(
+    src: &Connection,
+    pg: &mut Client,
+    schema: &str,
+    t: &Plain,
+) -> Result<u64, StoreError> {
     let cols = target_columns(pg, schema, t.table)?;
     let exprs: Vec<String> = cols
         .iter()
@@ -484,7 +511,10 @@ fn copy_plain(src: &Connection, pg: &mut Client, schema: &str, t: &Plain) -> Res
             for (i, (name, ty)) in cols.iter().enumerate() {
                 let v: SqlValue = r.get(i)?;
                 row.push(cell(v, ty).map_err(|reason| {
-                    StoreError::Corrupt(format!("table {}, row {n}, column {name}: {reason}", t.table))
+                    StoreError::Corrupt(format!(
+                        "table {}, row {n}, column {name}: {reason}",
+                        t.table
+                    ))
                 })?);
             }
             emit(row)?;
@@ -504,10 +534,21 @@ fn set_sequences(src: &Connection, pg: &mut Client, schema: &str) -> Result<(), 
     for r in rows {
         let (table, column): (String, String) = (r.get(0), r.get(1));
         let used: Option<i64> = src
-            .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&table], |r| r.get(0))
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = ?1",
+                [&table],
+                |r| r.get(0),
+            )
             .ok();
         let max: Option<i64> = pg
-            .query_one(&format!("SELECT max({})::BIGINT FROM {}", ident(&column), ident(&table)), &[])?
+            .query_one(
+                &format!(
+                    "SELECT max({})::BIGINT FROM {}",
+                    ident(&column),
+                    ident(&table)
+                ),
+                &[],
+            )?
             .get(0);
         let top = max.into_iter().chain(used).max().unwrap_or(0);
         let qualified = format!("{}.{}", ident(schema), ident(&table));
@@ -556,7 +597,13 @@ pub fn verify(from: &dyn crate::Store, to: &dyn crate::Store) -> Result<Verified
     }
     let digest = |o: &crate::StoredObject| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (o.seq, &o.added_at, o.tlp.map(|t| t as u8), o.object.to_json()).hash(&mut h);
+        (
+            o.seq,
+            &o.added_at,
+            o.tlp.map(|t| t as u8),
+            o.object.to_json(),
+        )
+            .hash(&mut h);
         (o.seq, o.object.id().to_string(), h.finish())
     };
     let all = crate::ScanFilter {
@@ -596,7 +643,9 @@ pub fn verify(from: &dyn crate::Store, to: &dyn crate::Store) -> Result<Verified
         ));
     }
     if extra > 0 {
-        differences.push(format!("{extra} object(s) in the target are not in the source"));
+        differences.push(format!(
+            "{extra} object(s) in the target are not in the source"
+        ));
     }
     Ok(Verified {
         objects: source.len() as u64,

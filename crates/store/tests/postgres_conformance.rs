@@ -1240,7 +1240,10 @@ fn embedded_stores_copy_into_postgres_alike() {
         let pg = schemas.open();
         let report = copy::sqlite_to_postgres(&lite, &pg, &mut |_, _| {})
             .unwrap_or_else(|e| panic!("{name}: copy: {e}"));
-        assert!(report.tables.iter().any(|t| t.rows > 0), "{name}: {report:?}");
+        assert!(
+            report.tables.iter().any(|t| t.rows > 0),
+            "{name}: {report:?}"
+        );
         let v = copy::verify(&lite, &pg).unwrap_or_else(|e| panic!("{name}: verify: {e}"));
         assert!(v.ok(), "{name}: {v:?}");
         assert_eq!(everything_else(&pg), everything_else(&lite), "{name}");
@@ -1251,8 +1254,12 @@ fn embedded_stores_copy_into_postgres_alike() {
                 let mut v2 = tool(900).to_value();
                 v2["modified"] = json!("2021-01-01T00:00:00.000Z");
                 v2["name"] = json!("tool number 900, renamed");
-                tx.put(&StixObject::from_value(v2).expect("v2"), &prov("after"), PutMode::Source)
-                    .map(|_| ())
+                tx.put(
+                    &StixObject::from_value(v2).expect("v2"),
+                    &prov("after"),
+                    PutMode::Source,
+                )
+                .map(|_| ())
             })
             .expect("write after the copy");
         }
@@ -1266,7 +1273,9 @@ fn embedded_stores_copy_into_postgres_alike() {
         };
         assert_eq!(seqs(&pg), seqs(&lite), "{name}");
         assert_eq!(
-            pg.resolve("tool number 900, renamed").expect("resolve").len(),
+            pg.resolve("tool number 900, renamed")
+                .expect("resolve")
+                .len(),
             1,
             "{name}: the new version's keys"
         );
@@ -1281,7 +1290,11 @@ fn embedded_stores_copy_into_postgres_alike() {
             matches!(&again, Err(StoreError::Aborted(m)) if m.contains("is not empty")),
             "{name}: {again:?}"
         );
-        assert_eq!(everything_else(&pg), members_before, "{name}: a refused copy changes nothing");
+        assert_eq!(
+            everything_else(&pg),
+            members_before,
+            "{name}: a refused copy changes nothing"
+        );
         assert_eq!(seqs(&pg), seqs(&lite), "{name}");
     }
 }

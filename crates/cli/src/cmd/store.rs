@@ -49,7 +49,8 @@ fn copy(cli: &Cli, a: &CopyArgs) -> anyhow::Result<u8> {
     }
     let from = SqliteStore::open(&cli.data)
         .with_context(|| format!("opening the embedded store in {}", cli.data.display()))?;
-    let to = PostgresStore::open(url, Some(&cli.store_schema)).context("opening the PostgreSQL store")?;
+    let to = PostgresStore::open(url, Some(&cli.store_schema))
+        .context("opening the PostgreSQL store")?;
     let quiet = a.json;
     let pb = if quiet {
         indicatif::ProgressBar::hidden()
