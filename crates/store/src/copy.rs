@@ -247,6 +247,10 @@ fn ident(s: &str) -> String {
 
 /// A value for one PostgreSQL column.
 type Cell = Box<dyn ToSql + Sync>;
+/// Hands one row to the `COPY` under way.
+type Emit<'a> = &'a mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>;
+/// A look-up key row: (hash, object row, kind).
+type KeyRow = (i64, i64, i16);
 
 /// Writes rows with a binary `COPY`; returns how many.
 fn copy_rows(
@@ -254,9 +258,7 @@ fn copy_rows(
     table: &str,
     columns: &[String],
     types: &[Type],
-    rows: &mut dyn FnMut(
-        &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>,
+    rows: &mut dyn FnMut(Emit<'_>) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
     let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
     let sink = pg.copy_in(&format!(
@@ -294,10 +296,7 @@ const STAGED: &[(&str, Type)] = &[
 ];
 
 /// Every version of every object, in insertion order. Returns (versions, latest versions, look-up keys).
-fn copy_objects(
-    src: &Connection,
-    pg: &mut Client,
-) -> Result<(u64, u64, Vec<(i64, i64, i16)>), StoreError> {
+fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyRow>), StoreError> {
     pg.batch_execute(
         "CREATE TEMP TABLE vigil_copy_objects (seq BIGINT, stix_id TEXT, type TEXT, version TEXT, latest BOOLEAN,
             retired BOOLEAN, tlp SMALLINT, added_at TEXT, source TEXT, ingested_at TEXT, original_id TEXT, file TEXT,
@@ -394,7 +393,7 @@ fn corrupt(seq: i64, id: &str, e: impl std::fmt::Display) -> StoreError {
     ))
 }
 
-fn copy_keys(pg: &mut Client, keys: Vec<(i64, i64, i16)>) -> Result<u64, StoreError> {
+fn copy_keys(pg: &mut Client, keys: Vec<KeyRow>) -> Result<u64, StoreError> {
     let columns = ["khash", "seq", "kind"].map(String::from);
     copy_rows(
         pg,
