@@ -186,7 +186,21 @@ pub(crate) fn stored_object(
     let Value::Object(m) = v else {
         return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
     };
-    let object = StixObject::from_map(m.clone()).or_else(|_| {
+    // With `spec_version` present, retrying with it added would change nothing: only a row without one needs the
+    // copy for a second try (a copy per row read cost every scan a second tree of the object).
+    let first = if m.contains_key("spec_version") {
+        return StixObject::from_map(m)
+            .map(|object| StoredObject {
+                object,
+                seq,
+                added_at,
+                tlp,
+            })
+            .map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")));
+    } else {
+        StixObject::from_map(m.clone())
+    };
+    let object = first.or_else(|_| {
         let mut fallback = m;
         fallback
             .entry("spec_version")

@@ -189,6 +189,59 @@ impl Prepared {
     }
 
     pub fn from_ref(obj: &StixObject, mode: PutMode) -> Prepared {
+        let IndexParts { search, keys, refs } = IndexParts::of(obj, mode);
+        let (hid, ends) = Prepared::hashes(obj.id(), obj.type_(), &refs);
+        let json = obj.to_json();
+        Prepared {
+            id: obj.id().to_string(),
+            type_: obj.type_().to_string(),
+            refs,
+            version: version_key(obj),
+            packed: crate::packed::pack(&json),
+            search,
+            keys,
+            tlp: obj.tlp(),
+            retired: obj.revoked() || obj.deprecated(),
+            hid,
+            ends,
+        }
+    }
+
+    /// `hid` and `ends` of an object with this id, type and references.
+    pub fn hashes(
+        id: &str,
+        type_: &str,
+        refs: &[(&'static str, String)],
+    ) -> (i64, (Option<i64>, Option<i64>)) {
+        let (src, dst) = ref_ends(type_, refs);
+        (h64(id), (src.map(h64), dst.map(h64)))
+    }
+
+    /// The object's JSON text.
+    pub fn json(&self) -> Result<String, crate::packed::UnpackError> {
+        crate::packed::unpack(&self.packed)
+    }
+
+    /// The target of reference `key`, if the object has it.
+    pub fn reference(&self, key: &str) -> Option<&str> {
+        self.refs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a store indexes an object by: its search text, look-up keys and the references whose targets must exist.
+/// [`Prepared`] computes them with the rest; [`crate::copy`] needs them alone, for rows whose JSON it has packed.
+pub(crate) struct IndexParts {
+    /// Full-text index input ("" when the object is not searched for).
+    pub search: String,
+    pub keys: Vec<(String, i64)>,
+    pub refs: Vec<(&'static str, String)>,
+}
+
+impl IndexParts {
+    pub(crate) fn of(obj: &StixObject, mode: PutMode) -> IndexParts {
         // Relationship descriptions (ATT&CK procedure examples) are read through the graph, not searched for.
         let search = match obj.type_() {
             "relationship" => String::new(),
@@ -215,53 +268,29 @@ impl Prepared {
             "sighting" => &["sighting_of_ref"],
             _ => &[],
         };
-        let refs: Vec<(&'static str, String)> = ref_keys
+        let refs = ref_keys
             .iter()
             .filter_map(|k| obj.str(k).map(|v| (*k, v.to_string())))
             .collect();
-        let (hid, ends) = Prepared::hashes(obj.id(), obj.type_(), &refs);
-        let json = obj.to_json();
-        Prepared {
-            id: obj.id().to_string(),
-            type_: obj.type_().to_string(),
-            refs,
-            version: version_key(obj),
-            packed: crate::packed::pack(&json),
-            search,
-            keys,
-            tlp: obj.tlp(),
-            retired: obj.revoked() || obj.deprecated(),
-            hid,
-            ends,
-        }
+        IndexParts { search, keys, refs }
     }
+}
 
-    /// `hid` and `ends` of an object with this id, type and references.
-    pub fn hashes(
-        id: &str,
-        type_: &str,
-        refs: &[(&'static str, String)],
-    ) -> (i64, (Option<i64>, Option<i64>)) {
-        let r = |key: &str| refs.iter().find(|(k, _)| *k == key).map(|(_, v)| h64(v));
-        let ends = match type_ {
-            "relationship" => (r("source_ref"), r("target_ref")),
-            "sighting" => (None, r("sighting_of_ref")),
-            _ => (None, None),
-        };
-        (h64(id), ends)
-    }
-
-    /// The object's JSON text.
-    pub fn json(&self) -> Result<String, crate::packed::UnpackError> {
-        crate::packed::unpack(&self.packed)
-    }
-
-    /// The target of reference `key`, if the object has it.
-    pub fn reference(&self, key: &str) -> Option<&str> {
-        self.refs
-            .iter()
+/// The graph ends a row is indexed by, from an object's references: a relationship's source and target, a
+/// sighting's sighted object.
+pub(crate) fn ref_ends<'a>(
+    type_: &str,
+    refs: &'a [(&'static str, String)],
+) -> (Option<&'a str>, Option<&'a str>) {
+    let r = |key: &str| {
+        refs.iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_str())
+    };
+    match type_ {
+        "relationship" => (r("source_ref"), r("target_ref")),
+        "sighting" => (None, r("sighting_of_ref")),
+        _ => (None, None),
     }
 }
 

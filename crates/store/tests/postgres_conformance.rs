@@ -1201,6 +1201,28 @@ fn embedded_stores_copy_into_postgres_alike() {
         ("warninglists", |s| conformance::warninglists(s)),
         ("sourced", |s| conformance::sourced(s)),
         ("supersede", |s| conformance::supersede(s)),
+        // Rows as older schemas wrote them: JSON as text, provenance and the time added inline.
+        ("old rows", |s| {
+            conformance::versions(s)?;
+            let c = rusqlite::Connection::open(s.path())?;
+            let (seq, id): (i64, String) =
+                c.query_row("SELECT min(seq), stix_id FROM objects", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let json = s
+                .versions(&id)?
+                .into_iter()
+                .find(|o| o.seq == seq)
+                .expect("row")
+                .object
+                .to_json();
+            c.execute(
+                "UPDATE objects SET json = ?1, prov = NULL, source = 'old-source', ingested_at = '2025-01-01T00:00:00Z',
+                    file = 'old.json', added = NULL, added_at = '2025-01-01T00:00:00.000000Z' WHERE seq = ?2",
+                rusqlite::params![json, seq],
+            )?;
+            Ok(())
+        }),
         ("members", |s| conformance::members_tokens(s)),
         ("scoped", |s| conformance::scoped_reads(s)),
         ("inbox", |s| conformance::inbox(s)),
@@ -1247,6 +1269,29 @@ fn embedded_stores_copy_into_postgres_alike() {
         let v = copy::verify(&lite, &pg).unwrap_or_else(|e| panic!("{name}: verify: {e}"));
         assert!(v.ok(), "{name}: {v:?}");
         assert_eq!(everything_else(&pg), everything_else(&lite), "{name}");
+        // Every version of every object, with when it was added and where it came from.
+        let mut ids = Vec::new();
+        let all = vigil_store::ScanFilter {
+            include_retired: true,
+            ..Default::default()
+        };
+        lite.scan(&all, &mut |o| {
+            ids.push(o.object.id().to_string());
+            Ok(())
+        })
+        .expect("scan");
+        let history = |s: &dyn Store, id: &str| {
+            let v: Vec<_> = s
+                .versions(id)
+                .expect("versions")
+                .into_iter()
+                .map(|o| (o.seq, o.added_at, o.tlp, o.object.to_json()))
+                .collect();
+            (v, format!("{:?}", s.provenance(id).expect("provenance")))
+        };
+        for id in &ids {
+            assert_eq!(history(&pg, id), history(&lite, id), "{name}: {id}");
+        }
         // Both go on numbering rows where the source stopped: the same writes give the same rows.
         for s in [&lite as &dyn Store, &pg] {
             s.write(&mut |tx| {

@@ -155,7 +155,7 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
     let mrep: serde_json::Value = serde_json::from_str(&m.stdout).unwrap_or_default();
     let list_rate = n as f64 / m.seconds;
     let pg = match &a.postgres {
-        Some(url) => Some(postgres_runs(url, &work, &bundle, &list)?),
+        Some(url) => Some(postgres_runs(url, &work, &bundle, &list, &data2)?),
         None => None,
     };
     let _ = std::fs::remove_dir_all(&work);
@@ -166,12 +166,16 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
         "list": {"indicators": n, "seconds": m.seconds, "indicators_per_s": list_rate, "peak_rss_mb": m.max_rss_mb,
                  "added": mrep["added"], "rejected": mrep["rejected"]},
     });
-    if let Some((pa, pl)) = &pg {
+    if let Some((pa, pl, pc)) = &pg {
+        let copied: serde_json::Value = serde_json::from_str(&pc.stdout).unwrap_or_default();
         doc["postgres"] = json!({
             "attack": {"seconds": pa.seconds, "objects_per_s": objects as f64 / pa.seconds,
                        "embedded_over_postgres": pa.seconds / r.seconds},
             "list": {"seconds": pl.seconds, "indicators_per_s": n as f64 / pl.seconds,
                      "embedded_over_postgres": pl.seconds / m.seconds},
+            "copy": {"seconds": pc.seconds, "copy_seconds": copied["copied"]["seconds"],
+                     "versions": copied["copied"]["versions"], "verified": copied["ok"],
+                     "ingest_over_copy": pl.seconds / pc.seconds, "peak_rss_mb": pc.max_rss_mb},
         });
     }
     if a.json {
@@ -186,19 +190,32 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
             "{n} indicators (maltrail values) stored in {:.2} s = {list_rate:.0} indicators/s, peak RSS {:.0} MB ({} added, {} rejected)",
             m.seconds, m.max_rss_mb, mrep["added"], mrep["rejected"]
         );
-        if let Some((pa, pl)) = &pg {
+        if let Some((pa, pl, pc)) = &pg {
             println!(
                 "PostgreSQL knowledge base, same inputs, same run: ATT&CK {:.2} s = {:.0} objects/s ({:.2}x the embedded store's time); list {:.2} s = {:.0} indicators/s ({:.2}x)",
                 pa.seconds, objects as f64 / pa.seconds, pa.seconds / r.seconds,
                 pl.seconds, n as f64 / pl.seconds, pl.seconds / m.seconds
+            );
+            let copied: serde_json::Value = serde_json::from_str(&pc.stdout).unwrap_or_default();
+            println!(
+                "`vigil store copy` of the list's embedded store into PostgreSQL: {} object versions in {:.2} s, compared object by object: {:.2} s in all ({}), peak RSS {:.0} MB; ingesting the list into PostgreSQL took {:.2}x as long",
+                copied["copied"]["versions"], copied["copied"]["seconds"].as_f64().unwrap_or(f64::NAN), pc.seconds,
+                if copied["ok"] == true { "alike" } else { "DIFFERENT" }, pc.max_rss_mb, pl.seconds / pc.seconds
             );
         }
     }
     Ok(0)
 }
 
-/// The two ingests of the benchmark into a PostgreSQL knowledge base: a fresh schema, dropped afterwards.
-fn postgres_runs(url: &str, work: &Path, bundle: &Path, list: &Path) -> anyhow::Result<(Run, Run)> {
+/// The two ingests of the benchmark into a PostgreSQL knowledge base, then `vigil store copy` of the list's embedded
+/// store (`listed`) into it: a fresh schema each, dropped afterwards.
+fn postgres_runs(
+    url: &str,
+    work: &Path,
+    bundle: &Path,
+    list: &Path,
+    listed: &Path,
+) -> anyhow::Result<(Run, Run, Run)> {
     let schema = format!("vigil_bench_{}", std::process::id());
     let run = |name: &str, input: &Path, extra: &[&str]| -> anyhow::Result<Run> {
         let mut args: Vec<String> = vec![
@@ -220,7 +237,19 @@ fn postgres_runs(url: &str, work: &Path, bundle: &Path, list: &Path) -> anyhow::
         // One schema per input, as the embedded runs have one store each.
         vigil_store::postgres::PostgresStore::open(url, Some(&schema))?.drop_schema()?;
         let l = run("pg-list", list, &["--source", "maltrail"])?;
-        Ok((a, l))
+        vigil_store::postgres::PostgresStore::open(url, Some(&schema))?.drop_schema()?;
+        let c = run_child(&[
+            "--data".into(),
+            listed.display().to_string(),
+            "store".into(),
+            "copy".into(),
+            "--to".into(),
+            url.into(),
+            "--store-schema".into(),
+            schema.clone(),
+            "--json".into(),
+        ])?;
+        Ok((a, l, c))
     })();
     if let Ok(s) = vigil_store::postgres::PostgresStore::open(url, Some(&schema)) {
         let _ = s.drop_schema();

@@ -93,7 +93,7 @@ fn copy(cli: &Cli, a: &CopyArgs) -> anyhow::Result<u8> {
             report.seconds
         );
         for t in report.tables.iter().filter(|t| t.rows > 0) {
-            println!("  {:<20} {:>10}", t.table, t.rows);
+            println!("  {:<20} {:>10} rows {:>8.2} s", t.table, t.rows, t.seconds);
         }
         match &verified {
             None => println!("not compared (--no-verify)"),

@@ -470,12 +470,8 @@ fn ts_query(query: &str) -> Option<String> {
 }
 
 /// The graph ends a row is indexed by: a relationship's source and target, a sighting's sighted object.
-pub(crate) fn ends(p: &Prepared) -> (Option<&str>, Option<&str>) {
-    match p.type_.as_str() {
-        "relationship" => (p.reference("source_ref"), p.reference("target_ref")),
-        "sighting" => (None, p.reference("sighting_of_ref")),
-        _ => (None, None),
-    }
+fn ends(p: &Prepared) -> (Option<&str>, Option<&str>) {
+    crate::prepared::ref_ends(&p.type_, &p.refs)
 }
 
 const ROW_COLS: &str = "seq, added_at, tlp, json";
