@@ -58,6 +58,8 @@ pub mod sightings {
 pub enum BusError {
     #[error("bad NATS URL {shown}: {reason}")]
     Url { shown: String, reason: String },
+    #[error("NATS credentials: {0}")]
+    Credentials(String),
     #[error("cannot reach NATS at {place}: {reason}")]
     Connect { place: String, reason: String },
     #[error("NATS at {place}: stream {stream}: {reason}")]
@@ -115,6 +117,8 @@ enum Auth {
     None,
     Token(String),
     UserPassword(String, String),
+    /// An NKey seed (`SU...`): the client signs the server's nonce with it; nothing secret is sent.
+    NKey(String),
 }
 
 /// Where NATS is and how to log in, parsed from `nats://[user:password@]host[:port]` (or `tls://`, which
@@ -132,6 +136,7 @@ impl fmt::Debug for Endpoint {
             Auth::None => "none",
             Auth::Token(_) => "token",
             Auth::UserPassword(..) => "user and password",
+            Auth::NKey(_) => "nkey",
         };
         f.debug_struct("Endpoint")
             .field("server", &self.server)
@@ -195,6 +200,50 @@ impl Endpoint {
         })
     }
 
+    /// Logs in with a secret kept out of the URL (and so out of the process list and shell history): the password of
+    /// the user the URL names, or a token when it names none. A URL that carries a password or token already is
+    /// refused, as is an empty secret.
+    pub fn with_secret(mut self, secret: &str) -> Result<Endpoint, BusError> {
+        let refuse = |reason: &str| BusError::Credentials(reason.to_string());
+        if secret.is_empty() {
+            return Err(refuse("the password or token is empty"));
+        }
+        self.auth =
+            match std::mem::replace(&mut self.auth, Auth::None) {
+                Auth::None => Auth::Token(secret.to_string()),
+                // `nats://name@host` reads as a token when no secret follows; with one, it was the user.
+                Auth::Token(user) => Auth::UserPassword(user, secret.to_string()),
+                Auth::UserPassword(..) => return Err(refuse(
+                    "the URL carries a password already: give it once, in the URL or apart from it",
+                )),
+                Auth::NKey(_) => return Err(refuse("an NKey is given already")),
+            };
+        Ok(self)
+    }
+
+    /// Logs in with an NKey: `seed` is the user's seed (`SU...`, as `nk -gen user` or `nsc` write it); the server
+    /// knows the public key. Refused when the URL carries credentials too, or the seed is not a user seed.
+    pub fn with_nkey_seed(mut self, seed: &str) -> Result<Endpoint, BusError> {
+        let refuse = |reason: &str| BusError::Credentials(reason.to_string());
+        if !matches!(self.auth, Auth::None) {
+            return Err(refuse(
+                "the URL carries credentials and an NKey is given too: use one of them",
+            ));
+        }
+        let seed = seed.trim();
+        // Checked here so that a damaged file is named before a connection is tried; the error of the nkeys crate
+        // quotes no part of the seed.
+        let kp = nkeys::KeyPair::from_seed(seed)
+            .map_err(|e| refuse(&format!("not an NKey seed ({e})")))?;
+        if !kp.public_key().starts_with('U') {
+            return Err(refuse(
+                "the NKey seed is not a user's (a user seed starts with SU)",
+            ));
+        }
+        self.auth = Auth::NKey(seed.to_string());
+        Ok(self)
+    }
+
     /// The server without credentials (`nats://host:port`): what messages name.
     pub fn place(&self) -> &str {
         &self.server
@@ -208,6 +257,7 @@ impl Endpoint {
             // client never sees the credentials in a URL, so this is a second line of defence only.
             Auth::UserPassword(u, p) if u.len() >= 4 => vec![p.clone(), u.clone()],
             Auth::UserPassword(_, p) => vec![p.clone()],
+            Auth::NKey(seed) => vec![seed.clone()],
         }
     }
 }
@@ -329,6 +379,7 @@ impl Bus {
             Auth::None => co,
             Auth::Token(t) => co.token(t.clone()),
             Auth::UserPassword(u, p) => co.user_and_password(u.clone(), p.clone()),
+            Auth::NKey(seed) => co.nkey(seed.clone()),
         };
         if let Some(ca) = &opts.ca_file {
             co = co.add_root_certificates(ca.clone());
@@ -689,6 +740,49 @@ mod tests {
             let err = Endpoint::parse(bad).expect_err(bad).to_string();
             assert!(!err.contains("pw"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn secrets_and_nkeys_given_apart_from_the_url() {
+        let user = Endpoint::parse("nats://sensor@nats.example").expect("url");
+        let e = user.clone().with_secret("pa55").expect("password");
+        assert!(matches!(&e.auth, Auth::UserPassword(u, p) if u == "sensor" && p == "pa55"));
+        let e = Endpoint::parse("nats://nats.example")
+            .expect("url")
+            .with_secret("tok")
+            .expect("token");
+        assert!(matches!(&e.auth, Auth::Token(t) if t == "tok"));
+        assert!(user.clone().with_secret("").is_err(), "an empty file");
+        let both = Endpoint::parse("nats://u:pw@nats.example")
+            .expect("url")
+            .with_secret("other");
+        assert!(matches!(both, Err(BusError::Credentials(_))));
+        let kp = nkeys::KeyPair::new_user();
+        let seed = kp.seed().expect("seed");
+        let e = Endpoint::parse("nats://nats.example")
+            .expect("url")
+            .with_nkey_seed(&format!("{seed}\n"))
+            .expect("nkey");
+        assert!(matches!(&e.auth, Auth::NKey(s) if *s == seed));
+        let shown = format!("{e:?} {e}");
+        assert!(shown.contains("nkey") && !shown.contains(&seed), "{shown}");
+        assert_eq!(e.secrets(), vec![seed.clone()]);
+        // With other credentials, a damaged seed, or a seed that is not a user's: refused, the seed never shown.
+        assert!(user.with_nkey_seed(&seed).is_err());
+        for bad in [&seed[..seed.len() - 3], "SUNOTASEED", ""] {
+            let err = Endpoint::parse("nats://nats.example")
+                .expect("url")
+                .with_nkey_seed(bad)
+                .expect_err(bad)
+                .to_string();
+            assert!(bad.is_empty() || !err.contains(bad), "{err}");
+        }
+        let account = nkeys::KeyPair::new_account().seed().expect("seed");
+        let err = Endpoint::parse("nats://nats.example")
+            .expect("url")
+            .with_nkey_seed(&account)
+            .expect_err("an account seed");
+        assert!(err.to_string().contains("not a user's"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+#[path = "support/auth_server.rs"]
+mod auth_server;
+use auth_server::auth_server;
 use vigil_bus::{sightings, Bus, BusError, ConsumerSpec, Endpoint, Options, Outgoing, StreamSpec};
 
 fn nats_url() -> String {
@@ -151,4 +154,58 @@ fn publishing_without_a_stream_fails_clearly() {
         sightings::subject(sightings::PREFIX, None),
         "vigil.sightings.operator"
     );
+}
+
+/// Credentials kept out of the URL: an NKey seed (the server holds only the public key) and a password given
+/// apart; wrong ones are refused by the server with messages that show neither.
+#[test]
+fn nkey_and_password_logins() {
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().expect("seed");
+    let Some(srv) = auth_server(&user.public_key(), "sensor", "pa55-w0rd") else {
+        return;
+    };
+    let url = format!("nats://127.0.0.1:{}", srv.port);
+    let opts = Options::default();
+    let bus = Bus::connect(
+        &Endpoint::parse(&url)
+            .expect("url")
+            .with_nkey_seed(&seed)
+            .expect("seed"),
+        &opts,
+    )
+    .expect("an NKey the server knows");
+    let (_stream, prefix) = temp_stream(&bus, "NKEY");
+    let acked = bus
+        .publish_all(&[msg(&prefix, "k1", "{}")])
+        .expect("publish with an NKey");
+    assert_eq!(acked.len(), 1);
+    let by_password = Endpoint::parse(&format!("nats://sensor@127.0.0.1:{}", srv.port))
+        .expect("url")
+        .with_secret("pa55-w0rd")
+        .expect("password");
+    Bus::connect(&by_password, &opts).expect("the user's password");
+
+    let stranger = nkeys::KeyPair::new_user().seed().expect("seed");
+    let refused = [
+        Endpoint::parse(&url)
+            .expect("url")
+            .with_nkey_seed(&stranger)
+            .expect("seed"),
+        Endpoint::parse(&format!("nats://sensor@127.0.0.1:{}", srv.port))
+            .expect("url")
+            .with_secret("wrong-pa55")
+            .expect("password"),
+        Endpoint::parse(&url).expect("url"),
+    ];
+    for ep in refused {
+        let err = match Bus::connect(&ep, &opts) {
+            Ok(_) => panic!("{ep:?} was let in"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(&url), "{err}");
+        for secret in [stranger.as_str(), "wrong-pa55", seed.as_str()] {
+            assert!(!err.contains(secret), "{err}");
+        }
+    }
 }

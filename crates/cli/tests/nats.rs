@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 use vigil_bus::{Bus, Endpoint, Options, Outgoing};
 use vigil_model::Tlp;
 
+#[path = "../../bus/tests/support/auth_server.rs"]
+mod auth_server;
 mod common;
 
 fn nats_url() -> String {
@@ -594,4 +596,94 @@ fn serve_records_reports_as_they_come() {
         std::thread::sleep(Duration::from_millis(300));
     }
     drop(served);
+}
+
+/// Credentials kept out of the command line: `--nats-nkey-file` (an NKey seed; the server knows the public key)
+/// and `--nats-password-file` (the password of the user the URL names) log in to a server that requires them;
+/// a wrong seed or password is refused by the server, named without the secret; a password in both the URL and a
+/// file is refused before connecting; a file others can read is warned about.
+#[test]
+fn credentials_come_from_files_not_the_command_line() {
+    let user = nkeys::KeyPair::new_user();
+    let Some(srv) = auth_server::auth_server(&user.public_key(), "central", "c3ntral-pa55") else {
+        return;
+    };
+    let Some(lane) = Lane::new() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = |name: &str, text: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        p.to_str().expect("utf-8").to_string()
+    };
+    let seed = user.seed().expect("seed");
+    let nkey = secret("central.nk", &format!("{seed}\n"), 0o600);
+    let password = secret("central.pw", "c3ntral-pa55\n", 0o644);
+    let stranger = nkeys::KeyPair::new_user().seed().expect("seed");
+    let wrong = secret("stranger.nk", &stranger, 0o600);
+    let data = dir.path().join("central");
+    let url = format!("nats://127.0.0.1:{}", srv.port);
+    let user_url = format!("nats://central@127.0.0.1:{}", srv.port);
+    let pull = |url: &str, flag: &str, file: &str| {
+        vigil(
+            &data,
+            &lane,
+            &[
+                "sightings",
+                "pull",
+                "--nats",
+                url,
+                flag,
+                file,
+                "--wait",
+                "1",
+                "--json",
+            ],
+        )
+    };
+    for (url, flag, file) in [
+        (&url, "--nats-nkey-file", &nkey),
+        (&user_url, "--nats-password-file", &password),
+    ] {
+        let out = pull(url, flag, file);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{flag}: {stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["received"], 0, "{v}");
+        assert_eq!(
+            stderr.contains("can be read by other users"),
+            flag == "--nats-password-file",
+            "{flag}: {stderr}"
+        );
+    }
+    let refused = [
+        pull(&url, "--nats-nkey-file", &wrong),
+        pull(
+            &user_url,
+            "--nats-password-file",
+            &secret("wrong.pw", "not-the-pa55", 0o600),
+        ),
+    ];
+    for out in refused {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&url), "the server is named: {stderr}");
+        for s in [stranger.as_str(), "not-the-pa55", seed.as_str()] {
+            assert!(!stderr.contains(s), "{stderr}");
+        }
+    }
+    let both = pull(
+        &format!("nats://central:c3ntral-pa55@127.0.0.1:{}", srv.port),
+        "--nats-password-file",
+        &password,
+    );
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(
+        !both.status.success()
+            && stderr.contains("--nats-password-file")
+            && stderr.contains("once"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c3ntral-pa55"), "{stderr}");
 }

@@ -702,7 +702,7 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     };
     // A bad URL is found before the hunt, not after an hour of logs.
     let endpoint = match &a.publish {
-        Some(url) => Some(vigil_bus::Endpoint::parse(url)?),
+        Some(url) => Some(a.bus.endpoint(url)?),
         None => None,
     };
     let env = if a.snapshot.is_none() || a.record {

@@ -32,6 +32,52 @@ pub struct BusArgs {
     /// can grant a sensor one by one.
     #[arg(long, env = "VIGIL_NATS_SUBJECT_PREFIX", default_value = sightings::PREFIX)]
     pub subject_prefix: String,
+    /// File holding the NATS password of the user the URL names (`nats://sensor@host`), or a token when it names
+    /// none: no secret in the process list or the shell history.
+    #[arg(long, env = "VIGIL_NATS_PASSWORD_FILE", value_name = "FILE")]
+    pub nats_password_file: Option<PathBuf>,
+    /// File holding the NATS user's NKey seed (`SU...`, as `nk -gen user` writes it): the server knows only the
+    /// public key, and no secret crosses the network.
+    #[arg(long, env = "VIGIL_NATS_NKEY_FILE", value_name = "FILE")]
+    pub nats_nkey_file: Option<PathBuf>,
+}
+
+impl BusArgs {
+    /// The server `url` names, logging in with what the URL and the credential files give.
+    pub fn endpoint(&self, url: &str) -> anyhow::Result<Endpoint> {
+        let mut ep = Endpoint::parse(url)?;
+        if let Some(f) = &self.nats_password_file {
+            ep = ep
+                .with_secret(&read_secret(f)?)
+                .with_context(|| format!("--nats-password-file {}", f.display()))?;
+        }
+        if let Some(f) = &self.nats_nkey_file {
+            ep = ep
+                .with_nkey_seed(&read_secret(f)?)
+                .with_context(|| format!("--nats-nkey-file {}", f.display()))?;
+        }
+        Ok(ep)
+    }
+}
+
+/// A secret kept in a file: its first line, without the line end. Says so when others may read the file (as
+/// ssh does), and never shows the content.
+fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the NATS credentials in {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "vigil: warning: {} can be read by other users of this host: chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(text.lines().next().unwrap_or("").trim_end().to_string())
 }
 
 impl Default for BusArgs {
@@ -40,6 +86,8 @@ impl Default for BusArgs {
             stream: sightings::STREAM.to_string(),
             nats_ca: None,
             subject_prefix: sightings::PREFIX.to_string(),
+            nats_password_file: None,
+            nats_nkey_file: None,
         }
     }
 }
@@ -284,7 +332,7 @@ pub fn run(env: &Env, c: &SightingsCommand) -> anyhow::Result<u8> {
 }
 
 fn pull(env: &Env, a: &PullArgs) -> anyhow::Result<u8> {
-    let ep = Endpoint::parse(&a.nats)?;
+    let ep = a.bus.endpoint(&a.nats)?;
     let bus = connect(&ep, &a.bus, "vigil sightings pull")?;
     bus.ensure_stream(&StreamSpec::sightings(&a.bus.stream, &a.bus.subject_prefix))?;
     let consumer = bus.consumer(&ConsumerSpec::sightings(
@@ -338,7 +386,7 @@ pub fn serve_in_background(
     durable: String,
     b: BusArgs,
 ) -> anyhow::Result<()> {
-    let ep = Endpoint::parse(&nats)?;
+    let ep = b.endpoint(&nats)?;
     std::thread::Builder::new()
         .name("vigil-sightings".into())
         .spawn(move || loop {
