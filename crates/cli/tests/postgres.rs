@@ -401,6 +401,30 @@ fn real_data_gives_the_same_knowledge_base_in_postgres() {
     assert_eq!(pg.detection("csv").0["values"], 0);
     let (check, code) = pg.json(&["check"]);
     assert_eq!((check["ok"].as_bool(), code), (Some(true), 0), "{check}");
+
+    // The embedded store, retraction and all, moved into PostgreSQL: it answers as before.
+    let moved = Vigil::postgres(&url, "moved");
+    let (_, schema) = moved.pg.clone().expect("a schema");
+    let (r, code) = lite.json(&["store", "copy", "--to", &url, "--store-schema", &schema]);
+    assert_eq!((code, r["ok"].as_bool()), (0, Some(true)), "{r}");
+    assert_eq!(kb_stats(&moved), kb_stats(&lite));
+    for key in ["Fancy Bear", "T1566.001", "CHOPSTICK"] {
+        assert_eq!(shown(&moved, key), shown(&lite, key), "show {key}");
+    }
+    let (mut a, mut b) = (
+        search_ids(&moved, "credential dumping", "5000"),
+        search_ids(&lite, "credential dumping", "5000"),
+    );
+    a.sort();
+    b.sort();
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    for tlp in ["clear", "amber"] {
+        if let Some(d) = differences(&moved.export(tlp), &lite.export(tlp)) {
+            panic!("export at TLP {tlp} after the copy: {d}");
+        }
+    }
+    assert_eq!(moved.detection("csv"), lite.detection("csv"));
 }
 
 fn vuln_fixture(name: &str) -> String {

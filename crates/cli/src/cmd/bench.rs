@@ -175,7 +175,8 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
                      "embedded_over_postgres": pl.seconds / m.seconds},
             "copy": {"seconds": pc.seconds, "copy_seconds": copied["copied"]["seconds"],
                      "versions": copied["copied"]["versions"], "verified": copied["ok"],
-                     "ingest_over_copy": pl.seconds / pc.seconds, "peak_rss_mb": pc.max_rss_mb},
+                     "ingest_over_copy": pl.seconds / copied["copied"]["seconds"].as_f64().unwrap_or(f64::NAN),
+                     "peak_rss_mb": pc.max_rss_mb},
         });
     }
     if a.json {
@@ -197,10 +198,11 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
                 pl.seconds, n as f64 / pl.seconds, pl.seconds / m.seconds
             );
             let copied: serde_json::Value = serde_json::from_str(&pc.stdout).unwrap_or_default();
+            let secs = copied["copied"]["seconds"].as_f64().unwrap_or(f64::NAN);
             println!(
-                "`vigil store copy` of the list's embedded store into PostgreSQL: {} object versions in {:.2} s, compared object by object: {:.2} s in all ({}), peak RSS {:.0} MB; ingesting the list into PostgreSQL took {:.2}x as long",
-                copied["copied"]["versions"], copied["copied"]["seconds"].as_f64().unwrap_or(f64::NAN), pc.seconds,
-                if copied["ok"] == true { "alike" } else { "DIFFERENT" }, pc.max_rss_mb, pl.seconds / pc.seconds
+                "`vigil store copy` of the list's embedded store into PostgreSQL: {} object versions in {secs:.2} s (ingesting the list into PostgreSQL took {:.2}x as long); with the object-by-object comparison {:.2} s in all ({}), peak RSS {:.0} MB",
+                copied["copied"]["versions"], pl.seconds / secs, pc.seconds,
+                if copied["ok"] == true { "alike" } else { "DIFFERENT" }, pc.max_rss_mb
             );
         }
     }
