@@ -114,7 +114,6 @@ const SOURCE_FOLDED: &[&str] = &[
     "feed_leases",
     "meta",
     "fts",
-    "sqlite_sequence",
 ];
 
 /// Copies everything the embedded store `from` holds into `to`, which must be empty. `progress` hears each table
@@ -210,7 +209,10 @@ fn target_tables(pg: &mut Client, schema: &str) -> Result<Vec<String>, StoreErro
 
 fn source_tables(src: &Connection) -> Result<Vec<String>, StoreError> {
     let mut st = src.prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'fts_%' ORDER BY 1",
+        // SQLite's own tables (`sqlite_sequence`, and `sqlite_stat1` once the planner has analysed the store) and
+        // the full-text index's shadow tables hold nothing of Vigil's.
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'fts_%' AND name NOT LIKE 'sqlite_%'
+         ORDER BY 1",
     )?;
     let names = st
         .query_map([], |r| r.get(0))?
