@@ -58,7 +58,11 @@ fn copy(cli: &Cli, a: &CopyArgs) -> anyhow::Result<u8> {
         crate::output::progress("copying")
     };
     let report = vigil_store::copy::sqlite_to_postgres(&from, &to, &mut |table, rows| {
-        pb.set_message(format!("copying {table} ({rows} rows)"));
+        pb.set_message(if table == "indexes" {
+            "building the indexes".to_string()
+        } else {
+            format!("copying {table} ({rows} rows)")
+        });
     })
     .with_context(|| format!("copying {} into {}", from.path().display(), to.place()))?;
     pb.finish_and_clear();
@@ -95,6 +99,7 @@ fn copy(cli: &Cli, a: &CopyArgs) -> anyhow::Result<u8> {
         for t in report.tables.iter().filter(|t| t.rows > 0) {
             println!("  {:<20} {:>10} rows {:>8.2} s", t.table, t.rows, t.seconds);
         }
+        println!("  (indexes built in {:.2} s)", report.index_seconds);
         match &verified {
             None => println!("not compared (--no-verify)"),
             Some(v) if v.ok() => println!(
