@@ -186,27 +186,18 @@ pub(crate) fn stored_object(
     let Value::Object(m) = v else {
         return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
     };
-    // With `spec_version` present, retrying with it added would change nothing: only a row without one needs the
-    // copy for a second try (a copy per row read cost every scan a second tree of the object).
-    let first = if m.contains_key("spec_version") {
-        return StixObject::from_map(m)
-            .map(|object| StoredObject {
-                object,
-                seq,
-                added_at,
-                tlp,
-            })
-            .map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")));
+    let corrupt = |e: vigil_model::ModelError| StoreError::Corrupt(format!("seq {seq}: {e}"));
+    // Only a row without `spec_version` gets a second try with it added (and so a copy of its map to try first):
+    // copying every row's map cost each scan a second tree of every object.
+    let object = if m.contains_key("spec_version") {
+        StixObject::from_map(m).map_err(corrupt)?
     } else {
-        StixObject::from_map(m.clone())
+        StixObject::from_map(m.clone()).or_else(|_| {
+            let mut fallback = m;
+            fallback.insert("spec_version".into(), Value::String("2.1".into()));
+            StixObject::from_map(fallback).map_err(corrupt)
+        })?
     };
-    let object = first.or_else(|_| {
-        let mut fallback = m;
-        fallback
-            .entry("spec_version")
-            .or_insert(Value::String("2.1".into()));
-        StixObject::from_map(fallback).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))
-    })?;
     Ok(StoredObject {
         object,
         seq,
