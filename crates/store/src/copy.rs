@@ -417,7 +417,7 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyR
             let text = |s: Option<String>| s.map(|s| crate::postgres::pg_text(&s).into_owned());
             emit(vec![
                 Box::new(seq),
-                Box::new(text(Some(id.clone()))),
+                Box::new(text(Some(id))),
                 Box::new(text(r.get(2)?)),
                 Box::new(version),
                 Box::new(latest.then_some(true)),
@@ -439,7 +439,6 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyR
         }
         Ok(())
     })?;
-    let moved = Instant::now();
     pg.batch_execute(
         "INSERT INTO objects (seq, stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at,
             original_id, file, src, dst, json, search) OVERRIDING SYSTEM VALUE
@@ -448,12 +447,6 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyR
             CASE WHEN search_text IS NULL OR search_text = '' THEN NULL ELSE to_tsvector('simple', search_text) END
          FROM vigil_copy_objects",
     )?;
-    if std::env::var_os("VIGIL_COPY_TRACE").is_some() {
-        eprintln!(
-            "objects: staged, then moved in {:.2} s",
-            moved.elapsed().as_secs_f64()
-        );
-    }
     Ok((versions, latest_n, keys))
 }
 
