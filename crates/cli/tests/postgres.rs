@@ -719,6 +719,19 @@ fn store_copy_moves_an_embedded_store_into_postgres() {
     }
     assert_eq!(shown(&pg, "FixtureRAT"), shown(&lite, "FixtureRAT"));
     assert_eq!(pg.ok(&["members", "list"]), lite.ok(&["members", "list"]));
+    // A vulnerability's page: what KEV and the notices say of it, from the copied advisories and notices.
+    let cve = notices
+        .as_array()
+        .and_then(|n| n.first())
+        .and_then(|n| n["vulnerability"].as_str())
+        .expect("a notice's vulnerability")
+        .to_string();
+    let (lv, _) = lite.json(&["show", &cve]);
+    assert!(lv["vulnerability"].is_object(), "{lv}");
+    assert_eq!(
+        pg.json(&["show", &cve]).0["vulnerability"],
+        lv["vulnerability"]
+    );
     let pg_notices = pg.ok(&["notices", "--member", &a.to_string()]);
     assert_eq!(
         pg_notices,

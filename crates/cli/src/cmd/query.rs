@@ -268,14 +268,10 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<u8> {
         member: None,
         default_tlp: env.settings.default_tlp,
     };
-    // Advisories and notices live in the embedded store, beside the knowledge base they were read into: a
-    // knowledge base in PostgreSQL has none yet.
-    let ctx = if env.external.is_none() {
+    // Advisories and notices live beside the knowledge base, in either backend.
+    if let Some(ctx) =
         vigil_server::context::vulnerability(&*env.store, &obj.to_value(), &everything, true)?
-    } else {
-        None
-    };
-    if let Some(ctx) = ctx {
+    {
         doc["vulnerability"] = ctx;
     }
     let wl = warninglist_hits(&WarningSet::new(&env.kb().warninglists()?), obj);
