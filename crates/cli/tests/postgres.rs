@@ -804,3 +804,88 @@ fn store_copy_moves_an_embedded_store_into_postgres() {
     );
     assert!(!empty.path().join("vigil.db").exists());
 }
+
+/// `vigil store copy --from URL`: a store that lives in PostgreSQL becomes an embedded one that answers alike, with
+/// the members' tokens, notices and their status, while a server goes on running on PostgreSQL.
+#[test]
+fn store_copy_from_postgres_makes_an_embedded_store() {
+    let Some(url) = url() else { return };
+    let pg = Vigil::postgres(&url, "back");
+    let (_, schema) = pg.pg.clone().expect("a schema");
+    for f in ["mixed-bundle.json", "tlp-bundle.json", "malware-v2.json"] {
+        pg.ingest(&[&fixture(f)]);
+    }
+    pg.ingest(&[&fixture("family-list.txt"), "--source", "family-list"]);
+    let (a, b) = pg.notices_setup();
+    let ta = pg.token(a);
+    let notices = pg.ok(&["notices", "--member", &a.to_string()]);
+    let first = notices
+        .as_array()
+        .and_then(|n| n.first())
+        .and_then(|n| n["id"].as_str())
+        .expect("a notice")
+        .to_string();
+    pg.ok(&["notices", "ack", &first, "--note", "patch window Friday"]);
+
+    let running = pg.serve();
+    let lite = Vigil::embedded();
+    let (r, code) = lite.json(&["store", "copy", "--from", &url, "--store-schema", &schema]);
+    assert_eq!((code, r["ok"].as_bool()), (0, Some(true)), "{r}");
+    assert!(r["verified"]["objects"].as_u64() > Some(10), "{r}");
+    let (s, _) = running.call("GET", "/api/v1/notices", &ta, "");
+    assert_eq!(s, 200, "the PostgreSQL server went on answering");
+    drop(running);
+
+    assert_eq!(kb_stats(&lite), kb_stats(&pg));
+    for tlp in ["clear", "red"] {
+        if let Some(d) = differences(&lite.export(tlp), &pg.export(tlp)) {
+            panic!("export at TLP {tlp}: {d}");
+        }
+    }
+    assert_eq!(shown(&lite, "FixtureRAT"), shown(&pg, "FixtureRAT"));
+    assert_eq!(lite.ok(&["members", "list"]), pg.ok(&["members", "list"]));
+    let acked = lite.ok(&["notices", "--member", &a.to_string()]);
+    assert_eq!(acked, pg.ok(&["notices", "--member", &a.to_string()]));
+    assert!(acked.to_string().contains("acknowledged"), "{acked}");
+    let (check, code) = lite.json(&["check"]);
+    assert_eq!((check["ok"].as_bool(), code), (Some(true), 0), "{check}");
+    // The same hits (each backend ranks with its own formula: scores differ).
+    let hits = |v: &Vigil| -> Vec<Value> {
+        v.ok(&["search", "FixtureRAT"])["results"]
+            .as_array()
+            .map(|r| r.iter().map(|h| h["id"].clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(hits(&lite), hits(&pg));
+    assert!(!hits(&lite).is_empty());
+
+    // The token minted on PostgreSQL works on a server on the embedded copy, for that member only.
+    let served = lite.serve();
+    let (s, list) = served.call("GET", "/api/v1/notices", &ta, "");
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        notices.as_array().map(Vec::len),
+        "{list}"
+    );
+    let (s, _) = served.call(
+        "GET",
+        &format!("/taxii2/vigil/collections/member-{b}/objects/"),
+        &ta,
+        "",
+    );
+    assert_eq!(s, 404, "another member's collection");
+    drop(served);
+    // New rows go on from the old numbers.
+    assert_eq!(lite.member("Agency C", "DK"), b + 1);
+
+    // Into a data directory that holds a store: refused, and the store is left as it was.
+    let before = kb_stats(&lite);
+    let out = lite.run(&["store", "copy", "--from", &url, "--store-schema", &schema]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("exists"),
+        "{stderr}"
+    );
+    assert_eq!(kb_stats(&lite), before);
+}

@@ -1027,6 +1027,21 @@ impl PostgresStore {
         self.simple_write(|conn| f(&mut conn.client))
     }
 
+    /// Runs `f` inside one read-only `REPEATABLE READ` transaction: everything it reads is one snapshot of the
+    /// schema, whatever writers commit meanwhile ([`crate::copy::postgres_to_sqlite`] reads through it).
+    pub(crate) fn with_snapshot<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_reader(|conn| {
+            conn.client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let out = f(&mut conn.client);
+            let _ = conn.client.batch_execute("ROLLBACK");
+            out
+        })
+    }
+
     /// A number that moves whenever any process commits to this schema: caches key on it.
     pub fn change_count(&self) -> Result<i64, StoreError> {
         self.with_reader(|c| {

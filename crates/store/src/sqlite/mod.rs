@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, every version kept.
 
+pub mod backup;
 mod delivery;
 mod feeds;
 mod members;
@@ -120,6 +121,13 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
         "CREATE TEMP TABLE IF NOT EXISTS fts_pending (seq INTEGER PRIMARY KEY, text TEXT NOT NULL)",
     )
     .map_err(err)?;
+    Ok(conn)
+}
+
+/// A new database file at `path` with the current schema, for [`crate::copy::postgres_to_sqlite`] to fill.
+pub(crate) fn create_for_copy(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = open_conn(path)?;
+    migrate(&mut conn, path)?;
     Ok(conn)
 }
 
@@ -1411,60 +1419,66 @@ impl Store for SqliteStore {
     }
 
     fn check(&self) -> Result<Vec<String>, StoreError> {
-        self.with_reader(|c| {
-            let mut problems = Vec::new();
-            let ic: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-            if ic != "ok" {
-                problems.push(format!("integrity_check: {ic}"));
-            }
-            // Each invariant as a query counting what breaks it, with what to call the count.
-            const INVARIANTS: &[(&str, &str)] = &[
-                (
-                    "SELECT count(*) FROM (SELECT hid FROM objects WHERE lk = 0 GROUP BY hid HAVING count(*) > 1)",
-                    "ids with more than one latest version",
-                ),
-                (
-                    "SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.seq = p.seq)",
-                    "provenance rows without an object",
-                ),
-                (
-                    "SELECT count(*) FROM (SELECT DISTINCT hid FROM objects WHERE lk IS NULL) h WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.hid = h.hid AND o.lk = 0)",
-                    "ids with versions but no latest version",
-                ),
-                (
-                    "SELECT count(*) FROM objects o WHERE o.src IS NOT NULL AND o.lk = 0
-                       AND NOT EXISTS (SELECT 1 FROM edge_src e WHERE e.src = o.src AND e.seq = o.seq)",
-                    "relationships missing from the source-edge table",
-                ),
-                (
-                    "SELECT count(*) FROM objects o WHERE o.prov IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prov_sets ps WHERE ps.id = o.prov)",
-                    "objects whose provenance set is missing",
-                ),
-            ];
-            for (sql, what) in INVARIANTS {
-                let n: i64 = c.query_row(sql, [], |r| r.get(0))?;
-                if n > 0 {
-                    problems.push(format!("{n} {what}"));
-                }
-            }
-            // integrity_check vouches for the pages, not for what a packed value decodes to.
-            let mut st = c.prepare("SELECT seq, json FROM objects")?;
-            let mut rows = st.query([])?;
-            let (mut bad, mut first) = (0u64, Vec::new());
-            while let Some(r) = rows.next()? {
-                if let Err(e) = r.get::<_, StoredJson>(1) {
-                    bad += 1;
-                    if first.len() < 5 {
-                        first.push(format!("seq {}: {e}", r.get::<_, i64>(0)?));
-                    }
-                }
-            }
-            if bad > 0 {
-                problems.push(format!("{bad} objects whose JSON does not decode ({})", first.join("; ")));
-            }
-            Ok(problems)
-        })
+        self.with_reader(check_conn)
     }
+}
+
+/// The consistency check of the store behind `c` (`Store::check`; a backup is checked alike).
+fn check_conn(c: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let ic: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if ic != "ok" {
+        problems.push(format!("integrity_check: {ic}"));
+    }
+    // Each invariant as a query counting what breaks it, with what to call the count.
+    const INVARIANTS: &[(&str, &str)] = &[
+        (
+            "SELECT count(*) FROM (SELECT hid FROM objects WHERE lk = 0 GROUP BY hid HAVING count(*) > 1)",
+            "ids with more than one latest version",
+        ),
+        (
+            "SELECT count(*) FROM provenance p WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.seq = p.seq)",
+            "provenance rows without an object",
+        ),
+        (
+            "SELECT count(*) FROM (SELECT DISTINCT hid FROM objects WHERE lk IS NULL) h WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.hid = h.hid AND o.lk = 0)",
+            "ids with versions but no latest version",
+        ),
+        (
+            "SELECT count(*) FROM objects o WHERE o.src IS NOT NULL AND o.lk = 0
+               AND NOT EXISTS (SELECT 1 FROM edge_src e WHERE e.src = o.src AND e.seq = o.seq)",
+            "relationships missing from the source-edge table",
+        ),
+        (
+            "SELECT count(*) FROM objects o WHERE o.prov IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prov_sets ps WHERE ps.id = o.prov)",
+            "objects whose provenance set is missing",
+        ),
+    ];
+    for (sql, what) in INVARIANTS {
+        let n: i64 = c.query_row(sql, [], |r| r.get(0))?;
+        if n > 0 {
+            problems.push(format!("{n} {what}"));
+        }
+    }
+    // integrity_check vouches for the pages, not for what a packed value decodes to.
+    let mut st = c.prepare("SELECT seq, json FROM objects")?;
+    let mut rows = st.query([])?;
+    let (mut bad, mut first) = (0u64, Vec::new());
+    while let Some(r) = rows.next()? {
+        if let Err(e) = r.get::<_, StoredJson>(1) {
+            bad += 1;
+            if first.len() < 5 {
+                first.push(format!("seq {}: {e}", r.get::<_, i64>(0)?));
+            }
+        }
+    }
+    if bad > 0 {
+        problems.push(format!(
+            "{bad} objects whose JSON does not decode ({})",
+            first.join("; ")
+        ));
+    }
+    Ok(problems)
 }
 
 #[cfg(test)]

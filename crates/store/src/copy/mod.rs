@@ -14,6 +14,10 @@
 //! JSON through the same [`IndexParts`] as [`crate::Prepared`], as an ingest into PostgreSQL would write it; the other tables have the same columns
 //! in both and are copied by name, each value converted to its PostgreSQL column's type.
 
+mod to_sqlite;
+
+pub use to_sqlite::postgres_to_sqlite;
+
 use std::time::Instant;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
