@@ -158,9 +158,10 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
     // The copy's own report (its time without the process start and the comparison), read once.
     let pg = match &a.postgres {
         Some(url) => {
-            let (pa, pl, pc) = postgres_runs(url, &work, &bundle, &list, &data2)?;
+            let (pa, pl, pc, pb) = postgres_runs(url, &work, &bundle, &list, &data2)?;
             let copied: serde_json::Value = serde_json::from_str(&pc.stdout).unwrap_or_default();
-            Some((pa, pl, pc, copied))
+            let back: serde_json::Value = serde_json::from_str(&pb.stdout).unwrap_or_default();
+            Some((pa, pl, pc, copied, pb, back))
         }
         None => None,
     };
@@ -173,7 +174,7 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
                  "added": mrep["added"], "rejected": mrep["rejected"]},
     });
     doc["backup"] = backups.0.clone();
-    if let Some((pa, pl, pc, copied)) = &pg {
+    if let Some((pa, pl, pc, copied, pb, back)) = &pg {
         doc["postgres"] = json!({
             "attack": {"seconds": pa.seconds, "objects_per_s": objects as f64 / pa.seconds,
                        "embedded_over_postgres": pa.seconds / r.seconds},
@@ -183,6 +184,10 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
                      "versions": copied["copied"]["versions"], "verified": copied["ok"],
                      "ingest_over_copy": pl.seconds / copied["copied"]["seconds"].as_f64().unwrap_or(f64::NAN),
                      "peak_rss_mb": pc.max_rss_mb},
+            "copy_back": {"seconds": pb.seconds, "copy_seconds": back["copied"]["seconds"],
+                     "versions": back["copied"]["versions"], "verified": back["ok"],
+                     "embedded_ingest_over_copy_back": m.seconds / back["copied"]["seconds"].as_f64().unwrap_or(f64::NAN),
+                     "peak_rss_mb": pb.max_rss_mb},
         });
     }
     if a.json {
@@ -198,7 +203,7 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
             m.seconds, m.max_rss_mb, mrep["added"], mrep["rejected"]
         );
         println!("{}", backups.1);
-        if let Some((pa, pl, pc, copied)) = &pg {
+        if let Some((pa, pl, pc, copied, pb, back)) = &pg {
             println!(
                 "PostgreSQL knowledge base, same inputs, same run: ATT&CK {:.2} s = {:.0} objects/s ({:.2}x the embedded store's time); list {:.2} s = {:.0} indicators/s ({:.2}x)",
                 pa.seconds, objects as f64 / pa.seconds, pa.seconds / r.seconds,
@@ -209,6 +214,12 @@ pub fn ingest(a: &BenchIngestArgs) -> anyhow::Result<u8> {
                 "`vigil store copy` of the list's embedded store into PostgreSQL: {} object versions in {secs:.2} s (ingesting the list into PostgreSQL took {:.2}x as long); with the object-by-object comparison {:.2} s in all ({}), peak RSS {:.0} MB",
                 copied["copied"]["versions"], pl.seconds / secs, pc.seconds,
                 if copied["ok"] == true { "alike" } else { "DIFFERENT" }, pc.max_rss_mb
+            );
+            let secs = back["copied"]["seconds"].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "`vigil store copy --from` of that PostgreSQL store back into a new embedded store: {} object versions in {secs:.2} s (ingesting the list into the embedded store took {:.2}x as long); with the comparison {:.2} s in all ({}), peak RSS {:.0} MB",
+                back["copied"]["versions"], m.seconds / secs, pb.seconds,
+                if back["ok"] == true { "alike" } else { "DIFFERENT" }, pb.max_rss_mb
             );
         }
     }
@@ -275,14 +286,15 @@ fn backup_runs(work: &Path, listed: &Path) -> anyhow::Result<(serde_json::Value,
 }
 
 /// The two ingests of the benchmark into a PostgreSQL knowledge base, then `vigil store copy` of the list's embedded
-/// store (`listed`) into it: a fresh schema each, dropped afterwards.
+/// store (`listed`) into it, and `vigil store copy --from` of that back into a new embedded store: a fresh schema each,
+/// dropped afterwards.
 fn postgres_runs(
     url: &str,
     work: &Path,
     bundle: &Path,
     list: &Path,
     listed: &Path,
-) -> anyhow::Result<(Run, Run, Run)> {
+) -> anyhow::Result<(Run, Run, Run, Run)> {
     let schema = format!("vigil_bench_{}", std::process::id());
     let run = |name: &str, input: &Path, extra: &[&str]| -> anyhow::Result<Run> {
         let mut args: Vec<String> = vec![
@@ -316,7 +328,19 @@ fn postgres_runs(
             schema.clone(),
             "--json".into(),
         ])?;
-        Ok((a, l, c))
+        // And back into a new embedded store (`vigil store copy --from`).
+        let b = run_child(&[
+            "--data".into(),
+            work.join("pg-back").display().to_string(),
+            "store".into(),
+            "copy".into(),
+            "--from".into(),
+            url.into(),
+            "--store-schema".into(),
+            schema.clone(),
+            "--json".into(),
+        ])?;
+        Ok((a, l, c, b))
     })();
     if let Ok(s) = vigil_store::postgres::PostgresStore::open(url, Some(&schema)) {
         let _ = s.drop_schema();
