@@ -20,7 +20,7 @@ use ::postgres::Client;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 
-use super::{CopyReport, TableCopied, PLAIN, REBUILT, SOURCE_FOLDED, TARGET_OWN};
+use super::{CopyReport, TableCopied, PLAIN, REBUILT, TARGET_OWN};
 use crate::postgres::PostgresStore;
 use crate::prepared::{h64, IndexParts};
 use crate::{PutMode, StoreError};
@@ -61,7 +61,7 @@ pub fn postgres_to_sqlite(
         reason: e.to_string(),
     })?;
     let partial = dir.join("vigil.db.partial");
-    remove(&partial);
+    crate::sqlite::backup::remove_with_journals(&partial);
     let copied = (|| {
         let mut dst = crate::sqlite::create_for_copy(&partial)?;
         // One transaction into a file nobody else has open, removed if anything fails: no journal is needed.
@@ -82,12 +82,14 @@ pub fn postgres_to_sqlite(
     let (tables, versions, objects, index_seconds) = match copied {
         Ok(out) => out,
         Err(e) => {
-            remove(&partial);
+            crate::sqlite::backup::remove_with_journals(&partial);
             return Err(e);
         }
     };
-    std::fs::rename(&partial, &db)
-        .map_err(|e| StoreError::Aborted(format!("cannot name {}: {e}", db.display())))?;
+    if let Err(e) = crate::sqlite::backup::give_name(&partial, &db) {
+        crate::sqlite::backup::remove_with_journals(&partial);
+        return Err(e);
+    }
     Ok(CopyReport {
         from: from.place().to_string(),
         to: db.display().to_string(),
@@ -97,14 +99,6 @@ pub fn postgres_to_sqlite(
         index_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-fn remove(path: &Path) {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
-    }
 }
 
 type Filled = (Vec<TableCopied>, u64, u64, f64);
@@ -181,15 +175,10 @@ fn check_tables(pg: &mut Client, dst: &Connection) -> Result<(), StoreError> {
         }
     }
     for t in super::source_tables(dst)? {
-        let folded = SOURCE_FOLDED.contains(&t.as_str());
-        if !known(&t) && !folded && !SQLITE_BUILT.contains(&t.as_str()) {
+        let t = t.as_str();
+        if !known(t) && !SQLITE_BUILT.contains(&t) && !SQLITE_OWN.contains(&t) {
             return Err(StoreError::Aborted(format!(
                 "the embedded store has a table `{t}` this Vigil does not know how to fill"
-            )));
-        }
-        if folded && !SQLITE_BUILT.contains(&t.as_str()) && !SQLITE_OWN.contains(&t.as_str()) {
-            return Err(StoreError::Aborted(format!(
-                "the embedded store's table `{t}` has no source in PostgreSQL this Vigil knows"
             )));
         }
     }
@@ -217,13 +206,12 @@ fn copy_objects(pg: &mut Client, dst: &Connection) -> Result<(u64, u64), StoreEr
             original_id, file, src, dst, json, prov, added)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', '', ?10, NULL, ?11, ?12, ?13, ?14, ?15)",
     )?;
-    let mut key =
-        dst.prepare("INSERT OR IGNORE INTO keys (khash, seq, kind) VALUES (?1, ?2, ?3)")?;
     let mut fts = dst.prepare("INSERT INTO temp.vigil_copy_fts (seq, text) VALUES (?1, ?2)")?;
     let mut new_set =
         dst.prepare("INSERT INTO prov_sets (source, ingested_at, file) VALUES (?1, ?2, ?3)")?;
     let mut sets: HashMap<(String, String, Option<String>), i64> = HashMap::new();
     let mut edges: Vec<(i64, i64)> = Vec::new();
+    let mut keys: Vec<(i64, i64, i64)> = Vec::new();
     let (mut versions, mut latest_n) = (0u64, 0u64);
     let mut rows = pg.query_raw(
         "SELECT seq, stix_id, type, version, latest, retired, tlp, added_at, source, ingested_at, original_id, file,
@@ -290,20 +278,25 @@ fn copy_objects(pg: &mut Client, dst: &Connection) -> Result<(u64, u64), StoreEr
             if let Some(s) = src {
                 edges.push((s, seq));
             }
-            for (k, kind) in &p.keys {
-                key.execute(params![h64(k), seq, kind])?;
-            }
+            keys.extend(p.keys.iter().map(|(k, kind)| (h64(k), seq, *kind)));
             if !p.search.is_empty() {
                 fts.execute(params![seq, p.search])?;
             }
         }
         versions += 1;
     }
-    // In key order, as the writer adds them at commit: each B-tree page is visited once.
+    // In key order, as the writer adds graph edges at commit: each B-tree page is visited once, where rows in
+    // object order would land at random places in indexes of millions of entries.
     edges.sort_unstable();
     let mut edge = dst.prepare("INSERT OR IGNORE INTO edge_src (src, seq) VALUES (?1, ?2)")?;
     for (s, seq) in edges {
         edge.execute(params![s, seq])?;
+    }
+    keys.sort_unstable();
+    let mut key =
+        dst.prepare("INSERT OR IGNORE INTO keys (khash, seq, kind) VALUES (?1, ?2, ?3)")?;
+    for (h, seq, kind) in keys {
+        key.execute(params![h, seq, kind])?;
     }
     Ok((versions, latest_n))
 }

@@ -75,8 +75,24 @@ fn sync(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Removes a file this module made, with its journal files, if they exist.
-fn remove_with_journals(path: &Path) {
+/// Gives the complete file `partial` its name `to`. A link, not a rename: it fails rather than replace a file
+/// that appeared under the name meanwhile (a store another process created, a backup of the same name).
+pub(crate) fn give_name(partial: &Path, to: &Path) -> Result<(), StoreError> {
+    match std::fs::hard_link(partial, to) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(partial);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(io(to, "a file appeared meanwhile at", e))
+        }
+        // A file system without hard links (FAT, some network shares).
+        Err(_) => std::fs::rename(partial, to).map_err(|e| io(to, "cannot name", e)),
+    }
+}
+
+/// Removes a file Vigil made under a temporary name, with its journal files, if they exist.
+pub(crate) fn remove_with_journals(path: &Path) {
     for suffix in ["", "-journal", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_os_string();
         p.push(suffix);
@@ -100,6 +116,14 @@ impl SqliteStore {
                 "{} is not a file name",
                 out.display()
             )));
+        }
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(StoreError::Aborted(format!(
+                    "{}: no such directory to write the backup in",
+                    dir.display()
+                )));
+            }
         }
         let partial = partial_of(out);
         // Left by a backup that was killed: ours by its name, and never a backup (it had no name yet).
@@ -128,7 +152,10 @@ impl SqliteStore {
             }
         };
         sync(&partial)?;
-        std::fs::rename(&partial, out).map_err(|e| io(out, "cannot name the backup", e))?;
+        if let Err(e) = give_name(&partial, out) {
+            remove_with_journals(&partial);
+            return Err(e);
+        }
         sync(out)?;
         info.file = out.display().to_string();
         info.seconds = started.elapsed().as_secs_f64();
@@ -307,7 +334,10 @@ pub fn restore(file: &Path, dir: &Path) -> Result<BackupInfo, StoreError> {
         remove_with_journals(&partial);
         return Err(e);
     }
-    std::fs::rename(&partial, &db).map_err(|e| io(&db, "cannot name the restored store", e))?;
+    if let Err(e) = give_name(&partial, &db) {
+        remove_with_journals(&partial);
+        return Err(e);
+    }
     sync(&db)?;
     // Opening migrates a backup of an older Vigil; what it holds is then read from the restored store.
     let store = SqliteStore::open(dir)?;
