@@ -18,7 +18,7 @@ pub enum StoreCommand {
     /// embedded store in --data (which must hold none), while its servers go on running.
     Copy(CopyArgs),
     /// Write a consistent copy of the embedded store in --data to a new file, while Vigil goes on running, and
-    /// check it. Keep vigil.toml and audit.jsonl of the data directory with it (plain files).
+    /// check it. Keep vigil.toml, audit.jsonl and models/ (if any) of the data directory with it (plain files).
     Backup(BackupArgs),
     /// Check a backup, then make it the embedded store of --data, which must hold none.
     Restore(RestoreArgs),
@@ -134,10 +134,16 @@ fn backup(cli: &Cli, a: &BackupArgs) -> anyhow::Result<u8> {
         );
         print_tables(&info);
         println!("sha256 {sha256}");
+        let models = cli.data.join("models");
         println!(
-            "Keep {} and {} with it; restore with: vigil --data DIR store restore {}",
+            "Keep {} and {}{} with it; restore with: vigil --data DIR store restore {}",
             cli.data.join("vigil.toml").display(),
             cli.data.join("audit.jsonl").display(),
+            if models.is_dir() {
+                format!(" and your models in {}", models.display())
+            } else {
+                String::new()
+            },
             info.file
         );
     }
