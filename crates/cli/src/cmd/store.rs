@@ -229,87 +229,24 @@ fn copy(cli: &Cli, a: &CopyArgs) -> anyhow::Result<u8> {
     })
     .with_context(|| format!("copying {} into {}", from.path().display(), to.place()))?;
     pb.finish_and_clear();
-    let verified = if a.no_verify {
-        None
-    } else {
-        let pb = if quiet {
-            indicatif::ProgressBar::hidden()
-        } else {
-            crate::output::progress("comparing every object")
-        };
-        let v = vigil_store::copy::verify(&from, &to).context("comparing the two stores")?;
-        pb.finish_and_clear();
-        Some(v)
-    };
-    let ok = verified.as_ref().is_none_or(|v| v.ok());
-    if a.json {
-        crate::output::json(&json!({"copied": report, "verified": verified, "ok": ok}))?;
-    } else {
-        println!(
-            "copied {} object(s) ({} version(s)) and {} other row(s) from {} into {} in {:.1} s",
-            report.objects,
-            report.versions,
-            report
-                .tables
-                .iter()
-                .filter(|t| t.table != "objects")
-                .map(|t| t.rows)
-                .sum::<u64>(),
-            report.from,
-            report.to,
-            report.seconds
-        );
-        for t in report.tables.iter().filter(|t| t.rows > 0) {
-            println!("  {:<20} {:>10} rows {:>8.2} s", t.table, t.rows, t.seconds);
-        }
-        println!("  (indexes built in {:.2} s)", report.index_seconds);
-        match &verified {
-            None => println!("not compared (--no-verify)"),
-            Some(v) if v.ok() => println!(
-                "compared: the {} object(s) read back alike from both stores, and the target is consistent",
-                v.objects
-            ),
-            Some(v) => {
-                for d in &v.differences {
-                    println!("DIFFERENCE: {d}");
-                }
-                for p in &v.problems {
-                    println!("PROBLEM: {p}");
-                }
-            }
-        }
-        if ok {
-            println!(
-                "Next: stop using {}, and run Vigil with --store (or VIGIL_STORE) naming the database, and \
-                 --store-schema {} (the data directory still holds vigil.toml and the settings)",
-                cli.data.display(),
-                to.schema()
-            );
-        }
-    }
-    Ok(if ok { 0 } else { 1 })
+    let next = format!(
+        "Next: stop using {}, and run Vigil with --store (or VIGIL_STORE) naming the database, and --store-schema {} \
+         (the data directory still holds vigil.toml and the settings)",
+        cli.data.display(),
+        to.schema()
+    );
+    finish(a, &report, &from, &to, "indexes", &next)
 }
 
-/// `vigil store copy --from URL`: a PostgreSQL store into a new embedded store.
-fn copy_back(cli: &Cli, a: &CopyArgs, url: &str) -> anyhow::Result<u8> {
-    let from = PostgresStore::open(url, Some(&cli.store_schema))
-        .context("opening the PostgreSQL store")?;
-    let pb = if a.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        crate::output::progress("copying")
-    };
-    let report = vigil_store::copy::postgres_to_sqlite(&from, &cli.data, &mut |table, rows| {
-        pb.set_message(if table == "indexes" {
-            "building the search index".to_string()
-        } else {
-            format!("copying {table} ({rows} rows)")
-        });
-    })
-    .with_context(|| format!("copying {} into {}", from.place(), cli.data.display()))?;
-    pb.finish_and_clear();
-    let to = SqliteStore::open(&cli.data)
-        .with_context(|| format!("opening the new embedded store in {}", cli.data.display()))?;
+/// Compares the two stores (unless --no-verify) and says what the copy did; the exit status.
+fn finish(
+    a: &CopyArgs,
+    report: &vigil_store::copy::CopyReport,
+    from: &dyn vigil_store::Store,
+    to: &dyn vigil_store::Store,
+    indexes: &str,
+    next: &str,
+) -> anyhow::Result<u8> {
     let verified = if a.no_verify {
         None
     } else {
@@ -318,7 +255,7 @@ fn copy_back(cli: &Cli, a: &CopyArgs, url: &str) -> anyhow::Result<u8> {
         } else {
             crate::output::progress("comparing every object")
         };
-        let v = vigil_store::copy::verify(&from, &to).context("comparing the two stores")?;
+        let v = vigil_store::copy::verify(from, to).context("comparing the two stores")?;
         pb.finish_and_clear();
         Some(v)
     };
@@ -344,11 +281,11 @@ fn copy_back(cli: &Cli, a: &CopyArgs, url: &str) -> anyhow::Result<u8> {
     for t in report.tables.iter().filter(|t| t.rows > 0) {
         println!("  {:<20} {:>10} rows {:>8.2} s", t.table, t.rows, t.seconds);
     }
-    println!("  (search index built in {:.2} s)", report.index_seconds);
+    println!("  ({indexes} built in {:.2} s)", report.index_seconds);
     match &verified {
         None => println!("not compared (--no-verify)"),
         Some(v) if v.ok() => println!(
-            "compared: the {} object(s) read back alike from both stores, and the new store is consistent",
+            "compared: the {} object(s) read back alike from both stores, and the target is consistent",
             v.objects
         ),
         Some(v) => {
@@ -361,10 +298,34 @@ fn copy_back(cli: &Cli, a: &CopyArgs, url: &str) -> anyhow::Result<u8> {
         }
     }
     if ok {
-        println!(
-            "Next: run Vigil with --data {} and without --store (unset VIGIL_STORE); the PostgreSQL store is left as it was",
-            cli.data.display()
-        );
+        println!("{next}");
     }
     Ok(if ok { 0 } else { 1 })
+}
+
+/// `vigil store copy --from URL`: a PostgreSQL store into a new embedded store.
+fn copy_back(cli: &Cli, a: &CopyArgs, url: &str) -> anyhow::Result<u8> {
+    let from = PostgresStore::open(url, Some(&cli.store_schema))
+        .context("opening the PostgreSQL store")?;
+    let pb = if a.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::output::progress("copying")
+    };
+    let report = vigil_store::copy::postgres_to_sqlite(&from, &cli.data, &mut |table, rows| {
+        pb.set_message(if table == "indexes" {
+            "building the search index".to_string()
+        } else {
+            format!("copying {table} ({rows} rows)")
+        });
+    })
+    .with_context(|| format!("copying {} into {}", from.place(), cli.data.display()))?;
+    pb.finish_and_clear();
+    let to = SqliteStore::open(&cli.data)
+        .with_context(|| format!("opening the new embedded store in {}", cli.data.display()))?;
+    let next = format!(
+        "Next: run Vigil with --data {} and without --store (unset VIGIL_STORE); the PostgreSQL store is left as it was",
+        cli.data.display()
+    );
+    finish(a, &report, &from, &to, "search index", &next)
 }

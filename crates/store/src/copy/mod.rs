@@ -393,17 +393,8 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyR
             };
             let version: String = r.get(3)?;
             let latest = r.get::<_, Option<i64>>(4)? == Some(0);
-            let obj = crate::common::stored_object(seq, String::new(), None, &json)
-                .map_err(|e| corrupt(seq, &id, e))?
-                .object;
-            // A derived object is the one stored without a version key (`PutMode::Derived` writes "").
-            let mode = if version.is_empty() {
-                PutMode::Derived
-            } else {
-                PutMode::Source
-            };
-            let p = IndexParts::of(&obj, mode);
-            let (src_ref, dst_ref) = crate::prepared::ref_ends(obj.type_(), &p.refs);
+            let (p, src_ref, dst_ref) =
+                reindex(seq, &json, &version).map_err(|e| corrupt(seq, &id, e))?;
             let search = if latest {
                 let mut seen = std::collections::HashSet::new();
                 for (k, kind) in &p.keys {
@@ -435,8 +426,8 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyR
                 Box::new(text(r.get::<_, Option<String>>(9)?).unwrap_or_default()),
                 Box::new(text(r.get(10)?)),
                 Box::new(text(r.get(11)?)),
-                Box::new(src_ref.map(|s| crate::postgres::pg_text(s).into_owned())),
-                Box::new(dst_ref.map(|s| crate::postgres::pg_text(s).into_owned())),
+                Box::new(src_ref.map(|s| crate::postgres::pg_text(&s).into_owned())),
+                Box::new(dst_ref.map(|s| crate::postgres::pg_text(&s).into_owned())),
                 Box::new(packed),
                 Box::new(search),
             ])?;
@@ -452,6 +443,26 @@ fn copy_objects(src: &Connection, pg: &mut Client) -> Result<(u64, u64, Vec<KeyR
          FROM vigil_copy_objects",
     )?;
     Ok((versions, latest_n, keys))
+}
+
+/// What a store indexes a copied object row by, rebuilt from its JSON as an ingest would compute it: the index
+/// parts and the graph ends. A derived object is the one stored without a version key (`PutMode::Derived` writes
+/// "").
+fn reindex(
+    seq: i64,
+    json: &str,
+    version: &str,
+) -> Result<(IndexParts, Option<String>, Option<String>), StoreError> {
+    let obj = crate::common::stored_object(seq, String::new(), None, json)?.object;
+    let mode = if version.is_empty() {
+        PutMode::Derived
+    } else {
+        PutMode::Source
+    };
+    let p = IndexParts::of(&obj, mode);
+    let (src, dst) = crate::prepared::ref_ends(obj.type_(), &p.refs);
+    let (src, dst) = (src.map(str::to_string), dst.map(str::to_string));
+    Ok((p, src, dst))
 }
 
 fn corrupt(seq: i64, id: &str, e: impl std::fmt::Display) -> StoreError {

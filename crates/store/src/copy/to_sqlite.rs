@@ -22,8 +22,8 @@ use rusqlite::{params, Connection};
 
 use super::{CopyReport, TableCopied, PLAIN, REBUILT, TARGET_OWN};
 use crate::postgres::PostgresStore;
-use crate::prepared::{h64, IndexParts};
-use crate::{PutMode, StoreError};
+use crate::prepared::h64;
+use crate::StoreError;
 
 /// SQLite tables the copy fills other than [`PLAIN`]'s and `objects`: rebuilt from the objects (`keys`,
 /// `edge_src`, `prov_sets`, `fts`) or from PostgreSQL's `feeds` rows (`feed_keys`).
@@ -47,15 +47,10 @@ pub fn postgres_to_sqlite(
 ) -> Result<CopyReport, StoreError> {
     let started = Instant::now();
     let db = dir.join("vigil.db");
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let p = dir.join(format!("vigil.db{suffix}"));
-        if p.exists() {
-            return Err(StoreError::Aborted(format!(
-                "{} exists: copy into a data directory without a store (name another with --data)",
-                p.display()
-            )));
-        }
-    }
+    crate::sqlite::backup::refuse_store_in(
+        dir,
+        "copy into a data directory without a store (name another with --data)",
+    )?;
     std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
         path: dir.display().to_string(),
         reason: e.to_string(),
@@ -225,17 +220,9 @@ fn copy_objects(pg: &mut Client, dst: &Connection) -> Result<(u64, u64), StoreEr
         let json = crate::packed::unpack(&packed).map_err(|e| corrupt(seq, &id, e))?;
         let version: String = r.try_get(3)?;
         let latest = r.try_get::<_, Option<bool>>(4)? == Some(true);
-        let obj = crate::common::stored_object(seq, String::new(), None, &json)
-            .map_err(|e| corrupt(seq, &id, e))?
-            .object;
-        let mode = if version.is_empty() {
-            PutMode::Derived
-        } else {
-            PutMode::Source
-        };
-        let p = IndexParts::of(&obj, mode);
-        let (src_ref, dst_ref) = crate::prepared::ref_ends(obj.type_(), &p.refs);
-        let (src, dsth) = (src_ref.map(h64), dst_ref.map(h64));
+        let (p, src_ref, dst_ref) =
+            super::reindex(seq, &json, &version).map_err(|e| corrupt(seq, &id, e))?;
+        let (src, dsth) = (src_ref.as_deref().map(h64), dst_ref.as_deref().map(h64));
         let added_at: String = r.try_get(7)?;
         let added = added_micros(&added_at);
         let prov = (

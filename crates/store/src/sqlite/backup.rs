@@ -75,6 +75,20 @@ fn sync(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Refuses a data directory that holds a store (or what is left of one: its journal files), saying `advice`.
+pub(crate) fn refuse_store_in(dir: &Path, advice: &str) -> Result<(), StoreError> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = dir.join(format!("vigil.db{suffix}"));
+        if p.exists() {
+            return Err(StoreError::Aborted(format!(
+                "{} exists: {advice}",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Gives the complete file `partial` its name `to`. A link, not a rename: it fails rather than replace a file
 /// that appeared under the name meanwhile (a store another process created, a backup of the same name).
 pub(crate) fn give_name(partial: &Path, to: &Path) -> Result<(), StoreError> {
@@ -299,17 +313,14 @@ fn describe(
 pub fn restore(file: &Path, dir: &Path) -> Result<BackupInfo, StoreError> {
     let started = Instant::now();
     let db = dir.join("vigil.db");
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let p = dir.join(format!("vigil.db{suffix}"));
-        if p.exists() {
-            return Err(StoreError::Aborted(format!(
-                "{} exists: a restore never replaces a store. Stop every Vigil process on {}, move vigil.db \
-                 (with vigil.db-wal and vigil.db-shm) out of it, then restore",
-                p.display(),
-                dir.display()
-            )));
-        }
-    }
+    refuse_store_in(
+        dir,
+        &format!(
+            "a restore never replaces a store. Stop every Vigil process on {}, move vigil.db (with vigil.db-wal and \
+             vigil.db-shm) out of it, then restore",
+            dir.display()
+        ),
+    )?;
     let info = inspect(file)?;
     if !info.ok() {
         return Err(StoreError::Corrupt(format!(
