@@ -134,18 +134,17 @@ fn backup(cli: &Cli, a: &BackupArgs) -> anyhow::Result<u8> {
         );
         print_tables(&info);
         println!("sha256 {sha256}");
-        let models = cli.data.join("models");
-        println!(
-            "Keep {} and {}{} with it; restore with: vigil --data DIR store restore {}",
-            cli.data.join("vigil.toml").display(),
-            cli.data.join("audit.jsonl").display(),
-            if models.is_dir() {
-                format!(" and your models in {}", models.display())
-            } else {
-                String::new()
-            },
-            info.file
-        );
+        // The data directory's plain files that the backup does not hold, as far as they exist here.
+        let beside: Vec<String> = ["vigil.toml", "audit.jsonl", "models"]
+            .iter()
+            .map(|f| cli.data.join(f))
+            .filter(|p| p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !beside.is_empty() {
+            println!("Keep {} with it (plain files)", beside.join(", "));
+        }
+        println!("Restore with: vigil --data DIR store restore {}", info.file);
     }
     Ok(0)
 }
