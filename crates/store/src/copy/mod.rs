@@ -136,9 +136,6 @@ pub fn sqlite_to_postgres(
             check_tables(src, pg, &schema)?;
             refuse_unless_empty(pg, &schema, to.place())?;
             let mut tables = Vec::new();
-            let n = count(src, "objects")?;
-            progress("objects", n);
-            let t0 = Instant::now();
             // Indexes are built once over the copied rows rather than grown row by row: with 2,000,000 rows
             // the load took 36 s into indexed tables, most of it spent on random inserts into the id B-tree.
             pg.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
@@ -146,17 +143,18 @@ pub fn sqlite_to_postgres(
                 drop_indexes(pg, &schema, "objects")?,
                 drop_indexes(pg, &schema, "keys")?,
             ];
-            let (versions, objects, keys) = copy_objects(src, pg)?;
-            if versions != n {
-                return Err(StoreError::Aborted(format!(
-                    "table objects: {n} rows in the source, {versions} copied"
-                )));
-            }
-            tables.push(TableCopied {
-                table: "objects".into(),
-                rows: versions,
-                seconds: t0.elapsed().as_secs_f64(),
-            });
+            let (mut objects, mut keys) = (0, Vec::new());
+            tables.push(counted(
+                "objects",
+                count(src, "objects")?,
+                progress,
+                || {
+                    let (versions, latest, k) = copy_objects(src, pg)?;
+                    (objects, keys) = (latest, k);
+                    Ok(versions)
+                },
+            )?);
+            let versions = tables[0].rows;
             progress("keys", keys.len() as u64);
             let t0 = Instant::now();
             let rows = copy_keys(pg, keys)?;
@@ -172,21 +170,9 @@ pub fn sqlite_to_postgres(
             }
             let index_seconds = t0.elapsed().as_secs_f64();
             for t in PLAIN {
-                let n = count(src, t.table)?;
-                progress(t.table, n);
-                let t0 = Instant::now();
-                let rows = copy_plain(src, pg, &schema, t)?;
-                if rows != n {
-                    return Err(StoreError::Aborted(format!(
-                        "table {}: {n} rows in the source, {rows} copied",
-                        t.table
-                    )));
-                }
-                tables.push(TableCopied {
-                    table: t.table.into(),
-                    rows,
-                    seconds: t0.elapsed().as_secs_f64(),
-                });
+                tables.push(counted(t.table, count(src, t.table)?, progress, || {
+                    copy_plain(src, pg, &schema, t)
+                })?);
             }
             set_sequences(src, pg, &schema)?;
             Ok((tables, versions, objects, index_seconds))
@@ -200,6 +186,29 @@ pub fn sqlite_to_postgres(
         objects,
         index_seconds,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Copies one table with `copy`, which returns the rows it wrote, checked against the `expected` rows of the
+/// source: the table's line of the report.
+fn counted(
+    table: &str,
+    expected: u64,
+    progress: &mut dyn FnMut(&str, u64),
+    copy: impl FnOnce() -> Result<u64, StoreError>,
+) -> Result<TableCopied, StoreError> {
+    progress(table, expected);
+    let t0 = Instant::now();
+    let rows = copy()?;
+    if rows != expected {
+        return Err(StoreError::Aborted(format!(
+            "table {table}: {expected} rows in the source, {rows} copied"
+        )));
+    }
+    Ok(TableCopied {
+        table: table.into(),
+        rows,
+        seconds: t0.elapsed().as_secs_f64(),
     })
 }
 

@@ -69,9 +69,7 @@ pub fn postgres_to_sqlite(
         })?;
         dst.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")?;
         drop(dst);
-        std::fs::File::open(&partial)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| StoreError::Aborted(format!("cannot flush {}: {e}", partial.display())))?;
+        crate::sqlite::backup::sync(&partial)?;
         Ok(out)
     })();
     let (tables, versions, objects, index_seconds) = match copied {
@@ -85,6 +83,7 @@ pub fn postgres_to_sqlite(
         crate::sqlite::backup::remove_with_journals(&partial);
         return Err(e);
     }
+    crate::sqlite::backup::sync(&db)?;
     Ok(CopyReport {
         from: from.place().to_string(),
         to: db.display().to_string(),
@@ -103,22 +102,20 @@ fn fill(
     dst: &Connection,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<Filled, StoreError> {
-    check_tables(pg, dst)?;
-    let mut tables = Vec::new();
-    let n = pg_count(pg, "objects")?;
-    progress("objects", n);
-    let t0 = Instant::now();
-    let (versions, objects) = copy_objects(pg, dst)?;
-    if versions != n {
-        return Err(StoreError::Aborted(format!(
-            "table objects: {n} rows in the source, {versions} copied"
-        )));
-    }
-    tables.push(TableCopied {
-        table: "objects".into(),
-        rows: versions,
-        seconds: t0.elapsed().as_secs_f64(),
-    });
+    let schema: String = pg.query_one("SELECT current_schema()::TEXT", &[])?.get(0);
+    check_tables(pg, dst, &schema)?;
+    let mut objects = 0;
+    let mut tables = vec![super::counted(
+        "objects",
+        pg_count(pg, "objects")?,
+        progress,
+        || {
+            let (versions, latest) = copy_objects(pg, dst)?;
+            objects = latest;
+            Ok(versions)
+        },
+    )?];
+    let versions = tables[0].rows;
     progress("indexes", 0);
     let t0 = Instant::now();
     // The search index is filled in one statement: FTS5 merges its segments once rather than per row.
@@ -127,24 +124,15 @@ fn fill(
     )?;
     let index_seconds = t0.elapsed().as_secs_f64();
     for t in PLAIN {
-        let n = pg_count(pg, t.table)?;
-        progress(t.table, n);
-        let t0 = Instant::now();
-        let rows = copy_plain(pg, dst, t.table)?;
-        if rows != n {
-            return Err(StoreError::Aborted(format!(
-                "table {}: {n} rows in the source, {rows} copied",
-                t.table
-            )));
-        }
-        tables.push(TableCopied {
-            table: t.table.into(),
-            rows,
-            seconds: t0.elapsed().as_secs_f64(),
-        });
+        tables.push(super::counted(
+            t.table,
+            pg_count(pg, t.table)?,
+            progress,
+            || copy_plain(pg, dst, &schema, t.table),
+        )?);
     }
     copy_feed_keys(pg, dst)?;
-    set_sequences(pg, dst)?;
+    set_sequences(pg, dst, &schema)?;
     Ok((tables, versions, objects, index_seconds))
 }
 
@@ -159,10 +147,9 @@ fn pg_count(pg: &mut Client, table: &str) -> Result<u64, StoreError> {
 }
 
 /// Refuses a copy that would leave a table behind, as the other direction does.
-fn check_tables(pg: &mut Client, dst: &Connection) -> Result<(), StoreError> {
+fn check_tables(pg: &mut Client, dst: &Connection, schema: &str) -> Result<(), StoreError> {
     let known = |t: &str| PLAIN.iter().any(|p| p.table == t) || REBUILT.contains(&t);
-    let schema: String = pg.query_one("SELECT current_schema()::TEXT", &[])?.get(0);
-    for t in super::target_tables(pg, &schema)? {
+    for t in super::target_tables(pg, schema)? {
         if !known(&t) && !TARGET_OWN.contains(&t.as_str()) {
             return Err(StoreError::Aborted(format!(
                 "the PostgreSQL store has a table `{t}` this Vigil does not know how to copy"
@@ -352,13 +339,16 @@ fn value(row: &::postgres::Row, i: usize, ty: &Type, declared: &str) -> Result<S
 
 /// Copies one table by the SQLite column names. A column SQLite keeps and PostgreSQL does not (a hashed id) is
 /// computed from the row.
-fn copy_plain(pg: &mut Client, dst: &Connection, table: &str) -> Result<u64, StoreError> {
-    let schema: String = pg.query_one("SELECT current_schema()::TEXT", &[])?.get(0);
-    let pg_cols: Vec<String> = super::target_columns(pg, &schema, table)?
+fn copy_plain(
+    pg: &mut Client,
+    dst: &Connection,
+    schema: &str,
+    table: &str,
+) -> Result<u64, StoreError> {
+    let pg_cols: Vec<String> = super::target_columns(pg, schema, table)?
         .into_iter()
         .map(|(c, _)| c)
         .collect();
-    let hashed = |c: &str| c == "hid" && table == "shares";
     // A row number PostgreSQL does not keep (`shares.id`) is handed out by SQLite as the rows go in.
     let rowid: Option<String> = dst
         .query_row(
@@ -369,15 +359,19 @@ fn copy_plain(pg: &mut Client, dst: &Connection, table: &str) -> Result<u64, Sto
         )
         .ok();
     let mut cols = sqlite_columns(dst, table)?;
-    cols.retain(|(c, _)| pg_cols.contains(c) || hashed(c) || rowid.as_deref() != Some(c.as_str()));
-    for (c, _) in &cols {
-        if !pg_cols.contains(c) && !hashed(c) {
+    cols.retain(|(c, _)| pg_cols.contains(c) || rowid.as_deref() != Some(c.as_str()));
+    let (read, derived): (Vec<_>, Vec<_>) =
+        cols.into_iter().partition(|(c, _)| pg_cols.contains(c));
+    // The one column SQLite keeps that PostgreSQL does not: a share's hashed object id, computed from the row.
+    let hid_from = match derived.as_slice() {
+        [] => None,
+        [(c, _)] if c == "hid" && table == "shares" => read.iter().position(|(c, _)| c == "object_id"),
+        [(c, _), ..] => {
             return Err(StoreError::Aborted(format!(
                 "table {table}: the embedded store's column `{c}` has no source in PostgreSQL this Vigil knows"
-            )));
+            )))
         }
-    }
-    let read: Vec<&(String, String)> = cols.iter().filter(|(c, _)| pg_cols.contains(c)).collect();
+    };
     let select = format!(
         "SELECT {} FROM {}",
         read.iter()
@@ -386,8 +380,11 @@ fn copy_plain(pg: &mut Client, dst: &Connection, table: &str) -> Result<u64, Sto
             .join(", "),
         super::ident(table)
     );
-    let names: Vec<String> = cols.iter().map(|(c, _)| super::ident(c)).collect();
-    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    let mut names: Vec<String> = read.iter().map(|(c, _)| super::ident(c)).collect();
+    if hid_from.is_some() {
+        names.push(super::ident("hid"));
+    }
+    let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     let mut insert = dst.prepare(&format!(
         "INSERT INTO {} ({}) VALUES ({})",
         super::ident(table),
@@ -400,21 +397,16 @@ fn copy_plain(pg: &mut Client, dst: &Connection, table: &str) -> Result<u64, Sto
     let mut n = 0u64;
     while let Some(r) = rows.next()? {
         n += 1;
-        let mut got: HashMap<&str, SqlValue> = HashMap::new();
+        let mut out = Vec::with_capacity(names.len());
         for (i, (c, declared)) in read.iter().enumerate() {
-            let v = value(&r, i, &types[i], declared).map_err(|reason| {
+            out.push(value(&r, i, &types[i], declared).map_err(|reason| {
                 StoreError::Corrupt(format!("table {table}, row {n}, column {c}: {reason}"))
-            })?;
-            got.insert(c.as_str(), v);
+            })?);
         }
-        let mut out = Vec::with_capacity(cols.len());
-        for (c, _) in &cols {
-            out.push(match got.remove(c.as_str()) {
-                Some(v) => v,
-                None => match got.get("object_id") {
-                    Some(SqlValue::Text(id)) => SqlValue::Integer(h64(id)),
-                    _ => SqlValue::Null,
-                },
+        if let Some(i) = hid_from {
+            out.push(match &out[i] {
+                SqlValue::Text(id) => SqlValue::Integer(h64(id)),
+                _ => SqlValue::Null,
             });
         }
         insert.execute(rusqlite::params_from_iter(out))?;
@@ -443,8 +435,7 @@ fn copy_feed_keys(pg: &mut Client, dst: &Connection) -> Result<(), StoreError> {
 
 /// Each never-reused SQLite sequence (`AUTOINCREMENT`) starts past the highest number PostgreSQL handed out, so
 /// the next inbox or member-collection row does not take a number a TAXII cursor already names.
-fn set_sequences(pg: &mut Client, dst: &Connection) -> Result<(), StoreError> {
-    let schema: String = pg.query_one("SELECT current_schema()::TEXT", &[])?.get(0);
+fn set_sequences(pg: &mut Client, dst: &Connection, schema: &str) -> Result<(), StoreError> {
     let tables: Vec<String> = dst
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'",
@@ -457,7 +448,7 @@ fn set_sequences(pg: &mut Client, dst: &Connection) -> Result<(), StoreError> {
             [&table],
             |r| r.get(0),
         )?;
-        let qualified = format!("{}.{}", super::ident(&schema), super::ident(&table));
+        let qualified = format!("{}.{}", super::ident(schema), super::ident(&table));
         let sequence: Option<String> = pg
             .query_one(
                 "SELECT pg_get_serial_sequence($1, $2)",

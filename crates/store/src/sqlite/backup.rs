@@ -62,7 +62,7 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
 }
 
 /// Flushes a file and the directory entry that names it to disk.
-fn sync(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync(path: &Path) -> Result<(), StoreError> {
     File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| io(path, "cannot flush", e))?;
