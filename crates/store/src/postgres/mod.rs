@@ -11,6 +11,7 @@
 mod delivery;
 mod feeds;
 mod members;
+mod pgpass;
 mod schema;
 mod tls;
 mod vuln;
@@ -54,13 +55,30 @@ impl Conn {
         schema: &str,
         place: &str,
     ) -> Result<Conn, StoreError> {
+        Conn::connect_noting(config, tls, schema, place, None)
+    }
+
+    /// [`Conn::connect`], adding `login_note` (why the password file gave no password) when the login is refused.
+    fn connect_noting(
+        config: &::postgres::Config,
+        tls: &Option<MakeRustlsConnect>,
+        schema: &str,
+        place: &str,
+        login_note: Option<&str>,
+    ) -> Result<Conn, StoreError> {
         let client = match tls {
             Some(t) => config.connect(t.clone()),
             None => config.connect(NoTls),
         };
-        let mut client = client.map_err(|e| StoreError::Open {
-            path: place.to_string(),
-            reason: with_causes(&e),
+        let mut client = client.map_err(|e| {
+            let mut reason = with_causes(&e);
+            if let (Some(note), true) = (login_note, login_refused(&e)) {
+                reason = format!("{reason} ({note})");
+            }
+            StoreError::Open {
+                path: place.to_string(),
+                reason,
+            }
         })?;
         client.batch_execute(&format!("SET search_path TO {}", quote_ident(schema)))?;
         Ok(Conn {
@@ -151,10 +169,12 @@ impl PostgresStore {
             path: redact(url),
             reason,
         };
-        let (rest, settings) = tls::split(url).map_err(refused)?;
+        let (rest, taken) = tls::split(url).map_err(refused)?;
+        let settings = taken.tls;
         let mut config: ::postgres::Config = rest
             .parse()
             .map_err(|e: ::postgres::Error| refused(e.to_string()))?;
+        let pass_note = password_from_file(&mut config, taken.passfile.as_deref());
         // As in libpq, TLS is not used over Unix-domain sockets (the server refuses it there, and the socket
         // never leaves the host): a certificate would name no host to check.
         let hosts = config.get_hosts();
@@ -171,7 +191,7 @@ impl PostgresStore {
         };
         let schema = schema.unwrap_or(DEFAULT_SCHEMA).to_string();
         let place = describe(&config, &schema);
-        let mut conn = Conn::connect(&config, &tls, &schema, &place)?;
+        let mut conn = Conn::connect_noting(&config, &tls, &schema, &place, pass_note.as_deref())?;
         // Created only when missing: a schema an administrator made for Vigil needs no right to create schemas.
         let exists = conn
             .client
@@ -325,6 +345,67 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Fills in the password from libpq's password file when the connection string gives none (see [`pgpass`]);
+/// returns why it did not, when there is something to say.
+fn password_from_file(config: &mut ::postgres::Config, passfile: Option<&str>) -> Option<String> {
+    use ::postgres::config::Host;
+    if config.get_password().is_some() {
+        return None;
+    }
+    let user = config.get_user()?.to_string();
+    let database = config.get_dbname().unwrap_or(&user).to_string();
+    let hosts: Vec<(String, u16)> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().copied().chain(std::iter::repeat(
+            config.get_ports().last().copied().unwrap_or(5432),
+        )))
+        .map(|(h, p)| match h {
+            Host::Tcp(h) => (h.clone(), p),
+            // libpq's name for a connection through the default socket directory.
+            Host::Unix(path)
+                if ["/var/run/postgresql", "/run/postgresql", "/tmp"]
+                    .iter()
+                    .any(|d| path == std::path::Path::new(d)) =>
+            {
+                ("localhost".to_string(), p)
+            }
+            Host::Unix(path) => (path.display().to_string(), p),
+        })
+        .collect();
+    let targets: Vec<pgpass::Target<'_>> = hosts
+        .iter()
+        .map(|(host, port)| pgpass::Target {
+            host,
+            port: *port,
+            database: &database,
+            user: &user,
+        })
+        .collect();
+    let (path, named) = pgpass::locate(
+        passfile,
+        std::env::var_os("PGPASSFILE").map(Into::into),
+        std::env::var_os("HOME").map(Into::into),
+    )?;
+    match pgpass::look_up(&path, named, &targets) {
+        pgpass::Found::Password(p) => {
+            config.password(p);
+            None
+        }
+        pgpass::Found::NoFile => None,
+        pgpass::Found::Nothing(why) => Some(why),
+    }
+}
+
+/// Whether a connection failed at the login: the server refused the password or the user (SQLSTATE class 28,
+/// whatever language its messages are in), or asked for a password that the driver did not have.
+fn login_refused(e: &::postgres::Error) -> bool {
+    use ::postgres::error::SqlState;
+    e.code() == Some(&SqlState::INVALID_PASSWORD)
+        || e.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+        || e.to_string().contains("password missing")
+}
+
 /// `postgres://host:port/database (schema S)`.
 fn describe(config: &::postgres::Config, schema: &str) -> String {
     use ::postgres::config::Host;
@@ -346,17 +427,41 @@ fn describe(config: &::postgres::Config, schema: &str) -> String {
 
 /// A connection string with any password left out, for an error message about a string that did not parse.
 fn redact(url: &str) -> String {
+    let secret = |k: &str| k == "password" || k == "sslpassword";
     if let Some(rest) = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))
     {
-        let tail = rest.rsplit_once('@').map_or(rest, |(_, t)| t);
-        return format!("postgres://{tail}");
+        let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let host = base.rsplit_once('@').map_or(base, |(_, t)| t);
+        // A password may be a query parameter too.
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !secret(p.split_once('=').map_or(*p, |(k, _)| k)))
+            .collect();
+        return match kept.is_empty() {
+            true => format!("postgres://{host}"),
+            false => format!("postgres://{host}?{}", kept.join("&")),
+        };
     }
-    url.split_whitespace()
-        .filter(|kv| !kv.starts_with("password="))
-        .collect::<Vec<_>>()
-        .join(" ")
+    // Parsed, not split at spaces: `password = 'a b'` is one setting.
+    match tls::key_values(url) {
+        Ok(pairs) => pairs
+            .iter()
+            .filter(|(k, _)| !secret(k))
+            .map(|(k, v)| {
+                match v
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '\'' || c == '\\')
+                {
+                    true => format!("{k}={}", tls::quote(v)),
+                    false => format!("{k}={v}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(_) => "(a connection string that does not parse)".to_string(),
+    }
 }
 
 fn migrate(conn: &mut Conn, schema: &str, place: &str) -> Result<(), StoreError> {
@@ -1545,6 +1650,21 @@ mod tests {
         assert_eq!(
             redact("host=db user=vigil password=s3cret dbname=vigil"),
             "host=db user=vigil dbname=vigil"
+        );
+        // Spaces around `=` and quoted values hide nothing of the password.
+        for s in [
+            "host=db user=vigil password = s3cret dbname=vigil",
+            "host=db user=vigil password='s3cret and more' dbname=vigil",
+        ] {
+            assert_eq!(redact(s), "host=db user=vigil dbname=vigil", "{s}");
+        }
+        assert_eq!(
+            redact("host=db password='s3cret"),
+            "(a connection string that does not parse)"
+        );
+        assert_eq!(
+            redact("postgresql://db.example/kb?password=s3cret&sslmode=require"),
+            "postgres://db.example/kb?sslmode=require"
         );
         let c: ::postgres::Config = "postgres://vigil:s3cret@db.example/kb"
             .parse()

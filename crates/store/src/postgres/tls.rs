@@ -15,16 +15,17 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
     Disable,
+    #[default]
     Prefer,
     Require,
     VerifyCa,
@@ -69,21 +70,44 @@ impl TlsMode {
 }
 
 /// The TLS settings of a connection string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsSettings {
     pub mode: TlsMode,
     pub root_cert: Option<String>,
+    /// `sslcert`: the client certificate (PEM, the chain after it), for servers that authenticate by certificate.
+    pub client_cert: Option<String>,
+    /// `sslkey`: its private key (PEM, not encrypted).
+    pub client_key: Option<String>,
 }
 
-/// Takes `sslmode` and `sslrootcert` out of a connection string (a `postgres://` URL or `key=value` pairs);
-/// returns the rest and the settings. Errors say what is wrong, never repeating the string (it may hold a password).
-pub fn split(url: &str) -> Result<(String, TlsSettings), String> {
+/// What [`split`] takes out of a connection string: the settings `postgres::Config` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Taken {
+    pub tls: TlsSettings,
+    /// `passfile`: libpq's password file, instead of `PGPASSFILE` or `~/.pgpass`.
+    pub passfile: Option<String>,
+}
+
+/// Takes `sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `passfile` out of a connection string (a `postgres://`
+/// URL or `key=value` pairs); returns the rest and the settings. Errors say what is wrong, never repeating the
+/// string (it may hold a password).
+pub fn split(url: &str) -> Result<(String, Taken), String> {
     let mut mode = None;
-    let mut root_cert = None;
+    let mut t = Taken::default();
     let mut take = |k: &str, v: &str| -> Result<bool, String> {
         match k {
             "sslmode" => mode = Some(TlsMode::parse(v)?),
-            "sslrootcert" => root_cert = Some(v.to_string()),
+            "sslrootcert" => t.tls.root_cert = Some(v.to_string()),
+            "sslcert" => t.tls.client_cert = Some(v.to_string()),
+            "sslkey" => t.tls.client_key = Some(v.to_string()),
+            "passfile" => t.passfile = Some(v.to_string()),
+            // Named rather than left to the driver's "unknown option": what to do instead is known.
+            "sslpassword" => {
+                return Err("sslpassword: an encrypted client key is not supported; keep the key decrypted \
+                            in a file only Vigil's user can read (chmod 600), e.g. `openssl pkey -in enc.key \
+                            -out vigil.key`, and name it with sslkey"
+                    .into())
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -115,13 +139,8 @@ pub fn split(url: &str) -> Result<(String, TlsSettings), String> {
         }
         kept.join(" ")
     };
-    Ok((
-        rest,
-        TlsSettings {
-            mode: mode.unwrap_or(TlsMode::Prefer),
-            root_cert,
-        },
-    ))
+    t.tls.mode = mode.unwrap_or_default();
+    Ok((rest, t))
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
@@ -132,7 +151,7 @@ fn percent_decode(s: &str) -> Result<String, String> {
 }
 
 /// libpq's `key = value` pairs; a value may be single-quoted, with `\'` and `\\` inside.
-fn key_values(s: &str) -> Result<Vec<(String, String)>, String> {
+pub(super) fn key_values(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     let mut it = s.chars().peekable();
     loop {
@@ -171,7 +190,7 @@ fn key_values(s: &str) -> Result<Vec<(String, String)>, String> {
     }
 }
 
-fn quote(v: &str) -> String {
+pub(super) fn quote(v: &str) -> String {
     format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
@@ -192,15 +211,92 @@ pub fn connector(s: &TlsSettings) -> Result<Option<MakeRustlsConnect>, String> {
         check_name: s.mode == TlsMode::VerifyFull,
         provider: provider.clone(),
     });
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match client_identity(s)? {
+        Some((chain, key, cert_path)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("sslcert {cert_path}: {e}"))?,
+        None => builder.with_no_client_auth(),
+    };
     Ok(Some(MakeRustlsConnect::new(config)))
 }
 
+/// The client certificate chain and key to present, as libpq finds them: `sslcert` and `sslkey`, else
+/// `~/.postgresql/postgresql.crt` and `.key` when the certificate file exists there; None without either.
+fn client_identity(
+    s: &TlsSettings,
+) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, String)>, String> {
+    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"));
+    let cert = match &s.client_cert {
+        Some(c) => PathBuf::from(c),
+        None => match home()
+            .map(|d| d.join("postgresql.crt"))
+            .filter(|p| p.is_file())
+        {
+            Some(p) => p,
+            None if s.client_key.is_some() => {
+                return Err(
+                    "sslkey is given without sslcert: name the client certificate too".into(),
+                )
+            }
+            None => return Ok(None),
+        },
+    };
+    let key = match &s.client_key {
+        Some(k) => PathBuf::from(k),
+        None => home()
+            .map(|d| d.join("postgresql.key"))
+            .ok_or("sslcert is given without sslkey: name the certificate's private key too")?,
+    };
+    let chain = CertificateDer::pem_file_iter(&cert)
+        .map_err(|e| format!("sslcert {}: {e}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("sslcert {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("sslcert {}: no certificate in it", cert.display()));
+    }
+    key_file_is_private(&key)?;
+    let der = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
+        format!(
+            "sslkey {}: {e} (a PEM private key, not encrypted, is expected)",
+            key.display()
+        )
+    })?;
+    Ok(Some((chain, der, cert.display().to_string())))
+}
+
+/// libpq's rule, so a key that libpq refuses is refused here too: no access for group or others when the file
+/// is the user's own, at most group read when root owns it (a key shared with a group by the administrator).
+fn key_file_is_private(key: &std::path::Path) -> Result<(), String> {
+    let meta = std::fs::metadata(key).map_err(|e| format!("sslkey {}: {e}", key.display()))?;
+    if !meta.is_file() {
+        return Err(format!("sslkey {}: not a file", key.display()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode();
+        let refused = if meta.uid() == rustix::process::geteuid().as_raw() {
+            (mode & 0o077 != 0).then_some("u=rw (0600) or less")
+        } else if meta.uid() == 0 {
+            (mode & 0o037 != 0).then_some("u=rw,g=r (0640) or less, as root owns it")
+        } else {
+            None
+        };
+        if let Some(limit) = refused {
+            return Err(format!(
+                "sslkey {}: the private key is open to others (mode {:04o}); it must be {limit}: chmod 600 it",
+                key.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    Ok(())
+}
 /// The CAs `verify-ca` and `verify-full` trust: `sslrootcert`'s, else libpq's default file.
 fn roots(s: &TlsSettings) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
@@ -319,11 +415,11 @@ mod tests {
             rest,
             "postgres://vigil:p%40ss@db.example:5432/kb?application_name=v"
         );
-        assert_eq!(s.mode, TlsMode::VerifyFull);
-        assert_eq!(s.root_cert.as_deref(), Some("/etc/ca.pem"));
+        assert_eq!(s.tls.mode, TlsMode::VerifyFull);
+        assert_eq!(s.tls.root_cert.as_deref(), Some("/etc/ca.pem"));
         let (rest, s) = split("postgresql://db/kb").expect("parses");
         assert_eq!(
-            (rest.as_str(), s.mode),
+            (rest.as_str(), s.tls.mode),
             ("postgresql://db/kb", TlsMode::Prefer)
         );
         let (rest, _) = split("postgres://db/kb?sslmode=require").expect("parses");
@@ -336,8 +432,8 @@ mod tests {
             "host=db.example  user = vigil password='it\\'s \\'q\\' x' sslmode=verify-ca sslrootcert='/a b/ca.pem'",
         )
         .expect("parses");
-        assert_eq!(s.mode, TlsMode::VerifyCa);
-        assert_eq!(s.root_cert.as_deref(), Some("/a b/ca.pem"));
+        assert_eq!(s.tls.mode, TlsMode::VerifyCa);
+        assert_eq!(s.tls.root_cert.as_deref(), Some("/a b/ca.pem"));
         assert!(
             rest.starts_with("host='db.example' user='vigil' password="),
             "{rest}"
@@ -355,7 +451,7 @@ mod tests {
             let q = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
             let s = format!("host=db sslmode=require password={} application_name={}", q(&password), q(&app));
             let (rest, t) = split(&s).expect("parses");
-            proptest::prop_assert_eq!(t.mode, TlsMode::Require);
+            proptest::prop_assert_eq!(t.tls.mode, TlsMode::Require);
             let c: ::postgres::Config = rest.parse().expect("postgres parses the rest");
             proptest::prop_assert_eq!(c.get_password(), Some(password.as_bytes()));
             proptest::prop_assert_eq!(c.get_application_name(), Some(app.as_str()));
@@ -377,18 +473,109 @@ mod tests {
         let s = TlsSettings {
             mode: TlsMode::VerifyFull,
             root_cert: Some("/nonexistent/ca.pem".into()),
+            ..TlsSettings::default()
         };
         let e = connector(&s).err().expect("no such file");
         assert!(e.contains("/nonexistent/ca.pem"), "{e}");
         let system = TlsSettings {
             mode: TlsMode::VerifyFull,
             root_cert: Some("system".into()),
+            ..TlsSettings::default()
         };
         assert!(connector(&system).is_ok());
         let off = TlsSettings {
             mode: TlsMode::Disable,
-            root_cert: None,
+            ..TlsSettings::default()
         };
         assert!(connector(&off).expect("fine").is_none());
+    }
+
+    #[test]
+    fn client_certificate_settings_come_out_too() {
+        let (rest, t) = split(
+            "postgres://vigil@db/kb?sslcert=%2Fetc%2Fvigil%2Fc.pem&sslkey=%2Fetc%2Fvigil%2Fc.key&passfile=%2Fetc%2Fvigil%2Fpgpass&application_name=v",
+        )
+        .expect("parses");
+        assert_eq!(rest, "postgres://vigil@db/kb?application_name=v");
+        assert_eq!(t.tls.client_cert.as_deref(), Some("/etc/vigil/c.pem"));
+        assert_eq!(t.tls.client_key.as_deref(), Some("/etc/vigil/c.key"));
+        assert_eq!(t.passfile.as_deref(), Some("/etc/vigil/pgpass"));
+        let (rest, t) =
+            split("host=db sslcert='/a b/c.pem' sslkey=/k passfile=/p user=u").expect("parses");
+        assert_eq!(rest, "host='db' user='u'");
+        assert_eq!(
+            (
+                t.tls.client_cert.as_deref(),
+                t.tls.client_key.as_deref(),
+                t.passfile.as_deref()
+            ),
+            (Some("/a b/c.pem"), Some("/k"), Some("/p"))
+        );
+        let e = split("host=db password=secret sslpassword=secret")
+            .expect_err("encrypted keys are refused");
+        assert!(e.contains("sslpassword") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn client_keys_must_be_private_and_present() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("c.pem");
+        let key = dir.path().join("c.key");
+        let with = |c: &std::path::Path, k: &std::path::Path| TlsSettings {
+            mode: TlsMode::Require,
+            client_cert: Some(c.display().to_string()),
+            client_key: Some(k.display().to_string()),
+            ..TlsSettings::default()
+        };
+        let e = connector(&with(&cert, &key))
+            .err()
+            .expect("no certificate file");
+        assert!(e.starts_with("sslcert ") && e.contains("c.pem"), "{e}");
+        std::fs::write(&cert, "not a certificate\n").expect("write");
+        let e = connector(&with(&cert, &key))
+            .err()
+            .expect("no certificate in it");
+        assert!(e.contains("no certificate in it"), "{e}");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let e = connector(&with(&cert, &key)).err().expect("no key file");
+        assert!(e.starts_with("sslkey ") && e.contains("c.key"), "{e}");
+        std::fs::write(&key, "not a key\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let e = connector(&with(&cert, &key))
+                .err()
+                .expect("a key others can read");
+            assert!(e.contains("0644") && e.contains("chmod 600"), "{e}");
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        let e = connector(&with(&cert, &key)).err().expect("not a PEM key");
+        assert!(
+            e.starts_with("sslkey ") && e.contains("PEM private key"),
+            "{e}"
+        );
+        let only_key = TlsSettings {
+            mode: TlsMode::Require,
+            client_key: Some(key.display().to_string()),
+            ..TlsSettings::default()
+        };
+        if std::env::var_os("HOME")
+            .map(|h| {
+                !std::path::Path::new(&h)
+                    .join(".postgresql/postgresql.crt")
+                    .exists()
+            })
+            .unwrap_or(true)
+        {
+            let e = connector(&only_key)
+                .err()
+                .expect("a key without a certificate");
+            assert!(e.contains("without sslcert"), "{e}");
+        }
     }
 }
