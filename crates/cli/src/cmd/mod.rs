@@ -128,16 +128,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 let mut v = serde_json::json!({"data": env.data, "store": place, "schema_version": version});
                 if let Some(pg) = &env.external {
                     v["knowledge_base"] = serde_json::json!({"backend": "postgres", "place": pg.place(), "schema_version": pg.schema_version()?,
-                        "sslmode": pg.tls_mode().as_str(), "encrypted": pg.encrypted()?});
+                        "sslmode": pg.tls_mode().as_str(), "encrypted": pg.encrypted()?,
+                        "client_certificate": pg.client_certificate()?});
                 }
                 crate::output::json(&v)?;
             } else {
                 println!("Vigil store ready at {place} (schema version {version})");
                 if let Some(pg) = &env.external {
-                    let tls = match (pg.encrypted()?, pg.tls_mode().as_str()) {
+                    let mut tls = match (pg.encrypted()?, pg.tls_mode().as_str()) {
                         (true, mode) => format!("encrypted, sslmode {mode}"),
                         (false, mode) => format!("NOT encrypted, sslmode {mode}"),
                     };
+                    if let Some(dn) = pg.client_certificate()? {
+                        tls.push_str(&format!(", client certificate {dn}"));
+                    }
                     println!(
                         "Knowledge base in PostgreSQL at {} (schema version {}; {tls})",
                         pg.place(),

@@ -75,6 +75,13 @@ impl Conn {
             if let (Some(note), true) = (login_note, login_refused(&e)) {
                 reason = format!("{reason} ({note})");
             }
+            // The server's alert about the client's certificate (a client-side refusal of the server's reads
+            // differently): rustls names the alert, not what to change.
+            if reason.contains("received fatal alert: UnknownCA") {
+                reason.push_str(
+                    " (the server does not trust the CA that signed sslcert: its ssl_ca_file must hold that CA)",
+                );
+            }
             StoreError::Open {
                 path: place.to_string(),
                 reason,
@@ -235,6 +242,18 @@ impl PostgresStore {
                 &[],
             )?
             .is_some_and(|r| r.get::<_, bool>(0)))
+        })
+    }
+
+    /// The subject of the client certificate this process logged in with, as the server read it (`/CN=vigil`);
+    /// None when it presented none.
+    pub fn client_certificate(&self) -> Result<Option<String>, StoreError> {
+        self.with_reader(|c| {
+            Ok(c.query_opt(
+                "SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?
+            .and_then(|r| r.get::<_, Option<String>>(0)))
         })
     }
 
@@ -403,7 +422,7 @@ fn login_refused(e: &::postgres::Error) -> bool {
     use ::postgres::error::SqlState;
     e.code() == Some(&SqlState::INVALID_PASSWORD)
         || e.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
-        || e.to_string().contains("password missing")
+        || with_causes(e).contains("password missing")
 }
 
 /// `postgres://host:port/database (schema S)`.

@@ -217,19 +217,30 @@ pub fn connector(s: &TlsSettings) -> Result<Option<MakeRustlsConnect>, String> {
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let config = match client_identity(s)? {
-        Some((chain, key, cert_path)) => builder
+        Some((chain, key, cert_path, key_path)) => builder
             .with_client_auth_cert(chain, key)
-            .map_err(|e| format!("sslcert {cert_path}: {e}"))?,
+            .map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => {
+                    format!("sslkey {key_path} is not the private key of sslcert {cert_path}")
+                }
+                e => format!("sslcert {cert_path}: {e}"),
+            })?,
         None => builder.with_no_client_auth(),
     };
     Ok(Some(MakeRustlsConnect::new(config)))
 }
 
+/// A certificate chain, its key, and the two files' names (for messages).
+type ClientIdentity = (
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+    String,
+    String,
+);
+
 /// The client certificate chain and key to present, as libpq finds them: `sslcert` and `sslkey`, else
 /// `~/.postgresql/postgresql.crt` and `.key` when the certificate file exists there; None without either.
-fn client_identity(
-    s: &TlsSettings,
-) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, String)>, String> {
+fn client_identity(s: &TlsSettings) -> Result<Option<ClientIdentity>, String> {
     let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"));
     let cert = match &s.client_cert {
         Some(c) => PathBuf::from(c),
@@ -266,7 +277,12 @@ fn client_identity(
             key.display()
         )
     })?;
-    Ok(Some((chain, der, cert.display().to_string())))
+    Ok(Some((
+        chain,
+        der,
+        cert.display().to_string(),
+        key.display().to_string(),
+    )))
 }
 
 /// libpq's rule, so a key that libpq refuses is refused here too: no access for group or others when the file
