@@ -119,6 +119,11 @@ enum Auth {
     UserPassword(String, String),
     /// An NKey seed (`SU...`): the client signs the server's nonce with it; nothing secret is sent.
     NKey(String),
+    /// A `.creds` file (operator mode): the user JWT an account signed, and the user's seed that signs the nonce.
+    Creds {
+        text: String,
+        seed: String,
+    },
 }
 
 /// Where NATS is and how to log in, parsed from `nats://[user:password@]host[:port]` (or `tls://`, which
@@ -137,6 +142,7 @@ impl fmt::Debug for Endpoint {
             Auth::Token(_) => "token",
             Auth::UserPassword(..) => "user and password",
             Auth::NKey(_) => "nkey",
+            Auth::Creds { .. } => "creds",
         };
         f.debug_struct("Endpoint")
             .field("server", &self.server)
@@ -217,6 +223,7 @@ impl Endpoint {
                     "the URL carries a password already: give it once, in the URL or apart from it",
                 )),
                 Auth::NKey(_) => return Err(refuse("an NKey is given already")),
+                Auth::Creds { .. } => return Err(refuse("a .creds file is given already")),
             };
         Ok(self)
     }
@@ -244,6 +251,81 @@ impl Endpoint {
         Ok(self)
     }
 
+    /// Logs in with a `.creds` file's content (operator mode, as `nsc generate creds` writes it: the user JWT and
+    /// the user's NKey seed). Checked before any connection, so that the message names what is wrong: both parts
+    /// present, the seed a user's, the JWT a user JWT issued to that seed's public key and not expired. Refused
+    /// when the URL carries credentials too. Messages quote no part of the seed.
+    pub fn with_creds(mut self, text: &str) -> Result<Endpoint, BusError> {
+        self.with_creds_at(text, chrono::Utc::now().timestamp())
+            .map(|auth| {
+                self.auth = auth;
+                self
+            })
+    }
+
+    fn with_creds_at(&self, text: &str, now: i64) -> Result<Auth, BusError> {
+        let refuse = |reason: String| BusError::Credentials(reason);
+        if !matches!(self.auth, Auth::None) {
+            return Err(refuse(
+                "the URL carries credentials and a .creds file is given too: use one of them"
+                    .into(),
+            ));
+        }
+        let jwt = decorated(text, "NATS USER JWT").ok_or_else(|| {
+            refuse("no user JWT in it (a `-----BEGIN NATS USER JWT-----` block, as nsc writes .creds files)".into())
+        })?;
+        let seed = decorated(text, "USER NKEY SEED").ok_or_else(|| {
+            refuse("no user seed in it (a `-----BEGIN USER NKEY SEED-----` block)".into())
+        })?;
+        let kp = nkeys::KeyPair::from_seed(seed)
+            .map_err(|e| refuse(format!("the seed is not an NKey seed ({e})")))?;
+        if !kp.public_key().starts_with('U') {
+            return Err(refuse(
+                "the seed is not a user's (a user seed starts with SU)".into(),
+            ));
+        }
+        let claims = jwt
+            .split('.')
+            .nth(1)
+            .and_then(|c| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c.trim_end_matches('='))
+                    .ok()
+            })
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .ok_or_else(|| {
+                refuse("the user JWT is not a JWT (three base64url parts, JSON claims)".into())
+            })?;
+        if claims["nats"]["type"].as_str().is_some_and(|t| t != "user") {
+            return Err(refuse(format!(
+                "the JWT is an {} JWT, not a user's",
+                claims["nats"]["type"].as_str().unwrap_or_default()
+            )));
+        }
+        if claims["sub"].as_str() != Some(kp.public_key().as_str()) {
+            return Err(refuse(format!(
+                "the user JWT was issued to {} and the seed is {}'s: the two parts are of different users",
+                claims["sub"].as_str().unwrap_or("nobody"),
+                kp.public_key()
+            )));
+        }
+        if let Some(exp) = claims["exp"].as_i64().filter(|e| *e > 0 && *e <= now) {
+            let when = chrono::DateTime::from_timestamp(exp, 0).map_or_else(
+                || exp.to_string(),
+                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            );
+            return Err(refuse(format!(
+                "the user JWT of {} expired at {when}: ask the account's operator for new credentials (nsc generate creds)",
+                kp.public_key()
+            )));
+        }
+        Ok(Auth::Creds {
+            text: text.to_string(),
+            seed: seed.to_string(),
+        })
+    }
+
     /// The server without credentials (`nats://host:port`): what messages name.
     pub fn place(&self) -> &str {
         &self.server
@@ -258,8 +340,21 @@ impl Endpoint {
             Auth::UserPassword(u, p) if u.len() >= 4 => vec![p.clone(), u.clone()],
             Auth::UserPassword(_, p) => vec![p.clone()],
             Auth::NKey(seed) => vec![seed.clone()],
+            Auth::Creds { seed, .. } => vec![seed.clone()],
         }
     }
+}
+
+/// The content of a `.creds` block (`-----BEGIN {label}-----` ... `------END {label}------`): its first
+/// non-empty line, as the NATS clients read it.
+fn decorated<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let begin = format!("BEGIN {label}");
+    let mut lines = text.lines();
+    lines.find(|l| l.contains(&begin) && l.trim_start().starts_with("---"))?;
+    lines
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .filter(|l| !l.starts_with("---"))
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -380,6 +475,9 @@ impl Bus {
             Auth::Token(t) => co.token(t.clone()),
             Auth::UserPassword(u, p) => co.user_and_password(u.clone(), p.clone()),
             Auth::NKey(seed) => co.nkey(seed.clone()),
+            Auth::Creds { text, .. } => co
+                .credentials(text)
+                .map_err(|e| BusError::Credentials(format!(".creds: {e}")))?,
         };
         if let Some(ca) = &opts.ca_file {
             co = co.add_root_certificates(ca.clone());
@@ -740,6 +838,40 @@ mod tests {
             let err = Endpoint::parse(bad).expect_err(bad).to_string();
             assert!(!err.contains("pw"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn creds_blocks_are_read_as_nats_clients_read_them() {
+        let text = "junk\r\n-----BEGIN NATS USER JWT-----\r\n\r\n  eyJ.a.b  \r\n------END NATS USER JWT------\r\n\
+                    -----BEGIN USER NKEY SEED-----\nSUXX\n------END USER NKEY SEED------\n";
+        assert_eq!(decorated(text, "NATS USER JWT"), Some("eyJ.a.b"));
+        assert_eq!(decorated(text, "USER NKEY SEED"), Some("SUXX"));
+        // A block with nothing in it, or no block at all.
+        let empty = "-----BEGIN USER NKEY SEED-----\n------END USER NKEY SEED------\n";
+        assert_eq!(decorated(empty, "USER NKEY SEED"), None);
+        assert_eq!(decorated("SUXX", "USER NKEY SEED"), None);
+        // The damaged parts are named, never quoted.
+        let ep = Endpoint::parse("nats://127.0.0.1").expect("url");
+        let seedless = "-----BEGIN NATS USER JWT-----\neyJ.a.b\n------END NATS USER JWT------\n";
+        let e = ep
+            .clone()
+            .with_creds(seedless)
+            .expect_err("no seed")
+            .to_string();
+        assert!(e.contains("no user seed"), "{e}");
+        let account = nkeys::KeyPair::new_account().seed().expect("seed");
+        let e = ep
+            .clone()
+            .with_creds(&format!("{seedless}-----BEGIN USER NKEY SEED-----\n{account}\n------END USER NKEY SEED------\n"))
+            .expect_err("not a user seed")
+            .to_string();
+        assert!(e.contains("not a user's") && !e.contains(&account), "{e}");
+        let user = nkeys::KeyPair::new_user().seed().expect("seed");
+        let e = ep
+            .with_creds(&format!("{seedless}-----BEGIN USER NKEY SEED-----\n{user}\n------END USER NKEY SEED------\n"))
+            .expect_err("not a JWT")
+            .to_string();
+        assert!(e.contains("not a JWT") && !e.contains(&user), "{e}");
     }
 
     #[test]

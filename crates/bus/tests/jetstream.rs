@@ -7,7 +7,7 @@ use std::time::Duration;
 
 #[path = "support/auth_server.rs"]
 mod auth_server;
-use auth_server::auth_server;
+use auth_server::{auth_server, jwt, operator_server, Operator};
 use vigil_bus::{sightings, Bus, BusError, ConsumerSpec, Endpoint, Options, Outgoing, StreamSpec};
 
 fn nats_url() -> String {
@@ -208,4 +208,101 @@ fn nkey_and_password_logins() {
             assert!(!err.contains(secret), "{err}");
         }
     }
+}
+
+/// Operator mode: a `.creds` file (the user JWT its account signed, and the user's seed) logs in and publishes to
+/// JetStream; credentials of an account the server does not know are refused by the server; a file whose JWT and
+/// seed are of different users, an expired JWT, or an account's JWT are refused before any connection, saying
+/// which; no message shows the seed.
+#[test]
+fn creds_file_logins() {
+    let Some(op) = operator_server() else {
+        return;
+    };
+    let url = format!("nats://127.0.0.1:{}", op.server.port);
+    let opts = Options::default();
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().expect("seed");
+    let creds = Operator::creds(&op.account, &user, None);
+    let bus = Bus::connect(
+        &Endpoint::parse(&url)
+            .expect("url")
+            .with_creds(&creds)
+            .expect("a good .creds file"),
+        &opts,
+    )
+    .expect("a user the account issued");
+    let (_stream, prefix) = temp_stream(&bus, "CREDS");
+    let acked = bus
+        .publish_all(&[msg(&prefix, "c1", "{}")])
+        .expect("publish with a .creds file");
+    assert_eq!(acked.len(), 1);
+    // An hour left: still good.
+    let later = chrono_now() + 3600;
+    Endpoint::parse(&url)
+        .expect("url")
+        .with_creds(&Operator::creds(&op.account, &user, Some(later)))
+        .expect("not expired yet");
+
+    // Issued by an account the server was not given: the server refuses.
+    let foreign = nkeys::KeyPair::new_account();
+    let stranger = nkeys::KeyPair::new_user();
+    let ep = Endpoint::parse(&url)
+        .expect("url")
+        .with_creds(&Operator::creds(&foreign, &stranger, None))
+        .expect("well-formed");
+    let err = match Bus::connect(&ep, &opts) {
+        Ok(_) => panic!("a user of an unknown account was let in"),
+        Err(e) => e.to_string(),
+    };
+    eprintln!("refused by the server, as it should be: {err}");
+    assert!(err.contains(&url), "{err}");
+    assert!(!err.contains(&stranger.seed().expect("seed")), "{err}");
+
+    // Refused before connecting, each saying why.
+    let other = nkeys::KeyPair::new_user();
+    let mixed =
+        Operator::creds(&op.account, &other, None).replace(&other.seed().expect("seed"), &seed);
+    let expired = Operator::creds(&op.account, &user, Some(chrono_now() - 60));
+    let account_jwt = jwt(
+        &op.account,
+        &user.public_key(),
+        "not a user",
+        serde_json::json!({"type": "account", "version": 2}),
+        None,
+    );
+    let as_account = creds.replace(creds.lines().nth(1).expect("the JWT line"), &account_jwt);
+    for (text, why) in [
+        (mixed.as_str(), "different users"),
+        (expired.as_str(), "expired at"),
+        (as_account.as_str(), "not a user's"),
+        ("", "no user JWT"),
+        (
+            creds.lines().take(3).collect::<Vec<_>>().join("\n").leak() as &str,
+            "no user seed",
+        ),
+    ] {
+        let e = match Endpoint::parse(&url).expect("url").with_creds(text) {
+            Ok(_) => panic!("accepted: {why}"),
+            Err(e) => e.to_string(),
+        };
+        eprintln!("refused before connecting, as it should be: {e}");
+        assert!(e.contains(why), "{why}: {e}");
+        assert!(!e.contains(&seed), "{e}");
+    }
+    // Never two kinds of credentials at once.
+    let e = match Endpoint::parse(&format!("nats://sensor:pw@127.0.0.1:{}", op.server.port))
+        .expect("url")
+        .with_creds(&creds)
+    {
+        Ok(_) => panic!("a password and a .creds file"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("use one of them"), "{e}");
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -687,3 +687,105 @@ fn credentials_come_from_files_not_the_command_line() {
     );
     assert!(!stderr.contains("c3ntral-pa55"), "{stderr}");
 }
+
+/// Operator mode (users issued by an account with `nsc`, the server holding only the operator's and accounts'
+/// JWTs): a sensor publishes with its `.creds` file, the central pulls with its own, and the sightings are
+/// recorded; an expired `.creds` file is refused before the hunt starts, naming the file and the expiry.
+#[test]
+fn creds_files_carry_sightings_in_operator_mode() {
+    let Some(op) = auth_server::operator_server() else {
+        return;
+    };
+    let Some(lane) = Lane::new() else { return };
+    let c = Central::new(&lane);
+    let url = format!("nats://127.0.0.1:{}", op.server.port);
+    let write = |name: &str, text: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = c.path(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        p.to_str().expect("utf-8").to_string()
+    };
+    let sensor_user = nkeys::KeyPair::new_user();
+    let sensor = write(
+        "sensor.creds",
+        &auth_server::Operator::creds(&op.account, &sensor_user, None),
+    );
+    let central = write(
+        "central.creds",
+        &auth_server::Operator::creds(&op.account, &nkeys::KeyPair::new_user(), None),
+    );
+    let log = c.path("conn.json.log");
+    std::fs::write(&log, LOG).expect("write log");
+    let member = c.member.to_string();
+    let hunt = |creds: &str, run: &str| {
+        let out = c.path(&format!("{run}.jsonl"));
+        vigil(
+            &c.path("sensor-without-store"),
+            &lane,
+            &[
+                "hunt",
+                log.to_str().expect("utf-8"),
+                "--snapshot",
+                c.path("intel.vgs").to_str().expect("utf-8"),
+                "--publish",
+                &url,
+                "--nats-creds-file",
+                creds,
+                "--member",
+                &member,
+                "--run-id",
+                run,
+                "--out",
+                out.to_str().expect("utf-8"),
+                "--json",
+            ],
+        )
+    };
+    let published = hunt(&sensor, "creds-run");
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let s = summary(&published);
+    assert_eq!(s["published"], 3, "{s}");
+    let pulled = ok_json(
+        &c.data(),
+        &lane,
+        &[
+            "sightings",
+            "pull",
+            "--nats",
+            &url,
+            "--nats-creds-file",
+            &central,
+            "--wait",
+            "1",
+            "--json",
+        ],
+    );
+    assert_eq!(pulled["received"], 3, "{pulled}");
+    assert_eq!(c.sightings(&lane).len(), 3);
+
+    let expired = write(
+        "expired.creds",
+        &auth_server::Operator::creds(&op.account, &sensor_user, Some(Utc::now().timestamp() - 1)),
+    );
+    let out = hunt(&expired, "expired-run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--nats-creds-file")
+            && stderr.contains("expired.creds")
+            && stderr.contains("expired at"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&sensor_user.seed().expect("seed")),
+        "{stderr}"
+    );
+    // Refused as a setting is, before hunting: nothing was hunted, so no sightings to keep.
+    assert!(!c.path("expired-run.jsonl").exists());
+    eprintln!("refused, as it should be: {stderr}");
+}

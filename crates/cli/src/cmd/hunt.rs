@@ -94,7 +94,7 @@ pub struct HuntArgs {
     /// (`nats://[user:password@]host:port` or `tls://...`) for `vigil sightings pull` at the central knowledge
     /// base; with --snapshot no store or database credentials are needed here. Fails (exit 2) when NATS does not
     /// confirm every report; the sightings are written to --out / stdout all the same. Keep secrets out of the
-    /// process list with --nats-nkey-file or --nats-password-file rather than a password in the URL.
+    /// process list with --nats-nkey-file, --nats-creds-file or --nats-password-file rather than a password in the URL.
     #[arg(long, value_name = "NATS_URL")]
     pub publish: Option<String>,
     /// With --publish (or --record): this sensor's name (default for --publish: the host name).

@@ -40,6 +40,10 @@ pub struct BusArgs {
     /// public key, and no secret crosses the network.
     #[arg(long, env = "VIGIL_NATS_NKEY_FILE", value_name = "FILE")]
     pub nats_nkey_file: Option<PathBuf>,
+    /// A NATS `.creds` file (operator mode: the user JWT its account signed and the user's seed, as
+    /// `nsc generate creds` writes it); checked before connecting (whole, one user's, not expired).
+    #[arg(long, env = "VIGIL_NATS_CREDS_FILE", value_name = "FILE")]
+    pub nats_creds_file: Option<PathBuf>,
 }
 
 impl BusArgs {
@@ -56,13 +60,27 @@ impl BusArgs {
                 .with_nkey_seed(&read_secret(f)?)
                 .with_context(|| format!("--nats-nkey-file {}", f.display()))?;
         }
+        if let Some(f) = &self.nats_creds_file {
+            ep = ep
+                .with_creds(&read_secret_file(f)?)
+                .with_context(|| format!("--nats-creds-file {}", f.display()))?;
+        }
         Ok(ep)
     }
 }
 
-/// A secret kept in a file: its first line, without the line end. Says so when others may read the file (as
-/// ssh does), and never shows the content.
+/// A secret kept in a file: its first line, without the line end (see [`read_secret_file`]).
 fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
+    Ok(read_secret_file(path)?
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_string())
+}
+
+/// A file of secrets, whole. Says so when others may read the file (as ssh does), and never shows the content.
+fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the NATS credentials in {}", path.display()))?;
     #[cfg(unix)]
@@ -77,7 +95,7 @@ fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
             }
         }
     }
-    Ok(text.lines().next().unwrap_or("").trim_end().to_string())
+    Ok(text)
 }
 
 impl Default for BusArgs {
@@ -88,6 +106,7 @@ impl Default for BusArgs {
             subject_prefix: sightings::PREFIX.to_string(),
             nats_password_file: None,
             nats_nkey_file: None,
+            nats_creds_file: None,
         }
     }
 }
