@@ -28,6 +28,30 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        StoreError::Db(e.to_string())
+        // The driver's own text is its error kind alone ("db error"); what the server said is in the source. Its
+        // DETAIL is left out: it quotes row values (a unique key's), which messages and logs must not carry.
+        if let Some(db) = e.as_db_error() {
+            let mut out = format!(
+                "{}: {} (SQLSTATE {})",
+                db.severity(),
+                db.message(),
+                db.code().code()
+            );
+            if let Some(hint) = db.hint() {
+                out.push_str(&format!("; hint: {hint}"));
+            }
+            return StoreError::Db(out);
+        }
+        let mut out = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            let m = c.to_string();
+            if !out.contains(&m) {
+                out.push_str(": ");
+                out.push_str(&m);
+            }
+            cause = c.source();
+        }
+        StoreError::Db(out)
     }
 }

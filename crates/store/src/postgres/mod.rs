@@ -319,9 +319,26 @@ impl PostgresStore {
             .ok_or_else(|| StoreError::Db("no writer connection".into()))
     }
 
+    /// The writer connection with `BEGIN` done. A connection the server closed since its last use (a restart, a
+    /// failover, an idle timeout) shows it here, before anything of the transaction was sent, and is replaced once.
+    fn begun<'g>(&self, slot: &'g mut Option<Conn>) -> Result<&'g mut Conn, StoreError> {
+        if let Err(e) = self.ready(slot)?.client.batch_execute("BEGIN") {
+            if !slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+                return Err(e.into());
+            }
+            *slot = None;
+            self.ready(slot)?.client.batch_execute("BEGIN")?;
+        }
+        slot.as_mut()
+            .ok_or_else(|| StoreError::Db("no writer connection".into()))
+    }
+
+    /// Runs `f` on a pooled reader connection. One the server closed since it was pooled (a restart, a failover)
+    /// fails `f`: then the pool, whose other connections are likely gone too, is emptied and `f` runs once more on
+    /// a new connection (reads change nothing, so running one again is safe).
     fn with_reader<T>(
         &self,
-        f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         blocking(|| {
             let pooled = {
@@ -331,11 +348,19 @@ impl PostgresStore {
                     .map_err(|_| StoreError::Db("reader pool poisoned".into()))?;
                 pool.pop()
             };
-            let mut conn = match pooled {
-                Some(c) if !c.client.is_closed() => c,
-                _ => Conn::connect(&self.config, &self.tls, &self.schema, &self.place)?,
+            let connect = || Conn::connect(&self.config, &self.tls, &self.schema, &self.place);
+            let (mut conn, fresh) = match pooled {
+                Some(c) if !c.client.is_closed() => (c, false),
+                _ => (connect()?, true),
             };
-            let out = f(&mut conn);
+            let mut out = f(&mut conn);
+            if out.is_err() && !fresh && conn.client.is_closed() {
+                if let Ok(mut pool) = self.readers.lock() {
+                    pool.clear();
+                }
+                conn = connect()?;
+                out = f(&mut conn);
+            }
             if !conn.client.is_closed() {
                 if let Ok(mut pool) = self.readers.lock() {
                     if pool.len() < 16 {
@@ -687,6 +712,11 @@ enum Latest {
 impl PgTx<'_> {
     fn begin(&mut self) -> Result<(), StoreError> {
         self.conn.client.batch_execute("BEGIN")?;
+        self.locked()
+    }
+
+    /// The rest of [`PgTx::begin`] once `BEGIN` is done: the schema's writer lock, then the commit time.
+    fn locked(&mut self) -> Result<(), StoreError> {
         self.conn
             .query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
         // Taken once the lock is held, so that rows are added in the order writers commit.
@@ -1108,14 +1138,14 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         blocking(|| {
             let mut guard = self.lock_writer()?;
-            let conn = self.ready(&mut guard)?;
+            let conn = self.begun(&mut guard)?;
             let mut tx = PgTx {
                 conn,
                 lock_key: self.lock_key,
                 now: String::new(),
                 links_wait: None,
             };
-            let out = tx.begin().and_then(|()| f(&mut tx));
+            let out = tx.locked().and_then(|()| f(&mut tx));
             finish(tx.conn, out)
         })
     }
@@ -1128,16 +1158,11 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         blocking(|| {
             let mut guard = self.lock_writer()?;
-            let conn = self.ready(&mut guard)?;
-            let begun = conn
-                .client
-                .batch_execute("BEGIN")
-                .map_err(StoreError::from)
-                .and_then(|()| {
-                    conn.query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
-                        .map(|_| ())
-                });
-            let out = begun.and_then(|()| f(conn));
+            let conn = self.begun(&mut guard)?;
+            let locked = conn
+                .query("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
+                .map(|_| ());
+            let out = locked.and_then(|()| f(conn));
             finish(conn, out)
         })
     }
@@ -1157,11 +1182,24 @@ impl PostgresStore {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        // `f` runs once: a pooled connection found dead at BEGIN is replaced (see `with_reader`), but one lost
+        // while `f` works is reported, since `f` may have written elsewhere what it read.
+        let mut f = Some(f);
+        let mut lost = None;
         self.with_reader(|conn| {
             conn.client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let Some(f) = f.take() else {
+                return Err(StoreError::Db(format!(
+                    "the connection to PostgreSQL was lost while reading the snapshot: {}",
+                    lost.take().unwrap_or_default()
+                )));
+            };
             let out = f(&mut conn.client);
             let _ = conn.client.batch_execute("ROLLBACK");
+            if let Err(e) = &out {
+                lost = Some(e.to_string());
+            }
             out
         })
     }
@@ -1282,14 +1320,14 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         blocking(|| {
             let mut guard = self.lock_writer()?;
-            let conn = self.ready(&mut guard)?;
+            let conn = self.begun(&mut guard)?;
             let mut tx = PgTx {
                 conn,
                 lock_key: self.lock_key,
                 now: String::new(),
                 links_wait: None,
             };
-            let out = tx.begin().and_then(|()| f(&mut tx));
+            let out = tx.locked().and_then(|()| f(&mut tx));
             finish(tx.conn, out)
         })
     }

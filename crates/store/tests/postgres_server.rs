@@ -1,5 +1,6 @@
-//! Logging in to PostgreSQL as administrators set it up: by client certificate (`hostssl ... cert` in
-//! `pg_hba.conf`) and by password from libpq's password file, against a real server. The machine's shared server
+//! What database administrators do to the PostgreSQL server, against a real one: logins as they set them up (by
+//! client certificate, `hostssl ... cert` in `pg_hba.conf`, and by password from libpq's password file), and
+//! restarts (an upgrade, a failover) under a store that is in use. The machine's shared server
 //! trusts every local login, so each test starts a PostgreSQL cluster of its own in a temporary directory (the
 //! machine's `initdb` and `pg_ctl`, run as the `postgres` user when the tests run as root), with a test CA, a
 //! server certificate for 127.0.0.1 and `localhost`, and two roles: one that logs in by certificate only, one by
@@ -290,6 +291,19 @@ impl Cluster {
         cmd
     }
 
+    /// Restarts the server (`pg_ctl restart -m fast`: every connection is closed, as at a failover).
+    fn restart(&self) {
+        let data = self.dir.path().join("data").display().to_string();
+        // The log again: without it the new server would write to pg_ctl's output, which `run` reads to its end.
+        let log = self.dir.path().join("log").display().to_string();
+        run(&mut self.command(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-m", "fast", "-w", "-t", "60", "restart",
+            ],
+        ));
+    }
+
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
@@ -524,4 +538,54 @@ fn a_password_file_gives_the_password_the_connection_string_leaves_out() {
         none.display()
     );
     PostgresStore::open(&trusted, Some("trusted")).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A restart of the server closes every connection the store holds (the writer and the pooled readers); the first
+/// reads and writes after it reconnect instead of failing, and nothing written before is lost.
+#[test]
+fn the_store_carries_on_after_the_server_restarts() {
+    let Some(c) = Cluster::start() else { return };
+    let url = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=kb sslmode=disable",
+        c.port
+    );
+    let s = std::sync::Arc::new(PostgresStore::open(&url, Some("restarts")).expect("open"));
+    let tool = |i: usize| {
+        StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
+            "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
+            "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool {i}")}))
+        .expect("fixture")
+    };
+    s.write(&mut |tx| tx.put(&tool(1), &prov(), PutMode::Source).map(|_| ()))
+        .expect("write");
+    // Several readers at once, so that the pool holds several connections.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (s, b) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                b.wait();
+                for _ in 0..20 {
+                    s.get(tool(1).id()).expect("read").expect("there");
+                }
+            })
+        })
+        .collect();
+    for r in readers {
+        r.join().expect("reader");
+    }
+    c.restart();
+    for round in 0..6 {
+        assert!(s
+            .get(tool(1).id())
+            .unwrap_or_else(|e| panic!("read {round} after the restart: {e}"))
+            .is_some());
+    }
+    s.write(&mut |tx| tx.put(&tool(2), &prov(), PutMode::Source).map(|_| ()))
+        .expect("the first write after the restart");
+    assert_eq!(s.stats().expect("stats").objects.get("tool"), Some(&2));
+    c.restart();
+    s.write(&mut |tx| tx.put(&tool(3), &prov(), PutMode::Source).map(|_| ()))
+        .expect("a write first after the restart");
+    assert!(s.get(tool(3).id()).expect("read").is_some());
 }
