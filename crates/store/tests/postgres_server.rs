@@ -157,7 +157,7 @@ impl Cluster {
     fn start() -> Option<Cluster> {
         if std::env::var("VIGIL_TEST_POSTGRES").as_deref() == Ok("off") {
             eprintln!(
-                "\n*** SKIPPED: VIGIL_TEST_POSTGRES=off, PostgreSQL logins are not tested ***\n"
+                "\n*** SKIPPED: VIGIL_TEST_POSTGRES=off, PostgreSQL logins and restarts are not tested ***\n"
             );
             return None;
         }
@@ -289,6 +289,38 @@ impl Cluster {
         };
         cmd.args(args);
         cmd
+    }
+
+    /// Runs statements as the superuser, one at a time (some, like ALTER SYSTEM, refuse a transaction block).
+    fn admin(&self, statements: &[&str]) {
+        let mut c = postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                self.port
+            ),
+            postgres::NoTls,
+        )
+        .expect("the test cluster answers");
+        for sql in statements {
+            c.batch_execute(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    /// Makes the server answer as a hot standby does to a client's `SHOW transaction_read_only` (on), or as a
+    /// primary (off): what `target_session_attrs=read-write` tells them apart by.
+    fn read_only(&self, on: bool) {
+        let v = if on { "on" } else { "off" };
+        self.admin(&[
+            "SET default_transaction_read_only = off",
+            &format!("ALTER SYSTEM SET default_transaction_read_only = {v}"),
+            "SELECT pg_reload_conf()",
+        ]);
+    }
+
+    fn stop(&self) {
+        let data = self.dir.path().join("data").display().to_string();
+        run(&mut self.command("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]));
     }
 
     /// Restarts the server (`pg_ctl restart -m fast`: every connection is closed, as at a failover).
@@ -588,4 +620,73 @@ fn the_store_carries_on_after_the_server_restarts() {
     s.write(&mut |tx| tx.put(&tool(3), &prov(), PutMode::Source).map(|_| ()))
         .expect("a write first after the restart");
     assert!(s.get(tool(3).id()).expect("read").is_some());
+}
+
+/// A failover as HA managers (Patroni, repmgr) do it, with the connection string they advise: two hosts and
+/// `target_session_attrs=read-write`. The store opens on the primary, skipping the standby listed first; when the
+/// primary goes away and the standby is promoted, the next write reconnects to it. (The standby here is a second
+/// server that answers read-only, the store's schema made on it beforehand, as replication would have: no
+/// replication is set up, so what the first primary held is not asserted on the second.)
+#[test]
+fn a_failover_to_the_other_listed_host_is_followed() {
+    let Some(standby) = Cluster::start() else {
+        return;
+    };
+    let Some(primary) = Cluster::start() else {
+        return;
+    };
+    let schema = "failover";
+    let direct = |c: &Cluster| {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=kb sslmode=disable",
+            c.port
+        )
+    };
+    drop(PostgresStore::open(&direct(&standby), Some(schema)).expect("the schema on the standby"));
+    standby.read_only(true);
+    // Alone, the standby is refused with what to do.
+    let e = refused(&direct(&standby));
+    assert!(
+        e.contains("read-only") && e.contains("target_session_attrs=read-write"),
+        "{e}"
+    );
+    let url = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=postgres dbname=kb sslmode=disable target_session_attrs=read-write",
+        standby.port, primary.port
+    );
+    let s = PostgresStore::open(&url, Some(schema)).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let tool = |i: usize| {
+        StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
+            "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
+            "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool {i}")}))
+        .expect("fixture")
+    };
+    s.write(&mut |tx| tx.put(&tool(1), &prov(), PutMode::Source).map(|_| ()))
+        .expect("a write on the primary");
+    // Read with a plain client: a store opens (and migrates) only where it may write.
+    let on = |c: &Cluster, i: usize| {
+        let mut client = postgres::Client::connect(&direct(c), postgres::NoTls).expect("connect");
+        let n: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {schema}.objects WHERE stix_id = $1"),
+                &[&tool(i).id()],
+            )
+            .expect("count")
+            .get(0);
+        n > 0
+    };
+    assert!(
+        on(&primary, 1) && !on(&standby, 1),
+        "written on the primary, not the standby"
+    );
+
+    primary.stop();
+    standby.read_only(false);
+    s.write(&mut |tx| tx.put(&tool(2), &prov(), PutMode::Source).map(|_| ()))
+        .expect("the first write after the failover");
+    assert!(on(&standby, 2), "written on the promoted standby");
+    assert!(s
+        .get(tool(2).id())
+        .expect("read after the failover")
+        .is_some());
 }

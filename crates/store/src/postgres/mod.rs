@@ -199,18 +199,31 @@ impl PostgresStore {
         let schema = schema.unwrap_or(DEFAULT_SCHEMA).to_string();
         let place = describe(&config, &schema);
         let mut conn = Conn::connect_noting(&config, &tls, &schema, &place, pass_note.as_deref())?;
-        // Created only when missing: a schema an administrator made for Vigil needs no right to create schemas.
-        let exists = conn
-            .client
-            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?
-            .is_some();
-        if !exists {
-            conn.client.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                quote_ident(&schema)
-            ))?;
-        }
-        migrate(&mut conn, &schema, &place)?;
+        let made = (|| {
+            // Created only when missing: a schema an administrator made for Vigil needs no right to create schemas.
+            let exists = conn
+                .client
+                .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?
+                .is_some();
+            if !exists {
+                conn.client.batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {}",
+                    quote_ident(&schema)
+                ))?;
+            }
+            migrate(&mut conn, &schema, &place)
+        })();
+        made.map_err(|e| match e {
+            // SQLSTATE 25006, read_only_sql_transaction: a hot standby, or a server set read-only.
+            StoreError::Db(m) if m.contains("(SQLSTATE 25006)") => StoreError::Open {
+                path: place.clone(),
+                reason: format!(
+                    "the server is read-only (a standby?), and Vigil writes: connect to the primary, e.g. list \
+                     every host of the cluster with target_session_attrs=read-write ({m})"
+                ),
+            },
+            e => e,
+        })?;
         Ok(PostgresStore {
             lock_key: h64(&format!("vigil-writer:{schema}")),
             config,
