@@ -25,7 +25,10 @@ pub struct Cli {
     /// Keep everything (knowledge base, members, tokens, notices, feeds, users) in PostgreSQL
     /// (`postgres://user@host:port/database`, or `host=.. dbname=..`) instead of the embedded store, for every
     /// command, so that several servers and CLIs share one. TLS as libpq's `sslmode` (default prefer; verify-full
-    /// with `sslrootcert=CA.pem` across a network). The data directory still holds settings and the audit log.
+    /// with `sslrootcert=CA.pem` across a network); a client certificate with `sslcert=` and `sslkey=`; the password
+    /// from libpq's password file (`passfile=`, PGPASSFILE, ~/.pgpass) when the string has none; several hosts with
+    /// `target_session_attrs=read-write` to follow a failover. The data directory still holds settings and the audit
+    /// log.
     #[arg(long, global = true, env = "VIGIL_STORE")]
     pub store: Option<String>,
     /// The PostgreSQL schema the knowledge base lives in (created if missing).

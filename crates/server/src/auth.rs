@@ -164,7 +164,7 @@ pub async fn authenticate(
         st.metrics.auth_rate_limited.fetch_add(1, Relaxed);
         return Err(Refusal::RateLimited);
     }
-    let counter = st.store.change_counter().map_err(|e| {
+    let counter = crate::counter::change_counter(st.store.as_ref()).map_err(|e| {
         tracing::error!(error = %e, "change counter");
         Refusal::Internal
     })?;
@@ -257,7 +257,12 @@ pub async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Ne
     let method = req.method().clone();
     // The path only: query strings may carry search terms an analyst would rather not see in logs.
     let path = req.uri().path().to_string();
-    let mut resp = next.run(req).await;
+    // Read-only requests read the store's change counter once, however many caches they consult.
+    let mut resp = if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        crate::counter::scoped(next.run(req)).await
+    } else {
+        next.run(req).await
+    };
     let micros = start.elapsed().as_micros() as u64;
     let status = resp.status().as_u16();
     st.metrics

@@ -353,7 +353,7 @@ pub(crate) async fn misp_feed_file(
         "{:?}|{:?}|{:?}|{}",
         req.scope, req.tlp_max, req.min_score, req.exact_domains
     );
-    let counter = st.store.change_counter()?;
+    let counter = crate::counter::change_counter(st.store.as_ref())?;
     let out = match st.feeds.get(&key, counter) {
         Some(v) => v,
         None => {

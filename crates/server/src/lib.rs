@@ -9,6 +9,7 @@ pub mod atom;
 pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod counter;
 pub mod detection;
 pub mod error;
 pub mod member_api;

@@ -525,7 +525,7 @@ async fn page(
         _ => String::new(),
     };
     let key = format!("{}|{}|{who}|{}", coll.id(), kind as u8, f.canon);
-    let counter = st.store.change_counter()?;
+    let counter = crate::counter::change_counter(st.store.as_ref())?;
     if let Some(c) = st.cache.get(counter, &key) {
         st.metrics.cache_hits.fetch_add(1, Relaxed);
         return Ok(c);

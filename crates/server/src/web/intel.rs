@@ -346,7 +346,12 @@ pub fn cached_overview(
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, Arc<Overview>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let hour: String = vigil_model::time::now().chars().take(13).collect();
-    let key = (data.to_string(), st.change_counter()?, *scope, hour);
+    let key = (
+        data.to_string(),
+        crate::counter::change_counter(st)?,
+        *scope,
+        hour,
+    );
     if let Some(o) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(o);
     }
