@@ -259,32 +259,42 @@ const LOG: &str = r#"{"_path":"dns","ts":1714557600.5,"uid":"C1","id.orig_h":"10
 {"_path":"http","ts":1714557605.0,"uid":"C6","id.orig_h":"10.0.0.3","id.orig_p":40001,"id.resp_h":"10.9.9.9","id.resp_p":80,"host":"evil.com","uri":"/gate.php"}
 "#;
 
-/// `vigil hunt LOG --snapshot S --publish URL` on a sensor whose data directory does not exist.
+/// `vigil hunt LOG --snapshot S --publish URL [EXTRA..]` on a sensor whose data directory does not exist.
 fn sensor_hunt(c: &Central, lane: &Lane, url: &str, run: &str, out: &Path) -> Output {
+    sensor_hunt_with(c, lane, url, run, out, &[])
+}
+
+fn sensor_hunt_with(
+    c: &Central,
+    lane: &Lane,
+    url: &str,
+    run: &str,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
     let log = c.path("conn.json.log");
     std::fs::write(&log, LOG).expect("write log");
     let member = c.member.to_string();
-    vigil(
-        &c.path("sensor-without-store"),
-        lane,
-        &[
-            "hunt",
-            log.to_str().expect("utf-8"),
-            "--snapshot",
-            c.path("intel.vgs").to_str().expect("utf-8"),
-            "--publish",
-            url,
-            "--member",
-            &member,
-            "--sensor",
-            "ids-01.ministry-y",
-            "--run-id",
-            run,
-            "--out",
-            out.to_str().expect("utf-8"),
-            "--json",
-        ],
-    )
+    let snapshot = c.path("intel.vgs");
+    let mut args = vec![
+        "hunt",
+        log.to_str().expect("utf-8"),
+        "--snapshot",
+        snapshot.to_str().expect("utf-8"),
+        "--publish",
+        url,
+        "--member",
+        &member,
+        "--sensor",
+        "ids-01.ministry-y",
+        "--run-id",
+        run,
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--json",
+    ];
+    args.extend(extra);
+    vigil(&c.path("sensor-without-store"), lane, &args)
 }
 
 fn summary(o: &Output) -> Value {
@@ -715,32 +725,9 @@ fn creds_files_carry_sightings_in_operator_mode() {
         "central.creds",
         &auth_server::Operator::creds(&op.account, &nkeys::KeyPair::new_user(), None),
     );
-    let log = c.path("conn.json.log");
-    std::fs::write(&log, LOG).expect("write log");
-    let member = c.member.to_string();
     let hunt = |creds: &str, run: &str| {
         let out = c.path(&format!("{run}.jsonl"));
-        vigil(
-            &c.path("sensor-without-store"),
-            &lane,
-            &[
-                "hunt",
-                log.to_str().expect("utf-8"),
-                "--snapshot",
-                c.path("intel.vgs").to_str().expect("utf-8"),
-                "--publish",
-                &url,
-                "--nats-creds-file",
-                creds,
-                "--member",
-                &member,
-                "--run-id",
-                run,
-                "--out",
-                out.to_str().expect("utf-8"),
-                "--json",
-            ],
-        )
+        sensor_hunt_with(&c, &lane, &url, run, &out, &["--nats-creds-file", creds])
     };
     let published = hunt(&sensor, "creds-run");
     assert!(

@@ -42,16 +42,22 @@ impl From<postgres::Error> for StoreError {
             }
             return StoreError::Db(out);
         }
-        let mut out = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            let m = c.to_string();
-            if !out.contains(&m) {
-                out.push_str(": ");
-                out.push_str(&m);
-            }
-            cause = c.source();
-        }
-        StoreError::Db(out)
+        StoreError::Db(with_causes(&e))
     }
+}
+
+/// An error with what caused it (`error performing TLS handshake: invalid peer certificate: UnknownIssuer`): the
+/// driver's own message leaves out the part an administrator needs.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cause = c.source();
+    }
+    out
 }

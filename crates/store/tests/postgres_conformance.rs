@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use vigil_model::{Provenance, StixObject};
 use vigil_store::postgres::PostgresStore;
+
+mod common;
+use common::{prov, tool};
 use vigil_store::{conformance, PutMode, Store, StoreError};
 
 const DEFAULT_URL: &str = "host=127.0.0.1 user=postgres dbname=test";
@@ -76,22 +79,6 @@ impl Drop for Schemas {
             let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"));
         }
     }
-}
-
-fn prov(source: &str) -> Provenance {
-    Provenance {
-        source: source.into(),
-        ingested_at: "2026-01-01T00:00:00Z".into(),
-        original_id: None,
-        file: None,
-    }
-}
-
-fn tool(i: usize) -> StixObject {
-    StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
-        "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
-        "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool number {i}")}))
-    .expect("fixture")
 }
 
 #[test]

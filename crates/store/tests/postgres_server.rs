@@ -13,9 +13,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
-use vigil_model::{Provenance, StixObject};
 use vigil_store::postgres::PostgresStore;
+
+mod common;
+use common::{prov, tool};
 use vigil_store::{PutMode, Store};
 
 const CERT_USER: &str = "vigil_cert";
@@ -61,11 +62,8 @@ fn openssl(dir: &Path, args: &[&str]) {
     run(Command::new("openssl").args(args).current_dir(dir));
 }
 
-/// A key and a certificate `name` signed by `ca` (`name.key`, `name.crt` in `dir`).
-fn issue(dir: &Path, ca: &str, name: &str, subject: &str, ext: Option<&str>) {
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    let crt = format!("{name}.crt");
+/// A new P-256 private key in `dir/file`.
+fn new_key(dir: &Path, file: &str) {
     openssl(
         dir,
         &[
@@ -75,9 +73,17 @@ fn issue(dir: &Path, ca: &str, name: &str, subject: &str, ext: Option<&str>) {
             "-genkey",
             "-noout",
             "-out",
-            &key,
+            file,
         ],
     );
+}
+
+/// A key and a certificate `name` signed by `ca` (`name.key`, `name.crt` in `dir`).
+fn issue(dir: &Path, ca: &str, name: &str, subject: &str, ext: Option<&str>) {
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    let crt = format!("{name}.crt");
+    new_key(dir, &key);
     openssl(
         dir,
         &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
@@ -109,18 +115,7 @@ fn issue(dir: &Path, ca: &str, name: &str, subject: &str, ext: Option<&str>) {
 /// A self-signed CA `name`.
 fn ca(dir: &Path, name: &str) {
     let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
-    openssl(
-        dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &key,
-        ],
-    );
+    new_key(dir, &key);
     openssl(
         dir,
         &[
@@ -378,24 +373,15 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn prov() -> Provenance {
-    Provenance {
-        source: "auth-test".into(),
-        ingested_at: "2026-01-01T00:00:00Z".into(),
-        original_id: None,
-        file: None,
-    }
-}
-
 /// The store works: a write and a read back, over an encrypted connection.
 fn works(url: &str, schema: &str) {
     let s = PostgresStore::open(url, Some(schema)).unwrap_or_else(|e| panic!("{url}: {e}"));
-    let tool = StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
-        "id": "tool--00000000-0000-4000-8000-000000000001", "created": "2020-01-01T00:00:00.000Z",
-        "modified": "2020-01-01T00:00:00.000Z", "name": "a tool"}))
-    .expect("fixture");
-    s.write(&mut |tx| tx.put(&tool, &prov(), PutMode::Source).map(|_| ()))
-        .expect("write");
+    let tool = tool(1);
+    s.write(&mut |tx| {
+        tx.put(&tool, &prov("auth-test"), PutMode::Source)
+            .map(|_| ())
+    })
+    .expect("write");
     assert!(s.get(tool.id()).expect("read").is_some());
     assert!(s.encrypted().expect("pg_stat_ssl"), "{url}");
     let dn = s.client_certificate().expect("pg_stat_ssl");
@@ -582,14 +568,11 @@ fn the_store_carries_on_after_the_server_restarts() {
         c.port
     );
     let s = std::sync::Arc::new(PostgresStore::open(&url, Some("restarts")).expect("open"));
-    let tool = |i: usize| {
-        StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
-            "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
-            "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool {i}")}))
-        .expect("fixture")
-    };
-    s.write(&mut |tx| tx.put(&tool(1), &prov(), PutMode::Source).map(|_| ()))
-        .expect("write");
+    s.write(&mut |tx| {
+        tx.put(&tool(1), &prov("auth-test"), PutMode::Source)
+            .map(|_| ())
+    })
+    .expect("write");
     // Several readers at once, so that the pool holds several connections.
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
     let readers: Vec<_> = (0..4)
@@ -613,12 +596,18 @@ fn the_store_carries_on_after_the_server_restarts() {
             .unwrap_or_else(|e| panic!("read {round} after the restart: {e}"))
             .is_some());
     }
-    s.write(&mut |tx| tx.put(&tool(2), &prov(), PutMode::Source).map(|_| ()))
-        .expect("the first write after the restart");
+    s.write(&mut |tx| {
+        tx.put(&tool(2), &prov("auth-test"), PutMode::Source)
+            .map(|_| ())
+    })
+    .expect("the first write after the restart");
     assert_eq!(s.stats().expect("stats").objects.get("tool"), Some(&2));
     c.restart();
-    s.write(&mut |tx| tx.put(&tool(3), &prov(), PutMode::Source).map(|_| ()))
-        .expect("a write first after the restart");
+    s.write(&mut |tx| {
+        tx.put(&tool(3), &prov("auth-test"), PutMode::Source)
+            .map(|_| ())
+    })
+    .expect("a write first after the restart");
     assert!(s.get(tool(3).id()).expect("read").is_some());
 }
 
@@ -655,14 +644,11 @@ fn a_failover_to_the_other_listed_host_is_followed() {
         standby.port, primary.port
     );
     let s = PostgresStore::open(&url, Some(schema)).unwrap_or_else(|e| panic!("{url}: {e}"));
-    let tool = |i: usize| {
-        StixObject::from_value(json!({"type": "tool", "spec_version": "2.1",
-            "id": format!("tool--00000000-0000-4000-8000-{i:012}"), "created": "2020-01-01T00:00:00.000Z",
-            "modified": "2020-01-01T00:00:00.000Z", "name": format!("tool {i}")}))
-        .expect("fixture")
-    };
-    s.write(&mut |tx| tx.put(&tool(1), &prov(), PutMode::Source).map(|_| ()))
-        .expect("a write on the primary");
+    s.write(&mut |tx| {
+        tx.put(&tool(1), &prov("auth-test"), PutMode::Source)
+            .map(|_| ())
+    })
+    .expect("a write on the primary");
     // Read with a plain client: a store opens (and migrates) only where it may write.
     let on = |c: &Cluster, i: usize| {
         let mut client = postgres::Client::connect(&direct(c), postgres::NoTls).expect("connect");
@@ -682,8 +668,11 @@ fn a_failover_to_the_other_listed_host_is_followed() {
 
     primary.stop();
     standby.read_only(false);
-    s.write(&mut |tx| tx.put(&tool(2), &prov(), PutMode::Source).map(|_| ()))
-        .expect("the first write after the failover");
+    s.write(&mut |tx| {
+        tx.put(&tool(2), &prov("auth-test"), PutMode::Source)
+            .map(|_| ())
+    })
+    .expect("the first write after the failover");
     assert!(on(&standby, 2), "written on the promoted standby");
     assert!(s
         .get(tool(2).id())

@@ -30,6 +30,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use vigil_model::{time, Provenance, Tlp};
 
 use crate::common::{version_step, VersionStep};
+use crate::error::with_causes;
 use crate::prepared::{h64, Prepared};
 use crate::{
     PendingLinks, PutMode, PutOutcome, Related, ScanFilter, SearchHit, Sourced, Stats, Store,
@@ -384,22 +385,6 @@ impl PostgresStore {
             out
         })
     }
-}
-
-/// An error with what caused it (`error performing TLS handshake: invalid peer certificate: UnknownIssuer`): the
-/// driver's own message leaves out the part an administrator needs.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let m = c.to_string();
-        if !out.contains(&m) {
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-        cause = c.source();
-    }
-    out
 }
 
 /// Fills in the password from libpq's password file when the connection string gives none (see [`pgpass`]);
