@@ -1,9 +1,9 @@
 //! TLS to the PostgreSQL server, configured as libpq is: `sslmode` (`disable`, `prefer` (the default), `require`,
-//! `verify-ca`, `verify-full`) and `sslrootcert` (a PEM file of the CA certificates to trust, or `system` for the
-//! public web PKI roots compiled in) in the connection string.
+//! `verify-ca`, `verify-full`), `sslrootcert` (a PEM file of the CA certificates to trust, or `system` for the
+//! public web PKI roots compiled in), and a client certificate (`sslcert`, `sslkey`) in the connection string.
 //!
-//! `postgres::Config` knows only `disable`, `prefer` and `require` and no `sslrootcert`, so these two settings are
-//! taken out of the string here and the rest is left to it. As in libpq, `prefer` and `require` encrypt without
+//! `postgres::Config` knows only `disable`, `prefer` and `require`, and none of the files, so these settings (and
+//! `passfile`, see [`super::pgpass`]) are taken out of the string here and the rest is left to it. As in libpq, `prefer` and `require` encrypt without
 //! checking who answers (a self-signed server certificate, the common case, works); `verify-ca` checks the
 //! certificate chain against the trusted CAs, `verify-full` the host name too.
 
