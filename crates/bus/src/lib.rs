@@ -123,6 +123,8 @@ enum Auth {
     Creds {
         text: String,
         seed: String,
+        /// The user JWT's `exp` (seconds since the epoch), when it has one.
+        expires: Option<i64>,
     },
 }
 
@@ -323,7 +325,17 @@ impl Endpoint {
         Ok(Auth::Creds {
             text: text.to_string(),
             seed: seed.to_string(),
+            expires: claims["exp"].as_i64().filter(|e| *e > 0),
         })
+    }
+
+    /// When the `.creds` file's user JWT expires (seconds since the epoch): the server drops the connection
+    /// then, and a long-running `vigil serve --nats` cannot log in again until it is given new credentials.
+    pub fn credentials_expire(&self) -> Option<i64> {
+        match self.auth {
+            Auth::Creds { expires, .. } => expires,
+            _ => None,
+        }
     }
 
     /// The server without credentials (`nats://host:port`): what messages name.

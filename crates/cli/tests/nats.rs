@@ -755,6 +755,36 @@ fn creds_files_carry_sightings_in_operator_mode() {
     assert_eq!(pulled["received"], 3, "{pulled}");
     assert_eq!(c.sightings(&lane).len(), 3);
 
+    // Credentials that expire within two weeks work, with a warning saying when.
+    let soon = write(
+        "soon.creds",
+        &auth_server::Operator::creds(
+            &op.account,
+            &nkeys::KeyPair::new_user(),
+            Some(Utc::now().timestamp() + 3 * 86_400 + 600),
+        ),
+    );
+    let o = vigil(
+        &c.data(),
+        &lane,
+        &[
+            "sightings",
+            "pull",
+            "--nats",
+            &url,
+            "--nats-creds-file",
+            &soon,
+            "--wait",
+            "1",
+            "--json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("soon.creds expire at") && stderr.contains("(in 3 day(s))"),
+        "{stderr}"
+    );
     let expired = write(
         "expired.creds",
         &auth_server::Operator::creds(&op.account, &sensor_user, Some(Utc::now().timestamp() - 1)),

@@ -64,8 +64,29 @@ impl BusArgs {
             ep = ep
                 .with_creds(&read_secret_file(f)?)
                 .with_context(|| format!("--nats-creds-file {}", f.display()))?;
+            warn_if_expiring(&ep, f, chrono::Utc::now().timestamp());
         }
         Ok(ep)
+    }
+}
+
+/// Says so on stderr when the `.creds` file's user JWT expires within two weeks: a sensor's cron job would start
+/// failing, and a running `vigil serve --nats` would lose NATS, on that day.
+fn warn_if_expiring(ep: &Endpoint, file: &std::path::Path, now: i64) {
+    let Some(exp) = ep.credentials_expire() else {
+        return;
+    };
+    let days = (exp - now) / 86_400;
+    if days < 14 {
+        let when = chrono::DateTime::from_timestamp(exp, 0).map_or_else(
+            || exp.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        );
+        eprintln!(
+            "vigil: warning: the NATS credentials in {} expire at {when} (in {days} day(s)): ask the account's \
+             operator for new ones (nsc generate creds)",
+            file.display()
+        );
     }
 }
 
