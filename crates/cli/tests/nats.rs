@@ -737,21 +737,26 @@ fn creds_files_carry_sightings_in_operator_mode() {
     );
     let s = summary(&published);
     assert_eq!(s["published"], 3, "{s}");
-    let pulled = ok_json(
-        &c.data(),
-        &lane,
-        &[
-            "sightings",
-            "pull",
-            "--nats",
-            &url,
-            "--nats-creds-file",
-            &central,
-            "--wait",
-            "1",
-            "--json",
-        ],
-    );
+    let pull = |creds: &str| {
+        vigil(
+            &c.data(),
+            &lane,
+            &[
+                "sightings",
+                "pull",
+                "--nats",
+                &url,
+                "--nats-creds-file",
+                creds,
+                "--wait",
+                "1",
+                "--json",
+            ],
+        )
+    };
+    let o = pull(&central);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pulled: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(pulled["received"], 3, "{pulled}");
     assert_eq!(c.sightings(&lane).len(), 3);
 
@@ -764,21 +769,7 @@ fn creds_files_carry_sightings_in_operator_mode() {
             Some(Utc::now().timestamp() + 3 * 86_400 + 600),
         ),
     );
-    let o = vigil(
-        &c.data(),
-        &lane,
-        &[
-            "sightings",
-            "pull",
-            "--nats",
-            &url,
-            "--nats-creds-file",
-            &soon,
-            "--wait",
-            "1",
-            "--json",
-        ],
-    );
+    let o = pull(&soon);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(
