@@ -258,14 +258,6 @@ impl Endpoint {
     /// present, the seed a user's, the JWT a user JWT issued to that seed's public key and not expired. Refused
     /// when the URL carries credentials too. Messages quote no part of the seed.
     pub fn with_creds(mut self, text: &str) -> Result<Endpoint, BusError> {
-        self.with_creds_at(text, chrono::Utc::now().timestamp())
-            .map(|auth| {
-                self.auth = auth;
-                self
-            })
-    }
-
-    fn with_creds_at(&self, text: &str, now: i64) -> Result<Auth, BusError> {
         let refuse = |reason: String| BusError::Credentials(reason);
         if !matches!(self.auth, Auth::None) {
             return Err(refuse(
@@ -312,7 +304,8 @@ impl Endpoint {
                 kp.public_key()
             )));
         }
-        if let Some(exp) = claims["exp"].as_i64().filter(|e| *e > 0 && *e <= now) {
+        let expires = claims["exp"].as_i64().filter(|e| *e > 0);
+        if let Some(exp) = expires.filter(|e| *e <= chrono::Utc::now().timestamp()) {
             let when = chrono::DateTime::from_timestamp(exp, 0).map_or_else(
                 || exp.to_string(),
                 |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
@@ -322,11 +315,12 @@ impl Endpoint {
                 kp.public_key()
             )));
         }
-        Ok(Auth::Creds {
+        self.auth = Auth::Creds {
             text: text.to_string(),
             seed: seed.to_string(),
-            expires: claims["exp"].as_i64().filter(|e| *e > 0),
-        })
+            expires,
+        };
+        Ok(self)
     }
 
     /// When the `.creds` file's user JWT expires (seconds since the epoch): the server drops the connection

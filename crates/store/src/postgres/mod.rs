@@ -481,9 +481,10 @@ fn redact(url: &str) -> String {
             .split('&')
             .filter(|p| !p.is_empty() && !secret(p.split_once('=').map_or(*p, |(k, _)| k)))
             .collect();
-        return match kept.is_empty() {
-            true => format!("postgres://{host}"),
-            false => format!("postgres://{host}?{}", kept.join("&")),
+        return if kept.is_empty() {
+            format!("postgres://{host}")
+        } else {
+            format!("postgres://{host}?{}", kept.join("&"))
         };
     }
     // Parsed, not split at spaces: `password = 'a b'` is one setting.
@@ -492,12 +493,12 @@ fn redact(url: &str) -> String {
             .iter()
             .filter(|(k, _)| !secret(k))
             .map(|(k, v)| {
-                match v
-                    .chars()
+                if v.chars()
                     .any(|c| c.is_whitespace() || c == '\'' || c == '\\')
                 {
-                    true => format!("{k}={}", tls::quote(v)),
-                    false => format!("{k}={v}"),
+                    format!("{k}={}", tls::quote(v))
+                } else {
+                    format!("{k}={v}")
                 }
             })
             .collect::<Vec<_>>()
@@ -1316,18 +1317,7 @@ impl Store for PostgresStore {
         &self,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        blocking(|| {
-            let mut guard = self.lock_writer()?;
-            let conn = self.begun(&mut guard)?;
-            let mut tx = PgTx {
-                conn,
-                lock_key: self.lock_key,
-                now: String::new(),
-                links_wait: None,
-            };
-            let out = tx.locked().and_then(|()| f(&mut tx));
-            finish(tx.conn, out)
-        })
+        self.write_raw(|tx| f(tx))
     }
 
     fn writers_waiting(&self) -> bool {
