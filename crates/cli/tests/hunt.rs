@@ -2380,3 +2380,568 @@ fn an_indicators_families_are_listed_by_creation_then_name() {
         .expect("the indicator is exported");
     assert_eq!(row["malware"], "Zeta;Alpha;Mid;Beta");
 }
+
+/// `vigil --data DATA snapshot --from BASE --token-file TOKEN --out OUT --json ARGS...` as a sensor runs it: a
+/// data directory that holds no store (and must not get one).
+fn fetch_snapshot(sensor: &Path, base: &str, token: &Path, out: &Path, args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data")
+        .arg(sensor.join("data"))
+        .env_remove("VIGIL_STORE")
+        .args(["snapshot", "--from", base, "--token-file"])
+        .arg(token)
+        .arg("--out")
+        .arg(out)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run vigil snapshot --from");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    o
+}
+
+fn fetched(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "snapshot --from failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("JSON")
+}
+
+fn secret_file(path: &Path, text: &str) {
+    std::fs::write(path, format!("{text}\n")).expect("write token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+}
+
+/// Lines and fields a hunt of the curated log with `snapshot` finds.
+fn snapshot_rows(v: &Vigil, log: &Path, snapshot: &Path) -> Vec<(u64, String)> {
+    let (rows, sum, code) = hunt_rows(v, log, &["--snapshot", snapshot.to_str().expect("p")]);
+    assert!(code == 0 || code == 1, "{sum}");
+    rows.into_iter().map(|(l, f, _)| (l, f)).collect()
+}
+
+#[test]
+fn sensors_fetch_the_snapshot_their_members_token_may_see() {
+    let v = Vigil::new();
+    curated(&v);
+    let log = v.path("curated.json.log");
+    std::fs::write(&log, CURATED_LOG).expect("write");
+    let m = v.ok_json(&[
+        "members",
+        "add",
+        "--name",
+        "Ministry of Tests",
+        "--country",
+        "EE",
+        "--kind",
+        "ministry",
+        "--json",
+    ]);
+    let member = m["id"].as_i64().expect("member id").to_string();
+    let token = |member: &str, role: &str| {
+        v.ok_json(&[
+            "tokens",
+            "create",
+            "--member",
+            member,
+            "--role",
+            role,
+            "--expires",
+            "never",
+            "--json",
+        ])["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    };
+    let sensor = tempfile::tempdir().expect("tempdir");
+    let member_token = sensor.path().join("member.token");
+    secret_file(&member_token, &token(&member, "member"));
+    let operator_token = sensor.path().join("operator.token");
+    secret_file(&operator_token, &token("1", "analyst"));
+    let server = common::serve(
+        &v.dir.path().join("store"),
+        &["--no-feeds", "--no-delivery"],
+    );
+    let base = server.base.clone();
+    let out = sensor.path().join("intel.vgs");
+    let etag_file = sensor.path().join("intel.vgs.etag");
+
+    // The member's view: GREEN indicators; not the AMBER URL (line 6's uri), not the RED address (line 12).
+    let first = fetched(&fetch_snapshot(
+        sensor.path(),
+        &base,
+        &member_token,
+        &out,
+        &[],
+    ));
+    assert_eq!(first["updated"], true, "{first}");
+    let green_rows = vec![
+        (1, "query".to_string()),
+        (4, "id.resp_h".into()),
+        (6, "host".into()),
+        (13, "sha256".into()),
+    ];
+    assert_eq!(snapshot_rows(&v, &log, &out), green_rows);
+    assert_eq!(first["indicators"].as_u64(), Some(5), "{first}");
+    let etag = std::fs::read_to_string(&etag_file).expect("etag kept beside the snapshot");
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(first["etag"].as_str(), Some(etag.trim()));
+    assert!(
+        !sensor.path().join("data").exists(),
+        "the sensor got a data directory"
+    );
+    // Polling an unchanged selection: 304, the file untouched.
+    let before = std::fs::read(&out).expect("read");
+    let again = fetched(&fetch_snapshot(
+        sensor.path(),
+        &base,
+        &member_token,
+        &out,
+        &[],
+    ));
+    assert_eq!(again["updated"], false, "{again}");
+    assert_eq!(again["indicators"].as_u64(), Some(5));
+    assert_eq!(std::fs::read(&out).expect("read"), before);
+
+    // The same request over plain HTTP: a weak ETag, a 304 for it (and for its strong spelling), the
+    // operator's view under another validator.
+    let http = reqwest::blocking::Client::new();
+    let url = format!("{base}/api/v1/exports/snapshot?min_score=20");
+    let member_secret = std::fs::read_to_string(&member_token).expect("token");
+    let resp = http
+        .get(&url)
+        .bearer_auth(member_secret.trim())
+        .send()
+        .expect("GET");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["etag"].to_str().expect("ascii"), etag.trim());
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    assert_eq!(resp.headers()["x-vigil-indicators"], "5");
+    for inm in [
+        etag.trim().to_string(),
+        etag.trim().trim_start_matches("W/").to_string(),
+    ] {
+        let r = http
+            .get(&url)
+            .bearer_auth(member_secret.trim())
+            .header("If-None-Match", inm.as_str())
+            .send()
+            .expect("GET");
+        assert_eq!(r.status().as_u16(), 304, "{inm}");
+        assert!(r.bytes().expect("body").is_empty());
+    }
+    let operator_secret = std::fs::read_to_string(&operator_token).expect("token");
+    let r = http
+        .get(&url)
+        .bearer_auth(operator_secret.trim())
+        .header("If-None-Match", etag.trim())
+        .send()
+        .expect("GET");
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "the operator got the member's validator"
+    );
+    assert!(r.headers()["etag"].to_str().expect("ascii") != etag.trim());
+    assert_eq!(
+        http.get(&url).send().expect("GET").status().as_u16(),
+        401,
+        "an anonymous snapshot"
+    );
+
+    // Sharing the AMBER URL with the member changes its selection: the next poll fetches it.
+    assert!(v
+        .run(&[
+            "share",
+            "indicator--aaaaaaaa-0000-4000-8000-000000000003",
+            "--with",
+            &member
+        ])
+        .status
+        .success());
+    let shared = fetched(&fetch_snapshot(
+        sensor.path(),
+        &base,
+        &member_token,
+        &out,
+        &[],
+    ));
+    assert_eq!(shared["updated"], true, "{shared}");
+    assert_ne!(shared["etag"].as_str(), Some(etag.trim()));
+    let with_amber = vec![
+        (1, "query".to_string()),
+        (4, "id.resp_h".into()),
+        (6, "host".into()),
+        (6, "uri".into()),
+        (13, "sha256".into()),
+    ];
+    assert_eq!(snapshot_rows(&v, &log, &out), with_amber);
+    // The CSIRT's own `vigil snapshot --member` selects the same; the operator's organisation sees everything.
+    let local = v.path("member.vgs");
+    let l = v.ok_json(&[
+        "snapshot",
+        "--member",
+        &member,
+        "--out",
+        local.to_str().expect("p"),
+        "--json",
+    ]);
+    assert_eq!(l["member"].as_i64(), member.parse().ok());
+    assert_eq!(snapshot_rows(&v, &log, &local), with_amber);
+    let ops = v.path("operator.vgs");
+    v.ok_json(&[
+        "snapshot",
+        "--member",
+        "1",
+        "--out",
+        ops.to_str().expect("p"),
+        "--json",
+    ]);
+    assert!(snapshot_rows(&v, &log, &ops).contains(&(12, "id.resp_h".into())));
+    let o = v.run(&[
+        "snapshot",
+        "--member",
+        "99",
+        "--out",
+        ops.to_str().expect("p"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no member 99"));
+    // Narrowed by the sensor to GREEN: another selection, so another file.
+    let green_out = sensor.path().join("green.vgs");
+    fetched(&fetch_snapshot(
+        sensor.path(),
+        &base,
+        &member_token,
+        &green_out,
+        &["--tlp-max", "green"],
+    ));
+    assert_eq!(snapshot_rows(&v, &log, &green_out), green_rows);
+
+    // A revoked token: refused with the reason; the snapshot the sensor holds stays as it was.
+    let held = std::fs::read(&out).expect("read");
+    let tokens = v.ok_json(&["tokens", "list", "--json"]);
+    let id = tokens
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["member_id"].as_i64() == member.parse().ok())
+        .expect("the member's token")["id"]
+        .to_string();
+    assert!(v.run(&["tokens", "revoke", &id]).status.success());
+    let o = fetch_snapshot(sensor.path(), &base, &member_token, &out, &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("401") && err.contains("left as it was"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(member_secret.trim()),
+        "the token in a message: {err}"
+    );
+    assert_eq!(std::fs::read(&out).expect("read"), held);
+
+    // A damaged snapshot beside a valid ETag is fetched whole, not declared current.
+    let fresh = sensor.path().join("op.vgs");
+    fetched(&fetch_snapshot(
+        sensor.path(),
+        &base,
+        &operator_token,
+        &fresh,
+        &[],
+    ));
+    let len = std::fs::metadata(&fresh).expect("meta").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fresh)
+        .and_then(|f| f.set_len(len / 2))
+        .expect("truncate");
+    let o = fetch_snapshot(sensor.path(), &base, &operator_token, &fresh, &[]);
+    let healed = fetched(&o);
+    assert_eq!(healed["updated"], true, "{healed}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("damaged"));
+    assert_eq!(std::fs::metadata(&fresh).expect("meta").len(), len);
+
+    // Without a token file, and with a token file others may read.
+    let o = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["snapshot", "--from", &base, "--out"])
+        .arg(&out)
+        .env_remove("VIGIL_TOKEN_FILE")
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--token-file"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&operator_token, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let o = fetch_snapshot(sensor.path(), &base, &operator_token, &fresh, &[]);
+        fetched(&o);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("chmod 600"));
+    }
+    // Nothing half-written is left beside the snapshots.
+    let leftovers: Vec<String> = std::fs::read_dir(sensor.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// One HTTP answer of `status` with `body` to whoever connects first, on a free loopback port.
+fn answer_once(status: &'static str, body: Vec<u8>, claimed_len: usize) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {claimed_len}\r\nETag: W/\"x\"\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_cut_or_damaged_snapshot_answer_leaves_the_sensors_file_alone() {
+    let v = Vigil::new();
+    curated(&v);
+    let good = v.path("good.vgs");
+    v.ok_json(&["snapshot", "--out", good.to_str().expect("p"), "--json"]);
+    let bytes = std::fs::read(&good).expect("read");
+    let sensor = tempfile::tempdir().expect("tempdir");
+    let token = sensor.path().join("t");
+    secret_file(&token, "vgl_not_checked_by_this_server");
+    let out = sensor.path().join("intel.vgs");
+    std::fs::copy(&good, &out).expect("copy");
+    // The connection ends after half the bytes it announced; then a whole answer that is not a snapshot; then
+    // one whose checksum fails.
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0xff;
+    for (body, claimed, want) in [
+        (
+            bytes[..bytes.len() / 2].to_vec(),
+            bytes.len(),
+            "receiving the snapshot",
+        ),
+        (b"<html>proxy login</html>".to_vec(), 24, "not usable"),
+        (flipped.clone(), flipped.len(), "not usable"),
+    ] {
+        let base = answer_once("200 OK", body, claimed);
+        let o = fetch_snapshot(sensor.path(), &base, &token, &out, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{want}: accepted");
+        assert!(
+            err.contains(want) && err.contains("left as it was"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&out).expect("read"), bytes, "{want}");
+        assert!(!sensor.path().join("intel.vgs.etag").exists());
+    }
+    // A server error is reported with its message; a redirect is not followed (the token would go along).
+    let base = answer_once(
+        "503 Service Unavailable",
+        br#"{"error":"unavailable","message":"the store is busy"}"#.to_vec(),
+        52,
+    );
+    let err =
+        String::from_utf8_lossy(&fetch_snapshot(sensor.path(), &base, &token, &out, &[]).stderr)
+            .into_owned();
+    assert!(
+        err.contains("503") && err.contains("the store is busy"),
+        "{err}"
+    );
+    let base = answer_once("302 Found", Vec::new(), 0);
+    let o = fetch_snapshot(sensor.path(), &base, &token, &out, &[]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&out).expect("read"), bytes);
+    let leftovers = std::fs::read_dir(sensor.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn snapshots_are_fetched_over_tls_from_a_server_the_given_ca_signed() {
+    if !tool("openssl") {
+        eprintln!("SKIPPED: no openssl command to make the test CA");
+        return;
+    }
+    let v = Vigil::new();
+    curated(&v);
+    let pki = tempfile::tempdir().expect("tempdir");
+    let sh = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(pki.path())
+            .output()
+            .expect("openssl");
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    for name in ["ca", "server", "other"] {
+        sh(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &format!("{name}.key"),
+        ]);
+    }
+    for ca in ["ca", "other"] {
+        sh(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &format!("{ca}.key"),
+            "-subj",
+            &format!("/CN=Test {ca}"),
+            "-days",
+            "2",
+            "-out",
+            &format!("{ca}.crt"),
+        ]);
+    }
+    sh(&[
+        "req",
+        "-new",
+        "-key",
+        "server.key",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        pki.path().join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\n",
+    )
+    .expect("ext");
+    sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    // A key of another certificate, or no certificate in the file: refused at start with the file named.
+    for (crt, key, want) in [
+        (
+            "server.crt",
+            "other.key",
+            "does not go with the certificate",
+        ),
+        ("server.csr", "server.key", "holds no PEM certificate"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data")
+            .arg(v.dir.path().join("store"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-feeds",
+                "--no-delivery",
+                "--tls-cert",
+            ])
+            .arg(pki.path().join(crt))
+            .arg("--tls-key")
+            .arg(pki.path().join(key))
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{crt} {key}: served");
+        assert!(err.contains(want) && !err.contains("panicked"), "{err}");
+    }
+    let t = v.ok_json(&[
+        "tokens",
+        "create",
+        "--member",
+        "1",
+        "--role",
+        "analyst",
+        "--expires",
+        "never",
+        "--json",
+    ]);
+    let sensor = tempfile::tempdir().expect("tempdir");
+    let token = sensor.path().join("t");
+    secret_file(&token, t["token"].as_str().expect("token"));
+    let server = common::serve(
+        &v.dir.path().join("store"),
+        &[
+            "--no-feeds",
+            "--no-delivery",
+            "--tls-cert",
+            pki.path().join("server.crt").to_str().expect("p"),
+            "--tls-key",
+            pki.path().join("server.key").to_str().expect("p"),
+        ],
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let out = sensor.path().join("intel.vgs");
+    let ca = pki.path().join("ca.crt");
+    let other = pki.path().join("other.crt");
+    // Without the CA, or with another one: the server's certificate is not trusted, nothing is written.
+    for extra in [vec![], vec!["--ca", other.to_str().expect("p")]] {
+        let o = fetch_snapshot(sensor.path(), &server.base, &token, &out, &extra);
+        assert!(!o.status.success(), "{extra:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("certificate") || err.contains("error sending request"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    let got = fetched(&fetch_snapshot(
+        sensor.path(),
+        &server.base,
+        &token,
+        &out,
+        &["--ca", ca.to_str().expect("p")],
+    ));
+    assert_eq!(got["updated"], true, "{got}");
+    assert!(got["indicators"].as_u64().unwrap_or(0) >= 7, "{got}");
+    let again = fetched(&fetch_snapshot(
+        sensor.path(),
+        &server.base,
+        &token,
+        &out,
+        &["--ca", ca.to_str().expect("p")],
+    ));
+    assert_eq!(again["updated"], false, "{again}");
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -38,6 +38,7 @@ pub const FORMATS: &[&str] = &[
     "suricata",
     "blocklist",
     "misp-feed",
+    "snapshot",
 ];
 
 /// Where the Suricata tarball is meant to be unpacked when the caller does not say (the IP reputation settings
@@ -87,6 +88,10 @@ pub struct DetectionExport {
     /// route packs them as one gzip tarball, the MISP feed route serves them one by one. Empty for the single-file
     /// formats.
     pub files: Vec<(String, Vec<u8>)>,
+    /// The renderer's own validator (a weak `W/"..."` ETag) when the content's bytes change with time alone
+    /// (a snapshot's decayed scores) while what a sensor acts on does not; `None`: the server makes a strong one
+    /// from the bytes.
+    pub etag: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -134,9 +139,10 @@ fn zone_ok(z: &str) -> bool {
 }
 
 #[utoipa::path(get, path = "/api/v1/exports/{format}", tag = "exports",
-    params(("format" = String, Path, description = "zeek (Zeek Intel framework file), rpz (DNS response-policy zone), csv, misp (one MISP event as JSON, each attribute tagged with its TLP and the misp-galaxy clusters of its families and actors); or, as a gzip tarball of files to unpack into one directory: suricata (vigil.rules with its dataset, hash and IP reputation lists), blocklist (one plain list per indicator type), misp-feed (a MISP feed: manifest.json, hashes.csv, one event per malware family and TLP)"),
+    params(("format" = String, Path, description = "zeek (Zeek Intel framework file), rpz (DNS response-policy zone), csv, misp (one MISP event as JSON, each attribute tagged with its TLP and the misp-galaxy clusters of its families and actors); or, as a gzip tarball of files to unpack into one directory: suricata (vigil.rules with its dataset, hash and IP reputation lists), blocklist (one plain list per indicator type), misp-feed (a MISP feed: manifest.json, hashes.csv, one event per malware family and TLP); or snapshot (a `vigil snapshot` file for `vigil hunt --snapshot` on a sensor; `vigil snapshot --from URL` fetches it)"),
            DetectionParams),
     responses((status = 200, description = "Detection content built from the indicators the caller may see: live, not expired, not on a warning list, scoring at least min_score. Headers X-Vigil-Values and X-Vigil-Indicators give the counts; X-Vigil-Notes what the format could not express", content_type = "text/plain"),
+              (status = 304, description = "The caller's If-None-Match names the current ETag: nothing changed. The ETag is weak for snapshots (W/\"...\": the same indicators with the same TLP, names and matching, rendered the same UTC day; the decayed scores inside may differ) and strong for the other formats"),
               (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
               (status = 401, description = "No valid token", body = crate::error::ErrorBody),
               (status = 404, description = "No such format", body = crate::error::ErrorBody)))]
@@ -145,6 +151,7 @@ pub(crate) async fn export_detection(
     Caller(c): Caller,
     Path(format): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !FORMATS.contains(&format.as_str()) {
         return Err(ApiError::new(
@@ -159,17 +166,22 @@ pub(crate) async fn export_detection(
     }
     let p: DetectionParams = query(raw.as_deref())?;
     let req = request(&st, c.as_ref(), &format, p)?;
-    let hook = hook(&st)?;
-    let permit = st.renders.enter().await?;
-    let out = blocking(move || {
-        let _permit = permit;
-        let mut out = hook(req).map_err(ApiError::internal)?;
-        if !out.files.is_empty() {
-            out.body = tar_gz(&out.files).map_err(ApiError::internal)?;
+    let out = rendered(&st, req, Packing::Tarball).await?;
+    let etag = out.etag.clone().unwrap_or_default();
+    let etag_value = HeaderValue::from_str(&etag).ok();
+    // A sensor polling for changes: nothing was sent, so nothing AMBER left and there is nothing to audit.
+    if let (Some(inm), Some(ev)) = (headers.get(header::IF_NONE_MATCH), &etag_value) {
+        if if_none_match_hits(inm, &etag) {
+            let mut resp = StatusCode::NOT_MODIFIED.into_response();
+            let h = resp.headers_mut();
+            h.insert(header::ETAG, ev.clone());
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            return Ok(resp);
         }
-        Ok(out)
-    })
-    .await?;
+    }
     if out.amber_or_above > 0 {
         st.audit.record(
             &actor(c.as_ref()),
@@ -178,7 +190,7 @@ pub(crate) async fn export_detection(
             json!({"indicators_amber_or_above": out.amber_or_above, "values": out.values}),
         );
     }
-    let mut resp = (StatusCode::OK, out.body).into_response();
+    let mut resp = (StatusCode::OK, out.body.clone()).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -189,6 +201,9 @@ pub(crate) async fn export_detection(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
+    if let Some(ev) = etag_value {
+        h.insert(header::ETAG, ev);
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", out.file_name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -201,6 +216,81 @@ pub(crate) async fn export_detection(
         }
     }
     Ok(resp)
+}
+
+/// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks of this header) or is `*`.
+fn if_none_match_hits(inm: &HeaderValue, etag: &str) -> bool {
+    let Ok(list) = inm.to_str() else {
+        return false;
+    };
+    let bare = |t: &str| -> String { t.trim().trim_start_matches("W/").to_string() };
+    let want = bare(etag);
+    list.split(',')
+        .any(|t| t.trim() == "*" || (!want.is_empty() && bare(t) == want))
+}
+
+/// What the cached rendering of a directory format holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Packing {
+    /// The files packed as one gzip tarball in `body` (the exports route).
+    Tarball,
+    /// The files one by one (the MISP feed route).
+    Files,
+}
+
+/// The caller's rendering, from the cache while the store's change counter holds and for [`FEED_TTL`], else
+/// rendered (one at a time, [`RenderGate`]) and cached. Sensors and MISP instances poll: a poll that finds the
+/// store unchanged costs a counter read, and its `If-None-Match` is answered from the cached validator.
+async fn rendered(
+    st: &Arc<AppState>,
+    req: DetectionRequest,
+    packing: Packing,
+) -> Result<Arc<DetectionExport>, ApiError> {
+    // The whole request is the key (its scope above all), so one caller's entry is never another's.
+    let key = format!("{packing:?}|{req:?}");
+    let counter = crate::counter::change_counter(st.store.as_ref())?;
+    if let Some(v) = st.feeds.get(&key, counter) {
+        return Ok(v);
+    }
+    let permit = st.renders.enter().await?;
+    // A pull of the same view that rendered while this one waited is reused, not rendered again.
+    if let Some(v) = st.feeds.get(&key, counter) {
+        return Ok(v);
+    }
+    let hook = hook(st)?;
+    let state = st.clone();
+    // Cached before the permit goes, so the pull that enters next finds it.
+    blocking(move || {
+        let _permit = permit;
+        let mut out = hook(req).map_err(ApiError::internal)?;
+        if packing == Packing::Tarball && !out.files.is_empty() {
+            out.body = tar_gz(&out.files).map_err(ApiError::internal)?;
+            out.files = Vec::new();
+        }
+        if out.etag.is_none() {
+            out.etag = Some(strong_etag(&out));
+        }
+        let v = Arc::new(out);
+        state.feeds.put(key, counter, v.clone());
+        Ok(v)
+    })
+    .await
+}
+
+/// A strong validator of the rendered bytes.
+fn strong_etag(out: &DetectionExport) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(&out.body);
+    for (name, body) in &out.files {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((body.len() as u64).to_le_bytes());
+        h.update(body);
+    }
+    let d = h.finalize();
+    let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 /// Admission of detection renderings: one at a time. Each reads every live indicator the caller may see and
@@ -232,12 +322,12 @@ impl RenderGate {
     }
 }
 
-/// How long a caller's rendered MISP feed is reused while the store does not change: a MISP instance fetches the
-/// manifest and then every event in turn, and each would otherwise read every live indicator again. Short, because
-/// decay and expiry move with time, not with writes.
+/// How long a caller's rendering is reused while the store does not change: a MISP instance fetches the feed's
+/// manifest and then every event in turn, and sensors poll their files and snapshots; each would otherwise read
+/// every live indicator again. Short, because decay and expiry move with time, not with writes.
 const FEED_TTL: Duration = Duration::from_secs(120);
 
-/// MISP feeds rendered per caller view. An entry holds for [`FEED_TTL`] and only while the store's change counter
+/// Detection content and MISP feeds rendered per caller view. An entry holds for [`FEED_TTL`] and only while the store's change counter
 /// holds (any commit, a share or revocation included, drops it); the key is the caller's whole scope, so one
 /// member's entry is never another's.
 pub struct FeedCache {
@@ -349,33 +439,7 @@ pub(crate) async fn misp_feed_file(
     }
     let p: DetectionParams = query(raw.as_deref())?;
     let req = request(&st, c.as_ref(), "misp-feed", p)?;
-    let key = format!(
-        "{:?}|{:?}|{:?}|{}",
-        req.scope, req.tlp_max, req.min_score, req.exact_domains
-    );
-    let counter = crate::counter::change_counter(st.store.as_ref())?;
-    let out = match st.feeds.get(&key, counter) {
-        Some(v) => v,
-        None => {
-            let permit = st.renders.enter().await?;
-            // A pull of the same view that rendered while this one waited is reused, not rendered again.
-            match st.feeds.get(&key, counter) {
-                Some(v) => v,
-                None => {
-                    let hook = hook(&st)?;
-                    let state = st.clone();
-                    // Cached before the permit goes, so the pull that enters next finds it.
-                    blocking(move || {
-                        let _permit = permit;
-                        let v = Arc::new(hook(req).map_err(ApiError::internal)?);
-                        state.feeds.put(key, counter, v.clone());
-                        Ok(v)
-                    })
-                    .await?
-                }
-            }
-        }
-    };
+    let out = rendered(&st, req, Packing::Files).await?;
     let Some((_, body)) = out.files.iter().find(|(n, _)| *n == file) else {
         return Err(not_found());
     };
@@ -571,6 +635,7 @@ mod tests {
                 "manifest.json".into(),
                 vec![0; bytes - "manifest.json".len()],
             )],
+            etag: None,
         })
     }
 
@@ -593,6 +658,45 @@ mod tests {
         assert!(c.get("d", 8).is_none());
         c.put("e".into(), 8, rendering(100));
         assert_eq!(c.held(), 100);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let hv = |s: &str| HeaderValue::from_str(s).expect("header");
+        let weak = "W/\"abc-2026-12-04\"";
+        assert!(if_none_match_hits(&hv(weak), weak));
+        // Weak comparison: a client may drop or add the W/ prefix.
+        assert!(if_none_match_hits(&hv("\"abc-2026-12-04\""), weak));
+        assert!(if_none_match_hits(&hv("W/\"abc\""), "\"abc\""));
+        assert!(if_none_match_hits(
+            &hv("\"x\", W/\"abc\" ,\"y\""),
+            "\"abc\""
+        ));
+        assert!(if_none_match_hits(&hv("*"), "\"abc\""));
+        for miss in ["\"abd\"", "abc", "", "\"abc\"x"] {
+            assert!(!if_none_match_hits(&hv(miss), "\"abc\""), "{miss}");
+        }
+        // No validator: nothing matches but `*`.
+        assert!(!if_none_match_hits(&hv("\"\""), ""));
+    }
+
+    #[test]
+    fn strong_etags_follow_every_byte_and_file_name() {
+        let mut a = DetectionExport::clone(&rendering(100));
+        let e0 = strong_etag(&a);
+        assert!(
+            e0.starts_with('"') && e0.ends_with('"') && e0.len() == 34,
+            "{e0}"
+        );
+        assert_eq!(e0, strong_etag(&a));
+        a.files[0].1[7] = 1;
+        let e1 = strong_etag(&a);
+        assert_ne!(e0, e1);
+        a.files[0].0 = "hashes.csv".into();
+        assert_ne!(e1, strong_etag(&a));
+        a.files.clear();
+        a.body = b"x".to_vec();
+        assert_ne!(strong_etag(&a), e0);
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ pub mod tokens;
 pub mod web;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,7 +86,7 @@ pub struct AppState {
     pub quotas: auth::Quotas,
     pub metrics: metrics::Metrics,
     pub cache: taxii::PageCache,
-    /// MISP feeds rendered per caller view (`/api/v1/feeds/misp/...`).
+    /// Detection content and MISP feeds rendered per caller view (`/api/v1/exports/...`, `/api/v1/feeds/misp/...`).
     pub feeds: detection::FeedCache,
     /// Detection renderings running at once (the rest wait).
     pub renders: detection::RenderGate,
@@ -178,7 +178,10 @@ pub async fn serve(state: Arc<AppState>, ready: impl FnOnce(SocketAddr)) -> std:
     let addr = listener.local_addr()?;
     match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_config(
+                cert, key,
+            )?));
+            tokio::spawn(reload_tls(tls.clone(), cert.clone(), key.clone()));
             ready(addr);
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)
@@ -196,6 +199,84 @@ pub async fn serve(state: Arc<AppState>, ready: impl FnOnce(SocketAddr)) -> std:
             std::io::ErrorKind::InvalidInput,
             "--tls-cert and --tls-key go together",
         )),
+    }
+}
+
+/// The server's TLS settings from PEM files: the certificate chain (the server's own first) and its private key
+/// (PKCS#8, SEC1 or PKCS#1). rustls with the ring provider named here, TLS 1.2 and 1.3, HTTP/2 offered by ALPN.
+pub fn tls_config(cert: &Path, key: &Path) -> std::io::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |p: &Path, why: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {why}", p.display()),
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad(cert, format!("cannot read the certificates ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            cert,
+            "holds no PEM certificate (--tls-cert: the certificate chain, the server's own first)"
+                .into(),
+        ));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| bad(key, format!("holds no usable private key ({e})")))?;
+    let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(cert, e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key_der)
+    .map_err(|e| {
+        bad(
+            key,
+            format!(
+                "does not go with the certificate in {} ({e})",
+                cert.display()
+            ),
+        )
+    })?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
+}
+
+/// How often the certificate files are looked at for a renewal.
+const TLS_RELOAD_EVERY: Duration = Duration::from_secs(60);
+
+/// Takes a renewed certificate (certbot, an ACME client or the agency's PKI replacing the files) without a
+/// restart: when either file's modification time changes, both are read again and, if they load and go
+/// together, new connections get them; otherwise the running ones stay and the reason is logged.
+async fn reload_tls(tls: axum_server::tls_rustls::RustlsConfig, cert: PathBuf, key: PathBuf) {
+    let stamp = |c: &Path, k: &Path| {
+        let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        (m(c), m(k))
+    };
+    let mut seen = stamp(&cert, &key);
+    let mut tick = tokio::time::interval(TLS_RELOAD_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = stamp(&cert, &key);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match tls_config(&cert, &key) {
+            Ok(c) => {
+                tls.reload_from_config(Arc::new(c));
+                tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "TLS certificate changed but not reloaded, the previous one stays: {e}"
+                );
+            }
+        }
     }
 }
 

@@ -58,6 +58,25 @@ pub struct SnapshotArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Only what this member may see (TLP:CLEAR and GREEN, and what is shared with it), as its sensor would get
+    /// from the server: a snapshot to hand to one member.
+    #[arg(long, value_name = "ID")]
+    pub member: Option<i64>,
+    /// Fetch the snapshot from a Vigil server (its address, e.g. https://vigil.csirt.example:8443) instead of
+    /// writing it from a local store: what the token's member may see, selected by the server. With the ETag of
+    /// the last fetch kept in OUT.etag, an unchanged selection transfers nothing; OUT is replaced only by a
+    /// complete snapshot that loads. For a sensor's cron job or timer.
+    #[arg(long, value_name = "URL", env = "VIGIL_SNAPSHOT_FROM")]
+    pub from: Option<String>,
+    /// With --from: a file holding the member's API token (from `vigil tokens create`).
+    #[arg(long, value_name = "FILE", env = "VIGIL_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// With --from: PEM certificates of the CA that signed the server's certificate (besides the usual roots).
+    #[arg(long, value_name = "FILE", env = "VIGIL_CA")]
+    pub ca: Option<PathBuf>,
+    /// With --from: give up after this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub timeout: u64,
     #[arg(long)]
     pub json: bool,
 }
@@ -611,22 +630,42 @@ pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<Stri
 }
 
 pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
-    let sel = select(env, &a.select, Utc::now())?;
+    let sel = match a.member {
+        None => select(env, &a.select, Utc::now())?,
+        Some(id) => {
+            let m = env
+                .store
+                .member(id)?
+                .ok_or_else(|| anyhow::anyhow!("no member {id} (vigil members list)"))?;
+            let operator = env.store.operator_member()?.is_some_and(|o| o.id == m.id);
+            // The server's rule for a member's token (vigil-server's policy::scope): the operator's
+            // organisation sees everything, any other member CLEAR, GREEN and what is shared with it.
+            let scope = ReadScope {
+                all: operator,
+                open_max: (!operator).then_some(Tlp::Green),
+                member: Some(m.id),
+                default_tlp: env.settings.default_tlp,
+            };
+            select_in(env, &a.select, Some(&scope), Utc::now())?
+        }
+    };
     let (set, rejected, reasons) = build_set(&sel)?;
     snapshot::save(&set, &a.out).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     if a.json {
         crate::output::json(&json!({
-            "out": a.out, "indicators": set.len(), "bytes": bytes, "selection": sel.stats,
+            "out": a.out, "member": a.member, "indicators": set.len(), "bytes": bytes, "selection": sel.stats,
             "rejected": rejected, "rejected_first": reasons,
             "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score,
             "stats": set.stats(),
         }))?;
     } else {
         println!(
-            "wrote {} indicators to {} ({bytes} bytes; tlp-max {}, min-score {})",
+            "wrote {} indicators to {}{} ({bytes} bytes; tlp-max {}, min-score {})",
             set.len(),
             a.out.display(),
+            a.member
+                .map_or(String::new(), |m| format!(" (what member {m} may see)")),
             sel.tlp_max.map_or("none", |t| t.as_str()),
             sel.min_score
         );

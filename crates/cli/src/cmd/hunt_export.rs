@@ -336,6 +336,9 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
         exact_domains: req.exact_domains,
     };
     let sel = select_in(env, &args, Some(&req.scope), now)?;
+    if req.format == "snapshot" {
+        return snapshot_for_caller(&sel, now);
+    }
     let (ents, _) = entries(&sel.items);
     let used: BTreeSet<&str> = ents.iter().map(|e| &*e.item.id).collect();
     let amber_or_above = sel
@@ -432,7 +435,70 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
         amber_or_above,
         notes,
         files: dir_files,
+        etag: None,
     })
+}
+
+/// A sensor's snapshot of the caller's selection (what `vigil snapshot` writes), for `vigil hunt --snapshot`.
+fn snapshot_for_caller(
+    sel: &super::hunt::Selection,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<DetectionExport> {
+    let (set, rejected, reasons) = super::hunt::build_set(sel)?;
+    let mut body = Vec::new();
+    vigil_hunt::snapshot::write_to(&set, &mut body).context("writing the snapshot")?;
+    let mut notes = Vec::new();
+    if rejected > 0 {
+        notes.push(format!(
+            "{rejected} indicators left out: the matcher could not use their patterns (first: {})",
+            one_line(reasons.first().map_or("", String::as_str))
+        ));
+    }
+    Ok(DetectionExport {
+        content_type: "application/octet-stream",
+        file_name: "vigil.vgs".to_string(),
+        body,
+        values: set.len() as u64,
+        indicators: set.len() as u64,
+        amber_or_above: sel.items.iter().filter(|it| it.tlp >= Tlp::Amber).count() as u64,
+        notes,
+        files: Vec::new(),
+        etag: Some(snapshot_etag(&sel.items, now)),
+    })
+}
+
+/// A weak validator of a snapshot: the same indicators (by id and version) with the same TLP, names and
+/// subdomain matching, in the same snapshot format, on the same UTC day. The decayed scores inside change by the
+/// minute without changing what a sensor matches, so they are left out; the day bounds how old a sensor's scores
+/// get (a sensor polling every few minutes fetches the file again once a day, and whenever the selection changes,
+/// an indicator decaying below the minimum score included).
+fn snapshot_etag(items: &[IntelItem], now: chrono::DateTime<Utc>) -> String {
+    let mut keys: Vec<&IntelItem> = items.iter().collect();
+    keys.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.modified.cmp(&b.modified)));
+    let mut h = sha2::Sha256::new();
+    let mut field = |b: &[u8]| {
+        sha2::Digest::update(&mut h, (b.len() as u64).to_le_bytes());
+        sha2::Digest::update(&mut h, b);
+    };
+    field(&vigil_hunt::snapshot::VERSION.to_le_bytes());
+    for it in keys {
+        field(it.id.as_bytes());
+        field(it.modified.as_bytes());
+        field(it.pattern.as_bytes());
+        field(it.tlp.as_str().as_bytes());
+        field(&[u8::from(it.subdomains)]);
+        for m in &it.named.malware {
+            field(m.as_bytes());
+        }
+        field(b"|");
+        for a in &it.named.actors {
+            field(a.as_bytes());
+        }
+        field(b"|");
+    }
+    let d = sha2::Digest::finalize(h);
+    let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}-{}\"", now.format("%Y-%m-%d"))
 }
 
 /// A printable, rule- and TSV-safe rendering of free text (names from feeds).

@@ -15,6 +15,7 @@ mod query;
 pub mod retract;
 pub mod serve;
 pub mod sightings;
+mod snapshot_fetch;
 pub mod store;
 pub mod users;
 pub mod vuln;
@@ -181,7 +182,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(ExportCommand::MispFeed(a)) => {
             hunt_export::run(&Env::open(&cli)?, hunt_export::Kind::MispFeed, a)
         }
-        Command::Snapshot(a) => hunt::snapshot(&Env::open(&cli)?, a),
+        // A sensor fetching from the CSIRT's server has no store to open.
+        Command::Snapshot(a) => match &a.from {
+            Some(from) => snapshot_fetch::run(a, from),
+            None => hunt::snapshot(&Env::open(&cli)?, a),
+        },
         Command::Hunt(a) => hunt::run(&cli, a),
         Command::Sightings(c) => sightings::run(&Env::open(&cli)?, c),
         Command::Score(a) => hunt::score(&Env::open(&cli)?, a),
