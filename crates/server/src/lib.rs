@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// How often the certificate files are looked at for a renewal (`[server] tls_reload_seconds`).
+    pub tls_reload: Duration,
     /// Marking assumed for unmarked objects.
     pub default_tlp: Tlp,
     /// Serve TLP:CLEAR to callers without a token.
@@ -62,6 +64,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             tls_cert: None,
             tls_key: None,
+            tls_reload: Duration::from_secs(60),
             default_tlp: Tlp::Amber,
             anonymous_clear: false,
             max_body: 32 * 1024 * 1024,
@@ -181,7 +184,12 @@ pub async fn serve(state: Arc<AppState>, ready: impl FnOnce(SocketAddr)) -> std:
             let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_config(
                 cert, key,
             )?));
-            tokio::spawn(reload_tls(tls.clone(), cert.clone(), key.clone()));
+            tokio::spawn(reload_tls(
+                tls.clone(),
+                cert.clone(),
+                key.clone(),
+                cfg.tls_reload,
+            ));
             ready(addr);
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)
@@ -245,19 +253,21 @@ pub fn tls_config(cert: &Path, key: &Path) -> std::io::Result<rustls::ServerConf
     Ok(c)
 }
 
-/// How often the certificate files are looked at for a renewal.
-const TLS_RELOAD_EVERY: Duration = Duration::from_secs(60);
-
 /// Takes a renewed certificate (certbot, an ACME client or the agency's PKI replacing the files) without a
 /// restart: when either file's modification time changes, both are read again and, if they load and go
 /// together, new connections get them; otherwise the running ones stay and the reason is logged.
-async fn reload_tls(tls: axum_server::tls_rustls::RustlsConfig, cert: PathBuf, key: PathBuf) {
+async fn reload_tls(
+    tls: axum_server::tls_rustls::RustlsConfig,
+    cert: PathBuf,
+    key: PathBuf,
+    every: Duration,
+) {
     let stamp = |c: &Path, k: &Path| {
         let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         (m(c), m(k))
     };
     let mut seen = stamp(&cert, &key);
-    let mut tick = tokio::time::interval(TLS_RELOAD_EVERY);
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(50)));
     tick.tick().await;
     loop {
         tick.tick().await;

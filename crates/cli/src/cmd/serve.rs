@@ -73,6 +73,9 @@ pub fn config(env: &Env, a: &ServeArgs) -> anyhow::Result<ServerConfig> {
             }
             "tls_cert" => c.tls_cert = Some(PathBuf::from(v.as_str().ok_or_else(bad)?)),
             "tls_key" => c.tls_key = Some(PathBuf::from(v.as_str().ok_or_else(bad)?)),
+            "tls_reload_seconds" => {
+                c.tls_reload = std::time::Duration::from_secs(int(v)?.max(1) as u64)
+            }
             "anonymous_clear" => c.anonymous_clear = v.as_bool().ok_or_else(bad)?,
             "max_body_bytes" => c.max_body = int(v)?,
             "max_page" => c.max_page = int(v)?.max(1),
