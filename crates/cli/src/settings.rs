@@ -24,6 +24,27 @@ pub struct Settings {
     pub smtp: Option<vigil_notify::SmtpConfig>,
     /// `[delivery]`: retries, back-off, digest hour.
     pub delivery: vigil_notify::DeliveryConfig,
+    /// `[http]`: outbound HTTPS (feeds, `vigil ingest` of CSAF URLs).
+    pub http: HttpSettings,
+}
+
+/// `[http]`: `ca_file = "/etc/vigil/peers-ca.pem"`, CA certificates trusted besides the system's trust store and
+/// the built-in Mozilla roots (a peer CSIRT's or the agency's own PKI).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl HttpSettings {
+    /// The CAs of `ca_file`, read now (a renewed bundle is read at the next pull).
+    pub fn roots(&self) -> anyhow::Result<vigil_feeds::http::TrustRoots> {
+        match &self.ca_file {
+            None => Ok(vigil_feeds::http::TrustRoots::default()),
+            Some(p) => vigil_feeds::http::TrustRoots::from_pem_file(p)
+                .map_err(|e| anyhow::anyhow!("vigil.toml [http] ca_file: {e}")),
+        }
+    }
 }
 
 /// `[eligibility]`: `extra = ["XK"]` admits jurisdictions beyond the shipped policy.
@@ -43,6 +64,7 @@ impl Default for Settings {
             feeds: Vec::new(),
             smtp: None,
             delivery: vigil_notify::DeliveryConfig::default(),
+            http: HttpSettings::default(),
         }
     }
 }

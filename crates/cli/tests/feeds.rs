@@ -1407,3 +1407,134 @@ fn two_pullers(v: &Vigil) {
     assert_eq!((due, code), (json!([]), 0));
     assert_eq!(www.requests().len(), 2);
 }
+
+/// Two CSIRTs whose servers carry certificates of their own PKI: B follows A over HTTPS once it trusts A's CA,
+/// through vigil.toml's `[http] ca_file` or the system's trust store (here `SSL_CERT_FILE`, as OpenSSL and
+/// rustls-native-certs read it); before that the pull fails saying what to do.
+#[test]
+fn federation_over_https_trusts_the_peers_ca_from_the_settings_or_the_system() {
+    let pki = tempfile::tempdir().expect("tempdir");
+    if !common::pki(pki.path(), "ca-a", "server-a") {
+        return;
+    }
+    let a = Vigil::new();
+    let b = Vigil::new();
+    let (m, code) = a.json(&[
+        "members",
+        "add",
+        "--name",
+        "CERT-B",
+        "--country",
+        "AT",
+        "--kind",
+        "csirt",
+    ]);
+    assert_eq!(code, 0, "{m}");
+    let member = m["id"].as_i64().expect("member id").to_string();
+    let (t, code) = a.json(&[
+        "tokens",
+        "create",
+        "--member",
+        &member,
+        "--role",
+        "member",
+        "--expires",
+        "never",
+    ]);
+    assert_eq!(code, 0, "{t}");
+    let token = t["token"].as_str().expect("token").to_string();
+    let f = a.data().join("green.json");
+    let ids = bundle(
+        &f,
+        &[
+            ("g1", Some("green")),
+            ("g2", Some("green")),
+            ("a1", Some("amber")),
+        ],
+    );
+    let (r, code) = a.json(&["ingest", f.to_str().expect("path")]);
+    assert_eq!(code, 0, "{r}");
+    let cert = pki.path().join("server-a.crt");
+    let key = pki.path().join("server-a.key");
+    let srv = common::serve(
+        a.data(),
+        &[
+            "--no-feeds",
+            "--no-delivery",
+            "--tls-cert",
+            cert.to_str().expect("p"),
+            "--tls-key",
+            key.to_str().expect("p"),
+        ],
+    );
+    assert!(srv.base.starts_with("https://"), "{}", srv.base);
+    let url = format!("{}/taxii2/", srv.base);
+    let (r, code) = b.json(&[
+        "feeds", "add", "--name", "peer-a", "--kind", "taxii", "--url", &url, "--token", &token,
+    ]);
+    assert_eq!(code, 0, "{r}");
+
+    // Not trusted yet: the reason down to the certificate, and what to do.
+    let r = b.pull("peer-a");
+    assert_eq!(r["ok"], false, "{r}");
+    let err = r.to_string();
+    assert!(
+        err.contains("invalid peer certificate") && err.contains("[http] ca_file"),
+        "{err}"
+    );
+    assert!(!err.contains(&token), "the token in a report: {err}");
+    assert!(!b.export_ids(&[]).contains(&ids[0]));
+
+    // Trusted through the system's store.
+    let (v, _) = {
+        let out = b
+            .cmd()
+            .args(["feeds", "pull", "--name", "peer-a", "--json"])
+            .env("SSL_CERT_FILE", pki.path().join("ca-a.crt"))
+            .output()
+            .expect("run");
+        (
+            serde_json::from_slice::<Value>(&out.stdout).expect("JSON"),
+            out.status.code(),
+        )
+    };
+    assert_eq!(v[0]["ok"], true, "{v}");
+    let got = b.export_ids(&[]);
+    assert!(
+        got.contains(&ids[0]) && got.contains(&ids[1]) && !got.contains(&ids[2]),
+        "{got:?}"
+    );
+
+    // Trusted through vigil.toml: a bundle that holds another CA too; a bad file is named.
+    let bundle_file = b.data().join("peers-ca.pem");
+    let mut pem = std::fs::read(pki.path().join("ca-a.crt")).expect("read");
+    if common::pki(pki.path(), "ca-c", "server-c") {
+        pem.extend(std::fs::read(pki.path().join("ca-c.crt")).expect("read"));
+    }
+    std::fs::write(&bundle_file, &pem).expect("write");
+    let toml = b.data().join("vigil.toml");
+    let before = std::fs::read_to_string(&toml).unwrap_or_default();
+    std::fs::write(
+        &toml,
+        format!(
+            "{before}\n[http]\nca_file = \"{}\"\n",
+            bundle_file.display()
+        ),
+    )
+    .expect("write");
+    let f2 = a.data().join("green2.json");
+    let ids2 = bundle(&f2, &[("g3", Some("green"))]);
+    let (r, code) = a.json(&["ingest", f2.to_str().expect("path")]);
+    assert_eq!(code, 0, "{r}");
+    let r = b.pull("peer-a");
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(b.export_ids(&[]).contains(&ids2[0]));
+    std::fs::write(&bundle_file, "not a certificate\n").expect("write");
+    let out = b.run(&["feeds", "pull", "--name", "peer-a", "--json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[http] ca_file") && err.contains("peers-ca.pem"),
+        "{err}"
+    );
+}

@@ -64,13 +64,92 @@ pub fn redact(u: &Url) -> String {
     r.to_string()
 }
 
+/// Why a request failed, down to its cause: reqwest's own message (without the URL) says only `error sending
+/// request`; the sources below it say what went wrong (refused, timed out, which certificate problem).
+pub fn reason(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// Whether a [`reason`] is the server's certificate not being trusted (the usual cause: an agency's own CA).
+pub fn untrusted_certificate(reason: &str) -> bool {
+    reason.contains("invalid peer certificate") || reason.contains("UnknownIssuer")
+}
+
+/// CA certificates trusted for outbound HTTPS besides the system's trust store and the Mozilla roots built in:
+/// the PKI of a peer CSIRT or of the agency itself (`[http] ca_file` in vigil.toml).
+#[derive(Clone, Default)]
+pub struct TrustRoots {
+    certs: Vec<reqwest::Certificate>,
+    /// Where they came from, for messages.
+    pub source: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for TrustRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustRoots")
+            .field("certs", &self.certs.len())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl TrustRoots {
+    /// Every PEM certificate in `path`; a file without one is an error, not an empty set.
+    pub fn from_pem_file(path: &std::path::Path) -> Result<TrustRoots, FeedError> {
+        let bad = |why: String| FeedError::Config(format!("CA file {}: {why}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad(format!("not PEM certificates ({e})")))?;
+        if certs.is_empty() {
+            return Err(bad("holds no PEM certificate".into()));
+        }
+        Ok(TrustRoots {
+            certs,
+            source: Some(path.to_path_buf()),
+        })
+    }
+
+    /// How many certificates it adds.
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+
+    /// `b` trusting these too.
+    pub fn apply(
+        &self,
+        mut b: reqwest::blocking::ClientBuilder,
+    ) -> reqwest::blocking::ClientBuilder {
+        for c in &self.certs {
+            b = b.add_root_certificate(c.clone());
+        }
+        b
+    }
+}
+
 impl Http {
     pub fn new(
         token: Option<String>,
         max_bytes: u64,
         timeout: Duration,
+        roots: &TrustRoots,
     ) -> Result<Http, FeedError> {
-        let client = Client::builder()
+        let client = roots
+            .apply(Client::builder())
             .user_agent(concat!("vigil-feeds/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(20))
@@ -107,9 +186,17 @@ impl Http {
             req = req.header(header::IF_MODIFIED_SINCE, m);
         }
         self.transfer.requests += 1;
-        let resp = req.send().map_err(|e| FeedError::Http {
-            url: redact(url),
-            reason: e.without_url().to_string(),
+        let resp = req.send().map_err(|e| {
+            let mut reason = reason(e);
+            if untrusted_certificate(&reason) {
+                reason.push_str(
+                    " (if the server's certificate comes from your own or a peer's CA: add that CA to the system's trust store, or name it in vigil.toml's [http] ca_file)",
+                );
+            }
+            FeedError::Http {
+                url: redact(url),
+                reason,
+            }
         })?;
         Ok(resp)
     }
@@ -194,6 +281,29 @@ impl Http {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trust_roots_name_the_file_and_what_is_wrong() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let missing = d.path().join("none.pem");
+        let e = TrustRoots::from_pem_file(&missing).expect_err("missing").to_string();
+        assert!(e.contains("none.pem"), "{e}");
+        let empty = d.path().join("empty.pem");
+        std::fs::write(&empty, "# no certificate here\n").expect("write");
+        let e = TrustRoots::from_pem_file(&empty).expect_err("empty").to_string();
+        assert!(e.contains("empty.pem") && e.contains("no PEM certificate"), "{e}");
+        assert!(TrustRoots::default().is_empty());
+    }
+
+    #[test]
+    fn certificate_failures_are_told_apart() {
+        assert!(untrusted_certificate(
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(!untrusted_certificate(
+            "error sending request: client error (Connect): tcp connect error: Connection refused"
+        ));
+    }
 
     #[test]
     fn redaction() -> Result<(), url::ParseError> {

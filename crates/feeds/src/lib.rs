@@ -347,6 +347,8 @@ pub struct PullCtx<'a, S: Store + FeedStore + AsStore + ?Sized> {
     pub data: &'a Path,
     pub max_bytes: u64,
     pub timeout: Duration,
+    /// CAs trusted besides the system's and the built-in roots.
+    pub roots: &'a http::TrustRoots,
     /// Names this process in the leases it takes (see [`FeedLease::holder`]); unique among the processes sharing
     /// the store.
     pub holder: &'a str,
@@ -650,7 +652,7 @@ fn run<S: Store + FeedStore + AsStore + ?Sized>(
         store: ctx.store,
         extra: ctx.extra,
         feed,
-        http: http::Http::new(feed.token.clone(), ctx.max_bytes, ctx.timeout)?,
+        http: http::Http::new(feed.token.clone(), ctx.max_bytes, ctx.timeout, ctx.roots)?,
         mirror,
         report: std::mem::take(report),
         opts: Options {
@@ -730,6 +732,7 @@ mod tests {
             data: dir.path(),
             max_bytes: 1024,
             timeout: Duration::from_secs(5),
+            roots: &http::TrustRoots::default(),
             holder: "me",
         };
 

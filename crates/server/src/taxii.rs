@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -239,20 +239,31 @@ fn taxii_json(status: StatusCode, v: &Value) -> Response {
     r
 }
 
-fn base_url(st: &AppState, headers: &HeaderMap) -> String {
+/// The address the client used: HTTP/1.1 sends it as `Host`, HTTP/2 (TLS with ALPN `h2`: what most clients pick
+/// over HTTPS) as the `:authority` of the request URI and often no `Host` at all; the listening address only when
+/// neither came.
+fn base_url(st: &AppState, uri: &Uri, headers: &HeaderMap) -> String {
     let scheme = if st.cfg.tls_cert.is_some() {
         "https"
     } else {
         "http"
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
+    let ok = |h: &str| {
+        !h.is_empty()
+            && h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    };
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .filter(|h| ok(h))
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| ok(h))
+                .map(str::to_string)
         })
-        .map(str::to_string)
         .unwrap_or_else(|| st.cfg.listen.to_string());
     format!("{scheme}://{host}")
 }
@@ -268,10 +279,11 @@ async fn blocking<T: Send + 'static>(
 async fn discovery(
     State(st): State<Arc<AppState>>,
     Caller(_c): Caller,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, TaxiiError> {
     accepts(&headers)?;
-    let root = format!("{}/taxii2/{ROOT}/", base_url(&st, &headers));
+    let root = format!("{}/taxii2/{ROOT}/", base_url(&st, &uri, &headers));
     Ok(taxii_json(
         StatusCode::OK,
         &json!({"title": format!("{} TAXII 2.1 server", st.cfg.title), "description": "Threat intelligence shared under TLP 2.0, per member",

@@ -450,6 +450,7 @@ fn add_aggregator(env: &Env, a: &FeedAddAggregatorArgs) -> anyhow::Result<u8> {
         None,
         vigil_feeds::DEFAULT_MAX_BYTES,
         Duration::from_secs(60),
+        &env.settings.http.roots()?,
     )?;
     let body = match http.get(&url, "application/json", &Default::default())? {
         vigil_feeds::http::Fetched::Body(b) => b.bytes,
@@ -693,12 +694,14 @@ fn pull_some(
         None => env.store.feeds()?,
     };
     let advisories = super::vuln::AdvisoryFeedIngest { env };
+    let roots = env.settings.http.roots()?;
     let ctx = PullCtx {
         store: &*env.store,
         extra: Some(&advisories),
         data: &env.data,
         max_bytes,
         timeout: Duration::from_secs(300),
+        roots: &roots,
         holder: lease_holder(),
     };
     let now = chrono::Utc::now();

@@ -179,9 +179,15 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
         }
     }
     let started = Instant::now();
-    let mut resp = req
-        .send()
-        .map_err(|e| anyhow!("fetching the snapshot from {at}: {}", e.without_url()))?;
+    let mut resp = req.send().map_err(|e| {
+        let why = vigil_feeds::http::reason(e);
+        let hint = if vigil_feeds::http::untrusted_certificate(&why) {
+            " (if the server's certificate comes from the CSIRT's own CA, give that CA with --ca FILE)"
+        } else {
+            ""
+        };
+        anyhow!("fetching the snapshot from {at}: {why}{hint}; {} is left as it was", a.out.display())
+    })?;
     let status = resp.status();
     let etag = resp
         .headers()
@@ -232,9 +238,12 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
     let written = (|| -> anyhow::Result<(u64, usize)> {
         let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let n = resp
-            .copy_to(&mut w)
-            .map_err(|e| anyhow!("receiving the snapshot from {at}: {}", e.without_url()))?;
+        let n = resp.copy_to(&mut w).map_err(|e| {
+            anyhow!(
+                "receiving the snapshot from {at}: {}",
+                vigil_feeds::http::reason(e)
+            )
+        })?;
         let f = w
             .into_inner()
             .map_err(|e| anyhow!("writing {}: {}", tmp.display(), e.error()))?;

@@ -418,6 +418,7 @@ fn ingest_advisories(
             let mut col = Collector::default();
             fetch_csaf(
                 path,
+                &env.settings.http.roots()?,
                 &mut col,
                 &mut rep,
                 forced,
@@ -712,6 +713,7 @@ fn join_url(base: &str, rel: &str) -> String {
 /// fetched is reported with its URL and the rest go on.
 fn fetch_csaf(
     url: &str,
+    roots: &vigil_feeds::http::TrustRoots,
     col: &mut Collector,
     rep: &mut AdvisoryReport,
     forced: Option<&str>,
@@ -725,7 +727,8 @@ fn fetch_csaf(
         .map_err(anyhow::Error::msg)
         .context("--openpgp-key")?;
     let require_signature = require_signature || !trusted.is_empty();
-    let client = reqwest::blocking::Client::builder()
+    let client = roots
+        .apply(reqwest::blocking::Client::builder())
         .timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
         .build()
