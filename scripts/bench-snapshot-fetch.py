@@ -55,7 +55,7 @@ def main():
     binary = os.path.abspath(a.binary)
     d = tempfile.mkdtemp(prefix="snapfetch-")
     env = dict(os.environ)
-    for k in ("VIGIL_STORE", "VIGIL_STORE_SCHEMA", "VIGIL_TOKEN_FILE", "VIGIL_SNAPSHOT_FROM", "VIGIL_CA"):
+    for k in ("VIGIL_STORE", "VIGIL_STORE_SCHEMA", "VIGIL_TOKEN_FILE", "VIGIL_CA"):
         env.pop(k, None)
     base = [binary, "--data", os.path.join(d, "csirt")]
     srv = None

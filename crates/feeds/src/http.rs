@@ -286,12 +286,19 @@ mod tests {
     fn trust_roots_name_the_file_and_what_is_wrong() {
         let d = tempfile::tempdir().expect("tempdir");
         let missing = d.path().join("none.pem");
-        let e = TrustRoots::from_pem_file(&missing).expect_err("missing").to_string();
+        let e = TrustRoots::from_pem_file(&missing)
+            .expect_err("missing")
+            .to_string();
         assert!(e.contains("none.pem"), "{e}");
         let empty = d.path().join("empty.pem");
         std::fs::write(&empty, "# no certificate here\n").expect("write");
-        let e = TrustRoots::from_pem_file(&empty).expect_err("empty").to_string();
-        assert!(e.contains("empty.pem") && e.contains("no PEM certificate"), "{e}");
+        let e = TrustRoots::from_pem_file(&empty)
+            .expect_err("empty")
+            .to_string();
+        assert!(
+            e.contains("empty.pem") && e.contains("no PEM certificate"),
+            "{e}"
+        );
         assert!(TrustRoots::default().is_empty());
     }
 

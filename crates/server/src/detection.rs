@@ -190,7 +190,7 @@ pub(crate) async fn export_detection(
             json!({"indicators_amber_or_above": out.amber_or_above, "values": out.values}),
         );
     }
-    let mut resp = (StatusCode::OK, out.body.clone()).into_response();
+    let mut resp = (StatusCode::OK, body_of(out.clone())).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -216,6 +216,18 @@ pub(crate) async fn export_detection(
         }
     }
     Ok(resp)
+}
+
+/// The rendering's body as a response body without copying it (a snapshot of a million indicators is 72 MB, and
+/// the cached rendering is shared by every poll until the store changes).
+fn body_of(out: Arc<DetectionExport>) -> axum::body::Body {
+    struct Shared(Arc<DetectionExport>);
+    impl AsRef<[u8]> for Shared {
+        fn as_ref(&self) -> &[u8] {
+            &self.0.body
+        }
+    }
+    axum::body::Body::from(bytes::Bytes::from_owner(Shared(out)))
 }
 
 /// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks of this header) or is `*`.
@@ -327,9 +339,9 @@ impl RenderGate {
 /// every live indicator again. Short, because decay and expiry move with time, not with writes.
 const FEED_TTL: Duration = Duration::from_secs(120);
 
-/// Detection content and MISP feeds rendered per caller view. An entry holds for [`FEED_TTL`] and only while the store's change counter
-/// holds (any commit, a share or revocation included, drops it); the key is the caller's whole scope, so one
-/// member's entry is never another's.
+/// Detection content and MISP feeds rendered per caller view. An entry holds for [`FEED_TTL`] and only while the
+/// store's change counter holds (any commit, a share or revocation included, drops it); the key is the caller's
+/// whole scope, so one member's entry is never another's.
 pub struct FeedCache {
     inner: Mutex<HashMap<String, FeedEntry>>,
     /// Bytes the renderings may hold together (the newest is kept whatever its size).

@@ -66,7 +66,7 @@ pub struct SnapshotArgs {
     /// writing it from a local store: what the token's member may see, selected by the server. With the ETag of
     /// the last fetch kept in OUT.etag, an unchanged selection transfers nothing; OUT is replaced only by a
     /// complete snapshot that loads. For a sensor's cron job or timer.
-    #[arg(long, value_name = "URL", env = "VIGIL_SNAPSHOT_FROM")]
+    #[arg(long, value_name = "URL")]
     pub from: Option<String>,
     /// With --from: a file holding the member's API token (from `vigil tokens create`).
     #[arg(long, value_name = "FILE", env = "VIGIL_TOKEN_FILE")]
