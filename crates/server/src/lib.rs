@@ -56,6 +56,10 @@ pub struct ServerConfig {
     pub title: String,
     /// Publisher namespace written into the CSAF form of notices.
     pub publisher_namespace: String,
+    /// The address clients reach the server at, when a reverse proxy stands in front of it
+    /// (`https://vigil.csirt.example` or `https://proxy.example/vigil`): TAXII discovery names API roots below it.
+    /// `None`: the scheme of this listener and the address the client asked for.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             cache_bytes: 64 * 1024 * 1024,
             title: "Vigil".into(),
             publisher_namespace: "https://vigil.local".into(),
+            public_url: None,
         }
     }
 }

@@ -243,6 +243,11 @@ fn taxii_json(status: StatusCode, v: &Value) -> Response {
 /// over HTTPS) as the `:authority` of the request URI and often no `Host` at all; the listening address only when
 /// neither came.
 fn base_url(st: &AppState, uri: &Uri, headers: &HeaderMap) -> String {
+    // Behind a reverse proxy that terminates TLS, neither this listener's scheme nor (often) the address asked
+    // for is what clients use: the configured public address is.
+    if let Some(p) = &st.cfg.public_url {
+        return p.trim_end_matches('/').to_string();
+    }
     let scheme = if st.cfg.tls_cert.is_some() {
         "https"
     } else {

@@ -1217,3 +1217,50 @@ async fn retraction_over_rest_is_staff_only_and_reaches_members_over_taxii() {
     let audit = std::fs::read_to_string(f._dir.path().join("audit.jsonl")).expect("audit log");
     assert!(audit.contains("api.retract") && audit.contains(green.id()) && !audit.contains(&f.op));
 }
+
+/// TAXII discovery's API root as a client sees it: `(uri, Host header)` of the request.
+async fn discovered_root(f: &Fixture, uri: &str, host: Option<&str>) -> String {
+    let mut r = Request::builder()
+        .method("GET")
+        .uri(uri)
+        .header("accept", TAXII)
+        .header("authorization", format!("Bearer {}", f.a));
+    if let Some(h) = host {
+        r = r.header("host", h);
+    }
+    let resp = app(f.state.clone())
+        .oneshot(r.body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let b = resp.into_body().collect().await.expect("body").to_bytes();
+    let v: Value = serde_json::from_slice(&b).expect("discovery");
+    assert_eq!(v["api_roots"][0], v["default"]);
+    v["default"].as_str().expect("default").to_string()
+}
+
+#[tokio::test]
+async fn discovery_names_the_address_clients_use() {
+    let f = fixture();
+    // HTTP/1.1: the Host header. HTTP/2 has none: the request's :authority, which arrives as the URI's.
+    assert_eq!(
+        discovered_root(&f, "/taxii2/", Some("vigil.csirt.example:8443")).await,
+        "http://vigil.csirt.example:8443/taxii2/vigil/"
+    );
+    assert_eq!(
+        discovered_root(&f, "http://h2.csirt.example:8443/taxii2/", None).await,
+        "http://h2.csirt.example:8443/taxii2/vigil/"
+    );
+    // A Host header that is no host name is not echoed into the document.
+    let root = discovered_root(&f, "/taxii2/", Some("evil.example/\"><x")).await;
+    assert!(!root.contains("evil"), "{root}");
+    // Behind a reverse proxy that terminates TLS: the configured public address, path prefix included.
+    let f = fixture_with(ServerConfig {
+        public_url: Some("https://proxy.example/vigil".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        discovered_root(&f, "/taxii2/", Some("127.0.0.1:8443")).await,
+        "https://proxy.example/vigil/taxii2/vigil/"
+    );
+}

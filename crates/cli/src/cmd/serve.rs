@@ -73,6 +73,7 @@ pub fn config(env: &Env, a: &ServeArgs) -> anyhow::Result<ServerConfig> {
             }
             "tls_cert" => c.tls_cert = Some(PathBuf::from(v.as_str().ok_or_else(bad)?)),
             "tls_key" => c.tls_key = Some(PathBuf::from(v.as_str().ok_or_else(bad)?)),
+            "public_url" => c.public_url = Some(public_url(v.as_str().ok_or_else(bad)?)?),
             "tls_reload_seconds" => {
                 c.tls_reload = std::time::Duration::from_secs(int(v)?.max(1) as u64)
             }
@@ -100,6 +101,27 @@ pub fn config(env: &Env, a: &ServeArgs) -> anyhow::Result<ServerConfig> {
         c.anonymous_clear = true;
     }
     Ok(c)
+}
+
+/// `[server] public_url`: an http(s) address with a host and nothing secret or variable in it, without its
+/// trailing slash.
+fn public_url(u: &str) -> anyhow::Result<String> {
+    url::Url::parse(u)
+        .ok()
+        .filter(|p| {
+            matches!(p.scheme(), "http" | "https")
+                && p.host().is_some()
+                && p.username().is_empty()
+                && p.password().is_none()
+                && p.query().is_none()
+                && p.fragment().is_none()
+        })
+        .map(|p| p.as_str().trim_end_matches('/').to_string())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "vigil.toml [server] public_url: give the http:// or https:// address clients use, without credentials, query or fragment (e.g. \"https://vigil.csirt.example\")"
+            )
+        })
 }
 
 /// Runs the server until SIGINT/SIGTERM; `announce` is called with the bound address once it listens.
@@ -215,4 +237,38 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls() {
+        for (given, kept) in [
+            ("https://vigil.csirt.example", "https://vigil.csirt.example"),
+            (
+                "https://vigil.csirt.example/",
+                "https://vigil.csirt.example",
+            ),
+            (
+                "https://proxy.example/vigil/",
+                "https://proxy.example/vigil",
+            ),
+            ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
+        ] {
+            assert_eq!(public_url(given).expect(given), kept);
+        }
+        for bad in [
+            "vigil.csirt.example",
+            "ftp://x.example",
+            "https://user:secret@x.example",
+            "https://x.example/?a=1",
+            "https://x.example/#f",
+            "",
+        ] {
+            let e = public_url(bad).expect_err(bad).to_string();
+            assert!(!e.contains("secret"), "{e}");
+        }
+    }
 }
