@@ -125,7 +125,104 @@ enum Auth {
         seed: String,
         /// The user JWT's `exp` (seconds since the epoch), when it has one.
         expires: Option<i64>,
+        /// Read again at each (re)connection, so a renewed file is taken without a restart.
+        file: Option<PathBuf>,
     },
+}
+
+/// A `.creds` file's parts, checked (see [`Endpoint::with_creds`]).
+struct Creds {
+    jwt: String,
+    seed: String,
+    expires: Option<i64>,
+}
+
+fn check_creds(text: &str, now: i64) -> Result<Creds, BusError> {
+    let refuse = |reason: String| BusError::Credentials(reason);
+    let jwt = decorated(text, "NATS USER JWT").ok_or_else(|| {
+        refuse("no user JWT in it (a `-----BEGIN NATS USER JWT-----` block, as nsc writes .creds files)".into())
+    })?;
+    let seed = decorated(text, "USER NKEY SEED").ok_or_else(|| {
+        refuse("no user seed in it (a `-----BEGIN USER NKEY SEED-----` block)".into())
+    })?;
+    let kp = nkeys::KeyPair::from_seed(seed)
+        .map_err(|e| refuse(format!("the seed is not an NKey seed ({e})")))?;
+    if !kp.public_key().starts_with('U') {
+        return Err(refuse(
+            "the seed is not a user's (a user seed starts with SU)".into(),
+        ));
+    }
+    let claims = jwt
+        .split('.')
+        .nth(1)
+        .and_then(|c| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c.trim_end_matches('='))
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .ok_or_else(|| {
+            refuse("the user JWT is not a JWT (three base64url parts, JSON claims)".into())
+        })?;
+    if claims["nats"]["type"].as_str().is_some_and(|t| t != "user") {
+        return Err(refuse(format!(
+            "the JWT is an {} JWT, not a user's",
+            claims["nats"]["type"].as_str().unwrap_or_default()
+        )));
+    }
+    if claims["sub"].as_str() != Some(kp.public_key().as_str()) {
+        return Err(refuse(format!(
+            "the user JWT was issued to {} and the seed is {}'s: the two parts are of different users",
+            claims["sub"].as_str().unwrap_or("nobody"),
+            kp.public_key()
+        )));
+    }
+    let expires = claims["exp"].as_i64().filter(|e| *e > 0);
+    if let Some(exp) = expires.filter(|e| *e <= now) {
+        let when = chrono::DateTime::from_timestamp(exp, 0).map_or_else(
+            || exp.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        );
+        return Err(refuse(format!(
+            "the user JWT of {} expired at {when}: ask the account's operator for new credentials (nsc generate creds)",
+            kp.public_key()
+        )));
+    }
+    Ok(Creds {
+        jwt: jwt.to_string(),
+        seed: seed.to_string(),
+        expires,
+    })
+}
+
+/// What the client sends when the server asks for a login: the user JWT, and the server's nonce signed with the
+/// user's seed, from `file` as it is now, else from the last text that passed the checks.
+fn creds_login(
+    file: &std::path::Path,
+    last: &std::sync::Mutex<String>,
+    nonce: &[u8],
+) -> Result<async_nats::Auth, String> {
+    let now = chrono::Utc::now().timestamp();
+    let fresh = std::fs::read_to_string(file)
+        .ok()
+        .filter(|t| check_creds(t, now).is_ok());
+    let text = {
+        let mut held = last
+            .lock()
+            .map_err(|_| "credentials lock poisoned".to_string())?;
+        if let Some(t) = fresh {
+            *held = t;
+        }
+        held.clone()
+    };
+    let c = check_creds(&text, now).map_err(|e| format!("{}: {e}", file.display()))?;
+    let kp = nkeys::KeyPair::from_seed(&c.seed).map_err(|e| format!("the seed: {e}"))?;
+    let signature = kp.sign(nonce).map_err(|e| format!("signing: {e}"))?;
+    let mut auth = async_nats::Auth::new();
+    auth.jwt = Some(c.jwt);
+    auth.signature = Some(signature);
+    Ok(auth)
 }
 
 /// Where NATS is and how to log in, parsed from `nats://[user:password@]host[:port]` (or `tls://`, which
@@ -258,69 +355,32 @@ impl Endpoint {
     /// present, the seed a user's, the JWT a user JWT issued to that seed's public key and not expired. Refused
     /// when the URL carries credentials too. Messages quote no part of the seed.
     pub fn with_creds(mut self, text: &str) -> Result<Endpoint, BusError> {
-        let refuse = |reason: String| BusError::Credentials(reason);
         if !matches!(self.auth, Auth::None) {
-            return Err(refuse(
+            return Err(BusError::Credentials(
                 "the URL carries credentials and a .creds file is given too: use one of them"
                     .into(),
             ));
         }
-        let jwt = decorated(text, "NATS USER JWT").ok_or_else(|| {
-            refuse("no user JWT in it (a `-----BEGIN NATS USER JWT-----` block, as nsc writes .creds files)".into())
-        })?;
-        let seed = decorated(text, "USER NKEY SEED").ok_or_else(|| {
-            refuse("no user seed in it (a `-----BEGIN USER NKEY SEED-----` block)".into())
-        })?;
-        let kp = nkeys::KeyPair::from_seed(seed)
-            .map_err(|e| refuse(format!("the seed is not an NKey seed ({e})")))?;
-        if !kp.public_key().starts_with('U') {
-            return Err(refuse(
-                "the seed is not a user's (a user seed starts with SU)".into(),
-            ));
-        }
-        let claims = jwt
-            .split('.')
-            .nth(1)
-            .and_then(|c| {
-                use base64::Engine;
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(c.trim_end_matches('='))
-                    .ok()
-            })
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .ok_or_else(|| {
-                refuse("the user JWT is not a JWT (three base64url parts, JSON claims)".into())
-            })?;
-        if claims["nats"]["type"].as_str().is_some_and(|t| t != "user") {
-            return Err(refuse(format!(
-                "the JWT is an {} JWT, not a user's",
-                claims["nats"]["type"].as_str().unwrap_or_default()
-            )));
-        }
-        if claims["sub"].as_str() != Some(kp.public_key().as_str()) {
-            return Err(refuse(format!(
-                "the user JWT was issued to {} and the seed is {}'s: the two parts are of different users",
-                claims["sub"].as_str().unwrap_or("nobody"),
-                kp.public_key()
-            )));
-        }
-        let expires = claims["exp"].as_i64().filter(|e| *e > 0);
-        if let Some(exp) = expires.filter(|e| *e <= chrono::Utc::now().timestamp()) {
-            let when = chrono::DateTime::from_timestamp(exp, 0).map_or_else(
-                || exp.to_string(),
-                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            );
-            return Err(refuse(format!(
-                "the user JWT of {} expired at {when}: ask the account's operator for new credentials (nsc generate creds)",
-                kp.public_key()
-            )));
-        }
+        let c = check_creds(text, chrono::Utc::now().timestamp())?;
         self.auth = Auth::Creds {
             text: text.to_string(),
-            seed: seed.to_string(),
-            expires,
+            seed: c.seed,
+            expires: c.expires,
+            file: None,
         };
         Ok(self)
+    }
+
+    /// With a `.creds` login: read `path` again at every (re)connection. When the server drops the connection
+    /// at the user JWT's expiry, the client reconnects with the file as it is then, so credentials renewed in
+    /// place (`nsc generate creds` over the old file) are taken without a restart. A file that does not pass
+    /// [`Endpoint::with_creds`]'s checks then is passed over for the last one that did (the server refuses that
+    /// one too once it has expired, and the client keeps trying, reading the file each time).
+    pub fn reread_from(mut self, path: PathBuf) -> Endpoint {
+        if let Auth::Creds { file, .. } = &mut self.auth {
+            *file = Some(path);
+        }
+        self
     }
 
     /// When the `.creds` file's user JWT expires (seconds since the epoch): the server drops the connection
@@ -471,7 +531,24 @@ impl Bus {
             .map_err(BusError::Runtime)?;
         let secrets: Arc<[String]> = endpoint.secrets().into();
         let place: Arc<str> = endpoint.place().into();
-        let mut co = async_nats::ConnectOptions::new()
+        // A .creds file read again at each connection answers the server's nonce itself; otherwise the client
+        // holds the credentials given.
+        let base = match &endpoint.auth {
+            Auth::Creds {
+                text,
+                file: Some(file),
+                ..
+            } => {
+                let file = Arc::new(file.clone());
+                let last = Arc::new(std::sync::Mutex::new(text.clone()));
+                async_nats::ConnectOptions::with_auth_callback(move |nonce: Vec<u8>| {
+                    let (file, last) = (file.clone(), last.clone());
+                    async move { creds_login(&file, &last, &nonce).map_err(async_nats::AuthError::new) }
+                })
+            }
+            _ => async_nats::ConnectOptions::new(),
+        };
+        let mut co = base
             .name(&opts.name)
             .connection_timeout(opts.connect_timeout)
             .request_timeout(Some(opts.request_timeout))
@@ -481,6 +558,7 @@ impl Bus {
             Auth::Token(t) => co.token(t.clone()),
             Auth::UserPassword(u, p) => co.user_and_password(u.clone(), p.clone()),
             Auth::NKey(seed) => co.nkey(seed.clone()),
+            Auth::Creds { file: Some(_), .. } => co,
             Auth::Creds { text, .. } => co
                 .credentials(text)
                 .map_err(|e| BusError::Credentials(format!(".creds: {e}")))?,

@@ -306,3 +306,67 @@ fn chrono_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+/// Publishes one message, retrying for up to `within` while the client reconnects; the last error if none went.
+fn publish_within(bus: &Bus, prefix: &str, id: &str, within: Duration) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        match bus.publish_all(&[msg(prefix, id, "{}")]) {
+            Ok(acked) if acked.len() == 1 => return Ok(()),
+            Ok(acked) => return Err(format!("{} acknowledgements", acked.len())),
+            Err(e) if start.elapsed() >= within => return Err(e.to_string()),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// The server drops a user at its JWT's expiry; a client reading its .creds file again logs in with the renewed
+/// file written over the old one, while one holding the first file's credentials stays out.
+#[test]
+fn renewed_creds_files_are_read_again_at_reconnection() {
+    let Some(op) = operator_server() else {
+        return;
+    };
+    let url = format!("nats://127.0.0.1:{}", op.server.port);
+    let opts = Options::default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().expect("seed");
+    let short = Operator::creds(&op.account, &user, Some(chrono_now() + 4));
+    let file = dir.path().join("sensor.creds");
+    std::fs::write(&file, &short).expect("write");
+    let rereading = Bus::connect(
+        &Endpoint::parse(&url)
+            .expect("url")
+            .with_creds(&short)
+            .expect("good for a few seconds")
+            .reread_from(file.clone()),
+        &opts,
+    )
+    .expect("connect");
+    let holding = Bus::connect(
+        &Endpoint::parse(&url)
+            .expect("url")
+            .with_creds(&short)
+            .expect("good for a few seconds"),
+        &opts,
+    )
+    .expect("connect");
+    let (_stream, prefix) = temp_stream(&rereading, "RENEW");
+    publish_within(&rereading, &prefix, "before", Duration::ZERO).expect("publish before");
+
+    // Renewed in place (first a damaged write, passed over for the last good file), then the old JWT expires.
+    std::fs::write(&file, "-----BEGIN NATS USER JWT-----\ntruncated").expect("write");
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(
+        &file,
+        Operator::creds(&op.account, &user, Some(chrono_now() + 3600)),
+    )
+    .expect("write");
+    std::thread::sleep(Duration::from_secs(6));
+    publish_within(&rereading, &prefix, "after", Duration::from_secs(15))
+        .expect("the renewed file was not used after the server dropped the expired login");
+    let err = publish_within(&holding, &prefix, "held", Duration::from_secs(3))
+        .expect_err("a client holding the expired JWT kept publishing: the server did not drop it");
+    assert!(!err.contains(&seed), "{err}");
+}

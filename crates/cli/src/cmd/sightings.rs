@@ -63,7 +63,8 @@ impl BusArgs {
         if let Some(f) = &self.nats_creds_file {
             ep = ep
                 .with_creds(&read_secret_file(f)?)
-                .with_context(|| format!("--nats-creds-file {}", f.display()))?;
+                .with_context(|| format!("--nats-creds-file {}", f.display()))?
+                .reread_from(f.clone());
             warn_if_expiring(&ep, f, chrono::Utc::now().timestamp());
         }
         Ok(ep)
@@ -71,7 +72,7 @@ impl BusArgs {
 }
 
 /// Says so on stderr when the `.creds` file's user JWT expires within two weeks: a sensor's cron job would start
-/// failing, and a running `vigil serve --nats` would lose NATS, on that day.
+/// failing, and a running `vigil serve --nats` would lose NATS until the file is renewed, on that day.
 fn warn_if_expiring(ep: &Endpoint, file: &std::path::Path, now: i64) {
     let Some(exp) = ep.credentials_expire() else {
         return;
@@ -84,7 +85,8 @@ fn warn_if_expiring(ep: &Endpoint, file: &std::path::Path, now: i64) {
         );
         eprintln!(
             "vigil: warning: the NATS credentials in {} expire at {when} (in {days} day(s)): ask the account's \
-             operator for new ones (nsc generate creds)",
+             operator for new ones (nsc generate creds) and put them in that file (a running vigil reads it again \
+             when it reconnects)",
             file.display()
         );
     }
