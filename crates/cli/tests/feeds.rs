@@ -882,11 +882,8 @@ fn uuid_for(s: &str) -> String {
     )
 }
 
-#[test]
-fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
-    let a = Vigil::new();
-    let b = Vigil::new();
-    // A: a member (B's organisation) with a member token; A's operator exists from the first command.
+/// B's organisation enrolled at A as a member, with a member token: (member id, token, token id).
+fn enrol_peer(a: &Vigil) -> (String, String, String) {
     let (m, code) = a.json(&[
         "members",
         "add",
@@ -911,6 +908,16 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     ]);
     assert_eq!(code, 0, "{t}");
     let token = t["token"].as_str().expect("token").to_string();
+    let token_id = t["id"].as_i64().expect("token id").to_string();
+    (member, token, token_id)
+}
+
+#[test]
+fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
+    let a = Vigil::new();
+    let b = Vigil::new();
+    // A: a member (B's organisation) with a member token; A's operator exists from the first command.
+    let (member, token, tid) = enrol_peer(&a);
 
     // A's knowledge: CLEAR, GREEN, AMBER, unmarked (AMBER by default), and one AMBER object shared with B.
     let f1 = a.data().join("round1.json");
@@ -1067,7 +1074,6 @@ fn federation_b_follows_a_and_sees_exactly_what_its_token_may() {
     );
 
     // A revoked token: the pull fails with a clear error, recorded as the feed's last error.
-    let tid = t["id"].as_i64().expect("token id").to_string();
     let (_, code) = a.json(&["tokens", "revoke", &tid]);
     assert_eq!(code, 0);
     let r = b.pull("peer-a");
@@ -1419,30 +1425,7 @@ fn federation_over_https_trusts_the_peers_ca_from_the_settings_or_the_system() {
     }
     let a = Vigil::new();
     let b = Vigil::new();
-    let (m, code) = a.json(&[
-        "members",
-        "add",
-        "--name",
-        "CERT-B",
-        "--country",
-        "AT",
-        "--kind",
-        "csirt",
-    ]);
-    assert_eq!(code, 0, "{m}");
-    let member = m["id"].as_i64().expect("member id").to_string();
-    let (t, code) = a.json(&[
-        "tokens",
-        "create",
-        "--member",
-        &member,
-        "--role",
-        "member",
-        "--expires",
-        "never",
-    ]);
-    assert_eq!(code, 0, "{t}");
-    let token = t["token"].as_str().expect("token").to_string();
+    let (_, token, _) = enrol_peer(&a);
     let f = a.data().join("green.json");
     let ids = bundle(
         &f,

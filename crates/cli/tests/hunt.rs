@@ -755,32 +755,8 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
         ],
     );
     v.ingest(&extra, &[]);
-    let m = v.ok_json(&[
-        "members",
-        "add",
-        "--name",
-        "Ministry of Tests",
-        "--country",
-        "EE",
-        "--kind",
-        "ministry",
-        "--json",
-    ]);
-    let member = m["id"].as_i64().expect("member id").to_string();
-    let token = |member: &str, role: &str| {
-        let t = v.ok_json(&[
-            "tokens",
-            "create",
-            "--member",
-            member,
-            "--role",
-            role,
-            "--expires",
-            "never",
-            "--json",
-        ]);
-        t["token"].as_str().expect("token").to_string()
-    };
+    let member = add_member(&v);
+    let token = |member: &str, role: &str| new_token(&v, member, role);
     let member_token = token(&member, "member");
     let operator_token = token("1", "analyst");
     let server = common::serve(&v.dir.path().join("store"), &["--no-feeds"]);
@@ -2381,6 +2357,38 @@ fn an_indicators_families_are_listed_by_creation_then_name() {
     assert_eq!(row["malware"], "Zeta;Alpha;Mid;Beta");
 }
 
+/// A member ("Ministry of Tests", EE): its id.
+fn add_member(v: &Vigil) -> String {
+    let m = v.ok_json(&[
+        "members",
+        "add",
+        "--name",
+        "Ministry of Tests",
+        "--country",
+        "EE",
+        "--kind",
+        "ministry",
+        "--json",
+    ]);
+    m["id"].as_i64().expect("member id").to_string()
+}
+
+/// A token of `member` with `role` that does not expire.
+fn new_token(v: &Vigil, member: &str, role: &str) -> String {
+    let t = v.ok_json(&[
+        "tokens",
+        "create",
+        "--member",
+        member,
+        "--role",
+        role,
+        "--expires",
+        "never",
+        "--json",
+    ]);
+    t["token"].as_str().expect("token").to_string()
+}
+
 /// `vigil --data DATA snapshot --from BASE --token-file TOKEN --out OUT --json ARGS...` as a sensor runs it: a
 /// data directory that holds no store (and must not get one).
 fn fetch_snapshot(sensor: &Path, base: &str, token: &Path, out: &Path, args: &[&str]) -> Output {
@@ -2433,34 +2441,8 @@ fn sensors_fetch_the_snapshot_their_members_token_may_see() {
     curated(&v);
     let log = v.path("curated.json.log");
     std::fs::write(&log, CURATED_LOG).expect("write");
-    let m = v.ok_json(&[
-        "members",
-        "add",
-        "--name",
-        "Ministry of Tests",
-        "--country",
-        "EE",
-        "--kind",
-        "ministry",
-        "--json",
-    ]);
-    let member = m["id"].as_i64().expect("member id").to_string();
-    let token = |member: &str, role: &str| {
-        v.ok_json(&[
-            "tokens",
-            "create",
-            "--member",
-            member,
-            "--role",
-            role,
-            "--expires",
-            "never",
-            "--json",
-        ])["token"]
-            .as_str()
-            .expect("token")
-            .to_string()
-    };
+    let member = add_member(&v);
+    let token = |member: &str, role: &str| new_token(&v, member, role);
     let sensor = tempfile::tempdir().expect("tempdir");
     let member_token = sensor.path().join("member.token");
     secret_file(&member_token, &token(&member, "member"));

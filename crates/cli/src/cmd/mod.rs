@@ -216,3 +216,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Deliveries(a) => notify::deliveries(&Env::open(&cli)?, a),
     }
 }
+
+/// A file holding secrets (a token, NATS credentials), whole; `what` names them in errors. Says so on stderr when
+/// other users of the host may read it (as ssh does), and never shows the content.
+pub(crate) fn read_private_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {what} in {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "vigil: warning: {} can be read by other users of this host: chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(text)
+}

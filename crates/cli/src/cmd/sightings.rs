@@ -102,23 +102,9 @@ fn read_secret(path: &std::path::Path) -> anyhow::Result<String> {
         .to_string())
 }
 
-/// A file of secrets, whole. Says so when others may read the file (as ssh does), and never shows the content.
+/// A file of NATS credentials, whole (see [`super::read_private_file`]).
 fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the NATS credentials in {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(path) {
-            if m.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "vigil: warning: {} can be read by other users of this host: chmod 600 it",
-                    path.display()
-                );
-            }
-        }
-    }
-    Ok(text)
+    super::read_private_file(path, "the NATS credentials")
 }
 
 impl Default for BusArgs {

@@ -76,20 +76,7 @@ fn temp_file(out: &Path, what: &str) -> PathBuf {
 
 /// The bearer token in `path`: its first line, trimmed.
 fn read_token(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the token in {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(path) {
-            if m.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "vigil: warning: {} can be read by other users of this host: chmod 600 it",
-                    path.display()
-                );
-            }
-        }
-    }
+    let text = super::read_private_file(path, "the token")?;
     let token = text.lines().next().unwrap_or("").trim().to_string();
     if token.is_empty() {
         bail!("{} holds no token", path.display());
