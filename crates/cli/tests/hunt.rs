@@ -818,15 +818,7 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
     assert_eq!(values, zeek.lines().count() - 1);
 
     // Sharing the AMBER URL with the member adds it to the member's files, and only to its own.
-    assert!(v
-        .run(&[
-            "share",
-            "indicator--aaaaaaaa-0000-4000-8000-000000000003",
-            "--with",
-            &member
-        ])
-        .status
-        .success());
+    share_amber_url(&v, &member);
     let (_, _, csv) = get("/api/v1/exports/csv", Some(&member_token));
     assert!(csv.contains("gate.php"), "{csv}");
     assert!(
@@ -2357,6 +2349,17 @@ fn an_indicators_families_are_listed_by_creation_then_name() {
     assert_eq!(row["malware"], "Zeta;Alpha;Mid;Beta");
 }
 
+/// Shares the curated AMBER URL indicator with `member`.
+fn share_amber_url(v: &Vigil, member: &str) {
+    let o = v.run(&[
+        "share",
+        "indicator--aaaaaaaa-0000-4000-8000-000000000003",
+        "--with",
+        member,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// A member ("Ministry of Tests", EE): its id.
 fn add_member(v: &Vigil) -> String {
     let m = v.ok_json(&[
@@ -2540,15 +2543,7 @@ fn sensors_fetch_the_snapshot_their_members_token_may_see() {
     );
 
     // Sharing the AMBER URL with the member changes its selection: the next poll fetches it.
-    assert!(v
-        .run(&[
-            "share",
-            "indicator--aaaaaaaa-0000-4000-8000-000000000003",
-            "--with",
-            &member
-        ])
-        .status
-        .success());
+    share_amber_url(&v, &member);
     let shared = fetched(&fetch_snapshot(
         sensor.path(),
         &base,

@@ -8,100 +8,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use vigil_server::{AppState, ServerConfig};
+
+#[path = "../../../tests/support/pki.rs"]
+mod pki;
 use vigil_store::sqlite::SqliteStore;
 
-fn have(cmd: &str) -> bool {
-    Command::new(cmd)
+fn have_curl() -> bool {
+    Command::new("curl")
         .arg("--version")
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-        || Command::new(cmd)
-            .arg("version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A CA `ca` (`ca.crt`, `ca.key`) and a certificate for 127.0.0.1 it signed (`name.crt`, `name.key`).
-fn pki(dir: &Path, ca: &str, name: &str) {
-    for k in [ca, name] {
-        openssl(
-            dir,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &format!("{k}.key"),
-            ],
-        );
-    }
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &format!("{ca}.key"),
-            "-subj",
-            &format!("/CN={ca}"),
-            "-days",
-            "2",
-            "-out",
-            &format!("{ca}.crt"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &format!("{name}.key"),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            &format!("{name}.crt"),
-        ],
-    );
+        .is_ok_and(|o| o.status.success())
 }
 
 /// curl's HTTP version of a GET trusting `ca`, or None when the TLS handshake failed.
@@ -126,14 +42,14 @@ fn replace(dir: &Path, from: &str, to: &str) {
 
 #[test]
 fn the_certificate_is_served_and_a_renewal_taken_without_a_restart() {
-    if !have("openssl") || !have("curl") {
+    if !pki::have_openssl() || !have_curl() {
         eprintln!("SKIPPED: TLS serving test needs the openssl and curl commands");
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    pki(d, "ca-one", "one");
-    pki(d, "ca-two", "two");
+    pki::localhost(d, "ca-one", "one");
+    pki::localhost(d, "ca-two", "two");
     replace(d, "one.crt", "server.crt");
     replace(d, "one.key", "server.key");
     let store = std::sync::Arc::new(SqliteStore::open(&d.join("store")).expect("store"));

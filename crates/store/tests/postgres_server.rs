@@ -16,7 +16,10 @@ use std::process::Command;
 use vigil_store::postgres::PostgresStore;
 
 mod common;
+#[path = "../../../tests/support/pki.rs"]
+mod pki;
 use common::{prov, tool};
+use pki::{ca, have_openssl, issue};
 use vigil_store::{PutMode, Store};
 
 const CERT_USER: &str = "vigil_cert";
@@ -39,14 +42,6 @@ fn bindir() -> Option<PathBuf> {
     dirs.pop()
 }
 
-fn have_openssl() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn run(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
@@ -56,82 +51,6 @@ fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    run(Command::new("openssl").args(args).current_dir(dir));
-}
-
-/// A new P-256 private key in `dir/file`.
-fn new_key(dir: &Path, file: &str) {
-    openssl(
-        dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            file,
-        ],
-    );
-}
-
-/// A key and a certificate `name` signed by `ca` (`name.key`, `name.crt` in `dir`).
-fn issue(dir: &Path, ca: &str, name: &str, subject: &str, ext: Option<&str>) {
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    let crt = format!("{name}.crt");
-    new_key(dir, &key);
-    openssl(
-        dir,
-        &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
-    );
-    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca_crt,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-out",
-        &crt,
-    ];
-    let extfile = format!("{name}.ext");
-    if let Some(ext) = ext {
-        std::fs::write(dir.join(&extfile), ext).expect("ext");
-        args.extend(["-extfile", &extfile]);
-    }
-    openssl(dir, &args);
-}
-
-/// A self-signed CA `name`.
-fn ca(dir: &Path, name: &str) {
-    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
-    new_key(dir, &key);
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={name}"),
-            "-days",
-            "2",
-            "-out",
-            &crt,
-        ],
-    );
 }
 
 #[cfg(unix)]

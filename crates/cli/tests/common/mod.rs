@@ -90,85 +90,17 @@ pub fn member_collection(data: &Path, member: i64) -> Vec<vigil_store::PageRow> 
         .rows
 }
 
+#[path = "../../../../tests/support/pki.rs"]
+mod pki_support;
+
 /// A test CA `ca` (`ca.crt`, `ca.key` in `dir`) and a server certificate for 127.0.0.1 it signed (`name.crt`,
 /// `name.key`, and the request `name.csr`), with the `openssl` command; false (and a loud skip) without it.
 #[allow(dead_code)] // used by the TLS tests only
 pub fn pki(dir: &Path, ca: &str, name: &str) -> bool {
-    let have = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
+    if !pki_support::have_openssl() {
         eprintln!("SKIPPED: no openssl command to make a test CA; the TLS test did not run");
         return false;
     }
-    let sh = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl");
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    for k in [ca, name] {
-        sh(&[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &format!("{k}.key"),
-        ]);
-    }
-    sh(&[
-        "req",
-        "-x509",
-        "-new",
-        "-key",
-        &format!("{ca}.key"),
-        "-subj",
-        &format!("/CN=Test {ca}"),
-        "-days",
-        "2",
-        "-out",
-        &format!("{ca}.crt"),
-    ]);
-    sh(&[
-        "req",
-        "-new",
-        "-key",
-        &format!("{name}.key"),
-        "-subj",
-        "/CN=127.0.0.1",
-        "-out",
-        &format!("{name}.csr"),
-    ]);
-    std::fs::write(
-        dir.join(format!("{name}.ext")),
-        "subjectAltName=IP:127.0.0.1\n",
-    )
-    .expect("ext");
-    sh(&[
-        "x509",
-        "-req",
-        "-in",
-        &format!("{name}.csr"),
-        "-CA",
-        &format!("{ca}.crt"),
-        "-CAkey",
-        &format!("{ca}.key"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &format!("{name}.ext"),
-        "-out",
-        &format!("{name}.crt"),
-    ]);
+    pki_support::localhost(dir, ca, name);
     true
 }
