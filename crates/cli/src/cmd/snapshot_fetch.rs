@@ -147,9 +147,10 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
     // Ask for changes only when the file we hold is the one the ETag describes and still loads: a damaged or
     // replaced file is fetched again whatever the server's validator says.
     let etag_path = etag_file(&a.out);
+    // (ETag, indicators) of the snapshot held, loaded once: a 304 reports its count without reading it again.
     let held = match std::fs::read_to_string(&etag_path) {
         Ok(e) if a.out.exists() => match loads(&a.out) {
-            Ok(_) => Some(e.trim().to_string()),
+            Ok(n) => Some((e.trim().to_string(), n)),
             Err(why) => {
                 eprintln!(
                     "vigil: {} is damaged ({why}); fetching it whole",
@@ -160,7 +161,7 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
         },
         _ => None,
     };
-    if let Some(e) = held.as_deref().filter(|e| !e.is_empty()) {
+    if let Some((e, _)) = held.as_ref().filter(|(e, _)| !e.is_empty()) {
         if let Ok(v) = HeaderValue::from_str(e) {
             req = req.header(header::IF_NONE_MATCH, v);
         }
@@ -182,12 +183,12 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if status == StatusCode::NOT_MODIFIED {
-        let indicators = loads(&a.out).unwrap_or(0);
+        let (held_etag, indicators) = held.unwrap_or_default();
         if a.json {
             crate::output::json(&json!({
                 "from": at, "out": a.out, "updated": false, "indicators": indicators,
                 "bytes": std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0),
-                "etag": etag.or(held),
+                "etag": etag.unwrap_or(held_etag),
             }))?;
         } else {
             println!(
