@@ -220,6 +220,18 @@ pub fn normalize_domain(raw: &str) -> Result<String, ModelError> {
     if tld.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("top-level label is numeric"));
     }
+    // No top-level domain starts or ends with a hyphen or holds an underscore, and a number in exponent notation
+    // (`1.5e-55`, a spreadsheet's cell in an IOC list) passes every check above: none is a name anyone resolves.
+    // Hyphens at the ends of lower labels stay allowed: DNS carries them and old blog hosts (`foo-.blogspot.com`)
+    // use them.
+    if tld.starts_with('-') || tld.ends_with('-') || tld.contains('_') {
+        return Err(bad(
+            "top-level label starts or ends with a hyphen or holds an underscore",
+        ));
+    }
+    if ascii.parse::<f64>().is_ok() {
+        return Err(bad("is a number"));
+    }
     Ok(ascii)
 }
 
@@ -768,6 +780,32 @@ mod tests {
         assert_eq!(det("not a value"), None);
         assert_eq!(det("999.1.1.1"), None);
         assert_eq!(det("localhost"), None);
+        // Numbers and fragments that pass the label rules are not names (found by schemathesis through the
+        // contribution API; they ended up in every detection export as domains).
+        for junk in [
+            "1.5e-55",
+            "-1.5189206429409652e-55",
+            "2.0E10",
+            "foo.bar-",
+            "foo.-bar",
+            "a.b_c",
+        ] {
+            assert_eq!(det(junk), None, "{junk}");
+        }
+        // What real lists hold stays a domain: odd private top labels (maltrail: `user73223.7ci`,
+        // `update.nadra-pk`) and lower labels with a hyphen at an end.
+        for name in [
+            "user73223.7ci",
+            "update.nadra-pk",
+            "foo-.blogspot.com",
+            "-x.example.org",
+        ] {
+            assert_eq!(
+                det(name),
+                Some((ObservableKind::Domain, name.into())),
+                "{name}"
+            );
+        }
     }
 
     #[test]
