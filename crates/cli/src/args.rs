@@ -27,8 +27,10 @@ pub struct Cli {
     /// command, so that several servers and CLIs share one. TLS as libpq's `sslmode` (default prefer; verify-full
     /// with `sslrootcert=CA.pem` across a network); a client certificate with `sslcert=` and `sslkey=`; the password
     /// from libpq's password file (`passfile=`, PGPASSFILE, ~/.pgpass) when the string has none; several hosts with
-    /// `target_session_attrs=read-write` to follow a failover. The data directory still holds settings and the audit
-    /// log.
+    /// `target_session_attrs=read-write` to follow a failover. What the string leaves out comes from a libpq
+    /// service entry (`service=NAME`, PGSERVICE, PGSERVICEFILE) and the PG* variables (PGHOST, PGUSER, PGDATABASE,
+    /// PGPASSWORD, PGSSLMODE, ...), as for psql: `--store postgresql://` takes them all. The data directory still
+    /// holds settings and the audit log.
     #[arg(long, global = true, env = "VIGIL_STORE")]
     pub store: Option<String>,
     /// The PostgreSQL schema the knowledge base lives in (created if missing).

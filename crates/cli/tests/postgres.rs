@@ -889,3 +889,120 @@ fn store_copy_from_postgres_makes_an_embedded_store() {
     );
     assert_eq!(kb_stats(&lite), before);
 }
+
+/// libpq's ways of naming a server reach `--store` as they reach `psql`: a service entry (`service=NAME`, from
+/// `PGSERVICEFILE`) and the `PG*` variables under a bare `postgresql://`, both onto the same store; a service
+/// that no file defines is refused with the files named.
+#[test]
+fn a_service_entry_or_the_pg_variables_name_the_store() {
+    let Some(url) = url() else { return };
+    if url.contains("://") {
+        eprintln!(
+            "\n*** SKIPPED: VIGIL_TEST_POSTGRES is a URL; this test takes `key=value` pairs ***\n"
+        );
+        return;
+    }
+    let pg = Vigil::postgres(&url, "svc");
+    let schema = pg.pg.as_ref().map(|p| p.1.clone()).expect("schema");
+    let pairs: Vec<(&str, &str)> = url
+        .split_whitespace()
+        .filter_map(|p| p.split_once('='))
+        .collect();
+    let services = pg.dir.path().join("pg_service.conf");
+    let entry: String = pairs.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+    std::fs::write(
+        &services,
+        format!("# Vigil's tests\n[other]\nhost=unused.invalid\n\n[vigiltest]\n{entry}"),
+    )
+    .expect("write");
+    let run = |store: &str, env: &[(&str, &str)], args: &[&str]| -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.arg("--data").arg(pg.dir.path());
+        for k in [
+            "VIGIL_STORE",
+            "VIGIL_STORE_SCHEMA",
+            "PGSERVICE",
+            "PGSERVICEFILE",
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGDATABASE",
+            "PGPASSWORD",
+            "PGSSLMODE",
+        ] {
+            c.env_remove(k);
+        }
+        c.envs(env.iter().copied());
+        c.args(["--store", store, "--store-schema", &schema]);
+        c.args(args).output().expect("run vigil")
+    };
+    let file = [("PGSERVICEFILE", services.to_str().expect("utf-8 path"))];
+    let out = run("service=vigiltest", &file, &["init", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let init: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(init["knowledge_base"]["backend"], "postgres", "{init}");
+    let out = run(
+        "service=vigiltest",
+        &file,
+        &["ingest", &fixture("mixed-bundle.json"), "--json"],
+    );
+    // Exit 1: the fixture holds objects that are rejected on purpose; the rest is stored.
+    let ingest: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        out.status.code() != Some(2) && ingest["added"].as_u64() > Some(0),
+        "{ingest} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = |out: Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        s["objects"].clone()
+    };
+    let by_service = stats(run("service=vigiltest", &file, &["stats", "--json"]));
+    assert!(
+        by_service.as_object().is_some_and(|o| !o.is_empty()),
+        "{by_service}"
+    );
+
+    // The same server from the environment alone; PGSERVICE names the entry when the string does not.
+    let vars: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            let var = match *k {
+                "host" => "PGHOST",
+                "port" => "PGPORT",
+                "user" => "PGUSER",
+                "dbname" => "PGDATABASE",
+                "password" => "PGPASSWORD",
+                "sslmode" => "PGSSLMODE",
+                _ => return None,
+            };
+            Some((var, *v))
+        })
+        .collect();
+    assert_eq!(
+        stats(run("postgresql://", &vars, &["stats", "--json"])),
+        by_service
+    );
+    let named = [file[0], ("PGSERVICE", "vigiltest")];
+    assert_eq!(
+        stats(run("postgresql://", &named, &["stats", "--json"])),
+        by_service
+    );
+
+    let out = run("service=nope", &file, &["stats"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("\"nope\"") && err.contains(services.to_str().expect("utf-8 path")),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@
 mod delivery;
 mod feeds;
 mod members;
+mod pgenv;
 mod pgpass;
 mod schema;
 mod tls;
@@ -177,11 +178,12 @@ impl PostgresStore {
             path: redact(url),
             reason,
         };
-        let (rest, taken) = tls::split(url).map_err(refused)?;
-        let settings = taken.tls;
+        let (rest, mut taken) = tls::split(url).map_err(refused)?;
         let mut config: ::postgres::Config = rest
             .parse()
             .map_err(|e: ::postgres::Error| refused(e.to_string()))?;
+        pgenv::apply(&mut config, &mut taken, &|k| std::env::var(k).ok()).map_err(refused)?;
+        let settings = taken.tls;
         let pass_note = password_from_file(&mut config, taken.passfile.as_deref());
         // As in libpq, TLS is not used over Unix-domain sockets (the server refuses it there, and the socket
         // never leaves the host): a certificate would name no host to check.

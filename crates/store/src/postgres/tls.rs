@@ -86,9 +86,13 @@ pub struct Taken {
     pub tls: TlsSettings,
     /// `passfile`: libpq's password file, instead of `PGPASSFILE` or `~/.pgpass`.
     pub passfile: Option<String>,
+    /// `service`: an entry of libpq's connection service file (see `pgenv`).
+    pub service: Option<String>,
+    /// Whether the string named `sslmode` (else the service or `PGSSLMODE` may).
+    pub mode_set: bool,
 }
 
-/// Takes `sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `passfile` out of a connection string (a `postgres://`
+/// Takes `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `passfile` and `service` out of a connection string (a `postgres://`
 /// URL or `key=value` pairs); returns the rest and the settings. Errors say what is wrong, never repeating the
 /// string (it may hold a password).
 pub fn split(url: &str) -> Result<(String, Taken), String> {
@@ -101,6 +105,7 @@ pub fn split(url: &str) -> Result<(String, Taken), String> {
             "sslcert" => t.tls.client_cert = Some(v.to_string()),
             "sslkey" => t.tls.client_key = Some(v.to_string()),
             "passfile" => t.passfile = Some(v.to_string()),
+            "service" => t.service = Some(v.to_string()),
             // Named rather than left to the driver's "unknown option": what to do instead is known.
             "sslpassword" => {
                 return Err("sslpassword: an encrypted client key is not supported; keep the key decrypted \
@@ -139,6 +144,7 @@ pub fn split(url: &str) -> Result<(String, Taken), String> {
         }
         kept.join(" ")
     };
+    t.mode_set = mode.is_some();
     t.tls.mode = mode.unwrap_or_default();
     Ok((rest, t))
 }
