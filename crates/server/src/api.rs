@@ -37,7 +37,9 @@ use crate::AppState;
     components(schemas(ErrorBody, ErrorDetail, ObjectView, RelatedView, SearchPage, SearchItem, MemberView, MembersPage, NewMember, NewMemberId, ExportPage, RetractRequest,
         crate::member_api::NoticeItem, crate::member_api::NoticesPage, crate::member_api::NoticeVersionView,
         crate::member_api::StatusChange, crate::member_api::InventoryView, crate::member_api::InventoriesPage,
-        crate::member_api::UploadReport, crate::member_api::SightingsPage)),
+        crate::member_api::UploadReport, crate::member_api::SightingsPage,
+        crate::doc::TlpLevel, crate::doc::IngestFormat, crate::doc::MemberKind, crate::doc::NoticeFormat,
+        crate::doc::NoticeStatus, crate::doc::NoticeAction)),
     modifiers(&Security),
     security(("bearer" = []), ("basic" = []))
 )]
@@ -225,6 +227,7 @@ pub struct SearchParams {
     /// Words to look for in names, aliases, descriptions and values.
     pub q: String,
     /// Page size (1-200, default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Hits to skip (from `next_offset` of the previous page).
     pub offset: Option<u32>,
@@ -313,10 +316,12 @@ async fn search(
 #[into_params(parameter_in = Query)]
 pub struct IngestParams {
     /// auto|stix|misp|misp-feed|galaxy|warninglist|iocs
+    #[param(value_type = Option<crate::doc::IngestFormat>)]
     pub format: Option<String>,
     /// Source name recorded as provenance.
     pub source: Option<String>,
     /// Marking for objects that carry none.
+    #[param(value_type = Option<crate::doc::TlpLevel>)]
     pub tlp: Option<String>,
 }
 
@@ -486,6 +491,7 @@ pub struct MembersPage {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -542,6 +548,7 @@ pub struct NewMember {
     /// ISO 3166-1 alpha-2 code of an eligible jurisdiction.
     pub country: String,
     /// csirt | ministry | agency | regulator
+    #[schema(value_type = crate::doc::MemberKind)]
     pub kind: String,
 }
 
@@ -617,12 +624,14 @@ async fn stats(State(st): State<Arc<AppState>>, Caller(c): Caller) -> Result<Res
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// Leave out objects above this level (clear, green, amber, amber+strict, red).
+    #[param(value_type = Option<crate::doc::TlpLevel>)]
     pub tlp_max: Option<String>,
     /// Only this STIX type.
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub type_: Option<String>,
     /// Objects per page (1-5000, default 1000).
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<u32>,
     /// The cursor from the previous page.
     pub next: Option<String>,

@@ -99,6 +99,7 @@ pub struct DetectionExport {
 pub struct DetectionParams {
     /// Leave out indicators above this level (clear, green, amber, amber+strict, red); the caller's own
     /// visibility always applies.
+    #[param(value_type = Option<crate::doc::TlpLevel>)]
     pub tlp_max: Option<String>,
     /// Leave out indicators whose decayed score (0-100) is below this (default: the configured minimum, 20).
     pub min_score: Option<f32>,

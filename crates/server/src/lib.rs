@@ -11,6 +11,7 @@ pub mod auth;
 pub mod context;
 pub mod counter;
 pub mod detection;
+mod doc;
 pub mod error;
 pub mod member_api;
 pub mod metrics;

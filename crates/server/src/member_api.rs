@@ -98,12 +98,14 @@ pub struct NoticeListParams {
     /// Only this member's notices (operator staff; a member always sees only its own).
     pub member: Option<i64>,
     /// `new`, `acknowledged` or `resolved`.
+    #[param(value_type = Option<crate::doc::NoticeStatus>)]
     pub status: Option<String>,
     /// `act`, `attend`, `track*` or `track`.
     pub priority: Option<String>,
     /// Only notices past their deadline and not resolved.
     pub overdue: Option<bool>,
     /// Page size (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -222,6 +224,7 @@ pub struct NoticeParams {
     /// Operator staff: the member whose notice it is.
     pub member: Option<i64>,
     /// `json` (default), `md` (Markdown), `html` or `csaf` (a CSAF 2.0 document).
+    #[param(value_type = Option<crate::doc::NoticeFormat>)]
     pub format: Option<String>,
 }
 
@@ -346,7 +349,7 @@ pub struct StatusChange {
 
 #[utoipa::path(post, path = "/api/v1/notices/{id}/{action}", tag = "notices",
     params(("id" = String, Path, description = "Notice id"),
-           ("action" = String, Path, description = "`acknowledge`, `resolve` or `reopen`"),
+           ("action" = crate::doc::NoticeAction, Path, description = "`acknowledge`, `resolve` or `reopen`"),
            ("member" = Option<i64>, Query, description = "Operator staff: the member whose notice it is")),
     request_body(content = Option<StatusChange>, content_type = "application/json"),
     responses((status = 200, description = "The notice after the change", body = NoticeItem),
@@ -416,6 +419,8 @@ pub(crate) async fn change_notice(
 pub struct MemberParams {
     /// Operator staff: act for this member (a member always acts for itself).
     pub member: Option<i64>,
+    /// Page size (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -624,6 +629,7 @@ pub struct SightingParams {
     /// operator hunts too).
     pub member: Option<i64>,
     /// Page size (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next` value of the previous page.
     pub next: Option<i64>,

@@ -684,6 +684,34 @@ async fn openapi_and_metrics() {
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} documented");
     }
+    // Every reference resolves (a parameter typed by an enum is not collected on its own), and the closed sets of
+    // values are listed.
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 20, "{all:?}");
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} does not resolve"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["TlpLevel"]["enum"],
+        serde_json::json!(["clear", "green", "amber", "amber+strict", "red"])
+    );
     call(&f, "GET", "/taxii2/", bearer("nope"), None, vec![]).await;
     let (s, _, b) = call(&f, "GET", "/metrics", None, None, vec![]).await;
     assert_eq!(s, StatusCode::OK);
