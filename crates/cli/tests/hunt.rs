@@ -2502,7 +2502,9 @@ fn sensors_fetch_the_snapshot_their_members_token_may_see() {
     ];
     assert_eq!(snapshot_rows(&v, &log, &out), green_rows);
     assert_eq!(first["indicators"].as_u64(), Some(5), "{first}");
+    // The ETag on the first line, then the checksum and size of the file it describes.
     let etag = std::fs::read_to_string(&etag_file).expect("etag kept beside the snapshot");
+    let etag = etag.lines().next().unwrap_or_default().to_string();
     assert!(etag.starts_with("W/\""), "{etag}");
     assert_eq!(first["etag"].as_str(), Some(etag.trim()));
     assert!(
@@ -2609,6 +2611,39 @@ fn sensors_fetch_the_snapshot_their_members_token_may_see() {
         "--json",
     ]);
     assert!(snapshot_rows(&v, &log, &ops).contains(&(12, "id.resp_h".into())));
+    // A valid snapshot of another selection copied over the sensor's (the operator's here): its checksum is not
+    // the one recorded beside the ETag, so the poll fetches the member's whole instead of taking a 304 for it.
+    let side = std::fs::read_to_string(&etag_file).expect("side file");
+    assert!(
+        side.lines().nth(1).is_some_and(|l| l.starts_with("crc32=")),
+        "{side}"
+    );
+    std::fs::copy(&ops, &out).expect("copy");
+    let o = fetch_snapshot(sensor.path(), &base, &member_token, &out, &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not the snapshot its ETag describes"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(fetched(&o)["updated"], true);
+    assert_eq!(snapshot_rows(&v, &log, &out), with_amber);
+    // A side file of an older Vigil (the ETag alone): the file is loaded once, the poll is a 304, and the
+    // checksum is recorded for the next one.
+    let etag_only = side.lines().next().expect("etag line").to_string();
+    std::fs::write(&etag_file, format!("{etag_only}\n")).expect("write");
+    let old = fetched(&fetch_snapshot(
+        sensor.path(),
+        &base,
+        &member_token,
+        &out,
+        &[],
+    ));
+    assert_eq!(old["updated"], false, "{old}");
+    assert_eq!(old["indicators"].as_u64(), Some(6), "{old}");
+    assert_eq!(
+        std::fs::read_to_string(&etag_file).expect("side file"),
+        side
+    );
     let o = v.run(&[
         "snapshot",
         "--member",

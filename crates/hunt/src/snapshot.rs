@@ -254,6 +254,109 @@ pub fn load(path: &Path) -> Result<IndicatorSet, SnapshotError> {
     read_from(BufReader::with_capacity(64 << 10, f), len, &name)
 }
 
+/// What [`check`] read off a snapshot file: its checksum (as stored in its trailer), size and indicator count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// The CRC-32 of everything before the trailer, as the trailer holds it (checked).
+    pub crc: u32,
+    /// The file's size.
+    pub bytes: u64,
+    /// Indicators in the set.
+    pub indicators: usize,
+}
+
+/// Reads the file through once, checking its framing (magic, version, section lengths, end marker) and its
+/// checksum, without building the set: a few milliseconds and one buffer where [`load`] takes the set's memory.
+/// For a caller that held a file that loaded whole when it was written and wants to know it is still that file
+/// (a sensor polling for changes: the checksum tells a damaged or replaced file).
+pub fn check(path: &Path) -> Result<Summary, SnapshotError> {
+    let name = path.display().to_string();
+    let io_err = |source| SnapshotError::Io {
+        path: name.clone(),
+        source,
+    };
+    let f = File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    let mut r = R {
+        inp: BufReader::with_capacity(1 << 20, f),
+        crc: crc32fast::Hasher::new(),
+        left: len,
+        name: name.clone(),
+    };
+    if len < 20 {
+        return Err(SnapshotError::NotASnapshot { path: name });
+    }
+    let mut head = [0u8; 20];
+    r.exact(&mut head, "header")?;
+    if &head[..8] != MAGIC {
+        return Err(SnapshotError::NotASnapshot { path: name });
+    }
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if !(MIN_VERSION..=VERSION).contains(&version) {
+        return Err(SnapshotError::Version {
+            path: name,
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let sections = u32::from_le_bytes([head[16], head[17], head[18], head[19]]);
+    let mut indicators = None;
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..sections {
+        let mut h = [0u8; 12];
+        r.exact(&mut h, "section header")?;
+        let tag = String::from_utf8_lossy(&h[..4]).into_owned();
+        let mut l = [0u8; 8];
+        l.copy_from_slice(&h[4..]);
+        let mut left = u64::from_le_bytes(l);
+        if left > r.left {
+            return Err(SnapshotError::Truncated {
+                path: name,
+                section: tag,
+            });
+        }
+        if &h[..4] == b"SCOR" {
+            indicators = Some((left / 4) as usize);
+        }
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            r.exact(&mut buf[..n], &tag)?;
+            left -= n as u64;
+        }
+    }
+    let want = r.crc.clone().finalize();
+    let mut tail = [0u8; 12];
+    if r.left != 12 {
+        return Err(SnapshotError::Corrupt {
+            path: name,
+            reason: format!(
+                "{} bytes after the last section where the 12-byte trailer should be",
+                r.left
+            ),
+        });
+    }
+    r.inp.read_exact(&mut tail).map_err(io_err)?;
+    let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if crc != want {
+        return Err(SnapshotError::Checksum { path: name });
+    }
+    if &tail[4..] != END_MAGIC {
+        return Err(SnapshotError::Corrupt {
+            path: name,
+            reason: "no end marker".into(),
+        });
+    }
+    let indicators = indicators.ok_or_else(|| SnapshotError::Corrupt {
+        path: name.clone(),
+        reason: "no score section".into(),
+    })?;
+    Ok(Summary {
+        crc,
+        bytes: len,
+        indicators,
+    })
+}
+
 struct R<T: Read> {
     inp: T,
     crc: crc32fast::Hasher,
@@ -626,6 +729,32 @@ mod tests {
             read_from(&b[..], b.len() as u64, "mem"),
             Err(SnapshotError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn check_reads_the_summary_and_tells_damage_without_loading() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("intel.vgs");
+        let set = sample();
+        save(&set, &path).expect("saves");
+        let b = std::fs::read(&path).expect("read");
+        let s = check(&path).expect("checks");
+        assert_eq!(s.bytes, b.len() as u64);
+        assert_eq!(s.indicators, set.len());
+        let n = b.len() - 12;
+        assert_eq!(s.crc.to_le_bytes(), b[n..n + 4]);
+        let mut flipped = b.clone();
+        flipped[n / 2] ^= 1;
+        std::fs::write(&path, &flipped).expect("write");
+        assert!(matches!(check(&path), Err(SnapshotError::Checksum { .. })));
+        for cut in [0, 10, 25, n / 2, n, b.len() - 1] {
+            std::fs::write(&path, &b[..cut]).expect("write");
+            assert!(check(&path).is_err(), "cut at {cut}");
+        }
+        let mut longer = b.clone();
+        longer.push(0);
+        std::fs::write(&path, &longer).expect("write");
+        assert!(check(&path).is_err());
     }
 
     /// Recomputes the checksum after an edit, as a crafted file (or a writer with a bug) would carry it.

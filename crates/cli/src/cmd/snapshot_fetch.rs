@@ -2,8 +2,9 @@
 //! (`GET /api/v1/exports/snapshot`) instead of someone copying files to it. The server selects what the token's
 //! member may see (TLP), exactly as its other detection exports; this side only fetches, checks and replaces.
 //!
-//! Polling is cheap: the previous answer's ETag is kept beside the snapshot (`intel.vgs.etag`) and sent as
-//! `If-None-Match`, so an unchanged selection costs a `304` and no bytes. The file is replaced only by a complete
+//! Polling is cheap: the previous answer's ETag is kept beside the snapshot (`intel.vgs.etag`, with the checksum
+//! and size of the file it describes) and sent as `If-None-Match`, so an unchanged selection costs a `304` and no
+//! bytes, and the held file is only read through for its checksum (a damaged or replaced file is fetched whole). The file is replaced only by a complete
 //! snapshot that loads (every section and its checksum read), through a temporary file renamed into place: a hunt
 //! running meanwhile, a connection cut mid-way or a damaged answer never leaves the sensor without its last good
 //! snapshot.
@@ -105,6 +106,41 @@ fn client(a: &SnapshotArgs) -> anyhow::Result<Client> {
     b.build().context("building the HTTP client")
 }
 
+/// The side file: the ETag, then the checksum and size of the snapshot it describes (absent in older files).
+fn read_side(path: &Path) -> Option<(String, Option<(u32, u64)>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let etag = lines.next().unwrap_or_default().trim().to_string();
+    let recorded = lines.next().and_then(|l| {
+        let mut crc = None;
+        let mut bytes = None;
+        for part in l.split_whitespace() {
+            match part.split_once('=') {
+                Some(("crc32", v)) => crc = u32::from_str_radix(v, 16).ok(),
+                Some(("bytes", v)) => bytes = v.parse().ok(),
+                _ => {}
+            }
+        }
+        Some((crc?, bytes?))
+    });
+    Some((etag, recorded))
+}
+
+/// Writes the side file for `snapshot` (checked through once for its checksum), after the file it describes and
+/// through a rename: a crash between the two fetches it again, never the other way round.
+fn write_side(path: &Path, etag: &str, snapshot: &Path) -> anyhow::Result<()> {
+    let s = vigil_hunt::snapshot::check(snapshot)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("checking {}", snapshot.display()))?;
+    let t = temp_file(path, "new");
+    std::fs::write(
+        &t,
+        format!("{etag}\ncrc32={:08x} bytes={}\n", s.crc, s.bytes),
+    )
+    .and_then(|()| std::fs::rename(&t, path))
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 /// The snapshot at `path` loads whole (sections and checksum): what a hunt will read.
 fn loads(path: &Path) -> Result<usize, String> {
     vigil_hunt::snapshot::load(path)
@@ -144,24 +180,36 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
     })?;
     hv.set_sensitive(true);
     req = req.header(header::AUTHORIZATION, hv);
-    // Ask for changes only when the file we hold is the one the ETag describes and still loads: a damaged or
-    // replaced file is fetched again whatever the server's validator says.
+    // Ask for changes only when the file we hold is the one the ETag describes and is intact: a damaged or
+    // replaced file is fetched again whatever the server's validator says. The side file records the checksum and
+    // size of the file the ETag describes, so a poll reads the file through once (its checksum) instead of
+    // loading the whole set; a side file without them (written by Vigil before 2026-12-05) has the file loaded.
     let etag_path = etag_file(&a.out);
-    // (ETag, indicators) of the snapshot held, loaded once: a 304 reports its count without reading it again.
-    let held = match std::fs::read_to_string(&etag_path) {
-        Ok(e) if a.out.exists() => match loads(&a.out) {
-            Ok(n) => Some((e.trim().to_string(), n)),
-            Err(why) => {
-                eprintln!(
-                    "vigil: {} is damaged ({why}); fetching it whole",
-                    a.out.display()
-                );
-                None
+    // (ETag, indicators) of the snapshot held: a 304 reports its count without reading it again.
+    let held = match read_side(&etag_path) {
+        Some((e, recorded)) if a.out.exists() => {
+            let verdict = match recorded {
+                Some(rec) => match vigil_hunt::snapshot::check(&a.out) {
+                    Ok(s) if (s.crc, s.bytes) == rec => Ok(s.indicators),
+                    Ok(_) => Err(
+                        "is not the snapshot its ETag describes (replaced since it was fetched)"
+                            .to_string(),
+                    ),
+                    Err(why) => Err(format!("is damaged ({why})")),
+                },
+                None => loads(&a.out).map_err(|why| format!("is damaged ({why})")),
+            };
+            match verdict {
+                Ok(n) => Some((e, n, recorded.is_some())),
+                Err(why) => {
+                    eprintln!("vigil: {} {why}; fetching it whole", a.out.display());
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
-    if let Some((e, _)) = held.as_ref().filter(|(e, _)| !e.is_empty()) {
+    if let Some((e, _, _)) = held.as_ref().filter(|(e, _, _)| !e.is_empty()) {
         if let Ok(v) = HeaderValue::from_str(e) {
             req = req.header(header::IF_NONE_MATCH, v);
         }
@@ -183,7 +231,11 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if status == StatusCode::NOT_MODIFIED {
-        let (held_etag, indicators) = held.unwrap_or_default();
+        let (held_etag, indicators, recorded) = held.unwrap_or_default();
+        if !recorded {
+            // An older side file: record the checksum now, so the next poll need not load the set.
+            write_side(&etag_path, &held_etag, &a.out)?;
+        }
         if a.json {
             crate::output::json(&json!({
                 "from": at, "out": a.out, "updated": false, "indicators": indicators,
@@ -255,12 +307,7 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
     // The validator goes in after the file it describes: a crash between the two fetches it again, never the
     // other way round.
     match &etag {
-        Some(e) => {
-            let t = temp_file(&etag_path, "new");
-            std::fs::write(&t, format!("{e}\n"))
-                .and_then(|()| std::fs::rename(&t, &etag_path))
-                .with_context(|| format!("writing {}", etag_path.display()))?;
-        }
+        Some(e) => write_side(&etag_path, e, &a.out)?,
         None => {
             let _ = std::fs::remove_file(&etag_path);
         }
