@@ -177,7 +177,9 @@ impl KeyTable {
                 return None;
             }
             if v >> 24 == tag {
-                let k = (v & 0x00FF_FFFF) - 1;
+                // Slots hold index + 1; `validate` refuses a used slot holding 0, and wrapping keeps even a set
+                // that skipped validation from panicking (the key look-up below then finds nothing).
+                let k = (v & 0x00FF_FFFF).wrapping_sub(1);
                 if self.key(k as usize) == key {
                     return Some(k);
                 }
@@ -211,8 +213,11 @@ impl KeyTable {
         if !self.slots.len().is_power_of_two() || self.slots.len() <= n {
             return Err("slot array size invalid".into());
         }
-        if any_of(&self.slots, |v| (v != 0) & ((v & 0x00FF_FFFF) as usize > n)) {
-            return Err("slot points past the key table".into());
+        if any_of(&self.slots, |v| {
+            let k = (v & 0x00FF_FFFF) as usize;
+            (v != 0) & ((k > n) | (k == 0))
+        }) {
+            return Err("slot points outside the key table".into());
         }
         validate_postings(&self.post, &self.multi, n_indicators)
     }
