@@ -12,7 +12,9 @@ hashes), adds a member and its token, starts `vigil serve` (no feeds, no deliver
   fsync and rename; ratio vigil / curl is what checking costs over a bare download;
 - `poll_304`: median of POLLS `vigil snapshot --from` runs with the ETag kept (304, nothing transferred), and the
   same with `curl -H If-None-Match`;
-- `local`: `vigil snapshot --member ID --out` at the CSIRT (same selection, no HTTP).
+- `local`: `vigil snapshot --member ID --out` at the CSIRT (same selection, no HTTP);
+- `*_peak_mb`: peak resident memory of one 304 poll (the held file checked by its checksum), of one that loads the
+  held file (a side file without the checksum, as written before 2026-12-05) and of one whole fetch (GNU time).
 
 Prints one JSON line. Needs curl.
 """
@@ -117,6 +119,22 @@ def main():
                            f"If-None-Match: {etag}", snap_url])
             assert o == "304", o
             curl_polls.append(dt)
+        # Peak memory of one poll (the held file checked) and of one whole fetch, where GNU time is installed.
+        peak_poll = peak_loaded = peak_fetch = None
+        if shutil.which("/usr/bin/time"):
+            def peak_mb(cmd):
+                r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, capture_output=True, text=True,
+                                   check=True)
+                return round(int(r.stderr.strip().splitlines()[-1]) / 1024, 1)
+            peak_poll = peak_mb(fetch)
+            # A side file without the checksum (as Vigil wrote it before 2026-12-05): the poll loads the set.
+            with open(out + ".etag") as f:
+                first_line = f.readline()
+            with open(out + ".etag", "w") as f:
+                f.write(first_line)
+            peak_loaded = peak_mb(fetch)
+            os.remove(out + ".etag")
+            peak_fetch = peak_mb(fetch)
         t_local, o = timed(base + ["snapshot", "--member", str(m["id"]), "--out", os.path.join(d, "local.vgs"),
                                    "--json"], env=env)
         print(json.dumps({
@@ -127,6 +145,8 @@ def main():
             "poll_304_vigil_ms": round(statistics.median(polls) * 1000, 1),
             "poll_304_curl_ms": round(statistics.median(curl_polls) * 1000, 1),
             "full_fetch_over_poll": round(t_vigil / statistics.median(polls), 1),
+            "poll_304_vigil_peak_mb": peak_poll, "poll_304_loading_peak_mb": peak_loaded,
+            "fetch_vigil_peak_mb": peak_fetch,
             "local_snapshot_s": round(t_local, 3),
         }))
     finally:
