@@ -248,7 +248,10 @@ async fn fetch_notice(
 
 #[utoipa::path(get, path = "/api/v1/notices/{id}", tag = "notices",
     params(("id" = String, Path, description = "Notice id"), NoticeParams),
-    responses((status = 200, description = "The notice: JSON (default), Markdown, HTML or CSAF 2.0", body = Object),
+    responses((status = 200, description = "The notice: JSON (default), Markdown, HTML or CSAF 2.0 (JSON)", content(
+                  (Object = "application/json"),
+                  (String = "text/markdown"),
+                  (String = "text/html"))),
               (status = 400, description = "Bad parameters", body = crate::error::ErrorBody),
               (status = 401, description = "No valid token", body = crate::error::ErrorBody),
               (status = 404, description = "No such notice for the caller", body = crate::error::ErrorBody)))]

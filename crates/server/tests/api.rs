@@ -922,7 +922,29 @@ async fn notices_over_rest_are_the_members_own() {
         .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
-    // Every rendering of its own notice.
+    // Every rendering of its own notice, each with a media type the OpenAPI document names (schemathesis found
+    // Markdown and HTML answered where only JSON was documented).
+    let (_, _, doc) = call(&f, "GET", "/api/v1/openapi.json", None, None, vec![]).await;
+    let doc: Value = serde_json::from_slice(&doc).expect("OpenAPI JSON");
+    let documented = &doc["paths"]["/api/v1/notices/{id}"]["get"]["responses"]["200"]["content"];
+    for format in ["json", "md", "html", "csaf"] {
+        let (s, h, _) = call(
+            &f,
+            "GET",
+            &format!("/api/v1/notices/{na}?format={format}"),
+            bearer(&f.a),
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{format}");
+        let ct = h["content-type"].to_str().unwrap_or("");
+        let media = ct.split(';').next().unwrap_or(ct).trim();
+        assert!(
+            documented.get(media).is_some(),
+            "format {format} answers {ct}, not in {documented}"
+        );
+    }
     let (s, v) = get_json(&f, &format!("/api/v1/notices/{na}"), &f.a).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["id"], na.as_str());
