@@ -4,10 +4,10 @@
 //!
 //! Polling is cheap: the previous answer's ETag is kept beside the snapshot (`intel.vgs.etag`, with the checksum
 //! and size of the file it describes) and sent as `If-None-Match`, so an unchanged selection costs a `304` and no
-//! bytes, and the held file is only read through for its checksum (a damaged or replaced file is fetched whole). The file is replaced only by a complete
-//! snapshot that loads (every section and its checksum read), through a temporary file renamed into place: a hunt
-//! running meanwhile, a connection cut mid-way or a damaged answer never leaves the sensor without its last good
-//! snapshot.
+//! bytes, and the held file is only read through for its checksum (a damaged or replaced file is fetched whole).
+//! The file is replaced only by a complete snapshot that loads (every section and its checksum read), through a
+//! temporary file renamed into place: a hunt running meanwhile, a connection cut mid-way or a damaged answer never
+//! leaves the sensor without its last good snapshot.
 
 use std::fs::File;
 use std::io::{BufWriter, Read};

@@ -92,9 +92,9 @@ pub struct Taken {
     pub mode_set: bool,
 }
 
-/// Takes `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `passfile` and `service` out of a connection string (a `postgres://`
-/// URL or `key=value` pairs); returns the rest and the settings. Errors say what is wrong, never repeating the
-/// string (it may hold a password).
+/// Takes `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `passfile` and `service` out of a connection string (a
+/// `postgres://` URL or `key=value` pairs); returns the rest and the settings. Errors say what is wrong, never
+/// repeating the string (it may hold a password).
 pub fn split(url: &str) -> Result<(String, Taken), String> {
     let mut mode = None;
     let mut t = Taken::default();
