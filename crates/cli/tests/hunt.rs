@@ -823,16 +823,7 @@ fn detection_exports_over_rest_follow_the_callers_scope() {
     let doc: Value = serde_json::from_str(&doc).expect("OpenAPI JSON");
     let documented =
         &doc["paths"]["/api/v1/exports/{format}"]["get"]["responses"]["200"]["content"];
-    for format in [
-        "zeek",
-        "rpz",
-        "csv",
-        "misp",
-        "suricata",
-        "blocklist",
-        "misp-feed",
-        "snapshot",
-    ] {
+    for format in vigil_server::detection::FORMATS {
         let (status, h, _) = get(&format!("/api/v1/exports/{format}"), Some(&member_token));
         assert_eq!(status, 200, "{format}");
         let ct = h["content-type"].to_str().expect("ascii");
