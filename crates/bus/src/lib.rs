@@ -134,6 +134,7 @@ enum Auth {
 struct Creds {
     jwt: String,
     seed: String,
+    key: nkeys::KeyPair,
     expires: Option<i64>,
 }
 
@@ -192,6 +193,7 @@ fn check_creds(text: &str, now: i64) -> Result<Creds, BusError> {
     Ok(Creds {
         jwt: jwt.to_string(),
         seed: seed.to_string(),
+        key: kp,
         expires,
     })
 }
@@ -206,19 +208,20 @@ fn creds_login(
     let now = chrono::Utc::now().timestamp();
     let fresh = std::fs::read_to_string(file)
         .ok()
-        .filter(|t| check_creds(t, now).is_ok());
-    let text = {
+        .and_then(|t| check_creds(&t, now).ok().map(|c| (t, c)));
+    let c = {
         let mut held = last
             .lock()
             .map_err(|_| "credentials lock poisoned".to_string())?;
-        if let Some(t) = fresh {
-            *held = t;
+        match fresh {
+            Some((t, c)) => {
+                *held = t;
+                c
+            }
+            None => check_creds(&held, now).map_err(|e| format!("{}: {e}", file.display()))?,
         }
-        held.clone()
     };
-    let c = check_creds(&text, now).map_err(|e| format!("{}: {e}", file.display()))?;
-    let kp = nkeys::KeyPair::from_seed(&c.seed).map_err(|e| format!("the seed: {e}"))?;
-    let signature = kp.sign(nonce).map_err(|e| format!("signing: {e}"))?;
+    let signature = c.key.sign(nonce).map_err(|e| format!("signing: {e}"))?;
     let mut auth = async_nats::Auth::new();
     auth.jwt = Some(c.jwt);
     auth.signature = Some(signature);

@@ -283,22 +283,7 @@ pub fn check(path: &Path) -> Result<Summary, SnapshotError> {
         left: len,
         name: name.clone(),
     };
-    if len < 20 {
-        return Err(SnapshotError::NotASnapshot { path: name });
-    }
-    let mut head = [0u8; 20];
-    r.exact(&mut head, "header")?;
-    if &head[..8] != MAGIC {
-        return Err(SnapshotError::NotASnapshot { path: name });
-    }
-    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if !(MIN_VERSION..=VERSION).contains(&version) {
-        return Err(SnapshotError::Version {
-            path: name,
-            found: version,
-            supported: VERSION,
-        });
-    }
+    let head = r.header(len)?;
     let sections = u32::from_le_bytes([head[16], head[17], head[18], head[19]]);
     let mut indicators = None;
     let mut buf = vec![0u8; 1 << 20];
@@ -357,6 +342,28 @@ pub fn check(path: &Path) -> Result<Summary, SnapshotError> {
     })
 }
 
+/// The checksum a snapshot file's trailer holds, and the file's size, without reading the rest: for a file that
+/// has just been checked or loaded whole (see [`check`] for one that has not).
+pub fn stored_checksum(path: &Path) -> Result<(u32, u64), SnapshotError> {
+    use std::io::{Seek, SeekFrom};
+    let io_err = |source| SnapshotError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    if len < 32 {
+        return Err(SnapshotError::Truncated {
+            path: path.display().to_string(),
+            section: "checksum".into(),
+        });
+    }
+    let mut tail = [0u8; 4];
+    f.seek(SeekFrom::Start(len - 12)).map_err(io_err)?;
+    f.read_exact(&mut tail).map_err(io_err)?;
+    Ok((u32::from_le_bytes(tail), len))
+}
+
 struct R<T: Read> {
     inp: T,
     crc: crc32fast::Hasher,
@@ -385,6 +392,39 @@ impl<T: Read> R<T> {
         self.left -= buf.len() as u64;
         self.crc.update(buf);
         Ok(())
+    }
+
+    /// Reads the file header (magic, a version this build reads, flags, section count) of a file of `len` bytes.
+    fn header(&mut self, len: u64) -> Result<[u8; 20], SnapshotError> {
+        let mut head = [0u8; 20];
+        if len < 20 {
+            let mut b = vec![0u8; len as usize];
+            self.exact(&mut b, "header")?;
+            if b.len() < 8 || &b[..8] != MAGIC {
+                return Err(SnapshotError::NotASnapshot {
+                    path: self.name.clone(),
+                });
+            }
+            return Err(SnapshotError::Truncated {
+                path: self.name.clone(),
+                section: "header".into(),
+            });
+        }
+        self.exact(&mut head, "header")?;
+        if &head[..8] != MAGIC {
+            return Err(SnapshotError::NotASnapshot {
+                path: self.name.clone(),
+            });
+        }
+        let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        if !(MIN_VERSION..=VERSION).contains(&version) {
+            return Err(SnapshotError::Version {
+                path: self.name.clone(),
+                found: version,
+                supported: VERSION,
+            });
+        }
+        Ok(head)
     }
 
     /// Reads a section's header and returns its byte length, checked against what is left of the file.
@@ -491,30 +531,8 @@ pub fn read_from(inp: impl Read, len: u64, name: &str) -> Result<IndicatorSet, S
         left: len,
         name: name.to_string(),
     };
-    let mut head = [0u8; 20];
-    if len < 20 {
-        let mut b = vec![0u8; len as usize];
-        r.exact(&mut b, "header")?;
-        if b.len() < 8 || &b[..8] != MAGIC {
-            return Err(SnapshotError::NotASnapshot { path: name.into() });
-        }
-        return Err(SnapshotError::Truncated {
-            path: name.into(),
-            section: "header".into(),
-        });
-    }
-    r.exact(&mut head, "header")?;
-    if &head[..8] != MAGIC {
-        return Err(SnapshotError::NotASnapshot { path: name.into() });
-    }
+    let head = r.header(len)?;
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if !(MIN_VERSION..=VERSION).contains(&version) {
-        return Err(SnapshotError::Version {
-            path: name.into(),
-            found: version,
-            supported: VERSION,
-        });
-    }
     let mut s = IndicatorSet {
         id_uuid: r.pod(b"IDUU", |x| x)?,
         ..IndicatorSet::default()
@@ -770,6 +788,7 @@ mod tests {
         assert_eq!(s.indicators, set.len());
         let n = b.len() - 12;
         assert_eq!(s.crc.to_le_bytes(), b[n..n + 4]);
+        assert_eq!(stored_checksum(&path).expect("trailer"), (s.crc, s.bytes));
         let mut flipped = b.clone();
         flipped[n / 2] ^= 1;
         std::fs::write(&path, &flipped).expect("write");

@@ -126,19 +126,17 @@ fn read_side(path: &Path) -> Option<(String, Option<(u32, u64)>)> {
     Some((etag, recorded))
 }
 
-/// Writes the side file for `snapshot` (checked through once for its checksum), after the file it describes and
-/// through a rename: a crash between the two fetches it again, never the other way round.
+/// Writes the side file for `snapshot`, which has just been loaded whole (so its trailer's checksum is the
+/// file's), after the file it describes and through a rename: a crash between the two fetches it again, never the
+/// other way round.
 fn write_side(path: &Path, etag: &str, snapshot: &Path) -> anyhow::Result<()> {
-    let s = vigil_hunt::snapshot::check(snapshot)
+    let (crc, bytes) = vigil_hunt::snapshot::stored_checksum(snapshot)
         .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("checking {}", snapshot.display()))?;
+        .with_context(|| format!("reading {}", snapshot.display()))?;
     let t = temp_file(path, "new");
-    std::fs::write(
-        &t,
-        format!("{etag}\ncrc32={:08x} bytes={}\n", s.crc, s.bytes),
-    )
-    .and_then(|()| std::fs::rename(&t, path))
-    .with_context(|| format!("writing {}", path.display()))
+    std::fs::write(&t, format!("{etag}\ncrc32={crc:08x} bytes={bytes}\n"))
+        .and_then(|()| std::fs::rename(&t, path))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The snapshot at `path` loads whole (sections and checksum): what a hunt will read.
