@@ -15,7 +15,8 @@ pub fn have_openssl() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs `openssl ARGS` in `dir`, failing the test when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
     let o = Command::new("openssl")
         .args(args)
         .current_dir(dir)

@@ -17,7 +17,8 @@ use ::postgres::Config;
 use super::tls::{self, Taken};
 
 /// The libpq environment variables Vigil takes, with the keyword each stands for (the keywords a service entry
-/// may set are the same; `passfile` too, whose variable `PGPASSFILE` the password file look-up reads itself).
+/// may set are the same; `passfile` too, whose variable `PGPASSFILE` the password file look-up reads itself, and
+/// `sslpassword`, which has no variable in libpq).
 const ENV: &[(&str, &str)] = &[
     ("PGHOST", "host"),
     ("PGHOSTADDR", "hostaddr"),
@@ -50,13 +51,18 @@ pub(super) fn apply(
     if let Some(name) = taken.service.clone().or_else(|| var("PGSERVICE")) {
         let (file, pairs) = service(&name, env)?;
         for (k, v) in pairs {
+            // Keywords libpq takes from a service file but from no variable.
             if k == "passfile" {
                 taken.passfile.get_or_insert(v);
                 continue;
             }
+            if k == "sslpassword" {
+                taken.tls.key_password.get_or_insert(tls::Secret(v));
+                continue;
+            }
             if !ENV.iter().any(|(_, kw)| *kw == k) {
                 return Err(format!(
-                    "service file {}, [{name}]: `{k}` is not taken from a service file (Vigil reads {}, passfile)",
+                    "service file {}, [{name}]: `{k}` is not taken from a service file (Vigil reads {}, passfile, sslpassword)",
                     file.display(),
                     ENV.iter().map(|(_, k)| *k).collect::<Vec<_>>().join(", ")
                 ));
@@ -265,7 +271,7 @@ mod tests {
             &file,
             "# cluster of the ministry\n[other]\nhost=elsewhere\n\n[ kb ]\n host = db1.example,db2.example\n\
              port=6432\ndbname = kb\nsslmode=verify-full\nsslrootcert=/etc/vigil/ca.pem\n\
-             target_session_attrs=read-write\n[after]\nhost=nope\n",
+             target_session_attrs=read-write\nsslpassword=key phrase\n[after]\nhost=nope\n",
         )
         .expect("write");
         let env = env_of(&[
@@ -293,6 +299,7 @@ mod tests {
         assert_eq!(c.get_target_session_attrs(), TargetSessionAttrs::ReadWrite);
         assert_eq!(t.tls.mode, tls::TlsMode::VerifyFull);
         assert_eq!(t.tls.root_cert.as_deref(), Some("/etc/vigil/ca.pem"));
+        assert_eq!(t.tls.key_password, Some(tls::Secret("key phrase".into())));
 
         // PGSERVICE names the entry when the string does not; a URL's own parts still win.
         let env = env_of(&[

@@ -76,8 +76,20 @@ pub struct TlsSettings {
     pub root_cert: Option<String>,
     /// `sslcert`: the client certificate (PEM, the chain after it), for servers that authenticate by certificate.
     pub client_cert: Option<String>,
-    /// `sslkey`: its private key (PEM, not encrypted).
+    /// `sslkey`: its private key (PEM; PKCS#8 encrypted with `sslpassword`, or not encrypted).
     pub client_key: Option<String>,
+    /// `sslpassword`: the passphrase of an encrypted `sslkey`.
+    pub key_password: Option<Secret>,
+}
+
+/// A value that must never be printed (`Debug` shows that one is set, not what it is).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// What [`split`] takes out of a connection string: the settings `postgres::Config` does not know.
@@ -104,15 +116,9 @@ pub fn split(url: &str) -> Result<(String, Taken), String> {
             "sslrootcert" => t.tls.root_cert = Some(v.to_string()),
             "sslcert" => t.tls.client_cert = Some(v.to_string()),
             "sslkey" => t.tls.client_key = Some(v.to_string()),
+            "sslpassword" => t.tls.key_password = Some(Secret(v.to_string())),
             "passfile" => t.passfile = Some(v.to_string()),
             "service" => t.service = Some(v.to_string()),
-            // Named rather than left to the driver's "unknown option": what to do instead is known.
-            "sslpassword" => {
-                return Err("sslpassword: an encrypted client key is not supported; keep the key decrypted \
-                            in a file only Vigil's user can read (chmod 600), e.g. `openssl pkey -in enc.key \
-                            -out vigil.key`, and name it with sslkey"
-                    .into())
-            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -277,18 +283,78 @@ fn client_identity(s: &TlsSettings) -> Result<Option<ClientIdentity>, String> {
         return Err(format!("sslcert {}: no certificate in it", cert.display()));
     }
     key_file_is_private(&key)?;
-    let der = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
-        format!(
-            "sslkey {}: {e} (a PEM private key, not encrypted, is expected)",
-            key.display()
-        )
-    })?;
+    let der = private_key(&key, s.key_password.as_ref())?;
     Ok(Some((
         chain,
         der,
         cert.display().to_string(),
         key.display().to_string(),
     )))
+}
+
+/// The private key in PEM file `path`: in the clear (PKCS#8, SEC1 or PKCS#1), or PKCS#8 encrypted with
+/// `password` (`BEGIN ENCRYPTED PRIVATE KEY`, what `openssl genpkey -aes256` and `openssl pkcs8 -topk8` write). As
+/// in libpq, a password given for a key in the clear is not used. Messages never hold the password.
+fn private_key(
+    path: &std::path::Path,
+    password: Option<&Secret>,
+) -> Result<PrivateKeyDer<'static>, String> {
+    use pkcs8::der::pem::PemLabel;
+    let shown = path.display();
+    let text = std::fs::read(path).map_err(|e| format!("sslkey {shown}: {e}"))?;
+    // The one PEM block of an encrypted key, if the file holds one (a file may carry text around its blocks).
+    let begin = format!(
+        "-----BEGIN {}-----",
+        pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL
+    );
+    if let Some(at) = find(&text, begin.as_bytes()) {
+        let Some(password) = password else {
+            return Err(format!(
+                "sslkey {shown}: the private key is encrypted: give its passphrase as sslpassword"
+            ));
+        };
+        let block = std::str::from_utf8(&text[at..])
+            .map_err(|_| format!("sslkey {shown}: the encrypted key's PEM block is not text"))?;
+        let end = format!(
+            "-----END {}-----",
+            pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL
+        );
+        let block = block
+            .find(&end)
+            .map(|e| &block[..e + end.len()])
+            .ok_or_else(|| {
+                format!("sslkey {shown}: the encrypted key's PEM block has no end line")
+            })?;
+        let (_, doc) = pkcs8::Document::from_pem(block)
+            .map_err(|e| format!("sslkey {shown}: not a readable encrypted key ({e})"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+            .map_err(|e| format!("sslkey {shown}: not a readable encrypted key ({e})"))?;
+        let clear = info.decrypt(password.0.as_bytes()).map_err(|e| {
+            format!(
+                "sslkey {shown}: the key could not be decrypted with sslpassword: a wrong passphrase, or a \
+                 cipher other than PBES2 with AES-CBC ({e})"
+            )
+        })?;
+        return Ok(PrivateKeyDer::Pkcs8(clear.as_bytes().to_vec().into()));
+    }
+    // OpenSSL's older per-format encryption (`Proc-Type: 4,ENCRYPTED` inside `BEGIN EC/RSA PRIVATE KEY`), which
+    // rustls's PEM reader would otherwise take for a key in the clear and fail on with a parse error.
+    if find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
+        return Err(format!(
+            "sslkey {shown}: the key is encrypted in OpenSSL's traditional format, which Vigil does not read: \
+             convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW` and \
+             name NEW with sslkey (its passphrase with sslpassword)"
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&text).map_err(|e| {
+        format!(
+            "sslkey {shown}: {e} (a PEM private key is expected, PKCS#8 encrypted or in the clear)"
+        )
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// libpq's rule, so a key that libpq refuses is refused here too: no access for group or others when the file
@@ -533,9 +599,11 @@ mod tests {
             ),
             (Some("/a b/c.pem"), Some("/k"), Some("/p"))
         );
-        let e = split("host=db password=secret sslpassword=secret")
-            .expect_err("encrypted keys are refused");
-        assert!(e.contains("sslpassword") && !e.contains("secret"), "{e}");
+        let (rest, t) = split("host=db sslkey=/k sslpassword='pass phrase'").expect("parses");
+        assert_eq!(rest, "host='db'");
+        assert_eq!(t.tls.key_password, Some(Secret("pass phrase".into())));
+        // A passphrase is never printed, not even in a debug dump of the settings.
+        assert!(!format!("{t:?}").contains("pass phrase"), "{t:?}");
     }
 
     #[test]
