@@ -163,6 +163,35 @@ pub fn read_inventory(location: &str, bytes: &[u8]) -> Inventory {
     inv
 }
 
+/// The longest identifier, name, version or field an inventory may hold (real purls and CPEs are well under
+/// 1 KiB). Longer ones are refused with a diagnostic: a damaged or hostile file's 2 GB "purl" would otherwise be
+/// copied several times over into memory and stored.
+pub const MAX_FIELD: usize = 4096;
+
+/// `value` when it is at most [`MAX_FIELD`] bytes; else None, with a diagnostic that names `what` and its length
+/// (not its text) and what became of the component (`then`).
+fn bounded(
+    inv: &mut Inventory,
+    loc: &str,
+    what: &str,
+    then: &str,
+    value: Option<String>,
+) -> Option<String> {
+    match value {
+        Some(v) if v.len() > MAX_FIELD => {
+            inv.errors.push(diag(
+                loc,
+                format!(
+                    "{what} longer than {MAX_FIELD} bytes ({} bytes), {then}",
+                    v.len()
+                ),
+            ));
+            None
+        }
+        v => v,
+    }
+}
+
 fn sv(v: &Value, k: &str) -> Option<String> {
     v.get(k)
         .and_then(Value::as_str)
@@ -176,19 +205,34 @@ fn cdx_component(c: &Value, loc: &str, inv: &mut Inventory) {
         inv.errors.push(diag(loc, "component is not an object"));
         return;
     };
-    match sv(c, "name") {
+    let too_long = sv(c, "name").is_some_and(|n| n.len() > MAX_FIELD);
+    match bounded(inv, loc, "name", "component skipped", sv(c, "name")) {
+        None if too_long => {}
         None => inv.errors.push(diag(loc, "component without a name")),
         Some(name) => {
             let mut comp = Component::new(&name, loc);
-            comp.version = sv(c, "version");
-            comp.vendor = sv(c, "group")
+            comp.version = bounded(
+                inv,
+                loc,
+                "version",
+                "component kept without version",
+                sv(c, "version"),
+            );
+            let vendor = sv(c, "group")
                 .or_else(|| {
                     c.pointer("/supplier/name")
                         .and_then(Value::as_str)
                         .map(String::from)
                 })
                 .or_else(|| sv(c, "publisher"));
-            if let Some(p) = sv(c, "purl") {
+            comp.vendor = bounded(inv, loc, "vendor", "component kept without vendor", vendor);
+            if let Some(p) = bounded(
+                inv,
+                loc,
+                "purl",
+                "component kept without purl",
+                sv(c, "purl"),
+            ) {
                 match Purl::parse(&p) {
                     Ok(p) => comp.purl = Some(p),
                     Err(e) => inv
@@ -196,7 +240,7 @@ fn cdx_component(c: &Value, loc: &str, inv: &mut Inventory) {
                         .push(diag(loc, format!("{e} (component kept without purl)"))),
                 }
             }
-            if let Some(p) = sv(c, "cpe") {
+            if let Some(p) = bounded(inv, loc, "cpe", "component kept without CPE", sv(c, "cpe")) {
                 match Cpe::parse(&p) {
                     Ok(p) => comp.cpe = Some(p),
                     Err(e) => inv
@@ -267,9 +311,25 @@ fn read_spdx(location: &str, v: &Value, inv: &mut Inventory) {
             inv.errors.push(diag(&loc, "package without a name"));
             continue;
         };
+        let Some(name) = bounded(inv, &loc, "name", "package skipped", Some(name)) else {
+            continue;
+        };
         let mut c = Component::new(&name, &loc);
-        c.version = sv(p, "versionInfo");
-        c.vendor = sv(p, "supplier").map(|s| {
+        c.version = bounded(
+            inv,
+            &loc,
+            "versionInfo",
+            "package kept without version",
+            sv(p, "versionInfo"),
+        );
+        let supplier = bounded(
+            inv,
+            &loc,
+            "supplier",
+            "package kept without vendor",
+            sv(p, "supplier"),
+        );
+        c.vendor = supplier.map(|s| {
             let s = s.split_once(':').map_or(s.as_str(), |(_, r)| r).trim();
             s.split(" (").next().unwrap_or(s).to_string()
         });
@@ -280,7 +340,13 @@ fn read_spdx(location: &str, v: &Value, inv: &mut Inventory) {
             .unwrap_or(&[])
         {
             let ty = sv(r, "referenceType").unwrap_or_default();
-            let Some(loc_str) = sv(r, "referenceLocator") else {
+            let Some(loc_str) = bounded(
+                inv,
+                &loc,
+                "referenceLocator",
+                "reference not used",
+                sv(r, "referenceLocator"),
+            ) else {
                 continue;
             };
             match ty.as_str() {
@@ -310,6 +376,17 @@ fn read_lines(location: &str, text: &str, inv: &mut Inventory, purl: bool) {
             continue;
         }
         let loc = format!("{location}:{}", i + 1);
+        if l.len() > MAX_FIELD {
+            inv.errors.push(diag(
+                &loc,
+                format!(
+                    "line longer than {MAX_FIELD} bytes ({} bytes), not a {}: skipped",
+                    l.len(),
+                    if purl { "purl" } else { "CPE" }
+                ),
+            ));
+            continue;
+        }
         if purl {
             match Purl::parse(l) {
                 Ok(p) => {
@@ -385,6 +462,13 @@ fn read_csv(location: &str, text: &str, inv: &mut Inventory) {
                 .filter(|s| !s.is_empty())
                 .map(String::from)
         };
+        if let Some(n) = r.iter().map(str::len).find(|n| *n > MAX_FIELD) {
+            inv.errors.push(diag(
+                &loc,
+                format!("a field longer than {MAX_FIELD} bytes ({n} bytes): row skipped"),
+            ));
+            continue;
+        }
         let Some(product) = get(cp) else {
             inv.errors.push(diag(&loc, "empty product"));
             continue;
@@ -477,5 +561,81 @@ mod tests {
         assert_eq!(inv.items[1].version.as_deref(), Some("2.4.49"));
         let inv = read_inventory("x", &[0xc3, 0x28]);
         assert_eq!(inv.errors.len(), 1);
+    }
+
+    #[test]
+    fn overlong_fields_are_refused_by_length_and_the_rest_is_read() {
+        let long = "a".repeat(MAX_FIELD + 1);
+        let said = |inv: &Inventory| -> Vec<String> {
+            inv.errors
+                .iter()
+                .map(|e| format!("{} {}", e.location, e.message))
+                .collect()
+        };
+        let no_text = |inv: &Inventory| {
+            assert!(
+                inv.errors.iter().all(|e| !e.message.contains(&long[..64])),
+                "a diagnostic repeats the overlong text"
+            )
+        };
+        // A line at the limit is still read as a purl; one byte more is refused.
+        let at_limit = format!("pkg:npm/{}", "b".repeat(MAX_FIELD - 8));
+        let text =
+            format!("pkg:npm/lodash@4.17.20\npkg:npm/{long}\n{at_limit}\npkg:pypi/django@3.2.0\n");
+        let inv = read_inventory("p.txt", text.as_bytes());
+        assert_eq!(inv.items.len(), 3, "{:?}", said(&inv));
+        assert_eq!(
+            said(&inv),
+            vec![format!(
+                "p.txt:2 line longer than {MAX_FIELD} bytes ({} bytes), not a purl: skipped",
+                MAX_FIELD + 9
+            )]
+        );
+        no_text(&inv);
+        let inv = read_inventory("c.txt", format!("cpe:/a:x:y:1\ncpe:/a:{long}\n").as_bytes());
+        assert_eq!((inv.items.len(), inv.errors.len()), (1, 1));
+        assert!(
+            said(&inv)[0].starts_with("c.txt:2 line longer"),
+            "{:?}",
+            said(&inv)
+        );
+
+        let bom = format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","components":[
+            {{"name":"{long}","components":[{{"name":"child","version":"1.0"}}]}},
+            {{"name":"a","version":"{long}","purl":"pkg:npm/{long}","cpe":"cpe:/a:{long}","group":"{long}"}},
+            {{"name":"b","version":"2.0"}}]}}"#
+        );
+        let inv = read_inventory("bom.json", bom.as_bytes());
+        let names: Vec<&str> = inv.items.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["child", "a", "b"], "{:?}", said(&inv));
+        let a = &inv.items[1];
+        assert!(a.version.is_none() && a.vendor.is_none() && a.purl.is_none() && a.cpe.is_none());
+        assert_eq!(inv.errors.len(), 5, "{:?}", said(&inv));
+        assert!(said(&inv)[0].starts_with("bom.json: components[0] name longer than"));
+        no_text(&inv);
+
+        let spdx = format!(
+            r#"{{"spdxVersion":"SPDX-2.3","packages":[{{"name":"{long}"}},
+            {{"name":"p","versionInfo":"1","externalRefs":[{{"referenceType":"purl","referenceLocator":"pkg:npm/{long}"}}]}}]}}"#
+        );
+        let inv = read_inventory("s.json", spdx.as_bytes());
+        assert_eq!(inv.items.len(), 1);
+        assert!(inv.items[0].purl.is_none());
+        assert_eq!(inv.errors.len(), 2, "{:?}", said(&inv));
+        no_text(&inv);
+
+        let csv = format!(
+            "vendor,product,version,host,internet_facing,criticality\nApache,Tomcat,9.0.1,web1,yes,high\nx,y,1,h,{long},low\n"
+        );
+        let inv = read_inventory("a.csv", csv.as_bytes());
+        assert_eq!(inv.items.len(), 1);
+        assert_eq!(
+            said(&inv),
+            vec![format!(
+                "a.csv:3 a field longer than {MAX_FIELD} bytes ({} bytes): row skipped",
+                MAX_FIELD + 1
+            )]
+        );
     }
 }
