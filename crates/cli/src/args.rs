@@ -23,14 +23,14 @@ pub struct Cli {
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
     pub config: Option<PathBuf>,
     /// Keep everything (knowledge base, members, tokens, notices, feeds, users) in PostgreSQL
-    /// (`postgres://user@host:port/database`, or `host=.. dbname=..`) instead of the embedded store, for every
-    /// command, so that several servers and CLIs share one. TLS as libpq's `sslmode` (default prefer; verify-full
-    /// with `sslrootcert=CA.pem` across a network); a client certificate with `sslcert=` and `sslkey=`; the password
-    /// from libpq's password file (`passfile=`, PGPASSFILE, ~/.pgpass) when the string has none; several hosts with
-    /// `target_session_attrs=read-write` to follow a failover. What the string leaves out comes from a libpq
-    /// service entry (`service=NAME`, PGSERVICE, PGSERVICEFILE) and the PG* variables (PGHOST, PGUSER, PGDATABASE,
-    /// PGPASSWORD, PGSSLMODE, ...), as for psql: `--store postgresql://` takes them all. The data directory still
-    /// holds settings and the audit log.
+    /// (`postgres://user@host:port/database`, or `host=.. dbname=..`) instead of the embedded store, for every command,
+    /// so that several servers and CLIs share one. TLS as libpq's `sslmode` (default prefer; verify-full with
+    /// `sslrootcert=CA.pem` across a network); a client certificate with `sslcert=` and `sslkey=` (`sslpassword=` for
+    /// an encrypted key); the password from libpq's password file (`passfile=`, PGPASSFILE, ~/.pgpass) when the string
+    /// has none; several hosts with `target_session_attrs=read-write` to follow a failover. What the string leaves out
+    /// comes from a libpq service entry (`service=NAME`, PGSERVICE, PGSERVICEFILE) and the PG* variables (PGHOST,
+    /// PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE, ...), as for psql: `--store postgresql://` takes them all. The data
+    /// directory still holds settings and the audit log.
     #[arg(long, global = true, env = "VIGIL_STORE")]
     pub store: Option<String>,
     /// The PostgreSQL schema the knowledge base lives in (created if missing).
