@@ -1968,3 +1968,84 @@ fn inventory_upload_over_the_api_produces_notices_at_once() {
     let (_, open) = http(&srv.base, "GET", "/api/v1/notices?status=new", &ta, b"");
     assert_eq!(open["items"].as_array().map(Vec::len), Some(0), "{open}");
 }
+
+/// A CSAF URL whose server sends without end, or announces a body beyond the size limit, is refused by size
+/// while it is read (the body is never taken whole into memory first), and the next URL is still read.
+#[test]
+fn csaf_urls_beyond_the_size_limit_are_cut_while_reading() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let demo = std::fs::read(vuln_fixture("csaf-demo.json")).expect("fixture");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let demo = demo.clone();
+            std::thread::spawn(move || {
+                let mut path = String::new();
+                let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if path.is_empty() {
+                        path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                let _ = match path.as_str() {
+                    "/endless.json" => {
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[",
+                        );
+                        let chunk = vec![b' '; 1 << 16];
+                        // Until the client hangs up: it must, at the limit.
+                        while conn.write_all(&chunk).is_ok() {}
+                        Ok(())
+                    }
+                    "/announced.json" => conn.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1099511627776\r\nConnection: close\r\n\r\n{",
+                    ),
+                    "/demo.json" => conn.write_all(
+                        &[
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                demo.len()
+                            )
+                            .into_bytes(),
+                            demo,
+                        ]
+                        .concat(),
+                    ),
+                    // No hash file, signature or provider metadata: a plain document URL.
+                    _ => conn.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    ),
+                };
+            });
+        }
+    });
+    let v = Vigil::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let (r, code) = v.json(&[
+        "ingest",
+        "--format",
+        "csaf",
+        &format!("{base}/endless.json"),
+        &format!("{base}/announced.json"),
+        &format!("{base}/demo.json"),
+    ]);
+    assert_ne!(code, 0, "{r}");
+    let text = r.to_string();
+    for u in ["endless.json", "announced.json"] {
+        assert!(
+            r["errors"].as_array().is_some_and(|es| es.iter().any(
+                |e| e.to_string().contains(u) && e.to_string().contains("larger than 256 MiB")
+            )),
+            "{u} not refused by size: {text}"
+        );
+    }
+    // The document after them is read.
+    assert!(r["added"].as_u64().is_some_and(|n| n >= 1), "{text}");
+}

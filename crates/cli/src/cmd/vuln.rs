@@ -746,11 +746,20 @@ fn fetch_csaf(
         if !status.is_success() {
             return Err(format!("HTTP {status}"));
         }
-        let b = resp.bytes().map_err(|e| format!("read failed: {e}"))?;
-        if b.len() as u64 > MAX_FILE {
-            return Err(format!("larger than {} MiB", MAX_FILE >> 20));
+        // Bounded while reading, not after: a server that sends without end (or lies about the length) must
+        // not fill the memory before the size is checked.
+        let too_large = || format!("larger than {} MiB", MAX_FILE >> 20);
+        if resp.content_length().is_some_and(|n| n > MAX_FILE) {
+            return Err(too_large());
         }
-        Ok(Some(b.to_vec()))
+        let mut b = Vec::new();
+        resp.take(MAX_FILE + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| format!("read failed: {e}"))?;
+        if b.len() as u64 > MAX_FILE {
+            return Err(too_large());
+        }
+        Ok(Some(b))
     };
     let get = |u: &str| -> Result<Vec<u8>, String> {
         get_opt(u)?.ok_or_else(|| "HTTP 404 Not Found".to_string())
