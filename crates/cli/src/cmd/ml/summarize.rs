@@ -7,6 +7,7 @@
 //! before any connection, and only the first `--max-chars` characters of its text are sent. The API key comes from
 //! the environment only (a flag would show in process lists) and never appears in output or errors.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -187,12 +188,19 @@ pub fn summarize(cli: &Cli, a: &SummarizeArgs) -> anyhow::Result<u8> {
         .send()
         .map_err(|e| anyhow::anyhow!("LLM endpoint {endpoint}: {}", e.without_url()))?;
     let status = resp.status();
-    let reply = resp.text().map_err(|e| {
-        anyhow::anyhow!(
-            "LLM endpoint {endpoint}: reading the answer: {}",
-            e.without_url()
-        )
-    })?;
+    // Bounded while reading: a summary is a few KB, and a misbehaving endpoint must not fill the memory.
+    const MAX_REPLY: u64 = 16 << 20;
+    let mut raw = Vec::new();
+    resp.take(MAX_REPLY + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| anyhow::anyhow!("LLM endpoint {endpoint}: reading the answer: {e}"))?;
+    if raw.len() as u64 > MAX_REPLY {
+        bail!(
+            "LLM endpoint {endpoint}: the answer is larger than {} MiB",
+            MAX_REPLY >> 20
+        );
+    }
+    let reply = String::from_utf8_lossy(&raw).into_owned();
     if !status.is_success() {
         let clip: String = reply.chars().take(300).collect();
         bail!("LLM endpoint {endpoint} answered HTTP {status}: {clip}");
