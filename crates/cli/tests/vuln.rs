@@ -496,6 +496,10 @@ fn notices_tenancy_tlp_versions_and_lifecycle() {
     v.json(&["ingest", &fixture("kev-demo.json")]);
     let n = v.ok_json(&["notices", "show", &id]);
     assert_eq!(n["in_kev"], true, "{n}");
+    // The evidence names each source file, not the directories it was read from on the CSIRT's server.
+    let evidence = n["assets"].to_string();
+    assert!(evidence.contains("kev-demo.json: "), "{evidence}");
+    assert!(!evidence.contains("/tests/fixtures"), "{evidence}");
     assert!(
         rank(n["priority"].as_str().unwrap()) > rank(&before),
         "{before} -> {}",

@@ -193,7 +193,12 @@ pub fn build_notices(
                         };
                         format!(
                             "{} {} ({}): matched by {kind}{}, {}; {}",
-                            e.source, e.advisory, e.location, e.identifier, e.range, e.note
+                            e.source,
+                            e.advisory,
+                            source_place(&e.location),
+                            e.identifier,
+                            e.range,
+                            e.note
                         )
                     })
                     .collect(),
@@ -373,6 +378,18 @@ pub fn build_notices(
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
     });
     out
+}
+
+/// Where an advisory was read, as the member may see it: a URL whole (the provider's public address), a file by its
+/// name and position only (`known_exploited_vulnerabilities.json: vulnerabilities[1107]`): the directories are the
+/// CSIRT's own server layout, which notices must not carry to members.
+fn source_place(location: &str) -> &str {
+    if location.starts_with("https://") || location.starts_with("http://") {
+        return location;
+    }
+    let path_end = location.find(": ").unwrap_or(location.len());
+    let name_start = location[..path_end].rfind(['/', '\\']).map_or(0, |k| k + 1);
+    &location[name_start..]
 }
 
 /// The id over the facts that decide a notice: outcome, deadline rule and date, KEV, whether EPSS is at or above
@@ -897,5 +914,29 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&amp;&quot;&lt;/script&gt;"
         );
         assert_eq!(md_escape("a*b_[c]"), "a\\*b\\_\\[c\\]");
+    }
+
+    #[test]
+    fn sources_are_named_without_the_servers_directories() {
+        for (stored, shown) in [
+            (
+                "/var/lib/vigil/feeds/kev/known_exploited_vulnerabilities.json: vulnerabilities[1107]",
+                "known_exploited_vulnerabilities.json: vulnerabilities[1107]",
+            ),
+            ("/srv/osv/PYSEC-2021-1.json", "PYSEC-2021-1.json"),
+            (
+                "C:\\vigil\\csaf\\rhsa-2024_1.json: vulnerabilities[0]",
+                "rhsa-2024_1.json: vulnerabilities[0]",
+            ),
+            ("cve5-demo.json: containers.cna", "cve5-demo.json: containers.cna"),
+            // A pointer that holds a slash keeps it: only the path before it is cut.
+            ("/d/x.json: a/b", "x.json: a/b"),
+            (
+                "https://psirt.example/.well-known/csaf/white/2024/a.json",
+                "https://psirt.example/.well-known/csaf/white/2024/a.json",
+            ),
+        ] {
+            assert_eq!(source_place(stored), shown, "{stored}");
+        }
     }
 }
