@@ -205,10 +205,12 @@ fn cdx_component(c: &Value, loc: &str, inv: &mut Inventory) {
         inv.errors.push(diag(loc, "component is not an object"));
         return;
     };
-    let too_long = sv(c, "name").is_some_and(|n| n.len() > MAX_FIELD);
-    match bounded(inv, loc, "name", "component skipped", sv(c, "name")) {
-        None if too_long => {}
-        None => inv.errors.push(diag(loc, "component without a name")),
+    let name = sv(c, "name");
+    if name.is_none() {
+        inv.errors.push(diag(loc, "component without a name"));
+    }
+    match bounded(inv, loc, "name", "component skipped", name) {
+        None => {}
         Some(name) => {
             let mut comp = Component::new(&name, loc);
             comp.version = bounded(
