@@ -313,18 +313,15 @@ fn private_key(
                 "sslkey {shown}: the private key is encrypted: give its passphrase as sslpassword"
             ));
         };
-        let block = std::str::from_utf8(&text[at..])
-            .map_err(|_| format!("sslkey {shown}: the encrypted key's PEM block is not text"))?;
         let end = format!(
             "-----END {}-----",
             pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL
         );
-        let block = block
-            .find(&end)
-            .map(|e| &block[..e + end.len()])
-            .ok_or_else(|| {
-                format!("sslkey {shown}: the encrypted key's PEM block has no end line")
-            })?;
+        let len = find(&text[at..], end.as_bytes()).ok_or_else(|| {
+            format!("sslkey {shown}: the encrypted key's PEM block has no end line")
+        })? + end.len();
+        let block = std::str::from_utf8(&text[at..at + len])
+            .map_err(|_| format!("sslkey {shown}: the encrypted key's PEM block is not text"))?;
         let (_, doc) = pkcs8::Document::from_pem(block)
             .map_err(|e| format!("sslkey {shown}: not a readable encrypted key ({e})"))?;
         let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
