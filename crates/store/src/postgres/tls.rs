@@ -307,7 +307,7 @@ fn private_key(
         "-----BEGIN {}-----",
         pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL
     );
-    if let Some(at) = find(&text, begin.as_bytes()) {
+    if let Some(at) = memchr::memmem::find(&text, begin.as_bytes()) {
         let Some(password) = password else {
             return Err(format!(
                 "sslkey {shown}: the private key is encrypted: give its passphrase as sslpassword"
@@ -317,7 +317,7 @@ fn private_key(
             "-----END {}-----",
             pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL
         );
-        let len = find(&text[at..], end.as_bytes()).ok_or_else(|| {
+        let len = memchr::memmem::find(&text[at..], end.as_bytes()).ok_or_else(|| {
             format!("sslkey {shown}: the encrypted key's PEM block has no end line")
         })? + end.len();
         let block = std::str::from_utf8(&text[at..at + len])
@@ -336,7 +336,7 @@ fn private_key(
     }
     // OpenSSL's older per-format encryption (`Proc-Type: 4,ENCRYPTED` inside `BEGIN EC/RSA PRIVATE KEY`), which
     // rustls's PEM reader would otherwise take for a key in the clear and fail on with a parse error.
-    if find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
+    if memchr::memmem::find(&text, b"Proc-Type: 4,ENCRYPTED").is_some() {
         return Err(format!(
             "sslkey {shown}: the key is encrypted in OpenSSL's traditional format, which Vigil does not read: \
              convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW` and \
@@ -348,10 +348,6 @@ fn private_key(
             "sslkey {shown}: {e} (a PEM private key is expected, PKCS#8 encrypted or in the clear)"
         )
     })
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// libpq's rule, so a key that libpq refuses is refused here too: no access for group or others when the file
