@@ -583,6 +583,65 @@ fn checkzone_accepts(origin: &str, zone: &Path) {
 }
 
 #[test]
+fn indicators_with_invalid_values_are_left_out_with_their_reason() {
+    // A peer's indicator can compare a value no address or name can have; it is stored as given, and an export
+    // says which indicator it is and why it was left out, instead of counting it as a general pattern.
+    let v = Vigil::new();
+    let objs = vec![
+        indicator(
+            "indicator--bbbbbbbb-0000-4000-8000-000000000001",
+            "[domain-name:value = 'evil.com']",
+            Tlp::Green,
+            json!({}),
+        ),
+        indicator(
+            "indicator--bbbbbbbb-0000-4000-8000-000000000002",
+            "[domain-name:value = 'not a domain!!']",
+            Tlp::Green,
+            json!({}),
+        ),
+        indicator(
+            "indicator--bbbbbbbb-0000-4000-8000-000000000003",
+            "[ipv4-addr:value = '999.1.1.1']",
+            Tlp::Green,
+            json!({}),
+        ),
+        indicator(
+            "indicator--bbbbbbbb-0000-4000-8000-000000000004",
+            "[domain-name:value = 'sinkhole.example' AND domain-name:value LIKE 'sink%']",
+            Tlp::Green,
+            json!({}),
+        ),
+    ];
+    let b = v.path("mixed.json");
+    write_bundle(&b, objs);
+    v.ingest(&b, &[]);
+    let out = v.path("iocs.csv").display().to_string();
+    let e = v.ok_json(&["export", "csv", "--out", &out, "--json"]);
+    assert_eq!(e["indicators"], 4, "all four are selected: {e}");
+    assert_eq!(e["values"], 1, "only evil.com is usable: {e}");
+    assert_eq!(e["not_exportable"], 3, "{e}");
+    assert_eq!(e["invalid_values"], 2, "{e}");
+    let notes = e["notes"].to_string();
+    for want in [
+        "indicator--bbbbbbbb-0000-4000-8000-000000000002: invalid domain value `not a domain!!`",
+        "indicator--bbbbbbbb-0000-4000-8000-000000000003: invalid ipv4 value `999.1.1.1`",
+    ] {
+        assert!(notes.contains(want), "{want} missing from {notes}");
+    }
+    assert!(
+        !notes.contains("000000000004"),
+        "a general pattern is not invalid: {notes}"
+    );
+    let text = v.run(&["export", "csv", "--out", &out]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("2 with invalid values, 1 general patterns (not expressible as csv)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn exports_are_accepted_by_the_tools_that_read_them() {
     let v = Vigil::new();
     curated(&v);

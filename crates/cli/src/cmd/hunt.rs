@@ -246,6 +246,17 @@ fn path_kind(path: &str) -> Option<ObservableKind> {
     }
 }
 
+/// Why an indicator whose pattern compares simple values has none Vigil can use: the first value that is not valid
+/// for its type (`invalid domain value `not a domain!!`: characters not allowed in a host name`). None for general
+/// patterns (sequences, other object paths), which are left out of detection content for that reason instead.
+pub fn invalid_value(pattern: &str) -> Option<String> {
+    let eqs = Pattern::parse(pattern).ok()?.simple_equalities()?;
+    eqs.iter().find_map(|(path, v)| {
+        let kind = path_kind(path)?;
+        Observable::new(kind, v).err().map(|e| e.to_string())
+    })
+}
+
 /// The type a simple value is scored (and reported) as.
 pub fn hit_type(kind: ObservableKind, value: &str) -> Option<HitType> {
     Some(match kind {

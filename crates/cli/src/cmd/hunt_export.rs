@@ -151,13 +151,51 @@ fn suricata_path_options(path: &str) -> String {
     )
 }
 
-fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, u64) {
+/// Indicators that give no value to detection content, and why.
+#[derive(Debug, Default)]
+struct Unusable {
+    /// All of them (the `not_exportable` of `vigil export --json`).
+    total: u64,
+    /// Those whose values are not valid for their type (`[domain-name:value = 'not a domain!!']`); the rest
+    /// are general patterns, which only a hunt can evaluate.
+    invalid_values: u64,
+    /// The first few of those, with their ids and reasons, for the notes.
+    invalid_examples: Vec<String>,
+}
+
+impl Unusable {
+    const EXAMPLES: usize = 5;
+
+    fn note(&self) -> Option<String> {
+        if self.invalid_values == 0 {
+            return None;
+        }
+        let more = self.invalid_values - self.invalid_examples.len() as u64;
+        Some(format!(
+            "{} indicator(s) left out because they compare values that are not valid for their type (fix them at their source): {}{}",
+            self.invalid_values,
+            self.invalid_examples.join("; "),
+            if more > 0 { format!("; and {more} more") } else { String::new() }
+        ))
+    }
+}
+
+fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, Unusable) {
     let mut seen: BTreeSet<(HitType, &str)> = BTreeSet::new();
     let mut out = Vec::new();
-    let mut not_exportable = 0;
+    let mut unusable = Unusable::default();
     for it in items {
         if it.values.is_empty() {
-            not_exportable += 1;
+            unusable.total += 1;
+            // Only items without values are parsed again, so the common case costs nothing.
+            if let Some(reason) = super::hunt::invalid_value(&it.pattern) {
+                unusable.invalid_values += 1;
+                if unusable.invalid_examples.len() < Unusable::EXAMPLES {
+                    unusable
+                        .invalid_examples
+                        .push(format!("{}: {reason}", it.id));
+                }
+            }
         }
         for (k, v) in &it.values {
             let Some(kind) = hit_type(*k, v) else {
@@ -173,7 +211,7 @@ fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, u64) {
         }
     }
     out.sort_by(|a, b| (a.kind, a.value).cmp(&(b.kind, b.value)));
-    (out, not_exportable)
+    (out, unusable)
 }
 
 /// Writes a file through a temporary name so that a reader never sees half of it.
@@ -220,12 +258,12 @@ fn write_dir(dir: &Path, files: &Files) -> anyhow::Result<Vec<PathBuf>> {
 pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
     let now = Utc::now();
     let sel = select(env, &a.select, now)?;
-    let (ents, not_exportable) = entries(&sel.items);
+    let (ents, unusable) = entries(&sel.items);
     let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
     for e in &ents {
         *by_type.entry(e.kind.as_str()).or_default() += 1;
     }
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = unusable.note().into_iter().collect();
     let files = match kind {
         Kind::Suricata => {
             let dir = &a.out;
@@ -296,7 +334,8 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
     if a.json {
         crate::output::json(&json!({
             "format": kind.name(), "out": a.out, "files": files, "values": ents.len(), "by_type": by_type,
-            "indicators": sel.items.len(), "not_exportable": not_exportable, "selection": sel.stats,
+            "indicators": sel.items.len(), "not_exportable": unusable.total,
+            "invalid_values": unusable.invalid_values, "selection": sel.stats,
             "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score, "notes": notes,
         }))?;
     } else {
@@ -314,8 +353,14 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
         }
         let s = &sel.stats;
         println!(
-            "left out: {} expired, {} on warning lists, {} below min-score, {} unusable patterns, {} general patterns (not expressible as {})",
-            s.expired, s.warninglisted, s.below_min_score, s.bad_pattern, not_exportable, kind.name()
+            "left out: {} expired, {} on warning lists, {} below min-score, {} unusable patterns, {} with invalid values, {} general patterns (not expressible as {})",
+            s.expired,
+            s.warninglisted,
+            s.below_min_score,
+            s.bad_pattern,
+            unusable.invalid_values,
+            unusable.total - unusable.invalid_values,
+            kind.name()
         );
         for n in &notes {
             println!("note: {n}");
@@ -339,14 +384,14 @@ pub fn for_caller(env: &Env, req: &DetectionRequest) -> anyhow::Result<Detection
     if req.format == "snapshot" {
         return snapshot_for_caller(&sel, now);
     }
-    let (ents, _) = entries(&sel.items);
+    let (ents, unusable) = entries(&sel.items);
     let used: BTreeSet<&str> = ents.iter().map(|e| &*e.item.id).collect();
     let amber_or_above = sel
         .items
         .iter()
         .filter(|it| used.contains(&*it.id) && it.tlp >= Tlp::Amber)
         .count() as u64;
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = unusable.note().into_iter().collect();
     let mut dir_files = Vec::new();
     let (content_type, file_name, body) = match req.format.as_str() {
         "zeek" => (
