@@ -2818,7 +2818,7 @@ fn a_cut_or_damaged_snapshot_answer_leaves_the_sensors_file_alone() {
     let out = sensor.path().join("intel.vgs");
     std::fs::copy(&good, &out).expect("copy");
     // The connection ends after half the bytes it announced; then a whole answer that is not a snapshot; then
-    // one whose checksum fails.
+    // one whose checksum fails; then one too large.
     let mut flipped = bytes.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0xff;
@@ -2830,6 +2830,8 @@ fn a_cut_or_damaged_snapshot_answer_leaves_the_sensors_file_alone() {
         ),
         (b"<html>proxy login</html>".to_vec(), 24, "not usable"),
         (flipped.clone(), flipped.len(), "not usable"),
+        // An answer that announces more than any selection makes is refused before a byte is written.
+        (bytes.clone(), 5 << 30, "larger than 4 GiB"),
     ] {
         let base = answer_once("200 OK", body, claimed);
         let o = fetch_snapshot(sensor.path(), &base, &token, &out, &[]);

@@ -26,6 +26,10 @@ use super::hunt::SnapshotArgs;
 /// The route, below the server's base URL.
 const ROUTE: &str = "api/v1/exports/snapshot";
 
+/// The largest answer written to disk. A snapshot of 1,000,000 indicators is about 70 MB, so this leaves room
+/// for fifty times that, and a server (or anything between) that sends without end fills no sensor's disk.
+const MAX_SNAPSHOT: u64 = 4 << 30;
+
 /// The server's address as messages show it: no user information, query or fragment.
 fn shown(u: &Url) -> String {
     let mut r = u.clone();
@@ -272,16 +276,25 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
             eprintln!("vigil: server note: {n}");
         }
     }
+    let too_large = || {
+        anyhow!(
+            "the snapshot from {at} is larger than {} GiB, more than any selection makes; {} is left as it was",
+            MAX_SNAPSHOT >> 30,
+            a.out.display()
+        )
+    };
+    if resp.content_length().is_some_and(|n| n > MAX_SNAPSHOT) {
+        return Err(too_large());
+    }
     let tmp = temp_file(&a.out, "fetch");
     let written = (|| -> anyhow::Result<(u64, usize)> {
         let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let n = resp.copy_to(&mut w).map_err(|e| {
-            anyhow!(
-                "receiving the snapshot from {at}: {}",
-                vigil_feeds::http::reason(e)
-            )
-        })?;
+        let n = std::io::copy(&mut (&mut resp).take(MAX_SNAPSHOT + 1), &mut w)
+            .with_context(|| format!("receiving the snapshot from {at} into {}", tmp.display()))?;
+        if n > MAX_SNAPSHOT {
+            return Err(too_large());
+        }
         let f = w
             .into_inner()
             .map_err(|e| anyhow!("writing {}: {}", tmp.display(), e.error()))?;
