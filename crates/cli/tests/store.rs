@@ -222,3 +222,26 @@ fn a_postgresql_store_is_pointed_to_its_own_tools() {
     assert!(err.contains("pg_dump"), "{err}");
     assert!(!d.path().join("x.db").exists());
 }
+
+#[test]
+fn a_directory_given_as_store_points_to_data() {
+    // `--store DIR` is a common slip for `--data DIR`: the refusal says which flag takes a directory, and nothing
+    // is created there.
+    let d = tempfile::tempdir().expect("tempdir");
+    let kb = d.path().join("kb");
+    let out = vigil(d.path(), &["--store", kb.to_str().expect("utf-8"), "stats"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the embedded store's directory is --data DIR"),
+        "{err}"
+    );
+    assert!(!kb.exists());
+    // A connection string that does not parse gets no such hint: it was meant for PostgreSQL.
+    let out = vigil(d.path(), &["--store", "host=127.0.0.1 dbname", "stats"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && !err.contains("--data DIR"),
+        "{err}"
+    );
+}

@@ -45,9 +45,15 @@ impl Env {
         let settings = Settings::load(cli.config.as_deref(), &cli.data)?;
         let (store, external): (Arc<dyn ServerStore>, _) = match &cli.store {
             Some(url) => {
+                // `--store ./somewhere` is a directory meant for the embedded store, not a connection string.
+                let hint = if url.contains('=') || url.contains("://") {
+                    ""
+                } else {
+                    " (--store takes a PostgreSQL connection string; the embedded store's directory is --data DIR)"
+                };
                 let pg = Arc::new(
                     PostgresStore::open(url, Some(&cli.store_schema))
-                        .context("opening the PostgreSQL store (--store)")?,
+                        .with_context(|| format!("opening the PostgreSQL store (--store){hint}"))?,
                 );
                 (pg.clone(), Some(pg))
             }
