@@ -67,6 +67,14 @@ impl StixObject {
         Ok(StixObject { props })
     }
 
+    /// Wraps a property map read back from Vigil's own store, where it was validated on the way in. Not validated
+    /// again, in any build: reading is not the place to refuse an object, and a row that a later Vigil would
+    /// validate more strictly must still be read (and revoked, exported or replaced) rather than turn the store
+    /// unreadable after an upgrade. A row that is not even JSON is the store's to report as corrupt.
+    pub fn from_stored_map(props: Map<String, Value>) -> Self {
+        StixObject { props }
+    }
+
     /// Wraps a property map Vigil built itself from already-normalised values (derived indicators,
     /// relationships): validated only in debug builds, since bulk lists build millions of them.
     pub fn from_map_trusted(props: Map<String, Value>) -> Result<Self, ModelError> {

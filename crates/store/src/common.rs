@@ -186,18 +186,23 @@ pub(crate) fn stored_object(
     let Value::Object(m) = v else {
         return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
     };
-    let corrupt = |e: vigil_model::ModelError| StoreError::Corrupt(format!("seq {seq}: {e}"));
-    // Only a row without `spec_version` gets a second try with it added (and so a copy of its map to try first):
-    // copying every row's map cost each scan a second tree of every object.
-    let object = if m.contains_key("spec_version") {
-        StixObject::from_map(m).map_err(corrupt)?
-    } else {
-        StixObject::from_map(m.clone()).or_else(|_| {
-            let mut fallback = m;
-            fallback.insert("spec_version".into(), Value::String("2.1".into()));
-            StixObject::from_map(fallback).map_err(corrupt)
-        })?
-    };
+    let mut m = m;
+    if !m.get("type").is_some_and(Value::is_string) || !m.get("id").is_some_and(Value::is_string) {
+        return Err(StoreError::Corrupt(format!(
+            "seq {seq}: an object without a type or id"
+        )));
+    }
+    // Rows of early versions may lack `spec_version`, which STIX 2.1 requires of everything but cyber-observables
+    // (where 2.1 is the default): what reads the object back gets it.
+    if !m.contains_key("spec_version")
+        && !m
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(vigil_model::object::is_sco_type)
+    {
+        m.insert("spec_version".into(), Value::String("2.1".into()));
+    }
+    let object = StixObject::from_stored_map(m);
     Ok(StoredObject {
         object,
         seq,

@@ -634,3 +634,53 @@ fn sqlite_passes_feed_conformance() {
     })
     .expect("feed conformance");
 }
+
+#[test]
+fn rows_a_stricter_vigil_would_refuse_are_still_read() {
+    // Objects are validated when they are written. A later Vigil may validate more strictly; its reads must still
+    // return what an earlier one stored (to be revoked, exported or replaced), not turn a scan into an error.
+    let d = tempfile::tempdir().expect("tempdir");
+    let ids = {
+        let s = SqliteStore::open(d.path()).expect("open");
+        conformance::lookup_search_graph(&s).expect("graph");
+        all_ids(&s)
+    };
+    let indicator = ids
+        .iter()
+        .find(|i| i.starts_with("indicator--"))
+        .expect("an indicator")
+        .clone();
+    let db = d.path().join("vigil.db");
+    {
+        let c = rusqlite::Connection::open(&db).expect("raw open");
+        let blob: Vec<u8> = c
+            .query_row(
+                "SELECT json FROM objects WHERE stix_id = ?1",
+                [&indicator],
+                |r| r.get(0),
+            )
+            .expect("row");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&vigil_store::packed::unpack(&blob).expect("unpack"))
+                .expect("json");
+        // A pattern today's parser refuses, and no spec_version (which early rows lacked).
+        v["pattern"] = serde_json::json!("[domain-name:value = ");
+        v.as_object_mut().expect("object").remove("spec_version");
+        let n = c
+            .execute(
+                "UPDATE objects SET json = ?2 WHERE stix_id = ?1",
+                rusqlite::params![indicator, v.to_string()],
+            )
+            .expect("rewrite");
+        assert!(n >= 1);
+    }
+    let s = SqliteStore::open(d.path()).expect("reopen");
+    assert_eq!(all_ids(&s), ids, "the scan reads every row");
+    let o = s.get(&indicator).expect("get").expect("present");
+    assert_eq!(o.object.str("pattern"), Some("[domain-name:value = "));
+    assert_eq!(
+        o.object.str("spec_version"),
+        Some("2.1"),
+        "an object without spec_version reads as 2.1"
+    );
+}
