@@ -615,7 +615,33 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
     ];
     let b = v.path("mixed.json");
     write_bundle(&b, objs);
-    v.ingest(&b, &[]);
+    // The ingest stores all four, exits 0, and warns of the two that will never match.
+    let r = v.ok_json(&["ingest", b.to_str().expect("p"), "--json"]);
+    assert_eq!(
+        (r["added"].as_u64(), r["rejected"].as_u64()),
+        (Some(4), Some(0)),
+        "{r}"
+    );
+    let warned: Vec<&str> = r["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w["location"].as_str())
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "indicator--bbbbbbbb-0000-4000-8000-000000000002",
+            "indicator--bbbbbbbb-0000-4000-8000-000000000003"
+        ],
+        "{r}"
+    );
+    assert!(
+        r["warnings"][0]["reason"]
+            .as_str()
+            .is_some_and(|w| w.contains("never match") && w.contains("`not a domain!!`")),
+        "{r}"
+    );
     let out = v.path("iocs.csv").display().to_string();
     let e = v.ok_json(&["export", "csv", "--out", &out, "--json"]);
     assert_eq!(e["indicators"], 4, "all four are selected: {e}");

@@ -73,6 +73,12 @@ enum Msg {
         derived: bool,
     },
     Other(Item),
+    /// Something of the object before it that was stored as given but will not work as its sender meant:
+    /// the object's id and why.
+    Warn {
+        id: String,
+        reason: String,
+    },
     /// A file (or stream) starts.
     Begin(Box<FileStart>),
     /// The file ended, with the reason it broke off if it did.
@@ -103,6 +109,29 @@ fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
         },
         other => Msg::Other(other),
     }
+}
+
+/// What is wrong with an object that is stored all the same: an indicator from a source that compares a value
+/// no observable of its type can have never matches, and exports leave it out. Checked on the reading thread,
+/// for source objects only (what Vigil derives was normalised when it was made).
+fn warning(item: &Item) -> Option<Msg> {
+    let Item::Object {
+        object,
+        derived: false,
+        ..
+    } = item
+    else {
+        return None;
+    };
+    if object.type_() != "indicator" || object.str("pattern_type") != Some("stix") {
+        return None;
+    }
+    let pattern = vigil_model::pattern::Pattern::parse(object.str("pattern")?).ok()?;
+    let e = vigil_model::observable::invalid_pattern_value(&pattern)?;
+    Some(Msg::Warn {
+        id: object.id().to_string(),
+        reason: format!("stored, but it will never match and exports leave it out: {e}"),
+    })
 }
 
 /// The object with the TLP defaults applied, prepared for writing.
@@ -143,6 +172,11 @@ pub struct Report {
     pub errors: Vec<IngestError>,
     /// Errors beyond the first MAX_ERRORS, counted only.
     pub errors_omitted: u64,
+    /// Objects stored as given that will not work as their sender meant (an indicator comparing a value no
+    /// observable of its type can have), with why; they do not change the exit status.
+    pub warnings: Vec<IngestError>,
+    /// Warnings beyond the first MAX_ERRORS, counted only.
+    pub warnings_omitted: u64,
     /// Files (or streams) that could not be read at all or broke off.
     pub failed_files: u64,
     /// Warning lists stored or replaced.
@@ -160,6 +194,18 @@ impl Report {
             });
         } else {
             self.errors_omitted += 1;
+        }
+    }
+
+    fn warn(&mut self, file: &str, location: &str, reason: &str) {
+        if self.warnings.len() < MAX_ERRORS {
+            self.warnings.push(IngestError {
+                file: file.to_string(),
+                location: location.to_string(),
+                reason: reason.to_string(),
+            });
+        } else {
+            self.warnings_omitted += 1;
         }
     }
 
@@ -514,7 +560,12 @@ impl Run<'_, '_> {
                     Some(m) => m,
                     None => return Ok(()),
                 },
-                other => prepare(other, opts, public),
+                other => {
+                    if let Some(w) = warning(&other) {
+                        batch.push(w);
+                    }
+                    prepare(other, opts, public)
+                }
             };
             if let Msg::Object { p, .. } = &msg {
                 batch_bytes += p.packed.len() + p.search.len() + p.id.len();
@@ -718,6 +769,10 @@ fn merge(into: &mut Report, from: &Report) {
     into.errors_omitted += from.errors_omitted;
     for e in &from.errors {
         into.error(&e.file, &e.location, &e.reason);
+    }
+    into.warnings_omitted += from.warnings_omitted;
+    for w in &from.warnings {
+        into.warn(&w.file, &w.location, &w.reason);
     }
 }
 
@@ -1412,6 +1467,11 @@ impl<'t, 'o> FileWriter<'t, 'o> {
             Msg::Other(item) => {
                 self.flush_derived()?;
                 self.item(item)
+            }
+            Msg::Warn { id, reason } => {
+                let file = self.file.clone();
+                self.report.warn(&file, &id, &reason);
+                Ok(())
             }
             // The framing of files is `write_run`'s.
             Msg::Begin(_) | Msg::End(_) | Msg::Note(_) => Ok(()),

@@ -102,6 +102,21 @@ impl ObservableKind {
         }
     }
 
+    /// The kind a STIX object path of a simple comparison holds (`domain-name:value`, `file:hashes.'SHA-256'`),
+    /// for the paths Vigil matches as values; None for every other path.
+    pub fn from_pattern_path(path: &str) -> Option<Self> {
+        match path {
+            "domain-name:value" => Some(ObservableKind::Domain),
+            "ipv4-addr:value" => Some(ObservableKind::Ipv4),
+            "ipv6-addr:value" => Some(ObservableKind::Ipv6),
+            "url:value" => Some(ObservableKind::Url),
+            "email-addr:value" => Some(ObservableKind::Email),
+            p => p
+                .strip_prefix("file:hashes.")
+                .and_then(|alg| ObservableKind::from_hash_algorithm(alg.trim_matches('\''))),
+        }
+    }
+
     /// The STIX object path a pattern uses for this kind.
     pub fn pattern_path(self) -> String {
         match self.hash_algorithm() {
@@ -556,6 +571,16 @@ fn clip(s: &str) -> String {
     s.chars().take(120).collect()
 }
 
+/// The first value a pattern of simple comparisons (`=`, `IN`, `OR`) compares that no observable of its type can
+/// have (`[domain-name:value = 'not a domain!!']`, `[ipv4-addr:value = '999.1.1.1']`): such an indicator never
+/// matches and cannot become detection content. None when every such value is valid, and for general patterns.
+pub fn invalid_pattern_value(pattern: &crate::pattern::Pattern) -> Option<ModelError> {
+    pattern
+        .simple_equalities()?
+        .iter()
+        .find_map(|(path, v)| Observable::new(ObservableKind::from_pattern_path(path)?, v).err())
+}
+
 impl Observable {
     /// Builds an observable of a known kind, normalising the value.
     pub fn new(kind: ObservableKind, raw: &str) -> Result<Self, ModelError> {
@@ -723,6 +748,38 @@ mod tests {
 
     fn det(s: &str) -> Option<(ObservableKind, String)> {
         Observable::detect(s).map(|o| (o.kind, o.value))
+    }
+
+    #[test]
+    fn invalid_values_in_simple_patterns() {
+        let bad = |p: &str| {
+            invalid_pattern_value(&crate::pattern::Pattern::parse(p).expect("parses"))
+                .map(|e| e.to_string())
+        };
+        assert_eq!(bad("[domain-name:value = 'evil.example.com']"), None);
+        assert_eq!(
+            bad("[file:hashes.'SHA-256' = 'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']"),
+            None
+        );
+        // General patterns (other paths, AND, sequences) are not judged by their values.
+        assert_eq!(bad("[process:name = 'not a domain!!']"), None);
+        assert_eq!(
+            bad("[domain-name:value = 'x y' AND domain-name:value LIKE 'x%']"),
+            None
+        );
+        let e = bad("[domain-name:value = 'not a domain!!']").expect("invalid");
+        assert!(e.contains("`not a domain!!`"), "{e}");
+        let e = bad("[ipv4-addr:value = '198.51.100.7' OR ipv4-addr:value = '999.1.1.1']")
+            .expect("one invalid value of several");
+        assert!(e.contains("ipv4") && e.contains("999.1.1.1"), "{e}");
+        let e =
+            bad("[file:hashes.MD5 IN ('abc', 'd41d8cd98f00b204e9800998ecf8427e')]").expect("short");
+        assert!(e.contains("not 32 hex digits"), "{e}");
+        assert_eq!(
+            ObservableKind::from_pattern_path("file:hashes.'SHA-1'"),
+            Some(ObservableKind::Sha1)
+        );
+        assert_eq!(ObservableKind::from_pattern_path("process:name"), None);
     }
 
     #[test]

@@ -232,29 +232,12 @@ pub struct Selection {
     pub min_score: f32,
 }
 
-/// The kind of a STIX object path holding a simple value.
-fn path_kind(path: &str) -> Option<ObservableKind> {
-    match path {
-        "domain-name:value" => Some(ObservableKind::Domain),
-        "ipv4-addr:value" => Some(ObservableKind::Ipv4),
-        "ipv6-addr:value" => Some(ObservableKind::Ipv6),
-        "url:value" => Some(ObservableKind::Url),
-        "email-addr:value" => Some(ObservableKind::Email),
-        p => p
-            .strip_prefix("file:hashes.")
-            .and_then(|alg| ObservableKind::from_hash_algorithm(alg.trim_matches('\''))),
-    }
-}
-
 /// Why an indicator whose pattern compares simple values has none Vigil can use: the first value that is not valid
 /// for its type (`invalid domain value `not a domain!!`: characters not allowed in a host name`). None for general
 /// patterns (sequences, other object paths), which are left out of detection content for that reason instead.
 pub fn invalid_value(pattern: &str) -> Option<String> {
-    let eqs = Pattern::parse(pattern).ok()?.simple_equalities()?;
-    eqs.iter().find_map(|(path, v)| {
-        let kind = path_kind(path)?;
-        Observable::new(kind, v).err().map(|e| e.to_string())
-    })
+    vigil_model::observable::invalid_pattern_value(&Pattern::parse(pattern).ok()?)
+        .map(|e| e.to_string())
 }
 
 /// The type a simple value is scored (and reported) as.
@@ -498,7 +481,9 @@ pub fn select_in(
             values.extend(paths.into_iter().map(|p| (ObservableKind::UrlPath, p)));
         } else if let Some(eqs) = parsed.simple_equalities() {
             for (path, v) in eqs {
-                match path_kind(&path).and_then(|k| Observable::new(k, &v).ok()) {
+                match ObservableKind::from_pattern_path(&path)
+                    .and_then(|k| Observable::new(k, &v).ok())
+                {
                     Some(o) => values.push((o.kind, o.value)),
                     None => {
                         values.clear();

@@ -97,4 +97,11 @@ pub fn print_report(r: &Report) {
     if more > 0 {
         eprintln!("  ... and {more} more (use --json for the first 1000)");
     }
+    for w in r.warnings.iter().take(20) {
+        eprintln!("  warning: {} [{}]: {}", w.file, w.location, w.reason);
+    }
+    let more = r.warnings.len().saturating_sub(20) as u64 + r.warnings_omitted;
+    if more > 0 {
+        eprintln!("  ... and {more} more warnings (use --json for the first 1000)");
+    }
 }

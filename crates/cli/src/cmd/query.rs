@@ -201,17 +201,7 @@ pub fn warninglist_hits(set: &WarningSet, obj: &StixObject) -> Vec<String> {
     };
     let mut out: Vec<String> = Vec::new();
     for (path, value) in eqs {
-        let kind = match path.as_str() {
-            "domain-name:value" => Some(ObservableKind::Domain),
-            "ipv4-addr:value" => Some(ObservableKind::Ipv4),
-            "ipv6-addr:value" => Some(ObservableKind::Ipv6),
-            "url:value" => Some(ObservableKind::Url),
-            "email-addr:value" => Some(ObservableKind::Email),
-            p if p.starts_with("file:hashes.") => {
-                ObservableKind::from_hash_algorithm(p.trim_start_matches("file:hashes."))
-            }
-            _ => None,
-        };
+        let kind = ObservableKind::from_pattern_path(&path);
         if let Some(o) = kind.and_then(|k| Observable::new(k, &value).ok()) {
             for h in set.hits(&o) {
                 if !out.iter().any(|x| x == h) {
