@@ -612,6 +612,13 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
             Tlp::Green,
             json!({}),
         ),
+        // The shape of OASIS's poisonivy.json example: the address beside the bad name is still exported.
+        indicator(
+            "indicator--bbbbbbbb-0000-4000-8000-000000000005",
+            "[domain-name:value = 'domain autuo.example.net' OR ipv4-addr:value = '198.51.100.115']",
+            Tlp::Green,
+            json!({}),
+        ),
     ];
     let b = v.path("mixed.json");
     write_bundle(&b, objs);
@@ -619,7 +626,7 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
     let r = v.ok_json(&["ingest", b.to_str().expect("p"), "--json"]);
     assert_eq!(
         (r["added"].as_u64(), r["rejected"].as_u64()),
-        (Some(4), Some(0)),
+        (Some(5), Some(0)),
         "{r}"
     );
     let warned: Vec<&str> = r["warnings"]
@@ -632,7 +639,8 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
         warned,
         [
             "indicator--bbbbbbbb-0000-4000-8000-000000000002",
-            "indicator--bbbbbbbb-0000-4000-8000-000000000003"
+            "indicator--bbbbbbbb-0000-4000-8000-000000000003",
+            "indicator--bbbbbbbb-0000-4000-8000-000000000005"
         ],
         "{r}"
     );
@@ -644,14 +652,21 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
     );
     let out = v.path("iocs.csv").display().to_string();
     let e = v.ok_json(&["export", "csv", "--out", &out, "--json"]);
-    assert_eq!(e["indicators"], 4, "all four are selected: {e}");
-    assert_eq!(e["values"], 1, "only evil.com is usable: {e}");
+    assert_eq!(e["indicators"], 5, "all five are selected: {e}");
+    assert_eq!(e["values"], 2, "evil.com and 198.51.100.115: {e}");
     assert_eq!(e["not_exportable"], 3, "{e}");
     assert_eq!(e["invalid_values"], 2, "{e}");
+    assert_eq!(e["partly_invalid"], 1, "{e}");
+    let csv = std::fs::read_to_string(&out).expect("csv");
+    assert!(
+        csv.contains("198.51.100.115") && !csv.contains("autuo"),
+        "{csv}"
+    );
     let notes = e["notes"].to_string();
     for want in [
         "indicator--bbbbbbbb-0000-4000-8000-000000000002: invalid domain value `not a domain!!`",
         "indicator--bbbbbbbb-0000-4000-8000-000000000003: invalid ipv4 value `999.1.1.1`",
+        "indicator--bbbbbbbb-0000-4000-8000-000000000005: invalid domain value `domain autuo.example.net`",
     ] {
         assert!(notes.contains(want), "{want} missing from {notes}");
     }

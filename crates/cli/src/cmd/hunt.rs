@@ -189,6 +189,8 @@ pub struct IntelItem {
     /// Domain values also match subdomains: the indicator's `x_vigil_subdomains` when set, else the default
     /// (true unless `--exact-domains`).
     pub subdomains: bool,
+    /// Some of the values the pattern compares are not valid for their type (left out of `values`).
+    pub invalid_values: bool,
     pub modified: Box<str>,
     pub valid_until: Option<Box<str>>,
 }
@@ -477,18 +479,24 @@ pub fn select_in(
             return Ok(());
         }
         let mut values = Vec::new();
+        let mut invalid_values = false;
         if let Some(paths) = parsed.url_paths() {
             values.extend(paths.into_iter().map(|p| (ObservableKind::UrlPath, p)));
         } else if let Some(eqs) = parsed.simple_equalities() {
             for (path, v) in eqs {
-                match ObservableKind::from_pattern_path(&path)
-                    .and_then(|k| Observable::new(k, &v).ok())
-                {
-                    Some(o) => values.push((o.kind, o.value)),
-                    None => {
-                        values.clear();
-                        break;
-                    }
+                let Some(kind) = ObservableKind::from_pattern_path(&path) else {
+                    // A path Vigil does not match as a value: a general pattern, for the hunt alone.
+                    values.clear();
+                    invalid_values = false;
+                    break;
+                };
+                // A value no observable of its type can have never matches: the comparisons beside it in the
+                // OR still do (`[domain-name:value = 'domain x.net' OR ipv4-addr:value = '60.10.1.115']`, an
+                // OASIS example), so they stay usable for exports and scoring. The hunt evaluates the pattern
+                // itself.
+                match Observable::new(kind, &v) {
+                    Ok(o) => values.push((o.kind, o.value)),
+                    Err(_) => invalid_values = true,
                 }
             }
         }
@@ -559,6 +567,7 @@ pub fn select_in(
                 .get("x_vigil_subdomains")
                 .and_then(Value::as_bool)
                 .unwrap_or(!sel.exact_domains),
+            invalid_values,
             modified: obj.version().into(),
             valid_until: obj.str("valid_until").map(Box::from),
         });

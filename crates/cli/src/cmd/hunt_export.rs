@@ -156,10 +156,12 @@ fn suricata_path_options(path: &str) -> String {
 struct Unusable {
     /// All of them (the `not_exportable` of `vigil export --json`).
     total: u64,
-    /// Those whose values are not valid for their type (`[domain-name:value = 'not a domain!!']`); the rest
+    /// Those whose values are all invalid for their type (`[domain-name:value = 'not a domain!!']`); the rest
     /// are general patterns, which only a hunt can evaluate.
     invalid_values: u64,
-    /// The first few of those, with their ids and reasons, for the notes.
+    /// Indicators exported with some of their values left out as invalid (`partly_invalid` in --json).
+    partly_invalid: u64,
+    /// The first few of either, with their ids and reasons, for the notes.
     invalid_examples: Vec<String>,
 }
 
@@ -167,13 +169,18 @@ impl Unusable {
     const EXAMPLES: usize = 5;
 
     fn note(&self) -> Option<String> {
-        if self.invalid_values == 0 {
+        let n = self.invalid_values + self.partly_invalid;
+        if n == 0 {
             return None;
         }
-        let more = self.invalid_values - self.invalid_examples.len() as u64;
+        let more = n - self.invalid_examples.len() as u64;
+        let whole = match self.invalid_values {
+            0 => String::new(),
+            w => format!(", and {w} of them, having nothing else to export, entirely"),
+        };
         Some(format!(
-            "{} indicator(s) left out because they compare values that are not valid for their type (fix them at their source): {}{}",
-            self.invalid_values,
+            "{n} indicator(s) compare values that are not valid for their type (fix them at their source): those \
+             values were left out{whole}: {}{}",
             self.invalid_examples.join("; "),
             if more > 0 { format!("; and {more} more") } else { String::new() }
         ))
@@ -187,10 +194,16 @@ fn entries(items: &[IntelItem]) -> (Vec<Entry<'_>>, Unusable) {
     for it in items {
         if it.values.is_empty() {
             unusable.total += 1;
-            // Only items without values are parsed again, so the common case costs nothing.
-            if let Some(reason) = super::hunt::invalid_value(&it.pattern) {
+        }
+        if it.invalid_values {
+            if it.values.is_empty() {
                 unusable.invalid_values += 1;
-                if unusable.invalid_examples.len() < Unusable::EXAMPLES {
+            } else {
+                unusable.partly_invalid += 1;
+            }
+            if unusable.invalid_examples.len() < Unusable::EXAMPLES {
+                // Parsed again for the reason: only the few named.
+                if let Some(reason) = super::hunt::invalid_value(&it.pattern) {
                     unusable
                         .invalid_examples
                         .push(format!("{}: {reason}", it.id));
@@ -335,7 +348,8 @@ pub fn run(env: &Env, kind: Kind, a: &IocExportArgs) -> anyhow::Result<u8> {
         crate::output::json(&json!({
             "format": kind.name(), "out": a.out, "files": files, "values": ents.len(), "by_type": by_type,
             "indicators": sel.items.len(), "not_exportable": unusable.total,
-            "invalid_values": unusable.invalid_values, "selection": sel.stats,
+            "invalid_values": unusable.invalid_values, "partly_invalid": unusable.partly_invalid,
+            "selection": sel.stats,
             "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score, "notes": notes,
         }))?;
     } else {
