@@ -111,9 +111,9 @@ fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
     }
 }
 
-/// What is wrong with an object that is stored all the same: an indicator from a source that compares a value
-/// no observable of its type can have never matches, and exports leave it out. Checked on the reading thread,
-/// for source objects only (what Vigil derives was normalised when it was made).
+/// What is wrong with an object that is stored all the same: a value no observable of its type can have, compared
+/// by an indicator from a source, never matches, and exports leave it out. Checked on the reading thread, for
+/// source objects only (what Vigil derives was normalised when it was made).
 fn warning(item: &Item) -> Option<Msg> {
     let Item::Object {
         object,
@@ -130,7 +130,7 @@ fn warning(item: &Item) -> Option<Msg> {
     let e = vigil_model::observable::invalid_pattern_value(&pattern)?;
     Some(Msg::Warn {
         id: object.id().to_string(),
-        reason: format!("stored, but it will never match and exports leave it out: {e}"),
+        reason: format!("stored, but this value will never match and exports leave it out: {e}"),
     })
 }
 
@@ -186,27 +186,23 @@ pub struct Report {
 
 impl Report {
     fn error(&mut self, file: &str, location: &str, reason: &str) {
-        if self.errors.len() < MAX_ERRORS {
-            self.errors.push(IngestError {
-                file: file.to_string(),
-                location: location.to_string(),
-                reason: reason.to_string(),
-            });
-        } else {
-            self.errors_omitted += 1;
-        }
+        capped(
+            &mut self.errors,
+            &mut self.errors_omitted,
+            file,
+            location,
+            reason,
+        );
     }
 
     fn warn(&mut self, file: &str, location: &str, reason: &str) {
-        if self.warnings.len() < MAX_ERRORS {
-            self.warnings.push(IngestError {
-                file: file.to_string(),
-                location: location.to_string(),
-                reason: reason.to_string(),
-            });
-        } else {
-            self.warnings_omitted += 1;
-        }
+        capped(
+            &mut self.warnings,
+            &mut self.warnings_omitted,
+            file,
+            location,
+            reason,
+        );
     }
 
     fn count(&mut self, o: PutOutcome) {
@@ -233,6 +229,25 @@ impl Report {
         } else {
             0
         }
+    }
+}
+
+/// Keeps the first MAX_ERRORS problems of a kind and counts the rest.
+fn capped(
+    list: &mut Vec<IngestError>,
+    omitted: &mut u64,
+    file: &str,
+    location: &str,
+    reason: &str,
+) {
+    if list.len() < MAX_ERRORS {
+        list.push(IngestError {
+            file: file.to_string(),
+            location: location.to_string(),
+            reason: reason.to_string(),
+        });
+    } else {
+        *omitted += 1;
     }
 }
 

@@ -183,10 +183,9 @@ pub(crate) fn stored_object(
 ) -> Result<StoredObject, StoreError> {
     let v: Value =
         serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("seq {seq}: {e}")))?;
-    let Value::Object(m) = v else {
+    let Value::Object(mut m) = v else {
         return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
     };
-    let mut m = m;
     if !m.get("type").is_some_and(Value::is_string) || !m.get("id").is_some_and(Value::is_string) {
         return Err(StoreError::Corrupt(format!(
             "seq {seq}: an object without a type or id"

@@ -234,9 +234,9 @@ pub struct Selection {
     pub min_score: f32,
 }
 
-/// Why an indicator whose pattern compares simple values has none Vigil can use: the first value that is not valid
-/// for its type (`invalid domain value `not a domain!!`: characters not allowed in a host name`). None for general
-/// patterns (sequences, other object paths), which are left out of detection content for that reason instead.
+/// The first value an indicator's pattern of simple comparisons compares that is not valid for its type, as the
+/// reason an export gives (`invalid domain value `not a domain!!`: characters not allowed in a host name`). None
+/// when every value is valid, and for general patterns (sequences, other object paths).
 pub fn invalid_value(pattern: &str) -> Option<String> {
     vigil_model::observable::invalid_pattern_value(&Pattern::parse(pattern).ok()?)
         .map(|e| e.to_string())

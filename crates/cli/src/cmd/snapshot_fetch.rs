@@ -278,13 +278,12 @@ pub fn run(a: &SnapshotArgs, from: &str) -> anyhow::Result<u8> {
     }
     let too_large = || {
         anyhow!(
-            "the snapshot from {at} is larger than {} GiB, more than any selection makes; {} is left as it was",
-            MAX_SNAPSHOT >> 30,
-            a.out.display()
+            "the snapshot from {at} is larger than {} GiB, more than any selection makes",
+            MAX_SNAPSHOT >> 30
         )
     };
     if resp.content_length().is_some_and(|n| n > MAX_SNAPSHOT) {
-        return Err(too_large());
+        return Err(too_large().context(format!("{} is left as it was", a.out.display())));
     }
     let tmp = temp_file(&a.out, "fetch");
     let written = (|| -> anyhow::Result<(u64, usize)> {
