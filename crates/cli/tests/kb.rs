@@ -777,6 +777,15 @@ fn demo_without_the_shared_data_tours_the_bundled_sample() {
             .any(|l| l.trim_end().ends_with("qx7vk2lz9wfhr3tb.top")),
         "{text}"
     );
+    // The sample's link to ATT&CK cannot be stored without ATT&CK: the demo says where that comes from, and it
+    // offers no command about data it did not load.
+    assert!(
+        text.contains("dangling reference")
+            && text.contains("comes with the public data sets: pass --shared DIR"),
+        "{text}"
+    );
+    assert!(!text.contains("show CVE-2021-44228"), "{text}");
+    assert!(!text.contains("show \"Fancy Bear\""), "{text}");
 }
 
 /// The README's first command: the demo loads the data and tours every capability on it.

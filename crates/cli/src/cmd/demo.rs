@@ -165,6 +165,10 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
                     "{}",
                     first_problem(e, r.errors.len() as u64 + r.errors_omitted)
                 );
+                // The sample bundle links its actor to an ATT&CK technique, which only the public data brings.
+                if shared.is_none() && e.reason.starts_with("dangling reference") {
+                    println!("    (what it points at comes with the public data sets: pass --shared DIR)");
+                }
             }
         }
         loaded.push(json!({"what": step.what, "paths": step.paths, "report": r}));
@@ -179,10 +183,14 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<u8> {
         format!("{v} retract invoice-portal[.]example --dry-run   # what withdrawing a false positive takes out"),
         format!("{v} search loader"),
         format!("{v} export stix --out demo-green.json --tlp-max green   # leaves out the TLP:AMBER sample hash"),
-        format!("{v} show CVE-2021-44228              # KEV, EPSS, related actors, notices: what every source says"),
         format!("{v} demo --serve                     # REST, TAXII 2.1 and the dashboard (/ui/), with tokens to log in"),
     ];
     if shared.is_some() {
+        // KEV and the notices come with the public data; without it the CVE is nowhere in the store.
+        tries.insert(
+            tries.len() - 1,
+            format!("{v} show CVE-2021-44228              # KEV, EPSS, related actors, notices: what every source says"),
+        );
         tries.insert(0, format!("{v} show \"Fancy Bear\"                # APT28: country, aliases, techniques, software"));
         tries.insert(
             1,
