@@ -186,19 +186,17 @@ pub(crate) fn stored_object(
     let Value::Object(mut m) = v else {
         return Err(StoreError::Corrupt(format!("seq {seq}: not an object")));
     };
-    if !m.get("type").is_some_and(Value::is_string) || !m.get("id").is_some_and(Value::is_string) {
-        return Err(StoreError::Corrupt(format!(
-            "seq {seq}: an object without a type or id"
-        )));
-    }
+    let sco = match (m.get("type").and_then(Value::as_str), m.get("id")) {
+        (Some(ty), Some(Value::String(_))) => vigil_model::object::is_sco_type(ty),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "seq {seq}: an object without a type or id"
+            )))
+        }
+    };
     // Rows of early versions may lack `spec_version`, which STIX 2.1 requires of everything but cyber-observables
     // (where 2.1 is the default): what reads the object back gets it.
-    if !m.contains_key("spec_version")
-        && !m
-            .get("type")
-            .and_then(Value::as_str)
-            .is_some_and(vigil_model::object::is_sco_type)
-    {
+    if !sco && !m.contains_key("spec_version") {
         m.insert("spec_version".into(), Value::String("2.1".into()));
     }
     let object = StixObject::from_stored_map(m);

@@ -155,6 +155,13 @@ fn derived_batch_after_reopen_is_unchanged() {
 }
 
 /// The ids of every live object, in store order.
+/// A store at `dir` holding the conformance suite's small graph, and the ids of what it holds.
+fn graph_store(dir: &std::path::Path) -> Vec<String> {
+    let s = SqliteStore::open(dir).expect("open");
+    conformance::lookup_search_graph(&s).expect("graph");
+    all_ids(&s)
+}
+
 fn all_ids(s: &SqliteStore) -> Vec<String> {
     let mut ids = Vec::new();
     s.scan(&vigil_store::ScanFilter::default(), &mut |o| {
@@ -418,11 +425,7 @@ fn source_edge_migration_keeps_the_graph() {
 #[test]
 fn text_rows_from_before_packing_and_damaged_rows() {
     let d = tempfile::tempdir().expect("tempdir");
-    let ids = {
-        let s = SqliteStore::open(d.path()).expect("open");
-        conformance::lookup_search_graph(&s).expect("graph");
-        all_ids(&s)
-    };
+    let ids = graph_store(d.path());
     assert!(ids.len() > 3, "{ids:?}");
     let read_all = |s: &SqliteStore| -> Vec<String> {
         ids.iter()
@@ -640,11 +643,7 @@ fn rows_a_stricter_vigil_would_refuse_are_still_read() {
     // Objects are validated when they are written. A later Vigil may validate more strictly; its reads must still
     // return what an earlier one stored (to be revoked, exported or replaced), not turn a scan into an error.
     let d = tempfile::tempdir().expect("tempdir");
-    let ids = {
-        let s = SqliteStore::open(d.path()).expect("open");
-        conformance::lookup_search_graph(&s).expect("graph");
-        all_ids(&s)
-    };
+    let ids = graph_store(d.path());
     let indicator = ids
         .iter()
         .find(|i| i.starts_with("indicator--"))
