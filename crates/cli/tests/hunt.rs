@@ -680,6 +680,56 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
         text.contains("2 with invalid values, 1 general patterns (not expressible as csv)"),
         "{text}"
     );
+    // Hunting keeps the address too: the matcher leaves out the invalid name alone and says so.
+    let snap = v.path("intel.vgs");
+    let s = v.ok_json(&["snapshot", "--out", snap.to_str().expect("p"), "--json"]);
+    assert_eq!(
+        (
+            s["indicators"].as_u64(),
+            s["rejected"].as_u64(),
+            s["partly_invalid"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{s}"
+    );
+    assert!(
+        s["partly_invalid_first"][0].as_str().is_some_and(|r| r
+            .contains("indicator--bbbbbbbb-0000-4000-8000-000000000005")
+            && r.contains("domain autuo.example.net")),
+        "{s}"
+    );
+    let log = v.path("conn.log");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"_path":"conn","ts":1714557601.0,"uid":"C1","id.orig_h":"10.0.0.5","id.orig_p":40000,"id.resp_h":"198.51.100.115","id.resp_p":443,"proto":"tcp"}"#,
+            "\n",
+            r#"{"_path":"dns","ts":1714557602.0,"uid":"C2","id.orig_h":"10.0.0.5","id.orig_p":5353,"id.resp_h":"10.0.0.53","id.resp_p":53,"query":"autuo.example.net"}"#,
+            "\n"
+        ),
+    )
+    .expect("write");
+    for extra in [vec![], vec!["--snapshot", snap.to_str().expect("p")]] {
+        let (rows, sum, code) = hunt_rows(&v, &log, &extra);
+        assert_eq!(code, 0, "a sighting: {sum}");
+        assert_eq!(
+            rows,
+            vec![(1, "id.resp_h".to_string(), "198.51.100.115".to_string())],
+            "{sum}"
+        );
+    }
+    let o = v.run(&[
+        "hunt",
+        log.to_str().expect("p"),
+        "--out",
+        v.path("rows.jsonl").to_str().expect("p"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2 rejected by the matcher")
+            && err.contains("1 indicators hunted without some of their values"),
+        "{err}"
+    );
 }
 
 #[test]

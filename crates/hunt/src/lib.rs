@@ -52,6 +52,6 @@ pub mod stix;
 mod table;
 
 pub use set::{
-    HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSetBuilder, IndicatorSource,
-    Role,
+    Added, HitType, IndicatorInput, IndicatorMeta, IndicatorSet, IndicatorSetBuilder,
+    IndicatorSource, Role,
 };

@@ -190,6 +190,17 @@ pub enum BuildError {
     TooLarge(String),
 }
 
+/// An indicator added to a set, with the values of its pattern that were not (see
+/// [`IndicatorSetBuilder::add_reporting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// Index of the indicator in the set.
+    pub index: u32,
+    /// Why each left-out value is invalid (the normaliser's message, naming the value); empty when every value
+    /// was kept.
+    pub left_out: Vec<String>,
+}
+
 pub(crate) const FLAG_SUBDOMAINS: u8 = 1;
 pub(crate) const ACTOR_BIT: u32 = 1 << 31;
 
@@ -937,7 +948,17 @@ impl IndicatorSetBuilder {
     }
 
     /// Adds one indicator; returns its index in the set. A rejected indicator leaves the builder unchanged.
+    /// A pattern that is an `OR` of values some of which are invalid is added with its valid values (see
+    /// [`IndicatorSetBuilder::add_reporting`], which also says which values were left out).
     pub fn add(&mut self, input: &IndicatorInput) -> Result<u32, BuildError> {
+        self.add_reporting(input).map(|a| a.index)
+    }
+
+    /// Adds one indicator and reports the values of its pattern that were left out because they are not valid for
+    /// their kind (`[domain-name:value = 'a b.example' OR ipv4-addr:value = '198.51.100.7']` is hunted on the
+    /// address alone: an observed name never holds a space, so the invalid value could not have matched). The
+    /// indicator is rejected, and the builder unchanged, when no value is valid.
+    pub fn add_reporting(&mut self, input: &IndicatorInput) -> Result<Added, BuildError> {
         let id = &input.id;
         if id.trim().is_empty() {
             return Err(BuildError::BadInput {
@@ -979,11 +1000,18 @@ impl IndicatorSetBuilder {
             }
         }
         let mut staged: Vec<Staged> = Vec::new();
+        let mut left_out: Vec<String> = Vec::new();
         for (kind, value) in &keys {
-            staged.push(stage(*kind, value).map_err(|reason| BuildError::BadValue {
+            match stage(*kind, value) {
+                Ok(s) => staged.push(s),
+                Err(reason) => left_out.push(reason),
+            }
+        }
+        if staged.is_empty() && !left_out.is_empty() {
+            return Err(BuildError::BadValue {
                 id: id.clone(),
-                reason,
-            })?);
+                reason: left_out.swap_remove(0),
+            });
         }
         for s in staged {
             match s {
@@ -1056,7 +1084,10 @@ impl IndicatorSetBuilder {
             }
         };
         s.ctx.push(c);
-        Ok(idx)
+        Ok(Added {
+            index: idx,
+            left_out,
+        })
     }
 
     /// Compiles the tables.
@@ -1153,22 +1184,9 @@ fn indexable(p: &Pattern) -> Option<Vec<(ObservableKind, String)>> {
     let eqs = p.simple_equalities()?;
     eqs.into_iter()
         .map(|(path, v)| {
-            let kind = match path.as_str() {
-                "domain-name:value" => ObservableKind::Domain,
-                "ipv4-addr:value" => ObservableKind::Ipv4,
-                "ipv6-addr:value" => ObservableKind::Ipv6,
-                "url:value" => ObservableKind::Url,
-                "email-addr:value" => ObservableKind::Email,
-                "file:hashes.MD5" | "file:hashes.md5" => ObservableKind::Md5,
-                "file:hashes.SHA-1" | "file:hashes.SHA1" | "file:hashes.sha1" => {
-                    ObservableKind::Sha1
-                }
-                "file:hashes.SHA-256" | "file:hashes.SHA256" | "file:hashes.sha256" => {
-                    ObservableKind::Sha256
-                }
-                "file:hashes.SHA-512" | "file:hashes.SHA512" => ObservableKind::Sha512,
-                _ => return None,
-            };
+            // The model's reading of the path, so the matcher and the exports agree on every spelling of a hash
+            // algorithm (`file:hashes.'SHA-256'`, `sha256`, `SHA_256`, `sha512` ...).
+            let kind = ObservableKind::from_pattern_path(&path)?;
             // A hash of the wrong length under a hash path cannot be keyed by length: evaluate instead.
             let want = match kind {
                 ObservableKind::Md5 => Some(32),
@@ -1942,6 +1960,46 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_a_hash_algorithm_is_keyed() {
+        let (md5, sha1, sha256, sha512) = (
+            "a".repeat(32),
+            "b".repeat(40),
+            "c".repeat(64),
+            "d".repeat(128),
+        );
+        let s = set(&[
+            IndicatorInput::new(
+                "1",
+                IndicatorSource::Pattern(format!("[file:hashes.sha512 = '{sha512}']")),
+            ),
+            IndicatorInput::new(
+                "2",
+                IndicatorSource::Pattern(format!(
+                    "[file:hashes.SHA_256 = '{}']",
+                    sha256.to_uppercase()
+                )),
+            ),
+            IndicatorInput::new(
+                "3",
+                IndicatorSource::Pattern(format!("[file:hashes.'sha-1' = '{sha1}']")),
+            ),
+            IndicatorInput::new(
+                "4",
+                IndicatorSource::Pattern(format!("[file:hashes.Md5 = '{md5}']")),
+            ),
+        ]);
+        // All four in the hash table, none left to per-record evaluation (which compares algorithm names as
+        // written and would miss them).
+        assert!(!s.has_patterns());
+        for (h, id) in [(&sha512, "1"), (&sha256, "2"), (&sha1, "3"), (&md5, "4")] {
+            assert_eq!(
+                hits(&s, Role::Hash, h),
+                vec![(id.to_string(), h.to_string())]
+            );
+        }
+    }
+
+    #[test]
     fn url_keys() {
         let k = |s: &str| {
             let mut v = Vec::new();
@@ -1995,5 +2053,54 @@ mod tests {
             ))
             .is_err());
         assert!(b.is_empty());
+        // Every value of an OR invalid: rejected whole, naming the first.
+        let e = b
+            .add(&IndicatorInput::new(
+                "x",
+                IndicatorSource::Pattern(
+                    "[domain-name:value = 'a b.example' OR ipv4-addr:value = '300.1.1.1']".into(),
+                ),
+            ))
+            .expect_err("nothing valid to hunt");
+        assert!(e.to_string().contains("a b.example"), "{e}");
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn an_or_keeps_its_valid_values_and_names_the_invalid_ones() {
+        // OASIS's poisonivy.json example, shaped: a name with a space beside a valid address.
+        let mut b = IndicatorSetBuilder::new();
+        let a = b
+            .add_reporting(&IndicatorInput::new(
+                "indicator--p",
+                IndicatorSource::Pattern(
+                    "[domain-name:value = 'domain autuo.xicp.net' OR ipv4-addr:value = '60.10.1.115' \
+                     OR domain-name:value = 'ok.example']"
+                        .into(),
+                ),
+            ))
+            .expect("the valid values are kept");
+        assert_eq!(a.index, 0);
+        assert_eq!(a.left_out.len(), 1, "{:?}", a.left_out);
+        assert!(
+            a.left_out[0].contains("domain autuo.xicp.net"),
+            "{:?}",
+            a.left_out
+        );
+        let all_valid = b
+            .add_reporting(&IndicatorInput::new(
+                "indicator--q",
+                IndicatorSource::Pattern("[ipv4-addr:value = '198.51.100.7']".into()),
+            ))
+            .expect("adds");
+        assert!(all_valid.left_out.is_empty());
+        let s = b.build().expect("builds");
+        assert_eq!(
+            hits(&s, Role::Ip, "60.10.1.115"),
+            vec![("indicator--p".to_string(), "60.10.1.115".to_string())]
+        );
+        assert_eq!(hits(&s, Role::Domain, "ok.example").len(), 1);
+        assert!(hits(&s, Role::Domain, "autuo.xicp.net").is_empty());
+        assert!(hits(&s, Role::Domain, "domain autuo.xicp.net").is_empty());
     }
 }

@@ -609,12 +609,24 @@ fn indicator_score(
     state.score(now, cfg)
 }
 
-/// Compiles a selection into an indicator set; returns it with the number of indicators it could not use and
-/// the first few reasons.
-pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<String>)> {
+/// An indicator set compiled from a selection, with what the matcher could not use.
+pub struct Built {
+    pub set: IndicatorSet,
+    /// Indicators left out whole.
+    pub rejected: u64,
+    /// The first few reasons, one per rejected indicator.
+    pub reasons: Vec<String>,
+    /// Indicators kept without some of their values (an `OR` with invalid values).
+    pub partly: u64,
+    /// The first few of those, naming the indicator and the value left out.
+    pub partly_reasons: Vec<String>,
+}
+
+/// Compiles a selection into an indicator set, counting the indicators it could not use, or use whole.
+pub fn build_set(sel: &Selection) -> anyhow::Result<Built> {
     let mut b = IndicatorSetBuilder::new();
-    let mut rejected = 0u64;
-    let mut reasons = Vec::new();
+    let (mut rejected, mut partly) = (0u64, 0u64);
+    let (mut reasons, mut partly_reasons) = (Vec::new(), Vec::new());
     for it in &sel.items {
         let mut input =
             IndicatorInput::new(&*it.id, IndicatorSource::Pattern(it.pattern.to_string()));
@@ -623,15 +635,36 @@ pub fn build_set(sel: &Selection) -> anyhow::Result<(IndicatorSet, u64, Vec<Stri
         input.malware = it.named.malware.clone();
         input.actors = it.named.actors.clone();
         input.subdomains = it.subdomains;
-        if let Err(e) = b.add(&input) {
-            rejected += 1;
-            if reasons.len() < 5 {
-                reasons.push(e.to_string());
+        match b.add_reporting(&input) {
+            Ok(a) if a.left_out.is_empty() => {}
+            Ok(a) => {
+                partly += 1;
+                if partly_reasons.len() < 5 {
+                    partly_reasons.push(format!(
+                        "indicator {}: hunted without {} invalid value{} ({})",
+                        it.id,
+                        a.left_out.len(),
+                        if a.left_out.len() == 1 { "" } else { "s" },
+                        a.left_out.join("; ")
+                    ));
+                }
+            }
+            Err(e) => {
+                rejected += 1;
+                if reasons.len() < 5 {
+                    reasons.push(e.to_string());
+                }
             }
         }
     }
     let set = b.build().context("compiling the indicator set")?;
-    Ok((set, rejected, reasons))
+    Ok(Built {
+        set,
+        rejected,
+        reasons,
+        partly,
+        partly_reasons,
+    })
 }
 
 pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
@@ -654,13 +687,15 @@ pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
             select_in(env, &a.select, Some(&scope), Utc::now())?
         }
     };
-    let (set, rejected, reasons) = build_set(&sel)?;
-    snapshot::save(&set, &a.out).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
+    let built = build_set(&sel)?;
+    let set = &built.set;
+    snapshot::save(set, &a.out).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     if a.json {
         crate::output::json(&json!({
             "out": a.out, "member": a.member, "indicators": set.len(), "bytes": bytes, "selection": sel.stats,
-            "rejected": rejected, "rejected_first": reasons,
+            "rejected": built.rejected, "rejected_first": built.reasons,
+            "partly_invalid": built.partly, "partly_invalid_first": built.partly_reasons,
             "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score,
             "stats": set.stats(),
         }))?;
@@ -674,18 +709,27 @@ pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
             sel.tlp_max.map_or("none", |t| t.as_str()),
             sel.min_score
         );
-        print_selection(&sel.stats, rejected, &reasons);
+        print_selection(&sel.stats, &built);
     }
     Ok(0)
 }
 
-fn print_selection(s: &SelectStats, rejected: u64, reasons: &[String]) {
+fn print_selection(s: &SelectStats, b: &Built) {
     eprintln!(
         "indicators: {} live within TLP, {} kept; left out: {} expired, {} on warning lists, {} below min-score, {} unusable patterns, {} rejected by the matcher",
-        s.scanned, s.kept, s.expired, s.warninglisted, s.below_min_score, s.bad_pattern, rejected
+        s.scanned, s.kept, s.expired, s.warninglisted, s.below_min_score, s.bad_pattern, b.rejected
     );
-    for r in reasons {
+    for r in &b.reasons {
         eprintln!("  rejected: {r}");
+    }
+    if b.partly > 0 {
+        eprintln!(
+            "{} indicators hunted without some of their values (invalid values left out, the rest kept)",
+            b.partly
+        );
+        for r in &b.partly_reasons {
+            eprintln!("  partly: {r}");
+        }
     }
 }
 
@@ -763,11 +807,11 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         }
         (None, Some(env)) => {
             let sel = select(env, &a.select, started)?;
-            let (set, rejected, reasons) = build_set(&sel)?;
+            let built = build_set(&sel)?;
             if !a.json {
-                print_selection(&sel.stats, rejected, &reasons);
+                print_selection(&sel.stats, &built);
             }
-            set
+            built.set
         }
         (None, None) => bail!("no indicators: give --snapshot or a data directory"),
     };

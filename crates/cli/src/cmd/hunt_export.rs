@@ -503,7 +503,13 @@ fn snapshot_for_caller(
     sel: &super::hunt::Selection,
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<DetectionExport> {
-    let (set, rejected, reasons) = super::hunt::build_set(sel)?;
+    let super::hunt::Built {
+        set,
+        rejected,
+        reasons,
+        partly,
+        partly_reasons,
+    } = super::hunt::build_set(sel)?;
     let mut body = Vec::new();
     vigil_hunt::snapshot::write_to(&set, &mut body).context("writing the snapshot")?;
     let mut notes = Vec::new();
@@ -511,6 +517,12 @@ fn snapshot_for_caller(
         notes.push(format!(
             "{rejected} indicators left out: the matcher could not use their patterns (first: {})",
             one_line(reasons.first().map_or("", String::as_str))
+        ));
+    }
+    if partly > 0 {
+        notes.push(format!(
+            "{partly} indicators kept without their invalid values (first: {})",
+            one_line(partly_reasons.first().map_or("", String::as_str))
         ));
     }
     Ok(DetectionExport {
