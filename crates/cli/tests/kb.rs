@@ -440,6 +440,41 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
         .as_str()
         .unwrap()
         .contains("longer than"));
+    // an object holding more text than one object may (64 MiB) between two good ones: that one refused by id,
+    // naming the property, the others stored (before, the store's refusal failed the whole file)
+    let big = d.path().join("big.json");
+    {
+        let ind = |n: u8| {
+            format!(
+                r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--{n}{n}{n}{n}{n}{n}{n}{n}-2222-4222-8222-222222222222","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","pattern":"[ipv4-addr:value = '198.51.100.{n}']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}}"#
+            )
+        };
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        write!(f, r#"{{"type":"bundle","id":"bundle--11111111-1111-4111-8111-111111111111","objects":[{},"#, ind(1)).unwrap();
+        f.write_all(br#"{"type":"malware","spec_version":"2.1","id":"malware--33333333-3333-4333-8333-333333333333","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","name":"Big","is_family":true,"description":""#).unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..65 {
+            f.write_all(&chunk).unwrap();
+        }
+        write!(f, r#""}},{}]}}"#, ind(2)).unwrap();
+    }
+    let (r, code) = v.ingest(&[big.to_str().unwrap()]);
+    assert_eq!(
+        (code, r["added"].as_u64(), r["rejected"].as_u64()),
+        (1, Some(2), Some(1)),
+        "{r}"
+    );
+    let e = &r["errors"][0];
+    assert!(
+        e["location"]
+            .as_str()
+            .unwrap()
+            .contains("malware--33333333-3333-4333-8333-333333333333")
+            && e["reason"].as_str().unwrap().contains(
+                "more than the 64 MiB one object may hold (largest property: `description`)"
+            ),
+        "{e}"
+    );
     // a bundle that is valid JSON but a number
     let num = d.path().join("num.json");
     std::fs::write(&num, "[42, {\"type\": \"bundle\"}]").unwrap();

@@ -30,6 +30,15 @@ pub enum ModelError {
         value: String,
         reason: String,
     },
+    /// The object is larger than one object may be ([`crate::object::MAX_OBJECT_BYTES`]).
+    #[error(
+        "the object holds {mib} MiB of text, more than the {max_mib} MiB one object may hold (largest property: `{prop}`)"
+    )]
+    TooLarge {
+        mib: usize,
+        max_mib: usize,
+        prop: String,
+    },
 }
 
 impl ModelError {

@@ -25,6 +25,43 @@ pub struct Provenance {
     pub file: Option<String>,
 }
 
+/// Most text one object may hold (keys and string values, a lower bound of its JSON size). Real objects are
+/// far smaller (the largest of ATT&CK is ~60 KB; an `artifact` carrying a 40 MB sample in `payload_bin` fits); an
+/// object beyond this is refused on the way in, naming it, rather than break the store's limits (SQLite refuses
+/// a value of 1 GB and more, a PostgreSQL `jsonb` 256 MB) and with them the whole file it came in, or be served
+/// whole in one TAXII page.
+pub const MAX_OBJECT_BYTES: usize = 64 << 20;
+
+/// Refuses an object holding more than [`MAX_OBJECT_BYTES`] of text, naming its largest top-level property.
+fn check_size(props: &Map<String, Value>) -> Result<(), ModelError> {
+    fn text(v: &Value) -> usize {
+        match v {
+            Value::String(s) => s.len(),
+            Value::Array(a) => a.iter().map(text).sum(),
+            Value::Object(m) => m.iter().map(|(k, v)| k.len() + text(v)).sum(),
+            // Numbers, booleans and null are a few bytes each; what can grow without bound is text.
+            _ => 0,
+        }
+    }
+    let mut total = 0usize;
+    let mut largest = ("", 0usize);
+    for (k, v) in props {
+        let n = k.len() + text(v);
+        total += n;
+        if n > largest.1 {
+            largest = (k, n);
+        }
+    }
+    if total > MAX_OBJECT_BYTES {
+        return Err(ModelError::TooLarge {
+            mib: total.div_ceil(1 << 20),
+            max_mib: MAX_OBJECT_BYTES >> 20,
+            prop: largest.0.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// SCO types defined by STIX 2.1.
 pub const SCO_TYPES: &[&str] = &[
     "artifact",
@@ -63,6 +100,7 @@ impl StixObject {
 
     /// Validates a property map as a STIX 2.1 object.
     pub fn from_map(props: Map<String, Value>) -> Result<Self, ModelError> {
+        check_size(&props)?;
         validate::validate(&props)?;
         Ok(StixObject { props })
     }
@@ -285,5 +323,31 @@ mod tests {
         let o = StixObject::from_value(v.clone()).unwrap();
         assert_eq!(o.to_value(), v);
         assert_eq!(serde_json::to_value(&o).unwrap(), v);
+    }
+
+    #[test]
+    fn an_object_beyond_the_size_limit_is_refused_naming_its_largest_property() {
+        let mal = |description: String, notes: Vec<String>| {
+            json!({
+                "type": "malware", "spec_version": "2.1", "id": "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                "created": "2016-04-06T20:03:48.000Z", "modified": "2016-04-06T20:03:48.000Z",
+                "name": "Big", "is_family": true, "description": description, "x_notes": notes,
+            })
+        };
+        // Right at the limit with the other properties: accepted.
+        let other = 400;
+        let ok = StixObject::from_value(mal("a".repeat(MAX_OBJECT_BYTES - other), Vec::new()));
+        assert!(ok.is_ok(), "{ok:?}");
+        // Past it through a list of small strings, nested: refused, naming the property.
+        let e = StixObject::from_value(mal(
+            String::new(),
+            vec!["b".repeat(1 << 20); (MAX_OBJECT_BYTES >> 20) + 1],
+        ))
+        .expect_err("too large");
+        assert!(
+            matches!(&e, ModelError::TooLarge { prop, mib, max_mib: 64 } if prop == "x_notes" && *mib > 64),
+            "{e}"
+        );
+        assert!(e.to_string().contains("more than the 64 MiB"), "{e}");
     }
 }
