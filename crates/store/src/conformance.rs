@@ -759,8 +759,53 @@ pub fn member_feed<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A page of large objects ends at about `PAGE_BYTES` of JSON, not at `limit` rows; paging still yields every
+/// row once.
+pub fn large_pages<S: Store + MemberStore>(s: &S) -> Result<(), StoreError> {
+    let big = "x".repeat(6 << 20);
+    for i in 0..6 {
+        let mut v = tool(i, Some(Tlp::Green)).to_value();
+        if i < 4 {
+            v["description"] = json!(big);
+        }
+        put(s, &obj(v), "x")?;
+    }
+    let q = PageQuery {
+        source: PageSource::Shared {
+            tlp_min: Tlp::Clear,
+            tlp_max: Tlp::Red,
+        },
+        scope: member_scope(1),
+        after_seq: 0,
+        added_after: None,
+        types: vec![],
+        ids: vec![],
+        versions: VersionSel::Last,
+        limit: 100,
+    };
+    let p1 = s.page(&q)?;
+    let bytes = |p: &crate::members::Page| p.rows.iter().map(|r| r.json.len()).sum::<usize>();
+    // Two 6 MiB objects; a third would pass 16 MiB.
+    assert_eq!((p1.rows.len(), p1.more), (2, true), "{}", bytes(&p1));
+    assert!(bytes(&p1) <= crate::members::PAGE_BYTES);
+    let p2 = s.page(&PageQuery {
+        after_seq: p1.rows[1].seq,
+        ..q.clone()
+    })?;
+    assert_eq!((p2.rows.len(), p2.more), (4, false));
+    // `limit` still ends a page first when it is reached first.
+    let p3 = s.page(&PageQuery {
+        after_seq: 0,
+        limit: 1,
+        ..q.clone()
+    })?;
+    assert_eq!((p3.rows.len(), p3.more), (1, true));
+    Ok(())
+}
+
 /// Every member-store case, each on a fresh store.
 pub fn run_members<S: Store + MemberStore>(make: &dyn Fn() -> S) -> Result<(), StoreError> {
+    large_pages(&make())?;
     members_tokens(&make())?;
     scoped_reads(&make())?;
     inbox(&make())?;

@@ -120,6 +120,39 @@ pub struct Page {
     pub more: bool,
 }
 
+/// About the most JSON one page holds: a page ends before the row that would take it past this (a page holds at
+/// least one row, whatever its size). `limit` rows of ordinary objects are far below it (1,000 indicators are
+/// ~0.7 MB); it keeps a collection of large objects (an object may hold up to 64 MiB) from making one response,
+/// and the server's memory, the sum of a thousand of them. TAXII lets a server return fewer objects than the
+/// limit, with `more` and `next`.
+pub const PAGE_BYTES: usize = 16 << 20;
+
+/// Collects a page from rows in sequence order, fetched with one row beyond `limit`: at most `limit` rows and,
+/// past the first, at most [`PAGE_BYTES`] of JSON; `more` when a row was left for the next page. Rows after the
+/// first left out are not read.
+pub(crate) fn collect_page<E>(
+    rows: impl IntoIterator<Item = Result<PageRow, E>>,
+    limit: usize,
+) -> Result<Page, E> {
+    let mut out: Vec<PageRow> = Vec::new();
+    let mut bytes = 0usize;
+    for r in rows {
+        let r = r?;
+        if out.len() >= limit || (!out.is_empty() && bytes + r.json.len() > PAGE_BYTES) {
+            return Ok(Page {
+                rows: out,
+                more: true,
+            });
+        }
+        bytes += r.json.len();
+        out.push(r);
+    }
+    Ok(Page {
+        rows: out,
+        more: false,
+    })
+}
+
 /// One audit entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {

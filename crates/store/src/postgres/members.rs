@@ -1,5 +1,6 @@
 //! The PostgreSQL side of [`crate::MemberStore`].
 
+use ::postgres::fallible_iterator::FallibleIterator;
 use ::postgres::types::ToSql;
 use ::postgres::Row;
 use serde_json::{json, Value};
@@ -505,18 +506,19 @@ impl MemberStore for PostgresStore {
             limit + 1
         );
         self.with_reader(|c| {
-            let rows = c.client.query(sql.as_str(), &args)?;
-            let mut out = Vec::with_capacity(rows.len().min(limit));
-            for r in rows.iter().take(limit) {
+            // Streamed, so that the rows past the page's byte budget are never held.
+            let rows = c.client.query_raw(sql.as_str(), args.iter().copied())?;
+            let rows = rows.iterator().map(|r| -> Result<PageRow, StoreError> {
+                let r = r?;
                 let added_at: String = r.try_get(2)?;
                 let version: String = r.try_get(3)?;
                 // Knowledge-base rows hold the JSON packed; inbox and member-feed rows as text.
                 let json = if objects {
-                    json_at(r, 4)?
+                    json_at(&r, 4)?
                 } else {
                     r.try_get(4)?
                 };
-                out.push(PageRow {
+                Ok(PageRow {
                     seq: r.try_get(0)?,
                     id: r.try_get(1)?,
                     version: if version.is_empty() {
@@ -526,12 +528,9 @@ impl MemberStore for PostgresStore {
                     },
                     added_at,
                     json,
-                });
-            }
-            Ok(Page {
-                more: rows.len() > limit,
-                rows: out,
-            })
+                })
+            });
+            crate::members::collect_page(rows, limit)
         })
     }
 

@@ -432,10 +432,7 @@ impl MemberStore for SqliteStore {
                     json: r.get::<_, super::StoredJson>(4)?.into(),
                 })
             })?;
-            let mut out: Vec<PageRow> = rows.collect::<Result<_, _>>()?;
-            let more = out.len() > limit;
-            out.truncate(limit);
-            Ok(Page { rows: out, more })
+            Ok(crate::members::collect_page(rows, limit)?)
         })
     }
 
