@@ -712,6 +712,23 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
     for extra in [vec![], vec!["--snapshot", snap.to_str().expect("p")]] {
         let (rows, sum, code) = hunt_rows(&v, &log, &extra);
         assert_eq!(code, 0, "a sighting: {sum}");
+        if extra.is_empty() {
+            // The JSON summary says what the selection left out, as `vigil snapshot --json` does.
+            assert_eq!(
+                (
+                    sum["rejected"].as_u64(),
+                    sum["partly_invalid"].as_u64(),
+                    sum["selection"]["kept"].as_u64()
+                ),
+                (Some(2), Some(1), Some(5)),
+                "{sum}"
+            );
+        } else {
+            assert!(
+                sum.get("rejected").is_none(),
+                "a snapshot was selected before: {sum}"
+            );
+        }
         assert_eq!(
             rows,
             vec![(1, "id.resp_h".to_string(), "198.51.100.115".to_string())],

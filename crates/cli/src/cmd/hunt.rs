@@ -800,6 +800,8 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         None
     };
     let started = Utc::now();
+    // What the selection left out, for the JSON summary (none with a snapshot: it was chosen when it was written).
+    let mut selection = None;
     let set = match (&a.snapshot, &env) {
         (Some(p), _) => {
             // The error names the file and the cause in its message already.
@@ -811,6 +813,11 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
             if !a.json {
                 print_selection(&sel.stats, &built);
             }
+            selection = Some(json!({
+                "selection": sel.stats,
+                "rejected": built.rejected, "rejected_first": built.reasons,
+                "partly_invalid": built.partly, "partly_invalid_first": built.partly_reasons,
+            }));
             built.set
         }
         (None, None) => bail!("no indicators: give --snapshot or a data directory"),
@@ -915,6 +922,9 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     let mut doc = serde_json::to_value(&summary)?;
     if let Value::Object(m) = &mut doc {
         m.insert("indicators".into(), json!(set.len()));
+        if let Some(Value::Object(sel)) = selection {
+            m.extend(sel);
+        }
         m.insert("recorded".into(), json!(recorded));
         m.insert("run".into(), json!(run_id));
         match &published {
