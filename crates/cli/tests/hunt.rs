@@ -619,14 +619,17 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
             Tlp::Green,
             json!({}),
         ),
+        // Cyber-observables too: one whose value no address can have is named, a valid one is not.
+        json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--bbbbbbbb-0000-4000-8000-000000000006", "value": "999.1.1.1"}),
+        json!({"type": "domain-name", "spec_version": "2.1", "id": "domain-name--bbbbbbbb-0000-4000-8000-000000000007", "value": "evil.example.org"}),
     ];
     let b = v.path("mixed.json");
     write_bundle(&b, objs);
-    // The ingest stores all four, exits 0, and warns of the two that will never match.
+    // The ingest stores everything, exits 0, and warns of the values that are not valid.
     let r = v.ok_json(&["ingest", b.to_str().expect("p"), "--json"]);
     assert_eq!(
         (r["added"].as_u64(), r["rejected"].as_u64()),
-        (Some(5), Some(0)),
+        (Some(7), Some(0)),
         "{r}"
     );
     let warned: Vec<&str> = r["warnings"]
@@ -640,8 +643,15 @@ fn indicators_with_invalid_values_are_left_out_with_their_reason() {
         [
             "indicator--bbbbbbbb-0000-4000-8000-000000000002",
             "indicator--bbbbbbbb-0000-4000-8000-000000000003",
-            "indicator--bbbbbbbb-0000-4000-8000-000000000005"
+            "indicator--bbbbbbbb-0000-4000-8000-000000000005",
+            "ipv4-addr--bbbbbbbb-0000-4000-8000-000000000006"
         ],
+        "{r}"
+    );
+    assert!(
+        r["warnings"][3]["reason"]
+            .as_str()
+            .is_some_and(|w| w.contains("stored as given") && w.contains("`999.1.1.1`")),
         "{r}"
     );
     assert!(

@@ -112,8 +112,8 @@ fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
 }
 
 /// What is wrong with an object that is stored all the same: a value no observable of its type can have, compared
-/// by an indicator from a source, never matches, and exports leave it out. Checked on the reading thread, for
-/// source objects only (what Vigil derives was normalised when it was made).
+/// by an indicator from a source (it never matches, and exports leave it out) or held by a cyber-observable.
+/// Checked on the reading thread, for source objects only (what Vigil derives was normalised when it was made).
 fn warning(item: &Item) -> Option<Msg> {
     let Item::Object {
         object,
@@ -123,6 +123,17 @@ fn warning(item: &Item) -> Option<Msg> {
     else {
         return None;
     };
+    if object.is_sco() {
+        // A cyber-observable holding a value no such observable can have (`999.1.1.1` as an ipv4-addr): stored as
+        // the source gave it, but no look-up by value finds it.
+        let kind =
+            vigil_model::ObservableKind::from_pattern_path(&format!("{}:value", object.type_()))?;
+        let e = vigil_model::Observable::new(kind, object.str("value")?).err()?;
+        return Some(Msg::Warn {
+            id: object.id().to_string(),
+            reason: format!("stored as given, but its value is not valid: {e}"),
+        });
+    }
     if object.type_() != "indicator" || object.str("pattern_type") != Some("stix") {
         return None;
     }
