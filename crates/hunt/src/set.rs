@@ -190,7 +190,7 @@ pub enum BuildError {
     TooLarge(String),
 }
 
-/// An indicator added to a set, with the values of its pattern that were not (see
+/// An indicator added to a set, with the values of its pattern that were left out (see
 /// [`IndicatorSetBuilder::add_reporting`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Added {

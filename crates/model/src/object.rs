@@ -27,9 +27,9 @@ pub struct Provenance {
 
 /// Most text one object may hold (keys and string values, a lower bound of its JSON size). Real objects are
 /// far smaller (the largest of ATT&CK is ~60 KB; an `artifact` carrying a 40 MB sample in `payload_bin` fits); an
-/// object beyond this is refused on the way in, naming it, rather than break the store's limits (SQLite refuses
-/// a value of 1 GB and more, a PostgreSQL `jsonb` 256 MB) and with them the whole file it came in, or be served
-/// whole in one TAXII page.
+/// object beyond this is refused on the way in, naming it, rather than break the stores' limits (SQLite and
+/// PostgreSQL refuse a value of 1 GB and more; the full-text index takes the description as well) and with them
+/// the whole file it came in.
 pub const MAX_OBJECT_BYTES: usize = 64 << 20;
 
 /// Refuses an object holding more than [`MAX_OBJECT_BYTES`] of text, naming its largest top-level property.
@@ -334,7 +334,7 @@ mod tests {
                 "name": "Big", "is_family": true, "description": description, "x_notes": notes,
             })
         };
-        // Right at the limit with the other properties: accepted.
+        // Just under the limit with the other properties: accepted.
         let other = 400;
         let ok = StixObject::from_value(mal("a".repeat(MAX_OBJECT_BYTES - other), Vec::new()));
         assert!(ok.is_ok(), "{ok:?}");
