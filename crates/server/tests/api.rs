@@ -148,6 +148,40 @@ async fn get_json(f: &Fixture, uri: &str, tok: &str) -> (StatusCode, Value) {
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
+/// Reads a collection's objects as member B through `next` (`query` without `next`), checking each page's status
+/// and headers; `each` gets the page's number (from 1), its envelope and its body's length.
+async fn walk_pages(f: &Fixture, query: &str, mut each: impl FnMut(usize, &Value, usize)) {
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = match &next {
+            Some(n) => format!("{query}&next={n}"),
+            None => query.to_string(),
+        };
+        let (s, h, b) = call(
+            f,
+            "GET",
+            &format!("/taxii2/vigil/collections/shared-clear/objects/?{q}"),
+            bearer(&f.b),
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            h.contains_key("x-taxii-date-added-first") && h.contains_key("x-taxii-date-added-last")
+        );
+        let v: Value = serde_json::from_slice(&b).expect("json");
+        pages += 1;
+        each(pages, &v, b.len());
+        if v["more"] != true {
+            break;
+        }
+        next = v["next"].as_str().map(str::to_string);
+        assert!(next.is_some(), "more=true comes with next");
+    }
+}
+
 fn ids_in(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
@@ -627,39 +661,14 @@ async fn paging_is_exact_under_concurrent_inserts() {
     };
     put_all(&f.store, &(0..250).map(mk).collect::<Vec<_>>());
     let mut seen = Vec::new();
-    let mut next: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let q = match &next {
-            Some(n) => format!("limit=40&match[type]=indicator&next={n}"),
-            None => "limit=40&match[type]=indicator".into(),
-        };
-        let (s, h, b) = call(
-            &f,
-            "GET",
-            &format!("/taxii2/vigil/collections/shared-clear/objects/?{q}"),
-            bearer(&f.b),
-            None,
-            vec![],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK);
-        assert!(
-            h.contains_key("x-taxii-date-added-first") && h.contains_key("x-taxii-date-added-last")
-        );
-        let v: Value = serde_json::from_slice(&b).expect("json");
-        seen.extend(ids_in(&v, "objects"));
-        pages += 1;
-        if pages == 2 {
+    walk_pages(&f, "limit=40&match[type]=indicator", |page, v, _| {
+        seen.extend(ids_in(v, "objects"));
+        if page == 2 {
             // New objects arrive mid-way: they come after the cursor, once.
             put_all(&f.store, &(250..300).map(mk).collect::<Vec<_>>());
         }
-        if v["more"] != true {
-            break;
-        }
-        next = v["next"].as_str().map(str::to_string);
-        assert!(next.is_some(), "more=true comes with next");
-    }
+    })
+    .await;
     let n = seen.len();
     seen.sort();
     seen.dedup();
@@ -681,41 +690,17 @@ async fn a_page_of_large_objects_ends_at_its_byte_budget_and_next_carries_on() {
         .collect();
     put_all(&f.store, &objs);
     let (mut pages, mut seen) = (Vec::new(), Vec::new());
-    let mut next: Option<String> = None;
-    loop {
-        let q = match &next {
-            Some(n) => format!("limit=100&match[type]=tool&next={n}"),
-            None => "limit=100&match[type]=tool".into(),
-        };
-        let (s, _, b) = call(
-            &f,
-            "GET",
-            &format!("/taxii2/vigil/collections/shared-clear/objects/?{q}"),
-            bearer(&f.b),
-            None,
-            vec![],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK);
-        assert!(
-            b.len() <= vigil_store::members::PAGE_BYTES + 4096,
-            "{}",
-            b.len()
-        );
-        let v: Value = serde_json::from_slice(&b).expect("json");
+    walk_pages(&f, "limit=100&match[type]=tool", |_, v, len| {
+        assert!(len <= vigil_store::members::PAGE_BYTES + 4096, "{len}");
         // The fixture's own small tools come first; count the large ones.
-        let ids: Vec<String> = ids_in(&v, "objects")
+        let ids: Vec<String> = ids_in(v, "objects")
             .into_iter()
             .filter(|i| i.contains("-4444-"))
             .collect();
         pages.push(ids.len());
         seen.extend(ids);
-        if v["more"] != true {
-            break;
-        }
-        next = v["next"].as_str().map(str::to_string);
-        assert!(next.is_some(), "more=true comes with next");
-    }
+    })
+    .await;
     // Two 6 MiB objects per page (a third would pass 16 MiB), every object once.
     assert_eq!(pages, vec![2, 2, 1]);
     seen.sort();
