@@ -154,7 +154,6 @@ fn derived_batch_after_reopen_is_unchanged() {
     assert_eq!(s.provenance(id).expect("provenance").len(), 2);
 }
 
-/// The ids of every live object, in store order.
 /// A store at `dir` holding the conformance suite's small graph, and the ids of what it holds.
 fn graph_store(dir: &std::path::Path) -> Vec<String> {
     let s = SqliteStore::open(dir).expect("open");
@@ -162,6 +161,7 @@ fn graph_store(dir: &std::path::Path) -> Vec<String> {
     all_ids(&s)
 }
 
+/// The ids of every live object, in store order.
 fn all_ids(s: &SqliteStore) -> Vec<String> {
     let mut ids = Vec::new();
     s.scan(&vigil_store::ScanFilter::default(), &mut |o| {

@@ -622,6 +622,21 @@ pub struct Built {
     pub partly_reasons: Vec<String>,
 }
 
+impl Built {
+    /// What the matcher left out, as `vigil snapshot --json` and `vigil hunt --json` report it.
+    fn left_out_json(&self) -> serde_json::Map<String, Value> {
+        serde_json::Map::from_iter([
+            ("rejected".to_string(), json!(self.rejected)),
+            ("rejected_first".to_string(), json!(self.reasons)),
+            ("partly_invalid".to_string(), json!(self.partly)),
+            (
+                "partly_invalid_first".to_string(),
+                json!(self.partly_reasons),
+            ),
+        ])
+    }
+}
+
 /// Compiles a selection into an indicator set, counting the indicators it could not use, or use whole.
 pub fn build_set(sel: &Selection) -> anyhow::Result<Built> {
     let mut b = IndicatorSetBuilder::new();
@@ -692,13 +707,15 @@ pub fn snapshot(env: &Env, a: &SnapshotArgs) -> anyhow::Result<u8> {
     snapshot::save(set, &a.out).map_err(|e| anyhow::anyhow!("writing the snapshot: {e}"))?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     if a.json {
-        crate::output::json(&json!({
+        let mut doc = json!({
             "out": a.out, "member": a.member, "indicators": set.len(), "bytes": bytes, "selection": sel.stats,
-            "rejected": built.rejected, "rejected_first": built.reasons,
-            "partly_invalid": built.partly, "partly_invalid_first": built.partly_reasons,
             "tlp_max": sel.tlp_max.map(|t| t.as_str()), "min_score": sel.min_score,
             "stats": set.stats(),
-        }))?;
+        });
+        if let Value::Object(m) = &mut doc {
+            m.extend(built.left_out_json());
+        }
+        crate::output::json(&doc)?;
     } else {
         println!(
             "wrote {} indicators to {}{} ({bytes} bytes; tlp-max {}, min-score {})",
@@ -813,11 +830,9 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
             if !a.json {
                 print_selection(&sel.stats, &built);
             }
-            selection = Some(json!({
-                "selection": sel.stats,
-                "rejected": built.rejected, "rejected_first": built.reasons,
-                "partly_invalid": built.partly, "partly_invalid_first": built.partly_reasons,
-            }));
+            let mut left_out = built.left_out_json();
+            left_out.insert("selection".into(), serde_json::to_value(&sel.stats)?);
+            selection = Some(left_out);
             built.set
         }
         (None, None) => bail!("no indicators: give --snapshot or a data directory"),
@@ -922,7 +937,7 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
     let mut doc = serde_json::to_value(&summary)?;
     if let Value::Object(m) = &mut doc {
         m.insert("indicators".into(), json!(set.len()));
-        if let Some(Value::Object(sel)) = selection {
+        if let Some(sel) = selection {
             m.extend(sel);
         }
         m.insert("recorded".into(), json!(recorded));
