@@ -10,6 +10,7 @@
 pub mod galaxy;
 pub mod input;
 pub mod iocs;
+mod jsonsplit;
 pub mod misp;
 pub mod stix;
 pub mod warninglist;

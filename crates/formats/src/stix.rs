@@ -1,5 +1,6 @@
 //! STIX 2.0 / 2.1 bundles (or a lone object, or a JSON array of objects), streamed object by object: a bundle of
-//! any size is read in memory proportional to its largest object. 2.0 objects are upgraded to 2.1 on the way in.
+//! any size is read in memory proportional to its largest object, and an object too large to store is scanned past
+//! without being held (`RAW_LIMIT`). 2.0 objects are upgraded to 2.1 on the way in.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -14,7 +15,13 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 use vigil_model::{upgrade, StixObject};
 
+use crate::jsonsplit::{Outline, Raw, SplitError, Splitter};
 use crate::{Emit, FormatError, Item, ParseCtx};
+
+/// In a streamed input, an object longer than this many bytes of JSON is scanned past and rejected without being
+/// read into memory. Twice `MAX_OBJECT_BYTES` (which counts text, not JSON) so that what is refused here would
+/// be refused by `StixObject::from_map` too, escapes aside; objects between the two are parsed and refused there.
+const RAW_LIMIT: usize = 2 * vigil_model::object::MAX_OBJECT_BYTES;
 
 struct State<'a, 'e> {
     ctx: &'a ParseCtx,
@@ -157,8 +164,193 @@ impl<'de> Visitor<'de> for Objects<'_, '_, '_> {
     }
 }
 
-/// Streams a STIX bundle (2.0 or 2.1), a single object, or an array of objects.
-pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
+enum StreamError {
+    Split(SplitError),
+    Json { at: String, e: serde_json::Error },
+    Stopped,
+}
+
+impl From<SplitError> for StreamError {
+    fn from(e: SplitError) -> Self {
+        StreamError::Split(e)
+    }
+}
+
+fn too_large_reason(o: &Outline) -> String {
+    format!(
+        "the object is {} MiB of JSON, more than the {} MiB of text one object may hold (largest property: `{}`); \
+         skipped without being read",
+        o.bytes.div_ceil(1 << 20),
+        vigil_model::object::MAX_OBJECT_BYTES >> 20,
+        o.largest.as_deref().unwrap_or("?")
+    )
+}
+
+/// The streamed counterpart of [`Top`]: the same results (objects, rejects, errors) as parsing from memory, with
+/// each object cut out of the stream and parsed alone, so memory stays that of the largest object kept.
+fn parse_stream<R: BufRead>(r: R, state: &RefCell<State<'_, '_>>) -> Result<(), StreamError> {
+    let mut s = Splitter::new(r);
+    match s.peek()? {
+        Some(b'[') => stream_objects(&mut s, state, "$")?,
+        Some(b'{') => stream_members(&mut s, state)?,
+        Some(byte) => {
+            return Err(SplitError::Unexpected {
+                byte,
+                offset: s.pos,
+                expected: "a STIX bundle, a STIX object or an array of STIX objects",
+            }
+            .into())
+        }
+        None => return Err(SplitError::Eof.into()),
+    }
+    match s.peek()? {
+        None => Ok(()),
+        Some(byte) => Err(SplitError::Unexpected {
+            byte,
+            offset: s.pos,
+            expected: "the end of the input",
+        }
+        .into()),
+    }
+}
+
+fn stream_objects<R: BufRead>(
+    s: &mut Splitter<R>,
+    state: &RefCell<State<'_, '_>>,
+    path: &str,
+) -> Result<(), StreamError> {
+    s.expect(b"[", "an array of STIX objects")?;
+    if s.peek()? == Some(b']') {
+        s.expect(b"]", "`]`")?;
+        return Ok(());
+    }
+    loop {
+        let raw = s.value(RAW_LIMIT)?;
+        let mut st = state.borrow_mut();
+        let location = format!("{path}[{}]", st.index);
+        match raw {
+            Raw::Bytes(b) => {
+                let v: Value = serde_json::from_slice(&b).map_err(|e| StreamError::Json {
+                    at: location.clone(),
+                    e,
+                })?;
+                drop(b);
+                st.index += 1;
+                st.object(location, v).map_err(|_| StreamError::Stopped)?;
+            }
+            Raw::TooLarge(o) => {
+                st.index += 1;
+                let label = match (&o.id, &o.kind) {
+                    (Some(id), _) => id.chars().take(100).collect(),
+                    (None, kind) => format!("type {}", kind.as_deref().unwrap_or("?")),
+                };
+                let item = Item::Reject {
+                    location: format!("{location} ({label})"),
+                    reason: too_large_reason(&o),
+                };
+                if let Err(e) = (st.emit)(item) {
+                    st.sink_error = Some(e);
+                    return Err(StreamError::Stopped);
+                }
+            }
+        }
+        drop(st);
+        if s.expect(b",]", "`,` or `]` after an object")? == b']' {
+            return Ok(());
+        }
+    }
+}
+
+/// The members of a top-level object: a bundle's `objects` are streamed; a lone object is gathered (up to
+/// `RAW_LIMIT` bytes of values; past that its values are scanned past and it is rejected).
+fn stream_members<R: BufRead>(
+    s: &mut Splitter<R>,
+    state: &RefCell<State<'_, '_>>,
+) -> Result<(), StreamError> {
+    let json = |at: &str| {
+        let at = at.to_string();
+        move |e| StreamError::Json { at, e }
+    };
+    s.expect(b"{", "`{`")?;
+    let mut rest = Map::new();
+    let mut saw_objects = false;
+    let mut kept = 0usize;
+    let mut oversized = Outline::default();
+    let mut largest = 0u64;
+    if s.peek()? == Some(b'}') {
+        s.expect(b"}", "`}`")?;
+    } else {
+        loop {
+            let key: String = match s.value(RAW_LIMIT)? {
+                Raw::Bytes(b) => serde_json::from_slice(&b).map_err(json("$"))?,
+                Raw::TooLarge(_) => {
+                    return Err(StreamError::Json {
+                        at: "$".into(),
+                        e: serde::de::Error::custom("a key longer than one object may be"),
+                    })
+                }
+            };
+            s.expect(b":", "`:` after a key")?;
+            if key == "objects" {
+                saw_objects = true;
+                stream_objects(s, state, "$.objects")?;
+            } else {
+                let start = s.pos;
+                let raw = s.value(RAW_LIMIT.saturating_sub(kept))?;
+                let len = s.pos - start + key.len() as u64;
+                if len > largest {
+                    largest = len;
+                    oversized.largest = Some(key.clone());
+                }
+                oversized.bytes += len;
+                match raw {
+                    Raw::Bytes(b) if saw_objects => {
+                        serde_json::from_slice::<IgnoredAny>(&b).map_err(json("$"))?;
+                    }
+                    Raw::Bytes(b) => {
+                        let v: Value = serde_json::from_slice(&b).map_err(json("$"))?;
+                        kept += b.len();
+                        if key == "spec_version" && v.as_str() == Some("2.0") {
+                            state.borrow_mut().spec_20 = true;
+                        }
+                        rest.insert(key, v);
+                    }
+                    // Past the budget, values are no longer kept: only the outline is reported.
+                    Raw::TooLarge(_) => kept = RAW_LIMIT + 1,
+                }
+            }
+            if s.expect(b",}", "`,` or `}` after a value")? == b'}' {
+                break;
+            }
+        }
+    }
+    let is_bundle = rest.get("type").and_then(Value::as_str) == Some("bundle");
+    if !is_bundle && !saw_objects {
+        let mut st = state.borrow_mut();
+        if kept > RAW_LIMIT {
+            let item = Item::Reject {
+                location: format!("$ ({})", describe(&rest)),
+                reason: too_large_reason(&oversized),
+            };
+            if let Err(e) = (st.emit)(item) {
+                st.sink_error = Some(e);
+                return Err(StreamError::Stopped);
+            }
+        } else {
+            st.object("$".into(), Value::Object(rest))
+                .map_err(|_| StreamError::Stopped)?;
+        }
+    }
+    Ok(())
+}
+
+/// What [`parse`] does with an input over 128 MiB: each object cut out of the stream and parsed alone. Public so
+/// that tests and fuzzing reach it with small inputs; it gives the same items and errors as [`parse`].
+pub fn parse_streamed<R: BufRead>(
+    r: R,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+) -> Result<(), FormatError> {
     let state = RefCell::new(State {
         ctx,
         emit,
@@ -166,6 +358,32 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
         sink_error: None,
         index: 0,
     });
+    let res = parse_stream(r, &state);
+    let st = state.into_inner();
+    if let Some(e) = st.sink_error {
+        return Err(e);
+    }
+    let after = st.index;
+    res.map_err(|e| match e {
+        StreamError::Split(SplitError::Io(e)) => FormatError::Io {
+            file: ctx.file.clone(),
+            reason: format!("read error after {after} objects: {e}"),
+        },
+        StreamError::Split(e) => FormatError::Unreadable {
+            file: ctx.file.clone(),
+            reason: format!("not valid JSON: {e} (after {after} objects)"),
+        },
+        StreamError::Json { at, e } => FormatError::Unreadable {
+            file: ctx.file.clone(),
+            reason: format!("not valid JSON in {at}: {e} (after {after} objects)"),
+        },
+        // Only returned with `sink_error` set, which was returned above.
+        StreamError::Stopped => FormatError::Sink("stopped by the consumer".into()),
+    })
+}
+
+/// Streams a STIX bundle (2.0 or 2.1), a single object, or an array of objects.
+pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
     // Parsing from a slice is several times faster than from a reader; bundles up to SLICE_LIMIT are read whole,
     // larger ones stream so memory stays bounded.
     // The buffer is reserved at full size once the input outgrows a small first read, rather than doubled as it
@@ -188,18 +406,23 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             .read_to_end(&mut head)
             .map_err(io_error)?;
     }
-    let complete = n < SLICE_LIMIT;
-    let res = if complete {
-        let mut de = serde_json::Deserializer::from_slice(&head);
-        Top(&state).deserialize(&mut de).and_then(|_| de.end())
-    } else {
+    if n == SLICE_LIMIT {
         let chained = std::io::Cursor::new(head).chain(r);
-        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
-            1 << 20,
-            chained,
-        ));
-        Top(&state).deserialize(&mut de).and_then(|_| de.end())
-    };
+        return parse_streamed(
+            std::io::BufReader::with_capacity(1 << 20, chained),
+            ctx,
+            emit,
+        );
+    }
+    let state = RefCell::new(State {
+        ctx,
+        emit,
+        spec_20: false,
+        sink_error: None,
+        index: 0,
+    });
+    let mut de = serde_json::Deserializer::from_slice(&head);
+    let res = Top(&state).deserialize(&mut de).and_then(|_| de.end());
     let st = state.into_inner();
     if let Some(e) = st.sink_error {
         return Err(e);
@@ -290,10 +513,155 @@ mod tests {
         }
     }
 
+    /// What the streamed path (inputs over 128 MiB) makes of `input`, read through a 7-byte buffer so every value
+    /// crosses buffer ends.
+    fn run_streamed(input: &str) -> (Vec<Item>, Result<(), FormatError>) {
+        let mut items = Vec::new();
+        let res = parse_streamed(
+            std::io::BufReader::with_capacity(7, input.as_bytes()),
+            &ctx(),
+            &mut |i| {
+                items.push(i);
+                Ok(())
+            },
+        );
+        (items, res)
+    }
+
+    /// Both paths give the same items and both succeed or both fail; except that where a number or literal is
+    /// followed at once by a syntax error (`[true x`), serde_json has already taken the token and the in-memory path
+    /// rejects it ("not a JSON object") before failing, while the streamed path fails on the whole value.
+    fn same_outcome(input: &str) {
+        let (a, ra) = run(input);
+        let (b, rb) = run_streamed(input);
+        assert_eq!(ra.is_ok(), rb.is_ok(), "{ra:?} vs {rb:?} for {input}");
+        let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+        if ra.is_ok() || a == b {
+            assert_eq!(a, b, "items differ for {input}");
+        } else {
+            let extra = a.strip_prefix(b.trim_end_matches(']')).unwrap_or_default();
+            assert!(
+                extra.contains("not a JSON object but") && extra.matches("Reject").count() == 1,
+                "items differ for {input}: {a} vs {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn streamed_and_in_memory_parsing_agree() {
+        for input in [
+            format!(r#"{{"type":"bundle","id":"bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","objects":[{IND},{{"type":"indicator"}},42]}}"#),
+            format!("[{IND}, {IND}]"),
+            IND.to_string(),
+            format!(r#"{{"type":"bundle","objects":[{IND},{IND}"#),
+            format!(r#"{{"objects":[{IND}],"x":[1,2}}"#),
+            format!(r#"{{"objects":[{IND}]}} x"#),
+            r#"{"type":"bundle","spec_version":"2.0","objects":[{"type":"malware","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2017-01-01T00:00:00Z","modified":"2017-01-01T00:00:00Z","name":"x","labels":["trojan"]}]}"#.to_string(),
+            "{not json".into(),
+            "[]".into(),
+            "{}".into(),
+            " 5 ".into(),
+            "".into(),
+            r#"[{"a":tru}]"#.into(),
+            r#"[{"type":"indicator","x":"\"]}\\"}]"#.into(),
+        ] {
+            same_outcome(&input);
+        }
+    }
+
+    #[test]
+    fn a_streamed_object_over_the_limit_is_rejected_unread_and_the_rest_kept() {
+        let big = "a".repeat(RAW_LIMIT + 10);
+        let input = format!(
+            r#"{{"type":"bundle","objects":[{IND},{{"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","description":"{big}","name":"r"}},{IND}]}}"#
+        );
+        drop(big);
+        let (items, res) = run_streamed(&input);
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(items.len(), 3);
+        assert!(matches!(&items[0], Item::Object { .. }));
+        match &items[1] {
+            Item::Reject { location, reason } => {
+                assert_eq!(
+                    location,
+                    "$.objects[1] (report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f)"
+                );
+                assert!(reason.contains("129 MiB of JSON"), "{reason}");
+                assert!(reason.contains("`description`"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&items[2], Item::Object { .. }));
+        // A lone object that large: rejected, named by its id.
+        let big = "a".repeat(RAW_LIMIT + 10);
+        let lone = format!(
+            r#"{{"type":"note","id":"note--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","content":"{big}"}}"#
+        );
+        drop(big);
+        let (items, res) = run_streamed(&lone);
+        assert!(res.is_ok(), "{res:?}");
+        assert!(
+            matches!(&items[..], [Item::Reject { location, reason }] if location.contains("note--8e2e2d2b") && reason.contains("`content`")),
+            "{items:?}"
+        );
+    }
+
+    /// JSON made of the names a STIX reader looks at, so that bundles, lone objects and arrays all occur.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-5i64..5).prop_map(Value::from),
+            proptest::sample::select(vec!["bundle", "indicator", "2.0", "2.1", "a\"b", "x]}"])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        proptest::sample::select(vec![
+                            "type",
+                            "id",
+                            "objects",
+                            "spec_version",
+                            "x"
+                        ]),
+                        inner
+                    ),
+                    0..6
+                )
+                .prop_map(|kv| Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+            ]
+        })
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,300}") {
             let _ = run(&s);
+            let _ = run_streamed(&s);
+        }
+
+        /// The streamed path gives what parsing from memory gives: the same items, and an error where it errs, for
+        /// valid JSON, JSON cut short, and JSON with a byte changed.
+        #[test]
+        fn streamed_matches_in_memory(v in json_value(), cut in 0usize..400, byte in 0u8..128, pretty: bool) {
+            let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) };
+            let text = text.unwrap_or_default();
+            same_outcome(&text);
+            let at = cut % (text.len() + 1);
+            same_outcome(&text[..at]);
+            let mut changed = text.into_bytes();
+            if at < changed.len() {
+                changed[at] = byte;
+                if let Ok(changed) = String::from_utf8(changed) {
+                    same_outcome(&changed);
+                }
+            }
         }
     }
 }

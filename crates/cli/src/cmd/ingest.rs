@@ -77,15 +77,29 @@ pub fn run(env: &Env, a: &IngestArgs) -> anyhow::Result<u8> {
     Ok(report.exit_code())
 }
 
-pub fn print_report(r: &Report) {
-    let rate = if r.seconds > 0.0 {
-        r.objects() as f64 / r.seconds
+/// The rate part of the summary line: a few huge objects over several seconds read "0.3 objects/s", not "0".
+fn rate_text(objects: u64, seconds: f64) -> String {
+    if objects == 0 || seconds <= 0.0 {
+        return String::new();
+    }
+    let rate = objects as f64 / seconds;
+    if rate < 10.0 {
+        format!(", {rate:.1} objects/s")
     } else {
-        0.0
-    };
+        format!(", {rate:.0} objects/s")
+    }
+}
+
+pub fn print_report(r: &Report) {
     println!(
-        "{} files: {} added, {} updated, {} unchanged, {} rejected ({:.1} s, {:.0} objects/s)",
-        r.files, r.added, r.updated, r.unchanged, r.rejected, r.seconds, rate
+        "{} files: {} added, {} updated, {} unchanged, {} rejected ({:.1} s{})",
+        r.files,
+        r.added,
+        r.updated,
+        r.unchanged,
+        r.rejected,
+        r.seconds,
+        rate_text(r.objects(), r.seconds)
     );
     if r.warninglists > 0 {
         println!("{} warning lists stored", r.warninglists);
@@ -103,5 +117,18 @@ pub fn print_report(r: &Report) {
     let more = r.warnings.len().saturating_sub(20) as u64 + r.warnings_omitted;
     if more > 0 {
         eprintln!("  ... and {more} more warnings (use --json for the first 1000)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_text;
+
+    #[test]
+    fn slow_rates_keep_a_decimal_and_no_objects_no_rate() {
+        assert_eq!(rate_text(3, 10.0), ", 0.3 objects/s");
+        assert_eq!(rate_text(37_723, 1.0), ", 37723 objects/s");
+        assert_eq!(rate_text(0, 2.0), "");
+        assert_eq!(rate_text(5, 0.0), "");
     }
 }

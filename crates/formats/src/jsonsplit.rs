@@ -1,0 +1,427 @@
+//! Cuts a JSON text read from a stream into its values' raw bytes without building them, so that one value of
+//! unbounded size (a 2 GB description) costs a bounded buffer: the value is scanned past, and only its outline
+//! (size, `id`, `type`, largest property) is kept. Each value that fits is handed back whole, to be parsed from
+//! memory (which is also several times faster than serde_json's reader-based parser).
+//!
+//! The scanner checks only what it needs to find a value's end (strings, escapes, nesting); everything else is
+//! left to serde_json when the bytes are parsed, so invalid JSON is still reported by serde_json.
+
+use std::io::{self, BufRead};
+
+/// serde_json's whitespace (not `u8::is_ascii_whitespace`, which also takes form feed).
+pub(crate) fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// How far a key or an `id`/`type` value is kept for the outline of a value too large to keep.
+const OUTLINE_CAP: usize = 256;
+
+#[derive(Debug)]
+pub(crate) enum SplitError {
+    Io(io::Error),
+    /// The input ended inside a value or before one.
+    Eof,
+    /// A byte that cannot start or continue the structure at hand.
+    Unexpected {
+        byte: u8,
+        offset: u64,
+        expected: &'static str,
+    },
+}
+
+impl std::fmt::Display for SplitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SplitError::Io(e) => write!(f, "{e}"),
+            SplitError::Eof => f.write_str("the input ends inside a value (truncated?)"),
+            SplitError::Unexpected {
+                byte,
+                offset,
+                expected,
+            } => {
+                let shown = if byte.is_ascii_graphic() {
+                    format!("`{}`", *byte as char)
+                } else {
+                    format!("byte 0x{byte:02x}")
+                };
+                write!(f, "expected {expected} at byte {offset}, found {shown}")
+            }
+        }
+    }
+}
+
+impl From<io::Error> for SplitError {
+    fn from(e: io::Error) -> Self {
+        SplitError::Io(e)
+    }
+}
+
+/// A value too large to keep: what is known of it after scanning past it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Outline {
+    /// Its length in bytes of JSON.
+    pub bytes: u64,
+    /// Its top-level `id` and `type` strings, when it is an object that has them (as written, escapes kept).
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    /// The top-level property whose key and value take the most bytes.
+    pub largest: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Raw {
+    Bytes(Vec<u8>),
+    TooLarge(Outline),
+}
+
+/// What the string being scanned is, for the outline of a top-level object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Str {
+    Other,
+    Key,
+    Id,
+    Kind,
+}
+
+/// The state of a scan through one value, fed chunk by chunk.
+struct Scan {
+    scalar: bool,
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    /// Bytes of the value before the current chunk.
+    offset: u64,
+    // Outline of a top-level object: its members at depth 1.
+    object: bool,
+    expect_key: bool,
+    str_kind: Str,
+    cap: Vec<u8>,
+    key: Vec<u8>,
+    member_start: u64,
+    outline: Outline,
+    largest: u64,
+}
+
+impl Scan {
+    fn new(first: u8) -> Scan {
+        Scan {
+            scalar: !matches!(first, b'{' | b'[' | b'"'),
+            depth: 0,
+            in_str: false,
+            esc: false,
+            offset: 0,
+            object: first == b'{',
+            expect_key: false,
+            str_kind: Str::Other,
+            cap: Vec::new(),
+            key: Vec::new(),
+            member_start: 0,
+            outline: Outline::default(),
+            largest: 0,
+        }
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.str_kind != Str::Other {
+            let room = OUTLINE_CAP.saturating_sub(self.cap.len());
+            self.cap.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
+
+    fn end_string(&mut self) {
+        let text = || String::from_utf8_lossy(&self.cap).into_owned();
+        match self.str_kind {
+            Str::Other => {}
+            Str::Key => self.key = std::mem::take(&mut self.cap),
+            Str::Id => self.outline.id = Some(text()),
+            Str::Kind => self.outline.kind = Some(text()),
+        }
+        self.str_kind = Str::Other;
+        self.cap.clear();
+    }
+
+    /// A member of the top-level object ends at `at` (the offset of the `,` or `}` after it).
+    fn end_member(&mut self, at: u64) {
+        if self.key.is_empty() && self.member_start == 0 {
+            return;
+        }
+        let len = at.saturating_sub(self.member_start);
+        if len > self.largest {
+            self.largest = len;
+            self.outline.largest = Some(String::from_utf8_lossy(&self.key).into_owned());
+        }
+        self.key.clear();
+        self.member_start = 0;
+    }
+
+    /// Scans `chunk`; returns how many of its bytes belong to the value, and whether the value ended there.
+    fn feed(&mut self, chunk: &[u8]) -> (usize, bool) {
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                    self.keep(&chunk[i..=i]);
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                    None => {
+                        self.keep(&chunk[i..]);
+                        i = chunk.len();
+                    }
+                    Some(j) => {
+                        self.keep(&chunk[i..i + j]);
+                        let b = chunk[i + j];
+                        i += j + 1;
+                        if b == b'\\' {
+                            self.esc = true;
+                            self.keep(b"\\");
+                        } else {
+                            self.in_str = false;
+                            self.end_string();
+                            if self.depth == 0 {
+                                self.offset += i as u64;
+                                return (i, true);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let b = chunk[i];
+            if self.scalar {
+                if matches!(b, b',' | b']' | b'}') || is_ws(b) {
+                    self.offset += i as u64;
+                    return (i, true);
+                }
+                i += 1;
+                continue;
+            }
+            let at = self.offset + i as u64;
+            i += 1;
+            match b {
+                b'"' => {
+                    self.in_str = true;
+                    if self.object && self.depth == 1 {
+                        if self.expect_key {
+                            self.expect_key = false;
+                            self.str_kind = Str::Key;
+                            self.member_start = at;
+                        } else if self.key == b"id" {
+                            self.str_kind = Str::Id;
+                        } else if self.key == b"type" {
+                            self.str_kind = Str::Kind;
+                        }
+                    }
+                }
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth == 1 {
+                        self.expect_key = true;
+                    }
+                }
+                b'}' | b']' => {
+                    if self.object && self.depth == 1 {
+                        self.end_member(at);
+                    }
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.offset += i as u64;
+                        return (i, true);
+                    }
+                }
+                b',' if self.object && self.depth == 1 => {
+                    self.end_member(at);
+                    self.expect_key = true;
+                }
+                _ => {}
+            }
+        }
+        self.offset += chunk.len() as u64;
+        (chunk.len(), false)
+    }
+}
+
+/// A reader of JSON text by values, counting the bytes it has consumed.
+pub(crate) struct Splitter<R> {
+    r: R,
+    /// Bytes consumed so far: the offset of the next byte in the input.
+    pub pos: u64,
+}
+
+impl<R: BufRead> Splitter<R> {
+    pub fn new(r: R) -> Self {
+        Splitter { r, pos: 0 }
+    }
+
+    /// The next byte that is not whitespace, left unconsumed; `None` at the end of the input.
+    pub fn peek(&mut self) -> Result<Option<u8>, SplitError> {
+        loop {
+            let chunk = self.r.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            match chunk.iter().position(|&b| !is_ws(b)) {
+                Some(n) => {
+                    let b = chunk[n];
+                    self.r.consume(n);
+                    self.pos += n as u64;
+                    return Ok(Some(b));
+                }
+                None => {
+                    let n = chunk.len();
+                    self.r.consume(n);
+                    self.pos += n as u64;
+                }
+            }
+        }
+    }
+
+    /// Consumes the next non-whitespace byte, which must be one of `bytes`; returns it.
+    pub fn expect(&mut self, bytes: &[u8], expected: &'static str) -> Result<u8, SplitError> {
+        match self.peek()? {
+            None => Err(SplitError::Eof),
+            Some(b) if bytes.contains(&b) => {
+                self.r.consume(1);
+                self.pos += 1;
+                Ok(b)
+            }
+            Some(byte) => Err(SplitError::Unexpected {
+                byte,
+                offset: self.pos,
+                expected,
+            }),
+        }
+    }
+
+    /// The next value's bytes, or, if it is longer than `limit` bytes, its outline (the value is consumed either
+    /// way, and at most `limit` bytes of it are ever held).
+    pub fn value(&mut self, limit: usize) -> Result<Raw, SplitError> {
+        let first = match self.peek()? {
+            None => return Err(SplitError::Eof),
+            Some(b @ (b',' | b':' | b']' | b'}')) => {
+                return Err(SplitError::Unexpected {
+                    byte: b,
+                    offset: self.pos,
+                    expected: "a value",
+                })
+            }
+            Some(b) => b,
+        };
+        let mut scan = Scan::new(first);
+        let mut buf = Vec::new();
+        let mut over = false;
+        loop {
+            let chunk = self.r.fill_buf()?;
+            if chunk.is_empty() {
+                // A number or literal ends at the end of the input (what follows, if anything was due, is
+                // missing: the caller finds that out).
+                if scan.scalar {
+                    break;
+                }
+                return Err(SplitError::Eof);
+            }
+            let (used, done) = scan.feed(chunk);
+            if !over {
+                if buf.len() + used > limit {
+                    over = true;
+                    buf = Vec::new();
+                } else {
+                    buf.extend_from_slice(&chunk[..used]);
+                }
+            }
+            self.r.consume(used);
+            self.pos += used as u64;
+            if done {
+                break;
+            }
+        }
+        if over {
+            let mut outline = scan.outline;
+            outline.bytes = scan.offset;
+            Ok(Raw::TooLarge(outline))
+        } else {
+            Ok(Raw::Bytes(buf))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(input: &str, limit: usize) -> Vec<Raw> {
+        // A tiny buffer so values cross chunk boundaries at every byte.
+        let mut s = Splitter::new(io::BufReader::with_capacity(3, input.as_bytes()));
+        let mut out = Vec::new();
+        s.expect(b"[", "[").unwrap();
+        loop {
+            out.push(s.value(limit).unwrap());
+            if s.expect(b",]", ", or ]").unwrap() == b']' {
+                break;
+            }
+        }
+        out
+    }
+
+    fn text(r: &Raw) -> &str {
+        match r {
+            Raw::Bytes(b) => std::str::from_utf8(b).unwrap(),
+            Raw::TooLarge(o) => panic!("too large: {o:?}"),
+        }
+    }
+
+    #[test]
+    fn cuts_values_at_their_ends() {
+        let input = r#"[ {"a":"x,]}\"{","b":[1,{"c":2}]} , 12.5e3,"s\\",true ,null,[] ]"#;
+        let v = values(input, 1 << 20);
+        let got: Vec<&str> = v.iter().map(text).collect();
+        assert_eq!(
+            got,
+            [
+                r#"{"a":"x,]}\"{","b":[1,{"c":2}]}"#,
+                "12.5e3",
+                r#""s\\""#,
+                "true",
+                "null",
+                "[]"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_over_the_limit_is_outlined_not_kept() {
+        let big = "y".repeat(500);
+        let input = format!(
+            r#"[{{"type":"indicator","id":"indicator--1","description":"{big}","name":"n"}},{{"id":"x"}}]"#
+        );
+        let v = values(&input, 100);
+        match &v[0] {
+            Raw::TooLarge(o) => {
+                assert_eq!(o.id.as_deref(), Some("indicator--1"));
+                assert_eq!(o.kind.as_deref(), Some("indicator"));
+                assert_eq!(o.largest.as_deref(), Some("description"));
+                assert_eq!(o.bytes as usize, input.find(r#",{"id""#).unwrap() - 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(text(&v[1]), r#"{"id":"x"}"#);
+    }
+
+    #[test]
+    fn truncation_and_stray_bytes_are_errors() {
+        let mut s = Splitter::new(&b"[{\"a\":\"b"[..]);
+        s.expect(b"[", "[").unwrap();
+        assert!(matches!(s.value(100), Err(SplitError::Eof)));
+        let mut s = Splitter::new(&b"  ]"[..]);
+        assert!(matches!(
+            s.value(100),
+            Err(SplitError::Unexpected {
+                byte: b']',
+                offset: 2,
+                ..
+            })
+        ));
+    }
+}
