@@ -15,6 +15,7 @@ use vigil_model::{ids, Observable, ObservableKind, StixObject, Tlp};
 
 use crate::galaxy::{galaxy_time, Cluster, GalaxyKind};
 use crate::iocs::indicator_for;
+use crate::jsonsplit::{Raw, SplitError, Splitter};
 use crate::{Emit, FormatError, Item, Link, ParseCtx};
 
 /// Largest JSON document read whole (an event, a galaxy, a warning list, a manifest). MISP events are a few MB;
@@ -39,7 +40,12 @@ pub(crate) fn read_document(r: &mut dyn BufRead, file: &str) -> Result<Value, Fo
             ),
         });
     }
-    let text = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf);
+    document_from(&buf, file)
+}
+
+/// Parses one whole JSON document read into memory.
+fn document_from(buf: &[u8], file: &str) -> Result<Value, FormatError> {
+    let text = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(buf);
     if text.iter().all(u8::is_ascii_whitespace) {
         return Err(FormatError::Unreadable {
             file: file.to_string(),
@@ -175,26 +181,11 @@ fn find_events(doc: &Value) -> Result<Vec<Found<'_>>, String> {
                 let Some(list) = resp.as_array() else {
                     return Err("not a MISP event: `response` is not a list".into());
                 };
-                let mut out = Vec::new();
-                for (i, x) in list.iter().enumerate() {
-                    match x.as_object() {
-                        Some(o) => match o.get("Event") {
-                            Some(Value::Object(e)) => {
-                                out.push(Ok((format!("response[{i}].Event"), e)))
-                            }
-                            _ if is_bare_event(o) => out.push(Ok((format!("response[{i}]"), o))),
-                            _ => out.push(Err((
-                                format!("response[{i}]"),
-                                "not a MISP event".to_string(),
-                            ))),
-                        },
-                        None => out.push(Err((
-                            format!("response[{i}]"),
-                            "not a JSON object".to_string(),
-                        ))),
-                    }
-                }
-                return Ok(out);
+                return Ok(list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| response_item(i, x))
+                    .collect());
             }
             if is_bare_event(m) {
                 return Ok(vec![Ok(("Event".into(), m))]);
@@ -226,13 +217,10 @@ fn find_events(doc: &Value) -> Result<Vec<Found<'_>>, String> {
             let events: Vec<_> = a
                 .iter()
                 .enumerate()
-                .filter_map(|(i, x)| match x.get("Event") {
-                    Some(Value::Object(e)) => Some(Ok((format!("[{i}].Event"), e))),
-                    _ => None,
-                })
+                .filter_map(|(i, x)| array_item(i, x))
                 .collect();
             if events.is_empty() {
-                Err(format!("not a MISP event: a JSON array of {} items none of which is {{\"Event\": ..}} (a search index or sharing-group list?)", a.len()))
+                Err(no_events_in_array(a.len()))
             } else {
                 Ok(events)
             }
@@ -255,6 +243,31 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// The `i`th item of a `{"response": [..]}` list: an event (wrapped or bare) or a part that is not one.
+fn response_item(i: usize, x: &Value) -> Found<'_> {
+    match x.as_object() {
+        Some(o) => match o.get("Event") {
+            Some(Value::Object(e)) => Ok((format!("response[{i}].Event"), e)),
+            _ if is_bare_event(o) => Ok((format!("response[{i}]"), o)),
+            _ => Err((format!("response[{i}]"), "not a MISP event".to_string())),
+        },
+        None => Err((format!("response[{i}]"), "not a JSON object".to_string())),
+    }
+}
+
+/// The `i`th item of a JSON array of `{"Event": ..}`: other items are not reported (the array is refused whole
+/// when none is an event).
+fn array_item(i: usize, x: &Value) -> Option<Found<'_>> {
+    match x.get("Event") {
+        Some(Value::Object(e)) => Some(Ok((format!("[{i}].Event"), e))),
+        _ => None,
+    }
+}
+
+fn no_events_in_array(n: usize) -> String {
+    format!("not a MISP event: a JSON array of {n} items none of which is {{\"Event\": ..}} (a search index or sharing-group list?)")
+}
+
 /// An event object without the `{"Event": ..}` wrapper, as PyMISP writes them.
 fn is_bare_event(m: &Map<String, Value>) -> bool {
     let list = |k: &str| m.get(k).is_some_and(Value::is_array);
@@ -272,7 +285,47 @@ pub fn parse_event(
     ctx: &ParseCtx,
     emit: &mut Emit<'_>,
 ) -> Result<(), FormatError> {
-    let doc = read_document(r, &ctx.file)?;
+    parse_event_within(r, ctx, emit, MAX_DOCUMENT)
+}
+
+/// [`parse_event`] with the size of one document as a parameter, so that tests reach the streamed path.
+fn parse_event_within(
+    r: &mut dyn BufRead,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+    limit: u64,
+) -> Result<(), FormatError> {
+    let io = |e: std::io::Error| FormatError::Io {
+        file: ctx.file.clone(),
+        reason: e.to_string(),
+    };
+    // Reserved at full size once past a first small read, not doubled as it fills: a doubling past `limit` would
+    // take twice the memory and copy all of it.
+    const SMALL: u64 = 1 << 20;
+    let mut head = Vec::new();
+    (&mut *r).take(SMALL).read_to_end(&mut head).map_err(io)?;
+    if head.len() as u64 == SMALL {
+        head.reserve_exact(usize::try_from(limit + 1 - SMALL.min(limit)).unwrap_or(0));
+        (&mut *r)
+            .take(limit + 1 - SMALL.min(limit + 1))
+            .read_to_end(&mut head)
+            .map_err(io)?;
+    }
+    if head.len() as u64 > limit {
+        // More than one document may be: MISP's answer to a search (`{"response": [..]}`, or an array of
+        // `{"Event": ..}`) for a whole instance runs to gigabytes; it is read event by event.
+        let bom = if head.starts_with(b"\xef\xbb\xbf") {
+            3
+        } else {
+            0
+        };
+        let mut head = std::io::Cursor::new(head);
+        head.set_position(bom);
+        let r = std::io::BufReader::with_capacity(1 << 20, head.chain(r));
+        return stream_events(r, ctx, emit, limit);
+    }
+    let doc = document_from(&head, &ctx.file)?;
+    drop(head);
     let events = find_events(&doc).map_err(|reason| FormatError::Unreadable {
         file: ctx.file.clone(),
         reason,
@@ -284,6 +337,171 @@ pub fn parse_event(
         }
     }
     Ok(())
+}
+
+/// The events of a document larger than one document may be, read one by one: the items of `response` in an
+/// object, or of a top-level array. Each event may be up to `limit` bytes; a larger one is skipped unread and
+/// rejected. Anything else this large is refused, as before.
+fn stream_events<R: BufRead>(
+    r: R,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+    limit: u64,
+) -> Result<(), FormatError> {
+    let file = &ctx.file;
+    let mib = limit >> 20;
+    let unreadable = |reason: String| FormatError::Unreadable {
+        file: file.clone(),
+        reason,
+    };
+    let mut s = Splitter::new(r);
+    let mut seen = 0usize;
+    let split = |e: SplitError, seen: usize| match e {
+        SplitError::Io(e) => FormatError::Io {
+            file: file.clone(),
+            reason: format!("read error after {seen} items: {e}"),
+        },
+        e => FormatError::Unreadable {
+            file: file.clone(),
+            reason: format!("not valid JSON: {e} (after {seen} items)"),
+        },
+    };
+    let too_large = || format!("larger than {mib} MiB, too large for one JSON document");
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    match s.peek().map_err(|e| split(e, 0))? {
+        Some(b'{') => {
+            s.expect(b"{", "`{`").map_err(|e| split(e, 0))?;
+            let mut saw_response = false;
+            if s.peek().map_err(|e| split(e, 0))? != Some(b'}') {
+                loop {
+                    let key: String = match s.value(1 << 20).map_err(|e| split(e, seen))? {
+                        Raw::Bytes(b) => serde_json::from_slice(&b)
+                            .map_err(|e| unreadable(format!("not valid JSON: {e}")))?,
+                        Raw::TooLarge(_) => return Err(unreadable(too_large())),
+                    };
+                    s.expect(b":", "`:` after a key")
+                        .map_err(|e| split(e, seen))?;
+                    if key == "response" && !saw_response {
+                        saw_response = true;
+                        stream_items(&mut s, ctx, emit, cap, &mut seen, true)?;
+                    } else if key == "Event" {
+                        return Err(unreadable(format!(
+                            "larger than {mib} MiB, too large for one MISP event"
+                        )));
+                    } else {
+                        s.value(0).map_err(|e| split(e, seen))?;
+                    }
+                    if s.expect(b",}", "`,` or `}` after a value")
+                        .map_err(|e| split(e, seen))?
+                        == b'}'
+                    {
+                        break;
+                    }
+                }
+            } else {
+                s.expect(b"}", "`}`").map_err(|e| split(e, 0))?;
+            }
+            if !saw_response {
+                return Err(unreadable(format!(
+                    "{}, and not a list of MISP events (`{{\"response\": [..]}}`)",
+                    too_large()
+                )));
+            }
+        }
+        Some(b'[') => {
+            let events = stream_items(&mut s, ctx, emit, cap, &mut seen, false)?;
+            if events == 0 {
+                return Err(unreadable(no_events_in_array(seen)));
+            }
+        }
+        _ => return Err(unreadable(too_large())),
+    }
+    match s.peek().map_err(|e| split(e, seen))? {
+        None => Ok(()),
+        Some(byte) => Err(split(
+            SplitError::Unexpected {
+                byte,
+                offset: s.pos,
+                expected: "the end of the input",
+            },
+            seen,
+        )),
+    }
+}
+
+/// The items of an array of events (`response`, or a top-level array when `!response`), each parsed alone;
+/// returns how many were events. `seen` counts the items read.
+fn stream_items<R: BufRead>(
+    s: &mut Splitter<R>,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+    cap: usize,
+    seen: &mut usize,
+    response: bool,
+) -> Result<usize, FormatError> {
+    let split = |e: SplitError, seen: usize| match e {
+        SplitError::Io(e) => FormatError::Io {
+            file: ctx.file.clone(),
+            reason: format!("read error after {seen} items: {e}"),
+        },
+        e => FormatError::Unreadable {
+            file: ctx.file.clone(),
+            reason: format!("not valid JSON: {e} (after {seen} items)"),
+        },
+    };
+    let mut events = 0;
+    s.expect(b"[", "a list of events")
+        .map_err(|e| split(e, *seen))?;
+    if s.peek().map_err(|e| split(e, *seen))? == Some(b']') {
+        s.expect(b"]", "`]`").map_err(|e| split(e, *seen))?;
+        return Ok(0);
+    }
+    loop {
+        let i = *seen;
+        let location = if response {
+            format!("response[{i}]")
+        } else {
+            format!("[{i}]")
+        };
+        match s.value(cap).map_err(|e| split(e, i))? {
+            Raw::Bytes(b) => {
+                let x: Value =
+                    serde_json::from_slice(&b).map_err(|e| FormatError::Unreadable {
+                        file: ctx.file.clone(),
+                        reason: format!("not valid JSON in {location}: {e} (after {i} items)"),
+                    })?;
+                drop(b);
+                let found = if response {
+                    Some(response_item(i, &x))
+                } else {
+                    array_item(i, &x)
+                };
+                match found {
+                    Some(Ok((prefix, m))) => {
+                        events += 1;
+                        EventReader::new(ctx, prefix).run(m, emit)?;
+                    }
+                    Some(Err((location, reason))) => emit(Item::Reject { location, reason })?,
+                    None => {}
+                }
+            }
+            Raw::TooLarge(o) => emit(Item::Reject {
+                location,
+                reason: format!(
+                    "{} MiB of JSON, larger than the {} MiB one event may be; skipped without being read",
+                    o.bytes.div_ceil(1 << 20),
+                    cap >> 20
+                ),
+            })?,
+        }
+        *seen += 1;
+        if s.expect(b",]", "`,` or `]` after an event")
+            .map_err(|e| split(e, *seen))?
+            == b']'
+        {
+            return Ok(events);
+        }
+    }
 }
 
 /// How a MISP attribute type maps onto observables.
@@ -1293,6 +1511,83 @@ mod tests {
             Ok(())
         });
         (items, res)
+    }
+
+    /// What the streamed path (inputs over `limit` bytes) makes of `input`.
+    fn run_within(input: &str, limit: u64) -> (Vec<Item>, Result<(), FormatError>) {
+        let mut items = Vec::new();
+        let res = parse_event_within(
+            &mut input.as_bytes(),
+            &ctx(),
+            &mut |i| {
+                items.push(i);
+                Ok(())
+            },
+            limit,
+        );
+        (items, res)
+    }
+
+    #[test]
+    fn a_search_answer_larger_than_one_document_is_read_event_by_event() {
+        let ev = |n: u32| {
+            format!(
+                r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}","date":"2020-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"bad{n}.example"}}]}}}}"#
+            )
+        };
+        let huge = format!(
+            r#"{{"Event":{{"info":"huge","Attribute":[{{"type":"comment","value":"{}"}}]}}}}"#,
+            "x".repeat(5000)
+        );
+        let small = format!(r#"{{"response":[{},{},42,{}]}}"#, ev(1), ev(2), ev(3));
+        let (whole, res) = run(&small);
+        res.expect("in memory");
+        // The same events with one too large for an event between them, streamed because the whole is over the
+        // limit: the same items, and the large one rejected by its place.
+        let big = format!(
+            "\u{feff}{{\"x\":[1,{{}}],\"response\":[{},{},42,{huge},{}],\"y\":2}}",
+            ev(1),
+            ev(2),
+            ev(3)
+        );
+        let (streamed, res) = run_within(&big, 1000);
+        res.expect("streamed");
+        let kept: Vec<Item> = streamed
+            .iter()
+            .filter(|i| !matches!(i, Item::Reject { location, .. } if location == "response[3]"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            format!("{kept:?}").replace("response[4]", "response[3]"),
+            format!("{whole:?}")
+        );
+        assert!(streamed.iter().any(|i| matches!(i,
+            Item::Reject { location, reason } if location == "response[3]" && reason.contains("larger than the 0 MiB one event may be"))));
+        assert_eq!(objects(&streamed, "report").len(), 3);
+        // An array of wrapped events streams too; a single event this large, or another document, is refused.
+        let arr = format!("[{},{huge},{}]", ev(1), ev(2));
+        let (items, res) = run_within(&arr, 1000);
+        res.expect("array");
+        assert_eq!(objects(&items, "report").len(), 2);
+        let one = format!(
+            r#"{{"Event":{{"info":"x","Attribute":[{{"type":"comment","value":"{}"}}]}}}}"#,
+            "y".repeat(2000)
+        );
+        let (items, res) = run_within(&one, 1000);
+        assert!(items.is_empty());
+        assert!(
+            format!("{res:?}").contains("too large for one MISP event"),
+            "{res:?}"
+        );
+        let (_, res) = run_within(&format!(r#"{{"objects":[{huge}]}}"#), 1000);
+        assert!(
+            format!("{res:?}").contains("not a list of MISP events"),
+            "{res:?}"
+        );
+        // Cut short: the events before the cut are kept, and the error says how far it got.
+        let (items, res) = run_within(&big[..big.len() - 300], 1000);
+        assert_eq!(objects(&items, "report").len(), 2);
+        assert!(format!("{res:?}").contains("after 3 items"), "{res:?}");
     }
 
     fn objects<'a>(items: &'a [Item], ty: &str) -> Vec<&'a StixObject> {
