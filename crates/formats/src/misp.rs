@@ -288,8 +288,9 @@ pub fn parse_event(
     parse_event_within(r, ctx, emit, MAX_DOCUMENT)
 }
 
-/// [`parse_event`] with the size of one document as a parameter, so that tests reach the streamed path.
-fn parse_event_within(
+/// [`parse_event`] with the size of one document (256 MiB there) as a parameter: public so that tests and fuzzing
+/// reach the path that reads larger search answers event by event with small inputs.
+pub fn parse_event_within(
     r: &mut dyn BufRead,
     ctx: &ParseCtx,
     emit: &mut Emit<'_>,
@@ -2239,6 +2240,7 @@ mod tests {
         #[test]
         fn never_panics_on_text(s in "\\PC{0,400}") {
             let _ = run(&s);
+            let _ = run_within(&s, 16);
             let _ = parse_manifest(&mut s.as_bytes(), "m.json");
         }
 

@@ -568,3 +568,54 @@ fn a_feed_laid_out_from_the_shared_events_reads_back() {
     );
     assert!(reports >= 15);
 }
+
+/// Every PyMISP event file as one item of a MISP search answer (`{"response": [..]}`): read whole from memory and
+/// read event by event (as an answer larger than one document is), the items are the same.
+#[test]
+fn a_search_answer_of_the_shared_events_reads_the_same_whole_and_event_by_event() {
+    let Some(dir) = data("misp-events-pymisp/tests") else {
+        return;
+    };
+    let mut files = Vec::new();
+    json_files(&dir, &mut files);
+    let mut list = Vec::new();
+    for f in &files {
+        if run(misp::parse_event, f).1.is_err() {
+            continue;
+        }
+        let v: Value = serde_json::from_slice(&std::fs::read(f).expect("read")).expect("json");
+        // A file holding a search answer of its own contributes its items.
+        match v.get("response").and_then(Value::as_array) {
+            Some(items) => list.extend(items.iter().cloned()),
+            None => list.push(v),
+        }
+    }
+    assert!(list.len() >= 25, "only {} events", list.len());
+    let largest = list
+        .iter()
+        .map(|v| serde_json::to_string(v).expect("json").len())
+        .max()
+        .unwrap_or(0);
+    let answer = serde_json::to_string(&serde_json::json!({ "response": list })).expect("json");
+    assert!(answer.len() > 4 * largest);
+    let ctx = ctx(Path::new("answer.json"));
+    let mut whole = Vec::new();
+    misp::parse_event(&mut answer.as_bytes(), &ctx, &mut |i| {
+        whole.push(i);
+        Ok(())
+    })
+    .expect("whole");
+    let mut streamed = Vec::new();
+    misp::parse_event_within(
+        &mut answer.as_bytes(),
+        &ctx,
+        &mut |i| {
+            streamed.push(i);
+            Ok(())
+        },
+        largest as u64 + 1,
+    )
+    .expect("event by event");
+    assert!(objects(&whole).len() > 1000, "{}", objects(&whole).len());
+    assert_eq!(format!("{streamed:?}"), format!("{whole:?}"));
+}
