@@ -306,11 +306,9 @@ pub fn parse_event_within(
     let mut head = Vec::new();
     (&mut *r).take(SMALL).read_to_end(&mut head).map_err(io)?;
     if head.len() as u64 == SMALL {
-        head.reserve_exact(usize::try_from(limit + 1 - SMALL.min(limit)).unwrap_or(0));
-        (&mut *r)
-            .take(limit + 1 - SMALL.min(limit + 1))
-            .read_to_end(&mut head)
-            .map_err(io)?;
+        let rest = (limit + 1).saturating_sub(SMALL);
+        head.reserve_exact(usize::try_from(rest).unwrap_or(0));
+        (&mut *r).take(rest).read_to_end(&mut head).map_err(io)?;
     }
     if head.len() as u64 > limit {
         // More than one document may be: MISP's answer to a search (`{"response": [..]}`, or an array of
@@ -357,16 +355,7 @@ fn stream_events<R: BufRead>(
     };
     let mut s = Splitter::new(r);
     let mut seen = 0usize;
-    let split = |e: SplitError, seen: usize| match e {
-        SplitError::Io(e) => FormatError::Io {
-            file: file.clone(),
-            reason: format!("read error after {seen} items: {e}"),
-        },
-        e => FormatError::Unreadable {
-            file: file.clone(),
-            reason: format!("not valid JSON: {e} (after {seen} items)"),
-        },
-    };
+    let split = |e: SplitError, seen: usize| split_error(file, e, seen);
     let too_large = || format!("larger than {mib} MiB, too large for one JSON document");
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
     match s.peek().map_err(|e| split(e, 0))? {
@@ -430,6 +419,20 @@ fn stream_events<R: BufRead>(
     }
 }
 
+/// A structural error of a streamed answer, after `seen` items.
+fn split_error(file: &str, e: SplitError, seen: usize) -> FormatError {
+    match e {
+        SplitError::Io(e) => FormatError::Io {
+            file: file.to_string(),
+            reason: format!("read error after {seen} items: {e}"),
+        },
+        e => FormatError::Unreadable {
+            file: file.to_string(),
+            reason: format!("not valid JSON: {e} (after {seen} items)"),
+        },
+    }
+}
+
 /// The items of an array of events (`response`, or a top-level array when `!response`), each parsed alone;
 /// returns how many were events. `seen` counts the items read.
 fn stream_items<R: BufRead>(
@@ -440,16 +443,7 @@ fn stream_items<R: BufRead>(
     seen: &mut usize,
     response: bool,
 ) -> Result<usize, FormatError> {
-    let split = |e: SplitError, seen: usize| match e {
-        SplitError::Io(e) => FormatError::Io {
-            file: ctx.file.clone(),
-            reason: format!("read error after {seen} items: {e}"),
-        },
-        e => FormatError::Unreadable {
-            file: ctx.file.clone(),
-            reason: format!("not valid JSON: {e} (after {seen} items)"),
-        },
-    };
+    let split = |e: SplitError, seen: usize| split_error(&ctx.file, e, seen);
     let mut events = 0;
     s.expect(b"[", "a list of events")
         .map_err(|e| split(e, *seen))?;

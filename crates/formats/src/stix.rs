@@ -31,7 +31,17 @@ struct State<'a, 'e> {
     index: usize,
 }
 
-impl State<'_, '_> {
+impl<'a, 'e> State<'a, 'e> {
+    fn new(ctx: &'a ParseCtx, emit: &'a mut Emit<'e>) -> Self {
+        State {
+            ctx,
+            emit,
+            spec_20: false,
+            sink_error: None,
+            index: 0,
+        }
+    }
+
     fn object(&mut self, location: String, v: Value) -> Result<(), ()> {
         let item = match v {
             Value::Object(mut m) => {
@@ -70,12 +80,17 @@ impl State<'_, '_> {
 }
 
 fn describe(m: &Map<String, Value>) -> String {
-    match m.get("id").and_then(Value::as_str) {
+    label(
+        m.get("id").and_then(Value::as_str),
+        m.get("type").and_then(Value::as_str),
+    )
+}
+
+/// How a rejected object is named: by its id, else by its type.
+fn label(id: Option<&str>, kind: Option<&str>) -> String {
+    match id {
         Some(id) => id.chars().take(100).collect(),
-        None => format!(
-            "type {}",
-            m.get("type").and_then(Value::as_str).unwrap_or("?")
-        ),
+        None => format!("type {}", kind.unwrap_or("?")),
     }
 }
 
@@ -240,12 +255,8 @@ fn stream_objects<R: BufRead>(
             }
             Raw::TooLarge(o) => {
                 st.index += 1;
-                let label = match (&o.id, &o.kind) {
-                    (Some(id), _) => id.chars().take(100).collect(),
-                    (None, kind) => format!("type {}", kind.as_deref().unwrap_or("?")),
-                };
                 let item = Item::Reject {
-                    location: format!("{location} ({label})"),
+                    location: format!("{location} ({})", label(o.id.as_deref(), o.kind.as_deref())),
                     reason: too_large_reason(&o),
                 };
                 if let Err(e) = (st.emit)(item) {
@@ -351,13 +362,7 @@ pub fn parse_streamed<R: BufRead>(
     ctx: &ParseCtx,
     emit: &mut Emit<'_>,
 ) -> Result<(), FormatError> {
-    let state = RefCell::new(State {
-        ctx,
-        emit,
-        spec_20: false,
-        sink_error: None,
-        index: 0,
-    });
+    let state = RefCell::new(State::new(ctx, emit));
     let res = parse_stream(r, &state);
     let st = state.into_inner();
     if let Some(e) = st.sink_error {
@@ -385,7 +390,7 @@ pub fn parse_streamed<R: BufRead>(
 /// Streams a STIX bundle (2.0 or 2.1), a single object, or an array of objects.
 pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
     // Parsing from a slice is several times faster than from a reader; bundles up to SLICE_LIMIT are read whole,
-    // larger ones stream so memory stays bounded.
+    // larger ones are cut object by object (`parse_streamed`) so memory stays bounded.
     // The buffer is reserved at full size once the input outgrows a small first read, rather than doubled as it
     // fills: every doubling copies into memory touched for the first time, and first touches (the kernel zeroing
     // pages) were a third of the reading thread's time on the ATT&CK bundle. Reserved but unwritten pages cost
@@ -414,13 +419,7 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             emit,
         );
     }
-    let state = RefCell::new(State {
-        ctx,
-        emit,
-        spec_20: false,
-        sink_error: None,
-        index: 0,
-    });
+    let state = RefCell::new(State::new(ctx, emit));
     let mut de = serde_json::Deserializer::from_slice(&head);
     let res = Top(&state).deserialize(&mut de).and_then(|_| de.end());
     let st = state.into_inner();
