@@ -423,6 +423,41 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
             .any(|e| e["file"].as_str().unwrap().contains("trunc.json.gz")),
         "{r}"
     );
+    // a bundle whose second object is not valid JSON (a NaN, as Python's json.dumps writes): that object is
+    // rejected by its id, the objects after it are stored
+    let text = std::fs::read_to_string(fixture("mixed-bundle.json")).unwrap();
+    let mut bundle: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let objects = bundle["objects"].as_array_mut().unwrap();
+    let valid = objects.len();
+    let mut texts: Vec<String> = objects.iter().map(|o| o.to_string()).collect();
+    texts.insert(
+        1,
+        r#"{"type":"indicator","id":"indicator--0b5ee2b5-0000-4000-8000-00000000aaaa","confidence":NaN}"#.into(),
+    );
+    let nan = d.path().join("nan.json");
+    std::fs::write(
+        &nan,
+        format!(r#"{{"type":"bundle","objects":[{}]}}"#, texts.join(",")),
+    )
+    .unwrap();
+    let (clean, _) = Vigil::new().ingest(&[&fixture("mixed-bundle.json")]);
+    let (r, code) = Vigil::new().ingest(&[nan.to_str().unwrap()]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["added"], clean["added"], "{r}");
+    assert_eq!(
+        r["rejected"].as_u64(),
+        clean["rejected"].as_u64().map(|n| n + 1),
+        "{r}"
+    );
+    assert!(
+        r["errors"].as_array().unwrap().iter().any(|e| e["location"]
+            .as_str()
+            .unwrap()
+            .contains("$.objects[1] (indicator--0b5ee2b5-0000-4000-8000-00000000aaaa)")
+            && e["reason"].as_str().unwrap().starts_with("not valid JSON")),
+        "{r}"
+    );
+    assert!(valid > 2, "the fixture has objects after the broken one");
     // a 100 MB single line
     let huge = d.path().join("huge.txt");
     {

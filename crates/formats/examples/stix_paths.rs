@@ -52,6 +52,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             mb / best[i]
         );
     }
-    println!("ratio (object by object / from memory, time): {:.2}", best[1] / best[0]);
+    println!(
+        "ratio (object by object / from memory, time): {:.2}",
+        best[1] / best[0]
+    );
     Ok(())
 }

@@ -243,6 +243,19 @@ impl Scan {
     }
 }
 
+/// The outline of one value's bytes (as [`Splitter::value`] handed them out): its `id` and `type` when it is an
+/// object, to name it when it cannot be parsed.
+pub(crate) fn outline_of(bytes: &[u8]) -> Outline {
+    let Some(&first) = bytes.first() else {
+        return Outline::default();
+    };
+    let mut scan = Scan::new(first);
+    scan.feed(bytes);
+    let mut outline = scan.outline;
+    outline.bytes = bytes.len() as u64;
+    outline
+}
+
 /// A reader of JSON text by values, counting the bytes it has consumed.
 pub(crate) struct Splitter<R> {
     r: R,

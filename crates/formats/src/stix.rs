@@ -15,7 +15,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 use vigil_model::{upgrade, StixObject};
 
-use crate::jsonsplit::{Outline, Raw, SplitError, Splitter};
+use crate::jsonsplit::{self, Outline, Raw, SplitError, Splitter};
 use crate::{Emit, FormatError, Item, ParseCtx};
 
 /// In a streamed input, an object longer than this many bytes of JSON is scanned past and rejected without being
@@ -29,6 +29,8 @@ struct State<'a, 'e> {
     spec_20: bool,
     sink_error: Option<FormatError>,
     index: usize,
+    /// Items given to `emit`.
+    emitted: usize,
 }
 
 impl<'a, 'e> State<'a, 'e> {
@@ -39,6 +41,7 @@ impl<'a, 'e> State<'a, 'e> {
             spec_20: false,
             sink_error: None,
             index: 0,
+            emitted: 0,
         }
     }
 
@@ -73,6 +76,7 @@ impl<'a, 'e> State<'a, 'e> {
                 reason: format!("not a JSON object but {}", json_kind(&other)),
             },
         };
+        self.emitted += 1;
         (self.emit)(item).map_err(|e| {
             self.sink_error = Some(e);
         })
@@ -240,19 +244,40 @@ fn stream_objects<R: BufRead>(
         return Ok(());
     }
     loop {
+        let start = s.peek()?.map(|_| s.pos).unwrap_or(s.pos);
         let raw = s.value(RAW_LIMIT)?;
         let mut st = state.borrow_mut();
         let location = format!("{path}[{}]", st.index);
         match raw {
-            Raw::Bytes(b) => {
-                let v: Value = serde_json::from_slice(&b).map_err(|e| StreamError::Json {
-                    at: location.clone(),
-                    e,
-                })?;
-                drop(b);
-                st.index += 1;
-                st.object(location, v).map_err(|_| StreamError::Stopped)?;
-            }
+            Raw::Bytes(b) => match serde_json::from_slice::<Value>(&b) {
+                Ok(v) => {
+                    drop(b);
+                    st.index += 1;
+                    st.object(location, v).map_err(|_| StreamError::Stopped)?;
+                }
+                // The object's strings and brackets pair up, so where it ends is known and what follows can still
+                // be read: one object with a stray control character, invalid UTF-8, a `NaN` or a trailing comma
+                // is rejected alone. (An unpaired quote or bracket puts the rest out of step; that ends the file
+                // with an error at the next separator or at its end.)
+                Err(e) => {
+                    st.index += 1;
+                    let o = jsonsplit::outline_of(&b);
+                    let item = Item::Reject {
+                        location: format!(
+                            "{location} ({})",
+                            label(o.id.as_deref(), o.kind.as_deref())
+                        ),
+                        reason: format!(
+                            "not valid JSON: {e} (counted from the start of this object, at byte {start} of the \
+                             input); the objects around it were read"
+                        ),
+                    };
+                    if let Err(e) = (st.emit)(item) {
+                        st.sink_error = Some(e);
+                        return Err(StreamError::Stopped);
+                    }
+                }
+            },
             Raw::TooLarge(o) => {
                 st.index += 1;
                 let item = Item::Reject {
@@ -426,6 +451,23 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
     if let Some(e) = st.sink_error {
         return Err(e);
     }
+    if let Err(e) = &res {
+        if !e.is_io() {
+            // Perhaps a fault inside one object of the list: read the input again object by object, which rejects
+            // such an object alone and goes on, passing over the items already given (the two paths give the
+            // same items up to the fault). A fault of the document itself fails there too, with its position.
+            let done = st.emitted;
+            let mut seen = 0usize;
+            return parse_streamed(&head[..], ctx, &mut |item| {
+                seen += 1;
+                if seen > done {
+                    (st.emit)(item)
+                } else {
+                    Ok(())
+                }
+            });
+        }
+    }
     res.map_err(|e| {
         let reason = if e.is_io() {
             format!("read error after {} objects: {e}", st.index)
@@ -499,6 +541,71 @@ mod tests {
     }
 
     #[test]
+    fn an_object_that_is_not_valid_json_is_rejected_alone_and_the_rest_read() {
+        let id = |n: u32| format!("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd{n:02}");
+        let good = |n: u32| IND.replace("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", &id(n));
+        let mut input = format!(r#"{{"type":"bundle","objects":[{},"#, good(1)).into_bytes();
+        // A NaN (Python's json.dumps writes them), invalid UTF-8 in a string, a trailing comma, a control character.
+        input.extend_from_slice(
+            format!(
+                r#"{{"type":"indicator","id":"{}","confidence":NaN}},"#,
+                id(2)
+            )
+            .as_bytes(),
+        );
+        input.extend_from_slice(format!("{},", good(3)).as_bytes());
+        input.extend_from_slice(format!(r#"{{"id":"{}","name":"caf"#, id(4)).as_bytes());
+        input.extend_from_slice(b"\xe9\"},");
+        input.extend_from_slice(
+            format!(r#"{},{{"id":"{}","type":"tool",}},"#, good(5), id(6)).as_bytes(),
+        );
+        input.extend_from_slice(
+            format!("{{\"id\":\"{}\",\"name\":\"a\tb\"}},{}]}}", id(7), good(8)).as_bytes(),
+        );
+        type Reader = fn(&[u8], &mut Vec<Item>) -> Result<(), FormatError>;
+        let parsers: [Reader; 2] = [
+            |b, items| {
+                parse(&mut &b[..], &ctx(), &mut |i| {
+                    items.push(i);
+                    Ok(())
+                })
+            },
+            |b, items| {
+                parse_streamed(std::io::BufReader::with_capacity(5, b), &ctx(), &mut |i| {
+                    items.push(i);
+                    Ok(())
+                })
+            },
+        ];
+        for p in parsers {
+            let mut items = Vec::new();
+            p(&input, &mut items).expect("the file is read to its end");
+            let kept: Vec<&str> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Object { object, .. } => Some(object.id()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(kept, [id(1), id(3), id(5), id(8)]);
+            let rejected: Vec<(&str, &str)> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Reject { location, reason } => Some((location.as_str(), reason.as_str())),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(rejected.len(), 4, "{rejected:?}");
+            for ((location, reason), (n, at)) in
+                rejected.iter().zip([(2, 1), (4, 3), (6, 5), (7, 6)])
+            {
+                assert_eq!(*location, format!("$.objects[{at}] ({})", id(n)));
+                assert!(reason.starts_with("not valid JSON: "), "{reason}");
+            }
+        }
+    }
+
+    #[test]
     fn upgrades_20() {
         let (items, res) = run(
             r#"{"type":"bundle","spec_version":"2.0","objects":[{"type":"malware","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2017-01-01T00:00:00Z","modified":"2017-01-01T00:00:00Z","name":"x","labels":["trojan"]}]}"#,
@@ -527,22 +634,27 @@ mod tests {
         (items, res)
     }
 
-    /// Both paths give the same items and both succeed or both fail; except that where a number or literal is
-    /// followed at once by a syntax error (`[true x`), serde_json has already taken the token and the in-memory path
-    /// rejects it ("not a JSON object") before failing, while the streamed path fails on the whole value.
+    /// Both paths give the same items and both succeed or both fail; except that where a number or literal runs
+    /// straight into a fault (`[truex]`), serde_json has already taken the token and the in-memory path rejects it
+    /// as "not a JSON object", where the streamed path rejects the whole value as "not valid JSON".
     fn same_outcome(input: &str) {
         let (a, ra) = run(input);
         let (b, rb) = run_streamed(input);
         assert_eq!(ra.is_ok(), rb.is_ok(), "{ra:?} vs {rb:?} for {input}");
-        let (a, b) = (format!("{a:?}"), format!("{b:?}"));
-        if ra.is_ok() || a == b {
-            assert_eq!(a, b, "items differ for {input}");
-        } else {
-            let extra = a.strip_prefix(b.trim_end_matches(']')).unwrap_or_default();
-            assert!(
-                extra.contains("not a JSON object but") && extra.matches("Reject").count() == 1,
-                "items differ for {input}: {a} vs {b}"
-            );
+        assert_eq!(a.len(), b.len(), "{a:?} vs {b:?} for {input}");
+        for (x, y) in a.iter().zip(&b) {
+            let (dx, dy) = (format!("{x:?}"), format!("{y:?}"));
+            if dx != dy {
+                assert!(
+                    matches!((x, y), (
+                        Item::Reject { location: l1, reason: r1 },
+                        Item::Reject { location: l2, reason: r2 },
+                    ) if l2.starts_with(l1.as_str())
+                        && r1.starts_with("not a JSON object but")
+                        && r2.starts_with("not valid JSON")),
+                    "items differ for {input}: {dx} vs {dy}"
+                );
+            }
         }
     }
 
