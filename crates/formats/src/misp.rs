@@ -296,20 +296,12 @@ pub fn parse_event_within(
     emit: &mut Emit<'_>,
     limit: u64,
 ) -> Result<(), FormatError> {
-    let io = |e: std::io::Error| FormatError::Io {
-        file: ctx.file.clone(),
-        reason: e.to_string(),
-    };
-    // Reserved at full size once past a first small read, not doubled as it fills: a doubling past `limit` would
-    // take twice the memory and copy all of it.
-    const SMALL: u64 = 1 << 20;
-    let mut head = Vec::new();
-    (&mut *r).take(SMALL).read_to_end(&mut head).map_err(io)?;
-    if head.len() as u64 == SMALL {
-        let rest = (limit + 1).saturating_sub(SMALL);
-        head.reserve_exact(usize::try_from(rest).unwrap_or(0));
-        (&mut *r).take(rest).read_to_end(&mut head).map_err(io)?;
-    }
+    // One byte past the limit tells a document that fits from one that does not.
+    let head =
+        crate::input::read_head(r, limit.saturating_add(1)).map_err(|e| FormatError::Io {
+            file: ctx.file.clone(),
+            reason: e.to_string(),
+        })?;
     if head.len() as u64 > limit {
         // More than one document may be: MISP's answer to a search (`{"response": [..]}`, or an array of
         // `{"Event": ..}`) for a whole instance runs to gigabytes; it is read event by event.

@@ -8,8 +8,6 @@ use std::io::{BufRead, Read};
 
 /// Inputs up to this size are parsed from memory.
 const SLICE_LIMIT: usize = 128 * 1024 * 1024;
-/// What is read before the buffer is reserved at `SLICE_LIMIT`: most files fit.
-const SMALL_READ: usize = 1024 * 1024;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -444,27 +442,11 @@ pub fn paths_agree(
 pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
     // Parsing from a slice is several times faster than from a reader; bundles up to SLICE_LIMIT are read whole,
     // larger ones are cut object by object (`parse_streamed`) so memory stays bounded.
-    // The buffer is reserved at full size once the input outgrows a small first read, rather than doubled as it
-    // fills: every doubling copies into memory touched for the first time, and first touches (the kernel zeroing
-    // pages) were a third of the reading thread's time on the ATT&CK bundle. Reserved but unwritten pages cost
-    // nothing.
-    let mut head = Vec::with_capacity(SMALL_READ);
-    let io_error = |e: std::io::Error| FormatError::Io {
+    let head = crate::input::read_head(r, SLICE_LIMIT as u64).map_err(|e| FormatError::Io {
         file: ctx.file.clone(),
         reason: e.to_string(),
-    };
-    let mut n = (&mut *r)
-        .take(SMALL_READ as u64)
-        .read_to_end(&mut head)
-        .map_err(io_error)?;
-    if n == SMALL_READ {
-        head.reserve_exact(SLICE_LIMIT - SMALL_READ);
-        n += (&mut *r)
-            .take((SLICE_LIMIT - SMALL_READ) as u64)
-            .read_to_end(&mut head)
-            .map_err(io_error)?;
-    }
-    if n == SLICE_LIMIT {
+    })?;
+    if head.len() == SLICE_LIMIT {
         let chained = std::io::Cursor::new(head).chain(r);
         return parse_streamed(
             std::io::BufReader::with_capacity(1 << 20, chained),
