@@ -31,6 +31,11 @@ pub const MODEL_VERSION: u32 = 5;
 const MIN_DF: u32 = 3;
 const EPOCHS: usize = 4;
 const MAX_EVIDENCE: usize = 3;
+/// A sentence after the best is cited only when it scores at least this share of the best one. Chosen on the
+/// training reports scored out of fold (`ml_tagevidence`: the F1 of citation precision against TRAM's sentence
+/// annotations and coverage of the annotated sentences is flat from 0.90 to 0.97, 0.593 at 0.93 against 0.552 with
+/// the threshold alone); held out, precision went from 0.462 to 0.607 and coverage from 0.736 to 0.708.
+const EVIDENCE_RELATIVE: f32 = 0.93;
 const CENTROID_MIN: usize = 5;
 const CENTROID_TERMS: usize = 64;
 /// Neighbouring training reports whose annotations vote for a document's techniques.
@@ -55,6 +60,17 @@ pub struct TechniqueTag {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tagging {
     pub techniques: Vec<TechniqueTag>,
+}
+
+/// A document-level tag with its evidence as byte spans of the document ([`Tagger::tag_spans`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocTag {
+    /// Index of the class (technique) in the model.
+    pub class: usize,
+    /// Document-level score.
+    pub score: f32,
+    /// The cited sentences, best first.
+    pub evidence: Vec<(usize, usize)>,
 }
 
 /// Per-sentence output of the tagger.
@@ -473,32 +489,52 @@ impl Tagger {
         }
     }
 
-    /// Document-level tags with their evidence sentences (those above the sentence threshold, or the best one).
+    /// Document-level tags with their evidence sentences ([`Tagger::tag_spans`]), best first.
     pub fn tag(&self, doc: &str) -> Tagging {
+        let mut out: Vec<TechniqueTag> = self
+            .tag_spans(doc)
+            .into_iter()
+            .map(|t| TechniqueTag {
+                id: self.classes[t.class].clone(),
+                score: crate::extract::round4(t.score as f64),
+                evidence: t.evidence.iter().map(|&(a, b)| clip(&doc[a..b])).collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        Tagging { techniques: out }
+    }
+
+    /// The document's tags with their evidence sentences as byte spans, best first. A tag cites
+    /// its best sentence and up to [`MAX_EVIDENCE`] - 1 more that pass the class's sentence threshold and score
+    /// at least [`EVIDENCE_RELATIVE`] times the best: a second sentence far below the best is more often about
+    /// something else (measured on TRAM's annotations, see that constant).
+    pub fn tag_spans(&self, doc: &str) -> Vec<DocTag> {
         let (scores, per) = self.doc_scores(doc);
-        let mut out: Vec<TechniqueTag> = Vec::new();
+        let mut out = Vec::new();
         for (k, sc) in scores.iter().enumerate() {
-            if !self.doc_decides(k, *sc) || per[k].is_empty() {
+            if !self.doc_decides(k, *sc) {
                 continue;
             }
-            let thr = self.threshold[k];
-            let mut ev: Vec<String> = per[k]
+            let Some(&(best, a0, b0)) = per[k].first() else {
+                continue;
+            };
+            let floor = self.threshold[k].max(EVIDENCE_RELATIVE * best);
+            let mut ev: Vec<(usize, usize)> = per[k]
                 .iter()
-                .filter(|x| x.0 >= thr)
                 .take(MAX_EVIDENCE)
-                .map(|(_, a, b)| clip(&doc[*a..*b]))
+                .take_while(|x| x.0 >= floor)
+                .map(|x| (x.1, x.2))
                 .collect();
             if ev.is_empty() {
-                ev.push(clip(&doc[per[k][0].1..per[k][0].2]));
+                ev.push((a0, b0));
             }
-            out.push(TechniqueTag {
-                id: self.classes[k].clone(),
-                score: crate::extract::round4(*sc as f64),
+            out.push(DocTag {
+                class: k,
+                score: *sc,
                 evidence: ev,
             });
         }
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        Tagging { techniques: out }
+        out
     }
 
     /// Technique ids the document-level decision keeps.
@@ -1375,6 +1411,8 @@ pub struct TagMetrics {
     pub tram50_annotated_sentences: DocF1,
     /// Sentence-level top-1 accuracy on those sentences.
     pub sentence_top1_accuracy: f64,
+    /// The sentences cited by correct TRAM-50 tags on full report text, against the report's annotations.
+    pub evidence: EvidenceMetrics,
     /// TRAM-50 per-document micro F1 (full report text) of the 4-fold cross-validation by report over the
     /// training reports: the validation figure the thresholds are chosen on (held-out reports not involved).
     pub cv_tram50_f1: f64,
@@ -1582,14 +1620,24 @@ fn fold_model<'a>(src: &Sources, docs: &[&'a Report], fold: u64) -> (Tagger, Vec
     let (val, tr): (Vec<&Report>, Vec<&Report>) = docs.iter().partition(|r| {
         corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
     });
+    fold_model_on(src, &tr, &val)
+}
+
+/// The sentence model fitted on reports `tr` (priors and neighbour reports from them too), with `val`'s
+/// sentences kept out of every source; `val` is handed back to be scored.
+fn fold_model_on<'a>(
+    src: &Sources,
+    tr: &[&Report],
+    val: &[&'a Report],
+) -> (Tagger, Vec<&'a Report>) {
     let train_keys: BTreeSet<String> = tr.iter().map(|r| text::title_key(&r.title)).collect();
-    let exs = examples(src, &train_keys, &val);
+    let exs = examples(src, &train_keys, val);
     let h = Header {
         model: MODEL.into(),
         model_version: MODEL_VERSION,
         data_hash: [0; 32],
     };
-    let emb = train_embeddings(src, &exs, &tr, &val);
+    let emb = train_embeddings(src, &exs, tr, val);
     let mut m = fit(
         &exs,
         &src.tram_classes,
@@ -1599,9 +1647,9 @@ fn fold_model<'a>(src: &Sources, docs: &[&'a Report], fold: u64) -> (Tagger, Vec
         2.0,
         emb,
     );
-    m.prior = priors(&m.classes[..m.n_lr], &tr);
-    m.set_reports(&tr);
-    (m, val)
+    m.prior = priors(&m.classes[..m.n_lr], tr);
+    m.set_reports(tr);
+    (m, val.to_vec())
 }
 
 /// Cross-validation over `docs` (folds by report): the stacker and thresholds of the final model.
@@ -1818,6 +1866,7 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
         let (t, a) = (predict_sets(&m, &dev, true), predict_sets(&m, &dev, false));
         let mut metrics = metrics_of_sets(&m, &t, &a, tr.len(), n);
         metrics.cv_tram50_f1 = crate::extract::round4(cv);
+        metrics.evidence = evidence_metrics(&m, &dev);
         tram.extend(t);
         all.extend(a);
         folds.push(metrics);
@@ -1877,6 +1926,48 @@ pub fn evaluate_sentences(m: &Tagger, sents: &[(String, String, String)]) -> (Do
     )
 }
 
+/// How well a tag's cited sentences match the annotation: over the correct TRAM-50 tags of full reports, the
+/// share of cited sentences annotated with the tag's technique (inside the sentence, at least half of an annotated
+/// span), and the share of tags whose first citation is. TRAM's annotation of full reports is incomplete, so both
+/// are lower bounds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EvidenceMetrics {
+    /// Correct tags measured.
+    pub tags: usize,
+    /// Sentences they cite.
+    pub cited: usize,
+    pub precision: f64,
+    pub first_cited_annotated: f64,
+}
+
+fn evidence_metrics(m: &Tagger, reports: &[&Report]) -> EvidenceMetrics {
+    let (mut tags, mut cited, mut hits, mut first) = (0usize, 0usize, 0usize, 0usize);
+    for r in reports {
+        let truth = r.techniques();
+        for t in m.tag_spans(&r.text) {
+            let id = &m.classes[t.class];
+            if !m.is_tram_class(id) || !truth.contains(id) {
+                continue;
+            }
+            let ann: Vec<bool> = t
+                .evidence
+                .iter()
+                .map(|&(a, b)| annotated_inside(r, a, b).contains(id))
+                .collect();
+            tags += 1;
+            cited += ann.len();
+            hits += ann.iter().filter(|x| **x).count();
+            first += usize::from(ann.first().copied().unwrap_or(false));
+        }
+    }
+    EvidenceMetrics {
+        tags,
+        cited,
+        precision: crate::extract::round4(hits as f64 / cited.max(1) as f64),
+        first_cited_annotated: crate::extract::round4(first as f64 / tags.max(1) as f64),
+    }
+}
+
 /// Measures a tagger on the given reports.
 pub fn evaluate_reports(
     m: &Tagger,
@@ -1884,13 +1975,15 @@ pub fn evaluate_reports(
     train_reports: usize,
     train_sentences: usize,
 ) -> TagMetrics {
-    metrics_of_sets(
+    let mut t = metrics_of_sets(
         m,
         &predict_sets(m, reports, true),
         &predict_sets(m, reports, false),
         train_reports,
         train_sentences,
-    )
+    );
+    t.evidence = evidence_metrics(m, reports);
+    t
 }
 
 /// [`evaluate_reports`] from the reports' predicted and true sets (TRAM's 50 techniques, all techniques).
@@ -2025,6 +2118,69 @@ pub fn study_scores(
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
 
+/// One annotated technique of a report, with the report's prose sentences that score for it, for the study of
+/// which sentences a tag should cite.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvidenceCase {
+    /// Cross-validation fold (`u64::MAX` for a held-out report scored by the model of all training reports).
+    pub fold: u64,
+    pub technique: String,
+    /// The class's sentence threshold.
+    pub threshold: f32,
+    /// (score, annotated with the technique, the whole sentence's score) of every prose sentence scoring at
+    /// least 0.05, best first. The score is the best over the sentence, its clauses and windows.
+    pub sentences: Vec<(f32, bool, f32)>,
+}
+
+/// Evidence cases of TRAM-50 techniques: the training reports scored out of fold (4 folds by report), then the
+/// held-out reports scored by the model of all training reports.
+#[doc(hidden)]
+pub fn evidence_study(corpus_dir: &Path) -> Result<Vec<EvidenceCase>> {
+    let src = load_sources(corpus_dir)?;
+    let (dev, tr): (Vec<&Report>, Vec<&Report>) = src.reports.iter().partition(|r| r.is_dev());
+    let cases = |m: &Tagger, r: &Report, fold: u64, out: &mut Vec<EvidenceCase>| {
+        let truth = r.techniques();
+        let mut per: Vec<Vec<(f32, bool, f32)>> = vec![Vec::new(); m.n_lr];
+        for (a, b) in prose_sentences(&r.text) {
+            let inside = annotated_inside(r, a, b);
+            let whole = m.sentence_probs(&r.text[a..b]);
+            for (k, v) in m.sentence_clause_probs(&r.text[a..b])[..m.n_lr]
+                .iter()
+                .enumerate()
+            {
+                if *v >= 0.05 {
+                    per[k].push((*v, inside.contains(&m.classes[k]), whole[k]));
+                }
+            }
+        }
+        for (k, mut v) in per.into_iter().enumerate() {
+            if v.is_empty() || !truth.contains(&m.classes[k]) {
+                continue;
+            }
+            v.sort_by(|x, y| y.0.total_cmp(&x.0));
+            out.push(EvidenceCase {
+                fold,
+                technique: m.classes[k].clone(),
+                threshold: m.threshold[k],
+                sentences: v,
+            });
+        }
+    };
+    let mut out = Vec::new();
+    for fold in 0..FOLDS {
+        let (m, val) = fold_model(&src, &tr, fold);
+        for r in val {
+            cases(&m, r, fold, &mut out);
+        }
+    }
+    let (m, _) = fold_model_on(&src, &tr, &dev);
+    for r in &dev {
+        cases(&m, r, u64::MAX, &mut out);
+    }
+    Ok(out)
+}
+
 /// One training report scored out of fold, for the study of document decisions on short texts.
 #[doc(hidden)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -2114,6 +2270,74 @@ mod tests {
             spans: vec![(0, 5, label.to_string())],
             path: PathBuf::new(),
         }
+    }
+
+    #[test]
+    fn a_tag_cites_its_best_sentence_and_only_those_near_it() {
+        let m = Tagger::embedded().expect("tagger loads");
+        let doc = "When the victim opened the attachment, a shortcut file launched PowerShell with an encoded \
+            command that downloaded the QuillLoader payload. The loader created a scheduled task named \
+            \"OfficeUpdateCheck\" to persist across reboots and injected its code into a legitimate explorer.exe \
+            process. QuillLoader beacons every 300 seconds over HTTPS to cdn-update[.]example and \
+            files-share(.)example, and falls back to 198.51.100[.]23. Collected documents were compressed into a \
+            password-protected archive before exfiltration over the same command and control channel. The \
+            operators used stolen valid accounts to move to file servers over RDP.";
+        let tags = m.tag_spans(doc);
+        assert!(tags.len() >= 3, "{tags:?}");
+        let sentences = prose_sentences(doc);
+        for t in &tags {
+            let k = &t.class;
+            let mut all: Vec<(f32, (usize, usize))> = sentences
+                .iter()
+                .map(|&(a, b)| (m.sentence_clause_probs(&doc[a..b])[*k], (a, b)))
+                .collect();
+            all.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+            let floor = m.threshold[*k].max(EVIDENCE_RELATIVE * all[0].0);
+            let mut want: Vec<(usize, usize)> = all
+                .iter()
+                .take(MAX_EVIDENCE)
+                .take_while(|x| x.0 >= floor)
+                .map(|x| x.1)
+                .collect();
+            if want.is_empty() {
+                want.push(all[0].1);
+            }
+            assert_eq!(t.evidence, want, "{}", m.classes[*k]);
+        }
+        // The web-protocol tag cites the HTTPS beacon, not the RDP sentence that scores far below it.
+        let ev = &tags
+            .iter()
+            .find(|t| m.classes[t.class] == "T1071.001")
+            .expect("web protocols tagged")
+            .evidence;
+        assert!(
+            ev.iter().all(|&(a, b)| !doc[a..b].contains("RDP")),
+            "{ev:?}"
+        );
+        assert!(doc[ev[0].0..ev[0].1].contains("HTTPS"));
+    }
+
+    #[test]
+    fn evidence_metrics_count_cited_sentences_against_the_annotation() {
+        let m = Tagger::embedded().expect("tagger loads");
+        let text = "The malware uses PowerShell to download additional payloads. It also dumps credentials from \
+            LSASS memory using Mimikatz.";
+        let second = text.find("It also").expect("second sentence");
+        let mut r = report(text, "T1003.001");
+        r.spans = vec![(second, text.len(), "T1003.001".into())];
+        let e = evidence_metrics(&m, &[&r]);
+        assert_eq!((e.tags, e.cited), (1, 1), "{e:?}");
+        assert_eq!((e.precision, e.first_cited_annotated), (1.0, 1.0));
+        // The same tag against an annotation of the other sentence: cited, but not what was annotated.
+        r.spans = vec![(0, second - 1, "T1003.001".into())];
+        let e = evidence_metrics(&m, &[&r]);
+        assert_eq!(
+            (e.tags, e.precision, e.first_cited_annotated),
+            (1, 0.0, 0.0)
+        );
+        // A technique the report is not annotated with is not counted.
+        r.spans = vec![(0, second - 1, "T1566.001".into())];
+        assert_eq!(evidence_metrics(&m, &[&r]).tags, 0);
     }
 
     #[test]
