@@ -118,7 +118,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!();
     }
-    let keys: Vec<(&str, Box<dyn Fn(f32, f32) -> f32>)> = vec![
+    type Key = Box<dyn Fn(f32, f32) -> f32>;
+    let keys: Vec<(&str, Key)> = vec![
         ("best of sentence, clauses, windows", Box::new(|c, _| c)),
         ("whole sentence", Box::new(|_, w| w)),
         ("mean of the two", Box::new(|c, w| c + w)),
