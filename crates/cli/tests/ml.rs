@@ -243,6 +243,21 @@ fn tag_prints_techniques_with_evidence_from_the_text() {
         techs.iter().any(|t| t["id"] == "T1547.001"),
         "the Run key is described: {j}"
     );
+    // Each tag carries its ATT&CK name, from the bundled ATT&CK tables.
+    let run_key = techs
+        .iter()
+        .find(|t| t["id"] == "T1547.001")
+        .expect("T1547.001");
+    assert_eq!(
+        run_key["name"],
+        "Boot or Logon Autostart Execution: Registry Run Keys / Startup Folder"
+    );
+    assert!(
+        techs
+            .iter()
+            .all(|t| t["name"].as_str().is_some_and(|n| !n.is_empty())),
+        "{j}"
+    );
 }
 
 #[test]

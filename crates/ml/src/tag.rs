@@ -50,6 +50,10 @@ static EMBEDDED: &[u8] = include_bytes!("../models/tagger.vgm");
 pub struct TechniqueTag {
     /// ATT&CK id.
     pub id: String,
+    /// The technique's ATT&CK name ("Phishing: Spearphishing Attachment"), filled in by callers that hold the
+    /// names (the CLI, from the attribution model's ATT&CK tables); absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Document-level score in [0, 1] (the best sentence's probability).
     pub score: f64,
     /// The sentences that triggered the tag, best first.
@@ -496,6 +500,7 @@ impl Tagger {
             .into_iter()
             .map(|t| TechniqueTag {
                 id: self.classes[t.class].clone(),
+                name: None,
                 score: crate::extract::round4(t.score as f64),
                 evidence: t.evidence.iter().map(|&(a, b)| clip(&doc[a..b])).collect(),
             })

@@ -382,20 +382,22 @@ fn tag(cli: &Cli, a: &TagArgs) -> anyhow::Result<u8> {
     let tagger = load_tagger(cli, &a.models.models)?;
     let bytes = read_input(&a.file)?;
     let text = report_text(&bytes, &a.file)?;
-    let res = tagger.tag(&text);
+    let mut res = tagger.tag(&text);
+    // Names come from the attribution model's ATT&CK tables; without it the ids alone are printed.
+    if let Ok(names) = load_attributor(cli, &a.models.models) {
+        for t in &mut res.techniques {
+            t.name = names.technique_name(&t.id).map(str::to_string);
+        }
+    }
     if a.models.json {
         crate::output::json(&res)?;
         return Ok(0);
     }
-    let names = load_attributor(cli, &a.models.models).ok();
     if res.techniques.is_empty() {
         out!("no ATT&CK technique found");
     }
     for t in &res.techniques {
-        let name = names
-            .as_ref()
-            .and_then(|n| n.technique_name(&t.id))
-            .unwrap_or("");
+        let name = t.name.as_deref().unwrap_or("");
         out!("{:<10} {:.2}  {name}", t.id, t.score);
         for e in &t.evidence {
             let e: String = e.split_whitespace().collect::<Vec<_>>().join(" ");
