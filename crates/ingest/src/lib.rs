@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use vigil_formats::iocs::family_id;
 use vigil_formats::{input, Format, FormatError, Item, Link, ParseCtx};
-use vigil_model::{ids, time, Provenance, StixObject, Tlp};
+use vigil_model::{ids, pattern::Pattern, time, Provenance, StixObject, Tlp};
 use vigil_store::prepared::{
     name_fold, name_kind, name_stem, object_kinds, KEY_ID, KEY_NAME, KEY_STEM,
 };
@@ -95,15 +95,16 @@ fn mode_of(derived: bool) -> PutMode {
     }
 }
 
-/// Marks and prepares an object item; everything else passes through.
-fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
+/// Marks and prepares an object item; everything else passes through. `pattern`: the item's STIX pattern, if the
+/// caller has parsed it already ([`source_pattern`]).
+fn prepare(item: Item, opts: &Options, public: bool, pattern: Option<&Pattern>) -> Msg {
     match item {
         Item::Object {
             object,
             original_id,
             derived,
         } => Msg::Object {
-            p: marked(opts, public, object, mode_of(derived)),
+            p: marked(opts, public, object, mode_of(derived), pattern),
             original_id,
             derived,
         },
@@ -114,7 +115,8 @@ fn prepare(item: Item, opts: &Options, public: bool) -> Msg {
 /// What is wrong with an object that is stored all the same: a value no observable of its type can have, compared
 /// by an indicator from a source (it never matches, and exports leave it out) or held by a cyber-observable.
 /// Checked on the reading thread, for source objects only (what Vigil derives was normalised when it was made).
-fn warning(item: &Item) -> Option<Msg> {
+/// `pattern`: the item's parsed pattern ([`source_pattern`]).
+fn warning(item: &Item, pattern: Option<&Pattern>) -> Option<Msg> {
     let Item::Object {
         object,
         derived: false,
@@ -134,21 +136,40 @@ fn warning(item: &Item) -> Option<Msg> {
             reason: format!("stored as given, but its value is not valid: {e}"),
         });
     }
-    if object.type_() != "indicator" || object.str("pattern_type") != Some("stix") {
-        return None;
-    }
-    let pattern = vigil_model::pattern::Pattern::parse(object.str("pattern")?).ok()?;
-    let e = vigil_model::observable::invalid_pattern_value(&pattern)?;
+    let e = vigil_model::observable::invalid_pattern_value(pattern?)?;
     Some(Msg::Warn {
         id: object.id().to_string(),
         reason: format!("stored, but this value will never match and exports leave it out: {e}"),
     })
 }
 
+/// The STIX pattern of a source indicator, parsed once on the reading thread for both its warning and its look-up
+/// keys (`None` for anything else, or a pattern that does not parse: the store's own checks report that).
+fn source_pattern(item: &Item) -> Option<Pattern> {
+    let Item::Object {
+        object,
+        derived: false,
+        ..
+    } = item
+    else {
+        return None;
+    };
+    if object.type_() != "indicator" || object.str("pattern_type") != Some("stix") {
+        return None;
+    }
+    Pattern::parse(object.str("pattern")?).ok()
+}
+
 /// The object with the TLP defaults applied, prepared for writing.
-fn marked(opts: &Options, public: bool, mut o: StixObject, mode: PutMode) -> Prepared {
+fn marked(
+    opts: &Options,
+    public: bool,
+    mut o: StixObject,
+    mode: PutMode,
+    pattern: Option<&Pattern>,
+) -> Prepared {
     mark(opts, public, &mut o);
-    Prepared::new(o, mode)
+    Prepared::with_pattern(&o, mode, pattern)
 }
 
 /// What `vigil ingest` was asked to do.
@@ -587,10 +608,11 @@ impl Run<'_, '_> {
                     None => return Ok(()),
                 },
                 other => {
-                    if let Some(w) = warning(&other) {
+                    let pattern = source_pattern(&other);
+                    if let Some(w) = warning(&other, pattern.as_ref()) {
                         batch.push(w);
                     }
-                    prepare(other, opts, public)
+                    prepare(other, opts, public, pattern.as_ref())
                 }
             };
             if let Msg::Object { p, .. } = &msg {
@@ -1112,7 +1134,7 @@ impl<'t, 'o> FileWriter<'t, 'o> {
 
     /// Stores an object the writer made itself (a link's relationship or fallback).
     fn put(&mut self, o: StixObject, mode: PutMode) -> Result<(), StoreError> {
-        let p = marked(self.opts, self.public, o, mode);
+        let p = marked(self.opts, self.public, o, mode, None);
         self.put_prepared(&p, None, mode)
     }
 
@@ -1507,7 +1529,7 @@ impl<'t, 'o> FileWriter<'t, 'o> {
     fn item(&mut self, item: Item) -> Result<(), StoreError> {
         match item {
             // Objects come through `msg` already prepared; this arm only serves callers that pass raw items.
-            object @ Item::Object { .. } => self.msg(prepare(object, self.opts, self.public)),
+            object @ Item::Object { .. } => self.msg(prepare(object, self.opts, self.public, None)),
             Item::Link(link) => self.link(link),
             Item::WarningList(wl) => {
                 let out = self.tx.put_warninglist(&wl)?;

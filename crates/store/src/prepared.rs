@@ -189,7 +189,13 @@ impl Prepared {
     }
 
     pub fn from_ref(obj: &StixObject, mode: PutMode) -> Prepared {
-        let IndexParts { search, keys, refs } = IndexParts::of(obj, mode);
+        Prepared::with_pattern(obj, mode, None)
+    }
+
+    /// [`Prepared::from_ref`] for an indicator whose STIX pattern the caller has parsed already (`pattern`, used
+    /// for its look-up keys instead of parsing the text again: bulk ingest parses each pattern once for its checks).
+    pub fn with_pattern(obj: &StixObject, mode: PutMode, pattern: Option<&Pattern>) -> Prepared {
+        let IndexParts { search, keys, refs } = IndexParts::of(obj, mode, pattern);
         let (hid, ends) = Prepared::hashes(obj.id(), obj.type_(), &refs);
         let json = obj.to_json();
         Prepared {
@@ -241,7 +247,8 @@ pub(crate) struct IndexParts {
 }
 
 impl IndexParts {
-    pub(crate) fn of(obj: &StixObject, mode: PutMode) -> IndexParts {
+    /// `pattern`: the indicator's STIX pattern already parsed, if the caller has it.
+    pub(crate) fn of(obj: &StixObject, mode: PutMode, pattern: Option<&Pattern>) -> IndexParts {
         // Relationship descriptions (ATT&CK procedure examples) are read through the graph, not searched for.
         let search = match obj.type_() {
             "relationship" => String::new(),
@@ -261,7 +268,7 @@ impl IndexParts {
         let keys = if mode == PutMode::Derived && obj.type_() == "indicator" {
             Vec::new()
         } else {
-            object_keys(obj)
+            object_keys_with(obj, pattern)
         };
         let ref_keys: &[&'static str] = match obj.type_() {
             "relationship" => &["source_ref", "target_ref"],
@@ -307,6 +314,11 @@ pub fn version_key(obj: &StixObject) -> String {
 
 /// Lookup keys of an object: names, aliases, external ids, and the values an indicator's pattern tests for.
 pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
+    object_keys_with(obj, None)
+}
+
+/// [`object_keys`], with the indicator's pattern already parsed when `parsed` is given (else it is parsed here).
+pub fn object_keys_with(obj: &StixObject, parsed: Option<&Pattern>) -> Vec<(String, i64)> {
     let mut out: Vec<(String, i64)> = Vec::new();
     if let Some(n) = obj.name() {
         out.push((n.to_lowercase(), KEY_NAME));
@@ -336,7 +348,15 @@ pub fn object_keys(obj: &StixObject) -> Vec<(String, i64)> {
         }
     }
     if obj.type_() == "indicator" && obj.str("pattern_type") == Some("stix") {
-        if let Some(p) = obj.str("pattern").and_then(|p| Pattern::parse(p).ok()) {
+        let own;
+        let pattern = match parsed {
+            Some(p) => Some(p),
+            None => {
+                own = obj.str("pattern").and_then(|p| Pattern::parse(p).ok());
+                own.as_ref()
+            }
+        };
+        if let Some(p) = pattern {
             let values = p
                 .simple_equalities()
                 .map(|eqs| eqs.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
@@ -460,6 +480,55 @@ mod fold_tests {
                 prop_assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
                 prop_assert_eq!(name_fold(&a), None);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn indicator(pattern: &str) -> StixObject {
+        StixObject::from_value(json!({
+            "type": "indicator", "spec_version": "2.1",
+            "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "name": "Bad Host", "pattern": pattern, "pattern_type": "stix",
+            "valid_from": "2026-01-01T00:00:00Z",
+            "external_references": [{"source_name": "x", "external_id": "X-1"}]
+        }))
+        .expect("valid indicator")
+    }
+
+    #[test]
+    fn keys_from_a_pattern_parsed_by_the_caller_are_those_parsed_here() {
+        // (pattern, whether it yields value keys: a sequence of observations does not)
+        for (p, valued) in [
+            ("[domain-name:value = 'Evil.Example.com']", true),
+            (
+                "[ipv4-addr:value = '198.51.100.7' OR ipv4-addr:value = '198.51.100.8']",
+                true,
+            ),
+            (
+                "[file:hashes.'SHA-256' = 'AA00000000000000000000000000000000000000000000000000000000000000']",
+                true,
+            ),
+            (
+                "[url:value = 'http://a.example/x'] FOLLOWEDBY [url:value = 'http://b.example/y']",
+                false,
+            ),
+        ] {
+            let o = indicator(p);
+            let parsed = Pattern::parse(p).expect("parses");
+            let keys = object_keys(&o);
+            assert_eq!(keys.iter().any(|k| k.1 == KEY_VALUE), valued, "{p}: {keys:?}");
+            assert_eq!(object_keys_with(&o, Some(&parsed)), keys, "{p}");
+            let (a, b) = (
+                Prepared::from_ref(&o, PutMode::Source),
+                Prepared::with_pattern(&o, PutMode::Source, Some(&parsed)),
+            );
+            assert_eq!((a.keys, a.search, a.packed), (b.keys, b.search, b.packed), "{p}");
         }
     }
 }

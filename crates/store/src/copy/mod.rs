@@ -468,7 +468,7 @@ fn reindex(
     } else {
         PutMode::Source
     };
-    let p = IndexParts::of(&obj, mode);
+    let p = IndexParts::of(&obj, mode, None);
     let (src, dst) = crate::prepared::ref_ends(obj.type_(), &p.refs);
     let (src, dst) = (src.map(str::to_string), dst.map(str::to_string));
     Ok((p, src, dst))
