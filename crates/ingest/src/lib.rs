@@ -117,14 +117,7 @@ fn prepare(item: Item, opts: &Options, public: bool, pattern: Option<&Pattern>) 
 /// Checked on the reading thread, for source objects only (what Vigil derives was normalised when it was made).
 /// `pattern`: the item's parsed pattern ([`source_pattern`]).
 fn warning(item: &Item, pattern: Option<&Pattern>) -> Option<Msg> {
-    let Item::Object {
-        object,
-        derived: false,
-        ..
-    } = item
-    else {
-        return None;
-    };
+    let object = source_object(item)?;
     if object.is_sco() {
         // A cyber-observable holding a value no such observable can have (`999.1.1.1` as an ipv4-addr): stored as
         // the source gave it, but no look-up by value finds it.
@@ -143,17 +136,22 @@ fn warning(item: &Item, pattern: Option<&Pattern>) -> Option<Msg> {
     })
 }
 
+/// The object of an item that came from the source as it is (not one Vigil derived from it).
+fn source_object(item: &Item) -> Option<&StixObject> {
+    match item {
+        Item::Object {
+            object,
+            derived: false,
+            ..
+        } => Some(object),
+        _ => None,
+    }
+}
+
 /// The STIX pattern of a source indicator, parsed once on the reading thread for both its warning and its look-up
 /// keys (`None` for anything else, or a pattern that does not parse: the store's own checks report that).
 fn source_pattern(item: &Item) -> Option<Pattern> {
-    let Item::Object {
-        object,
-        derived: false,
-        ..
-    } = item
-    else {
-        return None;
-    };
+    let object = source_object(item)?;
     if object.type_() != "indicator" || object.str("pattern_type") != Some("stix") {
         return None;
     }
