@@ -74,6 +74,11 @@ impl<'a, 'e> State<'a, 'e> {
                 reason: format!("not a JSON object but {}", json_kind(&other)),
             },
         };
+        self.give(item)
+    }
+
+    /// Hands an item to the consumer, counting it; a consumer's error is kept in `sink_error`.
+    fn give(&mut self, item: Item) -> Result<(), ()> {
         self.emitted += 1;
         (self.emit)(item).map_err(|e| {
             self.sink_error = Some(e);
@@ -261,7 +266,7 @@ fn stream_objects<R: BufRead>(
                 Err(e) => {
                     st.index += 1;
                     let o = jsonsplit::outline_of(&b);
-                    let item = Item::Reject {
+                    st.give(Item::Reject {
                         location: format!(
                             "{location} ({})",
                             label(o.id.as_deref(), o.kind.as_deref())
@@ -270,23 +275,17 @@ fn stream_objects<R: BufRead>(
                             "not valid JSON: {e} (counted from the start of this object, at byte {start} of the \
                              input); the objects around it were read"
                         ),
-                    };
-                    if let Err(e) = (st.emit)(item) {
-                        st.sink_error = Some(e);
-                        return Err(StreamError::Stopped);
-                    }
+                    })
+                    .map_err(|_| StreamError::Stopped)?;
                 }
             },
             Raw::TooLarge(o) => {
                 st.index += 1;
-                let item = Item::Reject {
+                st.give(Item::Reject {
                     location: format!("{location} ({})", label(o.id.as_deref(), o.kind.as_deref())),
                     reason: too_large_reason(&o),
-                };
-                if let Err(e) = (st.emit)(item) {
-                    st.sink_error = Some(e);
-                    return Err(StreamError::Stopped);
-                }
+                })
+                .map_err(|_| StreamError::Stopped)?;
             }
         }
         drop(st);
@@ -363,14 +362,11 @@ fn stream_members<R: BufRead>(
     if !is_bundle && !saw_objects {
         let mut st = state.borrow_mut();
         if kept > RAW_LIMIT {
-            let item = Item::Reject {
+            st.give(Item::Reject {
                 location: format!("$ ({})", describe(&rest)),
                 reason: too_large_reason(&oversized),
-            };
-            if let Err(e) = (st.emit)(item) {
-                st.sink_error = Some(e);
-                return Err(StreamError::Stopped);
-            }
+            })
+            .map_err(|_| StreamError::Stopped)?;
         } else {
             st.object("$".into(), Value::Object(rest))
                 .map_err(|_| StreamError::Stopped)?;

@@ -2090,35 +2090,12 @@ pub fn study_scores(
             },
         }
     };
-    let h = || Header {
-        model: MODEL.into(),
-        model_version: MODEL_VERSION,
-        data_hash: [0; 32],
-    };
-    // The sentence model trained on the reports in `keys`, with `held_out`'s sentences kept out of every source.
-    let fit_without = |trn: &[&Report], held_out: &[&Report]| {
-        let keys: BTreeSet<String> = trn.iter().map(|r| text::title_key(&r.title)).collect();
-        let exs = examples(&src, &keys, held_out);
-        let emb = train_embeddings(&src, &exs, trn, held_out);
-        fit(
-            &exs,
-            &src.tram_classes,
-            &src.all_ids,
-            h(),
-            SENTENCE_THRESHOLD,
-            2.0,
-            emb,
-        )
-    };
     let mut cv = Vec::new();
     for fold in 0..FOLDS {
-        let (val, trn): (Vec<&Report>, Vec<&Report>) = tr.iter().partition(|r| {
-            corpus::stable_hash(&format!("fold:{}", text::title_key(&r.title))) % FOLDS == fold
-        });
-        let m = fit_without(&trn, &val);
+        let (m, val) = fold_model(&src, &tr, fold);
         cv.extend(val.iter().map(|r| score(&m, r, fold)));
     }
-    let m = fit_without(&tr, &dev);
+    let (m, _) = fold_model_on(&src, &tr, &dev);
     let held = dev.iter().map(|r| score(&m, r, u64::MAX)).collect();
     Ok((m.classes.clone(), src.tram_classes.clone(), cv, held))
 }
