@@ -423,8 +423,8 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
             .any(|e| e["file"].as_str().unwrap().contains("trunc.json.gz")),
         "{r}"
     );
-    // a bundle whose second object is not valid JSON (a NaN, as Python's json.dumps writes): that object is
-    // rejected by its id, the objects after it are stored
+    // a bundle whose second object is not valid JSON (a NaN, as Python's json.dumps writes) and whose third has a
+    // quote left unescaped in its description: each is rejected by its id, the objects after them are stored
     let text = std::fs::read_to_string(fixture("mixed-bundle.json")).unwrap();
     let mut bundle: serde_json::Value = serde_json::from_str(&text).unwrap();
     let objects = bundle["objects"].as_array_mut().unwrap();
@@ -433,6 +433,10 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
     texts.insert(
         1,
         r#"{"type":"indicator","id":"indicator--0b5ee2b5-0000-4000-8000-00000000aaaa","confidence":NaN}"#.into(),
+    );
+    texts.insert(
+        2,
+        r#"{"type":"indicator","id":"indicator--0b5ee2b5-0000-4000-8000-00000000bbbb","description":"the "GLASS" case"}"#.into(),
     );
     let nan = d.path().join("nan.json");
     std::fs::write(
@@ -446,18 +450,22 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
     assert_eq!(r["added"], clean["added"], "{r}");
     assert_eq!(
         r["rejected"].as_u64(),
-        clean["rejected"].as_u64().map(|n| n + 1),
+        clean["rejected"].as_u64().map(|n| n + 2),
         "{r}"
     );
-    assert!(
-        r["errors"].as_array().unwrap().iter().any(|e| e["location"]
-            .as_str()
-            .unwrap()
-            .contains("$.objects[1] (indicator--0b5ee2b5-0000-4000-8000-00000000aaaa)")
-            && e["reason"].as_str().unwrap().starts_with("not valid JSON")),
-        "{r}"
-    );
-    assert!(valid > 2, "the fixture has objects after the broken one");
+    for (at, id) in [(1, "aaaa"), (2, "bbbb")] {
+        assert!(
+            r["errors"].as_array().unwrap().iter().any(|e| e["location"]
+                .as_str()
+                .unwrap()
+                .contains(&format!(
+                    "$.objects[{at}] (indicator--0b5ee2b5-0000-4000-8000-00000000{id})"
+                ))
+                && e["reason"].as_str().unwrap().starts_with("not valid JSON")),
+            "{r}"
+        );
+    }
+    assert!(valid > 2, "the fixture has objects after the broken ones");
     // a 100 MB single line
     let huge = d.path().join("huge.txt");
     {

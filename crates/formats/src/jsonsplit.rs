@@ -3,8 +3,11 @@
 //! (size, `id`, `type`, largest property) is kept. Each value that fits is handed back whole, to be parsed from
 //! memory (which is also several times faster than serde_json's reader-based parser).
 //!
-//! The scanner checks only what it needs to find a value's end (strings, escapes, nesting); everything else is
-//! left to serde_json when the bytes are parsed, so invalid JSON is still reported by serde_json.
+//! The scanner checks only what it needs to find a value's end (strings, escapes, nesting) and one sign that it
+//! has lost it: a quote touching a bare word (`"said "hi"`), the mark of an unescaped quote inside a string, after
+//! which the rest would be read out of step. Everything else is left to serde_json when the bytes are parsed, so
+//! invalid JSON is still reported by serde_json. A reader of a list can then look for the next value
+//! ([`Splitter::seek_object`]), reading again what the broken one held ([`Splitter::unread`]).
 
 use std::io::{self, BufRead};
 
@@ -12,6 +15,31 @@ use std::io::{self, BufRead};
 pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
+
+/// What a value out of step was found to lack, in error messages.
+pub(crate) const DESYNC_EXPECTED: &str =
+    "`,`, `:` or a bracket between a string and what follows it (an unescaped `\"` inside a string?)";
+
+const WS: u8 = 0;
+const BARE: u8 = 1;
+const SYNTAX: u8 = 2;
+
+/// Bytes outside strings: whitespace, JSON's own punctuation and quote, and the rest (numbers, literals and
+/// anything invalid).
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [BARE; 256];
+    t[b' ' as usize] = WS;
+    t[b'\t' as usize] = WS;
+    t[b'\n' as usize] = WS;
+    t[b'\r' as usize] = WS;
+    let syntax = b"\"{}[],:";
+    let mut k = 0;
+    while k < syntax.len() {
+        t[syntax[k] as usize] = SYNTAX;
+        k += 1;
+    }
+    t
+};
 
 /// How far a key or an `id`/`type` value is kept for the outline of a value too large to keep.
 const OUTLINE_CAP: usize = 256;
@@ -74,6 +102,19 @@ pub(crate) enum Raw {
     TooLarge(Outline),
 }
 
+/// What [`Splitter::value_or_desync`] cut out.
+#[derive(Debug)]
+pub(crate) enum Cut {
+    Value(Raw),
+    /// The value's strings fell out of step with its text (see [`Scan::desync`]); scanning stopped at `offset`,
+    /// the byte `byte`. `held`: the value's bytes up to there (empty if more than the limit were read).
+    Desync {
+        held: Vec<u8>,
+        byte: u8,
+        offset: u64,
+    },
+}
+
 /// What the string being scanned is, for the outline of a top-level object.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Str {
@@ -100,6 +141,14 @@ struct Scan {
     member_start: u64,
     outline: Outline,
     largest: u64,
+    /// Outside strings: the last byte was a string's closing quote / part of a number or literal.
+    after_quote: bool,
+    bare: bool,
+    /// Where a quote and a bare byte touched (`"a"b`, `b"`): offset in the value and the bare byte or quote.
+    /// Valid JSON never has one, and an unescaped quote inside a string makes one within a few bytes, as the
+    /// text after it is read as bare words (`"said "hi"`), so the scan stops there instead of running on out of
+    /// step to the end of the input.
+    desync: Option<(u64, u8)>,
 }
 
 impl Scan {
@@ -118,6 +167,9 @@ impl Scan {
             member_start: 0,
             outline: Outline::default(),
             largest: 0,
+            after_quote: false,
+            bare: false,
+            desync: None,
         }
     }
 
@@ -184,6 +236,7 @@ impl Scan {
                                 self.offset += i as u64;
                                 return (i, true);
                             }
+                            self.after_quote = true;
                         }
                     }
                 }
@@ -200,6 +253,31 @@ impl Scan {
             }
             let at = self.offset + i as u64;
             i += 1;
+            match BYTE_CLASS[usize::from(b)] {
+                WS => {
+                    self.after_quote = false;
+                    self.bare = false;
+                    continue;
+                }
+                BARE => {
+                    if self.after_quote {
+                        self.desync = Some((at, b));
+                        self.offset += i as u64;
+                        return (i, true);
+                    }
+                    self.bare = true;
+                    continue;
+                }
+                _ if b == b'"' && self.bare => {
+                    self.desync = Some((at, b));
+                    self.offset += i as u64;
+                    return (i, true);
+                }
+                _ => {
+                    self.after_quote = false;
+                    self.bare = false;
+                }
+            }
             match b {
                 b'"' => {
                     self.in_str = true;
@@ -261,31 +339,109 @@ pub(crate) struct Splitter<R> {
     r: R,
     /// Bytes consumed so far: the offset of the next byte in the input.
     pub pos: u64,
+    /// Bytes given back ([`Splitter::unread`]), read again from `back_at` before `r`.
+    back: Vec<u8>,
+    back_at: usize,
 }
 
 impl<R: BufRead> Splitter<R> {
     pub fn new(r: R) -> Self {
-        Splitter { r, pos: 0 }
+        Splitter {
+            r,
+            pos: 0,
+            back: Vec::new(),
+            back_at: 0,
+        }
+    }
+
+    fn chunk(&mut self) -> io::Result<&[u8]> {
+        if self.back_at < self.back.len() {
+            Ok(&self.back[self.back_at..])
+        } else {
+            self.r.fill_buf()
+        }
+    }
+
+    fn take(&mut self, n: usize) {
+        if self.back_at < self.back.len() {
+            self.back_at += n;
+            if self.back_at >= self.back.len() {
+                self.back.clear();
+                self.back_at = 0;
+            }
+        } else {
+            self.r.consume(n);
+        }
+        self.pos += n as u64;
+    }
+
+    /// Gives back `bytes`, the last ones consumed, to be read again.
+    pub fn unread(&mut self, bytes: &[u8]) {
+        let rest = self.back.split_off(self.back_at);
+        self.back.clear();
+        self.back.extend_from_slice(bytes);
+        self.back.extend_from_slice(&rest);
+        self.back_at = 0;
+        self.pos -= bytes.len() as u64;
+    }
+
+    /// Consumes bytes up to where another object of a list seems to start: the `{` of the next `}` `,` `{`
+    /// (whitespace between), read without regard to strings, as after a fault they can no longer be trusted.
+    /// The `{` is left unconsumed; false at the end of the input.
+    pub fn seek_object(&mut self) -> Result<bool, SplitError> {
+        // 0: looking for `}`; 1: after it, for `,`; 2: after that, for `{`.
+        let mut state = 0u8;
+        loop {
+            let chunk = self.chunk()?;
+            if chunk.is_empty() {
+                return Ok(false);
+            }
+            let mut i = 0;
+            while i < chunk.len() {
+                if state == 0 {
+                    match memchr::memchr(b'}', &chunk[i..]) {
+                        Some(j) => {
+                            i += j + 1;
+                            state = 1;
+                        }
+                        None => i = chunk.len(),
+                    }
+                    continue;
+                }
+                let b = chunk[i];
+                state = match (state, b) {
+                    (_, b) if is_ws(b) => state,
+                    (1, b',') => 2,
+                    (2, b'{') => {
+                        self.take(i);
+                        return Ok(true);
+                    }
+                    (_, b'}') => 1,
+                    _ => 0,
+                };
+                i += 1;
+            }
+            let n = chunk.len();
+            self.take(n);
+        }
     }
 
     /// The next byte that is not whitespace, left unconsumed; `None` at the end of the input.
     pub fn peek(&mut self) -> Result<Option<u8>, SplitError> {
         loop {
-            let chunk = self.r.fill_buf()?;
+            let chunk = self.chunk()?;
             if chunk.is_empty() {
                 return Ok(None);
             }
             match chunk.iter().position(|&b| !is_ws(b)) {
                 Some(n) => {
                     let b = chunk[n];
-                    self.r.consume(n);
-                    self.pos += n as u64;
+                    self.take(n);
                     return Ok(Some(b));
                 }
                 None => {
                     let n = chunk.len();
-                    self.r.consume(n);
-                    self.pos += n as u64;
+                    self.take(n);
                 }
             }
         }
@@ -296,8 +452,7 @@ impl<R: BufRead> Splitter<R> {
         match self.peek()? {
             None => Err(SplitError::Eof),
             Some(b) if bytes.contains(&b) => {
-                self.r.consume(1);
-                self.pos += 1;
+                self.take(1);
                 Ok(b)
             }
             Some(byte) => Err(SplitError::Unexpected {
@@ -309,8 +464,23 @@ impl<R: BufRead> Splitter<R> {
     }
 
     /// The next value's bytes, or, if it is longer than `limit` bytes, its outline (the value is consumed either
-    /// way, and at most `limit` bytes of it are ever held).
+    /// way, and at most `limit` bytes of it are ever held). A value whose strings fell out of step with its text
+    /// is an error at the byte where that showed.
     pub fn value(&mut self, limit: usize) -> Result<Raw, SplitError> {
+        match self.value_or_desync(limit)? {
+            Cut::Desync { byte, offset, .. } => Err(SplitError::Unexpected {
+                byte,
+                offset,
+                expected: DESYNC_EXPECTED,
+            }),
+            Cut::Value(raw) => Ok(raw),
+        }
+    }
+
+    /// As [`Splitter::value`], but a value out of step is handed back as [`Cut::Desync`], for the caller to
+    /// find its way to the next value.
+    pub fn value_or_desync(&mut self, limit: usize) -> Result<Cut, SplitError> {
+        let start = self.pos;
         let first = match self.peek()? {
             None => return Err(SplitError::Eof),
             Some(b @ (b',' | b':' | b']' | b'}')) => {
@@ -326,7 +496,7 @@ impl<R: BufRead> Splitter<R> {
         let mut buf = Vec::new();
         let mut over = false;
         loop {
-            let chunk = self.r.fill_buf()?;
+            let chunk = self.chunk()?;
             if chunk.is_empty() {
                 // A number or literal ends at the end of the input (what follows, if anything was due, is
                 // missing: the caller finds that out).
@@ -344,18 +514,24 @@ impl<R: BufRead> Splitter<R> {
                     buf.extend_from_slice(&chunk[..used]);
                 }
             }
-            self.r.consume(used);
-            self.pos += used as u64;
+            self.take(used);
             if done {
                 break;
             }
         }
+        if let Some((at, byte)) = scan.desync {
+            return Ok(Cut::Desync {
+                held: if over { Vec::new() } else { buf },
+                byte,
+                offset: start + at,
+            });
+        }
         if over {
             let mut outline = scan.outline;
             outline.bytes = scan.offset;
-            Ok(Raw::TooLarge(outline))
+            Ok(Cut::Value(Raw::TooLarge(outline)))
         } else {
-            Ok(Raw::Bytes(buf))
+            Ok(Cut::Value(Raw::Bytes(buf)))
         }
     }
 }
@@ -436,5 +612,72 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_quote_touching_a_bare_word_stops_the_value_there() {
+        // `"b"c`: the value's strings are out of step from the quote before `c`.
+        for (input, byte, offset) in [
+            (r#"[{"a":"b"c","d":1}]"#, b'c', 9),
+            (r#"[{"a":1x","d":1}]"#, b'"', 8),
+            (r#"[{"a":["b" c"]}]"#, b'"', 12),
+        ] {
+            for cap in [1, 2, 64] {
+                let mut s = Splitter::new(io::BufReader::with_capacity(cap, input.as_bytes()));
+                s.expect(b"[", "[").unwrap();
+                match s.value_or_desync(1 << 20).unwrap() {
+                    Cut::Desync {
+                        held,
+                        byte: b,
+                        offset: o,
+                    } => {
+                        assert_eq!((b, o), (byte, offset), "{input}");
+                        assert_eq!(held, &input.as_bytes()[1..=offset as usize], "{input}");
+                        assert_eq!(s.pos, offset + 1);
+                    }
+                    other => panic!("{input}: {other:?}"),
+                }
+            }
+        }
+        // What serde_json finds wrong without the strings being out of step is left to it.
+        for input in [r#"[{"a":NaN,"b":truex}]"#, r#"[{"a":"b" ,"c":[1 2]}]"#] {
+            let mut s = Splitter::new(input.as_bytes());
+            s.expect(b"[", "[").unwrap();
+            assert!(matches!(
+                s.value_or_desync(1 << 20),
+                Ok(Cut::Value(Raw::Bytes(_)))
+            ));
+            assert_eq!(s.expect(b"]", "]").unwrap(), b']');
+        }
+    }
+
+    #[test]
+    fn bytes_given_back_are_read_again_and_the_next_object_is_found() {
+        let input = br#"{"a":"x},{"},  {"b":[{"c":1} , {"d":2}]}  }, {"e":3}"#;
+        for cap in [1, 3, 64] {
+            let mut s = Splitter::new(io::BufReader::with_capacity(cap, &input[..]));
+            let Cut::Value(Raw::Bytes(first)) = s.value_or_desync(1 << 20).unwrap() else {
+                panic!("the first object is whole");
+            };
+            assert_eq!(s.pos, first.len() as u64);
+            // Back to just after the first `{`: the next `}` `,` `{` is the one inside the string.
+            s.unread(&first[1..]);
+            assert_eq!(s.pos, 1);
+            assert!(s.seek_object().unwrap());
+            assert_eq!(s.pos, 9);
+            s.expect(b"{", "{").unwrap();
+            // Then the one after the first object, the one inside the list and the last one; whitespace between
+            // the three bytes is allowed.
+            for next in [br#"{"b":"#, br#"{"d":"#] {
+                assert!(s.seek_object().unwrap());
+                assert_eq!(&input[s.pos as usize..s.pos as usize + 5], next);
+                s.expect(b"{", "{").unwrap();
+            }
+            assert!(s.seek_object().unwrap());
+            assert_eq!(&input[s.pos as usize..], br#"{"e":3}"#);
+            s.expect(b"{", "{").unwrap();
+            assert!(!s.seek_object().unwrap());
+            assert_eq!(s.pos, input.len() as u64);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! STIX 2.0 / 2.1 bundles (or a lone object, or a JSON array of objects), streamed object by object: a bundle of
 //! any size is read in memory proportional to its largest object, and an object too large to store is scanned past
-//! without being held (`RAW_LIMIT`). 2.0 objects are upgraded to 2.1 on the way in.
+//! without being held (`RAW_LIMIT`). 2.0 objects are upgraded to 2.1 on the way in. An object broken by an
+//! unescaped quote or a stray bracket costs that object: reading resumes at the next STIX object of the list.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -13,7 +14,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 use vigil_model::{upgrade, StixObject};
 
-use crate::jsonsplit::{self, Outline, Raw, SplitError, Splitter};
+use crate::jsonsplit::{self, Cut, Outline, Raw, SplitError, Splitter};
 use crate::{Emit, FormatError, Item, ParseCtx};
 
 /// In a streamed input, an object longer than this many bytes of JSON is scanned past and rejected without being
@@ -249,11 +250,12 @@ fn stream_objects<R: BufRead>(
     loop {
         s.peek()?;
         let start = s.pos;
-        let raw = s.value(RAW_LIMIT)?;
+        let raw = s.value_or_desync(RAW_LIMIT)?;
+        let mut lost = None;
         let mut st = state.borrow_mut();
         let location = format!("{path}[{}]", st.index);
         match raw {
-            Raw::Bytes(b) => match serde_json::from_slice::<Value>(&b) {
+            Cut::Value(Raw::Bytes(b)) => match serde_json::from_slice::<Value>(&b) {
                 Ok(v) => {
                     drop(b);
                     st.index += 1;
@@ -261,8 +263,7 @@ fn stream_objects<R: BufRead>(
                 }
                 // The object's strings and brackets pair up, so where it ends is known and what follows can still
                 // be read: one object with a stray control character, invalid UTF-8, a `NaN` or a trailing comma
-                // is rejected alone. (An unpaired quote or bracket puts the rest out of step; that ends the file
-                // with an error at the next separator or at its end.)
+                // is rejected alone.
                 Err(e) => {
                     st.index += 1;
                     let o = jsonsplit::outline_of(&b);
@@ -279,7 +280,7 @@ fn stream_objects<R: BufRead>(
                     .map_err(|_| StreamError::Stopped)?;
                 }
             },
-            Raw::TooLarge(o) => {
+            Cut::Value(Raw::TooLarge(o)) => {
                 st.index += 1;
                 st.give(Item::Reject {
                     location: format!("{location} ({})", label(o.id.as_deref(), o.kind.as_deref())),
@@ -287,12 +288,100 @@ fn stream_objects<R: BufRead>(
                 })
                 .map_err(|_| StreamError::Stopped)?;
             }
+            // An unescaped quote inside a string: the object's text no longer pairs up, so where it ends is not
+            // known. The search for the next object starts just after this one's `{`, as its end may lie before
+            // the place the fault showed (`"C:\dir\"},{"type":..`).
+            Cut::Desync { held, byte, offset } => {
+                let o = jsonsplit::outline_of(&held);
+                let back = held.get(1..).unwrap_or_default();
+                s.unread(&back[back.len().saturating_sub(RESYNC_BACK)..]);
+                lost = Some((
+                    SplitError::Unexpected {
+                        byte,
+                        offset,
+                        expected: jsonsplit::DESYNC_EXPECTED,
+                    },
+                    label(o.id.as_deref(), o.kind.as_deref()),
+                ));
+            }
         }
         drop(st);
-        if s.expect(b",]", "`,` or `]` after an object")? == b']' {
-            return Ok(());
+        if let Some((fault, named)) = lost {
+            resync(s, state, path, fault, Some(named))?;
+        }
+        loop {
+            match s.expect(b",]", "`,` or `]` after an object") {
+                Ok(b']') => return Ok(()),
+                Ok(_) => break,
+                Err(fault @ SplitError::Unexpected { .. }) => resync(s, state, path, fault, None)?,
+                Err(e) => return Err(e.into()),
+            }
         }
     }
+}
+
+/// How many bytes of a value out of step are read again when looking for the next object after it.
+const RESYNC_BACK: usize = 1 << 20;
+
+/// After `fault` in the list at `path`, finds the next value that is a STIX object (an object with a string
+/// `type` and `id`: a nested object such as a kill-chain phase is passed over), rejects what was skipped as one
+/// item (`broken`: the name of the object the fault was in, if known), and gives that object to the consumer.
+/// Without one before the end of the input, `fault` is the file's error, as it was before any was looked for.
+fn resync<R: BufRead>(
+    s: &mut Splitter<R>,
+    state: &RefCell<State<'_, '_>>,
+    path: &str,
+    fault: SplitError,
+    broken: Option<String>,
+) -> Result<(), StreamError> {
+    let (resumed, found) = loop {
+        if !s.seek_object()? {
+            return Err(fault.into());
+        }
+        let at = s.pos;
+        match s.value_or_desync(RAW_LIMIT) {
+            Ok(Cut::Value(Raw::Bytes(b))) => {
+                if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&b) {
+                    if m.get("type").is_some_and(Value::is_string)
+                        && m.get("id").is_some_and(Value::is_string)
+                    {
+                        break (at, Ok(Value::Object(m)));
+                    }
+                }
+            }
+            Ok(Cut::Value(Raw::TooLarge(o))) if o.id.is_some() && o.kind.is_some() => {
+                break (at, Err(o))
+            }
+            Ok(_) => {}
+            Err(SplitError::Io(e)) => return Err(SplitError::Io(e).into()),
+            Err(_) => return Err(fault.into()),
+        }
+    };
+    let mut st = state.borrow_mut();
+    let location = format!("{path}[{}]", st.index);
+    st.index += 1;
+    let (location, what) = match broken {
+        Some(name) => (format!("{location} ({name})"), "the rest of this object"),
+        None => (location, "what followed"),
+    };
+    st.give(Item::Reject {
+        location,
+        reason: format!(
+            "not valid JSON: {fault}; {what} was skipped up to the next object, at byte {resumed}, and reading \
+             went on from there"
+        ),
+    })
+    .map_err(|_| StreamError::Stopped)?;
+    let location = format!("{path}[{}]", st.index);
+    st.index += 1;
+    match found {
+        Ok(v) => st.object(location, v),
+        Err(o) => st.give(Item::Reject {
+            location: format!("{location} ({})", label(o.id.as_deref(), o.kind.as_deref())),
+            reason: too_large_reason(&o),
+        }),
+    }
+    .map_err(|_| StreamError::Stopped)
 }
 
 /// The members of a top-level object: a bundle's `objects` are streamed; a lone object is gathered (up to
@@ -609,6 +698,84 @@ mod tests {
                 assert!(reason.starts_with("not valid JSON: "), "{reason}");
             }
         }
+    }
+
+    #[test]
+    fn an_unescaped_quote_costs_its_object_not_the_rest_of_the_file() {
+        let id = |n: u32| format!("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd{n:02}");
+        let good = |n: u32| IND.replace("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", &id(n));
+        let mut input = format!(r#"{{"type":"bundle","objects":[{},"#, good(1));
+        // A quote not escaped inside a description: the object is read to that point only.
+        input += &format!(
+            r#"{{"type":"indicator","id":"{}","description":"he said "hi" to us","pattern_type":"stix"}},{},"#,
+            id(2),
+            good(3)
+        );
+        // A path ending in a backslash escapes its closing quote, so the fault shows only after this object's end,
+        // in the next one: the search for that next object starts back inside this one.
+        input += &format!(
+            r#"{{"type":"tool","id":"{}","name":"C:\dir\"}},{},"#,
+            id(4),
+            good(5)
+        );
+        // The fault is followed by an inner list of objects, which are not STIX objects and are passed over.
+        input += &format!(
+            r#"{{"type":"malware","id":"{}","name":"x"y","kill_chain_phases":[{{"kill_chain_name":"a","phase_name":"b"}},{{"kill_chain_name":"c","phase_name":"d"}}]}},{},"#,
+            id(6),
+            good(7)
+        );
+        // A bracket too many after an object.
+        input += &format!(r#"{}}},{}]}}"#, good(8), good(9));
+        same_outcome(&input);
+        let (items, res) = run(&input);
+        res.expect("the file is read to its end");
+        let kept: Vec<&str> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Object { object, .. } => Some(object.id()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kept, [id(1), id(3), id(5), id(7), id(8), id(9)]);
+        let rejected: Vec<(&str, &str)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Reject { location, reason } => Some((location.as_str(), reason.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rejected.len(), 4, "{rejected:?}");
+        for (_, reason) in &rejected {
+            assert!(reason.starts_with("not valid JSON: "), "{reason}");
+            assert!(reason.contains("skipped up to the next object"), "{reason}");
+        }
+        assert_eq!(rejected[0].0, format!("$.objects[1] ({})", id(2)));
+        assert!(rejected[0].1.contains("unescaped"), "{}", rejected[0].1);
+        assert_eq!(rejected[1].0, format!("$.objects[3] ({})", id(4)));
+        assert_eq!(rejected[2].0, format!("$.objects[5] ({})", id(6)));
+        // The stray bracket is named by its place, between the objects around it.
+        assert_eq!(rejected[3].0, "$.objects[8]");
+        assert!(rejected[3].1.contains("found `}`"), "{}", rejected[3].1);
+        let at = input.find(&format!("{},{}]", '}', good(9))).map(|i| i + 2);
+        assert!(
+            rejected[3]
+                .1
+                .contains(&format!("at byte {}", at.unwrap_or(0))),
+            "{}",
+            rejected[3].1
+        );
+
+        // With no object after the fault, the file fails as it did, with what came before kept.
+        let last = format!(
+            r#"{{"type":"bundle","objects":[{},{{"type":"tool","id":"{}","name":"a"b"}}]}}"#,
+            good(1),
+            id(2)
+        );
+        same_outcome(&last);
+        let (items, res) = run(&last);
+        assert_eq!(items.len(), 1);
+        let err = res.expect_err("the fault is the file's error").to_string();
+        assert!(err.contains("unescaped"), "{err}");
     }
 
     #[test]
