@@ -466,6 +466,38 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
         );
     }
     assert!(valid > 2, "the fixture has objects after the broken ones");
+    // the same in a MISP search answer: the event with an unescaped quote is rejected by its place, the events
+    // around it stored (before, the whole answer was refused)
+    let event = |n: u32, comment: &str| {
+        format!(
+            r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}","date":"2024-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"misp-answer-{n}.example"}},{{"type":"comment","value":"{comment}"}}]}}}}"#
+        )
+    };
+    let answer = d.path().join("answer.json");
+    std::fs::write(
+        &answer,
+        format!(
+            r#"{{"response":[{},{},{}]}}"#,
+            event(1, "fine"),
+            event(2, r#"the "GLASS" case"#),
+            event(3, "fine")
+        ),
+    )
+    .unwrap();
+    let w = Vigil::new();
+    let (r, code) = w.ingest(&[answer.to_str().unwrap(), "--format", "misp"]);
+    assert_eq!((code, r["rejected"].as_u64()), (1, Some(1)), "{r}");
+    assert_eq!(r["errors"][0]["location"], "response[1]", "{r}");
+    for (n, stored) in [(1, true), (2, false), (3, true)] {
+        let (found, _) = w.json(&["search", &format!("misp-answer-{n}.example")]);
+        assert_eq!(
+            found
+                .to_string()
+                .contains(&format!("misp-answer-{n}.example")),
+            stored,
+            "{n}: {found}"
+        );
+    }
     // a 100 MB single line
     let huge = d.path().join("huge.txt");
     {

@@ -16,6 +16,9 @@ pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// How many bytes of a broken value are read again when looking for the next value after it.
+const RESYNC_BACK: usize = 1 << 20;
+
 /// What a value out of step was found to lack, in error messages.
 pub(crate) const DESYNC_EXPECTED: &str =
     "`,`, `:` or a bracket between a string and what follows it (an unescaped `\"` inside a string?)";
@@ -461,6 +464,38 @@ impl<R: BufRead> Splitter<R> {
                 expected,
             }),
         }
+    }
+
+    /// After a fault in a list of objects: the next value, found by [`Splitter::seek_object`], that `pick` takes
+    /// (it passes over nested objects), with the offset where it starts; None when the input ends first.
+    pub fn next_object_where<T>(
+        &mut self,
+        limit: usize,
+        mut pick: impl FnMut(Raw) -> Option<T>,
+    ) -> Result<Option<(u64, T)>, SplitError> {
+        loop {
+            if !self.seek_object()? {
+                return Ok(None);
+            }
+            let at = self.pos;
+            match self.value_or_desync(limit) {
+                Ok(Cut::Value(raw)) => {
+                    if let Some(t) = pick(raw) {
+                        return Ok(Some((at, t)));
+                    }
+                }
+                Ok(Cut::Desync { .. }) => {}
+                Err(SplitError::Io(e)) => return Err(SplitError::Io(e)),
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// Gives back a broken value's bytes but its first (at most the last `RESYNC_BACK` of them), so that the
+    /// search for the next value starts inside it: its real end may lie before the place its fault showed.
+    pub fn unread_broken(&mut self, held: &[u8]) {
+        let back = held.get(1..).unwrap_or_default();
+        self.unread(&back[back.len().saturating_sub(RESYNC_BACK)..]);
     }
 
     /// The next value's bytes, or, if it is longer than `limit` bytes, its outline (the value is consumed either

@@ -15,7 +15,7 @@ use vigil_model::{ids, Observable, ObservableKind, StixObject, Tlp};
 
 use crate::galaxy::{galaxy_time, Cluster, GalaxyKind};
 use crate::iocs::indicator_for;
-use crate::jsonsplit::{Raw, SplitError, Splitter};
+use crate::jsonsplit::{self, Cut, Raw, SplitError, Splitter};
 use crate::{Emit, FormatError, Item, Link, ParseCtx};
 
 /// Largest JSON document read whole (an event, a galaxy, a warning list, a manifest). MISP events are a few MB;
@@ -302,20 +302,32 @@ pub fn parse_event_within(
             file: ctx.file.clone(),
             reason: e.to_string(),
         })?;
+    let bom: usize = if head.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
     if head.len() as u64 > limit {
         // More than one document may be: MISP's answer to a search (`{"response": [..]}`, or an array of
         // `{"Event": ..}`) for a whole instance runs to gigabytes; it is read event by event.
-        let bom = if head.starts_with(b"\xef\xbb\xbf") {
-            3
-        } else {
-            0
-        };
         let mut head = std::io::Cursor::new(head);
-        head.set_position(bom);
+        head.set_position(bom as u64);
         let r = std::io::BufReader::with_capacity(1 << 20, head.chain(r));
         return stream_events(r, ctx, emit, limit);
     }
-    let doc = document_from(&head, &ctx.file)?;
+    let doc = match document_from(&head, &ctx.file) {
+        Ok(doc) => doc,
+        // A list of events of which one is not valid JSON: read again event by event, so that the broken one
+        // costs only itself. Where the events cannot be told apart (one event, or a fault outside them), the
+        // file fails as it did, with the error of reading it whole.
+        Err(whole) => {
+            return match stream_events(&head[bom..], ctx, emit, limit) {
+                Ok(()) => Ok(()),
+                Err(FormatError::Sink(e)) => Err(FormatError::Sink(e)),
+                Err(_) => Err(whole),
+            }
+        }
+    };
     drop(head);
     let events = find_events(&doc).map_err(|reason| FormatError::Unreadable {
         file: ctx.file.clone(),
@@ -450,29 +462,20 @@ fn stream_items<R: BufRead>(
         } else {
             format!("[{i}]")
         };
-        match s.value(cap).map_err(|e| split(e, i))? {
-            Raw::Bytes(b) => {
-                let x: Value =
-                    serde_json::from_slice(&b).map_err(|e| FormatError::Unreadable {
-                        file: ctx.file.clone(),
-                        reason: format!("not valid JSON in {location}: {e} (after {i} items)"),
-                    })?;
-                drop(b);
-                let found = if response {
-                    Some(response_item(i, &x))
-                } else {
-                    array_item(i, &x)
-                };
-                match found {
-                    Some(Ok((prefix, m))) => {
-                        events += 1;
-                        EventReader::new(ctx, prefix).run(m, emit)?;
-                    }
-                    Some(Err((location, reason))) => emit(Item::Reject { location, reason })?,
-                    None => {}
+        let mut lost = None;
+        match s.value_or_desync(cap).map_err(|e| split(e, i))? {
+            Cut::Value(Raw::Bytes(b)) => match serde_json::from_slice::<Value>(&b) {
+                Ok(x) => {
+                    drop(b);
+                    events += read_item(ctx, emit, i, &x, response)?;
                 }
-            }
-            Raw::TooLarge(o) => emit(Item::Reject {
+                // Its brackets and strings pair up, so the events after it can be read: it is rejected alone.
+                Err(e) => emit(Item::Reject {
+                    location,
+                    reason: format!("not valid JSON: {e}; the events around it were read"),
+                })?,
+            },
+            Cut::Value(Raw::TooLarge(o)) => emit(Item::Reject {
                 location,
                 reason: format!(
                     "{} MiB of JSON, larger than the {} MiB one event may be; skipped without being read",
@@ -480,15 +483,97 @@ fn stream_items<R: BufRead>(
                     cap >> 20
                 ),
             })?,
+            // An unescaped quote: where this event ends is not known.
+            Cut::Desync { held, byte, offset } => {
+                s.unread_broken(&held);
+                lost = Some(SplitError::Unexpected {
+                    byte,
+                    offset,
+                    expected: jsonsplit::DESYNC_EXPECTED,
+                });
+            }
         }
-        *seen += 1;
-        if s.expect(b",]", "`,` or `]` after an event")
-            .map_err(|e| split(e, *seen))?
-            == b']'
-        {
-            return Ok(events);
+        match lost {
+            Some(fault) => events += resync_events(s, ctx, emit, cap, seen, response, fault)?,
+            None => *seen += 1,
+        }
+        loop {
+            match s.expect(b",]", "`,` or `]` after an event") {
+                Ok(b']') => return Ok(events),
+                Ok(_) => break,
+                Err(fault @ SplitError::Unexpected { .. }) => {
+                    events += resync_events(s, ctx, emit, cap, seen, response, fault)?;
+                }
+                Err(e) => return Err(split(e, *seen)),
+            }
         }
     }
+}
+
+/// The `i`th item of a list of events, read; returns 1 if it was an event.
+fn read_item(
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+    i: usize,
+    x: &Value,
+    response: bool,
+) -> Result<usize, FormatError> {
+    let found = if response {
+        Some(response_item(i, x))
+    } else {
+        array_item(i, x)
+    };
+    match found {
+        Some(Ok((prefix, m))) => {
+            EventReader::new(ctx, prefix).run(m, emit)?;
+            Ok(1)
+        }
+        Some(Err((location, reason))) => {
+            emit(Item::Reject { location, reason })?;
+            Ok(0)
+        }
+        None => Ok(0),
+    }
+}
+
+/// After `fault` in a list of events: the next `{"Event": ..}` of the list (the objects and attributes inside
+/// events are passed over), read after a reject of what was skipped (item `seen`: the broken event, or what
+/// followed the last one read); returns 1. Without one before the end of the
+/// input, `fault` is the error.
+fn resync_events<R: BufRead>(
+    s: &mut Splitter<R>,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+    cap: usize,
+    seen: &mut usize,
+    response: bool,
+    fault: SplitError,
+) -> Result<usize, FormatError> {
+    let found = s
+        .next_object_where(cap, |raw| match raw {
+            Raw::Bytes(b) => serde_json::from_slice::<Value>(&b)
+                .ok()
+                .filter(|x| x.get("Event").is_some_and(Value::is_object)),
+            Raw::TooLarge(_) => None,
+        })
+        .map_err(|e| split_error(&ctx.file, e, *seen))?;
+    let Some((resumed, x)) = found else {
+        return Err(split_error(&ctx.file, fault, *seen));
+    };
+    let i = *seen;
+    emit(Item::Reject {
+        location: if response {
+            format!("response[{i}]")
+        } else {
+            format!("[{i}]")
+        },
+        reason: format!(
+            "not valid JSON: {fault}; what followed was skipped up to the next event, at byte {resumed}, and \
+             reading went on from there"
+        ),
+    })?;
+    *seen += 2;
+    read_item(ctx, emit, i + 1, &x, response)
 }
 
 /// How a MISP attribute type maps onto observables.
@@ -1575,6 +1660,70 @@ mod tests {
         let (items, res) = run_within(&big[..big.len() - 300], 1000);
         assert_eq!(objects(&items, "report").len(), 2);
         assert!(format!("{res:?}").contains("after 3 items"), "{res:?}");
+    }
+
+    #[test]
+    fn a_broken_event_in_a_list_costs_that_event_only() {
+        let ev = |n: u32, value: &str| {
+            format!(
+                r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}","date":"2020-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"bad{n}.example"}},{{"type":"comment","value":{value}}}]}}}}"#
+            )
+        };
+        let good = |n: u32| ev(n, r#""fine""#);
+        let domains = |items: &[Item]| -> Vec<String> {
+            objects(items, "indicator")
+                .iter()
+                .filter_map(|o| o.str("pattern").map(str::to_string))
+                .collect()
+        };
+        for (broken, why) in [
+            // Python's json.dumps writes NaN; the brackets still pair up.
+            (ev(2, "NaN"), "expected value"),
+            // An unescaped quote inside the comment.
+            (ev(2, r#""the "GLASS" case""#), "unescaped"),
+        ] {
+            for (doc, at) in [
+                (
+                    format!(r#"{{"response":[{},{broken},{}]}}"#, good(1), good(3)),
+                    "response[1]",
+                ),
+                (format!("[{},{broken},{}]", good(1), good(3)), "[1]"),
+            ] {
+                let (whole, res) = run(&doc);
+                res.unwrap_or_else(|e| panic!("{doc}: {e}"));
+                let got = domains(&whole);
+                assert_eq!(got.len(), 2, "{got:?}");
+                assert!(got[0].contains("bad1.example") && got[1].contains("bad3.example"));
+                let rejects: Vec<(&str, &str)> = whole
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Reject { location, reason } => {
+                            Some((location.as_str(), reason.as_str()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(rejects.len(), 1, "{rejects:?}");
+                assert_eq!(rejects[0].0, at);
+                assert!(
+                    rejects[0].1.starts_with("not valid JSON"),
+                    "{}",
+                    rejects[0].1
+                );
+                assert!(rejects[0].1.contains(why), "{}", rejects[0].1);
+                // The same when the list is read event by event because it is larger than one document.
+                let (streamed, res) = run_within(&doc, doc.len() as u64 - 1);
+                res.expect("streamed");
+                assert_eq!(format!("{streamed:?}"), format!("{whole:?}"));
+            }
+        }
+        // One event alone with such a fault is not read, as before: there is nothing else to read.
+        let (items, res) = run(&ev(1, r#""a "b" c""#));
+        assert!(items.is_empty());
+        assert!(res
+            .expect_err("one broken event")
+            .to_string()
+            .contains("not valid JSON"));
     }
 
     fn objects<'a>(items: &'a [Item], ty: &str) -> Vec<&'a StixObject> {

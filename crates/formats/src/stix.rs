@@ -293,8 +293,7 @@ fn stream_objects<R: BufRead>(
             // the place the fault showed (`"C:\dir\"},{"type":..`).
             Cut::Desync { held, byte, offset } => {
                 let o = jsonsplit::outline_of(&held);
-                let back = held.get(1..).unwrap_or_default();
-                s.unread(&back[back.len().saturating_sub(RESYNC_BACK)..]);
+                s.unread_broken(&held);
                 lost = Some((
                     SplitError::Unexpected {
                         byte,
@@ -320,9 +319,6 @@ fn stream_objects<R: BufRead>(
     }
 }
 
-/// How many bytes of a value out of step are read again when looking for the next object after it.
-const RESYNC_BACK: usize = 1 << 20;
-
 /// After `fault` in the list at `path`, finds the next value that is a STIX object (an object with a string
 /// `type` and `id`: a nested object such as a kill-chain phase is passed over), rejects what was skipped as one
 /// item (`broken`: the name of the object the fault was in, if known), and gives that object to the consumer.
@@ -334,28 +330,20 @@ fn resync<R: BufRead>(
     fault: SplitError,
     broken: Option<String>,
 ) -> Result<(), StreamError> {
-    let (resumed, found) = loop {
-        if !s.seek_object()? {
-            return Err(fault.into());
-        }
-        let at = s.pos;
-        match s.value_or_desync(RAW_LIMIT) {
-            Ok(Cut::Value(Raw::Bytes(b))) => {
-                if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&b) {
-                    if m.get("type").is_some_and(Value::is_string)
-                        && m.get("id").is_some_and(Value::is_string)
-                    {
-                        break (at, Ok(Value::Object(m)));
-                    }
-                }
+    let found = s.next_object_where(RAW_LIMIT, |raw| match raw {
+        Raw::Bytes(b) => match serde_json::from_slice::<Value>(&b) {
+            Ok(Value::Object(m))
+                if m.get("type").is_some_and(Value::is_string)
+                    && m.get("id").is_some_and(Value::is_string) =>
+            {
+                Some(Ok(Value::Object(m)))
             }
-            Ok(Cut::Value(Raw::TooLarge(o))) if o.id.is_some() && o.kind.is_some() => {
-                break (at, Err(o))
-            }
-            Ok(_) => {}
-            Err(SplitError::Io(e)) => return Err(SplitError::Io(e).into()),
-            Err(_) => return Err(fault.into()),
-        }
+            _ => None,
+        },
+        Raw::TooLarge(o) => (o.id.is_some() && o.kind.is_some()).then_some(Err(o)),
+    })?;
+    let Some((resumed, found)) = found else {
+        return Err(fault.into());
     };
     let mut st = state.borrow_mut();
     let location = format!("{path}[{}]", st.index);
