@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args.next().ok_or("usage: stix_paths FILE [ROUNDS]")?;
     let rounds: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(5);
     let bytes = std::fs::read(&path)?;
-    if bytes.len() >= 128 << 20 {
+    if bytes.len() >= stix::SLICE_LIMIT {
         return Err("the file must be under 128 MiB, so that `parse` reads it from memory".into());
     }
     let ctx = ParseCtx {

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io::{BufRead, Read};
 
 /// Inputs up to this size are parsed from memory.
-const SLICE_LIMIT: usize = 128 * 1024 * 1024;
+pub const SLICE_LIMIT: usize = 128 * 1024 * 1024;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
