@@ -457,11 +457,7 @@ fn stream_items<R: BufRead>(
     }
     loop {
         let i = *seen;
-        let location = if response {
-            format!("response[{i}]")
-        } else {
-            format!("[{i}]")
-        };
+        let location = item_location(response, i);
         let mut lost = None;
         match s.value_or_desync(cap).map_err(|e| split(e, i))? {
             Cut::Value(Raw::Bytes(b)) => match serde_json::from_slice::<Value>(&b) {
@@ -510,6 +506,15 @@ fn stream_items<R: BufRead>(
     }
 }
 
+/// Where the `i`th item of a list of events is: `response[i]` or `[i]`.
+fn item_location(response: bool, i: usize) -> String {
+    if response {
+        format!("response[{i}]")
+    } else {
+        format!("[{i}]")
+    }
+}
+
 /// The `i`th item of a list of events, read; returns 1 if it was an event.
 fn read_item(
     ctx: &ParseCtx,
@@ -538,8 +543,7 @@ fn read_item(
 
 /// After `fault` in a list of events: the next `{"Event": ..}` of the list (the objects and attributes inside
 /// events are passed over), read after a reject of what was skipped (item `seen`: the broken event, or what
-/// followed the last one read); returns 1. Without one before the end of the
-/// input, `fault` is the error.
+/// followed the last one read); returns 1. Without one before the end of the input, `fault` is the error.
 fn resync_events<R: BufRead>(
     s: &mut Splitter<R>,
     ctx: &ParseCtx,
@@ -562,11 +566,7 @@ fn resync_events<R: BufRead>(
     };
     let i = *seen;
     emit(Item::Reject {
-        location: if response {
-            format!("response[{i}]")
-        } else {
-            format!("[{i}]")
-        },
+        location: item_location(response, i),
         reason: format!(
             "not valid JSON: {fault}; what followed was skipped up to the next event, at byte {resumed}, and \
              reading went on from there"

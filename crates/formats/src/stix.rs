@@ -593,6 +593,28 @@ mod tests {
         (items, res)
     }
 
+    /// The ids of the objects among `items`, in order.
+    fn kept_ids(items: &[Item]) -> Vec<&str> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Object { object, .. } => Some(object.id()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The rejects among `items`: (location, reason).
+    fn rejects(items: &[Item]) -> Vec<(&str, &str)> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Reject { location, reason } => Some((location.as_str(), reason.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
     const IND: &str = r#"{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","pattern":"[domain-name:value = 'x.com']","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}"#;
 
     #[test]
@@ -663,21 +685,9 @@ mod tests {
         for p in parsers {
             let mut items = Vec::new();
             p(&input, &mut items).expect("the file is read to its end");
-            let kept: Vec<&str> = items
-                .iter()
-                .filter_map(|i| match i {
-                    Item::Object { object, .. } => Some(object.id()),
-                    _ => None,
-                })
-                .collect();
+            let kept = kept_ids(&items);
             assert_eq!(kept, [id(1), id(3), id(5), id(8)]);
-            let rejected: Vec<(&str, &str)> = items
-                .iter()
-                .filter_map(|i| match i {
-                    Item::Reject { location, reason } => Some((location.as_str(), reason.as_str())),
-                    _ => None,
-                })
-                .collect();
+            let rejected = rejects(&items);
             assert_eq!(rejected.len(), 4, "{rejected:?}");
             for ((location, reason), (n, at)) in
                 rejected.iter().zip([(2, 1), (4, 3), (6, 5), (7, 6)])
@@ -717,21 +727,9 @@ mod tests {
         same_outcome(&input);
         let (items, res) = run(&input);
         res.expect("the file is read to its end");
-        let kept: Vec<&str> = items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Object { object, .. } => Some(object.id()),
-                _ => None,
-            })
-            .collect();
+        let kept = kept_ids(&items);
         assert_eq!(kept, [id(1), id(3), id(5), id(7), id(8), id(9)]);
-        let rejected: Vec<(&str, &str)> = items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Reject { location, reason } => Some((location.as_str(), reason.as_str())),
-                _ => None,
-            })
-            .collect();
+        let rejected = rejects(&items);
         assert_eq!(rejected.len(), 4, "{rejected:?}");
         for (_, reason) in &rejected {
             assert!(reason.starts_with("not valid JSON: "), "{reason}");
