@@ -144,8 +144,9 @@ struct Scan {
     member_start: u64,
     outline: Outline,
     largest: u64,
-    /// Outside strings: the last byte was a string's closing quote / part of a number or literal.
+    /// Outside strings, the last byte was a string's closing quote.
     after_quote: bool,
+    /// Outside strings, the last byte was part of a number or literal (or of something invalid).
     bare: bool,
     /// Where a quote and a bare byte touched (`"a"b`, `b"`): offset in the value and the bare byte or quote.
     /// Valid JSON never has one, and an unescaped quote inside a string makes one within a few bytes, as the

@@ -321,11 +321,19 @@ pub fn parse_event_within(
         // costs only itself. Where the events cannot be told apart (one event, or a fault outside them), the
         // file fails as it did, with the error of reading it whole.
         Err(whole) => {
-            return match stream_events(&head[bom..], ctx, emit, limit) {
-                Ok(()) => Ok(()),
-                Err(FormatError::Sink(e)) => Err(FormatError::Sink(e)),
+            // The consumer's own error is returned as it is.
+            let mut stopped = false;
+            let res = stream_events(
+                &head[bom..],
+                ctx,
+                &mut |item| emit(item).inspect_err(|_| stopped = true),
+                limit,
+            );
+            return match res {
+                Err(e) if stopped => Err(e),
                 Err(_) => Err(whole),
-            }
+                Ok(()) => Ok(()),
+            };
         }
     };
     drop(head);
@@ -1717,6 +1725,15 @@ mod tests {
                 assert_eq!(format!("{streamed:?}"), format!("{whole:?}"));
             }
         }
+        // A consumer that stops the reading gets its own error back, not the file's.
+        let doc = format!(r#"{{"response":[{},{}]}}"#, good(1), ev(2, "NaN"));
+        let res = parse_event(&mut doc.as_bytes(), &ctx(), &mut |_| {
+            Err(FormatError::Sink("stop".into()))
+        });
+        assert!(
+            matches!(res, Err(FormatError::Sink(ref e)) if e == "stop"),
+            "{res:?}"
+        );
         // One event alone with such a fault is not read, as before: there is nothing else to read.
         let (items, res) = run(&ev(1, r#""a "b" c""#));
         assert!(items.is_empty());
