@@ -1521,3 +1521,126 @@ fn federation_over_https_trusts_the_peers_ca_from_the_settings_or_the_system() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// A TAXII peer that serves one page with a broken object.
+
+/// Answers each request with what `route` gives for its path and query: (body, X-TAXII-Date-Added-Last). Every
+/// path asked is logged.
+fn serve_taxii(
+    route: impl Fn(&str) -> (String, Option<&'static str>) + Send + Sync + 'static,
+) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let route = Arc::new(route);
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let (log, route) = (log.clone(), route.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut rd = BufReader::new(s.try_clone()?);
+                let mut line = String::new();
+                rd.read_line(&mut line)?;
+                loop {
+                    let mut h = String::new();
+                    if rd.read_line(&mut h)? == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (body, last) = route(&path);
+                log.lock().expect("log").push(path);
+                let last = last
+                    .map(|l| format!("X-TAXII-Date-Added-Last: {l}\r\n"))
+                    .unwrap_or_default();
+                let mut w = s;
+                write!(
+                    w,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: {}\r\n{last}Connection: close\r\n\r\n{body}",
+                    body.len()
+                )?;
+                w.flush()
+            });
+        }
+    });
+    (port, asked)
+}
+
+/// A peer's page holding an object broken by an unescaped quote: the follower stores the page's other objects,
+/// rejects that one by its id, goes on after the page's X-TAXII-Date-Added-Last to the next page, and a second
+/// pull asks from there (before, the pull failed on that page every time, storing nothing from it).
+#[test]
+fn a_taxii_page_with_a_broken_object_costs_that_object() {
+    let ind = |n: u32, extra: &str| {
+        format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--0b5ee2b5-0000-4000-8000-00000000000{n}","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"taxii-peer-{n}.example"{extra},"pattern":"[domain-name:value = 'taxii-peer-{n}.example']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}}"#
+        )
+    };
+    let page1 = format!(
+        r#"{{"more":true,"objects":[{},{},{}]}}"#,
+        ind(1, ""),
+        ind(2, r#","description":"the "GLASS" case""#),
+        ind(3, "")
+    );
+    let page2 = format!(r#"{{"more":false,"objects":[{}]}}"#, ind(4, ""));
+    let after = |q: &str, t: &str| q.contains(&format!("added_after=2026-01-01T00%3A00%3A0{t}"));
+    let (port, asked) = serve_taxii(move |path| match path.split_once('?') {
+        None if path == "/taxii2/" => (r#"{"title":"peer"}"#.into(), None),
+        None if path == "/taxii2/collections/" => (
+            r#"{"collections":[{"id":"c1","title":"c1","can_read":true,"can_write":false}]}"#
+                .into(),
+            None,
+        ),
+        Some(("/taxii2/collections/c1/objects/", q)) if after(q, "4") => {
+            (r#"{"more":false}"#.into(), None)
+        }
+        Some(("/taxii2/collections/c1/objects/", q)) if after(q, "3") => {
+            (page2.clone(), Some("2026-01-01T00:00:04.000Z"))
+        }
+        Some(("/taxii2/collections/c1/objects/", _)) => {
+            (page1.clone(), Some("2026-01-01T00:00:03.000Z"))
+        }
+        _ => (r#"{"title":"not here"}"#.into(), None),
+    });
+    let v = Vigil::new();
+    let url = format!("http://127.0.0.1:{port}/taxii2/");
+    let (r, code) = v.json(&[
+        "feeds", "add", "--name", "peer", "--kind", "taxii", "--url", &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    let r = v.pull("peer");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!((n(&r, "added"), n(&r, "rejected")), (3, 1), "{r}");
+    let problems = r["problems"].to_string();
+    assert!(
+        problems.contains("indicator--0b5ee2b5-0000-4000-8000-000000000002")
+            && problems.contains("unescaped"),
+        "the broken object is named: {r}"
+    );
+    assert!(
+        problems.contains("X-TAXII-Date-Added-Last"),
+        "the page is named: {r}"
+    );
+    for (k, stored) in [(1, true), (2, false), (3, true), (4, true)] {
+        let (found, _) = v.json(&["search", &format!("taxii-peer-{k}.example")]);
+        assert_eq!(
+            found
+                .to_string()
+                .contains(&format!("taxii-peer-{k}.example")),
+            stored,
+            "{k}: {found}"
+        );
+    }
+    asked.lock().expect("log").clear();
+    let r = v.pull("peer");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(n(&r, "objects_received"), 0, "{r}");
+    let asked = asked.lock().expect("log").clone();
+    assert!(
+        asked
+            .iter()
+            .any(|p| p.contains("added_after=2026-01-01T00%3A00%3A04")),
+        "the second pull asks after the last page: {asked:?}"
+    );
+}

@@ -26,19 +26,53 @@ fn get_json<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     u: &Url,
 ) -> Result<(Value, reqwest::header::HeaderMap), FeedError> {
+    let (body, headers) = get_body(p, u)?;
+    let v = serde_json::from_slice(&body).map_err(|e| not_taxii(u, &e))?;
+    Ok((v, headers))
+}
+
+fn not_taxii(u: &Url, e: &serde_json::Error) -> FeedError {
+    FeedError::Protocol {
+        url: crate::http::redact(u),
+        reason: format!("not a TAXII JSON answer: {e}"),
+    }
+}
+
+fn get_body<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+    u: &Url,
+) -> Result<(Vec<u8>, reqwest::header::HeaderMap), FeedError> {
     match p.http.get(u, TAXII, &Validators::default())? {
-        Fetched::Body(b) => {
-            let v = serde_json::from_slice(&b.bytes).map_err(|e| FeedError::Protocol {
-                url: crate::http::redact(u),
-                reason: format!("not a TAXII JSON answer: {e}"),
-            })?;
-            Ok((v, b.headers))
-        }
+        Fetched::Body(b) => Ok((b.bytes, b.headers)),
         Fetched::NotModified => Err(FeedError::Protocol {
             url: crate::http::redact(u),
             reason: "304 to an unconditional request".into(),
         }),
     }
+}
+
+/// Stores one page's objects through the STIX reader, from a file in the mirror that `write` fills.
+fn ingest_page<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), FeedError> {
+    let path = p
+        .mirror
+        .join(format!(".taxii-page-{}.json", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        write(&mut f)?;
+        f.flush()
+    })();
+    if let Err(e) = written {
+        return Err(FeedError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        });
+    }
+    let res = p.ingest(std::slice::from_ref(&path), Some("stix"));
+    let _ = std::fs::remove_file(&path);
+    res
 }
 
 fn with_slash(mut u: Url) -> Url {
@@ -140,45 +174,59 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
                 q.append_pair("next", n);
             }
         }
-        let (env, headers) = get_json(p, &u)?;
+        let (body, headers) = get_body(p, &u)?;
+        let last = headers
+            .get("X-TAXII-Date-Added-Last")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let env: Value = match serde_json::from_slice(&body) {
+            Ok(env) => env,
+            Err(e) => {
+                // A page with one broken object (an unescaped quote): the STIX reader stores the others and
+                // rejects that one. Without `more` and `next`, the page's X-TAXII-Date-Added-Last says where the
+                // next one starts; without it, or if nothing on the page was an object, the pull fails as before
+                // (and would ask for the same page again next time).
+                let before = p.report.objects_received;
+                ingest_page(p, |f| f.write_all(&body))?;
+                let read = p.report.objects_received - before;
+                match last {
+                    Some(l) if read > 0 && added_after.as_deref() != Some(l.as_str()) => {
+                        p.report.changed += 1;
+                        p.report.problem(
+                            &crate::http::redact(&u),
+                            "page",
+                            &format!(
+                                "not valid JSON ({e}); {read} objects read from it, the broken ones rejected \
+                                 (above), and the next page asked for after its X-TAXII-Date-Added-Last"
+                            ),
+                        );
+                        p.set_cursor(&key, None, None, Some(l.clone()))?;
+                        added_after = Some(l);
+                        next = None;
+                        continue;
+                    }
+                    _ => return Err(not_taxii(&u, &e)),
+                }
+            }
+        };
         let objects = env
             .get("objects")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         let more = env.get("more").and_then(Value::as_bool).unwrap_or(false);
-        let last = headers
-            .get("X-TAXII-Date-Added-Last")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         if objects.is_empty() {
             if !more {
                 break;
             }
         } else {
             p.report.changed += 1;
-            let path = p
-                .mirror
-                .join(format!(".taxii-page-{}.json", std::process::id()));
-            let written = (|| -> std::io::Result<()> {
-                let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-                let bundle = serde_json::json!({
-                    "type": "bundle",
-                    "id": vigil_model::ids::vigil_id("bundle", &["taxii-page", id, added_after.as_deref().unwrap_or(""), next.as_deref().unwrap_or("")]),
-                    "objects": objects,
-                });
-                serde_json::to_writer(&mut f, &bundle)?;
-                f.flush()
-            })();
-            if let Err(e) = written {
-                return Err(FeedError::Io {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                });
-            }
-            let res = p.ingest(std::slice::from_ref(&path), Some("stix"));
-            let _ = std::fs::remove_file(&path);
-            res?;
+            let bundle = serde_json::json!({
+                "type": "bundle",
+                "id": vigil_model::ids::vigil_id("bundle", &["taxii-page", id, added_after.as_deref().unwrap_or(""), next.as_deref().unwrap_or("")]),
+                "objects": objects,
+            });
+            ingest_page(p, |f| Ok(serde_json::to_writer(f, &bundle)?))?;
         }
         // The page is stored: move the cursor past it.
         if let Some(l) = &last {
