@@ -1181,18 +1181,7 @@ impl GatedFeed {
             for s in listener.incoming().flatten() {
                 let (log, gate, body) = (log.clone(), gate.clone(), body.clone());
                 std::thread::spawn(move || -> std::io::Result<()> {
-                    let mut rd = BufReader::new(s.try_clone()?);
-                    let mut line = String::new();
-                    rd.read_line(&mut line)?;
-                    loop {
-                        let mut h = String::new();
-                        if rd.read_line(&mut h)? == 0 || h.trim().is_empty() {
-                            break;
-                        }
-                    }
-                    log.lock()
-                        .expect("log")
-                        .push(line.split_whitespace().nth(1).unwrap_or("").to_string());
+                    log.lock().expect("log").push(request_path(&s)?);
                     // Bounded, so that a test that never opens the gate still ends (and fails on its counts).
                     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
                     while !gate.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
@@ -1522,6 +1511,20 @@ fn federation_over_https_trusts_the_peers_ca_from_the_settings_or_the_system() {
     );
 }
 
+/// Reads a request's line and headers; returns its path (with the query).
+fn request_path(s: &TcpStream) -> std::io::Result<String> {
+    let mut rd = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    rd.read_line(&mut line)?;
+    loop {
+        let mut h = String::new();
+        if rd.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+    }
+    Ok(line.split_whitespace().nth(1).unwrap_or("/").to_string())
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // A TAXII peer that serves one page with a broken object.
 
@@ -1539,16 +1542,7 @@ fn serve_taxii(
         for s in listener.incoming().flatten() {
             let (log, route) = (log.clone(), route.clone());
             std::thread::spawn(move || -> std::io::Result<()> {
-                let mut rd = BufReader::new(s.try_clone()?);
-                let mut line = String::new();
-                rd.read_line(&mut line)?;
-                loop {
-                    let mut h = String::new();
-                    if rd.read_line(&mut h)? == 0 || h.trim().is_empty() {
-                        break;
-                    }
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let path = request_path(&s)?;
                 let (body, last) = route(&path);
                 log.lock().expect("log").push(path);
                 let last = last
