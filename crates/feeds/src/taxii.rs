@@ -7,8 +7,6 @@
 //! `added_after` and follows `more`/`next` to the end. A page without `next` but with `more` is continued with
 //! `added_after` set to its last date (servers without `next` support).
 
-use std::io::Write;
-
 use serde_json::Value;
 use url::Url;
 use vigil_store::{AsStore, FeedStore, Store};
@@ -51,20 +49,16 @@ fn get_body<S: Store + FeedStore + AsStore + ?Sized>(
     }
 }
 
-/// Stores one page's objects through the STIX reader, from a file in the mirror that `write` fills.
+/// Stores one page's objects through the STIX reader, which reads a TAXII envelope as it reads a bundle (its
+/// `objects`), from a file in the mirror holding the page as received.
 fn ingest_page<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+    body: &[u8],
 ) -> Result<(), FeedError> {
     let path = p
         .mirror
         .join(format!(".taxii-page-{}.json", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        write(&mut f)?;
-        f.flush()
-    })();
-    if let Err(e) = written {
+    if let Err(e) = std::fs::write(&path, body) {
         return Err(FeedError::Io {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -187,7 +181,7 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
                 // next one starts; without it, or if nothing on the page was an object, the pull fails as before
                 // (and would ask for the same page again next time).
                 let before = p.report.objects_received;
-                ingest_page(p, |f| f.write_all(&body))?;
+                ingest_page(p, &body)?;
                 let read = p.report.objects_received - before;
                 match last {
                     Some(l) if read > 0 && added_after.as_deref() != Some(l.as_str()) => {
@@ -209,24 +203,18 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
                 }
             }
         };
-        let objects = env
+        let more = env.get("more").and_then(Value::as_bool).unwrap_or(false);
+        if env
             .get("objects")
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let more = env.get("more").and_then(Value::as_bool).unwrap_or(false);
-        if objects.is_empty() {
+            .is_none_or(Vec::is_empty)
+        {
             if !more {
                 break;
             }
         } else {
             p.report.changed += 1;
-            let bundle = serde_json::json!({
-                "type": "bundle",
-                "id": vigil_model::ids::vigil_id("bundle", &["taxii-page", id, added_after.as_deref().unwrap_or(""), next.as_deref().unwrap_or("")]),
-                "objects": objects,
-            });
-            ingest_page(p, |f| Ok(serde_json::to_writer(f, &bundle)?))?;
+            ingest_page(p, &body)?;
         }
         // The page is stored: move the cursor past it.
         if let Some(l) = &last {
