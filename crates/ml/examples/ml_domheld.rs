@@ -1,6 +1,6 @@
 //! Held-out metrics of a domain model trained in memory with candidate settings (measured once per finished
 //! candidate, never used to choose settings): `ml_domheld CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]`, with
-//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` and `VIGIL_DOMVAL_FAMPOW=P` as for `ml_domval`. With `--out FILE`
+//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P` and `VIGIL_DOMVAL_CHARLM=ORDER` as for `ml_domval`. With `--out FILE`
 //! the model is also written as an artifact (for `ml_domspeed`). `VIGIL_DOMHELD_SHARE=K` fits on K/8 of the
 //! training families and sites only (the learning curve: what more families are worth).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,6 +25,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.words = a[7] == "1";
     }
     let p = p.with_study_env()?;
+    if out.is_some() && p.char_lm > 0 {
+        return Err(
+            "--out: a model with the study's language models (VIGIL_DOMVAL_CHARLM) cannot be \
+                    written as an artifact (they are not part of the format)"
+                .into(),
+        );
+    }
     let part = match std::env::var("VIGIL_DOMHELD_SHARE") {
         Ok(k) => vigil_ml::domain::Part::TrainingShare {
             eighths: k.parse()?,

@@ -3,7 +3,8 @@
 //! (TREES: second-stage trees, 0 for the first stage alone; WORDS: the word-segmentation inputs).
 //! `VIGIL_DOMVAL_SALT=b` draws another validation quarter (the default is the empty salt).
 //! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` adds a second-stage network; `VIGIL_DOMVAL_FAMPOW=P` weighs the
-//! second stage's malicious names by (family size)^-P.
+//! second stage's malicious names by (family size)^-P; `VIGIL_DOMVAL_CHARLM=ORDER` adds two character
+//! language models' inputs (benign registrable labels, English prose words; ORDER characters of context).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();

@@ -84,6 +84,8 @@ pub struct DomainModel {
     /// A small network over the same inputs as the trees, and the weight of its margin in the score (1: the
     /// network alone; the trees' margin takes the rest). None in model version 4.
     stage2_mlp: Option<(mlp::Mlp, f32)>,
+    /// Study: character language models of benign registrable labels and of English prose words.
+    lm: Option<Box<(crate::charlm::CharLm, crate::charlm::CharLm)>>,
 }
 
 static EMBEDDED: &[u8] = include_bytes!("../models/domain.vgm");
@@ -538,7 +540,13 @@ fn sparse_features(
 /// word segmentation of the registrable label ([`Lexicon::segment`]).
 const N_SHAPE: usize = 11;
 /// Inputs of the second stage: the first stage's margin, the dense features and the shape values.
-const N_STAGE: usize = 2 + N_PARTS + N_DENSE + N_SHAPE;
+const N_INPUTS: usize = 2 + N_PARTS + N_DENSE + N_SHAPE;
+/// Study inputs after those ([`Params::char_lm`]; never in an artifact): the character language models' mean
+/// log2 probability per character.
+const N_LM: usize = 2;
+/// Inputs [`DomainModel::first`] computes: a model's second stage reads the first [`N_INPUTS`], or all of
+/// them in a study model with language models.
+const N_STAGE: usize = N_INPUTS + N_LM;
 /// Groups of sparse features whose partial margins the second stage sees: character n-grams of the name,
 /// label tokens, suffix and registered domain, n-grams of the registrable label, shape crosses.
 const N_PARTS: usize = 5;
@@ -777,7 +785,7 @@ impl DomainModel {
             0 => None,
             _ => {
                 let t = boost::Trees::read(&mut r, MODEL)?;
-                if t.n_features() != N_STAGE {
+                if t.n_features() != N_INPUTS {
                     return Err(MlError::artifact(
                         MODEL,
                         "second stage reads another number of inputs",
@@ -802,7 +810,7 @@ impl DomainModel {
         } else {
             let a = r.f32()?;
             let n = mlp::Mlp::read(&mut r, MODEL)?;
-            if n.n_features() != N_STAGE || !(0.0..=1.0).contains(&a) {
+            if n.n_features() != N_INPUTS || !(0.0..=1.0).contains(&a) {
                 return Err(MlError::artifact(
                     MODEL,
                     "second-stage network reads another number of inputs or has a blend outside [0, 1]",
@@ -831,6 +839,7 @@ impl DomainModel {
             bias,
             stage2,
             stage2_mlp,
+            lm: None,
         })
     }
 
@@ -848,7 +857,7 @@ impl DomainModel {
 
     /// First-stage margin and the second stage's inputs.
     #[inline]
-    fn first(&self, d: &[u8]) -> [f32; N_STAGE] {
+    fn first(&self, d: &[u8]) -> [f32; N_INPUTS] {
         // One accumulator per group in registers (an array indexed through the callback was kept on the stack,
         // a store-to-load chain per feature).
         let wq: &[i16; DIM] = &self.wq;
@@ -869,7 +878,7 @@ impl DomainModel {
         for (k, xk) in x.iter().enumerate() {
             zd += self.dense_w[k] * (xk - self.dense_mean[k]) * self.dense_scale[k];
         }
-        let mut v = [0f32; N_STAGE];
+        let mut v = [0f32; N_INPUTS];
         let mut z = self.bias + zd;
         for (g, p) in parts.iter().enumerate() {
             let pz = *p as f32 * self.wq_scale;
@@ -883,12 +892,32 @@ impl DomainModel {
         v
     }
 
+    /// [`DomainModel::first`] and, in a study model, the language models' inputs (else 0).
+    fn inputs(&self, d: &[u8]) -> [f32; N_STAGE] {
+        let mut v = [0f32; N_STAGE];
+        v[..N_INPUTS].copy_from_slice(&self.first(d));
+        if let Some(lm) = &self.lm {
+            let label = registrable_label(d);
+            v[N_INPUTS] = lm.0.per_char(label);
+            v[N_INPUTS + 1] = lm.1.per_char(label);
+        }
+        v
+    }
+
     fn margin(&self, d: &[u8]) -> f32 {
-        let v = self.first(d);
+        // The shipped models' path stays as it was; a study model's inputs take the slower one.
+        if self.lm.is_some() {
+            return self.stage2_margin(&self.inputs(d));
+        }
+        self.stage2_margin(&self.first(d))
+    }
+
+    #[inline]
+    fn stage2_margin(&self, v: &[f32]) -> f32 {
         match (&self.stage2, &self.stage2_mlp) {
-            (Some(t), None) => t.margin(&v),
-            (Some(t), Some((n, a))) => (1.0 - a) * t.margin(&v) + a * n.margin(&v),
-            (None, Some((n, _))) => n.margin(&v),
+            (Some(t), None) => t.margin(v),
+            (Some(t), Some((n, a))) => (1.0 - a) * t.margin(v) + a * n.margin(v),
+            (None, Some((n, _))) => n.margin(v),
             (None, None) => v[0],
         }
     }
@@ -1143,6 +1172,10 @@ pub struct Params {
     /// Second-stage weight of a malicious name, proportional to (names of its family)^-power (0: every name
     /// weighs the same; 1: every family weighs the same); the malicious side still weighs half in total.
     pub family_power: f32,
+    /// Study, not in the shipped model (0: off): characters of context of two character language models,
+    /// of the benign training names' registrable labels and of English prose words, whose mean log2
+    /// probability per character of the registrable label are two more second-stage inputs.
+    pub char_lm: usize,
 }
 
 impl Default for Params {
@@ -1159,13 +1192,14 @@ impl Default for Params {
             mlp_epochs: 10,
             mlp_blend: 0.0,
             family_power: 0.0,
+            char_lm: 0,
         }
     }
 }
 
 impl Params {
     /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
-    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` and `VIGIL_DOMVAL_FAMPOW=P`.
+    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P` and `VIGIL_DOMVAL_CHARLM=ORDER`.
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1181,6 +1215,11 @@ impl Params {
             self.family_power = v
                 .parse()
                 .map_err(|_| format!("VIGIL_DOMVAL_FAMPOW={v}: not a number"))?;
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_CHARLM") {
+            self.char_lm = v
+                .parse()
+                .map_err(|_| format!("VIGIL_DOMVAL_CHARLM={v}: not a number of characters"))?;
         }
         Ok(self)
     }
@@ -1417,6 +1456,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         bias,
         stage2: None,
         stage2_mlp: None,
+        lm: None,
         lex: Lexicon::default(),
     }
 }
@@ -1435,6 +1475,41 @@ fn stack_fold(s: &Sample) -> u64 {
         crate::extract::registered_domain_of(&s.domain).to_string()
     };
     corpus::stable_hash(&format!("stack:{key}")) % STACK_FOLDS
+}
+
+/// The character language models of [`Params::char_lm`]: benign registrable labels, English prose words.
+fn char_lms(
+    order: usize,
+    train: &[&Sample],
+    prose: &[Vec<u8>],
+) -> Box<(crate::charlm::CharLm, crate::charlm::CharLm)> {
+    let benign = crate::charlm::CharLm::fit(
+        order,
+        train
+            .iter()
+            .filter(|s| !s.malicious)
+            .map(|s| registrable_label(s.domain.as_bytes())),
+    );
+    let english = crate::charlm::CharLm::fit(order, prose.iter().map(Vec::as_slice));
+    Box::new((benign, english))
+}
+
+/// The label left of the public suffix.
+fn registrable_label(d: &[u8]) -> &[u8] {
+    let suffix_len = psl::suffix(d)
+        .map(|s| s.as_bytes().len())
+        .unwrap_or(0)
+        .min(d.len());
+    if suffix_len >= d.len() {
+        return d;
+    }
+    let head = &d[..d.len() - suffix_len - 1];
+    let start = head
+        .iter()
+        .rposition(|c| *c == b'.')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    &head[start..]
 }
 
 fn lexicon(train: &[&Sample], prose: &[Vec<u8>]) -> Lexicon {
@@ -1482,8 +1557,13 @@ fn fit_stacked(
     if p.words {
         m.lex = lexicon(train, prose);
     }
+    if p.char_lm > 0 {
+        m.lm = Some(char_lms(p.char_lm, train, prose));
+    }
     let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
-    let mut rows = vec![0f32; train.len() * N_STAGE];
+    // Without the study's language models the rows hold the shipped inputs only (the same trained bytes).
+    let width = if p.char_lm > 0 { N_STAGE } else { N_INPUTS };
+    let mut rows = vec![0f32; train.len() * width];
     for k in 0..STACK_FOLDS {
         let part: Vec<&Sample> = train
             .iter()
@@ -1495,10 +1575,13 @@ fn fit_stacked(
         if p.words {
             mk.lex = lexicon(&part, prose);
         }
+        if p.char_lm > 0 {
+            mk.lm = Some(char_lms(p.char_lm, &part, prose));
+        }
         for (i, s) in train.iter().enumerate() {
             if folds[i] == k {
-                rows[i * N_STAGE..(i + 1) * N_STAGE]
-                    .copy_from_slice(&mk.first(s.domain.as_bytes()));
+                rows[i * width..(i + 1) * width]
+                    .copy_from_slice(&mk.inputs(s.domain.as_bytes())[..width]);
             }
         }
     }
@@ -1515,7 +1598,7 @@ fn fit_stacked(
             shrinkage: STAGE2_SHRINKAGE,
             ..boost::BoostParams::default()
         };
-        m.stage2 = Some(boost::fit(&rows, N_STAGE, &y, &w, bp));
+        m.stage2 = Some(boost::fit(&rows, width, &y, &w, bp));
     }
     if use_mlp {
         let mp = mlp::MlpParams {
@@ -1524,7 +1607,7 @@ fn fit_stacked(
             ..mlp::MlpParams::default()
         };
         let a = if use_trees { p.mlp_blend.min(1.0) } else { 1.0 };
-        m.stage2_mlp = Some((mlp::fit(&rows, N_STAGE, &y, &w, mp), a));
+        m.stage2_mlp = Some((mlp::fit(&rows, width, &y, &w, mp), a));
     }
     m
 }
@@ -1884,7 +1967,7 @@ mod tests {
             y.push(l);
             (x, y)
         });
-        let net = mlp::fit(&x, N_STAGE, &y, &[1.0; 4], mlp::MlpParams::default());
+        let net = mlp::fit(&x, N_INPUTS, &y, &[1.0; 4], mlp::MlpParams::default());
         let with = DomainModel {
             stage2_mlp: Some((net, 0.5)),
             ..m.clone()
@@ -1902,6 +1985,30 @@ mod tests {
 
     /// A corpus laid out like the shared data: 40 maltrail families of random-letter names under cheap
     /// suffixes, and a benign list of word-like names under common ones.
+    #[test]
+    fn language_model_inputs_are_a_study_option_outside_the_artifact() {
+        let dir = synthetic_corpus();
+        let data = dataset_with(dir.path(), PER_FAMILY_CAP, false).expect("data");
+        let lm = Params {
+            char_lm: 4,
+            ..Params::default()
+        };
+        let with = fit_part(dir.path(), &data, lm, Part::TrainingSide).expect("fit");
+        let plain =
+            fit_part(dir.path(), &data, Params::default(), Part::TrainingSide).expect("fit");
+        // Word pairs of the benign side read as more natural than random letters.
+        let (w, r) = (with.inputs(b"newsbank.com"), with.inputs(b"qzxvkwjtrp.top"));
+        assert!(w[N_INPUTS] > r[N_INPUTS], "{w:?} {r:?}");
+        assert!(w[N_INPUTS] < 0.0);
+        // The trees see the two inputs only in the study model; the shipped width is unchanged.
+        let n = |m: &DomainModel| m.stage2.as_ref().map(boost::Trees::n_features);
+        assert_eq!(n(&with), Some(N_STAGE));
+        assert_eq!(n(&plain), Some(N_INPUTS));
+        assert_eq!(plain.inputs(b"newsbank.com")[N_INPUTS..], [0.0; N_LM]);
+        let again = DomainModel::from_bytes(&plain.to_bytes()).expect("round trip");
+        assert_eq!(again.score("newsbank.com"), plain.score("newsbank.com"));
+    }
+
     fn synthetic_corpus() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
         let mal = dir.path().join("maltrail/trails/static/malware");

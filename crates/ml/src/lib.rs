@@ -17,6 +17,7 @@ pub mod artifact;
 pub mod attack;
 pub mod attribute;
 pub mod boost;
+pub mod charlm;
 pub mod corpus;
 pub mod domain;
 pub mod embed;
