@@ -12,6 +12,7 @@ pub mod input;
 pub mod iocs;
 mod jsonsplit;
 pub mod misp;
+mod misp_repair;
 pub mod stix;
 pub mod warninglist;
 

@@ -6,7 +6,7 @@
 //! markings (attribute tags override the event's). Galaxies become [`Link`]s: from the report (`related-to`) and, for
 //! malware families, from each indicator (`indicates`), resolved by the ingest layer against what the store holds.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, Read};
 
 use serde_json::{json, Map, Value};
@@ -323,14 +323,23 @@ pub fn parse_event_within(
         Err(whole) => {
             // The consumer's own error is returned as it is.
             let mut stopped = false;
+            let mut emitted = 0usize;
             let res = stream_events(
                 &head[bom..],
                 ctx,
-                &mut |item| emit(item).inspect_err(|_| stopped = true),
+                &mut |item| {
+                    emitted += 1;
+                    emit(item).inspect_err(|_| stopped = true)
+                },
                 limit,
             );
             return match res {
                 Err(e) if stopped => Err(e),
+                // One event (nothing was read as a list): a broken attribute or object costs only itself.
+                Err(_) if emitted == 0 => match crate::misp_repair::repair_event(&head[bom..]) {
+                    Some((fixed, cut)) => read_repaired(&fixed, cut, ctx, emit),
+                    None => Err(whole),
+                },
                 Err(_) => Err(whole),
                 Ok(()) => Ok(()),
             };
@@ -346,6 +355,42 @@ pub fn parse_event_within(
             Ok((prefix, m)) => EventReader::new(ctx, prefix).run(m, emit)?,
             Err((location, reason)) => emit(Item::Reject { location, reason })?,
         }
+    }
+    Ok(())
+}
+
+/// Reads an event repaired by [`crate::misp_repair::repair_event`]: each item cut out of it (now `null`) is
+/// rejected at its place with the reason it was cut, instead of as a `null`.
+fn read_repaired(
+    fixed: &[u8],
+    mut cut: BTreeMap<String, String>,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+) -> Result<(), FormatError> {
+    let doc = document_from(fixed, &ctx.file)?;
+    let events = find_events(&doc).map_err(|reason| FormatError::Unreadable {
+        file: ctx.file.clone(),
+        reason,
+    })?;
+    let mut relay = |item: Item| match item {
+        Item::Reject { location, reason } => match cut.remove(&location) {
+            Some(why) => emit(Item::Reject {
+                location,
+                reason: why,
+            }),
+            None => emit(Item::Reject { location, reason }),
+        },
+        other => emit(other),
+    };
+    for ev in events {
+        match ev {
+            Ok((prefix, m)) => EventReader::new(ctx, prefix).run(m, &mut relay)?,
+            Err((location, reason)) => relay(Item::Reject { location, reason })?,
+        }
+    }
+    // An item the reader passed over (a deleted object, say) is still reported.
+    for (location, reason) in cut {
+        emit(Item::Reject { location, reason })?;
     }
     Ok(())
 }
@@ -1741,6 +1786,58 @@ mod tests {
             .expect_err("one broken event")
             .to_string()
             .contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_broken_attribute_in_one_event_costs_that_attribute_only() {
+        let ev = |bad: &str| {
+            format!(
+                r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-000000000001","info":"one","date":"2020-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"bad1.example"}},{{"type":"comment","value":{bad}}},{{"type":"domain","value":"bad3.example"}}],"Object":[{{"name":"domain-ip","meta-category":"network","Attribute":[{{"type":"ip-dst","value":"192.0.2.7","comment":{bad}}},{{"type":"domain","value":"bad4.example"}}]}}]}}}}"#
+            )
+        };
+        for (bad, why) in [
+            ("NaN", "expected value"),
+            (r#""the "GLASS" case""#, "expected"),
+        ] {
+            let doc = ev(bad);
+            assert!(serde_json::from_str::<Value>(&doc).is_err());
+            let (items, res) = run(&doc);
+            res.unwrap_or_else(|e| panic!("{doc}: {e}"));
+            let patterns: Vec<&str> = objects(&items, "indicator")
+                .iter()
+                .filter_map(|o| o.str("pattern"))
+                .collect();
+            for d in ["bad1.example", "bad3.example", "bad4.example"] {
+                assert!(patterns.iter().any(|p| p.contains(d)), "{d}: {patterns:?}");
+            }
+            assert!(
+                !patterns.iter().any(|p| p.contains("192.0.2.7")),
+                "{patterns:?}"
+            );
+            assert_eq!(objects(&items, "report").len(), 1);
+            let r = rejects(&items);
+            assert_eq!(
+                r.iter().map(|x| x.0).collect::<Vec<_>>(),
+                ["Event.Attribute[1]", "Event.Object[0].Attribute[0]"],
+                "{r:?}"
+            );
+            for (_, reason) in &r {
+                assert!(reason.starts_with("not valid JSON"), "{reason}");
+                assert!(reason.contains(why), "{reason}");
+                assert!(
+                    reason.contains("skipped up to the next attribute"),
+                    "{reason}"
+                );
+            }
+        }
+        // A consumer that stops the reading gets its own error back.
+        let res = parse_event(&mut ev("NaN").as_bytes(), &ctx(), &mut |_| {
+            Err(FormatError::Sink("stop".into()))
+        });
+        assert!(
+            matches!(res, Err(FormatError::Sink(ref e)) if e == "stop"),
+            "{res:?}"
+        );
     }
 
     fn objects<'a>(items: &'a [Item], ty: &str) -> Vec<&'a StixObject> {

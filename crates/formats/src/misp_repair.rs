@@ -1,0 +1,307 @@
+//! One MISP event that is not valid JSON because of a broken attribute or object (an unescaped `"` in a
+//! comment, a `NaN`): the broken list item is replaced by `null` so that the rest of the event can be read,
+//! and its place and the reason are kept for the reject. Items are told apart as the STIX reader's
+//! resynchronisation does (`stix.rs`): after the fault, the next `} , {` whose value is an item of the same kind
+//! (an attribute: `type` and `value`; an object: `name` and `Attribute` or `meta-category`) starts the next item.
+//! The repaired document must then be valid JSON as a whole, which a cut across the list's end cannot give, so a
+//! wrong guess leaves the file failing as it did.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Most items cut out of one event before the file is given up as broken beyond repair. With the two limits
+/// below, they bound the work on a hostile 256 MiB event to a few dozen readings of it.
+const MAX_CUTS: usize = 32;
+/// Candidate next items looked at per fault.
+const MAX_CANDIDATES: usize = 16;
+/// Bytes of a candidate item read to see what it is (an attribute with an attached sample runs to megabytes).
+const ITEM_WINDOW: usize = 16 << 20;
+
+/// The repaired document and, per item location (`Event.Attribute[3]`, `Event.Object[1].Attribute[0]`, as the
+/// event reader names them), why it was cut; None when the fault is not inside an attribute or object list, or
+/// no next item of the same kind follows it.
+pub(crate) fn repair_event(buf: &[u8]) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
+    let mut doc = buf.to_vec();
+    let mut cut = BTreeMap::new();
+    // Each cut must lie after the one before: a repair that does not move on is no repair.
+    let mut floor = 0usize;
+    for _ in 0..=MAX_CUTS {
+        let err = match serde_json::from_slice::<Value>(&doc) {
+            Ok(_) => return (!cut.is_empty()).then_some((doc, cut)),
+            Err(e) => e,
+        };
+        let fault = offset_of(&doc, err.line(), err.column());
+        let at = enclosing_item(&doc, fault)?;
+        if at.start < floor {
+            return None;
+        }
+        let (comma, next) = next_item(&doc, at.start, at.list_key)?;
+        cut.insert(
+            at.location,
+            format!(
+                "not valid JSON ({err}, byte {fault} of the event); the item was skipped up to the next {} at \
+                 byte {next}, and the rest of the event read",
+                if at.list_key == "Object" {
+                    "object"
+                } else {
+                    "attribute"
+                }
+            ),
+        );
+        let mut fixed = Vec::with_capacity(doc.len());
+        fixed.extend_from_slice(&doc[..at.start]);
+        fixed.extend_from_slice(b"null");
+        fixed.extend_from_slice(&doc[comma..]);
+        floor = at.start + 4;
+        doc = fixed;
+    }
+    None
+}
+
+/// The byte offset of serde_json's 1-based line and column.
+fn offset_of(doc: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match doc[start..].iter().position(|c| *c == b'\n') {
+            Some(p) => start += p + 1,
+            None => break,
+        }
+    }
+    (start + column.saturating_sub(1)).min(doc.len())
+}
+
+/// A container open at the fault.
+struct Frame {
+    array: bool,
+    /// The member name this container is the value of.
+    key: Option<String>,
+    /// Items of an array before the current one.
+    index: usize,
+    /// Where the array's current item starts (its `{`).
+    item: Option<usize>,
+    /// In an object: the next string is a member name.
+    expect_key: bool,
+    /// In an object: the member being read.
+    member: Option<String>,
+}
+
+/// The attribute or object the fault lies in.
+#[derive(Debug, PartialEq)]
+struct Enclosing {
+    start: usize,
+    list_key: &'static str,
+    location: String,
+}
+
+/// Reads the document's structure up to `fault` (in step with serde_json, which read the same bytes) and
+/// returns the innermost item of an `Attribute` or `Object` list of the event open there.
+fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut key_start: Option<usize> = None;
+    for (i, &c) in doc[..fault.min(doc.len())].iter().enumerate() {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_str = false;
+                if let (Some(s), Some(top)) = (key_start.take(), stack.last_mut()) {
+                    top.member = Some(String::from_utf8_lossy(&doc[s..i]).into_owned());
+                    top.expect_key = false;
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_str = true;
+                if stack.last().is_some_and(|f| !f.array && f.expect_key) {
+                    key_start = Some(i + 1);
+                }
+            }
+            b'{' | b'[' => {
+                let key = match stack.last_mut() {
+                    Some(top) if top.array => {
+                        top.item = Some(i);
+                        None
+                    }
+                    Some(top) => top.member.clone(),
+                    None => None,
+                };
+                stack.push(Frame {
+                    array: c == b'[',
+                    key,
+                    index: 0,
+                    item: None,
+                    expect_key: c == b'{',
+                    member: None,
+                });
+            }
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(top) = stack.last_mut() {
+                    if top.array {
+                        top.index += 1;
+                        top.item = None;
+                    } else {
+                        top.expect_key = true;
+                        top.member = None;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // The event: `{"Event": {..}}` or a bare event object.
+    let event = match stack.get(1) {
+        Some(f) if !stack[0].array && !f.array && f.key.as_deref() == Some("Event") => 1,
+        _ if stack.first().is_some_and(|f| !f.array) => 0,
+        _ => return None,
+    };
+    // The innermost Attribute or Object list with an item open inside it.
+    let list = (event + 1..stack.len()).rev().find(|&k| {
+        let f = &stack[k];
+        f.array
+            && f.item.is_some()
+            && k + 1 < stack.len()
+            && matches!(f.key.as_deref(), Some("Attribute" | "Object"))
+    })?;
+    let list_key = match stack[list].key.as_deref() {
+        Some("Object") => "Object",
+        _ => "Attribute",
+    };
+    let mut location = String::from("Event");
+    for f in &stack[event + 1..=list] {
+        if let Some(k) = &f.key {
+            location.push('.');
+            location.push_str(k);
+        }
+        if f.array {
+            location.push_str(&format!("[{}]", f.index));
+        }
+    }
+    Some(Enclosing {
+        start: stack[list].item?,
+        list_key,
+        location,
+    })
+}
+
+/// After the broken item's `{` at `start`: the `,` before the next item of the same kind and that item's `{`.
+fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)> {
+    let ws = |c: &u8| c.is_ascii_whitespace();
+    let mut seen = 0;
+    let mut i = start + 1;
+    while i < doc.len() && seen < MAX_CANDIDATES {
+        if doc[i] != b'}' {
+            i += 1;
+            continue;
+        }
+        let comma = i + 1 + doc[i + 1..].iter().take_while(|c| ws(c)).count();
+        if doc.get(comma) != Some(&b',') {
+            i += 1;
+            continue;
+        }
+        let open = comma + 1 + doc[comma + 1..].iter().take_while(|c| ws(c)).count();
+        if doc.get(open) != Some(&b'{') {
+            i += 1;
+            continue;
+        }
+        seen += 1;
+        let window = &doc[open..doc.len().min(open + ITEM_WINDOW)];
+        let mut one = serde_json::Deserializer::from_slice(window).into_iter::<Value>();
+        if let Some(Ok(Value::Object(m))) = one.next() {
+            let is = |k: &str| m.get(k).is_some_and(Value::is_string);
+            let fits = if list_key == "Object" {
+                is("name")
+                    && (m.get("Attribute").is_some_and(Value::is_array) || is("meta-category"))
+            } else {
+                is("type") && m.contains_key("value")
+            };
+            if fits {
+                return Some((comma, open));
+            }
+        }
+        i = open;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repaired(s: &str) -> Option<(Value, BTreeMap<String, String>)> {
+        repair_event(s.as_bytes()).map(|(d, c)| (serde_json::from_slice(&d).expect("valid"), c))
+    }
+
+    #[test]
+    fn a_broken_attribute_becomes_null_and_the_others_stay() {
+        let (v, cut) = repaired(
+            r#"{"Event": {"info": "x", "Attribute": [
+                {"type": "domain", "value": "a.example"},
+                {"type": "domain", "value": "b.example", "comment": "he said "hi" there"},
+                {"type": "ip-dst", "value": "192.0.2.1"}]}}"#,
+        )
+        .expect("repaired");
+        let a = &v["Event"]["Attribute"];
+        assert_eq!(a[0]["value"], "a.example");
+        assert!(a[1].is_null());
+        assert_eq!(a[2]["value"], "192.0.2.1");
+        assert_eq!(cut.keys().collect::<Vec<_>>(), ["Event.Attribute[1]"]);
+    }
+
+    #[test]
+    fn a_fault_showing_in_the_next_item_costs_the_broken_one_only() {
+        // The escaped closing quote runs the string into the next attribute, where the fault shows.
+        let (v, cut) = repaired(
+            r#"{"Attribute": [{"type": "filename", "value": "C:\dir\"}, {"type": "md5", "value": "d41d8cd98f00b204e9800998ecf8427e"}, {"type": "domain", "value": "c.example"}], "info": "bare"}"#,
+        )
+        .expect("repaired");
+        let a = &v["Attribute"];
+        assert!(a[0].is_null());
+        assert_eq!(a[1]["type"], "md5");
+        assert_eq!(a[2]["value"], "c.example");
+        assert_eq!(cut.keys().collect::<Vec<_>>(), ["Event.Attribute[0]"]);
+    }
+
+    #[test]
+    fn objects_and_their_attributes_are_named_as_the_reader_names_them() {
+        let (v, cut) = repaired(
+            r#"{"Event": {"Object": [{"name": "file", "meta-category": "file", "Attribute": [
+                {"type": "md5", "value": "x", "comment": NaN},
+                {"type": "filename", "value": "a.exe"}]},
+              {"name": "domain-ip", "meta-category": "network", "Attribute": [{"type": "domain", "value": "d.example"}]}],
+              "Attribute": [{"type": "domain", "value": "e.example"}, {"type": "url", "value": "http://f"oo"}, {"type": "domain", "value": "g.example"}]}}"#,
+        )
+        .expect("repaired");
+        assert!(v["Event"]["Object"][0]["Attribute"][0].is_null());
+        assert_eq!(v["Event"]["Object"][1]["name"], "domain-ip");
+        assert!(v["Event"]["Attribute"][1].is_null());
+        assert_eq!(
+            cut.keys().collect::<Vec<_>>(),
+            ["Event.Attribute[1]", "Event.Object[0].Attribute[0]"]
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_repaired_is_left_to_fail() {
+        // The last attribute has no next one; a fault outside the lists; a valid document; not an event.
+        for s in [
+            r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}, {"type": "domain", "value": "b"c"}]}}"#,
+            r#"{"Event": {"info": "a "quoted" word", "Attribute": [{"type": "domain", "value": "a.example"}]}}"#,
+            r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}]}}"#,
+            r#"[1, 2, "a"b", 3]"#,
+            "",
+            "{",
+        ] {
+            assert!(repair_event(s.as_bytes()).is_none(), "{s}");
+        }
+    }
+}
