@@ -488,16 +488,27 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
     let (r, code) = w.ingest(&[answer.to_str().unwrap(), "--format", "misp"]);
     assert_eq!((code, r["rejected"].as_u64()), (1, Some(1)), "{r}");
     assert_eq!(r["errors"][0]["location"], "response[1]", "{r}");
-    for (n, stored) in [(1, true), (2, false), (3, true)] {
-        let (found, _) = w.json(&["search", &format!("misp-answer-{n}.example")]);
-        assert_eq!(
-            found
-                .to_string()
-                .contains(&format!("misp-answer-{n}.example")),
-            stored,
-            "{n}: {found}"
-        );
-    }
+    // Which of `prefix`-1..3.example a search finds: the first and third, not the second.
+    let stored_around = |prefix: &str| {
+        for (n, stored) in [(1, true), (2, false), (3, true)] {
+            let name = format!("{prefix}-{n}.example");
+            let (found, _) = w.json(&["search", &name]);
+            assert_eq!(found.to_string().contains(&name), stored, "{name}: {found}");
+        }
+    };
+    stored_around("misp-answer");
+    // one event whose middle attribute has such a quote: that attribute is rejected by its place, the attributes
+    // around it stored (before, the whole event was refused)
+    let one = d.path().join("one-event.json");
+    std::fs::write(
+        &one,
+        r#"{"Event":{"uuid":"5c1a0a7e-0000-4000-8000-000000000009","info":"one event","date":"2024-01-01","Orgc":{"name":"Org"},"Attribute":[{"type":"domain","value":"misp-one-1.example"},{"type":"domain","value":"misp-one-2.example","comment":"the "GLASS" case"},{"type":"domain","value":"misp-one-3.example"}]}}"#,
+    )
+    .unwrap();
+    let (r, code) = w.ingest(&[one.to_str().unwrap(), "--format", "misp"]);
+    assert_eq!((code, r["rejected"].as_u64()), (1, Some(1)), "{r}");
+    assert_eq!(r["errors"][0]["location"], "Event.Attribute[1]", "{r}");
+    stored_around("misp-one");
     // a 100 MB single line
     let huge = d.path().join("huge.txt");
     {
