@@ -317,29 +317,29 @@ pub fn parse_event_within(
     }
     let doc = match document_from(&head, &ctx.file) {
         Ok(doc) => doc,
+        // A broken attribute or object (an unescaped quote, a `NaN`) costs only itself: it is cut out and the
+        // rest read, when the repaired document is valid JSON as a whole.
+        Err(_)
+            if let Some((fixed, cut)) =
+                crate::misp_repair::repair_event(&head[bom..], "the file") =>
+        {
+            drop(head);
+            return read_repaired(&fixed, cut, ctx, emit);
+        }
         // A list of events of which one is not valid JSON: read again event by event, so that the broken one
         // costs only itself. Where the events cannot be told apart (one event, or a fault outside them), the
         // file fails as it did, with the error of reading it whole.
         Err(whole) => {
             // The consumer's own error is returned as it is.
             let mut stopped = false;
-            let mut emitted = 0usize;
             let res = stream_events(
                 &head[bom..],
                 ctx,
-                &mut |item| {
-                    emitted += 1;
-                    emit(item).inspect_err(|_| stopped = true)
-                },
+                &mut |item| emit(item).inspect_err(|_| stopped = true),
                 limit,
             );
             return match res {
                 Err(e) if stopped => Err(e),
-                // One event (nothing was read as a list): a broken attribute or object costs only itself.
-                Err(_) if emitted == 0 => match crate::misp_repair::repair_event(&head[bom..]) {
-                    Some((fixed, cut)) => read_repaired(&fixed, cut, ctx, emit),
-                    None => Err(whole),
-                },
                 Err(_) => Err(whole),
                 Ok(()) => Ok(()),
             };
@@ -359,11 +359,10 @@ pub fn parse_event_within(
     Ok(())
 }
 
-/// Reads an event repaired by [`crate::misp_repair::repair_event`]: each item cut out of it (now `null`) is
-/// rejected at its place with the reason it was cut, instead of as a `null`.
+/// Reads a document repaired by [`crate::misp_repair::repair_event`].
 fn read_repaired(
     fixed: &[u8],
-    mut cut: BTreeMap<String, String>,
+    cut: BTreeMap<String, String>,
     ctx: &ParseCtx,
     emit: &mut Emit<'_>,
 ) -> Result<(), FormatError> {
@@ -372,27 +371,46 @@ fn read_repaired(
         file: ctx.file.clone(),
         reason,
     })?;
-    let mut relay = |item: Item| match item {
-        Item::Reject { location, reason } => match cut.remove(&location) {
-            Some(why) => emit(Item::Reject {
-                location,
-                reason: why,
-            }),
-            None => emit(Item::Reject { location, reason }),
-        },
-        other => emit(other),
-    };
-    for ev in events {
-        match ev {
-            Ok((prefix, m)) => EventReader::new(ctx, prefix).run(m, &mut relay)?,
-            Err((location, reason)) => relay(Item::Reject { location, reason })?,
+    // A bare event's items are placed below `Event`, as the reader places them.
+    let cut = cut
+        .into_iter()
+        .map(|(at, why)| {
+            if at.starts_with("Attribute") || at.starts_with("Object") {
+                (format!("Event.{at}"), why)
+            } else {
+                (at, why)
+            }
+        })
+        .collect();
+    with_cuts(cut, emit, |emit| {
+        for ev in events {
+            match ev {
+                Ok((prefix, m)) => EventReader::new(ctx, prefix).run(m, emit)?,
+                Err((location, reason)) => emit(Item::Reject { location, reason })?,
+            }
         }
-    }
-    // An item the reader passed over (a deleted object, say) is still reported.
+        Ok(())
+    })
+}
+
+/// Runs `read` with each item cut out of a repaired event (now `null`, placed as in `cut`) rejected at its
+/// place with the reason it was cut, instead of as a `null`; an item the reader passed over is still reported.
+fn with_cuts<T>(
+    mut cut: BTreeMap<String, String>,
+    emit: &mut Emit<'_>,
+    read: impl FnOnce(&mut Emit<'_>) -> Result<T, FormatError>,
+) -> Result<T, FormatError> {
+    let t = read(&mut |item: Item| match item {
+        Item::Reject { location, reason } => {
+            let reason = cut.remove(&location).unwrap_or(reason);
+            emit(Item::Reject { location, reason })
+        }
+        other => emit(other),
+    })?;
     for (location, reason) in cut {
         emit(Item::Reject { location, reason })?;
     }
-    Ok(())
+    Ok(t)
 }
 
 /// The events of a document larger than one document may be, read one by one: the items of `response` in an
@@ -518,11 +536,28 @@ fn stream_items<R: BufRead>(
                     drop(b);
                     events += read_item(ctx, emit, i, &x, response)?;
                 }
-                // Its brackets and strings pair up, so the events after it can be read: it is rejected alone.
-                Err(e) => emit(Item::Reject {
-                    location,
-                    reason: format!("not valid JSON: {e}; the events around it were read"),
-                })?,
+                // Its brackets and strings pair up, so the events after it can be read: the broken attribute or
+                // object is cut out of it, or else the event is rejected alone.
+                Err(e) => match crate::misp_repair::repair_event(&b, "the event") {
+                    Some((fixed, cut)) => {
+                        drop(b);
+                        let x: Value = serde_json::from_slice(&fixed).map_err(|e| {
+                            FormatError::Unreadable {
+                                file: ctx.file.clone(),
+                                reason: format!("{location}: repaired, yet not valid JSON: {e}"),
+                            }
+                        })?;
+                        let cut = cut
+                            .into_iter()
+                            .map(|(at, why)| (format!("{location}.{at}"), why))
+                            .collect();
+                        events += with_cuts(cut, emit, |emit| read_item(ctx, emit, i, &x, response))?;
+                    }
+                    None => emit(Item::Reject {
+                        location,
+                        reason: format!("not valid JSON: {e}; the events around it were read"),
+                    })?,
+                },
             },
             Cut::Value(Raw::TooLarge(o)) => emit(Item::Reject {
                 location,
@@ -1799,35 +1834,55 @@ mod tests {
             ("NaN", "expected value"),
             (r#""the "GLASS" case""#, "expected"),
         ] {
-            let doc = ev(bad);
-            assert!(serde_json::from_str::<Value>(&doc).is_err());
-            let (items, res) = run(&doc);
-            res.unwrap_or_else(|e| panic!("{doc}: {e}"));
-            let patterns: Vec<&str> = objects(&items, "indicator")
-                .iter()
-                .filter_map(|o| o.str("pattern"))
-                .collect();
-            for d in ["bad1.example", "bad3.example", "bad4.example"] {
-                assert!(patterns.iter().any(|p| p.contains(d)), "{d}: {patterns:?}");
-            }
-            assert!(
-                !patterns.iter().any(|p| p.contains("192.0.2.7")),
-                "{patterns:?}"
-            );
-            assert_eq!(objects(&items, "report").len(), 1);
-            let r = rejects(&items);
-            assert_eq!(
-                r.iter().map(|x| x.0).collect::<Vec<_>>(),
-                ["Event.Attribute[1]", "Event.Object[0].Attribute[0]"],
-                "{r:?}"
-            );
-            for (_, reason) in &r {
-                assert!(reason.starts_with("not valid JSON"), "{reason}");
-                assert!(reason.contains(why), "{reason}");
+            // Alone, and in a search answer (as ESET ships its events) read whole or event by event.
+            for (wrap, at, streamed) in [
+                ("{}", "", false),
+                (r#"{"response":[{}]}"#, "response[0].", false),
+                (r#"{"response":[{}]}"#, "response[0].", true),
+            ] {
+                let doc = wrap.replace("{}", &ev(bad));
+                assert!(serde_json::from_str::<Value>(&doc).is_err());
+                // Read event by event (a search answer over 256 MiB), an event whose quotes are out of step
+                // cannot be told from the rest of the list; a NaN can.
+                if streamed && bad != "NaN" {
+                    continue;
+                }
+                let limit = if streamed {
+                    doc.len() as u64 - 1
+                } else {
+                    MAX_DOCUMENT
+                };
+                let (items, res) = run_within(&doc, limit);
+                res.unwrap_or_else(|e| panic!("{doc}: {e}"));
+                let patterns: Vec<&str> = objects(&items, "indicator")
+                    .iter()
+                    .filter_map(|o| o.str("pattern"))
+                    .collect();
+                for d in ["bad1.example", "bad3.example", "bad4.example"] {
+                    assert!(patterns.iter().any(|p| p.contains(d)), "{d}: {patterns:?}");
+                }
                 assert!(
-                    reason.contains("skipped up to the next attribute"),
-                    "{reason}"
+                    !patterns.iter().any(|p| p.contains("192.0.2.7")),
+                    "{patterns:?}"
                 );
+                assert_eq!(objects(&items, "report").len(), 1);
+                let r = rejects(&items);
+                assert_eq!(
+                    r.iter().map(|x| x.0).collect::<Vec<_>>(),
+                    [
+                        format!("{at}Event.Attribute[1]"),
+                        format!("{at}Event.Object[0].Attribute[0]")
+                    ],
+                    "{r:?}"
+                );
+                for (_, reason) in &r {
+                    assert!(reason.starts_with("not valid JSON"), "{reason}");
+                    assert!(reason.contains(why), "{reason}");
+                    assert!(
+                        reason.contains("skipped up to the next attribute"),
+                        "{reason}"
+                    );
+                }
             }
         }
         // A consumer that stops the reading gets its own error back.

@@ -18,10 +18,10 @@ const MAX_CANDIDATES: usize = 16;
 /// Bytes of a candidate item read to see what it is (an attribute with an attached sample runs to megabytes).
 const ITEM_WINDOW: usize = 16 << 20;
 
-/// The repaired document and, per item location (`Event.Attribute[3]`, `Event.Object[1].Attribute[0]`, as the
-/// event reader names them), why it was cut; None when the fault is not inside an attribute or object list, or
-/// no next item of the same kind follows it.
-pub(crate) fn repair_event(buf: &[u8]) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
+/// The repaired document (`what` it is, for the reasons: "the file", "the event") and, per item place from the document's root (`Event.Attribute[3]`,
+/// `response[0].Event.Object[1].Attribute[0]`, `Attribute[2]` in a bare event), why it was cut; None when the
+/// fault is not inside an attribute or object list, or no next item of the same kind follows it.
+pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
     let mut doc = buf.to_vec();
     let mut cut = BTreeMap::new();
     // Each cut must lie after the one before: a repair that does not move on is no repair.
@@ -40,7 +40,7 @@ pub(crate) fn repair_event(buf: &[u8]) -> Option<(Vec<u8>, BTreeMap<String, Stri
         cut.insert(
             at.location,
             format!(
-                "not valid JSON ({err}, byte {fault} of the event); the item was skipped up to the next {} at \
+                "not valid JSON ({err}, byte {fault} of {what}); the item was skipped up to the next {} at \
                  byte {next}, and the rest of the event read",
                 if at.list_key == "Object" {
                     "object"
@@ -158,14 +158,8 @@ fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
             _ => {}
         }
     }
-    // The event: `{"Event": {..}}` or a bare event object.
-    let event = match stack.get(1) {
-        Some(f) if !stack[0].array && !f.array && f.key.as_deref() == Some("Event") => 1,
-        _ if stack.first().is_some_and(|f| !f.array) => 0,
-        _ => return None,
-    };
     // The innermost Attribute or Object list with an item open inside it.
-    let list = (event + 1..stack.len()).rev().find(|&k| {
+    let list = (0..stack.len()).rev().find(|&k| {
         let f = &stack[k];
         f.array
             && f.item.is_some()
@@ -176,10 +170,13 @@ fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
         Some("Object") => "Object",
         _ => "Attribute",
     };
-    let mut location = String::from("Event");
-    for f in &stack[event + 1..=list] {
+    // Its place from the document's root, as the event reader writes places below an event.
+    let mut location = String::new();
+    for f in &stack[..=list] {
         if let Some(k) = &f.key {
-            location.push('.');
+            if !location.is_empty() {
+                location.push('.');
+            }
             location.push_str(k);
         }
         if f.array {
@@ -194,43 +191,64 @@ fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
 }
 
 /// After the broken item's `{` at `start`: the `,` before the next item of the same kind and that item's `{`.
+/// Strings cannot be followed past the fault, so the item's end is found by its brackets alone: the first `}`
+/// that closes its `{` with every bracket between paired (brackets inside its strings rarely are unpaired, and
+/// when they are, no end is found and the file fails as before). A closing bracket with nothing open means the
+/// list ended: a cut there would join the next list's items to this one (a later object's attributes to this
+/// object), so there is no next item.
 fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)> {
     let ws = |c: &u8| c.is_ascii_whitespace();
+    let mut open: Vec<u8> = Vec::new();
     let mut seen = 0;
-    let mut i = start + 1;
+    let mut i = start;
     while i < doc.len() && seen < MAX_CANDIDATES {
-        if doc[i] != b'}' {
-            i += 1;
-            continue;
-        }
-        let comma = i + 1 + doc[i + 1..].iter().take_while(|c| ws(c)).count();
-        if doc.get(comma) != Some(&b',') {
-            i += 1;
-            continue;
-        }
-        let open = comma + 1 + doc[comma + 1..].iter().take_while(|c| ws(c)).count();
-        if doc.get(open) != Some(&b'{') {
-            i += 1;
-            continue;
-        }
-        seen += 1;
-        let window = &doc[open..doc.len().min(open + ITEM_WINDOW)];
-        let mut one = serde_json::Deserializer::from_slice(window).into_iter::<Value>();
-        if let Some(Ok(Value::Object(m))) = one.next() {
-            let is = |k: &str| m.get(k).is_some_and(Value::is_string);
-            let fits = if list_key == "Object" {
-                is("name")
-                    && (m.get("Attribute").is_some_and(Value::is_array) || is("meta-category"))
-            } else {
-                is("type") && m.contains_key("value")
-            };
-            if fits {
-                return Some((comma, open));
+        let c = doc[i];
+        i += 1;
+        match c {
+            b'{' | b'[' => open.push(c),
+            b'}' | b']' => {
+                let want = if c == b'}' { b'{' } else { b'[' };
+                if open.pop() != Some(want) {
+                    return None;
+                }
+                if !open.is_empty() || c != b'}' {
+                    continue;
+                }
+                // An item ends here: is the next one of the kind looked for?
+                let comma = i + doc[i..].iter().take_while(|c| ws(c)).count();
+                if doc.get(comma) != Some(&b',') {
+                    return None;
+                }
+                let next = comma + 1 + doc[comma + 1..].iter().take_while(|c| ws(c)).count();
+                if doc.get(next) != Some(&b'{') {
+                    return None;
+                }
+                seen += 1;
+                if fits(&doc[next..doc.len().min(next + ITEM_WINDOW)], list_key) {
+                    return Some((comma, next));
+                }
+                // Not an item of this list's kind: it is cut out with the broken one.
+                i = next;
             }
+            _ => {}
         }
-        i = open;
     }
     None
+}
+
+/// Whether the JSON object at the start of `b` is an attribute (`type` and `value`) or, in an `Object` list, a
+/// MISP object (`name`, and `Attribute` or `meta-category`).
+fn fits(b: &[u8], list_key: &str) -> bool {
+    let mut one = serde_json::Deserializer::from_slice(b).into_iter::<Value>();
+    let Some(Ok(Value::Object(m))) = one.next() else {
+        return false;
+    };
+    let is = |k: &str| m.get(k).is_some_and(Value::is_string);
+    if list_key == "Object" {
+        is("name") && (m.get("Attribute").is_some_and(Value::is_array) || is("meta-category"))
+    } else {
+        is("type") && m.contains_key("value")
+    }
 }
 
 #[cfg(test)]
@@ -238,7 +256,8 @@ mod tests {
     use super::*;
 
     fn repaired(s: &str) -> Option<(Value, BTreeMap<String, String>)> {
-        repair_event(s.as_bytes()).map(|(d, c)| (serde_json::from_slice(&d).expect("valid"), c))
+        repair_event(s.as_bytes(), "the file")
+            .map(|(d, c)| (serde_json::from_slice(&d).expect("valid"), c))
     }
 
     #[test]
@@ -268,7 +287,7 @@ mod tests {
         assert!(a[0].is_null());
         assert_eq!(a[1]["type"], "md5");
         assert_eq!(a[2]["value"], "c.example");
-        assert_eq!(cut.keys().collect::<Vec<_>>(), ["Event.Attribute[0]"]);
+        assert_eq!(cut.keys().collect::<Vec<_>>(), ["Attribute[0]"]);
     }
 
     #[test]
@@ -291,17 +310,34 @@ mod tests {
     }
 
     #[test]
+    fn places_are_counted_from_the_root_in_lists_of_events() {
+        let (v, cut) = repaired(
+            r#"{"response": [{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}]}}, {"Event": {"Attribute": [{"type": "x", "value": NaN}, {"type": "domain", "value": "b.example"}]}}]}"#,
+        )
+        .expect("repaired");
+        assert!(v["response"][1]["Event"]["Attribute"][0].is_null());
+        assert_eq!(
+            cut.keys().collect::<Vec<_>>(),
+            ["response[1].Event.Attribute[0]"]
+        );
+    }
+
+    #[test]
     fn what_cannot_be_repaired_is_left_to_fail() {
         // The last attribute has no next one; a fault outside the lists; a valid document; not an event.
         for s in [
             r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}, {"type": "domain", "value": "b"c"}]}}"#,
             r#"{"Event": {"info": "a "quoted" word", "Attribute": [{"type": "domain", "value": "a.example"}]}}"#,
+            r#"{"Event": {"Tag": [{"name": "a"}, {"name": "b"c"}, {"name": "d"}]}}"#,
+            // The last attribute of one event or object, with attributes of the next after it: never joined.
+            r#"{"response": [{"Event": {"Attribute": [{"type": "a", "value": "1"}, {"type": "b", "value": "2"3"}]}}, {"Event": {"Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}}]}"#,
+            r#"{"Event": {"Object": [{"name": "o", "Attribute": [{"type": "b", "value": NaN}]}, {"name": "p", "Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}]}}"#,
             r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}]}}"#,
             r#"[1, 2, "a"b", 3]"#,
             "",
             "{",
         ] {
-            assert!(repair_event(s.as_bytes()).is_none(), "{s}");
+            assert!(repair_event(s.as_bytes(), "the file").is_none(), "{s}");
         }
     }
 }
