@@ -10,53 +10,62 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-/// Most items cut out of one event before the file is given up as broken beyond repair. With the two limits
-/// below, they bound the work on a hostile 256 MiB event to a few dozen readings of it.
-const MAX_CUTS: usize = 32;
+/// Bytes parsed (each attempt parses up to the next fault) before an event is given up as broken beyond
+/// repair: at least this, and 32 readings of the whole input, so that a hostile 256 MiB event costs a few dozen
+/// readings of it and a 1 MiB event may lose hundreds of items and still be read.
+const PARSE_BUDGET: usize = 256 << 20;
 /// Candidate next items looked at per fault.
 const MAX_CANDIDATES: usize = 16;
 /// Bytes of a candidate item read to see what it is (an attribute with an attached sample runs to megabytes).
 const ITEM_WINDOW: usize = 16 << 20;
 
-/// The repaired document (`what` it is, for the reasons: "the file", "the event") and, per item place from the document's root (`Event.Attribute[3]`,
-/// `response[0].Event.Object[1].Attribute[0]`, `Attribute[2]` in a bare event), why it was cut; None when the
-/// fault is not inside an attribute or object list, or no next item of the same kind follows it.
+/// The repaired document and, per item place from the document's root (`Event.Attribute[3]`,
+/// `response[0].Event.Object[1].Attribute[0]`, `Attribute[2]` in a bare event), why it was cut (with byte
+/// offsets into `buf`, which is `what`: "the file", "the event"); None when a fault is not inside an attribute
+/// or object list, or no next item of the same kind follows it.
 pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
     let mut doc = buf.to_vec();
     let mut cut = BTreeMap::new();
     // Each cut must lie after the one before: a repair that does not move on is no repair.
     let mut floor = 0usize;
-    for _ in 0..=MAX_CUTS {
+    // `doc` is `buf` with the cuts made: bytes before a place in `doc` minus those before it in `buf`.
+    let mut shift = 0i64;
+    let mut budget = PARSE_BUDGET.max(buf.len().saturating_mul(32));
+    loop {
         let err = match serde_json::from_slice::<Value>(&doc) {
             Ok(_) => return (!cut.is_empty()).then_some((doc, cut)),
             Err(e) => e,
         };
         let fault = offset_of(&doc, err.line(), err.column());
+        budget = budget.checked_sub(fault.max(1))?;
         let at = enclosing_item(&doc, fault)?;
         if at.start < floor {
             return None;
         }
         let (comma, next) = next_item(&doc, at.start, at.list_key)?;
+        let in_buf = |x: usize| (x as i64 - shift).max(0);
         cut.insert(
             at.location,
             format!(
-                "not valid JSON ({err}, byte {fault} of {what}); the item was skipped up to the next {} at \
-                 byte {next}, and the rest of the event read",
+                "not valid JSON ({err}; byte {} of {what}); the item was skipped up to the next {} at byte {}, \
+                 and the rest of the event read",
+                in_buf(fault),
                 if at.list_key == "Object" {
                     "object"
                 } else {
                     "attribute"
-                }
+                },
+                in_buf(next),
             ),
         );
         let mut fixed = Vec::with_capacity(doc.len());
         fixed.extend_from_slice(&doc[..at.start]);
         fixed.extend_from_slice(b"null");
         fixed.extend_from_slice(&doc[comma..]);
+        shift += 4 - (comma - at.start) as i64;
         floor = at.start + 4;
         doc = fixed;
     }
-    None
 }
 
 /// The byte offset of serde_json's 1-based line and column.
@@ -307,6 +316,35 @@ mod tests {
             cut.keys().collect::<Vec<_>>(),
             ["Event.Attribute[1]", "Event.Object[0].Attribute[0]"]
         );
+    }
+
+    #[test]
+    fn many_broken_items_are_cut_with_places_and_offsets_of_the_input() {
+        let items: Vec<String> = (0..300)
+            .map(|i| {
+                if i % 3 == 1 {
+                    format!(r#"{{"type": "comment", "value": "item "{i}" broken"}}"#)
+                } else {
+                    format!(r#"{{"type": "domain", "value": "d{i}.example"}}"#)
+                }
+            })
+            .collect();
+        let doc = format!(r#"{{"Event": {{"Attribute": [{}]}}}}"#, items.join(", "));
+        let (v, cut) = repaired(&doc).expect("repaired");
+        assert_eq!(cut.len(), 100);
+        let a = v["Event"]["Attribute"].as_array().expect("list");
+        assert_eq!(a.len(), 300);
+        for (i, x) in a.iter().enumerate() {
+            assert_eq!(x.is_null(), i % 3 == 1, "{i}");
+        }
+        // The offsets name the input's bytes: the last broken item's fault and the item after it.
+        let why = &cut["Event.Attribute[298]"];
+        let next = doc
+            .find(r#"{"type": "domain", "value": "d299.example"}"#)
+            .expect("in");
+        assert!(why.contains(&format!("at byte {next},")), "{why}");
+        let fault = doc.find(r#"298" broken"#).expect("in");
+        assert!(why.contains(&format!("byte {fault} of the file")), "{why}");
     }
 
     #[test]
