@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 /// Bytes parsed (each attempt parses up to the next fault) before an event is given up as broken beyond
@@ -26,13 +27,13 @@ const ITEM_WINDOW: usize = 16 << 20;
 pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
     let mut doc = buf.to_vec();
     let mut cut = BTreeMap::new();
-    // Each cut must lie after the one before: a repair that does not move on is no repair.
+    // Each repair must lie after the one before: a repair that does not move on is no repair.
     let mut floor = 0usize;
     // `doc` is `buf` with the cuts made: bytes before a place in `doc` minus those before it in `buf`.
     let mut shift = 0i64;
     let mut budget = PARSE_BUDGET.max(buf.len().saturating_mul(32));
     loop {
-        let err = match serde_json::from_slice::<Value>(&doc) {
+        let err = match serde_json::from_slice::<IgnoredAny>(&doc) {
             Ok(_) => return (!cut.is_empty()).then_some((doc, cut)),
             Err(e) => e,
         };
@@ -42,28 +43,77 @@ pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<
         if at.start < floor {
             return None;
         }
-        let (comma, next) = next_item(&doc, at.start, at.list_key)?;
+        // This item and any other broken one after it in the same list, in one pass over the list (reading the
+        // whole document again for each would be quadratic in an event with many).
         let in_buf = |x: usize| (x as i64 - shift).max(0);
-        cut.insert(
-            at.location,
-            format!(
-                "not valid JSON ({err}; byte {} of {what}); the item was skipped up to the next {} at byte {}, \
-                 and the rest of the event read",
-                in_buf(fault),
-                if at.list_key == "Object" {
-                    "object"
-                } else {
-                    "attribute"
-                },
-                in_buf(next),
-            ),
-        );
+        let kind = if at.list_key == "Object" {
+            "object"
+        } else {
+            "attribute"
+        };
+        let base = &at.location[..at.location.rfind('[').unwrap_or(at.location.len())];
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let (mut start, mut index, mut err, mut fault) = (at.start, at.index, err, fault);
+        loop {
+            let Some((comma, next)) = next_item(&doc, start, at.list_key) else {
+                if spans.is_empty() {
+                    return None;
+                }
+                break;
+            };
+            cut.insert(
+                format!("{base}[{index}]"),
+                format!(
+                    "not valid JSON ({err}; byte {} of {what}); the item was skipped up to the next {kind} at \
+                     byte {}, and the rest of the event read",
+                    in_buf(fault),
+                    in_buf(next),
+                ),
+            );
+            spans.push((start, comma));
+            // The items after it, each checked alone, up to the list's end or the next broken one.
+            let mut pos = next;
+            index += 1;
+            let broken = loop {
+                let mut one =
+                    serde_json::Deserializer::from_slice(&doc[pos..]).into_iter::<IgnoredAny>();
+                match one.next() {
+                    Some(Ok(_)) => pos += one.byte_offset(),
+                    Some(Err(e)) if doc[pos] == b'{' => {
+                        break Some((pos, pos + offset_of(&doc[pos..], e.line(), e.column()), e));
+                    }
+                    _ => break None,
+                }
+                pos += doc[pos..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_whitespace())
+                    .count();
+                if doc.get(pos) != Some(&b',') {
+                    break None;
+                }
+                pos += 1;
+                pos += doc[pos..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_whitespace())
+                    .count();
+                index += 1;
+            };
+            match broken {
+                Some((s, f, e)) => (start, fault, err) = (s, f, e),
+                None => break,
+            }
+        }
+        budget = budget.checked_sub(spans.last().map_or(0, |s| s.1 - at.start))?;
         let mut fixed = Vec::with_capacity(doc.len());
-        fixed.extend_from_slice(&doc[..at.start]);
-        fixed.extend_from_slice(b"null");
-        fixed.extend_from_slice(&doc[comma..]);
-        shift += 4 - (comma - at.start) as i64;
-        floor = at.start + 4;
+        let mut last = 0;
+        for (a, b) in spans {
+            fixed.extend_from_slice(&doc[last..a]);
+            fixed.extend_from_slice(b"null");
+            floor = fixed.len();
+            shift += 4 - (b - a) as i64;
+            last = b;
+        }
+        fixed.extend_from_slice(&doc[last..]);
         doc = fixed;
     }
 }
@@ -99,6 +149,8 @@ struct Frame {
 #[derive(Debug, PartialEq)]
 struct Enclosing {
     start: usize,
+    /// Its place in its list.
+    index: usize,
     list_key: &'static str,
     location: String,
 }
@@ -194,6 +246,7 @@ fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
     }
     Some(Enclosing {
         start: stack[list].item?,
+        index: stack[list].index,
         list_key,
         location,
     })
