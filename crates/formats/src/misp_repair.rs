@@ -1,10 +1,12 @@
 //! One MISP event that is not valid JSON because of a broken attribute or object (an unescaped `"` in a
 //! comment, a `NaN`): the broken list item is replaced by `null` so that the rest of the event can be read,
-//! and its place and the reason are kept for the reject. Items are told apart as the STIX reader's
-//! resynchronisation does (`stix.rs`): after the fault, the next `} , {` whose value is an item of the same kind
-//! (an attribute: `type` and `value`; an object: `name` and `Attribute` or `meta-category`) starts the next item.
-//! The repaired document must then be valid JSON as a whole, which a cut across the list's end cannot give, so a
-//! wrong guess leaves the file failing as it did.
+//! and its place and the reason are kept for the reject. The item the fault lies in is found by following the
+//! document's structure up to serde_json's error; its end, since strings cannot be followed past the fault, is
+//! the first `}` closing its `{` with the brackets between paired, and what follows must be `,` and an item of
+//! the same kind (an attribute: `type` and `value`; an object: `name` and `Attribute` or `meta-category`). A
+//! bracket closing nothing means the list ended inside the broken item: no cut is made there (the document could
+//! still parse, with the next object's or event's attributes joined to this list), and the file fails as it did.
+//! The repaired document must parse as a whole.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,7 @@ use serde_json::Value;
 /// repair: at least this, and 32 readings of the whole input, so that a hostile 256 MiB event costs a few dozen
 /// readings of it and a 1 MiB event may lose hundreds of items and still be read.
 const PARSE_BUDGET: usize = 256 << 20;
-/// Candidate next items looked at per fault.
+/// Items after a broken one looked at for one of its list's kind (the others are cut out with it).
 const MAX_CANDIDATES: usize = 16;
 /// Bytes of a candidate item read to see what it is (an attribute with an attached sample runs to megabytes).
 const ITEM_WINDOW: usize = 16 << 20;
