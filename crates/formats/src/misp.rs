@@ -361,13 +361,12 @@ pub fn parse_event_within(
 
 /// Reads a document repaired by [`crate::misp_repair::repair_event`].
 fn read_repaired(
-    fixed: &[u8],
+    doc: &Value,
     cut: BTreeMap<String, String>,
     ctx: &ParseCtx,
     emit: &mut Emit<'_>,
 ) -> Result<(), FormatError> {
-    let doc = document_from(fixed, &ctx.file)?;
-    let events = find_events(&doc).map_err(|reason| FormatError::Unreadable {
+    let events = find_events(doc).map_err(|reason| FormatError::Unreadable {
         file: ctx.file.clone(),
         reason,
     })?;
@@ -539,14 +538,8 @@ fn stream_items<R: BufRead>(
                 // Its brackets and strings pair up, so the events after it can be read: the broken attribute or
                 // object is cut out of it, or else the event is rejected alone.
                 Err(e) => match crate::misp_repair::repair_event(&b, "the event") {
-                    Some((fixed, cut)) => {
+                    Some((x, cut)) => {
                         drop(b);
-                        let x: Value = serde_json::from_slice(&fixed).map_err(|e| {
-                            FormatError::Unreadable {
-                                file: ctx.file.clone(),
-                                reason: format!("{location}: repaired, yet not valid JSON: {e}"),
-                            }
-                        })?;
                         let cut = cut
                             .into_iter()
                             .map(|(at, why)| (format!("{location}.{at}"), why))

@@ -22,11 +22,11 @@ const MAX_CANDIDATES: usize = 16;
 /// Bytes of a candidate item read to see what it is (an attribute with an attached sample runs to megabytes).
 const ITEM_WINDOW: usize = 16 << 20;
 
-/// The repaired document and, per item place from the document's root (`Event.Attribute[3]`,
+/// The repaired document, parsed, and, per item place from the document's root (`Event.Attribute[3]`,
 /// `response[0].Event.Object[1].Attribute[0]`, `Attribute[2]` in a bare event), why it was cut (with byte
 /// offsets into `buf`, which is `what`: "the file", "the event"); None when a fault is not inside an attribute
 /// or object list, or no next item of the same kind follows it.
-pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
+pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Value, BTreeMap<String, String>)> {
     let mut doc = buf.to_vec();
     let mut cut = BTreeMap::new();
     // Each repair must lie after the one before: a repair that does not move on is no repair.
@@ -35,8 +35,8 @@ pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<
     let mut shift = 0i64;
     let mut budget = PARSE_BUDGET.max(buf.len().saturating_mul(32));
     loop {
-        let err = match serde_json::from_slice::<IgnoredAny>(&doc) {
-            Ok(_) => return (!cut.is_empty()).then_some((doc, cut)),
+        let err = match serde_json::from_slice::<Value>(&doc) {
+            Ok(v) => return (!cut.is_empty()).then_some((v, cut)),
             Err(e) => e,
         };
         let fault = offset_of(&doc, err.line(), err.column());
@@ -86,18 +86,11 @@ pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<
                     }
                     _ => break None,
                 }
-                pos += doc[pos..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_whitespace())
-                    .count();
+                pos = skip_ws(&doc, pos);
                 if doc.get(pos) != Some(&b',') {
                     break None;
                 }
-                pos += 1;
-                pos += doc[pos..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_whitespace())
-                    .count();
+                pos = skip_ws(&doc, pos + 1);
                 index += 1;
             };
             match broken {
@@ -118,6 +111,14 @@ pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Vec<u8>, BTreeMap<
         fixed.extend_from_slice(&doc[last..]);
         doc = fixed;
     }
+}
+
+/// The first place at or after `i` that is not JSON whitespace.
+fn skip_ws(doc: &[u8], i: usize) -> usize {
+    i + doc[i..]
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace())
+        .count()
 }
 
 /// The byte offset of serde_json's 1-based line and column.
@@ -261,7 +262,6 @@ fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
 /// list ended: a cut there would join the next list's items to this one (a later object's attributes to this
 /// object), so there is no next item.
 fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)> {
-    let ws = |c: &u8| c.is_ascii_whitespace();
     let mut open: Vec<u8> = Vec::new();
     let mut seen = 0;
     let mut i = start;
@@ -279,11 +279,11 @@ fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)>
                     continue;
                 }
                 // An item ends here: is the next one of the kind looked for?
-                let comma = i + doc[i..].iter().take_while(|c| ws(c)).count();
+                let comma = skip_ws(doc, i);
                 if doc.get(comma) != Some(&b',') {
                     return None;
                 }
-                let next = comma + 1 + doc[comma + 1..].iter().take_while(|c| ws(c)).count();
+                let next = skip_ws(doc, comma + 1);
                 if doc.get(next) != Some(&b'{') {
                     return None;
                 }
@@ -321,7 +321,6 @@ mod tests {
 
     fn repaired(s: &str) -> Option<(Value, BTreeMap<String, String>)> {
         repair_event(s.as_bytes(), "the file")
-            .map(|(d, c)| (serde_json::from_slice(&d).expect("valid"), c))
     }
 
     #[test]

@@ -422,21 +422,7 @@ fn sparse_features(
     // The public suffix and the registered domain (hosting and dynamic-DNS providers), and n-grams of the
     // registrable label alone, apart from those of the whole name.
     // One public-suffix lookup; the registered domain is the suffix plus the label before it.
-    let suffix_len = psl::suffix(d)
-        .map(|s| s.as_bytes().len())
-        .unwrap_or(tld.len())
-        .min(d.len());
-    let reg_len = if suffix_len < d.len() {
-        let head = &d[..d.len() - suffix_len - 1];
-        let lab = head
-            .iter()
-            .rposition(|c| *c == b'.')
-            .map(|p| head.len() - p - 1)
-            .unwrap_or(head.len());
-        suffix_len + 1 + lab
-    } else {
-        d.len()
-    };
+    let (suffix_len, reg_len) = name_split(d, tld.len());
     let suffix = &d[d.len() - suffix_len.min(d.len())..];
     let mut h: u64 = 0x5bf1_0000;
     for &b in suffix {
@@ -1494,22 +1480,37 @@ fn char_lms(
     Box::new((benign, english))
 }
 
-/// The label left of the public suffix.
-fn registrable_label(d: &[u8]) -> &[u8] {
+/// Lengths of the public suffix (the TLD, `tld_len`, when the list has none) and of the registered domain
+/// (the suffix and the label before it; the whole name when it is all suffix): one public-suffix lookup.
+#[inline]
+fn name_split(d: &[u8], tld_len: usize) -> (usize, usize) {
     let suffix_len = psl::suffix(d)
         .map(|s| s.as_bytes().len())
-        .unwrap_or(0)
+        .unwrap_or(tld_len)
         .min(d.len());
+    let reg_len = if suffix_len < d.len() {
+        let head = &d[..d.len() - suffix_len - 1];
+        let lab = head
+            .iter()
+            .rposition(|c| *c == b'.')
+            .map(|p| head.len() - p - 1)
+            .unwrap_or(head.len());
+        suffix_len + 1 + lab
+    } else {
+        d.len()
+    };
+    (suffix_len, reg_len)
+}
+
+/// The registrable label for the study's language models ([`name_split`], with no TLD fallback; the whole
+/// name when it is all suffix).
+fn registrable_label(d: &[u8]) -> &[u8] {
+    let (suffix_len, reg_len) = name_split(d, 0);
     if suffix_len >= d.len() {
         return d;
     }
-    let head = &d[..d.len() - suffix_len - 1];
-    let start = head
-        .iter()
-        .rposition(|c| *c == b'.')
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    &head[start..]
+    let start = d.len() - reg_len;
+    &d[start..d.len() - suffix_len - 1]
 }
 
 fn lexicon(train: &[&Sample], prose: &[Vec<u8>]) -> Lexicon {
@@ -1983,8 +1984,6 @@ mod tests {
         );
     }
 
-    /// A corpus laid out like the shared data: 40 maltrail families of random-letter names under cheap
-    /// suffixes, and a benign list of word-like names under common ones.
     #[test]
     fn language_model_inputs_are_a_study_option_outside_the_artifact() {
         let dir = synthetic_corpus();
@@ -2009,6 +2008,8 @@ mod tests {
         assert_eq!(again.score("newsbank.com"), plain.score("newsbank.com"));
     }
 
+    /// A corpus laid out like the shared data: 40 maltrail families of random-letter names under cheap
+    /// suffixes, and a benign list of word-like names under common ones.
     fn synthetic_corpus() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
         let mal = dir.path().join("maltrail/trails/static/malware");
