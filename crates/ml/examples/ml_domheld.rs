@@ -1,7 +1,7 @@
 //! Held-out metrics of a domain model trained in memory with candidate settings (measured once per finished
 //! candidate, never used to choose settings): `ml_domheld CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]`, with
-//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P` and `VIGIL_DOMVAL_CHARLM=ORDER` as for
-//! `ml_domval`. With `--out FILE` the model is also written as an artifact (for `ml_domspeed`). `VIGIL_DOMHELD_SHARE=K` fits on K/8 of the
+//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P` and `VIGIL_DOMVAL_CHARLM=ORDER` and
+//! `VIGIL_DOMVAL_EXTRA=1` as for `ml_domval`. With `--out FILE` the model is also written as an artifact (for `ml_domspeed`). `VIGIL_DOMHELD_SHARE=K` fits on K/8 of the
 //! training families and sites only (the learning curve: what more families are worth).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut a: Vec<String> = std::env::args().skip(1).collect();

@@ -4,7 +4,8 @@
 //! `VIGIL_DOMVAL_SALT=b` draws another validation quarter (the default is the empty salt).
 //! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` adds a second-stage network; `VIGIL_DOMVAL_FAMPOW=P` weighs the
 //! second stage's malicious names by (family size)^-P; `VIGIL_DOMVAL_CHARLM=ORDER` adds two character
-//! language models' inputs (benign registrable labels, English prose words; ORDER characters of context).
+//! language models' inputs (benign registrable labels, English prose words; ORDER characters of context);
+//! `VIGIL_DOMVAL_EXTRA=1` also fits on maltrail's `trails/static/malicious/` files (training only).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();

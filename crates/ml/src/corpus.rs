@@ -174,7 +174,14 @@ pub fn family_of(file_stem: &str) -> String {
 /// Maltrail malware trails: family -> raw entries (comments dropped), from
 /// `<corpus>/maltrail/maltrail-static-malware*.tar.gz` or an unpacked `<corpus>/maltrail/trails/static/malware/`.
 pub fn maltrail_malware(corpus: &Path) -> Result<BTreeMap<String, Vec<String>>> {
+    maltrail_trails(corpus, "malware")
+}
+
+/// Maltrail trails of one folder of `trails/static/` (`malware`, `malicious`, `suspicious`): file family ->
+/// raw entries, read as [`maltrail_malware`] reads the malware folder.
+pub fn maltrail_trails(corpus: &Path, folder: &str) -> Result<BTreeMap<String, Vec<String>>> {
     let dir = corpus.join("maltrail");
+    let inside = format!("trails/static/{folder}/");
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |name: &str, text: &str| {
         let stem = name.trim_end_matches(".txt");
@@ -188,7 +195,7 @@ pub fn maltrail_malware(corpus: &Path) -> Result<BTreeMap<String, Vec<String>>> 
             e.push(l.to_string());
         }
     };
-    let unpacked = dir.join("trails/static/malware");
+    let unpacked = dir.join(&inside);
     if unpacked.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&unpacked)
             .map_err(|e| MlError::io(&unpacked, e))?
@@ -216,7 +223,7 @@ pub fn maltrail_malware(corpus: &Path) -> Result<BTreeMap<String, Vec<String>>> 
             return Err(MlError::EmptyCorpus {
                 path: dir,
                 task: "domain".into(),
-                reason: "no maltrail tarball or trails/static/malware folder".into(),
+                reason: format!("no maltrail tarball or {inside} folder"),
             });
         }
         for t in tars {
@@ -232,7 +239,7 @@ pub fn maltrail_malware(corpus: &Path) -> Result<BTreeMap<String, Vec<String>>> 
                     .path()
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                if !path.contains("trails/static/malware/") || !path.ends_with(".txt") {
+                if !path.contains(&inside) || !path.ends_with(".txt") {
                     continue;
                 }
                 let mut s = Vec::new();

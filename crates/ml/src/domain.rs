@@ -1162,6 +1162,10 @@ pub struct Params {
     /// of the benign training names' registrable labels and of English prose words, whose mean log2
     /// probability per character of the registrable label are two more second-stage inputs.
     pub char_lm: usize,
+    /// Study, not in the shipped model: also fit on maltrail's `trails/static/malicious/` files (exploit kits,
+    /// traffic distribution systems, C2 frameworks, phishing kits), each capped like a family, never measured;
+    /// files named like a malware family and names sharing a registered domain with the data are left out.
+    pub extra_trails: bool,
 }
 
 impl Default for Params {
@@ -1179,13 +1183,14 @@ impl Default for Params {
             mlp_blend: 0.0,
             family_power: 0.0,
             char_lm: 0,
+            extra_trails: false,
         }
     }
 }
 
 impl Params {
     /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
-    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P` and `VIGIL_DOMVAL_CHARLM=ORDER`.
+    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER` and `VIGIL_DOMVAL_EXTRA=1`.
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1206,6 +1211,9 @@ impl Params {
             self.char_lm = v
                 .parse()
                 .map_err(|_| format!("VIGIL_DOMVAL_CHARLM={v}: not a number of characters"))?;
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_EXTRA") {
+            self.extra_trails = v == "1";
         }
         Ok(self)
     }
@@ -1263,7 +1271,12 @@ fn fit_part(corpus: &Path, data: &[Sample], p: Params, part: Part) -> Result<Dom
     } else {
         DynSet::default()
     };
-    let train: Vec<&Sample> = data.iter().filter(|s| part.keeps(s)).collect();
+    let extra = extra_trails(corpus, data, p)?;
+    let train: Vec<&Sample> = data
+        .iter()
+        .filter(|s| part.keeps(s))
+        .chain(&extra)
+        .collect();
     let hash = corpus::data_hash(
         data.iter()
             .map(|s| s.domain.as_str())
@@ -1332,6 +1345,8 @@ pub fn validation_scores_salted(
         *n += 1;
         *n <= p.per_family_cap
     });
+    let extra = extra_trails(corpus, &data, p)?;
+    train.extend(&extra);
     let prose = prose_for(corpus, &data, p)?;
     let m = fit_stacked(&train, &prose, dyns, [0; 32], p);
     Ok(data
@@ -1530,6 +1545,68 @@ fn prose_for(corpus: &Path, data: &[Sample], p: Params) -> Result<Vec<Vec<u8>>> 
     } else {
         Ok(Vec::new())
     }
+}
+
+/// The study's extra training names ([`Params::extra_trails`]; none when off): maltrail's `malicious` trail
+/// files, each capped at the family cap (by stable hash), as training-only families. A file whose name, without
+/// kit prefixes and suffixes, equals or overlaps a malware family's of `data` is left out (it may be that
+/// family under another name, held out or not), as is every name whose registered domain is one of `data`'s.
+fn extra_trails(corpus: &Path, data: &[Sample], p: Params) -> Result<Vec<Sample>> {
+    if !p.extra_trails {
+        return Ok(Vec::new());
+    }
+    fn core(name: &str) -> String {
+        let mut c = name.to_ascii_lowercase();
+        for pre in [
+            "ek_", "android_", "osx_", "elf_", "win_", "apt_", "ios_", "linux_",
+        ] {
+            if let Some(r) = c.strip_prefix(pre) {
+                c = r.to_string();
+            }
+        }
+        for suf in ["_c2", "_tds", "_rat", "_panel", "_bot"] {
+            if let Some(r) = c.strip_suffix(suf) {
+                c = r.to_string();
+            }
+        }
+        c
+    }
+    let fams: BTreeSet<String> = family_names(data).iter().map(|f| core(f)).collect();
+    let overlaps = |c: &str| {
+        fams.iter().any(|f| {
+            f == c || (f.len() >= 5 && c.len() >= 5 && (f.contains(c) || c.contains(f.as_str())))
+        })
+    };
+    let regs: std::collections::HashSet<&str> = data
+        .iter()
+        .map(|s| crate::extract::registered_domain_of(&s.domain))
+        .collect();
+    let trails = match corpus::maltrail_trails(corpus, "malicious") {
+        Ok(t) => t,
+        // An unpacked corpus without the folder: nothing extra.
+        Err(MlError::EmptyCorpus { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for (fam, entries) in trails {
+        if overlaps(&core(&fam)) {
+            continue;
+        }
+        let mut doms: Vec<String> = entries
+            .iter()
+            .filter_map(|e| clean_domain(e))
+            .filter(|d| !regs.contains(crate::extract::registered_domain_of(d)))
+            .collect();
+        doms.sort_by_key(|d| (corpus::stable_hash(d), d.clone()));
+        doms.dedup();
+        out.extend(doms.into_iter().take(p.per_family_cap).map(|d| Sample {
+            domain: d,
+            malicious: true,
+            test: false,
+            group: format!("extra:{fam}"),
+        }));
+    }
+    Ok(out)
 }
 
 /// Names of every malware family in the data (kept out of the prose words).
@@ -2006,6 +2083,66 @@ mod tests {
         assert_eq!(plain.inputs(b"newsbank.com")[N_INPUTS..], [0.0; N_LM]);
         let again = DomainModel::from_bytes(&plain.to_bytes()).expect("round trip");
         assert_eq!(again.score("newsbank.com"), plain.score("newsbank.com"));
+    }
+
+    #[test]
+    fn extra_trails_are_training_only_and_keep_apart_from_the_families() {
+        let dir = synthetic_corpus();
+        let data = dataset_with(dir.path(), PER_FAMILY_CAP, false).expect("data");
+        let on = Params {
+            extra_trails: true,
+            ..Params::default()
+        };
+        assert!(extra_trails(dir.path(), &data, on)
+            .expect("no folder")
+            .is_empty());
+        let kits = dir.path().join("maltrail/trails/static/malicious");
+        std::fs::create_dir_all(&kits).expect("mkdir");
+        let known = data
+            .iter()
+            .find(|s| s.malicious && s.test)
+            .expect("a held-out name");
+        let reg = crate::extract::registered_domain_of(&known.domain).to_string();
+        std::fs::write(
+            kits.join("ek_fake-1.txt"),
+            format!("# kit\nlanding-one.example-kit.top\nhxxp://x/y\nsub.{reg}\n10.0.0.1\n"),
+        )
+        .expect("write");
+        std::fs::write(kits.join("ek_fake.txt"), "landing-two.example-kit.top\n").expect("write");
+        // Named like a malware family of the data (`fam3`), whether held out or not.
+        std::fs::write(kits.join("fam3_c2.txt"), "c2.other-kit.top\n").expect("write");
+        let extra = extra_trails(dir.path(), &data, on).expect("extra");
+        let names: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|s| (s.domain.as_str(), s.group.as_str()))
+            .collect();
+        assert_eq!(
+            names.iter().map(|n| n.1).collect::<BTreeSet<_>>(),
+            BTreeSet::from(["extra:ek_fake"])
+        );
+        let mut doms: Vec<&str> = names.iter().map(|n| n.0).collect();
+        doms.sort();
+        assert_eq!(
+            doms,
+            ["landing-one.example-kit.top", "landing-two.example-kit.top"],
+            "the name under a held-out family's registered domain is left out"
+        );
+        assert!(extra.iter().all(|s| s.malicious && !s.test));
+        assert!(extra_trails(dir.path(), &data, Params::default())
+            .expect("off")
+            .is_empty());
+        // Never measured: the validation part and the held-out side are the same with the option on.
+        let off = validation_scores(dir.path(), Params::default()).expect("validation");
+        let with = validation_scores(dir.path(), on).expect("validation");
+        let key = |v: &[(Sample, f64)]| v.iter().map(|(s, _)| s.domain.clone()).collect::<Vec<_>>();
+        assert_eq!(key(&off), key(&with));
+        let m = train_with(dir.path(), on).expect("fit");
+        let e = evaluate(&m, dir.path(), false).expect("measure");
+        let plain = train_and_evaluate(dir.path()).expect("held out");
+        assert_eq!(
+            (e.test_malicious, e.test_benign),
+            (plain.test_malicious, plain.test_benign)
+        );
     }
 
     /// A corpus laid out like the shared data: 40 maltrail families of random-letter names under cheap
