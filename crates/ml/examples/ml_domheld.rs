@@ -1,8 +1,10 @@
 //! Held-out metrics of a domain model trained in memory with candidate settings (measured once per finished
 //! candidate, never used to choose settings): `ml_domheld CORPUS [EPOCHS LR L2 CAP DYN TREES WORDS]`, with
-//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P` and `VIGIL_DOMVAL_CHARLM=ORDER` and
-//! `VIGIL_DOMVAL_EXTRA=1` as for `ml_domval`. With `--out FILE` the model is also written as an artifact (for `ml_domspeed`). `VIGIL_DOMHELD_SHARE=K` fits on K/8 of the
-//! training families and sites only (the learning curve: what more families are worth).
+//! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`,
+//! `VIGIL_DOMVAL_FASTLM=BITS` and `VIGIL_DOMVAL_EXTRA=1` as for `ml_domval`; `VIGIL_DOMHELD_SPEED=1` also times the
+//! model's scoring of the held-out names on one thread (study models included, which no artifact can carry).
+//! With `--out FILE` the model is also written as an artifact (for `ml_domspeed`). `VIGIL_DOMHELD_SHARE=K` fits on
+//! K/8 of the training families and sites only (the learning curve: what more families are worth).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut a: Vec<String> = std::env::args().skip(1).collect();
     let out = match a.iter().position(|x| x == "--out") {
@@ -44,5 +46,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let e = vigil_ml::domain::evaluate(&m, &corpus, false)?;
     println!("{p:?} {part:?}: held out {}", serde_json::to_string(&e)?);
+    if std::env::var("VIGIL_DOMHELD_SPEED").is_ok() {
+        // Scoring rate of this model on one thread (the study's language models included, which an artifact
+        // cannot carry): the best of five passes over the held-out names.
+        let data = vigil_ml::domain::dataset(&corpus)?;
+        let names: Vec<&str> = data
+            .iter()
+            .filter(|s| s.test)
+            .map(|s| s.domain.as_str())
+            .collect();
+        let mut buf = Vec::with_capacity(64);
+        let mut best = f64::MAX;
+        let mut sum = 0f64;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            for d in &names {
+                sum += m.score_with(d, &mut buf);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "scoring: {} names, best of 5 passes {:.3} s = {:.0} names/s (checksum {sum:.1})",
+            names.len(),
+            best,
+            names.len() as f64 / best
+        );
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` adds a second-stage network; `VIGIL_DOMVAL_FAMPOW=P` weighs the
 //! second stage's malicious names by (family size)^-P; `VIGIL_DOMVAL_CHARLM=ORDER` adds two character
 //! language models' inputs (benign registrable labels, English prose words; ORDER characters of context);
+//! `VIGIL_DOMVAL_FASTLM=BITS` scores those through their cheap form (2^BITS hashed slots per model);
 //! `VIGIL_DOMVAL_EXTRA=1` also fits on maltrail's `trails/static/malicious/` files (training only).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

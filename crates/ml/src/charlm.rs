@@ -1,7 +1,9 @@
 //! A character language model (Witten-Bell interpolated, a fixed number of characters of context) over the
 //! registrable labels of benign names or over English words: how natural a label reads to each, as mean
 //! log2 probability per character. A study input of the domain model's second stage
-//! (`domain::Params::char_lm`), not in the shipped model: it is kept in hash maps, not in the artifact.
+//! (`domain::Params::char_lm`), not in the shipped model: it is kept in hash maps, not in the artifact. The study
+//! also measures a form cheap enough to score with ([`CharLm::make_fast`], `domain::Params::fast_lm_bits`): two
+//! table reads per character instead of a dozen map look-ups, still outside the artifact.
 
 use std::collections::HashMap;
 
@@ -15,6 +17,49 @@ pub struct CharLm {
     /// context -> (total count, distinct next characters).
     ctx: HashMap<u64, (u32, u32)>,
     order: usize,
+    /// The study of a form cheap enough to score with ([`CharLm::make_fast`]); when set, [`CharLm::per_char`]
+    /// reads it instead of the maps.
+    fast: Option<FastLm>,
+}
+
+/// Symbols of the fast form: a-z, 0-9, '-' (and any other byte), and one for both the start and the end.
+const SYMBOLS: usize = 38;
+const EDGE: usize = 37;
+
+#[inline]
+fn sym(b: u8) -> usize {
+    match b {
+        b'a'..=b'z' => (b - b'a') as usize,
+        b'0'..=b'9' => 26 + (b - b'0') as usize,
+        _ => 36,
+    }
+}
+
+/// A form of the model costing two table reads per character: the interpolated probability of every
+/// (context, next) pair seen in fitting, at the full context, in a hashed table with an 6-bit fingerprint per
+/// slot (no key, so one read), and for the rest the probability after the last two characters from a dense
+/// table (38 x 38 x 38 entries), less a fixed back-off penalty. Probabilities are kept as -log2 p in
+/// 1/32 bit steps.
+#[derive(Debug, Clone)]
+struct FastLm {
+    order: usize,
+    /// Slot: fingerprint in the top 6 bits, 1 + -log2 p x 32 in the low 10 (0: empty).
+    slots: Vec<u16>,
+    bits: u32,
+    /// -log2 p x 32 after two characters of context (the start padded with the edge symbol).
+    dense: Vec<u16>,
+    /// Added (x 32) to the dense value for a pair the hashed table does not hold.
+    penalty: u16,
+}
+
+#[inline]
+fn slot_hash(ctx: u64, next: usize) -> u64 {
+    (ctx.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (next as u64 + 1))
+        .wrapping_mul(0xD6E8_FEB8_6659_FD93)
+}
+
+fn q(p: f64) -> u16 {
+    (-p.log2() * 32.0).round().clamp(0.0, 1023.0) as u16
 }
 
 fn key(ctx: &[u8]) -> u64 {
@@ -59,6 +104,9 @@ impl CharLm {
         if w.is_empty() || self.ctx.is_empty() || w.len() > 63 {
             return 0.0;
         }
+        if let Some(f) = &self.fast {
+            return f.per_char(w);
+        }
         let mut seq = [0u8; 66];
         seq[0] = b'^';
         seq[1..=w.len()].copy_from_slice(w);
@@ -85,6 +133,159 @@ impl CharLm {
     }
 }
 
+impl CharLm {
+    /// Whether [`CharLm::make_fast`] made the cheap form.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// The interpolated probability of byte `next` (`b'$'`: the end) after `ctx` (`b'^'` first at the start),
+    /// as [`CharLm::per_char`] computes it for one position.
+    fn prob(&self, ctx: &[u8], next: u8) -> f64 {
+        let mut p = 1.0 / ALPHABET;
+        for k in 0..=self.order.min(ctx.len()) {
+            let c = &ctx[ctx.len() - k..];
+            let Some(&(tot, distinct)) = self.ctx.get(&key(c)) else {
+                break;
+            };
+            let cnt = self
+                .next
+                .get(&((key(c) << 8) | next as u64))
+                .copied()
+                .unwrap_or(0);
+            p = (cnt as f64 + distinct as f64 * p) / (tot as f64 + distinct as f64);
+        }
+        p
+    }
+
+    /// Builds the study's cheap form ([`FastLm`], `2^bits` slots) from the fitted counts; [`CharLm::per_char`]
+    /// reads it from then on.
+    pub fn make_fast(&mut self, bits: u32) {
+        if self.order == 0 || self.order > 8 || self.ctx.is_empty() {
+            return;
+        }
+        let bits = bits.clamp(8, 28);
+        let mut slots = vec![0u16; 1 << bits];
+        let mut held = vec![0u32; 1 << bits];
+        let byte_of = |s: usize| -> u8 {
+            match s {
+                0..=25 => b'a' + s as u8,
+                26..=35 => b'0' + (s - 26) as u8,
+                36 => b'-',
+                _ => b'^',
+            }
+        };
+        // The dense table: every two-character context (edge = start) and next symbol (edge = end).
+        let mut dense = vec![0u16; SYMBOLS * SYMBOLS * SYMBOLS];
+        let mut ctx = Vec::with_capacity(4);
+        for a in 0..SYMBOLS {
+            for b in 0..SYMBOLS {
+                ctx.clear();
+                // An edge symbol in the context is the start: what lies before it is nothing.
+                if b == EDGE {
+                    ctx.push(b'^');
+                } else if a == EDGE {
+                    ctx.extend([b'^', byte_of(b)]);
+                } else {
+                    ctx.extend([byte_of(a), byte_of(b)]);
+                }
+                for n in 0..SYMBOLS {
+                    let next = if n == EDGE { b'$' } else { byte_of(n) };
+                    dense[(a * SYMBOLS + b) * SYMBOLS + n] = q(self.prob(&ctx, next));
+                }
+            }
+        }
+        // Every seen pair at its longest context (a context holding the start holds all of it).
+        let full = |bytes: &[u8]| bytes.len() == self.order || bytes.first() == Some(&b'^');
+        // In key order, and a tie for a slot goes to the first: the same table every time (the maps' own order
+        // differs from run to run).
+        let mut pairs: Vec<(u64, u32)> = self.next.iter().map(|(&k, &c)| (k, c)).collect();
+        pairs.sort_unstable();
+        for (k, cnt) in pairs {
+            let next = (k & 0xff) as u8;
+            let bytes = unkey(k >> 8);
+            if !full(&bytes) {
+                continue;
+            }
+            let ns = if next == b'$' { EDGE } else { sym(next) };
+            let h = slot_hash(fast_ctx(&bytes, self.order), ns);
+            let i = (h >> (64 - bits)) as usize;
+            if cnt > held[i] {
+                held[i] = cnt;
+                slots[i] = ((h as u16) & 0xfc00) | (q(self.prob(&bytes, next)).min(1022) + 1);
+            }
+        }
+        // A pair never seen at its longest context costs that context's Witten-Bell back-off weight,
+        // -log2(distinct / (count + distinct)), on top of the shorter context's estimate: the penalty is its
+        // mean over the longest contexts, weighed by their counts.
+        let (mut sum, mut n) = (0f64, 0f64);
+        let mut ctxs: Vec<(u64, (u32, u32))> = self.ctx.iter().map(|(&k, &c)| (k, c)).collect();
+        ctxs.sort_unstable();
+        for (k, (tot, distinct)) in ctxs {
+            if full(&unkey(k)) && distinct > 0 {
+                sum += -(distinct as f64 / (tot as f64 + distinct as f64)).log2() * tot as f64;
+                n += tot as f64;
+            }
+        }
+        let penalty = if n > 0.0 {
+            (sum / n * 32.0).round().clamp(0.0, 1023.0) as u16
+        } else {
+            0
+        };
+        self.fast = Some(FastLm {
+            order: self.order,
+            slots,
+            bits,
+            dense,
+            penalty,
+        });
+    }
+}
+
+/// The bytes of a context packed by [`key`] (its length above them).
+fn unkey(c: u64) -> Vec<u8> {
+    let len = (0..=8usize)
+        .find(|&l| l == 8 || c >> (8 * l) == l as u64)
+        .unwrap_or(0);
+    (0..len).rev().map(|i| (c >> (8 * i)) as u8).collect()
+}
+
+/// The hashed table's context key: the last `order` symbols, 6 bits each, the start padded with the edge
+/// symbol (so `^ab` and, at order 4, the padded `^^^ab` are one context); `bytes` as the counts hold them.
+fn fast_ctx(bytes: &[u8], order: usize) -> u64 {
+    let start = bytes.first() == Some(&b'^');
+    let body = if start { &bytes[1..] } else { bytes };
+    let pad = order.saturating_sub(body.len());
+    std::iter::repeat_n(EDGE, pad)
+        .chain(body.iter().map(|&b| sym(b)))
+        .fold(0u64, |k, s| (k << 6) | s as u64)
+}
+
+impl FastLm {
+    fn per_char(&self, w: &[u8]) -> f32 {
+        let order = self.order;
+        let mask = (1u64 << (6 * order)) - 1;
+        // The context as `fast_ctx` packs it, rolled one symbol per character.
+        let mut ctx = (0..order).fold(0u64, |k, _| (k << 6) | EDGE as u64);
+        let (mut a, mut b) = (EDGE, EDGE);
+        let mut total = 0u32;
+        for i in 0..=w.len() {
+            let ns = w.get(i).map_or(EDGE, |&c| sym(c));
+            let h = slot_hash(ctx, ns);
+            let s = self.slots[(h >> (64 - self.bits)) as usize];
+            total += if s & 0x3ff != 0 && (s & 0xfc00) == ((h as u16) & 0xfc00) {
+                (s & 0x3ff) as u32 - 1
+            } else {
+                (self.dense[(a * SYMBOLS + b) * SYMBOLS + ns] + self.penalty) as u32
+            };
+            ctx = ((ctx << 6) | ns as u64) & mask;
+            a = b;
+            b = ns;
+        }
+        -(total as f32) / (32.0 * (w.len() + 1) as f32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +297,47 @@ mod tests {
         assert!(lm.per_char(b"goodroom") > lm.per_char(b"xqzvkwjt"));
         assert!(lm.per_char(b"goodroom") < 0.0);
         assert_eq!(CharLm::default().per_char(b"abc"), 0.0);
+    }
+
+    #[test]
+    fn the_fast_form_follows_the_exact_model() {
+        let words: Vec<Vec<u8>> = [
+            "google",
+            "goodnews",
+            "newsroom",
+            "roomgood",
+            "mailbox",
+            "boxoffice",
+        ]
+        .iter()
+        .flat_map(|a| {
+            ["shop", "city", "home", "news"]
+                .iter()
+                .map(move |b| format!("{a}{b}").into_bytes())
+        })
+        .collect();
+        for order in [2, 3, 4] {
+            let exact = CharLm::fit(order, words.iter().map(Vec::as_slice));
+            let mut fast = exact.clone();
+            fast.make_fast(22);
+            let (e, f) = (exact.per_char(b"googleshop"), fast.per_char(b"googleshop"));
+            assert!((e - f).abs() < 0.02, "order {order}: {e} {f}");
+        }
+        let exact = CharLm::fit(5, words.iter().map(Vec::as_slice));
+        let mut fast = exact.clone();
+        fast.make_fast(22);
+        for w in [&b"googleshop"[..], b"newsroomcity", b"go", b"x"] {
+            let (e, f) = (exact.per_char(w), fast.per_char(w));
+            // Seen at every position: the hashed table holds the exact values (to 1/32 bit).
+            assert!((e - f).abs() < 0.02 || w.len() < 3, "{w:?}: {e} {f}");
+        }
+        // Unseen continuations fall back to the two-character table plus the penalty: still well below words.
+        let (e, f) = (exact.per_char(b"qzxvkwjt"), fast.per_char(b"qzxvkwjt"));
+        assert!(f < fast.per_char(b"goodnewsshop") - 1.0, "{e} {f}");
+        assert!((e - f).abs() < 0.5 * e.abs(), "{e} {f}");
+        // Bytes outside the alphabet and the longest label do not panic.
+        let long = vec![b'a'; 63];
+        assert!(fast.per_char(&long).is_finite());
+        assert!(fast.per_char(b"a_b.c").is_finite());
     }
 }

@@ -883,7 +883,20 @@ impl DomainModel {
         let mut v = [0f32; N_STAGE];
         v[..N_INPUTS].copy_from_slice(&self.first(d));
         if let Some(lm) = &self.lm {
-            let label = registrable_label(d);
+            // The cheap form reads the label the sparse pass already split off (its length and the suffix's are
+            // shape inputs): no second public-suffix look-up.
+            let label = if lm.0.is_fast() {
+                let shape = 2 + N_PARTS + N_DENSE;
+                let (ln, sl) = (v[shape + 1] as usize, v[shape + 6] as usize);
+                if sl >= d.len() {
+                    d
+                } else {
+                    let end = d.len() - sl - 1;
+                    &d[end.saturating_sub(ln)..end]
+                }
+            } else {
+                registrable_label(d)
+            };
             v[N_INPUTS] = lm.0.per_char(label);
             v[N_INPUTS + 1] = lm.1.per_char(label);
         }
@@ -1166,6 +1179,9 @@ pub struct Params {
     /// traffic distribution systems, C2 frameworks, phishing kits), each capped like a family, never measured;
     /// files named like a malware family and names sharing a registered domain with the data are left out.
     pub extra_trails: bool,
+    /// Study (0: off): with [`Params::char_lm`], score the language models through their cheap form
+    /// (`charlm::CharLm::make_fast`, `2^bits` hashed slots per model), the form a shipped model would carry.
+    pub fast_lm_bits: u32,
 }
 
 impl Default for Params {
@@ -1184,13 +1200,15 @@ impl Default for Params {
             family_power: 0.0,
             char_lm: 0,
             extra_trails: false,
+            fast_lm_bits: 0,
         }
     }
 }
 
 impl Params {
     /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
-    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER` and `VIGIL_DOMVAL_EXTRA=1`.
+    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`, `VIGIL_DOMVAL_FASTLM=BITS` and
+    /// `VIGIL_DOMVAL_EXTRA=1`.
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1211,6 +1229,11 @@ impl Params {
             self.char_lm = v
                 .parse()
                 .map_err(|_| format!("VIGIL_DOMVAL_CHARLM={v}: not a number of characters"))?;
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_FASTLM") {
+            self.fast_lm_bits = v
+                .parse()
+                .map_err(|_| format!("VIGIL_DOMVAL_FASTLM={v}: not a number of bits"))?;
         }
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_EXTRA") {
             self.extra_trails = v == "1";
@@ -1480,18 +1503,23 @@ fn stack_fold(s: &Sample) -> u64 {
 
 /// The character language models of [`Params::char_lm`]: benign registrable labels, English prose words.
 fn char_lms(
-    order: usize,
+    p: Params,
     train: &[&Sample],
     prose: &[Vec<u8>],
 ) -> Box<(crate::charlm::CharLm, crate::charlm::CharLm)> {
-    let benign = crate::charlm::CharLm::fit(
+    let order = p.char_lm;
+    let mut benign = crate::charlm::CharLm::fit(
         order,
         train
             .iter()
             .filter(|s| !s.malicious)
             .map(|s| registrable_label(s.domain.as_bytes())),
     );
-    let english = crate::charlm::CharLm::fit(order, prose.iter().map(Vec::as_slice));
+    let mut english = crate::charlm::CharLm::fit(order, prose.iter().map(Vec::as_slice));
+    if p.fast_lm_bits > 0 {
+        benign.make_fast(p.fast_lm_bits);
+        english.make_fast(p.fast_lm_bits);
+    }
     Box::new((benign, english))
 }
 
@@ -1636,7 +1664,7 @@ fn fit_stacked(
         m.lex = lexicon(train, prose);
     }
     if p.char_lm > 0 {
-        m.lm = Some(char_lms(p.char_lm, train, prose));
+        m.lm = Some(char_lms(p, train, prose));
     }
     let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
     // Without the study's language models the rows hold the shipped inputs only (the same trained bytes).
@@ -1654,7 +1682,7 @@ fn fit_stacked(
             mk.lex = lexicon(&part, prose);
         }
         if p.char_lm > 0 {
-            mk.lm = Some(char_lms(p.char_lm, &part, prose));
+            mk.lm = Some(char_lms(p, &part, prose));
         }
         for (i, s) in train.iter().enumerate() {
             if folds[i] == k {
@@ -2083,6 +2111,27 @@ mod tests {
         assert_eq!(plain.inputs(b"newsbank.com")[N_INPUTS..], [0.0; N_LM]);
         let again = DomainModel::from_bytes(&plain.to_bytes()).expect("round trip");
         assert_eq!(again.score("newsbank.com"), plain.score("newsbank.com"));
+        // The cheap form reads the label the sparse pass split off, and tells the same two names apart.
+        let fast = Params {
+            fast_lm_bits: 16,
+            ..lm
+        };
+        let quick = fit_part(dir.path(), &data, fast, Part::TrainingSide).expect("fit");
+        let (w, r) = (
+            quick.inputs(b"newsbank.com"),
+            quick.inputs(b"qzxvkwjtrp.top"),
+        );
+        assert!(w[N_INPUTS] > r[N_INPUTS] + 1.0, "{w:?} {r:?}");
+        // A label fitted on: every pair is in the hashed table, so the exact value (to 1/32 bit).
+        let seen = data
+            .iter()
+            .find(|s| !s.malicious && !s.test)
+            .expect("a benign training name");
+        let (f, e) = (
+            quick.inputs(seen.domain.as_bytes())[N_INPUTS],
+            with.inputs(seen.domain.as_bytes())[N_INPUTS],
+        );
+        assert!((f - e).abs() < 0.02, "{}: {f} {e}", seen.domain);
     }
 
     #[test]
