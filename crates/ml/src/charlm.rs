@@ -261,7 +261,52 @@ fn fast_ctx(bytes: &[u8], order: usize) -> u64 {
         .fold(0u64, |k, s| (k << 6) | s as u64)
 }
 
+/// [`CharLm::per_char`] of two models: in one pass over the label when both have the cheap form with the same
+/// context length and table size (the context, hash and slot index are computed once for both).
+pub fn per_char_pair(x: &CharLm, y: &CharLm, w: &[u8]) -> (f32, f32) {
+    match (&x.fast, &y.fast) {
+        (Some(f), Some(g)) if f.order == g.order && f.bits == g.bits => {
+            if w.is_empty() || w.len() > 63 {
+                return (0.0, 0.0);
+            }
+            FastLm::per_char_pair(f, g, w)
+        }
+        _ => (x.per_char(w), y.per_char(w)),
+    }
+}
+
 impl FastLm {
+    #[inline]
+    fn cost(&self, i: usize, h: u64, dense: usize) -> u32 {
+        let s = self.slots[i];
+        if s & 0x3ff != 0 && (s & 0xfc00) == ((h as u16) & 0xfc00) {
+            (s & 0x3ff) as u32 - 1
+        } else {
+            (self.dense[dense] + self.penalty) as u32
+        }
+    }
+
+    fn per_char_pair(f: &FastLm, g: &FastLm, w: &[u8]) -> (f32, f32) {
+        let order = f.order;
+        let mask = (1u64 << (6 * order)) - 1;
+        let mut ctx = (0..order).fold(0u64, |k, _| (k << 6) | EDGE as u64);
+        let (mut a, mut b) = (EDGE, EDGE);
+        let (mut tf, mut tg) = (0u32, 0u32);
+        for i in 0..=w.len() {
+            let ns = w.get(i).map_or(EDGE, |&c| sym(c));
+            let h = slot_hash(ctx, ns);
+            let slot = (h >> (64 - f.bits)) as usize;
+            let dense = (a * SYMBOLS + b) * SYMBOLS + ns;
+            tf += f.cost(slot, h, dense);
+            tg += g.cost(slot, h, dense);
+            ctx = ((ctx << 6) | ns as u64) & mask;
+            a = b;
+            b = ns;
+        }
+        let n = 32.0 * (w.len() + 1) as f32;
+        (-(tf as f32) / n, -(tg as f32) / n)
+    }
+
     fn per_char(&self, w: &[u8]) -> f32 {
         let order = self.order;
         let mask = (1u64 << (6 * order)) - 1;
@@ -272,12 +317,11 @@ impl FastLm {
         for i in 0..=w.len() {
             let ns = w.get(i).map_or(EDGE, |&c| sym(c));
             let h = slot_hash(ctx, ns);
-            let s = self.slots[(h >> (64 - self.bits)) as usize];
-            total += if s & 0x3ff != 0 && (s & 0xfc00) == ((h as u16) & 0xfc00) {
-                (s & 0x3ff) as u32 - 1
-            } else {
-                (self.dense[(a * SYMBOLS + b) * SYMBOLS + ns] + self.penalty) as u32
-            };
+            total += self.cost(
+                (h >> (64 - self.bits)) as usize,
+                h,
+                (a * SYMBOLS + b) * SYMBOLS + ns,
+            );
             ctx = ((ctx << 6) | ns as u64) & mask;
             a = b;
             b = ns;
@@ -335,6 +379,20 @@ mod tests {
         let (e, f) = (exact.per_char(b"qzxvkwjt"), fast.per_char(b"qzxvkwjt"));
         assert!(f < fast.per_char(b"goodnewsshop") - 1.0, "{e} {f}");
         assert!((e - f).abs() < 0.5 * e.abs(), "{e} {f}");
+        // Two models in one pass score as each alone.
+        let other = CharLm::fit(5, [&b"mailboxnews"[..], b"cityhome"]);
+        let mut other_fast = other.clone();
+        other_fast.make_fast(22);
+        for w in [&b"googleshop"[..], b"qzxvkwjt", b"", b"a_b"] {
+            assert_eq!(
+                per_char_pair(&fast, &other_fast, w),
+                (fast.per_char(w), other_fast.per_char(w))
+            );
+            assert_eq!(
+                per_char_pair(&exact, &other_fast, w),
+                (exact.per_char(w), other_fast.per_char(w))
+            );
+        }
         // Bytes outside the alphabet and the longest label do not panic.
         let long = vec![b'a'; 63];
         assert!(fast.per_char(&long).is_finite());

@@ -897,8 +897,7 @@ impl DomainModel {
             } else {
                 registrable_label(d)
             };
-            v[N_INPUTS] = lm.0.per_char(label);
-            v[N_INPUTS + 1] = lm.1.per_char(label);
+            (v[N_INPUTS], v[N_INPUTS + 1]) = crate::charlm::per_char_pair(&lm.0, &lm.1, label);
         }
         v
     }
