@@ -36,9 +36,9 @@ fn sym(b: u8) -> usize {
 }
 
 /// A form of the model costing two table reads per character: the interpolated probability of every
-/// (context, next) pair seen in fitting, at the full context, in a hashed table with an 6-bit fingerprint per
+/// (context, next) pair seen in fitting, at the full context, in a hashed table with a 6-bit fingerprint per
 /// slot (no key, so one read), and for the rest the probability after the last two characters from a dense
-/// table (38 x 38 x 38 entries), less a fixed back-off penalty. Probabilities are kept as -log2 p in
+/// table (38 x 38 x 38 entries), lowered by a fixed back-off penalty. Probabilities are kept as -log2 p in
 /// 1/32 bit steps.
 #[derive(Debug, Clone)]
 struct FastLm {
@@ -114,20 +114,7 @@ impl CharLm {
         let n = w.len() + 2;
         let mut total = 0f64;
         for i in 1..n {
-            let mut p = 1.0 / ALPHABET;
-            for k in 0..=self.order.min(i) {
-                let c = &seq[i - k..i];
-                let Some(&(tot, distinct)) = self.ctx.get(&key(c)) else {
-                    break;
-                };
-                let cnt = self
-                    .next
-                    .get(&((key(c) << 8) | seq[i] as u64))
-                    .copied()
-                    .unwrap_or(0);
-                p = (cnt as f64 + distinct as f64 * p) / (tot as f64 + distinct as f64);
-            }
-            total += p.log2();
+            total += self.prob(&seq[..i], seq[i]).log2();
         }
         (total / (n - 1) as f64) as f32
     }
