@@ -3,9 +3,10 @@
 //!
 //! The URL is an API root (or a discovery endpoint, whose default API root is used). Every collection with
 //! `can_read` is followed unless the feed names one. Per collection, the cursor is the `X-TAXII-Date-Added-Last` of
-//! the last page received (else the newest `date_added` the server reported, else unchanged); a round asks with
-//! `added_after` and follows `more`/`next` to the end. A page without `next` but with `more` is continued with
-//! `added_after` set to its last date (servers without `next` support).
+//! the last page received; a page without that header leaves it where it was (so a server that never sends it is
+//! read from the same point each round, and de-duplication absorbs the repeats); a round asks with `added_after` and
+//! follows `more`/`next` to the end. A page without `next` but with `more` is continued with `added_after` set to
+//! its last date (servers without `next` support).
 
 use serde_json::Value;
 use url::Url;
