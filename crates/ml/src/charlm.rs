@@ -121,11 +121,6 @@ impl CharLm {
 }
 
 impl CharLm {
-    /// Whether [`CharLm::make_fast`] made the cheap form.
-    pub fn is_fast(&self) -> bool {
-        self.fast.is_some()
-    }
-
     /// The interpolated probability of byte `next` (`b'$'`: the end) after `ctx` (`b'^'` first at the start),
     /// as [`CharLm::per_char`] computes it for one position.
     fn prob(&self, ctx: &[u8], next: u8) -> f64 {
@@ -294,26 +289,9 @@ impl FastLm {
         (-(tf as f32) / n, -(tg as f32) / n)
     }
 
+    /// One model alone: the pair's pass with the model as both (the scoring path reads two models at once).
     fn per_char(&self, w: &[u8]) -> f32 {
-        let order = self.order;
-        let mask = (1u64 << (6 * order)) - 1;
-        // The context as `fast_ctx` packs it, rolled one symbol per character.
-        let mut ctx = (0..order).fold(0u64, |k, _| (k << 6) | EDGE as u64);
-        let (mut a, mut b) = (EDGE, EDGE);
-        let mut total = 0u32;
-        for i in 0..=w.len() {
-            let ns = w.get(i).map_or(EDGE, |&c| sym(c));
-            let h = slot_hash(ctx, ns);
-            total += self.cost(
-                (h >> (64 - self.bits)) as usize,
-                h,
-                (a * SYMBOLS + b) * SYMBOLS + ns,
-            );
-            ctx = ((ctx << 6) | ns as u64) & mask;
-            a = b;
-            b = ns;
-        }
-        -(total as f32) / (32.0 * (w.len() + 1) as f32)
+        Self::per_char_pair(self, self, w).0
     }
 }
 

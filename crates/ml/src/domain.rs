@@ -883,19 +883,15 @@ impl DomainModel {
         let mut v = [0f32; N_STAGE];
         v[..N_INPUTS].copy_from_slice(&self.first(d));
         if let Some(lm) = &self.lm {
-            // The cheap form reads the label the sparse pass already split off (its length and the suffix's are
-            // shape inputs): no second public-suffix look-up.
-            let label = if lm.0.is_fast() {
-                let shape = 2 + N_PARTS + N_DENSE;
-                let (ln, sl) = (v[shape + 1] as usize, v[shape + 6] as usize);
-                if sl >= d.len() {
-                    d
-                } else {
-                    let end = d.len() - sl - 1;
-                    &d[end.saturating_sub(ln)..end]
-                }
+            // The label the sparse pass split off (its length and the suffix's are shape inputs): no second
+            // public-suffix look-up.
+            let shape = 2 + N_PARTS + N_DENSE;
+            let (ln, sl) = (v[shape + 1] as usize, v[shape + 6] as usize);
+            let label = if sl >= d.len() {
+                d
             } else {
-                registrable_label(d)
+                let end = d.len() - sl - 1;
+                &d[end.saturating_sub(ln)..end]
             };
             (v[N_INPUTS], v[N_INPUTS + 1]) = crate::charlm::per_char_pair(&lm.0, &lm.1, label);
         }
