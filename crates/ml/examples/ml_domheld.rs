@@ -27,10 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.words = a[7] == "1";
     }
     let p = p.with_study_env()?;
-    if out.is_some() && p.char_lm > 0 {
+    if out.is_some() && p.char_lm > 0 && p.fast_lm_bits == 0 {
         return Err(
-            "--out: a model with the study's language models (VIGIL_DOMVAL_CHARLM) cannot be \
-                    written as an artifact (they are not part of the format)"
+            "--out: a model with the study's exact language models (VIGIL_DOMVAL_FASTLM=0) cannot be \
+                    written as an artifact (only their cheap form is part of the format)"
                 .into(),
         );
     }
@@ -42,6 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let m = vigil_ml::domain::train_on(&corpus, p, part)?;
     if let Some(o) = out {
+        if !m.savable() {
+            return Err("--out: this model cannot be written as an artifact".into());
+        }
         std::fs::write(&o, m.to_bytes())?;
     }
     let e = vigil_ml::domain::evaluate(&m, &corpus, false)?;

@@ -3,10 +3,11 @@
 //! (TREES: second-stage trees, 0 for the first stage alone; WORDS: the word-segmentation inputs).
 //! `VIGIL_DOMVAL_SALT=b` draws another validation quarter (the default is the empty salt).
 //! `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND` adds a second-stage network; `VIGIL_DOMVAL_FAMPOW=P` weighs the
-//! second stage's malicious names by (family size)^-P; `VIGIL_DOMVAL_CHARLM=ORDER` adds two character
-//! language models' inputs (benign registrable labels, English prose words; ORDER characters of context);
-//! `VIGIL_DOMVAL_FASTLM=BITS` scores those through their cheap form (2^BITS hashed slots per model);
-//! `VIGIL_DOMVAL_EXTRA=1` also fits on maltrail's `trails/static/malicious/` files (training only).
+//! second stage's malicious names by (family size)^-P; `VIGIL_DOMVAL_CHARLM=ORDER` sets the two character
+//! language models' context (benign registrable labels, English prose words; shipped 5, 0 for none: model
+//! version 4's inputs); `VIGIL_DOMVAL_FASTLM=BITS` their cheap form's size (2^BITS hashed slots; shipped 18, 0
+//! for the exact models); `VIGIL_DOMVAL_EXTRA=0|1` fitting on maltrail's `trails/static/malicious/` files too
+//! (training only; shipped 1).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();

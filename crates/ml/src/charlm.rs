@@ -1,11 +1,14 @@
 //! A character language model (Witten-Bell interpolated, a fixed number of characters of context) over the
 //! registrable labels of benign names or over English words: how natural a label reads to each, as mean
-//! log2 probability per character. A study input of the domain model's second stage
-//! (`domain::Params::char_lm`), not in the shipped model: it is kept in hash maps, not in the artifact. The study
-//! also measures a form cheap enough to score with ([`CharLm::make_fast`], `domain::Params::fast_lm_bits`): two
-//! table reads per character instead of a dozen map look-ups, still outside the artifact.
+//! log2 probability per character. Two such models give the domain model's second stage two inputs (since model
+//! version 5). The exact model is kept in hash maps while fitting (and by the study option that scores through
+//! them); a domain model carries the form [`LmPair`] builds from two of them: two tables read per character, both
+//! models' values side by side in one slot.
 
 use std::collections::HashMap;
+
+use crate::artifact::{Reader, Writer};
+use crate::error::{MlError, Result};
 
 /// Size of the base (uniform) alphabet: a-z, 0-9, '-', end.
 const ALPHABET: f64 = 38.0;
@@ -17,9 +20,6 @@ pub struct CharLm {
     /// context -> (total count, distinct next characters).
     ctx: HashMap<u64, (u32, u32)>,
     order: usize,
-    /// The study of a form cheap enough to score with ([`CharLm::make_fast`]); when set, [`CharLm::per_char`]
-    /// reads it instead of the maps.
-    fast: Option<FastLm>,
 }
 
 /// Symbols of the fast form: a-z, 0-9, '-' (and any other byte), and one for both the start and the end.
@@ -35,21 +35,37 @@ fn sym(b: u8) -> usize {
     }
 }
 
-/// A form of the model costing two table reads per character: the interpolated probability of every
+/// A form of one model costing two table reads per character: the interpolated probability of every
 /// (context, next) pair seen in fitting, at the full context, in a hashed table with a 6-bit fingerprint per
 /// slot (no key, so one read), and for the rest the probability after the last two characters from a dense
 /// table (38 x 38 x 38 entries), lowered by a fixed back-off penalty. Probabilities are kept as -log2 p in
-/// 1/32 bit steps.
-#[derive(Debug, Clone)]
+/// 1/32 bit steps. [`LmPair`] interleaves two of them.
 struct FastLm {
-    order: usize,
     /// Slot: fingerprint in the top 6 bits, 1 + -log2 p x 32 in the low 10 (0: empty).
     slots: Vec<u16>,
-    bits: u32,
     /// -log2 p x 32 after two characters of context (the start padded with the edge symbol).
     dense: Vec<u16>,
     /// Added (x 32) to the dense value for a pair the hashed table does not hold.
     penalty: u16,
+}
+
+/// Sizes of the dense table (every two-symbol context and next symbol).
+const DENSE: usize = SYMBOLS * SYMBOLS * SYMBOLS;
+/// Bounds of the hashed table's size, and of the context (6 bits a symbol in a u64 key).
+const MIN_BITS: u32 = 8;
+const MAX_BITS: u32 = 28;
+const MAX_ORDER: usize = 8;
+
+/// Two models' cheap forms (the benign labels' and English prose's in a domain model), read together: slot `i`
+/// of both in one u32 (the first model's 16 bits low, the second's high), so a character costs one cache line
+/// in the hashed table, not two; the same for the dense table. Scores are those of each model's cheap form alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmPair {
+    order: usize,
+    bits: u32,
+    slots: Vec<u32>,
+    dense: Vec<u32>,
+    penalty: [u16; 2],
 }
 
 #[inline]
@@ -104,9 +120,6 @@ impl CharLm {
         if w.is_empty() || self.ctx.is_empty() || w.len() > 63 {
             return 0.0;
         }
-        if let Some(f) = &self.fast {
-            return f.per_char(w);
-        }
         let mut seq = [0u8; 66];
         seq[0] = b'^';
         seq[1..=w.len()].copy_from_slice(w);
@@ -140,13 +153,9 @@ impl CharLm {
         p
     }
 
-    /// Builds the study's cheap form ([`FastLm`], `2^bits` slots) from the fitted counts; [`CharLm::per_char`]
-    /// reads it from then on.
-    pub fn make_fast(&mut self, bits: u32) {
-        if self.order == 0 || self.order > 8 || self.ctx.is_empty() {
-            return;
-        }
-        let bits = bits.clamp(8, 28);
+    /// The cheap form ([`FastLm`], `2^bits` slots, `bits` within [`MIN_BITS`, `MAX_BITS`]) of a model with
+    /// 1 to [`MAX_ORDER`] characters of context (an empty model: every value 0, no penalty).
+    fn make_fast(&self, bits: u32) -> FastLm {
         let mut slots = vec![0u16; 1 << bits];
         let mut held = vec![0u32; 1 << bits];
         let byte_of = |s: usize| -> u8 {
@@ -158,7 +167,7 @@ impl CharLm {
             }
         };
         // The dense table: every two-character context (edge = start) and next symbol (edge = end).
-        let mut dense = vec![0u16; SYMBOLS * SYMBOLS * SYMBOLS];
+        let mut dense = vec![0u16; DENSE];
         let mut ctx = Vec::with_capacity(4);
         for a in 0..SYMBOLS {
             for b in 0..SYMBOLS {
@@ -214,13 +223,11 @@ impl CharLm {
         } else {
             0
         };
-        self.fast = Some(FastLm {
-            order: self.order,
+        FastLm {
             slots,
-            bits,
             dense,
             penalty,
-        });
+        }
     }
 }
 
@@ -243,44 +250,50 @@ fn fast_ctx(bytes: &[u8], order: usize) -> u64 {
         .fold(0u64, |k, s| (k << 6) | s as u64)
 }
 
-/// [`CharLm::per_char`] of two models: in one pass over the label when both have the cheap form with the same
-/// context length and table size (the context, hash and slot index are computed once for both).
-pub fn per_char_pair(x: &CharLm, y: &CharLm, w: &[u8]) -> (f32, f32) {
-    match (&x.fast, &y.fast) {
-        (Some(f), Some(g)) if f.order == g.order && f.bits == g.bits => {
-            if w.is_empty() || w.len() > 63 {
-                return (0.0, 0.0);
-            }
-            FastLm::per_char_pair(f, g, w)
+impl LmPair {
+    /// The cheap forms of `x` and `y` (both fitted with the same context length, 1 to 8 characters) in
+    /// `2^bits` slots each (`bits` clamped to 8-28); None when the context lengths differ or are out of range.
+    pub fn new(x: &CharLm, y: &CharLm, bits: u32) -> Option<LmPair> {
+        if x.order != y.order || x.order == 0 || x.order > MAX_ORDER {
+            return None;
         }
-        _ => (x.per_char(w), y.per_char(w)),
+        let bits = bits.clamp(MIN_BITS, MAX_BITS);
+        let (f, g) = (x.make_fast(bits), y.make_fast(bits));
+        let join = |a: &[u16], b: &[u16]| -> Vec<u32> {
+            a.iter()
+                .zip(b)
+                .map(|(&a, &b)| a as u32 | (b as u32) << 16)
+                .collect()
+        };
+        Some(LmPair {
+            order: x.order,
+            bits,
+            slots: join(&f.slots, &g.slots),
+            dense: join(&f.dense, &g.dense),
+            penalty: [f.penalty, g.penalty],
+        })
     }
-}
 
-impl FastLm {
-    #[inline]
-    fn cost(&self, i: usize, h: u64, dense: usize) -> u32 {
-        let s = self.slots[i];
-        if s & 0x3ff != 0 && (s & 0xfc00) == ((h as u16) & 0xfc00) {
-            (s & 0x3ff) as u32 - 1
-        } else {
-            (self.dense[dense] + self.penalty) as u32
+    /// Mean log2 probability per character of `w` (its end included) under each model; (0, 0) for an empty
+    /// word or one over 63 bytes (no label is longer).
+    pub fn per_char(&self, w: &[u8]) -> (f32, f32) {
+        if w.is_empty() || w.len() > 63 {
+            return (0.0, 0.0);
         }
-    }
-
-    fn per_char_pair(f: &FastLm, g: &FastLm, w: &[u8]) -> (f32, f32) {
-        let order = f.order;
-        let mask = (1u64 << (6 * order)) - 1;
-        let mut ctx = (0..order).fold(0u64, |k, _| (k << 6) | EDGE as u64);
+        let mask = (1u64 << (6 * self.order)) - 1;
+        let mut ctx = (0..self.order).fold(0u64, |k, _| (k << 6) | EDGE as u64);
         let (mut a, mut b) = (EDGE, EDGE);
         let (mut tf, mut tg) = (0u32, 0u32);
+        let [pf, pg] = self.penalty;
         for i in 0..=w.len() {
             let ns = w.get(i).map_or(EDGE, |&c| sym(c));
             let h = slot_hash(ctx, ns);
-            let slot = (h >> (64 - f.bits)) as usize;
-            let dense = (a * SYMBOLS + b) * SYMBOLS + ns;
-            tf += f.cost(slot, h, dense);
-            tg += g.cost(slot, h, dense);
+            // Below 2^bits = the table's length, and the dense index below 38^3: in bounds.
+            let s = self.slots[(h >> (64 - self.bits)) as usize];
+            let d = self.dense[(a * SYMBOLS + b) * SYMBOLS + ns];
+            let fp = (h as u16) & 0xfc00;
+            tf += cost(s as u16, fp, d as u16, pf);
+            tg += cost((s >> 16) as u16, fp, (d >> 16) as u16, pg);
             ctx = ((ctx << 6) | ns as u64) & mask;
             a = b;
             b = ns;
@@ -289,9 +302,53 @@ impl FastLm {
         (-(tf as f32) / n, -(tg as f32) / n)
     }
 
-    /// One model alone: the pair's pass with the model as both (the scoring path reads two models at once).
-    fn per_char(&self, w: &[u8]) -> f32 {
-        Self::per_char_pair(self, self, w).0
+    /// Appends the tables to an artifact payload.
+    pub fn write(&self, w: &mut Writer) {
+        w.u32(self.order as u32);
+        w.u32(self.bits);
+        w.u16(self.penalty[0]);
+        w.u16(self.penalty[1]);
+        w.u32s(&self.slots);
+        w.u32s(&self.dense);
+    }
+
+    /// Reads what [`LmPair::write`] wrote, checking every size the scoring loop indexes by.
+    pub fn read(r: &mut Reader, model: &'static str) -> Result<LmPair> {
+        let order = r.u32()? as usize;
+        let bits = r.u32()?;
+        let penalty = [r.u16()?, r.u16()?];
+        if order == 0 || order > MAX_ORDER || !(MIN_BITS..=MAX_BITS).contains(&bits) {
+            return Err(MlError::artifact(
+                model,
+                format!("language models of {order} characters of context in 2^{bits} slots"),
+            ));
+        }
+        let slots = r.u32s()?;
+        let dense = r.u32s()?;
+        if slots.len() != 1 << bits || dense.len() != DENSE {
+            return Err(MlError::artifact(
+                model,
+                "language model tables of another size",
+            ));
+        }
+        Ok(LmPair {
+            order,
+            bits,
+            slots,
+            dense,
+            penalty,
+        })
+    }
+}
+
+/// -log2 p x 32 of one position in one model: the hashed slot's value when its fingerprint matches, else the
+/// dense value plus the back-off penalty.
+#[inline]
+fn cost(slot: u16, fp: u16, dense: u16, penalty: u16) -> u32 {
+    if slot & 0x3ff != 0 && (slot & 0xfc00) == fp {
+        (slot & 0x3ff) as u32 - 1
+    } else {
+        dense as u32 + penalty as u32
     }
 }
 
@@ -325,42 +382,61 @@ mod tests {
                 .map(move |b| format!("{a}{b}").into_bytes())
         })
         .collect();
+        // One model's cheap form: the pair with itself.
+        let quick = |lm: &CharLm, w: &[u8]| LmPair::new(lm, lm, 22).expect("pair").per_char(w).0;
         for order in [2, 3, 4] {
             let exact = CharLm::fit(order, words.iter().map(Vec::as_slice));
-            let mut fast = exact.clone();
-            fast.make_fast(22);
-            let (e, f) = (exact.per_char(b"googleshop"), fast.per_char(b"googleshop"));
+            let (e, f) = (exact.per_char(b"googleshop"), quick(&exact, b"googleshop"));
             assert!((e - f).abs() < 0.02, "order {order}: {e} {f}");
         }
         let exact = CharLm::fit(5, words.iter().map(Vec::as_slice));
-        let mut fast = exact.clone();
-        fast.make_fast(22);
         for w in [&b"googleshop"[..], b"newsroomcity", b"go", b"x"] {
-            let (e, f) = (exact.per_char(w), fast.per_char(w));
+            let (e, f) = (exact.per_char(w), quick(&exact, w));
             // Seen at every position: the hashed table holds the exact values (to 1/32 bit).
             assert!((e - f).abs() < 0.02 || w.len() < 3, "{w:?}: {e} {f}");
         }
         // Unseen continuations fall back to the two-character table plus the penalty: still well below words.
-        let (e, f) = (exact.per_char(b"qzxvkwjt"), fast.per_char(b"qzxvkwjt"));
-        assert!(f < fast.per_char(b"goodnewsshop") - 1.0, "{e} {f}");
+        let (e, f) = (exact.per_char(b"qzxvkwjt"), quick(&exact, b"qzxvkwjt"));
+        assert!(f < quick(&exact, b"goodnewsshop") - 1.0, "{e} {f}");
         assert!((e - f).abs() < 0.5 * e.abs(), "{e} {f}");
-        // Two models in one pass score as each alone.
+        // Two models side by side score as each alone, and survive an artifact round trip.
         let other = CharLm::fit(5, [&b"mailboxnews"[..], b"cityhome"]);
-        let mut other_fast = other.clone();
-        other_fast.make_fast(22);
-        for w in [&b"googleshop"[..], b"qzxvkwjt", b"", b"a_b"] {
-            assert_eq!(
-                per_char_pair(&fast, &other_fast, w),
-                (fast.per_char(w), other_fast.per_char(w))
-            );
-            assert_eq!(
-                per_char_pair(&exact, &other_fast, w),
-                (exact.per_char(w), other_fast.per_char(w))
-            );
+        let pair = LmPair::new(&exact, &other, 22).expect("pair");
+        let mut w = Writer::default();
+        pair.write(&mut w);
+        let mut r = Reader::new(&w.buf, "test");
+        let read = LmPair::read(&mut r, "test").expect("read");
+        r.finish().expect("all read");
+        assert_eq!(read, pair);
+        for w in [&b"googleshop"[..], b"qzxvkwjt", b"a_b"] {
+            assert_eq!(pair.per_char(w), (quick(&exact, w), quick(&other, w)));
         }
+        assert_eq!(pair.per_char(b""), (0.0, 0.0));
+        // Models of different context lengths do not pair.
+        assert!(LmPair::new(&exact, &CharLm::fit(3, [&b"ab"[..]]), 22).is_none());
         // Bytes outside the alphabet and the longest label do not panic.
         let long = vec![b'a'; 63];
-        assert!(fast.per_char(&long).is_finite());
-        assert!(fast.per_char(b"a_b.c").is_finite());
+        assert!(quick(&exact, &long).is_finite());
+        assert!(quick(&exact, b"a_b.c").is_finite());
+    }
+
+    #[test]
+    fn damaged_tables_are_refused() {
+        let lm = CharLm::fit(3, [&b"google"[..], b"news"]);
+        let mut w = Writer::default();
+        LmPair::new(&lm, &lm, 10).expect("pair").write(&mut w);
+        let good = w.buf.clone();
+        // Truncated anywhere: an error, never a panic.
+        for cut in [0, 3, 9, 20, good.len() / 2, good.len() - 1] {
+            let mut r = Reader::new(&good[..cut], "test");
+            assert!(LmPair::read(&mut r, "test").is_err(), "cut at {cut}");
+        }
+        // A context length or table size the scoring loop cannot index by.
+        for (at, v) in [(0usize, 9u32), (0, 0), (4, 7), (4, 29), (4, 11)] {
+            let mut bad = good.clone();
+            bad[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            let mut r = Reader::new(&bad, "test");
+            assert!(LmPair::read(&mut r, "test").is_err(), "{at} {v}");
+        }
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{self, Header, Reader, Writer};
 use crate::boost;
+use crate::charlm::{CharLm, LmPair};
 use crate::corpus;
 use crate::error::{MlError, Result};
 use crate::mlp;
@@ -23,7 +24,7 @@ use crate::mlp;
 /// Artifact model name.
 pub const MODEL: &str = "domain";
 /// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 4;
+pub const MODEL_VERSION: u32 = 5;
 const BITS: u32 = 19;
 const DIM: usize = 1 << BITS;
 const N_DENSE: usize = 12;
@@ -82,10 +83,30 @@ pub struct DomainModel {
     /// Second stage over the first stage's margin and dense shape values (none: the margin is the score).
     stage2: Option<boost::Trees>,
     /// A small network over the same inputs as the trees, and the weight of its margin in the score (1: the
-    /// network alone; the trees' margin takes the rest). None in model version 4.
+    /// network alone; the trees' margin takes the rest). None in the shipped model.
     stage2_mlp: Option<(mlp::Mlp, f32)>,
-    /// Study: character language models of benign registrable labels and of English prose words.
-    lm: Option<Box<(crate::charlm::CharLm, crate::charlm::CharLm)>>,
+    /// Character language models of benign registrable labels and of English prose words (version 5; none:
+    /// the second stage reads the first [`N_INPUTS`] inputs only).
+    lm: Option<LangModels>,
+}
+
+/// The two language models of a domain model.
+#[derive(Debug, Clone)]
+enum LangModels {
+    /// The cheap forms an artifact carries.
+    Tables(Box<LmPair>),
+    /// Study only (`Params::fast_lm_bits` 0): the exact models in hash maps, which no artifact carries.
+    Exact(Box<(CharLm, CharLm)>),
+}
+
+impl LangModels {
+    #[inline]
+    fn per_char(&self, label: &[u8]) -> (f32, f32) {
+        match self {
+            LangModels::Tables(t) => t.per_char(label),
+            LangModels::Exact(m) => (m.0.per_char(label), m.1.per_char(label)),
+        }
+    }
 }
 
 static EMBEDDED: &[u8] = include_bytes!("../models/domain.vgm");
@@ -527,11 +548,11 @@ fn sparse_features(
 const N_SHAPE: usize = 11;
 /// Inputs of the second stage: the first stage's margin, the dense features and the shape values.
 const N_INPUTS: usize = 2 + N_PARTS + N_DENSE + N_SHAPE;
-/// Study inputs after those ([`Params::char_lm`]; never in an artifact): the character language models' mean
-/// log2 probability per character.
+/// Inputs after those in a model with language models ([`Params::char_lm`], model version 5): the benign
+/// labels' and English prose's mean log2 probability per character of the registrable label.
 const N_LM: usize = 2;
-/// Inputs [`DomainModel::first`] computes: a model's second stage reads the first [`N_INPUTS`], or all of
-/// them in a study model with language models.
+/// Inputs [`DomainModel::inputs`] computes: a model's second stage reads the first [`N_INPUTS`], or all of
+/// them in a model with language models.
 const N_STAGE: usize = N_INPUTS + N_LM;
 /// Groups of sparse features whose partial margins the second stage sees: character n-grams of the name,
 /// label tokens, suffix and registered domain, n-grams of the registrable label, shape crosses.
@@ -769,16 +790,7 @@ impl DomainModel {
         }
         let stage2 = match r.u8()? {
             0 => None,
-            _ => {
-                let t = boost::Trees::read(&mut r, MODEL)?;
-                if t.n_features() != N_INPUTS {
-                    return Err(MlError::artifact(
-                        MODEL,
-                        "second stage reads another number of inputs",
-                    ));
-                }
-                Some(t)
-            }
+            _ => Some(boost::Trees::read(&mut r, MODEL)?),
         };
         let nl = r.u64()? as usize;
         if nl > payload.len() / 8 {
@@ -791,12 +803,30 @@ impl DomainModel {
         if !lex.is_empty() && lex.len() != 1 << LEX_WORDS_LOG2 {
             return Err(MlError::artifact(MODEL, "word table of another size"));
         }
+        let lm = match r.u8()? {
+            0 => None,
+            1 => Some(LangModels::Tables(Box::new(LmPair::read(&mut r, MODEL)?))),
+            k => {
+                return Err(MlError::artifact(
+                    MODEL,
+                    format!("language model section of unknown kind {k}"),
+                ))
+            }
+        };
+        // What the second stage reads: the language models' two inputs too when the model has them.
+        let width = if lm.is_some() { N_STAGE } else { N_INPUTS };
+        if stage2.as_ref().is_some_and(|t| t.n_features() != width) {
+            return Err(MlError::artifact(
+                MODEL,
+                "second stage reads another number of inputs",
+            ));
+        }
         let stage2_mlp = if r.at_end() {
             None
         } else {
             let a = r.f32()?;
             let n = mlp::Mlp::read(&mut r, MODEL)?;
-            if n.n_features() != N_INPUTS || !(0.0..=1.0).contains(&a) {
+            if n.n_features() != width || !(0.0..=1.0).contains(&a) {
                 return Err(MlError::artifact(
                     MODEL,
                     "second-stage network reads another number of inputs or has a blend outside [0, 1]",
@@ -825,7 +855,7 @@ impl DomainModel {
             bias,
             stage2,
             stage2_mlp,
-            lm: None,
+            lm,
         })
     }
 
@@ -834,6 +864,11 @@ impl DomainModel {
         let b = std::fs::read(p)
             .map_err(|e| MlError::artifact(MODEL, format!("cannot read {}: {e}", p.display())))?;
         Self::from_bytes(&b)
+    }
+
+    /// Whether [`DomainModel::to_bytes`] can carry the model: not with the study's exact language models.
+    pub fn savable(&self) -> bool {
+        !matches!(self.lm, Some(LangModels::Exact(_)))
     }
 
     /// The artifact header.
@@ -878,7 +913,7 @@ impl DomainModel {
         v
     }
 
-    /// [`DomainModel::first`] and, in a study model, the language models' inputs (else 0).
+    /// [`DomainModel::first`] and the language models' inputs (0 in a model without them).
     fn inputs(&self, d: &[u8]) -> [f32; N_STAGE] {
         let mut v = [0f32; N_STAGE];
         v[..N_INPUTS].copy_from_slice(&self.first(d));
@@ -893,13 +928,12 @@ impl DomainModel {
                 let end = d.len() - sl - 1;
                 &d[end.saturating_sub(ln)..end]
             };
-            (v[N_INPUTS], v[N_INPUTS + 1]) = crate::charlm::per_char_pair(&lm.0, &lm.1, label);
+            (v[N_INPUTS], v[N_INPUTS + 1]) = lm.per_char(label);
         }
         v
     }
 
     fn margin(&self, d: &[u8]) -> f32 {
-        // The shipped models' path stays as it was; a study model's inputs take the slower one.
         if self.lm.is_some() {
             return self.stage2_margin(&self.inputs(d));
         }
@@ -992,7 +1026,16 @@ impl DomainModel {
         for x in &self.lex.0 {
             w.u64(*x);
         }
-        // Written only when present, so a model without it keeps version 4's bytes.
+        match &self.lm {
+            Some(LangModels::Tables(t)) => {
+                w.u8(1);
+                t.write(&mut w);
+            }
+            // The study's exact models have no artifact form: such a model cannot be saved (see
+            // `DomainModel::savable`), and its bytes would be refused on loading (the trees read two inputs more).
+            Some(LangModels::Exact(_)) | None => w.u8(0),
+        }
+        // Written only when present, so a model without it keeps the bytes it had without.
         if let Some((n, a)) = &self.stage2_mlp {
             w.f32(*a);
             n.write(&mut w);
@@ -1166,16 +1209,17 @@ pub struct Params {
     /// Second-stage weight of a malicious name, proportional to (names of its family)^-power (0: every name
     /// weighs the same; 1: every family weighs the same); the malicious side still weighs half in total.
     pub family_power: f32,
-    /// Study, not in the shipped model (0: off): characters of context of two character language models,
+    /// Characters of context (at most 8; 0: none, model version 4's inputs) of two character language models,
     /// of the benign training names' registrable labels and of English prose words, whose mean log2
-    /// probability per character of the registrable label are two more second-stage inputs.
+    /// probability per character of the registrable label are two more second-stage inputs (shipped: 5).
     pub char_lm: usize,
-    /// Study, not in the shipped model: also fit on maltrail's `trails/static/malicious/` files (exploit kits,
-    /// traffic distribution systems, C2 frameworks, phishing kits), each capped like a family, never measured;
-    /// files named like a malware family and names sharing a registered domain with the data are left out.
+    /// Also fit on maltrail's `trails/static/malicious/` files (exploit kits, traffic distribution systems, C2
+    /// frameworks, phishing kits), each capped like a family, never measured; files named like a malware family
+    /// and names sharing a registered domain with the data are left out (shipped: on).
     pub extra_trails: bool,
-    /// Study (0: off): with [`Params::char_lm`], score the language models through their cheap form
-    /// (`charlm::CharLm::make_fast`, `2^bits` hashed slots per model), the form a shipped model would carry.
+    /// With [`Params::char_lm`], the language models' cheap form ([`LmPair`], `2^bits` hashed slots, 8-28),
+    /// the form an artifact carries (shipped: 18); 0 is the study's exact models in hash maps, which cannot be
+    /// saved.
     pub fast_lm_bits: u32,
 }
 
@@ -1193,9 +1237,9 @@ impl Default for Params {
             mlp_epochs: 10,
             mlp_blend: 0.0,
             family_power: 0.0,
-            char_lm: 0,
-            extra_trails: false,
-            fast_lm_bits: 0,
+            char_lm: 5,
+            extra_trails: true,
+            fast_lm_bits: 18,
         }
     }
 }
@@ -1496,26 +1540,24 @@ fn stack_fold(s: &Sample) -> u64 {
     corpus::stable_hash(&format!("stack:{key}")) % STACK_FOLDS
 }
 
-/// The character language models of [`Params::char_lm`]: benign registrable labels, English prose words.
-fn char_lms(
-    p: Params,
-    train: &[&Sample],
-    prose: &[Vec<u8>],
-) -> Box<(crate::charlm::CharLm, crate::charlm::CharLm)> {
-    let order = p.char_lm;
-    let mut benign = crate::charlm::CharLm::fit(
+/// The character language models of [`Params::char_lm`]: benign registrable labels, English prose words; in
+/// their cheap form ([`LmPair`]) unless the study asks for the exact ones (`fast_lm_bits` 0).
+fn char_lms(p: Params, train: &[&Sample], prose: &[Vec<u8>]) -> LangModels {
+    let order = p.char_lm.min(8);
+    let benign = CharLm::fit(
         order,
         train
             .iter()
             .filter(|s| !s.malicious)
             .map(|s| registrable_label(s.domain.as_bytes())),
     );
-    let mut english = crate::charlm::CharLm::fit(order, prose.iter().map(Vec::as_slice));
+    let english = CharLm::fit(order, prose.iter().map(Vec::as_slice));
     if p.fast_lm_bits > 0 {
-        benign.make_fast(p.fast_lm_bits);
-        english.make_fast(p.fast_lm_bits);
+        if let Some(t) = LmPair::new(&benign, &english, p.fast_lm_bits) {
+            return LangModels::Tables(Box::new(t));
+        }
     }
-    Box::new((benign, english))
+    LangModels::Exact(Box::new((benign, english)))
 }
 
 /// Lengths of the public suffix (the TLD, `tld_len`, when the list has none) and of the registered domain
@@ -1540,7 +1582,7 @@ fn name_split(d: &[u8], tld_len: usize) -> (usize, usize) {
     (suffix_len, reg_len)
 }
 
-/// The registrable label for the study's language models ([`name_split`], with no TLD fallback; the whole
+/// The registrable label for the language models ([`name_split`], with no TLD fallback; the whole
 /// name when it is all suffix).
 fn registrable_label(d: &[u8]) -> &[u8] {
     let (suffix_len, reg_len) = name_split(d, 0);
@@ -1570,7 +1612,7 @@ fn prose_for(corpus: &Path, data: &[Sample], p: Params) -> Result<Vec<Vec<u8>>> 
     }
 }
 
-/// The study's extra training names ([`Params::extra_trails`]; none when off): maltrail's `malicious` trail
+/// The extra training names ([`Params::extra_trails`]; none when off): maltrail's `malicious` trail
 /// files, each capped at the family cap (by stable hash), as training-only families. A file whose name, without
 /// kit prefixes and suffixes, equals or overlaps a malware family's of `data` is left out (it may be that
 /// family under another name, held out or not), as is every name whose registered domain is one of `data`'s.
@@ -1662,7 +1704,7 @@ fn fit_stacked(
         m.lm = Some(char_lms(p, train, prose));
     }
     let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
-    // Without the study's language models the rows hold the shipped inputs only (the same trained bytes).
+    // Without language models the rows hold version 4's inputs only (the same trained bytes).
     let width = if p.char_lm > 0 { N_STAGE } else { N_INPUTS };
     let mut rows = vec![0f32; train.len() * width];
     for k in 0..STACK_FOLDS {
@@ -2059,7 +2101,7 @@ mod tests {
         .iter()
         .map(|d| {
             (
-                m.first(d.as_bytes()),
+                m.inputs(d.as_bytes()),
                 d.contains('-') || d.ends_with(".biz"),
             )
         })
@@ -2068,7 +2110,7 @@ mod tests {
             y.push(l);
             (x, y)
         });
-        let net = mlp::fit(&x, N_INPUTS, &y, &[1.0; 4], mlp::MlpParams::default());
+        let net = mlp::fit(&x, N_STAGE, &y, &[1.0; 4], mlp::MlpParams::default());
         let with = DomainModel {
             stage2_mlp: Some((net, 0.5)),
             ..m.clone()
@@ -2077,46 +2119,41 @@ mod tests {
         for d in ["evil-update.top", "www.example.com"] {
             assert_eq!(with.score(d), again.score(d), "{d}");
         }
-        assert_eq!(
-            m.to_bytes(),
-            EMBEDDED,
-            "without a network, version 4's bytes"
-        );
+        assert_eq!(m.to_bytes(), EMBEDDED, "without a network, the same bytes");
     }
 
     #[test]
-    fn language_model_inputs_are_a_study_option_outside_the_artifact() {
+    fn language_models_are_two_more_inputs_and_travel_in_the_artifact() {
         let dir = synthetic_corpus();
         let data = dataset_with(dir.path(), PER_FAMILY_CAP, false).expect("data");
-        let lm = Params {
+        let fit = |p: Params| fit_part(dir.path(), &data, p, Part::TrainingSide).expect("fit");
+        let quick = fit(Params {
             char_lm: 4,
+            fast_lm_bits: 16,
             ..Params::default()
-        };
-        let with = fit_part(dir.path(), &data, lm, Part::TrainingSide).expect("fit");
-        let plain =
-            fit_part(dir.path(), &data, Params::default(), Part::TrainingSide).expect("fit");
-        // Word pairs of the benign side read as more natural than random letters.
-        let (w, r) = (with.inputs(b"newsbank.com"), with.inputs(b"qzxvkwjtrp.top"));
-        assert!(w[N_INPUTS] > r[N_INPUTS], "{w:?} {r:?}");
-        assert!(w[N_INPUTS] < 0.0);
-        // The trees see the two inputs only in the study model; the shipped width is unchanged.
+        });
+        let exact = fit(Params {
+            char_lm: 4,
+            fast_lm_bits: 0,
+            ..Params::default()
+        });
+        let plain = fit(Params {
+            char_lm: 0,
+            ..Params::default()
+        });
+        // Word pairs of the benign side read as more natural than random letters, in both forms; the cheap
+        // form reads the label the sparse pass split off.
+        for m in [&exact, &quick] {
+            let (w, r) = (m.inputs(b"newsbank.com"), m.inputs(b"qzxvkwjtrp.top"));
+            assert!(w[N_INPUTS] > r[N_INPUTS] + 1.0, "{w:?} {r:?}");
+            assert!(w[N_INPUTS] < 0.0);
+        }
+        // The trees read the two inputs only in a model with language models.
         let n = |m: &DomainModel| m.stage2.as_ref().map(boost::Trees::n_features);
-        assert_eq!(n(&with), Some(N_STAGE));
+        assert_eq!(n(&quick), Some(N_STAGE));
+        assert_eq!(n(&exact), Some(N_STAGE));
         assert_eq!(n(&plain), Some(N_INPUTS));
         assert_eq!(plain.inputs(b"newsbank.com")[N_INPUTS..], [0.0; N_LM]);
-        let again = DomainModel::from_bytes(&plain.to_bytes()).expect("round trip");
-        assert_eq!(again.score("newsbank.com"), plain.score("newsbank.com"));
-        // The cheap form reads the label the sparse pass split off, and tells the same two names apart.
-        let fast = Params {
-            fast_lm_bits: 16,
-            ..lm
-        };
-        let quick = fit_part(dir.path(), &data, fast, Part::TrainingSide).expect("fit");
-        let (w, r) = (
-            quick.inputs(b"newsbank.com"),
-            quick.inputs(b"qzxvkwjtrp.top"),
-        );
-        assert!(w[N_INPUTS] > r[N_INPUTS] + 1.0, "{w:?} {r:?}");
         // A label fitted on: every pair is in the hashed table, so the exact value (to 1/32 bit).
         let seen = data
             .iter()
@@ -2124,18 +2161,57 @@ mod tests {
             .expect("a benign training name");
         let (f, e) = (
             quick.inputs(seen.domain.as_bytes())[N_INPUTS],
-            with.inputs(seen.domain.as_bytes())[N_INPUTS],
+            exact.inputs(seen.domain.as_bytes())[N_INPUTS],
         );
         assert!((f - e).abs() < 0.02, "{}: {f} {e}", seen.domain);
+        // The cheap form and the plain model round-trip through the artifact with the same scores; the exact
+        // models cannot be saved.
+        assert!(quick.savable() && plain.savable() && !exact.savable());
+        for m in [&quick, &plain] {
+            let again = DomainModel::from_bytes(&m.to_bytes()).expect("round trip");
+            for d in ["newsbank.com", "qzxvkwjtrp.top", "a.b.c.example.org", "x"] {
+                assert_eq!(again.score(d), m.score(d), "{d}");
+            }
+            assert_eq!(again.to_bytes(), m.to_bytes());
+        }
+        // The language model section damaged: refused with a reason, never a panic. Its flag byte sits right
+        // after the word table; cleared, the trees read two inputs the model no longer has.
+        let bytes = quick.to_bytes();
+        let (h, payload) = artifact::open(&bytes, MODEL, MODEL_VERSION).expect("opens");
+        // Up to the flag the payload is laid out as the plain model's, whose last byte is its flag.
+        let plain_bytes = plain.to_bytes();
+        let (_, plain_payload) = artifact::open(&plain_bytes, MODEL, MODEL_VERSION).expect("opens");
+        let flag = plain_payload.len() - 1;
+        assert_eq!(payload[flag], 1);
+        for (what, bad) in [
+            ("flag cleared", {
+                let mut b = payload.to_vec();
+                b[flag] = 0;
+                b
+            }),
+            ("unknown kind", {
+                let mut b = payload.to_vec();
+                b[flag] = 7;
+                b
+            }),
+            ("truncated tables", payload[..payload.len() - 100].to_vec()),
+        ] {
+            let e = DomainModel::from_bytes(&artifact::seal(&h, &bad))
+                .expect_err(what)
+                .to_string();
+            assert!(e.contains("domain"), "{what}: {e}");
+        }
     }
 
     #[test]
     fn extra_trails_are_training_only_and_keep_apart_from_the_families() {
         let dir = synthetic_corpus();
         let data = dataset_with(dir.path(), PER_FAMILY_CAP, false).expect("data");
-        let on = Params {
-            extra_trails: true,
-            ..Params::default()
+        let on = Params::default();
+        assert!(on.extra_trails, "shipped with the extra trails");
+        let off = Params {
+            extra_trails: false,
+            ..on
         };
         assert!(extra_trails(dir.path(), &data, on)
             .expect("no folder")
@@ -2172,17 +2248,22 @@ mod tests {
             "the name under a held-out family's registered domain is left out"
         );
         assert!(extra.iter().all(|s| s.malicious && !s.test));
-        assert!(extra_trails(dir.path(), &data, Params::default())
+        assert!(extra_trails(dir.path(), &data, off)
             .expect("off")
             .is_empty());
         // Never measured: the validation part and the held-out side are the same with the option on.
-        let off = validation_scores(dir.path(), Params::default()).expect("validation");
+        let without = validation_scores(dir.path(), off).expect("validation");
         let with = validation_scores(dir.path(), on).expect("validation");
         let key = |v: &[(Sample, f64)]| v.iter().map(|(s, _)| s.domain.clone()).collect::<Vec<_>>();
-        assert_eq!(key(&off), key(&with));
+        assert_eq!(key(&without), key(&with));
         let m = train_with(dir.path(), on).expect("fit");
         let e = evaluate(&m, dir.path(), false).expect("measure");
-        let plain = train_and_evaluate(dir.path()).expect("held out");
+        let plain = evaluate(
+            &train_with(dir.path(), off).expect("fit"),
+            dir.path(),
+            false,
+        )
+        .expect("held out");
         assert_eq!(
             (e.test_malicious, e.test_benign),
             (plain.test_malicious, plain.test_benign)
