@@ -1339,10 +1339,13 @@ fn fit_part(corpus: &Path, data: &[Sample], p: Params, part: Part) -> Result<Dom
         .filter(|s| part.keeps(s))
         .chain(&extra)
         .collect();
+    // The extra trails' names are training data too (all malicious); none when the option is off, so the hash
+    // of a model without them is what it was.
     let hash = corpus::data_hash(
         data.iter()
             .map(|s| s.domain.as_str())
-            .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" })),
+            .chain(data.iter().map(|s| if s.malicious { "1" } else { "0" }))
+            .chain(extra.iter().map(|s| s.domain.as_str())),
     );
     let prose = prose_for(corpus, data, p)?;
     Ok(fit_stacked(&train, &prose, dyns, hash, p))
@@ -2258,12 +2261,10 @@ mod tests {
         assert_eq!(key(&without), key(&with));
         let m = train_with(dir.path(), on).expect("fit");
         let e = evaluate(&m, dir.path(), false).expect("measure");
-        let plain = evaluate(
-            &train_with(dir.path(), off).expect("fit"),
-            dir.path(),
-            false,
-        )
-        .expect("held out");
+        let without_model = train_with(dir.path(), off).expect("fit");
+        let plain = evaluate(&without_model, dir.path(), false).expect("held out");
+        // The trails are training data: the model's provenance hash says so.
+        assert_ne!(m.header().data_hash, without_model.header().data_hash);
         assert_eq!(
             (e.test_malicious, e.test_benign),
             (plain.test_malicious, plain.test_benign)
