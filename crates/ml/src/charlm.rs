@@ -49,7 +49,7 @@ struct FastLm {
     penalty: u16,
 }
 
-/// Sizes of the dense table (every two-symbol context and next symbol).
+/// Size of the dense table (every two-symbol context and next symbol).
 const DENSE: usize = SYMBOLS * SYMBOLS * SYMBOLS;
 /// Bounds of the hashed table's size, and of the context (6 bits a symbol in a u64 key).
 const MIN_BITS: u32 = 8;
