@@ -1638,3 +1638,94 @@ fn a_taxii_page_with_a_broken_object_costs_that_object() {
         "the second pull asks after the last page: {asked:?}"
     );
 }
+
+/// A peer that never sends X-TAXII-Date-Added-Last (a SHOULD of the standard): the follower takes its cursor from
+/// the collection's manifest, the latest `date_added` among the object versions it received, so the next pull asks
+/// after it instead of reading the whole collection again. A newer version listed in the manifest but not received
+/// (added while the round ran) stays after the cursor and arrives with the next pull. A collection whose manifest
+/// cannot be read keeps its cursor, with a problem saying so, and the pull still succeeds.
+#[test]
+fn a_taxii_peer_without_date_headers_is_followed_through_its_manifest() {
+    let ind = |n: u32, modified: &str| {
+        format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--7d1e3c2a-0000-4000-8000-00000000000{n}","created":"2026-01-01T00:00:00.000Z","modified":"{modified}","name":"manifest-peer-{n}.example","pattern":"[domain-name:value = 'manifest-peer-{n}.example']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}}"#
+        )
+    };
+    let first = format!(
+        r#"{{"more":false,"objects":[{},{}]}}"#,
+        ind(1, "2026-01-01T00:00:00.000Z"),
+        ind(2, "2026-01-01T00:00:00.000Z")
+    );
+    let newer = format!(
+        r#"{{"more":false,"objects":[{}]}}"#,
+        ind(2, "2026-02-01T00:00:00.000Z")
+    );
+    // The manifest pages by `next` and writes its dates without fractions; the second entry of object 2 is a
+    // version the first pull never received.
+    let man1 = r#"{"more":true,"next":"m2","objects":[{"id":"indicator--7d1e3c2a-0000-4000-8000-000000000001","date_added":"2026-03-01T10:00:01Z","version":"2026-01-01T00:00:00Z","media_type":"application/stix+json;version=2.1"}]}"#;
+    let man2 = r#"{"more":false,"objects":[{"id":"indicator--7d1e3c2a-0000-4000-8000-000000000002","date_added":"2026-03-01T10:00:02Z","version":"2026-01-01T00:00:00.000Z"},{"id":"indicator--7d1e3c2a-0000-4000-8000-000000000002","date_added":"2026-03-01T10:00:09Z","version":"2026-02-01T00:00:00Z"}]}"#;
+    let (port, asked) = serve_taxii(move |path| {
+        match path.split_once('?') {
+        None if path == "/taxii2/" => (r#"{"title":"peer"}"#.into(), None),
+        None if path == "/taxii2/collections/" => (
+            r#"{"collections":[{"id":"c1","title":"c1","can_read":true,"can_write":false},{"id":"c2","title":"c2","can_read":true,"can_write":false}]}"#
+                .into(),
+            None,
+        ),
+        Some(("/taxii2/collections/c1/objects/", q)) if q.contains("added_after=2026-03-01T10%3A00%3A02Z") => {
+            (newer.clone(), None)
+        }
+        Some(("/taxii2/collections/c1/objects/", q)) if q.contains("added_after") => {
+            (r#"{"more":false}"#.into(), None)
+        }
+        Some(("/taxii2/collections/c1/objects/", _)) => (first.clone(), None),
+        Some(("/taxii2/collections/c1/manifest/", q)) if q.contains("next=m2") => {
+            (man2.into(), None)
+        }
+        Some(("/taxii2/collections/c1/manifest/", q)) if q.contains("added_after") => {
+            (r#"{"more":false}"#.into(), None)
+        }
+        Some(("/taxii2/collections/c1/manifest/", _)) => (man1.into(), None),
+        Some(("/taxii2/collections/c2/objects/", _)) => (
+            format!(r#"{{"more":false,"objects":[{}]}}"#, ind(3, "2026-01-01T00:00:00.000Z")),
+            None,
+        ),
+        _ => ("<html>no manifest here</html>".into(), None),
+    }
+    });
+    let v = Vigil::new();
+    let url = format!("http://127.0.0.1:{port}/taxii2/");
+    let (r, code) = v.json(&[
+        "feeds", "add", "--name", "peer", "--kind", "taxii", "--url", &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    let r = v.pull("peer");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(n(&r, "added"), 3, "{r}");
+    let problems = r["problems"].to_string();
+    assert!(
+        problems.contains("c2") && problems.contains("manifest could not be read"),
+        "the collection whose manifest failed is named: {r}"
+    );
+    assert!(!problems.contains("collection c1"), "{r}");
+
+    asked.lock().expect("log").clear();
+    let r = v.pull("peer");
+    assert_eq!(r["ok"], true, "{r}");
+    let asked_now = asked.lock().expect("log").clone();
+    assert!(
+        asked_now.iter().any(|p| p.starts_with("/taxii2/collections/c1/objects/")
+            && p.contains("added_after=2026-03-01T10%3A00%3A02Z")),
+        "the second pull asks after the latest received object's date_added, not after the newer version's: {asked_now:?}"
+    );
+    assert!(
+        asked_now
+            .iter()
+            .any(|p| p.starts_with("/taxii2/collections/c2/objects/") && !p.contains("added_after")),
+        "c2 keeps its cursor (none): {asked_now:?}"
+    );
+    // c1's newer version of object 2 arrived; c2's object was read again and absorbed.
+    assert_eq!(n(&r, "objects_received"), 2, "{r}");
+    assert_eq!(n(&r, "added"), 0, "{r}");
+    assert_eq!(n(&r, "updated"), 1, "{r}");
+}

@@ -4,7 +4,8 @@
 //! - `url`: one HTTP(S) document (STIX bundle, MISP event, IOC list, ...), fetched with `If-None-Match` /
 //!   `If-Modified-Since`, gzip transfer, a size limit, then the ingest pipeline;
 //! - `taxii`: TAXII 2.1 collections under an API root (every readable one unless one is named), pulled with
-//!   `added_after` from the last `X-TAXII-Date-Added-Last`, following `more`/`next` — one Vigil instance following
+//!   `added_after` from the last `X-TAXII-Date-Added-Last` (or, from servers that send none, the manifest's
+//!   `date_added` of what was received), following `more`/`next` — one Vigil instance following
 //!   another (federation);
 //! - `misp-feed`: a MISP feed folder: `manifest.json`, then only the events whose timestamp changed;
 //! - `csaf`: a CSAF provider: `provider-metadata.json`, then its ROLIE feeds or its directories (`changes.csv`,

@@ -3,11 +3,17 @@
 //!
 //! The URL is an API root (or a discovery endpoint, whose default API root is used). Every collection with
 //! `can_read` is followed unless the feed names one. Per collection, the cursor is the `X-TAXII-Date-Added-Last` of
-//! the last page received; a page without that header leaves it where it was (so a server that never sends it is
-//! read from the same point each round, and de-duplication absorbs the repeats); a round asks with `added_after` and
-//! follows `more`/`next` to the end. A page without `next` but with `more` is continued with `added_after` set to
-//! its last date (servers without `next` support).
+//! the last page received; a round asks with `added_after` and follows `more`/`next` to the end. A page without
+//! `next` but with `more` is continued with `added_after` set to its last date (servers without `next` support).
+//! A server that sends no `X-TAXII-Date-Added-Last` (the header is a SHOULD) would otherwise be read from the same
+//! point every round, the whole collection again: after such a round the cursor is taken from the collection's
+//! manifest instead, the latest `date_added` among the objects the round received (only those: an object added
+//! while the round ran, and not received, stays after the cursor). A manifest that cannot be read leaves the cursor
+//! where it was, with a problem in the report, and de-duplication absorbs the repeats as before.
 
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use url::Url;
 use vigil_store::{AsStore, FeedStore, Store};
@@ -157,6 +163,11 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
         .join(&format!("collections/{id}/objects/"))
         .map_err(|e| FeedError::Config(format!("collection `{id}`: {e}")))?;
     let mut next: Option<String> = None;
+    let round_start = added_after.clone();
+    // Objects received on pages that did not say where they end (no X-TAXII-Date-Added-Last).
+    // Id -> version (`modified`) as received, to match the manifest's entries by object version: a newer version
+    // added while the round ran was not received and must stay after the cursor.
+    let mut unplaced: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
     for _ in 0..MAX_PAGES {
         let mut u = base.clone();
         {
@@ -216,12 +227,27 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
         } else {
             p.report.changed += 1;
             ingest_page(p, &body)?;
+            if last.is_none() {
+                for o in env
+                    .get("objects")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(i) = o.get("id").and_then(Value::as_str) {
+                        let v = o.get("modified").and_then(Value::as_str).and_then(instant);
+                        unplaced.insert(i.to_string(), v);
+                    }
+                }
+            }
         }
         // The page is stored: move the cursor past it.
         if let Some(l) = &last {
             if added_after.as_deref() != Some(l.as_str()) {
                 p.set_cursor(&key, None, None, Some(l.clone()))?;
             }
+            // A later page that says where it ends places the earlier ones too.
+            unplaced.clear();
         }
         if !more {
             if let Some(l) = last {
@@ -246,5 +272,99 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
         }
     }
     let _ = added_after;
+    if !unplaced.is_empty() {
+        match manifest_cursor(p, root, id, round_start.as_deref(), &unplaced) {
+            Ok(Some(l)) => p.set_cursor(&key, None, None, Some(l))?,
+            Ok(None) => {}
+            Err(e) => p.report.problem(
+                &format!("collection {id}"),
+                "manifest",
+                &format!(
+                    "the server sends no X-TAXII-Date-Added-Last and its manifest could not be read ({e}); \
+                     the next pull starts from the same point and reads these objects again"
+                ),
+            ),
+        }
+    }
     Ok(())
+}
+
+fn instant(s: &str) -> Option<DateTime<Utc>> {
+    vigil_model::time::parse("timestamp", s).ok()
+}
+
+/// The latest `date_added` the collection's manifest gives for any of the object versions in `ids`, read from
+/// `after` on (following the manifest's own `next`/`more`), if later than `after`. Compared as instants, not as
+/// strings: servers write fractions of a second differently. An object received without `modified` matches its id
+/// alone.
+fn manifest_cursor<S: Store + FeedStore + AsStore + ?Sized>(
+    p: &mut Pull<'_, S>,
+    root: &Url,
+    id: &str,
+    after: Option<&str>,
+    ids: &HashMap<String, Option<DateTime<Utc>>>,
+) -> Result<Option<String>, FeedError> {
+    let at = instant;
+    let base = root
+        .join(&format!("collections/{id}/manifest/"))
+        .map_err(|e| FeedError::Config(format!("collection `{id}`: {e}")))?;
+    let mut best: Option<(DateTime<Utc>, String)> =
+        after.and_then(|a| at(a).map(|t| (t, a.to_string())));
+    let start = best.as_ref().map(|b| b.0);
+    let mut added_after = after.map(str::to_string);
+    let mut next: Option<String> = None;
+    let mut found: HashSet<&str> = HashSet::new();
+    for _ in 0..MAX_PAGES {
+        let mut u = base.clone();
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("limit", &PAGE.to_string());
+            if let Some(a) = &added_after {
+                q.append_pair("added_after", a);
+            }
+            if let Some(n) = &next {
+                q.append_pair("next", n);
+            }
+        }
+        let (v, _) = get_json(p, &u)?;
+        let entries = v.get("objects").and_then(Value::as_array);
+        let mut page_last: Option<(DateTime<Utc>, String)> = None;
+        for e in entries.into_iter().flatten() {
+            let Some(d) = e.get("date_added").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(t) = at(d) else { continue };
+            if page_last.as_ref().is_none_or(|l| t > l.0) {
+                page_last = Some((t, d.to_string()));
+            }
+            let Some((i, want)) = e
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|i| ids.get_key_value(i))
+            else {
+                continue;
+            };
+            let version = e.get("version").and_then(Value::as_str).and_then(at);
+            if want.is_none() || version == *want {
+                found.insert(i.as_str());
+                if best.as_ref().is_none_or(|b| t > b.0) {
+                    best = Some((t, d.to_string()));
+                }
+            }
+        }
+        if !v.get("more").and_then(Value::as_bool).unwrap_or(false) || found.len() == ids.len() {
+            break;
+        }
+        match v.get("next").and_then(Value::as_str) {
+            Some(n) => next = Some(n.to_string()),
+            None => match page_last {
+                Some((_, l)) if added_after.as_deref() != Some(l.as_str()) => {
+                    next = None;
+                    added_after = Some(l);
+                }
+                _ => break,
+            },
+        }
+    }
+    Ok(best.and_then(|(t, s)| (Some(t) != start).then_some(s)))
 }
