@@ -189,7 +189,16 @@ impl<'de> Visitor<'de> for Objects<'_, '_, '_> {
 
 enum StreamError {
     Split(SplitError),
-    Json { at: String, e: serde_json::Error },
+    /// A fault inside the object at `location` (`named`) with no STIX object after it to resume at: the file's
+    /// error, naming the object it cost.
+    Lost {
+        fault: SplitError,
+        location: String,
+    },
+    Json {
+        at: String,
+        e: serde_json::Error,
+    },
     Stopped,
 }
 
@@ -343,7 +352,13 @@ fn resync<R: BufRead>(
         Raw::TooLarge(o) => (o.id.is_some() && o.kind.is_some()).then_some(Err(o)),
     })?;
     let Some((resumed, found)) = found else {
-        return Err(fault.into());
+        return Err(match broken {
+            Some(name) => StreamError::Lost {
+                fault,
+                location: format!("{path}[{}] ({name})", state.borrow().index),
+            },
+            None => fault.into(),
+        });
     };
     let mut st = state.borrow_mut();
     let location = format!("{path}[{}]", st.index);
@@ -474,6 +489,13 @@ pub fn parse_streamed<R: BufRead>(
         StreamError::Split(e) => FormatError::Unreadable {
             file: ctx.file.clone(),
             reason: format!("not valid JSON: {e} (after {after} objects)"),
+        },
+        StreamError::Lost { fault, location } => FormatError::Unreadable {
+            file: ctx.file.clone(),
+            reason: format!(
+                "not valid JSON: {fault}, inside {location}; no object follows it to resume at, so that object \
+                 and the rest of the input were not read (after {after} objects)"
+            ),
         },
         StreamError::Json { at, e } => FormatError::Unreadable {
             file: ctx.file.clone(),
@@ -751,7 +773,8 @@ mod tests {
             rejected[3].1
         );
 
-        // With no object after the fault, the file fails as it did, with what came before kept.
+        // With no object after the fault, the file fails as it did, with what came before kept, and its error
+        // names the object lost.
         let last = format!(
             r#"{{"type":"bundle","objects":[{},{{"type":"tool","id":"{}","name":"a"b"}}]}}"#,
             good(1),
@@ -762,6 +785,11 @@ mod tests {
         assert_eq!(items.len(), 1);
         let err = res.expect_err("the fault is the file's error").to_string();
         assert!(err.contains("unescaped"), "{err}");
+        assert!(
+            err.contains(&format!("inside $.objects[1] ({})", id(2)))
+                && err.contains("no object follows it"),
+            "{err}"
+        );
     }
 
     #[test]
