@@ -1809,6 +1809,97 @@ pub struct DomainMetrics {
     /// Mean over held-out families of each family's ROC AUC against all held-out benign domains (every family
     /// counts once, however many domains it has; `roc_auc` weighs families by size).
     pub roc_auc_family_mean: f64,
+    /// How much the figures depend on which families happen to be held out: the held-out families resampled
+    /// with replacement (the benign side fixed). Absent without held-out families and benign names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_bootstrap: Option<FamilyBootstrap>,
+}
+
+/// Spread of the held-out metrics over [`FamilyBootstrap::resamples`] resamplings of the held-out families (with
+/// replacement, each family whole; fixed seed, so the same scores give the same interval). The pooled AUC is the
+/// size-weighted mean of the families' AUCs against the same benign names, and the TPR at a fixed benign
+/// threshold a size-weighted share, so each resample is exact, not an approximation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FamilyBootstrap {
+    pub resamples: usize,
+    pub roc_auc_sd: f64,
+    /// 2.5th and 97.5th percentiles.
+    pub roc_auc_ci95: [f64; 2],
+    pub tpr_at_1pct_fpr_ci95: [f64; 2],
+}
+
+const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// Per family: names, the sum over its names of the share of benign scores below (ties count half), and the
+/// count above the 1%-FPR threshold.
+struct FamilyTally {
+    n: f64,
+    shares: f64,
+    above_1pct: f64,
+}
+
+fn family_tallies(by_family: &BTreeMap<String, Vec<f64>>, neg: &[f64]) -> Vec<FamilyTally> {
+    if neg.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted = neg.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let nn = sorted.len() as f64;
+    // The same threshold as `roc`: strictly above the (k+1)-th highest benign score.
+    let k = (0.01 * nn).floor() as usize;
+    let thr = sorted
+        .len()
+        .checked_sub(k + 1)
+        .map_or(f64::NEG_INFINITY, |i| sorted[i]);
+    by_family
+        .values()
+        .map(|ps| FamilyTally {
+            n: ps.len() as f64,
+            shares: ps
+                .iter()
+                .map(|p| {
+                    let lo = sorted.partition_point(|x| x < p) as f64;
+                    let hi = sorted.partition_point(|x| x <= p) as f64;
+                    (lo + (hi - lo) / 2.0) / nn
+                })
+                .sum(),
+            above_1pct: ps.iter().filter(|p| **p > thr).count() as f64,
+        })
+        .collect()
+}
+
+fn family_bootstrap(t: &[FamilyTally]) -> Option<FamilyBootstrap> {
+    if t.is_empty() {
+        return None;
+    }
+    let mut rng = Rng::new(0x0b00_75ea_f1e5);
+    let (mut aucs, mut tprs) = (Vec::new(), Vec::new());
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let (mut n, mut sh, mut ab) = (0.0, 0.0, 0.0);
+        for _ in 0..t.len() {
+            let f = &t[(rng.next() % t.len() as u64) as usize];
+            n += f.n;
+            sh += f.shares;
+            ab += f.above_1pct;
+        }
+        aucs.push(sh / n);
+        tprs.push(ab / n);
+    }
+    let pct = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+        [
+            crate::extract::round4(at(0.025)),
+            crate::extract::round4(at(0.975)),
+        ]
+    };
+    let sd = corpus::spread(&aucs).sd;
+    Some(FamilyBootstrap {
+        resamples: BOOTSTRAP_RESAMPLES,
+        roc_auc_sd: crate::extract::round4(sd),
+        roc_auc_ci95: pct(&mut aucs),
+        tpr_at_1pct_fpr_ci95: pct(&mut tprs),
+    })
 }
 
 /// ROC AUC and TPR at the given FPRs of scores (higher = more malicious).
@@ -1893,30 +1984,12 @@ fn measure<'a>(
     (m, scored)
 }
 
-/// Mean over families of each family's AUC against `neg` (0 without families or benign scores). A family's AUC
-/// is the mean over its scores of the share of benign scores below (ties count half), against the benign
-/// scores sorted once.
-fn family_mean_auc(by_family: &BTreeMap<String, Vec<f64>>, neg: &[f64]) -> f64 {
-    if by_family.is_empty() || neg.is_empty() {
+/// Mean over families of each family's AUC against the benign scores (0 without families or benign scores).
+fn family_mean_auc(t: &[FamilyTally]) -> f64 {
+    if t.is_empty() {
         return 0.0;
     }
-    let mut sorted = neg.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let nn = sorted.len() as f64;
-    let sum: f64 = by_family
-        .values()
-        .map(|ps| {
-            ps.iter()
-                .map(|p| {
-                    let lo = sorted.partition_point(|x| x < p) as f64;
-                    let hi = sorted.partition_point(|x| x <= p) as f64;
-                    (lo + (hi - lo) / 2.0) / nn
-                })
-                .sum::<f64>()
-                / ps.len() as f64
-        })
-        .sum();
-    sum / by_family.len() as f64
+    t.iter().map(|f| f.shares / f.n).sum::<f64>() / t.len() as f64
 }
 
 /// The domain metrics of a cross-validation by family ([`cross_validate`]).
@@ -1986,6 +2059,7 @@ fn metrics_of(scored: &[(&Sample, f64)]) -> DomainMetrics {
     }
     let r = crate::extract::round4;
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
+    let tallies = family_tallies(&by_family, &neg);
     DomainMetrics {
         test_malicious: pos.len(),
         test_benign: neg.len(),
@@ -1999,7 +2073,8 @@ fn metrics_of(scored: &[(&Sample, f64)]) -> DomainMetrics {
             .into_iter()
             .map(|(l, n)| (l, r(roc(&pos, &n, &[]).0)))
             .collect(),
-        roc_auc_family_mean: r(family_mean_auc(&by_family, &neg)),
+        roc_auc_family_mean: r(family_mean_auc(&tallies)),
+        family_bootstrap: family_bootstrap(&tallies),
     }
 }
 
@@ -2014,6 +2089,83 @@ mod tests {
         assert_eq!(t[0], 2.0 / 3.0);
         let (auc, _) = roc(&[0.5], &[0.5], &[0.01]);
         assert_eq!(auc, 0.5);
+    }
+
+    #[test]
+    fn family_bootstrap_is_exact_per_resample_and_brackets_the_figure() {
+        let mk = |d: &str, fam: &str, mal: bool| Sample {
+            domain: d.into(),
+            malicious: mal,
+            test: true,
+            group: fam.into(),
+        };
+        // Three families of different sizes and difficulty, 200 benign names; scores chosen so that ties occur.
+        let mut scored: Vec<(Sample, f64)> = Vec::new();
+        for i in 0..200 {
+            scored.push((mk(&format!("b{i}"), "list", false), (i % 50) as f64 / 10.0));
+        }
+        for i in 0..300 {
+            scored.push((
+                mk(&format!("e{i}"), "easy", true),
+                4.0 + (i % 7) as f64 / 10.0,
+            ));
+        }
+        for i in 0..40 {
+            scored.push((mk(&format!("h{i}"), "hard", true), (i % 30) as f64 / 10.0));
+        }
+        for i in 0..5 {
+            scored.push((mk(&format!("m{i}"), "mid", true), 2.5 + i as f64 / 10.0));
+        }
+        let m = metrics_of(&scored.iter().map(|(s, z)| (s, *z)).collect::<Vec<_>>());
+        let b = m.family_bootstrap.clone().expect("a bootstrap");
+        assert_eq!(b.resamples, BOOTSTRAP_RESAMPLES);
+        assert!(
+            b.roc_auc_ci95[0] < m.roc_auc && m.roc_auc < b.roc_auc_ci95[1],
+            "{m:?}"
+        );
+        assert!(
+            b.tpr_at_1pct_fpr_ci95[0] <= m.tpr_at_1pct_fpr
+                && m.tpr_at_1pct_fpr <= b.tpr_at_1pct_fpr_ci95[1],
+            "{m:?}"
+        );
+        assert!(b.roc_auc_sd > 0.0);
+        // The decomposition the resamples rely on gives the rank-sum AUC and the TPR exactly.
+        let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let neg: Vec<f64> = scored
+            .iter()
+            .filter(|s| !s.0.malicious)
+            .map(|s| s.1)
+            .collect();
+        let pos: Vec<f64> = scored
+            .iter()
+            .filter(|s| s.0.malicious)
+            .map(|s| s.1)
+            .collect();
+        for (s, z) in scored.iter().filter(|s| s.0.malicious) {
+            by_family.entry(s.group.clone()).or_default().push(*z);
+        }
+        let t = family_tallies(&by_family, &neg);
+        let n: f64 = t.iter().map(|f| f.n).sum();
+        let (auc, tpr) = roc(&pos, &neg, &[0.01]);
+        assert!((t.iter().map(|f| f.shares).sum::<f64>() / n - auc).abs() < 1e-12);
+        assert!((t.iter().map(|f| f.above_1pct).sum::<f64>() / n - tpr[0]).abs() < 1e-12);
+        // Same scores, same interval; one family: no spread; no benign names: no bootstrap.
+        let again = metrics_of(&scored.iter().map(|(s, z)| (s, *z)).collect::<Vec<_>>());
+        assert_eq!(again.family_bootstrap, m.family_bootstrap);
+        let one: Vec<(&Sample, f64)> = scored
+            .iter()
+            .filter(|s| !s.0.malicious || s.0.group == "hard")
+            .map(|(s, z)| (s, *z))
+            .collect();
+        let b1 = metrics_of(&one).family_bootstrap.expect("a bootstrap");
+        assert_eq!(b1.roc_auc_sd, 0.0);
+        assert_eq!(b1.roc_auc_ci95[0], b1.roc_auc_ci95[1]);
+        let none: Vec<(&Sample, f64)> = scored
+            .iter()
+            .filter(|s| s.0.malicious)
+            .map(|(s, z)| (s, *z))
+            .collect();
+        assert!(metrics_of(&none).family_bootstrap.is_none());
     }
 
     #[test]

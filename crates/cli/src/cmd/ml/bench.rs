@@ -448,6 +448,12 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         "  mean of the per-family AUCs (each held-out family against all held-out benign): {:.3}",
         m.roc_auc_family_mean
     ))?;
+    if let Some(b) = &m.family_bootstrap {
+        say(format!(
+            "  which families are held out (the held-out families resampled {} times): AUC 95% interval {:.3}-{:.3} (sd {:.3}), TPR at 1% FPR {:.3}-{:.3}",
+            b.resamples, b.roc_auc_ci95[0], b.roc_auc_ci95[1], b.roc_auc_sd, b.tpr_at_1pct_fpr_ci95[0], b.tpr_at_1pct_fpr_ci95[1]
+        ))?;
+    }
     for (l, auc) in &m.roc_auc_by_benign_list {
         say(format!("  AUC vs held-out {l}: {auc:.3}"))?;
     }
