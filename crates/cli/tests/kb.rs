@@ -466,11 +466,11 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
         );
     }
     assert!(valid > 2, "the fixture has objects after the broken ones");
-    // the same in a MISP search answer: the event with an unescaped quote is rejected by its place, the events
-    // around it stored (before, the whole answer was refused)
-    let event = |n: u32, comment: &str| {
+    // the same in a MISP search answer: the event with an unescaped quote outside its attribute and object lists
+    // (in its `info`) is rejected by its place, the events around it stored (before, the whole answer was refused)
+    let event = |n: u32, info: &str| {
         format!(
-            r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}","date":"2024-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"misp-answer-{n}.example"}},{{"type":"comment","value":"{comment}"}}]}}}}"#
+            r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}: {info}","date":"2024-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"misp-answer-{n}.example"}},{{"type":"comment","value":"fine"}}]}}}}"#
         )
     };
     let answer = d.path().join("answer.json");

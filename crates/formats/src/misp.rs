@@ -1745,12 +1745,14 @@ mod tests {
 
     #[test]
     fn a_broken_event_in_a_list_costs_that_event_only() {
-        let ev = |n: u32, value: &str| {
+        // The fault lies outside the attribute and object lists (in `info`), so the event cannot be repaired
+        // by cutting one item: it is lost, and only it.
+        let ev = |n: u32, info: &str| {
             format!(
-                r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}","date":"2020-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"bad{n}.example"}},{{"type":"comment","value":{value}}}]}}}}"#
+                r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":{info},"date":"2020-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"bad{n}.example"}},{{"type":"comment","value":"fine"}}]}}}}"#
             )
         };
-        let good = |n: u32| ev(n, r#""fine""#);
+        let good = |n: u32| ev(n, r#""event""#);
         let domains = |items: &[Item]| -> Vec<String> {
             objects(items, "indicator")
                 .iter()
@@ -1814,6 +1816,43 @@ mod tests {
             .expect_err("one broken event")
             .to_string()
             .contains("not valid JSON"));
+        // A fault in the last attribute of an event's list costs that attribute only, in a list of events as
+        // alone; read event by event (a search answer over 256 MiB), only where the event's quotes still pair
+        // up (a NaN), as for any attribute.
+        let last = |n: u32, bad: &str| {
+            format!(
+                r#"{{"Event":{{"uuid":"5c1a0a7e-0000-4000-8000-00000000000{n}","info":"event {n}","date":"2020-01-01","Orgc":{{"name":"Org"}},"Attribute":[{{"type":"domain","value":"bad{n}.example"}},{{"type":"comment","value":{bad}}}]}}}}"#
+            )
+        };
+        let list = |bad: &str| {
+            format!(
+                r#"{{"response":[{},{},{}]}}"#,
+                good(1),
+                last(2, bad),
+                good(3)
+            )
+        };
+        let (quote, nan) = (list(r#""the "GLASS" case""#), list("NaN"));
+        for (doc, (items, res)) in [
+            (&quote, run(&quote)),
+            (&nan, run(&nan)),
+            (&nan, run_within(&nan, nan.len() as u64 - 1)),
+        ] {
+            res.unwrap_or_else(|e| panic!("{doc}: {e}"));
+            let got = domains(&items);
+            assert_eq!(got.len(), 3, "{got:?}");
+            let rejects: Vec<&str> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Reject { location, .. } => Some(location.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(rejects, ["response[1].Event.Attribute[1]"]);
+        }
+        let (items, res) = run(&last(1, r#""the "GLASS" case""#));
+        res.expect("one event with a broken last attribute");
+        assert_eq!(domains(&items).len(), 1);
     }
 
     #[test]

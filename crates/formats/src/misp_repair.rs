@@ -3,8 +3,8 @@
 //! and its place and the reason are kept for the reject. The item the fault lies in is found by following the
 //! document's structure up to serde_json's error; its end, since strings cannot be followed past the fault, is
 //! the first `}` closing its `{` with the brackets between paired, and what follows must be `,` and an item of
-//! the same kind (an attribute: `type` and `value`; an object: `name` and `Attribute` or `meta-category`). A
-//! bracket closing nothing means the list ended inside the broken item: no cut is made there (the document could
+//! the same kind (an attribute: `type` and `value`; an object: `name` and `Attribute` or `meta-category`), or the
+//! list's `]` when the broken item is its last. A bracket closing nothing means the list ended inside the broken item: no cut is made there (the document could
 //! still parse, with the next object's or event's attributes joined to this list), and the file fails as it did.
 //! The repaired document must parse as a whole.
 
@@ -57,7 +57,7 @@ pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Value, BTreeMap<St
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let (mut start, mut index, mut err, mut fault) = (at.start, at.index, err, fault);
         loop {
-            let Some((comma, next)) = next_item(&doc, start, at.list_key) else {
+            let Some((end, next)) = next_item(&doc, start, at.list_key) else {
                 if spans.is_empty() {
                     return None;
                 }
@@ -65,14 +65,23 @@ pub(crate) fn repair_event(buf: &[u8], what: &str) -> Option<(Value, BTreeMap<St
             };
             cut.insert(
                 format!("{base}[{index}]"),
-                format!(
-                    "not valid JSON ({err}; byte {} of {what}); the item was skipped up to the next {kind} at \
-                     byte {}, and the rest of the event read",
-                    in_buf(fault),
-                    in_buf(next),
-                ),
+                match next {
+                    Some(next) => format!(
+                        "not valid JSON ({err}; byte {} of {what}); the item was skipped up to the next {kind} at \
+                         byte {}, and the rest of the event read",
+                        in_buf(fault),
+                        in_buf(next),
+                    ),
+                    None => format!(
+                        "not valid JSON ({err}; byte {} of {what}); the item, the last of its list (which ends at \
+                         byte {}), was skipped, and the rest of the event read",
+                        in_buf(fault),
+                        in_buf(end),
+                    ),
+                },
             );
-            spans.push((start, comma));
+            spans.push((start, end));
+            let Some(next) = next else { break };
             // The items after it, each checked alone, up to the list's end or the next broken one.
             let mut pos = next;
             index += 1;
@@ -255,13 +264,15 @@ fn enclosing_item(doc: &[u8], fault: usize) -> Option<Enclosing> {
     })
 }
 
-/// After the broken item's `{` at `start`: the `,` before the next item of the same kind and that item's `{`.
-/// Strings cannot be followed past the fault, so the item's end is found by its brackets alone: the first `}`
-/// that closes its `{` with every bracket between paired (brackets inside its strings rarely are unpaired, and
-/// when they are, no end is found and the file fails as before). A closing bracket with nothing open means the
-/// list ended: a cut there would join the next list's items to this one (a later object's attributes to this
-/// object), so there is no next item.
-fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)> {
+/// After the broken item's `{` at `start`: where the cut ends and where the next item of the same kind starts,
+/// that is the `,` before it and its `{`; or, when the broken item is the last of its list, the item's end (after
+/// its `}`, with the list's `]` next) and no next item. Strings cannot be followed past the fault, so the item's
+/// end is found by its brackets alone: the first `}` that closes its `{` with every bracket between paired
+/// (brackets inside its strings rarely are unpaired, and when they are, no end is found and the file fails as
+/// before; a wrong end leaves a document that does not parse, which is no repair either). A closing bracket with
+/// nothing open means the list ended inside the item: a cut there would join the next list's items to this one
+/// (a later object's attributes to this object), so there is no cut.
+fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, Option<usize>)> {
     let mut open: Vec<u8> = Vec::new();
     let mut seen = 0;
     let mut i = start;
@@ -278,8 +289,11 @@ fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)>
                 if !open.is_empty() || c != b'}' {
                     continue;
                 }
-                // An item ends here: is the next one of the kind looked for?
+                // An item ends here: is the next one of the kind looked for, or does the list end?
                 let comma = skip_ws(doc, i);
+                if doc.get(comma) == Some(&b']') {
+                    return Some((i, None));
+                }
                 if doc.get(comma) != Some(&b',') {
                     return None;
                 }
@@ -289,7 +303,7 @@ fn next_item(doc: &[u8], start: usize, list_key: &str) -> Option<(usize, usize)>
                 }
                 seen += 1;
                 if fits(&doc[next..doc.len().min(next + ITEM_WINDOW)], list_key) {
-                    return Some((comma, next));
+                    return Some((comma, Some(next)));
                 }
                 // Not an item of this list's kind: it is cut out with the broken one.
                 i = next;
@@ -415,15 +429,57 @@ mod tests {
     }
 
     #[test]
+    fn the_last_item_of_a_list_is_cut_alone() {
+        let (v, cut) = repaired(
+            r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}, {"type": "domain", "value": "b"c"}], "Tag": [{"name": "tlp:green"}]}}"#,
+        )
+        .expect("repaired");
+        assert_eq!(v["Event"]["Attribute"][0]["value"], "a.example");
+        assert!(v["Event"]["Attribute"][1].is_null());
+        assert_eq!(v["Event"]["Tag"][0]["name"], "tlp:green");
+        let why = &cut["Event.Attribute[1]"];
+        assert!(why.contains("the last of its list"), "{why}");
+        // The last attribute of one event or object, with attributes of the next after it: cut alone, never
+        // joined to the next one's. The escaped closing quote runs its string into the next event, where the
+        // fault shows.
+        for doc in [
+            r#"{"response": [{"Event": {"Attribute": [{"type": "a", "value": "1"}, {"type": "b", "value": "2"3"}]}}, {"Event": {"Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}}]}"#,
+            r#"{"response": [{"Event": {"Attribute": [{"type": "a", "value": "1"}, {"type": "filename", "value": "C:\dir"}]}}, {"Event": {"Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}}]}"#,
+        ] {
+            let (v, cut) = repaired(doc).expect("repaired");
+            assert_eq!(v["response"][0]["Event"]["Attribute"][0]["value"], "1");
+            assert!(v["response"][0]["Event"]["Attribute"][1].is_null(), "{v}");
+            assert_eq!(
+                v["response"][0]["Event"]["Attribute"]
+                    .as_array()
+                    .map(Vec::len),
+                Some(2)
+            );
+            assert_eq!(v["response"][1]["Event"]["Attribute"][1]["value"], "5");
+            assert_eq!(
+                cut.keys().collect::<Vec<_>>(),
+                ["response[0].Event.Attribute[1]"]
+            );
+        }
+        let (v, cut) = repaired(
+            r#"{"Event": {"Object": [{"name": "o", "Attribute": [{"type": "b", "value": NaN}]}, {"name": "p", "Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}]}}"#,
+        )
+        .expect("repaired");
+        assert!(v["Event"]["Object"][0]["Attribute"][0].is_null());
+        assert_eq!(v["Event"]["Object"][1]["Attribute"][1]["value"], "5");
+        assert_eq!(
+            cut.keys().collect::<Vec<_>>(),
+            ["Event.Object[0].Attribute[0]"]
+        );
+    }
+
+    #[test]
     fn what_cannot_be_repaired_is_left_to_fail() {
-        // The last attribute has no next one; a fault outside the lists; a valid document; not an event.
+        // A fault outside the lists; a list that ends inside the broken item; a valid document; not an event.
         for s in [
-            r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}, {"type": "domain", "value": "b"c"}]}}"#,
             r#"{"Event": {"info": "a "quoted" word", "Attribute": [{"type": "domain", "value": "a.example"}]}}"#,
             r#"{"Event": {"Tag": [{"name": "a"}, {"name": "b"c"}, {"name": "d"}]}}"#,
-            // The last attribute of one event or object, with attributes of the next after it: never joined.
-            r#"{"response": [{"Event": {"Attribute": [{"type": "a", "value": "1"}, {"type": "b", "value": "2"3"}]}}, {"Event": {"Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}}]}"#,
-            r#"{"Event": {"Object": [{"name": "o", "Attribute": [{"type": "b", "value": NaN}]}, {"name": "p", "Attribute": [{"type": "c", "value": "4"}, {"type": "d", "value": "5"}]}]}}"#,
+            r#"{"Event": {"Attribute": [{"type": "a", "value": "1"}, {"type": "b", "value": "2", "x": [1"3}]}}"#,
             r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}]}}"#,
             r#"[1, 2, "a"b", 3]"#,
             "",
