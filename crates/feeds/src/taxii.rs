@@ -152,6 +152,22 @@ pub(crate) fn pull<S: Store + FeedStore + AsStore + ?Sized>(
     Ok(())
 }
 
+/// A page of an objects or manifest endpoint: `limit`, and `added_after` and `next` where known.
+fn page_url(base: &Url, added_after: Option<&str>, next: Option<&str>) -> Url {
+    let mut u = base.clone();
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("limit", &PAGE.to_string());
+        if let Some(a) = added_after {
+            q.append_pair("added_after", a);
+        }
+        if let Some(n) = next {
+            q.append_pair("next", n);
+        }
+    }
+    u
+}
+
 fn collection<S: Store + FeedStore + AsStore + ?Sized>(
     p: &mut Pull<'_, S>,
     root: &Url,
@@ -163,23 +179,12 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
         .join(&format!("collections/{id}/objects/"))
         .map_err(|e| FeedError::Config(format!("collection `{id}`: {e}")))?;
     let mut next: Option<String> = None;
-    let round_start = added_after.clone();
     // Objects received on pages that did not say where they end (no X-TAXII-Date-Added-Last).
     // Id -> version (`modified`) as received, to match the manifest's entries by object version: a newer version
     // added while the round ran was not received and must stay after the cursor.
     let mut unplaced: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
     for _ in 0..MAX_PAGES {
-        let mut u = base.clone();
-        {
-            let mut q = u.query_pairs_mut();
-            q.append_pair("limit", &PAGE.to_string());
-            if let Some(a) = &added_after {
-                q.append_pair("added_after", a);
-            }
-            if let Some(n) = &next {
-                q.append_pair("next", n);
-            }
-        }
+        let u = page_url(&base, added_after.as_deref(), next.as_deref());
         let (body, headers) = get_body(p, &u)?;
         let last = headers
             .get("X-TAXII-Date-Added-Last")
@@ -273,7 +278,10 @@ fn collection<S: Store + FeedStore + AsStore + ?Sized>(
     }
     let _ = added_after;
     if !unplaced.is_empty() {
-        match manifest_cursor(p, root, id, round_start.as_deref(), &unplaced) {
+        // From the cursor as it stands: a header earlier in the round may have moved it, and the objects
+        // received after that page were added after it.
+        let from = p.cursor(&key).and_then(|c| c.value.clone());
+        match manifest_cursor(p, root, id, from.as_deref(), &unplaced) {
             Ok(Some(l)) => p.set_cursor(&key, None, None, Some(l))?,
             Ok(None) => {}
             Err(e) => p.report.problem(
@@ -315,17 +323,7 @@ fn manifest_cursor<S: Store + FeedStore + AsStore + ?Sized>(
     let mut next: Option<String> = None;
     let mut found: HashSet<&str> = HashSet::new();
     for _ in 0..MAX_PAGES {
-        let mut u = base.clone();
-        {
-            let mut q = u.query_pairs_mut();
-            q.append_pair("limit", &PAGE.to_string());
-            if let Some(a) = &added_after {
-                q.append_pair("added_after", a);
-            }
-            if let Some(n) = &next {
-                q.append_pair("next", n);
-            }
-        }
+        let u = page_url(&base, added_after.as_deref(), next.as_deref());
         let (v, _) = get_json(p, &u)?;
         let entries = v.get("objects").and_then(Value::as_array);
         let mut page_last: Option<(DateTime<Utc>, String)> = None;
