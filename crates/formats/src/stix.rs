@@ -189,8 +189,8 @@ impl<'de> Visitor<'de> for Objects<'_, '_, '_> {
 
 enum StreamError {
     Split(SplitError),
-    /// A fault inside the object at `location` (`named`) with no STIX object after it to resume at: the file's
-    /// error, naming the object it cost.
+    /// A fault inside the object at `location` (its place and id or type) with no STIX object after it to resume
+    /// at: the file's error, naming the object it cost.
     Lost {
         fault: SplitError,
         location: String,
