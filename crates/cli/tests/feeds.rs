@@ -1561,6 +1561,17 @@ fn serve_taxii(
     (port, asked)
 }
 
+/// A store with a `taxii` feed named `peer` following the API root `/taxii2/` of the server on `port`.
+fn follows_taxii_peer(port: u16) -> Vigil {
+    let v = Vigil::new();
+    let url = format!("http://127.0.0.1:{port}/taxii2/");
+    let (r, code) = v.json(&[
+        "feeds", "add", "--name", "peer", "--kind", "taxii", "--url", &url,
+    ]);
+    assert_eq!(code, 0, "{r}");
+    v
+}
+
 /// A peer's page holding an object broken by an unescaped quote: the follower stores the page's other objects,
 /// rejects that one by its id, goes on after the page's X-TAXII-Date-Added-Last to the next page, and a second
 /// pull asks from there (before, the pull failed on that page every time, storing nothing from it).
@@ -1597,12 +1608,7 @@ fn a_taxii_page_with_a_broken_object_costs_that_object() {
         }
         _ => (r#"{"title":"not here"}"#.into(), None),
     });
-    let v = Vigil::new();
-    let url = format!("http://127.0.0.1:{port}/taxii2/");
-    let (r, code) = v.json(&[
-        "feeds", "add", "--name", "peer", "--kind", "taxii", "--url", &url,
-    ]);
-    assert_eq!(code, 0, "{r}");
+    let v = follows_taxii_peer(port);
     let r = v.pull("peer");
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!((n(&r, "added"), n(&r, "rejected")), (3, 1), "{r}");
@@ -1693,12 +1699,7 @@ fn a_taxii_peer_without_date_headers_is_followed_through_its_manifest() {
         _ => ("<html>no manifest here</html>".into(), None),
     }
     });
-    let v = Vigil::new();
-    let url = format!("http://127.0.0.1:{port}/taxii2/");
-    let (r, code) = v.json(&[
-        "feeds", "add", "--name", "peer", "--kind", "taxii", "--url", &url,
-    ]);
-    assert_eq!(code, 0, "{r}");
+    let v = follows_taxii_peer(port);
     let r = v.pull("peer");
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(n(&r, "added"), 3, "{r}");

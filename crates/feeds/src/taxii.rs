@@ -312,12 +312,11 @@ fn manifest_cursor<S: Store + FeedStore + AsStore + ?Sized>(
     after: Option<&str>,
     ids: &HashMap<String, Option<DateTime<Utc>>>,
 ) -> Result<Option<String>, FeedError> {
-    let at = instant;
     let base = root
         .join(&format!("collections/{id}/manifest/"))
         .map_err(|e| FeedError::Config(format!("collection `{id}`: {e}")))?;
     let mut best: Option<(DateTime<Utc>, String)> =
-        after.and_then(|a| at(a).map(|t| (t, a.to_string())));
+        after.and_then(|a| instant(a).map(|t| (t, a.to_string())));
     let start = best.as_ref().map(|b| b.0);
     let mut added_after = after.map(str::to_string);
     let mut next: Option<String> = None;
@@ -331,7 +330,7 @@ fn manifest_cursor<S: Store + FeedStore + AsStore + ?Sized>(
             let Some(d) = e.get("date_added").and_then(Value::as_str) else {
                 continue;
             };
-            let Some(t) = at(d) else { continue };
+            let Some(t) = instant(d) else { continue };
             if page_last.as_ref().is_none_or(|l| t > l.0) {
                 page_last = Some((t, d.to_string()));
             }
@@ -342,7 +341,7 @@ fn manifest_cursor<S: Store + FeedStore + AsStore + ?Sized>(
             else {
                 continue;
             };
-            let version = e.get("version").and_then(Value::as_str).and_then(at);
+            let version = e.get("version").and_then(Value::as_str).and_then(instant);
             if want.is_none() || version == *want {
                 found.insert(i.as_str());
                 if best.as_ref().is_none_or(|b| t > b.0) {

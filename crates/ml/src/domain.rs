@@ -1845,12 +1845,7 @@ fn family_tallies(by_family: &BTreeMap<String, Vec<f64>>, neg: &[f64]) -> Vec<Fa
     let mut sorted = neg.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let nn = sorted.len() as f64;
-    // The same threshold as `roc`: strictly above the (k+1)-th highest benign score.
-    let k = (0.01 * nn).floor() as usize;
-    let thr = sorted
-        .len()
-        .checked_sub(k + 1)
-        .map_or(f64::NEG_INFINITY, |i| sorted[i]);
+    let thr = fpr_threshold(&sorted, 0.01);
     by_family
         .values()
         .map(|ps| FamilyTally {
@@ -1887,7 +1882,7 @@ fn family_bootstrap(t: &[FamilyTally]) -> Option<FamilyBootstrap> {
     }
     let pct = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
-        let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+        let at = |q: f64| v[(q * (v.len() - 1) as f64).round() as usize];
         [
             crate::extract::round4(at(0.025)),
             crate::extract::round4(at(0.975)),
@@ -1900,6 +1895,16 @@ fn family_bootstrap(t: &[FamilyTally]) -> Option<FamilyBootstrap> {
         roc_auc_ci95: pct(&mut aucs),
         tpr_at_1pct_fpr_ci95: pct(&mut tprs),
     })
+}
+
+/// The score a malicious one must exceed for a false-positive rate of at most `fpr` against the benign scores
+/// `sorted` (ascending): the (k+1)-th highest, k = floor(fpr x count).
+fn fpr_threshold(sorted: &[f64], fpr: f64) -> f64 {
+    let k = (fpr * sorted.len() as f64).floor() as usize;
+    sorted
+        .len()
+        .checked_sub(k + 1)
+        .map_or(f64::NEG_INFINITY, |i| sorted[i])
 }
 
 /// ROC AUC and TPR at the given FPRs of scores (higher = more malicious).
@@ -1936,13 +1941,11 @@ pub fn roc(pos: &[f64], neg: &[f64], fprs: &[f64]) -> (f64, Vec<f64>) {
         auc / (np * nn)
     };
     let mut negs: Vec<f64> = neg.to_vec();
-    negs.sort_by(|a, b| b.total_cmp(a));
+    negs.sort_by(|a, b| a.total_cmp(b));
     let tprs = fprs
         .iter()
         .map(|f| {
-            let k = (f * nn).floor() as usize;
-            // Threshold: strictly above the (k+1)-th highest benign score keeps FPR <= f.
-            let thr = negs.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+            let thr = fpr_threshold(&negs, *f);
             if np == 0.0 {
                 0.0
             } else {
