@@ -225,7 +225,8 @@ pub fn eval(task: Task, corpus: &Path, split: EvalSplit, models: &ModelSource) -
                 let m = load_tagger(models)?;
                 let reports = tag::load_reports(corpus)?;
                 let all: Vec<&tag::Report> = reports.iter().collect();
-                Metrics::Tag(tag::evaluate_reports(&m, &all, 0, 0))
+                let annotated = tag::annotated_techniques(&reports);
+                Metrics::Tag(tag::evaluate_reports(&m, &all, &annotated, 0, 0))
             }
         },
         Task::Domain => match split {

@@ -1411,6 +1411,13 @@ pub struct TagMetrics {
     pub tram50: DocF1,
     /// Per-document micro F1 over every technique the reports are annotated with.
     pub all_techniques: DocF1,
+    /// As `all_techniques`, counting only the tags TRAM can judge: those of its 50 techniques and their
+    /// sub-techniques, the only ones its annotators use. A tag of another technique (PowerShell, T1059.001,
+    /// say) is never annotated, so `all_techniques` counts it as wrong whether or not the report describes it.
+    pub judgeable_techniques: DocF1,
+    /// Tags of techniques TRAM's annotators never use (not counted in `judgeable_techniques`), over all
+    /// the measured reports.
+    pub unjudged_tags: usize,
     /// TRAM-50 per-document micro F1 where a document is its annotated sentences (TRAM's sentence files
     /// grouped by report; each sentence tagged with its best technique when above the sentence threshold).
     pub tram50_annotated_sentences: DocF1,
@@ -1431,28 +1438,43 @@ pub struct TagMetrics {
     pub classes: usize,
 }
 
-/// Predicted and true technique sets of reports (TRAM's 50 only when `only_tram`).
-fn predict_sets(
-    m: &Tagger,
-    reports: &[&Report],
-    only_tram: bool,
-) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
-    reports
-        .iter()
-        .map(|r| {
-            let pred: BTreeSet<String> = m
-                .doc_techniques(&r.text)
-                .into_iter()
-                .filter(|t| !only_tram || m.is_tram_class(t))
-                .collect();
-            let truth: BTreeSet<String> = r
-                .techniques()
-                .into_iter()
-                .filter(|t| !only_tram || m.is_tram_class(t))
-                .collect();
-            (pred, truth)
-        })
-        .collect()
+/// The techniques a corpus's annotators use: those annotated in at least one of its reports. TRAM's annotate
+/// its 50 and 27 sub-techniques of five of them (T1027, T1055, T1078, T1090, T1110), nothing else; on full
+/// reports a tag of any other technique can be neither confirmed nor refuted by them.
+pub fn annotated_techniques<'a>(reports: impl IntoIterator<Item = &'a Report>) -> BTreeSet<String> {
+    reports.into_iter().flat_map(|r| r.techniques()).collect()
+}
+
+/// Predicted and true technique sets of the measured reports, counted three ways: TRAM's 50 techniques; every
+/// technique; every annotated technique and the tags of techniques the annotators use
+/// ([`annotated_techniques`]).
+struct Sets {
+    tram: Vec<(BTreeSet<String>, BTreeSet<String>)>,
+    all: Vec<(BTreeSet<String>, BTreeSet<String>)>,
+    judgeable: Vec<(BTreeSet<String>, BTreeSet<String>)>,
+}
+
+impl Sets {
+    fn of(m: &Tagger, reports: &[&Report], annotated: &BTreeSet<String>) -> Sets {
+        let mut sets = Sets {
+            tram: Vec::new(),
+            all: Vec::new(),
+            judgeable: Vec::new(),
+        };
+        let only = |keep: &dyn Fn(&str) -> bool, x: &BTreeSet<String>| -> BTreeSet<String> {
+            x.iter().filter(|t| keep(t)).cloned().collect()
+        };
+        let tram = |t: &str| m.is_tram_class(t);
+        let judge = |t: &str| annotated.contains(t);
+        for r in reports {
+            let pred = m.doc_techniques(&r.text);
+            let truth = r.techniques();
+            sets.tram.push((only(&tram, &pred), only(&tram, &truth)));
+            sets.judgeable.push((only(&judge, &pred), truth.clone()));
+            sets.all.push((pred, truth));
+        }
+        sets
+    }
 }
 
 /// One cross-validated report: stacker statistics of the regression classes, best scores of the centroid
@@ -1541,9 +1563,14 @@ fn fit_stacker(runs: &[Run]) -> Vec<f32> {
 const STACK_L2: f32 = 0.01;
 
 /// Chooses the stacker, its document threshold (best TRAM-50 F1) and the centroid threshold (best F1 over
-/// every annotated technique).
+/// every annotated technique, counting only the tags the annotation can judge, with the centroid classes'
+/// judged tags at least as precise as the regression classes').
 fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32, f64) {
     let stack = fit_stacker(runs);
+    // The centroid threshold is chosen on the techniques the annotators use ([`annotated_techniques`]): a tag
+    // of any other technique, right or wrong, is never annotated, so counting it as a false positive would
+    // only ever push the threshold up until no centroid class is tagged.
+    let annotated: BTreeSet<&String> = runs.iter().flat_map(|r| &r.truth).collect();
     let scored: Vec<(Vec<(String, f32)>, &Run)> = runs
         .iter()
         .map(|r| {
@@ -1574,7 +1601,7 @@ fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32, f64) {
                     pred.extend(
                         r.cent
                             .iter()
-                            .filter(|(_, p)| *p >= cthr)
+                            .filter(|(c, p)| *p >= cthr && annotated.contains(c))
                             .map(|(c, _)| c.clone()),
                     );
                 }
@@ -1604,12 +1631,20 @@ fn choose(runs: &[Run], tram: &BTreeSet<String>) -> (Vec<f32>, f32, f32, f64) {
             best = (thr, obj, f);
         }
     }
-    let mut cbest = (2.0f32, doc_f1(&pairs_at(best.0, 2.0, false, true)).f1);
+    // The centroid threshold: the best F1 over every annotated technique among the thresholds at which the
+    // centroid classes' judged tags are at least as precise as the regression classes' (the F1 alone is flat
+    // over a wide range and would let in tags right only half the time; the centroids' other tags, which no
+    // annotation judges, are read at the same threshold).
+    let base = doc_f1(&pairs_at(best.0, 2.0, false, true));
+    let base_precision = base.tp as f64 / (base.tp + base.fp).max(1) as f64;
+    let mut cbest = (2.0f32, base.f1);
     for step in 10..90 {
         let c = step as f32 / 100.0;
-        let f = doc_f1(&pairs_at(best.0, c, false, true)).f1;
-        if f > cbest.1 + 1e-9 {
-            cbest = (c, f);
+        let d = doc_f1(&pairs_at(best.0, c, false, true));
+        let (tp, fp) = (d.tp.saturating_sub(base.tp), d.fp.saturating_sub(base.fp));
+        if tp + fp > 0 && (tp as f64) >= base_precision * (tp + fp) as f64 && d.f1 > cbest.1 + 1e-9
+        {
+            cbest = (c, d.f1);
         }
     }
     (stack, best.0, cbest.0, best.2)
@@ -1808,7 +1843,8 @@ pub fn train_and_evaluate(corpus_dir: &Path) -> Result<(Tagger, TagMetrics)> {
     let src = load_sources(corpus_dir)?;
     let (dev, tr): (Vec<&Report>, Vec<&Report>) = src.reports.iter().partition(|r| r.is_dev());
     let (m, n, cv) = finish_model(&src, &tr, &dev);
-    let mut metrics = evaluate_reports(&m, &dev, tr.len(), n);
+    let annotated = annotated_techniques(&src.reports);
+    let mut metrics = evaluate_reports(&m, &dev, &annotated, tr.len(), n);
     metrics.cv_tram50_f1 = crate::extract::round4(cv);
     let dev_keys: BTreeSet<String> = dev.iter().map(|r| text::title_key(&r.title)).collect();
     let sents: Vec<(String, String, String)> = src
@@ -1840,6 +1876,8 @@ pub struct TagFoldMetrics {
     /// micro F1 over all the corpus's reports).
     pub pooled_tram50: DocF1,
     pub pooled_all_techniques: DocF1,
+    /// As `pooled_all_techniques`, counting only the tags TRAM can judge ([`TagMetrics::judgeable_techniques`]).
+    pub pooled_judgeable_techniques: DocF1,
 }
 
 /// Cross-validation by report: for each of the [`corpus::FOLDS`] folds a tagger is trained (thresholds chosen by
@@ -1848,7 +1886,8 @@ pub struct TagFoldMetrics {
 pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
     let src = load_sources(corpus_dir)?;
     let mut folds = Vec::new();
-    let (mut tram, mut all) = (Vec::new(), Vec::new());
+    let (mut tram, mut all, mut judgeable) = (Vec::new(), Vec::new(), Vec::new());
+    let annotated = annotated_techniques(&src.reports);
     for k in 0..corpus::FOLDS {
         let (dev, tr): (Vec<&Report>, Vec<&Report>) = src
             .reports
@@ -1868,12 +1907,13 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
             });
         }
         let (m, n, cv) = finish_model(&src, &tr, &dev);
-        let (t, a) = (predict_sets(&m, &dev, true), predict_sets(&m, &dev, false));
-        let mut metrics = metrics_of_sets(&m, &t, &a, tr.len(), n);
+        let sets = Sets::of(&m, &dev, &annotated);
+        let mut metrics = metrics_of_sets(&m, &sets, tr.len(), n);
         metrics.cv_tram50_f1 = crate::extract::round4(cv);
         metrics.evidence = evidence_metrics(&m, &dev);
-        tram.extend(t);
-        all.extend(a);
+        tram.extend(sets.tram);
+        all.extend(sets.all);
+        judgeable.extend(sets.judgeable);
         folds.push(metrics);
     }
     let f1 = corpus::spread(&folds.iter().map(|m| m.tram50.f1).collect::<Vec<_>>());
@@ -1892,6 +1932,7 @@ pub fn cross_validate_by_report(corpus_dir: &Path) -> Result<TagFoldMetrics> {
         all_techniques_f1_mean: r(all_f1.mean),
         pooled_tram50: doc_f1(&tram),
         pooled_all_techniques: doc_f1(&all),
+        pooled_judgeable_techniques: doc_f1(&judgeable),
         folds,
     })
 }
@@ -1977,38 +2018,37 @@ fn evidence_metrics(m: &Tagger, reports: &[&Report]) -> EvidenceMetrics {
 pub fn evaluate_reports(
     m: &Tagger,
     reports: &[&Report],
+    annotated: &BTreeSet<String>,
     train_reports: usize,
     train_sentences: usize,
 ) -> TagMetrics {
-    let mut t = metrics_of_sets(
-        m,
-        &predict_sets(m, reports, true),
-        &predict_sets(m, reports, false),
-        train_reports,
-        train_sentences,
-    );
+    let sets = Sets::of(m, reports, annotated);
+    let mut t = metrics_of_sets(m, &sets, train_reports, train_sentences);
     t.evidence = evidence_metrics(m, reports);
     t
 }
 
-/// [`evaluate_reports`] from the reports' predicted and true sets (TRAM's 50 techniques, all techniques).
+/// [`evaluate_reports`] from the reports' predicted and true sets.
 fn metrics_of_sets(
     m: &Tagger,
-    tram: &[(BTreeSet<String>, BTreeSet<String>)],
-    all: &[(BTreeSet<String>, BTreeSet<String>)],
+    sets: &Sets,
     train_reports: usize,
     train_sentences: usize,
 ) -> TagMetrics {
     let thr = m.doc_threshold;
+    let count =
+        |p: &[(BTreeSet<String>, BTreeSet<String>)]| p.iter().map(|x| x.0.len()).sum::<usize>();
     TagMetrics {
-        tram50: doc_f1(tram),
-        all_techniques: doc_f1(all),
+        tram50: doc_f1(&sets.tram),
+        all_techniques: doc_f1(&sets.all),
+        judgeable_techniques: doc_f1(&sets.judgeable),
+        unjudged_tags: count(&sets.all) - count(&sets.judgeable),
         threshold: crate::extract::round4(thr as f64),
         centroid_threshold: crate::extract::round4(
             m.threshold.get(m.n_lr).copied().unwrap_or(2.0) as f64
         ),
         train_reports,
-        heldout_reports: tram.len(),
+        heldout_reports: sets.tram.len(),
         train_sentences,
         classes: m.classes.len(),
         ..Default::default()
@@ -2019,7 +2059,13 @@ fn metrics_of_sets(
 pub fn evaluate(m: &Tagger, corpus_dir: &Path) -> Result<TagMetrics> {
     let reports = load_reports(corpus_dir)?;
     let dev: Vec<&Report> = reports.iter().filter(|r| r.is_dev()).collect();
-    Ok(evaluate_reports(m, &dev, reports.len() - dev.len(), 0))
+    Ok(evaluate_reports(
+        m,
+        &dev,
+        &annotated_techniques(&reports),
+        reports.len() - dev.len(),
+        0,
+    ))
 }
 
 /// Out-of-fold sentence scores of one report, for offline study of document-level decisions.
@@ -2360,6 +2406,43 @@ mod tests {
         let p = |r: &Run| stack_prob(&w, &r.stats[0].1);
         assert!(p(&runs[39]) > 0.8 && p(&runs[0]) < 0.2, "{w:?}");
         assert_eq!(w, fit_stacker(&runs), "deterministic");
+    }
+
+    #[test]
+    fn the_centroid_threshold_is_chosen_on_techniques_the_annotators_use() {
+        // One regression class, always right; centroid class "TA" annotated where it scores 0.6 or more;
+        // centroid class "TX" never annotated anywhere (as TRAM never annotates PowerShell), scoring 0.6-0.9.
+        let run = |i: usize| {
+            let ta = 0.2 + 0.1 * (i % 7) as f32;
+            let mut truth: BTreeSet<String> = ["T1".to_string()].into();
+            if ta >= 0.6 - 1e-6 {
+                truth.insert("TA".into());
+            }
+            Run {
+                stats: vec![("T1".into(), [1.0; NS])],
+                cent: vec![
+                    ("TA".into(), ta),
+                    ("TX".into(), 0.6 + 0.05 * (i % 7) as f32),
+                ],
+                truth,
+                whole: true,
+                weight: 1.0,
+            }
+        };
+        let runs: Vec<Run> = (0..28).map(run).collect();
+        let tram: BTreeSet<String> = ["T1".to_string()].into();
+        let (_, _, cthr, _) = choose(&runs, &tram);
+        // TA's best cut lies between 0.5 and 0.6; counting TX's tags as wrong would turn the centroids off.
+        assert!((0.5..=0.6).contains(&cthr), "{cthr}");
+        // Once TX is annotated somewhere its tags are judged: scoring 0.95 in every report but annotated in
+        // one, they are wrong 27 times, which no threshold below 0.9 (the highest tried) makes up for.
+        let mut runs = runs;
+        runs[0].truth.insert("TX".into());
+        for r in &mut runs {
+            r.cent[1].1 = 0.95;
+        }
+        let (_, _, cthr, _) = choose(&runs, &tram);
+        assert!(cthr > 0.9, "{cthr}");
     }
 
     #[test]

@@ -401,6 +401,10 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
             &tm.all_techniques,
         ),
         (
+            "per-document micro, all techniques, counting only the tags TRAM can judge",
+            &tm.judgeable_techniques,
+        ),
+        (
             "per-document micro, TRAM-50, annotated sentences (TRAM2-style)",
             &tm.tram50_annotated_sentences,
         ),
@@ -410,6 +414,11 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
             m.precision, m.recall, m.f1
         ))?;
     }
+    say(format!(
+        "\n{} tags of techniques TRAM's annotators never use (neither its 50 nor their sub-techniques): counted \
+         as wrong in \"all techniques\", not counted in \"only the tags TRAM can judge\".",
+        tm.unjudged_tags
+    ))?;
     say(format!(
         "\nEvidence of the {} correct TRAM-50 tags: {} sentences cited, {:.3} of them annotated with the tag's \
          technique; the first citation annotated for {:.3} of the tags (TRAM's annotation is incomplete: lower \

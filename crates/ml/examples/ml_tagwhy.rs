@@ -1,0 +1,63 @@
+//! Study aid for the centroid classes (techniques outside TRAM's 50): `ml_tagwhy SENTENCE` prints a sentence's
+//! ten best classes; `ml_tagwhy --reports CORPUS [MIN]` prints, for each held-out TRAM report, every technique
+//! TRAM's annotators never use whose best sentence scores at least MIN (default 0.38) with the embedded
+//! model, the score and that sentence, for reading by hand.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let s = std::env::args()
+        .nth(1)
+        .ok_or("usage: ml_tagwhy SENTENCE | --reports CORPUS [MIN]")?;
+    let t = vigil_ml::tag::Tagger::embedded()?;
+    if s == "--reports" {
+        let corpus = std::path::PathBuf::from(std::env::args().nth(2).ok_or("corpus")?);
+        let min: f32 = std::env::args()
+            .nth(3)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0.38);
+        let kb = vigil_ml::attack::Attack::load(&corpus)?;
+        let reps = vigil_ml::tag::load_reports(&corpus)?;
+        let annotated = vigil_ml::tag::annotated_techniques(&reps);
+        for r in reps.iter().filter(|r| r.is_dev()) {
+            let mut best: Vec<(f32, String)> = vec![(0.0, String::new()); t.classes().len()];
+            for (a, e) in vigil_ml::text::sentences(&r.text) {
+                let sent = &r.text[a..e];
+                if !vigil_ml::text::is_prose(sent) {
+                    continue;
+                }
+                for (b, x) in best.iter_mut().zip(t.sentence_clause_probs(sent)) {
+                    if x > b.0 {
+                        *b = (
+                            x,
+                            sent.chars()
+                                .take(200)
+                                .collect::<String>()
+                                .replace('\n', " "),
+                        );
+                    }
+                }
+            }
+            for (k, (x, sent)) in best.iter().enumerate() {
+                let id = &t.classes()[k];
+                if *x >= min && !annotated.contains(id) {
+                    println!(
+                        "{x:.3}\t{id} {}\t{}\t| {sent}",
+                        kb.technique_name(id),
+                        r.title.chars().take(30).collect::<String>()
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
+    let p = t.sentence_clause_probs(&s);
+    let mut v: Vec<(usize, f32)> = p.into_iter().enumerate().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (k, x) in v.iter().take(10) {
+        println!(
+            "{} {:.4} tram={}",
+            t.classes()[*k],
+            x,
+            t.is_tram_class(&t.classes()[*k])
+        );
+    }
+    Ok(())
+}
