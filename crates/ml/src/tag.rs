@@ -1411,12 +1411,13 @@ pub struct TagMetrics {
     pub tram50: DocF1,
     /// Per-document micro F1 over every technique the reports are annotated with.
     pub all_techniques: DocF1,
-    /// As `all_techniques`, counting only the tags TRAM can judge: those of its 50 techniques and their
-    /// sub-techniques, the only ones its annotators use. A tag of another technique (PowerShell, T1059.001,
-    /// say) is never annotated, so `all_techniques` counts it as wrong whether or not the report describes it.
+    /// As `all_techniques`, counting only the tags the annotation can judge: those of techniques annotated in
+    /// at least one report of the corpus ([`annotated_techniques`]; for TRAM its 50 and 27 sub-techniques of
+    /// five of them). A tag of another technique (PowerShell, T1059.001, say) is never annotated, so
+    /// `all_techniques` counts it as wrong whether or not the report describes it.
     pub judgeable_techniques: DocF1,
-    /// Tags of techniques TRAM's annotators never use (not counted in `judgeable_techniques`), over all
-    /// the measured reports.
+    /// Tags of techniques annotated in none of the corpus's reports (not counted in `judgeable_techniques`),
+    /// over all the measured reports.
     pub unjudged_tags: usize,
     /// TRAM-50 per-document micro F1 where a document is its annotated sentences (TRAM's sentence files
     /// grouped by report; each sentence tagged with its best technique when above the sentence threshold).
@@ -1438,8 +1439,8 @@ pub struct TagMetrics {
     pub classes: usize,
 }
 
-/// The techniques a corpus's annotators use: those annotated in at least one of its reports. TRAM's annotate
-/// its 50 and 27 sub-techniques of five of them (T1027, T1055, T1078, T1090, T1110), nothing else; on full
+/// The techniques a corpus's annotators use: those annotated in at least one of its reports. TRAM's annotators
+/// use its 50 and 27 sub-techniques of five of them (T1027, T1055, T1078, T1090, T1110), nothing else; on full
 /// reports a tag of any other technique can be neither confirmed nor refuted by them.
 pub fn annotated_techniques<'a>(reports: impl IntoIterator<Item = &'a Report>) -> BTreeSet<String> {
     reports.into_iter().flat_map(|r| r.techniques()).collect()
@@ -1876,7 +1877,8 @@ pub struct TagFoldMetrics {
     /// micro F1 over all the corpus's reports).
     pub pooled_tram50: DocF1,
     pub pooled_all_techniques: DocF1,
-    /// As `pooled_all_techniques`, counting only the tags TRAM can judge ([`TagMetrics::judgeable_techniques`]).
+    /// As `pooled_all_techniques`, counting only the tags the annotation can judge
+    /// ([`TagMetrics::judgeable_techniques`]).
     pub pooled_judgeable_techniques: DocF1,
 }
 

@@ -415,8 +415,9 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
         ))?;
     }
     say(format!(
-        "\n{} tags of techniques TRAM's annotators never use (neither its 50 nor their sub-techniques): counted \
-         as wrong in \"all techniques\", not counted in \"only the tags TRAM can judge\".",
+        "\n{} tags of techniques annotated in none of TRAM's reports (TRAM's annotators use its 50 and some of \
+         their sub-techniques only): counted as wrong in \"all techniques\", not counted in \"only the tags TRAM \
+         can judge\".",
         tm.unjudged_tags
     ))?;
     say(format!(
