@@ -1,14 +1,19 @@
 //! Study aid for the centroid classes (techniques outside TRAM's 50): `ml_tagwhy SENTENCE` prints a sentence's
 //! ten best classes; `ml_tagwhy --reports CORPUS [MIN]` prints, for each held-out TRAM report, every technique
 //! TRAM's annotators never use whose best sentence scores at least MIN (default 0.38) with the embedded
-//! model, the score and that sentence, for reading by hand.
+//! model (with `--reports CORPUS MIN heldout`: with the model trained without the held-out reports, about a
+//! minute), the score and that sentence, for reading by hand.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s = std::env::args()
         .nth(1)
         .ok_or("usage: ml_tagwhy SENTENCE | --reports CORPUS [MIN]")?;
-    let t = vigil_ml::tag::Tagger::embedded()?;
+    let mut t = vigil_ml::tag::Tagger::embedded()?;
     if s == "--reports" {
         let corpus = std::path::PathBuf::from(std::env::args().nth(2).ok_or("corpus")?);
+        if std::env::args().nth(4).as_deref() == Some("heldout") {
+            // The model trained without the held-out reports, as `vigil ml eval --task tag` trains it.
+            t = vigil_ml::tag::train_and_evaluate(&corpus)?.0;
+        }
         let min: f32 = std::env::args()
             .nth(3)
             .and_then(|x| x.parse().ok())
