@@ -22,31 +22,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let reps = vigil_ml::tag::load_reports(&corpus)?;
         let annotated = vigil_ml::tag::annotated_techniques(&reps);
         for r in reps.iter().filter(|r| r.is_dev()) {
-            let mut best: Vec<(f32, String)> = vec![(0.0, String::new()); t.classes().len()];
-            for (a, e) in vigil_ml::text::sentences(&r.text) {
-                let sent = &r.text[a..e];
-                if !vigil_ml::text::is_prose(sent) {
-                    continue;
-                }
-                for (b, x) in best.iter_mut().zip(t.sentence_clause_probs(sent)) {
-                    if x > b.0 {
-                        *b = (
-                            x,
-                            sent.chars()
-                                .take(200)
-                                .collect::<String>()
-                                .replace('\n', " "),
-                        );
-                    }
-                }
-            }
-            for (k, (x, sent)) in best.iter().enumerate() {
+            // A centroid class's document score is its best sentence's, which `doc_scores` lists first.
+            let (scores, per) = t.doc_scores(&r.text);
+            for (k, x) in scores.iter().enumerate() {
                 let id = &t.classes()[k];
+                let Some(&(_, a, b)) = per[k].first() else {
+                    continue;
+                };
                 if *x >= min && !annotated.contains(id) {
+                    let sent: String = r.text[a..b].chars().take(200).collect();
                     println!(
-                        "{x:.3}\t{id} {}\t{}\t| {sent}",
+                        "{x:.3}\t{id} {}\t{}\t| {}",
                         kb.technique_name(id),
-                        r.title.chars().take(30).collect::<String>()
+                        r.title.chars().take(30).collect::<String>(),
+                        sent.replace('\n', " ")
                     );
                 }
             }
