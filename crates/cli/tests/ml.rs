@@ -1128,3 +1128,25 @@ fn attribute_counts_the_indicators_the_knowledge_base_attributes_to_an_actor() {
         "{j}"
     );
 }
+
+/// The domain model's country-TLD metric names the jurisdictions of the shipped eligibility policy, no more and no
+/// fewer (the policy lives in the server crate, which the ML crate may not depend on).
+#[test]
+fn the_domain_metric_s_country_tlds_are_the_shipped_policy_s() {
+    let mut want: Vec<String> = vigil_server::policy::DEFAULT_POLICY
+        .iter()
+        .flat_map(|(_, codes)| codes.iter())
+        .map(|c| match *c {
+            "GB" => "uk".to_string(),
+            c => c.to_ascii_lowercase(),
+        })
+        .chain(std::iter::once("eu".to_string()))
+        .collect();
+    let mut got: Vec<String> = vigil_ml::domain::ELIGIBLE_CCTLDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}

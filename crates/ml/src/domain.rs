@@ -1813,6 +1813,37 @@ pub struct DomainMetrics {
     /// with replacement (the benign side fixed). Absent without held-out families and benign names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_bootstrap: Option<FamilyBootstrap>,
+    /// The held-out benign names under the country-code TLDs of the programme's jurisdictions (and `.eu`):
+    /// the names Vigil's users' own logs are full of. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_cctlds: Option<CcTldMetrics>,
+}
+
+/// How the scores of benign names under the programme's country-code TLDs compare ([`ELIGIBLE_CCTLDS`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CcTldMetrics {
+    /// Held-out benign names under those TLDs.
+    pub benign: usize,
+    /// ROC AUC of all held-out malicious names against them.
+    pub roc_auc: f64,
+    /// Share of them scoring above the threshold that passes 1% of all held-out benign names (the operating
+    /// point of `tpr_at_1pct_fpr`): their false-positive rate there, against 0.01 for the benign side as a whole.
+    pub fpr_at_1pct_threshold: f64,
+}
+
+/// Country-code TLDs of the jurisdictions of the shipped eligibility policy (reference.md, "Eligible
+/// jurisdictions": the EU member states, candidate countries, EFTA states, the UK, Monaco and the Vatican; the
+/// UK's is `.uk`), and `.eu`. The server's policy is data an administrator can extend; this list only defines a
+/// metric, and a test of the CLI crate keeps it equal to the shipped policy.
+pub const ELIGIBLE_CCTLDS: &[&str] = &[
+    "at", "be", "bg", "hr", "cy", "cz", "dk", "ee", "fi", "fr", "de", "gr", "hu", "ie", "it", "lv",
+    "lt", "lu", "mt", "nl", "pl", "pt", "ro", "sk", "si", "es", "se", "al", "ba", "ge", "md", "me",
+    "mk", "rs", "tr", "ua", "is", "li", "no", "ch", "uk", "mc", "va", "eu",
+];
+
+fn under_eligible_cctld(domain: &str) -> bool {
+    let tld = domain.rsplit('.').next().unwrap_or(domain);
+    ELIGIBLE_CCTLDS.contains(&tld)
 }
 
 /// Spread of the held-out metrics over [`FamilyBootstrap::resamples`] resamplings of the held-out families (with
@@ -2063,6 +2094,23 @@ fn metrics_of(scored: &[(&Sample, f64)]) -> DomainMetrics {
     let r = crate::extract::round4;
     let (auc, tprs) = roc(&pos, &neg, &[0.01, 0.001]);
     let tallies = family_tallies(&by_family, &neg);
+    let eu: Vec<f64> = scored
+        .iter()
+        .filter(|(s, _)| !s.malicious && under_eligible_cctld(&s.domain))
+        .map(|(_, z)| *z)
+        .collect();
+    let eligible_cctlds = (!eu.is_empty() && !pos.is_empty()).then(|| {
+        let mut sorted = neg.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let thr = fpr_threshold(&sorted, 0.01);
+        CcTldMetrics {
+            benign: eu.len(),
+            roc_auc: r(roc(&pos, &eu, &[]).0),
+            fpr_at_1pct_threshold: r(
+                eu.iter().filter(|z| **z > thr).count() as f64 / eu.len() as f64
+            ),
+        }
+    });
     DomainMetrics {
         test_malicious: pos.len(),
         test_benign: neg.len(),
@@ -2078,12 +2126,44 @@ fn metrics_of(scored: &[(&Sample, f64)]) -> DomainMetrics {
             .collect(),
         roc_auc_family_mean: r(family_mean_auc(&tallies)),
         family_bootstrap: family_bootstrap(&tallies),
+        eligible_cctlds,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn benign_names_of_the_programme_s_countries_are_measured_apart() {
+        let mk = |d: &str, mal: bool| Sample {
+            domain: d.into(),
+            malicious: mal,
+            test: true,
+            group: if mal { "fam" } else { "list" }.into(),
+        };
+        // 100 benign names, 0.00 .. 0.99; the 1%-FPR threshold is then 0.98 (one name above it).
+        let mut v: Vec<(Sample, f64)> = (0..100)
+            .map(|i| (mk(&format!("site{i}.com"), false), i as f64 / 100.0))
+            .collect();
+        // Under eligible ccTLDs (by the last label): one above the threshold (0.99 > 0.98), one below; `.us`
+        // is not one of them.
+        v[99].0.domain = "oesterreich.gv.at".into();
+        v[10].0.domain = "bund.de".into();
+        v[50].0.domain = "example.us".into();
+        v.push((mk("evil.top", true), 0.995));
+        v.push((mk("evil2.top", true), 0.5));
+        let m = metrics_of(&v.iter().map(|(s, z)| (s, *z)).collect::<Vec<_>>());
+        let e = m.eligible_cctlds.expect("two names under eligible ccTLDs");
+        assert_eq!(e.benign, 2);
+        assert_eq!(e.fpr_at_1pct_threshold, 0.5);
+        // 0.995 beats both; 0.5 beats 0.10 only.
+        assert_eq!(e.roc_auc, 0.75);
+        v.retain(|(s, _)| s.malicious || !under_eligible_cctld(&s.domain));
+        let m = metrics_of(&v.iter().map(|(s, z)| (s, *z)).collect::<Vec<_>>());
+        assert!(m.eligible_cctlds.is_none());
+        assert!(!serde_json::to_string(&m).unwrap().contains("eligible"));
+    }
 
     #[test]
     fn roc_basics() {

@@ -467,6 +467,12 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     for (l, auc) in &m.roc_auc_by_benign_list {
         say(format!("  AUC vs held-out {l}: {auc:.3}"))?;
     }
+    if let Some(e) = &m.eligible_cctlds {
+        say(format!(
+            "  held-out benign names under the programme's country TLDs ({} names, .at ... .uk, .eu): AUC {:.3}, {:.3} of them above the 1%-FPR threshold",
+            e.benign, e.roc_auc, e.fpr_at_1pct_threshold
+        ))?;
+    }
     let ds = vigil_ml::domain::dataset(data)?;
     let names: Vec<&str> = ds.iter().map(|s| s.domain.as_str()).collect();
     let mut buf = Vec::with_capacity(64);
