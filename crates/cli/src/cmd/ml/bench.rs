@@ -469,8 +469,8 @@ pub fn bench(cli: &Cli, a: &BenchMlArgs) -> anyhow::Result<u8> {
     }
     if let Some(e) = &m.eligible_cctlds {
         say(format!(
-            "  held-out benign names under the programme's country TLDs ({} names, .at ... .uk, .eu): AUC {:.3}, {:.3} of them above the 1%-FPR threshold",
-            e.benign, e.roc_auc, e.fpr_at_1pct_threshold
+            "  held-out benign names under the programme's country TLDs ({} names, .at ... .uk, .eu): AUC {:.3}, {:.2}% of them above the 1%-FPR threshold",
+            e.benign, e.roc_auc, 100.0 * e.fpr_at_1pct_threshold
         ))?;
     }
     let ds = vigil_ml::domain::dataset(data)?;
