@@ -1488,6 +1488,70 @@ fn unknown_domains_become_scored_leads() {
     assert_eq!(sum["leads"]["leads"].as_array().map(Vec::len), Some(1));
 }
 
+/// An agency's own names, written by hand one per line, keep them off the leads (`--format warninglist` on a
+/// plain-text file); loading the edited file again replaces the list, it does not add a second one.
+#[test]
+fn a_plain_text_list_of_one_s_own_names_keeps_them_off_the_leads() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(&iocs, "evil-c2.com\n").expect("write");
+    v.ingest(&iocs, &["--format", "iocs", "--source", "test"]);
+    let log = v.path("dns.json");
+    let mut text = String::new();
+    for q in [
+        "evil-c2.com",
+        "termine.musterhausen.de",
+        "oesterreich.gv.at",
+        "qx7vk2lz9wfhr3tb.top",
+    ] {
+        text.push_str(&format!(
+            "{{\"ts\":1700000000,\"_path\":\"dns\",\"query\":\"{q}\"}}\n"
+        ));
+    }
+    std::fs::write(&log, text).expect("write");
+    let leads = |v: &Vigil| {
+        let (_, s, code) = hunt_rows(v, &log, &["--score-unknown", "--lead-min-score", "0"]);
+        assert_eq!(code, 0, "{s}");
+        let names: Vec<String> = s["leads"]["leads"]
+            .as_array()
+            .expect("leads")
+            .iter()
+            .filter_map(|l| l["domain"].as_str().map(str::to_string))
+            .collect();
+        (s["leads"]["warninglisted"].as_u64(), names)
+    };
+    let (listed, names) = leads(&v);
+    assert_eq!(listed, Some(0));
+    assert!(
+        names.iter().any(|n| n == "termine.musterhausen.de"),
+        "{names:?}"
+    );
+
+    let own = v.path("own-domains.txt");
+    std::fs::write(
+        &own,
+        "# our own and the country's public-sector names\nmusterhausen.de\n",
+    )
+    .expect("write");
+    v.ingest(&own, &["--format", "warninglist"]);
+    let (listed, names) = leads(&v);
+    assert_eq!(listed, Some(1));
+    assert!(
+        !names.iter().any(|n| n == "termine.musterhausen.de"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n == "oesterreich.gv.at"), "{names:?}");
+
+    std::fs::write(&own, "musterhausen.de\n.gv.at\n").expect("write");
+    v.ingest(&own, &["--format", "warninglist"]);
+    let (listed, names) = leads(&v);
+    assert_eq!(listed, Some(2));
+    assert_eq!(names, vec!["qx7vk2lz9wfhr3tb.top".to_string()]);
+    let stats = v.run(&["stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&stats.stdout).expect("stats JSON");
+    assert_eq!(stats["warninglists"], 1, "{stats}");
+}
+
 /// Leads are scored on several threads when there are many unknown names: the result (counts, warning-listed
 /// names left out, leads and their order) is the same as on one thread.
 #[test]

@@ -10,7 +10,7 @@ use vigil_model::{ids, Observable, ObservableKind, StixObject};
 use crate::{Emit, FormatError, Item, Link, ParseCtx};
 
 /// Longest line considered; longer lines are rejected without being held in memory whole.
-const MAX_LINE: usize = 64 * 1024;
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// Builds the indicator object for an observable, with a deterministic id.
 pub fn indicator_for(

@@ -14,6 +14,12 @@ pub const LIST_TYPES: &[&str] = &["string", "substring", "hostname", "cidr", "re
 /// Reads one warning list. Missing or mistyped required fields make the file unreadable; a non-string entry is
 /// rejected on its own and the rest of the list kept.
 pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result<(), FormatError> {
+    if !starts_as_json(r).map_err(|e| FormatError::Io {
+        file: ctx.file.clone(),
+        reason: e.to_string(),
+    })? {
+        return parse_plain(r, ctx, emit);
+    }
     let doc = crate::misp::read_document(r, &ctx.file)?;
     let bad = |reason: String| FormatError::Unreadable {
         file: ctx.file.clone(),
@@ -98,6 +104,120 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
 
 fn clip(v: &Value) -> String {
     v.to_string().chars().take(60).collect()
+}
+
+/// Whether the input's first byte other than a byte-order mark and white space opens a JSON object or array
+/// (an empty or all-blank input counts as JSON, so that it is reported as an empty document).
+fn starts_as_json(r: &mut dyn BufRead) -> std::io::Result<bool> {
+    let b = r.fill_buf()?;
+    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
+    Ok(b.iter()
+        .find(|c| !c.is_ascii_whitespace())
+        .is_none_or(|c| *c == b'{' || *c == b'['))
+}
+
+/// A list of one's own in plain text (what a small team writes by hand: its own and its country's public-sector
+/// domains, its resolvers): one value per line, `#` comment lines and blank lines skipped. The list is named
+/// after `ctx.source` when set, else after the file (`own-domains.txt` -> `own-domains`), so loading the edited
+/// file again replaces it; its type is
+/// `cidr` when every value is an address or network, `hostname` when every value is a host name (a name and its
+/// sub-domains), else `string` (exact values). A line that is too long or not UTF-8 is rejected on its own.
+fn parse_plain(
+    r: &mut dyn BufRead,
+    ctx: &ParseCtx,
+    emit: &mut Emit<'_>,
+) -> Result<(), FormatError> {
+    // `--source` (the API's `source`, whose uploads have no name of their own) names the list, else the file.
+    let name = Some(ctx.source.trim())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::path::Path::new(&ctx.file)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        })
+        .ok_or_else(|| FormatError::Unreadable {
+            file: ctx.file.clone(),
+            reason: "a plain-text warning list is named after `--source` or its file, and this input has neither"
+                .into(),
+        })?
+        .to_string();
+    let mut entries = Vec::new();
+    let mut buf = Vec::with_capacity(256);
+    let mut line_no = 0usize;
+    loop {
+        buf.clear();
+        let n = crate::iocs::read_line_capped(r, &mut buf).map_err(|e| FormatError::Io {
+            file: ctx.file.clone(),
+            reason: format!("line {}: {e}", line_no + 1),
+        })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if n > crate::iocs::MAX_LINE {
+            emit(Item::Reject {
+                location: format!("line {line_no}"),
+                reason: format!(
+                    "line longer than {} bytes ({n} bytes)",
+                    crate::iocs::MAX_LINE
+                ),
+            })?;
+            continue;
+        }
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            emit(Item::Reject {
+                location: format!("line {line_no}"),
+                reason: "not valid UTF-8".into(),
+            })?;
+            continue;
+        };
+        let line = line.trim_start_matches('\u{feff}').trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        entries.push(line.to_string());
+    }
+    let is_net = |e: &str| {
+        let (addr, bits) = e.split_once('/').unwrap_or((e, ""));
+        addr.parse::<std::net::IpAddr>().is_ok() && (bits.is_empty() || bits.parse::<u8>().is_ok())
+    };
+    let is_host = |e: &str| {
+        // As the matcher reads a host-name list: `*.`, a leading and a trailing dot say "and its sub-domains".
+        let h = e
+            .strip_prefix("*.")
+            .or_else(|| e.strip_prefix('.'))
+            .unwrap_or(e);
+        let h = h.strip_suffix('.').unwrap_or(h);
+        h.contains('.')
+            && !h.starts_with('.')
+            && !h.ends_with('.')
+            && !h.contains("..")
+            && h.bytes().any(|c| c.is_ascii_alphabetic())
+            && h.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_')
+    };
+    let (list_type, attrs): (&str, &[&str]) =
+        if !entries.is_empty() && entries.iter().all(|e| is_net(e)) {
+            ("cidr", &["ip-src", "ip-dst", "domain|ip"])
+        } else if !entries.is_empty() && entries.iter().all(|e| is_host(e)) {
+            ("hostname", &["hostname", "domain", "url", "domain|ip"])
+        } else {
+            ("string", &[])
+        };
+    emit(Item::WarningList(WarningList {
+        name,
+        description: format!(
+            "plain-text list ({} values, one per line) from {}",
+            entries.len(),
+            ctx.file
+        ),
+        list_type: list_type.to_string(),
+        version: 1,
+        entries,
+        matching_attributes: attrs.iter().map(|a| a.to_string()).collect(),
+    }))
 }
 
 #[cfg(test)]
@@ -194,6 +314,94 @@ mod tests {
         assert!(items.is_empty());
         assert!(
             matches!(res, Err(FormatError::Unreadable { reason, .. }) if reason.contains("\"glob\""))
+        );
+    }
+
+    fn run_file(file: &str, input: &[u8]) -> (Vec<Item>, Result<(), FormatError>) {
+        run_named("", file, input)
+    }
+
+    fn run_named(source: &str, file: &str, input: &[u8]) -> (Vec<Item>, Result<(), FormatError>) {
+        let ctx = ParseCtx {
+            source: source.into(),
+            file: file.into(),
+            confidence: None,
+            now: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut items = Vec::new();
+        let mut r = input;
+        let res = parse(&mut r, &ctx, &mut |i| {
+            items.push(i);
+            Ok(())
+        });
+        (items, res)
+    }
+
+    fn list(items: &[Item]) -> &WarningList {
+        match items.last() {
+            Some(Item::WarningList(wl)) => wl,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_plain_text_list_is_named_after_its_file_and_typed_by_its_values() {
+        let (items, res) = run_file(
+            "lists/own-domains.txt",
+            b"\xef\xbb\xbf# our own and the country's public-sector names\r\nmusterhausen.de\r\n\n  bund.de  \r\n.gv.at\n",
+        );
+        res.expect("readable");
+        let wl = list(&items);
+        assert_eq!(wl.name, "own-domains");
+        assert_eq!(wl.list_type, "hostname");
+        assert_eq!(wl.version, 1);
+        assert_eq!(wl.entries, vec!["musterhausen.de", "bund.de", ".gv.at"]);
+        assert!(wl.matching_attributes.iter().any(|a| a == "domain"));
+
+        let (items, res) = run_file("resolvers.txt", b"10.20.0.2\n192.0.2.0/24\n2001:db8::/32\n");
+        res.expect("readable");
+        assert_eq!(list(&items).list_type, "cidr");
+
+        // A source names the list (an API upload's file name is a random one).
+        let (items, res) = run_named("own-domains", ".uploads/upload-0f3a", b"bund.de\n");
+        res.expect("readable");
+        assert_eq!(list(&items).name, "own-domains");
+        // Anything else is a list of exact values.
+        let (items, res) = run_file("mixed.txt", b"musterhausen.de\n10.20.0.2\nGLASS HERON\n");
+        res.expect("readable");
+        assert_eq!(list(&items).list_type, "string");
+        assert_eq!(list(&items).entries.len(), 3);
+    }
+
+    #[test]
+    fn a_bad_line_of_a_plain_text_list_costs_that_line_only() {
+        let mut input = b"good.example.org\n".to_vec();
+        input.extend_from_slice(b"bad\xff\xfe.example.org\n");
+        input.extend(std::iter::repeat_n(b'a', crate::iocs::MAX_LINE + 10));
+        input.extend_from_slice(b"\nalso-good.example.org\n");
+        let (items, res) = run_file("own.txt", &input);
+        res.expect("readable");
+        let rejects: Vec<(&str, &str)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Reject { location, reason } => Some((location.as_str(), reason.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rejects.len(), 2, "{rejects:?}");
+        assert_eq!(rejects[0].0, "line 2");
+        assert!(rejects[0].1.contains("UTF-8"));
+        assert_eq!(rejects[1].0, "line 3");
+        assert!(rejects[1].1.contains("longer than"));
+        assert_eq!(
+            list(&items).entries,
+            vec!["good.example.org", "also-good.example.org"]
+        );
+        // JSON stays JSON: a broken list.json is not read as lines.
+        let (items, res) = run_file("list.json", b"  {\"name\":");
+        assert!(items.is_empty());
+        assert!(
+            matches!(res, Err(FormatError::Unreadable { reason, .. }) if reason.contains("not valid JSON"))
         );
     }
 
