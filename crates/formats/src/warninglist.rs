@@ -1,5 +1,5 @@
-//! MISP warning lists (`list.json`): values known to be benign or too common to alert on, stored as allow-lists so
-//! that indicators hitting them are flagged (and kept).
+//! MISP warning lists (`list.json`), and lists of one's own in plain text: values known to be benign or too common
+//! to alert on, stored as allow-lists so that indicators hitting them are flagged (and kept).
 
 use std::io::BufRead;
 
@@ -119,9 +119,9 @@ fn starts_as_json(r: &mut dyn BufRead) -> std::io::Result<bool> {
 /// A list of one's own in plain text (what a small team writes by hand: its own and its country's public-sector
 /// domains, its resolvers): one value per line, `#` comment lines and blank lines skipped. The list is named
 /// after `ctx.source` when set, else after the file (`own-domains.txt` -> `own-domains`), so loading the edited
-/// file again replaces it; its type is
-/// `cidr` when every value is an address or network, `hostname` when every value is a host name (a name and its
-/// sub-domains), else `string` (exact values). A line that is too long or not UTF-8 is rejected on its own.
+/// file again replaces it; its type is `cidr` when every value is an address or network, `hostname` when every
+/// value is a host name (a name and its sub-domains), else `string` (exact values). A line that is too long or
+/// not UTF-8 is rejected on its own.
 fn parse_plain(
     r: &mut dyn BufRead,
     ctx: &ParseCtx,
@@ -208,10 +208,11 @@ fn parse_plain(
         };
     emit(Item::WarningList(WarningList {
         name,
+        // The file's own name only: an upload through the API is kept under the server's data directory.
         description: format!(
             "plain-text list ({} values, one per line) from {}",
             entries.len(),
-            ctx.file
+            ctx.file.rsplit(['/', '\\']).next().unwrap_or(&ctx.file)
         ),
         list_type: list_type.to_string(),
         version: 1,
@@ -366,6 +367,7 @@ mod tests {
         let (items, res) = run_named("own-domains", ".uploads/upload-0f3a", b"bund.de\n");
         res.expect("readable");
         assert_eq!(list(&items).name, "own-domains");
+        assert!(list(&items).description.ends_with("from upload-0f3a"));
         // Anything else is a list of exact values.
         let (items, res) = run_file("mixed.txt", b"musterhausen.de\n10.20.0.2\nGLASS HERON\n");
         res.expect("readable");
