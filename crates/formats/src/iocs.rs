@@ -211,28 +211,8 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
     // The keys of every line's link, set with `fallback`.
     let mut line_keys: Vec<String> = Vec::new();
     let mut group: Option<String> = None;
-    loop {
-        buf.clear();
-        let n = read_line_capped(r, &mut buf).map_err(|e| FormatError::Io {
-            file: ctx.file.clone(),
-            reason: format!("line {}: {e}", line_no + 1),
-        })?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if n > MAX_LINE {
-            emit(Item::Reject {
-                location: format!("line {line_no}"),
-                reason: format!("line longer than {MAX_LINE} bytes ({n} bytes)"),
-            })?;
-            continue;
-        }
-        let Ok(line) = std::str::from_utf8(&buf) else {
-            emit(Item::Reject {
-                location: format!("line {line_no}"),
-                reason: "not valid UTF-8".into(),
-            })?;
+    while let Some(line) = next_line(r, &mut buf, &mut line_no, &ctx.file, emit)? {
+        let Some(line) = line else {
             continue;
         };
         let line = line.trim();
@@ -372,6 +352,44 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
 
 fn clip(s: &str) -> String {
     s.chars().take(80).collect()
+}
+
+/// The next line of a line-oriented list (`None` at the end): `Some(None)` when the line was too long or not
+/// UTF-8, which is then rejected by its line number (the list's other lines are still read).
+#[inline]
+pub fn next_line<'b>(
+    r: &mut dyn BufRead,
+    buf: &'b mut Vec<u8>,
+    line_no: &mut usize,
+    file: &str,
+    emit: &mut Emit<'_>,
+) -> Result<Option<Option<&'b str>>, FormatError> {
+    buf.clear();
+    let n = read_line_capped(r, buf).map_err(|e| FormatError::Io {
+        file: file.to_string(),
+        reason: format!("line {}: {e}", *line_no + 1),
+    })?;
+    if n == 0 {
+        return Ok(None);
+    }
+    *line_no += 1;
+    if n > MAX_LINE {
+        emit(Item::Reject {
+            location: format!("line {line_no}"),
+            reason: format!("line longer than {MAX_LINE} bytes ({n} bytes)"),
+        })?;
+        return Ok(Some(None));
+    }
+    match std::str::from_utf8(buf) {
+        Ok(line) => Ok(Some(Some(line))),
+        Err(_) => {
+            emit(Item::Reject {
+                location: format!("line {line_no}"),
+                reason: "not valid UTF-8".into(),
+            })?;
+            Ok(Some(None))
+        }
+    }
 }
 
 /// Reads one line into `buf`, keeping at most MAX_LINE+1 bytes of it, and returns the full length read (0 at EOF).

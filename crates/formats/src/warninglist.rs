@@ -146,31 +146,8 @@ fn parse_plain(
     let mut entries = Vec::new();
     let mut buf = Vec::with_capacity(256);
     let mut line_no = 0usize;
-    loop {
-        buf.clear();
-        let n = crate::iocs::read_line_capped(r, &mut buf).map_err(|e| FormatError::Io {
-            file: ctx.file.clone(),
-            reason: format!("line {}: {e}", line_no + 1),
-        })?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if n > crate::iocs::MAX_LINE {
-            emit(Item::Reject {
-                location: format!("line {line_no}"),
-                reason: format!(
-                    "line longer than {} bytes ({n} bytes)",
-                    crate::iocs::MAX_LINE
-                ),
-            })?;
-            continue;
-        }
-        let Ok(line) = std::str::from_utf8(&buf) else {
-            emit(Item::Reject {
-                location: format!("line {line_no}"),
-                reason: "not valid UTF-8".into(),
-            })?;
+    while let Some(line) = crate::iocs::next_line(r, &mut buf, &mut line_no, &ctx.file, emit)? {
+        let Some(line) = line else {
             continue;
         };
         let line = line.trim_start_matches('\u{feff}').trim();
