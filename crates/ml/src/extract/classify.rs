@@ -957,7 +957,7 @@ fn host_like(t: &str, em: &mut Emit<'_>) {
     let is_file_name = path.is_none() && hostport == host && FILE_EXTS.contains(&tld);
     if !valid_host(&h) {
         if is_file_name && file_name_ok(t) {
-            em.hit(IndicatorType::File, t.to_string(), 0.6);
+            bare_file_name(t, em);
         }
         return;
     }
@@ -971,7 +971,7 @@ fn host_like(t: &str, em: &mut Emit<'_>) {
     let labels = h.split('.').count();
     if !em.defanged && path.is_none() && labels == 2 && AMBIGUOUS_TLD_EXTS.contains(&tld) {
         if file_name_ok(t) && FILE_EXTS.contains(&tld) {
-            em.hit(IndicatorType::File, t.to_string(), 0.6);
+            bare_file_name(t, em);
         }
         return;
     }
@@ -999,6 +999,125 @@ fn host_like(t: &str, em: &mut Emit<'_>) {
     }
     em.hit(IndicatorType::Domain, h, conf);
 }
+
+/// A file name without a path (`inv_2026.iso`), unless it is a program every Windows installation ships
+/// (`explorer.exe`, `rundll32.exe`): reports name those as what malware runs, injects into or imitates, and on
+/// its own such a name matches every host. With a path (`%TEMP%\svchost.exe`) it is kept as a path; DLL names
+/// are always kept, since side-loading plants a malicious DLL under a system DLL's name.
+fn bare_file_name(t: &str, em: &mut Emit<'_>) {
+    let lower = t.to_ascii_lowercase();
+    if let Some(stem) = lower.strip_suffix(".exe") {
+        if STOCK_WINDOWS_PROGRAMS.binary_search(&stem).is_ok() {
+            em.suppress("system-program");
+            return;
+        }
+    }
+    em.hit(IndicatorType::File, t.to_string(), 0.6);
+}
+
+/// Programs (`.exe`, stem only) of a stock Windows installation: core processes and the built-in tools
+/// attackers live off (LOLBAS). Not the browsers or office programs, whose names malware takes for its own
+/// files (ESET's Machete event lists its `Chrome.exe`). Sorted, for a binary search.
+pub(super) const STOCK_WINDOWS_PROGRAMS: &[&str] = &[
+    "arp",
+    "at",
+    "attrib",
+    "audiodg",
+    "bcdedit",
+    "bitsadmin",
+    "cacls",
+    "calc",
+    "certreq",
+    "certutil",
+    "cmd",
+    "cmstp",
+    "conhost",
+    "control",
+    "cscript",
+    "csrss",
+    "ctfmon",
+    "diskshadow",
+    "dllhost",
+    "dnscmd",
+    "dwm",
+    "esentutl",
+    "expand",
+    "explorer",
+    "extrac32",
+    "findstr",
+    "fontdrvhost",
+    "forfiles",
+    "hh",
+    "icacls",
+    "iexplore",
+    "installutil",
+    "ipconfig",
+    "lsass",
+    "lsm",
+    "makecab",
+    "mavinject",
+    "mmc",
+    "msbuild",
+    "msdtc",
+    "msedge",
+    "mshta",
+    "msiexec",
+    "mspaint",
+    "mstsc",
+    "net",
+    "net1",
+    "netsh",
+    "netstat",
+    "nltest",
+    "notepad",
+    "nslookup",
+    "ntdsutil",
+    "odbcconf",
+    "pcalua",
+    "ping",
+    "powershell",
+    "powershell_ise",
+    "pwsh",
+    "reg",
+    "regasm",
+    "regedit",
+    "regsvcs",
+    "regsvr32",
+    "robocopy",
+    "route",
+    "rundll32",
+    "runtimebroker",
+    "sc",
+    "schtasks",
+    "searchfilterhost",
+    "searchindexer",
+    "searchprotocolhost",
+    "services",
+    "sihost",
+    "smss",
+    "spoolsv",
+    "svchost",
+    "systeminfo",
+    "takeown",
+    "taskeng",
+    "taskhost",
+    "taskhostw",
+    "taskkill",
+    "tasklist",
+    "taskmgr",
+    "vssadmin",
+    "wevtutil",
+    "whoami",
+    "wininit",
+    "winlogon",
+    "wmic",
+    "wmiprvse",
+    "wordpad",
+    "wscript",
+    "wuauclt",
+    "wusa",
+    "xcopy",
+];
 
 fn file_name_ok(t: &str) -> bool {
     let (name, _) = match t.rsplit_once('.') {

@@ -163,7 +163,16 @@ impl ExtractReport {
         }
         let sup: u64 = self.suppressed.iter().map(|(_, n)| n).sum();
         if sup > 0 {
-            parts.push(format!("{sup} non-indicator(s) suppressed"));
+            // By reason, so an analyst who misses a value can tell why it was left out.
+            let why: Vec<String> = self
+                .suppressed
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
+            parts.push(format!(
+                "{sup} non-indicator(s) suppressed ({})",
+                why.join(", ")
+            ));
         }
         parts.extend(self.notes.iter().cloned());
         parts.join("; ")

@@ -101,6 +101,49 @@ fn suppression() {
 }
 
 #[test]
+fn stock_windows_programs_are_not_file_indicators() {
+    let t =
+        "The loader injected into a legitimate explorer.exe process, ran RUNDLL32.EXE and dropped \
+             update_svc.exe, C:\\Users\\Public\\svchost.exe and a side-loaded version.dll.";
+    let e = Extractor::default().extract_bytes(t.as_bytes());
+    let files: Vec<&str> = e
+        .indicators
+        .iter()
+        .filter(|i| i.kind == IndicatorType::File)
+        .map(|i| i.value.as_str())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "update_svc.exe",
+            "C:\\Users\\Public\\svchost.exe",
+            "version.dll"
+        ],
+        "{files:?}"
+    );
+    assert!(
+        e.report
+            .suppressed
+            .iter()
+            .any(|(r, n)| r == "system-program" && *n == 2),
+        "{:?}",
+        e.report.suppressed
+    );
+    let summary = e.report.summary();
+    assert!(
+        summary.contains("2 non-indicator(s) suppressed (system-program 2)"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn stock_windows_programs_are_sorted() {
+    let l = super::classify::STOCK_WINDOWS_PROGRAMS;
+    assert!(l.windows(2).all(|w| w[0] < w[1]));
+    assert!(l.iter().all(|p| *p == p.to_ascii_lowercase()));
+}
+
+#[test]
 fn warning_lists_suppress_plain_values() {
     let wl = vigil_model::warninglist::WarningList {
         name: "top".into(),
