@@ -1484,6 +1484,13 @@ fn unknown_domains_become_scored_leads() {
         .expect("lead");
     assert_eq!(dga["seen"], 4);
     assert!(dga["score"].as_f64().expect("score") >= 0.9);
+    // Each lead says what pushed it up: signals of positive weight, strongest first.
+    let why = dga["why"].as_array().expect("why");
+    assert!(!why.is_empty() && why.len() <= 3, "{dga}");
+    let w: Vec<f64> = why.iter().filter_map(|e| e["weight"].as_f64()).collect();
+    assert_eq!(w.len(), why.len(), "{dga}");
+    assert!(w.iter().all(|x| *x > 0.0), "{dga}");
+    assert!(w.windows(2).all(|p| p[0] >= p[1]), "{dga}");
     let (_, sum, _) = hunt_rows(&v, &log, &["--score-unknown", "--leads", "1"]);
     assert_eq!(sum["leads"]["leads"].as_array().map(Vec::len), Some(1));
 }

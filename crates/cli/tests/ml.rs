@@ -294,6 +294,75 @@ fn score_domains_streams_one_line_per_domain_in_order() {
 }
 
 #[test]
+fn score_domains_explains_each_score_on_request() {
+    let v = Vigil::new();
+    let input = b"google.com\nxkqjzv8w3lpt.top\nbad domain\nlogin.bank-secure.duckdns.org\n";
+    let plain = v.run_stdin(&["ml", "score-domains", "-", "--json"], input);
+    let out = v.run_stdin(&["ml", "score-domains", "-", "--json", "--explain"], input);
+    assert_eq!(out.status.code(), Some(1), "the bad line is still reported");
+    let parse = |b: &[u8]| -> Vec<Value> {
+        String::from_utf8_lossy(b)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect()
+    };
+    let (plain, lines) = (parse(&plain.stdout), parse(&out.stdout));
+    assert_eq!(lines.len(), 3);
+    let signals = [
+        "name-ngrams",
+        "labels",
+        "suffix",
+        "label-ngrams",
+        "shape-crosses",
+        "shape",
+        "second-stage",
+    ];
+    for (l, p) in lines.iter().zip(&plain) {
+        // The contract's fields, with the same values as without --explain.
+        assert_eq!(l["domain"], p["domain"]);
+        assert_eq!(l["score"], p["score"]);
+        let ev = l["evidence"].as_array().expect("evidence");
+        let mut got: Vec<&str> = ev.iter().filter_map(|e| e["signal"].as_str()).collect();
+        got.sort_unstable();
+        let mut want = signals.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "{l}");
+        let w: Vec<f64> = ev.iter().filter_map(|e| e["weight"].as_f64()).collect();
+        assert!(w.windows(2).all(|p| p[0].abs() >= p[1].abs()), "{l}");
+        // The score is the logistic of the log-odds.
+        let z = l["log_odds"].as_f64().expect("log_odds");
+        let s = l["score"].as_f64().expect("score");
+        assert!((1.0 / (1.0 + (-z).exp()) - s).abs() < 1e-3, "{l}");
+    }
+    assert_eq!(lines[1]["public_suffix"], "top");
+    assert_eq!(lines[2]["registered_domain"], "bank-secure.duckdns.org");
+    assert_eq!(lines[2]["dynamic_dns"], true);
+    assert_eq!(lines[0]["dynamic_dns"], false);
+    // The random .top name's n-grams push it up, google.com's pull it down.
+    let grams = |l: &Value| {
+        l["evidence"]
+            .as_array()
+            .and_then(|e| e.iter().find(|x| x["signal"] == "name-ngrams"))
+            .and_then(|x| x["weight"].as_f64())
+            .expect("name-ngrams weight")
+    };
+    assert!(grams(&lines[1]) > 0.0 && grams(&lines[0]) < 0.0);
+    // As text: a score line, then one line per signal.
+    let text = v.run_stdin(
+        &["ml", "score-domains", "-", "--explain"],
+        b"xkqjzv8w3lpt.top\n",
+    );
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(t.lines().count(), 1 + signals.len(), "{t}");
+    assert!(
+        t.lines()
+            .next()
+            .is_some_and(|l| l.contains("xkqjzv8w3lpt.top")),
+        "{t}"
+    );
+}
+
+#[test]
 fn score_domains_keeps_input_order_on_any_number_of_threads() {
     // More names than one scoring batch (32,768), with skipped lines among them.
     let v = Vigil::new();

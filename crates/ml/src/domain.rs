@@ -21,6 +21,9 @@ use crate::corpus;
 use crate::error::{MlError, Result};
 use crate::mlp;
 
+mod explain;
+pub use explain::{DomainExplanation, Evidence, EvidencePart};
+
 /// Artifact model name.
 pub const MODEL: &str = "domain";
 /// Payload layout and feature version.

@@ -428,9 +428,27 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
             l["score"].as_f64().unwrap_or(0.0),
             l["domain"].as_str().unwrap_or("")
         );
+        let why: Vec<String> = l["why"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let (signal, weight) = (
+                    e["signal"].as_str().unwrap_or(""),
+                    e["weight"].as_f64().unwrap_or(0.0),
+                );
+                match e["top"][0]["text"].as_str() {
+                    Some(t) => format!("{signal} {weight:+.1} (`{t}`)"),
+                    None => format!("{signal} {weight:+.1}"),
+                }
+            })
+            .collect();
+        if !why.is_empty() {
+            println!("           why (log-odds): {}", why.join(", "));
+        }
     }
     println!(
-        "    (left out: {} warning-listed, {} under no public suffix such as the .example names; `vigil hunt --score-unknown` lists those scoring {} or more)",
+        "    (left out: {} warning-listed, {} under no public suffix such as the .example names; `vigil hunt --score-unknown` lists those scoring {} or more;\n     `vigil ml score-domains - --explain` says in full why a name scores as it does)",
         leads["warninglisted"], leads["not_public"], super::hunt::DEFAULT_LEAD_MIN_SCORE
     );
 

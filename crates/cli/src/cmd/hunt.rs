@@ -1023,6 +1023,9 @@ struct Lead {
     score: f64,
     /// Records that named it.
     seen: u64,
+    /// The signals that pushed its score up most, strongest first (`vigil ml score-domains --explain` gives
+    /// them all).
+    why: Vec<vigil_ml::domain::Evidence>,
 }
 
 /// Scores unknown names as leads: (names left out as warning-listed, names left out as not under a public
@@ -1062,6 +1065,7 @@ fn score_leads(
                 domain: d.clone(),
                 score: (score * 1e4).round() / 1e4,
                 seen: *seen,
+                why: Vec::new(),
             });
         }
     }
@@ -1108,6 +1112,15 @@ fn leads(
             .then_with(|| x.domain.cmp(&y.domain))
     });
     out.truncate(a.leads);
+    for l in &mut out {
+        l.why = model
+            .explain(&l.domain)
+            .evidence
+            .into_iter()
+            .filter(|e| e.weight > 0.0)
+            .take(LEAD_REASONS)
+            .collect();
+    }
     Ok(Leads {
         unknown_domains: summary.unknown_domains.len(),
         warninglisted,
@@ -1125,6 +1138,9 @@ fn leads(
     })
 }
 
+/// Signals listed per lead.
+const LEAD_REASONS: usize = 3;
+
 fn print_leads(l: &Leads, to_stderr: bool) {
     use std::fmt::Write as _;
     let mut t = String::new();
@@ -1140,6 +1156,17 @@ fn print_leads(l: &Leads, to_stderr: bool) {
     );
     for x in &l.leads {
         let _ = writeln!(t, "  {:.3}  {:>8} record(s)  {}", x.score, x.seen, x.domain);
+        let why: Vec<String> = x
+            .why
+            .iter()
+            .map(|e| match e.top.first() {
+                Some(p) => format!("{} {:+.1} (`{}`)", e.signal, e.weight, p.text),
+                None => format!("{} {:+.1}", e.signal, e.weight),
+            })
+            .collect();
+        if !why.is_empty() {
+            let _ = writeln!(t, "         why: {}", why.join(", "));
+        }
     }
     if to_stderr {
         eprint!("{t}");

@@ -93,6 +93,12 @@ pub struct ScoreDomainsArgs {
     /// Threads that score (0 = all cores); the output keeps the input order whatever the number.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Say why each name scores as it does: the first stage's log-odds by signal (n-grams of the name, its
+    /// labels, the public suffix, n-grams of the registrable label, shape) with the n-grams that weigh most,
+    /// and the second stage's correction. With --json each line also carries `public_suffix`,
+    /// `registered_domain`, `dynamic_dns`, `first_stage`, `log_odds` and `evidence`.
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub models: ModelsFlag,
 }
@@ -452,6 +458,22 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
                 }
             }
         }
+        if a.explain && !batch.is_empty() {
+            // One name at a time: an explanation is for reading, not for a million names a second.
+            for d in batch.iter() {
+                let e = model.explain(d);
+                if a.models.json {
+                    serde_json::to_writer(&mut out, &e)?;
+                    out.write_all(b"\n")?;
+                } else {
+                    write_explanation(&mut out, &e)?;
+                }
+            }
+            batch.clear();
+            if interactive {
+                out.flush()?;
+            }
+        }
         if batch.len() >= batch_max || (got == 0 && !batch.is_empty()) {
             let names: Vec<&str> = batch.iter().collect();
             model.score_many(&names, threads, &mut scores);
@@ -480,6 +502,39 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(if bad > 0 { 1 } else { 0 })
+}
+
+/// An explained score as text: the score line, then one line per signal, strongest first.
+fn write_explanation(
+    out: &mut impl Write,
+    e: &vigil_ml::domain::DomainExplanation,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:.4}\t{}\t(log-odds {:+.2}; registered domain {}{})",
+        e.score,
+        e.domain,
+        e.log_odds,
+        e.registered_domain,
+        if e.dynamic_dns {
+            ", under a dynamic-DNS provider"
+        } else {
+            ""
+        }
+    )?;
+    for x in &e.evidence {
+        let top: Vec<String> = x
+            .top
+            .iter()
+            .map(|p| format!("`{}` {:+.2}", p.text, p.weight))
+            .collect();
+        write!(out, "  {:+6.2}  {:<14} {}", x.weight, x.signal, x.detail)?;
+        if !top.is_empty() {
+            write!(out, "; most: {}", top.join(", "))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// Names per scoring batch: large enough that starting the threads costs nothing measurable (a batch is
