@@ -91,70 +91,11 @@ impl DomainModel {
         let part = |g: usize| v[2 + g] as f64;
         let dense = &v[2 + N_PARTS..shape];
 
-        let name_ngrams = self.top_parts(name_ngrams(d));
-        e.evidence.push(Evidence {
-            signal: "name-ngrams".into(),
-            weight: part(0),
-            detail: "character 3- to 5-grams of the whole name (^ and $ mark its ends)".into(),
-            top: name_ngrams,
-        });
-        e.evidence.push(Evidence {
-            signal: "labels".into(),
-            weight: part(1),
-            detail: format!(
-                "each label and the top-level domain as a word, and the number of labels ({})",
-                d.iter().filter(|c| **c == b'.').count() + 1
-            ),
-            top: self.top_parts(label_tokens(d)),
-        });
-        e.evidence.push(Evidence {
-            signal: "suffix".into(),
-            weight: part(2),
-            detail: format!(
-                "the public suffix .{} and the registered domain {}{}",
-                text(suffix),
-                text(reg),
-                if e.dynamic_dns {
-                    ", under a dynamic-DNS or free sub-domain provider"
-                } else {
-                    ""
-                }
-            ),
-            top: Vec::new(),
-        });
-        e.evidence.push(Evidence {
-            signal: "label-ngrams".into(),
-            weight: part(3),
-            detail: format!(
-                "character 2- to 4-grams of the registrable label `{}`",
-                text(label)
-            ),
-            top: self.top_parts(label_ngrams(label)),
-        });
-        e.evidence.push(Evidence {
-            signal: "shape-crosses".into(),
-            weight: part(4),
-            detail: format!(
-                "length, digits, hyphens and sub-domains as usual or not under .{}",
-                text(suffix)
-            ),
-            top: Vec::new(),
-        });
-        e.evidence.push(Evidence {
-            signal: "shape".into(),
-            weight: v[1] as f64,
-            detail: format!(
-                "{} characters, entropy {:.2} bits per character, {} digit(s), {} hyphen(s), {:.0}% vowels among \
-                 letters, longest consonant run {}",
-                d.len(),
-                dense[1],
-                d.iter().filter(|c| c.is_ascii_digit()).count(),
-                dense[3],
-                dense[5] * 100.0,
-                dense[6]
-            ),
-            top: Vec::new(),
-        });
+        let dyn_note = if e.dynamic_dns {
+            ", under a dynamic-DNS or free sub-domain provider"
+        } else {
+            ""
+        };
         let mut second = format!(
             "trees over the first stage's evidence and the name's make-up: words of benign names cover {:.0}% \
              of the registrable label's letters, English words {:.0}%",
@@ -168,12 +109,62 @@ impl DomainModel {
                 v[N_INPUTS], v[N_INPUTS + 1]
             ));
         }
-        e.evidence.push(Evidence {
-            signal: "second-stage".into(),
-            weight: z - v[0] as f64,
-            detail: second,
-            top: Vec::new(),
-        });
+        let labels = d.iter().filter(|c| **c == b'.').count() + 1;
+        let digits = d.iter().filter(|c| c.is_ascii_digit()).count();
+        e.evidence = vec![
+            evidence(
+                "name-ngrams",
+                part(0),
+                "character 3- to 5-grams of the whole name (^ and $ mark its ends)".into(),
+                self.top_parts(name_ngrams(d)),
+            ),
+            evidence(
+                "labels",
+                part(1),
+                format!("each label and the top-level domain as a word, and the number of labels ({labels})"),
+                self.top_parts(label_tokens(d)),
+            ),
+            evidence(
+                "suffix",
+                part(2),
+                format!(
+                    "the public suffix .{} and the registered domain {}{dyn_note}",
+                    text(suffix),
+                    text(reg)
+                ),
+                Vec::new(),
+            ),
+            evidence(
+                "label-ngrams",
+                part(3),
+                format!("character 2- to 4-grams of the registrable label `{}`", text(label)),
+                self.top_parts(label_ngrams(label)),
+            ),
+            evidence(
+                "shape-crosses",
+                part(4),
+                format!(
+                    "length, digits, hyphens and sub-domains as usual or not under .{}",
+                    text(suffix)
+                ),
+                Vec::new(),
+            ),
+            evidence(
+                "shape",
+                v[1] as f64,
+                format!(
+                    "{} characters, entropy {:.2} bits per character, {digits} digit(s), {} hyphen(s), {:.0}% vowels \
+                     among letters, longest consonant run {}",
+                    d.len(),
+                    dense[1],
+                    dense[3],
+                    dense[5] * 100.0,
+                    dense[6]
+                ),
+                Vec::new(),
+            ),
+            evidence("second-stage", z - v[0] as f64, second, Vec::new()),
+        ];
         e.evidence
             .sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
         // Four decimals, as the score: the weights are f32 sums, and more digits only look precise.
@@ -206,6 +197,15 @@ impl DomainModel {
         p.dedup_by(|a, b| a.text == b.text);
         p.truncate(TOP);
         p
+    }
+}
+
+fn evidence(signal: &str, weight: f64, detail: String, top: Vec<EvidencePart>) -> Evidence {
+    Evidence {
+        signal: signal.into(),
+        weight,
+        detail,
+        top,
     }
 }
 
