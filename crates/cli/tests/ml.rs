@@ -215,6 +215,54 @@ fn extract_and_tag_degrade_on_binary_and_missing_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/report.txt"));
 }
 
+/// A report saved as UTF-16 (Windows PowerShell 5.1's `Get-Content report.md > copy.txt`) is read as its text: the
+/// same indicators and techniques as the UTF-8 original, offsets into the UTF-16 file.
+#[test]
+fn a_utf16_report_is_read_as_its_text() {
+    let v = Vigil::new();
+    let text = std::fs::read_to_string(fixture("report.md")).expect("fixture");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        utf16.extend(u.to_le_bytes());
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("report-utf16.txt");
+    std::fs::write(&f, &utf16).expect("write");
+    let f = f.display().to_string();
+    let values = |j: &Value| -> Vec<(String, String)> {
+        j["indicators"]
+            .as_array()
+            .expect("indicators")
+            .iter()
+            .map(|i| (i["type"].to_string(), i["value"].to_string()))
+            .collect()
+    };
+    let (a, code) = v.json(&["ml", "extract", &fixture("report.md")]);
+    assert_eq!(code, 0);
+    let (b, code) = v.json(&["ml", "extract", &f]);
+    assert_eq!(code, 0);
+    assert!(!values(&a).is_empty());
+    assert_eq!(values(&a), values(&b));
+    for i in b["indicators"].as_array().expect("indicators") {
+        let off = i["offset"].as_u64().expect("offset") as usize;
+        assert!(off % 2 == 0 && off < utf16.len(), "{i}");
+    }
+    let ids = |j: &Value| -> Vec<String> {
+        j["techniques"]
+            .as_array()
+            .expect("techniques")
+            .iter()
+            .map(|t| t["id"].to_string())
+            .collect()
+    };
+    let (a, code) = v.json(&["ml", "tag", &fixture("report.md")]);
+    assert_eq!(code, 0);
+    let (b, code) = v.json(&["ml", "tag", &f]);
+    assert_eq!(code, 0, "{b}");
+    assert!(!ids(&a).is_empty());
+    assert_eq!(ids(&a), ids(&b));
+}
+
 #[test]
 fn tag_prints_techniques_with_evidence_from_the_text() {
     let v = Vigil::new();

@@ -12,6 +12,7 @@
 mod classify;
 mod html;
 mod refang;
+mod utf16;
 mod validate;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use crate::error::Result;
 
 pub use html::{html_to_text, looks_like_html, HtmlText};
 pub use refang::refang_token;
+pub use utf16::{detect as detect_utf16, Utf16Order, Utf16Text};
 pub use validate::{is_valid_btc, known_tld, registrable};
 
 /// The indicator types of the CLI contract.
@@ -258,8 +260,39 @@ impl Extractor {
         &self.opts
     }
 
-    /// Extracts from an in-memory document (text or HTML; HTML is detected and reduced to its text first).
+    /// Extracts from an in-memory document (text or HTML; HTML is detected and reduced to its text first; UTF-16
+    /// is detected and decoded first, offsets still counting the input's bytes).
     pub fn extract_bytes(&self, input: &[u8]) -> Extraction {
+        let Some(order) = utf16::detect(input) else {
+            return self.extract_utf8(input);
+        };
+        let t = Utf16Text::decode(input, order);
+        let mut ex = self.extract_utf8(t.text.as_bytes());
+        let mut offsets: Vec<u64> = ex.indicators.iter().map(|i| i.offset).collect();
+        let mut long: Vec<u64> = ex.report.long_tokens.iter().map(|l| l.0).collect();
+        t.source_offsets(&mut offsets);
+        t.source_offsets(&mut long);
+        for (i, o) in ex.indicators.iter_mut().zip(offsets) {
+            i.offset = o;
+        }
+        for (l, o) in ex.report.long_tokens.iter_mut().zip(long) {
+            // A UTF-16 token takes about two input bytes per character.
+            *l = (o, l.1 * 2);
+        }
+        ex.report.bytes = input.len() as u64;
+        let mut note = format!("input read as {}", order.name());
+        if t.replaced > 0 {
+            note.push_str(&format!(
+                " ({} unpaired surrogate(s) or odd byte(s) replaced)",
+                t.replaced
+            ));
+        }
+        ex.report.notes.insert(0, note);
+        ex
+    }
+
+    /// [`Extractor::extract_bytes`] on input that is not UTF-16.
+    fn extract_utf8(&self, input: &[u8]) -> Extraction {
         let mut sink = Sink::new(self);
         sink.report.bytes = input.len() as u64;
         if looks_like_html(input) {
@@ -282,22 +315,24 @@ impl Extractor {
         sink.finish()
     }
 
-    /// Extracts from a text stream in bounded memory. HTML is detected on the first window and then read whole
-    /// (up to 256 MiB; HTML reports are small); plain text is scanned window by window.
+    /// Extracts from a text stream in bounded memory. HTML and UTF-16 are detected on the first window and then
+    /// read whole (up to 256 MiB; such reports are small); plain text is scanned window by window.
     pub fn extract_reader<R: Read>(&self, mut r: R) -> Result<Extraction> {
         let window = self.opts.window.max(4096);
         let mut buf: Vec<u8> = Vec::with_capacity(window + self.opts.max_token);
         // Fill the first window to sniff the format.
         read_up_to(&mut r, &mut buf, window)?;
-        if looks_like_html(&buf) {
+        let utf16 = utf16::detect(&buf);
+        if utf16.is_some() || looks_like_html(&buf) {
             let cap = 256u64 << 20;
             (&mut r).take(cap).read_to_end(&mut buf)?;
             let mut ex = self.extract_bytes(&buf);
             let mut extra = [0u8; 1];
             if r.read(&mut extra)? > 0 {
+                let kind = utf16.map_or("HTML", Utf16Order::name);
                 ex.report
                     .notes
-                    .push("HTML input over 256 MiB: the rest was not read".into());
+                    .push(format!("{kind} input over 256 MiB: the rest was not read"));
             }
             return Ok(ex);
         }

@@ -188,6 +188,63 @@ fn html_input() {
     assert!(e.report.html_removed_bytes > 0);
 }
 
+/// A report saved by Windows PowerShell 5.1 (`>`: UTF-16LE with a byte-order mark) or without a mark, in either
+/// byte order: the same indicators as its UTF-8 text, offsets counting the input's bytes, whole or streamed.
+#[test]
+fn utf16_reports_yield_the_utf8_text_s_indicators() {
+    let text = "Отчёт: C2 at hxxp://evil-domain[.]com/gate.php and 203.0.113[.]77;\n\
+                dropper 5f4dcc3b5aa765d61d8327deb882cf99 😀 mailed from a@bad-mail.org, CVE-2021-44228.\n";
+    let utf8 = extract(text.as_bytes());
+    assert!(utf8.indicators.len() >= 6, "{:?}", utf8.indicators);
+    for (order, bom) in [
+        (Utf16Order::Little, true),
+        (Utf16Order::Little, false),
+        (Utf16Order::Big, true),
+    ] {
+        let mut input: Vec<u8> = Vec::new();
+        if bom {
+            input.extend(match order {
+                Utf16Order::Little => [0xFF, 0xFE],
+                Utf16Order::Big => [0xFE, 0xFF],
+            });
+        }
+        for u in text.encode_utf16() {
+            input.extend(match order {
+                Utf16Order::Little => u.to_le_bytes(),
+                Utf16Order::Big => u.to_be_bytes(),
+            });
+        }
+        let e = extract(&input);
+        let kv = |x: &Extraction| -> Vec<(String, String)> {
+            x.indicators
+                .iter()
+                .map(|i| (i.kind.to_string(), i.value.clone()))
+                .collect()
+        };
+        assert_eq!(kv(&e), kv(&utf8), "{order:?} bom {bom}");
+        assert!(
+            e.report.notes.iter().any(|n| n.contains(order.name())),
+            "{:?}",
+            e.report.notes
+        );
+        assert_eq!(e.report.control_bytes, 0);
+        // Each offset is where the indicator's text starts in the UTF-16 input.
+        for (i, u) in e.indicators.iter().zip(&utf8.indicators) {
+            let at = Utf16Text::decode(&input[i.offset as usize..], order).text;
+            assert!(
+                at.starts_with(&text[u.offset as usize..][..4]),
+                "{i:?}: {at:?}"
+            );
+        }
+        let x = Extractor::new(ExtractOptions {
+            window: 4096,
+            ..Default::default()
+        });
+        let streamed = x.extract_reader(&input[..]).expect("reads");
+        assert_eq!(streamed.indicators, e.indicators);
+    }
+}
+
 #[test]
 fn streaming_matches_whole_and_bounds_long_tokens() {
     let mut text = String::new();
