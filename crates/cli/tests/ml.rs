@@ -245,7 +245,7 @@ fn a_utf16_report_is_read_as_its_text() {
     assert_eq!(values(&a), values(&b));
     for i in b["indicators"].as_array().expect("indicators") {
         let off = i["offset"].as_u64().expect("offset") as usize;
-        assert!(off % 2 == 0 && off < utf16.len(), "{i}");
+        assert!(off.is_multiple_of(2) && off < utf16.len(), "{i}");
     }
     let ids = |j: &Value| -> Vec<String> {
         j["techniques"]
