@@ -208,6 +208,38 @@ fn stix20_is_upgraded_and_tlp1_maps_to_tlp2() {
     assert_eq!(i["tlp"], "amber");
 }
 
+/// The same list saved by Windows PowerShell 5.1 (`Get-Content list.txt > copy.txt`: UTF-16LE with a byte-order
+/// mark), or as UTF-16BE without one, holds the same indicators as the UTF-8 original.
+#[test]
+fn a_utf16_ioc_list_is_read_as_its_text() {
+    let text = std::fs::read_to_string(fixture("family-list.txt")).expect("fixture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let mut stored = Vec::new();
+    for (name, bytes) in [("list-le.txt", &le), ("list-be.txt", &be)] {
+        let v = Vigil::new();
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).expect("write");
+        let (r, code) = v.ingest(&[&f.display().to_string(), "--source", "FixtureStealer"]);
+        assert_eq!(code, 1, "one line is not an indicator: {r}");
+        assert_eq!(r["rejected"], 1, "{r}");
+        assert_eq!(v.count("indicator"), 5, "{name}: {r}");
+        let (d, _) = v.json(&["show", "steal-me.example"]);
+        assert_eq!(
+            d["object"]["pattern"],
+            "[domain-name:value = 'steal-me.example']"
+        );
+        stored.push(r["added"].clone());
+    }
+    let v = Vigil::new();
+    let (r, _) = v.ingest(&[&fixture("family-list.txt"), "--source", "FixtureStealer"]);
+    assert_eq!(stored, [r["added"].clone(), r["added"].clone()]);
+}
+
 #[test]
 fn ioc_list_refangs_normalises_and_links_the_family() {
     let v = Vigil::new();

@@ -410,6 +410,32 @@ fn score_domains_explains_each_score_on_request() {
     );
 }
 
+/// A list saved as UTF-16 scores as its text; names with control characters (UTF-16 on standard input) are
+/// refused by line, not scored.
+#[test]
+fn score_domains_reads_utf16_files_and_refuses_control_characters() {
+    let v = Vigil::new();
+    let text = "google.com\nxkqjzv8w3lpt.top\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("names-utf16.txt");
+    let bytes: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(&f, &bytes).expect("write");
+    let plain = v.run_stdin(&["ml", "score-domains", "-", "--json"], text.as_bytes());
+    let wide = v.run(&["ml", "score-domains", &f.display().to_string(), "--json"]);
+    assert_eq!(wide.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&wide.stdout),
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    let piped = v.run_stdin(&["ml", "score-domains", "-", "--json"], &bytes);
+    assert_eq!(piped.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&piped.stdout).trim().is_empty());
+    assert!(String::from_utf8_lossy(&piped.stderr).contains("control characters"));
+}
+
 #[test]
 fn score_domains_keeps_input_order_on_any_number_of_threads() {
     // More names than one scoring batch (32,768), with skipped lines among them.

@@ -104,7 +104,34 @@ fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
         Compression::None => r,
     };
-    peek(inner, 512)
+    utf8_text(inner)
+}
+
+/// The first bytes of `r` and a reader of all of it, as UTF-8: every reader downstream takes UTF-8, so UTF-16 (a
+/// byte-order mark, or the NUL pattern of ASCII text) is transcoded as it streams; an unpaired surrogate becomes
+/// U+FFFD.
+fn utf8_text<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
+    let (head, inner) = peek(r, 512)?;
+    match vigil_model::encoding::detect_utf16(&head) {
+        Some(order) => {
+            let enc = match order {
+                vigil_model::encoding::Utf16Order::Little => encoding_rs::UTF_16LE,
+                vigil_model::encoding::Utf16Order::Big => encoding_rs::UTF_16BE,
+            };
+            let utf8 = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(enc))
+                .bom_override(true)
+                .build(inner);
+            peek(Box::new(utf8), 512)
+        }
+        None => Ok((head, inner)),
+    }
+}
+
+/// `r` as UTF-8: transcoded when it is UTF-16 (see [`walk`]), else as it is. For readers of plain lists outside the
+/// knowledge base's formats (`vigil ml score-domains`).
+pub fn utf16_as_utf8<'a>(r: Box<dyn Read + 'a>) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(utf8_text(r)?.1)
 }
 
 /// What [`read_head`] reads before reserving the rest of its limit: most inputs fit.
@@ -432,6 +459,31 @@ mod tests {
             ]
         );
         assert!(units[4].0.ends_with("d.tar.gz!in/tar.txt"));
+    }
+
+    /// What Windows PowerShell 5.1's `>` writes (UTF-16LE with a byte-order mark), UTF-16BE, and UTF-16 without a
+    /// mark, plain or gzip-compressed: read as the UTF-8 text, the mark dropped.
+    #[test]
+    fn utf16_is_read_as_utf8() {
+        let text = "evil-domain.com\n203.0.113.77\nÜbung.example\n";
+        let dir = tempfile::tempdir().unwrap();
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        cases.push(("le-bom.txt", [&[0xFF, 0xFE][..], &le].concat()));
+        cases.push(("be-bom.txt", [&[0xFE, 0xFF][..], &be].concat()));
+        cases.push(("le.txt", le.clone()));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &[&[0xFF, 0xFE][..], &le].concat()).unwrap();
+        cases.push(("le.txt.gz", gz.finish().unwrap()));
+        for (name, bytes) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let (units, errors) = collect(&p.display().to_string());
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+            assert_eq!(units.len(), 1, "{name}");
+            assert_eq!(String::from_utf8_lossy(&units[0].1), text, "{name}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Invariant: this crate does no IO, knows nothing of SQL, HTTP or files. Everything here takes values and
 //! returns values, so that every parser in it can be fuzzed and property-tested on its own.
 
+pub mod encoding;
 pub mod error;
 pub mod ids;
 pub mod object;

@@ -432,6 +432,9 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
         (Box::new(std::io::BufReader::new(stdin)), tty)
     } else {
         let f = std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file))?;
+        // A list saved by Windows PowerShell 5.1 is UTF-16 with a byte-order mark: read as its text.
+        let f = vigil_formats::input::utf16_as_utf8(Box::new(f))
+            .with_context(|| format!("reading {}", a.file))?;
         (
             Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
             false,
@@ -561,6 +564,8 @@ fn domain_line(line: &[u8]) -> Result<Option<&str>, &'static str> {
         Err("not a domain name (longer than 253 characters), skipped")
     } else if s.contains(char::is_whitespace) {
         Err("not a domain name (contains white space), skipped")
+    } else if s.contains(char::is_control) {
+        Err("not a domain name (contains control characters such as NUL; UTF-16 text is read from a file, not from standard input), skipped")
     } else {
         Ok(Some(s))
     }

@@ -2,54 +2,7 @@
 //! as bytes, every other byte is NUL and no indicator survives, so such input is detected (a byte-order mark, or
 //! the NUL pattern of mostly-ASCII text), decoded to UTF-8, and offsets are mapped back to the input's bytes.
 
-/// Byte order of UTF-16 input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Utf16Order {
-    Little,
-    Big,
-}
-
-impl Utf16Order {
-    pub fn name(self) -> &'static str {
-        match self {
-            Utf16Order::Little => "UTF-16LE",
-            Utf16Order::Big => "UTF-16BE",
-        }
-    }
-}
-
-/// Bytes of the start of the input the NUL pattern is judged on.
-const SNIFF: usize = 4096;
-
-/// The byte order when `head` (the start of the input) is UTF-16: a byte-order mark, or, without one, at least 16
-/// code units of which nine in ten have a NUL high byte and one in ten at most a NUL low byte (ASCII-heavy text,
-/// as reports are). UTF-8 text never has that pattern: it holds no NUL bytes.
-pub fn detect(head: &[u8]) -> Option<Utf16Order> {
-    match head {
-        [0xFF, 0xFE, ..] => return Some(Utf16Order::Little),
-        [0xFE, 0xFF, ..] => return Some(Utf16Order::Big),
-        _ => {}
-    }
-    let h = &head[..head.len().min(SNIFF) & !1];
-    let units = h.len() / 2;
-    if units < 16 {
-        return None;
-    }
-    let (mut even, mut odd) = (0usize, 0usize);
-    for u in h.chunks_exact(2) {
-        even += (u[0] == 0) as usize;
-        odd += (u[1] == 0) as usize;
-    }
-    let many = |n: usize| n * 10 >= units * 9;
-    let few = |n: usize| n * 10 <= units;
-    if many(odd) && few(even) {
-        Some(Utf16Order::Little)
-    } else if many(even) && few(odd) {
-        Some(Utf16Order::Big)
-    } else {
-        None
-    }
-}
+pub use vigil_model::encoding::{detect_utf16 as detect, Utf16Order};
 
 /// UTF-16 input decoded to UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,20 +99,6 @@ mod tests {
             });
         }
         out
-    }
-
-    #[test]
-    fn detects_by_mark_or_pattern_and_never_utf8() {
-        let s = "C2 server: evil-domain.com and 203.0.113.77";
-        for order in [Utf16Order::Little, Utf16Order::Big] {
-            assert_eq!(detect(&encode(s, order, true)), Some(order));
-            assert_eq!(detect(&encode(s, order, false)), Some(order));
-        }
-        assert_eq!(detect(s.as_bytes()), None);
-        assert_eq!(detect("Пример отчёта о вредоносном ПО".as_bytes()), None);
-        assert_eq!(detect(&encode("short", Utf16Order::Little, false)), None);
-        // Binary with NULs everywhere is not text.
-        assert_eq!(detect(&[0u8; 256]), None);
     }
 
     #[test]
