@@ -50,33 +50,30 @@ pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
     }
 }
 
+/// `s` as UTF-16 in byte order `order`, with a byte-order mark when `bom`: what the readers above are tested with.
+pub fn encode_utf16(s: &str, order: Utf16Order, bom: bool) -> Vec<u8> {
+    let mark: &[u8] = match (bom, order) {
+        (false, _) => &[],
+        (true, Utf16Order::Little) => &[0xFF, 0xFE],
+        (true, Utf16Order::Big) => &[0xFE, 0xFF],
+    };
+    let units = s.encode_utf16().flat_map(|u| match order {
+        Utf16Order::Little => u.to_le_bytes(),
+        Utf16Order::Big => u.to_be_bytes(),
+    });
+    mark.iter().copied().chain(units).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn encode(s: &str, order: Utf16Order, bom: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        if bom {
-            out.extend(match order {
-                Utf16Order::Little => [0xFF, 0xFE],
-                Utf16Order::Big => [0xFE, 0xFF],
-            });
-        }
-        for u in s.encode_utf16() {
-            out.extend(match order {
-                Utf16Order::Little => u.to_le_bytes(),
-                Utf16Order::Big => u.to_be_bytes(),
-            });
-        }
-        out
-    }
 
     #[test]
     fn detects_by_mark_or_pattern_and_never_utf8() {
         let s = "C2 server: evil-domain.com and 203.0.113.77";
         for order in [Utf16Order::Little, Utf16Order::Big] {
-            assert_eq!(detect_utf16(&encode(s, order, true)), Some(order));
-            assert_eq!(detect_utf16(&encode(s, order, false)), Some(order));
+            assert_eq!(detect_utf16(&encode_utf16(s, order, true)), Some(order));
+            assert_eq!(detect_utf16(&encode_utf16(s, order, false)), Some(order));
         }
         assert_eq!(detect_utf16(s.as_bytes()), None);
         assert_eq!(
@@ -84,7 +81,7 @@ mod tests {
             None
         );
         assert_eq!(
-            detect_utf16(&encode("short", Utf16Order::Little, false)),
+            detect_utf16(&encode_utf16("short", Utf16Order::Little, false)),
             None
         );
         // Binary with NULs everywhere is not text.

@@ -201,19 +201,7 @@ fn utf16_reports_yield_the_utf8_text_s_indicators() {
         (Utf16Order::Little, false),
         (Utf16Order::Big, true),
     ] {
-        let mut input: Vec<u8> = Vec::new();
-        if bom {
-            input.extend(match order {
-                Utf16Order::Little => [0xFF, 0xFE],
-                Utf16Order::Big => [0xFE, 0xFF],
-            });
-        }
-        for u in text.encode_utf16() {
-            input.extend(match order {
-                Utf16Order::Little => u.to_le_bytes(),
-                Utf16Order::Big => u.to_be_bytes(),
-            });
-        }
+        let input = vigil_model::encoding::encode_utf16(text, order, bom);
         let e = extract(&input);
         let kv = |x: &Extraction| -> Vec<(String, String)> {
             x.indicators

@@ -84,23 +84,6 @@ impl Utf16Text {
 mod tests {
     use super::*;
 
-    fn encode(s: &str, order: Utf16Order, bom: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        if bom {
-            out.extend(match order {
-                Utf16Order::Little => [0xFF, 0xFE],
-                Utf16Order::Big => [0xFE, 0xFF],
-            });
-        }
-        for u in s.encode_utf16() {
-            out.extend(match order {
-                Utf16Order::Little => u.to_le_bytes(),
-                Utf16Order::Big => u.to_be_bytes(),
-            });
-        }
-        out
-    }
-
     #[test]
     fn decodes_and_maps_offsets_back_to_input_bytes() {
         let s = "Ключ: évil.com 😀 then 1.2.3.4";
@@ -109,7 +92,7 @@ mod tests {
             (Utf16Order::Big, false),
             (Utf16Order::Little, false),
         ] {
-            let input = encode(s, order, bom);
+            let input = vigil_model::encoding::encode_utf16(s, order, bom);
             let t = Utf16Text::decode(&input, order);
             assert_eq!(t.text, s);
             assert_eq!(t.replaced, 0);
