@@ -113,18 +113,107 @@ fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 
 fn utf8_text<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
     let (head, inner) = peek(r, 512)?;
     match vigil_model::encoding::detect_utf16(&head) {
-        Some(order) => {
-            let enc = match order {
-                vigil_model::encoding::Utf16Order::Little => encoding_rs::UTF_16LE,
-                vigil_model::encoding::Utf16Order::Big => encoding_rs::UTF_16BE,
-            };
-            let utf8 = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .encoding(Some(enc))
-                .bom_override(true)
-                .build(inner);
-            peek(Box::new(utf8), 512)
-        }
+        Some(order) => peek(Box::new(Utf16Reader::new(inner, order)), 512),
         None => Ok((head, inner)),
+    }
+}
+
+/// UTF-16 read as UTF-8, a buffer at a time: a byte-order mark is dropped, an unpaired surrogate and an odd last
+/// byte become U+FFFD, a surrogate pair split between two reads is joined.
+struct Utf16Reader<'a> {
+    inner: Box<dyn Read + 'a>,
+    order: vigil_model::encoding::Utf16Order,
+    /// Input bytes not decoded yet (an odd byte, a high surrogate waiting for its pair).
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    at: usize,
+    started: bool,
+    eof: bool,
+}
+
+impl<'a> Utf16Reader<'a> {
+    fn new(inner: Box<dyn Read + 'a>, order: vigil_model::encoding::Utf16Order) -> Self {
+        Utf16Reader {
+            inner,
+            order,
+            raw: Vec::new(),
+            out: Vec::new(),
+            at: 0,
+            started: false,
+            eof: false,
+        }
+    }
+
+    /// Decodes the next piece of input into `out`; false at the end of the input.
+    fn fill(&mut self) -> io::Result<bool> {
+        use vigil_model::encoding::Utf16Order;
+        self.out.clear();
+        self.at = 0;
+        while self.out.is_empty() {
+            if self.eof {
+                return Ok(false);
+            }
+            let have = self.raw.len();
+            self.raw.resize(have + BUF, 0);
+            let n = loop {
+                match self.inner.read(&mut self.raw[have..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.raw.truncate(have);
+                        return Err(e);
+                    }
+                }
+            };
+            self.raw.truncate(have + n);
+            self.eof = n == 0;
+            if !self.started && self.raw.len() >= 2 {
+                self.started = true;
+                let mark = match self.order {
+                    Utf16Order::Little => [0xFF, 0xFE],
+                    Utf16Order::Big => [0xFE, 0xFF],
+                };
+                if self.raw[..2] == mark {
+                    self.raw.drain(..2);
+                }
+            }
+            let unit = |b: &[u8]| match self.order {
+                Utf16Order::Little => u16::from_le_bytes([b[0], b[1]]),
+                Utf16Order::Big => u16::from_be_bytes([b[0], b[1]]),
+            };
+            let mut whole = self.raw.len() & !1;
+            // A high surrogate at the end may be half of a pair whose other half is not read yet.
+            if !self.eof
+                && whole >= 2
+                && (0xD800..0xDC00).contains(&unit(&self.raw[whole - 2..whole]))
+            {
+                whole -= 2;
+            }
+            let units: Vec<u16> = self.raw[..whole].chunks_exact(2).map(unit).collect();
+            let mut text = String::with_capacity(units.len());
+            for c in char::decode_utf16(units) {
+                text.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            self.raw.drain(..whole);
+            if self.eof && !self.raw.is_empty() {
+                text.push(char::REPLACEMENT_CHARACTER);
+                self.raw.clear();
+            }
+            self.out = text.into_bytes();
+        }
+        Ok(true)
+    }
+}
+
+impl Read for Utf16Reader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.out.len() && !self.fill()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -483,6 +572,32 @@ mod tests {
             assert!(errors.is_empty(), "{name}: {errors:?}");
             assert_eq!(units.len(), 1, "{name}");
             assert_eq!(String::from_utf8_lossy(&units[0].1), text, "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any UTF-16LE input with a mark comes out as the standard library decodes it (an unpaired surrogate and
+        /// an odd last byte as U+FFFD), whole, whatever character falls on the 512-byte peek.
+        #[test]
+        fn utf16_transcoding_is_exact(units in proptest::collection::vec(proptest::prelude::any::<u16>(), 0..700), odd in proptest::prelude::any::<bool>()) {
+            use std::io::Read;
+            let mut bytes = vec![0xFF, 0xFE];
+            bytes.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+            if odd {
+                bytes.push(0x41);
+            }
+            let mut out = Vec::new();
+            utf16_as_utf8(Box::new(&bytes[..])).unwrap().read_to_end(&mut out).unwrap();
+            let out = String::from_utf8(out);
+            proptest::prop_assert!(out.is_ok());
+            let out = out.unwrap_or_default();
+            let mut want: String = char::decode_utf16(units.iter().copied())
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect();
+            if odd {
+                want.push(char::REPLACEMENT_CHARACTER);
+            }
+            proptest::prop_assert_eq!(out, want);
         }
     }
 
