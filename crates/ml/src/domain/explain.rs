@@ -60,10 +60,9 @@ impl DomainModel {
         let mut buf = Vec::with_capacity(64);
         lower_host(domain, &mut buf);
         let d = &buf[..];
-        let score = self.score(domain);
         let mut e = DomainExplanation {
             domain: domain.to_string(),
-            score,
+            score: 0.0,
             public_suffix: String::new(),
             registered_domain: String::new(),
             dynamic_dns: false,
@@ -76,6 +75,8 @@ impl DomainModel {
         }
         let v = self.inputs(d);
         let z = self.margin(d) as f64;
+        // The score as `score_with` derives it from the same margin: computed once here.
+        e.score = round4(1.0 / (1.0 + (-z).exp()));
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let tld_len = d.len() - d.iter().rposition(|c| *c == b'.').map_or(0, |p| p + 1);
         let (suffix_len, reg_len) = name_split(d, tld_len);
