@@ -113,107 +113,11 @@ fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 
 fn utf8_text<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
     let (head, inner) = peek(r, 512)?;
     match vigil_model::encoding::detect_utf16(&head) {
-        Some(order) => peek(Box::new(Utf16Reader::new(inner, order)), 512),
+        Some(order) => peek(
+            Box::new(vigil_model::encoding::Utf16ToUtf8::new(inner, order)),
+            512,
+        ),
         None => Ok((head, inner)),
-    }
-}
-
-/// UTF-16 read as UTF-8, a buffer at a time: a byte-order mark is dropped, an unpaired surrogate and an odd last
-/// byte become U+FFFD, a surrogate pair split between two reads is joined.
-struct Utf16Reader<'a> {
-    inner: Box<dyn Read + 'a>,
-    order: vigil_model::encoding::Utf16Order,
-    /// Input bytes not decoded yet (an odd byte, a high surrogate waiting for its pair).
-    raw: Vec<u8>,
-    out: Vec<u8>,
-    at: usize,
-    started: bool,
-    eof: bool,
-}
-
-impl<'a> Utf16Reader<'a> {
-    fn new(inner: Box<dyn Read + 'a>, order: vigil_model::encoding::Utf16Order) -> Self {
-        Utf16Reader {
-            inner,
-            order,
-            raw: Vec::new(),
-            out: Vec::new(),
-            at: 0,
-            started: false,
-            eof: false,
-        }
-    }
-
-    /// Decodes the next piece of input into `out`; false at the end of the input.
-    fn fill(&mut self) -> io::Result<bool> {
-        use vigil_model::encoding::Utf16Order;
-        self.out.clear();
-        self.at = 0;
-        while self.out.is_empty() {
-            if self.eof {
-                return Ok(false);
-            }
-            let have = self.raw.len();
-            self.raw.resize(have + BUF, 0);
-            let n = loop {
-                match self.inner.read(&mut self.raw[have..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        self.raw.truncate(have);
-                        return Err(e);
-                    }
-                }
-            };
-            self.raw.truncate(have + n);
-            self.eof = n == 0;
-            if !self.started && self.raw.len() >= 2 {
-                self.started = true;
-                let mark = match self.order {
-                    Utf16Order::Little => [0xFF, 0xFE],
-                    Utf16Order::Big => [0xFE, 0xFF],
-                };
-                if self.raw[..2] == mark {
-                    self.raw.drain(..2);
-                }
-            }
-            let unit = |b: &[u8]| match self.order {
-                Utf16Order::Little => u16::from_le_bytes([b[0], b[1]]),
-                Utf16Order::Big => u16::from_be_bytes([b[0], b[1]]),
-            };
-            let mut whole = self.raw.len() & !1;
-            // A high surrogate at the end may be half of a pair whose other half is not read yet.
-            if !self.eof
-                && whole >= 2
-                && (0xD800..0xDC00).contains(&unit(&self.raw[whole - 2..whole]))
-            {
-                whole -= 2;
-            }
-            let units: Vec<u16> = self.raw[..whole].chunks_exact(2).map(unit).collect();
-            let mut text = String::with_capacity(units.len());
-            for c in char::decode_utf16(units) {
-                text.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
-            }
-            self.raw.drain(..whole);
-            if self.eof && !self.raw.is_empty() {
-                text.push(char::REPLACEMENT_CHARACTER);
-                self.raw.clear();
-            }
-            self.out = text.into_bytes();
-        }
-        Ok(true)
-    }
-}
-
-impl Read for Utf16Reader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.out.len() && !self.fill()? {
-            return Ok(0);
-        }
-        let n = buf.len().min(self.out.len() - self.at);
-        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 

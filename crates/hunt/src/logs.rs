@@ -1087,8 +1087,42 @@ pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     decompress(raw)
 }
 
-/// Wraps a reader in a gzip or zstd decoder when its first bytes are one of their magics.
-pub fn decompress(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+/// Wraps a reader in a gzip or zstd decoder when its first bytes are one of their magics, and the (decompressed)
+/// text in a UTF-16 to UTF-8 transcoder when it is UTF-16 (a log exported by Windows PowerShell 5.1's `>` or
+/// `Out-File`): the parsers read UTF-8, and a NUL between every two characters would match nothing.
+pub fn decompress(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let text = decompress_only(raw)?;
+    let (head, text) = peek(text, 64, 512)?;
+    Ok(match vigil_model::encoding::detect_utf16(&head) {
+        Some(order) => Box::new(vigil_model::encoding::Utf16ToUtf8::new(text, order)),
+        None => text,
+    })
+}
+
+/// The first bytes of `r` and a reader of all of it: reads until `want` bytes (or the end) but keeps what a read
+/// returned beyond them, up to `max`. A live stream (`tail -f | vigil hunt -`) is not held until a full buffer
+/// arrives.
+fn peek(
+    mut r: Box<dyn Read + Send>,
+    want: usize,
+    max: usize,
+) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = vec![0u8; max];
+    let mut n = 0;
+    while n < want {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(n);
+    let again = io::Cursor::new(head.clone()).chain(r);
+    Ok((head, Box::new(again)))
+}
+
+fn decompress_only(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 4];
     let mut n = 0;
     while n < 4 {

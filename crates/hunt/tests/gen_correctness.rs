@@ -1,5 +1,5 @@
 //! Generator-based correctness: every planted hit is found, nothing else (near-misses included), for Zeek JSON,
-//! Zeek TSV and EVE, plain and compressed, with several thread counts.
+//! Zeek TSV and EVE, plain, compressed and as UTF-16, with several thread counts.
 
 use std::io::Write;
 
@@ -7,6 +7,7 @@ use vigil_hunt::gen::{generate, ExpectedHit, GenConfig, GenFormat, Plant};
 use vigil_hunt::hunt::{hunt_collect, HuntOptions, LogSource, Sighting};
 use vigil_hunt::logs::{Format, FormatChoice};
 use vigil_hunt::{IndicatorSet, IndicatorSetBuilder};
+use vigil_model::encoding::{encode_utf16, Utf16Order};
 
 fn build(plant: &Plant) -> IndicatorSet {
     let mut b = IndicatorSetBuilder::new();
@@ -24,6 +25,11 @@ fn key(s: &Sighting) -> ExpectedHit {
         observed: s.observed.clone(),
         kind: s.kind,
     }
+}
+
+fn utf16(log: &[u8], order: Utf16Order, bom: bool) -> Vec<u8> {
+    let text = std::str::from_utf8(log).expect("the generator writes UTF-8");
+    encode_utf16(text, order, bom)
 }
 
 fn check(
@@ -56,6 +62,14 @@ fn check(
             e.finish().expect("compresses")
         }
         Some("zst") => zstd::encode_all(&log[..], 1).expect("compresses"),
+        // As Windows PowerShell 5.1's `>` writes it, and big-endian without a byte-order mark, gzipped.
+        Some("utf16le") => utf16(&log, Utf16Order::Little, true),
+        Some("utf16be.gz") => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&utf16(&log, Utf16Order::Big, false))
+                .expect("compresses");
+            e.finish().expect("compresses")
+        }
         _ => log.clone(),
     };
     let opts = HuntOptions {
@@ -116,6 +130,13 @@ fn zeek_tsv_finds_every_planted_hit_and_nothing_else() {
 fn eve_finds_every_planted_hit_and_nothing_else() {
     check(GenFormat::Eve, 5, None, 2, None);
     check(GenFormat::Eve, 6, Some("gz"), 2, Some(Format::Eve));
+}
+
+#[test]
+fn utf16_logs_are_hunted_as_their_utf8_text() {
+    check(GenFormat::ZeekJson, 11, Some("utf16le"), 2, None);
+    check(GenFormat::ZeekTsv, 12, Some("utf16be.gz"), 2, None);
+    check(GenFormat::Eve, 13, Some("utf16le"), 1, Some(Format::Eve));
 }
 
 #[test]

@@ -64,6 +64,110 @@ pub fn encode_utf16(s: &str, order: Utf16Order, bom: bool) -> Vec<u8> {
     mark.iter().copied().chain(units).collect()
 }
 
+/// UTF-16 in byte order `order` read as UTF-8, a buffer at a time, for every reader that takes UTF-8 (the
+/// knowledge base's formats, the hunt's log readers). A byte-order mark is dropped, an unpaired surrogate and an
+/// odd last byte become U+FFFD, a surrogate pair split between two reads is joined. Line breaks stay line breaks,
+/// so line numbers are the input's.
+pub struct Utf16ToUtf8<R> {
+    inner: R,
+    order: Utf16Order,
+    /// Input bytes not decoded yet (an odd byte, a high surrogate waiting for its pair).
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    at: usize,
+    started: bool,
+    eof: bool,
+}
+
+/// Input bytes decoded per step.
+const STEP: usize = 256 * 1024;
+
+impl<R: std::io::Read> Utf16ToUtf8<R> {
+    pub fn new(inner: R, order: Utf16Order) -> Self {
+        Utf16ToUtf8 {
+            inner,
+            order,
+            raw: Vec::new(),
+            out: Vec::new(),
+            at: 0,
+            started: false,
+            eof: false,
+        }
+    }
+
+    /// Decodes the next piece of input into `out`; false at the end of the input.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        self.out.clear();
+        self.at = 0;
+        while self.out.is_empty() {
+            if self.eof {
+                return Ok(false);
+            }
+            let have = self.raw.len();
+            self.raw.resize(have + STEP, 0);
+            let n = loop {
+                match self.inner.read(&mut self.raw[have..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.raw.truncate(have);
+                        return Err(e);
+                    }
+                }
+            };
+            self.raw.truncate(have + n);
+            self.eof = n == 0;
+            if !self.started && self.raw.len() >= 2 {
+                self.started = true;
+                let mark = match self.order {
+                    Utf16Order::Little => [0xFF, 0xFE],
+                    Utf16Order::Big => [0xFE, 0xFF],
+                };
+                if self.raw[..2] == mark {
+                    self.raw.drain(..2);
+                }
+            }
+            let order = self.order;
+            let unit = |b: &[u8]| match order {
+                Utf16Order::Little => u16::from_le_bytes([b[0], b[1]]),
+                Utf16Order::Big => u16::from_be_bytes([b[0], b[1]]),
+            };
+            let mut whole = self.raw.len() & !1;
+            // A high surrogate at the end may be half of a pair whose other half is not read yet.
+            if !self.eof
+                && whole >= 2
+                && (0xD800..0xDC00).contains(&unit(&self.raw[whole - 2..whole]))
+            {
+                whole -= 2;
+            }
+            let units = self.raw[..whole].chunks_exact(2).map(unit);
+            let mut text = String::with_capacity(whole / 2);
+            for c in char::decode_utf16(units) {
+                text.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            self.raw.drain(..whole);
+            if self.eof && !self.raw.is_empty() {
+                text.push(char::REPLACEMENT_CHARACTER);
+                self.raw.clear();
+            }
+            self.out = text.into_bytes();
+        }
+        Ok(true)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Utf16ToUtf8<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.out.len() && !self.fill()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +190,45 @@ mod tests {
         );
         // Binary with NULs everywhere is not text.
         assert_eq!(detect_utf16(&[0u8; 256]), None);
+    }
+
+    /// Hands out its bytes `n` at a time, so pairs and code units are split between reads.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn transcodes_across_any_read_boundary_and_replaces_damage() {
+        use std::io::Read;
+        let s = "evil.example\nПример 🦀 x\r\nend";
+        for order in [Utf16Order::Little, Utf16Order::Big] {
+            for bom in [true, false] {
+                let bytes = encode_utf16(s, order, bom);
+                for step in [1, 2, 3, 7, 4096] {
+                    let mut out = String::new();
+                    Utf16ToUtf8::new(Trickle(&bytes, step), order)
+                        .read_to_string(&mut out)
+                        .expect("reads");
+                    assert_eq!(out, s, "{order:?} bom {bom} step {step}");
+                }
+            }
+        }
+        // A lone high surrogate and an odd last byte become U+FFFD; the rest is kept.
+        let mut bytes = encode_utf16("a", Utf16Order::Little, false);
+        bytes.extend_from_slice(&0xD800u16.to_le_bytes());
+        bytes.extend_from_slice(&encode_utf16("b", Utf16Order::Little, false));
+        bytes.push(0x41);
+        let mut out = String::new();
+        Utf16ToUtf8::new(Trickle(&bytes, 1), Utf16Order::Little)
+            .read_to_string(&mut out)
+            .expect("reads");
+        assert_eq!(out, "a\u{FFFD}b\u{FFFD}");
     }
 }
