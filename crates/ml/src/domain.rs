@@ -1,6 +1,6 @@
 //! Malicious-domain scoring from the name alone: hashed character n-grams and label tokens plus a few
 //! shape features (entropy, digit ratio, label structure, TLD), fed to a logistic regression trained here;
-//! a second stage of 20 oblivious boosted trees ([`crate::boost`]) then reads that margin, its parts by feature
+//! a second stage of 40 oblivious boosted trees ([`crate::boost`]) then reads that margin, its parts by feature
 //! group, the dense shape values and segmentations of the registrable label into words of the benign
 //! training names and into words of English prose (CVE descriptions), fitted on out-of-fold margins
 //! (families and benign sites held out by fold).
@@ -1200,6 +1200,8 @@ pub struct Params {
     pub dyn_dns: bool,
     /// Trees of the second stage (0: the first stage's margin is the score).
     pub stage2_trees: usize,
+    /// Step of each tree (its leaf values' multiplier; shipped: 0.3).
+    pub stage2_shrinkage: f32,
     /// Segment the registrable label into words of the benign training names and of English prose
     /// (second-stage inputs).
     pub words: bool,
@@ -1234,7 +1236,8 @@ impl Default for Params {
             l2: 1e-5,
             per_family_cap: PER_FAMILY_CAP,
             dyn_dns: true,
-            stage2_trees: 20,
+            stage2_trees: 40,
+            stage2_shrinkage: STAGE2_SHRINKAGE,
             words: true,
             mlp_hidden: 0,
             mlp_epochs: 10,
@@ -1249,8 +1252,8 @@ impl Default for Params {
 
 impl Params {
     /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
-    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`, `VIGIL_DOMVAL_FASTLM=BITS` and
-    /// `VIGIL_DOMVAL_EXTRA=1`.
+    /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`, `VIGIL_DOMVAL_FASTLM=BITS`,
+    /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N` and `VIGIL_DOMVAL_SHRINK=STEP`.
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1279,6 +1282,16 @@ impl Params {
         }
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_EXTRA") {
             self.extra_trails = v == "1";
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_TREES") {
+            self.stage2_trees = v
+                .parse()
+                .map_err(|_| format!("VIGIL_DOMVAL_TREES={v}: not a number of trees"))?;
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_SHRINK") {
+            self.stage2_shrinkage = v
+                .parse()
+                .map_err(|_| format!("VIGIL_DOMVAL_SHRINK={v}: not a number"))?;
         }
         Ok(self)
     }
@@ -1530,7 +1543,7 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
     }
 }
 
-/// Depth of the second stage's (oblivious) trees and their step; with 20 trees, 160 comparisons per name.
+/// Depth of the second stage's (oblivious) trees and their step; with 40 trees, 320 comparisons per name.
 const STAGE2_DEPTH: u32 = 8;
 const STAGE2_SHRINKAGE: f32 = 0.3;
 
@@ -1744,7 +1757,7 @@ fn fit_stacked(
         let bp = boost::BoostParams {
             trees: p.stage2_trees,
             depth: STAGE2_DEPTH,
-            shrinkage: STAGE2_SHRINKAGE,
+            shrinkage: p.stage2_shrinkage,
             ..boost::BoostParams::default()
         };
         m.stage2 = Some(boost::fit(&rows, width, &y, &w, bp));
