@@ -7,7 +7,8 @@ use crate::artifact::{Reader, Writer};
 use crate::error::{MlError, Result};
 
 /// Bins per feature while fitting.
-const BINS: usize = 64;
+/// Quantile bins per input unless [`BoostParams::bins`] says otherwise.
+pub const BINS: usize = 64;
 
 /// Fitting settings.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +20,8 @@ pub struct BoostParams {
     pub lambda: f64,
     /// Least hessian mass in a child.
     pub min_hess: f64,
+    /// Quantile bins per input the splits are chosen among (2-256: a bin index is one byte).
+    pub bins: usize,
 }
 
 impl Default for BoostParams {
@@ -29,6 +32,7 @@ impl Default for BoostParams {
             shrinkage: 0.1,
             lambda: 1.0,
             min_hess: 5.0,
+            bins: BINS,
         }
     }
 }
@@ -165,7 +169,8 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
     let n = y.len();
     let depth = p.depth.clamp(1, 12);
     let leaves = 1usize << depth;
-    // Quantile thresholds per feature (up to BINS - 1 distinct cut points) and the bin of every value.
+    let bins = p.bins.clamp(2, 256);
+    // Quantile thresholds per feature (up to bins - 1 distinct cut points) and the bin of every value.
     let mut cuts: Vec<Vec<f32>> = Vec::with_capacity(n_feat);
     for j in 0..n_feat {
         let mut v: Vec<f32> = (0..n)
@@ -173,8 +178,8 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
             .filter(|v| v.is_finite())
             .collect();
         v.sort_by(|a, b| a.total_cmp(b));
-        let mut c: Vec<f32> = (1..BINS)
-            .filter_map(|q| v.get(q * v.len() / BINS).copied())
+        let mut c: Vec<f32> = (1..bins)
+            .filter_map(|q| v.get(q * v.len() / bins).copied())
             .collect();
         c.dedup();
         // The last cut would send nothing right.
@@ -215,12 +220,12 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
         for level in 0..depth as usize {
             let width = 1usize << level;
             // Histograms of (g, h) per node of the level, feature and bin.
-            let mut hist = vec![(0f64, 0f64); width * n_feat * BINS];
+            let mut hist = vec![(0f64, 0f64); width * n_feat * bins];
             for i in 0..n {
                 let k = node[i] as usize;
                 let row = &bin[i * n_feat..(i + 1) * n_feat];
                 for (j, b) in row.iter().enumerate() {
-                    let e = &mut hist[(k * n_feat + j) * BINS + *b as usize];
+                    let e = &mut hist[(k * n_feat + j) * bins + *b as usize];
                     e.0 += g[i];
                     e.1 += h[i];
                 }
@@ -231,7 +236,7 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
             for j in 0..n_feat.min(MAX_FEAT) {
                 let mut gains = vec![0f64; cuts[j].len()];
                 for k in 0..width {
-                    let hs = &hist[(k * n_feat + j) * BINS..(k * n_feat + j + 1) * BINS];
+                    let hs = &hist[(k * n_feat + j) * bins..(k * n_feat + j + 1) * bins];
                     let (gt, ht) = hs.iter().fold((0.0, 0.0), |a, e| (a.0 + e.0, a.1 + e.1));
                     let parent = gt * gt / (ht + p.lambda);
                     let (mut gl, mut hl) = (0.0, 0.0);

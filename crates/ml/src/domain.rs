@@ -1202,6 +1202,8 @@ pub struct Params {
     pub stage2_trees: usize,
     /// Step of each tree (its leaf values' multiplier; shipped: 0.3).
     pub stage2_shrinkage: f32,
+    /// Quantile bins per second-stage input the trees' splits are chosen among (shipped: 64).
+    pub stage2_bins: usize,
     /// Segment the registrable label into words of the benign training names and of English prose
     /// (second-stage inputs).
     pub words: bool,
@@ -1238,6 +1240,7 @@ impl Default for Params {
             dyn_dns: true,
             stage2_trees: 40,
             stage2_shrinkage: STAGE2_SHRINKAGE,
+            stage2_bins: boost::BINS,
             words: true,
             mlp_hidden: 0,
             mlp_epochs: 10,
@@ -1253,7 +1256,8 @@ impl Default for Params {
 impl Params {
     /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
     /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`, `VIGIL_DOMVAL_FASTLM=BITS`,
-    /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N` and `VIGIL_DOMVAL_SHRINK=STEP`.
+    /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N`, `VIGIL_DOMVAL_SHRINK=STEP` and
+    /// `VIGIL_DOMVAL_BINS=N`.
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1287,6 +1291,11 @@ impl Params {
             self.stage2_trees = v
                 .parse()
                 .map_err(|_| format!("VIGIL_DOMVAL_TREES={v}: not a number of trees"))?;
+        }
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_BINS") {
+            self.stage2_bins = v
+                .parse()
+                .map_err(|_| format!("VIGIL_DOMVAL_BINS={v}: not a number of bins"))?;
         }
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_SHRINK") {
             self.stage2_shrinkage = v
@@ -1758,6 +1767,7 @@ fn fit_stacked(
             trees: p.stage2_trees,
             depth: STAGE2_DEPTH,
             shrinkage: p.stage2_shrinkage,
+            bins: p.stage2_bins,
             ..boost::BoostParams::default()
         };
         m.stage2 = Some(boost::fit(&rows, width, &y, &w, bp));
