@@ -1269,41 +1269,50 @@ impl Params {
             self.mlp_epochs = f[1].parse().map_err(|_| bad())?;
             self.mlp_blend = f[2].parse().map_err(|_| bad())?;
         }
-        if let Ok(v) = std::env::var("VIGIL_DOMVAL_FAMPOW") {
-            self.family_power = v
-                .parse()
-                .map_err(|_| format!("VIGIL_DOMVAL_FAMPOW={v}: not a number"))?;
-        }
-        if let Ok(v) = std::env::var("VIGIL_DOMVAL_CHARLM") {
-            self.char_lm = v
-                .parse()
-                .map_err(|_| format!("VIGIL_DOMVAL_CHARLM={v}: not a number of characters"))?;
-        }
-        if let Ok(v) = std::env::var("VIGIL_DOMVAL_FASTLM") {
-            self.fast_lm_bits = v
-                .parse()
-                .map_err(|_| format!("VIGIL_DOMVAL_FASTLM={v}: not a number of bits"))?;
-        }
+        // Each switch: its variable, what its value must be (for the error), the setting it sets.
+        study_var("VIGIL_DOMVAL_FAMPOW", "a number", &mut self.family_power)?;
+        study_var(
+            "VIGIL_DOMVAL_CHARLM",
+            "a number of characters",
+            &mut self.char_lm,
+        )?;
+        study_var(
+            "VIGIL_DOMVAL_FASTLM",
+            "a number of bits",
+            &mut self.fast_lm_bits,
+        )?;
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_EXTRA") {
             self.extra_trails = v == "1";
         }
-        if let Ok(v) = std::env::var("VIGIL_DOMVAL_TREES") {
-            self.stage2_trees = v
-                .parse()
-                .map_err(|_| format!("VIGIL_DOMVAL_TREES={v}: not a number of trees"))?;
-        }
-        if let Ok(v) = std::env::var("VIGIL_DOMVAL_BINS") {
-            self.stage2_bins = v
-                .parse()
-                .map_err(|_| format!("VIGIL_DOMVAL_BINS={v}: not a number of bins"))?;
-        }
-        if let Ok(v) = std::env::var("VIGIL_DOMVAL_SHRINK") {
-            self.stage2_shrinkage = v
-                .parse()
-                .map_err(|_| format!("VIGIL_DOMVAL_SHRINK={v}: not a number"))?;
-        }
+        study_var(
+            "VIGIL_DOMVAL_TREES",
+            "a number of trees",
+            &mut self.stage2_trees,
+        )?;
+        study_var(
+            "VIGIL_DOMVAL_BINS",
+            "a number of bins",
+            &mut self.stage2_bins,
+        )?;
+        study_var(
+            "VIGIL_DOMVAL_SHRINK",
+            "a number",
+            &mut self.stage2_shrinkage,
+        )?;
         Ok(self)
     }
+}
+
+/// Sets `to` from the environment variable `name` when it is set; an unreadable value is an error naming it.
+fn study_var<T: std::str::FromStr>(
+    name: &str,
+    what: &str,
+    to: &mut T,
+) -> std::result::Result<(), String> {
+    if let Ok(v) = std::env::var(name) {
+        *to = v.parse().map_err(|_| format!("{name}={v}: not {what}"))?;
+    }
+    Ok(())
 }
 
 /// The part of [`dataset`] a model is fitted on.
