@@ -6,8 +6,7 @@
 use crate::artifact::{Reader, Writer};
 use crate::error::{MlError, Result};
 
-/// Bins per feature while fitting.
-/// Quantile bins per input unless [`BoostParams::bins`] says otherwise.
+/// Quantile bins per input while fitting, unless [`BoostParams::bins`] says otherwise.
 pub const BINS: usize = 64;
 
 /// Fitting settings.
