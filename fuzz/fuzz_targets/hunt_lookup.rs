@@ -2,41 +2,13 @@
 //! directories, hashes, e-mail addresses) on arbitrary field values: the first byte picks the field's role, the rest
 //! is what a log line would hold. Any value must be answered without a panic, and every match must be reportable.
 #![no_main]
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use vigil_hunt::set::Scratch;
-use vigil_hunt::{IndicatorInput, IndicatorSet, IndicatorSetBuilder, IndicatorSource, Role};
+use vigil_hunt::Role;
 
-fn set() -> &'static IndicatorSet {
-    static SET: OnceLock<IndicatorSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        let patterns = [
-            "[domain-name:value = 'evil.example']",
-            "[domain-name:value = 'xn--bcher-kva.example']",
-            "[ipv4-addr:value = '198.51.100.7']",
-            "[ipv4-addr:value ISSUBSET '203.0.113.0/24']",
-            "[ipv6-addr:value ISSUBSET '2001:db8::/32']",
-            "[url:value = 'http://evil.example/gate.php?id=1']",
-            "[url:value = 'https://a.example/x/']",
-            "[file:hashes.MD5 = '0123456789abcdef0123456789abcdef']",
-            "[email-addr:value = 'ceo@evil.example']",
-        ];
-        let paths = ["/depost.apk", "/wp-includes/nOmdPyUpDB/", "/gate.php?id=7", "/?q", "/a%20b/c.php"];
-        let mut b = IndicatorSetBuilder::new();
-        for (i, p) in patterns.iter().enumerate() {
-            let mut input = IndicatorInput::new(format!("indicator--p{i}"), IndicatorSource::Pattern(p.to_string()));
-            input.subdomains = i == 0;
-            b.add(&input).expect("fixed pattern");
-        }
-        for (i, p) in paths.iter().enumerate() {
-            let o = vigil_model::Observable::new(vigil_model::ObservableKind::UrlPath, p).expect("fixed path");
-            b.add(&IndicatorInput::new(format!("indicator--u{i}"), IndicatorSource::Observable(o)))
-                .expect("fixed path");
-        }
-        b.build().expect("fixed set")
-    })
-}
+#[path = "shared/hunt_set.rs"]
+mod hunt_set;
+use hunt_set::set;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, value)) = data.split_first() else {

@@ -5,31 +5,14 @@
 //! Never a panic; every sighting names a line that was counted; what is read is reported, not lost silently.
 #![no_main]
 use std::io::Write;
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use vigil_hunt::hunt::{hunt_collect, HuntOptions, LogSource};
-use vigil_hunt::{IndicatorInput, IndicatorSet, IndicatorSetBuilder, IndicatorSource};
 use vigil_model::encoding::{encode_utf16, Utf16Order};
 
-fn set() -> &'static IndicatorSet {
-    static SET: OnceLock<IndicatorSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        let patterns = [
-            "[domain-name:value = 'evil.example']",
-            "[ipv4-addr:value = '198.51.100.7']",
-            "[ipv4-addr:value ISSUBSET '203.0.113.0/24']",
-            "[url:value = 'http://evil.example/gate.php?id=1']",
-            "[file:hashes.MD5 = '0123456789abcdef0123456789abcdef']",
-        ];
-        let mut b = IndicatorSetBuilder::new();
-        for (i, p) in patterns.iter().enumerate() {
-            let input = IndicatorInput::new(format!("indicator--p{i}"), IndicatorSource::Pattern(p.to_string()));
-            b.add(&input).expect("fixed pattern");
-        }
-        b.build().expect("fixed set")
-    })
-}
+#[path = "shared/hunt_set.rs"]
+mod hunt_set;
+use hunt_set::set;
 
 fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
