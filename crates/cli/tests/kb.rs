@@ -987,6 +987,12 @@ fn demo_tours_every_capability() {
             .expect("a score");
         assert!((0.0..=1.0).contains(&score), "{line}");
     }
+    // The town's appointment site is a lead (above): the remedy is named with it.
+    assert!(
+        text.contains("termine.musterhausen.de is a fictional town's appointment site")
+            && text.contains("--format warninglist"),
+        "{text}"
+    );
     // Notices: KEV-listed Log4j on the demo ministry's inventory, with a deadline and plain-language sections.
     assert!(text.contains("CVE-2021-44228"), "{text}");
     assert!(

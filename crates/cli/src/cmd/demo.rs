@@ -447,6 +447,20 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
             println!("           why (log-odds): {}", why.join(", "));
         }
     }
+    // The demo log's last name is a (fictional) town's appointment site: the model's known limit on long
+    // non-English names of the programme's own countries. Where it is a lead, say how an agency keeps its own and
+    // its country's public-sector names off the list.
+    let own = "termine.musterhausen.de";
+    if leads["leads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|l| l["domain"] == own)
+    {
+        println!(
+            "    ({own} is a fictional town's appointment site: a lead is a name to look at, not a verdict. Names of your own\n     and your country's public bodies leave the leads once listed: one per line, `.gv.at` for all under gv.at, then\n     `vigil ingest own-domains.txt --format warninglist`)"
+        );
+    }
     println!(
         "    (left out: {} warning-listed, {} under no public suffix such as the .example names; `vigil hunt --score-unknown` lists those scoring {} or more;\n     `vigil ml score-domains - --explain` says in full why a name scores as it does)",
         leads["warninglisted"], leads["not_public"], super::hunt::DEFAULT_LEAD_MIN_SCORE
