@@ -1407,6 +1407,33 @@ fn truncated_gzip_keeps_earlier_hits_and_reports_where_it_ended() {
     assert!(err.contains("ended early"), "{err}");
 }
 
+/// A log exported by a Windows tool (UTF-16LE with a byte-order mark, as PowerShell 5.1's `>` writes it; UTF-16BE
+/// without one, gzipped) is hunted as its text: the same sightings, on the same lines, as the UTF-8 file.
+#[test]
+fn utf16_logs_give_the_sightings_of_their_text() {
+    use vigil_model::encoding::{encode_utf16, Utf16Order};
+    let v = Vigil::new();
+    curated(&v);
+    let plain = v.path("dns.json");
+    std::fs::write(&plain, CURATED_LOG).expect("write");
+    let (want, sum, code) = hunt_rows(&v, &plain, &[]);
+    assert_eq!(code, 0, "{sum}");
+    assert!(!want.is_empty(), "the curated log has hits");
+    let le = v.path("dns-le.json");
+    std::fs::write(&le, encode_utf16(CURATED_LOG, Utf16Order::Little, true)).expect("write");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&encode_utf16(CURATED_LOG, Utf16Order::Big, false))
+        .expect("gzip");
+    let be = v.path("dns-be.json.gz");
+    std::fs::write(&be, e.finish().expect("gzip")).expect("write");
+    for log in [le, be] {
+        let (got, sum, code) = hunt_rows(&v, &log, &[]);
+        assert_eq!(code, 0, "{}: {sum}", log.display());
+        assert_eq!(got, want, "{}", log.display());
+        assert_eq!(sum["unparsable"], 0, "{sum}");
+    }
+}
+
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
 /// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
 /// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.
