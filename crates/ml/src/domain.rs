@@ -1269,7 +1269,6 @@ impl Params {
             self.mlp_epochs = f[1].parse().map_err(|_| bad())?;
             self.mlp_blend = f[2].parse().map_err(|_| bad())?;
         }
-        // Each switch: its variable, what its value must be (for the error), the setting it sets.
         study_var("VIGIL_DOMVAL_FAMPOW", "a number", &mut self.family_power)?;
         study_var(
             "VIGIL_DOMVAL_CHARLM",
