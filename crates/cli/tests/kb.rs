@@ -214,11 +214,9 @@ fn stix20_is_upgraded_and_tlp1_maps_to_tlp2() {
 fn a_utf16_ioc_list_is_read_as_its_text() {
     let text = std::fs::read_to_string(fixture("family-list.txt")).expect("fixture");
     let dir = tempfile::tempdir().expect("tempdir");
-    let le: Vec<u8> = [0xFF, 0xFE]
-        .into_iter()
-        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
-        .collect();
-    let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    use vigil_model::encoding::{encode_utf16, Utf16Order};
+    let le = encode_utf16(&text, Utf16Order::Little, true);
+    let be = encode_utf16(&text, Utf16Order::Big, false);
     let mut stored = Vec::new();
     for (name, bytes) in [("list-le.txt", &le), ("list-be.txt", &be)] {
         let v = Vigil::new();

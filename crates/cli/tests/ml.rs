@@ -221,10 +221,8 @@ fn extract_and_tag_degrade_on_binary_and_missing_input() {
 fn a_utf16_report_is_read_as_its_text() {
     let v = Vigil::new();
     let text = std::fs::read_to_string(fixture("report.md")).expect("fixture");
-    let mut utf16 = vec![0xFF, 0xFE];
-    for u in text.encode_utf16() {
-        utf16.extend(u.to_le_bytes());
-    }
+    let utf16 =
+        vigil_model::encoding::encode_utf16(&text, vigil_model::encoding::Utf16Order::Little, true);
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("report-utf16.txt");
     std::fs::write(&f, &utf16).expect("write");
@@ -418,10 +416,8 @@ fn score_domains_reads_utf16_files_and_refuses_control_characters() {
     let text = "google.com\nxkqjzv8w3lpt.top\n";
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("names-utf16.txt");
-    let bytes: Vec<u8> = [0xFF, 0xFE]
-        .into_iter()
-        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
-        .collect();
+    let bytes =
+        vigil_model::encoding::encode_utf16(text, vigil_model::encoding::Utf16Order::Little, true);
     std::fs::write(&f, &bytes).expect("write");
     let plain = v.run_stdin(&["ml", "score-domains", "-", "--json"], text.as_bytes());
     let wide = v.run(&["ml", "score-domains", &f.display().to_string(), "--json"]);

@@ -461,13 +461,12 @@ mod tests {
         let text = "evil-domain.com\n203.0.113.77\nÜbung.example\n";
         let dir = tempfile::tempdir().unwrap();
         let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
-        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
-        cases.push(("le-bom.txt", [&[0xFF, 0xFE][..], &le].concat()));
-        cases.push(("be-bom.txt", [&[0xFE, 0xFF][..], &be].concat()));
-        cases.push(("le.txt", le.clone()));
+        use vigil_model::encoding::{encode_utf16, Utf16Order};
+        cases.push(("le-bom.txt", encode_utf16(text, Utf16Order::Little, true)));
+        cases.push(("be-bom.txt", encode_utf16(text, Utf16Order::Big, true)));
+        cases.push(("le.txt", encode_utf16(text, Utf16Order::Little, false)));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, &[&[0xFF, 0xFE][..], &le].concat()).unwrap();
+        std::io::Write::write_all(&mut gz, &encode_utf16(text, Utf16Order::Little, true)).unwrap();
         cases.push(("le.txt.gz", gz.finish().unwrap()));
         for (name, bytes) in cases {
             let p = dir.path().join(name);
