@@ -1228,6 +1228,14 @@ pub struct Params {
     /// the form an artifact carries (shipped: 18); 0 is the study's exact models in hash maps, which cannot be
     /// saved.
     pub fast_lm_bits: u32,
+    /// Fit the first stage's weights as the average over its last pass's steps (averaged SGD) instead of the
+    /// last step's (study only; shipped: off).
+    pub stage1_average: bool,
+    /// Folds of the second stage's out-of-fold inputs (shipped: 4).
+    pub stack_folds: u64,
+    /// The trees' L2 on leaf values and least hessian mass in a child (shipped: 1 and 5).
+    pub stage2_lambda: f64,
+    pub stage2_min_hess: f64,
 }
 
 impl Default for Params {
@@ -1249,6 +1257,10 @@ impl Default for Params {
             char_lm: 5,
             extra_trails: true,
             fast_lm_bits: 18,
+            stage1_average: false,
+            stack_folds: STACK_FOLDS,
+            stage2_lambda: 1.0,
+            stage2_min_hess: 5.0,
         }
     }
 }
@@ -1256,8 +1268,9 @@ impl Default for Params {
 impl Params {
     /// The study examples' options from the environment (`ml_domval`, `ml_domheld`):
     /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`, `VIGIL_DOMVAL_FASTLM=BITS`,
-    /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N`, `VIGIL_DOMVAL_SHRINK=STEP` and
-    /// `VIGIL_DOMVAL_BINS=N`.
+    /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N`, `VIGIL_DOMVAL_SHRINK=STEP`, `VIGIL_DOMVAL_BINS=N`,
+    /// `VIGIL_DOMVAL_AVG=1` (averaged first stage), `VIGIL_DOMVAL_FOLDS=K` (stacking folds),
+    /// `VIGIL_DOMVAL_LAMBDA=L` and `VIGIL_DOMVAL_MINHESS=H` (the trees' leaf L2 and least child hessian).
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1297,6 +1310,20 @@ impl Params {
             "VIGIL_DOMVAL_SHRINK",
             "a number",
             &mut self.stage2_shrinkage,
+        )?;
+        if let Ok(v) = std::env::var("VIGIL_DOMVAL_AVG") {
+            self.stage1_average = v == "1";
+        }
+        study_var(
+            "VIGIL_DOMVAL_FOLDS",
+            "a number of folds",
+            &mut self.stack_folds,
+        )?;
+        study_var("VIGIL_DOMVAL_LAMBDA", "a number", &mut self.stage2_lambda)?;
+        study_var(
+            "VIGIL_DOMVAL_MINHESS",
+            "a number",
+            &mut self.stage2_min_hess,
         )?;
         Ok(self)
     }
@@ -1507,7 +1534,17 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
     let (lr, l2, epochs) = (p.lr, p.l2, p.epochs);
     let mut order: Vec<usize> = (0..feats.len()).collect();
     let mut rng = Rng::new(0x5eed_d0a1);
-    for _epoch in 0..epochs {
+    // Averaged SGD over the last pass: the average of the weights after each of its T steps is
+    // w_T - (1/T) * sum over steps s of (s - 1) * (change at step s), so only touched entries are updated.
+    let mut avg_u = if p.stage1_average {
+        vec![0f32; DIM]
+    } else {
+        Vec::new()
+    };
+    let (mut avg_du, mut avg_bu) = ([0f32; N_DENSE], 0f32);
+    let mut step = 0f32;
+    for epoch in 0..epochs {
+        let averaging = p.stage1_average && epoch + 1 == epochs;
         rng.shuffle(&mut order);
         for &i in &order {
             let (idx, x, y) = &feats[i];
@@ -1527,16 +1564,38 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
                 let j = j as usize;
                 let gj = g + l2 * w[j];
                 gsum[j] += gj * gj;
-                w[j] -= lr * gj / (gsum[j].sqrt() + 1e-6);
+                let d = lr * gj / (gsum[j].sqrt() + 1e-6);
+                w[j] -= d;
+                if averaging {
+                    avg_u[j] -= step * d;
+                }
             }
             for k in 0..N_DENSE {
                 let gk = g * xs[k];
                 dg[k] += gk * gk;
-                dw[k] -= lr * gk / (dg[k].sqrt() + 1e-6);
+                let d = lr * gk / (dg[k].sqrt() + 1e-6);
+                dw[k] -= d;
+                if averaging {
+                    avg_du[k] -= step * d;
+                }
             }
             bg += g * g;
-            bias -= lr * g / (bg.sqrt() + 1e-6);
+            let d = lr * g / (bg.sqrt() + 1e-6);
+            bias -= d;
+            if averaging {
+                avg_bu -= step * d;
+                step += 1.0;
+            }
         }
+    }
+    if p.stage1_average && step > 0.0 {
+        for (wj, u) in w.iter_mut().zip(&avg_u) {
+            *wj -= u / step;
+        }
+        for k in 0..N_DENSE {
+            dw[k] -= avg_du[k] / step;
+        }
+        bias -= avg_bu / step;
     }
     let (wq, wq_scale) = quantise(&w);
     DomainModel {
@@ -1567,13 +1626,13 @@ const STAGE2_SHRINKAGE: f32 = 0.3;
 /// Folds for the second stage's out-of-fold margins: malicious by family, benign by registered domain.
 const STACK_FOLDS: u64 = 4;
 
-fn stack_fold(s: &Sample) -> u64 {
+fn stack_fold(s: &Sample, folds: u64) -> u64 {
     let key = if s.malicious {
         s.group.clone()
     } else {
         crate::extract::registered_domain_of(&s.domain).to_string()
     };
-    corpus::stable_hash(&format!("stack:{key}")) % STACK_FOLDS
+    corpus::stable_hash(&format!("stack:{key}")) % folds
 }
 
 /// The character language models of [`Params::char_lm`]: benign registrable labels, English prose words; in
@@ -1739,11 +1798,14 @@ fn fit_stacked(
     if p.char_lm > 0 {
         m.lm = Some(char_lms(p, train, prose));
     }
-    let folds: Vec<u64> = train.iter().map(|s| stack_fold(s)).collect();
+    let folds: Vec<u64> = train
+        .iter()
+        .map(|s| stack_fold(s, p.stack_folds.max(2)))
+        .collect();
     // Without language models the rows hold version 4's inputs only (the same trained bytes).
     let width = if p.char_lm > 0 { N_STAGE } else { N_INPUTS };
     let mut rows = vec![0f32; train.len() * width];
-    for k in 0..STACK_FOLDS {
+    for k in 0..p.stack_folds.max(2) {
         let part: Vec<&Sample> = train
             .iter()
             .zip(&folds)
@@ -1776,7 +1838,8 @@ fn fit_stacked(
             depth: STAGE2_DEPTH,
             shrinkage: p.stage2_shrinkage,
             bins: p.stage2_bins,
-            ..boost::BoostParams::default()
+            lambda: p.stage2_lambda,
+            min_hess: p.stage2_min_hess,
         };
         m.stage2 = Some(boost::fit(&rows, width, &y, &w, bp));
     }
