@@ -1236,6 +1236,10 @@ pub struct Params {
     /// The trees' L2 on leaf values and least hessian mass in a child (shipped: 1 and 5).
     pub stage2_lambda: f64,
     pub stage2_min_hess: f64,
+    /// Share of the malicious training names left out as label noise before the final fit: those whose
+    /// out-of-fold first-stage margin is lowest (compromised and look-alike sites that read as benign; study only,
+    /// shipped 0).
+    pub drop_malicious_share: f32,
 }
 
 impl Default for Params {
@@ -1261,6 +1265,7 @@ impl Default for Params {
             stack_folds: STACK_FOLDS,
             stage2_lambda: 1.0,
             stage2_min_hess: 5.0,
+            drop_malicious_share: 0.0,
         }
     }
 }
@@ -1324,6 +1329,11 @@ impl Params {
             "VIGIL_DOMVAL_MINHESS",
             "a number",
             &mut self.stage2_min_hess,
+        )?;
+        study_var(
+            "VIGIL_DOMVAL_DROPMAL",
+            "a share",
+            &mut self.drop_malicious_share,
         )?;
         Ok(self)
     }
@@ -1824,6 +1834,30 @@ fn fit_stacked(
                 rows[i * width..(i + 1) * width]
                     .copy_from_slice(&mk.inputs(s.domain.as_bytes())[..width]);
             }
+        }
+    }
+    if p.drop_malicious_share > 0.0 {
+        let mut mal: Vec<f32> = train
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.malicious)
+            .map(|(i, _)| rows[i * width])
+            .collect();
+        mal.sort_by(|a, b| a.total_cmp(b));
+        let k =
+            ((mal.len() as f32 * p.drop_malicious_share) as usize).min(mal.len().saturating_sub(1));
+        if let Some(&cut) = mal.get(k) {
+            let kept: Vec<&Sample> = train
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| !s.malicious || rows[i * width] >= cut)
+                .map(|(_, s)| *s)
+                .collect();
+            let q = Params {
+                drop_malicious_share: 0.0,
+                ..p
+            };
+            return fit_stacked(&kept, prose, dyns, hash, q);
         }
     }
     let y: Vec<bool> = train.iter().map(|s| s.malicious).collect();
