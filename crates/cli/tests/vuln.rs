@@ -2053,3 +2053,76 @@ fn csaf_urls_beyond_the_size_limit_are_cut_while_reading() {
     // The document after them is read.
     assert!(r["added"].as_u64().is_some_and(|n| n >= 1), "{text}");
 }
+
+/// Advisories against Vigil's own dependencies that the project has weighed: (crate, advisory, why it does not
+/// apply). A finding not listed here fails [`own_dependencies_have_no_unweighed_rustsec_advisory`].
+const WEIGHED_OWN_ADVISORIES: [(&str, &str, &str); 1] = [(
+    "rsa",
+    "RUSTSEC-2023-0071",
+    "Marvin: a timing leak in operations with an RSA private key; `pgp` uses `rsa` here only to verify CSAF \
+     signatures with public keys, and no fixed version exists",
+)];
+
+/// Vigil's own dependencies (the workspace's `Cargo.lock`, as package URLs) scanned by `vigil scan` against the
+/// shared RustSec advisories: a dependency update that brings a crate with a known vulnerability fails the suite
+/// until the finding is weighed above.
+#[test]
+fn own_dependencies_have_no_unweighed_rustsec_advisory() {
+    let Some(data) = shared() else { return };
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"))
+            .expect("the workspace's Cargo.lock");
+    let doc: toml::Value = toml::from_str(&lock).expect("Cargo.lock is TOML");
+    let packages = doc["package"].as_array().expect("[[package]] entries");
+    let purls: Vec<String> = packages
+        .iter()
+        .filter(|p| {
+            p.get("source")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s.starts_with("registry+"))
+        })
+        .map(|p| {
+            format!(
+                "pkg:cargo/{}@{}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(purls.len() > 100, "{} registry crates", purls.len());
+    let v = Vigil::new();
+    let list = v.dir.path().join("vigil-dependencies.txt");
+    std::fs::write(&list, purls.join("\n")).unwrap();
+    let advisories = data.join("rustsec/rustsec-advisory-db.tar.gz");
+    let (r, _) = v.json(&[
+        "scan",
+        list.to_str().unwrap(),
+        "--advisories",
+        advisories.to_str().unwrap(),
+    ]);
+    assert_eq!(r["components"].as_u64(), Some(purls.len() as u64), "{r}");
+    let findings = r["findings"].as_array().unwrap();
+    for f in findings {
+        let name = f["component"]["name"].as_str().unwrap_or("?");
+        let ids: Vec<&str> = std::iter::once(&f["vulnerability"])
+            .chain(f["aliases"].as_array().into_iter().flatten())
+            .filter_map(|x| x.as_str())
+            .collect();
+        assert!(
+            WEIGHED_OWN_ADVISORIES
+                .iter()
+                .any(|(c, id, _)| *c == name && ids.contains(id)),
+            "Vigil depends on {name} {}, which has {ids:?} ({}); update it, or weigh the advisory in \
+             WEIGHED_OWN_ADVISORIES",
+            f["component"]["version"],
+            f["priority"]
+        );
+    }
+    // The scan reads the lock file's crates: while `pgp` pulls in rsa 0.9, its weighed advisory is reported.
+    if purls.iter().any(|p| p.starts_with("pkg:cargo/rsa@0.9.")) {
+        assert!(
+            findings.iter().any(|f| f["component"]["name"] == "rsa"),
+            "rsa 0.9 is in Cargo.lock but RUSTSEC-2023-0071 was not found: {r}"
+        );
+    }
+}
