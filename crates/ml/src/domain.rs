@@ -1275,7 +1275,8 @@ impl Params {
     /// `VIGIL_DOMVAL_MLP=HIDDEN,EPOCHS,BLEND`, `VIGIL_DOMVAL_FAMPOW=P`, `VIGIL_DOMVAL_CHARLM=ORDER`, `VIGIL_DOMVAL_FASTLM=BITS`,
     /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N`, `VIGIL_DOMVAL_SHRINK=STEP`, `VIGIL_DOMVAL_BINS=N`,
     /// `VIGIL_DOMVAL_AVG=1` (averaged first stage), `VIGIL_DOMVAL_FOLDS=K` (stacking folds),
-    /// `VIGIL_DOMVAL_LAMBDA=L` and `VIGIL_DOMVAL_MINHESS=H` (the trees' leaf L2 and least child hessian).
+    /// `VIGIL_DOMVAL_LAMBDA=L` and `VIGIL_DOMVAL_MINHESS=H` (the trees' leaf L2 and least child hessian),
+    /// `VIGIL_DOMVAL_DROPMAL=S` (malicious label noise left out).
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
