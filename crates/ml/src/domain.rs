@@ -1797,26 +1797,17 @@ fn fit_stacked(
     hash: [u8; 32],
     p: Params,
 ) -> DomainModel {
-    let mut m = fit(train, dyns.clone(), hash, p);
     let use_mlp = p.mlp_hidden > 0 && p.mlp_blend > 0.0;
     let use_trees = p.stage2_trees > 0 && !(use_mlp && p.mlp_blend >= 1.0);
     if !use_trees && !use_mlp {
-        return m;
+        return fit(train, dyns, hash, p);
     }
-    if p.words {
-        m.lex = lexicon(train, prose);
-    }
-    if p.char_lm > 0 {
-        m.lm = Some(char_lms(p, train, prose));
-    }
-    let folds: Vec<u64> = train
-        .iter()
-        .map(|s| stack_fold(s, p.stack_folds.max(2)))
-        .collect();
+    let n_folds = p.stack_folds.max(2);
+    let folds: Vec<u64> = train.iter().map(|s| stack_fold(s, n_folds)).collect();
     // Without language models the rows hold version 4's inputs only (the same trained bytes).
     let width = if p.char_lm > 0 { N_STAGE } else { N_INPUTS };
     let mut rows = vec![0f32; train.len() * width];
-    for k in 0..p.stack_folds.max(2) {
+    for k in 0..n_folds {
         let part: Vec<&Sample> = train
             .iter()
             .zip(&folds)
@@ -1860,6 +1851,15 @@ fn fit_stacked(
             };
             return fit_stacked(&kept, prose, dyns, hash, q);
         }
+    }
+    // The final first stage, word table and language models, fitted on all of `train` (after any label noise is
+    // left out above, so that they are fitted once).
+    let mut m = fit(train, dyns, hash, p);
+    if p.words {
+        m.lex = lexicon(train, prose);
+    }
+    if p.char_lm > 0 {
+        m.lm = Some(char_lms(p, train, prose));
     }
     let y: Vec<bool> = train.iter().map(|s| s.malicious).collect();
     let w = if p.family_power > 0.0 {
