@@ -27,7 +27,7 @@ pub use explain::{DomainExplanation, Evidence, EvidencePart};
 /// Artifact model name.
 pub const MODEL: &str = "domain";
 /// Payload layout and feature version.
-pub const MODEL_VERSION: u32 = 5;
+pub const MODEL_VERSION: u32 = 6;
 const BITS: u32 = 19;
 const DIM: usize = 1 << BITS;
 const N_DENSE: usize = 12;

@@ -432,15 +432,10 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|e| {
-                let (signal, weight) = (
-                    e["signal"].as_str().unwrap_or(""),
-                    e["weight"].as_f64().unwrap_or(0.0),
-                );
-                match e["top"][0]["text"].as_str() {
-                    Some(t) => format!("{signal} {weight:+.1} (`{t}`)"),
-                    None => format!("{signal} {weight:+.1}"),
-                }
+            .filter_map(|e| {
+                serde_json::from_value::<vigil_ml::domain::Evidence>(e.clone())
+                    .ok()
+                    .map(|e| e.brief())
             })
             .collect();
         if !why.is_empty() {

@@ -1156,14 +1156,7 @@ fn print_leads(l: &Leads, to_stderr: bool) {
     );
     for x in &l.leads {
         let _ = writeln!(t, "  {:.3}  {:>8} record(s)  {}", x.score, x.seen, x.domain);
-        let why: Vec<String> = x
-            .why
-            .iter()
-            .map(|e| match e.top.first() {
-                Some(p) => format!("{} {:+.1} (`{}`)", e.signal, e.weight, p.text),
-                None => format!("{} {:+.1}", e.signal, e.weight),
-            })
-            .collect();
+        let why: Vec<String> = x.why.iter().map(|e| e.brief()).collect();
         if !why.is_empty() {
             let _ = writeln!(t, "         why: {}", why.join(", "));
         }

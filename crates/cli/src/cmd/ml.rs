@@ -538,11 +538,22 @@ fn write_explanation(
         let top: Vec<String> = x
             .top
             .iter()
-            .map(|p| format!("`{}` {:+.2}", p.text, p.weight))
+            .map(|p| {
+                if x.parts_are_name_pieces() {
+                    format!("`{}` {:+.2}", p.text, p.weight)
+                } else {
+                    format!("{} {:+.2}", p.text, p.weight)
+                }
+            })
             .collect();
         write!(out, "  {:+6.2}  {:<14} {}", x.weight, x.signal, x.detail)?;
         if !top.is_empty() {
-            write!(out, "; most: {}", top.join(", "))?;
+            let lead = if x.parts_are_name_pieces() {
+                "most"
+            } else {
+                "by what the trees read"
+            };
+            write!(out, "; {lead}: {}", top.join(", "))?;
         }
         writeln!(out)?;
     }

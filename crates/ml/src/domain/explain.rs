@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::round4;
 
-use super::{bucket, lower_host, mix, name_split, DomainModel, DIM, N_DENSE, N_INPUTS, N_PARTS};
+use super::{
+    bucket, lower_host, mix, name_split, DomainModel, DIM, N_DENSE, N_INPUTS, N_PARTS, N_STAGE,
+};
 
 /// A domain's score and the evidence behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +44,25 @@ pub struct Evidence {
     /// The parts that weigh most (n-grams, labels), strongest first; empty for signals without parts.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub top: Vec<EvidencePart>,
+}
+
+impl Evidence {
+    /// Whether the parts are pieces of the name (n-grams, labels), not what the second stage's trees read.
+    pub fn parts_are_name_pieces(&self) -> bool {
+        self.signal != "second-stage"
+    }
+
+    /// The signal, its log-odds and its strongest part, for one line of a list of leads
+    /// (``name-ngrams +3.8 (`op$`)``, `second-stage +1.6 (mostly length, characters and labels)`).
+    pub fn brief(&self) -> String {
+        match self.top.first() {
+            Some(p) if self.parts_are_name_pieces() => {
+                format!("{} {:+.1} (`{}`)", self.signal, self.weight, p.text)
+            }
+            Some(p) => format!("{} {:+.1} (mostly {})", self.signal, self.weight, p.text),
+            None => format!("{} {:+.1}", self.signal, self.weight),
+        }
+    }
 }
 
 /// A piece of a name and the log-odds its feature adds.
@@ -164,7 +185,12 @@ impl DomainModel {
                 ),
                 Vec::new(),
             ),
-            evidence("second-stage", z - v[0] as f64, second, Vec::new()),
+            evidence(
+                "second-stage",
+                z - v[0] as f64,
+                second,
+                self.second_stage_parts(&v),
+            ),
         ];
         e.evidence
             .sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
@@ -178,6 +204,44 @@ impl DomainModel {
         e.first_stage = round4(e.first_stage);
         e.log_odds = round4(e.log_odds);
         e
+    }
+
+    /// The second stage's correction split by what the trees read (their inputs' Shapley values, grouped),
+    /// strongest first; the parts add up to the correction. Empty for a model whose trees carry no leaf
+    /// weights or that blends in a network.
+    fn second_stage_parts(&self, v: &[f32; N_STAGE]) -> Vec<EvidencePart> {
+        let (Some(trees), None) = (&self.stage2, &self.stage2_mlp) else {
+            return Vec::new();
+        };
+        let Some((expected, phi)) = trees.contributions(v) else {
+            return Vec::new();
+        };
+        let sum = |r: std::ops::Range<usize>| phi.get(r).map_or(0.0, |p| p.iter().sum::<f64>());
+        let shape = 2 + N_PARTS + N_DENSE;
+        let mut parts = vec![
+            // The trees' expected margin and what they make of the first stage's numbers, against taking the
+            // first stage's log-odds as they are.
+            EvidencePart {
+                text: "the first stage's log-odds, re-weighed".into(),
+                weight: expected + sum(0..2 + N_PARTS) - v[0] as f64,
+            },
+            EvidencePart {
+                text: "length, characters and labels".into(),
+                weight: sum(2 + N_PARTS..shape + 7),
+            },
+            EvidencePart {
+                text: "known words in the label".into(),
+                weight: sum(shape + 7..N_INPUTS),
+            },
+        ];
+        if self.lm.is_some() {
+            parts.push(EvidencePart {
+                text: "how naturally the label reads".into(),
+                weight: sum(N_INPUTS..N_STAGE),
+            });
+        }
+        parts.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+        parts
     }
 
     /// The strongest of `parts` (text, bucket), by the magnitude of their weight.
@@ -319,11 +383,40 @@ mod tests {
         assert!((1.0 / (1.0 + (-e.log_odds).exp()) - e.score).abs() < 2e-4);
         let second = e.evidence.iter().find(|x| x.signal == "second-stage");
         assert!(second.is_some_and(|s| (s.weight - (e.log_odds - e.first_stage)).abs() < 2e-4));
+        // The second stage's parts (what its trees read) add up to its correction.
+        let parts = second.map(|s| {
+            (
+                s.weight,
+                s.top.iter().map(|p| p.weight).sum::<f64>(),
+                s.top.len(),
+            )
+        });
+        assert!(
+            parts.is_some_and(|(w, sum, n)| n == 4 && (w - sum).abs() < 5e-4),
+            "{parts:?}"
+        );
         let grams = e.evidence.iter().find(|x| x.signal == "name-ngrams");
         assert!(grams.is_some_and(|g| !g.top.is_empty() && g.top.len() <= TOP));
         // A random label under .top is a lead; its evidence points that way.
         assert!(e.score > 0.9, "{e:?}");
         assert!(e.log_odds > 0.0);
+    }
+
+    /// A lead's one-line reasons quote pieces of the name, and say what the trees read for the second stage.
+    #[test]
+    fn briefs_quote_name_pieces_only() {
+        let e = model().explain("termine.musterhausen.de");
+        for x in &e.evidence {
+            let b = x.brief();
+            assert!(b.starts_with(&x.signal), "{b}");
+            match (x.signal.as_str(), x.top.first()) {
+                ("second-stage", Some(p)) => {
+                    assert!(b.ends_with(&format!("(mostly {})", p.text)), "{b}")
+                }
+                (_, Some(p)) => assert!(b.ends_with(&format!("(`{}`)", p.text)), "{b}"),
+                (_, None) => assert!(!b.contains('('), "{b}"),
+            }
+        }
     }
 
     #[test]
