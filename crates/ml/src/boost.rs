@@ -455,18 +455,7 @@ mod tests {
         let mut rng = crate::domain::Rng::new(0x853c_49e6_748f_ea9b);
         let mut next = || rng.next();
         for _ in 0..50 {
-            let n = 20;
-            let t = Trees {
-                depth: 8,
-                n_feat: 30,
-                base: 0.25,
-                feat: (0..n * 8).map(|_| (next() % 30) as u32).collect(),
-                thr: (0..n * 8).map(|_| (next() % 9) as f32 - 4.0).collect(),
-                leaf: (0..n * 256)
-                    .map(|_| (next() % 1000) as f32 / 100.0 - 5.0)
-                    .collect(),
-                cover: Vec::new(),
-            };
+            let t = random_depth8(&mut next, 20, 30, 0.25, false);
             for _ in 0..100 {
                 let mut xs = [0f32; MAX_FEAT];
                 for x in xs.iter_mut() {
@@ -489,24 +478,8 @@ mod tests {
         let mut rng = crate::domain::Rng::new(0x2545_f491_4f6c_dd1d);
         let mut next = || rng.next();
         for _ in 0..20 {
-            let n = 10;
-            let t = Trees {
-                depth: 8,
-                n_feat: 30,
-                base: -0.5,
-                // Input 29 is never asked about; the others often twice in a tree.
-                feat: (0..n * 8).map(|_| (next() % 12) as u32).collect(),
-                thr: (0..n * 8).map(|_| (next() % 9) as f32 - 4.0).collect(),
-                leaf: (0..n * 256)
-                    .map(|_| (next() % 1000) as f32 / 100.0 - 5.0)
-                    .collect(),
-                cover: (0..n * 256)
-                    .map(|_| match next() % 4 {
-                        0 => 0.0,
-                        k => (k * (next() % 100)) as f32,
-                    })
-                    .collect(),
-            };
+            // Input 29 is never asked about; the others often twice in a tree.
+            let t = random_depth8(&mut next, 10, 12, -0.5, true);
             for _ in 0..20 {
                 let x: Vec<f32> = (0..30).map(|_| (next() % 11) as f32 - 5.0).collect();
                 let (e, phi) = t.contributions(&x).expect("the trees have leaf weights");
@@ -612,6 +585,41 @@ mod tests {
                     "{t:?} {x:?}: {phi:?} {want:?}"
                 );
             }
+        }
+    }
+
+    /// `n` random depth-8 trees over 30 inputs asking about the first `asked` of them, with random leaf
+    /// weights (a quarter of them 0) or none.
+    fn random_depth8(
+        next: &mut impl FnMut() -> u64,
+        n: usize,
+        asked: u64,
+        base: f32,
+        weighted: bool,
+    ) -> Trees {
+        let feat = (0..n * 8).map(|_| (next() % asked) as u32).collect();
+        let thr = (0..n * 8).map(|_| (next() % 9) as f32 - 4.0).collect();
+        let leaf = (0..n * 256)
+            .map(|_| (next() % 1000) as f32 / 100.0 - 5.0)
+            .collect();
+        let cover = if weighted {
+            (0..n * 256)
+                .map(|_| match next() % 4 {
+                    0 => 0.0,
+                    k => (k * (next() % 100)) as f32,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Trees {
+            depth: 8,
+            n_feat: 30,
+            base,
+            feat,
+            thr,
+            leaf,
+            cover,
         }
     }
 
