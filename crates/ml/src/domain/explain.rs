@@ -49,7 +49,7 @@ pub struct Evidence {
 impl Evidence {
     /// Whether the parts are pieces of the name (n-grams, labels), not what the second stage's trees read.
     pub fn parts_are_name_pieces(&self) -> bool {
-        self.signal != "second-stage"
+        self.signal != SECOND_STAGE
     }
 
     /// The signal, its log-odds and its strongest part, for one line of a list of leads
@@ -71,6 +71,9 @@ pub struct EvidencePart {
     pub text: String,
     pub weight: f64,
 }
+
+/// The signal of the second stage's correction, whose parts are what its trees read, not pieces of the name.
+const SECOND_STAGE: &str = "second-stage";
 
 /// Parts listed per signal.
 const TOP: usize = 3;
@@ -186,7 +189,7 @@ impl DomainModel {
                 Vec::new(),
             ),
             evidence(
-                "second-stage",
+                SECOND_STAGE,
                 z - v[0] as f64,
                 second,
                 self.second_stage_parts(&v),
