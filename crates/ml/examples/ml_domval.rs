@@ -8,7 +8,7 @@
 //! version 4's inputs); `VIGIL_DOMVAL_FASTLM=BITS` their cheap form's size (2^BITS hashed slots; shipped 18, 0
 //! for the exact models); `VIGIL_DOMVAL_EXTRA=0|1` fitting on maltrail's `trails/static/malicious/` files too
 //! (training only; shipped 1); `VIGIL_DOMVAL_TREES`, `_SHRINK`, `_BINS`, `_AVG`, `_FOLDS`, `_LAMBDA` and
-//! `_MINHESS`: see `Params::with_study_env`.
+//! `_MINHESS`, `_SUBSAMPLE`, `_COLSAMPLE` and `_DEPTH`: see `Params::with_study_env`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();

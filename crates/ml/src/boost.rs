@@ -1,7 +1,7 @@
 //! Small gradient-boosted trees (logistic loss) over a few dense features: oblivious trees of fixed depth,
-//! split thresholds from per-feature quantile bins, deterministic (no sampling). Used as the domain model's
-//! second stage, where scoring must stay a small part of a microsecond per name: a tree is `depth`
-//! independent comparisons (no chain of dependent loads).
+//! split thresholds from per-feature quantile bins, deterministic (rows or inputs sampled per tree, when asked
+//! for, by a fixed hash). Used as the domain model's second stage, where scoring must stay a small part of a
+//! microsecond per name: a tree is `depth` independent comparisons (no chain of dependent loads).
 
 use crate::artifact::{Reader, Writer};
 use crate::error::{MlError, Result};
@@ -21,6 +21,11 @@ pub struct BoostParams {
     pub min_hess: f64,
     /// Quantile bins per input the splits are chosen among (2-256: a bin index is one byte).
     pub bins: usize,
+    /// Share of the rows each tree is fitted on (stochastic boosting; 1: every row, no sampling). The rows are
+    /// drawn by a hash of the tree's number and the row's, so a fit is the same twice.
+    pub subsample: f32,
+    /// Share of the inputs each tree may ask about (1: all of them), drawn the same way.
+    pub colsample: f32,
 }
 
 impl Default for BoostParams {
@@ -32,8 +37,22 @@ impl Default for BoostParams {
             lambda: 1.0,
             min_hess: 5.0,
             bins: BINS,
+            subsample: 1.0,
+            colsample: 1.0,
         }
     }
+}
+
+/// Whether draw `i` of tree `t` falls within `share` (a fixed hash, no generator state).
+fn drawn(t: usize, i: usize, salt: u64, share: f32) -> bool {
+    if share >= 1.0 {
+        return true;
+    }
+    let mut h = (t as u64) << 32 ^ i as u64 ^ salt;
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < share as f64
 }
 
 /// A fitted ensemble of oblivious trees: every node of level `l` of a tree asks the same question,
@@ -330,12 +349,21 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
     let mut node = vec![0u32; n];
     let mut g = vec![0f64; n];
     let mut h = vec![0f64; n];
-    for _ in 0..p.trees {
+    for t in 0..p.trees {
+        // A row left out of this tree weighs nothing in its histograms and leaves (its margin still moves).
         for i in 0..n {
             let pr = 1.0 / (1.0 + (-z[i] as f64).exp());
-            g[i] = (pr - if y[i] { 1.0 } else { 0.0 }) * w[i] as f64;
-            h[i] = (pr * (1.0 - pr)).max(1e-6) * w[i] as f64;
+            let wi = if drawn(t, i, 0x5ab5, p.subsample) {
+                w[i] as f64
+            } else {
+                0.0
+            };
+            g[i] = (pr - if y[i] { 1.0 } else { 0.0 }) * wi;
+            h[i] = (pr * (1.0 - pr)).max(1e-6) * wi;
         }
+        let asked: Vec<bool> = (0..n_feat)
+            .map(|j| drawn(t, j, 0xc015, p.colsample))
+            .collect();
         node.iter_mut().for_each(|k| *k = 0);
         let mut feat = vec![0u32; depth as usize];
         let mut thr = vec![f32::INFINITY; depth as usize];
@@ -356,6 +384,9 @@ pub fn fit(x: &[f32], n_feat: usize, y: &[bool], w: &[f32], p: BoostParams) -> T
             // the first MAX_FEAT inputs may be asked about (what scoring and the artifact hold).
             let mut best = (0f64, usize::MAX, 0usize);
             for j in 0..n_feat.min(MAX_FEAT) {
+                if !asked[j] {
+                    continue;
+                }
                 let mut gains = vec![0f64; cuts[j].len()];
                 for k in 0..width {
                     let hs = &hist[(k * n_feat + j) * bins..(k * n_feat + j + 1) * bins];
@@ -447,6 +478,45 @@ mod tests {
         t.write(&mut wr);
         let mut r = Reader::new(&wr.buf, "test");
         assert_eq!(Trees::read(&mut r, "test").expect("reads"), t);
+    }
+
+    /// Stochastic boosting: the same draws twice (no generator state), a tree only asks about the inputs drawn
+    /// for it, and sampling changes the fit (so the switch does something).
+    #[test]
+    fn sampled_fits_are_repeatable_and_keep_to_their_inputs() {
+        let mut rng = crate::domain::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..3000 {
+            let row: Vec<f32> = (0..6)
+                .map(|_| (rng.next() % 1000) as f32 / 1000.0)
+                .collect();
+            y.push(row[0] + row[3] > 1.0);
+            x.extend_from_slice(&row);
+        }
+        let w = vec![1.0; y.len()];
+        let p = BoostParams {
+            trees: 12,
+            subsample: 0.5,
+            colsample: 0.5,
+            ..BoostParams::default()
+        };
+        let a = fit(&x, 6, &y, &w, p);
+        assert_eq!(a, fit(&x, 6, &y, &w, p));
+        assert_ne!(a, fit(&x, 6, &y, &w, BoostParams::default()));
+        for (t, f) in a.feat.chunks_exact(a.depth as usize).enumerate() {
+            for j in f {
+                // A level whose best split gains nothing keeps input 0 (threshold infinity): only others count.
+                if *j != 0 {
+                    assert!(
+                        drawn(t, *j as usize, 0xc015, 0.5),
+                        "tree {t} asks about input {j}"
+                    );
+                }
+            }
+        }
+        assert!(drawn(3, 7, 1, 1.0));
+        let share = (0..10_000).filter(|i| drawn(1, *i, 0x5ab5, 0.3)).count();
+        assert!((2700..3300).contains(&share), "{share}");
     }
 
     #[test]

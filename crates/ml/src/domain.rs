@@ -1240,6 +1240,12 @@ pub struct Params {
     /// out-of-fold first-stage margin is lowest (compromised and look-alike sites that read as benign; study only,
     /// shipped 0).
     pub drop_malicious_share: f32,
+    /// Share of the rows and of the inputs each tree is fitted on (stochastic boosting; study only, shipped 1
+    /// and 1: every row, every input).
+    pub stage2_subsample: f32,
+    pub stage2_colsample: f32,
+    /// Depth of each tree (shipped 8; scoring has its fast path for 8 only, so other depths are for study).
+    pub stage2_depth: u32,
 }
 
 impl Default for Params {
@@ -1266,6 +1272,9 @@ impl Default for Params {
             stage2_lambda: 1.0,
             stage2_min_hess: 5.0,
             drop_malicious_share: 0.0,
+            stage2_subsample: 1.0,
+            stage2_colsample: 1.0,
+            stage2_depth: STAGE2_DEPTH,
         }
     }
 }
@@ -1276,7 +1285,8 @@ impl Params {
     /// `VIGIL_DOMVAL_EXTRA=1`, `VIGIL_DOMVAL_TREES=N`, `VIGIL_DOMVAL_SHRINK=STEP`, `VIGIL_DOMVAL_BINS=N`,
     /// `VIGIL_DOMVAL_AVG=1` (averaged first stage), `VIGIL_DOMVAL_FOLDS=K` (stacking folds),
     /// `VIGIL_DOMVAL_LAMBDA=L` and `VIGIL_DOMVAL_MINHESS=H` (the trees' leaf L2 and least child hessian),
-    /// `VIGIL_DOMVAL_DROPMAL=S` (malicious label noise left out).
+    /// `VIGIL_DOMVAL_DROPMAL=S` (malicious label noise left out), `VIGIL_DOMVAL_SUBSAMPLE=S` and
+    /// `VIGIL_DOMVAL_COLSAMPLE=S` (the trees' row and input shares).
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
@@ -1336,6 +1346,17 @@ impl Params {
             "a share",
             &mut self.drop_malicious_share,
         )?;
+        study_var(
+            "VIGIL_DOMVAL_SUBSAMPLE",
+            "a share",
+            &mut self.stage2_subsample,
+        )?;
+        study_var(
+            "VIGIL_DOMVAL_COLSAMPLE",
+            "a share",
+            &mut self.stage2_colsample,
+        )?;
+        study_var("VIGIL_DOMVAL_DEPTH", "a depth", &mut self.stage2_depth)?;
         Ok(self)
     }
 }
@@ -1870,11 +1891,13 @@ fn fit_stacked(
     if use_trees {
         let bp = boost::BoostParams {
             trees: p.stage2_trees,
-            depth: STAGE2_DEPTH,
+            depth: p.stage2_depth,
             shrinkage: p.stage2_shrinkage,
             bins: p.stage2_bins,
             lambda: p.stage2_lambda,
             min_hess: p.stage2_min_hess,
+            subsample: p.stage2_subsample,
+            colsample: p.stage2_colsample,
         };
         m.stage2 = Some(boost::fit(&rows, width, &y, &w, bp));
     }
