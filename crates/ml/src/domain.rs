@@ -79,9 +79,6 @@ pub struct DomainModel {
     /// scoring; the error, under 1e-4 of the largest weight, does not move the scores' order measurably).
     wq: Box<[i16; DIM]>,
     wq_scale: f32,
-    /// Which bits of a feature's bucket pick its weight: `DIM - 1` in every artifact; fewer in a study model
-    /// that emulates a smaller table ([`Params::weight_bits`]), which cannot be saved.
-    wmask: usize,
     dense_w: [f32; N_DENSE],
     dense_mean: [f32; N_DENSE],
     dense_scale: [f32; N_DENSE],
@@ -854,7 +851,6 @@ impl DomainModel {
             dyns: DynSet::from_sorted(dyns),
             wq,
             wq_scale,
-            wmask: DIM - 1,
             w,
             dense_w,
             dense_mean,
@@ -875,13 +871,7 @@ impl DomainModel {
 
     /// Whether [`DomainModel::to_bytes`] can carry the model: not with the study's exact language models.
     pub fn savable(&self) -> bool {
-        !matches!(self.lm, Some(LangModels::Exact(_))) && self.wmask == DIM - 1
-    }
-
-    /// The weight slot of a feature's bucket.
-    #[inline]
-    fn slot(&self, bucket: usize) -> usize {
-        bucket & self.wmask & (DIM - 1)
+        !matches!(self.lm, Some(LangModels::Exact(_)))
     }
 
     /// The artifact header.
@@ -892,28 +882,12 @@ impl DomainModel {
     /// First-stage margin and the second stage's inputs.
     #[inline]
     fn first(&self, d: &[u8]) -> [f32; N_INPUTS] {
-        // A study model's smaller table is a second copy of the loop: the mask costs an instruction per
-        // feature (about 1% of a name's instructions), which artifacts, always with the whole table, never pay.
-        if self.wmask == DIM - 1 {
-            self.first_masked::<false>(d)
-        } else {
-            self.first_masked::<true>(d)
-        }
-    }
-
-    #[inline]
-    fn first_masked<const STUDY_MASK: bool>(&self, d: &[u8]) -> [f32; N_INPUTS] {
         // One accumulator per group in registers (an array indexed through the callback was kept on the stack,
         // a store-to-load chain per feature).
         let wq: &[i16; DIM] = &self.wq;
-        let mask = if STUDY_MASK {
-            self.wmask & (DIM - 1)
-        } else {
-            DIM - 1
-        };
         let (mut p0, mut p1, mut p2, mut p3, mut p4) = (0i32, 0i32, 0i32, 0i32, 0i32);
         let shape = sparse_features(d, &self.dyns, &self.lex, |g, i| {
-            let w = wq[i & mask] as i32;
+            let w = wq[i & (DIM - 1)] as i32;
             match g {
                 0 => p0 += w,
                 1 => p1 += w,
@@ -1272,9 +1246,6 @@ pub struct Params {
     pub stage2_colsample: f32,
     /// Depth of each tree (shipped 8; scoring has its fast path for 8 only, so other depths are for study).
     pub stage2_depth: u32,
-    /// Bits of the first stage's weight table actually used (shipped: all 19; fewer emulate a smaller table, for
-    /// the cache, in study models that cannot be saved).
-    pub weight_bits: u32,
 }
 
 impl Default for Params {
@@ -1304,7 +1275,6 @@ impl Default for Params {
             stage2_subsample: 1.0,
             stage2_colsample: 1.0,
             stage2_depth: STAGE2_DEPTH,
-            weight_bits: BITS,
         }
     }
 }
@@ -1387,11 +1357,6 @@ impl Params {
             &mut self.stage2_colsample,
         )?;
         study_var("VIGIL_DOMVAL_DEPTH", "a depth", &mut self.stage2_depth)?;
-        study_var(
-            "VIGIL_DOMVAL_WBITS",
-            "a number of bits",
-            &mut self.weight_bits,
-        )?;
         Ok(self)
     }
 }
@@ -1563,15 +1528,12 @@ fn sample_weights(train: &[&Sample]) -> Vec<f32> {
 }
 
 fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainModel {
-    let wmask = (1usize << p.weight_bits.clamp(8, BITS)) - 1;
     let feats: Vec<(Vec<u32>, [f32; N_DENSE], bool)> = train
         .iter()
         .map(|s| {
             let d = s.domain.as_bytes();
             let mut idx = Vec::with_capacity(80);
-            sparse_features(d, &dyns, &Lexicon::default(), |_, i| {
-                idx.push((i & wmask) as u32)
-            });
+            sparse_features(d, &dyns, &Lexicon::default(), |_, i| idx.push(i as u32));
             (idx, dense_features(d), s.malicious)
         })
         .collect();
@@ -1677,7 +1639,6 @@ fn fit(train: &[&Sample], dyns: DynSet, hash: [u8; 32], p: Params) -> DomainMode
         dyns,
         wq,
         wq_scale,
-        wmask,
         w,
         dense_w: dw,
         dense_mean: mean,

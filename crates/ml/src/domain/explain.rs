@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::extract::round4;
 
 use super::{
-    bucket, lower_host, mix, name_split, DomainModel, N_DENSE, N_INPUTS, N_PARTS, N_STAGE,
+    bucket, lower_host, mix, name_split, DomainModel, DIM, N_DENSE, N_INPUTS, N_PARTS, N_STAGE,
 };
 
 /// A domain's score and the evidence behind it.
@@ -253,7 +253,7 @@ impl DomainModel {
             .into_iter()
             .map(|(text, b)| EvidencePart {
                 text,
-                weight: self.wq[self.slot(b)] as f64 * self.wq_scale as f64,
+                weight: self.wq[b & (DIM - 1)] as f64 * self.wq_scale as f64,
             })
             .collect();
         p.sort_by(|a, b| {
@@ -358,7 +358,7 @@ mod tests {
         ] {
             let v = m.inputs(name.as_bytes());
             let sum = |parts: Vec<(String, usize)>| {
-                let s: i32 = parts.iter().map(|(_, b)| m.wq[m.slot(*b)] as i32).sum();
+                let s: i32 = parts.iter().map(|(_, b)| m.wq[b & (DIM - 1)] as i32).sum();
                 s as f32 * m.wq_scale
             };
             assert_eq!(sum(name_ngrams(name.as_bytes())), v[2], "{name}");
