@@ -1286,7 +1286,7 @@ impl Params {
     /// `VIGIL_DOMVAL_AVG=1` (averaged first stage), `VIGIL_DOMVAL_FOLDS=K` (stacking folds),
     /// `VIGIL_DOMVAL_LAMBDA=L` and `VIGIL_DOMVAL_MINHESS=H` (the trees' leaf L2 and least child hessian),
     /// `VIGIL_DOMVAL_DROPMAL=S` (malicious label noise left out), `VIGIL_DOMVAL_SUBSAMPLE=S` and
-    /// `VIGIL_DOMVAL_COLSAMPLE=S` (the trees' row and input shares).
+    /// `VIGIL_DOMVAL_COLSAMPLE=S` (the trees' row and input shares), `VIGIL_DOMVAL_DEPTH=D` (the trees' depth).
     pub fn with_study_env(mut self) -> std::result::Result<Params, String> {
         if let Ok(v) = std::env::var("VIGIL_DOMVAL_MLP") {
             let f: Vec<&str> = v.split(',').collect();
