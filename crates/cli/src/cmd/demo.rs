@@ -433,7 +433,7 @@ fn tour_in(env: &Env, shared: Option<&Path>, tmp: &Path) -> anyhow::Result<()> {
             .into_iter()
             .flatten()
             .filter_map(|e| {
-                serde_json::from_value::<vigil_ml::domain::Evidence>(e.clone())
+                <vigil_ml::domain::Evidence as serde::Deserialize>::deserialize(e)
                     .ok()
                     .map(|e| e.brief())
             })

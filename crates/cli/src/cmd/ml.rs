@@ -535,11 +535,12 @@ fn write_explanation(
         }
     )?;
     for x in &e.evidence {
+        let pieces = x.parts_are_name_pieces();
         let top: Vec<String> = x
             .top
             .iter()
             .map(|p| {
-                if x.parts_are_name_pieces() {
+                if pieces {
                     format!("`{}` {:+.2}", p.text, p.weight)
                 } else {
                     format!("{} {:+.2}", p.text, p.weight)
@@ -548,7 +549,7 @@ fn write_explanation(
             .collect();
         write!(out, "  {:+6.2}  {:<14} {}", x.weight, x.signal, x.detail)?;
         if !top.is_empty() {
-            let lead = if x.parts_are_name_pieces() {
+            let lead = if pieces {
                 "most"
             } else {
                 "by what the trees read"
