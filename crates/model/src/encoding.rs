@@ -21,8 +21,16 @@ impl Utf16Order {
 const SNIFF: usize = 4096;
 
 /// The byte order when `head` (the start of the input) is UTF-16: a byte-order mark, or, without one, at least 16
-/// code units of which nine in ten have a NUL high byte and one in ten at most a NUL low byte (ASCII-heavy text,
-/// as reports, indicator lists and JSON are). UTF-8 text never has that pattern: it holds no NUL bytes.
+/// code units of which
+/// - nine in ten have a NUL high byte and one in ten at most a NUL low byte (ASCII-heavy text, as reports,
+///   indicator lists and JSON are), or
+/// - one in twenty at least has a NUL high byte (spaces, digits, ASCII punctuation and indicators), nine in ten
+///   have either that or the one other high byte most common among them, and one in ten at most a NUL low byte:
+///   text in an alphabet of one 256-character block of Unicode (Cyrillic, Greek, Armenian, Hebrew, Arabic,
+///   Georgian, ...), such as a Ukrainian or Bulgarian report saved without a byte-order mark.
+///
+/// UTF-8 text never has either pattern: it holds no NUL bytes. Text whose characters spread over many blocks
+/// (Chinese, Japanese, Korean) is not recognised without a mark.
 pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
     match head {
         [0xFF, 0xFE, ..] => return Some(Utf16Order::Little),
@@ -34,16 +42,29 @@ pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
     if units < 16 {
         return None;
     }
-    let (mut even, mut odd) = (0usize, 0usize);
+    // How often each value is the first and the second byte of a unit.
+    let (mut first, mut second) = ([0usize; 256], [0usize; 256]);
     for u in h.chunks_exact(2) {
-        even += usize::from(u[0] == 0);
-        odd += usize::from(u[1] == 0);
+        first[usize::from(u[0])] += 1;
+        second[usize::from(u[1])] += 1;
     }
     let many = |n: usize| n * 10 >= units * 9;
     let few = |n: usize| n * 10 <= units;
-    if many(odd) && few(even) {
+    // `high` is the histogram of the bytes that would be the high ones, `low` of the others.
+    let looks_like = |high: &[usize; 256], low: &[usize; 256]| {
+        let (nul, low_nul) = (high[0], low[0]);
+        if !few(low_nul) {
+            return false;
+        }
+        if many(nul) {
+            return true;
+        }
+        let block = high[1..].iter().copied().max().unwrap_or(0);
+        nul * 20 >= units && many(nul + block)
+    };
+    if looks_like(&second, &first) {
         Some(Utf16Order::Little)
-    } else if many(even) && few(odd) {
+    } else if looks_like(&first, &second) {
         Some(Utf16Order::Big)
     } else {
         None
@@ -190,6 +211,40 @@ mod tests {
         );
         // Binary with NULs everywhere is not text.
         assert_eq!(detect_utf16(&[0u8; 256]), None);
+    }
+
+    /// Reports in an alphabet of one Unicode block, saved without a byte-order mark, in either order; never the
+    /// same text in UTF-8, nor bytes that only share the NULs.
+    #[test]
+    fn detects_one_block_alphabets_without_a_mark() {
+        let texts = [
+            "Звіт про кампанію: сервер керування evil-update[.]ru, адреса 185.244.25.17, лист із вкладенням.",
+            "Доклад за кампанията: сървърът за управление е evil-update.ru — «фишинг» № 7.",
+            "Αναφορά: ο διακομιστής ελέγχου evil-update.gr χρησιμοποιήθηκε για ηλεκτρονικό ψάρεμα.",
+            "ანგარიში: მართვის სერვერი evil-update.ge, მისამართი 185.244.25.17 და ფიშინგი.",
+            "Հաշվետվություն՝ կառավարման սերվեր evil-update.am, հասցե 185.244.25.17։",
+        ];
+        for s in texts {
+            for order in [Utf16Order::Little, Utf16Order::Big] {
+                assert_eq!(
+                    detect_utf16(&encode_utf16(s, order, false)),
+                    Some(order),
+                    "{s} {order:?}"
+                );
+            }
+            assert_eq!(detect_utf16(s.as_bytes()), None, "{s}");
+        }
+        // A NUL in every other byte and noise in the rest: many high-byte values, not one alphabet.
+        let noise: Vec<u8> = (0u32..512)
+            .flat_map(|i| {
+                let x = i.wrapping_mul(2_654_435_761) >> 13;
+                [
+                    if i % 4 == 0 { 0 } else { (x % 200) as u8 + 1 },
+                    (x >> 8) as u8 | 1,
+                ]
+            })
+            .collect();
+        assert_eq!(detect_utf16(&noise), None);
     }
 
     /// Hands out its bytes `n` at a time, so pairs and code units are split between reads.

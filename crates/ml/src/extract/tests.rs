@@ -233,6 +233,45 @@ fn utf16_reports_yield_the_utf8_text_s_indicators() {
     }
 }
 
+/// A report in Cyrillic saved as UTF-16 without a byte-order mark: most code units have the high byte 0x04, not
+/// NUL, yet it is read as UTF-16 and gives the indicators of its UTF-8 text, whole or streamed.
+#[test]
+fn utf16_reports_in_cyrillic_without_a_mark_yield_their_indicators() {
+    let text = "Звіт про кампанію. Шкідливий сервер керування evil-update[.]ru працював разом з адресою \
+                185.244.25[.]17 та файлом з хешем 44d88612fea8a8f36de82e1237ecb8ad. Група надсилала листи з \
+                вкладеннями, щоб отримати початковий доступ до мереж державних установ.\n";
+    let utf8 = extract(text.as_bytes());
+    let kv = |x: &Extraction| -> Vec<(String, String)> {
+        x.indicators
+            .iter()
+            .map(|i| (i.kind.to_string(), i.value.clone()))
+            .collect()
+    };
+    assert_eq!(
+        kv(&utf8),
+        vec![
+            ("domain".to_string(), "evil-update.ru".to_string()),
+            ("ipv4".to_string(), "185.244.25.17".to_string()),
+            (
+                "md5".to_string(),
+                "44d88612fea8a8f36de82e1237ecb8ad".to_string()
+            ),
+        ]
+    );
+    for order in [Utf16Order::Little, Utf16Order::Big] {
+        let input = vigil_model::encoding::encode_utf16(text, order, false);
+        let e = extract(&input);
+        assert_eq!(kv(&e), kv(&utf8), "{order:?}");
+        assert_eq!(e.report.control_bytes, 0, "{order:?}");
+        let x = Extractor::new(ExtractOptions {
+            window: 4096,
+            ..Default::default()
+        });
+        let streamed = x.extract_reader(&input[..]).expect("reads");
+        assert_eq!(streamed.indicators, e.indicators, "{order:?}");
+    }
+}
+
 #[test]
 fn streaming_matches_whole_and_bounds_long_tokens() {
     let mut text = String::new();
