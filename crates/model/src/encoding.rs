@@ -234,7 +234,8 @@ mod tests {
             }
             assert_eq!(detect_utf16(s.as_bytes()), None, "{s}");
         }
-        // A NUL in every other byte and noise in the rest: many high-byte values, not one alphabet.
+        // The first byte NUL in one unit of four, noise in every other byte: NULs as in text, but spread over
+        // many high-byte values, not one alphabet's.
         let noise: Vec<u8> = (0u32..512)
             .flat_map(|i| {
                 let x = i.wrapping_mul(2_654_435_761) >> 13;
