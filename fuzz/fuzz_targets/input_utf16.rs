@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 
 fuzz_target!(|data: &[u8]| {
-    let detected = vigil_model::encoding::detect_utf16(data).is_some();
+    // Judged on the start the input layer reads, as it judges.
+    let head = &data[..data.len().min(vigil_formats::input::UTF16_HEAD)];
+    let detected = vigil_model::encoding::detect_utf16(head).is_some();
     let Ok(mut r) = vigil_formats::input::utf16_as_utf8(Box::new(data)) else {
         return;
     };

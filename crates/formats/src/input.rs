@@ -111,7 +111,7 @@ fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 
 /// byte-order mark, or the NUL pattern of ASCII text) is transcoded as it streams; an unpaired surrogate becomes
 /// U+FFFD.
 fn utf8_text<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
-    let (head, inner) = peek(r, 512)?;
+    let (head, inner) = peek(r, UTF16_HEAD)?;
     match vigil_model::encoding::detect_utf16(&head) {
         Some(order) => peek(
             Box::new(vigil_model::encoding::Utf16ToUtf8::new(inner, order)),
@@ -120,6 +120,9 @@ fn utf8_text<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + '
         None => Ok((head, inner)),
     }
 }
+
+/// Bytes of an input's start whose pattern decides whether it is UTF-16 ([`utf16_as_utf8`]).
+pub const UTF16_HEAD: usize = 512;
 
 /// `r` as UTF-8: transcoded when it is UTF-16 (see [`walk`]), else as it is. For readers of plain lists outside the
 /// knowledge base's formats (`vigil ml score-domains`).

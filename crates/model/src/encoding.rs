@@ -25,9 +25,9 @@ const SNIFF: usize = 4096;
 /// - nine in ten have a NUL high byte and one in ten at most a NUL low byte (ASCII-heavy text, as reports,
 ///   indicator lists and JSON are), or
 /// - one in twenty at least has a NUL high byte (spaces, digits, ASCII punctuation and indicators), nine in ten
-///   have either that or the one other high byte most common among them, and one in ten at most a NUL low byte:
-///   text in an alphabet of one 256-character block of Unicode (Cyrillic, Greek, Armenian, Hebrew, Arabic,
-///   Georgian, ...), such as a Ukrainian or Bulgarian report saved without a byte-order mark.
+///   have either that or the one high byte in 0x01-0x1F most common among them, and one in ten at most a NUL low
+///   byte: text in an alphabet of one 256-character block of U+0100-U+1FFF (Cyrillic, Greek, Armenian, Hebrew,
+///   Arabic, Georgian, ...), such as a Ukrainian or Bulgarian report saved without a byte-order mark.
 ///
 /// UTF-8 text never has either pattern: it holds no NUL bytes. Text whose characters spread over many blocks
 /// (Chinese, Japanese, Korean) is not recognised without a mark.
@@ -59,7 +59,9 @@ pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
         if many(nul) {
             return true;
         }
-        let block = high[1..].iter().copied().max().unwrap_or(0);
+        // The alphabets of U+0100-U+1FFF (Latin extensions, Greek, Cyrillic, Armenian, Hebrew, Arabic, the Indic
+        // scripts, Thai, Georgian, ...): not surrogates, CJK or U+FFxx, which binary with NULs imitates.
+        let block = high[1..0x20].iter().copied().max().unwrap_or(0);
         nul * 20 >= units && many(nul + block)
     };
     if looks_like(&second, &first) {
@@ -246,6 +248,11 @@ mod tests {
             })
             .collect();
         assert_eq!(detect_utf16(&noise), None);
+        // NULs among one byte value outside the alphabets' blocks (0xFF, as in padded binary): not text.
+        let padded: Vec<u8> = (0..512)
+            .flat_map(|i| if i % 8 == 0 { [0, 0x41] } else { [0xFF, 0x41] })
+            .collect();
+        assert_eq!(detect_utf16(&padded), None);
     }
 
     /// Hands out its bytes `n` at a time, so pairs and code units are split between reads.
