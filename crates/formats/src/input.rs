@@ -108,8 +108,8 @@ fn decompress<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 
 }
 
 /// The first bytes of `r` and a reader of all of it, as UTF-8: every reader downstream takes UTF-8, so UTF-16 (a
-/// byte-order mark, or the NUL pattern of ASCII text) is transcoded as it streams; an unpaired surrogate becomes
-/// U+FFFD.
+/// byte-order mark, or the byte pattern of text without one: `vigil_model::encoding::detect_utf16`) is transcoded
+/// as it streams; an unpaired surrogate becomes U+FFFD.
 fn utf8_text<'a>(r: Box<dyn Read + 'a>) -> io::Result<(Vec<u8>, Box<dyn Read + 'a>)> {
     let (head, inner) = peek(r, UTF16_HEAD)?;
     match vigil_model::encoding::detect_utf16(&head) {

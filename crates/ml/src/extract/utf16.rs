@@ -1,6 +1,6 @@
 //! UTF-16 reports: what Windows tools write (Windows PowerShell 5.1's `>` and `Out-File`, Notepad's "Unicode"). Read
 //! as bytes, every other byte is NUL and no indicator survives, so such input is detected (a byte-order mark, or
-//! the NUL pattern of mostly-ASCII text), decoded to UTF-8, and offsets are mapped back to the input's bytes.
+//! the byte pattern of text without one, see [`detect`]), decoded to UTF-8, and offsets are mapped back to the input's bytes.
 
 pub use vigil_model::encoding::{detect_utf16 as detect, Utf16Order};
 
