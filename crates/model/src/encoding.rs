@@ -27,10 +27,14 @@ const SNIFF: usize = 4096;
 /// - one in twenty at least has a NUL high byte (spaces, digits, ASCII punctuation and indicators), nine in ten
 ///   have either that or the one high byte in 0x01-0x1F most common among them, and one in ten at most a NUL low
 ///   byte: text in an alphabet of one 256-character block of U+0100-U+1FFF (Cyrillic, Greek, Armenian, Hebrew,
-///   Arabic, Georgian, ...), such as a Ukrainian or Bulgarian report saved without a byte-order mark.
+///   Arabic, Georgian, ...), such as a Ukrainian or Bulgarian report saved without a byte-order mark, or
+/// - one in twenty at least has a NUL high byte, nine in ten of those are printable ASCII, nine in ten of all
+///   have a NUL high byte or one of the Chinese, Japanese and Korean blocks' (kana and CJK punctuation
+///   U+3000-U+30FF, CJK ideographs U+4E00-U+9FFF, Hangul syllables U+AC00-U+D7AF, full-width forms U+FFxx),
+///   half of the others at least are in the first three, and one in ten at most has a NUL low byte: a Chinese,
+///   Japanese or Korean report saved without a mark.
 ///
-/// UTF-8 text never has either pattern: it holds no NUL bytes. Text whose characters spread over many blocks
-/// (Chinese, Japanese, Korean) is not recognised without a mark.
+/// UTF-8 text never has any of these patterns: it holds no NUL bytes.
 pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
     match head {
         [0xFF, 0xFE, ..] => return Some(Utf16Order::Little),
@@ -42,16 +46,21 @@ pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
     if units < 16 {
         return None;
     }
-    // How often each value is the first and the second byte of a unit.
+    // How often each value is the first and the second byte of a unit, and how many units are printable ASCII
+    // read either way (a NUL high byte and a low byte that is a tab, a line break or 0x20-0x7E).
     let (mut first, mut second) = ([0usize; 256], [0usize; 256]);
+    let printable = |b: u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E);
+    let (mut ascii_le, mut ascii_be) = (0usize, 0usize);
     for u in h.chunks_exact(2) {
         first[usize::from(u[0])] += 1;
         second[usize::from(u[1])] += 1;
+        ascii_le += usize::from(u[1] == 0 && printable(u[0]));
+        ascii_be += usize::from(u[0] == 0 && printable(u[1]));
     }
     let many = |n: usize| n * 10 >= units * 9;
     let few = |n: usize| n * 10 <= units;
     // `high` is the histogram of the bytes that would be the high ones, `low` of the others.
-    let looks_like = |high: &[usize; 256], low: &[usize; 256]| {
+    let looks_like = |high: &[usize; 256], low: &[usize; 256], ascii: usize| {
         let (nul, low_nul) = (high[0], low[0]);
         if !few(low_nul) {
             return false;
@@ -62,11 +71,24 @@ pub fn detect_utf16(head: &[u8]) -> Option<Utf16Order> {
         // The alphabets of U+0100-U+1FFF (Latin extensions, Greek, Cyrillic, Armenian, Hebrew, Arabic, the Indic
         // scripts, Thai, Georgian, ...): not surrogates, CJK or U+FFxx, which binary with NULs imitates.
         let block = high[1..0x20].iter().copied().max().unwrap_or(0);
-        nul * 20 >= units && many(nul + block)
+        if nul * 20 < units {
+            return false;
+        }
+        if many(nul + block) {
+            return true;
+        }
+        // Chinese, Japanese and Korean spread over many high bytes, which binary also does; what binary seldom
+        // has besides is that almost every unit with a NUL high byte is a printable ASCII character.
+        // Their full-width punctuation (U+FFxx: the comma, the colon, brackets) counts too, but cannot stand in
+        // for them: 0xFF is also what padded binary is full of.
+        let cjk = high[0x30]
+            + high[0x4E..=0x9F].iter().sum::<usize>()
+            + high[0xAC..=0xD7].iter().sum::<usize>();
+        ascii * 10 >= nul * 9 && cjk * 2 >= units - nul && many(nul + cjk + high[0xFF])
     };
-    if looks_like(&second, &first) {
+    if looks_like(&second, &first, ascii_le) {
         Some(Utf16Order::Little)
-    } else if looks_like(&first, &second) {
+    } else if looks_like(&first, &second, ascii_be) {
         Some(Utf16Order::Big)
     } else {
         None
@@ -253,6 +275,53 @@ mod tests {
             .flat_map(|i| if i % 8 == 0 { [0, 0x41] } else { [0xFF, 0x41] })
             .collect();
         assert_eq!(detect_utf16(&padded), None);
+    }
+
+    #[test]
+    fn detects_chinese_japanese_and_korean_without_a_mark() {
+        let texts = [
+            "报告：攻击者使用恶意域名 evil-update[.]cn 和 IP 地址 185.244.25.17，通过钓鱼邮件投递木马（MD5 \
+             44d88612fea8a8f36de82e1278abb02f）。",
+            "報告書：攻撃者は C2 サーバー evil-update.jp（185.244.25.17）を使い、フィッシングメールでマルウェアを\
+             配布した。",
+            "보고서: 공격자는 명령 서버 evil-update.kr (185.244.25.17)을 사용하여 피싱 메일로 악성코드를 유포했다.",
+            // Kana almost alone, besides the indicator.
+            "これはテストのメールです。ここをクリックしてください: evil-update.jp",
+        ];
+        for s in texts {
+            for order in [Utf16Order::Little, Utf16Order::Big] {
+                assert_eq!(
+                    detect_utf16(&encode_utf16(s, order, false)),
+                    Some(order),
+                    "{s} {order:?}"
+                );
+            }
+            assert_eq!(detect_utf16(s.as_bytes()), None, "{s}");
+        }
+        // High bytes in the ideographs' block and NUL high bytes as often as in text, but the units with a NUL
+        // high byte are not printable ASCII: binary, not text.
+        let table: Vec<u8> = (0u32..512)
+            .flat_map(|i| {
+                let x = i.wrapping_mul(2_654_435_761) >> 11;
+                if i % 5 == 0 {
+                    [(x % 0x20) as u8 | 0x80, 0]
+                } else {
+                    [x as u8, 0x4E + (x >> 8) as u8 % 0x50]
+                }
+            })
+            .collect();
+        assert_eq!(detect_utf16(&table), None);
+        // The same units with printable ASCII where the NULs are: text in the ideographs' block after all.
+        let text: Vec<u8> = table
+            .chunks_exact(2)
+            .flat_map(|u| if u[1] == 0 { [b'a', 0] } else { [u[0], u[1]] })
+            .collect();
+        assert_eq!(detect_utf16(&text), Some(Utf16Order::Little));
+        // Full-width forms alone (0xFF high bytes, as in padded binary) with ASCII: not enough.
+        let wide: Vec<u8> = (0..512)
+            .flat_map(|i| if i % 8 == 0 { [0x41, 0] } else { [0x41, 0xFF] })
+            .collect();
+        assert_eq!(detect_utf16(&wide), None);
     }
 
     /// Hands out its bytes `n` at a time, so pairs and code units are split between reads.

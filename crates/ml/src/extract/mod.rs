@@ -613,6 +613,71 @@ pub(crate) static CLASS: [u8; 256] = {
     t
 };
 
+/// What a character of the Chinese, Japanese and Korean blocks is to the tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cjk {
+    /// Their punctuation (the ideographic comma and full stop, full-width brackets, colon and comma): always a
+    /// separator, as ASCII punctuation and spaces are.
+    Punct,
+    /// Ideographs, kana, Hangul, full-width letters: part of a token unless it touches ASCII letters or digits.
+    Letter,
+}
+
+/// The Chinese, Japanese or Korean character whose UTF-8 encoding starts at `text[i]`, and its length (always
+/// 3). None for anything else, so the tokenizer's per-byte path is one compare for all other text.
+#[inline]
+fn cjk_at(text: &[u8], i: usize) -> Option<Cjk> {
+    let b0 = *text.get(i)?;
+    if b0 < 0xE3 {
+        return None;
+    }
+    let (b1, b2) = (*text.get(i + 1)?, *text.get(i + 2)?);
+    if b0 > 0xEF || b1 & 0xC0 != 0x80 || b2 & 0xC0 != 0x80 {
+        return None;
+    }
+    let cp = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+    match cp {
+        0x3000..=0x303F
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF0F
+        | 0xFF1A..=0xFF20
+        | 0xFF3B..=0xFF40
+        | 0xFF5B..=0xFF65 => Some(Cjk::Punct),
+        0x3040..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF10..=0xFFEF => Some(Cjk::Letter),
+        _ => None,
+    }
+}
+
+/// Whether the token that reached a Chinese, Japanese or Korean character at `i` ends there, and where that
+/// character's run ends (scanning resumes there, or the token goes on from there). Chinese and Japanese put no space between words, so an indicator in such a report touches the ideographs
+/// or kana around it ("恶意域名evil-update[.]cn和IP地址185.244.25.17"): a run of such letters touching ASCII
+/// letters, digits or brackets on either side is a separator, and so is their punctuation. A run between separators and
+/// dots is kept in the token (an internationalised label, as `例子.com`).
+#[inline]
+fn cjk_break(text: &[u8], start: usize, i: usize) -> Option<(bool, usize)> {
+    let mut k = i;
+    let mut kind = cjk_at(text, k)?;
+    if kind == Cjk::Punct {
+        return Some((true, i + 3));
+    }
+    while kind == Cjk::Letter {
+        k += 3;
+        match cjk_at(text, k) {
+            Some(c) => kind = c,
+            None => break,
+        }
+    }
+    // A closing bracket before the run (Korean particles follow one: "(185.244.25.17)을") or an opening one
+    // after it touches as a letter does; a dot, hyphen or slash does not (`例子.com`, `evil.cn/下载`).
+    let before = i > start
+        && matches!(text[i - 1], b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b')' | b']' | b'}');
+    let after = matches!(
+        text.get(k),
+        Some(b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'(' | b'[' | b'{')
+    );
+    Some((before || after, k))
+}
+
 /// Scans one window of text, appending hits with offsets relative to `text`.
 pub(crate) fn scan_all(
     text: &[u8],
@@ -696,8 +761,29 @@ pub(crate) fn scan_window(
             break;
         }
         let start = i;
+        // Where scanning resumes when the token ends at Chinese, Japanese or Korean text (after that text).
+        let mut resume = 0;
         while i < n && CLASS[text[i] as usize] == 1 {
+            if text[i] >= 0xE3 {
+                match cjk_break(text, start, i) {
+                    Some((true, next)) => {
+                        resume = next;
+                        break;
+                    }
+                    // A whole run at once: a long one is not walked again from each of its characters.
+                    Some((false, next)) => {
+                        i = next;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             i += 1;
+        }
+        if i == start {
+            // The token would start with such text: skip it.
+            i = resume;
+            continue;
         }
         let mut end = i;
         // Registry keys hold spaces ("Windows NT"); continue over a space when the next word goes on with a `\`.
@@ -715,6 +801,7 @@ pub(crate) fn scan_window(
             }
             i = end;
         }
+        i = i.max(resume);
         let len = end - start;
         if len > opts.max_token {
             if report.long_tokens.len() < 100 {

@@ -273,6 +273,53 @@ fn utf16_reports_in_cyrillic_without_a_mark_yield_their_indicators() {
 }
 
 #[test]
+fn utf16_reports_in_chinese_japanese_and_korean_without_a_mark_yield_their_indicators() {
+    // Indicators against ideographs with no space between (as Chinese and Japanese are written) and against
+    // full-width punctuation.
+    let texts = [
+        "报告：攻击者使用恶意域名evil-update[.]cn和IP地址185.244.25[.]17，通过钓鱼邮件投递木马（MD5：\
+         44d88612fea8a8f36de82e1237ecb8ad）。该组织的目标是政府机构。\n",
+        "報告書：攻撃者はC2サーバーevil-update[.]cn（185.244.25[.]17）を使い、マルウェア（MD5：\
+         44d88612fea8a8f36de82e1237ecb8ad）をフィッシングメールで配布した。\n",
+        "보고서: 공격자는 명령 서버 evil-update[.]cn (185.244.25[.]17)을 사용하여 악성코드 \
+         (MD5 44d88612fea8a8f36de82e1237ecb8ad)를 피싱 메일로 유포했다.\n",
+    ];
+    let kv = |x: &Extraction| -> Vec<(String, String)> {
+        x.indicators
+            .iter()
+            .map(|i| (i.kind.to_string(), i.value.clone()))
+            .collect()
+    };
+    for text in texts {
+        let utf8 = extract(text.as_bytes());
+        assert_eq!(
+            kv(&utf8),
+            vec![
+                ("domain".to_string(), "evil-update.cn".to_string()),
+                ("ipv4".to_string(), "185.244.25.17".to_string()),
+                (
+                    "md5".to_string(),
+                    "44d88612fea8a8f36de82e1237ecb8ad".to_string()
+                ),
+            ],
+            "{text}"
+        );
+        for order in [Utf16Order::Little, Utf16Order::Big] {
+            let input = vigil_model::encoding::encode_utf16(text, order, false);
+            let e = extract(&input);
+            assert_eq!(kv(&e), kv(&utf8), "{text} {order:?}");
+            assert_eq!(e.report.control_bytes, 0, "{text} {order:?}");
+            let x = Extractor::new(ExtractOptions {
+                window: 4096,
+                ..Default::default()
+            });
+            let streamed = x.extract_reader(&input[..]).expect("reads");
+            assert_eq!(streamed.indicators, e.indicators, "{text} {order:?}");
+        }
+    }
+}
+
+#[test]
 fn streaming_matches_whole_and_bounds_long_tokens() {
     let mut text = String::new();
     for i in 0..5000 {
@@ -339,6 +386,63 @@ proptest::proptest! {
         let st = x.extract_reader(s.as_bytes()).expect("reads");
         proptest::prop_assert_eq!(whole.indicators, st.indicators);
     }
+
+    #[test]
+    fn indicators_are_found_between_ideographs(
+        pre in "[恶意域名攻击者服务器地址はのサーバー서버는]{1,6}",
+        label in "[a-z][a-z0-9]{2,10}",
+        tld in "(com|cn|jp|kr|net)",
+        post in "[和与はでを을를，。（）：]{1,4}",
+    ) {
+        let text = format!("{pre}{label}.{tld}{post}");
+        let e = extract(text.as_bytes());
+        let want = format!("{label}.{tld}");
+        let hit = e.indicators.iter().find(|i| i.value == want);
+        proptest::prop_assert!(hit.is_some(), "{} in {:?}", text, e.indicators);
+        let at = hit.map_or(0, |i| i.offset as usize);
+        proptest::prop_assert!(text.is_char_boundary(at) && text[at..].starts_with(&want));
+    }
+
+    #[test]
+    fn streaming_equals_whole_between_ideographs(
+        s in "[a-z0-9.\\[\\] \n恶意域名，。（）はを을]{0,2000}",
+        w in 4096usize..6000,
+    ) {
+        let whole = extract(s.as_bytes());
+        let x = Extractor::new(ExtractOptions { window: w, ..Default::default() });
+        let st = x.extract_reader(s.as_bytes()).expect("reads");
+        for i in &whole.indicators {
+            proptest::prop_assert!(s.is_char_boundary(i.offset as usize));
+        }
+        proptest::prop_assert_eq!(whole.indicators, st.indicators);
+    }
+}
+
+#[test]
+fn ideograph_runs_do_not_make_the_scan_quadratic() {
+    // A megabyte of ideographs with no space or punctuation is one over-long token, walked once.
+    let mut text = "恶意".repeat(170_000);
+    text.push_str(" then evil-update[.]cn and 字evil2-update[.]cn字");
+    let t = std::time::Instant::now();
+    let e = extract(text.as_bytes());
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    let v: Vec<&str> = e.indicators.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(v, ["evil-update.cn", "evil2-update.cn"]);
+    assert_eq!(e.report.long_tokens.len(), 1);
+}
+
+#[test]
+fn ideographic_labels_between_dots_stay_whole() {
+    // An internationalised label is not cut from its dots, and a URL's path in ideographs stays in the URL.
+    assert!(has("见 例子.com 。", "domain", "xn--fsqu00a.com"));
+    assert!(has("（例子.com）", "domain", "xn--fsqu00a.com"));
+    assert!(has(
+        "下载地址http://evil.cn/下载?id=1，",
+        "url",
+        "http://evil.cn/%E4%B8%8B%E8%BD%BD?id=1"
+    ));
+    // Latin letters beside ASCII are one word as before (an accented label is an internationalised one).
+    assert!(has("évil-update.fr", "domain", "xn--vil-update-96a.fr"));
 }
 
 #[test]
