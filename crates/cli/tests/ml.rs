@@ -261,6 +261,78 @@ fn a_utf16_report_is_read_as_its_text() {
     assert_eq!(ids(&a), ids(&b));
 }
 
+/// A report in a legacy encoding (Word's "Save as plain text": windows-1252, its quotes curly) is read as its text:
+/// the same indicators and techniques as the UTF-8 original, and the quoted indicator that touches its quotes.
+#[test]
+fn a_legacy_encoded_report_is_read_as_its_text() {
+    let v = Vigil::new();
+    let text = std::fs::read_to_string(fixture("report.md")).expect("fixture")
+        + "\nAlso seen: “legacy-c2[.]example-cdn.net” and «185.244.25[.]19».\n";
+    let enc = vigil_ml::extract::Encoding::for_label(b"windows-1252").expect("windows-1252");
+    let (bytes, _, bad) = enc.encode(&text);
+    assert!(!bad);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (f8, f) = (dir.path().join("utf8.md"), dir.path().join("cp1252.txt"));
+    std::fs::write(&f8, text.as_bytes()).expect("write");
+    std::fs::write(&f, &bytes).expect("write");
+    let (f8, f) = (f8.display().to_string(), f.display().to_string());
+    let values = |j: &Value| -> Vec<(String, String)> {
+        j["indicators"]
+            .as_array()
+            .expect("indicators")
+            .iter()
+            .map(|i| (i["type"].to_string(), i["value"].to_string()))
+            .collect()
+    };
+    let (a, code) = v.json(&["ml", "extract", &f8]);
+    assert_eq!(code, 0);
+    let out = v.run(&["ml", "extract", &f, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let b: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(values(&a), values(&b));
+    for want in ["legacy-c2.example-cdn.net", "185.244.25.19"] {
+        assert!(
+            values(&b).iter().any(|(_, v)| v.trim_matches('"') == want),
+            "{want}: {b}"
+        );
+    }
+    // Offsets count the input's bytes: one per character in windows-1252, so each is the UTF-8 offset's
+    // character count.
+    let offs = |j: &Value| -> Vec<usize> {
+        j["indicators"]
+            .as_array()
+            .expect("indicators")
+            .iter()
+            .map(|i| i["offset"].as_u64().expect("offset") as usize)
+            .collect()
+    };
+    let chars: Vec<usize> = offs(&a)
+        .iter()
+        .map(|&o| text[..o].chars().count())
+        .collect();
+    assert_eq!(offs(&b), chars);
+    assert!(
+        chars.iter().zip(offs(&a)).any(|(c, o)| *c != o),
+        "some offset after a non-ASCII character"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("input read as windows-1252"), "{err}");
+    let ids = |j: &Value| -> Vec<String> {
+        j["techniques"]
+            .as_array()
+            .expect("techniques")
+            .iter()
+            .map(|t| t["id"].to_string())
+            .collect()
+    };
+    let (a, code) = v.json(&["ml", "tag", &f8]);
+    assert_eq!(code, 0);
+    let (b, code) = v.json(&["ml", "tag", &f]);
+    assert_eq!(code, 0, "{b}");
+    assert!(!ids(&a).is_empty());
+    assert_eq!(ids(&a), ids(&b));
+}
+
 #[test]
 fn tag_prints_techniques_with_evidence_from_the_text() {
     let v = Vigil::new();

@@ -257,14 +257,26 @@ pub(crate) fn binary_share(bytes: &[u8]) -> f64 {
 /// The text of a report for the tagger: HTML reduced to its visible text, invalid UTF-8 replaced (counted).
 /// Binary input (over 10% of non-text bytes) has no prose to tag: an error naming the share.
 pub(crate) fn report_text(bytes: &[u8], name: &str) -> anyhow::Result<String> {
-    // UTF-16 (what Windows PowerShell 5.1 writes): decoded first; its NUL bytes are not binary.
+    // UTF-16 (what Windows PowerShell 5.1 writes): decoded first; its NUL bytes are not binary. A legacy encoding
+    // (windows-125x, GBK, Shift_JIS: not UTF-8, not binary) is decoded too, as extraction does.
     let decoded;
+    let head = &bytes[..bytes.len().min(vigil_ml::extract::LEGACY_HEAD)];
     let bytes = match vigil_ml::extract::detect_utf16(bytes) {
         Some(order) => {
             decoded = vigil_ml::extract::Utf16Text::decode(bytes, order).text;
             decoded.as_bytes()
         }
-        None => bytes,
+        None => match vigil_ml::extract::detect_legacy(head, head.len() == bytes.len()) {
+            Some(enc) => {
+                eprintln!(
+                    "vigil: {name}: read as {} (not UTF-8; the encoding is a guess)",
+                    enc.name()
+                );
+                decoded = vigil_ml::extract::LegacyText::decode(bytes, enc).text;
+                decoded.as_bytes()
+            }
+            None => bytes,
+        },
     };
     let share = binary_share(bytes);
     if share > 0.10 {

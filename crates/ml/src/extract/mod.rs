@@ -11,6 +11,7 @@
 
 mod classify;
 mod html;
+mod legacy;
 mod refang;
 mod utf16;
 mod validate;
@@ -24,6 +25,7 @@ use vigil_model::warninglist::{WarningList, WarningSet};
 use crate::error::Result;
 
 pub use html::{html_to_text, looks_like_html, HtmlText};
+pub use legacy::{detect_legacy, Encoding, LegacyText, LEGACY_HEAD};
 pub use refang::refang_token;
 pub use utf16::{detect as detect_utf16, Utf16Order, Utf16Text};
 pub use validate::{is_valid_btc, known_tld, registrable};
@@ -264,7 +266,11 @@ impl Extractor {
     /// is detected and decoded first, offsets still counting the input's bytes).
     pub fn extract_bytes(&self, input: &[u8]) -> Extraction {
         let Some(order) = utf16::detect(input) else {
-            return self.extract_utf8(input);
+            let head = &input[..input.len().min(legacy::LEGACY_HEAD)];
+            return match legacy::detect_legacy(head, head.len() == input.len()) {
+                Some(enc) => self.extract_legacy(input, enc),
+                None => self.extract_utf8(input),
+            };
         };
         let t = Utf16Text::decode(input, order);
         let mut ex = self.extract_utf8(t.text.as_bytes());
@@ -286,6 +292,29 @@ impl Extractor {
                 " ({} unpaired surrogate(s) or odd byte(s) replaced)",
                 t.replaced
             ));
+        }
+        ex.report.notes.insert(0, note);
+        ex
+    }
+
+    /// [`Extractor::extract_bytes`] on input in a legacy encoding: decoded, then read as UTF-8, offsets mapped back.
+    fn extract_legacy(&self, input: &[u8], enc: &'static legacy::Encoding) -> Extraction {
+        let t = legacy::LegacyText::decode(input, enc);
+        let mut ex = self.extract_utf8(t.text.as_bytes());
+        for i in &mut ex.indicators {
+            i.offset = t.source_offset(i.offset);
+        }
+        for l in &mut ex.report.long_tokens {
+            let (s, e) = (t.source_offset(l.0), t.source_offset(l.0 + l.1));
+            *l = (s, e - s.min(e));
+        }
+        ex.report.bytes = input.len() as u64;
+        let mut note = format!(
+            "input read as {} (not UTF-8; the encoding is a guess)",
+            enc.name()
+        );
+        if t.replaced > 0 {
+            note.push_str(&format!(" ({} malformed sequence(s) replaced)", t.replaced));
         }
         ex.report.notes.insert(0, note);
         ex
@@ -323,13 +352,24 @@ impl Extractor {
         // Fill the first window to sniff the format.
         read_up_to(&mut r, &mut buf, window)?;
         let utf16 = utf16::detect(&buf);
-        if utf16.is_some() || looks_like_html(&buf) {
+        let legacy = match utf16 {
+            Some(_) => None,
+            None => {
+                let head = &buf[..buf.len().min(legacy::LEGACY_HEAD)];
+                legacy::detect_legacy(head, buf.len() < window)
+            }
+        };
+        if utf16.is_some() || legacy.is_some() || looks_like_html(&buf) {
             let cap = 256u64 << 20;
             (&mut r).take(cap).read_to_end(&mut buf)?;
             let mut ex = self.extract_bytes(&buf);
             let mut extra = [0u8; 1];
             if r.read(&mut extra)? > 0 {
-                let kind = utf16.map_or("HTML", Utf16Order::name);
+                let kind = match (utf16, legacy) {
+                    (Some(o), _) => o.name(),
+                    (None, Some(e)) => e.name(),
+                    (None, None) => "HTML",
+                };
                 ex.report
                     .notes
                     .push(format!("{kind} input over 256 MiB: the rest was not read"));
@@ -573,7 +613,8 @@ pub(crate) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Byte classes: 0 separator, 1 token byte.
+/// Byte classes: 0 separator, 1 token byte, 2 token byte that may start a Chinese, Japanese or Korean character
+/// (0xE3-0xEF: see `cjk_break`; the token loop stops on it, so other text pays nothing for the check).
 pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -607,7 +648,11 @@ pub(crate) static CLASS: [u8; 256] = {
                     | b'^'
             )
             || c >= 0x80;
-        t[i] = tok as u8;
+        t[i] = if matches!(c, 0xE3..=0xEF) {
+            2
+        } else {
+            tok as u8
+        };
         i += 1;
     }
     t
@@ -676,6 +721,28 @@ fn cjk_break(text: &[u8], start: usize, i: usize) -> Option<(bool, usize)> {
         Some(b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'(' | b'[' | b'{')
     );
     Some((before || after, k))
+}
+
+/// Where a token that reached a byte of class 2 at `i` ends, and where scanning resumes after it (0: at the end).
+/// Apart from the token loop so that text without such bytes runs the loop as it was.
+#[cold]
+#[inline(never)]
+fn token_end_cjk(text: &[u8], start: usize, mut i: usize) -> (usize, usize) {
+    let n = text.len();
+    loop {
+        match cjk_break(text, start, i) {
+            Some((true, next)) => return (i, next),
+            // A whole run at once: a long one is not walked again from each of its characters.
+            Some((false, next)) => i = next,
+            None => i += 1,
+        }
+        while i < n && CLASS[text[i] as usize] == 1 {
+            i += 1;
+        }
+        if i >= n || CLASS[text[i] as usize] != 2 {
+            return (i, 0);
+        }
+    }
 }
 
 /// Scans one window of text, appending hits with offsets relative to `text`.
@@ -761,29 +828,18 @@ pub(crate) fn scan_window(
             break;
         }
         let start = i;
-        // Where scanning resumes when the token ends at Chinese, Japanese or Korean text (after that text).
-        let mut resume = 0;
         while i < n && CLASS[text[i] as usize] == 1 {
-            if text[i] >= 0xE3 {
-                match cjk_break(text, start, i) {
-                    Some((true, next)) => {
-                        resume = next;
-                        break;
-                    }
-                    // A whole run at once: a long one is not walked again from each of its characters.
-                    Some((false, next)) => {
-                        i = next;
-                        continue;
-                    }
-                    None => {}
-                }
-            }
             i += 1;
         }
-        if i == start {
-            // The token would start with such text: skip it.
-            i = resume;
-            continue;
+        // Where scanning resumes when the token ends at Chinese, Japanese or Korean text (after that text).
+        let mut resume = 0;
+        if i < n && CLASS[text[i] as usize] == 2 {
+            (i, resume) = token_end_cjk(text, start, i);
+            if i == start {
+                // The token would start with such text: skip it.
+                i = resume;
+                continue;
+            }
         }
         let mut end = i;
         // Registry keys hold spaces ("Windows NT"); continue over a space when the next word goes on with a `\`.

@@ -320,6 +320,66 @@ fn utf16_reports_in_chinese_japanese_and_korean_without_a_mark_yield_their_indic
 }
 
 #[test]
+fn legacy_encoded_reports_yield_their_indicators_at_their_input_offsets() {
+    let cases: [(&str, &'static encoding_rs::Encoding, &[&str]); 5] = [
+        (
+            "Word's plain text: the C2 “update-check[.]example-cdn.net” and «185.244.25[.]17» – see annex.\n",
+            encoding_rs::WINDOWS_1252,
+            &["update-check.example-cdn.net", "185.244.25.17"],
+        ),
+        (
+            "Сървърът «evil-update[.]bg» и адресът „185.244.25[.]17“ са активни от вторник.\n",
+            encoding_rs::WINDOWS_1251,
+            &["evil-update.bg", "185.244.25.17"],
+        ),
+        (
+            "Útočníci použili doménu „evil-update[.]cz“ a adresu 185.244.25[.]17 – škodlivý soubor.\n",
+            encoding_rs::WINDOWS_1250,
+            &["evil-update.cz", "185.244.25.17"],
+        ),
+        (
+            "报告：攻击者使用恶意域名evil-update[.]cn和IP地址185.244.25[.]17，通过钓鱼邮件投递木马。\n",
+            encoding_rs::GBK,
+            &["evil-update.cn", "185.244.25.17"],
+        ),
+        (
+            "報告書：攻撃者はC2サーバーevil-update[.]jp（185.244.25[.]17）を使い、マルウェアを配布した。\n",
+            encoding_rs::SHIFT_JIS,
+            &["evil-update.jp", "185.244.25.17"],
+        ),
+    ];
+    for (text, enc, want) in cases {
+        let (bytes, _, bad) = enc.encode(text);
+        assert!(!bad);
+        let e = extract(&bytes);
+        let got: Vec<&str> = e.indicators.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(got, want, "{text}");
+        assert_eq!(e.report.invalid_utf8_tokens, 0, "{text}");
+        assert!(
+            e.report
+                .notes
+                .iter()
+                .any(|n| n.starts_with("input read as")),
+            "{text}: {:?}",
+            e.report.notes
+        );
+        // Each offset is where the indicator's first character is in the input's bytes.
+        for i in &e.indicators {
+            let at = i.offset as usize;
+            assert!(
+                bytes[at..].starts_with(&i.value.as_bytes()[..5]),
+                "{} at {at}",
+                i.value
+            );
+        }
+        let streamed = Extractor::default()
+            .extract_reader(&bytes[..])
+            .expect("reads");
+        assert_eq!(streamed.indicators, e.indicators, "{text}");
+    }
+}
+
+#[test]
 fn streaming_matches_whole_and_bounds_long_tokens() {
     let mut text = String::new();
     for i in 0..5000 {

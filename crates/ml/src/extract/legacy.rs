@@ -1,0 +1,219 @@
+//! Reports in a legacy encoding: what Word's "Save as plain text" and older Windows editors write (windows-1252
+//! with its curly quotes, windows-1250 and -1251 for Central and Eastern European languages, GBK, Big5, Shift_JIS,
+//! EUC-KR). Read as bytes, every token that touches a non-ASCII character is invalid UTF-8 and is skipped, so
+//! `«evil-update.ru»` or `“bad.example.org”` gave nothing. Such input is detected (not UTF-8, not binary), its
+//! encoding guessed by `chardetng` (Firefox's detector), decoded by `encoding_rs`, and offsets are mapped back to
+//! the input's bytes.
+
+use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
+pub use encoding_rs::Encoding;
+
+/// Bytes of the start of the input the encoding is judged on.
+pub const LEGACY_HEAD: usize = 64 << 10;
+
+/// The legacy encoding of `head` (the start of the input; `whole` when it is all of it), or None when it is
+/// ASCII, UTF-8 (a character cut at the end of the head included), mostly UTF-8 with some invalid bytes (more
+/// valid non-ASCII characters than invalid sequences: mixed input, read as UTF-8 as before, its invalid tokens
+/// skipped and counted), or binary (over 1% control bytes).
+pub fn detect_legacy(head: &[u8], whole: bool) -> Option<&'static Encoding> {
+    if head.is_ascii() {
+        return None;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => return None,
+        // Valid up to a character the head cut: UTF-8.
+        Err(e) if e.error_len().is_none() => return None,
+        Err(_) => {}
+    }
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in head.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    if valid >= invalid {
+        return None;
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)) || b == 0x7f)
+        .count();
+    if control * 100 > head.len() {
+        return None;
+    }
+    let mut d = EncodingDetector::new(Iso2022JpDetection::Deny);
+    d.feed(head, whole);
+    Some(d.guess(None, Utf8Detection::Deny))
+}
+
+/// Legacy-encoded input decoded to UTF-8.
+#[derive(Debug, Clone)]
+pub struct LegacyText {
+    pub text: String,
+    pub encoding: &'static Encoding,
+    /// Malformed sequences, each replaced by U+FFFD.
+    pub replaced: u64,
+    /// (offset into `text`, offset into the input) wherever their difference changes, sorted: a text offset maps
+    /// to the input's by the last break at or before it.
+    breaks: Vec<(u64, u64)>,
+    len: usize,
+}
+
+impl LegacyText {
+    /// Decodes `input` from `encoding`. ASCII runs are decoded whole (they map byte for byte); other bytes one
+    /// at a time, so each character's first byte is known.
+    pub fn decode(input: &[u8], encoding: &'static Encoding) -> Self {
+        let mut dec = encoding.new_decoder_without_bom_handling();
+        let mut text = String::with_capacity(input.len() + input.len() / 2 + 16);
+        let mut breaks: Vec<(u64, u64)> = vec![(0, 0)];
+        let note = |breaks: &mut Vec<(u64, u64)>, out: usize, src: usize| {
+            let (o, s) = breaks.last().copied().unwrap_or((0, 0));
+            if src as i128 - out as i128 != s as i128 - o as i128 {
+                breaks.push((out as u64, src as u64));
+            }
+        };
+        let n = input.len();
+        let (mut i, mut char_start, mut replaced) = (0usize, 0usize, 0u64);
+        while i < n {
+            let pending = char_start < i;
+            let step = if pending {
+                1
+            } else {
+                input[i..]
+                    .iter()
+                    .position(|b| *b >= 0x80)
+                    .unwrap_or(n - i)
+                    .max(1)
+            };
+            let chunk = &input[i..i + step];
+            text.reserve(
+                dec.max_utf8_buffer_length(chunk.len())
+                    .unwrap_or(16)
+                    .max(16),
+            );
+            let before = text.len();
+            let (_, read, rep) = dec.decode_to_string(chunk, &mut text, i + step == n);
+            replaced += u64::from(rep);
+            // With the room reserved above the decoder takes the whole chunk; a zero read would not progress.
+            i += read.max(1);
+            if text.len() > before {
+                note(&mut breaks, before, char_start);
+                // A malformed lead byte and the ASCII byte after it come out together: the ASCII one is its own.
+                if step == 1 && text.len() - before > 1 && text.as_bytes()[text.len() - 1] < 0x80 {
+                    note(&mut breaks, text.len() - 1, i - 1);
+                }
+                char_start = i;
+            }
+        }
+        LegacyText {
+            text,
+            encoding,
+            replaced,
+            breaks,
+            len: n,
+        }
+    }
+
+    /// The input offset of a text offset (at a character boundary).
+    pub fn source_offset(&self, at: u64) -> u64 {
+        let k = self.breaks.partition_point(|b| b.0 <= at).saturating_sub(1);
+        let (o, s) = self.breaks.get(k).copied().unwrap_or((0, 0));
+        (s + (at - o.min(at))).min(self.len as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(s: &str, enc: &'static Encoding) -> (Vec<u8>, LegacyText) {
+        let (bytes, _, bad) = enc.encode(s);
+        assert!(!bad, "{s} in {}", enc.name());
+        let bytes = bytes.into_owned();
+        let t = LegacyText::decode(&bytes, enc);
+        (bytes, t)
+    }
+
+    #[test]
+    fn detects_legacy_text_and_nothing_else() {
+        let cases: [(&str, &'static Encoding); 6] = [
+            (
+                "The C2 server “update-check.example.org” was seen – see «annex» for details.",
+                encoding_rs::WINDOWS_1252,
+            ),
+            (
+                "Сървърът за управление «evil-update.bg» е активен от вторник; писмата носят прикачен файл.",
+                encoding_rs::WINDOWS_1251,
+            ),
+            (
+                "Útočníci použili doménu „evil-update.cz“ a škodlivý soubor příloha.doc, který šíří malware.",
+                encoding_rs::WINDOWS_1250,
+            ),
+            (
+                "报告：攻击者使用恶意域名evil-update.cn和IP地址185.244.25.17，通过钓鱼邮件投递木马。",
+                encoding_rs::GBK,
+            ),
+            (
+                "報告書：攻撃者はC2サーバーevil-update.jp（185.244.25.17）を使い、マルウェアを配布した。",
+                encoding_rs::SHIFT_JIS,
+            ),
+            (
+                "보고서: 공격자는 명령 서버 evil-update.kr(185.244.25.17)을 사용하여 악성코드를 유포했다.",
+                encoding_rs::EUC_KR,
+            ),
+        ];
+        for (s, enc) in cases {
+            let (bytes, t) = round(s, enc);
+            let got = detect_legacy(&bytes, true).map(Encoding::name);
+            // Windows-1252 and -1250 Latin text may be guessed as a sibling; what matters is that it decodes.
+            assert!(got.is_some(), "{s}: not detected");
+            assert_eq!(t.text, s);
+            assert_eq!(t.replaced, 0);
+            // UTF-8 and ASCII are never legacy.
+            assert_eq!(detect_legacy(s.as_bytes(), true), None, "{s}");
+        }
+        assert_eq!(detect_legacy(b"plain ascii evil.com", true), None);
+        // A UTF-8 head cut inside a character is still UTF-8.
+        let u = "Сервер evil.ru".as_bytes();
+        assert_eq!(detect_legacy(&u[..3], false), None);
+        // Mostly UTF-8 with one stray byte: mixed, read as UTF-8.
+        let mut mixed = "Сервер управления evil.ru, адрес ".as_bytes().to_vec();
+        mixed.push(0x93);
+        assert_eq!(detect_legacy(&mixed, true), None);
+        // Binary: control bytes.
+        let bin: Vec<u8> = (0u32..4096)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+            .collect();
+        assert_eq!(detect_legacy(&bin, true), None);
+    }
+
+    #[test]
+    fn offsets_map_back_to_the_input_bytes() {
+        let s = "“evil-update.ru” — and 报告evil2.cn和 “x.org”";
+        for enc in [encoding_rs::GBK, encoding_rs::GB18030] {
+            let (bytes, t) = round(s, enc);
+            for needle in ["evil-update.ru", "evil2.cn", "x.org"] {
+                let at = t.text.find(needle).expect("in text") as u64;
+                let src = t.source_offset(at) as usize;
+                assert_eq!(
+                    &bytes[src..src + needle.len()],
+                    needle.as_bytes(),
+                    "{needle}"
+                );
+            }
+            assert_eq!(t.source_offset(t.text.len() as u64), bytes.len() as u64);
+        }
+    }
+
+    #[test]
+    fn malformed_bytes_are_replaced_and_counted() {
+        // A GBK lead byte before a space (no trail byte), and a lone lead byte at the end.
+        let bytes = b"abc \x81 evil.cn x \xb1";
+        let t = LegacyText::decode(bytes, encoding_rs::GBK);
+        assert_eq!(t.replaced, 2);
+        assert_eq!(t.text, "abc \u{fffd} evil.cn x \u{fffd}");
+        let at = t.text.find("evil.cn").expect("in text") as u64;
+        assert_eq!(t.source_offset(at), 6);
+        let sp = t.text.find(" evil").expect("in text") as u64;
+        assert_eq!(t.source_offset(sp), 5);
+    }
+}
