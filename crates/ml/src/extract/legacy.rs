@@ -96,10 +96,18 @@ impl LegacyText {
             // With the room reserved above the decoder takes the whole chunk; a zero read would not progress.
             i += read.max(1);
             if text.len() > before {
-                note(&mut breaks, before, char_start);
-                // A malformed lead byte and the ASCII byte after it come out together: the ASCII one is its own.
-                if step == 1 && text.len() - before > 1 && text.as_bytes()[text.len() - 1] < 0x80 {
-                    note(&mut breaks, text.len() - 1, i - 1);
+                if step > 1 {
+                    note(&mut breaks, before, char_start);
+                } else {
+                    // Usually one character. A malformed sequence comes out as U+FFFD and the bytes after its
+                    // lead, read again, as their own characters: the j-th of them is put at the j-th byte fed
+                    // since the last character (not past the last), so the map never goes back.
+                    let last = i.saturating_sub(1).max(char_start);
+                    let emitted: Vec<usize> =
+                        text[before..].char_indices().map(|(o, _)| o).collect();
+                    for (j, o) in emitted.into_iter().enumerate() {
+                        note(&mut breaks, before + o, (char_start + j).min(last));
+                    }
                 }
                 char_start = i;
             }
@@ -201,6 +209,40 @@ mod tests {
                 );
             }
             assert_eq!(t.source_offset(t.text.len() as u64), bytes.len() as u64);
+        }
+    }
+
+    #[test]
+    fn the_offset_map_never_goes_back() {
+        // What the fuzzer found: UTF-8 ideographs (a report, damaged) read as GBK, whose malformed sequences come
+        // out as U+FFFD and the bytes after them, several characters at once. Every character's offset is at or after the one before and within the input.
+        let bytes = b"\x8a\xa5\xe5\x91\x8a\xef\xbc\x9a\xe6\x94\xbb\xe5\x87\xbb\xe8\x80\x85\xe4\xbd\xbf\xe7\x94\
+              \xa8\xe6\x81\xb6\xe6\x84\x8f\xe5\x9f\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\
+              \xd6\xd6\x9f\xe5\x90\x8devil-wpdate[.]cn\xe5\x92\x8cIP\xe5\x9c\xb0\xe5\x9d\x80\x00\x00\
+              \x00f186.244.25[.]17\xef\xbc\x8c\xe9\x80\x9a\xe8z\xbf\x87\xe9\x12\x93\xe9\xb1\xbc\xe9\
+              \x82\xae\xe4\xbb\xb6\xe6\x8a\x95\xe9\x80\x92-\x9c\xa8\xe9\xa9\xac\xef\xbc\x88MD5\xef\xbc\
+              \x9a4td88612fea8a8f36de82e1237ecb8ad\xef\xbc\x89\xe3\x80\x82";
+        assert_eq!(bytes.len(), 177);
+        for label in [
+            &b"gbk"[..],
+            b"gb18030",
+            b"shift_jis",
+            b"big5",
+            b"euc-jp",
+            b"euc-kr",
+        ] {
+            let enc = Encoding::for_label(label).expect("label");
+            let t = LegacyText::decode(bytes, enc);
+            let mut last = 0;
+            for (at, _) in t.text.char_indices() {
+                let s = t.source_offset(at as u64);
+                assert!(
+                    s >= last && s <= bytes.len() as u64,
+                    "{}: {s} after {last}",
+                    enc.name()
+                );
+                last = s;
+            }
         }
     }
 
