@@ -664,12 +664,13 @@ enum Cjk {
     /// Their punctuation (the ideographic comma and full stop, full-width brackets, colon and comma): always a
     /// separator, as ASCII punctuation and spaces are.
     Punct,
-    /// Ideographs, kana, Hangul, full-width letters: part of a token unless it touches ASCII letters or digits.
+    /// Ideographs, kana, Hangul, full-width letters: part of a token unless a run of them touches ASCII letters,
+    /// digits or brackets (`cjk_break`).
     Letter,
 }
 
-/// The Chinese, Japanese or Korean character whose UTF-8 encoding starts at `text[i]`, and its length (always
-/// 3). None for anything else, so the tokenizer's per-byte path is one compare for all other text.
+/// The Chinese, Japanese or Korean character whose UTF-8 encoding (three bytes) starts at `text[i]`; None for
+/// anything else.
 #[inline]
 fn cjk_at(text: &[u8], i: usize) -> Option<Cjk> {
     let b0 = *text.get(i)?;
@@ -694,10 +695,11 @@ fn cjk_at(text: &[u8], i: usize) -> Option<Cjk> {
 }
 
 /// Whether the token that reached a Chinese, Japanese or Korean character at `i` ends there, and where that
-/// character's run ends (scanning resumes there, or the token goes on from there). Chinese and Japanese put no space between words, so an indicator in such a report touches the ideographs
-/// or kana around it ("恶意域名evil-update[.]cn和IP地址185.244.25.17"): a run of such letters touching ASCII
-/// letters, digits or brackets on either side is a separator, and so is their punctuation. A run between separators and
-/// dots is kept in the token (an internationalised label, as `例子.com`).
+/// character's run ends (scanning resumes there, or the token goes on from there). Chinese and Japanese put no
+/// space between words, so an indicator in such a report touches the ideographs or kana around it
+/// ("恶意域名evil-update[.]cn和IP地址185.244.25.17"): a run of such letters touching ASCII letters, digits or
+/// brackets on either side is a separator, and so is their punctuation. A run between separators and dots is kept
+/// in the token (an internationalised label, as `例子.com`).
 #[inline]
 fn cjk_break(text: &[u8], start: usize, i: usize) -> Option<(bool, usize)> {
     let mut k = i;
