@@ -52,25 +52,63 @@ pub struct LegacyText {
     pub encoding: &'static Encoding,
     /// Malformed sequences, each replaced by U+FFFD.
     pub replaced: u64,
-    /// (offset into `text`, offset into the input) wherever their difference changes, sorted: a text offset maps
-    /// to the input's by the last break at or before it.
-    breaks: Vec<(u64, u64)>,
+    /// Where each character of `text` came from, as runs of characters of the same widths: a few per change of
+    /// script, not one per character (a 100 MB GBK report would need 1.6 GB for that).
+    runs: Vec<Run>,
     len: usize,
 }
 
+/// `n` characters of `out_w` UTF-8 bytes each, the first at `out` in the text and `src` in the input, each from
+/// `src_w` input bytes (0 while `n` is 1).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    out: u64,
+    src: u64,
+    n: u64,
+    out_w: u64,
+    src_w: u64,
+}
+
+/// Adds `count` characters of `out_w` bytes at `out`, the first from input offset `src`, each from `src_w` input
+/// bytes (ignored for one character), to the runs: the last run grows when they continue it.
+fn push_run(runs: &mut Vec<Run>, out: u64, src: u64, count: u64, out_w: u64, src_w: u64) {
+    if let Some(l) = runs.last_mut() {
+        if l.out_w == out_w && out == l.out + l.n * out_w {
+            let step = if l.n == 1 {
+                src.checked_sub(l.src)
+            } else {
+                Some(l.src_w)
+            };
+            let fits = match step {
+                Some(w) if w > 0 && src == l.src + l.n * w => count == 1 || w == src_w,
+                _ => false,
+            };
+            if fits {
+                l.src_w = step.unwrap_or(src_w);
+                l.n += count;
+                return;
+            }
+        }
+    }
+    runs.push(Run {
+        out,
+        src,
+        n: count,
+        out_w,
+        src_w: if count > 1 { src_w } else { 0 },
+    });
+}
+
 impl LegacyText {
-    /// Decodes `input` from `encoding`. ASCII runs are decoded whole (they map byte for byte); other bytes one
-    /// at a time, so each character's first byte is known.
+    /// Decodes `input` from `encoding` (one [`detect_legacy`] returns: ASCII-compatible and stateless, not
+    /// ISO-2022-JP or UTF-16). ASCII runs are decoded whole (they map byte for byte); other bytes one at a time,
+    /// so each character's first byte is known. Offsets inside malformed input are approximate, never out of
+    /// order.
     pub fn decode(input: &[u8], encoding: &'static Encoding) -> Self {
         let mut dec = encoding.new_decoder_without_bom_handling();
         let mut text = String::with_capacity(input.len() + input.len() / 2 + 16);
-        let mut breaks: Vec<(u64, u64)> = vec![(0, 0)];
-        let note = |breaks: &mut Vec<(u64, u64)>, out: usize, src: usize| {
-            let (o, s) = breaks.last().copied().unwrap_or((0, 0));
-            if src as i128 - out as i128 != s as i128 - o as i128 {
-                breaks.push((out as u64, src as u64));
-            }
-        };
+        let mut runs: Vec<Run> = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
         let n = input.len();
         let (mut i, mut char_start, mut replaced) = (0usize, 0usize, 0u64);
         while i < n {
@@ -85,28 +123,42 @@ impl LegacyText {
                     .max(1)
             };
             let chunk = &input[i..i + step];
-            text.reserve(
-                dec.max_utf8_buffer_length(chunk.len())
-                    .unwrap_or(16)
-                    .max(16),
-            );
+            // Into a buffer of our own: `decode_to_string` fills the string's spare room with zeros on every call,
+            // which made a call per byte quadratic (105 s for 11 MB).
+            let need = dec
+                .max_utf8_buffer_length(chunk.len())
+                .unwrap_or(16)
+                .max(16);
+            if out.len() < need {
+                out.resize(need, 0);
+            }
             let before = text.len();
-            let (_, read, rep) = dec.decode_to_string(chunk, &mut text, i + step == n);
+            let (_, read, written, rep) = dec.decode_to_utf8(chunk, &mut out, i + step == n);
+            if let Ok(s) = std::str::from_utf8(&out[..written.min(out.len())]) {
+                text.push_str(s);
+            }
             replaced += u64::from(rep);
-            // With the room reserved above the decoder takes the whole chunk; a zero read would not progress.
+            // With the room made above the decoder takes the whole chunk; a zero read would not progress.
             i += read.max(1);
             if text.len() > before {
                 if step > 1 {
-                    note(&mut breaks, before, char_start);
+                    let k = (text.len() - before) as u64;
+                    push_run(&mut runs, before as u64, char_start as u64, k, 1, 1);
                 } else {
                     // Usually one character. A malformed sequence comes out as U+FFFD and the bytes after its
                     // lead, read again, as their own characters: the j-th of them is put at the j-th byte fed
                     // since the last character (not past the last), so the map never goes back.
                     let last = i.saturating_sub(1).max(char_start);
-                    let emitted: Vec<usize> =
-                        text[before..].char_indices().map(|(o, _)| o).collect();
-                    for (j, o) in emitted.into_iter().enumerate() {
-                        note(&mut breaks, before + o, (char_start + j).min(last));
+                    for (j, (o, c)) in text[before..].char_indices().enumerate() {
+                        let src = (char_start + j).min(last) as u64;
+                        push_run(
+                            &mut runs,
+                            (before + o) as u64,
+                            src,
+                            1,
+                            c.len_utf8() as u64,
+                            0,
+                        );
                     }
                 }
                 char_start = i;
@@ -116,16 +168,22 @@ impl LegacyText {
             text,
             encoding,
             replaced,
-            breaks,
+            runs,
             len: n,
         }
     }
 
     /// The input offset of a text offset (at a character boundary).
     pub fn source_offset(&self, at: u64) -> u64 {
-        let k = self.breaks.partition_point(|b| b.0 <= at).saturating_sub(1);
-        let (o, s) = self.breaks.get(k).copied().unwrap_or((0, 0));
-        (s + (at - o.min(at))).min(self.len as u64)
+        let k = self.runs.partition_point(|r| r.out <= at);
+        let Some(r) = k.checked_sub(1).and_then(|k| self.runs.get(k)) else {
+            return 0;
+        };
+        if at >= self.text.len() as u64 {
+            return self.len as u64;
+        }
+        let j = ((at - r.out) / r.out_w.max(1)).min(r.n.saturating_sub(1));
+        (r.src + j * r.src_w).min(self.len as u64)
     }
 }
 
