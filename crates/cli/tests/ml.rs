@@ -8,6 +8,26 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// `vigil ml extract --json`'s indicators as (type, value), in order.
+fn indicator_values(j: &Value) -> Vec<(String, String)> {
+    j["indicators"]
+        .as_array()
+        .expect("indicators")
+        .iter()
+        .map(|i| (i["type"].to_string(), i["value"].to_string()))
+        .collect()
+}
+
+/// `vigil ml tag --json`'s technique ids, in order.
+fn technique_ids(j: &Value) -> Vec<String> {
+    j["techniques"]
+        .as_array()
+        .expect("techniques")
+        .iter()
+        .map(|t| t["id"].to_string())
+        .collect()
+}
+
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/ml")
@@ -227,38 +247,22 @@ fn a_utf16_report_is_read_as_its_text() {
     let f = dir.path().join("report-utf16.txt");
     std::fs::write(&f, &utf16).expect("write");
     let f = f.display().to_string();
-    let values = |j: &Value| -> Vec<(String, String)> {
-        j["indicators"]
-            .as_array()
-            .expect("indicators")
-            .iter()
-            .map(|i| (i["type"].to_string(), i["value"].to_string()))
-            .collect()
-    };
     let (a, code) = v.json(&["ml", "extract", &fixture("report.md")]);
     assert_eq!(code, 0);
     let (b, code) = v.json(&["ml", "extract", &f]);
     assert_eq!(code, 0);
-    assert!(!values(&a).is_empty());
-    assert_eq!(values(&a), values(&b));
+    assert!(!indicator_values(&a).is_empty());
+    assert_eq!(indicator_values(&a), indicator_values(&b));
     for i in b["indicators"].as_array().expect("indicators") {
         let off = i["offset"].as_u64().expect("offset") as usize;
         assert!(off.is_multiple_of(2) && off < utf16.len(), "{i}");
     }
-    let ids = |j: &Value| -> Vec<String> {
-        j["techniques"]
-            .as_array()
-            .expect("techniques")
-            .iter()
-            .map(|t| t["id"].to_string())
-            .collect()
-    };
     let (a, code) = v.json(&["ml", "tag", &fixture("report.md")]);
     assert_eq!(code, 0);
     let (b, code) = v.json(&["ml", "tag", &f]);
     assert_eq!(code, 0, "{b}");
-    assert!(!ids(&a).is_empty());
-    assert_eq!(ids(&a), ids(&b));
+    assert!(!technique_ids(&a).is_empty());
+    assert_eq!(technique_ids(&a), technique_ids(&b));
 }
 
 /// A report in a legacy encoding (Word's "Save as plain text": windows-1252, its quotes curly) is read as its text:
@@ -276,23 +280,17 @@ fn a_legacy_encoded_report_is_read_as_its_text() {
     std::fs::write(&f8, text.as_bytes()).expect("write");
     std::fs::write(&f, &bytes).expect("write");
     let (f8, f) = (f8.display().to_string(), f.display().to_string());
-    let values = |j: &Value| -> Vec<(String, String)> {
-        j["indicators"]
-            .as_array()
-            .expect("indicators")
-            .iter()
-            .map(|i| (i["type"].to_string(), i["value"].to_string()))
-            .collect()
-    };
     let (a, code) = v.json(&["ml", "extract", &f8]);
     assert_eq!(code, 0);
     let out = v.run(&["ml", "extract", &f, "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let b: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(values(&a), values(&b));
+    assert_eq!(indicator_values(&a), indicator_values(&b));
     for want in ["legacy-c2.example-cdn.net", "185.244.25.19"] {
         assert!(
-            values(&b).iter().any(|(_, v)| v.trim_matches('"') == want),
+            indicator_values(&b)
+                .iter()
+                .any(|(_, v)| v.trim_matches('"') == want),
             "{want}: {b}"
         );
     }
@@ -317,20 +315,12 @@ fn a_legacy_encoded_report_is_read_as_its_text() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("input read as windows-1252"), "{err}");
-    let ids = |j: &Value| -> Vec<String> {
-        j["techniques"]
-            .as_array()
-            .expect("techniques")
-            .iter()
-            .map(|t| t["id"].to_string())
-            .collect()
-    };
     let (a, code) = v.json(&["ml", "tag", &f8]);
     assert_eq!(code, 0);
     let (b, code) = v.json(&["ml", "tag", &f]);
     assert_eq!(code, 0, "{b}");
-    assert!(!ids(&a).is_empty());
-    assert_eq!(ids(&a), ids(&b));
+    assert!(!technique_ids(&a).is_empty());
+    assert_eq!(technique_ids(&a), technique_ids(&b));
 }
 
 #[test]

@@ -10,6 +10,14 @@ fn ex(s: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Each indicator's type and value, in order.
+fn kinds_values(x: &Extraction) -> Vec<(String, String)> {
+    x.indicators
+        .iter()
+        .map(|i| (i.kind.to_string(), i.value.clone()))
+        .collect()
+}
+
 fn has(s: &str, kind: &str, value: &str) -> bool {
     ex(s).iter().any(|(k, v)| k == kind && v == value)
 }
@@ -203,13 +211,7 @@ fn utf16_reports_yield_the_utf8_text_s_indicators() {
     ] {
         let input = vigil_model::encoding::encode_utf16(text, order, bom);
         let e = extract(&input);
-        let kv = |x: &Extraction| -> Vec<(String, String)> {
-            x.indicators
-                .iter()
-                .map(|i| (i.kind.to_string(), i.value.clone()))
-                .collect()
-        };
-        assert_eq!(kv(&e), kv(&utf8), "{order:?} bom {bom}");
+        assert_eq!(kinds_values(&e), kinds_values(&utf8), "{order:?} bom {bom}");
         assert!(
             e.report.notes.iter().any(|n| n.contains(order.name())),
             "{:?}",
@@ -241,14 +243,8 @@ fn utf16_reports_in_cyrillic_without_a_mark_yield_their_indicators() {
                 185.244.25[.]17 та файлом з хешем 44d88612fea8a8f36de82e1237ecb8ad. Група надсилала листи з \
                 вкладеннями, щоб отримати початковий доступ до мереж державних установ.\n";
     let utf8 = extract(text.as_bytes());
-    let kv = |x: &Extraction| -> Vec<(String, String)> {
-        x.indicators
-            .iter()
-            .map(|i| (i.kind.to_string(), i.value.clone()))
-            .collect()
-    };
     assert_eq!(
-        kv(&utf8),
+        kinds_values(&utf8),
         vec![
             ("domain".to_string(), "evil-update.ru".to_string()),
             ("ipv4".to_string(), "185.244.25.17".to_string()),
@@ -261,7 +257,7 @@ fn utf16_reports_in_cyrillic_without_a_mark_yield_their_indicators() {
     for order in [Utf16Order::Little, Utf16Order::Big] {
         let input = vigil_model::encoding::encode_utf16(text, order, false);
         let e = extract(&input);
-        assert_eq!(kv(&e), kv(&utf8), "{order:?}");
+        assert_eq!(kinds_values(&e), kinds_values(&utf8), "{order:?}");
         assert_eq!(e.report.control_bytes, 0, "{order:?}");
         let x = Extractor::new(ExtractOptions {
             window: 4096,
@@ -284,16 +280,10 @@ fn utf16_reports_in_chinese_japanese_and_korean_without_a_mark_yield_their_indic
         "보고서: 공격자는 명령 서버 evil-update[.]cn (185.244.25[.]17)을 사용하여 악성코드 \
          (MD5 44d88612fea8a8f36de82e1237ecb8ad)를 피싱 메일로 유포했다.\n",
     ];
-    let kv = |x: &Extraction| -> Vec<(String, String)> {
-        x.indicators
-            .iter()
-            .map(|i| (i.kind.to_string(), i.value.clone()))
-            .collect()
-    };
     for text in texts {
         let utf8 = extract(text.as_bytes());
         assert_eq!(
-            kv(&utf8),
+            kinds_values(&utf8),
             vec![
                 ("domain".to_string(), "evil-update.cn".to_string()),
                 ("ipv4".to_string(), "185.244.25.17".to_string()),
@@ -307,7 +297,7 @@ fn utf16_reports_in_chinese_japanese_and_korean_without_a_mark_yield_their_indic
         for order in [Utf16Order::Little, Utf16Order::Big] {
             let input = vigil_model::encoding::encode_utf16(text, order, false);
             let e = extract(&input);
-            assert_eq!(kv(&e), kv(&utf8), "{text} {order:?}");
+            assert_eq!(kinds_values(&e), kinds_values(&utf8), "{text} {order:?}");
             assert_eq!(e.report.control_bytes, 0, "{text} {order:?}");
             let x = Extractor::new(ExtractOptions {
                 window: 4096,
