@@ -28,6 +28,16 @@ fn technique_ids(j: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `vigil ml tag` finds techniques in `original` and the same ones in `copy` (the same text in another encoding).
+fn tags_alike(v: &Vigil, original: &str, copy: &str) {
+    let (a, code) = v.json(&["ml", "tag", original]);
+    assert_eq!(code, 0);
+    let (b, code) = v.json(&["ml", "tag", copy]);
+    assert_eq!(code, 0, "{b}");
+    assert!(!technique_ids(&a).is_empty());
+    assert_eq!(technique_ids(&a), technique_ids(&b));
+}
+
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/ml")
@@ -257,12 +267,7 @@ fn a_utf16_report_is_read_as_its_text() {
         let off = i["offset"].as_u64().expect("offset") as usize;
         assert!(off.is_multiple_of(2) && off < utf16.len(), "{i}");
     }
-    let (a, code) = v.json(&["ml", "tag", &fixture("report.md")]);
-    assert_eq!(code, 0);
-    let (b, code) = v.json(&["ml", "tag", &f]);
-    assert_eq!(code, 0, "{b}");
-    assert!(!technique_ids(&a).is_empty());
-    assert_eq!(technique_ids(&a), technique_ids(&b));
+    tags_alike(&v, &fixture("report.md"), &f);
 }
 
 /// A report in a legacy encoding (Word's "Save as plain text": windows-1252, its quotes curly) is read as its text:
@@ -315,12 +320,7 @@ fn a_legacy_encoded_report_is_read_as_its_text() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("input read as windows-1252"), "{err}");
-    let (a, code) = v.json(&["ml", "tag", &f8]);
-    assert_eq!(code, 0);
-    let (b, code) = v.json(&["ml", "tag", &f]);
-    assert_eq!(code, 0, "{b}");
-    assert!(!technique_ids(&a).is_empty());
-    assert_eq!(technique_ids(&a), technique_ids(&b));
+    tags_alike(&v, &f8, &f);
 }
 
 #[test]
