@@ -338,6 +338,75 @@ fn export_respects_tlp_max_and_default_for_unmarked() {
     );
 }
 
+/// Lists saved by Windows tools in their "ANSI" code page: Excel's "Save as CSV" on a German desktop writes
+/// windows-1252, a Bulgarian or Ukrainian one windows-1251. Read as UTF-8 every line with an accented or Cyrillic
+/// character was rejected, and with it the indicator on that line.
+#[test]
+fn lists_in_a_windows_code_page_are_read() {
+    let v = Vigil::new();
+    let d = tempfile::tempdir().unwrap();
+    // windows-1252: the first accented character on line 2,001, past the first 64 KiB.
+    let mut csv = b"value,type,comment\n".to_vec();
+    for i in 0..1999 {
+        csv.extend_from_slice(
+            format!("host{i}.evil-update.com,domain,seen in phishing\n").as_bytes(),
+        );
+    }
+    csv.extend_from_slice(
+        b"c2.evil-update.com,domain,Kommandoserver f\xfcr die Kampagne \x96 \x84Lieferung\x93\n\
+          185.244.25.17,ipv4,Zahlungsaufforderung \xfcber E-Mail\n",
+    );
+    assert!(csv.len() > 64 << 10);
+    let path = d.path().join("export.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let (r, code) = v.ingest(&[path.to_str().unwrap(), "--format", "iocs"]);
+    assert_eq!((code, r["rejected"].as_u64()), (0, Some(0)), "{r}");
+    let warning = &r["warnings"][0];
+    assert_eq!(warning["location"], "line 2001", "{r}");
+    assert!(
+        warning["reason"]
+            .as_str()
+            .unwrap()
+            .contains("read as windows-125"),
+        "{r}"
+    );
+    let (shown, code) = v.json(&["show", "c2.evil-update.com"]);
+    assert_eq!(code, 0, "{shown}");
+    let text = shown.to_string();
+    assert!(
+        text.contains("Kommandoserver für die Kampagne – „Lieferung“"),
+        "{text}"
+    );
+    assert_eq!(v.json(&["show", "185.244.25.17"]).1, 0);
+    assert_eq!(v.json(&["show", "host1998.evil-update.com"]).1, 0);
+
+    // windows-1251: Cyrillic comments, one of them inline on an indicator's line.
+    let list = d.path().join("c2-list.txt");
+    std::fs::write(
+        &list,
+        b"# \xd1\xef\xe8\xf1\xfa\xea \xf1\xfa\xf0\xe2\xfa\xf0\xe8 \xe7\xe0 \xf3\xef\xf0\xe0\xe2\xeb\xe5\xed\xe8\xe5\n\
+          evil-update.bg # \xf1\xfa\xf0\xe2\xfa\xf0 \xe7\xe0 \xf3\xef\xf0\xe0\xe2\xeb\xe5\xed\xe8\xe5\n\
+          second-stage.bg\n",
+    )
+    .unwrap();
+    let (r, code) = v.ingest(&[list.to_str().unwrap(), "--format", "iocs"]);
+    assert_eq!((code, r["rejected"].as_u64()), (0, Some(0)), "{r}");
+    assert_eq!(r["warnings"][0]["location"], "line 1", "{r}");
+    assert!(r["warnings"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("read as windows-1251"));
+    assert_eq!(v.json(&["show", "evil-update.bg"]).1, 0);
+    assert_eq!(v.json(&["show", "second-stage.bg"]).1, 0);
+
+    // UTF-8 lists are read as before, with no warning.
+    let utf8 = d.path().join("utf8.txt");
+    std::fs::write(&utf8, "# Список\nutf8-list.bg # сървър\n").unwrap();
+    let (r, code) = v.ingest(&[utf8.to_str().unwrap(), "--format", "iocs"]);
+    assert_eq!(code, 0, "{r}");
+    assert!(r["warnings"].as_array().is_none_or(|w| w.is_empty()), "{r}");
+}
+
 #[test]
 fn stats_search_show_contracts() {
     let v = Vigil::new();
@@ -418,11 +487,11 @@ fn bad_input_never_panics_and_leaves_the_store_intact() {
         .ends_with("junk.json"));
     // missing file: exit 2
     assert_eq!(v.ingest(&["/nonexistent/feed.json"]).1, 2);
-    // invalid UTF-8 inside an IOC list: that line rejected, the rest stored
+    // binary bytes inside an IOC list (not text in any encoding): that line rejected, the rest stored
     let bad = d.path().join("bad-utf8.txt");
     std::fs::write(
         &bad,
-        b"ok-before.example\n\xff\xfe\xfd.example\nok-after.example\n",
+        b"ok-before.example\n\x00\x01\xff\xfe\xfd.example\nok-after.example\n",
     )
     .unwrap();
     let (r, code) = v.ingest(&[bad.to_str().unwrap(), "--format", "iocs"]);

@@ -5,15 +5,34 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 
+use vigil_model::encoding::{LegacyNote, Utf8OrLegacy};
+
 use crate::FormatError;
 
 const BUF: usize = 256 * 1024;
 
-/// One stream of input: a file, an archive member, or stdin, already decompressed.
+/// One stream of input: a file, an archive member, or stdin, already decompressed, as UTF-8.
 pub struct Unit<'a> {
     /// Display name: the path, `archive.tar.gz!member`, or `-`.
     pub name: String,
     pub reader: Box<dyn BufRead + 'a>,
+    /// Set once the reader has found the stream in a legacy encoding and decodes it (see [`Unit::text`]).
+    pub legacy: LegacyNote,
+}
+
+impl<'a> Unit<'a> {
+    /// A text stream whose bytes are UTF-8 until shown otherwise: from the first byte that is not, text in a
+    /// legacy encoding (windows-1252 from Excel's "Save as CSV", windows-1251, GBK, ...) is decoded to UTF-8 and
+    /// noted in `legacy` (`vigil_model::encoding::Utf8OrLegacy`); mixed or binary input passes through as it is.
+    pub fn text(name: String, r: Box<dyn Read + 'a>) -> Self {
+        let text = Utf8OrLegacy::new(r);
+        let legacy = text.note();
+        Unit {
+            name,
+            reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(text))),
+            legacy,
+        }
+    }
 }
 
 /// What a path turned out to be.
@@ -291,19 +310,13 @@ fn stream_or_archive<'a>(
             members.push(member.clone());
             let full = format!("{name}!{member}");
             match decompress(Box::new(entry)) {
-                Ok((_, inner)) => f(Unit {
-                    name: full,
-                    reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))),
-                })?,
+                Ok((_, inner)) => f(Unit::text(full, inner))?,
                 Err(e) => on_error(io_err(&full, e))?,
             }
         }
         return Ok(());
     }
-    f(Unit {
-        name,
-        reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(r))),
-    })
+    f(Unit::text(name, r))
 }
 
 fn walk_zip(
@@ -346,10 +359,7 @@ fn walk_zip(
             }
         };
         match decompress(Box::new(entry)) {
-            Ok((_, inner)) => f(Unit {
-                name: full,
-                reader: Box::new(BufReader::with_capacity(BUF, ReadFull::new(inner))),
-            })?,
+            Ok((_, inner)) => f(Unit::text(full, inner))?,
             Err(e) => on_error(io_err(&full, e))?,
         }
     }

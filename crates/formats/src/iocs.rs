@@ -211,6 +211,8 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
     // The keys of every line's link, set with `fallback`.
     let mut line_keys: Vec<String> = Vec::new();
     let mut group: Option<String> = None;
+    // A line other than a comment has been read.
+    let mut seen_data = false;
     while let Some(line) = next_line(r, &mut buf, &mut line_no, &ctx.file, emit)? {
         let Some(line) = line else {
             continue;
@@ -259,7 +261,13 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
             Some(k) => Observable::new(k, value).ok(),
             None => Observable::detect(value),
         };
+        let first = !seen_data;
+        seen_data = true;
         let Some(obs) = obs else {
+            // A CSV export's header (`value,type,comment`): words, not indicators, on the first line.
+            if first && is_header(line) {
+                continue;
+            }
             emit(Item::Reject {
                 location: format!("line {line_no}"),
                 reason: format!("`{}` is not a recognisable indicator", clip(value)),
@@ -348,6 +356,16 @@ pub fn parse(r: &mut dyn BufRead, ctx: &ParseCtx, emit: &mut Emit<'_>) -> Result
         }
     }
     Ok(())
+}
+
+/// Column names, not values: every column a word of ASCII letters, digits, spaces, `_` or `-`, with a letter.
+fn is_header(line: &str) -> bool {
+    line.split([',', '\t', ';']).all(|c| {
+        let c = c.trim().trim_matches('"');
+        c.bytes().any(|b| b.is_ascii_alphabetic())
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'_' | b'-'))
+    })
 }
 
 fn clip(s: &str) -> String {
@@ -442,6 +460,27 @@ mod tests {
             confidence: Some(70),
             now: "2026-01-01T00:00:00.000Z".into(),
         }
+    }
+
+    #[test]
+    fn a_csv_header_is_skipped_and_only_on_the_first_line() {
+        let rejected = |input: &str| {
+            let mut out = Vec::new();
+            parse(&mut input.as_bytes(), &ctx(""), &mut |i| {
+                if let Item::Reject { location, .. } = i {
+                    out.push(location);
+                }
+                Ok(())
+            })
+            .unwrap();
+            out
+        };
+        let csv =
+            "# export\n\"Indicator value\";type;first_seen 2026\nevil.com;domain;x\nvalue,type\n";
+        assert_eq!(rejected(csv), ["line 4"]);
+        // Not words: a value that is no indicator, rejected on the first line too.
+        assert_eq!(rejected("evil..com\nevil.com\n"), ["line 1"]);
+        assert_eq!(rejected("1234\n"), ["line 1"]);
     }
 
     #[test]

@@ -484,10 +484,7 @@ impl Run<'_, '_> {
             let pname = path.display().to_string();
             match std::fs::File::open(&path) {
                 Ok(f) => {
-                    let unit = input::Unit {
-                        name: pname,
-                        reader: Box::new(std::io::BufReader::new(f)),
-                    };
+                    let unit = input::Unit::text(pname, Box::new(f));
                     self.unit(unit, Some(Format::Misp))?;
                 }
                 Err(e) => self.file_error(&FormatError::Unreadable {
@@ -628,6 +625,19 @@ impl Run<'_, '_> {
             Ok(()) => None,
             Err(e) => Some(e),
         };
+        if let Some(s) = unit.legacy.get() {
+            let mut r = Report::default();
+            r.warn(
+                &ctx.file,
+                &format!("line {}", s.line),
+                &format!(
+                    "not UTF-8 from here on: read as {} (the encoding is a guess from the bytes; save the file as \
+                     UTF-8 to be sure)",
+                    s.encoding.name()
+                ),
+            );
+            batch.push(Msg::Note(r));
+        }
         // The file's last batch, with its end: the writing thread settles the file and may commit its group.
         batch.push(Msg::End(parse_error));
         self.send(batch)?;

@@ -1,5 +1,13 @@
 //! Which text encoding an input is in, where it is not UTF-8: UTF-16 is what Windows tools write (Windows
-//! PowerShell 5.1's `>` and `Out-File`, Notepad's "Unicode"), and read as bytes every other byte of it is NUL.
+//! PowerShell 5.1's `>` and `Out-File`, Notepad's "Unicode"), and read as bytes every other byte of it is NUL;
+//! legacy single- and double-byte encodings (windows-1252, GBK, ...) are what Excel and Word write as "plain" text
+//! ([`legacy`]).
+
+pub mod legacy;
+
+pub use legacy::{
+    detect_legacy, detect_legacy_in, Encoding, LegacyNote, LegacySwitch, Utf8OrLegacy, LEGACY_HEAD,
+};
 
 /// Byte order of UTF-16 input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -260,13 +260,12 @@ pub(crate) fn report_text(bytes: &[u8], name: &str) -> anyhow::Result<String> {
     // UTF-16 (what Windows PowerShell 5.1 writes): decoded first; its NUL bytes are not binary. A legacy encoding
     // (windows-125x, GBK, Shift_JIS: not UTF-8, not binary) is decoded too, as extraction does.
     let decoded;
-    let head = &bytes[..bytes.len().min(vigil_ml::extract::LEGACY_HEAD)];
     let bytes = match vigil_ml::extract::detect_utf16(bytes) {
         Some(order) => {
             decoded = vigil_ml::extract::Utf16Text::decode(bytes, order).text;
             decoded.as_bytes()
         }
-        None => match vigil_ml::extract::detect_legacy(head, head.len() == bytes.len()) {
+        None => match vigil_ml::extract::detect_legacy_in(bytes) {
             Some(enc) => {
                 eprintln!(
                     "vigil: {name}: read as {} (not UTF-8; the encoding is a guess)",

@@ -952,7 +952,18 @@ fn host_like(t: &str, em: &mut Emit<'_>) {
         return;
     }
     let tld_raw = host.rsplit('.').next().unwrap_or("");
-    let Some(h) = ascii_host(host) else { return };
+    let Some(h) = ascii_host(host) else {
+        // Not a host name in any script (`Diseño_pptx.scr`: an underscore beside non-ASCII letters): a file name
+        // when it ends in a file extension.
+        if path.is_none()
+            && hostport == host
+            && FILE_EXTS.contains(&tld_raw.to_ascii_lowercase().as_str())
+            && file_name_ok(t)
+        {
+            bare_file_name(t, em);
+        }
+        return;
+    };
     let tld = h.rsplit('.').next().unwrap_or("");
     let is_file_name = path.is_none() && hostport == host && FILE_EXTS.contains(&tld);
     if !valid_host(&h) {
@@ -1119,6 +1130,9 @@ pub(super) const STOCK_WINDOWS_PROGRAMS: &[&str] = &[
     "xcopy",
 ];
 
+/// A file name's part before its extension: letters and digits of any script (lures are named in the
+/// victims' language: `Diseño_pptx.scr`, `絆邧坋蔡趕昴.doc`, `Приказ_МО.docx`) and the ASCII punctuation names
+/// hold; not digits and dots alone (version numbers).
 fn file_name_ok(t: &str) -> bool {
     let (name, _) = match t.rsplit_once('.') {
         Some(x) => x,
@@ -1126,9 +1140,13 @@ fn file_name_ok(t: &str) -> bool {
     };
     !name.is_empty()
         && name.len() <= 200
-        && name.bytes().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, b'_' | b'-' | b'.' | b'$' | b'~' | b'!' | b'(' | b')')
+        && name.chars().all(|c| {
+            if c.is_ascii() {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '_' | '-' | '.' | '$' | '~' | '!' | '(' | ')')
+            } else {
+                c.is_alphanumeric()
+            }
         })
         && !name.bytes().all(|c| c.is_ascii_digit() || c == b'.')
 }

@@ -5,45 +5,7 @@
 //! encoding guessed by `chardetng` (Firefox's detector), decoded by `encoding_rs`, and offsets are mapped back to
 //! the input's bytes.
 
-use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
-pub use encoding_rs::Encoding;
-
-/// Bytes of the start of the input the encoding is judged on.
-pub const LEGACY_HEAD: usize = 64 << 10;
-
-/// The legacy encoding of `head` (the start of the input; `whole` when it is all of it), or None when it is
-/// ASCII, UTF-8 (a character cut at the end of the head included), mostly UTF-8 with some invalid bytes (more
-/// valid non-ASCII characters than invalid sequences: mixed input, read as UTF-8 as before, its invalid tokens
-/// skipped and counted), or binary (over 1% control bytes).
-pub fn detect_legacy(head: &[u8], whole: bool) -> Option<&'static Encoding> {
-    if head.is_ascii() {
-        return None;
-    }
-    match std::str::from_utf8(head) {
-        Ok(_) => return None,
-        // Valid up to a character the head cut: UTF-8.
-        Err(e) if e.error_len().is_none() => return None,
-        Err(_) => {}
-    }
-    let (mut valid, mut invalid) = (0usize, 0usize);
-    for chunk in head.utf8_chunks() {
-        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
-        invalid += usize::from(!chunk.invalid().is_empty());
-    }
-    if valid >= invalid {
-        return None;
-    }
-    let control = head
-        .iter()
-        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)) || b == 0x7f)
-        .count();
-    if control * 100 > head.len() {
-        return None;
-    }
-    let mut d = EncodingDetector::new(Iso2022JpDetection::Deny);
-    d.feed(head, whole);
-    Some(d.guess(None, Utf8Detection::Deny))
-}
+pub use vigil_model::encoding::{detect_legacy, detect_legacy_in, Encoding, LEGACY_HEAD};
 
 /// Legacy-encoded input decoded to UTF-8.
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ use vigil_model::warninglist::{WarningList, WarningSet};
 use crate::error::Result;
 
 pub use html::{html_to_text, looks_like_html, HtmlText};
-pub use legacy::{detect_legacy, Encoding, LegacyText, LEGACY_HEAD};
+pub use legacy::{detect_legacy, detect_legacy_in, Encoding, LegacyText, LEGACY_HEAD};
 pub use refang::refang_token;
 pub use utf16::{detect as detect_utf16, Utf16Order, Utf16Text};
 pub use validate::{is_valid_btc, known_tld, registrable};
@@ -266,8 +266,7 @@ impl Extractor {
     /// is detected and decoded first, offsets still counting the input's bytes).
     pub fn extract_bytes(&self, input: &[u8]) -> Extraction {
         let Some(order) = utf16::detect(input) else {
-            let head = &input[..input.len().min(legacy::LEGACY_HEAD)];
-            return match legacy::detect_legacy(head, head.len() == input.len()) {
+            return match legacy::detect_legacy_in(input) {
                 Some(enc) => self.extract_legacy(input, enc),
                 None => self.extract_utf8(input),
             };

@@ -144,6 +144,35 @@ fn stock_windows_programs_are_not_file_indicators() {
     );
 }
 
+/// Lures are named in their victims' language; ESET's Machete, Evasive Panda and TA410 reports list such names.
+#[test]
+fn file_names_in_any_script() {
+    let t = "Dropped Diseño_pptx.scr and `deutsch-tibetisches_wörterbuch_installer_windows.zip`; \
+             the document |絆邧坋蔡趕昴.doc| and Приказ_МО_України.docx, then \"Sancion_Nº02147.vbs\".";
+    let files: Vec<String> = ex(t)
+        .into_iter()
+        .filter(|(k, _)| k == "file")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "Diseño_pptx.scr",
+            "deutsch-tibetisches_wörterbuch_installer_windows.zip",
+            "絆邧坋蔡趕昴.doc",
+            "Приказ_МО_України.docx",
+            "Sancion_Nº02147.vbs"
+        ],
+        "{files:?}"
+    );
+    // Non-ASCII names that are not files: an IDN domain stays a domain, punctuation is no part of a name, and a
+    // name without a file extension is no file.
+    assert!(has("see bücher.de now", "domain", "xn--bcher-kva.de"));
+    assert!(ex("the «€€€.exe» and ünter.wort")
+        .iter()
+        .all(|(k, _)| k != "file"));
+}
+
 #[test]
 fn stock_windows_programs_are_sorted() {
     let l = super::classify::STOCK_WINDOWS_PROGRAMS;
