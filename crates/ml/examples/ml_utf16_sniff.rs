@@ -1,13 +1,18 @@
 //! Study aid: how UTF-16 without a byte-order mark is told from other bytes (`vigil_model::encoding::detect_utf16`,
-//! on the first `formats::input::UTF16_HEAD` bytes as the input layer judges them).
+//! on the first `formats::input::UTF16_HEAD` bytes as the input layer judges them), and how the input layer reads
+//! text in a legacy encoding (`vigil_model::encoding::Utf8OrLegacy`).
 //!
 //! `ml_utf16_sniff files DIR...`: every regular file under the folders, its first 4 KiB; prints those read as
 //! UTF-16 without a mark (false positives, unless the file is UTF-16).
 //! `ml_utf16_sniff chardet DIR`: a chardet-style test corpus (one folder per encoding, named as chardet names it);
 //! each text decoded from its encoding, written as UTF-16LE and UTF-16BE without a mark, and judged on its first
 //! 512 bytes; prints the texts not read as UTF-16 and the counts per encoding.
+//! `ml_utf16_sniff legacy DIR`: the same corpus's texts as they are, read through `Utf8OrLegacy`: per encoding,
+//! how many come out as their text exactly, how many as another text (another encoding guessed), how many pass
+//! through undecoded, and how many are ASCII or UTF-8 already.
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use vigil_model::encoding::{detect_utf16, encode_utf16, Utf16Order};
+use vigil_model::encoding::{detect_utf16, encode_utf16, Utf16Order, Utf8OrLegacy};
 
 const HEAD: usize = 512;
 
@@ -26,7 +31,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn head(p: &Path, n: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
     let mut b = Vec::with_capacity(n);
     std::fs::File::open(p)?.take(n as u64).read_to_end(&mut b)?;
     Ok(b)
@@ -52,9 +56,36 @@ fn encoding_of(folder: &str) -> Option<&'static encoding_rs::Encoding> {
     encoding_rs::Encoding::for_label(label.as_bytes())
 }
 
+type Folder = (String, &'static encoding_rs::Encoding, Vec<PathBuf>);
+
+/// A chardet-style corpus's folders whose encoding encoding_rs knows, sorted, with their files, sorted.
+fn chardet_folders(root: &Path) -> std::io::Result<Vec<Folder>> {
+    let mut folders: Vec<_> = std::fs::read_dir(root)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    folders.sort();
+    let mut out = Vec::new();
+    for f in folders {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let Some(enc) = encoding_of(&name) else {
+            continue;
+        };
+        let mut files = Vec::new();
+        walk(&f, &mut files);
+        files.sort();
+        out.push((name, enc, files));
+    }
+    Ok(out)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut a = std::env::args().skip(1);
-    let usage = "usage: ml_utf16_sniff files DIR... | chardet DIR";
+    let usage = "usage: ml_utf16_sniff files DIR... | chardet DIR | legacy DIR";
     match a.next().as_deref() {
         Some("files") => {
             let mut files = Vec::new();
@@ -78,25 +109,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         Some("chardet") => {
-            let root = PathBuf::from(a.next().ok_or(usage)?);
-            let mut folders: Vec<_> = std::fs::read_dir(&root)?
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            folders.sort();
             let (mut all, mut read) = (0, 0);
-            for f in folders {
-                let name = f
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("")
-                    .to_string();
-                let Some(enc) = encoding_of(&name) else {
-                    continue;
-                };
-                let mut files = Vec::new();
-                walk(&f, &mut files);
-                files.sort();
+            for (name, enc, files) in chardet_folders(Path::new(&a.next().ok_or(usage)?))? {
                 let (mut n, mut ok) = (0, 0);
                 for p in files {
                     let raw = std::fs::read(&p)?;
@@ -119,6 +133,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 read += ok;
             }
             println!("read as UTF-16 in their order: {read} of {all}");
+        }
+        Some("legacy") => {
+            // exact, another text, passed through, ASCII or UTF-8 already
+            let mut total = [0usize; 4];
+            for (name, enc, files) in chardet_folders(Path::new(&a.next().ok_or(usage)?))? {
+                if enc == encoding_rs::ISO_2022_JP {
+                    continue;
+                }
+                let mut c = [0usize; 4];
+                for p in files {
+                    let raw = std::fs::read(&p)?;
+                    let (text, bad) = enc.decode_without_bom_handling(&raw);
+                    if bad {
+                        continue;
+                    }
+                    let mut r = Utf8OrLegacy::new(&raw[..]);
+                    let note = r.note();
+                    let mut out = Vec::new();
+                    r.read_to_end(&mut out)?;
+                    let k = match note.get() {
+                        _ if std::str::from_utf8(&raw).is_ok() => 3,
+                        None => 2,
+                        Some(_) if out == text.as_bytes() => 0,
+                        Some(s) => {
+                            println!("other\t{}\t{}", s.encoding.name(), p.display());
+                            1
+                        }
+                    };
+                    if k == 2 {
+                        println!("passed\t{}", p.display());
+                    }
+                    c[k] += 1;
+                }
+                println!(
+                    "{name}\t{}\texact {} other {} passed {} utf-8 {}",
+                    enc.name(),
+                    c[0],
+                    c[1],
+                    c[2],
+                    c[3]
+                );
+                for (t, x) in total.iter_mut().zip(c) {
+                    *t += x;
+                }
+            }
+            println!(
+                "read as their text: {} of {} not UTF-8 ({} as another text, {} passed through); {} ASCII or UTF-8",
+                total[0],
+                total[0] + total[1] + total[2],
+                total[1],
+                total[2],
+                total[3]
+            );
         }
         _ => return Err(usage.into()),
     }

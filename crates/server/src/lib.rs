@@ -239,22 +239,24 @@ pub fn tls_config(cert: &Path, key: &Path) -> std::io::Result<rustls::ServerConf
     }
     let key_der = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| bad(key, format!("holds no usable private key ({e})")))?;
-    let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| bad(cert, e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key_der)
-    .map_err(|e| {
-        bad(
-            key,
-            format!(
-                "does not go with the certificate in {} ({e})",
-                cert.display()
-            ),
-        )
-    })?;
+    // ring is the workspace's one crypto provider (reqwest, async-nats and lettre use it too; two providers leave
+    // rustls without a process default). rustls 0.23.48 deprecates it for having no post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| {
+            bad(
+                key,
+                format!(
+                    "does not go with the certificate in {} ({e})",
+                    cert.display()
+                ),
+            )
+        })?;
     c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(c)
 }

@@ -82,12 +82,13 @@ enum State {
 const STEP: usize = 64 << 10;
 
 /// A reader of text that is UTF-8 until shown otherwise, for every reader that takes UTF-8 (the knowledge base's
-/// formats). Bytes pass through unchanged while they are valid UTF-8; at the first byte that is not, the next
-/// [`LEGACY_HEAD`] bytes are judged by [`detect_legacy`]: a legacy encoding is decoded to UTF-8 from there on (an
-/// ASCII-compatible encoding: what came before reads the same in it) and noted in [`Utf8OrLegacy::note`];
-/// otherwise (mixed or binary) the rest passes through unchanged, as before, and the readers skip what is invalid.
-/// Judging at the first invalid byte rather than on the input's start catches the CSV export whose first accented
-/// description is on line 2,000. Line breaks stay line breaks, so line numbers are the input's.
+/// formats). An input whose first [`LEGACY_HEAD`] bytes are not UTF-8 is judged on them by [`detect_legacy`], as
+/// a report is; one whose start is UTF-8 passes through unchanged until its first byte that is not, and the next
+/// [`LEGACY_HEAD`] bytes are judged there (with the non-ASCII characters before it): that catches the CSV export
+/// whose first accented description is on line 2,000. A legacy encoding is decoded to UTF-8 from the start, or
+/// from that byte on (an ASCII-compatible encoding: what came before reads the same in it), and noted in
+/// [`Utf8OrLegacy::note`]; otherwise (mixed or binary) the rest passes through unchanged, as before, and the
+/// readers skip what is invalid. Line breaks stay line breaks, so line numbers are the input's.
 pub struct Utf8OrLegacy<R> {
     inner: R,
     raw: Vec<u8>,
@@ -107,6 +108,8 @@ pub struct Utf8OrLegacy<R> {
     out_at: usize,
     /// The decoder has been told the input ended.
     flushed: bool,
+    /// The input's start has been judged.
+    started: bool,
     note: LegacyNote,
 }
 
@@ -123,6 +126,7 @@ impl<R: std::io::Read> Utf8OrLegacy<R> {
             line: 1,
             non_ascii: 0,
             flushed: false,
+            started: false,
             state: State::Checking,
             out: Vec::new(),
             out_at: 0,
@@ -178,6 +182,34 @@ impl<R: std::io::Read> Utf8OrLegacy<R> {
         n
     }
 
+    /// At the start: an input whose first [`LEGACY_HEAD`] bytes are not UTF-8 is judged on them as a whole (as a
+    /// report is, `detect_legacy_in`) and, when in a legacy encoding, decoded from its first byte: its earlier
+    /// non-ASCII bytes may happen to read as UTF-8 characters (EUC-KR and GBK text does), which judging at the
+    /// first invalid byte would pass on as they are. Mixed input is passed through.
+    fn judge_head(&mut self) -> std::io::Result<()> {
+        self.fill(LEGACY_HEAD)?;
+        let head = &self.raw[self.pos..self.end];
+        match std::str::from_utf8(head) {
+            Ok(_) => {}
+            // A character cut by the end of the head.
+            Err(e) if e.error_len().is_none() => {}
+            Err(_) => {
+                self.state = match judge(head, false, 0) {
+                    Some(encoding) => {
+                        let _ = self.note.set(LegacySwitch {
+                            encoding,
+                            line: 1,
+                            offset: 0,
+                        });
+                        State::Decoding(encoding.new_decoder_without_bom_handling())
+                    }
+                    None => State::Utf8,
+                };
+            }
+        }
+        Ok(())
+    }
+
     /// At an invalid byte at `raw[pos]` (or a character cut by the end of the input): judges what follows.
     fn judge(&mut self) -> std::io::Result<()> {
         self.fill(LEGACY_HEAD)?;
@@ -207,6 +239,11 @@ impl<R: std::io::Read> std::io::Read for Utf8OrLegacy<R> {
         loop {
             match &mut self.state {
                 State::Checking => {
+                    if !self.started {
+                        self.started = true;
+                        self.judge_head()?;
+                        continue;
+                    }
                     if self.checked > self.pos {
                         return Ok(self.pass(buf, self.checked));
                     }
@@ -343,6 +380,22 @@ mod tests {
     }
 
     #[test]
+    fn a_legacy_start_is_decoded_from_the_first_byte() {
+        // `一` in GBK is 0xD2 0xBB, which is also a UTF-8 character (U+04BB): judged at the first invalid byte,
+        // it would pass through as `һ`. The start is judged as a whole instead.
+        let text = "一份报告：攻击者使用恶意域名evil-update.cn和IP地址185.244.25.17，通过钓鱼邮件投递木马。\n";
+        let (bytes, _, _) = encoding_rs::GBK.encode(text);
+        assert!(std::str::from_utf8(&bytes[..2]).is_ok());
+        for (step, read) in [(1, 1), (7, 3), (1 << 16, 1 << 16)] {
+            let (out, note) = through(&bytes, step, read);
+            assert_eq!(String::from_utf8(out).expect("utf-8"), text, "step {step}");
+            let note = note.expect("switched");
+            assert_eq!((note.line, note.offset), (1, 0));
+            assert_eq!(note.encoding, encoding_rs::GBK);
+        }
+    }
+
+    #[test]
     fn mixed_and_binary_input_pass_through_unchanged() {
         // UTF-8 with one stray byte among many valid characters: read as UTF-8, the stray byte left as it is.
         let mut mixed = "Сервер управления evil.ru, адрес ".repeat(10).into_bytes();
@@ -421,6 +474,40 @@ mod tests {
                 // Not judged legacy (ASCII, or bytes that happen to read as more UTF-8 characters than invalid
                 // ones, as `ß€` does): passed through.
                 None => proptest::prop_assert_eq!(out, bytes.into_owned()),
+            }
+        }
+
+        #[test]
+        fn bytes_after_a_utf8_start_are_judged_where_they_begin(
+            start in 64usize * 1024..70 * 1024,
+            tail in proptest::collection::vec(0x20u8..=0xff, 0..3000),
+            step in 1usize..5000,
+            read in 1usize..5000,
+            cyrillic in proptest::prelude::any::<bool>(),
+        ) {
+            // A UTF-8 start longer than the head (ASCII lines, with some Cyrillic or without), then text bytes
+            // of any encoding, valid UTF-8 or not.
+            let line = if cyrillic { "evil-update.bg,domain,сървър\n" } else { "evil-update.bg,domain,server\n" };
+            let mut data: Vec<u8> = line.bytes().cycle().take(start).collect();
+            while std::str::from_utf8(&data).is_err() {
+                data.pop();
+            }
+            let start = data.len();
+            data.extend_from_slice(&tail);
+            let (out, note) = through(&data, step, read);
+            let (whole, whole_note) = through(&data, 1 << 20, 1 << 20);
+            proptest::prop_assert_eq!(&out, &whole);
+            proptest::prop_assert_eq!(note, whole_note);
+            match note {
+                None => proptest::prop_assert_eq!(&out, &data),
+                Some(n) => {
+                    let at = n.offset as usize;
+                    proptest::prop_assert!(at >= start);
+                    proptest::prop_assert_eq!(&out[..at], &data[..at]);
+                    proptest::prop_assert!(std::str::from_utf8(&out[at..]).is_ok());
+                    let lines = data[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                    proptest::prop_assert_eq!(n.line, lines);
+                }
             }
         }
 

@@ -208,6 +208,9 @@ pub(super) fn quote(v: &str) -> String {
 
 /// The connector for these settings; None for `disable`.
 pub fn connector(s: &TlsSettings) -> Result<Option<MakeRustlsConnect>, String> {
+    // ring is the workspace's one crypto provider (reqwest, async-nats and lettre use it too; two providers leave
+    // rustls without a process default). rustls 0.23.48 deprecates it for having no post-quantum key exchange.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = match s.mode {
         TlsMode::Disable => return Ok(None),
