@@ -401,6 +401,43 @@ fn score_domains_streams_one_line_per_domain_in_order() {
     assert!(lines[3]["score"].as_f64() > lines[2]["score"].as_f64());
 }
 
+/// A list saved in a Windows code page: its internationalised names were invalid UTF-8 lines, skipped.
+#[test]
+fn score_domains_reads_a_list_in_a_windows_code_page() {
+    let v = Vigil::new();
+    let d = tempfile::tempdir().expect("tempdir");
+    let list = d.path().join("names.txt");
+    // windows-1252: `ü` is 0xFC.
+    std::fs::write(
+        &list,
+        b"b\xfccher.de\nm\xfcnchen-login-secure.info\ngoogle.com\n",
+    )
+    .expect("write");
+    let out = v.run(&[
+        "ml",
+        "score-domains",
+        list.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("line 1: not UTF-8 from here on: read as windows-125"),
+        "{stderr}"
+    );
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("one JSON object per line");
+            v["domain"].as_str().expect("domain").to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["bücher.de", "münchen-login-secure.info", "google.com"]
+    );
+}
+
 #[test]
 fn score_domains_explains_each_score_on_request() {
     let v = Vigil::new();

@@ -437,15 +437,20 @@ fn tag(cli: &Cli, a: &TagArgs) -> anyhow::Result<u8> {
 
 fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
     let model = load_domain(cli, &a.models.models)?;
+    let mut legacy = None;
     let (reader, interactive): (Box<dyn BufRead>, bool) = if a.file == "-" {
         let stdin = std::io::stdin();
         let tty = stdin.is_terminal();
         (Box::new(std::io::BufReader::new(stdin)), tty)
     } else {
         let f = std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file))?;
-        // A list saved by Windows PowerShell 5.1 is UTF-16 with a byte-order mark: read as its text.
+        // A list saved by Windows PowerShell 5.1 is UTF-16 with a byte-order mark: read as its text; one saved in
+        // a Windows code page (`bücher.de` in windows-1252) is decoded from its first byte that is not UTF-8.
+        // Not stdin, whose reader would wait for 64 KiB before judging, while someone types.
         let f = vigil_formats::input::utf16_as_utf8(Box::new(f))
             .with_context(|| format!("reading {}", a.file))?;
+        let f = vigil_model::encoding::Utf8OrLegacy::new(f);
+        legacy = Some(f.note());
         (
             Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
             false,
@@ -524,6 +529,14 @@ fn score_domains(cli: &Cli, a: &ScoreDomainsArgs) -> anyhow::Result<u8> {
         }
     }
     out.flush()?;
+    if let Some(s) = legacy.as_ref().and_then(|n| n.get()) {
+        eprintln!(
+            "vigil: {} line {}: not UTF-8 from here on: read as {} (the encoding is a guess from the bytes)",
+            a.file,
+            s.line,
+            s.encoding.name()
+        );
+    }
     Ok(if bad > 0 { 1 } else { 0 })
 }
 
