@@ -5,28 +5,14 @@
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 
-/// Hands out at most `step` bytes per call.
-struct Trickle<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.step).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
 fuzz_target!(|input: &[u8]| {
     let Some((&k, data)) = input.split_first() else {
         return;
     };
     let step = usize::from(k % 64) + 1;
     let read = usize::from(k / 64) * 17 + 1;
-    let mut r = vigil_model::encoding::Utf8OrLegacy::new(Trickle { data, step });
+    let mut r =
+        vigil_model::encoding::Utf8OrLegacy::new(vigil_model::encoding::InPieces(data, step));
     let note = r.note();
     let mut out = Vec::new();
     let mut buf = vec![0u8; read];

@@ -117,6 +117,19 @@ pub fn encode_utf16(s: &str, order: Utf16Order, bom: bool) -> Vec<u8> {
     mark.iter().copied().chain(units).collect()
 }
 
+/// A reader handing out its bytes at most `n` at a time, so that characters, code units and pairs are split
+/// between reads: what the readers here are tested with (unit tests, property tests and fuzz targets).
+pub struct InPieces<'a>(pub &'a [u8], pub usize);
+
+impl std::io::Read for InPieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.1.max(1).min(buf.len()).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
 /// UTF-16 in byte order `order` read as UTF-8, a buffer at a time, for every reader that takes UTF-8 (the
 /// knowledge base's formats, the hunt's log readers). A byte-order mark is dropped, an unpaired surrogate and an
 /// odd last byte become U+FFFD, a surrogate pair split between two reads is joined. Line breaks stay line breaks,
@@ -328,18 +341,6 @@ mod tests {
         assert_eq!(detect_utf16(&wide), None);
     }
 
-    /// Hands out its bytes `n` at a time, so pairs and code units are split between reads.
-    struct Trickle<'a>(&'a [u8], usize);
-
-    impl std::io::Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.1.min(buf.len()).min(self.0.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
     #[test]
     fn transcodes_across_any_read_boundary_and_replaces_damage() {
         use std::io::Read;
@@ -349,7 +350,7 @@ mod tests {
                 let bytes = encode_utf16(s, order, bom);
                 for step in [1, 2, 3, 7, 4096] {
                     let mut out = String::new();
-                    Utf16ToUtf8::new(Trickle(&bytes, step), order)
+                    Utf16ToUtf8::new(InPieces(&bytes, step), order)
                         .read_to_string(&mut out)
                         .expect("reads");
                     assert_eq!(out, s, "{order:?} bom {bom} step {step}");
@@ -362,7 +363,7 @@ mod tests {
         bytes.extend_from_slice(&encode_utf16("b", Utf16Order::Little, false));
         bytes.push(0x41);
         let mut out = String::new();
-        Utf16ToUtf8::new(Trickle(&bytes, 1), Utf16Order::Little)
+        Utf16ToUtf8::new(InPieces(&bytes, 1), Utf16Order::Little)
             .read_to_string(&mut out)
             .expect("reads");
         assert_eq!(out, "a\u{FFFD}b\u{FFFD}");

@@ -313,23 +313,8 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// A reader that hands out at most `step` bytes per call.
-    struct Trickle<'a> {
-        data: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = buf.len().min(self.step).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
     fn through(data: &[u8], step: usize, read: usize) -> (Vec<u8>, Option<LegacySwitch>) {
-        let mut r = Utf8OrLegacy::new(Trickle { data, step });
+        let mut r = Utf8OrLegacy::new(crate::encoding::InPieces(data, step));
         let note = r.note();
         let mut out = Vec::new();
         let mut buf = vec![0u8; read];
