@@ -57,11 +57,12 @@ pub fn detect_legacy_in(input: &[u8]) -> Option<&'static Encoding> {
     detect_legacy(&input[..input.len().min(LEGACY_HEAD)], false)
 }
 
-/// Where a [`Utf8OrLegacy`] reader found that its input is not UTF-8, and what it read it as from there.
+/// Where a [`Utf8OrLegacy`] reader starts decoding its input, and as what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LegacySwitch {
     pub encoding: &'static Encoding,
-    /// The line (from 1) holding the first byte that is not UTF-8.
+    /// The line (from 1) holding the first byte decoded: the first byte that is not UTF-8, or the input's first
+    /// when its start was judged as a whole.
     pub line: u64,
     /// That byte's offset in the stream.
     pub offset: u64,
