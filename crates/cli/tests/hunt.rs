@@ -1434,6 +1434,36 @@ fn utf16_logs_give_the_sightings_of_their_text() {
     }
 }
 
+/// A proxy log line with raw bytes in its URL (chosen by whoever serves or requests it) is hunted with those bytes
+/// replaced: skipped, as it was, it hid its host from the hunt.
+#[test]
+fn a_line_with_bytes_that_are_not_utf8_is_still_hunted() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(&iocs, "evil-update.com\n").expect("write");
+    v.ingest(&iocs, &["--format", "iocs"]);
+    let log = v.path("access.log");
+    std::fs::write(
+        &log,
+        b"1733560000.123    120 10.0.0.5 TCP_MISS/200 5120 GET http://evil-update.com/\xff\xfepayload.bin - \
+          HIER_DIRECT/203.0.113.9 application/octet-stream\n\
+          1733560001.123    120 10.0.0.5 TCP_MISS/200 5120 GET http://ok.example.org/ - HIER_DIRECT/203.0.113.10 text/html\n",
+    )
+    .expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &log, &[]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(
+        rows,
+        [(1, "host".to_string(), "evil-update.com".to_string())],
+        "{sum}"
+    );
+    assert_eq!(
+        (sum["unparsable"].as_u64(), sum["repaired_lines"].as_u64()),
+        (Some(0), Some(1)),
+        "{sum}"
+    );
+}
+
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
 /// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
 /// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.

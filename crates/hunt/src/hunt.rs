@@ -89,8 +89,12 @@ pub struct Summary {
     pub seconds: f64,
     /// Sightings.
     pub hits: u64,
-    /// Lines that could not be parsed (malformed, not UTF-8, too long, truncated).
+    /// Lines that could not be parsed (malformed, too long, truncated).
     pub unparsable: u64,
+    /// Lines holding bytes that are not UTF-8, read with each such byte replaced by U+FFFD (their other fields
+    /// matched as usual).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub repaired_lines: u64,
     /// Throughput in MB/s (10^6 bytes of log text per second).
     pub mb_per_s: f64,
     /// Lines per second.
@@ -248,6 +252,7 @@ enum Event {
 struct ChunkResult {
     lines: u64,
     unparsable: u64,
+    repaired: u64,
     errors: Vec<(u64, String)>,
     sightings: Vec<(u32, Sighting)>,
     /// Unknown domain names of this chunk with their counts (only with `collect_unknown`).
@@ -524,6 +529,7 @@ impl<'s> Matcher<'s> {
         let mut r = ChunkResult {
             lines: 0,
             unparsable: 0,
+            repaired: 0,
             errors: Vec::new(),
             sightings: Vec::new(),
             unknown: NameCounts::default(),
@@ -546,13 +552,16 @@ impl<'s> Matcher<'s> {
                 }
                 continue;
             }
-            if !all_utf8 && std::str::from_utf8(line).is_err() {
-                r.unparsable += 1;
-                if r.errors.len() < self.opts.max_errors {
-                    r.errors.push((r.lines, "not valid UTF-8".into()));
-                }
-                continue;
-            }
+            // A line with bytes that are not UTF-8 (a raw byte in a proxy log's URL or user agent) is read with
+            // them replaced, not skipped: skipping it would let whoever chooses the URL hide the host beside it.
+            let repaired;
+            let line = if !all_utf8 && std::str::from_utf8(line).is_err() {
+                r.repaired += 1;
+                repaired = String::from_utf8_lossy(line).into_owned();
+                repaired.as_bytes()
+            } else {
+                line
+            };
             match parser.parse(line, &mut self.rec) {
                 Ok(Parsed::Skip) => {}
                 Ok(Parsed::Record) => {
@@ -922,6 +931,7 @@ fn collect(
                     }
                     summary.lines += r.lines;
                     summary.unparsable += r.unparsable;
+                    summary.repaired_lines += r.repaired;
                     base += r.lines;
                     if let Some(p) = &opts.progress {
                         p.lines.store(summary.lines, Ordering::Relaxed);

@@ -244,13 +244,18 @@ proptest! {
     }
 }
 
+/// A long line is dropped and named; a line with a byte that is not UTF-8 is read with it replaced, so that a raw
+/// byte chosen by whoever wrote the query or URL cannot hide the rest of the line from the hunt.
 #[test]
-fn long_lines_and_invalid_utf8_are_counted_with_their_line_numbers() {
+fn long_lines_are_dropped_and_invalid_utf8_is_replaced_with_their_line_numbers() {
     let mut data = b"{\"_path\":\"dns\",\"query\":\"a.evil.com\"}\n".to_vec();
     data.extend(std::iter::repeat_n(b'x', 5000));
     data.push(b'\n');
     data.extend_from_slice(b"{\"_path\":\"dns\",\"query\":\"\xff.evil.com\"}\n");
     data.extend_from_slice(b"{\"_path\":\"dns\",\"query\":\"b.evil.com\"}\n");
+    data.extend_from_slice(
+        b"{\"_path\":\"dns\",\"query\":\"c.evil.com\",\"agent\":\"x\xfe\xff\"}\n",
+    );
     let opts = HuntOptions {
         format: FormatChoice::Fixed(Format::ZeekJson),
         max_line: 1024,
@@ -263,13 +268,22 @@ fn long_lines_and_invalid_utf8_are_counted_with_their_line_numbers() {
         &opts,
     )
     .expect("hunts");
-    assert_eq!(sum.lines, 4);
-    assert_eq!(sum.unparsable, 2);
+    assert_eq!(sum.lines, 5);
+    assert_eq!(sum.unparsable, 1);
+    assert_eq!(sum.repaired_lines, 2);
     assert_eq!(
         sum.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
-        vec![2, 3]
+        vec![2]
     );
     assert!(sum.errors[0].reason.contains("longer than"));
-    assert!(sum.errors[1].reason.contains("UTF-8"));
-    assert_eq!(hits.iter().map(|h| h.line).collect::<Vec<_>>(), vec![1, 4]);
+    let hits: Vec<(u64, &str)> = hits.iter().map(|h| (h.line, h.observed.as_str())).collect();
+    assert_eq!(
+        hits,
+        [
+            (1, "a.evil.com"),
+            (3, "\u{fffd}.evil.com"),
+            (4, "b.evil.com"),
+            (5, "c.evil.com")
+        ]
+    );
 }

@@ -1202,6 +1202,13 @@ fn print_summary(s: &Summary, indicators: usize, recorded: usize, sightings_on_s
         s.hits,
         s.unparsable
     );
+    if s.repaired_lines > 0 {
+        let _ = writeln!(
+            text,
+            "  {} line(s) held bytes that are not UTF-8: read with those bytes replaced, their other fields matched",
+            s.repaired_lines
+        );
+    }
     for (t, n) in &s.hits_by_type {
         let _ = writeln!(text, "  {t:<8} {n}");
     }
