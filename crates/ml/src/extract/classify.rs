@@ -952,20 +952,18 @@ fn host_like(t: &str, em: &mut Emit<'_>) {
         return;
     }
     let tld_raw = host.rsplit('.').next().unwrap_or("");
+    // A bare name (no path, no port) ending in a file extension.
+    let file_like = |tld: &str| path.is_none() && hostport == host && FILE_EXTS.contains(&tld);
     let Some(h) = ascii_host(host) else {
         // Not a host name in any script (`Diseño_pptx.scr`: an underscore beside non-ASCII letters): a file name
         // when it ends in a file extension.
-        if path.is_none()
-            && hostport == host
-            && FILE_EXTS.contains(&tld_raw.to_ascii_lowercase().as_str())
-            && file_name_ok(t)
-        {
+        if file_like(&tld_raw.to_ascii_lowercase()) && file_name_ok(t) {
             bare_file_name(t, em);
         }
         return;
     };
     let tld = h.rsplit('.').next().unwrap_or("");
-    let is_file_name = path.is_none() && hostport == host && FILE_EXTS.contains(&tld);
+    let is_file_name = file_like(tld);
     if !valid_host(&h) {
         if is_file_name && file_name_ok(t) {
             bare_file_name(t, em);

@@ -353,10 +353,7 @@ impl Extractor {
         let utf16 = utf16::detect(&buf);
         let legacy = match utf16 {
             Some(_) => None,
-            None => {
-                let head = &buf[..buf.len().min(legacy::LEGACY_HEAD)];
-                legacy::detect_legacy(head, buf.len() < window)
-            }
+            None => legacy::detect_legacy_in(&buf),
         };
         if utf16.is_some() || legacy.is_some() || looks_like_html(&buf) {
             let cap = 256u64 << 20;

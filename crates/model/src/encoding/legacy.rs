@@ -189,26 +189,13 @@ impl<R: std::io::Read> Utf8OrLegacy<R> {
     /// first invalid byte would pass on as they are. Mixed input is passed through.
     fn judge_head(&mut self) -> std::io::Result<()> {
         self.fill(LEGACY_HEAD)?;
-        let head = &self.raw[self.pos..self.end];
-        match std::str::from_utf8(head) {
-            Ok(_) => {}
-            // A character cut by the end of the head.
-            Err(e) if e.error_len().is_none() => {}
-            Err(_) => {
-                self.state = match judge(head, false, 0) {
-                    Some(encoding) => {
-                        let _ = self.note.set(LegacySwitch {
-                            encoding,
-                            line: 1,
-                            offset: 0,
-                        });
-                        State::Decoding(encoding.new_decoder_without_bom_handling())
-                    }
-                    None => State::Utf8,
-                };
-            }
+        match std::str::from_utf8(&self.raw[self.pos..self.end]) {
+            // At the start the window judged from `pos` is the head, with no characters before it (line 1,
+            // offset 0).
+            Err(e) if e.error_len().is_some() => self.judge(),
+            // UTF-8, or a character cut by the end of the head.
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// At an invalid byte at `raw[pos]` (or a character cut by the end of the input): judges what follows.
