@@ -1,4 +1,5 @@
-//! The hunt's line parsers (Zeek TSV with headers, Zeek JSON, EVE, BIND, unbound, Squid) on arbitrary lines.
+//! The hunt's line parsers (Zeek TSV with headers, Zeek JSON, EVE, BIND, unbound, Squid, Windows DNS, W3C
+//! with headers) on arbitrary lines.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_hunt::logs::{Format, Parser, Record};
@@ -7,12 +8,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {
         return;
     };
-    let format = match sel % 6 {
+    let format = match sel % 8 {
         0 => Format::ZeekTsv,
         1 => Format::ZeekJson,
         2 => Format::Eve,
         3 => Format::Bind,
         4 => Format::Unbound,
+        5 => Format::WinDns,
+        6 => Format::W3c,
         _ => Format::Squid,
     };
     let mut parser = Parser::new(&format);

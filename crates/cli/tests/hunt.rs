@@ -1464,6 +1464,94 @@ fn a_line_with_bytes_that_are_not_utf8_is_still_hunted() {
     );
 }
 
+/// The logs of a Windows shop: the DNS Server's debug log (`dns.log`, CRLF, its preamble, a packet's details
+/// with the answer) and IIS's W3C log (a new `#Fields:` directive after a restart) are recognised and hunted.
+#[test]
+fn windows_dns_debug_and_iis_logs_are_hunted() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(
+        &iocs,
+        "evil-update.com\n203.0.113.66\nhttp://intranet.example.org/aspnet_client/shell.aspx\n",
+    )
+    .expect("write");
+    v.ingest(&iocs, &["--format", "iocs"]);
+    let dns = v.path("dns.log");
+    let text = concat!(
+        "DNS Server log file creation at 07.12.2026 09:00:00\r\n",
+        "Log file wrap at 07.12.2026 09:00:00\r\n",
+        "\r\n",
+        "Message logging key (for packets - other items use a subset of these fields):\r\n",
+        "\tField #  Information         Values\r\n",
+        "\t-------  -----------         ------\r\n",
+        "\t   1     Date\r\n",
+        "\t  16     Question Name\r\n",
+        "\r\n",
+        "07.12.2026 09:15:32 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.20.31.77     6c1a   Q [0001   D   NOERROR] A      (3)cdn(11)evil-update(3)com(0)\r\n",
+        "07.12.2026 09:15:32 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.20.31.78     6c1b   Q [0001   D   NOERROR] A      (3)www(4)bund(2)de(0)\r\n",
+        "07.12.2026 09:15:33 0B5C PACKET  000002B1C8A1B2C0 UDP Snd 10.20.31.79     6c1c R Q [8081   DR  NOERROR] A      (5)files(7)example(3)net(0)\r\n",
+        "UDP response info at 000002B1C8A1B2C0\r\n",
+        "  Socket = 696\r\n",
+        "  Remote addr 10.20.31.79, port 57613\r\n",
+        "    ANSWER SECTION:\r\n",
+        "    Offset = 0x0027, RR count = 0\r\n",
+        "    Name      \"[C00C](5)files(7)example(3)net(0)\"\r\n",
+        "      TYPE   A  (1)\r\n",
+        "      DATA   203.0.113.66\r\n",
+        "07.12.2026 09:15:40 0B5C EVENT   The DNS server has finished the background loading of zones.\r\n",
+    );
+    std::fs::write(&dns, text).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &dns, &[]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(
+        rows,
+        [
+            (10, "query".to_string(), "evil-update.com".to_string()),
+            (20, "answer".to_string(), "203.0.113.66".to_string()),
+        ],
+        "{sum}"
+    );
+    assert_eq!(sum["unparsable"], 0, "{sum}");
+    assert_eq!(sum["formats"][0][1], "windns", "{sum}");
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32Z", "{out:?}");
+
+    let iis = v.path("u_ex261207.log");
+    let text = concat!(
+        "#Software: Microsoft Internet Information Services 10.0\r\n",
+        "#Version: 1.0\r\n",
+        "#Date: 2026-12-07 00:00:01\r\n",
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n",
+        "2026-12-07 00:00:01 10.0.0.10 GET /owa/auth/logon.aspx - 443 - 203.0.113.66 Mozilla/5.0+(evil-update.com) - 200 0 0 15\r\n",
+        "#Software: Microsoft Internet Information Services 10.0\r\n",
+        "#Version: 1.0\r\n",
+        "#Date: 2026-12-07 08:00:00\r\n",
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs-host sc-status\r\n",
+        "2026-12-07 08:01:02 10.0.0.10 POST /aspnet_client/shell.aspx cmd=whoami 443 198.51.100.4 intranet.example.org 200\r\n",
+        "2026-12-07 08:01:03 10.0.0.10 GET /index.html - 443 198.51.100.4 intranet.example.org 200\r\n",
+    );
+    std::fs::write(&iis, text).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &iis, &[]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(
+        rows,
+        [
+            (5, "c-ip".to_string(), "203.0.113.66".to_string()),
+            (
+                10,
+                "cs-uri-stem".to_string(),
+                "http://intranet.example.org/aspnet_client/shell.aspx".to_string()
+            ),
+        ],
+        "{sum}"
+    );
+    assert_eq!(
+        (sum["unparsable"].as_u64(), sum["formats"][0][1].as_str()),
+        (Some(0), Some("w3c")),
+        "{sum}"
+    );
+}
+
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
 /// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
 /// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.

@@ -8,7 +8,9 @@
 //! Formats: Zeek TSV (with `#separator`, `#set_separator`, `#empty_field`, `#unset_field`, `#fields` headers,
 //! which may change mid-stream), Zeek JSON, Suricata EVE JSON (DNS v1/v2/v3 answers, HTTP, TLS, flow,
 //! fileinfo, alert, SMTP/e-mail), BIND query logs, unbound `log-queries`/`log-replies` lines, Squid native
-//! access logs, and JSON-lines or CSV with a [`FieldMap`].
+//! access logs, the Windows DNS Server debug log (`dns.log`, with or without its packet details), the W3C
+//! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), and
+//! JSON-lines or CSV with a [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -37,6 +39,10 @@ pub enum Format {
     Unbound,
     /// Squid native `access.log`.
     Squid,
+    /// Windows DNS Server debug log (`%SystemRoot%\System32\dns\dns.log`).
+    WinDns,
+    /// W3C extended log format with `#Fields:` directives (IIS, ProxySG ELFF, TMG).
+    W3c,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -44,8 +50,8 @@ pub enum Format {
 }
 
 impl Format {
-    /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`; `jsonl`/`csv`
-    /// need a mapping and are built directly.
+    /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
+    /// (`windows-dns`), `w3c` (`iis`, `elff`); `jsonl`/`csv` need a mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
             "zeek" | "zeek-tsv" => Format::ZeekTsv,
@@ -54,6 +60,8 @@ impl Format {
             "bind" => Format::Bind,
             "unbound" => Format::Unbound,
             "squid" => Format::Squid,
+            "windns" | "windows-dns" => Format::WinDns,
+            "w3c" | "iis" | "elff" => Format::W3c,
             _ => return None,
         })
     }
@@ -67,6 +75,8 @@ impl Format {
             Format::Bind => "bind",
             Format::Unbound => "unbound",
             Format::Squid => "squid",
+            Format::WinDns => "windns",
+            Format::W3c => "w3c",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -133,6 +143,8 @@ enum TsKind {
     Iso,
     /// BIND `dd-Mon-yyyy HH:MM:SS.mmm` (local time of the server; taken as UTC).
     Bind,
+    /// Windows DNS `date time [AM|PM]` in the server's regional format (local time; taken as UTC).
+    WinDns,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -221,6 +233,27 @@ enum Kind {
     Bind,
     Unbound,
     Squid,
+    WinDns,
+    W3c(W3c),
+}
+
+/// The W3C extended format's columns, from the last `#Fields:` directive.
+#[derive(Debug, Clone, Default)]
+struct W3c {
+    /// Per column: what it holds, when it is read.
+    cols: Vec<Option<W3cCol>>,
+}
+
+/// A W3C column that is read: a matchable field (an index of [`W3C_FIELDS`]), or a part of the URL or of the
+/// timestamp (the request's path, query and scheme are written apart; the date apart from the time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum W3cCol {
+    Field(u16, Role),
+    Path(u16),
+    Query,
+    Scheme,
+    Date,
+    Time,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -326,6 +359,56 @@ const EVE_FIELDS: &[(&str, Role)] = &[
     ("smtp.rcpt_to", Role::Email),
 ];
 
+/// W3C extended log fields that are matched (names as IIS, ProxySG and TMG write them; compared without case).
+/// `cs(Referer)` and `cs(User-Agent)` are never looked up.
+const W3C_FIELDS: &[(&str, Role)] = &[
+    ("cs-host", Role::Domain),
+    ("cs(Host)", Role::Domain),
+    ("r-host", Role::Domain),
+    ("s-supplier-name", Role::Domain),
+    ("c-ip", Role::SrcIp),
+    ("X-Forwarded-For", Role::SrcIp),
+    ("cs(X-Forwarded-For)", Role::SrcIp),
+    ("s-ip", Role::DstIp),
+    ("r-ip", Role::DstIp),
+    ("s-supplier-ip", Role::DstIp),
+    ("cs-uri", Role::Url),
+    // The request's path, which becomes the URL with the host, scheme and query (not matched alone).
+    ("cs-uri-stem", Role::Url),
+    ("cs-uri-path", Role::Url),
+];
+
+/// Host columns of [`W3C_FIELDS`] in the order a URL takes its host from: the request's `Host`, then the
+/// server a proxy reached (which may be an address).
+const W3C_HOSTS: [u16; 4] = [0, 1, 2, 3];
+/// The `X-Forwarded-For` columns: a list of addresses.
+const W3C_XFF: [u16; 2] = [5, 6];
+/// The path columns of [`W3C_FIELDS`].
+const W3C_PATHS: [u16; 2] = [11, 12];
+
+/// What a W3C `#Fields:` name holds, when it is read.
+fn w3c_col(name: &[u8]) -> Option<W3cCol> {
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    if is("date") {
+        return Some(W3cCol::Date);
+    }
+    if is("time") {
+        return Some(W3cCol::Time);
+    }
+    if is("cs-uri-query") {
+        return Some(W3cCol::Query);
+    }
+    if is("cs-uri-scheme") {
+        return Some(W3cCol::Scheme);
+    }
+    let i = W3C_FIELDS.iter().position(|(n, _)| is(n))? as u16;
+    Some(if W3C_PATHS.contains(&i) {
+        W3cCol::Path(i)
+    } else {
+        W3cCol::Field(i, W3C_FIELDS[i as usize].1)
+    })
+}
+
 static ZEEK_KEYS: json::KeyFilter = json::KeyFilter::new(ZEEK_FIELDS, "ts", "");
 static EVE_KEYS: json::KeyFilter = json::KeyFilter::new(EVE_FIELDS, "timestamp", "dns.grouped.");
 
@@ -420,13 +503,21 @@ impl Parser {
                 kind: Kind::Squid,
                 names: vec!["client".into(), "url".into(), "host".into(), "peer".into()],
             },
+            Format::WinDns => Parser {
+                kind: Kind::WinDns,
+                names: vec!["remote".into(), "query".into(), "answer".into()],
+            },
+            Format::W3c => Parser {
+                kind: Kind::W3c(W3c::default()),
+                names: names(W3C_FIELDS),
+            },
         }
     }
 
     /// True when some lines change the parser (Zeek TSV headers, the CSV header row): the framing layer must
     /// then hand lines through [`Parser::header_line`] before parallel parsing.
     pub fn has_headers(&self) -> bool {
-        matches!(self.kind, Kind::Tsv(_))
+        matches!(self.kind, Kind::Tsv(_) | Kind::W3c(_))
     }
 
     /// True when this line must update the parser (a `#` line for Zeek TSV; the first data line for CSV).
@@ -437,7 +528,7 @@ impl Parser {
                     && !line.iter().all(u8::is_ascii_whitespace)
                     && line.first() != Some(&b'#')
             }
-            Kind::Tsv(_) => line.first() == Some(&b'#'),
+            Kind::Tsv(_) | Kind::W3c(_) => line.first() == Some(&b'#'),
             _ => false,
         }
     }
@@ -446,6 +537,22 @@ impl Parser {
     pub fn with_header_line(&self, line: &[u8]) -> Parser {
         let mut p = self.clone();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Kind::W3c(w) = &mut p.kind {
+            // `#Software:`, `#Version:`, `#Date:` and `#Remark:` change nothing; a new `#Fields:` (IIS writes
+            // one after each restart, and a changed field selection) replaces the columns.
+            if let Some(rest) = line
+                .get(..8)
+                .filter(|k| k.eq_ignore_ascii_case(b"#Fields:"))
+                .map(|_| &line[8..])
+            {
+                w.cols = rest
+                    .split(|c| c.is_ascii_whitespace())
+                    .filter(|n| !n.is_empty())
+                    .map(w3c_col)
+                    .collect();
+            }
+            return p;
+        }
         let Kind::Tsv(t) = &mut p.kind else { return p };
         if t.csv {
             let mut cells = Vec::new();
@@ -559,6 +666,8 @@ impl Parser {
             Kind::Bind => parse_bind(line, rec),
             Kind::Unbound => parse_unbound(line, rec),
             Kind::Squid => parse_squid(line, rec),
+            Kind::WinDns => parse_windns(line, rec),
+            Kind::W3c(w) => parse_w3c(w, line, rec),
         }
     }
 
@@ -987,6 +1096,288 @@ fn parse_squid(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     Ok(Parsed::Record)
 }
 
+/// Windows DNS Server debug log: `12/7/2026 10:15:32 AM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.0.0.5
+/// 3b1e   Q [0001   D   NOERROR] A      (3)www(6)google(3)com(0)`. The date is in the server's regional
+/// format. With "details" logging each packet line is followed by its decoded message, whose `DATA` lines
+/// hold the answers (an address, or a name in the same length-prefixed form); the rest of it, the file's
+/// preamble and its event lines are skipped.
+fn parse_windns(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    let Some(p) = find(line, b" PACKET ") else {
+        let t = line.trim_ascii_start();
+        if let Some(v) = t
+            .strip_prefix(b"DATA")
+            .filter(|v| v.first().is_some_and(u8::is_ascii_whitespace))
+        {
+            let v = v.trim_ascii();
+            let at = v.as_ptr() as usize - line.as_ptr() as usize;
+            if v.first() == Some(&b'(') {
+                let mut name = Vec::new();
+                // A name with a compression pointer (`[C00C]`) is not whole here: left out.
+                if windns_name(v, &mut name) && !name.is_empty() {
+                    rec.push_scratch(2, Role::Answer, &name);
+                    return Ok(Parsed::Record);
+                }
+            } else if crate::set::parse_ipv4(v).is_some() || v.contains(&b':') {
+                rec.push(2, Role::Answer, at, at + v.len());
+                return Ok(Parsed::Record);
+            }
+        }
+        return Ok(Parsed::Skip);
+    };
+    let mut toks = tokens(line, p + 8).peekable();
+    // The internal packet identifier (absent before Windows Server 2008).
+    if toks
+        .peek()
+        .is_some_and(|&(a, b)| !matches!(&line[a..b], b"UDP" | b"TCP"))
+    {
+        toks.next();
+    }
+    let proto = toks.next().map(|(a, b)| &line[a..b]);
+    let dir = toks.next().map(|(a, b)| &line[a..b]);
+    let remote = toks.next();
+    let (Some(b"UDP" | b"TCP"), Some(dir @ (b"Snd" | b"Rcv")), Some((ra, rb))) =
+        (proto, dir, remote)
+    else {
+        return Err("not a Windows DNS packet line (UDP|TCP Snd|Rcv ADDRESS after PACKET)".into());
+    };
+    // The packet's far end: it sent what the server received, or receives what the server sent.
+    let role = if dir == b"Rcv" {
+        Role::SrcIp
+    } else {
+        Role::DstIp
+    };
+    rec.push(0, role, ra, rb);
+    let q = memchr::memchr(b']', &line[rb..])
+        .map(|k| rb + k + 1)
+        .ok_or("no `[flags]` before the question in a Windows DNS packet line")?;
+    let mut rest = tokens(line, q);
+    let (Some(_qtype), Some((na, nb))) = (rest.next(), rest.next()) else {
+        return Err("no question name in a Windows DNS packet line".into());
+    };
+    let v = &line[na..nb];
+    if v.first() == Some(&b'(') {
+        let mut name = Vec::new();
+        if !windns_name(v, &mut name) {
+            return Err(format!(
+                "question name {:?} is not in the (length)label form",
+                String::from_utf8_lossy(v)
+            ));
+        }
+        if !name.is_empty() {
+            rec.push_scratch(1, Role::Domain, &name);
+        }
+    } else {
+        // Windows Server 2003 wrote names with dots (`.ns1.example.com.`).
+        let s = usize::from(v.first() == Some(&b'.'));
+        if nb > na + s {
+            rec.push(1, Role::Domain, na + s, nb);
+        }
+    }
+    // The date, the time and AM/PM when the region writes one: everything before the thread id.
+    let head: Vec<(usize, usize)> = tokens(&line[..p], 0).collect();
+    if head.len() >= 3 {
+        rec.ts = Some((TsKind::WinDns, false, 0, head[head.len() - 2].1 as u32));
+    }
+    Ok(Parsed::Record)
+}
+
+/// `(3)www(6)google(3)com(0)` as `www.google.com` into `out`; false when `v` is not in that form (a
+/// compression pointer such as `[C00C]` included). The root (`(0)` alone) is the empty name.
+fn windns_name(v: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] != b'(' {
+            return false;
+        }
+        let Some(close) = memchr::memchr(b')', &v[i..]).map(|k| i + k) else {
+            return false;
+        };
+        let Some(n) = std::str::from_utf8(&v[i + 1..close])
+            .ok()
+            .and_then(|d| d.parse::<usize>().ok())
+        else {
+            return false;
+        };
+        i = close + 1;
+        if n == 0 {
+            return i == v.len();
+        }
+        let Some(label) = v.get(i..i + n) else {
+            return false;
+        };
+        if !out.is_empty() {
+            out.push(b'.');
+        }
+        out.extend_from_slice(label);
+        i += n;
+    }
+    true
+}
+
+/// A Windows DNS debug log's `date time [AM|PM]`, written in the server's regional format: `12/7/2026
+/// 10:15:32 AM` (United States), `07.12.2026 10:15:32` (German), `22/12/2021 17:32:59` (British, French,
+/// Spanish), `2024/12/2 15:51:54` and `2026-12-07 10:15:32` (year first), `20100921 10:36:39` (Windows Server
+/// 2003). A day-or-month date with a 24-hour time is read day first, as the regions that write it do, unless
+/// its second number cannot be a month.
+fn windns_time(raw: &str) -> Option<NaiveDateTime> {
+    let mut it = raw.split_ascii_whitespace();
+    let (date, time, half) = (it.next()?, it.next()?, it.next());
+    let num = |s: &str| s.parse::<u32>().ok();
+    let (y, m, d) = if date.len() == 8 && date.bytes().all(|c| c.is_ascii_digit()) {
+        (num(&date[..4])?, num(&date[4..6])?, num(&date[6..])?)
+    } else {
+        let sep = date.chars().find(|c| !c.is_ascii_digit())?;
+        let mut parts = date.split(sep);
+        let (a, b, c) = (parts.next()?, num(parts.next()?)?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        if a.len() == 4 {
+            (num(a)?, b, num(c)?)
+        } else if half.is_some() || b > 12 {
+            (num(c)?, num(a)?, b)
+        } else {
+            (num(c)?, b, num(a)?)
+        }
+    };
+    let y = if y < 100 { y + 2000 } else { y };
+    let mut t = time.split(':');
+    let (mut h, mi) = (num(t.next()?)?, num(t.next()?)?);
+    let s = t.next().map_or(Some(0), num)?;
+    match half.map(|x| x.to_ascii_uppercase()).as_deref() {
+        None => {}
+        Some("AM") if h == 12 => h = 0,
+        Some("AM") => {}
+        Some("PM") if h < 12 => h += 12,
+        Some("PM") => {}
+        Some(_) => return None,
+    }
+    chrono::NaiveDate::from_ymd_opt(y as i32, m, d)?.and_hms_opt(h, mi, s)
+}
+
+/// The cells of a W3C extended log line: separated by spaces or tabs; a cell in double quotes (ProxySG quotes
+/// values with spaces; IIS writes `+` for them) is its text between the quotes.
+fn w3c_cells(line: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < line.len() && matches!(line[i], b' ' | b'\t') {
+            i += 1;
+        }
+        if i >= line.len() {
+            return None;
+        }
+        if line[i] == b'"' {
+            let a = i + 1;
+            let e = memchr::memchr(b'"', &line[a..]).map_or(line.len(), |k| a + k);
+            i = (e + 1).min(line.len());
+            while i < line.len() && !matches!(line[i], b' ' | b'\t') {
+                i += 1;
+            }
+            return Some((a, e));
+        }
+        let a = i;
+        while i < line.len() && !matches!(line[i], b' ' | b'\t') {
+            i += 1;
+        }
+        Some((a, i))
+    })
+}
+
+/// W3C extended (IIS, ProxySG ELFF, TMG): cells in the order of the last `#Fields:` directive, `-` for none,
+/// `date` and `time` in UTC. The request's URL is rebuilt from its parts (`cs-uri-scheme`, the host,
+/// `cs-uri-stem` or `cs-uri-path`, `cs-uri-query`) when the log has a host to put in it.
+fn parse_w3c(w: &W3c, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    if line.first() == Some(&b'#') {
+        return Ok(Parsed::Skip);
+    }
+    if w.cols.is_empty() {
+        return Err("data line before any #Fields: directive".into());
+    }
+    let mut n = 0;
+    let (mut path, mut query, mut scheme, mut date, mut time) = (None, None, None, None, None);
+    let mut host: Option<(usize, (usize, usize))> = None;
+    for (a, b) in w3c_cells(line) {
+        let col = w.cols.get(n).copied().flatten();
+        n += 1;
+        let v = &line[a..b];
+        let Some(col) = col else { continue };
+        if v.is_empty() || v == b"-" {
+            continue;
+        }
+        match col {
+            W3cCol::Field(id, role) if W3C_XFF.contains(&id) => {
+                // `203.0.113.7, 10.0.0.1` (IIS writes the space as `+`).
+                let mut s = a;
+                for part in v.split(|&c| c == b',') {
+                    let lead = part.len() - part.trim_ascii_start().len();
+                    let lead = lead.max(part.iter().take_while(|&&c| c == b'+').count());
+                    let t = part[lead..].trim_ascii_end();
+                    if !t.is_empty() {
+                        rec.push(id, role, s + lead, s + lead + t.len());
+                    }
+                    s += part.len() + 1;
+                }
+            }
+            W3cCol::Field(id, role) => {
+                rec.push(id, role, a, b);
+                if let Some(rank) = W3C_HOSTS.iter().position(|&h| h == id) {
+                    if host.is_none_or(|(r, _)| rank < r) {
+                        host = Some((rank, (a, b)));
+                    }
+                }
+            }
+            W3cCol::Path(id) => path = Some((id, a, b)),
+            W3cCol::Query => query = Some((a, b)),
+            W3cCol::Scheme => scheme = Some((a, b)),
+            W3cCol::Date => date = Some((a, b)),
+            W3cCol::Time => time = Some((a, b)),
+        }
+    }
+    if n != w.cols.len() {
+        return Err(format!("{n} fields, #Fields: names {}", w.cols.len()));
+    }
+    if let (Some((da, db)), Some((ta, tb))) = (date, time) {
+        let start = rec.scratch.len();
+        rec.scratch.extend_from_slice(&line[da..db]);
+        rec.scratch.push(b'T');
+        rec.scratch.extend_from_slice(&line[ta..tb]);
+        rec.scratch.push(b'Z');
+        rec.ts = Some((TsKind::Iso, true, start as u32, rec.scratch.len() as u32));
+    }
+    if let Some((id, pa, pb)) = path {
+        let p = &line[pa..pb];
+        if memchr::memmem::find(p, b"://").is_some_and(|i| i < 10) {
+            rec.push(id, Role::Url, pa, pb);
+        } else if let Some((_, (ha, hb))) = host {
+            // A tunnel (`tcp`, `ssl` in ProxySG) has no URL; its host is matched as it is.
+            let scheme = scheme.map_or(&b"http"[..], |(a, b)| &line[a..b]);
+            if [&b"http"[..], b"https", b"ftp"]
+                .iter()
+                .any(|s| scheme.eq_ignore_ascii_case(s))
+            {
+                let mut url = Vec::with_capacity(16 + (hb - ha) + p.len());
+                url.extend(scheme.iter().map(u8::to_ascii_lowercase));
+                url.extend_from_slice(b"://");
+                url.extend_from_slice(&line[ha..hb]);
+                if !p.starts_with(b"/") {
+                    url.push(b'/');
+                }
+                url.extend_from_slice(p);
+                if let Some((qa, qb)) = query {
+                    // ProxySG writes the `?`, IIS does not.
+                    if line[qa] != b'?' {
+                        url.push(b'?');
+                    }
+                    url.extend_from_slice(&line[qa..qb]);
+                }
+                rec.push_scratch(id, Role::Url, &url);
+            }
+        }
+    }
+    Ok(Parsed::Record)
+}
+
 /// Converts a log timestamp to RFC 3339 UTC.
 fn to_rfc3339(kind: TsKind, raw: &str) -> Option<String> {
     let dt: DateTime<Utc> = match kind {
@@ -1009,6 +1400,7 @@ fn to_rfc3339(kind: TsKind, raw: &str) -> Option<String> {
         TsKind::Bind => NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f")
             .ok()?
             .and_utc(),
+        TsKind::WinDns => windns_time(raw)?.and_utc(),
     };
     Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
@@ -1023,6 +1415,11 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     for l in lines {
         if l.starts_with(b"#separator") || l.starts_with(b"#fields") {
             return Some(Format::ZeekTsv);
+        }
+        if l.get(..8)
+            .is_some_and(|k| k.eq_ignore_ascii_case(b"#Fields:"))
+        {
+            return Some(Format::W3c);
         }
         if l.first() == Some(&b'#') {
             continue;
@@ -1041,6 +1438,16 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         }
         if find(l, b"query: ").is_some() && find(l, b"client ").is_some() {
             return Some(Format::Bind);
+        }
+        // The debug log's preamble, or a packet line of a log cut from its start.
+        if l.starts_with(b"DNS Server log file creation at")
+            || l.starts_with(b"Log file wrap at")
+            || l.starts_with(b"Message logging key")
+            || find(l, b" PACKET ").is_some()
+                && (find(l, b" UDP ").is_some() || find(l, b" TCP ").is_some())
+                && parse_windns(l, &mut Record::default()).is_ok()
+        {
+            return Some(Format::WinDns);
         }
         if find(l, b"unbound[").is_some() {
             return Some(Format::Unbound);
@@ -1423,6 +1830,149 @@ mod tests {
     }
 
     #[test]
+    fn windows_dns_packets_and_details() {
+        let p = Parser::new(&Format::WinDns);
+        let l = "12/7/2026 10:15:32 PM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.0.0.5        3b1e   Q [0001   D   NOERROR] A      (3)www(10)evil-cdn42(3)com(0)";
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("remote".into(), Role::SrcIp, "10.0.0.5".into()),
+                ("query".into(), Role::Domain, "www.evil-cdn42.com".into()),
+            ]
+        );
+        let mut r = Record::default();
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T22:15:32Z")
+        );
+        // A response sent, an IPv6 client, a German server; Windows Server 2003's dotted names and no packet id.
+        let l = "07.12.2026 09:05:01 0E1C PACKET  0000017DED1D2C90 UDP Snd ::1             0003 R Q [8085 A DR  NOERROR] AAAA   (7)wrk10w1(4)corp(3)com(0)";
+        assert_eq!(
+            fields(&p, l)[0],
+            ("remote".into(), Role::DstIp, "::1".into())
+        );
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T09:05:01Z")
+        );
+        let l = "20100921 10:36:39 D24 PACKET  UDP Rcv 192.168.1.1  8857 R Q [0080       NOERROR] A      .ns1.offeringsmislead.com.";
+        assert_eq!(
+            fields(&p, l)[1],
+            (
+                "query".into(),
+                Role::Domain,
+                "ns1.offeringsmislead.com.".into()
+            )
+        );
+        // The details' answers: an address and a name; a name with a compression pointer is not whole.
+        assert_eq!(
+            fields(&p, "      DATA   142.250.185.68"),
+            vec![("answer".into(), Role::Answer, "142.250.185.68".into())]
+        );
+        assert_eq!(
+            fields(&p, "      DATA   (13)sjdc-mbdiydb1(2)us(3)org(0)")[0].2,
+            "sjdc-mbdiydb1.us.org"
+        );
+        for skip in [
+            "      DATA   [C00C](3)org(0)",
+            "      DATA   ",
+            "DNS Server log file creation at 12/7/2026 10:00:00 AM",
+            "    Name      \"(3)www(6)google(3)com(0)\"",
+            "12/7/2026 10:15:32 AM 0B5C EVENT   The DNS server has started.",
+        ] {
+            assert_eq!(p.parse(skip.as_bytes(), &mut r), Ok(Parsed::Skip), "{skip}");
+        }
+        for bad in [
+            "12/7/2026 10:15:32 AM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv",
+            "12/7/2026 10:15:32 AM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.0.0.5 3b1e Q [0001 D NOERROR] A (3)www(99)x",
+        ] {
+            assert!(p.parse(bad.as_bytes(), &mut r).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_dns_dates_in_each_region() {
+        let t = |raw: &str| windns_time(raw).map(|d| d.to_string());
+        let at = Some("2026-03-04 17:05:09".to_string());
+        assert_eq!(t("3/4/2026 5:05:09 PM"), at);
+        assert_eq!(t("04.03.2026 17:05:09"), at);
+        assert_eq!(t("04/03/2026 17:05:09"), at);
+        assert_eq!(t("2026/3/4 17:05:09"), at);
+        assert_eq!(t("2026-03-04 17:05:09"), at);
+        assert_eq!(t("20260304 17:05:09"), at);
+        // Day first cannot be: the second number is no month.
+        assert_eq!(
+            t("03/14/2026 17:05:09").as_deref(),
+            Some("2026-03-14 17:05:09")
+        );
+        assert_eq!(
+            t("3/4/2026 12:05:09 AM").as_deref(),
+            Some("2026-03-04 00:05:09")
+        );
+        assert_eq!(
+            t("3/4/2026 12:05:09 PM").as_deref(),
+            Some("2026-03-04 12:05:09")
+        );
+        assert_eq!(t("31/31/2026 17:05:09"), None);
+        assert_eq!(t("3/4/2026 17:05:09 午後"), None);
+    }
+
+    #[test]
+    fn w3c_iis_and_proxysg() {
+        let mut p = Parser::new(&Format::W3c);
+        let mut r = Record::default();
+        assert!(p.parse(b"2026-12-07 10:00:00 1.2.3.4", &mut r).is_err());
+        for h in [
+            "#Software: Microsoft Internet Information Services 10.0",
+            "#Version: 1.0",
+            "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) cs-host X-Forwarded-For sc-status",
+        ] {
+            assert!(p.is_header_line(h.as_bytes()));
+            p = p.with_header_line(h.as_bytes());
+        }
+        let l = "2026-12-07 10:15:32 10.0.0.10 GET /owa/auth/logon.aspx replaceCurrent=1 443 - 10.0.0.1 Mozilla/5.0+(evil.org) http://evil.org/ mail.example.gv.at 203.0.113.7,+10.0.0.1 200";
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("s-ip".into(), Role::DstIp, "10.0.0.10".into()),
+                ("c-ip".into(), Role::SrcIp, "10.0.0.1".into()),
+                ("cs-host".into(), Role::Domain, "mail.example.gv.at".into()),
+                ("X-Forwarded-For".into(), Role::SrcIp, "203.0.113.7".into()),
+                ("X-Forwarded-For".into(), Role::SrcIp, "10.0.0.1".into()),
+                (
+                    "cs-uri-stem".into(),
+                    Role::Url,
+                    "http://mail.example.gv.at/owa/auth/logon.aspx?replaceCurrent=1".into()
+                ),
+            ]
+        );
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T10:15:32Z")
+        );
+        assert!(p
+            .parse(b"2026-12-07 10:15:32 10.0.0.10 GET", &mut r)
+            .is_err());
+        // ProxySG: quoted cells, the scheme and `?` written apart, a tunnel without a URL.
+        p = p.with_header_line(b"#Fields: date time time-taken c-ip cs-username sc-filter-result cs-categories cs-method cs-uri-scheme cs-host cs-uri-port cs-uri-path cs-uri-query cs(User-Agent) s-ip s-supplier-ip");
+        let l = r#"2026-12-07 10:15:33 43 10.1.1.5 - OBSERVED "Technology/Internet;Suspicious" GET https cdn.evil.com 443 /gate.php ?id=7 "Mozilla/5.0 (Windows NT 10.0; Win64; x64)" 10.0.0.1 6.6.6.6"#;
+        let f = fields(&p, l);
+        assert!(f.contains(&(
+            "cs-uri-path".into(),
+            Role::Url,
+            "https://cdn.evil.com/gate.php?id=7".into()
+        )));
+        assert!(f.contains(&("s-supplier-ip".into(), Role::DstIp, "6.6.6.6".into())));
+        let l = r#"2026-12-07 10:15:34 43 10.1.1.5 - OBSERVED "unavailable" CONNECT tcp cdn.evil.com 443 / - "-" 10.0.0.1 6.6.6.6"#;
+        let f = fields(&p, l);
+        assert!(f.contains(&("cs-host".into(), Role::Domain, "cdn.evil.com".into())));
+        assert!(!f.iter().any(|x| x.1 == Role::Url), "{f:?}");
+    }
+
+    #[test]
     fn detects_formats() {
         assert_eq!(
             detect(b"#separator \\x09\n#fields\tts\n"),
@@ -1434,6 +1984,18 @@ mod tests {
         );
         assert_eq!(detect(br#"{"_path":"dns","ts":1}"#), Some(Format::ZeekJson));
         assert_eq!(detect(b"1286536309.450    123 192.168.0.1 TCP_MISS/200 1234 GET http://e.com/ - DIRECT/1.2.3.4 -"), Some(Format::Squid));
+        assert_eq!(
+            detect(b"#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Fields: date time c-ip\r\n"),
+            Some(Format::W3c)
+        );
+        assert_eq!(
+            detect(b"DNS Server log file creation at 12/7/2026 10:00:00 AM\r\n"),
+            Some(Format::WinDns)
+        );
+        assert_eq!(
+            detect(b"22/12/2021 17:32:59 0E1C PACKET  0000017DED1D2C90 UDP Snd ::1             0003 R Q [8085 A DR  NOERROR] AAAA   (7)wrk10w1(9)cancamusa(3)com(0)\n"),
+            Some(Format::WinDns)
+        );
         assert_eq!(detect(b"hello world"), None);
     }
 }

@@ -164,6 +164,8 @@ fn formats() -> Vec<Format> {
         Format::Bind,
         Format::Unbound,
         Format::Squid,
+        Format::WinDns,
+        Format::W3c,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
