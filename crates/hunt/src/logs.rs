@@ -1111,10 +1111,8 @@ fn parse_windns(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
             let v = v.trim_ascii();
             let at = v.as_ptr() as usize - line.as_ptr() as usize;
             if v.first() == Some(&b'(') {
-                let mut name = Vec::new();
                 // A name with a compression pointer (`[C00C]`) is not whole here: left out.
-                if windns_name(v, &mut name) && !name.is_empty() {
-                    rec.push_scratch(2, Role::Answer, &name);
+                if push_windns_name(rec, 2, Role::Answer, v) && !rec.is_empty() {
                     return Ok(Parsed::Record);
                 }
             } else if crate::set::parse_ipv4(v).is_some() || v.contains(&b':') {
@@ -1156,15 +1154,11 @@ fn parse_windns(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     };
     let v = &line[na..nb];
     if v.first() == Some(&b'(') {
-        let mut name = Vec::new();
-        if !windns_name(v, &mut name) {
+        if !push_windns_name(rec, 1, Role::Domain, v) {
             return Err(format!(
                 "question name {:?} is not in the (length)label form",
                 String::from_utf8_lossy(v)
             ));
-        }
-        if !name.is_empty() {
-            rec.push_scratch(1, Role::Domain, &name);
         }
     } else {
         // Windows Server 2003 wrote names with dots (`.ns1.example.com.`).
@@ -1174,17 +1168,39 @@ fn parse_windns(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
         }
     }
     // The date, the time and AM/PM when the region writes one: everything before the thread id.
-    let head: Vec<(usize, usize)> = tokens(&line[..p], 0).collect();
-    if head.len() >= 3 {
-        rec.ts = Some((TsKind::WinDns, false, 0, head[head.len() - 2].1 as u32));
+    let (mut count, mut prev_end, mut last_end) = (0, 0, 0);
+    for (_, e) in tokens(&line[..p], 0) {
+        (count, prev_end, last_end) = (count + 1, last_end, e);
+    }
+    if count >= 3 {
+        rec.ts = Some((TsKind::WinDns, false, 0, prev_end as u32));
     }
     Ok(Parsed::Record)
 }
 
-/// `(3)www(6)google(3)com(0)` as `www.google.com` into `out`; false when `v` is not in that form (a
-/// compression pointer such as `[C00C]` included). The root (`(0)` alone) is the empty name.
+/// Decodes a `(3)www(6)google(3)com(0)` name into the record's scratch and adds it as field `name` (the root,
+/// `(0)` alone, adds nothing); false, and nothing added, when `v` is not in that form.
+fn push_windns_name(rec: &mut Record, name: u16, role: Role, v: &[u8]) -> bool {
+    let start = rec.scratch.len();
+    let ok = windns_name(v, &mut rec.scratch);
+    if ok && rec.scratch.len() > start {
+        rec.fields.push(RawField {
+            name,
+            role,
+            in_scratch: true,
+            start: start as u32,
+            end: rec.scratch.len() as u32,
+        });
+    } else {
+        rec.scratch.truncate(start);
+    }
+    ok
+}
+
+/// `(3)www(6)google(3)com(0)` as `www.google.com`, added to the end of `out`; false when `v` is not in that
+/// form (a compression pointer such as `[C00C]` included).
 fn windns_name(v: &[u8], out: &mut Vec<u8>) -> bool {
-    out.clear();
+    let start = out.len();
     let mut i = 0;
     while i < v.len() {
         if v[i] != b'(' {
@@ -1206,7 +1222,7 @@ fn windns_name(v: &[u8], out: &mut Vec<u8>) -> bool {
         let Some(label) = v.get(i..i + n) else {
             return false;
         };
-        if !out.is_empty() {
+        if out.len() > start {
             out.push(b'.');
         }
         out.extend_from_slice(label);
