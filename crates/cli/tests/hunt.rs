@@ -1515,6 +1515,15 @@ fn windows_dns_debug_and_iis_logs_are_hunted() {
     assert_eq!(sum["formats"][0][1], "windns", "{sum}");
     let out = sightings(&v.path("rows.jsonl"));
     assert_eq!(out[0]["ts"], "2026-12-07T09:15:32Z", "{out:?}");
+    // The server's clock is Vienna's: its local times are read there.
+    let (_, sum, code) = hunt_rows(&v, &dns, &["--log-tz", "Europe/Vienna"]);
+    assert_eq!(code, 0, "{sum}");
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T08:15:32Z", "{out:?}");
+    let o = v.run(&["hunt", dns.to_str().expect("p"), "--log-tz", "Europe/Wien"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--log-tz \"Europe/Wien\": not a time zone"), "{err}");
 
     let iis = v.path("u_ex261207.log");
     let text = concat!(

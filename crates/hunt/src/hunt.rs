@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use vigil_model::Tlp;
 
 use crate::logs::{
-    self, ChunkEvent, Chunker, FieldRef, Format, FormatChoice, LogInput, Parsed, Parser, Record,
+    self, ChunkEvent, Chunker, FieldRef, Format, FormatChoice, LogInput, LogTz, Parsed, Parser,
+    Record,
 };
 use crate::set::{tlp_code, HitRef, HitType, IndicatorSet, Match, Role, Scratch};
 use crate::stix::{Object, Observation, Value};
@@ -146,6 +147,8 @@ pub struct HuntOptions {
     /// Keep up to this many distinct domain names that appear in domain fields but match no indicator
     /// (`Summary::unknown_domains`), for scoring as leads; 0 (the default) keeps none and costs nothing.
     pub collect_unknown: usize,
+    /// The zone of the times a log writes without one (BIND, Windows DNS; default UTC).
+    pub log_tz: LogTz,
 }
 
 /// Counters a hunt updates while it runs (for a progress bar with throughput).
@@ -185,6 +188,7 @@ impl Default for HuntOptions {
             max_line: 16 << 20,
             progress: None,
             collect_unknown: 0,
+            log_tz: LogTz::Utc,
         }
     }
 }
@@ -413,7 +417,12 @@ fn read_inputs(
             Some(e) => Box::new(std::io::Cursor::new(head).chain(FailingReader(Some(e)))),
             None => Box::new(std::io::Cursor::new(head).chain(reader)),
         };
-        let mut chunker = Chunker::new(rest, Parser::new(&format), opts.chunk_bytes, opts.max_line);
+        let mut chunker = Chunker::new(
+            rest,
+            Parser::new(&format).with_tz(opts.log_tz),
+            opts.chunk_bytes,
+            opts.max_line,
+        );
         loop {
             if stop.load(Ordering::Relaxed) {
                 break;

@@ -17,7 +17,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::json::{self, Leaf};
@@ -91,6 +91,73 @@ pub struct FieldMap {
     pub fields: Vec<(String, Role)>,
     /// The field holding the timestamp (RFC 3339, or epoch seconds).
     pub ts: Option<String>,
+}
+
+/// The zone of the times a log writes without one: BIND and the Windows DNS Server write the server's local
+/// time, a CSV or JSON export may write `2026-12-07 10:15:32`. Times with a zone or offset (Zeek, EVE, W3C,
+/// RFC 3339) are read as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogTz {
+    /// As UTC (the default).
+    #[default]
+    Utc,
+    /// A fixed offset from UTC.
+    Fixed(FixedOffset),
+    /// An IANA zone (`Europe/Vienna`), summer time included.
+    Named(chrono_tz::Tz),
+    /// This machine's zone (`TZ`, else `/etc/localtime`).
+    Local,
+}
+
+impl LogTz {
+    /// `utc`, `local`, an offset (`+01:00`, `-0330`) or an IANA zone name (`Europe/Vienna`).
+    pub fn parse(s: &str) -> Result<LogTz, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(LogTz::Utc);
+        }
+        if t.eq_ignore_ascii_case("local") {
+            return Ok(LogTz::Local);
+        }
+        if t.starts_with(['+', '-']) {
+            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
+            let ok = matches!(digits.len(), 2 | 4) && digits.bytes().all(|c| c.is_ascii_digit());
+            let (h, m) = if ok {
+                (
+                    digits[..2].parse::<i32>().unwrap_or(99),
+                    digits
+                        .get(2..)
+                        .map_or(Ok(0), str::parse::<i32>)
+                        .unwrap_or(99),
+                )
+            } else {
+                (99, 99)
+            };
+            let secs = (h * 3600 + m * 60) * if t.starts_with('-') { -1 } else { 1 };
+            return (h < 24 && m < 60)
+                .then(|| FixedOffset::east_opt(secs))
+                .flatten()
+                .map(LogTz::Fixed)
+                .ok_or_else(|| format!("{s:?}: an offset is written +HH:MM or -HHMM"));
+        }
+        t.parse::<chrono_tz::Tz>().map(LogTz::Named).map_err(|_| {
+            format!("{s:?}: not a time zone (utc, local, an offset such as +01:00, or an IANA name such as Europe/Vienna)")
+        })
+    }
+
+    /// A local time of this zone in UTC. In the hour a summer-time change repeats, the first of the two; a
+    /// time the change skips has none.
+    pub fn to_utc(&self, t: NaiveDateTime) -> Option<DateTime<Utc>> {
+        match self {
+            LogTz::Utc => Some(t.and_utc()),
+            LogTz::Fixed(o) => o.from_local_datetime(&t).earliest().map(|d| d.to_utc()),
+            LogTz::Named(z) => z.from_local_datetime(&t).earliest().map(|d| d.to_utc()),
+            LogTz::Local => chrono::Local
+                .from_local_datetime(&t)
+                .earliest()
+                .map(|d| d.to_utc()),
+        }
+    }
 }
 
 /// How to choose the format of each input.
@@ -219,6 +286,7 @@ pub enum Parsed {
 pub struct Parser {
     kind: Kind,
     names: Vec<String>,
+    tz: LogTz,
 }
 
 #[derive(Debug, Clone)]
@@ -448,27 +516,21 @@ impl Parser {
     /// the framing layer feeds header lines through [`Parser::with_header_line`].
     pub fn new(format: &Format) -> Parser {
         let names = |t: &[(&str, Role)]| t.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>();
-        match format {
-            Format::ZeekJson => Parser {
-                kind: Kind::ZeekJson,
-                names: names(ZEEK_FIELDS),
-            },
-            Format::Eve => Parser {
-                kind: Kind::Eve,
-                names: names(EVE_FIELDS),
-            },
-            Format::ZeekTsv => Parser {
-                kind: Kind::Tsv(Tsv {
+        let (kind, names) = match format {
+            Format::ZeekJson => (Kind::ZeekJson, names(ZEEK_FIELDS)),
+            Format::Eve => (Kind::Eve, names(EVE_FIELDS)),
+            Format::ZeekTsv => (
+                Kind::Tsv(Tsv {
                     sep: b'\t',
                     set_sep: b',',
                     unset: b"-".to_vec(),
                     empty: b"(empty)".to_vec(),
                     ..Default::default()
                 }),
-                names: names(ZEEK_FIELDS),
-            },
-            Format::Jsonl(m) => Parser {
-                kind: Kind::Jsonl {
+                names(ZEEK_FIELDS),
+            ),
+            Format::Jsonl(m) => (
+                Kind::Jsonl {
                     map: m
                         .fields
                         .iter()
@@ -477,10 +539,10 @@ impl Parser {
                         .collect(),
                     ts: m.ts.clone(),
                 },
-                names: m.fields.iter().map(|(p, _)| p.clone()).collect(),
-            },
-            Format::Csv(m) => Parser {
-                kind: Kind::Tsv(Tsv {
+                m.fields.iter().map(|(p, _)| p.clone()).collect(),
+            ),
+            Format::Csv(m) => (
+                Kind::Tsv(Tsv {
                     sep: b',',
                     set_sep: 0,
                     csv: true,
@@ -489,29 +551,34 @@ impl Parser {
                     csv_ts: m.ts.clone(),
                     ..Default::default()
                 }),
-                names: m.fields.iter().map(|(p, _)| p.clone()).collect(),
-            },
-            Format::Bind => Parser {
-                kind: Kind::Bind,
-                names: vec!["client".into(), "query".into(), "server".into()],
-            },
-            Format::Unbound => Parser {
-                kind: Kind::Unbound,
-                names: vec!["client".into(), "query".into()],
-            },
-            Format::Squid => Parser {
-                kind: Kind::Squid,
-                names: vec!["client".into(), "url".into(), "host".into(), "peer".into()],
-            },
-            Format::WinDns => Parser {
-                kind: Kind::WinDns,
-                names: vec!["remote".into(), "query".into(), "answer".into()],
-            },
-            Format::W3c => Parser {
-                kind: Kind::W3c(W3c::default()),
-                names: names(W3C_FIELDS),
-            },
+                m.fields.iter().map(|(p, _)| p.clone()).collect(),
+            ),
+            Format::Bind => (
+                Kind::Bind,
+                vec!["client".into(), "query".into(), "server".into()],
+            ),
+            Format::Unbound => (Kind::Unbound, vec!["client".into(), "query".into()]),
+            Format::Squid => (
+                Kind::Squid,
+                vec!["client".into(), "url".into(), "host".into(), "peer".into()],
+            ),
+            Format::WinDns => (
+                Kind::WinDns,
+                vec!["remote".into(), "query".into(), "answer".into()],
+            ),
+            Format::W3c => (Kind::W3c(W3c::default()), names(W3C_FIELDS)),
+        };
+        Parser {
+            kind,
+            names,
+            tz: LogTz::Utc,
         }
+    }
+
+    /// The parser reading the times the log writes without a zone in `tz`.
+    pub fn with_tz(mut self, tz: LogTz) -> Parser {
+        self.tz = tz;
+        self
     }
 
     /// True when some lines change the parser (Zeek TSV headers, the CSV header row): the framing layer must
@@ -648,7 +715,7 @@ impl Parser {
         let (kind, in_scratch, a, b) = rec.ts?;
         let src = if in_scratch { &rec.scratch[..] } else { line };
         let raw = std::str::from_utf8(src.get(a as usize..b as usize)?).ok()?;
-        to_rfc3339(kind, raw)
+        to_rfc3339(kind, raw, self.tz)
     }
 
     /// Parses one line (without its newline) into `rec`. Errors say what is wrong with the line.
@@ -1394,8 +1461,8 @@ fn parse_w3c(w: &W3c, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     Ok(Parsed::Record)
 }
 
-/// Converts a log timestamp to RFC 3339 UTC.
-fn to_rfc3339(kind: TsKind, raw: &str) -> Option<String> {
+/// Converts a log timestamp to RFC 3339 UTC; one without a zone is a time of `tz`.
+fn to_rfc3339(kind: TsKind, raw: &str, tz: LogTz) -> Option<String> {
     let dt: DateTime<Utc> = match kind {
         TsKind::Epoch => {
             let (s, f) = raw.split_once('.').unwrap_or((raw, ""));
@@ -1409,14 +1476,20 @@ fn to_rfc3339(kind: TsKind, raw: &str) -> Option<String> {
         }
         TsKind::Iso => match DateTime::parse_from_rfc3339(raw) {
             Ok(d) => d.with_timezone(&Utc),
-            Err(_) => DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z")
-                .ok()?
-                .with_timezone(&Utc),
+            Err(_) => match DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z") {
+                Ok(d) => d.with_timezone(&Utc),
+                // No zone: `2026-12-07 10:15:32` or `2026-12-07T10:15:32.5`.
+                Err(_) => tz.to_utc(
+                    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+                        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
+                        .ok()?,
+                )?,
+            },
         },
-        TsKind::Bind => NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f")
-            .ok()?
-            .and_utc(),
-        TsKind::WinDns => windns_time(raw)?.and_utc(),
+        TsKind::Bind => {
+            tz.to_utc(NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f").ok()?)?
+        }
+        TsKind::WinDns => tz.to_utc(windns_time(raw)?)?,
     };
     Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
@@ -1933,6 +2006,80 @@ mod tests {
         );
         assert_eq!(t("31/31/2026 17:05:09"), None);
         assert_eq!(t("3/4/2026 17:05:09 午後"), None);
+    }
+
+    #[test]
+    fn local_times_are_read_in_the_logs_zone() {
+        let ts = |p: &Parser, l: &str| {
+            let mut r = Record::default();
+            p.parse(l.as_bytes(), &mut r).expect("parses");
+            p.timestamp(l.as_bytes(), &r)
+        };
+        let bind = "07-Dec-2026 09:15:32.100 queries: info: client @0x7f 10.0.0.1#5 (a.at): query: a.at IN A + (10.0.0.53)";
+        let wdns = "07.07.2026 09:15:32 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.0.0.5 3b1e   Q [0001   D   NOERROR] A      (1)a(2)at(0)";
+        let vienna = LogTz::parse("Europe/Vienna").expect("zone");
+        for (tz, b, w) in [
+            (
+                LogTz::Utc,
+                "2026-12-07T09:15:32.100Z",
+                "2026-07-07T09:15:32Z",
+            ),
+            (vienna, "2026-12-07T08:15:32.100Z", "2026-07-07T07:15:32Z"),
+            (
+                LogTz::parse("-03:30").expect("offset"),
+                "2026-12-07T12:45:32.100Z",
+                "2026-07-07T12:45:32Z",
+            ),
+        ] {
+            let p = Parser::new(&Format::Bind).with_tz(tz);
+            assert_eq!(ts(&p, bind).as_deref(), Some(b), "{tz:?}");
+            let p = Parser::new(&Format::WinDns).with_tz(tz);
+            assert_eq!(ts(&p, wdns).as_deref(), Some(w), "{tz:?}");
+        }
+        // A CSV's time without a zone is read in it; one with an offset as written.
+        let map = FieldMap {
+            fields: vec![("host".into(), Role::Domain)],
+            ts: Some("time".into()),
+        };
+        let p = Parser::new(&Format::Csv(map))
+            .with_header_line(b"time,host")
+            .with_tz(vienna);
+        assert_eq!(
+            ts(&p, "2026-12-07 09:15:32,a.at").as_deref(),
+            Some("2026-12-07T08:15:32Z")
+        );
+        assert_eq!(
+            ts(&p, "2026-12-07T09:15:32+00:00,a.at").as_deref(),
+            Some("2026-12-07T09:15:32Z")
+        );
+        // The hour summer time repeats is read as its first pass; the hour it skips has no time.
+        assert_eq!(
+            vienna.to_utc(
+                chrono::NaiveDate::from_ymd_opt(2026, 10, 25)
+                    .and_then(|d| d.and_hms_opt(2, 30, 0))
+                    .expect("t")
+            ),
+            Utc.with_ymd_and_hms(2026, 10, 25, 0, 30, 0).single()
+        );
+        assert_eq!(
+            vienna.to_utc(
+                chrono::NaiveDate::from_ymd_opt(2026, 3, 29)
+                    .and_then(|d| d.and_hms_opt(2, 30, 0))
+                    .expect("t")
+            ),
+            None
+        );
+        assert_eq!(LogTz::parse("UTC"), Ok(LogTz::Utc));
+        assert_eq!(LogTz::parse("local"), Ok(LogTz::Local));
+        assert_eq!(
+            LogTz::parse("+0530"),
+            Ok(LogTz::Fixed(
+                FixedOffset::east_opt(5 * 3600 + 1800).expect("offset")
+            ))
+        );
+        for bad in ["+25:00", "+1", "Europe/Atlantis", "", "+01:60"] {
+            assert!(LogTz::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

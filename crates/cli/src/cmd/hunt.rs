@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Value};
 use vigil_hunt::hunt::{hunt, HuntOptions, LogSource, Progress, Sighting, Summary};
-use vigil_hunt::logs::{FieldMap, Format, FormatChoice};
+use vigil_hunt::logs::{FieldMap, Format, FormatChoice, LogTz};
 use vigil_hunt::report::{Aggregate, Aggregator};
 use vigil_hunt::score::{DecayConfig, Reliability, ScoreState};
 use vigil_hunt::{
@@ -94,9 +94,15 @@ pub struct HuntArgs {
     /// JSON fields are dotted paths (`dns.rrname`), CSV fields are header names.
     #[arg(long = "field")]
     pub fields: Vec<String>,
-    /// For jsonl/csv: the field holding the timestamp (RFC 3339 or epoch seconds).
+    /// For jsonl/csv: the field holding the timestamp (RFC 3339, epoch seconds, or `2026-12-07 10:15:32` in
+    /// --log-tz).
     #[arg(long)]
     pub ts_field: Option<String>,
+    /// The zone of times the logs write without one (BIND and the Windows DNS Server write the server's local
+    /// time): `utc` (the default), `local` (this machine's), an offset (`+01:00`) or an IANA name
+    /// (`Europe/Vienna`, summer time included). Sightings carry UTC.
+    #[arg(long, default_value = "utc", value_name = "ZONE")]
+    pub log_tz: String,
     /// Hunt with this snapshot (from `vigil snapshot`) instead of the store.
     #[arg(long)]
     pub snapshot: Option<PathBuf>,
@@ -853,6 +859,7 @@ pub fn run(cli: &Cli, a: &HuntArgs) -> anyhow::Result<u8> {
         } else {
             0
         },
+        log_tz: LogTz::parse(&a.log_tz).map_err(|e| anyhow::anyhow!("--log-tz {e}"))?,
         ..HuntOptions::default()
     };
     if a.score_unknown && !(0.0..=1.0).contains(&a.lead_min_score) {
