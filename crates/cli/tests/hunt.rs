@@ -1523,7 +1523,10 @@ fn windows_dns_debug_and_iis_logs_are_hunted() {
     let o = v.run(&["hunt", dns.to_str().expect("p"), "--log-tz", "Europe/Wien"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--log-tz \"Europe/Wien\": not a time zone"), "{err}");
+    assert!(
+        err.contains("--log-tz \"Europe/Wien\": not a time zone"),
+        "{err}"
+    );
 
     let iis = v.path("u_ex261207.log");
     let text = concat!(
@@ -1559,6 +1562,48 @@ fn windows_dns_debug_and_iis_logs_are_hunted() {
         (Some(0), Some("w3c")),
         "{sum}"
     );
+}
+
+/// Elastic Common Schema as Winlogbeat writes Sysmon's events and Elasticsearch exports them: recognised, and
+/// only the fields that name something are looked up (not the user agent beside them).
+#[test]
+fn elastic_common_schema_events_are_hunted() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(&iocs, "evil-update.com\n203.0.113.66\n").expect("write");
+    v.ingest(&iocs, &["--format", "iocs"]);
+    let log = v.path("winlogbeat.ndjson");
+    let text = concat!(
+        r#"{"@timestamp":"2026-12-07T09:15:32.123Z","ecs":{"version":"8.0.0"},"event":{"code":"22","module":"sysmon"},"dns":{"question":{"name":"cdn.evil-update.com"},"resolved_ip":["203.0.113.66"]},"process":{"executable":"C:\\Windows\\System32\\rundll32.exe"}}"#,
+        "\n",
+        r#"{"@timestamp":"2026-12-07T09:15:33Z","ecs":{"version":"8.0.0"},"event":{"code":"3"},"source":{"ip":"10.0.0.5"},"destination":{"ip":"198.51.100.9","port":443},"user_agent":{"original":"evil-update.com"}}"#,
+        "\n",
+        r#"{"_index":"logs-endpoint","_id":"a1","_source":{"@timestamp":"2026-12-07T09:15:34Z","destination":{"ip":"203.0.113.66"}}}"#,
+        "\n",
+    );
+    std::fs::write(&log, text).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &log, &[]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(
+        rows,
+        [
+            (
+                1,
+                "dns.question.name".to_string(),
+                "evil-update.com".to_string()
+            ),
+            (1, "dns.resolved_ip".to_string(), "203.0.113.66".to_string()),
+            (3, "destination.ip".to_string(), "203.0.113.66".to_string()),
+        ],
+        "{sum}"
+    );
+    assert_eq!(
+        (sum["unparsable"].as_u64(), sum["formats"][0][1].as_str()),
+        (Some(0), Some("ecs")),
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32.123Z", "{out:?}");
 }
 
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones

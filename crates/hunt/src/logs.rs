@@ -9,8 +9,9 @@
 //! which may change mid-stream), Zeek JSON, Suricata EVE JSON (DNS v1/v2/v3 answers, HTTP, TLS, flow,
 //! fileinfo, alert, SMTP/e-mail), BIND query logs, unbound `log-queries`/`log-replies` lines, Squid native
 //! access logs, the Windows DNS Server debug log (`dns.log`, with or without its packet details), the W3C
-//! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), and
-//! JSON-lines or CSV with a [`FieldMap`].
+//! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), Elastic
+//! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), and JSON-lines or CSV with a
+//! [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -43,6 +44,8 @@ pub enum Format {
     WinDns,
     /// W3C extended log format with `#Fields:` directives (IIS, ProxySG ELFF, TMG).
     W3c,
+    /// Elastic Common Schema JSON lines (Beats, Elastic Agent, Logstash; Elasticsearch `_source` documents).
+    Ecs,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -51,7 +54,8 @@ pub enum Format {
 
 impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
-    /// (`windows-dns`), `w3c` (`iis`, `elff`); `jsonl`/`csv` need a mapping and are built directly.
+    /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`); `jsonl`/`csv` need a mapping and are built
+    /// directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
             "zeek" | "zeek-tsv" => Format::ZeekTsv,
@@ -62,6 +66,7 @@ impl Format {
             "squid" => Format::Squid,
             "windns" | "windows-dns" => Format::WinDns,
             "w3c" | "iis" | "elff" => Format::W3c,
+            "ecs" | "elastic" => Format::Ecs,
             _ => return None,
         })
     }
@@ -77,6 +82,7 @@ impl Format {
             Format::Squid => "squid",
             Format::WinDns => "windns",
             Format::W3c => "w3c",
+            Format::Ecs => "ecs",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -293,6 +299,7 @@ pub struct Parser {
 enum Kind {
     ZeekJson,
     Eve,
+    Ecs,
     Jsonl {
         map: Vec<(String, u16, Role)>,
         ts: Option<String>,
@@ -477,6 +484,56 @@ fn w3c_col(name: &[u8]) -> Option<W3cCol> {
     })
 }
 
+/// Elastic Common Schema fields that are matched (what Beats, Elastic Agent and Logstash write for DNS,
+/// network, web, file and e-mail events, Sysmon's through Winlogbeat included). `http.request.referrer` and
+/// `user_agent.original` are never looked up.
+const ECS_FIELDS: &[(&str, Role)] = &[
+    ("source.ip", Role::SrcIp),
+    ("client.ip", Role::SrcIp),
+    ("destination.ip", Role::DstIp),
+    ("server.ip", Role::DstIp),
+    ("source.port", Role::SrcPort),
+    ("destination.port", Role::DstPort),
+    ("network.transport", Role::Proto),
+    ("dns.question.name", Role::Domain),
+    ("dns.answers.data", Role::Answer),
+    ("dns.resolved_ip", Role::Answer),
+    ("destination.domain", Role::Domain),
+    ("server.domain", Role::Domain),
+    ("url.domain", Role::Domain),
+    ("tls.client.server_name", Role::Domain),
+    ("url.full", Role::Url),
+    ("url.original", Role::Url),
+    ("file.hash.md5", Role::Hash),
+    ("file.hash.sha1", Role::Hash),
+    ("file.hash.sha256", Role::Hash),
+    ("file.hash.sha512", Role::Hash),
+    ("process.hash.md5", Role::Hash),
+    ("process.hash.sha1", Role::Hash),
+    ("process.hash.sha256", Role::Hash),
+    ("dll.hash.md5", Role::Hash),
+    ("dll.hash.sha1", Role::Hash),
+    ("dll.hash.sha256", Role::Hash),
+    ("tls.server.hash.sha1", Role::Hash),
+    ("tls.server.hash.sha256", Role::Hash),
+    ("email.from.address", Role::Email),
+    ("email.to.address", Role::Email),
+    ("email.cc.address", Role::Email),
+    ("email.sender.address", Role::Email),
+];
+
+/// An ECS path without the `_source.` an Elasticsearch document export wraps it in.
+fn ecs_path(p: &[u8]) -> &[u8] {
+    p.strip_prefix(b"_source.").unwrap_or(p)
+}
+
+fn ecs_field(path: &[u8]) -> Option<(u16, Role)> {
+    ECS_FIELDS
+        .iter()
+        .position(|(n, _)| n.as_bytes() == path)
+        .map(|i| (i as u16, ECS_FIELDS[i].1))
+}
+
 static ZEEK_KEYS: json::KeyFilter = json::KeyFilter::new(ZEEK_FIELDS, "ts", "");
 static EVE_KEYS: json::KeyFilter = json::KeyFilter::new(EVE_FIELDS, "timestamp", "dns.grouped.");
 
@@ -567,6 +624,7 @@ impl Parser {
                 vec!["remote".into(), "query".into(), "answer".into()],
             ),
             Format::W3c => (Kind::W3c(W3c::default()), names(W3C_FIELDS)),
+            Format::Ecs => (Kind::Ecs, names(ECS_FIELDS)),
         };
         Parser {
             kind,
@@ -729,6 +787,7 @@ impl Parser {
             Kind::ZeekJson => self.parse_json(line, rec, JsonFlavor::Zeek),
             Kind::Eve => self.parse_json(line, rec, JsonFlavor::Eve),
             Kind::Jsonl { .. } => self.parse_json(line, rec, JsonFlavor::Mapped),
+            Kind::Ecs => self.parse_json(line, rec, JsonFlavor::Ecs),
             Kind::Tsv(t) => parse_tsv(t, line, rec),
             Kind::Bind => parse_bind(line, rec),
             Kind::Unbound => parse_unbound(line, rec),
@@ -754,7 +813,7 @@ impl Parser {
         let keys = match flavor {
             JsonFlavor::Zeek => Some(&ZEEK_KEYS),
             JsonFlavor::Eve => Some(&EVE_KEYS),
-            JsonFlavor::Mapped => None,
+            JsonFlavor::Mapped | JsonFlavor::Ecs => None,
         };
         let res = json::walk(line, &mut scratch, keys, &mut |p, leaf| {
             let (start, end, escaped, is_str) = match leaf {
@@ -768,6 +827,7 @@ impl Parser {
             let is_ts = match flavor {
                 JsonFlavor::Zeek => p == b"ts",
                 JsonFlavor::Eve => p == b"timestamp",
+                JsonFlavor::Ecs => ecs_path(p) == b"@timestamp",
                 JsonFlavor::Mapped => {
                     matches!(&self.kind, Kind::Jsonl { ts: Some(t), .. } if t.as_bytes() == p)
                 }
@@ -788,6 +848,7 @@ impl Parser {
             let hit = match flavor {
                 JsonFlavor::Zeek => zeek_field(p),
                 JsonFlavor::Eve => eve_field(p),
+                JsonFlavor::Ecs => ecs_field(ecs_path(p)),
                 JsonFlavor::Mapped => match &self.kind {
                     Kind::Jsonl { map, .. } => map
                         .iter()
@@ -834,6 +895,7 @@ impl Parser {
 enum JsonFlavor {
     Zeek,
     Eve,
+    Ecs,
     Mapped,
 }
 
@@ -1514,6 +1576,15 @@ pub fn detect(head: &[u8]) -> Option<Format> {
             continue;
         }
         if l.first() == Some(&b'{') {
+            // Beats and Elastic Agent write `"ecs":{"version":..}`; an Elasticsearch export wraps `_source`.
+            // First: Filebeat's Suricata and Zeek modules keep the sensor's own keys (`event_type`) inside.
+            if find(l, b"\"@timestamp\"").is_some()
+                && (find(l, b"\"ecs\"").is_some()
+                    || find(l, b"\"ecs.version\"").is_some()
+                    || find(l, b"\"_source\"").is_some())
+            {
+                return Some(Format::Ecs);
+            }
             if find(l, b"\"event_type\"").is_some() {
                 return Some(Format::Eve);
             }
@@ -2083,6 +2154,76 @@ mod tests {
     }
 
     #[test]
+    fn ecs_from_beats_and_an_elasticsearch_export() {
+        let p = Parser::new(&Format::Ecs);
+        // Sysmon's DNS event through Winlogbeat: the question, its answers, the process's hash; the user agent
+        // and referrer are not looked up.
+        let l = r#"{"@timestamp":"2026-12-07T09:15:32.123Z","ecs":{"version":"8.0.0"},"event":{"code":"22"},"dns":{"question":{"name":"cdn.evil-update.com"},"resolved_ip":["203.0.113.66"],"answers":[{"type":"A","data":"203.0.113.66"}]},"process":{"hash":{"sha256":"ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c"}},"user_agent":{"original":"evil.org"},"http":{"request":{"referrer":"http://evil.org/"}}}"#;
+        let f = fields(&p, l);
+        assert_eq!(
+            f,
+            vec![
+                (
+                    "dns.question.name".into(),
+                    Role::Domain,
+                    "cdn.evil-update.com".into()
+                ),
+                (
+                    "dns.resolved_ip".into(),
+                    Role::Answer,
+                    "203.0.113.66".into()
+                ),
+                (
+                    "dns.answers.data".into(),
+                    Role::Answer,
+                    "203.0.113.66".into()
+                ),
+                (
+                    "process.hash.sha256".into(),
+                    Role::Hash,
+                    "ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c".into()
+                ),
+            ]
+        );
+        let mut r = Record::default();
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T09:15:32.123Z")
+        );
+        // A document as Elasticsearch exports it, and flattened keys.
+        let l = r#"{"_index":"logs-network","_id":"x1","_source":{"@timestamp":"2026-12-07T09:15:33Z","source":{"ip":"10.0.0.1","port":51234},"destination":{"ip":"6.6.6.6","port":443},"url":{"full":"http://bad.org/gate.php"}}}"#;
+        let f = fields(&p, l);
+        assert!(
+            f.contains(&("destination.ip".into(), Role::DstIp, "6.6.6.6".into())),
+            "{f:?}"
+        );
+        assert!(f.contains(&(
+            "url.full".into(),
+            Role::Url,
+            "http://bad.org/gate.php".into()
+        )));
+        assert!(f.contains(&("destination.port".into(), Role::DstPort, "443".into())));
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T09:15:33Z")
+        );
+        let l = r#"{"@timestamp":"2026-12-07T09:15:34Z","ecs.version":"8.11.0","dns.question.name":"a.evil.com"}"#;
+        assert_eq!(
+            fields(&p, l),
+            vec![(
+                "dns.question.name".into(),
+                Role::Domain,
+                "a.evil.com".into()
+            )]
+        );
+        assert!(p
+            .parse(br#"{"@timestamp":"x","dns":{"question":"#, &mut r)
+            .is_err());
+    }
+
+    #[test]
     fn w3c_iis_and_proxysg() {
         let mut p = Parser::new(&Format::W3c);
         let mut r = Record::default();
@@ -2158,6 +2299,14 @@ mod tests {
         assert_eq!(
             detect(b"22/12/2021 17:32:59 0E1C PACKET  0000017DED1D2C90 UDP Snd ::1             0003 R Q [8085 A DR  NOERROR] AAAA   (7)wrk10w1(9)cancamusa(3)com(0)\n"),
             Some(Format::WinDns)
+        );
+        assert_eq!(
+            detect(br#"{"@timestamp":"2026-12-07T09:15:32Z","ecs":{"version":"8.0.0"},"suricata":{"eve":{"event_type":"dns"}}}"#),
+            Some(Format::Ecs)
+        );
+        assert_eq!(
+            detect(br#"{"_index":"logs","_source":{"@timestamp":"2026-12-07T09:15:32Z"}}"#),
+            Some(Format::Ecs)
         );
         assert_eq!(detect(b"hello world"), None);
     }

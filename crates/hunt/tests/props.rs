@@ -166,6 +166,7 @@ fn formats() -> Vec<Format> {
         Format::Squid,
         Format::WinDns,
         Format::W3c,
+        Format::Ecs,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
