@@ -536,6 +536,7 @@ fn ecs_field(path: &[u8]) -> Option<(u16, Role)> {
 
 static ZEEK_KEYS: json::KeyFilter = json::KeyFilter::new(ZEEK_FIELDS, "ts", "");
 static EVE_KEYS: json::KeyFilter = json::KeyFilter::new(EVE_FIELDS, "timestamp", "dns.grouped.");
+static ECS_KEYS: json::KeyFilter = json::KeyFilter::new(ECS_FIELDS, "@timestamp", "_source.");
 
 fn eve_field(path: &[u8]) -> Option<(u16, Role)> {
     let i: u16 = match path {
@@ -813,7 +814,8 @@ impl Parser {
         let keys = match flavor {
             JsonFlavor::Zeek => Some(&ZEEK_KEYS),
             JsonFlavor::Eve => Some(&EVE_KEYS),
-            JsonFlavor::Mapped | JsonFlavor::Ecs => None,
+            JsonFlavor::Ecs => Some(&ECS_KEYS),
+            JsonFlavor::Mapped => None,
         };
         let res = json::walk(line, &mut scratch, keys, &mut |p, leaf| {
             let (start, end, escaped, is_str) = match leaf {
@@ -2324,7 +2326,11 @@ mod table_tests {
         for (n, _) in EVE_FIELDS {
             assert!(EVE_KEYS.may(n.as_bytes()), "{n}");
         }
-        assert!(ZEEK_KEYS.may(b"ts") && EVE_KEYS.may(b"timestamp"));
+        for (n, _) in ECS_FIELDS {
+            assert!(ECS_KEYS.may(n.as_bytes()), "{n}");
+            assert!(ECS_KEYS.may(format!("_source.{n}").as_bytes()), "{n}");
+        }
+        assert!(ZEEK_KEYS.may(b"ts") && EVE_KEYS.may(b"timestamp") && ECS_KEYS.may(b"@timestamp"));
         assert!(EVE_KEYS.may(b"dns.grouped.AAAA") && EVE_KEYS.may(&[b'd'; 90]));
         assert!(!ZEEK_KEYS.may(b"qclass") && !ZEEK_KEYS.may(b"") && !EVE_KEYS.may(b"flow_id"));
     }

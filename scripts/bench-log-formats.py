@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""What each log format costs the hunt, per line, against the format it stands beside: the same DNS queries as a
+Windows DNS Server debug log and as a BIND query log, the same proxied requests as ProxySG's W3C (ELFF) log and as
+Squid's native log, the same Sysmon DNS events as Elastic Common Schema and as Suricata EVE. The names come from the
+shared data (benign top lists, and maltrail names for 1% of the lines, which the indicators are); each pair is hunted
+in turn, one worker thread, several rounds, and the lines per second and their ratio printed (BENCHMARKS.md, session
+60).
+
+    scripts/bench-log-formats.py [VIGIL] [--lines N] [--rounds R] [--dir DIR]
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "shared", "data")
+
+
+def names(mal_share, n, seed):
+    rng = random.Random(seed)
+    benign = []
+    base = os.path.join(DATA, "misp-warninglists", "lists")
+    for lst in ["cloudflare-top50k", "cisco_top20k", "tranco10k"]:
+        with open(os.path.join(base, lst, "list.json")) as f:
+            benign += [x.strip(".") for x in json.load(f)["list"] if "." in x and " " not in x]
+    benign = list(dict.fromkeys(benign))
+    mal = []
+    with tarfile.open(os.path.join(DATA, "maltrail", "maltrail-static-malware.shared.tar.gz")) as t:
+        for m in t.getmembers():
+            if not (m.isfile() and m.name.endswith(".txt")):
+                continue
+            for line in t.extractfile(m).read().decode("utf-8", "replace").splitlines():
+                line = line.strip()
+                line = line.split("#")[0].strip()
+                if line and "/" not in line and ":" not in line and not line.replace(".", "").isdigit() \
+                        and all(c.isalnum() or c in ".-_" for c in line):
+                    mal.append(line)
+            if len(mal) > 20000:
+                break
+    mal = list(dict.fromkeys(mal))[:20000]
+    out = [rng.choice(mal) if rng.random() < mal_share else rng.choice(benign) for _ in range(n)]
+    return mal, out
+
+
+def write_logs(d, qs, seed):
+    rng = random.Random(seed)
+    files = {k: open(os.path.join(d, k), "w", newline="") for k in
+             ["dns.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json"]}
+    files["dns.log"].write("DNS Server log file creation at 12/7/2026 9:00:00 AM\r\n\r\n")
+    files["proxysg.log"].write(
+        "#Software: SGOS 6.7.5.3\n#Version: 1.0\n#Fields: date time time-taken c-ip cs-username "
+        "sc-filter-result cs-categories cs-method cs-uri-scheme cs-host cs-uri-port cs-uri-path cs-uri-query "
+        "cs(User-Agent) s-ip s-supplier-ip\n")
+    for i, n in enumerate(qs):
+        ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        ans = f"198.51.100.{i % 250}"
+        m, s = (i // 60) % 60, i % 60
+        enc = "".join(f"({len(x)}){x}" for x in n.split(".")) + "(0)"
+        d_, r_ = ("Snd", "R") if i % 2 else ("Rcv", " ")
+        files["dns.log"].write(f"12/7/2026 9:{m:02d}:{s:02d} AM 0B5C PACKET  000002B1C7D4A0F0 UDP {d_} {ip:<15} "
+                               f"3b1e {r_} Q [0001   D   NOERROR] A      {enc}\r\n")
+        files["queries.log"].write(f"07-Dec-2026 09:{m:02d}:{s:02d}.000 queries: info: client @0x7f8b2c0a3e20 "
+                                   f"{ip}#41772 ({n}): query: {n} IN A +E(0)K (10.0.0.53)\n")
+        path = f"/p{rng.randrange(10000)}/index.php"
+        files["proxysg.log"].write(f'2026-12-07 09:{m:02d}:{s:02d} 43 {ip} - OBSERVED "Technology/Internet" GET '
+                                   f'http {n} 80 {path} ?id={i} "Mozilla/5.0 (Windows NT 10.0; Win64; x64)" '
+                                   f'10.0.0.1 {ans}\n')
+        files["access.log"].write(f"{1733560000 + i}.123    120 {ip} TCP_MISS/200 5120 GET http://{n}{path}?id={i} "
+                                  f"- HIER_DIRECT/{ans} text/html\n")
+        files["ecs.ndjson"].write(json.dumps(
+            {"@timestamp": f"2026-12-07T09:{m:02d}:{s:02d}.000Z", "ecs": {"version": "8.0.0"},
+             "event": {"code": "22", "module": "sysmon"}, "dns": {"question": {"name": n}, "resolved_ip": [ans]},
+             "process": {"executable": "C:\\Windows\\System32\\svchost.exe", "pid": 1234},
+             "host": {"name": "WS-0042"}}, separators=(",", ":")) + "\n")
+        files["eve.json"].write(json.dumps(
+            {"timestamp": f"2026-12-07T09:{m:02d}:{s:02d}.000000+0000", "flow_id": 123456789, "event_type": "dns",
+             "src_ip": ip, "src_port": 53211, "dest_ip": "10.0.0.53", "dest_port": 53, "proto": "UDP",
+             "dns": {"version": 2, "type": "answer", "rrname": n, "rrtype": "A",
+                     "answers": [{"rrname": n, "rrtype": "A", "rdata": ans}]}}, separators=(",", ":")) + "\n")
+    for f in files.values():
+        f.close()
+
+
+def hunt(vigil, env, d, log):
+    out = subprocess.run([vigil, "hunt", os.path.join(d, log), "--snapshot", os.path.join(d, "intel.vgs"),
+                          "--out", "/dev/null", "--json", "--threads", "1"],
+                         env=env, capture_output=True, check=False)
+    s = json.loads(out.stdout)
+    return s["lines"], s["hits"], s["unparsable"], s["lines_per_s"], s["mb_per_s"], s["formats"][0][1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("vigil", nargs="?", default=os.path.join(HERE, "..", "target", "release", "vigil"))
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--dir", default="/tmp/vigil-log-formats")
+    a = ap.parse_args()
+    if not os.path.isdir(DATA):
+        sys.exit(f"the shared data is not at {DATA}")
+    os.makedirs(a.dir, exist_ok=True)
+    env = dict(os.environ, VIGIL_DATA=os.path.join(a.dir, "data"))
+    mal, qs = names(0.01, a.lines, 7)
+    with open(os.path.join(a.dir, "iocs.txt"), "w") as f:
+        f.write("\n".join(mal) + "\n")
+    write_logs(a.dir, qs, 5)
+    subprocess.run([a.vigil, "ingest", os.path.join(a.dir, "iocs.txt"), "--format", "iocs"], env=env, check=True,
+                   capture_output=True)
+    subprocess.run([a.vigil, "snapshot", "--out", os.path.join(a.dir, "intel.vgs")], env=env, check=True,
+                   capture_output=True)
+    pairs = [("dns.log", "queries.log"), ("proxysg.log", "access.log"), ("ecs.ndjson", "eve.json")]
+    best = {}
+    for r in range(a.rounds):
+        for pair in pairs:
+            for log in pair:
+                lines, hits, bad, lps, mbs, fmt = hunt(a.vigil, env, a.dir, log)
+                print(f"round {r + 1}: {log} ({fmt}): {lines:,} lines, {hits:,} hits, {bad} unparsable, "
+                      f"{lps / 1e6:.2f} M lines/s, {mbs:.0f} MB/s")
+                best[log] = max(best.get(log, 0), lps)
+    for new, old in pairs:
+        print(f"best of {a.rounds}: {new} {best[new] / 1e6:.2f} M lines/s against {old} {best[old] / 1e6:.2f} "
+              f"= {best[new] / best[old]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
