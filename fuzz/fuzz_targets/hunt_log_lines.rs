@@ -1,5 +1,5 @@
 //! The hunt's line parsers (Zeek TSV with headers, Zeek JSON, EVE, BIND, unbound, Squid, Windows DNS, W3C
-//! with headers, ECS) on arbitrary lines.
+//! with headers, ECS, FortiGate) on arbitrary lines.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_hunt::logs::{Format, Parser, Record};
@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {
         return;
     };
-    let format = match sel % 9 {
+    let format = match sel % 10 {
         0 => Format::ZeekTsv,
         1 => Format::ZeekJson,
         2 => Format::Eve,
@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         5 => Format::WinDns,
         6 => Format::W3c,
         7 => Format::Ecs,
+        8 => Format::Fortigate,
         _ => Format::Squid,
     };
     let mut parser = Parser::new(&format);

@@ -1606,6 +1606,50 @@ fn elastic_common_schema_events_are_hunted() {
     assert_eq!(out[0]["ts"], "2026-12-07T09:15:32.123Z", "{out:?}");
 }
 
+/// FortiGate's logs as a syslog server keeps them: recognised; the DNS filter's answer addresses, the web
+/// filter's URL rebuilt from host and path; the referrer beside them is not looked up; times from `eventtime`.
+#[test]
+fn fortigate_logs_are_hunted() {
+    let v = Vigil::new();
+    let iocs = v.path("iocs.txt");
+    std::fs::write(
+        &iocs,
+        "evil-update.com\n203.0.113.66\nhttp://bad.example.net/gate.php?id=7\n",
+    )
+    .expect("write");
+    v.ingest(&iocs, &["--format", "iocs"]);
+    let log = v.path("fortigate.log");
+    let text = concat!(
+        r#"<188>1 2026-12-07T09:15:32Z fw01 - - - - eventtime=1796634932399466940 tz="+0100" logid="1501054803" type="utm" subtype="dns" eventtype="dns-response" srcip=10.20.31.77 srcport=36056 dstip=10.0.0.53 dstport=53 qname="www.bund.de" qtype="A" ipaddr="198.51.100.7, 203.0.113.66" action="pass""#,
+        "\n",
+        r#"<189>1 2026-12-07T09:15:40Z fw01 - - - - date=2026-12-07 time=10:15:40 tz="+0100" devid="FGT60FTK0000" logid="0316013056" type="utm" subtype="webfilter" eventtype="ftgd_allow" srcip=10.0.5.21 dstip=198.51.100.9 hostname="bad.example.net" url="/gate.php?id=7" referralurl="http://evil-update.com/""#,
+        "\n",
+    );
+    std::fs::write(&log, text).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &log, &[]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(
+        rows,
+        [
+            (1, "ipaddr".to_string(), "203.0.113.66".to_string()),
+            (
+                2,
+                "url".to_string(),
+                "http://bad.example.net/gate.php?id=7".to_string()
+            ),
+        ],
+        "{sum}"
+    );
+    assert_eq!(
+        (sum["unparsable"].as_u64(), sum["formats"][0][1].as_str()),
+        (Some(0), Some("fortigate")),
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32.399466940Z", "{out:?}");
+    assert_eq!(out[1]["ts"], "2026-12-07T09:15:40Z", "{out:?}");
+}
+
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
 /// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
 /// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.

@@ -10,8 +10,8 @@
 //! fileinfo, alert, SMTP/e-mail), BIND query logs, unbound `log-queries`/`log-replies` lines, Squid native
 //! access logs, the Windows DNS Server debug log (`dns.log`, with or without its packet details), the W3C
 //! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), Elastic
-//! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), and JSON-lines or CSV with a
-//! [`FieldMap`].
+//! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), FortiGate's `key=value` logs,
+//! and JSON-lines or CSV with a [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -46,6 +46,8 @@ pub enum Format {
     W3c,
     /// Elastic Common Schema JSON lines (Beats, Elastic Agent, Logstash; Elasticsearch `_source` documents).
     Ecs,
+    /// FortiGate (FortiOS) `key=value` logs: traffic, web filter, DNS filter, e-mail filter, antivirus.
+    Fortigate,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -54,8 +56,8 @@ pub enum Format {
 
 impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
-    /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`); `jsonl`/`csv` need a mapping and are built
-    /// directly.
+    /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`); `jsonl`/`csv` need a
+    /// mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
             "zeek" | "zeek-tsv" => Format::ZeekTsv,
@@ -67,6 +69,7 @@ impl Format {
             "windns" | "windows-dns" => Format::WinDns,
             "w3c" | "iis" | "elff" => Format::W3c,
             "ecs" | "elastic" => Format::Ecs,
+            "fortigate" | "fortios" => Format::Fortigate,
             _ => return None,
         })
     }
@@ -83,6 +86,7 @@ impl Format {
             Format::WinDns => "windns",
             Format::W3c => "w3c",
             Format::Ecs => "ecs",
+            Format::Fortigate => "fortigate",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -218,6 +222,9 @@ enum TsKind {
     Bind,
     /// Windows DNS `date time [AM|PM]` in the server's regional format (local time; taken as UTC).
     WinDns,
+    /// FortiGate `eventtime` (UTC since the epoch, in s, ms, us or ns), else `date time` with the `tz` offset
+    /// the device wrote, in the scratch as `date time tz` (the offset may be missing).
+    Fortigate,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -310,6 +317,7 @@ enum Kind {
     Squid,
     WinDns,
     W3c(W3c),
+    Fortigate,
 }
 
 /// The W3C extended format's columns, from the last `#Fields:` directive.
@@ -522,6 +530,25 @@ const ECS_FIELDS: &[(&str, Role)] = &[
     ("email.sender.address", Role::Email),
 ];
 
+/// FortiGate log fields that are matched (FortiOS log reference: traffic, `utm` web filter, DNS, e-mail filter
+/// and antivirus logs). `url` is a path or a whole URL; with `hostname` it makes the URL.
+const FORTIGATE_FIELDS: &[(&str, Role)] = &[
+    ("srcip", Role::SrcIp),
+    ("dstip", Role::DstIp),
+    ("srcport", Role::SrcPort),
+    ("dstport", Role::DstPort),
+    ("hostname", Role::Domain),
+    ("qname", Role::Domain),
+    ("ipaddr", Role::Answer),
+    ("url", Role::Url),
+    ("from", Role::Email),
+    ("to", Role::Email),
+    ("sender", Role::Email),
+    ("recipient", Role::Email),
+    ("filehash", Role::Hash),
+    ("analyticscksum", Role::Hash),
+];
+
 /// An ECS path without the `_source.` an Elasticsearch document export wraps it in.
 fn ecs_path(p: &[u8]) -> &[u8] {
     p.strip_prefix(b"_source.").unwrap_or(p)
@@ -626,6 +653,7 @@ impl Parser {
             ),
             Format::W3c => (Kind::W3c(W3c::default()), names(W3C_FIELDS)),
             Format::Ecs => (Kind::Ecs, names(ECS_FIELDS)),
+            Format::Fortigate => (Kind::Fortigate, names(FORTIGATE_FIELDS)),
         };
         Parser {
             kind,
@@ -795,6 +823,7 @@ impl Parser {
             Kind::Squid => parse_squid(line, rec),
             Kind::WinDns => parse_windns(line, rec),
             Kind::W3c(w) => parse_w3c(w, line, rec),
+            Kind::Fortigate => parse_fortigate(line, rec),
         }
     }
 
@@ -1525,6 +1554,149 @@ fn parse_w3c(w: &W3c, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     Ok(Parsed::Record)
 }
 
+/// The `key=value` pairs of a line (a value in double quotes is its text between them, `\"` kept as written),
+/// from the first `key=` on: a syslog header before it (`<189>`, `Dec  7 09:15:32 fw01`) is passed over.
+fn kv_pairs(line: &[u8]) -> impl Iterator<Item = (&[u8], usize, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return None;
+        }
+        let k = i;
+        while i < line.len() && (line[i].is_ascii_alphanumeric() || line[i] == b'_') {
+            i += 1;
+        }
+        if i == k || line.get(i) != Some(&b'=') {
+            // Not a key: skip the token.
+            while i < line.len() && !line[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            continue;
+        }
+        let key = &line[k..i];
+        i += 1;
+        if line.get(i) == Some(&b'"') {
+            let a = i + 1;
+            let mut e = a;
+            while e < line.len() && line[e] != b'"' {
+                e += if line[e] == b'\\' { 2 } else { 1 };
+            }
+            let e = e.min(line.len());
+            i = (e + 1).min(line.len());
+            return Some((key, a, e));
+        }
+        let a = i;
+        while i < line.len() && !line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        return Some((key, a, i));
+    })
+}
+
+/// FortiGate: `date=2026-12-07 time=09:15:32 eventtime=1765098932123456789 tz="+0100" logid="1501054802"
+/// type="utm" subtype="dns" srcip=10.0.0.5 dstip=10.0.0.1 qname="evil.com" ipaddr="203.0.113.7, 203.0.113.8"`.
+fn parse_fortigate(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
+    let (mut date, mut time, mut tz, mut epoch) = (None, None, None, None);
+    let (mut host, mut url) = (None, None);
+    let mut any = false;
+    for (key, a, b) in kv_pairs(line) {
+        any = true;
+        match key {
+            b"date" => date = Some((a, b)),
+            b"time" => time = Some((a, b)),
+            b"tz" => tz = Some((a, b)),
+            b"eventtime" => epoch = Some((a, b)),
+            _ => {}
+        }
+        let Some(id) = FORTIGATE_FIELDS
+            .iter()
+            .position(|(n, _)| n.as_bytes() == key)
+        else {
+            continue;
+        };
+        let (id, role) = (id as u16, FORTIGATE_FIELDS[id].1);
+        let v = &line[a..b];
+        if v.is_empty() || v == b"N/A" || v == b"-" {
+            continue;
+        }
+        match key {
+            b"ipaddr" => {
+                // Every address of the answer: `203.0.113.7, 203.0.113.8`.
+                let mut s = a;
+                for part in v.split(|&c| c == b',') {
+                    let lead = part.len() - part.trim_ascii_start().len();
+                    let t = part[lead..].trim_ascii_end();
+                    if !t.is_empty() {
+                        rec.push(id, role, s + lead, s + lead + t.len());
+                    }
+                    s += part.len() + 1;
+                }
+            }
+            b"url" => url = Some((id, a, b)),
+            b"hostname" => {
+                host = Some((a, b));
+                rec.push(id, role, a, b);
+            }
+            _ => rec.push(id, role, a, b),
+        }
+    }
+    if !any {
+        return Err("no key=value pairs in a FortiGate log line".into());
+    }
+    if let Some((id, a, b)) = url {
+        let p = &line[a..b];
+        if memchr::memmem::find(p, b"://").is_some_and(|i| i < 10) {
+            rec.push(id, Role::Url, a, b);
+        } else if let Some((ha, hb)) = host {
+            let mut u = Vec::with_capacity(8 + (hb - ha) + p.len());
+            u.extend_from_slice(b"http://");
+            u.extend_from_slice(&line[ha..hb]);
+            if !p.starts_with(b"/") {
+                u.push(b'/');
+            }
+            u.extend_from_slice(p);
+            rec.push_scratch(id, Role::Url, &u);
+        }
+    }
+    if let Some((a, b)) = epoch.filter(|&(a, b)| b > a && line[a..b].iter().all(u8::is_ascii_digit))
+    {
+        // Seconds, milliseconds, microseconds or nanoseconds by their digits (FortiOS writes ns or us).
+        let digits = b - a;
+        let start = rec.scratch.len();
+        let whole = digits.saturating_sub(match digits {
+            0..=10 => 0,
+            11..=13 => 3,
+            14..=16 => 6,
+            _ => 9,
+        });
+        rec.scratch.extend_from_slice(&line[a..a + whole]);
+        if whole < digits {
+            rec.scratch.push(b'.');
+            rec.scratch.extend_from_slice(&line[a + whole..b]);
+        }
+        rec.ts = Some((TsKind::Epoch, true, start as u32, rec.scratch.len() as u32));
+    } else if let (Some((da, db)), Some((ta, tb))) = (date, time) {
+        let start = rec.scratch.len();
+        rec.scratch.extend_from_slice(&line[da..db]);
+        rec.scratch.push(b' ');
+        rec.scratch.extend_from_slice(&line[ta..tb]);
+        if let Some((za, zb)) = tz {
+            rec.scratch.push(b' ');
+            rec.scratch.extend_from_slice(&line[za..zb]);
+        }
+        rec.ts = Some((
+            TsKind::Fortigate,
+            true,
+            start as u32,
+            rec.scratch.len() as u32,
+        ));
+    }
+    Ok(Parsed::Record)
+}
+
 /// Converts a log timestamp to RFC 3339 UTC; one without a zone is a time of `tz`.
 fn to_rfc3339(kind: TsKind, raw: &str, tz: LogTz) -> Option<String> {
     let dt: DateTime<Utc> = match kind {
@@ -1554,6 +1726,15 @@ fn to_rfc3339(kind: TsKind, raw: &str, tz: LogTz) -> Option<String> {
             tz.to_utc(NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f").ok()?)?
         }
         TsKind::WinDns => tz.to_utc(windns_time(raw)?)?,
+        TsKind::Fortigate => match raw.rsplit_once(' ') {
+            // The device's own offset, when it wrote one (`tz="+0100"`).
+            Some((_, off)) if off.starts_with(['+', '-']) => {
+                DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S %z")
+                    .ok()?
+                    .with_timezone(&Utc)
+            }
+            _ => tz.to_utc(NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok()?)?,
+        },
     };
     Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
@@ -1600,6 +1781,12 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         }
         if find(l, b"query: ").is_some() && find(l, b"client ").is_some() {
             return Some(Format::Bind);
+        }
+        if find(l, b"logid=").is_some()
+            && find(l, b" type=").is_some()
+            && (find(l, b"devid=").is_some() || find(l, b"eventtime=").is_some())
+        {
+            return Some(Format::Fortigate);
         }
         // The debug log's preamble, or a packet line of a log cut from its start.
         if l.starts_with(b"DNS Server log file creation at")
@@ -2226,6 +2413,58 @@ mod tests {
     }
 
     #[test]
+    fn fortigate_key_values() {
+        let p = Parser::new(&Format::Fortigate);
+        let ts = |l: &str| {
+            let mut r = Record::default();
+            p.parse(l.as_bytes(), &mut r).expect("parses");
+            p.timestamp(l.as_bytes(), &r)
+        };
+        // DNS filter over syslog (RFC 5424 header), the answer's addresses, `eventtime` in nanoseconds.
+        let l = r#"<188>1 2026-12-07T09:15:32Z fw01 - - - - eventtime=1796634932399466940 tz="+0100" logid="1501054803" type="utm" subtype="dns" eventtype="dns-response" level="warning" vd="root" srcip=10.20.31.77 srcport=36056 dstip=10.0.0.53 dstport=53 proto=17 qname="cdn.evil-update.com" qtype="A" ipaddr="203.0.113.66, 203.0.113.67" msg="Domain was blocked" action="redirect""#;
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("srcip".into(), Role::SrcIp, "10.20.31.77".into()),
+                ("srcport".into(), Role::SrcPort, "36056".into()),
+                ("dstip".into(), Role::DstIp, "10.0.0.53".into()),
+                ("dstport".into(), Role::DstPort, "53".into()),
+                ("qname".into(), Role::Domain, "cdn.evil-update.com".into()),
+                ("ipaddr".into(), Role::Answer, "203.0.113.66".into()),
+                ("ipaddr".into(), Role::Answer, "203.0.113.67".into()),
+            ]
+        );
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T09:15:32.399466940Z"));
+        // Web filter: a path with the host makes the URL; `date`/`time` with the device's offset.
+        let l = r#"date=2026-12-07 time=10:15:32 tz="+0100" devname="FGT60F" devid="FGT60FTK000000" logid="0316013056" type="utm" subtype="webfilter" eventtype="ftgd_blk" srcip=10.0.5.21 srcname="PC-042" dstip=198.51.100.9 hostname="bad.org" url="/gate.php?id=7" referralurl="http://evil.org/""#;
+        let f = fields(&p, l);
+        assert!(
+            f.contains(&(
+                "url".into(),
+                Role::Url,
+                "http://bad.org/gate.php?id=7".into()
+            )),
+            "{f:?}"
+        );
+        assert!(f.contains(&("hostname".into(), Role::Domain, "bad.org".into())));
+        assert!(!f.iter().any(|x| x.2.contains("evil.org")), "{f:?}");
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        // A whole URL as written; no offset: the log's zone (UTC here).
+        let l = r#"date=2026-12-07 time=10:15:33 logid="0316013057" type="utm" devid="F" hostname="chat.example.com" url="https://chat.example.com/a/chat""#;
+        assert!(fields(&p, l).contains(&(
+            "url".into(),
+            Role::Url,
+            "https://chat.example.com/a/chat".into()
+        )));
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T10:15:33Z"));
+        let mut r = Record::default();
+        assert!(p.parse(b"just words here", &mut r).is_err());
+        assert!(p
+            .parse(br#"srcip=10.0.0.1 qname="unterminated"#, &mut r)
+            .is_ok());
+    }
+
+    #[test]
     fn w3c_iis_and_proxysg() {
         let mut p = Parser::new(&Format::W3c);
         let mut r = Record::default();
@@ -2309,6 +2548,10 @@ mod tests {
         assert_eq!(
             detect(br#"{"_index":"logs","_source":{"@timestamp":"2026-12-07T09:15:32Z"}}"#),
             Some(Format::Ecs)
+        );
+        assert_eq!(
+            detect(br#"date=2026-12-07 time=10:15:32 devname="FGT60F" devid="FGT60F" logid="0316013056" type="utm" subtype="webfilter""#),
+            Some(Format::Fortigate)
         );
         assert_eq!(detect(b"hello world"), None);
     }

@@ -167,6 +167,7 @@ fn formats() -> Vec<Format> {
         Format::WinDns,
         Format::W3c,
         Format::Ecs,
+        Format::Fortigate,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
