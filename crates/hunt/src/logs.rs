@@ -942,7 +942,7 @@ fn compose_url(line: &[u8], rec: &mut Record, host: Option<usize>, uri: Option<u
             .to_vec()
     };
     let path = get(rec, u);
-    if memchr::memmem::find(&path, b"://").is_some_and(|i| i < 10) {
+    if is_whole_url(&path) {
         return;
     }
     let Some(h) = host else {
@@ -950,17 +950,54 @@ fn compose_url(line: &[u8], rec: &mut Record, host: Option<usize>, uri: Option<u
         rec.fields.remove(u);
         return;
     };
-    let host = get(rec, h);
-    let mut url = Vec::with_capacity(7 + host.len() + path.len());
-    url.extend_from_slice(b"http://");
-    url.extend_from_slice(&host);
-    if !path.starts_with(b"/") {
-        url.push(b'/');
-    }
-    url.extend_from_slice(&path);
+    let url = build_url(b"http", &get(rec, h), &path, None);
     let name = rec.fields[u].name;
     rec.fields.remove(u);
     rec.push_scratch(name, Role::Url, &url);
+}
+
+/// True when a log's URL field already holds a whole URL (`scheme://` near its start), not a path.
+fn is_whole_url(p: &[u8]) -> bool {
+    memchr::memmem::find(p, b"://").is_some_and(|i| i < 10)
+}
+
+/// `scheme://host/path?query` from the parts a log writes apart (a `/` before a path without one, a `?` before
+/// a query without one).
+fn build_url(scheme: &[u8], host: &[u8], path: &[u8], query: Option<&[u8]>) -> Vec<u8> {
+    let mut url = Vec::with_capacity(
+        scheme.len() + 5 + host.len() + path.len() + query.map_or(0, |q| q.len()),
+    );
+    url.extend(scheme.iter().map(u8::to_ascii_lowercase));
+    url.extend_from_slice(b"://");
+    url.extend_from_slice(host);
+    if !path.starts_with(b"/") {
+        url.push(b'/');
+    }
+    url.extend_from_slice(path);
+    if let Some(q) = query {
+        if !q.starts_with(b"?") {
+            url.push(b'?');
+        }
+        url.extend_from_slice(q);
+    }
+    url
+}
+
+/// Adds each item of a list written in one field at `line[a..a + v.len()]` (`203.0.113.7, 10.0.0.1`; IIS
+/// writes the space as `+`).
+fn push_list(rec: &mut Record, id: u16, role: Role, a: usize, v: &[u8]) {
+    let mut s = a;
+    for part in v.split(|&c| c == b',') {
+        let lead = part
+            .iter()
+            .take_while(|&&c| c == b'+' || c.is_ascii_whitespace())
+            .count();
+        let t = part[lead..].trim_ascii_end();
+        if !t.is_empty() {
+            rec.push(id, role, s + lead, s + lead + t.len());
+        }
+        s += part.len() + 1;
+    }
 }
 
 fn parse_tsv(t: &Tsv, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
@@ -1482,19 +1519,7 @@ fn parse_w3c(w: &W3c, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
             continue;
         }
         match col {
-            W3cCol::Field(id, role) if W3C_XFF.contains(&id) => {
-                // `203.0.113.7, 10.0.0.1` (IIS writes the space as `+`).
-                let mut s = a;
-                for part in v.split(|&c| c == b',') {
-                    let lead = part.len() - part.trim_ascii_start().len();
-                    let lead = lead.max(part.iter().take_while(|&&c| c == b'+').count());
-                    let t = part[lead..].trim_ascii_end();
-                    if !t.is_empty() {
-                        rec.push(id, role, s + lead, s + lead + t.len());
-                    }
-                    s += part.len() + 1;
-                }
-            }
+            W3cCol::Field(id, role) if W3C_XFF.contains(&id) => push_list(rec, id, role, a, v),
             W3cCol::Field(id, role) => {
                 rec.push(id, role, a, b);
                 if let Some(rank) = W3C_HOSTS.iter().position(|&h| h == id) {
@@ -1523,7 +1548,7 @@ fn parse_w3c(w: &W3c, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     }
     if let Some((id, pa, pb)) = path {
         let p = &line[pa..pb];
-        if memchr::memmem::find(p, b"://").is_some_and(|i| i < 10) {
+        if is_whole_url(p) {
             rec.push(id, Role::Url, pa, pb);
         } else if let Some((_, (ha, hb))) = host {
             // A tunnel (`tcp`, `ssl` in ProxySG) has no URL; its host is matched as it is.
@@ -1532,21 +1557,9 @@ fn parse_w3c(w: &W3c, line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
                 .iter()
                 .any(|s| scheme.eq_ignore_ascii_case(s))
             {
-                let mut url = Vec::with_capacity(16 + (hb - ha) + p.len());
-                url.extend(scheme.iter().map(u8::to_ascii_lowercase));
-                url.extend_from_slice(b"://");
-                url.extend_from_slice(&line[ha..hb]);
-                if !p.starts_with(b"/") {
-                    url.push(b'/');
-                }
-                url.extend_from_slice(p);
-                if let Some((qa, qb)) = query {
-                    // ProxySG writes the `?`, IIS does not.
-                    if line[qa] != b'?' {
-                        url.push(b'?');
-                    }
-                    url.extend_from_slice(&line[qa..qb]);
-                }
+                // ProxySG writes the query's `?`, IIS does not.
+                let query = query.map(|(qa, qb)| &line[qa..qb]);
+                let url = build_url(scheme, &line[ha..hb], p, query);
                 rec.push_scratch(id, Role::Url, &url);
             }
         }
@@ -1623,18 +1636,8 @@ fn parse_fortigate(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
             continue;
         }
         match key {
-            b"ipaddr" => {
-                // Every address of the answer: `203.0.113.7, 203.0.113.8`.
-                let mut s = a;
-                for part in v.split(|&c| c == b',') {
-                    let lead = part.len() - part.trim_ascii_start().len();
-                    let t = part[lead..].trim_ascii_end();
-                    if !t.is_empty() {
-                        rec.push(id, role, s + lead, s + lead + t.len());
-                    }
-                    s += part.len() + 1;
-                }
-            }
+            // Every address of the answer: `203.0.113.7, 203.0.113.8`.
+            b"ipaddr" => push_list(rec, id, role, a, v),
             b"url" => url = Some((id, a, b)),
             b"hostname" => {
                 host = Some((a, b));
@@ -1648,17 +1651,11 @@ fn parse_fortigate(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
     }
     if let Some((id, a, b)) = url {
         let p = &line[a..b];
-        if memchr::memmem::find(p, b"://").is_some_and(|i| i < 10) {
+        if is_whole_url(p) {
             rec.push(id, Role::Url, a, b);
         } else if let Some((ha, hb)) = host {
-            let mut u = Vec::with_capacity(8 + (hb - ha) + p.len());
-            u.extend_from_slice(b"http://");
-            u.extend_from_slice(&line[ha..hb]);
-            if !p.starts_with(b"/") {
-                u.push(b'/');
-            }
-            u.extend_from_slice(p);
-            rec.push_scratch(id, Role::Url, &u);
+            let url = build_url(b"http", &line[ha..hb], p, None);
+            rec.push_scratch(id, Role::Url, &url);
         }
     }
     if let Some((a, b)) = epoch.filter(|&(a, b)| b > a && line[a..b].iter().all(u8::is_ascii_digit))
