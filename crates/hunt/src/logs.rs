@@ -130,25 +130,10 @@ impl LogTz {
             return Ok(LogTz::Local);
         }
         if t.starts_with(['+', '-']) {
-            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
-            let ok = matches!(digits.len(), 2 | 4) && digits.bytes().all(|c| c.is_ascii_digit());
-            let (h, m) = if ok {
-                (
-                    digits[..2].parse::<i32>().unwrap_or(99),
-                    digits
-                        .get(2..)
-                        .map_or(Ok(0), str::parse::<i32>)
-                        .unwrap_or(99),
-                )
-            } else {
-                (99, 99)
-            };
-            let secs = (h * 3600 + m * 60) * if t.starts_with('-') { -1 } else { 1 };
-            return (h < 24 && m < 60)
-                .then(|| FixedOffset::east_opt(secs))
-                .flatten()
+            return t
+                .parse::<FixedOffset>()
                 .map(LogTz::Fixed)
-                .ok_or_else(|| format!("{s:?}: an offset is written +HH:MM or -HHMM"));
+                .map_err(|_| format!("{s:?}: an offset is written +HH:MM or -HHMM"));
         }
         t.parse::<chrono_tz::Tz>().map(LogTz::Named).map_err(|_| {
             format!("{s:?}: not a time zone (utc, local, an offset such as +01:00, or an IANA name such as Europe/Vienna)")
@@ -218,9 +203,9 @@ enum TsKind {
     Epoch,
     /// RFC 3339 or ISO 8601 with `Z`/`+hh:mm`/`+hhmm`.
     Iso,
-    /// BIND `dd-Mon-yyyy HH:MM:SS.mmm` (local time of the server; taken as UTC).
+    /// BIND `dd-Mon-yyyy HH:MM:SS.mmm` (the server's local time, read in the log's zone).
     Bind,
-    /// Windows DNS `date time [AM|PM]` in the server's regional format (local time; taken as UTC).
+    /// Windows DNS `date time [AM|PM]` in the server's regional format (local time, read in the log's zone).
     WinDns,
     /// FortiGate `eventtime` (UTC since the epoch, in s, ms, us or ns), else `date time` with the `tz` offset
     /// the device wrote, in the scratch as `date time tz` (the offset may be missing).
@@ -1416,7 +1401,7 @@ fn windns_name(v: &[u8], out: &mut Vec<u8>) -> bool {
         if n == 0 {
             return i == v.len();
         }
-        let Some(label) = v.get(i..i + n) else {
+        let Some(label) = i.checked_add(n).and_then(|e| v.get(i..e)) else {
             return false;
         };
         if out.len() > start {
@@ -2233,6 +2218,7 @@ mod tests {
         for bad in [
             "12/7/2026 10:15:32 AM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv",
             "12/7/2026 10:15:32 AM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.0.0.5 3b1e Q [0001 D NOERROR] A (3)www(99)x",
+            "12/7/2026 10:15:32 AM 0B5C PACKET  000002B1C7D4A0F0 UDP Rcv 10.0.0.5 3b1e Q [0001 D NOERROR] A (3)www(18446744073709551615)x",
         ] {
             assert!(p.parse(bad.as_bytes(), &mut r).is_err(), "{bad}");
         }
@@ -2566,6 +2552,16 @@ mod table_tests {
         for (n, _) in EVE_FIELDS {
             assert!(EVE_KEYS.may(n.as_bytes()), "{n}");
         }
+        // The W3C columns named by position in its table.
+        assert!(W3C_HOSTS
+            .iter()
+            .all(|&i| W3C_FIELDS[i as usize].1 == Role::Domain));
+        assert!(W3C_XFF
+            .iter()
+            .all(|&i| W3C_FIELDS[i as usize].0.contains("Forwarded-For")));
+        assert!(W3C_PATHS
+            .iter()
+            .all(|&i| W3C_FIELDS[i as usize].0.starts_with("cs-uri-")));
         for (n, _) in ECS_FIELDS {
             assert!(ECS_KEYS.may(n.as_bytes()), "{n}");
             assert!(ECS_KEYS.may(format!("_source.{n}").as_bytes()), "{n}");
