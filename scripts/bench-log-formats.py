@@ -2,10 +2,11 @@
 """What each log format costs the hunt, per line, against the format it stands beside: the same DNS queries as a
 Windows DNS Server debug log, as FortiGate DNS-filter lines and as a BIND query log, the same proxied requests as
 ProxySG's W3C (ELFF) log and as Squid's native log, the same Sysmon DNS events as Elastic Common Schema and as
-Suricata EVE. The names come from the
+Suricata EVE, the same DNS queries as CEF (Check Point's exporter) and LEEF 2.0 lines against BIND, and the same
+requests as PAN-OS URL filtering logs against Squid. The names come from the
 shared data (benign top lists, and maltrail names for 1% of the lines, which the indicators are); each pair is hunted
-in turn, one worker thread, several rounds, and the lines per second and their ratio printed (BENCHMARKS.md, session
-60).
+in turn, one worker thread, several rounds, and the lines per second and their ratio printed (BENCHMARKS.md, sessions
+60 and 61).
 
     scripts/bench-log-formats.py [VIGIL] [--lines N] [--rounds R] [--dir DIR]
 """
@@ -50,7 +51,7 @@ def names(mal_share, n, seed):
 def write_logs(d, qs, seed):
     rng = random.Random(seed)
     files = {k: open(os.path.join(d, k), "w", newline="") for k in
-             ["dns.log", "fortigate.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json"]}
+             ["dns.log", "fortigate.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json", "cef.log", "leef.log", "panos.log"]}
     files["dns.log"].write("DNS Server log file creation at 12/7/2026 9:00:00 AM\r\n\r\n")
     files["proxysg.log"].write(
         "#Software: SGOS 6.7.5.3\n#Version: 1.0\n#Fields: date time time-taken c-ip cs-username "
@@ -70,9 +71,25 @@ def write_logs(d, qs, seed):
             f'policyid=12 sessionid={i} srcip={ip} srcport=36056 srcintf="port2" dstip=10.0.0.53 dstport=53 '
             f'proto=17 profile="default" xid=29238 qname="{n}" qtype="A" qtypeval=1 qclass="IN" ipaddr="{ans}" '
             f'msg="Domain is monitored" action="pass"\n')
+        files["cef.log"].write(
+            f"<134>Dec  7 09:{m:02d}:{s:02d} cp-mgmt CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|dns|"
+            f"Unknown|act=Accept deviceDirection=1 rt={1796634000 + i}000 src={ip} dst=10.0.0.53 spt=41772 dpt=53 "
+            f"proto=17 origin=10.0.0.1 ifname=eth2 layer_name=Network cs4Label=DNS Query cs4={n} "
+            f"cs3Label=Protection Type cs3=DNS Trap product=VPN-1 & FireWall-1\n")
+        files["leef.log"].write(
+            f"LEEF:2.0|Lancope|StealthWatch|7.4|dns|^|src={ip}^dst=10.0.0.53^srcPort=41772^dstPort=53^proto=17^"
+            f"cs1Label=Query^cs1={n}^cat=DNS^sev=1^devTime={1796634000 + i}000\n")
         files["queries.log"].write(f"07-Dec-2026 09:{m:02d}:{s:02d}.000 queries: info: client @0x7f8b2c0a3e20 "
                                    f"{ip}#41772 ({n}): query: {n} IN A +E(0)K (10.0.0.53)\n")
         path = f"/p{rng.randrange(10000)}/index.php"
+        c = [""] * 60
+        c[0:8] = ["1", f"2026/12/07 09:{m:02d}:{s:02d}", "013201001234", "THREAT", "url", "2561",
+                  f"2026/12/07 10:{m:02d}:{s:02d}", ip]
+        c[8:21] = [ans, "0.0.0.0", "0.0.0.0", "allow-web", "corp\\jdoe", "", "web-browsing", "vsys1", "trust",
+                   "untrust", "ethernet1/2", "ethernet1/1", "fwd"]
+        c[22:32] = [str(i), "1", "50123", "80", "0", "0", "0x40b000", "tcp", "alert", f'"{n}{path}?id={i}"']
+        c[32:38] = ["(9999)", "computer-and-internet-info", "informational", "client-to-server", str(i), "0x0"]
+        files["panos.log"].write(f"<14>Dec  7 09:{m:02d}:{s:02d} PA-3220 " + ",".join(c) + "\n")
         files["proxysg.log"].write(f'2026-12-07 09:{m:02d}:{s:02d} 43 {ip} - OBSERVED "Technology/Internet" GET '
                                    f'http {n} 80 {path} ?id={i} "Mozilla/5.0 (Windows NT 10.0; Win64; x64)" '
                                    f'10.0.0.1 {ans}\n')
@@ -120,7 +137,8 @@ def main():
     subprocess.run([a.vigil, "snapshot", "--out", os.path.join(a.dir, "intel.vgs")], env=env, check=True,
                    capture_output=True)
     pairs = [("dns.log", "queries.log"), ("fortigate.log", "queries.log"), ("proxysg.log", "access.log"),
-             ("ecs.ndjson", "eve.json")]
+             ("ecs.ndjson", "eve.json"), ("cef.log", "queries.log"), ("leef.log", "queries.log"),
+             ("panos.log", "access.log")]
     best = {}
     logs = list(dict.fromkeys(x for p in pairs for x in p))
     for r in range(a.rounds):

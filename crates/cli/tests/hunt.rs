@@ -1637,6 +1637,90 @@ fn fortigate_logs_are_hunted() {
     assert_eq!(out[1]["ts"], "2026-12-07T09:15:40Z", "{out:?}");
 }
 
+/// What SIEMs are fed: CEF (Check Point's exporter, over syslog) and LEEF 2.0 (QRadar) are recognised and
+/// hunted by their extension keys (a custom string by its label); a message text naming an indicator is not.
+#[test]
+fn cef_and_leef_exports_are_hunted() {
+    let v = store_with_iocs("evil-update.com\n203.0.113.66\n");
+    let text = concat!(
+        r"<134>Dec  7 09:15:32 cp-mgmt CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|dns|Unknown|act=Accept src=10.20.31.77 dst=10.0.0.53 dpt=53 proto=17 cs4Label=DNS Query cs4=cdn.evil-update.com rt=1796634932000",
+        "\n",
+        r"<134>Dec  7 09:15:33 cp-mgmt CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Drop src=10.20.31.77 dst=198.51.100.9 msg=reported by evil-update.com rt=Dec 07 2026 10:15:33 CET",
+        "\n",
+    );
+    let (rows, sum) = hunt_text(&v, "checkpoint.log", text, "cef");
+    assert_eq!(
+        rows,
+        [(1, "cs4".to_string(), "evil-update.com".to_string())],
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32Z", "{out:?}");
+    let text = "LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=203.0.113.66^dstPort=443^devTime=1796634932000\n";
+    let (rows, sum) = hunt_text(&v, "qradar.log", text, "leef");
+    assert_eq!(
+        rows,
+        [(1, "dst".to_string(), "203.0.113.66".to_string())],
+        "{sum}"
+    );
+}
+
+/// Palo Alto firewalls' syslog: a traffic log's destination and a URL filtering log's URL (written without
+/// its scheme) are hunted; times are the firewall's local time, read in `--log-tz`.
+#[test]
+fn panos_logs_are_hunted() {
+    let v = store_with_iocs("203.0.113.66\nhttp://bad.example.net/gate.php?id=7\n");
+    let line = |ty: &str, sub: &str, dst: &str, misc: &str| {
+        let mut c = vec![String::new(); 60];
+        for (i, x) in [
+            (0, "1"),
+            (1, "2026/12/07 10:15:33"),
+            (2, "013201001234"),
+            (3, ty),
+            (4, sub),
+            (6, "2026/12/07 10:15:32"),
+            (7, "10.0.5.21"),
+            (8, dst),
+            (24, "50123"),
+            (25, "80"),
+            (29, "tcp"),
+            (30, "allow"),
+            (31, misc),
+        ] {
+            c[i] = x.to_string();
+        }
+        format!("<14>Dec  7 10:15:33 PA-3220 {}\n", c.join(","))
+    };
+    let text = line("TRAFFIC", "end", "203.0.113.66", "")
+        + &line(
+            "THREAT",
+            "url",
+            "198.51.100.9",
+            "\"bad.example.net/gate.php?id=7\"",
+        )
+        + &line("SYSTEM", "general", "", "");
+    let log = v.path("pa.log");
+    std::fs::write(&log, &text).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &log, &["--log-tz", "Europe/Vienna"]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(sum["formats"][0][1], "panos", "{sum}");
+    assert_eq!(sum["unparsable"], 0, "{sum}");
+    assert_eq!(
+        rows,
+        [
+            (1, "dst".to_string(), "203.0.113.66".to_string()),
+            (
+                2,
+                "url".to_string(),
+                "http://bad.example.net/gate.php?id=7".to_string()
+            ),
+        ],
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32Z", "{out:?}");
+}
+
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
 /// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
 /// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.

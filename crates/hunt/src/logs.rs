@@ -11,7 +11,8 @@
 //! access logs, the Windows DNS Server debug log (`dns.log`, with or without its packet details), the W3C
 //! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), Elastic
 //! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), FortiGate's `key=value` logs,
-//! and JSON-lines or CSV with a [`FieldMap`].
+//! ArcSight CEF and QRadar LEEF (what most security products export to a SIEM), Palo Alto PAN-OS syslog, and
+//! JSON-lines or CSV with a [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -23,6 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::json::{self, Leaf};
 use crate::set::Role;
+
+mod cef;
+mod panos;
 
 /// A log format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +52,12 @@ pub enum Format {
     Ecs,
     /// FortiGate (FortiOS) `key=value` logs: traffic, web filter, DNS filter, e-mail filter, antivirus.
     Fortigate,
+    /// ArcSight Common Event Format (`CEF:0|...`), as most security products export to a SIEM.
+    Cef,
+    /// IBM QRadar Log Event Extended Format (`LEEF:1.0|...`, `LEEF:2.0|...`).
+    Leef,
+    /// Palo Alto Networks PAN-OS syslog (traffic and threat logs, URL filtering and WildFire included).
+    Panos,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -56,8 +66,8 @@ pub enum Format {
 
 impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
-    /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`); `jsonl`/`csv` need a
-    /// mapping and are built directly.
+    /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`), `cef`, `leef`, `panos`
+    /// (`paloalto`, `pan-os`); `jsonl`/`csv` need a mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
             "zeek" | "zeek-tsv" => Format::ZeekTsv,
@@ -70,6 +80,9 @@ impl Format {
             "w3c" | "iis" | "elff" => Format::W3c,
             "ecs" | "elastic" => Format::Ecs,
             "fortigate" | "fortios" => Format::Fortigate,
+            "cef" => Format::Cef,
+            "leef" => Format::Leef,
+            "panos" | "paloalto" | "pan-os" => Format::Panos,
             _ => return None,
         })
     }
@@ -87,6 +100,9 @@ impl Format {
             Format::W3c => "w3c",
             Format::Ecs => "ecs",
             Format::Fortigate => "fortigate",
+            Format::Cef => "cef",
+            Format::Leef => "leef",
+            Format::Panos => "panos",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -210,6 +226,10 @@ enum TsKind {
     /// FortiGate `eventtime` (UTC since the epoch, in s, ms, us or ns), else `date time` with the `tz` offset
     /// the device wrote, in the scratch as `date time tz` (the offset may be missing).
     Fortigate,
+    /// A CEF or LEEF time in one of the forms [`cef::cef_time`] reads (LEEF's `devTimeFormat` after a 0x1F).
+    Cef,
+    /// PAN-OS `yyyy/mm/dd hh:mm:ss` (the firewall's local time, read in the log's zone).
+    Panos,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -228,6 +248,8 @@ pub struct Record {
     scratch: Vec<u8>,
     ts: Option<(TsKind, bool, u32, u32)>,
     json: json::Scratch,
+    /// A comma-separated line's cells (PAN-OS), kept to reuse their allocation.
+    cells: Vec<(usize, usize, bool)>,
 }
 
 impl Record {
@@ -303,6 +325,9 @@ enum Kind {
     WinDns,
     W3c(W3c),
     Fortigate,
+    Cef,
+    Leef,
+    Panos,
 }
 
 /// The W3C extended format's columns, from the last `#Fields:` directive.
@@ -639,6 +664,9 @@ impl Parser {
             Format::W3c => (Kind::W3c(W3c::default()), names(W3C_FIELDS)),
             Format::Ecs => (Kind::Ecs, names(ECS_FIELDS)),
             Format::Fortigate => (Kind::Fortigate, names(FORTIGATE_FIELDS)),
+            Format::Cef => (Kind::Cef, names(cef::KV_FIELDS)),
+            Format::Leef => (Kind::Leef, names(cef::KV_FIELDS)),
+            Format::Panos => (Kind::Panos, names(panos::PANOS_FIELDS)),
         };
         Parser {
             kind,
@@ -809,6 +837,9 @@ impl Parser {
             Kind::WinDns => parse_windns(line, rec),
             Kind::W3c(w) => parse_w3c(w, line, rec),
             Kind::Fortigate => parse_fortigate(line, rec),
+            Kind::Cef => cef::parse_cef(line, rec),
+            Kind::Leef => cef::parse_leef(line, rec),
+            Kind::Panos => panos::parse_panos(line, rec),
         }
     }
 
@@ -1692,18 +1723,7 @@ fn to_rfc3339(kind: TsKind, raw: &str, tz: LogTz) -> Option<String> {
             let nanos: u32 = frac.parse().ok()?;
             Utc.timestamp_opt(secs, nanos).single()?
         }
-        TsKind::Iso => match DateTime::parse_from_rfc3339(raw) {
-            Ok(d) => d.with_timezone(&Utc),
-            Err(_) => match DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z") {
-                Ok(d) => d.with_timezone(&Utc),
-                // No zone: `2026-12-07 10:15:32` or `2026-12-07T10:15:32.5`.
-                Err(_) => tz.to_utc(
-                    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
-                        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
-                        .ok()?,
-                )?,
-            },
-        },
+        TsKind::Iso => iso_time(raw, tz)?,
         TsKind::Bind => {
             tz.to_utc(NaiveDateTime::parse_from_str(raw, "%d-%b-%Y %H:%M:%S%.f").ok()?)?
         }
@@ -1717,8 +1737,28 @@ fn to_rfc3339(kind: TsKind, raw: &str, tz: LogTz) -> Option<String> {
             }
             _ => tz.to_utc(NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok()?)?,
         },
+        TsKind::Cef => cef::cef_time(raw, tz, Utc::now())?,
+        TsKind::Panos => {
+            tz.to_utc(NaiveDateTime::parse_from_str(raw, "%Y/%m/%d %H:%M:%S").ok()?)?
+        }
     };
     Some(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// RFC 3339 or ISO 8601 with `Z`/`+hh:mm`/`+hhmm`; without a zone, a time of `tz`.
+fn iso_time(raw: &str, tz: LogTz) -> Option<DateTime<Utc>> {
+    Some(match DateTime::parse_from_rfc3339(raw) {
+        Ok(d) => d.with_timezone(&Utc),
+        Err(_) => match DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z") {
+            Ok(d) => d.with_timezone(&Utc),
+            // No zone: `2026-12-07 10:15:32` or `2026-12-07T10:15:32.5`.
+            Err(_) => tz.to_utc(
+                NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
+                    .ok()?,
+            )?,
+        },
+    })
 }
 
 /// Detects the format from the first lines of an input; None when none fits.
@@ -1761,8 +1801,28 @@ pub fn detect(head: &[u8]) -> Option<Format> {
             }
             return None;
         }
+        // CEF and LEEF first: their extensions may quote any other format's words.
+        if find(l, b"CEF:0|").is_some() || find(l, b"CEF:1|").is_some() {
+            return Some(Format::Cef);
+        }
+        if find(l, b"LEEF:1.0|").is_some() || find(l, b"LEEF:2.0|").is_some() {
+            return Some(Format::Leef);
+        }
         if find(l, b"query: ").is_some() && find(l, b"client ").is_some() {
             return Some(Format::Bind);
+        }
+        if panos::record_start(l).is_some()
+            && [
+                &b",TRAFFIC,"[..],
+                b",THREAT,",
+                b",SYSTEM,",
+                b",CONFIG,",
+                b",DECRYPTION,",
+            ]
+            .iter()
+            .any(|t| find(l, t).is_some())
+        {
+            return Some(Format::Panos);
         }
         if find(l, b"logid=").is_some()
             && find(l, b" type=").is_some()
@@ -2396,6 +2456,191 @@ mod tests {
     }
 
     #[test]
+    fn cef_extensions() {
+        let p = Parser::new(&Format::Cef);
+        let ts = |l: &str| {
+            let mut r = Record::default();
+            p.parse(l.as_bytes(), &mut r).expect("parses");
+            p.timestamp(l.as_bytes(), &r)
+        };
+        // Check Point's exporter over syslog: spaces and escaped `=` in values, a URL whose query holds `=`,
+        // custom strings named by their labels (which may come after them).
+        let l = r#"<134>Dec  7 09:15:32 cp-mgmt CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Accept src=10.20.31.77 dst=203.0.113.66 dpt=443 proto=6 dhost=cdn.evil-update.com request=https://cdn.evil-update.com/gate.php?id=7&x=1 cs4=beacon.evil-update.com cs3Label=Protection Name cs3=Gen.Rep.evil.org msg=User said a\=b and left cs4Label=DNS Query fileHash=44d88612fea8a8f36de82e1278abb02f rt=1796634932000"#;
+        let f = fields(&p, l);
+        for want in [
+            ("src", Role::SrcIp, "10.20.31.77"),
+            ("dst", Role::DstIp, "203.0.113.66"),
+            ("dpt", Role::DstPort, "443"),
+            ("proto", Role::Proto, "6"),
+            ("dhost", Role::Domain, "cdn.evil-update.com"),
+            (
+                "request",
+                Role::Url,
+                "https://cdn.evil-update.com/gate.php?id=7&x=1",
+            ),
+            ("cs4", Role::Domain, "beacon.evil-update.com"),
+            ("fileHash", Role::Hash, "44d88612fea8a8f36de82e1278abb02f"),
+        ] {
+            assert!(
+                f.contains(&(want.0.into(), want.1, want.2.into())),
+                "{want:?} in {f:?}"
+            );
+        }
+        assert_eq!(f.len(), 8, "{f:?}");
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        // Escaped pipes in the header; a path joined to the host; an escape in a matched value; the time in
+        // CEF's own form with a zone.
+        let l = r"CEF:0|Ven\|dor|Proxy|1.0|100|Blocked \| site|5|dhost=bad.org request=/gate.php suser=alice@corp.example duser=C:\\Users\\bob end=Dec 07 2026 10:15:32 CET";
+        let f = fields(&p, l);
+        assert!(
+            f.contains(&(
+                "request".into(),
+                Role::Url,
+                "http://bad.org/gate.php".into()
+            )),
+            "{f:?}"
+        );
+        assert!(f.contains(&("suser".into(), Role::Email, "alice@corp.example".into())));
+        assert!(f.contains(&("duser".into(), Role::Email, r"C:\Users\bob".into())));
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        let mut r = Record::default();
+        let e = p
+            .parse(b"CEF:0|Vendor|Product|1.0", &mut r)
+            .expect_err("short header");
+        assert!(e.contains("3 of its 7"), "{e}");
+        assert!(p.parse(b"no header at all", &mut r).is_err());
+        assert_eq!(
+            p.parse(b"CEF:0|V|P|1|100|Name|5|", &mut r),
+            Ok(Parsed::Record)
+        );
+        assert!(p
+            .parse(b"CEF:0|V|P|1|100|Name|5|just words", &mut r)
+            .is_err());
+    }
+
+    #[test]
+    fn leef_attributes() {
+        let p = Parser::new(&Format::Leef);
+        let ts = |l: &str| {
+            let mut r = Record::default();
+            p.parse(l.as_bytes(), &mut r).expect("parses");
+            p.timestamp(l.as_bytes(), &r)
+        };
+        let l = "<13>Dec  7 09:15:32 mx01 LEEF:1.0|Microsoft|MSExchange|2016|15345|src=10.50.1.1\tdst=2001:db8::1\tsev=5\tsrcPort=81\tdstPort=21\tusrName=joe.black\turl=http://evil.example/x\tsender=ceo@evil.example\tdevTime=07.12.2026 10:15:32\tdevTimeFormat=dd.MM.yyyy HH:mm:ss";
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("src".into(), Role::SrcIp, "10.50.1.1".into()),
+                ("dst".into(), Role::DstIp, "2001:db8::1".into()),
+                ("srcPort".into(), Role::SrcPort, "81".into()),
+                ("dstPort".into(), Role::DstPort, "21".into()),
+                ("sender".into(), Role::Email, "ceo@evil.example".into()),
+                ("url".into(), Role::Url, "http://evil.example/x".into()),
+            ]
+        );
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T10:15:32Z"));
+        // LEEF 2.0 with its delimiter as a character, as a hex code, and left out.
+        let l = "LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=198.51.100.7^devTime=1796634932000";
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("src".into(), Role::SrcIp, "10.0.1.8".into()),
+                ("dst".into(), Role::DstIp, "198.51.100.7".into()),
+            ]
+        );
+        assert_eq!(ts(l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        let l = "LEEF:2.0|V|P|1.0|ID|x7C|src=192.0.2.1|dst=198.51.100.2";
+        assert_eq!(fields(&p, l).len(), 2, "{:?}", fields(&p, l));
+        let l = "LEEF:2.0|V|P|1.0|ID|src=192.0.2.1\tdst=198.51.100.2";
+        assert_eq!(fields(&p, l).len(), 2);
+        // Space-separated LEEF 1.0, as some exporters write it.
+        let l = "LEEF:1.0|V|P|1.0|ID|src=192.0.2.1 dst=198.51.100.2 url=http://a.example/";
+        assert_eq!(fields(&p, l).len(), 3, "{:?}", fields(&p, l));
+        let mut r = Record::default();
+        assert!(p.parse(b"LEEF:2.0|V|P|1.0|ID|xZZ|src=1", &mut r).is_err());
+        assert!(p.parse(b"LEEF:1.0|V|P", &mut r).is_err());
+    }
+
+    #[test]
+    fn panos_traffic_and_threat() {
+        let p = Parser::new(&Format::Panos);
+        let line = |ty: &str, sub: &str, set: &[(usize, &str)]| {
+            let mut c = vec![String::new(); 60];
+            c[0] = "1".into();
+            c[1] = "2026/12/07 10:15:33".into();
+            c[2] = "013201001234".into();
+            c[3] = ty.into();
+            c[4] = sub.into();
+            c[6] = "2026/12/07 10:15:32".into();
+            c[7] = "10.0.5.21".into();
+            c[8] = "203.0.113.9".into();
+            c[24] = "50123".into();
+            c[25] = "80".into();
+            c[29] = "tcp".into();
+            for (i, v) in set {
+                c[*i] = v.to_string();
+            }
+            format!("<14>Dec  7 10:15:33 PA-3220 {}", c.join(","))
+        };
+        let l = line("TRAFFIC", "end", &[(12, "corp\\jdoe")]);
+        assert_eq!(
+            fields(&p, &l),
+            vec![
+                ("src".into(), Role::SrcIp, "10.0.5.21".into()),
+                ("dst".into(), Role::DstIp, "203.0.113.9".into()),
+                ("sport".into(), Role::SrcPort, "50123".into()),
+                ("dport".into(), Role::DstPort, "80".into()),
+                ("proto".into(), Role::Proto, "tcp".into()),
+            ]
+        );
+        let mut r = Record::default();
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T10:15:32Z")
+        );
+        let vienna =
+            Parser::new(&Format::Panos).with_tz(LogTz::parse("Europe/Vienna").expect("zone"));
+        assert_eq!(
+            vienna.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T09:15:32Z")
+        );
+        // URL filtering: the URL without its scheme, quoted.
+        let l = line("THREAT", "url", &[(31, "\"evil.example/gate.php?id=7,8\"")]);
+        assert!(fields(&p, &l).contains(&(
+            "url".into(),
+            Role::Url,
+            "http://evil.example/gate.php?id=7,8".into()
+        )));
+        // A DNS signature names the domain; WildFire the file's digest and the mail's addresses.
+        let l = line("THREAT", "spyware", &[(31, "beacon.evil-update.com")]);
+        assert!(fields(&p, &l).contains(&(
+            "misc".into(),
+            Role::Domain,
+            "beacon.evil-update.com".into()
+        )));
+        let sha = "a".repeat(64);
+        let l = line(
+            "THREAT",
+            "wildfire",
+            &[
+                (31, "invoice.pdf"),
+                (43, &sha),
+                (50, "ceo@evil.example"),
+                (52, "clerk@agency.example"),
+            ],
+        );
+        let f = fields(&p, &l);
+        assert!(f.contains(&("filedigest".into(), Role::Hash, sha.clone())));
+        assert!(f.contains(&("sender".into(), Role::Email, "ceo@evil.example".into())));
+        assert!(!f.iter().any(|x| x.2 == "invoice.pdf"), "{f:?}");
+        // Logs that name no traffic are passed over; a line with no receive time is an error.
+        let l = line("SYSTEM", "general", &[]);
+        assert_eq!(p.parse(l.as_bytes(), &mut r), Ok(Parsed::Skip));
+        assert!(p.parse(b"1,yesterday,0132,TRAFFIC,end", &mut r).is_err());
+    }
+
+    #[test]
     fn fortigate_key_values() {
         let p = Parser::new(&Format::Fortigate);
         let ts = |l: &str| {
@@ -2535,6 +2780,18 @@ mod tests {
         assert_eq!(
             detect(br#"date=2026-12-07 time=10:15:32 devname="FGT60F" devid="FGT60F" logid="0316013056" type="utm" subtype="webfilter""#),
             Some(Format::Fortigate)
+        );
+        assert_eq!(
+            detect(b"<134>Dec  7 09:15:32 cp CEF:0|Check Point|VPN-1|R81|Log|https|Unknown|src=10.0.0.1 query: x client y"),
+            Some(Format::Cef)
+        );
+        assert_eq!(
+            detect(b"LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5"),
+            Some(Format::Leef)
+        );
+        assert_eq!(
+            detect(b"Dec  7 10:15:33 PA-3220 1,2026/12/07 10:15:33,013201001234,TRAFFIC,end,2561,2026/12/07 10:15:32,10.0.5.21"),
+            Some(Format::Panos)
         );
         assert_eq!(detect(b"hello world"), None);
     }

@@ -168,6 +168,9 @@ fn formats() -> Vec<Format> {
         Format::W3c,
         Format::Ecs,
         Format::Fortigate,
+        Format::Cef,
+        Format::Leef,
+        Format::Panos,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
