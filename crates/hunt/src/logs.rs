@@ -972,6 +972,16 @@ fn compose_url(line: &[u8], rec: &mut Record, host: Option<usize>, uri: Option<u
     rec.push_scratch(name, Role::Url, &url);
 }
 
+/// Where the host of a URL (or of `host/path`) is in it: after `scheme://`, up to the first `/`, `?` or `#`.
+fn url_host(url: &[u8]) -> Option<(usize, usize)> {
+    let hs = find(url, b"://").map_or(0, |i| i + 3);
+    let he = url[hs..]
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .map_or(url.len(), |k| hs + k);
+    (he > hs).then_some((hs, he))
+}
+
 /// True when a log's URL field already holds a whole URL (`scheme://` near its start), not a path.
 fn is_whole_url(p: &[u8]) -> bool {
     memchr::memmem::find(p, b"://").is_some_and(|i| i < 10)
@@ -1289,12 +1299,7 @@ fn parse_squid(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
         rec.push(2, Role::Domain, ua, ub);
     } else {
         rec.push(1, Role::Url, ua, ub);
-        let hs = find(url, b"://").map_or(0, |i| i + 3);
-        let he = url[hs..]
-            .iter()
-            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-            .map_or(url.len(), |k| hs + k);
-        if he > hs {
+        if let Some((hs, he)) = url_host(url) {
             rec.push(2, Role::Domain, ua + hs, ua + he);
         }
     }
@@ -2503,6 +2508,17 @@ mod tests {
         assert!(f.contains(&("suser".into(), Role::Email, "alice@corp.example".into())));
         assert!(f.contains(&("duser".into(), Role::Email, r"C:\Users\bob".into())));
         assert_eq!(ts(l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        // Kaspersky NGFW's DNS Security lists every name in `dhost`, and writes `rt` in ISO 8601.
+        let l = "CEF:0|Kaspersky|NGFW|1.1|dns|DNS Security|8|src=10.0.0.5 dhost=zeus.example, ya.example rt=2023-12-26T12:31:54Z";
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("src".into(), Role::SrcIp, "10.0.0.5".into()),
+                ("dhost".into(), Role::Domain, "zeus.example".into()),
+                ("dhost".into(), Role::Domain, "ya.example".into()),
+            ]
+        );
+        assert_eq!(ts(l).as_deref(), Some("2023-12-26T12:31:54Z"));
         let mut r = Record::default();
         let e = p
             .parse(b"CEF:0|Vendor|Product|1.0", &mut r)
@@ -2536,6 +2552,8 @@ mod tests {
                 ("dstPort".into(), Role::DstPort, "21".into()),
                 ("sender".into(), Role::Email, "ceo@evil.example".into()),
                 ("url".into(), Role::Url, "http://evil.example/x".into()),
+                // No `dhost`: the URL's host is looked up too.
+                ("url".into(), Role::Domain, "evil.example".into()),
             ]
         );
         assert_eq!(ts(l).as_deref(), Some("2026-12-07T10:15:32Z"));
@@ -2555,7 +2573,7 @@ mod tests {
         assert_eq!(fields(&p, l).len(), 2);
         // Space-separated LEEF 1.0, as some exporters write it.
         let l = "LEEF:1.0|V|P|1.0|ID|src=192.0.2.1 dst=198.51.100.2 url=http://a.example/";
-        assert_eq!(fields(&p, l).len(), 3, "{:?}", fields(&p, l));
+        assert_eq!(fields(&p, l).len(), 4, "{:?}", fields(&p, l));
         let mut r = Record::default();
         assert!(p.parse(b"LEEF:2.0|V|P|1.0|ID|xZZ|src=1", &mut r).is_err());
         assert!(p.parse(b"LEEF:1.0|V|P", &mut r).is_err());

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
-use super::{build_url, is_whole_url, LogTz, Parsed, Record, TsKind};
+use super::{build_url, is_whole_url, push_list, url_host, LogTz, Parsed, Record, TsKind};
 use crate::set::Role;
 
 /// The extension keys read, as either dialect writes them: CEF's short names and their full forms, LEEF's
@@ -75,8 +75,69 @@ fn label_role(label: &[u8]) -> Option<Role> {
     })
 }
 
-fn kv_field(key: &[u8]) -> Option<usize> {
-    KV_FIELDS.iter().position(|(n, _)| n.as_bytes() == key)
+/// What an extension key is to the hunt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// Index in [`KV_FIELDS`].
+    Field(usize),
+    /// A time, by preference (0 first).
+    Time(usize),
+    /// LEEF's `devTimeFormat`.
+    TimeFormat,
+    /// `csNLabel`, N - 1.
+    Label(usize),
+    Other,
+}
+
+/// The key's meaning: one `match`, which the compiler turns into a test of the length and then of the bytes
+/// (most keys of a line are none of these, and are told so in a few compares).
+fn classify(key: &[u8]) -> Key {
+    Key::Field(match key {
+        b"rt" | b"receiptTime" | b"deviceReceiptTime" | b"devTime" => return Key::Time(0),
+        b"end" | b"endTime" => return Key::Time(1),
+        b"start" | b"startTime" => return Key::Time(2),
+        b"devTimeFormat" => return Key::TimeFormat,
+        b"cs1Label" => return Key::Label(0),
+        b"cs2Label" => return Key::Label(1),
+        b"cs3Label" => return Key::Label(2),
+        b"cs4Label" => return Key::Label(3),
+        b"cs5Label" => return Key::Label(4),
+        b"cs6Label" => return Key::Label(5),
+        b"src" => 0,
+        b"dst" => 1,
+        b"spt" => 2,
+        b"dpt" => 3,
+        b"proto" => 4,
+        b"dhost" => 5,
+        b"destinationDnsDomain" => 6,
+        b"request" => 7,
+        b"fileHash" => 8,
+        b"oldFileHash" => 9,
+        b"suser" => 10,
+        b"duser" => 11,
+        b"sourceAddress" => 12,
+        b"destinationAddress" => 13,
+        b"sourcePort" => 14,
+        b"destinationPort" => 15,
+        b"transportProtocol" => 16,
+        b"destinationHostName" => 17,
+        b"requestUrl" => 18,
+        b"srcPort" => 19,
+        b"dstPort" => 20,
+        b"url" => 21,
+        b"sha256" => 22,
+        b"sha1" => 23,
+        b"md5" => 24,
+        b"sender" => 25,
+        b"recipient" => 26,
+        b"cs1" => 27,
+        b"cs2" => 28,
+        b"cs3" => 29,
+        b"cs4" => 30,
+        b"cs5" => 31,
+        b"cs6" => 32,
+        _ => return Key::Other,
+    })
 }
 
 fn is_key_char(c: u8) -> bool {
@@ -176,24 +237,22 @@ struct Gathered {
 impl Gathered {
     fn take(&mut self, line: &[u8], rec: &mut Record, key: &[u8], a: usize, b: usize) {
         self.any = true;
-        match key {
-            b"rt" | b"receiptTime" | b"deviceReceiptTime" | b"devTime" => {
-                self.time[0] = Some((a, b))
+        let id = match classify(key) {
+            Key::Field(id) => id,
+            Key::Time(slot) => {
+                self.time[slot] = Some((a, b));
+                return;
             }
-            b"end" | b"endTime" => self.time[1] = Some((a, b)),
-            b"start" | b"startTime" => self.time[2] = Some((a, b)),
-            b"devTimeFormat" => self.time_format = Some((a, b)),
-            _ => {}
-        }
-        if let Some(n) = key
-            .strip_prefix(b"cs")
-            .and_then(|r| r.strip_suffix(b"Label"))
-            .filter(|n| n.len() == 1 && (b'1'..=b'6').contains(&n[0]))
-        {
-            self.labels[(n[0] - b'1') as usize] = Some((a, b));
-            return;
-        }
-        let Some(id) = kv_field(key) else { return };
+            Key::TimeFormat => {
+                self.time_format = Some((a, b));
+                return;
+            }
+            Key::Label(n) => {
+                self.labels[n] = Some((a, b));
+                return;
+            }
+            Key::Other => return,
+        };
         let v = &line[a..b];
         if v.is_empty() || v == b"-" || v == b"N/A" {
             return;
@@ -206,6 +265,8 @@ impl Gathered {
         match role {
             Role::Url => self.url = Some((id as u16, a, b)),
             _ if v.contains(&b'\\') => rec.push_scratch(id as u16, role, &cef_unescape(v)),
+            // Some products list several names (`dhost=zeus.example, ya.example`).
+            Role::Domain if v.contains(&b',') => push_list(rec, id as u16, role, a, v),
             Role::Domain => {
                 if self.host.is_none() && (key == b"dhost" || key == b"destinationHostName") {
                     self.host = Some((a, b));
@@ -234,21 +295,29 @@ impl Gathered {
             }
             if v.contains(&b'\\') {
                 rec.push_scratch(id, role, &cef_unescape(v));
+            } else if role == Role::Domain && v.contains(&b',') {
+                push_list(rec, id, role, a, v);
             } else {
                 rec.push(id, role, a, b);
             }
         }
         if let Some((id, a, b)) = self.url {
             let v = &line[a..b];
-            let v = if v.contains(&b'\\') {
-                cef_unescape(v)
-            } else {
-                v.to_vec()
-            };
-            if is_whole_url(&v) {
-                rec.push_scratch(id, Role::Url, &v);
+            if v.contains(&b'\\') {
+                let u = cef_unescape(v);
+                if is_whole_url(&u) {
+                    rec.push_scratch(id, Role::Url, &u);
+                }
+            } else if is_whole_url(v) {
+                rec.push(id, Role::Url, a, b);
+                if self.host.is_none() {
+                    // No `dhost`: the URL's host is looked up as a domain too.
+                    if let Some((hs, he)) = url_host(v) {
+                        rec.push(id, Role::Domain, a + hs, a + he);
+                    }
+                }
             } else if let Some((ha, hb)) = self.host {
-                rec.push_scratch(id, Role::Url, &build_url(b"http", &line[ha..hb], &v, None));
+                rec.push_scratch(id, Role::Url, &build_url(b"http", &line[ha..hb], v, None));
             }
         }
         if let Some((a, b)) = self.time.iter().flatten().next().copied() {
@@ -264,10 +333,16 @@ impl Gathered {
     }
 }
 
+/// Where `tag` (`CEF:`, `LEEF:`) starts: near the line's start, after a syslog header, so a plain scan for its
+/// first letter beats building a substring searcher for every line.
+fn header_at(line: &[u8], tag: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(tag[0], line).find(|&i| line[i..].starts_with(tag))
+}
+
 /// CEF: `[syslog header] CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|src=10.0.0.5 dst=203.0.113.7
 /// dhost=evil.example request=http://evil.example/a rt=1796634932000`.
 pub(super) fn parse_cef(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
-    let h = memchr::memmem::find(line, b"CEF:").ok_or("no `CEF:` header in a CEF line")?;
+    let h = header_at(line, b"CEF:").ok_or("no `CEF:` header in a CEF line")?;
     let ext = after_pipes(line, h, 7)
         .map_err(|n| format!("the CEF header has {n} of its 7 `|`-separated fields"))?;
     let mut g = Gathered::default();
@@ -283,7 +358,7 @@ pub(super) fn parse_cef(line: &[u8], rec: &mut Record) -> Result<Parsed, String>
 /// `LEEF:2.0|Vendor|Product|Version|EventID|^|src=10.0.0.5^dst=...` (the delimiter a character, or its code as
 /// `x5E`/`0x5E`; a tab when left out).
 pub(super) fn parse_leef(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
-    let h = memchr::memmem::find(line, b"LEEF:").ok_or("no `LEEF:` header in a LEEF line")?;
+    let h = header_at(line, b"LEEF:").ok_or("no `LEEF:` header in a LEEF line")?;
     let mut attrs = after_pipes(line, h, 5)
         .map_err(|n| format!("the LEEF header has {n} of its 5 `|`-separated fields"))?;
     let mut delim = b'\t';
@@ -330,7 +405,9 @@ pub(super) fn parse_leef(line: &[u8], rec: &mut Record) -> Result<Parsed, String
         cef_pairs(line, attrs, |k, a, b| g.take(line, rec, k, a, b));
     } else {
         let mut s = attrs;
-        for part in line[attrs..].split(|&c| c == delim) {
+        while s < line.len() {
+            let e = memchr::memchr(delim, &line[s..]).map_or(line.len(), |k| s + k);
+            let part = &line[s..e];
             if let Some(eq) = memchr::memchr(b'=', part) {
                 let key = part[..eq].trim_ascii();
                 if !key.is_empty() {
@@ -339,7 +416,7 @@ pub(super) fn parse_leef(line: &[u8], rec: &mut Record) -> Result<Parsed, String
                     g.take(line, rec, key, a, b.max(a));
                 }
             }
-            s += part.len() + 1;
+            s = e + 1;
         }
     }
     if !g.any && line[attrs..].iter().all(u8::is_ascii_whitespace) {
@@ -574,6 +651,16 @@ mod tests {
         assert_eq!(t("Dec 07 2026 10:15:32 Mars/Olympus"), None);
         assert_eq!(t("yesterday"), None);
         assert_eq!(t("07.12.2026\x1fyyyy QQ"), None);
+    }
+
+    #[test]
+    fn every_named_field_is_classified_as_its_place() {
+        for (i, (name, _)) in KV_FIELDS.iter().enumerate() {
+            assert_eq!(classify(name.as_bytes()), Key::Field(i), "{name}");
+        }
+        assert_eq!(KV_FIELDS[CS1].0, "cs1");
+        assert_eq!(classify(b"cs3Label"), Key::Label(2));
+        assert_eq!(classify(b"msg"), Key::Other);
     }
 
     #[test]

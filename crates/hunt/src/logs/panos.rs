@@ -2,7 +2,7 @@
 //! descriptions, "Traffic Log Fields" and "Threat Log Fields"; URL filtering, WildFire, data and file logs are
 //! threat log subtypes), behind a syslog header or not.
 
-use super::{build_url, csv_split, is_whole_url, Parsed, Record, TsKind};
+use super::{build_url, csv_split, is_whole_url, url_host, Parsed, Record, TsKind};
 use crate::set::Role;
 
 /// The fields read, named as PAN-OS's log query language names them. Their place in the line is in
@@ -15,10 +15,15 @@ pub(super) const PANOS_FIELDS: &[(&str, Role)] = &[
     ("proto", Role::Proto),
     ("url", Role::Url),
     ("misc", Role::Domain),
+    ("host", Role::Domain),
     ("filedigest", Role::Hash),
     ("sender", Role::Email),
     ("recipient", Role::Email),
 ];
+
+const URL: u16 = 5;
+const MISC_DOMAIN: u16 = 6;
+const HOST: u16 = 7;
 
 /// Column numbers (from 0, the leading `FUTURE_USE`) shared by the traffic and threat logs.
 const GENERATED_TIME: usize = 6;
@@ -98,25 +103,32 @@ fn fields(
         if let Some((a, b)) = cell(MISC) {
             let v = &line[a..b];
             match subtype {
-                // `www.example.com/path` without its scheme, or a whole URL.
-                b"url" if is_whole_url(v) => rec.push(5, Role::Url, a, b),
-                b"url" => match memchr::memchr(b'/', v) {
-                    Some(s) => {
-                        rec.push_scratch(5, Role::Url, &build_url(b"http", &v[..s], &v[s..], None))
+                // `www.example.com/path` without its scheme, or a whole URL; its host looked up as well.
+                b"url" => {
+                    if let Some((hs, he)) = url_host(v) {
+                        rec.push(HOST, Role::Domain, a + hs, a + he);
                     }
-                    None => rec.push(6, Role::Domain, a, b),
-                },
+                    if is_whole_url(v) {
+                        rec.push(URL, Role::Url, a, b);
+                    } else if let Some(s) = memchr::memchr(b'/', v) {
+                        rec.push_scratch(
+                            URL,
+                            Role::Url,
+                            &build_url(b"http", &v[..s], &v[s..], None),
+                        );
+                    }
+                }
                 // A DNS signature's match names the queried domain.
                 b"spyware"
                     if v.contains(&b'.')
                         && !v.iter().any(|&c| c == b'/' || c == b' ' || c == b'\\') =>
                 {
-                    rec.push(6, Role::Domain, a, b)
+                    rec.push(MISC_DOMAIN, Role::Domain, a, b)
                 }
                 _ => {}
             }
         }
-        for (col, id) in [(FILE_DIGEST, 7), (SENDER, 8), (RECIPIENT, 9)] {
+        for (col, id) in [(FILE_DIGEST, 8), (SENDER, 9), (RECIPIENT, 10)] {
             if let Some((a, b)) = cell(col) {
                 rec.push(id, PANOS_FIELDS[id as usize].1, a, b);
             }
