@@ -1721,6 +1721,39 @@ fn panos_logs_are_hunted() {
     assert_eq!(out[0]["ts"], "2026-12-07T09:15:32Z", "{out:?}");
 }
 
+/// Cisco ASA syslog: both ends of a built connection by its direction, an access-list hit, a 304001 URL; the
+/// device's yearless syslog time read in `--log-tz`; a login message passes.
+#[test]
+fn cisco_asa_logs_are_hunted() {
+    let v = store_with_iocs("203.0.113.66\nevil-update.com\n");
+    let text = concat!(
+        "Dec  7 10:15:32 fw01 : %ASA-6-302013: Built outbound TCP connection 1234 for outside:203.0.113.66/443 (203.0.113.66/443) to inside:10.0.5.21/50123 (198.51.100.1/50123)\n",
+        "Dec  7 10:15:33 fw01 : %ASA-5-111008: User 'enable_15' executed the 'write memory' command.\n",
+        "Dec  7 10:15:34 fw01 : %ASA-5-304001: 10.0.5.21 Accessed URL 198.51.100.9:http://cdn.evil-update.com/gate.php\n",
+    );
+    let log = v.path("asa.log");
+    std::fs::write(&log, text).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &log, &["--log-tz", "Europe/Vienna"]);
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(sum["formats"][0][1], "asa", "{sum}");
+    assert_eq!(sum["unparsable"], 0, "{sum}");
+    assert_eq!(
+        rows,
+        [
+            (1, "dst".to_string(), "203.0.113.66".to_string()),
+            (3, "host".to_string(), "evil-update.com".to_string()),
+        ],
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert!(
+        out[0]["ts"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("-12-07T09:15:32Z")),
+        "{out:?}"
+    );
+}
+
 /// `--score-unknown`: domains in the logs that no indicator matches are scored by the domain model and the top ones
 /// reported as machine-generated leads; hits, warning-listed names, names not under a public suffix (the agency's
 /// own `.local`/`.lan` names) and IP literals never become leads, and without the flag nothing is scored.

@@ -11,8 +11,8 @@
 //! access logs, the Windows DNS Server debug log (`dns.log`, with or without its packet details), the W3C
 //! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), Elastic
 //! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), FortiGate's `key=value` logs,
-//! ArcSight CEF and QRadar LEEF (what most security products export to a SIEM), Palo Alto PAN-OS syslog, and
-//! JSON-lines or CSV with a [`FieldMap`].
+//! ArcSight CEF and QRadar LEEF (what most security products export to a SIEM), Palo Alto PAN-OS syslog, Cisco
+//! ASA and FTD syslog, and JSON-lines or CSV with a [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::json::{self, Leaf};
 use crate::set::Role;
 
+mod asa;
 mod cef;
 mod panos;
 
@@ -58,6 +59,8 @@ pub enum Format {
     Leef,
     /// Palo Alto Networks PAN-OS syslog (traffic and threat logs, URL filtering and WildFire included).
     Panos,
+    /// Cisco ASA and Firepower Threat Defense syslog (`%ASA-6-302013: ...`).
+    Asa,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -67,7 +70,7 @@ pub enum Format {
 impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
     /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`), `cef`, `leef`, `panos`
-    /// (`paloalto`, `pan-os`); `jsonl`/`csv` need a mapping and are built directly.
+    /// (`paloalto`, `pan-os`), `asa` (`ftd`, `cisco-asa`); `jsonl`/`csv` need a mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
             "zeek" | "zeek-tsv" => Format::ZeekTsv,
@@ -83,6 +86,7 @@ impl Format {
             "cef" => Format::Cef,
             "leef" => Format::Leef,
             "panos" | "paloalto" | "pan-os" => Format::Panos,
+            "asa" | "ftd" | "cisco-asa" => Format::Asa,
             _ => return None,
         })
     }
@@ -103,6 +107,7 @@ impl Format {
             Format::Cef => "cef",
             Format::Leef => "leef",
             Format::Panos => "panos",
+            Format::Asa => "asa",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -328,6 +333,7 @@ enum Kind {
     Cef,
     Leef,
     Panos,
+    Asa,
 }
 
 /// The W3C extended format's columns, from the last `#Fields:` directive.
@@ -667,6 +673,7 @@ impl Parser {
             Format::Cef => (Kind::Cef, names(cef::KV_FIELDS)),
             Format::Leef => (Kind::Leef, names(cef::KV_FIELDS)),
             Format::Panos => (Kind::Panos, names(panos::PANOS_FIELDS)),
+            Format::Asa => (Kind::Asa, names(asa::ASA_FIELDS)),
         };
         Parser {
             kind,
@@ -840,6 +847,7 @@ impl Parser {
             Kind::Cef => cef::parse_cef(line, rec),
             Kind::Leef => cef::parse_leef(line, rec),
             Kind::Panos => panos::parse_panos(line, rec),
+            Kind::Asa => asa::parse_asa(line, rec),
         }
     }
 
@@ -1816,6 +1824,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         if find(l, b"query: ").is_some() && find(l, b"client ").is_some() {
             return Some(Format::Bind);
         }
+        if asa::asa_tag(l).is_some() {
+            return Some(Format::Asa);
+        }
         if panos::record_start(l).is_some()
             && [
                 &b",TRAFFIC,"[..],
@@ -2659,6 +2670,102 @@ mod tests {
     }
 
     #[test]
+    fn cisco_asa_messages() {
+        let p = Parser::new(&Format::Asa);
+        let f = |l: &str| fields(&p, l);
+        let t = |s: &[(&str, Role, &str)]| {
+            s.iter()
+                .map(|(a, r, b)| (a.to_string(), *r, b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        // Built outbound: the first end is the responder.
+        let l = "<166>Dec 07 2026 09:15:32: %ASA-6-302013: Built outbound TCP connection 1234 for outside:203.0.113.9/443 (203.0.113.9/443) to inside:10.0.5.21/50123 (198.51.100.1/50123) (CORP\\jdoe)";
+        assert_eq!(
+            f(l),
+            t(&[
+                ("dst", Role::DstIp, "203.0.113.9"),
+                ("dport", Role::DstPort, "443"),
+                ("src", Role::SrcIp, "10.0.5.21"),
+                ("sport", Role::SrcPort, "50123"),
+            ])
+        );
+        let mut r = Record::default();
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T09:15:32Z")
+        );
+        // Built inbound, IPv6; a teardown (no side); ICMP.
+        let l = "Dec  7 09:15:33 fw01 : %FTD-6-302015: Built inbound UDP connection 77 for outside:2001:db8::66/53 (2001:db8::66/53) to inside:2001:db8:1::5/40000 (2001:db8:1::5/40000)";
+        assert_eq!(f(l)[0], ("src".into(), Role::SrcIp, "2001:db8::66".into()));
+        assert_eq!(f(l)[2], ("dst".into(), Role::DstIp, "2001:db8:1::5".into()));
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T09:15:33Z")
+        );
+        let l = "%ASA-6-302014: Teardown TCP connection 1234 for outside:203.0.113.9/443 to inside:10.0.5.21/50123 duration 0:00:30 bytes 1234 TCP FINs";
+        assert_eq!(
+            f(l),
+            t(&[
+                ("addr", Role::Ip, "203.0.113.9"),
+                ("addr", Role::Ip, "10.0.5.21")
+            ])
+        );
+        let l = "%ASA-6-302020: Built inbound ICMP connection for faddr 203.0.113.9/0 gaddr 198.51.100.1/0 laddr 10.0.5.21/0";
+        assert_eq!(
+            f(l),
+            t(&[
+                ("addr", Role::Ip, "203.0.113.9"),
+                ("addr", Role::Ip, "10.0.5.21")
+            ])
+        );
+        // Access lists and denies.
+        let l = "%ASA-6-106100: access-list inside_in permitted tcp inside/10.0.5.21(50123) -> outside/203.0.113.9(443) hit-cnt 1 first hit [0x1, 0x0]";
+        assert_eq!(
+            f(l),
+            t(&[
+                ("src", Role::SrcIp, "10.0.5.21"),
+                ("sport", Role::SrcPort, "50123"),
+                ("dst", Role::DstIp, "203.0.113.9"),
+                ("dport", Role::DstPort, "443"),
+            ])
+        );
+        let l = "%ASA-4-106023: Deny tcp src outside:203.0.113.9/4444 dst inside:10.0.5.21/445 by access-group \"outside_in\" [0x0, 0x0]";
+        assert_eq!(f(l)[0], ("src".into(), Role::SrcIp, "203.0.113.9".into()));
+        assert_eq!(f(l)[2], ("dst".into(), Role::DstIp, "10.0.5.21".into()));
+        let l = "%ASA-2-106001: Inbound TCP connection denied from 203.0.113.9/4444 to 10.0.5.21/80 flags SYN  on interface outside";
+        assert_eq!(f(l)[0], ("src".into(), Role::SrcIp, "203.0.113.9".into()));
+        assert_eq!(f(l)[2], ("dst".into(), Role::DstIp, "10.0.5.21".into()));
+        // URLs, and the botnet filter's names.
+        let l = "2026-12-07T09:15:32+01:00 fw01 %ASA-5-304001: jdoe@10.0.5.21 Accessed URL 203.0.113.9:http://evil.example/gate.php?id=7";
+        assert_eq!(
+            f(l),
+            t(&[
+                ("src", Role::SrcIp, "10.0.5.21"),
+                ("dst", Role::DstIp, "203.0.113.9"),
+                ("url", Role::Url, "http://evil.example/gate.php?id=7"),
+                ("host", Role::Domain, "evil.example"),
+            ])
+        );
+        p.parse(l.as_bytes(), &mut r).expect("parses");
+        assert_eq!(
+            p.timestamp(l.as_bytes(), &r).as_deref(),
+            Some("2026-12-07T08:15:32Z")
+        );
+        let l = "%ASA-4-338002: Dynamic Filter monitored blacklisted TCP traffic from inside:10.0.5.21/50123 (198.51.100.1/50123) to outside:203.0.113.9/443 (203.0.113.9/443), destination 203.0.113.9 resolved from dynamic list: evil.example, threat-level: very-high, category: Malware";
+        assert!(f(l).contains(&("domain".into(), Role::Domain, "evil.example".into())));
+        // Messages that name no traffic; garbage.
+        let l = "%ASA-5-111008: User 'enable_15' executed the 'write memory' command.";
+        assert_eq!(f(l), t(&[]));
+        assert!(p
+            .parse(b"%ASA-6-302013: Built outbound TCP", &mut r)
+            .is_err());
+        assert!(p.parse(b"%ASA-x-302013: no", &mut r).is_err());
+        assert!(p.parse(b"%ASA-6-302013: Built outbound TCP connection 1 for outside:999.1.1.1/1 to inside:10.0.0.1/2", &mut r).is_err());
+    }
+
+    #[test]
     fn fortigate_key_values() {
         let p = Parser::new(&Format::Fortigate);
         let ts = |l: &str| {
@@ -2810,6 +2917,10 @@ mod tests {
         assert_eq!(
             detect(b"Dec  7 10:15:33 PA-3220 1,2026/12/07 10:15:33,013201001234,TRAFFIC,end,2561,2026/12/07 10:15:32,10.0.5.21"),
             Some(Format::Panos)
+        );
+        assert_eq!(
+            detect(b"Dec  7 09:15:33 fw01 : %ASA-6-302013: Built outbound TCP connection 1 for outside:203.0.113.9/443 (203.0.113.9/443) to inside:10.0.5.21/50123 (10.0.5.21/50123)"),
+            Some(Format::Asa)
         );
         assert_eq!(detect(b"hello world"), None);
     }

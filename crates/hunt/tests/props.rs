@@ -171,6 +171,7 @@ fn formats() -> Vec<Format> {
         Format::Cef,
         Format::Leef,
         Format::Panos,
+        Format::Asa,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
