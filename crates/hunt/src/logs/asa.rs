@@ -60,10 +60,13 @@ pub(super) fn asa_tag(line: &[u8]) -> Option<(usize, u32, usize)> {
     None
 }
 
+/// An end of a connection in the line: its address's range and its port's, when written.
+type End = ((usize, usize), Option<(usize, usize)>);
+
 /// An end as the messages write it: `outside:203.0.113.9/443`, `203.0.113.9/443`, `203.0.113.9`,
 /// `inside/10.0.5.21(50123)` (access lists), an IPv6 address in any of these; the token from `at` to the next
 /// space, comma or `(`-group. Returns the address's and the port's ranges.
-fn endpoint(line: &[u8], at: usize) -> Option<((usize, usize), Option<(usize, usize)>)> {
+fn endpoint(line: &[u8], at: usize) -> Option<End> {
     let end = line[at..]
         .iter()
         .position(|&c| c == b' ' || c == b',')
@@ -105,16 +108,12 @@ fn is_ip(b: &[u8]) -> bool {
 }
 
 /// The end after the first `word` (` for `, ` src `) from `from` on, and where it was found.
-fn end_after(
-    line: &[u8],
-    from: usize,
-    word: &[u8],
-) -> Option<(usize, ((usize, usize), Option<(usize, usize)>))> {
+fn end_after(line: &[u8], from: usize, word: &[u8]) -> Option<(usize, End)> {
     let w = memchr::memmem::find(&line[from..], word)? + from;
     Some((w, endpoint(line, w + word.len())?))
 }
 
-fn push_end(rec: &mut Record, role_id: u16, e: ((usize, usize), Option<(usize, usize)>)) {
+fn push_end(rec: &mut Record, role_id: u16, e: End) {
     let ((a, b), port) = e;
     rec.push(role_id, ASA_FIELDS[role_id as usize].1, a, b);
     if let Some((pa, pb)) = port {
