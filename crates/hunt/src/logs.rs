@@ -1195,6 +1195,13 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     memchr::memmem::find(h, n)
 }
 
+/// `needle` in `h`, for the short words a parser looks for once per line: its first byte by `memchr`, then a
+/// compare, which costs less than building a substring searcher on every call.
+fn find_short(h: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, h).find(|&i| h[i + 1..].starts_with(rest))
+}
+
 fn token_end(b: &[u8], from: usize) -> usize {
     b[from..]
         .iter()

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::{url_host, Parsed, Record, TsKind};
+use super::{find_short, url_host, Parsed, Record, TsKind};
 use crate::set::Role;
 
 /// The fields read. `addr` is an end whose side the message does not tell (a teardown's, ICMP's `faddr` and
@@ -109,7 +109,7 @@ fn is_ip(b: &[u8]) -> bool {
 
 /// The end after the first `word` (` for `, ` src `) from `from` on, and where it was found.
 fn end_after(line: &[u8], from: usize, word: &[u8]) -> Option<(usize, End)> {
-    let w = memchr::memmem::find(&line[from..], word)? + from;
+    let w = find_short(&line[from..], word)? + from;
     Some((w, endpoint(line, w + word.len())?))
 }
 
@@ -136,8 +136,8 @@ pub(super) fn parse_asa(line: &[u8], rec: &mut Record) -> Result<Parsed, String>
             let (w, first) = end_after(line, t, b" for ").ok_or("a connection without its ends")?;
             let (_, second) =
                 end_after(line, w + 5, b" to ").ok_or("a connection without its ends")?;
-            let inbound = memchr::memmem::find(&line[t..w], b"inbound").is_some();
-            let outbound = memchr::memmem::find(&line[t..w], b"outbound").is_some();
+            let inbound = find_short(&line[t..w], b"inbound").is_some();
+            let outbound = find_short(&line[t..w], b"outbound").is_some();
             let (a, b) = match (inbound, outbound) {
                 (true, _) => (SRC, DST),
                 (_, true) => (DST, SRC),
@@ -164,16 +164,15 @@ pub(super) fn parse_asa(line: &[u8], rec: &mut Record) -> Result<Parsed, String>
         }
         // `10.0.5.21 Accessed URL 203.0.113.9:http://evil.example/gate.php` (a user as `jdoe@10.0.5.21`).
         304001 => {
-            let acc = memchr::memmem::find(&line[t..], b" Accessed ")
+            let acc = find_short(&line[t..], b" Accessed ")
                 .ok_or("a 304001 message without `Accessed`")?
                 + t;
             let who_at = memchr::memrchr(b'@', &line[t..acc]).map_or(t, |k| t + k + 1);
             if let Some(e) = endpoint(line, who_at) {
                 push_end(rec, SRC, e);
             }
-            if let Some(ua) = memchr::memmem::find(&line[acc..], b"http").map(|k| acc + k) {
-                if let Some(d) = memchr::memmem::find(&line[acc..ua], b"URL ").map(|k| acc + k + 4)
-                {
+            if let Some(ua) = find_short(&line[acc..], b"http").map(|k| acc + k) {
+                if let Some(d) = find_short(&line[acc..ua], b"URL ").map(|k| acc + k + 4) {
                     let mut de = ua;
                     while de > d && matches!(line[de - 1], b':' | b' ') {
                         de -= 1;
@@ -195,7 +194,7 @@ pub(super) fn parse_asa(line: &[u8], rec: &mut Record) -> Result<Parsed, String>
         _ => {
             let mut any = false;
             // Access lists: `inside/10.0.5.21(50123) -> outside/203.0.113.9(443)`.
-            if let Some(arrow) = memchr::memmem::find(&line[t..], b" -> ").map(|k| t + k) {
+            if let Some(arrow) = find_short(&line[t..], b" -> ").map(|k| t + k) {
                 let start = line[t..arrow]
                     .iter()
                     .rposition(|&c| c == b' ')
@@ -226,7 +225,7 @@ pub(super) fn parse_asa(line: &[u8], rec: &mut Record) -> Result<Parsed, String>
                 }
             }
             // The botnet traffic filter: `... resolved from dynamic list: evil.example, threat-level: ...`.
-            if let Some(l) = memchr::memmem::find(&line[t..], b" list: ").map(|k| t + k + 7) {
+            if let Some(l) = find_short(&line[t..], b" list: ").map(|k| t + k + 7) {
                 let e = line[l..]
                     .iter()
                     .position(|&c| c == b',' || c == b' ')

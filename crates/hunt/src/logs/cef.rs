@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
-use super::{build_url, is_whole_url, push_list, url_host, LogTz, Parsed, Record, TsKind};
+use super::{
+    build_url, find_short, is_whole_url, push_list, url_host, LogTz, Parsed, Record, TsKind,
+};
 use crate::set::Role;
 
 /// The extension keys read, as either dialect writes them: CEF's short names and their full forms, LEEF's
@@ -333,16 +335,10 @@ impl Gathered {
     }
 }
 
-/// Where `tag` (`CEF:`, `LEEF:`) starts: near the line's start, after a syslog header, so a plain scan for its
-/// first letter beats building a substring searcher for every line.
-fn header_at(line: &[u8], tag: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(tag[0], line).find(|&i| line[i..].starts_with(tag))
-}
-
 /// CEF: `[syslog header] CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|src=10.0.0.5 dst=203.0.113.7
 /// dhost=evil.example request=http://evil.example/a rt=1796634932000`.
 pub(super) fn parse_cef(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
-    let h = header_at(line, b"CEF:").ok_or("no `CEF:` header in a CEF line")?;
+    let h = find_short(line, b"CEF:").ok_or("no `CEF:` header in a CEF line")?;
     let ext = after_pipes(line, h, 7)
         .map_err(|n| format!("the CEF header has {n} of its 7 `|`-separated fields"))?;
     let mut g = Gathered::default();
@@ -358,7 +354,7 @@ pub(super) fn parse_cef(line: &[u8], rec: &mut Record) -> Result<Parsed, String>
 /// `LEEF:2.0|Vendor|Product|Version|EventID|^|src=10.0.0.5^dst=...` (the delimiter a character, or its code as
 /// `x5E`/`0x5E`; a tab when left out).
 pub(super) fn parse_leef(line: &[u8], rec: &mut Record) -> Result<Parsed, String> {
-    let h = header_at(line, b"LEEF:").ok_or("no `LEEF:` header in a LEEF line")?;
+    let h = find_short(line, b"LEEF:").ok_or("no `LEEF:` header in a LEEF line")?;
     let mut attrs = after_pipes(line, h, 5)
         .map_err(|n| format!("the LEEF header has {n} of its 5 `|`-separated fields"))?;
     let mut delim = b'\t';
