@@ -3,7 +3,8 @@
 Windows DNS Server debug log, as FortiGate DNS-filter lines and as a BIND query log, the same proxied requests as
 ProxySG's W3C (ELFF) log and as Squid's native log, the same Sysmon DNS events as Elastic Common Schema and as
 Suricata EVE, the same DNS queries as CEF (Check Point's exporter) and LEEF 2.0 lines against BIND, and the same
-requests as PAN-OS URL filtering logs and Cisco ASA 304001 messages against Squid. The names come from the
+requests as PAN-OS URL filtering logs, Cisco ASA 304001 messages and Check Point Log Exporter lines against
+Squid. The names come from the
 shared data (benign top lists, and maltrail names for 1% of the lines, which the indicators are); each pair is hunted
 in turn, one worker thread, several rounds, and the lines per second and their ratio printed (BENCHMARKS.md, sessions
 60 and 61).
@@ -51,7 +52,7 @@ def names(mal_share, n, seed):
 def write_logs(d, qs, seed):
     rng = random.Random(seed)
     files = {k: open(os.path.join(d, k), "w", newline="") for k in
-             ["dns.log", "fortigate.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json", "cef.log", "leef.log", "panos.log", "asa.log"]}
+             ["dns.log", "fortigate.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json", "cef.log", "leef.log", "panos.log", "asa.log", "checkpoint.log"]}
     files["dns.log"].write("DNS Server log file creation at 12/7/2026 9:00:00 AM\r\n\r\n")
     files["proxysg.log"].write(
         "#Software: SGOS 6.7.5.3\n#Version: 1.0\n#Fields: date time time-taken c-ip cs-username "
@@ -92,6 +93,12 @@ def write_logs(d, qs, seed):
         files["panos.log"].write(f"<14>Dec  7 09:{m:02d}:{s:02d} PA-3220 " + ",".join(c) + "\n")
         files["asa.log"].write(f"Dec  7 09:{m:02d}:{s:02d} fw01 : %ASA-5-304001: {ip} Accessed URL "
                                f"{ans}:http://{n}{path}?id={i}\n")
+        files["checkpoint.log"].write(
+            f'<134>1 2026-12-07T09:{m:02d}:{s:02d}Z gw-01 CheckPoint 15871 - [action:"Accept"; flags:"311552"; '
+            f'ifdir:"outbound"; ifname:"eth1"; loguid:"{{0x291ee176,0x{i:x},0xdb759c74,0xc0134e9a}}"; '
+            f'origin:"10.0.0.1"; sequencenum:"1"; time:"{1796634000 + i}"; version:"5"; dst:"{ans}"; '
+            f'http_host:"{n}"; method:"GET"; product:"URL Filtering"; proto:"6"; resource:"http://{n}{path}?id={i}"; '
+            f's_port:"50123"; service:"80"; service_id:"http"; src:"{ip}"; web_client_type:"Firefox"]\n')
         files["proxysg.log"].write(f'2026-12-07 09:{m:02d}:{s:02d} 43 {ip} - OBSERVED "Technology/Internet" GET '
                                    f'http {n} 80 {path} ?id={i} "Mozilla/5.0 (Windows NT 10.0; Win64; x64)" '
                                    f'10.0.0.1 {ans}\n')
@@ -140,7 +147,7 @@ def main():
                    capture_output=True)
     pairs = [("dns.log", "queries.log"), ("fortigate.log", "queries.log"), ("proxysg.log", "access.log"),
              ("ecs.ndjson", "eve.json"), ("cef.log", "queries.log"), ("leef.log", "queries.log"),
-             ("panos.log", "access.log"), ("asa.log", "access.log")]
+             ("panos.log", "access.log"), ("asa.log", "access.log"), ("checkpoint.log", "access.log")]
     best = {}
     logs = list(dict.fromkeys(x for p in pairs for x in p))
     for r in range(a.rounds):

@@ -1,5 +1,5 @@
 //! The hunt's line parsers (Zeek TSV with headers, Zeek JSON, EVE, BIND, unbound, Squid, Windows DNS, W3C
-//! with headers, ECS, FortiGate, CEF, LEEF, PAN-OS, Cisco ASA) on arbitrary lines.
+//! with headers, ECS, FortiGate, CEF, LEEF, PAN-OS, Cisco ASA, Check Point) on arbitrary lines.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_hunt::logs::{Format, Parser, Record};
@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {
         return;
     };
-    let format = match sel % 14 {
+    let format = match sel % 15 {
         0 => Format::ZeekTsv,
         1 => Format::ZeekJson,
         2 => Format::Eve,
@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         10 => Format::Leef,
         11 => Format::Panos,
         12 => Format::Asa,
+        13 => Format::Checkpoint,
         _ => Format::Squid,
     };
     let mut parser = Parser::new(&format);

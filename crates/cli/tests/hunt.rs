@@ -1665,6 +1665,27 @@ fn cef_and_leef_exports_are_hunted() {
     );
 }
 
+/// Check Point's Log Exporter (syslog format): recognised; the visited host, not the portal message quoting
+/// another URL.
+#[test]
+fn checkpoint_logs_are_hunted() {
+    let v = store_with_iocs("evil-update.com\n");
+    let text = concat!(
+        r#"<134>1 2026-12-07T09:15:32Z gw-01 CheckPoint 15871 - [action:"Block"; loguid:"{0x1}"; time:"1796634932"; dst:"198.51.100.9"; http_host:"cdn.evil-update.com"; resource:"http://cdn.evil-update.com/gate.php"; src:"10.0.0.3"]"#,
+        "\n",
+        r#"<134>1 2026-12-07T09:15:33Z gw-01 CheckPoint 15871 - [action:"Accept"; loguid:"{0x2}"; time:"1796634933"; dst:"198.51.100.10"; http_host:"www.bund.de"; portal_message:"see http://evil-update.com/"; src:"10.0.0.3"]"#,
+        "\n",
+    );
+    let (rows, sum) = hunt_text(&v, "cp.log", text, "checkpoint");
+    assert_eq!(
+        rows,
+        [(1, "http_host".to_string(), "evil-update.com".to_string())],
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32Z", "{out:?}");
+}
+
 /// Palo Alto firewalls' syslog: a traffic log's destination and a URL filtering log's URL (written without
 /// its scheme) are hunted; times are the firewall's local time, read in `--log-tz`.
 #[test]

@@ -12,7 +12,7 @@
 //! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), Elastic
 //! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), FortiGate's `key=value` logs,
 //! ArcSight CEF and QRadar LEEF (what most security products export to a SIEM), Palo Alto PAN-OS syslog, Cisco
-//! ASA and FTD syslog, and JSON-lines or CSV with a [`FieldMap`].
+//! ASA and FTD syslog, Check Point's Log Exporter syslog, and JSON-lines or CSV with a [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -27,6 +27,7 @@ use crate::set::Role;
 
 mod asa;
 mod cef;
+mod checkpoint;
 mod panos;
 
 /// A log format.
@@ -61,6 +62,8 @@ pub enum Format {
     Panos,
     /// Cisco ASA and Firepower Threat Defense syslog (`%ASA-6-302013: ...`).
     Asa,
+    /// Check Point's Log Exporter, `syslog` format (`[action:"Accept"; src:"..."; ...]`).
+    Checkpoint,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -70,7 +73,8 @@ pub enum Format {
 impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
     /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`), `cef`, `leef`, `panos`
-    /// (`paloalto`, `pan-os`), `asa` (`ftd`, `cisco-asa`); `jsonl`/`csv` need a mapping and are built directly.
+    /// (`paloalto`, `pan-os`), `asa` (`ftd`, `cisco-asa`), `checkpoint` (`check-point`); `jsonl`/`csv` need a
+    /// mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
             "zeek" | "zeek-tsv" => Format::ZeekTsv,
@@ -87,6 +91,7 @@ impl Format {
             "leef" => Format::Leef,
             "panos" | "paloalto" | "pan-os" => Format::Panos,
             "asa" | "ftd" | "cisco-asa" => Format::Asa,
+            "checkpoint" | "check-point" => Format::Checkpoint,
             _ => return None,
         })
     }
@@ -108,6 +113,7 @@ impl Format {
             Format::Leef => "leef",
             Format::Panos => "panos",
             Format::Asa => "asa",
+            Format::Checkpoint => "checkpoint",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -334,6 +340,7 @@ enum Kind {
     Leef,
     Panos,
     Asa,
+    Checkpoint,
 }
 
 /// The W3C extended format's columns, from the last `#Fields:` directive.
@@ -674,6 +681,7 @@ impl Parser {
             Format::Leef => (Kind::Leef, names(cef::KV_FIELDS)),
             Format::Panos => (Kind::Panos, names(panos::PANOS_FIELDS)),
             Format::Asa => (Kind::Asa, names(asa::ASA_FIELDS)),
+            Format::Checkpoint => (Kind::Checkpoint, names(checkpoint::CHECKPOINT_FIELDS)),
         };
         Parser {
             kind,
@@ -848,6 +856,7 @@ impl Parser {
             Kind::Leef => cef::parse_leef(line, rec),
             Kind::Panos => panos::parse_panos(line, rec),
             Kind::Asa => asa::parse_asa(line, rec),
+            Kind::Checkpoint => checkpoint::parse_checkpoint(line, rec),
         }
     }
 
@@ -1828,6 +1837,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         if find(l, b"LEEF:1.0|").is_some() || find(l, b"LEEF:2.0|").is_some() {
             return Some(Format::Leef);
         }
+        if checkpoint::is_checkpoint(l) {
+            return Some(Format::Checkpoint);
+        }
         if find(l, b"query: ").is_some() && find(l, b"client ").is_some() {
             return Some(Format::Bind);
         }
@@ -2152,6 +2164,13 @@ impl Chunker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The timestamp of one line, which must parse.
+    fn ts_of(p: &Parser, line: &str) -> Option<String> {
+        let mut r = Record::default();
+        p.parse(line.as_bytes(), &mut r).expect("parses");
+        p.timestamp(line.as_bytes(), &r)
+    }
 
     fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
         let mut r = Record::default();
@@ -2481,11 +2500,7 @@ mod tests {
     #[test]
     fn cef_extensions() {
         let p = Parser::new(&Format::Cef);
-        let ts = |l: &str| {
-            let mut r = Record::default();
-            p.parse(l.as_bytes(), &mut r).expect("parses");
-            p.timestamp(l.as_bytes(), &r)
-        };
+        let ts = |l: &str| ts_of(&p, l);
         // Check Point's exporter over syslog: spaces and escaped `=` in values, a URL whose query holds `=`,
         // custom strings named by their labels (which may come after them).
         let l = r#"<134>Dec  7 09:15:32 cp-mgmt CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Accept src=10.20.31.77 dst=203.0.113.66 dpt=443 proto=6 dhost=cdn.evil-update.com request=https://cdn.evil-update.com/gate.php?id=7&x=1 cs4=beacon.evil-update.com cs3Label=Protection Name cs3=Gen.Rep.evil.org msg=User said a\=b and left cs4Label=DNS Query fileHash=44d88612fea8a8f36de82e1278abb02f rt=1796634932000"#;
@@ -2555,11 +2570,7 @@ mod tests {
     #[test]
     fn leef_attributes() {
         let p = Parser::new(&Format::Leef);
-        let ts = |l: &str| {
-            let mut r = Record::default();
-            p.parse(l.as_bytes(), &mut r).expect("parses");
-            p.timestamp(l.as_bytes(), &r)
-        };
+        let ts = |l: &str| ts_of(&p, l);
         let l = "<13>Dec  7 09:15:32 mx01 LEEF:1.0|Microsoft|MSExchange|2016|15345|src=10.50.1.1\tdst=2001:db8::1\tsev=5\tsrcPort=81\tdstPort=21\tusrName=joe.black\turl=http://evil.example/x\tsender=ceo@evil.example\tdevTime=07.12.2026 10:15:32\tdevTimeFormat=dd.MM.yyyy HH:mm:ss";
         assert_eq!(
             fields(&p, l),
@@ -2696,21 +2707,12 @@ mod tests {
                 ("sport", Role::SrcPort, "50123"),
             ])
         );
-        let mut r = Record::default();
-        p.parse(l.as_bytes(), &mut r).expect("parses");
-        assert_eq!(
-            p.timestamp(l.as_bytes(), &r).as_deref(),
-            Some("2026-12-07T09:15:32Z")
-        );
+        assert_eq!(ts_of(&p, l).as_deref(), Some("2026-12-07T09:15:32Z"));
         // Built inbound, IPv6; a teardown (no side); ICMP.
         let l = "Dec  7 09:15:33 fw01 : %FTD-6-302015: Built inbound UDP connection 77 for outside:2001:db8::66/53 (2001:db8::66/53) to inside:2001:db8:1::5/40000 (2001:db8:1::5/40000)";
         assert_eq!(f(l)[0], ("src".into(), Role::SrcIp, "2001:db8::66".into()));
         assert_eq!(f(l)[2], ("dst".into(), Role::DstIp, "2001:db8:1::5".into()));
-        p.parse(l.as_bytes(), &mut r).expect("parses");
-        assert_eq!(
-            p.timestamp(l.as_bytes(), &r).as_deref(),
-            Some("2026-12-07T09:15:33Z")
-        );
+        assert_eq!(ts_of(&p, l).as_deref(), Some("2026-12-07T09:15:33Z"));
         let l = "%ASA-6-302014: Teardown TCP connection 1234 for outside:203.0.113.9/443 to inside:10.0.5.21/50123 duration 0:00:30 bytes 1234 TCP FINs";
         assert_eq!(
             f(l),
@@ -2755,16 +2757,13 @@ mod tests {
                 ("host", Role::Domain, "evil.example"),
             ])
         );
-        p.parse(l.as_bytes(), &mut r).expect("parses");
-        assert_eq!(
-            p.timestamp(l.as_bytes(), &r).as_deref(),
-            Some("2026-12-07T08:15:32Z")
-        );
+        assert_eq!(ts_of(&p, l).as_deref(), Some("2026-12-07T08:15:32Z"));
         let l = "%ASA-4-338002: Dynamic Filter monitored blacklisted TCP traffic from inside:10.0.5.21/50123 (198.51.100.1/50123) to outside:203.0.113.9/443 (203.0.113.9/443), destination 203.0.113.9 resolved from dynamic list: evil.example, threat-level: very-high, category: Malware";
         assert!(f(l).contains(&("domain".into(), Role::Domain, "evil.example".into())));
         // Messages that name no traffic; garbage.
         let l = "%ASA-5-111008: User 'enable_15' executed the 'write memory' command.";
         assert_eq!(f(l), t(&[]));
+        let mut r = Record::default();
         assert!(p
             .parse(b"%ASA-6-302013: Built outbound TCP", &mut r)
             .is_err());
@@ -2773,13 +2772,64 @@ mod tests {
     }
 
     #[test]
+    fn checkpoint_log_exporter() {
+        let p = Parser::new(&Format::Checkpoint);
+        // Anti-Bot over the exporter's syslog: the visited host and URL; the portal message quoting the URL and
+        // the user agent are not looked up; `time` is epoch seconds.
+        let l = r#"<134>1 2026-12-07T09:15:32Z gw-01 CheckPoint 15871 - [action:"Block"; flags:"311552"; ifdir:"outbound"; loguid:"{0x291ee176,0x3488469e,0xdb759c74,0xc0134e9a}"; origin:"192.168.178.40"; time:"1796634932"; version:"5"; dst:"203.0.113.66"; http_host:"cdn.evil-update.com"; portal_message:"Activity: C&C URL: http://other.example/x \"quoted\" \]"; product:"Anti Malware"; proto:"6"; resource:"http://cdn.evil-update.com/gate.php?id=7"; s_port:"34416"; service:"80"; src:"10.0.0.3"; user_agent:"Mozilla/5.0 (X11; Linux x86_64)"]"#;
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("dst".into(), Role::DstIp, "203.0.113.66".into()),
+                (
+                    "http_host".into(),
+                    Role::Domain,
+                    "cdn.evil-update.com".into()
+                ),
+                ("proto".into(), Role::Proto, "6".into()),
+                ("s_port".into(), Role::SrcPort, "34416".into()),
+                ("service".into(), Role::DstPort, "80".into()),
+                ("src".into(), Role::SrcIp, "10.0.0.3".into()),
+                (
+                    "resource".into(),
+                    Role::Url,
+                    "http://cdn.evil-update.com/gate.php?id=7".into()
+                ),
+            ]
+        );
+        assert_eq!(ts_of(&p, l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        // DNS, file and mail fields; no `time`: the header's.
+        let l = r#"<134>1 2026-12-07T10:15:32+01:00 gw-01 CheckPoint 15871 - [loguid:"{0x1}"; dns_query:"beacon.evil-update.com"; file_sha256:"aaaa"; from:"ceo@evil.example"; to:"clerk@agency.example"; proxy_src_ip:"10.0.0.9"]"#;
+        assert_eq!(fields(&p, l).len(), 5, "{:?}", fields(&p, l));
+        assert_eq!(ts_of(&p, l).as_deref(), Some("2026-12-07T09:15:32Z"));
+        // The older `Fields@` form with `key="value"`.
+        let l = r#"<85>1 2026-12-07T10:10:16Z 172.16.2.9 CP-GW - Log [Fields@1.3.6.1.4.1.2620 inzone="DMZ" src="81.2.69.192" dst="203.0.113.66" proto="6" svc="443" sport_svc="56530" ProductFamily="Network" ]"#;
+        assert_eq!(
+            fields(&p, l),
+            vec![
+                ("src".into(), Role::SrcIp, "81.2.69.192".into()),
+                ("dst".into(), Role::DstIp, "203.0.113.66".into()),
+                ("proto".into(), Role::Proto, "6".into()),
+                ("svc".into(), Role::DstPort, "443".into()),
+                ("sport_svc".into(), Role::SrcPort, "56530".into()),
+            ]
+        );
+        // An escaped quote inside a matched value; an unterminated value; no pairs.
+        let l = r#"[loguid:"x"; http_host:"a\"b.example"]"#;
+        assert!(fields(&p, l).contains(&("http_host".into(), Role::Domain, "a\"b.example".into())));
+        let mut r = Record::default();
+        assert!(p
+            .parse(br#"[src:"10.0.0.1"; dst:"unterminated"#, &mut r)
+            .is_ok());
+        assert!(p
+            .parse(b"<134>1 2026-12-07T10:10:16Z gw - - no pairs here", &mut r)
+            .is_err());
+    }
+
+    #[test]
     fn fortigate_key_values() {
         let p = Parser::new(&Format::Fortigate);
-        let ts = |l: &str| {
-            let mut r = Record::default();
-            p.parse(l.as_bytes(), &mut r).expect("parses");
-            p.timestamp(l.as_bytes(), &r)
-        };
+        let ts = |l: &str| ts_of(&p, l);
         // DNS filter over syslog (RFC 5424 header), the answer's addresses, `eventtime` in nanoseconds.
         let l = r#"<188>1 2026-12-07T09:15:32Z fw01 - - - - eventtime=1796634932399466940 tz="+0100" logid="1501054803" type="utm" subtype="dns" eventtype="dns-response" level="warning" vd="root" srcip=10.20.31.77 srcport=36056 dstip=10.0.0.53 dstport=53 proto=17 qname="cdn.evil-update.com" qtype="A" ipaddr="203.0.113.66, 203.0.113.67" msg="Domain was blocked" action="redirect""#;
         assert_eq!(
@@ -2928,6 +2978,10 @@ mod tests {
         assert_eq!(
             detect(b"Dec  7 09:15:33 fw01 : %ASA-6-302013: Built outbound TCP connection 1 for outside:203.0.113.9/443 (203.0.113.9/443) to inside:10.0.5.21/50123 (10.0.5.21/50123)"),
             Some(Format::Asa)
+        );
+        assert_eq!(
+            detect(br#"<134>1 2026-12-07T09:15:32Z gw-01 CheckPoint 15871 - [action:"Accept"; loguid:"{0x1}"; src:"10.0.0.3"; query: client "]"#),
+            Some(Format::Checkpoint)
         );
         assert_eq!(detect(b"hello world"), None);
     }

@@ -172,6 +172,7 @@ fn formats() -> Vec<Format> {
         Format::Leef,
         Format::Panos,
         Format::Asa,
+        Format::Checkpoint,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
