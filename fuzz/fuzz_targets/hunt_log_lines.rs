@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {
         return;
     };
-    let format = match sel % 15 {
+    let format = match sel % 17 {
         0 => Format::ZeekTsv,
         1 => Format::ZeekJson,
         2 => Format::Eve,
@@ -23,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
         11 => Format::Panos,
         12 => Format::Asa,
         13 => Format::Checkpoint,
+        14 => Format::Winevt,
+        15 => Format::WinevtXml,
         _ => Format::Squid,
     };
     let mut parser = Parser::new(&format);

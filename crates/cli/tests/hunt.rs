@@ -1665,6 +1665,97 @@ fn cef_and_leef_exports_are_hunted() {
     );
 }
 
+/// Windows event logs as an incident responder has them: `.evtx` converted by `evtx_dump -o jsonl` (Sysmon's
+/// DNS query and process hashes, a failed logon's IPv4-mapped client, a download's `Zone.Identifier`), the same
+/// events as XML (two on one line, as `wevtutil` writes them), and Winlogbeat's raw `winlog.event_data` through
+/// the ECS reader. Each recognised without `--format`; user names, images and command lines never looked up.
+#[test]
+fn windows_event_logs_are_hunted() {
+    let sha = "ab12cd34ab12cd34ab12cd34ab12cd34ab12cd34ab12cd34ab12cd34ab12cd34";
+    let v = store_with_iocs(&format!(
+        "evil-update.com\n203.0.113.66\n198.51.100.23\nhttp://bad.example.net/gate.php?id=7\n{sha}\n"
+    ));
+    let sys = |id: u32, t: &str| {
+        format!(
+            r##""System":{{"Provider":{{"#attributes":{{"Name":"Microsoft-Windows-Sysmon"}}}},"EventID":{id},"TimeCreated":{{"#attributes":{{"SystemTime":"{t}"}}}},"Computer":"PC-0815"}}"##
+        )
+    };
+    let json = [
+        format!(
+            r##"{{"Event":{{{},"EventData":{{"QueryName":"cdn.evil-update.com","QueryStatus":"0","QueryResults":"type:  5 edge.example.net;::ffff:203.0.113.66;","Image":"C:\\Windows\\System32\\rundll32.exe","User":"evil-update.com\\anna"}}}}}}"##,
+            sys(22, "2026-12-07T09:15:32.1234567Z")
+        ),
+        format!(
+            r##"{{"Event":{{{},"EventData":{{"Image":"C:\\Temp\\upd.exe","CommandLine":"upd.exe --from bad.example.net","Hashes":"MD5=00112233445566778899AABBCCDDEEFF,SHA256={},IMPHASH=FFEEDDCCBBAA99887766554433221100"}}}}}}"##,
+            sys(1, "2026-12-07T09:15:33Z"),
+            sha.to_uppercase()
+        ),
+        format!(
+            r##"{{"Event":{{{},"EventData":{{"TargetUserName":"administrator","IpAddress":"::ffff:198.51.100.23","IpPort":"51515"}}}}}}"##,
+            sys(4625, "2026-12-07T09:15:34Z")
+        ),
+        format!(
+            r##"{{"Event":{{{},"EventData":{{"TargetFilename":"C:\\Users\\anna\\Downloads\\r.zip:Zone.Identifier","Contents":"[ZoneTransfer]\r\nZoneId=3\r\nHostUrl=http://bad.example.net/gate.php?id=7\r\n"}}}}}}"##,
+            sys(15, "2026-12-07T09:15:35Z")
+        ),
+    ]
+    .join("\n")
+        + "\n";
+    let (rows, sum) = hunt_text(&v, "sysmon.jsonl", &json, "winevt");
+    let s = |l: u64, f: &str, i: &str| (l, f.to_string(), i.to_string());
+    assert_eq!(
+        rows,
+        [
+            s(1, "QueryName", "evil-update.com"),
+            s(1, "QueryResults", "203.0.113.66"),
+            s(2, "Hashes", sha),
+            s(3, "IpAddress", "198.51.100.23"),
+            s(4, "Contents", "http://bad.example.net/gate.php?id=7"),
+        ],
+        "{sum}"
+    );
+    let out = sightings(&v.path("rows.jsonl"));
+    assert_eq!(out[0]["ts"], "2026-12-07T09:15:32.123456700Z", "{out:?}");
+
+    let xml = concat!(
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Bits-Client'/><EventID>59</EventID><TimeCreated SystemTime='2026-12-07T09:15:36.0000000Z'/></System><EventData><Data Name='name'>upd</Data><Data Name='url'>https://cdn.evil-update.com/p.bin?a=1&amp;b=2</Data></EventData></Event>",
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>21</EventID><TimeCreated SystemTime='2026-12-07T09:15:37.0000000Z'/></System><UserData><EventXML xmlns='Event_NS'><User>MUSTERHAUSEN\\anna</User><Address>198.51.100.23</Address></EventXML></UserData></Event>\r\n",
+    );
+    let (rows, sum) = hunt_text(&v, "events.xml", xml, "winevt-xml");
+    assert_eq!(
+        rows,
+        [
+            s(1, "url", "evil-update.com"),
+            s(1, "Address", "198.51.100.23")
+        ],
+        "{sum}"
+    );
+
+    let beat = r##"{"@timestamp":"2026-12-07T09:15:38.000Z","ecs":{"version":"8.0.0"},"agent":{"type":"winlogbeat"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":"22","event_data":{"QueryName":"cdn.evil-update.com","QueryResults":"::ffff:203.0.113.66;","Image":"C:\\Windows\\System32\\rundll32.exe"}}}"##;
+    let (rows, sum) = hunt_text(&v, "winlogbeat.json", &format!("{beat}\n"), "ecs");
+    assert_eq!(
+        rows,
+        [
+            s(1, "winlog.event_data.QueryName", "evil-update.com"),
+            s(1, "winlog.event_data.QueryResults", "203.0.113.66"),
+        ],
+        "{sum}"
+    );
+
+    // A native .evtx is named as such, with the way to convert it, not as an unknown format.
+    let evtx = v.path("Sysmon.evtx");
+    let mut raw = b"ElfFile\0".to_vec();
+    raw.extend_from_slice(&[0u8; 4088]);
+    std::fs::write(&evtx, raw).expect("write");
+    let (rows, sum, code) = hunt_rows(&v, &evtx, &[]);
+    assert_eq!((code, rows.len()), (2, 0), "{sum}");
+    let err = sum["file_errors"].to_string();
+    assert!(
+        err.contains("binary Windows event log") && err.contains("evtx_dump -o jsonl"),
+        "{sum}"
+    );
+}
+
 /// Check Point's Log Exporter (syslog format): recognised; the visited host, not the portal message quoting
 /// another URL.
 #[test]

@@ -391,6 +391,11 @@ fn read_inputs(
                 },
             ),
         ));
+        if head.starts_with(b"ElfFile\0") {
+            let reason = logs::LogError::Evtx { file: name.clone() }.to_string();
+            let _ = res_tx.send((next(), Msg::Event(fi, Event::FileError { reason })));
+            continue;
+        }
         let Some(format) = format else {
             if head.is_empty() && head_err.is_none() {
                 // An empty input has no lines: nothing to detect, nothing to report.

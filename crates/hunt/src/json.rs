@@ -216,11 +216,11 @@ struct Scan<'a> {
 pub(crate) struct KeyFilter([u64; 256]);
 
 impl KeyFilter {
-    /// Admits `names`, `also`, and every path that starts with `prefix` (when not empty).
+    /// Admits `names`, `also`, and every path that starts with one of `prefixes`.
     pub(crate) const fn new(
         names: &[(&str, crate::set::Role)],
         also: &str,
-        prefix: &str,
+        prefixes: &[&str],
     ) -> KeyFilter {
         let mut t = [0u64; 256];
         let mut i = 0;
@@ -236,13 +236,17 @@ impl KeyFilter {
             }
             i += 1;
         }
-        let p = prefix.as_bytes();
-        if !p.is_empty() {
-            let mut len = p.len();
-            while len < 64 {
-                t[p[0] as usize] |= 1 << len;
-                len += 1;
+        let mut k = 0;
+        while k < prefixes.len() {
+            let p = prefixes[k].as_bytes();
+            if !p.is_empty() {
+                let mut len = p.len();
+                while len < 64 {
+                    t[p[0] as usize] |= 1 << len;
+                    len += 1;
+                }
             }
+            k += 1;
         }
         KeyFilter(t)
     }

@@ -12,7 +12,8 @@
 //! extended log format (IIS, Symantec/Broadcom ProxySG ELFF, Forefront TMG; `#Fields:` directives), Elastic
 //! Common Schema JSON (Elastic Agent, Beats, Logstash, an Elasticsearch export), FortiGate's `key=value` logs,
 //! ArcSight CEF and QRadar LEEF (what most security products export to a SIEM), Palo Alto PAN-OS syslog, Cisco
-//! ASA and FTD syslog, Check Point's Log Exporter syslog, and JSON-lines or CSV with a [`FieldMap`].
+//! ASA and FTD syslog, Check Point's Log Exporter syslog, Windows event log events as JSON or XML lines
+//! (`logs/winevt.rs`), and JSON-lines or CSV with a [`FieldMap`].
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -29,6 +30,7 @@ mod asa;
 mod cef;
 mod checkpoint;
 mod panos;
+mod winevt;
 
 /// A log format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +66,12 @@ pub enum Format {
     Asa,
     /// Check Point's Log Exporter, `syslog` format (`[action:"Accept"; src:"..."; ...]`).
     Checkpoint,
+    /// Windows event log events as JSON lines (`evtx_dump -o jsonl`, Velociraptor): Sysmon, Security, BITS,
+    /// DNS client, Remote Desktop.
+    Winevt,
+    /// Windows event log events as XML, one or more `<Event>` elements per line (`Get-WinEvent` `ToXml()`,
+    /// Splunk's `XmlWinEventLog`, `wevtutil qe /f:xml`).
+    WinevtXml,
     /// JSON lines with a field mapping.
     Jsonl(FieldMap),
     /// CSV with a header row and a field mapping.
@@ -73,7 +81,8 @@ pub enum Format {
 impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
     /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`), `cef`, `leef`, `panos`
-    /// (`paloalto`, `pan-os`), `asa` (`ftd`, `cisco-asa`), `checkpoint` (`check-point`); `jsonl`/`csv` need a
+    /// (`paloalto`, `pan-os`), `asa` (`ftd`, `cisco-asa`), `checkpoint` (`check-point`), `winevt`
+    /// (`windows-event`, `evtx-json`, `sysmon`), `winevt-xml` (`windows-event-xml`); `jsonl`/`csv` need a
     /// mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
@@ -92,6 +101,8 @@ impl Format {
             "panos" | "paloalto" | "pan-os" => Format::Panos,
             "asa" | "ftd" | "cisco-asa" => Format::Asa,
             "checkpoint" | "check-point" => Format::Checkpoint,
+            "winevt" | "windows-event" | "evtx-json" | "sysmon" => Format::Winevt,
+            "winevt-xml" | "windows-event-xml" => Format::WinevtXml,
             _ => return None,
         })
     }
@@ -114,6 +125,8 @@ impl Format {
             Format::Panos => "panos",
             Format::Asa => "asa",
             Format::Checkpoint => "checkpoint",
+            Format::Winevt => "winevt",
+            Format::WinevtXml => "winevt-xml",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
         }
@@ -202,6 +215,15 @@ pub enum LogError {
         file: String,
         /// Cause.
         source: io::Error,
+    },
+    /// A binary Windows event log, which is read once converted to one event per line.
+    #[error(
+        "{file}: a binary Windows event log (.evtx); convert it with `evtx_dump -o jsonl {file} > events.jsonl` \
+         (or PowerShell's Get-WinEvent ... | % {{ $_.ToXml() }}) and hunt that"
+    )]
+    Evtx {
+        /// Path.
+        file: String,
     },
     /// Auto-detection found no known format.
     #[error("{file}: unknown log format (first line: {first_line:?}); name one with --format")]
@@ -341,6 +363,8 @@ enum Kind {
     Panos,
     Asa,
     Checkpoint,
+    Winevt,
+    WinevtXml,
 }
 
 /// The W3C extended format's columns, from the last `#Fields:` directive.
@@ -584,9 +608,11 @@ fn ecs_field(path: &[u8]) -> Option<(u16, Role)> {
         .map(|i| (i as u16, ECS_FIELDS[i].1))
 }
 
-static ZEEK_KEYS: json::KeyFilter = json::KeyFilter::new(ZEEK_FIELDS, "ts", "");
-static EVE_KEYS: json::KeyFilter = json::KeyFilter::new(EVE_FIELDS, "timestamp", "dns.grouped.");
-static ECS_KEYS: json::KeyFilter = json::KeyFilter::new(ECS_FIELDS, "@timestamp", "_source.");
+static ZEEK_KEYS: json::KeyFilter = json::KeyFilter::new(ZEEK_FIELDS, "ts", &[]);
+static EVE_KEYS: json::KeyFilter = json::KeyFilter::new(EVE_FIELDS, "timestamp", &["dns.grouped."]);
+// Winlogbeat's `winlog.event_data` (raw Windows events, before an ingest pipeline maps them to ECS) too.
+static ECS_KEYS: json::KeyFilter =
+    json::KeyFilter::new(ECS_FIELDS, "@timestamp", &["_source.", "winlog."]);
 
 fn eve_field(path: &[u8]) -> Option<(u16, Role)> {
     let i: u16 = match path {
@@ -675,13 +701,24 @@ impl Parser {
                 vec!["remote".into(), "query".into(), "answer".into()],
             ),
             Format::W3c => (Kind::W3c(W3c::default()), names(W3C_FIELDS)),
-            Format::Ecs => (Kind::Ecs, names(ECS_FIELDS)),
+            Format::Ecs => (Kind::Ecs, {
+                // Winlogbeat's event data fields follow ECS's own (ids from `ECS_FIELDS.len()` on).
+                let mut n = names(ECS_FIELDS);
+                n.extend(
+                    winevt::WINEVT_FIELDS
+                        .iter()
+                        .map(|(f, _)| format!("winlog.event_data.{f}")),
+                );
+                n
+            }),
             Format::Fortigate => (Kind::Fortigate, names(FORTIGATE_FIELDS)),
             Format::Cef => (Kind::Cef, names(cef::KV_FIELDS)),
             Format::Leef => (Kind::Leef, names(cef::KV_FIELDS)),
             Format::Panos => (Kind::Panos, names(panos::PANOS_FIELDS)),
             Format::Asa => (Kind::Asa, names(asa::ASA_FIELDS)),
             Format::Checkpoint => (Kind::Checkpoint, names(checkpoint::CHECKPOINT_FIELDS)),
+            Format::Winevt => (Kind::Winevt, names(winevt::WINEVT_FIELDS)),
+            Format::WinevtXml => (Kind::WinevtXml, names(winevt::WINEVT_FIELDS)),
         };
         Parser {
             kind,
@@ -857,6 +894,8 @@ impl Parser {
             Kind::Panos => panos::parse_panos(line, rec),
             Kind::Asa => asa::parse_asa(line, rec),
             Kind::Checkpoint => checkpoint::parse_checkpoint(line, rec),
+            Kind::Winevt => winevt::parse_json(line, rec),
+            Kind::WinevtXml => winevt::parse_xml(line, rec),
         }
     }
 
@@ -921,7 +960,17 @@ impl Parser {
                     _ => None,
                 },
             };
-            let Some((name, role)) = hit else { return };
+            let Some((name, role)) = hit else {
+                if flavor == JsonFlavor::Ecs {
+                    if let Some(id) = winevt::winlogbeat_field(ecs_path(p)) {
+                        let base = ECS_FIELDS.len() as u16;
+                        if let Err(e) = winevt::push_leaf(line, leaf, base, id, rec) {
+                            err.get_or_insert(format!("{e} in `{}`", String::from_utf8_lossy(p)));
+                        }
+                    }
+                }
+                return;
+            };
             if !is_str && !matches!(role, Role::SrcPort | Role::DstPort) {
                 return;
             }
@@ -1819,6 +1868,12 @@ pub fn detect(head: &[u8]) -> Option<Format> {
             {
                 return Some(Format::Ecs);
             }
+            // An event's `System` and its data: evtx_dump (`"Event":{"System":..`), Velociraptor (`"System":..`).
+            if find(l, b"\"System\"").is_some()
+                && (find(l, b"\"EventData\"").is_some() || find(l, b"\"UserData\"").is_some())
+            {
+                return Some(Format::Winevt);
+            }
             if find(l, b"\"event_type\"").is_some() {
                 return Some(Format::Eve);
             }
@@ -1829,6 +1884,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
                 return Some(Format::ZeekJson);
             }
             return None;
+        }
+        if winevt::is_xml_event(l) {
+            return Some(Format::WinevtXml);
         }
         // CEF and LEEF first: their extensions may quote any other format's words.
         if find(l, b"CEF:0|").is_some() || find(l, b"CEF:1|").is_some() {

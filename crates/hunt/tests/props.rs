@@ -173,6 +173,8 @@ fn formats() -> Vec<Format> {
         Format::Panos,
         Format::Asa,
         Format::Checkpoint,
+        Format::Winevt,
+        Format::WinevtXml,
         Format::Jsonl(map.clone()),
         Format::Csv(map),
     ]
