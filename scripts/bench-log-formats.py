@@ -4,10 +4,11 @@ Windows DNS Server debug log, as FortiGate DNS-filter lines and as a BIND query 
 ProxySG's W3C (ELFF) log and as Squid's native log, the same Sysmon DNS events as Elastic Common Schema and as
 Suricata EVE, the same DNS queries as CEF (Check Point's exporter) and LEEF 2.0 lines against BIND, and the same
 requests as PAN-OS URL filtering logs, Cisco ASA 304001 messages and Check Point Log Exporter lines against
-Squid. The names come from the
+Squid, and the same Sysmon DNS events as `evtx_dump -o jsonl` writes them and as XML against ECS. The names come
+from the
 shared data (benign top lists, and maltrail names for 1% of the lines, which the indicators are); each pair is hunted
 in turn, one worker thread, several rounds, and the lines per second and their ratio printed (BENCHMARKS.md, sessions
-60 and 61).
+60, 61 and 62).
 
     scripts/bench-log-formats.py [VIGIL] [--lines N] [--rounds R] [--dir DIR]
 """
@@ -52,7 +53,7 @@ def names(mal_share, n, seed):
 def write_logs(d, qs, seed):
     rng = random.Random(seed)
     files = {k: open(os.path.join(d, k), "w", newline="") for k in
-             ["dns.log", "fortigate.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json", "cef.log", "leef.log", "panos.log", "asa.log", "checkpoint.log"]}
+             ["dns.log", "fortigate.log", "queries.log", "proxysg.log", "access.log", "ecs.ndjson", "eve.json", "cef.log", "leef.log", "panos.log", "asa.log", "checkpoint.log", "sysmon.jsonl", "sysmon.xml"]}
     files["dns.log"].write("DNS Server log file creation at 12/7/2026 9:00:00 AM\r\n\r\n")
     files["proxysg.log"].write(
         "#Software: SGOS 6.7.5.3\n#Version: 1.0\n#Fields: date time time-taken c-ip cs-username "
@@ -109,6 +110,35 @@ def write_logs(d, qs, seed):
              "event": {"code": "22", "module": "sysmon"}, "dns": {"question": {"name": n}, "resolved_ip": [ans]},
              "process": {"executable": "C:\\Windows\\System32\\svchost.exe", "pid": 1234},
              "host": {"name": "WS-0042"}}, separators=(",", ":")) + "\n")
+        utc = f"2026-12-07T09:{m:02d}:{s:02d}.{i % 1000:03d}4567Z"
+        files["sysmon.jsonl"].write(json.dumps(
+            {"Event": {"#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+                       "System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon",
+                                                               "Guid": "5770385F-C22A-43E0-BF4C-06F5698FFBD9"}},
+                                  "EventID": 22, "Version": 5, "Level": 4, "Task": 22, "Opcode": 0,
+                                  "Keywords": "0x8000000000000000",
+                                  "TimeCreated": {"#attributes": {"SystemTime": utc}}, "EventRecordID": i,
+                                  "Correlation": None, "Execution": {"#attributes": {"ProcessID": 3012,
+                                                                                     "ThreadID": 4112}},
+                                  "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WS-0042.corp.local",
+                                  "Security": {"#attributes": {"UserID": "S-1-5-18"}}},
+                       "EventData": {"RuleName": "-", "UtcTime": f"2026-12-07 09:{m:02d}:{s:02d}.000",
+                                     "ProcessGuid": "5A1D4C6E-0001-0000-0000-000000000000", "ProcessId": 1234,
+                                     "QueryName": n, "QueryStatus": "0", "QueryResults": f"::ffff:{ans};",
+                                     "Image": "C:\\Windows\\System32\\svchost.exe",
+                                     "User": "NT AUTHORITY\\SYSTEM"}}}, separators=(",", ":")) + "\n")
+        files["sysmon.xml"].write(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider "
+            "Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/><EventID>22</EventID>"
+            "<Version>5</Version><Level>4</Level><Task>22</Task><Opcode>0</Opcode><Keywords>0x8000000000000000"
+            f"</Keywords><TimeCreated SystemTime='{utc}'/><EventRecordID>{i}</EventRecordID><Correlation/>"
+            "<Execution ProcessID='3012' ThreadID='4112'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel>"
+            "<Computer>WS-0042.corp.local</Computer><Security UserID='S-1-5-18'/></System><EventData>"
+            f"<Data Name='RuleName'>-</Data><Data Name='UtcTime'>2026-12-07 09:{m:02d}:{s:02d}.000</Data>"
+            "<Data Name='ProcessGuid'>{5a1d4c6e-0001-0000-0000-000000000000}</Data><Data Name='ProcessId'>1234"
+            f"</Data><Data Name='QueryName'>{n}</Data><Data Name='QueryStatus'>0</Data><Data Name='QueryResults'>"
+            f"::ffff:{ans};</Data><Data Name='Image'>C:\\Windows\\System32\\svchost.exe</Data><Data Name='User'>"
+            "NT AUTHORITY\\SYSTEM</Data></EventData></Event>\r\n")
         files["eve.json"].write(json.dumps(
             {"timestamp": f"2026-12-07T09:{m:02d}:{s:02d}.000000+0000", "flow_id": 123456789, "event_type": "dns",
              "src_ip": ip, "src_port": 53211, "dest_ip": "10.0.0.53", "dest_port": 53, "proto": "UDP",
@@ -147,7 +177,8 @@ def main():
                    capture_output=True)
     pairs = [("dns.log", "queries.log"), ("fortigate.log", "queries.log"), ("proxysg.log", "access.log"),
              ("ecs.ndjson", "eve.json"), ("cef.log", "queries.log"), ("leef.log", "queries.log"),
-             ("panos.log", "access.log"), ("asa.log", "access.log"), ("checkpoint.log", "access.log")]
+             ("panos.log", "access.log"), ("asa.log", "access.log"), ("checkpoint.log", "access.log"),
+             ("sysmon.jsonl", "ecs.ndjson"), ("sysmon.xml", "ecs.ndjson")]
     best = {}
     logs = list(dict.fromkeys(x for p in pairs for x in p))
     for r in range(a.rounds):
