@@ -1,5 +1,6 @@
 //! The hunt's line parsers (Zeek TSV with headers, Zeek JSON, EVE, BIND, unbound, Squid, Windows DNS, W3C
-//! with headers, ECS, FortiGate, CEF, LEEF, PAN-OS, Cisco ASA, Check Point) on arbitrary lines.
+//! with headers, ECS, FortiGate, CEF, LEEF, PAN-OS, Cisco ASA, Check Point, Windows events as JSON and XML) on
+//! arbitrary lines.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_hunt::logs::{Format, Parser, Record};

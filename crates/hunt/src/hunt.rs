@@ -391,11 +391,6 @@ fn read_inputs(
                 },
             ),
         ));
-        if head.starts_with(b"ElfFile\0") {
-            let reason = logs::LogError::Evtx { file: name.clone() }.to_string();
-            let _ = res_tx.send((next(), Msg::Event(fi, Event::FileError { reason })));
-            continue;
-        }
         let Some(format) = format else {
             if head.is_empty() && head_err.is_none() {
                 // An empty input has no lines: nothing to detect, nothing to report.
@@ -420,6 +415,22 @@ fn read_inputs(
         };
         let rest: Box<dyn Read + Send> = match head_err {
             Some(e) => Box::new(std::io::Cursor::new(head).chain(FailingReader(Some(e)))),
+            // An event log is read whole (its chunks point at each other's records' templates by offset); its
+            // records come as JSON lines.
+            None if format == Format::Evtx => {
+                let mut data = head;
+                let read = reader.read_to_end(&mut data);
+                match read
+                    .map_err(|e| format!("read failed: {e}"))
+                    .and_then(|_| logs::evtx_lines(data))
+                {
+                    Ok(r) => r,
+                    Err(reason) => {
+                        let _ = res_tx.send((next(), Msg::Event(fi, Event::FileError { reason })));
+                        continue;
+                    }
+                }
+            }
             None => Box::new(std::io::Cursor::new(head).chain(reader)),
         };
         let mut chunker = Chunker::new(

@@ -32,6 +32,8 @@ mod checkpoint;
 mod panos;
 mod winevt;
 
+pub use winevt::evtx_lines;
+
 /// A log format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,6 +71,8 @@ pub enum Format {
     /// Windows event log events as JSON lines (`evtx_dump -o jsonl`, Velociraptor): Sysmon, Security, BITS,
     /// DNS client, Remote Desktop.
     Winevt,
+    /// A binary Windows event log (`.evtx`), its records rendered as [`Format::Winevt`]'s JSON lines.
+    Evtx,
     /// Windows event log events as XML, one or more `<Event>` elements per line (`Get-WinEvent` `ToXml()`,
     /// Splunk's `XmlWinEventLog`, `wevtutil qe /f:xml`).
     WinevtXml,
@@ -82,7 +86,7 @@ impl Format {
     /// Parses a CLI name: `zeek`, `zeek-tsv`, `zeek-json`, `eve`, `bind`, `unbound`, `squid`, `windns`
     /// (`windows-dns`), `w3c` (`iis`, `elff`), `ecs` (`elastic`), `fortigate` (`fortios`), `cef`, `leef`, `panos`
     /// (`paloalto`, `pan-os`), `asa` (`ftd`, `cisco-asa`), `checkpoint` (`check-point`), `winevt`
-    /// (`windows-event`, `evtx-json`, `sysmon`), `winevt-xml` (`windows-event-xml`); `jsonl`/`csv` need a
+    /// (`windows-event`, `evtx-json`, `sysmon`), `evtx`, `winevt-xml` (`windows-event-xml`); `jsonl`/`csv` need a
     /// mapping and are built directly.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
@@ -102,6 +106,7 @@ impl Format {
             "asa" | "ftd" | "cisco-asa" => Format::Asa,
             "checkpoint" | "check-point" => Format::Checkpoint,
             "winevt" | "windows-event" | "evtx-json" | "sysmon" => Format::Winevt,
+            "evtx" => Format::Evtx,
             "winevt-xml" | "windows-event-xml" => Format::WinevtXml,
             _ => return None,
         })
@@ -126,6 +131,7 @@ impl Format {
             Format::Asa => "asa",
             Format::Checkpoint => "checkpoint",
             Format::Winevt => "winevt",
+            Format::Evtx => "evtx",
             Format::WinevtXml => "winevt-xml",
             Format::Jsonl(_) => "jsonl",
             Format::Csv(_) => "csv",
@@ -215,15 +221,6 @@ pub enum LogError {
         file: String,
         /// Cause.
         source: io::Error,
-    },
-    /// A binary Windows event log, which is read once converted to one event per line.
-    #[error(
-        "{file}: a binary Windows event log (.evtx); convert it with `evtx_dump -o jsonl {file} > events.jsonl` \
-         (or PowerShell's Get-WinEvent ... | % {{ $_.ToXml() }}) and hunt that"
-    )]
-    Evtx {
-        /// Path.
-        file: String,
     },
     /// Auto-detection found no known format.
     #[error("{file}: unknown log format (first line: {first_line:?}); name one with --format")]
@@ -717,7 +714,7 @@ impl Parser {
             Format::Panos => (Kind::Panos, names(panos::PANOS_FIELDS)),
             Format::Asa => (Kind::Asa, names(asa::ASA_FIELDS)),
             Format::Checkpoint => (Kind::Checkpoint, names(checkpoint::CHECKPOINT_FIELDS)),
-            Format::Winevt => (Kind::Winevt, names(winevt::WINEVT_FIELDS)),
+            Format::Winevt | Format::Evtx => (Kind::Winevt, names(winevt::WINEVT_FIELDS)),
             Format::WinevtXml => (Kind::WinevtXml, names(winevt::WINEVT_FIELDS)),
         };
         Parser {
@@ -1841,6 +1838,9 @@ fn iso_time(raw: &str, tz: LogTz) -> Option<DateTime<Utc>> {
 
 /// Detects the format from the first lines of an input; None when none fits.
 pub fn detect(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"ElfFile\0") {
+        return Some(Format::Evtx);
+    }
     let lines = head
         .split(|&c| c == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))

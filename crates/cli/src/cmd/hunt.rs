@@ -86,13 +86,13 @@ pub struct HuntArgs {
     /// Log files (plain, gzip or zstd), `-` for standard input.
     #[arg(required = true)]
     pub logs: Vec<String>,
-    /// auto|zeek|zeek-json|eve|bind|unbound|squid|windns|w3c|ecs|fortigate|cef|leef|panos|asa|checkpoint|winevt|
-    /// winevt-xml|jsonl|csv (jsonl and csv need --field; windns is the Windows DNS Server debug log, w3c the W3C
+    /// auto|zeek|zeek-json|eve|bind|unbound|squid|windns|w3c|ecs|fortigate|cef|leef|panos|asa|checkpoint|evtx|
+    /// winevt|winevt-xml|jsonl|csv (jsonl and csv need --field; windns is the Windows DNS Server debug log, w3c the W3C
     /// extended format of IIS and ProxySG, ecs the Elastic Common Schema JSON of Beats and Elastic Agent, fortigate
     /// FortiOS key=value logs, cef and leef what most security products export to a SIEM, panos Palo Alto
     /// firewalls' syslog, asa Cisco ASA and FTD syslog, checkpoint Check Point's Log Exporter in its syslog format,
-    /// winevt Windows events (Sysmon, Security, BITS) as JSON lines from evtx_dump or Velociraptor, winevt-xml the
-    /// same as XML, one or more <Event> per line)
+    /// evtx binary Windows event logs (Sysmon, Security, BITS), winevt the same events as JSON lines from evtx_dump
+    /// or Velociraptor, winevt-xml as XML, one or more <Event> per line)
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// For jsonl/csv: FIELD=ROLE, ROLE one of domain, ip, src-ip, dst-ip, url, hash, email, answer (repeatable).
@@ -791,7 +791,7 @@ fn format_choice(a: &HuntArgs) -> anyhow::Result<FormatChoice> {
         other => match Format::parse(other) {
             Some(f) => FormatChoice::Fixed(f),
             None => bail!(
-                "unknown log format {other:?} (auto, zeek, zeek-json, eve, bind, unbound, squid, windns, w3c, ecs, fortigate, cef, leef, panos, asa, checkpoint, winevt, winevt-xml, jsonl, csv)"
+                "unknown log format {other:?} (auto, zeek, zeek-json, eve, bind, unbound, squid, windns, w3c, ecs, fortigate, cef, leef, panos, asa, checkpoint, evtx, winevt, winevt-xml, jsonl, csv)"
             ),
         },
     })
