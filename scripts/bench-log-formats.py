@@ -4,12 +4,14 @@ Windows DNS Server debug log, as FortiGate DNS-filter lines and as a BIND query 
 ProxySG's W3C (ELFF) log and as Squid's native log, the same Sysmon DNS events as Elastic Common Schema and as
 Suricata EVE, the same DNS queries as CEF (Check Point's exporter) and LEEF 2.0 lines against BIND, and the same
 requests as PAN-OS URL filtering logs, Cisco ASA 304001 messages and Check Point Log Exporter lines against
-Squid, and the same Sysmon DNS events as `evtx_dump -o jsonl` writes them and as XML against ECS. The names come
-from the
+Squid, and the same Sysmon DNS events as `evtx_dump -o jsonl` writes them and as XML against ECS, and as a binary
+`.evtx` log (written by the hunt crate's `write_evtx` example: template-less records) against the JSON lines. The
+names come from the
 shared data (benign top lists, and maltrail names for 1% of the lines, which the indicators are); each pair is hunted
 in turn, one worker thread, several rounds, and the lines per second and their ratio printed (BENCHMARKS.md, sessions
 60, 61 and 62).
 
+    cargo build --release -p vigil-cli -p vigil-hunt --example write_evtx
     scripts/bench-log-formats.py [VIGIL] [--lines N] [--rounds R] [--dir DIR]
 """
 import argparse
@@ -162,6 +164,7 @@ def main():
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", default="/tmp/vigil-log-formats")
+    ap.add_argument("--write-evtx", default=os.path.join(HERE, "..", "target", "release", "examples", "write_evtx"))
     a = ap.parse_args()
     if not os.path.isdir(DATA):
         sys.exit(f"the shared data is not at {DATA}")
@@ -171,6 +174,9 @@ def main():
     with open(os.path.join(a.dir, "iocs.txt"), "w") as f:
         f.write("\n".join(mal) + "\n")
     write_logs(a.dir, qs, 5)
+    with open(os.path.join(a.dir, "names.txt"), "w") as f:
+        f.write("\n".join(qs) + "\n")
+    subprocess.run([a.write_evtx, os.path.join(a.dir, "sysmon.evtx"), os.path.join(a.dir, "names.txt")], check=True)
     subprocess.run([a.vigil, "ingest", os.path.join(a.dir, "iocs.txt"), "--format", "iocs"], env=env, check=True,
                    capture_output=True)
     subprocess.run([a.vigil, "snapshot", "--out", os.path.join(a.dir, "intel.vgs")], env=env, check=True,
@@ -178,7 +184,7 @@ def main():
     pairs = [("dns.log", "queries.log"), ("fortigate.log", "queries.log"), ("proxysg.log", "access.log"),
              ("ecs.ndjson", "eve.json"), ("cef.log", "queries.log"), ("leef.log", "queries.log"),
              ("panos.log", "access.log"), ("asa.log", "access.log"), ("checkpoint.log", "access.log"),
-             ("sysmon.jsonl", "ecs.ndjson"), ("sysmon.xml", "ecs.ndjson")]
+             ("sysmon.jsonl", "ecs.ndjson"), ("sysmon.xml", "ecs.ndjson"), ("sysmon.evtx", "sysmon.jsonl")]
     best = {}
     logs = list(dict.fromkeys(x for p in pairs for x in p))
     for r in range(a.rounds):

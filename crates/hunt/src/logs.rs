@@ -32,6 +32,8 @@ mod checkpoint;
 mod panos;
 mod winevt;
 
+#[doc(hidden)]
+pub mod evtx_write;
 pub use winevt::evtx_lines;
 
 /// A log format.
