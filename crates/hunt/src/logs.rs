@@ -2226,13 +2226,14 @@ mod tests {
     use super::*;
 
     /// The timestamp of one line, which must parse.
-    fn ts_of(p: &Parser, line: &str) -> Option<String> {
+    pub(super) fn ts_of(p: &Parser, line: &str) -> Option<String> {
         let mut r = Record::default();
         p.parse(line.as_bytes(), &mut r).expect("parses");
         p.timestamp(line.as_bytes(), &r)
     }
 
-    fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
+    /// The (name, role, value) fields of one line, which must parse.
+    pub(super) fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
         let mut r = Record::default();
         p.parse(line.as_bytes(), &mut r).expect("parses");
         p.fields(line.as_bytes(), &r)

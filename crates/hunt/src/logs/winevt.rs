@@ -623,28 +623,9 @@ fn xml_event(line: &[u8], a: usize, end: usize, rec: &mut Record) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{fields, ts_of as ts};
     use super::super::{Format, Parser};
     use super::*;
-
-    fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
-        let mut r = Record::default();
-        p.parse(line.as_bytes(), &mut r).expect("parses");
-        p.fields(line.as_bytes(), &r)
-            .map(|f| {
-                (
-                    f.name.to_string(),
-                    f.role,
-                    String::from_utf8_lossy(f.value).into_owned(),
-                )
-            })
-            .collect()
-    }
-
-    fn ts(p: &Parser, line: &str) -> Option<String> {
-        let mut r = Record::default();
-        p.parse(line.as_bytes(), &mut r).expect("parses");
-        p.timestamp(line.as_bytes(), &r)
-    }
 
     const COPIED: To = To {
         base: 0,
