@@ -415,8 +415,8 @@ fn read_inputs(
         };
         let rest: Box<dyn Read + Send> = match head_err {
             Some(e) => Box::new(std::io::Cursor::new(head).chain(FailingReader(Some(e)))),
-            // An event log is read whole (its chunks point at each other's records' templates by offset); its
-            // records come as JSON lines.
+            // An event log is read whole (the evtx crate seeks to the header's chunks, which a stream cannot);
+            // its records come as JSON lines.
             None if format == Format::Evtx => {
                 let mut data = head;
                 let read = reader.read_to_end(&mut data);
