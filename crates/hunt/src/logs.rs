@@ -2236,7 +2236,12 @@ mod tests {
     pub(super) fn fields(p: &Parser, line: &str) -> Vec<(String, Role, String)> {
         let mut r = Record::default();
         p.parse(line.as_bytes(), &mut r).expect("parses");
-        p.fields(line.as_bytes(), &r)
+        record_fields(p, line, &r)
+    }
+
+    /// The (name, role, value) fields of a record already filled from `line`.
+    pub(super) fn record_fields(p: &Parser, line: &str, r: &Record) -> Vec<(String, Role, String)> {
+        p.fields(line.as_bytes(), r)
             .map(|f| {
                 (
                     f.name.to_string(),

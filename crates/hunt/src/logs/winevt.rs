@@ -623,7 +623,7 @@ fn xml_event(line: &[u8], a: usize, end: usize, rec: &mut Record) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fields, ts_of as ts};
+    use super::super::tests::{fields, record_fields, ts_of as ts};
     use super::super::{Format, Parser};
     use super::*;
 
@@ -825,16 +825,7 @@ mod tests {
             }
             rest = &rest[e..];
         }
-        let fields = p
-            .fields(line.as_bytes(), &rec)
-            .map(|f| {
-                (
-                    f.name.to_string(),
-                    f.role,
-                    String::from_utf8_lossy(f.value).into_owned(),
-                )
-            })
-            .collect();
+        let fields = record_fields(&p, line, &rec);
         (fields, p.timestamp(line.as_bytes(), &rec))
     }
 
@@ -908,10 +899,7 @@ mod tests {
             let p = Parser::new(&Format::WinevtXml);
             let mut r = Record::default();
             p.parse(line.as_bytes(), &mut r).expect("parses");
-            let got: Vec<_> = p
-                .fields(line.as_bytes(), &r)
-                .map(|f| (f.name.to_string(), f.role, String::from_utf8_lossy(f.value).into_owned()))
-                .collect();
+            let got = record_fields(&p, &line, &r);
             let (want, want_ts) = reference(&line);
             proptest::prop_assert_eq!(got, want, "{}", line);
             proptest::prop_assert_eq!(p.timestamp(line.as_bytes(), &r), want_ts);
